@@ -1,0 +1,1127 @@
+/*
+ * intake.c - claim, receive (hash + archive + record), process into the
+ * outbox or quarantine. See intake.h for the state machine.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "td.h"
+#include "audit.h"
+#include "buf.h"
+#include "conf.h"
+#include "fsutil.h"
+#include "hash.h"
+#include "json.h"
+#include "log.h"
+#include "store.h"
+#include "map.h"
+#include "outbox.h"
+#include "process.h"
+#include "intake.h"
+
+#define IO_BLOCK	(1 << 20)
+
+int
+ctx_open(struct td_ctx *x, struct td_conf *c, int with_mapper)
+{
+	const char *url;
+	char *err = NULL, *p;
+	const char *dirs[6];
+	size_t i;
+
+	memset(x, 0, sizeof(*x));
+	x->conf = c;
+	x->integration = td_conf_str(c, TDK_integration_name);
+	x->state_dir = xstrdup(td_conf_str(c, TDK_integration_state_dir));
+	x->landing = xstrdup(td_conf_str(c, TDK_integration_landing_dir));
+	x->work = xasprintf("%s/work", x->state_dir);
+	x->outbox = xasprintf("%s/outbox", x->state_dir);
+	x->dlq = xasprintf("%s/dlq", x->state_dir);
+	x->quarantine = xasprintf("%s/quarantine", x->state_dir);
+	x->batch_records = td_conf_u64(c, TDK_output_batch_records);
+	x->enc = outbox_encoding(td_conf_str(c, TDK_output_output_encoding));
+	url = td_conf_str(c, TDK_output_url);
+	if (strncmp(url, "file://", 7) == 0)
+		x->out_dir = xstrdup(url + 7);
+	else {
+		fprintf(stderr, "tradedrop: output url %s: only file:// "
+		    "outputs are supported by this version\n", url);
+		return TD_ERR_INVAL;
+	}
+	dirs[0] = x->state_dir;
+	dirs[1] = x->landing;
+	dirs[2] = x->work;
+	dirs[3] = x->outbox;
+	dirs[4] = x->dlq;
+	dirs[5] = x->quarantine;
+	for (i = 0; i < TD_NELEM(dirs); i++) {
+		if (td_mkdirs(dirs[i], 0750) != 0) {
+			fprintf(stderr, "tradedrop: %s: %s\n", dirs[i],
+			    strerror(errno));
+			return TD_ERR_IO;
+		}
+	}
+	if (store_open(x->state_dir, 0, &x->st, &err) != 0) {
+		fprintf(stderr, "tradedrop: %s\n", err);
+		x_free(err);
+		return TD_ERR_STATE;
+	}
+	p = xasprintf("%s/audit.log", x->state_dir);
+	if (audit_open(&x->audit, p, x->integration, x->st, &err) != 0) {
+		fprintf(stderr, "tradedrop: %s\n", err);
+		x_free(err);
+		x_free(p);
+		return TD_ERR_STATE;
+	}
+	x_free(p);
+	if (with_mapper && mapper_new(c, &x->map, &err) != 0) {
+		fprintf(stderr, "tradedrop: %s: %s\n", td_conf_path(c), err);
+		x_free(err);
+		return TD_ERR_INVAL;
+	}
+	return TD_OK;
+}
+
+void
+ctx_close(struct td_ctx *x)
+{
+	mapper_free(x->map);
+	audit_close(x->audit);
+	store_close(x->st);
+	x_free(x->state_dir);
+	x_free(x->landing);
+	x_free(x->work);
+	x_free(x->outbox);
+	x_free(x->dlq);
+	x_free(x->quarantine);
+	x_free(x->out_dir);
+	memset(x, 0, sizeof(*x));
+}
+
+static int64_t
+now_sec(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static void
+rfc3339(int64_t t, char *buf, size_t n)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ------------------------------------------------------------ claim */
+
+static int
+name_matches(char * const *globs, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (fnmatch(globs[i], name, FNM_PERIOD) == 0)
+			return 1;
+	return 0;
+}
+
+struct cand {
+	char		*name;
+	struct timespec	 mtime;
+};
+
+static int
+cand_cmp(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+
+	if (x->mtime.tv_sec != y->mtime.tv_sec)
+		return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
+	if (x->mtime.tv_nsec != y->mtime.tv_nsec)
+		return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+
+/*
+ * Claim landing/NAME: move it into a fresh work/CLAIM/ directory whose
+ * name records the time of receipt.
+ */
+static int
+claim(struct td_ctx *x, const char *name, char **claimp)
+{
+	static unsigned seq;
+	struct timespec ts;
+	char *cl, *dir, *src, *dst;
+	int r = TD_OK;
+
+	*claimp = NULL;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	cl = xasprintf("%lld.%09ld-%ld-%u", (long long)ts.tv_sec, ts.tv_nsec,
+	    (long)getpid(), seq++);
+	dir = xasprintf("%s/%s", x->work, cl);
+	src = xasprintf("%s/%s", x->landing, name);
+	dst = xasprintf("%s/%s", dir, name);
+	if (mkdir(dir, 0750) != 0) {
+		r = TD_ERR_IO;
+		goto out;
+	}
+	if (rename(src, dst) != 0) {
+		if (errno == EXDEV) {
+			/* landing is on another filesystem: copy, then remove */
+			if ((r = td_copy_file(src, dst)) == 0 &&
+			    (r = td_fsync_dir(dir)) == 0 &&
+			    unlink(src) != 0)
+				r = TD_ERR_IO;
+		} else if (errno == ENOENT) {
+			r = TD_ERR_NOTFOUND;	/* taken by someone else */
+		} else
+			r = TD_ERR_IO;
+		if (r != 0) {
+			(void)rmdir(dir);
+			goto out;
+		}
+	}
+	if (td_fsync_dir(dir) != 0 || td_fsync_dir(x->work) != 0 ||
+	    td_fsync_dir(x->landing) != 0)
+		r = TD_ERR_IO;
+	*claimp = cl;
+	cl = NULL;
+ out:
+	x_free(cl);
+	x_free(dir);
+	x_free(src);
+	x_free(dst);
+	return r;
+}
+
+/* ---------------------------------------------------------- receive */
+
+/* SHA-256 of a file, and make its bytes durable. */
+static int
+hash_file(const char *path, char tid[TD_SHA256_HEX], uint64_t *size)
+{
+	struct td_sha256 h;
+	unsigned char dg[TD_SHA256_LEN];
+	char *blk;
+	ssize_t n;
+	int fd, r = TD_OK;
+
+	*size = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return TD_ERR_IO;
+	blk = xmalloc(IO_BLOCK);
+	td_sha256_init(&h);
+	for (;;) {
+		n = read(fd, blk, IO_BLOCK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = TD_ERR_IO;
+			break;
+		}
+		if (n == 0)
+			break;
+		td_sha256_update(&h, blk, (size_t)n);
+		*size += (uint64_t)n;
+	}
+	if (r == 0 && fsync(fd) != 0 && errno != EINVAL && errno != EBADF)
+		r = TD_ERR_IO;
+	close(fd);
+	x_free(blk);
+	td_sha256_final(&h, dg);
+	td_hex(dg, sizeof(dg), tid);
+	return r;
+}
+
+static int64_t
+claim_time(const char *cl)
+{
+	return (int64_t)strtoll(cl, NULL, 10);
+}
+
+static char *
+archive_rel(const char *tid, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	return xasprintf("archive/%04d/%02d/%s", tm.tm_year + 1900,
+	    tm.tm_mon + 1, tid);
+}
+
+/* Move the claimed file into the archive and drop the work entry. */
+static int
+settle(struct td_ctx *x, const char *cl, const char *name,
+    const char *archive_dir)
+{
+	char *wdir = xasprintf("%s/%s", x->work, cl);
+	char *src = xasprintf("%s/%s", wdir, name);
+	char *rawdir = xasprintf("%s/%s/raw", x->state_dir, archive_dir);
+	char *dst = xasprintf("%s/%s", rawdir, name);
+	int r = TD_OK;
+
+	if (td_mkdirs(rawdir, 0750) != 0) {
+		r = TD_ERR_IO;
+		goto out;
+	}
+	if (rename(src, dst) != 0 && errno != ENOENT) {
+		r = TD_ERR_IO;
+		goto out;
+	}
+	if (td_fsync_dir(rawdir) != 0 || td_fsync_dir(wdir) != 0) {
+		r = TD_ERR_IO;
+		goto out;
+	}
+	if (rmdir(wdir) != 0 && errno != ENOENT) {
+		r = TD_ERR_IO;
+		goto out;
+	}
+	(void)td_fsync_dir(x->work);
+ out:
+	if (r != 0)
+		td_log(TD_LOG_ERROR, "archive_failed", "file=%s error=%s",
+		    dst, strerror(errno));
+	x_free(wdir);
+	x_free(src);
+	x_free(rawdir);
+	x_free(dst);
+	return r;
+}
+
+static int
+drop_work(struct td_ctx *x, const char *cl, const char *name)
+{
+	char *wdir = xasprintf("%s/%s", x->work, cl);
+	char *f = xasprintf("%s/%s", wdir, name);
+	int r = TD_OK;
+
+	if (unlink(f) != 0 && errno != ENOENT)
+		r = TD_ERR_IO;
+	if (r == 0 && rmdir(wdir) != 0 && errno != ENOENT)
+		r = TD_ERR_IO;
+	(void)td_fsync_dir(x->work);
+	x_free(wdir);
+	x_free(f);
+	return r;
+}
+
+/*
+ * Receive work/CL/NAME: hash it, then record it as a new transmission
+ * or as a duplicate drop. *tidp gets the transmission id of a new one.
+ */
+static int
+receive(struct td_ctx *x, const char *cl, const char *name, char **tidp)
+{
+	char tid[TD_SHA256_HEX], *path, *adir = NULL, *fields;
+	struct td_buf fb;
+	uint64_t size;
+	int64_t t = claim_time(cl);
+	sqlite3_stmt *s;
+	int r, exists;
+
+	*tidp = NULL;
+	path = xasprintf("%s/%s/%s", x->work, cl, name);
+	r = hash_file(path, tid, &size);
+	x_free(path);
+	if (r != 0) {
+		td_log(TD_LOG_ERROR, "read_failed", "file=%s error=%s", name,
+		    strerror(errno));
+		return r;
+	}
+	s = store_prepare(x->st, "SELECT archive_dir FROM transmissions "
+	    "WHERE id = ?");
+	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
+	exists = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_reset(s);
+
+	td_buf_init(&fb, 256, 0);
+	td_buf_puts(&fb, "\"file\":");
+	if (td_json_str(&fb, name, strlen(name)) != 0)
+		td_buf_puts(&fb, "null");
+	td_buf_printf(&fb, ",\"size\":%" PRIu64, size);
+	fields = xstrdup(td_buf_cstr(&fb));
+	td_buf_free(&fb);
+
+	if (store_begin(x->st) != 0) {
+		x_free(fields);
+		return TD_ERR_STATE;
+	}
+	if (exists) {
+		s = store_prepare(x->st, "INSERT OR IGNORE INTO "
+		    "duplicate_drops(claim, transmission_id, name, size, "
+		    "received_at) VALUES (?, ?, ?, ?, ?)");
+		sqlite3_bind_text(s, 1, cl, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, tid, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 4, (sqlite3_int64)size);
+		sqlite3_bind_int64(s, 5, t);
+		r = store_step_done(x->st, s);
+		if (r == 0)
+			r = audit_append(x->audit, "duplicate_transmission",
+			    tid, fields);
+	} else {
+		adir = archive_rel(tid, t);
+		s = store_prepare(x->st, "INSERT INTO transmissions(id, name, "
+		    "size, received_at, archive_dir, state, claim, "
+		    "updated_at) VALUES (?, ?, ?, ?, ?, 'received', ?, ?)");
+		sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, (sqlite3_int64)size);
+		sqlite3_bind_int64(s, 4, t);
+		sqlite3_bind_text(s, 5, adir, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 6, cl, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 7, now_sec());
+		r = store_step_done(x->st, s);
+		if (r == 0)
+			r = audit_append(x->audit, "transmission_received",
+			    tid, fields);
+	}
+	x_free(fields);
+	if (r != 0 || (r = store_commit(x->st)) != 0) {
+		store_rollback(x->st);
+		x_free(adir);
+		return r ? r : TD_ERR_STATE;
+	}
+	if (exists) {
+		x->n_duplicate++;
+		td_log(TD_LOG_WARN, "duplicate_transmission", "file=%s "
+		    "transmission_id=%s size=%llu", name, tid,
+		    (unsigned long long)size);
+		return drop_work(x, cl, name);
+	}
+	x->n_received++;
+	td_log(TD_LOG_INFO, "file_received", "file=%s transmission_id=%s "
+	    "size=%llu", name, tid, (unsigned long long)size);
+	r = settle(x, cl, name, adir);
+	x_free(adir);
+	if (r == 0)
+		*tidp = xstrdup(tid);
+	return r;
+}
+
+/* -------------------------------------------------------- process */
+
+struct tx {
+	char		 id[TD_SHA256_HEX];
+	char		*name;
+	char		*archive_dir;	/* relative */
+	int64_t		 received_at;
+	uint64_t	 size;
+	char		*state;
+};
+
+static void
+tx_free(struct tx *t)
+{
+	x_free(t->name);
+	x_free(t->archive_dir);
+	x_free(t->state);
+	memset(t, 0, sizeof(*t));
+}
+
+static int
+tx_load(struct td_ctx *x, const char *tid, struct tx *t)
+{
+	sqlite3_stmt *s;
+	int r = TD_ERR_NOTFOUND;
+
+	memset(t, 0, sizeof(*t));
+	s = store_prepare(x->st, "SELECT name, archive_dir, received_at, "
+	    "size, state FROM transmissions WHERE id = ?");
+	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		snprintf(t->id, sizeof(t->id), "%s", tid);
+		t->name = xstrdup((const char *)sqlite3_column_text(s, 0));
+		t->archive_dir = xstrdup((const char *)
+		    sqlite3_column_text(s, 1));
+		t->received_at = sqlite3_column_int64(s, 2);
+		t->size = (uint64_t)sqlite3_column_int64(s, 3);
+		t->state = xstrdup((const char *)sqlite3_column_text(s, 4));
+		r = TD_OK;
+	}
+	sqlite3_reset(s);
+	return r;
+}
+
+struct psink {
+	struct td_ctx		*x;
+	struct tx		*t;
+	struct outbox_writer	*ob;
+	FILE			*dlq;
+	char			*dlqtmp;
+	struct td_buf		 line;
+	int			 err;
+};
+
+static struct td_buf *
+ps_buffer(void *arg)
+{
+	struct psink *p = arg;
+
+	return outbox_buffer(p->ob);
+}
+
+static int
+ps_batch(void *arg, struct td_buf *b, uint64_t n)
+{
+	struct psink *p = arg;
+
+	return outbox_submit(p->ob, b, n);
+}
+
+/* Append JSON for raw row text: a string, or base64 when not UTF-8. */
+static void
+json_raw(struct td_buf *b, const char *raw, size_t n)
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t i;
+	unsigned v;
+
+	td_buf_puts(b, "\"raw\":");
+	if (td_json_str(b, raw, n) == 0)
+		return;
+	td_buf_puts(b, "null,\"raw_base64\":\"");
+	for (i = 0; i + 2 < n; i += 3) {
+		v = (unsigned)(unsigned char)raw[i] << 16 |
+		    (unsigned)(unsigned char)raw[i + 1] << 8 |
+		    (unsigned char)raw[i + 2];
+		td_buf_putc(b, b64[v >> 18]);
+		td_buf_putc(b, b64[(v >> 12) & 63]);
+		td_buf_putc(b, b64[(v >> 6) & 63]);
+		td_buf_putc(b, b64[v & 63]);
+	}
+	if (n - i == 1) {
+		v = (unsigned)(unsigned char)raw[i] << 16;
+		td_buf_putc(b, b64[v >> 18]);
+		td_buf_putc(b, b64[(v >> 12) & 63]);
+		td_buf_puts(b, "==");
+	} else if (n - i == 2) {
+		v = (unsigned)(unsigned char)raw[i] << 16 |
+		    (unsigned)(unsigned char)raw[i + 1] << 8;
+		td_buf_putc(b, b64[v >> 18]);
+		td_buf_putc(b, b64[(v >> 12) & 63]);
+		td_buf_putc(b, b64[(v >> 6) & 63]);
+		td_buf_putc(b, '=');
+	}
+	td_buf_putc(b, '"');
+}
+
+/* One dead-letter line. Shared with `try` through intake_rejection_json. */
+void	intake_rejection_json(struct td_buf *, const char *tid,
+	    const char *file, const char *member, const struct rejection *);
+
+void
+intake_rejection_json(struct td_buf *b, const char *tid, const char *file,
+    const char *member, const struct rejection *rj)
+{
+	td_buf_printf(b, "{\"tier\":%d,\"code\":", rj->tier);
+	td_json_str(b, rj->code, strlen(rj->code));
+	td_buf_puts(b, ",\"message\":");
+	if (td_json_str(b, rj->message, strlen(rj->message)) != 0)
+		td_buf_puts(b, "null");
+	td_buf_printf(b, ",\"transmission_id\":\"%s\",\"source\":{\"file\":",
+	    tid);
+	if (td_json_str(b, file, strlen(file)) != 0)
+		td_buf_puts(b, "null");
+	td_buf_puts(b, ",\"member\":");
+	if (member == NULL || td_json_str(b, member, strlen(member)) != 0)
+		td_buf_puts(b, "null");
+	td_buf_printf(b, ",\"line\":%llu},", (unsigned long long)rj->line);
+	if (rj->raw != NULL)
+		json_raw(b, rj->raw, rj->rawlen);
+	else
+		td_buf_puts(b, "\"raw\":null");
+	td_buf_puts(b, "}\n");
+}
+
+static int
+ps_reject(void *arg, const struct rejection *rj)
+{
+	struct psink *p = arg;
+
+	if (p->dlq == NULL) {
+		p->dlqtmp = xasprintf("%s/%s.ndjson.tmp", p->x->dlq, p->t->id);
+		if ((p->dlq = fopen(p->dlqtmp, "w")) == NULL)
+			return TD_ERR_IO;
+	}
+	td_buf_reset(&p->line);
+	intake_rejection_json(&p->line, p->t->id, p->t->name, NULL, rj);
+	if (fwrite(p->line.p, 1, p->line.len, p->dlq) != p->line.len)
+		return errno == ENOSPC ? TD_ERR_NOSPACE : TD_ERR_IO;
+	td_log(TD_LOG_DEBUG, "record_rejected", "file=%s line=%llu tier=%d "
+	    "code=%s message=%s", p->t->name, (unsigned long long)rj->line,
+	    rj->tier, rj->code, rj->message);
+	return 0;
+}
+
+static char *
+idempotency_key(const char *tid, const char *mv, uint64_t seq)
+{
+	char hex[TD_SHA256_HEX], *s;
+
+	s = xasprintf("%s\n%s\n%llu", tid, mv, (unsigned long long)seq);
+	td_sha256_hex(s, strlen(s), hex);
+	x_free(s);
+	return xstrdup(hex);
+}
+
+static char *
+manifest_json(struct td_ctx *x, const struct tx *t,
+    const struct proc_result *res, const struct ob_batch *b, size_t nb)
+{
+	struct td_buf m;
+	char ts[32], q[TD_DEC_STRMAX], a[TD_DEC_STRMAX], *k, *ret;
+	size_t i;
+
+	rfc3339(t->received_at, ts, sizeof(ts));
+	td_dec_format(&res->quantity, q, sizeof(q));
+	td_dec_format(&res->amount, a, sizeof(a));
+	td_buf_init(&m, 4096, 0);
+	td_buf_puts(&m, "{\"schema\":\"tradedrop.transmission.v1\","
+	    "\"integration\":");
+	td_json_str(&m, x->integration, strlen(x->integration));
+	td_buf_printf(&m, ",\"transmission_id\":\"%s\",\"file\":{\"name\":",
+	    t->id);
+	if (td_json_str(&m, t->name, strlen(t->name)) != 0)
+		td_buf_puts(&m, "null");
+	td_buf_printf(&m, ",\"size\":%llu,\"sha256\":\"%s\"},"
+	    "\"source\":\"landing\",\"received_at\":\"%s\","
+	    "\"verification\":{\"checksum\":\"not_checked\","
+	    "\"signature\":\"not_checked\"},\"encoding\":\"utf-8\","
+	    "\"format\":\"csv\",\"mapping_version\":\"%s\","
+	    "\"counts\":{\"records\":%llu,\"delivered\":%llu,\"dlq\":%llu,"
+	    "\"held\":0,\"duplicate\":0},\"control_totals\":{\"quantity\":"
+	    "\"%s\",\"amount\":", (unsigned long long)t->size, t->id, ts,
+	    mapper_version(x->map), (unsigned long long)res->rows,
+	    (unsigned long long)res->records,
+	    (unsigned long long)res->rejected, q);
+	if (res->has_amount)
+		td_buf_printf(&m, "\"%s\"", a);
+	else
+		td_buf_puts(&m, "null");
+	td_buf_printf(&m, "},\"batch_encoding\":\"%s\",\"batches\":%zu,"
+	    "\"batch_list\":[", td_conf_str(x->conf,
+	    TDK_output_output_encoding), nb);
+	for (i = 0; i < nb; i++) {
+		k = idempotency_key(t->id, mapper_version(x->map), b[i].seq);
+		td_buf_printf(&m, "%s{\"seq\":%llu,\"records\":%llu,"
+		    "\"bytes\":%llu,\"sha256\":\"%s\",\"idempotency_key\":"
+		    "\"%s\"}", i ? "," : "", (unsigned long long)b[i].seq,
+		    (unsigned long long)b[i].records,
+		    (unsigned long long)b[i].bytes, b[i].sha256, k);
+		x_free(k);
+	}
+	td_buf_puts(&m, "]}\n");
+	ret = xstrdup(td_buf_cstr(&m));
+	td_buf_free(&m);
+	return ret;
+}
+
+static int
+sync_fs(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return TD_ERR_IO;
+	r = syncfs(fd);
+	close(fd);
+	return r == 0 ? TD_OK : TD_ERR_IO;
+}
+
+static int
+quarantine(struct td_ctx *x, const struct tx *t, const char *code,
+    const char *msg, const char *detail, const struct proc_result *res)
+{
+	struct td_buf b;
+	char *qdir, *raw, *qraw, *path, ts[32], *fields;
+	int r;
+
+	qdir = xasprintf("%s/%s", x->quarantine, t->id);
+	raw = xasprintf("%s/%s/raw/%s", x->state_dir, t->archive_dir,
+	    t->name);
+	qraw = xasprintf("%s/%s", qdir, t->name);
+	path = xasprintf("%s/reason.json", qdir);
+	rfc3339(t->received_at, ts, sizeof(ts));
+	td_buf_init(&b, 1024, 0);
+	td_buf_printf(&b, "{\"tier\":2,\"code\":\"%s\",\"message\":", code);
+	td_json_str(&b, msg, strlen(msg));
+	td_buf_puts(&b, ",\"detail\":");
+	td_buf_puts(&b, detail != NULL ? detail : "null");
+	td_buf_puts(&b, ",\"file\":");
+	if (td_json_str(&b, t->name, strlen(t->name)) != 0)
+		td_buf_puts(&b, "null");
+	td_buf_printf(&b, ",\"size\":%llu,\"transmission_id\":\"%s\","
+	    "\"received_at\":\"%s\",\"integration\":",
+	    (unsigned long long)t->size, t->id, ts);
+	td_json_str(&b, x->integration, strlen(x->integration));
+	td_buf_printf(&b, ",\"records\":%llu,\"rejected\":%llu}\n",
+	    (unsigned long long)res->rows, (unsigned long long)res->rejected);
+
+	r = TD_ERR_IO;
+	if (td_mkdirs(qdir, 0750) != 0)
+		goto out;
+	(void)unlink(qraw);
+	if (link(raw, qraw) != 0 && td_copy_file(raw, qraw) != 0)
+		goto out;
+	if ((r = td_write_file_atomic(path, b.p, b.len)) != 0)
+		goto out;
+	if ((r = td_fsync_dir(qdir)) != 0)
+		goto out;
+	td_buf_reset(&b);
+	td_buf_printf(&b, "\"tier\":2,\"code\":\"%s\",\"message\":", code);
+	td_json_str(&b, msg, strlen(msg));
+	fields = xstrdup(td_buf_cstr(&b));
+	if ((r = store_begin(x->st)) == 0) {
+		sqlite3_stmt *s = store_prepare(x->st, "UPDATE transmissions "
+		    "SET state = 'quarantined', mapping_version = ?, "
+		    "records_in = ?, dlq = ?, reason_tier = 2, "
+		    "reason_code = ?, reason_message = ?, updated_at = ? "
+		    "WHERE id = ?");
+
+		sqlite3_bind_text(s, 1, mapper_version(x->map), -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)res->rows);
+		sqlite3_bind_int64(s, 3, (sqlite3_int64)res->rejected);
+		sqlite3_bind_text(s, 4, code, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 5, msg, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 6, now_sec());
+		sqlite3_bind_text(s, 7, t->id, -1, SQLITE_STATIC);
+		r = store_step_done(x->st, s);
+		if (r == 0)
+			r = audit_append(x->audit, "transmission_quarantined",
+			    t->id, fields);
+		if (r == 0)
+			r = store_commit(x->st);
+		else
+			store_rollback(x->st);
+	}
+	x_free(fields);
+	if (r == 0) {
+		x->n_quarantined++;
+		td_log(TD_LOG_WARN, "file_quarantined", "file=%s "
+		    "transmission_id=%s tier=2 code=%s message=%s", t->name,
+		    t->id, code, msg);
+	}
+ out:
+	if (r != 0)
+		td_log(TD_LOG_ERROR, "quarantine_failed", "file=%s error=%s",
+		    t->name, strerror(errno));
+	td_buf_free(&b);
+	x_free(qdir);
+	x_free(raw);
+	x_free(qraw);
+	x_free(path);
+	return r;
+}
+
+/* Remove what an interrupted processing of tid may have left. */
+static void
+clean_partial(struct td_ctx *x, const struct tx *t)
+{
+	char *p;
+
+	p = xasprintf("%s/%s.tmp", x->outbox, t->id);
+	(void)td_remove_tree(p, x->state_dir);
+	x_free(p);
+	p = xasprintf("%s/%s", x->outbox, t->id);
+	(void)td_remove_tree(p, x->state_dir);
+	x_free(p);
+	p = xasprintf("%s/%s.ndjson.tmp", x->dlq, t->id);
+	(void)unlink(p);
+	x_free(p);
+}
+
+/* Parse and map a received transmission into the outbox. */
+static int
+process_one(struct td_ctx *x, const char *tid)
+{
+	struct tx t;
+	struct psink ps;
+	struct proc_sink sink;
+	struct proc_result res;
+	struct map_doc doc;
+	struct ob_batch *b = NULL;
+	size_t nb = 0, i;
+	char *raw = NULL, *obtmp = NULL, *obdir = NULL, *rec = NULL,
+	    *rectmp = NULL, *man = NULL, *dlqf = NULL, *p = NULL,
+	    *fields = NULL, *k;
+	uint32_t ratio;
+	sqlite3_stmt *s;
+	int fd = -1, r;
+
+	memset(&ps, 0, sizeof(ps));
+	memset(&res, 0, sizeof(res));
+	if ((r = tx_load(x, tid, &t)) != 0)
+		return r;
+	clean_partial(x, &t);
+	raw = xasprintf("%s/%s/raw/%s", x->state_dir, t.archive_dir, t.name);
+	obtmp = xasprintf("%s/%s.tmp", x->outbox, t.id);
+	obdir = xasprintf("%s/%s", x->outbox, t.id);
+	rec = xasprintf("%s/%s/records%s", x->state_dir, t.archive_dir,
+	    outbox_suffix(x->enc));
+	rectmp = xasprintf("%s.tmp", rec);
+	if ((fd = open(raw, O_RDONLY | O_CLOEXEC)) < 0) {
+		td_log(TD_LOG_ERROR, "archive_missing", "file=%s error=%s",
+		    raw, strerror(errno));
+		r = TD_ERR_IO;
+		goto out;
+	}
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	r = outbox_open(&ps.ob, obtmp, rectmp, x->enc, (size_t)1 << 34);
+	if (r != 0)
+		goto out;
+	ps.x = x;
+	ps.t = &t;
+	td_buf_init(&ps.line, 1024, 0);
+	sink.buffer = ps_buffer;
+	sink.batch = ps_batch;
+	sink.reject = ps_reject;
+	sink.arg = &ps;
+	doc.transmission_id = t.id;
+	doc.file = t.name;
+	doc.member = NULL;
+	td_log(TD_LOG_INFO, "file_processing", "file=%s transmission_id=%s "
+	    "size=%llu", t.name, t.id, (unsigned long long)t.size);
+	r = process_csv(x->map, x->conf, fd, &doc, x->batch_records, &sink,
+	    &res);
+	{
+		int r2 = outbox_finish(ps.ob, &b, &nb);
+
+		if (r == 0)
+			r = r2;
+	}
+	if (ps.dlq != NULL) {
+		if (fflush(ps.dlq) != 0 || fsync(fileno(ps.dlq)) != 0)
+			r = r ? r : TD_ERR_IO;
+		fclose(ps.dlq);
+		ps.dlq = NULL;
+	}
+	if (r != 0) {
+		td_log(TD_LOG_ERROR, "processing_failed", "file=%s error=%s",
+		    t.name, r == TD_ERR_NOSPACE ? "no space left on device" :
+		    strerror(errno));
+		goto out;
+	}
+	if (ps.dlqtmp != NULL) {
+		dlqf = xasprintf("%s/%s.ndjson", x->dlq, t.id);
+		if (rename(ps.dlqtmp, dlqf) != 0) {
+			r = TD_ERR_IO;
+			goto out;
+		}
+	}
+
+	/* Tier 2: the whole file goes to quarantine */
+	ratio = (uint32_t)td_conf_u64(x->conf,
+	    TDK_integration_max_reject_ratio);
+	if (res.t2code == NULL && res.rows > 0 &&
+	    (unsigned __int128)res.rejected * 1000000 >
+	    (unsigned __int128)ratio * res.rows) {
+		res.t2code = "reject_ratio_exceeded";
+		snprintf(res.t2msg, sizeof(res.t2msg), "%llu of %llu rows "
+		    "rejected, more than max_reject_ratio %u.%06u",
+		    (unsigned long long)res.rejected,
+		    (unsigned long long)res.rows, ratio / 1000000,
+		    ratio % 1000000);
+	}
+	if (res.t2code != NULL) {
+		(void)td_remove_tree(obtmp, x->state_dir);
+		(void)unlink(rectmp);
+		if ((r = sync_fs(x->state_dir)) == 0)
+			r = quarantine(x, &t, res.t2code, res.t2msg,
+			    res.t2detail, &res);
+		if (r == 0)
+			x->n_dlq += res.rejected;
+		goto out;
+	}
+
+	/* Stage the manifest, then make everything visible and durable. */
+	man = manifest_json(x, &t, &res, b, nb);
+	p = xasprintf("%s/manifest.json", obtmp);
+	if ((r = td_write_all_path(p, man)) != 0)
+		goto out;
+	x_free(p);
+	p = xasprintf("%s/%s/manifest.json", x->state_dir, t.archive_dir);
+	if ((r = td_write_all_path(p, man)) != 0)
+		goto out;
+	if (rename(rectmp, rec) != 0 || rename(obtmp, obdir) != 0) {
+		r = TD_ERR_IO;
+		goto out;
+	}
+	if ((r = sync_fs(x->state_dir)) != 0)
+		goto out;
+
+	fields = xasprintf("\"records\":%llu,\"delivered\":%llu,\"dlq\":%llu,"
+	    "\"held\":0,\"duplicate\":0,\"batches\":%zu,"
+	    "\"mapping_version\":\"%s\"", (unsigned long long)res.rows,
+	    (unsigned long long)res.records,
+	    (unsigned long long)res.rejected, nb, mapper_version(x->map));
+	if ((r = store_begin(x->st)) != 0)
+		goto out;
+	{
+		char q[TD_DEC_STRMAX], a[TD_DEC_STRMAX];
+
+		td_dec_format(&res.quantity, q, sizeof(q));
+		td_dec_format(&res.amount, a, sizeof(a));
+		s = store_prepare(x->st, "UPDATE transmissions SET state = "
+		    "'parsed', mapping_version = ?, format = 'csv', "
+		    "records_in = ?, delivered = ?, dlq = ?, batches = ?, "
+		    "quantity_total = ?, amount_total = ?, updated_at = ? "
+		    "WHERE id = ?");
+		sqlite3_bind_text(s, 1, mapper_version(x->map), -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)res.rows);
+		sqlite3_bind_int64(s, 3, (sqlite3_int64)res.records);
+		sqlite3_bind_int64(s, 4, (sqlite3_int64)res.rejected);
+		sqlite3_bind_int64(s, 5, (sqlite3_int64)nb);
+		sqlite3_bind_text(s, 6, q, -1, SQLITE_TRANSIENT);
+		if (res.has_amount)
+			sqlite3_bind_text(s, 7, a, -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(s, 7);
+		sqlite3_bind_int64(s, 8, now_sec());
+		sqlite3_bind_text(s, 9, t.id, -1, SQLITE_STATIC);
+		r = store_step_done(x->st, s);
+	}
+	for (i = 0; i < nb && r == 0; i++) {
+		s = store_prepare(x->st, "INSERT INTO batches(transmission_id, "
+		    "seq, records, bytes, sha256, idempotency_key, state, "
+		    "created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)");
+		k = idempotency_key(t.id, mapper_version(x->map), b[i].seq);
+		sqlite3_bind_text(s, 1, t.id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)b[i].seq);
+		sqlite3_bind_int64(s, 3, (sqlite3_int64)b[i].records);
+		sqlite3_bind_int64(s, 4, (sqlite3_int64)b[i].bytes);
+		sqlite3_bind_text(s, 5, b[i].sha256, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 6, k, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(s, 7, now_sec());
+		r = store_step_done(x->st, s);
+		x_free(k);
+	}
+	if (r == 0)
+		r = audit_append(x->audit, "transmission_parsed", t.id, fields);
+	if (r == 0)
+		r = store_commit(x->st);
+	else
+		store_rollback(x->st);
+	if (r != 0)
+		goto out;
+	x->n_records += res.records;
+	x->n_dlq += res.rejected;
+	td_log(res.rejected ? TD_LOG_WARN : TD_LOG_INFO, "file_parsed",
+	    "file=%s transmission_id=%s records=%llu dlq=%llu batches=%zu",
+	    t.name, t.id, (unsigned long long)res.records,
+	    (unsigned long long)res.rejected, nb);
+ out:
+	if (ps.dlq != NULL)
+		fclose(ps.dlq);
+	if (r != 0) {
+		if (ps.dlqtmp != NULL)
+			(void)unlink(ps.dlqtmp);
+		(void)td_remove_tree(obtmp, x->state_dir);
+		(void)unlink(rectmp);
+	}
+	outbox_free(ps.ob);
+	td_buf_free(&ps.line);
+	proc_result_clear(&res);
+	if (fd >= 0)
+		close(fd);
+	x_free(ps.dlqtmp);
+	x_free(b);
+	x_free(raw);
+	x_free(obtmp);
+	x_free(obdir);
+	x_free(rec);
+	x_free(rectmp);
+	x_free(man);
+	x_free(dlqf);
+	x_free(p);
+	x_free(fields);
+	tx_free(&t);
+	return r;
+}
+
+/* ---------------------------------------------------- entry points */
+
+int
+intake_process_pending(struct td_ctx *x)
+{
+	sqlite3_stmt *s;
+	char **ids = NULL;
+	size_t n = 0, i;
+	int r = 0;
+
+	s = store_prepare(x->st, "SELECT id FROM transmissions WHERE "
+	    "state = 'received' ORDER BY seq");
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		ids = xreallocarray(ids, n + 1, sizeof(*ids));
+		ids[n++] = xstrdup((const char *)sqlite3_column_text(s, 0));
+	}
+	sqlite3_reset(s);
+	for (i = 0; i < n; i++) {
+		if (r == 0 && (r = process_one(x, ids[i])) != 0)
+			x->failed = 1;
+		x_free(ids[i]);
+	}
+	x_free(ids);
+	return r;
+}
+
+/* Work entries left by a run that stopped between claim and archive. */
+int
+intake_recover(struct td_ctx *x)
+{
+	DIR *d, *d2;
+	struct dirent *de, *de2;
+	char *wdir, *name, *tid;
+	sqlite3_stmt *s;
+	int r = 0, state;
+
+	if ((d = opendir(x->work)) == NULL)
+		return TD_ERR_IO;
+	while ((de = readdir(d)) != NULL && r == 0) {
+		if (de->d_name[0] == '.')
+			continue;
+		wdir = xasprintf("%s/%s", x->work, de->d_name);
+		name = NULL;
+		if ((d2 = opendir(wdir)) != NULL) {
+			while ((de2 = readdir(d2)) != NULL) {
+				size_t l = strlen(de2->d_name);
+
+				if (strcmp(de2->d_name, ".") == 0 ||
+				    strcmp(de2->d_name, "..") == 0)
+					continue;
+				if (l > 4 && strcmp(de2->d_name + l - 4,
+				    ".tmp") == 0) {
+					char *t = xasprintf("%s/%s", wdir,
+					    de2->d_name);
+
+					(void)unlink(t);	/* partial copy */
+					x_free(t);
+					continue;
+				}
+				x_free(name);
+				name = xstrdup(de2->d_name);
+			}
+			closedir(d2);
+		}
+		if (name == NULL) {
+			(void)rmdir(wdir);
+			x_free(wdir);
+			continue;
+		}
+		/* Was it recorded before the stop? */
+		state = 0;
+		s = store_prepare(x->st, "SELECT archive_dir FROM "
+		    "transmissions WHERE claim = ?");
+		sqlite3_bind_text(s, 1, de->d_name, -1, SQLITE_STATIC);
+		if (sqlite3_step(s) == SQLITE_ROW) {
+			char *adir = xstrdup((const char *)
+			    sqlite3_column_text(s, 0));
+
+			sqlite3_reset(s);
+			td_log(TD_LOG_INFO, "resume_archive", "file=%s", name);
+			r = settle(x, de->d_name, name, adir);
+			x_free(adir);
+			state = 1;
+		} else
+			sqlite3_reset(s);
+		if (!state) {
+			s = store_prepare(x->st, "SELECT 1 FROM duplicate_drops "
+			    "WHERE claim = ?");
+			sqlite3_bind_text(s, 1, de->d_name, -1, SQLITE_STATIC);
+			if (sqlite3_step(s) == SQLITE_ROW)
+				state = 2;
+			sqlite3_reset(s);
+			if (state == 2)
+				r = drop_work(x, de->d_name, name);
+		}
+		if (!state) {
+			td_log(TD_LOG_INFO, "resume_intake", "file=%s", name);
+			r = receive(x, de->d_name, name, &tid);
+			x_free(tid);
+		}
+		x_free(name);
+		x_free(wdir);
+	}
+	closedir(d);
+	return r;
+}
+
+int
+intake_landing(struct td_ctx *x)
+{
+	DIR *d;
+	struct dirent *de;
+	struct stat sb;
+	struct cand *c = NULL;
+	char * const *pat, * const *ign;
+	size_t npat, nign, n = 0, i;
+	char *path, *cl, *tid;
+	int r = 0;
+
+	pat = td_conf_list(x->conf, TDK_watch_pattern, &npat);
+	ign = td_conf_list(x->conf, TDK_watch_ignore, &nign);
+	if ((d = opendir(x->landing)) == NULL) {
+		td_log(TD_LOG_ERROR, "landing_unreadable", "dir=%s error=%s",
+		    x->landing, strerror(errno));
+		return TD_ERR_IO;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (name_matches(ign, nign, de->d_name) ||
+		    !name_matches(pat, npat, de->d_name))
+			continue;
+		path = xasprintf("%s/%s", x->landing, de->d_name);
+		if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+			c = xreallocarray(c, n + 1, sizeof(*c));
+			c[n].name = xstrdup(de->d_name);
+			c[n].mtime = sb.st_mtim;
+			n++;
+		}
+		x_free(path);
+	}
+	closedir(d);
+	qsort(c, n, sizeof(*c), cand_cmp);
+	for (i = 0; i < n; i++) {
+		if (r == 0) {
+			r = claim(x, c[i].name, &cl);
+			if (r == TD_ERR_NOTFOUND)
+				r = 0;
+			else if (r == 0) {
+				r = receive(x, cl, c[i].name, &tid);
+				if (r == 0 && tid != NULL)
+					r = process_one(x, tid);
+				x_free(tid);
+			} else
+				td_log(TD_LOG_ERROR, "claim_failed", "file=%s "
+				    "error=%s", c[i].name, strerror(errno));
+			x_free(cl);
+		}
+		x_free(c[i].name);
+	}
+	x_free(c);
+	if (r != 0)
+		x->failed = 1;
+	return r;
+}

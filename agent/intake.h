@@ -1,0 +1,57 @@
+/*
+ * intake.h - the durable state machine of a transmission:
+ *
+ *   landing/NAME --claim--> work/CLAIM/NAME --receive--> archive/.../raw/NAME
+ *   (state received) --process--> outbox/<tid>/ (state parsed)
+ *                               \-> quarantine/<tid>/ (state quarantined)
+ *   (state parsed) --deliver--> output (state delivered)
+ *
+ * Every arrow is committed in state.db; each step can be re-run after a
+ * crash at any instant and gives the same result.
+ */
+#ifndef TD_INTAKE_H
+#define TD_INTAKE_H
+
+#include <stdint.h>
+
+struct td_conf;
+struct store;
+struct mapper;
+struct audit;
+
+struct td_ctx {
+	struct td_conf	*conf;
+	struct store	*st;
+	struct mapper	*map;
+	struct audit	*audit;
+	const char	*integration;
+	char		*state_dir;
+	char		*landing;
+	char		*work;
+	char		*outbox;
+	char		*dlq;
+	char		*quarantine;
+	char		*out_dir;	/* file:// output directory */
+	int		 enc;		/* OB_ENC_* */
+	uint64_t	 batch_records;
+	/* what this run did, for the exit status */
+	unsigned	 n_received, n_duplicate, n_quarantined, n_delivered;
+	uint64_t	 n_records, n_dlq;
+	int		 failed;	/* internal error seen */
+	int		 undelivered;
+};
+
+/* Open state (dirs, state.db, audit log, mapper). Prints errors. */
+int	ctx_open(struct td_ctx *, struct td_conf *, int with_mapper);
+void	ctx_close(struct td_ctx *);
+
+/* Finish what a previous run left in work/. */
+int	intake_recover(struct td_ctx *);
+/* Take every ready file of landing/ through intake and processing. */
+int	intake_landing(struct td_ctx *);
+/* Process every transmission still in state received. */
+int	intake_process_pending(struct td_ctx *);
+/* Deliver every transmission in state parsed, in order. */
+int	deliver_pending(struct td_ctx *);
+
+#endif

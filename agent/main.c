@@ -1,0 +1,163 @@
+/*
+ * main.c - the tradedrop command line: one binary, one subcommand per job.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "td.h"
+#include "conf.h"
+#include "log.h"
+#include "agent.h"
+#include "map.h"
+
+#ifndef TD_SYSCONFDIR
+#define TD_SYSCONFDIR "/etc"
+#endif
+#define DEFAULT_CONF TD_SYSCONFDIR "/tradedrop/tradedrop.conf"
+
+static const struct command {
+	const char	*name;
+	int		(*fn)(int, char **);
+	const char	*usage;
+	const char	*help;
+} commands[] = {
+	{ "check", cmd_check, "check [-c FILE] [--dump]",
+	    "validate the configuration; --dump prints it, secrets redacted" },
+	{ "once", cmd_once, "once [-c FILE]",
+	    "process everything in landing/, deliver, exit" },
+	{ "try", cmd_try, "try [-c FILE] FILE...",
+	    "dry run on sample files: canonical NDJSON on stdout" },
+	{ "status", cmd_status, "status [-c FILE] [--json]",
+	    "counts per outcome, outbox backlog, oldest pending age" },
+};
+
+static void
+usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: tradedrop [--help | --version] COMMAND "
+	    "[ARGS]\n\ncommands:\n");
+	for (i = 0; i < TD_NELEM(commands); i++)
+		fprintf(f, "  %-34s %s\n", commands[i].usage,
+		    commands[i].help);
+	fprintf(f, "\nThe default configuration file is %s.\n"
+	    "See tradedrop(8) and tradedrop.conf(5).\n", DEFAULT_CONF);
+}
+
+const char *
+td_default_conf(void)
+{
+	const char *e = getenv("TRADEDROP_CONF");
+
+	return e != NULL && *e != '\0' ? e : DEFAULT_CONF;
+}
+
+/*
+ * Load the configuration or print every error and return NULL; the
+ * caller exits 2.
+ */
+struct td_conf *
+td_load_conf_or_report(const char *path)
+{
+	struct td_conf *c;
+	char *errs;
+
+	if (td_conf_load(path, &c, &errs) != 0) {
+		fputs(errs != NULL ? errs : "configuration error\n", stderr);
+		x_free(errs);
+		return NULL;
+	}
+	x_free(errs);
+	td_log_set_level(td_log_level_from_name(td_conf_str(c,
+	    TDK_integration_log_level)));
+	return c;
+}
+
+int
+cmd_check(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "dump", no_argument, NULL, 'd' },
+		{ "connect", no_argument, NULL, 'C' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *path = td_default_conf();
+	struct td_conf *c;
+	struct mapper *m;
+	char *err;
+	int ch, dump = 0;
+
+	while ((ch = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'd':
+			dump = 1;
+			break;
+		case 'C':
+			fprintf(stderr, "tradedrop: check --connect: no SFTP "
+			    "or HTTPS peers are supported yet\n");
+			return 2;
+		default:
+			fprintf(stderr, "usage: tradedrop %s\n",
+			    commands[0].usage);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: tradedrop %s\n", commands[0].usage);
+		return 2;
+	}
+	if ((c = td_load_conf_or_report(path)) == NULL)
+		return 2;
+	if (mapper_new(c, &m, &err) != 0) {
+		fprintf(stderr, "%s: %s\n", path, err);
+		x_free(err);
+		td_conf_free(c);
+		return 2;
+	}
+	mapper_free(m);
+	if (dump)
+		td_conf_dump(c, stdout);
+	else
+		printf("%s: configuration OK (integration %s, %zu source%s)\n",
+		    path, td_conf_str(c, TDK_integration_name),
+		    td_conf_nsources(c), td_conf_nsources(c) == 1 ? "" : "s");
+	td_conf_free(c);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	size_t i;
+
+	td_log_init("tradedrop", TD_LOG_INFO, 0);
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+		printf("tradedrop %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	for (i = 0; i < TD_NELEM(commands); i++) {
+		if (strcmp(argv[1], commands[i].name) == 0) {
+			optind = 1;
+			return commands[i].fn(argc - 1, argv + 1);
+		}
+	}
+	fprintf(stderr, "tradedrop: unknown command \"%s\"\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

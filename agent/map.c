@@ -1,0 +1,611 @@
+/*
+ * map.c - the [map] section applied to CSV rows: canonical records.
+ *
+ * Hot path: no allocation per row. Field values are pointers into the
+ * row or into per-field scratch buffers; the JSON line is appended to
+ * the caller's batch buffer directly.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "td.h"
+#include "buf.h"
+#include "conf.h"
+#include "date.h"
+#include "decimal.h"
+#include "gtin.h"
+#include "hash.h"
+#include "json.h"
+#include "mapexpr.h"
+#include "num.h"
+#include "csv.h"
+#include "map.h"
+
+/* Bumped whenever the mapping semantics change: part of mapping_version. */
+#define MAPPER_SEMANTICS	"tradedrop.pos.v1 mapper 1"
+
+enum mf {			/* canonical fields a [map] key can feed */
+	MF_STORE_ID, MF_RETAILER_ITEM_ID, MF_GTIN, MF_TXN_DATE, MF_QUANTITY,
+	MF_UOM, MF_AMOUNT, MF_CURRENCY, MF_PROMO_CODE, MF__COUNT
+};
+
+static const struct {
+	int		 key;
+	const char	*name;
+	int		 required;
+} mfields[MF__COUNT] = {
+	{ TDK_map_store_id, "store_id", 1 },
+	{ TDK_map_retailer_item_id, "retailer_item_id", 0 },
+	{ TDK_map_gtin, "gtin", 1 },
+	{ TDK_map_txn_date, "txn_date", 1 },
+	{ TDK_map_quantity, "quantity", 1 },
+	{ TDK_map_uom, "uom", 0 },
+	{ TDK_map_amount, "amount", 0 },
+	{ TDK_map_currency, "currency", 0 },
+	{ TDK_map_promo_code, "promo_code", 0 },
+};
+
+/* Record fields that `key` may name, in output order. */
+enum rf {
+	RF_STORE_ID, RF_RETAILER_ITEM_ID, RF_GTIN, RF_TXN_DATE,
+	RF_PERIOD_START, RF_QUANTITY, RF_UOM, RF_AMOUNT, RF_CURRENCY,
+	RF_PROMO_CODE, RF_PROMO_ID, RF_PROMO_TYPE, RF__COUNT
+};
+static const char *rf_names[RF__COUNT] = {
+	"store_id", "retailer_item_id", "gtin", "txn_date", "period_start",
+	"quantity", "uom", "amount", "currency", "promo_code", "promo_id",
+	"promo_type",
+};
+
+struct mslot {
+	const struct mapexpr *mx;	/* NULL: not mapped */
+	int		 col;		/* 0-based column for this document */
+	char		*scratch;	/* transform output */
+	size_t		 scratchsz;
+};
+
+struct mapper {
+	char		*integration;
+	char		 currency[4];
+	int		 minor;			/* currency minor-unit digits */
+	int		 neg_reject;
+	int		 week_ending;
+	int		 gregorian;
+	int		 header;
+	uint64_t	 skip_rows;
+	int		 keys[RF__COUNT];	/* rf indexes in key order */
+	int		 nkeys;
+	struct mslot	 slot[MF__COUNT];
+	char		 version[TD_SHA256_HEX];
+	/* per document */
+	struct td_buf	 prefix;	/* after record_key up to "line": */
+	struct td_buf	 suffix;	/* mapping_version and closing brace */
+	struct td_sha256 idctx;		/* record_id hash after the member */
+	struct td_sha256 keyctx;	/* record_key hash after integration */
+	const struct map_doc *doc;
+};
+
+/* ISO 4217 currencies whose minor unit is not 2 digits. */
+static int
+currency_minor(const char *c)
+{
+	static const char *zero[] = { "BIF", "CLP", "DJF", "GNF", "ISK",
+	    "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV",
+	    "XAF", "XOF", "XPF" };
+	static const char *three[] = { "BHD", "IQD", "JOD", "KWD", "LYD",
+	    "OMR", "TND" };
+	size_t i;
+
+	for (i = 0; i < TD_NELEM(zero); i++)
+		if (strcmp(c, zero[i]) == 0)
+			return 0;
+	for (i = 0; i < TD_NELEM(three); i++)
+		if (strcmp(c, three[i]) == 0)
+			return 3;
+	return 2;
+}
+
+int
+mapper_new(const struct td_conf *c, struct mapper **out, char **err)
+{
+	struct mapper *m;
+	char *text;
+	char * const *keys;
+	size_t nkeys, i, j, maxf;
+	struct td_date d;
+	int k;
+
+	*out = NULL;
+	*err = NULL;
+	if (td_conf_enum_is(c, TDK_parse_format, "x12")) {
+		*err = xstrdup("format = x12 is not supported by this version");
+		return TD_ERR_INVAL;
+	}
+	if (td_conf_str(c, TDK_map_crosswalk_file) != NULL ||
+	    td_conf_str(c, TDK_map_promo_file) != NULL) {
+		*err = xstrdup("crosswalk_file and promo_file are not "
+		    "supported by this version");
+		return TD_ERR_INVAL;
+	}
+	m = xcalloc(1, sizeof(*m));
+	m->integration = xstrdup(td_conf_str(c, TDK_integration_name));
+	snprintf(m->currency, sizeof(m->currency), "%s",
+	    td_conf_str(c, TDK_integration_currency));
+	m->minor = currency_minor(m->currency);
+	m->neg_reject = td_conf_enum_is(c, TDK_map_negative_quantity,
+	    "reject");
+	m->week_ending = td_conf_enum_is(c, TDK_map_period, "week_ending");
+	m->gregorian = td_conf_enum_is(c, TDK_calendar_type, "gregorian");
+	m->header = (int)td_conf_u64(c, TDK_parse_header);
+	m->skip_rows = td_conf_u64(c, TDK_parse_skip_rows);
+	maxf = (size_t)td_conf_u64(c, TDK_parse_max_field);
+
+	for (i = 0; i < MF__COUNT; i++) {
+		m->slot[i].mx = td_conf_map(c, mfields[i].key);
+		m->slot[i].col = -1;
+		if (m->slot[i].mx == NULL)
+			continue;
+		if (mapexpr_find(m->slot[i].mx, MX_XF_CROSSWALK) >= 0) {
+			*err = xasprintf("%s: the crosswalk transform is not "
+			    "supported by this version", mfields[i].name);
+			goto fail;
+		}
+		m->slot[i].scratchsz = maxf + 64;
+		m->slot[i].scratch = xmalloc(m->slot[i].scratchsz);
+	}
+	if (m->slot[MF_TXN_DATE].mx != NULL &&
+	    m->slot[MF_TXN_DATE].mx->src == MX_SRC_CONST &&
+	    mapexpr_find(m->slot[MF_TXN_DATE].mx, MX_XF_DATE) < 0 &&
+	    td_date_parse_iso(m->slot[MF_TXN_DATE].mx->arg,
+	    strlen(m->slot[MF_TXN_DATE].mx->arg), &d) != 0) {
+		*err = xstrdup("txn_date: a const needs the form YYYY-MM-DD "
+		    "or a date transform");
+		goto fail;
+	}
+	keys = td_conf_list(c, TDK_map_key, &nkeys);
+	for (i = 0; i < nkeys && m->nkeys < RF__COUNT; i++)
+		for (j = 0; j < RF__COUNT; j++)
+			if (strcmp(keys[i], rf_names[j]) == 0)
+				m->keys[m->nkeys++] = (int)j;
+
+	text = td_conf_mapping_text(c);
+	{
+		struct td_sha256 h;
+		unsigned char dg[TD_SHA256_LEN];
+
+		td_sha256_init(&h);
+		td_sha256_update(&h, MAPPER_SEMANTICS "\n",
+		    strlen(MAPPER_SEMANTICS) + 1);
+		td_sha256_update(&h, text, strlen(text));
+		td_sha256_final(&h, dg);
+		td_hex(dg, sizeof(dg), m->version);
+	}
+	x_free(text);
+	td_buf_init(&m->prefix, 256, 0);
+	td_buf_init(&m->suffix, 128, 0);
+	(void)k;
+	*out = m;
+	return TD_OK;
+ fail:
+	mapper_free(m);
+	return TD_ERR_INVAL;
+}
+
+void
+mapper_free(struct mapper *m)
+{
+	size_t i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; i < MF__COUNT; i++)
+		x_free(m->slot[i].scratch);
+	td_buf_free(&m->prefix);
+	td_buf_free(&m->suffix);
+	x_free(m->integration);
+	x_free(m);
+}
+
+const char *
+mapper_version(const struct mapper *m)
+{
+	return m->version;
+}
+
+int
+mapper_has_header(const struct mapper *m)
+{
+	return m->header;
+}
+
+uint64_t
+mapper_skip_rows(const struct mapper *m)
+{
+	return m->skip_rows;
+}
+
+static int
+json_str_or_null(struct td_buf *b, const char *s, size_t n)
+{
+	if (s == NULL)
+		return td_buf_append(b, "null", 4);
+	return td_json_str(b, s, n);
+}
+
+int
+mapper_begin(struct mapper *m, const struct map_doc *doc,
+    const struct csv_rec *hdr, char **missing)
+{
+	struct td_buf miss;
+	const struct mapexpr *mx;
+	size_t i, j, n;
+	int r;
+
+	*missing = NULL;
+	m->doc = doc;
+	td_buf_init(&miss, 64, 0);
+	for (i = 0; i < MF__COUNT; i++) {
+		mx = m->slot[i].mx;
+		m->slot[i].col = -1;
+		if (mx == NULL || mx->src == MX_SRC_CONST)
+			continue;
+		if (mx->src == MX_SRC_COLUMN_NUM) {
+			m->slot[i].col = (int)mx->colnum - 1;
+			continue;
+		}
+		/* by name: exact match, then ignoring surrounding blanks */
+		n = strlen(mx->arg);
+		for (j = 0; hdr != NULL && j < hdr->nf; j++)
+			if (hdr->f[j].len == n &&
+			    memcmp(hdr->f[j].p, mx->arg, n) == 0)
+				break;
+		if (hdr != NULL && j == hdr->nf) {
+			for (j = 0; j < hdr->nf; j++) {
+				const char *p = hdr->f[j].p;
+				size_t l = hdr->f[j].len;
+
+				while (l > 0 && (*p == ' ' || *p == '\t')) {
+					p++;
+					l--;
+				}
+				while (l > 0 && (p[l - 1] == ' ' ||
+				    p[l - 1] == '\t'))
+					l--;
+				if (l == n && memcmp(p, mx->arg, n) == 0)
+					break;
+			}
+		}
+		if (hdr == NULL || j == hdr->nf) {
+			td_buf_printf(&miss, "%s\"%s\"", miss.len ? ", " : "",
+			    mx->arg);
+			continue;
+		}
+		m->slot[i].col = (int)j;
+	}
+	if (miss.len > 0) {
+		*missing = xstrdup(td_buf_cstr(&miss));
+		td_buf_free(&miss);
+		return TD_ERR_FORMAT;
+	}
+	td_buf_free(&miss);
+
+	/* The constant parts of every record of this document. */
+	td_buf_reset(&m->prefix);
+	r = td_buf_puts(&m->prefix, "\",\"integration\":");
+	r |= td_json_str(&m->prefix, m->integration, strlen(m->integration));
+	r |= td_buf_printf(&m->prefix, ",\"transmission_id\":\"%s\","
+	    "\"source\":{\"file\":", doc->transmission_id);
+	r |= td_json_str(&m->prefix, doc->file, strlen(doc->file));
+	r |= td_buf_puts(&m->prefix, ",\"member\":");
+	r |= json_str_or_null(&m->prefix, doc->member,
+	    doc->member ? strlen(doc->member) : 0);
+	r |= td_buf_puts(&m->prefix, ",\"line\":");
+	td_buf_reset(&m->suffix);
+	r |= td_buf_printf(&m->suffix, ",\"mapping_version\":\"%s\"}\n",
+	    m->version);
+	if (r != 0) {
+		/* a file name that is not UTF-8 */
+		*missing = NULL;
+		return TD_ERR_INVAL;
+	}
+
+	td_sha256_init(&m->idctx);
+	td_sha256_update(&m->idctx, m->integration, strlen(m->integration));
+	td_sha256_update(&m->idctx, "\n", 1);
+	td_sha256_update(&m->idctx, doc->transmission_id,
+	    strlen(doc->transmission_id));
+	td_sha256_update(&m->idctx, "\n", 1);
+	if (doc->member != NULL)
+		td_sha256_update(&m->idctx, doc->member, strlen(doc->member));
+	td_sha256_update(&m->idctx, "\n", 1);
+	td_sha256_init(&m->keyctx);
+	td_sha256_update(&m->keyctx, m->integration, strlen(m->integration));
+	return TD_OK;
+}
+
+static int
+reject(struct map_result *res, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+reject(struct map_result *res, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	res->code = code;
+	va_start(ap, fmt);
+	vsnprintf(res->msg, sizeof(res->msg), fmt, ap);
+	va_end(ap);
+	return 1;
+}
+
+/* Printable, bounded rendering of an untrusted value for a message. */
+static const char *
+shown(const char *p, size_t n, char *buf, size_t bufsz)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n && o + 5 < bufsz; i++) {
+		unsigned char ch = (unsigned char)p[i];
+
+		if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\')
+			buf[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(buf + o, bufsz - o, "\\x%02x", ch);
+	}
+	if (i < n && o + 4 < bufsz) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+struct fval {
+	const char	*p;	/* NULL: JSON null */
+	size_t		 n;
+};
+
+/*
+ * Compute field i for row r. Returns 0, or 1 with res set (rejection).
+ */
+static int
+map_field(struct mapper *m, int i, const struct csv_rec *r,
+    struct fval *v, struct map_result *res)
+{
+	struct mslot *s = &m->slot[i];
+	const struct mapexpr *mx = s->mx;
+	const struct mx_xform *xf;
+	const char *p, *why;
+	char show[80];
+	size_t n, k, x;
+	struct td_date d;
+	struct td_dec dec;
+	int req = mfields[i].required;
+
+	if (mx->src == MX_SRC_CONST) {
+		p = mx->arg;
+		n = strlen(p);
+	} else if ((size_t)s->col >= r->nf) {
+		return reject(res, "missing_field", "%s: the row has %zu "
+		    "field%s, column %d is missing", mfields[i].name, r->nf,
+		    r->nf == 1 ? "" : "s", s->col + 1);
+	} else {
+		p = r->f[s->col].p;
+		n = r->f[s->col].len;
+	}
+	for (x = 0; x < mx->nxf; x++) {
+		xf = &mx->xf[x];
+		switch (xf->kind) {
+		case MX_XF_TRIM:
+			while (n > 0 && (*p == ' ' || *p == '\t')) {
+				p++;
+				n--;
+			}
+			while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+				n--;
+			continue;
+		case MX_XF_UPPER:
+			if (n >= s->scratchsz)
+				n = s->scratchsz - 1;
+			for (k = 0; k < n; k++)
+				s->scratch[k] = (char)toupper((unsigned char)p[k]);
+			p = s->scratch;
+			continue;
+		}
+		/* typed transforms: an empty value is null or an error */
+		if (n == 0) {
+			if (!req) {
+				v->p = NULL;
+				return 0;
+			}
+			return reject(res, "empty_value", "%s is empty",
+			    mfields[i].name);
+		}
+		switch (xf->kind) {
+		case MX_XF_DATE:
+			switch (td_date_parse(p, n, xf->arg, &d)) {
+			case 0:
+				break;
+			case TD_ERR_RANGE:
+				return reject(res, "bad_date", "%s: \"%s\" is "
+				    "not a real date", mfields[i].name,
+				    shown(p, n, show, sizeof(show)));
+			default:
+				return reject(res, "bad_date", "%s: \"%s\" "
+				    "does not match \"%s\"", mfields[i].name,
+				    shown(p, n, show, sizeof(show)), xf->arg);
+			}
+			n = td_date_format(&d, s->scratch);
+			p = s->scratch;
+			break;
+		case MX_XF_DECIMAL:
+			if (td_dec_parse(p, n, (xf->opts & MX_DEC_THOUSANDS ?
+			    TD_DEC_THOUSANDS : 0) | (xf->opts & MX_DEC_PARENS ?
+			    TD_DEC_PARENS : 0), &dec) != 0)
+				return reject(res, "bad_decimal", "%s: \"%s\" "
+				    "is not an exact decimal", mfields[i].name,
+				    shown(p, n, show, sizeof(show)));
+			if (i == MF_QUANTITY)
+				res->quantity = dec;
+			else if (i == MF_AMOUNT) {
+				if (dec.scale < m->minor)
+					(void)td_dec_rescale(&dec, m->minor);
+				res->amount = dec;
+				res->has_amount = 1;
+			}
+			n = td_dec_format(&dec, s->scratch, s->scratchsz);
+			p = s->scratch;
+			break;
+		case MX_XF_GTIN:
+			if (td_gtin_normalize(p, n, s->scratch, &why) != 0)
+				return reject(res, why, "%s: \"%s\" is not a "
+				    "valid GTIN (%s)", mfields[i].name,
+				    shown(p, n, show, sizeof(show)), why);
+			p = s->scratch;
+			n = 14;
+			break;
+		}
+	}
+	if (n == 0) {
+		if (req)
+			return reject(res, "empty_value", "%s is empty",
+			    mfields[i].name);
+		v->p = NULL;
+		return 0;
+	}
+	v->p = p;
+	v->n = n;
+	return 0;
+}
+
+static void
+key_add(struct td_sha256 *h, const struct fval *v)
+{
+	td_sha256_update(h, "\n", 1);
+	if (v->p == NULL)
+		td_sha256_update(h, "n", 1);
+	else {
+		td_sha256_update(h, "s", 1);
+		td_sha256_update(h, v->p, v->n);
+	}
+}
+
+int
+mapper_map(struct mapper *m, const struct csv_rec *r, uint64_t ordinal,
+    struct td_buf *out, struct map_result *res)
+{
+	struct fval fv[MF__COUNT], rv[RF__COUNT];
+	struct td_sha256 h;
+	unsigned char dg[TD_SHA256_LEN];
+	char idhex[TD_SHA256_HEX], keyhex[TD_SHA256_HEX], num[TD_U64_STRMAX];
+	char pstart[TD_DATE_STRMAX], curr[4];
+	struct td_date d;
+	size_t start = out->len, n;
+	int i, ret;
+
+	res->code = NULL;
+	res->has_amount = 0;
+	memset(&res->quantity, 0, sizeof(res->quantity));
+	for (i = 0; i < MF__COUNT; i++) {
+		fv[i].p = NULL;
+		fv[i].n = 0;
+		if (m->slot[i].mx == NULL)
+			continue;
+		if (map_field(m, i, r, &fv[i], res) != 0)
+			return 1;
+	}
+	if (fv[MF_TXN_DATE].p == NULL || td_date_parse_iso(fv[MF_TXN_DATE].p,
+	    fv[MF_TXN_DATE].n, &d) != 0)
+		return reject(res, "bad_date", "txn_date is not a date");
+	if (fv[MF_QUANTITY].p == NULL)
+		return reject(res, "empty_value", "quantity is empty");
+	if (m->neg_reject && td_dec_sign(&res->quantity) < 0)
+		return reject(res, "negative_quantity", "quantity %.*s is "
+		    "negative and negative_quantity = reject",
+		    (int)fv[MF_QUANTITY].n, fv[MF_QUANTITY].p);
+	if (fv[MF_CURRENCY].p != NULL && (fv[MF_CURRENCY].n != 3 ||
+	    memcmp(fv[MF_CURRENCY].p, m->currency, 3) != 0)) {
+		char show[32];
+
+		return reject(res, "currency_mismatch", "currency \"%s\" is "
+		    "not the integration's %s", shown(fv[MF_CURRENCY].p,
+		    fv[MF_CURRENCY].n, show, sizeof(show)), m->currency);
+	}
+
+	/* record fields in output order */
+	memset(rv, 0, sizeof(rv));
+	rv[RF_STORE_ID] = fv[MF_STORE_ID];
+	rv[RF_RETAILER_ITEM_ID] = fv[MF_RETAILER_ITEM_ID];
+	rv[RF_GTIN] = fv[MF_GTIN];
+	rv[RF_TXN_DATE] = fv[MF_TXN_DATE];
+	if (m->week_ending) {
+		struct td_date ps;
+
+		td_date_from_days(td_date_to_days(&d) - 6, &ps);
+		rv[RF_PERIOD_START].n = td_date_format(&ps, pstart);
+		rv[RF_PERIOD_START].p = pstart;
+	}
+	rv[RF_QUANTITY] = fv[MF_QUANTITY];
+	rv[RF_UOM] = fv[MF_UOM];
+	if (rv[RF_UOM].p == NULL) {
+		rv[RF_UOM].p = "EA";
+		rv[RF_UOM].n = 2;
+	}
+	rv[RF_AMOUNT] = fv[MF_AMOUNT];
+	memcpy(curr, m->currency, 4);
+	rv[RF_CURRENCY].p = curr;
+	rv[RF_CURRENCY].n = 3;
+	rv[RF_PROMO_CODE] = fv[MF_PROMO_CODE];
+
+	/* record_id and record_key */
+	h = m->idctx;
+	n = td_format_u64(ordinal, num);
+	td_sha256_update(&h, num, n);
+	td_sha256_final(&h, dg);
+	td_hex(dg, sizeof(dg), idhex);
+	h = m->keyctx;
+	for (i = 0; i < m->nkeys; i++)
+		key_add(&h, &rv[m->keys[i]]);
+	td_sha256_final(&h, dg);
+	td_hex(dg, sizeof(dg), keyhex);
+
+	ret = td_buf_puts(out, "{\"schema\":\"tradedrop.pos.v1\","
+	    "\"record_id\":\"");
+	ret |= td_buf_append(out, idhex, 64);
+	ret |= td_buf_puts(out, "\",\"record_key\":\"");
+	ret |= td_buf_append(out, keyhex, 64);
+	ret |= td_buf_append(out, m->prefix.p, m->prefix.len);
+	n = td_format_u64(r->line, num);
+	ret |= td_buf_append(out, num, n);
+	ret |= td_buf_putc(out, '}');
+	for (i = 0; i < RF__COUNT && ret == 0; i++) {
+		ret |= td_buf_putc(out, ',');
+		ret |= td_json_key(out, rf_names[i]);
+		ret |= json_str_or_null(out, rv[i].p, rv[i].n);
+		if (i == RF_PERIOD_START) {
+			ret |= td_buf_puts(out, ",\"fiscal\":");
+			if (m->gregorian)
+				ret |= td_buf_printf(out, "{\"year\":%d,"
+				    "\"quarter\":%d,\"period\":%d,\"week\":%d}",
+				    d.y, (d.m - 1) / 3 + 1, d.m,
+				    (td_date_to_days(&d) - td_date_to_days(
+				    &(struct td_date){ d.y, 1, 1 })) / 7 + 1);
+			else
+				ret |= td_buf_puts(out, "null");
+		}
+	}
+	ret |= td_buf_append(out, m->suffix.p, m->suffix.len);
+	if (ret != 0) {
+		out->len = start;
+		if (ret == TD_ERR_LIMIT || td_buf_reserve(out, 0) != 0)
+			return TD_ERR_LIMIT;
+		return reject(res, "invalid_utf8", "a field is not valid UTF-8 "
+		    "text (declare [decode] encoding)");
+	}
+	return 0;
+}

@@ -1,0 +1,356 @@
+/*
+ * once.c - the `once`, `try` and `status` commands.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "td.h"
+#include "buf.h"
+#include "conf.h"
+#include "hash.h"
+#include "json.h"
+#include "log.h"
+#include "store.h"
+#include "map.h"
+#include "process.h"
+#include "intake.h"
+#include "agent.h"
+
+void	intake_rejection_json(struct td_buf *, const char *, const char *,
+	    const char *, const struct rejection *);
+
+static int
+parse_conf_opt(int argc, char **argv, const char *usage, const char **path,
+    const struct option *extra, int *flag)
+{
+	static const struct option none[] = { { NULL, 0, NULL, 0 } };
+	int ch;
+
+	*path = td_default_conf();
+	while ((ch = getopt_long(argc, argv, "c:", extra ? extra : none,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			*path = optarg;
+			break;
+		case 'j':
+			*flag = 1;
+			break;
+		default:
+			fprintf(stderr, "usage: tradedrop %s\n", usage);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+cmd_once(int argc, char **argv)
+{
+	const char *path;
+	struct td_conf *c;
+	struct td_ctx x;
+	sqlite3_stmt *s;
+	int rc, left = 0;
+
+	if (parse_conf_opt(argc, argv, "once [-c FILE]", &path, NULL, NULL)
+	    != 0 || optind != argc) {
+		if (optind != argc)
+			fprintf(stderr, "usage: tradedrop once [-c FILE]\n");
+		return EXIT_USAGE;
+	}
+	if ((c = td_load_conf_or_report(path)) == NULL)
+		return EXIT_USAGE;
+	signal(SIGPIPE, SIG_IGN);
+	rc = ctx_open(&x, c, 1);
+	if (rc != 0) {
+		ctx_close(&x);
+		td_conf_free(c);
+		return rc == TD_ERR_INVAL ? EXIT_USAGE : EXIT_INTERNAL;
+	}
+	td_log(TD_LOG_INFO, "once_start", "integration=%s landing=%s",
+	    x.integration, x.landing);
+	if (intake_recover(&x) != 0)
+		x.failed = 1;
+	if (!x.failed)
+		(void)intake_process_pending(&x);
+	if (!x.failed)
+		(void)intake_landing(&x);
+	(void)deliver_pending(&x);
+	s = store_prepare(x.st, "SELECT count(*) FROM transmissions WHERE "
+	    "state IN ('received', 'parsed')");
+	if (sqlite3_step(s) == SQLITE_ROW)
+		left = sqlite3_column_int(s, 0);
+	sqlite3_reset(s);
+
+	if (x.failed)
+		rc = EXIT_INTERNAL;
+	else if (x.undelivered || left > 0)
+		rc = EXIT_ONCE_UNDELIVERED;
+	else if (x.n_quarantined > 0 || x.n_dlq > 0)
+		rc = EXIT_ONCE_REJECTS;
+	else
+		rc = EXIT_ONCE_OK;
+	td_log(rc == 0 ? TD_LOG_INFO : TD_LOG_WARN, "once_done", "received=%u "
+	    "duplicate=%u quarantined=%u delivered=%u records=%llu dlq=%llu "
+	    "pending=%d exit=%d", x.n_received, x.n_duplicate, x.n_quarantined,
+	    x.n_delivered, (unsigned long long)x.n_records,
+	    (unsigned long long)x.n_dlq, left, rc);
+	ctx_close(&x);
+	td_conf_free(c);
+	return rc;
+}
+
+/* ------------------------------------------------------------- try */
+
+struct trysink {
+	struct td_buf	 buf;
+	const char	*file;
+	uint64_t	 rejected;
+	int		 err;
+};
+
+static struct td_buf *
+try_buffer(void *arg)
+{
+	struct trysink *t = arg;
+
+	return &t->buf;
+}
+
+static int
+try_batch(void *arg, struct td_buf *b, uint64_t n)
+{
+	if (fwrite(b->p, 1, b->len, stdout) != b->len)
+		return TD_ERR_IO;
+	td_buf_reset(b);
+	return 0;
+}
+
+static int
+try_reject(void *arg, const struct rejection *rj)
+{
+	struct trysink *t = arg;
+
+	t->rejected++;
+	fprintf(stderr, "%s:%llu: tier %d %s: %s\n", t->file,
+	    (unsigned long long)rj->line, rj->tier, rj->code, rj->message);
+	return 0;
+}
+
+int
+cmd_try(int argc, char **argv)
+{
+	const char *path;
+	struct td_conf *c;
+	struct mapper *m = NULL;
+	struct trysink ts;
+	struct proc_sink sink;
+	struct proc_result res;
+	struct map_doc doc;
+	struct td_sha256 h;
+	unsigned char dg[TD_SHA256_LEN], *blk;
+	char tid[TD_SHA256_HEX], *err = NULL;
+	const char *base;
+	ssize_t n;
+	int i, fd, rc = 0;
+
+	if (parse_conf_opt(argc, argv, "try [-c FILE] FILE...", &path, NULL,
+	    NULL) != 0)
+		return EXIT_USAGE;
+	if (optind == argc) {
+		fprintf(stderr, "usage: tradedrop try [-c FILE] FILE...\n");
+		return EXIT_USAGE;
+	}
+	if ((c = td_load_conf_or_report(path)) == NULL)
+		return EXIT_USAGE;
+	if (mapper_new(c, &m, &err) != 0) {
+		fprintf(stderr, "tradedrop: %s: %s\n", path, err);
+		x_free(err);
+		td_conf_free(c);
+		return EXIT_USAGE;
+	}
+	blk = xmalloc(1 << 20);
+	memset(&ts, 0, sizeof(ts));
+	td_buf_init(&ts.buf, 1 << 20, 0);
+	sink.buffer = try_buffer;
+	sink.batch = try_batch;
+	sink.reject = try_reject;
+	sink.arg = &ts;
+	for (i = optind; i < argc; i++) {
+		ts.file = argv[i];
+		if ((fd = open(argv[i], O_RDONLY | O_CLOEXEC)) < 0) {
+			fprintf(stderr, "tradedrop: %s: %s\n", argv[i],
+			    strerror(errno));
+			rc = 1;
+			continue;
+		}
+		td_sha256_init(&h);
+		while ((n = read(fd, blk, 1 << 20)) > 0)
+			td_sha256_update(&h, blk, (size_t)n);
+		td_sha256_final(&h, dg);
+		td_hex(dg, sizeof(dg), tid);
+		if (n < 0 || lseek(fd, 0, SEEK_SET) != 0) {
+			fprintf(stderr, "tradedrop: %s: %s\n", argv[i],
+			    strerror(errno));
+			close(fd);
+			rc = 1;
+			continue;
+		}
+		base = strrchr(argv[i], '/');
+		base = base ? base + 1 : argv[i];
+		doc.transmission_id = tid;
+		doc.file = base;
+		doc.member = NULL;
+		if (process_csv(m, c, fd, &doc, td_conf_u64(c,
+		    TDK_output_batch_records), &sink, &res) != 0) {
+			fprintf(stderr, "tradedrop: %s: %s\n", argv[i],
+			    strerror(errno));
+			rc = 1;
+		} else if (res.t2code != NULL) {
+			fprintf(stderr, "%s: tier 2 %s: %s\n", argv[i],
+			    res.t2code, res.t2msg);
+			rc = 1;
+		}
+		if (ts.rejected > 0)
+			rc = 1;
+		proc_result_clear(&res);
+		close(fd);
+	}
+	fflush(stdout);
+	td_buf_free(&ts.buf);
+	x_free(blk);
+	mapper_free(m);
+	td_conf_free(c);
+	return rc;
+}
+
+/* ---------------------------------------------------------- status */
+
+static int64_t
+q1(struct store *st, const char *sql)
+{
+	return store_query_int(st, sql, 0);
+}
+
+int
+cmd_status(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *path, *sd;
+	struct td_conf *c;
+	struct store *st = NULL;
+	char *err = NULL, *dbp;
+	int json = 0;
+	int64_t t_recv, t_parsed, t_deliv, t_quar, t_dup, r_in, r_deliv,
+	    r_dlq, r_pending, ob_batches, ob_bytes, oldest, now;
+
+	if (parse_conf_opt(argc, argv, "status [-c FILE] [--json]", &path,
+	    longopts, &json) != 0 || optind != argc) {
+		if (optind != argc)
+			fprintf(stderr, "usage: tradedrop status [-c FILE] "
+			    "[--json]\n");
+		return EXIT_USAGE;
+	}
+	if ((c = td_load_conf_or_report(path)) == NULL)
+		return EXIT_USAGE;
+	sd = td_conf_str(c, TDK_integration_state_dir);
+	dbp = xasprintf("%s/state.db", sd);
+	if (access(dbp, F_OK) == 0 && store_open(sd, 1, &st, &err) != 0) {
+		fprintf(stderr, "tradedrop: %s\n", err);
+		x_free(err);
+		x_free(dbp);
+		td_conf_free(c);
+		return 1;
+	}
+	x_free(dbp);
+	t_recv = t_parsed = t_deliv = t_quar = t_dup = r_in = r_deliv = 0;
+	r_dlq = r_pending = ob_batches = ob_bytes = 0;
+	oldest = -1;
+	now = (int64_t)time(NULL);
+	if (st != NULL) {
+		t_recv = q1(st, "SELECT count(*) FROM transmissions WHERE "
+		    "state = 'received'");
+		t_parsed = q1(st, "SELECT count(*) FROM transmissions WHERE "
+		    "state = 'parsed'");
+		t_deliv = q1(st, "SELECT count(*) FROM transmissions WHERE "
+		    "state = 'delivered'");
+		t_quar = q1(st, "SELECT count(*) FROM transmissions WHERE "
+		    "state = 'quarantined'");
+		t_dup = q1(st, "SELECT count(*) FROM duplicate_drops");
+		r_in = q1(st, "SELECT total(records_in) FROM transmissions "
+		    "WHERE state IN ('parsed', 'delivered')");
+		r_deliv = q1(st, "SELECT total(delivered) FROM transmissions "
+		    "WHERE state = 'delivered'");
+		r_pending = q1(st, "SELECT total(delivered) FROM "
+		    "transmissions WHERE state = 'parsed'");
+		r_dlq = q1(st, "SELECT total(dlq) FROM transmissions WHERE "
+		    "state IN ('parsed', 'delivered')");
+		ob_batches = q1(st, "SELECT count(*) FROM batches WHERE "
+		    "state = 'pending'");
+		ob_bytes = q1(st, "SELECT total(bytes) FROM batches WHERE "
+		    "state = 'pending'");
+		oldest = store_query_int(st, "SELECT min(received_at) FROM "
+		    "transmissions WHERE state IN ('received', 'parsed')", -1);
+	}
+	if (json) {
+		printf("{\"integration\":");
+		{
+			struct td_buf b;
+
+			td_buf_init(&b, 64, 0);
+			td_json_str(&b, td_conf_str(c, TDK_integration_name),
+			    strlen(td_conf_str(c, TDK_integration_name)));
+			fwrite(b.p, 1, b.len, stdout);
+			td_buf_free(&b);
+		}
+		printf(",\"transmissions\":{\"received\":%lld,\"parsed\":%lld,"
+		    "\"delivered\":%lld,\"quarantined\":%lld,"
+		    "\"duplicate\":%lld},\"records\":{\"in\":%lld,"
+		    "\"delivered\":%lld,\"pending\":%lld,\"dlq\":%lld,"
+		    "\"held\":0,\"duplicate\":0},\"outbox\":{\"batches\":%lld,"
+		    "\"bytes\":%lld},\"oldest_pending_age_seconds\":",
+		    (long long)t_recv, (long long)t_parsed, (long long)t_deliv,
+		    (long long)t_quar, (long long)t_dup, (long long)r_in,
+		    (long long)r_deliv, (long long)r_pending, (long long)r_dlq,
+		    (long long)ob_batches, (long long)ob_bytes);
+		if (oldest >= 0)
+			printf("%lld}\n", (long long)(now - oldest));
+		else
+			printf("null}\n");
+	} else {
+		printf("integration %s (state %s)\n",
+		    td_conf_str(c, TDK_integration_name), sd);
+		printf("transmissions: %lld delivered, %lld pending delivery, "
+		    "%lld being processed, %lld quarantined, %lld duplicate "
+		    "drop%s\n", (long long)t_deliv, (long long)t_parsed,
+		    (long long)t_recv, (long long)t_quar, (long long)t_dup,
+		    t_dup == 1 ? "" : "s");
+		printf("records: %lld in, %lld delivered, %lld pending, "
+		    "%lld dead-lettered, 0 held, 0 duplicate\n",
+		    (long long)r_in, (long long)r_deliv, (long long)r_pending,
+		    (long long)r_dlq);
+		printf("outbox: %lld batch%s, %lld bytes\n",
+		    (long long)ob_batches, ob_batches == 1 ? "" : "es",
+		    (long long)ob_bytes);
+		if (oldest >= 0)
+			printf("oldest pending: %llds\n",
+			    (long long)(now - oldest));
+		else
+			printf("oldest pending: none\n");
+	}
+	store_close(st);
+	td_conf_free(c);
+	return 0;
+}

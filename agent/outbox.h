@@ -1,0 +1,50 @@
+/*
+ * outbox.h - batches of canonical records, compressed and written by a
+ * second thread behind a bounded queue, so parsing and compression use
+ * both cores. Each batch is serialised once and compressed once; the
+ * same compressed bytes go to the outbox batch file and are appended to
+ * the archive's records file (a concatenation of gzip members).
+ *
+ * Files are staged under a temporary directory; the caller makes them
+ * durable and visible (outbox_finish, then syncfs and a state commit).
+ */
+#ifndef TD_OUTBOX_H
+#define TD_OUTBOX_H
+
+#include <stdint.h>
+
+#include "buf.h"
+#include "hash.h"
+
+#define OB_ENC_GZIP	0
+#define OB_ENC_ZSTD	1
+#define OB_ENC_IDENTITY	2
+
+struct ob_batch {
+	uint64_t	 seq;		/* 1-based */
+	uint64_t	 records;
+	uint64_t	 bytes;		/* encoded size */
+	char		 sha256[TD_SHA256_HEX];	/* of the encoded file */
+};
+
+struct outbox_writer;
+
+const char *outbox_suffix(int enc);	/* ".ndjson.gz" ... */
+int	 outbox_encoding(const char *name);	/* from output_encoding */
+
+/*
+ * Start writing batches into dir (created; must not exist) and, when
+ * records_path is not NULL, the concatenation of them into records_path.
+ * bufmax bounds one batch's serialised size.
+ */
+int	 outbox_open(struct outbox_writer **, const char *dir,
+	    const char *records_path, int enc, size_t bufmax);
+/* An empty buffer to fill with NDJSON lines. */
+struct td_buf *outbox_buffer(struct outbox_writer *);
+/* Hand over a filled buffer (nrec records). Blocks while the queue is full. */
+int	 outbox_submit(struct outbox_writer *, struct td_buf *, uint64_t nrec);
+/* Wait for every batch; returns the first error of the writer thread. */
+int	 outbox_finish(struct outbox_writer *, struct ob_batch **, size_t *n);
+void	 outbox_free(struct outbox_writer *);
+
+#endif

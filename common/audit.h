@@ -1,0 +1,28 @@
+/*
+ * audit.h - audit.log: hash-chained JSON lines (SPEC section 8).
+ *
+ * Each line is the event's canonical JSON with "prev" and "hash" added:
+ * hash = hex SHA-256 of (prev || canonical JSON without prev/hash).
+ * The head (seq, hash, byte offset) is kept in state.db and updated in
+ * the caller's transaction, so a line written by a transaction that
+ * never committed is cut off on the next open, and a truncated log is
+ * detected.
+ */
+#ifndef TD_AUDIT_H
+#define TD_AUDIT_H
+
+struct store;
+struct audit;
+
+int	audit_open(struct audit **, const char *path, const char *integration,
+	    struct store *, char **err);
+void	audit_close(struct audit *);
+/*
+ * Append an event; call inside a store transaction. fields is NULL or
+ * JSON members text ("\"k\":1,\"s\":\"x\"") added after the standard
+ * ones. The line is fsynced before returning.
+ */
+int	audit_append(struct audit *, const char *event, const char *tid,
+	    const char *fields);
+
+#endif

@@ -1,0 +1,1018 @@
+/*
+ * conf.c - load the INI configuration with libinih, validate every value
+ * against conf-table.h, and answer queries.
+ *
+ * Errors are collected, not fatal: every one is reported as FILE:LINE.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "td.h"
+#include "buf.h"
+#include "conf.h"
+#include "date.h"
+#include "mapexpr.h"
+#include "num.h"
+
+#define CONF_MAX_LINE	8192
+#define CONF_MAX_SOURCES 64
+
+static const struct td_conf_keyinfo keytab[TDK__COUNT] = {
+#define TD_X(s, k, t, d, mn, mx, ev, fl, h) \
+	{ #s, #k, t, d, mn, mx, ev, fl, h },
+	TD_CONF_KEYS(TD_X)
+#undef TD_X
+};
+
+struct confval {
+	int		 set;		/* from the file */
+	int		 line;
+	char		*str;		/* text (last value for repeatable) */
+	uint64_t	 u;
+	char		**list;		/* CT_LIST items, or CF_REPEAT values */
+	size_t		 nlist;
+	struct mapexpr	*map;
+};
+
+struct confsrc {
+	char		*name;
+	int		 line;
+	struct confval	 v[TDK__COUNT];
+};
+
+struct td_conf {
+	char		*path;
+	char		*dir;		/* directory of path, for relative paths */
+	struct confval	 v[TDK__COUNT];
+	struct confsrc	*src;
+	size_t		 nsrc;
+	char		*landing_default;
+	char		*output_default;
+	char		*seclines;	/* "name=line\n" of each section seen */
+};
+
+struct loadctx {
+	struct td_conf	*c;
+	FILE		*f;
+	int		 line;
+	int		 toolong;
+	struct td_buf	 errs;
+	int		 nerr;
+	char		*cursec;	/* section as written */
+	struct confsrc	*cursrc;
+	int		 secok;
+};
+
+const struct td_conf_keyinfo *
+td_conf_keyinfo(int key)
+{
+	if (key < 0 || key >= TDK__COUNT)
+		return NULL;
+	return &keytab[key];
+}
+
+static void __attribute__((format(printf, 3, 4)))
+conf_err(struct loadctx *lc, int line, const char *fmt, ...)
+{
+	va_list ap;
+	char *m;
+
+	va_start(ap, fmt);
+	m = xvasprintf(fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		td_buf_printf(&lc->errs, "%s:%d: %s\n", lc->c->path, line, m);
+	else
+		td_buf_printf(&lc->errs, "%s: %s\n", lc->c->path, m);
+	lc->nerr++;
+	x_free(m);
+}
+
+static void
+val_clear(struct confval *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->nlist; i++)
+		x_free(v->list[i]);
+	x_free(v->list);
+	x_free(v->str);
+	mapexpr_free(v->map);
+	memset(v, 0, sizeof(*v));
+}
+
+static char *
+trim_dup(const char *s, size_t n)
+{
+	while (n > 0 && isspace((unsigned char)*s)) {
+		s++;
+		n--;
+	}
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		n--;
+	return xstrndup(s, n);
+}
+
+static void
+list_add(struct confval *v, char *item)
+{
+	v->list = xreallocarray(v->list, v->nlist + 1, sizeof(*v->list));
+	v->list[v->nlist++] = item;	/* transferred */
+}
+
+static char *
+resolve_path(const struct td_conf *c, const char *p)
+{
+	if (*p == '/' || c->dir == NULL)
+		return xstrdup(p);
+	return xasprintf("%s/%s", c->dir, p);
+}
+
+static int
+enum_index(const char *vals, const char *s, uint64_t *out)
+{
+	const char *p = vals, *e;
+	uint64_t i = 0;
+	size_t n = strlen(s);
+
+	for (;;) {
+		e = strchr(p, '|');
+		if (e == NULL)
+			e = p + strlen(p);
+		if ((size_t)(e - p) == n && strncmp(p, s, n) == 0) {
+			*out = i;
+			return 0;
+		}
+		if (*e == '\0')
+			return -1;
+		p = e + 1;
+		i++;
+	}
+}
+
+static int
+check_date_format(const char *f)
+{
+	for (; *f != '\0'; f++) {
+		if (*f != '%')
+			continue;
+		f++;
+		if (*f == '\0' || strchr("Ymdybj%", *f) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Parse one value of key k into v. Returns NULL or a static/alloc'd
+ * message in *why (alloc'd messages are freed by the caller via *whyfree).
+ */
+static const char *
+parse_value(struct td_conf *c, int k, const char *raw, struct confval *v)
+{
+	const struct td_conf_keyinfo *ki = &keytab[k];
+	const char *why = NULL, *p, *e;
+	uint64_t u;
+	uint32_t ppm;
+	struct td_date d;
+	char *s = trim_dup(raw, strlen(raw)), *item;
+	size_t n;
+
+	switch (ki->type) {
+	case CT_STRING:
+		break;
+	case CT_NAME:
+		n = strlen(s);
+		if (n < 1 || n > 64 ||
+		    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") != n)
+			why = "must be 1 to 64 of a-z 0-9 _ -";
+		break;
+	case CT_PATH:
+		if (*s == '\0')
+			why = "empty path";
+		else {
+			item = resolve_path(c, s);
+			x_free(s);
+			s = item;
+		}
+		break;
+	case CT_BOOL:
+		if (strcmp(s, "yes") == 0 || strcmp(s, "true") == 0 ||
+		    strcmp(s, "on") == 0 || strcmp(s, "1") == 0)
+			v->u = 1;
+		else if (strcmp(s, "no") == 0 || strcmp(s, "false") == 0 ||
+		    strcmp(s, "off") == 0 || strcmp(s, "0") == 0)
+			v->u = 0;
+		else
+			why = "expected yes or no";
+		break;
+	case CT_ENUM:
+		if (enum_index(ki->enumvals, s, &v->u) != 0)
+			why = "not one of the allowed values";
+		break;
+	case CT_INT:
+		if (td_parse_u64(s, strlen(s), 0, UINT64_MAX, &u) != 0)
+			why = "not a whole number";
+		else if (u < ki->min || u > ki->max)
+			why = "out of range";
+		else
+			v->u = u;
+		break;
+	case CT_DURATION:
+		if (td_parse_duration(s, &u) != 0)
+			why = "not a duration (e.g. 30s, 5m, 26h, 7d)";
+		else if (u < ki->min || u > ki->max)
+			why = "out of range";
+		else
+			v->u = u;
+		break;
+	case CT_SIZE:
+		if (td_parse_size(s, &u) != 0)
+			why = "not a size (e.g. 512K, 8M, 16G)";
+		else if (u < ki->min || u > ki->max)
+			why = "out of range";
+		else
+			v->u = u;
+		break;
+	case CT_RATIO:
+		if (td_parse_ratio(s, &ppm) != 0)
+			why = "not a ratio between 0 and 1 (e.g. 0.05)";
+		else
+			v->u = ppm;
+		break;
+	case CT_LIST:
+		for (p = s; ; p = e + 1) {
+			e = strchr(p, ',');
+			if (e == NULL)
+				e = p + strlen(p);
+			item = trim_dup(p, (size_t)(e - p));
+			if (*item == '\0') {
+				x_free(item);
+				why = "empty item in list";
+				break;
+			}
+			list_add(v, item);
+			if (*e == '\0')
+				break;
+		}
+		break;
+	case CT_BYTE:
+		if (strcmp(s, "\\t") == 0 || strcmp(s, "tab") == 0)
+			v->u = '\t';
+		else if (strlen(s) == 1 && *s != '"' && *s != '\r' &&
+		    *s != '\n')
+			v->u = (unsigned char)*s;
+		else
+			why = "must be one byte (\\t for tab), not a quote";
+		break;
+	case CT_MAP:
+		if (mapexpr_parse(s, &v->map, &why) == 0) {
+			int i = mapexpr_find(v->map, MX_XF_DATE);
+
+			if (i >= 0 && check_date_format(v->map->xf[i].arg))
+				why = "date format: only %Y %m %d %y %b %j %% "
+				    "and literals";
+		}
+		break;
+	case CT_DATE:
+		if (td_date_parse_iso(s, strlen(s), &d) != 0)
+			why = "not a date YYYY-MM-DD";
+		break;
+	case CT_CURRENCY:
+		if (strlen(s) != 3 || !isupper((unsigned char)s[0]) ||
+		    !isupper((unsigned char)s[1]) ||
+		    !isupper((unsigned char)s[2]))
+			why = "not an ISO 4217 code (three capital letters)";
+		break;
+	}
+	if (ki->flags & CF_REPEAT)
+		list_add(v, xstrdup(s));
+	x_free(v->str);
+	v->str = s;
+	return why;
+}
+
+static int
+key_lookup(const char *section, const char *name)
+{
+	int k;
+
+	for (k = 0; k < TDK__COUNT; k++)
+		if (strcmp(keytab[k].section, section) == 0 &&
+		    strcmp(keytab[k].key, name) == 0)
+			return k;
+	return -1;
+}
+
+static int
+section_known(const char *s)
+{
+#define TD_X(sec) if (strcmp(s, #sec) == 0) return 1;
+	TD_CONF_SECTIONS(TD_X)
+#undef TD_X
+	return 0;
+}
+
+/* Split `source "NAME"`; returns the name (allocated) or NULL. */
+static char *
+source_name(const char *sec, const char **why)
+{
+	const char *p = sec + strlen("source"), *q;
+	char *name;
+	size_t n;
+
+	*why = NULL;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p != '"' || (q = strchr(p + 1, '"')) == NULL || q[1] != '\0') {
+		*why = "source section needs a quoted name: [source \"NAME\"]";
+		return NULL;
+	}
+	name = xstrndup(p + 1, (size_t)(q - p - 1));
+	n = strlen(name);
+	if (n < 1 || n > 64 ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") != n) {
+		*why = "source name must be 1 to 64 of a-z 0-9 _ -";
+		x_free(name);
+		return NULL;
+	}
+	return name;
+}
+
+/* Line of the [section] header, or 0 when the file has none. */
+static int
+section_line(const struct td_conf *c, const char *sec)
+{
+	const char *p = c->seclines;
+	size_t n = strlen(sec);
+
+	while (p != NULL && *p != '\0') {
+		if (strncmp(p, sec, n) == 0 && p[n] == '=')
+			return (int)strtol(p + n + 1, NULL, 10);
+		p = strchr(p, '\n');
+		if (p != NULL)
+			p++;
+	}
+	return 0;
+}
+
+/* A [section] header line was read: check it and make it current. */
+static void
+begin_section(struct loadctx *lc, const char *section)
+{
+	struct td_conf *c = lc->c;
+	const char *why;
+	char *sname;
+	size_t i;
+
+	x_free(lc->cursec);
+	lc->cursec = xstrdup(section);
+	lc->cursrc = NULL;
+	lc->secok = 1;
+	if (strncmp(section, "source", 6) == 0 &&
+	    (section[6] == ' ' || section[6] == '\t' || section[6] == '"')) {
+		if ((sname = source_name(section, &why)) == NULL) {
+			conf_err(lc, lc->line, "%s", why);
+			lc->secok = 0;
+			return;
+		}
+		for (i = 0; i < c->nsrc; i++) {
+			if (strcmp(c->src[i].name, sname) == 0) {
+				conf_err(lc, lc->line, "duplicate source "
+				    "\"%s\" (first at line %d)", sname,
+				    c->src[i].line);
+				x_free(sname);
+				lc->secok = 0;
+				return;
+			}
+		}
+		if (c->nsrc == CONF_MAX_SOURCES) {
+			conf_err(lc, lc->line, "too many sources");
+			x_free(sname);
+			lc->secok = 0;
+			return;
+		}
+		c->src = xreallocarray(c->src, c->nsrc + 1, sizeof(*c->src));
+		lc->cursrc = &c->src[c->nsrc++];
+		memset(lc->cursrc, 0, sizeof(*lc->cursrc));
+		lc->cursrc->name = sname;
+		lc->cursrc->line = lc->line;
+	} else if (strcmp(section, "source") == 0) {
+		conf_err(lc, lc->line, "source section needs a quoted name: "
+		    "[source \"NAME\"]");
+		lc->secok = 0;
+	} else if (!section_known(section)) {
+		conf_err(lc, lc->line, "unknown section [%s]", section);
+		lc->secok = 0;
+	} else if (section_line(c, section) == 0) {
+		char *nl = xasprintf("%s%s=%d\n", c->seclines ?
+		    c->seclines : "", section, lc->line);
+
+		x_free(c->seclines);
+		c->seclines = nl;
+	}
+}
+
+static int
+conf_ini_handler(void *user, const char *section, const char *name,
+    const char *value)
+{
+	struct loadctx *lc = user;
+	struct td_conf *c = lc->c;
+	struct confval *v;
+	const char *why, *secname;
+	int k;
+
+	if (lc->toolong || name == NULL)
+		return 1;
+	if (lc->cursec == NULL) {
+		conf_err(lc, lc->line, "key \"%s\" outside any section",
+		    name);
+		return 1;
+	}
+	if (!lc->secok)
+		return 1;
+	secname = lc->cursrc != NULL ? "source" : section;
+	if ((k = key_lookup(secname, name)) < 0) {
+		conf_err(lc, lc->line, "unknown key \"%s\" in [%s]", name,
+		    secname);
+		return 1;
+	}
+	v = lc->cursrc != NULL ? &lc->cursrc->v[k] : &c->v[k];
+	if (v->set && !(keytab[k].flags & CF_REPEAT)) {
+		conf_err(lc, lc->line, "duplicate key \"%s\" (first at "
+		    "line %d)", name, v->line);
+		return 1;
+	}
+	if (!(keytab[k].flags & CF_REPEAT))
+		val_clear(v);
+	v->set = 1;
+	v->line = lc->line;
+	if ((why = parse_value(c, k, value, v)) != NULL)
+		conf_err(lc, lc->line, "%s = %s: %s", name, value, why);
+	return 1;
+}
+
+static char *
+conf_ini_reader(char *str, int num, void *stream)
+{
+	struct loadctx *lc = stream;
+	size_t n;
+
+	if (fgets(str, num, lc->f) == NULL)
+		return NULL;
+	lc->line++;
+	n = strlen(str);
+	if (n > 0 && str[n - 1] != '\n' && !feof(lc->f)) {
+		conf_err(lc, lc->line, "line longer than %d bytes", num - 3);
+		lc->toolong = 1;
+		return NULL;
+	}
+	/* Section headers are handled here: inih reports none without keys. */
+	{
+		const char *p = str, *e;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '[' && (e = strchr(p, ']')) != NULL) {
+			char *sec = xstrndup(p + 1, (size_t)(e - p - 1));
+
+			begin_section(lc, sec);
+			x_free(sec);
+		}
+	}
+	return str;
+}
+
+static void
+apply_defaults(struct td_conf *c, struct confval *vals, const char *sec)
+{
+	int k;
+	const char *why;
+
+	for (k = 0; k < TDK__COUNT; k++) {
+		if (strcmp(keytab[k].section, sec) != 0 || vals[k].set ||
+		    keytab[k].def == NULL)
+			continue;
+		if ((why = parse_value(c, k, keytab[k].def, &vals[k])) != NULL)
+			td_fatal("default of %s.%s: %s", sec, keytab[k].key,
+			    why);
+		/* A repeatable default would double on a later set. */
+	}
+}
+
+static void
+check_secret_file(struct loadctx *lc, const struct confval *v,
+    const char *key)
+{
+	struct stat st;
+
+	if (v->str == NULL)
+		return;
+	if (stat(v->str, &st) != 0) {
+		conf_err(lc, v->line, "%s %s: %s", key, v->str,
+		    strerror(errno));
+		return;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		conf_err(lc, v->line, "%s %s: not a regular file", key,
+		    v->str);
+		return;
+	}
+	if (st.st_mode & (S_IRGRP | S_IROTH))
+		conf_err(lc, v->line, "%s %s: readable by group or others "
+		    "(mode %03o); refusing it (chmod 600)", key, v->str,
+		    (unsigned)(st.st_mode & 0777));
+}
+
+static void
+check_readable_file(struct loadctx *lc, const struct confval *v,
+    const char *key)
+{
+	struct stat st;
+
+	if (v->str == NULL)
+		return;
+	if (stat(v->str, &st) != 0 || access(v->str, R_OK) != 0)
+		conf_err(lc, v->line, "%s %s: %s", key, v->str,
+		    strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		conf_err(lc, v->line, "%s %s: not a regular file", key,
+		    v->str);
+}
+
+static void
+missing(struct loadctx *lc, const char *sec, const char *key,
+    const char *extra)
+{
+	int line = section_line(lc->c, sec);
+
+	if (line > 0)
+		conf_err(lc, line, "[%s]: missing required key \"%s\"%s",
+		    sec, key, extra);
+	else
+		conf_err(lc, 0, "missing section [%s] (required key "
+		    "\"%s\"%s)", sec, key, extra);
+}
+
+static const char *canonical_fields[] = {
+	"store_id", "retailer_item_id", "gtin", "txn_date", "period_start",
+	"quantity", "uom", "amount", "currency", "promo_code", "promo_id",
+	"promo_type",
+};
+
+static void
+validate(struct loadctx *lc)
+{
+	struct td_conf *c = lc->c;
+	struct confval *sv;
+	size_t i, j;
+	int k, found, x12;
+	const char *u;
+
+	for (k = 0; k < TDK__COUNT; k++) {
+		if (strcmp(keytab[k].section, "source") == 0)
+			continue;
+		if ((keytab[k].flags & CF_REQUIRED) && !c->v[k].set)
+			missing(lc, keytab[k].section, keytab[k].key, "");
+		if (keytab[k].flags & CF_SECRETFILE)
+			check_secret_file(lc, &c->v[k], keytab[k].key);
+	}
+	for (i = 0; i < c->nsrc; i++) {
+		sv = c->src[i].v;
+		for (k = 0; k < TDK__COUNT; k++) {
+			if (strcmp(keytab[k].section, "source") != 0)
+				continue;
+			if ((keytab[k].flags & CF_REQUIRED) && !sv[k].set)
+				conf_err(lc, c->src[i].line, "source \"%s\": "
+				    "missing required key \"%s\"",
+				    c->src[i].name, keytab[k].key);
+			if (keytab[k].flags & CF_SECRETFILE)
+				check_secret_file(lc, &sv[k], keytab[k].key);
+		}
+		check_readable_file(lc, &sv[TDK_source_known_hosts],
+		    "known_hosts");
+		u = sv[TDK_source_url].str;
+		if (u != NULL && strncmp(u, "sftp://", 7) != 0)
+			conf_err(lc, sv[TDK_source_url].line,
+			    "url must start with sftp://");
+		if (!sv[TDK_source_identity].set &&
+		    !sv[TDK_source_password_file].set)
+			conf_err(lc, c->src[i].line, "source \"%s\": needs "
+			    "identity or password_file", c->src[i].name);
+		u = sv[TDK_source_after].str;
+		if (u != NULL && strcmp(u, "keep") != 0 &&
+		    strcmp(u, "delete") != 0 &&
+		    (strncmp(u, "move:", 5) != 0 || u[5] != '/'))
+			conf_err(lc, sv[TDK_source_after].line, "after must "
+			    "be keep, delete or move:/remote/dir");
+	}
+	for (i = 0; i < c->v[TDK_verify_trusted_key_file].nlist; i++) {
+		struct confval tmp = c->v[TDK_verify_trusted_key_file];
+
+		tmp.str = tmp.list[i];
+		check_readable_file(lc, &tmp, "trusted_key_file");
+	}
+	check_readable_file(lc, &c->v[TDK_map_crosswalk_file],
+	    "crosswalk_file");
+	check_readable_file(lc, &c->v[TDK_map_promo_file], "promo_file");
+	check_readable_file(lc, &c->v[TDK_output_ca_file], "ca_file");
+	check_readable_file(lc, &c->v[TDK_output_client_cert], "client_cert");
+	if (c->v[TDK_output_client_cert].set !=
+	    c->v[TDK_output_client_key].set)
+		conf_err(lc, c->v[TDK_output_client_cert].set ?
+		    c->v[TDK_output_client_cert].line :
+		    c->v[TDK_output_client_key].line,
+		    "client_cert and client_key go together");
+
+	u = c->v[TDK_output_url].str;
+	if (u != NULL && strncmp(u, "https://", 8) != 0 &&
+	    strncmp(u, "file:///", 8) != 0)
+		conf_err(lc, c->v[TDK_output_url].line, "url must be "
+		    "https://... or file:///dir");
+
+	x12 = td_conf_enum_is(c, TDK_parse_format, "x12");
+	for (k = TDK_map_store_id; k <= TDK_map_promo_code; k++) {
+		if (x12 && c->v[k].set)
+			conf_err(lc, c->v[k].line, "%s: with format = x12 the "
+			    "mapping is built in; [map] only takes "
+			    "crosswalk_file, promo_file, key and "
+			    "negative_quantity", keytab[k].key);
+	}
+	if (!x12) {
+		static const int req[] = { TDK_map_store_id, TDK_map_txn_date,
+		    TDK_map_quantity };
+
+		for (i = 0; i < TD_NELEM(req); i++)
+			if (!c->v[req[i]].set)
+				missing(lc, "map", keytab[req[i]].key,
+				    " (format = csv)");
+		if (!c->v[TDK_map_gtin].set && !c->v[TDK_map_crosswalk_file].set)
+			missing(lc, "map", "gtin", " (or crosswalk_file to "
+			    "derive it)");
+		if (c->v[TDK_map_gtin].map != NULL &&
+		    mapexpr_find(c->v[TDK_map_gtin].map, MX_XF_GTIN) < 0 &&
+		    mapexpr_find(c->v[TDK_map_gtin].map, MX_XF_CROSSWALK) < 0)
+			conf_err(lc, c->v[TDK_map_gtin].line, "gtin needs "
+			    "the gtin (or crosswalk) transform");
+		if (c->v[TDK_map_txn_date].map != NULL &&
+		    c->v[TDK_map_txn_date].map->src != MX_SRC_CONST &&
+		    mapexpr_find(c->v[TDK_map_txn_date].map, MX_XF_DATE) < 0)
+			conf_err(lc, c->v[TDK_map_txn_date].line, "txn_date "
+			    "needs the date \"FORMAT\" transform");
+		for (k = TDK_map_quantity; k <= TDK_map_amount;
+		    k += TDK_map_amount - TDK_map_quantity) {
+			if (c->v[k].map != NULL &&
+			    mapexpr_find(c->v[k].map, MX_XF_DECIMAL) < 0)
+				conf_err(lc, c->v[k].line, "%s needs the "
+				    "decimal transform", keytab[k].key);
+		}
+		if (!td_conf_u64(c, TDK_parse_header)) {
+			for (k = TDK_map_store_id; k <= TDK_map_promo_code; k++)
+				if (c->v[k].map != NULL && c->v[k].map->src ==
+				    MX_SRC_COLUMN_NAME)
+					conf_err(lc, c->v[k].line, "%s: "
+					    "column \"NAME\" needs header = "
+					    "yes; use column N",
+					    keytab[k].key);
+		}
+	}
+	for (i = 0; i < c->v[TDK_map_key].nlist; i++) {
+		found = 0;
+		for (j = 0; j < TD_NELEM(canonical_fields); j++)
+			if (strcmp(c->v[TDK_map_key].list[i],
+			    canonical_fields[j]) == 0)
+				found = 1;
+		if (!found)
+			conf_err(lc, c->v[TDK_map_key].line, "key: \"%s\" is "
+			    "not a record field", c->v[TDK_map_key].list[i]);
+	}
+	if (!td_conf_enum_is(c, TDK_calendar_type, "gregorian") &&
+	    !c->v[TDK_calendar_year_start].set)
+		conf_err(lc, c->v[TDK_calendar_type].line, "calendar type %s "
+		    "needs year_start", td_conf_str(c, TDK_calendar_type));
+	if (!td_conf_enum_is(c, TDK_verify_signature, "off") &&
+	    c->v[TDK_verify_trusted_key].nlist == 0 &&
+	    c->v[TDK_verify_trusted_key_file].nlist == 0)
+		conf_err(lc, c->v[TDK_verify_signature].line, "signature = %s "
+		    "needs trusted_key or trusted_key_file",
+		    td_conf_str(c, TDK_verify_signature));
+}
+
+int
+td_conf_load(const char *path, struct td_conf **out, char **errs)
+{
+	struct loadctx lc;
+	struct td_conf *c;
+	char *tmp;
+	size_t i;
+	int r, ret = TD_ERR_FORMAT;
+
+	*out = NULL;
+	*errs = NULL;
+	memset(&lc, 0, sizeof(lc));
+	c = lc.c = xcalloc(1, sizeof(*c));
+	c->path = xstrdup(path);
+	tmp = xstrdup(path);
+	c->dir = xstrdup(dirname(tmp));
+	x_free(tmp);
+	if (strcmp(c->dir, ".") == 0) {
+		char cwd[PATH_MAX];
+
+		if (getcwd(cwd, sizeof(cwd)) != NULL) {
+			x_free(c->dir);
+			c->dir = xstrdup(cwd);
+		}
+	}
+	td_buf_init(&lc.errs, 256, 0);
+
+	ini_allow_multiline = false;
+	ini_allow_inline_comments = true;
+	ini_inline_comment_prefixes = ";";
+	ini_use_stack = false;
+	ini_max_line = CONF_MAX_LINE;
+	ini_stop_on_first_error = false;
+
+	if ((lc.f = fopen(path, "r")) == NULL) {
+		td_buf_printf(&lc.errs, "%s: %s\n", path, strerror(errno));
+		ret = TD_ERR_IO;
+		goto out;
+	}
+	r = ini_parse_stream(conf_ini_reader, &lc, conf_ini_handler, &lc);
+	if (r > 0)
+		conf_err(&lc, r, "syntax error (expected [section] or "
+		    "key = value)");
+	else if (r < 0)
+		conf_err(&lc, 0, "cannot read");
+	if (lc.nerr == 0) {
+		apply_defaults(c, c->v, "integration");
+#define TD_X(sec) if (strcmp(#sec, "source") != 0) apply_defaults(c, c->v, #sec);
+		TD_CONF_SECTIONS(TD_X)
+#undef TD_X
+		for (i = 0; i < c->nsrc; i++)
+			apply_defaults(c, c->src[i].v, "source");
+		validate(&lc);
+	}
+	if (lc.nerr > 0)
+		goto out;
+	if (c->v[TDK_integration_state_dir].str != NULL) {
+		c->landing_default = xasprintf("%s/landing",
+		    c->v[TDK_integration_state_dir].str);
+		c->output_default = xasprintf("file://%s/out",
+		    c->v[TDK_integration_state_dir].str);
+	}
+	*out = c;	/* transferred */
+	c = NULL;
+	ret = TD_OK;
+ out:
+	if (lc.f != NULL)
+		fclose(lc.f);
+	x_free(lc.cursec);
+	if (lc.errs.len > 0)
+		*errs = xstrdup(td_buf_cstr(&lc.errs));
+	td_buf_free(&lc.errs);
+	td_conf_free(c);
+	return ret;
+}
+
+void
+td_conf_free(struct td_conf *c)
+{
+	size_t i;
+	int k;
+
+	if (c == NULL)
+		return;
+	for (k = 0; k < TDK__COUNT; k++)
+		val_clear(&c->v[k]);
+	for (i = 0; i < c->nsrc; i++) {
+		for (k = 0; k < TDK__COUNT; k++)
+			val_clear(&c->src[i].v[k]);
+		x_free(c->src[i].name);
+	}
+	x_free(c->src);
+	x_free(c->landing_default);
+	x_free(c->output_default);
+	x_free(c->seclines);
+	x_free(c->path);
+	x_free(c->dir);
+	x_free(c);
+}
+
+const char *
+td_conf_path(const struct td_conf *c)
+{
+	return c->path;
+}
+
+const char *
+td_conf_str(const struct td_conf *c, int k)
+{
+	if (k == TDK_integration_landing_dir && c->v[k].str == NULL)
+		return c->landing_default;
+	if (k == TDK_output_url && c->v[k].str == NULL)
+		return c->output_default;
+	return c->v[k].str;
+}
+
+uint64_t
+td_conf_u64(const struct td_conf *c, int k)
+{
+	return c->v[k].u;
+}
+
+int
+td_conf_isset(const struct td_conf *c, int k)
+{
+	return c->v[k].set;
+}
+
+char * const *
+td_conf_list(const struct td_conf *c, int k, size_t *n)
+{
+	*n = c->v[k].nlist;
+	return c->v[k].list;
+}
+
+const struct mapexpr *
+td_conf_map(const struct td_conf *c, int k)
+{
+	return c->v[k].map;
+}
+
+int
+td_conf_enum_is(const struct td_conf *c, int k, const char *val)
+{
+	return c->v[k].str != NULL && strcmp(c->v[k].str, val) == 0;
+}
+
+size_t
+td_conf_nsources(const struct td_conf *c)
+{
+	return c->nsrc;
+}
+
+const char *
+td_conf_source_name(const struct td_conf *c, size_t i)
+{
+	return c->src[i].name;
+}
+
+const char *
+td_conf_src_str(const struct td_conf *c, size_t i, int k)
+{
+	return c->src[i].v[k].str;
+}
+
+uint64_t
+td_conf_src_u64(const struct td_conf *c, size_t i, int k)
+{
+	return c->src[i].v[k].u;
+}
+
+char * const *
+td_conf_src_list(const struct td_conf *c, size_t i, int k, size_t *n)
+{
+	*n = c->src[i].v[k].nlist;
+	return c->src[i].v[k].list;
+}
+
+/* Print a URL with the password of its userinfo replaced. */
+static void
+dump_url(FILE *f, const char *u)
+{
+	const char *s = strstr(u, "://"), *at, *colon, *slash;
+
+	if (s == NULL) {
+		fputs(u, f);
+		return;
+	}
+	s += 3;
+	slash = strchr(s, '/');
+	at = strchr(s, '@');
+	if (at == NULL || (slash != NULL && at > slash)) {
+		fputs(u, f);
+		return;
+	}
+	colon = memchr(s, ':', (size_t)(at - s));
+	if (colon == NULL) {
+		fputs(u, f);
+		return;
+	}
+	fprintf(f, "%.*s:REDACTED%s", (int)(colon - u), u, at);
+}
+
+static void
+dump_vals(const struct td_conf *c, const struct confval *vals,
+    const char *sec, FILE *f)
+{
+	const struct confval *v;
+	const char *s;
+	char *canon;
+	size_t i;
+	int k;
+
+	for (k = 0; k < TDK__COUNT; k++) {
+		if (strcmp(keytab[k].section, sec) != 0)
+			continue;
+		v = &vals[k];
+		if (keytab[k].flags & CF_REPEAT) {
+			if (v->nlist == 0)
+				fprintf(f, "# %s =\n", keytab[k].key);
+			for (i = 0; i < v->nlist; i++)
+				fprintf(f, "%s = %s\n", keytab[k].key,
+				    v->list[i]);
+			continue;
+		}
+		s = vals == c->v ? td_conf_str(c, k) : v->str;
+		if (s == NULL) {
+			fprintf(f, "# %s =\n", keytab[k].key);
+			continue;
+		}
+		fprintf(f, "%s = ", keytab[k].key);
+		if (keytab[k].type == CT_MAP) {
+			canon = mapexpr_canon(v->map);
+			fputs(canon, f);
+			x_free(canon);
+		} else if (keytab[k].type == CT_LIST) {
+			for (i = 0; i < v->nlist; i++)
+				fprintf(f, "%s%s", i ? ", " : "", v->list[i]);
+		} else if (keytab[k].type == CT_BYTE && v->u == '\t') {
+			fputs("\\t", f);
+		} else if (keytab[k].flags & CF_URL) {
+			dump_url(f, s);
+		} else
+			fputs(s, f);
+		fputc('\n', f);
+	}
+}
+
+void
+td_conf_dump(const struct td_conf *c, FILE *f)
+{
+	size_t i;
+	int first = 1;
+
+	fprintf(f, "# effective configuration of %s\n", c->path);
+#define TD_X(sec)							\
+	if (strcmp(#sec, "source") == 0) {				\
+		for (i = 0; i < c->nsrc; i++) {				\
+			fprintf(f, "\n[source \"%s\"]\n", c->src[i].name); \
+			dump_vals(c, c->src[i].v, "source", f);		\
+		}							\
+	} else {							\
+		fprintf(f, "%s[%s]\n", first ? "" : "\n", #sec);	\
+		dump_vals(c, c->v, #sec, f);				\
+	}								\
+	first = 0;
+	TD_CONF_SECTIONS(TD_X)
+#undef TD_X
+}
+
+char *
+td_conf_mapping_text(const struct td_conf *c)
+{
+	struct td_buf b;
+	char *canon, *ret;
+	size_t i;
+	int k;
+
+	td_buf_init(&b, 512, 0);
+	for (k = 0; k < TDK__COUNT; k++) {
+		if (strcmp(keytab[k].section, "map") != 0 &&
+		    strcmp(keytab[k].section, "calendar") != 0 &&
+		    k != TDK_parse_format && k != TDK_integration_currency)
+			continue;
+		if (k == TDK_map_crosswalk_file || k == TDK_map_promo_file)
+			continue;	/* their contents are hashed instead */
+		td_buf_printf(&b, "%s.%s=", keytab[k].section, keytab[k].key);
+		if (c->v[k].map != NULL) {
+			canon = mapexpr_canon(c->v[k].map);
+			td_buf_puts(&b, canon);
+			x_free(canon);
+		} else if (keytab[k].type == CT_LIST) {
+			for (i = 0; i < c->v[k].nlist; i++)
+				td_buf_printf(&b, "%s%s", i ? "," : "",
+				    c->v[k].list[i]);
+		} else if (c->v[k].str != NULL)
+			td_buf_puts(&b, c->v[k].str);
+		td_buf_putc(&b, '\n');
+	}
+	ret = xstrdup(td_buf_cstr(&b));
+	td_buf_free(&b);
+	return ret;
+}

@@ -1,0 +1,288 @@
+/* date.c - calendar dates without locale or time zone; see date.h. */
+#include "config.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "td.h"
+#include "date.h"
+
+#define DATE_YEAR_MIN	1900
+#define DATE_YEAR_MAX	9999
+
+static const char *const month_names[12] = {
+	"january", "february", "march", "april", "may", "june", "july",
+	"august", "september", "october", "november", "december"
+};
+
+static int
+is_leap(int y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int
+days_in_month(int y, int m)
+{
+	static const int mdays[12] = {
+		31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
+	};
+
+	return m == 2 && is_leap(y) ? 29 : mdays[m - 1];
+}
+
+int
+td_date_valid(const struct td_date *d)
+{
+	if (d->y < DATE_YEAR_MIN || d->y > DATE_YEAR_MAX ||
+	    d->m < 1 || d->m > 12 ||
+	    d->d < 1 || d->d > days_in_month(d->y, d->m))
+		return TD_ERR_RANGE;
+	return 0;
+}
+
+/* Days from civil, after H. Hinnant's public-domain algorithm. */
+int32_t
+td_date_to_days(const struct td_date *d)
+{
+	int64_t y = d->y, m = d->m, era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d->d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return (int32_t)(era * 146097 + doe - 719468);
+}
+
+void
+td_date_from_days(int32_t days, struct td_date *d)
+{
+	int64_t z = (int64_t)days + 719468, era, doe, yoe, doy, mp, m;
+
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	d->y = (int)(yoe + era * 400 + (m <= 2));
+	d->m = (int)m;
+	d->d = (int)(doy - (153 * mp + 2) / 5 + 1);
+}
+
+int
+td_date_weekday(const struct td_date *d)
+{
+	int32_t days = td_date_to_days(d);
+
+	return (int)((days % 7 + 7 + 4) % 7);	/* 1970-01-01 was a Thursday */
+}
+
+static void
+put_digits(char *p, int v, int width)
+{
+	while (width-- > 0) {
+		p[width] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
+size_t
+td_date_format(const struct td_date *d, char out[11])
+{
+	if (td_date_valid(d) != 0) {
+		memcpy(out, "0000-00-00", 11);
+		return 10;
+	}
+	put_digits(out, d->y, 4);
+	out[4] = '-';
+	put_digits(out + 5, d->m, 2);
+	out[7] = '-';
+	put_digits(out + 8, d->d, 2);
+	out[10] = '\0';
+	return 10;
+}
+
+/* Check fmt alone: known directives, a year, and either %j or month+day. */
+static int
+fmt_check(const char *fmt)
+{
+	int y = 0, m = 0, d = 0, j = 0;
+
+	if (fmt == NULL)
+		return TD_ERR_INVAL;
+	for (; *fmt != '\0'; fmt++) {
+		if (*fmt != '%')
+			continue;
+		switch (*++fmt) {
+		case 'Y':
+		case 'y':
+			y = 1;
+			break;
+		case 'm':
+		case 'b':
+			m = 1;
+			break;
+		case 'd':
+			d = 1;
+			break;
+		case 'j':
+			j = 1;
+			break;
+		case '%':
+			break;
+		default:	/* unknown, or '%' at the end */
+			return TD_ERR_INVAL;
+		}
+	}
+	if (!y || (j && (m || d)) || (!j && !(m && d)))
+		return TD_ERR_INVAL;
+	return 0;
+}
+
+/* Read min..max digits at s[*i]; greedy. 0 or TD_ERR_FORMAT. */
+static int
+get_num(const char *s, size_t n, size_t *i, int min, int max, int *v)
+{
+	int k;
+
+	*v = 0;
+	for (k = 0; k < max && *i < n && s[*i] >= '0' && s[*i] <= '9'; k++)
+		*v = *v * 10 + (s[(*i)++] - '0');
+	return k < min ? TD_ERR_FORMAT : 0;
+}
+
+static int
+lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+/* Case-insensitive: does s[i..n) start with the len bytes of name? */
+static int
+match_word(const char *s, size_t n, size_t i, const char *name, size_t len)
+{
+	size_t k;
+
+	if (n - i < len)
+		return 0;
+	for (k = 0; k < len; k++)
+		if (lower((unsigned char)s[i + k]) != name[k])
+			return 0;
+	return 1;
+}
+
+/* English month name or abbreviation; the longest match wins. */
+static int
+get_month(const char *s, size_t n, size_t *i, int *m)
+{
+	size_t len;
+	int k;
+
+	*m = 0;
+	for (k = 0; k < 12; k++) {
+		len = strlen(month_names[k]);
+		if (match_word(s, n, *i, month_names[k], len)) {
+			*i += len;
+			*m = k + 1;
+			return 0;
+		}
+	}
+	for (k = 0; k < 12; k++) {
+		if (match_word(s, n, *i, month_names[k], 3)) {
+			*i += 3;
+			*m = k + 1;
+			return 0;
+		}
+	}
+	return TD_ERR_FORMAT;
+}
+
+int
+td_date_parse(const char *s, size_t n, const char *fmt, struct td_date *out)
+{
+	struct td_date t = { 0, 0, 0 };
+	size_t i = 0;
+	int r, yday = 0, have_yday = 0;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = fmt_check(fmt)) != 0)
+		return r;
+	if (s == NULL)
+		return TD_ERR_FORMAT;
+	for (; *fmt != '\0'; fmt++) {
+		if (*fmt != '%' || fmt[1] == '%') {
+			if (*fmt == '%')
+				fmt++;
+			if (i >= n || s[i] != *fmt)
+				return TD_ERR_FORMAT;
+			i++;
+			continue;
+		}
+		switch (*++fmt) {
+		case 'Y':
+			r = get_num(s, n, &i, 4, 4, &t.y);
+			break;
+		case 'y':
+			if ((r = get_num(s, n, &i, 2, 2, &t.y)) == 0)
+				t.y += t.y < 69 ? 2000 : 1900;
+			break;
+		case 'm':
+			r = get_num(s, n, &i, 1, 2, &t.m);
+			break;
+		case 'd':
+			r = get_num(s, n, &i, 1, 2, &t.d);
+			break;
+		case 'b':
+			r = get_month(s, n, &i, &t.m);
+			break;
+		case 'j':
+			r = get_num(s, n, &i, 1, 3, &yday);
+			have_yday = 1;
+			break;
+		default:
+			r = TD_ERR_INVAL;	/* fmt_check() let it through */
+			break;
+		}
+		if (r != 0)
+			return r;
+	}
+	if (i != n)
+		return TD_ERR_FORMAT;
+	if (have_yday) {
+		if (t.y < DATE_YEAR_MIN || t.y > DATE_YEAR_MAX || yday < 1 ||
+		    yday > (is_leap(t.y) ? 366 : 365))
+			return TD_ERR_RANGE;
+		t.m = 1;
+		t.d = 1;
+		td_date_from_days(td_date_to_days(&t) + yday - 1, &t);
+	}
+	if ((r = td_date_valid(&t)) != 0)
+		return r;
+	*out = t;
+	return 0;
+}
+
+int
+td_date_parse_iso(const char *s, size_t n, struct td_date *out)
+{
+	struct td_date t;
+	size_t i;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (s == NULL || n != 10 || s[4] != '-' || s[7] != '-')
+		return TD_ERR_FORMAT;
+	for (i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+			return TD_ERR_FORMAT;
+	t.y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 +
+	    (s[3] - '0');
+	t.m = (s[5] - '0') * 10 + (s[6] - '0');
+	t.d = (s[8] - '0') * 10 + (s[9] - '0');
+	if ((r = td_date_valid(&t)) != 0)
+		return r;
+	*out = t;
+	return 0;
+}

@@ -1,0 +1,234 @@
+/* decimal.c - exact decimal numbers; see decimal.h. */
+#include "config.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "td.h"
+#include "decimal.h"
+
+typedef __int128 i128;		/* local shorthand only */
+typedef unsigned __int128 u128;
+
+/* 10^0 .. 10^36 */
+#define E18	((i128)1000000000000000000LL)
+static const i128 pow10_tab[TD_DEC_MAX_DIGITS + 1] = {
+	1LL, 10LL, 100LL, 1000LL, 10000LL, 100000LL, 1000000LL, 10000000LL,
+	100000000LL, 1000000000LL, 10000000000LL, 100000000000LL,
+	1000000000000LL, 10000000000000LL, 100000000000000LL,
+	1000000000000000LL, 10000000000000000LL, 100000000000000000LL,
+	1000000000000000000LL, E18 * 10LL, E18 * 100LL, E18 * 1000LL,
+	E18 * 10000LL, E18 * 100000LL, E18 * 1000000LL, E18 * 10000000LL,
+	E18 * 100000000LL, E18 * 1000000000LL, E18 * 10000000000LL,
+	E18 * 100000000000LL, E18 * 1000000000000LL, E18 * 10000000000000LL,
+	E18 * 100000000000000LL, E18 * 1000000000000000LL,
+	E18 * 10000000000000000LL, E18 * 100000000000000000LL,
+	E18 * 1000000000000000000LL
+};
+
+static i128
+pow10_i128(int e)
+{
+	return pow10_tab[e];
+}
+
+#define DEC_LIMIT	(pow10_tab[TD_DEC_MAX_DIGITS])
+
+static int
+in_range(i128 v)
+{
+	return v < DEC_LIMIT && v > -DEC_LIMIT;
+}
+
+/* *out = v * 10^e within the bounds, else TD_ERR_RANGE. */
+static int
+mul_pow10(i128 v, int e, i128 *out)
+{
+	i128 r;
+
+	if (e < 0 || e > TD_DEC_MAX_DIGITS)
+		return TD_ERR_RANGE;
+	if (__builtin_mul_overflow(v, pow10_i128(e), &r) || !in_range(r))
+		return TD_ERR_RANGE;
+	*out = r;
+	return 0;
+}
+
+static int
+valid_scale(int scale)
+{
+	return scale >= 0 && scale <= TD_DEC_MAX_SCALE;
+}
+
+int
+td_dec_parse(const char *s, size_t n, unsigned flags, struct td_dec *out)
+{
+	size_t i = 0, end = n, ndig = 0, nsig = 0, grp = 0, scale = 0;
+	int neg = 0, seen_point = 0, seen_comma = 0;
+	i128 v = 0;
+	char c;
+
+	out->v = 0;
+	out->scale = 0;
+	if (s == NULL || n == 0)
+		return TD_ERR_FORMAT;
+	if ((flags & TD_DEC_PARENS) && s[0] == '(') {
+		if (n < 2 || s[n - 1] != ')')
+			return TD_ERR_FORMAT;
+		neg = 1;
+		i = 1;
+		end = n - 1;
+	} else if (s[0] == '+' || s[0] == '-') {
+		neg = s[0] == '-';
+		i = 1;
+	}
+	for (; i < end; i++) {
+		c = s[i];
+		if (c >= '0' && c <= '9') {
+			ndig++;
+			if (seen_point)
+				scale++;
+			else
+				grp++;
+			if (nsig > 0 || c != '0')
+				nsig++;
+			/* keep accumulating only while it can fit */
+			if (nsig <= TD_DEC_MAX_DIGITS &&
+			    scale <= TD_DEC_MAX_SCALE)
+				v = v * 10 + (c - '0');
+		} else if (c == '.' && !seen_point) {
+			if (seen_comma && grp != 3)
+				return TD_ERR_FORMAT;
+			seen_point = 1;
+		} else if (c == ',' && (flags & TD_DEC_THOUSANDS) &&
+		    !seen_point) {
+			/* first group 1-3 digits, later ones exactly 3 */
+			if (grp == 0 || grp > 3 || (seen_comma && grp != 3))
+				return TD_ERR_FORMAT;
+			seen_comma = 1;
+			grp = 0;
+		} else
+			return TD_ERR_FORMAT;
+	}
+	if (ndig == 0)
+		return TD_ERR_FORMAT;
+	if (seen_comma && !seen_point && grp != 3)
+		return TD_ERR_FORMAT;
+	if (nsig > TD_DEC_MAX_DIGITS || scale > TD_DEC_MAX_SCALE)
+		return TD_ERR_RANGE;
+	out->v = neg ? -v : v;
+	out->scale = (int)scale;
+	return 0;
+}
+
+int
+td_dec_add(struct td_dec *acc, const struct td_dec *x)
+{
+	i128 a = acc->v, b = x->v, r;
+	int scale = acc->scale;
+
+	if (!valid_scale(acc->scale) || !valid_scale(x->scale))
+		return TD_ERR_RANGE;
+	if (x->scale == acc->scale)
+		;			/* the common case: no alignment */
+	else if (x->scale > acc->scale) {
+		if (mul_pow10(a, x->scale - acc->scale, &a) != 0)
+			return TD_ERR_RANGE;
+		scale = x->scale;
+	} else if (mul_pow10(b, acc->scale - x->scale, &b) != 0)
+		return TD_ERR_RANGE;
+	if (__builtin_add_overflow(a, b, &r) || !in_range(r))
+		return TD_ERR_RANGE;
+	acc->v = r;
+	acc->scale = scale;
+	return 0;
+}
+
+int
+td_dec_rescale(struct td_dec *d, int scale)
+{
+	i128 p, v;
+
+	if (!valid_scale(scale) || !valid_scale(d->scale))
+		return TD_ERR_RANGE;
+	if (scale >= d->scale) {
+		if (mul_pow10(d->v, scale - d->scale, &v) != 0)
+			return TD_ERR_RANGE;
+	} else {
+		p = pow10_i128(d->scale - scale);
+		if (d->v % p != 0)
+			return TD_ERR_RANGE;
+		v = d->v / p;
+	}
+	d->v = v;
+	d->scale = scale;
+	return 0;
+}
+
+void
+td_dec_neg(struct td_dec *d)
+{
+	if (in_range(d->v))
+		d->v = -d->v;
+}
+
+int
+td_dec_sign(const struct td_dec *d)
+{
+	return d->v < 0 ? -1 : d->v > 0;
+}
+
+int
+td_dec_cmp(const struct td_dec *a, const struct td_dec *b)
+{
+	i128 pa, pb, ia, ib, fa, fb;
+
+	if (a->scale == b->scale || !valid_scale(a->scale) ||
+	    !valid_scale(b->scale))
+		return a->v < b->v ? -1 : a->v > b->v;
+	/*
+	 * Compare integer parts, then fractions brought to 18 digits; the
+	 * values never overflow (|fraction| < 10^18, times <= 10^18).
+	 */
+	pa = pow10_i128(a->scale);
+	pb = pow10_i128(b->scale);
+	ia = a->v / pa;
+	ib = b->v / pb;
+	if (ia != ib)
+		return ia < ib ? -1 : 1;
+	fa = (a->v % pa) * pow10_i128(TD_DEC_MAX_SCALE - a->scale);
+	fb = (b->v % pb) * pow10_i128(TD_DEC_MAX_SCALE - b->scale);
+	return fa < fb ? -1 : fa > fb;
+}
+
+size_t
+td_dec_format(const struct td_dec *d, char *out, size_t outsz)
+{
+	char tmp[64], *p = tmp + sizeof(tmp);
+	u128 mag;
+	size_t len, cp;
+	int i;
+
+	if (!valid_scale(d->scale)) {
+		if (outsz > 0)
+			out[0] = '\0';
+		return 0;
+	}
+	/* magnitude without overflowing on the most negative value */
+	mag = d->v < 0 ? (u128)0 - (u128)d->v : (u128)d->v;
+	for (i = 0; mag != 0 || i <= d->scale; i++) {
+		if (i == d->scale && i != 0)
+			*--p = '.';
+		*--p = (char)('0' + (int)(mag % 10));
+		mag /= 10;
+	}
+	if (d->v < 0)
+		*--p = '-';
+	len = (size_t)(tmp + sizeof(tmp) - p);
+	if (outsz > 0) {
+		cp = len < outsz ? len : outsz - 1;
+		memcpy(out, p, cp);
+		out[cp] = '\0';
+	}
+	return len;
+}

@@ -1,0 +1,69 @@
+/*
+ * decimal.h - exact decimal numbers for money and quantities.
+ *
+ * value = v * 10^-scale, with 0 <= scale <= TD_DEC_MAX_SCALE and
+ * |v| < 10^TD_DEC_MAX_DIGITS. Every function keeps these bounds and never
+ * rounds: a result that does not fit is TD_ERR_RANGE and the operand is
+ * left unchanged. No floating point anywhere.
+ */
+#ifndef TD_DECIMAL_H
+#define TD_DECIMAL_H
+
+#include <stddef.h>
+
+#define TD_DEC_MAX_SCALE	18
+#define TD_DEC_MAX_DIGITS	36
+#define TD_DEC_STRMAX		48	/* td_dec_format() buffer size */
+
+/* td_dec_parse() flags */
+#define TD_DEC_THOUSANDS	0x01	/* "1,234,567.50" */
+#define TD_DEC_PARENS		0x02	/* "(5.00)" is -5.00 */
+
+struct td_dec {
+	__int128 v;
+	int	 scale;
+};
+
+/*
+ * Parse n bytes: optional '+' or '-', digits, optional '.' and digits
+ * (".5" and "5." are fine, "." is not). The scale is kept: "12.50" is
+ * v=1250 scale=2. Leading zeros are not significant. With
+ * TD_DEC_THOUSANDS the integer part may be grouped by ',' (first group
+ * 1-3 digits, then groups of exactly 3); with TD_DEC_PARENS "(x)" means
+ * -x (no sign inside the parentheses). Anything else, including spaces,
+ * exponents and currency signs, is TD_ERR_FORMAT; more than 36
+ * significant digits or more than 18 fraction digits is TD_ERR_RANGE.
+ * *out is zeroed on entry.
+ */
+int	 td_dec_parse(const char *s, size_t n, unsigned flags,
+	    struct td_dec *out);
+
+/* *acc += *x at the larger of the two scales. 0 or TD_ERR_RANGE. */
+int	 td_dec_add(struct td_dec *acc, const struct td_dec *x);
+
+/*
+ * Change the scale of *d to scale (0..18). Raising is exact unless the
+ * result has more than 36 digits; lowering only drops zero digits.
+ * Otherwise TD_ERR_RANGE and *d is unchanged.
+ */
+int	 td_dec_rescale(struct td_dec *d, int scale);
+
+/* Negate in place (cannot fail for a valid value). */
+void	 td_dec_neg(struct td_dec *d);
+
+/* -1, 0 or 1 as a < b, a == b, a > b, by value ("1.0" == "1"). */
+int	 td_dec_cmp(const struct td_dec *a, const struct td_dec *b);
+
+/* -1, 0 or 1. */
+int	 td_dec_sign(const struct td_dec *d);
+
+/*
+ * Write d as "-12.50", "0.5", "0", "-2" (scale digits after the point;
+ * zero never has a sign: "0.00") and a NUL. Returns the length of the
+ * full text; like snprintf the output is truncated when outsz is too
+ * small (TD_DEC_STRMAX always suffices). A struct with a scale outside
+ * 0..18 formats as "" and returns 0.
+ */
+size_t	 td_dec_format(const struct td_dec *d, char *out, size_t outsz);
+
+#endif

@@ -1,0 +1,318 @@
+/* fsutil.c - durable, atomic file operations. */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "td.h"
+#include "fsutil.h"
+
+static int
+errno_to_td(void)
+{
+	return (errno == ENOSPC || errno == EDQUOT) ? TD_ERR_NOSPACE :
+	    TD_ERR_IO;
+}
+
+int
+td_fsync_dir(const char *dir)
+{
+	int fd, r;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return TD_ERR_IO;
+	r = fsync(fd);
+	close(fd);
+	return r == 0 ? TD_OK : TD_ERR_IO;
+}
+
+int
+td_fsync_parent(const char *path)
+{
+	char *d = xstrdup(path), *s;
+	int r;
+
+	s = strrchr(d, '/');
+	if (s == NULL)
+		r = td_fsync_dir(".");
+	else {
+		if (s == d)
+			s++;
+		*s = '\0';
+		r = td_fsync_dir(d);
+	}
+	x_free(d);
+	return r;
+}
+
+int
+td_mkdirs(const char *path, int mode)
+{
+	char *p = xstrdup(path), *s;
+	struct stat st;
+	int ret = TD_ERR_IO, created;
+
+	for (s = p + 1; ; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char c = *s;
+
+		*s = '\0';
+		created = 0;
+		if (mkdir(p, (mode_t)mode) == 0)
+			created = 1;
+		else if (errno != EEXIST)
+			goto out;
+		if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
+			errno = ENOTDIR;
+			goto out;
+		}
+		if (created && td_fsync_parent(p) != 0)
+			goto out;
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+	ret = TD_OK;
+ out:
+	x_free(p);
+	return ret;
+}
+
+int
+td_write_all(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno_to_td();
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return TD_OK;
+}
+
+int
+td_afile_open(struct td_afile *af, const char *path)
+{
+	memset(af, 0, sizeof(*af));
+	af->fd = -1;
+	af->path = xstrdup(path);
+	af->tmp = xasprintf("%s.tmp", path);
+	af->fd = open(af->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0640);
+	if (af->fd < 0) {
+		int r = errno_to_td();
+
+		x_free(af->path);
+		x_free(af->tmp);
+		af->path = af->tmp = NULL;
+		return r;
+	}
+	return TD_OK;
+}
+
+int
+td_afile_write(struct td_afile *af, const void *p, size_t n)
+{
+	int r = td_write_all(af->fd, p, n);
+
+	if (r == 0)
+		af->bytes += n;
+	return r;
+}
+
+int
+td_afile_commit(struct td_afile *af)
+{
+	int r;
+
+	if (fsync(af->fd) != 0) {
+		r = errno_to_td();
+		goto fail;
+	}
+	if (close(af->fd) != 0) {
+		af->fd = -1;
+		r = errno_to_td();
+		goto fail;
+	}
+	af->fd = -1;
+	if (rename(af->tmp, af->path) != 0) {
+		r = errno_to_td();
+		goto fail;
+	}
+	if ((r = td_fsync_parent(af->path)) != 0)
+		goto fail;
+	x_free(af->tmp);
+	x_free(af->path);
+	af->tmp = af->path = NULL;
+	return TD_OK;
+ fail:
+	td_afile_abort(af);
+	return r;
+}
+
+void
+td_afile_abort(struct td_afile *af)
+{
+	if (af->fd >= 0)
+		close(af->fd);
+	af->fd = -1;
+	if (af->tmp != NULL)
+		(void)unlink(af->tmp);
+	x_free(af->tmp);
+	x_free(af->path);
+	af->tmp = af->path = NULL;
+}
+
+int
+td_write_file_atomic(const char *path, const void *data, size_t n)
+{
+	struct td_afile af;
+	int r;
+
+	if ((r = td_afile_open(&af, path)) != 0)
+		return r;
+	if ((r = td_afile_write(&af, data, n)) != 0) {
+		td_afile_abort(&af);
+		return r;
+	}
+	return td_afile_commit(&af);
+}
+
+int
+td_read_file(const char *path, size_t max, char **out, size_t *len)
+{
+	int fd;
+	char *b = NULL;
+	size_t n = 0, cap = 0;
+	ssize_t r;
+
+	*out = NULL;
+	*len = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? TD_ERR_NOTFOUND : TD_ERR_IO;
+	for (;;) {
+		if (cap - n < 4096) {
+			cap = cap ? cap * 2 : 8192;
+			b = xrealloc(b, cap + 1);
+		}
+		r = read(fd, b + n, cap - n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			x_free(b);
+			return TD_ERR_IO;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > max) {
+			close(fd);
+			x_free(b);
+			return TD_ERR_LIMIT;
+		}
+	}
+	close(fd);
+	b[n] = '\0';
+	*out = b;
+	*len = n;
+	return TD_OK;
+}
+
+int
+td_remove_tree(const char *path, const char *within)
+{
+	DIR *d;
+	struct dirent *de;
+	struct stat st;
+	char *sub;
+	int r = TD_OK;
+
+	if (strncmp(path, within, strlen(within)) != 0)
+		td_fatal("td_remove_tree: %s is outside %s", path, within);
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? TD_OK : TD_ERR_IO;
+	if (!S_ISDIR(st.st_mode))
+		return unlink(path) == 0 ? TD_OK : TD_ERR_IO;
+	if ((d = opendir(path)) == NULL)
+		return TD_ERR_IO;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		sub = xasprintf("%s/%s", path, de->d_name);
+		if (td_remove_tree(sub, within) != 0)
+			r = TD_ERR_IO;
+		x_free(sub);
+	}
+	closedir(d);
+	if (rmdir(path) != 0)
+		r = TD_ERR_IO;
+	return r;
+}
+
+int
+td_write_all_path(const char *path, const char *s)
+{
+	int fd, r;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return errno_to_td();
+	r = td_write_all(fd, s, strlen(s));
+	if (close(fd) != 0 && r == 0)
+		r = errno_to_td();
+	return r;
+}
+
+int
+td_copy_file(const char *src, const char *dst)
+{
+	struct td_afile af;
+	char *blk;
+	ssize_t n;
+	int fd, r = TD_OK;
+
+	if ((fd = open(src, O_RDONLY | O_CLOEXEC)) < 0)
+		return TD_ERR_IO;
+	if ((r = td_afile_open(&af, dst)) != 0) {
+		close(fd);
+		return r;
+	}
+	blk = xmalloc(1 << 20);
+	for (;;) {
+		n = read(fd, blk, 1 << 20);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if ((r = td_afile_write(&af, blk, (size_t)n)) != 0)
+			break;
+	}
+	if (n < 0)
+		r = TD_ERR_IO;
+	close(fd);
+	x_free(blk);
+	if (r != 0) {
+		td_afile_abort(&af);
+		return r;
+	}
+	return td_afile_commit(&af);
+}

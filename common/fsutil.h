@@ -1,0 +1,43 @@
+/*
+ * fsutil.h - durable file operations: every file is written to a
+ * temporary name, fsynced, renamed, and its directory fsynced.
+ */
+#ifndef TD_FSUTIL_H
+#define TD_FSUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* mkdir -p; new directories and their parents are fsynced. */
+int	td_mkdirs(const char *path, int mode);
+int	td_fsync_dir(const char *dir);
+/* fsync the directory holding path. */
+int	td_fsync_parent(const char *path);
+/* Write all of buf to fd, retrying short writes; TD_ERR_NOSPACE on ENOSPC. */
+int	td_write_all(int fd, const void *buf, size_t n);
+/* Atomically replace path with data. */
+int	td_write_file_atomic(const char *path, const void *data, size_t n);
+/* Write a NUL-terminated string to path (no fsync; callers syncfs). */
+int	td_write_all_path(const char *path, const char *s);
+/* Copy src to dst durably (temporary name, fsync, rename). */
+int	td_copy_file(const char *src, const char *dst);
+/* Read a whole (small) file, at most max bytes. */
+int	td_read_file(const char *path, size_t max, char **out, size_t *len);
+/* rm -rf below state_dir (refuses paths not starting with `within`). */
+int	td_remove_tree(const char *path, const char *within);
+
+/* A file being written under a temporary name. */
+struct td_afile {
+	int	 fd;
+	char	*path;
+	char	*tmp;
+	uint64_t bytes;
+};
+int	td_afile_open(struct td_afile *, const char *path);
+int	td_afile_write(struct td_afile *, const void *, size_t);
+/* fsync, rename into place, fsync the directory. Closes. */
+int	td_afile_commit(struct td_afile *);
+/* Remove the temporary file. Safe after commit or on a zeroed struct. */
+void	td_afile_abort(struct td_afile *);
+
+#endif

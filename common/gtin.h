@@ -1,0 +1,39 @@
+/*
+ * gtin.h - GS1 identification keys: GTIN-8, UPC-A (GTIN-12), EAN-13,
+ * GTIN-14, and UPC-E expansion.
+ */
+#ifndef TD_GTIN_H
+#define TD_GTIN_H
+
+#include <stddef.h>
+
+#define TD_GTIN_LEN	14	/* normalised form, without the NUL */
+
+/*
+ * The GS1 mod-10 check digit (0-9) for the n digits given (the key
+ * without its check digit; weights 3,1,3,... from the right). Returns
+ * TD_ERR_FORMAT if n is 0 or a byte is not a digit.
+ */
+int	 td_gtin_check_digit(const char *digits, size_t n);
+
+/*
+ * Validate and normalise a GTIN-8, -12, -13 or -14 given as n digits
+ * (nothing else: no spaces, no signs). Input longer than 14 is accepted
+ * only if the extra leading characters are all '0' (spreadsheet
+ * padding). On success out holds 14 digits, left-padded with '0', and a
+ * NUL, and *code is NULL. On error returns TD_ERR_FORMAT, out is "" and
+ * *code is a stable reason: "gtin_empty", "gtin_not_digits",
+ * "gtin_length" (e.g. 11 digits, a UPC-A without check digit, or 9/10),
+ * "gtin_check_digit".
+ */
+int	 td_gtin_normalize(const char *s, size_t n, char out[15],
+	    const char **code);
+
+/*
+ * Expand an 8-digit UPC-E (number system 0 or 1, check digit last) to
+ * the 12-digit UPC-A it stands for, NUL-terminated. The check digit is
+ * carried over, not verified. 0 or TD_ERR_FORMAT (out is "").
+ */
+int	 td_upce_expand(const char *s, size_t n, char out[13]);
+
+#endif

@@ -1,0 +1,30 @@
+/*
+ * json.h - JSON output into a td_buf. Only what the forwarder needs:
+ * strings and keys; numbers are formatted by num.h and decimal.h.
+ */
+#ifndef TD_JSON_H
+#define TD_JSON_H
+
+#include <stddef.h>
+
+struct td_buf;
+
+/*
+ * Append s[0..n) as a quoted JSON string. '"', '\\' and control
+ * characters are escaped (\b \f \n \r \t, others \u00XX); everything
+ * else, including well-formed UTF-8, is copied as is (no \u escapes for
+ * non-ASCII). Returns 0; TD_ERR_FORMAT if s is not strictly valid UTF-8
+ * (overlongs, surrogates, > U+10FFFF, stray or truncated sequences);
+ * TD_ERR_LIMIT if the buffer's max would be passed. On error b->len is
+ * restored to what it was. Hot path: runs of plain ASCII are scanned 8
+ * bytes at a time and copied with one memcpy. s may be NULL if n is 0.
+ */
+int	 td_json_str(struct td_buf *b, const char *s, size_t n);
+
+/*
+ * Append "key": for a trusted key (ASCII, nothing to escape; not
+ * checked). 0 or TD_ERR_LIMIT (b unchanged).
+ */
+int	 td_json_key(struct td_buf *b, const char *key);
+
+#endif

@@ -1,0 +1,338 @@
+/*
+ * store.c - SQLite state: open, WAL, busy timeout, forward migrations.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "td.h"
+#include "log.h"
+#include "store.h"
+#include "fsutil.h"
+
+#define STORE_MAX_STMTS	64
+
+struct store {
+	sqlite3		*db;
+	char		*path;
+	struct {
+		const char	*sql;
+		sqlite3_stmt	*st;
+	} stmts[STORE_MAX_STMTS];
+	int		 nstmts;
+	int		 intx;
+};
+
+/*
+ * Migrations: migrations[i] takes the schema from version i to i + 1.
+ * Never edit a released step; append a new one.
+ */
+static const char *migrations[] = {
+	/* 0 -> 1: the initial schema */
+	"CREATE TABLE meta ("
+	"  key TEXT PRIMARY KEY,"
+	"  value TEXT NOT NULL);"
+	/* one row per distinct transmission (raw file content) */
+	"CREATE TABLE transmissions ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  id TEXT NOT NULL UNIQUE,"		/* SHA-256 of the raw bytes */
+	"  name TEXT NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  received_at INTEGER NOT NULL,"
+	"  source TEXT NOT NULL DEFAULT 'landing',"
+	"  archive_dir TEXT NOT NULL,"		/* relative to state_dir */
+	"  state TEXT NOT NULL,"		/* received parsed delivered quarantined */
+	"  mapping_version TEXT,"
+	"  format TEXT,"
+	"  records_in INTEGER NOT NULL DEFAULT 0,"
+	"  delivered INTEGER NOT NULL DEFAULT 0,"
+	"  dlq INTEGER NOT NULL DEFAULT 0,"
+	"  held INTEGER NOT NULL DEFAULT 0,"
+	"  duplicate INTEGER NOT NULL DEFAULT 0,"
+	"  batches INTEGER NOT NULL DEFAULT 0,"
+	"  quantity_total TEXT,"
+	"  amount_total TEXT,"
+	"  reason_tier INTEGER,"
+	"  reason_code TEXT,"
+	"  reason_message TEXT,"
+	"  claim TEXT,"				/* work/ entry it came from */
+	"  updated_at INTEGER NOT NULL);"
+	"CREATE INDEX transmissions_state ON transmissions(state, seq);"
+	/* every drop whose content was already received */
+	"CREATE TABLE duplicate_drops ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  claim TEXT NOT NULL UNIQUE,"
+	"  transmission_id TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  received_at INTEGER NOT NULL);"
+	/* batches of canonical records, in the outbox until acknowledged */
+	"CREATE TABLE batches ("
+	"  transmission_id TEXT NOT NULL,"
+	"  seq INTEGER NOT NULL,"
+	"  records INTEGER NOT NULL,"
+	"  bytes INTEGER NOT NULL,"
+	"  sha256 TEXT NOT NULL,"
+	"  idempotency_key TEXT NOT NULL,"
+	"  state TEXT NOT NULL,"		/* pending acked rejected */
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL,"
+	"  acked_at INTEGER,"
+	"  PRIMARY KEY (transmission_id, seq));"
+	"CREATE INDEX batches_state ON batches(state);"
+	/* SFTP listings: what was seen and fetched */
+	"CREATE TABLE remote_files ("
+	"  source TEXT NOT NULL,"
+	"  path TEXT NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  mtime INTEGER NOT NULL,"
+	"  state TEXT NOT NULL,"		/* seen fetched */
+	"  first_seen INTEGER NOT NULL,"
+	"  fetched_at INTEGER,"
+	"  PRIMARY KEY (source, path, size, mtime));"
+	/* natural keys already delivered (Tier 4) */
+	"CREATE TABLE record_keys ("
+	"  record_key TEXT PRIMARY KEY,"
+	"  values_hash TEXT NOT NULL,"
+	"  transmission_id TEXT NOT NULL,"
+	"  record_id TEXT NOT NULL,"
+	"  delivered_at INTEGER NOT NULL);"
+	/* Tier 4 held records */
+	"CREATE TABLE holds ("
+	"  record_id TEXT PRIMARY KEY,"
+	"  transmission_id TEXT NOT NULL,"
+	"  record_key TEXT NOT NULL,"
+	"  reason TEXT NOT NULL,"
+	"  record TEXT NOT NULL,"
+	"  state TEXT NOT NULL,"		/* held approved rejected */
+	"  created_at INTEGER NOT NULL,"
+	"  decided_at INTEGER,"
+	"  decided_by TEXT);"
+	/* head of the audit hash chain, to detect truncation */
+	"CREATE TABLE audit_head ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  seq INTEGER NOT NULL,"
+	"  hash TEXT NOT NULL,"
+	"  offset INTEGER NOT NULL);",
+};
+
+int
+store_latest_version(void)
+{
+	return (int)TD_NELEM(migrations);
+}
+
+const char *
+store_errmsg(struct store *st)
+{
+	return sqlite3_errmsg(st->db);
+}
+
+int
+store_exec(struct store *st, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		td_log(TD_LOG_ERROR, "store_error", "db=%s error=%s", st->path,
+		    msg ? msg : sqlite3_errmsg(st->db));
+		sqlite3_free(msg);
+		return TD_ERR_STATE;
+	}
+	return TD_OK;
+}
+
+int
+store_begin(struct store *st)
+{
+	if (st->intx)
+		td_fatal("store_begin: nested transaction");
+	if (store_exec(st, "BEGIN IMMEDIATE") != 0)
+		return TD_ERR_STATE;
+	st->intx = 1;
+	return TD_OK;
+}
+
+int
+store_commit(struct store *st)
+{
+	int r = store_exec(st, "COMMIT");
+
+	if (r != 0)
+		store_rollback(st);
+	st->intx = 0;
+	return r;
+}
+
+void
+store_rollback(struct store *st)
+{
+	if (sqlite3_get_autocommit(st->db) == 0)
+		(void)sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	st->intx = 0;
+}
+
+sqlite3_stmt *
+store_prepare(struct store *st, const char *sql)
+{
+	sqlite3_stmt *s;
+	int i;
+
+	for (i = 0; i < st->nstmts; i++)
+		if (st->stmts[i].sql == sql) {
+			sqlite3_reset(st->stmts[i].st);
+			sqlite3_clear_bindings(st->stmts[i].st);
+			return st->stmts[i].st;
+		}
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		td_fatal("store: prepare \"%s\": %s", sql,
+		    sqlite3_errmsg(st->db));
+	if (st->nstmts < STORE_MAX_STMTS) {
+		st->stmts[st->nstmts].sql = sql;
+		st->stmts[st->nstmts++].st = s;
+	} else
+		td_fatal("store: statement cache full");
+	return s;
+}
+
+int
+store_step_done(struct store *st, sqlite3_stmt *s)
+{
+	int r = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	if (r != SQLITE_DONE && r != SQLITE_ROW) {
+		td_log(TD_LOG_ERROR, "store_error", "db=%s error=%s", st->path,
+		    sqlite3_errmsg(st->db));
+		return TD_ERR_STATE;
+	}
+	return TD_OK;
+}
+
+int64_t
+store_query_int(struct store *st, const char *sql, int64_t def)
+{
+	sqlite3_stmt *s;
+	int64_t v = def;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		td_fatal("store: prepare \"%s\": %s", sql,
+		    sqlite3_errmsg(st->db));
+	if (sqlite3_step(s) == SQLITE_ROW &&
+	    sqlite3_column_type(s, 0) != SQLITE_NULL)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+int
+store_schema_version(struct store *st)
+{
+	return (int)store_query_int(st, "PRAGMA user_version", 0);
+}
+
+static int
+migrate(struct store *st, char **err)
+{
+	int v = store_schema_version(st), latest = store_latest_version();
+	char *sql;
+
+	if (v > latest) {
+		*err = xasprintf("%s: schema version %d is newer than this "
+		    "tradedrop understands (%d); refusing to touch it",
+		    st->path, v, latest);
+		return TD_ERR_STATE;
+	}
+	for (; v < latest; v++) {
+		if (store_begin(st) != 0)
+			goto fail;
+		sql = xasprintf("%s; PRAGMA user_version = %d;",
+		    migrations[v], v + 1);
+		if (store_exec(st, sql) != 0) {
+			x_free(sql);
+			store_rollback(st);
+			goto fail;
+		}
+		x_free(sql);
+		if (store_commit(st) != 0)
+			goto fail;
+		td_log(TD_LOG_INFO, "store_migrated", "db=%s version=%d",
+		    st->path, v + 1);
+	}
+	return TD_OK;
+ fail:
+	*err = xasprintf("%s: migration to schema %d failed: %s", st->path,
+	    v + 1, sqlite3_errmsg(st->db));
+	return TD_ERR_STATE;
+}
+
+int
+store_open(const char *state_dir, int readonly, struct store **out,
+    char **err)
+{
+	struct store *st;
+	int r, flags;
+
+	*out = NULL;
+	*err = NULL;
+	if (!readonly && td_mkdirs(state_dir, 0750) != 0) {
+		*err = xasprintf("%s: %s", state_dir, strerror(errno));
+		return TD_ERR_IO;
+	}
+	st = xcalloc(1, sizeof(*st));
+	st->path = xasprintf("%s/state.db", state_dir);
+	flags = readonly ? SQLITE_OPEN_READONLY :
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	if ((r = sqlite3_open_v2(st->path, &st->db, flags, NULL)) !=
+	    SQLITE_OK) {
+		*err = xasprintf("%s: %s", st->path, st->db ?
+		    sqlite3_errmsg(st->db) : sqlite3_errstr(r));
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, 10000);
+	if (!readonly) {
+		if (store_exec(st, "PRAGMA journal_mode = WAL") != 0 ||
+		    store_exec(st, "PRAGMA synchronous = FULL") != 0 ||
+		    store_exec(st, "PRAGMA foreign_keys = ON") != 0) {
+			*err = xasprintf("%s: %s", st->path,
+			    sqlite3_errmsg(st->db));
+			goto fail;
+		}
+		if (migrate(st, err) != 0)
+			goto fail;
+	} else if (store_schema_version(st) != store_latest_version()) {
+		*err = xasprintf("%s: schema version %d, expected %d (run "
+		    "tradedrop once to migrate)", st->path,
+		    store_schema_version(st), store_latest_version());
+		goto fail;
+	}
+	*out = st;
+	return TD_OK;
+ fail:
+	store_close(st);
+	return TD_ERR_STATE;
+}
+
+void
+store_close(struct store *st)
+{
+	int i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; i < st->nstmts; i++)
+		sqlite3_finalize(st->stmts[i].st);
+	if (st->db != NULL)
+		sqlite3_close(st->db);
+	x_free(st->path);
+	x_free(st);
+}
+
+sqlite3 *
+store_db(struct store *st)
+{
+	return st->db;
+}

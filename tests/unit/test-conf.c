@@ -1,0 +1,454 @@
+/*
+ * test-conf.c - configuration: every key accepted, every kind of error
+ * reported as FILE:LINE, secret file permissions, the [map] syntax.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "td.h"
+#include "conf.h"
+#include "mapexpr.h"
+
+static char dir[] = "/tmp/td-test-conf.XXXXXX";
+
+static char *
+write_file(const char *name, const char *text, int mode)
+{
+	char *p = xasprintf("%s/%s", dir, name);
+	FILE *f = fopen(p, "w");
+
+	if (f == NULL)
+		td_fatal("cannot write %s", p);
+	fputs(text, f);
+	fclose(f);
+	chmod(p, (mode_t)mode);
+	return p;
+}
+
+static const char *minimal =
+    "[integration]\n"
+    "name = acme\n"
+    "state_dir = /tmp/td-state\n"
+    "[map]\n"
+    "store_id = column \"Store Nbr\"\n"
+    "gtin = column \"UPC\" gtin\n"
+    "txn_date = column \"Week Ending\" date \"%m/%d/%Y\"\n"
+    "quantity = column \"Units\" decimal\n";
+
+/* Load text; return the error text (or NULL when it loads). */
+static char *
+load(const char *text, struct td_conf **cp)
+{
+	char *p = write_file("t.conf", text, 0644), *errs = NULL;
+	struct td_conf *c = NULL;
+
+	if (td_conf_load(p, &c, &errs) == 0) {
+		x_free(errs);
+		errs = NULL;
+	} else if (errs == NULL)
+		errs = xstrdup("(no message)");
+	if (cp != NULL)
+		*cp = c;
+	else
+		td_conf_free(c);
+	x_free(p);
+	return errs;
+}
+
+/* The config with minimal + extra must fail with "t.conf:LINE: ...want". */
+static void
+expect_error(const char *extra, int line, const char *want, const char *name)
+{
+	char *text = xasprintf("%s%s", minimal, extra);
+	char *errs = load(text, NULL), *prefix;
+
+	if (line > 0)
+		prefix = xasprintf("%s/t.conf:%d: ", dir, line);
+	else
+		prefix = xasprintf("%s/t.conf: ", dir);
+	ok(errs != NULL && strstr(errs, prefix) == errs &&
+	    strstr(errs, want) != NULL, "%s", name);
+	if (errs == NULL || strstr(errs, prefix) != errs ||
+	    strstr(errs, want) == NULL)
+		diag("want '%s...%s', got '%s'", prefix, want,
+		    errs ? errs : "(accepted)");
+	x_free(prefix);
+	x_free(errs);
+	x_free(text);
+}
+
+static void
+test_every_key(void)
+{
+	char *key = write_file("id_ed25519", "KEY\n", 0600);
+	char *pw = write_file("pw", "secret\n", 0600);
+	char *kh = write_file("known_hosts", "x\n", 0644);
+	char *cw = write_file("items.csv", "a,b\n", 0644);
+	char *pr = write_file("promos.csv", "a,b\n", 0644);
+	char *pub = write_file("k.pub", "x\n", 0644);
+	char *ca = write_file("ca.pem", "x\n", 0644);
+	char *crt = write_file("c.crt", "x\n", 0644);
+	char *tok = write_file("token", "t\n", 0600);
+	char *text, *errs;
+	struct td_conf *c = NULL;
+	size_t n, i;
+	char * const *l;
+	int k, seen[TDK__COUNT];
+
+	text = xasprintf(
+	    "# every key\n"
+	    "[integration]\n"
+	    "name = acme_1-x\n"
+	    "state_dir = state\n"
+	    "landing_dir = /tmp/land\n"
+	    "retain_days = 30\n"
+	    "currency = EUR\n"
+	    "max_reject_ratio = 0.1\n"
+	    "on_restatement = forward\n"
+	    "log_level = debug\n"
+	    "user = tradedrop\n"
+	    "sync_sla = 2h\n"
+	    "[source \"acme-sftp\"]\n"
+	    "url = sftp://pos:hunter2@127.0.0.1:2222/out\n"
+	    "pattern = *.csv.gz, *.zip\n"
+	    "known_hosts = %s\n"
+	    "identity = %s\n"
+	    "password_file = %s\n"
+	    "passphrase_file = %s\n"
+	    "poll_interval = 1m\n"
+	    "ready = marker\n"
+	    "marker_suffix = .ok\n"
+	    "after = move:/archive\n"
+	    "connect_timeout = 5s\n"
+	    "[source \"second\"]\n"
+	    "url = sftp://pos@host/x\n"
+	    "known_hosts = %s\n"
+	    "password_file = %s\n"
+	    "[watch]\n"
+	    "pattern = *.csv\n"
+	    "ignore = .*, *.part\n"
+	    "[verify]\n"
+	    "checksum = required\n"
+	    "signature = optional ; inline comment\n"
+	    "trusted_key = RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3\n"
+	    "trusted_key = RWQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n"
+	    "trusted_key_file = %s\n"
+	    "sidecar_wait = 0\n"
+	    "[unpack]\n"
+	    "max_ratio = 100\n"
+	    "max_bytes = 1G\n"
+	    "max_members = 50\n"
+	    "max_depth = 2\n"
+	    "[decode]\n"
+	    "encoding = windows-1252\n"
+	    "[parse]\n"
+	    "format = csv\n"
+	    "delimiter = \\t\n"
+	    "header = yes\n"
+	    "skip_rows = 2\n"
+	    "max_field = 1M\n"
+	    "max_record = 4M\n"
+	    "max_fields = 100\n"
+	    "x12_activity = QS, QA\n"
+	    "x12_transfer = SS\n"
+	    "[map]\n"
+	    "store_id = column \"Store Nbr\" trim\n"
+	    "retailer_item_id = column 3\n"
+	    "gtin = column \"UPC\" trim gtin\n"
+	    "txn_date = column \"Week Ending\" date \"%%m/%%d/%%Y\"\n"
+	    "quantity = column \"Units\" decimal thousands\n"
+	    "uom = const \"EA\"\n"
+	    "amount = column \"Net Sales $\" decimal thousands parens\n"
+	    "currency = column \"Cur\" upper\n"
+	    "promo_code = column \"Promo \\\"X\\\"\" trim upper\n"
+	    "crosswalk_file = %s\n"
+	    "promo_file = %s\n"
+	    "key = store_id, gtin, txn_date\n"
+	    "negative_quantity = reject\n"
+	    "period = week_ending\n"
+	    "[calendar]\n"
+	    "type = 445\n"
+	    "year_start = 2026-02-01\n"
+	    "[output]\n"
+	    "url = https://127.0.0.1:8443/api/v1\n"
+	    "ca_file = %s\n"
+	    "client_cert = %s\n"
+	    "client_key = %s\n"
+	    "token_file = %s\n"
+	    "batch_records = 100\n"
+	    "output_encoding = zstd\n"
+	    "max_outbox_bytes = 1G\n"
+	    "report_rejections = no\n"
+	    "timeout = 10s\n"
+	    "max_backoff = 5m\n"
+	    "breaker_failures = 3\n"
+	    "breaker_cooldown = 30s\n"
+	    "[metrics]\n"
+	    "listen = 127.0.0.1:9464\n"
+	    "textfile = metrics.prom\n",
+	    kh, key, pw, pw, kh, pw, pub, cw, pr, ca, crt, key, tok);
+	errs = load(text, &c);
+	ok(errs == NULL, "a config setting every key loads");
+	if (errs != NULL)
+		diag("%s", errs);
+	x_free(errs);
+	if (c == NULL)
+		goto out;
+
+	/* every non-source key of the table was set by that file */
+	memset(seen, 0, sizeof(seen));
+	for (k = 0; k < TDK__COUNT; k++) {
+		const struct td_conf_keyinfo *ki = td_conf_keyinfo(k);
+
+		if (strcmp(ki->section, "source") == 0)
+			seen[k] = td_conf_nsources(c) > 0;
+		else
+			seen[k] = td_conf_isset(c, k);
+		if (!seen[k])
+			diag("key %s.%s not covered", ki->section, ki->key);
+	}
+	for (k = 0, n = 0; k < TDK__COUNT; k++)
+		n += seen[k];
+	is_int(n, TDK__COUNT, "the test covers every key of the table");
+
+	is_str(td_conf_str(c, TDK_integration_name), "acme_1-x", "name");
+	ok(strstr(td_conf_str(c, TDK_integration_state_dir), dir) != NULL &&
+	    strstr(td_conf_str(c, TDK_integration_state_dir), "/state") != NULL,
+	    "relative state_dir resolved against the config directory");
+	is_int(td_conf_u64(c, TDK_integration_max_reject_ratio), 100000,
+	    "ratio 0.1 is 100000 ppm");
+	is_int(td_conf_u64(c, TDK_integration_sync_sla), 7200, "2h");
+	is_int(td_conf_u64(c, TDK_unpack_max_bytes), 1ULL << 30, "1G");
+	is_int(td_conf_u64(c, TDK_parse_delimiter), '\t', "\\t delimiter");
+	is_str(td_conf_str(c, TDK_verify_signature), "optional",
+	    "inline ; comment stripped");
+	l = td_conf_list(c, TDK_verify_trusted_key, &n);
+	is_int(n, 2, "trusted_key is repeatable");
+	l = td_conf_list(c, TDK_source_pattern, &n);
+	is_int(td_conf_nsources(c), 2, "two sources");
+	is_str(td_conf_source_name(c, 1), "second", "source name");
+	l = td_conf_src_list(c, 0, TDK_source_pattern, &n);
+	ok(n == 2 && strcmp(l[0], "*.csv.gz") == 0 &&
+	    strcmp(l[1], "*.zip") == 0, "source pattern list");
+	is_int(td_conf_src_u64(c, 1, TDK_source_poll_interval), 300,
+	    "source default poll_interval 5m");
+	is_str(td_conf_map(c, TDK_map_promo_code)->arg, "Promo \"X\"",
+	    "escaped quote in a header name");
+	is_int(td_conf_map(c, TDK_map_retailer_item_id)->colnum, 3,
+	    "column N");
+	l = td_conf_list(c, TDK_map_key, &n);
+	is_int(n, 3, "key list");
+	for (i = 0; i < n; i++)
+		ok(l[i] != NULL, "key item %zu", i);
+	td_conf_free(c);
+ out:
+	x_free(text);
+	x_free(key); x_free(pw); x_free(kh); x_free(cw); x_free(pr);
+	x_free(pub); x_free(ca); x_free(crt); x_free(tok);
+}
+
+static void
+test_defaults(void)
+{
+	struct td_conf *c = NULL;
+	char *errs = load(minimal, &c);
+	char buf[512];
+
+	ok(errs == NULL, "minimal config loads");
+	x_free(errs);
+	if (c == NULL)
+		return;
+	is_str(td_conf_str(c, TDK_integration_landing_dir),
+	    "/tmp/td-state/landing", "landing_dir defaults under state_dir");
+	is_str(td_conf_str(c, TDK_output_url), "file:///tmp/td-state/out",
+	    "output url defaults to file://<state_dir>/out");
+	is_int(td_conf_u64(c, TDK_output_batch_records), 5000,
+	    "batch_records default");
+	is_int(td_conf_u64(c, TDK_unpack_max_bytes), 16ULL << 30,
+	    "max_bytes default 16G");
+	is_int(td_conf_u64(c, TDK_integration_retain_days), 2557,
+	    "retain_days default");
+	is_int(td_conf_u64(c, TDK_integration_max_reject_ratio), 50000,
+	    "max_reject_ratio default 0.05");
+	is_str(td_conf_str(c, TDK_decode_encoding), "auto", "encoding");
+	is_int(td_conf_u64(c, TDK_parse_header), 1, "header default yes");
+	snprintf(buf, sizeof(buf), "%s", td_conf_str(c, TDK_watch_ignore));
+	ok(strcmp(buf, ".*, *.part, *.tmp, *.filepart") == 0,
+	    "watch ignore default");
+	td_conf_free(c);
+}
+
+static void
+test_errors(void)
+{
+	char *key, *kh, *text, *errs;
+
+	/* minimal has 8 lines, so extra text starts at line 9 */
+	expect_error("[bogus]\nx = 1\n", 9, "unknown section [bogus]",
+	    "unknown section");
+	expect_error("[output]\nbatch_size = 5\n", 10,
+	    "unknown key \"batch_size\" in [output]", "unknown key");
+	expect_error("[output]\nbatch_records = lots\n", 10,
+	    "not a whole number", "bad integer");
+	expect_error("[output]\nbatch_records = 0\n", 10, "out of range",
+	    "integer below range");
+	expect_error("[output]\nbatch_records = 1000001\n", 10,
+	    "out of range", "integer above range");
+	expect_error("[output]\ntimeout = 5 minutes\n", 10,
+	    "not a duration", "bad duration");
+	expect_error("[unpack]\nmax_bytes = 5Q\n", 10, "not a size",
+	    "bad size");
+	expect_error("[integration]\nmax_reject_ratio = 1.5\n", 10,
+	    "not a ratio", "ratio above 1");
+	expect_error("[decode]\nencoding = ebcdic\n", 10,
+	    "not one of the allowed values", "bad enum");
+	expect_error("[parse]\nheader = maybe\n", 10, "expected yes or no",
+	    "bad bool");
+	expect_error("[parse]\ndelimiter = ;;\n", 10, "one byte",
+	    "bad delimiter");
+	expect_error("[integration]\ncurrency = usd\n", 10, "ISO 4217",
+	    "bad currency");
+	expect_error("[output]\nurl = http://plain/\n", 10,
+	    "https://", "plain http refused");
+	expect_error("[watch]\npattern = a,,b\n", 10, "empty item",
+	    "empty list item");
+	expect_error("[map]\npromo_code = colum \"Promo\"\n", 10,
+	    "expected column or const", "map: bad source");
+	expect_error("[map]\npromo_code = column \"Promo\n", 10,
+	    "unterminated quoted string", "map: unterminated quote");
+	expect_error("[map]\npromo_code = column \"Promo\" lower\n", 10,
+	    "unknown transform", "map: unknown transform");
+	expect_error("[map]\npromo_code = column 0\n", 10,
+	    "column number", "map: column 0");
+	expect_error("[map]\npromo_code = column \"P\" date\n", 10,
+	    "date needs", "map: date without format");
+	expect_error("[map]\npromo_code = column \"P\" date \"%Q\"\n", 10,
+	    "date format", "map: bad date directive");
+	expect_error("[map]\nkey = store_id, colour\n", 10,
+	    "not a record field", "map: bad key field");
+	expect_error("[calendar]\ntype = 445\n", 10, "needs year_start",
+	    "retail calendar needs year_start");
+	expect_error("[integration]\nname = other\n", 10,
+	    "duplicate key \"name\" (first at line 2)", "duplicate key");
+	expect_error("[source \"s\"]\nurl = sftp://h/x\n"
+	    "known_hosts = /dev/null\npassword_file = /nonexistent/pw\n"
+	    "[source \"s\"]\n", 13, "duplicate source \"s\" (first at line 9)",
+	    "duplicate source name");
+	expect_error("[source]\nurl = x\n", 9, "quoted name",
+	    "source without a name");
+	expect_error("[source \"Bad Name\"]\n", 9, "source name",
+	    "source with a bad name");
+	expect_error("just words\n", 9, "syntax error", "not key = value");
+	expect_error("[output\n", 9, "syntax error", "broken section header");
+
+	/* missing required keys name the section's line, or just the file */
+	errs = load("[integration]\nname = a\n[map]\nstore_id = column 1\n",
+	    NULL);
+	ok(errs != NULL && strstr(errs, "t.conf:1: [integration]: missing "
+	    "required key \"state_dir\"") != NULL,
+	    "missing state_dir names the section line");
+	ok(errs != NULL && strstr(errs, "t.conf:3: [map]: missing required "
+	    "key \"txn_date\"") != NULL, "missing txn_date names [map] line");
+	x_free(errs);
+	errs = load("[map]\nstore_id = column 1\n", NULL);
+	ok(errs != NULL && strstr(errs, "t.conf: missing section "
+	    "[integration]") != NULL, "missing section reported");
+	x_free(errs);
+
+	/* several errors are all reported */
+	errs = load("[integration]\nname = BAD\nstate_dir = /x\nfoo = 1\n"
+	    "[map]\nstore_id = column 1\ngtin = column 2 gtin\n"
+	    "txn_date = column 3 date \"%Y\"\nquantity = column 4 decimal\n",
+	    NULL);
+	ok(errs != NULL && strstr(errs, "t.conf:2: name = BAD") != NULL &&
+	    strstr(errs, "t.conf:4: unknown key \"foo\"") != NULL,
+	    "every error is reported, each with its line");
+	x_free(errs);
+
+	/* a secret file readable by group or others is refused */
+	key = write_file("open_key", "KEY\n", 0644);
+	kh = write_file("kh", "x\n", 0644);
+	text = xasprintf("[source \"s\"]\nurl = sftp://h/x\n"
+	    "known_hosts = %s\nidentity = %s\n", kh, key);
+	x_free(kh);
+	expect_error(text, 12, "readable by group or others (mode 644)",
+	    "identity readable by others is refused");
+	x_free(text);
+	chmod(key, 0640);
+	text = xasprintf("[output]\ntoken_file = %s\n", key);
+	expect_error(text, 10, "readable by group or others (mode 640)",
+	    "token_file readable by group is refused");
+	x_free(text);
+	chmod(key, 0600);
+	text = xasprintf("[output]\ntoken_file = %s\n", key);
+	errs = load((char *)xasprintf("%s%s", minimal, text), NULL);
+	ok(errs == NULL, "mode 600 token_file accepted");
+	x_free(errs);
+	x_free(text);
+	text = xasprintf("[output]\ntoken_file = %s/missing\n", dir);
+	expect_error(text, 10, "No such file", "missing token_file");
+	x_free(text);
+	x_free(key);
+
+	/* x12 takes no column mappings */
+	errs = load("[integration]\nname = a\nstate_dir = /x\n[parse]\n"
+	    "format = x12\n[map]\nstore_id = column 1\n", NULL);
+	ok(errs != NULL && strstr(errs, "t.conf:7: store_id: with format = "
+	    "x12") != NULL, "x12 refuses column mappings");
+	x_free(errs);
+}
+
+static void
+test_mapexpr(void)
+{
+	struct mapexpr *mx;
+	const char *why;
+	char *canon;
+
+	ok(mapexpr_parse("column \"Week Ending\"  date \"%m/%d/%Y\" trim",
+	    &mx, &why) == 0, "parse with extra spaces");
+	if (mx != NULL) {
+		canon = mapexpr_canon(mx);
+		is_str(canon, "column \"Week Ending\" date \"%m/%d/%Y\" trim",
+		    "canonical form");
+		x_free(canon);
+		mapexpr_free(mx);
+	}
+	ok(mapexpr_parse("const \"a\\\\b\"", &mx, &why) == 0 && mx != NULL &&
+	    strcmp(mx->arg, "a\\b") == 0, "escaped backslash");
+	mapexpr_free(mx);
+	ok(mapexpr_parse("column 2 decimal parens upper", &mx, &why) == 0 &&
+	    mx != NULL && mx->nxf == 2 && mx->xf[0].opts == MX_DEC_PARENS,
+	    "decimal options then another transform");
+	mapexpr_free(mx);
+	ok(mapexpr_parse("", &mx, &why) != 0 && mx == NULL, "empty refused");
+	ok(mapexpr_parse("const x", &mx, &why) != 0, "unquoted const");
+	ok(mapexpr_parse("column \"a\"b", &mx, &why) != 0, "junk after quote");
+	ok(mapexpr_parse("column 1 trim trim trim trim trim trim trim trim "
+	    "trim", &mx, &why) != 0, "too many transforms");
+}
+
+int
+main(void)
+{
+	if (mkdtemp(dir) == NULL)
+		td_fatal("mkdtemp");
+	test_every_key();
+	test_defaults();
+	test_errors();
+	test_mapexpr();
+	{
+		char *cmd = xasprintf("rm -rf '%s'", dir);
+
+		(void)!system(cmd);
+		x_free(cmd);
+	}
+	return done_testing();
+}

@@ -1,0 +1,270 @@
+/* test-date.c - unit tests for common/date.c */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "td.h"
+#include "date.h"
+#include "tap.h"
+
+struct day_vec {
+	int y, m, d;
+	int32_t days;
+	int wday;
+};
+
+static const struct day_vec day_vecs[] = {
+	{ 1970, 1, 1, 0, 4 },
+	{ 1969, 12, 31, -1, 3 },
+	{ 1900, 1, 1, -25567, 1 },
+	{ 1900, 2, 28, -25509, 3 },
+	{ 1900, 3, 1, -25508, 4 },	/* 1900 is not a leap year */
+	{ 1904, 2, 29, -24048, 1 },
+	{ 2000, 2, 29, 11016, 2 },	/* 2000 is */
+	{ 2000, 3, 1, 11017, 3 },
+	{ 2024, 2, 29, 19782, 4 },
+	{ 2038, 1, 19, 24855, 2 },
+	{ 2100, 12, 31, 47846, 5 },
+	{ 9999, 12, 31, 2932896, 5 },
+};
+
+static void
+test_days(void)
+{
+	const struct day_vec *v;
+	struct td_date d, e;
+	char buf[TD_DATE_STRMAX];
+	size_t i;
+
+	for (i = 0; i < TD_NELEM(day_vecs); i++) {
+		v = &day_vecs[i];
+		d.y = v->y;
+		d.m = v->m;
+		d.d = v->d;
+		td_date_from_days(v->days, &e);
+		td_date_format(&d, buf);
+		ok(td_date_valid(&d) == 0 && td_date_to_days(&d) == v->days &&
+		    e.y == v->y && e.m == v->m && e.d == v->d &&
+		    td_date_weekday(&d) == v->wday,
+		    "%s = day %d, weekday %d", buf, (int)td_date_to_days(&d),
+		    td_date_weekday(&d));
+	}
+}
+
+static void
+test_every_day(void)
+{
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
+	struct td_date d, e;
+	char buf[TD_DATE_STRMAX], want[TD_DATE_STRMAX];
+	int32_t days, expect = -25567;
+	int wday = 1, leap, n, bad = 0, count = 0;
+
+	for (d.y = 1900; d.y <= 2100; d.y++) {
+		leap = (d.y % 4 == 0 && d.y % 100 != 0) || d.y % 400 == 0;
+		for (d.m = 1; d.m <= 12; d.m++) {
+			n = mdays[d.m - 1] + (d.m == 2 && leap);
+			for (d.d = 1; d.d <= n; d.d++, expect++, count++) {
+				days = td_date_to_days(&d);
+				td_date_from_days(days, &e);
+				td_date_format(&d, buf);
+				snprintf(want, sizeof(want), "%04d-%02d-%02d",
+				    d.y, d.m, d.d);
+				if (days != expect || e.y != d.y ||
+				    e.m != d.m || e.d != d.d ||
+				    td_date_valid(&d) != 0 ||
+				    td_date_weekday(&d) != wday ||
+				    strcmp(buf, want) != 0 ||
+				    td_date_parse_iso(buf, 10, &e) != 0 ||
+				    e.y != d.y || e.m != d.m || e.d != d.d) {
+					if (bad++ < 5)
+						diag("mismatch at %s", want);
+				}
+				wday = (wday + 1) % 7;
+			}
+			/* the day after the last is invalid */
+			e = d;
+			e.d = n + 1;
+			if (td_date_valid(&e) != TD_ERR_RANGE)
+				bad++;
+		}
+	}
+	ok(bad == 0 && count == 73414,
+	    "every day 1900-01-01..2100-12-31 round trips (%d days)", count);
+}
+
+static void
+test_valid(void)
+{
+	struct td_date d;
+	char buf[TD_DATE_STRMAX];
+
+	d.y = 2025; d.m = 2; d.d = 29;
+	is_int(td_date_valid(&d), TD_ERR_RANGE, "2025-02-29");
+	d.y = 1900;
+	is_int(td_date_valid(&d), TD_ERR_RANGE, "1900-02-29");
+	d.y = 2000;
+	is_int(td_date_valid(&d), 0, "2000-02-29");
+	d.m = 13; d.d = 1;
+	is_int(td_date_valid(&d), TD_ERR_RANGE, "month 13");
+	d.m = 0;
+	is_int(td_date_valid(&d), TD_ERR_RANGE, "month 0");
+	d.m = 1; d.d = 0;
+	is_int(td_date_valid(&d), TD_ERR_RANGE, "day 0");
+	d.d = 32;
+	is_int(td_date_valid(&d), TD_ERR_RANGE, "day 32");
+	d.y = 1899; d.d = 31;
+	is_int(td_date_valid(&d), TD_ERR_RANGE, "1899");
+	d.y = 10000;
+	is_int(td_date_valid(&d), TD_ERR_RANGE, "10000");
+	is_int(td_date_format(&d, buf), 10, "format invalid returns 10");
+	is_str(buf, "0000-00-00", "invalid formats as zeros");
+	d.y = -2147483647 - 1; d.m = -5; d.d = 2147483647;
+	is_int(td_date_valid(&d), TD_ERR_RANGE, "garbage");
+	(void)td_date_to_days(&d);	/* must not trap under UBSan */
+	(void)td_date_weekday(&d);
+	td_date_from_days(INT32_MIN, &d);
+	td_date_from_days(INT32_MAX, &d);
+	ok(1, "extremes do not trap");
+}
+
+struct parse_vec {
+	const char *s, *fmt;
+	int ret;
+	const char *want;
+};
+
+static const struct parse_vec parse_vecs[] = {
+	{ "2024-03-05", "%Y-%m-%d", 0, "2024-03-05" },
+	{ "2024-3-5", "%Y-%m-%d", 0, "2024-03-05" },
+	{ "20240305", "%Y%m%d", 0, "2024-03-05" },
+	{ "03/05/2024", "%m/%d/%Y", 0, "2024-03-05" },
+	{ "5.3.24", "%d.%m.%y", 0, "2024-03-05" },
+	{ "31.12.68", "%d.%m.%y", 0, "2068-12-31" },
+	{ "01.01.69", "%d.%m.%y", 0, "1969-01-01" },
+	{ "1.1.00", "%d.%m.%y", 0, "2000-01-01" },
+	{ "01.01.99", "%d.%m.%y", 0, "1999-01-01" },
+	{ "05-Mar-2024", "%d-%b-%Y", 0, "2024-03-05" },
+	{ "05-MAR-2024", "%d-%b-%Y", 0, "2024-03-05" },
+	{ "05-march-2024", "%d-%b-%Y", 0, "2024-03-05" },
+	{ "September 9, 2024", "%b %d, %Y", 0, "2024-09-09" },
+	{ "Sep 9, 2024", "%b %d, %Y", 0, "2024-09-09" },
+	{ "May 31 2024", "%b %d %Y", 0, "2024-05-31" },
+	{ "jUnE 1 2024", "%b %d %Y", 0, "2024-06-01" },
+	{ "Dec2024 25", "%b%Y %d", 0, "2024-12-25" },
+	{ "2024-001", "%Y-%j", 0, "2024-01-01" },
+	{ "2024060", "%Y%j", 0, "2024-02-29" },
+	{ "2023060", "%Y%j", 0, "2023-03-01" },
+	{ "2024366", "%Y%j", 0, "2024-12-31" },
+	{ "2023365", "%Y%j", 0, "2023-12-31" },
+	{ "24/32", "%y/%j", 0, "2024-02-01" },
+	{ "2023366", "%Y%j", TD_ERR_RANGE, NULL },
+	{ "2024000", "%Y%j", TD_ERR_RANGE, NULL },
+	{ "2024367", "%Y%j", TD_ERR_RANGE, NULL },
+	{ "100% 2024-01-02", "100%% %Y-%m-%d", 0, "2024-01-02" },
+	{ "2025-02-29", "%Y-%m-%d", TD_ERR_RANGE, NULL },
+	{ "1900-02-29", "%Y-%m-%d", TD_ERR_RANGE, NULL },
+	{ "2000-02-29", "%Y-%m-%d", 0, "2000-02-29" },
+	{ "2024-13-01", "%Y-%m-%d", TD_ERR_RANGE, NULL },
+	{ "2024-00-01", "%Y-%m-%d", TD_ERR_RANGE, NULL },
+	{ "2024-01-00", "%Y-%m-%d", TD_ERR_RANGE, NULL },
+	{ "2024-04-31", "%Y-%m-%d", TD_ERR_RANGE, NULL },
+	{ "1899-12-31", "%Y-%m-%d", TD_ERR_RANGE, NULL },
+	{ "0999-12-31", "%Y-%m-%d", TD_ERR_RANGE, NULL },
+	{ "9999-12-31", "%Y-%m-%d", 0, "9999-12-31" },
+	{ "1900-01-01", "%Y-%m-%d", 0, "1900-01-01" },
+	{ "", "%Y-%m-%d", TD_ERR_FORMAT, NULL },
+	{ "2024-03-05 ", "%Y-%m-%d", TD_ERR_FORMAT, NULL },
+	{ " 2024-03-05", "%Y-%m-%d", TD_ERR_FORMAT, NULL },
+	{ "2024/03/05", "%Y-%m-%d", TD_ERR_FORMAT, NULL },
+	{ "24-03-05", "%Y-%m-%d", TD_ERR_FORMAT, NULL },
+	{ "02024-03-05", "%Y-%m-%d", TD_ERR_FORMAT, NULL },
+	{ "2024-003-05", "%Y-%m-%d", TD_ERR_FORMAT, NULL },
+	{ "2024-03-", "%Y-%m-%d", TD_ERR_FORMAT, NULL },
+	{ "2024-03", "%Y-%m-%d", TD_ERR_FORMAT, NULL },
+	{ "2024-+3-05", "%Y-%m-%d", TD_ERR_FORMAT, NULL },
+	{ "2024-03-05", "%Y%m%d", TD_ERR_FORMAT, NULL },
+	{ "5.3.2024", "%d.%m.%y", TD_ERR_FORMAT, NULL },
+	{ "05-Mrz-2024", "%d-%b-%Y", TD_ERR_FORMAT, NULL },
+	{ "05-Ma-2024", "%d-%b-%Y", TD_ERR_FORMAT, NULL },
+	{ "05-Marc-2024", "%d-%b-%Y", TD_ERR_FORMAT, NULL },
+	{ "100 2024-01-02", "100%% %Y-%m-%d", TD_ERR_FORMAT, NULL },
+	/* bad formats */
+	{ "2024-03", "%Y-%m", TD_ERR_INVAL, NULL },
+	{ "03-05", "%m-%d", TD_ERR_INVAL, NULL },
+	{ "2024-03-05", "%Y-%m-%e", TD_ERR_INVAL, NULL },
+	{ "2024-03-05", "%Y-%m-%d%", TD_ERR_INVAL, NULL },
+	{ "2024-60-05", "%Y-%j-%d", TD_ERR_INVAL, NULL },
+	{ "2024-03-05 10:00", "%Y-%m-%d %H:%M", TD_ERR_INVAL, NULL },
+};
+
+static void
+test_parse(void)
+{
+	const struct parse_vec *v;
+	struct td_date d;
+	char buf[TD_DATE_STRMAX];
+	size_t i;
+	int r;
+
+	for (i = 0; i < TD_NELEM(parse_vecs); i++) {
+		v = &parse_vecs[i];
+		d.y = d.m = d.d = 99;
+		r = td_date_parse(v->s, strlen(v->s), v->fmt, &d);
+		td_date_format(&d, buf);
+		if (v->ret == 0)
+			ok(r == 0 && strcmp(buf, v->want) == 0,
+			    "'%s' as '%s' -> %s", v->s, v->fmt, buf);
+		else
+			ok(r == v->ret && d.y == 0 && d.m == 0 && d.d == 0,
+			    "'%s' as '%s' -> %d", v->s, v->fmt, r);
+	}
+	is_int(td_date_parse("2024-03-05", 7, "%Y-%m", &d), TD_ERR_INVAL,
+	    "n bounds the input (fmt still checked)");
+	is_int(td_date_parse("2024-03-05x", 10, "%Y-%m-%d", &d), 0,
+	    "n bounds the input");
+	is_int(td_date_parse("2024-03-0\0", 10, "%Y-%m-%d", &d), TD_ERR_FORMAT,
+	    "embedded NUL");
+	is_int(td_date_parse(NULL, 0, "%Y-%m-%d", &d), TD_ERR_FORMAT, "NULL");
+}
+
+static void
+test_iso(void)
+{
+	static const char *bad[] = {
+		"2024-3-05", "2024-03-5", "24-03-05", "2024/03/05",
+		"2024-03-05T", "20240305", "2024-03-0x", "+024-03-05",
+		"2024-03- 5", "",
+	};
+	struct td_date d;
+	size_t i;
+
+	is_int(td_date_parse_iso("2024-02-29", 10, &d), 0, "iso leap day");
+	ok(d.y == 2024 && d.m == 2 && d.d == 29, "iso fields");
+	is_int(td_date_parse_iso("2023-02-29", 10, &d), TD_ERR_RANGE,
+	    "iso 2023-02-29");
+	ok(d.y == 0 && d.m == 0 && d.d == 0, "zeroed on error");
+	is_int(td_date_parse_iso("2023-13-01", 10, &d), TD_ERR_RANGE,
+	    "iso month 13");
+	is_int(td_date_parse_iso("1899-12-31", 10, &d), TD_ERR_RANGE,
+	    "iso 1899");
+	for (i = 0; i < TD_NELEM(bad); i++)
+		is_int(td_date_parse_iso(bad[i], strlen(bad[i]), &d),
+		    TD_ERR_FORMAT, "iso rejects '%s'", bad[i]);
+	is_int(td_date_parse_iso("2024-03-05", 9, &d), TD_ERR_FORMAT,
+	    "iso short n");
+	is_int(td_date_parse_iso(NULL, 10, &d), TD_ERR_FORMAT, "iso NULL");
+}
+
+int
+main(void)
+{
+	test_days();
+	test_every_day();
+	test_valid();
+	test_parse();
+	test_iso();
+	return done_testing();
+}

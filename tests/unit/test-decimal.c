@@ -1,0 +1,454 @@
+/* test-decimal.c - unit tests for common/decimal.c */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "td.h"
+#include "decimal.h"
+#include "tap.h"
+
+#define T	TD_DEC_THOUSANDS
+#define P	TD_DEC_PARENS
+
+struct parse_vec {
+	const char *s;
+	unsigned flags;
+	int ret;
+	const char *fmt;	/* td_dec_format() of the result */
+	int scale;
+};
+
+static const struct parse_vec parse_vecs[] = {
+	{ "0", 0, 0, "0", 0 },
+	{ "12.50", 0, 0, "12.50", 2 },
+	{ "-12.50", 0, 0, "-12.50", 2 },
+	{ "+3", 0, 0, "3", 0 },
+	{ "-2", 0, 0, "-2", 0 },
+	{ "007.10", 0, 0, "7.10", 2 },
+	{ "-0.00", 0, 0, "0.00", 2 },
+	{ "-0", 0, 0, "0", 0 },
+	{ "+0.0", 0, 0, "0.0", 1 },
+	{ ".5", 0, 0, "0.5", 1 },
+	{ "-.5", 0, 0, "-0.5", 1 },
+	{ "5.", 0, 0, "5", 0 },
+	{ "0.000000000000000001", 0, 0, "0.000000000000000001", 18 },
+	{ "0.0000000000000000001", 0, TD_ERR_RANGE, "0", 0 },
+	{ "1.0000000000000000000", 0, TD_ERR_RANGE, "0", 0 },
+	{ "999999999999999999999999999999999999", 0, 0,
+	    "999999999999999999999999999999999999", 0 },
+	{ "-999999999999999999.999999999999999999", 0, 0,
+	    "-999999999999999999.999999999999999999", 18 },
+	{ "1000000000000000000000000000000000000", 0, TD_ERR_RANGE, "0", 0 },
+	{ "000000000000000000000000000000000000000000001", 0, 0, "1", 0 },
+	{ "0.000000000000000000", 0, 0, "0.000000000000000000", 18 },
+	{ "99999999999999999999999999999999999999999", 0, TD_ERR_RANGE,
+	    "0", 0 },
+	{ "", 0, TD_ERR_FORMAT, "0", 0 },
+	{ "-", 0, TD_ERR_FORMAT, "0", 0 },
+	{ "+", 0, TD_ERR_FORMAT, "0", 0 },
+	{ ".", 0, TD_ERR_FORMAT, "0", 0 },
+	{ "-.", 0, TD_ERR_FORMAT, "0", 0 },
+	{ "1e5", 0, TD_ERR_FORMAT, "0", 0 },
+	{ "1E5", 0, TD_ERR_FORMAT, "0", 0 },
+	{ " 1", 0, TD_ERR_FORMAT, "0", 0 },
+	{ "1 ", 0, TD_ERR_FORMAT, "0", 0 },
+	{ "- 1", 0, TD_ERR_FORMAT, "0", 0 },
+	{ "$5", 0, TD_ERR_FORMAT, "0", 0 },
+	{ "5$", 0, TD_ERR_FORMAT, "0", 0 },
+	{ "--1", 0, TD_ERR_FORMAT, "0", 0 },
+	{ "+-1", 0, TD_ERR_FORMAT, "0", 0 },
+	{ "1-", 0, TD_ERR_FORMAT, "0", 0 },
+	{ "1..2", 0, TD_ERR_FORMAT, "0", 0 },
+	{ "1.2.3", 0, TD_ERR_FORMAT, "0", 0 },
+	{ "0x10", 0, TD_ERR_FORMAT, "0", 0 },
+	{ "NaN", 0, TD_ERR_FORMAT, "0", 0 },
+	{ "inf", 0, TD_ERR_FORMAT, "0", 0 },
+	{ "1,5", 0, TD_ERR_FORMAT, "0", 0 },
+	{ "1,234", 0, TD_ERR_FORMAT, "0", 0 },
+	{ "(5.00)", 0, TD_ERR_FORMAT, "0", 0 },
+	/* junk wins over range */
+	{ "99999999999999999999999999999999999999999x", 0, TD_ERR_FORMAT,
+	    "0", 0 },
+	/* TD_DEC_THOUSANDS */
+	{ "1,234,567.50", T, 0, "1234567.50", 2 },
+	{ "-1,234", T, 0, "-1234", 0 },
+	{ "1234", T, 0, "1234", 0 },
+	{ "999,999", T, 0, "999999", 0 },
+	{ "12,345.", T, 0, "12345", 0 },
+	{ "0.123", T, 0, "0.123", 3 },
+	{ "1,234.567,8", T, TD_ERR_FORMAT, "0", 0 },
+	{ "1234,567", T, TD_ERR_FORMAT, "0", 0 },
+	{ "1,23", T, TD_ERR_FORMAT, "0", 0 },
+	{ "1,2345", T, TD_ERR_FORMAT, "0", 0 },
+	{ "1,23.5", T, TD_ERR_FORMAT, "0", 0 },
+	{ ",123", T, TD_ERR_FORMAT, "0", 0 },
+	{ "1,,234", T, TD_ERR_FORMAT, "0", 0 },
+	{ "1,234,", T, TD_ERR_FORMAT, "0", 0 },
+	{ "1,.5", T, TD_ERR_FORMAT, "0", 0 },
+	{ ",", T, TD_ERR_FORMAT, "0", 0 },
+	{ "-,123", T, TD_ERR_FORMAT, "0", 0 },
+	/* TD_DEC_PARENS */
+	{ "(5.00)", P, 0, "-5.00", 2 },
+	{ "(0.00)", P, 0, "0.00", 2 },
+	{ "(.5)", P, 0, "-0.5", 1 },
+	{ "-5.00", P, 0, "-5.00", 2 },
+	{ "(1,234.50)", P | T, 0, "-1234.50", 2 },
+	{ "(1,234.50)", P, TD_ERR_FORMAT, "0", 0 },
+	{ "(-5)", P, TD_ERR_FORMAT, "0", 0 },
+	{ "(+5)", P, TD_ERR_FORMAT, "0", 0 },
+	{ "-(5)", P, TD_ERR_FORMAT, "0", 0 },
+	{ "()", P, TD_ERR_FORMAT, "0", 0 },
+	{ "(", P, TD_ERR_FORMAT, "0", 0 },
+	{ ")", P, TD_ERR_FORMAT, "0", 0 },
+	{ "(5", P, TD_ERR_FORMAT, "0", 0 },
+	{ "5)", P, TD_ERR_FORMAT, "0", 0 },
+	{ "((5))", P, TD_ERR_FORMAT, "0", 0 },
+	{ "( 5)", P, TD_ERR_FORMAT, "0", 0 },
+};
+
+static void
+test_parse(void)
+{
+	const struct parse_vec *v;
+	struct td_dec d;
+	char buf[TD_DEC_STRMAX];
+	size_t i, len;
+	int r;
+
+	for (i = 0; i < TD_NELEM(parse_vecs); i++) {
+		v = &parse_vecs[i];
+		d.v = 77;
+		d.scale = 7;
+		r = td_dec_parse(v->s, strlen(v->s), v->flags, &d);
+		len = td_dec_format(&d, buf, sizeof(buf));
+		ok(r == v->ret && strcmp(buf, v->fmt) == 0 &&
+		    d.scale == v->scale && len == strlen(v->fmt),
+		    "parse '%s' flags %u -> %d '%s' scale %d", v->s, v->flags,
+		    r, buf, d.scale);
+	}
+	/* n bounds the input */
+	is_int(td_dec_parse("12.345", 4, 0, &d), 0, "n limits the input");
+	td_dec_format(&d, buf, sizeof(buf));
+	is_str(buf, "12.3", "prefix parsed");
+	is_int(td_dec_parse("1\0" "2", 3, 0, &d), TD_ERR_FORMAT,
+	    "embedded NUL");
+	is_int(td_dec_parse(NULL, 0, 0, &d), TD_ERR_FORMAT, "NULL");
+}
+
+static void
+test_format(void)
+{
+	struct td_dec d;
+	char buf[TD_DEC_STRMAX], small[5];
+	size_t len;
+
+	d.v = 0;
+	d.scale = 0;
+	len = td_dec_format(&d, buf, sizeof(buf));
+	ok(len == 1 && strcmp(buf, "0") == 0, "zero");
+	d.v = -5;
+	d.scale = 3;
+	td_dec_format(&d, buf, sizeof(buf));
+	is_str(buf, "-0.005", "small negative");
+	d.v = 123456;
+	d.scale = 2;
+	len = td_dec_format(&d, small, sizeof(small));
+	ok(len == 7 && strcmp(small, "1234") == 0,
+	    "truncates like snprintf, returns full length");
+	len = td_dec_format(&d, small, 0);
+	is_int(len, 7, "outsz 0 writes nothing");
+	/* the extremes of __int128 do not overflow the formatter */
+	d.v = -((((__int128)1 << 126) - 1) + ((__int128)1 << 126)) - 1;
+	d.scale = 18;
+	len = td_dec_format(&d, buf, sizeof(buf));
+	is_str(buf, "-170141183460469231731.687303715884105728", "INT128_MIN");
+	ok(len < TD_DEC_STRMAX, "fits in TD_DEC_STRMAX");
+	d.scale = 19;
+	len = td_dec_format(&d, buf, sizeof(buf));
+	ok(len == 0 && buf[0] == '\0', "bad scale formats as empty");
+	d.scale = -1;
+	len = td_dec_format(&d, buf, sizeof(buf));
+	ok(len == 0 && buf[0] == '\0', "negative scale formats as empty");
+}
+
+static struct td_dec
+D(const char *s)
+{
+	struct td_dec d;
+
+	if (td_dec_parse(s, strlen(s), 0, &d) != 0)
+		printf("# bad test literal %s\n", s);
+	return d;
+}
+
+static const char *
+F(const struct td_dec *d)
+{
+	static char buf[4][TD_DEC_STRMAX];
+	static int k;
+
+	k = (k + 1) % 4;
+	td_dec_format(d, buf[k], sizeof(buf[k]));
+	return buf[k];
+}
+
+struct add_vec {
+	const char *a, *b;
+	int ret;
+	const char *sum;
+};
+
+static const struct add_vec add_vecs[] = {
+	{ "1", "2", 0, "3" },
+	{ "1.5", "2.25", 0, "3.75" },
+	{ "1.50", "2", 0, "3.50" },
+	{ "2", "1.500", 0, "3.500" },
+	{ "0.1", "0.2", 0, "0.3" },
+	{ "-5.00", "5", 0, "0.00" },
+	{ "-0.001", "0", 0, "-0.001" },
+	{ "10.00", "-12.50", 0, "-2.50" },
+	{ "999999999999999999999999999999999998", "1", 0,
+	    "999999999999999999999999999999999999" },
+	{ "999999999999999999999999999999999999", "1", TD_ERR_RANGE,
+	    "999999999999999999999999999999999999" },
+	{ "-999999999999999999999999999999999999", "-1", TD_ERR_RANGE,
+	    "-999999999999999999999999999999999999" },
+	{ "-999999999999999999999999999999999999", "1", 0,
+	    "-999999999999999999999999999999999998" },
+	/* alignment overflows: 10^18 at scale 18 needs 37 digits */
+	{ "1000000000000000000", "0.000000000000000001", TD_ERR_RANGE,
+	    "1000000000000000000" },
+	{ "0.000000000000000001", "1000000000000000000", TD_ERR_RANGE,
+	    "0.000000000000000001" },
+	{ "999999999999999999", "0.000000000000000001", 0,
+	    "999999999999999999.000000000000000001" },
+	{ "99999999999999999999999999999999999", "0.1", 0,
+	    "99999999999999999999999999999999999.1" },
+	{ "999999999999999999999999999999999999", "0.1", TD_ERR_RANGE,
+	    "999999999999999999999999999999999999" },
+	{ "9999999999999999999999999999999999.9", "0.1", 0,
+	    "10000000000000000000000000000000000.0" },
+};
+
+static void
+test_add(void)
+{
+	const struct add_vec *v;
+	struct td_dec a, b;
+	size_t i;
+	int r;
+
+	for (i = 0; i < TD_NELEM(add_vecs); i++) {
+		v = &add_vecs[i];
+		a = D(v->a);
+		b = D(v->b);
+		r = td_dec_add(&a, &b);
+		ok(r == v->ret && strcmp(F(&a), v->sum) == 0,
+		    "%s + %s -> %d %s", v->a, v->b, r, F(&a));
+	}
+}
+
+/* xorshift64 */
+static uint64_t rng = 0x9E3779B97F4A7C15ULL;
+
+static uint64_t
+rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static void
+test_sums(void)
+{
+	static const char *third[3] = { "0.1", "0.10", "0.100" };
+	struct td_dec acc, x;
+	char txt[64];
+	__int128 ref = 0;
+	uint64_t pow10[19];
+	size_t i, bad = 0;
+	int n, sc, r;
+	int64_t m;
+
+	/* 0.1 a million times in three spellings: exactly 100000.000 */
+	acc = D("0");
+	for (i = 0; i < 1000000; i++) {
+		x = D(third[i % 3]);
+		if (td_dec_add(&acc, &x) != 0)
+			bad++;
+	}
+	ok(bad == 0 && strcmp(F(&acc), "100000.000") == 0,
+	    "a million 0.1s = %s", F(&acc));
+
+	/* cents 0.01 .. 100000.00 sum to n(n+1)/200 */
+	acc = D("0.00");
+	for (i = 1; i <= 10000000; i++) {
+		x.v = (__int128)i;
+		x.scale = 2;
+		if (td_dec_add(&acc, &x) != 0)
+			bad++;
+	}
+	ok(bad == 0 && strcmp(F(&acc), "500000050000.00") == 0,
+	    "sum of 0.01..100000.00 = %s", F(&acc));
+
+	/*
+	 * Random values with random scales, spelled as text, against an
+	 * independent accumulator at scale 18 (|m| < 2^40, so no overflow).
+	 */
+	pow10[0] = 1;
+	for (i = 1; i < 19; i++)
+		pow10[i] = pow10[i - 1] * 10;
+	acc = D("0");
+	for (i = 0; i < 200000; i++) {
+		m = (int64_t)(rnd() >> 24) - ((int64_t)1 << 39);
+		sc = (int)(rnd() % 19);
+		/* text: sign, integer part, '.', sc digits */
+		n = snprintf(txt, sizeof(txt), "%s%" PRIu64 ".%0*" PRIu64,
+		    m < 0 ? "-" : "",
+		    (uint64_t)(m < 0 ? -m : m) / pow10[sc], sc,
+		    (uint64_t)(m < 0 ? -m : m) % pow10[sc]);
+		if (sc == 0)
+			n--;	/* "123.0" -> "123.", also a valid spelling */
+		if ((r = td_dec_parse(txt, (size_t)n, 0, &x)) != 0 ||
+		    x.scale != sc || x.v != m) {
+			if (bad++ == 0)
+				diag("parse '%.*s' -> %d", n, txt, r);
+			continue;
+		}
+		if (td_dec_add(&acc, &x) != 0)
+			bad++;
+		ref += (__int128)m * (__int128)pow10[18 - sc];
+	}
+	x.v = ref;
+	x.scale = 18;
+	ok(bad == 0 && td_dec_rescale(&acc, 18) == 0 &&
+	    td_dec_cmp(&acc, &x) == 0 && strcmp(F(&acc), F(&x)) == 0,
+	    "200000 mixed-scale random values: %s", F(&x));
+}
+
+static void
+test_rescale(void)
+{
+	struct td_dec d;
+
+	d = D("12.5");
+	is_int(td_dec_rescale(&d, 3), 0, "raise scale");
+	is_str(F(&d), "12.500", "12.500");
+	is_int(td_dec_rescale(&d, 1), 0, "lower over zeros");
+	is_str(F(&d), "12.5", "back to 12.5");
+	is_int(td_dec_rescale(&d, 0), TD_ERR_RANGE, "never rounds");
+	is_str(F(&d), "12.5", "unchanged after failure");
+	d = D("-7.000");
+	is_int(td_dec_rescale(&d, 0), 0, "negative lowered");
+	is_str(F(&d), "-7", "-7");
+	is_int(td_dec_rescale(&d, 19), TD_ERR_RANGE, "scale 19");
+	is_int(td_dec_rescale(&d, -1), TD_ERR_RANGE, "scale -1");
+	is_str(F(&d), "-7", "unchanged");
+	d = D("1000000000000000000");
+	is_int(td_dec_rescale(&d, 18), TD_ERR_RANGE, "37 digits");
+	is_str(F(&d), "1000000000000000000", "unchanged");
+	d = D("999999999999999999");
+	is_int(td_dec_rescale(&d, 18), 0, "36 digits");
+	is_str(F(&d), "999999999999999999.000000000000000000", "36 digits");
+	d = D("0");
+	is_int(td_dec_rescale(&d, 18), 0, "zero");
+	is_str(F(&d), "0.000000000000000000", "zero at 18");
+}
+
+struct cmp_vec {
+	const char *a, *b;
+	int want;
+};
+
+static const struct cmp_vec cmp_vecs[] = {
+	{ "1", "1.0", 0 },
+	{ "1.5", "1.50", 0 },
+	{ "-0", "0.000", 0 },
+	{ "1.01", "1.1", -1 },
+	{ "1.1", "1.01", 1 },
+	{ "-1.1", "-1.01", -1 },
+	{ "-0.5", "0.5", -1 },
+	{ "0.5", "-0.5", 1 },
+	{ "-0.5", "-0.50000", 0 },
+	{ "2", "1.999999999999999999", 1 },
+	{ "-2", "-1.999999999999999999", -1 },
+	{ "999999999999999999999999999999999999",
+	    "999999999999999999.999999999999999999", 1 },
+	{ "-999999999999999999999999999999999999",
+	    "-999999999999999999.999999999999999999", -1 },
+	{ "0.000000000000000001", "0", 1 },
+	{ "-0.000000000000000001", "0", -1 },
+	{ "10", "9.99", 1 },
+};
+
+static void
+test_cmp(void)
+{
+	const struct cmp_vec *v;
+	struct td_dec a, b;
+	size_t i;
+
+	for (i = 0; i < TD_NELEM(cmp_vecs); i++) {
+		v = &cmp_vecs[i];
+		a = D(v->a);
+		b = D(v->b);
+		is_int(td_dec_cmp(&a, &b), v->want, "cmp(%s, %s)", v->a, v->b);
+		is_int(td_dec_cmp(&b, &a), -v->want, "cmp(%s, %s)", v->b, v->a);
+	}
+	a = D("-3.2");
+	is_int(td_dec_sign(&a), -1, "sign -");
+	a = D("-0.00");
+	is_int(td_dec_sign(&a), 0, "sign -0.00");
+	a = D("0.01");
+	is_int(td_dec_sign(&a), 1, "sign +");
+	td_dec_neg(&a);
+	is_str(F(&a), "-0.01", "neg");
+	td_dec_neg(&a);
+	is_str(F(&a), "0.01", "neg twice");
+}
+
+static void
+test_roundtrip(void)
+{
+	struct td_dec d, e;
+	char buf[TD_DEC_STRMAX];
+	size_t i, len, bad = 0, k;
+	int nd;
+
+	for (i = 0; i < 100000; i++) {
+		/* up to 36 random digits, random scale, random sign */
+		nd = 1 + (int)(rnd() % TD_DEC_MAX_DIGITS);
+		d.v = 0;
+		for (k = 0; k < (size_t)nd; k++)
+			d.v = d.v * 10 + (int)(rnd() % 10);
+		if (rnd() & 1)
+			d.v = -d.v;
+		d.scale = (int)(rnd() % (TD_DEC_MAX_SCALE + 1));
+		len = td_dec_format(&d, buf, sizeof(buf));
+		if (len != strlen(buf) ||
+		    td_dec_parse(buf, len, 0, &e) != 0 ||
+		    e.v != d.v || e.scale != d.scale) {
+			if (bad++ == 0)
+				diag("round trip failed for %s", buf);
+		}
+	}
+	is_int(bad, 0, "100000 random values format and parse back");
+}
+
+int
+main(void)
+{
+	test_parse();
+	test_format();
+	test_add();
+	test_sums();
+	test_rescale();
+	test_cmp();
+	test_roundtrip();
+	return done_testing();
+}

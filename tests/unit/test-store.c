@@ -1,0 +1,102 @@
+/*
+ * test-store.c - state.db: created and migrated from an empty directory,
+ * reopened without change, WAL mode, newer schemas refused.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "td.h"
+#include "store.h"
+
+int
+main(void)
+{
+	char dir[] = "/tmp/td-test-store.XXXXXX", *state, *err, *cmd;
+	struct store *st;
+	sqlite3_stmt *s;
+	struct stat sb;
+	int64_t n;
+
+	if (mkdtemp(dir) == NULL)
+		td_fatal("mkdtemp");
+	state = xasprintf("%s/a/b/state", dir);
+
+	ok(store_open(state, 0, &st, &err) == 0, "open creates state_dir "
+	    "and state.db");
+	if (st == NULL) {
+		diag("%s", err);
+		return done_testing();
+	}
+	ok(stat(state, &sb) == 0 && S_ISDIR(sb.st_mode), "state_dir exists");
+	is_int(store_schema_version(st), store_latest_version(),
+	    "migrated to the latest schema");
+	ok(store_latest_version() >= 1, "at least one migration");
+	n = store_query_int(st, "SELECT count(*) FROM sqlite_master WHERE "
+	    "type = 'table' AND name IN ('transmissions', 'batches', "
+	    "'remote_files', 'record_keys', 'holds', 'audit_head', "
+	    "'duplicate_drops', 'meta')", 0);
+	is_int(n, 8, "all tables exist");
+	s = store_prepare(st, "PRAGMA journal_mode");
+	ok(sqlite3_step(s) == SQLITE_ROW &&
+	    strcmp((const char *)sqlite3_column_text(s, 0), "wal") == 0,
+	    "WAL mode");
+	sqlite3_reset(s);
+
+	/* a committed row survives close and reopen */
+	ok(store_begin(st) == 0, "begin");
+	ok(store_exec(st, "INSERT INTO meta(key, value) VALUES ('k', 'v')")
+	    == 0, "insert");
+	ok(store_commit(st) == 0, "commit");
+	/* a rolled-back one does not */
+	ok(store_begin(st) == 0, "begin again");
+	store_exec(st, "INSERT INTO meta(key, value) VALUES ('k2', 'v')");
+	store_rollback(st);
+	store_close(st);
+
+	ok(store_open(state, 0, &st, &err) == 0, "reopen");
+	is_int(store_schema_version(st), store_latest_version(),
+	    "version unchanged on reopen");
+	is_int(store_query_int(st, "SELECT count(*) FROM meta WHERE key = "
+	    "'k'", 0), 1, "committed row kept");
+	is_int(store_query_int(st, "SELECT count(*) FROM meta WHERE key = "
+	    "'k2'", 0), 0, "rolled back row absent");
+	ok(store_exec(st, "INSERT INTO transmissions(id, name, size, "
+	    "received_at, archive_dir, state, updated_at) VALUES ('x', 'n', "
+	    "1, 0, 'a', 'received', 0)") == 0, "transmissions insert");
+	ok(store_exec(st, "INSERT INTO transmissions(id, name, size, "
+	    "received_at, archive_dir, state, updated_at) VALUES ('x', 'n', "
+	    "1, 0, 'a', 'received', 0)") != 0,
+	    "transmission id is unique");
+
+	/* a database from a newer tradedrop is refused, not touched */
+	cmd = xasprintf("PRAGMA user_version = %d", store_latest_version()
+	    + 1);
+	store_exec(st, cmd);
+	x_free(cmd);
+	store_close(st);
+	ok(store_open(state, 0, &st, &err) != 0 && err != NULL &&
+	    strstr(err, "newer") != NULL, "newer schema refused");
+	if (err != NULL)
+		diag("%s", err);
+	x_free(err);
+
+	/* read-only open of a missing db fails cleanly */
+	x_free(state);
+	state = xasprintf("%s/none", dir);
+	ok(store_open(state, 1, &st, &err) != 0, "read-only open of a "
+	    "missing db fails");
+	x_free(err);
+
+	cmd = xasprintf("rm -rf '%s'", dir);
+	(void)!system(cmd);
+	x_free(cmd);
+	x_free(state);
+	return done_testing();
+}
