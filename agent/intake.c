@@ -836,11 +836,16 @@ process_one(struct td_ctx *x, const char *tid)
 	    (unsigned __int128)res.rejected * 1000000 >
 	    (unsigned __int128)ratio * res.rows) {
 		res.t2code = "reject_ratio_exceeded";
+		char frac[8];
+		int l;
+
+		snprintf(frac, sizeof(frac), "%06u", ratio % 1000000);
+		for (l = 5; l > 0 && frac[l] == '0'; l--)
+			frac[l] = '\0';
 		snprintf(res.t2msg, sizeof(res.t2msg), "%llu of %llu rows "
-		    "rejected, more than max_reject_ratio %u.%06u",
+		    "rejected, more than max_reject_ratio %u.%s",
 		    (unsigned long long)res.rejected,
-		    (unsigned long long)res.rows, ratio / 1000000,
-		    ratio % 1000000);
+		    (unsigned long long)res.rows, ratio / 1000000, frac);
 	}
 	if (res.t2code != NULL) {
 		(void)td_remove_tree(obtmp, x->state_dir);
