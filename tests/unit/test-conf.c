@@ -18,6 +18,9 @@
 
 static char dir[] = "/tmp/td-test-conf.XXXXXX";
 
+static char *write_file(const char *, const char *, int)
+    __attribute__((returns_nonnull));
+
 static char *
 write_file(const char *name, const char *text, int mode)
 {
@@ -388,7 +391,12 @@ test_errors(void)
 	x_free(text);
 	chmod(key, 0600);
 	text = xasprintf("[output]\ntoken_file = %s\n", key);
-	errs = load((char *)xasprintf("%s%s", minimal, text), NULL);
+	{
+		char *full = xasprintf("%s%s", minimal, text);
+
+		errs = load(full, NULL);
+		x_free(full);
+	}
 	ok(errs == NULL, "mode 600 token_file accepted");
 	x_free(errs);
 	x_free(text);

@@ -1,0 +1,84 @@
+/*
+ * replay.c - run a fuzz harness over files (a corpus) without libFuzzer,
+ * so every harness builds and runs in `make check`:
+ *   fuzz-X-replay FILE|DIR ...   (TAP output, one line per file)
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tap.h"
+#include "td.h"
+#include "fsutil.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+static void
+run_file(const char *path)
+{
+	char *buf;
+	size_t n;
+
+	if (td_read_file(path, 16 << 20, &buf, &n) != 0) {
+		ok(0, "read %s", path);
+		return;
+	}
+	LLVMFuzzerTestOneInput((const uint8_t *)buf, n);
+	ok(1, "%s", path);
+	x_free(buf);
+}
+
+static void
+run_path(const char *path)
+{
+	struct stat sb;
+	struct dirent **de;
+	char *sub;
+	int i, n;
+
+	if (stat(path, &sb) != 0)
+		return;
+	if (!S_ISDIR(sb.st_mode)) {
+		run_file(path);
+		return;
+	}
+	if ((n = scandir(path, &de, NULL, alphasort)) < 0)
+		return;
+	for (i = 0; i < n; i++) {
+		if (de[i]->d_name[0] != '.') {
+			sub = xasprintf("%s/%s", path, de[i]->d_name);
+			run_path(sub);
+			x_free(sub);
+		}
+		free(de[i]);
+	}
+	free(de);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *srcdir = getenv("srcdir");
+	char *p;
+	int i;
+
+	if (argc > 1) {
+		for (i = 1; i < argc; i++)
+			run_path(argv[i]);
+	} else {
+		/* default corpus: the test data */
+		p = xasprintf("%s/tests/data", srcdir ? srcdir : ".");
+		run_path(p);
+		x_free(p);
+		p = xasprintf("%s/etc", srcdir ? srcdir : ".");
+		run_path(p);
+		x_free(p);
+	}
+	return done_testing();
+}
