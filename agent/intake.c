@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -43,6 +44,7 @@ ctx_open(struct td_ctx *x, struct td_conf *c, int with_mapper)
 	size_t i;
 
 	memset(x, 0, sizeof(*x));
+	x->lockfd = -1;
 	x->conf = c;
 	x->integration = td_conf_str(c, TDK_integration_name);
 	x->state_dir = xstrdup(td_conf_str(c, TDK_integration_state_dir));
@@ -74,6 +76,16 @@ ctx_open(struct td_ctx *x, struct td_conf *c, int with_mapper)
 			return TD_ERR_IO;
 		}
 	}
+	p = xasprintf("%s/lock", x->state_dir);
+	x->lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (x->lockfd < 0 || flock(x->lockfd, LOCK_EX | LOCK_NB) != 0) {
+		fprintf(stderr, "tradedrop: %s: %s\n", p, errno == EWOULDBLOCK ?
+		    "another tradedrop is working on this state_dir" :
+		    strerror(errno));
+		x_free(p);
+		return TD_ERR_EXISTS;
+	}
+	x_free(p);
 	if (store_open(x->state_dir, 0, &x->st, &err) != 0) {
 		fprintf(stderr, "tradedrop: %s\n", err);
 		x_free(err);
@@ -100,6 +112,8 @@ ctx_close(struct td_ctx *x)
 {
 	mapper_free(x->map);
 	audit_close(x->audit);
+	if (x->lockfd >= 0)
+		close(x->lockfd);
 	store_close(x->st);
 	x_free(x->state_dir);
 	x_free(x->landing);

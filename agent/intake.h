@@ -34,6 +34,7 @@ struct td_ctx {
 	char		*out_dir;	/* file:// output directory */
 	int		 enc;		/* OB_ENC_* */
 	uint64_t	 batch_records;
+	int		 lockfd;	/* flock on state_dir/lock */
 	/* what this run did, for the exit status */
 	unsigned	 n_received, n_duplicate, n_quarantined, n_delivered;
 	uint64_t	 n_records, n_dlq;

@@ -74,7 +74,8 @@ cmd_once(int argc, char **argv)
 	if (rc != 0) {
 		ctx_close(&x);
 		td_conf_free(c);
-		return rc == TD_ERR_INVAL ? EXIT_USAGE : EXIT_INTERNAL;
+		return rc == TD_ERR_INVAL ? EXIT_USAGE : rc == TD_ERR_EXISTS ?
+		    EXIT_ONCE_UNDELIVERED : EXIT_INTERNAL;
 	}
 	td_log(TD_LOG_INFO, "once_start", "integration=%s landing=%s",
 	    x.integration, x.landing);

@@ -12,11 +12,13 @@
 #include "buf.h"
 #include "conf.h"
 #include "json.h"
+#include "log.h"
 #include "csv.h"
 #include "map.h"
 #include "process.h"
 
 #define READ_BLOCK	(1 << 20)
+#define PROGRESS_EVERY	(256ULL << 20)	/* log progress every 256 MiB */
 
 struct pstate {
 	struct mapper		*m;
@@ -207,6 +209,14 @@ process_csv(struct mapper *m, const struct td_conf *c, int fd,
 		if (n == 0)
 			break;
 		total += (uint64_t)n;
+		if (total / PROGRESS_EVERY != (total - (uint64_t)n) /
+		    PROGRESS_EVERY)
+			td_log(TD_LOG_INFO, "file_progress", "file=%s "
+			    "bytes=%llu rows=%llu records=%llu dlq=%llu",
+			    doc->file, (unsigned long long)total,
+			    (unsigned long long)res->rows,
+			    (unsigned long long)res->records,
+			    (unsigned long long)res->rejected);
 		r = csv_feed(p, blk, (size_t)n, on_record, &ps);
 		if (r != 0)
 			break;

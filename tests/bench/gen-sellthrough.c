@@ -59,7 +59,7 @@ static const char *const gen_brands[] = {
 	"Dr. Fresh", "Sun Valley\xae", "Maple Grove", "Old Mill", "Crunchy\xae",
 	"Hearth & Home", "Blue Ridge", "Chef\x92s Choice", "Gold Leaf",
 	"Pacific Coast", "Little Bear", "Green Acres", "Mama Rosa\x92s",
-	"Entr\xe9e Kitchen", "Pur\xe9 Spring", "Northwind", "Everyday Value",
+	"Entr\xe9" "e Kitchen", "Pur\xe9 Spring", "Northwind", "Everyday Value",
 	"Big \x93Red\x94 Barn", "Sno-Cap", "Riverbend", "Tidy\xae Home",
 	"Golden Harvest", "Prairie Sun", "Summit", "Bayside"
 };
@@ -127,7 +127,7 @@ gen_days_from_civil(long y, unsigned m, unsigned d)
 	y -= m <= 2;
 	era = (y >= 0 ? y : y - 399) / 400;
 	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
 	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
 	return era * 146097 + (long)doe - 719468;
 }

@@ -182,6 +182,13 @@ t_is "$(grep -c '"event":"duplicate_transmission"' "$S/audit.log")" 1 "an audit 
 "$TRADEDROP" status -c "$T_TMP/t.conf" --json > "$T_TMP/st" 2>&1
 t_grep "$T_TMP/st" '"duplicate":1}' "status counts the duplicate"
 
+# one process per state_dir: a second one refuses, loses nothing
+if command -v flock > /dev/null; then
+	flock "$S/lock" "$TRADEDROP" once -c "$T_TMP/t.conf" > /dev/null 2> "$T_TMP/log4"
+	t_is $? 3 "once exits 3 while another process holds the state_dir"
+	t_grep "$T_TMP/log4" "another tradedrop is working on this state_dir" "and says why"
+fi
+
 # try: same records, no state touched
 cp "$S"/archive/*/*/$TB/raw/b.csv "$T_TMP/b.csv"
 "$TRADEDROP" try -c "$T_TMP/t.conf" "$T_TMP/b.csv" > "$T_TMP/try.out" 2> "$T_TMP/try.err"
