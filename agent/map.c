@@ -55,6 +55,17 @@ enum rf {
 	RF_PERIOD_START, RF_QUANTITY, RF_UOM, RF_AMOUNT, RF_CURRENCY,
 	RF_PROMO_CODE, RF_PROMO_ID, RF_PROMO_TYPE, RF__COUNT
 };
+/* ,"name": of each record field, with its length */
+static const struct {
+	const char	*s;
+	size_t		 n;
+} rf_keys[RF__COUNT] = {
+#define K(x) { ",\"" x "\":", sizeof(",\"" x "\":") - 1 }
+	K("store_id"), K("retailer_item_id"), K("gtin"), K("txn_date"),
+	K("period_start"), K("quantity"), K("uom"), K("amount"),
+	K("currency"), K("promo_code"), K("promo_id"), K("promo_type"),
+#undef K
+};
 static const char *rf_names[RF__COUNT] = {
 	"store_id", "retailer_item_id", "gtin", "txn_date", "period_start",
 	"quantity", "uom", "amount", "currency", "promo_code", "promo_id",
@@ -66,6 +77,10 @@ struct mslot {
 	int		 col;		/* 0-based column for this document */
 	char		*scratch;	/* transform output */
 	size_t		 scratchsz;
+	/* the last date parsed: feeds repeat the same dates row after row */
+	char		 date_in[32];
+	size_t		 date_inlen;
+	char		 date_out[TD_DATE_STRMAX];
 };
 
 struct mapper {
@@ -81,6 +96,11 @@ struct mapper {
 	int		 nkeys;
 	struct mslot	 slot[MF__COUNT];
 	char		 version[TD_SHA256_HEX];
+	/* the last txn_date and what follows from it */
+	char		 last_date[TD_DATE_STRMAX];
+	char		 last_pstart[TD_DATE_STRMAX];
+	char		 last_fiscal[96];
+	size_t		 last_fiscal_len;
 	/* per document */
 	struct td_buf	 prefix;	/* after record_key up to "line": */
 	struct td_buf	 suffix;	/* mapping_version and closing brace */
@@ -428,6 +448,12 @@ map_field(struct mapper *m, int i, const struct csv_rec *r,
 		}
 		switch (xf->kind) {
 		case MX_XF_DATE:
+			if (n == s->date_inlen && memcmp(p, s->date_in, n) == 0) {
+				memcpy(s->scratch, s->date_out, 10);
+				p = s->scratch;
+				n = 10;
+				break;
+			}
 			switch (td_date_parse(p, n, xf->arg, &d)) {
 			case 0:
 				break;
@@ -439,6 +465,11 @@ map_field(struct mapper *m, int i, const struct csv_rec *r,
 				return reject(res, "bad_date", "%s: \"%s\" "
 				    "does not match \"%s\"", mfields[i].name,
 				    shown(p, n, show, sizeof(show)), xf->arg);
+			}
+			if (n <= sizeof(s->date_in)) {
+				memcpy(s->date_in, p, n);
+				s->date_inlen = n;
+				td_date_format(&d, s->date_out);
 			}
 			n = td_date_format(&d, s->scratch);
 			p = s->scratch;
@@ -483,6 +514,27 @@ map_field(struct mapper *m, int i, const struct csv_rec *r,
 	return 0;
 }
 
+/* period_start and the fiscal object of a txn_date (cached per date). */
+static void
+date_derived(struct mapper *m, const struct td_date *d)
+{
+	struct td_date ps, jan1 = { d->y, 1, 1 };
+	int32_t days = td_date_to_days(d);
+	int n;
+
+	td_date_from_days(days - 6, &ps);
+	td_date_format(&ps, m->last_pstart);
+	if (m->gregorian)
+		n = snprintf(m->last_fiscal, sizeof(m->last_fiscal),
+		    ",\"fiscal\":{\"year\":%d,\"quarter\":%d,\"period\":%d,"
+		    "\"week\":%d}", d->y, (d->m - 1) / 3 + 1, d->m,
+		    (int)(days - td_date_to_days(&jan1)) / 7 + 1);
+	else
+		n = snprintf(m->last_fiscal, sizeof(m->last_fiscal),
+		    ",\"fiscal\":null");
+	m->last_fiscal_len = (size_t)n;
+}
+
 static void
 key_add(struct td_sha256 *h, const struct fval *v)
 {
@@ -503,7 +555,7 @@ mapper_map(struct mapper *m, const struct csv_rec *r, uint64_t ordinal,
 	struct td_sha256 h;
 	unsigned char dg[TD_SHA256_LEN];
 	char idhex[TD_SHA256_HEX], keyhex[TD_SHA256_HEX], num[TD_U64_STRMAX];
-	char pstart[TD_DATE_STRMAX], curr[4];
+	char curr[4];
 	struct td_date d;
 	size_t start = out->len, n;
 	int i, ret;
@@ -519,9 +571,15 @@ mapper_map(struct mapper *m, const struct csv_rec *r, uint64_t ordinal,
 		if (map_field(m, i, r, &fv[i], res) != 0)
 			return 1;
 	}
-	if (fv[MF_TXN_DATE].p == NULL || td_date_parse_iso(fv[MF_TXN_DATE].p,
-	    fv[MF_TXN_DATE].n, &d) != 0)
+	if (fv[MF_TXN_DATE].p == NULL || fv[MF_TXN_DATE].n != 10)
 		return reject(res, "bad_date", "txn_date is not a date");
+	if (memcmp(fv[MF_TXN_DATE].p, m->last_date, 10) != 0) {
+		if (td_date_parse_iso(fv[MF_TXN_DATE].p, 10, &d) != 0)
+			return reject(res, "bad_date", "txn_date is not a date");
+		date_derived(m, &d);
+		memcpy(m->last_date, fv[MF_TXN_DATE].p, 10);
+		m->last_date[10] = '\0';
+	}
 	if (fv[MF_QUANTITY].p == NULL)
 		return reject(res, "empty_value", "quantity is empty");
 	if (m->neg_reject && td_dec_sign(&res->quantity) < 0)
@@ -544,11 +602,8 @@ mapper_map(struct mapper *m, const struct csv_rec *r, uint64_t ordinal,
 	rv[RF_GTIN] = fv[MF_GTIN];
 	rv[RF_TXN_DATE] = fv[MF_TXN_DATE];
 	if (m->week_ending) {
-		struct td_date ps;
-
-		td_date_from_days(td_date_to_days(&d) - 6, &ps);
-		rv[RF_PERIOD_START].n = td_date_format(&ps, pstart);
-		rv[RF_PERIOD_START].p = pstart;
+		rv[RF_PERIOD_START].n = 10;
+		rv[RF_PERIOD_START].p = m->last_pstart;
 	}
 	rv[RF_QUANTITY] = fv[MF_QUANTITY];
 	rv[RF_UOM] = fv[MF_UOM];
@@ -584,20 +639,11 @@ mapper_map(struct mapper *m, const struct csv_rec *r, uint64_t ordinal,
 	ret |= td_buf_append(out, num, n);
 	ret |= td_buf_putc(out, '}');
 	for (i = 0; i < RF__COUNT && ret == 0; i++) {
-		ret |= td_buf_putc(out, ',');
-		ret |= td_json_key(out, rf_names[i]);
+		ret |= td_buf_append(out, rf_keys[i].s, rf_keys[i].n);
 		ret |= json_str_or_null(out, rv[i].p, rv[i].n);
-		if (i == RF_PERIOD_START) {
-			ret |= td_buf_puts(out, ",\"fiscal\":");
-			if (m->gregorian)
-				ret |= td_buf_printf(out, "{\"year\":%d,"
-				    "\"quarter\":%d,\"period\":%d,\"week\":%d}",
-				    d.y, (d.m - 1) / 3 + 1, d.m,
-				    (td_date_to_days(&d) - td_date_to_days(
-				    &(struct td_date){ d.y, 1, 1 })) / 7 + 1);
-			else
-				ret |= td_buf_puts(out, "null");
-		}
+		if (i == RF_PERIOD_START)
+			ret |= td_buf_append(out, m->last_fiscal,
+			    m->last_fiscal_len);
 	}
 	ret |= td_buf_append(out, m->suffix.p, m->suffix.len);
 	if (ret != 0) {

@@ -14,6 +14,9 @@
 
 #include <libdeflate.h>
 #include <zstd.h>
+#ifdef HAVE_ISAL
+#include <isa-l.h>
+#endif
 
 #include "td.h"
 #include "buf.h"
@@ -21,36 +24,52 @@
 #include "hash.h"
 #include "outbox.h"
 
-#define OB_NBUF		3	/* one being filled, two queued */
+#define OB_MAXTHREADS	8
 
 struct job {
 	struct td_buf	*buf;
 	uint64_t	 nrec;
+	uint64_t	 seq;
 };
 
-struct outbox_writer {
-	char		*dir;
-	int		 enc;
-	int		 recfd;		/* records file, or -1 */
-	struct td_buf	 bufs[OB_NBUF];
-	struct td_buf	*free[OB_NBUF];
-	int		 nfree;
-	struct job	 q[OB_NBUF];
-	int		 qhead, qlen;
-	int		 done;		/* no more jobs */
-	int		 err;		/* first error of the thread */
-	int		 err_errno;
+struct worker {
+	struct outbox_writer *ob;
 	pthread_t	 thr;
-	int		 started;
-	pthread_mutex_t	 mu;
-	pthread_cond_t	 cv;
-	struct ob_batch	*batches;
-	size_t		 nbatches;
-	/* thread-only */
 	struct libdeflate_compressor *gz;
 	ZSTD_CCtx	*zs;
 	char		*cbuf;
 	size_t		 cbufsz;
+#ifdef HAVE_ISAL
+	uint8_t		*isal_lvlbuf;
+#endif
+};
+
+/*
+ * Buffers cycle: free -> filled by the parser -> queued -> compressed by
+ * any worker -> written in sequence order by the worker whose turn it is
+ * -> free. Compression runs on every core; writes stay in order.
+ */
+struct outbox_writer {
+	char		*dir;
+	int		 enc;
+	int		 recfd;		/* records file, or -1 */
+	int		 nbuf;
+	struct td_buf	*bufs;
+	struct td_buf	**free;
+	int		 nfree;
+	struct job	*q;
+	int		 qhead, qlen;
+	uint64_t	 next_seq;	/* seq of the next submitted batch */
+	uint64_t	 next_write;	/* seq whose turn it is to be written */
+	int		 done;		/* no more jobs */
+	int		 err;		/* first error of a worker */
+	int		 err_errno;
+	struct worker	 w[OB_MAXTHREADS];
+	int		 nthreads;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	struct ob_batch	*batches;
+	size_t		 nbatches;
 };
 
 const char *
@@ -75,24 +94,27 @@ outbox_encoding(const char *name)
 	return OB_ENC_GZIP;
 }
 
-/* Compress, hash and write one batch (writer thread). */
+/* Compress and hash one batch (any worker, no lock held). */
 static int
-write_batch(struct outbox_writer *ob, const struct job *j)
+encode_batch(struct worker *w, const struct job *j, struct ob_batch *b,
+    const char **data)
 {
-	struct ob_batch b;
+	struct outbox_writer *ob = w->ob;
 	struct td_sha256 h;
 	unsigned char dg[TD_SHA256_LEN];
-	const char *data;
 	size_t n, bound;
-	char *path;
-	int fd, r;
 
-	memset(&b, 0, sizeof(b));
-	b.seq = ob->nbatches + 1;
-	b.records = j->nrec;
+	memset(b, 0, sizeof(*b));
+	b->seq = j->seq;
+	b->records = j->nrec;
 	switch (ob->enc) {
 	case OB_ENC_GZIP:
-		bound = libdeflate_gzip_compress_bound(ob->gz, j->buf->len);
+#ifdef HAVE_ISAL
+		/* stored blocks at worst, plus gzip header and trailer */
+		bound = j->buf->len + (j->buf->len >> 10) + 1024;
+#else
+		bound = libdeflate_gzip_compress_bound(w->gz, j->buf->len);
+#endif
 		break;
 	case OB_ENC_ZSTD:
 		bound = ZSTD_compressBound(j->buf->len);
@@ -100,61 +122,91 @@ write_batch(struct outbox_writer *ob, const struct job *j)
 	default:
 		bound = 0;
 	}
-	if (bound > ob->cbufsz) {
-		ob->cbuf = xrealloc(ob->cbuf, bound);
-		ob->cbufsz = bound;
+	if (bound > w->cbufsz) {
+		w->cbuf = xrealloc(w->cbuf, bound);
+		w->cbufsz = bound;
 	}
 	switch (ob->enc) {
 	case OB_ENC_GZIP:
-		n = libdeflate_gzip_compress(ob->gz, j->buf->p, j->buf->len,
-		    ob->cbuf, ob->cbufsz);
+#ifdef HAVE_ISAL
+		{
+			struct isal_zstream zs;
+
+			isal_deflate_stateless_init(&zs);
+			zs.level = 1;
+			zs.level_buf = w->isal_lvlbuf;
+			zs.level_buf_size = ISAL_DEF_LVL1_DEFAULT;
+			zs.gzip_flag = IGZIP_GZIP;
+			zs.next_in = (uint8_t *)j->buf->p;
+			zs.avail_in = (uint32_t)j->buf->len;
+			zs.next_out = (uint8_t *)w->cbuf;
+			zs.avail_out = (uint32_t)w->cbufsz;
+			zs.end_of_stream = 1;
+			zs.flush = NO_FLUSH;
+			if (j->buf->len > UINT32_MAX / 2 ||
+			    isal_deflate_stateless(&zs) != COMP_OK)
+				return TD_ERR_INTERNAL;
+			n = zs.total_out;
+		}
+#else
+		n = libdeflate_gzip_compress(w->gz, j->buf->p, j->buf->len,
+		    w->cbuf, w->cbufsz);
 		if (n == 0)
 			return TD_ERR_INTERNAL;
-		data = ob->cbuf;
+#endif
+		*data = w->cbuf;
 		break;
 	case OB_ENC_ZSTD:
-		n = ZSTD_compressCCtx(ob->zs, ob->cbuf, ob->cbufsz, j->buf->p,
+		n = ZSTD_compressCCtx(w->zs, w->cbuf, w->cbufsz, j->buf->p,
 		    j->buf->len, 1);
 		if (ZSTD_isError(n))
 			return TD_ERR_INTERNAL;
-		data = ob->cbuf;
+		*data = w->cbuf;
 		break;
 	default:
-		data = j->buf->p;
+		*data = j->buf->p;
 		n = j->buf->len;
 	}
-	b.bytes = n;
+	b->bytes = n;
 	td_sha256_init(&h);
-	td_sha256_update(&h, data, n);
+	td_sha256_update(&h, *data, n);
 	td_sha256_final(&h, dg);
-	td_hex(dg, sizeof(dg), b.sha256);
+	td_hex(dg, sizeof(dg), b->sha256);
+	return TD_OK;
+}
+
+/* Write an encoded batch (the worker whose turn it is). */
+static int
+write_batch(struct outbox_writer *ob, const struct ob_batch *b,
+    const char *data)
+{
+	char *path;
+	int fd, r;
 
 	path = xasprintf("%s/batch-%06llu%s", ob->dir,
-	    (unsigned long long)b.seq, outbox_suffix(ob->enc));
+	    (unsigned long long)b->seq, outbox_suffix(ob->enc));
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	x_free(path);
 	if (fd < 0)
 		return (errno == ENOSPC || errno == EDQUOT) ? TD_ERR_NOSPACE :
 		    TD_ERR_IO;
-	r = td_write_all(fd, data, n);
+	r = td_write_all(fd, data, b->bytes);
 	if (close(fd) != 0 && r == 0)
 		r = TD_ERR_IO;
 	if (r == 0 && ob->recfd >= 0)
-		r = td_write_all(ob->recfd, data, n);
-	if (r != 0)
-		return r;
-	ob->batches = xreallocarray(ob->batches, ob->nbatches + 1,
-	    sizeof(*ob->batches));
-	ob->batches[ob->nbatches++] = b;
-	return TD_OK;
+		r = td_write_all(ob->recfd, data, b->bytes);
+	return r;
 }
 
 static void *
-writer_main(void *arg)
+worker_main(void *arg)
 {
-	struct outbox_writer *ob = arg;
+	struct worker *w = arg;
+	struct outbox_writer *ob = w->ob;
+	struct ob_batch b;
 	struct job j;
-	int r;
+	const char *data = NULL;
+	int r, skip;
 
 	for (;;) {
 		pthread_mutex_lock(&ob->mu);
@@ -165,18 +217,34 @@ writer_main(void *arg)
 			break;
 		}
 		j = ob->q[ob->qhead];
+		ob->qhead = (ob->qhead + 1) % ob->nbuf;
+		ob->qlen--;
+		skip = ob->err != 0;
 		pthread_mutex_unlock(&ob->mu);
 
-		r = ob->err == 0 ? write_batch(ob, &j) : 0;
-		td_buf_reset(j.buf);
+		r = skip ? 0 : encode_batch(w, &j, &b, &data);
+
+		pthread_mutex_lock(&ob->mu);
+		while (ob->next_write != j.seq)
+			pthread_cond_wait(&ob->cv, &ob->mu);
+		skip = skip || ob->err != 0;
+		pthread_mutex_unlock(&ob->mu);
+
+		if (!skip && r == 0)
+			r = write_batch(ob, &b, data);
 
 		pthread_mutex_lock(&ob->mu);
 		if (r != 0 && ob->err == 0) {
 			ob->err = r;
 			ob->err_errno = errno;
 		}
-		ob->qhead = (ob->qhead + 1) % OB_NBUF;
-		ob->qlen--;
+		if (!skip && r == 0) {
+			ob->batches = xreallocarray(ob->batches,
+			    ob->nbatches + 1, sizeof(*ob->batches));
+			ob->batches[ob->nbatches++] = b;
+		}
+		ob->next_write++;
+		td_buf_reset(j.buf);
 		ob->free[ob->nfree++] = j.buf;
 		pthread_cond_broadcast(&ob->cv);
 		pthread_mutex_unlock(&ob->mu);
@@ -189,6 +257,7 @@ outbox_open(struct outbox_writer **out, const char *dir,
     const char *records_path, int enc, size_t bufmax)
 {
 	struct outbox_writer *ob;
+	long ncpu;
 	int i;
 
 	*out = NULL;
@@ -198,6 +267,7 @@ outbox_open(struct outbox_writer **out, const char *dir,
 	ob->dir = xstrdup(dir);
 	ob->enc = enc;
 	ob->recfd = -1;
+	ob->next_seq = ob->next_write = 1;
 	if (records_path != NULL) {
 		ob->recfd = open(records_path, O_WRONLY | O_CREAT | O_TRUNC |
 		    O_CLOEXEC, 0640);
@@ -209,20 +279,35 @@ outbox_open(struct outbox_writer **out, const char *dir,
 			return r;
 		}
 	}
-	for (i = 0; i < OB_NBUF; i++) {
+	/* one compressing worker per core; identity needs only one */
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	ob->nthreads = enc == OB_ENC_IDENTITY ? 1 : (int)(ncpu < 1 ? 1 :
+	    ncpu > OB_MAXTHREADS ? OB_MAXTHREADS : ncpu);
+	ob->nbuf = ob->nthreads + 2;
+	ob->bufs = xcalloc((size_t)ob->nbuf, sizeof(*ob->bufs));
+	ob->free = xcalloc((size_t)ob->nbuf, sizeof(*ob->free));
+	ob->q = xcalloc((size_t)ob->nbuf, sizeof(*ob->q));
+	for (i = 0; i < ob->nbuf; i++) {
 		td_buf_init(&ob->bufs[i], 1 << 20, bufmax);
 		ob->free[ob->nfree++] = &ob->bufs[i];
 	}
-	if (enc == OB_ENC_GZIP &&
-	    (ob->gz = libdeflate_alloc_compressor(1)) == NULL)
-		td_fatal("libdeflate_alloc_compressor");
-	if (enc == OB_ENC_ZSTD && (ob->zs = ZSTD_createCCtx()) == NULL)
-		td_fatal("ZSTD_createCCtx");
 	pthread_mutex_init(&ob->mu, NULL);
 	pthread_cond_init(&ob->cv, NULL);
-	if (pthread_create(&ob->thr, NULL, writer_main, ob) != 0)
-		td_fatal("pthread_create: %s", strerror(errno));
-	ob->started = 1;
+	for (i = 0; i < ob->nthreads; i++) {
+		struct worker *w = &ob->w[i];
+
+		w->ob = ob;
+		if (enc == OB_ENC_GZIP &&
+		    (w->gz = libdeflate_alloc_compressor(1)) == NULL)
+			td_fatal("libdeflate_alloc_compressor");
+#ifdef HAVE_ISAL
+		w->isal_lvlbuf = xmalloc(ISAL_DEF_LVL1_DEFAULT);
+#endif
+		if (enc == OB_ENC_ZSTD && (w->zs = ZSTD_createCCtx()) == NULL)
+			td_fatal("ZSTD_createCCtx");
+		if (pthread_create(&w->thr, NULL, worker_main, w) != 0)
+			td_fatal("pthread_create: %s", strerror(errno));
+	}
 	*out = ob;
 	return TD_OK;
 }
@@ -243,11 +328,14 @@ outbox_buffer(struct outbox_writer *ob)
 int
 outbox_submit(struct outbox_writer *ob, struct td_buf *b, uint64_t nrec)
 {
+	struct job *j;
 	int r;
 
 	pthread_mutex_lock(&ob->mu);
-	ob->q[(ob->qhead + ob->qlen) % OB_NBUF].buf = b;
-	ob->q[(ob->qhead + ob->qlen) % OB_NBUF].nrec = nrec;
+	j = &ob->q[(ob->qhead + ob->qlen) % ob->nbuf];
+	j->buf = b;
+	j->nrec = nrec;
+	j->seq = ob->next_seq++;
 	ob->qlen++;
 	r = ob->err;
 	pthread_cond_broadcast(&ob->cv);
@@ -259,7 +347,7 @@ int
 outbox_finish(struct outbox_writer *ob, struct ob_batch **batches,
     size_t *n)
 {
-	int r;
+	int i, r;
 
 	*batches = NULL;
 	*n = 0;
@@ -267,10 +355,9 @@ outbox_finish(struct outbox_writer *ob, struct ob_batch **batches,
 	ob->done = 1;
 	pthread_cond_broadcast(&ob->cv);
 	pthread_mutex_unlock(&ob->mu);
-	if (ob->started) {
-		pthread_join(ob->thr, NULL);
-		ob->started = 0;
-	}
+	for (i = 0; i < ob->nthreads; i++)
+		pthread_join(ob->w[i].thr, NULL);
+	ob->nthreads = 0;
 	r = ob->err;
 	if (r == 0 && ob->recfd >= 0 && close(ob->recfd) != 0)
 		r = TD_ERR_IO;
@@ -297,21 +384,29 @@ outbox_free(struct outbox_writer *ob)
 
 	if (ob == NULL)
 		return;
-	if (ob->started) {
+	if (ob->nthreads > 0) {
 		(void)outbox_finish(ob, &b, &n);
 		x_free(b);
 	}
 	if (ob->recfd >= 0)
 		close(ob->recfd);
-	for (i = 0; i < OB_NBUF; i++)
+	for (i = 0; i < OB_MAXTHREADS; i++) {
+		if (ob->w[i].gz != NULL)
+			libdeflate_free_compressor(ob->w[i].gz);
+		if (ob->w[i].zs != NULL)
+			ZSTD_freeCCtx(ob->w[i].zs);
+		x_free(ob->w[i].cbuf);
+#ifdef HAVE_ISAL
+		x_free(ob->w[i].isal_lvlbuf);
+#endif
+	}
+	for (i = 0; i < ob->nbuf; i++)
 		td_buf_free(&ob->bufs[i]);
-	if (ob->gz != NULL)
-		libdeflate_free_compressor(ob->gz);
-	if (ob->zs != NULL)
-		ZSTD_freeCCtx(ob->zs);
+	x_free(ob->bufs);
+	x_free(ob->free);
+	x_free(ob->q);
 	pthread_mutex_destroy(&ob->mu);
 	pthread_cond_destroy(&ob->cv);
-	x_free(ob->cbuf);
 	x_free(ob->batches);
 	x_free(ob->dir);
 	x_free(ob);

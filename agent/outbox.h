@@ -1,7 +1,8 @@
 /*
- * outbox.h - batches of canonical records, compressed and written by a
- * second thread behind a bounded queue, so parsing and compression use
- * both cores. Each batch is serialised once and compressed once; the
+ * outbox.h - batches of canonical records, compressed by a pool of worker
+ * threads (one per core) behind a bounded queue and written in order, so
+ * parsing and compression use every core. Each batch is serialised once and
+ * compressed once (ISA-L gzip level 1 when built with it, else libdeflate); the
  * same compressed bytes go to the outbox batch file and are appended to
  * the archive's records file (a concatenation of gzip members).
  *
