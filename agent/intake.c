@@ -1004,6 +1004,48 @@ intake_process_pending(struct td_ctx *x)
 	return r;
 }
 
+/*
+ * Outbox entries of transmissions that are already delivered or
+ * quarantined (a run stopped after recording that, before removing them),
+ * and staging directories of an interrupted processing.
+ */
+static void
+outbox_sweep(struct td_ctx *x)
+{
+	DIR *d;
+	struct dirent *de;
+	sqlite3_stmt *s;
+	char tid[TD_SHA256_HEX], *p;
+	size_t l;
+	int stale;
+
+	if ((d = opendir(x->outbox)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		l = strlen(de->d_name);
+		if (l != 64 && !(l == 68 && strcmp(de->d_name + 64, ".tmp") == 0))
+			continue;
+		memcpy(tid, de->d_name, 64);
+		tid[64] = '\0';
+		if (!td_is_sha256_hex(tid))
+			continue;
+		s = store_prepare(x->st, "SELECT state FROM transmissions "
+		    "WHERE id = ?");
+		sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
+		stale = 1;
+		if (sqlite3_step(s) == SQLITE_ROW && l == 64 &&
+		    strcmp((const char *)sqlite3_column_text(s, 0), "parsed") == 0)
+			stale = 0;
+		sqlite3_reset(s);
+		if (stale) {
+			p = xasprintf("%s/%s", x->outbox, de->d_name);
+			(void)td_remove_tree(p, x->state_dir);
+			x_free(p);
+		}
+	}
+	closedir(d);
+}
+
 /* Work entries left by a run that stopped between claim and archive. */
 int
 intake_recover(struct td_ctx *x)
@@ -1014,6 +1056,7 @@ intake_recover(struct td_ctx *x)
 	sqlite3_stmt *s;
 	int r = 0, state;
 
+	outbox_sweep(x);
 	if ((d = opendir(x->work)) == NULL)
 		return TD_ERR_IO;
 	while ((de = readdir(d)) != NULL && r == 0) {

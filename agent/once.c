@@ -59,6 +59,7 @@ cmd_once(int argc, char **argv)
 	struct td_conf *c;
 	struct td_ctx x;
 	sqlite3_stmt *s;
+	int64_t rejects;
 	int rc, left = 0;
 
 	if (parse_conf_opt(argc, argv, "once [-c FILE]", &path, NULL, NULL)
@@ -92,11 +93,26 @@ cmd_once(int argc, char **argv)
 		left = sqlite3_column_int(s, 0);
 	sqlite3_reset(s);
 
+	/*
+	 * Rejections are reported by the first run that finishes their
+	 * transmission, even when the run that rejected them was killed.
+	 */
+	rejects = store_query_int(x.st, "SELECT count(*) FROM transmissions "
+	    "WHERE reported = 0 AND (state = 'quarantined' OR (state = "
+	    "'delivered' AND (dlq > 0 OR held > 0)))", 0);
+	if (store_begin(x.st) == 0) {
+		if (store_exec(x.st, "UPDATE transmissions SET reported = 1 "
+		    "WHERE reported = 0 AND state IN ('delivered', "
+		    "'quarantined')") == 0)
+			(void)store_commit(x.st);
+		else
+			store_rollback(x.st);
+	}
 	if (x.failed)
 		rc = EXIT_INTERNAL;
 	else if (x.undelivered || left > 0)
 		rc = EXIT_ONCE_UNDELIVERED;
-	else if (x.n_quarantined > 0 || x.n_dlq > 0)
+	else if (rejects > 0 || x.n_quarantined > 0 || x.n_dlq > 0)
 		rc = EXIT_ONCE_REJECTS;
 	else
 		rc = EXIT_ONCE_OK;

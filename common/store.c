@@ -59,6 +59,7 @@ static const char *migrations[] = {
 	"  reason_code TEXT,"
 	"  reason_message TEXT,"
 	"  claim TEXT,"				/* work/ entry it came from */
+	"  reported INTEGER NOT NULL DEFAULT 0,"	/* outcome in an exit status */
 	"  updated_at INTEGER NOT NULL);"
 	"CREATE INDEX transmissions_state ON transmissions(state, seq);"
 	/* every drop whose content was already received */
