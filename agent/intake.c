@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "td.h"
 #include "audit.h"
 #include "buf.h"
@@ -31,6 +33,8 @@
 #include "map.h"
 #include "outbox.h"
 #include "process.h"
+#include "sidecar.h"
+#include "verify.h"
 #include "intake.h"
 
 #define IO_BLOCK	(1 << 20)
@@ -99,6 +103,11 @@ ctx_open(struct td_ctx *x, struct td_conf *c, int with_mapper)
 		return TD_ERR_STATE;
 	}
 	x_free(p);
+	if (sidecar_load_keys(c, &x->keys, &x->nkeys, &err) != 0) {
+		fprintf(stderr, "tradedrop: %s: %s\n", td_conf_path(c), err);
+		x_free(err);
+		return TD_ERR_INVAL;
+	}
 	if (with_mapper && mapper_new(c, &x->map, &err) != 0) {
 		fprintf(stderr, "tradedrop: %s: %s\n", td_conf_path(c), err);
 		x_free(err);
@@ -111,6 +120,7 @@ void
 ctx_close(struct td_ctx *x)
 {
 	mapper_free(x->map);
+	x_free(x->keys);
 	audit_close(x->audit);
 	if (x->lockfd >= 0)
 		close(x->lockfd);
@@ -211,6 +221,39 @@ claim(struct td_ctx *x, const char *name, char **claimp)
 			goto out;
 		}
 	}
+	/* the sidecars travel with their data file */
+	{
+		struct sidecars sc;
+		const char *mv[2];
+		size_t k;
+
+		sidecar_find(x->landing, name, &sc);
+		mv[0] = sc.sum;
+		mv[1] = sc.sig;
+		for (k = 0; k < 2; k++) {
+			char *a, *b;
+
+			if (mv[k] == NULL)
+				continue;
+			a = xasprintf("%s/%s", x->landing, mv[k]);
+			b = xasprintf("%s/%s", dir, mv[k]);
+			if (rename(a, b) != 0 && (errno != EXDEV ||
+			    td_copy_file(a, b) != 0 || unlink(a) != 0))
+				r = TD_ERR_IO;
+			x_free(a);
+			x_free(b);
+		}
+		if (sc.manifest != NULL) {
+			char *a = xasprintf("%s/%s", x->landing, sc.manifest);
+			char *b = xasprintf("%s/%s", dir, sc.manifest);
+
+			if (td_copy_file(a, b) != 0)
+				r = TD_ERR_IO;
+			x_free(a);
+			x_free(b);
+		}
+		sidecar_free(&sc);
+	}
 	if (td_fsync_dir(dir) != 0 || td_fsync_dir(x->work) != 0 ||
 	    td_fsync_dir(x->landing) != 0)
 		r = TD_ERR_IO;
@@ -226,21 +269,30 @@ claim(struct td_ctx *x, const char *name, char **claimp)
 
 /* ---------------------------------------------------------- receive */
 
-/* SHA-256 of a file, and make its bytes durable. */
+/* SHA-256 (and as wanted SHA-512, BLAKE2b-512) of a file, made durable. */
 static int
-hash_file(const char *path, char tid[TD_SHA256_HEX], uint64_t *size)
+hash_file(const char *path, unsigned want, char tid[TD_SHA256_HEX],
+    char sha512hex[129], uint8_t b2[64], uint64_t *size)
 {
 	struct td_sha256 h;
-	unsigned char dg[TD_SHA256_LEN];
+	SHA512_CTX h512;
+	crypto_generichash_state hb;
+	unsigned char dg[TD_SHA256_LEN], d512[64];
 	char *blk;
 	ssize_t n;
 	int fd, r = TD_OK;
 
 	*size = 0;
+	sha512hex[0] = '\0';
+	memset(b2, 0, 64);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return TD_ERR_IO;
 	blk = xmalloc(IO_BLOCK);
 	td_sha256_init(&h);
+	if (want & SC_WANT_SHA512)
+		SHA512_Init(&h512);
+	if (want & SC_WANT_BLAKE2B)
+		crypto_generichash_init(&hb, NULL, 0, 64);
 	for (;;) {
 		n = read(fd, blk, IO_BLOCK);
 		if (n < 0 && errno == EINTR)
@@ -252,6 +304,11 @@ hash_file(const char *path, char tid[TD_SHA256_HEX], uint64_t *size)
 		if (n == 0)
 			break;
 		td_sha256_update(&h, blk, (size_t)n);
+		if (want & SC_WANT_SHA512)
+			SHA512_Update(&h512, blk, (size_t)n);
+		if (want & SC_WANT_BLAKE2B)
+			crypto_generichash_update(&hb, (unsigned char *)blk,
+			    (size_t)n);
 		*size += (uint64_t)n;
 	}
 	if (r == 0 && fsync(fd) != 0 && errno != EINVAL && errno != EBADF)
@@ -260,6 +317,12 @@ hash_file(const char *path, char tid[TD_SHA256_HEX], uint64_t *size)
 	x_free(blk);
 	td_sha256_final(&h, dg);
 	td_hex(dg, sizeof(dg), tid);
+	if (want & SC_WANT_SHA512) {
+		SHA512_Final(d512, &h512);
+		td_hex(d512, sizeof(d512), sha512hex);
+	}
+	if (want & SC_WANT_BLAKE2B)
+		crypto_generichash_final(&hb, b2, 64);
 	return r;
 }
 
@@ -280,26 +343,41 @@ archive_rel(const char *tid, int64_t t)
 	    tm.tm_mon + 1, tid);
 }
 
-/* Move the claimed file into the archive and drop the work entry. */
+/* Move the claimed files into the archive and drop the work entry. */
 static int
 settle(struct td_ctx *x, const char *cl, const char *name,
     const char *archive_dir)
 {
 	char *wdir = xasprintf("%s/%s", x->work, cl);
-	char *src = xasprintf("%s/%s", wdir, name);
 	char *rawdir = xasprintf("%s/%s/raw", x->state_dir, archive_dir);
-	char *dst = xasprintf("%s/%s", rawdir, name);
+	char *src, *dst;
+	DIR *d;
+	struct dirent *de;
 	int r = TD_OK;
 
+	(void)name;
 	if (td_mkdirs(rawdir, 0750) != 0) {
 		r = TD_ERR_IO;
 		goto out;
 	}
-	if (rename(src, dst) != 0 && errno != ENOENT) {
-		r = TD_ERR_IO;
-		goto out;
+	if ((d = opendir(wdir)) != NULL) {
+		while ((de = readdir(d)) != NULL && r == 0) {
+			if (strcmp(de->d_name, ".") == 0 ||
+			    strcmp(de->d_name, "..") == 0)
+				continue;
+			src = xasprintf("%s/%s", wdir, de->d_name);
+			dst = xasprintf("%s/%s", rawdir, de->d_name);
+			if (rename(src, dst) != 0 && errno != ENOENT)
+				r = TD_ERR_IO;
+			x_free(src);
+			x_free(dst);
+		}
+		closedir(d);
 	}
-	if (td_fsync_dir(rawdir) != 0 || td_fsync_dir(wdir) != 0) {
+	if (r != 0)
+		goto out;
+	if (td_fsync_dir(rawdir) != 0 || (access(wdir, F_OK) == 0 &&
+	    td_fsync_dir(wdir) != 0)) {
 		r = TD_ERR_IO;
 		goto out;
 	}
@@ -310,12 +388,10 @@ settle(struct td_ctx *x, const char *cl, const char *name,
 	(void)td_fsync_dir(x->work);
  out:
 	if (r != 0)
-		td_log(TD_LOG_ERROR, "archive_failed", "file=%s error=%s",
-		    dst, strerror(errno));
+		td_log(TD_LOG_ERROR, "archive_failed", "dir=%s error=%s",
+		    rawdir, strerror(errno));
 	x_free(wdir);
-	x_free(src);
 	x_free(rawdir);
-	x_free(dst);
 	return r;
 }
 
@@ -323,16 +399,12 @@ static int
 drop_work(struct td_ctx *x, const char *cl, const char *name)
 {
 	char *wdir = xasprintf("%s/%s", x->work, cl);
-	char *f = xasprintf("%s/%s", wdir, name);
-	int r = TD_OK;
+	int r;
 
-	if (unlink(f) != 0 && errno != ENOENT)
-		r = TD_ERR_IO;
-	if (r == 0 && rmdir(wdir) != 0 && errno != ENOENT)
-		r = TD_ERR_IO;
+	(void)name;
+	r = td_remove_tree(wdir, x->state_dir);
 	(void)td_fsync_dir(x->work);
 	x_free(wdir);
-	x_free(f);
 	return r;
 }
 
@@ -343,7 +415,10 @@ drop_work(struct td_ctx *x, const char *cl, const char *name)
 static int
 receive(struct td_ctx *x, const char *cl, const char *name, char **tidp)
 {
-	char tid[TD_SHA256_HEX], *path, *adir = NULL, *fields;
+	char tid[TD_SHA256_HEX], *path, *adir = NULL, *fields, *wdir;
+	char sha512hex[129], *vjson = NULL;
+	uint8_t b2[64];
+	struct verification v;
 	struct td_buf fb;
 	uint64_t size;
 	int64_t t = claim_time(cl);
@@ -351,9 +426,16 @@ receive(struct td_ctx *x, const char *cl, const char *name, char **tidp)
 	int r, exists;
 
 	*tidp = NULL;
-	path = xasprintf("%s/%s/%s", x->work, cl, name);
-	r = hash_file(path, tid, &size);
+	memset(&v, 0, sizeof(v));
+	wdir = xasprintf("%s/%s", x->work, cl);
+	path = xasprintf("%s/%s", wdir, name);
+	r = hash_file(path, sidecar_wants(wdir, name), tid, sha512hex, b2,
+	    &size);
 	x_free(path);
+	if (r == 0)
+		sidecar_verify(x->conf, x->keys, x->nkeys, wdir, name, tid,
+		    sha512hex[0] ? sha512hex : NULL, b2, &v);
+	x_free(wdir);
 	if (r != 0) {
 		td_log(TD_LOG_ERROR, "read_failed", "file=%s error=%s", name,
 		    strerror(errno));
@@ -392,9 +474,11 @@ receive(struct td_ctx *x, const char *cl, const char *name, char **tidp)
 			    tid, fields);
 	} else {
 		adir = archive_rel(tid, t);
+		vjson = sidecar_json(&v);
 		s = store_prepare(x->st, "INSERT INTO transmissions(id, name, "
 		    "size, received_at, archive_dir, state, claim, "
-		    "updated_at) VALUES (?, ?, ?, ?, ?, 'received', ?, ?)");
+		    "updated_at, verification, verify_code, verify_message) "
+		    "VALUES (?, ?, ?, ?, ?, 'received', ?, ?, ?, ?, ?)");
 		sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 3, (sqlite3_int64)size);
@@ -402,12 +486,18 @@ receive(struct td_ctx *x, const char *cl, const char *name, char **tidp)
 		sqlite3_bind_text(s, 5, adir, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 6, cl, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 7, now_sec());
+		sqlite3_bind_text(s, 8, vjson, -1, SQLITE_STATIC);
+		if (v.code != NULL) {
+			sqlite3_bind_text(s, 9, v.code, -1, SQLITE_STATIC);
+			sqlite3_bind_text(s, 10, v.msg, -1, SQLITE_STATIC);
+		}
 		r = store_step_done(x->st, s);
 		if (r == 0)
 			r = audit_append(x->audit, "transmission_received",
 			    tid, fields);
 	}
 	x_free(fields);
+	x_free(vjson);
 	if (r != 0 || (r = store_commit(x->st)) != 0) {
 		store_rollback(x->st);
 		x_free(adir);
@@ -439,6 +529,9 @@ struct tx {
 	int64_t		 received_at;
 	uint64_t	 size;
 	char		*state;
+	char		*verification;	/* JSON */
+	char		*verify_code;	/* Tier 2 code, or NULL */
+	char		*verify_message;
 };
 
 static void
@@ -447,6 +540,9 @@ tx_free(struct tx *t)
 	x_free(t->name);
 	x_free(t->archive_dir);
 	x_free(t->state);
+	x_free(t->verification);
+	x_free(t->verify_code);
+	x_free(t->verify_message);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -458,7 +554,8 @@ tx_load(struct td_ctx *x, const char *tid, struct tx *t)
 
 	memset(t, 0, sizeof(*t));
 	s = store_prepare(x->st, "SELECT name, archive_dir, received_at, "
-	    "size, state FROM transmissions WHERE id = ?");
+	    "size, state, verification, verify_code, verify_message FROM "
+	    "transmissions WHERE id = ?");
 	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) == SQLITE_ROW) {
 		snprintf(t->id, sizeof(t->id), "%s", tid);
@@ -468,6 +565,16 @@ tx_load(struct td_ctx *x, const char *tid, struct tx *t)
 		t->received_at = sqlite3_column_int64(s, 2);
 		t->size = (uint64_t)sqlite3_column_int64(s, 3);
 		t->state = xstrdup((const char *)sqlite3_column_text(s, 4));
+		t->verification = xstrdup(sqlite3_column_type(s, 5) ==
+		    SQLITE_NULL ? "{\"checksum\":\"not_checked\","
+		    "\"signature\":\"not_checked\"}" :
+		    (const char *)sqlite3_column_text(s, 5));
+		if (sqlite3_column_type(s, 6) != SQLITE_NULL) {
+			t->verify_code = xstrdup((const char *)
+			    sqlite3_column_text(s, 6));
+			t->verify_message = xstrdup((const char *)
+			    sqlite3_column_text(s, 7));
+		}
 		r = TD_OK;
 	}
 	sqlite3_reset(s);
@@ -577,7 +684,7 @@ ps_reject(void *arg, const struct rejection *rj)
 			return TD_ERR_IO;
 	}
 	td_buf_reset(&p->line);
-	intake_rejection_json(&p->line, p->t->id, p->t->name, NULL, rj);
+	intake_rejection_json(&p->line, p->t->id, p->t->name, rj->member, rj);
 	if (fwrite(p->line.p, 1, p->line.len, p->dlq) != p->line.len)
 		return errno == ENOSPC ? TD_ERR_NOSPACE : TD_ERR_IO;
 	td_log(TD_LOG_DEBUG, "record_rejected", "file=%s line=%llu tier=%d "
@@ -618,12 +725,13 @@ manifest_json(struct td_ctx *x, const struct tx *t,
 		td_buf_puts(&m, "null");
 	td_buf_printf(&m, ",\"size\":%llu,\"sha256\":\"%s\"},"
 	    "\"source\":\"landing\",\"received_at\":\"%s\","
-	    "\"verification\":{\"checksum\":\"not_checked\","
-	    "\"signature\":\"not_checked\"},\"encoding\":\"utf-8\","
-	    "\"format\":\"csv\",\"mapping_version\":\"%s\","
+	    "\"verification\":%s,\"encoding\":\"%s\","
+	    "\"container\":\"%s\",\"format\":\"csv\","
+	    "\"mapping_version\":\"%s\","
 	    "\"counts\":{\"records\":%llu,\"delivered\":%llu,\"dlq\":%llu,"
 	    "\"held\":0,\"duplicate\":0},\"control_totals\":{\"quantity\":"
 	    "\"%s\",\"amount\":", (unsigned long long)t->size, t->id, ts,
+	    t->verification, proc_encoding(res), res->format[0] ? res->format : "raw",
 	    mapper_version(x->map), (unsigned long long)res->rows,
 	    (unsigned long long)res->records,
 	    (unsigned long long)res->rejected, q);
@@ -631,7 +739,21 @@ manifest_json(struct td_ctx *x, const struct tx *t,
 		td_buf_printf(&m, "\"%s\"", a);
 	else
 		td_buf_puts(&m, "null");
-	td_buf_printf(&m, "},\"batch_encoding\":\"%s\",\"batches\":%zu,"
+	td_buf_puts(&m, "},\"members\":[");
+	for (i = 0; i < res->ndocs; i++) {
+		const struct proc_doc *d = &res->docs[i];
+
+		td_buf_puts(&m, i ? ",{\"member\":" : "{\"member\":");
+		if (d->member == NULL ||
+		    td_json_str(&m, d->member, strlen(d->member)) != 0)
+			td_buf_puts(&m, "null");
+		td_buf_printf(&m, ",\"encoding\":\"%s\",\"records\":%llu,"
+		    "\"delivered\":%llu,\"dlq\":%llu}", d->encoding,
+		    (unsigned long long)d->rows,
+		    (unsigned long long)d->records,
+		    (unsigned long long)d->rejected);
+	}
+	td_buf_printf(&m, "],\"batch_encoding\":\"%s\",\"batches\":%zu,"
 	    "\"batch_list\":[", td_conf_str(x->conf,
 	    TDK_output_output_encoding), nb);
 	for (i = 0; i < nb; i++) {
@@ -772,9 +894,9 @@ process_one(struct td_ctx *x, const char *tid)
 	struct psink ps;
 	struct proc_sink sink;
 	struct proc_result res;
-	struct map_doc doc;
+	struct proc_opts po;
 	struct ob_batch *b = NULL;
-	size_t nb = 0, i;
+	size_t nb = 0, i, *force = NULL, nforce = 0;
 	char *raw = NULL, *obtmp = NULL, *obdir = NULL, *rec = NULL,
 	    *rectmp = NULL, *man = NULL, *dlqf = NULL, *p = NULL,
 	    *fields = NULL, *k;
@@ -784,25 +906,22 @@ process_one(struct td_ctx *x, const char *tid)
 
 	memset(&ps, 0, sizeof(ps));
 	memset(&res, 0, sizeof(res));
+	memset(&po, 0, sizeof(po));
 	if ((r = tx_load(x, tid, &t)) != 0)
 		return r;
 	clean_partial(x, &t);
+	if (t.verify_code != NULL) {
+		/* not proven whole and authentic: nothing of it is parsed */
+		r = quarantine(x, &t, t.verify_code, t.verify_message,
+		    t.verification, &res);
+		goto out;
+	}
 	raw = xasprintf("%s/%s/raw/%s", x->state_dir, t.archive_dir, t.name);
 	obtmp = xasprintf("%s/%s.tmp", x->outbox, t.id);
 	obdir = xasprintf("%s/%s", x->outbox, t.id);
 	rec = xasprintf("%s/%s/records%s", x->state_dir, t.archive_dir,
 	    outbox_suffix(x->enc));
 	rectmp = xasprintf("%s.tmp", rec);
-	if ((fd = open(raw, O_RDONLY | O_CLOEXEC)) < 0) {
-		td_log(TD_LOG_ERROR, "archive_missing", "file=%s error=%s",
-		    raw, strerror(errno));
-		r = TD_ERR_IO;
-		goto out;
-	}
-	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	r = outbox_open(&ps.ob, obtmp, rectmp, x->enc, (size_t)1 << 34);
-	if (r != 0)
-		goto out;
 	ps.x = x;
 	ps.t = &t;
 	td_buf_init(&ps.line, 1024, 0);
@@ -810,24 +929,56 @@ process_one(struct td_ctx *x, const char *tid)
 	sink.batch = ps_batch;
 	sink.reject = ps_reject;
 	sink.arg = &ps;
-	doc.transmission_id = t.id;
-	doc.file = t.name;
-	doc.member = NULL;
+	po.transmission_id = t.id;
+	po.file = t.name;
+	po.batch_records = x->batch_records;
 	td_log(TD_LOG_INFO, "file_processing", "file=%s transmission_id=%s "
 	    "size=%llu", t.name, t.id, (unsigned long long)t.size);
-	r = process_csv(x->map, x->conf, fd, &doc, x->batch_records, &sink,
-	    &res);
-	{
-		int r2 = outbox_finish(ps.ob, &b, &nb);
+	for (;;) {
+		if ((fd = open(raw, O_RDONLY | O_CLOEXEC)) < 0) {
+			td_log(TD_LOG_ERROR, "archive_missing", "file=%s "
+			    "error=%s", raw, strerror(errno));
+			r = TD_ERR_IO;
+			goto out;
+		}
+		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+		r = outbox_open(&ps.ob, obtmp, rectmp, x->enc, (size_t)1 << 34);
+		if (r != 0)
+			goto out;
+		po.force_cp1252 = force;
+		po.nforce = nforce;
+		r = process_file(x->map, x->conf, fd, &po, &sink, &res);
+		{
+			int r2 = outbox_finish(ps.ob, &b, &nb);
 
-		if (r == 0)
-			r = r2;
-	}
-	if (ps.dlq != NULL) {
-		if (fflush(ps.dlq) != 0 || fsync(fileno(ps.dlq)) != 0)
-			r = r ? r : TD_ERR_IO;
-		fclose(ps.dlq);
-		ps.dlq = NULL;
+			if (r == 0)
+				r = r2;
+		}
+		close(fd);
+		fd = -1;
+		if (ps.dlq != NULL) {
+			if (fflush(ps.dlq) != 0 || fsync(fileno(ps.dlq)) != 0)
+				r = r ? r : TD_ERR_IO;
+			fclose(ps.dlq);
+			ps.dlq = NULL;
+		}
+		if (r != 0 || !res.restart)
+			break;
+		/* encoding = auto: that document is not UTF-8; read it as
+		 * windows-1252 and start the file over */
+		td_log(TD_LOG_INFO, "decode_retry", "file=%s document=%zu "
+		    "encoding=windows-1252", t.name, res.restart_doc + 1);
+		force = xreallocarray(force, nforce + 1, sizeof(*force));
+		force[nforce++] = res.restart_doc;
+		outbox_free(ps.ob);
+		ps.ob = NULL;
+		x_free(b);
+		b = NULL;
+		proc_result_clear(&res);
+		clean_partial(x, &t);
+		(void)unlink(rectmp);
+		x_free(ps.dlqtmp);
+		ps.dlqtmp = NULL;
 	}
 	if (r != 0) {
 		td_log(TD_LOG_ERROR, "processing_failed", "file=%s error=%s",
@@ -974,6 +1125,7 @@ process_one(struct td_ctx *x, const char *tid)
 	x_free(dlqf);
 	x_free(p);
 	x_free(fields);
+	x_free(force);
 	tx_free(&t);
 	return r;
 }
@@ -1080,13 +1232,30 @@ intake_recover(struct td_ctx *x)
 					x_free(t);
 					continue;
 				}
+				if (sidecar_is(de2->d_name))
+					continue;
 				x_free(name);
 				name = xstrdup(de2->d_name);
 			}
 			closedir(d2);
 		}
 		if (name == NULL) {
-			(void)rmdir(wdir);
+			/* only sidecars left: the data file was archived, or
+			 * a duplicate's drop was under way */
+			char *adir = NULL;
+
+			s = store_prepare(x->st, "SELECT archive_dir FROM "
+			    "transmissions WHERE claim = ?");
+			sqlite3_bind_text(s, 1, de->d_name, -1, SQLITE_STATIC);
+			if (sqlite3_step(s) == SQLITE_ROW)
+				adir = xstrdup((const char *)
+				    sqlite3_column_text(s, 0));
+			sqlite3_reset(s);
+			if (adir != NULL)
+				r = settle(x, de->d_name, NULL, adir);
+			else
+				(void)td_remove_tree(wdir, x->state_dir);
+			x_free(adir);
 			x_free(wdir);
 			continue;
 		}
@@ -1128,6 +1297,81 @@ intake_recover(struct td_ctx *x)
 	return r;
 }
 
+/*
+ * A data file whose required sidecar has not arrived waits, for at most
+ * sidecar_wait after it landed (its change time: a rename into landing
+ * sets it); then it is taken and refused for the missing sidecar.
+ */
+static int
+waiting_for_sidecar(struct td_ctx *x, const char *name,
+    const struct stat *sb)
+{
+	struct sidecars sc;
+	int need_sum, need_sig, wait;
+	time_t landed = sb->st_ctim.tv_sec > sb->st_mtim.tv_sec ?
+	    sb->st_ctim.tv_sec : sb->st_mtim.tv_sec;
+
+	need_sum = td_conf_enum_is(x->conf, TDK_verify_checksum, "required");
+	need_sig = td_conf_enum_is(x->conf, TDK_verify_signature,
+	    "required");
+	if (!need_sum && !need_sig)
+		return 0;
+	sidecar_find(x->landing, name, &sc);
+	wait = (need_sum && sc.sum == NULL && sc.manifest == NULL) ||
+	    (need_sig && sc.sig == NULL);
+	sidecar_free(&sc);
+	if (!wait)
+		return 0;
+	if ((uint64_t)(time(NULL) - landed) >= td_conf_u64(x->conf,
+	    TDK_verify_sidecar_wait))
+		return 0;
+	x->n_waiting++;
+	td_log(TD_LOG_INFO, "sidecar_wait", "file=%s checksum=%s "
+	    "signature=%s", name, need_sum ? "required" : "no",
+	    need_sig ? "required" : "no");
+	return 1;
+}
+
+/*
+ * Remove checksum manifests from landing once no file they name is
+ * left there; they were copied into each claim.
+ */
+static void
+sweep_manifests(struct td_ctx *x)
+{
+	static const char *names[] = { "SHA256SUMS", "SHA512SUMS" };
+	DIR *d;
+	struct dirent *de;
+	struct sidecars sc;
+	char *p;
+	size_t i;
+	int used;
+
+	for (i = 0; i < TD_NELEM(names); i++) {
+		p = xasprintf("%s/%s", x->landing, names[i]);
+		if (access(p, F_OK) != 0) {
+			x_free(p);
+			continue;
+		}
+		used = 0;
+		if ((d = opendir(x->landing)) != NULL) {
+			while (!used && (de = readdir(d)) != NULL) {
+				if (de->d_name[0] == '.' ||
+				    sidecar_is(de->d_name))
+					continue;
+				sidecar_find(x->landing, de->d_name, &sc);
+				used = sc.manifest != NULL &&
+				    strcmp(sc.manifest, names[i]) == 0;
+				sidecar_free(&sc);
+			}
+			closedir(d);
+		}
+		if (!used && unlink(p) == 0)
+			(void)td_fsync_dir(x->landing);
+		x_free(p);
+	}
+}
+
 int
 intake_landing(struct td_ctx *x)
 {
@@ -1152,10 +1396,12 @@ intake_landing(struct td_ctx *x)
 		    strcmp(de->d_name, "..") == 0)
 			continue;
 		if (name_matches(ign, nign, de->d_name) ||
-		    !name_matches(pat, npat, de->d_name))
+		    !name_matches(pat, npat, de->d_name) ||
+		    sidecar_is(de->d_name))
 			continue;
 		path = xasprintf("%s/%s", x->landing, de->d_name);
-		if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+		    !waiting_for_sidecar(x, de->d_name, &sb)) {
 			c = xreallocarray(c, n + 1, sizeof(*c));
 			c[n].name = xstrdup(de->d_name);
 			c[n].mtime = sb.st_mtim;
@@ -1183,6 +1429,8 @@ intake_landing(struct td_ctx *x)
 		x_free(c[i].name);
 	}
 	x_free(c);
+	if (r == 0)
+		sweep_manifests(x);
 	if (r != 0)
 		x->failed = 1;
 	return r;

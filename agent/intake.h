@@ -18,12 +18,15 @@ struct td_conf;
 struct store;
 struct mapper;
 struct audit;
+struct minisign_key;
 
 struct td_ctx {
 	struct td_conf	*conf;
 	struct store	*st;
 	struct mapper	*map;
 	struct audit	*audit;
+	struct minisign_key *keys;	/* trusted minisign keys */
+	size_t		 nkeys;
 	const char	*integration;
 	char		*state_dir;
 	char		*landing;
@@ -37,6 +40,7 @@ struct td_ctx {
 	int		 lockfd;	/* flock on state_dir/lock */
 	/* what this run did, for the exit status */
 	unsigned	 n_received, n_duplicate, n_quarantined, n_delivered;
+	unsigned	 n_waiting;	/* data files waiting for a sidecar */
 	uint64_t	 n_records, n_dlq;
 	int		 failed;	/* internal error seen */
 	int		 undelivered;

@@ -118,9 +118,10 @@ cmd_once(int argc, char **argv)
 		rc = EXIT_ONCE_OK;
 	td_log(rc == 0 ? TD_LOG_INFO : TD_LOG_WARN, "once_done", "received=%u "
 	    "duplicate=%u quarantined=%u delivered=%u records=%llu dlq=%llu "
-	    "pending=%d exit=%d", x.n_received, x.n_duplicate, x.n_quarantined,
+	    "pending=%d waiting=%u exit=%d", x.n_received, x.n_duplicate,
+	    x.n_quarantined,
 	    x.n_delivered, (unsigned long long)x.n_records,
-	    (unsigned long long)x.n_dlq, left, rc);
+	    (unsigned long long)x.n_dlq, left, x.n_waiting, rc);
 	ctx_close(&x);
 	td_conf_free(c);
 	return rc;
@@ -132,7 +133,7 @@ struct trysink {
 	struct td_buf	 buf;
 	const char	*file;
 	uint64_t	 rejected;
-	int		 err;
+	int		 quiet;		/* an attempt whose output is dropped */
 };
 
 static struct td_buf *
@@ -146,6 +147,12 @@ try_buffer(void *arg)
 static int
 try_batch(void *arg, struct td_buf *b, uint64_t n)
 {
+	struct trysink *t = arg;
+
+	if (t->quiet) {
+		td_buf_reset(b);
+		return 0;
+	}
 	if (fwrite(b->p, 1, b->len, stdout) != b->len)
 		return TD_ERR_IO;
 	td_buf_reset(b);
@@ -158,8 +165,16 @@ try_reject(void *arg, const struct rejection *rj)
 	struct trysink *t = arg;
 
 	t->rejected++;
-	fprintf(stderr, "%s:%llu: tier %d %s: %s\n", t->file,
-	    (unsigned long long)rj->line, rj->tier, rj->code, rj->message);
+	if (t->quiet)
+		return 0;
+	if (rj->member != NULL)
+		fprintf(stderr, "%s!/%s:%llu: tier %d %s: %s\n", t->file,
+		    rj->member, (unsigned long long)rj->line, rj->tier,
+		    rj->code, rj->message);
+	else
+		fprintf(stderr, "%s:%llu: tier %d %s: %s\n", t->file,
+		    (unsigned long long)rj->line, rj->tier, rj->code,
+		    rj->message);
 	return 0;
 }
 
@@ -172,13 +187,14 @@ cmd_try(int argc, char **argv)
 	struct trysink ts;
 	struct proc_sink sink;
 	struct proc_result res;
-	struct map_doc doc;
+	struct proc_opts po;
 	struct td_sha256 h;
+	size_t *force = NULL, nforce;
 	unsigned char dg[TD_SHA256_LEN], *blk;
 	char tid[TD_SHA256_HEX], *err = NULL;
 	const char *base;
 	ssize_t n;
-	int i, fd, rc = 0;
+	int i, fd, rc = 0, autoenc;
 
 	if (parse_conf_opt(argc, argv, "try [-c FILE] FILE...", &path, NULL,
 	    NULL) != 0)
@@ -195,6 +211,7 @@ cmd_try(int argc, char **argv)
 		td_conf_free(c);
 		return EXIT_USAGE;
 	}
+	autoenc = td_conf_enum_is(c, TDK_decode_encoding, "auto");
 	blk = xmalloc(1 << 20);
 	memset(&ts, 0, sizeof(ts));
 	td_buf_init(&ts.buf, 1 << 20, 0);
@@ -224,18 +241,53 @@ cmd_try(int argc, char **argv)
 		}
 		base = strrchr(argv[i], '/');
 		base = base ? base + 1 : argv[i];
-		doc.transmission_id = tid;
-		doc.file = base;
-		doc.member = NULL;
-		if (process_csv(m, c, fd, &doc, td_conf_u64(c,
-		    TDK_output_batch_records), &sink, &res) != 0) {
-			fprintf(stderr, "tradedrop: %s: %s\n", argv[i],
-			    strerror(errno));
-			rc = 1;
-		} else if (res.t2code != NULL) {
-			fprintf(stderr, "%s: tier 2 %s: %s\n", argv[i],
-			    res.t2code, res.t2msg);
-			rc = 1;
+		memset(&po, 0, sizeof(po));
+		po.transmission_id = tid;
+		po.file = base;
+		po.batch_records = td_conf_u64(c, TDK_output_batch_records);
+		nforce = 0;
+		for (;;) {
+			int r = 0;
+
+			po.force_cp1252 = force;
+			po.nforce = nforce;
+			td_buf_reset(&ts.buf);
+			ts.rejected = 0;
+			/*
+			 * encoding = auto may have to start a file over as
+			 * windows-1252: find that out without printing first
+			 */
+			ts.quiet = 1;
+			if (autoenc)
+				r = process_file(m, c, fd, &po, &sink, &res);
+			if (autoenc && r == 0 && res.restart) {
+				force = xreallocarray(force, nforce + 1,
+				    sizeof(*force));
+				force[nforce++] = res.restart_doc;
+				proc_result_clear(&res);
+				if (lseek(fd, 0, SEEK_SET) != 0)
+					break;
+				continue;
+			}
+			/* the final attempt, now printed */
+			proc_result_clear(&res);
+			if (lseek(fd, 0, SEEK_SET) != 0) {
+				r = TD_ERR_IO;
+				break;
+			}
+			ts.quiet = 0;
+			ts.rejected = 0;
+			r = process_file(m, c, fd, &po, &sink, &res);
+			if (r != 0) {
+				fprintf(stderr, "tradedrop: %s: %s\n", argv[i],
+				    strerror(errno));
+				rc = 1;
+			} else if (res.t2code != NULL) {
+				fprintf(stderr, "%s: tier 2 %s: %s\n", argv[i],
+				    res.t2code, res.t2msg);
+				rc = 1;
+			}
+			break;
 		}
 		if (ts.rejected > 0)
 			rc = 1;
@@ -243,6 +295,7 @@ cmd_try(int argc, char **argv)
 		close(fd);
 	}
 	fflush(stdout);
+	x_free(force);
 	td_buf_free(&ts.buf);
 	x_free(blk);
 	mapper_free(m);

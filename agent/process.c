@@ -1,9 +1,10 @@
 /*
- * process.c - read a document, parse CSV, map rows, cut batches.
+ * process.c - unpack, decode, parse CSV, map rows, cut batches.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,7 +15,9 @@
 #include "json.h"
 #include "log.h"
 #include "csv.h"
+#include "decode.h"
 #include "map.h"
+#include "unpack.h"
 #include "process.h"
 
 #define READ_BLOCK	(1 << 20)
@@ -22,13 +25,14 @@
 
 struct pstate {
 	struct mapper		*m;
-	const struct map_doc	*doc;
+	struct map_doc		 doc;
 	const struct proc_sink	*sink;
 	struct proc_result	*res;
+	struct proc_doc		*pd;
 	uint64_t		 batch_records;
 	uint64_t		 skip;		/* rows still to skip */
 	int			 need_header;
-	struct td_buf		*cur;
+	struct td_buf		*cur;		/* batch being filled */
 	uint64_t		 curn;
 	struct map_result	 mr;
 };
@@ -47,13 +51,38 @@ flush_batch(struct pstate *ps)
 	return r;
 }
 
+static void
+t2(struct proc_result *res, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+t2(struct proc_result *res, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	res->t2code = code;
+	va_start(ap, fmt);
+	vsnprintf(res->t2msg, sizeof(res->t2msg), fmt, ap);
+	va_end(ap);
+}
+
+/* "member X: " for messages about a document of an archive. */
+static const char *
+where(const struct pstate *ps, char *buf, size_t n)
+{
+	if (ps->doc.member == NULL)
+		return "";
+	snprintf(buf, n, "member %s: ", ps->doc.member);
+	return buf;
+}
+
 static int
 on_record(void *arg, const struct csv_rec *rec)
 {
 	struct pstate *ps = arg;
 	struct proc_result *res = ps->res;
 	struct rejection rj;
-	char *missing;
+	char *missing, wb[300];
 	int r;
 
 	if (ps->skip > 0) {
@@ -63,22 +92,20 @@ on_record(void *arg, const struct csv_rec *rec)
 	if (ps->need_header) {
 		ps->need_header = 0;
 		if (rec->err != 0) {
-			res->t2code = "schema_bad_header";
-			snprintf(res->t2msg, sizeof(res->t2msg), "line %llu: "
-			    "the header row is not valid CSV (%s)",
-			    (unsigned long long)rec->line,
+			t2(res, "schema_bad_header", "%sline %llu: the header "
+			    "row is not valid CSV (%s)", where(ps, wb,
+			    sizeof(wb)), (unsigned long long)rec->line,
 			    csv_errcode(rec->err));
 			return 1;
 		}
-		r = mapper_begin(ps->m, ps->doc, rec, &missing);
+		r = mapper_begin(ps->m, &ps->doc, rec, &missing);
 		if (r == TD_ERR_FORMAT) {
 			struct td_buf d;
 			size_t i;
 
-			res->t2code = "schema_missing_column";
-			snprintf(res->t2msg, sizeof(res->t2msg), "the header "
-			    "on line %llu lacks mapped column%s %s",
-			    (unsigned long long)rec->line,
+			t2(res, "schema_missing_column", "%sthe header on line "
+			    "%llu lacks mapped column%s %s", where(ps, wb,
+			    sizeof(wb)), (unsigned long long)rec->line,
 			    strchr(missing, ',') ? "s" : "", missing);
 			td_buf_init(&d, 256, 1 << 20);
 			td_buf_puts(&d, "{\"header\":[");
@@ -89,22 +116,26 @@ on_record(void *arg, const struct csv_rec *rec)
 				    rec->f[i].len) != 0)
 					td_buf_puts(&d, "null");
 			}
-			td_buf_printf(&d, "],\"header_line\":%llu}",
-			    (unsigned long long)rec->line);
+			td_buf_printf(&d, "],\"header_line\":%llu,"
+			    "\"member\":", (unsigned long long)rec->line);
+			if (ps->doc.member == NULL || td_json_str(&d,
+			    ps->doc.member, strlen(ps->doc.member)) != 0)
+				td_buf_puts(&d, "null");
+			td_buf_putc(&d, '}');
 			res->t2detail = xstrdup(td_buf_cstr(&d));
 			td_buf_free(&d);
 			x_free(missing);
 			return 1;
 		}
 		if (r != 0) {
-			res->t2code = "bad_file_name";
-			snprintf(res->t2msg, sizeof(res->t2msg), "the file "
-			    "name is not valid UTF-8");
+			t2(res, "bad_file_name", "the file or member name is "
+			    "not valid UTF-8");
 			return 1;
 		}
 		return 0;
 	}
 	res->rows++;
+	ps->pd->rows++;
 	if (rec->err != 0) {
 		ps->mr.code = csv_errcode(rec->err);
 		snprintf(ps->mr.msg, sizeof(ps->mr.msg), "the row is not "
@@ -113,7 +144,7 @@ on_record(void *arg, const struct csv_rec *rec)
 	}
 	if (ps->cur == NULL)
 		ps->cur = ps->sink->buffer(ps->sink->arg);
-	r = mapper_map(ps->m, rec, res->rows, ps->cur, &ps->mr);
+	r = mapper_map(ps->m, rec, ps->pd->rows, ps->cur, &ps->mr);
 	if (r < 0) {
 		res->ioerr = r;
 		return 1;
@@ -121,12 +152,13 @@ on_record(void *arg, const struct csv_rec *rec)
 	if (r > 0)
 		goto rejected;
 	res->records++;
+	ps->pd->records++;
 	if (td_dec_add(&res->quantity, &ps->mr.quantity) != 0 ||
 	    (ps->mr.has_amount &&
 	    td_dec_add(&res->amount, &ps->mr.amount) != 0)) {
-		res->t2code = "control_total_overflow";
-		snprintf(res->t2msg, sizeof(res->t2msg), "line %llu: control "
-		    "totals exceed 36 digits", (unsigned long long)rec->line);
+		t2(res, "control_total_overflow", "%sline %llu: control "
+		    "totals exceed 36 digits", where(ps, wb, sizeof(wb)),
+		    (unsigned long long)rec->line);
 		return 1;
 	}
 	if (ps->mr.has_amount)
@@ -138,10 +170,12 @@ on_record(void *arg, const struct csv_rec *rec)
 	return 0;
  rejected:
 	res->rejected++;
+	ps->pd->rejected++;
 	memset(&rj, 0, sizeof(rj));
 	rj.tier = 3;
 	rj.code = ps->mr.code;
 	rj.message = ps->mr.msg;
+	rj.member = ps->doc.member;
 	rj.line = rec->line;
 	rj.raw = rec->raw;
 	rj.rawlen = rec->rawlen;
@@ -155,92 +189,212 @@ on_record(void *arg, const struct csv_rec *rec)
 void
 proc_result_clear(struct proc_result *res)
 {
+	size_t i;
+
+	for (i = 0; i < res->ndocs; i++)
+		x_free(res->docs[i].member);
+	x_free(res->docs);
 	x_free(res->t2detail);
 	memset(res, 0, sizeof(*res));
 }
 
-int
-process_csv(struct mapper *m, const struct td_conf *c, int fd,
-    const struct map_doc *doc, uint64_t batch_records,
-    const struct proc_sink *sink, struct proc_result *res)
+const char *
+proc_encoding(const struct proc_result *res)
 {
-	struct csv_opts o;
-	struct csv *p;
-	struct pstate ps;
-	char *blk;
+	size_t i;
+
+	if (res->ndocs == 0)
+		return "utf-8";
+	for (i = 1; i < res->ndocs; i++)
+		if (strcmp(res->docs[i].encoding, res->docs[0].encoding) != 0)
+			return "mixed";
+	return res->docs[0].encoding;
+}
+
+static int
+forced(const struct proc_opts *o, size_t idx)
+{
+	size_t i;
+
+	for (i = 0; i < o->nforce; i++)
+		if (o->force_cp1252[i] == idx)
+			return 1;
+	return 0;
+}
+
+/*
+ * One document: read it from the unpacker, decode, feed the parser.
+ * Returns 0 (look at res), or a negative TD_ERR_* local failure.
+ */
+static int
+process_doc(struct pstate *ps, struct unpacker *u, struct csv *p,
+    int enc, int autoenc, char *blk, struct td_buf *dec, uint64_t *total)
+{
+	struct proc_result *res = ps->res;
+	struct decoder *d = NULL;
 	ssize_t n;
+	char wb[300];
+	int r = 0, first = 1, ret = TD_OK;
+
+	for (;;) {
+		n = unpack_read(u, blk, READ_BLOCK);
+		if (n < 0) {
+			t2(res, unpack_errcode(u), "%s%s", where(ps, wb,
+			    sizeof(wb)), unpack_errmsg(u));
+			goto out;
+		}
+		if (first) {
+			/* a BOM decides; else the configured encoding */
+			int bom = decoder_sniff(blk, (size_t)n);
+
+			first = 0;
+			if (autoenc && bom != 0)
+				enc = bom;
+			else if (enc == DEC_UTF16LE && bom == DEC_UTF16BE)
+				enc = DEC_UTF16BE;
+			d = decoder_new(enc);
+			ps->pd->encoding = decoder_name(d);
+		}
+		td_buf_reset(dec);
+		r = n == 0 ? decoder_finish(d, dec) :
+		    decoder_feed(d, blk, (size_t)n, dec);
+		if (r == TD_ERR_FORMAT) {
+			if (strcmp(decoder_errcode(d), "decode_not_utf8") == 0) {
+				res->restart = 1;
+				res->restart_doc = res->ndocs - 1;
+			} else
+				t2(res, decoder_errcode(d), "%sbyte %llu is "
+				    "not valid %s", where(ps, wb, sizeof(wb)),
+				    (unsigned long long)decoder_erroffset(d),
+				    decoder_name(d));
+			goto out;
+		}
+		if (r != 0) {
+			ret = r;
+			goto out;
+		}
+		if (dec->len > 0)
+			r = csv_feed(p, dec->p, dec->len, on_record, ps);
+		if (r == 0 && n == 0)
+			r = csv_finish(p, on_record, ps);
+		if (res->ioerr != 0) {
+			ret = res->ioerr;
+			goto out;
+		}
+		if (r != 0 || res->t2code != NULL || n == 0)
+			break;
+		*total += (uint64_t)n;
+		if (*total / PROGRESS_EVERY != (*total - (uint64_t)n) /
+		    PROGRESS_EVERY)
+			td_log(TD_LOG_INFO, "file_progress", "file=%s "
+			    "bytes=%llu rows=%llu records=%llu dlq=%llu",
+			    ps->doc.file, (unsigned long long)*total,
+			    (unsigned long long)res->rows,
+			    (unsigned long long)res->records,
+			    (unsigned long long)res->rejected);
+	}
+	if (res->t2code == NULL && ps->need_header)
+		t2(res, "empty_file", "%sthe document has no header row",
+		    where(ps, wb, sizeof(wb)));
+ out:
+	decoder_free(d);
+	return ret;
+}
+
+int
+process_file(struct mapper *m, const struct td_conf *c, int fd,
+    const struct proc_opts *o, const struct proc_sink *sink,
+    struct proc_result *res)
+{
+	struct unpack_limits lim;
+	struct unpacker *u = NULL;
+	struct csv_opts co;
+	struct csv *p = NULL;
+	struct pstate ps;
+	struct td_buf dec;
+	const char *member, *encname;
+	char *blk = NULL, *missing;
 	uint64_t total = 0;
-	char *missing;
-	int r = 0, ret = TD_OK;
+	int r, enc, autoenc, ret = TD_OK;
 
 	memset(res, 0, sizeof(*res));
 	memset(&ps, 0, sizeof(ps));
 	ps.m = m;
-	ps.doc = doc;
 	ps.sink = sink;
 	ps.res = res;
-	ps.batch_records = batch_records;
-	ps.skip = mapper_skip_rows(m);
-	ps.need_header = mapper_has_header(m);
-	if (!ps.need_header && mapper_begin(m, doc, NULL, &missing) != 0) {
-		x_free(missing);
-		res->t2code = "bad_file_name";
-		snprintf(res->t2msg, sizeof(res->t2msg), "the file name is "
-		    "not valid UTF-8");
-		return TD_OK;
-	}
+	ps.batch_records = o->batch_records;
+	ps.doc.transmission_id = o->transmission_id;
+	ps.doc.file = o->file;
+	td_buf_init(&dec, READ_BLOCK * 4, 0);
 
-	memset(&o, 0, sizeof(o));
-	o.delim = (unsigned char)td_conf_u64(c, TDK_parse_delimiter);
-	o.max_field = (size_t)td_conf_u64(c, TDK_parse_max_field);
-	o.max_record = (size_t)td_conf_u64(c, TDK_parse_max_record);
-	o.max_fields = (size_t)td_conf_u64(c, TDK_parse_max_fields);
-	if ((p = csv_new(&o)) == NULL)
-		td_fatal("csv_new: bad options");
+	memset(&co, 0, sizeof(co));
+	co.delim = (unsigned char)td_conf_u64(c, TDK_parse_delimiter);
+	co.max_field = (size_t)td_conf_u64(c, TDK_parse_max_field);
+	co.max_record = (size_t)td_conf_u64(c, TDK_parse_max_record);
+	co.max_fields = (size_t)td_conf_u64(c, TDK_parse_max_fields);
+	lim.max_ratio = td_conf_u64(c, TDK_unpack_max_ratio);
+	lim.max_bytes = td_conf_u64(c, TDK_unpack_max_bytes);
+	lim.max_members = td_conf_u64(c, TDK_unpack_max_members);
+	lim.max_depth = td_conf_u64(c, TDK_unpack_max_depth);
+	encname = td_conf_str(c, TDK_decode_encoding);
+
+	if ((r = unpack_open(&u, fd, o->file, &lim)) != 0) {
+		if (u != NULL)
+			t2(res, unpack_errcode(u), "%s", unpack_errmsg(u));
+		else
+			ret = r;
+		goto out;
+	}
 	blk = xmalloc(READ_BLOCK);
-	for (;;) {
-		n = read(fd, blk, READ_BLOCK);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = TD_ERR_IO;
+	while ((r = unpack_next(u, &member)) == 1) {
+		res->docs = xreallocarray(res->docs, res->ndocs + 1,
+		    sizeof(*res->docs));
+		ps.pd = &res->docs[res->ndocs++];
+		memset(ps.pd, 0, sizeof(*ps.pd));
+		ps.pd->member = member ? xstrdup(member) : NULL;
+		ps.pd->encoding = "utf-8";
+		ps.doc.member = ps.pd->member;
+		autoenc = strcmp(encname, "auto") == 0;
+		if (autoenc)
+			enc = forced(o, res->ndocs - 1) ? DEC_CP1252 :
+			    DEC_UTF8_TRY;
+		else
+			enc = decoder_from_name(encname);
+		csv_free(p);
+		if ((p = csv_new(&co)) == NULL)
+			td_fatal("csv_new: bad options");
+		ps.skip = mapper_skip_rows(m);
+		ps.need_header = mapper_has_header(m);
+		if (!ps.need_header &&
+		    mapper_begin(m, &ps.doc, NULL, &missing) != 0) {
+			x_free(missing);
+			t2(res, "bad_file_name", "the file or member name is "
+			    "not valid UTF-8");
 			goto out;
 		}
-		if (n == 0)
-			break;
-		total += (uint64_t)n;
-		if (total / PROGRESS_EVERY != (total - (uint64_t)n) /
-		    PROGRESS_EVERY)
-			td_log(TD_LOG_INFO, "file_progress", "file=%s "
-			    "bytes=%llu rows=%llu records=%llu dlq=%llu",
-			    doc->file, (unsigned long long)total,
-			    (unsigned long long)res->rows,
-			    (unsigned long long)res->records,
-			    (unsigned long long)res->rejected);
-		r = csv_feed(p, blk, (size_t)n, on_record, &ps);
-		if (r != 0)
-			break;
+		if ((ret = process_doc(&ps, u, p, enc, autoenc, blk, &dec,
+		    &total)) != 0)
+			goto out;
+		if (res->t2code != NULL || res->restart)
+			goto out;
 	}
-	if (r == 0)
-		r = csv_finish(p, on_record, &ps);
-	if (res->ioerr != 0) {
-		ret = res->ioerr;
+	if (r < 0) {
+		t2(res, unpack_errcode(u), "%s", unpack_errmsg(u));
 		goto out;
 	}
-	if (res->t2code != NULL)
-		goto out;
-	if (ps.need_header) {
-		res->t2code = "empty_file";
-		snprintf(res->t2msg, sizeof(res->t2msg), total == 0 ?
-		    "the file is empty" : "the file has no header row");
+	if (res->ndocs == 0) {
+		t2(res, "empty_file", "the file holds no document");
 		goto out;
 	}
-	if ((r = flush_batch(&ps)) != 0) {
+	if ((r = flush_batch(&ps)) != 0)
 		ret = r;
-		goto out;
-	}
  out:
+	if (u != NULL && unpack_stats(u)->format != NULL)
+		snprintf(res->format, sizeof(res->format), "%s",
+		    unpack_stats(u)->format);
 	x_free(blk);
 	csv_free(p);
+	unpack_close(u);
+	td_buf_free(&dec);
 	return ret;
 }

@@ -1,7 +1,8 @@
 /*
- * process.h - one document through parse and map: CSV rows in, record
- * lines into batch buffers, rejections to a callback. Shared by `once`
- * and `try`. Memory is bounded by the CSV limits and batch_records.
+ * process.h - one received file through unpack, decode, parse and map:
+ * documents (archive members) in, record lines into batch buffers,
+ * rejections to a callback. Shared by `once` and `try`. Memory is bounded
+ * by the CSV limits, the read block and batch_records.
  */
 #ifndef TD_PROCESS_H
 #define TD_PROCESS_H
@@ -12,13 +13,14 @@
 #include "decimal.h"
 
 struct mapper;
-struct map_doc;
+struct td_conf;
 
 struct rejection {
 	int		 tier;
 	const char	*code;
 	const char	*message;
-	uint64_t	 line;		/* 0: whole file */
+	const char	*member;	/* archive member or NULL */
+	uint64_t	 line;		/* 0: whole document */
 	const char	*raw;		/* raw row text, or NULL */
 	size_t		 rawlen;
 };
@@ -33,6 +35,12 @@ struct proc_sink {
 	void		*arg;
 };
 
+struct proc_doc {
+	char		*member;	/* NULL for the file itself */
+	const char	*encoding;	/* "utf-8", "windows-1252", ... */
+	uint64_t	 rows, records, rejected;
+};
+
 struct proc_result {
 	uint64_t	 rows;		/* data rows seen (records in) */
 	uint64_t	 records;	/* records produced */
@@ -41,21 +49,38 @@ struct proc_result {
 	struct td_dec	 quantity;	/* control totals of produced records */
 	struct td_dec	 amount;
 	int		 has_amount;
-	/* Tier 2: the whole document is refused */
+	struct proc_doc	*docs;		/* one per document, in order */
+	size_t		 ndocs;
+	char		 format[32];	/* outer container: "raw", "zip", ... */
+	/* Tier 2: the whole file is refused */
 	const char	*t2code;
 	char		 t2msg[512];
 	char		*t2detail;	/* JSON object text, or NULL */
-	int		 ioerr;		/* reading or a sink failed: TD_ERR_* */
+	/* encoding = auto met a document that is not UTF-8: run again with
+	 * that document (index restart_doc) read as windows-1252 */
+	int		 restart;
+	size_t		 restart_doc;
+	int		 ioerr;		/* a sink failed: TD_ERR_* */
+};
+
+struct proc_opts {
+	const char	*transmission_id;
+	const char	*file;		/* name of the received file */
+	uint64_t	 batch_records;
+	const size_t	*force_cp1252;	/* document indexes read as cp1252 */
+	size_t		 nforce;
 };
 
 /*
- * Process the document read from fd. Returns 0 when it was read to the
- * end (look at res->t2code for a Tier 2 outcome), or a negative TD_ERR_*
- * for a local failure (I/O, disk full) that must be retried.
+ * Process the file read from fd. Returns 0 when it was read to the end
+ * (look at res->t2code and res->restart), or a negative TD_ERR_* for a
+ * local failure (I/O, disk full) that must be retried.
  */
-int	process_csv(struct mapper *, const struct td_conf *, int fd,
-	    const struct map_doc *, uint64_t batch_records,
-	    const struct proc_sink *, struct proc_result *);
+int	process_file(struct mapper *, const struct td_conf *, int fd,
+	    const struct proc_opts *, const struct proc_sink *,
+	    struct proc_result *);
 void	proc_result_clear(struct proc_result *);
+/* "utf-8" for one document, its encoding; "mixed" when they differ. */
+const char *proc_encoding(const struct proc_result *);
 
 #endif

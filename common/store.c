@@ -60,6 +60,9 @@ static const char *migrations[] = {
 	"  reason_message TEXT,"
 	"  claim TEXT,"				/* work/ entry it came from */
 	"  reported INTEGER NOT NULL DEFAULT 0,"	/* outcome in an exit status */
+	"  verification TEXT,"			/* JSON: checksum, signature */
+	"  verify_code TEXT,"			/* Tier 2 code when refused */
+	"  verify_message TEXT,"
 	"  updated_at INTEGER NOT NULL);"
 	"CREATE INDEX transmissions_state ON transmissions(state, seq);"
 	/* every drop whose content was already received */

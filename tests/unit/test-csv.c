@@ -1315,7 +1315,7 @@ test_chunking(void)
 		}
 		free_names(names, n);
 	}
-	is_int(files, 27, "chunking: all 27 corpus data files found");
+	is_int(files, 30, "chunking: all 30 corpus data files found");
 	ok(allsame, "every corpus file gives identical records in chunks of "
 	    "1..7 and 4096 bytes, with default, tiny and tab options, and "
 	    "matches the reference parser");

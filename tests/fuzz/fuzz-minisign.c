@@ -1,0 +1,79 @@
+/*
+ * fuzz-minisign.c - libFuzzer harness: one input fed as a .minisig, as a
+ * public key and as a checksum file. Nothing may crash, and what parses
+ * must keep the documented shape: a NUL-terminated trusted comment of at
+ * most 1023 bytes, a digest of 64 or 128 lower-case hex digits.
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "td.h"
+#include "verify.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+static void
+check_hex(int algo, const char hex[129])
+{
+	size_t n = strnlen(hex, 129);
+
+	if (n == 129 || (algo == VFY_SHA256 && n != 64) ||
+	    (algo == VFY_SHA512 && n != 128) ||
+	    (algo != VFY_SHA256 && algo != VFY_SHA512) ||
+	    strspn(hex, "0123456789abcdef") != n)
+		abort();
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
+{
+	const char *text = (const char *)data;
+	struct minisign_sig sig;
+	struct minisign_key key;
+	uint8_t h[64];
+	char hex[129], id[17];
+	size_t which;
+	int algo, r;
+
+	memset(h, 0, sizeof(h));
+	if (minisign_parse_pubkey(text, n, &key) != 0) {
+		/* a key that matches whatever id the signature names */
+		memset(&key, 0, sizeof(key));
+	}
+	minisign_keyid_hex(key.keyid, id);
+	if (strlen(id) != 16)
+		abort();
+	if (minisign_parse_sig(text, n, &sig) == 0) {
+		if (strnlen(sig.trusted_comment,
+		    sizeof(sig.trusted_comment)) > 1023)
+			abort();
+		if (sig.prehashed != 0 && sig.prehashed != 1)
+			abort();
+		memcpy(key.keyid, sig.keyid, sizeof(key.keyid));
+		if (minisign_verify(&sig, &key, 1, h, data, n, &which) ==
+		    NULL && which != 0)
+			abort();
+	}
+
+	r = verify_checksum_lookup(text, n, "x.csv", &algo, hex);
+	if (r == 0)
+		check_hex(algo, hex);
+	else if (r != TD_ERR_FORMAT && r != TD_ERR_NOTFOUND)
+		abort();
+	/* the input's first line as the name to look up */
+	if (n > 0 && n < 4096) {
+		char name[4096];
+		const char *nl = memchr(text, '\n', n);
+		size_t len = nl != NULL ? (size_t)(nl - text) : n;
+
+		memcpy(name, text, len);
+		name[len] = '\0';
+		if (name[0] != '\0' &&
+		    verify_checksum_lookup(text, n, name, &algo, hex) == 0)
+			check_hex(algo, hex);
+	}
+	return 0;
+}
