@@ -1,10 +1,15 @@
 /*
- * deliver.c - file:// delivery of parsed transmissions, in the order
- * they were received: every batch first, the manifest last.
+ * deliver.c - delivery of processed transmissions, in the order they were
+ * received: every batch, then the rejections, then the manifest.
  *
- * A batch is moved (renamed, or copied across filesystems) from
- * outbox/<tid>/ to DIR/<tid>/ under the same name, so a delivery
+ * file://DIR: a batch is moved (renamed, or copied across filesystems)
+ * from outbox/<tid>/ to DIR/<tid>/ under the same name, so a delivery
  * repeated after a crash overwrites a file with identical bytes.
+ *
+ * https://URL: POST <url>/batches, <url>/rejections, <url>/transmissions
+ * with derived Idempotency-Keys, so a retry after a crash reuses them.
+ * Tier 1 failures are retried with exponential backoff and full jitter
+ * (Retry-After honoured) behind a circuit breaker kept in state.db.
  */
 #include "config.h"
 
@@ -17,17 +22,42 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+#include <zlib.h>
+
 #include "td.h"
 #include "audit.h"
+#include "buf.h"
 #include "conf.h"
 #include "fsutil.h"
 #include "hash.h"
+#include "json.h"
 #include "log.h"
 #include "store.h"
+#include "forward.h"
 #include "outbox.h"
 #include "intake.h"
 
 #define IO_BLOCK	(1 << 20)
+#define ACK_GROUP	64	/* batch acks committed together (https) */
+#define MAX_BODY	((size_t)1 << 30)
+
+struct dtx {
+	char		 id[TD_SHA256_HEX];
+	char		*name;
+	char		*state;
+	char		*mv;		/* mapping_version */
+	uint64_t	 records, dlq;
+	int		 rejections_sent;
+};
+
+static void
+dtx_free(struct dtx *t)
+{
+	x_free(t->name);
+	x_free(t->state);
+	x_free(t->mv);
+}
 
 /* SHA-256 of a file as hex, or "" when it cannot be read. */
 static void
@@ -54,8 +84,137 @@ file_sha256(const char *path, char hex[TD_SHA256_HEX])
 	td_hex(dg, sizeof(dg), hex);
 }
 
+static char *
+derived_key(const char *tid, const char *mv, const char *what)
+{
+	char hex[TD_SHA256_HEX], *s;
 
-/* Move one batch into the output; 0 when it is there, intact. */
+	s = xasprintf("%s\n%s\n%s", tid, mv, what);
+	td_sha256_hex(s, strlen(s), hex);
+	x_free(s);
+	return xstrdup(hex);
+}
+
+/* ------------------------------------------------- circuit breaker */
+
+static void
+breaker_load(struct td_ctx *x)
+{
+	sqlite3_stmt *s;
+
+	x->brk_failures = 0;
+	x->brk_opened = 0;
+	s = store_prepare(x->st, "SELECT value FROM meta WHERE key = "
+	    "'breaker'");
+	if (sqlite3_step(s) == SQLITE_ROW)
+		(void)sscanf((const char *)sqlite3_column_text(s, 0),
+		    "%u %lld", &x->brk_failures, &x->brk_opened);
+	sqlite3_reset(s);
+}
+
+static void
+breaker_save(struct td_ctx *x)
+{
+	sqlite3_stmt *s;
+	char v[64];
+
+	snprintf(v, sizeof(v), "%u %lld", x->brk_failures, x->brk_opened);
+	if (store_begin(x->st) != 0)
+		return;
+	s = store_prepare(x->st, "INSERT INTO meta(key, value) VALUES "
+	    "('breaker', ?) ON CONFLICT(key) DO UPDATE SET value = "
+	    "excluded.value");
+	sqlite3_bind_text(s, 1, v, -1, SQLITE_TRANSIENT);
+	if (store_step_done(x->st, s) == 0)
+		(void)store_commit(x->st);
+	else
+		store_rollback(x->st);
+}
+
+/*
+ * POST with retries. Returns FWD_ACK, FWD_REJECT, FWD_HOLD, or FWD_RETRY
+ * when the breaker opened (delivery stops for this run).
+ */
+static int
+post_retry(struct td_ctx *x, const char *path, const char *ctype,
+    const char *cenc, const char * const *hdrs, const void *body,
+    size_t len, const char *what, struct fwd_resp *resp)
+{
+	uint64_t maxb = td_conf_u64(x->conf, TDK_output_max_backoff);
+	uint64_t cool = td_conf_u64(x->conf, TDK_output_breaker_cooldown);
+	unsigned maxf = (unsigned)td_conf_u64(x->conf,
+	    TDK_output_breaker_failures);
+	unsigned attempt = 0;
+	uint64_t cap;
+	long long now;
+	double delay;
+	int r;
+
+	for (;;) {
+		now = (long long)time(NULL);
+		if (x->brk_opened != 0) {
+			if (now < x->brk_opened + (long long)cool) {
+				td_log(TD_LOG_WARN, "breaker_open", "url=%s "
+				    "retry_in=%llds", fwd_url(x->fwd),
+				    x->brk_opened + (long long)cool - now);
+				return FWD_RETRY;
+			}
+			td_log(TD_LOG_INFO, "breaker_half_open", "url=%s",
+			    fwd_url(x->fwd));
+		}
+		r = fwd_post(x->fwd, path, ctype, cenc, hdrs, body, len, resp);
+		if (r != FWD_RETRY) {
+			if (x->brk_failures != 0 || x->brk_opened != 0) {
+				td_log(TD_LOG_INFO, "breaker_closed", "url=%s",
+				    fwd_url(x->fwd));
+				x->brk_failures = 0;
+				x->brk_opened = 0;
+				breaker_save(x);
+			}
+			return r;
+		}
+		x->brk_failures++;
+		td_log(TD_LOG_WARN, "delivery_retry", "what=%s status=%ld "
+		    "error=%s failures=%u", what, resp->status, resp->error[0] ?
+		    resp->error : "-", x->brk_failures);
+		if (x->brk_opened != 0 || x->brk_failures >= maxf) {
+			/* half-open probe failed, or too many failures */
+			x->brk_opened = (long long)time(NULL);
+			breaker_save(x);
+			td_log(TD_LOG_ERROR, "breaker_opened", "url=%s "
+			    "failures=%u cooldown=%llus", fwd_url(x->fwd),
+			    x->brk_failures, (unsigned long long)cool);
+			return FWD_RETRY;
+		}
+		breaker_save(x);
+		if (resp->retry_after >= 0)
+			delay = (double)((uint64_t)resp->retry_after < maxb ?
+			    (uint64_t)resp->retry_after : maxb);
+		else {
+			/* exponential backoff, full jitter */
+			cap = attempt < 20 ? (1ULL << attempt) : maxb;
+			if (cap > maxb)
+				cap = maxb;
+			delay = (double)randombytes_uniform(
+			    (uint32_t)(cap * 1000 + 1)) / 1000.0;
+		}
+		attempt++;
+		td_log(TD_LOG_INFO, "delivery_backoff", "what=%s delay_ms=%llu",
+		    what, (unsigned long long)(delay * 1000));
+		{
+			struct timespec ts;
+
+			ts.tv_sec = (time_t)delay;
+			ts.tv_nsec = (long)((delay - (double)ts.tv_sec) * 1e9);
+			while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+				;
+		}
+	}
+}
+
+/* ------------------------------------------------------ batches */
+
+/* Move one batch into the output directory; 0 when it is there, intact. */
 static int
 move_batch(const char *src, const char *dst, const char *sha)
 {
@@ -77,85 +236,492 @@ move_batch(const char *src, const char *dst, const char *sha)
 }
 
 static int
-deliver_one(struct td_ctx *x, const char *tid, const char *name)
+mark_batches(struct td_ctx *x, const char *tid, const uint64_t *seqs,
+    size_t n, const char *state)
 {
 	sqlite3_stmt *s;
-	const char *suf = outbox_suffix(x->enc);
-	char *obdir, *outdir, *src = NULL, *dst = NULL, *man = NULL;
-	char *fields = NULL;
-	size_t mlen;
-	uint64_t seq;
-	int r = TD_OK, n = 0;
+	size_t i;
+	int r;
 
-	obdir = xasprintf("%s/%s", x->outbox, tid);
-	outdir = xasprintf("%s/%s", x->out_dir, tid);
-	if (td_mkdirs(outdir, 0755) != 0) {
-		td_log(TD_LOG_ERROR, "delivery_failed", "output=%s error=%s",
-		    outdir, strerror(errno));
-		r = TD_ERR_IO;
-		goto out;
+	if (n == 0)
+		return TD_OK;
+	if ((r = store_begin(x->st)) != 0)
+		return r;
+	for (i = 0; i < n && r == 0; i++) {
+		s = store_prepare(x->st, "UPDATE batches SET state = ?, "
+		    "acked_at = ?, attempts = attempts + 1 WHERE "
+		    "transmission_id = ? AND seq = ?");
+		sqlite3_bind_text(s, 1, state, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
+		sqlite3_bind_text(s, 3, tid, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 4, (sqlite3_int64)seqs[i]);
+		r = store_step_done(x->st, s);
 	}
-	s = store_prepare(x->st, "SELECT seq, sha256 FROM batches WHERE "
-	    "transmission_id = ? AND state = 'pending' ORDER BY seq");
-	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
-	while (r == 0 && sqlite3_step(s) == SQLITE_ROW) {
-		seq = (uint64_t)sqlite3_column_int64(s, 0);
-		x_free(src);
-		x_free(dst);
-		src = xasprintf("%s/batch-%06llu%s", obdir,
-		    (unsigned long long)seq, suf);
-		dst = xasprintf("%s/batch-%06llu%s", outdir,
-		    (unsigned long long)seq, suf);
-		r = move_batch(src, dst,
-		    (const char *)sqlite3_column_text(s, 1));
-		if (r != 0)
-			td_log(TD_LOG_ERROR, "delivery_failed", "file=%s "
-			    "batch=%llu output=%s error=%s", name,
-			    (unsigned long long)seq, dst, r == TD_ERR_NOTFOUND ?
-			    "batch missing from the outbox" : strerror(errno));
+	if (r == 0)
+		return store_commit(x->st);
+	store_rollback(x->st);
+	return r;
+}
+
+/* A batch the reconciler refused (400/413/422): Tier 3, to dlq/. */
+static int
+reject_batch(struct td_ctx *x, const struct dtx *t, uint64_t seq,
+    uint64_t nrec, const char *src, const struct fwd_resp *resp)
+{
+	struct td_buf b;
+	char *dst, *dlq;
+	FILE *f;
+	uint64_t one = seq;
+	int r = TD_OK;
+
+	dst = xasprintf("%s/%s.batch-%06llu%s", x->dlq, t->id,
+	    (unsigned long long)seq, outbox_suffix(x->enc));
+	if (rename(src, dst) != 0 && errno != ENOENT)
+		r = TD_ERR_IO;
+	td_buf_init(&b, 1024, 0);
+	td_buf_printf(&b, "{\"tier\":3,\"code\":\"rejected_by_reconciler\","
+	    "\"message\":\"the reconciler answered %ld to batch %llu\","
+	    "\"transmission_id\":\"%s\",\"batch\":%llu,\"records\":%llu,"
+	    "\"batch_file\":\"%s.batch-%06llu%s\",\"response\":",
+	    resp->status, (unsigned long long)seq, t->id,
+	    (unsigned long long)seq, (unsigned long long)nrec, t->id,
+	    (unsigned long long)seq, outbox_suffix(x->enc));
+	if (td_json_str(&b, resp->body, strlen(resp->body)) != 0)
+		td_buf_puts(&b, "null");
+	td_buf_puts(&b, "}\n");
+	dlq = xasprintf("%s/%s.ndjson", x->dlq, t->id);
+	if (r == 0 && ((f = fopen(dlq, "a")) == NULL ||
+	    fwrite(b.p, 1, b.len, f) != b.len || fflush(f) != 0 ||
+	    fsync(fileno(f)) != 0 || fclose(f) != 0))
+		r = TD_ERR_IO;
+	td_buf_free(&b);
+	x_free(dlq);
+	x_free(dst);
+	if (r == 0)
+		r = mark_batches(x, t->id, &one, 1, "rejected");
+	if (r == 0) {
+		x->n_dlq += nrec;
+		td_log(TD_LOG_ERROR, "batch_rejected", "file=%s batch=%llu "
+		    "records=%llu status=%ld code=rejected_by_reconciler",
+		    t->name, (unsigned long long)seq,
+		    (unsigned long long)nrec, resp->status);
+	}
+	return r;
+}
+
+static int
+send_batches(struct td_ctx *x, const struct dtx *t)
+{
+	sqlite3_stmt *s;
+	const char *suf = outbox_suffix(x->enc), *cenc;
+	char *obdir, *outdir = NULL, *src = NULL, *dst = NULL, *body;
+	char *hk, *ht, *hb, *hi;
+	const char *hdrs[5];
+	uint64_t *seqs = NULL, *nrecs = NULL, seq, total;
+	char **shas = NULL, **keys = NULL;
+	uint64_t acked[ACK_GROUP];
+	size_t n = 0, i, nacked = 0, blen;
+	struct fwd_resp resp;
+	int r = TD_OK, fr;
+
+	obdir = xasprintf("%s/%s", x->outbox, t->id);
+	total = (uint64_t)store_query_int(x->st, "SELECT 0", 0);
+	s = store_prepare(x->st, "SELECT seq, sha256, idempotency_key, "
+	    "records, (SELECT count(*) FROM batches b2 WHERE "
+	    "b2.transmission_id = batches.transmission_id) FROM batches "
+	    "WHERE transmission_id = ? AND state = 'pending' ORDER BY seq");
+	sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		seqs = xreallocarray(seqs, n + 1, sizeof(*seqs));
+		nrecs = xreallocarray(nrecs, n + 1, sizeof(*nrecs));
+		shas = xreallocarray(shas, n + 1, sizeof(*shas));
+		keys = xreallocarray(keys, n + 1, sizeof(*keys));
+		seqs[n] = (uint64_t)sqlite3_column_int64(s, 0);
+		shas[n] = xstrdup((const char *)sqlite3_column_text(s, 1));
+		keys[n] = xstrdup((const char *)sqlite3_column_text(s, 2));
+		nrecs[n] = (uint64_t)sqlite3_column_int64(s, 3);
+		total = (uint64_t)sqlite3_column_int64(s, 4);
 		n++;
 	}
 	sqlite3_reset(s);
-	if (r != 0)
-		goto out;
-	if (td_fsync_dir(outdir) != 0 || td_fsync_dir(obdir) != 0) {
-		r = TD_ERR_IO;
-		goto out;
-	}
-	if ((r = store_begin(x->st)) != 0)
-		goto out;
-	s = store_prepare(x->st, "UPDATE batches SET state = 'acked', "
-	    "acked_at = ?, attempts = attempts + 1 WHERE transmission_id = ? "
-	    "AND state = 'pending'");
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)time(NULL));
-	sqlite3_bind_text(s, 2, tid, -1, SQLITE_STATIC);
-	if ((r = store_step_done(x->st, s)) != 0 ||
-	    (r = store_commit(x->st)) != 0) {
-		store_rollback(x->st);
+
+	if (x->fwd == NULL) {
+		outdir = xasprintf("%s/%s", x->out_dir, t->id);
+		if (td_mkdirs(outdir, 0755) != 0) {
+			td_log(TD_LOG_ERROR, "delivery_failed", "output=%s "
+			    "error=%s", outdir, strerror(errno));
+			r = TD_ERR_IO;
+			goto out;
+		}
+		for (i = 0; i < n && r == 0; i++) {
+			x_free(src);
+			x_free(dst);
+			src = xasprintf("%s/batch-%06llu%s", obdir,
+			    (unsigned long long)seqs[i], suf);
+			dst = xasprintf("%s/batch-%06llu%s", outdir,
+			    (unsigned long long)seqs[i], suf);
+			if ((r = move_batch(src, dst, shas[i])) != 0)
+				td_log(TD_LOG_ERROR, "delivery_failed",
+				    "file=%s batch=%llu output=%s error=%s",
+				    t->name, (unsigned long long)seqs[i], dst,
+				    r == TD_ERR_NOTFOUND ? "batch missing from "
+				    "the outbox" : strerror(errno));
+		}
+		if (r == 0 && (td_fsync_dir(outdir) != 0 ||
+		    td_fsync_dir(obdir) != 0))
+			r = TD_ERR_IO;
+		if (r == 0)
+			r = mark_batches(x, t->id, seqs, n, "acked");
 		goto out;
 	}
 
-	/* the manifest, last */
+	cenc = x->enc == OB_ENC_GZIP ? "gzip" : x->enc == OB_ENC_ZSTD ?
+	    "zstd" : NULL;
+	for (i = 0; i < n && r == 0; i++) {
+		seq = seqs[i];
+		x_free(src);
+		src = xasprintf("%s/batch-%06llu%s", obdir,
+		    (unsigned long long)seq, suf);
+		if ((r = td_read_file(src, MAX_BODY, &body, &blen)) != 0) {
+			td_log(TD_LOG_ERROR, "delivery_failed", "file=%s "
+			    "batch=%llu error=%s", t->name,
+			    (unsigned long long)seq, "cannot read the outbox "
+			    "batch");
+			break;
+		}
+		hk = xasprintf("Idempotency-Key: %s", keys[i]);
+		hi = xasprintf("Tradedrop-Integration: %s", x->integration);
+		ht = xasprintf("Tradedrop-Transmission: %s", t->id);
+		hb = xasprintf("Tradedrop-Batch: %llu/%llu",
+		    (unsigned long long)seq, (unsigned long long)total);
+		hdrs[0] = hk;
+		hdrs[1] = hi;
+		hdrs[2] = ht;
+		hdrs[3] = hb;
+		hdrs[4] = NULL;
+		fr = post_retry(x, "/batches", "application/x-ndjson", cenc,
+		    hdrs, body, blen, "batch", &resp);
+		x_free(body);
+		x_free(hk);
+		x_free(hi);
+		x_free(ht);
+		x_free(hb);
+		switch (fr) {
+		case FWD_ACK:
+			acked[nacked++] = seq;
+			if (nacked == ACK_GROUP) {
+				r = mark_batches(x, t->id, acked, nacked,
+				    "acked");
+				nacked = 0;
+			}
+			break;
+		case FWD_REJECT:
+			if ((r = mark_batches(x, t->id, acked, nacked,
+			    "acked")) == 0)
+				r = reject_batch(x, t, seq, nrecs[i], src,
+				    &resp);
+			nacked = 0;
+			break;
+		case FWD_HOLD:
+			td_log(TD_LOG_ERROR, "delivery_refused", "file=%s "
+			    "batch=%llu status=%ld message=%s", t->name,
+			    (unsigned long long)seq, resp.status,
+			    resp.status == 401 || resp.status == 403 ?
+			    "credentials refused; the batch stays spooled" :
+			    "the reconciler refused the request; the batch "
+			    "stays spooled");
+			r = TD_ERR_STATE;
+			break;
+		default:
+			r = TD_ERR_IO;
+		}
+	}
+	if (nacked > 0) {
+		int r2 = mark_batches(x, t->id, acked, nacked, "acked");
+
+		if (r == 0)
+			r = r2;
+	}
+ out:
+	for (i = 0; i < n; i++) {
+		x_free(shas[i]);
+		x_free(keys[i]);
+	}
+	x_free(shas);
+	x_free(keys);
+	x_free(seqs);
+	x_free(nrecs);
+	x_free(obdir);
+	x_free(outdir);
 	x_free(src);
 	x_free(dst);
+	return r;
+}
+
+/* --------------------------------------------------- rejections */
+
+/* gzip of text into *out (caller frees). */
+static int
+gzip_buf(const char *p, size_t n, char **out, size_t *outlen)
+{
+	z_stream z;
+	size_t cap;
+	int r;
+
+	memset(&z, 0, sizeof(z));
+	if (deflateInit2(&z, 1, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return TD_ERR_INTERNAL;
+	cap = deflateBound(&z, (uLong)n) + 64;
+	*out = xmalloc(cap);
+	z.next_in = (Bytef *)p;
+	z.avail_in = (uInt)n;
+	z.next_out = (Bytef *)*out;
+	z.avail_out = (uInt)cap;
+	r = deflate(&z, Z_FINISH);
+	*outlen = cap - z.avail_out;
+	deflateEnd(&z);
+	return r == Z_STREAM_END ? TD_OK : TD_ERR_INTERNAL;
+}
+
+/* The rejection lines of a transmission: its dlq/ file, or its reason.json. */
+static int
+rejection_lines(struct td_ctx *x, const struct dtx *t, char **text,
+    size_t *len)
+{
+	char *p, *r1;
+	size_t n;
+	int r;
+
+	*text = NULL;
+	*len = 0;
+	if (strcmp(t->state, "quarantined") == 0) {
+		p = xasprintf("%s/%s/reason.json", x->quarantine, t->id);
+		r = td_read_file(p, 16 << 20, &r1, &n);
+		x_free(p);
+		if (r != 0)
+			return r;
+		/* one line: reason.json is written on one line */
+		*text = r1;
+		*len = n;
+		return TD_OK;
+	}
+	p = xasprintf("%s/%s.ndjson", x->dlq, t->id);
+	r = td_read_file(p, MAX_BODY, text, len);
+	x_free(p);
+	return r == TD_ERR_NOTFOUND ? TD_OK : r;
+}
+
+static int
+send_rejections(struct td_ctx *x, const struct dtx *t)
+{
+	struct fwd_resp resp;
+	sqlite3_stmt *s;
+	const char *hdrs[4];
+	char *text = NULL, *gz = NULL, *dir = NULL, *p = NULL, *k, *hk, *hi,
+	    *ht;
+	size_t len, gzlen;
+	int r, fr;
+
+	if (t->rejections_sent || !td_conf_u64(x->conf,
+	    TDK_output_report_rejections))
+		return TD_OK;
+	if ((r = rejection_lines(x, t, &text, &len)) != 0)
+		goto out;
+	if (len == 0)
+		goto done;
+	if ((r = gzip_buf(text, len, &gz, &gzlen)) != 0)
+		goto out;
+	if (x->fwd == NULL) {
+		dir = xasprintf("%s/%s", x->out_dir, t->id);
+		p = xasprintf("%s/rejections.ndjson.gz", dir);
+		if (td_mkdirs(dir, 0755) != 0 ||
+		    (r = td_write_file_atomic(p, gz, gzlen)) != 0) {
+			td_log(TD_LOG_ERROR, "delivery_failed", "output=%s "
+			    "error=%s", p, strerror(errno));
+			r = TD_ERR_IO;
+			goto out;
+		}
+	} else {
+		k = derived_key(t->id, t->mv ? t->mv : "", "rejections");
+		hk = xasprintf("Idempotency-Key: %s", k);
+		hi = xasprintf("Tradedrop-Integration: %s", x->integration);
+		ht = xasprintf("Tradedrop-Transmission: %s", t->id);
+		hdrs[0] = hk;
+		hdrs[1] = hi;
+		hdrs[2] = ht;
+		hdrs[3] = NULL;
+		fr = post_retry(x, "/rejections", "application/x-ndjson",
+		    "gzip", hdrs, gz, gzlen, "rejections", &resp);
+		x_free(k);
+		x_free(hk);
+		x_free(hi);
+		x_free(ht);
+		if (fr == FWD_REJECT) {
+			/* nothing to dead-letter a dead-letter report into */
+			td_log(TD_LOG_ERROR, "rejections_refused", "file=%s "
+			    "status=%ld", t->name, resp.status);
+		} else if (fr != FWD_ACK) {
+			r = fr == FWD_HOLD ? TD_ERR_STATE : TD_ERR_IO;
+			if (fr == FWD_HOLD)
+				td_log(TD_LOG_ERROR, "delivery_refused",
+				    "file=%s what=rejections status=%ld",
+				    t->name, resp.status);
+			goto out;
+		}
+	}
+ done:
+	if ((r = store_begin(x->st)) != 0)
+		goto out;
+	s = store_prepare(x->st, "UPDATE transmissions SET rejections_sent "
+	    "= 1 WHERE id = ?");
+	sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
+	if ((r = store_step_done(x->st, s)) == 0)
+		r = store_commit(x->st);
+	else
+		store_rollback(x->st);
+ out:
+	x_free(text);
+	x_free(gz);
+	x_free(dir);
+	x_free(p);
+	return r;
+}
+
+/* ----------------------------------------------------- manifest */
+
+/*
+ * The manifest staged at parse time, with counts and control totals
+ * recomputed when the reconciler refused batches.
+ */
+static char *
+final_manifest(struct td_ctx *x, const struct dtx *t, const char *staged)
+{
+	sqlite3_stmt *s;
+	struct td_dec q, a, v;
+	struct td_buf b;
+	const char *c0, *c1, *k0, *k1, *txt;
+	char qs[TD_DEC_STRMAX], as[TD_DEC_STRMAX], *ret;
+	uint64_t deliv = 0, rej = 0;
+	int has_amount = 0;
+
+	memset(&q, 0, sizeof(q));
+	memset(&a, 0, sizeof(a));
+	s = store_prepare(x->st, "SELECT state, records, quantity_total, "
+	    "amount_total FROM batches WHERE transmission_id = ?");
+	sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		if (strcmp((const char *)sqlite3_column_text(s, 0),
+		    "rejected") == 0) {
+			rej += (uint64_t)sqlite3_column_int64(s, 1);
+			continue;
+		}
+		deliv += (uint64_t)sqlite3_column_int64(s, 1);
+		txt = (const char *)sqlite3_column_text(s, 2);
+		if (td_dec_parse(txt, strlen(txt), 0, &v) == 0)
+			(void)td_dec_add(&q, &v);
+		if (sqlite3_column_type(s, 3) != SQLITE_NULL) {
+			txt = (const char *)sqlite3_column_text(s, 3);
+			if (td_dec_parse(txt, strlen(txt), 0, &v) == 0)
+				(void)td_dec_add(&a, &v);
+			has_amount = 1;
+		}
+	}
+	sqlite3_reset(s);
+	if (rej == 0)
+		return xstrdup(staged);
+	c0 = strstr(staged, "\"counts\":{");
+	c1 = c0 ? strchr(c0, '}') : NULL;
+	k0 = c1 ? strstr(c1, "\"control_totals\":{") : NULL;
+	k1 = k0 ? strchr(k0, '}') : NULL;
+	if (k1 == NULL)
+		return xstrdup(staged);
+	td_dec_format(&q, qs, sizeof(qs));
+	td_dec_format(&a, as, sizeof(as));
+	td_buf_init(&b, strlen(staged) + 256, 0);
+	td_buf_append(&b, staged, (size_t)(c0 - staged));
+	td_buf_printf(&b, "\"counts\":{\"records\":%llu,\"delivered\":%llu,"
+	    "\"dlq\":%llu,\"held\":0,\"duplicate\":0}",
+	    (unsigned long long)t->records, (unsigned long long)deliv,
+	    (unsigned long long)(t->dlq + rej));
+	td_buf_append(&b, c1 + 1, (size_t)(k0 - c1 - 1));
+	td_buf_printf(&b, "\"control_totals\":{\"quantity\":\"%s\","
+	    "\"amount\":", qs);
+	if (has_amount)
+		td_buf_printf(&b, "\"%s\"}", as);
+	else
+		td_buf_puts(&b, "null}");
+	td_buf_puts(&b, k1 + 1);
+	ret = xstrdup(td_buf_cstr(&b));
+	td_buf_free(&b);
+	return ret;
+}
+
+static int
+send_manifest(struct td_ctx *x, const struct dtx *t)
+{
+	struct fwd_resp resp;
+	sqlite3_stmt *s;
+	const char *hdrs[4];
+	char *obdir, *src, *dst = NULL, *outdir = NULL, *staged = NULL,
+	    *man = NULL, *fields = NULL, *k, *hk, *hi, *ht;
+	size_t mlen;
+	int r, fr;
+
+	obdir = xasprintf("%s/%s", x->outbox, t->id);
 	src = xasprintf("%s/manifest.json", obdir);
-	dst = xasprintf("%s/manifest.json", outdir);
-	if ((r = td_read_file(src, 64 << 20, &man, &mlen)) != 0 ||
-	    (r = td_write_file_atomic(dst, man, mlen)) != 0) {
-		td_log(TD_LOG_ERROR, "delivery_failed", "file=%s output=%s "
-		    "error=%s", name, dst, strerror(errno));
+	if ((r = td_read_file(src, 64 << 20, &staged, &mlen)) != 0) {
+		td_log(TD_LOG_ERROR, "delivery_failed", "file=%s error=%s",
+		    t->name, "the staged manifest is missing");
 		goto out;
 	}
-	fields = xasprintf("\"output\":\"file\",\"batches\":%d", n);
+	man = final_manifest(x, t, staged);
+	if (x->fwd == NULL) {
+		outdir = xasprintf("%s/%s", x->out_dir, t->id);
+		dst = xasprintf("%s/manifest.json", outdir);
+		if ((r = td_write_file_atomic(dst, man, strlen(man))) != 0) {
+			td_log(TD_LOG_ERROR, "delivery_failed", "file=%s "
+			    "output=%s error=%s", t->name, dst,
+			    strerror(errno));
+			goto out;
+		}
+	} else {
+		k = derived_key(t->id, t->mv ? t->mv : "", "manifest");
+		hk = xasprintf("Idempotency-Key: %s", k);
+		hi = xasprintf("Tradedrop-Integration: %s", x->integration);
+		ht = xasprintf("Tradedrop-Transmission: %s", t->id);
+		hdrs[0] = hk;
+		hdrs[1] = hi;
+		hdrs[2] = ht;
+		hdrs[3] = NULL;
+		fr = post_retry(x, "/transmissions", "application/json", NULL,
+		    hdrs, man, strlen(man), "manifest", &resp);
+		x_free(k);
+		x_free(hk);
+		x_free(hi);
+		x_free(ht);
+		if (fr != FWD_ACK) {
+			if (fr != FWD_RETRY)
+				td_log(TD_LOG_ERROR, "delivery_refused",
+				    "file=%s what=manifest status=%ld body=%s",
+				    t->name, resp.status, resp.body);
+			r = fr == FWD_RETRY ? TD_ERR_IO : TD_ERR_STATE;
+			goto out;
+		}
+	}
+	fields = xasprintf("\"output\":\"%s\",\"records\":%llu",
+	    x->fwd ? "https" : "file", (unsigned long long)t->records);
 	if ((r = store_begin(x->st)) != 0)
 		goto out;
 	s = store_prepare(x->st, "UPDATE transmissions SET state = "
-	    "'delivered', updated_at = ? WHERE id = ?");
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)time(NULL));
-	sqlite3_bind_text(s, 2, tid, -1, SQLITE_STATIC);
+	    "'delivered', delivered = (SELECT total(records) FROM batches "
+	    "WHERE transmission_id = ?1 AND state = 'acked'), dlq = dlq + "
+	    "(SELECT total(records) FROM batches WHERE transmission_id = ?1 "
+	    "AND state = 'rejected'), updated_at = ?2 WHERE id = ?1");
+	sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
 	r = store_step_done(x->st, s);
 	if (r == 0)
-		r = audit_append(x->audit, "transmission_delivered", tid,
+		r = audit_append(x->audit, "transmission_delivered", t->id,
 		    fields);
 	if (r == 0)
 		r = store_commit(x->st);
@@ -165,43 +731,72 @@ deliver_one(struct td_ctx *x, const char *tid, const char *name)
 		goto out;
 	x->n_delivered++;
 	td_log(TD_LOG_INFO, "file_delivered", "file=%s transmission_id=%s "
-	    "output=%s", name, tid, outdir);
+	    "output=%s", t->name, t->id, x->fwd ? fwd_url(x->fwd) : outdir);
 	(void)td_remove_tree(obdir, x->state_dir);
  out:
 	x_free(obdir);
-	x_free(outdir);
 	x_free(src);
 	x_free(dst);
+	x_free(outdir);
+	x_free(staged);
 	x_free(man);
 	x_free(fields);
 	return r;
 }
 
+/* ------------------------------------------------------- entry */
+
 int
 deliver_pending(struct td_ctx *x)
 {
 	sqlite3_stmt *s;
-	char **ids = NULL, **names = NULL;
+	struct dtx *ts = NULL;
+	char *err = NULL;
 	size_t n = 0, i;
 	int r = 0;
 
-	s = store_prepare(x->st, "SELECT id, name FROM transmissions WHERE "
-	    "state = 'parsed' ORDER BY seq");
+	s = store_prepare(x->st, "SELECT id, name, state, mapping_version, "
+	    "records_in, dlq, rejections_sent FROM transmissions WHERE "
+	    "state = 'parsed' OR (state = 'quarantined' AND "
+	    "rejections_sent = 0) ORDER BY seq");
 	while (sqlite3_step(s) == SQLITE_ROW) {
-		ids = xreallocarray(ids, n + 1, sizeof(*ids));
-		names = xreallocarray(names, n + 1, sizeof(*names));
-		ids[n] = xstrdup((const char *)sqlite3_column_text(s, 0));
-		names[n++] = xstrdup((const char *)sqlite3_column_text(s, 1));
+		ts = xreallocarray(ts, n + 1, sizeof(*ts));
+		memset(&ts[n], 0, sizeof(ts[n]));
+		snprintf(ts[n].id, sizeof(ts[n].id), "%s",
+		    (const char *)sqlite3_column_text(s, 0));
+		ts[n].name = xstrdup((const char *)sqlite3_column_text(s, 1));
+		ts[n].state = xstrdup((const char *)sqlite3_column_text(s, 2));
+		if (sqlite3_column_type(s, 3) != SQLITE_NULL)
+			ts[n].mv = xstrdup((const char *)
+			    sqlite3_column_text(s, 3));
+		ts[n].records = (uint64_t)sqlite3_column_int64(s, 4);
+		ts[n].dlq = (uint64_t)sqlite3_column_int64(s, 5);
+		ts[n].rejections_sent = sqlite3_column_int(s, 6);
+		n++;
 	}
 	sqlite3_reset(s);
+	if (n > 0 && x->out_dir == NULL && x->fwd == NULL) {
+		if (fwd_open(&x->fwd, x->conf, &err) != 0) {
+			td_log(TD_LOG_ERROR, "delivery_failed", "error=%s",
+			    err);
+			x_free(err);
+			x->undelivered = 1;
+			r = TD_ERR_INVAL;
+		}
+		breaker_load(x);
+	}
 	for (i = 0; i < n; i++) {
 		/* in order: a failure holds back everything after it */
-		if (r == 0 && (r = deliver_one(x, ids[i], names[i])) != 0)
+		if (r == 0 && strcmp(ts[i].state, "parsed") == 0)
+			r = send_batches(x, &ts[i]);
+		if (r == 0)
+			r = send_rejections(x, &ts[i]);
+		if (r == 0 && strcmp(ts[i].state, "parsed") == 0)
+			r = send_manifest(x, &ts[i]);
+		if (r != 0)
 			x->undelivered = 1;
-		x_free(ids[i]);
-		x_free(names[i]);
+		dtx_free(&ts[i]);
 	}
-	x_free(ids);
-	x_free(names);
+	x_free(ts);
 	return r;
 }

@@ -34,6 +34,7 @@
 #include "outbox.h"
 #include "process.h"
 #include "sidecar.h"
+#include "forward.h"
 #include "verify.h"
 #include "intake.h"
 
@@ -62,11 +63,6 @@ ctx_open(struct td_ctx *x, struct td_conf *c, int with_mapper)
 	url = td_conf_str(c, TDK_output_url);
 	if (strncmp(url, "file://", 7) == 0)
 		x->out_dir = xstrdup(url + 7);
-	else {
-		fprintf(stderr, "tradedrop: output url %s: only file:// "
-		    "outputs are supported by this version\n", url);
-		return TD_ERR_INVAL;
-	}
 	dirs[0] = x->state_dir;
 	dirs[1] = x->landing;
 	dirs[2] = x->work;
@@ -120,6 +116,7 @@ void
 ctx_close(struct td_ctx *x)
 {
 	mapper_free(x->map);
+	fwd_close(x->fwd);
 	x_free(x->keys);
 	audit_close(x->audit);
 	if (x->lockfd >= 0)
@@ -600,11 +597,13 @@ ps_buffer(void *arg)
 }
 
 static int
-ps_batch(void *arg, struct td_buf *b, uint64_t n)
+ps_batch(void *arg, struct td_buf *b, uint64_t n,
+    const struct batch_totals *bt)
 {
 	struct psink *p = arg;
 
-	return outbox_submit(p->ob, b, n);
+	return outbox_submit(p->ob, b, n, &bt->quantity,
+	    bt->has_amount ? &bt->amount : NULL);
 }
 
 /* Append JSON for raw row text: a string, or base64 when not UTF-8. */
@@ -1074,7 +1073,8 @@ process_one(struct td_ctx *x, const char *tid)
 	for (i = 0; i < nb && r == 0; i++) {
 		s = store_prepare(x->st, "INSERT INTO batches(transmission_id, "
 		    "seq, records, bytes, sha256, idempotency_key, state, "
-		    "created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)");
+		    "created_at, quantity_total, amount_total) VALUES "
+		    "(?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)");
 		k = idempotency_key(t.id, mapper_version(x->map), b[i].seq);
 		sqlite3_bind_text(s, 1, t.id, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, (sqlite3_int64)b[i].seq);
@@ -1083,6 +1083,9 @@ process_one(struct td_ctx *x, const char *tid)
 		sqlite3_bind_text(s, 5, b[i].sha256, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 6, k, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(s, 7, now_sec());
+		sqlite3_bind_text(s, 8, b[i].quantity, -1, SQLITE_STATIC);
+		if (b[i].amount[0] != '\0')
+			sqlite3_bind_text(s, 9, b[i].amount, -1, SQLITE_STATIC);
 		r = store_step_done(x->st, s);
 		x_free(k);
 	}
@@ -1132,6 +1135,39 @@ process_one(struct td_ctx *x, const char *tid)
 
 /* ---------------------------------------------------- entry points */
 
+/*
+ * Backpressure: intake pauses while the outbox holds more than
+ * max_outbox_bytes of undelivered batches.
+ */
+static int
+outbox_full(struct td_ctx *x)
+{
+	int64_t bytes = store_query_int(x->st, "SELECT total(bytes) FROM "
+	    "batches WHERE state = 'pending'", 0);
+
+	if ((uint64_t)bytes <= td_conf_u64(x->conf,
+	    TDK_output_max_outbox_bytes))
+		return 0;
+	td_log(TD_LOG_WARN, "intake_paused", "reason=outbox_full "
+	    "outbox_bytes=%lld max_outbox_bytes=%llu", (long long)bytes,
+	    (unsigned long long)td_conf_u64(x->conf,
+	    TDK_output_max_outbox_bytes));
+	return 1;
+}
+
+/* A full disk or outbox pauses intake until a later run; others fail. */
+static void
+paused_or_failed(struct td_ctx *x, int r)
+{
+	if (r == TD_ERR_NOSPACE || r == TD_ERR_LIMIT) {
+		if (r == TD_ERR_NOSPACE)
+			td_log(TD_LOG_ERROR, "intake_paused", "reason=disk_full "
+			    "state_dir=%s", x->state_dir);
+		x->undelivered = 1;
+	} else
+		x->failed = 1;
+}
+
 int
 intake_process_pending(struct td_ctx *x)
 {
@@ -1149,7 +1185,7 @@ intake_process_pending(struct td_ctx *x)
 	sqlite3_reset(s);
 	for (i = 0; i < n; i++) {
 		if (r == 0 && (r = process_one(x, ids[i])) != 0)
-			x->failed = 1;
+			paused_or_failed(x, r);
 		x_free(ids[i]);
 	}
 	x_free(ids);
@@ -1412,6 +1448,8 @@ intake_landing(struct td_ctx *x)
 	closedir(d);
 	qsort(c, n, sizeof(*c), cand_cmp);
 	for (i = 0; i < n; i++) {
+		if (r == 0 && outbox_full(x))
+			r = TD_ERR_LIMIT;
 		if (r == 0) {
 			r = claim(x, c[i].name, &cl);
 			if (r == TD_ERR_NOTFOUND)
@@ -1431,7 +1469,7 @@ intake_landing(struct td_ctx *x)
 	x_free(c);
 	if (r == 0)
 		sweep_manifests(x);
-	if (r != 0)
-		x->failed = 1;
+	else
+		paused_or_failed(x, r);
 	return r;
 }

@@ -19,6 +19,7 @@ struct store;
 struct mapper;
 struct audit;
 struct minisign_key;
+struct forwarder;
 
 struct td_ctx {
 	struct td_conf	*conf;
@@ -34,7 +35,10 @@ struct td_ctx {
 	char		*outbox;
 	char		*dlq;
 	char		*quarantine;
-	char		*out_dir;	/* file:// output directory */
+	char		*out_dir;	/* file:// output directory, or NULL */
+	struct forwarder *fwd;		/* https:// output, opened on demand */
+	unsigned	 brk_failures;	/* circuit breaker (https) */
+	long long	 brk_opened;	/* when it opened, 0: closed */
 	int		 enc;		/* OB_ENC_* */
 	uint64_t	 batch_records;
 	int		 lockfd;	/* flock on state_dir/lock */

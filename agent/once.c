@@ -145,7 +145,8 @@ try_buffer(void *arg)
 }
 
 static int
-try_batch(void *arg, struct td_buf *b, uint64_t n)
+try_batch(void *arg, struct td_buf *b, uint64_t n,
+    const struct batch_totals *bt)
 {
 	struct trysink *t = arg;
 

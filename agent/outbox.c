@@ -30,6 +30,8 @@ struct job {
 	struct td_buf	*buf;
 	uint64_t	 nrec;
 	uint64_t	 seq;
+	char		 quantity[TD_DEC_STRMAX];
+	char		 amount[TD_DEC_STRMAX];
 };
 
 struct worker {
@@ -107,6 +109,8 @@ encode_batch(struct worker *w, const struct job *j, struct ob_batch *b,
 	memset(b, 0, sizeof(*b));
 	b->seq = j->seq;
 	b->records = j->nrec;
+	memcpy(b->quantity, j->quantity, sizeof(b->quantity));
+	memcpy(b->amount, j->amount, sizeof(b->amount));
 	switch (ob->enc) {
 	case OB_ENC_GZIP:
 #ifdef HAVE_ISAL
@@ -326,7 +330,8 @@ outbox_buffer(struct outbox_writer *ob)
 }
 
 int
-outbox_submit(struct outbox_writer *ob, struct td_buf *b, uint64_t nrec)
+outbox_submit(struct outbox_writer *ob, struct td_buf *b, uint64_t nrec,
+    const struct td_dec *quantity, const struct td_dec *amount)
 {
 	struct job *j;
 	int r;
@@ -335,6 +340,11 @@ outbox_submit(struct outbox_writer *ob, struct td_buf *b, uint64_t nrec)
 	j = &ob->q[(ob->qhead + ob->qlen) % ob->nbuf];
 	j->buf = b;
 	j->nrec = nrec;
+	td_dec_format(quantity, j->quantity, sizeof(j->quantity));
+	if (amount != NULL)
+		td_dec_format(amount, j->amount, sizeof(j->amount));
+	else
+		j->amount[0] = '\0';
 	j->seq = ob->next_seq++;
 	ob->qlen++;
 	r = ob->err;

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "decimal.h"
 #include "hash.h"
 
 #define OB_ENC_GZIP	0
@@ -26,6 +27,8 @@ struct ob_batch {
 	uint64_t	 records;
 	uint64_t	 bytes;		/* encoded size */
 	char		 sha256[TD_SHA256_HEX];	/* of the encoded file */
+	char		 quantity[TD_DEC_STRMAX];	/* control totals */
+	char		 amount[TD_DEC_STRMAX];	/* "" when no amounts */
 };
 
 struct outbox_writer;
@@ -43,7 +46,8 @@ int	 outbox_open(struct outbox_writer **, const char *dir,
 /* An empty buffer to fill with NDJSON lines. */
 struct td_buf *outbox_buffer(struct outbox_writer *);
 /* Hand over a filled buffer (nrec records). Blocks while the queue is full. */
-int	 outbox_submit(struct outbox_writer *, struct td_buf *, uint64_t nrec);
+int	 outbox_submit(struct outbox_writer *, struct td_buf *, uint64_t nrec,
+	    const struct td_dec *quantity, const struct td_dec *amount);
 /* Wait for every batch; returns the first error of the writer thread. */
 int	 outbox_finish(struct outbox_writer *, struct ob_batch **, size_t *n);
 void	 outbox_free(struct outbox_writer *);

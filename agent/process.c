@@ -34,6 +34,7 @@ struct pstate {
 	int			 need_header;
 	struct td_buf		*cur;		/* batch being filled */
 	uint64_t		 curn;
+	struct batch_totals	 bt;		/* its control totals */
 	struct map_result	 mr;
 };
 
@@ -44,10 +45,11 @@ flush_batch(struct pstate *ps)
 
 	if (ps->curn == 0)
 		return 0;
-	r = ps->sink->batch(ps->sink->arg, ps->cur, ps->curn);
+	r = ps->sink->batch(ps->sink->arg, ps->cur, ps->curn, &ps->bt);
 	ps->res->batches++;
 	ps->cur = NULL;
 	ps->curn = 0;
+	memset(&ps->bt, 0, sizeof(ps->bt));
 	return r;
 }
 
@@ -163,6 +165,12 @@ on_record(void *arg, const struct csv_rec *rec)
 	}
 	if (ps->mr.has_amount)
 		res->has_amount = 1;
+	/* cannot overflow where the file's totals did not */
+	(void)td_dec_add(&ps->bt.quantity, &ps->mr.quantity);
+	if (ps->mr.has_amount) {
+		(void)td_dec_add(&ps->bt.amount, &ps->mr.amount);
+		ps->bt.has_amount = 1;
+	}
 	if (++ps->curn >= ps->batch_records && (r = flush_batch(ps)) != 0) {
 		res->ioerr = r;
 		return 1;

@@ -15,6 +15,12 @@
 struct mapper;
 struct td_conf;
 
+struct batch_totals {
+	struct td_dec	 quantity;
+	struct td_dec	 amount;
+	int		 has_amount;
+};
+
 struct rejection {
 	int		 tier;
 	const char	*code;
@@ -28,8 +34,10 @@ struct rejection {
 struct proc_sink {
 	/* An empty buffer for the next batch. */
 	struct td_buf	*(*buffer)(void *arg);
-	/* A batch of nrec records is complete (also the last, partial one). */
-	int		(*batch)(void *arg, struct td_buf *, uint64_t nrec);
+	/* A batch of nrec records is complete (also the last, partial one),
+	 * with the control totals of its records. */
+	int		(*batch)(void *arg, struct td_buf *, uint64_t nrec,
+			    const struct batch_totals *);
 	/* A Tier 3 rejection (the document goes on). */
 	int		(*reject)(void *arg, const struct rejection *);
 	void		*arg;

@@ -63,6 +63,7 @@ static const char *migrations[] = {
 	"  verification TEXT,"			/* JSON: checksum, signature */
 	"  verify_code TEXT,"			/* Tier 2 code when refused */
 	"  verify_message TEXT,"
+	"  rejections_sent INTEGER NOT NULL DEFAULT 0,"
 	"  updated_at INTEGER NOT NULL);"
 	"CREATE INDEX transmissions_state ON transmissions(state, seq);"
 	/* every drop whose content was already received */
@@ -81,6 +82,8 @@ static const char *migrations[] = {
 	"  bytes INTEGER NOT NULL,"
 	"  sha256 TEXT NOT NULL,"
 	"  idempotency_key TEXT NOT NULL,"
+	"  quantity_total TEXT NOT NULL DEFAULT '0',"
+	"  amount_total TEXT,"			/* NULL: no amounts */
 	"  state TEXT NOT NULL,"		/* pending acked rejected */
 	"  attempts INTEGER NOT NULL DEFAULT 0,"
 	"  created_at INTEGER NOT NULL,"
@@ -144,7 +147,8 @@ store_exec(struct store *st, const char *sql)
 		td_log(TD_LOG_ERROR, "store_error", "db=%s error=%s", st->path,
 		    msg ? msg : sqlite3_errmsg(st->db));
 		sqlite3_free(msg);
-		return TD_ERR_STATE;
+		return sqlite3_errcode(st->db) == SQLITE_FULL ?
+		    TD_ERR_NOSPACE : TD_ERR_STATE;
 	}
 	return TD_OK;
 }
@@ -211,7 +215,7 @@ store_step_done(struct store *st, sqlite3_stmt *s)
 	if (r != SQLITE_DONE && r != SQLITE_ROW) {
 		td_log(TD_LOG_ERROR, "store_error", "db=%s error=%s", st->path,
 		    sqlite3_errmsg(st->db));
-		return TD_ERR_STATE;
+		return r == SQLITE_FULL ? TD_ERR_NOSPACE : TD_ERR_STATE;
 	}
 	return TD_OK;
 }

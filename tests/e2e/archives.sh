@@ -112,7 +112,7 @@ t_is "$(reason cut.tar.gz)" "2 archive_corrupt" "a truncated .tar.gz: archive_co
 t_ok "$([ ! -e /tmp/td-abs-evil.csv ] && [ ! -e "$T_TMP/evil.csv" ] && [ ! -e "$S/evil.csv" ]; echo $?)" \
 	"nothing written outside state_dir"
 for f in evil.zip deep.zip zeros.csv.gz; do
-	[ -d "$T_TMP/out/$(tid $f)" ] && t_ok 1 "nothing of $f delivered"
+	[ -f "$T_TMP/out/$(tid $f)/manifest.json" ] && t_ok 1 "nothing of $f delivered"
 done
 
 # the corpus bombs, when the corpus is there

@@ -54,7 +54,7 @@ echo x > "$S/landing/.hidden.csv"; echo x > "$S/landing/d.csv.part"
 t_is $? 1 "once exits 1: something was quarantined or dead-lettered"
 
 TA=$(sha256sum "$S/archive"/*/*/*/raw/a.csv | cut -c1-64)
-t_is "$(ls "$T_TMP/out" | wc -l)" 2 "two transmissions delivered (a and b)"
+t_is "$(ls "$T_TMP"/out/*/manifest.json | wc -l)" 2 "two transmissions delivered (a and b)"
 t_ok "$([ -f "$T_TMP/out/$TA/manifest.json" ]; echo $?)" "a delivered under its SHA-256"
 t_is "$(ls "$T_TMP/out/$TA")" "batch-000001.ndjson.gz
 batch-000002.ndjson.gz
@@ -134,7 +134,15 @@ t_is $? 0 "b: one record delivered, three rows dead-lettered with tier, code, li
 [ $? -eq 0 ] || sed 's/^/#   /' "$T_TMP/check-b"
 
 TC=$(sha256sum "$S/archive"/*/*/*/raw/c.csv | cut -c1-64)
-t_ok "$([ ! -d "$T_TMP/out/$TC" ]; echo $?)" "c: nothing of the drifted file delivered"
+t_is "$(ls "$T_TMP/out/$TC")" "rejections.ndjson.gz" "c: nothing of the drifted file delivered, only its rejection"
+$PY -c "
+import gzip,json,sys; r=[json.loads(l) for l in gzip.open('$T_TMP/out/$TC/rejections.ndjson.gz','rt')]
+sys.exit(0 if len(r)==1 and r[0]['tier']==2 and r[0]['code']=='schema_missing_column' and r[0]['file']=='c.csv' else 1)"
+t_is $? 0 "c: rejections.ndjson.gz reports the tier 2 reason with the file's metadata"
+$PY -c "
+import gzip,json,sys; r=[json.loads(l) for l in gzip.open('$T_TMP/out/$TB/rejections.ndjson.gz','rt')]
+sys.exit(0 if [(x['code'], x['source']['line']) for x in r]==[('gtin_check_digit',3),('bad_date',4),('missing_field',5)] else 1)"
+t_is $? 0 "b: rejections.ndjson.gz carries its three dead-lettered rows"
 t_ok "$(cmp -s "$S/quarantine/$TC/c.csv" "$S/archive"/*/*/$TC/raw/c.csv; echo $?)" \
 	"c: raw file kept in quarantine"
 $PY -c "

@@ -102,12 +102,12 @@ t_is "$(reason globalsig.csv)" "2 signature_comment_invalid" "a flipped global s
 t_is "$(reason keyid.csv)" "2 signature_untrusted_key" "a flipped key id: signature_untrusted_key"
 t_is "$(reason other.csv)" "2 signature_untrusted_key" "a key that is not trusted: signature_untrusted_key"
 t_is "$(reason garbage.csv)" "2 signature_malformed" "a garbage .minisig: signature_malformed"
-t_ok "$([ ! -d "$T_TMP/out/$(tid badsig.csv)" ]; echo $?)" "nothing of a refused file is delivered"
+t_is "$(ls "$T_TMP/out/$(tid badsig.csv)")" "rejections.ndjson.gz" "nothing of a refused file is delivered, only its rejection"
 t_ok "$([ -f "$S"/archive/*/*/$(tid good.csv)/raw/good.csv.minisig ] && [ -f "$S"/archive/*/*/$(tid good.csv)/raw/good.csv.sha256 ]; echo $?)" \
 	"sidecars archived beside the raw file"
 t_ok "$([ -f "$S"/archive/*/*/$(tid m1.csv)/raw/SHA256SUMS ]; echo $?)" "the manifest archived with each file it covers"
 t_is "$(ls "$L")" "" "landing emptied, SHA256SUMS included"
-t_is "$(ls "$T_TMP/out" | wc -l)" 6 "six transmissions delivered; sidecars never became transmissions"
+t_is "$(ls "$T_TMP"/out/*/manifest.json | wc -l)" 6 "six transmissions delivered; sidecars never became transmissions"
 
 # required: a missing sidecar is waited for, then refused
 mk lonely.csv 20

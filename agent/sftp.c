@@ -1,0 +1,1501 @@
+/*
+ * sftp.c - the SFTP source stage.
+ *
+ * One poll of a source: connect (non-blocking connect bounded by
+ * connect_timeout, then libssh2 in blocking mode with a session
+ * timeout), verify the host key against known_hosts (mandatory: an
+ * unknown or changed key is refused, never learned), authenticate,
+ * list the remote directory, decide which versions are ready, download
+ * them to landing/.NAME.part, make them durable, rename them into
+ * landing, record them as fetched, then apply `after`.
+ *
+ * Bad input never crashes: remote names are untrusted and checked
+ * before they become local paths; anything odd is logged (escaped) and
+ * skipped.
+ *
+ * Breaker and backoff are kept in memory per source (a process-wide
+ * table). `once` is a fresh process, so there a connection failure
+ * simply fails the poll as Tier 1. For the daemon, what should be
+ * persisted (state.db, a small sftp_sources table) is: consecutive
+ * failures, next attempt time, last error class and message, last
+ * successful poll time - `status` then shows auth and host key errors.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libssh2.h>
+#include <libssh2_sftp.h>
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "td.h"
+#include "conf.h"
+#include "fsutil.h"
+#include "log.h"
+#include "store.h"
+#include "intake.h"
+#include "sidecar.h"
+#include "sftp.h"
+
+#define SFTP_BUF	(2u << 20)	/* read size: libssh2 pipelines up to 4x */
+#define SFTP_NAME_MAX	1024		/* longest remote name accepted */
+#define SFTP_MAX_ENTRIES 1000000	/* largest listing handled */
+#define SFTP_RESUME_MIN	(1u << 20)	/* smaller files restart, no .info */
+#define SFTP_BATCH_FILES 512		/* files made durable by one syncfs */
+#define SFTP_BATCH_BYTES (64u << 20)
+#define SFTP_SECRET_MAX	4096
+#define SFTP_IO_TIMEOUT	60		/* seconds, at least connect_timeout */
+#define SFTP_KEEPALIVE	30		/* seconds */
+#define SFTP_BRK_MAX	64
+#define SFTP_BACKOFF_MAX 900
+
+struct sftp_url {
+	char		*user;
+	char		*host;
+	unsigned	 port;
+	char		*path;		/* absolute, no trailing slash (but "/") */
+};
+
+struct conn {
+	int		 fd;
+	LIBSSH2_SESSION	*s;
+	LIBSSH2_SFTP	*sftp;
+	struct sftp_url	 u;
+	const char	*name;		/* source name */
+};
+
+/* Why a connection attempt failed. */
+#define CONN_TIER1	1
+#define CONN_AUTH	2
+
+enum ent_kind { EK_OTHER, EK_DATA, EK_SIDECAR, EK_MANIFEST, EK_MARKER };
+
+struct ent {
+	char		*name;
+	uint64_t	 size;
+	int64_t		 mtime;
+	int		 kind;
+	int		 known;		/* row state: 0 none, 1 seen, 2 fetched */
+	int		 ready;
+	int		 done;		/* landed in this poll */
+	char		*base;		/* data file name for sidecars/markers */
+};
+
+struct pending {
+	struct ent	*e;
+	int		 fd;
+	char		*part, *info, *final;
+	uint64_t	 size;
+};
+
+struct batch {
+	struct pending	 p[SFTP_BATCH_FILES];
+	size_t		 n;
+	uint64_t	 bytes;
+};
+
+/* In-memory breaker per source (see the comment at the top). */
+static struct {
+	char	 name[65];
+	unsigned fails;
+	time_t	 next;
+} brk[SFTP_BRK_MAX];
+
+static int libssh2_ready;
+
+static void
+url_free(struct sftp_url *u)
+{
+	x_free(u->user);
+	x_free(u->host);
+	x_free(u->path);
+	memset(u, 0, sizeof(*u));
+}
+
+/*
+ * sftp://USER@HOST[:PORT]/PATH, strictly: user of [A-Za-z0-9._-], host
+ * a DNS name, IPv4 address or [IPv6], port 1-65535, an absolute path
+ * without control characters, "." or ".." components.
+ */
+static int
+url_parse(const char *s, struct sftp_url *u, const char **why)
+{
+	const char *p, *at, *h, *he, *slash;
+	unsigned long port = 22;
+	char *end;
+	size_t n, i;
+
+	memset(u, 0, sizeof(*u));
+	*why = NULL;
+	if (strncmp(s, "sftp://", 7) != 0) {
+		*why = "url must start with sftp://";
+		return TD_ERR_INVAL;
+	}
+	p = s + 7;
+	if ((at = strchr(p, '@')) == NULL || at == p) {
+		*why = "url needs USER@ before the host";
+		return TD_ERR_INVAL;
+	}
+	for (i = 0; p + i < at; i++)
+		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789._-", p[i]) == NULL) {
+			*why = "url user must be letters, digits, . _ -";
+			return TD_ERR_INVAL;
+		}
+	h = at + 1;
+	if (*h == '[') {
+		if ((he = strchr(h, ']')) == NULL || he == h + 1) {
+			*why = "url has an unterminated [IPv6] host";
+			return TD_ERR_INVAL;
+		}
+		for (i = 1; h + i < he; i++)
+			if (strchr("0123456789abcdefABCDEF:.", h[i]) == NULL) {
+				*why = "url has a bad [IPv6] host";
+				return TD_ERR_INVAL;
+			}
+		u->host = xstrndup(h + 1, (size_t)(he - h - 1));
+		p = he + 1;
+	} else {
+		for (he = h; *he != '\0' && *he != ':' && *he != '/'; he++)
+			if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS"
+			    "TUVWXYZ0123456789.-", *he) == NULL) {
+				*why = "url host must be a name or an address";
+				return TD_ERR_INVAL;
+			}
+		if (he == h || *h == '-' || *h == '.') {
+			*why = "url needs a host";
+			return TD_ERR_INVAL;
+		}
+		u->host = xstrndup(h, (size_t)(he - h));
+		p = he;
+	}
+	if (*p == ':') {
+		if (p[1] < '0' || p[1] > '9') {
+			*why = "url port must be a number";
+			goto bad;
+		}
+		errno = 0;
+		port = strtoul(p + 1, &end, 10);
+		if (errno != 0 || port < 1 || port > 65535 || *end != '/') {
+			*why = "url port must be 1-65535";
+			goto bad;
+		}
+		p = end;
+	}
+	if (*p != '/') {
+		*why = "url needs an absolute /PATH after the host";
+		goto bad;
+	}
+	for (i = 0; p[i] != '\0'; i++)
+		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f) {
+			*why = "url path has a control character";
+			goto bad;
+		}
+	/* no "." or ".." components */
+	for (slash = p; slash != NULL; slash = strchr(slash + 1, '/')) {
+		n = strcspn(slash + 1, "/");
+		if ((n == 1 && slash[1] == '.') ||
+		    (n == 2 && slash[1] == '.' && slash[2] == '.')) {
+			*why = "url path has a . or .. component";
+			goto bad;
+		}
+	}
+	n = strlen(p);
+	while (n > 1 && p[n - 1] == '/')
+		n--;
+	u->user = xstrndup(s + 7, (size_t)(at - (s + 7)));
+	u->port = (unsigned)port;
+	u->path = xstrndup(p, n);
+	return TD_OK;
+bad:
+	url_free(u);
+	return TD_ERR_INVAL;
+}
+
+/* Remote names become local paths: refuse anything that is not a plain name. */
+static int
+name_ok(const char *name, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > 255 || memchr(name, '\0', len) != NULL)
+		return 0;
+	if ((len == 1 && name[0] == '.') ||
+	    (len == 2 && name[0] == '.' && name[1] == '.'))
+		return 0;
+	for (i = 0; i < len; i++)
+		if (name[i] == '/' || (unsigned char)name[i] < 0x20 ||
+		    name[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int
+has_suffix(const char *s, const char *suf)
+{
+	size_t n = strlen(s), m = strlen(suf);
+
+	return m > 0 && n > m && strcmp(s + n - m, suf) == 0;
+}
+
+static int
+globs_match(char * const *g, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (fnmatch(g[i], name, FNM_PERIOD) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Read a secret file: at most SFTP_SECRET_MAX bytes, one trailing
+ * newline stripped. The caller wipes and frees it with secret_free().
+ */
+static int
+secret_read(const char *path, char **out)
+{
+	char buf[SFTP_SECRET_MAX + 1];
+	size_t n = 0;
+	ssize_t r;
+	int fd, rc = TD_OK;
+
+	*out = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return TD_ERR_IO;
+	for (;;) {
+		r = read(fd, buf + n, sizeof(buf) - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = TD_ERR_IO;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n == sizeof(buf)) {
+			rc = TD_ERR_LIMIT;
+			goto out;
+		}
+	}
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	if (memchr(buf, '\0', n) != NULL) {
+		rc = TD_ERR_FORMAT;
+		goto out;
+	}
+	*out = xmalloc(n + 1);
+	memcpy(*out, buf, n);
+	(*out)[n] = '\0';
+out:
+	sodium_memzero(buf, sizeof(buf));
+	close(fd);
+	return rc;
+}
+
+static void
+secret_free(char *s)
+{
+	if (s != NULL) {
+		sodium_memzero(s, strlen(s));
+		x_free(s);
+	}
+}
+
+static const char *
+ssh_err(LIBSSH2_SESSION *s)
+{
+	char *msg = NULL;
+
+	if (s == NULL || libssh2_session_last_error(s, &msg, NULL, 0) == 0 ||
+	    msg == NULL)
+		return "no error";
+	return msg;
+}
+
+/* Non-blocking connect bounded by timeout, then back to blocking. */
+static int
+tcp_connect(const char *host, unsigned port, int timeout, int *fdp,
+    char **err)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	struct pollfd pfd;
+	char portstr[8];
+	socklen_t sl;
+	int fd = -1, e = 0, r, on = 1, v;
+	struct timespec t0, t1;
+	long left;
+
+	*fdp = -1;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	if ((r = getaddrinfo(host, portstr, &hints, &res)) != 0) {
+		*err = xasprintf("cannot resolve %s: %s", host,
+		    gai_strerror(r));
+		return TD_ERR_IO;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
+		    SOCK_NONBLOCK, ai->ai_protocol);
+		if (fd < 0) {
+			e = errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		if (errno != EINPROGRESS) {
+			e = errno;
+			goto next;
+		}
+		for (;;) {
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			left = (long)timeout * 1000 -
+			    ((t1.tv_sec - t0.tv_sec) * 1000 +
+			    (t1.tv_nsec - t0.tv_nsec) / 1000000);
+			if (left <= 0) {
+				e = ETIMEDOUT;
+				goto next;
+			}
+			pfd.fd = fd;
+			pfd.events = POLLOUT;
+			r = poll(&pfd, 1, (int)left);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0) {
+				e = errno;
+				goto next;
+			}
+			if (r == 0) {
+				e = ETIMEDOUT;
+				goto next;
+			}
+			break;
+		}
+		sl = sizeof(v);
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &v, &sl) != 0)
+			v = errno;
+		if (v == 0)
+			break;
+		e = v;
+next:
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		*err = xasprintf("cannot connect to %s port %u: %s", host, port,
+		    strerror(e ? e : ECONNREFUSED));
+		return TD_ERR_IO;
+	}
+	v = fcntl(fd, F_GETFL);
+	(void)fcntl(fd, F_SETFL, v & ~O_NONBLOCK);
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	v = 60;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &v, sizeof(v));
+	v = 15;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &v, sizeof(v));
+	v = 4;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &v, sizeof(v));
+	*fdp = fd;
+	return TD_OK;
+}
+
+/* "SHA256:<base64 without padding>", as OpenSSH prints it. */
+static void
+fingerprint(LIBSSH2_SESSION *s, char *out, size_t n)
+{
+	const char *h = libssh2_hostkey_hash(s, LIBSSH2_HOSTKEY_HASH_SHA256);
+	char b64[64];
+
+	if (h == NULL) {
+		snprintf(out, n, "SHA256:(unavailable)");
+		return;
+	}
+	sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)h, 32,
+	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+	snprintf(out, n, "SHA256:%s", b64);
+}
+
+static const char *
+hostkey_typename(int type, int *kbit)
+{
+	switch (type) {
+	case LIBSSH2_HOSTKEY_TYPE_RSA:
+		*kbit = LIBSSH2_KNOWNHOST_KEY_SSHRSA;
+		return "RSA";
+	case LIBSSH2_HOSTKEY_TYPE_DSS:
+		*kbit = LIBSSH2_KNOWNHOST_KEY_SSHDSS;
+		return "DSA";
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_256:
+		*kbit = LIBSSH2_KNOWNHOST_KEY_ECDSA_256;
+		return "ECDSA";
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_384:
+		*kbit = LIBSSH2_KNOWNHOST_KEY_ECDSA_384;
+		return "ECDSA";
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_521:
+		*kbit = LIBSSH2_KNOWNHOST_KEY_ECDSA_521;
+		return "ECDSA";
+	case LIBSSH2_HOSTKEY_TYPE_ED25519:
+		*kbit = LIBSSH2_KNOWNHOST_KEY_ED25519;
+		return "ED25519";
+	default:
+		*kbit = LIBSSH2_KNOWNHOST_KEY_UNKNOWN;
+		return "unknown";
+	}
+}
+
+/*
+ * The host key must be in known_hosts for exactly this host (and
+ * port, as "[host]:port" when not 22, matching plain and hashed
+ * entries the way OpenSSH writes them). Never learned.
+ */
+static int
+hostkey_check(const struct td_conf *c, size_t i, struct conn *k, char **err)
+{
+	LIBSSH2_KNOWNHOSTS *kh = NULL;
+	struct libssh2_knownhost *entry = NULL;
+	const char *khfile = td_conf_src_str(c, i, TDK_source_known_hosts);
+	const char *key, *tname;
+	char fp[80], *hostname;
+	size_t klen;
+	int type, kbit, r, rc = TD_ERR_INVAL;
+
+	if (k->u.port == 22)
+		hostname = xstrdup(k->u.host);
+	else if (strchr(k->u.host, ':') != NULL)
+		hostname = xasprintf("[%s]:%u", k->u.host, k->u.port);
+	else
+		hostname = xasprintf("[%s]:%u", k->u.host, k->u.port);
+	key = libssh2_session_hostkey(k->s, &klen, &type);
+	if (key == NULL) {
+		*err = xasprintf("no host key from %s: %s", hostname,
+		    ssh_err(k->s));
+		goto out;
+	}
+	tname = hostkey_typename(type, &kbit);
+	fingerprint(k->s, fp, sizeof(fp));
+	if ((kh = libssh2_knownhost_init(k->s)) == NULL) {
+		*err = xasprintf("cannot initialise known hosts");
+		goto out;
+	}
+	r = libssh2_knownhost_readfile(kh, khfile,
+	    LIBSSH2_KNOWNHOST_FILE_OPENSSH);
+	if (r < 0) {
+		*err = xasprintf("cannot read known_hosts %s: %s", khfile,
+		    ssh_err(k->s));
+		td_log(TD_LOG_ERROR, "sftp_known_hosts_unreadable", "source=%s "
+		    "file=%s error=%s", k->name, khfile, ssh_err(k->s));
+		goto out;
+	}
+	/* port -1: check exactly the name given, "[host]:port" included */
+	r = libssh2_knownhost_checkp(kh, hostname, -1, key, klen,
+	    LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | kbit,
+	    &entry);
+	switch (r) {
+	case LIBSSH2_KNOWNHOST_CHECK_MATCH:
+		td_log(TD_LOG_DEBUG, "sftp_hostkey_ok", "source=%s host=%s "
+		    "type=%s fingerprint=%s", k->name, hostname, tname, fp);
+		rc = TD_OK;
+		break;
+	case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
+		*err = xasprintf("HOST KEY CHANGED for %s: the server offers %s "
+		    "key %s, which does not match %s; refusing to connect "
+		    "(someone may be intercepting the connection, or the key "
+		    "was replaced: check the fingerprint with the retailer, "
+		    "then update known_hosts)", hostname, tname, fp, khfile);
+		td_log(TD_LOG_ERROR, "sftp_hostkey_changed", "source=%s "
+		    "host=%s type=%s fingerprint=%s known_hosts=%s",
+		    k->name, hostname, tname, fp, khfile);
+		break;
+	case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
+		*err = xasprintf("UNKNOWN HOST KEY for %s: %s key %s is not in "
+		    "%s; refusing to connect (get the key with ssh-keyscan, "
+		    "check its fingerprint with ssh-keygen -lf against the one "
+		    "the retailer gives you, then add it)", hostname, tname,
+		    fp, khfile);
+		td_log(TD_LOG_ERROR, "sftp_hostkey_unknown", "source=%s "
+		    "host=%s type=%s fingerprint=%s known_hosts=%s",
+		    k->name, hostname, tname, fp, khfile);
+		break;
+	default:
+		*err = xasprintf("host key check failed for %s: %s", hostname,
+		    ssh_err(k->s));
+		td_log(TD_LOG_ERROR, "sftp_hostkey_failed", "source=%s "
+		    "host=%s error=%s", k->name, hostname, ssh_err(k->s));
+		break;
+	}
+out:
+	if (kh != NULL)
+		libssh2_knownhost_free(kh);
+	x_free(hostname);
+	return rc;
+}
+
+static int
+auth(const struct td_conf *c, size_t i, struct conn *k, char **err)
+{
+	const char *id = td_conf_src_str(c, i, TDK_source_identity);
+	const char *pwf = td_conf_src_str(c, i, TDK_source_password_file);
+	const char *ppf = td_conf_src_str(c, i, TDK_source_passphrase_file);
+	char *secret = NULL;
+	int r, tier1 = 0;
+
+	if (id != NULL) {
+		if (ppf != NULL && secret_read(ppf, &secret) != 0) {
+			*err = xasprintf("cannot read passphrase_file %s",
+			    ppf);
+			return CONN_AUTH;
+		}
+		r = libssh2_userauth_publickey_fromfile_ex(k->s, k->u.user,
+		    (unsigned)strlen(k->u.user), NULL, id,
+		    secret != NULL ? secret : "");
+		secret_free(secret);
+		secret = NULL;
+		if (r == 0)
+			return 0;
+		if (r == LIBSSH2_ERROR_SOCKET_RECV ||
+		    r == LIBSSH2_ERROR_SOCKET_SEND ||
+		    r == LIBSSH2_ERROR_TIMEOUT ||
+		    r == LIBSSH2_ERROR_SOCKET_DISCONNECT)
+			tier1 = 1;
+		*err = xasprintf("public key authentication as %s with %s "
+		    "failed: %s", k->u.user, id, ssh_err(k->s));
+		if (tier1 || pwf == NULL)
+			return tier1 ? CONN_TIER1 : CONN_AUTH;
+		x_free(*err);
+		*err = NULL;
+	}
+	if (secret_read(pwf, &secret) != 0) {
+		*err = xasprintf("cannot read password_file %s", pwf);
+		return CONN_AUTH;
+	}
+	r = libssh2_userauth_password_ex(k->s, k->u.user,
+	    (unsigned)strlen(k->u.user), secret, (unsigned)strlen(secret),
+	    NULL);
+	secret_free(secret);
+	if (r == 0)
+		return 0;
+	*err = xasprintf("password authentication as %s failed: %s",
+	    k->u.user, ssh_err(k->s));
+	if (r == LIBSSH2_ERROR_SOCKET_RECV || r == LIBSSH2_ERROR_SOCKET_SEND ||
+	    r == LIBSSH2_ERROR_TIMEOUT || r == LIBSSH2_ERROR_SOCKET_DISCONNECT)
+		return CONN_TIER1;
+	return CONN_AUTH;
+}
+
+static void
+conn_close(struct conn *k)
+{
+	if (k->sftp != NULL)
+		libssh2_sftp_shutdown(k->sftp);
+	if (k->s != NULL) {
+		libssh2_session_disconnect(k->s, "tradedrop: done");
+		libssh2_session_free(k->s);
+	}
+	if (k->fd >= 0)
+		close(k->fd);
+	url_free(&k->u);
+	k->sftp = NULL;
+	k->s = NULL;
+	k->fd = -1;
+}
+
+/*
+ * Connect, check the host key, authenticate, start SFTP. Returns 0, or
+ * CONN_TIER1 / CONN_AUTH with *err set.
+ */
+static int
+conn_open(const struct td_conf *c, size_t i, struct conn *k, char **err)
+{
+	const char *why;
+	uint64_t ct = td_conf_src_u64(c, i, TDK_source_connect_timeout);
+	long iot = ct > SFTP_IO_TIMEOUT ? (long)ct : SFTP_IO_TIMEOUT;
+	int r;
+
+	*err = NULL;
+	memset(k, 0, sizeof(*k));
+	k->fd = -1;
+	k->name = td_conf_source_name(c, i);
+	if (url_parse(td_conf_src_str(c, i, TDK_source_url), &k->u,
+	    &why) != 0) {
+		*err = xasprintf("%s", why);
+		return CONN_AUTH;
+	}
+	if (!libssh2_ready) {
+		if (libssh2_init(0) != 0) {
+			*err = xasprintf("libssh2_init failed");
+			return CONN_TIER1;
+		}
+		libssh2_ready = 1;
+	}
+	if (tcp_connect(k->u.host, k->u.port, (int)ct, &k->fd, err) != 0)
+		return CONN_TIER1;
+	if ((k->s = libssh2_session_init()) == NULL)
+		td_fatal("libssh2_session_init: out of memory");
+	libssh2_session_set_blocking(k->s, 1);
+	libssh2_session_set_timeout(k->s, (long)ct * 1000);
+	if ((r = libssh2_session_handshake(k->s, k->fd)) != 0) {
+		*err = xasprintf("SSH handshake with %s port %u failed: %s",
+		    k->u.host, k->u.port, ssh_err(k->s));
+		return r == LIBSSH2_ERROR_KEX_FAILURE ||
+		    r == LIBSSH2_ERROR_METHOD_NOT_SUPPORTED ? CONN_AUTH :
+		    CONN_TIER1;
+	}
+	if (hostkey_check(c, i, k, err) != 0)
+		return CONN_AUTH;
+	if ((r = auth(c, i, k, err)) != 0)
+		return r;
+	libssh2_keepalive_config(k->s, 1, SFTP_KEEPALIVE);
+	if ((k->sftp = libssh2_sftp_init(k->s)) == NULL) {
+		*err = xasprintf("cannot start SFTP: %s", ssh_err(k->s));
+		return CONN_TIER1;
+	}
+	libssh2_session_set_timeout(k->s, iot * 1000);
+	return 0;
+}
+
+/* A failed SFTP call: 1 when the connection is gone (Tier 1). */
+static int
+conn_lost(struct conn *k)
+{
+	return libssh2_session_last_errno(k->s) != LIBSSH2_ERROR_SFTP_PROTOCOL;
+}
+
+static void
+ents_free(struct ent *e, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		x_free(e[i].name);
+		x_free(e[i].base);
+	}
+	x_free(e);
+}
+
+static int
+ent_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct ent *)a)->name,
+	    ((const struct ent *)b)->name);
+}
+
+static struct ent *
+ent_find(struct ent *e, size_t n, const char *name)
+{
+	struct ent key;
+
+	key.name = (char *)name;
+	return bsearch(&key, e, n, sizeof(*e), ent_cmp);
+}
+
+/*
+ * List dir: regular files with size and mtime, valid names only.
+ * Returns 0, or TD_ERR_IO (connection lost) / TD_ERR_NOTFOUND.
+ */
+static int
+list_dir(struct conn *k, struct ent **out, size_t *np, unsigned *bad,
+    char **err)
+{
+	LIBSSH2_SFTP_HANDLE *d;
+	LIBSSH2_SFTP_ATTRIBUTES a;
+	struct ent *e = NULL;
+	char *name = xmalloc(SFTP_NAME_MAX + 1);
+	size_t n = 0, cap = 0;
+	int r, rc = TD_OK;
+
+	*out = NULL;
+	*np = 0;
+	*bad = 0;
+	d = libssh2_sftp_open_ex(k->sftp, k->u.path,
+	    (unsigned)strlen(k->u.path), 0, 0, LIBSSH2_SFTP_OPENDIR);
+	if (d == NULL) {
+		*err = xasprintf("cannot open remote directory %s: %s",
+		    k->u.path, ssh_err(k->s));
+		rc = conn_lost(k) ? TD_ERR_IO : TD_ERR_NOTFOUND;
+		goto out;
+	}
+	for (;;) {
+		r = libssh2_sftp_readdir_ex(d, name, SFTP_NAME_MAX, NULL, 0,
+		    &a);
+		if (r == 0)
+			break;
+		if (r == LIBSSH2_ERROR_BUFFER_TOO_SMALL) {
+			(*bad)++;
+			continue;
+		}
+		if (r < 0) {
+			*err = xasprintf("cannot list %s: %s", k->u.path,
+			    ssh_err(k->s));
+			rc = conn_lost(k) ? TD_ERR_IO : TD_ERR_NOTFOUND;
+			break;
+		}
+		name[r] = '\0';
+		if ((r == 1 && name[0] == '.') ||
+		    (r == 2 && name[0] == '.' && name[1] == '.'))
+			continue;
+		if (!name_ok(name, (size_t)r)) {
+			(*bad)++;
+			td_log(TD_LOG_WARN, "sftp_bad_name", "source=%s dir=%s "
+			    "name=%s", k->name, k->u.path, name);
+			continue;
+		}
+		if (!(a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) ||
+		    !LIBSSH2_SFTP_S_ISREG(a.permissions) ||
+		    !(a.flags & LIBSSH2_SFTP_ATTR_SIZE) ||
+		    !(a.flags & LIBSSH2_SFTP_ATTR_ACMODTIME))
+			continue;
+		if (n == SFTP_MAX_ENTRIES) {
+			*err = xasprintf("more than %d files in %s",
+			    SFTP_MAX_ENTRIES, k->u.path);
+			rc = TD_ERR_LIMIT;
+			break;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			e = xreallocarray(e, cap, sizeof(*e));
+		}
+		memset(&e[n], 0, sizeof(e[n]));
+		e[n].name = xstrndup(name, (size_t)r);
+		e[n].size = a.filesize;
+		e[n].mtime = (int64_t)a.mtime;
+		n++;
+	}
+	libssh2_sftp_close_handle(d);
+out:
+	x_free(name);
+	if (rc != TD_OK) {
+		ents_free(e, n);
+		return rc;
+	}
+	qsort(e, n, sizeof(*e), ent_cmp);
+	*out = e;	/* transferred */
+	*np = n;
+	return TD_OK;
+}
+
+/* What each listed name is to this source. */
+static void
+classify(const struct td_conf *c, size_t i, struct ent *e, size_t n)
+{
+	static const char *sc[] = { ".sha256", ".sha512", ".minisig" };
+	char * const *pat;
+	size_t npat, j, m, l;
+	const char *suf = td_conf_src_str(c, i, TDK_source_marker_suffix);
+	const char *ready = td_conf_src_str(c, i, TDK_source_ready);
+	int marker = ready != NULL && strcmp(ready, "marker") == 0;
+
+	pat = td_conf_src_list(c, i, TDK_source_pattern, &npat);
+	for (j = 0; j < n; j++) {
+		e[j].kind = EK_OTHER;
+		if (sidecar_is_manifest(e[j].name)) {
+			e[j].kind = EK_MANIFEST;
+			continue;
+		}
+		if (marker && suf != NULL && has_suffix(e[j].name, suf)) {
+			l = strlen(e[j].name) - strlen(suf);
+			e[j].base = xstrndup(e[j].name, l);
+			if (globs_match(pat, npat, e[j].base) &&
+			    !sidecar_is(e[j].base))
+				e[j].kind = EK_MARKER;
+			continue;
+		}
+		if (sidecar_is(e[j].name)) {
+			for (m = 0; m < TD_NELEM(sc); m++)
+				if (has_suffix(e[j].name, sc[m])) {
+					l = strlen(e[j].name) - strlen(sc[m]);
+					e[j].base = xstrndup(e[j].name, l);
+					break;
+				}
+			if (e[j].base != NULL &&
+			    globs_match(pat, npat, e[j].base))
+				e[j].kind = EK_SIDECAR;
+			continue;
+		}
+		if (globs_match(pat, npat, e[j].name))
+			e[j].kind = EK_DATA;
+	}
+}
+
+static char *
+remote_path(struct conn *k, const char *name)
+{
+	if (strcmp(k->u.path, "/") == 0)
+		return xasprintf("/%s", name);
+	return xasprintf("%s/%s", k->u.path, name);
+}
+
+/*
+ * Record the listing: look up each candidate's version, insert new
+ * versions as 'seen', forget 'seen' versions no longer listed.
+ */
+static int
+record_listing(struct td_ctx *x, struct conn *k, struct ent *e, size_t n)
+{
+	sqlite3 *db = store_db(x->st);
+	sqlite3_stmt *q, *ins, *tmp;
+	char *p;
+	size_t j;
+	int rc = TD_ERR_STATE;
+	int64_t now = (int64_t)time(NULL);
+
+	if (store_exec(x->st, "CREATE TEMP TABLE IF NOT EXISTS sftp_listing "
+	    "(path TEXT, size INTEGER, mtime INTEGER)") != 0 ||
+	    store_exec(x->st, "DELETE FROM temp.sftp_listing") != 0)
+		return TD_ERR_STATE;
+	if (store_begin(x->st) != 0)
+		return TD_ERR_STATE;
+	q = store_prepare(x->st, "SELECT state FROM remote_files WHERE "
+	    "source = ?1 AND path = ?2 AND size = ?3 AND mtime = ?4");
+	ins = store_prepare(x->st, "INSERT OR IGNORE INTO remote_files "
+	    "(source, path, size, mtime, state, first_seen) VALUES "
+	    "(?1, ?2, ?3, ?4, 'seen', ?5)");
+	tmp = store_prepare(x->st, "INSERT INTO temp.sftp_listing VALUES "
+	    "(?1, ?2, ?3)");
+	if (q == NULL || ins == NULL || tmp == NULL)
+		goto out;
+	for (j = 0; j < n; j++) {
+		if (e[j].kind == EK_OTHER)
+			continue;
+		p = remote_path(k, e[j].name);
+		sqlite3_bind_text(q, 1, k->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, p, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(q, 3, (sqlite3_int64)e[j].size);
+		sqlite3_bind_int64(q, 4, e[j].mtime);
+		e[j].known = 0;
+		if (sqlite3_step(q) == SQLITE_ROW)
+			e[j].known = strcmp((const char *)
+			    sqlite3_column_text(q, 0), "fetched") == 0 ? 2 : 1;
+		sqlite3_reset(q);
+		if (e[j].known == 0) {
+			sqlite3_bind_text(ins, 1, k->name, -1, SQLITE_STATIC);
+			sqlite3_bind_text(ins, 2, p, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(ins, 3, (sqlite3_int64)e[j].size);
+			sqlite3_bind_int64(ins, 4, e[j].mtime);
+			sqlite3_bind_int64(ins, 5, now);
+			if (store_step_done(x->st, ins) != 0) {
+				x_free(p);
+				goto out;
+			}
+		}
+		sqlite3_bind_text(tmp, 1, p, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(tmp, 2, (sqlite3_int64)e[j].size);
+		sqlite3_bind_int64(tmp, 3, e[j].mtime);
+		x_free(p);
+		if (store_step_done(x->st, tmp) != 0)
+			goto out;
+	}
+	q = store_prepare(x->st, "DELETE FROM remote_files WHERE source = ?1 "
+	    "AND state = 'seen' AND NOT EXISTS (SELECT 1 FROM "
+	    "temp.sftp_listing l WHERE l.path = remote_files.path AND "
+	    "l.size = remote_files.size AND l.mtime = remote_files.mtime)");
+	if (q == NULL)
+		goto out;
+	sqlite3_bind_text(q, 1, k->name, -1, SQLITE_STATIC);
+	if (store_step_done(x->st, q) != 0)
+		goto out;
+	if (store_commit(x->st) != 0)
+		return TD_ERR_STATE;
+	(void)db;
+	return TD_OK;
+out:
+	store_rollback(x->st);
+	return rc;
+}
+
+/* Decide readiness of every candidate. */
+static void
+decide(const struct td_conf *c, size_t i, struct ent *e, size_t n)
+{
+	const char *ready = td_conf_src_str(c, i, TDK_source_ready);
+	const char *suf = td_conf_src_str(c, i, TDK_source_marker_suffix);
+	int marker = ready != NULL && strcmp(ready, "marker") == 0;
+	struct ent *b;
+	char *mk;
+	size_t j;
+
+	for (j = 0; j < n; j++) {
+		if (e[j].kind == EK_OTHER || e[j].known == 2)
+			continue;
+		if (marker && (e[j].kind == EK_DATA ||
+		    e[j].kind == EK_SIDECAR)) {
+			mk = xasprintf("%s%s", e[j].kind == EK_DATA ?
+			    e[j].name : e[j].base, suf);
+			e[j].ready = ent_find(e, n, mk) != NULL;
+			x_free(mk);
+		} else if (e[j].kind != EK_MARKER)
+			e[j].ready = e[j].known == 1;
+	}
+	/* a data file waits for its listed sidecars to be ready too */
+	for (j = 0; j < n; j++) {
+		if (e[j].kind != EK_SIDECAR || e[j].ready || e[j].known == 2)
+			continue;
+		if ((b = ent_find(e, n, e[j].base)) != NULL &&
+		    b->kind == EK_DATA)
+			b->ready = 0;
+	}
+}
+
+static void
+pending_drop(struct pending *p)
+{
+	if (p->fd >= 0)
+		close(p->fd);
+	x_free(p->part);
+	x_free(p->info);
+	x_free(p->final);
+	memset(p, 0, sizeof(*p));
+	p->fd = -1;
+}
+
+/* The .part.info of a resumable download holds "SIZE MTIME". */
+static int
+resume_offset(const struct pending *p, const struct ent *e, uint64_t *off)
+{
+	char buf[64], want[64];
+	struct stat sb;
+	ssize_t r;
+	int fd;
+
+	*off = 0;
+	if ((fd = open(p->info, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	r = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (r <= 0)
+		return 0;
+	buf[r] = '\0';
+	snprintf(want, sizeof(want), "%llu %lld\n",
+	    (unsigned long long)e->size, (long long)e->mtime);
+	if (strcmp(buf, want) != 0 || stat(p->part, &sb) != 0 ||
+	    !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size > e->size)
+		return 0;
+	*off = (uint64_t)sb.st_size;
+	return 1;
+}
+
+/*
+ * Download e to landing/.NAME.part. Returns 0 (p->fd open, not yet
+ * synced), TD_ERR_IO when the connection is lost (the .part is kept
+ * for resuming), TD_ERR_EXISTS when landing/NAME is still there,
+ * TD_ERR_FORMAT when the remote file changed (the .part is removed),
+ * TD_ERR_NOSPACE, or TD_ERR_NOTFOUND (remote file gone or unreadable).
+ */
+static int
+fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
+    struct pending *p, struct sftp_stats *st)
+{
+	LIBSSH2_SFTP_HANDLE *h = NULL;
+	struct stat sb;
+	char *rp = NULL, info[64];
+	uint64_t off = 0, got;
+	ssize_t r;
+	int rc = TD_OK, flags;
+
+	memset(p, 0, sizeof(*p));
+	p->fd = -1;
+	p->e = e;
+	p->size = e->size;
+	p->final = xasprintf("%s/%s", x->landing, e->name);
+	p->part = xasprintf("%s/.%s.part", x->landing, e->name);
+	p->info = xasprintf("%s/.%s.part.info", x->landing, e->name);
+	if (lstat(p->final, &sb) == 0) {
+		td_log(TD_LOG_INFO, "sftp_landing_busy", "source=%s file=%s "
+		    "reason=%s", k->name, e->name, "an earlier file of this "
+		    "name is still in landing; fetched on a later poll");
+		rc = TD_ERR_EXISTS;
+		goto out;
+	}
+	if (e->size >= SFTP_RESUME_MIN && resume_offset(p, e, &off))
+		td_log(TD_LOG_INFO, "sftp_resume", "source=%s file=%s "
+		    "offset=%llu size=%llu", k->name, e->name,
+		    (unsigned long long)off, (unsigned long long)e->size);
+	else {
+		(void)unlink(p->info);
+		off = 0;
+	}
+	flags = O_WRONLY | O_CREAT | O_CLOEXEC | (off == 0 ? O_TRUNC : 0);
+	if ((p->fd = open(p->part, flags, 0640)) < 0 ||
+	    lseek(p->fd, (off_t)off, SEEK_SET) < 0) {
+		td_log(TD_LOG_ERROR, "sftp_landing_write", "file=%s error=%s",
+		    p->part, strerror(errno));
+		rc = errno == ENOSPC || errno == EDQUOT ? TD_ERR_NOSPACE :
+		    TD_ERR_IO;
+		goto out;
+	}
+	if (e->size >= SFTP_RESUME_MIN && off == 0) {
+		snprintf(info, sizeof(info), "%llu %lld\n",
+		    (unsigned long long)e->size, (long long)e->mtime);
+		if ((rc = td_write_file_atomic(p->info, info,
+		    strlen(info))) != 0)
+			goto out;
+	}
+	rp = remote_path(k, e->name);
+	h = libssh2_sftp_open_ex(k->sftp, rp, (unsigned)strlen(rp),
+	    LIBSSH2_FXF_READ, 0, LIBSSH2_SFTP_OPENFILE);
+	if (h == NULL) {
+		if (conn_lost(k)) {
+			rc = TD_ERR_IO;
+			goto out;
+		}
+		td_log(TD_LOG_WARN, "sftp_open_failed", "source=%s file=%s "
+		    "error=%s", k->name, e->name, ssh_err(k->s));
+		rc = TD_ERR_NOTFOUND;
+		goto out;
+	}
+	if (off > 0)
+		libssh2_sftp_seek64(h, off);
+	got = off;
+	for (;;) {
+		r = libssh2_sftp_read(h, buf, SFTP_BUF);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			td_log(TD_LOG_WARN, "sftp_read_failed", "source=%s "
+			    "file=%s offset=%llu error=%s", k->name, e->name,
+			    (unsigned long long)got, ssh_err(k->s));
+			rc = conn_lost(k) ? TD_ERR_IO : TD_ERR_NOTFOUND;
+			goto out;
+		}
+		if ((rc = td_write_all(p->fd, buf, (size_t)r)) != 0) {
+			td_log(TD_LOG_ERROR, "sftp_landing_write", "file=%s "
+			    "error=%s", p->part, strerror(errno));
+			goto out;
+		}
+		got += (size_t)r;
+		st->bytes += (size_t)r;
+		if (got > e->size)
+			break;
+	}
+	if (got != e->size) {
+		td_log(TD_LOG_WARN, "sftp_changed", "source=%s file=%s "
+		    "listed_size=%llu read=%llu%s", k->name, e->name,
+		    (unsigned long long)e->size, (unsigned long long)got,
+		    got > e->size ? "+" : "");
+		(void)unlink(p->part);
+		(void)unlink(p->info);
+		rc = TD_ERR_FORMAT;
+		goto out;
+	}
+out:
+	if (h != NULL && !(rc == TD_ERR_IO))
+		libssh2_sftp_close_handle(h);
+	x_free(rp);
+	if (rc != TD_OK) {
+		if (rc == TD_ERR_EXISTS || rc == TD_ERR_NOTFOUND) {
+			if (p->fd >= 0)
+				(void)unlink(p->part);
+			(void)unlink(p->info);
+		}
+		pending_drop(p);
+	}
+	return rc;
+}
+
+/* Remote file still the version listed? */
+static int
+unchanged(struct conn *k, const struct ent *e)
+{
+	LIBSSH2_SFTP_ATTRIBUTES a;
+	char *rp = remote_path(k, e->name);
+	int r;
+
+	r = libssh2_sftp_stat_ex(k->sftp, rp, (unsigned)strlen(rp),
+	    LIBSSH2_SFTP_LSTAT, &a);
+	x_free(rp);
+	return r == 0 && (a.flags & LIBSSH2_SFTP_ATTR_SIZE) &&
+	    (a.flags & LIBSSH2_SFTP_ATTR_ACMODTIME) &&
+	    a.filesize == e->size && (int64_t)a.mtime == e->mtime;
+}
+
+/* keep | delete | move:DIR, for a version durably in landing. */
+static void
+apply_after(const struct td_conf *c, size_t i, struct conn *k,
+    const struct ent *e)
+{
+	const char *after = td_conf_src_str(c, i, TDK_source_after);
+	char *rp, *dst;
+	int r;
+
+	if (after == NULL || strcmp(after, "keep") == 0)
+		return;
+	if (!unchanged(k, e)) {
+		td_log(TD_LOG_WARN, "sftp_after_skipped", "source=%s file=%s "
+		    "reason=%s", k->name, e->name, "remote file changed since "
+		    "it was listed; left in place");
+		return;
+	}
+	rp = remote_path(k, e->name);
+	if (strcmp(after, "delete") == 0) {
+		r = libssh2_sftp_unlink_ex(k->sftp, rp, (unsigned)strlen(rp));
+		dst = NULL;
+	} else {
+		dst = xasprintf("%s/%s", after + 5, e->name);
+		r = libssh2_sftp_rename_ex(k->sftp, rp, (unsigned)strlen(rp),
+		    dst, (unsigned)strlen(dst), LIBSSH2_SFTP_RENAME_ATOMIC |
+		    LIBSSH2_SFTP_RENAME_NATIVE);
+	}
+	if (r != 0)
+		td_log(TD_LOG_WARN, "sftp_after_failed", "source=%s file=%s "
+		    "after=%s error=%s", k->name, e->name, after,
+		    ssh_err(k->s));
+	else
+		td_log(TD_LOG_INFO, dst ? "sftp_moved" : "sftp_deleted",
+		    "source=%s file=%s%s%s", k->name, e->name,
+		    dst ? " to=" : "", dst ? dst : "");
+	x_free(rp);
+	x_free(dst);
+}
+
+/*
+ * Make the batch durable (one fsync, or one syncfs for many files),
+ * rename into landing, fsync landing, record 'fetched', apply after.
+ */
+static int
+batch_commit(struct td_ctx *x, size_t i, struct conn *k, struct batch *b,
+    struct ent *e, size_t n, struct sftp_stats *st)
+{
+	sqlite3_stmt *s;
+	struct ent *mk;
+	char *rp, *m;
+	const char *suf = td_conf_src_str(x->conf, i, TDK_source_marker_suffix);
+	size_t j, landed = 0;
+	int rc = TD_OK, r;
+	int64_t now = (int64_t)time(NULL);
+
+	if (b->n == 0)
+		return TD_OK;
+	r = b->n == 1 ? fsync(b->p[0].fd) : syncfs(b->p[0].fd);
+	if (r != 0) {
+		td_log(TD_LOG_ERROR, "sftp_landing_sync", "dir=%s error=%s",
+		    x->landing, strerror(errno));
+		rc = errno == ENOSPC || errno == EDQUOT ? TD_ERR_NOSPACE :
+		    TD_ERR_IO;
+		goto out;
+	}
+	for (j = 0; j < b->n; j++) {
+		close(b->p[j].fd);
+		b->p[j].fd = -1;
+		if (renameat2(AT_FDCWD, b->p[j].part, AT_FDCWD, b->p[j].final,
+		    RENAME_NOREPLACE) != 0) {
+			td_log(TD_LOG_WARN, "sftp_landing_busy", "source=%s "
+			    "file=%s error=%s", k->name, b->p[j].e->name,
+			    strerror(errno));
+			st->waiting++;
+			continue;
+		}
+		(void)unlink(b->p[j].info);
+		b->p[j].e->done = 1;
+		landed++;
+	}
+	if (td_fsync_dir(x->landing) != 0) {
+		rc = TD_ERR_IO;
+		goto out;
+	}
+	if (store_begin(x->st) != 0) {
+		rc = TD_ERR_STATE;
+		goto out;
+	}
+	s = store_prepare(x->st, "INSERT OR REPLACE INTO remote_files "
+	    "(source, path, size, mtime, state, first_seen, fetched_at) "
+	    "VALUES (?1, ?2, ?3, ?4, 'fetched', COALESCE((SELECT first_seen "
+	    "FROM remote_files WHERE source = ?1 AND path = ?2 AND size = ?3 "
+	    "AND mtime = ?4), ?5), ?5)");
+	for (j = 0; j < b->n && s != NULL; j++) {
+		struct ent *v[2] = { b->p[j].e, NULL };
+		size_t t;
+
+		if (!b->p[j].e->done)
+			continue;
+		if (b->p[j].e->kind == EK_DATA && suf != NULL) {
+			m = xasprintf("%s%s", b->p[j].e->name, suf);
+			mk = ent_find(e, n, m);
+			x_free(m);
+			if (mk != NULL && mk->kind == EK_MARKER)
+				v[1] = mk;
+		}
+		for (t = 0; t < 2 && v[t] != NULL; t++) {
+			rp = remote_path(k, v[t]->name);
+			sqlite3_bind_text(s, 1, k->name, -1, SQLITE_STATIC);
+			sqlite3_bind_text(s, 2, rp, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(s, 3, (sqlite3_int64)v[t]->size);
+			sqlite3_bind_int64(s, 4, v[t]->mtime);
+			sqlite3_bind_int64(s, 5, now);
+			x_free(rp);
+			if (store_step_done(x->st, s) != 0) {
+				s = NULL;
+				break;
+			}
+		}
+	}
+	if (s == NULL || store_commit(x->st) != 0) {
+		store_rollback(x->st);
+		rc = TD_ERR_STATE;
+		goto out;
+	}
+	for (j = 0; j < b->n; j++) {
+		struct ent *d = b->p[j].e;
+
+		if (!d->done)
+			continue;
+		st->fetched++;
+		td_log(TD_LOG_INFO, "sftp_fetched", "source=%s file=%s "
+		    "size=%llu", k->name, d->name,
+		    (unsigned long long)d->size);
+		apply_after(x->conf, i, k, d);
+		if (d->kind == EK_DATA && suf != NULL) {
+			m = xasprintf("%s%s", d->name, suf);
+			mk = ent_find(e, n, m);
+			x_free(m);
+			if (mk != NULL && mk->kind == EK_MARKER)
+				apply_after(x->conf, i, k, mk);
+		}
+	}
+out:
+	for (j = 0; j < b->n; j++)
+		pending_drop(&b->p[j]);
+	b->n = 0;
+	b->bytes = 0;
+	return rc;
+}
+
+static unsigned *
+brk_slot(const char *name, time_t **next)
+{
+	size_t j;
+
+	for (j = 0; j < SFTP_BRK_MAX; j++) {
+		if (brk[j].name[0] == '\0')
+			snprintf(brk[j].name, sizeof(brk[j].name), "%s", name);
+		if (strcmp(brk[j].name, name) == 0) {
+			*next = &brk[j].next;
+			return &brk[j].fails;
+		}
+	}
+	*next = &brk[0].next;
+	return &brk[0].fails;
+}
+
+static void
+brk_failed(const char *name)
+{
+	time_t *next;
+	unsigned *fails = brk_slot(name, &next);
+	uint64_t cap = 5;
+
+	(*fails)++;
+	if (*fails < 5)
+		return;
+	cap <<= (*fails - 5 < 8 ? *fails - 5 : 8);
+	if (cap > SFTP_BACKOFF_MAX)
+		cap = SFTP_BACKOFF_MAX;
+	*next = time(NULL) + 1 + (time_t)randombytes_uniform((uint32_t)cap);
+}
+
+int
+sftp_is_marker(const struct td_conf *c, const char *name)
+{
+	size_t i, n = td_conf_nsources(c);
+	const char *r, *suf;
+
+	for (i = 0; i < n; i++) {
+		r = td_conf_src_str(c, i, TDK_source_ready);
+		suf = td_conf_src_str(c, i, TDK_source_marker_suffix);
+		if (r != NULL && strcmp(r, "marker") == 0 && suf != NULL &&
+		    has_suffix(name, suf))
+			return 1;
+	}
+	return 0;
+}
+
+int
+sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st)
+{
+	const struct td_conf *c = x->conf;
+	const char *name = td_conf_source_name(c, i);
+	struct conn k;
+	struct ent *e = NULL;
+	struct batch *b = NULL;
+	char *err = NULL, *buf = NULL;
+	size_t n = 0, j, pass;
+	unsigned bad;
+	unsigned *fails;
+	time_t *next;
+	struct timespec t0, t1;
+	int r, rc = TD_OK;
+
+	memset(st, 0, sizeof(*st));
+	memset(&k, 0, sizeof(k));
+	k.fd = -1;
+	fails = brk_slot(name, &next);
+	if (*fails >= 5 && time(NULL) < *next) {
+		td_log(TD_LOG_WARN, "sftp_breaker_open", "source=%s "
+		    "failures=%u retry_in=%lld", name, *fails,
+		    (long long)(*next - time(NULL)));
+		st->tier1 = 1;
+		return TD_ERR_IO;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if ((r = conn_open(c, i, &k, &err)) != 0) {
+		if (r == CONN_TIER1) {
+			st->tier1 = 1;
+			brk_failed(name);
+			td_log(TD_LOG_WARN, "sftp_connect_failed", "source=%s "
+			    "tier=1 failures=%u error=%s", name, *fails, err);
+			rc = TD_ERR_IO;
+		} else {
+			st->auth_error = 1;
+			td_log(TD_LOG_ERROR, "sftp_login_refused", "source=%s "
+			    "error=%s", name, err);
+			rc = TD_ERR_INVAL;
+		}
+		goto out;
+	}
+	r = list_dir(&k, &e, &n, &bad, &err);
+	if (r != 0) {
+		td_log(r == TD_ERR_IO ? TD_LOG_WARN : TD_LOG_ERROR,
+		    "sftp_list_failed", "source=%s error=%s", name, err);
+		if (r == TD_ERR_IO) {
+			st->tier1 = 1;
+			brk_failed(name);
+		}
+		rc = r == TD_ERR_IO ? TD_ERR_IO : TD_ERR_INVAL;
+		goto out;
+	}
+	st->listed = (unsigned)n;
+	classify(c, i, e, n);
+	if ((rc = record_listing(x, &k, e, n)) != 0)
+		goto out;
+	decide(c, i, e, n);
+	for (j = 0; j < n; j++) {
+		if (e[j].kind == EK_OTHER || e[j].kind == EK_MARKER)
+			continue;
+		if (e[j].known == 2)
+			st->skipped_seen++;
+		else if (!e[j].ready)
+			st->waiting++;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	td_log(TD_LOG_INFO, "sftp_listed", "source=%s dir=%s files=%zu "
+	    "bad_names=%u already_fetched=%u waiting=%u ms=%lld", name,
+	    k.u.path, n, bad, st->skipped_seen, st->waiting,
+	    (long long)((t1.tv_sec - t0.tv_sec) * 1000 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000000));
+
+	/* sidecars and manifests first, then data files */
+	buf = xmalloc(SFTP_BUF);
+	b = xcalloc(1, sizeof(*b));
+	for (pass = 0; pass < 2 && rc == TD_OK; pass++) {
+		for (j = 0; j < n && rc == TD_OK; j++) {
+			int side = e[j].kind == EK_SIDECAR ||
+			    e[j].kind == EK_MANIFEST;
+
+			if (!e[j].ready || e[j].known == 2 ||
+			    (pass == 0) != side ||
+			    (pass == 1 && e[j].kind != EK_DATA))
+				continue;
+			r = fetch(x, &k, &e[j], buf, &b->p[b->n], st);
+			if (r == TD_ERR_EXISTS) {
+				st->waiting++;
+				continue;
+			}
+			if (r == TD_ERR_FORMAT || r == TD_ERR_NOTFOUND) {
+				st->failed++;
+				continue;
+			}
+			if (r == TD_ERR_IO && b->p[b->n].fd < 0 &&
+			    k.s != NULL && conn_lost(&k)) {
+				st->tier1 = 1;
+				brk_failed(name);
+				td_log(TD_LOG_WARN, "sftp_transfer_failed",
+				    "source=%s file=%s tier=1 error=%s", name,
+				    e[j].name, ssh_err(k.s));
+				rc = TD_ERR_IO;
+				break;
+			}
+			if (r != 0) {
+				rc = r;
+				break;
+			}
+			b->bytes += e[j].size;
+			b->n++;
+			if (b->n == SFTP_BATCH_FILES ||
+			    b->bytes >= SFTP_BATCH_BYTES)
+				rc = batch_commit(x, i, &k, b, e, n, st);
+		}
+		/* sidecars are durable before their data file lands */
+		if (rc == TD_OK || rc == TD_ERR_IO) {
+			r = batch_commit(x, i, &k, b, e, n, st);
+			if (rc == TD_OK)
+				rc = r;
+		}
+	}
+	if (rc == TD_OK)
+		*fails = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	td_log(rc == TD_OK ? TD_LOG_INFO : TD_LOG_WARN, "sftp_poll_done",
+	    "source=%s listed=%u fetched=%u already_fetched=%u waiting=%u "
+	    "failed=%u bytes=%llu ms=%lld", name, st->listed, st->fetched,
+	    st->skipped_seen, st->waiting, st->failed,
+	    (unsigned long long)st->bytes,
+	    (long long)((t1.tv_sec - t0.tv_sec) * 1000 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000000));
+out:
+	if (b != NULL) {
+		for (j = 0; j < b->n; j++)
+			pending_drop(&b->p[j]);
+		x_free(b);
+	}
+	x_free(buf);
+	ents_free(e, n);
+	x_free(err);
+	conn_close(&k);
+	return rc;
+}
+
+int
+sftp_check(const struct td_conf *c, size_t i, char **err)
+{
+	struct conn k;
+	struct ent *e = NULL;
+	size_t n = 0;
+	unsigned bad;
+	int r;
+
+	*err = NULL;
+	if ((r = conn_open(c, i, &k, err)) != 0) {
+		conn_close(&k);
+		return r == CONN_TIER1 ? TD_ERR_IO : TD_ERR_INVAL;
+	}
+	r = list_dir(&k, &e, &n, &bad, err);
+	if (r == 0)
+		*err = xasprintf("%zu files in %s", n, k.u.path);
+	ents_free(e, n);
+	conn_close(&k);
+	return r == 0 ? TD_OK : r == TD_ERR_IO ? TD_ERR_IO : TD_ERR_INVAL;
+}

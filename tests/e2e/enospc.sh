@@ -1,0 +1,78 @@
+#!/bin/sh
+# enospc.sh - a full disk while processing pauses intake (exit 3) without
+# corrupting state; with space back, the next run delivers exactly what an
+# undisturbed run delivers. state_dir is a small tmpfs in a private mount
+# namespace, so nothing of the host is touched.
+. "$srcdir/tests/lib/common.sh"
+[ "$(id -u)" -eq 0 ] || t_skip_all "needs root for a mount namespace"
+command -v unshare > /dev/null || t_skip_all "unshare not installed"
+PY=/usr/bin/python3
+[ -x $PY ] || t_skip_all "python3 not installed"
+t_tmpdir
+
+# ~1.5 MB of rows: its batches and records file need more than 3 MiB
+$PY - "$T_TMP/big.csv" <<'PY'
+import sys, random
+r = random.Random(5)
+def upc():
+    d = [r.randrange(10) for _ in range(11)]
+    s = 3 * sum(d[0::2]) + sum(d[1::2])
+    return "".join(map(str, d)) + str((10 - s % 10) % 10)
+with open(sys.argv[1], "w") as f:
+    f.write("Store,UPC,Date,Units\n")
+    for i in range(40000):
+        f.write("%d,%s,2026-11-28,%d\n" % (r.randrange(9999), upc(), r.randrange(1, 50)))
+PY
+mk_conf() {	# mk_conf NAME STATE OUT
+	cat > "$T_TMP/$1.conf" <<CONF
+[integration]
+name = acme
+state_dir = $2
+[map]
+store_id = column "Store"
+gtin = column "UPC" gtin
+txn_date = column "Date" date "%Y-%m-%d"
+quantity = column "Units" decimal
+[output]
+url = file://$3
+batch_records = 1000
+CONF
+}
+mk_conf ref "$T_TMP/ref-state" "$T_TMP/ref-out"
+mkdir -p "$T_TMP/ref-state/landing"
+cp "$T_TMP/big.csv" "$T_TMP/ref-state/landing/"
+"$TRADEDROP" once -c "$T_TMP/ref.conf" 2> /dev/null
+t_is $? 0 "reference run delivers"
+
+mkdir -p "$T_TMP/small"
+mk_conf small "$T_TMP/small" "$T_TMP/out"
+cat > "$T_TMP/inner.sh" <<INNER
+set -u
+mount -t tmpfs -o size=3m tmpfs "$T_TMP/small" || exit 90
+mkdir -p "$T_TMP/small/landing"
+cp "$T_TMP/big.csv" "$T_TMP/small/landing/"
+"$TRADEDROP" once -c "$T_TMP/small.conf" 2> "$T_TMP/log1"
+echo \$? > "$T_TMP/rc1"
+find "$T_TMP/small" -name '*.tmp' > "$T_TMP/tmps"
+find "$T_TMP/small/outbox" -mindepth 1 > "$T_TMP/outbox1"
+sqlite3 "$T_TMP/small/state.db" "SELECT state FROM transmissions" > "$T_TMP/state1" 2>&1
+mount -o remount,size=64m "$T_TMP/small"
+"$TRADEDROP" once -c "$T_TMP/small.conf" 2> "$T_TMP/log2"
+echo \$? > "$T_TMP/rc2"
+umount "$T_TMP/small"
+INNER
+unshare -m sh "$T_TMP/inner.sh"
+t_is $? 0 "ran inside a mount namespace"
+t_is "$(cat "$T_TMP/rc1")" 3 "disk full while processing: once exits 3"
+t_grep "$T_TMP/log1" "event=intake_paused reason=disk_full" "the pause is logged"
+t_is "$(cat "$T_TMP/tmps")" "" "no temporary files left behind"
+t_is "$(cat "$T_TMP/outbox1")" "" "no partial outbox left behind"
+t_is "$(cat "$T_TMP/state1")" "received" "the transmission waits, received, to be processed again"
+t_is "$(cat "$T_TMP/rc2")" 0 "with space back, the next once delivers"
+R=$(cd "$T_TMP/ref-out" && find . -name 'batch-*' | sort)
+O=$(cd "$T_TMP/out" && find . -name 'batch-*' | sort)
+t_is "$O" "$R" "the same batches as an undisturbed run"
+same=0
+for f in $R; do cmp -s "$T_TMP/ref-out/$f" "$T_TMP/out/$f" || same=1; done
+t_ok $same "every batch byte-identical to the undisturbed run's"
+t_done
