@@ -1370,7 +1370,8 @@ waiting_for_sidecar(struct td_ctx *x, const char *name,
 
 /*
  * Remove checksum manifests from landing once no file they name is
- * left there; they were copied into each claim.
+ * left there (they were copied into each claim) and they are older than
+ * sidecar_wait (so one that came before its files waits for them).
  */
 static void
 sweep_manifests(struct td_ctx *x)
@@ -1379,13 +1380,16 @@ sweep_manifests(struct td_ctx *x)
 	DIR *d;
 	struct dirent *de;
 	struct sidecars sc;
+	struct stat sb;
 	char *p;
 	size_t i;
 	int used;
 
 	for (i = 0; i < TD_NELEM(names); i++) {
 		p = xasprintf("%s/%s", x->landing, names[i]);
-		if (access(p, F_OK) != 0) {
+		if (stat(p, &sb) != 0 || (uint64_t)(time(NULL) -
+		    sb.st_ctim.tv_sec) < td_conf_u64(x->conf,
+		    TDK_verify_sidecar_wait)) {
 			x_free(p);
 			continue;
 		}

@@ -324,6 +324,10 @@ cmd_status(int argc, char **argv)
 	struct store *st = NULL;
 	char *err = NULL, *dbp;
 	int json = 0;
+	sqlite3_stmt *s;
+	unsigned bfail = 0;
+	long long bopen = 0;
+	const char *bstate;
 	int64_t t_recv, t_parsed, t_deliv, t_quar, t_dup, r_in, r_deliv,
 	    r_dlq, r_pending, ob_batches, ob_bytes, oldest, now;
 
@@ -374,7 +378,15 @@ cmd_status(int argc, char **argv)
 		    "state = 'pending'");
 		oldest = store_query_int(st, "SELECT min(received_at) FROM "
 		    "transmissions WHERE state IN ('received', 'parsed')", -1);
+		s = store_prepare(st, "SELECT value FROM meta WHERE key = "
+		    "'breaker'");
+		if (sqlite3_step(s) == SQLITE_ROW)
+			(void)sscanf((const char *)sqlite3_column_text(s, 0),
+			    "%u %lld", &bfail, &bopen);
+		sqlite3_reset(s);
 	}
+	bstate = bopen == 0 ? "closed" : now >= bopen + (int64_t)
+	    td_conf_u64(c, TDK_output_breaker_cooldown) ? "half-open" : "open";
 	if (json) {
 		printf("{\"integration\":");
 		{
@@ -397,9 +409,11 @@ cmd_status(int argc, char **argv)
 		    (long long)r_deliv, (long long)r_pending, (long long)r_dlq,
 		    (long long)ob_batches, (long long)ob_bytes);
 		if (oldest >= 0)
-			printf("%lld}\n", (long long)(now - oldest));
+			printf("%lld", (long long)(now - oldest));
 		else
-			printf("null}\n");
+			printf("null");
+		printf(",\"breaker\":{\"state\":\"%s\",\"failures\":%u}}\n",
+		    bstate, bfail);
 	} else {
 		printf("integration %s (state %s)\n",
 		    td_conf_str(c, TDK_integration_name), sd);
@@ -420,6 +434,8 @@ cmd_status(int argc, char **argv)
 			    (long long)(now - oldest));
 		else
 			printf("oldest pending: none\n");
+		printf("delivery breaker: %s (%u consecutive failure%s)\n",
+		    bstate, bfail, bfail == 1 ? "" : "s");
 	}
 	store_close(st);
 	td_conf_free(c);

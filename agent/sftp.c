@@ -79,6 +79,7 @@ struct conn {
 	LIBSSH2_SFTP	*sftp;
 	struct sftp_url	 u;
 	const char	*name;		/* source name */
+	int		 dead;		/* connection lost */
 };
 
 /* Why a connection attempt failed. */
@@ -116,7 +117,7 @@ static struct {
 	char	 name[65];
 	unsigned fails;
 	time_t	 next;
-} brk[SFTP_BRK_MAX];
+} sftp_brk[SFTP_BRK_MAX];
 
 static int libssh2_ready;
 
@@ -487,8 +488,6 @@ hostkey_check(const struct td_conf *c, size_t i, struct conn *k, char **err)
 
 	if (k->u.port == 22)
 		hostname = xstrdup(k->u.host);
-	else if (strchr(k->u.host, ':') != NULL)
-		hostname = xasprintf("[%s]:%u", k->u.host, k->u.port);
 	else
 		hostname = xasprintf("[%s]:%u", k->u.host, k->u.port);
 	key = libssh2_session_hostkey(k->s, &klen, &type);
@@ -683,7 +682,9 @@ conn_open(const struct td_conf *c, size_t i, struct conn *k, char **err)
 static int
 conn_lost(struct conn *k)
 {
-	return libssh2_session_last_errno(k->s) != LIBSSH2_ERROR_SFTP_PROTOCOL;
+	if (libssh2_session_last_errno(k->s) != LIBSSH2_ERROR_SFTP_PROTOCOL)
+		k->dead = 1;
+	return k->dead;
 }
 
 static void
@@ -857,7 +858,6 @@ remote_path(struct conn *k, const char *name)
 static int
 record_listing(struct td_ctx *x, struct conn *k, struct ent *e, size_t n)
 {
-	sqlite3 *db = store_db(x->st);
 	sqlite3_stmt *q, *ins, *tmp;
 	char *p;
 	size_t j;
@@ -921,7 +921,6 @@ record_listing(struct td_ctx *x, struct conn *k, struct ent *e, size_t n)
 		goto out;
 	if (store_commit(x->st) != 0)
 		return TD_ERR_STATE;
-	(void)db;
 	return TD_OK;
 out:
 	store_rollback(x->st);
@@ -1002,7 +1001,7 @@ resume_offset(const struct pending *p, const struct ent *e, uint64_t *off)
 /*
  * Download e to landing/.NAME.part. Returns 0 (p->fd open, not yet
  * synced), TD_ERR_IO when the connection is lost (the .part is kept
- * for resuming), TD_ERR_EXISTS when landing/NAME is still there,
+ * for resuming), TD_ERR_INTERNAL for a local write error, TD_ERR_EXISTS when landing/NAME is still there,
  * TD_ERR_FORMAT when the remote file changed (the .part is removed),
  * TD_ERR_NOSPACE, or TD_ERR_NOTFOUND (remote file gone or unreadable).
  */
@@ -1045,15 +1044,18 @@ fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
 		td_log(TD_LOG_ERROR, "sftp_landing_write", "file=%s error=%s",
 		    p->part, strerror(errno));
 		rc = errno == ENOSPC || errno == EDQUOT ? TD_ERR_NOSPACE :
-		    TD_ERR_IO;
+		    TD_ERR_INTERNAL;
 		goto out;
 	}
 	if (e->size >= SFTP_RESUME_MIN && off == 0) {
 		snprintf(info, sizeof(info), "%llu %lld\n",
 		    (unsigned long long)e->size, (long long)e->mtime);
 		if ((rc = td_write_file_atomic(p->info, info,
-		    strlen(info))) != 0)
+		    strlen(info))) != 0) {
+			if (rc != TD_ERR_NOSPACE)
+				rc = TD_ERR_INTERNAL;
 			goto out;
+		}
 	}
 	rp = remote_path(k, e->name);
 	h = libssh2_sftp_open_ex(k->sftp, rp, (unsigned)strlen(rp),
@@ -1085,6 +1087,8 @@ fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
 		if ((rc = td_write_all(p->fd, buf, (size_t)r)) != 0) {
 			td_log(TD_LOG_ERROR, "sftp_landing_write", "file=%s "
 			    "error=%s", p->part, strerror(errno));
+			if (rc != TD_ERR_NOSPACE)
+				rc = TD_ERR_INTERNAL;
 			goto out;
 		}
 		got += (size_t)r;
@@ -1103,7 +1107,7 @@ fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
 		goto out;
 	}
 out:
-	if (h != NULL && !(rc == TD_ERR_IO))
+	if (h != NULL && !k->dead)
 		libssh2_sftp_close_handle(h);
 	x_free(rp);
 	if (rc != TD_OK) {
@@ -1142,7 +1146,7 @@ apply_after(const struct td_conf *c, size_t i, struct conn *k,
 	char *rp, *dst;
 	int r;
 
-	if (after == NULL || strcmp(after, "keep") == 0)
+	if (after == NULL || strcmp(after, "keep") == 0 || k->dead)
 		return;
 	if (!unchanged(k, e)) {
 		td_log(TD_LOG_WARN, "sftp_after_skipped", "source=%s file=%s "
@@ -1290,15 +1294,16 @@ brk_slot(const char *name, time_t **next)
 	size_t j;
 
 	for (j = 0; j < SFTP_BRK_MAX; j++) {
-		if (brk[j].name[0] == '\0')
-			snprintf(brk[j].name, sizeof(brk[j].name), "%s", name);
-		if (strcmp(brk[j].name, name) == 0) {
-			*next = &brk[j].next;
-			return &brk[j].fails;
+		if (sftp_brk[j].name[0] == '\0')
+			snprintf(sftp_brk[j].name, sizeof(sftp_brk[j].name),
+			    "%s", name);
+		if (strcmp(sftp_brk[j].name, name) == 0) {
+			*next = &sftp_brk[j].next;
+			return &sftp_brk[j].fails;
 		}
 	}
-	*next = &brk[0].next;
-	return &brk[0].fails;
+	*next = &sftp_brk[0].next;
+	return &sftp_brk[0].fails;
 }
 
 static void
@@ -1428,8 +1433,7 @@ sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st)
 				st->failed++;
 				continue;
 			}
-			if (r == TD_ERR_IO && b->p[b->n].fd < 0 &&
-			    k.s != NULL && conn_lost(&k)) {
+			if (r == TD_ERR_IO) {
 				st->tier1 = 1;
 				brk_failed(name);
 				td_log(TD_LOG_WARN, "sftp_transfer_failed",

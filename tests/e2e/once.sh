@@ -167,7 +167,7 @@ t_ok "$(grep 'event=file_delivered' "$T_TMP/log1" | head -1 | grep -q 'file=a.cs
 "$TRADEDROP" status -c "$T_TMP/t.conf" --json > "$T_TMP/st" 2>&1
 $PY -c "
 import json,sys; s=json.load(open('$T_TMP/st'))
-sys.exit(0 if s['transmissions']=={'received':0,'parsed':0,'delivered':2,'quarantined':1,'duplicate':0} and s['records']['delivered']==4 and s['records']['dlq']==3 and s['outbox']=={'batches':0,'bytes':0} and s['oldest_pending_age_seconds'] is None else 1)"
+sys.exit(0 if s['transmissions']=={'received':0,'parsed':0,'delivered':2,'quarantined':1,'duplicate':0} and s['records']['delivered']==4 and s['records']['dlq']==3 and s['outbox']=={'batches':0,'bytes':0} and s['oldest_pending_age_seconds'] is None and s['breaker']=={'state':'closed','failures':0} else 1)"
 t_is $? 0 "status --json counts per outcome"
 
 # a second run delivers nothing new

@@ -106,7 +106,7 @@ t_is "$(ls "$T_TMP/out/$(tid badsig.csv)")" "rejections.ndjson.gz" "nothing of a
 t_ok "$([ -f "$S"/archive/*/*/$(tid good.csv)/raw/good.csv.minisig ] && [ -f "$S"/archive/*/*/$(tid good.csv)/raw/good.csv.sha256 ]; echo $?)" \
 	"sidecars archived beside the raw file"
 t_ok "$([ -f "$S"/archive/*/*/$(tid m1.csv)/raw/SHA256SUMS ]; echo $?)" "the manifest archived with each file it covers"
-t_is "$(ls "$L")" "" "landing emptied, SHA256SUMS included"
+t_is "$(ls "$L")" "SHA256SUMS" "landing emptied but for SHA256SUMS, kept for sidecar_wait"
 t_is "$(ls "$T_TMP"/out/*/manifest.json | wc -l)" 6 "six transmissions delivered; sidecars never became transmissions"
 
 # required: a missing sidecar is waited for, then refused
@@ -125,4 +125,5 @@ sleep 4
 "$TRADEDROP" once -c "$T_TMP/req.conf" 2> "$T_TMP/log4"
 t_is $? 1 "after sidecar_wait once exits 1"
 t_is "$(reason lonely.csv)" "2 checksum_missing" "a required sidecar that never came: checksum_missing"
+t_is "$(ls "$L")" "" "SHA256SUMS removed once older than sidecar_wait and naming nothing left"
 t_done
