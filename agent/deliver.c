@@ -39,7 +39,8 @@
 #include "intake.h"
 
 #define IO_BLOCK	(1 << 20)
-#define ACK_GROUP	64	/* batch acks committed together (https) */
+#define ACK_GROUP	1	/* acks committed as they come (https): a crash
+				   re-sends only what was not acknowledged */
 #define MAX_BODY	((size_t)1 << 30)
 
 struct dtx {

@@ -1,0 +1,291 @@
+#!/bin/sh
+# https.sh - delivery to a real TLS receiver (tests/lib/https-peer.py) with
+# its own test CA and mutual TLS: every batch, rejection report and
+# manifest arrives with the right headers and bodies; faults (500, 503 with
+# Retry-After, resets, a hang past timeout, 413, 401) end with everything
+# delivered exactly once per idempotency key; the breaker opens and
+# closes; a rogue server and a missing client certificate are refused with
+# nothing lost; a SIGKILL during delivery re-sends only what was not
+# acknowledged, under the same keys.
+. "$srcdir/tests/lib/common.sh"
+t_tmpdir
+PY=/usr/bin/python3
+[ -x $PY ] || t_skip_all "python3 not installed"
+command -v openssl > /dev/null || t_skip_all "openssl not installed"
+LIB=$srcdir/tests/lib
+
+PEERS=
+peer_start() {	# peer_start DIR ARGS...: sets PEER_PID, PORT
+	_d=$1; shift
+	mkdir -p "$_d"
+	$PY "$LIB/https-peer.py" --dir "$_d" "$@" 2>>"$_d/peer.log" &
+	PEER_PID=$!
+	PEERS="$PEERS $PEER_PID"
+	_i=0
+	while [ ! -s "$_d/port" ]; do
+		if ! kill -0 "$PEER_PID" 2>/dev/null || [ $_i -ge 100 ]; then
+			echo "# peer did not start:"; sed 's/^/#   | /' "$_d/peer.log"
+			return 1
+		fi
+		sleep 0.1; _i=$((_i + 1))
+	done
+	PORT=$(cat "$_d/port")
+}
+trap 'for p in $PEERS; do kill -KILL "$p" 2>/dev/null; done; rm -rf "$T_TMP"' EXIT
+
+C=$T_TMP/pki
+D=$T_TMP/peer
+sh "$LIB/mkca.sh" "$C" || t_skip_all "mkca.sh failed"
+peer_start "$D" --cert "$C/server.pem" --key "$C/server.key" --ca "$C/ca.pem" --require-client-cert
+GOOD=$PORT
+qfault() { printf '%s\n' "$@" > "$D/faults.new" && mv "$D/faults.new" "$D/faults"; }
+
+printf 'TOKEN-s3cret\n' > "$T_TMP/token"; chmod 600 "$T_TMP/token"
+S=$T_TMP/state
+L=$S/landing
+mkdir -p "$L"
+conf() {	# conf NAME PORT [extra output lines]
+	_n=$1 _p=$2; shift 2
+	cat > "$T_TMP/$_n.conf" <<CONF
+[integration]
+name = acme
+state_dir = $S
+max_reject_ratio = 0.5
+[map]
+store_id = column "Store"
+gtin = column "UPC" gtin
+txn_date = column "Date" date "%Y-%m-%d"
+quantity = column "Units" decimal
+amount = column "Sales" decimal
+[output]
+url = https://127.0.0.1:$_p/api/v1/
+ca_file = $C/ca.pem
+token_file = $T_TMP/token
+batch_records = 3
+timeout = 2s
+max_backoff = 2s
+breaker_failures = 6
+breaker_cooldown = 2s
+CONF
+	for _l in "$@"; do echo "$_l" >> "$T_TMP/$_n.conf"; done
+}
+conf good "$GOOD" "client_cert = $C/client.pem" "client_key = $C/client.key"
+conf nocert "$GOOD"
+mk() {	# mk NAME ROWS [BADROW]
+	{ echo "Store,UPC,Date,Units,Sales"
+	  i=1; while [ $i -le "$2" ]; do
+		if [ "$i" = "${3:-0}" ]; then echo "${1%.csv}$i,041000001235,2026-11-28,1,1.00"
+		else echo "${1%.csv}$i,041000001239,2026-11-28,$i,$i.25"; fi
+		i=$((i + 1)); done; } > "$L/$1"
+}
+run() {	# run CONF LOG: once, exit status in RC
+	"$TRADEDROP" once -c "$T_TMP/$1.conf" 2> "$T_TMP/$2"; RC=$?
+}
+# check.py: what the receiver got, against the archive and state
+cat > "$T_TMP/check.py" <<'PY'
+import gzip, hashlib, json, sys, os, glob, sqlite3
+D, S, what = sys.argv[1], sys.argv[2], sys.argv[3]
+reqs = [json.loads(l) for l in open(D + "/requests.ndjson")]
+def body(r):
+    b = open(D + "/" + r["body_file"], "rb").read()
+    return gzip.decompress(b) if r["headers"].get("content-encoding") == "gzip" else b
+db = sqlite3.connect(S + "/state.db")
+txs = {i: (n, mv) for i, n, mv in db.execute("SELECT id, name, mapping_version FROM transmissions")}
+if what == "exact":
+    # every accepted batch: headers, key, body = the archive's records
+    bad = []
+    acc = [r for r in reqs if r["path"].endswith("/batches") and r["status"] in (200, 409)]
+    seen = {}
+    for r in acc:
+        h = r["headers"]; tid = h["tradedrop-transmission"]
+        seq, total = map(int, h["tradedrop-batch"].split("/"))
+        key = hashlib.sha256(f"{tid}\n{txs[tid][1]}\n{seq}".encode()).hexdigest()
+        if h["idempotency-key"] != key: bad.append(("key", tid, seq))
+        if h.get("authorization") != "Bearer TOKEN-s3cret": bad.append(("auth", seq))
+        if h.get("content-type") != "application/x-ndjson" or h.get("content-encoding") != "gzip": bad.append(("ctype", seq))
+        if h.get("tradedrop-integration") != "acme": bad.append(("integration", seq))
+        seen.setdefault((tid, seq), set()).add(body(r))
+    # the archive's records.ndjson.gz is every batch concatenated
+    for tid in txs:
+        arch = glob.glob(f"{S}/archive/*/*/{tid}/records.ndjson.gz")
+        if not arch: continue
+        want = gzip.open(arch[0]).read()
+        got = b"".join(next(iter(seen[(tid, s)])) for s in sorted(x[1] for x in seen if x[0] == tid)
+                       if (tid, s) in seen)
+        rejected = db.execute("SELECT count(*) FROM batches WHERE transmission_id=? AND state='rejected'", (tid,)).fetchone()[0]
+        if rejected == 0 and got != want: bad.append(("records", txs[tid][0]))
+    for k, v in seen.items():
+        if len(v) != 1: bad.append(("two bodies under one key", k))
+    mans = [r for r in reqs if r["path"].endswith("/transmissions") and r["status"] in (200, 409)]
+    for r in mans:
+        m = json.loads(body(r)); tid = m["transmission_id"]
+        if m["schema"] != "tradedrop.transmission.v1": bad.append(("manifest schema", tid))
+        key = hashlib.sha256(f"{tid}\n{txs[tid][1]}\nmanifest".encode()).hexdigest()
+        if r["headers"]["idempotency-key"] != key: bad.append(("manifest key", tid))
+        # the manifest comes after every batch of its transmission
+        last_batch = max([q["seq"] for q in acc if q["headers"]["tradedrop-transmission"] == tid] or [0])
+        if r["seq"] < last_batch: bad.append(("manifest before batches", tid))
+    print(bad if bad else "ok")
+elif what == "keys":
+    # no (transmission, seq) was ever sent under two different keys
+    ks = {}
+    for r in reqs:
+        h = r["headers"]
+        if r["path"].endswith("/batches"):
+            ks.setdefault((h["tradedrop-transmission"], h["tradedrop-batch"]), set()).add(h["idempotency-key"])
+    print("ok" if all(len(v) == 1 for v in ks.values()) else "two keys")
+elif what.startswith("count:"):
+    p = what[6:]
+    print(sum(1 for r in reqs if r["path"].endswith(p)))
+elif what.startswith("gaps:"):
+    # seconds between consecutive requests to a path
+    p = what[5:]
+    t = [r["mono"] for r in reqs if r["path"].endswith(p)]
+    print(" ".join("%.2f" % (b - a) for a, b in zip(t, t[1:])))
+PY
+chk() { $PY "$T_TMP/check.py" "$D" "$S" "$@"; }
+nreq() { wc -l < "$D/requests.ndjson" 2>/dev/null | tr -d ' ' || echo 0; }
+
+# 1. the plain case: batches, rejections, manifest
+mk a.csv 7 4
+run good log1
+t_is "$RC" 1 "a: delivered, one row dead-lettered: once exits 1"
+t_is "$(chk count:/batches) $(chk count:/rejections) $(chk count:/transmissions)" "2 1 1" \
+	"a: two batches (six records), a rejection report and the manifest"
+t_is "$(chk exact)" ok "headers, idempotency keys and bodies exactly the archived records; manifest last"
+TA=$(sha256sum "$S"/archive/*/*/*/raw/a.csv | cut -c1-64)
+$PY -c "
+import json,gzip,sys
+r=[json.loads(l) for l in open('$D/requests.ndjson')]
+rej=[x for x in r if x['path'].endswith('/rejections')][0]
+lines=[json.loads(l) for l in gzip.decompress(open('$D/'+rej['body_file'],'rb').read()).splitlines()]
+sys.exit(0 if [(l['code'],l['source']['line']) for l in lines]==[('gtin_check_digit',5)] else 1)"
+t_is $? 0 "the rejection report carries the dead-lettered row"
+t_ok "$(grep -c 'TOKEN-s3cret' "$T_TMP/log1")" "the bearer token never reaches the log"
+
+# 2. 500 three times, then accepted
+qfault "/batches status 500" "/batches status 500" "/batches status 500"
+mk b.csv 2
+N0=$(nreq)
+run good log2
+t_is "$RC" 0 "b: 500 three times, then delivered"
+t_is "$(grep -c event=delivery_retry "$T_TMP/log2")" 3 "three retries logged"
+G=$(chk gaps:/batches | awk '{print $(NF-2), $(NF-1), $NF}')
+echo "# gaps between batch attempts: $G"
+t_ok "$(echo "$G" | awk '{for(i=1;i<=NF;i++) if ($i > 2.6) exit 1}'; echo $?)" \
+	"backoff delays within max_backoff (2 s) plus request time"
+
+# 3. 503 with Retry-After: 1, and 429 with Retry-After as an HTTP date
+qfault "/batches status 503 1"
+mk c.csv 1
+run good log3
+t_is "$RC" 0 "c: 503 with Retry-After, then delivered"
+G=$(chk gaps:/batches | awk '{print $NF}')
+t_ok "$(echo "$G" | awk '{exit !($1 >= 0.95)}'; echo $?)" "Retry-After: 1 honoured (waited $G s)"
+
+# 4. connection reset before and in the middle of a body, a hang past timeout
+qfault "reset-before" "reset-before" "/batches reset-mid" "/batches reset-mid" "/batches hang"
+mk d.csv 4
+run good log4
+t_is "$RC" 0 "d: resets and a hang past timeout, then delivered"
+t_grep "$T_TMP/log4" "event=delivery_retry" "the failures were retried"
+
+# 5. 413 for one batch: that batch dead-lettered, the rest delivered
+qfault "/batches status 413"
+mk e.csv 5
+run good log5
+t_is "$RC" 1 "e: a 413 batch is dead-lettered: once exits 1"
+TE=$(sha256sum "$S"/archive/*/*/*/raw/e.csv | cut -c1-64)
+t_grep "$S/dlq/$TE.ndjson" '"code":"rejected_by_reconciler"' "dlq/ names the refused batch"
+t_ok "$([ -f "$S/dlq/$TE.batch-000001.ndjson.gz" ]; echo $?)" "the refused batch file kept in dlq/"
+$PY -c "
+import json,gzip,sys
+r=[json.loads(l) for l in open('$D/requests.ndjson')]
+m=[json.loads(gzip.decompress(open('$D/'+x['body_file'],'rb').read()) if x['headers'].get('content-encoding')=='gzip' else open('$D/'+x['body_file'],'rb').read()) for x in r if x['path'].endswith('/transmissions') and x['status']==200]
+m=[x for x in m if x['transmission_id']=='$TE'][0]
+sys.exit(0 if m['counts']['delivered']==2 and m['counts']['dlq']==3 and m['control_totals']['quantity']=='9' else 1)"
+t_is $? 0 "e: the manifest counts and totals only the accepted batch"
+
+# 6. 401: spooled, an error every attempt; delivered once credentials work
+qfault "/batches status 401"
+mk f.csv 1
+run good log6
+t_is "$RC" 3 "f: 401 keeps it spooled: once exits 3"
+t_grep "$T_TMP/log6" "credentials refused" "the credentials problem is logged as an error"
+"$TRADEDROP" status -c "$T_TMP/good.conf" --json > "$T_TMP/st"
+t_grep "$T_TMP/st" '"outbox":{"batches":1' "status shows the spooled batch"
+run good log6b
+t_is "$RC" 0 "f: delivered on the next run"
+
+# 7. the breaker: opens after breaker_failures, refuses while open, closes
+sed -i 's/^breaker_failures = 6/breaker_failures = 2/' "$T_TMP/good.conf"
+qfault "/batches status 500" "/batches status 500" "/batches status 500"
+mk g.csv 1
+run good log7
+t_is "$RC" 3 "g: the breaker opened: once exits 3"
+t_grep "$T_TMP/log7" "event=breaker_opened" "breaker_opened logged"
+"$TRADEDROP" status -c "$T_TMP/good.conf" --json > "$T_TMP/st"
+t_grep "$T_TMP/st" '"breaker":{"state":"open","failures":2}' "status shows the breaker open"
+N1=$(nreq)
+run good log7b
+t_is "$RC $(nreq)" "3 $N1" "while open, once sends nothing and exits 3"
+sleep 2.2
+run good log7c
+t_grep "$T_TMP/log7c" "event=breaker_half_open" "after breaker_cooldown one probe goes"
+t_is "$RC" 3 "the failing probe opens it again"
+sleep 2.2
+run good log7d
+t_is "$RC" 0 "the next probe succeeds: delivered"
+t_grep "$T_TMP/log7d" "event=breaker_closed" "breaker_closed logged"
+sed -i 's/^breaker_failures = 2/breaker_failures = 6/' "$T_TMP/good.conf"
+
+# 8. mutual TLS: without the client certificate the server refuses
+mk h.csv 1
+N1=$(nreq)
+sed -i 's/^breaker_failures = 6/breaker_failures = 1/' "$T_TMP/nocert.conf"
+run nocert log8
+t_is "$RC $(nreq)" "3 $N1" "no client certificate: refused by the server, exit 3, nothing recorded"
+t_is "$(ls "$S/outbox" | wc -l)" 1 "h stays spooled"
+sleep 2.2
+run good log8b
+t_is "$RC" 0 "with the certificate, delivered"
+
+# 9. a server with a certificate from another CA is refused by tradedrop
+peer_start "$T_TMP/rogue" --cert "$C/rogue-server.pem" --key "$C/rogue-server.key"
+conf rogue "$PORT" "client_cert = $C/client.pem" "client_key = $C/client.key" 
+sed -i 's/^breaker_failures = 6/breaker_failures = 1/' "$T_TMP/rogue.conf"
+mk i.csv 2
+run rogue log9
+t_is "$RC" 3 "rogue server: refused, exit 3"
+t_is "$(wc -l < "$T_TMP/rogue/requests.ndjson" 2>/dev/null || echo 0)" 0 "nothing reached the rogue server"
+sleep 2.2
+run good log9b
+t_is "$RC" 0 "i: delivered to the right server afterwards, nothing lost"
+
+# 10. SIGKILL during delivery: only unacknowledged batches are sent again
+qfault "/batches delay 0" "/batches delay 3"
+mk j.csv 9
+"$TRADEDROP" once -c "$T_TMP/good.conf" 2> "$T_TMP/log10" &
+P=$!
+sleep 1.5
+kill -9 $P; wait $P 2>/dev/null
+TJ=$(sha256sum "$S"/archive/*/*/*/raw/j.csv | cut -c1-64)
+ACKED=$(sqlite3 "$S/state.db" "SELECT group_concat(seq) FROM batches WHERE transmission_id='$TJ' AND state='acked'")
+t_is "$ACKED" 1 "killed while batch 2 was in flight, batch 1 acknowledged"
+run good log10b
+t_is "$RC" 0 "j: delivered after the restart"
+sleep 2
+SENT=$($PY -c "
+import json
+r=[json.loads(l) for l in open('$D/requests.ndjson') if '$TJ' in l]
+b=[x['headers']['tradedrop-batch'] for x in r if x['path'].endswith('/batches')]
+print(b.count('1/3'), min(b.count('2/3'), 2), b.count('3/3'))")
+echo "# requests per batch of j (1/3 2/3 3/3): $SENT"
+t_is "${SENT%% *}" 1 "the acknowledged batch was not sent again"
+t_ok "$(case "$SENT" in "1 1 1"|"1 2 1") echo 0;; *) echo 1;; esac)" \
+	"the batch in flight was sent again, the last once"
+t_is "$(chk keys)" ok "no batch ever sent under two different keys"
+t_is "$(chk exact)" ok "everything the receiver accepted is exactly the archived records"
+"$TRADEDROP" status -c "$T_TMP/good.conf" --json > "$T_TMP/st"
+t_grep "$T_TMP/st" '"outbox":{"batches":0,"bytes":0}' "nothing left in the outbox"
+t_done
