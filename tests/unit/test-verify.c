@@ -401,7 +401,15 @@ test_minisign_tool(void)
 	is_int(minisign_parse_pubkey(pub.p, pub.n, &k1), 0, "k.pub parses");
 	is_int(minisign_parse_pubkey(pub2.p, pub2.n, &k2), 0, "k2.pub parses");
 	minisign_keyid_hex(k1.keyid, id);
-	want = xasprintf("untrusted comment: minisign public key %s\n", id);
+	/* minisign prints the key id as a number: no leading zeros */
+	{
+		const char *nz = id;
+
+		while (nz[0] == '0' && nz[1] != '\0')
+			nz++;
+		want = xasprintf("untrusted comment: minisign public key "
+		    "%s\n", nz);
+	}
 	ok(pub.n > strlen(want) && memcmp(pub.p, want, strlen(want)) == 0,
 	    "key id hex matches the comment minisign wrote (%s)", id);
 	x_free(want);
