@@ -250,3 +250,25 @@ fwd_post(struct forwarder *f, const char *path, const char *ctype,
 		return FWD_RETRY;
 	return FWD_HOLD;
 }
+
+int
+fwd_check(struct forwarder *f, char *err, size_t errlen)
+{
+	CURL *e;
+	CURLcode cc;
+	char *url = xasprintf("%s/", f->url);
+
+	if ((e = curl_easy_duphandle(f->easy)) == NULL)
+		td_fatal("curl: out of memory");
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	cc = curl_easy_perform(e);
+	curl_easy_cleanup(e);
+	x_free(url);
+	if (cc != CURLE_OK) {
+		snprintf(err, errlen, "%s", curl_easy_strerror(cc));
+		return TD_ERR_IO;
+	}
+	return TD_OK;
+}

@@ -28,6 +28,8 @@ struct fwd_resp {
 int	 fwd_open(struct forwarder **, const struct td_conf *, char **err);
 void	 fwd_close(struct forwarder *);
 const char *fwd_url(const struct forwarder *);
+/* Connect and complete the TLS handshake only (check --connect). */
+int	 fwd_check(struct forwarder *, char *err, size_t errlen);
 /*
  * POST body to <url><path> with the given extra headers (NULL-terminated
  * "Name: value" strings). Returns FWD_*.

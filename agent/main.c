@@ -13,6 +13,8 @@
 #include "log.h"
 #include "agent.h"
 #include "map.h"
+#include "forward.h"
+#include "sidecar.h"
 
 #ifndef TD_SYSCONFDIR
 #define TD_SYSCONFDIR "/etc"
@@ -25,7 +27,7 @@ static const struct command {
 	const char	*usage;
 	const char	*help;
 } commands[] = {
-	{ "check", cmd_check, "check [-c FILE] [--dump]",
+	{ "check", cmd_check, "check [-c FILE] [--dump] [--connect]",
 	    "validate the configuration; --dump prints it, secrets redacted" },
 	{ "once", cmd_once, "once [-c FILE]",
 	    "process everything in landing/, deliver, exit" },
@@ -78,6 +80,32 @@ td_load_conf_or_report(const char *path)
 	return c;
 }
 
+/* check --connect: reach the reconciler (and each source). 0 or 1. */
+static int
+check_connect(struct td_conf *c)
+{
+	struct forwarder *f;
+	const char *url = td_conf_str(c, TDK_output_url);
+	char *err = NULL, buf[256];
+	int rc = 0;
+
+	if (strncmp(url, "https://", 8) == 0) {
+		if (fwd_open(&f, c, &err) != 0) {
+			fprintf(stderr, "reconciler %s: %s\n", url, err);
+			x_free(err);
+			return 1;
+		}
+		if (fwd_check(f, buf, sizeof(buf)) != 0) {
+			fprintf(stderr, "reconciler %s: %s\n", url, buf);
+			rc = 1;
+		} else
+			printf("reconciler %s: TLS connection verified\n", url);
+		fwd_close(f);
+	} else
+		printf("output %s: a directory, nothing to connect to\n", url);
+	return rc;
+}
+
 int
 cmd_check(int argc, char **argv)
 {
@@ -89,8 +117,10 @@ cmd_check(int argc, char **argv)
 	const char *path = td_default_conf();
 	struct td_conf *c;
 	struct mapper *m;
+	struct minisign_key *keys;
+	size_t nkeys;
 	char *err;
-	int ch, dump = 0;
+	int ch, dump = 0, connect = 0, rc = 0;
 
 	while ((ch = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -101,9 +131,8 @@ cmd_check(int argc, char **argv)
 			dump = 1;
 			break;
 		case 'C':
-			fprintf(stderr, "tradedrop: check --connect: no SFTP "
-			    "or HTTPS peers are supported yet\n");
-			return 2;
+			connect = 1;
+			break;
 		default:
 			fprintf(stderr, "usage: tradedrop %s\n",
 			    commands[0].usage);
@@ -123,6 +152,15 @@ cmd_check(int argc, char **argv)
 		return 2;
 	}
 	mapper_free(m);
+	if (sidecar_load_keys(c, &keys, &nkeys, &err) != 0) {
+		fprintf(stderr, "%s: %s\n", path, err);
+		x_free(err);
+		td_conf_free(c);
+		return 2;
+	}
+	x_free(keys);
+	if (connect)
+		rc = check_connect(c);
 	if (dump)
 		td_conf_dump(c, stdout);
 	else
@@ -130,7 +168,7 @@ cmd_check(int argc, char **argv)
 		    path, td_conf_str(c, TDK_integration_name),
 		    td_conf_nsources(c), td_conf_nsources(c) == 1 ? "" : "s");
 	td_conf_free(c);
-	return 0;
+	return rc;
 }
 
 int

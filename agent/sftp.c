@@ -865,7 +865,8 @@ record_listing(struct td_ctx *x, struct conn *k, struct ent *e, size_t n)
 	int64_t now = (int64_t)time(NULL);
 
 	if (store_exec(x->st, "CREATE TEMP TABLE IF NOT EXISTS sftp_listing "
-	    "(path TEXT, size INTEGER, mtime INTEGER)") != 0 ||
+	    "(path TEXT, size INTEGER, mtime INTEGER, PRIMARY KEY (path, "
+	    "size, mtime))") != 0 ||
 	    store_exec(x->st, "DELETE FROM temp.sftp_listing") != 0)
 		return TD_ERR_STATE;
 	if (store_begin(x->st) != 0)
@@ -875,7 +876,7 @@ record_listing(struct td_ctx *x, struct conn *k, struct ent *e, size_t n)
 	ins = store_prepare(x->st, "INSERT OR IGNORE INTO remote_files "
 	    "(source, path, size, mtime, state, first_seen) VALUES "
 	    "(?1, ?2, ?3, ?4, 'seen', ?5)");
-	tmp = store_prepare(x->st, "INSERT INTO temp.sftp_listing VALUES "
+	tmp = store_prepare(x->st, "INSERT OR IGNORE INTO temp.sftp_listing VALUES "
 	    "(?1, ?2, ?3)");
 	if (q == NULL || ins == NULL || tmp == NULL)
 		goto out;
@@ -1012,7 +1013,7 @@ fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
 	LIBSSH2_SFTP_HANDLE *h = NULL;
 	struct stat sb;
 	char *rp = NULL, info[64];
-	uint64_t off = 0, got;
+	uint64_t off = 0, got, want;
 	ssize_t r;
 	int rc = TD_OK, flags;
 
@@ -1074,7 +1075,14 @@ fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
 		libssh2_sftp_seek64(h, off);
 	got = off;
 	for (;;) {
-		r = libssh2_sftp_read(h, buf, SFTP_BUF);
+		/*
+		 * libssh2 pipelines read requests for up to 4x the buffer
+		 * asked for: ask for what is left (+1 to see the end), so a
+		 * small file costs one request, a large one stays pipelined.
+		 */
+		want = e->size - got + 1;
+		r = libssh2_sftp_read(h, buf, want < SFTP_BUF ? (size_t)want :
+		    SFTP_BUF);
 		if (r == 0)
 			break;
 		if (r < 0) {
@@ -1168,10 +1176,12 @@ apply_after(const struct td_conf *c, size_t i, struct conn *k,
 		td_log(TD_LOG_WARN, "sftp_after_failed", "source=%s file=%s "
 		    "after=%s error=%s", k->name, e->name, after,
 		    ssh_err(k->s));
+	else if (dst != NULL)
+		td_log(TD_LOG_INFO, "sftp_moved", "source=%s file=%s to=%s",
+		    k->name, e->name, dst);
 	else
-		td_log(TD_LOG_INFO, dst ? "sftp_moved" : "sftp_deleted",
-		    "source=%s file=%s%s%s", k->name, e->name,
-		    dst ? " to=" : "", dst ? dst : "");
+		td_log(TD_LOG_INFO, "sftp_deleted", "source=%s file=%s",
+		    k->name, e->name);
 	x_free(rp);
 	x_free(dst);
 }

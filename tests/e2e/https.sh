@@ -258,6 +258,11 @@ mk i.csv 2
 run rogue log9
 t_is "$RC" 3 "rogue server: refused, exit 3"
 t_is "$(wc -l < "$T_TMP/rogue/requests.ndjson" 2>/dev/null || echo 0)" 0 "nothing reached the rogue server"
+"$TRADEDROP" check --connect -c "$T_TMP/rogue.conf" > "$T_TMP/cc" 2>&1
+t_is $? 1 "check --connect refuses the rogue server"
+"$TRADEDROP" check --connect -c "$T_TMP/good.conf" > "$T_TMP/cc" 2>&1
+t_is $? 0 "check --connect reaches the reconciler"
+t_grep "$T_TMP/cc" "TLS connection verified" "and says so"
 sleep 2.2
 run good log9b
 t_is "$RC" 0 "i: delivered to the right server afterwards, nothing lost"
