@@ -15,6 +15,7 @@
 #include "map.h"
 #include "forward.h"
 #include "sidecar.h"
+#include "sftp.h"
 
 #ifndef TD_SYSCONFDIR
 #define TD_SYSCONFDIR "/etc"
@@ -47,6 +48,7 @@ usage(FILE *f)
 	for (i = 0; i < TD_NELEM(commands); i++)
 		fprintf(f, "  %-34s %s\n", commands[i].usage,
 		    commands[i].help);
+	fprintf(f, "\n  sources: sftp\n");
 	fprintf(f, "\nThe default configuration file is %s.\n"
 	    "See tradedrop(8) and tradedrop.conf(5).\n", DEFAULT_CONF);
 }
@@ -87,6 +89,7 @@ check_connect(struct td_conf *c)
 	struct forwarder *f;
 	const char *url = td_conf_str(c, TDK_output_url);
 	char *err = NULL, buf[256];
+	size_t i;
 	int rc = 0;
 
 	if (strncmp(url, "https://", 8) == 0) {
@@ -103,6 +106,17 @@ check_connect(struct td_conf *c)
 		fwd_close(f);
 	} else
 		printf("output %s: a directory, nothing to connect to\n", url);
+	for (i = 0; i < td_conf_nsources(c); i++) {
+		if (sftp_check(c, i, &err) != 0) {
+			fprintf(stderr, "source %s: %s\n",
+			    td_conf_source_name(c, i), err ? err : "failed");
+			rc = 1;
+		} else
+			printf("source %s: %s\n", td_conf_source_name(c, i),
+			    err ? err : "ok");
+		x_free(err);
+		err = NULL;
+	}
 	return rc;
 }
 

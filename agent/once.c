@@ -22,6 +22,7 @@
 #include "map.h"
 #include "process.h"
 #include "intake.h"
+#include "sftp.h"
 #include "agent.h"
 
 void	intake_rejection_json(struct td_buf *, const char *, const char *,
@@ -50,6 +51,33 @@ parse_conf_opt(int argc, char **argv, const char *usage, const char **path,
 		}
 	}
 	return 0;
+}
+
+/*
+ * Fetch what each SFTP source has ready into landing/. A connection
+ * failure (Tier 1) or a refused login or host key leaves the source for
+ * the next run, and once exits 3; the other sources go on.
+ */
+static void
+poll_sources(struct td_ctx *x)
+{
+	struct sftp_stats st;
+	size_t i;
+	int r;
+
+	for (i = 0; i < td_conf_nsources(x->conf); i++) {
+		memset(&st, 0, sizeof(st));
+		r = sftp_poll(x, i, &st);
+		td_log(r == 0 ? TD_LOG_INFO : TD_LOG_WARN, "source_polled",
+		    "source=%s listed=%u fetched=%u already=%u waiting=%u "
+		    "failed=%u bytes=%llu result=%s",
+		    td_conf_source_name(x->conf, i), st.listed, st.fetched,
+		    st.skipped_seen, st.waiting, st.failed,
+		    (unsigned long long)st.bytes, r == 0 ? "ok" : st.tier1 ?
+		    "tier1" : st.auth_error ? "refused" : "error");
+		if (r != 0 || st.failed > 0)
+			x->undelivered = 1;
+	}
 }
 
 int
@@ -84,6 +112,8 @@ cmd_once(int argc, char **argv)
 		x.failed = 1;
 	if (!x.failed)
 		(void)intake_process_pending(&x);
+	if (!x.failed)
+		poll_sources(&x);
 	if (!x.failed)
 		(void)intake_landing(&x);
 	(void)deliver_pending(&x);

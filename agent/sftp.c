@@ -876,8 +876,8 @@ record_listing(struct td_ctx *x, struct conn *k, struct ent *e, size_t n)
 	ins = store_prepare(x->st, "INSERT OR IGNORE INTO remote_files "
 	    "(source, path, size, mtime, state, first_seen) VALUES "
 	    "(?1, ?2, ?3, ?4, 'seen', ?5)");
-	tmp = store_prepare(x->st, "INSERT OR IGNORE INTO temp.sftp_listing VALUES "
-	    "(?1, ?2, ?3)");
+	tmp = store_prepare(x->st, "INSERT OR IGNORE INTO temp.sftp_listing "
+	    "VALUES (?1, ?2, ?3)");
 	if (q == NULL || ins == NULL || tmp == NULL)
 		goto out;
 	for (j = 0; j < n; j++) {

@@ -23,7 +23,7 @@ txn_date = column "Week Ending" date "%m/%d/%Y"
 quantity = column "Units" decimal thousands
 [verify]
 trusted_key = RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3
-trusted_key = RWQBBBB
+trusted_key = RWSdbzO140cELjh8lkBoBpp/UBg1pd9NgoPZF+y6ZSsEjavog68aNfMF
 CONF
 "$TRADEDROP" check --dump -c "$T_TMP/a.conf" > "$T_TMP/dump1" 2> "$T_TMP/err"
 t_is $? 0 "check --dump exits 0"

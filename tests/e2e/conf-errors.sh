@@ -41,6 +41,12 @@ t_grep "$T_TMP/out" "perm.conf:10: token_file $T_TMP/token: readable by group or
 	"permission refusal names file, line and path"
 t_ok "$(grep -c secret "$T_TMP/out")" "the secret itself is never printed"
 
+cp "$T_TMP/good.conf" "$T_TMP/key.conf"
+printf '[verify]\ntrusted_key = RWQBBBB\n' >> "$T_TMP/key.conf"
+"$TRADEDROP" check -c "$T_TMP/key.conf" > "$T_TMP/out" 2>&1
+t_is $? 2 "a trusted_key that is not a minisign key is refused"
+t_grep "$T_TMP/out" "trusted_key RWQBBBB: not a minisign public key" "and named"
+
 "$TRADEDROP" frobnicate > "$T_TMP/out" 2>&1
 t_is $? 2 "unknown command exits 2"
 "$TRADEDROP" --version > "$T_TMP/out" 2>&1

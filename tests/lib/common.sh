@@ -14,7 +14,11 @@ t_ok() {
 		echo "ok $T_N - $*"
 	else
 		echo "not ok $T_N - $*"
-		T_FAILED=$((T_FAILED + 1))
+		# a known failure marked "# TODO reason" does not fail the test
+		case "$*" in
+		*"# TODO"*) ;;
+		*) T_FAILED=$((T_FAILED + 1)) ;;
+		esac
 	fi
 }
 
