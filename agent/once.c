@@ -53,6 +53,30 @@ parse_conf_opt(int argc, char **argv, const char *usage, const char **path,
 	return 0;
 }
 
+/* Keep the outcome of a source's last poll for status. */
+static void
+record_poll(struct td_ctx *x, const char *name, const char *result,
+    unsigned fetched)
+{
+	sqlite3_stmt *s;
+	char *k = xasprintf("source:%s", name), *v;
+
+	v = xasprintf("%lld %s %u", (long long)time(NULL), result, fetched);
+	if (store_begin(x->st) == 0) {
+		s = store_prepare(x->st, "INSERT INTO meta(key, value) VALUES "
+		    "(?, ?) ON CONFLICT(key) DO UPDATE SET value = "
+		    "excluded.value");
+		sqlite3_bind_text(s, 1, k, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, 2, v, -1, SQLITE_TRANSIENT);
+		if (store_step_done(x->st, s) == 0)
+			(void)store_commit(x->st);
+		else
+			store_rollback(x->st);
+	}
+	x_free(k);
+	x_free(v);
+}
+
 /*
  * Fetch what each SFTP source has ready into landing/. A connection
  * failure (Tier 1) or a refused login or host key leaves the source for
@@ -77,6 +101,9 @@ poll_sources(struct td_ctx *x)
 		    "tier1" : st.auth_error ? "refused" : "error");
 		if (r != 0 || st.failed > 0)
 			x->undelivered = 1;
+		record_poll(x, td_conf_source_name(x->conf, i), r == 0 ?
+		    "ok" : st.tier1 ? "unreachable" : st.auth_error ?
+		    "refused" : "error", st.fetched);
 	}
 }
 
@@ -336,6 +363,29 @@ cmd_try(int argc, char **argv)
 
 /* ---------------------------------------------------------- status */
 
+/* The last poll of a source: time (0: never), result, files fetched. */
+static void
+source_status(struct store *st, const char *name, long long *when,
+    char *res, size_t ressz, unsigned *fetched)
+{
+	sqlite3_stmt *s;
+	char *k = xasprintf("source:%s", name), r[32];
+
+	*when = 0;
+	*fetched = 0;
+	snprintf(res, ressz, "-");
+	if (st != NULL) {
+		s = store_prepare(st, "SELECT value FROM meta WHERE key = ?");
+		sqlite3_bind_text(s, 1, k, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(s) == SQLITE_ROW &&
+		    sscanf((const char *)sqlite3_column_text(s, 0),
+		    "%lld %31s %u", when, r, fetched) == 3)
+			snprintf(res, ressz, "%s", r);
+		sqlite3_reset(s);
+	}
+	x_free(k);
+}
+
 static int64_t
 q1(struct store *st, const char *sql)
 {
@@ -358,6 +408,10 @@ cmd_status(int argc, char **argv)
 	unsigned bfail = 0;
 	long long bopen = 0;
 	const char *bstate;
+	char res[32];
+	long long lp;
+	unsigned nf;
+	size_t i;
 	int64_t t_recv, t_parsed, t_deliv, t_quar, t_dup, r_in, r_deliv,
 	    r_dlq, r_pending, ob_batches, ob_bytes, oldest, now;
 
@@ -442,8 +496,20 @@ cmd_status(int argc, char **argv)
 			printf("%lld", (long long)(now - oldest));
 		else
 			printf("null");
-		printf(",\"breaker\":{\"state\":\"%s\",\"failures\":%u}}\n",
-		    bstate, bfail);
+		printf(",\"breaker\":{\"state\":\"%s\",\"failures\":%u},"
+		    "\"sources\":[", bstate, bfail);
+		for (i = 0; i < td_conf_nsources(c); i++) {
+			source_status(st, td_conf_source_name(c, i), &lp,
+			    res, sizeof(res), &nf);
+			printf("%s{\"name\":\"%s\",\"last_poll\":", i ? "," : "",
+			    td_conf_source_name(c, i));
+			if (lp > 0)
+				printf("%lld,\"result\":\"%s\",\"fetched\":%u}",
+				    lp, res, nf);
+			else
+				printf("null,\"result\":null,\"fetched\":0}");
+		}
+		printf("]}\n");
 	} else {
 		printf("integration %s (state %s)\n",
 		    td_conf_str(c, TDK_integration_name), sd);
@@ -466,6 +532,18 @@ cmd_status(int argc, char **argv)
 			printf("oldest pending: none\n");
 		printf("delivery breaker: %s (%u consecutive failure%s)\n",
 		    bstate, bfail, bfail == 1 ? "" : "s");
+		for (i = 0; i < td_conf_nsources(c); i++) {
+			source_status(st, td_conf_source_name(c, i), &lp,
+			    res, sizeof(res), &nf);
+			if (lp > 0)
+				printf("source %s: last poll %llds ago, %s, %u "
+				    "file%s fetched\n", td_conf_source_name(c, i),
+				    (long long)(now - lp), res, nf,
+				    nf == 1 ? "" : "s");
+			else
+				printf("source %s: never polled\n",
+				    td_conf_source_name(c, i));
+		}
 	}
 	store_close(st);
 	td_conf_free(c);

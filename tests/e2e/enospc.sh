@@ -75,4 +75,31 @@ t_is "$O" "$R" "the same batches as an undisturbed run"
 same=0
 for f in $R; do cmp -s "$T_TMP/ref-out/$f" "$T_TMP/out/$f" || same=1; done
 t_ok $same "every batch byte-identical to the undisturbed run's"
+
+# Backpressure: with the reconciler unreachable, intake pauses once the
+# outbox holds more than max_outbox_bytes (1 MiB here)
+cat > "$T_TMP/bp.conf" <<CONF
+[integration]
+name = acme
+state_dir = $T_TMP/bp
+[map]
+store_id = column "Store"
+gtin = column "UPC" gtin
+txn_date = column "Date" date "%Y-%m-%d"
+quantity = column "Units" decimal
+[output]
+url = https://127.0.0.1:1/api
+batch_records = 1000
+max_outbox_bytes = 1M
+breaker_failures = 1
+CONF
+mkdir -p "$T_TMP/bp/landing"
+cp "$T_TMP/big.csv" "$T_TMP/bp/landing/a.csv"
+sed 's/2026-11-28/2026-11-21/' "$T_TMP/big.csv" > "$T_TMP/bp/landing/b.csv"
+touch -d '2026-11-28 10:00' "$T_TMP/bp/landing/a.csv"
+touch -d '2026-11-28 11:00' "$T_TMP/bp/landing/b.csv"
+"$TRADEDROP" once -c "$T_TMP/bp.conf" 2> "$T_TMP/bplog"
+t_is $? 3 "reconciler unreachable: once exits 3"
+t_grep "$T_TMP/bplog" "event=intake_paused reason=outbox_full" "intake pauses above max_outbox_bytes"
+t_is "$(ls "$T_TMP/bp/landing")" "b.csv" "the next drop waits in landing"
 t_done

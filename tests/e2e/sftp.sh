@@ -166,6 +166,12 @@ t_grep "$T_TMP/unknown.log" "UNKNOWN HOST KEY" "unknown host: loud error"
 t_grep "$T_TMP/unknown.log" "$SSHD_FP" "unknown host: names the SHA256 fingerprint as ssh-keygen -l prints it"
 t_is "$(got unknown k.csv)" 0 "unknown host: nothing fetched"
 t_ok "$(cmp -s "$T_TMP/kh-unknown" "$T_TMP/kh-unknown.orig"; echo $?)" "unknown host: the key is not learned"
+if [ $MODE = once ]; then
+	"$TRADEDROP" status --json -c "$T_TMP/unknown.conf" > "$T_TMP/st.json" 2>&1
+	t_grep "$T_TMP/st.json" '"result":"refused"' "unknown host: status shows the source refused"
+	"$TRADEDROP" status --json -c "$T_TMP/stable.conf" > "$T_TMP/st.json" 2>&1
+	t_grep "$T_TMP/st.json" '"result":"ok"' "status shows the last good poll of a source"
+fi
 ssh-keygen -q -t ed25519 -N '' -f "$T_TMP/other" </dev/null >/dev/null
 echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1,2 "$T_TMP/other.pub")" > "$T_TMP/kh-changed"
 KHF=$T_TMP/kh-changed mkconf changed "$R" "$KEYAUTH" "ready = marker"
