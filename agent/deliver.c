@@ -264,21 +264,86 @@ mark_batches(struct td_ctx *x, const char *tid, const uint64_t *seqs,
 	return r;
 }
 
+/*
+ * A refused batch is recorded in three idempotent steps, so a crash
+ * anywhere leaves something the next run finishes: (1) its file is
+ * linked into dlq/ (the outbox copy stays); (2) the state rejected and its
+ * dead-letter line are committed; (3) the line is appended to
+ * dlq/<tid>.ndjson unless it is there already, and the outbox copy is
+ * removed. An outbox file of a rejected batch means step 3 is undone.
+ */
+static int
+finish_rejects(struct td_ctx *x, const char *tid)
+{
+	sqlite3_stmt *s;
+	char *src, *dlq, *text, *mark;
+	const char *line;
+	size_t len;
+	FILE *f;
+	uint64_t seq;
+	int r = TD_OK, have;
+
+	dlq = xasprintf("%s/%s.ndjson", x->dlq, tid);
+	s = store_prepare(x->st, "SELECT seq, reject_info FROM batches WHERE "
+	    "transmission_id = ? AND state = 'rejected' ORDER BY seq");
+	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
+	while (r == 0 && sqlite3_step(s) == SQLITE_ROW) {
+		seq = (uint64_t)sqlite3_column_int64(s, 0);
+		line = (const char *)sqlite3_column_text(s, 1);
+		src = xasprintf("%s/%s/batch-%06llu%s", x->outbox, tid,
+		    (unsigned long long)seq, outbox_suffix(x->enc));
+		if (line == NULL || access(src, F_OK) != 0) {
+			x_free(src);
+			continue;
+		}
+		mark = xasprintf("\"batch_file\":\"%s.batch-%06llu", tid,
+		    (unsigned long long)seq);
+		have = 0;
+		if (td_read_file(dlq, (size_t)1 << 30, &text, &len) == 0) {
+			have = strstr(text, mark) != NULL;
+			x_free(text);
+		}
+		if (!have) {
+			if ((f = fopen(dlq, "a")) == NULL)
+				r = TD_ERR_IO;
+			else {
+				if (fputs(line, f) == EOF || fflush(f) != 0 ||
+				    fsync(fileno(f)) != 0)
+					r = TD_ERR_IO;
+				if (fclose(f) != 0)
+					r = TD_ERR_IO;
+			}
+		}
+		if (r == 0 && unlink(src) != 0)
+			r = TD_ERR_IO;
+		x_free(mark);
+		x_free(src);
+	}
+	sqlite3_reset(s);
+	x_free(dlq);
+	return r;
+}
+
 /* A batch the reconciler refused (400/413/422): Tier 3, to dlq/. */
 static int
 reject_batch(struct td_ctx *x, const struct dtx *t, uint64_t seq,
     uint64_t nrec, const char *src, const struct fwd_resp *resp)
 {
 	struct td_buf b;
-	char *dst, *dlq;
-	FILE *f;
-	uint64_t one = seq;
+	sqlite3_stmt *s;
+	char *dst;
 	int r = TD_OK;
 
 	dst = xasprintf("%s/%s.batch-%06llu%s", x->dlq, t->id,
 	    (unsigned long long)seq, outbox_suffix(x->enc));
-	if (rename(src, dst) != 0 && errno != ENOENT)
+	(void)unlink(dst);
+	if (link(src, dst) != 0 && td_copy_file(src, dst) != 0)
 		r = TD_ERR_IO;
+	if (r == 0 && td_fsync_dir(x->dlq) != 0)
+		r = TD_ERR_IO;
+	x_free(dst);
+	if (r != 0)
+		return r;
 	td_buf_init(&b, 1024, 0);
 	td_buf_printf(&b, "{\"tier\":3,\"code\":\"rejected_by_reconciler\","
 	    "\"message\":\"the reconciler answered %ld to batch %llu\","
@@ -290,16 +355,22 @@ reject_batch(struct td_ctx *x, const struct dtx *t, uint64_t seq,
 	if (td_json_str(&b, resp->body, strlen(resp->body)) != 0)
 		td_buf_puts(&b, "null");
 	td_buf_puts(&b, "}\n");
-	dlq = xasprintf("%s/%s.ndjson", x->dlq, t->id);
-	if (r == 0 && ((f = fopen(dlq, "a")) == NULL ||
-	    fwrite(b.p, 1, b.len, f) != b.len || fflush(f) != 0 ||
-	    fsync(fileno(f)) != 0 || fclose(f) != 0))
-		r = TD_ERR_IO;
+	if ((r = store_begin(x->st)) == 0) {
+		s = store_prepare(x->st, "UPDATE batches SET state = "
+		    "'rejected', reject_info = ?, acked_at = ?, attempts = "
+		    "attempts + 1 WHERE transmission_id = ? AND seq = ?");
+		sqlite3_bind_text(s, 1, td_buf_cstr(&b), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
+		sqlite3_bind_text(s, 3, t->id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 4, (sqlite3_int64)seq);
+		if ((r = store_step_done(x->st, s)) == 0)
+			r = store_commit(x->st);
+		else
+			store_rollback(x->st);
+	}
 	td_buf_free(&b);
-	x_free(dlq);
-	x_free(dst);
 	if (r == 0)
-		r = mark_batches(x, t->id, &one, 1, "rejected");
+		r = finish_rejects(x, t->id);
 	if (r == 0) {
 		x->n_dlq += nrec;
 		td_log(TD_LOG_ERROR, "batch_rejected", "file=%s batch=%llu "
@@ -326,6 +397,9 @@ send_batches(struct td_ctx *x, const struct dtx *t)
 	int r = TD_OK, fr;
 
 	obdir = xasprintf("%s/%s", x->outbox, t->id);
+	/* a refusal a crash interrupted */
+	if ((r = finish_rejects(x, t->id)) != 0)
+		goto out;
 	total = (uint64_t)store_query_int(x->st, "SELECT 0", 0);
 	s = store_prepare(x->st, "SELECT seq, sha256, idempotency_key, "
 	    "records, (SELECT count(*) FROM batches b2 WHERE "

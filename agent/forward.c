@@ -23,6 +23,7 @@ struct forwarder {
 	CURLM		*multi;
 	CURL		*easy;
 	char		*url;		/* without a trailing slash */
+	char		*shown;		/* url with any password redacted */
 	char		*auth;		/* "Authorization: Bearer ..." or NULL */
 	long		 timeout_ms;
 	struct fwd_resp	*resp;		/* of the request under way */
@@ -102,6 +103,20 @@ fwd_open(struct forwarder **out, const struct td_conf *c, char **err)
 	len = strlen(f->url);
 	while (len > 0 && f->url[len - 1] == '/')
 		f->url[--len] = '\0';
+	{
+		/* never log a password written into the URL */
+		const char *h = strstr(f->url, "://"), *at, *colon, *sl;
+
+		h = h ? h + 3 : f->url;
+		at = strchr(h, '@');
+		sl = strchr(h, '/');
+		colon = at ? memchr(h, ':', (size_t)(at - h)) : NULL;
+		if (at != NULL && (sl == NULL || at < sl) && colon != NULL)
+			f->shown = xasprintf("%.*s:REDACTED%s",
+			    (int)(colon - f->url), f->url, at);
+		else
+			f->shown = xstrdup(f->url);
+	}
 	f->timeout_ms = (long)td_conf_u64(c, TDK_output_timeout) * 1000;
 	if ((tf = td_conf_str(c, TDK_output_token_file)) != NULL) {
 		if ((r = td_read_file(tf, 16 << 10, &tok, &len)) != 0) {
@@ -173,13 +188,14 @@ fwd_close(struct forwarder *f)
 		x_free(f->auth);
 	}
 	x_free(f->url);
+	x_free(f->shown);
 	x_free(f);
 }
 
 const char *
 fwd_url(const struct forwarder *f)
 {
-	return f->url;
+	return f->shown;
 }
 
 int

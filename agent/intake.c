@@ -179,6 +179,66 @@ cand_cmp(const void *a, const void *b)
 }
 
 
+#define PARTIAL_NAME	".td-partial"	/* a copy under way in work/CLAIM/ */
+
+/* Move src into dir/ as dst across filesystems: copy, fsync, unlink. */
+static int
+cross_fs_move(const char *src, const char *dir, const char *dst)
+{
+	char *part = xasprintf("%s/" PARTIAL_NAME, dir);
+	int r;
+
+	if ((r = td_copy_file(src, part)) == 0 && rename(part, dst) != 0)
+		r = TD_ERR_IO;
+	if (r == 0 && (r = td_fsync_dir(dir)) == 0 && unlink(src) != 0)
+		r = TD_ERR_IO;
+	if (r != 0)
+		(void)unlink(part);
+	x_free(part);
+	return r;
+}
+
+/*
+ * Move the sidecars of NAME from landing into dir (and copy a SHA*SUMS
+ * naming it). Also run for a claim a crash interrupted.
+ */
+static int
+claim_sidecars(struct td_ctx *x, const char *dir, const char *name)
+{
+	struct sidecars sc;
+	const char *mv[2];
+	size_t k;
+	int r = TD_OK;
+
+	sidecar_find(x->landing, name, &sc);
+	mv[0] = sc.sum;
+	mv[1] = sc.sig;
+	for (k = 0; k < 2; k++) {
+		char *a, *b;
+
+		if (mv[k] == NULL)
+			continue;
+		a = xasprintf("%s/%s", x->landing, mv[k]);
+		b = xasprintf("%s/%s", dir, mv[k]);
+		if (rename(a, b) != 0 && (errno != EXDEV ||
+		    cross_fs_move(a, dir, b) != 0))
+			r = TD_ERR_IO;
+		x_free(a);
+		x_free(b);
+	}
+	if (sc.manifest != NULL) {
+		char *a = xasprintf("%s/%s", x->landing, sc.manifest);
+		char *b = xasprintf("%s/%s", dir, sc.manifest);
+
+		if (access(b, F_OK) != 0 && td_copy_file(a, b) != 0)
+			r = TD_ERR_IO;
+		x_free(a);
+		x_free(b);
+	}
+	sidecar_free(&sc);
+	return r;
+}
+
 /*
  * Claim landing/NAME: move it into a fresh work/CLAIM/ directory whose
  * name records the time of receipt.
@@ -204,11 +264,9 @@ claim(struct td_ctx *x, const char *name, char **claimp)
 	}
 	if (rename(src, dst) != 0) {
 		if (errno == EXDEV) {
-			/* landing is on another filesystem: copy, then remove */
-			if ((r = td_copy_file(src, dst)) == 0 &&
-			    (r = td_fsync_dir(dir)) == 0 &&
-			    unlink(src) != 0)
-				r = TD_ERR_IO;
+			/* landing is on another filesystem: copy under a
+			 * reserved name, rename, then remove the original */
+			r = cross_fs_move(src, dir, dst);
 		} else if (errno == ENOENT) {
 			r = TD_ERR_NOTFOUND;	/* taken by someone else */
 		} else
@@ -219,38 +277,8 @@ claim(struct td_ctx *x, const char *name, char **claimp)
 		}
 	}
 	/* the sidecars travel with their data file */
-	{
-		struct sidecars sc;
-		const char *mv[2];
-		size_t k;
-
-		sidecar_find(x->landing, name, &sc);
-		mv[0] = sc.sum;
-		mv[1] = sc.sig;
-		for (k = 0; k < 2; k++) {
-			char *a, *b;
-
-			if (mv[k] == NULL)
-				continue;
-			a = xasprintf("%s/%s", x->landing, mv[k]);
-			b = xasprintf("%s/%s", dir, mv[k]);
-			if (rename(a, b) != 0 && (errno != EXDEV ||
-			    td_copy_file(a, b) != 0 || unlink(a) != 0))
-				r = TD_ERR_IO;
-			x_free(a);
-			x_free(b);
-		}
-		if (sc.manifest != NULL) {
-			char *a = xasprintf("%s/%s", x->landing, sc.manifest);
-			char *b = xasprintf("%s/%s", dir, sc.manifest);
-
-			if (td_copy_file(a, b) != 0)
-				r = TD_ERR_IO;
-			x_free(a);
-			x_free(b);
-		}
-		sidecar_free(&sc);
-	}
+	if (claim_sidecars(x, dir, name) != 0)
+		r = TD_ERR_IO;
 	if (td_fsync_dir(dir) != 0 || td_fsync_dir(x->work) != 0 ||
 	    td_fsync_dir(x->landing) != 0)
 		r = TD_ERR_IO;
@@ -655,8 +683,7 @@ intake_rejection_json(struct td_buf *b, const char *tid, const char *file,
 	td_buf_printf(b, "{\"tier\":%d,\"code\":", rj->tier);
 	td_json_str(b, rj->code, strlen(rj->code));
 	td_buf_puts(b, ",\"message\":");
-	if (td_json_str(b, rj->message, strlen(rj->message)) != 0)
-		td_buf_puts(b, "null");
+	td_json_str_lossy(b, rj->message, strlen(rj->message));
 	td_buf_printf(b, ",\"transmission_id\":\"%s\",\"source\":{\"file\":",
 	    tid);
 	if (td_json_str(b, file, strlen(file)) != 0)
@@ -798,7 +825,7 @@ quarantine(struct td_ctx *x, const struct tx *t, const char *code,
 	rfc3339(t->received_at, ts, sizeof(ts));
 	td_buf_init(&b, 1024, 0);
 	td_buf_printf(&b, "{\"tier\":2,\"code\":\"%s\",\"message\":", code);
-	td_json_str(&b, msg, strlen(msg));
+	td_json_str_lossy(&b, msg, strlen(msg));
 	td_buf_puts(&b, ",\"detail\":");
 	td_buf_puts(&b, detail != NULL ? detail : "null");
 	td_buf_puts(&b, ",\"file\":");
@@ -823,7 +850,7 @@ quarantine(struct td_ctx *x, const struct tx *t, const char *code,
 		goto out;
 	td_buf_reset(&b);
 	td_buf_printf(&b, "\"tier\":2,\"code\":\"%s\",\"message\":", code);
-	td_json_str(&b, msg, strlen(msg));
+	td_json_str_lossy(&b, msg, strlen(msg));
 	fields = xstrdup(td_buf_cstr(&b));
 	if ((r = store_begin(x->st)) == 0) {
 		sqlite3_stmt *s = store_prepare(x->st, "UPDATE transmissions "
@@ -1259,8 +1286,9 @@ intake_recover(struct td_ctx *x)
 				if (strcmp(de2->d_name, ".") == 0 ||
 				    strcmp(de2->d_name, "..") == 0)
 					continue;
-				if (l > 4 && strcmp(de2->d_name + l - 4,
-				    ".tmp") == 0) {
+				(void)l;
+				if (strncmp(de2->d_name, PARTIAL_NAME,
+				    strlen(PARTIAL_NAME)) == 0) {
 					char *t = xasprintf("%s/%s", wdir,
 					    de2->d_name);
 
@@ -1323,6 +1351,8 @@ intake_recover(struct td_ctx *x)
 		}
 		if (!state) {
 			td_log(TD_LOG_INFO, "resume_intake", "file=%s", name);
+			/* sidecars a crash left in landing */
+			(void)claim_sidecars(x, wdir, name);
 			r = receive(x, de->d_name, name, &tid);
 			x_free(tid);
 		}

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,15 +95,16 @@ check_connect(struct td_conf *c)
 
 	if (strncmp(url, "https://", 8) == 0) {
 		if (fwd_open(&f, c, &err) != 0) {
-			fprintf(stderr, "reconciler %s: %s\n", url, err);
+			fprintf(stderr, "reconciler: %s\n", err);
 			x_free(err);
 			return 1;
 		}
 		if (fwd_check(f, buf, sizeof(buf)) != 0) {
-			fprintf(stderr, "reconciler %s: %s\n", url, buf);
+			fprintf(stderr, "reconciler %s: %s\n", fwd_url(f), buf);
 			rc = 1;
 		} else
-			printf("reconciler %s: TLS connection verified\n", url);
+			printf("reconciler %s: TLS connection verified\n",
+			    fwd_url(f));
 		fwd_close(f);
 	} else
 		printf("output %s: a directory, nothing to connect to\n", url);
@@ -190,6 +192,9 @@ main(int argc, char **argv)
 {
 	size_t i;
 
+	/* archive member names are converted to UTF-8 by libarchive */
+	if (setlocale(LC_CTYPE, "C.UTF-8") == NULL)
+		(void)setlocale(LC_CTYPE, "");
 	td_log_init("tradedrop", TD_LOG_INFO, 0);
 	if (argc < 2) {
 		usage(stderr);

@@ -484,8 +484,14 @@ map_field(struct mapper *m, int i, const struct csv_rec *r,
 			if (i == MF_QUANTITY)
 				res->quantity = dec;
 			else if (i == MF_AMOUNT) {
-				if (dec.scale < m->minor)
-					(void)td_dec_rescale(&dec, m->minor);
+				/* the currency's scale: padded, or trailing
+				 * zeros dropped; never rounded */
+				if (td_dec_rescale(&dec, m->minor) != 0)
+					return reject(res, "amount_scale",
+					    "amount: \"%s\" has more decimals "
+					    "than %s allows (%d)",
+					    shown(p, n, show, sizeof(show)),
+					    m->currency, m->minor);
 				res->amount = dec;
 				res->has_amount = 1;
 			}

@@ -22,6 +22,7 @@
 
 #define READ_BLOCK	(1 << 20)
 #define PROGRESS_EVERY	(256ULL << 20)	/* log progress every 256 MiB */
+#define BATCH_MAX_BYTES	((size_t)64 << 20)	/* a batch is cut here too */
 
 struct pstate {
 	struct mapper		*m;
@@ -171,7 +172,8 @@ on_record(void *arg, const struct csv_rec *rec)
 		(void)td_dec_add(&ps->bt.amount, &ps->mr.amount);
 		ps->bt.has_amount = 1;
 	}
-	if (++ps->curn >= ps->batch_records && (r = flush_batch(ps)) != 0) {
+	if ((++ps->curn >= ps->batch_records || ps->cur->len >= BATCH_MAX_BYTES)
+	    && (r = flush_batch(ps)) != 0) {
 		res->ioerr = r;
 		return 1;
 	}

@@ -32,13 +32,86 @@ struct audit {
 	long long	 offset;
 };
 
+/* Load the committed head (seq, hash, offset) from state.db. */
+static int
+load_head(struct audit *a)
+{
+	sqlite3_stmt *s;
+	int found = 0;
+
+	a->seq = 0;
+	a->offset = 0;
+	memcpy(a->hash, AUDIT_GENESIS, sizeof(a->hash));
+	s = store_prepare(a->st, "SELECT seq, hash, offset FROM audit_head "
+	    "WHERE id = 1");
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		a->seq = sqlite3_column_int64(s, 0);
+		snprintf(a->hash, sizeof(a->hash), "%s",
+		    (const char *)sqlite3_column_text(s, 1));
+		a->offset = sqlite3_column_int64(s, 2);
+		found = 1;
+	}
+	sqlite3_reset(s);
+	return found;
+}
+
+/*
+ * Bytes past the committed head: the line of a transaction that never
+ * committed is cut off (it is written again when the step is redone).
+ * Anything else there means the log and state.db disagree: refuse.
+ */
+static int
+check_tail(struct audit *a, off_t size, char **err)
+{
+	char *buf, *nl, *want;
+	size_t n;
+	ssize_t got;
+
+	if (size <= a->offset)
+		return TD_OK;
+	n = (size_t)(size - a->offset);
+	if (n > (1 << 20)) {
+		*err = xasprintf("%s: %zu bytes past the head recorded in "
+		    "state.db; refusing to cut them", a->path, n);
+		return TD_ERR_STATE;
+	}
+	buf = xmalloc(n + 1);
+	got = pread(a->fd, buf, n, a->offset);
+	if (got != (ssize_t)n) {
+		x_free(buf);
+		*err = xasprintf("%s: %s", a->path, strerror(errno));
+		return TD_ERR_IO;
+	}
+	buf[n] = '\0';
+	want = xasprintf("\"prev\":\"%s\"", a->hash);
+	nl = memchr(buf, '\n', n);
+	if (memchr(buf, '\0', n) != NULL || (nl != NULL && nl != buf + n - 1) ||
+	    strstr(buf, want) == NULL) {
+		*err = xasprintf("%s: %zu bytes past the head recorded in "
+		    "state.db that do not continue its chain; refusing to cut "
+		    "them", a->path, n);
+		x_free(want);
+		x_free(buf);
+		return TD_ERR_STATE;
+	}
+	x_free(want);
+	x_free(buf);
+	if (ftruncate(a->fd, a->offset) != 0 || fsync(a->fd) != 0) {
+		*err = xasprintf("%s: %s", a->path, strerror(errno));
+		return TD_ERR_IO;
+	}
+	td_log(TD_LOG_WARN, "audit_tail_dropped", "file=%s bytes=%zu "
+	    "reason=uncommitted", a->path, n);
+	return TD_OK;
+}
+
 int
 audit_open(struct audit **out, const char *path, const char *integration,
     struct store *st, char **err)
 {
 	struct audit *a;
-	sqlite3_stmt *s;
 	struct stat sb;
+	int r;
 
 	*out = NULL;
 	*err = NULL;
@@ -46,17 +119,8 @@ audit_open(struct audit **out, const char *path, const char *integration,
 	a->path = xstrdup(path);
 	a->integration = xstrdup(integration);
 	a->st = st;
-	memcpy(a->hash, AUDIT_GENESIS, sizeof(a->hash));
-	s = store_prepare(st, "SELECT seq, hash, offset FROM audit_head "
-	    "WHERE id = 1");
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		a->seq = sqlite3_column_int64(s, 0);
-		snprintf(a->hash, sizeof(a->hash), "%s",
-		    (const char *)sqlite3_column_text(s, 1));
-		a->offset = sqlite3_column_int64(s, 2);
-	}
-	sqlite3_reset(s);
-	a->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	(void)load_head(a);
+	a->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (a->fd < 0 || fstat(a->fd, &sb) != 0) {
 		*err = xasprintf("%s: %s", path, strerror(errno));
 		goto fail;
@@ -67,15 +131,8 @@ audit_open(struct audit **out, const char *path, const char *integration,
 		    (long long)sb.st_size, a->offset);
 		goto fail;
 	}
-	if (sb.st_size > a->offset) {
-		/* lines of transactions that never committed */
-		if (ftruncate(a->fd, a->offset) != 0 || fsync(a->fd) != 0) {
-			*err = xasprintf("%s: %s", path, strerror(errno));
-			goto fail;
-		}
-		td_log(TD_LOG_WARN, "audit_tail_dropped", "file=%s bytes=%lld",
-		    path, (long long)(sb.st_size - a->offset));
-	}
+	if ((r = check_tail(a, sb.st_size, err)) != 0)
+		goto fail;
 	*out = a;
 	return TD_OK;
  fail:
@@ -108,6 +165,18 @@ audit_append(struct audit *a, const char *event, const char *tid,
 	sqlite3_stmt *s;
 	int r;
 
+	/*
+	 * The committed head: a transaction that rolled back after its line
+	 * was written left the file longer than that, and its line is cut.
+	 */
+	(void)load_head(a);
+	{
+		struct stat sb;
+
+		if (fstat(a->fd, &sb) == 0 && sb.st_size > a->offset &&
+		    ftruncate(a->fd, a->offset) != 0)
+			return TD_ERR_IO;
+	}
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);

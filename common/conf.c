@@ -273,6 +273,8 @@ parse_value(struct td_conf *c, int k, const char *raw, struct confval *v)
 	case CT_BYTE:
 		if (strcmp(s, "\\t") == 0 || strcmp(s, "tab") == 0)
 			v->u = '\t';
+		else if (strcmp(s, "semicolon") == 0)
+			v->u = ';';	/* a ";" after a blank starts a comment */
 		else if (strlen(s) == 1 && *s != '"' && *s != '\r' &&
 		    *s != '\n')
 			v->u = (unsigned char)*s;
@@ -953,6 +955,8 @@ dump_vals(const struct td_conf *c, const struct confval *vals,
 				fprintf(f, "%s%s", i ? ", " : "", v->list[i]);
 		} else if (keytab[k].type == CT_BYTE && v->u == '\t') {
 			fputs("\\t", f);
+		} else if (keytab[k].type == CT_BYTE && v->u == ';') {
+			fputs("semicolon", f);
 		} else if (keytab[k].flags & CF_URL) {
 			dump_url(f, s);
 		} else

@@ -169,3 +169,37 @@ td_json_key(struct td_buf *b, const char *key)
 	b->p[b->len++] = ':';
 	return 0;
 }
+
+int
+td_json_str_lossy(struct td_buf *b, const char *s, size_t n)
+{
+	struct td_buf t;
+	size_t i, k;
+	int r;
+
+	if ((r = td_json_str(b, s, n)) != TD_ERR_FORMAT)
+		return r;
+	/* keep each valid sequence, replace each bad byte */
+	td_buf_init(&t, n + 16, 0);
+	for (i = 0; i < n; i = k) {
+		for (k = i + 1; k <= n && k - i <= 4; k++) {
+			struct td_buf probe;
+			int ok;
+
+			td_buf_init(&probe, 16, 0);
+			ok = td_json_str(&probe, s + i, k - i) == 0;
+			td_buf_free(&probe);
+			if (ok)
+				break;
+		}
+		if (k <= n && k - i <= 4)
+			td_buf_append(&t, s + i, k - i);
+		else {
+			td_buf_append(&t, "\xef\xbf\xbd", 3);
+			k = i + 1;
+		}
+	}
+	r = td_json_str(b, t.p, t.len);
+	td_buf_free(&t);
+	return r;
+}

@@ -27,4 +27,10 @@ int	 td_json_str(struct td_buf *b, const char *s, size_t n);
  */
 int	 td_json_key(struct td_buf *b, const char *key);
 
+/*
+ * Like td_json_str, for messages that may hold cut or foreign text: bytes
+ * that are not valid UTF-8 are written as U+FFFD. Never TD_ERR_FORMAT.
+ */
+int	 td_json_str_lossy(struct td_buf *b, const char *s, size_t n);
+
 #endif

@@ -84,6 +84,7 @@ static const char *migrations[] = {
 	"  idempotency_key TEXT NOT NULL,"
 	"  quantity_total TEXT NOT NULL DEFAULT '0',"
 	"  amount_total TEXT,"			/* NULL: no amounts */
+	"  reject_info TEXT,"			/* dlq line of a refused batch */
 	"  state TEXT NOT NULL,"		/* pending acked rejected */
 	"  attempts INTEGER NOT NULL DEFAULT 0,"
 	"  created_at INTEGER NOT NULL,"

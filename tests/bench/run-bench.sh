@@ -5,6 +5,8 @@
 #   A     tradedrop once -c bench.conf        data.csv.gz  (gzip -1)
 #   A2    tradedrop once -c bench.conf        data.csv     (plain, as before)
 #   B     tradedrop once -c bench.conf        data.csv.zst (zstd -1)
+#   H     tradedrop once -c bench-h.conf      data.csv.gz  (to https://)
+#   H-zstd tradedrop once -c bench-hz.conf    data.csv.gz  (to https://, zstd)
 #   ref1  gzip -dc data.csv.gz | iconv -f WINDOWS-1252 -t UTF-8 | sha256sum
 #   ref2  mlr --icsv --ojsonl cat data.csv    (Debian package miller)
 #   ref3  zstd -dc data.csv.zst | iconv -f WINDOWS-1252 -t UTF-8 | sha256sum
@@ -16,14 +18,35 @@
 # ref3 and ref2; A2 has no goals and is there to show regressions of the
 # parse/map/write path apart from decompression.
 #
-# The runs are interleaved (A, ref1, B, ref3, ref2, A2, A, ...); before
-# each one the inputs are read once to warm the page cache, the same for
-# all.  The medians are printed with the ratios to the goals.  Every
-# tradedrop run is checked: exit 0, all records delivered (manifest
-# counts.delivered), none dead-lettered, decoded as windows-1252; a
-# failed check prints a loud WARNING.  A benchmark, not a test: a missed
-# goal or a failed check is printed, never an error.  Exits 1 only when
-# something could not run at all.
+# H is A delivered over HTTPS with mutual TLS instead of file://: the
+# same configuration, but [output] url = https://127.0.0.1:PORT/bench
+# with ca_file, client_cert and client_key (no token_file), made by
+# tests/lib/mkca.sh, to a local tests/lib/https-peer.py (run with
+# /usr/bin/python3, --require-client-cert) that stores every body (and
+# fsyncs it) as a reconciler would.  H is held to H time / A time <= 1.15.
+# H-zstd is H with output_encoding = zstd (the peer just stores the
+# bodies); its ratio to A is printed without a goal.  Each H run gets a
+# new peer on a new, empty directory: the idempotency keys depend only on
+# the input and the mapping, so a peer that had seen them would answer
+# 409 to every batch and store nothing, which would not measure a
+# reconciler's work.  The peer is started before the timed run (its
+# start is not timed; its CPU competes with tradedrop's, as a local
+# receiver does) and stopped with SIGTERM, then waited for, after it and
+# when the script exits or is interrupted.  After each H run the peer's
+# requests.ndjson is checked: as many POST /batches as the manifest's
+# batches, all answered 2xx, complete, with the keys and SHA-256 of its
+# batch_list, and the POST /transmissions (the manifest, from which the
+# counts below are taken) answered 2xx; otherwise a loud WARNING, at once
+# and in the summary.  Without /usr/bin/python3 or openssl, H is skipped.
+#
+# The runs are interleaved (A, H, ref1, B, ref3, ref2, A2, H-zstd, A,
+# ...); before each one the inputs are read once to warm the page cache,
+# the same for all.  The medians are printed with the ratios to the
+# goals.  Every tradedrop run is checked: exit 0, all records delivered
+# (manifest counts.delivered), none dead-lettered, decoded as
+# windows-1252; a failed check prints a loud WARNING.  A benchmark, not a
+# test: a missed goal or a failed check is printed, never an error.
+# Exits 1 only when something could not run at all.
 #
 # Environment:
 #   BENCH_SIZE   size of the generated CSV, bytes with K/M/G (default 1G)
@@ -48,6 +71,9 @@ PARENT=${BENCH_DIR:-/tmp}
 GENSRC=$top_srcdir/tests/bench/gen-sellthrough.c
 GEN=$top_builddir/tests/bench/gen-sellthrough
 TIME=/usr/bin/time
+PYTHON=/usr/bin/python3
+PEER=$top_srcdir/tests/lib/https-peer.py
+MKCA=$top_srcdir/tests/lib/mkca.sh
 
 die() {
 	echo "run-bench: $*" >&2
@@ -64,6 +90,13 @@ for t in gzip zstd iconv sha256sum awk; do
 done
 HAVE_MLR=0
 command -v mlr > /dev/null 2>&1 && HAVE_MLR=1
+# case H needs the test peer (python3) and a test PKI (openssl)
+HAVE_HTTPS=1 HTTPS_WHY=
+[ -x "$PYTHON" ] || HAVE_HTTPS=0 HTTPS_WHY="$PYTHON missing"
+command -v "${OPENSSL:-openssl}" > /dev/null 2>&1 ||
+    HAVE_HTTPS=0 HTTPS_WHY="openssl missing"
+[ -r "$PEER" ] && [ -r "$MKCA" ] ||
+    HAVE_HTTPS=0 HTTPS_WHY="$PEER or $MKCA missing"
 
 # the generator, rebuilt when missing or older than its source
 if [ ! -x "$GEN" ] || [ -n "$(find "$GENSRC" -newer "$GEN")" ]; then
@@ -74,7 +107,60 @@ fi
 
 mkdir -p "$PARENT" || exit 1
 W=$(mktemp -d "$PARENT/td-bench.XXXXXX") || die "cannot make a work dir"
-trap 'rm -rf "$W"' EXIT
+
+# ---------------------------------------------------------------- peer
+# The HTTPS peer of case H: at most one at a time, its pid in PEER_PID.
+PEER_PID=
+
+# alive PID: PID is running (not gone, not a zombie waiting for wait)
+alive() {
+	[ -d "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' \
+	    "/proc/$1/status" 2> /dev/null
+}
+
+# peer_stop: SIGTERM to the peer, then wait for it (SIGKILL if it is
+# still there after 10 s).  Safe to call when no peer runs.
+peer_stop() {
+	[ -n "$PEER_PID" ] || return 0
+	kill -TERM "$PEER_PID" 2> /dev/null
+	_pn=0
+	while alive "$PEER_PID" && [ "$_pn" -lt 100 ]; do
+		sleep 0.1
+		_pn=$((_pn + 1))
+	done
+	if alive "$PEER_PID"; then
+		echo "run-bench: https peer $PEER_PID ignored SIGTERM;" \
+		    "SIGKILL" >&2
+		kill -KILL "$PEER_PID" 2> /dev/null
+	fi
+	wait "$PEER_PID" 2> /dev/null
+	PEER_PID=
+}
+
+# peer_start DIR: a new peer on the new, empty DIR (mutual TLS); sets
+# PEER_PORT.  Returns 1 when it is not listening within 10 s.
+peer_start() {
+	peer_stop
+	PEER_DIR=$1
+	rm -rf "$PEER_DIR"
+	mkdir -p "$PEER_DIR" || exit 1
+	"$PYTHON" "$PEER" --dir "$PEER_DIR" --cert "$W/pki/server.pem" \
+	    --key "$W/pki/server.key" --ca "$W/pki/ca.pem" \
+	    --require-client-cert 2>> "$W/peer.log" < /dev/null &
+	PEER_PID=$!
+	_pn=0
+	while [ ! -s "$PEER_DIR/port" ]; do
+		if ! alive "$PEER_PID" || [ "$_pn" -ge 100 ]; then
+			peer_stop
+			return 1
+		fi
+		sleep 0.1
+		_pn=$((_pn + 1))
+	done
+	PEER_PORT=$(cat "$PEER_DIR/port")
+}
+
+trap 'peer_stop; rm -rf "$W"' EXIT
 trap 'exit 130' INT TERM HUP PIPE
 
 # ---------------------------------------------------------------- helpers
@@ -169,17 +255,85 @@ CONF
 	die "tradedrop check rejects bench.conf"
 }
 
+# bench-h.conf and bench-hz.conf: bench.conf with an https:// url to the
+# peer (@PORT@ is replaced for each run, the peer's port being new),
+# mutual TLS, and for hz output_encoding = zstd.  [output] is the last
+# section of bench.conf, so the keys are appended to it.
+HTTPS_BROKEN=
+if [ "$HAVE_HTTPS" -eq 1 ]; then
+	sh "$MKCA" "$W/pki" || die "tests/lib/mkca.sh failed"
+	for c in h hz; do
+		{
+			grep -v '^url = ' "$W/bench.conf"
+			echo "url = https://127.0.0.1:@PORT@/bench"
+			echo "ca_file = $W/pki/ca.pem"
+			echo "client_cert = $W/pki/client.pem"
+			echo "client_key = $W/pki/client.key"
+			[ "$c" = hz ] && echo "output_encoding = zstd"
+		} > "$W/bench-$c.conf"
+	done
+	# the configurations load, and the handshake with the peer works
+	if ! peer_start "$W/peer"; then
+		HTTPS_BROKEN="the https peer did not start"
+	else
+		for c in h hz; do
+			sed "s|@PORT@|$PEER_PORT|" "$W/bench-$c.conf" \
+			    > "$W/check-$c.conf"
+			"$TRADEDROP" check --connect -c "$W/check-$c.conf" \
+			    > "$W/check.out" 2>&1 || {
+				cat "$W/check.out" >&2
+				HTTPS_BROKEN="tradedrop check --connect fails"
+				HTTPS_BROKEN="$HTTPS_BROKEN with bench-$c.conf"
+			}
+		done
+		peer_stop
+	fi
+	if [ -n "$HTTPS_BROKEN" ]; then
+		tail -n 10 "$W/peer.log" >&2 2> /dev/null
+		echo "!!! WARNING: case H cannot run: $HTTPS_BROKEN" >&2
+		HAVE_HTTPS=0 HTTPS_WHY=$HTTPS_BROKEN
+	fi
+	rm -rf "$W/peer"
+fi
+
 # ---------------------------------------------------------------- cases
-# run_td CASE FILE RUN: tradedrop once on a fresh state dir with FILE
-# linked into landing/.  Appends to CASE.sec .kib .rc .delivered .dlq
-# .enc; the log of the first failed run is kept as CASE-failed.log.
+# run_td CASE FILE RUN [CONF]: tradedrop once on a fresh state dir with
+# FILE linked into landing/.  Appends to CASE.sec .kib .rc .delivered
+# .dlq .enc; the log of the first failed run is kept as CASE-failed.log.
+# With CONF (bench-h.conf or bench-hz.conf) the output is a new https
+# peer, checked after the run (peer_check), its manifest put into
+# run/out/ for the counts; its problems are appended to CASE.peer.
 run_td() {
 	rm -rf "$W/run"
 	mkdir -p "$W/run/state/landing" "$W/run/out" || exit 1
 	ln "$W/$2" "$W/run/state/landing/$2" 2> /dev/null ||
 	    cp "$W/$2" "$W/run/state/landing/$2" || exit 1
+	conf=$W/bench.conf
+	if [ $# -ge 4 ]; then
+		conf=$W/run/$4
+		if ! peer_start "$W/peer"; then
+			T_SEC=0 T_KIB=0 T_RC=127
+			echo "the https peer did not start" > "$W/tradedrop.log"
+			echo "run $3: the https peer did not start" \
+			    >> "$W/$1.peer"
+			peer_fail "$1" "$3"
+			record_td "$1" "$3"
+			return
+		fi
+		sed "s|@PORT@|$PEER_PORT|" "$W/$4" > "$conf"
+	fi
 	warm
-	timed "$TRADEDROP" once -c "$W/bench.conf" 2> "$W/tradedrop.log"
+	timed "$TRADEDROP" once -c "$conf" 2> "$W/tradedrop.log"
+	if [ $# -ge 4 ]; then
+		peer_stop
+		peer_check "$1" "$3"
+		rm -rf "$W/peer"
+	fi
+	record_td "$1" "$3"
+}
+
+# record_td CASE RUN: the bookkeeping of run_td
+record_td() {
 	echo "$T_SEC" >> "$W/$1.sec"
 	echo "$T_KIB" >> "$W/$1.kib"
 	echo "$T_RC" >> "$W/$1.rc"
@@ -189,12 +343,125 @@ run_td() {
 	echo "$TD_DLQ" >> "$W/$1.dlq"
 	manifest_encoding "$W/run/out" >> "$W/$1.enc"
 	if [ "$T_RC" -ne 0 ] && [ ! -e "$W/$1-failed.log" ]; then
-		cp "$W/tradedrop.log" "$W/$1-failed.log"
-		echo "$3" > "$W/$1-failed.run"
+		cp "$W/tradedrop.log" "$W/$1-failed.log" 2> /dev/null
+		echo "$2" > "$W/$1-failed.run"
 	fi
 	rm -rf "$W/run"
 	TD_LINE="$T_SEC s $((T_KIB / 1024)) MiB exit $T_RC"
-	TD_LINE="$TD_LINE delivered $TD_DELIVERED dlq $TD_DLQ"
+	TD_LINE="$TD_LINE delivered $TD_DELIVERED dlq $TD_DLQ$PEER_LINE"
+	PEER_LINE=
+}
+PEER_LINE=
+
+# peer_fail CASE RUN: the loud warning, at once, of a failed peer check
+peer_fail() {
+	{
+		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+		echo "!!! WARNING: case $1 run $2: the https peer did not get" \
+		    "what it should:"
+		grep "^run $2: " "$W/$1.peer" | sed 's/^/!!!   /'
+		echo "!!! peer log (last lines):"
+		tail -n 8 "$W/peer.log" 2> /dev/null | sed 's/^/!!!   /'
+		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+	}
+}
+
+# peer_check CASE RUN: after an H run (peer stopped), read the peer's
+# requests.ndjson: the POST /transmissions must have arrived, complete
+# and answered 2xx, and there must be exactly as many POST /batches as
+# the manifest's batches, each complete, answered 2xx, with the
+# idempotency keys and SHA-256 of the manifest's batch_list.  The
+# manifest is written to run/out/peer/manifest.json for the counts.
+# Problems go to CASE.peer (and are printed loudly at once); sets
+# PEER_LINE for the progress line.
+peer_check() {
+	mkdir -p "$W/run/out/peer" || exit 1
+	"$PYTHON" - "$W/peer" "$W/run/out/peer/manifest.json" \
+	    > "$W/peer-check.out" 2>&1 <<'PY' ||
+import gzip, json, os, sys
+d, out = sys.argv[1], sys.argv[2]
+bad = []
+reqs = []
+try:
+    with open(os.path.join(d, "requests.ndjson"), encoding="utf-8") as f:
+        for line in f:
+            reqs.append(json.loads(line))
+except (OSError, ValueError) as e:
+    bad.append("cannot read requests.ndjson: %s" % e)
+def path(r):
+    return (r.get("path") or "").split("?", 1)[0]
+def ok(r):
+    s = r.get("status")
+    return r.get("method") == "POST" and r.get("body_complete") and \
+        isinstance(s, int) and (200 <= s < 300 or s == 409)
+batches = [r for r in reqs if path(r).endswith("/batches")]
+trans = [r for r in reqs if path(r).endswith("/transmissions")]
+other = [r for r in reqs if not path(r).endswith(("/batches", "/transmissions"))]
+man = None
+tok = [r for r in trans if ok(r)]
+if not trans:
+    bad.append("NO POST /transmissions arrived (the manifest)")
+elif not tok:
+    bad.append("POST /transmissions arrived %d time(s), never complete"
+               " and answered 2xx (status %s)"
+               % (len(trans), [r.get("status") for r in trans]))
+else:
+    r = tok[-1]
+    try:
+        with open(os.path.join(d, r["body_file"]), "rb") as f:
+            body = f.read()
+        ce = (r.get("headers") or {}).get("content-encoding", "identity")
+        if ce == "gzip":
+            body = gzip.decompress(body)
+        elif ce not in ("identity", ""):
+            raise ValueError("content-encoding %s" % ce)
+        man = json.loads(body)
+        with open(out, "wb") as f:
+            f.write(body.strip() + b"\n")
+    except (OSError, ValueError, KeyError) as e:
+        bad.append("the /transmissions body is not a manifest: %s" % e)
+if len(trans) > 1:
+    bad.append("POST /transmissions arrived %d times" % len(trans))
+nok = sum(1 for r in batches if ok(r))
+keys = set((r.get("headers") or {}).get("idempotency-key") for r in batches)
+if nok != len(batches):
+    bad.append("%d of %d POST /batches not complete or not answered 2xx"
+               " (statuses %s)" % (len(batches) - nok, len(batches),
+               sorted(set(str(r.get("status")) for r in batches))))
+nb = "?"
+if man is not None:
+    nb = man.get("batches")
+    if nb != len(batches):
+        bad.append("%d POST /batches recorded (%d distinct keys), the"
+                   " manifest has batches %s" % (len(batches), len(keys), nb))
+    want = {}
+    for b in man.get("batch_list") or []:
+        want[b.get("idempotency_key")] = b.get("sha256")
+    got = {}
+    for r in batches:
+        if ok(r):
+            got[(r.get("headers") or {}).get("idempotency-key")] = \
+                r.get("body_sha256")
+    if got != want:
+        miss = sum(1 for k in want if k not in got)
+        diff = sum(1 for k in want if k in got and got[k] != want[k])
+        extra = sum(1 for k in got if k not in want)
+        bad.append("batch_list vs received: %d missing, %d with another"
+                   " SHA-256, %d unknown keys" % (miss, diff, extra))
+if other:
+    bad.append("%d unexpected request(s): %s" % (len(other),
+               sorted(set(path(r) for r in other))))
+print("peer: %d POST /batches (manifest batches %s), /transmissions %s"
+      % (len(batches), nb, "ok" if tok else "MISSING"))
+for b in bad:
+    print("PROBLEM: " + b.replace("|", "/"))
+PY
+	    echo "PROBLEM: the peer check failed to run" >> "$W/peer-check.out"
+	PEER_LINE=" ($(grep -v '^PROBLEM: ' "$W/peer-check.out" | head -n 1))"
+	grep '^PROBLEM: ' "$W/peer-check.out" | sed "s/^PROBLEM: /run $2: /" \
+	    >> "$W/$1.peer"
+	grep -q '^PROBLEM: ' "$W/peer-check.out" && peer_fail "$1" "$2"
+	return 0
 }
 
 # run_pipe CASE DECOMPRESSOR FILE: DECOMPRESSOR -dc FILE | iconv | sha256sum;
@@ -227,6 +494,11 @@ i=1
 while [ "$i" -le "$RUNS" ]; do
 	run_td a data.csv.gz "$i"
 	echo "run-bench: run $i/$RUNS: A    tradedrop .csv.gz $TD_LINE"
+	if [ "$HAVE_HTTPS" -eq 1 ]; then
+		run_td h data.csv.gz "$i" bench-h.conf
+		echo "run-bench: run $i/$RUNS: H    tradedrop .csv.gz" \
+		    "https $TD_LINE"
+	fi
 	run_pipe r1 gzip data.csv.gz
 	echo "run-bench: run $i/$RUNS: ref1 gzip|iconv $PIPE_LINE"
 	run_td b data.csv.zst "$i"
@@ -241,6 +513,11 @@ while [ "$i" -le "$RUNS" ]; do
 	fi
 	run_td a2 data.csv "$i"
 	echo "run-bench: run $i/$RUNS: A2   tradedrop .csv $TD_LINE"
+	if [ "$HAVE_HTTPS" -eq 1 ]; then
+		run_td hz data.csv.gz "$i" bench-hz.conf
+		echo "run-bench: run $i/$RUNS: H-zstd tradedrop .csv.gz" \
+		    "https zstd $TD_LINE"
+	fi
 	i=$((i + 1))
 done
 
@@ -306,6 +583,8 @@ check_td() {
 	    problems="$problems|delivered $dels, not all $RECORDS records"
 	failed "$W/$1.dlq" &&
 	    problems="$problems|dead-lettered records (per run: $dlqs)"
+	[ -s "$W/$1.peer" ] && problems="$problems|$(sed 's/|/\//g' \
+	    "$W/$1.peer" | tr '\n' '|' | sed 's/|$//')"
 	[ "$encs" = windows-1252 ] ||
 	    problems="$problems|manifest encoding '$encs', not windows-1252"
 	[ -z "$problems" ] && return 0
@@ -349,6 +628,10 @@ echo "note       tradedrop unpacks the file itself and decodes it with"
 echo "           [decode] encoding = windows-1252, the description mapped"
 echo "           (retailer_item_id); gzip batches to file://.  A2 is the"
 echo "           same configuration on the plain .csv (no goals)."
+echo "           H is A delivered to https://127.0.0.1 (mutual TLS, TLS 1.3)"
+echo "           to tests/lib/https-peer.py, which stores and fsyncs each"
+echo "           body; a new peer on an empty dir for every run; H-zstd the"
+echo "           same with output_encoding = zstd.  RSS is tradedrop's alone."
 echo "           MB/s is 10^6 bytes of uncompressed CSV per second; medians of"
 echo "           $RUNS runs; peak RSS is %M of /usr/bin/time (for a pipeline,"
 echo "           its largest process)."
@@ -367,6 +650,14 @@ else
 	R2_SEC=
 fi
 row "A2    tradedrop once, plain .csv" a2
+if [ "$HAVE_HTTPS" -eq 1 ]; then
+	row "H     .csv.gz -> https mTLS, gzip" h
+	row "H-zstd .csv.gz -> https mTLS, zstd" hz
+else
+	printf '%-36s %9s\n' "H     .csv.gz -> https mTLS, gzip" SKIP
+	printf '%-36s %9s\n' "H-zstd .csv.gz -> https mTLS, zstd" SKIP
+	echo "      ($HTTPS_WHY)"
+fi
 
 status=0
 WARNINGS=
@@ -375,6 +666,10 @@ echo
 check_td a "A  (.csv.gz)"
 check_td b "B  (.csv.zst)"
 check_td a2 "A2 (plain .csv)"
+if [ "$HAVE_HTTPS" -eq 1 ]; then
+	check_td h "H  (https, gzip)"
+	check_td hz "H-zstd (https, zstd)"
+fi
 failed "$W/r1.rc" && echo "WARNING: ref1 (gzip | iconv) failed in some" \
     "run: its figures are not comparable"
 failed "$W/r3.rc" && echo "WARNING: ref3 (zstd | iconv) failed in some" \
@@ -407,6 +702,21 @@ goal b "B: tradedrop time / shell pipeline (ref3) time" \
     "$(ratio "$B_SEC" "$R3_SEC")" "<=" 1.0
 goal b "B: tradedrop throughput / Miller throughput" "$mb_ratio" ">=" 4
 goal b "B: tradedrop peak RSS, MiB" "$(mib b)" "<=" 64
+if [ "$HAVE_HTTPS" -eq 1 ]; then
+	goal h "H: https (mTLS) time / A (file://) time" \
+	    "$(ratio "$(median < "$W/h.sec")" "$A_SEC")" "<=" 1.15
+	v="$(ratio "$(median < "$W/hz.sec")" "$A_SEC")"
+	case " $WARNINGS " in
+	*" hz "*) hzv="(UNTRUSTED: checks failed)" ;;
+	*) hzv="(no goal)" ;;
+	esac
+	printf '%-50s %8s %8s  %s\n' \
+	    "H-zstd: https zstd time / A (file://) time" "$v" "-" "$hzv"
+else
+	printf '%-50s %8s %8s  %s\n' \
+	    "H: https (mTLS) time / A (file://) time" n/a "<= 1.15" \
+	    "SKIPPED ($HTTPS_WHY)"
+fi
 if [ -n "$WARNINGS" ]; then
 	echo
 	echo "WARNING: the checks of tradedrop failed for case(s)$WARNINGS" \
@@ -415,5 +725,6 @@ fi
 
 failed "$W/r1.rc" && status=1
 failed "$W/r3.rc" && status=1
+[ -n "$HTTPS_BROKEN" ] && status=1
 [ "$HAVE_MLR" -eq 1 ] && failed "$W/r2.rc" && status=1
 exit $status

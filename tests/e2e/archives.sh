@@ -40,7 +40,7 @@ row() {	# row FILE STORE UNITS [ITEM]
 mkdir -p "$W/z/sub"; row "$W/z/a.csv" 1 1; row "$W/z/sub/b.csv" 2 2
 (cd "$W/z" && $PY -c "
 import zipfile; z = zipfile.ZipFile('$L/two.zip', 'w', zipfile.ZIP_DEFLATED)
-z.write('a.csv'); z.write('sub/b.csv'); z.close()")
+z.write('a.csv'); z.write('sub/b.csv'); z.write('a.csv', 'café/łódź.csv'); z.close()")
 # a .tar.gz with a directory, an empty file and a CSV
 mkdir -p "$W/t/d/empty_dir"; row "$W/t/d/c.csv" 3 3; : > "$W/t/d/empty.csv"
 tar -C "$W/t" -czf "$L/bundle.tar.gz" d
@@ -93,12 +93,12 @@ reason() { $PY -c "import json; r=json.load(open('$S/quarantine/$(tid "$1")/reas
 field() { for f in "$T_TMP/out/$(tid "$1")"/batch-*.gz; do gzip -dc "$f"; done | $PY -c "import json,sys; print(json.loads(sys.stdin.readline())['$2'])"; }
 man() { $PY -c "import json; m=json.load(open('$T_TMP/out/$(tid "$1")/manifest.json')); print($2)"; }
 
-t_is "$(members two.zip)" "a.csv:1 sub/b.csv:2" "a .zip of two CSVs: two documents with their paths, in order"
+t_is "$(members two.zip)" "a.csv:1 sub/b.csv:2 café/łódź.csv:1" "a .zip of three CSVs: documents with their paths (UTF-8 too), in order"
 t_is "$(members bundle.tar.gz)" "d/c.csv:3" "a .tar.gz: the CSV, the directory and the empty file skipped"
 t_is "$(members nested.zip)" "in.csv.gz:4" "a .csv.gz inside a .zip: decompressed, named by its zip path"
 t_is "$(members plain.csv.zst)" "None:5" "a .csv.zst: one document, member null"
 t_is "$(man two.zip "m['container'], [x['member'] for x in m['members']]")" \
-	"zip ['a.csv', 'sub/b.csv']" "the manifest names the container and every member"
+	"zip ['a.csv', 'sub/b.csv', 'café/łódź.csv']" "the manifest names the container and every member"
 t_is "$(field cp1252.csv retailer_item_id)" "CAFÉ ’BLEND’ €" "Windows-1252 decoded to UTF-8 (auto)"
 t_is "$(man cp1252.csv "m['encoding']")" "windows-1252" "the manifest records windows-1252"
 t_is "$(field utf16.csv retailer_item_id)" "naïve – ok" "UTF-16LE with a BOM decoded"

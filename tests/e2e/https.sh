@@ -258,6 +258,13 @@ mk i.csv 2
 run rogue log9
 t_is "$RC" 3 "rogue server: refused, exit 3"
 t_is "$(wc -l < "$T_TMP/rogue/requests.ndjson" 2>/dev/null || echo 0)" 0 "nothing reached the rogue server"
+conf secret 1 "client_cert = $C/client.pem" "client_key = $C/client.key"
+sed -i 's|^url = https://127.0.0.1:1/|url = https://user:Pa55w0rd@127.0.0.1:1/|; s/^breaker_failures = 6/breaker_failures = 1/' "$T_TMP/secret.conf"
+mk s.csv 1
+run secret logs
+t_grep "$T_TMP/logs" "url=https://user:REDACTED@127.0.0.1:1/api/v1" "a password in the output URL is logged as REDACTED"
+t_ok "$(grep -c Pa55w0rd "$T_TMP/logs")" "and never in clear"
+sleep 2.2
 "$TRADEDROP" check --connect -c "$T_TMP/rogue.conf" > "$T_TMP/cc" 2>&1
 t_is $? 1 "check --connect refuses the rogue server"
 "$TRADEDROP" check --connect -c "$T_TMP/good.conf" > "$T_TMP/cc" 2>&1

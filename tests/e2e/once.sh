@@ -208,4 +208,16 @@ t_grep "$T_TMP/try.err" "$T_TMP/b.csv:3: tier 3 gtin_check_digit:" "try names fi
 "$TRADEDROP" try -c "$T_TMP/t.conf" "$S/quarantine/$TC/c.csv" > /dev/null 2> "$T_TMP/try.err"
 t_is $? 1 "try exits 1 on schema drift"
 t_grep "$T_TMP/try.err" "tier 2 schema_missing_column" "try reports the tier 2 code"
+# an amount with more decimals than the currency has is refused, not rounded
+printf 'Store Nbr,Item Nbr,Week Ending,UPC,Units,Net Sales $,Promo\n7,1,11/21/2026,00012345678905,2,4.005,\n7,1,11/21/2026,00012345678905,2,4.500,\n' > "$T_TMP/scale.csv"
+"$TRADEDROP" try -c "$T_TMP/t.conf" "$T_TMP/scale.csv" > "$T_TMP/scale.out" 2> "$T_TMP/scale.err"
+t_grep "$T_TMP/scale.err" "scale.csv:2: tier 3 amount_scale:" "4.005 USD: Tier 3 amount_scale"
+t_grep "$T_TMP/scale.out" '"amount":"4.50"' "4.500 USD: trailing zero dropped to the currency scale"
+
+# the audit log and state.db must agree: a lost state.db is refused
+mv "$S/state.db" "$S/state.db.lost"; rm -f "$S/state.db-wal" "$S/state.db-shm"
+"$TRADEDROP" once -c "$T_TMP/t.conf" > /dev/null 2> "$T_TMP/log5"
+t_is $? 4 "audit.log without its state.db: once refuses (exit 4)"
+t_grep "$T_TMP/log5" "do not continue its chain; refusing to cut them" "and says why"
+t_ok "$([ -s "$S/audit.log" ]; echo $?)" "the audit log is left whole"
 t_done

@@ -414,6 +414,22 @@ test_errors(void)
 }
 
 static void
+test_semicolon(void)
+{
+	struct td_conf *c = NULL;
+	char *text = xasprintf("%s[parse]\ndelimiter = semicolon\n", minimal);
+	char *errs = load(text, &c);
+
+	ok(errs == NULL && c != NULL &&
+	    td_conf_u64(c, TDK_parse_delimiter) == ';',
+	    "delimiter = semicolon is ';' (a bare ';' after a blank is a "
+	    "comment)");
+	x_free(errs);
+	td_conf_free(c);
+	x_free(text);
+}
+
+static void
 test_mapexpr(void)
 {
 	struct mapexpr *mx;
@@ -451,6 +467,7 @@ main(void)
 	test_every_key();
 	test_defaults();
 	test_errors();
+	test_semicolon();
 	test_mapexpr();
 	{
 		char *cmd = xasprintf("rm -rf '%s'", dir);
