@@ -452,6 +452,105 @@ send_batches(struct td_ctx *x, const struct dtx *t)
 
 	cenc = x->enc == OB_ENC_GZIP ? "gzip" : x->enc == OB_ENC_ZSTD ?
 	    "zstd" : NULL;
+	/*
+	 * While the breaker is closed, keep several batches in flight; at
+	 * the first failure wait for the others, then go on one at a time
+	 * with retries and backoff from the first batch still pending.
+	 */
+	if (x->brk_failures == 0 && x->brk_opened == 0 && n > 1) {
+		int stop = 0, slot;
+		size_t next = 0, k;
+		struct {
+			size_t	 i;
+			char	*body;
+			char	*h[4];
+		} pend[8];
+
+		memset(pend, 0, sizeof(pend));
+		while (1) {
+			while (!stop && next < n && fwd_inflight(x->fwd) < 4) {
+				x_free(src);
+				src = xasprintf("%s/batch-%06llu%s", obdir,
+				    (unsigned long long)seqs[next], suf);
+				if (td_read_file(src, MAX_BODY, &body,
+				    &blen) != 0) {
+					stop = 1;	/* the slow path reports */
+					break;
+				}
+				hdrs[0] = hk = xasprintf("Idempotency-Key: %s",
+				    keys[next]);
+				hdrs[1] = hi = xasprintf("Tradedrop-Integration: "
+				    "%s", x->integration);
+				hdrs[2] = ht = xasprintf("Tradedrop-Transmission: "
+				    "%s", t->id);
+				hdrs[3] = hb = xasprintf("Tradedrop-Batch: "
+				    "%llu/%llu", (unsigned long long)seqs[next],
+				    (unsigned long long)total);
+				hdrs[4] = NULL;
+				slot = fwd_start(x->fwd, "/batches",
+				    "application/x-ndjson", cenc, hdrs, body,
+				    blen);
+				if (slot < 0 || slot >= 8)
+					td_fatal("send_batches: no free slot");
+				pend[slot].i = next++;
+				pend[slot].body = body;
+				pend[slot].h[0] = hk;
+				pend[slot].h[1] = hi;
+				pend[slot].h[2] = ht;
+				pend[slot].h[3] = hb;
+			}
+			if (fwd_inflight(x->fwd) == 0)
+				break;
+			fr = fwd_wait(x->fwd, &slot, &resp);
+			i = pend[slot].i;
+			x_free(pend[slot].body);
+			for (k = 0; k < 4; k++)
+				x_free(pend[slot].h[k]);
+			memset(&pend[slot], 0, sizeof(pend[slot]));
+			if (r != 0)
+				continue;
+			switch (fr) {
+			case FWD_ACK:
+				r = mark_batches(x, t->id, &seqs[i], 1,
+				    "acked");
+				break;
+			case FWD_REJECT:
+				x_free(src);
+				src = xasprintf("%s/batch-%06llu%s", obdir,
+				    (unsigned long long)seqs[i], suf);
+				r = reject_batch(x, t, seqs[i], nrecs[i], src,
+				    &resp);
+				break;
+			default:
+				/* retried, or reported, one at a time below */
+				stop = 1;
+			}
+			if (r != 0)
+				stop = 1;
+		}
+		if (r != 0)
+			goto out;
+		/* what is still pending goes one at a time */
+		for (i = 0; i < n; i++) {
+			x_free(shas[i]);
+			x_free(keys[i]);
+		}
+		n = 0;
+		s = store_prepare(x->st, "SELECT seq, sha256, "
+		    "idempotency_key, records FROM batches WHERE "
+		    "transmission_id = ? AND state = 'pending' ORDER BY seq");
+		sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
+		while (sqlite3_step(s) == SQLITE_ROW) {
+			seqs[n] = (uint64_t)sqlite3_column_int64(s, 0);
+			shas[n] = xstrdup((const char *)
+			    sqlite3_column_text(s, 1));
+			keys[n] = xstrdup((const char *)
+			    sqlite3_column_text(s, 2));
+			nrecs[n] = (uint64_t)sqlite3_column_int64(s, 3);
+			n++;
+		}
+		sqlite3_reset(s);
+	}
 	for (i = 0; i < n && r == 0; i++) {
 		seq = seqs[i];
 		x_free(src);

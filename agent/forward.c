@@ -19,29 +19,39 @@
 #include "log.h"
 #include "forward.h"
 
+#define FWD_SLOTS	4	/* requests in flight at most */
+
+struct fslot {
+	CURL		*easy;
+	struct curl_slist *hl;
+	char		*url;
+	struct fwd_resp	 resp;
+	size_t		 bodylen;
+	int		 busy;
+};
+
 struct forwarder {
 	CURLM		*multi;
-	CURL		*easy;
+	CURL		*easy;		/* the configured template */
 	char		*url;		/* without a trailing slash */
 	char		*shown;		/* url with any password redacted */
 	char		*auth;		/* "Authorization: Bearer ..." or NULL */
 	long		 timeout_ms;
-	struct fwd_resp	*resp;		/* of the request under way */
-	size_t		 bodylen;
+	struct fslot	 slot[FWD_SLOTS];
 };
 
 static size_t
 on_body(char *p, size_t size, size_t n, void *arg)
 {
-	struct forwarder *f = arg;
+	struct fslot *sl = arg;
 	size_t len = size * n, room;
 
-	room = sizeof(f->resp->body) - 1 - f->bodylen;
+	room = sizeof(sl->resp.body) - 1 - sl->bodylen;
 	if (len < room)
 		room = len;
-	memcpy(f->resp->body + f->bodylen, p, room);
-	f->bodylen += room;
-	f->resp->body[f->bodylen] = '\0';
+	memcpy(sl->resp.body + sl->bodylen, p, room);
+	sl->bodylen += room;
+	sl->resp.body[sl->bodylen] = '\0';
 	return len;
 }
 
@@ -72,7 +82,7 @@ parse_retry_after(const char *v)
 static size_t
 on_header(char *p, size_t size, size_t n, void *arg)
 {
-	struct forwarder *f = arg;
+	struct fslot *sl = arg;
 	size_t len = size * n;
 	char line[256];
 
@@ -81,7 +91,7 @@ on_header(char *p, size_t size, size_t n, void *arg)
 		memcpy(line, p + 12, len - 12);
 		line[len - 12] = '\0';
 		line[strcspn(line, "\r\n")] = '\0';
-		f->resp->retry_after = parse_retry_after(line);
+		sl->resp.retry_after = parse_retry_after(line);
 	}
 	return len;
 }
@@ -93,7 +103,7 @@ fwd_open(struct forwarder **out, const struct td_conf *c, char **err)
 	const char *tf, *url = td_conf_str(c, TDK_output_url);
 	char *tok = NULL;
 	size_t len;
-	int r;
+	int r, i;
 
 	*out = NULL;
 	*err = NULL;
@@ -154,9 +164,7 @@ fwd_open(struct forwarder **out, const struct td_conf *c, char **err)
 	curl_easy_setopt(f->easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(f->easy, CURLOPT_USERAGENT, "tradedrop/" VERSION);
 	curl_easy_setopt(f->easy, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(f->easy, CURLOPT_WRITEDATA, f);
 	curl_easy_setopt(f->easy, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(f->easy, CURLOPT_HEADERDATA, f);
 	if (td_conf_str(c, TDK_output_ca_file) != NULL)
 		curl_easy_setopt(f->easy, CURLOPT_CAINFO,
 		    td_conf_str(c, TDK_output_ca_file));
@@ -165,6 +173,15 @@ fwd_open(struct forwarder **out, const struct td_conf *c, char **err)
 		    td_conf_str(c, TDK_output_client_cert));
 		curl_easy_setopt(f->easy, CURLOPT_SSLKEY,
 		    td_conf_str(c, TDK_output_client_key));
+	}
+	for (i = 0; i < FWD_SLOTS; i++) {
+		struct fslot *sl = &f->slot[i];
+
+		if ((sl->easy = curl_easy_duphandle(f->easy)) == NULL)
+			td_fatal("curl: out of memory");
+		curl_easy_setopt(sl->easy, CURLOPT_WRITEDATA, sl);
+		curl_easy_setopt(sl->easy, CURLOPT_HEADERDATA, sl);
+		curl_easy_setopt(sl->easy, CURLOPT_PRIVATE, sl);
 	}
 	*out = f;
 	return TD_OK;
@@ -177,8 +194,18 @@ fwd_open(struct forwarder **out, const struct td_conf *c, char **err)
 void
 fwd_close(struct forwarder *f)
 {
+	int i;
+
 	if (f == NULL)
 		return;
+	for (i = 0; i < FWD_SLOTS; i++) {
+		if (f->slot[i].busy)
+			curl_multi_remove_handle(f->multi, f->slot[i].easy);
+		if (f->slot[i].easy != NULL)
+			curl_easy_cleanup(f->slot[i].easy);
+		curl_slist_free_all(f->slot[i].hl);
+		x_free(f->slot[i].url);
+	}
 	if (f->easy != NULL)
 		curl_easy_cleanup(f->easy);
 	if (f->multi != NULL)
@@ -199,65 +226,99 @@ fwd_url(const struct forwarder *f)
 }
 
 int
-fwd_post(struct forwarder *f, const char *path, const char *ctype,
+fwd_start(struct forwarder *f, const char *path, const char *ctype,
     const char *cenc, const char * const *headers, const void *body,
-    size_t len, struct fwd_resp *resp)
+    size_t len)
 {
-	struct curl_slist *hl = NULL;
-	CURLMsg *msg;
-	CURLcode cc = CURLE_OK;
-	char *url, *h;
-	int running, left, i, done = 0;
+	struct fslot *sl = NULL;
+	char *h;
+	int i;
 
-	memset(resp, 0, sizeof(*resp));
-	resp->retry_after = -1;
-	f->resp = resp;
-	f->bodylen = 0;
-	url = xasprintf("%s%s", f->url, path);
+	for (i = 0; i < FWD_SLOTS; i++)
+		if (!f->slot[i].busy) {
+			sl = &f->slot[i];
+			break;
+		}
+	if (sl == NULL)
+		return -1;
+	memset(&sl->resp, 0, sizeof(sl->resp));
+	sl->resp.retry_after = -1;
+	sl->bodylen = 0;
+	x_free(sl->url);
+	sl->url = xasprintf("%s%s", f->url, path);
 	h = xasprintf("Content-Type: %s", ctype);
-	hl = curl_slist_append(hl, h);
+	sl->hl = curl_slist_append(NULL, h);
 	x_free(h);
 	if (cenc != NULL) {
 		h = xasprintf("Content-Encoding: %s", cenc);
-		hl = curl_slist_append(hl, h);
+		sl->hl = curl_slist_append(sl->hl, h);
 		x_free(h);
 	}
-	hl = curl_slist_append(hl, "Expect:");
+	sl->hl = curl_slist_append(sl->hl, "Expect:");
 	for (i = 0; headers != NULL && headers[i] != NULL; i++)
-		hl = curl_slist_append(hl, headers[i]);
+		sl->hl = curl_slist_append(sl->hl, headers[i]);
 	if (f->auth != NULL)
-		hl = curl_slist_append(hl, f->auth);
-	curl_easy_setopt(f->easy, CURLOPT_URL, url);
-	curl_easy_setopt(f->easy, CURLOPT_HTTPHEADER, hl);
-	curl_easy_setopt(f->easy, CURLOPT_POST, 1L);
-	curl_easy_setopt(f->easy, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(f->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+		sl->hl = curl_slist_append(sl->hl, f->auth);
+	curl_easy_setopt(sl->easy, CURLOPT_URL, sl->url);
+	curl_easy_setopt(sl->easy, CURLOPT_HTTPHEADER, sl->hl);
+	curl_easy_setopt(sl->easy, CURLOPT_POST, 1L);
+	curl_easy_setopt(sl->easy, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(sl->easy, CURLOPT_POSTFIELDSIZE_LARGE,
 	    (curl_off_t)len);
-	curl_multi_add_handle(f->multi, f->easy);
-	while (!done) {
+	curl_multi_add_handle(f->multi, sl->easy);
+	sl->busy = 1;
+	return (int)(sl - f->slot);
+}
+
+int
+fwd_inflight(const struct forwarder *f)
+{
+	int i, n = 0;
+
+	for (i = 0; i < FWD_SLOTS; i++)
+		n += f->slot[i].busy;
+	return n;
+}
+
+int
+fwd_wait(struct forwarder *f, int *slotp, struct fwd_resp *resp)
+{
+	struct fslot *sl = NULL;
+	CURLMsg *msg;
+	CURLcode cc = CURLE_OK;
+	int running, left;
+	char *priv;
+
+	*slotp = -1;
+	if (fwd_inflight(f) == 0)
+		return FWD_RETRY;
+	while (sl == NULL) {
 		if (curl_multi_perform(f->multi, &running) != CURLM_OK)
-			break;
-		while ((msg = curl_multi_info_read(f->multi, &left)) != NULL)
+			td_fatal("curl_multi_perform failed");
+		while (sl == NULL &&
+		    (msg = curl_multi_info_read(f->multi, &left)) != NULL)
 			if (msg->msg == CURLMSG_DONE) {
 				cc = msg->data.result;
-				done = 1;
+				curl_easy_getinfo(msg->easy_handle,
+				    CURLINFO_PRIVATE, &priv);
+				sl = (struct fslot *)(void *)priv;
 			}
-		if (!done && running == 0)
-			break;
-		if (!done)
+		if (sl == NULL)
 			curl_multi_poll(f->multi, NULL, 0, 1000, NULL);
 	}
-	curl_multi_remove_handle(f->multi, f->easy);
-	curl_easy_setopt(f->easy, CURLOPT_HTTPHEADER, NULL);
-	curl_slist_free_all(hl);
-	x_free(url);
-	f->resp = NULL;
-	if (!done || cc != CURLE_OK) {
+	curl_multi_remove_handle(f->multi, sl->easy);
+	curl_easy_setopt(sl->easy, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(sl->hl);
+	sl->hl = NULL;
+	sl->busy = 0;
+	*slotp = (int)(sl - f->slot);
+	*resp = sl->resp;
+	if (cc != CURLE_OK) {
 		snprintf(resp->error, sizeof(resp->error), "%s",
-		    curl_easy_strerror(done ? cc : CURLE_FAILED_INIT));
+		    curl_easy_strerror(cc));
 		return FWD_RETRY;
 	}
-	curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &resp->status);
+	curl_easy_getinfo(sl->easy, CURLINFO_RESPONSE_CODE, &resp->status);
 	if ((resp->status >= 200 && resp->status < 300) || resp->status == 409)
 		return FWD_ACK;
 	if (resp->status == 400 || resp->status == 413 || resp->status == 422)
@@ -265,6 +326,18 @@ fwd_post(struct forwarder *f, const char *path, const char *ctype,
 	if (resp->status == 429 || resp->status >= 500)
 		return FWD_RETRY;
 	return FWD_HOLD;
+}
+
+int
+fwd_post(struct forwarder *f, const char *path, const char *ctype,
+    const char *cenc, const char * const *headers, const void *body,
+    size_t len, struct fwd_resp *resp)
+{
+	int slot;
+
+	if (fwd_start(f, path, ctype, cenc, headers, body, len) < 0)
+		td_fatal("fwd_post: requests still in flight");
+	return fwd_wait(f, &slot, resp);
 }
 
 int

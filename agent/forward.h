@@ -28,6 +28,17 @@ struct fwd_resp {
 int	 fwd_open(struct forwarder **, const struct td_conf *, char **err);
 void	 fwd_close(struct forwarder *);
 const char *fwd_url(const struct forwarder *);
+/*
+ * The same, asynchronously: start a request (up to a few in flight; body
+ * must stay valid until it completes) and wait for any one to complete.
+ * fwd_start returns the slot, or -1 when every slot is busy; fwd_wait
+ * sets *slot to the one that completed.
+ */
+int	 fwd_start(struct forwarder *, const char *path, const char *ctype,
+	    const char *cenc, const char * const *headers, const void *body,
+	    size_t len);
+int	 fwd_wait(struct forwarder *, int *slot, struct fwd_resp *);
+int	 fwd_inflight(const struct forwarder *);
 /* Connect and complete the TLS handshake only (check --connect). */
 int	 fwd_check(struct forwarder *, char *err, size_t errlen);
 /*
