@@ -632,6 +632,32 @@ send_batches(struct td_ctx *x, const struct dtx *t)
 	return r;
 }
 
+/*
+ * POST a transmission-level document (its rejections or its manifest)
+ * with retries, under the key derived from what it is.
+ */
+static int
+post_doc(struct td_ctx *x, const struct dtx *t, const char *what,
+    const char *path, const char *ctype, const char *cenc, const void *body,
+    size_t len, struct fwd_resp *resp)
+{
+	const char *hdrs[4];
+	char *k, *hk, *hi, *ht;
+	int fr;
+
+	k = derived_key(t->id, t->mv ? t->mv : "", what);
+	hdrs[0] = hk = xasprintf("Idempotency-Key: %s", k);
+	hdrs[1] = hi = xasprintf("Tradedrop-Integration: %s", x->integration);
+	hdrs[2] = ht = xasprintf("Tradedrop-Transmission: %s", t->id);
+	hdrs[3] = NULL;
+	fr = post_retry(x, path, ctype, cenc, hdrs, body, len, what, resp);
+	x_free(k);
+	x_free(hk);
+	x_free(hi);
+	x_free(ht);
+	return fr;
+}
+
 /* --------------------------------------------------- rejections */
 
 /* gzip of text into *out (caller frees). */
@@ -690,9 +716,7 @@ send_rejections(struct td_ctx *x, const struct dtx *t)
 {
 	struct fwd_resp resp;
 	sqlite3_stmt *s;
-	const char *hdrs[4];
-	char *text = NULL, *gz = NULL, *dir = NULL, *p = NULL, *k, *hk, *hi,
-	    *ht;
+	char *text = NULL, *gz = NULL, *dir = NULL, *p = NULL;
 	size_t len, gzlen;
 	int r, fr;
 
@@ -716,20 +740,8 @@ send_rejections(struct td_ctx *x, const struct dtx *t)
 			goto out;
 		}
 	} else {
-		k = derived_key(t->id, t->mv ? t->mv : "", "rejections");
-		hk = xasprintf("Idempotency-Key: %s", k);
-		hi = xasprintf("Tradedrop-Integration: %s", x->integration);
-		ht = xasprintf("Tradedrop-Transmission: %s", t->id);
-		hdrs[0] = hk;
-		hdrs[1] = hi;
-		hdrs[2] = ht;
-		hdrs[3] = NULL;
-		fr = post_retry(x, "/rejections", "application/x-ndjson",
-		    "gzip", hdrs, gz, gzlen, "rejections", &resp);
-		x_free(k);
-		x_free(hk);
-		x_free(hi);
-		x_free(ht);
+		fr = post_doc(x, t, "rejections", "/rejections",
+		    "application/x-ndjson", "gzip", gz, gzlen, &resp);
 		if (fr == FWD_REJECT) {
 			/* nothing to dead-letter a dead-letter report into */
 			td_log(TD_LOG_ERROR, "rejections_refused", "file=%s "
@@ -835,9 +847,8 @@ send_manifest(struct td_ctx *x, const struct dtx *t)
 {
 	struct fwd_resp resp;
 	sqlite3_stmt *s;
-	const char *hdrs[4];
 	char *obdir, *src, *dst = NULL, *outdir = NULL, *staged = NULL,
-	    *man = NULL, *fields = NULL, *k, *hk, *hi, *ht;
+	    *man = NULL, *fields = NULL;
 	size_t mlen;
 	int r, fr;
 
@@ -859,20 +870,8 @@ send_manifest(struct td_ctx *x, const struct dtx *t)
 			goto out;
 		}
 	} else {
-		k = derived_key(t->id, t->mv ? t->mv : "", "manifest");
-		hk = xasprintf("Idempotency-Key: %s", k);
-		hi = xasprintf("Tradedrop-Integration: %s", x->integration);
-		ht = xasprintf("Tradedrop-Transmission: %s", t->id);
-		hdrs[0] = hk;
-		hdrs[1] = hi;
-		hdrs[2] = ht;
-		hdrs[3] = NULL;
-		fr = post_retry(x, "/transmissions", "application/json", NULL,
-		    hdrs, man, strlen(man), "manifest", &resp);
-		x_free(k);
-		x_free(hk);
-		x_free(hi);
-		x_free(ht);
+		fr = post_doc(x, t, "manifest", "/transmissions",
+		    "application/json", NULL, man, strlen(man), &resp);
 		if (fr != FWD_ACK) {
 			if (fr != FWD_RETRY)
 				td_log(TD_LOG_ERROR, "delivery_refused",

@@ -13,32 +13,7 @@ LIB=$srcdir/tests/lib
 # ---------------------------------------------------------------- peer helpers
 # peer_start DIR [ARGS...]: start the peer on 127.0.0.1, port 0; wait for
 # DIR/port; sets PEER_PID and PORT.  Log in DIR/peer.log.
-PEERS=
-peer_start() {
-	_d=$1; shift
-	mkdir -p "$_d"
-	$PY "$LIB/https-peer.py" --dir "$_d" "$@" 2>>"$_d/peer.log" &
-	PEER_PID=$!
-	PEERS="$PEERS $PEER_PID"
-	_i=0
-	while [ ! -s "$_d/port" ]; do
-		if ! kill -0 "$PEER_PID" 2>/dev/null || [ $_i -ge 100 ]; then
-			echo "# peer did not start:"; sed 's/^/#   | /' "$_d/peer.log"
-			return 1
-		fi
-		sleep 0.1; _i=$((_i + 1))
-	done
-	PORT=$(cat "$_d/port")
-}
-# peer_stop PID: SIGTERM, wait up to 5 s; returns the peer's exit status
-peer_stop() {
-	kill -TERM "$1" 2>/dev/null
-	_i=0
-	while kill -0 "$1" 2>/dev/null && [ $_i -lt 50 ]; do sleep 0.1; _i=$((_i + 1)); done
-	kill -0 "$1" 2>/dev/null && { kill -KILL "$1"; echo "# peer $1 needed SIGKILL"; }
-	wait "$1"
-}
-trap 'for p in $PEERS; do kill -KILL "$p" 2>/dev/null; done; rm -rf "$T_TMP"' EXIT
+. "$LIB/https-lib.sh"
 
 C=$T_TMP/pki
 D=$T_TMP/peer
