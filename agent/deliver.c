@@ -13,6 +13,7 @@
  */
 #include "config.h"
 
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -660,88 +661,113 @@ post_doc(struct td_ctx *x, const struct dtx *t, const char *what,
 
 /* --------------------------------------------------- rejections */
 
-/* gzip of text into *out (caller frees). */
+/*
+ * gzip the file src into dst (written atomically), streaming in blocks:
+ * memory stays bounded whatever the size of a dead-letter file.
+ */
 static int
-gzip_buf(const char *p, size_t n, char **out, size_t *outlen)
+gzip_file(const char *src, const char *dst)
 {
+	struct td_afile af;
 	z_stream z;
-	size_t cap;
-	int r;
+	char *in, *out;
+	ssize_t n;
+	int fd, r = TD_OK, flush, zr;
 
+	if ((fd = open(src, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? TD_ERR_NOTFOUND : TD_ERR_IO;
+	if ((r = td_afile_open(&af, dst)) != 0) {
+		close(fd);
+		return r;
+	}
 	memset(&z, 0, sizeof(z));
 	if (deflateInit2(&z, 1, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-		return TD_ERR_INTERNAL;
-	cap = deflateBound(&z, (uLong)n) + 64;
-	*out = xmalloc(cap);
-	z.next_in = (Bytef *)p;
-	z.avail_in = (uInt)n;
-	z.next_out = (Bytef *)*out;
-	z.avail_out = (uInt)cap;
-	r = deflate(&z, Z_FINISH);
-	*outlen = cap - z.avail_out;
+		td_fatal("deflateInit2 failed");
+	in = xmalloc(IO_BLOCK);
+	out = xmalloc(IO_BLOCK);
+	do {
+		n = read(fd, in, IO_BLOCK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = TD_ERR_IO;
+			break;
+		}
+		flush = n == 0 ? Z_FINISH : Z_NO_FLUSH;
+		z.next_in = (Bytef *)in;
+		z.avail_in = (uInt)n;
+		do {
+			z.next_out = (Bytef *)out;
+			z.avail_out = IO_BLOCK;
+			zr = deflate(&z, flush);
+			if (zr == Z_STREAM_ERROR) {
+				r = TD_ERR_INTERNAL;
+				break;
+			}
+			if (IO_BLOCK - z.avail_out > 0 && (r = td_afile_write(&af,
+			    out, IO_BLOCK - z.avail_out)) != 0)
+				break;
+		} while (z.avail_out == 0);
+	} while (r == 0 && flush != Z_FINISH);
 	deflateEnd(&z);
-	return r == Z_STREAM_END ? TD_OK : TD_ERR_INTERNAL;
+	close(fd);
+	x_free(in);
+	x_free(out);
+	if (r != 0) {
+		td_afile_abort(&af);
+		return r;
+	}
+	return td_afile_commit(&af);
 }
 
-/* The rejection lines of a transmission: its dlq/ file, or its reason.json. */
-static int
-rejection_lines(struct td_ctx *x, const struct dtx *t, char **text,
-    size_t *len)
+/* Where the rejections of a transmission are: its dlq/ file, or its reason.json. */
+static char *
+rejection_source(struct td_ctx *x, const struct dtx *t)
 {
-	char *p, *r1;
-	size_t n;
-	int r;
-
-	*text = NULL;
-	*len = 0;
-	if (strcmp(t->state, "quarantined") == 0) {
-		p = xasprintf("%s/%s/reason.json", x->quarantine, t->id);
-		r = td_read_file(p, 16 << 20, &r1, &n);
-		x_free(p);
-		if (r != 0)
-			return r;
-		/* one line: reason.json is written on one line */
-		*text = r1;
-		*len = n;
-		return TD_OK;
-	}
-	p = xasprintf("%s/%s.ndjson", x->dlq, t->id);
-	r = td_read_file(p, MAX_BODY, text, len);
-	x_free(p);
-	return r == TD_ERR_NOTFOUND ? TD_OK : r;
+	if (strcmp(t->state, "quarantined") == 0)
+		return xasprintf("%s/%s/reason.json", x->quarantine, t->id);
+	return xasprintf("%s/%s.ndjson", x->dlq, t->id);
 }
 
 static int
 send_rejections(struct td_ctx *x, const struct dtx *t)
 {
 	struct fwd_resp resp;
+	struct stat sb;
 	sqlite3_stmt *s;
-	char *text = NULL, *gz = NULL, *dir = NULL, *p = NULL;
-	size_t len, gzlen;
-	int r, fr;
+	void *map = MAP_FAILED;
+	char *src = NULL, *gz = NULL, *dir = NULL;
+	int r = TD_OK, fr, fd = -1;
 
 	if (t->rejections_sent || !td_conf_u64(x->conf,
 	    TDK_output_report_rejections))
 		return TD_OK;
-	if ((r = rejection_lines(x, t, &text, &len)) != 0)
-		goto out;
-	if (len == 0)
-		goto done;
-	if ((r = gzip_buf(text, len, &gz, &gzlen)) != 0)
-		goto out;
+	src = rejection_source(x, t);
+	if (access(src, F_OK) != 0)
+		goto done;	/* nothing was rejected */
 	if (x->fwd == NULL) {
 		dir = xasprintf("%s/%s", x->out_dir, t->id);
-		p = xasprintf("%s/rejections.ndjson.gz", dir);
+		gz = xasprintf("%s/rejections.ndjson.gz", dir);
 		if (td_mkdirs(dir, 0755) != 0 ||
-		    (r = td_write_file_atomic(p, gz, gzlen)) != 0) {
+		    (r = gzip_file(src, gz)) != 0) {
 			td_log(TD_LOG_ERROR, "delivery_failed", "output=%s "
-			    "error=%s", p, strerror(errno));
+			    "error=%s", gz, strerror(errno));
 			r = TD_ERR_IO;
 			goto out;
 		}
 	} else {
+		gz = xasprintf("%s/%s.rejections.ndjson.gz", x->outbox, t->id);
+		if ((r = gzip_file(src, gz)) != 0)
+			goto out;
+		if ((fd = open(gz, O_RDONLY | O_CLOEXEC)) < 0 ||
+		    fstat(fd, &sb) != 0 || (map = mmap(NULL, (size_t)sb.st_size,
+		    PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED) {
+			r = TD_ERR_IO;
+			goto out;
+		}
 		fr = post_doc(x, t, "rejections", "/rejections",
-		    "application/x-ndjson", "gzip", gz, gzlen, &resp);
+		    "application/x-ndjson", "gzip", map, (size_t)sb.st_size,
+		    &resp);
 		if (fr == FWD_REJECT) {
 			/* nothing to dead-letter a dead-letter report into */
 			td_log(TD_LOG_ERROR, "rejections_refused", "file=%s "
@@ -766,10 +792,15 @@ send_rejections(struct td_ctx *x, const struct dtx *t)
 	else
 		store_rollback(x->st);
  out:
-	x_free(text);
+	if (map != MAP_FAILED)
+		munmap(map, (size_t)sb.st_size);
+	if (fd >= 0)
+		close(fd);
+	if (x->fwd != NULL && gz != NULL)
+		(void)unlink(gz);	/* a staging copy; made again if needed */
+	x_free(src);
 	x_free(gz);
 	x_free(dir);
-	x_free(p);
 	return r;
 }
 
