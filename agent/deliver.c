@@ -40,8 +40,6 @@
 #include "intake.h"
 
 #define IO_BLOCK	(1 << 20)
-#define ACK_GROUP	1	/* acks committed as they come (https): a crash
-				   re-sends only what was not acknowledged */
 #define MAX_BODY	((size_t)1 << 30)
 
 struct dtx {
@@ -65,25 +63,13 @@ dtx_free(struct dtx *t)
 static void
 file_sha256(const char *path, char hex[TD_SHA256_HEX])
 {
-	struct td_sha256 h;
-	unsigned char dg[TD_SHA256_LEN];
-	char *blk;
-	ssize_t n;
 	int fd;
 
 	hex[0] = '\0';
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return;
-	blk = xmalloc(IO_BLOCK);
-	td_sha256_init(&h);
-	while ((n = read(fd, blk, IO_BLOCK)) > 0)
-		td_sha256_update(&h, blk, (size_t)n);
+	(void)td_sha256_fd(fd, hex);
 	close(fd);
-	x_free(blk);
-	if (n < 0)
-		return;
-	td_sha256_final(&h, dg);
-	td_hex(dg, sizeof(dg), hex);
 }
 
 static char *
@@ -382,18 +368,46 @@ reject_batch(struct td_ctx *x, const struct dtx *t, uint64_t seq,
 	return r;
 }
 
+/* The headers of a request about a transmission (seq 0: not a batch). */
+struct hdrs {
+	const char	*v[5];		/* NULL-terminated, for fwd_*() */
+	char		*own[4];
+};
+
+static void
+hdrs_make(struct hdrs *h, const struct td_ctx *x, const char *tid,
+    const char *key, uint64_t seq, uint64_t total)
+{
+	memset(h, 0, sizeof(*h));
+	h->v[0] = h->own[0] = xasprintf("Idempotency-Key: %s", key);
+	h->v[1] = h->own[1] = xasprintf("Tradedrop-Integration: %s",
+	    x->integration);
+	h->v[2] = h->own[2] = xasprintf("Tradedrop-Transmission: %s", tid);
+	if (seq > 0)
+		h->v[3] = h->own[3] = xasprintf("Tradedrop-Batch: %llu/%llu",
+		    (unsigned long long)seq, (unsigned long long)total);
+}
+
+static void
+hdrs_free(struct hdrs *h)
+{
+	size_t i;
+
+	for (i = 0; i < TD_NELEM(h->own); i++)
+		x_free(h->own[i]);
+	memset(h, 0, sizeof(*h));
+}
+
 static int
 send_batches(struct td_ctx *x, const struct dtx *t)
 {
 	sqlite3_stmt *s;
 	const char *suf = outbox_suffix(x->enc), *cenc;
 	char *obdir, *outdir = NULL, *src = NULL, *dst = NULL, *body;
-	char *hk, *ht, *hb, *hi;
-	const char *hdrs[5];
+	struct hdrs h;
 	uint64_t *seqs = NULL, *nrecs = NULL, seq, total;
 	char **shas = NULL, **keys = NULL;
-	uint64_t acked[ACK_GROUP];
-	size_t n = 0, i, nacked = 0, blen;
+	size_t n = 0, i, blen;
 	struct fwd_resp resp;
 	int r = TD_OK, fr;
 
@@ -401,7 +415,7 @@ send_batches(struct td_ctx *x, const struct dtx *t)
 	/* a refusal a crash interrupted */
 	if ((r = finish_rejects(x, t->id)) != 0)
 		goto out;
-	total = (uint64_t)store_query_int(x->st, "SELECT 0", 0);
+	total = 0;
 	s = store_prepare(x->st, "SELECT seq, sha256, idempotency_key, "
 	    "records, (SELECT count(*) FROM batches b2 WHERE "
 	    "b2.transmission_id = batches.transmission_id) FROM batches "
@@ -460,11 +474,11 @@ send_batches(struct td_ctx *x, const struct dtx *t)
 	 */
 	if (x->brk_failures == 0 && x->brk_opened == 0 && n > 1) {
 		int stop = 0, slot;
-		size_t next = 0, k;
+		size_t next = 0;
 		struct {
-			size_t	 i;
-			char	*body;
-			char	*h[4];
+			size_t		 i;
+			char		*body;
+			struct hdrs	 h;
 		} pend[8];
 
 		memset(pend, 0, sizeof(pend));
@@ -478,35 +492,23 @@ send_batches(struct td_ctx *x, const struct dtx *t)
 					stop = 1;	/* the slow path reports */
 					break;
 				}
-				hdrs[0] = hk = xasprintf("Idempotency-Key: %s",
-				    keys[next]);
-				hdrs[1] = hi = xasprintf("Tradedrop-Integration: "
-				    "%s", x->integration);
-				hdrs[2] = ht = xasprintf("Tradedrop-Transmission: "
-				    "%s", t->id);
-				hdrs[3] = hb = xasprintf("Tradedrop-Batch: "
-				    "%llu/%llu", (unsigned long long)seqs[next],
-				    (unsigned long long)total);
-				hdrs[4] = NULL;
+				hdrs_make(&h, x, t->id, keys[next], seqs[next],
+				    total);
 				slot = fwd_start(x->fwd, "/batches",
-				    "application/x-ndjson", cenc, hdrs, body,
+				    "application/x-ndjson", cenc, h.v, body,
 				    blen);
 				if (slot < 0 || slot >= 8)
 					td_fatal("send_batches: no free slot");
 				pend[slot].i = next++;
 				pend[slot].body = body;
-				pend[slot].h[0] = hk;
-				pend[slot].h[1] = hi;
-				pend[slot].h[2] = ht;
-				pend[slot].h[3] = hb;
+				pend[slot].h = h;
 			}
 			if (fwd_inflight(x->fwd) == 0)
 				break;
 			fr = fwd_wait(x->fwd, &slot, &resp);
 			i = pend[slot].i;
 			x_free(pend[slot].body);
-			for (k = 0; k < 4; k++)
-				x_free(pend[slot].h[k]);
+			hdrs_free(&pend[slot].h);
 			memset(&pend[slot], 0, sizeof(pend[slot]));
 			if (r != 0)
 				continue;
@@ -564,38 +566,18 @@ send_batches(struct td_ctx *x, const struct dtx *t)
 			    "batch");
 			break;
 		}
-		hk = xasprintf("Idempotency-Key: %s", keys[i]);
-		hi = xasprintf("Tradedrop-Integration: %s", x->integration);
-		ht = xasprintf("Tradedrop-Transmission: %s", t->id);
-		hb = xasprintf("Tradedrop-Batch: %llu/%llu",
-		    (unsigned long long)seq, (unsigned long long)total);
-		hdrs[0] = hk;
-		hdrs[1] = hi;
-		hdrs[2] = ht;
-		hdrs[3] = hb;
-		hdrs[4] = NULL;
+		hdrs_make(&h, x, t->id, keys[i], seq, total);
 		fr = post_retry(x, "/batches", "application/x-ndjson", cenc,
-		    hdrs, body, blen, "batch", &resp);
+		    h.v, body, blen, "batch", &resp);
 		x_free(body);
-		x_free(hk);
-		x_free(hi);
-		x_free(ht);
-		x_free(hb);
+		hdrs_free(&h);
 		switch (fr) {
 		case FWD_ACK:
-			acked[nacked++] = seq;
-			if (nacked == ACK_GROUP) {
-				r = mark_batches(x, t->id, acked, nacked,
-				    "acked");
-				nacked = 0;
-			}
+			/* committed now: a crash re-sends only what is not */
+			r = mark_batches(x, t->id, &seq, 1, "acked");
 			break;
 		case FWD_REJECT:
-			if ((r = mark_batches(x, t->id, acked, nacked,
-			    "acked")) == 0)
-				r = reject_batch(x, t, seq, nrecs[i], src,
-				    &resp);
-			nacked = 0;
+			r = reject_batch(x, t, seq, nrecs[i], src, &resp);
 			break;
 		case FWD_HOLD:
 			td_log(TD_LOG_ERROR, "delivery_refused", "file=%s "
@@ -610,12 +592,6 @@ send_batches(struct td_ctx *x, const struct dtx *t)
 		default:
 			r = TD_ERR_IO;
 		}
-	}
-	if (nacked > 0) {
-		int r2 = mark_batches(x, t->id, acked, nacked, "acked");
-
-		if (r == 0)
-			r = r2;
 	}
  out:
 	for (i = 0; i < n; i++) {
@@ -642,20 +618,15 @@ post_doc(struct td_ctx *x, const struct dtx *t, const char *what,
     const char *path, const char *ctype, const char *cenc, const void *body,
     size_t len, struct fwd_resp *resp)
 {
-	const char *hdrs[4];
-	char *k, *hk, *hi, *ht;
+	struct hdrs h;
+	char *k;
 	int fr;
 
 	k = derived_key(t->id, t->mv ? t->mv : "", what);
-	hdrs[0] = hk = xasprintf("Idempotency-Key: %s", k);
-	hdrs[1] = hi = xasprintf("Tradedrop-Integration: %s", x->integration);
-	hdrs[2] = ht = xasprintf("Tradedrop-Transmission: %s", t->id);
-	hdrs[3] = NULL;
-	fr = post_retry(x, path, ctype, cenc, hdrs, body, len, what, resp);
+	hdrs_make(&h, x, t->id, k, 0, 0);
+	fr = post_retry(x, path, ctype, cenc, h.v, body, len, what, resp);
 	x_free(k);
-	x_free(hk);
-	x_free(hi);
-	x_free(ht);
+	hdrs_free(&h);
 	return fr;
 }
 

@@ -370,8 +370,7 @@ archive_rel(const char *tid, int64_t t)
 
 /* Move the claimed files into the archive and drop the work entry. */
 static int
-settle(struct td_ctx *x, const char *cl, const char *name,
-    const char *archive_dir)
+settle(struct td_ctx *x, const char *cl, const char *archive_dir)
 {
 	char *wdir = xasprintf("%s/%s", x->work, cl);
 	char *rawdir = xasprintf("%s/%s/raw", x->state_dir, archive_dir);
@@ -380,7 +379,6 @@ settle(struct td_ctx *x, const char *cl, const char *name,
 	struct dirent *de;
 	int r = TD_OK;
 
-	(void)name;
 	if (td_mkdirs(rawdir, 0750) != 0) {
 		r = TD_ERR_IO;
 		goto out;
@@ -421,12 +419,11 @@ settle(struct td_ctx *x, const char *cl, const char *name,
 }
 
 static int
-drop_work(struct td_ctx *x, const char *cl, const char *name)
+drop_work(struct td_ctx *x, const char *cl)
 {
 	char *wdir = xasprintf("%s/%s", x->work, cl);
 	int r;
 
-	(void)name;
 	r = td_remove_tree(wdir, x->state_dir);
 	(void)td_fsync_dir(x->work);
 	x_free(wdir);
@@ -444,6 +441,7 @@ receive(struct td_ctx *x, const char *cl, const char *name, char **tidp)
 	char sha512hex[129], *vjson = NULL;
 	uint8_t b2[64];
 	struct verification v;
+	struct sidecars sc;
 	struct td_buf fb;
 	uint64_t size;
 	int64_t t = claim_time(cl);
@@ -454,12 +452,13 @@ receive(struct td_ctx *x, const char *cl, const char *name, char **tidp)
 	memset(&v, 0, sizeof(v));
 	wdir = xasprintf("%s/%s", x->work, cl);
 	path = xasprintf("%s/%s", wdir, name);
-	r = hash_file(path, sidecar_wants(wdir, name), tid, sha512hex, b2,
-	    &size);
+	sidecar_find(wdir, name, &sc);
+	r = hash_file(path, sidecar_wants(&sc), tid, sha512hex, b2, &size);
 	x_free(path);
 	if (r == 0)
-		sidecar_verify(x->conf, x->keys, x->nkeys, wdir, name, tid,
-		    sha512hex[0] ? sha512hex : NULL, b2, &v);
+		sidecar_verify(x->conf, x->keys, x->nkeys, wdir, name, &sc,
+		    tid, sha512hex[0] ? sha512hex : NULL, b2, &v);
+	sidecar_free(&sc);
 	x_free(wdir);
 	if (r != 0) {
 		td_log(TD_LOG_ERROR, "read_failed", "file=%s error=%s", name,
@@ -533,12 +532,12 @@ receive(struct td_ctx *x, const char *cl, const char *name, char **tidp)
 		td_log(TD_LOG_WARN, "duplicate_transmission", "file=%s "
 		    "transmission_id=%s size=%llu", name, tid,
 		    (unsigned long long)size);
-		return drop_work(x, cl, name);
+		return drop_work(x, cl);
 	}
 	x->n_received++;
 	td_log(TD_LOG_INFO, "file_received", "file=%s transmission_id=%s "
 	    "size=%llu", name, tid, (unsigned long long)size);
-	r = settle(x, cl, name, adir);
+	r = settle(x, cl, adir);
 	x_free(adir);
 	if (r == 0)
 		*tidp = xstrdup(tid);
@@ -1281,12 +1280,9 @@ intake_recover(struct td_ctx *x)
 		name = NULL;
 		if ((d2 = opendir(wdir)) != NULL) {
 			while ((de2 = readdir(d2)) != NULL) {
-				size_t l = strlen(de2->d_name);
-
 				if (strcmp(de2->d_name, ".") == 0 ||
 				    strcmp(de2->d_name, "..") == 0)
 					continue;
-				(void)l;
 				if (strncmp(de2->d_name, PARTIAL_NAME,
 				    strlen(PARTIAL_NAME)) == 0) {
 					char *t = xasprintf("%s/%s", wdir,
@@ -1316,7 +1312,7 @@ intake_recover(struct td_ctx *x)
 				    sqlite3_column_text(s, 0));
 			sqlite3_reset(s);
 			if (adir != NULL)
-				r = settle(x, de->d_name, NULL, adir);
+				r = settle(x, de->d_name, adir);
 			else
 				(void)td_remove_tree(wdir, x->state_dir);
 			x_free(adir);
@@ -1334,7 +1330,7 @@ intake_recover(struct td_ctx *x)
 
 			sqlite3_reset(s);
 			td_log(TD_LOG_INFO, "resume_archive", "file=%s", name);
-			r = settle(x, de->d_name, name, adir);
+			r = settle(x, de->d_name, adir);
 			x_free(adir);
 			state = 1;
 		} else
@@ -1347,7 +1343,7 @@ intake_recover(struct td_ctx *x)
 				state = 2;
 			sqlite3_reset(s);
 			if (state == 2)
-				r = drop_work(x, de->d_name, name);
+				r = drop_work(x, de->d_name);
 		}
 		if (!state) {
 			td_log(TD_LOG_INFO, "resume_intake", "file=%s", name);

@@ -137,7 +137,6 @@ mapper_new(const struct td_conf *c, struct mapper **out, char **err)
 	char * const *keys;
 	size_t nkeys, i, j, maxf;
 	struct td_date d;
-	int k;
 
 	*out = NULL;
 	*err = NULL;
@@ -207,7 +206,6 @@ mapper_new(const struct td_conf *c, struct mapper **out, char **err)
 	x_free(text);
 	td_buf_init(&m->prefix, 256, 0);
 	td_buf_init(&m->suffix, 128, 0);
-	(void)k;
 	*out = m;
 	return TD_OK;
  fail:

@@ -190,7 +190,8 @@ struct trysink {
 	struct td_buf	 buf;
 	const char	*file;
 	uint64_t	 rejected;
-	int		 quiet;		/* an attempt whose output is dropped */
+	FILE		*out;		/* records of this attempt */
+	FILE		*err;		/* its rejections */
 };
 
 static struct td_buf *
@@ -207,11 +208,7 @@ try_batch(void *arg, struct td_buf *b, uint64_t n,
 {
 	struct trysink *t = arg;
 
-	if (t->quiet) {
-		td_buf_reset(b);
-		return 0;
-	}
-	if (fwrite(b->p, 1, b->len, stdout) != b->len)
+	if (fwrite(b->p, 1, b->len, t->out) != b->len)
 		return TD_ERR_IO;
 	td_buf_reset(b);
 	return 0;
@@ -223,17 +220,27 @@ try_reject(void *arg, const struct rejection *rj)
 	struct trysink *t = arg;
 
 	t->rejected++;
-	if (t->quiet)
-		return 0;
 	if (rj->member != NULL)
-		fprintf(stderr, "%s!/%s:%llu: tier %d %s: %s\n", t->file,
+		fprintf(t->err, "%s!/%s:%llu: tier %d %s: %s\n", t->file,
 		    rj->member, (unsigned long long)rj->line, rj->tier,
 		    rj->code, rj->message);
 	else
-		fprintf(stderr, "%s:%llu: tier %d %s: %s\n", t->file,
+		fprintf(t->err, "%s:%llu: tier %d %s: %s\n", t->file,
 		    (unsigned long long)rj->line, rj->tier, rj->code,
 		    rj->message);
 	return 0;
+}
+
+/* Copy what an attempt wrote to a temporary file to f. */
+static void
+try_flush(FILE *tmp, FILE *f)
+{
+	char b[65536];
+	size_t n;
+
+	rewind(tmp);
+	while ((n = fread(b, 1, sizeof(b), tmp)) > 0)
+		(void)!fwrite(b, 1, n, f);
 }
 
 int
@@ -246,12 +253,9 @@ cmd_try(int argc, char **argv)
 	struct proc_sink sink;
 	struct proc_result res;
 	struct proc_opts po;
-	struct td_sha256 h;
 	size_t *force = NULL, nforce;
-	unsigned char dg[TD_SHA256_LEN], *blk;
 	char tid[TD_SHA256_HEX], *err = NULL;
 	const char *base;
-	ssize_t n;
 	int i, fd, rc = 0, autoenc;
 
 	if (parse_conf_opt(argc, argv, "try [-c FILE] FILE...", &path, NULL,
@@ -270,8 +274,9 @@ cmd_try(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	autoenc = td_conf_enum_is(c, TDK_decode_encoding, "auto");
-	blk = xmalloc(1 << 20);
 	memset(&ts, 0, sizeof(ts));
+	ts.out = stdout;
+	ts.err = stderr;
 	td_buf_init(&ts.buf, 1 << 20, 0);
 	sink.buffer = try_buffer;
 	sink.batch = try_batch;
@@ -285,12 +290,7 @@ cmd_try(int argc, char **argv)
 			rc = 1;
 			continue;
 		}
-		td_sha256_init(&h);
-		while ((n = read(fd, blk, 1 << 20)) > 0)
-			td_sha256_update(&h, blk, (size_t)n);
-		td_sha256_final(&h, dg);
-		td_hex(dg, sizeof(dg), tid);
-		if (n < 0 || lseek(fd, 0, SEEK_SET) != 0) {
+		if (td_sha256_fd(fd, tid) != 0 || lseek(fd, 0, SEEK_SET) != 0) {
 			fprintf(stderr, "tradedrop: %s: %s\n", argv[i],
 			    strerror(errno));
 			close(fd);
@@ -305,37 +305,45 @@ cmd_try(int argc, char **argv)
 		po.batch_records = td_conf_u64(c, TDK_output_batch_records);
 		nforce = 0;
 		for (;;) {
-			int r = 0;
+			int r;
 
+			/*
+			 * With encoding = auto a document may have to start
+			 * over as windows-1252: an attempt writes to
+			 * temporary files, shown only when it is the last.
+			 */
 			po.force_cp1252 = force;
 			po.nforce = nforce;
 			td_buf_reset(&ts.buf);
 			ts.rejected = 0;
-			/*
-			 * encoding = auto may have to start a file over as
-			 * windows-1252: find that out without printing first
-			 */
-			ts.quiet = 1;
-			if (autoenc)
-				r = process_file(m, c, fd, &po, &sink, &res);
-			if (autoenc && r == 0 && res.restart) {
+			if (autoenc && ts.out == stdout) {
+				ts.out = tmpfile();
+				ts.err = tmpfile();
+				if (ts.out == NULL || ts.err == NULL)
+					td_fatal("tmpfile: %s", strerror(errno));
+			} else if (autoenc && (ftruncate(fileno(ts.out), 0) != 0
+			    || ftruncate(fileno(ts.err), 0) != 0))
+				td_fatal("ftruncate: %s", strerror(errno));
+			if (autoenc) {
+				rewind(ts.out);
+				rewind(ts.err);
+			}
+			r = process_file(m, c, fd, &po, &sink, &res);
+			if (r == 0 && res.restart) {
 				force = xreallocarray(force, nforce + 1,
 				    sizeof(*force));
 				force[nforce++] = res.restart_doc;
 				proc_result_clear(&res);
-				if (lseek(fd, 0, SEEK_SET) != 0)
-					break;
-				continue;
-			}
-			/* the final attempt, now printed */
-			proc_result_clear(&res);
-			if (lseek(fd, 0, SEEK_SET) != 0) {
+				if (lseek(fd, 0, SEEK_SET) == 0)
+					continue;
 				r = TD_ERR_IO;
-				break;
 			}
-			ts.quiet = 0;
-			ts.rejected = 0;
-			r = process_file(m, c, fd, &po, &sink, &res);
+			if (autoenc) {
+				fflush(ts.out);
+				fflush(ts.err);
+				try_flush(ts.out, stdout);
+				try_flush(ts.err, stderr);
+			}
 			if (r != 0) {
 				fprintf(stderr, "tradedrop: %s: %s\n", argv[i],
 				    strerror(errno));
@@ -353,9 +361,12 @@ cmd_try(int argc, char **argv)
 		close(fd);
 	}
 	fflush(stdout);
+	if (ts.out != stdout) {
+		fclose(ts.out);
+		fclose(ts.err);
+	}
 	x_free(force);
 	td_buf_free(&ts.buf);
-	x_free(blk);
 	mapper_free(m);
 	td_conf_free(c);
 	return rc;

@@ -102,18 +102,15 @@ sidecar_free(struct sidecars *sc)
 }
 
 unsigned
-sidecar_wants(const char *dir, const char *name)
+sidecar_wants(const struct sidecars *sc)
 {
-	struct sidecars sc;
 	unsigned w = 0;
 
-	sidecar_find(dir, name, &sc);
-	if ((sc.sum != NULL && has_suffix(sc.sum, ".sha512")) ||
-	    (sc.manifest != NULL && strcmp(sc.manifest, "SHA512SUMS") == 0))
+	if ((sc->sum != NULL && has_suffix(sc->sum, ".sha512")) ||
+	    (sc->manifest != NULL && strcmp(sc->manifest, "SHA512SUMS") == 0))
 		w |= SC_WANT_SHA512;
-	if (sc.sig != NULL)
+	if (sc->sig != NULL)
 		w |= SC_WANT_BLAKE2B;
-	sidecar_free(&sc);
 	return w;
 }
 
@@ -180,9 +177,9 @@ fail(struct verification *v, const char *code, const char *fmt, ...)
 
 static void
 check_sum(const struct td_conf *c, const char *dir, const char *name,
-    const char *sha256hex, const char *sha512hex, struct verification *v)
+    const struct sidecars *sc, const char *sha256hex, const char *sha512hex,
+    struct verification *v)
 {
-	struct sidecars sc;
 	const char *file, *want;
 	char *p, *text = NULL, hex[129];
 	size_t len;
@@ -192,8 +189,7 @@ check_sum(const struct td_conf *c, const char *dir, const char *name,
 		v->checksum = "off";
 		return;
 	}
-	sidecar_find(dir, name, &sc);
-	file = sc.sum != NULL ? sc.sum : sc.manifest;
+	file = sc->sum != NULL ? sc->sum : sc->manifest;
 	if (file == NULL) {
 		v->checksum = "absent";
 		if (td_conf_enum_is(c, TDK_verify_checksum, "required"))
@@ -225,16 +221,15 @@ check_sum(const struct td_conf *c, const char *dir, const char *name,
 	v->checksum = "ok";
  out:
 	x_free(text);
-	sidecar_free(&sc);
 }
 
 static void
 check_sig(const struct td_conf *c, const struct minisign_key *keys,
-    size_t nkeys, const char *dir, const char *name, const uint8_t *b2,
+    size_t nkeys, const char *dir, const char *name,
+    const struct sidecars *sc, const uint8_t *b2,
     struct verification *v)
 {
 	struct minisign_sig sig;
-	struct sidecars sc;
 	struct stat sb;
 	const char *code;
 	char *p, *text = NULL;
@@ -246,8 +241,7 @@ check_sig(const struct td_conf *c, const struct minisign_key *keys,
 		v->signature = "off";
 		return;
 	}
-	sidecar_find(dir, name, &sc);
-	if (sc.sig == NULL) {
+	if (sc->sig == NULL) {
 		v->signature = "absent";
 		if (td_conf_enum_is(c, TDK_verify_signature, "required"))
 			fail(v, "signature_missing", "no signature sidecar "
@@ -255,12 +249,12 @@ check_sig(const struct td_conf *c, const struct minisign_key *keys,
 		goto out;
 	}
 	v->signature = "failed";
-	p = xasprintf("%s/%s", dir, sc.sig);
+	p = xasprintf("%s/%s", dir, sc->sig);
 	r = td_read_file(p, 64 << 10, &text, &len);
 	x_free(p);
 	if (r != 0 || minisign_parse_sig(text, len, &sig) != 0) {
 		fail(v, "signature_malformed", "%s: not a minisign signature",
-		    sc.sig);
+		    sc->sig);
 		goto out;
 	}
 	minisign_keyid_hex(sig.keyid, v->key_id);
@@ -285,7 +279,7 @@ check_sig(const struct td_conf *c, const struct minisign_key *keys,
 	code = minisign_verify(&sig, keys, nkeys, b2, map == MAP_FAILED ?
 	    "" : map, map == MAP_FAILED ? 0 : (size_t)sb.st_size, &which);
 	if (code != NULL) {
-		fail(v, code, "%s: key id %s: %s", sc.sig, v->key_id,
+		fail(v, code, "%s: key id %s: %s", sc->sig, v->key_id,
 		    strcmp(code, "signature_untrusted_key") == 0 ?
 		    "not a trusted key" : strcmp(code,
 		    "signature_comment_invalid") == 0 ? "the trusted comment "
@@ -299,17 +293,17 @@ check_sig(const struct td_conf *c, const struct minisign_key *keys,
 	if (fd >= 0)
 		close(fd);
 	x_free(text);
-	sidecar_free(&sc);
 }
 
 void
 sidecar_verify(const struct td_conf *c, const struct minisign_key *keys,
-    size_t nkeys, const char *dir, const char *name, const char *sha256hex,
+    size_t nkeys, const char *dir, const char *name,
+    const struct sidecars *sc, const char *sha256hex,
     const char *sha512hex, const uint8_t *b2, struct verification *v)
 {
 	memset(v, 0, sizeof(*v));
-	check_sum(c, dir, name, sha256hex, sha512hex, v);
-	check_sig(c, keys, nkeys, dir, name, b2, v);
+	check_sum(c, dir, name, sc, sha256hex, sha512hex, v);
+	check_sig(c, keys, nkeys, dir, name, sc, b2, v);
 }
 
 char *

@@ -41,21 +41,19 @@ struct verification {
 	char		 trusted_comment[8192];
 };
 
-/*
- * Hashes wanted for the file in dir (from the sidecars there): bit 1
- * SHA-512, bit 2 BLAKE2b-512.
- */
+/* Hashes the sidecars found call for: SHA-512, BLAKE2b-512. */
 #define SC_WANT_SHA512	0x1
 #define SC_WANT_BLAKE2B	0x2
-unsigned sidecar_wants(const char *dir, const char *name);
+unsigned sidecar_wants(const struct sidecars *);
 
 /*
- * Verify the file dir/name against the sidecars in dir, given its
- * digests, under the [verify] policy.
+ * Verify the file dir/name against its sidecars sc (found in dir with
+ * sidecar_find), given its digests, under the [verify] policy.
  */
 void	 sidecar_verify(const struct td_conf *, const struct minisign_key *,
 	    size_t nkeys, const char *dir, const char *name,
-	    const char *sha256hex, const char *sha512hex,
+	    const struct sidecars *sc, const char *sha256hex,
+	    const char *sha512hex,
 	    const uint8_t *blake2b, struct verification *);
 /* JSON object text of a verification (for the manifest). Caller frees. */
 char	*sidecar_json(const struct verification *);

@@ -37,5 +37,7 @@ void	td_hex(const unsigned char *in, size_t n, char *out);
 /* One-shot: hex SHA-256 of p. */
 void	td_sha256_hex(const void *p, size_t n, char out[TD_SHA256_HEX]);
 int	td_is_sha256_hex(const char *s);
+/* Hex SHA-256 of what is left to read of fd. 0, or TD_ERR_IO. */
+int	td_sha256_fd(int fd, char out[TD_SHA256_HEX]);
 
 #endif

@@ -101,6 +101,9 @@ t_is "$(man two.zip "m['container'], [x['member'] for x in m['members']]")" \
 	"zip ['a.csv', 'sub/b.csv', 'café/łódź.csv']" "the manifest names the container and every member"
 t_is "$(field cp1252.csv retailer_item_id)" "CAFÉ ’BLEND’ €" "Windows-1252 decoded to UTF-8 (auto)"
 t_is "$(man cp1252.csv "m['encoding']")" "windows-1252" "the manifest records windows-1252"
+"$TRADEDROP" try -c "$T_TMP/t.conf" "$S"/archive/*/*/$(tid cp1252.csv)/raw/cp1252.csv > "$T_TMP/try.out" 2> "$T_TMP/try.err"
+t_is "$(wc -l < "$T_TMP/try.out" | tr -d ' ') $($PY -c "import json; print(json.loads(open('$T_TMP/try.out').readline())['retailer_item_id'])")" \
+	"1 CAFÉ ’BLEND’ €" "try prints a Windows-1252 file once, decoded (the UTF-8 attempt is not shown)"
 t_is "$(field utf16.csv retailer_item_id)" "naïve – ok" "UTF-16LE with a BOM decoded"
 t_is "$(man utf16.csv "m['members'][0]['encoding']")" "utf-16le" "the manifest records utf-16le"
 t_is "$(reason deep.zip)" "2 archive_too_deep" "nesting beyond max_depth: archive_too_deep"
@@ -112,7 +115,8 @@ t_is "$(reason cut.tar.gz)" "2 archive_corrupt" "a truncated .tar.gz: archive_co
 t_ok "$([ ! -e /tmp/td-abs-evil.csv ] && [ ! -e "$T_TMP/evil.csv" ] && [ ! -e "$S/evil.csv" ]; echo $?)" \
 	"nothing written outside state_dir"
 for f in evil.zip deep.zip zeros.csv.gz; do
-	[ -f "$T_TMP/out/$(tid $f)/manifest.json" ] && t_ok 1 "nothing of $f delivered"
+	t_is "$(ls "$T_TMP/out/$(tid $f)" 2>/dev/null)" "rejections.ndjson.gz" \
+	    "nothing of $f delivered, only its rejection"
 done
 
 # the corpus bombs, when the corpus is there
