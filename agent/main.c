@@ -49,7 +49,6 @@ usage(FILE *f)
 	for (i = 0; i < TD_NELEM(commands); i++)
 		fprintf(f, "  %-34s %s\n", commands[i].usage,
 		    commands[i].help);
-	fprintf(f, "\n  sources: sftp\n");
 	fprintf(f, "\nThe default configuration file is %s.\n"
 	    "See tradedrop(8) and tradedrop.conf(5).\n", DEFAULT_CONF);
 }

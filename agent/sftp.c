@@ -1333,22 +1333,6 @@ brk_failed(const char *name)
 }
 
 int
-sftp_is_marker(const struct td_conf *c, const char *name)
-{
-	size_t i, n = td_conf_nsources(c);
-	const char *r, *suf;
-
-	for (i = 0; i < n; i++) {
-		r = td_conf_src_str(c, i, TDK_source_ready);
-		suf = td_conf_src_str(c, i, TDK_source_marker_suffix);
-		if (r != NULL && strcmp(r, "marker") == 0 && suf != NULL &&
-		    has_suffix(name, suf))
-			return 1;
-	}
-	return 0;
-}
-
-int
 sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st)
 {
 	const struct td_conf *c = x->conf;

@@ -47,7 +47,4 @@ int	sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st);
  */
 int	sftp_check(const struct td_conf *c, size_t i, char **err);
 
-/* 1 when name is the marker of a ready = marker source (never landed). */
-int	sftp_is_marker(const struct td_conf *c, const char *name);
-
 #endif

@@ -8,8 +8,8 @@
 # only files fetched whole, and 10,000 files are listed and fetched
 # (times and ratios to `sftp -b` are printed, not asserted).
 #
-# Runs `tradedrop once` when the binary says it supports sftp sources,
-# else the stand-in driver tests/unit/sftp-drive (sftp_poll per source).
+# Every poll is a `tradedrop once`: it polls the sources, then takes what
+# landed through intake.
 . "$srcdir/tests/lib/common.sh"
 . "$srcdir/tests/lib/sshd.sh"
 sshd_require
@@ -19,14 +19,7 @@ trap 'sshd_stop; rm -rf "$T_TMP"' EXIT
 chmod 755 "$T_TMP"	# the test user reaches its files below
 sshd_start "$T_TMP/sshd" || t_skip_all "sshd did not start"
 
-if "$TRADEDROP" --help 2>&1 | grep -q 'sources: sftp'; then
-	MODE=once
-else
-	MODE=drive
-	DRIVE=${SFTP_DRIVE:-$top_builddir/tests/unit/sftp-drive}
-	[ -x "$DRIVE" ] || t_skip_all "tradedrop has no sftp yet and $DRIVE is not built"
-fi
-echo "# mode: $MODE (sshd on 127.0.0.1:$SSHD_PORT)"
+echo "# sshd on 127.0.0.1:$SSHD_PORT"
 
 KH=$T_TMP/known_hosts
 sshd_known_hosts "$KH"
@@ -73,45 +66,30 @@ CONF
 KEYAUTH="identity = $SSHD_KEY"
 PWAUTH="password_file = $SSHD_PASSFILE"
 
-# poll NAME: one poll (once or the driver); log in $T_TMP/NAME.log
-# (appended); exit status in $RC. In driver mode what landed is moved
-# to NAME/got/N/ to stand in for intake.
+# poll NAME: one `once`; log in $T_TMP/NAME.log (appended); exit status
+# in $RC.
 POLLS=0
 poll() {
 	POLLS=$((POLLS + 1))
 	echo "=== poll $POLLS" >> "$T_TMP/$1.log"
-	if [ $MODE = once ]; then
-		"$TRADEDROP" once -c "$T_TMP/$1.conf" >> "$T_TMP/$1.out" 2>> "$T_TMP/$1.log"
-		RC=$?
-	else
-		"$DRIVE" "$T_TMP/$1.conf" >> "$T_TMP/$1.out" 2>> "$T_TMP/$1.log"
-		RC=$?
-		_l=$T_TMP/$1/state/landing
-		if [ -n "$(ls "$_l" 2>/dev/null)" ]; then
-			mkdir -p "$T_TMP/$1/got/$POLLS"
-			mv "$_l"/* "$T_TMP/$1/got/$POLLS/"
-		fi
-	fi
+	"$TRADEDROP" once -c "$T_TMP/$1.conf" >> "$T_TMP/$1.out" 2>> "$T_TMP/$1.log"
+	RC=$?
 }
 # got NAME FILE: how many times FILE was received by NAME
 got() {	# (a quarantined file is in archive/ and quarantine/: count it once)
-	find "$T_TMP/$1/got" "$T_TMP/$1/state/archive" \
+	find "$T_TMP/$1/state/archive" \
 	    -name "$2" -type f 2>/dev/null | grep -c .
 }
 # gotfile NAME FILE: path of the received copy
 gotfile() {
-	find "$T_TMP/$1/got" "$T_TMP/$1/state/archive" -name "$2" -type f 2>/dev/null | head -1
+	find "$T_TMP/$1/state/archive" -name "$2" -type f 2>/dev/null | head -1
 }
-OK_RC=0
+
 
 # -------------------------------------------------------- check --connect
 R=$T_TMP/r-stable; remote "$R"
 mkconf stable "$R" "$KEYAUTH"
-if [ $MODE = once ]; then
-	"$TRADEDROP" check --connect -c "$T_TMP/stable.conf" > "$T_TMP/check.out" 2>&1
-else
-	"$DRIVE" -k "$T_TMP/stable.conf" > "$T_TMP/check.out" 2>&1
-fi
+"$TRADEDROP" check --connect -c "$T_TMP/stable.conf" > "$T_TMP/check.out" 2>&1
 t_is $? 0 "check --connect logs in and lists the source"
 
 # -------------------------------------------------------- ready = stable
@@ -121,7 +99,7 @@ mkcsv "$R/grow.csv" 2
 echo x > "$R/notes.txt"
 own "$R"
 poll stable
-t_is "$RC" "$OK_RC" "stable: first poll succeeds"
+t_is "$RC" 0 "stable: first poll succeeds"
 t_is "$(got stable a.csv)" 0 "stable: nothing fetched after one listing"
 poll stable
 t_is "$(got stable a.csv)" 1 "stable: a.csv fetched once it is unchanged across two listings"
@@ -166,12 +144,10 @@ t_grep "$T_TMP/unknown.log" "UNKNOWN HOST KEY" "unknown host: loud error"
 t_grep "$T_TMP/unknown.log" "$SSHD_FP" "unknown host: names the SHA256 fingerprint as ssh-keygen -l prints it"
 t_is "$(got unknown k.csv)" 0 "unknown host: nothing fetched"
 t_ok "$(cmp -s "$T_TMP/kh-unknown" "$T_TMP/kh-unknown.orig"; echo $?)" "unknown host: the key is not learned"
-if [ $MODE = once ]; then
-	"$TRADEDROP" status --json -c "$T_TMP/unknown.conf" > "$T_TMP/st.json" 2>&1
-	t_grep "$T_TMP/st.json" '"result":"refused"' "unknown host: status shows the source refused"
-	"$TRADEDROP" status --json -c "$T_TMP/stable.conf" > "$T_TMP/st.json" 2>&1
-	t_grep "$T_TMP/st.json" '"result":"ok"' "status shows the last good poll of a source"
-fi
+"$TRADEDROP" status --json -c "$T_TMP/unknown.conf" > "$T_TMP/st.json" 2>&1
+t_grep "$T_TMP/st.json" '"result":"refused"' "unknown host: status shows the source refused"
+"$TRADEDROP" status --json -c "$T_TMP/stable.conf" > "$T_TMP/st.json" 2>&1
+t_grep "$T_TMP/st.json" '"result":"ok"' "status shows the last good poll of a source"
 ssh-keygen -q -t ed25519 -N '' -f "$T_TMP/other" </dev/null >/dev/null
 echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1,2 "$T_TMP/other.pub")" > "$T_TMP/kh-changed"
 KHF=$T_TMP/kh-changed mkconf changed "$R" "$KEYAUTH" "ready = marker"
@@ -230,11 +206,7 @@ own "$R"
 mkconf del "$R" "$KEYAUTH" "ready = marker" "after = delete"
 PART=$T_TMP/del/state/landing/.huge.csv.part
 mkdir -p "$T_TMP/del/state/landing"
-if [ $MODE = once ]; then
-	"$TRADEDROP" once -c "$T_TMP/del.conf" > "$T_TMP/del.out" 2> "$T_TMP/del.log" &
-else
-	"$DRIVE" "$T_TMP/del.conf" > "$T_TMP/del.out" 2> "$T_TMP/del.log" &
-fi
+"$TRADEDROP" once -c "$T_TMP/del.conf" > "$T_TMP/del.out" 2> "$T_TMP/del.log" &
 BG=$!
 i=0
 while [ $i -lt 1000 ]; do
@@ -252,8 +224,6 @@ PS=$(stat -c %s "$PART" 2>/dev/null || echo 0)
 t_ok "$([ "$PS" -gt 0 ] && [ "$PS" -lt 300000000 ]; echo $?)" "a partial download is kept ($PS bytes)"
 t_ok "$([ -f "$R/huge.csv" ]; echo $?)" "after=delete: the interrupted file is untouched"
 t_ok "$([ -f "$R/later.csv" ]; echo $?)" "after=delete: a file not ready is untouched"
-[ $MODE = drive ] && mkdir -p "$T_TMP/del/got/0" &&
-    for f in "$T_TMP/del/state/landing"/*; do [ -f "$f" ] && mv "$f" "$T_TMP/del/got/0/"; done
 SUM=$(sha256sum < "$R/huge.csv")
 poll del
 t_grep "$T_TMP/del.log" "event=sftp_resume" "the next poll resumes from the partial offset"
@@ -288,7 +258,7 @@ mkconf many "$R" "$KEYAUTH"
 t0=$(date +%s.%N); poll many; t1=$(date +%s.%N)
 t_is "$(grep 'event=sftp_listed' "$T_TMP/many.log" | grep -c 'files=10000')" 1 "10,000 entries listed"
 t2=$(date +%s.%N); poll many; t3=$(date +%s.%N)
-N=$(find "$T_TMP/many/got" "$T_TMP/many/state/archive" -name 'f*.csv' 2>/dev/null | grep -c .)
+N=$(find "$T_TMP/many/state/archive" -name 'f*.csv' 2>/dev/null | grep -c .)
 t_is "$N" 10000 "10,000 files fetched"
 # the OpenSSH client on the same directory
 mkdir -p "$T_TMP/sftp-b"
