@@ -64,6 +64,10 @@ X(watch, pattern, CT_LIST, "*", 0, 0, NULL, 0,				\
   "shell globs of landing file names to take")				\
 X(watch, ignore, CT_LIST, ".*, *.part, *.tmp, *.filepart", 0, 0, NULL, 0, \
   "shell globs of landing file names never taken (partial uploads)")	\
+X(watch, settle, CT_DURATION, "2s", 0, 3600, NULL, 0,			\
+  "a landing file is taken only once its size and mtime held this long") \
+X(watch, owner, CT_LIST, NULL, 0, 0, NULL, 0,				\
+  "user names or uids whose landing files are taken (unset: any owner)") \
 X(verify, checksum, CT_ENUM, "optional", 0, 0, "required|optional|off", 0, \
   "checksum sidecar NAME.sha256 / NAME.sha512 policy")			\
 X(verify, signature, CT_ENUM, "off", 0, 0, "required|optional|off", 0,	\
