@@ -137,6 +137,8 @@ test_every_key(void)
 	    "[watch]\n"
 	    "pattern = *.csv\n"
 	    "ignore = .*, *.part\n"
+	    "settle = 5s\n"
+	    "owner = pos, 1001\n"
 	    "[verify]\n"
 	    "checksum = required\n"
 	    "signature = optional ; inline comment\n"
