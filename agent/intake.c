@@ -11,7 +11,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,11 +36,57 @@
 #include "forward.h"
 #include "verify.h"
 #include "intake.h"
+#include "landing.h"
 
 #define IO_BLOCK	(1 << 20)
 
+/*
+ * An empty state.db beside an archive means the state was lost (deleted,
+ * or a fresh disk mounted over it): every file dropped again would be
+ * delivered a second time. Refuse, unless the operator says so.
+ */
+static int
+state_lost(struct td_ctx *x, int reinit)
+{
+	char *p = xasprintf("%s/archive", x->state_dir);
+	struct dirent *de;
+	DIR *d;
+	int full = 0;
+
+	if ((d = opendir(p)) != NULL) {
+		while (!full && (de = readdir(d)) != NULL)
+			full = de->d_name[0] != '.';
+		closedir(d);
+	}
+	x_free(p);
+	if (!full)
+		return 0;
+	if (store_query_int(x->st, "SELECT (SELECT count(*) FROM "
+	    "transmissions) + (SELECT count(*) FROM duplicate_drops)", -1) != 0)
+		return 0;
+	if (reinit) {
+		td_log(TD_LOG_WARN, "state_reinitialised", "state_dir=%s",
+		    x->state_dir);
+		if (store_begin(x->st) != 0)
+			return TD_ERR_STATE;
+		if (audit_append(x->audit, "state_reinitialised", NULL,
+		    "\"reason\":\"--reinitialise\"") != 0 ||
+		    store_commit(x->st) != 0) {
+			store_rollback(x->st);
+			return TD_ERR_STATE;
+		}
+		return 0;
+	}
+	fprintf(stderr, "tradedrop: %s/state.db holds no transmission but "
+	    "%s/archive is not empty: the state was lost, and files dropped "
+	    "again would be delivered twice; restore state.db and audit.log "
+	    "from a backup, or start anew with --reinitialise (see "
+	    "tradedrop(8), RECOVERY)\n", x->state_dir, x->state_dir);
+	return TD_ERR_STATE;
+}
+
 int
-ctx_open(struct td_ctx *x, struct td_conf *c, int with_mapper)
+ctx_open(struct td_ctx *x, struct td_conf *c, int flags)
 {
 	const char *url;
 	char *err = NULL, *p;
@@ -50,6 +95,7 @@ ctx_open(struct td_ctx *x, struct td_conf *c, int with_mapper)
 
 	memset(x, 0, sizeof(*x));
 	x->lockfd = -1;
+	x->landfd = -1;
 	x->conf = c;
 	x->integration = td_conf_str(c, TDK_integration_name);
 	x->state_dir = xstrdup(td_conf_str(c, TDK_integration_state_dir));
@@ -99,12 +145,16 @@ ctx_open(struct td_ctx *x, struct td_conf *c, int with_mapper)
 		return TD_ERR_STATE;
 	}
 	x_free(p);
+	if (state_lost(x, flags & CTX_REINIT) != 0)
+		return TD_ERR_STATE;
+	if (landing_open(x) != 0)
+		return TD_ERR_INVAL;
 	if (sidecar_load_keys(c, &x->keys, &x->nkeys, &err) != 0) {
 		fprintf(stderr, "tradedrop: %s: %s\n", td_conf_path(c), err);
 		x_free(err);
 		return TD_ERR_INVAL;
 	}
-	if (with_mapper && mapper_new(c, &x->map, &err) != 0) {
+	if ((flags & CTX_MAPPER) && mapper_new(c, &x->map, &err) != 0) {
 		fprintf(stderr, "tradedrop: %s: %s\n", td_conf_path(c), err);
 		x_free(err);
 		return TD_ERR_INVAL;
@@ -116,6 +166,7 @@ void
 ctx_close(struct td_ctx *x)
 {
 	mapper_free(x->map);
+	landing_close(x);
 	fwd_close(x->fwd);
 	x_free(x->keys);
 	audit_close(x->audit);
@@ -149,35 +200,6 @@ rfc3339(int64_t t, char *buf, size_t n)
 }
 
 /* ------------------------------------------------------------ claim */
-
-static int
-name_matches(char * const *globs, size_t n, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (fnmatch(globs[i], name, FNM_PERIOD) == 0)
-			return 1;
-	return 0;
-}
-
-struct cand {
-	char		*name;
-	struct timespec	 mtime;
-};
-
-static int
-cand_cmp(const void *a, const void *b)
-{
-	const struct cand *x = a, *y = b;
-
-	if (x->mtime.tv_sec != y->mtime.tv_sec)
-		return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
-	if (x->mtime.tv_nsec != y->mtime.tv_nsec)
-		return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
-	return strcmp(x->name, y->name);
-}
-
 
 #define PARTIAL_NAME	".td-partial"	/* a copy under way in work/CLAIM/ */
 
@@ -239,64 +261,14 @@ claim_sidecars(struct td_ctx *x, const char *dir, const char *name)
 	return r;
 }
 
-/*
- * Claim landing/NAME: move it into a fresh work/CLAIM/ directory whose
- * name records the time of receipt.
- */
-static int
-claim(struct td_ctx *x, const char *name, char **claimp)
-{
-	static unsigned seq;
-	struct timespec ts;
-	char *cl, *dir, *src, *dst;
-	int r = TD_OK;
-
-	*claimp = NULL;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	cl = xasprintf("%lld.%09ld-%ld-%u", (long long)ts.tv_sec, ts.tv_nsec,
-	    (long)getpid(), seq++);
-	dir = xasprintf("%s/%s", x->work, cl);
-	src = xasprintf("%s/%s", x->landing, name);
-	dst = xasprintf("%s/%s", dir, name);
-	if (mkdir(dir, 0750) != 0) {
-		r = TD_ERR_IO;
-		goto out;
-	}
-	if (rename(src, dst) != 0) {
-		if (errno == EXDEV) {
-			/* landing is on another filesystem: copy under a
-			 * reserved name, rename, then remove the original */
-			r = cross_fs_move(src, dir, dst);
-		} else if (errno == ENOENT) {
-			r = TD_ERR_NOTFOUND;	/* taken by someone else */
-		} else
-			r = TD_ERR_IO;
-		if (r != 0) {
-			(void)rmdir(dir);
-			goto out;
-		}
-	}
-	/* the sidecars travel with their data file */
-	if (claim_sidecars(x, dir, name) != 0)
-		r = TD_ERR_IO;
-	if (td_fsync_dir(dir) != 0 || td_fsync_dir(x->work) != 0 ||
-	    td_fsync_dir(x->landing) != 0)
-		r = TD_ERR_IO;
-	*claimp = cl;
-	cl = NULL;
- out:
-	x_free(cl);
-	x_free(dir);
-	x_free(src);
-	x_free(dst);
-	return r;
-}
-
 /* ---------------------------------------------------------- receive */
 
-/* SHA-256 (and as wanted SHA-512, BLAKE2b-512) of a file, made durable. */
+/*
+ * SHA-256 (and as wanted SHA-512, BLAKE2b-512) of what fd reads from its
+ * start, made durable.
+ */
 static int
-hash_file(const char *path, unsigned want, char tid[TD_SHA256_HEX],
+hash_fd(int fd, unsigned want, char tid[TD_SHA256_HEX],
     char sha512hex[129], uint8_t b2[64], uint64_t *size)
 {
 	struct td_sha256 h;
@@ -305,13 +277,11 @@ hash_file(const char *path, unsigned want, char tid[TD_SHA256_HEX],
 	unsigned char dg[TD_SHA256_LEN], d512[64];
 	char *blk;
 	ssize_t n;
-	int fd, r = TD_OK;
+	int r = TD_OK;
 
 	*size = 0;
 	sha512hex[0] = '\0';
 	memset(b2, 0, 64);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return TD_ERR_IO;
 	blk = xmalloc(IO_BLOCK);
 	td_sha256_init(&h);
 	if (want & SC_WANT_SHA512)
@@ -319,7 +289,7 @@ hash_file(const char *path, unsigned want, char tid[TD_SHA256_HEX],
 	if (want & SC_WANT_BLAKE2B)
 		crypto_generichash_init(&hb, NULL, 0, 64);
 	for (;;) {
-		n = read(fd, blk, IO_BLOCK);
+		n = pread(fd, blk, IO_BLOCK, (off_t)*size);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -338,7 +308,6 @@ hash_file(const char *path, unsigned want, char tid[TD_SHA256_HEX],
 	}
 	if (r == 0 && fsync(fd) != 0 && errno != EINVAL && errno != EBADF)
 		r = TD_ERR_IO;
-	close(fd);
 	x_free(blk);
 	td_sha256_final(&h, dg);
 	td_hex(dg, sizeof(dg), tid);
@@ -349,6 +318,22 @@ hash_file(const char *path, unsigned want, char tid[TD_SHA256_HEX],
 	if (want & SC_WANT_BLAKE2B)
 		crypto_generichash_final(&hb, b2, 64);
 	return r;
+}
+
+/* The hashes the sidecars of NAME in landing or in the claim need. */
+static unsigned
+sidecar_wants_of(struct td_ctx *x, const char *wdir, const char *name)
+{
+	struct sidecars sc;
+	unsigned w;
+
+	sidecar_find(x->landing, name, &sc);
+	w = sidecar_wants(&sc);
+	sidecar_free(&sc);
+	sidecar_find(wdir, name, &sc);
+	w |= sidecar_wants(&sc);
+	sidecar_free(&sc);
+	return w;
 }
 
 static int64_t
@@ -433,28 +418,93 @@ drop_work(struct td_ctx *x, const char *cl)
 /*
  * Receive work/CL/NAME: hash it, then record it as a new transmission
  * or as a duplicate drop. *tidp gets the transmission id of a new one.
+ * fd is the descriptor the claim opened, or -1 (a claim left by a stop).
+ * The file must not change while it is hashed: a file that is still
+ * being written goes back to landing (TD_ERR_AGAIN), and one that cannot
+ * be read goes back and is refused (TD_ERR_FORMAT).
  */
 static int
-receive(struct td_ctx *x, const char *cl, const char *name, char **tidp)
+receive(struct td_ctx *x, const char *cl, const char *name, int fd,
+    char **tidp)
 {
 	char tid[TD_SHA256_HEX], *path, *adir = NULL, *fields, *wdir;
 	char sha512hex[129], *vjson = NULL;
 	uint8_t b2[64];
 	struct verification v;
 	struct sidecars sc;
+	struct stat sb0, sb1;
 	struct td_buf fb;
 	uint64_t size;
 	int64_t t = claim_time(cl);
 	sqlite3_stmt *s;
-	int r, exists;
+	const char *why;
+	unsigned want;
+	int r, exists, ownfd = 0;
 
 	*tidp = NULL;
 	memset(&v, 0, sizeof(v));
 	wdir = xasprintf("%s/%s", x->work, cl);
-	path = xasprintf("%s/%s", wdir, name);
+	if (fd < 0) {
+		path = xasprintf("%s/%s", wdir, name);
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+		    O_CLOEXEC);
+		x_free(path);
+		ownfd = 1;
+	}
+	why = fd < 0 ? strerror(errno) : landing_check_fd(x, fd, &sb0);
+	if (why != NULL) {
+		struct stat z;
+
+		memset(&z, 0, sizeof(z));
+		landing_refuse(x, name, fd < 0 ? &z : &sb0, why);
+		r = TD_ERR_FORMAT;
+		goto giveback;
+	}
+	want = sidecar_wants_of(x, wdir, name);
+	r = hash_fd(fd, want, tid, sha512hex, b2, &size);
+	if (r != 0) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "read error: %s", strerror(errno));
+		td_log(TD_LOG_ERROR, "read_failed", "file=%s error=%s", name,
+		    strerror(errno));
+		landing_refuse(x, name, &sb0, msg);
+		r = TD_ERR_FORMAT;
+		goto giveback;
+	}
+	if (fstat(fd, &sb1) != 0 || (uint64_t)sb1.st_size != size ||
+	    (uint64_t)sb0.st_size != size ||
+	    sb1.st_mtim.tv_sec != sb0.st_mtim.tv_sec ||
+	    sb1.st_mtim.tv_nsec != sb0.st_mtim.tv_nsec) {
+		/* a writer still holds it: not settled */
+		td_log(TD_LOG_WARN, "file_growing", "file=%s size=%llu "
+		    "now=%llu", name, (unsigned long long)size,
+		    (unsigned long long)sb1.st_size);
+		x->n_unsettled++;
+		r = TD_ERR_AGAIN;
+		goto giveback;
+	}
+	if (ownfd)
+		close(fd);
+	fd = -1;
+	/* the sidecars travel with their data file */
+	if (claim_sidecars(x, wdir, name) != 0 || td_fsync_dir(wdir) != 0 ||
+	    td_fsync_dir(x->landing) != 0) {
+		x_free(wdir);
+		return TD_ERR_IO;
+	}
 	sidecar_find(wdir, name, &sc);
-	r = hash_file(path, sidecar_wants(&sc), tid, sha512hex, b2, &size);
-	x_free(path);
+	if ((sidecar_wants(&sc) & ~want) != 0) {
+		/* a sidecar arrived meanwhile that needs another hash */
+		path = xasprintf("%s/%s", wdir, name);
+		if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+		    hash_fd(fd, sidecar_wants(&sc), tid, sha512hex, b2,
+		    &size) != 0)
+			r = TD_ERR_IO;
+		if (fd >= 0)
+			close(fd);
+		x_free(path);
+	}
 	if (r == 0)
 		sidecar_verify(x->conf, x->keys, x->nkeys, wdir, name, &sc,
 		    tid, sha512hex[0] ? sha512hex : NULL, b2, &v);
@@ -541,6 +591,13 @@ receive(struct td_ctx *x, const char *cl, const char *name, char **tidp)
 	x_free(adir);
 	if (r == 0)
 		*tidp = xstrdup(tid);
+	return r;
+ giveback:
+	if (ownfd && fd >= 0)
+		close(fd);
+	x_free(wdir);
+	if (landing_unclaim(x, cl) != 0)
+		return TD_ERR_IO;
 	return r;
 }
 
@@ -704,9 +761,16 @@ ps_reject(void *arg, const struct rejection *rj)
 	struct psink *p = arg;
 
 	if (p->dlq == NULL) {
+		int fd;
+
 		p->dlqtmp = xasprintf("%s/%s.ndjson.tmp", p->x->dlq, p->t->id);
-		if ((p->dlq = fopen(p->dlqtmp, "w")) == NULL)
-			return TD_ERR_IO;
+		fd = open(p->dlqtmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    0640);
+		if (fd < 0 || (p->dlq = fdopen(fd, "we")) == NULL) {
+			if (fd >= 0)
+				close(fd);
+			return errno == ENOSPC ? TD_ERR_NOSPACE : TD_ERR_IO;
+		}
 	}
 	td_buf_reset(&p->line);
 	intake_rejection_json(&p->line, p->t->id, p->t->name, rj->member, rj);
@@ -1190,6 +1254,7 @@ paused_or_failed(struct td_ctx *x, int r)
 			td_log(TD_LOG_ERROR, "intake_paused", "reason=disk_full "
 			    "state_dir=%s", x->state_dir);
 		x->undelivered = 1;
+		x->paused = 1;
 	} else
 		x->failed = 1;
 }
@@ -1349,7 +1414,9 @@ intake_recover(struct td_ctx *x)
 			td_log(TD_LOG_INFO, "resume_intake", "file=%s", name);
 			/* sidecars a crash left in landing */
 			(void)claim_sidecars(x, wdir, name);
-			r = receive(x, de->d_name, name, &tid);
+			r = receive(x, de->d_name, name, -1, &tid);
+			if (r == TD_ERR_AGAIN || r == TD_ERR_FORMAT)
+				r = 0;	/* back in landing */
 			x_free(tid);
 		}
 		x_free(name);
@@ -1364,7 +1431,7 @@ intake_recover(struct td_ctx *x)
  * sidecar_wait after it landed (its change time: a rename into landing
  * sets it); then it is taken and refused for the missing sidecar.
  */
-static int
+int
 waiting_for_sidecar(struct td_ctx *x, const char *name,
     const struct stat *sb)
 {
@@ -1438,68 +1505,92 @@ sweep_manifests(struct td_ctx *x)
 	}
 }
 
-int
-intake_landing(struct td_ctx *x)
+/*
+ * One pass over landing: claim, receive and process every file that is
+ * ready. *settle_at gets when a file that has not settled may be ready.
+ */
+static int
+landing_pass(struct td_ctx *x, int64_t *settle_at)
 {
-	DIR *d;
-	struct dirent *de;
-	struct stat sb;
-	struct cand *c = NULL;
-	char * const *pat, * const *ign;
-	size_t npat, nign, n = 0, i;
-	char *path, *cl, *tid;
-	int r = 0;
+	struct landing_entry *e;
+	size_t n, i;
+	char *cl, *tid;
+	int r, fd;
 
-	pat = td_conf_list(x->conf, TDK_watch_pattern, &npat);
-	ign = td_conf_list(x->conf, TDK_watch_ignore, &nign);
-	if ((d = opendir(x->landing)) == NULL) {
-		td_log(TD_LOG_ERROR, "landing_unreadable", "dir=%s error=%s",
-		    x->landing, strerror(errno));
-		return TD_ERR_IO;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if (name_matches(ign, nign, de->d_name) ||
-		    !name_matches(pat, npat, de->d_name) ||
-		    sidecar_is(de->d_name))
-			continue;
-		path = xasprintf("%s/%s", x->landing, de->d_name);
-		if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
-		    !waiting_for_sidecar(x, de->d_name, &sb)) {
-			c = xreallocarray(c, n + 1, sizeof(*c));
-			c[n].name = xstrdup(de->d_name);
-			c[n].mtime = sb.st_mtim;
-			n++;
-		}
-		x_free(path);
-	}
-	closedir(d);
-	qsort(c, n, sizeof(*c), cand_cmp);
-	for (i = 0; i < n; i++) {
-		if (r == 0 && outbox_full(x))
+	if ((r = landing_list(x, &e, &n, settle_at)) != 0)
+		return r;
+	for (i = 0; i < n && r == 0; i++) {
+		if (outbox_full(x)) {
 			r = TD_ERR_LIMIT;
-		if (r == 0) {
-			r = claim(x, c[i].name, &cl);
-			if (r == TD_ERR_NOTFOUND)
-				r = 0;
-			else if (r == 0) {
-				r = receive(x, cl, c[i].name, &tid);
-				if (r == 0 && tid != NULL)
-					r = process_one(x, tid);
-				x_free(tid);
-			} else
-				td_log(TD_LOG_ERROR, "claim_failed", "file=%s "
-				    "error=%s", c[i].name, strerror(errno));
-			x_free(cl);
+			break;
 		}
-		x_free(c[i].name);
+		r = landing_claim(x, &e[i], &cl, &fd);
+		if (r == TD_ERR_NOTFOUND || r == TD_ERR_FORMAT) {
+			r = 0;		/* gone, or refused and logged */
+			continue;
+		}
+		if (r == TD_ERR_AGAIN) {
+			/* not settled after all: look again soon */
+			if (*settle_at == 0 || *settle_at > time(NULL) + 1)
+				*settle_at = (int64_t)time(NULL) + 1;
+			r = 0;
+			continue;
+		}
+		if (r != 0) {
+			td_log(TD_LOG_ERROR, "claim_failed", "file=%s error=%s",
+			    e[i].name, r == TD_ERR_NOSPACE ?
+			    "no space left on device" : strerror(errno));
+			break;
+		}
+		r = receive(x, cl, e[i].name, fd, &tid);
+		close(fd);
+		if (r == TD_ERR_AGAIN) {
+			if (*settle_at == 0 || *settle_at > time(NULL) + 1)
+				*settle_at = (int64_t)time(NULL) + 1;
+			r = 0;
+		} else if (r == TD_ERR_FORMAT)
+			r = 0;
+		else if (r == 0 && tid != NULL)
+			r = process_one(x, tid);
+		x_free(tid);
+		x_free(cl);
 	}
-	x_free(c);
-	if (r == 0)
+	landing_list_free(e, n);
+	return r;
+}
+
+int
+intake_landing(struct td_ctx *x, int wait)
+{
+	int64_t settle_at, start = (int64_t)time(NULL), now, limit;
+	uint64_t settle = td_conf_u64(x->conf, TDK_watch_settle);
+	int r;
+
+	if (x->paused)
+		return 0;	/* a full disk or outbox: take nothing new */
+	/* `once` waits for files that are still settling, but not for one
+	 * that keeps changing: that one is left for a later run */
+	limit = start + 2 * (int64_t)settle + 1;
+	for (;;) {
+		x->n_unsettled = 0;
+		if ((r = landing_pass(x, &settle_at)) != 0)
+			break;
+		now = (int64_t)time(NULL);
+		if (!wait || settle_at == 0 || settle_at > limit)
+			break;
+		if (settle_at > now) {
+			td_log(TD_LOG_DEBUG, "settle_wait", "seconds=%lld",
+			    (long long)(settle_at - now));
+			sleep((unsigned)(settle_at - now));
+		}
+	}
+	if (r == 0) {
+		if (x->n_unsettled > 0)
+			td_log(TD_LOG_INFO, "files_not_settled", "count=%u "
+			    "settle=%llu", x->n_unsettled,
+			    (unsigned long long)settle);
 		sweep_manifests(x);
-	else
+	} else
 		paused_or_failed(x, r);
 	return r;
 }

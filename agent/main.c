@@ -31,7 +31,7 @@ static const struct command {
 } commands[] = {
 	{ "check", cmd_check, "check [-c FILE] [--dump] [--connect]",
 	    "validate the configuration; --dump prints it, secrets redacted" },
-	{ "once", cmd_once, "once [-c FILE]",
+	{ "once", cmd_once, "once [-c FILE] [--reinitialise]",
 	    "process everything in landing/, deliver, exit" },
 	{ "try", cmd_try, "try [-c FILE] FILE...",
 	    "dry run on sample files: canonical NDJSON on stdout" },

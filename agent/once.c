@@ -117,16 +117,23 @@ cmd_once(int argc, char **argv)
 	int64_t rejects;
 	int rc, left = 0;
 
-	if (parse_conf_opt(argc, argv, "once [-c FILE]", &path, NULL, NULL)
-	    != 0 || optind != argc) {
+	static const struct option longopts[] = {
+		{ "reinitialise", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int reinit = 0;
+
+	if (parse_conf_opt(argc, argv, "once [-c FILE] [--reinitialise]",
+	    &path, longopts, &reinit) != 0 || optind != argc) {
 		if (optind != argc)
-			fprintf(stderr, "usage: tradedrop once [-c FILE]\n");
+			fprintf(stderr, "usage: tradedrop once [-c FILE] "
+			    "[--reinitialise]\n");
 		return EXIT_USAGE;
 	}
 	if ((c = td_load_conf_or_report(path)) == NULL)
 		return EXIT_USAGE;
 	signal(SIGPIPE, SIG_IGN);
-	rc = ctx_open(&x, c, 1);
+	rc = ctx_open(&x, c, CTX_MAPPER | (reinit ? CTX_REINIT : 0));
 	if (rc != 0) {
 		ctx_close(&x);
 		td_conf_free(c);
@@ -139,10 +146,10 @@ cmd_once(int argc, char **argv)
 		x.failed = 1;
 	if (!x.failed)
 		(void)intake_process_pending(&x);
-	if (!x.failed)
+	if (!x.failed && !x.paused)
 		poll_sources(&x);
 	if (!x.failed)
-		(void)intake_landing(&x);
+		(void)intake_landing(&x, 1);
 	(void)deliver_pending(&x);
 	s = store_prepare(x.st, "SELECT count(*) FROM transmissions WHERE "
 	    "state IN ('received', 'parsed')");
@@ -169,16 +176,19 @@ cmd_once(int argc, char **argv)
 		rc = EXIT_INTERNAL;
 	else if (x.undelivered || left > 0)
 		rc = EXIT_ONCE_UNDELIVERED;
-	else if (rejects > 0 || x.n_quarantined > 0 || x.n_dlq > 0)
+	else if (rejects > 0 || x.n_quarantined > 0 || x.n_dlq > 0 ||
+	    x.n_refused > 0)
 		rc = EXIT_ONCE_REJECTS;
 	else
 		rc = EXIT_ONCE_OK;
 	td_log(rc == 0 ? TD_LOG_INFO : TD_LOG_WARN, "once_done", "received=%u "
 	    "duplicate=%u quarantined=%u delivered=%u records=%llu dlq=%llu "
-	    "pending=%d waiting=%u exit=%d", x.n_received, x.n_duplicate,
+	    "pending=%d waiting=%u unsettled=%u refused=%u exit=%d",
+	    x.n_received, x.n_duplicate,
 	    x.n_quarantined,
 	    x.n_delivered, (unsigned long long)x.n_records,
-	    (unsigned long long)x.n_dlq, left, x.n_waiting, rc);
+	    (unsigned long long)x.n_dlq, left, x.n_waiting, x.n_unsettled,
+	    x.n_refused, rc);
 	ctx_close(&x);
 	td_conf_free(c);
 	return rc;

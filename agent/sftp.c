@@ -28,7 +28,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -49,6 +48,7 @@
 #include "conf.h"
 #include "fsutil.h"
 #include "log.h"
+#include "match.h"
 #include "store.h"
 #include "intake.h"
 #include "sidecar.h"
@@ -246,25 +246,6 @@ name_ok(const char *name, size_t len)
 		    name[i] == 0x7f)
 			return 0;
 	return 1;
-}
-
-static int
-has_suffix(const char *s, const char *suf)
-{
-	size_t n = strlen(s), m = strlen(suf);
-
-	return m > 0 && n > m && strcmp(s + n - m, suf) == 0;
-}
-
-static int
-globs_match(char * const *g, size_t n, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (fnmatch(g[i], name, FNM_PERIOD) == 0)
-			return 1;
-	return 0;
 }
 
 /*
@@ -818,27 +799,27 @@ classify(const struct td_conf *c, size_t i, struct ent *e, size_t n)
 			e[j].kind = EK_MANIFEST;
 			continue;
 		}
-		if (marker && suf != NULL && has_suffix(e[j].name, suf)) {
+		if (marker && suf != NULL && td_has_suffix(e[j].name, suf)) {
 			l = strlen(e[j].name) - strlen(suf);
 			e[j].base = xstrndup(e[j].name, l);
-			if (globs_match(pat, npat, e[j].base) &&
+			if (td_globs_match(pat, npat, e[j].base) &&
 			    !sidecar_is(e[j].base))
 				e[j].kind = EK_MARKER;
 			continue;
 		}
 		if (sidecar_is(e[j].name)) {
 			for (m = 0; m < TD_NELEM(sc); m++)
-				if (has_suffix(e[j].name, sc[m])) {
+				if (td_has_suffix(e[j].name, sc[m])) {
 					l = strlen(e[j].name) - strlen(sc[m]);
 					e[j].base = xstrndup(e[j].name, l);
 					break;
 				}
 			if (e[j].base != NULL &&
-			    globs_match(pat, npat, e[j].base))
+			    td_globs_match(pat, npat, e[j].base))
 				e[j].kind = EK_SIDECAR;
 			continue;
 		}
-		if (globs_match(pat, npat, e[j].name))
+		if (td_globs_match(pat, npat, e[j].name))
 			e[j].kind = EK_DATA;
 	}
 }

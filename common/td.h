@@ -21,6 +21,7 @@
 #define TD_ERR_NOTFOUND	(-8)
 #define TD_ERR_NOSPACE	(-9)	/* ENOSPC / EDQUOT */
 #define TD_ERR_INTERNAL	(-10)
+#define TD_ERR_AGAIN	(-11)	/* not ready yet; try again later */
 
 const char *td_strerror(int err);
 

@@ -34,6 +34,9 @@ conf() {	# conf NAME PORT [extra output lines]
 name = acme
 state_dir = $S
 max_reject_ratio = 0.5
+[watch]
+# drops are written whole before each run, and the kills below are timed
+settle = 0
 [map]
 store_id = column "Store"
 gtin = column "UPC" gtin

@@ -23,6 +23,8 @@ conf() {
 [integration]
 name = acme
 state_dir = $S
+[watch]
+settle = 0
 [verify]
 checksum = $2
 signature = $3

@@ -1,0 +1,524 @@
+/*
+ * landing.c - the edge of the landing directory. See landing.h.
+ *
+ * An uploader with write access to landing_dir may put anything there:
+ * symbolic and hard links to files it cannot read, FIFOs, directories, a
+ * file it is still writing, and it may swap one for another between two
+ * system calls. So a name is looked at with fstatat(AT_SYMLINK_NOFOLLOW),
+ * opened with O_NOFOLLOW | O_NONBLOCK relative to the directory's
+ * descriptor, the open file is checked with fstat, and after the rename
+ * into work/ the claimed name must still be the inode that was checked.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "td.h"
+#include "conf.h"
+#include "fsutil.h"
+#include "log.h"
+#include "match.h"
+#include "num.h"
+#include "sidecar.h"
+#include "intake.h"
+#include "landing.h"
+
+#define COPY_BLOCK	(1 << 20)
+#define PARTIAL_NAME	".td-partial"	/* a copy under way in work/CLAIM/ */
+
+int
+landing_open(struct td_ctx *x)
+{
+	char * const *own;
+	size_t n, i;
+
+	x->landfd = open(x->landing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (x->landfd < 0) {
+		fprintf(stderr, "tradedrop: %s: %s\n", x->landing,
+		    strerror(errno));
+		return TD_ERR_IO;
+	}
+	own = td_conf_list(x->conf, TDK_watch_owner, &n);
+	x->owners = n ? xcalloc(n, sizeof(*x->owners)) : NULL;
+	for (i = 0; i < n; i++) {
+		struct passwd *pw;
+		uint64_t u;
+
+		if (td_parse_u64(own[i], strlen(own[i]), 0,
+		    (uid_t)-1 - 1, &u) == 0)
+			x->owners[i] = (uid_t)u;
+		else if ((pw = getpwnam(own[i])) != NULL)
+			x->owners[i] = pw->pw_uid;
+		else {
+			fprintf(stderr, "tradedrop: %s: [watch] owner: no "
+			    "such user: %s\n", td_conf_path(x->conf), own[i]);
+			return TD_ERR_INVAL;
+		}
+	}
+	x->nowners = n;
+	return TD_OK;
+}
+
+void
+landing_close(struct td_ctx *x)
+{
+	size_t i;
+
+	if (x->landfd > 0)
+		close(x->landfd);
+	x->landfd = -1;
+	x_free(x->owners);
+	x->owners = NULL;
+	for (i = 0; i < x->nrefused; i++)
+		x_free(x->refused[i]);
+	x_free(x->refused);
+	x->refused = NULL;
+	x->nrefused = 0;
+}
+
+void
+landing_refuse(struct td_ctx *x, const char *name, const struct stat *sb,
+    const char *why)
+{
+	char *k;
+	size_t i;
+
+	k = xasprintf("%ju:%ju:%lld.%09ld:%s", (uintmax_t)sb->st_dev,
+	    (uintmax_t)sb->st_ino, (long long)sb->st_mtim.tv_sec,
+	    sb->st_mtim.tv_nsec, name);
+	for (i = 0; i < x->nrefused; i++) {
+		if (strcmp(x->refused[i], k) == 0) {
+			x_free(k);
+			return;
+		}
+	}
+	x->refused = xreallocarray(x->refused, x->nrefused + 1,
+	    sizeof(*x->refused));
+	x->refused[x->nrefused++] = k;
+	x->n_refused++;
+	td_log(TD_LOG_WARN, "landing_refused", "file=%s reason=%s", name,
+	    why);
+}
+
+/* Why the file described by sb may not be taken, or NULL. */
+static const char *
+refusal(struct td_ctx *x, const struct stat *sb, char *buf, size_t n)
+{
+	size_t i;
+
+	if (S_ISLNK(sb->st_mode))
+		return "symbolic link";
+	if (S_ISDIR(sb->st_mode))
+		return "directory";
+	if (S_ISFIFO(sb->st_mode))
+		return "FIFO";
+	if (S_ISSOCK(sb->st_mode))
+		return "socket";
+	if (S_ISCHR(sb->st_mode) || S_ISBLK(sb->st_mode))
+		return "device";
+	if (!S_ISREG(sb->st_mode))
+		return "not a regular file";
+	if (sb->st_nlink != 1) {
+		snprintf(buf, n, "hard link (%ju names)",
+		    (uintmax_t)sb->st_nlink);
+		return buf;
+	}
+	if (x->nowners == 0)
+		return NULL;
+	for (i = 0; i < x->nowners; i++)
+		if (sb->st_uid == x->owners[i])
+			return NULL;
+	snprintf(buf, n, "owner uid %ju is not in [watch] owner",
+	    (uintmax_t)sb->st_uid);
+	return buf;
+}
+
+const char *
+landing_check_fd(struct td_ctx *x, int fd, struct stat *sb)
+{
+	static char buf[96];
+
+	if (fstat(fd, sb) != 0)
+		return "fstat failed";
+	return refusal(x, sb, buf, sizeof(buf));
+}
+
+static int
+ts_cmp(const struct timespec *a, const struct timespec *b)
+{
+	if (a->tv_sec != b->tv_sec)
+		return a->tv_sec < b->tv_sec ? -1 : 1;
+	if (a->tv_nsec != b->tv_nsec)
+		return a->tv_nsec < b->tv_nsec ? -1 : 1;
+	return 0;
+}
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	const struct landing_entry *x = a, *y = b;
+	int c;
+
+	if ((c = ts_cmp(&x->mtime, &y->mtime)) != 0)
+		return c;
+	return strcmp(x->name, y->name);
+}
+
+void
+landing_list_free(struct landing_entry *e, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		x_free(e[i].name);
+	x_free(e);
+}
+
+/*
+ * When a file last changed: its mtime, or its ctime when that is later
+ * (a rename into landing, or a touch -m back in time, sets the ctime).
+ */
+static int64_t
+changed_at(const struct stat *sb)
+{
+	return sb->st_ctim.tv_sec > sb->st_mtim.tv_sec ?
+	    (int64_t)sb->st_ctim.tv_sec : (int64_t)sb->st_mtim.tv_sec;
+}
+
+int
+landing_list(struct td_ctx *x, struct landing_entry **ep, size_t *np,
+    int64_t *settle_at)
+{
+	struct landing_entry *e = NULL;
+	char * const *pat, * const *ign;
+	char why[96];
+	const char *w;
+	struct dirent *de;
+	struct stat sb;
+	size_t npat, nign, n = 0;
+	int64_t now = (int64_t)time(NULL), ready;
+	uint64_t settle = td_conf_u64(x->conf, TDK_watch_settle);
+	DIR *d;
+	int fd;
+
+	*ep = NULL;
+	*np = 0;
+	*settle_at = 0;
+	pat = td_conf_list(x->conf, TDK_watch_pattern, &npat);
+	ign = td_conf_list(x->conf, TDK_watch_ignore, &nign);
+	if ((fd = openat(x->landfd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0 || (d = fdopendir(fd)) == NULL) {
+		td_log(TD_LOG_ERROR, "landing_unreadable", "dir=%s error=%s",
+		    x->landing, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return TD_ERR_IO;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (td_globs_match(ign, nign, de->d_name) ||
+		    !td_globs_match(pat, npat, de->d_name) ||
+		    sidecar_is(de->d_name))
+			continue;
+		if (fstatat(x->landfd, de->d_name, &sb,
+		    AT_SYMLINK_NOFOLLOW) != 0)
+			continue;	/* gone */
+		if ((w = refusal(x, &sb, why, sizeof(why))) != NULL) {
+			landing_refuse(x, de->d_name, &sb, w);
+			continue;
+		}
+		ready = changed_at(&sb) + (int64_t)settle;
+		if (settle > 0 && now < ready) {
+			/* still changing, or only just arrived */
+			x->n_unsettled++;
+			if (*settle_at == 0 || ready < *settle_at)
+				*settle_at = ready;
+			continue;
+		}
+		if (waiting_for_sidecar(x, de->d_name, &sb))
+			continue;
+		e = xreallocarray(e, n + 1, sizeof(*e));
+		e[n].name = xstrdup(de->d_name);
+		e[n].dev = sb.st_dev;
+		e[n].ino = sb.st_ino;
+		e[n].size = sb.st_size;
+		e[n].mtime = sb.st_mtim;
+		e[n].ctime = sb.st_ctim;
+		n++;
+	}
+	closedir(d);
+	qsort(e, n, sizeof(*e), entry_cmp);
+	*ep = e;
+	*np = n;
+	return TD_OK;
+}
+
+/*
+ * Is someone holding fd's file open for writing? A read lease is granted
+ * only when nobody does (fcntl(2)). It needs the file's owner or
+ * CAP_LEASE, and not every filesystem has leases: then the kernel cannot
+ * tell, and the settle time alone decides.
+ */
+static int
+open_for_writing(int fd)
+{
+	if (fcntl(fd, F_SETLEASE, F_RDLCK) == 0) {
+		(void)fcntl(fd, F_SETLEASE, F_UNLCK);
+		return 0;
+	}
+	return errno == EAGAIN || errno == EBUSY;
+}
+
+/* Copy what fd reads into dfd/name durably (a landing on another fs). */
+static int
+copy_fd(int fd, int dfd, const char *name)
+{
+	char *blk = xmalloc(COPY_BLOCK);
+	off_t off = 0;
+	ssize_t n;
+	int out, r = TD_OK;
+
+	if ((out = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_NOFOLLOW | O_CLOEXEC, 0640)) < 0) {
+		x_free(blk);
+		return TD_ERR_IO;
+	}
+	for (;;) {
+		n = pread(fd, blk, COPY_BLOCK, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = TD_ERR_IO;
+			break;
+		}
+		if (n == 0)
+			break;
+		if ((r = td_write_all(out, blk, (size_t)n)) != 0)
+			break;
+		off += n;
+	}
+	if (r == 0 && fsync(out) != 0)
+		r = errno == ENOSPC ? TD_ERR_NOSPACE : TD_ERR_IO;
+	close(out);
+	x_free(blk);
+	return r;
+}
+
+static int
+same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* Put dfd/name back into landing; 0 when it is back. */
+static int
+put_back(struct td_ctx *x, int dfd, const char *name, const char *claim)
+{
+	char *alt;
+	int r;
+
+	if (renameat2(dfd, name, x->landfd, name, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return TD_ERR_IO;
+	alt = xasprintf("%s.td-returned-%s", name, claim);
+	r = renameat2(dfd, name, x->landfd, alt, RENAME_NOREPLACE);
+	td_log(TD_LOG_WARN, "landing_returned", "file=%s as=%s", name, alt);
+	x_free(alt);
+	return r == 0 ? 0 : TD_ERR_IO;
+}
+
+int
+landing_unclaim(struct td_ctx *x, const char *claim)
+{
+	char *wdir = xasprintf("%s/%s", x->work, claim);
+	struct dirent *de;
+	DIR *d;
+	int dfd, r = TD_OK;
+
+	if ((dfd = open(wdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    (d = fdopendir(dfd)) == NULL) {
+		if (dfd >= 0)
+			close(dfd);
+		x_free(wdir);
+		return errno == ENOENT ? TD_OK : TD_ERR_IO;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (strncmp(de->d_name, PARTIAL_NAME,
+		    strlen(PARTIAL_NAME)) == 0) {
+			(void)unlinkat(dfd, de->d_name, 0);
+			continue;
+		}
+		if (put_back(x, dfd, de->d_name, claim) != 0) {
+			td_log(TD_LOG_ERROR, "unclaim_failed", "file=%s "
+			    "claim=%s error=%s", de->d_name, claim,
+			    strerror(errno));
+			r = TD_ERR_IO;
+		}
+	}
+	closedir(d);
+	if (r == 0 && rmdir(wdir) != 0 && errno != ENOENT)
+		r = TD_ERR_IO;
+	(void)fsync(x->landfd);
+	(void)td_fsync_dir(x->work);
+	x_free(wdir);
+	return r;
+}
+
+int
+landing_claim(struct td_ctx *x, const struct landing_entry *e,
+    char **claimp, int *fdp)
+{
+	static unsigned seq;
+	struct timespec ts;
+	struct stat sb, sb2;
+	char *cl, *wdir, why[96];
+	const char *w;
+	int fd, dfd = -1, r = TD_OK, copied = 0;
+
+	*claimp = NULL;
+	*fdp = -1;
+	fd = openat(x->landfd, e->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return TD_ERR_NOTFOUND;
+		if (errno == EWOULDBLOCK)
+			return TD_ERR_AGAIN;	/* a lease holder writes */
+		if (fstatat(x->landfd, e->name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+			return TD_ERR_NOTFOUND;
+		snprintf(why, sizeof(why), "%s", errno == ELOOP ?
+		    "symbolic link" : strerror(errno));
+		if (errno == EACCES || errno == EPERM)
+			snprintf(why, sizeof(why), "unreadable: %s",
+			    strerror(EACCES));
+		landing_refuse(x, e->name, &sb, why);
+		return TD_ERR_FORMAT;
+	}
+	if ((w = landing_check_fd(x, fd, &sb)) != NULL) {
+		landing_refuse(x, e->name, &sb, w);
+		close(fd);
+		return TD_ERR_FORMAT;
+	}
+	if (sb.st_dev != e->dev || sb.st_ino != e->ino ||
+	    sb.st_size != e->size || ts_cmp(&sb.st_mtim, &e->mtime) != 0 ||
+	    open_for_writing(fd)) {
+		/* replaced, or changed since it was listed, or being
+		 * written: it has not settled yet */
+		td_log(TD_LOG_DEBUG, "landing_busy", "file=%s", e->name);
+		x->n_unsettled++;
+		close(fd);
+		return TD_ERR_AGAIN;
+	}
+	if (fcntl(fd, F_SETFL, 0) != 0) {
+		close(fd);
+		return TD_ERR_IO;
+	}
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	cl = xasprintf("%lld.%09ld-%ld-%u", (long long)ts.tv_sec, ts.tv_nsec,
+	    (long)getpid(), seq++);
+	wdir = xasprintf("%s/%s", x->work, cl);
+	if (mkdir(wdir, 0750) != 0 || (dfd = open(wdir, O_RDONLY |
+	    O_DIRECTORY | O_CLOEXEC)) < 0) {
+		r = errno == ENOSPC ? TD_ERR_NOSPACE : TD_ERR_IO;
+		goto fail;
+	}
+	if (renameat(x->landfd, e->name, dfd, e->name) != 0) {
+		if (errno == ENOENT) {
+			r = TD_ERR_NOTFOUND;	/* taken by someone else */
+			goto fail;
+		}
+		if (errno != EXDEV) {
+			/* immutable, or a sticky upload directory: the file
+			 * cannot be taken out of the uploader's reach */
+			snprintf(why, sizeof(why), "cannot be moved out of "
+			    "landing: %s", strerror(errno));
+			landing_refuse(x, e->name, &sb, why);
+			r = TD_ERR_FORMAT;
+			goto fail;
+		}
+		/* landing is on another filesystem: copy what was opened
+		 * under a reserved name, then rename; the original goes
+		 * only once the copy is durable */
+		if ((r = copy_fd(fd, dfd, PARTIAL_NAME)) != 0)
+			goto fail;
+		if (renameat(dfd, PARTIAL_NAME, dfd, e->name) != 0 ||
+		    fsync(dfd) != 0) {
+			r = TD_ERR_IO;
+			goto fail;
+		}
+		copied = 1;
+	}
+	if (copied) {
+		/* the original must not have changed while it was copied,
+		 * and is removed only if it is still the file copied */
+		if (fstat(fd, &sb2) != 0 || sb2.st_size != sb.st_size ||
+		    ts_cmp(&sb2.st_mtim, &sb.st_mtim) != 0) {
+			(void)unlinkat(dfd, e->name, 0);
+			x->n_unsettled++;
+			r = TD_ERR_AGAIN;
+			goto fail;
+		}
+		close(fd);
+		if ((fd = openat(dfd, e->name, O_RDONLY | O_NOFOLLOW |
+		    O_CLOEXEC)) < 0) {
+			r = TD_ERR_IO;
+			goto fail;
+		}
+		if (fstatat(x->landfd, e->name, &sb2,
+		    AT_SYMLINK_NOFOLLOW) == 0 && same_file(&sb, &sb2))
+			(void)unlinkat(x->landfd, e->name, 0);
+	} else {
+		/* what was renamed must be what was opened and checked */
+		if (fstatat(dfd, e->name, &sb2, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !same_file(&sb, &sb2) ||
+		    (w = landing_check_fd(x, fd, &sb2)) != NULL) {
+			if (put_back(x, dfd, e->name, cl) != 0)
+				td_log(TD_LOG_ERROR, "unclaim_failed", "file=%s "
+				    "claim=%s error=%s", e->name, cl,
+				    strerror(errno));
+			landing_refuse(x, e->name, &sb, "replaced or linked "
+			    "while it was being claimed");
+			r = TD_ERR_FORMAT;
+			goto fail;
+		}
+	}
+	if (fsync(dfd) != 0 || td_fsync_dir(x->work) != 0 ||
+	    fsync(x->landfd) != 0) {
+		r = TD_ERR_IO;
+		goto fail;
+	}
+	close(dfd);
+	x_free(wdir);
+	*claimp = cl;
+	*fdp = fd;
+	return TD_OK;
+ fail:
+	if (dfd >= 0) {
+		(void)unlinkat(dfd, PARTIAL_NAME, 0);
+		close(dfd);
+		(void)rmdir(wdir);
+	}
+	close(fd);
+	x_free(cl);
+	x_free(wdir);
+	return r;
+}

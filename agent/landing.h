@@ -1,0 +1,67 @@
+/*
+ * landing.h - the edge of the landing directory: what is taken, what is
+ * refused, and the claim that moves a file out of the retailer's reach.
+ *
+ * Everything is done relative to a descriptor of landing_dir and of the
+ * claim directory, never by following a path: a name in landing is only
+ * ever a name, whatever an uploader swaps in under it.
+ */
+#ifndef TD_LANDING_H
+#define TD_LANDING_H
+
+#include <sys/types.h>
+
+#include <stdint.h>
+#include <time.h>
+
+struct td_ctx;
+
+struct landing_entry {
+	char		*name;
+	dev_t		 dev;
+	ino_t		 ino;
+	off_t		 size;
+	struct timespec	 mtime;
+	struct timespec	 ctime;
+};
+
+/* Open landing_dir and resolve [watch] owner. Prints errors. */
+int	landing_open(struct td_ctx *);
+void	landing_close(struct td_ctx *);
+
+/*
+ * The regular files of landing ready to be taken, oldest first. Entries
+ * that are refused (links, FIFOs, devices, directories, other owners)
+ * are logged once each. *settle_at gets the earliest time a file not yet
+ * settled may be taken (0: none is waiting to settle).
+ */
+int	landing_list(struct td_ctx *, struct landing_entry **, size_t *,
+	    int64_t *settle_at);
+void	landing_list_free(struct landing_entry *, size_t);
+
+/*
+ * Claim e: open it without following links, check it is still the
+ * settled regular file that was listed, not open for writing where the
+ * kernel can tell, and move it into a new work/CLAIM/ directory. *fdp
+ * gets a read descriptor of the claimed file, *claimp the claim name.
+ * TD_ERR_NOTFOUND: it is gone; TD_ERR_AGAIN: not settled, try later;
+ * TD_ERR_FORMAT: refused (logged); other errors: the claim failed.
+ */
+int	landing_claim(struct td_ctx *, const struct landing_entry *,
+	    char **claimp, int *fdp);
+
+/*
+ * Give a claim back: every entry of work/CLAIM/ returns to landing under
+ * its own name (or NAME.td-returned-CLAIM when that name was taken again
+ * meanwhile), and the claim directory is removed.
+ */
+int	landing_unclaim(struct td_ctx *, const char *claim);
+
+/* Check an open claimed file: regular, one link. NULL when acceptable. */
+const char *landing_check_fd(struct td_ctx *, int fd, struct stat *);
+
+/* Log a refusal of NAME once per run (per name, inode and mtime). */
+void	landing_refuse(struct td_ctx *, const char *name,
+	    const struct stat *, const char *why);
+
+#endif
