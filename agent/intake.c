@@ -694,38 +694,20 @@ ps_batch(void *arg, struct td_buf *b, uint64_t n,
 static void
 json_raw(struct td_buf *b, const char *raw, size_t n)
 {
-	static const char b64[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t i;
-	unsigned v;
+	size_t len = sodium_base64_encoded_len(n,
+	    sodium_base64_VARIANT_ORIGINAL);
+	char *enc;
 
 	td_buf_puts(b, "\"raw\":");
 	if (td_json_str(b, raw, n) == 0)
 		return;
+	enc = xmalloc(len);
+	sodium_bin2base64(enc, len, (const unsigned char *)raw, n,
+	    sodium_base64_VARIANT_ORIGINAL);
 	td_buf_puts(b, "null,\"raw_base64\":\"");
-	for (i = 0; i + 2 < n; i += 3) {
-		v = (unsigned)(unsigned char)raw[i] << 16 |
-		    (unsigned)(unsigned char)raw[i + 1] << 8 |
-		    (unsigned char)raw[i + 2];
-		td_buf_putc(b, b64[v >> 18]);
-		td_buf_putc(b, b64[(v >> 12) & 63]);
-		td_buf_putc(b, b64[(v >> 6) & 63]);
-		td_buf_putc(b, b64[v & 63]);
-	}
-	if (n - i == 1) {
-		v = (unsigned)(unsigned char)raw[i] << 16;
-		td_buf_putc(b, b64[v >> 18]);
-		td_buf_putc(b, b64[(v >> 12) & 63]);
-		td_buf_puts(b, "==");
-	} else if (n - i == 2) {
-		v = (unsigned)(unsigned char)raw[i] << 16 |
-		    (unsigned)(unsigned char)raw[i + 1] << 8;
-		td_buf_putc(b, b64[v >> 18]);
-		td_buf_putc(b, b64[(v >> 12) & 63]);
-		td_buf_putc(b, b64[(v >> 6) & 63]);
-		td_buf_putc(b, '=');
-	}
+	td_buf_puts(b, enc);
 	td_buf_putc(b, '"');
+	x_free(enc);
 }
 
 /* One dead-letter line. Shared with `try` through intake_rejection_json. */
