@@ -30,6 +30,7 @@
 #include "audit.h"
 #include "buf.h"
 #include "conf.h"
+#include "failpoint.h"
 #include "fsutil.h"
 #include "hash.h"
 #include "json.h"
@@ -202,25 +203,106 @@ post_retry(struct td_ctx *x, const char *path, const char *ctype,
 
 /* ------------------------------------------------------ batches */
 
-/* Move one batch into the output directory; 0 when it is there, intact. */
+/*
+ * Copy src to dst on another filesystem, checking its SHA-256 on the way:
+ * staged as dst.tmp beside dst, fsynced, renamed, the directory fsynced.
+ * A crash at any point leaves no dst or an intact one (and perhaps the
+ * .tmp, which the copy made again truncates and renames).
+ */
+static int
+copy_batch(const char *src, const char *dst, const char *sha)
+{
+	struct td_afile af;
+	struct td_sha256 h;
+	unsigned char dg[TD_SHA256_LEN];
+	char hex[TD_SHA256_HEX], *blk;
+	ssize_t n;
+	int fd, r;
+
+	if ((fd = open(src, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? TD_ERR_NOTFOUND : TD_ERR_IO;
+	if ((r = td_afile_open(&af, dst)) != 0) {
+		close(fd);
+		return r;
+	}
+	td_sha256_init(&h);
+	blk = xmalloc(IO_BLOCK);
+	for (;;) {
+		if ((n = read(fd, blk, IO_BLOCK)) < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? TD_ERR_IO : TD_OK;
+			break;
+		}
+		td_sha256_update(&h, blk, (size_t)n);
+		if ((r = td_afile_write(&af, blk, (size_t)n)) != 0)
+			break;
+	}
+	close(fd);
+	x_free(blk);
+	if (r == 0) {
+		td_sha256_final(&h, dg);
+		td_hex(dg, sizeof(dg), hex);
+		if (strcmp(hex, sha) != 0)
+			r = TD_ERR_FORMAT;
+	}
+	if (r != 0) {
+		td_afile_abort(&af);
+		return r;
+	}
+	td_failpoint("batch_staged");
+	return td_afile_commit(&af);
+}
+
+/*
+ * Move one batch into the output directory; 0 when it is there, intact.
+ * Every step can be repeated: a rename is atomic; across filesystems the
+ * batch is copied (unless an earlier run's copy is already in place),
+ * then the outbox copy removed; a batch no longer in the outbox must be
+ * in the output with its recorded SHA-256.
+ */
 static int
 move_batch(const char *src, const char *dst, const char *sha)
 {
 	char hex[TD_SHA256_HEX];
+	int r;
 
 	if (rename(src, dst) == 0)
 		return TD_OK;
 	if (errno == EXDEV) {
-		if (td_copy_file(src, dst) != 0)
-			return TD_ERR_IO;
-		(void)unlink(src);
-		return TD_OK;
-	}
-	if (errno != ENOENT)
+		/* EXDEV comes before ENOENT: src may be gone as well */
+		file_sha256(dst, hex);
+		if (access(src, F_OK) == 0) {
+			if (strcmp(hex, sha) != 0 &&
+			    (r = copy_batch(src, dst, sha)) != 0)
+				return r;
+			td_failpoint("batch_copied");
+			if (unlink(src) != 0)
+				return TD_ERR_IO;
+			td_failpoint("batch_source_removed");
+			return TD_OK;
+		}
+	} else if (errno == ENOENT)
+		file_sha256(dst, hex);
+	else
 		return TD_ERR_IO;
 	/* moved by a run that stopped before recording it */
-	file_sha256(dst, hex);
 	return strcmp(hex, sha) == 0 ? TD_OK : TD_ERR_NOTFOUND;
+}
+
+/* What went wrong moving a batch, for the log. */
+static const char *
+move_error(int r)
+{
+	switch (r) {
+	case TD_ERR_NOTFOUND:
+		return "batch missing from the outbox";
+	case TD_ERR_FORMAT:
+		return "the outbox batch does not match its recorded sha256";
+	case TD_ERR_NOSPACE:
+		return "no space left on the output filesystem";
+	}
+	return strerror(errno);
 }
 
 static int
@@ -454,8 +536,7 @@ send_batches(struct td_ctx *x, const struct dtx *t)
 				td_log(TD_LOG_ERROR, "delivery_failed",
 				    "file=%s batch=%llu output=%s error=%s",
 				    t->name, (unsigned long long)seqs[i], dst,
-				    r == TD_ERR_NOTFOUND ? "batch missing from "
-				    "the outbox" : strerror(errno));
+				    move_error(r));
 		}
 		if (r == 0 && (td_fsync_dir(outdir) != 0 ||
 		    td_fsync_dir(obdir) != 0))
