@@ -49,6 +49,7 @@ struct dtx {
 	char		*state;
 	char		*mv;		/* mapping_version */
 	uint64_t	 records, dlq;
+	uint64_t	 batches;	/* how many it was cut into */
 	int		 rejections_sent;
 };
 
@@ -497,11 +498,10 @@ send_batches(struct td_ctx *x, const struct dtx *t)
 	/* a refusal a crash interrupted */
 	if ((r = finish_rejects(x, t->id)) != 0)
 		goto out;
-	total = 0;
+	total = t->batches;
 	s = store_prepare(x->st, "SELECT seq, sha256, idempotency_key, "
-	    "records, (SELECT count(*) FROM batches b2 WHERE "
-	    "b2.transmission_id = batches.transmission_id) FROM batches "
-	    "WHERE transmission_id = ? AND state = 'pending' ORDER BY seq");
+	    "records FROM batches WHERE transmission_id = ? AND state = "
+	    "'pending' ORDER BY seq");
 	sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		seqs = xreallocarray(seqs, n + 1, sizeof(*seqs));
@@ -512,7 +512,6 @@ send_batches(struct td_ctx *x, const struct dtx *t)
 		shas[n] = xstrdup((const char *)sqlite3_column_text(s, 1));
 		keys[n] = xstrdup((const char *)sqlite3_column_text(s, 2));
 		nrecs[n] = (uint64_t)sqlite3_column_int64(s, 3);
-		total = (uint64_t)sqlite3_column_int64(s, 4);
 		n++;
 	}
 	sqlite3_reset(s);
@@ -1002,6 +1001,20 @@ send_manifest(struct td_ctx *x, const struct dtx *t)
 
 /* ------------------------------------------------------- entry */
 
+/*
+ * SQLite's progress callback, every VM_TICK virtual machine instructions:
+ * the work delivery asks of the database, logged at debug level, so a
+ * test can tell that it grows with the number of batches, not faster.
+ */
+#define VM_TICK		100
+
+static int
+count_vm(void *arg)
+{
+	(*(uint64_t *)arg)++;
+	return 0;
+}
+
 int
 deliver_pending(struct td_ctx *x)
 {
@@ -1009,10 +1022,13 @@ deliver_pending(struct td_ctx *x)
 	struct dtx *ts = NULL;
 	char *err = NULL;
 	size_t n = 0, i;
+	uint64_t ticks = 0, nb = 0;
 	int r = 0;
 
+	sqlite3_progress_handler(store_db(x->st), VM_TICK, count_vm, &ticks);
+
 	s = store_prepare(x->st, "SELECT id, name, state, mapping_version, "
-	    "records_in, dlq, rejections_sent FROM transmissions WHERE "
+	    "records_in, dlq, rejections_sent, batches FROM transmissions WHERE "
 	    "state = 'parsed' OR (state = 'quarantined' AND "
 	    "rejections_sent = 0) ORDER BY seq");
 	while (sqlite3_step(s) == SQLITE_ROW) {
@@ -1028,6 +1044,7 @@ deliver_pending(struct td_ctx *x)
 		ts[n].records = (uint64_t)sqlite3_column_int64(s, 4);
 		ts[n].dlq = (uint64_t)sqlite3_column_int64(s, 5);
 		ts[n].rejections_sent = sqlite3_column_int(s, 6);
+		ts[n].batches = (uint64_t)sqlite3_column_int64(s, 7);
 		n++;
 	}
 	sqlite3_reset(s);
@@ -1051,8 +1068,13 @@ deliver_pending(struct td_ctx *x)
 			r = send_manifest(x, &ts[i]);
 		if (r != 0)
 			x->undelivered = 1;
+		nb += ts[i].batches;
 		dtx_free(&ts[i]);
 	}
 	x_free(ts);
+	sqlite3_progress_handler(store_db(x->st), 0, NULL, NULL);
+	td_log(TD_LOG_DEBUG, "delivery_done", "transmissions=%zu batches=%llu "
+	    "sql_vm_steps=%llu", n, (unsigned long long)nb,
+	    (unsigned long long)(ticks * VM_TICK));
 	return r;
 }

@@ -82,6 +82,8 @@ if what == "exact":
     for r in acc:
         h = r["headers"]; tid = h["tradedrop-transmission"]
         seq, total = map(int, h["tradedrop-batch"].split("/"))
+        if total != db.execute("SELECT count(*) FROM batches WHERE transmission_id=?", (tid,)).fetchone()[0]:
+            bad.append(("batch total", tid, seq))
         key = hashlib.sha256(f"{tid}\n{txs[tid][1]}\n{seq}".encode()).hexdigest()
         if h["idempotency-key"] != key: bad.append(("key", tid, seq))
         if h.get("authorization") != "Bearer TOKEN-s3cret": bad.append(("auth", seq))
