@@ -328,9 +328,12 @@ mark_batches(struct td_ctx *x, const char *tid, const uint64_t *seqs,
 		sqlite3_bind_int64(s, 4, (sqlite3_int64)seqs[i]);
 		r = store_step_done(x->st, s);
 	}
-	if (r == 0)
-		return store_commit(x->st);
-	store_rollback(x->st);
+	if (r != 0) {
+		store_rollback(x->st);
+		return r;
+	}
+	if ((r = store_commit(x->st)) == 0)
+		td_failpoint("batches_acked");
 	return r;
 }
 
@@ -437,6 +440,8 @@ reject_batch(struct td_ctx *x, const struct dtx *t, uint64_t seq,
 			r = store_commit(x->st);
 		else
 			store_rollback(x->st);
+		if (r == 0)
+			td_failpoint("batch_rejected");
 	}
 	td_buf_free(&b);
 	if (r == 0)
@@ -842,6 +847,8 @@ send_rejections(struct td_ctx *x, const struct dtx *t)
 		r = store_commit(x->st);
 	else
 		store_rollback(x->st);
+	if (r == 0)
+		td_failpoint("rejections_sent");
  out:
 	if (map != MAP_FAILED)
 		munmap(map, (size_t)sb.st_size);
@@ -984,6 +991,7 @@ send_manifest(struct td_ctx *x, const struct dtx *t)
 		store_rollback(x->st);
 	if (r != 0)
 		goto out;
+	td_failpoint("transmission_delivered");
 	x->n_delivered++;
 	td_log(TD_LOG_INFO, "file_delivered", "file=%s transmission_id=%s "
 	    "output=%s", t->name, t->id, x->fwd ? fwd_url(x->fwd) : outdir);

@@ -30,34 +30,7 @@ run() {	# run CONF LOG [FAILPOINT]: once, exit status in RC
 	    2> "$T_TMP/$2"
 	RC=$?
 }
-# same.py REF OUT: every file under a final name in OUT is in REF with
-# the same bytes (manifests: the same but for received_at); with
-# --all, OUT has every file of REF too
-cat > "$T_TMP/same.py" <<'PY'
-import json, os, sys
-ref, out = sys.argv[1], sys.argv[2]
-bad = []
-def files(d):
-    return {os.path.relpath(os.path.join(p, f), d)
-            for p, _, fs in os.walk(d) for f in fs}
-# a name ending in .tmp is not a final name
-rf, of = files(ref), {f for f in files(out) if not f.endswith(".tmp")}
-for f in sorted(of):
-    if f not in rf:
-        bad.append("only in out: " + f)
-        continue
-    a = open(os.path.join(ref, f), "rb").read()
-    b = open(os.path.join(out, f), "rb").read()
-    if f.endswith("manifest.json"):
-        a, b = json.loads(a), json.loads(b)
-        a.pop("received_at"); b.pop("received_at")
-    if a != b:
-        bad.append("differs: " + f)
-if "--all" in sys.argv:
-    bad += ["missing: " + f for f in sorted(rf - of)]
-print("; ".join(bad) if bad else "ok")
-PY
-same() { $PY "$T_TMP/same.py" "$T_TMP/ref-out" "$T_TMP/$1" ${2:-}; }
+same() { dl_same "$T_TMP/ref-out" "$T_TMP/$1" ${2:-}; }
 
 # the reference: an undisturbed run, output on the state's filesystem
 mk_conf ref "$T_TMP/ref" "$T_TMP/ref-out"

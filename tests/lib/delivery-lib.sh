@@ -7,6 +7,13 @@
 #                                   columns, output URL, batch_records =
 #                                   1000, then LINE... (appended); makes
 #                                   STATE/landing
+#   dl_same REF OUT [--all]         "ok" when every file under a final
+#                                   name (not *.tmp) in OUT is in REF
+#                                   with the same bytes (manifests and
+#                                   the rejection reports: the same but
+#                                   for received_at); with
+#                                   --all, when OUT has all of REF too;
+#                                   else what differs
 
 dl_rows() {
 	$PY - "$1" "$2" "${3:-5}" "${4:--1}" <<'PY'
@@ -42,4 +49,35 @@ batch_records = 1000
 CONF
 	for _l in "$@"; do echo "$_l" >> "$T_TMP/$_n.conf"; done
 	mkdir -p "$_s/landing"
+}
+
+dl_same() {
+	$PY - "$@" <<'PY'
+import gzip, json, os, sys
+ref, out = sys.argv[1], sys.argv[2]
+bad = []
+def files(d):
+    return {os.path.relpath(os.path.join(p, f), d)
+            for p, _, fs in os.walk(d) for f in fs}
+rf, of = files(ref), {f for f in files(out) if not f.endswith(".tmp")}
+for f in sorted(of):
+    if f not in rf:
+        bad.append("only in out: " + f)
+        continue
+    a = open(os.path.join(ref, f), "rb").read()
+    b = open(os.path.join(out, f), "rb").read()
+    if f.endswith("manifest.json"):
+        a, b = json.loads(a), json.loads(b)
+        a.pop("received_at"); b.pop("received_at")
+    elif f.endswith("rejections.ndjson.gz"):
+        a, b = ([json.loads(l) for l in gzip.decompress(x).splitlines()]
+                for x in (a, b))
+        for l in a + b:
+            l.pop("received_at", None)
+    if a != b:
+        bad.append("differs: " + f)
+if "--all" in sys.argv:
+    bad += ["missing: " + f for f in sorted(rf - of)]
+print("; ".join(bad) if bad else "ok")
+PY
 }
