@@ -338,62 +338,109 @@ mark_batches(struct td_ctx *x, const char *tid, const uint64_t *seqs,
 }
 
 /*
+ * Append line (one NDJSON line, '\n' included) to path unless it is
+ * there already. Lines of refused batches are appended one at a time,
+ * each followed by the removal of its batch's outbox copy, so a line
+ * that a crash may have left is the file's last line: only that tail is
+ * read, never the whole file. A last line cut short by a crash while
+ * it was written (a prefix of line, with no newline) is cut off first.
+ */
+static int
+dlq_append_once(const char *path, const char *line)
+{
+	struct stat sb;
+	size_t len = strlen(line), n, cut;
+	off_t off;
+	char *tail = NULL;
+	int fd, r = TD_OK;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640)) < 0)
+		return errno == ENOSPC ? TD_ERR_NOSPACE : TD_ERR_IO;
+	if (fstat(fd, &sb) != 0) {
+		r = TD_ERR_IO;
+		goto out;
+	}
+	off = sb.st_size;
+	n = (uint64_t)sb.st_size < len ? (size_t)sb.st_size : len;
+	tail = xmalloc(len + 1);
+	if (n > 0 && pread(fd, tail, n, off - (off_t)n) != (ssize_t)n) {
+		r = TD_ERR_IO;
+		goto out;
+	}
+	if (n == len && memcmp(tail, line, len) == 0)
+		goto out;		/* appended by a run that stopped */
+	if (n > 0 && tail[n - 1] != '\n') {
+		/* a cut line: the bytes after the last newline */
+		for (cut = 0; cut < n && tail[n - 1 - cut] != '\n'; cut++)
+			;
+		if ((cut < n || (off_t)n == off) &&
+		    memcmp(tail + n - cut, line, cut) == 0) {
+			off -= (off_t)cut;
+			if (ftruncate(fd, off) != 0) {
+				r = TD_ERR_IO;
+				goto out;
+			}
+		}
+	}
+	if (lseek(fd, off, SEEK_SET) != off)
+		r = TD_ERR_IO;
+	if (r == 0)
+		r = td_write_all(fd, line, len);
+	if (r == 0 && fsync(fd) != 0)
+		r = errno == ENOSPC ? TD_ERR_NOSPACE : TD_ERR_IO;
+ out:
+	x_free(tail);
+	if (close(fd) != 0 && r == 0)
+		r = TD_ERR_IO;
+	return r;
+}
+
+/*
  * A refused batch is recorded in three idempotent steps, so a crash
  * anywhere leaves something the next run finishes: (1) its file is
  * linked into dlq/ (the outbox copy stays); (2) the state rejected and its
  * dead-letter line are committed; (3) the line is appended to
  * dlq/<tid>.ndjson unless it is there already, and the outbox copy is
  * removed. An outbox file of a rejected batch means step 3 is undone.
+ * This is step 3 for one batch.
  */
+static int
+finish_reject(struct td_ctx *x, const char *tid, uint64_t seq,
+    const char *line)
+{
+	char *src, *dlq;
+	int r = TD_OK;
+
+	src = xasprintf("%s/%s/batch-%06llu%s", x->outbox, tid,
+	    (unsigned long long)seq, outbox_suffix(x->enc));
+	if (access(src, F_OK) == 0) {
+		dlq = xasprintf("%s/%s.ndjson", x->dlq, tid);
+		if ((r = dlq_append_once(dlq, line)) == 0)
+			td_failpoint("dlq_appended");
+		if (r == 0 && unlink(src) != 0)
+			r = TD_ERR_IO;
+		x_free(dlq);
+	}
+	x_free(src);
+	return r;
+}
+
+/* Step 3 for every refused batch of tid a crash interrupted. */
 static int
 finish_rejects(struct td_ctx *x, const char *tid)
 {
 	sqlite3_stmt *s;
-	char *src, *dlq, *text, *mark;
 	const char *line;
-	size_t len;
-	FILE *f;
-	uint64_t seq;
-	int r = TD_OK, have;
+	int r = TD_OK;
 
-	dlq = xasprintf("%s/%s.ndjson", x->dlq, tid);
 	s = store_prepare(x->st, "SELECT seq, reject_info FROM batches WHERE "
 	    "transmission_id = ? AND state = 'rejected' ORDER BY seq");
 	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
-	while (r == 0 && sqlite3_step(s) == SQLITE_ROW) {
-		seq = (uint64_t)sqlite3_column_int64(s, 0);
-		line = (const char *)sqlite3_column_text(s, 1);
-		src = xasprintf("%s/%s/batch-%06llu%s", x->outbox, tid,
-		    (unsigned long long)seq, outbox_suffix(x->enc));
-		if (line == NULL || access(src, F_OK) != 0) {
-			x_free(src);
-			continue;
-		}
-		mark = xasprintf("\"batch_file\":\"%s.batch-%06llu", tid,
-		    (unsigned long long)seq);
-		have = 0;
-		if (td_read_file(dlq, (size_t)1 << 30, &text, &len) == 0) {
-			have = strstr(text, mark) != NULL;
-			x_free(text);
-		}
-		if (!have) {
-			if ((f = fopen(dlq, "a")) == NULL)
-				r = TD_ERR_IO;
-			else {
-				if (fputs(line, f) == EOF || fflush(f) != 0 ||
-				    fsync(fileno(f)) != 0)
-					r = TD_ERR_IO;
-				if (fclose(f) != 0)
-					r = TD_ERR_IO;
-			}
-		}
-		if (r == 0 && unlink(src) != 0)
-			r = TD_ERR_IO;
-		x_free(mark);
-		x_free(src);
-	}
+	while (r == 0 && sqlite3_step(s) == SQLITE_ROW)
+		if ((line = (const char *)sqlite3_column_text(s, 1)) != NULL)
+			r = finish_reject(x, tid, (uint64_t)
+			    sqlite3_column_int64(s, 0), line);
 	sqlite3_reset(s);
-	x_free(dlq);
 	return r;
 }
 
@@ -443,9 +490,9 @@ reject_batch(struct td_ctx *x, const struct dtx *t, uint64_t seq,
 		if (r == 0)
 			td_failpoint("batch_rejected");
 	}
-	td_buf_free(&b);
 	if (r == 0)
-		r = finish_rejects(x, t->id);
+		r = finish_reject(x, t->id, seq, td_buf_cstr(&b));
+	td_buf_free(&b);
 	if (r == 0) {
 		x->n_dlq += nrec;
 		td_log(TD_LOG_ERROR, "batch_rejected", "file=%s batch=%llu "
