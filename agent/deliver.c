@@ -629,6 +629,12 @@ send_batches(struct td_ctx *x, const struct dtx *t)
 				slot = fwd_start(x->fwd, "/batches",
 				    "application/x-ndjson", cenc, h.v, body,
 				    blen);
+				if (slot == FWD_START_FAILED) {
+					x_free(body);
+					hdrs_free(&h);
+					stop = 1;	/* the slow path retries */
+					break;
+				}
 				if (slot < 0 || slot >= 8)
 					td_fatal("send_batches: no free slot");
 				pend[slot].i = next++;

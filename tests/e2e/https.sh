@@ -167,6 +167,12 @@ run good log3
 t_is "$RC" 0 "c: 503 with Retry-After, then delivered"
 G=$(chk gaps:/batches | awk '{print $NF}')
 t_ok "$(echo "$G" | awk '{exit !($1 >= 0.95)}'; echo $?)" "Retry-After: 1 honoured (waited $G s)"
+qfault "/batches status 429 $(date -u -d '+5 seconds' '+%a, %d %b %Y %H:%M:%S GMT')"
+mk c2.csv 1
+run good log3b
+t_is "$RC" 0 "c2: 429 with Retry-After as an HTTP date, then delivered"
+t_grep "$T_TMP/log3b" "event=delivery_backoff what=batch delay_ms=2000" \
+	"an HTTP date honoured, up to max_backoff (2 s)"
 
 # 4. connection reset before and in the middle of a body, a hang past timeout
 qfault "reset-before" "reset-before" "/batches reset-mid" "/batches reset-mid" "/batches hang"
