@@ -794,11 +794,11 @@ gzip_file(const char *src, const char *dst)
 		td_fatal("deflateInit2 failed");
 	in = xmalloc(IO_BLOCK);
 	out = xmalloc(IO_BLOCK);
-	do {
-		n = read(fd, in, IO_BLOCK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
+	flush = Z_NO_FLUSH;
+	while (r == 0 && flush != Z_FINISH) {
+		if ((n = read(fd, in, IO_BLOCK)) < 0) {
+			if (errno == EINTR)
+				continue;
 			r = TD_ERR_IO;
 			break;
 		}
@@ -817,7 +817,7 @@ gzip_file(const char *src, const char *dst)
 			    out, IO_BLOCK - z.avail_out)) != 0)
 				break;
 		} while (z.avail_out == 0);
-	} while (r == 0 && flush != Z_FINISH);
+	}
 	deflateEnd(&z);
 	close(fd);
 	x_free(in);
@@ -857,11 +857,12 @@ send_rejections(struct td_ctx *x, const struct dtx *t)
 	if (x->fwd == NULL) {
 		dir = xasprintf("%s/%s", x->out_dir, t->id);
 		gz = xasprintf("%s/rejections.ndjson.gz", dir);
-		if (td_mkdirs(dir, 0755) != 0 ||
-		    (r = gzip_file(src, gz)) != 0) {
+		if ((r = td_mkdirs(dir, 0755)) == 0)
+			r = gzip_file(src, gz);
+		if (r != 0) {
 			td_log(TD_LOG_ERROR, "delivery_failed", "output=%s "
-			    "error=%s", gz, strerror(errno));
-			r = TD_ERR_IO;
+			    "error=%s", gz, r == TD_ERR_NOSPACE ? "no space "
+			    "left on the output filesystem" : strerror(errno));
 			goto out;
 		}
 	} else {
