@@ -19,7 +19,8 @@
 #include "forward.h"
 
 #define FWD_SLOTS	4	/* requests in flight at most */
-#define RETRY_AFTER_MAX	(7L * 86400)	/* a longer Retry-After is cut to this */
+/* a longer Retry-After is cut to this */
+#define RETRY_AFTER_MAX	(7L * 86400)
 
 struct fslot {
 	CURL		*easy;

@@ -60,7 +60,5 @@ int	intake_recover(struct td_ctx *);
 int	intake_landing(struct td_ctx *);
 /* Process every transmission still in state received. */
 int	intake_process_pending(struct td_ctx *);
-/* Deliver every transmission in state parsed, in order. */
-int	deliver_pending(struct td_ctx *);
 
 #endif

@@ -25,6 +25,7 @@
 #include "map.h"
 #include "process.h"
 #include "intake.h"
+#include "deliver.h"
 #include "sftp.h"
 #include "agent.h"
 
@@ -162,6 +163,27 @@ exit_status_done(const struct td_ctx *x)
 	x_free(p);
 }
 
+/*
+ * Deliver what can be delivered, sleeping between the steps until the
+ * time each asks for (a retry's backoff).
+ */
+static void
+deliver_all(struct td_ctx *x)
+{
+	struct deliverer *d = deliver_new(x);
+	struct timespec ts;
+	int64_t next;
+
+	while (deliver_step(d, deliver_clock_ms(), &next) == DELIVER_WAIT) {
+		ts.tv_sec = (time_t)(next / 1000);
+		ts.tv_nsec = (long)(next % 1000) * 1000000;
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
+		    NULL) == EINTR)
+			;
+	}
+	deliver_free(d);
+}
+
 int
 cmd_once(int argc, char **argv)
 {
@@ -198,7 +220,7 @@ cmd_once(int argc, char **argv)
 		poll_sources(&x);
 	if (!x.failed)
 		(void)intake_landing(&x);
-	(void)deliver_pending(&x);
+	deliver_all(&x);
 	s = store_prepare(x.st, "SELECT count(*) FROM transmissions WHERE "
 	    "state IN ('received', 'parsed')");
 	if (sqlite3_step(s) == SQLITE_ROW)

@@ -38,8 +38,8 @@ batch_text(struct td_buf *b, int k, uint64_t *nrec)
 	int i, n = k * 997;
 
 	for (i = 0; i < n; i++)
-		td_buf_printf(b, "{\"batch\":%d,\"line\":%d,\"pad\":\"%0*d\"}\n",
-		    k, i, 1 + (i * 7 + k) % 40, i);
+		td_buf_printf(b, "{\"batch\":%d,\"line\":%d,"
+		    "\"pad\":\"%0*d\"}\n", k, i, 1 + (i * 7 + k) % 40, i);
 	*nrec = (uint64_t)n;
 }
 
