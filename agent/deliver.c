@@ -10,6 +10,14 @@
  * with derived Idempotency-Keys, so a retry after a crash reuses them.
  * Tier 1 failures are retried with exponential backoff and full jitter
  * (Retry-After honoured) behind a circuit breaker kept in state.db.
+ *
+ * Delivery goes in steps (deliver_step): a step does what can be done
+ * now and, when a request is to be retried after a backoff, returns the
+ * time to come back instead of sleeping. Where it stopped needs no
+ * memory: the state of every batch is in state.db, and a step starts
+ * again from the first transmission, and the first batch, not yet
+ * delivered; only the retry count of the request being retried is kept
+ * between steps. HTTP requests themselves still block in fwd_wait.
  */
 #include "config.h"
 
@@ -30,6 +38,7 @@
 #include "audit.h"
 #include "buf.h"
 #include "conf.h"
+#include "failpoint.h"
 #include "fsutil.h"
 #include "hash.h"
 #include "json.h"
@@ -38,9 +47,30 @@
 #include "forward.h"
 #include "outbox.h"
 #include "intake.h"
+#include "deliver.h"
 
 #define IO_BLOCK	(1 << 20)
 #define MAX_BODY	((size_t)1 << 30)
+#define POST_LATER	(-100)	/* post_retry: again at wait_until */
+
+struct deliverer {
+	struct td_ctx	*x;
+	int64_t		 wait_until;	/* when to retry (deliver_clock_ms) */
+	/* the request being retried: its Idempotency-Key, its failures */
+	char		 retry_key[TD_SHA256_HEX];
+	unsigned	 attempt;
+	uint64_t	 ticks;		/* SQLite progress callbacks */
+	uint64_t	 batches;	/* of the transmissions gone through */
+	size_t		 ntx;
+};
+
+/* A batch still to deliver. */
+struct pbatch {
+	uint64_t	 seq;
+	uint64_t	 records;
+	char		 sha256[TD_SHA256_HEX];
+	char		 key[TD_SHA256_HEX];	/* Idempotency-Key */
+};
 
 struct dtx {
 	char		 id[TD_SHA256_HEX];
@@ -48,6 +78,7 @@ struct dtx {
 	char		*state;
 	char		*mv;		/* mapping_version */
 	uint64_t	 records, dlq;
+	uint64_t	 batches;	/* how many it was cut into */
 	int		 rejections_sent;
 };
 
@@ -57,6 +88,14 @@ dtx_free(struct dtx *t)
 	x_free(t->name);
 	x_free(t->state);
 	x_free(t->mv);
+}
+
+/* dir/batch-NNNNNN.ndjson.gz (or .zst, .ndjson) */
+static char *
+batch_path(const struct td_ctx *x, const char *dir, uint64_t seq)
+{
+	return xasprintf("%s/batch-%06llu%s", dir, (unsigned long long)seq,
+	    outbox_suffix(x->enc));
 }
 
 /* SHA-256 of a file as hex, or "" when it cannot be read. */
@@ -120,112 +159,194 @@ breaker_save(struct td_ctx *x)
 }
 
 /*
- * POST with retries. Returns FWD_ACK, FWD_REJECT, FWD_HOLD, or FWD_RETRY
- * when the breaker opened (delivery stops for this run).
+ * One attempt of a POST, with the breaker's bookkeeping. Returns FWD_ACK,
+ * FWD_REJECT, FWD_HOLD; FWD_RETRY when the breaker is, or just went,
+ * open (delivery stops for this run); POST_LATER when the request is to
+ * be tried again at d->wait_until (exponential backoff with full jitter,
+ * or Retry-After). key, the request's Idempotency-Key, tells a retry of
+ * the same request (its backoff grows) from a new one.
  */
 static int
-post_retry(struct td_ctx *x, const char *path, const char *ctype,
-    const char *cenc, const char * const *hdrs, const void *body,
-    size_t len, const char *what, struct fwd_resp *resp)
+post_retry(struct deliverer *d, const char *key, const char *path,
+    const char *ctype, const char *cenc, const char * const *hdrs,
+    const void *body, size_t len, const char *what, struct fwd_resp *resp)
 {
+	struct td_ctx *x = d->x;
 	uint64_t maxb = td_conf_u64(x->conf, TDK_output_max_backoff);
 	uint64_t cool = td_conf_u64(x->conf, TDK_output_breaker_cooldown);
 	unsigned maxf = (unsigned)td_conf_u64(x->conf,
 	    TDK_output_breaker_failures);
-	unsigned attempt = 0;
-	uint64_t cap;
+	uint64_t cap, delay_ms;
 	long long now;
-	double delay;
 	int r;
 
-	for (;;) {
-		now = (long long)time(NULL);
-		if (x->brk_opened != 0) {
-			if (now < x->brk_opened + (long long)cool) {
-				td_log(TD_LOG_WARN, "breaker_open", "url=%s "
-				    "retry_in=%llds", fwd_url(x->fwd),
-				    x->brk_opened + (long long)cool - now);
-				return FWD_RETRY;
-			}
-			td_log(TD_LOG_INFO, "breaker_half_open", "url=%s",
-			    fwd_url(x->fwd));
-		}
-		r = fwd_post(x->fwd, path, ctype, cenc, hdrs, body, len, resp);
-		if (r != FWD_RETRY) {
-			if (x->brk_failures != 0 || x->brk_opened != 0) {
-				td_log(TD_LOG_INFO, "breaker_closed", "url=%s",
-				    fwd_url(x->fwd));
-				x->brk_failures = 0;
-				x->brk_opened = 0;
-				breaker_save(x);
-			}
-			return r;
-		}
-		x->brk_failures++;
-		td_log(TD_LOG_WARN, "delivery_retry", "what=%s status=%ld "
-		    "error=%s failures=%u", what, resp->status, resp->error[0] ?
-		    resp->error : "-", x->brk_failures);
-		if (x->brk_opened != 0 || x->brk_failures >= maxf) {
-			/* half-open probe failed, or too many failures */
-			x->brk_opened = (long long)time(NULL);
-			breaker_save(x);
-			td_log(TD_LOG_ERROR, "breaker_opened", "url=%s "
-			    "failures=%u cooldown=%llus", fwd_url(x->fwd),
-			    x->brk_failures, (unsigned long long)cool);
+	if (strcmp(d->retry_key, key) != 0) {
+		snprintf(d->retry_key, sizeof(d->retry_key), "%s", key);
+		d->attempt = 0;
+	}
+	now = (long long)time(NULL);
+	if (x->brk_opened != 0) {
+		if (now < x->brk_opened + (long long)cool) {
+			td_log(TD_LOG_WARN, "breaker_open", "url=%s "
+			    "retry_in=%llds", fwd_url(x->fwd),
+			    x->brk_opened + (long long)cool - now);
 			return FWD_RETRY;
 		}
-		breaker_save(x);
-		if (resp->retry_after >= 0)
-			delay = (double)((uint64_t)resp->retry_after < maxb ?
-			    (uint64_t)resp->retry_after : maxb);
-		else {
-			/* exponential backoff, full jitter */
-			cap = attempt < 20 ? (1ULL << attempt) : maxb;
-			if (cap > maxb)
-				cap = maxb;
-			delay = (double)randombytes_uniform(
-			    (uint32_t)(cap * 1000 + 1)) / 1000.0;
-		}
-		attempt++;
-		td_log(TD_LOG_INFO, "delivery_backoff", "what=%s delay_ms=%llu",
-		    what, (unsigned long long)(delay * 1000));
-		{
-			struct timespec ts;
-
-			ts.tv_sec = (time_t)delay;
-			ts.tv_nsec = (long)((delay - (double)ts.tv_sec) * 1e9);
-			while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-				;
-		}
+		td_log(TD_LOG_INFO, "breaker_half_open", "url=%s",
+		    fwd_url(x->fwd));
 	}
+	r = fwd_post(x->fwd, path, ctype, cenc, hdrs, body, len, resp);
+	if (r != FWD_RETRY) {
+		if (x->brk_failures != 0 || x->brk_opened != 0) {
+			td_log(TD_LOG_INFO, "breaker_closed", "url=%s",
+			    fwd_url(x->fwd));
+			x->brk_failures = 0;
+			x->brk_opened = 0;
+			breaker_save(x);
+		}
+		d->retry_key[0] = '\0';
+		return r;
+	}
+	x->brk_failures++;
+	td_log(TD_LOG_WARN, "delivery_retry", "what=%s status=%ld "
+	    "error=%s failures=%u", what, resp->status, resp->error[0] ?
+	    resp->error : "-", x->brk_failures);
+	if (x->brk_opened != 0 || x->brk_failures >= maxf) {
+		/* half-open probe failed, or too many failures */
+		x->brk_opened = (long long)time(NULL);
+		breaker_save(x);
+		td_log(TD_LOG_ERROR, "breaker_opened", "url=%s "
+		    "failures=%u cooldown=%llus", fwd_url(x->fwd),
+		    x->brk_failures, (unsigned long long)cool);
+		d->retry_key[0] = '\0';
+		return FWD_RETRY;
+	}
+	breaker_save(x);
+	if (resp->retry_after >= 0)
+		delay_ms = ((uint64_t)resp->retry_after < maxb ?
+		    (uint64_t)resp->retry_after : maxb) * 1000;
+	else {
+		/* exponential backoff, full jitter */
+		cap = d->attempt < 20 ? (1ULL << d->attempt) : maxb;
+		if (cap > maxb)
+			cap = maxb;
+		delay_ms = randombytes_uniform((uint32_t)(cap * 1000 + 1));
+	}
+	d->attempt++;
+	td_log(TD_LOG_INFO, "delivery_backoff", "what=%s delay_ms=%llu",
+	    what, (unsigned long long)delay_ms);
+	d->wait_until = deliver_clock_ms() + (int64_t)delay_ms;
+	return POST_LATER;
 }
 
 /* ------------------------------------------------------ batches */
 
-/* Move one batch into the output directory; 0 when it is there, intact. */
+/*
+ * Copy src to dst on another filesystem, checking its SHA-256 on the way:
+ * staged as dst.tmp beside dst, fsynced, renamed, the directory fsynced.
+ * A crash at any point leaves no dst or an intact one (and perhaps the
+ * .tmp, which the copy made again truncates and renames).
+ */
+static int
+copy_batch(const char *src, const char *dst, const char *sha)
+{
+	struct td_afile af;
+	struct td_sha256 h;
+	unsigned char dg[TD_SHA256_LEN];
+	char hex[TD_SHA256_HEX], *blk;
+	ssize_t n;
+	int fd, r;
+
+	if ((fd = open(src, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? TD_ERR_NOTFOUND : TD_ERR_IO;
+	if ((r = td_afile_open(&af, dst)) != 0) {
+		close(fd);
+		return r;
+	}
+	td_sha256_init(&h);
+	blk = xmalloc(IO_BLOCK);
+	for (;;) {
+		if ((n = read(fd, blk, IO_BLOCK)) < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? TD_ERR_IO : TD_OK;
+			break;
+		}
+		td_sha256_update(&h, blk, (size_t)n);
+		if ((r = td_afile_write(&af, blk, (size_t)n)) != 0)
+			break;
+	}
+	close(fd);
+	x_free(blk);
+	if (r == 0) {
+		td_sha256_final(&h, dg);
+		td_hex(dg, sizeof(dg), hex);
+		if (strcmp(hex, sha) != 0)
+			r = TD_ERR_FORMAT;
+	}
+	if (r != 0) {
+		td_afile_abort(&af);
+		return r;
+	}
+	td_failpoint("batch_staged");
+	return td_afile_commit(&af);
+}
+
+/*
+ * Move one batch into the output directory; 0 when it is there, intact.
+ * Every step can be repeated: a rename is atomic; across filesystems the
+ * batch is copied (unless an earlier run's copy is already in place),
+ * then the outbox copy removed; a batch no longer in the outbox must be
+ * in the output with its recorded SHA-256.
+ */
 static int
 move_batch(const char *src, const char *dst, const char *sha)
 {
 	char hex[TD_SHA256_HEX];
+	int r;
 
 	if (rename(src, dst) == 0)
 		return TD_OK;
 	if (errno == EXDEV) {
-		if (td_copy_file(src, dst) != 0)
-			return TD_ERR_IO;
-		(void)unlink(src);
-		return TD_OK;
-	}
-	if (errno != ENOENT)
+		/* EXDEV comes before ENOENT: src may be gone as well */
+		file_sha256(dst, hex);
+		if (access(src, F_OK) == 0) {
+			if (strcmp(hex, sha) != 0 &&
+			    (r = copy_batch(src, dst, sha)) != 0)
+				return r;
+			td_failpoint("batch_copied");
+			if (unlink(src) != 0)
+				return TD_ERR_IO;
+			td_failpoint("batch_source_removed");
+			return TD_OK;
+		}
+	} else if (errno == ENOENT)
+		file_sha256(dst, hex);
+	else
 		return TD_ERR_IO;
 	/* moved by a run that stopped before recording it */
-	file_sha256(dst, hex);
 	return strcmp(hex, sha) == 0 ? TD_OK : TD_ERR_NOTFOUND;
 }
 
+/* What went wrong moving a batch, for the log. */
+static const char *
+move_error(int r)
+{
+	switch (r) {
+	case TD_ERR_NOTFOUND:
+		return "batch missing from the outbox";
+	case TD_ERR_FORMAT:
+		return "the outbox batch does not match its recorded sha256";
+	case TD_ERR_NOSPACE:
+		return "no space left on the output filesystem";
+	}
+	return strerror(errno);
+}
+
+/* Record batches as delivered, in one transaction. */
 static int
-mark_batches(struct td_ctx *x, const char *tid, const uint64_t *seqs,
-    size_t n, const char *state)
+ack_batches(struct td_ctx *x, const char *tid, const struct pbatch *pb,
+    size_t n)
 {
 	sqlite3_stmt *s;
 	size_t i;
@@ -236,18 +357,113 @@ mark_batches(struct td_ctx *x, const char *tid, const uint64_t *seqs,
 	if ((r = store_begin(x->st)) != 0)
 		return r;
 	for (i = 0; i < n && r == 0; i++) {
-		s = store_prepare(x->st, "UPDATE batches SET state = ?, "
-		    "acked_at = ?, attempts = attempts + 1 WHERE "
+		s = store_prepare(x->st, "UPDATE batches SET state = "
+		    "'acked', acked_at = ?, attempts = attempts + 1 WHERE "
 		    "transmission_id = ? AND seq = ?");
-		sqlite3_bind_text(s, 1, state, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
-		sqlite3_bind_text(s, 3, tid, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 4, (sqlite3_int64)seqs[i]);
+		sqlite3_bind_int64(s, 1, (sqlite3_int64)time(NULL));
+		sqlite3_bind_text(s, 2, tid, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, (sqlite3_int64)pb[i].seq);
 		r = store_step_done(x->st, s);
 	}
+	if (r != 0) {
+		store_rollback(x->st);
+		return r;
+	}
+	if ((r = store_commit(x->st)) == 0)
+		td_failpoint("batches_acked");
+	return r;
+}
+
+/* The batches of tid still pending, in order. */
+static void
+load_pending(struct td_ctx *x, const char *tid, struct pbatch **out,
+    size_t *np)
+{
+	sqlite3_stmt *s;
+	struct pbatch *pb = NULL;
+	size_t n = 0, cap = 0;
+
+	s = store_prepare(x->st, "SELECT seq, sha256, idempotency_key, "
+	    "records FROM batches WHERE transmission_id = ? AND state = "
+	    "'pending' ORDER BY seq");
+	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			pb = xreallocarray(pb, cap, sizeof(*pb));
+		}
+		pb[n].seq = (uint64_t)sqlite3_column_int64(s, 0);
+		if (snprintf(pb[n].sha256, sizeof(pb[n].sha256), "%s",
+		    (const char *)sqlite3_column_text(s, 1)) >=
+		    (int)sizeof(pb[n].sha256) || snprintf(pb[n].key,
+		    sizeof(pb[n].key), "%s", (const char *)
+		    sqlite3_column_text(s, 2)) >= (int)sizeof(pb[n].key))
+			td_fatal("batch %llu of %s: sha256 or idempotency "
+			    "key longer than a SHA-256", (unsigned long long)
+			    pb[n].seq, tid);
+		pb[n].records = (uint64_t)sqlite3_column_int64(s, 3);
+		n++;
+	}
+	sqlite3_reset(s);
+	*out = pb;
+	*np = n;
+}
+
+/*
+ * Append line (one NDJSON line, '\n' included) to path unless it is
+ * there already. Lines of refused batches are appended one at a time,
+ * each followed by the removal of its batch's outbox copy, so a line
+ * that a crash may have left is the file's last line: only that tail is
+ * read, never the whole file. A last line cut short by a crash while
+ * it was written (a prefix of line, with no newline) is cut off first.
+ */
+static int
+dlq_append_once(const char *path, const char *line)
+{
+	struct stat sb;
+	size_t len = strlen(line), n, cut;
+	off_t off;
+	char *tail = NULL;
+	int fd, r = TD_OK;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640)) < 0)
+		return errno == ENOSPC ? TD_ERR_NOSPACE : TD_ERR_IO;
+	if (fstat(fd, &sb) != 0) {
+		r = TD_ERR_IO;
+		goto out;
+	}
+	off = sb.st_size;
+	n = (uint64_t)sb.st_size < len ? (size_t)sb.st_size : len;
+	tail = xmalloc(len + 1);
+	if (n > 0 && pread(fd, tail, n, off - (off_t)n) != (ssize_t)n) {
+		r = TD_ERR_IO;
+		goto out;
+	}
+	if (n == len && memcmp(tail, line, len) == 0)
+		goto out;		/* appended by a run that stopped */
+	if (n > 0 && tail[n - 1] != '\n') {
+		/* a cut line: the bytes after the last newline */
+		for (cut = 0; cut < n && tail[n - 1 - cut] != '\n'; cut++)
+			;
+		if ((cut < n || (off_t)n == off) &&
+		    memcmp(tail + n - cut, line, cut) == 0) {
+			off -= (off_t)cut;
+			if (ftruncate(fd, off) != 0) {
+				r = TD_ERR_IO;
+				goto out;
+			}
+		}
+	}
+	if (lseek(fd, off, SEEK_SET) != off)
+		r = TD_ERR_IO;
 	if (r == 0)
-		return store_commit(x->st);
-	store_rollback(x->st);
+		r = td_write_all(fd, line, len);
+	if (r == 0 && fsync(fd) != 0)
+		r = errno == ENOSPC ? TD_ERR_NOSPACE : TD_ERR_IO;
+ out:
+	x_free(tail);
+	if (close(fd) != 0 && r == 0)
+		r = TD_ERR_IO;
 	return r;
 }
 
@@ -258,56 +474,46 @@ mark_batches(struct td_ctx *x, const char *tid, const uint64_t *seqs,
  * dead-letter line are committed; (3) the line is appended to
  * dlq/<tid>.ndjson unless it is there already, and the outbox copy is
  * removed. An outbox file of a rejected batch means step 3 is undone.
+ * This is step 3 for one batch.
  */
+static int
+finish_reject(struct td_ctx *x, const char *tid, uint64_t seq,
+    const char *line)
+{
+	char *obdir, *src, *dlq;
+	int r = TD_OK;
+
+	obdir = xasprintf("%s/%s", x->outbox, tid);
+	src = batch_path(x, obdir, seq);
+	x_free(obdir);
+	if (access(src, F_OK) == 0) {
+		dlq = xasprintf("%s/%s.ndjson", x->dlq, tid);
+		if ((r = dlq_append_once(dlq, line)) == 0)
+			td_failpoint("dlq_appended");
+		if (r == 0 && unlink(src) != 0)
+			r = TD_ERR_IO;
+		x_free(dlq);
+	}
+	x_free(src);
+	return r;
+}
+
+/* Step 3 for every refused batch of tid a crash interrupted. */
 static int
 finish_rejects(struct td_ctx *x, const char *tid)
 {
 	sqlite3_stmt *s;
-	char *src, *dlq, *text, *mark;
 	const char *line;
-	size_t len;
-	FILE *f;
-	uint64_t seq;
-	int r = TD_OK, have;
+	int r = TD_OK;
 
-	dlq = xasprintf("%s/%s.ndjson", x->dlq, tid);
 	s = store_prepare(x->st, "SELECT seq, reject_info FROM batches WHERE "
 	    "transmission_id = ? AND state = 'rejected' ORDER BY seq");
 	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
-	while (r == 0 && sqlite3_step(s) == SQLITE_ROW) {
-		seq = (uint64_t)sqlite3_column_int64(s, 0);
-		line = (const char *)sqlite3_column_text(s, 1);
-		src = xasprintf("%s/%s/batch-%06llu%s", x->outbox, tid,
-		    (unsigned long long)seq, outbox_suffix(x->enc));
-		if (line == NULL || access(src, F_OK) != 0) {
-			x_free(src);
-			continue;
-		}
-		mark = xasprintf("\"batch_file\":\"%s.batch-%06llu", tid,
-		    (unsigned long long)seq);
-		have = 0;
-		if (td_read_file(dlq, (size_t)1 << 30, &text, &len) == 0) {
-			have = strstr(text, mark) != NULL;
-			x_free(text);
-		}
-		if (!have) {
-			if ((f = fopen(dlq, "a")) == NULL)
-				r = TD_ERR_IO;
-			else {
-				if (fputs(line, f) == EOF || fflush(f) != 0 ||
-				    fsync(fileno(f)) != 0)
-					r = TD_ERR_IO;
-				if (fclose(f) != 0)
-					r = TD_ERR_IO;
-			}
-		}
-		if (r == 0 && unlink(src) != 0)
-			r = TD_ERR_IO;
-		x_free(mark);
-		x_free(src);
-	}
+	while (r == 0 && sqlite3_step(s) == SQLITE_ROW)
+		if ((line = (const char *)sqlite3_column_text(s, 1)) != NULL)
+			r = finish_reject(x, tid, (uint64_t)
+			    sqlite3_column_int64(s, 0), line);
 	sqlite3_reset(s);
-	x_free(dlq);
 	return r;
 }
 
@@ -354,10 +560,12 @@ reject_batch(struct td_ctx *x, const struct dtx *t, uint64_t seq,
 			r = store_commit(x->st);
 		else
 			store_rollback(x->st);
+		if (r == 0)
+			td_failpoint("batch_rejected");
 	}
-	td_buf_free(&b);
 	if (r == 0)
-		r = finish_rejects(x, t->id);
+		r = finish_reject(x, t->id, seq, td_buf_cstr(&b));
+	td_buf_free(&b);
 	if (r == 0) {
 		x->n_dlq += nrec;
 		td_log(TD_LOG_ERROR, "batch_rejected", "file=%s batch=%llu "
@@ -398,214 +606,215 @@ hdrs_free(struct hdrs *h)
 	memset(h, 0, sizeof(*h));
 }
 
+/* file://: move every pending batch into the output, then record them. */
 static int
-send_batches(struct td_ctx *x, const struct dtx *t)
+move_batches(struct td_ctx *x, const struct dtx *t, const char *obdir,
+    const struct pbatch *pb, size_t n)
 {
-	sqlite3_stmt *s;
-	const char *suf = outbox_suffix(x->enc), *cenc;
-	char *obdir, *outdir = NULL, *src = NULL, *dst = NULL, *body;
-	struct hdrs h;
-	uint64_t *seqs = NULL, *nrecs = NULL, seq, total;
-	char **shas = NULL, **keys = NULL;
-	size_t n = 0, i, blen;
-	struct fwd_resp resp;
-	int r = TD_OK, fr;
+	char *outdir, *src, *dst;
+	size_t i;
+	int r = TD_OK;
 
-	obdir = xasprintf("%s/%s", x->outbox, t->id);
-	/* a refusal a crash interrupted */
-	if ((r = finish_rejects(x, t->id)) != 0)
-		goto out;
-	total = 0;
-	s = store_prepare(x->st, "SELECT seq, sha256, idempotency_key, "
-	    "records, (SELECT count(*) FROM batches b2 WHERE "
-	    "b2.transmission_id = batches.transmission_id) FROM batches "
-	    "WHERE transmission_id = ? AND state = 'pending' ORDER BY seq");
-	sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		seqs = xreallocarray(seqs, n + 1, sizeof(*seqs));
-		nrecs = xreallocarray(nrecs, n + 1, sizeof(*nrecs));
-		shas = xreallocarray(shas, n + 1, sizeof(*shas));
-		keys = xreallocarray(keys, n + 1, sizeof(*keys));
-		seqs[n] = (uint64_t)sqlite3_column_int64(s, 0);
-		shas[n] = xstrdup((const char *)sqlite3_column_text(s, 1));
-		keys[n] = xstrdup((const char *)sqlite3_column_text(s, 2));
-		nrecs[n] = (uint64_t)sqlite3_column_int64(s, 3);
-		total = (uint64_t)sqlite3_column_int64(s, 4);
-		n++;
-	}
-	sqlite3_reset(s);
-
-	if (x->fwd == NULL) {
-		outdir = xasprintf("%s/%s", x->out_dir, t->id);
-		if (td_mkdirs(outdir, 0755) != 0) {
-			td_log(TD_LOG_ERROR, "delivery_failed", "output=%s "
-			    "error=%s", outdir, strerror(errno));
-			r = TD_ERR_IO;
-			goto out;
-		}
-		for (i = 0; i < n && r == 0; i++) {
-			x_free(src);
-			x_free(dst);
-			src = xasprintf("%s/batch-%06llu%s", obdir,
-			    (unsigned long long)seqs[i], suf);
-			dst = xasprintf("%s/batch-%06llu%s", outdir,
-			    (unsigned long long)seqs[i], suf);
-			if ((r = move_batch(src, dst, shas[i])) != 0)
-				td_log(TD_LOG_ERROR, "delivery_failed",
-				    "file=%s batch=%llu output=%s error=%s",
-				    t->name, (unsigned long long)seqs[i], dst,
-				    r == TD_ERR_NOTFOUND ? "batch missing from "
-				    "the outbox" : strerror(errno));
-		}
-		if (r == 0 && (td_fsync_dir(outdir) != 0 ||
-		    td_fsync_dir(obdir) != 0))
-			r = TD_ERR_IO;
-		if (r == 0)
-			r = mark_batches(x, t->id, seqs, n, "acked");
-		goto out;
-	}
-
-	cenc = x->enc == OB_ENC_GZIP ? "gzip" : x->enc == OB_ENC_ZSTD ?
-	    "zstd" : NULL;
-	/*
-	 * While the breaker is closed, keep several batches in flight; at
-	 * the first failure wait for the others, then go on one at a time
-	 * with retries and backoff from the first batch still pending.
-	 */
-	if (x->brk_failures == 0 && x->brk_opened == 0 && n > 1) {
-		int stop = 0, slot;
-		size_t next = 0;
-		struct {
-			size_t		 i;
-			char		*body;
-			struct hdrs	 h;
-		} pend[8];
-
-		memset(pend, 0, sizeof(pend));
-		while (1) {
-			while (!stop && next < n && fwd_inflight(x->fwd) < 4) {
-				x_free(src);
-				src = xasprintf("%s/batch-%06llu%s", obdir,
-				    (unsigned long long)seqs[next], suf);
-				if (td_read_file(src, MAX_BODY, &body,
-				    &blen) != 0) {
-					stop = 1;	/* the slow path reports */
-					break;
-				}
-				hdrs_make(&h, x, t->id, keys[next], seqs[next],
-				    total);
-				slot = fwd_start(x->fwd, "/batches",
-				    "application/x-ndjson", cenc, h.v, body,
-				    blen);
-				if (slot < 0 || slot >= 8)
-					td_fatal("send_batches: no free slot");
-				pend[slot].i = next++;
-				pend[slot].body = body;
-				pend[slot].h = h;
-			}
-			if (fwd_inflight(x->fwd) == 0)
-				break;
-			fr = fwd_wait(x->fwd, &slot, &resp);
-			i = pend[slot].i;
-			x_free(pend[slot].body);
-			hdrs_free(&pend[slot].h);
-			memset(&pend[slot], 0, sizeof(pend[slot]));
-			if (r != 0)
-				continue;
-			switch (fr) {
-			case FWD_ACK:
-				r = mark_batches(x, t->id, &seqs[i], 1,
-				    "acked");
-				break;
-			case FWD_REJECT:
-				x_free(src);
-				src = xasprintf("%s/batch-%06llu%s", obdir,
-				    (unsigned long long)seqs[i], suf);
-				r = reject_batch(x, t, seqs[i], nrecs[i], src,
-				    &resp);
-				break;
-			default:
-				/* retried, or reported, one at a time below */
-				stop = 1;
-			}
-			if (r != 0)
-				stop = 1;
-		}
-		if (r != 0)
-			goto out;
-		/* what is still pending goes one at a time */
-		for (i = 0; i < n; i++) {
-			x_free(shas[i]);
-			x_free(keys[i]);
-		}
-		n = 0;
-		s = store_prepare(x->st, "SELECT seq, sha256, "
-		    "idempotency_key, records FROM batches WHERE "
-		    "transmission_id = ? AND state = 'pending' ORDER BY seq");
-		sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
-		while (sqlite3_step(s) == SQLITE_ROW) {
-			seqs[n] = (uint64_t)sqlite3_column_int64(s, 0);
-			shas[n] = xstrdup((const char *)
-			    sqlite3_column_text(s, 1));
-			keys[n] = xstrdup((const char *)
-			    sqlite3_column_text(s, 2));
-			nrecs[n] = (uint64_t)sqlite3_column_int64(s, 3);
-			n++;
-		}
-		sqlite3_reset(s);
+	outdir = xasprintf("%s/%s", x->out_dir, t->id);
+	if (td_mkdirs(outdir, 0755) != 0) {
+		td_log(TD_LOG_ERROR, "delivery_failed", "output=%s error=%s",
+		    outdir, strerror(errno));
+		x_free(outdir);
+		return TD_ERR_IO;
 	}
 	for (i = 0; i < n && r == 0; i++) {
-		seq = seqs[i];
+		src = batch_path(x, obdir, pb[i].seq);
+		dst = batch_path(x, outdir, pb[i].seq);
+		if ((r = move_batch(src, dst, pb[i].sha256)) != 0)
+			td_log(TD_LOG_ERROR, "delivery_failed", "file=%s "
+			    "batch=%llu output=%s error=%s", t->name,
+			    (unsigned long long)pb[i].seq, dst, move_error(r));
 		x_free(src);
-		src = xasprintf("%s/batch-%06llu%s", obdir,
-		    (unsigned long long)seq, suf);
+		x_free(dst);
+	}
+	if (r == 0 && (td_fsync_dir(outdir) != 0 ||
+	    td_fsync_dir(obdir) != 0))
+		r = TD_ERR_IO;
+	if (r == 0)
+		r = ack_batches(x, t->id, pb, n);
+	x_free(outdir);
+	return r;
+}
+
+static const char *
+batch_cenc(const struct td_ctx *x)
+{
+	return x->enc == OB_ENC_GZIP ? "gzip" : x->enc == OB_ENC_ZSTD ?
+	    "zstd" : NULL;
+}
+
+/*
+ * While the breaker is closed, keep several batches in flight, each
+ * acknowledgement committed as it arrives. At the first answer that is
+ * neither an acknowledgement nor a refusal, wait for the others and
+ * return 0: what is still pending then goes one at a time.
+ */
+static int
+post_batches_parallel(struct deliverer *d, const struct dtx *t,
+    const char *obdir, const struct pbatch *pb, size_t n)
+{
+	struct td_ctx *x = d->x;
+	struct {
+		size_t		 i;
+		char		*body;
+		struct hdrs	 h;
+	} pend[8];
+	struct fwd_resp resp;
+	struct hdrs h;
+	char *src, *body;
+	size_t next = 0, blen, i;
+	int r = TD_OK, stop = 0, slot, fr, rr;
+
+	memset(pend, 0, sizeof(pend));
+	for (;;) {
+		while (!stop && next < n && fwd_inflight(x->fwd) < 4) {
+			src = batch_path(x, obdir, pb[next].seq);
+			rr = td_read_file(src, MAX_BODY, &body, &blen);
+			x_free(src);
+			if (rr != 0) {
+				stop = 1;	/* the serial path reports */
+				break;
+			}
+			hdrs_make(&h, x, t->id, pb[next].key, pb[next].seq,
+			    t->batches);
+			slot = fwd_start(x->fwd, "/batches",
+			    "application/x-ndjson", batch_cenc(x), h.v, body,
+			    blen);
+			if (slot == FWD_START_FAILED) {
+				x_free(body);
+				hdrs_free(&h);
+				stop = 1;	/* the serial path retries */
+				break;
+			}
+			if (slot < 0 || slot >= (int)TD_NELEM(pend))
+				td_fatal("post_batches_parallel: no free slot");
+			pend[slot].i = next++;
+			pend[slot].body = body;
+			pend[slot].h = h;
+		}
+		if (fwd_inflight(x->fwd) == 0)
+			break;
+		fr = fwd_wait(x->fwd, &slot, &resp);
+		i = pend[slot].i;
+		x_free(pend[slot].body);
+		hdrs_free(&pend[slot].h);
+		memset(&pend[slot], 0, sizeof(pend[slot]));
+		if (r != 0)
+			continue;
+		switch (fr) {
+		case FWD_ACK:
+			r = ack_batches(x, t->id, &pb[i], 1);
+			break;
+		case FWD_REJECT:
+			src = batch_path(x, obdir, pb[i].seq);
+			r = reject_batch(x, t, pb[i].seq, pb[i].records, src,
+			    &resp);
+			x_free(src);
+			break;
+		default:
+			/* retried, or reported, one at a time */
+			stop = 1;
+		}
+		if (r != 0)
+			stop = 1;
+	}
+	return r;
+}
+
+/* One batch at a time from the first still pending, with retries. */
+static int
+post_batches_serial(struct deliverer *d, const struct dtx *t,
+    const char *obdir, const struct pbatch *pb, size_t n)
+{
+	struct td_ctx *x = d->x;
+	struct fwd_resp resp;
+	struct hdrs h;
+	char *src, *body;
+	size_t i, blen;
+	int r = TD_OK, fr;
+
+	for (i = 0; i < n && r == 0; i++) {
+		src = batch_path(x, obdir, pb[i].seq);
 		if ((r = td_read_file(src, MAX_BODY, &body, &blen)) != 0) {
 			td_log(TD_LOG_ERROR, "delivery_failed", "file=%s "
 			    "batch=%llu error=%s", t->name,
-			    (unsigned long long)seq, "cannot read the outbox "
-			    "batch");
+			    (unsigned long long)pb[i].seq, "cannot read the "
+			    "outbox batch");
+			x_free(src);
 			break;
 		}
-		hdrs_make(&h, x, t->id, keys[i], seq, total);
-		fr = post_retry(x, "/batches", "application/x-ndjson", cenc,
-		    h.v, body, blen, "batch", &resp);
+		hdrs_make(&h, x, t->id, pb[i].key, pb[i].seq, t->batches);
+		fr = post_retry(d, pb[i].key, "/batches",
+		    "application/x-ndjson", batch_cenc(x), h.v, body, blen,
+		    "batch", &resp);
 		x_free(body);
 		hdrs_free(&h);
 		switch (fr) {
 		case FWD_ACK:
 			/* committed now: a crash re-sends only what is not */
-			r = mark_batches(x, t->id, &seq, 1, "acked");
+			r = ack_batches(x, t->id, &pb[i], 1);
 			break;
 		case FWD_REJECT:
-			r = reject_batch(x, t, seq, nrecs[i], src, &resp);
+			r = reject_batch(x, t, pb[i].seq, pb[i].records, src,
+			    &resp);
 			break;
 		case FWD_HOLD:
 			td_log(TD_LOG_ERROR, "delivery_refused", "file=%s "
 			    "batch=%llu status=%ld message=%s", t->name,
-			    (unsigned long long)seq, resp.status,
+			    (unsigned long long)pb[i].seq, resp.status,
 			    resp.status == 401 || resp.status == 403 ?
 			    "credentials refused; the batch stays spooled" :
 			    "the reconciler refused the request; the batch "
 			    "stays spooled");
 			r = TD_ERR_STATE;
 			break;
+		case POST_LATER:
+			r = DELIVER_WAIT;
+			break;
 		default:
 			r = TD_ERR_IO;
 		}
+		x_free(src);
 	}
+	return r;
+}
+
+static int
+send_batches(struct deliverer *d, const struct dtx *t)
+{
+	struct td_ctx *x = d->x;
+	struct pbatch *pb = NULL;
+	char *obdir;
+	size_t n = 0;
+	int r;
+
+	obdir = xasprintf("%s/%s", x->outbox, t->id);
+	/* a refusal a crash interrupted */
+	if ((r = finish_rejects(x, t->id)) != 0)
+		goto out;
+	load_pending(x, t->id, &pb, &n);
+	if (x->fwd == NULL) {
+		r = move_batches(x, t, obdir, pb, n);
+		goto out;
+	}
+	if (x->brk_failures == 0 && x->brk_opened == 0 && n > 1) {
+		r = post_batches_parallel(d, t, obdir, pb, n);
+		x_free(pb);
+		pb = NULL;
+		n = 0;
+		if (r == 0)
+			load_pending(x, t->id, &pb, &n);
+	}
+	if (r == 0)
+		r = post_batches_serial(d, t, obdir, pb, n);
  out:
-	for (i = 0; i < n; i++) {
-		x_free(shas[i]);
-		x_free(keys[i]);
-	}
-	x_free(shas);
-	x_free(keys);
-	x_free(seqs);
-	x_free(nrecs);
+	x_free(pb);
 	x_free(obdir);
-	x_free(outdir);
-	x_free(src);
-	x_free(dst);
 	return r;
 }
 
@@ -614,7 +823,7 @@ send_batches(struct td_ctx *x, const struct dtx *t)
  * with retries, under the key derived from what it is.
  */
 static int
-post_doc(struct td_ctx *x, const struct dtx *t, const char *what,
+post_doc(struct deliverer *d, const struct dtx *t, const char *what,
     const char *path, const char *ctype, const char *cenc, const void *body,
     size_t len, struct fwd_resp *resp)
 {
@@ -623,8 +832,8 @@ post_doc(struct td_ctx *x, const struct dtx *t, const char *what,
 	int fr;
 
 	k = derived_key(t->id, t->mv ? t->mv : "", what);
-	hdrs_make(&h, x, t->id, k, 0, 0);
-	fr = post_retry(x, path, ctype, cenc, h.v, body, len, what, resp);
+	hdrs_make(&h, d->x, t->id, k, 0, 0);
+	fr = post_retry(d, k, path, ctype, cenc, h.v, body, len, what, resp);
 	x_free(k);
 	hdrs_free(&h);
 	return fr;
@@ -656,11 +865,11 @@ gzip_file(const char *src, const char *dst)
 		td_fatal("deflateInit2 failed");
 	in = xmalloc(IO_BLOCK);
 	out = xmalloc(IO_BLOCK);
-	do {
-		n = read(fd, in, IO_BLOCK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
+	flush = Z_NO_FLUSH;
+	while (r == 0 && flush != Z_FINISH) {
+		if ((n = read(fd, in, IO_BLOCK)) < 0) {
+			if (errno == EINTR)
+				continue;
 			r = TD_ERR_IO;
 			break;
 		}
@@ -679,7 +888,7 @@ gzip_file(const char *src, const char *dst)
 			    out, IO_BLOCK - z.avail_out)) != 0)
 				break;
 		} while (z.avail_out == 0);
-	} while (r == 0 && flush != Z_FINISH);
+	}
 	deflateEnd(&z);
 	close(fd);
 	x_free(in);
@@ -701,8 +910,9 @@ rejection_source(struct td_ctx *x, const struct dtx *t)
 }
 
 static int
-send_rejections(struct td_ctx *x, const struct dtx *t)
+send_rejections(struct deliverer *d, const struct dtx *t)
 {
+	struct td_ctx *x = d->x;
 	struct fwd_resp resp;
 	struct stat sb;
 	sqlite3_stmt *s;
@@ -719,11 +929,12 @@ send_rejections(struct td_ctx *x, const struct dtx *t)
 	if (x->fwd == NULL) {
 		dir = xasprintf("%s/%s", x->out_dir, t->id);
 		gz = xasprintf("%s/rejections.ndjson.gz", dir);
-		if (td_mkdirs(dir, 0755) != 0 ||
-		    (r = gzip_file(src, gz)) != 0) {
+		if ((r = td_mkdirs(dir, 0755)) == 0)
+			r = gzip_file(src, gz);
+		if (r != 0) {
 			td_log(TD_LOG_ERROR, "delivery_failed", "output=%s "
-			    "error=%s", gz, strerror(errno));
-			r = TD_ERR_IO;
+			    "error=%s", gz, r == TD_ERR_NOSPACE ? "no space "
+			    "left on the output filesystem" : strerror(errno));
 			goto out;
 		}
 	} else {
@@ -736,9 +947,13 @@ send_rejections(struct td_ctx *x, const struct dtx *t)
 			r = TD_ERR_IO;
 			goto out;
 		}
-		fr = post_doc(x, t, "rejections", "/rejections",
+		fr = post_doc(d, t, "rejections", "/rejections",
 		    "application/x-ndjson", "gzip", map, (size_t)sb.st_size,
 		    &resp);
+		if (fr == POST_LATER) {
+			r = DELIVER_WAIT;
+			goto out;
+		}
 		if (fr == FWD_REJECT) {
 			/* nothing to dead-letter a dead-letter report into */
 			td_log(TD_LOG_ERROR, "rejections_refused", "file=%s "
@@ -762,6 +977,8 @@ send_rejections(struct td_ctx *x, const struct dtx *t)
 		r = store_commit(x->st);
 	else
 		store_rollback(x->st);
+	if (r == 0)
+		td_failpoint("rejections_sent");
  out:
 	if (map != MAP_FAILED)
 		munmap(map, (size_t)sb.st_size);
@@ -845,8 +1062,9 @@ final_manifest(struct td_ctx *x, const struct dtx *t, const char *staged)
 }
 
 static int
-send_manifest(struct td_ctx *x, const struct dtx *t)
+send_manifest(struct deliverer *d, const struct dtx *t)
 {
+	struct td_ctx *x = d->x;
 	struct fwd_resp resp;
 	sqlite3_stmt *s;
 	char *obdir, *src, *dst = NULL, *outdir = NULL, *staged = NULL,
@@ -872,8 +1090,12 @@ send_manifest(struct td_ctx *x, const struct dtx *t)
 			goto out;
 		}
 	} else {
-		fr = post_doc(x, t, "manifest", "/transmissions",
+		fr = post_doc(d, t, "manifest", "/transmissions",
 		    "application/json", NULL, man, strlen(man), &resp);
+		if (fr == POST_LATER) {
+			r = DELIVER_WAIT;
+			goto out;
+		}
 		if (fr != FWD_ACK) {
 			if (fr != FWD_RETRY)
 				td_log(TD_LOG_ERROR, "delivery_refused",
@@ -904,6 +1126,7 @@ send_manifest(struct td_ctx *x, const struct dtx *t)
 		store_rollback(x->st);
 	if (r != 0)
 		goto out;
+	td_failpoint("transmission_delivered");
 	x->n_delivered++;
 	td_log(TD_LOG_INFO, "file_delivered", "file=%s transmission_id=%s "
 	    "output=%s", t->name, t->id, x->fwd ? fwd_url(x->fwd) : outdir);
@@ -921,18 +1144,55 @@ send_manifest(struct td_ctx *x, const struct dtx *t)
 
 /* ------------------------------------------------------- entry */
 
-int
-deliver_pending(struct td_ctx *x)
+/*
+ * SQLite's progress callback, every VM_TICK virtual machine instructions:
+ * the work delivery asks of the database, logged at debug level, so a
+ * test can tell that it grows with the number of batches, not faster.
+ */
+#define VM_TICK		100
+
+static int
+count_vm(void *arg)
+{
+	(*(uint64_t *)arg)++;
+	return 0;
+}
+
+int64_t
+deliver_clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct deliverer *
+deliver_new(struct td_ctx *x)
+{
+	struct deliverer *d = xcalloc(1, sizeof(*d));
+
+	d->x = x;
+	return d;
+}
+
+void
+deliver_free(struct deliverer *d)
+{
+	x_free(d);
+}
+
+/* Every transmission to deliver, in the order received. */
+static void
+load_transmissions(struct td_ctx *x, struct dtx **out, size_t *np)
 {
 	sqlite3_stmt *s;
 	struct dtx *ts = NULL;
-	char *err = NULL;
-	size_t n = 0, i;
-	int r = 0;
+	size_t n = 0;
 
 	s = store_prepare(x->st, "SELECT id, name, state, mapping_version, "
-	    "records_in, dlq, rejections_sent FROM transmissions WHERE "
-	    "state = 'parsed' OR (state = 'quarantined' AND "
+	    "records_in, dlq, rejections_sent, batches FROM transmissions "
+	    "WHERE state = 'parsed' OR (state = 'quarantined' AND "
 	    "rejections_sent = 0) ORDER BY seq");
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		ts = xreallocarray(ts, n + 1, sizeof(*ts));
@@ -947,31 +1207,67 @@ deliver_pending(struct td_ctx *x)
 		ts[n].records = (uint64_t)sqlite3_column_int64(s, 4);
 		ts[n].dlq = (uint64_t)sqlite3_column_int64(s, 5);
 		ts[n].rejections_sent = sqlite3_column_int(s, 6);
+		ts[n].batches = (uint64_t)sqlite3_column_int64(s, 7);
 		n++;
 	}
 	sqlite3_reset(s);
+	*out = ts;
+	*np = n;
+}
+
+int
+deliver_step(struct deliverer *d, int64_t now_ms, int64_t *next_ms)
+{
+	struct td_ctx *x = d->x;
+	struct dtx *ts = NULL;
+	char *err = NULL;
+	size_t n = 0, i;
+	int r = TD_OK, parsed;
+
+	*next_ms = 0;
+	if (d->wait_until > now_ms) {
+		*next_ms = d->wait_until;
+		return DELIVER_WAIT;
+	}
+	d->wait_until = 0;
+	sqlite3_progress_handler(store_db(x->st), VM_TICK, count_vm,
+	    &d->ticks);
+	load_transmissions(x, &ts, &n);
 	if (n > 0 && x->out_dir == NULL && x->fwd == NULL) {
 		if (fwd_open(&x->fwd, x->conf, &err) != 0) {
 			td_log(TD_LOG_ERROR, "delivery_failed", "error=%s",
 			    err);
 			x_free(err);
-			x->undelivered = 1;
 			r = TD_ERR_INVAL;
 		}
 		breaker_load(x);
 	}
-	for (i = 0; i < n; i++) {
-		/* in order: a failure holds back everything after it */
-		if (r == 0 && strcmp(ts[i].state, "parsed") == 0)
-			r = send_batches(x, &ts[i]);
+	/* in order: a failure, or a wait, holds back everything after it */
+	for (i = 0; i < n && r == TD_OK; i++) {
+		parsed = strcmp(ts[i].state, "parsed") == 0;
+		if (parsed)
+			r = send_batches(d, &ts[i]);
 		if (r == 0)
-			r = send_rejections(x, &ts[i]);
-		if (r == 0 && strcmp(ts[i].state, "parsed") == 0)
-			r = send_manifest(x, &ts[i]);
-		if (r != 0)
-			x->undelivered = 1;
-		dtx_free(&ts[i]);
+			r = send_rejections(d, &ts[i]);
+		if (r == 0 && parsed)
+			r = send_manifest(d, &ts[i]);
+		if (r != DELIVER_WAIT) {
+			d->ntx++;
+			d->batches += ts[i].batches;
+		}
 	}
+	for (i = 0; i < n; i++)
+		dtx_free(&ts[i]);
 	x_free(ts);
+	sqlite3_progress_handler(store_db(x->st), 0, NULL, NULL);
+	if (r == DELIVER_WAIT) {
+		*next_ms = d->wait_until;
+		return DELIVER_WAIT;
+	}
+	if (r != 0)
+		x->undelivered = 1;
+	td_log(TD_LOG_DEBUG, "delivery_done", "transmissions=%zu batches=%llu "
+	    "sql_vm_steps=%llu", d->ntx, (unsigned long long)d->batches,
+	    (unsigned long long)(d->ticks * VM_TICK));
 	return r;
 }

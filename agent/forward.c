@@ -1,14 +1,13 @@
 /*
- * forward.c - one HTTPS POST at a time through a curl multi handle.
+ * forward.c - HTTPS POSTs through one curl multi handle: up to
+ * FWD_SLOTS requests in flight, each on its own easy handle cloned from
+ * a configured template, with keep-alive reuse between them.
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
 
 #include <curl/curl.h>
 #include <sodium.h>
@@ -20,6 +19,8 @@
 #include "forward.h"
 
 #define FWD_SLOTS	4	/* requests in flight at most */
+/* a longer Retry-After is cut to this */
+#define RETRY_AFTER_MAX	(7L * 86400)
 
 struct fslot {
 	CURL		*easy;
@@ -55,47 +56,6 @@ on_body(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
-/* Retry-After: delta seconds, or an HTTP date. */
-static long
-parse_retry_after(const char *v)
-{
-	struct tm tm;
-	const char *e;
-	long s = 0;
-	time_t t;
-
-	while (*v == ' ')
-		v++;
-	if (isdigit((unsigned char)*v)) {
-		for (; isdigit((unsigned char)*v) && s < 86400 * 7; v++)
-			s = s * 10 + (*v - '0');
-		return s;
-	}
-	memset(&tm, 0, sizeof(tm));
-	if ((e = strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm)) == NULL)
-		return -1;
-	t = timegm(&tm);
-	s = (long)(t - time(NULL));
-	return s < 0 ? 0 : s;
-}
-
-static size_t
-on_header(char *p, size_t size, size_t n, void *arg)
-{
-	struct fslot *sl = arg;
-	size_t len = size * n;
-	char line[256];
-
-	if (len > 12 && len < sizeof(line) &&
-	    strncasecmp(p, "Retry-After:", 12) == 0) {
-		memcpy(line, p + 12, len - 12);
-		line[len - 12] = '\0';
-		line[strcspn(line, "\r\n")] = '\0';
-		sl->resp.retry_after = parse_retry_after(line);
-	}
-	return len;
-}
-
 int
 fwd_open(struct forwarder **out, const struct td_conf *c, char **err)
 {
@@ -107,7 +67,11 @@ fwd_open(struct forwarder **out, const struct td_conf *c, char **err)
 
 	*out = NULL;
 	*err = NULL;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		*err = xstrdup("libcurl could not be initialised "
+		    "(curl_global_init)");
+		return TD_ERR_INTERNAL;
+	}
 	f = xcalloc(1, sizeof(*f));
 	f->url = xstrdup(url);
 	len = strlen(f->url);
@@ -164,7 +128,6 @@ fwd_open(struct forwarder **out, const struct td_conf *c, char **err)
 	curl_easy_setopt(f->easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(f->easy, CURLOPT_USERAGENT, "tradedrop/" VERSION);
 	curl_easy_setopt(f->easy, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(f->easy, CURLOPT_HEADERFUNCTION, on_header);
 	if (td_conf_str(c, TDK_output_ca_file) != NULL)
 		curl_easy_setopt(f->easy, CURLOPT_CAINFO,
 		    td_conf_str(c, TDK_output_ca_file));
@@ -180,7 +143,6 @@ fwd_open(struct forwarder **out, const struct td_conf *c, char **err)
 		if ((sl->easy = curl_easy_duphandle(f->easy)) == NULL)
 			td_fatal("curl: out of memory");
 		curl_easy_setopt(sl->easy, CURLOPT_WRITEDATA, sl);
-		curl_easy_setopt(sl->easy, CURLOPT_HEADERDATA, sl);
 		curl_easy_setopt(sl->easy, CURLOPT_PRIVATE, sl);
 	}
 	*out = f;
@@ -231,6 +193,7 @@ fwd_start(struct forwarder *f, const char *path, const char *ctype,
     size_t len)
 {
 	struct fslot *sl = NULL;
+	CURLMcode mc;
 	char *h;
 	int i;
 
@@ -240,7 +203,7 @@ fwd_start(struct forwarder *f, const char *path, const char *ctype,
 			break;
 		}
 	if (sl == NULL)
-		return -1;
+		return FWD_START_BUSY;
 	memset(&sl->resp, 0, sizeof(sl->resp));
 	sl->resp.retry_after = -1;
 	sl->bodylen = 0;
@@ -265,7 +228,14 @@ fwd_start(struct forwarder *f, const char *path, const char *ctype,
 	curl_easy_setopt(sl->easy, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(sl->easy, CURLOPT_POSTFIELDSIZE_LARGE,
 	    (curl_off_t)len);
-	curl_multi_add_handle(f->multi, sl->easy);
+	if ((mc = curl_multi_add_handle(f->multi, sl->easy)) != CURLM_OK) {
+		td_log(TD_LOG_ERROR, "delivery_failed", "url=%s error=%s",
+		    f->shown, curl_multi_strerror(mc));
+		curl_easy_setopt(sl->easy, CURLOPT_HTTPHEADER, NULL);
+		curl_slist_free_all(sl->hl);
+		sl->hl = NULL;
+		return FWD_START_FAILED;
+	}
 	sl->busy = 1;
 	return (int)(sl - f->slot);
 }
@@ -286,6 +256,7 @@ fwd_wait(struct forwarder *f, int *slotp, struct fwd_resp *resp)
 	struct fslot *sl = NULL;
 	CURLMsg *msg;
 	CURLcode cc = CURLE_OK;
+	curl_off_t ra = 0;
 	int running, left;
 	char *priv;
 
@@ -319,6 +290,11 @@ fwd_wait(struct forwarder *f, int *slotp, struct fwd_resp *resp)
 		return FWD_RETRY;
 	}
 	curl_easy_getinfo(sl->easy, CURLINFO_RESPONSE_CODE, &resp->status);
+	/* delta seconds or an HTTP date; 0 when absent (or said 0) */
+	if (curl_easy_getinfo(sl->easy, CURLINFO_RETRY_AFTER, &ra) ==
+	    CURLE_OK && ra > 0)
+		resp->retry_after = ra < RETRY_AFTER_MAX ? (long)ra :
+		    RETRY_AFTER_MAX;
 	if ((resp->status >= 200 && resp->status < 300) || resp->status == 409)
 		return FWD_ACK;
 	if (resp->status == 400 || resp->status == 413 || resp->status == 422)
@@ -335,8 +311,16 @@ fwd_post(struct forwarder *f, const char *path, const char *ctype,
 {
 	int slot;
 
-	if (fwd_start(f, path, ctype, cenc, headers, body, len) < 0)
+	if ((slot = fwd_start(f, path, ctype, cenc, headers, body, len)) ==
+	    FWD_START_BUSY)
 		td_fatal("fwd_post: requests still in flight");
+	if (slot == FWD_START_FAILED) {
+		memset(resp, 0, sizeof(*resp));
+		resp->retry_after = -1;
+		snprintf(resp->error, sizeof(resp->error), "%s",
+		    "the request could not be started");
+		return FWD_RETRY;
+	}
 	return fwd_wait(f, &slot, resp);
 }
 

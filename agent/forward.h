@@ -1,8 +1,9 @@
 /*
  * forward.h - HTTPS POSTs to the reconciler with libcurl's multi
- * interface (one request at a time here; the daemon's loop will drive
- * the same multi handle), TLS verification always on, optional mutual
- * TLS, bearer token, keep-alive reuse.
+ * interface: a few requests in flight at once (fwd_start, fwd_wait) or
+ * one (fwd_post); fwd_wait still waits in its own curl_multi_poll, where
+ * the daemon's loop will drive the same multi handle. TLS verification
+ * always on, optional mutual TLS, bearer token, keep-alive reuse.
  */
 #ifndef TD_FORWARD_H
 #define TD_FORWARD_H
@@ -19,7 +20,7 @@ struct forwarder;
 
 struct fwd_resp {
 	long	 status;		/* HTTP status, 0 when none */
-	long	 retry_after;		/* seconds from Retry-After, or -1 */
+	long	 retry_after;		/* seconds from Retry-After (> 0), or -1 */
 	char	 body[4096];		/* response body, bounded, NUL-terminated */
 	char	 error[256];		/* curl's error for a transport failure */
 };
@@ -29,11 +30,21 @@ int	 fwd_open(struct forwarder **, const struct td_conf *, char **err);
 void	 fwd_close(struct forwarder *);
 const char *fwd_url(const struct forwarder *);
 /*
+ * POST body to <url><path> with the given extra headers (NULL-terminated
+ * "Name: value" strings). Returns FWD_*.
+ */
+int	 fwd_post(struct forwarder *, const char *path, const char *ctype,
+	    const char *cenc, const char * const *headers, const void *body,
+	    size_t len, struct fwd_resp *);
+/*
  * The same, asynchronously: start a request (up to a few in flight; body
  * must stay valid until it completes) and wait for any one to complete.
- * fwd_start returns the slot, or -1 when every slot is busy; fwd_wait
+ * fwd_start returns the slot, FWD_START_BUSY when every slot is busy, or
+ * FWD_START_FAILED when libcurl refused the request (logged); fwd_wait
  * sets *slot to the one that completed.
  */
+#define FWD_START_BUSY		(-1)
+#define FWD_START_FAILED	(-2)
 int	 fwd_start(struct forwarder *, const char *path, const char *ctype,
 	    const char *cenc, const char * const *headers, const void *body,
 	    size_t len);
@@ -41,12 +52,5 @@ int	 fwd_wait(struct forwarder *, int *slot, struct fwd_resp *);
 int	 fwd_inflight(const struct forwarder *);
 /* Connect and complete the TLS handshake only (check --connect). */
 int	 fwd_check(struct forwarder *, char *err, size_t errlen);
-/*
- * POST body to <url><path> with the given extra headers (NULL-terminated
- * "Name: value" strings). Returns FWD_*.
- */
-int	 fwd_post(struct forwarder *, const char *path, const char *ctype,
-	    const char *cenc, const char * const *headers, const void *body,
-	    size_t len, struct fwd_resp *);
 
 #endif

@@ -81,7 +81,5 @@ int	waiting_for_sidecar(struct td_ctx *, const char *name,
 	    const struct stat *);
 /* Process every transmission still in state received. */
 int	intake_process_pending(struct td_ctx *);
-/* Deliver every transmission in state parsed, in order. */
-int	deliver_pending(struct td_ctx *);
 
 #endif

@@ -13,8 +13,11 @@
 #include <unistd.h>
 
 #include "td.h"
+#include "audit.h"
 #include "buf.h"
 #include "conf.h"
+#include "failpoint.h"
+#include "fsutil.h"
 #include "hash.h"
 #include "json.h"
 #include "log.h"
@@ -22,6 +25,7 @@
 #include "map.h"
 #include "process.h"
 #include "intake.h"
+#include "deliver.h"
 #include "sftp.h"
 #include "agent.h"
 
@@ -107,6 +111,79 @@ poll_sources(struct td_ctx *x)
 	}
 }
 
+/*
+ * An exit status of 1 is decided from the outcomes no run has reported
+ * (`reported` = 0), which the run's last commit then marks reported. A
+ * run killed after that commit, before it could exit, would lose its 1:
+ * state_dir/exit-status, written before the commit and removed only
+ * once state.db is closed, keeps it for the next run.
+ */
+static char *
+exit_status_path(const struct td_ctx *x)
+{
+	return xasprintf("%s/exit-status", x->state_dir);
+}
+
+/* 1 when a run killed after deciding to exit 1 left its status behind. */
+static int
+exit_status_pending(const struct td_ctx *x)
+{
+	char *p = exit_status_path(x), *v = NULL;
+	size_t len;
+	int pending = 0;
+
+	if (td_read_file(p, 16, &v, &len) == 0)
+		pending = len >= 1 && v[0] == '1';
+	x_free(v);
+	x_free(p);
+	return pending;
+}
+
+static void
+exit_status_keep(const struct td_ctx *x, int rc)
+{
+	char *p = exit_status_path(x), v[16];
+	int r;
+
+	snprintf(v, sizeof(v), "%d\n", rc);
+	if ((r = td_write_file_atomic(p, v, strlen(v))) != 0)
+		td_log(TD_LOG_WARN, "exit_status_unsaved", "path=%s error=%s "
+		    "message=%s", p, td_strerror(r), "a kill before this run "
+		    "exits may lose its exit status");
+	x_free(p);
+}
+
+static void
+exit_status_done(const struct td_ctx *x)
+{
+	char *p = exit_status_path(x);
+
+	if (unlink(p) == 0)
+		(void)td_fsync_parent(p);
+	x_free(p);
+}
+
+/*
+ * Deliver what can be delivered, sleeping between the steps until the
+ * time each asks for (a retry's backoff).
+ */
+static void
+deliver_all(struct td_ctx *x)
+{
+	struct deliverer *d = deliver_new(x);
+	struct timespec ts;
+	int64_t next;
+
+	while (deliver_step(d, deliver_clock_ms(), &next) == DELIVER_WAIT) {
+		ts.tv_sec = (time_t)(next / 1000);
+		ts.tv_nsec = (long)(next % 1000) * 1000000;
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
+		    NULL) == EINTR)
+			;
+	}
+	deliver_free(d);
+}
+
 int
 cmd_once(int argc, char **argv)
 {
@@ -150,7 +227,7 @@ cmd_once(int argc, char **argv)
 		poll_sources(&x);
 	if (!x.failed)
 		(void)intake_landing(&x, 1);
-	(void)deliver_pending(&x);
+	deliver_all(&x);
 	s = store_prepare(x.st, "SELECT count(*) FROM transmissions WHERE "
 	    "state IN ('received', 'parsed')");
 	if (sqlite3_step(s) == SQLITE_ROW)
@@ -164,6 +241,17 @@ cmd_once(int argc, char **argv)
 	rejects = store_query_int(x.st, "SELECT count(*) FROM transmissions "
 	    "WHERE reported = 0 AND (state = 'quarantined' OR (state = "
 	    "'delivered' AND (dlq > 0 OR held > 0)))", 0);
+	if (x.failed)
+		rc = EXIT_INTERNAL;
+	else if (x.undelivered || left > 0)
+		rc = EXIT_ONCE_UNDELIVERED;
+	else if (rejects > 0 || x.n_quarantined > 0 || x.n_dlq > 0 ||
+	    x.n_refused > 0 || exit_status_pending(&x))
+		rc = EXIT_ONCE_REJECTS;
+	else
+		rc = EXIT_ONCE_OK;
+	if (rc == EXIT_ONCE_REJECTS)
+		exit_status_keep(&x, rc);
 	if (store_begin(x.st) == 0) {
 		if (store_exec(x.st, "UPDATE transmissions SET reported = 1 "
 		    "WHERE reported = 0 AND state IN ('delivered', "
@@ -172,15 +260,7 @@ cmd_once(int argc, char **argv)
 		else
 			store_rollback(x.st);
 	}
-	if (x.failed)
-		rc = EXIT_INTERNAL;
-	else if (x.undelivered || left > 0)
-		rc = EXIT_ONCE_UNDELIVERED;
-	else if (rejects > 0 || x.n_quarantined > 0 || x.n_dlq > 0 ||
-	    x.n_refused > 0)
-		rc = EXIT_ONCE_REJECTS;
-	else
-		rc = EXIT_ONCE_OK;
+	td_failpoint("once_reported");
 	td_log(rc == 0 ? TD_LOG_INFO : TD_LOG_WARN, "once_done", "received=%u "
 	    "duplicate=%u quarantined=%u delivered=%u records=%llu dlq=%llu "
 	    "pending=%d waiting=%u unsettled=%u refused=%u exit=%d",
@@ -189,6 +269,12 @@ cmd_once(int argc, char **argv)
 	    x.n_delivered, (unsigned long long)x.n_records,
 	    (unsigned long long)x.n_dlq, left, x.n_waiting, x.n_unsettled,
 	    x.n_refused, rc);
+	/* the lock is still held: no other run sees the file go */
+	audit_close(x.audit);
+	x.audit = NULL;
+	store_close(x.st);
+	x.st = NULL;
+	exit_status_done(&x);
 	ctx_close(&x);
 	td_conf_free(c);
 	return rc;

@@ -1,5 +1,6 @@
 /*
- * outbox.c - the batch writer thread: compress, hash, write.
+ * outbox.c - the batch writers: a pool of worker threads that compress
+ * and hash batches in parallel and write them in sequence order.
  */
 #include "config.h"
 
@@ -12,10 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <libdeflate.h>
 #include <zstd.h>
 #ifdef HAVE_ISAL
 #include <isa-l.h>
+#else
+#include <libdeflate.h>
 #endif
 
 #include "td.h"
@@ -34,16 +36,18 @@ struct job {
 	char		 amount[TD_DEC_STRMAX];
 };
 
+/* A worker holds only the compressor of the encoding in use. */
 struct worker {
 	struct outbox_writer *ob;
 	pthread_t	 thr;
-	struct libdeflate_compressor *gz;
-	ZSTD_CCtx	*zs;
+#ifdef HAVE_ISAL
+	uint8_t		*isal_lvlbuf;	/* gzip */
+#else
+	struct libdeflate_compressor *gz;	/* gzip */
+#endif
+	ZSTD_CCtx	*zs;		/* zstd */
 	char		*cbuf;
 	size_t		 cbufsz;
-#ifdef HAVE_ISAL
-	uint8_t		*isal_lvlbuf;
-#endif
 };
 
 /*
@@ -301,11 +305,13 @@ outbox_open(struct outbox_writer **out, const char *dir,
 		struct worker *w = &ob->w[i];
 
 		w->ob = ob;
+#ifdef HAVE_ISAL
+		if (enc == OB_ENC_GZIP)
+			w->isal_lvlbuf = xmalloc(ISAL_DEF_LVL1_DEFAULT);
+#else
 		if (enc == OB_ENC_GZIP &&
 		    (w->gz = libdeflate_alloc_compressor(1)) == NULL)
 			td_fatal("libdeflate_alloc_compressor");
-#ifdef HAVE_ISAL
-		w->isal_lvlbuf = xmalloc(ISAL_DEF_LVL1_DEFAULT);
 #endif
 		if (enc == OB_ENC_ZSTD && (w->zs = ZSTD_createCCtx()) == NULL)
 			td_fatal("ZSTD_createCCtx");
@@ -401,14 +407,15 @@ outbox_free(struct outbox_writer *ob)
 	if (ob->recfd >= 0)
 		close(ob->recfd);
 	for (i = 0; i < OB_MAXTHREADS; i++) {
+#ifdef HAVE_ISAL
+		x_free(ob->w[i].isal_lvlbuf);
+#else
 		if (ob->w[i].gz != NULL)
 			libdeflate_free_compressor(ob->w[i].gz);
+#endif
 		if (ob->w[i].zs != NULL)
 			ZSTD_freeCCtx(ob->w[i].zs);
 		x_free(ob->w[i].cbuf);
-#ifdef HAVE_ISAL
-		x_free(ob->w[i].isal_lvlbuf);
-#endif
 	}
 	for (i = 0; i < ob->nbuf; i++)
 		td_buf_free(&ob->bufs[i]);

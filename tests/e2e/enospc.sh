@@ -10,33 +10,12 @@ PY=/usr/bin/python3
 [ -x $PY ] || t_skip_all "python3 not installed"
 t_tmpdir
 
+. "$srcdir/tests/lib/delivery-lib.sh"
+
 # ~1.5 MB of rows: its batches and records file need more than 3 MiB
-$PY - "$T_TMP/big.csv" <<'PY'
-import sys, random
-r = random.Random(5)
-def upc():
-    d = [r.randrange(10) for _ in range(11)]
-    s = 3 * sum(d[0::2]) + sum(d[1::2])
-    return "".join(map(str, d)) + str((10 - s % 10) % 10)
-with open(sys.argv[1], "w") as f:
-    f.write("Store,UPC,Date,Units\n")
-    for i in range(40000):
-        f.write("%d,%s,2026-11-28,%d\n" % (r.randrange(9999), upc(), r.randrange(1, 50)))
-PY
+dl_rows "$T_TMP/big.csv" 40000
 mk_conf() {	# mk_conf NAME STATE OUT
-	cat > "$T_TMP/$1.conf" <<CONF
-[integration]
-name = acme
-state_dir = $2
-[map]
-store_id = column "Store"
-gtin = column "UPC" gtin
-txn_date = column "Date" date "%Y-%m-%d"
-quantity = column "Units" decimal
-[output]
-url = file://$3
-batch_records = 1000
-CONF
+	dl_conf "$1" "$2" "file://$3"
 }
 mk_conf ref "$T_TMP/ref-state" "$T_TMP/ref-out"
 mkdir -p "$T_TMP/ref-state/landing"
@@ -78,21 +57,8 @@ t_ok $same "every batch byte-identical to the undisturbed run's"
 
 # Backpressure: with the reconciler unreachable, intake pauses once the
 # outbox holds more than max_outbox_bytes (1 MiB here)
-cat > "$T_TMP/bp.conf" <<CONF
-[integration]
-name = acme
-state_dir = $T_TMP/bp
-[map]
-store_id = column "Store"
-gtin = column "UPC" gtin
-txn_date = column "Date" date "%Y-%m-%d"
-quantity = column "Units" decimal
-[output]
-url = https://127.0.0.1:1/api
-batch_records = 1000
-max_outbox_bytes = 1M
-breaker_failures = 1
-CONF
+dl_conf bp "$T_TMP/bp" https://127.0.0.1:1/api "max_outbox_bytes = 1M" \
+	"breaker_failures = 1"
 mkdir -p "$T_TMP/bp/landing"
 cp "$T_TMP/big.csv" "$T_TMP/bp/landing/a.csv"
 sed 's/2026-11-28/2026-11-21/' "$T_TMP/big.csv" > "$T_TMP/bp/landing/b.csv"

@@ -85,6 +85,8 @@ if what == "exact":
     for r in acc:
         h = r["headers"]; tid = h["tradedrop-transmission"]
         seq, total = map(int, h["tradedrop-batch"].split("/"))
+        if total != db.execute("SELECT count(*) FROM batches WHERE transmission_id=?", (tid,)).fetchone()[0]:
+            bad.append(("batch total", tid, seq))
         key = hashlib.sha256(f"{tid}\n{txs[tid][1]}\n{seq}".encode()).hexdigest()
         if h["idempotency-key"] != key: bad.append(("key", tid, seq))
         if h.get("authorization") != "Bearer TOKEN-s3cret": bad.append(("auth", seq))
@@ -168,6 +170,12 @@ run good log3
 t_is "$RC" 0 "c: 503 with Retry-After, then delivered"
 G=$(chk gaps:/batches | awk '{print $NF}')
 t_ok "$(echo "$G" | awk '{exit !($1 >= 0.95)}'; echo $?)" "Retry-After: 1 honoured (waited $G s)"
+qfault "/batches status 429 $(date -u -d '+5 seconds' '+%a, %d %b %Y %H:%M:%S GMT')"
+mk c2.csv 1
+run good log3b
+t_is "$RC" 0 "c2: 429 with Retry-After as an HTTP date, then delivered"
+t_grep "$T_TMP/log3b" "event=delivery_backoff what=batch delay_ms=2000" \
+	"an HTTP date honoured, up to max_backoff (2 s)"
 
 # 4. connection reset before and in the middle of a body, a hang past timeout
 qfault "reset-before" "reset-before" "/batches reset-mid" "/batches reset-mid" "/batches hang"
@@ -292,4 +300,28 @@ t_is "$(chk keys)" ok "no batch ever sent under two different keys"
 t_is "$(chk exact)" ok "everything the receiver accepted is exactly the archived records"
 "$TRADEDROP" status -c "$T_TMP/good.conf" --json > "$T_TMP/st"
 t_grep "$T_TMP/st" '"outbox":{"batches":0,"bytes":0}' "nothing left in the outbox"
+
+# 11. a refused batch, a SIGKILL right after its dead-letter line was
+# appended to a dead-letter file past 1 GiB (sparse): the next run
+# finishes the refusal without appending the line again, reading only
+# the file's tail
+conf norej "$GOOD" "client_cert = $C/client.pem" "client_key = $C/client.key" \
+	"report_rejections = no"
+qfault "/batches status 422"
+mk k.csv 2
+TK=$(sha256sum "$L/k.csv" | cut -c1-64)
+truncate -s 1100M "$S/dlq/$TK.ndjson"
+TD_FAILPOINT=dlq_appended "$TRADEDROP" once -c "$T_TMP/norej.conf" 2> "$T_TMP/log11"
+t_is $? 137 "k: killed right after the dead-letter line was appended"
+t_is "$(echo $(ls "$S/outbox/$TK"))" "batch-000001.ndjson.gz manifest.json" \
+	"k: the refused batch is still in the outbox"
+run norej log11b
+t_is "$RC" 1 "k: the next run finishes the refusal, exit 1"
+t_is "$(tail -c 100000 "$S/dlq/$TK.ndjson" | grep -c "\"batch_file\":\"$TK.batch-000001")" 1 \
+	"k: the dead-letter line is in the file once"
+L1=$(tail -c 100000 "$S/dlq/$TK.ndjson" | tr -d '\000' | wc -c)
+t_is "$(stat -c %s "$S/dlq/$TK.ndjson")" "$((1100 * 1048576 + L1))" \
+	"k: nothing else was appended"
+t_is "$(ls "$S/outbox")" "" "k: nothing left in the outbox"
+rm -f "$S/dlq/$TK.ndjson"
 t_done

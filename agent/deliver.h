@@ -1,0 +1,31 @@
+/*
+ * deliver.h - delivery of processed transmissions, in the order they were
+ * received, as steps a loop drives: deliver_step() does what can be done
+ * now and, when a request is to be retried after a backoff, says when to
+ * call it again instead of sleeping. `once` sleeps until then; the
+ * daemon's loop will arm a timer.
+ */
+#ifndef TD_DELIVER_H
+#define TD_DELIVER_H
+
+#include <stdint.h>
+
+struct td_ctx;
+struct deliverer;
+
+#define DELIVER_DONE	0	/* all delivered that can be in this run */
+#define DELIVER_WAIT	1	/* call deliver_step again at *next_ms */
+
+/* The clock of deliver_step's times: CLOCK_MONOTONIC, milliseconds. */
+int64_t	 deliver_clock_ms(void);
+struct deliverer *deliver_new(struct td_ctx *);
+/*
+ * Returns DELIVER_DONE, DELIVER_WAIT (*next_ms set), or a negative
+ * TD_ERR_*: delivery stopped at a failure (logged; the transmission and
+ * every later one stay for the next run, and x->undelivered is set). A
+ * call before *next_ms does nothing and returns DELIVER_WAIT again.
+ */
+int	 deliver_step(struct deliverer *, int64_t now_ms, int64_t *next_ms);
+void	 deliver_free(struct deliverer *);
+
+#endif

@@ -1,0 +1,51 @@
+/* failpoint.c - TD_FAILPOINT=name[:N]: SIGKILL at the named point. */
+#include "config.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "td.h"
+#include "failpoint.h"
+#include "log.h"
+#include "num.h"
+
+static int		 fp_loaded;
+static char		*fp_name;	/* NULL: no failpoint armed */
+static unsigned long	 fp_hit = 1;	/* which passage kills */
+static unsigned long	 fp_seen;
+
+static void
+failpoint_load(void)
+{
+	const char *v = getenv("TD_FAILPOINT"), *colon;
+	uint64_t n;
+
+	fp_loaded = 1;
+	if (v == NULL || *v == '\0')
+		return;
+	if ((colon = strchr(v, ':')) == NULL) {
+		fp_name = xstrdup(v);
+		return;
+	}
+	if (td_parse_u64(colon + 1, strlen(colon + 1), 1,
+	    UINT32_MAX, &n) != 0)
+		td_fatal("TD_FAILPOINT=%s: the count after ':' must be a "
+		    "positive number", v);
+	fp_name = xstrndup(v, (size_t)(colon - v));
+	fp_hit = (unsigned long)n;
+}
+
+void
+td_failpoint(const char *name)
+{
+	if (!fp_loaded)
+		failpoint_load();
+	if (fp_name == NULL || strcmp(name, fp_name) != 0 ||
+	    ++fp_seen != fp_hit)
+		return;
+	td_log(TD_LOG_WARN, "failpoint", "name=%s passage=%lu", name, fp_seen);
+	(void)raise(SIGKILL);
+	_exit(137);		/* not reached */
+}

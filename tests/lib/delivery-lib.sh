@@ -1,0 +1,83 @@
+# delivery-lib.sh - drops and configurations for the delivery tests.
+# Source after common.sh and t_tmpdir; needs PY (python3) set.
+#   dl_rows FILE N [SEED [BADROW]]  N rows of Store,UPC,Date,Units with
+#                                   valid UPC-A check digits; row BADROW
+#                                   (0-based) gets a bad one
+#   dl_conf NAME STATE URL [LINE...]  $T_TMP/NAME.conf mapping those
+#                                   columns, output URL, batch_records =
+#                                   1000, then LINE... (appended); makes
+#                                   STATE/landing
+#   dl_same REF OUT [--all]         "ok" when every file under a final
+#                                   name (not *.tmp) in OUT is in REF
+#                                   with the same bytes (manifests and
+#                                   the rejection reports: the same but
+#                                   for received_at); with
+#                                   --all, when OUT has all of REF too;
+#                                   else what differs
+
+dl_rows() {
+	$PY - "$1" "$2" "${3:-5}" "${4:--1}" <<'PY'
+import sys, random
+path, n, seed, bad = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+r = random.Random(seed)
+def upc():
+    d = [r.randrange(10) for _ in range(11)]
+    s = 3 * sum(d[0::2]) + sum(d[1::2])
+    return "".join(map(str, d)) + str((10 - s % 10) % 10)
+with open(path, "w") as f:
+    f.write("Store,UPC,Date,Units\n")
+    for i in range(n):
+        u = upc() if i != bad else "041000001238"
+        f.write("%d,%s,2026-11-28,%d\n" % (r.randrange(9999), u, r.randrange(1, 50)))
+PY
+}
+
+dl_conf() {
+	_n=$1 _s=$2 _u=$3; shift 3
+	cat > "$T_TMP/$_n.conf" <<CONF
+[integration]
+name = acme
+state_dir = $_s
+[map]
+store_id = column "Store"
+gtin = column "UPC" gtin
+txn_date = column "Date" date "%Y-%m-%d"
+quantity = column "Units" decimal
+[output]
+url = $_u
+batch_records = 1000
+CONF
+	for _l in "$@"; do echo "$_l" >> "$T_TMP/$_n.conf"; done
+	mkdir -p "$_s/landing"
+}
+
+dl_same() {
+	$PY - "$@" <<'PY'
+import gzip, json, os, sys
+ref, out = sys.argv[1], sys.argv[2]
+bad = []
+def files(d):
+    return {os.path.relpath(os.path.join(p, f), d)
+            for p, _, fs in os.walk(d) for f in fs}
+rf, of = files(ref), {f for f in files(out) if not f.endswith(".tmp")}
+for f in sorted(of):
+    if f not in rf:
+        bad.append("only in out: " + f)
+        continue
+    a = open(os.path.join(ref, f), "rb").read()
+    b = open(os.path.join(out, f), "rb").read()
+    if f.endswith("manifest.json"):
+        a, b = json.loads(a), json.loads(b)
+        a.pop("received_at"); b.pop("received_at")
+    elif f.endswith("rejections.ndjson.gz"):
+        a, b = ([json.loads(l) for l in gzip.decompress(x).splitlines()]
+                for x in (a, b))
+        for l in a + b:
+            l.pop("received_at", None)
+    if a != b:
+        bad.append("differs: " + f)
+if "--all" in sys.argv:
+    bad += ["missing: " + f for f in sorted(rf - of)]
+print("; ".join(bad) if bad else "ok")
+PY
+}
