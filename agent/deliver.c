@@ -567,7 +567,7 @@ reject_batch(struct td_ctx *x, const struct dtx *t, uint64_t seq,
 		r = finish_reject(x, t->id, seq, td_buf_cstr(&b));
 	td_buf_free(&b);
 	if (r == 0) {
-		x->n_dlq += nrec;
+		x->run.n_dlq += nrec;
 		td_log(TD_LOG_ERROR, "batch_rejected", "file=%s batch=%llu "
 		    "records=%llu status=%ld code=rejected_by_reconciler",
 		    t->name, (unsigned long long)seq,
@@ -1127,7 +1127,7 @@ send_manifest(struct deliverer *d, const struct dtx *t)
 	if (r != 0)
 		goto out;
 	td_failpoint("transmission_delivered");
-	x->n_delivered++;
+	x->run.n_delivered++;
 	td_log(TD_LOG_INFO, "file_delivered", "file=%s transmission_id=%s "
 	    "output=%s", t->name, t->id, x->fwd ? fwd_url(x->fwd) : outdir);
 	(void)td_remove_tree(obdir, x->state_dir);
@@ -1265,7 +1265,7 @@ deliver_step(struct deliverer *d, int64_t now_ms, int64_t *next_ms)
 		return DELIVER_WAIT;
 	}
 	if (r != 0)
-		x->undelivered = 1;
+		x->run.undelivered = 1;
 	td_log(TD_LOG_DEBUG, "delivery_done", "transmissions=%zu batches=%llu "
 	    "sql_vm_steps=%llu", d->ntx, (unsigned long long)d->batches,
 	    (unsigned long long)(d->ticks * VM_TICK));

@@ -40,149 +40,6 @@
 
 #define IO_BLOCK	(1 << 20)
 
-/*
- * An empty state.db beside an archive means the state was lost (deleted,
- * or a fresh disk mounted over it): every file dropped again would be
- * delivered a second time. Refuse, unless the operator says so.
- */
-static int
-state_lost(struct td_ctx *x, int reinit)
-{
-	char *p = xasprintf("%s/archive", x->state_dir);
-	struct dirent *de;
-	DIR *d;
-	int full = 0;
-
-	if ((d = opendir(p)) != NULL) {
-		while (!full && (de = readdir(d)) != NULL)
-			full = de->d_name[0] != '.';
-		closedir(d);
-	}
-	x_free(p);
-	if (!full)
-		return 0;
-	if (store_query_int(x->st, "SELECT (SELECT count(*) FROM "
-	    "transmissions) + (SELECT count(*) FROM duplicate_drops)", -1) != 0)
-		return 0;
-	if (reinit) {
-		td_log(TD_LOG_WARN, "state_reinitialised", "state_dir=%s",
-		    x->state_dir);
-		if (store_begin(x->st) != 0)
-			return TD_ERR_STATE;
-		if (audit_append(x->audit, "state_reinitialised", NULL,
-		    "\"reason\":\"--reinitialise\"") != 0 ||
-		    store_commit(x->st) != 0) {
-			store_rollback(x->st);
-			return TD_ERR_STATE;
-		}
-		return 0;
-	}
-	fprintf(stderr, "tradedrop: %s/state.db holds no transmission but "
-	    "%s/archive is not empty: the state was lost, and files dropped "
-	    "again would be delivered twice; restore state.db and audit.log "
-	    "from a backup, or start anew with --reinitialise (see "
-	    "tradedrop(8), RECOVERY)\n", x->state_dir, x->state_dir);
-	return TD_ERR_STATE;
-}
-
-int
-ctx_open(struct td_ctx *x, struct td_conf *c, int flags)
-{
-	const char *url;
-	char *err = NULL, *p;
-	const char *dirs[6];
-	size_t i;
-
-	memset(x, 0, sizeof(*x));
-	x->lockfd = -1;
-	x->landfd = -1;
-	x->conf = c;
-	x->integration = td_conf_str(c, TDK_integration_name);
-	x->state_dir = xstrdup(td_conf_str(c, TDK_integration_state_dir));
-	x->landing = xstrdup(td_conf_str(c, TDK_integration_landing_dir));
-	x->work = xasprintf("%s/work", x->state_dir);
-	x->outbox = xasprintf("%s/outbox", x->state_dir);
-	x->dlq = xasprintf("%s/dlq", x->state_dir);
-	x->quarantine = xasprintf("%s/quarantine", x->state_dir);
-	x->batch_records = td_conf_u64(c, TDK_output_batch_records);
-	x->enc = outbox_encoding(td_conf_str(c, TDK_output_output_encoding));
-	url = td_conf_str(c, TDK_output_url);
-	if (strncmp(url, "file://", 7) == 0)
-		x->out_dir = xstrdup(url + 7);
-	dirs[0] = x->state_dir;
-	dirs[1] = x->landing;
-	dirs[2] = x->work;
-	dirs[3] = x->outbox;
-	dirs[4] = x->dlq;
-	dirs[5] = x->quarantine;
-	for (i = 0; i < TD_NELEM(dirs); i++) {
-		if (td_mkdirs(dirs[i], 0750) != 0) {
-			fprintf(stderr, "tradedrop: %s: %s\n", dirs[i],
-			    strerror(errno));
-			return TD_ERR_IO;
-		}
-	}
-	p = xasprintf("%s/lock", x->state_dir);
-	x->lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-	if (x->lockfd < 0 || flock(x->lockfd, LOCK_EX | LOCK_NB) != 0) {
-		fprintf(stderr, "tradedrop: %s: %s\n", p, errno == EWOULDBLOCK ?
-		    "another tradedrop is working on this state_dir" :
-		    strerror(errno));
-		x_free(p);
-		return TD_ERR_EXISTS;
-	}
-	x_free(p);
-	if (store_open(x->state_dir, 0, &x->st, &err) != 0) {
-		fprintf(stderr, "tradedrop: %s\n", err);
-		x_free(err);
-		return TD_ERR_STATE;
-	}
-	p = xasprintf("%s/audit.log", x->state_dir);
-	if (audit_open(&x->audit, p, x->integration, x->st, &err) != 0) {
-		fprintf(stderr, "tradedrop: %s\n", err);
-		x_free(err);
-		x_free(p);
-		return TD_ERR_STATE;
-	}
-	x_free(p);
-	if (state_lost(x, flags & CTX_REINIT) != 0)
-		return TD_ERR_STATE;
-	if (landing_open(x) != 0)
-		return TD_ERR_INVAL;
-	if (sidecar_load_keys(c, &x->keys, &x->nkeys, &err) != 0) {
-		fprintf(stderr, "tradedrop: %s: %s\n", td_conf_path(c), err);
-		x_free(err);
-		return TD_ERR_INVAL;
-	}
-	if ((flags & CTX_MAPPER) && mapper_new(c, &x->map, &err) != 0) {
-		fprintf(stderr, "tradedrop: %s: %s\n", td_conf_path(c), err);
-		x_free(err);
-		return TD_ERR_INVAL;
-	}
-	return TD_OK;
-}
-
-void
-ctx_close(struct td_ctx *x)
-{
-	mapper_free(x->map);
-	landing_close(x);
-	fwd_close(x->fwd);
-	x_free(x->keys);
-	audit_close(x->audit);
-	if (x->lockfd >= 0)
-		close(x->lockfd);
-	store_close(x->st);
-	x_free(x->state_dir);
-	x_free(x->landing);
-	x_free(x->work);
-	x_free(x->outbox);
-	x_free(x->dlq);
-	x_free(x->quarantine);
-	x_free(x->out_dir);
-	memset(x, 0, sizeof(*x));
-}
-
 static int64_t
 now_sec(void)
 {
@@ -480,7 +337,7 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 		td_log(TD_LOG_WARN, "file_growing", "file=%s size=%llu "
 		    "now=%llu", name, (unsigned long long)size,
 		    (unsigned long long)sb1.st_size);
-		x->n_unsettled++;
+		x->run.n_unsettled++;
 		r = TD_ERR_AGAIN;
 		goto giveback;
 	}
@@ -578,13 +435,13 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 		return r ? r : TD_ERR_STATE;
 	}
 	if (exists) {
-		x->n_duplicate++;
+		x->run.n_duplicate++;
 		td_log(TD_LOG_WARN, "duplicate_transmission", "file=%s "
 		    "transmission_id=%s size=%llu", name, tid,
 		    (unsigned long long)size);
 		return drop_work(x, cl);
 	}
-	x->n_received++;
+	x->run.n_received++;
 	td_log(TD_LOG_INFO, "file_received", "file=%s transmission_id=%s "
 	    "size=%llu", name, tid, (unsigned long long)size);
 	r = settle(x, cl, adir);
@@ -923,7 +780,7 @@ quarantine(struct td_ctx *x, const struct tx *t, const char *code,
 	}
 	x_free(fields);
 	if (r == 0) {
-		x->n_quarantined++;
+		x->run.n_quarantined++;
 		td_log(TD_LOG_WARN, "file_quarantined", "file=%s "
 		    "transmission_id=%s tier=2 code=%s message=%s", t->name,
 		    t->id, code, msg);
@@ -1090,7 +947,7 @@ process_one(struct td_ctx *x, const char *tid)
 			r = quarantine(x, &t, res.t2code, res.t2msg,
 			    res.t2detail, &res);
 		if (r == 0)
-			x->n_dlq += res.rejected;
+			x->run.n_dlq += res.rejected;
 		goto out;
 	}
 
@@ -1169,8 +1026,8 @@ process_one(struct td_ctx *x, const char *tid)
 		store_rollback(x->st);
 	if (r != 0)
 		goto out;
-	x->n_records += res.records;
-	x->n_dlq += res.rejected;
+	x->run.n_records += res.records;
+	x->run.n_dlq += res.rejected;
 	td_log(res.rejected ? TD_LOG_WARN : TD_LOG_INFO, "file_parsed",
 	    "file=%s transmission_id=%s records=%llu dlq=%llu batches=%zu",
 	    t.name, t.id, (unsigned long long)res.records,
@@ -1235,10 +1092,10 @@ paused_or_failed(struct td_ctx *x, int r)
 		if (r == TD_ERR_NOSPACE)
 			td_log(TD_LOG_ERROR, "intake_paused", "reason=disk_full "
 			    "state_dir=%s", x->state_dir);
-		x->undelivered = 1;
-		x->paused = 1;
+		x->run.undelivered = 1;
+		x->run.paused = 1;
 	} else
-		x->failed = 1;
+		x->run.failed = 1;
 }
 
 int
@@ -1436,7 +1293,7 @@ waiting_for_sidecar(struct td_ctx *x, const char *name,
 	if ((uint64_t)(time(NULL) - landed) >= td_conf_u64(x->conf,
 	    TDK_verify_sidecar_wait))
 		return 0;
-	x->n_waiting++;
+	x->run.n_waiting++;
 	td_log(TD_LOG_INFO, "sidecar_wait", "file=%s checksum=%s "
 	    "signature=%s", name, need_sum ? "required" : "no",
 	    need_sig ? "required" : "no");
@@ -1548,13 +1405,13 @@ intake_landing(struct td_ctx *x, int wait)
 	uint64_t settle = td_conf_u64(x->conf, TDK_watch_settle);
 	int r;
 
-	if (x->paused)
+	if (x->run.paused)
 		return 0;	/* a full disk or outbox: take nothing new */
 	/* `once` waits for files that are still settling, but not for one
 	 * that keeps changing: that one is left for a later run */
 	limit = start + 2 * (int64_t)settle + 1;
 	for (;;) {
-		x->n_unsettled = 0;
+		x->run.n_unsettled = 0;
 		if ((r = landing_pass(x, &settle_at)) != 0)
 			break;
 		now = (int64_t)time(NULL);
@@ -1567,9 +1424,9 @@ intake_landing(struct td_ctx *x, int wait)
 		}
 	}
 	if (r == 0) {
-		if (x->n_unsettled > 0)
+		if (x->run.n_unsettled > 0)
 			td_log(TD_LOG_INFO, "files_not_settled", "count=%u "
-			    "settle=%llu", x->n_unsettled,
+			    "settle=%llu", x->run.n_unsettled,
 			    (unsigned long long)settle);
 		sweep_manifests(x);
 	} else

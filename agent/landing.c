@@ -74,18 +74,11 @@ landing_open(struct td_ctx *x)
 void
 landing_close(struct td_ctx *x)
 {
-	size_t i;
-
 	if (x->landfd > 0)
 		close(x->landfd);
 	x->landfd = -1;
 	x_free(x->owners);
 	x->owners = NULL;
-	for (i = 0; i < x->nrefused; i++)
-		x_free(x->refused[i]);
-	x_free(x->refused);
-	x->refused = NULL;
-	x->nrefused = 0;
 }
 
 void
@@ -98,16 +91,16 @@ landing_refuse(struct td_ctx *x, const char *name, const struct stat *sb,
 	k = xasprintf("%ju:%ju:%lld.%09ld:%s", (uintmax_t)sb->st_dev,
 	    (uintmax_t)sb->st_ino, (long long)sb->st_mtim.tv_sec,
 	    sb->st_mtim.tv_nsec, name);
-	for (i = 0; i < x->nrefused; i++) {
-		if (strcmp(x->refused[i], k) == 0) {
+	for (i = 0; i < x->run.nrefused; i++) {
+		if (strcmp(x->run.refused[i], k) == 0) {
 			x_free(k);
 			return;
 		}
 	}
-	x->refused = xreallocarray(x->refused, x->nrefused + 1,
-	    sizeof(*x->refused));
-	x->refused[x->nrefused++] = k;
-	x->n_refused++;
+	x->run.refused = xreallocarray(x->run.refused, x->run.nrefused + 1,
+	    sizeof(*x->run.refused));
+	x->run.refused[x->run.nrefused++] = k;
+	x->run.n_refused++;
 	td_log(TD_LOG_WARN, "landing_refused", "file=%s reason=%s", name,
 	    why);
 }
@@ -244,7 +237,7 @@ landing_list(struct td_ctx *x, struct landing_entry **ep, size_t *np,
 		ready = changed_at(&sb) + (int64_t)settle;
 		if (settle > 0 && now < ready) {
 			/* still changing, or only just arrived */
-			x->n_unsettled++;
+			x->run.n_unsettled++;
 			if (*settle_at == 0 || ready < *settle_at)
 				*settle_at = ready;
 			continue;
@@ -423,7 +416,7 @@ landing_claim(struct td_ctx *x, const struct landing_entry *e,
 		/* replaced, or changed since it was listed, or being
 		 * written: it has not settled yet */
 		td_log(TD_LOG_DEBUG, "landing_busy", "file=%s", e->name);
-		x->n_unsettled++;
+		x->run.n_unsettled++;
 		close(fd);
 		return TD_ERR_AGAIN;
 	}
@@ -473,7 +466,7 @@ landing_claim(struct td_ctx *x, const struct landing_entry *e,
 		if (fstat(fd, &sb2) != 0 || sb2.st_size != sb.st_size ||
 		    ts_cmp(&sb2.st_mtim, &sb.st_mtim) != 0) {
 			(void)unlinkat(dfd, e->name, 0);
-			x->n_unsettled++;
+			x->run.n_unsettled++;
 			r = TD_ERR_AGAIN;
 			goto fail;
 		}

@@ -104,7 +104,7 @@ poll_sources(struct td_ctx *x)
 		    (unsigned long long)st.bytes, r == 0 ? "ok" : st.tier1 ?
 		    "tier1" : st.auth_error ? "refused" : "error");
 		if (r != 0 || st.failed > 0)
-			x->undelivered = 1;
+			x->run.undelivered = 1;
 		record_poll(x, td_conf_source_name(x->conf, i), r == 0 ?
 		    "ok" : st.tier1 ? "unreachable" : st.auth_error ?
 		    "refused" : "error", st.fetched);
@@ -220,12 +220,12 @@ cmd_once(int argc, char **argv)
 	td_log(TD_LOG_INFO, "once_start", "integration=%s landing=%s",
 	    x.integration, x.landing);
 	if (intake_recover(&x) != 0)
-		x.failed = 1;
-	if (!x.failed)
+		x.run.failed = 1;
+	if (!x.run.failed)
 		(void)intake_process_pending(&x);
-	if (!x.failed && !x.paused)
+	if (!x.run.failed && !x.run.paused)
 		poll_sources(&x);
-	if (!x.failed)
+	if (!x.run.failed)
 		(void)intake_landing(&x, 1);
 	deliver_all(&x);
 	s = store_prepare(x.st, "SELECT count(*) FROM transmissions WHERE "
@@ -241,12 +241,12 @@ cmd_once(int argc, char **argv)
 	rejects = store_query_int(x.st, "SELECT count(*) FROM transmissions "
 	    "WHERE reported = 0 AND (state = 'quarantined' OR (state = "
 	    "'delivered' AND (dlq > 0 OR held > 0)))", 0);
-	if (x.failed)
+	if (x.run.failed)
 		rc = EXIT_INTERNAL;
-	else if (x.undelivered || left > 0)
+	else if (x.run.undelivered || left > 0)
 		rc = EXIT_ONCE_UNDELIVERED;
-	else if (rejects > 0 || x.n_quarantined > 0 || x.n_dlq > 0 ||
-	    x.n_refused > 0 || exit_status_pending(&x))
+	else if (rejects > 0 || x.run.n_quarantined > 0 || x.run.n_dlq > 0 ||
+	    x.run.n_refused > 0 || exit_status_pending(&x))
 		rc = EXIT_ONCE_REJECTS;
 	else
 		rc = EXIT_ONCE_OK;
@@ -264,11 +264,11 @@ cmd_once(int argc, char **argv)
 	td_log(rc == 0 ? TD_LOG_INFO : TD_LOG_WARN, "once_done", "received=%u "
 	    "duplicate=%u quarantined=%u delivered=%u records=%llu dlq=%llu "
 	    "pending=%d waiting=%u unsettled=%u refused=%u exit=%d",
-	    x.n_received, x.n_duplicate,
-	    x.n_quarantined,
-	    x.n_delivered, (unsigned long long)x.n_records,
-	    (unsigned long long)x.n_dlq, left, x.n_waiting, x.n_unsettled,
-	    x.n_refused, rc);
+	    x.run.n_received, x.run.n_duplicate,
+	    x.run.n_quarantined,
+	    x.run.n_delivered, (unsigned long long)x.run.n_records,
+	    (unsigned long long)x.run.n_dlq, left, x.run.n_waiting, x.run.n_unsettled,
+	    x.run.n_refused, rc);
 	/* the lock is still held: no other run sees the file go */
 	audit_close(x.audit);
 	x.audit = NULL;

@@ -93,7 +93,7 @@ main(void)
 
 	r = deliver_step(d, next3, &next);
 	ok(r < 0, "the third failure opens the breaker: the step fails");
-	ok(x.undelivered, "the run is marked undelivered");
+	ok(x.run.undelivered, "the run is marked undelivered");
 	is_int(store_query_int(x.st, "SELECT count(*) FROM batches WHERE "
 	    "state = 'pending'", 0), 1, "the batch stays spooled");
 	deliver_free(d);

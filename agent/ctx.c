@@ -1,0 +1,184 @@
+/*
+ * ctx.c - open and close the shared context of an integration. See ctx.h.
+ */
+#include "config.h"
+
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "td.h"
+#include "audit.h"
+#include "conf.h"
+#include "fsutil.h"
+#include "log.h"
+#include "store.h"
+#include "map.h"
+#include "outbox.h"
+#include "sidecar.h"
+#include "forward.h"
+#include "landing.h"
+#include "ctx.h"
+
+/*
+ * An empty state.db beside an archive means the state was lost (deleted,
+ * or a fresh disk mounted over it): every file dropped again would be
+ * delivered a second time. Refuse, unless the operator says so.
+ */
+static int
+state_lost(struct td_ctx *x, int reinit)
+{
+	char *p = xasprintf("%s/archive", x->state_dir);
+	struct dirent *de;
+	DIR *d;
+	int full = 0;
+
+	if ((d = opendir(p)) != NULL) {
+		while (!full && (de = readdir(d)) != NULL)
+			full = de->d_name[0] != '.';
+		closedir(d);
+	}
+	x_free(p);
+	if (!full)
+		return 0;
+	if (store_query_int(x->st, "SELECT (SELECT count(*) FROM "
+	    "transmissions) + (SELECT count(*) FROM duplicate_drops)", -1) != 0)
+		return 0;
+	if (reinit) {
+		td_log(TD_LOG_WARN, "state_reinitialised", "state_dir=%s",
+		    x->state_dir);
+		if (store_begin(x->st) != 0)
+			return TD_ERR_STATE;
+		if (audit_append(x->audit, "state_reinitialised", NULL,
+		    "\"reason\":\"--reinitialise\"") != 0 ||
+		    store_commit(x->st) != 0) {
+			store_rollback(x->st);
+			return TD_ERR_STATE;
+		}
+		return 0;
+	}
+	fprintf(stderr, "tradedrop: %s/state.db holds no transmission but "
+	    "%s/archive is not empty: the state was lost, and files dropped "
+	    "again would be delivered twice; restore state.db and audit.log "
+	    "from a backup, or start anew with --reinitialise (see "
+	    "tradedrop(8), RECOVERY)\n", x->state_dir, x->state_dir);
+	return TD_ERR_STATE;
+}
+
+int
+ctx_open(struct td_ctx *x, struct td_conf *c, int flags)
+{
+	const char *url;
+	char *err = NULL, *p;
+	const char *dirs[6];
+	size_t i;
+
+	memset(x, 0, sizeof(*x));
+	x->lockfd = -1;
+	x->landfd = -1;
+	x->conf = c;
+	x->integration = td_conf_str(c, TDK_integration_name);
+	x->state_dir = xstrdup(td_conf_str(c, TDK_integration_state_dir));
+	x->landing = xstrdup(td_conf_str(c, TDK_integration_landing_dir));
+	x->work = xasprintf("%s/work", x->state_dir);
+	x->outbox = xasprintf("%s/outbox", x->state_dir);
+	x->dlq = xasprintf("%s/dlq", x->state_dir);
+	x->quarantine = xasprintf("%s/quarantine", x->state_dir);
+	x->batch_records = td_conf_u64(c, TDK_output_batch_records);
+	x->enc = outbox_encoding(td_conf_str(c, TDK_output_output_encoding));
+	url = td_conf_str(c, TDK_output_url);
+	if (strncmp(url, "file://", 7) == 0)
+		x->out_dir = xstrdup(url + 7);
+	dirs[0] = x->state_dir;
+	dirs[1] = x->landing;
+	dirs[2] = x->work;
+	dirs[3] = x->outbox;
+	dirs[4] = x->dlq;
+	dirs[5] = x->quarantine;
+	for (i = 0; i < TD_NELEM(dirs); i++) {
+		if (td_mkdirs(dirs[i], 0750) != 0) {
+			fprintf(stderr, "tradedrop: %s: %s\n", dirs[i],
+			    strerror(errno));
+			return TD_ERR_IO;
+		}
+	}
+	p = xasprintf("%s/lock", x->state_dir);
+	x->lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (x->lockfd < 0 || flock(x->lockfd, LOCK_EX | LOCK_NB) != 0) {
+		fprintf(stderr, "tradedrop: %s: %s\n", p, errno == EWOULDBLOCK ?
+		    "another tradedrop is working on this state_dir" :
+		    strerror(errno));
+		x_free(p);
+		return TD_ERR_EXISTS;
+	}
+	x_free(p);
+	if (store_open(x->state_dir, 0, &x->st, &err) != 0) {
+		fprintf(stderr, "tradedrop: %s\n", err);
+		x_free(err);
+		return TD_ERR_STATE;
+	}
+	p = xasprintf("%s/audit.log", x->state_dir);
+	if (audit_open(&x->audit, p, x->integration, x->st, &err) != 0) {
+		fprintf(stderr, "tradedrop: %s\n", err);
+		x_free(err);
+		x_free(p);
+		return TD_ERR_STATE;
+	}
+	x_free(p);
+	if (state_lost(x, flags & CTX_REINIT) != 0)
+		return TD_ERR_STATE;
+	if (landing_open(x) != 0)
+		return TD_ERR_INVAL;
+	if (sidecar_load_keys(c, &x->keys, &x->nkeys, &err) != 0) {
+		fprintf(stderr, "tradedrop: %s: %s\n", td_conf_path(c), err);
+		x_free(err);
+		return TD_ERR_INVAL;
+	}
+	if ((flags & CTX_MAPPER) && mapper_new(c, &x->map, &err) != 0) {
+		fprintf(stderr, "tradedrop: %s: %s\n", td_conf_path(c), err);
+		x_free(err);
+		return TD_ERR_INVAL;
+	}
+	return TD_OK;
+}
+
+void
+ctx_close(struct td_ctx *x)
+{
+	ctx_run_reset(x);
+	mapper_free(x->map);
+	landing_close(x);
+	fwd_close(x->fwd);
+	x_free(x->keys);
+	audit_close(x->audit);
+	if (x->lockfd >= 0)
+		close(x->lockfd);
+	store_close(x->st);
+	x_free(x->state_dir);
+	x_free(x->landing);
+	x_free(x->work);
+	x_free(x->outbox);
+	x_free(x->dlq);
+	x_free(x->quarantine);
+	x_free(x->out_dir);
+	memset(x, 0, sizeof(*x));
+}
+
+void
+ctx_run_reset(struct td_ctx *x)
+{
+	size_t i;
+
+	for (i = 0; i < x->run.nrefused; i++)
+		x_free(x->run.refused[i]);
+	x_free(x->run.refused);
+	memset(&x->run, 0, sizeof(x->run));
+}
