@@ -1,6 +1,7 @@
 /*
- * conf.c - load the INI configuration with libinih, validate every value
- * against conf-table.h, and answer queries.
+ * conf.c - load the INI configuration with inih (upstream, carried in
+ * common/inih), validate every value against conf-table.h, and answer
+ * queries.
  *
  * Errors are collected, not fatal: every one is reported as FILE:LINE.
  */
@@ -19,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <ini.h>
+#include "inih/ini.h"
 
 #include "td.h"
 #include "buf.h"
@@ -28,7 +29,11 @@
 #include "mapexpr.h"
 #include "num.h"
 
-#define CONF_MAX_LINE	8192
+#define CONF_MAX_LINE	8189	/* bytes of a line, without its line end */
+#if INI_MAX_LINE < CONF_MAX_LINE + 3 || INI_INITIAL_ALLOC < INI_MAX_LINE || \
+    INI_ALLOW_MULTILINE || !INI_CUSTOM_ALLOCATOR || INI_USE_STACK
+#error "inih must be built with the options of INIH_OPTS in Makefile.am"
+#endif
 #define CONF_MAX_SOURCES 64
 
 static const struct td_conf_keyinfo keytab[TDK__COUNT] = {
@@ -76,6 +81,22 @@ struct loadctx {
 	struct confsrc	*cursrc;
 	int		 secok;
 };
+
+/* inih allocates its line buffer through these (INI_CUSTOM_ALLOCATOR). */
+void	*ini_malloc(size_t);
+void	 ini_free(void *);
+
+void *
+ini_malloc(size_t n)
+{
+	return xmalloc(n);
+}
+
+void
+ini_free(void *p)
+{
+	x_free(p);
+}
 
 const struct td_conf_keyinfo *
 td_conf_keyinfo(int key)
@@ -474,13 +495,20 @@ conf_ini_reader(char *str, int num, void *stream)
 {
 	struct loadctx *lc = stream;
 	size_t n;
+	int toolong;
 
 	if (fgets(str, num, lc->f) == NULL)
 		return NULL;
 	lc->line++;
 	n = strlen(str);
-	if (n > 0 && str[n - 1] != '\n' && !feof(lc->f)) {
-		conf_err(lc, lc->line, "line longer than %d bytes", num - 3);
+	toolong = n > 0 && str[n - 1] != '\n' && !feof(lc->f);
+	if (n > 0 && str[n - 1] == '\n')
+		n--;
+	if (n > 0 && str[n - 1] == '\r')
+		n--;
+	if (toolong || n > CONF_MAX_LINE) {
+		conf_err(lc, lc->line, "line longer than %d bytes",
+		    CONF_MAX_LINE);
 		lc->toolong = 1;
 		return NULL;
 	}
@@ -741,13 +769,6 @@ td_conf_load(const char *path, struct td_conf **out, char **errs)
 		}
 	}
 	td_buf_init(&lc.errs, 256, 0);
-
-	ini_allow_multiline = false;
-	ini_allow_inline_comments = true;
-	ini_inline_comment_prefixes = ";";
-	ini_use_stack = false;
-	ini_max_line = CONF_MAX_LINE;
-	ini_stop_on_first_error = false;
 
 	if ((lc.f = fopen(path, "r")) == NULL) {
 		td_buf_printf(&lc.errs, "%s: %s\n", path, strerror(errno));

@@ -415,6 +415,44 @@ test_errors(void)
 	x_free(errs);
 }
 
+/*
+ * tradedrop.conf(5) promises lines of up to 8189 bytes (Debian's libinih
+ * stopped at 197): one of exactly 8189 loads, with CRLF too, and one
+ * byte more is refused with its line.
+ */
+static void
+test_long_lines(void)
+{
+	static const char *ends[] = { "\n", "\r\n" };
+	struct td_conf *c = NULL;
+	char *val, *text, *errs;
+	size_t i, n;
+	char * const *l;
+
+	for (i = 0; i < TD_NELEM(ends); i++) {
+		val = xmalloc(8190);
+		memset(val, 'a', 8189 - strlen("pattern = "));
+		val[8189 - strlen("pattern = ")] = '\0';
+		text = xasprintf("%s[watch]\npattern = %s%s", minimal, val,
+		    ends[i]);
+		errs = load(text, &c);
+		l = c != NULL ? td_conf_list(c, TDK_watch_pattern, &n) : NULL;
+		ok(errs == NULL && l != NULL && n == 1 &&
+		    strlen(l[0]) == 8179, "a line of 8189 bytes loads (%s)",
+		    i ? "CRLF" : "LF");
+		if (errs != NULL)
+			diag("%.200s", errs);
+		x_free(errs);
+		td_conf_free(c);
+		x_free(text);
+		text = xasprintf("[watch]\npattern = %sb%s", val, ends[i]);
+		expect_error(text, 10, "line longer than 8189 bytes",
+		    "a line of 8190 bytes is refused with its line");
+		x_free(text);
+		x_free(val);
+	}
+}
+
 static void
 test_semicolon(void)
 {
@@ -469,6 +507,7 @@ main(void)
 	test_every_key();
 	test_defaults();
 	test_errors();
+	test_long_lines();
 	test_semicolon();
 	test_mapexpr();
 	{
