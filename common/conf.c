@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <libgen.h>
 #include <limits.h>
@@ -35,6 +36,7 @@
 #error "inih must be built with the options of INIH_OPTS in Makefile.am"
 #endif
 #define CONF_MAX_SOURCES 64
+#define CONF_MAX_FILE	(1 << 20)
 
 static const struct td_conf_keyinfo keytab[TDK__COUNT] = {
 #define TD_X(s, k, t, d, mn, mx, ev, fl, h) \
@@ -72,9 +74,9 @@ struct td_conf {
 
 struct loadctx {
 	struct td_conf	*c;
-	FILE		*f;
+	char		*text;		/* the whole file */
+	size_t		 len, off;	/* its length, the next line */
 	int		 line;
-	int		 toolong;
 	struct td_buf	 errs;
 	int		 nerr;
 	char		*cursec;	/* section as written */
@@ -460,7 +462,7 @@ conf_ini_handler(void *user, const char *section, const char *name,
 	const char *why, *secname;
 	int k;
 
-	if (lc->toolong || name == NULL)
+	if (name == NULL)
 		return 1;
 	if (lc->cursec == NULL) {
 		conf_err(lc, lc->line, "key \"%s\" outside any section",
@@ -490,42 +492,114 @@ conf_ini_handler(void *user, const char *section, const char *name,
 	return 1;
 }
 
+/*
+ * inih's reader: hand it the next line of the file. A line that holds a
+ * NUL byte or is too long is reported here and handed on as a blank
+ * line, so that the lines after it are checked too.
+ */
 static char *
 conf_ini_reader(char *str, int num, void *stream)
 {
 	struct loadctx *lc = stream;
-	size_t n;
-	int toolong;
+	const char *p, *nl;
+	char *sec;
+	size_t n, len;
 
-	if (fgets(str, num, lc->f) == NULL)
+	if (lc->off >= lc->len)
 		return NULL;
+	p = lc->text + lc->off;
+	nl = memchr(p, '\n', lc->len - lc->off);
+	n = nl != NULL ? (size_t)(nl - p) : lc->len - lc->off;
+	lc->off += n + (nl != NULL);
 	lc->line++;
-	n = strlen(str);
-	toolong = n > 0 && str[n - 1] != '\n' && !feof(lc->f);
-	if (n > 0 && str[n - 1] == '\n')
-		n--;
-	if (n > 0 && str[n - 1] == '\r')
-		n--;
-	if (toolong || n > CONF_MAX_LINE) {
+	if (lc->line == 1 && n >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
+		p += 3;		/* a UTF-8 byte order mark */
+		n -= 3;
+	}
+	len = n > 0 && p[n - 1] == '\r' ? n - 1 : n;
+	if (memchr(p, '\0', n) != NULL) {
+		conf_err(lc, lc->line, "NUL byte in the line");
+		n = 0;
+	} else if (len > CONF_MAX_LINE) {
 		conf_err(lc, lc->line, "line longer than %d bytes",
 		    CONF_MAX_LINE);
-		lc->toolong = 1;
-		return NULL;
+		n = 0;
 	}
+	if (n + 2 > (size_t)num)	/* INI_MAX_LINE is checked above */
+		td_fatal("conf: inih line buffer of %d bytes", num);
+	memcpy(str, p, n);
+	str[n] = '\n';
+	str[n + 1] = '\0';
 	/* Section headers are handled here: inih reports none without keys. */
-	{
-		const char *p = str, *e;
-
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p == '[' && (e = strchr(p, ']')) != NULL) {
-			char *sec = xstrndup(p + 1, (size_t)(e - p - 1));
-
-			begin_section(lc, sec);
-			x_free(sec);
-		}
+	for (p = str; *p == ' ' || *p == '\t'; p++)
+		;
+	if (*p == '[' && (nl = strchr(p, ']')) != NULL) {
+		sec = xstrndup(p + 1, (size_t)(nl - p - 1));
+		begin_section(lc, sec);
+		x_free(sec);
 	}
 	return str;
+}
+
+/*
+ * Read the whole configuration into lc->text: a regular file of at most
+ * CONF_MAX_FILE bytes. A directory, a device or a FIFO (/dev/zero would
+ * never end) is refused before anything is read.
+ */
+static int
+conf_read(struct loadctx *lc, const char *path)
+{
+	struct stat st;
+	size_t cap = 0;
+	ssize_t r;
+	int fd, ret = TD_ERR_IO;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) < 0) {
+		conf_err(lc, 0, "%s", strerror(errno));
+		return TD_ERR_IO;
+	}
+	if (fstat(fd, &st) != 0) {
+		conf_err(lc, 0, "%s", strerror(errno));
+		goto out;
+	}
+	ret = TD_ERR_FORMAT;
+	if (S_ISDIR(st.st_mode)) {
+		conf_err(lc, 0, "is a directory, not a configuration file");
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		conf_err(lc, 0, "not a regular file");
+		goto out;
+	}
+	for (;;) {
+		if (lc->len == cap) {
+			if (cap > CONF_MAX_FILE) {
+				conf_err(lc, 0, "larger than %d bytes (1 MiB), "
+				    "too large for a configuration file",
+				    CONF_MAX_FILE);
+				goto out;
+			}
+			cap = cap == 0 ? 8192 : cap * 2;
+			if (cap > CONF_MAX_FILE + 1)
+				cap = CONF_MAX_FILE + 1;
+			lc->text = xrealloc(lc->text, cap);
+		}
+		if ((r = read(fd, lc->text + lc->len, cap - lc->len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			conf_err(lc, 0, "%s", strerror(errno));
+			ret = TD_ERR_IO;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		lc->len += (size_t)r;
+	}
+	ret = TD_OK;
+ out:
+	close(fd);
+	return ret;
 }
 
 static void
@@ -770,11 +844,9 @@ td_conf_load(const char *path, struct td_conf **out, char **errs)
 	}
 	td_buf_init(&lc.errs, 256, 0);
 
-	if ((lc.f = fopen(path, "r")) == NULL) {
-		td_buf_printf(&lc.errs, "%s: %s\n", path, strerror(errno));
-		ret = TD_ERR_IO;
+	if ((ret = conf_read(&lc, path)) != TD_OK)
 		goto out;
-	}
+	ret = TD_ERR_FORMAT;
 	r = ini_parse_stream(conf_ini_reader, &lc, conf_ini_handler, &lc);
 	if (r > 0)
 		conf_err(&lc, r, "syntax error (expected [section] or "
@@ -802,8 +874,7 @@ td_conf_load(const char *path, struct td_conf **out, char **errs)
 	c = NULL;
 	ret = TD_OK;
  out:
-	if (lc.f != NULL)
-		fclose(lc.f);
+	x_free(lc.text);
 	x_free(lc.cursec);
 	if (lc.errs.len > 0)
 		*errs = xstrdup(td_buf_cstr(&lc.errs));
