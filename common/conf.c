@@ -673,6 +673,169 @@ missing(struct loadctx *lc, const char *sec, const char *key,
 		    "\"%s\"%s)", sec, key, extra);
 }
 
+/*
+ * The resolved form of path, for comparing directories: walked one
+ * component at a time, each one that exists replaced by its realpath
+ * (so symlinks and ".." cannot hide where it is), each one that does not
+ * yet exist appended as text, as mkdir -p would create it.
+ */
+static char *
+conf_realpath(const char *path)
+{
+	char cwd[PATH_MAX];
+	char *abs, *cur, *next, *rp, *slash;
+	const char *t, *e;
+	size_t n;
+
+	if (*path == '/')
+		abs = xstrdup(path);
+	else if (getcwd(cwd, sizeof(cwd)) != NULL)
+		abs = xasprintf("%s/%s", cwd, path);
+	else
+		td_fatal("getcwd: %s", strerror(errno));
+	cur = xstrdup("");	/* the root */
+	for (t = abs; *t != '\0'; t = e) {
+		while (*t == '/')
+			t++;
+		e = t + strcspn(t, "/");
+		n = (size_t)(e - t);
+		if (n == 0 || (n == 1 && *t == '.'))
+			continue;
+		if (n == 2 && t[0] == '.' && t[1] == '.') {
+			if ((slash = strrchr(cur, '/')) != NULL)
+				*slash = '\0';
+			continue;
+		}
+		next = xasprintf("%s/%.*s", cur, (int)n, t);
+		x_free(cur);
+		if ((rp = realpath(next, NULL)) != NULL) {
+			cur = xstrdup(strcmp(rp, "/") == 0 ? "" : rp);
+			free(rp);
+			x_free(next);
+		} else
+			cur = next;	/* transferred */
+	}
+	next = xstrdup(*cur != '\0' ? cur : "/");
+	x_free(cur);
+	x_free(abs);
+	return next;
+}
+
+/* Is a the directory b or inside it (both resolved)? */
+static int
+path_within(const char *a, const char *b)
+{
+	size_t n = strlen(b);
+
+	if (strcmp(b, "/") == 0)
+		return 1;
+	return strncmp(a, b, n) == 0 && (a[n] == '\0' || a[n] == '/');
+}
+
+/* One of the three directories tradedrop keeps apart. */
+struct confdir {
+	const char	*key;		/* as named in messages */
+	const char	*scheme;	/* "file://" for the output */
+	const char	*path;		/* as configured */
+	char		*real;		/* resolved */
+	int		 line;
+};
+
+/*
+ * d must not be o, hold it or lie inside it; when o is state_dir, d may
+ * be o/allowed (its default, where the daemon keeps nothing of its own).
+ */
+static void
+check_overlap(struct loadctx *lc, const struct confdir *d,
+    const struct confdir *o, const char *allowed)
+{
+	const char *how, *why = "; the two must not overlap";
+	char *place = NULL, *shown;
+
+	if (strcmp(d->real, o->real) == 0)
+		how = "is the same directory as";
+	else if (path_within(o->real, d->real))
+		how = "holds";
+	else if (path_within(d->real, o->real)) {
+		how = "lies inside";
+		if (allowed != NULL) {
+			place = xasprintf("%s/%s", o->real, allowed);
+			if (strcmp(d->real, place) == 0) {
+				x_free(place);
+				return;
+			}
+			x_free(place);
+			why = allowed[0] == 'l' ? ", where only <state_dir>/landing "
+			    "may be" : ", where only <state_dir>/out may be";
+		}
+	} else
+		return;
+	shown = strcmp(d->path, d->real) == 0 ? xasprintf("%s%s", d->scheme,
+	    d->path) : xasprintf("%s%s (resolved: %s)", d->scheme, d->path,
+	    d->real);
+	conf_err(lc, d->line, "%s %s: %s %s %s%s", d->key, shown, how, o->key,
+	    o->real, why);
+	x_free(shown);
+}
+
+/* An existing path that is not a directory cannot be one of them. */
+static int
+check_is_dir(struct loadctx *lc, const struct confdir *d)
+{
+	struct stat st;
+
+	if (stat(d->path, &st) == 0 ? S_ISDIR(st.st_mode) : errno != ENOTDIR)
+		return 0;
+	conf_err(lc, d->line, "%s %s%s: not a directory", d->key, d->scheme,
+	    d->path);
+	return -1;
+}
+
+/*
+ * state_dir, landing_dir and a file:// output directory: directories (or
+ * not there yet), and apart. `once` once took state.db as a drop from a
+ * landing_dir equal to state_dir.
+ */
+static void
+check_dirs(struct loadctx *lc)
+{
+	struct td_conf *c = lc->c;
+	const struct confval *sv = &c->v[TDK_integration_state_dir];
+	const struct confval *lv = &c->v[TDK_integration_landing_dir];
+	const struct confval *ov = &c->v[TDK_output_url];
+	const char *url = td_conf_str(c, TDK_output_url);
+	struct confdir d[3];
+	size_t i, n = 0;
+	int bad = 0;
+
+	if (sv->str == NULL)
+		return;
+	d[n++] = (struct confdir){ "state_dir", "", sv->str, NULL, sv->line };
+	if (check_is_dir(lc, &d[0]) != 0)
+		return;		/* and so are the defaults below it */
+	d[n++] = (struct confdir){ "landing_dir", "", td_conf_str(c,
+	    TDK_integration_landing_dir), NULL, lv->set ? lv->line : sv->line };
+	if (url != NULL && strncmp(url, "file://", 7) == 0)
+		d[n++] = (struct confdir){ "url", "file://", url + 7, NULL,
+		    ov->set ? ov->line : sv->line };
+	for (i = 1; i < n; i++)
+		bad |= check_is_dir(lc, &d[i]);
+	if (bad)
+		return;
+	for (i = 0; i < n; i++)
+		d[i].real = conf_realpath(d[i].path);
+	check_overlap(lc, &d[1], &d[0], "landing");
+	if (n == 3) {
+		check_overlap(lc, &d[2], &d[0], "out");
+		if (ov->set || !lv->set)
+			check_overlap(lc, &d[2], &d[1], NULL);
+		else
+			check_overlap(lc, &d[1], &d[2], NULL);
+	}
+	for (i = 0; i < n; i++)
+		x_free(d[i].real);
+}
+
 static const char *canonical_fields[] = {
 	"store_id", "retailer_item_id", "gtin", "txn_date", "period_start",
 	"quantity", "uom", "amount", "currency", "promo_code", "promo_id",
@@ -748,6 +911,7 @@ validate(struct loadctx *lc)
 	    strncmp(u, "file:///", 8) != 0)
 		conf_err(lc, c->v[TDK_output_url].line, "url must be "
 		    "https://... or file:///dir");
+	check_dirs(lc);
 
 	x12 = td_conf_enum_is(c, TDK_parse_format, "x12");
 	for (k = TDK_map_store_id; k <= TDK_map_promo_code; k++) {
@@ -860,16 +1024,16 @@ td_conf_load(const char *path, struct td_conf **out, char **errs)
 #undef TD_X
 		for (i = 0; i < c->nsrc; i++)
 			apply_defaults(c, c->src[i].v, "source");
+		if (c->v[TDK_integration_state_dir].str != NULL) {
+			c->landing_default = xasprintf("%s/landing",
+			    c->v[TDK_integration_state_dir].str);
+			c->output_default = xasprintf("file://%s/out",
+			    c->v[TDK_integration_state_dir].str);
+		}
 		validate(&lc);
 	}
 	if (lc.nerr > 0)
 		goto out;
-	if (c->v[TDK_integration_state_dir].str != NULL) {
-		c->landing_default = xasprintf("%s/landing",
-		    c->v[TDK_integration_state_dir].str);
-		c->output_default = xasprintf("file://%s/out",
-		    c->v[TDK_integration_state_dir].str);
-	}
 	*out = c;	/* transferred */
 	c = NULL;
 	ret = TD_OK;

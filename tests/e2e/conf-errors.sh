@@ -83,6 +83,63 @@ cat "$T_TMP/good.conf" >> "$T_TMP/bom.conf"
 "$TRADEDROP" check -c "$T_TMP/bom.conf" > "$T_TMP/out" 2>&1
 t_is $? 0 "a config starting with a UTF-8 BOM loads"
 
+# state_dir, landing_dir and a file:// output are kept apart, compared
+# after resolving symlinks and "..", existing or not. Only the defaults
+# <state_dir>/landing and <state_dir>/out may lie inside state_dir.
+mkdir -p "$T_TMP/state" "$T_TMP/drops"
+ln -s state "$T_TMP/alias"
+refused() {	# refused NAME EXTRA-CONFIG WANTED-MESSAGE
+	cp "$T_TMP/good.conf" "$T_TMP/o.conf"
+	printf "$2" >> "$T_TMP/o.conf"
+	"$TRADEDROP" check -c "$T_TMP/o.conf" > "$T_TMP/out" 2>&1
+	t_is $? 2 "$1: check exits 2"
+	t_grep "$T_TMP/out" "$3" "$1: named"
+}
+refused "landing_dir = state_dir" '[integration]\nlanding_dir = state\n' \
+	"o.conf:10: landing_dir $T_TMP/state: is the same directory as state_dir $T_TMP/state"
+refused "landing_dir holding state_dir" '[integration]\nlanding_dir = .\n' \
+	"o.conf:10: landing_dir $T_TMP/. (resolved: $T_TMP): holds state_dir $T_TMP/state"
+for d in work outbox archive quarantine dlq; do
+	refused "landing_dir = state_dir/$d" "[integration]\\nlanding_dir = state/$d\\n" \
+		"o.conf:10: landing_dir $T_TMP/state/$d: lies inside state_dir $T_TMP/state, where only <state_dir>/landing may be"
+done
+refused "landing_dir through a symlink" '[integration]\nlanding_dir = alias\n' \
+	"landing_dir $T_TMP/alias (resolved: $T_TMP/state): is the same directory as state_dir"
+refused "landing_dir through .." '[integration]\nlanding_dir = drops/../state/landing/..\n' \
+	"(resolved: $T_TMP/state): is the same directory as state_dir"
+refused "landing_dir not there yet" '[integration]\nlanding_dir = new/../alias/new/archive\n' \
+	"(resolved: $T_TMP/state/new/archive): lies inside state_dir"
+refused "file:// output = state_dir" "[output]\\nurl = file://$T_TMP/alias/\\n" \
+	"o.conf:10: url file://$T_TMP/alias/ (resolved: $T_TMP/state): is the same directory as state_dir"
+refused "file:// output in state_dir/outbox" "[output]\\nurl = file://$T_TMP/state/outbox\\n" \
+	"url file://$T_TMP/state/outbox: lies inside state_dir $T_TMP/state, where only <state_dir>/out may be"
+refused "file:// output = default landing" "[output]\\nurl = file://$T_TMP/state/landing\\n" \
+	"url file://$T_TMP/state/landing: is the same directory as landing_dir $T_TMP/state/landing"
+refused "file:// output inside landing_dir" "[integration]\\nlanding_dir = drops\\n[output]\\nurl = file://$T_TMP/drops/out\\n" \
+	"o.conf:12: url file://$T_TMP/drops/out: lies inside landing_dir $T_TMP/drops"
+refused "landing_dir inside the file:// output" "[integration]\\nlanding_dir = drops/in\\n[output]\\nurl = file://$T_TMP/drops\\n" \
+	"o.conf:12: url file://$T_TMP/drops: holds landing_dir $T_TMP/drops/in"
+cp "$T_TMP/good.conf" "$T_TMP/o.conf"
+printf '[integration]\nlanding_dir = alias/landing\n[output]\nurl = file://%s/state/out\n' \
+	"$T_TMP" >> "$T_TMP/o.conf"
+"$TRADEDROP" check -c "$T_TMP/o.conf" > "$T_TMP/out" 2>&1
+t_is $? 0 "the defaults <state_dir>/landing and file://<state_dir>/out, written out, pass"
+sed 's/^state_dir = state$/state_dir = state.db/' "$T_TMP/good.conf" > "$T_TMP/o.conf"
+: > "$T_TMP/state.db"
+"$TRADEDROP" check -c "$T_TMP/o.conf" > "$T_TMP/out" 2>&1
+t_is $? 2 "a state_dir that is a file is refused"
+t_grep "$T_TMP/out" "o.conf:3: state_dir $T_TMP/state.db: not a directory" "and named"
+
+# Every command that loads the configuration refuses an overlap, before
+# it touches anything: once used to take state.db for a drop.
+cp "$T_TMP/good.conf" "$T_TMP/o.conf"
+printf '[integration]\nlanding_dir = state\n' >> "$T_TMP/o.conf"
+"$TRADEDROP" once -c "$T_TMP/o.conf" > "$T_TMP/out" 2>&1
+t_is $? 2 "once refuses landing_dir = state_dir (exit 2)"
+t_is "$(ls "$T_TMP/state")" "" "and creates nothing in state_dir"
+"$TRADEDROP" status -c "$T_TMP/o.conf" > "$T_TMP/out" 2>&1
+t_is $? 2 "status refuses it too"
+
 "$TRADEDROP" frobnicate > "$T_TMP/out" 2>&1
 t_is $? 2 "unknown command exits 2"
 "$TRADEDROP" --version > "$T_TMP/out" 2>&1
