@@ -477,6 +477,11 @@ conf_ini_handler(void *user, const char *section, const char *name,
 		    secname);
 		return 1;
 	}
+	if (keytab[k].flags & CF_UNBUILT) {
+		conf_err(lc, lc->line, "%s: not supported by this version",
+		    name);
+		return 1;
+	}
 	v = lc->cursrc != NULL ? &lc->cursrc->v[k] : &c->v[k];
 	if (v->set && !(keytab[k].flags & CF_REPEAT)) {
 		conf_err(lc, lc->line, "duplicate key \"%s\" (first at "
@@ -489,6 +494,10 @@ conf_ini_handler(void *user, const char *section, const char *name,
 	v->line = lc->line;
 	if ((why = parse_value(c, k, value, v)) != NULL)
 		conf_err(lc, lc->line, "%s = %s: %s", name, value, why);
+	else if (k == TDK_calendar_type && strcmp(v->str, "gregorian") != 0)
+		/* the retail calendars are documented but not built */
+		conf_err(lc, lc->line, "%s = %s: not supported by this "
+		    "version (only gregorian)", name, v->str);
 	return 1;
 }
 
@@ -969,10 +978,6 @@ validate(struct loadctx *lc)
 			conf_err(lc, c->v[TDK_map_key].line, "key: \"%s\" is "
 			    "not a record field", c->v[TDK_map_key].list[i]);
 	}
-	if (!td_conf_enum_is(c, TDK_calendar_type, "gregorian") &&
-	    !c->v[TDK_calendar_year_start].set)
-		conf_err(lc, c->v[TDK_calendar_type].line, "calendar type %s "
-		    "needs year_start", td_conf_str(c, TDK_calendar_type));
 	if (!td_conf_enum_is(c, TDK_verify_signature, "off") &&
 	    c->v[TDK_verify_trusted_key].nlist == 0 &&
 	    c->v[TDK_verify_trusted_key_file].nlist == 0)
@@ -1197,6 +1202,12 @@ dump_vals(const struct td_conf *c, const struct confval *vals,
 			continue;
 		}
 		s = vals == c->v ? td_conf_str(c, k) : v->str;
+		if (keytab[k].flags & CF_UNBUILT) {
+			fprintf(f, "# %s =%s%s ; not supported by this "
+			    "version\n", keytab[k].key, s != NULL ? " " : "",
+			    s != NULL ? s : "");
+			continue;
+		}
 		if (s == NULL) {
 			fprintf(f, "# %s =\n", keytab[k].key);
 			continue;

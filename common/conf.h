@@ -28,6 +28,7 @@ enum td_conf_type {
 #define CF_REPEAT	0x02
 #define CF_SECRETFILE	0x04
 #define CF_URL		0x08
+#define CF_UNBUILT	0x10	/* not acted on by this version: refused */
 
 struct td_conf_keyinfo {
 	const char	*section;
