@@ -21,6 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "inih/ini.h"
 
 #include "td.h"
@@ -845,6 +847,193 @@ check_dirs(struct loadctx *lc)
 		x_free(d[i].real);
 }
 
+/*
+ * URLs are read with libcurl's URL API, the path kept as written (so a
+ * ".." stays visible) and any scheme accepted (sftp needs no libssh2 in
+ * libcurl).
+ */
+static CURLU *
+url_parse(const char *u)
+{
+	CURLU *h;
+
+	if ((h = curl_url()) == NULL)
+		td_fatal("curl_url: out of memory");
+	if (curl_url_set(h, CURLUPART_URL, u, CURLU_NON_SUPPORT_SCHEME |
+	    CURLU_PATH_AS_IS) != CURLUE_OK) {
+		curl_url_cleanup(h);
+		return NULL;
+	}
+	return h;
+}
+
+/* One part of a parsed URL (allocated), or NULL when it has none. */
+static char *
+url_get(CURLU *h, CURLUPart part, unsigned int flags)
+{
+	char *p = NULL, *ret;
+
+	if (curl_url_get(h, part, &p, flags) != CURLUE_OK)
+		return NULL;
+	ret = xstrdup(p);
+	curl_free(p);
+	return ret;
+}
+
+/* u with its password replaced by REDACTED, or NULL if u does not parse. */
+static char *
+url_redact(const char *u)
+{
+	CURLU *h;
+	char *pw, *ret = NULL;
+
+	if ((h = url_parse(u)) == NULL)
+		return NULL;
+	if ((pw = url_get(h, CURLUPART_PASSWORD, 0)) == NULL)
+		ret = xstrdup(u);
+	else if (curl_url_set(h, CURLUPART_PASSWORD, "REDACTED", 0) ==
+	    CURLUE_OK)
+		ret = url_get(h, CURLUPART_URL, 0);
+	x_free(pw);
+	curl_url_cleanup(h);
+	return ret;
+}
+
+char *
+td_conf_url_redact(const char *u)
+{
+	char *r = url_redact(u);
+
+	return r != NULL ? r : xstrdup("REDACTED");
+}
+
+static int
+url_host_ok(const char *h)
+{
+	size_t n = strlen(h);
+
+	if (n > 2 && h[0] == '[' && h[n - 1] == ']')
+		return strspn(h + 1, "0123456789abcdefABCDEF:.") == n - 2;
+	return n > 0 && *h != '-' && *h != '.' && strspn(h,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
+	    == n;
+}
+
+static int
+url_has_dot_segment(const char *path)
+{
+	const char *p;
+	size_t n;
+
+	for (p = path; *p != '\0'; p += n) {
+		p += *p == '/';
+		n = strcspn(p, "/");
+		if ((n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.'))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * [source] url: sftp://USER@HOST[:PORT]/PATH with no password, a user,
+ * no "." or ".." segment (written or %-encoded), nothing after the path,
+ * in the form libcurl itself writes it; at least as strict as the SFTP
+ * stage's own reading, so that check passes nothing --connect refuses.
+ */
+static void
+check_source_url(struct loadctx *lc, const struct confval *v)
+{
+	enum { U_USER, U_HOST, U_ZONE, U_PORT, U_QUERY, U_FRAG, U_PATH,
+	    U_DPATH, U_URL, U__N };
+	static const CURLUPart parts[U__N] = { CURLUPART_USER,
+	    CURLUPART_HOST, CURLUPART_ZONEID, CURLUPART_PORT, CURLUPART_QUERY,
+	    CURLUPART_FRAGMENT, CURLUPART_PATH, CURLUPART_PATH, CURLUPART_URL };
+	const char *u = v->str, *why = NULL;
+	char *p[U__N], *pw;
+	uint64_t port;
+	CURLU *h;
+	size_t i;
+
+	if (u == NULL)
+		return;
+	if ((h = url_parse(u)) == NULL) {
+		conf_err(lc, v->line, "url: not a URL (libcurl cannot read it); "
+		    "expected sftp://USER@HOST[:PORT]/PATH");
+		return;
+	}
+	if ((pw = url_get(h, CURLUPART_PASSWORD, 0)) != NULL) {
+		/* never echoed: the line number says which */
+		conf_err(lc, v->line, "url: a password in the URL is refused; "
+		    "put it in password_file");
+		x_free(pw);
+		curl_url_cleanup(h);
+		return;
+	}
+	for (i = 0; i < U__N; i++)
+		p[i] = url_get(h, parts[i], i == U_DPATH ? CURLU_URLDECODE : 0);
+	if (strncmp(u, "sftp://", 7) != 0)
+		why = "must start with sftp://";
+	else if (p[U_USER] == NULL || *p[U_USER] == '\0')
+		why = "needs USER@ before the host";
+	else if (strspn(p[U_USER], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
+	    "OPQRSTUVWXYZ0123456789._-") != strlen(p[U_USER]))
+		why = "user must be letters, digits, . _ -";
+	else if (p[U_HOST] == NULL || p[U_ZONE] != NULL ||
+	    !url_host_ok(p[U_HOST]))
+		why = "host must be a name, an IPv4 address or an [IPv6] "
+		    "address";
+	else if (p[U_PORT] != NULL && td_parse_u64(p[U_PORT],
+	    strlen(p[U_PORT]), 1, 65535, &port) != 0)
+		why = "port must be 1-65535";
+	else if (p[U_QUERY] != NULL || p[U_FRAG] != NULL)
+		why = "has a ?query or #fragment";
+	else if (strchr(u + 7, '/') == NULL || p[U_PATH] == NULL)
+		why = "needs an absolute /PATH after the host";
+	else if (p[U_DPATH] == NULL)
+		why = "path has a bad %-escape";
+	else if (url_has_dot_segment(p[U_PATH]) ||
+	    url_has_dot_segment(p[U_DPATH]))
+		why = "path has a . or .. segment";
+	if (why != NULL)
+		conf_err(lc, v->line, "url = %s: %s", u, why);
+	else if (p[U_URL] == NULL || strcmp(p[U_URL], u) != 0)
+		conf_err(lc, v->line, "url = %s: libcurl reads it as %s; write "
+		    "it that way", u, p[U_URL] != NULL ? p[U_URL] : "nothing");
+	for (i = 0; i < U__N; i++)
+		x_free(p[i]);
+	curl_url_cleanup(h);
+}
+
+/* [output] url: https://HOST[:PORT][/PATH] or file:///DIR. */
+static void
+check_output_url(struct loadctx *lc, const struct confval *v)
+{
+	const char *u = v->str, *why = NULL;
+	char *q = NULL, *f = NULL, *shown;
+	CURLU *h = NULL;
+
+	if (u == NULL)
+		return;
+	if (strncmp(u, "https://", 8) != 0 && strncmp(u, "file:///", 8) != 0)
+		why = "must be https://HOST/PATH or file:///DIR";
+	else if ((h = url_parse(u)) == NULL)
+		why = "not a URL (libcurl cannot read it)";
+	else if (u[4] == 's' && (u[8] == '/' || u[8] == '\0'))
+		why = "needs a host after https://";
+	else if ((q = url_get(h, CURLUPART_QUERY, 0)) != NULL ||
+	    (f = url_get(h, CURLUPART_FRAGMENT, 0)) != NULL)
+		why = "has a ?query or #fragment";
+	if (why != NULL && (shown = url_redact(u)) != NULL) {
+		conf_err(lc, v->line, "url = %s: %s", shown, why);
+		x_free(shown);
+	} else if (why != NULL)
+		conf_err(lc, v->line, "url: %s", why);
+	x_free(q);
+	x_free(f);
+	curl_url_cleanup(h);
+}
+
 static const char *canonical_fields[] = {
 	"store_id", "retailer_item_id", "gtin", "txn_date", "period_start",
 	"quantity", "uom", "amount", "currency", "promo_code", "promo_id",
@@ -882,10 +1071,7 @@ validate(struct loadctx *lc)
 		}
 		check_readable_file(lc, &sv[TDK_source_known_hosts],
 		    "known_hosts");
-		u = sv[TDK_source_url].str;
-		if (u != NULL && strncmp(u, "sftp://", 7) != 0)
-			conf_err(lc, sv[TDK_source_url].line,
-			    "url must start with sftp://");
+		check_source_url(lc, &sv[TDK_source_url]);
 		if (!sv[TDK_source_identity].set &&
 		    !sv[TDK_source_password_file].set)
 			conf_err(lc, c->src[i].line, "source \"%s\": needs "
@@ -915,11 +1101,7 @@ validate(struct loadctx *lc)
 		    c->v[TDK_output_client_key].line,
 		    "client_cert and client_key go together");
 
-	u = c->v[TDK_output_url].str;
-	if (u != NULL && strncmp(u, "https://", 8) != 0 &&
-	    strncmp(u, "file:///", 8) != 0)
-		conf_err(lc, c->v[TDK_output_url].line, "url must be "
-		    "https://... or file:///dir");
+	check_output_url(lc, &c->v[TDK_output_url]);
 	check_dirs(lc);
 
 	x12 = td_conf_enum_is(c, TDK_parse_format, "x12");
@@ -1154,31 +1336,6 @@ td_conf_src_list(const struct td_conf *c, size_t i, int k, size_t *n)
 	return c->src[i].v[k].list;
 }
 
-/* Print a URL with the password of its userinfo replaced. */
-static void
-dump_url(FILE *f, const char *u)
-{
-	const char *s = strstr(u, "://"), *at, *colon, *slash;
-
-	if (s == NULL) {
-		fputs(u, f);
-		return;
-	}
-	s += 3;
-	slash = strchr(s, '/');
-	at = strchr(s, '@');
-	if (at == NULL || (slash != NULL && at > slash)) {
-		fputs(u, f);
-		return;
-	}
-	colon = memchr(s, ':', (size_t)(at - s));
-	if (colon == NULL) {
-		fputs(u, f);
-		return;
-	}
-	fprintf(f, "%.*s:REDACTED%s", (int)(colon - u), u, at);
-}
-
 static void
 dump_vals(const struct td_conf *c, const struct confval *vals,
     const char *sec, FILE *f)
@@ -1225,7 +1382,9 @@ dump_vals(const struct td_conf *c, const struct confval *vals,
 		} else if (keytab[k].type == CT_BYTE && v->u == ';') {
 			fputs("semicolon", f);
 		} else if (keytab[k].flags & CF_URL) {
-			dump_url(f, s);
+			canon = td_conf_url_redact(s);
+			fputs(canon, f);
+			x_free(canon);
 		} else
 			fputs(s, f);
 		fputc('\n', f);

@@ -140,6 +140,21 @@ t_is "$(ls "$T_TMP/state")" "" "and creates nothing in state_dir"
 "$TRADEDROP" status -c "$T_TMP/o.conf" > "$T_TMP/out" 2>&1
 t_is $? 2 "status refuses it too"
 
+# URLs are checked when the configuration loads, not first at --connect:
+# a password or a ".." in an sftp:// URL used to pass check.
+printf 'x\n' > "$T_TMP/kh"
+printf 'pw\n' > "$T_TMP/pw"; chmod 600 "$T_TMP/pw"
+cp "$T_TMP/good.conf" "$T_TMP/o.conf"
+printf '[source "a"]\nurl = sftp://pos:Hunter2pw@sftp.example/out\nknown_hosts = kh\npassword_file = pw\n' >> "$T_TMP/o.conf"
+printf '[source "b"]\nurl = sftp://pos@sftp.example/out/../../etc\nknown_hosts = kh\npassword_file = pw\n' >> "$T_TMP/o.conf"
+"$TRADEDROP" check -c "$T_TMP/o.conf" > "$T_TMP/out" 2>&1
+t_is $? 2 "check refuses a password or a .. in an sftp:// URL"
+t_grep "$T_TMP/out" "o.conf:10: url: a password in the URL is refused; put it in password_file" \
+	"the password URL is named by its line"
+t_ok "$(grep -c Hunter2pw "$T_TMP/out")" "and the password is not printed"
+t_grep "$T_TMP/out" "o.conf:14: url = sftp://pos@sftp.example/out/../../etc: path has a . or .. segment" \
+	"the .. is named with its line"
+
 # A key this version does not act on is refused, never silently kept:
 # `user = nobody` passed check while nothing ever switched user.
 cp "$T_TMP/good.conf" "$T_TMP/o.conf"

@@ -118,7 +118,7 @@ test_every_key(void)
 	    "max_reject_ratio = 0.1\n"
 	    "log_level = debug\n"
 	    "[source \"acme-sftp\"]\n"
-	    "url = sftp://pos:hunter2@127.0.0.1:2222/out\n"
+	    "url = sftp://pos@127.0.0.1:2222/out\n"
 	    "pattern = *.csv.gz, *.zip\n"
 	    "known_hosts = %s\n"
 	    "identity = %s\n"
@@ -402,7 +402,7 @@ test_errors(void)
 	    "not a record field", "map: bad key field");
 	expect_error("[integration]\nname = other\n", 10,
 	    "duplicate key \"name\" (first at line 2)", "duplicate key");
-	expect_error("[source \"s\"]\nurl = sftp://h/x\n"
+	expect_error("[source \"s\"]\nurl = sftp://u@h/x\n"
 	    "known_hosts = /dev/null\npassword_file = /nonexistent/pw\n"
 	    "[source \"s\"]\n", 13, "duplicate source \"s\" (first at line 9)",
 	    "duplicate source name");
@@ -440,7 +440,7 @@ test_errors(void)
 	/* a secret file readable by group or others is refused */
 	key = write_file("open_key", "KEY\n", 0644);
 	kh = write_file("kh", "x\n", 0644);
-	text = xasprintf("[source \"s\"]\nurl = sftp://h/x\n"
+	text = xasprintf("[source \"s\"]\nurl = sftp://u@h/x\n"
 	    "known_hosts = %s\nidentity = %s\n", kh, key);
 	x_free(kh);
 	expect_error(text, 12, "readable by group or others (mode 644)",
@@ -513,6 +513,103 @@ test_long_lines(void)
 	}
 }
 
+/*
+ * URLs are checked when the configuration loads (with libcurl's URL
+ * API), not first at --connect: an sftp:// URL with a password or a ".."
+ * used to pass check.
+ */
+static void
+test_urls(void)
+{
+	static const struct {
+		const char	*url, *want;
+	} bad_src[] = {
+		{ "sftp://pos:hunter2@h/x", "url: a password in the URL is "
+		    "refused; put it in password_file" },
+		{ "sftp://pos:@h/x", "a password in the URL is refused" },
+		{ "sftp://h/x", "needs USER@ before the host" },
+		{ "sftp://u@h/in/../../etc", "path has a . or .. segment" },
+		{ "sftp://u@h/in/%2E%2e/x", "path has a . or .. segment" },
+		{ "sftp://u@h/./x", "path has a . or .. segment" },
+		{ "sftp://u@h", "needs an absolute /PATH" },
+		{ "sftp://u@h:0/x", "port must be 1-65535" },
+		{ "sftp://u@h:70000/x", "not a URL" },
+		{ "sftp://u@h/x?y", "has a ?query or #fragment" },
+		{ "sftp://u;x@h/x", "user must be letters" },
+		{ "sftp://u@h_1/x", "host must be a name" },
+		{ "sftp://u@[fe80::1%25eth0]/x", "host must be a name" },
+		{ "SFTP://u@h/x", "must start with sftp://" },
+		{ "https://u@h/x", "must start with sftp://" },
+		{ "sftp://u@h:/x", "libcurl reads it as sftp://u@h/x" },
+		{ "sftp://u@h/a b", "not a URL" },
+	}, bad_out[] = {
+		{ "http://plain/", "url = http://plain/: must be https://" },
+		{ "https:///x", "needs a host after https://" },
+		{ "https://h/api?x=1", "has a ?query or #fragment" },
+		{ "file://host/dir", "url: must be https://HOST/PATH or "
+		    "file:///DIR" },
+		{ "file:///srv/out#x", "has a ?query or #fragment" },
+		{ "https://u:pw@h/api?x", "url = https://u:REDACTED@h/api?x: "
+		    "has a ?query" },
+	}, redact[] = {
+		{ "https://u:s3cret@h:8443/api/v1",
+		    "https://u:REDACTED@h:8443/api/v1" },
+		{ "https://u:@h/x", "https://u:REDACTED@h/x" },
+		{ "https://h/a:b@c", "https://h/a:b@c" },	/* no userinfo */
+		{ "sftp://pos@h/x", "sftp://pos@h/x" },
+		{ "https://u:p w@h/", "REDACTED" },	/* does not parse */
+	};
+	static const char *good_src[] = { "sftp://pos@sftp.example/out",
+	    "sftp://pos_1.x@127.0.0.1:2222/out/", "sftp://u@[::1]:22/",
+	    "sftp://u@h/a%20b" };
+	struct td_conf *c = NULL;
+	char *pw = write_file("url_pw", "pw\n", 0600);
+	char *kh = write_file("url_kh", "x\n", 0644);
+	char *text, *errs, *r;
+	size_t i;
+
+	for (i = 0; i < TD_NELEM(bad_src); i++) {
+		text = xasprintf("[source \"s\"]\nurl = %s\nknown_hosts = "
+		    "%s\npassword_file = %s\n", bad_src[i].url, kh, pw);
+		expect_error(text, 10, bad_src[i].want, bad_src[i].url);
+		x_free(text);
+	}
+	text = xasprintf("%s[source \"s\"]\nurl = sftp://pos:hunter2@h/x\n"
+	    "known_hosts = %s\npassword_file = %s\n", minimal, kh, pw);
+	errs = load(text, NULL);
+	ok(errs != NULL && strstr(errs, "hunter2") == NULL,
+	    "the refused password is not echoed");
+	x_free(errs);
+	x_free(text);
+	for (i = 0; i < TD_NELEM(bad_out); i++) {
+		text = xasprintf("[output]\nurl = %s\n", bad_out[i].url);
+		expect_error(text, 10, bad_out[i].want, bad_out[i].url);
+		x_free(text);
+	}
+	for (i = 0; i < TD_NELEM(good_src); i++) {
+		text = xasprintf("%s[source \"s\"]\nurl = %s\nknown_hosts = "
+		    "%s\npassword_file = %s\n", minimal, good_src[i], kh, pw);
+		errs = load(text, &c);
+		ok(errs == NULL && c != NULL && strcmp(td_conf_src_str(c, 0,
+		    TDK_source_url), good_src[i]) == 0, "%s is accepted",
+		    good_src[i]);
+		if (errs != NULL)
+			diag("%s", errs);
+		x_free(errs);
+		td_conf_free(c);
+		x_free(text);
+	}
+	x_free(pw);
+	x_free(kh);
+
+	/* redaction, as check --dump uses it */
+	for (i = 0; i < TD_NELEM(redact); i++) {
+		r = td_conf_url_redact(redact[i].url);
+		is_str(r, redact[i].want, "redacted: %s", redact[i].url);
+		x_free(r);
+	}
+}
+
 static void
 test_semicolon(void)
 {
@@ -570,6 +667,7 @@ main(void)
 	test_defaults();
 	test_errors();
 	test_long_lines();
+	test_urls();
 	test_semicolon();
 	test_mapexpr();
 	{
