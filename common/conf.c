@@ -688,7 +688,8 @@ missing(struct loadctx *lc, const char *sec, const char *key,
  * The resolved form of path, for comparing directories: walked one
  * component at a time, each one that exists replaced by its realpath
  * (so symlinks and ".." cannot hide where it is), each one that does not
- * yet exist appended as text, as mkdir -p would create it.
+ * yet exist appended as text, as mkdir -p would create it. NULL when a
+ * relative path cannot be resolved (the current directory is gone).
  */
 static char *
 conf_realpath(const char *path)
@@ -703,7 +704,7 @@ conf_realpath(const char *path)
 	else if (getcwd(cwd, sizeof(cwd)) != NULL)
 		abs = xasprintf("%s/%s", cwd, path);
 	else
-		td_fatal("getcwd: %s", strerror(errno));
+		return NULL;
 	cur = xstrdup("");	/* the root */
 	for (t = abs; *t != '\0'; t = e) {
 		while (*t == '/')
@@ -760,8 +761,8 @@ static void
 check_overlap(struct loadctx *lc, const struct confdir *d,
     const struct confdir *o, const char *allowed)
 {
-	const char *how, *why = "; the two must not overlap";
-	char *place = NULL, *shown;
+	const char *how;
+	char *place, *shown, *why = NULL;
 
 	if (strcmp(d->real, o->real) == 0)
 		how = "is the same directory as";
@@ -770,14 +771,15 @@ check_overlap(struct loadctx *lc, const struct confdir *d,
 	else if (path_within(d->real, o->real)) {
 		how = "lies inside";
 		if (allowed != NULL) {
-			place = xasprintf("%s/%s", o->real, allowed);
+			place = xasprintf("%s/%s", strcmp(o->real, "/") != 0 ?
+			    o->real : "", allowed);
 			if (strcmp(d->real, place) == 0) {
 				x_free(place);
 				return;
 			}
 			x_free(place);
-			why = allowed[0] == 'l' ? ", where only <state_dir>/landing "
-			    "may be" : ", where only <state_dir>/out may be";
+			why = xasprintf(", where only <state_dir>/%s may be",
+			    allowed);
 		}
 	} else
 		return;
@@ -785,8 +787,9 @@ check_overlap(struct loadctx *lc, const struct confdir *d,
 	    d->path) : xasprintf("%s%s (resolved: %s)", d->scheme, d->path,
 	    d->real);
 	conf_err(lc, d->line, "%s %s: %s %s %s%s", d->key, shown, how, o->key,
-	    o->real, why);
+	    o->real, why != NULL ? why : "; the two must not overlap");
 	x_free(shown);
+	x_free(why);
 }
 
 /* An existing path that is not a directory cannot be one of them. */
@@ -834,7 +837,13 @@ check_dirs(struct loadctx *lc)
 	if (bad)
 		return;
 	for (i = 0; i < n; i++)
-		d[i].real = conf_realpath(d[i].path);
+		if ((d[i].real = conf_realpath(d[i].path)) == NULL) {
+			conf_err(lc, d[i].line, "%s %s%s: cannot resolve it: %s",
+			    d[i].key, d[i].scheme, d[i].path, strerror(errno));
+			bad = 1;
+		}
+	if (bad)
+		goto out;
 	check_overlap(lc, &d[1], &d[0], "landing");
 	if (n == 3) {
 		check_overlap(lc, &d[2], &d[0], "out");
@@ -843,6 +852,7 @@ check_dirs(struct loadctx *lc)
 		else
 			check_overlap(lc, &d[1], &d[2], NULL);
 	}
+ out:
 	for (i = 0; i < n; i++)
 		x_free(d[i].real);
 }
