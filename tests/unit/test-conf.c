@@ -613,17 +613,25 @@ test_urls(void)
 static void
 test_semicolon(void)
 {
+	static const char *forms[] = { "delimiter = semicolon",
+	    "delimiter =;" };
 	struct td_conf *c = NULL;
-	char *text = xasprintf("%s[parse]\ndelimiter = semicolon\n", minimal);
-	char *errs = load(text, &c);
+	char *text, *errs;
+	size_t i;
 
-	ok(errs == NULL && c != NULL &&
-	    td_conf_u64(c, TDK_parse_delimiter) == ';',
-	    "delimiter = semicolon is ';' (a bare ';' after a blank is a "
-	    "comment)");
-	x_free(errs);
-	td_conf_free(c);
-	x_free(text);
+	for (i = 0; i < TD_NELEM(forms); i++) {
+		text = xasprintf("%s[parse]\n%s\n", minimal, forms[i]);
+		errs = load(text, &c);
+		ok(errs == NULL && c != NULL &&
+		    td_conf_u64(c, TDK_parse_delimiter) == ';', "%s is ';'",
+		    forms[i]);
+		x_free(errs);
+		td_conf_free(c);
+		x_free(text);
+	}
+	/* a ';' after a blank starts a comment, leaving no value */
+	expect_error("[parse]\ndelimiter = ;\n", 10, "must be one byte",
+	    "delimiter = ; is a comment, not a delimiter");
 }
 
 static void
