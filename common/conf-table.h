@@ -12,7 +12,11 @@
  *   enumvals: "a|b|c" for CT_ENUM
  *   flags:    CF_REQUIRED, CF_REPEAT (may appear several times),
  *             CF_SECRETFILE (file must not be readable by group/others),
- *             CF_URL (userinfo password redacted in --dump)
+ *             CF_URL (userinfo password redacted in --dump),
+ *             CF_UNBUILT (this version does not act on the key: setting it
+ *             is an error, "not supported by this version"; the default
+ *             stays for documentation; a test fails when a key has
+ *             neither a reader in agent/ or common/ nor this flag)
  *
  * Keys of [source "NAME"] sections use the section name `source`.
  */
@@ -24,19 +28,21 @@ X(integration, state_dir, CT_PATH, NULL, 0, 0, NULL, CF_REQUIRED,	\
   "directory holding all durable state (state.db, archive, outbox)")	\
 X(integration, landing_dir, CT_PATH, NULL, 0, 0, NULL, 0,		\
   "directory watched for drops; default <state_dir>/landing")		\
-X(integration, retain_days, CT_INT, "2557", 1, 36500, NULL, 0,		\
+X(integration, retain_days, CT_INT, "2557", 1, 36500, NULL, CF_UNBUILT, \
   "days raw, parsed and manifest archives are kept")			\
 X(integration, currency, CT_CURRENCY, "USD", 0, 0, NULL, 0,		\
   "ISO 4217 currency expected in every record")				\
 X(integration, max_reject_ratio, CT_RATIO, "0.05", 0, 0, NULL, 0,	\
   "dead-lettered/total records above this sends the whole file to quarantine") \
-X(integration, on_restatement, CT_ENUM, "hold", 0, 0, "hold|forward", 0, \
+X(integration, on_restatement, CT_ENUM, "hold", 0, 0, "hold|forward",	\
+  CF_UNBUILT,								\
   "what to do with a record whose key was delivered with other values") \
 X(integration, log_level, CT_ENUM, "info", 0, 0, "error|warn|info|debug", 0, \
   "least severe level logged")						\
-X(integration, user, CT_STRING, NULL, 0, 0, NULL, 0,			\
+X(integration, user, CT_STRING, NULL, 0, 0, NULL, CF_UNBUILT,		\
   "user to switch to when started as root (unset: stay)")		\
-X(integration, sync_sla, CT_DURATION, "26h", 60, 31536000, NULL, 0,	\
+X(integration, sync_sla, CT_DURATION, "26h", 60, 31536000, NULL,	\
+  CF_UNBUILT,								\
   "warn when the oldest undelivered record is older than this")		\
 X(source, url, CT_STRING, NULL, 0, 0, NULL, CF_REQUIRED | CF_URL,	\
   "sftp://USER@HOST[:PORT]/DIR to poll")				\
@@ -50,7 +56,7 @@ X(source, password_file, CT_PATH, NULL, 0, 0, NULL, CF_SECRETFILE,	\
   "file holding the password for password authentication")		\
 X(source, passphrase_file, CT_PATH, NULL, 0, 0, NULL, CF_SECRETFILE,	\
   "file holding the passphrase of an encrypted identity")		\
-X(source, poll_interval, CT_DURATION, "5m", 1, 604800, NULL, 0,	\
+X(source, poll_interval, CT_DURATION, "5m", 1, 604800, NULL, CF_UNBUILT, \
   "time between listings of the remote directory")			\
 X(source, ready, CT_ENUM, "stable", 0, 0, "stable|marker", 0,		\
   "when a remote file is complete: stable size and mtime, or a marker file") \
@@ -103,9 +109,9 @@ X(parse, max_record, CT_SIZE, "1M", 64, 67108864, NULL, 0,		\
   "largest raw CSV record; a longer one is rejected (Tier 3)")		\
 X(parse, max_fields, CT_INT, "512", 1, 65536, NULL, 0,			\
   "most fields in one CSV record")					\
-X(parse, x12_activity, CT_LIST, "QS", 0, 0, NULL, 0,			\
+X(parse, x12_activity, CT_LIST, "QS", 0, 0, NULL, CF_UNBUILT,		\
   "852 ZA activity codes that become records")				\
-X(parse, x12_transfer, CT_LIST, "SS", 0, 0, NULL, 0,			\
+X(parse, x12_transfer, CT_LIST, "SS", 0, 0, NULL, CF_UNBUILT,		\
   "867 PTD01 transfer type codes that become records")			\
 X(map, store_id, CT_MAP, NULL, 0, 0, NULL, 0,				\
   "store identifier (required for format = csv)")			\
@@ -137,7 +143,7 @@ X(map, period, CT_ENUM, "day", 0, 0, "day|week_ending", 0,		\
   "txn_date is a day, or the last day of a week (period_start = txn_date - 6)") \
 X(calendar, type, CT_ENUM, "gregorian", 0, 0, "gregorian|445|454|544", 0, \
   "fiscal calendar used for the fiscal object")				\
-X(calendar, year_start, CT_DATE, NULL, 0, 0, NULL, 0,			\
+X(calendar, year_start, CT_DATE, NULL, 0, 0, NULL, CF_UNBUILT,		\
   "first day of a fiscal year (YYYY-MM-DD); needed for retail calendars") \
 X(output, url, CT_STRING, NULL, 0, 0, NULL, CF_URL,			\
   "https://reconciler/api/v1 or file:///dir; default file://<state_dir>/out") \
@@ -165,9 +171,9 @@ X(output, breaker_failures, CT_INT, "5", 1, 1000, NULL, 0,		\
   "consecutive failures that open the circuit breaker")		\
 X(output, breaker_cooldown, CT_DURATION, "60s", 1, 86400, NULL, 0,	\
   "wait before the open breaker lets one probe through")		\
-X(metrics, listen, CT_STRING, NULL, 0, 0, NULL, 0,			\
+X(metrics, listen, CT_STRING, NULL, 0, 0, NULL, CF_UNBUILT,		\
   "ADDRESS:PORT serving Prometheus text at /metrics (unset: off)")	\
-X(metrics, textfile, CT_PATH, NULL, 0, 0, NULL, 0,			\
+X(metrics, textfile, CT_PATH, NULL, 0, 0, NULL, CF_UNBUILT,		\
   "file rewritten with the metrics for node-exporter (unset: off)")
 
 /* Sections in the order they are documented and dumped. */

@@ -1,6 +1,7 @@
 /*
- * conf.c - load the INI configuration with libinih, validate every value
- * against conf-table.h, and answer queries.
+ * conf.c - load the INI configuration with inih (upstream, carried in
+ * common/inih), validate every value against conf-table.h, and answer
+ * queries.
  *
  * Errors are collected, not fatal: every one is reported as FILE:LINE.
  */
@@ -10,6 +11,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <libgen.h>
 #include <limits.h>
@@ -19,7 +21,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <ini.h>
+#include <curl/curl.h>
+
+#include "inih/ini.h"
 
 #include "td.h"
 #include "buf.h"
@@ -28,8 +32,13 @@
 #include "mapexpr.h"
 #include "num.h"
 
-#define CONF_MAX_LINE	8192
+#define CONF_MAX_LINE	8189	/* bytes of a line, without its line end */
+#if INI_MAX_LINE < CONF_MAX_LINE + 3 || INI_INITIAL_ALLOC < INI_MAX_LINE || \
+    INI_ALLOW_MULTILINE || !INI_CUSTOM_ALLOCATOR || INI_USE_STACK
+#error "inih must be built with the options of INIH_OPTS in Makefile.am"
+#endif
 #define CONF_MAX_SOURCES 64
+#define CONF_MAX_FILE	(1 << 20)
 
 static const struct td_conf_keyinfo keytab[TDK__COUNT] = {
 #define TD_X(s, k, t, d, mn, mx, ev, fl, h) \
@@ -67,15 +76,31 @@ struct td_conf {
 
 struct loadctx {
 	struct td_conf	*c;
-	FILE		*f;
+	char		*text;		/* the whole file */
+	size_t		 len, off;	/* its length, the next line */
 	int		 line;
-	int		 toolong;
 	struct td_buf	 errs;
 	int		 nerr;
 	char		*cursec;	/* section as written */
 	struct confsrc	*cursrc;
 	int		 secok;
 };
+
+/* inih allocates its line buffer through these (INI_CUSTOM_ALLOCATOR). */
+void	*ini_malloc(size_t);
+void	 ini_free(void *);
+
+void *
+ini_malloc(size_t n)
+{
+	return xmalloc(n);
+}
+
+void
+ini_free(void *p)
+{
+	x_free(p);
+}
 
 const struct td_conf_keyinfo *
 td_conf_keyinfo(int key)
@@ -439,7 +464,7 @@ conf_ini_handler(void *user, const char *section, const char *name,
 	const char *why, *secname;
 	int k;
 
-	if (lc->toolong || name == NULL)
+	if (name == NULL)
 		return 1;
 	if (lc->cursec == NULL) {
 		conf_err(lc, lc->line, "key \"%s\" outside any section",
@@ -454,6 +479,11 @@ conf_ini_handler(void *user, const char *section, const char *name,
 		    secname);
 		return 1;
 	}
+	if (keytab[k].flags & CF_UNBUILT) {
+		conf_err(lc, lc->line, "%s: not supported by this version",
+		    name);
+		return 1;
+	}
 	v = lc->cursrc != NULL ? &lc->cursrc->v[k] : &c->v[k];
 	if (v->set && !(keytab[k].flags & CF_REPEAT)) {
 		conf_err(lc, lc->line, "duplicate key \"%s\" (first at "
@@ -466,38 +496,121 @@ conf_ini_handler(void *user, const char *section, const char *name,
 	v->line = lc->line;
 	if ((why = parse_value(c, k, value, v)) != NULL)
 		conf_err(lc, lc->line, "%s = %s: %s", name, value, why);
+	else if (k == TDK_calendar_type && strcmp(v->str, "gregorian") != 0)
+		/* the retail calendars are documented but not built */
+		conf_err(lc, lc->line, "%s = %s: not supported by this "
+		    "version (only gregorian)", name, v->str);
 	return 1;
 }
 
+/*
+ * inih's reader: hand it the next line of the file. A line that holds a
+ * NUL byte or is too long is reported here and handed on as a blank
+ * line, so that the lines after it are checked too.
+ */
 static char *
 conf_ini_reader(char *str, int num, void *stream)
 {
 	struct loadctx *lc = stream;
-	size_t n;
+	const char *p, *nl;
+	char *sec;
+	size_t n, len;
 
-	if (fgets(str, num, lc->f) == NULL)
+	if (lc->off >= lc->len)
 		return NULL;
+	p = lc->text + lc->off;
+	nl = memchr(p, '\n', lc->len - lc->off);
+	n = nl != NULL ? (size_t)(nl - p) : lc->len - lc->off;
+	lc->off += n + (nl != NULL);
 	lc->line++;
-	n = strlen(str);
-	if (n > 0 && str[n - 1] != '\n' && !feof(lc->f)) {
-		conf_err(lc, lc->line, "line longer than %d bytes", num - 3);
-		lc->toolong = 1;
-		return NULL;
+	if (lc->line == 1 && n >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
+		p += 3;		/* a UTF-8 byte order mark */
+		n -= 3;
 	}
+	len = n > 0 && p[n - 1] == '\r' ? n - 1 : n;
+	if (memchr(p, '\0', n) != NULL) {
+		conf_err(lc, lc->line, "NUL byte in the line");
+		n = 0;
+	} else if (len > CONF_MAX_LINE) {
+		conf_err(lc, lc->line, "line longer than %d bytes",
+		    CONF_MAX_LINE);
+		n = 0;
+	}
+	if (n + 2 > (size_t)num)	/* INI_MAX_LINE is checked above */
+		td_fatal("conf: inih line buffer of %d bytes", num);
+	memcpy(str, p, n);
+	str[n] = '\n';
+	str[n + 1] = '\0';
 	/* Section headers are handled here: inih reports none without keys. */
-	{
-		const char *p = str, *e;
-
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p == '[' && (e = strchr(p, ']')) != NULL) {
-			char *sec = xstrndup(p + 1, (size_t)(e - p - 1));
-
-			begin_section(lc, sec);
-			x_free(sec);
-		}
+	for (p = str; *p == ' ' || *p == '\t'; p++)
+		;
+	if (*p == '[' && (nl = strchr(p, ']')) != NULL) {
+		sec = xstrndup(p + 1, (size_t)(nl - p - 1));
+		begin_section(lc, sec);
+		x_free(sec);
 	}
 	return str;
+}
+
+/*
+ * Read the whole configuration into lc->text: a regular file of at most
+ * CONF_MAX_FILE bytes. A directory, a device or a FIFO (/dev/zero would
+ * never end) is refused before anything is read.
+ */
+static int
+conf_read(struct loadctx *lc, const char *path)
+{
+	struct stat st;
+	size_t cap = 0;
+	ssize_t r;
+	int fd, ret = TD_ERR_IO;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) < 0) {
+		conf_err(lc, 0, "%s", strerror(errno));
+		return TD_ERR_IO;
+	}
+	if (fstat(fd, &st) != 0) {
+		conf_err(lc, 0, "%s", strerror(errno));
+		goto out;
+	}
+	ret = TD_ERR_FORMAT;
+	if (S_ISDIR(st.st_mode)) {
+		conf_err(lc, 0, "is a directory, not a configuration file");
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		conf_err(lc, 0, "not a regular file");
+		goto out;
+	}
+	for (;;) {
+		if (lc->len == cap) {
+			if (cap > CONF_MAX_FILE) {
+				conf_err(lc, 0, "larger than %d bytes (1 MiB), "
+				    "too large for a configuration file",
+				    CONF_MAX_FILE);
+				goto out;
+			}
+			cap = cap == 0 ? 8192 : cap * 2;
+			if (cap > CONF_MAX_FILE + 1)
+				cap = CONF_MAX_FILE + 1;
+			lc->text = xrealloc(lc->text, cap);
+		}
+		if ((r = read(fd, lc->text + lc->len, cap - lc->len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			conf_err(lc, 0, "%s", strerror(errno));
+			ret = TD_ERR_IO;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		lc->len += (size_t)r;
+	}
+	ret = TD_OK;
+ out:
+	close(fd);
+	return ret;
 }
 
 static void
@@ -571,6 +684,366 @@ missing(struct loadctx *lc, const char *sec, const char *key,
 		    "\"%s\"%s)", sec, key, extra);
 }
 
+/*
+ * The resolved form of path, for comparing directories: walked one
+ * component at a time, each one that exists replaced by its realpath
+ * (so symlinks and ".." cannot hide where it is), each one that does not
+ * yet exist appended as text, as mkdir -p would create it. NULL when a
+ * relative path cannot be resolved (the current directory is gone).
+ */
+static char *
+conf_realpath(const char *path)
+{
+	char cwd[PATH_MAX];
+	char *abs, *cur, *next, *rp, *slash;
+	const char *t, *e;
+	size_t n;
+
+	if (*path == '/')
+		abs = xstrdup(path);
+	else if (getcwd(cwd, sizeof(cwd)) != NULL)
+		abs = xasprintf("%s/%s", cwd, path);
+	else
+		return NULL;
+	cur = xstrdup("");	/* the root */
+	for (t = abs; *t != '\0'; t = e) {
+		while (*t == '/')
+			t++;
+		e = t + strcspn(t, "/");
+		n = (size_t)(e - t);
+		if (n == 0 || (n == 1 && *t == '.'))
+			continue;
+		if (n == 2 && t[0] == '.' && t[1] == '.') {
+			if ((slash = strrchr(cur, '/')) != NULL)
+				*slash = '\0';
+			continue;
+		}
+		next = xasprintf("%s/%.*s", cur, (int)n, t);
+		x_free(cur);
+		if ((rp = realpath(next, NULL)) != NULL) {
+			cur = xstrdup(strcmp(rp, "/") == 0 ? "" : rp);
+			free(rp);
+			x_free(next);
+		} else
+			cur = next;	/* transferred */
+	}
+	next = xstrdup(*cur != '\0' ? cur : "/");
+	x_free(cur);
+	x_free(abs);
+	return next;
+}
+
+/* Is a the directory b or inside it (both resolved)? */
+static int
+path_within(const char *a, const char *b)
+{
+	size_t n = strlen(b);
+
+	if (strcmp(b, "/") == 0)
+		return 1;
+	return strncmp(a, b, n) == 0 && (a[n] == '\0' || a[n] == '/');
+}
+
+/* One of the three directories tradedrop keeps apart. */
+struct confdir {
+	const char	*key;		/* as named in messages */
+	const char	*scheme;	/* "file://" for the output */
+	const char	*path;		/* as configured */
+	char		*real;		/* resolved */
+	int		 line;
+};
+
+/*
+ * d must not be o, hold it or lie inside it; when o is state_dir, d may
+ * be o/allowed (its default, where the daemon keeps nothing of its own).
+ */
+static void
+check_overlap(struct loadctx *lc, const struct confdir *d,
+    const struct confdir *o, const char *allowed)
+{
+	const char *how;
+	char *place, *shown, *why = NULL;
+
+	if (strcmp(d->real, o->real) == 0)
+		how = "is the same directory as";
+	else if (path_within(o->real, d->real))
+		how = "holds";
+	else if (path_within(d->real, o->real)) {
+		how = "lies inside";
+		if (allowed != NULL) {
+			place = xasprintf("%s/%s", strcmp(o->real, "/") != 0 ?
+			    o->real : "", allowed);
+			if (strcmp(d->real, place) == 0) {
+				x_free(place);
+				return;
+			}
+			x_free(place);
+			why = xasprintf(", where only <state_dir>/%s may be",
+			    allowed);
+		}
+	} else
+		return;
+	shown = strcmp(d->path, d->real) == 0 ? xasprintf("%s%s", d->scheme,
+	    d->path) : xasprintf("%s%s (resolved: %s)", d->scheme, d->path,
+	    d->real);
+	conf_err(lc, d->line, "%s %s: %s %s %s%s", d->key, shown, how, o->key,
+	    o->real, why != NULL ? why : "; the two must not overlap");
+	x_free(shown);
+	x_free(why);
+}
+
+/* An existing path that is not a directory cannot be one of them. */
+static int
+check_is_dir(struct loadctx *lc, const struct confdir *d)
+{
+	struct stat st;
+
+	if (stat(d->path, &st) == 0 ? S_ISDIR(st.st_mode) : errno != ENOTDIR)
+		return 0;
+	conf_err(lc, d->line, "%s %s%s: not a directory", d->key, d->scheme,
+	    d->path);
+	return -1;
+}
+
+/*
+ * state_dir, landing_dir and a file:// output directory: directories (or
+ * not there yet), and apart. `once` once took state.db as a drop from a
+ * landing_dir equal to state_dir.
+ */
+static void
+check_dirs(struct loadctx *lc)
+{
+	struct td_conf *c = lc->c;
+	const struct confval *sv = &c->v[TDK_integration_state_dir];
+	const struct confval *lv = &c->v[TDK_integration_landing_dir];
+	const struct confval *ov = &c->v[TDK_output_url];
+	const char *url = td_conf_str(c, TDK_output_url);
+	struct confdir d[3];
+	size_t i, n = 0;
+	int bad = 0;
+
+	if (sv->str == NULL)
+		return;
+	d[n++] = (struct confdir){ "state_dir", "", sv->str, NULL, sv->line };
+	if (check_is_dir(lc, &d[0]) != 0)
+		return;		/* and so are the defaults below it */
+	d[n++] = (struct confdir){ "landing_dir", "", td_conf_str(c,
+	    TDK_integration_landing_dir), NULL, lv->set ? lv->line : sv->line };
+	if (url != NULL && strncmp(url, "file://", 7) == 0)
+		d[n++] = (struct confdir){ "url", "file://", url + 7, NULL,
+		    ov->set ? ov->line : sv->line };
+	for (i = 1; i < n; i++)
+		bad |= check_is_dir(lc, &d[i]);
+	if (bad)
+		return;
+	for (i = 0; i < n; i++)
+		if ((d[i].real = conf_realpath(d[i].path)) == NULL) {
+			conf_err(lc, d[i].line, "%s %s%s: cannot resolve it: %s",
+			    d[i].key, d[i].scheme, d[i].path, strerror(errno));
+			bad = 1;
+		}
+	if (bad)
+		goto out;
+	check_overlap(lc, &d[1], &d[0], "landing");
+	if (n == 3) {
+		check_overlap(lc, &d[2], &d[0], "out");
+		if (ov->set || !lv->set)
+			check_overlap(lc, &d[2], &d[1], NULL);
+		else
+			check_overlap(lc, &d[1], &d[2], NULL);
+	}
+ out:
+	for (i = 0; i < n; i++)
+		x_free(d[i].real);
+}
+
+/*
+ * URLs are read with libcurl's URL API, the path kept as written (so a
+ * ".." stays visible) and any scheme accepted (sftp needs no libssh2 in
+ * libcurl).
+ */
+static CURLU *
+url_parse(const char *u)
+{
+	CURLU *h;
+
+	if ((h = curl_url()) == NULL)
+		td_fatal("curl_url: out of memory");
+	if (curl_url_set(h, CURLUPART_URL, u, CURLU_NON_SUPPORT_SCHEME |
+	    CURLU_PATH_AS_IS) != CURLUE_OK) {
+		curl_url_cleanup(h);
+		return NULL;
+	}
+	return h;
+}
+
+/* One part of a parsed URL (allocated), or NULL when it has none. */
+static char *
+url_get(CURLU *h, CURLUPart part, unsigned int flags)
+{
+	char *p = NULL, *ret;
+
+	if (curl_url_get(h, part, &p, flags) != CURLUE_OK)
+		return NULL;
+	ret = xstrdup(p);
+	curl_free(p);
+	return ret;
+}
+
+/* u with its password replaced by REDACTED, or NULL if u does not parse. */
+static char *
+url_redact(const char *u)
+{
+	CURLU *h;
+	char *pw, *ret = NULL;
+
+	if ((h = url_parse(u)) == NULL)
+		return NULL;
+	if ((pw = url_get(h, CURLUPART_PASSWORD, 0)) == NULL)
+		ret = xstrdup(u);
+	else if (curl_url_set(h, CURLUPART_PASSWORD, "REDACTED", 0) ==
+	    CURLUE_OK)
+		ret = url_get(h, CURLUPART_URL, 0);
+	x_free(pw);
+	curl_url_cleanup(h);
+	return ret;
+}
+
+char *
+td_conf_url_redact(const char *u)
+{
+	char *r = url_redact(u);
+
+	return r != NULL ? r : xstrdup("REDACTED");
+}
+
+static int
+url_host_ok(const char *h)
+{
+	size_t n = strlen(h);
+
+	if (n > 2 && h[0] == '[' && h[n - 1] == ']')
+		return strspn(h + 1, "0123456789abcdefABCDEF:.") == n - 2;
+	return n > 0 && *h != '-' && *h != '.' && strspn(h,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
+	    == n;
+}
+
+static int
+url_has_dot_segment(const char *path)
+{
+	const char *p;
+	size_t n;
+
+	for (p = path; *p != '\0'; p += n) {
+		p += *p == '/';
+		n = strcspn(p, "/");
+		if ((n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.'))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * [source] url: sftp://USER@HOST[:PORT]/PATH with no password, a user,
+ * no "." or ".." segment (written or %-encoded), nothing after the path,
+ * in the form libcurl itself writes it; at least as strict as the SFTP
+ * stage's own reading, so that check passes nothing --connect refuses.
+ */
+static void
+check_source_url(struct loadctx *lc, const struct confval *v)
+{
+	enum { U_USER, U_HOST, U_ZONE, U_PORT, U_QUERY, U_FRAG, U_PATH,
+	    U_DPATH, U_URL, U__N };
+	static const CURLUPart parts[U__N] = { CURLUPART_USER,
+	    CURLUPART_HOST, CURLUPART_ZONEID, CURLUPART_PORT, CURLUPART_QUERY,
+	    CURLUPART_FRAGMENT, CURLUPART_PATH, CURLUPART_PATH, CURLUPART_URL };
+	const char *u = v->str, *why = NULL;
+	char *p[U__N], *pw;
+	uint64_t port;
+	CURLU *h;
+	size_t i;
+
+	if (u == NULL)
+		return;
+	if ((h = url_parse(u)) == NULL) {
+		conf_err(lc, v->line, "url: not a URL (libcurl cannot read it); "
+		    "expected sftp://USER@HOST[:PORT]/PATH");
+		return;
+	}
+	if ((pw = url_get(h, CURLUPART_PASSWORD, 0)) != NULL) {
+		/* never echoed: the line number says which */
+		conf_err(lc, v->line, "url: a password in the URL is refused; "
+		    "put it in password_file");
+		x_free(pw);
+		curl_url_cleanup(h);
+		return;
+	}
+	for (i = 0; i < U__N; i++)
+		p[i] = url_get(h, parts[i], i == U_DPATH ? CURLU_URLDECODE : 0);
+	if (strncmp(u, "sftp://", 7) != 0)
+		why = "must start with sftp://";
+	else if (p[U_USER] == NULL || *p[U_USER] == '\0')
+		why = "needs USER@ before the host";
+	else if (strspn(p[U_USER], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
+	    "OPQRSTUVWXYZ0123456789._-") != strlen(p[U_USER]))
+		why = "user must be letters, digits, . _ -";
+	else if (p[U_HOST] == NULL || p[U_ZONE] != NULL ||
+	    !url_host_ok(p[U_HOST]))
+		why = "host must be a name, an IPv4 address or an [IPv6] "
+		    "address";
+	else if (p[U_PORT] != NULL && td_parse_u64(p[U_PORT],
+	    strlen(p[U_PORT]), 1, 65535, &port) != 0)
+		why = "port must be 1-65535";
+	else if (p[U_QUERY] != NULL || p[U_FRAG] != NULL)
+		why = "has a ?query or #fragment";
+	else if (strchr(u + 7, '/') == NULL || p[U_PATH] == NULL)
+		why = "needs an absolute /PATH after the host";
+	else if (p[U_DPATH] == NULL)
+		why = "path has a bad %-escape";
+	else if (url_has_dot_segment(p[U_PATH]) ||
+	    url_has_dot_segment(p[U_DPATH]))
+		why = "path has a . or .. segment";
+	if (why != NULL)
+		conf_err(lc, v->line, "url = %s: %s", u, why);
+	else if (p[U_URL] == NULL || strcmp(p[U_URL], u) != 0)
+		conf_err(lc, v->line, "url = %s: libcurl reads it as %s; write "
+		    "it that way", u, p[U_URL] != NULL ? p[U_URL] : "nothing");
+	for (i = 0; i < U__N; i++)
+		x_free(p[i]);
+	curl_url_cleanup(h);
+}
+
+/* [output] url: https://HOST[:PORT][/PATH] or file:///DIR. */
+static void
+check_output_url(struct loadctx *lc, const struct confval *v)
+{
+	const char *u = v->str, *why = NULL;
+	char *q = NULL, *f = NULL, *shown;
+	CURLU *h = NULL;
+
+	if (u == NULL)
+		return;
+	if (strncmp(u, "https://", 8) != 0 && strncmp(u, "file:///", 8) != 0)
+		why = "must be https://HOST/PATH or file:///DIR";
+	else if ((h = url_parse(u)) == NULL)
+		why = "not a URL (libcurl cannot read it)";
+	else if (u[4] == 's' && (u[8] == '/' || u[8] == '\0'))
+		why = "needs a host after https://";
+	else if ((q = url_get(h, CURLUPART_QUERY, 0)) != NULL ||
+	    (f = url_get(h, CURLUPART_FRAGMENT, 0)) != NULL)
+		why = "has a ?query or #fragment";
+	if (why != NULL && (shown = url_redact(u)) != NULL) {
+		conf_err(lc, v->line, "url = %s: %s", shown, why);
+		x_free(shown);
+	} else if (why != NULL)
+		conf_err(lc, v->line, "url: %s", why);
+	x_free(q);
+	x_free(f);
+	curl_url_cleanup(h);
+}
+
 static const char *canonical_fields[] = {
 	"store_id", "retailer_item_id", "gtin", "txn_date", "period_start",
 	"quantity", "uom", "amount", "currency", "promo_code", "promo_id",
@@ -608,10 +1081,7 @@ validate(struct loadctx *lc)
 		}
 		check_readable_file(lc, &sv[TDK_source_known_hosts],
 		    "known_hosts");
-		u = sv[TDK_source_url].str;
-		if (u != NULL && strncmp(u, "sftp://", 7) != 0)
-			conf_err(lc, sv[TDK_source_url].line,
-			    "url must start with sftp://");
+		check_source_url(lc, &sv[TDK_source_url]);
 		if (!sv[TDK_source_identity].set &&
 		    !sv[TDK_source_password_file].set)
 			conf_err(lc, c->src[i].line, "source \"%s\": needs "
@@ -641,11 +1111,8 @@ validate(struct loadctx *lc)
 		    c->v[TDK_output_client_key].line,
 		    "client_cert and client_key go together");
 
-	u = c->v[TDK_output_url].str;
-	if (u != NULL && strncmp(u, "https://", 8) != 0 &&
-	    strncmp(u, "file:///", 8) != 0)
-		conf_err(lc, c->v[TDK_output_url].line, "url must be "
-		    "https://... or file:///dir");
+	check_output_url(lc, &c->v[TDK_output_url]);
+	check_dirs(lc);
 
 	x12 = td_conf_enum_is(c, TDK_parse_format, "x12");
 	for (k = TDK_map_store_id; k <= TDK_map_promo_code; k++) {
@@ -703,10 +1170,6 @@ validate(struct loadctx *lc)
 			conf_err(lc, c->v[TDK_map_key].line, "key: \"%s\" is "
 			    "not a record field", c->v[TDK_map_key].list[i]);
 	}
-	if (!td_conf_enum_is(c, TDK_calendar_type, "gregorian") &&
-	    !c->v[TDK_calendar_year_start].set)
-		conf_err(lc, c->v[TDK_calendar_type].line, "calendar type %s "
-		    "needs year_start", td_conf_str(c, TDK_calendar_type));
 	if (!td_conf_enum_is(c, TDK_verify_signature, "off") &&
 	    c->v[TDK_verify_trusted_key].nlist == 0 &&
 	    c->v[TDK_verify_trusted_key_file].nlist == 0)
@@ -742,18 +1205,9 @@ td_conf_load(const char *path, struct td_conf **out, char **errs)
 	}
 	td_buf_init(&lc.errs, 256, 0);
 
-	ini_allow_multiline = false;
-	ini_allow_inline_comments = true;
-	ini_inline_comment_prefixes = ";";
-	ini_use_stack = false;
-	ini_max_line = CONF_MAX_LINE;
-	ini_stop_on_first_error = false;
-
-	if ((lc.f = fopen(path, "r")) == NULL) {
-		td_buf_printf(&lc.errs, "%s: %s\n", path, strerror(errno));
-		ret = TD_ERR_IO;
+	if ((ret = conf_read(&lc, path)) != TD_OK)
 		goto out;
-	}
+	ret = TD_ERR_FORMAT;
 	r = ini_parse_stream(conf_ini_reader, &lc, conf_ini_handler, &lc);
 	if (r > 0)
 		conf_err(&lc, r, "syntax error (expected [section] or "
@@ -767,22 +1221,21 @@ td_conf_load(const char *path, struct td_conf **out, char **errs)
 #undef TD_X
 		for (i = 0; i < c->nsrc; i++)
 			apply_defaults(c, c->src[i].v, "source");
+		if (c->v[TDK_integration_state_dir].str != NULL) {
+			c->landing_default = xasprintf("%s/landing",
+			    c->v[TDK_integration_state_dir].str);
+			c->output_default = xasprintf("file://%s/out",
+			    c->v[TDK_integration_state_dir].str);
+		}
 		validate(&lc);
 	}
 	if (lc.nerr > 0)
 		goto out;
-	if (c->v[TDK_integration_state_dir].str != NULL) {
-		c->landing_default = xasprintf("%s/landing",
-		    c->v[TDK_integration_state_dir].str);
-		c->output_default = xasprintf("file://%s/out",
-		    c->v[TDK_integration_state_dir].str);
-	}
 	*out = c;	/* transferred */
 	c = NULL;
 	ret = TD_OK;
  out:
-	if (lc.f != NULL)
-		fclose(lc.f);
+	x_free(lc.text);
 	x_free(lc.cursec);
 	if (lc.errs.len > 0)
 		*errs = xstrdup(td_buf_cstr(&lc.errs));
@@ -893,31 +1346,6 @@ td_conf_src_list(const struct td_conf *c, size_t i, int k, size_t *n)
 	return c->src[i].v[k].list;
 }
 
-/* Print a URL with the password of its userinfo replaced. */
-static void
-dump_url(FILE *f, const char *u)
-{
-	const char *s = strstr(u, "://"), *at, *colon, *slash;
-
-	if (s == NULL) {
-		fputs(u, f);
-		return;
-	}
-	s += 3;
-	slash = strchr(s, '/');
-	at = strchr(s, '@');
-	if (at == NULL || (slash != NULL && at > slash)) {
-		fputs(u, f);
-		return;
-	}
-	colon = memchr(s, ':', (size_t)(at - s));
-	if (colon == NULL) {
-		fputs(u, f);
-		return;
-	}
-	fprintf(f, "%.*s:REDACTED%s", (int)(colon - u), u, at);
-}
-
 static void
 dump_vals(const struct td_conf *c, const struct confval *vals,
     const char *sec, FILE *f)
@@ -941,6 +1369,12 @@ dump_vals(const struct td_conf *c, const struct confval *vals,
 			continue;
 		}
 		s = vals == c->v ? td_conf_str(c, k) : v->str;
+		if (keytab[k].flags & CF_UNBUILT) {
+			fprintf(f, "# %s =%s%s ; not supported by this "
+			    "version\n", keytab[k].key, s != NULL ? " " : "",
+			    s != NULL ? s : "");
+			continue;
+		}
 		if (s == NULL) {
 			fprintf(f, "# %s =\n", keytab[k].key);
 			continue;
@@ -958,7 +1392,9 @@ dump_vals(const struct td_conf *c, const struct confval *vals,
 		} else if (keytab[k].type == CT_BYTE && v->u == ';') {
 			fputs("semicolon", f);
 		} else if (keytab[k].flags & CF_URL) {
-			dump_url(f, s);
+			canon = td_conf_url_redact(s);
+			fputs(canon, f);
+			x_free(canon);
 		} else
 			fputs(s, f);
 		fputc('\n', f);

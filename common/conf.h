@@ -28,6 +28,7 @@ enum td_conf_type {
 #define CF_REPEAT	0x02
 #define CF_SECRETFILE	0x04
 #define CF_URL		0x08
+#define CF_UNBUILT	0x10	/* not acted on by this version: refused */
 
 struct td_conf_keyinfo {
 	const char	*section;
@@ -53,6 +54,12 @@ int	 td_conf_load(const char *path, struct td_conf **out, char **errs);
 void	 td_conf_free(struct td_conf *);
 /* Print the effective configuration, secrets redacted. */
 void	 td_conf_dump(const struct td_conf *, FILE *);
+/*
+ * The URL with the password of its userinfo replaced by REDACTED (with
+ * libcurl's URL API); as given when it has none, and just "REDACTED"
+ * when it does not parse. Allocated.
+ */
+char	*td_conf_url_redact(const char *url);
 
 const char *td_conf_path(const struct td_conf *);
 /* Effective values of the global (non-source) keys. */

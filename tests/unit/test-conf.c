@@ -87,6 +87,9 @@ expect_error(const char *extra, int line, const char *want, const char *name)
 	x_free(text);
 }
 
+/* Keys of the table that the tests set (or saw refused, CF_UNBUILT). */
+static int covered[TDK__COUNT];
+
 static void
 test_every_key(void)
 {
@@ -103,7 +106,7 @@ test_every_key(void)
 	struct td_conf *c = NULL;
 	size_t n, i;
 	char * const *l;
-	int k, seen[TDK__COUNT];
+	int k;
 
 	text = xasprintf(
 	    "# every key\n"
@@ -111,21 +114,16 @@ test_every_key(void)
 	    "name = acme_1-x\n"
 	    "state_dir = state\n"
 	    "landing_dir = /tmp/land\n"
-	    "retain_days = 30\n"
 	    "currency = EUR\n"
 	    "max_reject_ratio = 0.1\n"
-	    "on_restatement = forward\n"
 	    "log_level = debug\n"
-	    "user = tradedrop\n"
-	    "sync_sla = 2h\n"
 	    "[source \"acme-sftp\"]\n"
-	    "url = sftp://pos:hunter2@127.0.0.1:2222/out\n"
+	    "url = sftp://pos@127.0.0.1:2222/out\n"
 	    "pattern = *.csv.gz, *.zip\n"
 	    "known_hosts = %s\n"
 	    "identity = %s\n"
 	    "password_file = %s\n"
 	    "passphrase_file = %s\n"
-	    "poll_interval = 1m\n"
 	    "ready = marker\n"
 	    "marker_suffix = .ok\n"
 	    "after = move:/archive\n"
@@ -161,8 +159,6 @@ test_every_key(void)
 	    "max_field = 1M\n"
 	    "max_record = 4M\n"
 	    "max_fields = 100\n"
-	    "x12_activity = QS, QA\n"
-	    "x12_transfer = SS\n"
 	    "[map]\n"
 	    "store_id = column \"Store Nbr\" trim\n"
 	    "retailer_item_id = column 3\n"
@@ -179,8 +175,7 @@ test_every_key(void)
 	    "negative_quantity = reject\n"
 	    "period = week_ending\n"
 	    "[calendar]\n"
-	    "type = 445\n"
-	    "year_start = 2026-02-01\n"
+	    "type = gregorian\n"
 	    "[output]\n"
 	    "url = https://127.0.0.1:8443/api/v1\n"
 	    "ca_file = %s\n"
@@ -192,12 +187,9 @@ test_every_key(void)
 	    "max_outbox_bytes = 1G\n"
 	    "report_rejections = no\n"
 	    "timeout = 10s\n"
-	    "max_backoff = 5m\n"
+	    "max_backoff = 2h\n"
 	    "breaker_failures = 3\n"
-	    "breaker_cooldown = 30s\n"
-	    "[metrics]\n"
-	    "listen = 127.0.0.1:9464\n"
-	    "textfile = metrics.prom\n",
+	    "breaker_cooldown = 30s\n",
 	    kh, key, pw, pw, kh, pw, pub, cw, pr, ca, crt, key, tok);
 	errs = load(text, &c);
 	ok(errs == NULL, "a config setting every key loads");
@@ -207,21 +199,20 @@ test_every_key(void)
 	if (c == NULL)
 		goto out;
 
-	/* every non-source key of the table was set by that file */
-	memset(seen, 0, sizeof(seen));
+	/*
+	 * Every key the version acts on was set by that file (source keys:
+	 * the first source sets them all); the others are refused, below.
+	 */
 	for (k = 0; k < TDK__COUNT; k++) {
 		const struct td_conf_keyinfo *ki = td_conf_keyinfo(k);
 
+		if (ki->flags & CF_UNBUILT)
+			continue;
 		if (strcmp(ki->section, "source") == 0)
-			seen[k] = td_conf_nsources(c) > 0;
+			covered[k] = td_conf_nsources(c) > 0;
 		else
-			seen[k] = td_conf_isset(c, k);
-		if (!seen[k])
-			diag("key %s.%s not covered", ki->section, ki->key);
+			covered[k] = td_conf_isset(c, k);
 	}
-	for (k = 0, n = 0; k < TDK__COUNT; k++)
-		n += seen[k];
-	is_int(n, TDK__COUNT, "the test covers every key of the table");
 
 	is_str(td_conf_str(c, TDK_integration_name), "acme_1-x", "name");
 	ok(strstr(td_conf_str(c, TDK_integration_state_dir), dir) != NULL &&
@@ -229,7 +220,7 @@ test_every_key(void)
 	    "relative state_dir resolved against the config directory");
 	is_int(td_conf_u64(c, TDK_integration_max_reject_ratio), 100000,
 	    "ratio 0.1 is 100000 ppm");
-	is_int(td_conf_u64(c, TDK_integration_sync_sla), 7200, "2h");
+	is_int(td_conf_u64(c, TDK_output_max_backoff), 7200, "2h");
 	is_int(td_conf_u64(c, TDK_unpack_max_bytes), 1ULL << 30, "1G");
 	is_int(td_conf_u64(c, TDK_parse_delimiter), '\t', "\\t delimiter");
 	is_str(td_conf_str(c, TDK_verify_signature), "optional",
@@ -242,8 +233,8 @@ test_every_key(void)
 	l = td_conf_src_list(c, 0, TDK_source_pattern, &n);
 	ok(n == 2 && strcmp(l[0], "*.csv.gz") == 0 &&
 	    strcmp(l[1], "*.zip") == 0, "source pattern list");
-	is_int(td_conf_src_u64(c, 1, TDK_source_poll_interval), 300,
-	    "source default poll_interval 5m");
+	is_int(td_conf_src_u64(c, 1, TDK_source_connect_timeout), 30,
+	    "source default connect_timeout 30s");
 	is_str(td_conf_map(c, TDK_map_promo_code)->arg, "Promo \"X\"",
 	    "escaped quote in a header name");
 	is_int(td_conf_map(c, TDK_map_retailer_item_id)->colnum, 3,
@@ -257,6 +248,77 @@ test_every_key(void)
 	x_free(text);
 	x_free(key); x_free(pw); x_free(kh); x_free(cw); x_free(pr);
 	x_free(pub); x_free(ca); x_free(crt); x_free(tok);
+}
+
+/*
+ * A key this version does not act on is refused where it is set, with a
+ * value that would be valid, and with a name that says so: an operator
+ * who writes `user = nobody` must not believe the agent switches user.
+ */
+static void
+test_unbuilt(void)
+{
+	static const struct {
+		const char	*key, *value;
+	} samples[] = {
+		{ "user", "nobody" }, { "year_start", "2026-02-01" },
+		{ "listen", "127.0.0.1:9464" }, { "textfile", "metrics.prom" },
+	};
+	const struct td_conf_keyinfo *ki;
+	const char *val;
+	char *text, *want;
+	size_t i;
+	int k, line;
+
+	for (k = 0; k < TDK__COUNT; k++) {
+		ki = td_conf_keyinfo(k);
+		if (!(ki->flags & CF_UNBUILT))
+			continue;
+		for (i = 0, val = ki->def; val == NULL &&
+		    i < TD_NELEM(samples); i++)
+			if (strcmp(samples[i].key, ki->key) == 0)
+				val = samples[i].value;
+		if (val == NULL) {
+			ok(0, "a sample value for %s.%s", ki->section, ki->key);
+			continue;
+		}
+		if (strcmp(ki->section, "source") == 0) {
+			text = xasprintf("[source \"s\"]\nurl = sftp://u@h/x\n"
+			    "known_hosts = /dev/null\npassword_file = /dev/null\n"
+			    "%s = %s\n", ki->key, val);
+			line = 13;
+		} else {
+			text = xasprintf("[%s]\n%s = %s\n", ki->section,
+			    ki->key, val);
+			line = 10;
+		}
+		want = xasprintf("%s: not supported by this version", ki->key);
+		expect_error(text, line, want, ki->key);
+		covered[k] = 1;
+		x_free(want);
+		x_free(text);
+	}
+	expect_error("[calendar]\ntype = 445\n", 10,
+	    "type = 445: not supported by this version",
+	    "a retail calendar is refused (it gave \"fiscal\": null)");
+	expect_error("[calendar]\ntype = 544\n", 10,
+	    "type = 544: not supported by this version", "so is 544");
+}
+
+static void
+test_coverage(void)
+{
+	size_t n = 0;
+	int k;
+
+	for (k = 0; k < TDK__COUNT; k++) {
+		if (!covered[k])
+			diag("key %s.%s not covered", td_conf_keyinfo(k)->section,
+			    td_conf_keyinfo(k)->key);
+		n += (size_t)covered[k];
+	}
+	is_int(n, TDK__COUNT, "the test sets every key of the table, or "
+	    "sees it refused as not supported");
 }
 
 static void
@@ -338,11 +400,9 @@ test_errors(void)
 	    "date format", "map: bad date directive");
 	expect_error("[map]\nkey = store_id, colour\n", 10,
 	    "not a record field", "map: bad key field");
-	expect_error("[calendar]\ntype = 445\n", 10, "needs year_start",
-	    "retail calendar needs year_start");
 	expect_error("[integration]\nname = other\n", 10,
 	    "duplicate key \"name\" (first at line 2)", "duplicate key");
-	expect_error("[source \"s\"]\nurl = sftp://h/x\n"
+	expect_error("[source \"s\"]\nurl = sftp://u@h/x\n"
 	    "known_hosts = /dev/null\npassword_file = /nonexistent/pw\n"
 	    "[source \"s\"]\n", 13, "duplicate source \"s\" (first at line 9)",
 	    "duplicate source name");
@@ -380,7 +440,7 @@ test_errors(void)
 	/* a secret file readable by group or others is refused */
 	key = write_file("open_key", "KEY\n", 0644);
 	kh = write_file("kh", "x\n", 0644);
-	text = xasprintf("[source \"s\"]\nurl = sftp://h/x\n"
+	text = xasprintf("[source \"s\"]\nurl = sftp://u@h/x\n"
 	    "known_hosts = %s\nidentity = %s\n", kh, key);
 	x_free(kh);
 	expect_error(text, 12, "readable by group or others (mode 644)",
@@ -415,20 +475,163 @@ test_errors(void)
 	x_free(errs);
 }
 
+/*
+ * tradedrop.conf(5) promises lines of up to 8189 bytes (Debian's libinih
+ * stopped at 197): one of exactly 8189 loads, with CRLF too, and one
+ * byte more is refused with its line.
+ */
+static void
+test_long_lines(void)
+{
+	static const char *ends[] = { "\n", "\r\n" };
+	struct td_conf *c = NULL;
+	char *val, *text, *errs;
+	size_t i, n;
+	char * const *l;
+
+	for (i = 0; i < TD_NELEM(ends); i++) {
+		val = xmalloc(8190);
+		memset(val, 'a', 8189 - strlen("pattern = "));
+		val[8189 - strlen("pattern = ")] = '\0';
+		text = xasprintf("%s[watch]\npattern = %s%s", minimal, val,
+		    ends[i]);
+		errs = load(text, &c);
+		l = c != NULL ? td_conf_list(c, TDK_watch_pattern, &n) : NULL;
+		ok(errs == NULL && l != NULL && n == 1 &&
+		    strlen(l[0]) == 8179, "a line of 8189 bytes loads (%s)",
+		    i ? "CRLF" : "LF");
+		if (errs != NULL)
+			diag("%.200s", errs);
+		x_free(errs);
+		td_conf_free(c);
+		x_free(text);
+		text = xasprintf("[watch]\npattern = %sb%s", val, ends[i]);
+		expect_error(text, 10, "line longer than 8189 bytes",
+		    "a line of 8190 bytes is refused with its line");
+		x_free(text);
+		x_free(val);
+	}
+}
+
+/*
+ * URLs are checked when the configuration loads (with libcurl's URL
+ * API), not first at --connect: an sftp:// URL with a password or a ".."
+ * used to pass check.
+ */
+static void
+test_urls(void)
+{
+	static const struct {
+		const char	*url, *want;
+	} bad_src[] = {
+		{ "sftp://pos:hunter2@h/x", "url: a password in the URL is "
+		    "refused; put it in password_file" },
+		{ "sftp://pos:@h/x", "a password in the URL is refused" },
+		{ "sftp://h/x", "needs USER@ before the host" },
+		{ "sftp://u@h/in/../../etc", "path has a . or .. segment" },
+		{ "sftp://u@h/in/%2E%2e/x", "path has a . or .. segment" },
+		{ "sftp://u@h/./x", "path has a . or .. segment" },
+		{ "sftp://u@h", "needs an absolute /PATH" },
+		{ "sftp://u@h:0/x", "port must be 1-65535" },
+		{ "sftp://u@h:70000/x", "not a URL" },
+		{ "sftp://u@h/x?y", "has a ?query or #fragment" },
+		{ "sftp://u;x@h/x", "user must be letters" },
+		{ "sftp://u@h_1/x", "host must be a name" },
+		{ "sftp://u@[fe80::1%25eth0]/x", "host must be a name" },
+		{ "SFTP://u@h/x", "must start with sftp://" },
+		{ "https://u@h/x", "must start with sftp://" },
+		{ "sftp://u@h:/x", "libcurl reads it as sftp://u@h/x" },
+		{ "sftp://u@h/a b", "not a URL" },
+	}, bad_out[] = {
+		{ "http://plain/", "url = http://plain/: must be https://" },
+		{ "https:///x", "needs a host after https://" },
+		{ "https://h/api?x=1", "has a ?query or #fragment" },
+		{ "file://host/dir", "url: must be https://HOST/PATH or "
+		    "file:///DIR" },
+		{ "file:///srv/out#x", "has a ?query or #fragment" },
+		{ "https://u:pw@h/api?x", "url = https://u:REDACTED@h/api?x: "
+		    "has a ?query" },
+	}, redact[] = {
+		{ "https://u:s3cret@h:8443/api/v1",
+		    "https://u:REDACTED@h:8443/api/v1" },
+		{ "https://u:@h/x", "https://u:REDACTED@h/x" },
+		{ "https://h/a:b@c", "https://h/a:b@c" },	/* no userinfo */
+		{ "sftp://pos@h/x", "sftp://pos@h/x" },
+		{ "https://u:p w@h/", "REDACTED" },	/* does not parse */
+	};
+	static const char *good_src[] = { "sftp://pos@sftp.example/out",
+	    "sftp://pos_1.x@127.0.0.1:2222/out/", "sftp://u@[::1]:22/",
+	    "sftp://u@h/a%20b" };
+	struct td_conf *c = NULL;
+	char *pw = write_file("url_pw", "pw\n", 0600);
+	char *kh = write_file("url_kh", "x\n", 0644);
+	char *text, *errs, *r;
+	size_t i;
+
+	for (i = 0; i < TD_NELEM(bad_src); i++) {
+		text = xasprintf("[source \"s\"]\nurl = %s\nknown_hosts = "
+		    "%s\npassword_file = %s\n", bad_src[i].url, kh, pw);
+		expect_error(text, 10, bad_src[i].want, bad_src[i].url);
+		x_free(text);
+	}
+	text = xasprintf("%s[source \"s\"]\nurl = sftp://pos:hunter2@h/x\n"
+	    "known_hosts = %s\npassword_file = %s\n", minimal, kh, pw);
+	errs = load(text, NULL);
+	ok(errs != NULL && strstr(errs, "hunter2") == NULL,
+	    "the refused password is not echoed");
+	x_free(errs);
+	x_free(text);
+	for (i = 0; i < TD_NELEM(bad_out); i++) {
+		text = xasprintf("[output]\nurl = %s\n", bad_out[i].url);
+		expect_error(text, 10, bad_out[i].want, bad_out[i].url);
+		x_free(text);
+	}
+	for (i = 0; i < TD_NELEM(good_src); i++) {
+		text = xasprintf("%s[source \"s\"]\nurl = %s\nknown_hosts = "
+		    "%s\npassword_file = %s\n", minimal, good_src[i], kh, pw);
+		errs = load(text, &c);
+		ok(errs == NULL && c != NULL && strcmp(td_conf_src_str(c, 0,
+		    TDK_source_url), good_src[i]) == 0, "%s is accepted",
+		    good_src[i]);
+		if (errs != NULL)
+			diag("%s", errs);
+		x_free(errs);
+		td_conf_free(c);
+		x_free(text);
+	}
+	x_free(pw);
+	x_free(kh);
+
+	/* redaction, as check --dump uses it */
+	for (i = 0; i < TD_NELEM(redact); i++) {
+		r = td_conf_url_redact(redact[i].url);
+		is_str(r, redact[i].want, "redacted: %s", redact[i].url);
+		x_free(r);
+	}
+}
+
 static void
 test_semicolon(void)
 {
+	static const char *forms[] = { "delimiter = semicolon",
+	    "delimiter =;" };
 	struct td_conf *c = NULL;
-	char *text = xasprintf("%s[parse]\ndelimiter = semicolon\n", minimal);
-	char *errs = load(text, &c);
+	char *text, *errs;
+	size_t i;
 
-	ok(errs == NULL && c != NULL &&
-	    td_conf_u64(c, TDK_parse_delimiter) == ';',
-	    "delimiter = semicolon is ';' (a bare ';' after a blank is a "
-	    "comment)");
-	x_free(errs);
-	td_conf_free(c);
-	x_free(text);
+	for (i = 0; i < TD_NELEM(forms); i++) {
+		text = xasprintf("%s[parse]\n%s\n", minimal, forms[i]);
+		errs = load(text, &c);
+		ok(errs == NULL && c != NULL &&
+		    td_conf_u64(c, TDK_parse_delimiter) == ';', "%s is ';'",
+		    forms[i]);
+		x_free(errs);
+		td_conf_free(c);
+		x_free(text);
+	}
+	/* a ';' after a blank starts a comment, leaving no value */
+	expect_error("[parse]\ndelimiter = ;\n", 10, "must be one byte",
+	    "delimiter = ; is a comment, not a delimiter");
 }
 
 static void
@@ -467,8 +670,12 @@ main(void)
 	if (mkdtemp(dir) == NULL)
 		td_fatal("mkdtemp");
 	test_every_key();
+	test_unbuilt();
+	test_coverage();
 	test_defaults();
 	test_errors();
+	test_long_lines();
+	test_urls();
 	test_semicolon();
 	test_mapexpr();
 	{
