@@ -170,10 +170,6 @@ refused "a retail calendar" '[calendar]\ntype = 445\nyear_start = 2026-02-01\n' 
 # Every key of common/conf-table.h has a reader in agent/ or common/
 # (a TDK_section_key outside conf.c) or the flag CF_UNBUILT, never both:
 # a key that is accepted must do something.
-# [watch] settle and owner are read by agent/intake.c in a change landing
-# beside this one; they are counted as read (remove them from here once
-# intake.c names them).
-pending="watch.settle watch.owner"
 awk '/^X\([a-z_]+, [a-z0-9_]+,/ { sub(/^X\(/, ""); split($0, f, ", ");
 	cur = f[1] "." f[2]; flag[cur] = 0; order[++n] = cur }
     /CF_UNBUILT/ && cur != "" { flag[cur] = 1 }
@@ -185,11 +181,6 @@ while read -r sk unbuilt; do
 	sym="TDK_$(echo "$sk" | tr . _)"
 	readers=$(grep -rlw --include="*.[ch]" -- "$sym" "$srcdir/agent" "$srcdir/common" |
 		grep -v '/common/conf\.[ch]$' | sed "s|^$srcdir/||" | tr '\n' ' ')
-	case " $pending " in
-	*" $sk "*)
-		[ -z "$readers" ] || echo "# $sk is read now ($readers): drop it from pending"
-		readers=pending ;;
-	esac
 	if [ -z "$readers" ] && [ "$unbuilt" = 0 ]; then
 		echo "# $sk: no reader in agent/ or common/ and not CF_UNBUILT"
 		bad=$((bad + 1))
