@@ -24,6 +24,7 @@
 #include "audit.h"
 #include "buf.h"
 #include "conf.h"
+#include "failpoint.h"
 #include "fsutil.h"
 #include "hash.h"
 #include "json.h"
@@ -434,6 +435,7 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 		x_free(adir);
 		return r ? r : TD_ERR_STATE;
 	}
+	td_failpoint(exists ? "duplicate_recorded" : "transmission_received");
 	if (exists) {
 		x->run.n_duplicate++;
 		td_log(TD_LOG_WARN, "duplicate_transmission", "file=%s "
@@ -446,6 +448,7 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 	    "size=%llu", name, tid, (unsigned long long)size);
 	r = settle(x, cl, adir);
 	x_free(adir);
+	td_failpoint("archived");
 	if (r == 0)
 		*tidp = xstrdup(tid);
 	return r;
@@ -748,6 +751,7 @@ quarantine(struct td_ctx *x, const struct tx *t, const char *code,
 		goto out;
 	if ((r = td_write_file_atomic(path, b.p, b.len)) != 0)
 		goto out;
+	td_failpoint("quarantine_staged");
 	if ((r = td_fsync_dir(qdir)) != 0)
 		goto out;
 	td_buf_reset(&b);
@@ -780,6 +784,7 @@ quarantine(struct td_ctx *x, const struct tx *t, const char *code,
 	}
 	x_free(fields);
 	if (r == 0) {
+		td_failpoint("transmission_quarantined");
 		x->run.n_quarantined++;
 		td_log(TD_LOG_WARN, "file_quarantined", "file=%s "
 		    "transmission_id=%s tier=2 code=%s message=%s", t->name,
@@ -966,6 +971,7 @@ process_one(struct td_ctx *x, const char *tid)
 	}
 	if ((r = sync_fs(x->state_dir)) != 0)
 		goto out;
+	td_failpoint("outbox_staged");
 
 	fields = xasprintf("\"records\":%llu,\"delivered\":%llu,\"dlq\":%llu,"
 	    "\"held\":0,\"duplicate\":0,\"batches\":%zu,"
@@ -1026,6 +1032,7 @@ process_one(struct td_ctx *x, const char *tid)
 		store_rollback(x->st);
 	if (r != 0)
 		goto out;
+	td_failpoint("transmission_parsed");
 	x->run.n_records += res.records;
 	x->run.n_dlq += res.rejected;
 	td_log(res.rejected ? TD_LOG_WARN : TD_LOG_INFO, "file_parsed",

@@ -27,6 +27,7 @@
 
 #include "td.h"
 #include "conf.h"
+#include "failpoint.h"
 #include "fsutil.h"
 #include "log.h"
 #include "match.h"
@@ -460,6 +461,7 @@ landing_claim(struct td_ctx *x, const struct landing_entry *e,
 		}
 		copied = 1;
 	}
+	td_failpoint("claimed");
 	if (copied) {
 		/* the original must not have changed while it was copied,
 		 * and is removed only if it is still the file copied */

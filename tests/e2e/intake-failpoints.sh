@@ -1,0 +1,81 @@
+#!/bin/sh
+# intake-failpoints.sh - a SIGKILL at each commit point and filesystem
+# step of intake and processing (TD_FAILPOINT, one kill each): after
+# the claim's rename, after a transmission or a duplicate is recorded,
+# after the archive move, with the outbox staged, after the parse commit,
+# with the quarantine staged and after its commit. The next run delivers
+# what an undisturbed run delivers, exits as it would, and leaves the
+# state directory as tidy as it; every transmission is received and
+# parsed or quarantined exactly once in the audit log.
+. "$srcdir/tests/lib/common.sh"
+PY=/usr/bin/python3
+[ -x $PY ] || t_skip_all "python3 not installed"
+t_tmpdir
+. "$srcdir/tests/lib/delivery-lib.sh"
+
+# a: three batches, one row dead-lettered; q: quarantined (half its rows
+# bad); d: a copy of a under another name, dropped after it (duplicate)
+dl_rows "$T_TMP/a.csv" 3000 21 7
+dl_rows "$T_TMP/q.csv" 4 22 1
+drop() {	# drop STATE
+	cp "$T_TMP/a.csv" "$T_TMP/q.csv" "$1/landing/"
+	cp "$T_TMP/a.csv" "$1/landing/d.csv"
+	touch -d '2026-11-28 10:00' "$1/landing/a.csv"
+	touch -d '2026-11-28 11:00' "$1/landing/q.csv"
+	touch -d '2026-11-28 12:00' "$1/landing/d.csv"
+}
+run() {	# run NAME LOG [FAILPOINT]: once, exit status in RC
+	TD_FAILPOINT=${3:-} "$TRADEDROP" once -c "$T_TMP/$1.conf" \
+	    2> "$T_TMP/$2"
+	RC=$?
+}
+# events STATE: how often each transmission was received, parsed,
+# quarantined, delivered, and how many duplicate drops were recorded
+events() {
+	$PY - "$1/audit.log" <<'PY'
+import collections, json, sys
+c = collections.Counter()
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e["event"] in ("transmission_received", "transmission_parsed",
+                      "transmission_quarantined", "transmission_delivered",
+                      "duplicate_transmission"):
+        c[(e["event"], e["transmission_id"])] += 1
+print(" ".join(sorted("%s=%d" % (k[0], v) for k, v in c.items())))
+PY
+}
+
+dl_conf ref "$T_TMP/ref" "file://$T_TMP/ref-out" "[watch]" "settle = 0"
+drop "$T_TMP/ref"
+run ref ref.log
+t_is "$RC" 1 "undisturbed: exit 1"
+t_grep "$T_TMP/ref.log" "event=file_quarantined file=q.csv" "q is quarantined"
+t_grep "$T_TMP/ref.log" "event=duplicate_transmission file=d.csv" "d is a duplicate"
+run ref ref2.log
+t_is "$RC" 0 "and the run after it exits 0"
+REF_EVENTS=$(events "$T_TMP/ref")
+
+n=0
+for fp in claimed transmission_received archived duplicate_recorded \
+    outbox_staged transmission_parsed quarantine_staged \
+    transmission_quarantined; do
+	n=$((n + 1))
+	dl_conf "k$n" "$T_TMP/k$n" "file://$T_TMP/out$n" "[watch]" "settle = 0"
+	drop "$T_TMP/k$n"
+	run "k$n" "k$n.log" "$fp"
+	t_is "$RC" 137 "killed at $fp"
+	t_grep "$T_TMP/k$n.log" "event=failpoint name=$fp" "the kill came at $fp"
+	run "k$n" "k$n-2.log"
+	t_is "$RC" 1 "$fp: the next run exits 1, as the undisturbed run"
+	t_is "$(dl_same "$T_TMP/ref-out" "$T_TMP/out$n" --all)" ok \
+		"$fp: delivered what the undisturbed run delivered"
+	run "k$n" "k$n-3.log"
+	t_is "$RC" 0 "$fp: the run after it exits 0"
+	t_is "$(ls "$T_TMP/k$n")" "$(ls "$T_TMP/ref")" \
+		"$fp: the state directory holds what the undisturbed run's does"
+	t_is "$(find "$T_TMP/k$n/work" "$T_TMP/k$n/landing" "$T_TMP/k$n/outbox" \
+	    -mindepth 1 | wc -l)" 0 "$fp: nothing left in landing, work/ or outbox/"
+	t_is "$(events "$T_TMP/k$n")" "$REF_EVENTS" \
+		"$fp: each transmission received, parsed or quarantined and delivered once"
+done
+t_done
