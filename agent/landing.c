@@ -40,10 +40,43 @@
 #define PARTIAL_NAME	".td-partial"	/* a copy under way in work/CLAIM/ */
 
 int
-landing_open(struct td_ctx *x)
+landing_owner_uids(const struct td_conf *c, uid_t **uidsp, size_t *np,
+    char **errp)
 {
 	char * const *own;
+	uid_t *uids;
 	size_t n, i;
+
+	*uidsp = NULL;
+	*np = 0;
+	*errp = NULL;
+	own = td_conf_list(c, TDK_watch_owner, &n);
+	uids = n ? xcalloc(n, sizeof(*uids)) : NULL;
+	for (i = 0; i < n; i++) {
+		struct passwd *pw;
+		uint64_t u;
+
+		if (td_parse_u64(own[i], strlen(own[i]), 0,
+		    (uid_t)-1 - 1, &u) == 0)
+			uids[i] = (uid_t)u;
+		else if ((pw = getpwnam(own[i])) != NULL)
+			uids[i] = pw->pw_uid;
+		else {
+			*errp = xasprintf("[watch] owner: no such user: %s",
+			    own[i]);
+			x_free(uids);
+			return TD_ERR_INVAL;
+		}
+	}
+	*uidsp = uids;
+	*np = n;
+	return TD_OK;
+}
+
+int
+landing_open(struct td_ctx *x)
+{
+	char *err;
 
 	x->landfd = open(x->landing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (x->landfd < 0) {
@@ -51,24 +84,13 @@ landing_open(struct td_ctx *x)
 		    strerror(errno));
 		return TD_ERR_IO;
 	}
-	own = td_conf_list(x->conf, TDK_watch_owner, &n);
-	x->owners = n ? xcalloc(n, sizeof(*x->owners)) : NULL;
-	for (i = 0; i < n; i++) {
-		struct passwd *pw;
-		uint64_t u;
-
-		if (td_parse_u64(own[i], strlen(own[i]), 0,
-		    (uid_t)-1 - 1, &u) == 0)
-			x->owners[i] = (uid_t)u;
-		else if ((pw = getpwnam(own[i])) != NULL)
-			x->owners[i] = pw->pw_uid;
-		else {
-			fprintf(stderr, "tradedrop: %s: [watch] owner: no "
-			    "such user: %s\n", td_conf_path(x->conf), own[i]);
-			return TD_ERR_INVAL;
-		}
+	if (landing_owner_uids(x->conf, &x->owners, &x->nowners,
+	    &err) != 0) {
+		fprintf(stderr, "tradedrop: %s: %s\n", td_conf_path(x->conf),
+		    err);
+		x_free(err);
+		return TD_ERR_INVAL;
 	}
-	x->nowners = n;
 	return TD_OK;
 }
 

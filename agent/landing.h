@@ -15,6 +15,8 @@
 #include <time.h>
 
 struct td_ctx;
+struct td_conf;
+struct stat;
 
 struct landing_entry {
 	char		*name;
@@ -25,6 +27,9 @@ struct landing_entry {
 	struct timespec	 ctime;
 };
 
+/* The uids of [watch] owner (names or numbers). */
+int	landing_owner_uids(const struct td_conf *, uid_t **, size_t *,
+	    char **errp);
 /* Open landing_dir and resolve [watch] owner. Prints errors. */
 int	landing_open(struct td_ctx *);
 void	landing_close(struct td_ctx *);

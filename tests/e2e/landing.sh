@@ -136,6 +136,11 @@ else
 	t_skip "owner checks need root to chown"
 fi
 
+mk_conf c3b "$T_TMP/s3b" 0 "owner = no-such-user-td"
+"$TRADEDROP" check -c "$T_TMP/c3b.conf" > /dev/null 2> "$T_TMP/log3b"
+t_is $? 2 "check refuses an owner that is no user"
+t_grep "$T_TMP/log3b" "[watch] owner: no such user: no-such-user-td" "and names it"
+
 # ------------------------------------------- files still being written
 S=$T_TMP/s4; L=$S/landing
 mkdir -p "$L"
