@@ -1,0 +1,93 @@
+#!/bin/sh
+# content.sh - what a drop holds, through `tradedrop once` to a file://
+# receiver: gzip files damaged after their first member or followed by
+# garbage are quarantined whole (nothing of them delivered) while a valid
+# multi-member gzip is delivered whole, in .gz, .tar.gz and inside a zip.
+. "$srcdir/tests/lib/common.sh"
+t_tmpdir
+PY=/usr/bin/python3
+[ -x $PY ] || t_skip_all "python3 not installed"
+S=$T_TMP/state L=$T_TMP/state/landing
+mkdir -p "$L" "$T_TMP/w"
+# conf FILE [MAP-LINE...]: the integration, with these [map] lines
+conf() {
+	_f=$1; shift
+	printf '[integration]\nname = acme\nstate_dir = %s\n[output]\nurl = file://%s/out\n[map]\n' \
+	    "$S" "$T_TMP" > "$_f"
+	for _l in "$@"; do printf '%s\n' "$_l" >> "$_f"; done
+}
+MAP1='store_id = column "Store"'
+MAP2='retailer_item_id = column "Item"'
+MAP3='gtin = column "UPC" gtin'
+MAP4='txn_date = column "Date" date "%Y-%m-%d"'
+MAP5='quantity = column "Units" decimal'
+conf "$T_TMP/t.conf" "$MAP1" "$MAP2" "$MAP3" "$MAP4" "$MAP5"
+
+tid() { sha256sum "$S"/archive/*/*/*/raw/"$1" | cut -c1-64; }
+reason() { $PY -c "import json; r=json.load(open('$S/quarantine/$(tid "$1")/reason.json')); print(r['tier'], r['code'])" 2>/dev/null; }
+message() { $PY -c "import json; print(json.load(open('$S/quarantine/$(tid "$1")/reason.json'))['message'])" 2>/dev/null; }
+delivered() {	# delivered NAME: the number of records of NAME that were delivered
+	for f in "$T_TMP/out/$(tid "$1")"/batch-*.gz; do [ -f "$f" ] && gzip -dc "$f"; done | wc -l | tr -d ' '
+}
+nothing() {	# nothing NAME: only the rejection report reached the receiver
+	t_is "$(ls "$T_TMP/out/$(tid "$1")" 2>/dev/null)" "rejections.ndjson.gz" \
+	    "nothing of $1 delivered, only its rejection"
+}
+
+# --- gzip: 500 rows, the header and row 1 in member 1, 499 in member 2
+$PY - "$T_TMP/w" <<'PY'
+import gzip, sys, zipfile, io, tarfile
+w = sys.argv[1]
+def rows(a, b, tag):
+    return ''.join('%d,041000001239,2026-11-28,%d,%s%d\r\n' % (i, i, tag, i)
+                   for i in range(a, b)).encode()
+def two(tag):
+    return (gzip.compress(b'Store,UPC,Date,Units,Item\r\n' + rows(1, 2, tag)),
+            gzip.compress(rows(2, 501, tag)))
+def flip(d, i):
+    d = bytearray(d); d[i] ^= 0x55; return bytes(d)
+def put(name, data):
+    open(w + '/' + name, 'wb').write(data)
+a, b = two('multi'); put('multi.csv.gz', a + b)
+a, b = two('head'); put('bad2-header.csv.gz', a + flip(b, 0))
+a, b = two('data'); put('bad2-data.csv.gz', a + flip(b, len(b) // 2))
+a, b = two('crc'); put('bad2-crc.csv.gz', a + flip(b, len(b) - 6))
+a, b = two('cut'); put('bad2-cut.csv.gz', a + b[:len(b) // 2])
+a, b = two('tail'); put('trailing.csv.gz', a + b + b'trailing garbage\n')
+a, b = two('zero'); put('zeros.csv.gz', a + b + bytes(1024))
+# a .tar.gz: a tar of one CSV in two gzip members, then garbage
+def tar(name, data):
+    t = io.BytesIO(); f = tarfile.open(fileobj=t, mode='w')
+    i = tarfile.TarInfo(name); i.size = len(data); f.addfile(i, io.BytesIO(data))
+    f.close(); return t.getvalue()
+t = tar('in.csv', b'Store,UPC,Date,Units,Item\r\n' + rows(1, 501, 'tar'))
+put('multi.tar.gz', gzip.compress(t[:5000]) + gzip.compress(t[5000:]))
+put('trailing.tar.gz', gzip.compress(t[:5000]) + gzip.compress(t[5000:]) + b'x' * 40)
+# the same inside a zip
+def zipped(name, inner):
+    z = io.BytesIO(); f = zipfile.ZipFile(z, 'w'); f.writestr(name, inner); f.close()
+    return z.getvalue()
+a, b = two('nest'); put('nested-ok.zip', zipped('in.csv.gz', a + b))
+a, b = two('nestbad'); put('nested-bad2.zip', zipped('in.csv.gz', a + flip(b, 0)))
+put('nested-tgz.zip', zipped('in.tar.gz', gzip.compress(t) + b'\0garbage'))
+PY
+for f in "$T_TMP"/w/*.gz "$T_TMP"/w/*.zip; do cp "$f" "$L/"; done
+
+"$TRADEDROP" once -c "$T_TMP/t.conf" 2> "$T_TMP/log"
+t_is $? 1 "once exits 1: damaged gzip files quarantined"
+
+t_is "$(delivered multi.csv.gz)" 500 "a valid two-member .csv.gz: all 500 rows delivered"
+t_is "$(delivered multi.tar.gz)" 500 "a valid two-member .tar.gz: all 500 rows delivered"
+t_is "$(delivered nested-ok.zip)" 500 "a valid two-member .csv.gz in a zip: all 500 rows delivered"
+for f in bad2-header.csv.gz bad2-data.csv.gz bad2-crc.csv.gz bad2-cut.csv.gz \
+    trailing.csv.gz zeros.csv.gz trailing.tar.gz nested-bad2.zip nested-tgz.zip; do
+	t_is "$(reason $f)" "2 archive_corrupt" "$f: quarantined as archive_corrupt"
+	nothing $f
+done
+t_grep "$S/quarantine/$(tid bad2-header.csv.gz)/reason.json" "after 1 member) is not a gzip member" \
+    "a damaged second member's header: the reason says where the gzip data stops"
+t_grep "$S/quarantine/$(tid bad2-crc.csv.gz)/reason.json" "gzip member 2" \
+    "a bad CRC in member 2: the reason names the member"
+t_grep "$S/quarantine/$(tid nested-bad2.zip)/reason.json" "in.csv.gz: " \
+    "inside a zip: the reason names the member"
+t_done
