@@ -402,6 +402,16 @@ process_file(struct mapper *m, const struct td_conf *c, int fd,
 	if (u != NULL && unpack_stats(u)->format != NULL)
 		snprintf(res->format, sizeof(res->format), "%s",
 		    unpack_stats(u)->format);
+	/* the digest of what was read, the rest of the file included */
+	if (u != NULL && ret == 0 && !res->restart &&
+	    (r = unpack_digest(u, res->raw_sha256, &res->raw_size)) != 0) {
+		if (r == TD_ERR_FORMAT) {	/* changed: that explains all */
+			t2(res, unpack_errcode(u), "%s", unpack_errmsg(u));
+			x_free(res->t2detail);
+			res->t2detail = NULL;
+		} else
+			ret = r;
+	}
 	x_free(blk);
 	csv_free(p);
 	unpack_close(u);

@@ -36,6 +36,7 @@
 #include "td.h"
 #include "unpack.h"
 #include "../lib/tap.h"
+#include "../lib/testutil.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_ASAN	1
@@ -157,28 +158,7 @@ slurp(const char *path, size_t *lenp)
 	return p;
 }
 
-static int
-sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Run a shell command in tmpdir; returns its exit status. */
-static int
-sh(const char *fmt, ...)
-{
-	va_list ap;
-	char *cmd, *full;
-	int st;
-
-	va_start(ap, fmt);
-	cmd = xvasprintf(fmt, ap);
-	va_end(ap);
-	full = xasprintf("cd '%s' && { %s ; }", tmpdir, cmd);
-	st = system(full);
-	if (st != 0)
-		diag("command failed (%d): %s", st, cmd);
-	x_free(full);
-	x_free(cmd);
-	return st;
-}
+#define sh(...)	tu_sh(tmpdir, __VA_ARGS__)
 
 /* zip OUT (relative to tmpdir) from files in tmpdir/DIR; -0 if stored. */
 static int
@@ -1055,15 +1035,10 @@ test_fixtures(void)
 static void
 sha256sum(const char *rel, char out[65])
 {
-	char *cmd = xasprintf("sha256sum '%s/%s'", tmpdir, rel);
-	FILE *f = popen(cmd, "r");
+	char *p = tpath(rel);
 
-	out[0] = '\0';
-	if (f == NULL || fscanf(f, "%64s", out) != 1)
-		out[0] = '\0';
-	if (f != NULL)
-		pclose(f);
-	x_free(cmd);
+	tu_sha256sum(p, out);
+	x_free(p);
 }
 
 static uint64_t

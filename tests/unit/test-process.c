@@ -1,0 +1,213 @@
+/*
+ * test-process.c - agent/process.c: a file through unpack, decode, parse
+ * and map as `once` and `try` run it, with the records, rejections and
+ * Tier 2 verdict kept in memory; the digest and size of the raw bytes it
+ * read (compared with sha256sum) whatever the file and its fate.
+ * Files are made at test time in a temporary directory.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "td.h"
+#include "buf.h"
+#include "conf.h"
+#include "map.h"
+#include "process.h"
+#include "../lib/tap.h"
+#include "../lib/testutil.h"
+
+static char tmpdir[] = "/tmp/test-process.XXXXXX";
+
+/* What one run of process_file() gave. */
+struct got {
+	struct td_buf	 buf;		/* the batch being filled */
+	struct td_buf	 recs;		/* every record line */
+	struct td_buf	 rejs;		/* "line code: message" per rejection */
+	uint64_t	 nrec;
+	struct proc_result res;
+	int		 rc;
+};
+
+static struct td_buf *
+g_buffer(void *arg)
+{
+	struct got *g = arg;
+
+	td_buf_reset(&g->buf);
+	return &g->buf;
+}
+
+static int
+g_batch(void *arg, struct td_buf *b, uint64_t n,
+    const struct batch_totals *bt)
+{
+	struct got *g = arg;
+
+	(void)bt;
+	g->nrec += n;
+	return td_buf_append(&g->recs, b->p, b->len);
+}
+
+static int
+g_reject(void *arg, const struct rejection *rj)
+{
+	struct got *g = arg;
+
+	return td_buf_printf(&g->rejs, "%llu %s: %s\n",
+	    (unsigned long long)rj->line, rj->code, rj->message);
+}
+
+/* A configuration in tmpdir with [map] lines added; NULL on error. */
+static struct td_conf *
+conf(const char *maplines)
+{
+	char *path = xasprintf("%s/t.conf", tmpdir), *errs = NULL;
+	FILE *f = fopen(path, "w");
+	struct td_conf *c = NULL;
+
+	if (f == NULL)
+		td_fatal("%s: %s", path, strerror(errno));
+	fprintf(f, "[integration]\nname = acme\nstate_dir = %s/state\n"
+	    "[map]\n%s[output]\nurl = file://%s/out\n", tmpdir, maplines,
+	    tmpdir);
+	fclose(f);
+	if (td_conf_load(path, &c, &errs) != 0) {
+		diag("conf: %s", errs ? errs : "?");
+		x_free(errs);
+	}
+	x_free(path);
+	return c;
+}
+
+#define MAP_STD	"store_id = column \"Store\"\n" \
+		"gtin = column \"UPC\" gtin\n" \
+		"txn_date = column \"Date\" date \"%Y-%m-%d\"\n" \
+		"quantity = column \"Units\" decimal\n"
+
+/* Process tmpdir/rel with the mapping of c into *g (free with got_free). */
+static void
+run(const struct td_conf *c, const char *rel, struct got *g)
+{
+	struct mapper *m = NULL;
+	struct proc_sink sink;
+	struct proc_opts po;
+	char *p = xasprintf("%s/%s", tmpdir, rel), *err = NULL;
+	int fd;
+
+	memset(g, 0, sizeof(*g));
+	td_buf_init(&g->buf, 4096, 0);
+	td_buf_init(&g->recs, 4096, 0);
+	td_buf_init(&g->rejs, 4096, 0);
+	if (mapper_new(c, &m, &err) != 0)
+		td_fatal("mapper_new: %s", err);
+	if ((fd = open(p, O_RDONLY)) < 0)
+		td_fatal("%s: %s", p, strerror(errno));
+	sink.buffer = g_buffer;
+	sink.batch = g_batch;
+	sink.reject = g_reject;
+	sink.arg = g;
+	memset(&po, 0, sizeof(po));
+	po.transmission_id = "0123456789abcdef0123456789abcdef"
+	    "0123456789abcdef0123456789abcdef";
+	po.file = rel;
+	po.batch_records = 1000;
+	g->rc = process_file(m, c, fd, &po, &sink, &g->res);
+	close(fd);
+	mapper_free(m);
+	x_free(p);
+}
+
+static void
+got_free(struct got *g)
+{
+	td_buf_free(&g->buf);
+	td_buf_free(&g->recs);
+	td_buf_free(&g->rejs);
+	proc_result_clear(&g->res);
+}
+
+/* sha256sum of tmpdir/rel */
+static void
+sha256sum(const char *rel, char out[65])
+{
+	char *p = xasprintf("%s/%s", tmpdir, rel);
+
+	tu_sha256sum(p, out);
+	x_free(p);
+}
+
+static long long
+fsize(const char *rel)
+{
+	char *p = xasprintf("%s/%s", tmpdir, rel);
+	struct stat sb;
+	long long n = stat(p, &sb) == 0 ? (long long)sb.st_size : -1;
+
+	x_free(p);
+	return n;
+}
+
+static void
+test_digest(void)
+{
+	static const struct { const char *file, *t2; uint64_t nrec; } f[] = {
+		{ "plain.csv", NULL, 3 },
+		{ "plain.csv.gz", NULL, 3 },
+		{ "two.zip", NULL, 6 },
+		{ "plain.tar.gz", NULL, 3 },
+		{ "trailing.csv.gz", "archive_corrupt", 0 },
+		{ "drift.csv", "schema_missing_column", 0 },
+		{ "big-drift.csv.gz", "schema_missing_column", 0 },
+	};
+	struct td_conf *c = conf(MAP_STD);
+	struct got g;
+	char want[65];
+	size_t i;
+
+	tu_sh(tmpdir, "printf 'Store,UPC,Date,Units\\n1,041000001239,2026-11-28,1\\n"
+	    "2,041000001239,2026-11-28,2\\n3,041000001239,2026-11-28,3\\n' "
+	    "> plain.csv && gzip -c plain.csv > plain.csv.gz && "
+	    "cp plain.csv b.csv && python3 -c 'import zipfile; "
+	    "z = zipfile.ZipFile(\"two.zip\", \"w\", zipfile.ZIP_DEFLATED); "
+	    "z.write(\"plain.csv\"); z.write(\"b.csv\"); z.close()' && "
+	    "tar -cf - plain.csv | gzip -c > plain.tar.gz && "
+	    "( cat plain.csv.gz; printf 'trailing bytes' ) > trailing.csv.gz && "
+	    "printf 'Store,UPC,Date,Qty\\n1,2,3,4\\n' > drift.csv && "
+	    "( cat drift.csv; head -c 5000000 /dev/urandom | od -An -x ) | "
+	    "gzip -1 -c > big-drift.csv.gz");
+	for (i = 0; i < TD_NELEM(f); i++) {
+		run(c, f[i].file, &g);
+		sha256sum(f[i].file, want);
+		is_int(g.rc, 0, "%s: process_file returns 0", f[i].file);
+		is_str(g.res.t2code, f[i].t2, "%s: Tier 2 %s", f[i].file,
+		    f[i].t2 ? f[i].t2 : "none");
+		is_int(g.nrec, f[i].nrec, "%s: %llu records", f[i].file,
+		    (unsigned long long)f[i].nrec);
+		is_str(g.res.raw_sha256, want, "%s: raw_sha256 is the file's "
+		    "sha256sum", f[i].file);
+		is_int(g.res.raw_size, fsize(f[i].file), "%s: raw_size is the "
+		    "file's size", f[i].file);
+		got_free(&g);
+	}
+	td_conf_free(c);
+}
+
+int
+main(void)
+{
+	if (mkdtemp(tmpdir) == NULL)
+		td_fatal("mkdtemp: %s", strerror(errno));
+	test_digest();
+	if (getenv("TD_KEEP_TMP") == NULL)
+		tu_sh(tmpdir, "cd / && rm -rf '%s'", tmpdir);
+	return done_testing();
+}
