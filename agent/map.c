@@ -254,6 +254,19 @@ json_str_or_null(struct td_buf *b, const char *s, size_t n)
 	return td_json_str(b, s, n);
 }
 
+/*
+ * Keep the outcome of one of several appends in *werr: a full buffer
+ * (TD_ERR_LIMIT) wins over anything else, otherwise the first error
+ * (TD_ERR_FORMAT: text that is not UTF-8) stays. Error codes are not
+ * bit masks: or-ing them mixes them into another code.
+ */
+static void
+wnote(int *werr, int r)
+{
+	if (r == TD_ERR_LIMIT || (r != 0 && *werr == 0))
+		*werr = r;
+}
+
 int
 mapper_begin(struct mapper *m, const struct map_doc *doc,
     const struct csv_rec *hdr, char **missing)
@@ -312,23 +325,25 @@ mapper_begin(struct mapper *m, const struct map_doc *doc,
 	td_buf_free(&miss);
 
 	/* The constant parts of every record of this document. */
+	r = 0;
 	td_buf_reset(&m->prefix);
-	r = td_buf_puts(&m->prefix, "\",\"integration\":");
-	r |= td_json_str(&m->prefix, m->integration, strlen(m->integration));
-	r |= td_buf_printf(&m->prefix, ",\"transmission_id\":\"%s\","
-	    "\"source\":{\"file\":", doc->transmission_id);
-	r |= td_json_str(&m->prefix, doc->file, strlen(doc->file));
-	r |= td_buf_puts(&m->prefix, ",\"member\":");
-	r |= json_str_or_null(&m->prefix, doc->member,
-	    doc->member ? strlen(doc->member) : 0);
-	r |= td_buf_puts(&m->prefix, ",\"line\":");
+	wnote(&r, td_buf_puts(&m->prefix, "\",\"integration\":"));
+	wnote(&r, td_json_str(&m->prefix, m->integration,
+	    strlen(m->integration)));
+	wnote(&r, td_buf_printf(&m->prefix, ",\"transmission_id\":\"%s\","
+	    "\"source\":{\"file\":", doc->transmission_id));
+	wnote(&r, td_json_str(&m->prefix, doc->file, strlen(doc->file)));
+	wnote(&r, td_buf_puts(&m->prefix, ",\"member\":"));
+	wnote(&r, json_str_or_null(&m->prefix, doc->member,
+	    doc->member ? strlen(doc->member) : 0));
+	wnote(&r, td_buf_puts(&m->prefix, ",\"line\":"));
 	td_buf_reset(&m->suffix);
-	r |= td_buf_printf(&m->suffix, ",\"mapping_version\":\"%s\"}\n",
-	    m->version);
+	wnote(&r, td_buf_printf(&m->suffix, ",\"mapping_version\":\"%s\"}\n",
+	    m->version));
 	if (r != 0) {
-		/* a file name that is not UTF-8 */
+		/* a file name that is not UTF-8 (the buffers are unbounded) */
 		*missing = NULL;
-		return TD_ERR_INVAL;
+		return r == TD_ERR_LIMIT ? TD_ERR_LIMIT : TD_ERR_INVAL;
 	}
 
 	td_sha256_init(&m->idctx);
@@ -633,26 +648,29 @@ mapper_map(struct mapper *m, const struct csv_rec *r, uint64_t ordinal,
 	td_sha256_final(&h, dg);
 	td_hex(dg, sizeof(dg), keyhex);
 
-	ret = td_buf_puts(out, "{\"schema\":\"tradedrop.pos.v1\","
-	    "\"record_id\":\"");
-	ret |= td_buf_append(out, idhex, 64);
-	ret |= td_buf_puts(out, "\",\"record_key\":\"");
-	ret |= td_buf_append(out, keyhex, 64);
-	ret |= td_buf_append(out, m->prefix.p, m->prefix.len);
+	/* a field that is not UTF-8 is skipped so that a full buffer is
+	 * still seen: that is TD_ERR_LIMIT whatever else is wrong */
+	ret = 0;
+	wnote(&ret, td_buf_puts(out, "{\"schema\":\"tradedrop.pos.v1\","
+	    "\"record_id\":\""));
+	wnote(&ret, td_buf_append(out, idhex, 64));
+	wnote(&ret, td_buf_puts(out, "\",\"record_key\":\""));
+	wnote(&ret, td_buf_append(out, keyhex, 64));
+	wnote(&ret, td_buf_append(out, m->prefix.p, m->prefix.len));
 	n = td_format_u64(r->line, num);
-	ret |= td_buf_append(out, num, n);
-	ret |= td_buf_putc(out, '}');
-	for (i = 0; i < RF__COUNT && ret == 0; i++) {
-		ret |= td_buf_append(out, rf_keys[i].s, rf_keys[i].n);
-		ret |= json_str_or_null(out, rv[i].p, rv[i].n);
+	wnote(&ret, td_buf_append(out, num, n));
+	wnote(&ret, td_buf_putc(out, '}'));
+	for (i = 0; i < RF__COUNT && ret != TD_ERR_LIMIT; i++) {
+		wnote(&ret, td_buf_append(out, rf_keys[i].s, rf_keys[i].n));
+		wnote(&ret, json_str_or_null(out, rv[i].p, rv[i].n));
 		if (i == RF_PERIOD_START)
-			ret |= td_buf_append(out, m->last_fiscal,
-			    m->last_fiscal_len);
+			wnote(&ret, td_buf_append(out, m->last_fiscal,
+			    m->last_fiscal_len));
 	}
-	ret |= td_buf_append(out, m->suffix.p, m->suffix.len);
+	wnote(&ret, td_buf_append(out, m->suffix.p, m->suffix.len));
 	if (ret != 0) {
 		out->len = start;
-		if (ret == TD_ERR_LIMIT || td_buf_reserve(out, 0) != 0)
+		if (ret == TD_ERR_LIMIT)
 			return TD_ERR_LIMIT;
 		return reject(res, "invalid_utf8", "a field is not valid UTF-8 "
 		    "text (declare [decode] encoding)");

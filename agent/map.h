@@ -48,7 +48,8 @@ int	 mapper_begin(struct mapper *, const struct map_doc *,
  * Map one data row (ordinal: 1-based data row number in the document).
  * On success appends one JSON line (with LF) to out and returns 0; on a
  * Tier 3 rejection returns 1 with res->code/msg set and out unchanged.
- * TD_ERR_LIMIT when out is full.
+ * TD_ERR_LIMIT (out unchanged) when out cannot take the record, even if
+ * a field is also not UTF-8: a full buffer is never a rejection.
  */
 int	 mapper_map(struct mapper *, const struct csv_rec *, uint64_t ordinal,
 	    struct td_buf *out, struct map_result *res);

@@ -3,6 +3,9 @@
  * standard tools (header only).
  *   tu_sh(dir, fmt, ...)      run a shell command in dir; its exit status
  *   tu_sha256sum(path, out)   sha256sum's hex digest of a file, or ""
+ *   tu_conf(dir, maplines)    a configuration of integration "acme" with
+ *                             these [map] lines, state in dir/state and
+ *                             output to file://dir/out; NULL on error
  */
 #ifndef TD_TESTUTIL_H
 #define TD_TESTUTIL_H
@@ -12,6 +15,7 @@
 #include <stdlib.h>
 
 #include "td.h"
+#include "conf.h"
 #include "tap.h"
 
 static inline int tu_sh(const char *, const char *, ...)
@@ -47,6 +51,26 @@ tu_sha256sum(const char *path, char out[65])
 	if (f != NULL)
 		pclose(f);
 	x_free(cmd);
+}
+
+static inline struct td_conf *
+tu_conf(const char *dir, const char *maplines)
+{
+	char *path = xasprintf("%s/t.conf", dir), *errs = NULL;
+	FILE *f = fopen(path, "w");
+	struct td_conf *c = NULL;
+
+	if (f == NULL)
+		td_fatal("%s: cannot write", path);
+	fprintf(f, "[integration]\nname = acme\nstate_dir = %s/state\n"
+	    "[map]\n%s[output]\nurl = file://%s/out\n", dir, maplines, dir);
+	fclose(f);
+	if (td_conf_load(path, &c, &errs) != 0) {
+		diag("conf: %s", errs ? errs : "?");
+		x_free(errs);
+	}
+	x_free(path);
+	return c;
 }
 
 #endif

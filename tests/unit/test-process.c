@@ -66,28 +66,6 @@ g_reject(void *arg, const struct rejection *rj)
 	    (unsigned long long)rj->line, rj->code, rj->message);
 }
 
-/* A configuration in tmpdir with [map] lines added; NULL on error. */
-static struct td_conf *
-conf(const char *maplines)
-{
-	char *path = xasprintf("%s/t.conf", tmpdir), *errs = NULL;
-	FILE *f = fopen(path, "w");
-	struct td_conf *c = NULL;
-
-	if (f == NULL)
-		td_fatal("%s: %s", path, strerror(errno));
-	fprintf(f, "[integration]\nname = acme\nstate_dir = %s/state\n"
-	    "[map]\n%s[output]\nurl = file://%s/out\n", tmpdir, maplines,
-	    tmpdir);
-	fclose(f);
-	if (td_conf_load(path, &c, &errs) != 0) {
-		diag("conf: %s", errs ? errs : "?");
-		x_free(errs);
-	}
-	x_free(path);
-	return c;
-}
-
 #define MAP_STD	"store_id = column \"Store\"\n" \
 		"gtin = column \"UPC\" gtin\n" \
 		"txn_date = column \"Date\" date \"%Y-%m-%d\"\n" \
@@ -168,7 +146,7 @@ test_digest(void)
 		{ "drift.csv", "schema_missing_column", 0 },
 		{ "big-drift.csv.gz", "schema_missing_column", 0 },
 	};
-	struct td_conf *c = conf(MAP_STD);
+	struct td_conf *c = tu_conf(tmpdir, MAP_STD);
 	struct got g;
 	char want[65];
 	size_t i;
