@@ -354,6 +354,15 @@ mapper_begin(struct mapper *m, const struct map_doc *doc,
 	td_sha256_update(&m->idctx, "\n", 1);
 	if (doc->member != NULL)
 		td_sha256_update(&m->idctx, doc->member, strlen(doc->member));
+	if (doc->occurrence > 1) {
+		/* a name seen before in this file: NUL (never in a name) and
+		 * the occurrence; first occurrences hash as they always did */
+		char occ[TD_U64_STRMAX];
+		size_t occlen = td_format_u64(doc->occurrence, occ);
+
+		td_sha256_update(&m->idctx, "", 1);
+		td_sha256_update(&m->idctx, occ, occlen);
+	}
 	td_sha256_update(&m->idctx, "\n", 1);
 	td_sha256_init(&m->keyctx);
 	td_sha256_update(&m->keyctx, m->integration, strlen(m->integration));

@@ -29,6 +29,9 @@ struct map_doc {
 	const char	*transmission_id;	/* 64 hex */
 	const char	*file;			/* original file name */
 	const char	*member;		/* archive member or NULL */
+	/* 1 for the first document of the file with this member name, 2
+	 * for the second (tar -r appends under a name already there) ... */
+	uint64_t	 occurrence;
 };
 
 int	 mapper_new(const struct td_conf *, struct mapper **, char **err);

@@ -221,6 +221,24 @@ proc_encoding(const struct proc_result *res)
 	return res->docs[0].encoding;
 }
 
+/*
+ * How many documents so far, the last one included, have the last one's
+ * member name: 1 unless an archive repeats a name (tar -r appends).
+ */
+static uint64_t
+occurrence(const struct proc_result *res)
+{
+	const char *name = res->docs[res->ndocs - 1].member;
+	uint64_t n = 1;
+	size_t i;
+
+	for (i = 0; name != NULL && i + 1 < res->ndocs; i++)
+		if (res->docs[i].member != NULL &&
+		    strcmp(res->docs[i].member, name) == 0)
+			n++;
+	return n;
+}
+
 static int
 forced(const struct proc_opts *o, size_t idx)
 {
@@ -364,6 +382,7 @@ process_file(struct mapper *m, const struct td_conf *c, int fd,
 		ps.pd->member = member ? xstrdup(member) : NULL;
 		ps.pd->encoding = "utf-8";
 		ps.doc.member = ps.pd->member;
+		ps.doc.occurrence = occurrence(res);
 		autoenc = strcmp(encname, "auto") == 0;
 		if (autoenc)
 			enc = forced(o, res->ndocs - 1) ? DEC_CP1252 :

@@ -2,7 +2,8 @@
 # content.sh - what a drop holds, through `tradedrop once` to a file://
 # receiver: gzip files damaged after their first member or followed by
 # garbage are quarantined whole (nothing of them delivered) while a valid
-# multi-member gzip is delivered whole, in .gz, .tar.gz and inside a zip.
+# multi-member gzip is delivered whole, in .gz, .tar.gz and inside a zip;
+# two members of one name (tar -r) give rows with distinct record_ids.
 . "$srcdir/tests/lib/common.sh"
 t_tmpdir
 PY=/usr/bin/python3
@@ -72,6 +73,13 @@ a, b = two('nestbad'); put('nested-bad2.zip', zipped('in.csv.gz', a + flip(b, 0)
 put('nested-tgz.zip', zipped('in.tar.gz', gzip.compress(t) + b'\0garbage'))
 PY
 for f in "$T_TMP"/w/*.gz "$T_TMP"/w/*.zip; do cp "$f" "$L/"; done
+# --- a tar with a member appended under a name already there (tar -r)
+mkdir -p "$T_TMP/r1/d" "$T_TMP/r2/d"
+printf 'Store,UPC,Date,Units,Item\n1,041000001239,2026-11-28,1,first\n' > "$T_TMP/r1/d/c.csv"
+printf 'Store,UPC,Date,Units,Item\n2,041000001239,2026-11-28,2,second\n' > "$T_TMP/r2/d/c.csv"
+tar -C "$T_TMP/r1" -cf "$T_TMP/w/appended.tar" d/c.csv
+tar -C "$T_TMP/r2" -rf "$T_TMP/w/appended.tar" d/c.csv
+cp "$T_TMP/w/appended.tar" "$L/"
 
 "$TRADEDROP" once -c "$T_TMP/t.conf" 2> "$T_TMP/log"
 t_is $? 1 "once exits 1: damaged gzip files quarantined"
@@ -90,4 +98,21 @@ t_grep "$S/quarantine/$(tid bad2-crc.csv.gz)/reason.json" "gzip member 2" \
     "a bad CRC in member 2: the reason names the member"
 t_grep "$S/quarantine/$(tid nested-bad2.zip)/reason.json" "in.csv.gz: " \
     "inside a zip: the reason names the member"
+
+# tar -r: both rows delivered, each with its own record_id, recomputed:
+# SHA-256 of integration LF transmission_id LF member [NUL occurrence] LF
+# ordinal, the occurrence only for a name met before in the file
+T=$(tid appended.tar)
+for f in "$T_TMP/out/$T"/batch-*.gz; do gzip -dc "$f"; done > "$T_TMP/appended.ndjson"
+$PY - "$T" "$T_TMP/appended.ndjson" > "$T_TMP/appended.check" 2>&1 <<'PY'
+import hashlib, json, sys
+tid, recs = sys.argv[1], [json.loads(l) for l in open(sys.argv[2])]
+assert [(r['source']['member'], r['retailer_item_id']) for r in recs] == \
+    [('d/c.csv', 'first'), ('d/c.csv', 'second')], recs
+want = [hashlib.sha256(b'acme\n' + tid.encode() + b'\nd/c.csv\n1').hexdigest(),
+        hashlib.sha256(b'acme\n' + tid.encode() + b'\nd/c.csv\x002\n1').hexdigest()]
+assert [r['record_id'] for r in recs] == want, ([r['record_id'] for r in recs], want)
+PY
+t_is "$?" 0 "tar -r: both d/c.csv rows delivered, with distinct, recomputed record_ids"
+sed 's/^/# /' "$T_TMP/appended.check"
 t_done

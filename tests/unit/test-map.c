@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "csv.h"
+#include "hash.h"
 #include "map.h"
 #include "../lib/tap.h"
 #include "../lib/testutil.h"
@@ -103,7 +104,7 @@ static char ITEM[1000];
 static void
 test_errors(void)
 {
-	struct map_doc doc = { TID, "a.csv", NULL };
+	struct map_doc doc = { TID, "a.csv", NULL, 1 };
 	struct mapper *m = mapper(MAP_ALL, hdr_all, &doc);
 	const char *good[] = { "1", "x", "041000001239", "2026-11-28", "2",
 	    "p", NULL };
@@ -142,12 +143,77 @@ test_errors(void)
 	td_conf_free(conf);
 }
 
+/* The record_id of the row mapped as ordinal of doc, or "". */
+static void
+record_id(struct mapper *m, const struct map_doc *doc, uint64_t ordinal,
+    char id[65])
+{
+	const char *good[] = { "1", "x", "041000001239", "2026-11-28", "2",
+	    "p", NULL };
+	struct csv_field f[16];
+	struct csv_rec r;
+	struct map_result res;
+	struct td_buf out;
+	char *why = NULL;
+	const char *p;
+
+	id[0] = '\0';
+	mkrec(&r, f, hdr_all, 1);
+	if (mapper_begin(m, doc, &r, &why) != 0)
+		td_fatal("mapper_begin: %s", why ? why : "?");
+	td_buf_init(&out, 0, 0);
+	mkrec(&r, f, good, 2);
+	if (mapper_map(m, &r, ordinal, &out, &res) == 0 &&
+	    (p = strstr(td_buf_cstr(&out), "\"record_id\":\"")) != NULL)
+		snprintf(id, 65, "%.64s", p + 13);
+	td_buf_free(&out);
+}
+
+/*
+ * record_id: SHA-256 of integration LF transmission_id LF member LF
+ * ordinal; a member name met again in the file adds NUL and its
+ * occurrence after the name.
+ */
+static void
+test_record_id(void)
+{
+	struct map_doc doc = { TID, "a.tar", "d/c.csv", 1 };
+	struct mapper *m = mapper(MAP_ALL, hdr_all, &doc);
+	char got[65], want[TD_SHA256_HEX];
+	static const char in1[] = "acme\n" TID "\nd/c.csv\n7";
+	static const char in2[] = "acme\n" TID "\nd/c.csv\0" "2\n7";
+	static const char in3[] = "acme\n" TID "\nd/c.csv\0" "12\n7";
+	static const char in0[] = "acme\n" TID "\n\n7";
+
+	record_id(m, &doc, 7, got);
+	td_sha256_hex(in1, sizeof(in1) - 1, want);
+	is_str(got, want, "record_id of the first d/c.csv: as always");
+	doc.occurrence = 2;
+	record_id(m, &doc, 7, got);
+	td_sha256_hex(in2, sizeof(in2) - 1, want);
+	is_str(got, want, "record_id of the second d/c.csv: NUL 2 after the "
+	    "name");
+	doc.occurrence = 12;
+	record_id(m, &doc, 7, got);
+	td_sha256_hex(in3, sizeof(in3) - 1, want);
+	is_str(got, want, "record_id of the twelfth: NUL 12");
+	doc.member = NULL;
+	doc.occurrence = 1;
+	record_id(m, &doc, 7, got);
+	td_sha256_hex(in0, sizeof(in0) - 1, want);
+	is_str(got, want, "record_id of a file that is not an archive: the "
+	    "member is empty");
+	mapper_free(m);
+	td_conf_free(conf);
+}
+
 int
 main(void)
 {
 	if (mkdtemp(tmpdir) == NULL)
 		td_fatal("mkdtemp: %s", strerror(errno));
 	test_errors();
+	test_record_id();
 	if (getenv("TD_KEEP_TMP") == NULL)
 		tu_sh("/", "rm -rf '%s'", tmpdir);
 	return done_testing();

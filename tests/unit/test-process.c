@@ -20,12 +20,16 @@
 #include "td.h"
 #include "buf.h"
 #include "conf.h"
+#include "hash.h"
 #include "map.h"
 #include "process.h"
 #include "../lib/tap.h"
 #include "../lib/testutil.h"
 
 static char tmpdir[] = "/tmp/test-process.XXXXXX";
+
+#define TID	"0123456789abcdef0123456789abcdef" \
+		"0123456789abcdef0123456789abcdef"
 
 /* What one run of process_file() gave. */
 struct got {
@@ -94,8 +98,7 @@ run(const struct td_conf *c, const char *rel, struct got *g)
 	sink.reject = g_reject;
 	sink.arg = g;
 	memset(&po, 0, sizeof(po));
-	po.transmission_id = "0123456789abcdef0123456789abcdef"
-	    "0123456789abcdef0123456789abcdef";
+	po.transmission_id = TID;
 	po.file = rel;
 	po.batch_records = 1000;
 	g->rc = process_file(m, c, fd, &po, &sink, &g->res);
@@ -179,12 +182,59 @@ test_digest(void)
 	td_conf_free(c);
 }
 
+/* The record_id of the n-th record line (0-based) in g, or "". */
+static void
+nth_id(const struct got *g, int n, char id[65])
+{
+	const char *p = g->recs.p, *end = g->recs.p + g->recs.len, *q;
+
+	id[0] = '\0';
+	for (; p != NULL && p < end && n > 0; n--)
+		if ((p = memchr(p, '\n', (size_t)(end - p))) != NULL)
+			p++;
+	if (p != NULL && p < end &&
+	    (q = strstr(p, "\"record_id\":\"")) != NULL)
+		snprintf(id, 65, "%.64s", q + 13);
+}
+
+/* A tar with a member appended under a name already there (tar -r). */
+static void
+test_repeated_member(void)
+{
+	struct td_conf *c = tu_conf(tmpdir, MAP_STD);
+	struct got g;
+	char id0[65], id1[65], want[TD_SHA256_HEX];
+	static const char in0[] = "acme\n" TID "\nd.csv\n1";
+	static const char in1[] = "acme\n" TID "\nd.csv\0" "2\n1";
+
+	tu_sh(tmpdir, "mkdir -p r1 r2 && "
+	    "printf 'Store,UPC,Date,Units\\n1,041000001239,2026-11-28,1\\n' "
+	    "> r1/d.csv && "
+	    "printf 'Store,UPC,Date,Units\\n2,041000001239,2026-11-28,2\\n' "
+	    "> r2/d.csv && tar -C r1 -cf rep.tar d.csv && "
+	    "tar -C r2 -rf rep.tar d.csv");
+	run(c, "rep.tar", &g);
+	is_int(g.nrec, 2, "tar -r: both rows, from two members named d.csv");
+	nth_id(&g, 0, id0);
+	nth_id(&g, 1, id1);
+	ok(id0[0] != '\0' && strcmp(id0, id1) != 0, "tar -r: two record_ids");
+	td_sha256_hex(in0, sizeof(in0) - 1, want);
+	is_str(id0, want, "tar -r: the first d.csv's row has the id it "
+	    "always had");
+	td_sha256_hex(in1, sizeof(in1) - 1, want);
+	is_str(id1, want, "tar -r: the second d.csv's row: NUL 2 after the "
+	    "name");
+	got_free(&g);
+	td_conf_free(c);
+}
+
 int
 main(void)
 {
 	if (mkdtemp(tmpdir) == NULL)
 		td_fatal("mkdtemp: %s", strerror(errno));
 	test_digest();
+	test_repeated_member();
 	if (getenv("TD_KEEP_TMP") == NULL)
 		tu_sh(tmpdir, "cd / && rm -rf '%s'", tmpdir);
 	return done_testing();
