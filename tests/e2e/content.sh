@@ -73,6 +73,16 @@ a, b = two('nestbad'); put('nested-bad2.zip', zipped('in.csv.gz', a + flip(b, 0)
 put('nested-tgz.zip', zipped('in.tar.gz', gzip.compress(t) + b'\0garbage'))
 PY
 for f in "$T_TMP"/w/*.gz "$T_TMP"/w/*.zip; do cp "$f" "$L/"; done
+# --- rows: 100 good ones, and bad ones among them
+$PY - "$L/rows.csv" <<'PY'
+import sys
+bad = {10: '10,00000000,2026-11-28,1,zero-gtin\r\n',
+       20: '20,041000001239,2026-11-28,5.,point-only\r\n'}
+with open(sys.argv[1], 'wb') as f:
+    f.write(b'Store,UPC,Date,Units,Item\r\n')
+    for i in range(1, 101):
+        f.write((bad.get(i) or '%d,041000001239,2026-11-28,1,ok\r\n' % i).encode())
+PY
 # --- a tar with a member appended under a name already there (tar -r)
 mkdir -p "$T_TMP/r1/d" "$T_TMP/r2/d"
 printf 'Store,UPC,Date,Units,Item\n1,041000001239,2026-11-28,1,first\n' > "$T_TMP/r1/d/c.csv"
@@ -98,6 +108,13 @@ t_grep "$S/quarantine/$(tid bad2-crc.csv.gz)/reason.json" "gzip member 2" \
     "a bad CRC in member 2: the reason names the member"
 t_grep "$S/quarantine/$(tid nested-bad2.zip)/reason.json" "in.csv.gz: " \
     "inside a zip: the reason names the member"
+
+# rows.csv: what each bad row became, by line
+t_is "$($PY -c "
+import json
+print(' '.join('%d:%s' % (r['source']['line'], r['code']) for r in map(json.loads, open('$S/dlq/$(tid rows.csv).ndjson'))))")" \
+    "11:gtin_zero 21:bad_decimal" "rows: an all-zero GTIN is gtin_zero, '5.' is bad_decimal"
+t_is "$(delivered rows.csv)" 98 "rows: the 98 good rows delivered"
 
 # tar -r: both rows delivered, each with its own record_id, recomputed:
 # SHA-256 of integration LF transmission_id LF member [NUL occurrence] LF
