@@ -385,9 +385,8 @@ reject(struct map_result *res, const char *code, const char *fmt, ...)
 	return 1;
 }
 
-/* Printable, bounded rendering of an untrusted value for a message. */
-static const char *
-shown(const char *p, size_t n, char *buf, size_t bufsz)
+const char *
+mapper_shown(const char *p, size_t n, char *buf, size_t bufsz)
 {
 	size_t i, o = 0;
 
@@ -482,11 +481,11 @@ map_field(struct mapper *m, int i, const struct csv_rec *r,
 			case TD_ERR_RANGE:
 				return reject(res, "bad_date", "%s: \"%s\" is "
 				    "not a real date", mfields[i].name,
-				    shown(p, n, show, sizeof(show)));
+				    mapper_shown(p, n, show, sizeof(show)));
 			default:
 				return reject(res, "bad_date", "%s: \"%s\" "
 				    "does not match \"%s\"", mfields[i].name,
-				    shown(p, n, show, sizeof(show)), xf->arg);
+				    mapper_shown(p, n, show, sizeof(show)), xf->arg);
 			}
 			if (n <= sizeof(s->date_in)) {
 				memcpy(s->date_in, p, n);
@@ -502,7 +501,7 @@ map_field(struct mapper *m, int i, const struct csv_rec *r,
 			    TD_DEC_PARENS : 0), &dec) != 0)
 				return reject(res, "bad_decimal", "%s: \"%s\" "
 				    "is not an exact decimal", mfields[i].name,
-				    shown(p, n, show, sizeof(show)));
+				    mapper_shown(p, n, show, sizeof(show)));
 			if (i == MF_QUANTITY)
 				res->quantity = dec;
 			else if (i == MF_AMOUNT) {
@@ -512,7 +511,7 @@ map_field(struct mapper *m, int i, const struct csv_rec *r,
 					return reject(res, "amount_scale",
 					    "amount: \"%s\" has more decimals "
 					    "than %s allows (%d)",
-					    shown(p, n, show, sizeof(show)),
+					    mapper_shown(p, n, show, sizeof(show)),
 					    m->currency, m->minor);
 				res->amount = dec;
 				res->has_amount = 1;
@@ -524,7 +523,7 @@ map_field(struct mapper *m, int i, const struct csv_rec *r,
 			if (td_gtin_normalize(p, n, s->scratch, &why) != 0)
 				return reject(res, why, "%s: \"%s\" is not a "
 				    "valid GTIN (%s)", mfields[i].name,
-				    shown(p, n, show, sizeof(show)), why);
+				    mapper_shown(p, n, show, sizeof(show)), why);
 			p = s->scratch;
 			n = 14;
 			break;
@@ -619,7 +618,7 @@ mapper_map(struct mapper *m, const struct csv_rec *r, uint64_t ordinal,
 		char show[32];
 
 		return reject(res, "currency_mismatch", "currency \"%s\" is "
-		    "not the integration's %s", shown(fv[MF_CURRENCY].p,
+		    "not the integration's %s", mapper_shown(fv[MF_CURRENCY].p,
 		    fv[MF_CURRENCY].n, show, sizeof(show)), m->currency);
 	}
 

@@ -56,5 +56,11 @@ int	 mapper_begin(struct mapper *, const struct map_doc *,
  */
 int	 mapper_map(struct mapper *, const struct csv_rec *, uint64_t ordinal,
 	    struct td_buf *out, struct map_result *res);
+/*
+ * Printable, bounded rendering of an untrusted value for a message:
+ * bytes outside printable ASCII, quotes and backslashes as \xHH, "..."
+ * when cut. Returns buf.
+ */
+const char *mapper_shown(const char *p, size_t n, char *buf, size_t bufsz);
 
 #endif

@@ -37,7 +37,81 @@ struct pstate {
 	uint64_t		 curn;
 	struct batch_totals	 bt;		/* its control totals */
 	struct map_result	 mr;
+	const struct csv_opts	*co;		/* the limits, for messages */
+	char			**hdr;		/* the document's header */
+	size_t			 nhdr;
 };
+
+static void
+header_free(struct pstate *ps)
+{
+	size_t i;
+
+	for (i = 0; i < ps->nhdr; i++)
+		x_free(ps->hdr[i]);
+	x_free(ps->hdr);
+	ps->hdr = NULL;
+	ps->nhdr = 0;
+}
+
+/* Keep the header's names: messages name a column by them. */
+static void
+header_keep(struct pstate *ps, const struct csv_rec *rec)
+{
+	size_t i;
+
+	header_free(ps);
+	ps->hdr = xcalloc(rec->nf, sizeof(*ps->hdr));
+	for (i = 0; i < rec->nf; i++)
+		ps->hdr[i] = xstrndup(rec->f[i].p, rec->f[i].len);
+	ps->nhdr = rec->nf;
+}
+
+/*
+ * What is wrong with a record that is not valid CSV, naming the field
+ * (by number, and by its header name when there is one) and the limit.
+ */
+static void
+csv_problem(const struct pstate *ps, const struct csv_rec *rec, char *buf,
+    size_t n)
+{
+	char col[128], show[96];
+	size_t f = rec->errfield;
+
+	if (f > 0 && f <= ps->nhdr)
+		snprintf(col, sizeof(col), "field %zu (\"%s\")", f,
+		    mapper_shown(ps->hdr[f - 1], strlen(ps->hdr[f - 1]), show,
+		    sizeof(show)));
+	else
+		snprintf(col, sizeof(col), "field %zu", f);
+	switch (rec->err) {
+	case CSV_E_FIELD_TOO_LONG:
+		snprintf(buf, n, "%s is longer than max_field (%zu bytes)", col,
+		    ps->co->max_field);
+		break;
+	case CSV_E_RECORD_TOO_LONG:
+		snprintf(buf, n, "the record is longer than max_record (%zu "
+		    "bytes)", ps->co->max_record);
+		break;
+	case CSV_E_TOO_MANY_FIELDS:
+		snprintf(buf, n, "the record has more than max_fields (%zu) "
+		    "fields", ps->co->max_fields);
+		break;
+	case CSV_E_BAD_QUOTE:
+		snprintf(buf, n, "%s has data after its closing quote", col);
+		break;
+	case CSV_E_UNTERMINATED:
+		snprintf(buf, n, "%s opens a quote that is still open at the "
+		    "end of the document", col);
+		break;
+	case CSV_E_NUL_BYTE:
+		snprintf(buf, n, "%s holds a NUL byte, which is not text", col);
+		break;
+	default:
+		snprintf(buf, n, "%s", csv_errcode(rec->err));
+		break;
+	}
+}
 
 static int
 flush_batch(struct pstate *ps)
@@ -95,12 +169,14 @@ on_record(void *arg, const struct csv_rec *rec)
 	if (ps->need_header) {
 		ps->need_header = 0;
 		if (rec->err != 0) {
+			csv_problem(ps, rec, ps->mr.msg, sizeof(ps->mr.msg));
 			t2(res, "schema_bad_header", "%sline %llu: the header "
-			    "row is not valid CSV (%s)", where(ps, wb,
+			    "row is not valid CSV (%s): %s", where(ps, wb,
 			    sizeof(wb)), (unsigned long long)rec->line,
-			    csv_errcode(rec->err));
+			    csv_errcode(rec->err), ps->mr.msg);
 			return 1;
 		}
+		header_keep(ps, rec);
 		r = mapper_begin(ps->m, &ps->doc, rec, &missing);
 		if (r == TD_ERR_FORMAT) {
 			struct td_buf d;
@@ -140,9 +216,12 @@ on_record(void *arg, const struct csv_rec *rec)
 	res->rows++;
 	ps->pd->rows++;
 	if (rec->err != 0) {
+		char why[200];
+
+		csv_problem(ps, rec, why, sizeof(why));
 		ps->mr.code = csv_errcode(rec->err);
 		snprintf(ps->mr.msg, sizeof(ps->mr.msg), "the row is not "
-		    "valid CSV (%s)", ps->mr.code);
+		    "valid CSV (%s): %s", ps->mr.code, why);
 		goto rejected;
 	}
 	if (ps->cur == NULL)
@@ -351,6 +430,7 @@ process_file(struct mapper *m, const struct td_conf *c, int fd,
 	ps.sink = sink;
 	ps.res = res;
 	ps.batch_records = o->batch_records;
+	ps.co = &co;
 	ps.doc.transmission_id = o->transmission_id;
 	ps.doc.file = o->file;
 	td_buf_init(&dec, READ_BLOCK * 4, 0);
@@ -392,6 +472,7 @@ process_file(struct mapper *m, const struct td_conf *c, int fd,
 		csv_free(p);
 		if ((p = csv_new(&co)) == NULL)
 			td_fatal("csv_new: bad options");
+		header_free(&ps);
 		ps.skip = mapper_skip_rows(m);
 		ps.need_header = mapper_has_header(m);
 		if (!ps.need_header &&
@@ -432,6 +513,7 @@ process_file(struct mapper *m, const struct td_conf *c, int fd,
 			ret = r;
 	}
 	x_free(blk);
+	header_free(&ps);
 	csv_free(p);
 	unpack_close(u);
 	td_buf_free(&dec);

@@ -77,7 +77,9 @@ for f in "$T_TMP"/w/*.gz "$T_TMP"/w/*.zip; do cp "$f" "$L/"; done
 $PY - "$L/rows.csv" <<'PY'
 import sys
 bad = {10: '10,00000000,2026-11-28,1,zero-gtin\r\n',
-       20: '20,041000001239,2026-11-28,5.,point-only\r\n'}
+       20: '20,041000001239,2026-11-28,5.,point-only\r\n',
+       30: '30,041000001239,2026-11-28,1,nul\0byte\r\n',
+       40: '40,041000001239,2026-11-28,1,%s\r\n' % ('x' * 70000)}
 with open(sys.argv[1], 'wb') as f:
     f.write(b'Store,UPC,Date,Units,Item\r\n')
     for i in range(1, 101):
@@ -113,8 +115,15 @@ t_grep "$S/quarantine/$(tid nested-bad2.zip)/reason.json" "in.csv.gz: " \
 t_is "$($PY -c "
 import json
 print(' '.join('%d:%s' % (r['source']['line'], r['code']) for r in map(json.loads, open('$S/dlq/$(tid rows.csv).ndjson'))))")" \
-    "11:gtin_zero 21:bad_decimal" "rows: an all-zero GTIN is gtin_zero, '5.' is bad_decimal"
-t_is "$(delivered rows.csv)" 98 "rows: the 98 good rows delivered"
+    "11:gtin_zero 21:bad_decimal 31:csv_nul_byte 41:csv_field_too_long" \
+    "rows: an all-zero GTIN is gtin_zero, '5.' is bad_decimal, a NUL byte is csv_nul_byte"
+t_is "$(delivered rows.csv)" 96 "rows: the 96 good rows delivered"
+t_is "$($PY -c "
+import json
+for r in map(json.loads, open('$S/dlq/$(tid rows.csv).ndjson')):
+    if r['code'] == 'csv_field_too_long': print(r['message'])")" \
+    'the row is not valid CSV (csv_field_too_long): field 5 ("Item") is longer than max_field (65536 bytes)' \
+    "rows: csv_field_too_long names the column and the limit"
 
 # tar -r: both rows delivered, each with its own record_id, recomputed:
 # SHA-256 of integration LF transmission_id LF member [NUL occurrence] LF

@@ -228,6 +228,48 @@ test_repeated_member(void)
 	td_conf_free(c);
 }
 
+/* Rows that are not valid CSV: the message names the field and limit. */
+static void
+test_csv_messages(void)
+{
+	struct td_conf *c = tu_conf(tmpdir, MAP_STD
+	    "[parse]\nmax_field = 16\nmax_fields = 8\n");
+	struct got g;
+
+	tu_sh(tmpdir, "printf 'Store,UPC,Date,Units,Item\\n"
+	    "1,041000001239,2026-11-28,1,x\\n"
+	    "2,041000001239,2026-11-28,1,0123456789abcdefg\\n"
+	    "3,041000001239,2026-11-28,1\\0,x\\n"
+	    "4,041000001239,\"2026-11-28\"x,1,x\\n"
+	    "5,041000001239,2026-11-28,1,x,6,7,8,9\\n"
+	    "6,041000001239,2026-11-28,1,\"x\\0y\"\\n' > msgs.csv && "
+	    "printf 'Store,UPC\\0,Date,Units\\n1,2,3,4\\n' > nulhdr.csv");
+	run(c, "msgs.csv", &g);
+	is_int(g.nrec, 1, "msgs.csv: one good row");
+	is_str(g.rejs.p, "3 csv_field_too_long: the row is not valid CSV "
+	    "(csv_field_too_long): field 5 (\"Item\") is longer than "
+	    "max_field (16 bytes)\n"
+	    "4 csv_nul_byte: the row is not valid CSV (csv_nul_byte): field 4 "
+	    "(\"Units\") holds a NUL byte, which is not text\n"
+	    "5 csv_bad_quote: the row is not valid CSV (csv_bad_quote): "
+	    "field 3 (\"Date\") has data after its closing quote\n"
+	    "6 csv_too_many_fields: the row is not valid CSV "
+	    "(csv_too_many_fields): the record has more than max_fields (8) "
+	    "fields\n"
+	    "7 csv_nul_byte: the row is not valid CSV (csv_nul_byte): field 5 "
+	    "(\"Item\") holds a NUL byte, which is not text\n",
+	    "each bad row: its code, the field by number and name, the limit");
+	got_free(&g);
+	run(c, "nulhdr.csv", &g);
+	is_str(g.res.t2code, "schema_bad_header", "a NUL in the header: "
+	    "schema_bad_header");
+	is_str(g.res.t2msg, "line 1: the header row is not valid CSV "
+	    "(csv_nul_byte): field 2 holds a NUL byte, which is not text",
+	    "a NUL in the header: the message says where");
+	got_free(&g);
+	td_conf_free(c);
+}
+
 int
 main(void)
 {
@@ -235,6 +277,7 @@ main(void)
 		td_fatal("mkdtemp: %s", strerror(errno));
 	test_digest();
 	test_repeated_member();
+	test_csv_messages();
 	if (getenv("TD_KEEP_TMP") == NULL)
 		tu_sh(tmpdir, "cd / && rm -rf '%s'", tmpdir);
 	return done_testing();
