@@ -329,6 +329,25 @@ forced(const struct proc_opts *o, size_t idx)
 	return 0;
 }
 
+/* Text with a NUL in every other byte is UTF-16 without a BOM: say so. */
+static void
+utf16_hint(struct pstate *ps, int enc)
+{
+	char wb[300];
+
+	if (enc == DEC_UTF16LE)
+		t2(ps->res, "decode_utf16_no_bom", "%sthe text looks like "
+		    "UTF-16LE without a byte order mark (a NUL byte after most "
+		    "characters); set [decode] encoding = utf-16",
+		    where(ps, wb, sizeof(wb)));
+	else
+		t2(ps->res, "decode_utf16_no_bom", "%sthe text looks like "
+		    "UTF-16BE without a byte order mark (a NUL byte before "
+		    "most characters), which this version reads only with "
+		    "one: have the sender add a byte order mark, or send UTF-8",
+		    where(ps, wb, sizeof(wb)));
+}
+
 /*
  * One document: read it from the unpacker, decode, feed the parser.
  * Returns 0 (look at res), or a negative TD_ERR_* local failure.
@@ -352,9 +371,15 @@ process_doc(struct pstate *ps, struct unpacker *u, struct csv *p,
 		}
 		if (first) {
 			/* a BOM decides; else the configured encoding */
-			int bom = decoder_sniff(blk, (size_t)n);
+			int bom = decoder_sniff(blk, (size_t)n), u16;
 
 			first = 0;
+			if (bom == 0 && enc != DEC_UTF16LE &&
+			    enc != DEC_UTF16BE &&
+			    (u16 = decoder_looks_utf16(blk, (size_t)n)) != 0) {
+				utf16_hint(ps, u16);
+				goto out;
+			}
 			if (autoenc && bom != 0)
 				enc = bom;
 			else if (enc == DEC_UTF16LE && bom == DEC_UTF16BE)

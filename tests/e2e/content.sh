@@ -79,12 +79,16 @@ import sys
 bad = {10: '10,00000000,2026-11-28,1,zero-gtin\r\n',
        20: '20,041000001239,2026-11-28,5.,point-only\r\n',
        30: '30,041000001239,2026-11-28,1,nul\0byte\r\n',
-       40: '40,041000001239,2026-11-28,1,%s\r\n' % ('x' * 70000)}
+       40: '40,041000001239,2026-11-28,1,%s\r\n' % ('x' * 70000),
+       50: '50,041000001239,2026-11-28,1,bom\ufeffinside\r\n',
+       60: '\ufeff60,041000001239,2026-11-28,1,bom-first\r\n'}
 with open(sys.argv[1], 'wb') as f:
     f.write(b'Store,UPC,Date,Units,Item\r\n')
     for i in range(1, 101):
         f.write((bad.get(i) or '%d,041000001239,2026-11-28,1,ok\r\n' % i).encode())
 PY
+# --- UTF-16LE without a byte order mark
+$PY -c "open('$L/utf16.csv', 'wb').write('Store,UPC,Date,Units,Item\r\n1,041000001239,2026-11-28,1,x\r\n'.encode('utf-16-le'))"
 # --- a tar with a member appended under a name already there (tar -r)
 mkdir -p "$T_TMP/r1/d" "$T_TMP/r2/d"
 printf 'Store,UPC,Date,Units,Item\n1,041000001239,2026-11-28,1,first\n' > "$T_TMP/r1/d/c.csv"
@@ -124,6 +128,23 @@ for r in map(json.loads, open('$S/dlq/$(tid rows.csv).ndjson')):
     if r['code'] == 'csv_field_too_long': print(r['message'])")" \
     'the row is not valid CSV (csv_field_too_long): field 5 ("Item") is longer than max_field (65536 bytes)' \
     "rows: csv_field_too_long names the column and the limit"
+t_is "$(for f in "$T_TMP/out/$(tid rows.csv)"/batch-*.gz; do gzip -dc "$f"; done | $PY -c "
+import json, sys
+print(' '.join('%s:%s' % (r['store_id'], r['retailer_item_id']) for r in map(json.loads, sys.stdin) if r['store_id'] in ('50', '60')))")" \
+    "50:bominside 60:bom-first" "rows: a byte order mark inside the file is dropped from the values"
+
+# utf16.csv: the reason says what the text looks like and what to set
+t_is "$(reason utf16.csv)" "2 decode_utf16_no_bom" "UTF-16 without a BOM: decode_utf16_no_bom"
+t_is "$(message utf16.csv)" "the text looks like UTF-16LE without a byte order mark (a NUL byte after most characters); set [decode] encoding = utf-16" \
+    "UTF-16 without a BOM: the message says how to read it"
+conf "$T_TMP/u16.conf" "$MAP1" "$MAP2" "$MAP3" "$MAP4" "$MAP5" "[decode]" "encoding = utf-16"
+mkdir -p "$T_TMP/u16/landing"
+$PY -c "open('$T_TMP/u16/landing/utf16.csv', 'wb').write('Store,UPC,Date,Units,Item\r\n1,041000001239,2026-11-28,1,\u00e9t\u00e9\r\n'.encode('utf-16-le'))"
+sed -i "s|^state_dir = .*|state_dir = $T_TMP/u16|; s|^url = .*|url = file://$T_TMP/u16/out|" "$T_TMP/u16.conf"
+"$TRADEDROP" once -c "$T_TMP/u16.conf" 2> /dev/null
+t_is "$?" 0 "with encoding = utf-16 as the message says, once exits 0"
+t_is "$(gzip -dc "$T_TMP"/u16/out/*/batch-*.gz | $PY -c "import json,sys; print(json.loads(sys.stdin.readline())['retailer_item_id'])")" \
+    "été" "with encoding = utf-16 the file is read"
 
 # tar -r: both rows delivered, each with its own record_id, recomputed:
 # SHA-256 of integration LF transmission_id LF member [NUL occurrence] LF

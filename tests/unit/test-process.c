@@ -270,6 +270,34 @@ test_csv_messages(void)
 	td_conf_free(c);
 }
 
+/* UTF-16 without a BOM is refused with a hint, in either byte order. */
+static void
+test_utf16_hint(void)
+{
+	static const struct { const char *file, *says; } f[] = {
+		{ "le.csv", "UTF-16LE without a byte order mark (a NUL byte "
+		    "after most characters); set [decode] encoding = utf-16" },
+		{ "be.csv", "UTF-16BE without a byte order mark" },
+	};
+	struct td_conf *c = tu_conf(tmpdir, MAP_STD);
+	struct got g;
+	size_t i;
+
+	tu_sh(tmpdir, "python3 -c 'import sys; t = \"Store,UPC,Date,Units\\n"
+	    "1,041000001239,2026-11-28,1\\n\"; "
+	    "open(\"le.csv\", \"wb\").write(t.encode(\"utf-16-le\")); "
+	    "open(\"be.csv\", \"wb\").write(t.encode(\"utf-16-be\"))'");
+	for (i = 0; i < TD_NELEM(f); i++) {
+		run(c, f[i].file, &g);
+		is_str(g.res.t2code, "decode_utf16_no_bom", "%s: "
+		    "decode_utf16_no_bom", f[i].file);
+		ok(strstr(g.res.t2msg, f[i].says) != NULL, "%s: the message "
+		    "says \"%s\" (%s)", f[i].file, f[i].says, g.res.t2msg);
+		got_free(&g);
+	}
+	td_conf_free(c);
+}
+
 int
 main(void)
 {
@@ -278,6 +306,7 @@ main(void)
 	test_digest();
 	test_repeated_member();
 	test_csv_messages();
+	test_utf16_hint();
 	if (getenv("TD_KEEP_TMP") == NULL)
 		tu_sh(tmpdir, "cd / && rm -rf '%s'", tmpdir);
 	return done_testing();
