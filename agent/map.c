@@ -267,18 +267,37 @@ wnote(int *werr, int r)
 		*werr = r;
 }
 
+/* Header field f is name (n bytes), exactly or but for blanks around it. */
+static int
+header_names(const struct csv_field *f, const char *name, size_t n)
+{
+	const char *p = f->p;
+	size_t l = f->len;
+
+	if (l == n && memcmp(p, name, n) == 0)
+		return 1;
+	while (l > 0 && (*p == ' ' || *p == '\t')) {
+		p++;
+		l--;
+	}
+	while (l > 0 && (p[l - 1] == ' ' || p[l - 1] == '\t'))
+		l--;
+	return l == n && memcmp(p, name, n) == 0;
+}
+
 int
 mapper_begin(struct mapper *m, const struct map_doc *doc,
     const struct csv_rec *hdr, char **missing)
 {
-	struct td_buf miss;
+	struct td_buf miss, amb;
 	const struct mapexpr *mx;
-	size_t i, j, n;
+	size_t i, j, n, nm;
 	int r;
 
 	*missing = NULL;
 	m->doc = doc;
 	td_buf_init(&miss, 64, 0);
+	td_buf_init(&amb, 64, 0);
 	for (i = 0; i < MF__COUNT; i++) {
 		mx = m->slot[i].mx;
 		m->slot[i].col = -1;
@@ -288,39 +307,33 @@ mapper_begin(struct mapper *m, const struct map_doc *doc,
 			m->slot[i].col = (int)mx->colnum - 1;
 			continue;
 		}
-		/* by name: exact match, then ignoring surrounding blanks */
+		/* by name, exactly or but for surrounding blanks: once */
 		n = strlen(mx->arg);
-		for (j = 0; hdr != NULL && j < hdr->nf; j++)
-			if (hdr->f[j].len == n &&
-			    memcmp(hdr->f[j].p, mx->arg, n) == 0)
-				break;
-		if (hdr != NULL && j == hdr->nf) {
-			for (j = 0; j < hdr->nf; j++) {
-				const char *p = hdr->f[j].p;
-				size_t l = hdr->f[j].len;
-
-				while (l > 0 && (*p == ' ' || *p == '\t')) {
-					p++;
-					l--;
-				}
-				while (l > 0 && (p[l - 1] == ' ' ||
-				    p[l - 1] == '\t'))
-					l--;
-				if (l == n && memcmp(p, mx->arg, n) == 0)
-					break;
+		for (j = 0, nm = 0; hdr != NULL && j < hdr->nf; j++) {
+			if (!header_names(&hdr->f[j], mx->arg, n))
+				continue;
+			if (nm++ == 0) {
+				m->slot[i].col = (int)j;
+				continue;
 			}
+			if (nm == 2)
+				td_buf_printf(&amb, "%s\"%s\" (columns %d",
+				    amb.len ? "; " : "", mx->arg,
+				    m->slot[i].col + 1);
+			td_buf_printf(&amb, " and %zu", j + 1);
 		}
-		if (hdr == NULL || j == hdr->nf) {
+		if (nm >= 2)
+			td_buf_putc(&amb, ')');
+		if (nm == 0)
 			td_buf_printf(&miss, "%s\"%s\"", miss.len ? ", " : "",
 			    mx->arg);
-			continue;
-		}
-		m->slot[i].col = (int)j;
 	}
-	if (miss.len > 0) {
-		*missing = xstrdup(td_buf_cstr(&miss));
+	if (miss.len > 0 || amb.len > 0) {
+		*missing = xstrdup(td_buf_cstr(miss.len > 0 ? &miss : &amb));
+		r = miss.len > 0 ? TD_ERR_FORMAT : TD_ERR_EXISTS;
 		td_buf_free(&miss);
-		return TD_ERR_FORMAT;
+		td_buf_free(&amb);
+		return r;
 	}
 	td_buf_free(&miss);
 

@@ -43,7 +43,10 @@ uint64_t mapper_skip_rows(const struct mapper *);
 /*
  * Start a document. With a header, hdr is its row: returns 0, or
  * TD_ERR_FORMAT with *missing set to the names of the absent mapped
- * columns (comma-separated, caller frees).
+ * columns (comma-separated, caller frees), or TD_ERR_EXISTS with it set
+ * to the mapped names that more than one column has and their columns
+ * ("\"UPC\" (columns 2 and 5)"). A column has a name when its header
+ * field is it, exactly or but for blanks around it.
  */
 int	 mapper_begin(struct mapper *, const struct map_doc *,
 	    const struct csv_rec *hdr, char **missing);

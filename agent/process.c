@@ -153,6 +153,33 @@ where(const struct pstate *ps, char *buf, size_t n)
 	return buf;
 }
 
+/* reason.json's detail of a refused header: it, its line, the member. */
+static char *
+header_detail(const struct pstate *ps, const struct csv_rec *rec)
+{
+	struct td_buf d;
+	size_t i;
+	char *s;
+
+	td_buf_init(&d, 256, 1 << 20);
+	td_buf_puts(&d, "{\"header\":[");
+	for (i = 0; i < rec->nf; i++) {
+		if (i > 0)
+			td_buf_putc(&d, ',');
+		if (td_json_str(&d, rec->f[i].p, rec->f[i].len) != 0)
+			td_buf_puts(&d, "null");
+	}
+	td_buf_printf(&d, "],\"header_line\":%llu,\"member\":",
+	    (unsigned long long)rec->line);
+	if (ps->doc.member == NULL || td_json_str(&d, ps->doc.member,
+	    strlen(ps->doc.member)) != 0)
+		td_buf_puts(&d, "null");
+	td_buf_putc(&d, '}');
+	s = xstrdup(td_buf_cstr(&d));
+	td_buf_free(&d);
+	return s;	/* transferred */
+}
+
 static int
 on_record(void *arg, const struct csv_rec *rec)
 {
@@ -178,31 +205,20 @@ on_record(void *arg, const struct csv_rec *rec)
 		}
 		header_keep(ps, rec);
 		r = mapper_begin(ps->m, &ps->doc, rec, &missing);
-		if (r == TD_ERR_FORMAT) {
-			struct td_buf d;
-			size_t i;
-
-			t2(res, "schema_missing_column", "%sthe header on line "
-			    "%llu lacks mapped column%s %s", where(ps, wb,
-			    sizeof(wb)), (unsigned long long)rec->line,
-			    strchr(missing, ',') ? "s" : "", missing);
-			td_buf_init(&d, 256, 1 << 20);
-			td_buf_puts(&d, "{\"header\":[");
-			for (i = 0; i < rec->nf; i++) {
-				if (i > 0)
-					td_buf_putc(&d, ',');
-				if (td_json_str(&d, rec->f[i].p,
-				    rec->f[i].len) != 0)
-					td_buf_puts(&d, "null");
-			}
-			td_buf_printf(&d, "],\"header_line\":%llu,"
-			    "\"member\":", (unsigned long long)rec->line);
-			if (ps->doc.member == NULL || td_json_str(&d,
-			    ps->doc.member, strlen(ps->doc.member)) != 0)
-				td_buf_puts(&d, "null");
-			td_buf_putc(&d, '}');
-			res->t2detail = xstrdup(td_buf_cstr(&d));
-			td_buf_free(&d);
+		if (r == TD_ERR_FORMAT || r == TD_ERR_EXISTS) {
+			if (r == TD_ERR_FORMAT)
+				t2(res, "schema_missing_column", "%sthe header "
+				    "on line %llu lacks mapped column%s %s",
+				    where(ps, wb, sizeof(wb)),
+				    (unsigned long long)rec->line,
+				    strchr(missing, ',') ? "s" : "", missing);
+			else
+				t2(res, "schema_ambiguous_column", "%sthe "
+				    "header on line %llu has a mapped column "
+				    "more than once: %s", where(ps, wb,
+				    sizeof(wb)), (unsigned long long)rec->line,
+				    missing);
+			res->t2detail = header_detail(ps, rec);
 			x_free(missing);
 			return 1;
 		}

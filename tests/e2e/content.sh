@@ -87,6 +87,9 @@ with open(sys.argv[1], 'wb') as f:
     for i in range(1, 101):
         f.write((bad.get(i) or '%d,041000001239,2026-11-28,1,ok\r\n' % i).encode())
 PY
+# --- a header that has a mapped column twice; one with an unmapped one twice
+printf 'Store,UPC,Date,Units,Item,UPC\r\n1,041000001239,2026-11-28,1,x,00000000\r\n' > "$L/dup.csv"
+printf 'Store,UPC,Date,Units,Item,Note,Note\r\n1,041000001239,2026-11-28,1,x,a,b\r\n' > "$L/dup-unmapped.csv"
 # --- UTF-16LE without a byte order mark
 $PY -c "open('$L/utf16.csv', 'wb').write('Store,UPC,Date,Units,Item\r\n1,041000001239,2026-11-28,1,x\r\n'.encode('utf-16-le'))"
 # --- a tar with a member appended under a name already there (tar -r)
@@ -132,6 +135,13 @@ t_is "$(for f in "$T_TMP/out/$(tid rows.csv)"/batch-*.gz; do gzip -dc "$f"; done
 import json, sys
 print(' '.join('%s:%s' % (r['store_id'], r['retailer_item_id']) for r in map(json.loads, sys.stdin) if r['store_id'] in ('50', '60')))")" \
     "50:bominside 60:bom-first" "rows: a byte order mark inside the file is dropped from the values"
+
+# dup.csv: which column is ambiguous, and where
+t_is "$(reason dup.csv)" "2 schema_ambiguous_column" "a mapped column twice in the header: schema_ambiguous_column"
+t_is "$(message dup.csv)" 'the header on line 1 has a mapped column more than once: "UPC" (columns 2 and 6)' \
+    "the message names the column and both positions"
+nothing dup.csv
+t_is "$(delivered dup-unmapped.csv)" 1 "an unmapped column twice: delivered"
 
 # utf16.csv: the reason says what the text looks like and what to set
 t_is "$(reason utf16.csv)" "2 decode_utf16_no_bom" "UTF-16 without a BOM: decode_utf16_no_bom"

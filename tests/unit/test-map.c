@@ -26,7 +26,8 @@ static char tmpdir[] = "/tmp/test-map.XXXXXX";
 
 /* A row of n fields from a NULL-terminated list of strings. */
 static void
-mkrec(struct csv_rec *r, struct csv_field *f, const char **v, uint64_t line)
+mkrec(struct csv_rec *r, struct csv_field *f, const char *const *v,
+    uint64_t line)
 {
 	size_t n;
 
@@ -207,6 +208,47 @@ test_record_id(void)
 	td_conf_free(conf);
 }
 
+/* A mapped name that two columns have is refused; an unmapped one not. */
+static void
+test_ambiguous(void)
+{
+	static const struct {
+		const char *hdr[9];	/* NULL-terminated */
+		int rc;
+		const char *why;
+	} t[] = {
+		{ { "Store", "Item", "UPC", "Date", "Units", "Promo", "Note",
+		    "Note" }, 0, NULL },
+		{ { "Store", "UPC", "Item", "UPC", "Date", "Units", "Promo",
+		    NULL }, TD_ERR_EXISTS, "\"UPC\" (columns 2 and 4)" },
+		{ { "Store", "UPC", "Item", " UPC ", "Date", "Units", "Promo",
+		    "UPC" }, TD_ERR_EXISTS, "\"UPC\" (columns 2 and 4 and 8)" },
+		{ { "Store", "UPC", "Item", "Date", "Units", "Promo", "Store",
+		    "Date" }, TD_ERR_EXISTS, "\"Store\" (columns 1 and 7); "
+		    "\"Date\" (columns 4 and 8)" },
+		{ { "Store", "UPC", "UPC", "Date", "Units", NULL }, TD_ERR_FORMAT,
+		    "\"Item\", \"Promo\"" },
+	};
+	struct map_doc doc = { TID, "a.csv", NULL, 1 };
+	struct mapper *m = mapper(MAP_ALL, hdr_all, &doc);
+	struct csv_field f[16];
+	struct csv_rec r;
+	char *why;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < TD_NELEM(t); i++) {
+		mkrec(&r, f, t[i].hdr, 1);
+		rc = mapper_begin(m, &doc, &r, &why);
+		is_int(rc, t[i].rc, "header %zu: mapper_begin %d", i, t[i].rc);
+		is_str(why, t[i].why, "header %zu: %s", i, t[i].why ?
+		    t[i].why : "fine");
+		x_free(why);
+	}
+	mapper_free(m);
+	td_conf_free(conf);
+}
+
 int
 main(void)
 {
@@ -214,6 +256,7 @@ main(void)
 		td_fatal("mkdtemp: %s", strerror(errno));
 	test_errors();
 	test_record_id();
+	test_ambiguous();
 	if (getenv("TD_KEEP_TMP") == NULL)
 		tu_sh("/", "rm -rf '%s'", tmpdir);
 	return done_testing();
