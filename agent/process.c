@@ -345,6 +345,30 @@ forced(const struct proc_opts *o, size_t idx)
 	return 0;
 }
 
+/* A file without a document: say what it is (empty_file). */
+static void
+no_document(struct proc_result *res, const struct unpack_stats *st)
+{
+	int plain = strcmp(st->format, "tar") == 0 ||
+	    strcmp(st->format, "empty") == 0;
+
+	if (st->nul_bytes > 0)
+		t2(res, "empty_file", "the file holds no document: it is %llu "
+		    "NUL bytes%s, which read as an empty tar archive",
+		    (unsigned long long)st->nul_bytes, plain ? "" :
+		    " once decompressed");
+	else if (strncmp(st->format, "empty", 5) == 0)
+		t2(res, "empty_file", "the file is empty%s", plain ? "" :
+		    " once decompressed");
+	else
+		t2(res, "empty_file", "the file holds no document: its "
+		    "archive (%s) has %llu director%s and %llu empty file%s",
+		    st->format, (unsigned long long)st->skipped_dirs,
+		    st->skipped_dirs == 1 ? "y" : "ies",
+		    (unsigned long long)st->skipped_empty,
+		    st->skipped_empty == 1 ? "" : "s");
+}
+
 /* Text with a NUL in every other byte is UTF-16 without a BOM: say so. */
 static void
 utf16_hint(struct pstate *ps, int enc)
@@ -534,7 +558,7 @@ process_file(struct mapper *m, const struct td_conf *c, int fd,
 		goto out;
 	}
 	if (res->ndocs == 0) {
-		t2(res, "empty_file", "the file holds no document");
+		no_document(res, unpack_stats(u));
 		goto out;
 	}
 	if ((r = flush_batch(&ps)) != 0)

@@ -90,6 +90,9 @@ PY
 # --- a header that has a mapped column twice; one with an unmapped one twice
 printf 'Store,UPC,Date,Units,Item,UPC\r\n1,041000001239,2026-11-28,1,x,00000000\r\n' > "$L/dup.csv"
 printf 'Store,UPC,Date,Units,Item,Note,Note\r\n1,041000001239,2026-11-28,1,x,a,b\r\n' > "$L/dup-unmapped.csv"
+# --- a gzip of NUL bytes; a CSV after 4096 NUL bytes
+head -c 10240 /dev/zero | gzip -c > "$L/nul.csv.gz"
+{ head -c 4096 /dev/zero; printf 'Store,UPC,Date,Units,Item\r\n1,041000001239,2026-11-28,1,x\r\n'; } > "$L/nul-prefix.csv"
 # --- UTF-16LE without a byte order mark
 $PY -c "open('$L/utf16.csv', 'wb').write('Store,UPC,Date,Units,Item\r\n1,041000001239,2026-11-28,1,x\r\n'.encode('utf-16-le'))"
 # --- a tar with a member appended under a name already there (tar -r)
@@ -142,6 +145,14 @@ t_is "$(message dup.csv)" 'the header on line 1 has a mapped column more than on
     "the message names the column and both positions"
 nothing dup.csv
 t_is "$(delivered dup-unmapped.csv)" 1 "an unmapped column twice: delivered"
+
+# NULs: said for what they are, not "holds no document" alone
+t_is "$(reason nul.csv.gz)" "2 empty_file" "a gzip of NUL bytes: empty_file"
+t_is "$(message nul.csv.gz)" "the file holds no document: it is 10240 NUL bytes once decompressed, which read as an empty tar archive" \
+    "a gzip of NUL bytes: the message says so"
+t_is "$(reason nul-prefix.csv)" "2 nul_prefix" "a CSV after NUL bytes: nul_prefix"
+t_is "$(message nul-prefix.csv)" "nul-prefix.csv begins with 4096 NUL bytes, then other data: a damaged or zero-filled file, neither an archive nor text" \
+    "a CSV after NUL bytes: the message says so"
 
 # utf16.csv: the reason says what the text looks like and what to set
 t_is "$(reason utf16.csv)" "2 decode_utf16_no_bom" "UTF-16 without a BOM: decode_utf16_no_bom"

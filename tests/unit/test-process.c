@@ -298,6 +298,44 @@ test_utf16_hint(void)
 	td_conf_free(c);
 }
 
+/* Files without a document: the message says what they are. */
+static void
+test_no_document(void)
+{
+	static const struct { const char *file, *code, *msg; } f[] = {
+		{ "zeros.gz", "empty_file", "the file holds no document: it is "
+		    "20480 NUL bytes once decompressed, which read as an empty "
+		    "tar archive" },
+		{ "zeros.tar", "empty_file", "the file holds no document: it is "
+		    "10240 NUL bytes, which read as an empty tar archive" },
+		{ "empty.csv", "empty_file", "the file is empty" },
+		{ "empty.csv.gz", "empty_file", "the file is empty once "
+		    "decompressed" },
+		{ "dirs.tar", "empty_file", "the file holds no document: its "
+		    "archive (tar) has 1 directory and 1 empty file" },
+		{ "nul-prefix.csv", "nul_prefix", "nul-prefix.csv begins with "
+		    "2048 NUL bytes, then other data: a damaged or zero-filled "
+		    "file, neither an archive nor text" },
+	};
+	struct td_conf *c = tu_conf(tmpdir, MAP_STD);
+	struct got g;
+	size_t i;
+
+	tu_sh(tmpdir, "head -c 20480 /dev/zero | gzip -c > zeros.gz && "
+	    "head -c 10240 /dev/zero > zeros.tar && : > empty.csv && "
+	    "gzip -c empty.csv > empty.csv.gz && mkdir -p dd/d && "
+	    ": > dd/d/e.csv && tar -C dd -cf dirs.tar d && "
+	    "( head -c 2048 /dev/zero; cat plain.csv ) > nul-prefix.csv");
+	for (i = 0; i < TD_NELEM(f); i++) {
+		run(c, f[i].file, &g);
+		is_str(g.res.t2code, f[i].code, "%s: its code", f[i].file);
+		is_str(g.res.t2msg, f[i].msg, "%s: the message says what it is",
+		    f[i].file);
+		got_free(&g);
+	}
+	td_conf_free(c);
+}
+
 int
 main(void)
 {
@@ -307,6 +345,7 @@ main(void)
 	test_repeated_member();
 	test_csv_messages();
 	test_utf16_hint();
+	test_no_document();
 	if (getenv("TD_KEEP_TMP") == NULL)
 		tu_sh(tmpdir, "cd / && rm -rf '%s'", tmpdir);
 	return done_testing();
