@@ -345,6 +345,28 @@ forced(const struct proc_opts *o, size_t idx)
 	return 0;
 }
 
+/*
+ * More rows dead-lettered than max_reject_ratio (ppm) allows: the whole
+ * file is Tier 2, so that `once` and `try` agree.
+ */
+static void
+reject_ratio(struct proc_result *res, uint64_t ppm)
+{
+	char frac[8];
+	size_t l;
+
+	if (res->t2code != NULL || res->rows == 0 ||
+	    (unsigned __int128)res->rejected * 1000000 <=
+	    (unsigned __int128)ppm * res->rows)
+		return;
+	snprintf(frac, sizeof(frac), "%06u", (unsigned)(ppm % 1000000));
+	for (l = strlen(frac); l > 1 && frac[l - 1] == '0'; l--)
+		frac[l - 1] = '\0';
+	t2(res, "reject_ratio_exceeded", "%llu of %llu rows rejected, more "
+	    "than max_reject_ratio %u.%s", (unsigned long long)res->rejected,
+	    (unsigned long long)res->rows, (unsigned)(ppm / 1000000), frac);
+}
+
 /* A file without a document: say what it is (empty_file). */
 static void
 no_document(struct proc_result *res, const struct unpack_stats *st)
@@ -563,6 +585,8 @@ process_file(struct mapper *m, const struct td_conf *c, int fd,
 	}
 	if ((r = flush_batch(&ps)) != 0)
 		ret = r;
+	else
+		reject_ratio(res, td_conf_u64(c, TDK_integration_max_reject_ratio));
  out:
 	if (u != NULL && unpack_stats(u)->format != NULL)
 		snprintf(res->format, sizeof(res->format), "%s",

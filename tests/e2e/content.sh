@@ -167,6 +167,26 @@ t_is "$?" 0 "with encoding = utf-16 as the message says, once exits 0"
 t_is "$(gzip -dc "$T_TMP"/u16/out/*/batch-*.gz | $PY -c "import json,sys; print(json.loads(sys.stdin.readline())['retailer_item_id'])")" \
     "été" "with encoding = utf-16 the file is read"
 
+# try: the records of a file the whole of which would be quarantined are
+# not shown; the verdict is, after the rejections that led to it
+"$TRADEDROP" try -c "$T_TMP/t.conf" "$T_TMP/w/multi.csv.gz" > "$T_TMP/try.out" 2> "$T_TMP/try.err"
+t_is "$? $(wc -l < "$T_TMP/try.out" | tr -d ' ') $(wc -c < "$T_TMP/try.err" | tr -d ' ')" "0 500 0" \
+    "try of a whole multi-member gzip: exit 0, its 500 records, nothing on stderr"
+"$TRADEDROP" try -c "$T_TMP/t.conf" "$T_TMP/w/bad2-header.csv.gz" > "$T_TMP/try.out" 2> "$T_TMP/try.err"
+t_is "$? $(wc -c < "$T_TMP/try.out" | tr -d ' ')" "1 0" \
+    "try of a gzip with a damaged second member: exit 1, no record on stdout (its first member's row is not shown)"
+t_grep "$T_TMP/try.err" "$T_TMP/w/bad2-header.csv.gz: tier 2 archive_corrupt: " "try: the tier 2 verdict, code and message"
+t_grep "$T_TMP/try.err" "bad2-header.csv.gz: the whole file would be quarantined: none of its records is shown, none would be delivered" \
+    "try: says the whole file would be quarantined"
+$PY -c "
+import sys
+sys.stdout.write('Store,UPC,Date,Units,Item\n1,041000001239,2026-11-28,1,ok\n2,000000000000,2026-11-28,1,zero\n')" > "$T_TMP/ratio.csv"
+"$TRADEDROP" try -c "$T_TMP/t.conf" "$T_TMP/ratio.csv" > "$T_TMP/try.out" 2> "$T_TMP/try.err"
+t_is "$? $(wc -c < "$T_TMP/try.out" | tr -d ' ')" "1 0" "try of a file over max_reject_ratio: exit 1, no record shown"
+t_is "$(cut -d: -f2- "$T_TMP/try.err" | head -2)" "3: tier 3 gtin_zero: gtin: \"000000000000\" is not a valid GTIN (gtin_zero)
+ tier 2 reject_ratio_exceeded: 1 of 2 rows rejected, more than max_reject_ratio 0.05" \
+    "try: the rejected row, then the verdict once would give"
+
 # tar -r: both rows delivered, each with its own record_id, recomputed:
 # SHA-256 of integration LF transmission_id LF member [NUL occurrence] LF
 # ordinal, the occurrence only for a name met before in the file

@@ -336,6 +336,31 @@ test_no_document(void)
 	td_conf_free(c);
 }
 
+/* More rejected rows than max_reject_ratio: Tier 2, as once says it. */
+static void
+test_reject_ratio(void)
+{
+	struct td_conf *c = tu_conf(tmpdir, MAP_STD);
+	struct td_conf *c2 = tu_conf(tmpdir, MAP_STD
+	    "[integration]\nmax_reject_ratio = 0.5\n");
+	struct got g;
+
+	tu_sh(tmpdir, "printf 'Store,UPC,Date,Units\\n"
+	    "1,041000001239,2026-11-28,1\\n2,x,2026-11-28,1\\n' > half.csv");
+	run(c, "half.csv", &g);
+	is_str(g.res.t2code, "reject_ratio_exceeded", "1 of 2 rejected, "
+	    "max 0.05: reject_ratio_exceeded");
+	is_str(g.res.t2msg, "1 of 2 rows rejected, more than max_reject_ratio "
+	    "0.05", "the message");
+	got_free(&g);
+	run(c2, "half.csv", &g);
+	is_str(g.res.t2code, NULL, "1 of 2 rejected, max 0.5: not over");
+	is_int(g.nrec, 1, "max 0.5: the good row is a record");
+	got_free(&g);
+	td_conf_free(c);
+	td_conf_free(c2);
+}
+
 int
 main(void)
 {
@@ -346,6 +371,7 @@ main(void)
 	test_csv_messages();
 	test_utf16_hint();
 	test_no_document();
+	test_reject_ratio();
 	if (getenv("TD_KEEP_TMP") == NULL)
 		tu_sh(tmpdir, "cd / && rm -rf '%s'", tmpdir);
 	return done_testing();
