@@ -37,8 +37,8 @@ enum csv_state {
 };
 
 /* Class bits: which bytes end a run in the unquoted / quoted states. */
-#define CSV_C_UNQ	0x01	/* delimiter, CR, LF */
-#define CSV_C_Q		0x02	/* quote, CR, LF */
+#define CSV_C_UNQ	0x01	/* delimiter, CR, LF, NUL */
+#define CSV_C_Q		0x02	/* quote, CR, LF, NUL */
 
 #define CSV_MIN_ALLOC	4096
 #define CSV_MIN_FIELDS	16
@@ -55,6 +55,7 @@ struct csv {
 	int		 state;
 	int		 bom_n;		/* BOM bytes matched so far */
 	int		 err;		/* error of the current record */
+	size_t		 errfield;	/* its field, 1-based (0: none) */
 	unsigned char	 last;		/* last byte of the previous chunk */
 	uint64_t	 line;		/* current physical line */
 	uint64_t	 rec_line;	/* line where the current record began */
@@ -109,6 +110,7 @@ csv_new(const struct csv_opts *o)
 	s->cls['\r'] |= CSV_C_UNQ | CSV_C_Q;
 	s->cls['\n'] |= CSV_C_UNQ | CSV_C_Q;
 	s->cls['"'] |= CSV_C_Q;
+	s->cls[0] |= CSV_C_UNQ | CSV_C_Q;
 	s->state = CSV_S_BOM;
 	s->line = 1;
 	s->fcap = max_fields < CSV_MIN_FIELDS ? max_fields : CSV_MIN_FIELDS;
@@ -145,6 +147,8 @@ csv_errcode(int err)
 		return "csv_bad_quote";
 	case CSV_E_UNTERMINATED:
 		return "csv_unterminated_quote";
+	case CSV_E_NUL_BYTE:
+		return "csv_nul_byte";
 	}
 	return "csv_unknown";
 }
@@ -179,6 +183,7 @@ csv_fail(struct csv *s, int code, const unsigned char *q)
 	uint64_t before = s->rawtot + (uint64_t)(q - s->raw_mark);
 
 	s->err = before > s->max_record ? CSV_E_RECORD_TOO_LONG : code;
+	s->errfield = s->err == CSV_E_RECORD_TOO_LONG ? 0 : s->nf + 1;
 }
 
 /* Append n unquoted bytes at src to the current field. */
@@ -290,6 +295,7 @@ csv_emit(struct csv *s, const unsigned char *eor, csv_cb cb, void *arg)
 	}
 	rec.line = s->rec_line;
 	rec.err = s->err;
+	rec.errfield = s->err != 0 ? s->errfield : 0;
 	rec.f = s->f;
 	rec.nf = 0;
 	if (s->err == 0) {
@@ -369,6 +375,7 @@ csv_run(struct csv *s, const unsigned char *data, size_t len, csv_cb cb,
 			/* A record begins. */
 			s->rec_line = s->line;
 			s->err = 0;
+			s->errfield = 0;
 			s->nf = 0;
 			s->off[0] = 0;
 			s->rlen = 0;
@@ -390,6 +397,13 @@ csv_run(struct csv *s, const unsigned char *data, size_t len, csv_cb cb,
 				st = CSV_S_UNQ;
 				continue;
 			}
+			if (*p == '\0') {
+				if (s->err == 0)
+					csv_fail(s, CSV_E_NUL_BYTE, p);
+				p++;
+				st = CSV_S_UNQ;
+				continue;
+			}
 			if (*p == s->delim) {
 				csv_delim(s, p);
 				p++;
@@ -403,6 +417,13 @@ csv_run(struct csv *s, const unsigned char *data, size_t len, csv_cb cb,
 				p = csv_scan(p, end, cls, CSV_C_Q);
 				if (p == end || *p == '"')
 					break;
+				if (*p == '\0') {
+					csv_put(s, q, (size_t)(p - q));
+					if (s->err == 0)
+						csv_fail(s, CSV_E_NUL_BYTE, p);
+					q = ++p;
+					continue;
+				}
 				/* CR or LF inside quotes: data, and a line. */
 				prev = p > data ? p[-1] : s->last;
 				if (*p == '\r' || prev != '\r')
@@ -508,8 +529,10 @@ csv_finish(struct csv *s, csv_cb cb, void *arg)
 	}
 	switch (s->state) {
 	case CSV_S_Q:
-		if (s->err == 0)
+		if (s->err == 0) {
 			s->err = CSV_E_UNTERMINATED;
+			s->errfield = s->nf + 1;
+		}
 		/* FALLTHROUGH */
 	case CSV_S_FIELD:
 	case CSV_S_UNQ:

@@ -12,14 +12,16 @@
  * a quote is quoted ("" is a literal quote, delimiters and line ends are
  * data and kept verbatim); a quote inside an unquoted field is literal;
  * anything between a closing quote and the next delimiter or line end
- * rejects the record (CSV_E_BAD_QUOTE).  NUL bytes are data.
+ * rejects the record (CSV_E_BAD_QUOTE).  A NUL byte is never text: it
+ * rejects the record (CSV_E_NUL_BYTE), quoted or not.
  *
  * A record that breaks a rule or a limit is still delivered, with err set
  * and only line/raw/rawlen meaningful; parsing resumes after the end of
  * that record (quotes are honoured while looking for it).  When several
  * problems occur in one record, the one whose byte comes first is
  * reported; if a field-level problem and the record limit are crossed by
- * the same byte, the field-level code wins.
+ * the same byte, the field-level code wins.  errfield names the field of
+ * a field-level problem (1-based; 0 for the record limits).
  */
 #ifndef TD_CSV_H
 #define TD_CSV_H
@@ -33,6 +35,7 @@
 #define CSV_E_TOO_MANY_FIELDS	3	/* more than max_fields fields */
 #define CSV_E_BAD_QUOTE		4	/* data after a closing quote */
 #define CSV_E_UNTERMINATED	5	/* quoted field open at end of input */
+#define CSV_E_NUL_BYTE		6	/* a NUL byte in the record */
 
 /* Used for csv_opts members left at 0. */
 #define CSV_DEFAULT_DELIM	','
@@ -59,6 +62,7 @@ struct csv_rec {
 	const char	*raw;		/* raw bytes without the line end, */
 	size_t		 rawlen;	/* truncated to max_record */
 	int		 err;		/* 0 or CSV_E_*: f/nf not meaningful */
+	size_t		 errfield;	/* 1-based field of err, or 0 */
 };
 
 /* A nonzero return stops parsing; csv_feed()/csv_finish() return it. */

@@ -16,7 +16,8 @@
  *
  * A sequence cut by the end of a feed call is kept (at most 3 bytes) and
  * completed from the next call. A leading BOM of the decoder's own
- * encoding is skipped, even when split across calls. Errors are sticky.
+ * encoding is skipped, even when split across calls; a U+FEFF anywhere
+ * later is dropped from the output (dec_drop_feff). Errors are sticky.
  * Offsets are input byte offsets from the start of the document,
  * counting a BOM.
  */
@@ -344,6 +345,37 @@ dec_run(const struct decoder *d, const uint8_t *s, size_t n, uint8_t *dst,
 	}
 }
 
+/*
+ * Drop every U+FEFF (EF BB BF) from the UTF-8 in p[0..n), which holds
+ * whole characters; returns the new length. A byte order mark inside a
+ * document (two files joined, or a stray zero width no-break space) is
+ * never part of a value.
+ */
+static size_t
+dec_drop_feff(uint8_t *p, size_t n)
+{
+	uint8_t *q;
+	size_t i = 0, o;
+
+	for (;;) {
+		if ((q = memchr(p + i, 0xef, n - i)) == NULL)
+			return n;	/* the usual case: none */
+		i = (size_t)(q - p);
+		if (i + 3 <= n && q[1] == 0xbb && q[2] == 0xbf)
+			break;
+		i++;
+	}
+	for (o = i, i += 3; i < n; ) {
+		if (p[i] == 0xef && i + 3 <= n && p[i + 1] == 0xbb &&
+		    p[i + 2] == 0xbf) {
+			i += 3;
+			continue;
+		}
+		p[o++] = p[i++];
+	}
+	return o;
+}
+
 static int
 dec_fail(struct decoder *d, uint64_t off)
 {
@@ -381,6 +413,27 @@ decoder_sniff(const void *p, size_t n)
 	if (n >= 2 && memcmp(s, bom_le, 2) == 0)
 		return DEC_UTF16LE;
 	if (n >= 2 && memcmp(s, bom_be, 2) == 0)
+		return DEC_UTF16BE;
+	return 0;
+}
+
+int
+decoder_looks_utf16(const void *p, size_t n)
+{
+	const uint8_t *s = p;
+	size_t i, z[2] = { 0, 0 }, pairs;
+
+	if (n > 4096)
+		n = 4096;
+	pairs = n / 2;
+	if (pairs < 4)
+		return 0;
+	for (i = 0; i < 2 * pairs; i++)
+		z[i & 1] += s[i] == 0;
+	/* ASCII as UTF-16: a NUL in every other byte, on one side only */
+	if (4 * z[1] >= 3 * pairs && 8 * z[0] <= pairs)
+		return DEC_UTF16LE;
+	if (4 * z[0] >= 3 * pairs && 8 * z[1] <= pairs)
 		return DEC_UTF16BE;
 	return 0;
 }
@@ -487,6 +540,7 @@ decoder_feed(struct decoder *d, const void *inp, size_t n,
 		memcpy(tmp + d->npend, in + i, take);
 		tlen = d->npend + take;
 		v = dec_run(d, tmp, tlen, obuf, &olen, &bad);
+		olen = dec_drop_feff(obuf, olen);
 		if (olen > 0 && td_buf_append(out, obuf, olen) != 0)
 			return dec_limit(d, base + i - d->npend);
 		if (bad)
@@ -511,11 +565,13 @@ decoder_feed(struct decoder *d, const void *inp, size_t n,
 				return dec_limit(d, base + i);
 			v = dec_run(d, in + i, blk,
 			    (uint8_t *)out->p + out->len, &olen, &bad);
-			out->len += olen;
+			out->len += dec_drop_feff((uint8_t *)out->p + out->len,
+			    olen);
 		} else {
 			if (blk > DEC_STEP)
 				blk = DEC_STEP;
 			v = dec_run(d, in + i, blk, obuf, &olen, &bad);
+			olen = dec_drop_feff(obuf, olen);
 			if (olen > 0 && td_buf_append(out, obuf, olen) != 0)
 				return dec_limit(d, base + i);
 		}

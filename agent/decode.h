@@ -11,7 +11,8 @@
  *                (decode_invalid_utf16)
  *
  * decoder_sniff() looks at the first bytes of a document for a BOM.
- * A BOM is consumed, never emitted.
+ * A BOM is consumed, never emitted; a U+FEFF later in the document (two
+ * files joined, a stray zero width no-break space) is dropped too.
  */
 #ifndef TD_DECODE_H
 #define TD_DECODE_H
@@ -35,6 +36,12 @@ struct decoder;
  * DEC_UTF8 for a UTF-8 BOM, DEC_UTF16LE/BE for a UTF-16 BOM, else 0.
  */
 int	 decoder_sniff(const void *p, size_t n);
+/*
+ * From the first n bytes of a document without a BOM: DEC_UTF16LE or
+ * DEC_UTF16BE when they look like UTF-16 text of that byte order (a NUL
+ * in most odd, or most even, bytes and few on the other side), else 0.
+ */
+int	 decoder_looks_utf16(const void *p, size_t n);
 struct decoder *decoder_new(int enc);
 void	 decoder_free(struct decoder *);
 /*

@@ -254,18 +254,50 @@ json_str_or_null(struct td_buf *b, const char *s, size_t n)
 	return td_json_str(b, s, n);
 }
 
+/*
+ * Keep the outcome of one of several appends in *werr: a full buffer
+ * (TD_ERR_LIMIT) wins over anything else, otherwise the first error
+ * (TD_ERR_FORMAT: text that is not UTF-8) stays. Error codes are not
+ * bit masks: or-ing them mixes them into another code.
+ */
+static void
+wnote(int *werr, int r)
+{
+	if (r == TD_ERR_LIMIT || (r != 0 && *werr == 0))
+		*werr = r;
+}
+
+/* Header field f is name (n bytes), exactly or but for blanks around it. */
+static int
+header_names(const struct csv_field *f, const char *name, size_t n)
+{
+	const char *p = f->p;
+	size_t l = f->len;
+
+	if (l == n && memcmp(p, name, n) == 0)
+		return 1;
+	while (l > 0 && (*p == ' ' || *p == '\t')) {
+		p++;
+		l--;
+	}
+	while (l > 0 && (p[l - 1] == ' ' || p[l - 1] == '\t'))
+		l--;
+	return l == n && memcmp(p, name, n) == 0;
+}
+
 int
 mapper_begin(struct mapper *m, const struct map_doc *doc,
     const struct csv_rec *hdr, char **missing)
 {
-	struct td_buf miss;
+	struct td_buf miss, amb;
 	const struct mapexpr *mx;
-	size_t i, j, n;
+	size_t i, j, n, nm;
 	int r;
 
 	*missing = NULL;
 	m->doc = doc;
 	td_buf_init(&miss, 64, 0);
+	td_buf_init(&amb, 64, 0);
 	for (i = 0; i < MF__COUNT; i++) {
 		mx = m->slot[i].mx;
 		m->slot[i].col = -1;
@@ -275,60 +307,56 @@ mapper_begin(struct mapper *m, const struct map_doc *doc,
 			m->slot[i].col = (int)mx->colnum - 1;
 			continue;
 		}
-		/* by name: exact match, then ignoring surrounding blanks */
+		/* by name, exactly or but for surrounding blanks: once */
 		n = strlen(mx->arg);
-		for (j = 0; hdr != NULL && j < hdr->nf; j++)
-			if (hdr->f[j].len == n &&
-			    memcmp(hdr->f[j].p, mx->arg, n) == 0)
-				break;
-		if (hdr != NULL && j == hdr->nf) {
-			for (j = 0; j < hdr->nf; j++) {
-				const char *p = hdr->f[j].p;
-				size_t l = hdr->f[j].len;
-
-				while (l > 0 && (*p == ' ' || *p == '\t')) {
-					p++;
-					l--;
-				}
-				while (l > 0 && (p[l - 1] == ' ' ||
-				    p[l - 1] == '\t'))
-					l--;
-				if (l == n && memcmp(p, mx->arg, n) == 0)
-					break;
+		for (j = 0, nm = 0; hdr != NULL && j < hdr->nf; j++) {
+			if (!header_names(&hdr->f[j], mx->arg, n))
+				continue;
+			if (nm++ == 0) {
+				m->slot[i].col = (int)j;
+				continue;
 			}
+			if (nm == 2)
+				td_buf_printf(&amb, "%s\"%s\" (columns %d",
+				    amb.len ? "; " : "", mx->arg,
+				    m->slot[i].col + 1);
+			td_buf_printf(&amb, " and %zu", j + 1);
 		}
-		if (hdr == NULL || j == hdr->nf) {
+		if (nm >= 2)
+			td_buf_putc(&amb, ')');
+		if (nm == 0)
 			td_buf_printf(&miss, "%s\"%s\"", miss.len ? ", " : "",
 			    mx->arg);
-			continue;
-		}
-		m->slot[i].col = (int)j;
 	}
-	if (miss.len > 0) {
-		*missing = xstrdup(td_buf_cstr(&miss));
+	if (miss.len > 0 || amb.len > 0) {
+		*missing = xstrdup(td_buf_cstr(miss.len > 0 ? &miss : &amb));
+		r = miss.len > 0 ? TD_ERR_FORMAT : TD_ERR_EXISTS;
 		td_buf_free(&miss);
-		return TD_ERR_FORMAT;
+		td_buf_free(&amb);
+		return r;
 	}
 	td_buf_free(&miss);
 
 	/* The constant parts of every record of this document. */
+	r = 0;
 	td_buf_reset(&m->prefix);
-	r = td_buf_puts(&m->prefix, "\",\"integration\":");
-	r |= td_json_str(&m->prefix, m->integration, strlen(m->integration));
-	r |= td_buf_printf(&m->prefix, ",\"transmission_id\":\"%s\","
-	    "\"source\":{\"file\":", doc->transmission_id);
-	r |= td_json_str(&m->prefix, doc->file, strlen(doc->file));
-	r |= td_buf_puts(&m->prefix, ",\"member\":");
-	r |= json_str_or_null(&m->prefix, doc->member,
-	    doc->member ? strlen(doc->member) : 0);
-	r |= td_buf_puts(&m->prefix, ",\"line\":");
+	wnote(&r, td_buf_puts(&m->prefix, "\",\"integration\":"));
+	wnote(&r, td_json_str(&m->prefix, m->integration,
+	    strlen(m->integration)));
+	wnote(&r, td_buf_printf(&m->prefix, ",\"transmission_id\":\"%s\","
+	    "\"source\":{\"file\":", doc->transmission_id));
+	wnote(&r, td_json_str(&m->prefix, doc->file, strlen(doc->file)));
+	wnote(&r, td_buf_puts(&m->prefix, ",\"member\":"));
+	wnote(&r, json_str_or_null(&m->prefix, doc->member,
+	    doc->member ? strlen(doc->member) : 0));
+	wnote(&r, td_buf_puts(&m->prefix, ",\"line\":"));
 	td_buf_reset(&m->suffix);
-	r |= td_buf_printf(&m->suffix, ",\"mapping_version\":\"%s\"}\n",
-	    m->version);
+	wnote(&r, td_buf_printf(&m->suffix, ",\"mapping_version\":\"%s\"}\n",
+	    m->version));
 	if (r != 0) {
-		/* a file name that is not UTF-8 */
+		/* a file name that is not UTF-8 (the buffers are unbounded) */
 		*missing = NULL;
-		return TD_ERR_INVAL;
+		return r == TD_ERR_LIMIT ? TD_ERR_LIMIT : TD_ERR_INVAL;
 	}
 
 	td_sha256_init(&m->idctx);
@@ -339,6 +367,15 @@ mapper_begin(struct mapper *m, const struct map_doc *doc,
 	td_sha256_update(&m->idctx, "\n", 1);
 	if (doc->member != NULL)
 		td_sha256_update(&m->idctx, doc->member, strlen(doc->member));
+	if (doc->occurrence > 1) {
+		/* a name seen before in this file: NUL (never in a name) and
+		 * the occurrence; first occurrences hash as they always did */
+		char occ[TD_U64_STRMAX];
+		size_t occlen = td_format_u64(doc->occurrence, occ);
+
+		td_sha256_update(&m->idctx, "", 1);
+		td_sha256_update(&m->idctx, occ, occlen);
+	}
 	td_sha256_update(&m->idctx, "\n", 1);
 	td_sha256_init(&m->keyctx);
 	td_sha256_update(&m->keyctx, m->integration, strlen(m->integration));
@@ -361,9 +398,8 @@ reject(struct map_result *res, const char *code, const char *fmt, ...)
 	return 1;
 }
 
-/* Printable, bounded rendering of an untrusted value for a message. */
-static const char *
-shown(const char *p, size_t n, char *buf, size_t bufsz)
+const char *
+mapper_shown(const char *p, size_t n, char *buf, size_t bufsz)
 {
 	size_t i, o = 0;
 
@@ -458,11 +494,11 @@ map_field(struct mapper *m, int i, const struct csv_rec *r,
 			case TD_ERR_RANGE:
 				return reject(res, "bad_date", "%s: \"%s\" is "
 				    "not a real date", mfields[i].name,
-				    shown(p, n, show, sizeof(show)));
+				    mapper_shown(p, n, show, sizeof(show)));
 			default:
 				return reject(res, "bad_date", "%s: \"%s\" "
 				    "does not match \"%s\"", mfields[i].name,
-				    shown(p, n, show, sizeof(show)), xf->arg);
+				    mapper_shown(p, n, show, sizeof(show)), xf->arg);
 			}
 			if (n <= sizeof(s->date_in)) {
 				memcpy(s->date_in, p, n);
@@ -478,7 +514,7 @@ map_field(struct mapper *m, int i, const struct csv_rec *r,
 			    TD_DEC_PARENS : 0), &dec) != 0)
 				return reject(res, "bad_decimal", "%s: \"%s\" "
 				    "is not an exact decimal", mfields[i].name,
-				    shown(p, n, show, sizeof(show)));
+				    mapper_shown(p, n, show, sizeof(show)));
 			if (i == MF_QUANTITY)
 				res->quantity = dec;
 			else if (i == MF_AMOUNT) {
@@ -488,7 +524,7 @@ map_field(struct mapper *m, int i, const struct csv_rec *r,
 					return reject(res, "amount_scale",
 					    "amount: \"%s\" has more decimals "
 					    "than %s allows (%d)",
-					    shown(p, n, show, sizeof(show)),
+					    mapper_shown(p, n, show, sizeof(show)),
 					    m->currency, m->minor);
 				res->amount = dec;
 				res->has_amount = 1;
@@ -500,7 +536,7 @@ map_field(struct mapper *m, int i, const struct csv_rec *r,
 			if (td_gtin_normalize(p, n, s->scratch, &why) != 0)
 				return reject(res, why, "%s: \"%s\" is not a "
 				    "valid GTIN (%s)", mfields[i].name,
-				    shown(p, n, show, sizeof(show)), why);
+				    mapper_shown(p, n, show, sizeof(show)), why);
 			p = s->scratch;
 			n = 14;
 			break;
@@ -595,7 +631,7 @@ mapper_map(struct mapper *m, const struct csv_rec *r, uint64_t ordinal,
 		char show[32];
 
 		return reject(res, "currency_mismatch", "currency \"%s\" is "
-		    "not the integration's %s", shown(fv[MF_CURRENCY].p,
+		    "not the integration's %s", mapper_shown(fv[MF_CURRENCY].p,
 		    fv[MF_CURRENCY].n, show, sizeof(show)), m->currency);
 	}
 
@@ -633,26 +669,29 @@ mapper_map(struct mapper *m, const struct csv_rec *r, uint64_t ordinal,
 	td_sha256_final(&h, dg);
 	td_hex(dg, sizeof(dg), keyhex);
 
-	ret = td_buf_puts(out, "{\"schema\":\"tradedrop.pos.v1\","
-	    "\"record_id\":\"");
-	ret |= td_buf_append(out, idhex, 64);
-	ret |= td_buf_puts(out, "\",\"record_key\":\"");
-	ret |= td_buf_append(out, keyhex, 64);
-	ret |= td_buf_append(out, m->prefix.p, m->prefix.len);
+	/* a field that is not UTF-8 is skipped so that a full buffer is
+	 * still seen: that is TD_ERR_LIMIT whatever else is wrong */
+	ret = 0;
+	wnote(&ret, td_buf_puts(out, "{\"schema\":\"tradedrop.pos.v1\","
+	    "\"record_id\":\""));
+	wnote(&ret, td_buf_append(out, idhex, 64));
+	wnote(&ret, td_buf_puts(out, "\",\"record_key\":\""));
+	wnote(&ret, td_buf_append(out, keyhex, 64));
+	wnote(&ret, td_buf_append(out, m->prefix.p, m->prefix.len));
 	n = td_format_u64(r->line, num);
-	ret |= td_buf_append(out, num, n);
-	ret |= td_buf_putc(out, '}');
-	for (i = 0; i < RF__COUNT && ret == 0; i++) {
-		ret |= td_buf_append(out, rf_keys[i].s, rf_keys[i].n);
-		ret |= json_str_or_null(out, rv[i].p, rv[i].n);
+	wnote(&ret, td_buf_append(out, num, n));
+	wnote(&ret, td_buf_putc(out, '}'));
+	for (i = 0; i < RF__COUNT && ret != TD_ERR_LIMIT; i++) {
+		wnote(&ret, td_buf_append(out, rf_keys[i].s, rf_keys[i].n));
+		wnote(&ret, json_str_or_null(out, rv[i].p, rv[i].n));
 		if (i == RF_PERIOD_START)
-			ret |= td_buf_append(out, m->last_fiscal,
-			    m->last_fiscal_len);
+			wnote(&ret, td_buf_append(out, m->last_fiscal,
+			    m->last_fiscal_len));
 	}
-	ret |= td_buf_append(out, m->suffix.p, m->suffix.len);
+	wnote(&ret, td_buf_append(out, m->suffix.p, m->suffix.len));
 	if (ret != 0) {
 		out->len = start;
-		if (ret == TD_ERR_LIMIT || td_buf_reserve(out, 0) != 0)
+		if (ret == TD_ERR_LIMIT)
 			return TD_ERR_LIMIT;
 		return reject(res, "invalid_utf8", "a field is not valid UTF-8 "
 		    "text (declare [decode] encoding)");

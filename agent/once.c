@@ -339,6 +339,12 @@ try_flush(FILE *tmp, FILE *f)
 		(void)!fwrite(b, 1, n, f);
 }
 
+/*
+ * Each file's attempts write to temporary files; what the last attempt
+ * wrote is shown, and its records only when the file as a whole would be
+ * taken: a file `once` would quarantine (Tier 2) shows its rejections,
+ * then the verdict, and no record.
+ */
 int
 cmd_try(int argc, char **argv)
 {
@@ -352,7 +358,7 @@ cmd_try(int argc, char **argv)
 	size_t *force = NULL, nforce;
 	char tid[TD_SHA256_HEX], *err = NULL;
 	const char *base;
-	int i, fd, rc = 0, autoenc;
+	int i, fd, r, rc = 0;
 
 	if (parse_conf_opt(argc, argv, "try [-c FILE] FILE...", &path, NULL,
 	    NULL) != 0)
@@ -369,10 +375,7 @@ cmd_try(int argc, char **argv)
 		td_conf_free(c);
 		return EXIT_USAGE;
 	}
-	autoenc = td_conf_enum_is(c, TDK_decode_encoding, "auto");
 	memset(&ts, 0, sizeof(ts));
-	ts.out = stdout;
-	ts.err = stderr;
 	td_buf_init(&ts.buf, 1 << 20, 0);
 	sink.buffer = try_buffer;
 	sink.batch = try_batch;
@@ -401,55 +404,50 @@ cmd_try(int argc, char **argv)
 		po.batch_records = td_conf_u64(c, TDK_output_batch_records);
 		nforce = 0;
 		for (;;) {
-			int r;
-
 			/*
 			 * With encoding = auto a document may have to start
-			 * over as windows-1252: an attempt writes to
-			 * temporary files, shown only when it is the last.
+			 * over as windows-1252: only the last attempt counts.
 			 */
 			po.force_cp1252 = force;
 			po.nforce = nforce;
+			if (ts.out == NULL && ((ts.out = tmpfile()) == NULL ||
+			    (ts.err = tmpfile()) == NULL))
+				td_fatal("tmpfile: %s", strerror(errno));
+			if (ftruncate(fileno(ts.out), 0) != 0 ||
+			    ftruncate(fileno(ts.err), 0) != 0)
+				td_fatal("ftruncate: %s", strerror(errno));
+			rewind(ts.out);
+			rewind(ts.err);
 			td_buf_reset(&ts.buf);
 			ts.rejected = 0;
-			if (autoenc && ts.out == stdout) {
-				ts.out = tmpfile();
-				ts.err = tmpfile();
-				if (ts.out == NULL || ts.err == NULL)
-					td_fatal("tmpfile: %s", strerror(errno));
-			} else if (autoenc && (ftruncate(fileno(ts.out), 0) != 0
-			    || ftruncate(fileno(ts.err), 0) != 0))
-				td_fatal("ftruncate: %s", strerror(errno));
-			if (autoenc) {
-				rewind(ts.out);
-				rewind(ts.err);
-			}
 			r = process_file(m, c, fd, &po, &sink, &res);
-			if (r == 0 && res.restart) {
-				force = xreallocarray(force, nforce + 1,
-				    sizeof(*force));
-				force[nforce++] = res.restart_doc;
-				proc_result_clear(&res);
-				if (lseek(fd, 0, SEEK_SET) == 0)
-					continue;
+			if (r != 0 || !res.restart)
+				break;
+			force = xreallocarray(force, nforce + 1,
+			    sizeof(*force));
+			force[nforce++] = res.restart_doc;
+			proc_result_clear(&res);
+			if (lseek(fd, 0, SEEK_SET) != 0) {
 				r = TD_ERR_IO;
+				break;
 			}
-			if (autoenc) {
-				fflush(ts.out);
-				fflush(ts.err);
-				try_flush(ts.out, stdout);
-				try_flush(ts.err, stderr);
-			}
-			if (r != 0) {
-				fprintf(stderr, "tradedrop: %s: %s\n", argv[i],
-				    strerror(errno));
-				rc = 1;
-			} else if (res.t2code != NULL) {
-				fprintf(stderr, "%s: tier 2 %s: %s\n", argv[i],
-				    res.t2code, res.t2msg);
-				rc = 1;
-			}
-			break;
+		}
+		fflush(ts.out);
+		fflush(ts.err);
+		if (r == 0 && res.t2code == NULL)
+			try_flush(ts.out, stdout);
+		try_flush(ts.err, stderr);
+		if (r != 0) {
+			fprintf(stderr, "tradedrop: %s: %s\n", argv[i],
+			    td_strerror(r));
+			rc = 1;
+		} else if (res.t2code != NULL) {
+			fprintf(stderr, "%s: tier 2 %s: %s\n", argv[i],
+			    res.t2code, res.t2msg);
+			fprintf(stderr, "%s: the whole file would be quarantined: "
+			    "none of its records is shown, none would be "
+			    "delivered\n", argv[i]);
+			rc = 1;
 		}
 		if (ts.rejected > 0)
 			rc = 1;
@@ -457,7 +455,7 @@ cmd_try(int argc, char **argv)
 		close(fd);
 	}
 	fflush(stdout);
-	if (ts.out != stdout) {
+	if (ts.out != NULL) {
 		fclose(ts.out);
 		fclose(ts.err);
 	}

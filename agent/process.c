@@ -37,7 +37,81 @@ struct pstate {
 	uint64_t		 curn;
 	struct batch_totals	 bt;		/* its control totals */
 	struct map_result	 mr;
+	const struct csv_opts	*co;		/* the limits, for messages */
+	char			**hdr;		/* the document's header */
+	size_t			 nhdr;
 };
+
+static void
+header_free(struct pstate *ps)
+{
+	size_t i;
+
+	for (i = 0; i < ps->nhdr; i++)
+		x_free(ps->hdr[i]);
+	x_free(ps->hdr);
+	ps->hdr = NULL;
+	ps->nhdr = 0;
+}
+
+/* Keep the header's names: messages name a column by them. */
+static void
+header_keep(struct pstate *ps, const struct csv_rec *rec)
+{
+	size_t i;
+
+	header_free(ps);
+	ps->hdr = xcalloc(rec->nf, sizeof(*ps->hdr));
+	for (i = 0; i < rec->nf; i++)
+		ps->hdr[i] = xstrndup(rec->f[i].p, rec->f[i].len);
+	ps->nhdr = rec->nf;
+}
+
+/*
+ * What is wrong with a record that is not valid CSV, naming the field
+ * (by number, and by its header name when there is one) and the limit.
+ */
+static void
+csv_problem(const struct pstate *ps, const struct csv_rec *rec, char *buf,
+    size_t n)
+{
+	char col[128], show[96];
+	size_t f = rec->errfield;
+
+	if (f > 0 && f <= ps->nhdr)
+		snprintf(col, sizeof(col), "field %zu (\"%s\")", f,
+		    mapper_shown(ps->hdr[f - 1], strlen(ps->hdr[f - 1]), show,
+		    sizeof(show)));
+	else
+		snprintf(col, sizeof(col), "field %zu", f);
+	switch (rec->err) {
+	case CSV_E_FIELD_TOO_LONG:
+		snprintf(buf, n, "%s is longer than max_field (%zu bytes)", col,
+		    ps->co->max_field);
+		break;
+	case CSV_E_RECORD_TOO_LONG:
+		snprintf(buf, n, "the record is longer than max_record (%zu "
+		    "bytes)", ps->co->max_record);
+		break;
+	case CSV_E_TOO_MANY_FIELDS:
+		snprintf(buf, n, "the record has more than max_fields (%zu) "
+		    "fields", ps->co->max_fields);
+		break;
+	case CSV_E_BAD_QUOTE:
+		snprintf(buf, n, "%s has data after its closing quote", col);
+		break;
+	case CSV_E_UNTERMINATED:
+		snprintf(buf, n, "%s opens a quote that is still open at the "
+		    "end of the document", col);
+		break;
+	case CSV_E_NUL_BYTE:
+		snprintf(buf, n, "%s holds a NUL byte, which is not text", col);
+		break;
+	default:
+		snprintf(buf, n, "%s", csv_errcode(rec->err));
+		break;
+	}
+}
 
 static int
 flush_batch(struct pstate *ps)
@@ -79,6 +153,33 @@ where(const struct pstate *ps, char *buf, size_t n)
 	return buf;
 }
 
+/* reason.json's detail of a refused header: it, its line, the member. */
+static char *
+header_detail(const struct pstate *ps, const struct csv_rec *rec)
+{
+	struct td_buf d;
+	size_t i;
+	char *s;
+
+	td_buf_init(&d, 256, 1 << 20);
+	td_buf_puts(&d, "{\"header\":[");
+	for (i = 0; i < rec->nf; i++) {
+		if (i > 0)
+			td_buf_putc(&d, ',');
+		if (td_json_str(&d, rec->f[i].p, rec->f[i].len) != 0)
+			td_buf_puts(&d, "null");
+	}
+	td_buf_printf(&d, "],\"header_line\":%llu,\"member\":",
+	    (unsigned long long)rec->line);
+	if (ps->doc.member == NULL || td_json_str(&d, ps->doc.member,
+	    strlen(ps->doc.member)) != 0)
+		td_buf_puts(&d, "null");
+	td_buf_putc(&d, '}');
+	s = xstrdup(td_buf_cstr(&d));
+	td_buf_free(&d);
+	return s;	/* transferred */
+}
+
 static int
 on_record(void *arg, const struct csv_rec *rec)
 {
@@ -95,38 +196,29 @@ on_record(void *arg, const struct csv_rec *rec)
 	if (ps->need_header) {
 		ps->need_header = 0;
 		if (rec->err != 0) {
+			csv_problem(ps, rec, ps->mr.msg, sizeof(ps->mr.msg));
 			t2(res, "schema_bad_header", "%sline %llu: the header "
-			    "row is not valid CSV (%s)", where(ps, wb,
+			    "row is not valid CSV (%s): %s", where(ps, wb,
 			    sizeof(wb)), (unsigned long long)rec->line,
-			    csv_errcode(rec->err));
+			    csv_errcode(rec->err), ps->mr.msg);
 			return 1;
 		}
+		header_keep(ps, rec);
 		r = mapper_begin(ps->m, &ps->doc, rec, &missing);
-		if (r == TD_ERR_FORMAT) {
-			struct td_buf d;
-			size_t i;
-
-			t2(res, "schema_missing_column", "%sthe header on line "
-			    "%llu lacks mapped column%s %s", where(ps, wb,
-			    sizeof(wb)), (unsigned long long)rec->line,
-			    strchr(missing, ',') ? "s" : "", missing);
-			td_buf_init(&d, 256, 1 << 20);
-			td_buf_puts(&d, "{\"header\":[");
-			for (i = 0; i < rec->nf; i++) {
-				if (i > 0)
-					td_buf_putc(&d, ',');
-				if (td_json_str(&d, rec->f[i].p,
-				    rec->f[i].len) != 0)
-					td_buf_puts(&d, "null");
-			}
-			td_buf_printf(&d, "],\"header_line\":%llu,"
-			    "\"member\":", (unsigned long long)rec->line);
-			if (ps->doc.member == NULL || td_json_str(&d,
-			    ps->doc.member, strlen(ps->doc.member)) != 0)
-				td_buf_puts(&d, "null");
-			td_buf_putc(&d, '}');
-			res->t2detail = xstrdup(td_buf_cstr(&d));
-			td_buf_free(&d);
+		if (r == TD_ERR_FORMAT || r == TD_ERR_EXISTS) {
+			if (r == TD_ERR_FORMAT)
+				t2(res, "schema_missing_column", "%sthe header "
+				    "on line %llu lacks mapped column%s %s",
+				    where(ps, wb, sizeof(wb)),
+				    (unsigned long long)rec->line,
+				    strchr(missing, ',') ? "s" : "", missing);
+			else
+				t2(res, "schema_ambiguous_column", "%sthe "
+				    "header on line %llu has a mapped column "
+				    "more than once: %s", where(ps, wb,
+				    sizeof(wb)), (unsigned long long)rec->line,
+				    missing);
+			res->t2detail = header_detail(ps, rec);
 			x_free(missing);
 			return 1;
 		}
@@ -140,9 +232,12 @@ on_record(void *arg, const struct csv_rec *rec)
 	res->rows++;
 	ps->pd->rows++;
 	if (rec->err != 0) {
+		char why[200];
+
+		csv_problem(ps, rec, why, sizeof(why));
 		ps->mr.code = csv_errcode(rec->err);
 		snprintf(ps->mr.msg, sizeof(ps->mr.msg), "the row is not "
-		    "valid CSV (%s)", ps->mr.code);
+		    "valid CSV (%s): %s", ps->mr.code, why);
 		goto rejected;
 	}
 	if (ps->cur == NULL)
@@ -221,6 +316,24 @@ proc_encoding(const struct proc_result *res)
 	return res->docs[0].encoding;
 }
 
+/*
+ * How many documents so far, the last one included, have the last one's
+ * member name: 1 unless an archive repeats a name (tar -r appends).
+ */
+static uint64_t
+occurrence(const struct proc_result *res)
+{
+	const char *name = res->docs[res->ndocs - 1].member;
+	uint64_t n = 1;
+	size_t i;
+
+	for (i = 0; name != NULL && i + 1 < res->ndocs; i++)
+		if (res->docs[i].member != NULL &&
+		    strcmp(res->docs[i].member, name) == 0)
+			n++;
+	return n;
+}
+
 static int
 forced(const struct proc_opts *o, size_t idx)
 {
@@ -230,6 +343,71 @@ forced(const struct proc_opts *o, size_t idx)
 		if (o->force_cp1252[i] == idx)
 			return 1;
 	return 0;
+}
+
+/*
+ * More rows dead-lettered than max_reject_ratio (ppm) allows: the whole
+ * file is Tier 2, so that `once` and `try` agree.
+ */
+static void
+reject_ratio(struct proc_result *res, uint64_t ppm)
+{
+	char frac[8];
+	size_t l;
+
+	if (res->t2code != NULL || res->rows == 0 ||
+	    (unsigned __int128)res->rejected * 1000000 <=
+	    (unsigned __int128)ppm * res->rows)
+		return;
+	snprintf(frac, sizeof(frac), "%06u", (unsigned)(ppm % 1000000));
+	for (l = strlen(frac); l > 1 && frac[l - 1] == '0'; l--)
+		frac[l - 1] = '\0';
+	t2(res, "reject_ratio_exceeded", "%llu of %llu rows rejected, more "
+	    "than max_reject_ratio %u.%s", (unsigned long long)res->rejected,
+	    (unsigned long long)res->rows, (unsigned)(ppm / 1000000), frac);
+}
+
+/* A file without a document: say what it is (empty_file). */
+static void
+no_document(struct proc_result *res, const struct unpack_stats *st)
+{
+	int plain = strcmp(st->format, "tar") == 0 ||
+	    strcmp(st->format, "empty") == 0;
+
+	if (st->nul_bytes > 0)
+		t2(res, "empty_file", "the file holds no document: it is %llu "
+		    "NUL bytes%s, which read as an empty tar archive",
+		    (unsigned long long)st->nul_bytes, plain ? "" :
+		    " once decompressed");
+	else if (strncmp(st->format, "empty", 5) == 0)
+		t2(res, "empty_file", "the file is empty%s", plain ? "" :
+		    " once decompressed");
+	else
+		t2(res, "empty_file", "the file holds no document: its "
+		    "archive (%s) has %llu director%s and %llu empty file%s",
+		    st->format, (unsigned long long)st->skipped_dirs,
+		    st->skipped_dirs == 1 ? "y" : "ies",
+		    (unsigned long long)st->skipped_empty,
+		    st->skipped_empty == 1 ? "" : "s");
+}
+
+/* Text with a NUL in every other byte is UTF-16 without a BOM: say so. */
+static void
+utf16_hint(struct pstate *ps, int enc)
+{
+	char wb[300];
+
+	if (enc == DEC_UTF16LE)
+		t2(ps->res, "decode_utf16_no_bom", "%sthe text looks like "
+		    "UTF-16LE without a byte order mark (a NUL byte after most "
+		    "characters); set [decode] encoding = utf-16",
+		    where(ps, wb, sizeof(wb)));
+	else
+		t2(ps->res, "decode_utf16_no_bom", "%sthe text looks like "
+		    "UTF-16BE without a byte order mark (a NUL byte before "
+		    "most characters), which this version reads only with "
+		    "one: have the sender add a byte order mark, or send UTF-8",
+		    where(ps, wb, sizeof(wb)));
 }
 
 /*
@@ -255,9 +433,15 @@ process_doc(struct pstate *ps, struct unpacker *u, struct csv *p,
 		}
 		if (first) {
 			/* a BOM decides; else the configured encoding */
-			int bom = decoder_sniff(blk, (size_t)n);
+			int bom = decoder_sniff(blk, (size_t)n), u16;
 
 			first = 0;
+			if (bom == 0 && enc != DEC_UTF16LE &&
+			    enc != DEC_UTF16BE &&
+			    (u16 = decoder_looks_utf16(blk, (size_t)n)) != 0) {
+				utf16_hint(ps, u16);
+				goto out;
+			}
 			if (autoenc && bom != 0)
 				enc = bom;
 			else if (enc == DEC_UTF16LE && bom == DEC_UTF16BE)
@@ -333,6 +517,7 @@ process_file(struct mapper *m, const struct td_conf *c, int fd,
 	ps.sink = sink;
 	ps.res = res;
 	ps.batch_records = o->batch_records;
+	ps.co = &co;
 	ps.doc.transmission_id = o->transmission_id;
 	ps.doc.file = o->file;
 	td_buf_init(&dec, READ_BLOCK * 4, 0);
@@ -364,6 +549,7 @@ process_file(struct mapper *m, const struct td_conf *c, int fd,
 		ps.pd->member = member ? xstrdup(member) : NULL;
 		ps.pd->encoding = "utf-8";
 		ps.doc.member = ps.pd->member;
+		ps.doc.occurrence = occurrence(res);
 		autoenc = strcmp(encname, "auto") == 0;
 		if (autoenc)
 			enc = forced(o, res->ndocs - 1) ? DEC_CP1252 :
@@ -373,6 +559,7 @@ process_file(struct mapper *m, const struct td_conf *c, int fd,
 		csv_free(p);
 		if ((p = csv_new(&co)) == NULL)
 			td_fatal("csv_new: bad options");
+		header_free(&ps);
 		ps.skip = mapper_skip_rows(m);
 		ps.need_header = mapper_has_header(m);
 		if (!ps.need_header &&
@@ -393,16 +580,29 @@ process_file(struct mapper *m, const struct td_conf *c, int fd,
 		goto out;
 	}
 	if (res->ndocs == 0) {
-		t2(res, "empty_file", "the file holds no document");
+		no_document(res, unpack_stats(u));
 		goto out;
 	}
 	if ((r = flush_batch(&ps)) != 0)
 		ret = r;
+	else
+		reject_ratio(res, td_conf_u64(c, TDK_integration_max_reject_ratio));
  out:
 	if (u != NULL && unpack_stats(u)->format != NULL)
 		snprintf(res->format, sizeof(res->format), "%s",
 		    unpack_stats(u)->format);
+	/* the digest of what was read, the rest of the file included */
+	if (u != NULL && ret == 0 && !res->restart &&
+	    (r = unpack_digest(u, res->raw_sha256, &res->raw_size)) != 0) {
+		if (r == TD_ERR_FORMAT) {	/* changed: that explains all */
+			t2(res, unpack_errcode(u), "%s", unpack_errmsg(u));
+			x_free(res->t2detail);
+			res->t2detail = NULL;
+		} else
+			ret = r;
+	}
 	x_free(blk);
+	header_free(&ps);
 	csv_free(p);
 	unpack_close(u);
 	td_buf_free(&dec);

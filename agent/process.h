@@ -69,6 +69,15 @@ struct proc_result {
 	int		 restart;
 	size_t		 restart_doc;
 	int		 ioerr;		/* a sink failed: TD_ERR_* */
+	/*
+	 * The SHA-256 (lowercase hex) and size of every byte read from the
+	 * fd, offset 0 to its end: what was parsed, and the rest of the file
+	 * read after it. "" when process_file() returned an error or res
+	 * asks for a restart; a file that changed while it was read is
+	 * refused as Tier 2 file_changed and has "" too.
+	 */
+	char		 raw_sha256[65];
+	uint64_t	 raw_size;
 };
 
 struct proc_opts {

@@ -2,37 +2,51 @@
  * unpack.c - the documents inside a received file (see unpack.h).
  *
  * The file is read through a stack of libarchive readers.  Level 0 reads
- * the fd (read callback, 1 MiB buffer).  Every regular member of an
- * archive level is read by a child reader whose read callback pulls the
- * member's bytes from the parent with archive_read_data(), so libarchive
- * decides by content what the member is: a plain document (format "raw",
- * no filter), a raw compressed stream (format "raw" plus a filter), an
- * empty file (format "empty"), or an archive (zip or tar, any filter),
- * which becomes the next level.  Nothing is buffered by us beyond one
- * callback block per level, so no byte is lost between bidding and
- * reading and no member is ever held whole.
+ * the fd.  Every regular member of an archive level is read by a child
+ * reader whose read callback pulls the member's bytes from the parent
+ * with archive_read_data(), so libarchive decides by content what the
+ * member is: a plain document (format "raw", no filter), a raw compressed
+ * stream (format "raw" plus a filter), an empty file (format "empty"), or
+ * an archive (zip or tar, any filter), which becomes the next level.
+ * Nothing is buffered by us beyond one callback block per level, so no
+ * byte is lost between bidding and reading and no member is ever held
+ * whole.
  *
- * Level 0, when the fd is a regular file, also gets a seek callback and
- * the seeking zip reader, which trusts the central directory (so zip
- * symlinks are seen as symlinks); nested zips can only be streamed, and
- * a streamed zip has no file types (a nested zip's symlink comes out as a
- * small document holding the link's target - harmless, nothing is
- * written).  Only zip, tar, "empty" and "raw" formats and the gzip,
- * bzip2, xz and zstd filters are enabled: "all formats" would let
- * mtree read files named in the input from the local disk, and "all
- * filters" would run external programs (lrzip, lzop, grzip, lz4 without
- * the library).  Nothing here ever writes to disk (no archive_write_disk).
+ * The input of a level (the fd, or the parent's member) that begins with
+ * a gzip header is inflated here, with zlib, before its reader sees it:
+ * libarchive's gzip filter checks neither the CRC-32 nor the length of a
+ * member, and ends the stream quietly at the first bytes that are not a
+ * gzip header, so a damaged second member or trailing garbage would pass.
+ * libarchive keeps its gzip filter for a gzip inside another layer.
+ *
+ * When a level's reader is done, the rest of its input is read and
+ * checked (unpack_level_end): nothing may follow a raw compressed stream,
+ * and only NUL bytes may follow a tar archive's end.
+ *
+ * Level 0 reads the fd from offset 0 in 1 MiB blocks and hashes every
+ * byte once, in order (struct rawin).  Only a file that starts like a zip
+ * is read by seeking (the seeking zip reader trusts the central
+ * directory, so zip symlinks are seen as symlinks); then every block read
+ * is recorded by its SHA-256 and a block read again must match.  Nested
+ * zips can only be streamed, and a streamed zip has no file types (a
+ * nested zip's symlink comes out as a small document holding the link's
+ * target - harmless, nothing is written).  Only zip, tar, "empty" and
+ * "raw" formats and the gzip, bzip2, xz and zstd filters are enabled:
+ * "all formats" would let mtree read files named in the input from the
+ * local disk, and "all filters" would run external programs (lrzip, lzop,
+ * grzip, lz4 without the library).  Nothing here ever writes to disk (no
+ * archive_write_disk).
  *
  * Limits (see unpack.h) are checked on bytes as they are produced:
  *   - expanded / compressed of the member being read, where "compressed"
  *     is what the member's archive consumed from its own input since the
- *     member's header (archive_filter_bytes(a, -1): consumption, not
- *     read-ahead, so a small file read in one block is not a false
- *     positive).  Checked for the document in unpack_read() and for every
- *     member, nested archives included, in the child read callback.
+ *     member's header (consumption, not read-ahead, so a small file read
+ *     in one block is not a false positive).  Checked for the document in
+ *     unpack_read() and for every member, nested archives included, in
+ *     the child's pull; and for every gzip stream inflated here.
  *   - every byte decompressed on the caller's behalf (returned, or read
- *     and dropped when the caller moves on early or a nested archive ends
- *     before its member does) counts towards max_bytes.
+ *     and dropped when the caller moves on early or a level ends before
+ *     its input does) counts towards max_bytes.
  * unpack_read() returns at most UNPACK_READ_MAX bytes per call, so a
  * limit is never overshot by more than that.
  */
@@ -52,43 +66,98 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <openssl/evp.h>
+#include <zlib.h>
 
 #include "td.h"
 #include "unpack.h"
 
-#define UNPACK_FD_BUF		(1024 * 1024)	/* level 0 read size */
+#define UNPACK_BLK		(1024 * 1024)	/* level 0 read and digest block */
 #define UNPACK_CHILD_BUF	(128 * 1024)	/* nested level read size */
+#define UNPACK_GZ_OUT		(128 * 1024)	/* inflated bytes per callback */
 #define UNPACK_READ_MAX		(1024 * 1024)	/* most bytes per unpack_read */
 #define UNPACK_RATIO_MIN	(1024 * 1024)	/* ratio checked above this */
 #define UNPACK_NAME_MAX		4096		/* longest member path */
 #define UNPACK_DEPTH_MAX	64		/* sanity bound on max_depth */
 #define UNPACK_MSG_MAX		512
 #define UNPACK_ERRNO_MISC	(-1)	/* libarchive's private ARCHIVE_ERRNO_MISC */
+#define UNPACK_NONE		UINT64_MAX
+#define UNPACK_MD_LEN		32		/* SHA-256 */
+
+/* The SHA-256 of a block of the fd as first read (zip mode). */
+struct rawdg {
+	uint64_t		 bno;
+	size_t			 len;
+	unsigned char		 md[UNPACK_MD_LEN];
+};
+
+/* Level 0's input: the fd, every byte hashed once, in order. */
+struct rawin {
+	int			 fd;
+	int			 pipe;		/* not a regular file: read() */
+	int			 seek;		/* a zip: libarchive seeks */
+	EVP_MD_CTX		*md;		/* over bytes [0, hashed) */
+	uint64_t		 hashed;
+	int			 eof;		/* hashed is the file's size */
+	unsigned char		*blk;		/* block bno, blklen bytes */
+	uint64_t		 bno;
+	size_t			 blklen;
+	int			 have;
+	uint64_t		 pos;		/* next offset for libarchive */
+	struct rawdg		*dg;		/* zip mode, sorted by bno */
+	size_t			 ndg;
+	int			 err;		/* a read failed: TD_ERR_* */
+	int			 final;		/* unpack_digest() ran */
+	char			 hex[2 * UNPACK_MD_LEN + 1];
+};
+
+/* The outermost gzip layer of a level's input, inflated with zlib. */
+struct gunzip {
+	z_stream		 zs;
+	unsigned char		*out;
+	int			 in_member;
+	int			 src_eof;
+	uint64_t		 members;	/* members completed */
+	uint64_t		 member_at;	/* input offset of the current one */
+	uint64_t		 in_total;	/* compressed bytes consumed */
+	uint64_t		 out_total;
+};
 
 /* One reader in the stack. */
 struct ulevel {
 	struct unpacker		*u;
 	int			 idx;
 	struct archive		*a;
-	unsigned char		*buf;		/* callback buffer */
+	unsigned char		*buf;		/* levels >= 1: pull buffer */
 	char			*prefix;	/* names of members: prefix + path */
 	char			*name;		/* levels >= 1: the member's name */
-	int			 src_eof;	/* callback saw the end */
+	int			 src_eof;	/* the member's end was pulled */
 
 	/* levels >= 1: the member of the parent this level reads */
 	uint64_t		 in_base;	/* parent consumption at its header */
 	uint64_t		 pulled;	/* bytes pulled from the parent */
 
+	/* the input as the reader sees it */
+	struct gunzip		*gz;		/* NULL: not gzip */
+	unsigned char		 stash[3];	/* first bytes, peeked at */
+	size_t			 nstash;
+	const unsigned char	*pend;		/* rest of a peeked block */
+	size_t			 npend;
+	uint64_t		 delivered;	/* bytes given to the reader */
+	const unsigned char	*last;		/* the last block given */
+	size_t			 lastlen;
+	uint64_t		 entries;	/* headers read (archive levels) */
+
 	/* archive levels: first header already read by the bidding step */
-	struct archive_entry	*pend;
+	struct archive_entry	*pend_e;
 	int			 pend_eof;
 };
 
 struct unpacker {
-	int			 fd;
 	char			*name;
 	struct unpack_limits	 lim;
 	struct unpack_stats	 st;
+	struct rawin		 raw;
 
 	struct ulevel		*lv;
 	int			 nlv;		/* levels in use */
@@ -152,64 +221,421 @@ unpack_over_ratio(uint64_t out, uint64_t in, uint64_t max)
 	return out > in * max;
 }
 
-/* Bytes the archive has consumed from its input (its read callback). */
-static uint64_t
-unpack_consumed(struct archive *a)
+static int
+unpack_ratio_fail(struct unpacker *u, const char *name, uint64_t out,
+    uint64_t in)
 {
-	la_int64_t n = archive_filter_bytes(a, -1);
+	return unpack_fail(u, TD_ERR_LIMIT, "archive_ratio_exceeded",
+	    "%s: expands more than %" PRIu64 " times (%" PRIu64 " bytes from %"
+	    PRIu64 ")", name, u->lim.max_ratio, out, in);
+}
 
+/* What a level is called in messages: the file, or the member. */
+static const char *
+lv_name(const struct ulevel *lv)
+{
+	return lv->idx > 0 ? lv->name : lv->u->name;
+}
+
+/*
+ * Bytes a level's reader has consumed from its compressed input: what
+ * zlib consumed for a gzip input, else libarchive's own count.
+ */
+static uint64_t
+lv_consumed(const struct ulevel *lv)
+{
+	la_int64_t n;
+
+	if (lv->gz != NULL)
+		return lv->gz->in_total;
+	n = archive_filter_bytes(lv->a, -1);
 	return n < 0 ? 0 : (uint64_t)n;
 }
 
 /* Consumption since base (0 if a seek went backwards). */
 static uint64_t
-unpack_consumed_since(struct archive *a, uint64_t base)
+lv_consumed_since(const struct ulevel *lv, uint64_t base)
 {
-	uint64_t n = unpack_consumed(a);
+	uint64_t n = lv_consumed(lv);
 
 	return n >= base ? n - base : 0;
 }
 
-/* Level 0: read the fd. */
+/* ------------------------------------------------------ the raw file */
+
+static int
+rawdg_cmp(const void *key, const void *elt)
+{
+	uint64_t k = *(const uint64_t *)key;
+	const struct rawdg *g = elt;
+
+	return k < g->bno ? -1 : k > g->bno;
+}
+
+static struct rawdg *
+raw_dg_find(struct rawin *r, uint64_t bno)
+{
+	if (r->ndg == 0)
+		return NULL;
+	return bsearch(&bno, r->dg, r->ndg, sizeof(*r->dg), rawdg_cmp);
+}
+
+static void
+raw_dg_add(struct rawin *r, uint64_t bno, size_t len,
+    const unsigned char *md)
+{
+	size_t i = r->ndg;
+
+	r->dg = xreallocarray(r->dg, r->ndg + 1, sizeof(*r->dg));
+	while (i > 0 && r->dg[i - 1].bno > bno) {
+		r->dg[i] = r->dg[i - 1];
+		i--;
+	}
+	r->dg[i].bno = bno;
+	r->dg[i].len = len;
+	memcpy(r->dg[i].md, md, sizeof(r->dg[i].md));
+	r->ndg++;
+}
+
+/* The file changed under us: that explains any error seen before. */
+static int
+raw_changed(struct unpacker *u, uint64_t off, size_t len)
+{
+	u->raw.err = TD_ERR_FORMAT;
+	u->rc = 0;
+	return unpack_fail(u, TD_ERR_FORMAT, "file_changed", "%s changed while "
+	    "it was read: bytes %" PRIu64 " to %" PRIu64 " differ from their "
+	    "first read", u->name, off, off + len);
+}
+
+/* Feed the block held to the digest if it is the next one in order. */
+static void
+raw_feed(struct rawin *r)
+{
+	if (!r->have || r->bno * UNPACK_BLK != r->hashed || r->eof)
+		return;
+	if (r->blklen > 0 && EVP_DigestUpdate(r->md, r->blk, r->blklen) != 1)
+		td_fatal("EVP_DigestUpdate failed");
+	r->hashed += r->blklen;
+	if (r->blklen < UNPACK_BLK)
+		r->eof = 1;
+}
+
+/* Read block bno of the file into r->blk. 0, or <0 with u's error set. */
+static int
+raw_load(struct unpacker *u, uint64_t bno)
+{
+	struct rawin *r = &u->raw;
+	struct rawdg *g;
+	unsigned char md[UNPACK_MD_LEN];
+	uint64_t off = bno * UNPACK_BLK;
+	size_t len = 0;
+	ssize_t n;
+
+	r->have = 0;
+	if (r->err != 0)
+		return u->rc != 0 ? u->rc : r->err;
+	if (r->pipe && off != r->hashed) {
+		r->err = TD_ERR_INTERNAL;
+		return unpack_fail(u, TD_ERR_INTERNAL, "io_error",
+		    "unpack: a pipe read out of order");
+	}
+	while (len < UNPACK_BLK) {
+		if (r->pipe)
+			n = read(r->fd, r->blk + len, UNPACK_BLK - len);
+		else
+			n = pread(r->fd, r->blk + len, UNPACK_BLK - len,
+			    (off_t)(off + len));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r->err = TD_ERR_IO;
+			return unpack_fail(u, TD_ERR_IO, "io_error", "read: %s",
+			    strerror(errno));
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (r->seek) {
+		if (EVP_Digest(r->blk, len, md, NULL, EVP_sha256(), NULL) != 1)
+			td_fatal("EVP_Digest failed");
+		if ((g = raw_dg_find(r, bno)) == NULL)
+			raw_dg_add(r, bno, len, md);
+		else if (g->len != len || memcmp(g->md, md, sizeof(md)) != 0)
+			return raw_changed(u, off, len > g->len ? len : g->len);
+	}
+	r->bno = bno;
+	r->blklen = len;
+	r->have = 1;
+	return 0;
+}
+
+/* The bytes of the file at pos, to the end of their block; 0 at its end. */
+static ssize_t
+raw_at(struct unpacker *u, uint64_t pos, const unsigned char **p)
+{
+	struct rawin *r = &u->raw;
+	uint64_t bno = pos / UNPACK_BLK, in = pos % UNPACK_BLK;
+
+	*p = r->blk;
+	if (!(r->have && r->bno == bno) && raw_load(u, bno) < 0)
+		return -1;
+	raw_feed(r);
+	if (in >= r->blklen)
+		return 0;
+	*p = r->blk + in;
+	return (ssize_t)(r->blklen - in);
+}
+
+/* Level 0 of a zip: libarchive reads at raw.pos and seeks. */
 static la_ssize_t
-unpack_fd_read(struct archive *a, void *arg, const void **bufp)
+unpack_zip_read(struct archive *a, void *arg, const void **bufp)
 {
 	struct ulevel *lv = arg;
 	struct unpacker *u = lv->u;
+	const unsigned char *p;
 	ssize_t n;
 
-	*bufp = lv->buf;
-	if (u->rc != 0) {
+	*bufp = u->raw.blk;
+	if (u->rc != 0 || (n = raw_at(u, u->raw.pos, &p)) < 0) {
 		archive_set_error(a, UNPACK_ERRNO_MISC, "%s", u->msg);
 		return -1;
 	}
-	do
-		n = read(u->fd, lv->buf, UNPACK_FD_BUF);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		int e = errno;
-
-		unpack_fail(u, TD_ERR_IO, "io_error", "read: %s", strerror(e));
-		archive_set_error(a, e, "read: %s", strerror(e));
-		return -1;
-	}
-	if (n == 0)
-		lv->src_eof = 1;
+	u->raw.pos += (uint64_t)n;
+	*bufp = p;
 	return n;
 }
 
-/* Level 0, a regular file: lets the zip reader use the central directory. */
 static la_int64_t
-unpack_fd_seek(struct archive *a, void *arg, la_int64_t off, int whence)
+unpack_zip_seek(struct archive *a, void *arg, la_int64_t off, int whence)
 {
 	struct ulevel *lv = arg;
-	off_t r = lseek(lv->u->fd, (off_t)off, whence);
+	struct rawin *r = &lv->u->raw;
+	struct stat sb;
+	la_int64_t base;
 
-	if (r < 0) {
-		archive_set_error(a, errno, "lseek: %s", strerror(errno));
+	switch (whence) {
+	case SEEK_SET:
+		base = 0;
+		break;
+	case SEEK_CUR:
+		base = (la_int64_t)r->pos;
+		break;
+	default:
+		if (fstat(r->fd, &sb) != 0) {
+			archive_set_error(a, errno, "fstat: %s",
+			    strerror(errno));
+			return ARCHIVE_FATAL;
+		}
+		base = (la_int64_t)sb.st_size;
+		break;
+	}
+	if ((off < 0 && base < -off) || (off > 0 && base > INT64_MAX - off)) {
+		archive_set_error(a, EINVAL, "seek out of range");
 		return ARCHIVE_FATAL;
 	}
-	return (la_int64_t)r;
+	r->pos = (uint64_t)(base + off);
+	return base + off;
+}
+
+/* ------------------------------------------------- a level's input */
+
+static ssize_t	 unpack_pull(struct ulevel *);
+
+/* The next block of a level's input: the file, or the parent's member. */
+static ssize_t
+lv_src(struct ulevel *lv, const unsigned char **p)
+{
+	struct unpacker *u = lv->u;
+	ssize_t n;
+
+	if (lv->nstash > 0) {
+		*p = lv->stash;
+		n = (ssize_t)lv->nstash;
+		lv->nstash = 0;
+		return n;
+	}
+	if (lv->npend > 0) {
+		*p = lv->pend;
+		n = (ssize_t)lv->npend;
+		lv->npend = 0;
+		return n;
+	}
+	if (lv->idx == 0) {
+		if ((n = raw_at(u, u->raw.pos, p)) > 0)
+			u->raw.pos += (uint64_t)n;
+		return n;
+	}
+	*p = lv->buf;
+	return unpack_pull(lv);
+}
+
+static int
+gz_fail(struct ulevel *lv, const char *what)
+{
+	struct gunzip *g = lv->gz;
+
+	return unpack_fail(lv->u, TD_ERR_FORMAT, "archive_corrupt", "%s: gzip "
+	    "member %" PRIu64 " (at byte %" PRIu64 "): %s", lv_name(lv),
+	    g->members + 1, g->member_at, what);
+}
+
+/*
+ * The next inflated block of a gzip input: member after member, each
+ * checked by zlib (CRC-32 and length); whatever follows a member must be
+ * another member. Returns bytes, 0 at the end, -1 with u's error set.
+ */
+static ssize_t
+gz_read(struct ulevel *lv, const unsigned char **bufp)
+{
+	struct unpacker *u = lv->u;
+	struct gunzip *g = lv->gz;
+	const unsigned char *p;
+	ssize_t n;
+	uInt before;
+	int zr;
+
+	*bufp = g->out;
+	if (u->rc != 0)
+		return -1;
+	g->zs.next_out = g->out;
+	g->zs.avail_out = UNPACK_GZ_OUT;
+	while (g->zs.avail_out == UNPACK_GZ_OUT) {
+		if (g->zs.avail_in == 0) {
+			if (g->src_eof) {
+				if (g->in_member) {
+					gz_fail(lv, "truncated");
+					return -1;
+				}
+				break;
+			}
+			if ((n = lv_src(lv, &p)) < 0)
+				return -1;
+			if (n == 0) {
+				g->src_eof = 1;
+				continue;
+			}
+			g->zs.next_in = (Bytef *)(uintptr_t)p;
+			g->zs.avail_in = (uInt)n;
+		}
+		if (!g->in_member) {
+			if (g->zs.next_in[0] != 0x1f) {
+				unpack_fail(u, TD_ERR_FORMAT, "archive_corrupt",
+				    "%s: data after the end of the gzip stream "
+				    "(at byte %" PRIu64 ", after %" PRIu64
+				    " member%s) is not a gzip member",
+				    lv_name(lv), g->in_total, g->members,
+				    g->members == 1 ? "" : "s");
+				return -1;
+			}
+			if (inflateReset(&g->zs) != Z_OK)
+				td_fatal("inflateReset failed");
+			g->in_member = 1;
+			g->member_at = g->in_total;
+		}
+		before = g->zs.avail_in;
+		zr = inflate(&g->zs, Z_NO_FLUSH);
+		g->in_total += before - g->zs.avail_in;
+		if (zr == Z_STREAM_END) {
+			g->in_member = 0;
+			g->members++;
+		} else if (zr == Z_BUF_ERROR && g->zs.avail_in == 0)
+			continue;	/* it needs more input */
+		else if (zr != Z_OK) {
+			gz_fail(lv, g->zs.msg != NULL ? g->zs.msg :
+			    "cannot inflate");
+			return -1;
+		}
+	}
+	n = (ssize_t)(UNPACK_GZ_OUT - g->zs.avail_out);
+	g->out_total += (uint64_t)n;
+	if (unpack_over_ratio(g->out_total, g->in_total, u->lim.max_ratio)) {
+		unpack_ratio_fail(u, lv_name(lv), g->out_total, g->in_total);
+		return -1;
+	}
+	return n;
+}
+
+/* The next block of a level's input as its reader sees it. */
+static ssize_t
+lv_read(struct ulevel *lv, const unsigned char **p)
+{
+	return lv->gz != NULL ? gz_read(lv, p) : lv_src(lv, p);
+}
+
+/* The read callback of every reader but a zip's at level 0. */
+static la_ssize_t
+unpack_lv_read(struct archive *a, void *arg, const void **bufp)
+{
+	struct ulevel *lv = arg;
+	const unsigned char *p = NULL;
+	ssize_t n;
+
+	n = lv_read(lv, &p);
+	*bufp = p;
+	if (n < 0) {
+		archive_set_error(a, UNPACK_ERRNO_MISC, "%s", lv->u->msg);
+		return -1;
+	}
+	if (n > 0) {
+		lv->delivered += (uint64_t)n;
+		lv->last = p;
+		lv->lastlen = (size_t)n;
+	}
+	return n;
+}
+
+/*
+ * Look at the first bytes of a level's input (kept for its reader) and
+ * put a gzip stage in front of the reader when they are a gzip header.
+ */
+static int
+lv_input(struct ulevel *lv)
+{
+	const unsigned char *p;
+	unsigned char head[3];
+	size_t have = 0, take;
+	ssize_t n;
+	struct gunzip *g;
+	int whole = 0;
+
+	while (have < sizeof(head)) {
+		if ((n = lv_src(lv, &p)) < 0)
+			return lv->u->rc;
+		if (n == 0)
+			break;
+		if (have == 0 && (size_t)n >= sizeof(head)) {
+			/* the usual case: the first block, kept whole */
+			memcpy(head, p, sizeof(head));
+			lv->pend = p;
+			lv->npend = (size_t)n;
+			have = sizeof(head);
+			whole = 1;
+			break;
+		}
+		take = sizeof(head) - have;
+		if (take > (size_t)n)
+			take = (size_t)n;
+		memcpy(head + have, p, take);
+		have += take;
+		if (take < (size_t)n) {
+			lv->pend = p + take;
+			lv->npend = (size_t)n - take;
+		}
+	}
+	if (!whole) {	/* short first blocks: hand them over from here */
+		memcpy(lv->stash, head, have);
+		lv->nstash = have;
+	}
+	if (have < sizeof(head) || head[0] != 0x1f || head[1] != 0x8b ||
+	    head[2] != 8)
+		return 0;
+	g = lv->gz = xcalloc(1, sizeof(*g));
+	g->out = xmalloc(UNPACK_GZ_OUT);
+	if (inflateInit2(&g->zs, 15 + 16) != Z_OK)
+		td_fatal("inflateInit2 failed");
+	return 0;
 }
 
 /*
@@ -239,27 +665,9 @@ unpack_pull(struct ulevel *lv)
 		return 0;
 	}
 	lv->pulled += (uint64_t)n;
-	in = unpack_consumed_since(p->a, lv->in_base);
+	in = lv_consumed_since(p, lv->in_base);
 	if (unpack_over_ratio(lv->pulled, in, u->lim.max_ratio)) {
-		unpack_fail(u, TD_ERR_LIMIT, "archive_ratio_exceeded",
-		    "%s: expands more than %" PRIu64 " times (%" PRIu64
-		    " bytes from %" PRIu64 ")", lv->name, u->lim.max_ratio,
-		    lv->pulled, in);
-		return -1;
-	}
-	return n;
-}
-
-static la_ssize_t
-unpack_child_read(struct archive *a, void *arg, const void **bufp)
-{
-	struct ulevel *lv = arg;
-	ssize_t n;
-
-	*bufp = lv->buf;
-	n = unpack_pull(lv);
-	if (n < 0) {
-		archive_set_error(a, UNPACK_ERRNO_MISC, "%s", lv->u->msg);
+		unpack_ratio_fail(u, lv->name, lv->pulled, in);
 		return -1;
 	}
 	return n;
@@ -295,24 +703,109 @@ unpack_level_free(struct ulevel *lv)
 {
 	if (lv->a != NULL)
 		archive_read_free(lv->a);
-	lv->a = NULL;
+	if (lv->gz != NULL) {
+		inflateEnd(&lv->gz->zs);
+		x_free(lv->gz->out);
+		x_free(lv->gz);
+	}
 	x_free(lv->buf);
-	lv->buf = NULL;
 	x_free(lv->prefix);
-	lv->prefix = NULL;
 	x_free(lv->name);
-	lv->name = NULL;
-	lv->pend = NULL;
-	lv->pend_eof = 0;
-	lv->src_eof = 0;
-	lv->pulled = 0;
-	lv->in_base = 0;
+	memset(lv, 0, sizeof(*lv));
 }
 
 static void
 unpack_pop(struct unpacker *u)
 {
 	unpack_level_free(&u->lv[--u->nlv]);
+}
+
+/*
+ * Read and drop what is left of a level's input; decompressed bytes count
+ * towards max_bytes. Calls scan on each block when it is not NULL.
+ */
+static int
+lv_drain(struct ulevel *lv, uint64_t *rest, uint64_t *nz_at, uint64_t at)
+{
+	struct unpacker *u = lv->u;
+	const unsigned char *p;
+	ssize_t n;
+	size_t i;
+
+	while ((n = lv_read(lv, &p)) > 0) {
+		if (lv->idx > 0 || lv->gz != NULL) {
+			u->produced += (uint64_t)n;
+			if (u->produced > u->lim.max_bytes)
+				return unpack_fail(u, TD_ERR_LIMIT,
+				    "archive_too_large", "more than %" PRIu64
+				    " bytes expanded", u->lim.max_bytes);
+		}
+		for (i = 0; *nz_at == UNPACK_NONE && i < (size_t)n; i++)
+			if (p[i] != 0)
+				*nz_at = at + *rest + i;
+		*rest += (uint64_t)n;
+	}
+	return n < 0 ? u->rc : 0;
+}
+
+/*
+ * A level's reader is done (its archive or its document ended): read the
+ * rest of its input. Nothing may follow a raw stream; after a tar archive
+ * only NUL bytes (its padding). A zip is not checked (a streamed zip ends
+ * at its central directory, a seeking one reads what it needs).
+ */
+static int
+unpack_level_end(struct unpacker *u, struct ulevel *lv)
+{
+	int base = archive_format(lv->a) & ARCHIVE_FORMAT_BASE_MASK;
+	int filtered = archive_filter_count(lv->a) > 1;
+	la_int64_t c = archive_filter_bytes(lv->a, -1);
+	uint64_t consumed = c < 0 ? 0 : (uint64_t)c, left, seen, rest;
+	uint64_t nz_at = UNPACK_NONE;
+	const char *f;
+	size_t i;
+
+	if (u->rc != 0)
+		return u->rc;
+	if (lv->idx == 0 && u->raw.seek)
+		return 0;	/* unpack_digest() reads the rest */
+	if (base == ARCHIVE_FORMAT_ZIP)
+		consumed = lv->delivered;
+	/* given to the reader and not consumed: in the last block given */
+	left = lv->delivered > consumed ? lv->delivered - consumed : 0;
+	seen = left < lv->lastlen ? left : lv->lastlen;
+	for (i = 0; i < seen && nz_at == UNPACK_NONE; i++)
+		if (lv->last[lv->lastlen - seen + i] != 0)
+			nz_at = lv->delivered - seen + i;
+	rest = left;
+	if (lv_drain(lv, &rest, &nz_at, lv->delivered - left) != 0)
+		return u->rc;
+	if (base == ARCHIVE_FORMAT_ZIP)
+		return 0;
+	if (base == ARCHIVE_FORMAT_TAR) {
+		if (filtered)
+			return 0;	/* its filter was not read to its end */
+		if (nz_at != UNPACK_NONE && lv->entries == 0)
+			return unpack_fail(u, TD_ERR_FORMAT, "nul_prefix",
+			    "%s begins with %" PRIu64 " NUL bytes, then other "
+			    "data: a damaged or zero-filled file, neither an "
+			    "archive nor text", lv_name(lv), nz_at);
+		if (nz_at != UNPACK_NONE)
+			return unpack_fail(u, TD_ERR_FORMAT, "archive_corrupt",
+			    "%s: data after the end of the tar archive, at "
+			    "byte %" PRIu64 " (two archives concatenated?)",
+			    lv_name(lv), nz_at);
+		if (lv->entries == 0 && lv->idx == 0)
+			u->st.nul_bytes = consumed + rest;
+		return 0;
+	}
+	if (rest > 0) {
+		f = filtered ? archive_filter_name(lv->a, 0) : NULL;
+		return unpack_fail(u, TD_ERR_FORMAT, "archive_corrupt",
+		    "%s: %" PRIu64 " bytes after the end of the %s stream",
+		    lv_name(lv), rest, f != NULL ? f : "compressed");
+	}
+	return 0;
 }
 
 static int
@@ -333,13 +826,25 @@ unpack_filter_ext(const char *name)
 	return name;
 }
 
+static void
+unpack_format_add(struct unpacker *u, const char *f)
+{
+	size_t len = strlen(u->format);
+
+	if (len == 0)
+		snprintf(u->format, sizeof(u->format), "%s", f);
+	else
+		snprintf(u->format + len, sizeof(u->format) - len, ".%s",
+		    unpack_filter_ext(f));
+}
+
 /* "raw", "gzip", "zip", "tar.gz", "empty" ... of level 0. */
 static void
-unpack_set_format(struct unpacker *u, struct archive *a)
+unpack_set_format(struct unpacker *u, struct ulevel *lv)
 {
+	struct archive *a = lv->a;
 	int fmt = archive_format(a), nf = archive_filter_count(a), i;
-	size_t len;
-	const char *base;
+	const char *base, *f;
 
 	if (fmt == ARCHIVE_FORMAT_RAW)
 		base = NULL;
@@ -356,17 +861,12 @@ unpack_set_format(struct unpacker *u, struct archive *a)
 		snprintf(u->format, sizeof(u->format), "%s", base);
 	/* filter 0 is the one nearest the format; the last is the client */
 	for (i = 0; i < nf - 1; i++) {
-		const char *f = archive_filter_name(a, i);
-
-		if (f == NULL)
+		if ((f = archive_filter_name(a, i)) == NULL)
 			f = "?";
-		len = strlen(u->format);
-		if (len == 0)
-			snprintf(u->format, sizeof(u->format), "%s", f);
-		else
-			snprintf(u->format + len, sizeof(u->format) - len,
-			    ".%s", unpack_filter_ext(f));
+		unpack_format_add(u, f);
 	}
+	if (lv->gz != NULL)	/* ours, outermost */
+		unpack_format_add(u, "gzip");
 	if (u->format[0] == '\0')
 		snprintf(u->format, sizeof(u->format), "raw");
 	u->st.format = u->format;
@@ -404,17 +904,23 @@ unpack_count_member(struct unpacker *u)
 	return 0;
 }
 
+/* A header read failed: ARCHIVE_RETRY (a damaged tar header) too. */
+static int
+unpack_header_bad(int r)
+{
+	return r != ARCHIVE_EOF && (r == ARCHIVE_RETRY || r < ARCHIVE_WARN);
+}
+
 /* Start a document read from level lv (the leaf). */
 static int
 unpack_doc_start(struct unpacker *u, struct ulevel *lv, char *member)
 {
-	struct ulevel *p = lv->idx > 0 ? &u->lv[lv->idx - 1] : lv;
-
 	u->in_doc = 1;
 	u->doc_eof = 0;
 	u->doc_out = 0;
-	/* children: consumption of the parent since the member's header */
-	u->doc_base = lv->idx > 0 ? lv->in_base : unpack_consumed(p->a);
+	/* children: consumption of the parent since the member's header;
+	 * the top level: the whole input */
+	u->doc_base = lv->idx > 0 ? lv->in_base : 0;
 	x_free(u->member);
 	u->member = member;	/* transferred */
 	u->st.documents++;
@@ -442,18 +948,22 @@ unpack_push(struct unpacker *u, const char *path)
 	c->idx = u->nlv - 1;
 	c->buf = xmalloc(UNPACK_CHILD_BUF);
 	c->name = xstrdup(path);
-	c->in_base = unpack_consumed(p->a);
+	c->in_base = lv_consumed(p);
+	if (lv_input(c) != 0)
+		return u->rc;
 	c->a = unpack_reader(0);
-	if (archive_read_open(c->a, c, NULL, unpack_child_read, NULL) !=
+	if (archive_read_open(c->a, c, NULL, unpack_lv_read, NULL) !=
 	    ARCHIVE_OK)
 		return unpack_corrupt(u, c->a);
 	r = archive_read_next_header(c->a, &e);
 	if (r == ARCHIVE_EOF && archive_format(c->a) == ARCHIVE_FORMAT_EMPTY) {
+		if (unpack_level_end(u, c) != 0)
+			return u->rc;
 		u->st.skipped_empty++;
 		unpack_pop(u);
 		return 0;
 	}
-	if (r != ARCHIVE_EOF && r < ARCHIVE_WARN)
+	if (unpack_header_bad(r))
 		return unpack_corrupt(u, c->a);
 	if (r != ARCHIVE_EOF && unpack_is_raw(c->a))
 		return 1;
@@ -466,7 +976,7 @@ unpack_push(struct unpacker *u, const char *path)
 	if (r == ARCHIVE_EOF)
 		c->pend_eof = 1;
 	else
-		c->pend = e;
+		c->pend_e = e;
 	return 2;
 }
 
@@ -482,35 +992,54 @@ unpack_drain_doc(struct unpacker *u)
 	return 0;
 }
 
+/* A regular file that starts like a zip ("PK\3\4", or "PK\5\6" empty). */
+static int
+unpack_looks_zip(struct rawin *r)
+{
+	unsigned char h[4];
+	ssize_t n;
+
+	if (r->pipe)
+		return 0;
+	do
+		n = pread(r->fd, h, sizeof(h), 0);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)sizeof(h) && h[0] == 'P' && h[1] == 'K' &&
+	    ((h[2] == 3 && h[3] == 4) || (h[2] == 5 && h[3] == 6));
+}
+
 /* Level 0: open the fd and read the first header. 1: document, 0: end. */
 static int
 unpack_start(struct unpacker *u)
 {
 	struct ulevel *lv = &u->lv[0];
 	struct archive_entry *e = NULL;
-	struct stat sb;
-	int r, seekable;
+	int r;
 
 	u->started = 1;
 	u->nlv = 1;
 	lv->u = u;
 	lv->idx = 0;
-	lv->buf = xmalloc(UNPACK_FD_BUF);
 	lv->prefix = xstrdup("");
-	seekable = fstat(u->fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
-	    lseek(u->fd, 0, SEEK_CUR) >= 0;
-	lv->a = unpack_reader(seekable);
+	u->raw.seek = unpack_looks_zip(&u->raw);
+	if (!u->raw.seek && lv_input(lv) != 0)
+		return u->rc;
+	lv->a = unpack_reader(u->raw.seek);
 	archive_read_set_callback_data(lv->a, lv);
-	archive_read_set_read_callback(lv->a, unpack_fd_read);
-	if (seekable)
-		archive_read_set_seek_callback(lv->a, unpack_fd_seek);
+	if (u->raw.seek) {
+		archive_read_set_read_callback(lv->a, unpack_zip_read);
+		archive_read_set_seek_callback(lv->a, unpack_zip_seek);
+	} else
+		archive_read_set_read_callback(lv->a, unpack_lv_read);
 	if (archive_read_open1(lv->a) != ARCHIVE_OK)
 		return unpack_corrupt(u, lv->a);
 	r = archive_read_next_header(lv->a, &e);
-	if (r != ARCHIVE_EOF && r < ARCHIVE_WARN)
+	if (unpack_header_bad(r))
 		return unpack_corrupt(u, lv->a);
-	unpack_set_format(u, lv->a);
+	unpack_set_format(u, lv);
 	if (r == ARCHIVE_EOF) {
+		if (unpack_level_end(u, lv) != 0)
+			return u->rc;
 		if (archive_format(lv->a) == ARCHIVE_FORMAT_EMPTY)
 			u->st.skipped_empty++;
 		u->done = 1;
@@ -521,7 +1050,7 @@ unpack_start(struct unpacker *u)
 			return r;
 		return unpack_doc_start(u, lv, NULL);
 	}
-	lv->pend = e;
+	lv->pend_e = e;
 	return 2;
 }
 
@@ -530,13 +1059,13 @@ unpack_open(struct unpacker **up, int fd, const char *name,
     const struct unpack_limits *lim)
 {
 	struct unpacker *u;
+	struct stat sb;
 
 	*up = NULL;
 	if (fd < 0 || lim == NULL || lim->max_ratio == 0 ||
 	    lim->max_depth > UNPACK_DEPTH_MAX)
 		return TD_ERR_INVAL;
 	u = xcalloc(1, sizeof(*u));
-	u->fd = fd;
 	u->name = xstrdup(name != NULL ? name : "");
 	u->lim = *lim;
 	/* archives at depths 0..max_depth, plus a leaf */
@@ -544,6 +1073,12 @@ unpack_open(struct unpacker **up, int fd, const char *name,
 	u->lv = xcalloc((size_t)u->maxlv, sizeof(*u->lv));
 	u->scratch = xmalloc(UNPACK_CHILD_BUF);
 	u->st.format = "";
+	u->raw.fd = fd;
+	u->raw.pipe = fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode);
+	u->raw.blk = xmalloc(UNPACK_BLK);
+	if ((u->raw.md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(u->raw.md, EVP_sha256(), NULL) != 1)
+		td_fatal("EVP_DigestInit_ex failed");
 	*up = u;	/* transferred */
 	return 0;
 }
@@ -574,6 +1109,8 @@ unpack_next(struct unpacker *u, const char **member)
 		u->in_doc = 0;
 		x_free(u->member);
 		u->member = NULL;
+		if (unpack_level_end(u, &u->lv[u->nlv - 1]) != 0)
+			return u->rc;
 		if (u->nlv == 1) {	/* the top level was the document */
 			u->done = 1;
 			return 0;
@@ -584,9 +1121,9 @@ unpack_next(struct unpacker *u, const char **member)
 	for (;;) {
 		lv = &u->lv[u->nlv - 1];
 		e = NULL;
-		if (lv->pend != NULL) {
-			e = lv->pend;
-			lv->pend = NULL;
+		if (lv->pend_e != NULL) {
+			e = lv->pend_e;
+			lv->pend_e = NULL;
 			r = ARCHIVE_OK;
 		} else if (lv->pend_eof) {
 			lv->pend_eof = 0;
@@ -594,28 +1131,19 @@ unpack_next(struct unpacker *u, const char **member)
 		} else
 			r = archive_read_next_header(lv->a, &e);
 		if (r == ARCHIVE_EOF) {
+			/* an archive ended: the rest of its input, checked */
+			if (unpack_level_end(u, lv) != 0)
+				return u->rc;
 			if (u->nlv == 1) {
 				u->done = 1;
 				return 0;
 			}
-			/* a nested archive ended: drop the rest of its member */
-			while ((r = (int)unpack_pull(lv)) > 0) {
-				u->produced += (uint64_t)r;
-				if (u->produced > u->lim.max_bytes) {
-					unpack_fail(u, TD_ERR_LIMIT,
-					    "archive_too_large", "more than %"
-					    PRIu64 " bytes expanded",
-					    u->lim.max_bytes);
-					break;
-				}
-			}
-			if (u->rc != 0)
-				return u->rc;
 			unpack_pop(u);
 			continue;
 		}
-		if (r < ARCHIVE_WARN)
+		if (unpack_header_bad(r))
 			return unpack_corrupt(u, lv->a);
+		lv->entries++;
 		if (unpack_count_member(u) < 0)
 			return u->rc;
 
@@ -706,12 +1234,10 @@ unpack_read(struct unpacker *u, void *buf, size_t n)
 	if (u->produced > u->lim.max_bytes)
 		return unpack_fail(u, TD_ERR_LIMIT, "archive_too_large",
 		    "more than %" PRIu64 " bytes expanded", u->lim.max_bytes);
-	in = unpack_consumed_since(p->a, u->doc_base);
+	in = lv_consumed_since(p, u->doc_base);
 	if (unpack_over_ratio(u->doc_out, in, u->lim.max_ratio))
-		return unpack_fail(u, TD_ERR_LIMIT, "archive_ratio_exceeded",
-		    "%s: expands more than %" PRIu64 " times (%" PRIu64
-		    " bytes from %" PRIu64 ")", u->member != NULL ? u->member :
-		    u->name, u->lim.max_ratio, u->doc_out, in);
+		return unpack_ratio_fail(u, u->member != NULL ? u->member :
+		    u->name, u->doc_out, in);
 	u->st.expanded += (uint64_t)r;
 	return r;
 }
@@ -734,6 +1260,38 @@ unpack_stats(const struct unpacker *u)
 	return &u->st;
 }
 
+int
+unpack_digest(struct unpacker *u, char hex[2 * UNPACK_MD_LEN + 1],
+    uint64_t *size)
+{
+	static const char xd[] = "0123456789abcdef";
+	struct rawin *r = &u->raw;
+	const unsigned char *p;
+	unsigned char md[UNPACK_MD_LEN];
+	size_t i;
+
+	hex[0] = '\0';
+	*size = 0;
+	if (!r->final) {
+		while (!r->eof && r->err == 0)
+			(void)raw_at(u, r->hashed, &p);
+		if (r->err != 0)
+			return r->err == TD_ERR_FORMAT ? TD_ERR_FORMAT :
+			    TD_ERR_IO;
+		if (EVP_DigestFinal_ex(r->md, md, NULL) != 1)
+			td_fatal("EVP_DigestFinal_ex failed");
+		for (i = 0; i < sizeof(md); i++) {
+			r->hex[2 * i] = xd[md[i] >> 4];
+			r->hex[2 * i + 1] = xd[md[i] & 0xf];
+		}
+		r->hex[2 * sizeof(md)] = '\0';
+		r->final = 1;
+	}
+	memcpy(hex, r->hex, sizeof(r->hex));
+	*size = r->hashed;
+	return 0;
+}
+
 void
 unpack_close(struct unpacker *u)
 {
@@ -741,6 +1299,9 @@ unpack_close(struct unpacker *u)
 		return;
 	while (u->nlv > 0)
 		unpack_pop(u);
+	EVP_MD_CTX_free(u->raw.md);
+	x_free(u->raw.blk);
+	x_free(u->raw.dg);
 	x_free(u->lv);
 	x_free(u->member);
 	x_free(u->name);

@@ -110,7 +110,8 @@ td_dec_parse(const char *s, size_t n, unsigned flags, struct td_dec *out)
 		} else
 			return TD_ERR_FORMAT;
 	}
-	if (ndig == 0)
+	/* no digits, or a point with none after it ("5.") */
+	if (ndig == 0 || (seen_point && scale == 0))
 		return TD_ERR_FORMAT;
 	if (seen_comma && !seen_point && grp != 3)
 		return TD_ERR_FORMAT;

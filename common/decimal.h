@@ -26,7 +26,8 @@ struct td_dec {
 
 /*
  * Parse n bytes: optional '+' or '-', digits, optional '.' and digits
- * (".5" and "5." are fine, "." is not). The scale is kept: "12.50" is
+ * (".5" is fine; "5." and "." are not: a point has digits after it).
+ * The scale is kept: "12.50" is
  * v=1250 scale=2. Leading zeros are not significant. With
  * TD_DEC_THOUSANDS the integer part may be grouped by ',' (first group
  * 1-3 digits, then groups of exactly 3); with TD_DEC_PARENS "(x)" means

@@ -55,6 +55,13 @@ td_gtin_normalize(const char *s, size_t n, char out[15], const char **code)
 		*code = "gtin_length";
 		return TD_ERR_FORMAT;
 	}
+	/* its check digit adds up, but all zeros names no product */
+	for (i = 0; i < n && s[i] == '0'; i++)
+		;
+	if (i == n) {
+		*code = "gtin_zero";
+		return TD_ERR_FORMAT;
+	}
 	if (td_gtin_check_digit(s, n - 1) != s[n - 1] - '0') {
 		*code = "gtin_check_digit";
 		return TD_ERR_FORMAT;

@@ -24,6 +24,7 @@ int	 td_gtin_check_digit(const char *digits, size_t n);
  * NUL, and *code is NULL. On error returns TD_ERR_FORMAT, out is "" and
  * *code is a stable reason: "gtin_empty", "gtin_not_digits",
  * "gtin_length" (e.g. 11 digits, a UPC-A without check digit, or 9/10),
+ * "gtin_zero" (all digits zero: a valid check digit, but no product),
  * "gtin_check_digit".
  */
 int	 td_gtin_normalize(const char *s, size_t n, char out[15],

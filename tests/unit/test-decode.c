@@ -774,9 +774,14 @@ static const struct {
 	{ "U+10000 U+10FFFF", S("\xf0\x90\x80\x80\xf4\x8f\xbf\xbf"),
 	    S("\xf0\x90\x80\x80\xf4\x8f\xbf\xbf") },
 	{ "BOM skipped", S("\xef\xbb\xbf" "abc"), S("abc") },
-	{ "only the leading BOM", S("\xef\xbb\xbf\xef\xbb\xbf" "a"),
-	    S("\xef\xbb\xbf" "a") },
-	{ "BOM later kept", S("a\xef\xbb\xbf"), S("a\xef\xbb\xbf") },
+	{ "two BOMs: both dropped", S("\xef\xbb\xbf\xef\xbb\xbf" "a"),
+	    S("a") },
+	{ "BOM later dropped", S("a\xef\xbb\xbf"), S("a") },
+	{ "BOMs inside a value dropped",
+	    S("1,\xef\xbb\xbf" "12\xef\xbb\xbf\xef\xbb\xbf" "3\n\xef\xbb\xbf" "x"),
+	    S("1,123\nx") },
+	{ "U+FEFF only: EF BB BE/BF BF kept", S("\xef\xbb\xbe\xef\xbf\xbf"),
+	    S("\xef\xbb\xbe\xef\xbf\xbf") },
 	{ "BOM alone", S("\xef\xbb\xbf"), S("") },
 	{ "NUL", S("a\0b"), S("a\0b") },
 };
@@ -850,8 +855,10 @@ ref_utf8(const uint8_t *s, size_t n, uint8_t *o, size_t *olen)
 		}
 		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 			return (int64_t)i;
-		memcpy(o + *olen, s + i, len);
-		*olen += len;
+		if (cp != 0xfeff) {	/* a BOM after the start is dropped */
+			memcpy(o + *olen, s + i, len);
+			*olen += len;
+		}
 		i += len;
 	}
 	(void)bom;
@@ -949,7 +956,7 @@ test_utf16_cases(void)
 		{ "ASCII", S("a\0b\0"), "ab", 0 },
 		{ "BOM skipped", S("\xff\xfe" "a\0"), "a", 0 },
 		{ "BOM alone", S("\xff\xfe"), "", 0 },
-		{ "BOM later kept", S("a\0\xff\xfe"), "a\xef\xbb\xbf", 0 },
+		{ "BOM later dropped", S("a\0\xff\xfe" "b\0"), "ab", 0 },
 		{ "U+00E9 U+20AC U+FFFF", S("\xe9\0\xac\x20\xff\xff"),
 		    "\xc3\xa9\xe2\x82\xac\xef\xbf\xbf", 0 },
 		{ "pair U+1F600", S("\x3d\xd8\x00\xde"), "\xf0\x9f\x98\x80", 0 },
@@ -1036,7 +1043,7 @@ test_utf16_random(void)
 				cp = 0xfefe;	/* would be a BOM */
 			for (e = 0; e < 2; e++)
 				n[e] += put_utf16(in[e] + n[e], cp, e);
-			if (eoff < 0)
+			if (eoff < 0 && cp != 0xfeff)	/* dropped */
 				wlen += put_utf8(want + wlen, cp);
 		}
 		if (rng() % 10 == 0) {		/* odd final byte */
@@ -1116,6 +1123,43 @@ test_limit(void)
 		    enc_name(t[i].enc), full.len, full.len);
 		res_free(&full);
 	}
+}
+
+/*
+ * U+FEFF after the start is dropped whatever the encoding produced it;
+ * windows-1252's EF BB BF is three letters. UTF-16 without a BOM is told
+ * by its NULs.
+ */
+static void
+test_feff_utf16(void)
+{
+	static const uint8_t le[] = "S\0t\0o\0r\0e\0,\0U\0P\0C\0\n\0";
+	static const uint8_t be[] = "\0S\0t\0o\0r\0e\0,\0U\0P\0C\0\n";
+	static const uint8_t fr[] = "d\0\xe9\0j\0\xe0\0,\0\xe9\0t\0\xe9\0";
+	static const char cyr[] = "\x1f\x04\x40\x04\x38\x04\x32\x04";
+	struct res r;
+
+	run(DEC_CP1252, "a\xef\xbb\xbf", 4, CHUNK_WHOLE, 0, &r);
+	is_str((char *)r.out, "a\xc3\xaf\xc2\xbb\xc2\xbf", "windows-1252: "
+	    "EF BB BF is three letters, kept");
+	res_free(&r);
+	run(DEC_UTF16BE, "\0a\xfe\xff\0b", 6, CHUNK_WHOLE, 0, &r);
+	is_str((char *)r.out, "ab", "utf-16be: U+FEFF after the start "
+	    "dropped");
+	res_free(&r);
+	is_int(decoder_looks_utf16(le, sizeof(le) - 1), DEC_UTF16LE,
+	    "ASCII as UTF-16LE without a BOM: told");
+	is_int(decoder_looks_utf16(be, sizeof(be) - 1), DEC_UTF16BE,
+	    "ASCII as UTF-16BE without a BOM: told");
+	is_int(decoder_looks_utf16(fr, sizeof(fr) - 1), DEC_UTF16LE,
+	    "Latin-1 letters as UTF-16LE: told");
+	is_int(decoder_looks_utf16(cyr, sizeof(cyr) - 1), 0,
+	    "Cyrillic as UTF-16LE has no NUL: not told (it fails as UTF-8)");
+	is_int(decoder_looks_utf16("Store,UPC,Date\n", 15), 0,
+	    "UTF-8 text: not UTF-16");
+	is_int(decoder_looks_utf16("\0\0\0\0\0\0\0\0\0\0", 10), 0,
+	    "NULs on both sides: not UTF-16");
+	is_int(decoder_looks_utf16(le, 6), 0, "too short to tell");
 }
 
 static void
@@ -1289,6 +1333,7 @@ main(void)
 	diag("srcdir %s, seed 0x%016" PRIx64, srcdir, rng_state);
 
 	test_api();
+	test_feff_utf16();
 	test_tables();
 	test_libiconv_tables();
 	test_chardet();

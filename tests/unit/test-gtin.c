@@ -53,7 +53,10 @@ static const struct norm_vec norm_vecs[] = {
 	{ "4006381333931", 0, "04006381333931" },		/* EAN-13 */
 	{ "9780140013993", 0, "09780140013993" },		/* ISBN */
 	{ "10012345678902", 0, "10012345678902" },		/* GTIN-14 */
-	{ "00000000000000", 0, "00000000000000" },
+	{ "00000000000000", TD_ERR_FORMAT, "gtin_zero" },	/* no product */
+	{ "00000000", TD_ERR_FORMAT, "gtin_zero" },
+	{ "000000000000", TD_ERR_FORMAT, "gtin_zero" },
+	{ "0000000000000", TD_ERR_FORMAT, "gtin_zero" },
 	{ "0004006381333931", 0, "04006381333931" },		/* padded */
 	{ "00000000000000000096385074", 0, "00000096385074" },
 	{ "", TD_ERR_FORMAT, "gtin_empty" },
@@ -63,7 +66,8 @@ static const struct norm_vec norm_vecs[] = {
 	{ "1234567", TD_ERR_FORMAT, "gtin_length" },
 	{ "1", TD_ERR_FORMAT, "gtin_length" },
 	{ "100004006381333931", TD_ERR_FORMAT, "gtin_length" },
-	{ "000000000000000", 0, "00000000000000" },	/* not rejected */
+	{ "000000000000000", TD_ERR_FORMAT, "gtin_zero" },
+	{ "0000000", TD_ERR_FORMAT, "gtin_length" },	/* length first */
 	{ "036000291453", TD_ERR_FORMAT, "gtin_check_digit" },
 	{ "4006381333932", TD_ERR_FORMAT, "gtin_check_digit" },
 	{ "4006381333930", TD_ERR_FORMAT, "gtin_check_digit" },

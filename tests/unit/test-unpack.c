@@ -4,7 +4,11 @@
  * from CSV files whose bytes are compared with what comes out; nesting,
  * truncation, every limit, bombs (timed, with peak RSS), path traversal
  * fixtures, and libarchive's / xz's / zstd's / rubyzip's malformed inputs,
- * each run in a child under alarm() so a crash or hang is a failed test.
+ * each run in a child under alarm() so a crash or hang is a failed test;
+ * streams damaged after their first member or followed by other data,
+ * concatenated tars, NUL-filled files; and unpack_digest() against
+ * sha256sum, for files read whole, in part or not at all, through a pipe,
+ * and for a zip that changes while it is read.
  * Data: $srcdir/tests/data/archives (srcdir defaults to "."); the zip
  * bombs are read from $srcdir/../shared/corpus/archives/zip-bomb/kd2fw
  * and skipped when absent.
@@ -32,6 +36,7 @@
 #include "td.h"
 #include "unpack.h"
 #include "../lib/tap.h"
+#include "../lib/testutil.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_ASAN	1
@@ -59,6 +64,7 @@ static const char *srcdir;
 static char tmpdir[] = "/tmp/test-unpack.XXXXXX";
 static int have_zip;
 static int keep_data = 1;	/* run() keeps document bytes */
+static unsigned char u_scratch[65536];
 
 /* ---- helpers ------------------------------------------------------ */
 
@@ -152,28 +158,7 @@ slurp(const char *path, size_t *lenp)
 	return p;
 }
 
-static int
-sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Run a shell command in tmpdir; returns its exit status. */
-static int
-sh(const char *fmt, ...)
-{
-	va_list ap;
-	char *cmd, *full;
-	int st;
-
-	va_start(ap, fmt);
-	cmd = xvasprintf(fmt, ap);
-	va_end(ap);
-	full = xasprintf("cd '%s' && { %s ; }", tmpdir, cmd);
-	st = system(full);
-	if (st != 0)
-		diag("command failed (%d): %s", st, cmd);
-	x_free(full);
-	x_free(cmd);
-	return st;
-}
+#define sh(...)	tu_sh(tmpdir, __VA_ARGS__)
 
 /* zip OUT (relative to tmpdir) from files in tmpdir/DIR; -0 if stored. */
 static int
@@ -520,6 +505,64 @@ free_list(char **v, size_t n)
 	x_free(v);
 }
 
+/*
+ * Streams damaged after their first part, and what follows streams and
+ * tar archives. gz-*: two gzip members of src/a.csv and src/b.csv.
+ */
+static void
+build_whole(void)
+{
+	sh("cat src/a.csv src/b.csv > src/ab.csv && "
+	    "gzip -c src/a.csv > g1 && gzip -c src/b.csv > g2 && "
+	    "cat g1 g2 > gz-multi.csv.gz && "
+	    "python3 -c 'import sys\n"
+	    "g1 = open(\"g1\", \"rb\").read(); g2 = open(\"g2\", \"rb\").read()\n"
+	    "def w(n, d): open(n, \"wb\").write(d)\n"
+	    "def flip(d, i): d = bytearray(d); d[i] ^= 0x55; return bytes(d)\n"
+	    "w(\"gz-crc.csv.gz\", g1 + flip(g2, len(g2) - 6))\n"
+	    "w(\"gz-isize.csv.gz\", g1 + flip(g2, len(g2) - 2))\n"
+	    "w(\"gz-trailing.csv.gz\", g1 + g2 + b\"garbage after the end\\n\")\n"
+	    "w(\"gz-zeros.csv.gz\", g1 + g2 + bytes(512))\n"
+	    "w(\"gz-onebyte.csv.gz\", g1 + b\"x\")\n"
+	    "w(\"gz-bad2head.csv.gz\", g1 + flip(g2, 0))\n"
+	    "w(\"gz-bad2data.csv.gz\", g1 + flip(g2, len(g2) // 2))\n"
+	    "w(\"gz-trunc2.csv.gz\", g1 + g2[:len(g2) // 2])\n"
+	    "'");
+	/* tar: a.csv and b.csv; then the same with c.csv appended by tar -r */
+	sh("tar -C src -cf ab.tar a.csv b.csv && tar -C src -cf c.tar c.csv && "
+	    "gzip -c ab.tar > ab.tar.gz && gzip -c c.tar > c.tar.gz && "
+	    "( cat ab.tar.gz; printf 'trailing' ) > tgz-trailing.tar.gz && "
+	    "python3 -c 'd = open(\"c.tar.gz\", \"rb\").read(); "
+	    "d = bytearray(d); d[len(d) // 2] ^= 0x55; "
+	    "open(\"tgz-bad2.tar.gz\", \"wb\").write(open(\"ab.tar.gz\", "
+	    "\"rb\").read() + bytes(d))' && "
+	    "cat ab.tar c.tar > cat.tar && gzip -c cat.tar > cat.tar.gz && "
+	    "mkdir -p app && cp src/a.csv app/c.csv && "
+	    "tar -C src -cf appended.tar c.csv && "
+	    "tar -C app -rf appended.tar c.csv");
+	/* the same things inside a zip */
+	sh("mkdir -p nz && cp gz-trailing.csv.gz nz/t.csv.gz && "
+	    "cp gz-bad2head.csv.gz nz/b.csv.gz && cp tgz-trailing.tar.gz nz/t.tar.gz && "
+	    "cp gz-multi.csv.gz nz/m.csv.gz");
+	mkzip("nest-trailing.zip", "nz", 0, "t.csv.gz");
+	mkzip("nest-bad2.zip", "nz", 1, "b.csv.gz");
+	mkzip("nest-tgz.zip", "nz", 0, "t.tar.gz");
+	mkzip("nest-ok.zip", "nz", 1, "m.csv.gz");
+	/* other raw streams with bytes after their end */
+	sh("( bzip2 -c src/a.csv; printf 'tail' ) > bz-trailing.csv.bz2 && "
+	    "( xz -c src/a.csv; printf 'tail' ) > xz-trailing.csv.xz && "
+	    "( zstd -q -c src/a.csv; printf 'tail' ) > zst-trailing.csv.zst");
+	/* NULs: a gzip of 20480 of them; a CSV after 1024 of them */
+	sh("head -c 20480 /dev/zero | gzip -c > nul.tar.gz && "
+	    "( head -c 1024 /dev/zero; cat src/c.csv ) > nul-prefix.csv && "
+	    "gzip -c nul-prefix.csv > nul-prefix.csv.gz && "
+	    "mkdir -p nn && cp nul-prefix.csv nn/ && "
+	    "( head -c 3000000 /dev/urandom; cat src/a.csv ) > big-stored && "
+	    "mkdir -p sz && cp big-stored sz/big && cp src/a.csv sz/a.csv");
+	mkzip("nest-nul.zip", "nn", 0, "nul-prefix.csv");
+	mkzip("seek.zip", "sz", 1, "big a.csv");
+}
+
 /* ---- tests -------------------------------------------------------- */
 
 static void
@@ -578,6 +621,7 @@ build(void)
 	mkzip("zeros.zip", "zb", 0, "zeros");
 	mkzip("zerosgz.zip", "zb", 1, "zeros.gz");
 	sh("rm -f zb/zeros");
+	build_whole();
 }
 
 static void
@@ -987,6 +1031,220 @@ test_fixtures(void)
 	}
 }
 
+/* The sha256sum of a file in tmpdir, or "" */
+static void
+sha256sum(const char *rel, char out[65])
+{
+	char *p = tpath(rel);
+
+	tu_sha256sum(p, out);
+	x_free(p);
+}
+
+static uint64_t
+file_size(const char *rel)
+{
+	char *p = tpath(rel);
+	struct stat sb;
+	uint64_t n = stat(p, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+
+	x_free(p);
+	return n;
+}
+
+/*
+ * Unpack tmpdir/rel from fd (reading stop documents at most, 0: all, -1:
+ * none) and compare unpack_digest() with sha256sum.
+ */
+static void
+is_digest(const char *rel, int fd, int stop, const char *what)
+{
+	struct unpack_limits lim = lim_default();
+	struct unpacker *u = NULL;
+	const char *member;
+	char want[65], got[65];
+	uint64_t size = 1;
+	int r, n = 0, rc;
+
+	sha256sum(rel, want);
+	if (unpack_open(&u, fd, rel, &lim) != 0)
+		td_fatal("unpack_open");
+	while (stop >= 0 && (stop == 0 || n < stop) &&
+	    (r = unpack_next(u, &member)) == 1) {
+		n++;
+		while (unpack_read(u, u_scratch, sizeof(u_scratch)) > 0)
+			;
+	}
+	rc = unpack_digest(u, got, &size);
+	is_int(rc, 0, "%s: unpack_digest returns 0", what);
+	is_str(got, want, "%s: the digest is the file's sha256sum", what);
+	is_int(size, file_size(rel), "%s: the size is the file's", what);
+	unpack_close(u);
+}
+
+static void
+test_digest(void)
+{
+	static const char *files[] = {
+		"a.csv", "a.csv.gz", "two.zip", "plain.tar.gz", "n.zip",
+		"gz-trailing.csv.gz", "big.csv.gz", "m.zip", "trunc.zip",
+	};
+	struct unpack_limits lim = lim_default();
+	struct unpacker *u = NULL;
+	const char *member;
+	char *p, got[65];
+	uint64_t size;
+	size_t i;
+	int fd, r;
+	FILE *f;
+
+	for (i = 0; i < TD_NELEM(files); i++) {
+		p = tpath(files[i]);
+		if ((fd = open(p, O_RDONLY)) < 0)
+			td_fatal("open %s", p);
+		is_digest(files[i], fd, 0, files[i]);
+		close(fd);
+		/* stopping early, or reading nothing, still covers it all */
+		fd = open(p, O_RDONLY);
+		is_digest(files[i], fd, 1, files[i]);
+		close(fd);
+		fd = open(p, O_RDONLY);
+		is_digest(files[i], fd, -1, files[i]);
+		close(fd);
+		x_free(p);
+	}
+	/* a pipe: read to its end as it comes */
+	p = xasprintf("cat '%s/big.csv.gz'", tmpdir);
+	f = popen(p, "r");
+	is_digest("big.csv.gz", fileno(f), 0, "big.csv.gz through a pipe");
+	pclose(f);
+	x_free(p);
+	/* the fd's offset does not matter: a regular file is read from 0 */
+	p = tpath("a.csv.gz");
+	fd = open(p, O_RDONLY);
+	(void)lseek(fd, 100, SEEK_SET);
+	is_digest("a.csv.gz", fd, 0, "a.csv.gz, fd not at 0");
+	close(fd);
+	x_free(p);
+
+	/*
+	 * A zip is read by seeking: a block read again must be what it was.
+	 * Here the central directory's block changes after it was read.
+	 */
+	p = tpath("seek.zip");
+	fd = open(p, O_RDONLY);
+	ok(unpack_open(&u, fd, "seek.zip", &lim) == 0, "changed zip: open");
+	is_int(unpack_next(u, &member), 1, "changed zip: first document");
+	sh("python3 -c 'import os; f = open(\"seek.zip\", \"r+b\"); "
+	    "f.seek(-30, os.SEEK_END); b = f.read(1); f.seek(-30, os.SEEK_END); "
+	    "f.write(bytes([b[0] ^ 1])); f.close()'");
+	while ((r = unpack_next(u, &member)) == 1)
+		while (unpack_read(u, u_scratch, sizeof(u_scratch)) > 0)
+			;
+	is_int(unpack_digest(u, got, &size), TD_ERR_FORMAT,
+	    "changed zip: unpack_digest says the file changed");
+	is_str(unpack_errcode(u), "file_changed", "changed zip: file_changed");
+	is_str(got, "", "changed zip: no digest");
+	diag("  %s", unpack_errmsg(u));
+	unpack_close(u);
+	close(fd);
+	x_free(p);
+}
+
+/* Whole streams: a gzip read to its last byte, tar padding only NULs. */
+static void
+test_whole(void)
+{
+	struct unpack_limits lim = lim_default();
+	static const struct { const char *file, *code; int ndocs; } want[] = {
+		{ "gz-multi.csv.gz", NULL, 1 },
+		{ "gz-crc.csv.gz", "archive_corrupt", 0 },
+		{ "gz-isize.csv.gz", "archive_corrupt", 0 },
+		{ "gz-trailing.csv.gz", "archive_corrupt", 0 },
+		{ "gz-zeros.csv.gz", "archive_corrupt", 0 },
+		{ "gz-onebyte.csv.gz", "archive_corrupt", 0 },
+		{ "gz-bad2head.csv.gz", "archive_corrupt", 0 },
+		{ "gz-bad2data.csv.gz", "archive_corrupt", 0 },
+		{ "gz-trunc2.csv.gz", "archive_corrupt", 0 },
+		{ "tgz-trailing.tar.gz", "archive_corrupt", 0 },
+		{ "tgz-bad2.tar.gz", "archive_corrupt", 0 },
+		{ "cat.tar", "archive_corrupt", 0 },
+		{ "cat.tar.gz", "archive_corrupt", 0 },
+		{ "appended.tar", NULL, 2 },
+		{ "nest-trailing.zip", "archive_corrupt", 0 },
+		{ "nest-bad2.zip", "archive_corrupt", 0 },
+		{ "nest-tgz.zip", "archive_corrupt", 0 },
+		{ "nest-ok.zip", NULL, 1 },
+		{ "bz-trailing.csv.bz2", "archive_corrupt", 0 },
+		{ "xz-trailing.csv.xz", "archive_corrupt", 0 },
+		{ "zst-trailing.csv.zst", "archive_corrupt", 0 },
+		{ "nul.tar.gz", NULL, 0 },
+		{ "nul-prefix.csv", "nul_prefix", 0 },
+		{ "nul-prefix.csv.gz", "nul_prefix", 0 },
+		{ "nest-nul.zip", "nul_prefix", 0 },
+	};
+	static const struct { const char *file, *says, *what; } msgs[] = {
+		{ "gz-bad2head.csv.gz", "after 1 member) is not a gzip member",
+		    "a damaged second member's header, named as such" },
+		{ "gz-crc.csv.gz", "gzip member 2 (at byte ", "the member "
+		    "named" },
+		{ "gz-crc.csv.gz", "): incorrect data check", "a bad CRC-32, "
+		    "as zlib says" },
+		{ "cat.tar", "data after the end of the tar archive, at byte "
+		    "10240", "two tar archives concatenated" },
+		{ "bz-trailing.csv.bz2", "4 bytes after the end of the bzip2 "
+		    "stream", "bytes after a bzip2 stream, counted" },
+	};
+	struct res r;
+	size_t i;
+	char *p;
+
+	for (i = 0; i < TD_NELEM(want); i++) {
+		p = tpath(want[i].file);
+		run(p, &lim, 65536, &r);
+		if (want[i].code == NULL)
+			is_ok(&r, want[i].ndocs, want[i].file);
+		else
+			is_err(&r, want[i].code, want[i].file);
+		res_free(&r);
+		x_free(p);
+	}
+	p = tpath("gz-multi.csv.gz");
+	run(p, &lim, 65536, &r);
+	is_doc(&r, 0, "(null)", "ab.csv", "two gzip members: both, in order");
+	is_str(r.format, "gzip", "two gzip members: format gzip");
+	res_free(&r);
+	x_free(p);
+	for (i = 0; i < TD_NELEM(msgs); i++) {
+		p = tpath(msgs[i].file);
+		run(p, &lim, 65536, &r);
+		ok(strstr(r.msg, msgs[i].says) != NULL, "%s: %s (%s)",
+		    msgs[i].file, msgs[i].what, r.msg);
+		res_free(&r);
+		x_free(p);
+	}
+	p = tpath("appended.tar");
+	run(p, &lim, 65536, &r);
+	is_str(r.ndocs == 2 ? r.names[1] : NULL, "c.csv", "tar -r: the "
+	    "member appended under the same name is a second document");
+	res_free(&r);
+	x_free(p);
+	p = tpath("nul.tar.gz");
+	{
+		struct unpacker *u = NULL;
+		const char *member;
+		int fd = open(p, O_RDONLY);
+
+		ok(unpack_open(&u, fd, p, &lim) == 0 &&
+		    unpack_next(u, &member) == 0, "gzip of NULs: no document");
+		is_int(unpack_stats(u)->nul_bytes, 20480, "gzip of NULs: "
+		    "20480 NUL bytes, an empty tar archive");
+		unpack_close(u);
+		close(fd);
+	}
+	x_free(p);
+}
+
 int
 main(void)
 {
@@ -1003,6 +1261,8 @@ main(void)
 	test_bombs();
 	test_traversal();
 	test_fixtures();
+	test_whole();
+	test_digest();
 
 	if (getenv("TD_KEEP_TMP") == NULL)
 		sh("cd / && rm -rf '%s'", tmpdir);

@@ -1,0 +1,76 @@
+/*
+ * testutil.h - helpers for unit tests that make their data with the
+ * standard tools (header only).
+ *   tu_sh(dir, fmt, ...)      run a shell command in dir; its exit status
+ *   tu_sha256sum(path, out)   sha256sum's hex digest of a file, or ""
+ *   tu_conf(dir, maplines)    a configuration of integration "acme" with
+ *                             these [map] lines, state in dir/state and
+ *                             output to file://dir/out; NULL on error
+ */
+#ifndef TD_TESTUTIL_H
+#define TD_TESTUTIL_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "td.h"
+#include "conf.h"
+#include "tap.h"
+
+static inline int tu_sh(const char *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static inline int
+tu_sh(const char *dir, const char *fmt, ...)
+{
+	va_list ap;
+	char *cmd, *full;
+	int st;
+
+	va_start(ap, fmt);
+	cmd = xvasprintf(fmt, ap);
+	va_end(ap);
+	full = xasprintf("cd '%s' && { %s ; }", dir, cmd);
+	if ((st = system(full)) != 0)
+		diag("command failed (%d): %s", st, cmd);
+	x_free(full);
+	x_free(cmd);
+	return st;
+}
+
+static inline void
+tu_sha256sum(const char *path, char out[65])
+{
+	char *cmd = xasprintf("sha256sum '%s'", path);
+	FILE *f = popen(cmd, "r");
+
+	out[0] = '\0';
+	if (f == NULL || fscanf(f, "%64s", out) != 1)
+		out[0] = '\0';
+	if (f != NULL)
+		pclose(f);
+	x_free(cmd);
+}
+
+static inline struct td_conf *
+tu_conf(const char *dir, const char *maplines)
+{
+	char *path = xasprintf("%s/t.conf", dir), *errs = NULL;
+	FILE *f = fopen(path, "w");
+	struct td_conf *c = NULL;
+
+	if (f == NULL)
+		td_fatal("%s: cannot write", path);
+	fprintf(f, "[integration]\nname = acme\nstate_dir = %s/state\n"
+	    "[map]\n%s[output]\nurl = file://%s/out\n", dir, maplines, dir);
+	fclose(f);
+	if (td_conf_load(path, &c, &errs) != 0) {
+		diag("conf: %s", errs ? errs : "?");
+		x_free(errs);
+	}
+	x_free(path);
+	return c;
+}
+
+#endif

@@ -1,0 +1,263 @@
+/*
+ * test-map.c - agent/map.c: rows made by hand mapped to records; what a
+ * full output buffer and a field that is not UTF-8 each give, alone and
+ * together.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "td.h"
+#include "buf.h"
+#include "conf.h"
+#include "csv.h"
+#include "hash.h"
+#include "map.h"
+#include "../lib/tap.h"
+#include "../lib/testutil.h"
+
+static char tmpdir[] = "/tmp/test-map.XXXXXX";
+
+#define TID	"0123456789abcdef0123456789abcdef" \
+		"0123456789abcdef0123456789abcdef"
+
+/* A row of n fields from a NULL-terminated list of strings. */
+static void
+mkrec(struct csv_rec *r, struct csv_field *f, const char *const *v,
+    uint64_t line)
+{
+	size_t n;
+
+	for (n = 0; v[n] != NULL; n++) {
+		f[n].p = v[n];
+		f[n].len = strlen(v[n]);
+	}
+	memset(r, 0, sizeof(*r));
+	r->f = f;
+	r->nf = n;
+	r->line = line;
+	r->raw = "";
+}
+
+/* The mapper points into its configuration: keep it until the end. */
+static struct td_conf *conf;
+
+static struct mapper *
+mapper(const char *maplines, const char **hdr, struct map_doc *doc)
+{
+	struct td_conf *c = conf = tu_conf(tmpdir, maplines);
+	struct mapper *m = NULL;
+	struct csv_field f[16];
+	struct csv_rec r;
+	char *err = NULL, *why = NULL;
+
+	if (c == NULL || mapper_new(c, &m, &err) != 0)
+		td_fatal("mapper: %s", err ? err : "no configuration");
+	mkrec(&r, f, hdr, 1);
+	if (mapper_begin(m, doc, &r, &why) != 0)
+		td_fatal("mapper_begin: %s", why ? why : "?");
+	return m;
+}
+
+#define MAP_ALL	"store_id = column \"Store\"\n" \
+		"retailer_item_id = column \"Item\"\n" \
+		"gtin = column \"UPC\" gtin\n" \
+		"txn_date = column \"Date\" date \"%Y-%m-%d\"\n" \
+		"quantity = column \"Units\" decimal\n" \
+		"promo_code = column \"Promo\"\n"
+
+static const char *hdr_all[] = { "Store", "Item", "UPC", "Date", "Units",
+    "Promo", NULL };
+
+/*
+ * Map a row into out: mapper_map() returns want (a TD_ERR_*, 0, or 1 for
+ * a rejection with code) and, unless it is 0, writes nothing.
+ */
+static void
+is_map(struct mapper *m, const char **row, struct td_buf *out, int want,
+    const char *code, const char *what)
+{
+	struct csv_field f[16];
+	struct csv_rec r;
+	struct map_result res;
+	size_t before = out->len;
+	int rc;
+
+	mkrec(&r, f, row, 2);
+	rc = mapper_map(m, &r, 1, out, &res);
+	if (!ok(rc == want && (rc != 1 || strcmp(res.code, code) == 0),
+	    "%s: %d %s", what, want, code ? code : ""))
+		diag("  got %d %s", rc, rc == 1 ? res.code : "");
+	if (want != 0)
+		is_int(out->len, before, "%s: nothing written", what);
+}
+
+/* longer than a whole record: it cannot fit where it stands */
+static char ITEM[1000];
+
+/*
+ * A full buffer is TD_ERR_LIMIT (the caller cuts a batch), never a
+ * rejection of the row; a field that is not UTF-8 rejects the row.
+ */
+static void
+test_errors(void)
+{
+	struct map_doc doc = { TID, "a.csv", NULL, 1 };
+	struct mapper *m = mapper(MAP_ALL, hdr_all, &doc);
+	const char *good[] = { "1", "x", "041000001239", "2026-11-28", "2",
+	    "p", NULL };
+	const char *bad8[] = { "1", "x", "041000001239", "2026-11-28", "2",
+	    "\xff", NULL };
+	const char *full[] = { "1", ITEM, "041000001239", "2026-11-28",
+	    "2", "p", NULL };
+	const char *fullbad8[] = { "1", ITEM, "041000001239", "2026-11-28",
+	    "2", "\xff", NULL };
+	const char *bad8full[] = { "\xff", "x", "041000001239", "2026-11-28",
+	    "2", ITEM, NULL };
+	struct td_buf out;
+	size_t one;
+
+	memset(ITEM, 'i', sizeof(ITEM) - 1);
+	td_buf_init(&out, 0, 0);
+	is_map(m, good, &out, 0, NULL, "a good row");
+	one = out.len;
+	ok(one > 100 && one < sizeof(ITEM) && out.p[one - 1] == '\n',
+	    "one record line (%zu bytes)", one);
+	td_buf_free(&out);
+
+	/* room for a record with a short item, not for a long one */
+	td_buf_init(&out, 0, one + 20);
+	is_map(m, bad8, &out, 1, "invalid_utf8", "a field not UTF-8");
+	is_map(m, full, &out, TD_ERR_LIMIT, NULL, "a record that does not fit");
+	is_map(m, fullbad8, &out, TD_ERR_LIMIT, NULL, "a full buffer, then a "
+	    "field not UTF-8");
+	/* it used to be -5 | -3 = -1, reported as invalid_utf8 */
+	is_map(m, bad8full, &out, TD_ERR_LIMIT, NULL, "a field not UTF-8, "
+	    "then a full buffer");
+	is_map(m, good, &out, 0, NULL, "the buffer still takes a good row");
+	is_int(out.len, one, "the same record as before");
+	td_buf_free(&out);
+	mapper_free(m);
+	td_conf_free(conf);
+}
+
+/* The record_id of the row mapped as ordinal of doc, or "". */
+static void
+record_id(struct mapper *m, const struct map_doc *doc, uint64_t ordinal,
+    char id[65])
+{
+	const char *good[] = { "1", "x", "041000001239", "2026-11-28", "2",
+	    "p", NULL };
+	struct csv_field f[16];
+	struct csv_rec r;
+	struct map_result res;
+	struct td_buf out;
+	char *why = NULL;
+	const char *p;
+
+	id[0] = '\0';
+	mkrec(&r, f, hdr_all, 1);
+	if (mapper_begin(m, doc, &r, &why) != 0)
+		td_fatal("mapper_begin: %s", why ? why : "?");
+	td_buf_init(&out, 0, 0);
+	mkrec(&r, f, good, 2);
+	if (mapper_map(m, &r, ordinal, &out, &res) == 0 &&
+	    (p = strstr(td_buf_cstr(&out), "\"record_id\":\"")) != NULL)
+		snprintf(id, 65, "%.64s", p + 13);
+	td_buf_free(&out);
+}
+
+/*
+ * record_id: SHA-256 of integration LF transmission_id LF member LF
+ * ordinal; a member name met again in the file adds NUL and its
+ * occurrence after the name.
+ */
+static void
+test_record_id(void)
+{
+	struct map_doc doc = { TID, "a.tar", "d/c.csv", 1 };
+	struct mapper *m = mapper(MAP_ALL, hdr_all, &doc);
+	char got[65], want[TD_SHA256_HEX];
+	static const char in1[] = "acme\n" TID "\nd/c.csv\n7";
+	static const char in2[] = "acme\n" TID "\nd/c.csv\0" "2\n7";
+	static const char in3[] = "acme\n" TID "\nd/c.csv\0" "12\n7";
+	static const char in0[] = "acme\n" TID "\n\n7";
+
+	record_id(m, &doc, 7, got);
+	td_sha256_hex(in1, sizeof(in1) - 1, want);
+	is_str(got, want, "record_id of the first d/c.csv: as always");
+	doc.occurrence = 2;
+	record_id(m, &doc, 7, got);
+	td_sha256_hex(in2, sizeof(in2) - 1, want);
+	is_str(got, want, "record_id of the second d/c.csv: NUL 2 after the "
+	    "name");
+	doc.occurrence = 12;
+	record_id(m, &doc, 7, got);
+	td_sha256_hex(in3, sizeof(in3) - 1, want);
+	is_str(got, want, "record_id of the twelfth: NUL 12");
+	doc.member = NULL;
+	doc.occurrence = 1;
+	record_id(m, &doc, 7, got);
+	td_sha256_hex(in0, sizeof(in0) - 1, want);
+	is_str(got, want, "record_id of a file that is not an archive: the "
+	    "member is empty");
+	mapper_free(m);
+	td_conf_free(conf);
+}
+
+/* A mapped name that two columns have is refused; an unmapped one not. */
+static void
+test_ambiguous(void)
+{
+	static const struct {
+		const char *hdr[9];	/* NULL-terminated */
+		int rc;
+		const char *why;
+	} t[] = {
+		{ { "Store", "Item", "UPC", "Date", "Units", "Promo", "Note",
+		    "Note" }, 0, NULL },
+		{ { "Store", "UPC", "Item", "UPC", "Date", "Units", "Promo",
+		    NULL }, TD_ERR_EXISTS, "\"UPC\" (columns 2 and 4)" },
+		{ { "Store", "UPC", "Item", " UPC ", "Date", "Units", "Promo",
+		    "UPC" }, TD_ERR_EXISTS, "\"UPC\" (columns 2 and 4 and 8)" },
+		{ { "Store", "UPC", "Item", "Date", "Units", "Promo", "Store",
+		    "Date" }, TD_ERR_EXISTS, "\"Store\" (columns 1 and 7); "
+		    "\"Date\" (columns 4 and 8)" },
+		{ { "Store", "UPC", "UPC", "Date", "Units", NULL }, TD_ERR_FORMAT,
+		    "\"Item\", \"Promo\"" },
+	};
+	struct map_doc doc = { TID, "a.csv", NULL, 1 };
+	struct mapper *m = mapper(MAP_ALL, hdr_all, &doc);
+	struct csv_field f[16];
+	struct csv_rec r;
+	char *why;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < TD_NELEM(t); i++) {
+		mkrec(&r, f, t[i].hdr, 1);
+		rc = mapper_begin(m, &doc, &r, &why);
+		is_int(rc, t[i].rc, "header %zu: mapper_begin %d", i, t[i].rc);
+		is_str(why, t[i].why, "header %zu: %s", i, t[i].why ?
+		    t[i].why : "fine");
+		x_free(why);
+	}
+	mapper_free(m);
+	td_conf_free(conf);
+}
+
+int
+main(void)
+{
+	if (mkdtemp(tmpdir) == NULL)
+		td_fatal("mkdtemp: %s", strerror(errno));
+	test_errors();
+	test_record_id();
+	test_ambiguous();
+	if (getenv("TD_KEEP_TMP") == NULL)
+		tu_sh("/", "rm -rf '%s'", tmpdir);
+	return done_testing();
+}

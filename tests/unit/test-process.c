@@ -1,0 +1,378 @@
+/*
+ * test-process.c - agent/process.c: a file through unpack, decode, parse
+ * and map as `once` and `try` run it, with the records, rejections and
+ * Tier 2 verdict kept in memory; the digest and size of the raw bytes it
+ * read (compared with sha256sum) whatever the file and its fate.
+ * Files are made at test time in a temporary directory.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "td.h"
+#include "buf.h"
+#include "conf.h"
+#include "hash.h"
+#include "map.h"
+#include "process.h"
+#include "../lib/tap.h"
+#include "../lib/testutil.h"
+
+static char tmpdir[] = "/tmp/test-process.XXXXXX";
+
+#define TID	"0123456789abcdef0123456789abcdef" \
+		"0123456789abcdef0123456789abcdef"
+
+/* What one run of process_file() gave. */
+struct got {
+	struct td_buf	 buf;		/* the batch being filled */
+	struct td_buf	 recs;		/* every record line */
+	struct td_buf	 rejs;		/* "line code: message" per rejection */
+	uint64_t	 nrec;
+	struct proc_result res;
+	int		 rc;
+};
+
+static struct td_buf *
+g_buffer(void *arg)
+{
+	struct got *g = arg;
+
+	td_buf_reset(&g->buf);
+	return &g->buf;
+}
+
+static int
+g_batch(void *arg, struct td_buf *b, uint64_t n,
+    const struct batch_totals *bt)
+{
+	struct got *g = arg;
+
+	(void)bt;
+	g->nrec += n;
+	return td_buf_append(&g->recs, b->p, b->len);
+}
+
+static int
+g_reject(void *arg, const struct rejection *rj)
+{
+	struct got *g = arg;
+
+	return td_buf_printf(&g->rejs, "%llu %s: %s\n",
+	    (unsigned long long)rj->line, rj->code, rj->message);
+}
+
+#define MAP_STD	"store_id = column \"Store\"\n" \
+		"gtin = column \"UPC\" gtin\n" \
+		"txn_date = column \"Date\" date \"%Y-%m-%d\"\n" \
+		"quantity = column \"Units\" decimal\n"
+
+/* Process tmpdir/rel with the mapping of c into *g (free with got_free). */
+static void
+run(const struct td_conf *c, const char *rel, struct got *g)
+{
+	struct mapper *m = NULL;
+	struct proc_sink sink;
+	struct proc_opts po;
+	char *p = xasprintf("%s/%s", tmpdir, rel), *err = NULL;
+	int fd;
+
+	memset(g, 0, sizeof(*g));
+	td_buf_init(&g->buf, 4096, 0);
+	td_buf_init(&g->recs, 4096, 0);
+	td_buf_init(&g->rejs, 4096, 0);
+	if (mapper_new(c, &m, &err) != 0)
+		td_fatal("mapper_new: %s", err);
+	if ((fd = open(p, O_RDONLY)) < 0)
+		td_fatal("%s: %s", p, strerror(errno));
+	sink.buffer = g_buffer;
+	sink.batch = g_batch;
+	sink.reject = g_reject;
+	sink.arg = g;
+	memset(&po, 0, sizeof(po));
+	po.transmission_id = TID;
+	po.file = rel;
+	po.batch_records = 1000;
+	g->rc = process_file(m, c, fd, &po, &sink, &g->res);
+	close(fd);
+	mapper_free(m);
+	x_free(p);
+}
+
+static void
+got_free(struct got *g)
+{
+	td_buf_free(&g->buf);
+	td_buf_free(&g->recs);
+	td_buf_free(&g->rejs);
+	proc_result_clear(&g->res);
+}
+
+/* sha256sum of tmpdir/rel */
+static void
+sha256sum(const char *rel, char out[65])
+{
+	char *p = xasprintf("%s/%s", tmpdir, rel);
+
+	tu_sha256sum(p, out);
+	x_free(p);
+}
+
+static long long
+fsize(const char *rel)
+{
+	char *p = xasprintf("%s/%s", tmpdir, rel);
+	struct stat sb;
+	long long n = stat(p, &sb) == 0 ? (long long)sb.st_size : -1;
+
+	x_free(p);
+	return n;
+}
+
+static void
+test_digest(void)
+{
+	static const struct { const char *file, *t2; uint64_t nrec; } f[] = {
+		{ "plain.csv", NULL, 3 },
+		{ "plain.csv.gz", NULL, 3 },
+		{ "two.zip", NULL, 6 },
+		{ "plain.tar.gz", NULL, 3 },
+		{ "trailing.csv.gz", "archive_corrupt", 0 },
+		{ "drift.csv", "schema_missing_column", 0 },
+		{ "big-drift.csv.gz", "schema_missing_column", 0 },
+	};
+	struct td_conf *c = tu_conf(tmpdir, MAP_STD);
+	struct got g;
+	char want[65];
+	size_t i;
+
+	tu_sh(tmpdir, "printf 'Store,UPC,Date,Units\\n1,041000001239,2026-11-28,1\\n"
+	    "2,041000001239,2026-11-28,2\\n3,041000001239,2026-11-28,3\\n' "
+	    "> plain.csv && gzip -c plain.csv > plain.csv.gz && "
+	    "cp plain.csv b.csv && python3 -c 'import zipfile; "
+	    "z = zipfile.ZipFile(\"two.zip\", \"w\", zipfile.ZIP_DEFLATED); "
+	    "z.write(\"plain.csv\"); z.write(\"b.csv\"); z.close()' && "
+	    "tar -cf - plain.csv | gzip -c > plain.tar.gz && "
+	    "( cat plain.csv.gz; printf 'trailing bytes' ) > trailing.csv.gz && "
+	    "printf 'Store,UPC,Date,Qty\\n1,2,3,4\\n' > drift.csv && "
+	    "( cat drift.csv; head -c 5000000 /dev/urandom | od -An -x ) | "
+	    "gzip -1 -c > big-drift.csv.gz");
+	for (i = 0; i < TD_NELEM(f); i++) {
+		run(c, f[i].file, &g);
+		sha256sum(f[i].file, want);
+		is_int(g.rc, 0, "%s: process_file returns 0", f[i].file);
+		is_str(g.res.t2code, f[i].t2, "%s: Tier 2 %s", f[i].file,
+		    f[i].t2 ? f[i].t2 : "none");
+		is_int(g.nrec, f[i].nrec, "%s: %llu records", f[i].file,
+		    (unsigned long long)f[i].nrec);
+		is_str(g.res.raw_sha256, want, "%s: raw_sha256 is the file's "
+		    "sha256sum", f[i].file);
+		is_int(g.res.raw_size, fsize(f[i].file), "%s: raw_size is the "
+		    "file's size", f[i].file);
+		got_free(&g);
+	}
+	td_conf_free(c);
+}
+
+/* The record_id of the n-th record line (0-based) in g, or "". */
+static void
+nth_id(const struct got *g, int n, char id[65])
+{
+	const char *p = g->recs.p, *end = g->recs.p + g->recs.len, *q;
+
+	id[0] = '\0';
+	for (; p != NULL && p < end && n > 0; n--)
+		if ((p = memchr(p, '\n', (size_t)(end - p))) != NULL)
+			p++;
+	if (p != NULL && p < end &&
+	    (q = strstr(p, "\"record_id\":\"")) != NULL)
+		snprintf(id, 65, "%.64s", q + 13);
+}
+
+/* A tar with a member appended under a name already there (tar -r). */
+static void
+test_repeated_member(void)
+{
+	struct td_conf *c = tu_conf(tmpdir, MAP_STD);
+	struct got g;
+	char id0[65], id1[65], want[TD_SHA256_HEX];
+	static const char in0[] = "acme\n" TID "\nd.csv\n1";
+	static const char in1[] = "acme\n" TID "\nd.csv\0" "2\n1";
+
+	tu_sh(tmpdir, "mkdir -p r1 r2 && "
+	    "printf 'Store,UPC,Date,Units\\n1,041000001239,2026-11-28,1\\n' "
+	    "> r1/d.csv && "
+	    "printf 'Store,UPC,Date,Units\\n2,041000001239,2026-11-28,2\\n' "
+	    "> r2/d.csv && tar -C r1 -cf rep.tar d.csv && "
+	    "tar -C r2 -rf rep.tar d.csv");
+	run(c, "rep.tar", &g);
+	is_int(g.nrec, 2, "tar -r: both rows, from two members named d.csv");
+	nth_id(&g, 0, id0);
+	nth_id(&g, 1, id1);
+	ok(id0[0] != '\0' && strcmp(id0, id1) != 0, "tar -r: two record_ids");
+	td_sha256_hex(in0, sizeof(in0) - 1, want);
+	is_str(id0, want, "tar -r: the first d.csv's row has the id it "
+	    "always had");
+	td_sha256_hex(in1, sizeof(in1) - 1, want);
+	is_str(id1, want, "tar -r: the second d.csv's row: NUL 2 after the "
+	    "name");
+	got_free(&g);
+	td_conf_free(c);
+}
+
+/* Rows that are not valid CSV: the message names the field and limit. */
+static void
+test_csv_messages(void)
+{
+	struct td_conf *c = tu_conf(tmpdir, MAP_STD
+	    "[parse]\nmax_field = 16\nmax_fields = 8\n");
+	struct got g;
+
+	tu_sh(tmpdir, "printf 'Store,UPC,Date,Units,Item\\n"
+	    "1,041000001239,2026-11-28,1,x\\n"
+	    "2,041000001239,2026-11-28,1,0123456789abcdefg\\n"
+	    "3,041000001239,2026-11-28,1\\0,x\\n"
+	    "4,041000001239,\"2026-11-28\"x,1,x\\n"
+	    "5,041000001239,2026-11-28,1,x,6,7,8,9\\n"
+	    "6,041000001239,2026-11-28,1,\"x\\0y\"\\n' > msgs.csv && "
+	    "printf 'Store,UPC\\0,Date,Units\\n1,2,3,4\\n' > nulhdr.csv");
+	run(c, "msgs.csv", &g);
+	is_int(g.nrec, 1, "msgs.csv: one good row");
+	is_str(g.rejs.p, "3 csv_field_too_long: the row is not valid CSV "
+	    "(csv_field_too_long): field 5 (\"Item\") is longer than "
+	    "max_field (16 bytes)\n"
+	    "4 csv_nul_byte: the row is not valid CSV (csv_nul_byte): field 4 "
+	    "(\"Units\") holds a NUL byte, which is not text\n"
+	    "5 csv_bad_quote: the row is not valid CSV (csv_bad_quote): "
+	    "field 3 (\"Date\") has data after its closing quote\n"
+	    "6 csv_too_many_fields: the row is not valid CSV "
+	    "(csv_too_many_fields): the record has more than max_fields (8) "
+	    "fields\n"
+	    "7 csv_nul_byte: the row is not valid CSV (csv_nul_byte): field 5 "
+	    "(\"Item\") holds a NUL byte, which is not text\n",
+	    "each bad row: its code, the field by number and name, the limit");
+	got_free(&g);
+	run(c, "nulhdr.csv", &g);
+	is_str(g.res.t2code, "schema_bad_header", "a NUL in the header: "
+	    "schema_bad_header");
+	is_str(g.res.t2msg, "line 1: the header row is not valid CSV "
+	    "(csv_nul_byte): field 2 holds a NUL byte, which is not text",
+	    "a NUL in the header: the message says where");
+	got_free(&g);
+	td_conf_free(c);
+}
+
+/* UTF-16 without a BOM is refused with a hint, in either byte order. */
+static void
+test_utf16_hint(void)
+{
+	static const struct { const char *file, *says; } f[] = {
+		{ "le.csv", "UTF-16LE without a byte order mark (a NUL byte "
+		    "after most characters); set [decode] encoding = utf-16" },
+		{ "be.csv", "UTF-16BE without a byte order mark" },
+	};
+	struct td_conf *c = tu_conf(tmpdir, MAP_STD);
+	struct got g;
+	size_t i;
+
+	tu_sh(tmpdir, "python3 -c 'import sys; t = \"Store,UPC,Date,Units\\n"
+	    "1,041000001239,2026-11-28,1\\n\"; "
+	    "open(\"le.csv\", \"wb\").write(t.encode(\"utf-16-le\")); "
+	    "open(\"be.csv\", \"wb\").write(t.encode(\"utf-16-be\"))'");
+	for (i = 0; i < TD_NELEM(f); i++) {
+		run(c, f[i].file, &g);
+		is_str(g.res.t2code, "decode_utf16_no_bom", "%s: "
+		    "decode_utf16_no_bom", f[i].file);
+		ok(strstr(g.res.t2msg, f[i].says) != NULL, "%s: the message "
+		    "says \"%s\" (%s)", f[i].file, f[i].says, g.res.t2msg);
+		got_free(&g);
+	}
+	td_conf_free(c);
+}
+
+/* Files without a document: the message says what they are. */
+static void
+test_no_document(void)
+{
+	static const struct { const char *file, *code, *msg; } f[] = {
+		{ "zeros.gz", "empty_file", "the file holds no document: it is "
+		    "20480 NUL bytes once decompressed, which read as an empty "
+		    "tar archive" },
+		{ "zeros.tar", "empty_file", "the file holds no document: it is "
+		    "10240 NUL bytes, which read as an empty tar archive" },
+		{ "empty.csv", "empty_file", "the file is empty" },
+		{ "empty.csv.gz", "empty_file", "the file is empty once "
+		    "decompressed" },
+		{ "dirs.tar", "empty_file", "the file holds no document: its "
+		    "archive (tar) has 1 directory and 1 empty file" },
+		{ "nul-prefix.csv", "nul_prefix", "nul-prefix.csv begins with "
+		    "2048 NUL bytes, then other data: a damaged or zero-filled "
+		    "file, neither an archive nor text" },
+	};
+	struct td_conf *c = tu_conf(tmpdir, MAP_STD);
+	struct got g;
+	size_t i;
+
+	tu_sh(tmpdir, "head -c 20480 /dev/zero | gzip -c > zeros.gz && "
+	    "head -c 10240 /dev/zero > zeros.tar && : > empty.csv && "
+	    "gzip -c empty.csv > empty.csv.gz && mkdir -p dd/d && "
+	    ": > dd/d/e.csv && tar -C dd -cf dirs.tar d && "
+	    "( head -c 2048 /dev/zero; cat plain.csv ) > nul-prefix.csv");
+	for (i = 0; i < TD_NELEM(f); i++) {
+		run(c, f[i].file, &g);
+		is_str(g.res.t2code, f[i].code, "%s: its code", f[i].file);
+		is_str(g.res.t2msg, f[i].msg, "%s: the message says what it is",
+		    f[i].file);
+		got_free(&g);
+	}
+	td_conf_free(c);
+}
+
+/* More rejected rows than max_reject_ratio: Tier 2, as once says it. */
+static void
+test_reject_ratio(void)
+{
+	struct td_conf *c = tu_conf(tmpdir, MAP_STD);
+	struct td_conf *c2 = tu_conf(tmpdir, MAP_STD
+	    "[integration]\nmax_reject_ratio = 0.5\n");
+	struct got g;
+
+	tu_sh(tmpdir, "printf 'Store,UPC,Date,Units\\n"
+	    "1,041000001239,2026-11-28,1\\n2,x,2026-11-28,1\\n' > half.csv");
+	run(c, "half.csv", &g);
+	is_str(g.res.t2code, "reject_ratio_exceeded", "1 of 2 rejected, "
+	    "max 0.05: reject_ratio_exceeded");
+	is_str(g.res.t2msg, "1 of 2 rows rejected, more than max_reject_ratio "
+	    "0.05", "the message");
+	got_free(&g);
+	run(c2, "half.csv", &g);
+	is_str(g.res.t2code, NULL, "1 of 2 rejected, max 0.5: not over");
+	is_int(g.nrec, 1, "max 0.5: the good row is a record");
+	got_free(&g);
+	td_conf_free(c);
+	td_conf_free(c2);
+}
+
+int
+main(void)
+{
+	if (mkdtemp(tmpdir) == NULL)
+		td_fatal("mkdtemp: %s", strerror(errno));
+	test_digest();
+	test_repeated_member();
+	test_csv_messages();
+	test_utf16_hint();
+	test_no_document();
+	test_reject_ratio();
+	if (getenv("TD_KEEP_TMP") == NULL)
+		tu_sh(tmpdir, "cd / && rm -rf '%s'", tmpdir);
+	return done_testing();
+}
