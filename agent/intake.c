@@ -833,7 +833,6 @@ process_one(struct td_ctx *x, const char *tid)
 	char *raw = NULL, *obtmp = NULL, *obdir = NULL, *rec = NULL,
 	    *rectmp = NULL, *man = NULL, *dlqf = NULL, *p = NULL,
 	    *fields = NULL, *k;
-	uint32_t ratio;
 	sqlite3_stmt *s;
 	int fd = -1, r;
 
@@ -927,24 +926,25 @@ process_one(struct td_ctx *x, const char *tid)
 		}
 	}
 
-	/* Tier 2: the whole file goes to quarantine */
-	ratio = (uint32_t)td_conf_u64(x->conf,
-	    TDK_integration_max_reject_ratio);
-	if (res.t2code == NULL && res.rows > 0 &&
-	    (unsigned __int128)res.rejected * 1000000 >
-	    (unsigned __int128)ratio * res.rows) {
-		res.t2code = "reject_ratio_exceeded";
-		char frac[8];
-		int l;
-
-		snprintf(frac, sizeof(frac), "%06u", ratio % 1000000);
-		for (l = 5; l > 0 && frac[l] == '0'; l--)
-			frac[l] = '\0';
-		snprintf(res.t2msg, sizeof(res.t2msg), "%llu of %llu rows "
-		    "rejected, more than max_reject_ratio %u.%s",
-		    (unsigned long long)res.rejected,
-		    (unsigned long long)res.rows, ratio / 1000000, frac);
+	/*
+	 * What was parsed must be what was received, hashed and verified:
+	 * a writer that still held the file could have changed it since.
+	 * (process_file says file_changed itself when it saw the file
+	 * change while it read it.)
+	 */
+	if (res.t2code == NULL && (strcmp(res.raw_sha256, t.id) != 0 ||
+	    res.raw_size != t.size)) {
+		res.t2code = "file_changed";
+		snprintf(res.t2msg, sizeof(res.t2msg), "the file changed after "
+		    "it was received: it now reads %llu bytes with SHA-256 "
+		    "%.16s..., not the %llu bytes of its transmission id; "
+		    "nothing of it is delivered",
+		    (unsigned long long)res.raw_size, res.raw_sha256,
+		    (unsigned long long)t.size);
 	}
+
+	/* Tier 2 (process_file also applies max_reject_ratio): the whole
+	 * file goes to quarantine */
 	if (res.t2code != NULL) {
 		(void)td_remove_tree(obtmp, x->state_dir);
 		(void)unlink(rectmp);

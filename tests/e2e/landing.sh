@@ -250,6 +250,30 @@ else
 	done
 fi
 
+# ------------------------- a file changed after it was hashed and verified
+# A writer that kept a descriptor (where no read lease can tell) changes
+# the file between its receipt and its parse: the run is stopped right
+# after the archive move (TD_FAILPOINT), the archived raw file changed,
+# and the next run must refuse it rather than deliver what was not the
+# verified file.
+S=$T_TMP/s8; L=$S/landing
+mkdir -p "$L"
+mk_conf c8 "$S" 0
+{ echo 'Store,UPC,Date,Units'; row 1 3; row 2 4; } > "$L/late-edit.csv"
+(cd "$L" && sha256sum late-edit.csv > late-edit.csv.sha256)
+TID=$(tid "$L/late-edit.csv")
+TD_FAILPOINT=archived "$TRADEDROP" once -c "$T_TMP/c8.conf" 2> "$T_TMP/log11"
+t_is $? 137 "stopped between receipt and parse"
+RAW=$(ls "$S"/archive/*/*/$TID/raw/late-edit.csv)
+sed -i 's/,4$/,400/' "$RAW"
+"$TRADEDROP" once -c "$T_TMP/c8.conf" 2> "$T_TMP/log12"
+t_is $? 1 "a file changed after it was verified: exit 1"
+t_is "$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['code'])" \
+    "$S/quarantine/$TID/reason.json" 2> /dev/null)" file_changed \
+	"it is quarantined as file_changed"
+t_is "$(ls "$S-out/$TID" 2> /dev/null)" "rejections.ndjson.gz" \
+	"no record of it was delivered, only its rejection"
+
 # ------------------------------------------------------ lost state.db
 S=$T_TMP/s1
 rm -f "$S"/state.db* "$S/audit.log"
