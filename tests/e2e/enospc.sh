@@ -14,12 +14,13 @@ t_tmpdir
 
 # ~1.5 MB of rows: its batches and records file need more than 3 MiB
 dl_rows "$T_TMP/big.csv" 40000
+dl_rows "$T_TMP/tiny.csv" 3 7
 mk_conf() {	# mk_conf NAME STATE OUT
 	dl_conf "$1" "$2" "file://$3"
 }
 mk_conf ref "$T_TMP/ref-state" "$T_TMP/ref-out"
 mkdir -p "$T_TMP/ref-state/landing"
-cp "$T_TMP/big.csv" "$T_TMP/ref-state/landing/"
+cp "$T_TMP/big.csv" "$T_TMP/tiny.csv" "$T_TMP/ref-state/landing/"
 "$TRADEDROP" once -c "$T_TMP/ref.conf" 2> /dev/null
 t_is $? 0 "reference run delivers"
 
@@ -35,6 +36,12 @@ echo \$? > "$T_TMP/rc1"
 find "$T_TMP/small" -name '*.tmp' > "$T_TMP/tmps"
 find "$T_TMP/small/outbox" -mindepth 1 > "$T_TMP/outbox1"
 sqlite3 "$T_TMP/small/state.db" "SELECT state FROM transmissions" > "$T_TMP/state1" 2>&1
+# still full: the waiting transmission fails again, and nothing new may
+# be claimed in the same run
+cp "$T_TMP/tiny.csv" "$T_TMP/small/landing/"
+"$TRADEDROP" once -c "$T_TMP/small.conf" 2> "$T_TMP/log1b"
+echo \$? > "$T_TMP/rc1b"
+ls "$T_TMP/small/landing" > "$T_TMP/landing1b"
 mount -o remount,size=64m "$T_TMP/small"
 "$TRADEDROP" once -c "$T_TMP/small.conf" 2> "$T_TMP/log2"
 echo \$? > "$T_TMP/rc2"
@@ -47,6 +54,8 @@ t_grep "$T_TMP/log1" "event=intake_paused reason=disk_full" "the pause is logged
 t_is "$(cat "$T_TMP/tmps")" "" "no temporary files left behind"
 t_is "$(cat "$T_TMP/outbox1")" "" "no partial outbox left behind"
 t_is "$(cat "$T_TMP/state1")" "received" "the transmission waits, received, to be processed again"
+t_is "$(cat "$T_TMP/rc1b")" 3 "still full: once exits 3 again"
+t_is "$(cat "$T_TMP/landing1b")" "tiny.csv" "a run paused by a full disk claims no new file"
 t_is "$(cat "$T_TMP/rc2")" 0 "with space back, the next once delivers"
 R=$(cd "$T_TMP/ref-out" && find . -name 'batch-*' | sort)
 O=$(cd "$T_TMP/out" && find . -name 'batch-*' | sort)
