@@ -793,7 +793,7 @@ quarantine(struct td_ctx *x, const struct tx *t, const char *code,
  out:
 	if (r != 0)
 		td_log(TD_LOG_ERROR, "quarantine_failed", "file=%s error=%s",
-		    t->name, strerror(errno));
+		    t->name, td_errstr(r));
 	td_buf_free(&b);
 	x_free(qdir);
 	x_free(raw);
@@ -1384,8 +1384,7 @@ landing_pass(struct td_ctx *x, int64_t *settle_at)
 		}
 		if (r != 0) {
 			td_log(TD_LOG_ERROR, "claim_failed", "file=%s error=%s",
-			    e[i].name, r == TD_ERR_NOSPACE ?
-			    "no space left on device" : strerror(errno));
+			    e[i].name, td_errstr(r));
 			break;
 		}
 		r = receive(x, cl, e[i].name, fd, &tid);

@@ -393,8 +393,13 @@ next:
 		    strerror(e ? e : ECONNREFUSED));
 		return TD_ERR_IO;
 	}
-	v = fcntl(fd, F_GETFL);
-	(void)fcntl(fd, F_SETFL, v & ~O_NONBLOCK);
+	if ((v = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, v & ~O_NONBLOCK) == -1) {
+		*err = xasprintf("cannot connect to %s port %u: fcntl: %s",
+		    host, port, strerror(errno));
+		close(fd);
+		return TD_ERR_IO;
+	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
 	v = 60;

@@ -24,6 +24,8 @@
 #define TD_ERR_AGAIN	(-11)	/* not ready yet; try again later */
 
 const char *td_strerror(int err);
+/* For TD_ERR_IO, strerror(errno), which it keeps; else td_strerror. */
+const char *td_errstr(int err);
 
 void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);

@@ -125,6 +125,14 @@ td_strerror(int err)
 	case TD_ERR_NOTFOUND:	return "not found";
 	case TD_ERR_NOSPACE:	return "no space left on device";
 	case TD_ERR_INTERNAL:	return "internal error";
+	case TD_ERR_AGAIN:	return "not ready yet";
 	}
 	return "unknown error";
+}
+
+const char *
+td_errstr(int err)
+{
+	return err == TD_ERR_IO && errno != 0 ? strerror(errno) :
+	    td_strerror(err);
 }
