@@ -236,6 +236,35 @@ td_read_file(const char *path, size_t max, char **out, size_t *len)
 	return TD_OK;
 }
 
+/*
+ * Is path strictly below dir? Component-wise: "/state2" and "/state/.."
+ * are not below "/state"; trailing slashes of dir do not count.
+ */
+static int
+path_below(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	const char *p;
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (n == 0 || strncmp(path, dir, n) != 0 ||
+	    (path[n] != '/' && dir[n - 1] != '/'))
+		return 0;
+	for (p = path + n; *p != '\0'; ) {
+		size_t len;
+
+		p += strspn(p, "/");
+		len = strcspn(p, "/");
+		if ((len == 1 && p[0] == '.') ||
+		    (len == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		p += len;
+	}
+	/* something below, not dir itself */
+	return path[n + strspn(path + n, "/")] != '\0';
+}
+
 int
 td_remove_tree(const char *path, const char *within)
 {
@@ -245,7 +274,7 @@ td_remove_tree(const char *path, const char *within)
 	char *sub;
 	int r = TD_OK;
 
-	if (strncmp(path, within, strlen(within)) != 0)
+	if (!path_below(path, within))
 		td_fatal("td_remove_tree: %s is outside %s", path, within);
 	if (lstat(path, &st) != 0)
 		return errno == ENOENT ? TD_OK : TD_ERR_IO;

@@ -23,7 +23,12 @@ int	td_write_all_path(const char *path, const char *s);
 int	td_copy_file(const char *src, const char *dst);
 /* Read a whole (small) file, at most max bytes. */
 int	td_read_file(const char *path, size_t max, char **out, size_t *len);
-/* rm -rf below state_dir (refuses paths not starting with `within`). */
+/*
+ * rm -rf path, which must lie strictly below the directory `within`
+ * (compared by path component: "/state2" is not below "/state", and no
+ * "." or ".." component is accepted); anything else is a broken
+ * invariant (td_fatal). A symbolic link is removed, never followed.
+ */
 int	td_remove_tree(const char *path, const char *within);
 
 /* A file being written under a temporary name. */
