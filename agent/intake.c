@@ -1168,9 +1168,13 @@ process_one(struct td_ctx *x, const char *tid)
 static int
 outbox_full(struct td_ctx *x)
 {
-	int64_t bytes = store_query_int(x->st, "SELECT total(bytes) FROM "
-	    "batches WHERE state = 'pending'", 0);
+	int64_t bytes;
 
+	if (store_query_int(x->st, "SELECT total(bytes) FROM batches WHERE "
+	    "state = 'pending'", 0, &bytes) != 0) {
+		x->failed = 1;	/* logged; pause intake, the run fails */
+		return 1;
+	}
 	if ((uint64_t)bytes <= td_conf_u64(x->conf,
 	    TDK_output_max_outbox_bytes))
 		return 0;

@@ -15,6 +15,34 @@
 #include "td.h"
 #include "store.h"
 
+/*
+ * store_query_int: an answer, no row and NULL give 0 and the value or the
+ * default; a query that fails says so instead of answering the default
+ * (outbox backpressure and once's exit status read it).
+ */
+static void
+test_query_int(struct store *st)
+{
+	int64_t v;
+
+	ok(store_query_int(st, "SELECT 42", -1, &v) == 0 && v == 42,
+	    "query_int: a value");
+	ok(store_query_int(st, "SELECT 1 WHERE 0", -1, &v) == 0 && v == -1,
+	    "query_int: no row gives the default");
+	ok(store_query_int(st, "SELECT NULL", -1, &v) == 0 && v == -1,
+	    "query_int: NULL gives the default");
+	v = 7;
+	is_int(store_query_int(st, "SELECT abs(-9223372036854775808)", 0, &v),
+	    TD_ERR_STATE, "query_int: a statement that fails as it runs is "
+	    "an error, not 0");
+	is_int(v, 0, "and *out is the default");
+	v = 7;
+	is_int(store_query_int(st, "SELECT total(bytes) FROM no_such_table",
+	    0, &v), TD_ERR_STATE, "query_int: one that does not prepare is "
+	    "an error");
+	is_int(v, 0, "and *out is the default");
+}
+
 int
 main(void)
 {
@@ -38,11 +66,12 @@ main(void)
 	is_int(store_schema_version(st), store_latest_version(),
 	    "migrated to the latest schema");
 	ok(store_latest_version() >= 1, "at least one migration");
-	n = store_query_int(st, "SELECT count(*) FROM sqlite_master WHERE "
+	ok(store_query_int(st, "SELECT count(*) FROM sqlite_master WHERE "
 	    "type = 'table' AND name IN ('transmissions', 'batches', "
 	    "'remote_files', 'record_keys', 'holds', 'audit_head', "
-	    "'duplicate_drops', 'meta')", 0);
-	is_int(n, 8, "all tables exist");
+	    "'duplicate_drops', 'meta')", 0, &n) == 0 && n == 8,
+	    "all tables exist");
+	test_query_int(st);
 	s = store_prepare(st, "PRAGMA journal_mode");
 	ok(sqlite3_step(s) == SQLITE_ROW &&
 	    strcmp((const char *)sqlite3_column_text(s, 0), "wal") == 0,
@@ -63,10 +92,10 @@ main(void)
 	ok(store_open(state, 0, &st, &err) == 0, "reopen");
 	is_int(store_schema_version(st), store_latest_version(),
 	    "version unchanged on reopen");
-	is_int(store_query_int(st, "SELECT count(*) FROM meta WHERE key = "
-	    "'k'", 0), 1, "committed row kept");
-	is_int(store_query_int(st, "SELECT count(*) FROM meta WHERE key = "
-	    "'k2'", 0), 0, "rolled back row absent");
+	ok(store_query_int(st, "SELECT count(*) FROM meta WHERE key = "
+	    "'k'", 0, &n) == 0 && n == 1, "committed row kept");
+	ok(store_query_int(st, "SELECT count(*) FROM meta WHERE key = "
+	    "'k2'", 0, &n) == 0 && n == 0, "rolled back row absent");
 	ok(store_exec(st, "INSERT INTO transmissions(id, name, size, "
 	    "received_at, archive_dir, state, updated_at) VALUES ('x', 'n', "
 	    "1, 0, 'a', 'received', 0)") == 0, "transmissions insert");
