@@ -297,6 +297,55 @@ td_remove_tree(const char *path, const char *within)
 	return r;
 }
 
+/* Take the permission bits beyond mode off the open file fd. */
+static int
+fd_restrict_mode(int fd, mode_t mode)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb) != 0)
+		return TD_ERR_IO;
+	if ((sb.st_mode & 07777 & ~mode) != 0 &&
+	    fchmod(fd, sb.st_mode & mode & 07777) != 0)
+		return TD_ERR_IO;
+	return TD_OK;
+}
+
+int
+td_open_mode(const char *path, int flags, mode_t mode)
+{
+	int fd, saved;
+
+	flags &= ~(O_CREAT | O_EXCL);
+	if ((fd = open(path, flags | O_CREAT | O_EXCL, mode)) >= 0) {
+		/* created: exactly mode, not mode & ~umask */
+		if (fchmod(fd, mode) == 0)
+			return fd;
+	} else if (errno == EEXIST &&
+	    (fd = open(path, flags, mode)) >= 0) {
+		if (fd_restrict_mode(fd, mode) == 0)
+			return fd;
+	}
+	if (fd >= 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+	}
+	return -1;
+}
+
+int
+td_restrict_mode(const char *path, mode_t mode)
+{
+	int fd, r;
+
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? TD_OK : TD_ERR_IO;
+	r = fd_restrict_mode(fd, mode);
+	close(fd);
+	return r;
+}
+
 int
 td_write_all_path(const char *path, const char *s)
 {

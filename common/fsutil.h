@@ -5,6 +5,8 @@
 #ifndef TD_FSUTIL_H
 #define TD_FSUTIL_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +32,15 @@ int	td_read_file(const char *path, size_t max, char **out, size_t *len);
  * invariant (td_fatal). A symbolic link is removed, never followed.
  */
 int	td_remove_tree(const char *path, const char *within);
+
+/*
+ * Open path, creating it with exactly the permissions mode whatever the
+ * umask; an existing file loses the bits beyond mode (it never gains
+ * any). flags as for open(2), O_CREAT implied. An fd, or -1 with errno.
+ */
+int	td_open_mode(const char *path, int flags, mode_t mode);
+/* The same for an existing file (a missing one is no error). */
+int	td_restrict_mode(const char *path, mode_t mode);
 
 /* A file being written under a temporary name. */
 struct td_afile {

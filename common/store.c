@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "td.h"
 #include "log.h"
@@ -296,6 +298,32 @@ migrate(struct store *st, char **err)
 	return TD_ERR_STATE;
 }
 
+/*
+ * state.db, its -wal and -shm are 0640 whatever the umask. SQLite would
+ * create the database 0644 & ~umask and gives -wal and -shm the mode of
+ * the database, so create it 0640 before SQLite opens it, and take the
+ * bits beyond 0640 off what an older version left.
+ */
+static int
+store_modes(const char *path)
+{
+	char *p;
+	int fd, r = TD_OK;
+
+	if ((fd = td_open_mode(path, O_RDWR | O_CLOEXEC, 0640)) < 0)
+		return TD_ERR_IO;
+	close(fd);
+	p = xasprintf("%s-wal", path);
+	if (td_restrict_mode(p, 0640) != 0)
+		r = TD_ERR_IO;
+	x_free(p);
+	p = xasprintf("%s-shm", path);
+	if (r == 0 && td_restrict_mode(p, 0640) != 0)
+		r = TD_ERR_IO;
+	x_free(p);
+	return r;
+}
+
 int
 store_open(const char *state_dir, int readonly, struct store **out,
     char **err)
@@ -311,6 +339,10 @@ store_open(const char *state_dir, int readonly, struct store **out,
 	}
 	st = xcalloc(1, sizeof(*st));
 	st->path = xasprintf("%s/state.db", state_dir);
+	if (!readonly && (r = store_modes(st->path)) != 0) {
+		*err = xasprintf("%s: %s", st->path, strerror(errno));
+		goto fail;
+	}
 	flags = readonly ? SQLITE_OPEN_READONLY :
 	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	if ((r = sqlite3_open_v2(st->path, &st->db, flags, NULL)) !=

@@ -6,6 +6,7 @@
 
 #include <sys/stat.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include "tap.h"
 #include "td.h"
+#include "audit.h"
 #include "store.h"
 
 /*
@@ -41,6 +43,74 @@ test_query_int(struct store *st)
 	    0, &v), TD_ERR_STATE, "query_int: one that does not prepare is "
 	    "an error");
 	is_int(v, 0, "and *out is the default");
+}
+
+static int
+mode_of(const char *dir, const char *name)
+{
+	struct stat sb;
+	char *p = xasprintf("%s/%s", dir, name);
+	int r = stat(p, &sb) == 0 ? (int)(sb.st_mode & 07777) : -1;
+
+	x_free(p);
+	return r;
+}
+
+/*
+ * state.db, its -wal and -shm, and audit.log are 0640 whatever the
+ * umask, like everything else tradedrop writes; an older, wider file is
+ * narrowed.
+ */
+static void
+test_modes(const char *dir)
+{
+	char *state = xasprintf("%s/modes", dir), *err, *p;
+	struct store *st;
+	struct audit *a;
+	mode_t old;
+	int fd;
+
+	old = umask(022);
+	if (store_open(state, 0, &st, &err) != 0)
+		td_fatal("store_open: %s", err);
+	is_int(mode_of(state, "state.db"), 0640, "state.db is 0640 under "
+	    "umask 022");
+	is_int(mode_of(state, "state.db-wal"), 0640, "so is state.db-wal");
+	is_int(mode_of(state, "state.db-shm"), 0640, "so is state.db-shm");
+	umask(077);
+	p = xasprintf("%s/audit.log", state);
+	if (audit_open(&a, p, "acme", st, &err) != 0)
+		td_fatal("audit_open: %s", err);
+	audit_close(a);
+	is_int(mode_of(state, "audit.log"), 0640, "audit.log is 0640 under "
+	    "umask 077");
+	store_close(st);
+
+	/* files an older version made wider */
+	umask(0);
+	if (chmod(p, 0666) != 0 || (fd = open(p, O_RDONLY)) < 0)
+		td_fatal("chmod");
+	close(fd);
+	x_free(p);
+	p = xasprintf("%s/state.db", state);
+	if (chmod(p, 0644) != 0)
+		td_fatal("chmod");
+	x_free(p);
+	if (store_open(state, 0, &st, &err) != 0)
+		td_fatal("store_open: %s", err);
+	p = xasprintf("%s/audit.log", state);
+	if (audit_open(&a, p, "acme", st, &err) != 0)
+		td_fatal("audit_open: %s", err);
+	audit_close(a);
+	x_free(p);
+	is_int(mode_of(state, "state.db"), 0640, "a 0644 state.db is "
+	    "narrowed to 0640");
+	is_int(mode_of(state, "state.db-wal"), 0640, "and its -wal");
+	is_int(mode_of(state, "audit.log"), 0640, "a 0666 audit.log is "
+	    "narrowed to 0640");
+	store_close(st);
+	umask(old);
+	x_free(state);
 }
 
 int
@@ -122,6 +192,8 @@ main(void)
 	ok(store_open(state, 1, &st, &err) != 0, "read-only open of a "
 	    "missing db fails");
 	x_free(err);
+
+	test_modes(dir);
 
 	cmd = xasprintf("rm -rf '%s'", dir);
 	(void)!system(cmd);
