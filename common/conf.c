@@ -749,7 +749,7 @@ td_conf_load(const char *path, struct td_conf **out, char **errs)
 	ini_max_line = CONF_MAX_LINE;
 	ini_stop_on_first_error = false;
 
-	if ((lc.f = fopen(path, "r")) == NULL) {
+	if ((lc.f = fopen(path, "re")) == NULL) {
 		td_buf_printf(&lc.errs, "%s: %s\n", path, strerror(errno));
 		ret = TD_ERR_IO;
 		goto out;
