@@ -6,7 +6,6 @@
 #include "config.h"
 
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "tap.h"
 #include "td.h"
 #include "fsutil.h"
@@ -36,28 +36,25 @@ exists(const char *path)
 	return lstat(path, &sb) == 0;
 }
 
-/*
- * Run td_remove_tree(path, within) in a child: its exit status (4 when
- * it refused with td_fatal), or -1 when it died otherwise.
- */
+struct rm_args {
+	const char	*path, *within;
+};
+
+static int
+rm_child(void *arg)
+{
+	const struct rm_args *a = arg;
+
+	return td_remove_tree(a->path, a->within) == 0 ? 0 : 1;
+}
+
+/* td_remove_tree in a child: 0, 1, or 4 when it refused (td_fatal). */
 static int
 remove_in_child(const char *path, const char *within)
 {
-	pid_t pid;
-	int status;
+	struct rm_args a = { path, within };
 
-	fflush(stdout);
-	if ((pid = fork()) < 0)
-		td_fatal("fork");
-	if (pid == 0) {
-		/* td_fatal's message is expected: keep it out of the TAP */
-		if (freopen("/dev/null", "w", stderr) == NULL)
-			_exit(99);
-		_exit(td_remove_tree(path, within) == 0 ? 0 : 1);
-	}
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
+	return run_in_child(rm_child, &a);
 }
 
 int

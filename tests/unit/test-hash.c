@@ -7,8 +7,6 @@
  */
 #include "config.h"
 
-#include <sys/wait.h>
-
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -18,6 +16,7 @@
 
 #include <openssl/crypto.h>
 
+#include "child.h"
 #include "tap.h"
 #include "td.h"
 #include "hash.h"
@@ -160,29 +159,23 @@ test_copy(void)
 	is_str(want, abc256, "a cleared state can be initialised again");
 }
 
+static int
+misuse_child(void *arg)
+{
+	struct td_sha256 a, b;
+
+	td_sha256_init(&a);
+	b = a;
+	td_sha256_update(&b, "x", 1);
+	return 0;
+}
+
 /* A state copied by value would share its context: caught. */
 static void
 test_misuse(void)
 {
-	pid_t pid;
-	int status;
-
-	fflush(stdout);
-	if ((pid = fork()) < 0)
-		td_fatal("fork");
-	if (pid == 0) {
-		struct td_sha256 a, b;
-
-		if (freopen("/dev/null", "w", stderr) == NULL)
-			_exit(99);
-		td_sha256_init(&a);
-		b = a;
-		td_sha256_update(&b, "x", 1);
-		_exit(0);
-	}
-	ok(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-	    WEXITSTATUS(status) == 4, "a state copied by value is a fatal "
-	    "error, not a shared context");
+	is_int(run_in_child(misuse_child, NULL), 4, "a state copied by "
+	    "value is a fatal error, not a shared context");
 }
 
 struct thr {
