@@ -2,7 +2,8 @@
  * fuzz-minisign.c - libFuzzer harness: one input fed as a .minisig, as a
  * public key and as a checksum file. Nothing may crash, and what parses
  * must keep the documented shape: a NUL-terminated trusted comment of at
- * most 1023 bytes, a digest of 64 or 128 lower-case hex digits.
+ * most 8191 bytes (VFY_COMMENTMAX, what a struct minisign_sig holds), a
+ * digest of 64 or 128 lower-case hex digits.
  */
 #include "config.h"
 
@@ -48,7 +49,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 		abort();
 	if (minisign_parse_sig(text, n, &sig) == 0) {
 		if (strnlen(sig.trusted_comment,
-		    sizeof(sig.trusted_comment)) > 1023)
+		    sizeof(sig.trusted_comment)) >
+		    sizeof(sig.trusted_comment) - 1)
 			abort();
 		if (sig.prehashed != 0 && sig.prehashed != 1)
 			abort();
