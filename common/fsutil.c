@@ -107,13 +107,14 @@ td_write_all(int fd, const void *buf, size_t n)
 	return TD_OK;
 }
 
-int
-td_afile_open(struct td_afile *af, const char *path)
+/* td_afile_open with the temporary name tmp (NULL: path.tmp). */
+static int
+afile_open(struct td_afile *af, const char *path, const char *tmp)
 {
 	memset(af, 0, sizeof(*af));
 	af->fd = -1;
 	af->path = xstrdup(path);
-	af->tmp = xasprintf("%s.tmp", path);
+	af->tmp = tmp != NULL ? xstrdup(tmp) : xasprintf("%s.tmp", path);
 	af->fd = open(af->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0640);
 	if (af->fd < 0) {
@@ -125,6 +126,12 @@ td_afile_open(struct td_afile *af, const char *path)
 		return r;
 	}
 	return TD_OK;
+}
+
+int
+td_afile_open(struct td_afile *af, const char *path)
+{
+	return afile_open(af, path, NULL);
 }
 
 int
@@ -183,10 +190,17 @@ td_afile_abort(struct td_afile *af)
 int
 td_write_file_atomic(const char *path, const void *data, size_t n)
 {
+	return td_write_file_via(path, NULL, data, n);
+}
+
+int
+td_write_file_via(const char *path, const char *tmp, const void *data,
+    size_t n)
+{
 	struct td_afile af;
 	int r;
 
-	if ((r = td_afile_open(&af, path)) != 0)
+	if ((r = afile_open(&af, path, tmp)) != 0)
 		return r;
 	if ((r = td_afile_write(&af, data, n)) != 0) {
 		td_afile_abort(&af);
@@ -196,17 +210,14 @@ td_write_file_atomic(const char *path, const void *data, size_t n)
 }
 
 int
-td_read_file(const char *path, size_t max, char **out, size_t *len)
+td_read_fd(int fd, size_t max, char **out, size_t *len)
 {
-	int fd;
 	char *b = NULL;
 	size_t n = 0, cap = 0;
 	ssize_t r;
 
 	*out = NULL;
 	*len = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return errno == ENOENT ? TD_ERR_NOTFOUND : TD_ERR_IO;
 	for (;;) {
 		if (cap - n < 4096) {
 			cap = cap ? cap * 2 : 8192;
@@ -216,7 +227,6 @@ td_read_file(const char *path, size_t max, char **out, size_t *len)
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			close(fd);
 			x_free(b);
 			return TD_ERR_IO;
 		}
@@ -224,16 +234,28 @@ td_read_file(const char *path, size_t max, char **out, size_t *len)
 			break;
 		n += (size_t)r;
 		if (n > max) {
-			close(fd);
 			x_free(b);
 			return TD_ERR_LIMIT;
 		}
 	}
-	close(fd);
 	b[n] = '\0';
 	*out = b;
 	*len = n;
 	return TD_OK;
+}
+
+int
+td_read_file(const char *path, size_t max, char **out, size_t *len)
+{
+	int fd, r;
+
+	*out = NULL;
+	*len = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? TD_ERR_NOTFOUND : TD_ERR_IO;
+	r = td_read_fd(fd, max, out, len);
+	close(fd);
+	return r;
 }
 
 /*

@@ -19,12 +19,20 @@ int	td_fsync_parent(const char *path);
 int	td_write_all(int fd, const void *buf, size_t n);
 /* Atomically replace path with data. */
 int	td_write_file_atomic(const char *path, const void *data, size_t n);
+/* The same, written first under the name tmp (NULL: path.tmp). */
+int	td_write_file_via(const char *path, const char *tmp, const void *data,
+	    size_t n);
 /* Write a NUL-terminated string to path (no fsync; callers syncfs). */
 int	td_write_all_path(const char *path, const char *s);
 /* Copy src to dst durably (temporary name, fsync, rename). */
 int	td_copy_file(const char *src, const char *dst);
-/* Read a whole (small) file, at most max bytes. */
+/*
+ * Read a whole (small) file, at most max bytes, NUL-terminated (not
+ * counted in len). TD_ERR_NOTFOUND, TD_ERR_IO, or TD_ERR_LIMIT past max.
+ */
 int	td_read_file(const char *path, size_t max, char **out, size_t *len);
+/* The same for what is left to read of fd. */
+int	td_read_fd(int fd, size_t max, char **out, size_t *len);
 /*
  * rm -rf path, which must lie strictly below the directory `within`
  * (compared by path component: "/state2" is not below "/state", and no
