@@ -241,10 +241,11 @@ claim_sidecars(struct td_ctx *x, const char *dir, const char *name)
 		/* a partial name intake_recover removes */
 		tmp = xasprintf("%s/" PARTIAL_NAME ".%s", dir, sc.manifest[k]);
 		td_buf_reset(&lines);
-		if (access(b, F_OK) != 0 && (sidecar_manifest_extract(
-		    x->landing, sc.manifest[k], name, &lines) != 0 ||
+		/* (one that stopped naming NAME meanwhile: nothing to keep) */
+		if (access(b, F_OK) != 0 && sidecar_manifest_extract(
+		    x->landing, sc.manifest[k], name, &lines) == 0 &&
 		    td_write_file_via(b, tmp, lines.p ? lines.p : "",
-		    lines.len) != 0))
+		    lines.len) != 0)
 			r = TD_ERR_IO;
 		x_free(b);
 		x_free(tmp);

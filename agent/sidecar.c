@@ -51,6 +51,7 @@ sidecar_is(const char *name)
 	    has_suffix(name, ".minisig") || sidecar_is_manifest(name);
 }
 
+/* dir/NAME.suf when it is a regular file (a link is never a sidecar). */
 static char *
 exists(const char *dir, const char *name, const char *suf)
 {
@@ -58,7 +59,7 @@ exists(const char *dir, const char *name, const char *suf)
 	struct stat sb;
 
 	p = xasprintf("%s/%s", dir, rel);
-	if (stat(p, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+	if (lstat(p, &sb) != 0 || !S_ISREG(sb.st_mode)) {
 		x_free(rel);
 		rel = NULL;
 	}

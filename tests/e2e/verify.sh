@@ -138,6 +138,7 @@ mk both.csv 31; (cd "$L" && sha256sum both.csv > both.csv.sha256 && sha512sum bo
 mk half.csv 32; (cd "$L" && sha256sum half.csv > half.csv.sha256 && printf '%0128d  half.csv\n' 0 > half.csv.sha512)
 mk half2.csv 33
 mk odd.csv 34; (cd "$L" && sha512sum odd.csv > odd.csv.sha256)
+mk lnk.csv 35; ln -s /etc/passwd "$L/lnk.csv.sha256"
 i=1
 while [ $i -le 40 ]; do mk "f$i.csv" "$((100 + i))"; i=$((i + 1)); done
 (cd "$L" && {
@@ -173,9 +174,11 @@ t_ok "$(cd "$(raw f7.csv)" && sha256sum --quiet -c SHA256SUMS > /dev/null 2>&1; 
 t_ok "$(cd "$(raw f1.csv)" && sha512sum --quiet -c SHA512SUMS > /dev/null 2>&1; echo $?)" \
 	"and sha512sum -c against the SHA512SUMS lines"
 t_is "$(grep -c "event=checksum_manifest_read file=$L/SHA256SUMS " "$T_TMP/log5")" 1 \
-	"the large SHA256SUMS is read and parsed once for 44 files"
-t_is "$(ls "$L" | grep -v SUMS)" "" "no sidecar is left in landing"
-t_is "$(ls "$T_TMP"/out2/*/manifest.json | wc -l)" 42 "42 transmissions delivered"
+	"the large SHA256SUMS is read and parsed once for 45 files"
+t_is "$(ver2 lnk.csv)" "absent None" "a symbolic link named like a sidecar is not one"
+t_is "$(ls "$L" | grep -v SUMS)" "lnk.csv.sha256" "no sidecar is left in landing, only that link"
+rm -f "$L/lnk.csv.sha256"
+t_is "$(ls "$T_TMP"/out2/*/manifest.json | wc -l)" 43 "43 transmissions delivered"
 sleep 2
 "$TRADEDROP" once -c "$T_TMP/many.conf" 2> "$T_TMP/log6"
 t_is "$(ls "$L")" "" "both manifests removed once they name nothing left"
