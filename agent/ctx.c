@@ -38,6 +38,7 @@ state_lost(struct td_ctx *x, int reinit)
 {
 	char *p = xasprintf("%s/archive", x->state_dir);
 	struct dirent *de;
+	int64_t known;
 	DIR *d;
 	int full = 0;
 
@@ -50,7 +51,10 @@ state_lost(struct td_ctx *x, int reinit)
 	if (!full)
 		return 0;
 	if (store_query_int(x->st, "SELECT (SELECT count(*) FROM "
-	    "transmissions) + (SELECT count(*) FROM duplicate_drops)", -1) != 0)
+	    "transmissions) + (SELECT count(*) FROM duplicate_drops)", -1,
+	    &known) != 0)
+		return TD_ERR_STATE;
+	if (known != 0)
 		return 0;
 	if (reinit) {
 		td_log(TD_LOG_WARN, "state_reinitialised", "state_dir=%s",

@@ -79,21 +79,26 @@ cross_fs_move(const char *src, const char *dir, const char *dst)
 }
 
 /*
- * Move the sidecars of NAME from landing into dir (and copy a SHA*SUMS
- * naming it). Also run for a claim a crash interrupted.
+ * Move every sidecar of NAME from landing into dir (NAME.sha256,
+ * NAME.sha512, NAME.minisig), and write there, under their own names,
+ * the lines of each SHA256SUMS / SHA512SUMS that concern it (a manifest
+ * may name others, and copying all of it into every claim would cost
+ * files x size). Also run for a claim a crash interrupted.
  */
 static int
 claim_sidecars(struct td_ctx *x, const char *dir, const char *name)
 {
 	struct sidecars sc;
-	const char *mv[2];
+	const char *mv[3];
+	struct td_buf lines;
 	size_t k;
 	int r = TD_OK;
 
 	sidecar_find(x->landing, name, &sc);
-	mv[0] = sc.sum;
-	mv[1] = sc.sig;
-	for (k = 0; k < 2; k++) {
+	mv[0] = sc.sum256;
+	mv[1] = sc.sum512;
+	mv[2] = sc.sig;
+	for (k = 0; k < TD_NELEM(mv); k++) {
 		char *a, *b;
 
 		if (mv[k] == NULL)
@@ -106,15 +111,26 @@ claim_sidecars(struct td_ctx *x, const char *dir, const char *name)
 		x_free(a);
 		x_free(b);
 	}
-	if (sc.manifest != NULL) {
-		char *a = xasprintf("%s/%s", x->landing, sc.manifest);
-		char *b = xasprintf("%s/%s", dir, sc.manifest);
+	td_buf_init(&lines, 0, 0);
+	for (k = 0; k < TD_NELEM(sc.manifest); k++) {
+		char *b, *tmp;
 
-		if (access(b, F_OK) != 0 && td_copy_file(a, b) != 0)
+		if (sc.manifest[k] == NULL)
+			continue;
+		b = xasprintf("%s/%s", dir, sc.manifest[k]);
+		/* a partial name intake_recover removes */
+		tmp = xasprintf("%s/" PARTIAL_NAME ".%s", dir, sc.manifest[k]);
+		td_buf_reset(&lines);
+		/* (one that stopped naming NAME meanwhile: nothing to keep) */
+		if (access(b, F_OK) != 0 && sidecar_manifest_extract(
+		    x->landing, sc.manifest[k], name, &lines) == 0 &&
+		    td_write_file_via(b, tmp, lines.p ? lines.p : "",
+		    lines.len) != 0)
 			r = TD_ERR_IO;
-		x_free(a);
 		x_free(b);
+		x_free(tmp);
 	}
+	td_buf_free(&lines);
 	sidecar_free(&sc);
 	return r;
 }
@@ -130,7 +146,7 @@ hash_fd(int fd, unsigned want, char tid[TD_SHA256_HEX],
     char sha512hex[129], uint8_t b2[64], uint64_t *size)
 {
 	struct td_sha256 h;
-	SHA512_CTX h512;
+	struct td_sha512 h512;
 	crypto_generichash_state hb;
 	unsigned char dg[TD_SHA256_LEN], d512[64];
 	char *blk;
@@ -143,7 +159,7 @@ hash_fd(int fd, unsigned want, char tid[TD_SHA256_HEX],
 	blk = xmalloc(IO_BLOCK);
 	td_sha256_init(&h);
 	if (want & SC_WANT_SHA512)
-		SHA512_Init(&h512);
+		td_sha512_init(&h512);
 	if (want & SC_WANT_BLAKE2B)
 		crypto_generichash_init(&hb, NULL, 0, 64);
 	for (;;) {
@@ -158,7 +174,7 @@ hash_fd(int fd, unsigned want, char tid[TD_SHA256_HEX],
 			break;
 		td_sha256_update(&h, blk, (size_t)n);
 		if (want & SC_WANT_SHA512)
-			SHA512_Update(&h512, blk, (size_t)n);
+			td_sha512_update(&h512, blk, (size_t)n);
 		if (want & SC_WANT_BLAKE2B)
 			crypto_generichash_update(&hb, (unsigned char *)blk,
 			    (size_t)n);
@@ -170,7 +186,7 @@ hash_fd(int fd, unsigned want, char tid[TD_SHA256_HEX],
 	td_sha256_final(&h, dg);
 	td_hex(dg, sizeof(dg), tid);
 	if (want & SC_WANT_SHA512) {
-		SHA512_Final(d512, &h512);
+		td_sha512_final(&h512, d512);
 		td_hex(d512, sizeof(d512), sha512hex);
 	}
 	if (want & SC_WANT_BLAKE2B)
@@ -1078,9 +1094,13 @@ process_one(struct td_ctx *x, const char *tid)
 static int
 outbox_full(struct td_ctx *x)
 {
-	int64_t bytes = store_query_int(x->st, "SELECT total(bytes) FROM "
-	    "batches WHERE state = 'pending'", 0);
+	int64_t bytes;
 
+	if (store_query_int(x->st, "SELECT total(bytes) FROM batches WHERE "
+	    "state = 'pending'", 0, &bytes) != 0) {
+		x->run.failed = 1;	/* logged; pause intake, the run fails */
+		return 1;
+	}
 	if ((uint64_t)bytes <= td_conf_u64(x->conf,
 	    TDK_output_max_outbox_bytes))
 		return 0;
@@ -1292,7 +1312,8 @@ waiting_for_sidecar(struct td_ctx *x, const char *name,
 	if (!need_sum && !need_sig)
 		return 0;
 	sidecar_find(x->landing, name, &sc);
-	wait = (need_sum && sc.sum == NULL && sc.manifest == NULL) ||
+	wait = (need_sum && sc.sum256 == NULL && sc.sum512 == NULL &&
+	    sc.manifest[0] == NULL && sc.manifest[1] == NULL) ||
 	    (need_sig && sc.sig == NULL);
 	sidecar_free(&sc);
 	if (!wait)
@@ -1309,8 +1330,9 @@ waiting_for_sidecar(struct td_ctx *x, const char *name,
 
 /*
  * Remove checksum manifests from landing once no file they name is
- * left there (they were copied into each claim) and they are older than
- * sidecar_wait (so one that came before its files waits for them).
+ * left there (their lines went into each claim) and they are older than
+ * sidecar_wait (so one that came before its files waits for them). A
+ * manifest is parsed once, not once per file in landing.
  */
 static void
 sweep_manifests(struct td_ctx *x)
@@ -1318,7 +1340,6 @@ sweep_manifests(struct td_ctx *x)
 	static const char *names[] = { "SHA256SUMS", "SHA512SUMS" };
 	DIR *d;
 	struct dirent *de;
-	struct sidecars sc;
 	struct stat sb;
 	char *p;
 	size_t i;
@@ -1326,9 +1347,11 @@ sweep_manifests(struct td_ctx *x)
 
 	for (i = 0; i < TD_NELEM(names); i++) {
 		p = xasprintf("%s/%s", x->landing, names[i]);
+		/* one too large to read is left for the operator (logged) */
 		if (stat(p, &sb) != 0 || (uint64_t)(time(NULL) -
 		    sb.st_ctim.tv_sec) < td_conf_u64(x->conf,
-		    TDK_verify_sidecar_wait)) {
+		    TDK_verify_sidecar_wait) ||
+		    sb.st_size > SIDECAR_MANIFEST_MAX) {
 			x_free(p);
 			continue;
 		}
@@ -1338,10 +1361,8 @@ sweep_manifests(struct td_ctx *x)
 				if (de->d_name[0] == '.' ||
 				    sidecar_is(de->d_name))
 					continue;
-				sidecar_find(x->landing, de->d_name, &sc);
-				used = sc.manifest != NULL &&
-				    strcmp(sc.manifest, names[i]) == 0;
-				sidecar_free(&sc);
+				used = sidecar_manifest_names(x->landing,
+				    names[i], de->d_name);
 			}
 			closedir(d);
 		}

@@ -224,6 +224,8 @@ mapper_free(struct mapper *m)
 		x_free(m->slot[i].scratch);
 	td_buf_free(&m->prefix);
 	td_buf_free(&m->suffix);
+	td_sha256_clear(&m->idctx);
+	td_sha256_clear(&m->keyctx);
 	x_free(m->integration);
 	x_free(m);
 }
@@ -359,6 +361,8 @@ mapper_begin(struct mapper *m, const struct map_doc *doc,
 		return r == TD_ERR_LIMIT ? TD_ERR_LIMIT : TD_ERR_INVAL;
 	}
 
+	td_sha256_clear(&m->idctx);
+	td_sha256_clear(&m->keyctx);
 	td_sha256_init(&m->idctx);
 	td_sha256_update(&m->idctx, m->integration, strlen(m->integration));
 	td_sha256_update(&m->idctx, "\n", 1);
@@ -658,12 +662,12 @@ mapper_map(struct mapper *m, const struct csv_rec *r, uint64_t ordinal,
 	rv[RF_PROMO_CODE] = fv[MF_PROMO_CODE];
 
 	/* record_id and record_key */
-	h = m->idctx;
+	td_sha256_copy(&h, &m->idctx);
 	n = td_format_u64(ordinal, num);
 	td_sha256_update(&h, num, n);
 	td_sha256_final(&h, dg);
 	td_hex(dg, sizeof(dg), idhex);
-	h = m->keyctx;
+	td_sha256_copy(&h, &m->keyctx);
 	for (i = 0; i < m->nkeys; i++)
 		key_add(&h, &rv[m->keys[i]]);
 	td_sha256_final(&h, dg);

@@ -192,7 +192,7 @@ cmd_once(int argc, char **argv)
 	struct td_ctx x;
 	sqlite3_stmt *s;
 	int64_t rejects;
-	int rc, left = 0;
+	int rc, left = 0, qfail = 0;
 
 	static const struct option longopts[] = {
 		{ "reinitialise", no_argument, NULL, 'j' },
@@ -238,9 +238,12 @@ cmd_once(int argc, char **argv)
 	 * Rejections are reported by the first run that finishes their
 	 * transmission, even when the run that rejected them was killed.
 	 */
-	rejects = store_query_int(x.st, "SELECT count(*) FROM transmissions "
+	if (store_query_int(x.st, "SELECT count(*) FROM transmissions "
 	    "WHERE reported = 0 AND (state = 'quarantined' OR (state = "
-	    "'delivered' AND (dlq > 0 OR held > 0)))", 0);
+	    "'delivered' AND (dlq > 0 OR held > 0)))", 0, &rejects) != 0) {
+		x.run.failed = 1;	/* and they stay unreported */
+		qfail = 1;
+	}
 	if (x.run.failed)
 		rc = EXIT_INTERNAL;
 	else if (x.run.undelivered || left > 0)
@@ -252,7 +255,7 @@ cmd_once(int argc, char **argv)
 		rc = EXIT_ONCE_OK;
 	if (rc == EXIT_ONCE_REJECTS)
 		exit_status_keep(&x, rc);
-	if (store_begin(x.st) == 0) {
+	if (!qfail && store_begin(x.st) == 0) {
 		if (store_exec(x.st, "UPDATE transmissions SET reported = 1 "
 		    "WHERE reported = 0 AND state IN ('delivered', "
 		    "'quarantined')") == 0)
@@ -491,10 +494,16 @@ source_status(struct store *st, const char *name, long long *when,
 	x_free(k);
 }
 
+static int q1_failed;	/* a status query failed: status exits 1 */
+
 static int64_t
 q1(struct store *st, const char *sql)
 {
-	return store_query_int(st, sql, 0);
+	int64_t v;
+
+	if (store_query_int(st, sql, 0, &v) != 0)
+		q1_failed = 1;
+	return v;
 }
 
 int
@@ -565,8 +574,10 @@ cmd_status(int argc, char **argv)
 		    "state = 'pending'");
 		ob_bytes = q1(st, "SELECT total(bytes) FROM batches WHERE "
 		    "state = 'pending'");
-		oldest = store_query_int(st, "SELECT min(received_at) FROM "
-		    "transmissions WHERE state IN ('received', 'parsed')", -1);
+		if (store_query_int(st, "SELECT min(received_at) FROM "
+		    "transmissions WHERE state IN ('received', 'parsed')", -1,
+		    &oldest) != 0)
+			q1_failed = 1;
 		s = store_prepare(st, "SELECT value FROM meta WHERE key = "
 		    "'breaker'");
 		if (sqlite3_step(s) == SQLITE_ROW)
@@ -652,5 +663,5 @@ cmd_status(int argc, char **argv)
 	}
 	store_close(st);
 	td_conf_free(c);
-	return 0;
+	return q1_failed ? 1 : 0;
 }

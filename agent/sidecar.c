@@ -19,10 +19,15 @@
 #include "conf.h"
 #include "fsutil.h"
 #include "json.h"
+#include "log.h"
 #include "verify.h"
 #include "sidecar.h"
 
-#define SIDECAR_MAX	(1 << 20)	/* largest sidecar read */
+#define SIDECAR_MAX	(1 << 20)	/* largest per-file sidecar read */
+#define MF_SMALL	(64 << 10)	/* smaller manifests: not cached */
+#define MF_CACHE	2		/* larger ones kept parsed */
+
+static const char *mf_names[2] = { "SHA256SUMS", "SHA512SUMS" };
 
 static int
 has_suffix(const char *s, const char *suf)
@@ -35,8 +40,8 @@ has_suffix(const char *s, const char *suf)
 int
 sidecar_is_manifest(const char *name)
 {
-	return strcmp(name, "SHA256SUMS") == 0 ||
-	    strcmp(name, "SHA512SUMS") == 0;
+	return strcmp(name, mf_names[0]) == 0 ||
+	    strcmp(name, mf_names[1]) == 0;
 }
 
 int
@@ -46,6 +51,7 @@ sidecar_is(const char *name)
 	    has_suffix(name, ".minisig") || sidecar_is_manifest(name);
 }
 
+/* dir/NAME.suf when it is a regular file (a link is never a sidecar). */
 static char *
 exists(const char *dir, const char *name, const char *suf)
 {
@@ -53,7 +59,7 @@ exists(const char *dir, const char *name, const char *suf)
 	struct stat sb;
 
 	p = xasprintf("%s/%s", dir, rel);
-	if (stat(p, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+	if (lstat(p, &sb) != 0 || !S_ISREG(sb.st_mode)) {
 		x_free(rel);
 		rel = NULL;
 	}
@@ -61,57 +67,211 @@ exists(const char *dir, const char *name, const char *suf)
 	return rel;
 }
 
-/* Does the manifest dir/m have a line for name? */
-static int
-manifest_names(const char *dir, const char *m, const char *name)
-{
-	char *p = xasprintf("%s/%s", dir, m), *text, hex[129];
-	size_t len;
-	int algo, r;
+/* ---- manifests, parsed once per version ------------------------- */
 
+struct mf_entry {
+	char		*path;
+	dev_t		 dev;
+	ino_t		 ino;
+	off_t		 size;
+	struct timespec	 mtime, ctime;
+	struct vfy_sums	*sums;		/* NULL: too large (logged) */
+	uint64_t	 used;
+};
+
+static struct mf_entry mf_cache[MF_CACHE];
+static uint64_t mf_clock;
+
+static int
+mf_same(const struct mf_entry *e, const char *path, const struct stat *sb)
+{
+	return e->path != NULL && strcmp(e->path, path) == 0 &&
+	    e->dev == sb->st_dev && e->ino == sb->st_ino &&
+	    e->size == sb->st_size &&
+	    e->mtime.tv_sec == sb->st_mtim.tv_sec &&
+	    e->mtime.tv_nsec == sb->st_mtim.tv_nsec &&
+	    e->ctime.tv_sec == sb->st_ctim.tv_sec &&
+	    e->ctime.tv_nsec == sb->st_ctim.tv_nsec;
+}
+
+/* Keep sums (NULL: too large) for the version sb of path; evict LRU. */
+static void
+mf_remember(const char *path, const struct stat *sb, struct vfy_sums *sums)
+{
+	struct mf_entry *e = &mf_cache[0];
+	size_t i;
+
+	for (i = 1; i < MF_CACHE; i++)
+		if (mf_cache[i].used < e->used)
+			e = &mf_cache[i];
+	x_free(e->path);
+	verify_sums_free(e->sums);
+	e->path = xstrdup(path);
+	e->dev = sb->st_dev;
+	e->ino = sb->st_ino;
+	e->size = sb->st_size;
+	e->mtime = sb->st_mtim;
+	e->ctime = sb->st_ctim;
+	e->sums = sums;		/* transferred */
+	e->used = ++mf_clock;
+}
+
+/*
+ * The index of the manifest dir/m, or NULL when there is none to use:
+ * absent, not a regular file, unreadable, or over the size limit. When
+ * *tofree is set, the caller frees it (small manifests are not cached).
+ */
+static const struct vfy_sums *
+mf_open(const char *dir, const char *m, struct vfy_sums **tofree)
+{
+	const struct vfy_sums *ret = NULL;
+	struct vfy_sums *s;
+	struct stat sb;
+	char *p = xasprintf("%s/%s", dir, m), *text;
+	size_t i, len;
+	int fd, r;
+
+	*tofree = NULL;
+	fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+		goto out;
+	for (i = 0; i < MF_CACHE; i++)
+		if (mf_same(&mf_cache[i], p, &sb)) {
+			mf_cache[i].used = ++mf_clock;
+			ret = mf_cache[i].sums;
+			goto out;
+		}
+	r = sb.st_size > SIDECAR_MANIFEST_MAX ? TD_ERR_LIMIT :
+	    td_read_fd(fd, SIDECAR_MANIFEST_MAX, &text, &len);
+	if (r == TD_ERR_LIMIT) {
+		td_log(TD_LOG_WARN, "checksum_manifest_too_large", "file=%s "
+		    "size=%lld max=%d action=ignored", p,
+		    (long long)sb.st_size, SIDECAR_MANIFEST_MAX);
+		mf_remember(p, &sb, NULL);	/* said once per version */
+		goto out;
+	}
+	if (r != 0 || verify_sums_new(text, len, &s) != 0)
+		goto out;
+	td_log(TD_LOG_DEBUG, "checksum_manifest_read", "file=%s bytes=%zu",
+	    p, len);
+	if (sb.st_size <= MF_SMALL)
+		ret = *tofree = s;
+	else {
+		mf_remember(p, &sb, s);
+		ret = s;
+	}
+ out:
+	if (fd >= 0)
+		close(fd);
+	x_free(p);
+	return ret;
+}
+
+/* Does dir/m name name? Its digest's algorithm in *algo (0: malformed). */
+static int
+mf_names_file(const char *dir, const char *m, const char *name, int *algo)
+{
+	const struct vfy_sums *s;
+	struct vfy_sums *tofree;
+	char hex[129];
+	int r;
+
+	*algo = 0;
+	if ((s = mf_open(dir, m, &tofree)) == NULL)
+		return 0;
+	r = verify_sums_lookup(s, name, algo, hex);
+	verify_sums_free(tofree);
+	/* a malformed manifest counts: it fails verification, loudly */
+	return r == 0 || r == TD_ERR_FORMAT;
+}
+
+int
+sidecar_manifest_names(const char *dir, const char *m, const char *name)
+{
+	int algo;
+
+	return mf_names_file(dir, m, name, &algo);
+}
+
+int
+sidecar_manifest_extract(const char *dir, const char *m, const char *name,
+    struct td_buf *out)
+{
+	const struct vfy_sums *s;
+	struct vfy_sums *tofree;
+	int r;
+
+	if ((s = mf_open(dir, m, &tofree)) == NULL)
+		return TD_ERR_NOTFOUND;
+	r = verify_sums_extract(s, name, out);
+	verify_sums_free(tofree);
+	return r;
+}
+
+/* ---- the sidecars of a file -------------------------------------- */
+
+/* Look name up in the per-file checksum sidecar dir/file. */
+static int
+sum_lookup(const char *dir, const char *file, const char *name, int *algo,
+    char hex[129])
+{
+	char *p = xasprintf("%s/%s", dir, file), *text;
+	size_t len;
+	int r;
+
+	*algo = 0;
+	hex[0] = '\0';
 	r = td_read_file(p, SIDECAR_MAX, &text, &len);
 	x_free(p);
 	if (r != 0)
-		return 0;
-	r = verify_checksum_lookup(text, len, name, &algo, hex);
+		return r;
+	r = verify_checksum_lookup(text, len, name, algo, hex);
 	x_free(text);
-	/* a malformed manifest counts: it fails verification, loudly */
-	return r == 0 || r == TD_ERR_FORMAT;
+	return r;
 }
 
 void
 sidecar_find(const char *dir, const char *name, struct sidecars *sc)
 {
+	char hex[129];
+	size_t i;
+	int algo;
+
 	memset(sc, 0, sizeof(*sc));
-	if ((sc->sum = exists(dir, name, ".sha256")) == NULL)
-		sc->sum = exists(dir, name, ".sha512");
+	sc->sum256 = exists(dir, name, ".sha256");
+	sc->sum512 = exists(dir, name, ".sha512");
 	sc->sig = exists(dir, name, ".minisig");
-	if (manifest_names(dir, "SHA256SUMS", name))
-		sc->manifest = xstrdup("SHA256SUMS");
-	else if (manifest_names(dir, "SHA512SUMS", name))
-		sc->manifest = xstrdup("SHA512SUMS");
+	if (sc->sum256 != NULL && sum_lookup(dir, sc->sum256, name, &algo,
+	    hex) == 0 && algo == VFY_SHA512)
+		sc->want |= SC_WANT_SHA512;
+	if (sc->sum512 != NULL && sum_lookup(dir, sc->sum512, name, &algo,
+	    hex) == 0 && algo == VFY_SHA512)
+		sc->want |= SC_WANT_SHA512;
+	for (i = 0; i < TD_NELEM(mf_names); i++)
+		if (mf_names_file(dir, mf_names[i], name, &algo)) {
+			sc->manifest[i] = xstrdup(mf_names[i]);
+			if (algo == VFY_SHA512)
+				sc->want |= SC_WANT_SHA512;
+		}
+	if (sc->sig != NULL)
+		sc->want |= SC_WANT_BLAKE2B;
 }
 
 void
 sidecar_free(struct sidecars *sc)
 {
-	x_free(sc->sum);
+	x_free(sc->sum256);
+	x_free(sc->sum512);
 	x_free(sc->sig);
-	x_free(sc->manifest);
+	x_free(sc->manifest[0]);
+	x_free(sc->manifest[1]);
 	memset(sc, 0, sizeof(*sc));
 }
 
 unsigned
 sidecar_wants(const struct sidecars *sc)
 {
-	unsigned w = 0;
-
-	if ((sc->sum != NULL && has_suffix(sc->sum, ".sha512")) ||
-	    (sc->manifest != NULL && strcmp(sc->manifest, "SHA512SUMS") == 0))
-		w |= SC_WANT_SHA512;
-	if (sc->sig != NULL)
-		w |= SC_WANT_BLAKE2B;
-	return w;
+	return sc->want;
 }
 
 int
@@ -180,47 +340,69 @@ check_sum(const struct td_conf *c, const char *dir, const char *name,
     const struct sidecars *sc, const char *sha256hex, const char *sha512hex,
     struct verification *v)
 {
-	const char *file, *want;
-	char *p, *text = NULL, hex[129];
-	size_t len;
-	int algo, r;
+	const char *files[4], *file, *want, *algo_name;
+	const struct vfy_sums *ms;
+	struct vfy_sums *tofree;
+	char hex[129];
+	size_t i, n = 0;
+	int algo, r, strongest = 0;
 
 	if (td_conf_enum_is(c, TDK_verify_checksum, "off")) {
 		v->checksum = "off";
 		return;
 	}
-	file = sc->sum != NULL ? sc->sum : sc->manifest;
-	if (file == NULL) {
+	files[n] = sc->sum256;
+	n += files[n] != NULL;
+	files[n] = sc->sum512;
+	n += files[n] != NULL;
+	files[n] = sc->manifest[0];
+	n += files[n] != NULL;
+	files[n] = sc->manifest[1];
+	n += files[n] != NULL;
+	if (n == 0) {
 		v->checksum = "absent";
 		if (td_conf_enum_is(c, TDK_verify_checksum, "required"))
 			fail(v, "checksum_missing", "no checksum sidecar "
 			    "(%s.sha256, %s.sha512 or SHA256SUMS) arrived "
 			    "within sidecar_wait", name, name);
-		goto out;
+		return;
 	}
-	p = xasprintf("%s/%s", dir, file);
-	r = td_read_file(p, SIDECAR_MAX, &text, &len);
-	x_free(p);
-	if (r == 0)
-		r = verify_checksum_lookup(text, len, name, &algo, hex);
-	if (r != 0) {
-		v->checksum = "failed";
-		fail(v, "checksum_malformed", "%s: %s", file, r ==
-		    TD_ERR_NOTFOUND ? "has no line for the file" :
-		    "not a checksum file");
-		goto out;
-	}
-	v->checksum_algo = algo == VFY_SHA512 ? "sha512" : "sha256";
-	want = algo == VFY_SHA512 ? sha512hex : sha256hex;
-	if (want == NULL || strcmp(want, hex) != 0) {
-		v->checksum = "failed";
-		fail(v, "checksum_mismatch", "%s says %s %s, the file's is %s",
-		    file, v->checksum_algo, hex, want ? want : "(not computed)");
-		goto out;
+	for (i = 0; i < n; i++) {
+		file = files[i];
+		if (!sidecar_is_manifest(file))
+			r = sum_lookup(dir, file, name, &algo, hex);
+		else if ((ms = mf_open(dir, file, &tofree)) == NULL)
+			r = TD_ERR_IO;
+		else {
+			r = verify_sums_lookup(ms, name, &algo, hex);
+			verify_sums_free(tofree);
+		}
+		if (r != 0) {
+			v->checksum = "failed";
+			v->checksum_algo = NULL;
+			fail(v, "checksum_malformed", "%s: %s", file,
+			    r == TD_ERR_NOTFOUND ? "has no line for the file" :
+			    r == TD_ERR_LIMIT ? "larger than 1 MiB, the most "
+			    "read of a per-file checksum" : r == TD_ERR_IO ?
+			    "cannot be read (or is over 16 MiB)" :
+			    "not a checksum file");
+			return;
+		}
+		algo_name = algo == VFY_SHA512 ? "sha512" : "sha256";
+		want = algo == VFY_SHA512 ? sha512hex : sha256hex;
+		if (want == NULL || strcmp(want, hex) != 0) {
+			v->checksum = "failed";
+			v->checksum_algo = algo_name;
+			fail(v, "checksum_mismatch", "%s says %s %s, the file's "
+			    "is %s", file, algo_name, hex,
+			    want ? want : "(not computed)");
+			return;
+		}
+		if (algo > strongest)
+			strongest = algo;
 	}
 	v->checksum = "ok";
- out:
-	x_free(text);
+	v->checksum_algo = strongest == VFY_SHA512 ? "sha512" : "sha256";
 }
 
 static void

@@ -2,9 +2,10 @@
  * verify.c - checksum sidecars and minisign signatures (see verify.h).
  *
  * Every input here comes from a trading partner, so parsing is strict
- * and bounded: no allocation, fixed-size buffers, lengths rather than
- * NUL termination, and any deviation from the formats below is
- * TD_ERR_FORMAT, never a crash.
+ * and bounded: fixed-size buffers, lengths rather than NUL termination,
+ * no allocation but for the index of a checksum file (verify_sums_*,
+ * in proportion to the file, which the caller bounds), and any
+ * deviation from the formats below is TD_ERR_FORMAT, never a crash.
  *
  * Checksum files, one entry a line (LF or CRLF; blank lines and lines
  * starting with '#' are ignored):
@@ -31,6 +32,7 @@
 #include <sodium.h>
 
 #include "td.h"
+#include "buf.h"
 #include "verify.h"
 
 #define VFY_NAMEMAX		4096	/* a checksum entry's file name */
@@ -347,6 +349,313 @@ verify_checksum_lookup(const char *text, size_t len, const char *name,
 	if (base[0].found || base[1].found)
 		return vfy_slot_pick(base, algo, hex);
 	return TD_ERR_NOTFOUND;
+}
+
+/* ---- a checksum file indexed for many lookups --------------------- */
+
+#define VFY_NONE	UINT32_MAX
+
+struct vfy_line {
+	size_t		 off;		/* in text */
+	size_t		 len;		/* without its LF, with a CR */
+	uint64_t	 hexact;	/* keyed hash of the name */
+	uint64_t	 hbase;		/* of its last component */
+	uint32_t	 nexact;	/* next line in the same bucket */
+	uint32_t	 nbase;
+	int		 hasbase;	/* the name has a '/' */
+};
+
+struct vfy_sums {
+	char		*text;
+	size_t		 len;
+	int		 status;	/* 0 or TD_ERR_FORMAT for every name */
+	uint32_t	 bad;		/* the line that makes it malformed */
+	uint32_t	 bad2;		/* and another one, or VFY_NONE */
+	uint32_t	 bare;		/* the bare digest, or VFY_NONE */
+	struct vfy_line	*lines;	/* entries only */
+	uint32_t	 nlines;
+	uint32_t	 mask;		/* buckets - 1 */
+	uint32_t	*hexact;	/* bucket heads */
+	uint32_t	*hbase;
+	unsigned char	 key[crypto_shorthash_KEYBYTES];
+};
+
+static uint64_t
+vfy_hash(const struct vfy_sums *s, const char *p, size_t n)
+{
+	unsigned char h[crypto_shorthash_BYTES];
+	uint64_t v;
+
+	crypto_shorthash(h, (const unsigned char *)p, n, s->key);
+	memcpy(&v, h, sizeof(v));
+	return v;
+}
+
+/* Line i as raw text without its CR (what vfy_parse_entry reads). */
+static void
+vfy_line_text(const struct vfy_sums *s, uint32_t i, const char **l,
+    size_t *n)
+{
+	*l = s->text + s->lines[i].off;
+	*n = s->lines[i].len;
+	if (*n > 0 && (*l)[*n - 1] == '\r')
+		(*n)--;
+}
+
+/* Add a raw line (its offset and length) to the line table. */
+static uint32_t
+vfy_add_line(struct vfy_sums *s, size_t off, size_t len)
+{
+	s->lines = xreallocarray(s->lines, (size_t)s->nlines + 1,
+	    sizeof(*s->lines));
+	memset(&s->lines[s->nlines], 0, sizeof(*s->lines));
+	s->lines[s->nlines].off = off;
+	s->lines[s->nlines].len = len;
+	s->lines[s->nlines].nexact = s->lines[s->nlines].nbase = VFY_NONE;
+	return s->nlines++;
+}
+
+/* Raw length of the line at p, up to its LF (the CR kept). */
+static size_t
+vfy_raw_len(const char *p, const char *end)
+{
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+	return nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+}
+
+int
+verify_sums_new(char *text, size_t len, struct vfy_sums **out)
+{
+	struct vfy_sums *s;
+	struct vfy_ent *e;
+	const char *p, *end, *l, *last;
+	size_t off, raw, n, nb;
+	uint32_t i, b, nentries = 0;
+	int r;
+
+	*out = NULL;
+	if (text == NULL && len > 0)
+		return TD_ERR_INVAL;
+	if (len > UINT32_MAX / 2) {
+		x_free(text);
+		return TD_ERR_LIMIT;
+	}
+	if (sodium_init() < 0)
+		td_fatal("sodium_init failed");
+	s = xcalloc(1, sizeof(*s));
+	s->text = text;		/* transferred */
+	s->len = len;
+	s->bad = s->bad2 = s->bare = VFY_NONE;
+	randombytes_buf(s->key, sizeof(s->key));
+	e = xmalloc(sizeof(*e));
+	end = text + len;
+	for (off = 0; off < len && s->status == 0; off += raw + 1) {
+		p = text + off;
+		raw = vfy_raw_len(p, end);
+		l = p;
+		n = raw;
+		if (n > 0 && l[n - 1] == '\r')
+			n--;
+		if (memchr(l, '\0', raw) != NULL) {
+			s->status = TD_ERR_FORMAT;
+			s->bad = vfy_add_line(s, off, raw);
+			break;
+		}
+		if (vfy_blank(l, n) || l[0] == '#')
+			continue;
+		i = vfy_add_line(s, off, raw);
+		if ((r = vfy_parse_entry(l, n, e)) != 0) {
+			s->status = TD_ERR_FORMAT;
+			s->bad = i;
+			break;
+		}
+		nentries++;
+		if (e->bare) {
+			if (s->bare == VFY_NONE)
+				s->bare = i;
+			continue;
+		}
+		s->lines[i].hexact = vfy_hash(s, e->name, e->namelen);
+		if ((last = vfy_last_component(e)) != NULL) {
+			s->lines[i].hasbase = 1;
+			s->lines[i].hbase = vfy_hash(s, last,
+			    e->namelen - (size_t)(last - e->name));
+		}
+	}
+	x_free(e);
+	if (s->status == 0 && nentries == 0)
+		s->status = TD_ERR_FORMAT;	/* an empty extract says so */
+	else if (s->status == 0 && s->bare != VFY_NONE && nentries > 1) {
+		/* a bare digest must be alone: keep it and one other */
+		s->status = TD_ERR_FORMAT;
+		s->bad = s->bare;
+		s->bad2 = s->bare == 0 ? 1 : 0;
+	}
+	if (s->status != 0 || s->bare != VFY_NONE) {
+		*out = s;
+		return 0;
+	}
+	for (nb = 16; nb < 2 * (size_t)s->nlines; nb *= 2)
+		;
+	s->mask = (uint32_t)nb - 1;
+	s->hexact = xreallocarray(NULL, nb, sizeof(*s->hexact));
+	s->hbase = xreallocarray(NULL, nb, sizeof(*s->hbase));
+	memset(s->hexact, 0xff, nb * sizeof(*s->hexact));
+	memset(s->hbase, 0xff, nb * sizeof(*s->hbase));
+	/* chain from the last line back, so each chain is in file order */
+	for (i = s->nlines; i-- > 0; ) {
+		b = (uint32_t)s->lines[i].hexact & s->mask;
+		s->lines[i].nexact = s->hexact[b];
+		s->hexact[b] = i;
+		if (s->lines[i].hasbase) {
+			b = (uint32_t)s->lines[i].hbase & s->mask;
+			s->lines[i].nbase = s->hbase[b];
+			s->hbase[b] = i;
+		}
+	}
+	*out = s;
+	return 0;
+}
+
+void
+verify_sums_free(struct vfy_sums *s)
+{
+	if (s == NULL)
+		return;
+	x_free(s->text);
+	x_free(s->lines);
+	x_free(s->hexact);
+	x_free(s->hbase);
+	x_free(s);
+}
+
+/*
+ * The lines matching name: exact names in ex, last components in ba
+ * (each VFY_NONE-terminated, in file order, at most s->nlines). Also
+ * the slots verify_checksum_lookup would fill.
+ */
+static void
+vfy_sums_match(const struct vfy_sums *s, const char *name, uint32_t *ex,
+    uint32_t *ba, struct vfy_slot exact[2], struct vfy_slot base[2])
+{
+	struct vfy_ent *e = xmalloc(sizeof(*e));
+	size_t namelen = strlen(name), n;
+	const char *l, *last;
+	uint64_t h = vfy_hash(s, name, namelen);
+	uint32_t i, nex = 0, nba = 0;
+
+	memset(exact, 0, 2 * sizeof(*exact));
+	memset(base, 0, 2 * sizeof(*base));
+	for (i = s->hexact[h & s->mask]; i != VFY_NONE; i = s->lines[i].nexact) {
+		if (s->lines[i].hexact != h)
+			continue;
+		vfy_line_text(s, i, &l, &n);
+		if (vfy_parse_entry(l, n, e) != 0 || e->namelen != namelen ||
+		    memcmp(e->name, name, namelen) != 0)
+			continue;
+		vfy_slot_add(&exact[e->algo - 1], e);
+		ex[nex++] = i;
+	}
+	for (i = s->hbase[h & s->mask]; i != VFY_NONE; i = s->lines[i].nbase) {
+		if (s->lines[i].hbase != h)
+			continue;
+		vfy_line_text(s, i, &l, &n);
+		if (vfy_parse_entry(l, n, e) != 0 ||
+		    (last = vfy_last_component(e)) == NULL ||
+		    strcmp(last, name) != 0)
+			continue;
+		vfy_slot_add(&base[e->algo - 1], e);
+		ba[nba++] = i;
+	}
+	ex[nex] = ba[nba] = VFY_NONE;
+	x_free(e);
+}
+
+int
+verify_sums_lookup(const struct vfy_sums *s, const char *name, int *algo,
+    char hex[129])
+{
+	struct vfy_slot exact[2], base[2];
+	struct vfy_ent *e;
+	uint32_t *ex, *ba;
+	const char *l;
+	size_t n;
+	int r;
+
+	if (algo != NULL)
+		*algo = 0;
+	if (hex != NULL)
+		hex[0] = '\0';
+	if (s == NULL || algo == NULL || hex == NULL || name == NULL ||
+	    *name == '\0')
+		return TD_ERR_INVAL;
+	if (s->status != 0)
+		return s->status;
+	if (s->bare != VFY_NONE) {
+		e = xmalloc(sizeof(*e));
+		vfy_line_text(s, s->bare, &l, &n);
+		(void)vfy_parse_entry(l, n, e);
+		*algo = e->algo;
+		memcpy(hex, e->hex, 129);
+		x_free(e);
+		return 0;
+	}
+	ex = xreallocarray(NULL, (size_t)s->nlines + 1, sizeof(*ex));
+	ba = xreallocarray(NULL, (size_t)s->nlines + 1, sizeof(*ba));
+	vfy_sums_match(s, name, ex, ba, exact, base);
+	if (exact[0].found || exact[1].found)
+		r = vfy_slot_pick(exact, algo, hex);
+	else if (base[0].found || base[1].found)
+		r = vfy_slot_pick(base, algo, hex);
+	else
+		r = TD_ERR_NOTFOUND;
+	x_free(ex);
+	x_free(ba);
+	return r;
+}
+
+static void
+vfy_put_line(const struct vfy_sums *s, uint32_t i, struct td_buf *out)
+{
+	td_buf_append(out, s->text + s->lines[i].off, s->lines[i].len);
+	td_buf_putc(out, '\n');
+}
+
+int
+verify_sums_extract(const struct vfy_sums *s, const char *name,
+    struct td_buf *out)
+{
+	struct vfy_slot exact[2], base[2];
+	uint32_t *ex, *ba, a, b;
+	int r = 0;
+
+	if (s == NULL || name == NULL || *name == '\0')
+		return TD_ERR_INVAL;
+	if (s->status != 0 || s->bare != VFY_NONE) {
+		/* what makes it malformed, or the bare digest: whole lines */
+		if (s->bad != VFY_NONE)
+			vfy_put_line(s, s->bad, out);
+		if (s->bad2 != VFY_NONE)
+			vfy_put_line(s, s->bad2, out);
+		if (s->status == 0)
+			vfy_put_line(s, s->bare, out);
+		return 0;
+	}
+	ex = xreallocarray(NULL, (size_t)s->nlines + 1, sizeof(*ex));
+	ba = xreallocarray(NULL, (size_t)s->nlines + 1, sizeof(*ba));
+	vfy_sums_match(s, name, ex, ba, exact, base);
+	if (ex[0] == VFY_NONE && ba[0] == VFY_NONE)
+		r = TD_ERR_NOTFOUND;
+	/* both lists in file order, merged */
+	for (a = b = 0; r == 0 && (ex[a] != VFY_NONE || ba[b] != VFY_NONE); )
+		if (ba[b] == VFY_NONE || (ex[a] != VFY_NONE && ex[a] < ba[b]))
+			vfy_put_line(s, ex[a++], out);
+		else
+			vfy_put_line(s, ba[b++], out);
+	x_free(ex);
+	x_free(ba);
+	return r;
 }
 
 /* ---- minisign ---------------------------------------------------- */

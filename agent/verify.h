@@ -28,6 +28,34 @@
 int	 verify_checksum_lookup(const char *text, size_t len, const char *name,
 	    int *algo, char hex[129]);
 
+/*
+ * A checksum file parsed once for many lookups (a SHA256SUMS naming
+ * thousands of files). verify_sums_new takes text (allocated; it is
+ * freed with the index, also on error) and indexes its entries by name;
+ * a malformed file is indexed too and answers TD_ERR_FORMAT for every
+ * name. Memory: the text plus about 48 bytes an entry.
+ */
+struct vfy_sums;
+struct td_buf;
+int	 verify_sums_new(char *text, size_t len, struct vfy_sums **out);
+void	 verify_sums_free(struct vfy_sums *);
+/*
+ * Exactly what verify_checksum_lookup(text, len, name, ...) returns, in
+ * time that does not grow with the file (a keyed hash of the names).
+ */
+int	 verify_sums_lookup(const struct vfy_sums *, const char *name,
+	    int *algo, char hex[129]);
+/*
+ * Append to out the lines of the file that concern name, verbatim, one
+ * LF after each: those naming it (exactly or by last component), or the
+ * line(s) that make the file malformed, or its bare digest. A checksum
+ * file of just those lines gives verify_checksum_lookup the same answer
+ * for name as the whole file. 0, or TD_ERR_NOTFOUND when the file has no
+ * line for name (out unchanged).
+ */
+int	 verify_sums_extract(const struct vfy_sums *, const char *name,
+	    struct td_buf *out);
+
 struct minisign_key {
 	uint8_t		 keyid[8];
 	uint8_t		 pk[32];

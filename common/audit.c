@@ -120,7 +120,8 @@ audit_open(struct audit **out, const char *path, const char *integration,
 	a->integration = xstrdup(integration);
 	a->st = st;
 	(void)load_head(a);
-	a->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	/* 0640 whatever the umask, like state.db */
+	a->fd = td_open_mode(path, O_RDWR | O_APPEND | O_CLOEXEC, 0640);
 	if (a->fd < 0 || fstat(a->fd, &sb) != 0) {
 		*err = xasprintf("%s: %s", path, strerror(errno));
 		goto fail;

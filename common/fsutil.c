@@ -107,13 +107,14 @@ td_write_all(int fd, const void *buf, size_t n)
 	return TD_OK;
 }
 
-int
-td_afile_open(struct td_afile *af, const char *path)
+/* td_afile_open with the temporary name tmp (NULL: path.tmp). */
+static int
+afile_open(struct td_afile *af, const char *path, const char *tmp)
 {
 	memset(af, 0, sizeof(*af));
 	af->fd = -1;
 	af->path = xstrdup(path);
-	af->tmp = xasprintf("%s.tmp", path);
+	af->tmp = tmp != NULL ? xstrdup(tmp) : xasprintf("%s.tmp", path);
 	af->fd = open(af->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0640);
 	if (af->fd < 0) {
@@ -125,6 +126,12 @@ td_afile_open(struct td_afile *af, const char *path)
 		return r;
 	}
 	return TD_OK;
+}
+
+int
+td_afile_open(struct td_afile *af, const char *path)
+{
+	return afile_open(af, path, NULL);
 }
 
 int
@@ -183,10 +190,17 @@ td_afile_abort(struct td_afile *af)
 int
 td_write_file_atomic(const char *path, const void *data, size_t n)
 {
+	return td_write_file_via(path, NULL, data, n);
+}
+
+int
+td_write_file_via(const char *path, const char *tmp, const void *data,
+    size_t n)
+{
 	struct td_afile af;
 	int r;
 
-	if ((r = td_afile_open(&af, path)) != 0)
+	if ((r = afile_open(&af, path, tmp)) != 0)
 		return r;
 	if ((r = td_afile_write(&af, data, n)) != 0) {
 		td_afile_abort(&af);
@@ -196,17 +210,14 @@ td_write_file_atomic(const char *path, const void *data, size_t n)
 }
 
 int
-td_read_file(const char *path, size_t max, char **out, size_t *len)
+td_read_fd(int fd, size_t max, char **out, size_t *len)
 {
-	int fd;
 	char *b = NULL;
 	size_t n = 0, cap = 0;
 	ssize_t r;
 
 	*out = NULL;
 	*len = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return errno == ENOENT ? TD_ERR_NOTFOUND : TD_ERR_IO;
 	for (;;) {
 		if (cap - n < 4096) {
 			cap = cap ? cap * 2 : 8192;
@@ -216,7 +227,6 @@ td_read_file(const char *path, size_t max, char **out, size_t *len)
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			close(fd);
 			x_free(b);
 			return TD_ERR_IO;
 		}
@@ -224,16 +234,57 @@ td_read_file(const char *path, size_t max, char **out, size_t *len)
 			break;
 		n += (size_t)r;
 		if (n > max) {
-			close(fd);
 			x_free(b);
 			return TD_ERR_LIMIT;
 		}
 	}
-	close(fd);
 	b[n] = '\0';
 	*out = b;
 	*len = n;
 	return TD_OK;
+}
+
+int
+td_read_file(const char *path, size_t max, char **out, size_t *len)
+{
+	int fd, r;
+
+	*out = NULL;
+	*len = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? TD_ERR_NOTFOUND : TD_ERR_IO;
+	r = td_read_fd(fd, max, out, len);
+	close(fd);
+	return r;
+}
+
+/*
+ * Is path strictly below dir? Component-wise: "/state2" and "/state/.."
+ * are not below "/state"; trailing slashes of dir do not count.
+ */
+static int
+path_below(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	const char *p;
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (n == 0 || strncmp(path, dir, n) != 0 ||
+	    (path[n] != '/' && dir[n - 1] != '/'))
+		return 0;
+	for (p = path + n; *p != '\0'; ) {
+		size_t len;
+
+		p += strspn(p, "/");
+		len = strcspn(p, "/");
+		if ((len == 1 && p[0] == '.') ||
+		    (len == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		p += len;
+	}
+	/* something below, not dir itself */
+	return path[n + strspn(path + n, "/")] != '\0';
 }
 
 int
@@ -245,7 +296,7 @@ td_remove_tree(const char *path, const char *within)
 	char *sub;
 	int r = TD_OK;
 
-	if (strncmp(path, within, strlen(within)) != 0)
+	if (!path_below(path, within))
 		td_fatal("td_remove_tree: %s is outside %s", path, within);
 	if (lstat(path, &st) != 0)
 		return errno == ENOENT ? TD_OK : TD_ERR_IO;
@@ -265,6 +316,55 @@ td_remove_tree(const char *path, const char *within)
 	closedir(d);
 	if (rmdir(path) != 0)
 		r = TD_ERR_IO;
+	return r;
+}
+
+/* Take the permission bits beyond mode off the open file fd. */
+static int
+fd_restrict_mode(int fd, mode_t mode)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb) != 0)
+		return TD_ERR_IO;
+	if ((sb.st_mode & 07777 & ~mode) != 0 &&
+	    fchmod(fd, sb.st_mode & mode & 07777) != 0)
+		return TD_ERR_IO;
+	return TD_OK;
+}
+
+int
+td_open_mode(const char *path, int flags, mode_t mode)
+{
+	int fd, saved;
+
+	flags &= ~(O_CREAT | O_EXCL);
+	if ((fd = open(path, flags | O_CREAT | O_EXCL, mode)) >= 0) {
+		/* created: exactly mode, not mode & ~umask */
+		if (fchmod(fd, mode) == 0)
+			return fd;
+	} else if (errno == EEXIST &&
+	    (fd = open(path, flags, mode)) >= 0) {
+		if (fd_restrict_mode(fd, mode) == 0)
+			return fd;
+	}
+	if (fd >= 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+	}
+	return -1;
+}
+
+int
+td_restrict_mode(const char *path, mode_t mode)
+{
+	int fd, r;
+
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? TD_OK : TD_ERR_IO;
+	r = fd_restrict_mode(fd, mode);
+	close(fd);
 	return r;
 }
 

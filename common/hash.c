@@ -1,13 +1,225 @@
-/* hash.c - hex helpers around SHA-256. */
+/*
+ * hash.c - SHA-256 and SHA-512 over OpenSSL's EVP interface, and hex
+ * helpers. See hash.h for the rules a state follows.
+ *
+ * Speed: the digests are fetched once per process (an implicit fetch at
+ * every init is what makes EVP slow), and digest contexts are kept in a
+ * per-thread cache of a few per algorithm, so hashing a record id does
+ * not allocate a context. (libcrypto 3.0 itself still renews its
+ * provider state inside EVP_DigestInit_ex2; later versions reuse it.)
+ */
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "td.h"
 
 #include "hash.h"
+
+#define MD_SHA256	0
+#define MD_SHA512	1
+#define MD_N		2
+#define MD_CACHE	4	/* contexts kept per thread and algorithm */
+
+struct md_cache {
+	EVP_MD_CTX	*c[MD_N][MD_CACHE];
+	int		 n[MD_N];
+};
+
+static const char *md_names[MD_N] = { "SHA256", "SHA512" };
+static const char *md_types[MD_N] = { "td_sha256", "td_sha512" };
+static EVP_MD *md_alg[MD_N];
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+static pthread_key_t md_key;
+static _Thread_local struct md_cache *md_tls;
+
+/* At the exit of a thread: free the contexts it kept. */
+static void
+md_cache_free(void *p)
+{
+	struct md_cache *mc = p;
+	int a, i;
+
+	for (a = 0; a < MD_N; a++)
+		for (i = 0; i < mc->n[a]; i++)
+			EVP_MD_CTX_free(mc->c[a][i]);
+	x_free(mc);
+}
+
+static void
+md_init_once(void)
+{
+	int a;
+
+	for (a = 0; a < MD_N; a++)
+		if ((md_alg[a] = EVP_MD_fetch(NULL, md_names[a], NULL)) ==
+		    NULL)
+			td_fatal("libcrypto has no %s", md_names[a]);
+	if (pthread_key_create(&md_key, md_cache_free) != 0)
+		td_fatal("pthread_key_create");
+}
+
+/* A context for algorithm a, initialised. */
+static EVP_MD_CTX *
+md_get(int a)
+{
+	struct md_cache *mc = md_tls;
+	EVP_MD_CTX *c;
+
+	pthread_once(&md_once, md_init_once);
+	if (mc == NULL) {
+		mc = xcalloc(1, sizeof(*mc));
+		if (pthread_setspecific(md_key, mc) != 0)
+			td_fatal("pthread_setspecific");
+		md_tls = mc;
+	}
+	if (mc->n[a] > 0)
+		c = mc->c[a][--mc->n[a]];
+	else if ((c = EVP_MD_CTX_new()) == NULL)
+		td_fatal("out of memory");
+	if (EVP_DigestInit_ex2(c, md_alg[a], NULL) != 1)
+		td_fatal("libcrypto: %s init failed", md_names[a]);
+	return c;
+}
+
+static void
+md_put(int a, EVP_MD_CTX *c)
+{
+	struct md_cache *mc = md_tls;
+
+	if (mc != NULL && mc->n[a] < MD_CACHE)
+		mc->c[a][mc->n[a]++] = c;
+	else
+		EVP_MD_CTX_free(c);
+}
+
+/*
+ * The generic operations on a state (ctx, self) of algorithm a. A state
+ * is live from init to final or clear, and only at the address it was
+ * initialised at.
+ */
+static void
+md_live(int a, void *ctx, const void *self, const void *h)
+{
+	if (ctx == NULL || self != h)
+		td_fatal("%s state used before init, after final, or copied "
+		    "by value", md_types[a]);
+}
+
+static void
+md_init(int a, void **ctx, const void **self, const void *h)
+{
+	*ctx = md_get(a);
+	*self = h;
+}
+
+static void
+md_update(int a, void *ctx, const void *self, const void *h,
+    const void *p, size_t n)
+{
+	md_live(a, ctx, self, h);
+	if (n > 0 && EVP_DigestUpdate(ctx, p, n) != 1)
+		td_fatal("libcrypto: %s update failed", md_names[a]);
+}
+
+static void
+md_final(int a, void **ctx, const void **self, const void *h,
+    unsigned char *out)
+{
+	md_live(a, *ctx, *self, h);
+	if (EVP_DigestFinal_ex(*ctx, out, NULL) != 1)
+		td_fatal("libcrypto: %s final failed", md_names[a]);
+	md_put(a, *ctx);
+	*ctx = NULL;
+	*self = NULL;
+}
+
+static void
+md_copy(int a, void **dctx, const void **dself, const void *dst,
+    void *sctx, const void *sself, const void *src)
+{
+	md_live(a, sctx, sself, src);
+	*dctx = md_get(a);
+	if (EVP_MD_CTX_copy_ex(*dctx, sctx) != 1)
+		td_fatal("libcrypto: %s copy failed", md_names[a]);
+	*dself = dst;
+}
+
+static void
+md_clear(int a, void **ctx, const void **self, const void *h)
+{
+	if (*self == h && *ctx != NULL)
+		md_put(a, *ctx);
+	*ctx = NULL;
+	*self = NULL;
+}
+
+void
+td_sha256_init(struct td_sha256 *h)
+{
+	md_init(MD_SHA256, &h->ctx, &h->self, h);
+}
+
+void
+td_sha256_update(struct td_sha256 *h, const void *p, size_t n)
+{
+	md_update(MD_SHA256, h->ctx, h->self, h, p, n);
+}
+
+void
+td_sha256_final(struct td_sha256 *h, unsigned char out[TD_SHA256_LEN])
+{
+	md_final(MD_SHA256, &h->ctx, &h->self, h, out);
+}
+
+void
+td_sha256_copy(struct td_sha256 *dst, const struct td_sha256 *src)
+{
+	md_copy(MD_SHA256, &dst->ctx, &dst->self, dst, src->ctx, src->self,
+	    src);
+}
+
+void
+td_sha256_clear(struct td_sha256 *h)
+{
+	md_clear(MD_SHA256, &h->ctx, &h->self, h);
+}
+
+void
+td_sha512_init(struct td_sha512 *h)
+{
+	md_init(MD_SHA512, &h->ctx, &h->self, h);
+}
+
+void
+td_sha512_update(struct td_sha512 *h, const void *p, size_t n)
+{
+	md_update(MD_SHA512, h->ctx, h->self, h, p, n);
+}
+
+void
+td_sha512_final(struct td_sha512 *h, unsigned char out[TD_SHA512_LEN])
+{
+	md_final(MD_SHA512, &h->ctx, &h->self, h, out);
+}
+
+void
+td_sha512_copy(struct td_sha512 *dst, const struct td_sha512 *src)
+{
+	md_copy(MD_SHA512, &dst->ctx, &dst->self, dst, src->ctx, src->self,
+	    src);
+}
+
+void
+td_sha512_clear(struct td_sha512 *h)
+{
+	md_clear(MD_SHA512, &h->ctx, &h->self, h);
+}
 
 void
 td_hex(const unsigned char *in, size_t n, char *out)
@@ -59,9 +271,9 @@ td_sha256_fd(int fd, char out[TD_SHA256_HEX])
 		td_sha256_update(&h, blk, (size_t)n);
 	}
 	x_free(blk);
+	td_sha256_final(&h, d);
 	if (n < 0)
 		return TD_ERR_IO;
-	td_sha256_final(&h, d);
 	td_hex(d, sizeof(d), out);
 	return TD_OK;
 }

@@ -1,36 +1,49 @@
-/* hash.h - SHA-256 through OpenSSL's libcrypto (SHA-NI where present). */
+/*
+ * hash.h - SHA-256 and SHA-512 through OpenSSL's EVP interface (SHA-NI
+ * where present): transmission ids, batch digests, record ids, the audit
+ * chain, checksum sidecars.
+ *
+ * A state holds a libcrypto digest context taken from a small per-thread
+ * cache: init takes one (allocating only when the cache is empty), final
+ * hands it back, and the algorithm is fetched once per process. So every
+ * state that was initialised ends in exactly one final or clear, and a
+ * state is never copied by value (the copy would share the context): use
+ * td_sha256_copy. A state used before init, after final, or copied by
+ * value is a broken invariant (td_fatal), not a wrong digest.
+ */
 #ifndef TD_HASH_H
 #define TD_HASH_H
 
 #include <stddef.h>
 
-#define OPENSSL_SUPPRESS_DEPRECATED 1
-#include <openssl/sha.h>
-
 #define TD_SHA256_LEN	32
 #define TD_SHA256_HEX	65
+#define TD_SHA512_LEN	64
+#define TD_SHA512_HEX	129
 
 struct td_sha256 {
-	SHA256_CTX	c;
+	void		*ctx;	/* EVP_MD_CTX */
+	const void	*self;	/* this state's address while it is live */
 };
 
-static inline void
-td_sha256_init(struct td_sha256 *h)
-{
-	SHA256_Init(&h->c);
-}
+struct td_sha512 {
+	void		*ctx;
+	const void	*self;
+};
 
-static inline void
-td_sha256_update(struct td_sha256 *h, const void *p, size_t n)
-{
-	SHA256_Update(&h->c, p, n);
-}
+void	td_sha256_init(struct td_sha256 *);
+void	td_sha256_update(struct td_sha256 *, const void *, size_t);
+void	td_sha256_final(struct td_sha256 *, unsigned char out[TD_SHA256_LEN]);
+/* dst (not live) becomes a copy of the live state src. */
+void	td_sha256_copy(struct td_sha256 *dst, const struct td_sha256 *src);
+/* Drop a live state unfinished; nothing on a zeroed or finished one. */
+void	td_sha256_clear(struct td_sha256 *);
 
-static inline void
-td_sha256_final(struct td_sha256 *h, unsigned char out[TD_SHA256_LEN])
-{
-	SHA256_Final(out, &h->c);
-}
+void	td_sha512_init(struct td_sha512 *);
+void	td_sha512_update(struct td_sha512 *, const void *, size_t);
+void	td_sha512_final(struct td_sha512 *, unsigned char out[TD_SHA512_LEN]);
+void	td_sha512_copy(struct td_sha512 *dst, const struct td_sha512 *src);
+void	td_sha512_clear(struct td_sha512 *);
 
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void	td_hex(const unsigned char *in, size_t n, char *out);

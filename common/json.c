@@ -53,8 +53,8 @@ word_special(uint64_t w)
  * surrogates (U+D800-DFFF), code points above U+10FFFF, stray
  * continuation bytes and truncated sequences (Unicode table 3-7).
  */
-static size_t
-utf8_len(const unsigned char *p, size_t avail)
+size_t
+td_utf8_len(const unsigned char *p, size_t avail)
 {
 	unsigned c = p[0], lo = 0x80, hi = 0xBF;
 	size_t len, k;
@@ -130,7 +130,7 @@ td_json_str(struct td_buf *b, const char *s, size_t n)
 			i++;
 			break;
 		case 2:
-			if ((k = utf8_len(u + i, n - i)) == 0) {
+			if ((k = td_utf8_len(u + i, n - i)) == 0) {
 				r = TD_ERR_FORMAT;
 				goto out;
 			}

@@ -33,4 +33,12 @@ int	 td_json_key(struct td_buf *b, const char *key);
  */
 int	 td_json_str_lossy(struct td_buf *b, const char *s, size_t n);
 
+/*
+ * Length (2-4) of the well-formed multi-byte UTF-8 sequence at p (avail
+ * bytes readable), or 0 for a byte that does not start one: ASCII, a
+ * stray continuation byte, an overlong form, a surrogate, a code point
+ * above U+10FFFF or a sequence cut short. Shared with log.c.
+ */
+size_t	 td_utf8_len(const unsigned char *p, size_t avail);
+
 #endif

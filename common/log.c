@@ -10,6 +10,7 @@
 
 #include "td.h"
 #include "buf.h"
+#include "json.h"
 #include "log.h"
 
 static int log_level = TD_LOG_INFO;
@@ -44,17 +45,44 @@ td_log_level_from_name(const char *s)
 	return TD_LOG_INFO;
 }
 
-/* Escape v into b; quote it when it is empty or has space, quote, =. */
+/*
+ * Does the well-formed UTF-8 sequence at p (len bytes) encode a
+ * character that changes how a log line reads: a C1 control (U+0080 to
+ * U+009F), the line or paragraph separator (U+2028, U+2029), or a
+ * bidirectional control (U+200E, U+200F, U+202A to U+202E, U+2066 to
+ * U+2069)? Those are escaped byte by byte like invalid UTF-8.
+ */
+static int
+utf8_unsafe(const unsigned char *p, size_t len)
+{
+	if (len == 2)
+		return p[0] == 0xc2 && p[1] <= 0x9f;
+	if (len != 3 || p[0] != 0xe2)
+		return 0;
+	if (p[1] == 0x80)
+		return p[2] == 0x8e || p[2] == 0x8f ||
+		    (p[2] >= 0xa8 && p[2] <= 0xae);
+	return p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9;
+}
+
+/*
+ * Escape v into b; quote it when it is empty or has a space, a quote,
+ * '=', '\\', a control character or a non-ASCII byte. Inside the quotes
+ * well-formed UTF-8 text passes through; every byte that is not part of
+ * it, and every control character, is written as \xHH.
+ */
 static void
 escape_into(struct td_buf *b, const char *v)
 {
-	const unsigned char *p;
-	int quote = (*v == '\0');
+	const unsigned char *p, *end;
+	size_t k;
+	int quote;
 
 	if (v == NULL) {
 		td_buf_puts(b, "(null)");
 		return;
 	}
+	quote = (*v == '\0');
 	for (p = (const unsigned char *)v; *p != '\0'; p++)
 		if (*p <= ' ' || *p == '"' || *p == '=' || *p == '\\' ||
 		    *p >= 0x7f)
@@ -63,8 +91,9 @@ escape_into(struct td_buf *b, const char *v)
 		td_buf_puts(b, v);
 		return;
 	}
+	end = p;
 	td_buf_putc(b, '"');
-	for (p = (const unsigned char *)v; *p != '\0'; p++) {
+	for (p = (const unsigned char *)v; p < end; p++) {
 		if (*p == '"' || *p == '\\')
 			td_buf_printf(b, "\\%c", *p);
 		else if (*p == '\n')
@@ -75,8 +104,14 @@ escape_into(struct td_buf *b, const char *v)
 			td_buf_puts(b, "\\t");
 		else if (*p < ' ' || *p == 0x7f)
 			td_buf_printf(b, "\\x%02x", *p);
-		else
-			td_buf_putc(b, *p);	/* UTF-8 passes through */
+		else if (*p < 0x80)
+			td_buf_putc(b, *p);
+		else if ((k = td_utf8_len(p, (size_t)(end - p))) != 0 &&
+		    !utf8_unsafe(p, k)) {
+			td_buf_append(b, p, k);
+			p += k - 1;
+		} else
+			td_buf_printf(b, "\\x%02x", *p);
 	}
 	td_buf_putc(b, '"');
 }

@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "td.h"
 #include "log.h"
@@ -221,26 +223,39 @@ store_step_done(struct store *st, sqlite3_stmt *s)
 	return TD_OK;
 }
 
-int64_t
-store_query_int(struct store *st, const char *sql, int64_t def)
+int
+store_query_int(struct store *st, const char *sql, int64_t def, int64_t *out)
 {
-	sqlite3_stmt *s;
-	int64_t v = def;
+	sqlite3_stmt *s = NULL;
+	int rc;
 
-	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-		td_fatal("store: prepare \"%s\": %s", sql,
-		    sqlite3_errmsg(st->db));
-	if (sqlite3_step(s) == SQLITE_ROW &&
-	    sqlite3_column_type(s, 0) != SQLITE_NULL)
-		v = sqlite3_column_int64(s, 0);
+	*out = def;
+	if ((rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL)) == SQLITE_OK) {
+		if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			if (sqlite3_column_type(s, 0) != SQLITE_NULL)
+				*out = sqlite3_column_int64(s, 0);
+			rc = SQLITE_OK;
+		} else if (rc == SQLITE_DONE)
+			rc = SQLITE_OK;
+	}
+	if (rc != SQLITE_OK)
+		td_log(TD_LOG_ERROR, "store_error", "db=%s error=%s query=%s",
+		    st->path, sqlite3_errmsg(st->db), sql);
 	sqlite3_finalize(s);
-	return v;
+	if (rc == SQLITE_OK)
+		return TD_OK;
+	*out = def;
+	return rc == SQLITE_FULL ? TD_ERR_NOSPACE : TD_ERR_STATE;
 }
 
 int
 store_schema_version(struct store *st)
 {
-	return (int)store_query_int(st, "PRAGMA user_version", 0);
+	int64_t v;
+
+	if (store_query_int(st, "PRAGMA user_version", 0, &v) != 0)
+		return TD_ERR_STATE;
+	return (int)v;
 }
 
 static int
@@ -249,6 +264,11 @@ migrate(struct store *st, char **err)
 	int v = store_schema_version(st), latest = store_latest_version();
 	char *sql;
 
+	if (v < 0) {
+		*err = xasprintf("%s: cannot read the schema version: %s",
+		    st->path, sqlite3_errmsg(st->db));
+		return TD_ERR_STATE;
+	}
 	if (v > latest) {
 		*err = xasprintf("%s: schema version %d is newer than this "
 		    "tradedrop understands (%d); refusing to touch it",
@@ -278,6 +298,32 @@ migrate(struct store *st, char **err)
 	return TD_ERR_STATE;
 }
 
+/*
+ * state.db, its -wal and -shm are 0640 whatever the umask. SQLite would
+ * create the database 0644 & ~umask and gives -wal and -shm the mode of
+ * the database, so create it 0640 before SQLite opens it, and take the
+ * bits beyond 0640 off what an older version left.
+ */
+static int
+store_modes(const char *path)
+{
+	char *p;
+	int fd, r = TD_OK;
+
+	if ((fd = td_open_mode(path, O_RDWR | O_CLOEXEC, 0640)) < 0)
+		return TD_ERR_IO;
+	close(fd);
+	p = xasprintf("%s-wal", path);
+	if (td_restrict_mode(p, 0640) != 0)
+		r = TD_ERR_IO;
+	x_free(p);
+	p = xasprintf("%s-shm", path);
+	if (r == 0 && td_restrict_mode(p, 0640) != 0)
+		r = TD_ERR_IO;
+	x_free(p);
+	return r;
+}
+
 int
 store_open(const char *state_dir, int readonly, struct store **out,
     char **err)
@@ -293,6 +339,10 @@ store_open(const char *state_dir, int readonly, struct store **out,
 	}
 	st = xcalloc(1, sizeof(*st));
 	st->path = xasprintf("%s/state.db", state_dir);
+	if (!readonly && (r = store_modes(st->path)) != 0) {
+		*err = xasprintf("%s: %s", st->path, strerror(errno));
+		goto fail;
+	}
 	flags = readonly ? SQLITE_OPEN_READONLY :
 	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	if ((r = sqlite3_open_v2(st->path, &st->db, flags, NULL)) !=
@@ -312,10 +362,14 @@ store_open(const char *state_dir, int readonly, struct store **out,
 		}
 		if (migrate(st, err) != 0)
 			goto fail;
-	} else if (store_schema_version(st) != store_latest_version()) {
+	} else if ((r = store_schema_version(st)) < 0) {
+		*err = xasprintf("%s: cannot read the schema version: %s",
+		    st->path, sqlite3_errmsg(st->db));
+		goto fail;
+	} else if (r != store_latest_version()) {
 		*err = xasprintf("%s: schema version %d, expected %d (run "
-		    "tradedrop once to migrate)", st->path,
-		    store_schema_version(st), store_latest_version());
+		    "tradedrop once to migrate)", st->path, r,
+		    store_latest_version());
 		goto fail;
 	}
 	*out = st;

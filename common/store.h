@@ -16,6 +16,7 @@ struct store;
 int	 store_open(const char *state_dir, int readonly, struct store **out,
 	    char **err);
 void	 store_close(struct store *);
+/* PRAGMA user_version, or TD_ERR_STATE when it cannot be read. */
 int	 store_schema_version(struct store *);
 int	 store_latest_version(void);
 sqlite3	*store_db(struct store *);
@@ -25,12 +26,25 @@ int	 store_commit(struct store *);
 void	 store_rollback(struct store *);
 /* Run SQL without results; logs and returns TD_ERR_STATE on failure. */
 int	 store_exec(struct store *, const char *sql);
-/* Prepare (cached by SQL text for the store's lifetime). */
+/*
+ * Prepare, or return the statement already prepared for the same sql
+ * pointer, reset and with its bindings cleared. The cache is keyed by the
+ * address of sql, not its text: pass a string literal (or a string that
+ * lives as long as the store), never a built one. At most 64 statements
+ * for the store's lifetime; a statement that does not prepare is fatal.
+ */
 sqlite3_stmt *store_prepare(struct store *, const char *sql);
 /* Step a statement expected to finish (INSERT/UPDATE); resets it. */
 int	 store_step_done(struct store *, sqlite3_stmt *);
-/* SELECT single integer (or def when no row). */
-int64_t	 store_query_int(struct store *, const char *sql, int64_t def);
+/*
+ * Run a SELECT of one integer: *out is the first column of its first row,
+ * or def when there is no row or the value is NULL. Returns 0, or
+ * TD_ERR_STATE (TD_ERR_NOSPACE for SQLITE_FULL) when the statement does
+ * not prepare or run; that is logged (event=store_error) and *out is def,
+ * so the caller must not read def as an answer.
+ */
+int	 store_query_int(struct store *, const char *sql, int64_t def,
+	    int64_t *out);
 const char *store_errmsg(struct store *);
 
 #endif

@@ -18,25 +18,26 @@ t_ok "$([ -s "$K/k.pub" ] && [ -s "$K/other.key" ]; echo $?)" "minisign made two
 S=$T_TMP/state
 L=$S/landing
 mkdir -p "$L"
-conf() {
+conf() {	# conf NAME CHECKSUM SIGNATURE [WAIT [OUT [LOG_LEVEL]]], for $S
 	cat > "$T_TMP/$1.conf" <<CONF
 [integration]
 name = acme
 state_dir = $S
+log_level = ${6:-info}
 [watch]
 settle = 0
 [verify]
 checksum = $2
 signature = $3
 trusted_key_file = $K/k.pub
-sidecar_wait = 3s
+sidecar_wait = ${4:-3s}
 [map]
 store_id = column "Store"
 gtin = column "UPC" gtin
 txn_date = column "Date" date "%Y-%m-%d"
 quantity = column "Units" decimal
 [output]
-url = file://$T_TMP/out
+url = file://$T_TMP/${5:-out}
 CONF
 }
 conf opt optional optional
@@ -128,4 +129,70 @@ sleep 4
 t_is $? 1 "after sidecar_wait once exits 1"
 t_is "$(reason lonely.csv)" "2 checksum_missing" "a required sidecar that never came: checksum_missing"
 t_is "$(ls "$L")" "" "SHA256SUMS removed once older than sidecar_wait and naming nothing left"
+
+# Every sidecar of a file travels with it and every checksum is checked;
+# a SHA256SUMS over 1 MiB is read, once for all the files it names.
+S=$T_TMP/state2
+L=$S/landing
+mkdir -p "$L"
+conf many optional off 1s out2 debug
+mk both.csv 31; (cd "$L" && sha256sum both.csv > both.csv.sha256 && sha512sum both.csv > both.csv.sha512)
+mk half.csv 32; (cd "$L" && sha256sum half.csv > half.csv.sha256 && printf '%0128d  half.csv\n' 0 > half.csv.sha512)
+mk half2.csv 33
+mk odd.csv 34; (cd "$L" && sha512sum odd.csv > odd.csv.sha256)
+mk lnk.csv 35; ln -s /etc/passwd "$L/lnk.csv.sha256"
+i=1
+while [ $i -le 40 ]; do mk "f$i.csv" "$((100 + i))"; i=$((i + 1)); done
+(cd "$L" && {
+	awk 'BEGIN { for (i = 0; i < 10000; i++) printf "%064x  other%05d.csv\n", i, i }'
+	sha256sum f*.csv
+	printf '%064d  half2.csv\n' 0
+	awk 'BEGIN { for (i = 10000; i < 20000; i++) printf "%064x  other%05d.csv\n", i, i }'
+} > SHA256SUMS && sha512sum f1.csv f2.csv half2.csv > SHA512SUMS)
+t_ok "$([ "$(wc -c < "$L/SHA256SUMS")" -gt 1048576 ]; echo $?)" "a SHA256SUMS of 20041 lines, over 1 MiB"
+
+cp "$L/SHA256SUMS" "$T_TMP/SHA256SUMS.sent"
+"$TRADEDROP" once -c "$T_TMP/many.conf" 2> "$T_TMP/log5"
+t_is $? 1 "once exits 1: half.csv and half2.csv refused"
+tid() { sha256sum "$S"/archive/*/*/*/raw/"$1" | cut -c1-64; }
+raw() { echo "$S"/archive/*/*/"$(tid "$1")"/raw; }
+ver2() {
+	$PY -c "import json; v=json.load(open('$T_TMP/out2/$(tid "$1")/manifest.json'))['verification']; print(v['checksum'], v.get('checksum_algorithm'))" 2>/dev/null
+}
+t_is "$(ver2 both.csv)" "ok sha512" "NAME.sha256 and NAME.sha512 both checked; the stronger is recorded"
+t_is "$(cd "$(raw both.csv)" && ls)" "$(printf 'both.csv\nboth.csv.sha256\nboth.csv.sha512')" \
+	"both checksum sidecars archived beside the file"
+t_is "$(reason half.csv)" "2 checksum_mismatch" "a wrong NAME.sha512 beside a right NAME.sha256 is refused"
+t_grep "$S/quarantine/$(tid half.csv)/reason.json" "half.csv.sha512 says sha512" "and the reason names the .sha512"
+t_is "$(ver2 odd.csv)" "ok sha512" "a SHA-512 digest in a NAME.sha256 is checked as one"
+t_is "$(ver2 f7.csv)" "ok sha256" "a file named in a SHA256SUMS over 1 MiB is verified"
+t_is "$(ver2 f1.csv)" "ok sha512" "a file in both SHA256SUMS and SHA512SUMS: the stronger is recorded"
+t_is "$(reason half2.csv)" "2 checksum_mismatch" "a wrong SHA256SUMS line beside a right SHA512SUMS one is refused"
+t_grep "$S/quarantine/$(tid half2.csv)/reason.json" "SHA256SUMS says sha256 $(printf '%064d' 0)" "and the reason names SHA256SUMS"
+t_is "$(cat "$(raw f7.csv)/SHA256SUMS")" "$(grep ' f7\.csv$' "$T_TMP/SHA256SUMS.sent")" \
+	"the archive keeps the SHA256SUMS line of the file, as sent"
+t_ok "$(cd "$(raw f7.csv)" && sha256sum --quiet -c SHA256SUMS > /dev/null 2>&1; echo $?)" \
+	"sha256sum -c in the archive checks the file against it"
+t_ok "$(cd "$(raw f1.csv)" && sha512sum --quiet -c SHA512SUMS > /dev/null 2>&1; echo $?)" \
+	"and sha512sum -c against the SHA512SUMS lines"
+t_is "$(grep -c "event=checksum_manifest_read file=$L/SHA256SUMS " "$T_TMP/log5")" 1 \
+	"the large SHA256SUMS is read and parsed once for 45 files"
+t_is "$(ver2 lnk.csv)" "absent None" "a symbolic link named like a sidecar is not one"
+t_is "$(ls "$L" | grep -v SUMS)" "lnk.csv.sha256" "no sidecar is left in landing, only that link"
+rm -f "$L/lnk.csv.sha256"
+t_is "$(ls "$T_TMP"/out2/*/manifest.json | wc -l)" 43 "43 transmissions delivered"
+sleep 2
+"$TRADEDROP" once -c "$T_TMP/many.conf" 2> "$T_TMP/log6"
+t_is "$(ls "$L")" "" "both manifests removed once they name nothing left"
+
+# A manifest over 16 MiB is not read: logged, ignored, left in landing.
+mk huge.csv 50
+(cd "$L" && { sha256sum huge.csv; awk 'BEGIN { for (i = 0; i < 215000; i++) printf "%064x  other%06d.csv\n", i, i }'; } > SHA256SUMS)
+"$TRADEDROP" once -c "$T_TMP/many.conf" 2> "$T_TMP/log7"
+t_grep "$T_TMP/log7" "event=checksum_manifest_too_large file=$L/SHA256SUMS size=$(wc -c < "$L/SHA256SUMS") max=16777216" \
+	"a SHA256SUMS over 16 MiB is logged"
+t_is "$(ver2 huge.csv)" "absent None" "and the file is checked as if it had none"
+sleep 2
+"$TRADEDROP" once -c "$T_TMP/many.conf" 2> "$T_TMP/log8"
+t_is "$(ls "$L")" "SHA256SUMS" "it is left in landing for the operator"
 t_done

@@ -2,7 +2,8 @@
  * fuzz-minisign.c - libFuzzer harness: one input fed as a .minisig, as a
  * public key and as a checksum file. Nothing may crash, and what parses
  * must keep the documented shape: a NUL-terminated trusted comment of at
- * most 1023 bytes, a digest of 64 or 128 lower-case hex digits.
+ * most 8191 bytes (VFY_COMMENTMAX, what a struct minisign_sig holds), a
+ * digest of 64 or 128 lower-case hex digits.
  */
 #include "config.h"
 
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "td.h"
+#include "buf.h"
 #include "verify.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -27,12 +29,43 @@ check_hex(int algo, const char hex[129])
 		abort();
 }
 
+/*
+ * The index of a checksum file answers as the whole-text lookup, and the
+ * lines it keeps for name give that answer on their own.
+ */
+static void
+check_index(const struct vfy_sums *ix, const char *text, size_t n,
+    const char *name)
+{
+	struct td_buf ex;
+	char hex[129], hex2[129];
+	int algo, algo2, r, r2;
+
+	r = verify_checksum_lookup(text, n, name, &algo, hex);
+	r2 = verify_sums_lookup(ix, name, &algo2, hex2);
+	if (r != r2 || algo != algo2 || strcmp(hex, hex2) != 0)
+		abort();
+	td_buf_init(&ex, 0, 0);
+	r2 = verify_sums_extract(ix, name, &ex);
+	if (r == TD_ERR_NOTFOUND ? (r2 != TD_ERR_NOTFOUND || ex.len != 0) :
+	    r2 != 0)
+		abort();
+	if (r != TD_ERR_NOTFOUND) {
+		r2 = verify_checksum_lookup(ex.p ? ex.p : "", ex.len, name,
+		    &algo2, hex2);
+		if (r != r2 || algo != algo2 || strcmp(hex, hex2) != 0)
+			abort();
+	}
+	td_buf_free(&ex);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 {
 	const char *text = (const char *)data;
 	struct minisign_sig sig;
 	struct minisign_key key;
+	struct vfy_sums *ix;
 	uint8_t h[64];
 	char hex[129], id[17];
 	size_t which;
@@ -48,7 +81,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 		abort();
 	if (minisign_parse_sig(text, n, &sig) == 0) {
 		if (strnlen(sig.trusted_comment,
-		    sizeof(sig.trusted_comment)) > 1023)
+		    sizeof(sig.trusted_comment)) >
+		    sizeof(sig.trusted_comment) - 1)
 			abort();
 		if (sig.prehashed != 0 && sig.prehashed != 1)
 			abort();
@@ -63,6 +97,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 		check_hex(algo, hex);
 	else if (r != TD_ERR_FORMAT && r != TD_ERR_NOTFOUND)
 		abort();
+	if (verify_sums_new(xstrndup(text, n), n, &ix) != 0)
+		abort();
+	check_index(ix, text, n, "x.csv");
 	/* the input's first line as the name to look up */
 	if (n > 0 && n < 4096) {
 		char name[4096];
@@ -74,6 +111,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 		if (name[0] != '\0' &&
 		    verify_checksum_lookup(text, n, name, &algo, hex) == 0)
 			check_hex(algo, hex);
+		if (name[0] != '\0' && strlen(name) == len)
+			check_index(ix, text, n, name);
 	}
+	verify_sums_free(ix);
 	return 0;
 }

@@ -2,6 +2,11 @@
  * replay.c - run a fuzz harness over files (a corpus) without libFuzzer,
  * so every harness builds and runs in `make check`:
  *   fuzz-X-replay FILE|DIR ...   (TAP output, one line per file)
+ * Each file runs in a child process, and its line checks that the
+ * harness returned 0 with every invariant it asserts holding: a crash
+ * or an abort() of the harness is "not ok" for that file, and the other
+ * files still run. The default corpus is tests/data, etc and
+ * tests/fuzz/corpus.
  */
 #include "config.h"
 
@@ -13,24 +18,42 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "child.h"
 #include "tap.h"
 #include "td.h"
 #include "fsutil.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
+struct input {
+	const char	*buf;
+	size_t		 n;
+};
+
+static int
+run_child(void *arg)
+{
+	const struct input *in = arg;
+
+	return LLVMFuzzerTestOneInput((const uint8_t *)in->buf, in->n);
+}
+
 static void
 run_file(const char *path)
 {
+	struct input in;
 	char *buf;
-	size_t n;
+	int st;
 
-	if (td_read_file(path, 16 << 20, &buf, &n) != 0) {
+	if (td_read_file(path, 16 << 20, &buf, &in.n) != 0) {
 		ok(0, "read %s", path);
 		return;
 	}
-	LLVMFuzzerTestOneInput((const uint8_t *)buf, n);
-	ok(1, "%s", path);
+	in.buf = buf;
+	st = run_in_child(run_child, &in);
+	if (!ok(st == 0, "%s: no crash, every invariant held", path))
+		diag("the harness %s", st < 0 ? "crashed or aborted" :
+		    "returned non-zero");
 	x_free(buf);
 }
 
@@ -77,6 +100,9 @@ main(int argc, char **argv)
 		run_path(p);
 		x_free(p);
 		p = xasprintf("%s/etc", srcdir ? srcdir : ".");
+		run_path(p);
+		x_free(p);
+		p = xasprintf("%s/tests/fuzz/corpus", srcdir ? srcdir : ".");
 		run_path(p);
 		x_free(p);
 	}

@@ -37,7 +37,11 @@ test_basic(void)
 	is_str(td_buf_cstr(&b), "again", "reused contents");
 	td_buf_free(&b);
 	td_buf_free(&b);
-	ok(1, "double free is harmless");
+	ok(b.p == NULL && b.len == 0 && b.cap == 0,
+	    "a second free leaves it empty too");
+	is_int(td_buf_puts(&b, "third"), 0, "usable after a double free");
+	is_str(td_buf_cstr(&b), "third", "with the right contents");
+	td_buf_free(&b);
 }
 
 static void

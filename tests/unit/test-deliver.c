@@ -25,6 +25,15 @@
 #include "intake.h"
 #include "deliver.h"
 
+/* A count from state.db, or -1 when the query fails. */
+static int64_t
+qint(struct store *st, const char *sql)
+{
+	int64_t v;
+
+	return store_query_int(st, sql, 0, &v) == 0 ? v : -1;
+}
+
 int
 main(void)
 {
@@ -62,8 +71,8 @@ main(void)
 	old[0].tv_sec = old[1].tv_sec = time(NULL) - 3600;
 	(void)utimes(csv, old);		/* long settled */
 	(void)intake_landing(&x, 0);
-	is_int(store_query_int(x.st, "SELECT count(*) FROM transmissions "
-	    "WHERE state = 'parsed'", 0), 1, "a transmission to deliver");
+	is_int(qint(x.st, "SELECT count(*) FROM transmissions "
+	    "WHERE state = 'parsed'"), 1, "a transmission to deliver");
 
 	d = deliver_new(&x);
 	t0 = deliver_clock_ms();
@@ -94,8 +103,8 @@ main(void)
 	r = deliver_step(d, next3, &next);
 	ok(r < 0, "the third failure opens the breaker: the step fails");
 	ok(x.run.undelivered, "the run is marked undelivered");
-	is_int(store_query_int(x.st, "SELECT count(*) FROM batches WHERE "
-	    "state = 'pending'", 0), 1, "the batch stays spooled");
+	is_int(qint(x.st, "SELECT count(*) FROM batches WHERE "
+	    "state = 'pending'"), 1, "the batch stays spooled");
 	deliver_free(d);
 
 	ctx_close(&x);

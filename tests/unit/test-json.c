@@ -343,28 +343,33 @@ test_random(void)
 	td_buf_free(&want);
 }
 
-static void
-test_python(void)
-{
+struct sample {
+	const char	*s;
+	size_t		 n;
+};
+
 #define S(x)	{ x, sizeof(x) - 1 }
-	static const struct {
-		const char *s;
-		size_t n;
-	} samples[] = {
-		S("plain"), S("q\"b\\s/"), S("\x01\x02\x1f\x7f"),
-		S("tab\there\r\n"),
-		S("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf"),
-		S("\xe2\x80\xa8\xe2\x80\xa9"), S("nul\0in"), S(""),
-	};
-#undef S
-	char path[] = "/tmp/td-test-json-XXXXXX", cmd[256];
+
+/*
+ * Write each sample with w as a line "hex of the input TAB JSON" and have
+ * python3 assert `check` over every line: a Python expression of h (the
+ * input bytes) and j (the JSON text as bytes). Random byte strings are
+ * added to the listed samples when nrandom > 0.
+ */
+static void
+python_check(const struct sample *samples, size_t ns, size_t nrandom,
+    int (*w)(struct td_buf *, const char *, size_t), const char *check,
+    const char *name)
+{
+	char path[] = "/tmp/td-test-json-XXXXXX", *cmd, rnd[48];
 	struct td_buf b;
+	const char *s;
 	FILE *fp;
-	size_t i, k;
-	int fd, r;
+	size_t i, k, n;
+	int fd, r, bad = 0;
 
 	if (access("/usr/bin/python3", X_OK) != 0) {
-		diag("SKIP /usr/bin/python3 not found");
+		ok(1, "%s # SKIP /usr/bin/python3 not found", name);
 		return;
 	}
 	if ((fd = mkstemp(path)) == -1 || (fp = fdopen(fd, "w")) == NULL) {
@@ -372,31 +377,134 @@ test_python(void)
 		return;
 	}
 	td_buf_init(&b, 0, 0);
-	/* each line: hex of the input, a tab, the JSON string */
-	for (i = 0; i < TD_NELEM(samples); i++) {
+	srand(2028);
+	for (i = 0; i < ns + nrandom; i++) {
+		if (i < ns) {
+			s = samples[i].s;
+			n = samples[i].n;
+		} else {
+			/* high bytes, UTF-8 leads, controls, '"' and '\\' */
+			n = (size_t)rand() % sizeof(rnd);
+			for (k = 0; k < n; k++)
+				rnd[k] = "\x80\xbf\xc2\xe2\xed\xf0\xf4\xff"
+				    "\x01\x1f\"\\a\xa8\x80\x9f"[rand() % 16];
+			s = rnd;
+		}
 		td_buf_reset(&b);
-		for (k = 0; k < samples[i].n; k++)
-			td_buf_printf(&b, "%02x",
-			    (unsigned char)samples[i].s[k]);
+		for (k = 0; k < n; k++)
+			td_buf_printf(&b, "%02x", (unsigned char)s[k]);
 		td_buf_putc(&b, '\t');
-		if (td_json_str(&b, samples[i].s, samples[i].n) != 0)
-			ok(0, "python sample %zu", i);
+		if (w(&b, s, n) != 0)
+			bad++;
 		td_buf_putc(&b, '\n');
 		fwrite(b.p, 1, b.len, fp);
 	}
 	td_buf_free(&b);
 	fclose(fp);
-	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 -c '"
-	    "import json, sys\n"
+	cmd = xasprintf("/usr/bin/python3 -c '"
+	    "import codecs, json, sys\n"
+	    "codecs.register_error(\"perbyte\", lambda e: "
+	    "(\"\\ufffd\" * (e.end - e.start), e.end))\n"
 	    "for l in open(sys.argv[1], \"rb\"):\n"
 	    "    h, j = l.rstrip(b\"\\n\").split(b\"\\t\", 1)\n"
 	    "    h = bytes.fromhex(h.decode())\n"
-	    "    assert json.loads(j).encode() == h, l\n"
-	    "' %s", path);
+	    "    assert %s, l\n"
+	    "' %s", check, path);
 	r = system(cmd);
+	x_free(cmd);
 	unlink(path);
-	is_int(r, 0, "python3 json.loads decodes every sample exactly");
+	ok(bad == 0 && r == 0, "%s", name);
 }
+
+static void
+test_python(void)
+{
+	static const struct sample samples[] = {
+		S("plain"), S("q\"b\\s/"), S("\x01\x02\x1f\x7f"),
+		S("tab\there\r\n"),
+		S("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf"),
+		S("\xe2\x80\xa8\xe2\x80\xa9"), S("nul\0in"), S(""),
+	};
+
+	python_check(samples, TD_NELEM(samples), 0, td_json_str,
+	    "json.loads(j.decode(\"utf-8\")).encode() == h",
+	    "python3 json.loads decodes every sample exactly");
+}
+
+/*
+ * td_json_str_lossy, which every dead-letter line and quarantine message
+ * goes through: any bytes give valid JSON (strict UTF-8, no raw control
+ * character), and each byte that is not part of well-formed UTF-8
+ * becomes one U+FFFD.
+ */
+static const struct {
+	const char	*s;
+	size_t		 n;
+	const char	*want;
+	const char	*name;
+} lossy_vecs[] = {
+	{ "plain", 5, "\"plain\"", "valid text as td_json_str" },
+	{ "a\xff" "b", 3, "\"a\xef\xbf\xbd" "b\"", "an invalid byte" },
+	{ "\"\\\x01\xff", 4, "\"\\\"\\\\\\u0001\xef\xbf\xbd\"",
+	    "quote, backslash and a control beside an invalid byte" },
+	{ "cut\xc3", 4, "\"cut\xef\xbf\xbd\"", "a sequence cut at the end" },
+	{ "x\xe2\x82y", 4, "\"x\xef\xbf\xbd\xef\xbf\xbdy\"",
+	    "a sequence cut short: one U+FFFD a byte" },
+	{ "\xc0\xaf", 2, "\"\xef\xbf\xbd\xef\xbf\xbd\"", "an overlong" },
+	{ "\xed\xa0\x80", 3, "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"",
+	    "a surrogate" },
+	{ "\xe2\x80\xa8\xff", 4, "\"\xe2\x80\xa8\xef\xbf\xbd\"",
+	    "U+2028 kept, the bad byte after it replaced" },
+	{ "\xf0\x9f\x98\x80\x80", 5, "\"\xf0\x9f\x98\x80\xef\xbf\xbd\"",
+	    "an extra continuation byte after a 4-byte character" },
+	{ "nul\0\xfe", 5, "\"nul\\u0000\xef\xbf\xbd\"", "NUL and 0xFE" },
+	{ "0123456789abcde\xff", 16, "\"0123456789abcde\xef\xbf\xbd\"",
+	    "an invalid byte at the end of the second 8-byte word" },
+};
+
+static void
+test_lossy(void)
+{
+	static const struct sample samples[] = {
+		S("\xff"), S("\xc3"), S("\xe2\x82"), S("\xe2\x82" "A"),
+		S("\xc0\xaf"), S("\xe0\x80\x80"), S("\xed\xa0\x80"),
+		S("\xed\xbf\xbf"), S("\xf4\x90\x80\x80"), S("\xf5\x80"),
+		S("\x80\xbf"), S("\x01\x1f\x7f"), S("q\"b\\s"),
+		S("\xe2\x80\xa8 \xe2\x80\xa9"), S("\xf0\x9f\x98"),
+		S("caf\xe9 \xc3\xa9 \xe2\x82\xac\xff\xf0\x9f\x98\x80"),
+		S("nul\0\xff"), S(""),
+	};
+	struct td_buf b;
+	size_t i, save;
+	int r;
+
+	td_buf_init(&b, 0, 0);
+	for (i = 0; i < TD_NELEM(lossy_vecs); i++) {
+		td_buf_reset(&b);
+		r = td_json_str_lossy(&b, lossy_vecs[i].s, lossy_vecs[i].n);
+		ok(r == 0 && strcmp(td_buf_cstr(&b), lossy_vecs[i].want) == 0,
+		    "lossy: %s", lossy_vecs[i].name);
+	}
+	td_buf_free(&b);
+
+	/* a bound is kept, and the buffer is unchanged when hit */
+	td_buf_init(&b, 0, 8);
+	td_buf_puts(&b, "ab");
+	save = b.len;
+	is_int(td_json_str_lossy(&b, "\xff\xff", 2), TD_ERR_LIMIT,
+	    "lossy: past the buffer's max is TD_ERR_LIMIT");
+	ok(b.len == save && memcmp(b.p, "ab", 2) == 0,
+	    "lossy: and the buffer is unchanged");
+	td_buf_free(&b);
+
+	python_check(samples, TD_NELEM(samples), 5000, td_json_str_lossy,
+	    "json.loads(j.decode(\"utf-8\")) == h.decode(\"utf-8\", "
+	    "\"perbyte\")", "lossy: 18 samples and 5000 random strings are "
+	    "valid JSON that python3 reads back as the input with one "
+	    "U+FFFD a bad byte");
+}
+
+#undef S
 
 int
 main(void)
@@ -407,5 +515,6 @@ main(void)
 	test_limit();
 	test_random();
 	test_python();
+	test_lossy();
 	return done_testing();
 }

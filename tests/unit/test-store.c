@@ -6,6 +6,7 @@
 
 #include <sys/stat.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,104 @@
 
 #include "tap.h"
 #include "td.h"
+#include "audit.h"
 #include "store.h"
+
+/*
+ * store_query_int: an answer, no row and NULL give 0 and the value or the
+ * default; a query that fails says so instead of answering the default
+ * (outbox backpressure and once's exit status read it).
+ */
+static void
+test_query_int(struct store *st)
+{
+	int64_t v;
+
+	ok(store_query_int(st, "SELECT 42", -1, &v) == 0 && v == 42,
+	    "query_int: a value");
+	ok(store_query_int(st, "SELECT 1 WHERE 0", -1, &v) == 0 && v == -1,
+	    "query_int: no row gives the default");
+	ok(store_query_int(st, "SELECT NULL", -1, &v) == 0 && v == -1,
+	    "query_int: NULL gives the default");
+	v = 7;
+	is_int(store_query_int(st, "SELECT abs(-9223372036854775808)", 0, &v),
+	    TD_ERR_STATE, "query_int: a statement that fails as it runs is "
+	    "an error, not 0");
+	is_int(v, 0, "and *out is the default");
+	v = 7;
+	is_int(store_query_int(st, "SELECT total(bytes) FROM no_such_table",
+	    0, &v), TD_ERR_STATE, "query_int: one that does not prepare is "
+	    "an error");
+	is_int(v, 0, "and *out is the default");
+}
+
+static int
+mode_of(const char *dir, const char *name)
+{
+	struct stat sb;
+	char *p = xasprintf("%s/%s", dir, name);
+	int r = stat(p, &sb) == 0 ? (int)(sb.st_mode & 07777) : -1;
+
+	x_free(p);
+	return r;
+}
+
+/*
+ * state.db, its -wal and -shm, and audit.log are 0640 whatever the
+ * umask, like everything else tradedrop writes; an older, wider file is
+ * narrowed.
+ */
+static void
+test_modes(const char *dir)
+{
+	char *state = xasprintf("%s/modes", dir), *err, *p;
+	struct store *st;
+	struct audit *a;
+	mode_t old;
+	int fd;
+
+	old = umask(022);
+	if (store_open(state, 0, &st, &err) != 0)
+		td_fatal("store_open: %s", err);
+	is_int(mode_of(state, "state.db"), 0640, "state.db is 0640 under "
+	    "umask 022");
+	is_int(mode_of(state, "state.db-wal"), 0640, "so is state.db-wal");
+	is_int(mode_of(state, "state.db-shm"), 0640, "so is state.db-shm");
+	umask(077);
+	p = xasprintf("%s/audit.log", state);
+	if (audit_open(&a, p, "acme", st, &err) != 0)
+		td_fatal("audit_open: %s", err);
+	audit_close(a);
+	is_int(mode_of(state, "audit.log"), 0640, "audit.log is 0640 under "
+	    "umask 077");
+	store_close(st);
+
+	/* files an older version made wider */
+	umask(0);
+	if (chmod(p, 0666) != 0 || (fd = open(p, O_RDONLY)) < 0)
+		td_fatal("chmod");
+	close(fd);
+	x_free(p);
+	p = xasprintf("%s/state.db", state);
+	if (chmod(p, 0644) != 0)
+		td_fatal("chmod");
+	x_free(p);
+	if (store_open(state, 0, &st, &err) != 0)
+		td_fatal("store_open: %s", err);
+	p = xasprintf("%s/audit.log", state);
+	if (audit_open(&a, p, "acme", st, &err) != 0)
+		td_fatal("audit_open: %s", err);
+	audit_close(a);
+	x_free(p);
+	is_int(mode_of(state, "state.db"), 0640, "a 0644 state.db is "
+	    "narrowed to 0640");
+	is_int(mode_of(state, "state.db-wal"), 0640, "and its -wal");
+	is_int(mode_of(state, "audit.log"), 0640, "a 0666 audit.log is "
+	    "narrowed to 0640");
+	store_close(st);
+	umask(old);
+	x_free(state);
+}
 
 int
 main(void)
@@ -38,11 +136,12 @@ main(void)
 	is_int(store_schema_version(st), store_latest_version(),
 	    "migrated to the latest schema");
 	ok(store_latest_version() >= 1, "at least one migration");
-	n = store_query_int(st, "SELECT count(*) FROM sqlite_master WHERE "
+	ok(store_query_int(st, "SELECT count(*) FROM sqlite_master WHERE "
 	    "type = 'table' AND name IN ('transmissions', 'batches', "
 	    "'remote_files', 'record_keys', 'holds', 'audit_head', "
-	    "'duplicate_drops', 'meta')", 0);
-	is_int(n, 8, "all tables exist");
+	    "'duplicate_drops', 'meta')", 0, &n) == 0 && n == 8,
+	    "all tables exist");
+	test_query_int(st);
 	s = store_prepare(st, "PRAGMA journal_mode");
 	ok(sqlite3_step(s) == SQLITE_ROW &&
 	    strcmp((const char *)sqlite3_column_text(s, 0), "wal") == 0,
@@ -63,10 +162,10 @@ main(void)
 	ok(store_open(state, 0, &st, &err) == 0, "reopen");
 	is_int(store_schema_version(st), store_latest_version(),
 	    "version unchanged on reopen");
-	is_int(store_query_int(st, "SELECT count(*) FROM meta WHERE key = "
-	    "'k'", 0), 1, "committed row kept");
-	is_int(store_query_int(st, "SELECT count(*) FROM meta WHERE key = "
-	    "'k2'", 0), 0, "rolled back row absent");
+	ok(store_query_int(st, "SELECT count(*) FROM meta WHERE key = "
+	    "'k'", 0, &n) == 0 && n == 1, "committed row kept");
+	ok(store_query_int(st, "SELECT count(*) FROM meta WHERE key = "
+	    "'k2'", 0, &n) == 0 && n == 0, "rolled back row absent");
 	ok(store_exec(st, "INSERT INTO transmissions(id, name, size, "
 	    "received_at, archive_dir, state, updated_at) VALUES ('x', 'n', "
 	    "1, 0, 'a', 'received', 0)") == 0, "transmissions insert");
@@ -93,6 +192,8 @@ main(void)
 	ok(store_open(state, 1, &st, &err) != 0, "read-only open of a "
 	    "missing db fails");
 	x_free(err);
+
+	test_modes(dir);
 
 	cmd = xasprintf("rm -rf '%s'", dir);
 	(void)!system(cmd);

@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "td.h"
+#include "buf.h"
 #include "fsutil.h"
 #include "verify.h"
 #include "../lib/tap.h"
@@ -1034,6 +1035,119 @@ test_checksums(void)
 	x_free(txt);
 }
 
+/*
+ * The index of a checksum file (verify_sums_*) answers exactly as
+ * verify_checksum_lookup over the whole text, for random files built
+ * from every line form, comments, CRLF, conflicts, bare digests and
+ * malformed lines; and the extract for a name (what a claim keeps of a
+ * SHA256SUMS) gives that same answer on its own.
+ */
+static int
+same_lk(struct lk a, struct lk b)
+{
+	return a.r == b.r && a.algo == b.algo && strcmp(a.hex, b.hex) == 0;
+}
+
+static void
+test_sums_index(void)
+{
+	static const char *names[] = { "x.csv", "./x.csv", "dir/x.csv",
+	    "y.csv", "a/b/y.csv", "b/y.csv", "sp ace.csv", "x.csv.gz" };
+	static const char *asked[] = { "x.csv", "y.csv", "b/y.csv",
+	    "dir/x.csv", "sp ace.csv", "z.csv", "x.csv.gz" };
+	static const char *junk[] = { "not a checksum", "SHA256 (x.csv) = 12",
+	    "\\q", "" };
+	struct td_buf t, ex;
+	struct vfy_sums *ix;
+	struct lk whole, got, part;
+	char hex[4][129];
+	size_t f, k, i, nl;
+	int bad_lookup = 0, bad_extract = 0, nformat = 0, nfound = 0;
+
+	for (i = 0; i < 4; i++) {
+		for (k = 0; k < (i < 2 ? 64 : 128); k++)
+			hex[i][k] = "0123456789abcdefABCDEF"[(i * 7 + k * 3) %
+			    (k % 5 == 0 ? 22 : 16)];
+		hex[i][k] = '\0';
+	}
+	srand(4096);
+	td_buf_init(&t, 0, 0);
+	td_buf_init(&ex, 0, 0);
+	for (f = 0; f < 3000; f++) {
+		td_buf_reset(&t);
+		nl = (size_t)rand() % 6;
+		for (k = 0; k < nl; k++) {
+			const char *n = names[rand() % TD_NELEM(names)];
+			const char *h = hex[rand() % 4];
+			int form = rand() % 20;
+
+			if (form < 7)
+				td_buf_printf(&t, "%s  %s", h, n);
+			else if (form < 10)
+				td_buf_printf(&t, "%s *%s", h, n);
+			else if (form < 13)
+				td_buf_printf(&t, "SHA%s (%s) = %s",
+				    strlen(h) == 64 ? "256" : "512", n, h);
+			else if (form < 15)
+				td_buf_printf(&t, "# %s", n);
+			else if (form < 16)
+				td_buf_puts(&t, "   ");
+			else if (form < 17)
+				td_buf_puts(&t, h);	/* bare */
+			else if (form < 19 && rand() % 4 == 0)
+				td_buf_puts(&t, junk[rand() % 4]);
+			else
+				td_buf_printf(&t, "%s  %s", h, names[0]);
+			td_buf_puts(&t, rand() % 5 == 0 ? "\r\n" : "\n");
+		}
+		if (rand() % 50 == 0)
+			td_buf_putc(&t, '\0');
+		if (t.len > 0 && rand() % 4 == 0)
+			t.len--;	/* no final newline */
+		if (verify_sums_new(xstrndup(t.p ? t.p : "", t.len), t.len,
+		    &ix) != 0) {
+			bad_lookup++;
+			continue;
+		}
+		for (i = 0; i < TD_NELEM(asked); i++) {
+			whole = lookup_text(t.p ? t.p : "", t.len, asked[i]);
+			memset(&got, 0, sizeof(got));
+			got.r = verify_sums_lookup(ix, asked[i], &got.algo,
+			    got.hex);
+			if (!same_lk(whole, got)) {
+				if (bad_lookup++ < 3)
+					diag("file %zu name %s: whole r=%d, "
+					    "index r=%d", f, asked[i], whole.r,
+					    got.r);
+			}
+			nformat += whole.r == TD_ERR_FORMAT;
+			nfound += whole.r == 0;
+			td_buf_reset(&ex);
+			k = (size_t)verify_sums_extract(ix, asked[i], &ex);
+			if (whole.r == TD_ERR_NOTFOUND) {
+				bad_extract += (int)k != TD_ERR_NOTFOUND ||
+				    ex.len != 0;
+				continue;
+			}
+			part = lookup_text(ex.p ? ex.p : "", ex.len, asked[i]);
+			if (k != 0 || !same_lk(whole, part)) {
+				if (bad_extract++ < 3)
+					diag("file %zu name %s: whole r=%d, "
+					    "extract r=%d", f, asked[i],
+					    whole.r, part.r);
+			}
+		}
+		verify_sums_free(ix);
+	}
+	td_buf_free(&t);
+	td_buf_free(&ex);
+	is_int(bad_lookup, 0, "index: 3000 random checksum files, 7 names "
+	    "each, the same answers as a whole-text lookup (%d found, %d "
+	    "malformed)", nfound, nformat);
+	is_int(bad_extract, 0, "extract: the lines kept for a name give the "
+	    "same answer on their own");
+}
+
 int
 main(void)
 {
@@ -1050,6 +1164,7 @@ main(void)
 	test_minisign_tool();
 	test_minisign_malformed();
 	test_checksums();
+	test_sums_index();
 
 	run("cd / && rm -rf '%s'", tmpdir);
 	return done_testing();
