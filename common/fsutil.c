@@ -338,7 +338,7 @@ td_open_mode(const char *path, int flags, mode_t mode)
 {
 	int fd, saved;
 
-	flags &= ~(O_CREAT | O_EXCL);
+	flags = (flags & ~(O_CREAT | O_EXCL)) | O_CLOEXEC;
 	if ((fd = open(path, flags | O_CREAT | O_EXCL, mode)) >= 0) {
 		/* created: exactly mode, not mode & ~umask */
 		if (fchmod(fd, mode) == 0)
