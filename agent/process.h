@@ -1,8 +1,11 @@
 /*
  * process.h - one received file through unpack, decode, parse and map:
  * documents (archive members) in, record lines into batch buffers,
- * rejections to a callback. Shared by `once` and `try`. Memory is bounded
- * by the CSV limits, the read block and batch_records.
+ * rejections to a callback. The parser is the one [parse] format names
+ * (parser.h); records of every format go through the same mapping,
+ * totals, batching and rejection (emit_record). Shared by `once` and
+ * `try`. Memory is bounded by the parser's limits, the read block and
+ * batch_records.
  */
 #ifndef TD_PROCESS_H
 #define TD_PROCESS_H
@@ -13,6 +16,7 @@
 #include "decimal.h"
 
 struct mapper;
+struct parser_ops;
 struct td_conf;
 
 struct batch_totals {
@@ -86,6 +90,8 @@ struct proc_opts {
 	uint64_t	 batch_records;
 	const size_t	*force_cp1252;	/* document indexes read as cp1252 */
 	size_t		 nforce;
+	/* the parser; NULL: the one [parse] format names */
+	const struct parser_ops *parser;
 };
 
 /*
