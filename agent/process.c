@@ -1,12 +1,14 @@
 /*
  * process.c - the processing stage: unpack, decode, hand the text to the
  * format's parser (parser.h), and for every record it emits: map, keep
- * control totals, cut batches, send rejections to the sink.
+ * control totals, cut batches, send rejections to the sink. encoding =
+ * auto starts a file over here when a document is not UTF-8.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -446,10 +448,16 @@ process_doc(struct emitter *e, void *st, struct unpacker *u, int enc,
 	return ret;
 }
 
-int
-process_file(struct mapper *m, const struct td_conf *c, int fd,
-    const struct proc_opts *o, const struct proc_sink *sink,
-    struct proc_result *res)
+/*
+ * One pass over the file, the documents of force read as windows-1252.
+ * Returns as process_file(); *restart is the index of a document that
+ * encoding = auto found not to be UTF-8 (the pass stopped there), or
+ * SIZE_MAX.
+ */
+static int
+process_pass(struct mapper *m, const struct td_conf *c, int fd,
+    const struct proc_opts *o, const size_t *force, size_t nforce,
+    const struct proc_sink *sink, struct proc_result *res, size_t *restart)
 {
 	struct unpack_limits lim;
 	struct unpacker *u = NULL;
@@ -461,6 +469,7 @@ process_file(struct mapper *m, const struct td_conf *c, int fd,
 	uint64_t total = 0;
 	int r, enc, autoenc, ret = TD_OK;
 
+	*restart = SIZE_MAX;
 	memset(res, 0, sizeof(*res));
 	memset(&e, 0, sizeof(e));
 	e.ops = o->parser;
@@ -502,8 +511,8 @@ process_file(struct mapper *m, const struct td_conf *c, int fd,
 		e.doc.member = e.pd->member;
 		e.doc.occurrence = occurrence(res);
 		if (autoenc)
-			enc = forced(o->force_cp1252, o->nforce,
-			    res->ndocs - 1) ? DEC_CP1252 : DEC_UTF8_TRY;
+			enc = forced(force, nforce, res->ndocs - 1) ?
+			    DEC_CP1252 : DEC_UTF8_TRY;
 		else
 			enc = decoder_from_name(encname);
 		if (st != NULL)
@@ -546,14 +555,43 @@ process_file(struct mapper *m, const struct td_conf *c, int fd,
 		} else
 			ret = r;
 	}
-	if (ret == 0 && e.restart) {
-		res->restart = 1;
-		res->restart_doc = e.restart_doc;
-	}
+	if (ret == 0 && e.restart)
+		*restart = e.restart_doc;
 	if (st != NULL)
 		e.ops->free(st);
 	x_free(blk);
 	unpack_close(u);
 	td_buf_free(&dec);
 	return ret;
+}
+
+int
+process_file(struct mapper *m, const struct td_conf *c, int fd,
+    const struct proc_opts *o, const struct proc_sink *sink,
+    struct proc_result *res)
+{
+	size_t *force = NULL, nforce = 0, doc;
+	int r;
+
+	for (;;) {
+		r = process_pass(m, c, fd, o, force, nforce, sink, res, &doc);
+		if (r != 0 || doc == SIZE_MAX)
+			break;
+		/*
+		 * encoding = auto: that document is not UTF-8. Read it as
+		 * windows-1252 and start the file over; the sink forgets
+		 * what it was given, so nothing is delivered twice.
+		 */
+		force = xreallocarray(force, nforce + 1, sizeof(*force));
+		force[nforce++] = doc;
+		proc_result_clear(res);
+		if (lseek(fd, 0, SEEK_SET) != 0) {
+			r = TD_ERR_IO;
+			break;
+		}
+		if ((r = sink->reset(sink->arg, doc)) != 0)
+			break;
+	}
+	x_free(force);
+	return r;
 }

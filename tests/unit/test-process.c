@@ -3,7 +3,8 @@
  * and map as `once` and `try` run it, with the records, rejections and
  * Tier 2 verdict kept in memory; the digest and size of the raw bytes it
  * read (compared with sha256sum) whatever the file and its fate; a
- * parser of another format (one made here) driving emit_record().
+ * parser of another format (one made here) driving emit_record(); the
+ * encoding = auto restart and the sink it resets.
  * Files are made at test time in a temporary directory.
  */
 #include "config.h"
@@ -39,6 +40,8 @@ struct got {
 	struct td_buf	 recs;		/* every record line */
 	struct td_buf	 rejs;		/* "line code: message" per rejection */
 	struct td_buf	 batches;	/* "records quantity amount" per batch */
+	struct td_buf	 resets;	/* "doc " per sink reset */
+	int		 reset_rc;	/* what the reset returns */
 	uint64_t	 nrec;
 	struct proc_result res;
 	int		 rc;
@@ -77,6 +80,20 @@ g_reject(void *arg, const struct rejection *rj)
 	    (unsigned long long)rj->line, rj->code, rj->message);
 }
 
+/* As a sink must: forget what it was given; note that it was asked. */
+static int
+g_reset(void *arg, size_t doc)
+{
+	struct got *g = arg;
+
+	td_buf_printf(&g->resets, "%zu ", doc);
+	td_buf_reset(&g->recs);
+	td_buf_reset(&g->rejs);
+	td_buf_reset(&g->batches);
+	g->nrec = 0;
+	return g->reset_rc;
+}
+
 #define MAP_STD	"store_id = column \"Store\"\n" \
 		"gtin = column \"UPC\" gtin\n" \
 		"txn_date = column \"Date\" date \"%Y-%m-%d\"\n" \
@@ -90,6 +107,7 @@ got_init(struct got *g)
 	td_buf_init(&g->recs, 4096, 0);
 	td_buf_init(&g->rejs, 4096, 0);
 	td_buf_init(&g->batches, 256, 0);
+	td_buf_init(&g->resets, 64, 0);
 }
 
 /*
@@ -111,6 +129,7 @@ run_fd(const struct td_conf *c, int fd, const char *name,
 	sink.buffer = g_buffer;
 	sink.batch = g_batch;
 	sink.reject = g_reject;
+	sink.reset = g_reset;
 	sink.arg = g;
 	memset(&po, 0, sizeof(po));
 	po.transmission_id = TID;
@@ -151,6 +170,7 @@ got_free(struct got *g)
 	td_buf_free(&g->recs);
 	td_buf_free(&g->rejs);
 	td_buf_free(&g->batches);
+	td_buf_free(&g->resets);
 	proc_result_clear(&g->res);
 }
 
@@ -609,6 +629,77 @@ test_other_format(void)
 	td_conf_free(c);
 }
 
+/*
+ * encoding = auto: a document that is not UTF-8 starts the file over
+ * with it read as windows-1252; the sink is told to forget what it had,
+ * and what it ends with is the last pass only.
+ */
+static void
+test_auto_restart(void)
+{
+	struct td_conf *c = tu_conf(tmpdir, MAP_STD
+	    "retailer_item_id = column \"Item\"\n");
+	struct got g;
+	char *p;
+	int fds[2];
+
+	tu_sh(tmpdir, "mkdir -p enc && cd enc && "
+	    "printf 'Store,UPC,Date,Units,Item\\n1,041000001239,2026-11-28,1,"
+	    "CAF\\303\\211\\n' > u.csv && "
+	    "printf 'Store,UPC,Date,Units,Item\\n2,041000001239,2026-11-28,2,"
+	    "CAF\\311 \\200\\n' > c.csv && "
+	    "python3 -c 'import zipfile; "
+	    "z = zipfile.ZipFile(\"../uc.zip\", \"w\"); z.write(\"u.csv\"); "
+	    "z.write(\"c.csv\"); z.close()' && "
+	    "cp c.csv c2.csv && tar -cf ../cuc.tar c.csv u.csv c2.csv");
+	/* batches of one: u.csv's record reaches the sink before c.csv */
+	run_with(c, "uc.zip", NULL, 1, &g);
+	is_int(g.rc, 0, "uc.zip: process_file returns 0");
+	is_str(g.resets.p, "1 ", "uc.zip: the sink is reset once, for "
+	    "document 1");
+	is_int(g.nrec, 2, "uc.zip: two records, none twice");
+	ok(nth_has(&g, 0, "\"retailer_item_id\":\"CAF\xc3\x89\"") &&
+	    nth_has(&g, 1, "\"retailer_item_id\":\"CAF\xc3\x89 \xe2\x82\xac\""),
+	    "uc.zip: u.csv read as UTF-8, c.csv as windows-1252");
+	ok(g.res.ndocs == 2 && strcmp(g.res.docs[0].encoding, "utf-8") == 0 &&
+	    strcmp(g.res.docs[1].encoding, "windows-1252") == 0 &&
+	    strcmp(proc_encoding(&g.res), "mixed") == 0,
+	    "uc.zip: each document's encoding, mixed for the file");
+	ok(g.res.raw_sha256[0] != '\0', "uc.zip: the digest of the last pass");
+	got_free(&g);
+
+	run_with(c, "cuc.tar", NULL, 1, &g);
+	is_str(g.res.t2code, NULL, "cuc.tar: no Tier 2");
+	is_str(g.resets.p, "0 2 ", "cuc.tar: reset for document 0, then 2");
+	is_int(g.nrec, 3, "cuc.tar: three records, none twice");
+	got_free(&g);
+
+	/* a sink that cannot start over: its error, no verdict */
+	got_init(&g);
+	g.reset_rc = TD_ERR_NOSPACE;
+	p = xasprintf("%s/uc.zip", tmpdir);
+	if ((fds[0] = open(p, O_RDONLY)) < 0)
+		td_fatal("%s: %s", p, strerror(errno));
+	run_fd(c, fds[0], "uc.zip", NULL, 1000, &g);
+	close(fds[0]);
+	is_int(g.rc, TD_ERR_NOSPACE, "a reset that fails: process_file "
+	    "returns its error");
+	got_free(&g);
+
+	/* what cannot be read again cannot start over: a local error */
+	got_init(&g);
+	if (pipe(fds) != 0)
+		td_fatal("pipe: %s", strerror(errno));
+	tu_sh(tmpdir, "cat enc/c.csv > /dev/fd/%d", fds[1]);
+	close(fds[1]);
+	run_fd(c, fds[0], "c.csv", NULL, 1000, &g);
+	close(fds[0]);
+	is_int(g.rc, TD_ERR_IO, "a pipe that must be read again: TD_ERR_IO");
+	got_free(&g);
+	x_free(p);
+	td_conf_free(c);
+}
+
 /* The parsers by [parse] format: csv; x12 is refused until it exists. */
 static void
 test_parser_table(void)
@@ -644,6 +735,7 @@ main(void)
 	test_reject_ratio();
 	test_parser_table();
 	test_other_format();
+	test_auto_restart();
 	if (getenv("TD_KEEP_TMP") == NULL)
 		tu_sh(tmpdir, "cd / && rm -rf '%s'", tmpdir);
 	return done_testing();
