@@ -71,7 +71,7 @@ struct csv {
 	const unsigned char *raw_mark;	/* record start in this chunk */
 
 	size_t		*off;		/* field i is rbuf[off[i]..off[i+1]) */
-	struct csv_field *f;		/* filled just before the callback */
+	struct td_field *f;		/* filled just before the callback */
 	size_t		 nf;		/* completed fields */
 	size_t		 fcap;		/* f has fcap, off fcap + 1 entries */
 };
@@ -98,7 +98,7 @@ csv_new(const struct csv_opts *o)
 	if (d == '"' || d == '\r' || d == '\n')
 		return NULL;
 	/* The field arrays must stay allocatable (off has one extra). */
-	if (max_fields > SIZE_MAX / 2 / sizeof(struct csv_field))
+	if (max_fields > SIZE_MAX / 2 / sizeof(struct td_field))
 		return NULL;
 
 	s = xcalloc(1, sizeof(*s));

@@ -29,6 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "parser.h"	/* struct td_field: the fields every parser gives */
+
 /* Record error codes (csv_rec.err); csv_errcode() names them. */
 #define CSV_E_RECORD_TOO_LONG	1	/* raw record > max_record bytes */
 #define CSV_E_FIELD_TOO_LONG	2	/* unquoted field > max_field bytes */
@@ -50,13 +52,8 @@ struct csv_opts {
 	size_t		 max_fields;	/* max fields per record */
 };
 
-struct csv_field {
-	const char	*p;		/* not NUL-terminated; may contain NUL */
-	size_t		 len;
-};
-
 struct csv_rec {
-	const struct csv_field *f;	/* valid only during the callback */
+	const struct td_field *f;	/* valid only during the callback */
 	size_t		 nf;
 	uint64_t	 line;		/* 1-based physical line of its start */
 	const char	*raw;		/* raw bytes without the line end, */

@@ -538,14 +538,16 @@ tx_load(struct td_ctx *x, const char *tid, struct tx *t)
 	return r;
 }
 
+/* Where processing puts a transmission: its outbox and dead letters. */
 struct psink {
 	struct td_ctx		*x;
 	struct tx		*t;
 	struct outbox_writer	*ob;
+	const char		*obtmp;		/* the outbox staging dir */
+	const char		*rectmp;	/* the archive's records, staged */
 	FILE			*dlq;
 	char			*dlqtmp;
 	struct td_buf		 line;
-	int			 err;
 };
 
 static struct td_buf *
@@ -835,6 +837,38 @@ clean_partial(struct td_ctx *x, const struct tx *t)
 	x_free(p);
 }
 
+/* Stage the outbox and the archive's records of this attempt. */
+static int
+ps_open(struct psink *p)
+{
+	return outbox_open(&p->ob, p->obtmp, p->rectmp, p->x->enc,
+	    (size_t)1 << 34);
+}
+
+/*
+ * encoding = auto starts the file over with document doc read as
+ * windows-1252: drop everything the attempt before staged.
+ */
+static int
+ps_reset(void *arg, size_t doc)
+{
+	struct psink *p = arg;
+
+	td_log(TD_LOG_INFO, "decode_retry", "file=%s document=%zu "
+	    "encoding=windows-1252", p->t->name, doc + 1);
+	outbox_free(p->ob);
+	p->ob = NULL;
+	if (p->dlq != NULL) {
+		fclose(p->dlq);
+		p->dlq = NULL;
+	}
+	x_free(p->dlqtmp);
+	p->dlqtmp = NULL;
+	clean_partial(p->x, p->t);
+	(void)unlink(p->rectmp);
+	return ps_open(p);
+}
+
 /* Parse and map a received transmission into the outbox. */
 static int
 process_one(struct td_ctx *x, const char *tid)
@@ -845,7 +879,7 @@ process_one(struct td_ctx *x, const char *tid)
 	struct proc_result res;
 	struct proc_opts po;
 	struct ob_batch *b = NULL;
-	size_t nb = 0, i, *force = NULL, nforce = 0;
+	size_t nb = 0, i;
 	char *raw = NULL, *obtmp = NULL, *obdir = NULL, *rec = NULL,
 	    *rectmp = NULL, *man = NULL, *dlqf = NULL, *p = NULL,
 	    *fields = NULL, *k;
@@ -872,61 +906,43 @@ process_one(struct td_ctx *x, const char *tid)
 	rectmp = xasprintf("%s.tmp", rec);
 	ps.x = x;
 	ps.t = &t;
+	ps.obtmp = obtmp;
+	ps.rectmp = rectmp;
 	td_buf_init(&ps.line, 1024, 0);
 	sink.buffer = ps_buffer;
 	sink.batch = ps_batch;
 	sink.reject = ps_reject;
+	sink.reset = ps_reset;
 	sink.arg = &ps;
 	po.transmission_id = t.id;
 	po.file = t.name;
 	po.batch_records = x->batch_records;
 	td_log(TD_LOG_INFO, "file_processing", "file=%s transmission_id=%s "
 	    "size=%llu", t.name, t.id, (unsigned long long)t.size);
-	for (;;) {
-		if ((fd = open(raw, O_RDONLY | O_CLOEXEC)) < 0) {
-			td_log(TD_LOG_ERROR, "archive_missing", "file=%s "
-			    "error=%s", raw, strerror(errno));
-			r = TD_ERR_IO;
-			goto out;
-		}
-		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-		r = outbox_open(&ps.ob, obtmp, rectmp, x->enc, (size_t)1 << 34);
-		if (r != 0)
-			goto out;
-		po.force_cp1252 = force;
-		po.nforce = nforce;
-		r = process_file(x->map, x->conf, fd, &po, &sink, &res);
-		{
-			int r2 = outbox_finish(ps.ob, &b, &nb);
+	if ((fd = open(raw, O_RDONLY | O_CLOEXEC)) < 0) {
+		td_log(TD_LOG_ERROR, "archive_missing", "file=%s error=%s",
+		    raw, strerror(errno));
+		r = TD_ERR_IO;
+		goto out;
+	}
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if ((r = ps_open(&ps)) != 0)
+		goto out;
+	/* encoding = auto may start over, through ps_reset */
+	r = process_file(x->map, x->conf, fd, &po, &sink, &res);
+	if (ps.ob != NULL) {
+		int r2 = outbox_finish(ps.ob, &b, &nb);
 
-			if (r == 0)
-				r = r2;
-		}
-		close(fd);
-		fd = -1;
-		if (ps.dlq != NULL) {
-			if (fflush(ps.dlq) != 0 || fsync(fileno(ps.dlq)) != 0)
-				r = r ? r : TD_ERR_IO;
-			fclose(ps.dlq);
-			ps.dlq = NULL;
-		}
-		if (r != 0 || !res.restart)
-			break;
-		/* encoding = auto: that document is not UTF-8; read it as
-		 * windows-1252 and start the file over */
-		td_log(TD_LOG_INFO, "decode_retry", "file=%s document=%zu "
-		    "encoding=windows-1252", t.name, res.restart_doc + 1);
-		force = xreallocarray(force, nforce + 1, sizeof(*force));
-		force[nforce++] = res.restart_doc;
-		outbox_free(ps.ob);
-		ps.ob = NULL;
-		x_free(b);
-		b = NULL;
-		proc_result_clear(&res);
-		clean_partial(x, &t);
-		(void)unlink(rectmp);
-		x_free(ps.dlqtmp);
-		ps.dlqtmp = NULL;
+		if (r == 0)
+			r = r2;
+	}
+	close(fd);
+	fd = -1;
+	if (ps.dlq != NULL) {
+		if (fflush(ps.dlq) != 0 || fsync(fileno(ps.dlq)) != 0)
+			r = r ? r : TD_ERR_IO;
+		fclose(ps.dlq);
+		ps.dlq = NULL;
 	}
 	if (r != 0) {
 		td_log(TD_LOG_ERROR, "processing_failed", "file=%s error=%s",
@@ -1080,7 +1096,6 @@ process_one(struct td_ctx *x, const char *tid)
 	x_free(dlqf);
 	x_free(p);
 	x_free(fields);
-	x_free(force);
 	tx_free(&t);
 	return r;
 }

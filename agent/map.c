@@ -1,9 +1,10 @@
 /*
- * map.c - the [map] section applied to CSV rows: canonical records.
+ * map.c - the [map] section applied to the field values of parsed
+ * records: canonical records, whatever the format.
  *
- * Hot path: no allocation per row. Field values are pointers into the
- * row or into per-field scratch buffers; the JSON line is appended to
- * the caller's batch buffer directly.
+ * Hot path: no allocation per record. Field values are pointers into
+ * the parser's record or into per-field scratch buffers; the JSON line
+ * is appended to the caller's batch buffer directly.
  */
 #include "config.h"
 
@@ -22,7 +23,7 @@
 #include "json.h"
 #include "mapexpr.h"
 #include "num.h"
-#include "csv.h"
+#include "parser.h"
 #include "map.h"
 
 /* Bumped whenever the mapping semantics change: part of mapping_version. */
@@ -90,8 +91,6 @@ struct mapper {
 	int		 neg_reject;
 	int		 week_ending;
 	int		 gregorian;
-	int		 header;
-	uint64_t	 skip_rows;
 	int		 keys[RF__COUNT];	/* rf indexes in key order */
 	int		 nkeys;
 	struct mslot	 slot[MF__COUNT];
@@ -102,7 +101,8 @@ struct mapper {
 	char		 last_fiscal[96];
 	size_t		 last_fiscal_len;
 	/* per document */
-	struct td_buf	 prefix;	/* after record_key up to "line": */
+	struct td_buf	 prefix;	/* after record_key up to "line": (or
+					 * the format's position key) */
 	struct td_buf	 suffix;	/* mapping_version and closing brace */
 	struct td_sha256 idctx;		/* record_id hash after the member */
 	struct td_sha256 keyctx;	/* record_key hash after integration */
@@ -140,8 +140,9 @@ mapper_new(const struct td_conf *c, struct mapper **out, char **err)
 
 	*out = NULL;
 	*err = NULL;
-	if (td_conf_enum_is(c, TDK_parse_format, "x12")) {
-		*err = xstrdup("format = x12 is not supported by this version");
+	if (parser_find(td_conf_str(c, TDK_parse_format)) == NULL) {
+		*err = xasprintf("format = %s is not supported by this version",
+		    td_conf_str(c, TDK_parse_format));
 		return TD_ERR_INVAL;
 	}
 	if (td_conf_str(c, TDK_map_crosswalk_file) != NULL ||
@@ -159,8 +160,6 @@ mapper_new(const struct td_conf *c, struct mapper **out, char **err)
 	    "reject");
 	m->week_ending = td_conf_enum_is(c, TDK_map_period, "week_ending");
 	m->gregorian = td_conf_enum_is(c, TDK_calendar_type, "gregorian");
-	m->header = (int)td_conf_u64(c, TDK_parse_header);
-	m->skip_rows = td_conf_u64(c, TDK_parse_skip_rows);
 	maxf = (size_t)td_conf_u64(c, TDK_parse_max_field);
 
 	for (i = 0; i < MF__COUNT; i++) {
@@ -236,18 +235,6 @@ mapper_version(const struct mapper *m)
 	return m->version;
 }
 
-int
-mapper_has_header(const struct mapper *m)
-{
-	return m->header;
-}
-
-uint64_t
-mapper_skip_rows(const struct mapper *m)
-{
-	return m->skip_rows;
-}
-
 static int
 json_str_or_null(struct td_buf *b, const char *s, size_t n)
 {
@@ -271,7 +258,7 @@ wnote(int *werr, int r)
 
 /* Header field f is name (n bytes), exactly or but for blanks around it. */
 static int
-header_names(const struct csv_field *f, const char *name, size_t n)
+header_names(const struct td_field *f, const char *name, size_t n)
 {
 	const char *p = f->p;
 	size_t l = f->len;
@@ -289,7 +276,7 @@ header_names(const struct csv_field *f, const char *name, size_t n)
 
 int
 mapper_begin(struct mapper *m, const struct map_doc *doc,
-    const struct csv_rec *hdr, char **missing)
+    const struct td_field *names, size_t nnames, char **missing)
 {
 	struct td_buf miss, amb;
 	const struct mapexpr *mx;
@@ -311,8 +298,8 @@ mapper_begin(struct mapper *m, const struct map_doc *doc,
 		}
 		/* by name, exactly or but for surrounding blanks: once */
 		n = strlen(mx->arg);
-		for (j = 0, nm = 0; hdr != NULL && j < hdr->nf; j++) {
-			if (!header_names(&hdr->f[j], mx->arg, n))
+		for (j = 0, nm = 0; names != NULL && j < nnames; j++) {
+			if (!header_names(&names[j], mx->arg, n))
 				continue;
 			if (nm++ == 0) {
 				m->slot[i].col = (int)j;
@@ -351,7 +338,8 @@ mapper_begin(struct mapper *m, const struct map_doc *doc,
 	wnote(&r, td_buf_puts(&m->prefix, ",\"member\":"));
 	wnote(&r, json_str_or_null(&m->prefix, doc->member,
 	    doc->member ? strlen(doc->member) : 0));
-	wnote(&r, td_buf_puts(&m->prefix, ",\"line\":"));
+	wnote(&r, td_buf_printf(&m->prefix, ",\"%s\":", doc->position != NULL ?
+	    doc->position : "line"));
 	td_buf_reset(&m->suffix);
 	wnote(&r, td_buf_printf(&m->suffix, ",\"mapping_version\":\"%s\"}\n",
 	    m->version));
@@ -429,10 +417,11 @@ struct fval {
 };
 
 /*
- * Compute field i for row r. Returns 0, or 1 with res set (rejection).
+ * Compute field i from the record's values (nv of them, by column).
+ * Returns 0, or 1 with res set (rejection).
  */
 static int
-map_field(struct mapper *m, int i, const struct csv_rec *r,
+map_field(struct mapper *m, int i, const struct td_field *rv, size_t nv,
     struct fval *v, struct map_result *res)
 {
 	struct mslot *s = &m->slot[i];
@@ -448,13 +437,13 @@ map_field(struct mapper *m, int i, const struct csv_rec *r,
 	if (mx->src == MX_SRC_CONST) {
 		p = mx->arg;
 		n = strlen(p);
-	} else if ((size_t)s->col >= r->nf) {
+	} else if ((size_t)s->col >= nv) {
 		return reject(res, "missing_field", "%s: the row has %zu "
-		    "field%s, column %d is missing", mfields[i].name, r->nf,
-		    r->nf == 1 ? "" : "s", s->col + 1);
+		    "field%s, column %d is missing", mfields[i].name, nv,
+		    nv == 1 ? "" : "s", s->col + 1);
 	} else {
-		p = r->f[s->col].p;
-		n = r->f[s->col].len;
+		p = rv[s->col].p;
+		n = rv[s->col].len;
 	}
 	for (x = 0; x < mx->nxf; x++) {
 		xf = &mx->xf[x];
@@ -592,8 +581,9 @@ key_add(struct td_sha256 *h, const struct fval *v)
 }
 
 int
-mapper_map(struct mapper *m, const struct csv_rec *r, uint64_t ordinal,
-    struct td_buf *out, struct map_result *res)
+mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
+    uint64_t ordinal, uint64_t pos, struct td_buf *out,
+    struct map_result *res)
 {
 	struct fval fv[MF__COUNT], rv[RF__COUNT];
 	struct td_sha256 h;
@@ -612,7 +602,7 @@ mapper_map(struct mapper *m, const struct csv_rec *r, uint64_t ordinal,
 		fv[i].n = 0;
 		if (m->slot[i].mx == NULL)
 			continue;
-		if (map_field(m, i, r, &fv[i], res) != 0)
+		if (map_field(m, i, v, nv, &fv[i], res) != 0)
 			return 1;
 	}
 	if (fv[MF_TXN_DATE].p == NULL || fv[MF_TXN_DATE].n != 10)
@@ -682,7 +672,7 @@ mapper_map(struct mapper *m, const struct csv_rec *r, uint64_t ordinal,
 	wnote(&ret, td_buf_puts(out, "\",\"record_key\":\""));
 	wnote(&ret, td_buf_append(out, keyhex, 64));
 	wnote(&ret, td_buf_append(out, m->prefix.p, m->prefix.len));
-	n = td_format_u64(r->line, num);
+	n = td_format_u64(pos, num);
 	wnote(&ret, td_buf_append(out, num, n));
 	wnote(&ret, td_buf_putc(out, '}'));
 	for (i = 0; i < RF__COUNT && ret != TD_ERR_LIMIT; i++) {

@@ -1,7 +1,8 @@
 /*
- * map.h - turn parsed rows into canonical tradedrop.pos.v1 records,
- * per the [map] section. One mapper per run; bind it to each document's
- * header, then map row by row. No allocation per row.
+ * map.h - turn the field values of parsed records into canonical
+ * tradedrop.pos.v1 records, per the [map] section, whatever the format
+ * they were parsed from. One mapper per run; bind it to each document's
+ * columns, then map record by record. No allocation per record.
  */
 #ifndef TD_MAP_H
 #define TD_MAP_H
@@ -12,7 +13,7 @@
 #include "decimal.h"
 
 struct td_conf;
-struct csv_rec;
+struct td_field;
 struct mapper;
 
 /* What mapping one row produced. */
@@ -32,33 +33,39 @@ struct map_doc {
 	/* 1 for the first document of the file with this member name, 2
 	 * for the second (tar -r appends under a name already there) ... */
 	uint64_t	 occurrence;
+	/* what a record's position counts, the key of its source object:
+	 * "line" (CSV), "segment" (X12); NULL is "line" */
+	const char	*position;
 };
 
 int	 mapper_new(const struct td_conf *, struct mapper **, char **err);
 void	 mapper_free(struct mapper *);
 const char *mapper_version(const struct mapper *);
-int	 mapper_has_header(const struct mapper *);
-uint64_t mapper_skip_rows(const struct mapper *);
 
 /*
- * Start a document. With a header, hdr is its row: returns 0, or
- * TD_ERR_FORMAT with *missing set to the names of the absent mapped
- * columns (comma-separated, caller frees), or TD_ERR_EXISTS with it set
- * to the mapped names that more than one column has and their columns
- * ("\"UPC\" (columns 2 and 5)"). A column has a name when its header
- * field is it, exactly or but for blanks around it.
+ * Start a document and bind its columns. names (n of them) are the
+ * column names of its header, or NULL when it has none (then a column
+ * mapped by name is missing). Returns 0, or TD_ERR_FORMAT with *missing
+ * set to the names of the absent mapped columns (comma-separated, caller
+ * frees), or TD_ERR_EXISTS with it set to the mapped names that more
+ * than one column has and their columns ("\"UPC\" (columns 2 and 5)"),
+ * or TD_ERR_INVAL when a name of doc is not UTF-8. A column has a name
+ * when its header field is it, exactly or but for blanks around it.
  */
 int	 mapper_begin(struct mapper *, const struct map_doc *,
-	    const struct csv_rec *hdr, char **missing);
+	    const struct td_field *names, size_t n, char **missing);
 /*
- * Map one data row (ordinal: 1-based data row number in the document).
- * On success appends one JSON line (with LF) to out and returns 0; on a
- * Tier 3 rejection returns 1 with res->code/msg set and out unchanged.
- * TD_ERR_LIMIT (out unchanged) when out cannot take the record, even if
- * a field is also not UTF-8: a full buffer is never a rejection.
+ * Map one record from its field values by column (nv of them):
+ * ordinal is its 1-based number among the document's records, pos its
+ * position in the source (doc->position). On success appends one JSON
+ * line (with LF) to out and returns 0; on a Tier 3 rejection returns 1
+ * with res->code/msg set and out unchanged. TD_ERR_LIMIT (out unchanged)
+ * when out cannot take the record, even if a field is also not UTF-8: a
+ * full buffer is never a rejection.
  */
-int	 mapper_map(struct mapper *, const struct csv_rec *, uint64_t ordinal,
-	    struct td_buf *out, struct map_result *res);
+int	 mapper_map(struct mapper *, const struct td_field *v, size_t nv,
+	    uint64_t ordinal, uint64_t pos, struct td_buf *out,
+	    struct map_result *res);
 /*
  * Printable, bounded rendering of an untrusted value for a message:
  * bytes outside printable ASCII, quotes and backslashes as \xHH, "..."

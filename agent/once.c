@@ -330,6 +330,29 @@ try_reject(void *arg, const struct rejection *rj)
 	return 0;
 }
 
+/*
+ * A file's first attempt, or encoding = auto starting it over: what the
+ * attempt before wrote is forgotten.
+ */
+static int
+try_reset(void *arg, size_t doc)
+{
+	struct trysink *t = arg;
+
+	(void)doc;
+	if (t->out == NULL && ((t->out = tmpfile()) == NULL ||
+	    (t->err = tmpfile()) == NULL))
+		td_fatal("tmpfile: %s", strerror(errno));
+	if (ftruncate(fileno(t->out), 0) != 0 ||
+	    ftruncate(fileno(t->err), 0) != 0)
+		td_fatal("ftruncate: %s", strerror(errno));
+	rewind(t->out);
+	rewind(t->err);
+	td_buf_reset(&t->buf);
+	t->rejected = 0;
+	return 0;
+}
+
 /* Copy what an attempt wrote to a temporary file to f. */
 static void
 try_flush(FILE *tmp, FILE *f)
@@ -358,7 +381,6 @@ cmd_try(int argc, char **argv)
 	struct proc_sink sink;
 	struct proc_result res;
 	struct proc_opts po;
-	size_t *force = NULL, nforce;
 	char tid[TD_SHA256_HEX], *err = NULL;
 	const char *base;
 	int i, fd, r, rc = 0;
@@ -383,6 +405,7 @@ cmd_try(int argc, char **argv)
 	sink.buffer = try_buffer;
 	sink.batch = try_batch;
 	sink.reject = try_reject;
+	sink.reset = try_reset;
 	sink.arg = &ts;
 	for (i = optind; i < argc; i++) {
 		ts.file = argv[i];
@@ -405,36 +428,10 @@ cmd_try(int argc, char **argv)
 		po.transmission_id = tid;
 		po.file = base;
 		po.batch_records = td_conf_u64(c, TDK_output_batch_records);
-		nforce = 0;
-		for (;;) {
-			/*
-			 * With encoding = auto a document may have to start
-			 * over as windows-1252: only the last attempt counts.
-			 */
-			po.force_cp1252 = force;
-			po.nforce = nforce;
-			if (ts.out == NULL && ((ts.out = tmpfile()) == NULL ||
-			    (ts.err = tmpfile()) == NULL))
-				td_fatal("tmpfile: %s", strerror(errno));
-			if (ftruncate(fileno(ts.out), 0) != 0 ||
-			    ftruncate(fileno(ts.err), 0) != 0)
-				td_fatal("ftruncate: %s", strerror(errno));
-			rewind(ts.out);
-			rewind(ts.err);
-			td_buf_reset(&ts.buf);
-			ts.rejected = 0;
-			r = process_file(m, c, fd, &po, &sink, &res);
-			if (r != 0 || !res.restart)
-				break;
-			force = xreallocarray(force, nforce + 1,
-			    sizeof(*force));
-			force[nforce++] = res.restart_doc;
-			proc_result_clear(&res);
-			if (lseek(fd, 0, SEEK_SET) != 0) {
-				r = TD_ERR_IO;
-				break;
-			}
-		}
+		/* with encoding = auto a document may have to start over as
+		 * windows-1252 (try_reset again): only the last attempt counts */
+		(void)try_reset(&ts, 0);
+		r = process_file(m, c, fd, &po, &sink, &res);
 		fflush(ts.out);
 		fflush(ts.err);
 		if (r == 0 && res.t2code == NULL)
@@ -462,7 +459,6 @@ cmd_try(int argc, char **argv)
 		fclose(ts.out);
 		fclose(ts.err);
 	}
-	x_free(force);
 	td_buf_free(&ts.buf);
 	mapper_free(m);
 	td_conf_free(c);

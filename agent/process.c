@@ -1,10 +1,14 @@
 /*
- * process.c - unpack, decode, parse CSV, map rows, cut batches.
+ * process.c - the processing stage: unpack, decode, hand the text to the
+ * format's parser (parser.h), and for every record it emits: map, keep
+ * control totals, cut batches, send rejections to the sink. encoding =
+ * auto starts a file over here when a document is not UTF-8.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,9 +18,9 @@
 #include "conf.h"
 #include "json.h"
 #include "log.h"
-#include "csv.h"
 #include "decode.h"
 #include "map.h"
+#include "parser.h"
 #include "unpack.h"
 #include "process.h"
 
@@ -24,107 +28,35 @@
 #define PROGRESS_EVERY	(256ULL << 20)	/* log progress every 256 MiB */
 #define BATCH_MAX_BYTES	((size_t)64 << 20)	/* a batch is cut here too */
 
-struct pstate {
+struct emitter {
+	const struct parser_ops	*ops;
 	struct mapper		*m;
 	struct map_doc		 doc;
 	const struct proc_sink	*sink;
 	struct proc_result	*res;
 	struct proc_doc		*pd;
 	uint64_t		 batch_records;
-	uint64_t		 skip;		/* rows still to skip */
-	int			 need_header;
 	struct td_buf		*cur;		/* batch being filled */
 	uint64_t		 curn;
 	struct batch_totals	 bt;		/* its control totals */
 	struct map_result	 mr;
-	const struct csv_opts	*co;		/* the limits, for messages */
-	char			**hdr;		/* the document's header */
-	size_t			 nhdr;
+	/* encoding = auto met a document that is not UTF-8: its index */
+	int			 restart;
+	size_t			 restart_doc;
 };
 
-static void
-header_free(struct pstate *ps)
-{
-	size_t i;
-
-	for (i = 0; i < ps->nhdr; i++)
-		x_free(ps->hdr[i]);
-	x_free(ps->hdr);
-	ps->hdr = NULL;
-	ps->nhdr = 0;
-}
-
-/* Keep the header's names: messages name a column by them. */
-static void
-header_keep(struct pstate *ps, const struct csv_rec *rec)
-{
-	size_t i;
-
-	header_free(ps);
-	ps->hdr = xcalloc(rec->nf, sizeof(*ps->hdr));
-	for (i = 0; i < rec->nf; i++)
-		ps->hdr[i] = xstrndup(rec->f[i].p, rec->f[i].len);
-	ps->nhdr = rec->nf;
-}
-
-/*
- * What is wrong with a record that is not valid CSV, naming the field
- * (by number, and by its header name when there is one) and the limit.
- */
-static void
-csv_problem(const struct pstate *ps, const struct csv_rec *rec, char *buf,
-    size_t n)
-{
-	char col[128], show[96];
-	size_t f = rec->errfield;
-
-	if (f > 0 && f <= ps->nhdr)
-		snprintf(col, sizeof(col), "field %zu (\"%s\")", f,
-		    mapper_shown(ps->hdr[f - 1], strlen(ps->hdr[f - 1]), show,
-		    sizeof(show)));
-	else
-		snprintf(col, sizeof(col), "field %zu", f);
-	switch (rec->err) {
-	case CSV_E_FIELD_TOO_LONG:
-		snprintf(buf, n, "%s is longer than max_field (%zu bytes)", col,
-		    ps->co->max_field);
-		break;
-	case CSV_E_RECORD_TOO_LONG:
-		snprintf(buf, n, "the record is longer than max_record (%zu "
-		    "bytes)", ps->co->max_record);
-		break;
-	case CSV_E_TOO_MANY_FIELDS:
-		snprintf(buf, n, "the record has more than max_fields (%zu) "
-		    "fields", ps->co->max_fields);
-		break;
-	case CSV_E_BAD_QUOTE:
-		snprintf(buf, n, "%s has data after its closing quote", col);
-		break;
-	case CSV_E_UNTERMINATED:
-		snprintf(buf, n, "%s opens a quote that is still open at the "
-		    "end of the document", col);
-		break;
-	case CSV_E_NUL_BYTE:
-		snprintf(buf, n, "%s holds a NUL byte, which is not text", col);
-		break;
-	default:
-		snprintf(buf, n, "%s", csv_errcode(rec->err));
-		break;
-	}
-}
-
 static int
-flush_batch(struct pstate *ps)
+flush_batch(struct emitter *e)
 {
 	int r;
 
-	if (ps->curn == 0)
+	if (e->curn == 0)
 		return 0;
-	r = ps->sink->batch(ps->sink->arg, ps->cur, ps->curn, &ps->bt);
-	ps->res->batches++;
-	ps->cur = NULL;
-	ps->curn = 0;
-	memset(&ps->bt, 0, sizeof(ps->bt));
+	r = e->sink->batch(e->sink->arg, e->cur, e->curn, &e->bt);
+	e->res->batches++;
+	e->cur = NULL;
+	e->curn = 0;
+	memset(&e->bt, 0, sizeof(e->bt));
 	return r;
 }
 
@@ -145,17 +77,37 @@ t2(struct proc_result *res, const char *code, const char *fmt, ...)
 
 /* "member X: " for messages about a document of an archive. */
 static const char *
-where(const struct pstate *ps, char *buf, size_t n)
+where(const struct emitter *e, char *buf, size_t n)
 {
-	if (ps->doc.member == NULL)
+	if (e->doc.member == NULL)
 		return "";
-	snprintf(buf, n, "member %s: ", ps->doc.member);
+	snprintf(buf, n, "member %s: ", e->doc.member);
 	return buf;
+}
+
+int
+emit_fail(struct emitter *e, const char *code, const char *fmt, ...)
+{
+	struct proc_result *res = e->res;
+	va_list ap;
+	char wb[300];
+	int n;
+
+	res->t2code = code;
+	n = snprintf(res->t2msg, sizeof(res->t2msg), "%s", where(e, wb,
+	    sizeof(wb)));
+	if (n < 0 || (size_t)n >= sizeof(res->t2msg))
+		return 1;
+	va_start(ap, fmt);
+	vsnprintf(res->t2msg + n, sizeof(res->t2msg) - (size_t)n, fmt, ap);
+	va_end(ap);
+	return 1;
 }
 
 /* reason.json's detail of a refused header: it, its line, the member. */
 static char *
-header_detail(const struct pstate *ps, const struct csv_rec *rec)
+header_detail(const struct emitter *e, const struct td_field *names,
+    size_t n, uint64_t pos)
 {
 	struct td_buf d;
 	size_t i;
@@ -163,16 +115,16 @@ header_detail(const struct pstate *ps, const struct csv_rec *rec)
 
 	td_buf_init(&d, 256, 1 << 20);
 	td_buf_puts(&d, "{\"header\":[");
-	for (i = 0; i < rec->nf; i++) {
+	for (i = 0; i < n; i++) {
 		if (i > 0)
 			td_buf_putc(&d, ',');
-		if (td_json_str(&d, rec->f[i].p, rec->f[i].len) != 0)
+		if (td_json_str(&d, names[i].p, names[i].len) != 0)
 			td_buf_puts(&d, "null");
 	}
-	td_buf_printf(&d, "],\"header_line\":%llu,\"member\":",
-	    (unsigned long long)rec->line);
-	if (ps->doc.member == NULL || td_json_str(&d, ps->doc.member,
-	    strlen(ps->doc.member)) != 0)
+	td_buf_printf(&d, "],\"header_%s\":%llu,\"member\":",
+	    e->ops->position, (unsigned long long)pos);
+	if (e->doc.member == NULL || td_json_str(&d, e->doc.member,
+	    strlen(e->doc.member)) != 0)
 		td_buf_puts(&d, "null");
 	td_buf_putc(&d, '}');
 	s = xstrdup(td_buf_cstr(&d));
@@ -180,115 +132,120 @@ header_detail(const struct pstate *ps, const struct csv_rec *rec)
 	return s;	/* transferred */
 }
 
-static int
-on_record(void *arg, const struct csv_rec *rec)
+int
+emit_header(struct emitter *e, const struct td_field *names, size_t n,
+    uint64_t pos)
 {
-	struct pstate *ps = arg;
-	struct proc_result *res = ps->res;
-	struct rejection rj;
-	char *missing, wb[300];
+	char *missing;
 	int r;
 
-	if (ps->skip > 0) {
-		ps->skip--;
+	r = mapper_begin(e->m, &e->doc, names, n, &missing);
+	if (r == 0)
 		return 0;
+	if (r == TD_ERR_FORMAT || r == TD_ERR_EXISTS) {
+		if (r == TD_ERR_FORMAT)
+			emit_fail(e, "schema_missing_column", "the header on "
+			    "%s %llu lacks mapped column%s %s",
+			    e->ops->position, (unsigned long long)pos,
+			    strchr(missing, ',') ? "s" : "", missing);
+		else
+			emit_fail(e, "schema_ambiguous_column", "the header "
+			    "on %s %llu has a mapped column more than once: "
+			    "%s", e->ops->position, (unsigned long long)pos,
+			    missing);
+		e->res->t2detail = header_detail(e, names, n, pos);
+		x_free(missing);
+		return 1;
 	}
-	if (ps->need_header) {
-		ps->need_header = 0;
-		if (rec->err != 0) {
-			csv_problem(ps, rec, ps->mr.msg, sizeof(ps->mr.msg));
-			t2(res, "schema_bad_header", "%sline %llu: the header "
-			    "row is not valid CSV (%s): %s", where(ps, wb,
-			    sizeof(wb)), (unsigned long long)rec->line,
-			    csv_errcode(rec->err), ps->mr.msg);
-			return 1;
-		}
-		header_keep(ps, rec);
-		r = mapper_begin(ps->m, &ps->doc, rec, &missing);
-		if (r == TD_ERR_FORMAT || r == TD_ERR_EXISTS) {
-			if (r == TD_ERR_FORMAT)
-				t2(res, "schema_missing_column", "%sthe header "
-				    "on line %llu lacks mapped column%s %s",
-				    where(ps, wb, sizeof(wb)),
-				    (unsigned long long)rec->line,
-				    strchr(missing, ',') ? "s" : "", missing);
-			else
-				t2(res, "schema_ambiguous_column", "%sthe "
-				    "header on line %llu has a mapped column "
-				    "more than once: %s", where(ps, wb,
-				    sizeof(wb)), (unsigned long long)rec->line,
-				    missing);
-			res->t2detail = header_detail(ps, rec);
-			x_free(missing);
-			return 1;
-		}
-		if (r != 0) {
-			t2(res, "bad_file_name", "the file or member name is "
-			    "not valid UTF-8");
-			return 1;
-		}
-		return 0;
-	}
-	res->rows++;
-	ps->pd->rows++;
-	if (rec->err != 0) {
-		char why[200];
+	x_free(missing);
+	t2(e->res, "bad_file_name", "the file or member name is not valid "
+	    "UTF-8");
+	return 1;
+}
 
-		csv_problem(ps, rec, why, sizeof(why));
-		ps->mr.code = csv_errcode(rec->err);
-		snprintf(ps->mr.msg, sizeof(ps->mr.msg), "the row is not "
-		    "valid CSV (%s): %s", ps->mr.code, why);
-		goto rejected;
+/* Record pr is rejected (Tier 3) with code and msg: to the sink. */
+static int
+emit_reject(struct emitter *e, const struct prec *pr, const char *code,
+    const char *msg)
+{
+	struct rejection rj;
+	int r;
+
+	e->res->rejected++;
+	e->pd->rejected++;
+	memset(&rj, 0, sizeof(rj));
+	rj.tier = 3;
+	rj.code = code;
+	rj.message = msg;
+	rj.member = e->doc.member;
+	rj.line = pr->pos;
+	rj.raw = pr->raw;
+	rj.rawlen = pr->rawlen;
+	if ((r = e->sink->reject(e->sink->arg, &rj)) != 0) {
+		e->res->ioerr = r;
+		return 1;
 	}
-	if (ps->cur == NULL)
-		ps->cur = ps->sink->buffer(ps->sink->arg);
-	r = mapper_map(ps->m, rec, ps->pd->rows, ps->cur, &ps->mr);
+	return 0;
+}
+
+int
+emit_record(struct emitter *e, const struct prec *pr)
+{
+	struct proc_result *res = e->res;
+	int r;
+
+	res->rows++;
+	e->pd->rows++;
+	if (pr->code != NULL)
+		return emit_reject(e, pr, pr->code, pr->msg);
+	if (e->cur == NULL)
+		e->cur = e->sink->buffer(e->sink->arg);
+	r = mapper_map(e->m, pr->f, pr->nf, e->pd->rows, pr->pos, e->cur,
+	    &e->mr);
 	if (r < 0) {
 		res->ioerr = r;
 		return 1;
 	}
 	if (r > 0)
-		goto rejected;
+		return emit_reject(e, pr, e->mr.code, e->mr.msg);
 	res->records++;
-	ps->pd->records++;
-	if (td_dec_add(&res->quantity, &ps->mr.quantity) != 0 ||
-	    (ps->mr.has_amount &&
-	    td_dec_add(&res->amount, &ps->mr.amount) != 0)) {
-		t2(res, "control_total_overflow", "%sline %llu: control "
-		    "totals exceed 36 digits", where(ps, wb, sizeof(wb)),
-		    (unsigned long long)rec->line);
-		return 1;
-	}
-	if (ps->mr.has_amount)
+	e->pd->records++;
+	if (td_dec_add(&res->quantity, &e->mr.quantity) != 0 ||
+	    (e->mr.has_amount &&
+	    td_dec_add(&res->amount, &e->mr.amount) != 0))
+		return emit_fail(e, "control_total_overflow", "%s %llu: "
+		    "control totals exceed 36 digits", e->ops->position,
+		    (unsigned long long)pr->pos);
+	if (e->mr.has_amount)
 		res->has_amount = 1;
 	/* cannot overflow where the file's totals did not */
-	(void)td_dec_add(&ps->bt.quantity, &ps->mr.quantity);
-	if (ps->mr.has_amount) {
-		(void)td_dec_add(&ps->bt.amount, &ps->mr.amount);
-		ps->bt.has_amount = 1;
+	(void)td_dec_add(&e->bt.quantity, &e->mr.quantity);
+	if (e->mr.has_amount) {
+		(void)td_dec_add(&e->bt.amount, &e->mr.amount);
+		e->bt.has_amount = 1;
 	}
-	if ((++ps->curn >= ps->batch_records || ps->cur->len >= BATCH_MAX_BYTES)
-	    && (r = flush_batch(ps)) != 0) {
+	if ((++e->curn >= e->batch_records || e->cur->len >= BATCH_MAX_BYTES)
+	    && (r = flush_batch(e)) != 0) {
 		res->ioerr = r;
 		return 1;
 	}
 	return 0;
- rejected:
-	res->rejected++;
-	ps->pd->rejected++;
-	memset(&rj, 0, sizeof(rj));
-	rj.tier = 3;
-	rj.code = ps->mr.code;
-	rj.message = ps->mr.msg;
-	rj.member = ps->doc.member;
-	rj.line = rec->line;
-	rj.raw = rec->raw;
-	rj.rawlen = rec->rawlen;
-	if ((r = ps->sink->reject(ps->sink->arg, &rj)) != 0) {
-		res->ioerr = r;
-		return 1;
-	}
-	return 0;
+}
+
+/* The parsers of this version, by [parse] format. */
+static const struct parser_ops *const parsers[] = {
+	&parser_csv,
+};
+
+const struct parser_ops *
+parser_find(const char *format)
+{
+	size_t i;
+
+	for (i = 0; format != NULL && i < TD_NELEM(parsers); i++)
+		if (strcmp(parsers[i]->name, format) == 0)
+			return parsers[i];
+	return NULL;
 }
 
 void
@@ -335,12 +292,12 @@ occurrence(const struct proc_result *res)
 }
 
 static int
-forced(const struct proc_opts *o, size_t idx)
+forced(const size_t *force, size_t nforce, size_t idx)
 {
 	size_t i;
 
-	for (i = 0; i < o->nforce; i++)
-		if (o->force_cp1252[i] == idx)
+	for (i = 0; i < nforce; i++)
+		if (force[i] == idx)
 			return 1;
 	return 0;
 }
@@ -393,42 +350,37 @@ no_document(struct proc_result *res, const struct unpack_stats *st)
 
 /* Text with a NUL in every other byte is UTF-16 without a BOM: say so. */
 static void
-utf16_hint(struct pstate *ps, int enc)
+utf16_hint(struct emitter *e, int enc)
 {
-	char wb[300];
-
 	if (enc == DEC_UTF16LE)
-		t2(ps->res, "decode_utf16_no_bom", "%sthe text looks like "
+		emit_fail(e, "decode_utf16_no_bom", "the text looks like "
 		    "UTF-16LE without a byte order mark (a NUL byte after most "
-		    "characters); set [decode] encoding = utf-16",
-		    where(ps, wb, sizeof(wb)));
+		    "characters); set [decode] encoding = utf-16");
 	else
-		t2(ps->res, "decode_utf16_no_bom", "%sthe text looks like "
+		emit_fail(e, "decode_utf16_no_bom", "the text looks like "
 		    "UTF-16BE without a byte order mark (a NUL byte before "
 		    "most characters), which this version reads only with "
-		    "one: have the sender add a byte order mark, or send UTF-8",
-		    where(ps, wb, sizeof(wb)));
+		    "one: have the sender add a byte order mark, or send UTF-8");
 }
 
 /*
- * One document: read it from the unpacker, decode, feed the parser.
- * Returns 0 (look at res), or a negative TD_ERR_* local failure.
+ * One document: read it from the unpacker, decode, feed the parser (its
+ * state st). Returns 0 (look at res and e->restart), or a negative
+ * TD_ERR_* local failure.
  */
 static int
-process_doc(struct pstate *ps, struct unpacker *u, struct csv *p,
-    int enc, int autoenc, char *blk, struct td_buf *dec, uint64_t *total)
+process_doc(struct emitter *e, void *st, struct unpacker *u, int enc,
+    int autoenc, char *blk, struct td_buf *dec, uint64_t *total)
 {
-	struct proc_result *res = ps->res;
+	struct proc_result *res = e->res;
 	struct decoder *d = NULL;
 	ssize_t n;
-	char wb[300];
 	int r = 0, first = 1, ret = TD_OK;
 
 	for (;;) {
 		n = unpack_read(u, blk, READ_BLOCK);
 		if (n < 0) {
-			t2(res, unpack_errcode(u), "%s%s", where(ps, wb,
-			    sizeof(wb)), unpack_errmsg(u));
+			emit_fail(e, unpack_errcode(u), "%s", unpack_errmsg(u));
 			goto out;
 		}
 		if (first) {
@@ -439,7 +391,7 @@ process_doc(struct pstate *ps, struct unpacker *u, struct csv *p,
 			if (bom == 0 && enc != DEC_UTF16LE &&
 			    enc != DEC_UTF16BE &&
 			    (u16 = decoder_looks_utf16(blk, (size_t)n)) != 0) {
-				utf16_hint(ps, u16);
+				utf16_hint(e, u16);
 				goto out;
 			}
 			if (autoenc && bom != 0)
@@ -447,18 +399,18 @@ process_doc(struct pstate *ps, struct unpacker *u, struct csv *p,
 			else if (enc == DEC_UTF16LE && bom == DEC_UTF16BE)
 				enc = DEC_UTF16BE;
 			d = decoder_new(enc);
-			ps->pd->encoding = decoder_name(d);
+			e->pd->encoding = decoder_name(d);
 		}
 		td_buf_reset(dec);
 		r = n == 0 ? decoder_finish(d, dec) :
 		    decoder_feed(d, blk, (size_t)n, dec);
 		if (r == TD_ERR_FORMAT) {
 			if (strcmp(decoder_errcode(d), "decode_not_utf8") == 0) {
-				res->restart = 1;
-				res->restart_doc = res->ndocs - 1;
+				e->restart = 1;
+				e->restart_doc = res->ndocs - 1;
 			} else
-				t2(res, decoder_errcode(d), "%sbyte %llu is "
-				    "not valid %s", where(ps, wb, sizeof(wb)),
+				emit_fail(e, decoder_errcode(d), "byte %llu is "
+				    "not valid %s",
 				    (unsigned long long)decoder_erroffset(d),
 				    decoder_name(d));
 			goto out;
@@ -468,9 +420,13 @@ process_doc(struct pstate *ps, struct unpacker *u, struct csv *p,
 			goto out;
 		}
 		if (dec->len > 0)
-			r = csv_feed(p, dec->p, dec->len, on_record, ps);
+			r = e->ops->feed(st, dec->p, dec->len);
 		if (r == 0 && n == 0)
-			r = csv_finish(p, on_record, ps);
+			r = e->ops->finish(st);
+		if (r < 0) {
+			ret = r;
+			goto out;
+		}
 		if (res->ioerr != 0) {
 			ret = res->ioerr;
 			goto out;
@@ -482,56 +438,60 @@ process_doc(struct pstate *ps, struct unpacker *u, struct csv *p,
 		    PROGRESS_EVERY)
 			td_log(TD_LOG_INFO, "file_progress", "file=%s "
 			    "bytes=%llu rows=%llu records=%llu dlq=%llu",
-			    ps->doc.file, (unsigned long long)*total,
+			    e->doc.file, (unsigned long long)*total,
 			    (unsigned long long)res->rows,
 			    (unsigned long long)res->records,
 			    (unsigned long long)res->rejected);
 	}
-	if (res->t2code == NULL && ps->need_header)
-		t2(res, "empty_file", "%sthe document has no header row",
-		    where(ps, wb, sizeof(wb)));
  out:
 	decoder_free(d);
 	return ret;
 }
 
-int
-process_file(struct mapper *m, const struct td_conf *c, int fd,
-    const struct proc_opts *o, const struct proc_sink *sink,
-    struct proc_result *res)
+/*
+ * One pass over the file, the documents of force read as windows-1252.
+ * Returns as process_file(); *restart is the index of a document that
+ * encoding = auto found not to be UTF-8 (the pass stopped there), or
+ * SIZE_MAX.
+ */
+static int
+process_pass(struct mapper *m, const struct td_conf *c, int fd,
+    const struct proc_opts *o, const size_t *force, size_t nforce,
+    const struct proc_sink *sink, struct proc_result *res, size_t *restart)
 {
 	struct unpack_limits lim;
 	struct unpacker *u = NULL;
-	struct csv_opts co;
-	struct csv *p = NULL;
-	struct pstate ps;
+	struct emitter e;
 	struct td_buf dec;
 	const char *member, *encname;
-	char *blk = NULL, *missing;
+	char *blk = NULL;
+	void *st = NULL;
 	uint64_t total = 0;
 	int r, enc, autoenc, ret = TD_OK;
 
+	*restart = SIZE_MAX;
 	memset(res, 0, sizeof(*res));
-	memset(&ps, 0, sizeof(ps));
-	ps.m = m;
-	ps.sink = sink;
-	ps.res = res;
-	ps.batch_records = o->batch_records;
-	ps.co = &co;
-	ps.doc.transmission_id = o->transmission_id;
-	ps.doc.file = o->file;
+	memset(&e, 0, sizeof(e));
+	e.ops = o->parser;
+	if (e.ops == NULL && (e.ops = parser_find(td_conf_str(c,
+	    TDK_parse_format))) == NULL)
+		td_fatal("no parser for format = %s",	/* mapper_new refuses it */
+		    td_conf_str(c, TDK_parse_format));
+	e.m = m;
+	e.sink = sink;
+	e.res = res;
+	e.batch_records = o->batch_records;
+	e.doc.transmission_id = o->transmission_id;
+	e.doc.file = o->file;
+	e.doc.position = e.ops->position;
 	td_buf_init(&dec, READ_BLOCK * 4, 0);
 
-	memset(&co, 0, sizeof(co));
-	co.delim = (unsigned char)td_conf_u64(c, TDK_parse_delimiter);
-	co.max_field = (size_t)td_conf_u64(c, TDK_parse_max_field);
-	co.max_record = (size_t)td_conf_u64(c, TDK_parse_max_record);
-	co.max_fields = (size_t)td_conf_u64(c, TDK_parse_max_fields);
 	lim.max_ratio = td_conf_u64(c, TDK_unpack_max_ratio);
 	lim.max_bytes = td_conf_u64(c, TDK_unpack_max_bytes);
 	lim.max_members = td_conf_u64(c, TDK_unpack_max_members);
 	lim.max_depth = td_conf_u64(c, TDK_unpack_max_depth);
 	encname = td_conf_str(c, TDK_decode_encoding);
+	autoenc = strcmp(encname, "auto") == 0;
 
 	if ((r = unpack_open(&u, fd, o->file, &lim)) != 0) {
 		if (u != NULL)
@@ -544,35 +504,29 @@ process_file(struct mapper *m, const struct td_conf *c, int fd,
 	while ((r = unpack_next(u, &member)) == 1) {
 		res->docs = xreallocarray(res->docs, res->ndocs + 1,
 		    sizeof(*res->docs));
-		ps.pd = &res->docs[res->ndocs++];
-		memset(ps.pd, 0, sizeof(*ps.pd));
-		ps.pd->member = member ? xstrdup(member) : NULL;
-		ps.pd->encoding = "utf-8";
-		ps.doc.member = ps.pd->member;
-		ps.doc.occurrence = occurrence(res);
-		autoenc = strcmp(encname, "auto") == 0;
+		e.pd = &res->docs[res->ndocs++];
+		memset(e.pd, 0, sizeof(*e.pd));
+		e.pd->member = member ? xstrdup(member) : NULL;
+		e.pd->encoding = "utf-8";
+		e.doc.member = e.pd->member;
+		e.doc.occurrence = occurrence(res);
 		if (autoenc)
-			enc = forced(o, res->ndocs - 1) ? DEC_CP1252 :
-			    DEC_UTF8_TRY;
+			enc = forced(force, nforce, res->ndocs - 1) ?
+			    DEC_CP1252 : DEC_UTF8_TRY;
 		else
 			enc = decoder_from_name(encname);
-		csv_free(p);
-		if ((p = csv_new(&co)) == NULL)
-			td_fatal("csv_new: bad options");
-		header_free(&ps);
-		ps.skip = mapper_skip_rows(m);
-		ps.need_header = mapper_has_header(m);
-		if (!ps.need_header &&
-		    mapper_begin(m, &ps.doc, NULL, &missing) != 0) {
-			x_free(missing);
-			t2(res, "bad_file_name", "the file or member name is "
-			    "not valid UTF-8");
+		if (st != NULL)
+			e.ops->free(st);
+		st = NULL;
+		if ((r = e.ops->open(&st, c, &e)) != 0) {
+			if (r < 0)
+				ret = r;
 			goto out;
 		}
-		if ((ret = process_doc(&ps, u, p, enc, autoenc, blk, &dec,
+		if ((ret = process_doc(&e, st, u, enc, autoenc, blk, &dec,
 		    &total)) != 0)
 			goto out;
-		if (res->t2code != NULL || res->restart)
+		if (res->t2code != NULL || e.restart)
 			goto out;
 	}
 	if (r < 0) {
@@ -583,7 +537,7 @@ process_file(struct mapper *m, const struct td_conf *c, int fd,
 		no_document(res, unpack_stats(u));
 		goto out;
 	}
-	if ((r = flush_batch(&ps)) != 0)
+	if ((r = flush_batch(&e)) != 0)
 		ret = r;
 	else
 		reject_ratio(res, td_conf_u64(c, TDK_integration_max_reject_ratio));
@@ -592,7 +546,7 @@ process_file(struct mapper *m, const struct td_conf *c, int fd,
 		snprintf(res->format, sizeof(res->format), "%s",
 		    unpack_stats(u)->format);
 	/* the digest of what was read, the rest of the file included */
-	if (u != NULL && ret == 0 && !res->restart &&
+	if (u != NULL && ret == 0 && !e.restart &&
 	    (r = unpack_digest(u, res->raw_sha256, &res->raw_size)) != 0) {
 		if (r == TD_ERR_FORMAT) {	/* changed: that explains all */
 			t2(res, unpack_errcode(u), "%s", unpack_errmsg(u));
@@ -601,10 +555,43 @@ process_file(struct mapper *m, const struct td_conf *c, int fd,
 		} else
 			ret = r;
 	}
+	if (ret == 0 && e.restart)
+		*restart = e.restart_doc;
+	if (st != NULL)
+		e.ops->free(st);
 	x_free(blk);
-	header_free(&ps);
-	csv_free(p);
 	unpack_close(u);
 	td_buf_free(&dec);
 	return ret;
+}
+
+int
+process_file(struct mapper *m, const struct td_conf *c, int fd,
+    const struct proc_opts *o, const struct proc_sink *sink,
+    struct proc_result *res)
+{
+	size_t *force = NULL, nforce = 0, doc;
+	int r;
+
+	for (;;) {
+		r = process_pass(m, c, fd, o, force, nforce, sink, res, &doc);
+		if (r != 0 || doc == SIZE_MAX)
+			break;
+		/*
+		 * encoding = auto: that document is not UTF-8. Read it as
+		 * windows-1252 and start the file over; the sink forgets
+		 * what it was given, so nothing is delivered twice.
+		 */
+		force = xreallocarray(force, nforce + 1, sizeof(*force));
+		force[nforce++] = doc;
+		proc_result_clear(res);
+		if (lseek(fd, 0, SEEK_SET) != 0) {
+			r = TD_ERR_IO;
+			break;
+		}
+		if ((r = sink->reset(sink->arg, doc)) != 0)
+			break;
+	}
+	x_free(force);
+	return r;
 }

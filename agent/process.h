@@ -1,8 +1,11 @@
 /*
  * process.h - one received file through unpack, decode, parse and map:
  * documents (archive members) in, record lines into batch buffers,
- * rejections to a callback. Shared by `once` and `try`. Memory is bounded
- * by the CSV limits, the read block and batch_records.
+ * rejections to a callback. The parser is the one [parse] format names
+ * (parser.h); records of every format go through the same mapping,
+ * totals, batching and rejection (emit_record). Shared by `once` and
+ * `try`. Memory is bounded by the parser's limits, the read block and
+ * batch_records.
  */
 #ifndef TD_PROCESS_H
 #define TD_PROCESS_H
@@ -13,6 +16,7 @@
 #include "decimal.h"
 
 struct mapper;
+struct parser_ops;
 struct td_conf;
 
 struct batch_totals {
@@ -40,6 +44,13 @@ struct proc_sink {
 			    const struct batch_totals *);
 	/* A Tier 3 rejection (the document goes on). */
 	int		(*reject)(void *arg, const struct rejection *);
+	/*
+	 * Forget every batch and rejection received so far: the file is
+	 * processed again from its first byte, because encoding = auto
+	 * found that document doc (0-based) is not UTF-8 and reads it as
+	 * windows-1252 this time. No buffer given out before is used again.
+	 */
+	int		(*reset)(void *arg, size_t doc);
 	void		*arg;
 };
 
@@ -64,17 +75,13 @@ struct proc_result {
 	const char	*t2code;
 	char		 t2msg[512];
 	char		*t2detail;	/* JSON object text, or NULL */
-	/* encoding = auto met a document that is not UTF-8: run again with
-	 * that document (index restart_doc) read as windows-1252 */
-	int		 restart;
-	size_t		 restart_doc;
 	int		 ioerr;		/* a sink failed: TD_ERR_* */
 	/*
 	 * The SHA-256 (lowercase hex) and size of every byte read from the
 	 * fd, offset 0 to its end: what was parsed, and the rest of the file
-	 * read after it. "" when process_file() returned an error or res
-	 * asks for a restart; a file that changed while it was read is
-	 * refused as Tier 2 file_changed and has "" too.
+	 * read after it. "" when process_file() returned an error; a file
+	 * that changed while it was read is refused as Tier 2 file_changed
+	 * and has "" too.
 	 */
 	char		 raw_sha256[65];
 	uint64_t	 raw_size;
@@ -84,14 +91,15 @@ struct proc_opts {
 	const char	*transmission_id;
 	const char	*file;		/* name of the received file */
 	uint64_t	 batch_records;
-	const size_t	*force_cp1252;	/* document indexes read as cp1252 */
-	size_t		 nforce;
+	/* the parser; NULL: the one [parse] format names */
+	const struct parser_ops *parser;
 };
 
 /*
- * Process the file read from fd. Returns 0 when it was read to the end
- * (look at res->t2code and res->restart), or a negative TD_ERR_* for a
- * local failure (I/O, disk full) that must be retried.
+ * Process the file read from fd (a regular file: with encoding = auto
+ * it may be read again from offset 0, after sink->reset). Returns 0 when
+ * it was read to the end (look at res->t2code), or a negative TD_ERR_*
+ * for a local failure (I/O, disk full) that must be retried.
  */
 int	process_file(struct mapper *, const struct td_conf *, int fd,
 	    const struct proc_opts *, const struct proc_sink *,

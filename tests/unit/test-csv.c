@@ -167,7 +167,7 @@ struct coll {
 
 static void
 ser_rec(struct sb *b, uint64_t line, int err, size_t errfield, size_t nf,
-    const struct csv_field *f, const char *raw, size_t rawlen)
+    const struct td_field *f, const char *raw, size_t rawlen)
 {
 	size_t i;
 
@@ -281,7 +281,7 @@ struct ref {
 static void
 ref_emit(struct ref *r)
 {
-	struct csv_field f[64];
+	struct td_field f[64];
 	size_t i, nf = r->err ? 0 : r->nf;
 
 	for (i = 0; i < nf; i++) {

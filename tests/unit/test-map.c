@@ -1,7 +1,8 @@
 /*
- * test-map.c - agent/map.c: rows made by hand mapped to records; what a
- * full output buffer and a field that is not UTF-8 each give, alone and
- * together.
+ * test-map.c - agent/map.c: field values made by hand mapped to records;
+ * what a full output buffer and a field that is not UTF-8 each give,
+ * alone and together; the source position under the key its format
+ * names.
  */
 #include "config.h"
 
@@ -13,9 +14,9 @@
 #include "td.h"
 #include "buf.h"
 #include "conf.h"
-#include "csv.h"
 #include "hash.h"
 #include "map.h"
+#include "parser.h"
 #include "../lib/tap.h"
 #include "../lib/testutil.h"
 
@@ -24,10 +25,9 @@ static char tmpdir[] = "/tmp/test-map.XXXXXX";
 #define TID	"0123456789abcdef0123456789abcdef" \
 		"0123456789abcdef0123456789abcdef"
 
-/* A row of n fields from a NULL-terminated list of strings. */
-static void
-mkrec(struct csv_rec *r, struct csv_field *f, const char *const *v,
-    uint64_t line)
+/* The field values of a NULL-terminated list of strings: how many. */
+static size_t
+mkrec(struct td_field *f, const char *const *v)
 {
 	size_t n;
 
@@ -35,11 +35,7 @@ mkrec(struct csv_rec *r, struct csv_field *f, const char *const *v,
 		f[n].p = v[n];
 		f[n].len = strlen(v[n]);
 	}
-	memset(r, 0, sizeof(*r));
-	r->f = f;
-	r->nf = n;
-	r->line = line;
-	r->raw = "";
+	return n;
 }
 
 /* The mapper points into its configuration: keep it until the end. */
@@ -50,14 +46,14 @@ mapper(const char *maplines, const char **hdr, struct map_doc *doc)
 {
 	struct td_conf *c = conf = tu_conf(tmpdir, maplines);
 	struct mapper *m = NULL;
-	struct csv_field f[16];
-	struct csv_rec r;
+	struct td_field f[16];
+	size_t n;
 	char *err = NULL, *why = NULL;
 
 	if (c == NULL || mapper_new(c, &m, &err) != 0)
 		td_fatal("mapper: %s", err ? err : "no configuration");
-	mkrec(&r, f, hdr, 1);
-	if (mapper_begin(m, doc, &r, &why) != 0)
+	n = mkrec(f, hdr);
+	if (mapper_begin(m, doc, f, n, &why) != 0)
 		td_fatal("mapper_begin: %s", why ? why : "?");
 	return m;
 }
@@ -80,14 +76,13 @@ static void
 is_map(struct mapper *m, const char **row, struct td_buf *out, int want,
     const char *code, const char *what)
 {
-	struct csv_field f[16];
-	struct csv_rec r;
+	struct td_field f[16];
 	struct map_result res;
-	size_t before = out->len;
+	size_t before = out->len, n;
 	int rc;
 
-	mkrec(&r, f, row, 2);
-	rc = mapper_map(m, &r, 1, out, &res);
+	n = mkrec(f, row);
+	rc = mapper_map(m, f, n, 1, 2, out, &res);
 	if (!ok(rc == want && (rc != 1 || strcmp(res.code, code) == 0),
 	    "%s: %d %s", what, want, code ? code : ""))
 		diag("  got %d %s", rc, rc == 1 ? res.code : "");
@@ -105,7 +100,7 @@ static char ITEM[1000];
 static void
 test_errors(void)
 {
-	struct map_doc doc = { TID, "a.csv", NULL, 1 };
+	struct map_doc doc = { TID, "a.csv", NULL, 1, "line" };
 	struct mapper *m = mapper(MAP_ALL, hdr_all, &doc);
 	const char *good[] = { "1", "x", "041000001239", "2026-11-28", "2",
 	    "p", NULL };
@@ -151,20 +146,20 @@ record_id(struct mapper *m, const struct map_doc *doc, uint64_t ordinal,
 {
 	const char *good[] = { "1", "x", "041000001239", "2026-11-28", "2",
 	    "p", NULL };
-	struct csv_field f[16];
-	struct csv_rec r;
+	struct td_field f[16];
 	struct map_result res;
 	struct td_buf out;
 	char *why = NULL;
 	const char *p;
+	size_t n;
 
 	id[0] = '\0';
-	mkrec(&r, f, hdr_all, 1);
-	if (mapper_begin(m, doc, &r, &why) != 0)
+	n = mkrec(f, hdr_all);
+	if (mapper_begin(m, doc, f, n, &why) != 0)
 		td_fatal("mapper_begin: %s", why ? why : "?");
 	td_buf_init(&out, 0, 0);
-	mkrec(&r, f, good, 2);
-	if (mapper_map(m, &r, ordinal, &out, &res) == 0 &&
+	n = mkrec(f, good);
+	if (mapper_map(m, f, n, ordinal, 2, &out, &res) == 0 &&
 	    (p = strstr(td_buf_cstr(&out), "\"record_id\":\"")) != NULL)
 		snprintf(id, 65, "%.64s", p + 13);
 	td_buf_free(&out);
@@ -178,7 +173,7 @@ record_id(struct mapper *m, const struct map_doc *doc, uint64_t ordinal,
 static void
 test_record_id(void)
 {
-	struct map_doc doc = { TID, "a.tar", "d/c.csv", 1 };
+	struct map_doc doc = { TID, "a.tar", "d/c.csv", 1, "line" };
 	struct mapper *m = mapper(MAP_ALL, hdr_all, &doc);
 	char got[65], want[TD_SHA256_HEX];
 	static const char in1[] = "acme\n" TID "\nd/c.csv\n7";
@@ -229,17 +224,16 @@ test_ambiguous(void)
 		{ { "Store", "UPC", "UPC", "Date", "Units", NULL }, TD_ERR_FORMAT,
 		    "\"Item\", \"Promo\"" },
 	};
-	struct map_doc doc = { TID, "a.csv", NULL, 1 };
+	struct map_doc doc = { TID, "a.csv", NULL, 1, "line" };
 	struct mapper *m = mapper(MAP_ALL, hdr_all, &doc);
-	struct csv_field f[16];
-	struct csv_rec r;
+	struct td_field f[16];
 	char *why;
-	size_t i;
+	size_t i, n;
 	int rc;
 
 	for (i = 0; i < TD_NELEM(t); i++) {
-		mkrec(&r, f, t[i].hdr, 1);
-		rc = mapper_begin(m, &doc, &r, &why);
+		n = mkrec(f, t[i].hdr);
+		rc = mapper_begin(m, &doc, f, n, &why);
 		is_int(rc, t[i].rc, "header %zu: mapper_begin %d", i, t[i].rc);
 		is_str(why, t[i].why, "header %zu: %s", i, t[i].why ?
 		    t[i].why : "fine");
@@ -247,6 +241,52 @@ test_ambiguous(void)
 	}
 	mapper_free(m);
 	td_conf_free(conf);
+}
+
+/*
+ * The source position goes under the key the document's format names
+ * ("line" when none), with the value given; values by column number
+ * need no header.
+ */
+static void
+test_position(void)
+{
+	static const struct {
+		const char *position, *want;
+	} t[] = {
+		{ "segment", "\"source\":{\"file\":\"a.edi\",\"member\":null,"
+		    "\"segment\":9},\"store_id\":\"1\"" },
+		{ "line", "\"member\":null,\"line\":9}," },
+		{ NULL, "\"member\":null,\"line\":9}," },
+	};
+	const char *vals[] = { "1", "041000001239", "20261128", "2", NULL };
+	struct map_doc doc = { TID, "a.edi", NULL, 1, NULL };
+	struct td_conf *c = tu_conf(tmpdir, "store_id = column 1\n"
+	    "gtin = column 2 gtin\ntxn_date = column 3 date \"%Y%m%d\"\n"
+	    "quantity = column 4 decimal\n[parse]\nheader = no\n");
+	struct mapper *m = NULL;
+	struct map_result res;
+	struct td_field f[8];
+	struct td_buf out;
+	char *err = NULL, *why = NULL;
+	size_t i, n;
+
+	if (c == NULL || mapper_new(c, &m, &err) != 0)
+		td_fatal("mapper: %s", err ? err : "no configuration");
+	n = mkrec(f, vals);
+	for (i = 0; i < TD_NELEM(t); i++) {
+		doc.position = t[i].position;
+		is_int(mapper_begin(m, &doc, NULL, 0, &why), 0, "%s: bound "
+		    "without a header", t[i].position ? t[i].position : "NULL");
+		td_buf_init(&out, 0, 0);
+		is_int(mapper_map(m, f, n, 1, 9, &out, &res), 0, "%s: mapped",
+		    t[i].position ? t[i].position : "NULL");
+		ok(strstr(td_buf_cstr(&out), t[i].want) != NULL, "%s: %s",
+		    t[i].position ? t[i].position : "NULL", t[i].want);
+		td_buf_free(&out);
+	}
+	mapper_free(m);
+	td_conf_free(c);
 }
 
 int
@@ -257,6 +297,7 @@ main(void)
 	test_errors();
 	test_record_id();
 	test_ambiguous();
+	test_position();
 	if (getenv("TD_KEEP_TMP") == NULL)
 		tu_sh("/", "rm -rf '%s'", tmpdir);
 	return done_testing();

@@ -2,7 +2,9 @@
  * test-process.c - agent/process.c: a file through unpack, decode, parse
  * and map as `once` and `try` run it, with the records, rejections and
  * Tier 2 verdict kept in memory; the digest and size of the raw bytes it
- * read (compared with sha256sum) whatever the file and its fate.
+ * read (compared with sha256sum) whatever the file and its fate; a
+ * parser of another format (one made here) driving emit_record(); the
+ * encoding = auto restart and the sink it resets.
  * Files are made at test time in a temporary directory.
  */
 #include "config.h"
@@ -22,6 +24,7 @@
 #include "conf.h"
 #include "hash.h"
 #include "map.h"
+#include "parser.h"
 #include "process.h"
 #include "../lib/tap.h"
 #include "../lib/testutil.h"
@@ -36,6 +39,9 @@ struct got {
 	struct td_buf	 buf;		/* the batch being filled */
 	struct td_buf	 recs;		/* every record line */
 	struct td_buf	 rejs;		/* "line code: message" per rejection */
+	struct td_buf	 batches;	/* "records quantity amount" per batch */
+	struct td_buf	 resets;	/* "doc " per sink reset */
+	int		 reset_rc;	/* what the reset returns */
 	uint64_t	 nrec;
 	struct proc_result res;
 	int		 rc;
@@ -55,8 +61,12 @@ g_batch(void *arg, struct td_buf *b, uint64_t n,
     const struct batch_totals *bt)
 {
 	struct got *g = arg;
+	char q[TD_DEC_STRMAX], a[TD_DEC_STRMAX];
 
-	(void)bt;
+	td_dec_format(&bt->quantity, q, sizeof(q));
+	td_dec_format(&bt->amount, a, sizeof(a));
+	td_buf_printf(&g->batches, "%llu %s %s\n", (unsigned long long)n, q,
+	    bt->has_amount ? a : "null");
 	g->nrec += n;
 	return td_buf_append(&g->recs, b->p, b->len);
 }
@@ -70,41 +80,87 @@ g_reject(void *arg, const struct rejection *rj)
 	    (unsigned long long)rj->line, rj->code, rj->message);
 }
 
+/* As a sink must: forget what it was given; note that it was asked. */
+static int
+g_reset(void *arg, size_t doc)
+{
+	struct got *g = arg;
+
+	td_buf_printf(&g->resets, "%zu ", doc);
+	td_buf_reset(&g->recs);
+	td_buf_reset(&g->rejs);
+	td_buf_reset(&g->batches);
+	g->nrec = 0;
+	return g->reset_rc;
+}
+
 #define MAP_STD	"store_id = column \"Store\"\n" \
 		"gtin = column \"UPC\" gtin\n" \
 		"txn_date = column \"Date\" date \"%Y-%m-%d\"\n" \
 		"quantity = column \"Units\" decimal\n"
 
-/* Process tmpdir/rel with the mapping of c into *g (free with got_free). */
 static void
-run(const struct td_conf *c, const char *rel, struct got *g)
+got_init(struct got *g)
 {
-	struct mapper *m = NULL;
-	struct proc_sink sink;
-	struct proc_opts po;
-	char *p = xasprintf("%s/%s", tmpdir, rel), *err = NULL;
-	int fd;
-
 	memset(g, 0, sizeof(*g));
 	td_buf_init(&g->buf, 4096, 0);
 	td_buf_init(&g->recs, 4096, 0);
 	td_buf_init(&g->rejs, 4096, 0);
+	td_buf_init(&g->batches, 256, 0);
+	td_buf_init(&g->resets, 64, 0);
+}
+
+/*
+ * Process what fd reads with the mapping of c and parser ops (NULL: the
+ * one of [parse] format) into *g, initialised with got_init().
+ */
+static void
+run_fd(const struct td_conf *c, int fd, const char *name,
+    const struct parser_ops *ops, uint64_t batch_records, struct got *g)
+{
+	struct mapper *m = NULL;
+	struct proc_sink sink;
+	struct proc_opts po;
+	char *err = NULL;
+
 	if (mapper_new(c, &m, &err) != 0)
 		td_fatal("mapper_new: %s", err);
-	if ((fd = open(p, O_RDONLY)) < 0)
-		td_fatal("%s: %s", p, strerror(errno));
+	memset(&sink, 0, sizeof(sink));
 	sink.buffer = g_buffer;
 	sink.batch = g_batch;
 	sink.reject = g_reject;
+	sink.reset = g_reset;
 	sink.arg = g;
 	memset(&po, 0, sizeof(po));
 	po.transmission_id = TID;
-	po.file = rel;
-	po.batch_records = 1000;
+	po.file = name;
+	po.batch_records = batch_records;
+	po.parser = ops;
 	g->rc = process_file(m, c, fd, &po, &sink, &g->res);
-	close(fd);
 	mapper_free(m);
+}
+
+/* Process tmpdir/rel as run_fd() does (free *g with got_free). */
+static void
+run_with(const struct td_conf *c, const char *rel,
+    const struct parser_ops *ops, uint64_t batch_records, struct got *g)
+{
+	char *p = xasprintf("%s/%s", tmpdir, rel);
+	int fd;
+
+	got_init(g);
+	if ((fd = open(p, O_RDONLY)) < 0)
+		td_fatal("%s: %s", p, strerror(errno));
+	run_fd(c, fd, rel, ops, batch_records, g);
+	close(fd);
 	x_free(p);
+}
+
+/* Process tmpdir/rel with the mapping of c into *g (free with got_free). */
+static void
+run(const struct td_conf *c, const char *rel, struct got *g)
+{
+	run_with(c, rel, NULL, 1000, g);
 }
 
 static void
@@ -113,6 +169,8 @@ got_free(struct got *g)
 	td_buf_free(&g->buf);
 	td_buf_free(&g->recs);
 	td_buf_free(&g->rejs);
+	td_buf_free(&g->batches);
+	td_buf_free(&g->resets);
 	proc_result_clear(&g->res);
 }
 
@@ -361,6 +419,309 @@ test_reject_ratio(void)
 	td_conf_free(c2);
 }
 
+/*
+ * A format made for this test, to show that a parser other than CSV
+ * drives emit_record(): segments end with '~' (line ends between them
+ * are skipped), elements are separated by '*', and segments are counted
+ * from 1 in their document, as X12 counts them.
+ *   R*v1*v2*...   a record of these values, at its segment's ordinal
+ *   X*code*msg    a record the parser rejects itself
+ *   F*code*msg    the whole file is refused
+ * Every other segment is skipped (but counted).
+ */
+struct seg {
+	struct emitter	*e;
+	struct td_buf	 cur;		/* the segment being read */
+	uint64_t	 ordinal;
+};
+
+static int
+seg_open(void **state, const struct td_conf *c, struct emitter *e)
+{
+	struct seg *s = xcalloc(1, sizeof(*s));
+
+	(void)c;
+	s->e = e;
+	td_buf_init(&s->cur, 256, 4096);
+	*state = s;
+	return emit_header(e, NULL, 0, 0);	/* columns by number */
+}
+
+static int
+seg_one(struct seg *s)
+{
+	struct td_field f[8];
+	struct prec pr;
+	const char *p = td_buf_cstr(&s->cur), *end = p + s->cur.len, *q;
+	char code[64], msg[128];
+	size_t n = 0;
+
+	s->ordinal++;
+	for (;;) {
+		q = memchr(p, '*', (size_t)(end - p));
+		f[n].p = p;
+		f[n++].len = (size_t)((q != NULL ? q : end) - p);
+		if (q == NULL || n == TD_NELEM(f))
+			break;
+		p = q + 1;
+	}
+	memset(&pr, 0, sizeof(pr));
+	pr.pos = s->ordinal;
+	pr.raw = s->cur.p;
+	pr.rawlen = s->cur.len;
+	if (f[0].len != 1 || (f[0].p[0] != 'R' && n < 3))
+		return 0;
+	snprintf(code, sizeof(code), "%.*s", (int)f[1].len, f[1].p);
+	snprintf(msg, sizeof(msg), "%.*s", n > 2 ? (int)f[2].len : 0,
+	    n > 2 ? f[2].p : "");
+	switch (f[0].p[0]) {
+	case 'R':
+		pr.f = f + 1;
+		pr.nf = n - 1;
+		return emit_record(s->e, &pr);
+	case 'X':
+		pr.code = code;
+		pr.msg = msg;
+		return emit_record(s->e, &pr);
+	case 'F':
+		/* the code must outlive the call: one of the known ones */
+		return emit_fail(s->e, strcmp(code, "x12_envelope") == 0 ?
+		    "x12_envelope" : "x12_other", "segment %llu: %s",
+		    (unsigned long long)s->ordinal, msg);
+	}
+	return 0;
+}
+
+static int
+seg_feed(void *state, const char *text, size_t n)
+{
+	struct seg *s = state;
+	size_t i;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		if (text[i] == '~') {
+			r = seg_one(s);
+			td_buf_reset(&s->cur);
+			if (r != 0)
+				return r;
+		} else if (s->cur.len > 0 || (text[i] != '\n' &&
+		    text[i] != '\r')) {
+			if (td_buf_putc(&s->cur, text[i]) != 0)
+				return emit_fail(s->e, "x12_other", "segment "
+				    "%llu is too long",
+				    (unsigned long long)s->ordinal + 1);
+		}
+	}
+	return 0;
+}
+
+static int
+seg_finish(void *state)
+{
+	struct seg *s = state;
+
+	if (s->cur.len > 0)
+		return emit_fail(s->e, "x12_envelope", "the last segment has "
+		    "no terminator");
+	return 0;
+}
+
+static void
+seg_free(void *state)
+{
+	struct seg *s = state;
+
+	td_buf_free(&s->cur);
+	x_free(s);
+}
+
+static const struct parser_ops seg_ops = {
+	.name = "seg",
+	.position = "segment",
+	.open = seg_open,
+	.feed = seg_feed,
+	.finish = seg_finish,
+	.free = seg_free,
+};
+
+#define MAP_SEG	"store_id = column 1\n" \
+		"gtin = column 2 gtin\n" \
+		"txn_date = column 3 date \"%Y%m%d\"\n" \
+		"quantity = column 4 decimal\n" \
+		"amount = column 5 decimal\n" \
+		"[integration]\nmax_reject_ratio = 1\n"
+
+/* The n-th record line (0-based) of g has needle. */
+static int
+nth_has(const struct got *g, int n, const char *needle)
+{
+	const char *p = td_buf_cstr((struct td_buf *)&g->recs), *q;
+
+	for (; p != NULL && n > 0; n--)
+		if ((p = strchr(p, '\n')) != NULL)
+			p++;
+	if (p == NULL || (q = strstr(p, needle)) == NULL)
+		return 0;
+	return memchr(p, '\n', (size_t)(q - p)) == NULL;
+}
+
+/*
+ * Another format through emit_record(): its records mapped by column at
+ * their segment ordinals, its own rejections and the mapper's with the
+ * segment, control totals, batches cut, a Tier 2 from the parser.
+ */
+static void
+test_other_format(void)
+{
+	struct td_conf *c = tu_conf(tmpdir, MAP_SEG);
+	struct got g;
+	char id[65], want[TD_SHA256_HEX], q[TD_DEC_STRMAX], a[TD_DEC_STRMAX];
+	static const char in5[] = "acme\n" TID "\n\n5";
+
+	tu_sh(tmpdir, "printf 'HDR*x~\\nR*1*041000001239*20261128*2*3.5~\\n"
+	    "R*2*041000001239*20261128*-1*~\\n"
+	    "X*x12_bad_segment*LIN has no item id~\\n"
+	    "R*3*041000001235*20261128*1~\\nJUNK~\\n"
+	    "R*4*4006381333931*20261129*5*10~\\n' > f.seg && "
+	    "mkdir -p a && printf 'R*1*041000001239*20261128*2~"
+	    "F*x12_envelope*IEA01 is not 1~' > a/m.seg && "
+	    "tar -cf m.tar a/m.seg");
+	run_with(c, "f.seg", &seg_ops, 2, &g);
+	is_int(g.rc, 0, "seg: process_file returns 0");
+	is_str(g.res.t2code, NULL, "seg: no Tier 2");
+	is_int(g.nrec, 3, "seg: three records");
+	ok(nth_has(&g, 0, "\"source\":{\"file\":\"f.seg\",\"member\":null,"
+	    "\"segment\":2},\"store_id\":\"1\",\"retailer_item_id\":null,"
+	    "\"gtin\":\"00041000001239\",\"txn_date\":\"2026-11-28\""),
+	    "seg: the first record is segment 2's, mapped by column");
+	ok(nth_has(&g, 1, "\"segment\":3}") && nth_has(&g, 2, "\"segment\":7}"),
+	    "seg: the others are segments 3 and 7");
+	ok(strstr(td_buf_cstr(&g.recs), "\"line\"") == NULL,
+	    "seg: no record names a line");
+	nth_id(&g, 2, id);
+	td_sha256_hex(in5, sizeof(in5) - 1, want);
+	is_str(id, want, "seg: record_id counts the rejected records too "
+	    "(the third record is the fifth)");
+	is_str(g.rejs.p, "4 x12_bad_segment: LIN has no item id\n"
+	    "5 gtin_check_digit: gtin: \"041000001235\" is not a valid GTIN "
+	    "(gtin_check_digit)\n", "seg: the parser's rejection and the "
+	    "mapper's, each at its segment");
+	ok(g.res.rows == 5 && g.res.records == 3 && g.res.rejected == 2,
+	    "seg: 5 in, 3 records, 2 rejected (%llu %llu %llu)",
+	    (unsigned long long)g.res.rows, (unsigned long long)g.res.records,
+	    (unsigned long long)g.res.rejected);
+	is_str(g.batches.p, "2 1 3.50\n1 5 10.00\n", "seg: batches of 2 "
+	    "records, each with its control totals");
+	td_dec_format(&g.res.quantity, q, sizeof(q));
+	td_dec_format(&g.res.amount, a, sizeof(a));
+	ok(strcmp(q, "6") == 0 && strcmp(a, "13.50") == 0 &&
+	    g.res.has_amount && g.res.batches == 2, "seg: the file's control "
+	    "totals, 6 and 13.50, in 2 batches");
+	got_free(&g);
+
+	run_with(c, "m.tar", &seg_ops, 2, &g);
+	is_str(g.res.t2code, "x12_envelope", "seg: the parser refuses the file");
+	is_str(g.res.t2msg, "member a/m.seg: segment 2: IEA01 is not 1",
+	    "seg: the message names the member, then the parser's words");
+	is_int(g.nrec, 0, "seg: nothing of a refused file reaches the sink");
+	got_free(&g);
+	td_conf_free(c);
+}
+
+/*
+ * encoding = auto: a document that is not UTF-8 starts the file over
+ * with it read as windows-1252; the sink is told to forget what it had,
+ * and what it ends with is the last pass only.
+ */
+static void
+test_auto_restart(void)
+{
+	struct td_conf *c = tu_conf(tmpdir, MAP_STD
+	    "retailer_item_id = column \"Item\"\n");
+	struct got g;
+	char *p;
+	int fds[2];
+
+	tu_sh(tmpdir, "mkdir -p enc && cd enc && "
+	    "printf 'Store,UPC,Date,Units,Item\\n1,041000001239,2026-11-28,1,"
+	    "CAF\\303\\211\\n' > u.csv && "
+	    "printf 'Store,UPC,Date,Units,Item\\n2,041000001239,2026-11-28,2,"
+	    "CAF\\311 \\200\\n' > c.csv && "
+	    "python3 -c 'import zipfile; "
+	    "z = zipfile.ZipFile(\"../uc.zip\", \"w\"); z.write(\"u.csv\"); "
+	    "z.write(\"c.csv\"); z.close()' && "
+	    "cp c.csv c2.csv && tar -cf ../cuc.tar c.csv u.csv c2.csv");
+	/* batches of one: u.csv's record reaches the sink before c.csv */
+	run_with(c, "uc.zip", NULL, 1, &g);
+	is_int(g.rc, 0, "uc.zip: process_file returns 0");
+	is_str(g.resets.p, "1 ", "uc.zip: the sink is reset once, for "
+	    "document 1");
+	is_int(g.nrec, 2, "uc.zip: two records, none twice");
+	ok(nth_has(&g, 0, "\"retailer_item_id\":\"CAF\xc3\x89\"") &&
+	    nth_has(&g, 1, "\"retailer_item_id\":\"CAF\xc3\x89 \xe2\x82\xac\""),
+	    "uc.zip: u.csv read as UTF-8, c.csv as windows-1252");
+	ok(g.res.ndocs == 2 && strcmp(g.res.docs[0].encoding, "utf-8") == 0 &&
+	    strcmp(g.res.docs[1].encoding, "windows-1252") == 0 &&
+	    strcmp(proc_encoding(&g.res), "mixed") == 0,
+	    "uc.zip: each document's encoding, mixed for the file");
+	ok(g.res.raw_sha256[0] != '\0', "uc.zip: the digest of the last pass");
+	got_free(&g);
+
+	run_with(c, "cuc.tar", NULL, 1, &g);
+	is_str(g.res.t2code, NULL, "cuc.tar: no Tier 2");
+	is_str(g.resets.p, "0 2 ", "cuc.tar: reset for document 0, then 2");
+	is_int(g.nrec, 3, "cuc.tar: three records, none twice");
+	got_free(&g);
+
+	/* a sink that cannot start over: its error, no verdict */
+	got_init(&g);
+	g.reset_rc = TD_ERR_NOSPACE;
+	p = xasprintf("%s/uc.zip", tmpdir);
+	if ((fds[0] = open(p, O_RDONLY)) < 0)
+		td_fatal("%s: %s", p, strerror(errno));
+	run_fd(c, fds[0], "uc.zip", NULL, 1000, &g);
+	close(fds[0]);
+	is_int(g.rc, TD_ERR_NOSPACE, "a reset that fails: process_file "
+	    "returns its error");
+	got_free(&g);
+
+	/* what cannot be read again cannot start over: a local error */
+	got_init(&g);
+	if (pipe(fds) != 0)
+		td_fatal("pipe: %s", strerror(errno));
+	tu_sh(tmpdir, "cat enc/c.csv > /dev/fd/%d", fds[1]);
+	close(fds[1]);
+	run_fd(c, fds[0], "c.csv", NULL, 1000, &g);
+	close(fds[0]);
+	is_int(g.rc, TD_ERR_IO, "a pipe that must be read again: TD_ERR_IO");
+	got_free(&g);
+	x_free(p);
+	td_conf_free(c);
+}
+
+/* The parsers by [parse] format: csv; x12 is refused until it exists. */
+static void
+test_parser_table(void)
+{
+	struct td_conf *c = tu_conf(tmpdir, "[parse]\nformat = x12\n");
+	struct mapper *m = NULL;
+	char *err = NULL;
+
+	ok(parser_find("csv") == &parser_csv && strcmp(parser_csv.position,
+	    "line") == 0, "format = csv: the CSV parser, positions are lines");
+	ok(parser_find("x12") == NULL && parser_find("seg") == NULL &&
+	    parser_find(NULL) == NULL, "no parser for x12 (yet) or others");
+	ok(c != NULL, "format = x12 loads");
+	is_int(c != NULL ? mapper_new(c, &m, &err) : 0, TD_ERR_INVAL,
+	    "format = x12: mapper_new refuses it");
+	is_str(err, "format = x12 is not supported by this version",
+	    "format = x12: what check prints");
+	x_free(err);
+	mapper_free(m);
+	td_conf_free(c);
+}
+
 int
 main(void)
 {
@@ -372,6 +733,9 @@ main(void)
 	test_utf16_hint();
 	test_no_document();
 	test_reject_ratio();
+	test_parser_table();
+	test_other_format();
+	test_auto_restart();
 	if (getenv("TD_KEEP_TMP") == NULL)
 		tu_sh(tmpdir, "cd / && rm -rf '%s'", tmpdir);
 	return done_testing();

@@ -1,0 +1,198 @@
+/*
+ * parse-csv.c - format = csv behind the parser ops (parser.h): the
+ * tokeniser (csv.c) fed with a document's decoded text; skip_rows, the
+ * header row bound by name, and every row after it emitted with its
+ * physical line. A row that is not valid CSV is emitted as rejected with
+ * a message naming the field (by number and header name) and the limit.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "td.h"
+#include "conf.h"
+#include "csv.h"
+#include "map.h"
+#include "parser.h"
+
+struct pcsv {
+	struct emitter	*e;
+	struct csv	*p;
+	struct csv_opts	 co;		/* the limits, for messages */
+	uint64_t	 skip;		/* rows still to skip */
+	int		 need_header;
+	char		**hdr;		/* the document's header */
+	size_t		 nhdr;
+};
+
+/* Keep the header's names: messages name a column by them. */
+static void
+header_keep(struct pcsv *pc, const struct csv_rec *rec)
+{
+	size_t i;
+
+	pc->hdr = xcalloc(rec->nf, sizeof(*pc->hdr));
+	for (i = 0; i < rec->nf; i++)
+		pc->hdr[i] = xstrndup(rec->f[i].p, rec->f[i].len);
+	pc->nhdr = rec->nf;
+}
+
+/*
+ * What is wrong with a record that is not valid CSV, naming the field
+ * (by number, and by its header name when there is one) and the limit.
+ */
+static void
+csv_problem(const struct pcsv *pc, const struct csv_rec *rec, char *buf,
+    size_t n)
+{
+	char col[128], show[96];
+	size_t f = rec->errfield;
+
+	if (f > 0 && f <= pc->nhdr)
+		snprintf(col, sizeof(col), "field %zu (\"%s\")", f,
+		    mapper_shown(pc->hdr[f - 1], strlen(pc->hdr[f - 1]), show,
+		    sizeof(show)));
+	else
+		snprintf(col, sizeof(col), "field %zu", f);
+	switch (rec->err) {
+	case CSV_E_FIELD_TOO_LONG:
+		snprintf(buf, n, "%s is longer than max_field (%zu bytes)", col,
+		    pc->co.max_field);
+		break;
+	case CSV_E_RECORD_TOO_LONG:
+		snprintf(buf, n, "the record is longer than max_record (%zu "
+		    "bytes)", pc->co.max_record);
+		break;
+	case CSV_E_TOO_MANY_FIELDS:
+		snprintf(buf, n, "the record has more than max_fields (%zu) "
+		    "fields", pc->co.max_fields);
+		break;
+	case CSV_E_BAD_QUOTE:
+		snprintf(buf, n, "%s has data after its closing quote", col);
+		break;
+	case CSV_E_UNTERMINATED:
+		snprintf(buf, n, "%s opens a quote that is still open at the "
+		    "end of the document", col);
+		break;
+	case CSV_E_NUL_BYTE:
+		snprintf(buf, n, "%s holds a NUL byte, which is not text", col);
+		break;
+	default:
+		snprintf(buf, n, "%s", csv_errcode(rec->err));
+		break;
+	}
+}
+
+static int
+pcsv_header(struct pcsv *pc, const struct csv_rec *rec)
+{
+	char why[256];
+
+	pc->need_header = 0;
+	if (rec->err != 0) {
+		csv_problem(pc, rec, why, sizeof(why));
+		return emit_fail(pc->e, "schema_bad_header", "line %llu: the "
+		    "header row is not valid CSV (%s): %s",
+		    (unsigned long long)rec->line, csv_errcode(rec->err), why);
+	}
+	header_keep(pc, rec);
+	return emit_header(pc->e, rec->f, rec->nf, rec->line);
+}
+
+static int
+pcsv_record(void *arg, const struct csv_rec *rec)
+{
+	struct pcsv *pc = arg;
+	struct prec pr;
+	char why[200], msg[256];
+
+	if (pc->skip > 0) {
+		pc->skip--;
+		return 0;
+	}
+	if (pc->need_header)
+		return pcsv_header(pc, rec);
+	pr.f = rec->f;
+	pr.nf = rec->nf;
+	pr.pos = rec->line;
+	pr.raw = rec->raw;
+	pr.rawlen = rec->rawlen;
+	pr.code = NULL;
+	pr.msg = NULL;
+	if (rec->err != 0) {
+		csv_problem(pc, rec, why, sizeof(why));
+		pr.code = csv_errcode(rec->err);
+		snprintf(msg, sizeof(msg), "the row is not valid CSV (%s): %s",
+		    pr.code, why);
+		pr.msg = msg;
+	}
+	return emit_record(pc->e, &pr);
+}
+
+static void
+pcsv_free(void *state)
+{
+	struct pcsv *pc = state;
+	size_t i;
+
+	if (pc == NULL)
+		return;
+	for (i = 0; i < pc->nhdr; i++)
+		x_free(pc->hdr[i]);
+	x_free(pc->hdr);
+	csv_free(pc->p);
+	x_free(pc);
+}
+
+static int
+pcsv_open(void **state, const struct td_conf *c, struct emitter *e)
+{
+	struct pcsv *pc;
+
+	*state = NULL;
+	pc = xcalloc(1, sizeof(*pc));
+	pc->e = e;
+	pc->co.delim = (unsigned char)td_conf_u64(c, TDK_parse_delimiter);
+	pc->co.max_field = (size_t)td_conf_u64(c, TDK_parse_max_field);
+	pc->co.max_record = (size_t)td_conf_u64(c, TDK_parse_max_record);
+	pc->co.max_fields = (size_t)td_conf_u64(c, TDK_parse_max_fields);
+	if ((pc->p = csv_new(&pc->co)) == NULL)
+		td_fatal("csv_new: bad options");	/* the config checks them */
+	pc->skip = td_conf_u64(c, TDK_parse_skip_rows);
+	pc->need_header = td_conf_u64(c, TDK_parse_header) != 0;
+	*state = pc;
+	/* without a header, columns are named by number from the start */
+	return pc->need_header ? 0 : emit_header(e, NULL, 0, 0);
+}
+
+static int
+pcsv_feed(void *state, const char *text, size_t n)
+{
+	struct pcsv *pc = state;
+
+	return csv_feed(pc->p, text, n, pcsv_record, pc);
+}
+
+static int
+pcsv_finish(void *state)
+{
+	struct pcsv *pc = state;
+	int r;
+
+	if ((r = csv_finish(pc->p, pcsv_record, pc)) != 0)
+		return r;
+	if (pc->need_header)
+		return emit_fail(pc->e, "empty_file", "the document has no "
+		    "header row");
+	return 0;
+}
+
+const struct parser_ops parser_csv = {
+	.name = "csv",
+	.position = "line",
+	.open = pcsv_open,
+	.feed = pcsv_feed,
+	.finish = pcsv_finish,
+	.free = pcsv_free,
+};

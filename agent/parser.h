@@ -1,0 +1,89 @@
+/*
+ * parser.h - the parse stage: one parser per format behind a small ops
+ * table, chosen by [parse] format.
+ *
+ * The processing stage (process.c) unpacks a file into documents,
+ * decodes each to UTF-8 and feeds the text to the format's parser. The
+ * parser finds the records in it and hands each to emit_record(), which
+ * every format shares: it maps the record's field values, keeps the
+ * control totals, cuts batches and sends rejections to the sink. A
+ * parser that reads column names from the document binds them with
+ * emit_header(); one that does not binds the columns by number (names
+ * NULL) before its first record.
+ *
+ *   open(&state, conf, e)       a document starts
+ *   feed(state, text, n) ...    its decoded text, in pieces of any size
+ *   finish(state)               its end
+ *   free(state)                 once open has set a state, whatever
+ *                               open, feed or finish returned
+ *
+ * open, feed and finish return 0 to go on, 1 to stop the file (the
+ * emitter holds why: a Tier 2 verdict given with emit_fail() or through
+ * emit_header(), or a sink that failed; the emit functions return 1
+ * then and the parser returns it), or a negative TD_ERR_* for a local
+ * failure. Nothing is allocated per record: field values point into the
+ * parser's buffers and are read only during the emit call.
+ */
+#ifndef TD_PARSER_H
+#define TD_PARSER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct td_conf;
+struct emitter;
+
+/* A field value: not NUL-terminated; may contain NUL. */
+struct td_field {
+	const char	*p;
+	size_t		 len;
+};
+
+/* One record as its parser found it. */
+struct prec {
+	const struct td_field *f;	/* its values, by column */
+	size_t		 nf;
+	uint64_t	 pos;		/* where it starts (see position) */
+	const char	*raw;		/* its source text, for a rejection */
+	size_t		 rawlen;
+	/* not NULL: the parser rejects it itself (it is not valid syntax),
+	 * with this Tier 3 code and message; f and nf are not read */
+	const char	*code;
+	const char	*msg;
+};
+
+struct parser_ops {
+	const char	*name;		/* the [parse] format value */
+	/* what a record's position counts, as its source object names
+	 * it: "line" (CSV) or "segment" (X12) */
+	const char	*position;
+	int		(*open)(void **state, const struct td_conf *,
+			    struct emitter *);
+	int		(*feed)(void *state, const char *text, size_t n);
+	int		(*finish)(void *state);
+	void		(*free)(void *state);
+};
+
+/* The parser of a format; NULL when this version has none. */
+const struct parser_ops *parser_find(const char *format);
+
+extern const struct parser_ops parser_csv;
+
+/*
+ * Bind the document's columns: names are its column names (a header),
+ * found at position pos; NULL (n 0): columns are named by number only.
+ * 0, or 1: the file is refused (a mapped column missing or named twice,
+ * a file name that is not UTF-8).
+ */
+int	 emit_header(struct emitter *, const struct td_field *names, size_t n,
+	    uint64_t pos);
+/* One record: mapped into the batch, or rejected (Tier 3). 0 or 1. */
+int	 emit_record(struct emitter *, const struct prec *);
+/*
+ * The whole file is refused (Tier 2) with code and a message, which is
+ * prefixed with the archive member when there is one. Returns 1.
+ */
+int	 emit_fail(struct emitter *, const char *code, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+#endif
