@@ -946,8 +946,7 @@ process_one(struct td_ctx *x, const char *tid)
 	}
 	if (r != 0) {
 		td_log(TD_LOG_ERROR, "processing_failed", "file=%s error=%s",
-		    t.name, r == TD_ERR_NOSPACE ? "no space left on device" :
-		    strerror(errno));
+		    t.name, td_errstr(r));
 		goto out;
 	}
 	if (ps.dlqtmp != NULL) {
