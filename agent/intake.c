@@ -24,6 +24,7 @@
 #include "audit.h"
 #include "buf.h"
 #include "conf.h"
+#include "date.h"
 #include "fsutil.h"
 #include "hash.h"
 #include "json.h"
@@ -44,16 +45,6 @@ static int64_t
 now_sec(void)
 {
 	return (int64_t)time(NULL);
-}
-
-static void
-rfc3339(int64_t t, char *buf, size_t n)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 /* ------------------------------------------------------------ claim */
@@ -637,10 +628,10 @@ manifest_json(struct td_ctx *x, const struct tx *t,
     const struct proc_result *res, const struct ob_batch *b, size_t nb)
 {
 	struct td_buf m;
-	char ts[32], q[TD_DEC_STRMAX], a[TD_DEC_STRMAX], *k, *ret;
+	char ts[TD_RFC3339_MAX], q[TD_DEC_STRMAX], a[TD_DEC_STRMAX], *k, *ret;
 	size_t i;
 
-	rfc3339(t->received_at, ts, sizeof(ts));
+	td_rfc3339(t->received_at, ts);
 	td_dec_format(&res->quantity, q, sizeof(q));
 	td_dec_format(&res->amount, a, sizeof(a));
 	td_buf_init(&m, 4096, 0);
@@ -716,7 +707,7 @@ quarantine(struct td_ctx *x, const struct tx *t, const char *code,
     const char *msg, const char *detail, const struct proc_result *res)
 {
 	struct td_buf b;
-	char *qdir, *raw, *qraw, *path, ts[32], *fields;
+	char *qdir, *raw, *qraw, *path, ts[TD_RFC3339_MAX], *fields;
 	int r;
 
 	qdir = xasprintf("%s/%s", x->quarantine, t->id);
@@ -724,7 +715,7 @@ quarantine(struct td_ctx *x, const struct tx *t, const char *code,
 	    t->name);
 	qraw = xasprintf("%s/%s", qdir, t->name);
 	path = xasprintf("%s/reason.json", qdir);
-	rfc3339(t->received_at, ts, sizeof(ts));
+	td_rfc3339(t->received_at, ts);
 	td_buf_init(&b, 1024, 0);
 	td_buf_printf(&b, "{\"tier\":2,\"code\":\"%s\",\"message\":", code);
 	td_json_str_lossy(&b, msg, strlen(msg));
