@@ -46,7 +46,9 @@
 #include "store.h"
 #include "forward.h"
 #include "outbox.h"
-#include "intake.h"
+#include "ctx.h"
+#include "manifest.h"
+#include "tx.h"
 #include "deliver.h"
 
 #define IO_BLOCK	(1 << 20)
@@ -72,30 +74,11 @@ struct pbatch {
 	char		 key[TD_SHA256_HEX];	/* Idempotency-Key */
 };
 
-struct dtx {
-	char		 id[TD_SHA256_HEX];
-	char		*name;
-	char		*state;
-	char		*mv;		/* mapping_version */
-	uint64_t	 records, dlq;
-	uint64_t	 batches;	/* how many it was cut into */
-	int		 rejections_sent;
-};
-
-static void
-dtx_free(struct dtx *t)
-{
-	x_free(t->name);
-	x_free(t->state);
-	x_free(t->mv);
-}
-
 /* dir/batch-NNNNNN.ndjson.gz (or .zst, .ndjson) */
 static char *
 batch_path(const struct td_ctx *x, const char *dir, uint64_t seq)
 {
-	return xasprintf("%s/batch-%06llu%s", dir, (unsigned long long)seq,
-	    outbox_suffix(x->enc));
+	return outbox_batch_path(dir, seq, x->enc);
 }
 
 /* SHA-256 of a file as hex, or "" when it cannot be read. */
@@ -111,8 +94,8 @@ file_sha256(const char *path, char hex[TD_SHA256_HEX])
 	close(fd);
 }
 
-static char *
-derived_key(const char *tid, const char *mv, const char *what)
+char *
+deliver_key(const char *tid, const char *mv, const char *what)
 {
 	char hex[TD_SHA256_HEX], *s;
 
@@ -120,6 +103,15 @@ derived_key(const char *tid, const char *mv, const char *what)
 	td_sha256_hex(s, strlen(s), hex);
 	x_free(s);
 	return xstrdup(hex);
+}
+
+char *
+deliver_batch_key(const char *tid, const char *mv, uint64_t seq)
+{
+	char what[24];
+
+	snprintf(what, sizeof(what), "%llu", (unsigned long long)seq);
+	return deliver_key(tid, mv, what);
 }
 
 /* ------------------------------------------------- circuit breaker */
@@ -519,32 +511,34 @@ finish_rejects(struct td_ctx *x, const char *tid)
 
 /* A batch the reconciler refused (400/413/422): Tier 3, to dlq/. */
 static int
-reject_batch(struct td_ctx *x, const struct dtx *t, uint64_t seq,
+reject_batch(struct td_ctx *x, const struct tx *t, uint64_t seq,
     uint64_t nrec, const char *src, const struct fwd_resp *resp)
 {
 	struct td_buf b;
 	sqlite3_stmt *s;
-	char *dst;
+	char *name, *dst;
 	int r = TD_OK;
 
-	dst = xasprintf("%s/%s.batch-%06llu%s", x->dlq, t->id,
-	    (unsigned long long)seq, outbox_suffix(x->enc));
+	name = outbox_batch_name(t->id, seq, x->enc);
+	dst = xasprintf("%s/%s", x->dlq, name);
 	(void)unlink(dst);
 	if (link(src, dst) != 0 && td_copy_file(src, dst) != 0)
 		r = TD_ERR_IO;
 	if (r == 0 && td_fsync_dir(x->dlq) != 0)
 		r = TD_ERR_IO;
 	x_free(dst);
-	if (r != 0)
+	if (r != 0) {
+		x_free(name);
 		return r;
+	}
 	td_buf_init(&b, 1024, 0);
 	td_buf_printf(&b, "{\"tier\":3,\"code\":\"rejected_by_reconciler\","
 	    "\"message\":\"the reconciler answered %ld to batch %llu\","
 	    "\"transmission_id\":\"%s\",\"batch\":%llu,\"records\":%llu,"
-	    "\"batch_file\":\"%s.batch-%06llu%s\",\"response\":",
+	    "\"batch_file\":\"%s\",\"response\":",
 	    resp->status, (unsigned long long)seq, t->id,
-	    (unsigned long long)seq, (unsigned long long)nrec, t->id,
-	    (unsigned long long)seq, outbox_suffix(x->enc));
+	    (unsigned long long)seq, (unsigned long long)nrec, name);
+	x_free(name);
 	if (td_json_str(&b, resp->body, strlen(resp->body)) != 0)
 		td_buf_puts(&b, "null");
 	td_buf_puts(&b, "}\n");
@@ -608,7 +602,7 @@ hdrs_free(struct hdrs *h)
 
 /* file://: move every pending batch into the output, then record them. */
 static int
-move_batches(struct td_ctx *x, const struct dtx *t, const char *obdir,
+move_batches(struct td_ctx *x, const struct tx *t, const char *obdir,
     const struct pbatch *pb, size_t n)
 {
 	char *outdir, *src, *dst;
@@ -655,7 +649,7 @@ batch_cenc(const struct td_ctx *x)
  * return 0: what is still pending then goes one at a time.
  */
 static int
-post_batches_parallel(struct deliverer *d, const struct dtx *t,
+post_batches_parallel(struct deliverer *d, const struct tx *t,
     const char *obdir, const struct pbatch *pb, size_t n)
 {
 	struct td_ctx *x = d->x;
@@ -728,7 +722,7 @@ post_batches_parallel(struct deliverer *d, const struct dtx *t,
 
 /* One batch at a time from the first still pending, with retries. */
 static int
-post_batches_serial(struct deliverer *d, const struct dtx *t,
+post_batches_serial(struct deliverer *d, const struct tx *t,
     const char *obdir, const struct pbatch *pb, size_t n)
 {
 	struct td_ctx *x = d->x;
@@ -785,7 +779,7 @@ post_batches_serial(struct deliverer *d, const struct dtx *t,
 }
 
 static int
-send_batches(struct deliverer *d, const struct dtx *t)
+send_batches(struct deliverer *d, const struct tx *t)
 {
 	struct td_ctx *x = d->x;
 	struct pbatch *pb = NULL;
@@ -823,7 +817,7 @@ send_batches(struct deliverer *d, const struct dtx *t)
  * with retries, under the key derived from what it is.
  */
 static int
-post_doc(struct deliverer *d, const struct dtx *t, const char *what,
+post_doc(struct deliverer *d, const struct tx *t, const char *what,
     const char *path, const char *ctype, const char *cenc, const void *body,
     size_t len, struct fwd_resp *resp)
 {
@@ -831,7 +825,8 @@ post_doc(struct deliverer *d, const struct dtx *t, const char *what,
 	char *k;
 	int fr;
 
-	k = derived_key(t->id, t->mv ? t->mv : "", what);
+	k = deliver_key(t->id, t->mapping_version ? t->mapping_version : "",
+	    what);
 	hdrs_make(&h, d->x, t->id, k, 0, 0);
 	fr = post_retry(d, k, path, ctype, cenc, h.v, body, len, what, resp);
 	x_free(k);
@@ -902,7 +897,7 @@ gzip_file(const char *src, const char *dst)
 
 /* Where the rejections of a transmission are: its dlq/ file, or its reason.json. */
 static char *
-rejection_source(struct td_ctx *x, const struct dtx *t)
+rejection_source(struct td_ctx *x, const struct tx *t)
 {
 	if (strcmp(t->state, "quarantined") == 0)
 		return xasprintf("%s/%s/reason.json", x->quarantine, t->id);
@@ -910,7 +905,7 @@ rejection_source(struct td_ctx *x, const struct dtx *t)
 }
 
 static int
-send_rejections(struct deliverer *d, const struct dtx *t)
+send_rejections(struct deliverer *d, const struct tx *t)
 {
 	struct td_ctx *x = d->x;
 	struct fwd_resp resp;
@@ -994,92 +989,21 @@ send_rejections(struct deliverer *d, const struct dtx *t)
 
 /* ----------------------------------------------------- manifest */
 
-/*
- * The manifest staged at parse time, with counts and control totals
- * recomputed when the reconciler refused batches.
- */
-static char *
-final_manifest(struct td_ctx *x, const struct dtx *t, const char *staged)
-{
-	sqlite3_stmt *s;
-	struct td_dec q, a, v;
-	struct td_buf b;
-	const char *c0, *c1, *k0, *k1, *txt;
-	char qs[TD_DEC_STRMAX], as[TD_DEC_STRMAX], *ret;
-	uint64_t deliv = 0, rej = 0;
-	int has_amount = 0;
-
-	memset(&q, 0, sizeof(q));
-	memset(&a, 0, sizeof(a));
-	s = store_prepare(x->st, "SELECT state, records, quantity_total, "
-	    "amount_total FROM batches WHERE transmission_id = ?");
-	sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		if (strcmp((const char *)sqlite3_column_text(s, 0),
-		    "rejected") == 0) {
-			rej += (uint64_t)sqlite3_column_int64(s, 1);
-			continue;
-		}
-		deliv += (uint64_t)sqlite3_column_int64(s, 1);
-		txt = (const char *)sqlite3_column_text(s, 2);
-		if (td_dec_parse(txt, strlen(txt), 0, &v) == 0)
-			(void)td_dec_add(&q, &v);
-		if (sqlite3_column_type(s, 3) != SQLITE_NULL) {
-			txt = (const char *)sqlite3_column_text(s, 3);
-			if (td_dec_parse(txt, strlen(txt), 0, &v) == 0)
-				(void)td_dec_add(&a, &v);
-			has_amount = 1;
-		}
-	}
-	sqlite3_reset(s);
-	if (rej == 0)
-		return xstrdup(staged);
-	c0 = strstr(staged, "\"counts\":{");
-	c1 = c0 ? strchr(c0, '}') : NULL;
-	k0 = c1 ? strstr(c1, "\"control_totals\":{") : NULL;
-	k1 = k0 ? strchr(k0, '}') : NULL;
-	if (k1 == NULL)
-		return xstrdup(staged);
-	td_dec_format(&q, qs, sizeof(qs));
-	td_dec_format(&a, as, sizeof(as));
-	td_buf_init(&b, strlen(staged) + 256, 0);
-	td_buf_append(&b, staged, (size_t)(c0 - staged));
-	td_buf_printf(&b, "\"counts\":{\"records\":%llu,\"delivered\":%llu,"
-	    "\"dlq\":%llu,\"held\":0,\"duplicate\":0}",
-	    (unsigned long long)t->records, (unsigned long long)deliv,
-	    (unsigned long long)(t->dlq + rej));
-	td_buf_append(&b, c1 + 1, (size_t)(k0 - c1 - 1));
-	td_buf_printf(&b, "\"control_totals\":{\"quantity\":\"%s\","
-	    "\"amount\":", qs);
-	if (has_amount)
-		td_buf_printf(&b, "\"%s\"}", as);
-	else
-		td_buf_puts(&b, "null}");
-	td_buf_puts(&b, k1 + 1);
-	ret = xstrdup(td_buf_cstr(&b));
-	td_buf_free(&b);
-	return ret;
-}
-
 static int
-send_manifest(struct deliverer *d, const struct dtx *t)
+send_manifest(struct deliverer *d, const struct tx *t)
 {
 	struct td_ctx *x = d->x;
 	struct fwd_resp resp;
 	sqlite3_stmt *s;
-	char *obdir, *src, *dst = NULL, *outdir = NULL, *staged = NULL,
-	    *man = NULL, *fields = NULL;
-	size_t mlen;
+	char *obdir, *dst = NULL, *outdir = NULL, *man = NULL, *fields = NULL;
 	int r, fr;
 
 	obdir = xasprintf("%s/%s", x->outbox, t->id);
-	src = xasprintf("%s/manifest.json", obdir);
-	if ((r = td_read_file(src, 64 << 20, &staged, &mlen)) != 0) {
+	if ((r = manifest_build(x, t->id, &man)) != 0) {
 		td_log(TD_LOG_ERROR, "delivery_failed", "file=%s error=%s",
-		    t->name, "the staged manifest is missing");
+		    t->name, "its manifest cannot be built");
 		goto out;
 	}
-	man = final_manifest(x, t, staged);
 	if (x->fwd == NULL) {
 		outdir = xasprintf("%s/%s", x->out_dir, t->id);
 		dst = xasprintf("%s/manifest.json", outdir);
@@ -1106,7 +1030,7 @@ send_manifest(struct deliverer *d, const struct dtx *t)
 		}
 	}
 	fields = xasprintf("\"output\":\"%s\",\"records\":%llu",
-	    x->fwd ? "https" : "file", (unsigned long long)t->records);
+	    x->fwd ? "https" : "file", (unsigned long long)t->records_in);
 	if ((r = store_begin(x->st)) != 0)
 		goto out;
 	s = store_prepare(x->st, "UPDATE transmissions SET state = "
@@ -1133,10 +1057,8 @@ send_manifest(struct deliverer *d, const struct dtx *t)
 	(void)td_remove_tree(obdir, x->state_dir);
  out:
 	x_free(obdir);
-	x_free(src);
 	x_free(dst);
 	x_free(outdir);
-	x_free(staged);
 	x_free(man);
 	x_free(fields);
 	return r;
@@ -1184,31 +1106,18 @@ deliver_free(struct deliverer *d)
 
 /* Every transmission to deliver, in the order received. */
 static void
-load_transmissions(struct td_ctx *x, struct dtx **out, size_t *np)
+load_transmissions(struct td_ctx *x, struct tx **out, size_t *np)
 {
 	sqlite3_stmt *s;
-	struct dtx *ts = NULL;
+	struct tx *ts = NULL;
 	size_t n = 0;
 
-	s = store_prepare(x->st, "SELECT id, name, state, mapping_version, "
-	    "records_in, dlq, rejections_sent, batches FROM transmissions "
+	s = store_prepare(x->st, "SELECT " TX_COLUMNS " FROM transmissions "
 	    "WHERE state = 'parsed' OR (state = 'quarantined' AND "
 	    "rejections_sent = 0) ORDER BY seq");
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		ts = xreallocarray(ts, n + 1, sizeof(*ts));
-		memset(&ts[n], 0, sizeof(ts[n]));
-		snprintf(ts[n].id, sizeof(ts[n].id), "%s",
-		    (const char *)sqlite3_column_text(s, 0));
-		ts[n].name = xstrdup((const char *)sqlite3_column_text(s, 1));
-		ts[n].state = xstrdup((const char *)sqlite3_column_text(s, 2));
-		if (sqlite3_column_type(s, 3) != SQLITE_NULL)
-			ts[n].mv = xstrdup((const char *)
-			    sqlite3_column_text(s, 3));
-		ts[n].records = (uint64_t)sqlite3_column_int64(s, 4);
-		ts[n].dlq = (uint64_t)sqlite3_column_int64(s, 5);
-		ts[n].rejections_sent = sqlite3_column_int(s, 6);
-		ts[n].batches = (uint64_t)sqlite3_column_int64(s, 7);
-		n++;
+		tx_read(s, &ts[n++]);
 	}
 	sqlite3_reset(s);
 	*out = ts;
@@ -1219,7 +1128,7 @@ int
 deliver_step(struct deliverer *d, int64_t now_ms, int64_t *next_ms)
 {
 	struct td_ctx *x = d->x;
-	struct dtx *ts = NULL;
+	struct tx *ts = NULL;
 	char *err = NULL;
 	size_t n = 0, i;
 	int r = TD_OK, parsed;
@@ -1257,7 +1166,7 @@ deliver_step(struct deliverer *d, int64_t now_ms, int64_t *next_ms)
 		}
 	}
 	for (i = 0; i < n; i++)
-		dtx_free(&ts[i]);
+		tx_free(&ts[i]);
 	x_free(ts);
 	sqlite3_progress_handler(store_db(x->st), 0, NULL, NULL);
 	if (r == DELIVER_WAIT) {

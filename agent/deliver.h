@@ -16,6 +16,16 @@ struct deliverer;
 #define DELIVER_DONE	0	/* all delivered that can be in this run */
 #define DELIVER_WAIT	1	/* call deliver_step again at *next_ms */
 
+/*
+ * The Idempotency-Key of a request about transmission tid processed
+ * with mapping version mv: the hex SHA-256 of "TID\nMV\nWHAT", WHAT
+ * being the batch's seq in decimal (deliver_batch_key) or "manifest" or
+ * "rejections". A retry, in this run or after a crash, reuses it.
+ * Allocated.
+ */
+char	*deliver_key(const char *tid, const char *mv, const char *what);
+char	*deliver_batch_key(const char *tid, const char *mv, uint64_t seq);
+
 /* The clock of deliver_step's times: CLOCK_MONOTONIC, milliseconds. */
 int64_t	 deliver_clock_ms(void);
 struct deliverer *deliver_new(struct td_ctx *);

@@ -125,6 +125,25 @@ static const char *migrations[] = {
 	"  seq INTEGER NOT NULL,"
 	"  hash TEXT NOT NULL,"
 	"  offset INTEGER NOT NULL);",
+
+	/*
+	 * 1 -> 2: what the manifest of a transmission says that was known
+	 * only in memory while it was processed, so it is built from state
+	 * alone (manifest.c).
+	 */
+	"ALTER TABLE transmissions ADD COLUMN container TEXT;"	/* raw zip ... */
+	"ALTER TABLE transmissions ADD COLUMN encoding TEXT;"	/* or mixed */
+	"ALTER TABLE transmissions ADD COLUMN batch_encoding TEXT;"
+	/* the documents of a transmission (archive members), in order */
+	"CREATE TABLE members ("
+	"  transmission_id TEXT NOT NULL,"
+	"  idx INTEGER NOT NULL,"		/* 0-based */
+	"  name TEXT,"				/* NULL: the file itself */
+	"  encoding TEXT NOT NULL,"
+	"  records_in INTEGER NOT NULL,"
+	"  delivered INTEGER NOT NULL,"
+	"  dlq INTEGER NOT NULL,"
+	"  PRIMARY KEY (transmission_id, idx));",
 };
 
 int
