@@ -9,7 +9,8 @@
  * https://URL: POST <url>/batches, <url>/rejections, <url>/transmissions
  * with derived Idempotency-Keys, so a retry after a crash reuses them.
  * Tier 1 failures are retried with exponential backoff and full jitter
- * (Retry-After honoured) behind a circuit breaker kept in state.db.
+ * (Retry-After honoured) behind a circuit breaker kept in state.db
+ * (backoff.c).
  *
  * Delivery goes in steps (deliver_step): a step does what can be done
  * now and, when a request is to be retried after a backoff, returns the
@@ -46,6 +47,7 @@
 #include "store.h"
 #include "forward.h"
 #include "outbox.h"
+#include "backoff.h"
 #include "ctx.h"
 #include "manifest.h"
 #include "tx.h"
@@ -57,6 +59,8 @@
 
 struct deliverer {
 	struct td_ctx	*x;
+	struct backoff	 brk;		/* the output's breaker */
+	struct backoff_policy pol;
 	int64_t		 wait_until;	/* when to retry (deliver_clock_ms) */
 	/* the request being retried: its Idempotency-Key, its failures */
 	char		 retry_key[TD_SHA256_HEX];
@@ -116,40 +120,6 @@ deliver_batch_key(const char *tid, const char *mv, uint64_t seq)
 
 /* ------------------------------------------------- circuit breaker */
 
-static void
-breaker_load(struct td_ctx *x)
-{
-	sqlite3_stmt *s;
-
-	x->brk_failures = 0;
-	x->brk_opened = 0;
-	s = store_prepare(x->st, "SELECT value FROM meta WHERE key = "
-	    "'breaker'");
-	if (sqlite3_step(s) == SQLITE_ROW)
-		(void)sscanf((const char *)sqlite3_column_text(s, 0),
-		    "%u %lld", &x->brk_failures, &x->brk_opened);
-	sqlite3_reset(s);
-}
-
-static void
-breaker_save(struct td_ctx *x)
-{
-	sqlite3_stmt *s;
-	char v[64];
-
-	snprintf(v, sizeof(v), "%u %lld", x->brk_failures, x->brk_opened);
-	if (store_begin(x->st) != 0)
-		return;
-	s = store_prepare(x->st, "INSERT INTO meta(key, value) VALUES "
-	    "('breaker', ?) ON CONFLICT(key) DO UPDATE SET value = "
-	    "excluded.value");
-	sqlite3_bind_text(s, 1, v, -1, SQLITE_TRANSIENT);
-	if (store_step_done(x->st, s) == 0)
-		(void)store_commit(x->st);
-	else
-		store_rollback(x->st);
-}
-
 /*
  * One attempt of a POST, with the breaker's bookkeeping. Returns FWD_ACK,
  * FWD_REJECT, FWD_HOLD; FWD_RETRY when the breaker is, or just went,
@@ -164,66 +134,55 @@ post_retry(struct deliverer *d, const char *key, const char *path,
     const void *body, size_t len, const char *what, struct fwd_resp *resp)
 {
 	struct td_ctx *x = d->x;
-	uint64_t maxb = td_conf_u64(x->conf, TDK_output_max_backoff);
-	uint64_t cool = td_conf_u64(x->conf, TDK_output_breaker_cooldown);
-	unsigned maxf = (unsigned)td_conf_u64(x->conf,
-	    TDK_output_breaker_failures);
-	uint64_t cap, delay_ms;
-	long long now;
-	int r;
+	struct backoff *b = &d->brk;
+	uint64_t delay_ms;
+	int64_t now;
+	int r, opened;
 
 	if (strcmp(d->retry_key, key) != 0) {
 		snprintf(d->retry_key, sizeof(d->retry_key), "%s", key);
 		d->attempt = 0;
 	}
-	now = (long long)time(NULL);
-	if (x->brk_opened != 0) {
-		if (now < x->brk_opened + (long long)cool) {
-			td_log(TD_LOG_WARN, "breaker_open", "url=%s "
-			    "retry_in=%llds", fwd_url(x->fwd),
-			    x->brk_opened + (long long)cool - now);
-			return FWD_RETRY;
-		}
+	now = (int64_t)time(NULL);
+	switch (backoff_state(b, now)) {
+	case BACKOFF_OPEN:
+		td_log(TD_LOG_WARN, "breaker_open", "url=%s retry_in=%llds",
+		    fwd_url(x->fwd), (long long)(b->next_at - now));
+		return FWD_RETRY;
+	case BACKOFF_HALF_OPEN:
 		td_log(TD_LOG_INFO, "breaker_half_open", "url=%s",
 		    fwd_url(x->fwd));
+		break;
 	}
 	r = fwd_post(x->fwd, path, ctype, cenc, hdrs, body, len, resp);
 	if (r != FWD_RETRY) {
-		if (x->brk_failures != 0 || x->brk_opened != 0) {
+		if (backoff_succeeded(b)) {
 			td_log(TD_LOG_INFO, "breaker_closed", "url=%s",
 			    fwd_url(x->fwd));
-			x->brk_failures = 0;
-			x->brk_opened = 0;
-			breaker_save(x);
+			(void)backoff_save(x->st, b);
 		}
 		d->retry_key[0] = '\0';
 		return r;
 	}
-	x->brk_failures++;
+	now = (int64_t)time(NULL);
+	opened = backoff_failed(b, &d->pol, now);
 	td_log(TD_LOG_WARN, "delivery_retry", "what=%s status=%ld "
 	    "error=%s failures=%u", what, resp->status, resp->error[0] ?
-	    resp->error : "-", x->brk_failures);
-	if (x->brk_opened != 0 || x->brk_failures >= maxf) {
+	    resp->error : "-", b->failures);
+	(void)backoff_save(x->st, b);
+	if (opened) {
 		/* half-open probe failed, or too many failures */
-		x->brk_opened = (long long)time(NULL);
-		breaker_save(x);
 		td_log(TD_LOG_ERROR, "breaker_opened", "url=%s "
 		    "failures=%u cooldown=%llus", fwd_url(x->fwd),
-		    x->brk_failures, (unsigned long long)cool);
+		    b->failures, (unsigned long long)(b->next_at - now));
 		d->retry_key[0] = '\0';
 		return FWD_RETRY;
 	}
-	breaker_save(x);
 	if (resp->retry_after >= 0)
-		delay_ms = ((uint64_t)resp->retry_after < maxb ?
-		    (uint64_t)resp->retry_after : maxb) * 1000;
-	else {
-		/* exponential backoff, full jitter */
-		cap = d->attempt < 20 ? (1ULL << d->attempt) : maxb;
-		if (cap > maxb)
-			cap = maxb;
-		delay_ms = randombytes_uniform((uint32_t)(cap * 1000 + 1));
-	}
+		delay_ms = ((uint64_t)resp->retry_after < d->pol.retry_max ?
+		    (uint64_t)resp->retry_after : d->pol.retry_max) * 1000;
+	else
+		delay_ms = backoff_retry_ms(&d->pol, d->attempt);
 	d->attempt++;
 	td_log(TD_LOG_INFO, "delivery_backoff", "what=%s delay_ms=%llu",
 	    what, (unsigned long long)delay_ms);
@@ -796,7 +755,7 @@ send_batches(struct deliverer *d, const struct tx *t)
 		r = move_batches(x, t, obdir, pb, n);
 		goto out;
 	}
-	if (x->brk_failures == 0 && x->brk_opened == 0 && n > 1) {
+	if (d->brk.failures == 0 && d->brk.opened_at == 0 && n > 1) {
 		r = post_batches_parallel(d, t, obdir, pb, n);
 		x_free(pb);
 		pb = NULL;
@@ -1095,6 +1054,15 @@ deliver_new(struct td_ctx *x)
 	struct deliverer *d = xcalloc(1, sizeof(*d));
 
 	d->x = x;
+	/* a breaker that opens at breaker_failures, for breaker_cooldown */
+	d->pol.threshold = (unsigned)td_conf_u64(x->conf,
+	    TDK_output_breaker_failures);
+	d->pol.cooldown = td_conf_u64(x->conf, TDK_output_breaker_cooldown);
+	d->pol.cooldown_max = d->pol.cooldown;
+	d->pol.retry_max = td_conf_u64(x->conf, TDK_output_max_backoff);
+	if (backoff_load(x->st, BACKOFF_OUTPUT, &d->brk) != 0)
+		td_log(TD_LOG_WARN, "breaker_unread", "error=%s", "the "
+		    "breaker's state could not be read; it starts closed");
 	return d;
 }
 
@@ -1131,6 +1099,7 @@ deliver_step(struct deliverer *d, int64_t now_ms, int64_t *next_ms)
 	struct tx *ts = NULL;
 	char *err = NULL;
 	size_t n = 0, i;
+	int64_t now;
 	int r = TD_OK, parsed;
 
 	*next_ms = 0;
@@ -1149,7 +1118,6 @@ deliver_step(struct deliverer *d, int64_t now_ms, int64_t *next_ms)
 			x_free(err);
 			r = TD_ERR_INVAL;
 		}
-		breaker_load(x);
 	}
 	/* in order: a failure, or a wait, holds back everything after it */
 	for (i = 0; i < n && r == TD_OK; i++) {
@@ -1173,8 +1141,13 @@ deliver_step(struct deliverer *d, int64_t now_ms, int64_t *next_ms)
 		*next_ms = d->wait_until;
 		return DELIVER_WAIT;
 	}
-	if (r != 0)
+	if (r != 0) {
 		x->run.undelivered = 1;
+		now = (int64_t)time(NULL);
+		if (backoff_state(&d->brk, now) == BACKOFF_OPEN)
+			*next_ms = deliver_clock_ms() +
+			    (d->brk.next_at - now) * 1000;
+	}
 	td_log(TD_LOG_DEBUG, "delivery_done", "transmissions=%zu batches=%llu "
 	    "sql_vm_steps=%llu", d->ntx, (unsigned long long)d->batches,
 	    (unsigned long long)(d->ticks * VM_TICK));

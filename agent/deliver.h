@@ -32,8 +32,10 @@ struct deliverer *deliver_new(struct td_ctx *);
 /*
  * Returns DELIVER_DONE, DELIVER_WAIT (*next_ms set), or a negative
  * TD_ERR_*: delivery stopped at a failure (logged; the transmission and
- * every later one stay for the next run, and x->undelivered is set). A
- * call before *next_ms does nothing and returns DELIVER_WAIT again.
+ * every later one stay for the next run, and x->undelivered is set);
+ * when it stopped at the open circuit breaker, *next_ms is when the
+ * breaker lets a probe through (else 0). A call before the *next_ms of
+ * a DELIVER_WAIT does nothing and returns DELIVER_WAIT again.
  */
 int	 deliver_step(struct deliverer *, int64_t now_ms, int64_t *next_ms);
 void	 deliver_free(struct deliverer *);
