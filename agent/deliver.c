@@ -1,6 +1,7 @@
 /*
  * deliver.c - delivery of processed transmissions, in the order they were
- * received: every batch, then the rejections, then the manifest.
+ * received: every batch, then the rejections, then the manifest (built
+ * from state.db by manifest.c, as processing built the copy it archived).
  *
  * file://DIR: a batch is moved (renamed, or copied across filesystems)
  * from outbox/<tid>/ to DIR/<tid>/ under the same name, so a delivery
@@ -32,7 +33,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sodium.h>
 #include <zlib.h>
 
 #include "td.h"
