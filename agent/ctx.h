@@ -52,8 +52,6 @@ struct td_ctx {
 	char		*quarantine;
 	char		*out_dir;	/* file:// output directory, or NULL */
 	struct forwarder *fwd;		/* https:// output, opened on demand */
-	unsigned	 brk_failures;	/* circuit breaker (https) */
-	long long	 brk_opened;	/* when it opened, 0: closed */
 	int		 enc;		/* OB_ENC_* */
 	uint64_t	 batch_records;
 	int		 lockfd;	/* flock on state_dir/lock */

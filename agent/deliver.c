@@ -1,6 +1,7 @@
 /*
  * deliver.c - delivery of processed transmissions, in the order they were
- * received: every batch, then the rejections, then the manifest.
+ * received: every batch, then the rejections, then the manifest (built
+ * from state.db by manifest.c, as processing built the copy it archived).
  *
  * file://DIR: a batch is moved (renamed, or copied across filesystems)
  * from outbox/<tid>/ to DIR/<tid>/ under the same name, so a delivery
@@ -9,7 +10,8 @@
  * https://URL: POST <url>/batches, <url>/rejections, <url>/transmissions
  * with derived Idempotency-Keys, so a retry after a crash reuses them.
  * Tier 1 failures are retried with exponential backoff and full jitter
- * (Retry-After honoured) behind a circuit breaker kept in state.db.
+ * (Retry-After honoured) behind a circuit breaker kept in state.db
+ * (backoff.c).
  *
  * Delivery goes in steps (deliver_step): a step does what can be done
  * now and, when a request is to be retried after a backoff, returns the
@@ -31,7 +33,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sodium.h>
 #include <zlib.h>
 
 #include "td.h"
@@ -46,7 +47,10 @@
 #include "store.h"
 #include "forward.h"
 #include "outbox.h"
-#include "intake.h"
+#include "backoff.h"
+#include "ctx.h"
+#include "manifest.h"
+#include "tx.h"
 #include "deliver.h"
 
 #define IO_BLOCK	(1 << 20)
@@ -55,6 +59,8 @@
 
 struct deliverer {
 	struct td_ctx	*x;
+	struct backoff	 brk;		/* the output's breaker */
+	struct backoff_policy pol;
 	int64_t		 wait_until;	/* when to retry (deliver_clock_ms) */
 	/* the request being retried: its Idempotency-Key, its failures */
 	char		 retry_key[TD_SHA256_HEX];
@@ -72,30 +78,11 @@ struct pbatch {
 	char		 key[TD_SHA256_HEX];	/* Idempotency-Key */
 };
 
-struct dtx {
-	char		 id[TD_SHA256_HEX];
-	char		*name;
-	char		*state;
-	char		*mv;		/* mapping_version */
-	uint64_t	 records, dlq;
-	uint64_t	 batches;	/* how many it was cut into */
-	int		 rejections_sent;
-};
-
-static void
-dtx_free(struct dtx *t)
-{
-	x_free(t->name);
-	x_free(t->state);
-	x_free(t->mv);
-}
-
 /* dir/batch-NNNNNN.ndjson.gz (or .zst, .ndjson) */
 static char *
 batch_path(const struct td_ctx *x, const char *dir, uint64_t seq)
 {
-	return xasprintf("%s/batch-%06llu%s", dir, (unsigned long long)seq,
-	    outbox_suffix(x->enc));
+	return outbox_batch_path(dir, seq, x->enc);
 }
 
 /* SHA-256 of a file as hex, or "" when it cannot be read. */
@@ -111,8 +98,8 @@ file_sha256(const char *path, char hex[TD_SHA256_HEX])
 	close(fd);
 }
 
-static char *
-derived_key(const char *tid, const char *mv, const char *what)
+char *
+deliver_key(const char *tid, const char *mv, const char *what)
 {
 	char hex[TD_SHA256_HEX], *s;
 
@@ -122,41 +109,16 @@ derived_key(const char *tid, const char *mv, const char *what)
 	return xstrdup(hex);
 }
 
+char *
+deliver_batch_key(const char *tid, const char *mv, uint64_t seq)
+{
+	char what[24];
+
+	snprintf(what, sizeof(what), "%llu", (unsigned long long)seq);
+	return deliver_key(tid, mv, what);
+}
+
 /* ------------------------------------------------- circuit breaker */
-
-static void
-breaker_load(struct td_ctx *x)
-{
-	sqlite3_stmt *s;
-
-	x->brk_failures = 0;
-	x->brk_opened = 0;
-	s = store_prepare(x->st, "SELECT value FROM meta WHERE key = "
-	    "'breaker'");
-	if (sqlite3_step(s) == SQLITE_ROW)
-		(void)sscanf((const char *)sqlite3_column_text(s, 0),
-		    "%u %lld", &x->brk_failures, &x->brk_opened);
-	sqlite3_reset(s);
-}
-
-static void
-breaker_save(struct td_ctx *x)
-{
-	sqlite3_stmt *s;
-	char v[64];
-
-	snprintf(v, sizeof(v), "%u %lld", x->brk_failures, x->brk_opened);
-	if (store_begin(x->st) != 0)
-		return;
-	s = store_prepare(x->st, "INSERT INTO meta(key, value) VALUES "
-	    "('breaker', ?) ON CONFLICT(key) DO UPDATE SET value = "
-	    "excluded.value");
-	sqlite3_bind_text(s, 1, v, -1, SQLITE_TRANSIENT);
-	if (store_step_done(x->st, s) == 0)
-		(void)store_commit(x->st);
-	else
-		store_rollback(x->st);
-}
 
 /*
  * One attempt of a POST, with the breaker's bookkeeping. Returns FWD_ACK,
@@ -172,66 +134,55 @@ post_retry(struct deliverer *d, const char *key, const char *path,
     const void *body, size_t len, const char *what, struct fwd_resp *resp)
 {
 	struct td_ctx *x = d->x;
-	uint64_t maxb = td_conf_u64(x->conf, TDK_output_max_backoff);
-	uint64_t cool = td_conf_u64(x->conf, TDK_output_breaker_cooldown);
-	unsigned maxf = (unsigned)td_conf_u64(x->conf,
-	    TDK_output_breaker_failures);
-	uint64_t cap, delay_ms;
-	long long now;
-	int r;
+	struct backoff *b = &d->brk;
+	uint64_t delay_ms;
+	int64_t now;
+	int r, opened;
 
 	if (strcmp(d->retry_key, key) != 0) {
 		snprintf(d->retry_key, sizeof(d->retry_key), "%s", key);
 		d->attempt = 0;
 	}
-	now = (long long)time(NULL);
-	if (x->brk_opened != 0) {
-		if (now < x->brk_opened + (long long)cool) {
-			td_log(TD_LOG_WARN, "breaker_open", "url=%s "
-			    "retry_in=%llds", fwd_url(x->fwd),
-			    x->brk_opened + (long long)cool - now);
-			return FWD_RETRY;
-		}
+	now = (int64_t)time(NULL);
+	switch (backoff_state(b, now)) {
+	case BACKOFF_OPEN:
+		td_log(TD_LOG_WARN, "breaker_open", "url=%s retry_in=%llds",
+		    fwd_url(x->fwd), (long long)(b->next_at - now));
+		return FWD_RETRY;
+	case BACKOFF_HALF_OPEN:
 		td_log(TD_LOG_INFO, "breaker_half_open", "url=%s",
 		    fwd_url(x->fwd));
+		break;
 	}
 	r = fwd_post(x->fwd, path, ctype, cenc, hdrs, body, len, resp);
 	if (r != FWD_RETRY) {
-		if (x->brk_failures != 0 || x->brk_opened != 0) {
+		if (backoff_succeeded(b)) {
 			td_log(TD_LOG_INFO, "breaker_closed", "url=%s",
 			    fwd_url(x->fwd));
-			x->brk_failures = 0;
-			x->brk_opened = 0;
-			breaker_save(x);
+			(void)backoff_save(x->st, b);
 		}
 		d->retry_key[0] = '\0';
 		return r;
 	}
-	x->brk_failures++;
+	now = (int64_t)time(NULL);
+	opened = backoff_failed(b, &d->pol, now);
 	td_log(TD_LOG_WARN, "delivery_retry", "what=%s status=%ld "
 	    "error=%s failures=%u", what, resp->status, resp->error[0] ?
-	    resp->error : "-", x->brk_failures);
-	if (x->brk_opened != 0 || x->brk_failures >= maxf) {
+	    resp->error : "-", b->failures);
+	(void)backoff_save(x->st, b);
+	if (opened) {
 		/* half-open probe failed, or too many failures */
-		x->brk_opened = (long long)time(NULL);
-		breaker_save(x);
 		td_log(TD_LOG_ERROR, "breaker_opened", "url=%s "
 		    "failures=%u cooldown=%llus", fwd_url(x->fwd),
-		    x->brk_failures, (unsigned long long)cool);
+		    b->failures, (unsigned long long)(b->next_at - now));
 		d->retry_key[0] = '\0';
 		return FWD_RETRY;
 	}
-	breaker_save(x);
 	if (resp->retry_after >= 0)
-		delay_ms = ((uint64_t)resp->retry_after < maxb ?
-		    (uint64_t)resp->retry_after : maxb) * 1000;
-	else {
-		/* exponential backoff, full jitter */
-		cap = d->attempt < 20 ? (1ULL << d->attempt) : maxb;
-		if (cap > maxb)
-			cap = maxb;
-		delay_ms = randombytes_uniform((uint32_t)(cap * 1000 + 1));
-	}
+		delay_ms = ((uint64_t)resp->retry_after < d->pol.retry_max ?
+		    (uint64_t)resp->retry_after : d->pol.retry_max) * 1000;
+	else
+		delay_ms = backoff_retry_ms(&d->pol, d->attempt);
 	d->attempt++;
 	td_log(TD_LOG_INFO, "delivery_backoff", "what=%s delay_ms=%llu",
 	    what, (unsigned long long)delay_ms);
@@ -519,32 +470,34 @@ finish_rejects(struct td_ctx *x, const char *tid)
 
 /* A batch the reconciler refused (400/413/422): Tier 3, to dlq/. */
 static int
-reject_batch(struct td_ctx *x, const struct dtx *t, uint64_t seq,
+reject_batch(struct td_ctx *x, const struct tx *t, uint64_t seq,
     uint64_t nrec, const char *src, const struct fwd_resp *resp)
 {
 	struct td_buf b;
 	sqlite3_stmt *s;
-	char *dst;
+	char *name, *dst;
 	int r = TD_OK;
 
-	dst = xasprintf("%s/%s.batch-%06llu%s", x->dlq, t->id,
-	    (unsigned long long)seq, outbox_suffix(x->enc));
+	name = outbox_batch_name(t->id, seq, x->enc);
+	dst = xasprintf("%s/%s", x->dlq, name);
 	(void)unlink(dst);
 	if (link(src, dst) != 0 && td_copy_file(src, dst) != 0)
 		r = TD_ERR_IO;
 	if (r == 0 && td_fsync_dir(x->dlq) != 0)
 		r = TD_ERR_IO;
 	x_free(dst);
-	if (r != 0)
+	if (r != 0) {
+		x_free(name);
 		return r;
+	}
 	td_buf_init(&b, 1024, 0);
 	td_buf_printf(&b, "{\"tier\":3,\"code\":\"rejected_by_reconciler\","
 	    "\"message\":\"the reconciler answered %ld to batch %llu\","
 	    "\"transmission_id\":\"%s\",\"batch\":%llu,\"records\":%llu,"
-	    "\"batch_file\":\"%s.batch-%06llu%s\",\"response\":",
+	    "\"batch_file\":\"%s\",\"response\":",
 	    resp->status, (unsigned long long)seq, t->id,
-	    (unsigned long long)seq, (unsigned long long)nrec, t->id,
-	    (unsigned long long)seq, outbox_suffix(x->enc));
+	    (unsigned long long)seq, (unsigned long long)nrec, name);
+	x_free(name);
 	if (td_json_str(&b, resp->body, strlen(resp->body)) != 0)
 		td_buf_puts(&b, "null");
 	td_buf_puts(&b, "}\n");
@@ -608,7 +561,7 @@ hdrs_free(struct hdrs *h)
 
 /* file://: move every pending batch into the output, then record them. */
 static int
-move_batches(struct td_ctx *x, const struct dtx *t, const char *obdir,
+move_batches(struct td_ctx *x, const struct tx *t, const char *obdir,
     const struct pbatch *pb, size_t n)
 {
 	char *outdir, *src, *dst;
@@ -655,7 +608,7 @@ batch_cenc(const struct td_ctx *x)
  * return 0: what is still pending then goes one at a time.
  */
 static int
-post_batches_parallel(struct deliverer *d, const struct dtx *t,
+post_batches_parallel(struct deliverer *d, const struct tx *t,
     const char *obdir, const struct pbatch *pb, size_t n)
 {
 	struct td_ctx *x = d->x;
@@ -728,7 +681,7 @@ post_batches_parallel(struct deliverer *d, const struct dtx *t,
 
 /* One batch at a time from the first still pending, with retries. */
 static int
-post_batches_serial(struct deliverer *d, const struct dtx *t,
+post_batches_serial(struct deliverer *d, const struct tx *t,
     const char *obdir, const struct pbatch *pb, size_t n)
 {
 	struct td_ctx *x = d->x;
@@ -785,7 +738,7 @@ post_batches_serial(struct deliverer *d, const struct dtx *t,
 }
 
 static int
-send_batches(struct deliverer *d, const struct dtx *t)
+send_batches(struct deliverer *d, const struct tx *t)
 {
 	struct td_ctx *x = d->x;
 	struct pbatch *pb = NULL;
@@ -802,7 +755,7 @@ send_batches(struct deliverer *d, const struct dtx *t)
 		r = move_batches(x, t, obdir, pb, n);
 		goto out;
 	}
-	if (x->brk_failures == 0 && x->brk_opened == 0 && n > 1) {
+	if (d->brk.failures == 0 && d->brk.opened_at == 0 && n > 1) {
 		r = post_batches_parallel(d, t, obdir, pb, n);
 		x_free(pb);
 		pb = NULL;
@@ -823,7 +776,7 @@ send_batches(struct deliverer *d, const struct dtx *t)
  * with retries, under the key derived from what it is.
  */
 static int
-post_doc(struct deliverer *d, const struct dtx *t, const char *what,
+post_doc(struct deliverer *d, const struct tx *t, const char *what,
     const char *path, const char *ctype, const char *cenc, const void *body,
     size_t len, struct fwd_resp *resp)
 {
@@ -831,7 +784,8 @@ post_doc(struct deliverer *d, const struct dtx *t, const char *what,
 	char *k;
 	int fr;
 
-	k = derived_key(t->id, t->mv ? t->mv : "", what);
+	k = deliver_key(t->id, t->mapping_version ? t->mapping_version : "",
+	    what);
 	hdrs_make(&h, d->x, t->id, k, 0, 0);
 	fr = post_retry(d, k, path, ctype, cenc, h.v, body, len, what, resp);
 	x_free(k);
@@ -902,7 +856,7 @@ gzip_file(const char *src, const char *dst)
 
 /* Where the rejections of a transmission are: its dlq/ file, or its reason.json. */
 static char *
-rejection_source(struct td_ctx *x, const struct dtx *t)
+rejection_source(struct td_ctx *x, const struct tx *t)
 {
 	if (strcmp(t->state, "quarantined") == 0)
 		return xasprintf("%s/%s/reason.json", x->quarantine, t->id);
@@ -910,7 +864,7 @@ rejection_source(struct td_ctx *x, const struct dtx *t)
 }
 
 static int
-send_rejections(struct deliverer *d, const struct dtx *t)
+send_rejections(struct deliverer *d, const struct tx *t)
 {
 	struct td_ctx *x = d->x;
 	struct fwd_resp resp;
@@ -994,92 +948,21 @@ send_rejections(struct deliverer *d, const struct dtx *t)
 
 /* ----------------------------------------------------- manifest */
 
-/*
- * The manifest staged at parse time, with counts and control totals
- * recomputed when the reconciler refused batches.
- */
-static char *
-final_manifest(struct td_ctx *x, const struct dtx *t, const char *staged)
-{
-	sqlite3_stmt *s;
-	struct td_dec q, a, v;
-	struct td_buf b;
-	const char *c0, *c1, *k0, *k1, *txt;
-	char qs[TD_DEC_STRMAX], as[TD_DEC_STRMAX], *ret;
-	uint64_t deliv = 0, rej = 0;
-	int has_amount = 0;
-
-	memset(&q, 0, sizeof(q));
-	memset(&a, 0, sizeof(a));
-	s = store_prepare(x->st, "SELECT state, records, quantity_total, "
-	    "amount_total FROM batches WHERE transmission_id = ?");
-	sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		if (strcmp((const char *)sqlite3_column_text(s, 0),
-		    "rejected") == 0) {
-			rej += (uint64_t)sqlite3_column_int64(s, 1);
-			continue;
-		}
-		deliv += (uint64_t)sqlite3_column_int64(s, 1);
-		txt = (const char *)sqlite3_column_text(s, 2);
-		if (td_dec_parse(txt, strlen(txt), 0, &v) == 0)
-			(void)td_dec_add(&q, &v);
-		if (sqlite3_column_type(s, 3) != SQLITE_NULL) {
-			txt = (const char *)sqlite3_column_text(s, 3);
-			if (td_dec_parse(txt, strlen(txt), 0, &v) == 0)
-				(void)td_dec_add(&a, &v);
-			has_amount = 1;
-		}
-	}
-	sqlite3_reset(s);
-	if (rej == 0)
-		return xstrdup(staged);
-	c0 = strstr(staged, "\"counts\":{");
-	c1 = c0 ? strchr(c0, '}') : NULL;
-	k0 = c1 ? strstr(c1, "\"control_totals\":{") : NULL;
-	k1 = k0 ? strchr(k0, '}') : NULL;
-	if (k1 == NULL)
-		return xstrdup(staged);
-	td_dec_format(&q, qs, sizeof(qs));
-	td_dec_format(&a, as, sizeof(as));
-	td_buf_init(&b, strlen(staged) + 256, 0);
-	td_buf_append(&b, staged, (size_t)(c0 - staged));
-	td_buf_printf(&b, "\"counts\":{\"records\":%llu,\"delivered\":%llu,"
-	    "\"dlq\":%llu,\"held\":0,\"duplicate\":0}",
-	    (unsigned long long)t->records, (unsigned long long)deliv,
-	    (unsigned long long)(t->dlq + rej));
-	td_buf_append(&b, c1 + 1, (size_t)(k0 - c1 - 1));
-	td_buf_printf(&b, "\"control_totals\":{\"quantity\":\"%s\","
-	    "\"amount\":", qs);
-	if (has_amount)
-		td_buf_printf(&b, "\"%s\"}", as);
-	else
-		td_buf_puts(&b, "null}");
-	td_buf_puts(&b, k1 + 1);
-	ret = xstrdup(td_buf_cstr(&b));
-	td_buf_free(&b);
-	return ret;
-}
-
 static int
-send_manifest(struct deliverer *d, const struct dtx *t)
+send_manifest(struct deliverer *d, const struct tx *t)
 {
 	struct td_ctx *x = d->x;
 	struct fwd_resp resp;
 	sqlite3_stmt *s;
-	char *obdir, *src, *dst = NULL, *outdir = NULL, *staged = NULL,
-	    *man = NULL, *fields = NULL;
-	size_t mlen;
+	char *obdir, *dst = NULL, *outdir = NULL, *man = NULL, *fields = NULL;
 	int r, fr;
 
 	obdir = xasprintf("%s/%s", x->outbox, t->id);
-	src = xasprintf("%s/manifest.json", obdir);
-	if ((r = td_read_file(src, 64 << 20, &staged, &mlen)) != 0) {
+	if ((r = manifest_build(x, t->id, &man)) != 0) {
 		td_log(TD_LOG_ERROR, "delivery_failed", "file=%s error=%s",
-		    t->name, "the staged manifest is missing");
+		    t->name, "its manifest cannot be built");
 		goto out;
 	}
-	man = final_manifest(x, t, staged);
 	if (x->fwd == NULL) {
 		outdir = xasprintf("%s/%s", x->out_dir, t->id);
 		dst = xasprintf("%s/manifest.json", outdir);
@@ -1106,7 +989,7 @@ send_manifest(struct deliverer *d, const struct dtx *t)
 		}
 	}
 	fields = xasprintf("\"output\":\"%s\",\"records\":%llu",
-	    x->fwd ? "https" : "file", (unsigned long long)t->records);
+	    x->fwd ? "https" : "file", (unsigned long long)t->records_in);
 	if ((r = store_begin(x->st)) != 0)
 		goto out;
 	s = store_prepare(x->st, "UPDATE transmissions SET state = "
@@ -1133,10 +1016,8 @@ send_manifest(struct deliverer *d, const struct dtx *t)
 	(void)td_remove_tree(obdir, x->state_dir);
  out:
 	x_free(obdir);
-	x_free(src);
 	x_free(dst);
 	x_free(outdir);
-	x_free(staged);
 	x_free(man);
 	x_free(fields);
 	return r;
@@ -1173,6 +1054,15 @@ deliver_new(struct td_ctx *x)
 	struct deliverer *d = xcalloc(1, sizeof(*d));
 
 	d->x = x;
+	/* a breaker that opens at breaker_failures, for breaker_cooldown */
+	d->pol.threshold = (unsigned)td_conf_u64(x->conf,
+	    TDK_output_breaker_failures);
+	d->pol.cooldown = td_conf_u64(x->conf, TDK_output_breaker_cooldown);
+	d->pol.cooldown_max = d->pol.cooldown;
+	d->pol.retry_max = td_conf_u64(x->conf, TDK_output_max_backoff);
+	if (backoff_load(x->st, BACKOFF_OUTPUT, &d->brk) != 0)
+		td_log(TD_LOG_WARN, "breaker_unread", "error=%s", "the "
+		    "breaker's state could not be read; it starts closed");
 	return d;
 }
 
@@ -1184,31 +1074,18 @@ deliver_free(struct deliverer *d)
 
 /* Every transmission to deliver, in the order received. */
 static void
-load_transmissions(struct td_ctx *x, struct dtx **out, size_t *np)
+load_transmissions(struct td_ctx *x, struct tx **out, size_t *np)
 {
 	sqlite3_stmt *s;
-	struct dtx *ts = NULL;
+	struct tx *ts = NULL;
 	size_t n = 0;
 
-	s = store_prepare(x->st, "SELECT id, name, state, mapping_version, "
-	    "records_in, dlq, rejections_sent, batches FROM transmissions "
+	s = store_prepare(x->st, "SELECT " TX_COLUMNS " FROM transmissions "
 	    "WHERE state = 'parsed' OR (state = 'quarantined' AND "
 	    "rejections_sent = 0) ORDER BY seq");
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		ts = xreallocarray(ts, n + 1, sizeof(*ts));
-		memset(&ts[n], 0, sizeof(ts[n]));
-		snprintf(ts[n].id, sizeof(ts[n].id), "%s",
-		    (const char *)sqlite3_column_text(s, 0));
-		ts[n].name = xstrdup((const char *)sqlite3_column_text(s, 1));
-		ts[n].state = xstrdup((const char *)sqlite3_column_text(s, 2));
-		if (sqlite3_column_type(s, 3) != SQLITE_NULL)
-			ts[n].mv = xstrdup((const char *)
-			    sqlite3_column_text(s, 3));
-		ts[n].records = (uint64_t)sqlite3_column_int64(s, 4);
-		ts[n].dlq = (uint64_t)sqlite3_column_int64(s, 5);
-		ts[n].rejections_sent = sqlite3_column_int(s, 6);
-		ts[n].batches = (uint64_t)sqlite3_column_int64(s, 7);
-		n++;
+		tx_read(s, &ts[n++]);
 	}
 	sqlite3_reset(s);
 	*out = ts;
@@ -1219,9 +1096,10 @@ int
 deliver_step(struct deliverer *d, int64_t now_ms, int64_t *next_ms)
 {
 	struct td_ctx *x = d->x;
-	struct dtx *ts = NULL;
+	struct tx *ts = NULL;
 	char *err = NULL;
 	size_t n = 0, i;
+	int64_t now;
 	int r = TD_OK, parsed;
 
 	*next_ms = 0;
@@ -1240,7 +1118,6 @@ deliver_step(struct deliverer *d, int64_t now_ms, int64_t *next_ms)
 			x_free(err);
 			r = TD_ERR_INVAL;
 		}
-		breaker_load(x);
 	}
 	/* in order: a failure, or a wait, holds back everything after it */
 	for (i = 0; i < n && r == TD_OK; i++) {
@@ -1257,15 +1134,20 @@ deliver_step(struct deliverer *d, int64_t now_ms, int64_t *next_ms)
 		}
 	}
 	for (i = 0; i < n; i++)
-		dtx_free(&ts[i]);
+		tx_free(&ts[i]);
 	x_free(ts);
 	sqlite3_progress_handler(store_db(x->st), 0, NULL, NULL);
 	if (r == DELIVER_WAIT) {
 		*next_ms = d->wait_until;
 		return DELIVER_WAIT;
 	}
-	if (r != 0)
+	if (r != 0) {
 		x->run.undelivered = 1;
+		now = (int64_t)time(NULL);
+		if (backoff_state(&d->brk, now) == BACKOFF_OPEN)
+			*next_ms = deliver_clock_ms() +
+			    (d->brk.next_at - now) * 1000;
+	}
 	td_log(TD_LOG_DEBUG, "delivery_done", "transmissions=%zu batches=%llu "
 	    "sql_vm_steps=%llu", d->ntx, (unsigned long long)d->batches,
 	    (unsigned long long)(d->ticks * VM_TICK));

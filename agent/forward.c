@@ -77,20 +77,7 @@ fwd_open(struct forwarder **out, const struct td_conf *c, char **err)
 	len = strlen(f->url);
 	while (len > 0 && f->url[len - 1] == '/')
 		f->url[--len] = '\0';
-	{
-		/* never log a password written into the URL */
-		const char *h = strstr(f->url, "://"), *at, *colon, *sl;
-
-		h = h ? h + 3 : f->url;
-		at = strchr(h, '@');
-		sl = strchr(h, '/');
-		colon = at ? memchr(h, ':', (size_t)(at - h)) : NULL;
-		if (at != NULL && (sl == NULL || at < sl) && colon != NULL)
-			f->shown = xasprintf("%.*s:REDACTED%s",
-			    (int)(colon - f->url), f->url, at);
-		else
-			f->shown = xstrdup(f->url);
-	}
+	f->shown = td_conf_url_redact(f->url);	/* never log a password */
 	f->timeout_ms = (long)td_conf_u64(c, TDK_output_timeout) * 1000;
 	if ((tf = td_conf_str(c, TDK_output_token_file)) != NULL) {
 		if ((r = td_read_file(tf, 16 << 10, &tok, &len)) != 0) {

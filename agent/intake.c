@@ -24,6 +24,7 @@
 #include "audit.h"
 #include "buf.h"
 #include "conf.h"
+#include "date.h"
 #include "failpoint.h"
 #include "fsutil.h"
 #include "hash.h"
@@ -36,6 +37,9 @@
 #include "sidecar.h"
 #include "forward.h"
 #include "verify.h"
+#include "deliver.h"
+#include "manifest.h"
+#include "tx.h"
 #include "intake.h"
 #include "landing.h"
 
@@ -45,16 +49,6 @@ static int64_t
 now_sec(void)
 {
 	return (int64_t)time(NULL);
-}
-
-static void
-rfc3339(int64_t t, char *buf, size_t n)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 /* ------------------------------------------------------------ claim */
@@ -479,65 +473,6 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 
 /* -------------------------------------------------------- process */
 
-struct tx {
-	char		 id[TD_SHA256_HEX];
-	char		*name;
-	char		*archive_dir;	/* relative */
-	int64_t		 received_at;
-	uint64_t	 size;
-	char		*state;
-	char		*verification;	/* JSON */
-	char		*verify_code;	/* Tier 2 code, or NULL */
-	char		*verify_message;
-};
-
-static void
-tx_free(struct tx *t)
-{
-	x_free(t->name);
-	x_free(t->archive_dir);
-	x_free(t->state);
-	x_free(t->verification);
-	x_free(t->verify_code);
-	x_free(t->verify_message);
-	memset(t, 0, sizeof(*t));
-}
-
-static int
-tx_load(struct td_ctx *x, const char *tid, struct tx *t)
-{
-	sqlite3_stmt *s;
-	int r = TD_ERR_NOTFOUND;
-
-	memset(t, 0, sizeof(*t));
-	s = store_prepare(x->st, "SELECT name, archive_dir, received_at, "
-	    "size, state, verification, verify_code, verify_message FROM "
-	    "transmissions WHERE id = ?");
-	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		snprintf(t->id, sizeof(t->id), "%s", tid);
-		t->name = xstrdup((const char *)sqlite3_column_text(s, 0));
-		t->archive_dir = xstrdup((const char *)
-		    sqlite3_column_text(s, 1));
-		t->received_at = sqlite3_column_int64(s, 2);
-		t->size = (uint64_t)sqlite3_column_int64(s, 3);
-		t->state = xstrdup((const char *)sqlite3_column_text(s, 4));
-		t->verification = xstrdup(sqlite3_column_type(s, 5) ==
-		    SQLITE_NULL ? "{\"checksum\":\"not_checked\","
-		    "\"signature\":\"not_checked\"}" :
-		    (const char *)sqlite3_column_text(s, 5));
-		if (sqlite3_column_type(s, 6) != SQLITE_NULL) {
-			t->verify_code = xstrdup((const char *)
-			    sqlite3_column_text(s, 6));
-			t->verify_message = xstrdup((const char *)
-			    sqlite3_column_text(s, 7));
-		}
-		r = TD_OK;
-	}
-	sqlite3_reset(s);
-	return r;
-}
-
 /* Where processing puts a transmission: its outbox and dead letters. */
 struct psink {
 	struct td_ctx		*x;
@@ -642,84 +577,6 @@ ps_reject(void *arg, const struct rejection *rj)
 	return 0;
 }
 
-static char *
-idempotency_key(const char *tid, const char *mv, uint64_t seq)
-{
-	char hex[TD_SHA256_HEX], *s;
-
-	s = xasprintf("%s\n%s\n%llu", tid, mv, (unsigned long long)seq);
-	td_sha256_hex(s, strlen(s), hex);
-	x_free(s);
-	return xstrdup(hex);
-}
-
-static char *
-manifest_json(struct td_ctx *x, const struct tx *t,
-    const struct proc_result *res, const struct ob_batch *b, size_t nb)
-{
-	struct td_buf m;
-	char ts[32], q[TD_DEC_STRMAX], a[TD_DEC_STRMAX], *k, *ret;
-	size_t i;
-
-	rfc3339(t->received_at, ts, sizeof(ts));
-	td_dec_format(&res->quantity, q, sizeof(q));
-	td_dec_format(&res->amount, a, sizeof(a));
-	td_buf_init(&m, 4096, 0);
-	td_buf_puts(&m, "{\"schema\":\"tradedrop.transmission.v1\","
-	    "\"integration\":");
-	td_json_str(&m, x->integration, strlen(x->integration));
-	td_buf_printf(&m, ",\"transmission_id\":\"%s\",\"file\":{\"name\":",
-	    t->id);
-	if (td_json_str(&m, t->name, strlen(t->name)) != 0)
-		td_buf_puts(&m, "null");
-	td_buf_printf(&m, ",\"size\":%llu,\"sha256\":\"%s\"},"
-	    "\"source\":\"landing\",\"received_at\":\"%s\","
-	    "\"verification\":%s,\"encoding\":\"%s\","
-	    "\"container\":\"%s\",\"format\":\"csv\","
-	    "\"mapping_version\":\"%s\","
-	    "\"counts\":{\"records\":%llu,\"delivered\":%llu,\"dlq\":%llu,"
-	    "\"held\":0,\"duplicate\":0},\"control_totals\":{\"quantity\":"
-	    "\"%s\",\"amount\":", (unsigned long long)t->size, t->id, ts,
-	    t->verification, proc_encoding(res), res->format[0] ? res->format : "raw",
-	    mapper_version(x->map), (unsigned long long)res->rows,
-	    (unsigned long long)res->records,
-	    (unsigned long long)res->rejected, q);
-	if (res->has_amount)
-		td_buf_printf(&m, "\"%s\"", a);
-	else
-		td_buf_puts(&m, "null");
-	td_buf_puts(&m, "},\"members\":[");
-	for (i = 0; i < res->ndocs; i++) {
-		const struct proc_doc *d = &res->docs[i];
-
-		td_buf_puts(&m, i ? ",{\"member\":" : "{\"member\":");
-		if (d->member == NULL ||
-		    td_json_str(&m, d->member, strlen(d->member)) != 0)
-			td_buf_puts(&m, "null");
-		td_buf_printf(&m, ",\"encoding\":\"%s\",\"records\":%llu,"
-		    "\"delivered\":%llu,\"dlq\":%llu}", d->encoding,
-		    (unsigned long long)d->rows,
-		    (unsigned long long)d->records,
-		    (unsigned long long)d->rejected);
-	}
-	td_buf_printf(&m, "],\"batch_encoding\":\"%s\",\"batches\":%zu,"
-	    "\"batch_list\":[", td_conf_str(x->conf,
-	    TDK_output_output_encoding), nb);
-	for (i = 0; i < nb; i++) {
-		k = idempotency_key(t->id, mapper_version(x->map), b[i].seq);
-		td_buf_printf(&m, "%s{\"seq\":%llu,\"records\":%llu,"
-		    "\"bytes\":%llu,\"sha256\":\"%s\",\"idempotency_key\":"
-		    "\"%s\"}", i ? "," : "", (unsigned long long)b[i].seq,
-		    (unsigned long long)b[i].records,
-		    (unsigned long long)b[i].bytes, b[i].sha256, k);
-		x_free(k);
-	}
-	td_buf_puts(&m, "]}\n");
-	ret = xstrdup(td_buf_cstr(&m));
-	td_buf_free(&m);
-	return ret;
-}
-
 static int
 sync_fs(const char *dir)
 {
@@ -732,12 +589,62 @@ sync_fs(const char *dir)
 	return r == 0 ? TD_OK : TD_ERR_IO;
 }
 
+/*
+ * The last steps of processing tid, in the transaction that records it
+ * parsed: record what its manifest says beyond the transmission's row,
+ * build the manifest from state, stage it in the outbox and keep it in
+ * the archive, then make the records file and the outbox entry visible
+ * and durable, all before the commit. A run stopped before the commit
+ * leaves an outbox entry of a transmission not parsed: swept, and the
+ * transmission processed again.
+ */
+static int
+stage_parsed(struct td_ctx *x, const struct tx *t,
+    const struct proc_result *res, const char *obtmp, const char *obdir,
+    const char *rectmp, const char *rec)
+{
+	const struct proc_doc *d;
+	char *man = NULL, *p;
+	size_t i;
+	int r;
+
+	r = manifest_set_info(x, t->id, res->format[0] ? res->format : "raw",
+	    proc_encoding(res), td_conf_str(x->conf,
+	    TDK_output_output_encoding));
+	for (i = 0; i < res->ndocs && r == 0; i++) {
+		d = &res->docs[i];
+		r = manifest_add_member(x, t->id, i, d->member, d->encoding,
+		    d->rows, d->records, d->rejected);
+	}
+	if (r == 0)
+		r = manifest_build(x, t->id, &man);
+	if (r == 0) {
+		p = xasprintf("%s/manifest.json", obtmp);
+		r = td_write_all_path(p, man);
+		x_free(p);
+	}
+	if (r == 0) {
+		p = xasprintf("%s/%s/manifest.json", x->state_dir,
+		    t->archive_dir);
+		r = td_write_all_path(p, man);
+		x_free(p);
+	}
+	if (r == 0 && (rename(rectmp, rec) != 0 || rename(obtmp, obdir) != 0))
+		r = TD_ERR_IO;
+	if (r == 0)
+		r = sync_fs(x->state_dir);
+	if (r == 0)
+		td_failpoint("outbox_staged");
+	x_free(man);
+	return r;
+}
+
 static int
 quarantine(struct td_ctx *x, const struct tx *t, const char *code,
     const char *msg, const char *detail, const struct proc_result *res)
 {
 	struct td_buf b;
-	char *qdir, *raw, *qraw, *path, ts[32], *fields;
+	char *qdir, *raw, *qraw, *path, ts[TD_RFC3339_MAX], *fields;
 	int r;
 
 	qdir = xasprintf("%s/%s", x->quarantine, t->id);
@@ -745,7 +652,7 @@ quarantine(struct td_ctx *x, const struct tx *t, const char *code,
 	    t->name);
 	qraw = xasprintf("%s/%s", qdir, t->name);
 	path = xasprintf("%s/reason.json", qdir);
-	rfc3339(t->received_at, ts, sizeof(ts));
+	td_rfc3339(t->received_at, ts);
 	td_buf_init(&b, 1024, 0);
 	td_buf_printf(&b, "{\"tier\":2,\"code\":\"%s\",\"message\":", code);
 	td_json_str_lossy(&b, msg, strlen(msg));
@@ -881,7 +788,7 @@ process_one(struct td_ctx *x, const char *tid)
 	struct ob_batch *b = NULL;
 	size_t nb = 0, i;
 	char *raw = NULL, *obtmp = NULL, *obdir = NULL, *rec = NULL,
-	    *rectmp = NULL, *man = NULL, *dlqf = NULL, *p = NULL,
+	    *rectmp = NULL, *dlqf = NULL,
 	    *fields = NULL, *k;
 	sqlite3_stmt *s;
 	int fd = -1, r;
@@ -987,23 +894,6 @@ process_one(struct td_ctx *x, const char *tid)
 		goto out;
 	}
 
-	/* Stage the manifest, then make everything visible and durable. */
-	man = manifest_json(x, &t, &res, b, nb);
-	p = xasprintf("%s/manifest.json", obtmp);
-	if ((r = td_write_all_path(p, man)) != 0)
-		goto out;
-	x_free(p);
-	p = xasprintf("%s/%s/manifest.json", x->state_dir, t.archive_dir);
-	if ((r = td_write_all_path(p, man)) != 0)
-		goto out;
-	if (rename(rectmp, rec) != 0 || rename(obtmp, obdir) != 0) {
-		r = TD_ERR_IO;
-		goto out;
-	}
-	if ((r = sync_fs(x->state_dir)) != 0)
-		goto out;
-	td_failpoint("outbox_staged");
-
 	fields = xasprintf("\"records\":%llu,\"delivered\":%llu,\"dlq\":%llu,"
 	    "\"held\":0,\"duplicate\":0,\"batches\":%zu,"
 	    "\"mapping_version\":\"%s\"", (unsigned long long)res.rows,
@@ -1041,7 +931,7 @@ process_one(struct td_ctx *x, const char *tid)
 		    "seq, records, bytes, sha256, idempotency_key, state, "
 		    "created_at, quantity_total, amount_total) VALUES "
 		    "(?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)");
-		k = idempotency_key(t.id, mapper_version(x->map), b[i].seq);
+		k = deliver_batch_key(t.id, mapper_version(x->map), b[i].seq);
 		sqlite3_bind_text(s, 1, t.id, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, (sqlite3_int64)b[i].seq);
 		sqlite3_bind_int64(s, 3, (sqlite3_int64)b[i].records);
@@ -1055,6 +945,8 @@ process_one(struct td_ctx *x, const char *tid)
 		r = store_step_done(x->st, s);
 		x_free(k);
 	}
+	if (r == 0)
+		r = stage_parsed(x, &t, &res, obtmp, obdir, rectmp, rec);
 	if (r == 0)
 		r = audit_append(x->audit, "transmission_parsed", t.id, fields);
 	if (r == 0)
@@ -1091,9 +983,7 @@ process_one(struct td_ctx *x, const char *tid)
 	x_free(obdir);
 	x_free(rec);
 	x_free(rectmp);
-	x_free(man);
 	x_free(dlqf);
-	x_free(p);
 	x_free(fields);
 	tx_free(&t);
 	return r;

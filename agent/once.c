@@ -26,6 +26,7 @@
 #include "process.h"
 #include "intake.h"
 #include "deliver.h"
+#include "backoff.h"
 #include "sftp.h"
 #include "agent.h"
 
@@ -57,30 +58,6 @@ parse_conf_opt(int argc, char **argv, const char *usage, const char **path,
 	return 0;
 }
 
-/* Keep the outcome of a source's last poll for status. */
-static void
-record_poll(struct td_ctx *x, const char *name, const char *result,
-    unsigned fetched)
-{
-	sqlite3_stmt *s;
-	char *k = xasprintf("source:%s", name), *v;
-
-	v = xasprintf("%lld %s %u", (long long)time(NULL), result, fetched);
-	if (store_begin(x->st) == 0) {
-		s = store_prepare(x->st, "INSERT INTO meta(key, value) VALUES "
-		    "(?, ?) ON CONFLICT(key) DO UPDATE SET value = "
-		    "excluded.value");
-		sqlite3_bind_text(s, 1, k, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(s, 2, v, -1, SQLITE_TRANSIENT);
-		if (store_step_done(x->st, s) == 0)
-			(void)store_commit(x->st);
-		else
-			store_rollback(x->st);
-	}
-	x_free(k);
-	x_free(v);
-}
-
 /*
  * Fetch what each SFTP source has ready into landing/. A connection
  * failure (Tier 1) or a refused login or host key leaves the source for
@@ -105,9 +82,6 @@ poll_sources(struct td_ctx *x)
 		    "tier1" : st.auth_error ? "refused" : "error");
 		if (r != 0 || st.failed > 0)
 			x->run.undelivered = 1;
-		record_poll(x, td_conf_source_name(x->conf, i), r == 0 ?
-		    "ok" : st.tier1 ? "unreachable" : st.auth_error ?
-		    "refused" : "error", st.fetched);
 	}
 }
 
@@ -467,27 +441,18 @@ cmd_try(int argc, char **argv)
 
 /* ---------------------------------------------------------- status */
 
-/* The last poll of a source: time (0: never), result, files fetched. */
+/*
+ * The last poll of a source (last_at 0: never), its result and files
+ * fetched, and its breaker.
+ */
 static void
-source_status(struct store *st, const char *name, long long *when,
-    char *res, size_t ressz, unsigned *fetched)
+source_status(struct store *st, const char *name, struct backoff *b)
 {
-	sqlite3_stmt *s;
-	char *k = xasprintf("source:%s", name), r[32];
+	char k[BACKOFF_MAXNAME];
 
-	*when = 0;
-	*fetched = 0;
-	snprintf(res, ressz, "-");
-	if (st != NULL) {
-		s = store_prepare(st, "SELECT value FROM meta WHERE key = ?");
-		sqlite3_bind_text(s, 1, k, -1, SQLITE_TRANSIENT);
-		if (sqlite3_step(s) == SQLITE_ROW &&
-		    sscanf((const char *)sqlite3_column_text(s, 0),
-		    "%lld %31s %u", when, r, fetched) == 3)
-			snprintf(res, ressz, "%s", r);
-		sqlite3_reset(s);
-	}
-	x_free(k);
+	backoff_source_name(k, name);
+	if (st == NULL || backoff_load(st, k, b) != 0)
+		memset(b, 0, sizeof(*b));
 }
 
 static int q1_failed;	/* a status query failed: status exits 1 */
@@ -514,13 +479,9 @@ cmd_status(int argc, char **argv)
 	struct store *st = NULL;
 	char *err = NULL, *dbp;
 	int json = 0;
-	sqlite3_stmt *s;
+	struct backoff brk, sb;
 	unsigned bfail = 0;
-	long long bopen = 0;
 	const char *bstate;
-	char res[32];
-	long long lp;
-	unsigned nf;
 	size_t i;
 	int64_t t_recv, t_parsed, t_deliv, t_quar, t_dup, r_in, r_deliv,
 	    r_dlq, r_pending, ob_batches, ob_bytes, oldest, now;
@@ -548,6 +509,7 @@ cmd_status(int argc, char **argv)
 	r_dlq = r_pending = ob_batches = ob_bytes = 0;
 	oldest = -1;
 	now = (int64_t)time(NULL);
+	memset(&brk, 0, sizeof(brk));
 	if (st != NULL) {
 		t_recv = q1(st, "SELECT count(*) FROM transmissions WHERE "
 		    "state = 'received'");
@@ -574,15 +536,10 @@ cmd_status(int argc, char **argv)
 		    "transmissions WHERE state IN ('received', 'parsed')", -1,
 		    &oldest) != 0)
 			q1_failed = 1;
-		s = store_prepare(st, "SELECT value FROM meta WHERE key = "
-		    "'breaker'");
-		if (sqlite3_step(s) == SQLITE_ROW)
-			(void)sscanf((const char *)sqlite3_column_text(s, 0),
-			    "%u %lld", &bfail, &bopen);
-		sqlite3_reset(s);
+		if (backoff_load(st, BACKOFF_OUTPUT, &brk) == 0)
+			bfail = brk.failures;
 	}
-	bstate = bopen == 0 ? "closed" : now >= bopen + (int64_t)
-	    td_conf_u64(c, TDK_output_breaker_cooldown) ? "half-open" : "open";
+	bstate = backoff_state_name(backoff_state(&brk, now));
 	if (json) {
 		printf("{\"integration\":");
 		{
@@ -611,15 +568,18 @@ cmd_status(int argc, char **argv)
 		printf(",\"breaker\":{\"state\":\"%s\",\"failures\":%u},"
 		    "\"sources\":[", bstate, bfail);
 		for (i = 0; i < td_conf_nsources(c); i++) {
-			source_status(st, td_conf_source_name(c, i), &lp,
-			    res, sizeof(res), &nf);
+			source_status(st, td_conf_source_name(c, i), &sb);
 			printf("%s{\"name\":\"%s\",\"last_poll\":", i ? "," : "",
 			    td_conf_source_name(c, i));
-			if (lp > 0)
-				printf("%lld,\"result\":\"%s\",\"fetched\":%u}",
-				    lp, res, nf);
+			if (sb.last_at > 0)
+				printf("%lld,\"result\":\"%s\",\"fetched\":%u",
+				    (long long)sb.last_at, sb.last_result,
+				    sb.last_count);
 			else
-				printf("null,\"result\":null,\"fetched\":0}");
+				printf("null,\"result\":null,\"fetched\":0");
+			printf(",\"breaker\":{\"state\":\"%s\",\"failures\":"
+			    "%u}}", backoff_state_name(backoff_state(&sb, now)),
+			    sb.failures);
 		}
 		printf("]}\n");
 	} else {
@@ -645,16 +605,21 @@ cmd_status(int argc, char **argv)
 		printf("delivery breaker: %s (%u consecutive failure%s)\n",
 		    bstate, bfail, bfail == 1 ? "" : "s");
 		for (i = 0; i < td_conf_nsources(c); i++) {
-			source_status(st, td_conf_source_name(c, i), &lp,
-			    res, sizeof(res), &nf);
-			if (lp > 0)
+			source_status(st, td_conf_source_name(c, i), &sb);
+			if (sb.last_at > 0)
 				printf("source %s: last poll %llds ago, %s, %u "
-				    "file%s fetched\n", td_conf_source_name(c, i),
-				    (long long)(now - lp), res, nf,
-				    nf == 1 ? "" : "s");
+				    "file%s fetched", td_conf_source_name(c, i),
+				    (long long)(now - sb.last_at),
+				    sb.last_result, sb.last_count,
+				    sb.last_count == 1 ? "" : "s");
 			else
-				printf("source %s: never polled\n",
+				printf("source %s: never polled",
 				    td_conf_source_name(c, i));
+			if (sb.failures > 0)
+				printf("; breaker %s (%u consecutive failure%s)",
+				    backoff_state_name(backoff_state(&sb, now)),
+				    sb.failures, sb.failures == 1 ? "" : "s");
+			printf("\n");
 		}
 	}
 	store_close(st);

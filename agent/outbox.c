@@ -90,6 +90,23 @@ outbox_suffix(int enc)
 	return ".ndjson.gz";
 }
 
+char *
+outbox_batch_name(const char *prefix, uint64_t seq, int enc)
+{
+	return xasprintf("%s%sbatch-%06llu%s", prefix ? prefix : "",
+	    prefix ? "." : "", (unsigned long long)seq, outbox_suffix(enc));
+}
+
+char *
+outbox_batch_path(const char *dir, uint64_t seq, int enc)
+{
+	char *name = outbox_batch_name(NULL, seq, enc), *p;
+
+	p = xasprintf("%s/%s", dir, name);
+	x_free(name);
+	return p;
+}
+
 int
 outbox_encoding(const char *name)
 {
@@ -191,8 +208,7 @@ write_batch(struct outbox_writer *ob, const struct ob_batch *b,
 	char *path;
 	int fd, r;
 
-	path = xasprintf("%s/batch-%06llu%s", ob->dir,
-	    (unsigned long long)b->seq, outbox_suffix(ob->enc));
+	path = outbox_batch_path(ob->dir, b->seq, ob->enc);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	x_free(path);
 	if (fd < 0)

@@ -34,6 +34,14 @@ struct ob_batch {
 struct outbox_writer;
 
 const char *outbox_suffix(int enc);	/* ".ndjson.gz" ... */
+/*
+ * The file name of batch seq: "batch-000001.ndjson.gz" (the suffix of
+ * enc), in the outbox and the output; with a prefix (a transmission id),
+ * "PREFIX.batch-000001.ndjson.gz", as a refused batch is kept in dlq/.
+ * outbox_batch_path gives DIR/batch-NNNNNN... Allocated.
+ */
+char	*outbox_batch_name(const char *prefix, uint64_t seq, int enc);
+char	*outbox_batch_path(const char *dir, uint64_t seq, int enc);
 int	 outbox_encoding(const char *name);	/* from output_encoding */
 
 /*

@@ -13,12 +13,12 @@
  * before they become local paths; anything odd is logged (escaped) and
  * skipped.
  *
- * Breaker and backoff are kept in memory per source (a process-wide
- * table). `once` is a fresh process, so there a connection failure
- * simply fails the poll as Tier 1. For the daemon, what should be
- * persisted (state.db, a small sftp_sources table) is: consecutive
- * failures, next attempt time, last error class and message, last
- * successful poll time - `status` then shows auth and host key errors.
+ * Each source has a circuit breaker in state.db (backoff.c, named
+ * "source:NAME"), with the time, result and files fetched of its last
+ * poll, which `status` shows: 5 consecutive Tier 1 failures (connection,
+ * listing or transfer) open it, and polls are skipped for a jittered
+ * 1-5 s, doubled by each failed probe up to 15 minutes. A refused login
+ * or host key is not Tier 1 and does not count.
  */
 #include "config.h"
 
@@ -50,6 +50,8 @@
 #include "log.h"
 #include "match.h"
 #include "store.h"
+#include "backoff.h"
+#include "ctx.h"
 #include "intake.h"
 #include "sidecar.h"
 #include "sftp.h"
@@ -63,7 +65,8 @@
 #define SFTP_SECRET_MAX	4096
 #define SFTP_IO_TIMEOUT	60		/* seconds, at least connect_timeout */
 #define SFTP_KEEPALIVE	30		/* seconds */
-#define SFTP_BRK_MAX	64
+#define SFTP_BRK_FAILURES 5		/* consecutive Tier 1 failures */
+#define SFTP_BRK_WAIT	5		/* seconds, then doubled per probe */
 #define SFTP_BACKOFF_MAX 900
 
 struct sftp_url {
@@ -112,12 +115,14 @@ struct batch {
 	uint64_t	 bytes;
 };
 
-/* In-memory breaker per source (see the comment at the top). */
-static struct {
-	char	 name[65];
-	unsigned fails;
-	time_t	 next;
-} sftp_brk[SFTP_BRK_MAX];
+/* The breaker of a source (see the comment at the top). */
+static const struct backoff_policy sftp_policy = {
+	.threshold = SFTP_BRK_FAILURES,
+	.cooldown = SFTP_BRK_WAIT,
+	.cooldown_max = SFTP_BACKOFF_MAX,
+	.grow = 1,
+	.jitter = 1,
+};
 
 static int libssh2_ready;
 
@@ -1284,38 +1289,33 @@ out:
 	return rc;
 }
 
-static unsigned *
-brk_slot(const char *name, time_t **next)
+/* A Tier 1 failure of this poll: counted by the source's breaker. */
+static void
+tier1_failed(struct backoff *bk, const char *name, struct sftp_stats *st)
 {
-	size_t j;
+	int64_t now = (int64_t)time(NULL);
 
-	for (j = 0; j < SFTP_BRK_MAX; j++) {
-		if (sftp_brk[j].name[0] == '\0')
-			snprintf(sftp_brk[j].name, sizeof(sftp_brk[j].name),
-			    "%s", name);
-		if (strcmp(sftp_brk[j].name, name) == 0) {
-			*next = &sftp_brk[j].next;
-			return &sftp_brk[j].fails;
-		}
-	}
-	*next = &sftp_brk[0].next;
-	return &sftp_brk[0].fails;
+	st->tier1 = 1;
+	if (backoff_failed(bk, &sftp_policy, now))
+		td_log(TD_LOG_WARN, "sftp_breaker_opened", "source=%s "
+		    "failures=%u retry_in=%lld", name, bk->failures,
+		    (long long)(bk->next_at - now));
 }
 
+/* Keep the outcome of the poll, and the breaker, for the next ones. */
 static void
-brk_failed(const char *name)
+record_poll(struct td_ctx *x, const char *name, struct backoff *bk, int rc,
+    const struct sftp_stats *st)
 {
-	time_t *next;
-	unsigned *fails = brk_slot(name, &next);
-	uint64_t cap = 5;
-
-	(*fails)++;
-	if (*fails < 5)
-		return;
-	cap <<= (*fails - 5 < 8 ? *fails - 5 : 8);
-	if (cap > SFTP_BACKOFF_MAX)
-		cap = SFTP_BACKOFF_MAX;
-	*next = time(NULL) + 1 + (time_t)randombytes_uniform((uint32_t)cap);
+	if (rc == TD_OK && backoff_succeeded(bk))
+		td_log(TD_LOG_INFO, "sftp_breaker_closed", "source=%s", name);
+	bk->last_at = (int64_t)time(NULL);
+	snprintf(bk->last_result, sizeof(bk->last_result), "%s", rc == 0 ?
+	    "ok" : st->tier1 ? "unreachable" : st->auth_error ? "refused" :
+	    "error");
+	bk->last_count = st->fetched;
+	if (backoff_save(x->st, bk) != 0)
+		td_log(TD_LOG_WARN, "sftp_poll_unrecorded", "source=%s", name);
 }
 
 int
@@ -1329,29 +1329,33 @@ sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st)
 	char *err = NULL, *buf = NULL;
 	size_t n = 0, j, pass;
 	unsigned bad;
-	unsigned *fails;
-	time_t *next;
+	char bname[BACKOFF_MAXNAME];
+	struct backoff bk;
 	struct timespec t0, t1;
+	int64_t now = (int64_t)time(NULL);
 	int r, rc = TD_OK;
 
 	memset(st, 0, sizeof(*st));
 	memset(&k, 0, sizeof(k));
 	k.fd = -1;
-	fails = brk_slot(name, &next);
-	if (*fails >= 5 && time(NULL) < *next) {
+	backoff_source_name(bname, name);
+	if (backoff_load(x->st, bname, &bk) != 0)
+		return TD_ERR_STATE;
+	if (backoff_state(&bk, now) == BACKOFF_OPEN) {
+		/* not a poll: nothing is recorded */
 		td_log(TD_LOG_WARN, "sftp_breaker_open", "source=%s "
-		    "failures=%u retry_in=%lld", name, *fails,
-		    (long long)(*next - time(NULL)));
+		    "failures=%u retry_in=%lld", name, bk.failures,
+		    (long long)(bk.next_at - now));
 		st->tier1 = 1;
 		return TD_ERR_IO;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((r = conn_open(c, i, &k, &err)) != 0) {
 		if (r == CONN_TIER1) {
-			st->tier1 = 1;
-			brk_failed(name);
+			tier1_failed(&bk, name, st);
 			td_log(TD_LOG_WARN, "sftp_connect_failed", "source=%s "
-			    "tier=1 failures=%u error=%s", name, *fails, err);
+			    "tier=1 failures=%u error=%s", name, bk.failures,
+			    err);
 			rc = TD_ERR_IO;
 		} else {
 			st->auth_error = 1;
@@ -1365,10 +1369,8 @@ sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st)
 	if (r != 0) {
 		td_log(r == TD_ERR_IO ? TD_LOG_WARN : TD_LOG_ERROR,
 		    "sftp_list_failed", "source=%s error=%s", name, err);
-		if (r == TD_ERR_IO) {
-			st->tier1 = 1;
-			brk_failed(name);
-		}
+		if (r == TD_ERR_IO)
+			tier1_failed(&bk, name, st);
 		rc = r == TD_ERR_IO ? TD_ERR_IO : TD_ERR_INVAL;
 		goto out;
 	}
@@ -1414,8 +1416,7 @@ sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st)
 				continue;
 			}
 			if (r == TD_ERR_IO) {
-				st->tier1 = 1;
-				brk_failed(name);
+				tier1_failed(&bk, name, st);
 				td_log(TD_LOG_WARN, "sftp_transfer_failed",
 				    "source=%s file=%s tier=1 error=%s", name,
 				    e[j].name, ssh_err(k.s));
@@ -1439,8 +1440,6 @@ sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st)
 				rc = r;
 		}
 	}
-	if (rc == TD_OK)
-		*fails = 0;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	td_log(rc == TD_OK ? TD_LOG_INFO : TD_LOG_WARN, "sftp_poll_done",
 	    "source=%s listed=%u fetched=%u already_fetched=%u waiting=%u "
@@ -1450,6 +1449,7 @@ sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st)
 	    (long long)((t1.tv_sec - t0.tv_sec) * 1000 +
 	    (t1.tv_nsec - t0.tv_nsec) / 1000000));
 out:
+	record_poll(x, name, &bk, rc, st);
 	if (b != NULL) {
 		for (j = 0; j < b->n; j++)
 			pending_drop(&b->p[j]);

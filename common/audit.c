@@ -13,6 +13,7 @@
 #include "td.h"
 #include "audit.h"
 #include "buf.h"
+#include "date.h"
 #include "fsutil.h"
 #include "hash.h"
 #include "json.h"
@@ -160,9 +161,8 @@ audit_append(struct audit *a, const char *event, const char *tid,
 	struct td_buf b;
 	struct td_sha256 h;
 	unsigned char dg[TD_SHA256_LEN];
-	char hex[TD_SHA256_HEX], ts[32];
+	char hex[TD_SHA256_HEX], ts[TD_RFC3339_MAX];
 	struct timespec now;
-	struct tm tm;
 	sqlite3_stmt *s;
 	int r;
 
@@ -179,11 +179,11 @@ audit_append(struct audit *a, const char *event, const char *tid,
 			return TD_ERR_IO;
 	}
 	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	td_rfc3339_ms((int64_t)now.tv_sec, (unsigned)(now.tv_nsec / 1000000),
+	    ts);
 	td_buf_init(&b, 512, 1 << 20);
-	td_buf_printf(&b, "{\"seq\":%lld,\"time\":\"%s.%03ldZ\",\"event\":",
-	    a->seq + 1, ts, now.tv_nsec / 1000000);
+	td_buf_printf(&b, "{\"seq\":%lld,\"time\":\"%s\",\"event\":",
+	    a->seq + 1, ts);
 	td_json_str(&b, event, strlen(event));
 	td_buf_puts(&b, ",\"integration\":");
 	td_json_str(&b, a->integration, strlen(a->integration));

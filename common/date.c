@@ -104,6 +104,56 @@ td_date_format(const struct td_date *d, char out[11])
 	return 10;
 }
 
+#define RFC3339_MIN	(-62167219200LL)	/* 0000-01-01T00:00:00Z */
+#define RFC3339_MAX	253402300799LL		/* 9999-12-31T23:59:59Z */
+
+/* t as RFC 3339 UTC, with milliseconds when ms >= 0. */
+static size_t
+rfc3339(int64_t t, int ms, char *out)
+{
+	struct td_date d;
+	int64_t days, secs;
+
+	if (t < RFC3339_MIN)
+		t = RFC3339_MIN;
+	if (t > RFC3339_MAX)
+		t = RFC3339_MAX;
+	days = (t >= 0 ? t : t - 86399) / 86400;
+	secs = t - days * 86400;
+	td_date_from_days((int32_t)days, &d);
+	put_digits(out, d.y, 4);
+	out[4] = '-';
+	put_digits(out + 5, d.m, 2);
+	out[7] = '-';
+	put_digits(out + 8, d.d, 2);
+	out[10] = 'T';
+	put_digits(out + 11, (int)(secs / 3600), 2);
+	out[13] = ':';
+	put_digits(out + 14, (int)(secs / 60 % 60), 2);
+	out[16] = ':';
+	put_digits(out + 17, (int)(secs % 60), 2);
+	if (ms < 0) {
+		memcpy(out + 19, "Z", 2);
+		return 20;
+	}
+	out[19] = '.';
+	put_digits(out + 20, ms, 3);
+	memcpy(out + 23, "Z", 2);
+	return 24;
+}
+
+size_t
+td_rfc3339(int64_t t, char out[TD_RFC3339_MAX])
+{
+	return rfc3339(t, -1, out);
+}
+
+size_t
+td_rfc3339_ms(int64_t t, unsigned ms, char out[TD_RFC3339_MAX])
+{
+	return rfc3339(t, ms > 999 ? 999 : (int)ms, out);
+}
+
 /* Check fmt alone: known directives, a year, and either %j or month+day. */
 static int
 fmt_check(const char *fmt)

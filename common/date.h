@@ -55,4 +55,17 @@ size_t	 td_date_format(const struct td_date *d, char out[11]);
 /* Day of the week, 0 = Sunday .. 6 = Saturday. *d must be valid. */
 int	 td_date_weekday(const struct td_date *d);
 
+#define TD_RFC3339_MAX	25	/* "YYYY-MM-DDTHH:MM:SS.mmmZ" + NUL */
+
+/*
+ * Write t (seconds since the epoch) as an RFC 3339 UTC time,
+ * "YYYY-MM-DDTHH:MM:SSZ", and a NUL; returns 20. td_rfc3339_ms adds the
+ * milliseconds ms (0-999; more is 999): "YYYY-MM-DDTHH:MM:SS.mmmZ",
+ * returns 24.
+ * Neither reads the time zone or the locale. A t before year 0000 or
+ * after 9999 is written as the first or last second of that range.
+ */
+size_t	 td_rfc3339(int64_t t, char out[TD_RFC3339_MAX]);
+size_t	 td_rfc3339_ms(int64_t t, unsigned ms, char out[TD_RFC3339_MAX]);
+
 #endif

@@ -10,6 +10,7 @@
 
 #include "td.h"
 #include "buf.h"
+#include "date.h"
 #include "json.h"
 #include "log.h"
 
@@ -186,17 +187,13 @@ td_log(int level, const char *event, const char *fmt, ...)
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 	struct td_buf b;
 	va_list ap;
-	struct tm tm;
-	time_t now;
-	char ts[32];
+	char ts[TD_RFC3339_MAX];
 
 	if (level > log_level)
 		return;
 	td_buf_init(&b, 256, 65536);
 	if (!log_syslog) {
-		now = time(NULL);
-		gmtime_r(&now, &tm);
-		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		td_rfc3339((int64_t)time(NULL), ts);
 		td_buf_printf(&b, "ts=%s ", ts);
 	}
 	td_buf_printf(&b, "level=%s event=%s", level_names[level], event);

@@ -127,6 +127,53 @@ static const char *migrations[] = {
 	"  seq INTEGER NOT NULL,"
 	"  hash TEXT NOT NULL,"
 	"  offset INTEGER NOT NULL);",
+
+	/*
+	 * 1 -> 2: what the manifest of a transmission says that was known
+	 * only in memory while it was processed, so it is built from state
+	 * alone (manifest.c).
+	 */
+	"ALTER TABLE transmissions ADD COLUMN container TEXT;"	/* raw zip ... */
+	"ALTER TABLE transmissions ADD COLUMN encoding TEXT;"	/* or mixed */
+	"ALTER TABLE transmissions ADD COLUMN batch_encoding TEXT;"
+	/* the documents of a transmission (archive members), in order */
+	"CREATE TABLE members ("
+	"  transmission_id TEXT NOT NULL,"
+	"  idx INTEGER NOT NULL,"		/* 0-based */
+	"  name TEXT,"				/* NULL: the file itself */
+	"  encoding TEXT NOT NULL,"
+	"  records_in INTEGER NOT NULL,"
+	"  delivered INTEGER NOT NULL,"
+	"  dlq INTEGER NOT NULL,"
+	"  PRIMARY KEY (transmission_id, idx));",
+
+	/*
+	 * 2 -> 3: backoff and circuit breakers of the output and of each
+	 * SFTP source (backoff.c), before meta 'breaker' and 'source:NAME'.
+	 */
+	/* one row per remote peer: 'output', 'source:NAME' */
+	"CREATE TABLE backoff ("
+	"  name TEXT PRIMARY KEY,"
+	"  failures INTEGER NOT NULL DEFAULT 0,"	/* consecutive */
+	"  opened_at INTEGER NOT NULL DEFAULT 0,"	/* breaker; 0: closed */
+	"  next_at INTEGER NOT NULL DEFAULT 0,"	/* no attempt before */
+	"  last_at INTEGER NOT NULL DEFAULT 0,"	/* last attempt (poll) */
+	"  last_result TEXT,"
+	"  last_count INTEGER NOT NULL DEFAULT 0);"	/* files fetched */
+	/* 'breaker' was "FAILURES OPENED": an open one may probe at once */
+	"INSERT INTO backoff(name, failures, opened_at, next_at) "
+	"  SELECT 'output', CAST(substr(value, 1, instr(value, ' ') - 1) "
+	"  AS INTEGER), CAST(substr(value, instr(value, ' ') + 1) AS INTEGER),"
+	"  CAST(substr(value, instr(value, ' ') + 1) AS INTEGER) "
+	"  FROM meta WHERE key = 'breaker';"
+	/* 'source:NAME' was "TIME RESULT FETCHED" */
+	"INSERT INTO backoff(name, last_at, last_result, last_count) "
+	"  SELECT key, CAST(substr(value, 1, instr(value, ' ') - 1) AS INTEGER),"
+	"  substr(rest, 1, instr(rest, ' ') - 1),"
+	"  CAST(substr(rest, instr(rest, ' ') + 1) AS INTEGER) "
+	"  FROM (SELECT key, value, substr(value, instr(value, ' ') + 1) AS rest"
+	"  FROM meta WHERE key LIKE 'source:%');"
+	"DELETE FROM meta WHERE key = 'breaker' OR key LIKE 'source:%';",
 };
 
 int

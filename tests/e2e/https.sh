@@ -114,6 +114,21 @@ if what == "exact":
         last_batch = max([q["seq"] for q in acc if q["headers"]["tradedrop-transmission"] == tid] or [0])
         if r["seq"] < last_batch: bad.append(("manifest before batches", tid))
     print(bad if bad else "ok")
+elif what == "manifests":
+    # each manifest accepted is the one processing archived, byte for
+    # byte, but for counts and control totals where batches were refused
+    bad = []
+    for r in reqs:
+        if not (r["path"].endswith("/transmissions") and r["status"] in (200, 409)): continue
+        got = body(r); tid = json.loads(got)["transmission_id"]
+        arch = open(glob.glob(f"{S}/archive/*/*/{tid}/manifest.json")[0], "rb").read()
+        rej = db.execute("SELECT count(*) FROM batches WHERE transmission_id=? AND state='rejected'", (tid,)).fetchone()[0]
+        if rej == 0 and got != arch: bad.append(("differs", txs[tid][0]))
+        if rej > 0:
+            g, a = json.loads(got), json.loads(arch)
+            for k in ("counts", "control_totals"): g.pop(k); a.pop(k)
+            if g != a or json.loads(got)["counts"] == json.loads(arch)["counts"]: bad.append(("refused", txs[tid][0]))
+    print(bad if bad else "ok")
 elif what == "keys":
     # no (transmission, seq) was ever sent under two different keys
     ks = {}
@@ -204,6 +219,8 @@ ok = m['counts']['delivered']==5-len(rej) and m['counts']['dlq']==len(rej) and m
 print(m['counts'], m['control_totals'], len(rej), rq)
 sys.exit(0 if ok and len(rej) in (2,3) else 1)" > "$T_TMP/e.out"
 t_is $? 0 "e: the manifest counts and totals only the accepted batch"
+t_is "$(chk manifests)" ok \
+	"every manifest sent is the archived one byte for byte; e's differs only in counts and totals"
 
 # 6. 401: spooled, an error every attempt; delivered once credentials work
 qfault "/batches status 401"

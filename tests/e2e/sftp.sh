@@ -3,7 +3,9 @@
 # started on 127.0.0.1 in a private namespace: both ready modes fetch
 # once, a growing file waits until stable, unknown and changed host keys
 # are refused with nothing fetched, password and key (plain, encrypted,
-# hashed known_hosts) logins work, a transfer broken by killing the
+# hashed known_hosts) logins work, a source's circuit breaker counts
+# Tier 1 failures across runs in state.db (opens at five, skips polls
+# while open, probes, closes), a transfer broken by killing the
 # session process resumes byte-identical, after = delete and move touch
 # only files fetched whole, and 10,000 files are listed and fetched
 # (times and ratios to `sftp -b` are printed, not asserted).
@@ -195,6 +197,51 @@ passphrase_file = $T_TMP/id_$kt.pass" "ready = marker"
 		t_is "$(got "key$kt" k.csv)" 1 "encrypted OpenSSH $kt key with passphrase_file"
 	fi
 done
+
+# -------------------------------------------------------- breaker
+# Nothing listens on port 1: every poll is Tier 1. The breaker lives in
+# state.db, so it counts across runs of `once`: the fifth failure opens
+# it, and a run while it is open does not connect. (Its first wait is
+# 1-5 s; the test moves next_at in state.db rather than race it.)
+R=$T_TMP/r-down; remote "$R"; mkcsv "$R/d.csv" 1; : > "$R/d.csv.done"; own "$R"
+mkconf down "$R" "$KEYAUTH" "ready = marker"
+cp "$T_TMP/down.conf" "$T_TMP/down-ok.conf"
+sed -i "s|^url = sftp://\([^@]*\)@127.0.0.1:$SSHD_PORT|url = sftp://\1@127.0.0.1:1|" "$T_TMP/down.conf"
+DB=$T_TMP/down/state/state.db
+for i in 1 2 3 4; do poll down; done
+t_is "$RC $(grep -c 'event=sftp_connect_failed source=down tier=1' "$T_TMP/down.log")" "3 4" \
+	"down: four runs, four connection failures, exit 3"
+t_ok "$(grep -q 'event=sftp_breaker_opened' "$T_TMP/down.log"; [ $? -ne 0 ]; echo $?)" \
+	"down: four failures do not open the breaker"
+"$TRADEDROP" status --json -c "$T_TMP/down.conf" > "$T_TMP/st.json" 2>&1
+t_grep "$T_TMP/st.json" '"result":"unreachable","fetched":0,"breaker":{"state":"closed","failures":4}' \
+	"status: the source unreachable, four consecutive failures"
+poll down
+t_grep "$T_TMP/down.log" "event=sftp_breaker_opened source=down failures=5" \
+	"down: the fifth run's failure opens it"
+sqlite3 "$DB" "UPDATE backoff SET next_at = next_at + 600 WHERE name = 'source:down'"
+"$TRADEDROP" status -c "$T_TMP/down.conf" > "$T_TMP/st.txt" 2>&1
+t_grep "$T_TMP/st.txt" "source down: last poll" "status (text) shows the last poll"
+t_grep "$T_TMP/st.txt" "unreachable, 0 files fetched; breaker open (5 consecutive failures)" \
+	"and the open breaker"
+N=$(grep -c 'event=sftp_connect_failed' "$T_TMP/down.log")
+poll down
+t_is "$RC $(grep -c 'event=sftp_connect_failed' "$T_TMP/down.log")" "3 $N" \
+	"while it is open, the next run does not connect, and exits 3"
+t_grep "$T_TMP/down.log" "event=sftp_breaker_open source=down failures=5" \
+	"and says the breaker is open"
+sqlite3 "$DB" "UPDATE backoff SET next_at = 0 WHERE name = 'source:down'"
+poll down
+t_grep "$T_TMP/down.log" "event=sftp_breaker_opened source=down failures=6" \
+	"once the wait is over one poll probes; its failure opens it again"
+W=$(sqlite3 "$DB" "SELECT next_at - opened_at FROM backoff WHERE name = 'source:down'")
+t_ok "$([ "$W" -ge 1 ] && [ "$W" -le 10 ]; echo $?)" "for a wait of 1-10 s ($W s)"
+sqlite3 "$DB" "UPDATE backoff SET next_at = 0 WHERE name = 'source:down'"
+poll down-ok
+t_is "$RC $(got down d.csv)" "0 1" "reachable again: the probe succeeds, d.csv fetched"
+"$TRADEDROP" status --json -c "$T_TMP/down.conf" > "$T_TMP/st.json" 2>&1
+t_grep "$T_TMP/st.json" '"result":"ok","fetched":1,"breaker":{"state":"closed","failures":0}' \
+	"status: the breaker closed, the failures cleared"
 
 # -------------------------------------------------------- resume + after=delete
 R=$T_TMP/r-del; remote "$R"

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "td.h"
 #include "date.h"
@@ -280,6 +281,55 @@ test_iso(void)
 	is_int(td_date_parse_iso(NULL, 10, &d), TD_ERR_FORMAT, "iso NULL");
 }
 
+static void
+test_rfc3339(void)
+{
+	static const struct {
+		int64_t		 t;
+		const char	*want;
+	} vec[] = {
+		{ 0, "1970-01-01T00:00:00Z" },
+		{ -1, "1969-12-31T23:59:59Z" },
+		{ 951782400, "2000-02-29T00:00:00Z" },
+		{ 951868799, "2000-02-29T23:59:59Z" },
+		{ 2147483648LL, "2038-01-19T03:14:08Z" },
+		{ 1795906800, "2026-11-28T23:00:00Z" },
+		{ -2208988800LL, "1900-01-01T00:00:00Z" },
+		{ 253402300799LL, "9999-12-31T23:59:59Z" },
+		{ 253402300800LL, "9999-12-31T23:59:59Z" },	/* clamped */
+		{ -62167219201LL, "0000-01-01T00:00:00Z" },	/* clamped */
+	};
+	char buf[TD_RFC3339_MAX], want[32];
+	struct tm tm;
+	time_t tt;
+	int64_t t;
+	size_t i, n = 0, same = 0;
+
+	for (i = 0; i < TD_NELEM(vec); i++) {
+		memset(buf, 'x', sizeof(buf));
+		is_int(td_rfc3339(vec[i].t, buf), 20, "rfc3339 %lld: length",
+		    (long long)vec[i].t);
+		is_str(buf, vec[i].want, "rfc3339 %lld", (long long)vec[i].t);
+	}
+	is_int(td_rfc3339_ms(951782400, 7, buf), 24, "with ms: length");
+	is_str(buf, "2000-02-29T00:00:00.007Z", "with ms");
+	td_rfc3339_ms(-1, 999, buf);
+	is_str(buf, "1969-12-31T23:59:59.999Z", "with ms, before 1970");
+	td_rfc3339_ms(0, 5000, buf);
+	is_str(buf, "1970-01-01T00:00:00.999Z", "ms over 999 is 999");
+	/* what log.c and intake.c printed with gmtime_r and strftime */
+	for (t = -2208988800LL; t < 4102444800LL; t += 86400 * 7 + 3607) {
+		tt = (time_t)t;
+		gmtime_r(&tt, &tm);
+		strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		td_rfc3339(t, buf);
+		n++;
+		same += strcmp(buf, want) == 0;
+	}
+	is_int(same, n, "rfc3339 as strftime(\"%%Y-%%m-%%dT%%H:%%M:%%SZ\") "
+	    "for %zu times 1900-2099", n);
+}
+
 int
 main(void)
 {
@@ -288,5 +338,6 @@ main(void)
 	test_valid();
 	test_parse();
 	test_iso();
+	test_rfc3339();
 	return done_testing();
 }

@@ -3,8 +3,10 @@
  * reconciler unreachable, a step makes one attempt and returns at once
  * with the time of the retry instead of sleeping; a call before that time
  * sends nothing; the backoff grows with each failure of the same request;
- * when the breaker opens the step fails and the run is marked
- * undelivered, the batch still spooled.
+ * the failures are kept in state.db; when the breaker opens the step
+ * fails, says when the breaker lets a probe through, and the run is
+ * marked undelivered, the batch still spooled; the next run finds it
+ * open and makes no attempt.
  */
 #include "config.h"
 
@@ -22,6 +24,7 @@
 #include "conf.h"
 #include "fsutil.h"
 #include "store.h"
+#include "ctx.h"
 #include "intake.h"
 #include "deliver.h"
 
@@ -32,6 +35,16 @@ qint(struct store *st, const char *sql)
 	int64_t v;
 
 	return store_query_int(st, sql, 0, &v) == 0 ? v : -1;
+}
+
+/* The consecutive failures of the output's breaker, as state.db keeps them. */
+static int64_t
+failures(struct td_ctx *x)
+{
+	int64_t v;
+
+	return store_query_int(x->st, "SELECT failures FROM backoff WHERE "
+	    "name = 'output'", -1, &v) == 0 ? v : -1;
 }
 
 int
@@ -84,27 +97,44 @@ main(void)
 	    (long long)(t1 - t0));
 	ok(next >= t0 && next <= t1 + 1000, "the first retry within 1 s "
 	    "(in %lld ms)", (long long)(next - t1));
-	is_int(x.brk_failures, 1, "one failure counted");
+	is_int(failures(&x), 1, "one failure counted");
 
 	r = deliver_step(d, next - 1, &next2);
 	ok(r == DELIVER_WAIT && next2 == next, "called early: nothing sent, "
 	    "the same time again");
-	is_int(x.brk_failures, 1, "still one failure");
+	is_int(failures(&x), 1, "still one failure");
 
 	/* due now: the clock is not looked at to tell, only now_ms */
 	t0 = deliver_clock_ms();
 	r = deliver_step(d, next, &next3);
 	t1 = deliver_clock_ms();
 	is_int(r, DELIVER_WAIT, "the retry fails too");
-	is_int(x.brk_failures, 2, "two failures");
+	is_int(failures(&x), 2, "two failures");
 	ok(next3 >= t0 && next3 <= t1 + 2000, "the next retry within 2 s "
 	    "(in %lld ms)", (long long)(next3 - t1));
 
+	t0 = deliver_clock_ms();
 	r = deliver_step(d, next3, &next);
 	ok(r < 0, "the third failure opens the breaker: the step fails");
+	ok(next >= t0 + 50000 && next <= deliver_clock_ms() + 60000,
+	    "and says when it lets a probe through: after breaker_cooldown "
+	    "(in %lld ms)", (long long)(next - t0));
 	ok(x.run.undelivered, "the run is marked undelivered");
 	is_int(qint(x.st, "SELECT count(*) FROM batches WHERE "
 	    "state = 'pending'"), 1, "the batch stays spooled");
+	deliver_free(d);
+	is_int(failures(&x), 3, "three failures kept in state.db");
+
+	/* the next run finds the breaker open and makes no attempt */
+	x.run.undelivered = 0;
+	d = deliver_new(&x);
+	t0 = deliver_clock_ms();
+	r = deliver_step(d, t0, &next);
+	ok(r < 0 && x.run.undelivered, "the next run: the breaker is still "
+	    "open, the step fails");
+	ok(next > t0 && next <= deliver_clock_ms() + 60000, "and says when "
+	    "it lets a probe through");
+	is_int(failures(&x), 3, "and no attempt was made");
 	deliver_free(d);
 
 	ctx_close(&x);
