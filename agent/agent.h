@@ -12,6 +12,9 @@ struct td_conf;
 #define EXIT_INTERNAL		4
 
 const char	*td_default_conf(void);
+struct option;
+int	cmd_conf_opt(int, char **, const char *usage, const char **path,
+	    const struct option *extra, int *flag);
 struct td_conf	*td_load_conf_or_report(const char *path);
 
 int	cmd_check(int, char **);

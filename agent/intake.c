@@ -523,9 +523,7 @@ json_raw(struct td_buf *b, const char *raw, size_t n)
 	x_free(enc);
 }
 
-/* One dead-letter line. Shared with `try` through intake_rejection_json. */
-void	intake_rejection_json(struct td_buf *, const char *tid,
-	    const char *file, const char *member, const struct rejection *);
+/* One dead-letter line; `try` prints the same. */
 
 void
 intake_rejection_json(struct td_buf *b, const char *tid, const char *file,

@@ -14,6 +14,12 @@
 
 #include "ctx.h"
 
+struct td_buf;
+struct rejection;
+/* Append one dead-letter line (JSON and a newline) for a rejection. */
+void	intake_rejection_json(struct td_buf *, const char *tid,
+	    const char *file, const char *member, const struct rejection *);
+
 /* Finish what a previous run left in work/. */
 int	intake_recover(struct td_ctx *);
 /*

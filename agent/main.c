@@ -78,6 +78,35 @@ td_load_conf_or_report(const char *path)
 	return c;
 }
 
+/*
+ * The -c FILE option every command takes, and a flag option of its own
+ * (any long option whose val is 'j').
+ */
+int
+cmd_conf_opt(int argc, char **argv, const char *usage, const char **path,
+    const struct option *extra, int *flag)
+{
+	static const struct option none[] = { { NULL, 0, NULL, 0 } };
+	int ch;
+
+	*path = td_default_conf();
+	while ((ch = getopt_long(argc, argv, "c:", extra ? extra : none,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			*path = optarg;
+			break;
+		case 'j':
+			*flag = 1;
+			break;
+		default:
+			fprintf(stderr, "usage: tradedrop %s\n", usage);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
