@@ -53,25 +53,6 @@ now_sec(void)
 
 /* ------------------------------------------------------------ claim */
 
-#define PARTIAL_NAME	".td-partial"	/* a copy under way in work/CLAIM/ */
-
-/* Move src into dir/ as dst across filesystems: copy, fsync, unlink. */
-static int
-cross_fs_move(const char *src, const char *dir, const char *dst)
-{
-	char *part = xasprintf("%s/" PARTIAL_NAME, dir);
-	int r;
-
-	if ((r = td_copy_file(src, part)) == 0 && rename(part, dst) != 0)
-		r = TD_ERR_IO;
-	if (r == 0 && (r = td_fsync_dir(dir)) == 0 && unlink(src) != 0)
-		r = TD_ERR_IO;
-	if (r != 0)
-		(void)unlink(part);
-	x_free(part);
-	return r;
-}
-
 /*
  * Move every sidecar of NAME from landing into dir (NAME.sha256,
  * NAME.sha512, NAME.minisig), and write there, under their own names,
@@ -93,17 +74,15 @@ claim_sidecars(struct td_ctx *x, const char *dir, const char *name)
 	mv[1] = sc.sum512;
 	mv[2] = sc.sig;
 	for (k = 0; k < TD_NELEM(mv); k++) {
-		char *a, *b;
+		/* copied from a checked descriptor, never renamed by path:
+		 * a refused one is logged and left, as if absent */
+		int rk;
 
 		if (mv[k] == NULL)
 			continue;
-		a = xasprintf("%s/%s", x->landing, mv[k]);
-		b = xasprintf("%s/%s", dir, mv[k]);
-		if (rename(a, b) != 0 && (errno != EXDEV ||
-		    cross_fs_move(a, dir, b) != 0))
-			r = TD_ERR_IO;
-		x_free(a);
-		x_free(b);
+		rk = landing_take_copy(x, mv[k], dir, SIDECAR_COPY_MAX);
+		if (rk != 0 && rk != TD_ERR_FORMAT && r == TD_OK)
+			r = rk;
 	}
 	td_buf_init(&lines, 0, 0);
 	for (k = 0; k < TD_NELEM(sc.manifest); k++) {

@@ -37,7 +37,6 @@
 #include "landing.h"
 
 #define COPY_BLOCK	(1 << 20)
-#define PARTIAL_NAME	".td-partial"	/* a copy under way in work/CLAIM/ */
 
 int
 landing_owner_uids(const struct td_conf *c, uid_t **uidsp, size_t *np,
@@ -246,9 +245,19 @@ landing_list(struct td_ctx *x, struct landing_entry **ep, size_t *np,
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
 			continue;
-		if (td_globs_match(ign, nign, de->d_name) ||
-		    !td_globs_match(pat, npat, de->d_name) ||
-		    sidecar_is(de->d_name))
+		if (td_globs_match(ign, nign, de->d_name))
+			continue;
+		if (sidecar_is(de->d_name)) {
+			/* taken with its data file; but a sidecar that is a
+			 * link, a FIFO or a directory is refused now, so it
+			 * is not silently absent */
+			if (fstatat(x->landfd, de->d_name, &sb,
+			    AT_SYMLINK_NOFOLLOW) == 0 &&
+			    (w = refusal(x, &sb, why, sizeof(why))) != NULL)
+				landing_refuse(x, de->d_name, &sb, w);
+			continue;
+		}
+		if (!td_globs_match(pat, npat, de->d_name))
 			continue;
 		if (fstatat(x->landfd, de->d_name, &sb,
 		    AT_SYMLINK_NOFOLLOW) != 0)
@@ -285,48 +294,86 @@ landing_list(struct td_ctx *x, struct landing_entry **ep, size_t *np,
 
 /*
  * Is someone holding fd's file open for writing? A read lease is granted
- * only when nobody does (fcntl(2)). It needs the file's owner or
- * CAP_LEASE, and not every filesystem has leases: then the kernel cannot
- * tell, and the settle time alone decides.
+ * only when nobody does (fcntl(2)), and it is broken (SIGIO, ignored in
+ * main) as soon as someone opens the file for writing. It needs the
+ * file's owner or CAP_LEASE, and not every filesystem has leases: then
+ * the kernel cannot tell, and the settle time alone decides.
+ * LEASE_HELD: taken, keep it over the claim and check it is still held
+ * (lease_kept) before letting it go; LEASE_NONE: cannot tell;
+ * LEASE_BUSY: a writer has it open.
  */
+#define LEASE_NONE	0
+#define LEASE_HELD	1
+#define LEASE_BUSY	2
+
 static int
-open_for_writing(int fd)
+lease_take(int fd)
 {
-	if (fcntl(fd, F_SETLEASE, F_RDLCK) == 0) {
-		(void)fcntl(fd, F_SETLEASE, F_UNLCK);
-		return 0;
-	}
-	return errno == EAGAIN || errno == EBUSY;
+	if (fcntl(fd, F_SETLEASE, F_RDLCK) == 0)
+		return LEASE_HELD;
+	return errno == EAGAIN || errno == EBUSY ? LEASE_BUSY : LEASE_NONE;
 }
 
-/* Copy what fd reads into dfd/name durably (a landing on another fs). */
+/* Was the lease kept (nobody opened the file for writing)? Drops it. */
+static int
+lease_kept(int fd, int lease)
+{
+	int held;
+
+	if (lease != LEASE_HELD)
+		return 1;
+	held = fcntl(fd, F_GETLEASE) == F_RDLCK;
+	(void)fcntl(fd, F_SETLEASE, F_UNLCK);
+	return held;
+}
+
+/*
+ * Copy what fd holds into dfd/name durably (a landing on another
+ * filesystem). Only the data extents are copied (SEEK_DATA/SEEK_HOLE), so
+ * a sparse file stays sparse instead of filling the state directory.
+ */
 static int
 copy_fd(int fd, int dfd, const char *name)
 {
 	char *blk = xmalloc(COPY_BLOCK);
-	off_t off = 0;
+	off_t off = 0, end, size;
+	struct stat sb;
 	ssize_t n;
 	int out, r = TD_OK;
 
-	if ((out = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC |
-	    O_NOFOLLOW | O_CLOEXEC, 0640)) < 0) {
+	if (fstat(fd, &sb) != 0 || (out = openat(dfd, name, O_WRONLY |
+	    O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640)) < 0) {
 		x_free(blk);
 		return TD_ERR_IO;
 	}
-	for (;;) {
-		n = pread(fd, blk, COPY_BLOCK, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = TD_ERR_IO;
+	size = sb.st_size;
+	while (r == 0 && off < size) {
+		if ((off = lseek(fd, off, SEEK_DATA)) < 0) {
+			if (errno != ENXIO)	/* ENXIO: only a hole is left */
+				r = TD_ERR_IO;
 			break;
 		}
-		if (n == 0)
-			break;
-		if ((r = td_write_all(out, blk, (size_t)n)) != 0)
-			break;
-		off += n;
+		if ((end = lseek(fd, off, SEEK_HOLE)) < 0 || end > size)
+			end = size;
+		while (r == 0 && off < end) {
+			n = pread(fd, blk, (size_t)(end - off) < COPY_BLOCK ?
+			    (size_t)(end - off) : COPY_BLOCK, off);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				r = n < 0 ? TD_ERR_IO : TD_OK;
+				end = off;	/* shorter than it said */
+				size = off;
+				break;
+			}
+			if (lseek(out, off, SEEK_SET) != off ||
+			    (r = td_write_all(out, blk, (size_t)n)) != 0)
+				r = r ? r : TD_ERR_IO;
+			off += n;
+		}
 	}
+	if (r == 0 && ftruncate(out, size) != 0)
+		r = errno == ENOSPC ? TD_ERR_NOSPACE : TD_ERR_IO;
 	if (r == 0 && fsync(out) != 0)
 		r = errno == ENOSPC ? TD_ERR_NOSPACE : TD_ERR_IO;
 	close(out);
@@ -398,6 +445,42 @@ landing_unclaim(struct td_ctx *x, const char *claim)
 	return r;
 }
 
+/*
+ * Where no lease could say that nobody writes the file, a writer that
+ * opened it before the claim could still change the claimed inode, even
+ * after it was hashed, verified and archived. So the claimed name is
+ * replaced by a copy of our own, made from the checked descriptor; the
+ * original must not have changed meanwhile (else it goes back to
+ * landing, not settled).
+ */
+static int
+private_copy(struct td_ctx *x, int fd, int dfd, const char *name,
+    const char *cl, const struct stat *sb)
+{
+	struct stat sb2;
+	int r;
+
+	if ((r = copy_fd(fd, dfd, PARTIAL_NAME)) != 0) {
+		(void)unlinkat(dfd, PARTIAL_NAME, 0);
+		(void)put_back(x, dfd, name, cl);
+		return r;
+	}
+	if (fstat(fd, &sb2) != 0 || sb2.st_size != sb->st_size ||
+	    ts_cmp(&sb2.st_mtim, &sb->st_mtim) != 0) {
+		(void)unlinkat(dfd, PARTIAL_NAME, 0);
+		if (put_back(x, dfd, name, cl) != 0)
+			td_log(TD_LOG_ERROR, "unclaim_failed", "file=%s "
+			    "claim=%s error=%s", name, cl, strerror(errno));
+		x->run.n_unsettled++;
+		return TD_ERR_AGAIN;
+	}
+	/* atomically: the name now holds our copy, the uploader's inode
+	 * has no name left in the state directory */
+	if (renameat(dfd, PARTIAL_NAME, dfd, name) != 0)
+		return TD_ERR_IO;
+	return TD_OK;
+}
+
 int
 landing_claim(struct td_ctx *x, const struct landing_entry *e,
     char **claimp, int *fdp)
@@ -407,7 +490,7 @@ landing_claim(struct td_ctx *x, const struct landing_entry *e,
 	struct stat sb, sb2;
 	char *cl, *wdir, why[96];
 	const char *w;
-	int fd, dfd = -1, r = TD_OK, copied = 0;
+	int fd, dfd = -1, r = TD_OK, copied = 0, lease = LEASE_NONE, nolease;
 
 	*claimp = NULL;
 	*fdp = -1;
@@ -435,7 +518,7 @@ landing_claim(struct td_ctx *x, const struct landing_entry *e,
 	}
 	if (sb.st_dev != e->dev || sb.st_ino != e->ino ||
 	    sb.st_size != e->size || ts_cmp(&sb.st_mtim, &e->mtime) != 0 ||
-	    open_for_writing(fd)) {
+	    (lease = lease_take(fd)) == LEASE_BUSY) {
 		/* replaced, or changed since it was listed, or being
 		 * written: it has not settled yet */
 		td_log(TD_LOG_DEBUG, "landing_busy", "file=%s", e->name);
@@ -484,6 +567,23 @@ landing_claim(struct td_ctx *x, const struct landing_entry *e,
 		copied = 1;
 	}
 	td_failpoint("claimed");
+	if (!lease_kept(fd, lease)) {
+		/* someone opened it for writing during the claim: give it
+		 * back, it has not settled (a copy is simply dropped) */
+		lease = LEASE_NONE;
+		if (copied)
+			(void)unlinkat(dfd, e->name, 0);
+		else if (put_back(x, dfd, e->name, cl) != 0)
+			td_log(TD_LOG_ERROR, "unclaim_failed", "file=%s "
+			    "claim=%s error=%s", e->name, cl, strerror(errno));
+		td_log(TD_LOG_INFO, "landing_busy", "file=%s "
+		    "reason=\"opened for writing during the claim\"", e->name);
+		x->run.n_unsettled++;
+		r = TD_ERR_AGAIN;
+		goto fail;
+	}
+	nolease = lease == LEASE_NONE;
+	lease = LEASE_NONE;
 	if (copied) {
 		/* the original must not have changed while it was copied,
 		 * and is removed only if it is still the file copied */
@@ -517,6 +617,17 @@ landing_claim(struct td_ctx *x, const struct landing_entry *e,
 			r = TD_ERR_FORMAT;
 			goto fail;
 		}
+		if (nolease && (r = private_copy(x, fd, dfd, e->name, cl,
+		    &sb)) != 0)
+			goto fail;
+		if (nolease) {
+			close(fd);
+			if ((fd = openat(dfd, e->name, O_RDONLY | O_NOFOLLOW |
+			    O_CLOEXEC)) < 0) {
+				r = TD_ERR_IO;
+				goto fail;
+			}
+		}
 	}
 	if (fsync(dfd) != 0 || td_fsync_dir(x->work) != 0 ||
 	    fsync(x->landfd) != 0) {
@@ -529,6 +640,7 @@ landing_claim(struct td_ctx *x, const struct landing_entry *e,
 	*fdp = fd;
 	return TD_OK;
  fail:
+	(void)lease_kept(fd, lease);
 	if (dfd >= 0) {
 		(void)unlinkat(dfd, PARTIAL_NAME, 0);
 		close(dfd);
@@ -538,4 +650,66 @@ landing_claim(struct td_ctx *x, const struct landing_entry *e,
 	x_free(cl);
 	x_free(wdir);
 	return r;
+}
+
+/*
+ * Take the small file NAME (a sidecar) from landing into dir: read it
+ * through a descriptor checked like a data file's (no link followed, a
+ * regular file with one link, at most max bytes, never blocking), write
+ * the bytes read into a file of our own in dir, and remove the landing
+ * name only if it is still that file. Nothing of the uploader's (a
+ * directory, a link, an inode it can still write) ever enters the
+ * state directory. 0 when taken or gone; refusals are logged.
+ */
+int
+landing_take_copy(struct td_ctx *x, const char *name, const char *dir,
+    size_t max)
+{
+	struct stat sb, sb2;
+	char *text = NULL, *dst, *tmp, why[96];
+	const char *w;
+	size_t len;
+	int fd, r;
+
+	fd = openat(x->landfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return TD_OK;
+		if (fstatat(x->landfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+			return TD_OK;
+		landing_refuse(x, name, &sb, errno == ELOOP ? "symbolic link" :
+		    "unreadable");
+		return TD_ERR_FORMAT;
+	}
+	if ((w = landing_check_fd(x, fd, &sb)) != NULL ||
+	    (uint64_t)sb.st_size > max) {
+		if (w == NULL) {
+			snprintf(why, sizeof(why), "sidecar larger than %zu "
+			    "bytes", max);
+			w = why;
+		}
+		landing_refuse(x, name, &sb, w);
+		close(fd);
+		return TD_ERR_FORMAT;
+	}
+	r = td_read_fd(fd, max, &text, &len);
+	close(fd);
+	if (r != 0) {
+		landing_refuse(x, name, &sb, "unreadable");
+		return TD_ERR_FORMAT;
+	}
+	dst = xasprintf("%s/%s", dir, name);
+	tmp = xasprintf("%s/" PARTIAL_NAME ".%s", dir, name);
+	r = td_write_file_via(dst, tmp, text, len);
+	x_free(text);
+	x_free(dst);
+	x_free(tmp);
+	if (r != 0)
+		return r;
+	if (fstatat(x->landfd, name, &sb2, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    same_file(&sb, &sb2) && unlinkat(x->landfd, name, 0) != 0 &&
+	    errno != ENOENT)
+		return TD_ERR_IO;
+	return TD_OK;
 }

@@ -14,6 +14,9 @@
 #include <stdint.h>
 #include <time.h>
 
+#define PARTIAL_NAME	".td-partial"	/* a copy under way in work/CLAIM/ */
+#define SIDECAR_COPY_MAX (1 << 20)	/* largest sidecar taken */
+
 struct td_ctx;
 struct td_conf;
 struct stat;
@@ -64,6 +67,14 @@ int	landing_unclaim(struct td_ctx *, const char *claim);
 
 /* Check an open claimed file: regular, one link. NULL when acceptable. */
 const char *landing_check_fd(struct td_ctx *, int fd, struct stat *);
+
+/*
+ * Take the small file NAME (a sidecar) by copying it from a checked
+ * descriptor into dir, then remove it from landing. 0: taken or gone;
+ * TD_ERR_FORMAT: refused (logged); others: the copy failed.
+ */
+int	landing_take_copy(struct td_ctx *, const char *name, const char *dir,
+	    size_t max);
 
 /* Log a refusal of NAME once per run (per name, inode and mtime). */
 void	landing_refuse(struct td_ctx *, const char *name,

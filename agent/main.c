@@ -3,7 +3,9 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +118,12 @@ main(int argc, char **argv)
 	if (setlocale(LC_CTYPE, "C.UTF-8") == NULL)
 		(void)setlocale(LC_CTYPE, "");
 	td_log_init("tradedrop", TD_LOG_INFO, 0);
+	/*
+	 * A read lease (landing.c) is broken with SIGIO when an uploader
+	 * opens the file for writing: that must never end the process.
+	 */
+	if (signal(SIGIO, SIG_IGN) == SIG_ERR)
+		td_fatal("signal: %s", strerror(errno));
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

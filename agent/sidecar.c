@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "fsutil.h"
+#include "hash.h"
 #include "json.h"
 #include "log.h"
 #include "verify.h"
@@ -221,7 +222,7 @@ sum_lookup(const char *dir, const char *file, const char *name, int *algo,
 
 	*algo = 0;
 	hex[0] = '\0';
-	r = td_read_file(p, SIDECAR_MAX, &text, &len);
+	r = td_read_file_nofollow(p, SIDECAR_MAX, &text, &len);
 	x_free(p);
 	if (r != 0)
 		return r;
@@ -408,9 +409,10 @@ check_sum(const struct td_conf *c, const char *dir, const char *name,
 static void
 check_sig(const struct td_conf *c, const struct minisign_key *keys,
     size_t nkeys, const char *dir, const char *name,
-    const struct sidecars *sc, const uint8_t *b2,
+    const struct sidecars *sc, const char *sha256hex, const uint8_t *b2,
     struct verification *v)
 {
+	char hex[TD_SHA256_HEX];
 	struct minisign_sig sig;
 	struct stat sb;
 	const char *code;
@@ -432,7 +434,7 @@ check_sig(const struct td_conf *c, const struct minisign_key *keys,
 	}
 	v->signature = "failed";
 	p = xasprintf("%s/%s", dir, sc->sig);
-	r = td_read_file(p, 64 << 10, &text, &len);
+	r = td_read_file_nofollow(p, 64 << 10, &text, &len);
 	x_free(p);
 	if (r != 0 || minisign_parse_sig(text, len, &sig) != 0) {
 		fail(v, "signature_malformed", "%s: not a minisign signature",
@@ -445,9 +447,9 @@ check_sig(const struct td_conf *c, const struct minisign_key *keys,
 	if (!sig.prehashed) {
 		/* legacy signatures cover the whole file: map it */
 		p = xasprintf("%s/%s", dir, name);
-		fd = open(p, O_RDONLY | O_CLOEXEC);
+		fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 		x_free(p);
-		if (fd < 0 || fstat(fd, &sb) != 0) {
+		if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
 			fail(v, "signature_invalid", "cannot read the file");
 			goto out;
 		}
@@ -455,6 +457,18 @@ check_sig(const struct td_conf *c, const struct minisign_key *keys,
 		    PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED) {
 			fail(v, "signature_invalid", "cannot map the file: %s",
 			    strerror(errno));
+			goto out;
+		}
+		/*
+		 * This second read must be the bytes the transmission id was
+		 * computed from: a writer that still holds the file could
+		 * show the signer's bytes here and others to the parser.
+		 */
+		td_sha256_hex(map == MAP_FAILED ? "" : map, map == MAP_FAILED ?
+		    0 : (size_t)sb.st_size, hex);
+		if (strcmp(hex, sha256hex) != 0) {
+			fail(v, "file_changed", "the file changed while its "
+			    "signature was checked: nothing of it is parsed");
 			goto out;
 		}
 	}
@@ -485,7 +499,7 @@ sidecar_verify(const struct td_conf *c, const struct minisign_key *keys,
 {
 	memset(v, 0, sizeof(*v));
 	check_sum(c, dir, name, sc, sha256hex, sha512hex, v);
-	check_sig(c, keys, nkeys, dir, name, sc, b2, v);
+	check_sig(c, keys, nkeys, dir, name, sc, sha256hex, b2, v);
 }
 
 char *

@@ -244,18 +244,40 @@ td_read_fd(int fd, size_t max, char **out, size_t *len)
 	return TD_OK;
 }
 
-int
-td_read_file(const char *path, size_t max, char **out, size_t *len)
+static int
+read_regular(const char *path, int flags, size_t max, char **out,
+    size_t *len)
 {
+	struct stat sb;
 	int fd, r;
 
 	*out = NULL;
 	*len = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	/* never block on a FIFO, never take a terminal */
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC |
+	    flags)) < 0)
 		return errno == ENOENT ? TD_ERR_NOTFOUND : TD_ERR_IO;
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return TD_ERR_FORMAT;
+	}
 	r = td_read_fd(fd, max, out, len);
 	close(fd);
 	return r;
+}
+
+int
+td_read_file(const char *path, size_t max, char **out, size_t *len)
+{
+	return read_regular(path, 0, max, out, len);
+}
+
+int
+td_read_file_nofollow(const char *path, size_t max, char **out,
+    size_t *len)
+{
+	return read_regular(path, O_NOFOLLOW, max, out, len);
 }
 
 /*
@@ -287,34 +309,68 @@ path_below(const char *path, const char *dir)
 	return path[n + strspn(path + n, "/")] != '\0';
 }
 
-int
-td_remove_tree(const char *path, const char *within)
+/*
+ * Remove what dfd holds, descriptor by descriptor: a directory entry is
+ * opened with O_NOFOLLOW | O_DIRECTORY and emptied through that
+ * descriptor, so a directory renamed or swapped for a symbolic link while
+ * this runs is never followed out of the tree.
+ */
+static int
+remove_in(int dfd, int depth)
 {
-	DIR *d;
 	struct dirent *de;
-	struct stat st;
-	char *sub;
-	int r = TD_OK;
+	DIR *d;
+	int fd, sub, r = TD_OK;
 
-	if (!path_below(path, within))
-		td_fatal("td_remove_tree: %s is outside %s", path, within);
-	if (lstat(path, &st) != 0)
-		return errno == ENOENT ? TD_OK : TD_ERR_IO;
-	if (!S_ISDIR(st.st_mode))
-		return unlink(path) == 0 ? TD_OK : TD_ERR_IO;
-	if ((d = opendir(path)) == NULL)
+	if (depth > 64 || (fd = dup(dfd)) < 0)
 		return TD_ERR_IO;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return TD_ERR_IO;
+	}
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
 			continue;
-		sub = xasprintf("%s/%s", path, de->d_name);
-		if (td_remove_tree(sub, within) != 0)
+		if (unlinkat(dfd, de->d_name, 0) == 0 || errno == ENOENT)
+			continue;
+		if (errno != EISDIR && errno != EPERM) {
 			r = TD_ERR_IO;
-		x_free(sub);
+			continue;
+		}
+		sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0 || remove_in(sub, depth + 1) != 0)
+			r = TD_ERR_IO;
+		if (sub >= 0)
+			close(sub);
+		if (unlinkat(dfd, de->d_name, AT_REMOVEDIR) != 0 &&
+		    errno != ENOENT)
+			r = TD_ERR_IO;
 	}
 	closedir(d);
-	if (rmdir(path) != 0)
+	return r;
+}
+
+int
+td_remove_tree(const char *path, const char *within)
+{
+	int dfd, r;
+
+	if (!path_below(path, within))
+		td_fatal("td_remove_tree: %s is outside %s", path, within);
+	if ((dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0) {
+		if (errno == ENOENT)
+			return TD_OK;
+		if (errno != ENOTDIR && errno != ELOOP)
+			return TD_ERR_IO;
+		/* a file or a symbolic link: remove the name itself */
+		return unlink(path) == 0 || errno == ENOENT ? TD_OK : TD_ERR_IO;
+	}
+	r = remove_in(dfd, 0);
+	close(dfd);
+	if (rmdir(path) != 0 && errno != ENOENT)
 		r = TD_ERR_IO;
 	return r;
 }

@@ -31,6 +31,13 @@ int	td_copy_file(const char *src, const char *dst);
  * counted in len). TD_ERR_NOTFOUND, TD_ERR_IO, or TD_ERR_LIMIT past max.
  */
 int	td_read_file(const char *path, size_t max, char **out, size_t *len);
+/*
+ * Both read only a regular file: anything else (a FIFO, a device, a
+ * directory) is TD_ERR_FORMAT, found without blocking. This one also
+ * refuses a symbolic link (TD_ERR_IO, errno ELOOP): for untrusted names.
+ */
+int	td_read_file_nofollow(const char *path, size_t max, char **out,
+	    size_t *len);
 /* The same for what is left to read of fd. */
 int	td_read_fd(int fd, size_t max, char **out, size_t *len);
 /*
