@@ -79,10 +79,22 @@ struct pbatch {
 };
 
 /* dir/batch-NNNNNN.ndjson.gz (or .zst, .ndjson) */
-static char *
-batch_path(const struct td_ctx *x, const char *dir, uint64_t seq)
+/*
+ * The encoding of t's batches: the one they were written in (kept in
+ * state.db), not today's output_encoding, which may have changed since.
+ */
+static int
+batch_enc(const struct td_ctx *x, const struct tx *t)
 {
-	return outbox_batch_path(dir, seq, x->enc);
+	return t->batch_encoding != NULL ? outbox_encoding(t->batch_encoding) :
+	    x->enc;
+}
+
+static char *
+batch_path(const struct td_ctx *x, const struct tx *t, const char *dir,
+    uint64_t seq)
+{
+	return outbox_batch_path(dir, seq, batch_enc(x, t));
 }
 
 /* SHA-256 of a file as hex, or "" when it cannot be read. */
@@ -428,14 +440,15 @@ dlq_append_once(const char *path, const char *line)
  * This is step 3 for one batch.
  */
 static int
-finish_reject(struct td_ctx *x, const char *tid, uint64_t seq,
+finish_reject(struct td_ctx *x, const struct tx *t, uint64_t seq,
     const char *line)
 {
+	const char *tid = t->id;
 	char *obdir, *src, *dlq;
 	int r = TD_OK;
 
 	obdir = xasprintf("%s/%s", x->outbox, tid);
-	src = batch_path(x, obdir, seq);
+	src = batch_path(x, t, obdir, seq);
 	x_free(obdir);
 	if (access(src, F_OK) == 0) {
 		dlq = xasprintf("%s/%s.ndjson", x->dlq, tid);
@@ -451,8 +464,9 @@ finish_reject(struct td_ctx *x, const char *tid, uint64_t seq,
 
 /* Step 3 for every refused batch of tid a crash interrupted. */
 static int
-finish_rejects(struct td_ctx *x, const char *tid)
+finish_rejects(struct td_ctx *x, const struct tx *t)
 {
+	const char *tid = t->id;
 	sqlite3_stmt *s;
 	const char *line;
 	int r = TD_OK;
@@ -462,7 +476,7 @@ finish_rejects(struct td_ctx *x, const char *tid)
 	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
 	while (r == 0 && sqlite3_step(s) == SQLITE_ROW)
 		if ((line = (const char *)sqlite3_column_text(s, 1)) != NULL)
-			r = finish_reject(x, tid, (uint64_t)
+			r = finish_reject(x, t, (uint64_t)
 			    sqlite3_column_int64(s, 0), line);
 	sqlite3_reset(s);
 	return r;
@@ -478,7 +492,7 @@ reject_batch(struct td_ctx *x, const struct tx *t, uint64_t seq,
 	char *name, *dst;
 	int r = TD_OK;
 
-	name = outbox_batch_name(t->id, seq, x->enc);
+	name = outbox_batch_name(t->id, seq, batch_enc(x, t));
 	dst = xasprintf("%s/%s", x->dlq, name);
 	(void)unlink(dst);
 	if (link(src, dst) != 0 && td_copy_file(src, dst) != 0)
@@ -517,7 +531,7 @@ reject_batch(struct td_ctx *x, const struct tx *t, uint64_t seq,
 			td_failpoint("batch_rejected");
 	}
 	if (r == 0)
-		r = finish_reject(x, t->id, seq, td_buf_cstr(&b));
+		r = finish_reject(x, t, seq, td_buf_cstr(&b));
 	td_buf_free(&b);
 	if (r == 0) {
 		x->run.n_dlq += nrec;
@@ -576,8 +590,8 @@ move_batches(struct td_ctx *x, const struct tx *t, const char *obdir,
 		return TD_ERR_IO;
 	}
 	for (i = 0; i < n && r == 0; i++) {
-		src = batch_path(x, obdir, pb[i].seq);
-		dst = batch_path(x, outdir, pb[i].seq);
+		src = batch_path(x, t, obdir, pb[i].seq);
+		dst = batch_path(x, t, outdir, pb[i].seq);
 		if ((r = move_batch(src, dst, pb[i].sha256)) != 0)
 			td_log(TD_LOG_ERROR, "delivery_failed", "file=%s "
 			    "batch=%llu output=%s error=%s", t->name,
@@ -595,9 +609,11 @@ move_batches(struct td_ctx *x, const struct tx *t, const char *obdir,
 }
 
 static const char *
-batch_cenc(const struct td_ctx *x)
+batch_cenc(const struct td_ctx *x, const struct tx *t)
 {
-	return x->enc == OB_ENC_GZIP ? "gzip" : x->enc == OB_ENC_ZSTD ?
+	int enc = batch_enc(x, t);
+
+	return enc == OB_ENC_GZIP ? "gzip" : enc == OB_ENC_ZSTD ?
 	    "zstd" : NULL;
 }
 
@@ -626,7 +642,7 @@ post_batches_parallel(struct deliverer *d, const struct tx *t,
 	memset(pend, 0, sizeof(pend));
 	for (;;) {
 		while (!stop && next < n && fwd_inflight(x->fwd) < 4) {
-			src = batch_path(x, obdir, pb[next].seq);
+			src = batch_path(x, t, obdir, pb[next].seq);
 			rr = td_read_file(src, MAX_BODY, &body, &blen);
 			x_free(src);
 			if (rr != 0) {
@@ -636,7 +652,7 @@ post_batches_parallel(struct deliverer *d, const struct tx *t,
 			hdrs_make(&h, x, t->id, pb[next].key, pb[next].seq,
 			    t->batches);
 			slot = fwd_start(x->fwd, "/batches",
-			    "application/x-ndjson", batch_cenc(x), h.v, body,
+			    "application/x-ndjson", batch_cenc(x, t), h.v, body,
 			    blen);
 			if (slot == FWD_START_FAILED) {
 				x_free(body);
@@ -664,7 +680,7 @@ post_batches_parallel(struct deliverer *d, const struct tx *t,
 			r = ack_batches(x, t->id, &pb[i], 1);
 			break;
 		case FWD_REJECT:
-			src = batch_path(x, obdir, pb[i].seq);
+			src = batch_path(x, t, obdir, pb[i].seq);
 			r = reject_batch(x, t, pb[i].seq, pb[i].records, src,
 			    &resp);
 			x_free(src);
@@ -692,7 +708,7 @@ post_batches_serial(struct deliverer *d, const struct tx *t,
 	int r = TD_OK, fr;
 
 	for (i = 0; i < n && r == 0; i++) {
-		src = batch_path(x, obdir, pb[i].seq);
+		src = batch_path(x, t, obdir, pb[i].seq);
 		if ((r = td_read_file(src, MAX_BODY, &body, &blen)) != 0) {
 			td_log(TD_LOG_ERROR, "delivery_failed", "file=%s "
 			    "batch=%llu error=%s", t->name,
@@ -703,7 +719,7 @@ post_batches_serial(struct deliverer *d, const struct tx *t,
 		}
 		hdrs_make(&h, x, t->id, pb[i].key, pb[i].seq, t->batches);
 		fr = post_retry(d, pb[i].key, "/batches",
-		    "application/x-ndjson", batch_cenc(x), h.v, body, blen,
+		    "application/x-ndjson", batch_cenc(x, t), h.v, body, blen,
 		    "batch", &resp);
 		x_free(body);
 		hdrs_free(&h);
@@ -748,7 +764,7 @@ send_batches(struct deliverer *d, const struct tx *t)
 
 	obdir = xasprintf("%s/%s", x->outbox, t->id);
 	/* a refusal a crash interrupted */
-	if ((r = finish_rejects(x, t->id)) != 0)
+	if ((r = finish_rejects(x, t)) != 0)
 		goto out;
 	load_pending(x, t->id, &pb, &n);
 	if (x->fwd == NULL) {

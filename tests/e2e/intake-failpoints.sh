@@ -78,4 +78,20 @@ for fp in claimed transmission_received archived duplicate_recorded \
 	t_is "$(events "$T_TMP/k$n")" "$REF_EVENTS" \
 		"$fp: each transmission received, parsed or quarantined and delivered once"
 done
+# output_encoding changed while batches wait in the outbox: they are
+# delivered as they were written (zstd), not looked for as gzip
+dl_conf enc "$T_TMP/enc" "file://$T_TMP/enc-out" "output_encoding = zstd" \
+	"[watch]" "settle = 0"
+cp "$T_TMP/a.csv" "$T_TMP/enc/landing/"
+run enc enc.log transmission_parsed
+t_is "$RC" 137 "killed with a's zstd batches in the outbox"
+sed -i 's/^output_encoding = zstd$/output_encoding = gzip/' "$T_TMP/enc.conf"
+run enc enc2.log
+t_is "$RC" 1 "the next run, now configured for gzip, delivers them (a row dead-lettered: 1)"
+TA=$(sha256sum "$T_TMP/a.csv" | cut -c1-64)
+t_is "$(cd "$T_TMP/enc-out/$TA" && ls batch-* | tr '\n' ' ')" \
+	"batch-000001.ndjson.zst batch-000002.ndjson.zst batch-000003.ndjson.zst " \
+	"the batches keep the encoding they were written in"
+t_grep "$T_TMP/enc-out/$TA/manifest.json" '"batch_encoding":"zstd"' \
+	"and the manifest says so"
 t_done
