@@ -19,18 +19,13 @@ drop() {	# drop STATE
 	touch -d '2026-11-28 10:00' "$1/landing/a.csv"
 	touch -d '2026-11-28 11:00' "$1/landing/q.csv"
 }
-run() {	# run NAME LOG [FAILPOINT]: once, exit status in RC
-	TD_FAILPOINT=${3:-} "$TRADEDROP" once -c "$T_TMP/$1.conf" \
-	    2> "$T_TMP/$2"
-	RC=$?
-}
 
 dl_conf ref "$T_TMP/ref" "file://$T_TMP/ref-out"
 drop "$T_TMP/ref"
-run ref ref.log
+dl_run ref ref.log
 t_is "$RC" 1 "undisturbed: exit 1"
 t_grep "$T_TMP/ref.log" "event=file_quarantined file=q.csv" "q is quarantined"
-run ref ref2.log
+dl_run ref ref2.log
 t_is "$RC" 0 "and the run after it exits 0"
 
 n=0
@@ -39,15 +34,15 @@ for fp in batches_acked rejections_sent:1 rejections_sent:2 \
 	n=$((n + 1))
 	dl_conf "k$n" "$T_TMP/k$n" "file://$T_TMP/out$n"
 	drop "$T_TMP/k$n"
-	run "k$n" "k$n.log" "$fp"
+	dl_run "k$n" "k$n.log" "$fp"
 	t_is "$RC" 137 "killed after the commit at $fp"
 	t_grep "$T_TMP/k$n.log" "event=failpoint name=${fp%:*}" \
 		"the kill came at $fp"
-	run "k$n" "k$n-2.log"
+	dl_run "k$n" "k$n-2.log"
 	t_is "$RC" 1 "$fp: the next run exits 1, as the undisturbed run"
 	t_is "$(dl_same "$T_TMP/ref-out" "$T_TMP/out$n" --all)" ok \
 		"$fp: delivered what the undisturbed run delivered"
-	run "k$n" "k$n-3.log"
+	dl_run "k$n" "k$n-3.log"
 	t_is "$RC" 0 "$fp: the run after it exits 0"
 	t_is "$(ls "$T_TMP/k$n")" "$(ls "$T_TMP/ref")" \
 		"$fp: nothing left behind in state_dir"

@@ -24,11 +24,6 @@ drop() {	# drop STATE
 	touch -d '2026-11-28 11:00' "$1/landing/q.csv"
 	touch -d '2026-11-28 12:00' "$1/landing/d.csv"
 }
-run() {	# run NAME LOG [FAILPOINT]: once, exit status in RC
-	TD_FAILPOINT=${3:-} "$TRADEDROP" once -c "$T_TMP/$1.conf" \
-	    2> "$T_TMP/$2"
-	RC=$?
-}
 # events STATE: how often each transmission was received, parsed,
 # quarantined, delivered, and how many duplicate drops were recorded
 events() {
@@ -47,11 +42,11 @@ PY
 
 dl_conf ref "$T_TMP/ref" "file://$T_TMP/ref-out" "[watch]" "settle = 0"
 drop "$T_TMP/ref"
-run ref ref.log
+dl_run ref ref.log
 t_is "$RC" 1 "undisturbed: exit 1"
 t_grep "$T_TMP/ref.log" "event=file_quarantined file=q.csv" "q is quarantined"
 t_grep "$T_TMP/ref.log" "event=duplicate_transmission file=d.csv" "d is a duplicate"
-run ref ref2.log
+dl_run ref ref2.log
 t_is "$RC" 0 "and the run after it exits 0"
 REF_EVENTS=$(events "$T_TMP/ref")
 
@@ -62,14 +57,14 @@ for fp in claimed transmission_received archived duplicate_recorded \
 	n=$((n + 1))
 	dl_conf "k$n" "$T_TMP/k$n" "file://$T_TMP/out$n" "[watch]" "settle = 0"
 	drop "$T_TMP/k$n"
-	run "k$n" "k$n.log" "$fp"
+	dl_run "k$n" "k$n.log" "$fp"
 	t_is "$RC" 137 "killed at $fp"
 	t_grep "$T_TMP/k$n.log" "event=failpoint name=$fp" "the kill came at $fp"
-	run "k$n" "k$n-2.log"
+	dl_run "k$n" "k$n-2.log"
 	t_is "$RC" 1 "$fp: the next run exits 1, as the undisturbed run"
 	t_is "$(dl_same "$T_TMP/ref-out" "$T_TMP/out$n" --all)" ok \
 		"$fp: delivered what the undisturbed run delivered"
-	run "k$n" "k$n-3.log"
+	dl_run "k$n" "k$n-3.log"
 	t_is "$RC" 0 "$fp: the run after it exits 0"
 	t_is "$(ls "$T_TMP/k$n")" "$(ls "$T_TMP/ref")" \
 		"$fp: the state directory holds what the undisturbed run's does"
@@ -83,10 +78,10 @@ done
 dl_conf enc "$T_TMP/enc" "file://$T_TMP/enc-out" "output_encoding = zstd" \
 	"[watch]" "settle = 0"
 cp "$T_TMP/a.csv" "$T_TMP/enc/landing/"
-run enc enc.log transmission_parsed
+dl_run enc enc.log transmission_parsed
 t_is "$RC" 137 "killed with a's zstd batches in the outbox"
 sed -i 's/^output_encoding = zstd$/output_encoding = gzip/' "$T_TMP/enc.conf"
-run enc enc2.log
+dl_run enc enc2.log
 t_is "$RC" 1 "the next run, now configured for gzip, delivers them (a row dead-lettered: 1)"
 TA=$(sha256sum "$T_TMP/a.csv" | cut -c1-64)
 t_is "$(cd "$T_TMP/enc-out/$TA" && ls batch-* | tr '\n' ' ')" \

@@ -7,6 +7,9 @@
 #                                   columns, output URL, batch_records =
 #                                   1000, then LINE... (appended); makes
 #                                   STATE/landing
+#   dl_run NAME LOG [FAILPOINT]     once -c $T_TMP/NAME.conf, its log in
+#                                   $T_TMP/LOG, killed at FAILPOINT if
+#                                   given (TD_FAILPOINT); exit status in RC
 #   dl_same REF OUT [--all]         "ok" when every file under a final
 #                                   name (not *.tmp) in OUT is in REF
 #                                   with the same bytes (manifests and
@@ -80,4 +83,10 @@ if "--all" in sys.argv:
     bad += ["missing: " + f for f in sorted(rf - of)]
 print("; ".join(bad) if bad else "ok")
 PY
+}
+
+dl_run() {
+	TD_FAILPOINT=${3:-} "$TRADEDROP" once -c "$T_TMP/$1.conf" \
+	    2> "$T_TMP/$2"
+	RC=$?
 }
