@@ -298,7 +298,7 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 		x_free(path);
 		ownfd = 1;
 	}
-	why = fd < 0 ? strerror(errno) : landing_check_fd(x, fd, &sb0);
+	why = fd < 0 ? strerror(errno) : landing_check_claimed(x, fd, &sb0);
 	if (why != NULL) {
 		struct stat z;
 
@@ -1161,10 +1161,22 @@ intake_recover(struct td_ctx *x)
 			td_log(TD_LOG_INFO, "resume_intake", "file=%s", name);
 			/* sidecars a crash left in landing */
 			(void)claim_sidecars(x, wdir, name);
-			r = receive(x, de->d_name, name, -1, &tid);
+			tid = NULL;
+			r = landing_secure_claimed(x, de->d_name, name);
+			if (r == 0)
+				r = receive(x, de->d_name, name, -1, &tid);
 			if (r == TD_ERR_AGAIN || r == TD_ERR_FORMAT)
 				r = 0;	/* back in landing */
 			x_free(tid);
+			if (r != 0 && r != TD_ERR_STATE && r != TD_ERR_NOSPACE) {
+				/* one claim that cannot be finished or given
+				 * back must not stop every other file */
+				td_log(TD_LOG_ERROR, "recover_failed", "claim=%s "
+				    "file=%s error=%s", de->d_name, name,
+				    td_errstr(r));
+				x->run.n_refused++;
+				r = 0;
+			}
 		}
 		x_free(name);
 		x_free(wdir);

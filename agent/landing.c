@@ -129,7 +129,8 @@ landing_refuse(struct td_ctx *x, const char *name, const struct stat *sb,
 
 /* Why the file described by sb may not be taken, or NULL. */
 static const char *
-refusal(struct td_ctx *x, const struct stat *sb, char *buf, size_t n)
+refusal_of(struct td_ctx *x, const struct stat *sb, int owners, char *buf,
+    size_t n)
 {
 	size_t i;
 
@@ -150,7 +151,7 @@ refusal(struct td_ctx *x, const struct stat *sb, char *buf, size_t n)
 		    (uintmax_t)sb->st_nlink);
 		return buf;
 	}
-	if (x->nowners == 0)
+	if (x->nowners == 0 || !owners)
 		return NULL;
 	for (i = 0; i < x->nowners; i++)
 		if (sb->st_uid == x->owners[i])
@@ -160,6 +161,13 @@ refusal(struct td_ctx *x, const struct stat *sb, char *buf, size_t n)
 	return buf;
 }
 
+/* Why a landing entry described by sb may not be taken, or NULL. */
+static const char *
+refusal(struct td_ctx *x, const struct stat *sb, char *buf, size_t n)
+{
+	return refusal_of(x, sb, 1, buf, n);
+}
+
 const char *
 landing_check_fd(struct td_ctx *x, int fd, struct stat *sb)
 {
@@ -167,7 +175,18 @@ landing_check_fd(struct td_ctx *x, int fd, struct stat *sb)
 
 	if (fstat(fd, sb) != 0)
 		return "fstat failed";
-	return refusal(x, sb, buf, sizeof(buf));
+	return refusal_of(x, sb, 1, buf, sizeof(buf));
+}
+
+const char *
+landing_check_claimed(struct td_ctx *x, int fd, struct stat *sb)
+{
+	static char buf[96];
+
+	/* no owner check: a claimed file was made ours (take_inode) */
+	if (fstat(fd, sb) != 0)
+		return "fstat failed";
+	return refusal_of(x, sb, 0, buf, sizeof(buf));
 }
 
 static int
@@ -398,7 +417,15 @@ put_back(struct td_ctx *x, int dfd, const char *name, const char *claim)
 		return 0;
 	if (errno != EEXIST)
 		return TD_ERR_IO;
-	alt = xasprintf("%s.td-returned-%s", name, claim);
+	/* NAME.td-returned-CLAIM, NAME cut so that it fits NAME_MAX */
+	{
+		size_t keep = strlen(name), room = 255 - strlen(".td-returned-") -
+		    strlen(claim);
+
+		if (keep > room)
+			keep = room;
+		alt = xasprintf("%.*s.td-returned-%s", (int)keep, name, claim);
+	}
 	r = renameat2(dfd, name, x->landfd, alt, RENAME_NOREPLACE);
 	td_log(TD_LOG_WARN, "landing_returned", "file=%s as=%s", name, alt);
 	x_free(alt);
@@ -443,6 +470,20 @@ landing_unclaim(struct td_ctx *x, const char *claim)
 	(void)td_fsync_dir(x->work);
 	x_free(wdir);
 	return r;
+}
+
+/* Make the open file ours, 0640: 0, or -1 when that is not possible. */
+static int
+take_inode(int fd)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb) != 0)
+		return -1;
+	if ((sb.st_uid != geteuid() || sb.st_gid != getegid()) &&
+	    fchown(fd, geteuid(), getegid()) != 0)
+		return -1;
+	return fchmod(fd, 0640) == 0 ? 0 : -1;
 }
 
 /*
@@ -491,6 +532,7 @@ landing_claim(struct td_ctx *x, const struct landing_entry *e,
 	char *cl, *wdir, why[96];
 	const char *w;
 	int fd, dfd = -1, r = TD_OK, copied = 0, lease = LEASE_NONE, nolease;
+	int owned;
 
 	*claimp = NULL;
 	*fdp = -1;
@@ -566,8 +608,41 @@ landing_claim(struct td_ctx *x, const struct landing_entry *e,
 		}
 		copied = 1;
 	}
+	if (!copied) {
+		/* what was renamed must be what was opened and checked */
+		if (fstatat(dfd, e->name, &sb2, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !same_file(&sb, &sb2) ||
+		    (w = landing_check_fd(x, fd, &sb2)) != NULL) {
+			(void)lease_kept(fd, lease);
+			lease = LEASE_NONE;
+			if (put_back(x, dfd, e->name, cl) != 0)
+				td_log(TD_LOG_ERROR, "unclaim_failed", "file=%s "
+				    "claim=%s error=%s", e->name, cl,
+				    strerror(errno));
+			landing_refuse(x, e->name, &sb, "replaced or linked "
+			    "while it was being claimed");
+			r = TD_ERR_FORMAT;
+			goto fail;
+		}
+	}
 	td_failpoint("claimed");
+	/*
+	 * With the lease held nobody writes the file now: make the inode
+	 * ours, 0640, before the lease goes, so that nobody can open it for
+	 * writing later, not even through a descriptor kept from before the
+	 * claim (/proc/PID/fd). Where that is not possible, or there is no
+	 * lease, the claimed name gets a private copy below.
+	 */
+	owned = !copied && lease == LEASE_HELD && take_inode(fd) == 0;
 	if (!lease_kept(fd, lease)) {
+		if (owned) {
+			/* give it back as it was */
+			if (fchown(fd, sb.st_uid, sb.st_gid) != 0 ||
+			    fchmod(fd, sb.st_mode & 07777) != 0)
+				td_log(TD_LOG_WARN, "landing_returned",
+				    "file=%s error=%s", e->name,
+				    strerror(errno));
+		}
 		/* someone opened it for writing during the claim: give it
 		 * back, it has not settled (a copy is simply dropped) */
 		lease = LEASE_NONE;
@@ -582,7 +657,7 @@ landing_claim(struct td_ctx *x, const struct landing_entry *e,
 		r = TD_ERR_AGAIN;
 		goto fail;
 	}
-	nolease = lease == LEASE_NONE;
+	nolease = !owned;
 	lease = LEASE_NONE;
 	if (copied) {
 		/* the original must not have changed while it was copied,
@@ -604,19 +679,7 @@ landing_claim(struct td_ctx *x, const struct landing_entry *e,
 		    AT_SYMLINK_NOFOLLOW) == 0 && same_file(&sb, &sb2))
 			(void)unlinkat(x->landfd, e->name, 0);
 	} else {
-		/* what was renamed must be what was opened and checked */
-		if (fstatat(dfd, e->name, &sb2, AT_SYMLINK_NOFOLLOW) != 0 ||
-		    !same_file(&sb, &sb2) ||
-		    (w = landing_check_fd(x, fd, &sb2)) != NULL) {
-			if (put_back(x, dfd, e->name, cl) != 0)
-				td_log(TD_LOG_ERROR, "unclaim_failed", "file=%s "
-				    "claim=%s error=%s", e->name, cl,
-				    strerror(errno));
-			landing_refuse(x, e->name, &sb, "replaced or linked "
-			    "while it was being claimed");
-			r = TD_ERR_FORMAT;
-			goto fail;
-		}
+		/* not made ours under a lease (above): a private copy */
 		if (nolease && (r = private_copy(x, fd, dfd, e->name, cl,
 		    &sb)) != 0)
 			goto fail;
@@ -712,4 +775,28 @@ landing_take_copy(struct td_ctx *x, const char *name, const char *dir,
 	    errno != ENOENT)
 		return TD_ERR_IO;
 	return TD_OK;
+}
+
+int
+landing_secure_claimed(struct td_ctx *x, const char *claim, const char *name)
+{
+	char *wdir = xasprintf("%s/%s", x->work, claim);
+	struct stat sb;
+	int dfd, fd, r = TD_OK;
+
+	if ((dfd = open(wdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		x_free(wdir);
+		return TD_ERR_IO;
+	}
+	x_free(wdir);
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC);
+	if (fd < 0 || landing_check_claimed(x, fd, &sb) != NULL)
+		r = TD_ERR_FORMAT;	/* receive refuses it */
+	else if (sb.st_uid != geteuid())
+		r = private_copy(x, fd, dfd, name, claim, &sb);
+	if (fd >= 0)
+		close(fd);
+	close(dfd);
+	return r == TD_ERR_FORMAT ? TD_OK : r;
 }

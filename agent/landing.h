@@ -65,8 +65,19 @@ int	landing_claim(struct td_ctx *, const struct landing_entry *,
  */
 int	landing_unclaim(struct td_ctx *, const char *claim);
 
-/* Check an open claimed file: regular, one link. NULL when acceptable. */
+/*
+ * A claim a stop left in work/CLAIM/NAME may still be the uploader's
+ * inode (the stop came between the rename and the copy or the change of
+ * owner): give it a private copy. TD_ERR_AGAIN: it changed meanwhile and
+ * went back to landing.
+ */
+int	landing_secure_claimed(struct td_ctx *, const char *claim,
+	    const char *name);
+
+/* Check an open landing file: regular, one link, [watch] owner. */
 const char *landing_check_fd(struct td_ctx *, int fd, struct stat *);
+/* The same for a claimed file, without the owner (it was made ours). */
+const char *landing_check_claimed(struct td_ctx *, int fd, struct stat *);
 
 /*
  * Take the small file NAME (a sidecar) by copying it from a checked
