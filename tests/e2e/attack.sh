@@ -23,20 +23,7 @@ command -v strace > /dev/null && strace -o /dev/null true 2> /dev/null && STRACE
 chmod 755 "$T_TMP"
 AS_NOBODY="setpriv --reuid=nobody --regid=nogroup --clear-groups"
 
-# mk_conf NAME STATE_DIR [LINE...]: the lines go last (a second
-# [integration] header continues that section)
-mk_conf() {
-	_n=$1 _s=$2; shift 2
-	printf '%s\n' "[integration]" "name = acme" "state_dir = $_s" \
-	    "[watch]" "settle = 0" "[output]" "url = file://$_s-out" "[map]" \
-	    'store_id = column "Store"' 'gtin = column "UPC" gtin' \
-	    'txn_date = column "Date" date "%Y-%m-%d"' \
-	    'quantity = column "Units" decimal' "$@" > "$T_TMP/$_n.conf"
-	chmod 644 "$T_TMP/$_n.conf"
-}
-# mk FILE UNITS: a one-row CSV
-mk() { printf 'Store,UPC,Date,Units\n1,041000001239,2026-11-28,%s\n' "$2" > "$1"; }
-tid() { sha256sum "$1" | cut -c1-64; }
+. "$srcdir/tests/lib/attack-lib.sh"
 # delivered FILE OUT: the records of FILE's transmission in OUT, or ""
 delivered() {
 	_d=$2/$(tid "$1")

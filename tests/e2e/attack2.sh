@@ -19,17 +19,7 @@ AS_NOBODY="setpriv --reuid=nobody --regid=nogroup --clear-groups"
 mkdir "$T_TMP/rdy"
 chmod 1777 "$T_TMP/rdy"
 
-mk_conf() {
-	_n=$1 _s=$2; shift 2
-	printf '%s\n' "[integration]" "name = acme" "state_dir = $_s" \
-	    "[watch]" "settle = 0" "[output]" "url = file://$_s-out" "[map]" \
-	    'store_id = column "Store"' 'gtin = column "UPC" gtin' \
-	    'txn_date = column "Date" date "%Y-%m-%d"' \
-	    'quantity = column "Units" decimal' "$@" > "$T_TMP/$_n.conf"
-	chmod 644 "$T_TMP/$_n.conf"
-}
-mk() { printf 'Store,UPC,Date,Units\n1,041000001239,2026-11-28,%s\n' "$2" > "$1"; }
-tid() { sha256sum "$1" | cut -c1-64; }
+. "$srcdir/tests/lib/attack-lib.sh"
 wait_for() {
 	_i=0
 	while [ ! -f "$1" ] && [ $_i -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
