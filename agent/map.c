@@ -27,15 +27,16 @@
 #include "map.h"
 
 /* Bumped whenever the mapping semantics change: part of mapping_version. */
-#define MAPPER_SEMANTICS	"tradedrop.pos.v1 mapper 1"
+#define MAPPER_SEMANTICS	"tradedrop.pos.v1 mapper 2"
 
 enum mf {			/* canonical fields a [map] key can feed */
 	MF_STORE_ID, MF_RETAILER_ITEM_ID, MF_GTIN, MF_TXN_DATE, MF_QUANTITY,
-	MF_UOM, MF_AMOUNT, MF_CURRENCY, MF_PROMO_CODE, MF__COUNT
+	MF_UOM, MF_AMOUNT, MF_CURRENCY, MF_PROMO_CODE, MF_TXN_TIME,
+	MF_TXN_REF, MF_PERIOD_START, MF__COUNT
 };
 
 static const struct {
-	int		 key;
+	int		 key;		/* -1: only a format's own mapping */
 	const char	*name;
 	int		 required;
 } mfields[MF__COUNT] = {
@@ -48,13 +49,17 @@ static const struct {
 	{ TDK_map_amount, "amount", 0 },
 	{ TDK_map_currency, "currency", 0 },
 	{ TDK_map_promo_code, "promo_code", 0 },
+	{ TDK_map_txn_time, "txn_time", 0 },
+	{ TDK_map_txn_ref, "txn_ref", 0 },
+	{ -1, "period_start", 0 },
 };
 
-/* Record fields that `key` may name, in output order. */
+/* Record fields in output order; `key` may name those up to promo_type. */
 enum rf {
-	RF_STORE_ID, RF_RETAILER_ITEM_ID, RF_GTIN, RF_TXN_DATE,
-	RF_PERIOD_START, RF_QUANTITY, RF_UOM, RF_AMOUNT, RF_CURRENCY,
-	RF_PROMO_CODE, RF_PROMO_ID, RF_PROMO_TYPE, RF__COUNT
+	RF_STORE_ID, RF_RETAILER_ITEM_ID, RF_GTIN, RF_TXN_DATE, RF_TXN_TIME,
+	RF_TXN_REF, RF_PERIOD_START, RF_QUANTITY, RF_UOM, RF_AMOUNT,
+	RF_CURRENCY, RF_PROMO_CODE, RF_PROMO_ID, RF_PROMO_TYPE,
+	RF_DISCOUNT_AMOUNT, RF_RESTATES, RF__COUNT
 };
 /* ,"name": of each record field, with its length */
 static const struct {
@@ -63,14 +68,15 @@ static const struct {
 } rf_keys[RF__COUNT] = {
 #define K(x) { ",\"" x "\":", sizeof(",\"" x "\":") - 1 }
 	K("store_id"), K("retailer_item_id"), K("gtin"), K("txn_date"),
-	K("period_start"), K("quantity"), K("uom"), K("amount"),
-	K("currency"), K("promo_code"), K("promo_id"), K("promo_type"),
+	K("txn_time"), K("txn_ref"), K("period_start"), K("quantity"),
+	K("uom"), K("amount"), K("currency"), K("promo_code"), K("promo_id"),
+	K("promo_type"), K("discount_amount"), K("restates"),
 #undef K
 };
 static const char *rf_names[RF__COUNT] = {
-	"store_id", "retailer_item_id", "gtin", "txn_date", "period_start",
-	"quantity", "uom", "amount", "currency", "promo_code", "promo_id",
-	"promo_type",
+	"store_id", "retailer_item_id", "gtin", "txn_date", "txn_time",
+	"txn_ref", "period_start", "quantity", "uom", "amount", "currency",
+	"promo_code", "promo_id", "promo_type", "discount_amount", "restates",
 };
 
 struct mslot {
@@ -86,6 +92,7 @@ struct mslot {
 
 struct mapper {
 	char		*integration;
+	struct mapexpr	*own[MF__COUNT];	/* the format's own mapping */
 	char		 currency[4];
 	int		 minor;			/* currency minor-unit digits */
 	int		 neg_reject;
@@ -135,12 +142,14 @@ mapper_new(const struct td_conf *c, struct mapper **out, char **err)
 	struct mapper *m;
 	char *text;
 	char * const *keys;
+	const struct parser_ops *ops;
+	const char *why;
 	size_t nkeys, i, j, maxf;
 	struct td_date d;
 
 	*out = NULL;
 	*err = NULL;
-	if (parser_find(td_conf_str(c, TDK_parse_format)) == NULL) {
+	if ((ops = parser_find(td_conf_str(c, TDK_parse_format))) == NULL) {
 		*err = xasprintf("format = %s is not supported by this version",
 		    td_conf_str(c, TDK_parse_format));
 		return TD_ERR_INVAL;
@@ -162,8 +171,20 @@ mapper_new(const struct td_conf *c, struct mapper **out, char **err)
 	m->gregorian = td_conf_enum_is(c, TDK_calendar_type, "gregorian");
 	maxf = (size_t)td_conf_u64(c, TDK_parse_max_field);
 
+	for (i = 0; ops->map != NULL && ops->map[i] != NULL; i += 2) {
+		for (j = 0; j < MF__COUNT; j++)
+			if (strcmp(ops->map[i], mfields[j].name) == 0)
+				break;
+		if (j == MF__COUNT || m->own[j] != NULL ||
+		    mapexpr_parse(ops->map[i + 1], &m->own[j], &why) != 0)
+			td_fatal("format %s: bad own mapping of %s",
+			    ops->name, ops->map[i]);
+	}
 	for (i = 0; i < MF__COUNT; i++) {
-		m->slot[i].mx = td_conf_map(c, mfields[i].key);
+		if (ops->map != NULL)
+			m->slot[i].mx = m->own[i];
+		else if (mfields[i].key >= 0)
+			m->slot[i].mx = td_conf_map(c, mfields[i].key);
 		m->slot[i].col = -1;
 		if (m->slot[i].mx == NULL)
 			continue;
@@ -199,6 +220,10 @@ mapper_new(const struct td_conf *c, struct mapper **out, char **err)
 		td_sha256_update(&h, MAPPER_SEMANTICS "\n",
 		    strlen(MAPPER_SEMANTICS) + 1);
 		td_sha256_update(&h, text, strlen(text));
+		for (i = 0; ops->map != NULL && ops->map[i] != NULL; i++) {
+			td_sha256_update(&h, "\n", 1);
+			td_sha256_update(&h, ops->map[i], strlen(ops->map[i]));
+		}
 		td_sha256_final(&h, dg);
 		td_hex(dg, sizeof(dg), m->version);
 	}
@@ -219,8 +244,10 @@ mapper_free(struct mapper *m)
 
 	if (m == NULL)
 		return;
-	for (i = 0; i < MF__COUNT; i++)
+	for (i = 0; i < MF__COUNT; i++) {
 		x_free(m->slot[i].scratch);
+		mapexpr_free(m->own[i]);
+	}
 	td_buf_free(&m->prefix);
 	td_buf_free(&m->suffix);
 	td_sha256_clear(&m->idctx);
@@ -588,7 +615,7 @@ mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
 	struct fval fv[MF__COUNT], rv[RF__COUNT];
 	struct td_sha256 h;
 	unsigned char dg[TD_SHA256_LEN];
-	char idhex[TD_SHA256_HEX], keyhex[TD_SHA256_HEX], num[TD_U64_STRMAX];
+	char idhex[TD_ID_HEX], keyhex[TD_ID_HEX], num[TD_U64_STRMAX];
 	char curr[4];
 	struct td_date d;
 	size_t start = out->len, n;
@@ -635,7 +662,11 @@ mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
 	rv[RF_RETAILER_ITEM_ID] = fv[MF_RETAILER_ITEM_ID];
 	rv[RF_GTIN] = fv[MF_GTIN];
 	rv[RF_TXN_DATE] = fv[MF_TXN_DATE];
-	if (m->week_ending) {
+	rv[RF_TXN_TIME] = fv[MF_TXN_TIME];
+	rv[RF_TXN_REF] = fv[MF_TXN_REF];
+	if (m->slot[MF_PERIOD_START].mx != NULL)
+		rv[RF_PERIOD_START] = fv[MF_PERIOD_START];
+	else if (m->week_ending) {
 		rv[RF_PERIOD_START].n = 10;
 		rv[RF_PERIOD_START].p = m->last_pstart;
 	}
@@ -656,21 +687,28 @@ mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
 	n = td_format_u64(ordinal, num);
 	td_sha256_update(&h, num, n);
 	td_sha256_final(&h, dg);
-	td_hex(dg, sizeof(dg), idhex);
+	memcpy(res->record_id, dg, TD_ID_LEN);
+	td_hex(dg, TD_ID_LEN, idhex);
 	td_sha256_copy(&h, &m->keyctx);
 	for (i = 0; i < m->nkeys; i++)
 		key_add(&h, &rv[m->keys[i]]);
 	td_sha256_final(&h, dg);
-	td_hex(dg, sizeof(dg), keyhex);
+	memcpy(res->record_key, dg, TD_ID_LEN);
+	td_hex(dg, TD_ID_LEN, keyhex);
+	td_sha256_init(&h);
+	for (i = 0; i < RF_DISCOUNT_AMOUNT; i++)
+		key_add(&h, &rv[i]);
+	td_sha256_final(&h, dg);
+	memcpy(res->values, dg, TD_ID_LEN);
 
 	/* a field that is not UTF-8 is skipped so that a full buffer is
 	 * still seen: that is TD_ERR_LIMIT whatever else is wrong */
 	ret = 0;
 	wnote(&ret, td_buf_puts(out, "{\"schema\":\"tradedrop.pos.v1\","
 	    "\"record_id\":\""));
-	wnote(&ret, td_buf_append(out, idhex, 64));
+	wnote(&ret, td_buf_append(out, idhex, TD_ID_LEN * 2));
 	wnote(&ret, td_buf_puts(out, "\",\"record_key\":\""));
-	wnote(&ret, td_buf_append(out, keyhex, 64));
+	wnote(&ret, td_buf_append(out, keyhex, TD_ID_LEN * 2));
 	wnote(&ret, td_buf_append(out, m->prefix.p, m->prefix.len));
 	n = td_format_u64(pos, num);
 	wnote(&ret, td_buf_append(out, num, n));

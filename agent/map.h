@@ -23,6 +23,12 @@ struct map_result {
 	struct td_dec	 quantity;
 	struct td_dec	 amount;
 	int		 has_amount;
+	/* of a mapped record: its ids as written (the first TD_ID_LEN
+	 * bytes of their SHA-256), and the same of its values (every
+	 * field from store_id to promo_type): what Tier 4 compares */
+	unsigned char	 record_id[16];
+	unsigned char	 record_key[16];
+	unsigned char	 values[16];
 };
 
 /* Where the document being mapped came from. */

@@ -57,6 +57,13 @@ struct parser_ops {
 	/* what a record's position counts, as its source object names
 	 * it: "line" (CSV) or "segment" (X12) */
 	const char	*position;
+	/*
+	 * NULL, or the format's own mapping, used instead of the fields of
+	 * [map]: pairs of a canonical field name ("store_id", ...,
+	 * "period_start") and a [map] expression over the columns the
+	 * parser gives its records, ending with NULL.
+	 */
+	const char * const *map;
 	int		(*open)(void **state, const struct td_conf *,
 			    struct emitter *);
 	int		(*feed)(void *state, const char *text, size_t n);

@@ -131,6 +131,10 @@ X(map, currency, CT_MAP, NULL, 0, 0, NULL, 0,				\
   "currency per record; the integration's currency when unmapped")	\
 X(map, promo_code, CT_MAP, NULL, 0, 0, NULL, 0,			\
   "retailer promotion code")						\
+X(map, txn_time, CT_MAP, NULL, 0, 0, NULL, 0,				\
+  "time of sale HH:MM:SS as sent (transaction-level feeds)")		\
+X(map, txn_ref, CT_MAP, NULL, 0, 0, NULL, 0,				\
+  "the retailer's ticket or register reference (transaction-level feeds)") \
 X(map, crosswalk_file, CT_PATH, NULL, 0, 0, NULL, 0,			\
   "CSV mapping retailer item ids / PLUs to GTINs")			\
 X(map, promo_file, CT_PATH, NULL, 0, 0, NULL, 0,			\

@@ -1045,9 +1045,9 @@ check_output_url(struct loadctx *lc, const struct confval *v)
 }
 
 static const char *canonical_fields[] = {
-	"store_id", "retailer_item_id", "gtin", "txn_date", "period_start",
-	"quantity", "uom", "amount", "currency", "promo_code", "promo_id",
-	"promo_type",
+	"store_id", "retailer_item_id", "gtin", "txn_date", "txn_time",
+	"txn_ref", "period_start", "quantity", "uom", "amount", "currency",
+	"promo_code", "promo_id", "promo_type",
 };
 
 static void
@@ -1115,7 +1115,7 @@ validate(struct loadctx *lc)
 	check_dirs(lc);
 
 	x12 = td_conf_enum_is(c, TDK_parse_format, "x12");
-	for (k = TDK_map_store_id; k <= TDK_map_promo_code; k++) {
+	for (k = TDK_map_store_id; k <= TDK_map_txn_ref; k++) {
 		if (x12 && c->v[k].set)
 			conf_err(lc, c->v[k].line, "%s: with format = x12 the "
 			    "mapping is built in; [map] only takes "
@@ -1151,7 +1151,7 @@ validate(struct loadctx *lc)
 				    "decimal transform", keytab[k].key);
 		}
 		if (!td_conf_u64(c, TDK_parse_header)) {
-			for (k = TDK_map_store_id; k <= TDK_map_promo_code; k++)
+			for (k = TDK_map_store_id; k <= TDK_map_txn_ref; k++)
 				if (c->v[k].map != NULL && c->v[k].map->src ==
 				    MX_SRC_COLUMN_NAME)
 					conf_err(lc, c->v[k].line, "%s: "

@@ -18,6 +18,9 @@
 
 #define TD_SHA256_LEN	32
 #define TD_SHA256_HEX	65
+/* record_id and record_key: the first 16 bytes of a SHA-256, in hex */
+#define TD_ID_LEN	16
+#define TD_ID_HEX	33
 #define TD_SHA512_LEN	64
 #define TD_SHA512_HEX	129
 

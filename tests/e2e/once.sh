@@ -77,8 +77,9 @@ exp = [
        period_start="2026-11-22", quantity="1200", amount="1234.50", promo_code=None, line=4),
 ]
 order = ["schema","record_id","record_key","integration","transmission_id","source","store_id",
- "retailer_item_id","gtin","txn_date","period_start","fiscal","quantity","uom","amount","currency",
- "promo_code","promo_id","promo_type","mapping_version"]
+ "retailer_item_id","gtin","txn_date","txn_time","txn_ref","period_start","fiscal","quantity","uom",
+ "amount","currency","promo_code","promo_id","promo_type","discount_amount","restates",
+ "mapping_version"]
 bad = 0
 def check(c, msg):
     global bad
@@ -94,10 +95,11 @@ for i, (r, e) in enumerate(zip(recs, exp)):
     check(r["transmission_id"] == tid and r["source"]["file"] == "a.csv" and r["source"]["member"] is None, "source")
     check(r["uom"] == "EA" and r["currency"] == "USD" and r["promo_id"] is None, "uom, currency, promo_id")
     check(r["fiscal"] == {"year": 2026, "quarter": 4, "period": 11, "week": 48}, "fiscal")
-    rid = hashlib.sha256(f"acme\n{tid}\n\n{i+1}".encode()).hexdigest()
-    check(r["record_id"] == rid, "record_id = sha256(integration, tid, member, ordinal)")
+    rid = hashlib.sha256(f"acme\n{tid}\n\n{i+1}".encode()).hexdigest()[:32]
+    check(r["record_id"] == rid, "record_id = sha256(integration, tid, member, ordinal), 16 bytes")
     key = "acme" + "".join("\n" + ("n" if r[f] is None else "s" + r[f]) for f in ["store_id","gtin","txn_date","promo_id"])
-    check(r["record_key"] == hashlib.sha256(key.encode()).hexdigest(), "record_key")
+    check(r["record_key"] == hashlib.sha256(key.encode()).hexdigest()[:32], "record_key, 16 bytes")
+    check(r["txn_time"] is None and r["txn_ref"] is None and r["discount_amount"] is None and r["restates"] is None, "txn_time, txn_ref, discount_amount, restates null")
     check(r["mapping_version"] == m["mapping_version"], "mapping_version as in the manifest")
 check(m["schema"] == "tradedrop.transmission.v1", "manifest schema")
 check(m["counts"] == {"records": 3, "delivered": 3, "dlq": 0, "held": 0, "duplicate": 0}, "manifest counts")

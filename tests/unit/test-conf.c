@@ -169,6 +169,8 @@ test_every_key(void)
 	    "amount = column \"Net Sales $\" decimal thousands parens\n"
 	    "currency = column \"Cur\" upper\n"
 	    "promo_code = column \"Promo \\\"X\\\"\" trim upper\n"
+	    "txn_time = column \"Time\"\n"
+	    "txn_ref = column \"Ticket\" trim\n"
 	    "crosswalk_file = %s\n"
 	    "promo_file = %s\n"
 	    "key = store_id, gtin, txn_date\n"

@@ -161,12 +161,13 @@ record_id(struct mapper *m, const struct map_doc *doc, uint64_t ordinal,
 	n = mkrec(f, good);
 	if (mapper_map(m, f, n, ordinal, 2, &out, &res) == 0 &&
 	    (p = strstr(td_buf_cstr(&out), "\"record_id\":\"")) != NULL)
-		snprintf(id, 65, "%.64s", p + 13);
+		snprintf(id, 65, "%.*s", (int)strcspn(p + 13, "\""), p + 13);
 	td_buf_free(&out);
 }
 
 /*
- * record_id: SHA-256 of integration LF transmission_id LF member LF
+ * record_id: the first 16 bytes of the SHA-256 of integration LF
+ * transmission_id LF member LF
  * ordinal; a member name met again in the file adds NUL and its
  * occurrence after the name.
  */
@@ -183,20 +184,24 @@ test_record_id(void)
 
 	record_id(m, &doc, 7, got);
 	td_sha256_hex(in1, sizeof(in1) - 1, want);
+	want[2 * TD_ID_LEN] = '\0';	/* the first 16 bytes */
 	is_str(got, want, "record_id of the first d/c.csv: as always");
 	doc.occurrence = 2;
 	record_id(m, &doc, 7, got);
 	td_sha256_hex(in2, sizeof(in2) - 1, want);
+	want[2 * TD_ID_LEN] = '\0';	/* the first 16 bytes */
 	is_str(got, want, "record_id of the second d/c.csv: NUL 2 after the "
 	    "name");
 	doc.occurrence = 12;
 	record_id(m, &doc, 7, got);
 	td_sha256_hex(in3, sizeof(in3) - 1, want);
+	want[2 * TD_ID_LEN] = '\0';	/* the first 16 bytes */
 	is_str(got, want, "record_id of the twelfth: NUL 12");
 	doc.member = NULL;
 	doc.occurrence = 1;
 	record_id(m, &doc, 7, got);
 	td_sha256_hex(in0, sizeof(in0) - 1, want);
+	want[2 * TD_ID_LEN] = '\0';	/* the first 16 bytes */
 	is_str(got, want, "record_id of a file that is not an archive: the "
 	    "member is empty");
 	mapper_free(m);

@@ -252,7 +252,7 @@ nth_id(const struct got *g, int n, char id[65])
 			p++;
 	if (p != NULL && p < end &&
 	    (q = strstr(p, "\"record_id\":\"")) != NULL)
-		snprintf(id, 65, "%.64s", q + 13);
+		snprintf(id, 65, "%.*s", (int)strcspn(q + 13, "\""), q + 13);
 }
 
 /* A tar with a member appended under a name already there (tar -r). */
@@ -277,9 +277,11 @@ test_repeated_member(void)
 	nth_id(&g, 1, id1);
 	ok(id0[0] != '\0' && strcmp(id0, id1) != 0, "tar -r: two record_ids");
 	td_sha256_hex(in0, sizeof(in0) - 1, want);
+	want[2 * TD_ID_LEN] = '\0';	/* the first 16 bytes */
 	is_str(id0, want, "tar -r: the first d.csv's row has the id it "
 	    "always had");
 	td_sha256_hex(in1, sizeof(in1) - 1, want);
+	want[2 * TD_ID_LEN] = '\0';	/* the first 16 bytes */
 	is_str(id1, want, "tar -r: the second d.csv's row: NUL 2 after the "
 	    "name");
 	got_free(&g);
@@ -601,6 +603,7 @@ test_other_format(void)
 	    "seg: no record names a line");
 	nth_id(&g, 2, id);
 	td_sha256_hex(in5, sizeof(in5) - 1, want);
+	want[2 * TD_ID_LEN] = '\0';	/* the first 16 bytes */
 	is_str(id, want, "seg: record_id counts the rejected records too "
 	    "(the third record is the fifth)");
 	is_str(g.rejs.p, "4 x12_bad_segment: LIN has no item id\n"
