@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "td.h"
@@ -63,21 +64,41 @@ valid_scale(int scale)
 int
 td_dec_parse(const char *s, size_t n, unsigned flags, struct td_dec *out)
 {
+	struct td_dec_fmt f;
+
+	f.sign = flags & TD_DEC_PARENS ? TD_DEC_SIGN_PARENS :
+	    TD_DEC_SIGN_LEADING;
+	f.group = flags & TD_DEC_THOUSANDS ? ',' : '\0';
+	f.point = '.';
+	f.implied = 0;
+	return td_dec_parse_fmt(s, n, &f, out);
+}
+
+int
+td_dec_parse_fmt(const char *s, size_t n, const struct td_dec_fmt *f,
+    struct td_dec *out)
+{
 	size_t i = 0, end = n, ndig = 0, nsig = 0, grp = 0, scale = 0;
-	int neg = 0, seen_point = 0, seen_comma = 0;
+	int neg = 0, seen_point = 0, seen_group = 0;
 	i128 v = 0;
 	char c;
 
 	out->v = 0;
 	out->scale = 0;
-	if (s == NULL || n == 0)
+	if (s == NULL || n == 0 || f->implied < 0 ||
+	    f->implied > TD_DEC_MAX_SCALE)
 		return TD_ERR_FORMAT;
-	if ((flags & TD_DEC_PARENS) && s[0] == '(') {
+	if (f->sign == TD_DEC_SIGN_PARENS && s[0] == '(') {
 		if (n < 2 || s[n - 1] != ')')
 			return TD_ERR_FORMAT;
 		neg = 1;
 		i = 1;
 		end = n - 1;
+	} else if (f->sign == TD_DEC_SIGN_TRAILING) {
+		if (s[n - 1] == '+' || s[n - 1] == '-') {
+			neg = s[n - 1] == '-';
+			end = n - 1;
+		}
 	} else if (s[0] == '+' || s[0] == '-') {
 		neg = s[0] == '-';
 		i = 1;
@@ -96,16 +117,15 @@ td_dec_parse(const char *s, size_t n, unsigned flags, struct td_dec *out)
 			if (nsig <= TD_DEC_MAX_DIGITS &&
 			    scale <= TD_DEC_MAX_SCALE)
 				v = v * 10 + (c - '0');
-		} else if (c == '.' && !seen_point) {
-			if (seen_comma && grp != 3)
+		} else if (c == f->point && !seen_point && f->implied == 0) {
+			if (seen_group && grp != 3)
 				return TD_ERR_FORMAT;
 			seen_point = 1;
-		} else if (c == ',' && (flags & TD_DEC_THOUSANDS) &&
-		    !seen_point) {
+		} else if (c == f->group && c != '\0' && !seen_point) {
 			/* first group 1-3 digits, later ones exactly 3 */
-			if (grp == 0 || grp > 3 || (seen_comma && grp != 3))
+			if (grp == 0 || grp > 3 || (seen_group && grp != 3))
 				return TD_ERR_FORMAT;
-			seen_comma = 1;
+			seen_group = 1;
 			grp = 0;
 		} else
 			return TD_ERR_FORMAT;
@@ -113,13 +133,78 @@ td_dec_parse(const char *s, size_t n, unsigned flags, struct td_dec *out)
 	/* no digits, or a point with none after it ("5.") */
 	if (ndig == 0 || (seen_point && scale == 0))
 		return TD_ERR_FORMAT;
-	if (seen_comma && !seen_point && grp != 3)
+	if (seen_group && !seen_point && grp != 3)
 		return TD_ERR_FORMAT;
+	if (f->implied > 0)	/* the last digits are the fraction */
+		scale = (size_t)f->implied;
 	if (nsig > TD_DEC_MAX_DIGITS || scale > TD_DEC_MAX_SCALE)
 		return TD_ERR_RANGE;
 	out->v = neg ? -v : v;
 	out->scale = (int)scale;
 	return 0;
+}
+
+const char *
+td_dec_hint(const char *s, size_t n, const struct td_dec_fmt *f, char *buf,
+    size_t bufsz)
+{
+	struct td_dec_fmt g;
+	struct td_dec d;
+	size_t i, ndot = 0, ncomma = 0, nother = 0, ndig = 0;
+	const char *why = NULL;
+
+	if (n == 0)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (s[i] >= '0' && s[i] <= '9')
+			ndig++;
+		else if (s[i] == '.')
+			ndot++;
+		else if (s[i] == ',')
+			ncomma++;
+		else if (strchr("+-() ", s[i]) == NULL)
+			nother++;
+	}
+	/* the first single change of fmt that reads it */
+	g = *f;
+	g.sign = TD_DEC_SIGN_TRAILING;
+	if (f->sign != g.sign && td_dec_parse_fmt(s, n, &g, &d) == 0)
+		why = "has a trailing sign: decimal sign=trailing reads it";
+	g = *f;
+	g.sign = TD_DEC_SIGN_PARENS;
+	if (why == NULL && f->sign != g.sign &&
+	    td_dec_parse_fmt(s, n, &g, &d) == 0)
+		why = "is negative in parentheses: decimal sign=parens reads it";
+	g = *f;
+	if (why == NULL && f->point == '.' && ncomma == 1 && ndot == 0) {
+		g.point = ',';
+		g.group = f->group == ',' ? '\0' : f->group;
+		if (td_dec_parse_fmt(s, n, &g, &d) == 0)
+			why = "has a decimal comma: decimal point=\",\" reads it"
+			    " (or group=\",\" if the comma groups thousands)";
+	}
+	g = *f;
+	if (why == NULL && f->group == '\0' && (ncomma > 0 || ndot > 1)) {
+		g.group = f->point == '.' ? ',' : '.';
+		if (td_dec_parse_fmt(s, n, &g, &d) == 0)
+			why = f->point == '.' ?
+			    "groups thousands with commas: decimal group=\",\" "
+			    "reads it" :
+			    "groups thousands with points: decimal group=\".\" "
+			    "reads it";
+	}
+	g = *f;
+	if (why == NULL && f->implied > 0 && (ndot > 0 || ncomma > 0))
+		why = "has a decimal mark, but implied= says it has none";
+	if (why == NULL && nother > 0 && ndig > 0)
+		why = "has characters that are not part of a number (a "
+		    "currency sign, a letter): regex can cut the number out";
+	if (why == NULL && ndig > 0 && memchr(s, ' ', n) != NULL)
+		why = "has blanks: trim removes those around it";
+	if (why == NULL)
+		return NULL;
+	snprintf(buf, bufsz, "%s", why);
+	return buf;
 }
 
 int

@@ -39,6 +39,34 @@ struct td_dec {
 int	 td_dec_parse(const char *s, size_t n, unsigned flags,
 	    struct td_dec *out);
 
+/* How a number is written, for td_dec_parse_fmt(). */
+#define TD_DEC_SIGN_LEADING	0	/* "-12", "+12" */
+#define TD_DEC_SIGN_TRAILING	1	/* "12-", "12+"; no leading sign */
+#define TD_DEC_SIGN_PARENS	2	/* "(12)" is -12; "-12" too */
+struct td_dec_fmt {
+	int	 sign;		/* TD_DEC_SIGN_* */
+	char	 group;		/* thousands separator, or '\0': none */
+	char	 point;		/* decimal mark: '.' or ',' */
+	int	 implied;	/* 0..18: digits only, the last N are decimals */
+};
+/*
+ * Parse n bytes written as fmt says; td_dec_parse() is this with '.' as
+ * the point, TD_DEC_THOUSANDS as group ',' and TD_DEC_PARENS as
+ * TD_DEC_SIGN_PARENS. With implied > 0 the text has no point and its
+ * last implied digits are the fraction ("1250", implied 2: 12.50).
+ * Errors as td_dec_parse().
+ */
+int	 td_dec_parse_fmt(const char *s, size_t n, const struct td_dec_fmt *,
+	    struct td_dec *out);
+/*
+ * Why text that td_dec_parse_fmt() refused is not a number in fmt, and
+ * which option of the decimal transform would read it, as a short
+ * phrase in buf ("has a trailing sign: sign=trailing reads it"); NULL
+ * when there is nothing better to say than "is not an exact decimal".
+ */
+const char *td_dec_hint(const char *s, size_t n, const struct td_dec_fmt *,
+	    char *buf, size_t bufsz);
+
 /* *acc += *x at the larger of the two scales. 0 or TD_ERR_RANGE. */
 int	 td_dec_add(struct td_dec *acc, const struct td_dec *x);
 

@@ -33,6 +33,46 @@ td_gtin_check_digit(const char *digits, size_t n)
 int
 td_gtin_normalize(const char *s, size_t n, char out[15], const char **code)
 {
+	return td_gtin_normalize_opts(s, n, 0, out, code);
+}
+
+/* A UPC-E of n digits (as opts allow) to its 13-byte UPC-A in a. */
+static int
+upce_to_upca(const char *s, size_t n, unsigned opts, char a[13])
+{
+	char e[9];
+	int ck;
+
+	if (opts & TD_GTIN_NOCHECK) {
+		if (n != 6 && n != 7)
+			return TD_ERR_FORMAT;
+		/* number system 0 unless given; a check digit to compute */
+		e[0] = '0';
+		memcpy(e + 7 - n, s, n);
+		e[7] = '0';
+	} else if (n == 6) {
+		e[0] = '0';
+		memcpy(e + 1, s, 6);
+		e[7] = '0';
+	} else if (n == 8)
+		memcpy(e, s, 8);
+	else
+		return TD_ERR_FORMAT;
+	e[8] = '\0';
+	if (td_upce_expand(e, 8, a) != 0)
+		return TD_ERR_FORMAT;
+	if ((opts & TD_GTIN_NOCHECK) || n == 6) {
+		ck = td_gtin_check_digit(a, 11);
+		a[11] = (char)('0' + ck);
+	}
+	return 0;
+}
+
+int
+td_gtin_normalize_opts(const char *s, size_t n, unsigned opts, char out[15],
+    const char **code)
+{
+	char buf[TD_GTIN_LEN + 1];
 	size_t i;
 
 	out[0] = '\0';
@@ -50,6 +90,33 @@ td_gtin_normalize(const char *s, size_t n, char out[15], const char **code)
 			*code = "gtin_length";
 			return TD_ERR_FORMAT;
 		}
+	}
+	if ((opts & TD_GTIN_UPCE) && (n == 6 || n == 8 ||
+	    ((opts & TD_GTIN_NOCHECK) && n == 7))) {
+		if (upce_to_upca(s, n, opts, buf) != 0) {
+			*code = "gtin_upce";
+			return TD_ERR_FORMAT;
+		}
+		s = buf;
+		n = 12;
+	} else if (opts & TD_GTIN_NOCHECK) {
+		/* a body: the check digit is computed and appended */
+		if (n == TD_GTIN_LEN || (!(opts & TD_GTIN_PAD) && n != 7 &&
+		    n != 11 && n != 12 && n != 13) || n < 6) {
+			*code = "gtin_length";
+			return TD_ERR_FORMAT;
+		}
+		memcpy(buf, s, n);
+		buf[n] = (char)('0' + td_gtin_check_digit(s, n));
+		s = buf;
+		n++;
+	}
+	if ((opts & TD_GTIN_PAD) && n >= 6 && n < 13 && n != 8 && n != 12) {
+		/* zeros in front change no check digit: pad to 14 */
+		memmove(buf + TD_GTIN_LEN - n, s, n);
+		memset(buf, '0', TD_GTIN_LEN - n);
+		s = buf;
+		n = TD_GTIN_LEN;
 	}
 	if (n != 8 && n != 12 && n != 13 && n != 14) {
 		*code = "gtin_length";

@@ -30,6 +30,29 @@ int	 td_gtin_check_digit(const char *digits, size_t n);
 int	 td_gtin_normalize(const char *s, size_t n, char out[15],
 	    const char **code);
 
+/* td_gtin_normalize_opts() options: how codes were mangled on export */
+#define TD_GTIN_NOCHECK	0x1	/* the check digit is missing: compute it */
+#define TD_GTIN_UPCE	0x2	/* 6- and 8-digit values are UPC-E */
+#define TD_GTIN_PAD	0x4	/* leading zeros lost: 6 to 13 digits */
+/*
+ * td_gtin_normalize() for codes exported with a known defect, each
+ * declared, never guessed:
+ *   TD_GTIN_NOCHECK  every value lacks its check digit: 7, 11, 12 or 13
+ *                    digits (GTIN-8, UPC-A, EAN-13, GTIN-14 bodies), or
+ *                    6 to 13 with TD_GTIN_PAD; the digit is computed
+ *   TD_GTIN_UPCE     a value of 8 digits (number system 0 or 1, six
+ *                    digits, check digit) or 6 digits (number system 0,
+ *                    no check digit) is a UPC-E and is expanded to its
+ *                    UPC-A; with TD_GTIN_NOCHECK, 6 or 7 digits (with
+ *                    the number system) without a check digit. Other
+ *                    lengths are read as usual. "gtin_upce": not a UPC-E.
+ *   TD_GTIN_PAD      6 to 13 digits are left-padded with zeros to the
+ *                    next valid length (zeros do not change the check
+ *                    digit, so the code is still verified)
+ * Codes as td_gtin_normalize().
+ */
+int	 td_gtin_normalize_opts(const char *s, size_t n, unsigned opts,
+	    char out[15], const char **code);
 /*
  * Expand an 8-digit UPC-E (number system 0 or 1, check digit last) to
  * the 12-digit UPC-A it stands for, NUL-terminated. The check digit is

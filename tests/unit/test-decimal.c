@@ -442,10 +442,132 @@ test_roundtrip(void)
 	is_int(bad, 0, "100000 random values format and parse back");
 }
 
+
+/* Numbers as retailers write them: td_dec_parse_fmt(). */
+struct fmt_vec {
+	const char	*s;
+	int		 sign;
+	char		 group, point;
+	int		 implied;
+	int		 ret;
+	const char	*fmt;
+};
+
+#define LEAD	TD_DEC_SIGN_LEADING
+#define TRAIL	TD_DEC_SIGN_TRAILING
+#define PAREN	TD_DEC_SIGN_PARENS
+static const struct fmt_vec fmt_vecs[] = {
+	/* trailing sign, the AS/400 habit */
+	{ "12-", TRAIL, 0, '.', 0, 0, "-12" },
+	{ "7.50-", TRAIL, 0, '.', 0, 0, "-7.50" },
+	{ "7.50+", TRAIL, 0, '.', 0, 0, "7.50" },
+	{ "7.50", TRAIL, 0, '.', 0, 0, "7.50" },
+	{ "0-", TRAIL, 0, '.', 0, 0, "0" },
+	{ "-12", TRAIL, 0, '.', 0, TD_ERR_FORMAT, "0" },
+	{ "12--", TRAIL, 0, '.', 0, TD_ERR_FORMAT, "0" },
+	{ "-", TRAIL, 0, '.', 0, TD_ERR_FORMAT, "0" },
+	{ "12 -", TRAIL, 0, '.', 0, TD_ERR_FORMAT, "0" },
+	{ "12-", LEAD, 0, '.', 0, TD_ERR_FORMAT, "0" },
+	{ "1,234.50-", TRAIL, ',', '.', 0, 0, "-1234.50" },
+	/* parentheses */
+	{ "(7.50)", PAREN, 0, '.', 0, 0, "-7.50" },
+	{ "-7.50", PAREN, 0, '.', 0, 0, "-7.50" },
+	{ "(7.50)", LEAD, 0, '.', 0, TD_ERR_FORMAT, "0" },
+	/* leading plus */
+	{ "+3", LEAD, 0, '.', 0, 0, "3" },
+	/* thousands, both conventions */
+	{ "1,234.50", LEAD, ',', '.', 0, 0, "1234.50" },
+	{ "1.234,50", LEAD, '.', ',', 0, 0, "1234.50" },
+	{ "-1.234.567,5", LEAD, '.', ',', 0, 0, "-1234567.5" },
+	{ "1 234,50", LEAD, ' ', ',', 0, 0, "1234.50" },
+	{ "1234,50", LEAD, 0, ',', 0, 0, "1234.50" },
+	{ "1.234,50", LEAD, ',', '.', 0, TD_ERR_FORMAT, "0" },
+	{ "1,234.50", LEAD, '.', ',', 0, TD_ERR_FORMAT, "0" },
+	{ "12,34.50", LEAD, ',', '.', 0, TD_ERR_FORMAT, "0" },
+	{ "1.23,4", LEAD, '.', ',', 0, TD_ERR_FORMAT, "0" },
+	{ "1234.50", LEAD, 0, ',', 0, TD_ERR_FORMAT, "0" },
+	/* implied decimals and cents */
+	{ "1250", LEAD, 0, '.', 2, 0, "12.50" },
+	{ "-1250", LEAD, 0, '.', 2, 0, "-12.50" },
+	{ "5", LEAD, 0, '.', 2, 0, "0.05" },
+	{ "0005", LEAD, 0, '.', 2, 0, "0.05" },
+	{ "0", LEAD, 0, '.', 2, 0, "0.00" },
+	{ "1250-", TRAIL, 0, '.', 2, 0, "-12.50" },
+	{ "1,250", LEAD, ',', '.', 3, 0, "1.250" },
+	{ "12.50", LEAD, 0, '.', 2, TD_ERR_FORMAT, "0" },
+	{ "1250", LEAD, 0, '.', 18, 0, "0.000000000000001250" },
+};
+
+static void
+test_parse_fmt(void)
+{
+	const struct fmt_vec *v;
+	struct td_dec_fmt f;
+	struct td_dec d;
+	char buf[TD_DEC_STRMAX];
+	size_t i;
+	int r;
+
+	for (i = 0; i < TD_NELEM(fmt_vecs); i++) {
+		v = &fmt_vecs[i];
+		f.sign = v->sign;
+		f.group = v->group;
+		f.point = v->point;
+		f.implied = v->implied;
+		r = td_dec_parse_fmt(v->s, strlen(v->s), &f, &d);
+		td_dec_format(&d, buf, sizeof(buf));
+		ok(r == v->ret && strcmp(buf, v->fmt) == 0, "parse_fmt '%s' "
+		    "sign %d group '%c' point '%c' implied %d -> %d '%s'",
+		    v->s, v->sign, v->group ? v->group : '0', v->point,
+		    v->implied, r, buf);
+	}
+}
+
+/* What a refused number gets told: the option that reads it. */
+static void
+test_hint(void)
+{
+	static const struct {
+		const char	*s;
+		const char	*has;	/* NULL: no hint */
+	} h[] = {
+		{ "12-", "sign=trailing" },
+		{ "7.50-", "sign=trailing" },
+		{ "(7.50)", "sign=parens" },
+		{ "7,50", "point=\",\"" },
+		{ "1,234.50", "group=\",\"" },
+		{ "1,234,567", "group=\",\"" },
+		{ "$12.50", "regex" },
+		{ "12 50", "blanks" },
+		{ "abc", NULL },
+		{ "", NULL },
+	};
+	struct td_dec_fmt f = { TD_DEC_SIGN_LEADING, '\0', '.', 0 };
+	struct td_dec_fmt imp = { TD_DEC_SIGN_LEADING, '\0', '.', 2 };
+	char buf[160];
+	const char *w;
+	size_t i;
+
+	for (i = 0; i < TD_NELEM(h); i++) {
+		w = td_dec_hint(h[i].s, strlen(h[i].s), &f, buf, sizeof(buf));
+		if (h[i].has == NULL)
+			ok(w == NULL, "hint for '%s': none", h[i].s);
+		else
+			ok(w != NULL && strstr(w, h[i].has) != NULL,
+			    "hint for '%s' names %s: %s", h[i].s, h[i].has,
+			    w ? w : "(none)");
+	}
+	w = td_dec_hint("12.50", 5, &imp, buf, sizeof(buf));
+	ok(w != NULL && strstr(w, "implied") != NULL, "hint for '12.50' "
+	    "with implied=2: %s", w ? w : "(none)");
+}
+
 int
 main(void)
 {
 	test_parse();
+	test_parse_fmt();
+	test_hint();
 	test_format();
 	test_add();
 	test_sums();

@@ -296,6 +296,71 @@ test_bots(void)
 	    nval, nfail);
 }
 
+
+/* Codes as exported in the wild, each defect declared by an option. */
+static void
+test_opts(void)
+{
+	static const struct {
+		const char	*s;
+		unsigned	 opts;
+		const char	*want;	/* 14 digits, or the error code */
+	} v[] = {
+#define NC	TD_GTIN_NOCHECK
+#define UE	TD_GTIN_UPCE
+#define PD	TD_GTIN_PAD
+		/* nocheck: UPC-A, EAN-13, GTIN-8 and GTIN-14 bodies */
+		{ "04100000123", NC, "00041000001239" },
+		{ "400638133393", NC, "04006381333931" },
+		{ "9638507", NC, "00000096385074" },
+		{ "1001234567890", NC, "10012345678902" },
+		{ "041000001239", 0, "00041000001239" },
+		{ "04100000123", 0, "gtin_length" },
+		{ "0410000012", NC, "gtin_length" },
+		{ "00041000001239", NC, "gtin_length" },
+		{ "00000000000", NC, "gtin_zero" },
+		/* upce: 8 digits with its check digit, 6 without */
+		{ "04252614", UE, "00042100005264" },
+		{ "425261", UE, "00042100005264" },
+		{ "11234562", UE, "00112345000062" },
+		{ "04252615", UE, "gtin_check_digit" },
+		{ "24252614", UE, "gtin_upce" },
+		{ "0425261", UE, "gtin_length" },
+		{ "041000001239", UE, "00041000001239" },
+		{ "04252614", 0, "gtin_check_digit" },
+		/* upce nocheck: 7 digits with the number system, or 6 */
+		{ "0425261", UE | NC, "00042100005264" },
+		{ "425261", UE | NC, "00042100005264" },
+		{ "1123456", UE | NC, "00112345000062" },
+		/* pad: leading zeros lost, the check digit still verified */
+		{ "41000001239", PD, "00041000001239" },
+		{ "96385074", PD, "00000096385074" },
+		{ "6385074", PD, "gtin_check_digit" },
+		{ "41000001238", PD, "gtin_check_digit" },
+		{ "12345", PD, "gtin_length" },
+		{ "41000001239", 0, "gtin_length" },
+		/* pad and nocheck: a zero and the check digit lost */
+		{ "4100000123", PD | NC, "00041000001239" },
+		{ "4100000123", NC, "gtin_length" },
+		{ "12a45678", PD | NC, "gtin_not_digits" },
+#undef NC
+#undef UE
+#undef PD
+	};
+	char out[15];
+	const char *code;
+	size_t i;
+	int r;
+
+	for (i = 0; i < TD_NELEM(v); i++) {
+		r = td_gtin_normalize_opts(v[i].s, strlen(v[i].s), v[i].opts,
+		    out, &code);
+		ok(strcmp(r == 0 ? out : code, v[i].want) == 0 &&
+		    (r == 0) == (code == NULL), "gtin %s opts %u -> %s",
+		    v[i].s, v[i].opts, r == 0 ? out : code);
+	}
+}
+
 int
 main(void)
 {
@@ -305,6 +370,7 @@ main(void)
 		srcdir = e;
 	test_vectors();
 	test_upce();
+	test_opts();
 	test_zxing();
 	test_bots();
 	return done_testing();
