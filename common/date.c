@@ -154,11 +154,15 @@ td_rfc3339_ms(int64_t t, unsigned ms, char out[TD_RFC3339_MAX])
 	return rfc3339(t, ms > 999 ? 999 : (int)ms, out);
 }
 
-/* Check fmt alone: known directives, a year, and either %j or month+day. */
+/*
+ * Check fmt alone: known directives; a date (a year, and either %j or
+ * month and day) unless TD_DT_TIME_ONLY, then an hour and no date part;
+ * a minute only after an hour, a second only after a minute; %I with %p.
+ */
 static int
-fmt_check(const char *fmt)
+fmt_check(const char *fmt, unsigned flags)
 {
-	int y = 0, m = 0, d = 0, j = 0;
+	int y = 0, m = 0, d = 0, j = 0, H = 0, I = 0, p = 0, M = 0, S = 0;
 
 	if (fmt == NULL)
 		return TD_ERR_INVAL;
@@ -168,17 +172,37 @@ fmt_check(const char *fmt)
 		switch (*++fmt) {
 		case 'Y':
 		case 'y':
-			y = 1;
+			y++;
 			break;
 		case 'm':
 		case 'b':
-			m = 1;
+			m++;
 			break;
 		case 'd':
-			d = 1;
+			d++;
 			break;
 		case 'j':
-			j = 1;
+			j++;
+			break;
+		case 'H':
+			H++;
+			break;
+		case 'I':
+			I++;
+			break;
+		case 'p':
+			p++;
+			break;
+		case 'M':
+			M++;
+			break;
+		case 'S':
+			S++;
+			break;
+		case 'T':
+			H++;
+			M++;
+			S++;
 			break;
 		case '%':
 			break;
@@ -186,9 +210,25 @@ fmt_check(const char *fmt)
 			return TD_ERR_INVAL;
 		}
 	}
-	if (!y || (j && (m || d)) || (!j && !(m && d)))
+	if (y > 1 || m > 1 || d > 1 || j > 1 || H + I > 1 || p > 1 ||
+	    M > 1 || S > 1)
+		return TD_ERR_INVAL;
+	if (flags & TD_DT_TIME_ONLY) {
+		if (y || m || d || j || H + I == 0)
+			return TD_ERR_INVAL;
+	} else if (!y || (j && (m || d)) || (!j && !(m && d)))
+		return TD_ERR_INVAL;
+	if ((flags & TD_DT_TIME) && H + I == 0)
+		return TD_ERR_INVAL;
+	if ((M && H + I == 0) || (S && !M) || (I != p))
 		return TD_ERR_INVAL;
 	return 0;
+}
+
+int
+td_datetime_fmt_check(const char *fmt, unsigned flags)
+{
+	return fmt_check(fmt, flags);
 }
 
 /* Read min..max digits at s[*i]; greedy. 0 or TD_ERR_FORMAT. */
@@ -249,15 +289,40 @@ get_month(const char *s, size_t n, size_t *i, int *m)
 	return TD_ERR_FORMAT;
 }
 
+/* "AM" or "PM", any case: 0 or 12 in *v. */
+static int
+get_ampm(const char *s, size_t n, size_t *i, int *v)
+{
+	if (match_word(s, n, *i, "am", 2))
+		*v = 0;
+	else if (match_word(s, n, *i, "pm", 2))
+		*v = 12;
+	else
+		return TD_ERR_FORMAT;
+	*i += 2;
+	return 0;
+}
+
 int
 td_date_parse(const char *s, size_t n, const char *fmt, struct td_date *out)
 {
+	struct td_time tm;
+
+	return td_datetime_parse(s, n, fmt, 0, out, &tm);
+}
+
+int
+td_datetime_parse(const char *s, size_t n, const char *fmt, unsigned flags,
+    struct td_date *out, struct td_time *tout)
+{
 	struct td_date t = { 0, 0, 0 };
+	struct td_time tm = { 0, 0, 0 };
 	size_t i = 0;
-	int r, yday = 0, have_yday = 0;
+	int r, yday = 0, have_yday = 0, h12 = -1, pm = 0;
 
 	memset(out, 0, sizeof(*out));
-	if ((r = fmt_check(fmt)) != 0)
+	memset(tout, 0, sizeof(*tout));
+	if ((r = fmt_check(fmt, flags)) != 0)
 		return r;
 	if (s == NULL)
 		return TD_ERR_FORMAT;
@@ -291,6 +356,29 @@ td_date_parse(const char *s, size_t n, const char *fmt, struct td_date *out)
 			r = get_num(s, n, &i, 1, 3, &yday);
 			have_yday = 1;
 			break;
+		case 'H':
+			r = get_num(s, n, &i, 1, 2, &tm.h);
+			break;
+		case 'I':
+			r = get_num(s, n, &i, 1, 2, &h12);
+			break;
+		case 'p':
+			r = get_ampm(s, n, &i, &pm);
+			break;
+		case 'M':
+			r = get_num(s, n, &i, 2, 2, &tm.m);
+			break;
+		case 'S':
+			r = get_num(s, n, &i, 2, 2, &tm.s);
+			break;
+		case 'T':
+			if ((r = get_num(s, n, &i, 1, 2, &tm.h)) == 0 &&
+			    (i >= n || s[i++] != ':' ||
+			    (r = get_num(s, n, &i, 2, 2, &tm.m)) != 0 ||
+			    i >= n || s[i++] != ':' ||
+			    (r = get_num(s, n, &i, 2, 2, &tm.s)) != 0))
+				r = TD_ERR_FORMAT;
+			break;
 		default:
 			r = TD_ERR_INVAL;	/* fmt_check() let it through */
 			break;
@@ -300,18 +388,123 @@ td_date_parse(const char *s, size_t n, const char *fmt, struct td_date *out)
 	}
 	if (i != n)
 		return TD_ERR_FORMAT;
-	if (have_yday) {
-		if (t.y < DATE_YEAR_MIN || t.y > DATE_YEAR_MAX || yday < 1 ||
-		    yday > (is_leap(t.y) ? 366 : 365))
+	if (h12 >= 0) {
+		if (h12 < 1 || h12 > 12)
 			return TD_ERR_RANGE;
-		t.m = 1;
-		t.d = 1;
-		td_date_from_days(td_date_to_days(&t) + yday - 1, &t);
+		tm.h = h12 % 12 + pm;
 	}
-	if ((r = td_date_valid(&t)) != 0)
-		return r;
+	if (tm.h > 23 || tm.m > 59 || tm.s > 59)
+		return TD_ERR_RANGE;
+	if (!(flags & TD_DT_TIME_ONLY)) {
+		if (have_yday) {
+			if (t.y < DATE_YEAR_MIN || t.y > DATE_YEAR_MAX ||
+			    yday < 1 || yday > (is_leap(t.y) ? 366 : 365))
+				return TD_ERR_RANGE;
+			t.m = 1;
+			t.d = 1;
+			td_date_from_days(td_date_to_days(&t) + yday - 1, &t);
+		}
+		if ((r = td_date_valid(&t)) != 0)
+			return r;
+	}
 	*out = t;
+	*tout = tm;
 	return 0;
+}
+
+/* n digits at s[*i] exactly. */
+static int
+get_fixed(const char *s, size_t n, size_t *i, int width, int *v)
+{
+	size_t start = *i;
+
+	if (get_num(s, n, i, width, width, v) != 0 ||
+	    *i - start != (size_t)width)
+		return TD_ERR_FORMAT;
+	return 0;
+}
+
+int
+td_datetime_parse_iso(const char *s, size_t n, struct td_date *out,
+    struct td_time *tout)
+{
+	struct td_time tm = { 0, 0, 0 };
+	size_t i = 11;
+	int r, zh, zm;
+
+	memset(out, 0, sizeof(*out));
+	memset(tout, 0, sizeof(*tout));
+	if (s == NULL || n < 16 || (s[10] != 'T' && s[10] != 't' &&
+	    s[10] != ' '))
+		return TD_ERR_FORMAT;
+	if ((r = td_date_parse_iso(s, 10, out)) != 0)
+		return r;
+	if (get_fixed(s, n, &i, 2, &tm.h) != 0 || i >= n || s[i++] != ':' ||
+	    get_fixed(s, n, &i, 2, &tm.m) != 0)
+		goto bad;
+	if (i < n && s[i] == ':') {
+		i++;
+		if (get_fixed(s, n, &i, 2, &tm.s) != 0)
+			goto bad;
+		/* a fraction of a second: read, not kept */
+		if (i < n && (s[i] == '.' || s[i] == ',')) {
+			size_t f = ++i;
+
+			while (i < n && s[i] >= '0' && s[i] <= '9' && i - f < 9)
+				i++;
+			if (i == f)
+				goto bad;
+		}
+	}
+	/* the offset: read and checked, never applied (as sent) */
+	if (i < n && (s[i] == 'Z' || s[i] == 'z'))
+		i++;
+	else if (i < n && (s[i] == '+' || s[i] == '-')) {
+		i++;
+		if (get_fixed(s, n, &i, 2, &zh) != 0)
+			goto bad;
+		zm = 0;
+		if (i < n && s[i] == ':')
+			i++;
+		if (i < n && get_fixed(s, n, &i, 2, &zm) != 0)
+			goto bad;
+		if (zh > 23 || zm > 59) {
+			memset(out, 0, sizeof(*out));
+			return TD_ERR_RANGE;
+		}
+	}
+	if (i != n)
+		goto bad;
+	if (tm.h > 23 || tm.m > 59 || tm.s > 59) {
+		memset(out, 0, sizeof(*out));
+		return TD_ERR_RANGE;
+	}
+	*tout = tm;
+	return 0;
+ bad:
+	memset(out, 0, sizeof(*out));
+	return TD_ERR_FORMAT;
+}
+
+size_t
+td_time_format(const struct td_time *t, char out[TD_TIME_STRMAX])
+{
+	put_digits(out, t->h, 2);
+	out[2] = ':';
+	put_digits(out + 3, t->m, 2);
+	out[5] = ':';
+	put_digits(out + 6, t->s, 2);
+	out[8] = '\0';
+	return 8;
+}
+
+int
+td_time_parse_hms(const char *s, size_t n, struct td_time *out)
+{
+	struct td_date d;
+
+	return td_datetime_parse(s, n, "%H:%M:%S", TD_DT_TIME_ONLY, &d, out) ||
+	    n != 8 ? TD_ERR_FORMAT : 0;
 }
 
 int

@@ -31,6 +31,42 @@ struct td_date {
 int	 td_date_parse(const char *s, size_t n, const char *fmt,
 	    struct td_date *out);
 
+/* A time of day, as sent: no time zone. */
+struct td_time {
+	int	h, m, s;
+};
+#define TD_TIME_STRMAX	9	/* "HH:MM:SS" + NUL */
+
+/* td_datetime_parse() flags */
+#define TD_DT_TIME	0x1	/* fmt must read an hour */
+#define TD_DT_TIME_ONLY	0x2	/* fmt reads a time and no date */
+/*
+ * td_date_parse() with the time directives too:
+ *   %H  hour 0-23, 1 or 2 digits    %I  hour 1-12, with %p
+ *   %M  minute, 2 digits            %p  AM or PM, any case
+ *   %S  second, 2 digits            %T  %H:%M:%S
+ * A minute needs an hour, a second a minute; what is not read is 0. With
+ * TD_DT_TIME_ONLY fmt names no date part and *out is zeroed. The time is
+ * as written: no time zone is read or applied. Errors as td_date_parse()
+ * (an hour 24, a minute 60 are TD_ERR_RANGE).
+ */
+int	 td_datetime_parse(const char *s, size_t n, const char *fmt,
+	    unsigned flags, struct td_date *out, struct td_time *tout);
+/* Check a format alone, as td_datetime_parse() would: 0 or TD_ERR_INVAL. */
+int	 td_datetime_fmt_check(const char *fmt, unsigned flags);
+/*
+ * ISO 8601 as exports write it: "YYYY-MM-DD", 'T' or ' ', "HH:MM",
+ * optionally ":SS" and a fraction (".123" or ",5": read, not kept), then
+ * optionally "Z" or an offset "+hh:mm", "-hhmm", "+hh" (read and checked,
+ * never applied: the date and time are taken as sent).
+ */
+int	 td_datetime_parse_iso(const char *s, size_t n, struct td_date *out,
+	    struct td_time *tout);
+/* Write "HH:MM:SS" and a NUL; returns 8. */
+size_t	 td_time_format(const struct td_time *, char out[TD_TIME_STRMAX]);
+/* Strict "HH:MM:SS" (8 bytes, 00:00:00 to 23:59:59): 0 or TD_ERR_FORMAT. */
+int	 td_time_parse_hms(const char *s, size_t n, struct td_time *out);
+
 /* Strict "YYYY-MM-DD" (exactly 10 bytes); errors as td_date_parse(). */
 int	 td_date_parse_iso(const char *s, size_t n, struct td_date *out);
 

@@ -220,7 +220,18 @@ static const struct parse_vec parse_vecs[] = {
 	{ "2024-03-05", "%Y-%m-%e", TD_ERR_INVAL, NULL },
 	{ "2024-03-05", "%Y-%m-%d%", TD_ERR_INVAL, NULL },
 	{ "2024-60-05", "%Y-%j-%d", TD_ERR_INVAL, NULL },
-	{ "2024-03-05 10:00", "%Y-%m-%d %H:%M", TD_ERR_INVAL, NULL },
+	{ "2024-03-05 PM", "%Y-%m-%d %p", TD_ERR_INVAL, NULL },
+	{ "2024-03-05 10", "%Y-%m-%d %M", TD_ERR_INVAL, NULL },
+	{ "2024-03-05 10", "%Y-%m-%d %I", TD_ERR_INVAL, NULL },
+	{ "2024-03-05 10:00", "%Y-%m-%d %H:%M:%H", TD_ERR_INVAL, NULL },
+	/* a time in the text is read and checked, the date kept */
+	{ "2024-03-05 10:00", "%Y-%m-%d %H:%M", 0, "2024-03-05" },
+	{ "2024-03-05 24:00", "%Y-%m-%d %H:%M", TD_ERR_RANGE, NULL },
+	{ "2024-03-05 10:60", "%Y-%m-%d %H:%M", TD_ERR_RANGE, NULL },
+	{ "2024-03-05 1:5", "%Y-%m-%d %H:%M", TD_ERR_FORMAT, NULL },
+	{ "11/19/2026 8:15:05 PM", "%m/%d/%Y %I:%M:%S %p", 0, "2026-11-19" },
+	{ "11/19/2026 13:15 PM", "%m/%d/%Y %I:%M %p", TD_ERR_RANGE, NULL },
+	{ "2026-11-19T08:15:05", "%Y-%m-%dT%T", 0, "2026-11-19" },
 };
 
 static void
@@ -330,6 +341,88 @@ test_rfc3339(void)
 	    "for %zu times 1900-2099", n);
 }
 
+
+/* Date-times: formats, ISO 8601, and the time as sent. */
+static void
+test_datetime(void)
+{
+	static const struct {
+		const char	*s, *fmt;	/* fmt NULL: ISO 8601 */
+		unsigned	 flags;
+		int		 ret;
+		const char	*date, *time;
+	} v[] = {
+		{ "2026-11-19T08:15:05", NULL, 0, 0, "2026-11-19", "08:15:05" },
+		{ "2026-11-19 08:15:05", NULL, 0, 0, "2026-11-19", "08:15:05" },
+		{ "2026-11-19T08:15", NULL, 0, 0, "2026-11-19", "08:15:00" },
+		{ "2026-11-19T08:15:05.123456", NULL, 0, 0, "2026-11-19",
+		    "08:15:05" },
+		{ "2026-11-19T08:15:05,5", NULL, 0, 0, "2026-11-19",
+		    "08:15:05" },
+		/* the offset is read, never applied: as sent */
+		{ "2026-11-19T23:15:05Z", NULL, 0, 0, "2026-11-19", "23:15:05" },
+		{ "2026-11-19T23:15:05-05:00", NULL, 0, 0, "2026-11-19",
+		    "23:15:05" },
+		{ "2026-11-19T00:15:05+0530", NULL, 0, 0, "2026-11-19",
+		    "00:15:05" },
+		{ "2026-11-19T00:15:05+09", NULL, 0, 0, "2026-11-19",
+		    "00:15:05" },
+		{ "2026-11-19", NULL, 0, TD_ERR_FORMAT, NULL, NULL },
+		{ "2026-11-19T8:15:05", NULL, 0, TD_ERR_FORMAT, NULL, NULL },
+		{ "2026-11-19T08:15:05.", NULL, 0, TD_ERR_FORMAT, NULL, NULL },
+		{ "2026-11-19T08:15:05+5", NULL, 0, TD_ERR_FORMAT, NULL, NULL },
+		{ "2026-11-19T08:15:05 Z", NULL, 0, TD_ERR_FORMAT, NULL, NULL },
+		{ "2026-11-19X08:15:05", NULL, 0, TD_ERR_FORMAT, NULL, NULL },
+		{ "2026-11-19T24:00:00", NULL, 0, TD_ERR_RANGE, NULL, NULL },
+		{ "2026-11-19T08:15:05+24:00", NULL, 0, TD_ERR_RANGE, NULL,
+		    NULL },
+		{ "2026-02-30T08:15:05", NULL, 0, TD_ERR_RANGE, NULL, NULL },
+		/* given formats */
+		{ "11/19/2026 8:15 PM", "%m/%d/%Y %I:%M %p", TD_DT_TIME, 0,
+		    "2026-11-19", "20:15:00" },
+		{ "11/19/2026 12:05 AM", "%m/%d/%Y %I:%M %p", TD_DT_TIME, 0,
+		    "2026-11-19", "00:05:00" },
+		{ "11/19/2026 12:05 pm", "%m/%d/%Y %I:%M %p", TD_DT_TIME, 0,
+		    "2026-11-19", "12:05:00" },
+		{ "20261119 081505", "%Y%m%d %H%M%S", TD_DT_TIME, 0,
+		    "2026-11-19", "08:15:05" },
+		{ "20261119", "%Y%m%d", TD_DT_TIME, TD_ERR_INVAL, NULL, NULL },
+		{ "08:15", "%H:%M", TD_DT_TIME_ONLY, 0, NULL, "08:15:00" },
+		{ "081505", "%H%M%S", TD_DT_TIME_ONLY, 0, NULL, "08:15:05" },
+		{ "2026 08:15", "%Y %H:%M", TD_DT_TIME_ONLY, TD_ERR_INVAL, NULL,
+		    NULL },
+		{ "8:15:05", "%T", TD_DT_TIME_ONLY, 0, NULL, "08:15:05" },
+	};
+	struct td_date d;
+	struct td_time t;
+	char db[TD_DATE_STRMAX], tb[TD_TIME_STRMAX];
+	size_t i;
+	int r;
+
+	for (i = 0; i < TD_NELEM(v); i++) {
+		if (v[i].fmt == NULL)
+			r = td_datetime_parse_iso(v[i].s, strlen(v[i].s), &d, &t);
+		else
+			r = td_datetime_parse(v[i].s, strlen(v[i].s), v[i].fmt,
+			    v[i].flags, &d, &t);
+		td_date_format(&d, db);
+		td_time_format(&t, tb);
+		if (v[i].ret != 0)
+			ok(r == v[i].ret, "'%s' as %s -> %d", v[i].s,
+			    v[i].fmt ? v[i].fmt : "ISO 8601", r);
+		else
+			ok(r == 0 && strcmp(tb, v[i].time) == 0 &&
+			    (v[i].date == NULL || strcmp(db, v[i].date) == 0),
+			    "'%s' as %s -> %s %s", v[i].s,
+			    v[i].fmt ? v[i].fmt : "ISO 8601", db, tb);
+	}
+	is_int(td_time_parse_hms("08:15:05", 8, &t), 0, "HH:MM:SS");
+	is_int(td_time_parse_hms("8:15:05", 7, &t), TD_ERR_FORMAT,
+	    "H:MM:SS is not HH:MM:SS");
+	is_int(td_time_parse_hms("24:00:00", 8, &t), TD_ERR_FORMAT, "24:00:00");
+	is_int(td_time_parse_hms("08:15", 5, &t), TD_ERR_FORMAT, "HH:MM");
+}
+
 int
 main(void)
 {
@@ -338,6 +431,7 @@ main(void)
 	test_valid();
 	test_parse();
 	test_iso();
+	test_datetime();
 	test_rfc3339();
 	return done_testing();
 }
