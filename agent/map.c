@@ -29,10 +29,11 @@
 /* Bumped whenever the mapping semantics change: part of mapping_version. */
 #define MAPPER_SEMANTICS	"tradedrop.pos.v1 mapper 2"
 
-enum mf {			/* canonical fields a [map] key can feed */
-	MF_STORE_ID, MF_RETAILER_ITEM_ID, MF_GTIN, MF_TXN_DATE, MF_QUANTITY,
-	MF_UOM, MF_AMOUNT, MF_CURRENCY, MF_PROMO_CODE, MF_TXN_TIME,
-	MF_TXN_REF, MF_PERIOD_START, MF__COUNT
+enum mf {			/* canonical fields a [map] key can feed,
+				 * in record order: rejections name them so */
+	MF_STORE_ID, MF_RETAILER_ITEM_ID, MF_GTIN, MF_TXN_DATE, MF_TXN_TIME,
+	MF_TXN_REF, MF_PERIOD_START, MF_QUANTITY, MF_UOM, MF_AMOUNT,
+	MF_CURRENCY, MF_PROMO_CODE, MF__COUNT
 };
 
 static const struct {
@@ -44,14 +45,14 @@ static const struct {
 	{ TDK_map_retailer_item_id, "retailer_item_id", 0 },
 	{ TDK_map_gtin, "gtin", 1 },
 	{ TDK_map_txn_date, "txn_date", 1 },
+	{ TDK_map_txn_time, "txn_time", 0 },
+	{ TDK_map_txn_ref, "txn_ref", 0 },
+	{ -1, "period_start", 0 },
 	{ TDK_map_quantity, "quantity", 1 },
 	{ TDK_map_uom, "uom", 0 },
 	{ TDK_map_amount, "amount", 0 },
 	{ TDK_map_currency, "currency", 0 },
 	{ TDK_map_promo_code, "promo_code", 0 },
-	{ TDK_map_txn_time, "txn_time", 0 },
-	{ TDK_map_txn_ref, "txn_ref", 0 },
-	{ -1, "period_start", 0 },
 };
 
 /* Record fields in output order; `key` may name those up to promo_type. */
@@ -114,6 +115,10 @@ struct mapper {
 	struct td_sha256 idctx;		/* record_id hash after the member */
 	struct td_sha256 keyctx;	/* record_key hash after integration */
 	const struct map_doc *doc;
+	/* the time a datetime read in this row */
+	char		 row_time[TD_TIME_STRMAX];
+	int		 row_timed;
+	int		 dt_date;	/* txn_date's datetime fills txn_time */
 };
 
 /* ISO 4217 currencies whose minor unit is not 2 digits. */
@@ -199,12 +204,15 @@ mapper_new(const struct td_conf *c, struct mapper **out, char **err)
 	if (m->slot[MF_TXN_DATE].mx != NULL &&
 	    m->slot[MF_TXN_DATE].mx->src == MX_SRC_CONST &&
 	    mapexpr_find(m->slot[MF_TXN_DATE].mx, MX_XF_DATE) < 0 &&
+	    mapexpr_find(m->slot[MF_TXN_DATE].mx, MX_XF_DATETIME) < 0 &&
 	    td_date_parse_iso(m->slot[MF_TXN_DATE].mx->arg,
 	    strlen(m->slot[MF_TXN_DATE].mx->arg), &d) != 0) {
 		*err = xstrdup("txn_date: a const needs the form YYYY-MM-DD "
 		    "or a date transform");
 		goto fail;
 	}
+	m->dt_date = m->slot[MF_TXN_DATE].mx != NULL &&
+	    mapexpr_find(m->slot[MF_TXN_DATE].mx, MX_XF_DATETIME) >= 0;
 	keys = td_conf_list(c, TDK_map_key, &nkeys);
 	for (i = 0; i < nkeys && m->nkeys < RF__COUNT; i++)
 		for (j = 0; j < RF__COUNT; j++)
@@ -405,15 +413,42 @@ static int
 reject(struct map_result *res, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * A rejection of the row. The first one gives its code; when a row has
+ * several, each message is followed by its code and they are joined by
+ * "; ", as far as the message holds.
+ */
 static int
 reject(struct map_result *res, const char *code, const char *fmt, ...)
 {
 	va_list ap;
+	size_t len = 0, part;
 
-	res->code = code;
-	va_start(ap, fmt);
-	vsnprintf(res->msg, sizeof(res->msg), fmt, ap);
-	va_end(ap);
+	if (res->nerr == 0)
+		res->code = code;
+	else {
+		len = strlen(res->msg);
+		/* the first message gets its code, unless it names it */
+		if (res->nerr == 1 && strstr(res->msg, res->code) == NULL)
+			len += (size_t)snprintf(res->msg + len,
+			    len < sizeof(res->msg) ? sizeof(res->msg) - len :
+			    0, " (%s)", res->code);
+		if (len < sizeof(res->msg))
+			len += (size_t)snprintf(res->msg + len,
+			    sizeof(res->msg) - len, "; ");
+	}
+	part = len;
+	if (len < sizeof(res->msg)) {
+		va_start(ap, fmt);
+		len += (size_t)vsnprintf(res->msg + len, sizeof(res->msg) - len,
+		    fmt, ap);
+		va_end(ap);
+	}
+	if (res->nerr > 0 && len < sizeof(res->msg) &&
+	    strstr(res->msg + part, code) == NULL)
+		snprintf(res->msg + len, sizeof(res->msg) - len, " (%s)",
+		    code);
+	res->nerr++;
 	return 1;
 }
 
@@ -443,6 +478,54 @@ struct fval {
 	size_t		 n;
 };
 
+/* What a refused GTIN looks like, and the option that would read it. */
+static const char *
+gtin_hint(const char *p, size_t n, const char *code, unsigned opts)
+{
+	if (strcmp(code, "gtin_length") != 0)
+		return "";
+	if ((n == 11 || n == 7) && !(opts & (MX_GTIN_NOCHECK | MX_GTIN_PAD)))
+		return ": a code without its check digit (gtin nocheck) or "
+		    "with a leading zero lost (gtin pad)?";
+	if (n == 6 && !(opts & MX_GTIN_UPCE))
+		return ": a UPC-E (gtin upce)?";
+	if (n >= 9 && n <= 10 && !(opts & MX_GTIN_PAD))
+		return ": leading zeros lost (gtin pad)?";
+	(void)p;
+	return "";
+}
+
+/* The n bytes at p without blanks around them. */
+static void
+trim_blanks(const char **p, size_t *n)
+{
+	while (*n > 0 && (**p == ' ' || **p == '\t')) {
+		(*p)++;
+		(*n)--;
+	}
+	while (*n > 0 && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t'))
+		(*n)--;
+}
+
+/* substr START LEN of UTF-8 text, in characters. */
+static void
+substr_chars(const char **p, size_t *n, unsigned start, unsigned len)
+{
+	const unsigned char *s = (const unsigned char *)*p;
+	size_t i = 0, b;
+	unsigned c;
+
+	for (c = 1; c < start && i < *n; c++)
+		for (i++; i < *n && (s[i] & 0xc0) == 0x80; i++)
+			;
+	b = i;
+	for (c = 0; c < len && i < *n; c++)
+		for (i++; i < *n && (s[i] & 0xc0) == 0x80; i++)
+			;
+	*p += b;
+	*n = i - b;
+}
+
 /*
  * Compute field i from the record's values (nv of them, by column).
  * Returns 0, or 1 with res set (rejection).
@@ -454,19 +537,22 @@ map_field(struct mapper *m, int i, const struct td_field *rv, size_t nv,
 	struct mslot *s = &m->slot[i];
 	const struct mapexpr *mx = s->mx;
 	const struct mx_xform *xf;
-	const char *p, *why;
-	char show[80];
+	const char *p, *why, *fname = mfields[i].name;
+	char show[80], hint[160];
 	size_t n, k, x;
 	struct td_date d;
+	struct td_time t;
 	struct td_dec dec;
-	int req = mfields[i].required;
+	struct td_dec_fmt df;
+	regmatch_t rm[10];
+	int r, req = mfields[i].required, timed = 0;
 
 	if (mx->src == MX_SRC_CONST) {
 		p = mx->arg;
 		n = strlen(p);
 	} else if ((size_t)s->col >= nv) {
 		return reject(res, "missing_field", "%s: the row has %zu "
-		    "field%s, column %d is missing", mfields[i].name, nv,
+		    "field%s, column %d is missing", fname, nv,
 		    nv == 1 ? "" : "s", s->col + 1);
 	} else {
 		p = rv[s->col].p;
@@ -476,12 +562,7 @@ map_field(struct mapper *m, int i, const struct td_field *rv, size_t nv,
 		xf = &mx->xf[x];
 		switch (xf->kind) {
 		case MX_XF_TRIM:
-			while (n > 0 && (*p == ' ' || *p == '\t')) {
-				p++;
-				n--;
-			}
-			while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-				n--;
+			trim_blanks(&p, &n);
 			continue;
 		case MX_XF_UPPER:
 			if (n >= s->scratchsz)
@@ -490,6 +571,46 @@ map_field(struct mapper *m, int i, const struct td_field *rv, size_t nv,
 				s->scratch[k] = (char)toupper((unsigned char)p[k]);
 			p = s->scratch;
 			continue;
+		case MX_XF_DEFAULT:
+			if (n == 0) {
+				p = xf->arg;
+				n = strlen(p);
+			}
+			continue;
+		case MX_XF_SUBSTR:
+			substr_chars(&p, &n, xf->start, xf->len);
+			continue;
+		case MX_XF_VALUES:
+			if (n == 0)
+				continue;
+			if ((why = mapexpr_value(xf, p, n)) == NULL)
+				return reject(res, "unknown_value", "%s: \"%s\" "
+				    "is not in values \"%s\"", fname,
+				    mapper_shown(p, n, show, sizeof(show)),
+				    xf->arg);
+			p = why;
+			n = strlen(p);
+			continue;
+		case MX_XF_REGEX:
+			if (n == 0)
+				continue;
+			if (n >= s->scratchsz || memchr(p, '\0', n) != NULL)
+				return reject(res, "regex_no_match", "%s: \"%s\" "
+				    "cannot be matched (a NUL byte, or too "
+				    "long)", fname,
+				    mapper_shown(p, n, show, sizeof(show)));
+			memmove(s->scratch, p, n);
+			s->scratch[n] = '\0';
+			if (regexec(xf->re, s->scratch, TD_NELEM(rm), rm, 0) != 0 ||
+			    rm[xf->group_no].rm_so < 0)
+				return reject(res, "regex_no_match", "%s: \"%s\" "
+				    "does not match regex \"%s\"", fname,
+				    mapper_shown(p, n, show, sizeof(show)),
+				    xf->arg);
+			p = s->scratch + rm[xf->group_no].rm_so;
+			n = (size_t)(rm[xf->group_no].rm_eo -
+			    rm[xf->group_no].rm_so);
+			continue;
 		}
 		/* typed transforms: an empty value is null or an error */
 		if (n == 0) {
@@ -497,8 +618,7 @@ map_field(struct mapper *m, int i, const struct td_field *rv, size_t nv,
 				v->p = NULL;
 				return 0;
 			}
-			return reject(res, "empty_value", "%s is empty",
-			    mfields[i].name);
+			return reject(res, "empty_value", "%s is empty", fname);
 		}
 		switch (xf->kind) {
 		case MX_XF_DATE:
@@ -513,11 +633,11 @@ map_field(struct mapper *m, int i, const struct td_field *rv, size_t nv,
 				break;
 			case TD_ERR_RANGE:
 				return reject(res, "bad_date", "%s: \"%s\" is "
-				    "not a real date", mfields[i].name,
+				    "not a real date or time", fname,
 				    mapper_shown(p, n, show, sizeof(show)));
 			default:
 				return reject(res, "bad_date", "%s: \"%s\" "
-				    "does not match \"%s\"", mfields[i].name,
+				    "does not match \"%s\"", fname,
 				    mapper_shown(p, n, show, sizeof(show)), xf->arg);
 			}
 			if (n <= sizeof(s->date_in)) {
@@ -528,13 +648,55 @@ map_field(struct mapper *m, int i, const struct td_field *rv, size_t nv,
 			n = td_date_format(&d, s->scratch);
 			p = s->scratch;
 			break;
+		case MX_XF_DATETIME:
+			if (xf->arg == NULL)
+				r = td_datetime_parse_iso(p, n, &d, &t);
+			else
+				r = td_datetime_parse(p, n, xf->arg,
+				    td_datetime_fmt_check(xf->arg,
+				    TD_DT_TIME_ONLY) == 0 ? TD_DT_TIME_ONLY :
+				    TD_DT_TIME, &d, &t);
+			if (r != 0)
+				return reject(res, i == MF_TXN_TIME ? "bad_time" :
+				    "bad_date", "%s: \"%s\" %s \"%s\"", fname,
+				    mapper_shown(p, n, show, sizeof(show)),
+				    r == TD_ERR_RANGE ? "is not a real date and "
+				    "time, as" : "does not match",
+				    xf->arg != NULL ? xf->arg : "ISO 8601 "
+				    "YYYY-MM-DDTHH:MM[:SS][.f][Z|+hh:mm]");
+			td_time_format(&t, m->row_time);
+			m->row_timed = 1;
+			if (i == MF_TXN_TIME) {
+				memcpy(s->scratch, m->row_time, 8);
+				n = 8;
+			} else
+				n = td_date_format(&d, s->scratch);
+			p = s->scratch;
+			timed = 1;
+			break;
 		case MX_XF_DECIMAL:
-			if (td_dec_parse(p, n, (xf->opts & MX_DEC_THOUSANDS ?
-			    TD_DEC_THOUSANDS : 0) | (xf->opts & MX_DEC_PARENS ?
-			    TD_DEC_PARENS : 0), &dec) != 0)
+			df.sign = xf->sign;
+			df.group = xf->group;
+			df.point = xf->point;
+			df.implied = xf->cents ? m->minor : xf->implied;
+			if ((r = td_dec_parse_fmt(p, n, &df, &dec)) != 0) {
+				if (r == TD_ERR_RANGE)
+					return reject(res, "bad_decimal", "%s: "
+					    "\"%s\" is not an exact decimal (more "
+					    "than 36 digits or 18 decimals)",
+					    fname, mapper_shown(p, n, show,
+					    sizeof(show)));
+				if (td_dec_hint(p, n, &df, hint,
+				    sizeof(hint)) != NULL)
+					return reject(res, "bad_decimal", "%s: "
+					    "\"%s\" is not an exact decimal as "
+					    "mapped: it %s", fname,
+					    mapper_shown(p, n, show, sizeof(show)),
+					    hint);
 				return reject(res, "bad_decimal", "%s: \"%s\" "
-				    "is not an exact decimal", mfields[i].name,
+				    "is not an exact decimal", fname,
 				    mapper_shown(p, n, show, sizeof(show)));
+			}
 			if (i == MF_QUANTITY)
 				res->quantity = dec;
 			else if (i == MF_AMOUNT) {
@@ -553,10 +715,15 @@ map_field(struct mapper *m, int i, const struct td_field *rv, size_t nv,
 			p = s->scratch;
 			break;
 		case MX_XF_GTIN:
-			if (td_gtin_normalize(p, n, s->scratch, &why) != 0)
+			if (td_gtin_normalize_opts(p, n, (xf->opts &
+			    MX_GTIN_NOCHECK ? TD_GTIN_NOCHECK : 0) |
+			    (xf->opts & MX_GTIN_UPCE ? TD_GTIN_UPCE : 0) |
+			    (xf->opts & MX_GTIN_PAD ? TD_GTIN_PAD : 0),
+			    s->scratch, &why) != 0)
 				return reject(res, why, "%s: \"%s\" is not a "
-				    "valid GTIN (%s)", mfields[i].name,
-				    mapper_shown(p, n, show, sizeof(show)), why);
+				    "valid GTIN (%s%s)", fname,
+				    mapper_shown(p, n, show, sizeof(show)), why,
+				    gtin_hint(p, n, why, xf->opts));
 			p = s->scratch;
 			n = 14;
 			break;
@@ -564,11 +731,14 @@ map_field(struct mapper *m, int i, const struct td_field *rv, size_t nv,
 	}
 	if (n == 0) {
 		if (req)
-			return reject(res, "empty_value", "%s is empty",
-			    mfields[i].name);
+			return reject(res, "empty_value", "%s is empty", fname);
 		v->p = NULL;
 		return 0;
 	}
+	if (i == MF_TXN_TIME && !timed && td_time_parse_hms(p, n, &t) != 0)
+		return reject(res, "bad_time", "txn_time: \"%s\" is not a time "
+		    "HH:MM:SS (datetime \"FORMAT\" reads other forms)",
+		    mapper_shown(p, n, show, sizeof(show)));
 	v->p = p;
 	v->n = n;
 	return 0;
@@ -622,15 +792,23 @@ mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
 	int i, ret;
 
 	res->code = NULL;
+	res->nerr = 0;
+	res->msg[0] = '\0';
 	res->has_amount = 0;
 	memset(&res->quantity, 0, sizeof(res->quantity));
+	m->row_timed = 0;
+	/* every field, so that a row with several bad ones tells them all */
 	for (i = 0; i < MF__COUNT; i++) {
 		fv[i].p = NULL;
 		fv[i].n = 0;
-		if (m->slot[i].mx == NULL)
-			continue;
-		if (map_field(m, i, v, nv, &fv[i], res) != 0)
-			return 1;
+		if (m->slot[i].mx != NULL)
+			(void)map_field(m, i, v, nv, &fv[i], res);
+	}
+	if (res->nerr > 0)
+		return 1;
+	if (m->dt_date && m->row_timed) {
+		fv[MF_TXN_TIME].p = m->row_time;
+		fv[MF_TXN_TIME].n = 8;
 	}
 	if (fv[MF_TXN_DATE].p == NULL || fv[MF_TXN_DATE].n != 10)
 		return reject(res, "bad_date", "txn_date is not a date");

@@ -18,8 +18,11 @@ struct mapper;
 
 /* What mapping one row produced. */
 struct map_result {
-	const char	*code;		/* Tier 3 code when rejected, else NULL */
-	char		 msg[256];	/* message when rejected */
+	const char	*code;		/* Tier 3 code when rejected, else NULL;
+					 * the first when several fields are */
+	char		 msg[1024];	/* message when rejected: each bad
+					 * field's, with its code when several */
+	int		 nerr;		/* how many fields were bad */
 	struct td_dec	 quantity;
 	struct td_dec	 amount;
 	int		 has_amount;

@@ -189,19 +189,6 @@ enum_index(const char *vals, const char *s, uint64_t *out)
 	}
 }
 
-static int
-check_date_format(const char *f)
-{
-	for (; *f != '\0'; f++) {
-		if (*f != '%')
-			continue;
-		f++;
-		if (*f == '\0' || strchr("Ymdybj%", *f) == NULL)
-			return -1;
-	}
-	return 0;
-}
-
 /*
  * Parse one value of key k into v. Returns NULL or a static/alloc'd
  * message in *why (alloc'd messages are freed by the caller via *whyfree).
@@ -307,13 +294,7 @@ parse_value(struct td_conf *c, int k, const char *raw, struct confval *v)
 			why = "must be one byte (\\t for tab), not a quote";
 		break;
 	case CT_MAP:
-		if (mapexpr_parse(s, &v->map, &why) == 0) {
-			int i = mapexpr_find(v->map, MX_XF_DATE);
-
-			if (i >= 0 && check_date_format(v->map->xf[i].arg))
-				why = "date format: only %Y %m %d %y %b %j %% "
-				    "and literals";
-		}
+		(void)mapexpr_parse(s, &v->map, &why);
 		break;
 	case CT_DATE:
 		if (td_date_parse_iso(s, strlen(s), &d) != 0)
@@ -1050,6 +1031,52 @@ static const char *canonical_fields[] = {
 	"promo_code", "promo_id", "promo_type",
 };
 
+/* Where date, datetime and the date-time fields may be used. */
+static void
+map_times(struct loadctx *lc)
+{
+	struct td_conf *c = lc->c;
+	const struct mapexpr *mx;
+	const struct mx_xform *xf;
+	int k, dt_date = 0;
+	size_t i;
+
+	for (k = TDK_map_store_id; k <= TDK_map_txn_ref; k++) {
+		if ((mx = c->v[k].map) == NULL)
+			continue;
+		for (i = 0; i < mx->nxf; i++) {
+			xf = &mx->xf[i];
+			if (xf->kind == MX_XF_DATETIME && k != TDK_map_txn_date &&
+			    k != TDK_map_txn_time)
+				conf_err(lc, c->v[k].line, "%s: datetime "
+				    "fills only txn_date and txn_time; use "
+				    "date for a day", keytab[k].key);
+			else if (xf->kind == MX_XF_DATETIME &&
+			    k == TDK_map_txn_date && xf->arg != NULL &&
+			    td_datetime_fmt_check(xf->arg, TD_DT_TIME) != 0)
+				conf_err(lc, c->v[k].line, "txn_date: the "
+				    "datetime format has no date; use it on "
+				    "txn_time");
+			else if (xf->kind == MX_XF_DATETIME &&
+			    k == TDK_map_txn_date)
+				dt_date = 1;
+			else if (xf->kind == MX_XF_DATE &&
+			    k == TDK_map_txn_time)
+				conf_err(lc, c->v[k].line, "txn_time: date "
+				    "reads no time; use datetime");
+		}
+	}
+	mx = c->v[TDK_map_txn_date].map;
+	if (mx != NULL && mx->src != MX_SRC_CONST &&
+	    mapexpr_find(mx, MX_XF_DATE) < 0 &&
+	    mapexpr_find(mx, MX_XF_DATETIME) < 0)
+		conf_err(lc, c->v[TDK_map_txn_date].line, "txn_date needs the "
+		    "date \"FORMAT\" or the datetime transform");
+	if (dt_date && c->v[TDK_map_txn_time].map != NULL)
+		conf_err(lc, c->v[TDK_map_txn_time].line, "txn_time is mapped, "
+		    "and the datetime of txn_date fills it too: keep one");
+}
+
 static void
 validate(struct loadctx *lc)
 {
@@ -1138,11 +1165,7 @@ validate(struct loadctx *lc)
 		    mapexpr_find(c->v[TDK_map_gtin].map, MX_XF_CROSSWALK) < 0)
 			conf_err(lc, c->v[TDK_map_gtin].line, "gtin needs "
 			    "the gtin (or crosswalk) transform");
-		if (c->v[TDK_map_txn_date].map != NULL &&
-		    c->v[TDK_map_txn_date].map->src != MX_SRC_CONST &&
-		    mapexpr_find(c->v[TDK_map_txn_date].map, MX_XF_DATE) < 0)
-			conf_err(lc, c->v[TDK_map_txn_date].line, "txn_date "
-			    "needs the date \"FORMAT\" transform");
+		map_times(lc);
 		for (k = TDK_map_quantity; k <= TDK_map_amount;
 		    k += TDK_map_amount - TDK_map_quantity) {
 			if (c->v[k].map != NULL &&

@@ -171,6 +171,11 @@ td_dec_hint(const char *s, size_t n, const struct td_dec_fmt *f, char *buf,
 	if (f->sign != g.sign && td_dec_parse_fmt(s, n, &g, &d) == 0)
 		why = "has a trailing sign: decimal sign=trailing reads it";
 	g = *f;
+	g.sign = TD_DEC_SIGN_LEADING;
+	if (why == NULL && f->sign == TD_DEC_SIGN_TRAILING &&
+	    td_dec_parse_fmt(s, n, &g, &d) == 0)
+		why = "has a leading sign: decimal without sign= reads it";
+	g = *f;
 	g.sign = TD_DEC_SIGN_PARENS;
 	if (why == NULL && f->sign != g.sign &&
 	    td_dec_parse_fmt(s, n, &g, &d) == 0)

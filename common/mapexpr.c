@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "td.h"
+#include "date.h"
 #include "mapexpr.h"
 
 struct lexer {
@@ -64,6 +65,9 @@ next_token(struct lexer *lx, const char **why)
 	s = lx->p;
 	while (*lx->p != '\0' && *lx->p != ' ' && *lx->p != '\t') {
 		if (*lx->p == '"') {
+			/* option="value": the word ends at the '=' */
+			if (lx->p > s && lx->p[-1] == '=')
+				break;
 			*why = "quote inside a word";
 			return TD_ERR_FORMAT;
 		}
@@ -98,12 +102,253 @@ static const struct {
 	int		 kind;
 } xforms[] = {
 	{ "date", MX_XF_DATE },
+	{ "datetime", MX_XF_DATETIME },
 	{ "decimal", MX_XF_DECIMAL },
 	{ "gtin", MX_XF_GTIN },
 	{ "crosswalk", MX_XF_CROSSWALK },
 	{ "upper", MX_XF_UPPER },
 	{ "trim", MX_XF_TRIM },
+	{ "default", MX_XF_DEFAULT },
+	{ "substr", MX_XF_SUBSTR },
+	{ "regex", MX_XF_REGEX },
+	{ "values", MX_XF_VALUES },
 };
+
+static char whybuf[256];
+
+/* A number lo..hi in a word. 0 or -1. */
+static int
+parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+	unsigned long v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (!isdigit((unsigned char)*s))
+			return -1;
+		v = v * 10 + (unsigned long)(*s - '0');
+		if (v > hi)
+			return -1;
+	}
+	if (v < lo)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* The value of a NAME="C" or NAME=C option: one byte. */
+static int
+opt_char(struct lexer *lx, const char *val, char *out, const char **why)
+{
+	int r;
+
+	if (*val == '\0') {
+		/* NAME= then a quoted string */
+		if ((r = next_token(lx, why)) <= 0 || !lx->quoted) {
+			if (r >= 0)
+				*why = "an option= needs a value";
+			return -1;
+		}
+		val = lx->tok;
+	}
+	if (strlen(val) != 1) {
+		*why = "group= and point= take one character";
+		return -1;
+	}
+	*out = *val;
+	return 0;
+}
+
+/*
+ * The options of decimal or gtin, until a word that is not one: then 1
+ * with that word the current token (pending), 0 at the end, -1 error.
+ */
+static int
+parse_options(struct lexer *lx, struct mx_xform *xf, const char **why)
+{
+	const char *w;
+	unsigned u;
+	int r, seen_sign = 0, seen_group = 0, seen_point = 0;
+
+	while ((r = next_token(lx, why)) > 0) {
+		if (lx->quoted) {
+			*why = "unexpected quoted string";
+			return -1;
+		}
+		w = lx->tok;
+		if (xf->kind == MX_XF_GTIN) {
+			if (strcmp(w, "nocheck") == 0)
+				xf->opts |= MX_GTIN_NOCHECK;
+			else if (strcmp(w, "upce") == 0)
+				xf->opts |= MX_GTIN_UPCE;
+			else if (strcmp(w, "pad") == 0)
+				xf->opts |= MX_GTIN_PAD;
+			else
+				break;
+			continue;
+		}
+		if (strcmp(w, "thousands") == 0 || strncmp(w, "group=", 6) == 0) {
+			if (seen_group++) {
+				*why = "decimal: group= given twice";
+				return -1;
+			}
+			if (*w == 't')
+				xf->group = ',';
+			else if (opt_char(lx, w + 6, &xf->group, why) != 0)
+				return -1;
+			if (isdigit((unsigned char)xf->group) ||
+			    strchr("+-()", xf->group) != NULL) {
+				*why = "decimal: group= cannot be a digit, a "
+				    "sign or a parenthesis";
+				return -1;
+			}
+		} else if (strncmp(w, "point=", 6) == 0) {
+			if (seen_point++) {
+				*why = "decimal: point= given twice";
+				return -1;
+			}
+			if (opt_char(lx, w + 6, &xf->point, why) != 0)
+				return -1;
+			if (xf->point != '.' && xf->point != ',') {
+				*why = "decimal: point= is \".\" or \",\"";
+				return -1;
+			}
+		} else if (strcmp(w, "parens") == 0 ||
+		    strncmp(w, "sign=", 5) == 0) {
+			if (seen_sign++) {
+				*why = "decimal: sign= given twice";
+				return -1;
+			}
+			if (*w == 'p' || strcmp(w + 5, "parens") == 0)
+				xf->sign = MX_SIGN_PARENS;
+			else if (strcmp(w + 5, "trailing") == 0)
+				xf->sign = MX_SIGN_TRAILING;
+			else if (strcmp(w + 5, "leading") == 0)
+				xf->sign = MX_SIGN_LEADING;
+			else {
+				*why = "decimal: sign= is leading, trailing "
+				    "or parens";
+				return -1;
+			}
+		} else if (strncmp(w, "implied=", 8) == 0) {
+			if (xf->implied || xf->cents ||
+			    parse_uint(w + 8, 1, 18, &u) != 0) {
+				*why = "decimal: implied= is 1 to 18, once, "
+				    "and not with cents";
+				return -1;
+			}
+			xf->implied = (int)u;
+		} else if (strcmp(w, "cents") == 0) {
+			if (xf->implied || xf->cents) {
+				*why = "decimal: cents once, and not with "
+				    "implied=";
+				return -1;
+			}
+			xf->cents = 1;
+		} else
+			break;
+	}
+	if (r < 0)
+		return -1;
+	if (xf->group != '\0' && xf->group == xf->point) {
+		*why = "decimal: group= and point= are the same character";
+		return -1;
+	}
+	return r > 0;
+}
+
+/* A regex: bounded, without back-references, compiled. */
+static int
+parse_regex(struct mx_xform *xf, const char **why)
+{
+	const char *p;
+	int r;
+
+	if (strlen(xf->arg) > MX_REGEX_MAX || *xf->arg == '\0') {
+		*why = "regex: the pattern must have 1 to 512 bytes";
+		return -1;
+	}
+	for (p = xf->arg; *p != '\0'; p++) {
+		if (*p == '\\' && p[1] >= '1' && p[1] <= '9') {
+			*why = "regex: back-references (\\1 ... \\9) are not "
+			    "allowed: they can take exponential time";
+			return -1;
+		}
+		if (*p == '\\' && p[1] != '\0')
+			p++;
+	}
+	xf->re = xcalloc(1, sizeof(*xf->re));
+	if ((r = regcomp(xf->re, xf->arg, REG_EXTENDED)) != 0) {
+		char e[160];
+
+		regerror(r, xf->re, e, sizeof(e));
+		x_free(xf->re);
+		xf->re = NULL;
+		snprintf(whybuf, sizeof(whybuf), "regex: %s", e);
+		*why = whybuf;
+		return -1;
+	}
+	return 0;
+}
+
+static char *
+trim_copy(const char *s, size_t n)
+{
+	while (n > 0 && (*s == ' ' || *s == '\t')) {
+		s++;
+		n--;
+	}
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	return xstrndup(s, n);
+}
+
+/* values "A=x, B=y, *=z": the table, keys unique and not empty. */
+static int
+parse_values(struct mx_xform *xf, const char **why)
+{
+	const char *p = xf->arg, *e, *eq;
+	size_t i;
+
+	for (;;) {
+		e = strchr(p, ',');
+		if (e == NULL)
+			e = p + strlen(p);
+		if ((eq = memchr(p, '=', (size_t)(e - p))) == NULL) {
+			*why = "values: each entry is FROM=TO, separated by "
+			    "commas";
+			return -1;
+		}
+		if (xf->nvals == MX_VALUES_MAX) {
+			*why = "values: more than 256 entries";
+			return -1;
+		}
+		xf->vals = xreallocarray(xf->vals, xf->nvals + 1,
+		    sizeof(*xf->vals));
+		xf->vals[xf->nvals].from = trim_copy(p, (size_t)(eq - p));
+		xf->vals[xf->nvals].to = trim_copy(eq + 1,
+		    (size_t)(e - eq - 1));
+		xf->nvals++;
+		if (*xf->vals[xf->nvals - 1].from == '\0') {
+			*why = "values: an entry has nothing before its =";
+			return -1;
+		}
+		for (i = 0; i + 1 < xf->nvals; i++)
+			if (strcmp(xf->vals[i].from,
+			    xf->vals[xf->nvals - 1].from) == 0) {
+				snprintf(whybuf, sizeof(whybuf), "values: "
+				    "\"%s\" is given twice",
+				    xf->vals[i].from);
+				*why = whybuf;
+				return -1;
+			}
+		if (*e == '\0')
+			break;
+		p = e + 1;
+	}
+	return 0;
+}
 
 int
 mapexpr_parse(const char *text, struct mapexpr **out, const char **why)
@@ -171,45 +416,115 @@ mapexpr_parse(const char *text, struct mapexpr **out, const char **why)
 			if (strcmp(lx.tok, xforms[i].name) == 0)
 				break;
 		if (i == TD_NELEM(xforms)) {
-			*why = "unknown transform (date, decimal, gtin, "
-			    "crosswalk, upper, trim)";
+			snprintf(whybuf, sizeof(whybuf), "unknown transform "
+			    "\"%.40s\" (date, datetime, decimal, gtin, "
+			    "crosswalk, upper, trim, default, substr, regex, "
+			    "values)", lx.tok);
+			*why = whybuf;
 			goto out;
 		}
 		if (mx->nxf == MX_MAX_XF) {
-			*why = "too many transforms";
+			*why = "too many transforms (8 at most)";
 			goto out;
 		}
 		xf = &mx->xf[mx->nxf++];
 		xf->kind = xforms[i].kind;
-		if (xf->kind == MX_XF_DATE) {
+		xf->point = '.';
+		switch (xf->kind) {
+		case MX_XF_DATE:
+		case MX_XF_DEFAULT:
+		case MX_XF_REGEX:
+		case MX_XF_VALUES:
 			if ((r = next_token(&lx, why)) <= 0 || !lx.quoted ||
-			    *lx.tok == '\0') {
+			    (*lx.tok == '\0' && xf->kind != MX_XF_DEFAULT)) {
 				if (*why == NULL)
-					*why = "date needs a \"FORMAT\"";
+					*why = xf->kind == MX_XF_DATE ?
+					    "date needs a \"FORMAT\"" :
+					    xf->kind == MX_XF_DEFAULT ?
+					    "default needs a \"VALUE\"" :
+					    xf->kind == MX_XF_REGEX ?
+					    "regex needs a \"PATTERN\"" :
+					    "values needs \"FROM=TO, ...\"";
 				goto out;
 			}
 			xf->arg = xstrdup(lx.tok);
-		} else if (xf->kind == MX_XF_DECIMAL) {
-			while ((r = next_token(&lx, why)) > 0 && !lx.quoted) {
-				if (strcmp(lx.tok, "thousands") == 0)
-					xf->opts |= MX_DEC_THOUSANDS;
-				else if (strcmp(lx.tok, "parens") == 0)
-					xf->opts |= MX_DEC_PARENS;
-				else {
-					pending = 1;
-					break;
-				}
-			}
-			if (r < 0)
-				goto out;
-			if (r > 0 && lx.quoted) {
-				*why = "unexpected quoted string";
+			if (xf->kind == MX_XF_DATE &&
+			    td_datetime_fmt_check(xf->arg, 0) != 0) {
+				*why = "date format: a year, a month and a day "
+				    "(or %j) from %Y %y %m %d %b %j, a time "
+				    "from %H %M %S %T %I %p, literals, %%";
 				goto out;
 			}
-			if (r == 0)
+			if (xf->kind == MX_XF_VALUES &&
+			    parse_values(xf, why) != 0)
+				goto out;
+			if (xf->kind != MX_XF_REGEX)
 				break;
+			if (parse_regex(xf, why) != 0)
+				goto out;
+			xf->group_no = xf->re->re_nsub > 0;
+			/* an optional GROUP */
+			if ((r = next_token(&lx, why)) < 0)
+				goto out;
+			if (r == 0)
+				goto done;
+			if (lx.quoted || !isdigit((unsigned char)*lx.tok)) {
+				pending = 1;
+				break;
+			}
+			if (parse_uint(lx.tok, 0, 9, &xf->group_no) != 0 ||
+			    xf->group_no > xf->re->re_nsub) {
+				snprintf(whybuf, sizeof(whybuf), "regex: "
+				    "group %s does not exist (the pattern has "
+				    "%zu)", lx.tok, xf->re->re_nsub);
+				*why = whybuf;
+				goto out;
+			}
+			break;
+		case MX_XF_DATETIME:
+			/* an optional "FORMAT"; none: ISO 8601 */
+			if ((r = next_token(&lx, why)) < 0)
+				goto out;
+			if (r == 0)
+				goto done;
+			if (!lx.quoted) {
+				pending = 1;
+				break;
+			}
+			xf->arg = xstrdup(lx.tok);
+			if (td_datetime_fmt_check(xf->arg, TD_DT_TIME) != 0 &&
+			    td_datetime_fmt_check(xf->arg,
+			    TD_DT_TIME_ONLY) != 0) {
+				*why = "datetime format: an hour (%H, %I with "
+				    "%p, or %T), and a whole date or none, "
+				    "from %Y %y %m %d %b %j %H %M %S %T %I %p, "
+				    "literals, %%";
+				goto out;
+			}
+			break;
+		case MX_XF_SUBSTR:
+			if ((r = next_token(&lx, why)) <= 0 || lx.quoted ||
+			    parse_uint(lx.tok, 1, 65536, &xf->start) != 0 ||
+			    (r = next_token(&lx, why)) <= 0 || lx.quoted ||
+			    parse_uint(lx.tok, 1, 65536, &xf->len) != 0) {
+				if (r >= 0)
+					*why = "substr needs START and LEN, "
+					    "1 to 65536 (characters, the "
+					    "first is 1)";
+				goto out;
+			}
+			break;
+		case MX_XF_DECIMAL:
+		case MX_XF_GTIN:
+			if ((r = parse_options(&lx, xf, why)) < 0)
+				goto out;
+			if (r == 0)
+				goto done;
+			pending = 1;
+			break;
 		}
 	}
+ done:
 	*out = mx;	/* transferred */
 	mx = NULL;
 	ret = TD_OK;
@@ -222,12 +537,22 @@ mapexpr_parse(const char *text, struct mapexpr **out, const char **why)
 void
 mapexpr_free(struct mapexpr *mx)
 {
-	size_t i;
+	size_t i, j;
 
 	if (mx == NULL)
 		return;
-	for (i = 0; i < mx->nxf; i++)
+	for (i = 0; i < mx->nxf; i++) {
 		x_free(mx->xf[i].arg);
+		if (mx->xf[i].re != NULL) {
+			regfree(mx->xf[i].re);
+			x_free(mx->xf[i].re);
+		}
+		for (j = 0; j < mx->xf[i].nvals; j++) {
+			x_free(mx->xf[i].vals[j].from);
+			x_free(mx->xf[i].vals[j].to);
+		}
+		x_free(mx->xf[i].vals);
+	}
 	x_free(mx->arg);
 	x_free(mx);
 }
@@ -262,7 +587,7 @@ canon_word(char **acc, const char *w)
 char *
 mapexpr_canon(const struct mapexpr *mx)
 {
-	char *acc = xstrdup(""), num[16];
+	char *acc = xstrdup(""), num[32];
 	size_t i, j;
 
 	switch (mx->src) {
@@ -280,19 +605,57 @@ mapexpr_canon(const struct mapexpr *mx)
 		break;
 	}
 	for (i = 0; i < mx->nxf; i++) {
+		const struct mx_xform *xf = &mx->xf[i];
+		char c[2] = { 0, 0 };
+
 		for (j = 0; j < TD_NELEM(xforms); j++)
-			if (xforms[j].kind == mx->xf[i].kind)
+			if (xforms[j].kind == xf->kind)
 				break;
 		canon_word(&acc, " ");
 		canon_word(&acc, xforms[j].name);
-		if (mx->xf[i].arg != NULL) {
+		if (xf->arg != NULL) {
 			canon_word(&acc, " ");
-			canon_quote(&acc, mx->xf[i].arg);
+			canon_quote(&acc, xf->arg);
 		}
-		if (mx->xf[i].opts & MX_DEC_THOUSANDS)
-			canon_word(&acc, " thousands");
-		if (mx->xf[i].opts & MX_DEC_PARENS)
-			canon_word(&acc, " parens");
+		switch (xf->kind) {
+		case MX_XF_DECIMAL:
+			if (xf->sign == MX_SIGN_TRAILING)
+				canon_word(&acc, " sign=trailing");
+			else if (xf->sign == MX_SIGN_PARENS)
+				canon_word(&acc, " sign=parens");
+			if (xf->group != '\0') {
+				c[0] = xf->group;
+				canon_word(&acc, " group=");
+				canon_quote(&acc, c);
+			}
+			if (xf->point != '.')
+				canon_word(&acc, " point=\",\"");
+			if (xf->implied > 0) {
+				snprintf(num, sizeof(num), " implied=%d",
+				    xf->implied);
+				canon_word(&acc, num);
+			}
+			if (xf->cents)
+				canon_word(&acc, " cents");
+			break;
+		case MX_XF_GTIN:
+			if (xf->opts & MX_GTIN_NOCHECK)
+				canon_word(&acc, " nocheck");
+			if (xf->opts & MX_GTIN_UPCE)
+				canon_word(&acc, " upce");
+			if (xf->opts & MX_GTIN_PAD)
+				canon_word(&acc, " pad");
+			break;
+		case MX_XF_SUBSTR:
+			snprintf(num, sizeof(num), " %u %u", xf->start,
+			    xf->len);
+			canon_word(&acc, num);
+			break;
+		case MX_XF_REGEX:
+			snprintf(num, sizeof(num), " %u", xf->group_no);
+			canon_word(&acc, num);
+			break;
+		}
 	}
 	return acc;
 }
@@ -306,4 +669,20 @@ mapexpr_find(const struct mapexpr *mx, int kind)
 		if (mx->xf[i].kind == kind)
 			return (int)i;
 	return -1;
+}
+
+const char *
+mapexpr_value(const struct mx_xform *xf, const char *v, size_t n)
+{
+	const char *any = NULL;
+	size_t i;
+
+	for (i = 0; i < xf->nvals; i++) {
+		if (strlen(xf->vals[i].from) == n &&
+		    memcmp(xf->vals[i].from, v, n) == 0)
+			return xf->vals[i].to;
+		if (strcmp(xf->vals[i].from, "*") == 0)
+			any = xf->vals[i].to;
+	}
+	return any;
 }

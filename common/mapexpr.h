@@ -2,15 +2,23 @@
  * mapexpr.h - syntax of a [map] value: SOURCE [TRANSFORM ...]
  *
  *   SOURCE     column "Header Name" | column N (1-based) | const "VALUE"
- *   TRANSFORM  date "FORMAT" | decimal [thousands] [parens] | gtin |
- *              crosswalk | upper | trim
+ *   TRANSFORM  date "FORMAT" | datetime ["FORMAT"] |
+ *              decimal [sign=leading|trailing|parens] [group="C"]
+ *                      [point="C"] [implied=N | cents] |
+ *              gtin [nocheck] [upce] [pad] |
+ *              crosswalk | upper | trim | default "X" |
+ *              substr START LEN | regex "ERE" [GROUP] | values "A=x, B=y"
  *
- * Strings are in double quotes; \" and \\ escape inside them.
+ * Strings are in double quotes; \" and \\ escape inside them. The old
+ * decimal options `thousands` (group=",") and `parens` (sign=parens)
+ * are still read. Every error is found here, when the configuration is
+ * loaded, never on a row.
  */
 #ifndef TD_MAPEXPR_H
 #define TD_MAPEXPR_H
 
 #include <stddef.h>
+#include <regex.h>
 
 #define MX_SRC_COLUMN_NAME	1
 #define MX_SRC_COLUMN_NUM	2
@@ -22,17 +30,50 @@
 #define MX_XF_CROSSWALK	4
 #define MX_XF_UPPER	5
 #define MX_XF_TRIM	6
+#define MX_XF_DATETIME	7
+#define MX_XF_DEFAULT	8
+#define MX_XF_SUBSTR	9
+#define MX_XF_REGEX	10
+#define MX_XF_VALUES	11
 
 #define MX_MAX_XF	8
 
-/* decimal options */
-#define MX_DEC_THOUSANDS	0x1
-#define MX_DEC_PARENS		0x2
+/* decimal options: sign */
+#define MX_SIGN_LEADING		0
+#define MX_SIGN_TRAILING	1
+#define MX_SIGN_PARENS		2
+/* gtin options */
+#define MX_GTIN_NOCHECK		0x1
+#define MX_GTIN_UPCE		0x2
+#define MX_GTIN_PAD		0x4
+
+#define MX_REGEX_MAX	512	/* bytes of a regex pattern */
+#define MX_VALUES_MAX	256	/* entries of a values table */
+
+struct mx_value {
+	char		*from;		/* "*": any other value */
+	char		*to;
+};
 
 struct mx_xform {
-	int	 kind;
-	char	*arg;		/* date format, or NULL */
-	unsigned opts;		/* MX_DEC_* */
+	int		 kind;
+	char		*arg;		/* date/datetime format (NULL: ISO
+					 * 8601), default text, regex */
+	/* decimal */
+	int		 sign;		/* MX_SIGN_* */
+	char		 group;		/* '\0': none */
+	char		 point;		/* '.' or ',' */
+	int		 implied;	/* 0..18 */
+	int		 cents;		/* implied = the currency's minor unit */
+	/* gtin */
+	unsigned	 opts;		/* MX_GTIN_* */
+	/* substr START LEN (1-based, in characters); regex GROUP */
+	unsigned	 start, len;
+	unsigned	 group_no;
+	regex_t		*re;
+	/* values */
+	struct mx_value	*vals;
+	size_t		 nvals;
 };
 
 struct mapexpr {
@@ -45,7 +86,7 @@ struct mapexpr {
 
 /*
  * Parse text into *out (set to NULL on entry). On error returns
- * TD_ERR_FORMAT and points *why at a static message.
+ * TD_ERR_FORMAT and points *why at a message, valid until the next call.
  */
 int	 mapexpr_parse(const char *text, struct mapexpr **out, const char **why);
 void	 mapexpr_free(struct mapexpr *);
@@ -53,5 +94,7 @@ void	 mapexpr_free(struct mapexpr *);
 char	*mapexpr_canon(const struct mapexpr *);
 /* Index of the first transform of that kind, or -1. */
 int	 mapexpr_find(const struct mapexpr *, int kind);
+/* The value the table maps v (n bytes) to, or NULL. */
+const char *mapexpr_value(const struct mx_xform *, const char *v, size_t n);
 
 #endif

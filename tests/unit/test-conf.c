@@ -636,6 +636,107 @@ test_semicolon(void)
 	    "delimiter = ; is a comment, not a delimiter");
 }
 
+/* The transforms and options of SPEC section 3, and their errors. */
+static void
+test_mapexpr_more(void)
+{
+	static const struct {
+		const char	*in;
+		const char	*canon;	/* NULL: refused */
+	} v[] = {
+		{ "column 1 decimal sign=trailing",
+		    "column 1 decimal sign=trailing" },
+		{ "column 1 decimal sign=parens group=\",\"",
+		    "column 1 decimal sign=parens group=\",\"" },
+		{ "column 1 decimal thousands parens",
+		    "column 1 decimal sign=parens group=\",\"" },
+		{ "column 1 decimal group=\".\" point=\",\"",
+		    "column 1 decimal group=\".\" point=\",\"" },
+		{ "column 1 decimal point=, group=\" \"",
+		    "column 1 decimal group=\" \" point=\",\"" },
+		{ "column 1 decimal implied=2 sign=trailing",
+		    "column 1 decimal sign=trailing implied=2" },
+		{ "column 1 decimal cents", "column 1 decimal cents" },
+		{ "column 1 decimal sign=leading", "column 1 decimal" },
+		{ "column 1 gtin upce nocheck pad",
+		    "column 1 gtin nocheck upce pad" },
+		{ "column 1 datetime", "column 1 datetime" },
+		{ "column 1 datetime \"%m/%d/%Y %I:%M %p\"",
+		    "column 1 datetime \"%m/%d/%Y %I:%M %p\"" },
+		{ "column 1 datetime \"%H%M\" trim",
+		    "column 1 datetime \"%H%M\" trim" },
+		{ "column 1 date \"%Y-%m-%d %H:%M\"",
+		    "column 1 date \"%Y-%m-%d %H:%M\"" },
+		{ "column 1 default \"0\" decimal",
+		    "column 1 default \"0\" decimal" },
+		{ "column 1 substr 3 5", "column 1 substr 3 5" },
+		{ "column 1 regex \"^T-([0-9]+)$\"",
+		    "column 1 regex \"^T-([0-9]+)$\" 1" },
+		{ "column 1 regex \"[0-9]+\"", "column 1 regex \"[0-9]+\" 0" },
+		{ "column 1 regex \"(a)(b)\" 2 upper",
+		    "column 1 regex \"(a)(b)\" 2 upper" },
+		{ "column 1 values \"A=tpr, B = bogo,*=other\"",
+		    "column 1 values \"A=tpr, B = bogo,*=other\"" },
+		/* refused */
+		{ "column 1 decimal sign=minus", NULL },
+		{ "column 1 decimal sign=trailing sign=parens", NULL },
+		{ "column 1 decimal group=\",\" point=\",\"", NULL },
+		{ "column 1 decimal point=\";\"", NULL },
+		{ "column 1 decimal group=\"12\"", NULL },
+		{ "column 1 decimal group=\"5\"", NULL },
+		{ "column 1 decimal implied=0", NULL },
+		{ "column 1 decimal implied=19", NULL },
+		{ "column 1 decimal implied=2 cents", NULL },
+		{ "column 1 decimal group=", NULL },
+		{ "column 1 gtin nochek", NULL },
+		{ "column 1 datetime \"%Y-%m-%d\"", NULL },
+		{ "column 1 datetime \"%Y-%m %H\"", NULL },
+		{ "column 1 date \"%H:%M\"", NULL },
+		{ "column 1 date \"%Y-%m-%d %p\"", NULL },
+		{ "column 1 default", NULL },
+		{ "column 1 substr 0 3", NULL },
+		{ "column 1 substr 3", NULL },
+		{ "column 1 substr \"3\" 2", NULL },
+		{ "column 1 regex \"(a\"", NULL },
+		{ "column 1 regex \"(a)\\\\1\"", NULL },
+		{ "column 1 regex \"(a)\" 2", NULL },
+		{ "column 1 regex \"\"", NULL },
+		{ "column 1 values \"A=x, A=y\"", NULL },
+		{ "column 1 values \"A=x, B\"", NULL },
+		{ "column 1 values \"=x\"", NULL },
+		{ "column 1 lower", NULL },
+	};
+	struct mapexpr *mx;
+	const char *why;
+	char *canon;
+	size_t i;
+	int r;
+
+	for (i = 0; i < TD_NELEM(v); i++) {
+		why = NULL;
+		r = mapexpr_parse(v[i].in, &mx, &why);
+		if (v[i].canon == NULL) {
+			ok(r != 0 && mx == NULL && why != NULL && *why != '\0',
+			    "refused: %s (%s)", v[i].in, why ? why : "?");
+			continue;
+		}
+		canon = r == 0 ? mapexpr_canon(mx) : NULL;
+		ok(canon != NULL && strcmp(canon, v[i].canon) == 0,
+		    "%s -> %s", v[i].in, canon ? canon : why);
+		x_free(canon);
+		mapexpr_free(mx);
+	}
+	ok(mapexpr_parse("column 1 values \"A=tpr, B=bogo, *=other\"", &mx,
+	    &why) == 0 && strcmp(mapexpr_value(&mx->xf[0], "B", 1), "bogo") == 0 &&
+	    strcmp(mapexpr_value(&mx->xf[0], "Q", 1), "other") == 0,
+	    "values: a key, and * for any other");
+	mapexpr_free(mx);
+	ok(mapexpr_parse("column 1 values \"A=tpr\"", &mx, &why) == 0 &&
+	    mapexpr_value(&mx->xf[0], "a", 1) == NULL, "values: exact, no "
+	    "default: NULL");
+	mapexpr_free(mx);
+}
+
 static void
 test_mapexpr(void)
 {
@@ -656,9 +757,10 @@ test_mapexpr(void)
 	    strcmp(mx->arg, "a\\b") == 0, "escaped backslash");
 	mapexpr_free(mx);
 	ok(mapexpr_parse("column 2 decimal parens upper", &mx, &why) == 0 &&
-	    mx != NULL && mx->nxf == 2 && mx->xf[0].opts == MX_DEC_PARENS,
+	    mx != NULL && mx->nxf == 2 && mx->xf[0].sign == MX_SIGN_PARENS,
 	    "decimal options then another transform");
 	mapexpr_free(mx);
+	test_mapexpr_more();
 	ok(mapexpr_parse("", &mx, &why) != 0 && mx == NULL, "empty refused");
 	ok(mapexpr_parse("const x", &mx, &why) != 0, "unquoted const");
 	ok(mapexpr_parse("column \"a\"b", &mx, &why) != 0, "junk after quote");

@@ -608,8 +608,9 @@ test_other_format(void)
 	    "(the third record is the fifth)");
 	is_str(g.rejs.p, "4 x12_bad_segment: LIN has no item id\n"
 	    "5 gtin_check_digit: gtin: \"041000001235\" is not a valid GTIN "
-	    "(gtin_check_digit)\n", "seg: the parser's rejection and the "
-	    "mapper's, each at its segment");
+	    "(gtin_check_digit); amount: the row has 4 fields, column 5 is "
+	    "missing (missing_field)\n", "seg: the parser's rejection and "
+	    "the mapper's, each at its segment, every bad field of a row");
 	ok(g.res.rows == 5 && g.res.records == 3 && g.res.rejected == 2,
 	    "seg: 5 in, 3 records, 2 rejected (%llu %llu %llu)",
 	    (unsigned long long)g.res.rows, (unsigned long long)g.res.records,
