@@ -765,6 +765,21 @@ date_derived(struct mapper *m, const struct td_date *d)
 	m->last_fiscal_len = (size_t)n;
 }
 
+/* Is the value text that is not UTF-8? */
+static int
+bad_utf8(const struct fval *v)
+{
+	const unsigned char *p = (const unsigned char *)v->p;
+	size_t i, k;
+
+	for (i = 0; p != NULL && i < v->n; i += k)
+		if (p[i] < 0x80)
+			k = 1;
+		else if ((k = td_utf8_len(p + i, v->n - i)) == 0)
+			return 1;
+	return 0;
+}
+
 static void
 key_add(struct td_sha256 *h, const struct fval *v)
 {
@@ -786,7 +801,7 @@ mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
 	struct td_sha256 h;
 	unsigned char dg[TD_SHA256_LEN];
 	char idhex[TD_ID_HEX], keyhex[TD_ID_HEX], num[TD_U64_STRMAX];
-	char curr[4];
+	char curr[4], curr2[80];
 	struct td_date d;
 	size_t start = out->len, n;
 	int i, ret;
@@ -903,8 +918,13 @@ mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
 		out->len = start;
 		if (ret == TD_ERR_LIMIT)
 			return TD_ERR_LIMIT;
-		return reject(res, "invalid_utf8", "a field is not valid UTF-8 "
-		    "text (declare [decode] encoding)");
+		for (i = 0; i < RF__COUNT && !bad_utf8(&rv[i]); i++)
+			;
+		return reject(res, "invalid_utf8", "%s: \"%s\" is not valid "
+		    "UTF-8 text (declare [decode] encoding)",
+		    i < RF__COUNT ? rf_names[i] : "a field",
+		    i < RF__COUNT ? mapper_shown(rv[i].p, rv[i].n, curr2,
+		    sizeof(curr2)) : "");
 	}
 	return 0;
 }

@@ -126,6 +126,15 @@ test_errors(void)
 	/* room for a record with a short item, not for a long one */
 	td_buf_init(&out, 0, one + 20);
 	is_map(m, bad8, &out, 1, "invalid_utf8", "a field not UTF-8");
+	{
+		struct td_field f[16];
+		struct map_result res;
+
+		(void)mapper_map(m, f, mkrec(f, bad8), 1, 2, &out, &res);
+		is_str(res.msg, "promo_code: \"\\xff\" is not valid UTF-8 "
+		    "text (declare [decode] encoding)", "invalid_utf8 names "
+		    "the field and shows the bytes");
+	}
 	is_map(m, full, &out, TD_ERR_LIMIT, NULL, "a record that does not fit");
 	is_map(m, fullbad8, &out, TD_ERR_LIMIT, NULL, "a full buffer, then a "
 	    "field not UTF-8");
