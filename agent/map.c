@@ -18,6 +18,7 @@
 #include "conf.h"
 #include "date.h"
 #include "decimal.h"
+#include "fiscal.h"
 #include "gtin.h"
 #include "hash.h"
 #include "json.h"
@@ -25,6 +26,10 @@
 #include "num.h"
 #include "parser.h"
 #include "map.h"
+
+#define PERIOD_DAY		0
+#define PERIOD_WEEK_ENDING	1	/* the date ends a week */
+#define PERIOD_WEEK_STARTING	2	/* the date starts a week */
 
 /* Bumped whenever the mapping semantics change: part of mapping_version. */
 #define MAPPER_SEMANTICS	"tradedrop.pos.v1 mapper 2"
@@ -97,8 +102,8 @@ struct mapper {
 	char		 currency[4];
 	int		 minor;			/* currency minor-unit digits */
 	int		 neg_reject;
-	int		 week_ending;
-	int		 gregorian;
+	int		 period;		/* PERIOD_* */
+	struct td_calendar cal;
 	int		 keys[RF__COUNT];	/* rf indexes in key order */
 	int		 nkeys;
 	struct mslot	 slot[MF__COUNT];
@@ -106,6 +111,7 @@ struct mapper {
 	/* the last txn_date and what follows from it */
 	char		 last_date[TD_DATE_STRMAX];
 	char		 last_pstart[TD_DATE_STRMAX];
+	char		 last_end[TD_DATE_STRMAX];	/* txn_date written */
 	char		 last_fiscal[96];
 	size_t		 last_fiscal_len;
 	/* per document */
@@ -172,8 +178,29 @@ mapper_new(const struct td_conf *c, struct mapper **out, char **err)
 	m->minor = currency_minor(m->currency);
 	m->neg_reject = td_conf_enum_is(c, TDK_map_negative_quantity,
 	    "reject");
-	m->week_ending = td_conf_enum_is(c, TDK_map_period, "week_ending");
-	m->gregorian = td_conf_enum_is(c, TDK_calendar_type, "gregorian");
+	m->period = td_conf_enum_is(c, TDK_map_period, "week_ending") ?
+	    PERIOD_WEEK_ENDING : td_conf_enum_is(c, TDK_map_period,
+	    "week_starting") ? PERIOD_WEEK_STARTING : PERIOD_DAY;
+	{
+		static const char *types[] = { "gregorian", "445", "454",
+		    "544" };
+		const char *ys = td_conf_str(c, TDK_calendar_year_start);
+		struct td_date anchor;
+		int t;
+
+		for (t = 0; t < 3 && !td_conf_enum_is(c, TDK_calendar_type,
+		    types[t]); t++)
+			;
+		if (ys != NULL && td_date_parse_iso(ys, strlen(ys),
+		    &anchor) != 0)
+			ys = NULL;	/* check refused it */
+		if (td_calendar_init(&m->cal, t, ys != NULL ? &anchor :
+		    NULL) != 0) {
+			*err = xstrdup("year_start: 29 February has no day "
+			    "in most years");
+			goto fail;
+		}
+	}
 	maxf = (size_t)td_conf_u64(c, TDK_parse_max_field);
 
 	for (i = 0; ops->map != NULL && ops->map[i] != NULL; i += 2) {
@@ -744,24 +771,29 @@ map_field(struct mapper *m, int i, const struct td_field *rv, size_t nv,
 	return 0;
 }
 
-/* period_start and the fiscal object of a txn_date (cached per date). */
+/*
+ * From the date mapped to txn_date (cached per date): the txn_date
+ * written (the week's last day for week_starting), period_start and the
+ * fiscal object of the txn_date written.
+ */
 static void
 date_derived(struct mapper *m, const struct td_date *d)
 {
-	struct td_date ps, jan1 = { d->y, 1, 1 };
+	struct td_date ps = *d, end = *d;
+	struct td_fiscal f;
 	int32_t days = td_date_to_days(d);
 	int n;
 
-	td_date_from_days(days - 6, &ps);
+	if (m->period == PERIOD_WEEK_ENDING)
+		td_date_from_days(days - 6, &ps);
+	else if (m->period == PERIOD_WEEK_STARTING)
+		td_date_from_days(days + 6, &end);
 	td_date_format(&ps, m->last_pstart);
-	if (m->gregorian)
-		n = snprintf(m->last_fiscal, sizeof(m->last_fiscal),
-		    ",\"fiscal\":{\"year\":%d,\"quarter\":%d,\"period\":%d,"
-		    "\"week\":%d}", d->y, (d->m - 1) / 3 + 1, d->m,
-		    (int)(days - td_date_to_days(&jan1)) / 7 + 1);
-	else
-		n = snprintf(m->last_fiscal, sizeof(m->last_fiscal),
-		    ",\"fiscal\":null");
+	td_date_format(&end, m->last_end);
+	td_fiscal_of(&m->cal, &end, &f);
+	n = snprintf(m->last_fiscal, sizeof(m->last_fiscal),
+	    ",\"fiscal\":{\"year\":%d,\"quarter\":%d,\"period\":%d,"
+	    "\"week\":%d}", f.year, f.quarter, f.period, f.week);
 	m->last_fiscal_len = (size_t)n;
 }
 
@@ -854,12 +886,13 @@ mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
 	rv[RF_STORE_ID] = fv[MF_STORE_ID];
 	rv[RF_RETAILER_ITEM_ID] = fv[MF_RETAILER_ITEM_ID];
 	rv[RF_GTIN] = fv[MF_GTIN];
-	rv[RF_TXN_DATE] = fv[MF_TXN_DATE];
+	rv[RF_TXN_DATE].p = m->last_end;
+	rv[RF_TXN_DATE].n = 10;
 	rv[RF_TXN_TIME] = fv[MF_TXN_TIME];
 	rv[RF_TXN_REF] = fv[MF_TXN_REF];
 	if (m->slot[MF_PERIOD_START].mx != NULL)
 		rv[RF_PERIOD_START] = fv[MF_PERIOD_START];
-	else if (m->week_ending) {
+	else if (m->period != PERIOD_DAY) {
 		rv[RF_PERIOD_START].n = 10;
 		rv[RF_PERIOD_START].p = m->last_pstart;
 	}

@@ -143,12 +143,12 @@ X(map, key, CT_LIST, "store_id, gtin, txn_date, promo_id", 0, 0, NULL, 0, \
   "record fields forming the natural key compared for duplicates")	\
 X(map, negative_quantity, CT_ENUM, "allow", 0, 0, "allow|reject", 0,	\
   "reject negative quantities (returns) as Tier 3")			\
-X(map, period, CT_ENUM, "day", 0, 0, "day|week_ending", 0,		\
-  "txn_date is a day, or the last day of a week (period_start = txn_date - 6)") \
+X(map, period, CT_ENUM, "day", 0, 0, "day|week_ending|week_starting", 0, \
+  "txn_date is a day, or the last or first day of a week")		\
 X(calendar, type, CT_ENUM, "gregorian", 0, 0, "gregorian|445|454|544", 0, \
   "fiscal calendar used for the fiscal object")				\
-X(calendar, year_start, CT_DATE, NULL, 0, 0, NULL, CF_UNBUILT,		\
-  "first day of a fiscal year (YYYY-MM-DD); needed for retail calendars") \
+X(calendar, year_start, CT_DATE, NULL, 0, 0, NULL, 0,			\
+  "first day of a fiscal year (YYYY-MM-DD); default: the NRF rule")	\
 X(output, url, CT_STRING, NULL, 0, 0, NULL, CF_URL,			\
   "https://reconciler/api/v1 or file:///dir; default file://<state_dir>/out") \
 X(output, ca_file, CT_PATH, NULL, 0, 0, NULL, 0,			\

@@ -477,10 +477,6 @@ conf_ini_handler(void *user, const char *section, const char *name,
 	v->line = lc->line;
 	if ((why = parse_value(c, k, value, v)) != NULL)
 		conf_err(lc, lc->line, "%s = %s: %s", name, value, why);
-	else if (k == TDK_calendar_type && strcmp(v->str, "gregorian") != 0)
-		/* the retail calendars are documented but not built */
-		conf_err(lc, lc->line, "%s = %s: not supported by this "
-		    "version (only gregorian)", name, v->str);
 	return 1;
 }
 
@@ -1193,6 +1189,14 @@ validate(struct loadctx *lc)
 			conf_err(lc, c->v[TDK_map_key].line, "key: \"%s\" is "
 			    "not a record field", c->v[TDK_map_key].list[i]);
 	}
+	if (c->v[TDK_calendar_year_start].set &&
+	    td_conf_enum_is(c, TDK_calendar_type, "gregorian"))
+		conf_err(lc, c->v[TDK_calendar_year_start].line, "year_start "
+		    "needs a retail calendar: type = 445, 454 or 544");
+	if (c->v[TDK_calendar_year_start].set &&
+	    strcmp(c->v[TDK_calendar_year_start].str + 4, "-02-29") == 0)
+		conf_err(lc, c->v[TDK_calendar_year_start].line, "year_start: "
+		    "29 February has no day in most years");
 	if (!td_conf_enum_is(c, TDK_verify_signature, "off") &&
 	    c->v[TDK_verify_trusted_key].nlist == 0 &&
 	    c->v[TDK_verify_trusted_key_file].nlist == 0)

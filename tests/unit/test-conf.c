@@ -177,7 +177,8 @@ test_every_key(void)
 	    "negative_quantity = reject\n"
 	    "period = week_ending\n"
 	    "[calendar]\n"
-	    "type = gregorian\n"
+	    "type = 454\n"
+	    "year_start = 2026-02-01\n"
 	    "[output]\n"
 	    "url = https://127.0.0.1:8443/api/v1\n"
 	    "ca_file = %s\n"
@@ -300,11 +301,12 @@ test_unbuilt(void)
 		x_free(want);
 		x_free(text);
 	}
-	expect_error("[calendar]\ntype = 445\n", 10,
-	    "type = 445: not supported by this version",
-	    "a retail calendar is refused (it gave \"fiscal\": null)");
-	expect_error("[calendar]\ntype = 544\n", 10,
-	    "type = 544: not supported by this version", "so is 544");
+	expect_error("[calendar]\nyear_start = 2026-02-01\n", 10,
+	    "year_start needs a retail calendar: type = 445, 454 or 544",
+	    "year_start with the Gregorian calendar is refused");
+	expect_error("[calendar]\ntype = 445\nyear_start = 2024-02-29\n", 11,
+	    "year_start: 29 February has no day in most years",
+	    "a year cannot start on 29 February");
 }
 
 static void
