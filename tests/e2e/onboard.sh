@@ -12,23 +12,12 @@
 t_tmpdir
 PY=/usr/bin/python3
 [ -x $PY ] || t_skip_all "python3 not installed"
-exec $PY - "$TRADEDROP" "$T_TMP" <<'PY'
+exec $PY - "$TRADEDROP" "$T_TMP" "$srcdir" <<'PY'
 import gzip, json, os, subprocess, sys
 
 td, tmp = os.path.abspath(sys.argv[1]), sys.argv[2]
-n = 0
-failed = 0
-
-
-def ok(cond, name, detail=None):
-    global n, failed
-    n += 1
-    print(("ok %d - %s" if cond else "not ok %d - %s") % (n, name))
-    if not cond:
-        failed += 1
-        if detail is not None:
-            for l in str(detail).splitlines()[:30]:
-                print("#   " + l)
+sys.path.insert(0, os.path.join(sys.argv[3], "tests", "lib"))
+from tdtap import ok, done  # noqa: E402
 
 
 def conf(name, maplines, extra=""):
@@ -325,6 +314,5 @@ for bad, why in [
     ok(p.returncode == 2 and (c + ":12:") in e and why in e,
        "check refuses %r at FILE:LINE: %s" % (bad, why), e)
 
-print("1..%d" % n)
-sys.exit(1 if failed else 0)
+done()
 PY

@@ -7,22 +7,12 @@
 t_tmpdir
 PY=/usr/bin/python3
 [ -x $PY ] || t_skip_all "python3 not installed"
-exec $PY - "$TRADEDROP" "$T_TMP" <<'PY'
+exec $PY - "$TRADEDROP" "$T_TMP" "$srcdir" <<'PY'
 import json, os, subprocess, sys
 
 td, tmp = os.path.abspath(sys.argv[1]), sys.argv[2]
-n = 0
-failed = 0
-
-
-def ok(cond, name, detail=None):
-    global n, failed
-    n += 1
-    print(("ok %d - %s" if cond else "not ok %d - %s") % (n, name))
-    if not cond:
-        failed += 1
-        for l in str(detail).splitlines()[:30]:
-            print("#   " + l)
+sys.path.insert(0, os.path.join(sys.argv[3], "tests", "lib"))
+from tdtap import ok, done  # noqa: E402
 
 
 def conf(name, maplines, extra=""):
@@ -128,6 +118,5 @@ for extra, why in (("[calendar]\nyear_start = 2026-02-01\n",
     ok(p.returncode == 2 and why in p.stderr.decode(),
        "check refuses: %s" % why, p.stderr.decode())
 
-print("1..%d" % n)
-sys.exit(1 if failed else 0)
+done()
 PY
