@@ -75,7 +75,7 @@ cmd_check(int argc, char **argv)
 	struct minisign_key *keys;
 	size_t nkeys, nuids;
 	uid_t *uids;
-	char *err;
+	char *err, *tables;
 	int ch, dump = 0, connect = 0, rc = 0;
 
 	while ((ch = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
@@ -107,10 +107,12 @@ cmd_check(int argc, char **argv)
 		td_conf_free(c);
 		return 2;
 	}
+	tables = mapper_tables(m);
 	mapper_free(m);
 	if (sidecar_load_keys(c, &keys, &nkeys, &err) != 0) {
 		fprintf(stderr, "%s: %s\n", path, err);
 		x_free(err);
+		x_free(tables);
 		td_conf_free(c);
 		return 2;
 	}
@@ -118,6 +120,7 @@ cmd_check(int argc, char **argv)
 	if (landing_owner_uids(c, &uids, &nuids, &err) != 0) {
 		fprintf(stderr, "%s: %s\n", path, err);
 		x_free(err);
+		x_free(tables);
 		td_conf_free(c);
 		return 2;
 	}
@@ -127,9 +130,11 @@ cmd_check(int argc, char **argv)
 	if (dump)
 		td_conf_dump(c, stdout);
 	else
-		printf("%s: configuration OK (integration %s, %zu source%s)\n",
-		    path, td_conf_str(c, TDK_integration_name),
-		    td_conf_nsources(c), td_conf_nsources(c) == 1 ? "" : "s");
+		printf("%s: configuration OK (integration %s, %zu source%s)\n"
+		    "%s", path, td_conf_str(c, TDK_integration_name),
+		    td_conf_nsources(c), td_conf_nsources(c) == 1 ? "" : "s",
+		    tables);
+	x_free(tables);
 	td_conf_free(c);
 	return rc;
 }

@@ -26,6 +26,7 @@
 #include "num.h"
 #include "parser.h"
 #include "map.h"
+#include "xtable.h"
 
 #define PERIOD_DAY		0
 #define PERIOD_WEEK_ENDING	1	/* the date ends a week */
@@ -125,6 +126,15 @@ struct mapper {
 	char		 row_time[TD_TIME_STRMAX];
 	int		 row_timed;
 	int		 dt_date;	/* txn_date's datetime fills txn_time */
+	struct xtable	*xwalk;		/* crosswalk_file, or NULL */
+	struct xtable	*promo;		/* promo_file, or NULL */
+	char		*tpath[2];	/* their paths */
+	int		 date_first;	/* map txn_date before the others */
+	int32_t		 row_day;	/* the row's txn_date, for the tables */
+	int		 row_dayok;
+	char		 row_date[TD_DATE_STRMAX];
+	const struct xt_row *xrow;	/* the last crosswalk row found */
+	char		 discount[TD_DEC_STRMAX];
 };
 
 /* ISO 4217 currencies whose minor unit is not 2 digits. */
@@ -154,7 +164,7 @@ mapper_new(const struct td_conf *c, struct mapper **out, char **err)
 	char *text;
 	char * const *keys;
 	const struct parser_ops *ops;
-	const char *why;
+	const char *why, *path;
 	size_t nkeys, i, j, maxf;
 	struct td_date d;
 
@@ -165,13 +175,17 @@ mapper_new(const struct td_conf *c, struct mapper **out, char **err)
 		    td_conf_str(c, TDK_parse_format));
 		return TD_ERR_INVAL;
 	}
-	if (td_conf_str(c, TDK_map_crosswalk_file) != NULL ||
-	    td_conf_str(c, TDK_map_promo_file) != NULL) {
-		*err = xstrdup("crosswalk_file and promo_file are not "
-		    "supported by this version");
-		return TD_ERR_INVAL;
-	}
 	m = xcalloc(1, sizeof(*m));
+	if ((path = td_conf_str(c, TDK_map_crosswalk_file)) != NULL) {
+		m->tpath[0] = xstrdup(path);
+		if (xtable_load(XT_CROSSWALK, path, &m->xwalk, err) != 0)
+			goto fail;
+	}
+	if ((path = td_conf_str(c, TDK_map_promo_file)) != NULL) {
+		m->tpath[1] = xstrdup(path);
+		if (xtable_load(XT_PROMO, path, &m->promo, err) != 0)
+			goto fail;
+	}
 	m->integration = xstrdup(td_conf_str(c, TDK_integration_name));
 	snprintf(m->currency, sizeof(m->currency), "%s",
 	    td_conf_str(c, TDK_integration_currency));
@@ -220,9 +234,10 @@ mapper_new(const struct td_conf *c, struct mapper **out, char **err)
 		m->slot[i].col = -1;
 		if (m->slot[i].mx == NULL)
 			continue;
-		if (mapexpr_find(m->slot[i].mx, MX_XF_CROSSWALK) >= 0) {
-			*err = xasprintf("%s: the crosswalk transform is not "
-			    "supported by this version", mfields[i].name);
+		if (mapexpr_find(m->slot[i].mx, MX_XF_CROSSWALK) >= 0 &&
+		    m->xwalk == NULL) {
+			*err = xasprintf("%s: the crosswalk transform needs "
+			    "crosswalk_file", mfields[i].name);
 			goto fail;
 		}
 		m->slot[i].scratchsz = maxf + 64;
@@ -240,11 +255,19 @@ mapper_new(const struct td_conf *c, struct mapper **out, char **err)
 	}
 	m->dt_date = m->slot[MF_TXN_DATE].mx != NULL &&
 	    mapexpr_find(m->slot[MF_TXN_DATE].mx, MX_XF_DATETIME) >= 0;
+	/* a date to look crosswalks up by: txn_date is mapped first */
+	m->date_first = m->xwalk != NULL && xtable_dated(m->xwalk);
 	keys = td_conf_list(c, TDK_map_key, &nkeys);
 	for (i = 0; i < nkeys && m->nkeys < RF__COUNT; i++)
 		for (j = 0; j < RF__COUNT; j++)
 			if (strcmp(keys[i], rf_names[j]) == 0)
 				m->keys[m->nkeys++] = (int)j;
+	/* the default key: promo_id says nothing without a promo_file,
+	 * the code as sent does */
+	if (!td_conf_isset(c, TDK_map_key) && m->promo == NULL)
+		for (i = 0; i < (size_t)m->nkeys; i++)
+			if (m->keys[i] == RF_PROMO_ID)
+				m->keys[i] = RF_PROMO_CODE;
 
 	text = td_conf_mapping_text(c);
 	{
@@ -258,6 +281,15 @@ mapper_new(const struct td_conf *c, struct mapper **out, char **err)
 		for (i = 0; ops->map != NULL && ops->map[i] != NULL; i++) {
 			td_sha256_update(&h, "\n", 1);
 			td_sha256_update(&h, ops->map[i], strlen(ops->map[i]));
+		}
+		/* the tables by their contents, not their paths */
+		if (m->xwalk != NULL) {
+			td_sha256_update(&h, "\ncrosswalk=", 11);
+			td_sha256_update(&h, xtable_sha256(m->xwalk), 64);
+		}
+		if (m->promo != NULL) {
+			td_sha256_update(&h, "\npromo=", 7);
+			td_sha256_update(&h, xtable_sha256(m->promo), 64);
 		}
 		td_sha256_final(&h, dg);
 		td_hex(dg, sizeof(dg), m->version);
@@ -287,6 +319,10 @@ mapper_free(struct mapper *m)
 	td_buf_free(&m->suffix);
 	td_sha256_clear(&m->idctx);
 	td_sha256_clear(&m->keyctx);
+	xtable_free(m->xwalk);
+	xtable_free(m->promo);
+	x_free(m->tpath[0]);
+	x_free(m->tpath[1]);
 	x_free(m->integration);
 	x_free(m);
 }
@@ -295,6 +331,27 @@ const char *
 mapper_version(const struct mapper *m)
 {
 	return m->version;
+}
+
+char *
+mapper_tables(const struct mapper *m)
+{
+	const struct xtable *t[2] = { m->xwalk, m->promo };
+	static const char *name[2] = { "crosswalk_file", "promo_file" };
+	struct td_buf b;
+	char *ret;
+	int i;
+
+	td_buf_init(&b, 128, 0);
+	for (i = 0; i < 2; i++)
+		if (t[i] != NULL)
+			td_buf_printf(&b, "%s %s: %zu rows, %zu KiB of memory, "
+			    "sha256 %s\n", name[i], m->tpath[i], xtable_rows(t[i]),
+			    (xtable_memory(t[i]) + 1023) / 1024,
+			    xtable_sha256(t[i]));
+	ret = xstrdup(td_buf_cstr(&b));
+	td_buf_free(&b);
+	return ret;
 }
 
 static int
@@ -505,6 +562,49 @@ struct fval {
 	size_t		 n;
 };
 
+/* The day the tables are looked up by: txn_date as written. */
+static void
+row_day(struct mapper *m, const struct fval *v)
+{
+	struct td_date d;
+	int32_t day;
+
+	if (v->p == NULL || td_date_parse_iso(v->p, v->n, &d) != 0)
+		return;
+	day = td_date_to_days(&d) + (m->period == PERIOD_WEEK_STARTING ? 6 :
+	    0);
+	td_date_from_days(day, &d);
+	td_date_format(&d, m->row_date);
+	m->row_day = day;
+	m->row_dayok = 1;
+}
+
+/*
+ * Look p (n bytes) up in the crosswalk, as of the row's txn_date when
+ * the crosswalk has dates: 0 with m->xrow set, or 1 (rejected).
+ */
+static int
+crosswalk(struct mapper *m, const char *fname, const char *p, size_t n,
+    struct map_result *res)
+{
+	char show[80];
+
+	if (xtable_dated(m->xwalk) && !m->row_dayok) {
+		if (res->nerr > 0)
+			return 1;	/* txn_date is bad: said already */
+		return reject(res, "unmapped_item", "%s: \"%s\" cannot be "
+		    "looked up without a txn_date", fname,
+		    mapper_shown(p, n, show, sizeof(show)));
+	}
+	if ((m->xrow = xtable_find(m->xwalk, p, n, m->row_day)) == NULL)
+		return reject(res, "unmapped_item", "%s: item \"%s\" is not in "
+		    "crosswalk_file%s%s", fname,
+		    mapper_shown(p, n, show, sizeof(show)),
+		    xtable_dated(m->xwalk) ? " on " : "",
+		    xtable_dated(m->xwalk) ? m->row_date : "");
+	return 0;
+}
+
 /* What a refused GTIN looks like, and the option that would read it. */
 static const char *
 gtin_hint(const char *p, size_t n, const char *code, unsigned opts)
@@ -573,6 +673,10 @@ map_field(struct mapper *m, int i, const struct td_field *rv, size_t nv,
 	struct td_dec_fmt df;
 	regmatch_t rm[10];
 	int r, req = mfields[i].required, timed = 0;
+
+	/* with a crosswalk, an empty gtin is looked up by the item id */
+	if (i == MF_GTIN && m->xwalk != NULL)
+		req = 0;
 
 	if (mx->src == MX_SRC_CONST) {
 		p = mx->arg;
@@ -741,6 +845,13 @@ map_field(struct mapper *m, int i, const struct td_field *rv, size_t nv,
 			n = td_dec_format(&dec, s->scratch, s->scratchsz);
 			p = s->scratch;
 			break;
+		case MX_XF_CROSSWALK:
+			if ((r = crosswalk(m, fname, p, n, res)) != 0)
+				return r;
+			p = s->scratch;
+			memcpy(s->scratch, m->xrow->v[0], 14);
+			n = 14;
+			break;
 		case MX_XF_GTIN:
 			if (td_gtin_normalize_opts(p, n, (xf->opts &
 			    MX_GTIN_NOCHECK ? TD_GTIN_NOCHECK : 0) |
@@ -797,6 +908,57 @@ date_derived(struct mapper *m, const struct td_date *d)
 	m->last_fiscal_len = (size_t)n;
 }
 
+/*
+ * promo_id, promo_type and discount_amount of the record's promo_code,
+ * as of its txn_date; an unknown code keeps them null and is counted.
+ */
+static void
+promo(struct mapper *m, struct fval *rv, struct map_result *res)
+{
+	const struct xt_row *x;
+	const char *d;
+	struct td_dec pct, r;
+	size_t n;
+
+	x = m->row_dayok ? xtable_find(m->promo, rv[RF_PROMO_CODE].p,
+	    rv[RF_PROMO_CODE].n, m->row_day) : NULL;
+	if (x == NULL) {
+		res->unknown_promo = 1;
+		return;
+	}
+	rv[RF_PROMO_ID].p = x->v[0];
+	rv[RF_PROMO_ID].n = strlen(x->v[0]);
+	rv[RF_PROMO_TYPE].p = x->v[1];
+	rv[RF_PROMO_TYPE].n = strlen(x->v[1]);
+	d = x->v[2];
+	if ((n = strlen(d)) == 0)
+		return;
+	/* a percentage of the amount, or an amount per unit; both
+	 * checked when the table was read */
+	if (d[n - 1] == '%') {
+		if (!res->has_amount)
+			return;
+		(void)td_dec_parse(d, n - 1, 0, &pct);
+		r = res->amount;
+		if (td_dec_mul(&r, &pct) != 0)
+			return;
+		/* divide by 100: two more decimals */
+		if (r.scale + 2 > TD_DEC_MAX_SCALE)
+			return;
+		r.scale += 2;
+	} else {
+		(void)td_dec_parse(d, n, 0, &pct);
+		r = res->quantity;
+		if (td_dec_mul(&r, &pct) != 0)
+			return;
+	}
+	if (td_dec_round(&r, m->minor) != 0)
+		return;
+	rv[RF_DISCOUNT_AMOUNT].n = td_dec_format(&r, m->discount,
+	    sizeof(m->discount));
+	rv[RF_DISCOUNT_AMOUNT].p = m->discount;
+}
+
 /* Is the value text that is not UTF-8? */
 static int
 bad_utf8(const struct fval *v)
@@ -844,12 +1006,32 @@ mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
 	res->has_amount = 0;
 	memset(&res->quantity, 0, sizeof(res->quantity));
 	m->row_timed = 0;
+	res->unknown_promo = 0;
+	m->row_dayok = 0;
+	memset(fv, 0, sizeof(fv));
+	if (m->date_first) {
+		(void)map_field(m, MF_TXN_DATE, v, nv, &fv[MF_TXN_DATE], res);
+		row_day(m, &fv[MF_TXN_DATE]);
+	}
 	/* every field, so that a row with several bad ones tells them all */
 	for (i = 0; i < MF__COUNT; i++) {
-		fv[i].p = NULL;
-		fv[i].n = 0;
-		if (m->slot[i].mx != NULL)
+		if (m->slot[i].mx != NULL && !(i == MF_TXN_DATE &&
+		    m->date_first))
 			(void)map_field(m, i, v, nv, &fv[i], res);
+		if (i == MF_TXN_DATE && !m->date_first)
+			row_day(m, &fv[MF_TXN_DATE]);
+	}
+	/* no gtin: the crosswalk by retailer_item_id */
+	if (fv[MF_GTIN].p == NULL && m->xwalk != NULL && res->nerr == 0) {
+		if (fv[MF_RETAILER_ITEM_ID].p == NULL)
+			(void)reject(res, "empty_value", "gtin is empty, and so "
+			    "is the retailer_item_id to look it up by");
+		else if (crosswalk(m, "retailer_item_id",
+		    fv[MF_RETAILER_ITEM_ID].p, fv[MF_RETAILER_ITEM_ID].n,
+		    res) == 0) {
+			fv[MF_GTIN].p = m->xrow->v[0];
+			fv[MF_GTIN].n = 14;
+		}
 	}
 	if (res->nerr > 0)
 		return 1;
@@ -907,6 +1089,8 @@ mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
 	rv[RF_CURRENCY].p = curr;
 	rv[RF_CURRENCY].n = 3;
 	rv[RF_PROMO_CODE] = fv[MF_PROMO_CODE];
+	if (m->promo != NULL && rv[RF_PROMO_CODE].p != NULL)
+		promo(m, rv, res);
 
 	/* record_id and record_key */
 	td_sha256_copy(&h, &m->idctx);

@@ -23,6 +23,7 @@ struct map_result {
 	char		 msg[1024];	/* message when rejected: each bad
 					 * field's, with its code when several */
 	int		 nerr;		/* how many fields were bad */
+	int		 unknown_promo;	/* promo_code not in promo_file */
 	struct td_dec	 quantity;
 	struct td_dec	 amount;
 	int		 has_amount;
@@ -50,6 +51,11 @@ struct map_doc {
 int	 mapper_new(const struct td_conf *, struct mapper **, char **err);
 void	 mapper_free(struct mapper *);
 const char *mapper_version(const struct mapper *);
+/*
+ * What the tables of the mapping hold, a line each ("crosswalk_file
+ * PATH: N rows, M KiB of memory\n"), or ""; caller frees.
+ */
+char	*mapper_tables(const struct mapper *);
 
 /*
  * Start a document and bind its columns. names (n of them) are the

@@ -1156,6 +1156,16 @@ validate(struct loadctx *lc)
 		if (!c->v[TDK_map_gtin].set && !c->v[TDK_map_crosswalk_file].set)
 			missing(lc, "map", "gtin", " (or crosswalk_file to "
 			    "derive it)");
+		if (!c->v[TDK_map_gtin].set && c->v[TDK_map_crosswalk_file].set &&
+		    !c->v[TDK_map_retailer_item_id].set)
+			missing(lc, "map", "retailer_item_id", " (the "
+			    "crosswalk_file looks the gtin up by it)");
+		for (k = TDK_map_store_id; k <= TDK_map_txn_ref; k++)
+			if (c->v[k].map != NULL && !c->v[TDK_map_crosswalk_file].set &&
+			    mapexpr_find(c->v[k].map, MX_XF_CROSSWALK) >= 0)
+				conf_err(lc, c->v[k].line, "%s: the crosswalk "
+				    "transform needs crosswalk_file",
+				    keytab[k].key);
 		if (c->v[TDK_map_gtin].map != NULL &&
 		    mapexpr_find(c->v[TDK_map_gtin].map, MX_XF_GTIN) < 0 &&
 		    mapexpr_find(c->v[TDK_map_gtin].map, MX_XF_CROSSWALK) < 0)

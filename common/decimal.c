@@ -256,6 +256,49 @@ td_dec_rescale(struct td_dec *d, int scale)
 	return 0;
 }
 
+int
+td_dec_mul(struct td_dec *acc, const struct td_dec *x)
+{
+	i128 r;
+	int scale = acc->scale + x->scale;
+
+	if (!valid_scale(acc->scale) || !valid_scale(x->scale))
+		return TD_ERR_RANGE;
+	if (__builtin_mul_overflow(acc->v, x->v, &r) || !in_range(r))
+		return TD_ERR_RANGE;
+	/* more than 18 decimals: drop zeros, or it does not fit */
+	while (scale > TD_DEC_MAX_SCALE && r % 10 == 0) {
+		r /= 10;
+		scale--;
+	}
+	if (scale > TD_DEC_MAX_SCALE)
+		return TD_ERR_RANGE;
+	acc->v = r;
+	acc->scale = scale;
+	return 0;
+}
+
+int
+td_dec_round(struct td_dec *d, int scale)
+{
+	i128 p, q, rem;
+
+	if (!valid_scale(scale) || !valid_scale(d->scale))
+		return TD_ERR_RANGE;
+	if (scale >= d->scale)
+		return td_dec_rescale(d, scale);
+	p = pow10_i128(d->scale - scale);
+	q = d->v / p;
+	rem = d->v % p;
+	if (rem < 0)
+		rem = -rem;
+	if (rem * 2 >= p)
+		q += d->v < 0 ? -1 : 1;
+	d->v = q;
+	d->scale = scale;
+	return 0;
+}
+
 void
 td_dec_neg(struct td_dec *d)
 {

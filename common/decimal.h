@@ -77,6 +77,14 @@ int	 td_dec_add(struct td_dec *acc, const struct td_dec *x);
  */
 int	 td_dec_rescale(struct td_dec *d, int scale);
 
+/* *acc *= *x exactly (the scales add). 0 or TD_ERR_RANGE (unchanged). */
+int	 td_dec_mul(struct td_dec *acc, const struct td_dec *x);
+/*
+ * Change the scale of *d to scale (0..18), rounding half away from zero
+ * when digits are dropped: 1.005 to 2 decimals is 1.01, -1.005 is -1.01.
+ * 0 or TD_ERR_RANGE (unchanged).
+ */
+int	 td_dec_round(struct td_dec *d, int scale);
 /* Negate in place (cannot fail for a valid value). */
 void	 td_dec_neg(struct td_dec *d);
 

@@ -19,7 +19,7 @@ def conf(name, maplines, extra=""):
     path = os.path.join(tmp, name + ".conf")
     with open(path, "w") as f:
         f.write("[integration]\nname = acme\nstate_dir = %s/%s.state\n"
-                "[output]\nurl = file://%s/%s.out\n[map]\n%s\n%s" %
+                "max_reject_ratio = 1\n[output]\nurl = file://%s/%s.out\n[map]\n%s\n%s" %
                 (tmp, name, tmp, name, "\n".join(maplines), extra))
     return path
 
@@ -106,6 +106,145 @@ ok([(r["txn_date"], r["period_start"], r["fiscal"]["year"],
    "and the fiscal week is that of the week", (recs, err))
 recs, err = fiscal_of("", ["2026-11-28"])
 ok(recs and recs[0]["period_start"] is None, "period = day: no period_start")
+
+# --- crosswalk_file: a PLU reused for another product, by date ----------
+def table(name, text):
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+    return path
+
+
+xw = table("items.csv", "retailer_item_id,gtin,effective_from,effective_to\n"
+           "4011,041000001239,,2026-06-30\n"
+           "4011,4006381333931,2026-07-01,\n"
+           " 77 , 96385074 ,,\n")
+XMAP = ['store_id = column "Store"', 'retailer_item_id = column "PLU"',
+        'txn_date = column "Date" date "%Y-%m-%d"',
+        'quantity = column "Units" decimal', "crosswalk_file = " + xw]
+c = conf("xw", XMAP)
+data = ("Store,PLU,Date,Units\n1,4011,2026-06-30,1\n1,4011,2026-07-01,1\n"
+        "1,77,2020-01-01,1\n1,999,2026-07-01,1\n1,,2026-07-01,1\n")
+recs, err, rc = try_(c, data, "xw.csv")
+ok([(r["retailer_item_id"], r["gtin"]) for r in recs] ==
+   [("4011", "00041000001239"), ("4011", "04006381333931"),
+    ("77", "00000096385074")],
+   "crosswalk: no gtin column, the GTIN looked up by the PLU as of the "
+   "sale date (a PLU reused on 2026-07-01)", (recs, err))
+p = os.path.join(tmp, "xw.csv")
+ok(("%s:5: tier 3 unmapped_item: retailer_item_id: item \"999\" is not in "
+    "crosswalk_file on 2026-07-01" % p) in err, "an item the crosswalk does "
+   "not have is unmapped_item", err)
+ok(("%s:6: tier 3 empty_value: gtin is empty, and so is the retailer_item_id"
+    % p) in err, "no gtin and no item id: empty_value", err)
+c = conf("xw2", ['store_id = column "Store"', 'gtin = column "UPC" crosswalk',
+                 'txn_date = column "Date" date "%Y-%m-%d"',
+                 'quantity = column "Units" decimal', "crosswalk_file = " + xw])
+recs, err, rc = try_(c, "Store,UPC,Date,Units\n1,4011,2026-07-02,1\n",
+                     "xw2.csv")
+ok([r["gtin"] for r in recs] == ["04006381333931"],
+   "the crosswalk transform on a column", (recs, err))
+p = subprocess.run([td, "check", "-c", c], capture_output=True)
+ok(p.returncode == 0 and ("crosswalk_file %s: 3 rows, " % xw) in
+   p.stdout.decode() and "KiB of memory" in p.stdout.decode(),
+   "check prints the crosswalk's rows and memory", p.stdout.decode())
+for text, why in (
+        ("retailer_item_id,gtin\n4011,041000001239\n4011,041000001239\n",
+         'items.csv:3: "4011" is also on line 2 for all dates'),
+        ("retailer_item_id,gtin,effective_from,effective_to\n"
+         "4011,041000001239,2026-01-01,2026-07-01\n"
+         "4011,4006381333931,2026-07-01,\n",
+         'items.csv:3: "4011" is also on line 2 for overlapping dates'),
+        ("retailer_item_id,gtin\n4011,041000001238\n",
+         'items.csv:2: gtin "041000001238" is not a valid GTIN '
+         '(gtin_check_digit)'),
+        ("retailer_item_id,gtin,from\n", 'items.csv:1: unknown column "from"'),
+        ("item,gtin\n", 'items.csv:1: unknown column "item"'),
+        ("retailer_item_id,gtin,effective_from\n4011,041000001239,1/7/26\n",
+         'items.csv:2: effective_from: "1/7/26" is not a date YYYY-MM-DD')):
+    table("items.csv", text)
+    p = subprocess.run([td, "check", "-c", c], capture_output=True)
+    ok(p.returncode == 2 and why in p.stderr.decode(),
+       "check refuses a bad crosswalk: " + why, p.stderr.decode())
+table("items.csv", "retailer_item_id,gtin\n4011,041000001239\n")
+
+# --- promo_file: codes to promotions, windows and discounts ---------------
+pf = table("promos.csv", "promo_code,promo_id,promo_type,valid_from,valid_to,"
+           "discount\nTPR7,P-100,tpr,2026-11-01,2026-11-30,10%\n"
+           "BOGO1,P-200,bogo,,,0.50\nDISP,P-300,display,,,\n")
+PMAP = ['store_id = column "Store"', 'gtin = column "UPC" gtin',
+        'txn_date = column "Date" date "%Y-%m-%d"',
+        'quantity = column "Units" decimal', 'amount = column "Net" decimal',
+        'promo_code = column "Promo"', "promo_file = " + pf]
+c = conf("promo", PMAP)
+recs, err, rc = try_(c, "Store,UPC,Date,Units,Net,Promo\n"
+                     "1,041000001239,2026-11-21,1,19.99,TPR7\n"
+                     "1,041000001239,2026-12-05,1,19.99,TPR7\n"
+                     "1,041000001239,2026-12-05,3,10.00,BOGO1\n"
+                     "1,041000001239,2026-12-05,-2,-5.00,BOGO1\n"
+                     "1,041000001239,2026-12-05,1,5.00,DISP\n"
+                     "1,041000001239,2026-12-05,1,5.00,XX9\n"
+                     "1,041000001239,2026-12-05,1,5.00,\n", "promo.csv")
+got = [(r["promo_code"], r["promo_id"], r["promo_type"], r["discount_amount"])
+       for r in recs]
+ok(got == [("TPR7", "P-100", "tpr", "2.00"), ("TPR7", None, None, None),
+           ("BOGO1", "P-200", "bogo", "1.50"),
+           ("BOGO1", "P-200", "bogo", "-1.00"),
+           ("DISP", "P-300", "display", None), ("XX9", None, None, None),
+           (None, None, None, None)],
+   "promo_file: id and type in the window, 10% of 19.99 is 2.00 (rounded "
+   "half away from zero), 0.50 a unit, outside the window or unknown: "
+   "the code kept, promo_id null, never dropped", (got, err))
+ok(rc == 0, "unknown promotions are not rejections: try exits 0", err)
+for text, why in (
+        ("promo_code,promo_id,promo_type\nX,P,sale\n",
+         'promos.csv:2: promo_type "sale" is not tpr, bogo'),
+        ("promo_code,promo_id,promo_type,discount\nX,P,tpr,110%\n",
+         'promos.csv:2: discount "110%" is neither'),
+        ("promo_code,promo_id\nX,P\n",
+         'promos.csv:1: the header has no column "promo_type"')):
+    table("promos.csv", text)
+    p = subprocess.run([td, "check", "-c", c], capture_output=True)
+    ok(p.returncode == 2 and why in p.stderr.decode(),
+       "check refuses a bad promo_file: " + why, p.stderr.decode())
+
+# --- key: meaningful with and without a promo_file ------------------------
+def keys(maplines, data):
+    recs, err, rc = try_(conf("key", maplines), data, "key.csv")
+    return [r["record_key"] for r in recs]
+
+
+two = ("Store,UPC,Date,Units,Net,Promo\n1,041000001239,2026-11-21,1,1,A\n"
+       "1,041000001239,2026-11-21,1,1,B\n")
+k = keys(PMAP[:-1], two)
+ok(len(k) == 2 and k[0] != k[1], "without promo_file the default key uses "
+   "promo_code: two promotions, two keys", k)
+table("promos.csv", "promo_code,promo_id,promo_type\nA,P-1,tpr\nB,P-1,tpr\n")
+k = keys(PMAP, two)
+ok(len(k) == 2 and k[0] == k[1], "with promo_file it uses promo_id: two "
+   "codes of one promotion, one key", k)
+
+# --- mapping_version ------------------------------------------------------
+def version(maplines, extra=""):
+    recs, err, rc = try_(conf("ver", maplines, extra),
+                         "Store,UPC,Date,Units,Net,Promo\n"
+                         "1,041000001239,2026-11-21,1,1,A\n", "ver.csv")
+    return recs[0]["mapping_version"] if recs else err
+
+
+v0 = version(PMAP)
+ok(version(list(reversed(PMAP))) == v0, "mapping_version: the same when the "
+   "keys of [map] are in another order")
+ok(version([l.replace(" = ", "   =   ") + "   ; a comment" for l in PMAP])
+   == v0, "mapping_version: the same with other blanks and comments")
+table("promos.csv", "promo_code,promo_id,promo_type\nA,P-1,tpr\nB,P-2,tpr\n")
+v1 = version(PMAP)
+ok(v1 != v0, "mapping_version: another when promo_file's contents change")
+ok(version(PMAP[:-1] + ["promo_file = " + table("p2.csv", open(pf).read())])
+   == v1, "mapping_version: the same for the same contents at another path")
+ok(version(PMAP, "[calendar]\ntype = 454\n") != v1,
+   "mapping_version: another with another calendar")
 
 # --- check refuses what cannot be a calendar -------------------------------
 for extra, why in (("[calendar]\nyear_start = 2026-02-01\n",

@@ -562,9 +562,53 @@ test_hint(void)
 	    "with implied=2: %s", w ? w : "(none)");
 }
 
+/* Multiplication and rounding: the promotion discount. */
+static void
+test_mul_round(void)
+{
+	static const struct {
+		const char	*a, *b;
+		int		 scale;		/* rounded to, or -1 */
+		const char	*want;
+	} v[] = {
+		{ "12.50", "0.10", -1, "1.2500" },
+		{ "12.50", "0.10", 2, "1.25" },
+		{ "3", "0.50", 2, "1.50" },
+		{ "-3", "0.50", 2, "-1.50" },
+		{ "1.005", "1", 2, "1.01" },
+		{ "-1.005", "1", 2, "-1.01" },
+		{ "1.004", "1", 2, "1.00" },
+		{ "19.99", "0.15", 2, "3.00" },
+		{ "19.99", "0.15", -1, "2.9985" },
+		{ "0.125", "1", 0, "0" },
+		{ "0.5", "1", 0, "1" },
+		{ "7", "1", 2, "7.00" },
+	};
+	struct td_dec a, b;
+	char buf[TD_DEC_STRMAX];
+	size_t i;
+	int r;
+
+	for (i = 0; i < TD_NELEM(v); i++) {
+		td_dec_parse(v[i].a, strlen(v[i].a), 0, &a);
+		td_dec_parse(v[i].b, strlen(v[i].b), 0, &b);
+		r = td_dec_mul(&a, &b);
+		if (r == 0 && v[i].scale >= 0)
+			r = td_dec_round(&a, v[i].scale);
+		td_dec_format(&a, buf, sizeof(buf));
+		ok(r == 0 && strcmp(buf, v[i].want) == 0, "%s * %s to %d: %s",
+		    v[i].a, v[i].b, v[i].scale, buf);
+	}
+	td_dec_parse("100000000000000000000", 21, 0, &a);
+	b = a;
+	is_int(td_dec_mul(&a, &b), TD_ERR_RANGE, "a product of 42 digits does "
+	    "not fit");
+}
+
 int
 main(void)
 {
+	test_mul_round();
 	test_parse();
 	test_parse_fmt();
 	test_hint();
