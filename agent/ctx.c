@@ -43,8 +43,11 @@ state_lost(struct td_ctx *x, int reinit)
 	int full = 0;
 
 	if ((d = opendir(p)) != NULL) {
+		/* transmissions are under YYYY/; mappings/ holds only the
+		 * mapping states */
 		while (!full && (de = readdir(d)) != NULL)
-			full = de->d_name[0] != '.';
+			full = de->d_name[0] != '.' &&
+			    strcmp(de->d_name, "mappings") != 0;
 		closedir(d);
 	}
 	x_free(p);
@@ -84,6 +87,7 @@ ctx_open(struct td_ctx *x, struct td_conf *c, int flags)
 	char *err = NULL, *p;
 	const char *dirs[6];
 	size_t i;
+	int r;
 
 	memset(x, 0, sizeof(*x));
 	x->lockfd = -1;
@@ -150,6 +154,12 @@ ctx_open(struct td_ctx *x, struct td_conf *c, int flags)
 		fprintf(stderr, "tradedrop: %s: %s\n", td_conf_path(c), err);
 		x_free(err);
 		return TD_ERR_INVAL;
+	}
+	if ((flags & CTX_MAPPER) && (r = mapper_archive(x->map,
+	    x->state_dir)) != 0) {
+		fprintf(stderr, "tradedrop: %s/archive/mappings: %s\n",
+		    x->state_dir, td_strerror(r));
+		return r;
 	}
 	return TD_OK;
 }

@@ -8,7 +8,10 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +20,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "date.h"
+#include "fsutil.h"
 #include "decimal.h"
 #include "fiscal.h"
 #include "gtin.h"
@@ -129,6 +133,7 @@ struct mapper {
 	struct xtable	*xwalk;		/* crosswalk_file, or NULL */
 	struct xtable	*promo;		/* promo_file, or NULL */
 	char		*tpath[2];	/* their paths */
+	char		*vtext;		/* what mapping_version hashes */
 	int		 date_first;	/* map txn_date before the others */
 	int32_t		 row_day;	/* the row's txn_date, for the tables */
 	int		 row_dayok;
@@ -274,24 +279,27 @@ mapper_new(const struct td_conf *c, struct mapper **out, char **err)
 		struct td_sha256 h;
 		unsigned char dg[TD_SHA256_LEN];
 
-		td_sha256_init(&h);
-		td_sha256_update(&h, MAPPER_SEMANTICS "\n",
-		    strlen(MAPPER_SEMANTICS) + 1);
-		td_sha256_update(&h, text, strlen(text));
+		struct td_buf vt;
+
+		/* what is hashed is kept: archive/mappings/ shows it */
+		td_buf_init(&vt, 1024, 0);
+		td_buf_puts(&vt, MAPPER_SEMANTICS "\n");
+		td_buf_puts(&vt, text);
 		for (i = 0; ops->map != NULL && ops->map[i] != NULL; i++) {
-			td_sha256_update(&h, "\n", 1);
-			td_sha256_update(&h, ops->map[i], strlen(ops->map[i]));
+			td_buf_putc(&vt, '\n');
+			td_buf_puts(&vt, ops->map[i]);
 		}
 		/* the tables by their contents, not their paths */
-		if (m->xwalk != NULL) {
-			td_sha256_update(&h, "\ncrosswalk=", 11);
-			td_sha256_update(&h, xtable_sha256(m->xwalk), 64);
-		}
-		if (m->promo != NULL) {
-			td_sha256_update(&h, "\npromo=", 7);
-			td_sha256_update(&h, xtable_sha256(m->promo), 64);
-		}
+		if (m->xwalk != NULL)
+			td_buf_printf(&vt, "\ncrosswalk=%s",
+			    xtable_sha256(m->xwalk));
+		if (m->promo != NULL)
+			td_buf_printf(&vt, "\npromo=%s", xtable_sha256(m->promo));
+		td_sha256_init(&h);
+		td_sha256_update(&h, vt.p, vt.len);
 		td_sha256_final(&h, dg);
+		m->vtext = xstrdup(td_buf_cstr(&vt));
+		td_buf_free(&vt);
 		td_hex(dg, sizeof(dg), m->version);
 	}
 	x_free(text);
@@ -323,6 +331,7 @@ mapper_free(struct mapper *m)
 	xtable_free(m->promo);
 	x_free(m->tpath[0]);
 	x_free(m->tpath[1]);
+	x_free(m->vtext);
 	x_free(m->integration);
 	x_free(m);
 }
@@ -331,6 +340,50 @@ const char *
 mapper_version(const struct mapper *m)
 {
 	return m->version;
+}
+
+/* Write archive/mappings/VERSION/ unless it is there. */
+int
+mapper_archive(struct mapper *m, const char *state_dir)
+{
+	struct xtable *t[2] = { m->xwalk, m->promo };
+	static const char *name[2] = { "crosswalk.csv", "promo.csv" };
+	char *dir, *tmp, *f;
+	const char *bytes;
+	struct stat sb;
+	size_t len;
+	int i, r = 0;
+
+	dir = xasprintf("%s/archive/mappings/%s", state_dir, m->version);
+	tmp = xasprintf("%s/archive/mappings/.tmp-%s", state_dir, m->version);
+	if (lstat(dir, &sb) == 0)
+		goto out;
+	if (lstat(tmp, &sb) == 0)
+		(void)td_remove_tree(tmp, state_dir);
+	if ((r = td_mkdirs(tmp, 0750)) != 0)
+		goto out;
+	f = xasprintf("%s/mapping.txt", tmp);
+	r = td_write_file_atomic(f, m->vtext, strlen(m->vtext));
+	x_free(f);
+	for (i = 0; r == 0 && i < 2; i++) {
+		if (t[i] == NULL || (bytes = xtable_bytes(t[i], &len)) == NULL)
+			continue;
+		f = xasprintf("%s/%s", tmp, name[i]);
+		r = td_write_file_atomic(f, bytes, len);
+		x_free(f);
+	}
+	if (r == 0 && rename(tmp, dir) != 0)
+		r = errno == ENOSPC ? TD_ERR_NOSPACE : TD_ERR_IO;
+	if (r == 0)
+		r = td_fsync_parent(dir);
+ out:
+	/* the copies are durable, or never will be from this run */
+	for (i = 0; i < 2; i++)
+		if (t[i] != NULL)
+			xtable_drop_bytes(t[i]);
+	x_free(dir);
+	x_free(tmp);
+	return r;
 }
 
 char *

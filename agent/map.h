@@ -56,6 +56,14 @@ const char *mapper_version(const struct mapper *);
  * PATH: N rows, M KiB of memory\n"), or ""; caller frees.
  */
 char	*mapper_tables(const struct mapper *);
+/*
+ * Keep the mapping state durably in STATE_DIR/archive/mappings/VERSION/
+ * (mapping.txt: what mapping_version hashes; crosswalk.csv and
+ * promo.csv: the tables as read), unless it is there already, so that
+ * every archived transmission can be explained. The tables' bytes are
+ * let go of after. 0 or TD_ERR_*.
+ */
+int	 mapper_archive(struct mapper *, const char *state_dir);
 
 /*
  * Start a document and bind its columns. names (n of them) are the

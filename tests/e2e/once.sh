@@ -97,7 +97,7 @@ for i, (r, e) in enumerate(zip(recs, exp)):
     check(r["fiscal"] == {"year": 2026, "quarter": 4, "period": 11, "week": 48}, "fiscal")
     rid = hashlib.sha256(f"acme\n{tid}\n\n{i+1}".encode()).hexdigest()[:32]
     check(r["record_id"] == rid, "record_id = sha256(integration, tid, member, ordinal), 16 bytes")
-    key = "acme" + "".join("\n" + ("n" if r[f] is None else "s" + r[f]) for f in ["store_id","gtin","txn_date","promo_id"])
+    key = "acme" + "".join("\n" + ("n" if r[f] is None else "s" + r[f]) for f in ["store_id","gtin","txn_date","promo_code"])
     check(r["record_key"] == hashlib.sha256(key.encode()).hexdigest()[:32], "record_key, 16 bytes")
     check(r["txn_time"] is None and r["txn_ref"] is None and r["discount_amount"] is None and r["restates"] is None, "txn_time, txn_ref, discount_amount, restates null")
     check(r["mapping_version"] == m["mapping_version"], "mapping_version as in the manifest")

@@ -246,6 +246,38 @@ ok(version(PMAP[:-1] + ["promo_file = " + table("p2.csv", open(pf).read())])
 ok(version(PMAP, "[calendar]\ntype = 454\n") != v1,
    "mapping_version: another with another calendar")
 
+# --- archive/mappings keeps every mapping state used ----------------------
+import gzip, hashlib  # noqa: E402
+c = conf("arch", XMAP[:-1] + ["crosswalk_file = " + xw])
+state = os.path.join(tmp, "arch.state")
+os.makedirs(os.path.join(state, "landing"))
+with open(os.path.join(state, "landing", "a.csv"), "w") as f:
+    f.write("Store,PLU,Date,Units\n1,4011,2026-07-01,1\n")
+p = subprocess.run([td, "once", "-c", c], capture_output=True)
+out = os.path.join(tmp, "arch.out")
+recs = [json.loads(l) for d in os.listdir(out) for b in
+        sorted(os.listdir(os.path.join(out, d))) if b.startswith("batch-")
+        for l in gzip.open(os.path.join(out, d, b)).read().splitlines()]
+ver = recs[0]["mapping_version"] if recs else None
+md = os.path.join(state, "archive", "mappings", str(ver))
+txt = open(os.path.join(md, "mapping.txt"), "rb").read() \
+    if os.path.isfile(os.path.join(md, "mapping.txt")) else b""
+ok(p.returncode == 0 and len(recs) == 1 and
+   hashlib.sha256(txt).hexdigest() == ver and
+   open(os.path.join(md, "crosswalk.csv"), "rb").read() ==
+   open(xw, "rb").read(),
+   "archive/mappings/MAPPING_VERSION holds what mapping_version hashes and "
+   "the crosswalk as read", (p.stderr.decode(), ver, os.listdir(
+       os.path.join(state, "archive"))))
+table("items.csv", "retailer_item_id,gtin\n4011,4006381333931\n")
+with open(os.path.join(state, "landing", "b.csv"), "w") as f:
+    f.write("Store,PLU,Date,Units\n1,4011,2026-07-02,1\n")
+p = subprocess.run([td, "once", "-c", c], capture_output=True)
+ok(p.returncode == 0 and
+   len(os.listdir(os.path.join(state, "archive", "mappings"))) == 2 and
+   os.path.isdir(md), "a changed crosswalk: a second mapping state beside the "
+   "first", p.stderr.decode())
+
 # --- check refuses what cannot be a calendar -------------------------------
 for extra, why in (("[calendar]\nyear_start = 2026-02-01\n",
                     "year_start needs a retail calendar"),
