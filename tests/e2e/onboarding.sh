@@ -1,0 +1,119 @@
+#!/bin/sh
+# onboarding.sh - what a new integration is onboarded with: rejection
+# counts by code in the once log lines and reason.json; try's verdict,
+# summary (rows, records, rejections by code, control totals, period)
+# and exit status; try --first; schema_missing_column showing the header
+# found and suggesting skip_rows.
+. "$srcdir/tests/lib/common.sh"
+t_tmpdir
+PY=/usr/bin/python3
+[ -x $PY ] || t_skip_all "python3 not installed"
+
+S=$T_TMP/state
+mkdir -p "$S/landing" "$T_TMP/d"
+cat > "$T_TMP/t.conf" <<CONF
+[integration]
+name = acme
+state_dir = $S
+max_reject_ratio = 0.7
+[watch]
+settle = 0
+[map]
+store_id = column "Store Nbr"
+gtin = column "UPC" gtin
+txn_date = column "Week Ending" date "%m/%d/%Y"
+quantity = column "Units" decimal
+amount = column "Net Sales" decimal
+[output]
+url = file://$T_TMP/out
+CONF
+H='Store Nbr,Week Ending,UPC,Units,Net Sales'
+# b: two records, four rows dead-lettered (bad_date twice)
+cat > "$T_TMP/d/b.csv" <<CSV
+$H
+7,11/21/2026,00012345678905,2,4.00
+7,11/21/2026,041000001235,1,1.00
+7,11/31/2026,041000001239,1,1.00
+7,11/14/2026,00012345678905,-3,-6.50
+7,02/30/2026,041000001239,1,1.00
+7,4
+CSV
+# r: three of four rows rejected, over max_reject_ratio 0.7
+cat > "$T_TMP/d/r.csv" <<CSV
+$H
+1,11/21/2026,041000001239,1,1.00
+1,11/31/2026,041000001239,1,1.00
+1,02/30/2026,041000001239,1,1.00
+1,11/21/2026,041000001235,1,1.00
+CSV
+# c: schema drift
+printf 'Store Nbr,Week Ending,UPC,Qty,Net Sales\n1,11/21/2026,041000001239,1,1.00\n' > "$T_TMP/d/c.csv"
+cp "$T_TMP/d/b.csv" "$T_TMP/d/r.csv" "$T_TMP/d/c.csv" "$S/landing/"
+"$TRADEDROP" once -c "$T_TMP/t.conf" 2> "$T_TMP/log"
+t_is $? 1 "once exits 1: rows dead-lettered, files quarantined"
+tid() { sha256sum "$T_TMP/d/$1" | cut -c1-64; }
+t_grep "$T_TMP/log" "event=file_parsed file=b.csv transmission_id=$(tid b.csv) records=2 dlq=4 batches=1 rejections=bad_date:2,gtin_check_digit:1,missing_field:1" \
+	"once: the file's line counts its rejections by code at level info, most frequent first"
+t_grep "$T_TMP/log" "rejections=bad_date:2,gtin_check_digit:1" \
+	"once: a file over max_reject_ratio: its quarantine line counts them"
+t_is "$(grep -c 'event=file_quarantined file=r.csv .*code=reject_ratio_exceeded .*rejections=bad_date:2,gtin_check_digit:1$' "$T_TMP/log")" 1 \
+	"once: ... on the file_quarantined line"
+t_grep "$T_TMP/log" " exit=1 rejections=bad_date:4,gtin_check_digit:2,missing_field:1" \
+	"once: the run's summary counts the run's rejections by code"
+$PY - "$S/quarantine/$(tid r.csv)/reason.json" "$S/quarantine/$(tid c.csv)/reason.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1])); c = json.load(open(sys.argv[2]))
+ok = r["code"] == "reject_ratio_exceeded" and r["records"] == 4 and r["rejected"] == 3
+ok &= list(r["rejections"].items()) == [("bad_date", 2), ("gtin_check_digit", 1)]
+ok &= c["code"] == "schema_missing_column" and c["rejections"] == {}
+print(r, c)
+sys.exit(0 if ok else 1)
+PY
+t_is $? 0 "reason.json: rejections by code, most frequent first ({} when none)"
+
+# try: the records once delivered, the rejections, the verdict, a summary
+"$TRADEDROP" try -c "$T_TMP/t.conf" "$T_TMP/d/b.csv" > "$T_TMP/b.out" 2> "$T_TMP/b.err"
+t_is $? 1 "try b.csv exits 1, as once did"
+gzip -dc "$T_TMP/out/$(tid b.csv)"/batch-*.gz > "$T_TMP/b.deliv"
+t_ok "$(cmp -s "$T_TMP/b.deliv" "$T_TMP/b.out"; echo $?)" "try b.csv: the records once delivered"
+D=$T_TMP/d
+t_is "$(grep -v ': tier 3 ' "$T_TMP/b.err")" "$D/b.csv: accepted: once would deliver 2 records and dead-letter 4 rows
+$D/b.csv: summary: rows 6, records 2, rejected 4 (bad_date:2,gtin_check_digit:1,missing_field:1); quantity -1, amount -2.50; period 2026-11-14 to 2026-11-21" \
+	"try b.csv: verdict, then rows, records, rejections by code, control totals and period"
+t_is "$(grep -c ': tier 3 ' "$T_TMP/b.err")" 4 "try b.csv: its four rejected rows"
+
+"$TRADEDROP" try -c "$T_TMP/t.conf" "$T_TMP/d/r.csv" > "$T_TMP/r.out" 2> "$T_TMP/r.err"
+t_is "$? $(wc -c < "$T_TMP/r.out" | tr -d ' ')" "1 0" "try r.csv: exit 1, no record shown"
+t_is "$(grep -v ': tier 3 ' "$T_TMP/r.err")" "$D/r.csv: tier 2 reject_ratio_exceeded: 3 of 4 rows rejected, more than max_reject_ratio 0.7
+$D/r.csv: the whole file would be quarantined: none of its records is shown, none would be delivered
+$D/r.csv: summary: rows 4, records 1, rejected 3 (bad_date:2,gtin_check_digit:1); quantity 1, amount 1.00; period 2026-11-21 to 2026-11-21" \
+	"try r.csv: the verdict once gave, then the summary"
+
+printf '%s\n1,11/21/2026,041000001239,1,1.00\n' "$H" > "$T_TMP/d/good.csv"
+"$TRADEDROP" try -c "$T_TMP/t.conf" "$T_TMP/d/good.csv" > /dev/null 2> "$T_TMP/g.err"
+t_is $? 0 "try of a good file exits 0"
+"$TRADEDROP" try -c "$T_TMP/t.conf" "$T_TMP/d/good.csv" "$T_TMP/d/c.csv" > /dev/null 2>&1
+t_is $? 1 "try of several files exits as once would for them all (1)"
+"$TRADEDROP" try -c "$T_TMP/t.conf" "$T_TMP/d/good.csv" "$T_TMP/d/nonesuch.csv" > /dev/null 2>&1
+t_is $? 1 "try of a file that cannot be read exits 1"
+
+# --first N: a quick look, said to be partial
+"$TRADEDROP" try -c "$T_TMP/t.conf" --first 2 "$T_TMP/d/b.csv" > "$T_TMP/f.out" 2> "$T_TMP/f.err"
+t_is "$? $(wc -l < "$T_TMP/f.out" | tr -d ' ')" "1 1" "try --first 2: exit 1 (a rejected row), one record"
+t_ok "$(head -1 "$T_TMP/b.out" | cmp -s - "$T_TMP/f.out"; echo $?)" "try --first 2: the first record, as without it"
+t_is "$(grep -v ': tier 3 ' "$T_TMP/f.err")" "$D/b.csv: accepted: once would deliver 1 record and dead-letter 1 row
+$D/b.csv: partial: --first 2 stopped it after 2 rows: the verdict and the summary are of those rows only
+$D/b.csv: summary: rows 2, records 1, rejected 1 (gtin_check_digit:1); quantity 2, amount 4.00; period 2026-11-21 to 2026-11-21" \
+	"try --first 2: says the verdict is partial; the summary is of two rows"
+"$TRADEDROP" try -c "$T_TMP/t.conf" --first 1 "$T_TMP/d/r.csv" > "$T_TMP/f.out" 2> "$T_TMP/f.err"
+t_is "$? $(wc -l < "$T_TMP/f.out" | tr -d ' ')" "0 1" "try --first 1 of r.csv: its first row is good (exit 0)"
+t_grep "$T_TMP/f.err" "partial: --first 1 stopped it after 1 rows" "and the verdict is said to be partial"
+"$TRADEDROP" try -c "$T_TMP/t.conf" --first 6 "$T_TMP/d/b.csv" > "$T_TMP/f.out" 2> "$T_TMP/f.err"
+t_ok "$(cmp -s "$T_TMP/b.out" "$T_TMP/f.out" && ! grep -q partial "$T_TMP/f.err"; echo $?)" \
+	"try --first N of a file of N rows: the whole file, not partial"
+for bad in 0 x -1 ''; do
+	"$TRADEDROP" try -c "$T_TMP/t.conf" --first "$bad" "$T_TMP/d/b.csv" > /dev/null 2> "$T_TMP/u.err"
+	t_is $? 2 "try --first '$bad': a usage error"
+done
+t_grep "$T_TMP/u.err" "usage: tradedrop try [-c FILE] [--first N] FILE..." "and the usage is shown"
+t_done
