@@ -106,10 +106,13 @@ emit_fail(struct emitter *e, const char *code, const char *fmt, ...)
 	return 1;
 }
 
-/* reason.json's detail of a refused header: it, its line, the member. */
+/*
+ * reason.json's detail of a refused header: it, its line, the member,
+ * and the skip_rows that would read the header suggested, if one is.
+ */
 static char *
 header_detail(const struct emitter *e, const struct td_field *names,
-    size_t n, uint64_t pos)
+    size_t n, uint64_t pos, uint64_t skip_rows)
 {
 	struct td_buf d;
 	size_t i;
@@ -128,17 +131,65 @@ header_detail(const struct emitter *e, const struct td_field *names,
 	if (e->doc.member == NULL || td_json_str(&d, e->doc.member,
 	    strlen(e->doc.member)) != 0)
 		td_buf_puts(&d, "null");
+	if (skip_rows > 0)
+		td_buf_printf(&d, ",\"skip_rows\":%llu",
+		    (unsigned long long)skip_rows);
 	td_buf_putc(&d, '}');
 	s = xstrdup(td_buf_cstr(&d));
 	td_buf_free(&d);
 	return s;	/* transferred */
 }
 
+/*
+ * The header found, for a message: its names quoted and shown safely,
+ * as many as fit in about 200 bytes, then how many more there are.
+ */
+static const char *
+header_shown(const struct td_field *names, size_t n, char *buf, size_t bufsz)
+{
+	char show[64];
+	size_t i, len = 0;
+	int w;
+
+	buf[0] = '\0';
+	for (i = 0; i < n; i++) {
+		mapper_shown(names[i].p, names[i].len, show, sizeof(show));
+		if (len + strlen(show) + 8 > 200 && i > 0)
+			break;
+		w = snprintf(buf + len, bufsz - len, "%s\"%s\"", i ? ", " : "",
+		    show);
+		if (w < 0 || (size_t)w >= bufsz - len)
+			break;
+		len += (size_t)w;
+	}
+	if (i < n)
+		snprintf(buf + len, bufsz - len, ", ... (%zu more)", n - i);
+	return buf;
+}
+
+int
+emit_header_fits(struct emitter *e, const struct td_field *names, size_t n)
+{
+	char *missing;
+	int r;
+
+	r = mapper_begin(e->m, &e->doc, names, n, &missing);
+	x_free(missing);
+	return r;
+}
+
 int
 emit_header(struct emitter *e, const struct td_field *names, size_t n,
     uint64_t pos)
 {
-	char *missing;
+	return emit_header_hint(e, names, n, pos, NULL, 0);
+}
+
+int
+emit_header_hint(struct emitter *e, const struct td_field *names, size_t n,
+    uint64_t pos, const char *hint, uint64_t skip_rows)
+{
+	char *missing, shown[300];
 	int r;
 
 	r = mapper_begin(e->m, &e->doc, names, n, &missing);
@@ -147,15 +198,20 @@ emit_header(struct emitter *e, const struct td_field *names, size_t n,
 	if (r == TD_ERR_FORMAT || r == TD_ERR_EXISTS) {
 		if (r == TD_ERR_FORMAT)
 			emit_fail(e, "schema_missing_column", "the header on "
-			    "%s %llu lacks mapped column%s %s",
-			    e->ops->position, (unsigned long long)pos,
-			    strchr(missing, ',') ? "s" : "", missing);
+			    "%s %llu lacks mapped column%s %s%s%s%s; the header "
+			    "found: %s", e->ops->position,
+			    (unsigned long long)pos,
+			    strchr(missing, ',') ? "s" : "", missing,
+			    hint ? " (" : "", hint ? hint : "", hint ? ")" : "",
+			    n ? header_shown(names, n, shown, sizeof(shown)) :
+			    "none");
 		else
 			emit_fail(e, "schema_ambiguous_column", "the header "
 			    "on %s %llu has a mapped column more than once: "
 			    "%s", e->ops->position, (unsigned long long)pos,
 			    missing);
-		e->res->t2detail = header_detail(e, names, n, pos);
+		e->res->t2detail = header_detail(e, names, n, pos,
+		    r == TD_ERR_FORMAT ? skip_rows : 0);
 		x_free(missing);
 		return 1;
 	}

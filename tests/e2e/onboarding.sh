@@ -116,4 +116,37 @@ for bad in 0 x -1 ''; do
 	t_is $? 2 "try --first '$bad': a usage error"
 done
 t_grep "$T_TMP/u.err" "usage: tradedrop try [-c FILE] [--first N] FILE..." "and the usage is shown"
+# schema_missing_column: the header found, and skip_rows when a later
+# line within the first 20 has every mapped column
+printf 'Weekly sales report\nRetailer: ACME,,,\n\n%s\n7,11/21/2026,00012345678905,2,4.00\n' "$H" > "$T_TMP/d/pre.csv"
+{ i=1; while [ $i -le 20 ]; do echo "note $i"; i=$((i + 1)); done
+  echo "$H"; echo '7,11/21/2026,00012345678905,2,4.00'; } > "$T_TMP/d/deep.csv"
+cp "$T_TMP/d/pre.csv" "$T_TMP/d/deep.csv" "$S/landing/"
+"$TRADEDROP" once -c "$T_TMP/t.conf" 2> "$T_TMP/log2"
+t_is $? 1 "once exits 1: pre.csv and deep.csv quarantined"
+$PY - "$S/quarantine/$(tid c.csv)/reason.json" "$S/quarantine/$(tid pre.csv)/reason.json" "$S/quarantine/$(tid deep.csv)/reason.json" > "$T_TMP/why" <<'PY'
+import json, sys
+for f in sys.argv[1:]:
+    r = json.load(open(f))
+    print(r["code"], "|", r["message"], "|", r["detail"].get("skip_rows"))
+PY
+t_is "$(sed -n 1p "$T_TMP/why")" 'schema_missing_column | the header on line 1 lacks mapped column "Units"; the header found: "Store Nbr", "Week Ending", "UPC", "Qty", "Net Sales" | None' \
+	"reason.json: the message shows the header found"
+t_is "$(sed -n 2p "$T_TMP/why")" 'schema_missing_column | the header on line 1 lacks mapped columns "Store Nbr", "UPC", "Week Ending", "Units", "Net Sales" (line 4 has every mapped column: set skip_rows = 2 in [parse] to read it as the header); the header found: "Weekly sales report" | 2' \
+	"reason.json: a header further down suggests skip_rows (in the message and the detail)"
+t_is "$(sed -n 3p "$T_TMP/why")" 'schema_missing_column | the header on line 1 lacks mapped columns "Store Nbr", "UPC", "Week Ending", "Units", "Net Sales"; the header found: "note 1" | None' \
+	"reason.json: no suggestion for a header past the first 20 lines"
+sed 's/^\[watch\]$/[parse]\nskip_rows = 2\n&/' "$T_TMP/t.conf" > "$T_TMP/skip2.conf"
+"$TRADEDROP" try -c "$T_TMP/skip2.conf" "$T_TMP/d/pre.csv" > "$T_TMP/p.out" 2> "$T_TMP/p.err"
+t_is "$? $(wc -l < "$T_TMP/p.out" | tr -d ' ')" "0 1" "with the skip_rows suggested, the file is read"
+# already skipping: the suggestion counts the rows skipped too
+sed 's/^\[watch\]$/[parse]\nskip_rows = 1\n&/' "$T_TMP/t.conf" > "$T_TMP/skip1.conf"
+"$TRADEDROP" try -c "$T_TMP/skip1.conf" "$T_TMP/d/pre.csv" > /dev/null 2> "$T_TMP/p.err"
+t_grep "$T_TMP/p.err" '"Store Nbr", "UPC", "Week Ending", "Units", "Net Sales" (line 4 has every mapped column: set skip_rows = 2 in [parse] to read it as the header); the header found: "Retailer: ACME", "", "", ""' \
+	"with skip_rows = 1, the header found is line 2 and the suggestion still 2"
+# a header of many columns is shown cut
+{ i=1; while [ $i -le 60 ]; do printf 'Column number %d,' $i; i=$((i + 1)); done; echo x; } > "$T_TMP/d/wide.csv"
+"$TRADEDROP" try -c "$T_TMP/t.conf" "$T_TMP/d/wide.csv" > /dev/null 2> "$T_TMP/w.err"
+t_grep "$T_TMP/w.err" '"Column number 1", "Column number 2",' "a wide header: its first names shown"
+t_grep "$T_TMP/w.err" ', ... (5' "and how many more there are"
 t_done
