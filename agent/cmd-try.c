@@ -27,6 +27,7 @@
 #include "log.h"
 #include "store.h"
 #include "map.h"
+#include "match.h"
 #include "process.h"
 #include "intake.h"
 #include "deliver.h"
@@ -199,6 +200,29 @@ try_summary(const char *file, const struct proc_result *res)
 	td_buf_free(&b);
 }
 
+/* Why once would never take a landing file of this name, or NULL. */
+static const char *
+try_not_taken(const struct td_conf *c, const char *file)
+{
+	const char *base = strrchr(file, '/');
+	char * const *pat, * const *ign;
+	size_t npat, nign;
+
+	base = base ? base + 1 : file;
+	pat = td_conf_list(c, TDK_watch_pattern, &npat);
+	ign = td_conf_list(c, TDK_watch_ignore, &nign);
+	if (td_globs_match(ign, nign, base))
+		return "once would leave it in landing: its name matches "
+		    "[watch] ignore";
+	if (sidecar_is(base))
+		return "a checksum or signature sidecar, which once never "
+		    "takes as a transmission: it travels with its data file";
+	if (!td_globs_match(pat, npat, base))
+		return "once would leave it in landing: its name does not "
+		    "match [watch] pattern";
+	return NULL;
+}
+
 /*
  * Each file's attempts write to temporary files; what the last attempt
  * wrote is shown, and its records only when the file as a whole would be
@@ -215,11 +239,15 @@ try_one(struct mapper *m, const struct td_conf *c,
 	struct proc_result res;
 	struct proc_opts po;
 	char tid[TD_SHA256_HEX];
-	const char *base;
+	const char *base, *why;
 	int fd, r, rc = EXIT_ONCE_OK;
 
 	memset(&res, 0, sizeof(res));
 	ts->file = file;
+	if ((why = try_not_taken(c, file)) != NULL) {
+		fprintf(stderr, "%s: not a drop: %s\n", file, why);
+		return EXIT_ONCE_OK;	/* once leaves it in landing */
+	}
 	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0) {
 		fprintf(stderr, "tradedrop: %s: %s\n", file, strerror(errno));
 		return EXIT_ONCE_REJECTS;	/* once refuses it */

@@ -149,4 +149,23 @@ t_grep "$T_TMP/p.err" '"Store Nbr", "UPC", "Week Ending", "Units", "Net Sales" (
 "$TRADEDROP" try -c "$T_TMP/t.conf" "$T_TMP/d/wide.csv" > /dev/null 2> "$T_TMP/w.err"
 t_grep "$T_TMP/w.err" '"Column number 1", "Column number 2",' "a wide header: its first names shown"
 t_grep "$T_TMP/w.err" ', ... (5' "and how many more there are"
+# try verifies the sidecars beside the file, as once does
+sed 's/^\[watch\]$/[verify]\nchecksum = required\nsidecar_wait = 10m\n&/' "$T_TMP/t.conf" > "$T_TMP/req.conf"
+"$TRADEDROP" try -c "$T_TMP/req.conf" "$T_TMP/d/good.csv" > "$T_TMP/v.out" 2> "$T_TMP/v.err"
+t_is "$? $(wc -c < "$T_TMP/v.out" | tr -d ' ')" "1 0" "a required checksum missing: exit 1, nothing shown"
+t_is "$(cat "$T_TMP/v.err")" "$D/good.csv: no checksum sidecar beside it (NAME.sha256, NAME.sha512 or a SHA256SUMS or SHA512SUMS naming it): once would wait for one up to sidecar_wait (600s) after the file landed, then take it and refuse it:
+$D/good.csv: tier 2 checksum_missing: no checksum sidecar (good.csv.sha256, good.csv.sha512 or SHA256SUMS) arrived within sidecar_wait
+$D/good.csv: the whole file would be quarantined before it is parsed: nothing of it would be delivered" \
+	"try says once would wait for the sidecar, then refuse the file"
+(cd "$T_TMP/d" && sha256sum good.csv > good.csv.sha256)
+"$TRADEDROP" try -c "$T_TMP/req.conf" "$T_TMP/d/good.csv" > "$T_TMP/v.out" 2> "$T_TMP/v.err"
+t_is "$? $(wc -l < "$T_TMP/v.out" | tr -d ' ')" "0 1" "with its checksum beside it: exit 0, its record"
+t_grep "$T_TMP/v.err" "$D/good.csv: verified: checksum ok (sha256), signature off" "and says what was verified"
+"$TRADEDROP" try -c "$T_TMP/req.conf" "$T_TMP/d/good.csv.sha256" > "$T_TMP/v.out" 2> "$T_TMP/v.err"
+t_is "$? $(wc -c < "$T_TMP/v.out" | tr -d ' ')" "0 0" "try of a sidecar: exit 0, nothing, as once leaves it"
+t_grep "$T_TMP/v.err" "good.csv.sha256: not a drop: a checksum or signature sidecar" "and says it is not a drop"
+cp "$T_TMP/d/good.csv" "$T_TMP/d/up.csv.part"
+"$TRADEDROP" try -c "$T_TMP/t.conf" "$T_TMP/d/up.csv.part" > /dev/null 2> "$T_TMP/v.err"
+t_is "$? $(cat "$T_TMP/v.err")" "0 $D/up.csv.part: not a drop: once would leave it in landing: its name matches [watch] ignore" \
+	"try of a name once ignores says so"
 t_done
