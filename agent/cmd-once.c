@@ -138,6 +138,7 @@ cmd_once(int argc, char **argv)
 	struct td_conf *c;
 	struct td_ctx x;
 	sqlite3_stmt *s;
+	struct td_buf rj;
 	int64_t rejects;
 	int rc, left = 0, qfail = 0;
 
@@ -211,14 +212,20 @@ cmd_once(int argc, char **argv)
 			store_rollback(x.st);
 	}
 	td_failpoint("once_reported");
-	td_log(rc == 0 ? TD_LOG_INFO : TD_LOG_WARN, "once_done", "received=%u "
-	    "duplicate=%u quarantined=%u delivered=%u records=%llu dlq=%llu "
-	    "pending=%d waiting=%u unsettled=%u refused=%u exit=%d",
+	td_buf_init(&rj, 64, 0);
+	rej_counts_text(&x.run.rejections, &rj);
+	td_log(rc == 0 ? TD_LOG_INFO : TD_LOG_WARN, "once_done", rj.len == 0 ?
+	    "received=%u duplicate=%u quarantined=%u delivered=%u records=%llu "
+	    "dlq=%llu pending=%d waiting=%u unsettled=%u refused=%u exit=%d" :
+	    "received=%u duplicate=%u quarantined=%u delivered=%u records=%llu "
+	    "dlq=%llu pending=%d waiting=%u unsettled=%u refused=%u exit=%d "
+	    "rejections=%s",
 	    x.run.n_received, x.run.n_duplicate,
 	    x.run.n_quarantined,
 	    x.run.n_delivered, (unsigned long long)x.run.n_records,
 	    (unsigned long long)x.run.n_dlq, left, x.run.n_waiting, x.run.n_unsettled,
-	    x.run.n_refused, rc);
+	    x.run.n_refused, rc, td_buf_cstr(&rj));
+	td_buf_free(&rj);
 	/* the lock is still held: no other run sees the file go */
 	audit_close(x.audit);
 	x.audit = NULL;

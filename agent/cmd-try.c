@@ -1,11 +1,15 @@
 /*
- * cmd-try.c - the `try` command: the pipeline on sample files, without state.
+ * cmd-try.c - the `try` command: the pipeline on sample files, without
+ * state, and the verdict `once` would reach on each: verification of its
+ * sidecars, its records, its rejections, the file-level tier 2 codes, a
+ * summary, and the exit status `once` would have.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,11 +27,15 @@
 #include "log.h"
 #include "store.h"
 #include "map.h"
+#include "match.h"
 #include "process.h"
 #include "intake.h"
 #include "deliver.h"
 #include "backoff.h"
 #include "sftp.h"
+#include "num.h"
+#include "sidecar.h"
+#include "verify.h"
 #include "agent.h"
 
 struct trysink {
@@ -110,38 +118,252 @@ try_flush(FILE *tmp, FILE *f)
 		(void)!fwrite(b, 1, n, f);
 }
 
+/* The sidecars a required one is looked for among, as `once` says. */
+static void
+try_wait_note(const struct td_conf *c, const char *file, const char *code)
+{
+	int sig = strcmp(code, "signature_missing") == 0;
+
+	fprintf(stderr, "%s: no %s sidecar beside it (%s): once would wait "
+	    "for one up to sidecar_wait (%" PRIu64 "s) after the file landed, "
+	    "then take it and refuse it:\n", file, sig ? "signature" :
+	    "checksum", sig ? "NAME.minisig" : "NAME.sha256, NAME.sha512 or a "
+	    "SHA256SUMS or SHA512SUMS naming it",
+	    td_conf_u64(c, TDK_verify_sidecar_wait));
+}
+
+/*
+ * Verify path against the sidecars beside it per [verify], as intake
+ * does with those claimed with a file: v->code is the tier 2 code when
+ * it would be refused. tid gets its SHA-256. Returns 0 or TD_ERR_IO.
+ */
+static int
+try_verify(const struct td_conf *c, const struct minisign_key *keys,
+    size_t nkeys, const char *path, int fd, char tid[TD_SHA256_HEX],
+    struct verification *v)
+{
+	struct sidecars sc;
+	char *dir, sha512hex[129];
+	const char *base = strrchr(path, '/');
+	uint8_t b2[64];
+	uint64_t size;
+	int r;
+
+	dir = base == NULL ? xstrdup(".") : base == path ? xstrdup("/") :
+	    xstrndup(path, (size_t)(base - path));
+	base = base ? base + 1 : path;
+	sidecar_find(dir, base, &sc);
+	r = intake_hash_fd(fd, sidecar_wants(&sc), tid, sha512hex, b2, &size);
+	if (r == 0 && lseek(fd, 0, SEEK_SET) != 0)
+		r = TD_ERR_IO;
+	if (r == 0)
+		sidecar_verify(c, keys, nkeys, dir, base, &sc, tid,
+		    sha512hex[0] ? sha512hex : NULL, b2, v);
+	sidecar_free(&sc);
+	x_free(dir);
+	return r;
+}
+
+/* What was checked, when a sidecar was: one line. */
+static void
+try_verified(const char *file, const struct verification *v)
+{
+	if (strcmp(v->checksum, "ok") != 0 && strcmp(v->signature, "ok") != 0)
+		return;
+	fprintf(stderr, "%s: verified: checksum %s%s%s%s, signature %s%s%s\n",
+	    file, v->checksum, v->checksum_algo ? " (" : "",
+	    v->checksum_algo ? v->checksum_algo : "", v->checksum_algo ? ")" :
+	    "", v->signature, v->key_id[0] ? ", key id " : "", v->key_id);
+}
+
+/*
+ * The summary of a file: rows read, records, rejections by code, the
+ * control totals and the period covered.
+ */
+static void
+try_summary(const char *file, const struct proc_result *res)
+{
+	char q[TD_DEC_STRMAX], a[TD_DEC_STRMAX];
+	struct td_buf b;
+
+	td_buf_init(&b, 64, 0);
+	rej_counts_text(&res->by_code, &b);
+	td_dec_format(&res->quantity, q, sizeof(q));
+	td_dec_format(&res->amount, a, sizeof(a));
+	fprintf(stderr, "%s: summary: rows %llu, records %llu, rejected %llu"
+	    "%s%s%s; quantity %s, amount %s; period %s%s%s\n", file,
+	    (unsigned long long)res->rows, (unsigned long long)res->records,
+	    (unsigned long long)res->rejected, b.len ? " (" : "",
+	    td_buf_cstr(&b), b.len ? ")" : "", q, res->has_amount ? a : "none",
+	    res->first_date[0] ? res->first_date : "none",
+	    res->first_date[0] ? " to " : "", res->last_date);
+	td_buf_free(&b);
+}
+
+/* Why once would never take a landing file of this name, or NULL. */
+static const char *
+try_not_taken(const struct td_conf *c, const char *file)
+{
+	const char *base = strrchr(file, '/');
+	char * const *pat, * const *ign;
+	size_t npat, nign;
+
+	base = base ? base + 1 : file;
+	pat = td_conf_list(c, TDK_watch_pattern, &npat);
+	ign = td_conf_list(c, TDK_watch_ignore, &nign);
+	if (td_globs_match(ign, nign, base))
+		return "once would leave it in landing: its name matches "
+		    "[watch] ignore";
+	if (sidecar_is(base))
+		return "a checksum or signature sidecar, which once never "
+		    "takes as a transmission: it travels with its data file";
+	if (!td_globs_match(pat, npat, base))
+		return "once would leave it in landing: its name does not "
+		    "match [watch] pattern";
+	return NULL;
+}
+
 /*
  * Each file's attempts write to temporary files; what the last attempt
  * wrote is shown, and its records only when the file as a whole would be
  * taken: a file `once` would quarantine (Tier 2) shows its rejections,
- * then the verdict, and no record.
+ * then the verdict, and no record. A file that fails verification is
+ * not parsed, as in `once`.
  */
+static int
+try_one(struct mapper *m, const struct td_conf *c,
+    const struct minisign_key *keys, size_t nkeys, const char *file,
+    uint64_t first, struct trysink *ts, const struct proc_sink *sink)
+{
+	struct verification v;
+	struct proc_result res;
+	struct proc_opts po;
+	char tid[TD_SHA256_HEX];
+	const char *base, *why;
+	int fd, r, rc = EXIT_ONCE_OK;
+
+	memset(&res, 0, sizeof(res));
+	ts->file = file;
+	if ((why = try_not_taken(c, file)) != NULL) {
+		fprintf(stderr, "%s: not a drop: %s\n", file, why);
+		return EXIT_ONCE_OK;	/* once leaves it in landing */
+	}
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "tradedrop: %s: %s\n", file, strerror(errno));
+		return EXIT_ONCE_REJECTS;	/* once refuses it */
+	}
+	if (try_verify(c, keys, nkeys, file, fd, tid, &v) != 0) {
+		fprintf(stderr, "tradedrop: %s: %s\n", file, strerror(errno));
+		close(fd);
+		return EXIT_ONCE_REJECTS;
+	}
+	if (v.code != NULL) {
+		if (strcmp(v.code, "checksum_missing") == 0 ||
+		    strcmp(v.code, "signature_missing") == 0)
+			try_wait_note(c, file, v.code);
+		fprintf(stderr, "%s: tier 2 %s: %s\n", file, v.code, v.msg);
+		fprintf(stderr, "%s: the whole file would be quarantined before "
+		    "it is parsed: nothing of it would be delivered\n", file);
+		close(fd);
+		return EXIT_ONCE_REJECTS;
+	}
+	try_verified(file, &v);
+	base = strrchr(file, '/');
+	base = base ? base + 1 : file;
+	memset(&po, 0, sizeof(po));
+	po.transmission_id = tid;
+	po.file = base;
+	po.batch_records = td_conf_u64(c, TDK_output_batch_records);
+	po.max_rows = first;
+	/* with encoding = auto a document may have to start over as
+	 * windows-1252 (try_reset again): only the last attempt counts */
+	(void)try_reset(ts, 0);
+	r = process_file(m, c, fd, &po, sink, &res);
+	close(fd);
+	fflush(ts->out);
+	fflush(ts->err);
+	if (r == 0 && res.t2code == NULL)
+		try_flush(ts->out, stdout);
+	fflush(stdout);
+	try_flush(ts->err, stderr);
+	if (r != 0) {
+		fprintf(stderr, "tradedrop: %s: %s\n", file, td_strerror(r));
+		rc = r == TD_ERR_NOSPACE ? EXIT_ONCE_UNDELIVERED :
+		    EXIT_INTERNAL;
+	} else if (res.t2code != NULL) {
+		fprintf(stderr, "%s: tier 2 %s: %s\n", file, res.t2code,
+		    res.t2msg);
+		fprintf(stderr, "%s: the whole file would be quarantined: "
+		    "none of its records is shown, none would be "
+		    "delivered\n", file);
+		rc = EXIT_ONCE_REJECTS;
+	} else {
+		fprintf(stderr, "%s: accepted: once would deliver %llu "
+		    "record%s and dead-letter %llu row%s\n", file,
+		    (unsigned long long)res.records, res.records == 1 ? "" :
+		    "s", (unsigned long long)res.rejected,
+		    res.rejected == 1 ? "" : "s");
+		if (res.rejected > 0)
+			rc = EXIT_ONCE_REJECTS;
+	}
+	if (r == 0 && res.partial)
+		fprintf(stderr, "%s: partial: --first %" PRIu64 " stopped it "
+		    "after %" PRIu64 " rows: the verdict and the summary are "
+		    "of those rows only\n", file, first, first);
+	if (r == 0)
+		try_summary(file, &res);
+	proc_result_clear(&res);
+	return rc;
+}
+
 int
 cmd_try(int argc, char **argv)
 {
-	const char *path;
+	static const struct option longopts[] = {
+		{ "first", required_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static const char usage[] = "usage: tradedrop try [-c FILE] "
+	    "[--first N] FILE...\n";
+	const char *path = td_default_conf();
 	struct td_conf *c;
 	struct mapper *m = NULL;
+	struct minisign_key *keys = NULL;
 	struct trysink ts;
 	struct proc_sink sink;
-	struct proc_result res;
-	struct proc_opts po;
-	char tid[TD_SHA256_HEX], *err = NULL;
-	const char *base;
-	int i, fd, r, rc = 0;
+	char *err = NULL;
+	uint64_t first = 0;
+	size_t nkeys = 0;
+	int i, ch, r, rc = EXIT_ONCE_OK;
 
-	if (cmd_conf_opt(argc, argv, "try [-c FILE] FILE...", &path, NULL,
-	    NULL) != 0)
-		return EXIT_USAGE;
+	while ((ch = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'f':
+			if (td_parse_u64(optarg, strlen(optarg), 1, UINT64_MAX,
+			    &first) == 0)
+				break;
+			fprintf(stderr, "tradedrop: --first %s: not a number of "
+			    "rows from 1\n", optarg);
+			/* FALLTHROUGH */
+		default:
+			fputs(usage, stderr);
+			return EXIT_USAGE;
+		}
+	}
 	if (optind == argc) {
-		fprintf(stderr, "usage: tradedrop try [-c FILE] FILE...\n");
+		fputs(usage, stderr);
 		return EXIT_USAGE;
 	}
 	if ((c = td_load_conf_or_report(path)) == NULL)
 		return EXIT_USAGE;
-	if (mapper_new(c, &m, &err) != 0) {
+	if (mapper_new(c, &m, &err) != 0 ||
+	    sidecar_load_keys(c, &keys, &nkeys, &err) != 0) {
 		fprintf(stderr, "tradedrop: %s: %s\n", path, err);
 		x_free(err);
+		mapper_free(m);
 		td_conf_free(c);
 		return EXIT_USAGE;
 	}
@@ -152,52 +374,10 @@ cmd_try(int argc, char **argv)
 	sink.reject = try_reject;
 	sink.reset = try_reset;
 	sink.arg = &ts;
+	/* the worst outcome, as once's: 4 over 3 over 1 over 0 */
 	for (i = optind; i < argc; i++) {
-		ts.file = argv[i];
-		if ((fd = open(argv[i], O_RDONLY | O_CLOEXEC)) < 0) {
-			fprintf(stderr, "tradedrop: %s: %s\n", argv[i],
-			    strerror(errno));
-			rc = 1;
-			continue;
-		}
-		if (td_sha256_fd(fd, tid) != 0 || lseek(fd, 0, SEEK_SET) != 0) {
-			fprintf(stderr, "tradedrop: %s: %s\n", argv[i],
-			    strerror(errno));
-			close(fd);
-			rc = 1;
-			continue;
-		}
-		base = strrchr(argv[i], '/');
-		base = base ? base + 1 : argv[i];
-		memset(&po, 0, sizeof(po));
-		po.transmission_id = tid;
-		po.file = base;
-		po.batch_records = td_conf_u64(c, TDK_output_batch_records);
-		/* with encoding = auto a document may have to start over as
-		 * windows-1252 (try_reset again): only the last attempt counts */
-		(void)try_reset(&ts, 0);
-		r = process_file(m, c, fd, &po, &sink, &res);
-		fflush(ts.out);
-		fflush(ts.err);
-		if (r == 0 && res.t2code == NULL)
-			try_flush(ts.out, stdout);
-		try_flush(ts.err, stderr);
-		if (r != 0) {
-			fprintf(stderr, "tradedrop: %s: %s\n", argv[i],
-			    td_strerror(r));
-			rc = 1;
-		} else if (res.t2code != NULL) {
-			fprintf(stderr, "%s: tier 2 %s: %s\n", argv[i],
-			    res.t2code, res.t2msg);
-			fprintf(stderr, "%s: the whole file would be quarantined: "
-			    "none of its records is shown, none would be "
-			    "delivered\n", argv[i]);
-			rc = 1;
-		}
-		if (ts.rejected > 0)
-			rc = 1;
-		proc_result_clear(&res);
-		close(fd);
+		r = try_one(m, c, keys, nkeys, argv[i], first, &ts, &sink);
+		rc = r > rc ? r : rc;
 	}
 	fflush(stdout);
 	if (ts.out != NULL) {
@@ -205,8 +385,8 @@ cmd_try(int argc, char **argv)
 		fclose(ts.err);
 	}
 	td_buf_free(&ts.buf);
+	x_free(keys);
 	mapper_free(m);
 	td_conf_free(c);
 	return rc;
 }
-

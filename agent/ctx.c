@@ -194,5 +194,6 @@ ctx_run_reset(struct td_ctx *x)
 	for (i = 0; i < x->run.nrefused; i++)
 		x_free(x->run.refused[i]);
 	x_free(x->run.refused);
+	rej_counts_free(&x->run.rejections);
 	memset(&x->run, 0, sizeof(x->run));
 }

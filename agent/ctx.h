@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "process.h"
+
 struct td_conf;
 struct store;
 struct mapper;
@@ -28,6 +30,7 @@ struct td_run {
 	unsigned	 n_unsettled;	/* landing files still changing */
 	unsigned	 n_refused;	/* landing entries refused */
 	uint64_t	 n_records, n_dlq;
+	struct rej_counts rejections;	/* n_dlq by code */
 	char		**refused;	/* landing entries refused: logged once */
 	size_t		 nrefused;
 	int		 paused;	/* disk or outbox full: take nothing new */

@@ -535,6 +535,8 @@ reject_batch(struct td_ctx *x, const struct tx *t, uint64_t seq,
 	td_buf_free(&b);
 	if (r == 0) {
 		x->run.n_dlq += nrec;
+		rej_counts_add(&x->run.rejections, "rejected_by_reconciler",
+		    nrec);
 		td_log(TD_LOG_ERROR, "batch_rejected", "file=%s batch=%llu "
 		    "records=%llu status=%ld code=rejected_by_reconciler",
 		    t->name, (unsigned long long)seq,

@@ -110,12 +110,9 @@ claim_sidecars(struct td_ctx *x, const char *dir, const char *name)
 
 /* ---------------------------------------------------------- receive */
 
-/*
- * SHA-256 (and as wanted SHA-512, BLAKE2b-512) of what fd reads from its
- * start, made durable.
- */
-static int
-hash_fd(int fd, unsigned want, char tid[TD_SHA256_HEX],
+/* See intake.h. */
+int
+intake_hash_fd(int fd, unsigned want, char tid[TD_SHA256_HEX],
     char sha512hex[129], uint8_t b2[64], uint64_t *size)
 {
 	struct td_sha256 h;
@@ -308,7 +305,7 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 		goto giveback;
 	}
 	want = sidecar_wants_of(x, wdir, name);
-	r = hash_fd(fd, want, tid, sha512hex, b2, &size);
+	r = intake_hash_fd(fd, want, tid, sha512hex, b2, &size);
 	if (r != 0) {
 		char msg[128];
 
@@ -345,7 +342,7 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 		/* a sidecar arrived meanwhile that needs another hash */
 		path = xasprintf("%s/%s", wdir, name);
 		if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
-		    hash_fd(fd, sidecar_wants(&sc), tid, sha512hex, b2,
+		    intake_hash_fd(fd, sidecar_wants(&sc), tid, sha512hex, b2,
 		    &size) != 0)
 			r = TD_ERR_IO;
 		if (fd >= 0)
@@ -642,8 +639,11 @@ quarantine(struct td_ctx *x, const struct tx *t, const char *code,
 	    "\"received_at\":\"%s\",\"integration\":",
 	    (unsigned long long)t->size, t->id, ts);
 	td_json_str(&b, x->integration, strlen(x->integration));
-	td_buf_printf(&b, ",\"records\":%llu,\"rejected\":%llu}\n",
-	    (unsigned long long)res->rows, (unsigned long long)res->rejected);
+	td_buf_printf(&b, ",\"records\":%llu,\"rejected\":%llu,"
+	    "\"rejections\":", (unsigned long long)res->rows,
+	    (unsigned long long)res->rejected);
+	rej_counts_json(&res->by_code, &b);
+	td_buf_puts(&b, "}\n");
 
 	r = TD_ERR_IO;
 	if (td_mkdirs(qdir, 0750) != 0)
@@ -688,9 +688,13 @@ quarantine(struct td_ctx *x, const struct tx *t, const char *code,
 	if (r == 0) {
 		td_failpoint("transmission_quarantined");
 		x->run.n_quarantined++;
-		td_log(TD_LOG_WARN, "file_quarantined", "file=%s "
-		    "transmission_id=%s tier=2 code=%s message=%s", t->name,
-		    t->id, code, msg);
+		td_buf_reset(&b);
+		rej_counts_text(&res->by_code, &b);
+		td_log(TD_LOG_WARN, "file_quarantined", res->rejected == 0 ?
+		    "file=%s transmission_id=%s tier=2 code=%s message=%s" :
+		    "file=%s transmission_id=%s tier=2 code=%s message=%s "
+		    "rejections=%s", t->name, t->id, code, msg,
+		    td_buf_cstr(&b));
 	}
  out:
 	if (r != 0)
@@ -866,8 +870,10 @@ process_one(struct td_ctx *x, const char *tid)
 		if ((r = sync_fs(x->state_dir)) == 0)
 			r = quarantine(x, &t, res.t2code, res.t2msg,
 			    res.t2detail, &res);
-		if (r == 0)
+		if (r == 0) {
 			x->run.n_dlq += res.rejected;
+			rej_counts_merge(&x->run.rejections, &res.by_code);
+		}
 		goto out;
 	}
 
@@ -935,10 +941,15 @@ process_one(struct td_ctx *x, const char *tid)
 	td_failpoint("transmission_parsed");
 	x->run.n_records += res.records;
 	x->run.n_dlq += res.rejected;
+	rej_counts_merge(&x->run.rejections, &res.by_code);
+	td_buf_reset(&ps.line);
+	rej_counts_text(&res.by_code, &ps.line);
 	td_log(res.rejected ? TD_LOG_WARN : TD_LOG_INFO, "file_parsed",
-	    "file=%s transmission_id=%s records=%llu dlq=%llu batches=%zu",
-	    t.name, t.id, (unsigned long long)res.records,
-	    (unsigned long long)res.rejected, nb);
+	    res.rejected == 0 ? "file=%s transmission_id=%s records=%llu "
+	    "dlq=%llu batches=%zu" : "file=%s transmission_id=%s records=%llu "
+	    "dlq=%llu batches=%zu rejections=%s", t.name, t.id,
+	    (unsigned long long)res.records, (unsigned long long)res.rejected,
+	    nb, td_buf_cstr(&ps.line));
  out:
 	if (ps.dlq != NULL)
 		fclose(ps.dlq);

@@ -12,6 +12,8 @@
 #ifndef TD_INTAKE_H
 #define TD_INTAKE_H
 
+#include <stdint.h>
+
 #include "ctx.h"
 
 struct td_buf;
@@ -19,6 +21,14 @@ struct rejection;
 /* Append one dead-letter line (JSON and a newline) for a rejection. */
 void	intake_rejection_json(struct td_buf *, const char *tid,
 	    const char *file, const char *member, const struct rejection *);
+
+/*
+ * SHA-256 (and as sidecars want, SC_WANT_*: SHA-512, BLAKE2b-512) of
+ * what fd reads from its start, made durable; `try` verifies with them
+ * as intake does.
+ */
+int	intake_hash_fd(int fd, unsigned want, char tid[65], char sha512hex[129],
+	    uint8_t b2[64], uint64_t *size);
 
 /* Finish what a previous run left in work/. */
 int	intake_recover(struct td_ctx *);

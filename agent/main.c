@@ -31,7 +31,7 @@ static const struct command {
 	    "validate the configuration; --dump prints it, secrets redacted" },
 	{ "once", cmd_once, "once [-c FILE] [--reinitialise]",
 	    "process everything in landing/, deliver, exit" },
-	{ "try", cmd_try, "try [-c FILE] FILE...",
+	{ "try", cmd_try, "try [-c FILE] [--first N] FILE...",
 	    "dry run on sample files: canonical NDJSON on stdout" },
 	{ "status", cmd_status, "status [-c FILE] [--json]",
 	    "counts per outcome, outbox backlog, oldest pending age" },

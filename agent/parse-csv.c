@@ -4,6 +4,10 @@
  * header row bound by name, and every row after it emitted with its
  * physical line. A row that is not valid CSV is emitted as rejected with
  * a message naming the field (by number and header name) and the limit.
+ * A header that lacks a mapped column is refused only after a look at
+ * the rows after it, up to line PROBE_LINES, streaming: when one of them
+ * has every mapped column, the refusal suggests the skip_rows that reads
+ * it as the header.
  */
 #include "config.h"
 
@@ -16,25 +20,39 @@
 #include "map.h"
 #include "parser.h"
 
+#define PROBE_LINES	20	/* where a header is looked for */
+
 struct pcsv {
 	struct emitter	*e;
 	struct csv	*p;
 	struct csv_opts	 co;		/* the limits, for messages */
 	uint64_t	 skip;		/* rows still to skip */
+	uint64_t	 skip_rows;	/* as configured */
 	int		 need_header;
-	char		**hdr;		/* the document's header */
+	struct td_field	*hdr;		/* the document's header (copies) */
 	size_t		 nhdr;
+	/* the header lacks a mapped column: rows after it are looked at */
+	int		 probing;
+	uint64_t	 hdr_line;
+	uint64_t	 probed;	/* rows looked at */
 };
 
 /* Keep the header's names: messages name a column by them. */
 static void
 header_keep(struct pcsv *pc, const struct csv_rec *rec)
 {
+	char *copy;
 	size_t i;
 
 	pc->hdr = xcalloc(rec->nf, sizeof(*pc->hdr));
-	for (i = 0; i < rec->nf; i++)
-		pc->hdr[i] = xstrndup(rec->f[i].p, rec->f[i].len);
+	for (i = 0; i < rec->nf; i++) {
+		/* a NUL may be inside: copied by length */
+		copy = xmalloc(rec->f[i].len + 1);
+		memcpy(copy, rec->f[i].p, rec->f[i].len);
+		copy[rec->f[i].len] = '\0';
+		pc->hdr[i].p = copy;
+		pc->hdr[i].len = rec->f[i].len;
+	}
 	pc->nhdr = rec->nf;
 }
 
@@ -51,7 +69,7 @@ csv_problem(const struct pcsv *pc, const struct csv_rec *rec, char *buf,
 
 	if (f > 0 && f <= pc->nhdr)
 		snprintf(col, sizeof(col), "field %zu (\"%s\")", f,
-		    mapper_shown(pc->hdr[f - 1], strlen(pc->hdr[f - 1]), show,
+		    mapper_shown(pc->hdr[f - 1].p, pc->hdr[f - 1].len, show,
 		    sizeof(show)));
 	else
 		snprintf(col, sizeof(col), "field %zu", f);
@@ -97,7 +115,45 @@ pcsv_header(struct pcsv *pc, const struct csv_rec *rec)
 		    (unsigned long long)rec->line, csv_errcode(rec->err), why);
 	}
 	header_keep(pc, rec);
+	if (rec->line < PROBE_LINES &&
+	    emit_header_fits(pc->e, rec->f, rec->nf) == TD_ERR_FORMAT) {
+		pc->probing = 1;
+		pc->hdr_line = rec->line;
+		return 0;
+	}
 	return emit_header(pc->e, rec->f, rec->nf, rec->line);
+}
+
+/*
+ * Refuse the header kept, suggesting the row at line (0: none), the
+ * probed-th after it, when that has every mapped column.
+ */
+static int
+pcsv_refuse(struct pcsv *pc, uint64_t line)
+{
+	char hint[128];
+
+	pc->probing = 0;
+	if (line == 0)
+		return emit_header(pc->e, pc->hdr, pc->nhdr, pc->hdr_line);
+	snprintf(hint, sizeof(hint), "line %llu has every mapped column: set "
+	    "skip_rows = %llu in [parse] to read it as the header",
+	    (unsigned long long)line,
+	    (unsigned long long)(pc->skip_rows + pc->probed));
+	return emit_header_hint(pc->e, pc->hdr, pc->nhdr, pc->hdr_line, hint,
+	    pc->skip_rows + pc->probed);
+}
+
+/* A row after a header that lacks a mapped column: is it the header? */
+static int
+pcsv_probe(struct pcsv *pc, const struct csv_rec *rec)
+{
+	if (rec->line > PROBE_LINES)
+		return pcsv_refuse(pc, 0);
+	pc->probed++;
+	if (rec->err == 0 && emit_header_fits(pc->e, rec->f, rec->nf) == 0)
+		return pcsv_refuse(pc, rec->line);
+	return 0;
 }
 
 static int
@@ -113,6 +169,8 @@ pcsv_record(void *arg, const struct csv_rec *rec)
 	}
 	if (pc->need_header)
 		return pcsv_header(pc, rec);
+	if (pc->probing)
+		return pcsv_probe(pc, rec);
 	pr.f = rec->f;
 	pr.nf = rec->nf;
 	pr.pos = rec->line;
@@ -139,7 +197,7 @@ pcsv_free(void *state)
 	if (pc == NULL)
 		return;
 	for (i = 0; i < pc->nhdr; i++)
-		x_free(pc->hdr[i]);
+		x_free((char *)pc->hdr[i].p);
 	x_free(pc->hdr);
 	csv_free(pc->p);
 	x_free(pc);
@@ -159,7 +217,7 @@ pcsv_open(void **state, const struct td_conf *c, struct emitter *e)
 	pc->co.max_fields = (size_t)td_conf_u64(c, TDK_parse_max_fields);
 	if ((pc->p = csv_new(&pc->co)) == NULL)
 		td_fatal("csv_new: bad options");	/* the config checks them */
-	pc->skip = td_conf_u64(c, TDK_parse_skip_rows);
+	pc->skip = pc->skip_rows = td_conf_u64(c, TDK_parse_skip_rows);
 	pc->need_header = td_conf_u64(c, TDK_parse_header) != 0;
 	*state = pc;
 	/* without a header, columns are named by number from the start */
@@ -182,6 +240,8 @@ pcsv_finish(void *state)
 
 	if ((r = csv_finish(pc->p, pcsv_record, pc)) != 0)
 		return r;
+	if (pc->probing)
+		return pcsv_refuse(pc, 0);
 	if (pc->need_header)
 		return emit_fail(pc->e, "empty_file", "the document has no "
 		    "header row");

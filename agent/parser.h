@@ -84,6 +84,21 @@ extern const struct parser_ops parser_csv;
  */
 int	 emit_header(struct emitter *, const struct td_field *names, size_t n,
 	    uint64_t pos);
+/*
+ * emit_header, refusing a header that lacks a mapped column with a hint
+ * of the parser's (NULL: none) and the skip_rows it suggests (0: none),
+ * for the message and reason.json's detail.
+ */
+int	 emit_header_hint(struct emitter *, const struct td_field *names,
+	    size_t n, uint64_t pos, const char *hint, uint64_t skip_rows);
+/*
+ * Whether names would bind the document's columns, without refusing
+ * anything: 0, TD_ERR_FORMAT (a mapped column missing), TD_ERR_EXISTS
+ * (one named twice), TD_ERR_INVAL (a file name that is not UTF-8). A
+ * parser looks ahead with it for a header further down.
+ */
+int	 emit_header_fits(struct emitter *, const struct td_field *names,
+	    size_t n);
 /* One record: mapped into the batch, or rejected (Tier 3). 0 or 1. */
 int	 emit_record(struct emitter *, const struct prec *);
 /*

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -36,6 +37,7 @@ struct emitter {
 	struct proc_result	*res;
 	struct proc_doc		*pd;
 	uint64_t		 batch_records;
+	uint64_t		 max_rows;	/* 0: all */
 	struct td_buf		*cur;		/* batch being filled */
 	uint64_t		 curn;
 	struct batch_totals	 bt;		/* its control totals */
@@ -104,10 +106,13 @@ emit_fail(struct emitter *e, const char *code, const char *fmt, ...)
 	return 1;
 }
 
-/* reason.json's detail of a refused header: it, its line, the member. */
+/*
+ * reason.json's detail of a refused header: it, its line, the member,
+ * and the skip_rows that would read the header suggested, if one is.
+ */
 static char *
 header_detail(const struct emitter *e, const struct td_field *names,
-    size_t n, uint64_t pos)
+    size_t n, uint64_t pos, uint64_t skip_rows)
 {
 	struct td_buf d;
 	size_t i;
@@ -126,17 +131,65 @@ header_detail(const struct emitter *e, const struct td_field *names,
 	if (e->doc.member == NULL || td_json_str(&d, e->doc.member,
 	    strlen(e->doc.member)) != 0)
 		td_buf_puts(&d, "null");
+	if (skip_rows > 0)
+		td_buf_printf(&d, ",\"skip_rows\":%llu",
+		    (unsigned long long)skip_rows);
 	td_buf_putc(&d, '}');
 	s = xstrdup(td_buf_cstr(&d));
 	td_buf_free(&d);
 	return s;	/* transferred */
 }
 
+/*
+ * The header found, for a message: its names quoted and shown safely,
+ * as many as fit in about 200 bytes, then how many more there are.
+ */
+static const char *
+header_shown(const struct td_field *names, size_t n, char *buf, size_t bufsz)
+{
+	char show[64];
+	size_t i, len = 0;
+	int w;
+
+	buf[0] = '\0';
+	for (i = 0; i < n; i++) {
+		mapper_shown(names[i].p, names[i].len, show, sizeof(show));
+		if (len + strlen(show) + 8 > 200 && i > 0)
+			break;
+		w = snprintf(buf + len, bufsz - len, "%s\"%s\"", i ? ", " : "",
+		    show);
+		if (w < 0 || (size_t)w >= bufsz - len)
+			break;
+		len += (size_t)w;
+	}
+	if (i < n)
+		snprintf(buf + len, bufsz - len, ", ... (%zu more)", n - i);
+	return buf;
+}
+
+int
+emit_header_fits(struct emitter *e, const struct td_field *names, size_t n)
+{
+	char *missing;
+	int r;
+
+	r = mapper_begin(e->m, &e->doc, names, n, &missing);
+	x_free(missing);
+	return r;
+}
+
 int
 emit_header(struct emitter *e, const struct td_field *names, size_t n,
     uint64_t pos)
 {
-	char *missing;
+	return emit_header_hint(e, names, n, pos, NULL, 0);
+}
+
+int
+emit_header_hint(struct emitter *e, const struct td_field *names, size_t n,
+    uint64_t pos, const char *hint, uint64_t skip_rows)
+{
+	char *missing, shown[300];
 	int r;
 
 	r = mapper_begin(e->m, &e->doc, names, n, &missing);
@@ -145,15 +198,20 @@ emit_header(struct emitter *e, const struct td_field *names, size_t n,
 	if (r == TD_ERR_FORMAT || r == TD_ERR_EXISTS) {
 		if (r == TD_ERR_FORMAT)
 			emit_fail(e, "schema_missing_column", "the header on "
-			    "%s %llu lacks mapped column%s %s",
-			    e->ops->position, (unsigned long long)pos,
-			    strchr(missing, ',') ? "s" : "", missing);
+			    "%s %llu lacks mapped column%s %s%s%s%s; the header "
+			    "found: %s", e->ops->position,
+			    (unsigned long long)pos,
+			    strchr(missing, ',') ? "s" : "", missing,
+			    hint ? " (" : "", hint ? hint : "", hint ? ")" : "",
+			    n ? header_shown(names, n, shown, sizeof(shown)) :
+			    "none");
 		else
 			emit_fail(e, "schema_ambiguous_column", "the header "
 			    "on %s %llu has a mapped column more than once: "
 			    "%s", e->ops->position, (unsigned long long)pos,
 			    missing);
-		e->res->t2detail = header_detail(e, names, n, pos);
+		e->res->t2detail = header_detail(e, names, n, pos,
+		    r == TD_ERR_FORMAT ? skip_rows : 0);
 		x_free(missing);
 		return 1;
 	}
@@ -173,6 +231,7 @@ emit_reject(struct emitter *e, const struct prec *pr, const char *code,
 
 	e->res->rejected++;
 	e->pd->rejected++;
+	rej_counts_add(&e->res->by_code, code, 1);
 	memset(&rj, 0, sizeof(rj));
 	rj.tier = 3;
 	rj.code = code;
@@ -188,18 +247,47 @@ emit_reject(struct emitter *e, const struct prec *pr, const char *code,
 	return 0;
 }
 
+/*
+ * Widen the period covered with the txn_date of a record line just
+ * mapped. `,"txn_date":"` cannot stand inside a JSON string (a quote
+ * there follows a backslash), so its first occurrence is the field.
+ */
+static void
+note_period(struct proc_result *res, const char *line, size_t len)
+{
+	static const char key[] = ",\"txn_date\":\"";
+	const char *p;
+	size_t dl = sizeof(res->first_date) - 1;
+
+	p = memmem(line, len, key, sizeof(key) - 1);
+	if (p == NULL || (size_t)(line + len - p) < sizeof(key) + dl ||
+	    p[sizeof(key) - 1 + dl] != '"')
+		return;
+	p += sizeof(key) - 1;
+	if (res->first_date[0] == '\0' || memcmp(p, res->first_date, dl) < 0)
+		memcpy(res->first_date, p, dl);
+	if (res->last_date[0] == '\0' || memcmp(p, res->last_date, dl) > 0)
+		memcpy(res->last_date, p, dl);
+}
+
 int
 emit_record(struct emitter *e, const struct prec *pr)
 {
 	struct proc_result *res = e->res;
+	size_t at;
 	int r;
 
+	if (e->max_rows != 0 && res->rows >= e->max_rows) {
+		res->partial = 1;
+		return 1;
+	}
 	res->rows++;
 	e->pd->rows++;
 	if (pr->code != NULL)
 		return emit_reject(e, pr, pr->code, pr->msg);
 	if (e->cur == NULL)
 		e->cur = e->sink->buffer(e->sink->arg);
+	at = e->cur->len;
 	r = mapper_map(e->m, pr->f, pr->nf, e->pd->rows, pr->pos, e->cur,
 	    &e->mr);
 	if (r < 0) {
@@ -210,6 +298,7 @@ emit_record(struct emitter *e, const struct prec *pr)
 		return emit_reject(e, pr, e->mr.code, e->mr.msg);
 	res->records++;
 	e->pd->records++;
+	note_period(res, e->cur->p + at, e->cur->len - at);
 	if (td_dec_add(&res->quantity, &e->mr.quantity) != 0 ||
 	    (e->mr.has_amount &&
 	    td_dec_add(&res->amount, &e->mr.amount) != 0))
@@ -249,6 +338,94 @@ parser_find(const char *format)
 }
 
 void
+rej_counts_add(struct rej_counts *rc, const char *code, uint64_t n)
+{
+	size_t i;
+
+	for (i = 0; i < rc->n; i++)
+		if (strcmp(rc->v[i].code, code) == 0)
+			break;
+	if (i == rc->n) {
+		rc->v = xreallocarray(rc->v, rc->n + 1, sizeof(*rc->v));
+		snprintf(rc->v[i].code, sizeof(rc->v[i].code), "%s", code);
+		rc->v[i].n = 0;
+		rc->n++;
+	}
+	rc->v[i].n += n;
+}
+
+void
+rej_counts_merge(struct rej_counts *dst, const struct rej_counts *src)
+{
+	size_t i;
+
+	for (i = 0; i < src->n; i++)
+		rej_counts_add(dst, src->v[i].code, src->v[i].n);
+}
+
+void
+rej_counts_free(struct rej_counts *rc)
+{
+	x_free(rc->v);
+	rc->v = NULL;
+	rc->n = 0;
+}
+
+static int
+rej_count_cmp(const void *a, const void *b)
+{
+	const struct rej_count *x = *(const struct rej_count * const *)a;
+	const struct rej_count *y = *(const struct rej_count * const *)b;
+
+	if (x->n != y->n)
+		return x->n > y->n ? -1 : 1;
+	return strcmp(x->code, y->code);
+}
+
+/* The counts in their order of report: most frequent first. */
+static const struct rej_count **
+rej_counts_sorted(const struct rej_counts *rc)
+{
+	const struct rej_count **o;
+	size_t i;
+
+	o = xreallocarray(NULL, rc->n + 1, sizeof(*o));
+	for (i = 0; i < rc->n; i++)
+		o[i] = &rc->v[i];
+	qsort(o, rc->n, sizeof(*o), rej_count_cmp);
+	return o;
+}
+
+void
+rej_counts_json(const struct rej_counts *rc, struct td_buf *b)
+{
+	const struct rej_count **o = rej_counts_sorted(rc);
+	size_t i;
+
+	td_buf_putc(b, '{');
+	for (i = 0; i < rc->n; i++) {
+		if (i > 0)
+			td_buf_putc(b, ',');
+		td_json_str(b, o[i]->code, strlen(o[i]->code));
+		td_buf_printf(b, ":%llu", (unsigned long long)o[i]->n);
+	}
+	td_buf_putc(b, '}');
+	x_free(o);
+}
+
+void
+rej_counts_text(const struct rej_counts *rc, struct td_buf *b)
+{
+	const struct rej_count **o = rej_counts_sorted(rc);
+	size_t i;
+
+	for (i = 0; i < rc->n; i++)
+		td_buf_printf(b, "%s%s:%llu", i > 0 ? "," : "", o[i]->code,
+		    (unsigned long long)o[i]->n);
+	x_free(o);
+}
+
+void
 proc_result_clear(struct proc_result *res)
 {
 	size_t i;
@@ -257,6 +434,7 @@ proc_result_clear(struct proc_result *res)
 		x_free(res->docs[i].member);
 	x_free(res->docs);
 	x_free(res->t2detail);
+	rej_counts_free(&res->by_code);
 	memset(res, 0, sizeof(*res));
 }
 
@@ -481,6 +659,7 @@ process_pass(struct mapper *m, const struct td_conf *c, int fd,
 	e.sink = sink;
 	e.res = res;
 	e.batch_records = o->batch_records;
+	e.max_rows = o->max_rows;
 	e.doc.transmission_id = o->transmission_id;
 	e.doc.file = o->file;
 	e.doc.position = e.ops->position;
@@ -528,6 +707,8 @@ process_pass(struct mapper *m, const struct td_conf *c, int fd,
 			goto out;
 		if (res->t2code != NULL || e.restart)
 			goto out;
+		if (res->partial)
+			break;
 	}
 	if (r < 0) {
 		t2(res, unpack_errcode(u), "%s", unpack_errmsg(u));
@@ -546,7 +727,7 @@ process_pass(struct mapper *m, const struct td_conf *c, int fd,
 		snprintf(res->format, sizeof(res->format), "%s",
 		    unpack_stats(u)->format);
 	/* the digest of what was read, the rest of the file included */
-	if (u != NULL && ret == 0 && !e.restart &&
+	if (u != NULL && ret == 0 && !e.restart && !res->partial &&
 	    (r = unpack_digest(u, res->raw_sha256, &res->raw_size)) != 0) {
 		if (r == TD_ERR_FORMAT) {	/* changed: that explains all */
 			t2(res, unpack_errcode(u), "%s", unpack_errmsg(u));

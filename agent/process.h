@@ -54,6 +54,28 @@ struct proc_sink {
 	void		*arg;
 };
 
+/*
+ * Rejected rows counted by code, in the order the codes were first seen.
+ * Bounded: one entry per distinct code, and codes are a fixed set.
+ */
+struct rej_count {
+	char		 code[48];
+	uint64_t	 n;
+};
+struct rej_counts {
+	struct rej_count *v;
+	size_t		 n;
+};
+void	rej_counts_add(struct rej_counts *, const char *code, uint64_t n);
+void	rej_counts_merge(struct rej_counts *, const struct rej_counts *);
+void	rej_counts_free(struct rej_counts *);
+/*
+ * Most frequent first, then by name: as a JSON object ({"code":n,...},
+ * {} when none), or as text "code:n,code:n" ("" when none).
+ */
+void	rej_counts_json(const struct rej_counts *, struct td_buf *);
+void	rej_counts_text(const struct rej_counts *, struct td_buf *);
+
 struct proc_doc {
 	char		*member;	/* NULL for the file itself */
 	const char	*encoding;	/* "utf-8", "windows-1252", ... */
@@ -64,10 +86,17 @@ struct proc_result {
 	uint64_t	 rows;		/* data rows seen (records in) */
 	uint64_t	 records;	/* records produced */
 	uint64_t	 rejected;	/* Tier 3 */
+	struct rej_counts by_code;	/* the Tier 3 rejections by code */
 	uint64_t	 batches;
 	struct td_dec	 quantity;	/* control totals of produced records */
 	struct td_dec	 amount;
 	int		 has_amount;
+	/* the period covered: the earliest and latest txn_date of the
+	 * records produced, "" when none */
+	char		 first_date[11];
+	char		 last_date[11];
+	/* 1 when max_rows stopped the file before its end */
+	int		 partial;
 	struct proc_doc	*docs;		/* one per document, in order */
 	size_t		 ndocs;
 	char		 format[32];	/* outer container: "raw", "zip", ... */
@@ -91,6 +120,9 @@ struct proc_opts {
 	const char	*transmission_id;
 	const char	*file;		/* name of the received file */
 	uint64_t	 batch_records;
+	/* 0, or stop (res->partial) at the first data row after this many:
+	 * a quick look, not a verdict on the whole file (try --first) */
+	uint64_t	 max_rows;
 	/* the parser; NULL: the one [parse] format names */
 	const struct parser_ops *parser;
 };
