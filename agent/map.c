@@ -123,8 +123,8 @@ struct mapper {
 	struct td_buf	 prefix;	/* after record_key up to "line": (or
 					 * the format's position key) */
 	struct td_buf	 suffix;	/* mapping_version and closing brace */
-	struct td_sha256 idctx;		/* record_id hash after the member */
-	struct td_sha256 keyctx;	/* record_key hash after integration */
+	struct td_buf	 idpre;		/* record_id message up to the ordinal */
+	struct td_buf	 hmsg;		/* a hash's message, built whole */
 	const struct map_doc *doc;
 	/* the time a datetime read in this row */
 	char		 row_time[TD_TIME_STRMAX];
@@ -305,6 +305,8 @@ mapper_new(const struct td_conf *c, struct mapper **out, char **err)
 	x_free(text);
 	td_buf_init(&m->prefix, 256, 0);
 	td_buf_init(&m->suffix, 128, 0);
+	td_buf_init(&m->idpre, 256, 0);
+	td_buf_init(&m->hmsg, 1024, 0);
 	*out = m;
 	return TD_OK;
  fail:
@@ -325,8 +327,8 @@ mapper_free(struct mapper *m)
 	}
 	td_buf_free(&m->prefix);
 	td_buf_free(&m->suffix);
-	td_sha256_clear(&m->idctx);
-	td_sha256_clear(&m->keyctx);
+	td_buf_free(&m->idpre);
+	td_buf_free(&m->hmsg);
 	xtable_free(m->xwalk);
 	xtable_free(m->promo);
 	x_free(m->tpath[0]);
@@ -521,28 +523,24 @@ mapper_begin(struct mapper *m, const struct map_doc *doc,
 		return r == TD_ERR_LIMIT ? TD_ERR_LIMIT : TD_ERR_INVAL;
 	}
 
-	td_sha256_clear(&m->idctx);
-	td_sha256_clear(&m->keyctx);
-	td_sha256_init(&m->idctx);
-	td_sha256_update(&m->idctx, m->integration, strlen(m->integration));
-	td_sha256_update(&m->idctx, "\n", 1);
-	td_sha256_update(&m->idctx, doc->transmission_id,
-	    strlen(doc->transmission_id));
-	td_sha256_update(&m->idctx, "\n", 1);
+	/* the start of every record_id message of this document */
+	td_buf_reset(&m->idpre);
+	td_buf_puts(&m->idpre, m->integration);
+	td_buf_putc(&m->idpre, '\n');
+	td_buf_puts(&m->idpre, doc->transmission_id);
+	td_buf_putc(&m->idpre, '\n');
 	if (doc->member != NULL)
-		td_sha256_update(&m->idctx, doc->member, strlen(doc->member));
+		td_buf_puts(&m->idpre, doc->member);
 	if (doc->occurrence > 1) {
 		/* a name seen before in this file: NUL (never in a name) and
 		 * the occurrence; first occurrences hash as they always did */
 		char occ[TD_U64_STRMAX];
 		size_t occlen = td_format_u64(doc->occurrence, occ);
 
-		td_sha256_update(&m->idctx, "", 1);
-		td_sha256_update(&m->idctx, occ, occlen);
+		td_buf_putc(&m->idpre, '\0');
+		td_buf_append(&m->idpre, occ, occlen);
 	}
-	td_sha256_update(&m->idctx, "\n", 1);
-	td_sha256_init(&m->keyctx);
-	td_sha256_update(&m->keyctx, m->integration, strlen(m->integration));
+	td_buf_putc(&m->idpre, '\n');
 	return TD_OK;
 }
 
@@ -1027,15 +1025,15 @@ bad_utf8(const struct fval *v)
 	return 0;
 }
 
+/* A field of a record_key or values message: LF, then n or s VALUE. */
 static void
-key_add(struct td_sha256 *h, const struct fval *v)
+key_add(struct td_buf *b, const struct fval *v)
 {
-	td_sha256_update(h, "\n", 1);
 	if (v->p == NULL)
-		td_sha256_update(h, "n", 1);
+		td_buf_append(b, "\nn", 2);
 	else {
-		td_sha256_update(h, "s", 1);
-		td_sha256_update(h, v->p, v->n);
+		td_buf_append(b, "\ns", 2);
+		td_buf_append(b, v->p, v->n);
 	}
 }
 
@@ -1045,7 +1043,7 @@ mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
     struct map_result *res)
 {
 	struct fval fv[MF__COUNT], rv[RF__COUNT];
-	struct td_sha256 h;
+	struct td_buf *b;
 	unsigned char dg[TD_SHA256_LEN];
 	char idhex[TD_ID_HEX], keyhex[TD_ID_HEX], num[TD_U64_STRMAX];
 	char curr[4], curr2[80];
@@ -1145,23 +1143,27 @@ mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
 	if (m->promo != NULL && rv[RF_PROMO_CODE].p != NULL)
 		promo(m, rv, res);
 
-	/* record_id and record_key */
-	td_sha256_copy(&h, &m->idctx);
+	/* record_id, record_key and the values' hash, each message built
+	 * whole and hashed at once */
+	b = &m->hmsg;
+	td_buf_reset(b);
+	td_buf_append(b, m->idpre.p, m->idpre.len);
 	n = td_format_u64(ordinal, num);
-	td_sha256_update(&h, num, n);
-	td_sha256_final(&h, dg);
+	td_buf_append(b, num, n);
+	td_sha256_once(b->p, b->len, dg);
 	memcpy(res->record_id, dg, TD_ID_LEN);
 	td_hex(dg, TD_ID_LEN, idhex);
-	td_sha256_copy(&h, &m->keyctx);
+	td_buf_reset(b);
+	td_buf_puts(b, m->integration);
 	for (i = 0; i < m->nkeys; i++)
-		key_add(&h, &rv[m->keys[i]]);
-	td_sha256_final(&h, dg);
+		key_add(b, &rv[m->keys[i]]);
+	td_sha256_once(b->p, b->len, dg);
 	memcpy(res->record_key, dg, TD_ID_LEN);
 	td_hex(dg, TD_ID_LEN, keyhex);
-	td_sha256_init(&h);
+	td_buf_reset(b);
 	for (i = 0; i < RF_DISCOUNT_AMOUNT; i++)
-		key_add(&h, &rv[i]);
-	td_sha256_final(&h, dg);
+		key_add(b, &rv[i]);
+	td_sha256_once(b->p, b->len, dg);
 	memcpy(res->values, dg, TD_ID_LEN);
 
 	/* a field that is not UTF-8 is skipped so that a full buffer is

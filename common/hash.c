@@ -235,6 +235,17 @@ td_hex(const unsigned char *in, size_t n, char *out)
 }
 
 void
+td_sha256_once(const void *p, size_t n, unsigned char out[TD_SHA256_LEN])
+{
+	EVP_MD_CTX *c = md_get(MD_SHA256);
+
+	if ((n > 0 && EVP_DigestUpdate(c, p, n) != 1) ||
+	    EVP_DigestFinal_ex(c, out, NULL) != 1)
+		td_fatal("libcrypto: SHA256 failed");
+	md_put(MD_SHA256, c);
+}
+
+void
 td_sha256_hex(const void *p, size_t n, char out[TD_SHA256_HEX])
 {
 	struct td_sha256 h;

@@ -50,6 +50,9 @@ void	td_sha512_clear(struct td_sha512 *);
 
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void	td_hex(const unsigned char *in, size_t n, char *out);
+/* One-shot: the SHA-256 of p, with a cached context (the hot path). */
+void	td_sha256_once(const void *p, size_t n,
+	    unsigned char out[TD_SHA256_LEN]);
 /* One-shot: hex SHA-256 of p. */
 void	td_sha256_hex(const void *p, size_t n, char out[TD_SHA256_HEX]);
 int	td_is_sha256_hex(const char *s);
