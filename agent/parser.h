@@ -75,6 +75,7 @@ struct parser_ops {
 const struct parser_ops *parser_find(const char *format);
 
 extern const struct parser_ops parser_csv;
+extern const struct parser_ops parser_x12;
 
 /*
  * Bind the document's columns: names are its column names (a header),
@@ -107,5 +108,9 @@ int	 emit_record(struct emitter *, const struct prec *);
  */
 int	 emit_fail(struct emitter *, const char *code, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+/* The same, with the position (a segment, a line) in reason.json's
+ * detail: {"segment": pos, "member": ...}. Returns 1. */
+int	 emit_fail_at(struct emitter *, uint64_t pos, const char *code,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 #endif

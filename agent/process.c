@@ -87,11 +87,10 @@ where(const struct emitter *e, char *buf, size_t n)
 	return buf;
 }
 
-int
-emit_fail(struct emitter *e, const char *code, const char *fmt, ...)
+static void
+vfail(struct emitter *e, const char *code, const char *fmt, va_list ap)
 {
 	struct proc_result *res = e->res;
-	va_list ap;
 	char wb[300];
 	int n;
 
@@ -99,10 +98,41 @@ emit_fail(struct emitter *e, const char *code, const char *fmt, ...)
 	n = snprintf(res->t2msg, sizeof(res->t2msg), "%s", where(e, wb,
 	    sizeof(wb)));
 	if (n < 0 || (size_t)n >= sizeof(res->t2msg))
-		return 1;
-	va_start(ap, fmt);
+		return;
 	vsnprintf(res->t2msg + n, sizeof(res->t2msg) - (size_t)n, fmt, ap);
+}
+
+int
+emit_fail(struct emitter *e, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail(e, code, fmt, ap);
 	va_end(ap);
+	return 1;
+}
+
+int
+emit_fail_at(struct emitter *e, uint64_t pos, const char *code,
+    const char *fmt, ...)
+{
+	struct td_buf d;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail(e, code, fmt, ap);
+	va_end(ap);
+	td_buf_init(&d, 128, 1 << 16);
+	td_buf_printf(&d, "{\"%s\":%llu,\"member\":", e->ops->position,
+	    (unsigned long long)pos);
+	if (e->doc.member == NULL || td_json_str(&d, e->doc.member,
+	    strlen(e->doc.member)) != 0)
+		td_buf_puts(&d, "null");
+	td_buf_putc(&d, '}');
+	x_free(e->res->t2detail);
+	e->res->t2detail = xstrdup(td_buf_cstr(&d));
+	td_buf_free(&d);
 	return 1;
 }
 
@@ -324,6 +354,7 @@ emit_record(struct emitter *e, const struct prec *pr)
 /* The parsers of this version, by [parse] format. */
 static const struct parser_ops *const parsers[] = {
 	&parser_csv,
+	&parser_x12,
 };
 
 const struct parser_ops *

@@ -109,9 +109,9 @@ X(parse, max_record, CT_SIZE, "1M", 64, 67108864, NULL, 0,		\
   "largest raw CSV record; a longer one is rejected (Tier 3)")		\
 X(parse, max_fields, CT_INT, "512", 1, 65536, NULL, 0,			\
   "most fields in one CSV record")					\
-X(parse, x12_activity, CT_LIST, "QS", 0, 0, NULL, CF_UNBUILT,		\
+X(parse, x12_activity, CT_LIST, "QS", 0, 0, NULL, 0,		\
   "852 ZA activity codes that become records")				\
-X(parse, x12_transfer, CT_LIST, "SS", 0, 0, NULL, CF_UNBUILT,		\
+X(parse, x12_transfer, CT_LIST, "SS", 0, 0, NULL, 0,		\
   "867 PTD01 transfer type codes that become records")			\
 X(map, store_id, CT_MAP, NULL, 0, 0, NULL, 0,				\
   "store identifier (required for format = csv)")			\

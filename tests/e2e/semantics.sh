@@ -169,6 +169,26 @@ for text, why in (
        "check refuses a bad crosswalk: " + why, p.stderr.decode())
 table("items.csv", "retailer_item_id,gtin\n4011,041000001239\n")
 
+# an X12 852 whose LIN has only the retailer's item number: crosswalked
+x12 = ("ISA*00*          *00*          *ZZ*RETAILER       *ZZ*ACMECPG        "
+       "*261130*0930*U*00401*000000101*0*P*>~GS*PD*RETAILER*ACMECPG*20261130*"
+       "0930*101*X*004010~ST*852*0001~XQ*H*20261122*20261128~"
+       "N1*RL*ACME MART*92*0001~LIN*1*IN*4011~ZA*QS*30*EA~"
+       "LIN*2*IN*999~ZA*QS*1*EA~SE*8*0001~GE*1*101~IEA*1*000000101~")
+table("items.csv", "retailer_item_id,gtin\n4011,041000001239\n")
+cx = os.path.join(tmp, "x12.conf")
+with open(cx, "w") as f:
+    f.write("[integration]\nname = acme\nstate_dir = %s/x12.state\n"
+            "max_reject_ratio = 1\n[parse]\nformat = x12\n[map]\n"
+            "crosswalk_file = %s\n" % (tmp, xw))
+recs, err, rc = try_(cx, x12, "inv.x12")
+ok([(r["retailer_item_id"], r["gtin"], r["store_id"], r["quantity"])
+    for r in recs] == [("4011", "00041000001239", "0001", "30")] and
+   "tier 3 unmapped_item: retailer_item_id: item \"999\" is not in "
+   "crosswalk_file" in err,
+   "X12: a LIN with only IN is crosswalked; an item not in the file is "
+   "unmapped_item", (recs, err))
+
 # --- promo_file: codes to promotions, windows and discounts ---------------
 pf = table("promos.csv", "promo_code,promo_id,promo_type,valid_from,valid_to,"
            "discount\nTPR7,P-100,tpr,2026-11-01,2026-11-30,10%\n"

@@ -159,6 +159,8 @@ test_every_key(void)
 	    "max_field = 1M\n"
 	    "max_record = 4M\n"
 	    "max_fields = 100\n"
+	    "x12_activity = QS, QU\n"
+	    "x12_transfer = SS\n"
 	    "[map]\n"
 	    "store_id = column \"Store Nbr\" trim\n"
 	    "retailer_item_id = column 3\n"
@@ -242,6 +244,8 @@ test_every_key(void)
 	    "escaped quote in a header name");
 	is_int(td_conf_map(c, TDK_map_retailer_item_id)->colnum, 3,
 	    "column N");
+	l = td_conf_list(c, TDK_parse_x12_activity, &n);
+	ok(n == 2 && strcmp(l[1], "QU") == 0, "x12_activity list");
 	l = td_conf_list(c, TDK_map_key, &n);
 	is_int(n, 3, "key list");
 	for (i = 0; i < n; i++)

@@ -714,13 +714,15 @@ test_parser_table(void)
 
 	ok(parser_find("csv") == &parser_csv && strcmp(parser_csv.position,
 	    "line") == 0, "format = csv: the CSV parser, positions are lines");
-	ok(parser_find("x12") == NULL && parser_find("seg") == NULL &&
-	    parser_find(NULL) == NULL, "no parser for x12 (yet) or others");
+	ok(parser_find("x12") == &parser_x12 && strcmp(parser_x12.position,
+	    "segment") == 0 && parser_x12.map != NULL, "format = x12: the "
+	    "X12 parser with its own mapping, positions are segments");
+	ok(parser_find("seg") == NULL && parser_find(NULL) == NULL,
+	    "no parser for others");
 	ok(c != NULL, "format = x12 loads");
-	is_int(c != NULL ? mapper_new(c, &m, &err) : 0, TD_ERR_INVAL,
-	    "format = x12: mapper_new refuses it");
-	is_str(err, "format = x12 is not supported by this version",
-	    "format = x12: what check prints");
+	is_int(c != NULL ? mapper_new(c, &m, &err) : -1, 0,
+	    "format = x12: mapper_new takes the built-in mapping");
+	ok(err == NULL, "format = x12: no error for check to print");
 	x_free(err);
 	mapper_free(m);
 	td_conf_free(c);

@@ -1,0 +1,137 @@
+#!/bin/sh
+# x12.sh - format = x12: 852 and 867 into canonical records. Each data
+# file's records, as `tradedrop try` prints them, are compared field by
+# field with the expected ones written by hand under
+# tests/data/x12/expected (a comment per field names its segment and
+# element); every envelope fault and unsupported set is refused (Tier 2)
+# with its code and the segment in reason.json; an 852 in a zip is read.
+. "$srcdir/tests/lib/common.sh"
+t_tmpdir
+PY=/usr/bin/python3
+[ -x $PY ] || t_skip_all "python3 not installed"
+D=$srcdir/tests/data/x12
+C=$srcdir/../shared/corpus
+S=$T_TMP/state
+mkdir -p "$S/landing"
+conf() {	# conf FILE [LINE...]: the integration, format = x12
+	_f=$1; shift
+	printf '[integration]\nname = acme\nstate_dir = %s\nmax_reject_ratio = 1\n[output]\nurl = file://%s/out\n[parse]\nformat = x12\n' \
+	    "$S" "$T_TMP" > "$_f"
+	for _l in "$@"; do printf '%s\n' "$_l" >> "$_f"; done
+}
+conf "$T_TMP/t.conf"
+"$TRADEDROP" check -c "$T_TMP/t.conf" > /dev/null 2>&1
+t_ok $? "check accepts format = x12"
+# fields FILE: the records on stdin as the expected files write them
+fields() {
+	$PY -c '
+import json, sys
+for l in sys.stdin:
+    r = json.loads(l)
+    print("segment", r["source"]["segment"])
+    for k in ("store_id", "retailer_item_id", "gtin", "txn_date",
+              "period_start", "quantity", "uom", "amount"):
+        print(k, "null" if r[k] is None else r[k])'
+}
+expected() { sed -e 's/[[:space:]]*#.*$//' -e '/^$/d' "$D/expected/$1"; }
+# same NAME CONF FILE: try's records of FILE are those of expected/NAME.txt
+same() {
+	"$TRADEDROP" try -c "$2" "$3" 2> "$T_TMP/err" | fields > "$T_TMP/got"
+	expected "$1.txt" > "$T_TMP/want"
+	if cmp -s "$T_TMP/got" "$T_TMP/want"; then t_ok 0 "$1: the records a reading of it gives"
+	else
+		t_ok 1 "$1: the records a reading of it gives"
+		diff "$T_TMP/want" "$T_TMP/got" | sed 's/^/#   /'
+		sed 's/^/#   stderr: /' "$T_TMP/err"
+	fi
+}
+same sdq-4010 "$T_TMP/t.conf" "$D/sdq-4010.x12"
+same ui-5010 "$T_TMP/t.conf" "$D/ui-5010.x12"
+same multi "$T_TMP/t.conf" "$D/multi.x12"
+conf "$T_TMP/w.conf" '[decode]' 'encoding = windows-1252'
+same cp1252-bom "$T_TMP/w.conf" "$D/cp1252-bom.x12"
+"$TRADEDROP" try -c "$T_TMP/t.conf" "$D/cp1252-bom.x12" > /dev/null 2> "$T_TMP/err"
+t_grep "$T_TMP/err" "tier 2 decode_invalid_utf8" \
+    "cp1252-bom: with encoding = auto the BOM says UTF-8: refused"
+
+# an 852 in a zip: the same records, member named
+$PY -c '
+import sys, zipfile
+z = zipfile.ZipFile(sys.argv[2], "w"); z.write(sys.argv[1], "in/sdq.x12"); z.close()' \
+    "$D/sdq-4010.x12" "$T_TMP/sdq.zip"
+same sdq-4010 "$T_TMP/t.conf" "$T_TMP/sdq.zip"
+"$TRADEDROP" try -c "$T_TMP/t.conf" "$T_TMP/sdq.zip" 2>/dev/null | head -1 > "$T_TMP/z"
+t_grep "$T_TMP/z" '"member":"in/sdq.x12","segment":8}' "the zip member and segment in source"
+
+# the corpus samples (CDDL, read in place)
+if [ -d "$C/x12-867" ]; then
+	same Example1 "$T_TMP/t.conf" "$C/x12-867/oopfactory-x12parser/Example1.txt"
+	t_grep "$T_TMP/err" "Example1.txt:25: tier 3 empty_value: segment 25: store_id is empty" \
+	    "Example1: the PTD loop without N1*ST is dead-lettered at its QTY"
+	same Example2 "$T_TMP/t.conf" "$C/x12-867/oopfactory-x12parser/Example2.txt"
+	"$TRADEDROP" try -c "$T_TMP/t.conf" "$C/x12-867/oopfactory-x12parser/Example3.txt" > "$T_TMP/o" 2> "$T_TMP/err"
+	t_is "$?:$(wc -c < "$T_TMP/o" | tr -d ' ')" "0:0" "Example3: PTD*SU is not in x12_transfer: no record, no fault"
+	H=$C/x12-852/oopfactory-x12parser
+	"$TRADEDROP" try -c "$T_TMP/t.conf" "$H/hdexchange.txt" > /dev/null 2> "$T_TMP/err"
+	t_grep "$T_TMP/err" 'tier 2 x12_control_mismatch: segment 23: IEA02 "000000002~" is not ISA13 "000000002"' \
+	    "hdexchange: the stray ~ in IEA02 is a control mismatch"
+	sed 's/~^/^/' "$H/hdexchange.txt" > "$T_TMP/hdexchange-fixed.txt"
+	same hdexchange-fixed "$T_TMP/t.conf" "$T_TMP/hdexchange-fixed.txt"
+	"$TRADEDROP" try -c "$T_TMP/t.conf" "$H/AftermarketExample.txt" > "$T_TMP/o" 2> "$T_TMP/err"
+	t_is "$?:$(wc -c < "$T_TMP/o" | tr -d ' ')" "0:0" "AftermarketExample (003030): no ZA*QS, no record"
+	conf "$T_TMP/a.conf" 'x12_activity = QA, QP, QO'
+	"$TRADEDROP" try -c "$T_TMP/a.conf" "$H/AftermarketExample.txt" > /dev/null 2> "$T_TMP/err"
+	t_is "$(grep -c 'tier 3 unmapped_item' "$T_TMP/err")" 4 \
+	    "AftermarketExample with x12_activity = QA, QP, QO: 4 ZA, no GTIN in LIN (BP, VP)"
+	t_grep "$T_TMP/err" 'segment 9: the LIN at segment 8 has no GTIN (UP, UI, UN, EN or UK); retailer item "54-P96A"' \
+	    "the message names the LIN and the retailer item"
+else
+	echo "# SKIP corpus samples: $C absent"
+fi
+
+# Tier 2: every fault with its code, the segment in reason.json
+printf '%s\n' \
+    "bad-se-count x12_count_mismatch 9" \
+    "bad-se-control x12_control_mismatch 9" \
+    "bad-ge-count x12_count_mismatch 10" \
+    "bad-ge-control x12_control_mismatch 10" \
+    "bad-iea-count x12_count_mismatch 11" \
+    "bad-iea-control x12_control_mismatch 11" \
+    "bad-no-iea x12_envelope 11" \
+    "bad-no-se x12_envelope 9" \
+    "bad-isa-short x12_envelope 1" \
+    "bad-mixed-850 x12_unsupported_set 10" \
+    "bad-version x12_unsupported_version 3" \
+    "bad-long-segment x12_segment_too_long 6" > "$T_TMP/faults"
+while read -r f code seg; do cp "$D/$f.x12" "$S/landing/"; done < "$T_TMP/faults"
+cp "$D/sdq-4010.x12" "$S/landing/"
+"$TRADEDROP" once -c "$T_TMP/t.conf" > /dev/null 2>&1
+t_is $? 1 "once: exit 1, something was quarantined"
+reason() {
+	_t=$(sha256sum "$D/$1.x12" | cut -c1-64)
+	$PY -c "import json; r=json.load(open('$S/quarantine/$_t/reason.json')); print(r['tier'], r['code'], r['detail']['segment'])" 2>&1
+}
+while read -r f code seg; do
+	t_is "$(reason "$f")" "2 $code $seg" "$f: Tier 2 $code at segment $seg"
+done < "$T_TMP/faults"
+t=$(sha256sum "$D/sdq-4010.x12" | cut -c1-64)
+t_is "$(gzip -dc "$T_TMP/out/$t"/batch-*.gz | wc -l | tr -d ' ')" 6 "the good 852 beside them: 6 records delivered"
+# nothing of a refused file reached the receiver
+t=$(sha256sum "$D/bad-mixed-850.x12" | cut -c1-64)
+t_is "$(ls "$T_TMP/out/$t")" "rejections.ndjson.gz" "bad-mixed-850: its 852 set is not delivered either"
+
+# the envelope corpus and other sets: each classified, never a crash
+if [ -d "$C/x12-envelope" ]; then
+	for f in "$C"/x12-envelope/*/* "$C"/x12-other/*/*; do
+		"$TRADEDROP" try -c "$T_TMP/t.conf" "$f" > /dev/null 2> "$T_TMP/err"
+		rc=$?
+		code=$(sed -n 's/.*: tier 2 \([a-z0-9_]*\):.*/\1/p' "$T_TMP/err" | head -1)
+		case "$rc:$code" in
+		1:x12_envelope|1:x12_unsupported_set|1:x12_unsupported_version|1:x12_segment_too_long|1:x12_control_mismatch|1:x12_count_mismatch)
+			t_ok 0 "$(basename "$f"): refused, $code" ;;
+		*)	t_ok 1 "$(basename "$f"): rc $rc code '$code'"
+			sed 's/^/#   /' "$T_TMP/err" ;;
+		esac
+	done
+fi
+t_done
