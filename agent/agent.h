@@ -3,6 +3,8 @@
 #define TD_AGENT_H
 
 struct td_conf;
+struct td_ctx;
+struct store;
 
 /* Exit codes of `once` (SPEC section 2). */
 #define EXIT_ONCE_OK		0
@@ -21,5 +23,12 @@ int	cmd_check(int, char **);
 int	cmd_once(int, char **);
 int	cmd_try(int, char **);
 int	cmd_status(int, char **);
+int	cmd_quarantine(int, char **);
+int	cmd_audit(int, char **);
+
+/* Deliver what can be delivered, waiting out each retry's backoff. */
+void	deliver_all(struct td_ctx *);
+/* The full transmission id of an id or unique prefix; errors on stderr. */
+int	cmd_resolve_tid(struct store *, const char *id, char out[65]);
 
 #endif

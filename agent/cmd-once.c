@@ -114,7 +114,7 @@ exit_status_done(const struct td_ctx *x)
  * Deliver what can be delivered, sleeping between the steps until the
  * time each asks for (a retry's backoff).
  */
-static void
+void
 deliver_all(struct td_ctx *x)
 {
 	struct deliverer *d = deliver_new(x);
@@ -212,9 +212,10 @@ cmd_once(int argc, char **argv)
 	}
 	td_failpoint("once_reported");
 	td_log(rc == 0 ? TD_LOG_INFO : TD_LOG_WARN, "once_done", "received=%u "
-	    "duplicate=%u quarantined=%u delivered=%u records=%llu dlq=%llu "
+	    "duplicate=%u duplicate_of_quarantined=%u quarantined=%u "
+	    "delivered=%u records=%llu dlq=%llu "
 	    "pending=%d waiting=%u unsettled=%u refused=%u exit=%d",
-	    x.run.n_received, x.run.n_duplicate,
+	    x.run.n_received, x.run.n_duplicate, x.run.n_dup_quarantined,
 	    x.run.n_quarantined,
 	    x.run.n_delivered, (unsigned long long)x.run.n_records,
 	    (unsigned long long)x.run.n_dlq, left, x.run.n_waiting, x.run.n_unsettled,

@@ -27,6 +27,7 @@ struct td_run {
 	unsigned	 n_waiting;	/* data files waiting for a sidecar */
 	unsigned	 n_unsettled;	/* landing files still changing */
 	unsigned	 n_refused;	/* landing entries refused */
+	unsigned	 n_dup_quarantined;	/* duplicates of quarantined ones */
 	uint64_t	 n_records, n_dlq;
 	char		**refused;	/* landing entries refused: logged once */
 	size_t		 nrefused;

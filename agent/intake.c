@@ -275,7 +275,7 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
     char **tidp)
 {
 	char tid[TD_SHA256_HEX], *path, *adir = NULL, *fields, *wdir;
-	char sha512hex[129], *vjson = NULL;
+	char sha512hex[129], *vjson = NULL, *qcode = NULL;
 	uint8_t b2[64];
 	struct verification v;
 	struct sidecars sc;
@@ -362,10 +362,14 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 		    strerror(errno));
 		return r;
 	}
-	s = store_prepare(x->st, "SELECT archive_dir FROM transmissions "
-	    "WHERE id = ?");
+	s = store_prepare(x->st, "SELECT state, reason_code FROM "
+	    "transmissions WHERE id = ?");
 	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
 	exists = sqlite3_step(s) == SQLITE_ROW;
+	/* a drop identical to a quarantined one: say how to reprocess it */
+	if (exists && strcmp((const char *)sqlite3_column_text(s, 0),
+	    "quarantined") == 0 && sqlite3_column_text(s, 1) != NULL)
+		qcode = xstrdup((const char *)sqlite3_column_text(s, 1));
 	sqlite3_reset(s);
 
 	td_buf_init(&fb, 256, 0);
@@ -373,11 +377,16 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 	if (td_json_str(&fb, name, strlen(name)) != 0)
 		td_buf_puts(&fb, "null");
 	td_buf_printf(&fb, ",\"size\":%" PRIu64, size);
+	if (qcode != NULL)
+		td_buf_printf(&fb, ",\"original_state\":\"quarantined\","
+		    "\"quarantine_code\":\"%s\",\"next\":\"tradedrop "
+		    "quarantine release %s\"", qcode, tid);
 	fields = xstrdup(td_buf_cstr(&fb));
 	td_buf_free(&fb);
 
 	if (store_begin(x->st) != 0) {
 		x_free(fields);
+		x_free(qcode);
 		return TD_ERR_STATE;
 	}
 	if (exists) {
@@ -422,14 +431,26 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 	if (r != 0 || (r = store_commit(x->st)) != 0) {
 		store_rollback(x->st);
 		x_free(adir);
+		x_free(qcode);
 		return r ? r : TD_ERR_STATE;
 	}
 	td_failpoint(exists ? "duplicate_recorded" : "transmission_received");
 	if (exists) {
 		x->run.n_duplicate++;
-		td_log(TD_LOG_WARN, "duplicate_transmission", "file=%s "
-		    "transmission_id=%s size=%llu", name, tid,
-		    (unsigned long long)size);
+		if (qcode != NULL) {
+			x->run.n_dup_quarantined++;
+			td_log(TD_LOG_WARN, "duplicate_transmission", "file=%s "
+			    "transmission_id=%s size=%llu "
+			    "original_state=quarantined quarantine_code=%s "
+			    "message=\"identical to a transmission quarantined "
+			    "as %s; dropping it again never reprocesses it\" "
+			    "next=\"tradedrop quarantine release %s\"", name,
+			    tid, (unsigned long long)size, qcode, qcode, tid);
+			x_free(qcode);
+		} else
+			td_log(TD_LOG_WARN, "duplicate_transmission", "file=%s "
+			    "transmission_id=%s size=%llu", name, tid,
+			    (unsigned long long)size);
 		return drop_work(x, cl);
 	}
 	x->run.n_received++;
@@ -701,6 +722,235 @@ quarantine(struct td_ctx *x, const struct tx *t, const char *code,
 	x_free(raw);
 	x_free(qraw);
 	x_free(path);
+	return r;
+}
+
+/* ------------------------------------------------ operator decisions */
+
+/*
+ * Check the archived raw file of t again, with today's [verify] and
+ * keys: its bytes must still be its transmission id. *vjson and *v get
+ * the new verification.
+ */
+static int
+reverify(struct td_ctx *x, const struct tx *t, struct verification *v,
+    char **vjson)
+{
+	char *rawdir, *raw, tid[TD_SHA256_HEX], sha512hex[129];
+	struct sidecars sc;
+	uint8_t b2[64];
+	uint64_t size;
+	int fd, r;
+
+	*vjson = NULL;
+	memset(v, 0, sizeof(*v));
+	rawdir = xasprintf("%s/%s/raw", x->state_dir, t->archive_dir);
+	raw = xasprintf("%s/%s", rawdir, t->name);
+	sidecar_find(rawdir, t->name, &sc);
+	if ((fd = open(raw, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "tradedrop: %s: %s\n", raw, strerror(errno));
+		r = TD_ERR_IO;
+		goto out;
+	}
+	r = hash_fd(fd, sidecar_wants(&sc), tid, sha512hex, b2, &size);
+	close(fd);
+	if (r == 0 && (strcmp(tid, t->id) != 0 || size != t->size)) {
+		fprintf(stderr, "tradedrop: %s: the archived file no longer "
+		    "has the bytes of transmission %s; not released\n", raw,
+		    t->id);
+		r = TD_ERR_FORMAT;
+	}
+	if (r == 0) {
+		sidecar_verify(x->conf, x->keys, x->nkeys, rawdir, t->name,
+		    &sc, tid, sha512hex[0] ? sha512hex : NULL, b2, v);
+		*vjson = sidecar_json(v);
+	}
+ out:
+	sidecar_free(&sc);
+	x_free(rawdir);
+	x_free(raw);
+	return r;
+}
+
+/* The quarantined transmission tid, or an error said on stderr. */
+static int
+load_quarantined(struct td_ctx *x, const char *tid, struct tx *t)
+{
+	if (tx_load(x, tid, t) != 0) {
+		fprintf(stderr, "tradedrop: no transmission %s\n", tid);
+		return TD_ERR_NOTFOUND;
+	}
+	if (strcmp(t->state, "quarantined") != 0) {
+		fprintf(stderr, "tradedrop: transmission %s is %s, not "
+		    "quarantined\n", tid, t->state);
+		tx_free(t);
+		return TD_ERR_INVAL;
+	}
+	return TD_OK;
+}
+
+/* "code":…,"message":… of the quarantine reason of tid, for audit. */
+static char *
+reason_fields(struct td_ctx *x, const char *tid)
+{
+	struct td_buf b;
+	sqlite3_stmt *s;
+	const char *code = NULL, *msg = NULL;
+	char *f;
+
+	td_buf_init(&b, 256, 0);
+	s = store_prepare(x->st, "SELECT reason_code, reason_message FROM "
+	    "transmissions WHERE id = ?");
+	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		code = (const char *)sqlite3_column_text(s, 0);
+		msg = (const char *)sqlite3_column_text(s, 1);
+	}
+	td_buf_puts(&b, "\"quarantine_code\":");
+	if (code == NULL || td_json_str(&b, code, strlen(code)) != 0)
+		td_buf_puts(&b, "null");
+	td_buf_puts(&b, ",\"quarantine_message\":");
+	if (msg == NULL)
+		td_buf_puts(&b, "null");
+	else
+		td_json_str_lossy(&b, msg, strlen(msg));
+	sqlite3_reset(s);
+	f = xstrdup(td_buf_cstr(&b));
+	td_buf_free(&b);
+	return f;	/* transferred */
+}
+
+/*
+ * Run the UPDATE s, append the audit event for it and commit, all in
+ * one transaction: an operator's decision is recorded whole or not at
+ * all.
+ */
+static int
+decide(struct td_ctx *x, sqlite3_stmt *s, const char *event,
+    const char *tid, const char *fields)
+{
+	int r = store_step_done(x->st, s);
+
+	if (r == 0)
+		r = audit_append(x->audit, event, tid, fields);
+	if (r == 0)
+		r = store_commit(x->st);
+	else
+		store_rollback(x->st);
+	return r;
+}
+
+int
+intake_release(struct td_ctx *x, const char *tid)
+{
+	struct tx t;
+	struct verification v;
+	sqlite3_stmt *s;
+	char *vjson = NULL, *fields = NULL, *p;
+	int r;
+
+	if ((r = load_quarantined(x, tid, &t)) != 0)
+		return r;
+	if ((r = reverify(x, &t, &v, &vjson)) != 0)
+		goto out;
+	p = reason_fields(x, t.id);
+	fields = xasprintf("%s,\"mapping_version\":\"%s\"", p,
+	    mapper_version(x->map));
+	x_free(p);
+	if ((r = store_begin(x->st)) != 0)
+		goto out;
+	s = store_prepare(x->st, "UPDATE transmissions SET state = "
+	    "'received', verification = ?, verify_code = ?, verify_message "
+	    "= ?, reason_tier = NULL, reason_code = NULL, reason_message = "
+	    "NULL, records_in = 0, dlq = 0, held = 0, duplicate = 0, "
+	    "reported = 0, rejections_sent = 0, updated_at = ? WHERE id = ?");
+	sqlite3_bind_text(s, 1, vjson, -1, SQLITE_STATIC);
+	if (v.code != NULL) {
+		sqlite3_bind_text(s, 2, v.code, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, v.msg, -1, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_null(s, 2);
+		sqlite3_bind_null(s, 3);
+	}
+	sqlite3_bind_int64(s, 4, now_sec());
+	sqlite3_bind_text(s, 5, t.id, -1, SQLITE_STATIC);
+	if ((r = decide(x, s, "transmission_released", t.id, fields)) != 0)
+		goto out;
+	/* its raw bytes stay in the archive; what the quarantine and the
+	 * dead letters held is of the attempt before */
+	p = xasprintf("%s/%s", x->quarantine, t.id);
+	(void)td_remove_tree(p, x->state_dir);
+	x_free(p);
+	p = xasprintf("%s/%s.ndjson", x->dlq, t.id);
+	(void)unlink(p);
+	x_free(p);
+	td_log(TD_LOG_INFO, "transmission_released", "file=%s "
+	    "transmission_id=%s", t.name, t.id);
+ out:
+	x_free(vjson);
+	x_free(fields);
+	tx_free(&t);
+	return r;
+}
+
+int
+intake_drop(struct td_ctx *x, const char *tid, const char *reason,
+    const char *by)
+{
+	struct tx t;
+	struct td_buf b;
+	sqlite3_stmt *s;
+	char *adir = NULL, *qdir = NULL, *p, *q, *fields = NULL, *rf = NULL;
+	char ts[TD_RFC3339_MAX];
+	int r;
+
+	if ((r = load_quarantined(x, tid, &t)) != 0)
+		return r;
+	adir = xasprintf("%s/%s", x->state_dir, t.archive_dir);
+	qdir = xasprintf("%s/%s", x->quarantine, t.id);
+	rf = reason_fields(x, t.id);
+	td_rfc3339(now_sec(), ts);
+	td_buf_init(&b, 512, 0);
+	td_buf_printf(&b, "\"decision\":\"dropped\",\"time\":\"%s\","
+	    "\"reason\":", ts);
+	td_json_str_lossy(&b, reason, strlen(reason));
+	td_buf_puts(&b, ",\"by\":");
+	td_json_str_lossy(&b, by, strlen(by));
+	td_buf_printf(&b, ",%s", rf);
+	fields = xstrdup(td_buf_cstr(&b));
+	/* the decision beside the raw file, which the archive keeps */
+	td_buf_reset(&b);
+	td_buf_printf(&b, "{\"transmission_id\":\"%s\",%s}\n", t.id, fields);
+	p = xasprintf("%s/decision.json", adir);
+	r = td_write_file_atomic(p, b.p, b.len);
+	x_free(p);
+	if (r == 0) {
+		p = xasprintf("%s/reason.json", qdir);
+		q = xasprintf("%s/reason.json", adir);
+		if (rename(p, q) != 0 && errno != ENOENT)
+			r = TD_ERR_IO;
+		x_free(p);
+		x_free(q);
+	}
+	if (r == 0 && (r = td_fsync_dir(adir)) == 0 &&
+	    (r = store_begin(x->st)) == 0) {
+		s = store_prepare(x->st, "UPDATE transmissions SET state = "
+		    "'dropped', reported = 1, updated_at = ? WHERE id = ?");
+		sqlite3_bind_int64(s, 1, now_sec());
+		sqlite3_bind_text(s, 2, t.id, -1, SQLITE_STATIC);
+		r = decide(x, s, "transmission_dropped", t.id, fields);
+	}
+	if (r == 0) {
+		(void)td_remove_tree(qdir, x->state_dir);
+		td_log(TD_LOG_INFO, "transmission_dropped", "file=%s "
+		    "transmission_id=%s reason=%s", t.name, t.id, reason);
+	}
+	td_buf_free(&b);
+	x_free(adir);
+	x_free(qdir);
+	x_free(rf);
+	x_free(fields);
+	tx_free(&t);
 	return r;
 }
 
