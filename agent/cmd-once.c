@@ -196,6 +196,7 @@ cmd_once(int argc, char **argv)
 	else if (x.run.undelivered || left > 0)
 		rc = EXIT_ONCE_UNDELIVERED;
 	else if (rejects > 0 || x.run.n_quarantined > 0 || x.run.n_dlq > 0 ||
+	    x.run.n_held > 0 ||
 	    x.run.n_refused > 0 || exit_status_pending(&x))
 		rc = EXIT_ONCE_REJECTS;
 	else
@@ -213,12 +214,15 @@ cmd_once(int argc, char **argv)
 	td_failpoint("once_reported");
 	td_log(rc == 0 ? TD_LOG_INFO : TD_LOG_WARN, "once_done", "received=%u "
 	    "duplicate=%u duplicate_of_quarantined=%u quarantined=%u "
-	    "delivered=%u records=%llu dlq=%llu "
+	    "delivered=%u records=%llu dlq=%llu held=%llu "
+	    "duplicate_records=%llu "
 	    "pending=%d waiting=%u unsettled=%u refused=%u exit=%d",
 	    x.run.n_received, x.run.n_duplicate, x.run.n_dup_quarantined,
 	    x.run.n_quarantined,
 	    x.run.n_delivered, (unsigned long long)x.run.n_records,
-	    (unsigned long long)x.run.n_dlq, left, x.run.n_waiting, x.run.n_unsettled,
+	    (unsigned long long)x.run.n_dlq,
+	    (unsigned long long)x.run.n_held,
+	    (unsigned long long)x.run.n_recdup, left, x.run.n_waiting, x.run.n_unsettled,
 	    x.run.n_refused, rc);
 	/* the lock is still held: no other run sees the file go */
 	audit_close(x.audit);

@@ -30,11 +30,14 @@
 #define REASON_MAX	4096
 
 /*
- * The full transmission id of ID (the id or a unique prefix of at least
- * 6 hex digits) in out, or an error said on stderr.
+ * The full id (of length len: 64 for a transmission, 32 for a record) of
+ * ID, the id or a unique prefix of at least 6 hex digits, by sql (which
+ * selects ids whose first ?1 characters are ?2) into out; or an error
+ * said on stderr.
  */
 int
-cmd_resolve_tid(struct store *st, const char *id, char out[65])
+cmd_resolve(struct store *st, const char *sql, const char *what,
+    const char *id, char *out, size_t len)
 {
 	sqlite3_stmt *s;
 	size_t i, n = strlen(id);
@@ -44,25 +47,31 @@ cmd_resolve_tid(struct store *st, const char *id, char out[65])
 		if (!((id[i] >= '0' && id[i] <= '9') ||
 		    (id[i] >= 'a' && id[i] <= 'f')))
 			break;
-	if (i != n || n < 6 || n > 64) {
-		fprintf(stderr, "tradedrop: \"%s\" is not a transmission id "
-		    "(6 to 64 lower-case hex digits)\n", id);
+	if (i != n || n < 6 || n > len) {
+		fprintf(stderr, "tradedrop: \"%s\" is not a %s id (6 to %zu "
+		    "lower-case hex digits)\n", id, what, len);
 		return TD_ERR_INVAL;
 	}
-	s = store_prepare(st, "SELECT id FROM transmissions WHERE "
-	    "substr(id, 1, ?) = ? LIMIT 2");
+	s = store_prepare(st, sql);
 	sqlite3_bind_int(s, 1, (int)n);
 	sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
 	while (sqlite3_step(s) == SQLITE_ROW)
 		if (found++ == 0)
-			snprintf(out, 65, "%s",
+			snprintf(out, len + 1, "%s",
 			    (const char *)sqlite3_column_text(s, 0));
 	sqlite3_reset(s);
 	if (found == 1)
 		return TD_OK;
-	fprintf(stderr, "tradedrop: %s transmission %s \"%s\"\n", found ?
-	    "more than one" : "no", found ? "starts with" : "is", id);
+	fprintf(stderr, "tradedrop: %s %s %s \"%s\"\n", found ?
+	    "more than one" : "no", what, found ? "starts with" : "is", id);
 	return TD_ERR_NOTFOUND;
+}
+
+static int
+resolve_tid(struct store *st, const char *id, char out[65])
+{
+	return cmd_resolve(st, "SELECT id FROM transmissions WHERE "
+	    "substr(id, 1, ?1) = ?2 LIMIT 2", "transmission", id, out, 64);
 }
 
 static int
@@ -131,8 +140,8 @@ q_show(struct store *st, const char *sd, const char *tid)
 }
 
 /* Who decides: the user behind sudo, or this process's user. */
-static const char *
-decider(void)
+const char *
+cmd_decider(void)
 {
 	const char *u = getenv("SUDO_USER");
 	struct passwd *pw;
@@ -142,6 +151,23 @@ decider(void)
 	if ((pw = getpwuid(getuid())) != NULL)
 		return pw->pw_name;
 	return "unknown";
+}
+
+/*
+ * The context of a decision: the lock, state.db, the audit log, the
+ * mapper. 0, or the exit status (the error said).
+ */
+int
+cmd_ctx_open(struct td_ctx *x, struct td_conf *c)
+{
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((rc = ctx_open(x, c, CTX_MAPPER)) == 0)
+		return 0;
+	ctx_close(x);
+	return rc == TD_ERR_INVAL ? EXIT_USAGE : rc == TD_ERR_EXISTS ?
+	    EXIT_ONCE_UNDELIVERED : EXIT_INTERNAL;
 }
 
 /* release or drop: with the lock, state.db and the audit log. */
@@ -155,19 +181,14 @@ q_decide(struct td_conf *c, const char *verb, const char *id,
 	int64_t dlq = 0;
 	int rc;
 
-	signal(SIGPIPE, SIG_IGN);
-	rc = ctx_open(&x, c, CTX_MAPPER);
-	if (rc != 0) {
-		ctx_close(&x);
-		return rc == TD_ERR_INVAL ? EXIT_USAGE : rc == TD_ERR_EXISTS ?
-		    EXIT_ONCE_UNDELIVERED : EXIT_INTERNAL;
-	}
-	if (cmd_resolve_tid(x.st, id, tid) != 0) {
+	if ((rc = cmd_ctx_open(&x, c)) != 0)
+		return rc;
+	if (resolve_tid(x.st, id, tid) != 0) {
 		ctx_close(&x);
 		return 1;
 	}
 	if (strcmp(verb, "drop") == 0) {
-		rc = intake_drop(&x, tid, reason, decider()) == 0 ? 0 : 1;
+		rc = intake_drop(&x, tid, reason, cmd_decider()) == 0 ? 0 : 1;
 		if (rc == 0)
 			printf("transmission %s dropped; its raw file and the "
 			    "decision stay in the archive\n", tid);
@@ -204,8 +225,12 @@ q_decide(struct td_conf *c, const char *verb, const char *id,
 	return rc;
 }
 
+/*
+ * The driver of `quarantine` and `hold`: -c FILE, --reason TEXT, then
+ * list, show ID, or one of the two decisions (which take the lock).
+ */
 int
-cmd_quarantine(int argc, char **argv)
+cmd_decide_main(int argc, char **argv, const struct cmd_verbs *v)
 {
 	static const struct option longopts[] = {
 		{ "reason", required_argument, NULL, 'r' },
@@ -214,8 +239,8 @@ cmd_quarantine(int argc, char **argv)
 	const char *path = td_default_conf(), *verb, *reason = NULL, *sd;
 	struct td_conf *c;
 	struct store *st = NULL;
-	char *err = NULL, tid[65];
-	int ch, rc, nargs;
+	char *err = NULL;
+	int ch, rc, nargs, decide, list;
 
 	while ((ch = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -226,29 +251,31 @@ cmd_quarantine(int argc, char **argv)
 			reason = optarg;
 			break;
 		default:
-			fprintf(stderr, "usage: tradedrop " QUSAGE "\n");
+			fprintf(stderr, "usage: tradedrop %s\n", v->usage);
 			return EXIT_USAGE;
 		}
 	}
 	nargs = argc - optind;
 	verb = nargs > 0 ? argv[optind] : "";
-	if (!((strcmp(verb, "list") == 0 && nargs == 1) ||
-	    ((strcmp(verb, "show") == 0 || strcmp(verb, "release") == 0) &&
-	    nargs == 2 && reason == NULL) ||
-	    (strcmp(verb, "drop") == 0 && nargs == 2))) {
-		fprintf(stderr, "usage: tradedrop " QUSAGE "\n");
+	list = strcmp(verb, "list") == 0;
+	decide = strcmp(verb, v->yes) == 0 || strcmp(verb, v->no) == 0;
+	if (!((list && nargs == 1) || ((decide || strcmp(verb, "show") == 0)
+	    && nargs == 2)) || (reason != NULL && !decide)) {
+		fprintf(stderr, "usage: tradedrop %s\n", v->usage);
 		return EXIT_USAGE;
 	}
-	if (strcmp(verb, "drop") == 0 && (reason == NULL || *reason == '\0' ||
-	    strlen(reason) > REASON_MAX)) {
-		fprintf(stderr, "tradedrop: quarantine drop needs --reason TEXT "
-		    "(1 to %d bytes): the decision is audited\n", REASON_MAX);
+	if (decide && (strcmp(verb, v->no) == 0 || v->yes_reason) &&
+	    (reason == NULL || *reason == '\0' || strlen(reason) >
+	    REASON_MAX)) {
+		fprintf(stderr, "tradedrop: %s %s needs --reason TEXT (1 to "
+		    "%d bytes): the decision is audited\n", v->name, verb,
+		    REASON_MAX);
 		return EXIT_USAGE;
 	}
 	if ((c = td_load_conf_or_report(path)) == NULL)
 		return EXIT_USAGE;
-	if (strcmp(verb, "release") == 0 || strcmp(verb, "drop") == 0) {
-		rc = q_decide(c, verb, argv[optind + 1], reason);
+	if (decide) {
+		rc = v->decide(c, verb, argv[optind + 1], reason);
 		td_conf_free(c);
 		return rc;
 	}
@@ -258,10 +285,10 @@ cmd_quarantine(int argc, char **argv)
 	x_free(err);
 	err = NULL;
 	if (rc != 0) {
-		if (strcmp(verb, "list") == 0)
-			printf("nothing is quarantined\n");
+		if (list)
+			printf("%s\n", v->empty);
 		td_conf_free(c);
-		return strcmp(verb, "list") == 0 ? 0 : 1;
+		return list ? 0 : 1;
 	}
 	if (store_open(sd, 1, &st, &err) != 0) {
 		fprintf(stderr, "tradedrop: %s\n", err);
@@ -269,13 +296,30 @@ cmd_quarantine(int argc, char **argv)
 		td_conf_free(c);
 		return 1;
 	}
-	if (strcmp(verb, "list") == 0)
-		rc = q_list(st);
-	else if ((rc = cmd_resolve_tid(st, argv[optind + 1], tid)) == 0)
-		rc = q_show(st, sd, tid);
-	else
-		rc = 1;
+	rc = list ? v->list(st) : v->show(st, sd, argv[optind + 1]);
 	store_close(st);
 	td_conf_free(c);
 	return rc;
+}
+
+/* show: the id resolved first */
+static int
+q_show_id(struct store *st, const char *sd, const char *id)
+{
+	char tid[65];
+
+	if (resolve_tid(st, id, tid) != 0)
+		return 1;
+	return q_show(st, sd, tid);
+}
+
+int
+cmd_quarantine(int argc, char **argv)
+{
+	static const struct cmd_verbs v = {
+		"quarantine", QUSAGE, "release", "drop", 0,
+		"nothing is quarantined", q_list, q_show_id, q_decide
+	};
+
+	return cmd_decide_main(argc, argv, &v);
 }

@@ -151,6 +151,7 @@ cmd_try(int argc, char **argv)
 	sink.batch = try_batch;
 	sink.reject = try_reject;
 	sink.reset = try_reset;
+	sink.ledger = NULL;	/* no state: no Tier 4 */
 	sink.arg = &ts;
 	for (i = optind; i < argc; i++) {
 		ts.file = argv[i];

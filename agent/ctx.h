@@ -29,6 +29,7 @@ struct td_run {
 	unsigned	 n_refused;	/* landing entries refused */
 	unsigned	 n_dup_quarantined;	/* duplicates of quarantined ones */
 	uint64_t	 n_records, n_dlq;
+	uint64_t	 n_held, n_recdup;	/* Tier 4 records */
 	char		**refused;	/* landing entries refused: logged once */
 	size_t		 nrefused;
 	int		 paused;	/* disk or outbox full: take nothing new */

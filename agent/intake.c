@@ -42,6 +42,7 @@
 #include "tx.h"
 #include "intake.h"
 #include "landing.h"
+#include "ledger.h"
 
 #define IO_BLOCK	(1 << 20)
 
@@ -483,6 +484,7 @@ struct psink {
 	FILE			*dlq;
 	char			*dlqtmp;
 	struct td_buf		 line;
+	struct ledger		*ledger;	/* Tier 4 */
 };
 
 static struct td_buf *
@@ -501,6 +503,15 @@ ps_batch(void *arg, struct td_buf *b, uint64_t n,
 
 	return outbox_submit(p->ob, b, n, &bt->quantity,
 	    bt->has_amount ? &bt->amount : NULL);
+}
+
+static int
+ps_ledger(void *arg, const struct map_result *mr, const char *line,
+    size_t len, struct ledger_verdict *v)
+{
+	struct psink *p = arg;
+
+	return ledger_check(p->ledger, mr, line, len, v);
 }
 
 /* Append JSON for raw row text: a string, or base64 when not UTF-8. */
@@ -987,9 +998,20 @@ static int
 ps_reset(void *arg, size_t doc)
 {
 	struct psink *p = arg;
+	int r;
 
-	td_log(TD_LOG_INFO, "decode_retry", "file=%s document=%zu "
-	    "encoding=windows-1252", p->t->name, doc + 1);
+	if (doc == SIZE_MAX) {
+		td_log(TD_LOG_INFO, "duplicate_key_retry", "file=%s "
+		    "message=\"a record_key is on more than one row: the file "
+		    "is read again to dead-letter each of them\"", p->t->name);
+		r = ledger_again(p->ledger);
+	} else {
+		td_log(TD_LOG_INFO, "decode_retry", "file=%s document=%zu "
+		    "encoding=windows-1252", p->t->name, doc + 1);
+		r = ledger_reset(p->ledger);
+	}
+	if (r != 0)
+		return r;
 	outbox_free(p->ob);
 	p->ob = NULL;
 	if (p->dlq != NULL) {
@@ -1001,6 +1023,45 @@ ps_reset(void *arg, size_t doc)
 	clean_partial(p->x, p->t);
 	(void)unlink(p->rectmp);
 	return ps_open(p);
+}
+
+/*
+ * The Tier 4 outcomes of a transmission, one audit event each: records
+ * withheld as duplicate_record, restatements held or forwarded.
+ */
+static int
+audit_tier4(struct td_ctx *x, const struct tx *t,
+    const struct proc_result *res)
+{
+	char *f;
+	int r = 0;
+
+	if (res->duplicate > 0) {
+		f = xasprintf("\"tier\":4,\"code\":\"duplicate_record\","
+		    "\"count\":%llu", (unsigned long long)res->duplicate);
+		r = audit_append(x->audit, "records_withheld", t->id, f);
+		x_free(f);
+	}
+	if (r == 0 && res->held > 0) {
+		f = xasprintf("\"tier\":4,\"code\":\"restatement\","
+		    "\"count\":%llu", (unsigned long long)res->held);
+		r = audit_append(x->audit, "records_held", t->id, f);
+		x_free(f);
+	}
+	if (r == 0 && res->restated > 0) {
+		f = xasprintf("\"tier\":4,\"code\":\"restatement\","
+		    "\"count\":%llu", (unsigned long long)res->restated);
+		r = audit_append(x->audit, "restatements_forwarded", t->id, f);
+		x_free(f);
+	}
+	if (r == 0 && (res->held > 0 || res->duplicate > 0))
+		td_log(TD_LOG_WARN, "records_tier4", "file=%s "
+		    "transmission_id=%s held=%llu duplicate=%llu "
+		    "restated=%llu", t->name, t->id,
+		    (unsigned long long)res->held,
+		    (unsigned long long)res->duplicate,
+		    (unsigned long long)res->restated);
+	return r;
 }
 
 /* Parse and map a received transmission into the outbox. */
@@ -1047,6 +1108,7 @@ process_one(struct td_ctx *x, const char *tid)
 	sink.batch = ps_batch;
 	sink.reject = ps_reject;
 	sink.reset = ps_reset;
+	sink.ledger = ps_ledger;
 	sink.arg = &ps;
 	po.transmission_id = t.id;
 	po.file = t.name;
@@ -1060,7 +1122,7 @@ process_one(struct td_ctx *x, const char *tid)
 		goto out;
 	}
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	if ((r = ps_open(&ps)) != 0)
+	if ((r = ps_open(&ps)) != 0 || (r = ledger_open(x, &ps.ledger)) != 0)
 		goto out;
 	/* encoding = auto may start over, through ps_reset */
 	r = process_file(x->map, x->conf, fd, &po, &sink, &res);
@@ -1122,10 +1184,11 @@ process_one(struct td_ctx *x, const char *tid)
 	}
 
 	fields = xasprintf("\"records\":%llu,\"delivered\":%llu,\"dlq\":%llu,"
-	    "\"held\":0,\"duplicate\":0,\"batches\":%zu,"
+	    "\"held\":%llu,\"duplicate\":%llu,\"batches\":%zu,"
 	    "\"mapping_version\":\"%s\"", (unsigned long long)res.rows,
 	    (unsigned long long)res.records,
-	    (unsigned long long)res.rejected, nb, mapper_version(x->map));
+	    (unsigned long long)res.rejected, (unsigned long long)res.held,
+	    (unsigned long long)res.duplicate, nb, mapper_version(x->map));
 	if ((r = store_begin(x->st)) != 0)
 		goto out;
 	{
@@ -1136,8 +1199,8 @@ process_one(struct td_ctx *x, const char *tid)
 		s = store_prepare(x->st, "UPDATE transmissions SET state = "
 		    "'parsed', mapping_version = ?, format = 'csv', "
 		    "records_in = ?, delivered = ?, dlq = ?, batches = ?, "
-		    "quantity_total = ?, amount_total = ?, updated_at = ? "
-		    "WHERE id = ?");
+		    "quantity_total = ?, amount_total = ?, updated_at = ?, "
+		    "held = ?, duplicate = ? WHERE id = ?");
 		sqlite3_bind_text(s, 1, mapper_version(x->map), -1,
 		    SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, (sqlite3_int64)res.rows);
@@ -1150,9 +1213,13 @@ process_one(struct td_ctx *x, const char *tid)
 		else
 			sqlite3_bind_null(s, 7);
 		sqlite3_bind_int64(s, 8, now_sec());
-		sqlite3_bind_text(s, 9, t.id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 9, (sqlite3_int64)res.held);
+		sqlite3_bind_int64(s, 10, (sqlite3_int64)res.duplicate);
+		sqlite3_bind_text(s, 11, t.id, -1, SQLITE_STATIC);
 		r = store_step_done(x->st, s);
 	}
+	if (r == 0)
+		r = ledger_commit(ps.ledger, t.id);
 	for (i = 0; i < nb && r == 0; i++) {
 		s = store_prepare(x->st, "INSERT INTO batches(transmission_id, "
 		    "seq, records, bytes, sha256, idempotency_key, state, "
@@ -1177,6 +1244,8 @@ process_one(struct td_ctx *x, const char *tid)
 	if (r == 0)
 		r = audit_append(x->audit, "transmission_parsed", t.id, fields);
 	if (r == 0)
+		r = audit_tier4(x, &t, &res);
+	if (r == 0)
 		r = store_commit(x->st);
 	else
 		store_rollback(x->st);
@@ -1185,10 +1254,14 @@ process_one(struct td_ctx *x, const char *tid)
 	td_failpoint("transmission_parsed");
 	x->run.n_records += res.records;
 	x->run.n_dlq += res.rejected;
-	td_log(res.rejected ? TD_LOG_WARN : TD_LOG_INFO, "file_parsed",
-	    "file=%s transmission_id=%s records=%llu dlq=%llu batches=%zu",
-	    t.name, t.id, (unsigned long long)res.records,
-	    (unsigned long long)res.rejected, nb);
+	x->run.n_held += res.held;
+	x->run.n_recdup += res.duplicate;
+	td_log(res.rejected || res.held ? TD_LOG_WARN : TD_LOG_INFO,
+	    "file_parsed", "file=%s transmission_id=%s records=%llu dlq=%llu "
+	    "batches=%zu rows=%llu held=%llu duplicate=%llu", t.name, t.id,
+	    (unsigned long long)res.records, (unsigned long long)res.rejected,
+	    nb, (unsigned long long)res.rows, (unsigned long long)res.held,
+	    (unsigned long long)res.duplicate);
  out:
 	if (ps.dlq != NULL)
 		fclose(ps.dlq);
@@ -1199,6 +1272,7 @@ process_one(struct td_ctx *x, const char *tid)
 		(void)unlink(rectmp);
 	}
 	outbox_free(ps.ob);
+	ledger_free(ps.ledger);
 	td_buf_free(&ps.line);
 	proc_result_clear(&res);
 	if (fd >= 0)

@@ -38,6 +38,9 @@ static const struct command {
 	{ "quarantine", cmd_quarantine,
 	    "quarantine [-c FILE] list|show|release|drop [ID]",
 	    "Tier 2 files: list, show, process again, or drop (audited)" },
+	{ "hold", cmd_hold,
+	    "hold [-c FILE] list|show|approve|reject [ID]",
+	    "Tier 4 held records; approve and reject need --reason" },
 	{ "audit", cmd_audit, "audit [-c FILE] verify",
 	    "recompute the audit log's hash chain against state.db" },
 };

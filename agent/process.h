@@ -16,6 +16,8 @@
 #include "decimal.h"
 
 struct mapper;
+struct map_result;
+struct ledger_verdict;
 struct parser_ops;
 struct td_conf;
 
@@ -51,6 +53,15 @@ struct proc_sink {
 	 * windows-1252 this time. No buffer given out before is used again.
 	 */
 	int		(*reset)(void *arg, size_t doc);
+	/*
+	 * Tier 4 (NULL: none, as in `try`): classify a mapped record, its
+	 * JSON line (line, len) at the end of the batch buffer. A verdict
+	 * LEDGER_AGAIN has the file read again once this pass is over,
+	 * after reset(arg, SIZE_MAX).
+	 */
+	int		(*ledger)(void *arg, const struct map_result *,
+			    const char *line, size_t len,
+			    struct ledger_verdict *);
 	void		*arg;
 };
 
@@ -64,6 +75,10 @@ struct proc_result {
 	uint64_t	 rows;		/* data rows seen (records in) */
 	uint64_t	 records;	/* records produced */
 	uint64_t	 rejected;	/* Tier 3 */
+	uint64_t	 held;		/* Tier 4 restatements held */
+	uint64_t	 duplicate;	/* Tier 4 duplicate_record, withheld */
+	uint64_t	 restated;	/* restatements forwarded (in records) */
+	int		 again;		/* the ledger wants another pass */
 	uint64_t	 batches;
 	struct td_dec	 quantity;	/* control totals of produced records */
 	struct td_dec	 amount;

@@ -34,8 +34,7 @@ X(integration, currency, CT_CURRENCY, "USD", 0, 0, NULL, 0,		\
   "ISO 4217 currency expected in every record")				\
 X(integration, max_reject_ratio, CT_RATIO, "0.05", 0, 0, NULL, 0,	\
   "dead-lettered/total records above this sends the whole file to quarantine") \
-X(integration, on_restatement, CT_ENUM, "hold", 0, 0, "hold|forward",	\
-  CF_UNBUILT,								\
+X(integration, on_restatement, CT_ENUM, "hold", 0, 0, "hold|forward",	0, \
   "what to do with a record whose key was delivered with other values") \
 X(integration, log_level, CT_ENUM, "info", 0, 0, "error|warn|info|debug", 0, \
   "least severe level logged")						\

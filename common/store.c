@@ -174,6 +174,28 @@ static const char *migrations[] = {
 	"  FROM (SELECT key, value, substr(value, instr(value, ' ') + 1) AS rest"
 	"  FROM meta WHERE key LIKE 'source:%');"
 	"DELETE FROM meta WHERE key = 'breaker' OR key LIKE 'source:%';",
+
+	/*
+	 * 3 -> 4: the Tier 4 ledger (agent/ledger.c). record_keys, unused
+	 * until now, becomes a clustered index of raw 16-byte keys (no rowid:
+	 * one B-tree, one lookup per record, about 50 bytes a key at tens of
+	 * millions of keys); a key names the transmission by its seq. A hold
+	 * keeps what approving it needs: the record it restates, its values
+	 * and control totals, the decision's reason.
+	 */
+	"DROP TABLE record_keys;"
+	"CREATE TABLE record_keys ("
+	"  record_key BLOB PRIMARY KEY,"
+	"  values_hash BLOB NOT NULL,"
+	"  record_id BLOB NOT NULL,"		/* of the record delivered */
+	"  tx INTEGER NOT NULL"			/* transmissions.seq */
+	") WITHOUT ROWID;"
+	"ALTER TABLE holds ADD COLUMN restates TEXT;"	/* record_id, hex */
+	"ALTER TABLE holds ADD COLUMN values_hash BLOB;"
+	"ALTER TABLE holds ADD COLUMN quantity TEXT;"
+	"ALTER TABLE holds ADD COLUMN amount TEXT;"
+	"ALTER TABLE holds ADD COLUMN decision_reason TEXT;"
+	"CREATE INDEX holds_state ON holds(state, created_at);",
 };
 
 int

@@ -117,6 +117,7 @@ test_every_key(void)
 	    "currency = EUR\n"
 	    "max_reject_ratio = 0.1\n"
 	    "log_level = debug\n"
+	    "on_restatement = forward\n"
 	    "[source \"acme-sftp\"]\n"
 	    "url = sftp://pos@127.0.0.1:2222/out\n"
 	    "pattern = *.csv.gz, *.zip\n"
@@ -223,6 +224,8 @@ test_every_key(void)
 	is_int(td_conf_u64(c, TDK_integration_max_reject_ratio), 100000,
 	    "ratio 0.1 is 100000 ppm");
 	is_int(td_conf_u64(c, TDK_output_max_backoff), 7200, "2h");
+	ok(td_conf_enum_is(c, TDK_integration_on_restatement, "forward"),
+	    "on_restatement = forward");
 	is_int(td_conf_u64(c, TDK_unpack_max_bytes), 1ULL << 30, "1G");
 	is_int(td_conf_u64(c, TDK_parse_delimiter), '\t', "\\t delimiter");
 	is_str(td_conf_str(c, TDK_verify_signature), "optional",
