@@ -1126,6 +1126,8 @@ process_one(struct td_ctx *x, const char *tid)
 		goto out;
 	/* encoding = auto may start over, through ps_reset */
 	r = process_file(x->map, x->conf, fd, &po, &sink, &res);
+	if (ledger_end(ps.ledger) != 0 && r == 0)
+		r = TD_ERR_STATE;
 	if (ps.ob != NULL) {
 		int r2 = outbox_finish(ps.ob, &b, &nb);
 

@@ -28,12 +28,14 @@
 /* the tail map.c writes on every record line */
 #define TAIL_NULL	",\"restates\":null,\"mapping_version\":\""
 #define TAIL_LEN	(sizeof(TAIL_NULL) - 1 + 64 + 3)
+#define LEDGER_MMAP	"4294967296"	/* 4 GiB of address space */
 
 struct ledger {
 	struct td_ctx	*x;
 	int		 forward;	/* on_restatement = forward */
 	int		 pass2;		/* the file is read again */
 	int		 again;		/* this pass met a key twice */
+	int		 intx;		/* in its read transaction */
 };
 
 static int
@@ -49,7 +51,15 @@ ledger_open(struct td_ctx *x, struct ledger **out)
 	struct ledger *l;
 
 	*out = NULL;
-	if (store_exec(x->st, "CREATE TEMP TABLE IF NOT EXISTS tx_keys ("
+	/*
+	 * One lookup per record in a ledger of tens of millions of keys
+	 * (about 50 bytes each): read it through a memory map, not a read
+	 * per page, and keep its inner pages in a larger page cache.
+	 */
+	if (store_exec(x->st, "PRAGMA mmap_size = " LEDGER_MMAP) != 0 ||
+	    store_exec(x->st, "PRAGMA cache_size = -65536") != 0 ||
+	    store_exec(x->st, "PRAGMA temp.cache_size = -65536") != 0 ||
+	    store_exec(x->st, "CREATE TEMP TABLE IF NOT EXISTS tx_keys ("
 	    "  record_key BLOB PRIMARY KEY,"
 	    "  n INTEGER NOT NULL,"		/* rows of this file with it */
 	    "  dup INTEGER NOT NULL,"		/* 1: dead-letter every one */
@@ -77,11 +87,21 @@ ledger_open(struct td_ctx *x, struct ledger **out)
 	return TD_OK;
 }
 
+int
+ledger_end(struct ledger *l)
+{
+	if (l == NULL || !l->intx)
+		return TD_OK;
+	l->intx = 0;
+	return store_exec(l->x->st, "COMMIT") == 0 ? TD_OK : TD_ERR_STATE;
+}
+
 void
 ledger_free(struct ledger *l)
 {
 	if (l == NULL)
 		return;
+	(void)ledger_end(l);
 	(void)clear(l);
 	x_free(l);
 }
@@ -154,6 +174,17 @@ ledger_check(struct ledger *l, const struct map_result *mr,
 
 	memset(v, 0, sizeof(*v));
 	v->what = LEDGER_NEW;
+	/*
+	 * One transaction over the file's lookups: a statement of its own
+	 * would take and drop the WAL read lock each time (several times
+	 * the cost of the lookup), and write the file's keys with a journal
+	 * commit each.
+	 */
+	if (!l->intx) {
+		if (store_exec(st, "BEGIN") != 0)
+			return TD_ERR_STATE;
+		l->intx = 1;
+	}
 	if (l->pass2) {
 		s = store_prepare(st, "SELECT n FROM temp.tx_keys WHERE "
 		    "record_key = ? AND dup = 1");

@@ -50,6 +50,11 @@ int	 ledger_reset(struct ledger *);
  * keys, whose rows the next pass dead-letters.
  */
 int	 ledger_again(struct ledger *);
+/*
+ * The checks of a file run in one read transaction of state.db's
+ * connection: end it before the connection's next transaction.
+ */
+int	 ledger_end(struct ledger *);
 /* 1 when a pass met a key twice (ledger_again is due). */
 int	 ledger_wants_again(const struct ledger *);
 /* Classify a mapped record; line/len is its JSON line (kept for a hold). */
