@@ -648,6 +648,20 @@ stage_parsed(struct td_ctx *x, const struct tx *t,
 	return r;
 }
 
+/*
+ * The counts of a quarantined transmission, with the names the manifest
+ * uses: its rows read, none delivered, held or duplicate, its Tier 3
+ * rows dead-lettered, and the rest held back with the file.
+ */
+static void
+put_qcounts(struct td_buf *b, const struct proc_result *res)
+{
+	td_buf_printf(b, "\"records\":%llu,\"delivered\":0,\"dlq\":%llu,"
+	    "\"held\":0,\"duplicate\":0,\"quarantined\":%llu",
+	    (unsigned long long)res->rows, (unsigned long long)res->rejected,
+	    (unsigned long long)(res->rows - res->rejected));
+}
+
 static int
 quarantine(struct td_ctx *x, const struct tx *t, const char *code,
     const char *msg, const char *detail, const struct proc_result *res)
@@ -674,8 +688,10 @@ quarantine(struct td_ctx *x, const struct tx *t, const char *code,
 	    "\"received_at\":\"%s\",\"integration\":",
 	    (unsigned long long)t->size, t->id, ts);
 	td_json_str(&b, x->integration, strlen(x->integration));
-	td_buf_printf(&b, ",\"records\":%llu,\"rejected\":%llu}\n",
+	td_buf_printf(&b, ",\"records\":%llu,\"rejected\":%llu,\"counts\":{",
 	    (unsigned long long)res->rows, (unsigned long long)res->rejected);
+	put_qcounts(&b, res);
+	td_buf_puts(&b, "}}\n");
 
 	r = TD_ERR_IO;
 	if (td_mkdirs(qdir, 0750) != 0)
@@ -691,6 +707,8 @@ quarantine(struct td_ctx *x, const struct tx *t, const char *code,
 	td_buf_reset(&b);
 	td_buf_printf(&b, "\"tier\":2,\"code\":\"%s\",\"message\":", code);
 	td_json_str_lossy(&b, msg, strlen(msg));
+	td_buf_putc(&b, ',');
+	put_qcounts(&b, res);
 	fields = xstrdup(td_buf_cstr(&b));
 	if ((r = store_begin(x->st)) == 0) {
 		sqlite3_stmt *s = store_prepare(x->st, "UPDATE transmissions "

@@ -73,6 +73,19 @@ t_grep "$BD/reason.json" '"tier":2' "and the quarantine reason.json"
 t_grep "$S/audit.log" "\"event\":\"transmission_dropped\",\"integration\":\"acme\",\"transmission_id\":\"$TB\",\"decision\":\"dropped\"" "audit: dropped"
 "$TRADEDROP" quarantine -c "$T_TMP/t.conf" list > "$T_TMP/list2" 2>&1
 t_grep "$T_TMP/list2" "nothing is quarantined" "list: nothing left"
+# one set of counts: a file quarantined for its dead-lettered rows
+printf 'Store,UPC,Date,Qty\n1,041000001238,2026-11-20,3\n2,041000001238,2026-11-20,4\n3,041000001239,2026-11-21,5\n' > "$S/landing/c.csv"
+"$TRADEDROP" once -c "$T_TMP/t.conf" 2> "$T_TMP/log3"
+t_is $? 1 "c: two of three rows rejected: quarantined"
+TC=$(sha256sum "$S/landing/../archive"/*/*/*/raw/c.csv | cut -c1-64)
+t_is "$(wc -l < "$S/dlq/$TC.ndjson")" 2 "c: its two rows in its dead-letter file"
+t_grep "$S/quarantine/$TC/reason.json" '"counts":{"records":3,"delivered":0,"dlq":2,"held":0,"duplicate":0,"quarantined":1}' "reason.json: the counts, as the manifest names them"
+t_grep "$S/audit.log" '"code":"reject_ratio_exceeded","message":"2 of 3 rows rejected, more than max_reject_ratio 0.05","records":3,"delivered":0,"dlq":2,"held":0,"duplicate":0,"quarantined":1' "audit: the same counts"
+"$TRADEDROP" status -c "$T_TMP/t.conf" --json > "$T_TMP/st" 2>&1
+t_grep "$T_TMP/st" '"records":{"in":5,"delivered":2,"pending":0,"dlq":2,"held":0,"duplicate":0,"quarantined":1}' "status: the quarantined file's dead letters are counted"
+"$TRADEDROP" status -c "$T_TMP/t.conf" > "$T_TMP/st2" 2>&1
+t_grep "$T_TMP/st2" "records: 5 in, 2 delivered, 0 pending, 2 dead-lettered, 0 held, 0 duplicate, 1 quarantined" "status text: the same"
+
 "$TRADEDROP" audit -c "$T_TMP/t.conf" verify > "$T_TMP/av" 2>&1
 t_is $? 0 "the audit log verifies after every decision"
 
