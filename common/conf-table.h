@@ -28,7 +28,7 @@ X(integration, state_dir, CT_PATH, NULL, 0, 0, NULL, CF_REQUIRED,	\
   "directory holding all durable state (state.db, archive, outbox)")	\
 X(integration, landing_dir, CT_PATH, NULL, 0, 0, NULL, 0,		\
   "directory watched for drops; default <state_dir>/landing")		\
-X(integration, retain_days, CT_INT, "2557", 1, 36500, NULL, CF_UNBUILT, \
+X(integration, retain_days, CT_INT, "2557", 1, 36500, NULL, 0,	\
   "days raw, parsed and manifest archives are kept")			\
 X(integration, currency, CT_CURRENCY, "USD", 0, 0, NULL, 0,		\
   "ISO 4217 currency expected in every record")				\

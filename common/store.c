@@ -195,7 +195,9 @@ static const char *migrations[] = {
 	"ALTER TABLE holds ADD COLUMN quantity TEXT;"
 	"ALTER TABLE holds ADD COLUMN amount TEXT;"
 	"ALTER TABLE holds ADD COLUMN decision_reason TEXT;"
-	"CREATE INDEX holds_state ON holds(state, created_at);",
+	"CREATE INDEX holds_state ON holds(state, created_at);"
+	/* `prune` removed its archive entry (the row stays: duplicates) */
+	"ALTER TABLE transmissions ADD COLUMN pruned_at INTEGER;",
 };
 
 int

@@ -118,6 +118,7 @@ test_every_key(void)
 	    "max_reject_ratio = 0.1\n"
 	    "log_level = debug\n"
 	    "on_restatement = forward\n"
+	    "retain_days = 400\n"
 	    "[source \"acme-sftp\"]\n"
 	    "url = sftp://pos@127.0.0.1:2222/out\n"
 	    "pattern = *.csv.gz, *.zip\n"
@@ -226,6 +227,8 @@ test_every_key(void)
 	is_int(td_conf_u64(c, TDK_output_max_backoff), 7200, "2h");
 	ok(td_conf_enum_is(c, TDK_integration_on_restatement, "forward"),
 	    "on_restatement = forward");
+	is_int(td_conf_u64(c, TDK_integration_retain_days), 400,
+	    "retain_days");
 	is_int(td_conf_u64(c, TDK_unpack_max_bytes), 1ULL << 30, "1G");
 	is_int(td_conf_u64(c, TDK_parse_delimiter), '\t', "\\t delimiter");
 	is_str(td_conf_str(c, TDK_verify_signature), "optional",
