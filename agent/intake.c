@@ -426,6 +426,16 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 		if (r == 0)
 			r = audit_append(x->audit, "transmission_received",
 			    tid, fields);
+		if (r == 0) {
+			/* what its sidecars proved, in the same step */
+			char *vf = xasprintf("\"verification\":%s,\"code\":"
+			    "%s%s%s", vjson, v.code ? "\"" : "", v.code ?
+			    v.code : "null", v.code ? "\"" : "");
+
+			r = audit_append(x->audit, "transmission_verified",
+			    tid, vf);
+			x_free(vf);
+		}
 	}
 	x_free(fields);
 	x_free(vjson);
@@ -474,6 +484,12 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 
 /* -------------------------------------------------------- process */
 
+#define PS_MAXCODES	64	/* distinct Tier 3 codes counted; more: "other" */
+
+struct psink;
+static int	audit_dead_letters(struct td_ctx *, const struct tx *,
+		    const struct psink *, uint64_t);
+
 /* Where processing puts a transmission: its outbox and dead letters. */
 struct psink {
 	struct td_ctx		*x;
@@ -485,6 +501,11 @@ struct psink {
 	char			*dlqtmp;
 	struct td_buf		 line;
 	struct ledger		*ledger;	/* Tier 4 */
+	struct {
+		const char	*code;
+		uint64_t	 n;
+	}			 bycode[PS_MAXCODES];	/* dead letters */
+	size_t			 ncodes;
 };
 
 static struct td_buf *
@@ -563,6 +584,7 @@ static int
 ps_reject(void *arg, const struct rejection *rj)
 {
 	struct psink *p = arg;
+	size_t i;
 
 	if (p->dlq == NULL) {
 		int fd;
@@ -576,6 +598,13 @@ ps_reject(void *arg, const struct rejection *rj)
 			return errno == ENOSPC ? TD_ERR_NOSPACE : TD_ERR_IO;
 		}
 	}
+	for (i = 0; i < p->ncodes; i++)
+		if (strcmp(p->bycode[i].code, rj->code) == 0)
+			break;
+	if (i == p->ncodes && p->ncodes < PS_MAXCODES)
+		p->bycode[p->ncodes++].code = rj->code;
+	if (i < p->ncodes)
+		p->bycode[i].n++;
 	td_buf_reset(&p->line);
 	intake_rejection_json(&p->line, p->t->id, p->t->name, rj->member, rj);
 	if (fwrite(p->line.p, 1, p->line.len, p->dlq) != p->line.len)
@@ -664,7 +693,8 @@ put_qcounts(struct td_buf *b, const struct proc_result *res)
 
 static int
 quarantine(struct td_ctx *x, const struct tx *t, const char *code,
-    const char *msg, const char *detail, const struct proc_result *res)
+    const char *msg, const char *detail, const struct proc_result *res,
+    const struct psink *ps)
 {
 	struct td_buf b;
 	char *qdir, *raw, *qraw, *path, ts[TD_RFC3339_MAX], *fields;
@@ -726,6 +756,8 @@ quarantine(struct td_ctx *x, const struct tx *t, const char *code,
 		sqlite3_bind_int64(s, 6, now_sec());
 		sqlite3_bind_text(s, 7, t->id, -1, SQLITE_STATIC);
 		r = store_step_done(x->st, s);
+		if (r == 0 && ps != NULL)
+			r = audit_dead_letters(x, t, ps, res->rejected);
 		if (r == 0)
 			r = audit_append(x->audit, "transmission_quarantined",
 			    t->id, fields);
@@ -1038,9 +1070,42 @@ ps_reset(void *arg, size_t doc)
 	}
 	x_free(p->dlqtmp);
 	p->dlqtmp = NULL;
+	p->ncodes = 0;
 	clean_partial(p->x, p->t);
 	(void)unlink(p->rectmp);
 	return ps_open(p);
+}
+
+/*
+ * The Tier 3 rows of a transmission, counted by code, as one audit event
+ * (in the step that records it parsed or quarantined).
+ */
+static int
+audit_dead_letters(struct td_ctx *x, const struct tx *t,
+    const struct psink *p, uint64_t total)
+{
+	struct td_buf b;
+	size_t i;
+	int r;
+
+	if (total == 0)
+		return 0;
+	td_buf_init(&b, 256, 0);
+	td_buf_printf(&b, "\"tier\":3,\"count\":%llu,\"by_code\":{",
+	    (unsigned long long)total);
+	for (i = 0; i < p->ncodes; i++) {
+		total -= p->bycode[i].n;
+		td_buf_printf(&b, "%s\"%s\":%llu", i ? "," : "",
+		    p->bycode[i].code, (unsigned long long)p->bycode[i].n);
+	}
+	if (total > 0)	/* more distinct codes than counted */
+		td_buf_printf(&b, "%s\"other\":%llu", i ? "," : "",
+		    (unsigned long long)total);
+	td_buf_putc(&b, '}');
+	r = audit_append(x->audit, "records_dead_lettered", t->id,
+	    td_buf_cstr(&b));
+	td_buf_free(&b);
+	return r;
 }
 
 /*
@@ -1108,7 +1173,7 @@ process_one(struct td_ctx *x, const char *tid)
 	if (t.verify_code != NULL) {
 		/* not proven whole and authentic: nothing of it is parsed */
 		r = quarantine(x, &t, t.verify_code, t.verify_message,
-		    t.verification, &res);
+		    t.verification, &res, NULL);
 		goto out;
 	}
 	raw = xasprintf("%s/%s/raw/%s", x->state_dir, t.archive_dir, t.name);
@@ -1197,7 +1262,7 @@ process_one(struct td_ctx *x, const char *tid)
 		(void)unlink(rectmp);
 		if ((r = sync_fs(x->state_dir)) == 0)
 			r = quarantine(x, &t, res.t2code, res.t2msg,
-			    res.t2detail, &res);
+			    res.t2detail, &res, &ps);
 		if (r == 0)
 			x->run.n_dlq += res.rejected;
 		goto out;
@@ -1263,6 +1328,8 @@ process_one(struct td_ctx *x, const char *tid)
 		r = stage_parsed(x, &t, &res, obtmp, obdir, rectmp, rec);
 	if (r == 0)
 		r = audit_append(x->audit, "transmission_parsed", t.id, fields);
+	if (r == 0)
+		r = audit_dead_letters(x, &t, &ps, res.rejected);
 	if (r == 0)
 		r = audit_tier4(x, &t, &res);
 	if (r == 0)

@@ -15,6 +15,11 @@ done
 t_is $? 0 "once delivers two files"
 L=$S/audit.log
 N=$(wc -l < "$L")
+t_grep "$L" "\"event\":\"config_loaded\",\"integration\":\"acme\",\"transmission_id\":null,\"file\":\"$T_TMP/t.conf\",\"sha256\":\"$(sha256sum < "$T_TMP/t.conf" | cut -c1-64)\"" "config_loaded, with the config's hash"
+t_is "$(grep -c '"event":"transmission_verified".*"verification":{"checksum":"absent","signature":"off"},"code":null' "$L")" 2 "transmission_verified for each file"
+"$TRADEDROP" once -c "$T_TMP/t.conf" 2> /dev/null
+t_is "$(grep -c '"event":"config_loaded"' "$L")" 1 "an unchanged config is not audited again"
+N=$(wc -l < "$L")
 t_ok "$([ "$N" -ge 6 ]; echo $?)" "the log has a line per step ($N)"
 "$TRADEDROP" audit -c "$T_TMP/t.conf" verify > "$T_TMP/v0" 2> "$T_TMP/e0"
 t_is $? 0 "an untouched log verifies"
@@ -28,12 +33,16 @@ check() {
 	t_grep "$T_TMP/e" "$L:$1: " "$2: names line $1"
 	cp "$T_TMP/orig" "$L"
 }
-# an edit that keeps the line's length: d1.csv becomes d9.csv in line 1
-sed '1s/d1\.csv/d9.csv/' "$T_TMP/orig" > "$L"
-check 1 "line 1 edited"
+# an edit that keeps the line's length: d1.csv becomes d9.csv
+L1=$(grep -n '"file":"d1.csv"' "$T_TMP/orig" | head -1 | cut -d: -f1)
+sed "${L1}s/d1\.csv/d9.csv/" "$T_TMP/orig" > "$L"
+check "$L1" "line $L1 edited"
 t_grep "$T_TMP/e" "its hash does not match its content" "an edit is named as one"
-sed '3s/"size":[0-9]*/"size":99/' "$T_TMP/orig" > "$L"
-check 3 "line 3 edited"
+L2=$(grep -n '"file":"d2.csv"' "$T_TMP/orig" | head -1 | cut -d: -f1)
+sed "${L2}s/\"size\":[0-9]*/\"size\":99/" "$T_TMP/orig" > "$L"
+check "$L2" "line $L2 edited"
+sed '1s/"sha256":"[0-9a-f]/"sha256":"g/' "$T_TMP/orig" > "$L"
+check 1 "the config's hash edited in line 1"
 # a deletion
 sed '2d' "$T_TMP/orig" > "$L"
 check 2 "line 2 deleted"

@@ -55,6 +55,7 @@ t_is "$(gzip -dc "$T_TMP/out/$TA"/batch-*.ndjson.gz | grep -c '"quantity":"[34]"
 t_grep "$T_TMP/out/$TA/manifest.json" '"counts":{"records":2,"delivered":2,"dlq":0,"held":0,"duplicate":0}' "a's manifest counts"
 t_is "$(ls "$S/quarantine")" "$TB" "a left the quarantine; b is still there"
 t_grep "$S/audit.log" "\"event\":\"transmission_released\",\"integration\":\"acme\",\"transmission_id\":\"$TA\",\"quarantine_code\":\"schema_missing_column\"" "audit: released, with the code it had"
+t_grep "$S/audit.log" "\"event\":\"config_loaded\",\"integration\":\"acme\",\"transmission_id\":null,\"file\":\"$T_TMP/t.conf\",\"sha256\":\"$(sha256sum < "$T_TMP/t.conf" | cut -c1-64)\"" "audit: the fixed config it was released with"
 "$TRADEDROP" quarantine -c "$T_TMP/t.conf" release "$TA" > "$T_TMP/rel2" 2>&1
 t_is $? 1 "a delivered transmission cannot be released"
 t_grep "$T_TMP/rel2" "is delivered, not quarantined" "and says why"
@@ -80,6 +81,7 @@ t_is $? 1 "c: two of three rows rejected: quarantined"
 TC=$(sha256sum "$S/landing/../archive"/*/*/*/raw/c.csv | cut -c1-64)
 t_is "$(wc -l < "$S/dlq/$TC.ndjson")" 2 "c: its two rows in its dead-letter file"
 t_grep "$S/quarantine/$TC/reason.json" '"counts":{"records":3,"delivered":0,"dlq":2,"held":0,"duplicate":0,"quarantined":1}' "reason.json: the counts, as the manifest names them"
+t_grep "$S/audit.log" "\"event\":\"records_dead_lettered\",\"integration\":\"acme\",\"transmission_id\":\"$TC\",\"tier\":3,\"count\":2,\"by_code\":{\"gtin_check_digit\":2}" "audit: the dead letters by code"
 t_grep "$S/audit.log" '"code":"reject_ratio_exceeded","message":"2 of 3 rows rejected, more than max_reject_ratio 0.05","records":3,"delivered":0,"dlq":2,"held":0,"duplicate":0,"quarantined":1' "audit: the same counts"
 "$TRADEDROP" status -c "$T_TMP/t.conf" --json > "$T_TMP/st" 2>&1
 t_grep "$T_TMP/st" '"records":{"in":5,"delivered":2,"pending":0,"dlq":2,"held":0,"duplicate":0,"quarantined":1}' "status: the quarantined file's dead letters are counted"

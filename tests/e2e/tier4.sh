@@ -90,6 +90,7 @@ T4=$(tid d4.csv)
 t_is "$(counts "$T4")" "4=1+2+0+1 adds-up" "d4: the approved values are now a duplicate; two rows of store 5 dead-lettered"
 t_is "$(grep -c '"code":"duplicate_key_in_file"' "$S/dlq/$T4.ndjson")" 2 "both rows of the key in dlq/ as duplicate_key_in_file"
 t_grep "$S/dlq/$T4.ndjson" 'is on 2 rows of this file' "the message says how many rows"
+t_grep "$S/audit.log" '"tier":3,"count":2,"by_code":{"duplicate_key_in_file":2}' "audit: dead-lettered by code"
 t_is "$(recs "$T4" | grep -c '"store_id":"6"')" 1 "the rest of the file is delivered"
 
 # on_restatement = forward
