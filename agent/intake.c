@@ -527,12 +527,12 @@ ps_batch(void *arg, struct td_buf *b, uint64_t n,
 }
 
 static int
-ps_ledger(void *arg, const struct map_result *mr, const char *line,
-    size_t len, struct ledger_verdict *v)
+ps_ledger(void *arg, struct map_result *mr, struct td_buf *b, size_t start,
+    struct ledger_verdict *v)
 {
 	struct psink *p = arg;
 
-	return ledger_check(p->ledger, mr, line, len, v);
+	return ledger_check(p->ledger, mr, b, start, v);
 }
 
 /* Append JSON for raw row text: a string, or base64 when not UTF-8. */
@@ -1269,11 +1269,12 @@ process_one(struct td_ctx *x, const char *tid)
 	}
 
 	fields = xasprintf("\"records\":%llu,\"delivered\":%llu,\"dlq\":%llu,"
-	    "\"held\":%llu,\"duplicate\":%llu,\"batches\":%zu,"
-	    "\"mapping_version\":\"%s\"", (unsigned long long)res.rows,
-	    (unsigned long long)res.records,
+	    "\"held\":%llu,\"duplicate\":%llu,\"summed\":%llu,"
+	    "\"batches\":%zu,\"mapping_version\":\"%s\"",
+	    (unsigned long long)res.rows, (unsigned long long)res.records,
 	    (unsigned long long)res.rejected, (unsigned long long)res.held,
-	    (unsigned long long)res.duplicate, nb, mapper_version(x->map));
+	    (unsigned long long)res.duplicate, (unsigned long long)res.summed,
+	    nb, mapper_version(x->map));
 	if ((r = store_begin(x->st)) != 0)
 		goto out;
 	{
@@ -1285,7 +1286,7 @@ process_one(struct td_ctx *x, const char *tid)
 		    "'parsed', mapping_version = ?, format = 'csv', "
 		    "records_in = ?, delivered = ?, dlq = ?, batches = ?, "
 		    "quantity_total = ?, amount_total = ?, updated_at = ?, "
-		    "held = ?, duplicate = ? WHERE id = ?");
+		    "held = ?, duplicate = ?, summed = ? WHERE id = ?");
 		sqlite3_bind_text(s, 1, mapper_version(x->map), -1,
 		    SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, (sqlite3_int64)res.rows);
@@ -1300,7 +1301,8 @@ process_one(struct td_ctx *x, const char *tid)
 		sqlite3_bind_int64(s, 8, now_sec());
 		sqlite3_bind_int64(s, 9, (sqlite3_int64)res.held);
 		sqlite3_bind_int64(s, 10, (sqlite3_int64)res.duplicate);
-		sqlite3_bind_text(s, 11, t.id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 11, (sqlite3_int64)res.summed);
+		sqlite3_bind_text(s, 12, t.id, -1, SQLITE_STATIC);
 		r = store_step_done(x->st, s);
 	}
 	if (r == 0)

@@ -33,6 +33,7 @@
 struct ledger {
 	struct td_ctx	*x;
 	int		 forward;	/* on_restatement = forward */
+	int		 sum;		/* [map] duplicates = sum */
 	int		 pass2;		/* the file is read again */
 	int		 again;		/* this pass met a key twice */
 	int		 intx;		/* in its read transaction */
@@ -65,7 +66,10 @@ ledger_open(struct td_ctx *x, struct ledger **out)
 	    "  dup INTEGER NOT NULL,"		/* 1: dead-letter every one */
 	    "  values_hash BLOB,"
 	    "  record_id BLOB,"
-	    "  verdict INTEGER) WITHOUT ROWID;"
+	    "  verdict INTEGER,"
+	    "  q TEXT,"				/* duplicates = sum: the sums */
+	    "  a TEXT,"
+	    "  emitted INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
 	    "CREATE TEMP TABLE IF NOT EXISTS tx_holds ("
 	    "  record_id TEXT PRIMARY KEY,"
 	    "  record_key TEXT NOT NULL,"
@@ -79,6 +83,7 @@ ledger_open(struct td_ctx *x, struct ledger **out)
 	l->x = x;
 	l->forward = td_conf_enum_is(x->conf, TDK_integration_on_restatement,
 	    "forward");
+	l->sum = td_conf_enum_is(x->conf, TDK_map_duplicates, "sum");
 	if (clear(l) != 0) {
 		x_free(l);
 		return TD_ERR_STATE;
@@ -163,14 +168,180 @@ hold(struct ledger *l, const struct map_result *mr, const char *line,
 	return store_step_done(l->x->st, s);
 }
 
-int
-ledger_check(struct ledger *l, const struct map_result *mr,
-    const char *line, size_t len, struct ledger_verdict *v)
+/* Replace n bytes at off of b with the text rep: 0, or TD_ERR_LIMIT. */
+static int
+splice(struct td_buf *b, size_t off, size_t n, const char *rep)
+{
+	size_t m = strlen(rep);
+
+	if (m > n && td_buf_reserve(b, m - n) != 0)
+		return TD_ERR_LIMIT;
+	memmove(b->p + off + m, b->p + off + n, b->len - off - n);
+	memcpy(b->p + off, rep, m);
+	b->len = b->len - n + m;
+	return TD_OK;
+}
+
+/*
+ * Set "quantity" and "amount" of the record line at start in b to q and
+ * a (NULL: null). A quote inside a JSON string is always escaped, so
+ * the first `,"quantity":"` is the member itself.
+ */
+static int
+patch_sums(struct td_buf *b, size_t start, const char *q, const char *a)
+{
+	static const char kq[] = ",\"quantity\":\"", ka[] = ",\"amount\":";
+	char rep[TD_DEC_STRMAX + 2];
+	const char *p, *e, *end = b->p + b->len;
+	size_t off;
+	int r;
+
+	if ((p = memmem(b->p + start, b->len - start, kq, sizeof(kq) - 1)) ==
+	    NULL || (e = memchr(p + sizeof(kq) - 1, '"', (size_t)(end - p -
+	    sizeof(kq) + 1))) == NULL)
+		td_fatal("ledger: a record line without its quantity");
+	off = (size_t)(p - b->p) + sizeof(kq) - 1;
+	if ((r = splice(b, off, (size_t)(e - p) - sizeof(kq) + 1, q)) != 0)
+		return r;
+	end = b->p + b->len;
+	if ((p = memmem(b->p + start, b->len - start, ka, sizeof(ka) - 1)) ==
+	    NULL)
+		td_fatal("ledger: a record line without its amount");
+	off = (size_t)(p - b->p) + sizeof(ka) - 1;
+	if (b->p[off] == '"') {
+		if ((e = memchr(b->p + off + 1, '"', (size_t)(end - b->p -
+		    off - 1))) == NULL)
+			td_fatal("ledger: a record line with a broken amount");
+		e++;
+	} else
+		e = b->p + off + 4;	/* null */
+	if (a != NULL)
+		snprintf(rep, sizeof(rep), "\"%s\"", a);
+	else
+		snprintf(rep, sizeof(rep), "null");
+	return splice(b, off, (size_t)(e - b->p) - off, rep);
+}
+
+/* Add the quantity and amount of mr to the sums of key in tx_keys. */
+static int
+add_sums(struct ledger *l, const struct map_result *mr)
 {
 	struct store *st = l->x->st;
 	sqlite3_stmt *s;
-	char key[TD_ID_HEX];
-	int r, found = 0, same = 0;
+	struct td_dec q, a;
+	char qs[TD_DEC_STRMAX], as[TD_DEC_STRMAX];
+	const char *t;
+	int over = 0, has = mr->has_amount;
+
+	memset(&q, 0, sizeof(q));
+	memset(&a, 0, sizeof(a));
+	s = store_prepare(st, "SELECT q, a FROM temp.tx_keys WHERE "
+	    "record_key = ?");
+	sqlite3_bind_blob(s, 1, mr->record_key, TD_ID_LEN, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		if ((t = (const char *)sqlite3_column_text(s, 0)) == NULL ||
+		    td_dec_parse(t, strlen(t), 0, &q) != 0)
+			over = 1;	/* overflowed before */
+		if ((t = (const char *)sqlite3_column_text(s, 1)) != NULL) {
+			has = 1;
+			if (td_dec_parse(t, strlen(t), 0, &a) != 0)
+				over = 1;
+		}
+	}
+	sqlite3_reset(s);
+	if (!over && (td_dec_add(&q, &mr->quantity) != 0 ||
+	    (mr->has_amount && td_dec_add(&a, &mr->amount) != 0)))
+		over = 1;
+	dec_text(&q, qs);
+	dec_text(&a, as);
+	s = store_prepare(st, "UPDATE temp.tx_keys SET q = ?, a = ? WHERE "
+	    "record_key = ?");
+	if (!over)
+		sqlite3_bind_text(s, 1, qs, -1, SQLITE_TRANSIENT);
+	if (has)
+		sqlite3_bind_text(s, 2, as, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(s, 3, mr->record_key, TD_ID_LEN, SQLITE_STATIC);
+	return store_step_done(st, s);
+}
+
+/*
+ * Pass 2, a key on more than one row: *what = LEDGER_IN_FILE (reject,
+ * or a sum that overflowed), LEDGER_SUMMED (a later row), or 0 with the
+ * line and mr made the sum of all its rows (the first row).
+ */
+static int
+in_file(struct ledger *l, struct map_result *mr, struct td_buf *b,
+    size_t start, struct ledger_verdict *v, int *found)
+{
+	struct store *st = l->x->st;
+	struct td_sha256 h;
+	unsigned char dg[TD_SHA256_LEN];
+	sqlite3_stmt *s;
+	char key[TD_ID_HEX], *q = NULL, *a = NULL;
+	long long n = 0;
+	int r, emitted = 0;
+
+	*found = 0;
+	s = store_prepare(st, "SELECT n, q, a, emitted FROM temp.tx_keys "
+	    "WHERE record_key = ? AND dup != 0");
+	sqlite3_bind_blob(s, 1, mr->record_key, TD_ID_LEN, SQLITE_STATIC);
+	if ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		*found = 1;
+		n = sqlite3_column_int64(s, 0);
+		if (sqlite3_column_text(s, 1) != NULL)
+			q = xstrdup((const char *)sqlite3_column_text(s, 1));
+		if (sqlite3_column_text(s, 2) != NULL)
+			a = xstrdup((const char *)sqlite3_column_text(s, 2));
+		emitted = sqlite3_column_int(s, 3);
+	}
+	sqlite3_reset(s);
+	if (r != SQLITE_ROW) {
+		r = r == SQLITE_DONE ? TD_OK : TD_ERR_STATE;
+		goto out;
+	}
+	r = TD_OK;
+	td_hex(mr->record_key, TD_ID_LEN, key);
+	if (!l->sum || q == NULL) {
+		snprintf(v->msg, sizeof(v->msg), "record_key %s is on %lld rows "
+		    "of this file: each is dead-lettered for review (%s)", key,
+		    n, l->sum ? "the sum of their quantities or amounts "
+		    "exceeds 36 digits" : "[map] duplicates = sum adds them "
+		    "up");
+		v->what = LEDGER_IN_FILE;
+		goto out;
+	}
+	if (emitted) {
+		v->what = LEDGER_SUMMED;
+		goto out;
+	}
+	/* the first row: the record of all of them */
+	if ((r = patch_sums(b, start, q, a)) != 0)
+		goto out;
+	(void)td_dec_parse(q, strlen(q), 0, &mr->quantity);
+	if ((mr->has_amount = a != NULL))
+		(void)td_dec_parse(a, strlen(a), 0, &mr->amount);
+	td_sha256_init(&h);
+	td_sha256_update(&h, mr->values, TD_ID_LEN);
+	/* its values: the first row's, and the sums */
+	td_sha256_update(&h, "sum\n", 4);
+	td_sha256_update(&h, q, strlen(q) + 1);
+	if (a != NULL)
+		td_sha256_update(&h, a, strlen(a));
+	td_sha256_final(&h, dg);
+	memcpy(mr->values, dg, TD_ID_LEN);
+ out:
+	x_free(q);
+	x_free(a);
+	return r;
+}
+
+int
+ledger_check(struct ledger *l, struct map_result *mr, struct td_buf *b,
+    size_t start, struct ledger_verdict *v)
+{
+	struct store *st = l->x->st;
+	sqlite3_stmt *s;
+	int r, found = 0, same = 0, sumfirst = 0;
 
 	memset(v, 0, sizeof(*v));
 	v->what = LEDGER_NEW;
@@ -186,21 +357,8 @@ ledger_check(struct ledger *l, const struct map_result *mr,
 		l->intx = 1;
 	}
 	if (l->pass2) {
-		s = store_prepare(st, "SELECT n FROM temp.tx_keys WHERE "
-		    "record_key = ? AND dup = 1");
-		sqlite3_bind_blob(s, 1, mr->record_key, TD_ID_LEN,
-		    SQLITE_STATIC);
-		if ((r = sqlite3_step(s)) == SQLITE_ROW) {
-			td_hex(mr->record_key, TD_ID_LEN, key);
-			snprintf(v->msg, sizeof(v->msg), "record_key %s is on "
-			    "%lld rows of this file: each is dead-lettered for "
-			    "review ([map] duplicates = sum adds them up)", key,
-			    (long long)sqlite3_column_int64(s, 0));
-			v->what = LEDGER_IN_FILE;
-		}
-		sqlite3_reset(s);
-		if (r != SQLITE_ROW && r != SQLITE_DONE)
-			return TD_ERR_STATE;
+		if ((r = in_file(l, mr, b, start, v, &sumfirst)) != 0)
+			return r;
 		if (v->what != LEDGER_NEW)
 			return TD_OK;
 	}
@@ -225,29 +383,61 @@ ledger_check(struct ledger *l, const struct map_result *mr,
 			v->what = same ? LEDGER_DUPLICATE : l->forward ?
 			    LEDGER_FORWARD : LEDGER_HOLD;
 	}
-	s = store_prepare(st, "INSERT OR IGNORE INTO temp.tx_keys("
-	    "record_key, n, dup, values_hash, record_id, verdict) VALUES "
-	    "(?, 1, 0, ?, ?, ?)");
-	sqlite3_bind_blob(s, 1, mr->record_key, TD_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, mr->values, TD_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 3, mr->record_id, TD_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_int(s, 4, v->what);
-	if ((r = store_step_done(st, s)) != 0)
-		return r;
-	if (sqlite3_changes(store_db(st)) == 0) {
-		/* a second row with this key: read the file again */
-		s = store_prepare(st, "UPDATE temp.tx_keys SET n = n + 1 "
+	if (sumfirst) {
+		/* its key is this file's already: its sum is what counts */
+		s = store_prepare(st, "UPDATE temp.tx_keys SET emitted = 1, "
+		    "dup = 2, values_hash = ?, record_id = ?, verdict = ? "
 		    "WHERE record_key = ?");
-		sqlite3_bind_blob(s, 1, mr->record_key, TD_ID_LEN,
+		sqlite3_bind_blob(s, 1, mr->values, TD_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 2, mr->record_id, TD_ID_LEN,
+		    SQLITE_STATIC);
+		sqlite3_bind_int(s, 3, v->what);
+		sqlite3_bind_blob(s, 4, mr->record_key, TD_ID_LEN,
 		    SQLITE_STATIC);
 		if ((r = store_step_done(st, s)) != 0)
 			return r;
-		l->again = 1;
-		v->what = LEDGER_AGAIN;
-		return TD_OK;
+	} else {
+		s = store_prepare(st, "INSERT OR IGNORE INTO temp.tx_keys("
+		    "record_key, n, dup, values_hash, record_id, verdict, q, "
+		    "a) VALUES (?, 1, 0, ?, ?, ?, ?, ?)");
+		sqlite3_bind_blob(s, 1, mr->record_key, TD_ID_LEN,
+		    SQLITE_STATIC);
+		sqlite3_bind_blob(s, 2, mr->values, TD_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 3, mr->record_id, TD_ID_LEN,
+		    SQLITE_STATIC);
+		sqlite3_bind_int(s, 4, v->what);
+		if (l->sum) {
+			char q[TD_DEC_STRMAX], a[TD_DEC_STRMAX];
+
+			dec_text(&mr->quantity, q);
+			sqlite3_bind_text(s, 5, q, -1, SQLITE_TRANSIENT);
+			if (mr->has_amount) {
+				dec_text(&mr->amount, a);
+				sqlite3_bind_text(s, 6, a, -1,
+				    SQLITE_TRANSIENT);
+			}
+		}
+		if ((r = store_step_done(st, s)) != 0)
+			return r;
+		if (sqlite3_changes(store_db(st)) == 0) {
+			/* a second row with this key: read the file again */
+			s = store_prepare(st, "UPDATE temp.tx_keys SET n = n + "
+			    "1 WHERE record_key = ?");
+			sqlite3_bind_blob(s, 1, mr->record_key, TD_ID_LEN,
+			    SQLITE_STATIC);
+			if ((r = store_step_done(st, s)) != 0)
+				return r;
+			if (l->sum && (r = add_sums(l, mr)) != 0)
+				return r;
+			l->again = 1;
+			v->what = LEDGER_AGAIN;
+			return TD_OK;
+		}
 	}
+	if (v->what == LEDGER_FORWARD)
+		return ledger_patch_restates(b, start, v->restates);
 	if (v->what == LEDGER_HOLD)
-		return hold(l, mr, line, len, v->restates);
+		return hold(l, mr, b->p + start, b->len - start, v->restates);
 	return TD_OK;
 }
 
@@ -261,7 +451,7 @@ ledger_commit(struct ledger *l, const char *tid)
 	s = store_prepare(st, "INSERT OR REPLACE INTO record_keys(record_key, "
 	    "values_hash, record_id, tx) SELECT record_key, values_hash, "
 	    "record_id, (SELECT seq FROM transmissions WHERE id = ?) FROM "
-	    "temp.tx_keys WHERE dup = 0 AND verdict IN (0, 3)");
+	    "temp.tx_keys WHERE dup != 1 AND verdict IN (0, 3)");
 	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
 	if ((r = store_step_done(st, s)) != 0)
 		return r;

@@ -7,8 +7,9 @@
  * key is a duplicate_record (same values: withheld) or a restatement
  * (other values: held until an operator decides, or forwarded with
  * `restates`, per on_restatement). Two rows of one transmission with
- * one key are Tier 3 duplicate_key_in_file, both of them: the first
- * pass over the file only notices it, and the file is read again.
+ * one key are Tier 3 duplicate_key_in_file, both of them (or, with
+ * [map] duplicates = sum, one record with their sums): the first pass
+ * over the file only notices it, and the file is read again.
  *
  * While a transmission is processed its keys and holds are kept in
  * TEMP tables of state.db's connection (spilled to disk past the page
@@ -33,6 +34,7 @@ struct ledger;
 #define LEDGER_FORWARD		3	/* restatement, forwarded with restates */
 #define LEDGER_IN_FILE		4	/* Tier 3 duplicate_key_in_file */
 #define LEDGER_AGAIN		5	/* a key met twice: the file is read again */
+#define LEDGER_SUMMED		6	/* added into an earlier row's record */
 
 struct ledger_verdict {
 	int		 what;
@@ -57,9 +59,15 @@ int	 ledger_again(struct ledger *);
 int	 ledger_end(struct ledger *);
 /* 1 when a pass met a key twice (ledger_again is due). */
 int	 ledger_wants_again(const struct ledger *);
-/* Classify a mapped record; line/len is its JSON line (kept for a hold). */
-int	 ledger_check(struct ledger *, const struct map_result *,
-	    const char *line, size_t len, struct ledger_verdict *);
+/*
+ * Classify a mapped record, its JSON line at start in b (to its end;
+ * kept for a hold). The line gets `restates` when forwarded; with [map]
+ * duplicates = sum, the first row of a key met more than once gets the
+ * sums of quantity and amount of all its rows (in the line and in *mr),
+ * and the others are LEDGER_SUMMED.
+ */
+int	 ledger_check(struct ledger *, struct map_result *, struct td_buf *b,
+	    size_t start, struct ledger_verdict *);
 /*
  * In the caller's transaction, after the transmission's row: enter the
  * keys of what it delivers, and its holds, into state.db.

@@ -213,11 +213,8 @@ emit_record(struct emitter *e, const struct prec *pr)
 	if (r > 0)
 		return emit_reject(e, pr, e->mr.code, e->mr.msg);
 	if (e->sink->ledger != NULL) {
-		if ((r = e->sink->ledger(e->sink->arg, &e->mr, e->cur->p +
-		    start, e->cur->len - start, &lv)) == 0 &&
-		    lv.what == LEDGER_FORWARD)
-			r = ledger_patch_restates(e->cur, start, lv.restates);
-		if (r != 0) {
+		if ((r = e->sink->ledger(e->sink->arg, &e->mr, e->cur, start,
+		    &lv)) != 0) {
 			res->ioerr = r;
 			return 1;
 		}
@@ -229,6 +226,10 @@ emit_record(struct emitter *e, const struct prec *pr)
 		case LEDGER_HOLD:
 			e->cur->len = start;
 			res->held++;
+			return 0;
+		case LEDGER_SUMMED:
+			e->cur->len = start;
+			res->summed++;
 			return 0;
 		case LEDGER_IN_FILE:
 			e->cur->len = start;

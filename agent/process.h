@@ -55,12 +55,13 @@ struct proc_sink {
 	int		(*reset)(void *arg, size_t doc);
 	/*
 	 * Tier 4 (NULL: none, as in `try`): classify a mapped record, its
-	 * JSON line (line, len) at the end of the batch buffer. A verdict
-	 * LEDGER_AGAIN has the file read again once this pass is over,
-	 * after reset(arg, SIZE_MAX).
+	 * JSON line at start in the batch buffer (up to its end), which the
+	 * ledger may change (restates; the sums of [map] duplicates = sum,
+	 * also in the map_result). A verdict LEDGER_AGAIN has the file read
+	 * again once this pass is over, after reset(arg, SIZE_MAX).
 	 */
-	int		(*ledger)(void *arg, const struct map_result *,
-			    const char *line, size_t len,
+	int		(*ledger)(void *arg, struct map_result *,
+			    struct td_buf *, size_t start,
 			    struct ledger_verdict *);
 	void		*arg;
 };
@@ -78,6 +79,7 @@ struct proc_result {
 	uint64_t	 held;		/* Tier 4 restatements held */
 	uint64_t	 duplicate;	/* Tier 4 duplicate_record, withheld */
 	uint64_t	 restated;	/* restatements forwarded (in records) */
+	uint64_t	 summed;	/* rows added into an earlier row's record */
 	int		 again;		/* the ledger wants another pass */
 	uint64_t	 batches;
 	struct td_dec	 quantity;	/* control totals of produced records */

@@ -140,6 +140,8 @@ X(map, promo_file, CT_PATH, NULL, 0, 0, NULL, 0,			\
   "CSV mapping promo codes to promo_id and promo_type")			\
 X(map, key, CT_LIST, "store_id, gtin, txn_date, promo_id", 0, 0, NULL, 0, \
   "record fields forming the natural key compared for duplicates")	\
+X(map, duplicates, CT_ENUM, "reject", 0, 0, "reject|sum", 0,		\
+  "rows of one file with the same key: dead-letter them all, or add them up") \
 X(map, negative_quantity, CT_ENUM, "allow", 0, 0, "allow|reject", 0,	\
   "reject negative quantities (returns) as Tier 3")			\
 X(map, period, CT_ENUM, "day", 0, 0, "day|week_ending", 0,		\

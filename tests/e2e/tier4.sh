@@ -51,7 +51,7 @@ t_grep "$S/audit.log" "\"event\":\"records_held\",\"integration\":\"acme\",\"tra
 t_grep "$T_TMP/log2" "records=1 dlq=0 batches=1 rows=3 held=1 duplicate=1" "log: the file's counts"
 t_grep "$T_TMP/log2" "records=1 dlq=0 held=1 duplicate_records=1" "once summary: the same counts"
 "$TRADEDROP" status -c "$T_TMP/t.conf" --json > "$T_TMP/st" 2>&1
-t_grep "$T_TMP/st" '"records":{"in":6,"delivered":4,"pending":0,"dlq":0,"held":1,"duplicate":1,"quarantined":0}' "status: the same counts"
+t_grep "$T_TMP/st" '"records":{"in":6,"delivered":4,"pending":0,"dlq":0,"held":1,"duplicate":1,"quarantined":0,"summed":0}' "status: the same counts"
 
 "$TRADEDROP" hold -c "$T_TMP/t.conf" list > "$T_TMP/hl" 2>&1
 t_is $? 0 "hold list exits 0"
@@ -103,6 +103,26 @@ t_is $? 0 "forward: nothing held, exit 0"
 TE=$(sha256sum "$S2"/archive/*/*/*/raw/e.csv | cut -c1-64)
 t_is "$(gzip -dc "$T_TMP/out2/$TE"/batch-*.ndjson.gz | grep -c "\"quantity\":\"8\".*\"restates\":\"$R2\"")" 1 "forward: the restatement is delivered with restates"
 t_grep "$S2/audit.log" "\"event\":\"restatements_forwarded\"" "forward: audited"
+
+# [map] duplicates = sum: the rows of one key are one record of their sums
+S3=$T_TMP/s3
+dl_conf s "$S3" "file://$T_TMP/out3" "[map]" "duplicates = sum"
+printf 'Store,UPC,Date,Units\n7,041000001239,2026-11-20,2\n8,041000001239,2026-11-20,1\n7,041000001239,2026-11-20,3.5\n' > "$S3/landing/s1.csv"
+"$TRADEDROP" once -c "$T_TMP/s.conf" 2> "$T_TMP/logs1"
+t_is $? 0 "sum: exit 0, nothing rejected"
+TS=$(sha256sum "$S3"/archive/*/*/*/raw/s1.csv | cut -c1-64)
+t_is "$(gzip -dc "$T_TMP/out3/$TS"/batch-*.ndjson.gz | $PY -c '
+import json, sys
+print(" ".join("%s:%s:%s" % (r["store_id"], r["quantity"], r["source"]["line"]) for r in map(json.loads, sys.stdin)))')" \
+	"7:5.5:2 8:1:3" "sum: one record of store 7 (the first row's, quantity 2 + 3.5), then store 8"
+t_grep "$T_TMP/out3/$TS/manifest.json" '"counts":{"records":3,"delivered":2,"dlq":0,"held":0,"duplicate":0,"summed":1}' "sum: the manifest counts the row added in"
+t_grep "$T_TMP/out3/$TS/manifest.json" '"control_totals":{"quantity":"6.5"' "sum: control totals unchanged by the sum"
+printf 'Store,UPC,Date,Units\n7,041000001239,2026-11-20,2\n8,041000001239,2026-11-20,1\n7,041000001239,2026-11-20,3.5\n\n' > "$S3/landing/s2.csv"
+"$TRADEDROP" once -c "$T_TMP/s.conf" 2> "$T_TMP/logs2"
+TS2=$(sha256sum "$S3"/archive/*/*/*/raw/s2.csv | cut -c1-64)
+t_grep "$T_TMP/out3/$TS2/manifest.json" '"counts":{"records":3,"delivered":0,"dlq":0,"held":0,"duplicate":2,"summed":1}' "sum: the same rows again are duplicate records"
+"$TRADEDROP" status -c "$T_TMP/s.conf" --json > "$T_TMP/st3" 2>&1
+t_grep "$T_TMP/st3" '"records":{"in":6,"delivered":2,"pending":0,"dlq":0,"held":0,"duplicate":2,"quarantined":0,"summed":2}' "sum: status adds up the same"
 
 "$TRADEDROP" audit -c "$T_TMP/t.conf" verify > "$T_TMP/av" 2>&1
 t_is $? 0 "the audit log verifies"

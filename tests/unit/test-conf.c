@@ -176,6 +176,7 @@ test_every_key(void)
 	    "crosswalk_file = %s\n"
 	    "promo_file = %s\n"
 	    "key = store_id, gtin, txn_date\n"
+	    "duplicates = sum\n"
 	    "negative_quantity = reject\n"
 	    "period = week_ending\n"
 	    "[calendar]\n"
@@ -229,6 +230,7 @@ test_every_key(void)
 	    "on_restatement = forward");
 	is_int(td_conf_u64(c, TDK_integration_retain_days), 400,
 	    "retain_days");
+	ok(td_conf_enum_is(c, TDK_map_duplicates, "sum"), "duplicates = sum");
 	is_int(td_conf_u64(c, TDK_unpack_max_bytes), 1ULL << 30, "1G");
 	is_int(td_conf_u64(c, TDK_parse_delimiter), '\t', "\\t delimiter");
 	is_str(td_conf_str(c, TDK_verify_signature), "optional",
