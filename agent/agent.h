@@ -2,7 +2,11 @@
 #ifndef TD_AGENT_H
 #define TD_AGENT_H
 
+#include <stddef.h>
+
 struct td_conf;
+struct td_ctx;
+struct store;
 
 /* Exit codes of `once` (SPEC section 2). */
 #define EXIT_ONCE_OK		0
@@ -21,5 +25,32 @@ int	cmd_check(int, char **);
 int	cmd_once(int, char **);
 int	cmd_try(int, char **);
 int	cmd_status(int, char **);
+int	cmd_quarantine(int, char **);
+int	cmd_audit(int, char **);
+int	cmd_hold(int, char **);
+int	cmd_prune(int, char **);
+
+/* Deliver what can be delivered, waiting out each retry's backoff. */
+void	deliver_all(struct td_ctx *);
+/* The full id of an id or unique prefix; errors on stderr. */
+int	cmd_resolve(struct store *, const char *sql, const char *what,
+	    const char *id, char *out, size_t len);
+/* The verbs of `quarantine` and `hold`, run by cmd_decide_main. */
+struct cmd_verbs {
+	const char	*name, *usage;
+	const char	*yes, *no;	/* release drop, approve reject */
+	int		 yes_reason;	/* yes needs --reason too */
+	const char	*empty;		/* what list says of nothing */
+	int		(*list)(struct store *);
+	int		(*show)(struct store *, const char *state_dir,
+			    const char *id);
+	int		(*decide)(struct td_conf *, const char *verb,
+			    const char *id, const char *reason);
+};
+int	cmd_decide_main(int, char **, const struct cmd_verbs *);
+/* ctx_open for a decision: 0, or the exit status (the error said). */
+int	cmd_ctx_open(struct td_ctx *, struct td_conf *);
+/* Who decides (audited): the user behind sudo, or this process's. */
+const char *cmd_decider(void);
 
 #endif

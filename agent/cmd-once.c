@@ -114,7 +114,7 @@ exit_status_done(const struct td_ctx *x)
  * Deliver what can be delivered, sleeping between the steps until the
  * time each asks for (a retry's backoff).
  */
-static void
+void
 deliver_all(struct td_ctx *x)
 {
 	struct deliverer *d = deliver_new(x);
@@ -197,6 +197,7 @@ cmd_once(int argc, char **argv)
 	else if (x.run.undelivered || left > 0)
 		rc = EXIT_ONCE_UNDELIVERED;
 	else if (rejects > 0 || x.run.n_quarantined > 0 || x.run.n_dlq > 0 ||
+	    x.run.n_held > 0 ||
 	    x.run.n_refused > 0 || exit_status_pending(&x))
 		rc = EXIT_ONCE_REJECTS;
 	else
@@ -214,17 +215,20 @@ cmd_once(int argc, char **argv)
 	td_failpoint("once_reported");
 	td_buf_init(&rj, 64, 0);
 	rej_counts_text(&x.run.rejections, &rj);
+#define ONCE_DONE "received=%u duplicate=%u duplicate_of_quarantined=%u " \
+	    "quarantined=%u delivered=%u records=%llu dlq=%llu held=%llu " \
+	    "duplicate_records=%llu pending=%d waiting=%u unsettled=%u " \
+	    "refused=%u exit=%d"
 	td_log(rc == 0 ? TD_LOG_INFO : TD_LOG_WARN, "once_done", rj.len == 0 ?
-	    "received=%u duplicate=%u quarantined=%u delivered=%u records=%llu "
-	    "dlq=%llu pending=%d waiting=%u unsettled=%u refused=%u exit=%d" :
-	    "received=%u duplicate=%u quarantined=%u delivered=%u records=%llu "
-	    "dlq=%llu pending=%d waiting=%u unsettled=%u refused=%u exit=%d "
-	    "rejections=%s",
-	    x.run.n_received, x.run.n_duplicate,
+	    ONCE_DONE "%s" : ONCE_DONE " rejections=%s",
+	    x.run.n_received, x.run.n_duplicate, x.run.n_dup_quarantined,
 	    x.run.n_quarantined,
 	    x.run.n_delivered, (unsigned long long)x.run.n_records,
-	    (unsigned long long)x.run.n_dlq, left, x.run.n_waiting, x.run.n_unsettled,
-	    x.run.n_refused, rc, td_buf_cstr(&rj));
+	    (unsigned long long)x.run.n_dlq,
+	    (unsigned long long)x.run.n_held,
+	    (unsigned long long)x.run.n_recdup, left, x.run.n_waiting,
+	    x.run.n_unsettled, x.run.n_refused, rc, td_buf_cstr(&rj));
+#undef ONCE_DONE
 	td_buf_free(&rj);
 	/* the lock is still held: no other run sees the file go */
 	audit_close(x.audit);

@@ -73,7 +73,8 @@ cmd_status(int argc, char **argv)
 	const char *bstate;
 	size_t i;
 	int64_t t_recv, t_parsed, t_deliv, t_quar, t_dup, r_in, r_deliv,
-	    r_dlq, r_pending, ob_batches, ob_bytes, oldest, now;
+	    r_dlq, r_pending, ob_batches, ob_bytes, oldest, now, r_held,
+	    r_rdup, r_quar, r_sum;
 
 	if (cmd_conf_opt(argc, argv, "status [-c FILE] [--json]", &path,
 	    longopts, &json) != 0 || optind != argc) {
@@ -95,7 +96,7 @@ cmd_status(int argc, char **argv)
 	}
 	x_free(dbp);
 	t_recv = t_parsed = t_deliv = t_quar = t_dup = r_in = r_deliv = 0;
-	r_dlq = r_pending = ob_batches = ob_bytes = 0;
+	r_dlq = r_pending = ob_batches = ob_bytes = r_held = r_rdup = r_quar = r_sum = 0;
 	oldest = -1;
 	now = (int64_t)time(NULL);
 	memset(&brk, 0, sizeof(brk));
@@ -110,13 +111,21 @@ cmd_status(int argc, char **argv)
 		    "state = 'quarantined'");
 		t_dup = q1(st, "SELECT count(*) FROM duplicate_drops");
 		r_in = q1(st, "SELECT total(records_in) FROM transmissions "
+		    "WHERE state IN ('parsed', 'delivered', 'quarantined')");
+		r_quar = q1(st, "SELECT total(records_in - dlq) FROM "
+		    "transmissions WHERE state = 'quarantined'");
+		r_sum = q1(st, "SELECT total(summed) FROM transmissions "
 		    "WHERE state IN ('parsed', 'delivered')");
 		r_deliv = q1(st, "SELECT total(delivered) FROM transmissions "
 		    "WHERE state = 'delivered'");
 		r_pending = q1(st, "SELECT total(delivered) FROM "
 		    "transmissions WHERE state = 'parsed'");
 		r_dlq = q1(st, "SELECT total(dlq) FROM transmissions WHERE "
+		    "state IN ('parsed', 'delivered', 'quarantined')");
+		r_held = q1(st, "SELECT total(held) FROM transmissions WHERE "
 		    "state IN ('parsed', 'delivered')");
+		r_rdup = q1(st, "SELECT total(duplicate) FROM transmissions "
+		    "WHERE state IN ('parsed', 'delivered')");
 		ob_batches = q1(st, "SELECT count(*) FROM batches WHERE "
 		    "state = 'pending'");
 		ob_bytes = q1(st, "SELECT total(bytes) FROM batches WHERE "
@@ -142,14 +151,18 @@ cmd_status(int argc, char **argv)
 		}
 		printf(",\"transmissions\":{\"received\":%lld,\"parsed\":%lld,"
 		    "\"delivered\":%lld,\"quarantined\":%lld,"
-		    "\"duplicate\":%lld},\"records\":{\"in\":%lld,"
-		    "\"delivered\":%lld,\"pending\":%lld,\"dlq\":%lld,"
-		    "\"held\":0,\"duplicate\":0},\"outbox\":{\"batches\":%lld,"
+		    "\"duplicate\":%lld},\"records\":{"
+		    "\"in\":%lld,\"delivered\":%lld,\"pending\":%lld,"
+		    "\"dlq\":%lld,\"held\":%lld,\"duplicate\":%lld,"
+		    "\"quarantined\":%lld,\"summed\":%lld},"
+		    "\"outbox\":{\"batches\":%lld,"
 		    "\"bytes\":%lld},\"oldest_pending_age_seconds\":",
 		    (long long)t_recv, (long long)t_parsed, (long long)t_deliv,
-		    (long long)t_quar, (long long)t_dup, (long long)r_in,
-		    (long long)r_deliv, (long long)r_pending, (long long)r_dlq,
-		    (long long)ob_batches, (long long)ob_bytes);
+		    (long long)t_quar, (long long)t_dup,
+		    (long long)r_in, (long long)r_deliv, (long long)r_pending,
+		    (long long)r_dlq, (long long)r_held, (long long)r_rdup,
+		    (long long)r_quar, (long long)r_sum, (long long)ob_batches,
+		    (long long)ob_bytes);
 		if (oldest >= 0)
 			printf("%lld", (long long)(now - oldest));
 		else
@@ -180,9 +193,11 @@ cmd_status(int argc, char **argv)
 		    (long long)t_recv, (long long)t_quar, (long long)t_dup,
 		    t_dup == 1 ? "" : "s");
 		printf("records: %lld in, %lld delivered, %lld pending, "
-		    "%lld dead-lettered, 0 held, 0 duplicate\n",
-		    (long long)r_in, (long long)r_deliv, (long long)r_pending,
-		    (long long)r_dlq);
+		    "%lld dead-lettered, %lld held, %lld duplicate, %lld "
+		    "quarantined, %lld summed\n", (long long)r_in,
+		    (long long)r_deliv, (long long)r_pending, (long long)r_dlq,
+		    (long long)r_held, (long long)r_rdup, (long long)r_quar,
+		    (long long)r_sum);
 		printf("outbox: %lld batch%s, %lld bytes\n",
 		    (long long)ob_batches, ob_batches == 1 ? "" : "es",
 		    (long long)ob_bytes);

@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,8 +39,11 @@
 #include "sidecar.h"
 #include "verify.h"
 #include "agent.h"
+#include "ctx.h"
+#include "ledger.h"
 
 struct trysink {
+	struct ledger	*ledger;	/* this file's keys only (no state) */
 	struct td_buf	 buf;
 	const char	*file;
 	uint64_t	 rejected;
@@ -92,17 +97,70 @@ try_reset(void *arg, size_t doc)
 {
 	struct trysink *t = arg;
 
-	(void)doc;
+	/* a key met twice: read again to dead-letter each of its rows, as
+	 * once does; otherwise everything is forgotten */
+	if (t->ledger != NULL && (doc == SIZE_MAX ? ledger_again(t->ledger) :
+	    ledger_reset(t->ledger)) != 0)
+		return TD_ERR_STATE;
 	if (t->out == NULL && ((t->out = tmpfile()) == NULL ||
 	    (t->err = tmpfile()) == NULL))
 		td_fatal("tmpfile: %s", strerror(errno));
-	if (ftruncate(fileno(t->out), 0) != 0 ||
+	/* what stdio still holds of the attempt before goes first: after
+	 * the truncation it would land past the new end, as zeros */
+	if (fflush(t->out) != 0 || fflush(t->err) != 0 ||
+	    ftruncate(fileno(t->out), 0) != 0 ||
 	    ftruncate(fileno(t->err), 0) != 0)
 		td_fatal("ftruncate: %s", strerror(errno));
 	rewind(t->out);
 	rewind(t->err);
 	td_buf_reset(&t->buf);
 	t->rejected = 0;
+	return 0;
+}
+
+static int
+try_ledger(void *arg, struct map_result *mr, struct td_buf *b, size_t start,
+    struct ledger_verdict *v)
+{
+	struct trysink *t = arg;
+
+	return ledger_check(t->ledger, mr, b, start, v);
+}
+
+/*
+ * A ledger on a scratch state.db in a new directory under TMPDIR: it
+ * knows no earlier transmission, so it finds only what is in the file.
+ */
+static int
+try_ledger_open(struct td_conf *c, struct td_ctx *lx, struct ledger **out,
+    char **scratch)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *err = NULL;
+	int r, level = td_log_level_from_name(td_conf_str(c,
+	    TDK_integration_log_level));
+
+	memset(lx, 0, sizeof(*lx));
+	lx->conf = c;
+	lx->state_dir = xstrdup(tmp != NULL && *tmp == '/' ? tmp : "/tmp");
+	*scratch = xasprintf("%s/tradedrop-try.XXXXXX", lx->state_dir);
+	if (mkdtemp(*scratch) == NULL) {
+		fprintf(stderr, "tradedrop: %s: %s\n", *scratch,
+		    strerror(errno));
+		x_free(*scratch);
+		*scratch = NULL;
+		return TD_ERR_IO;
+	}
+	/* a scratch state.db is no news: its migration is not logged */
+	td_log_set_level(TD_LOG_WARN);
+	r = store_open(*scratch, 0, &lx->st, &err);
+	td_log_set_level(level);
+	if (r != 0 || ledger_open(lx, out) != 0) {
+		fprintf(stderr, "tradedrop: %s: %s\n", *scratch,
+		    err != NULL ? err : "cannot open a scratch ledger");
+		x_free(err);
+		return TD_ERR_STATE;
+	}
 	return 0;
 }
 
@@ -279,6 +337,8 @@ try_one(struct mapper *m, const struct td_conf *c,
 	 * windows-1252 (try_reset again): only the last attempt counts */
 	(void)try_reset(ts, 0);
 	r = process_file(m, c, fd, &po, sink, &res);
+	if (ledger_end(ts->ledger) != 0 && r == 0)
+		r = TD_ERR_STATE;
 	close(fd);
 	fflush(ts->out);
 	fflush(ts->err);
@@ -331,7 +391,8 @@ cmd_try(int argc, char **argv)
 	struct minisign_key *keys = NULL;
 	struct trysink ts;
 	struct proc_sink sink;
-	char *err = NULL;
+	struct td_ctx lx;
+	char *err = NULL, *scratch = NULL;
 	uint64_t first = 0;
 	size_t nkeys = 0;
 	int i, ch, r, rc = EXIT_ONCE_OK;
@@ -373,6 +434,13 @@ cmd_try(int argc, char **argv)
 	sink.batch = try_batch;
 	sink.reject = try_reject;
 	sink.reset = try_reset;
+	/* Tier 4 within the file (duplicate_key_in_file, duplicates =
+	 * sum) needs no state: a ledger on an empty scratch state.db */
+	if (try_ledger_open(c, &lx, &ts.ledger, &scratch) != 0) {
+		rc = EXIT_INTERNAL;
+		goto out;
+	}
+	sink.ledger = try_ledger;
 	sink.arg = &ts;
 	/* the worst outcome, as once's: 4 over 3 over 1 over 0 */
 	for (i = optind; i < argc; i++) {
@@ -384,7 +452,14 @@ cmd_try(int argc, char **argv)
 		fclose(ts.out);
 		fclose(ts.err);
 	}
+ out:
 	td_buf_free(&ts.buf);
+	ledger_free(ts.ledger);
+	store_close(lx.st);
+	if (scratch != NULL)
+		(void)td_remove_tree(scratch, lx.state_dir);
+	x_free(scratch);
+	x_free(lx.state_dir);
 	x_free(keys);
 	mapper_free(m);
 	td_conf_free(c);

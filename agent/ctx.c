@@ -17,8 +17,11 @@
 
 #include "td.h"
 #include "audit.h"
+#include "buf.h"
 #include "conf.h"
 #include "fsutil.h"
+#include "hash.h"
+#include "json.h"
 #include "log.h"
 #include "store.h"
 #include "map.h"
@@ -78,6 +81,60 @@ state_lost(struct td_ctx *x, int reinit)
 	    "from a backup, or start anew with --reinitialise (see "
 	    "tradedrop(8), RECOVERY)\n", x->state_dir, x->state_dir);
 	return TD_ERR_STATE;
+}
+
+/*
+ * Audit the configuration a run works with (config_loaded: the file and
+ * the SHA-256 of its bytes) whenever it differs from the last one
+ * audited, kept in meta 'config_sha256'.
+ */
+static int
+config_audit(struct td_ctx *x)
+{
+	const char *path = td_conf_path(x->conf);
+	char hex[TD_SHA256_HEX], *last = NULL, *f;
+	struct td_buf b;
+	sqlite3_stmt *s;
+	int fd, r;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return TD_OK;	/* read once already; nothing to prove */
+	r = td_sha256_fd(fd, hex);
+	close(fd);
+	if (r != 0)
+		return TD_OK;
+	s = store_prepare(x->st, "SELECT value FROM meta WHERE key = "
+	    "'config_sha256'");
+	if (sqlite3_step(s) == SQLITE_ROW)
+		last = xstrdup((const char *)sqlite3_column_text(s, 0));
+	sqlite3_reset(s);
+	r = last != NULL && strcmp(last, hex) == 0;
+	x_free(last);
+	if (r)
+		return TD_OK;
+	td_buf_init(&b, 256, 0);
+	td_buf_puts(&b, "\"file\":");
+	td_json_str_lossy(&b, path, strlen(path));
+	td_buf_printf(&b, ",\"sha256\":\"%s\"", hex);
+	if (x->map != NULL)
+		td_buf_printf(&b, ",\"mapping_version\":\"%s\"",
+		    mapper_version(x->map));
+	f = xstrdup(td_buf_cstr(&b));
+	td_buf_free(&b);
+	if ((r = store_begin(x->st)) == 0) {
+		s = store_prepare(x->st, "INSERT OR REPLACE INTO meta(key, "
+		    "value) VALUES ('config_sha256', ?)");
+		sqlite3_bind_text(s, 1, hex, -1, SQLITE_STATIC);
+		r = store_step_done(x->st, s);
+		if (r == 0)
+			r = audit_append(x->audit, "config_loaded", NULL, f);
+		if (r == 0)
+			r = store_commit(x->st);
+		else
+			store_rollback(x->st);
+	}
+	x_free(f);
+	return r;
 }
 
 int
@@ -161,6 +218,8 @@ ctx_open(struct td_ctx *x, struct td_conf *c, int flags)
 		    x->state_dir, td_strerror(r));
 		return r;
 	}
+	if (config_audit(x) != 0)
+		return TD_ERR_STATE;
 	return TD_OK;
 }
 

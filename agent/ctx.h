@@ -29,8 +29,10 @@ struct td_run {
 	unsigned	 n_waiting;	/* data files waiting for a sidecar */
 	unsigned	 n_unsettled;	/* landing files still changing */
 	unsigned	 n_refused;	/* landing entries refused */
+	unsigned	 n_dup_quarantined;	/* duplicates of quarantined ones */
 	uint64_t	 n_records, n_dlq;
 	struct rej_counts rejections;	/* n_dlq by code */
+	uint64_t	 n_held, n_recdup;	/* Tier 4 records */
 	char		**refused;	/* landing entries refused: logged once */
 	size_t		 nrefused;
 	int		 paused;	/* disk or outbox full: take nothing new */

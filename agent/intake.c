@@ -42,6 +42,7 @@
 #include "tx.h"
 #include "intake.h"
 #include "landing.h"
+#include "ledger.h"
 
 #define IO_BLOCK	(1 << 20)
 
@@ -272,7 +273,7 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
     char **tidp)
 {
 	char tid[TD_SHA256_HEX], *path, *adir = NULL, *fields, *wdir;
-	char sha512hex[129], *vjson = NULL;
+	char sha512hex[129], *vjson = NULL, *qcode = NULL;
 	uint8_t b2[64];
 	struct verification v;
 	struct sidecars sc;
@@ -359,10 +360,14 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 		    strerror(errno));
 		return r;
 	}
-	s = store_prepare(x->st, "SELECT archive_dir FROM transmissions "
-	    "WHERE id = ?");
+	s = store_prepare(x->st, "SELECT state, reason_code FROM "
+	    "transmissions WHERE id = ?");
 	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
 	exists = sqlite3_step(s) == SQLITE_ROW;
+	/* a drop identical to a quarantined one: say how to reprocess it */
+	if (exists && strcmp((const char *)sqlite3_column_text(s, 0),
+	    "quarantined") == 0 && sqlite3_column_text(s, 1) != NULL)
+		qcode = xstrdup((const char *)sqlite3_column_text(s, 1));
 	sqlite3_reset(s);
 
 	td_buf_init(&fb, 256, 0);
@@ -370,11 +375,16 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 	if (td_json_str(&fb, name, strlen(name)) != 0)
 		td_buf_puts(&fb, "null");
 	td_buf_printf(&fb, ",\"size\":%" PRIu64, size);
+	if (qcode != NULL)
+		td_buf_printf(&fb, ",\"original_state\":\"quarantined\","
+		    "\"quarantine_code\":\"%s\",\"next\":\"tradedrop "
+		    "quarantine release %s\"", qcode, tid);
 	fields = xstrdup(td_buf_cstr(&fb));
 	td_buf_free(&fb);
 
 	if (store_begin(x->st) != 0) {
 		x_free(fields);
+		x_free(qcode);
 		return TD_ERR_STATE;
 	}
 	if (exists) {
@@ -413,20 +423,42 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 		if (r == 0)
 			r = audit_append(x->audit, "transmission_received",
 			    tid, fields);
+		if (r == 0) {
+			/* what its sidecars proved, in the same step */
+			char *vf = xasprintf("\"verification\":%s,\"code\":"
+			    "%s%s%s", vjson, v.code ? "\"" : "", v.code ?
+			    v.code : "null", v.code ? "\"" : "");
+
+			r = audit_append(x->audit, "transmission_verified",
+			    tid, vf);
+			x_free(vf);
+		}
 	}
 	x_free(fields);
 	x_free(vjson);
 	if (r != 0 || (r = store_commit(x->st)) != 0) {
 		store_rollback(x->st);
 		x_free(adir);
+		x_free(qcode);
 		return r ? r : TD_ERR_STATE;
 	}
 	td_failpoint(exists ? "duplicate_recorded" : "transmission_received");
 	if (exists) {
 		x->run.n_duplicate++;
-		td_log(TD_LOG_WARN, "duplicate_transmission", "file=%s "
-		    "transmission_id=%s size=%llu", name, tid,
-		    (unsigned long long)size);
+		if (qcode != NULL) {
+			x->run.n_dup_quarantined++;
+			td_log(TD_LOG_WARN, "duplicate_transmission", "file=%s "
+			    "transmission_id=%s size=%llu "
+			    "original_state=quarantined quarantine_code=%s "
+			    "message=\"identical to a transmission quarantined "
+			    "as %s; dropping it again never reprocesses it\" "
+			    "next=\"tradedrop quarantine release %s\"", name,
+			    tid, (unsigned long long)size, qcode, qcode, tid);
+			x_free(qcode);
+		} else
+			td_log(TD_LOG_WARN, "duplicate_transmission", "file=%s "
+			    "transmission_id=%s size=%llu", name, tid,
+			    (unsigned long long)size);
 		return drop_work(x, cl);
 	}
 	x->run.n_received++;
@@ -449,6 +481,12 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 
 /* -------------------------------------------------------- process */
 
+#define PS_MAXCODES	64	/* distinct Tier 3 codes counted; more: "other" */
+
+struct psink;
+static int	audit_dead_letters(struct td_ctx *, const struct tx *,
+		    const struct psink *, uint64_t);
+
 /* Where processing puts a transmission: its outbox and dead letters. */
 struct psink {
 	struct td_ctx		*x;
@@ -459,6 +497,12 @@ struct psink {
 	FILE			*dlq;
 	char			*dlqtmp;
 	struct td_buf		 line;
+	struct ledger		*ledger;	/* Tier 4 */
+	struct {
+		const char	*code;
+		uint64_t	 n;
+	}			 bycode[PS_MAXCODES];	/* dead letters */
+	size_t			 ncodes;
 };
 
 static struct td_buf *
@@ -477,6 +521,15 @@ ps_batch(void *arg, struct td_buf *b, uint64_t n,
 
 	return outbox_submit(p->ob, b, n, &bt->quantity,
 	    bt->has_amount ? &bt->amount : NULL);
+}
+
+static int
+ps_ledger(void *arg, struct map_result *mr, struct td_buf *b, size_t start,
+    struct ledger_verdict *v)
+{
+	struct psink *p = arg;
+
+	return ledger_check(p->ledger, mr, b, start, v);
 }
 
 /* Append JSON for raw row text: a string, or base64 when not UTF-8. */
@@ -528,6 +581,7 @@ static int
 ps_reject(void *arg, const struct rejection *rj)
 {
 	struct psink *p = arg;
+	size_t i;
 
 	if (p->dlq == NULL) {
 		int fd;
@@ -541,6 +595,13 @@ ps_reject(void *arg, const struct rejection *rj)
 			return errno == ENOSPC ? TD_ERR_NOSPACE : TD_ERR_IO;
 		}
 	}
+	for (i = 0; i < p->ncodes; i++)
+		if (strcmp(p->bycode[i].code, rj->code) == 0)
+			break;
+	if (i == p->ncodes && p->ncodes < PS_MAXCODES)
+		p->bycode[p->ncodes++].code = rj->code;
+	if (i < p->ncodes)
+		p->bycode[i].n++;
 	td_buf_reset(&p->line);
 	intake_rejection_json(&p->line, p->t->id, p->t->name, rj->member, rj);
 	if (fwrite(p->line.p, 1, p->line.len, p->dlq) != p->line.len)
@@ -613,9 +674,24 @@ stage_parsed(struct td_ctx *x, const struct tx *t,
 	return r;
 }
 
+/*
+ * The counts of a quarantined transmission, with the names the manifest
+ * uses: its rows read, none delivered, held or duplicate, its Tier 3
+ * rows dead-lettered, and the rest held back with the file.
+ */
+static void
+put_qcounts(struct td_buf *b, const struct proc_result *res)
+{
+	td_buf_printf(b, "\"records\":%llu,\"delivered\":0,\"dlq\":%llu,"
+	    "\"held\":0,\"duplicate\":0,\"quarantined\":%llu",
+	    (unsigned long long)res->rows, (unsigned long long)res->rejected,
+	    (unsigned long long)(res->rows - res->rejected));
+}
+
 static int
 quarantine(struct td_ctx *x, const struct tx *t, const char *code,
-    const char *msg, const char *detail, const struct proc_result *res)
+    const char *msg, const char *detail, const struct proc_result *res,
+    const struct psink *ps)
 {
 	struct td_buf b;
 	char *qdir, *raw, *qraw, *path, ts[TD_RFC3339_MAX], *fields;
@@ -643,7 +719,9 @@ quarantine(struct td_ctx *x, const struct tx *t, const char *code,
 	    "\"rejections\":", (unsigned long long)res->rows,
 	    (unsigned long long)res->rejected);
 	rej_counts_json(&res->by_code, &b);
-	td_buf_puts(&b, "}\n");
+	td_buf_puts(&b, ",\"counts\":{");
+	put_qcounts(&b, res);
+	td_buf_puts(&b, "}}\n");
 
 	r = TD_ERR_IO;
 	if (td_mkdirs(qdir, 0750) != 0)
@@ -659,6 +737,8 @@ quarantine(struct td_ctx *x, const struct tx *t, const char *code,
 	td_buf_reset(&b);
 	td_buf_printf(&b, "\"tier\":2,\"code\":\"%s\",\"message\":", code);
 	td_json_str_lossy(&b, msg, strlen(msg));
+	td_buf_putc(&b, ',');
+	put_qcounts(&b, res);
 	fields = xstrdup(td_buf_cstr(&b));
 	if ((r = store_begin(x->st)) == 0) {
 		sqlite3_stmt *s = store_prepare(x->st, "UPDATE transmissions "
@@ -676,6 +756,8 @@ quarantine(struct td_ctx *x, const struct tx *t, const char *code,
 		sqlite3_bind_int64(s, 6, now_sec());
 		sqlite3_bind_text(s, 7, t->id, -1, SQLITE_STATIC);
 		r = store_step_done(x->st, s);
+		if (r == 0 && ps != NULL)
+			r = audit_dead_letters(x, t, ps, res->rejected);
 		if (r == 0)
 			r = audit_append(x->audit, "transmission_quarantined",
 			    t->id, fields);
@@ -705,6 +787,235 @@ quarantine(struct td_ctx *x, const struct tx *t, const char *code,
 	x_free(raw);
 	x_free(qraw);
 	x_free(path);
+	return r;
+}
+
+/* ------------------------------------------------ operator decisions */
+
+/*
+ * Check the archived raw file of t again, with today's [verify] and
+ * keys: its bytes must still be its transmission id. *vjson and *v get
+ * the new verification.
+ */
+static int
+reverify(struct td_ctx *x, const struct tx *t, struct verification *v,
+    char **vjson)
+{
+	char *rawdir, *raw, tid[TD_SHA256_HEX], sha512hex[129];
+	struct sidecars sc;
+	uint8_t b2[64];
+	uint64_t size;
+	int fd, r;
+
+	*vjson = NULL;
+	memset(v, 0, sizeof(*v));
+	rawdir = xasprintf("%s/%s/raw", x->state_dir, t->archive_dir);
+	raw = xasprintf("%s/%s", rawdir, t->name);
+	sidecar_find(rawdir, t->name, &sc);
+	if ((fd = open(raw, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "tradedrop: %s: %s\n", raw, strerror(errno));
+		r = TD_ERR_IO;
+		goto out;
+	}
+	r = intake_hash_fd(fd, sidecar_wants(&sc), tid, sha512hex, b2, &size);
+	close(fd);
+	if (r == 0 && (strcmp(tid, t->id) != 0 || size != t->size)) {
+		fprintf(stderr, "tradedrop: %s: the archived file no longer "
+		    "has the bytes of transmission %s; not released\n", raw,
+		    t->id);
+		r = TD_ERR_FORMAT;
+	}
+	if (r == 0) {
+		sidecar_verify(x->conf, x->keys, x->nkeys, rawdir, t->name,
+		    &sc, tid, sha512hex[0] ? sha512hex : NULL, b2, v);
+		*vjson = sidecar_json(v);
+	}
+ out:
+	sidecar_free(&sc);
+	x_free(rawdir);
+	x_free(raw);
+	return r;
+}
+
+/* The quarantined transmission tid, or an error said on stderr. */
+static int
+load_quarantined(struct td_ctx *x, const char *tid, struct tx *t)
+{
+	if (tx_load(x, tid, t) != 0) {
+		fprintf(stderr, "tradedrop: no transmission %s\n", tid);
+		return TD_ERR_NOTFOUND;
+	}
+	if (strcmp(t->state, "quarantined") != 0) {
+		fprintf(stderr, "tradedrop: transmission %s is %s, not "
+		    "quarantined\n", tid, t->state);
+		tx_free(t);
+		return TD_ERR_INVAL;
+	}
+	return TD_OK;
+}
+
+/* "code":…,"message":… of the quarantine reason of tid, for audit. */
+static char *
+reason_fields(struct td_ctx *x, const char *tid)
+{
+	struct td_buf b;
+	sqlite3_stmt *s;
+	const char *code = NULL, *msg = NULL;
+	char *f;
+
+	td_buf_init(&b, 256, 0);
+	s = store_prepare(x->st, "SELECT reason_code, reason_message FROM "
+	    "transmissions WHERE id = ?");
+	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		code = (const char *)sqlite3_column_text(s, 0);
+		msg = (const char *)sqlite3_column_text(s, 1);
+	}
+	td_buf_puts(&b, "\"quarantine_code\":");
+	if (code == NULL || td_json_str(&b, code, strlen(code)) != 0)
+		td_buf_puts(&b, "null");
+	td_buf_puts(&b, ",\"quarantine_message\":");
+	if (msg == NULL)
+		td_buf_puts(&b, "null");
+	else
+		td_json_str_lossy(&b, msg, strlen(msg));
+	sqlite3_reset(s);
+	f = xstrdup(td_buf_cstr(&b));
+	td_buf_free(&b);
+	return f;	/* transferred */
+}
+
+/*
+ * Run the UPDATE s, append the audit event for it and commit, all in
+ * one transaction: an operator's decision is recorded whole or not at
+ * all.
+ */
+static int
+decide(struct td_ctx *x, sqlite3_stmt *s, const char *event,
+    const char *tid, const char *fields)
+{
+	int r = store_step_done(x->st, s);
+
+	if (r == 0)
+		r = audit_append(x->audit, event, tid, fields);
+	if (r == 0)
+		r = store_commit(x->st);
+	else
+		store_rollback(x->st);
+	return r;
+}
+
+int
+intake_release(struct td_ctx *x, const char *tid)
+{
+	struct tx t;
+	struct verification v;
+	sqlite3_stmt *s;
+	char *vjson = NULL, *fields = NULL, *p;
+	int r;
+
+	if ((r = load_quarantined(x, tid, &t)) != 0)
+		return r;
+	if ((r = reverify(x, &t, &v, &vjson)) != 0)
+		goto out;
+	p = reason_fields(x, t.id);
+	fields = xasprintf("%s,\"mapping_version\":\"%s\"", p,
+	    mapper_version(x->map));
+	x_free(p);
+	if ((r = store_begin(x->st)) != 0)
+		goto out;
+	s = store_prepare(x->st, "UPDATE transmissions SET state = "
+	    "'received', verification = ?, verify_code = ?, verify_message "
+	    "= ?, reason_tier = NULL, reason_code = NULL, reason_message = "
+	    "NULL, records_in = 0, dlq = 0, held = 0, duplicate = 0, "
+	    "reported = 0, rejections_sent = 0, updated_at = ? WHERE id = ?");
+	sqlite3_bind_text(s, 1, vjson, -1, SQLITE_STATIC);
+	if (v.code != NULL) {
+		sqlite3_bind_text(s, 2, v.code, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, v.msg, -1, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_null(s, 2);
+		sqlite3_bind_null(s, 3);
+	}
+	sqlite3_bind_int64(s, 4, now_sec());
+	sqlite3_bind_text(s, 5, t.id, -1, SQLITE_STATIC);
+	if ((r = decide(x, s, "transmission_released", t.id, fields)) != 0)
+		goto out;
+	/* its raw bytes stay in the archive; what the quarantine and the
+	 * dead letters held is of the attempt before */
+	p = xasprintf("%s/%s", x->quarantine, t.id);
+	(void)td_remove_tree(p, x->state_dir);
+	x_free(p);
+	p = xasprintf("%s/%s.ndjson", x->dlq, t.id);
+	(void)unlink(p);
+	x_free(p);
+	td_log(TD_LOG_INFO, "transmission_released", "file=%s "
+	    "transmission_id=%s", t.name, t.id);
+ out:
+	x_free(vjson);
+	x_free(fields);
+	tx_free(&t);
+	return r;
+}
+
+int
+intake_drop(struct td_ctx *x, const char *tid, const char *reason,
+    const char *by)
+{
+	struct tx t;
+	struct td_buf b;
+	sqlite3_stmt *s;
+	char *adir = NULL, *qdir = NULL, *p, *q, *fields = NULL, *rf = NULL;
+	char ts[TD_RFC3339_MAX];
+	int r;
+
+	if ((r = load_quarantined(x, tid, &t)) != 0)
+		return r;
+	adir = xasprintf("%s/%s", x->state_dir, t.archive_dir);
+	qdir = xasprintf("%s/%s", x->quarantine, t.id);
+	rf = reason_fields(x, t.id);
+	td_rfc3339(now_sec(), ts);
+	td_buf_init(&b, 512, 0);
+	td_buf_printf(&b, "\"decision\":\"dropped\",\"time\":\"%s\","
+	    "\"reason\":", ts);
+	td_json_str_lossy(&b, reason, strlen(reason));
+	td_buf_puts(&b, ",\"by\":");
+	td_json_str_lossy(&b, by, strlen(by));
+	td_buf_printf(&b, ",%s", rf);
+	fields = xstrdup(td_buf_cstr(&b));
+	/* the decision beside the raw file, which the archive keeps */
+	td_buf_reset(&b);
+	td_buf_printf(&b, "{\"transmission_id\":\"%s\",%s}\n", t.id, fields);
+	p = xasprintf("%s/decision.json", adir);
+	r = td_write_file_atomic(p, b.p, b.len);
+	x_free(p);
+	if (r == 0) {
+		p = xasprintf("%s/reason.json", qdir);
+		q = xasprintf("%s/reason.json", adir);
+		if (rename(p, q) != 0 && errno != ENOENT)
+			r = TD_ERR_IO;
+		x_free(p);
+		x_free(q);
+	}
+	if (r == 0 && (r = td_fsync_dir(adir)) == 0 &&
+	    (r = store_begin(x->st)) == 0) {
+		s = store_prepare(x->st, "UPDATE transmissions SET state = "
+		    "'dropped', reported = 1, updated_at = ? WHERE id = ?");
+		sqlite3_bind_int64(s, 1, now_sec());
+		sqlite3_bind_text(s, 2, t.id, -1, SQLITE_STATIC);
+		r = decide(x, s, "transmission_dropped", t.id, fields);
+	}
+	if (r == 0) {
+		(void)td_remove_tree(qdir, x->state_dir);
+		td_log(TD_LOG_INFO, "transmission_dropped", "file=%s "
+		    "transmission_id=%s reason=%s", t.name, t.id, reason);
+	}
+	td_buf_free(&b);
+	x_free(adir);
+	x_free(qdir);
+	x_free(rf);
+	x_free(fields);
+	tx_free(&t);
 	return r;
 }
 
@@ -741,9 +1052,20 @@ static int
 ps_reset(void *arg, size_t doc)
 {
 	struct psink *p = arg;
+	int r;
 
-	td_log(TD_LOG_INFO, "decode_retry", "file=%s document=%zu "
-	    "encoding=windows-1252", p->t->name, doc + 1);
+	if (doc == SIZE_MAX) {
+		td_log(TD_LOG_INFO, "duplicate_key_retry", "file=%s "
+		    "message=\"a record_key is on more than one row: the file "
+		    "is read again to dead-letter each of them\"", p->t->name);
+		r = ledger_again(p->ledger);
+	} else {
+		td_log(TD_LOG_INFO, "decode_retry", "file=%s document=%zu "
+		    "encoding=windows-1252", p->t->name, doc + 1);
+		r = ledger_reset(p->ledger);
+	}
+	if (r != 0)
+		return r;
 	outbox_free(p->ob);
 	p->ob = NULL;
 	if (p->dlq != NULL) {
@@ -752,9 +1074,81 @@ ps_reset(void *arg, size_t doc)
 	}
 	x_free(p->dlqtmp);
 	p->dlqtmp = NULL;
+	p->ncodes = 0;
 	clean_partial(p->x, p->t);
 	(void)unlink(p->rectmp);
 	return ps_open(p);
+}
+
+/*
+ * The Tier 3 rows of a transmission, counted by code, as one audit event
+ * (in the step that records it parsed or quarantined).
+ */
+static int
+audit_dead_letters(struct td_ctx *x, const struct tx *t,
+    const struct psink *p, uint64_t total)
+{
+	struct td_buf b;
+	size_t i;
+	int r;
+
+	if (total == 0)
+		return 0;
+	td_buf_init(&b, 256, 0);
+	td_buf_printf(&b, "\"tier\":3,\"count\":%llu,\"by_code\":{",
+	    (unsigned long long)total);
+	for (i = 0; i < p->ncodes; i++) {
+		total -= p->bycode[i].n;
+		td_buf_printf(&b, "%s\"%s\":%llu", i ? "," : "",
+		    p->bycode[i].code, (unsigned long long)p->bycode[i].n);
+	}
+	if (total > 0)	/* more distinct codes than counted */
+		td_buf_printf(&b, "%s\"other\":%llu", i ? "," : "",
+		    (unsigned long long)total);
+	td_buf_putc(&b, '}');
+	r = audit_append(x->audit, "records_dead_lettered", t->id,
+	    td_buf_cstr(&b));
+	td_buf_free(&b);
+	return r;
+}
+
+/*
+ * The Tier 4 outcomes of a transmission, one audit event each: records
+ * withheld as duplicate_record, restatements held or forwarded.
+ */
+static int
+audit_tier4(struct td_ctx *x, const struct tx *t,
+    const struct proc_result *res)
+{
+	char *f;
+	int r = 0;
+
+	if (res->duplicate > 0) {
+		f = xasprintf("\"tier\":4,\"code\":\"duplicate_record\","
+		    "\"count\":%llu", (unsigned long long)res->duplicate);
+		r = audit_append(x->audit, "records_withheld", t->id, f);
+		x_free(f);
+	}
+	if (r == 0 && res->held > 0) {
+		f = xasprintf("\"tier\":4,\"code\":\"restatement\","
+		    "\"count\":%llu", (unsigned long long)res->held);
+		r = audit_append(x->audit, "records_held", t->id, f);
+		x_free(f);
+	}
+	if (r == 0 && res->restated > 0) {
+		f = xasprintf("\"tier\":4,\"code\":\"restatement\","
+		    "\"count\":%llu", (unsigned long long)res->restated);
+		r = audit_append(x->audit, "restatements_forwarded", t->id, f);
+		x_free(f);
+	}
+	if (r == 0 && (res->held > 0 || res->duplicate > 0))
+		td_log(TD_LOG_WARN, "records_tier4", "file=%s "
+		    "transmission_id=%s held=%llu duplicate=%llu "
+		    "restated=%llu", t->name, t->id,
+		    (unsigned long long)res->held,
+		    (unsigned long long)res->duplicate,
+		    (unsigned long long)res->restated);
+	return r;
 }
 
 /* Parse and map a received transmission into the outbox. */
@@ -783,7 +1177,7 @@ process_one(struct td_ctx *x, const char *tid)
 	if (t.verify_code != NULL) {
 		/* not proven whole and authentic: nothing of it is parsed */
 		r = quarantine(x, &t, t.verify_code, t.verify_message,
-		    t.verification, &res);
+		    t.verification, &res, NULL);
 		goto out;
 	}
 	raw = xasprintf("%s/%s/raw/%s", x->state_dir, t.archive_dir, t.name);
@@ -801,6 +1195,7 @@ process_one(struct td_ctx *x, const char *tid)
 	sink.batch = ps_batch;
 	sink.reject = ps_reject;
 	sink.reset = ps_reset;
+	sink.ledger = ps_ledger;
 	sink.arg = &ps;
 	po.transmission_id = t.id;
 	po.file = t.name;
@@ -814,10 +1209,12 @@ process_one(struct td_ctx *x, const char *tid)
 		goto out;
 	}
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	if ((r = ps_open(&ps)) != 0)
+	if ((r = ps_open(&ps)) != 0 || (r = ledger_open(x, &ps.ledger)) != 0)
 		goto out;
 	/* encoding = auto may start over, through ps_reset */
 	r = process_file(x->map, x->conf, fd, &po, &sink, &res);
+	if (ledger_end(ps.ledger) != 0 && r == 0)
+		r = TD_ERR_STATE;
 	if (ps.ob != NULL) {
 		int r2 = outbox_finish(ps.ob, &b, &nb);
 
@@ -869,7 +1266,7 @@ process_one(struct td_ctx *x, const char *tid)
 		(void)unlink(rectmp);
 		if ((r = sync_fs(x->state_dir)) == 0)
 			r = quarantine(x, &t, res.t2code, res.t2msg,
-			    res.t2detail, &res);
+			    res.t2detail, &res, &ps);
 		if (r == 0) {
 			x->run.n_dlq += res.rejected;
 			rej_counts_merge(&x->run.rejections, &res.by_code);
@@ -878,10 +1275,12 @@ process_one(struct td_ctx *x, const char *tid)
 	}
 
 	fields = xasprintf("\"records\":%llu,\"delivered\":%llu,\"dlq\":%llu,"
-	    "\"held\":0,\"duplicate\":0,\"batches\":%zu,"
-	    "\"mapping_version\":\"%s\"", (unsigned long long)res.rows,
-	    (unsigned long long)res.records,
-	    (unsigned long long)res.rejected, nb, mapper_version(x->map));
+	    "\"held\":%llu,\"duplicate\":%llu,\"summed\":%llu,"
+	    "\"batches\":%zu,\"mapping_version\":\"%s\"",
+	    (unsigned long long)res.rows, (unsigned long long)res.records,
+	    (unsigned long long)res.rejected, (unsigned long long)res.held,
+	    (unsigned long long)res.duplicate, (unsigned long long)res.summed,
+	    nb, mapper_version(x->map));
 	if ((r = store_begin(x->st)) != 0)
 		goto out;
 	{
@@ -892,8 +1291,8 @@ process_one(struct td_ctx *x, const char *tid)
 		s = store_prepare(x->st, "UPDATE transmissions SET state = "
 		    "'parsed', mapping_version = ?, format = 'csv', "
 		    "records_in = ?, delivered = ?, dlq = ?, batches = ?, "
-		    "quantity_total = ?, amount_total = ?, updated_at = ? "
-		    "WHERE id = ?");
+		    "quantity_total = ?, amount_total = ?, updated_at = ?, "
+		    "held = ?, duplicate = ?, summed = ? WHERE id = ?");
 		sqlite3_bind_text(s, 1, mapper_version(x->map), -1,
 		    SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, (sqlite3_int64)res.rows);
@@ -906,9 +1305,14 @@ process_one(struct td_ctx *x, const char *tid)
 		else
 			sqlite3_bind_null(s, 7);
 		sqlite3_bind_int64(s, 8, now_sec());
-		sqlite3_bind_text(s, 9, t.id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 9, (sqlite3_int64)res.held);
+		sqlite3_bind_int64(s, 10, (sqlite3_int64)res.duplicate);
+		sqlite3_bind_int64(s, 11, (sqlite3_int64)res.summed);
+		sqlite3_bind_text(s, 12, t.id, -1, SQLITE_STATIC);
 		r = store_step_done(x->st, s);
 	}
+	if (r == 0)
+		r = ledger_commit(ps.ledger, t.id);
 	for (i = 0; i < nb && r == 0; i++) {
 		s = store_prepare(x->st, "INSERT INTO batches(transmission_id, "
 		    "seq, records, bytes, sha256, idempotency_key, state, "
@@ -933,6 +1337,10 @@ process_one(struct td_ctx *x, const char *tid)
 	if (r == 0)
 		r = audit_append(x->audit, "transmission_parsed", t.id, fields);
 	if (r == 0)
+		r = audit_dead_letters(x, &t, &ps, res.rejected);
+	if (r == 0)
+		r = audit_tier4(x, &t, &res);
+	if (r == 0)
 		r = store_commit(x->st);
 	else
 		store_rollback(x->st);
@@ -942,14 +1350,20 @@ process_one(struct td_ctx *x, const char *tid)
 	x->run.n_records += res.records;
 	x->run.n_dlq += res.rejected;
 	rej_counts_merge(&x->run.rejections, &res.by_code);
+	x->run.n_held += res.held;
+	x->run.n_recdup += res.duplicate;
 	td_buf_reset(&ps.line);
 	rej_counts_text(&res.by_code, &ps.line);
-	td_log(res.rejected ? TD_LOG_WARN : TD_LOG_INFO, "file_parsed",
-	    res.rejected == 0 ? "file=%s transmission_id=%s records=%llu "
-	    "dlq=%llu batches=%zu" : "file=%s transmission_id=%s records=%llu "
-	    "dlq=%llu batches=%zu rejections=%s", t.name, t.id,
+	/* the format is a literal: a value is quoted, a key never */
+	td_log(res.rejected || res.held ? TD_LOG_WARN : TD_LOG_INFO,
+	    "file_parsed", res.rejected == 0 ? "file=%s transmission_id=%s "
+	    "records=%llu dlq=%llu batches=%zu rows=%llu held=%llu "
+	    "duplicate=%llu" : "file=%s transmission_id=%s records=%llu "
+	    "dlq=%llu batches=%zu rows=%llu held=%llu duplicate=%llu "
+	    "rejections=%s", t.name, t.id,
 	    (unsigned long long)res.records, (unsigned long long)res.rejected,
-	    nb, td_buf_cstr(&ps.line));
+	    nb, (unsigned long long)res.rows, (unsigned long long)res.held,
+	    (unsigned long long)res.duplicate, td_buf_cstr(&ps.line));
  out:
 	if (ps.dlq != NULL)
 		fclose(ps.dlq);
@@ -960,6 +1374,7 @@ process_one(struct td_ctx *x, const char *tid)
 		(void)unlink(rectmp);
 	}
 	outbox_free(ps.ob);
+	ledger_free(ps.ledger);
 	td_buf_free(&ps.line);
 	proc_result_clear(&res);
 	if (fd >= 0)

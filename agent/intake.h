@@ -41,6 +41,17 @@ int	intake_landing(struct td_ctx *, int wait);
 struct stat;
 int	waiting_for_sidecar(struct td_ctx *, const char *name,
 	    const struct stat *);
+/*
+ * Operator decisions on a quarantined transmission (state quarantined,
+ * else an error said on stderr). release: check its archived raw file
+ * again with today's [verify], and put it back to be processed (state
+ * received) with today's mapping; audited. drop: record the decision
+ * (reason, by whom) in the archive beside the raw file, which stays;
+ * state dropped; audited.
+ */
+int	intake_release(struct td_ctx *, const char *tid);
+int	intake_drop(struct td_ctx *, const char *tid, const char *reason,
+	    const char *by);
 /* Process every transmission still in state received. */
 int	intake_process_pending(struct td_ctx *);
 

@@ -35,6 +35,16 @@ static const struct command {
 	    "dry run on sample files: canonical NDJSON on stdout" },
 	{ "status", cmd_status, "status [-c FILE] [--json]",
 	    "counts per outcome, outbox backlog, oldest pending age" },
+	{ "quarantine", cmd_quarantine,
+	    "quarantine [-c FILE] list|show|release|drop [ID]",
+	    "Tier 2 files: list, show, process again, or drop (audited)" },
+	{ "hold", cmd_hold,
+	    "hold [-c FILE] list|show|approve|reject [ID]",
+	    "Tier 4 held records; approve and reject need --reason" },
+	{ "prune", cmd_prune, "prune [-c FILE] [--dry-run]",
+	    "remove archive entries older than retain_days (audited)" },
+	{ "audit", cmd_audit, "audit [-c FILE] verify",
+	    "recompute the audit log's hash chain against state.db" },
 };
 
 static void

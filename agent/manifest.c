@@ -231,10 +231,15 @@ put_counts(struct td_ctx *x, struct td_buf *b, const struct tx *t)
 		at = has_amount ? as : NULL;
 	}
 	td_buf_printf(b, ",\"counts\":{\"records\":%llu,\"delivered\":%llu,"
-	    "\"dlq\":%llu,\"held\":%llu,\"duplicate\":%llu}",
+	    "\"dlq\":%llu,\"held\":%llu,\"duplicate\":%llu",
 	    (unsigned long long)t->records_in, (unsigned long long)deliv,
 	    (unsigned long long)dlq, (unsigned long long)t->held,
 	    (unsigned long long)t->duplicate);
+	/* [map] duplicates = sum: rows added into another row's record */
+	if (t->summed > 0)
+		td_buf_printf(b, ",\"summed\":%llu",
+		    (unsigned long long)t->summed);
+	td_buf_putc(b, '}');
 	td_buf_puts(b, ",\"control_totals\":{\"quantity\":");
 	if (qt == NULL || td_json_str(b, qt, strlen(qt)) != 0)
 		td_buf_puts(b, "\"0\"");

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "decode.h"
 #include "map.h"
+#include "ledger.h"
 #include "parser.h"
 #include "unpack.h"
 #include "process.h"
@@ -304,7 +305,8 @@ int
 emit_record(struct emitter *e, const struct prec *pr)
 {
 	struct proc_result *res = e->res;
-	size_t at;
+	struct ledger_verdict lv;
+	size_t start;
 	int r;
 
 	if (e->max_rows != 0 && res->rows >= e->max_rows) {
@@ -317,7 +319,7 @@ emit_record(struct emitter *e, const struct prec *pr)
 		return emit_reject(e, pr, pr->code, pr->msg);
 	if (e->cur == NULL)
 		e->cur = e->sink->buffer(e->sink->arg);
-	at = e->cur->len;
+	start = e->cur->len;
 	r = mapper_map(e->m, pr->f, pr->nf, e->pd->rows, pr->pos, e->cur,
 	    &e->mr);
 	if (r < 0) {
@@ -326,9 +328,40 @@ emit_record(struct emitter *e, const struct prec *pr)
 	}
 	if (r > 0)
 		return emit_reject(e, pr, e->mr.code, e->mr.msg);
+	if (e->sink->ledger != NULL) {
+		if ((r = e->sink->ledger(e->sink->arg, &e->mr, e->cur, start,
+		    &lv)) != 0) {
+			res->ioerr = r;
+			return 1;
+		}
+		switch (lv.what) {
+		case LEDGER_DUPLICATE:
+			e->cur->len = start;
+			res->duplicate++;
+			return 0;
+		case LEDGER_HOLD:
+			e->cur->len = start;
+			res->held++;
+			return 0;
+		case LEDGER_SUMMED:
+			e->cur->len = start;
+			res->summed++;
+			return 0;
+		case LEDGER_IN_FILE:
+			e->cur->len = start;
+			return emit_reject(e, pr, "duplicate_key_in_file",
+			    lv.msg);
+		case LEDGER_FORWARD:
+			res->restated++;
+			break;
+		case LEDGER_AGAIN:
+			res->again = 1;
+			break;
+		}
+	}
 	res->records++;
 	e->pd->records++;
-	note_period(res, e->cur->p + at, e->cur->len - at);
+	note_period(res, e->cur->p + start, e->cur->len - start);
 	if (td_dec_add(&res->quantity, &e->mr.quantity) != 0 ||
 	    (e->mr.has_amount &&
 	    td_dec_add(&res->amount, &e->mr.amount) != 0))
@@ -783,10 +816,26 @@ process_file(struct mapper *m, const struct td_conf *c, int fd,
     struct proc_result *res)
 {
 	size_t *force = NULL, nforce = 0, doc;
-	int r;
+	int r, again = 0;
 
 	for (;;) {
 		r = process_pass(m, c, fd, o, force, nforce, sink, res, &doc);
+		if (r == 0 && doc == SIZE_MAX && res->again && !again &&
+		    res->t2code == NULL) {
+			/*
+			 * The ledger met a record_key on two rows: read the
+			 * file again, with every row of such a key rejected.
+			 */
+			again = 1;
+			proc_result_clear(res);
+			if (lseek(fd, 0, SEEK_SET) != 0) {
+				r = TD_ERR_IO;
+				break;
+			}
+			if ((r = sink->reset(sink->arg, SIZE_MAX)) != 0)
+				break;
+			continue;
+		}
 		if (r != 0 || doc == SIZE_MAX)
 			break;
 		/*

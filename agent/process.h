@@ -16,6 +16,8 @@
 #include "decimal.h"
 
 struct mapper;
+struct map_result;
+struct ledger_verdict;
 struct parser_ops;
 struct td_conf;
 
@@ -51,6 +53,16 @@ struct proc_sink {
 	 * windows-1252 this time. No buffer given out before is used again.
 	 */
 	int		(*reset)(void *arg, size_t doc);
+	/*
+	 * Tier 4 (NULL: none, as in `try`): classify a mapped record, its
+	 * JSON line at start in the batch buffer (up to its end), which the
+	 * ledger may change (restates; the sums of [map] duplicates = sum,
+	 * also in the map_result). A verdict LEDGER_AGAIN has the file read
+	 * again once this pass is over, after reset(arg, SIZE_MAX).
+	 */
+	int		(*ledger)(void *arg, struct map_result *,
+			    struct td_buf *, size_t start,
+			    struct ledger_verdict *);
 	void		*arg;
 };
 
@@ -87,6 +99,11 @@ struct proc_result {
 	uint64_t	 records;	/* records produced */
 	uint64_t	 rejected;	/* Tier 3 */
 	struct rej_counts by_code;	/* the Tier 3 rejections by code */
+	uint64_t	 held;		/* Tier 4 restatements held */
+	uint64_t	 duplicate;	/* Tier 4 duplicate_record, withheld */
+	uint64_t	 restated;	/* restatements forwarded (in records) */
+	uint64_t	 summed;	/* rows added into an earlier row's record */
+	int		 again;		/* the ledger wants another pass */
 	uint64_t	 batches;
 	struct td_dec	 quantity;	/* control totals of produced records */
 	struct td_dec	 amount;

@@ -60,6 +60,7 @@ tx_read(sqlite3_stmt *s, struct tx *t)
 	    col_str(s, 22)) == NULL)
 		t->verify_message = xstrdup("");
 	t->rejections_sent = sqlite3_column_int(s, 23);
+	t->summed = col_u64(s, 24);
 }
 
 int

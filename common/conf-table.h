@@ -28,14 +28,13 @@ X(integration, state_dir, CT_PATH, NULL, 0, 0, NULL, CF_REQUIRED,	\
   "directory holding all durable state (state.db, archive, outbox)")	\
 X(integration, landing_dir, CT_PATH, NULL, 0, 0, NULL, 0,		\
   "directory watched for drops; default <state_dir>/landing")		\
-X(integration, retain_days, CT_INT, "2557", 1, 36500, NULL, CF_UNBUILT, \
+X(integration, retain_days, CT_INT, "2557", 1, 36500, NULL, 0,	\
   "days raw, parsed and manifest archives are kept")			\
 X(integration, currency, CT_CURRENCY, "USD", 0, 0, NULL, 0,		\
   "ISO 4217 currency expected in every record")				\
 X(integration, max_reject_ratio, CT_RATIO, "0.05", 0, 0, NULL, 0,	\
   "dead-lettered/total records above this sends the whole file to quarantine") \
-X(integration, on_restatement, CT_ENUM, "hold", 0, 0, "hold|forward",	\
-  CF_UNBUILT,								\
+X(integration, on_restatement, CT_ENUM, "hold", 0, 0, "hold|forward",	0, \
   "what to do with a record whose key was delivered with other values") \
 X(integration, log_level, CT_ENUM, "info", 0, 0, "error|warn|info|debug", 0, \
   "least severe level logged")						\
@@ -141,6 +140,8 @@ X(map, promo_file, CT_PATH, NULL, 0, 0, NULL, 0,			\
   "CSV mapping promo codes to promo_id and promo_type")			\
 X(map, key, CT_LIST, "store_id, gtin, txn_date, promo_id", 0, 0, NULL, 0, \
   "record fields forming the natural key compared for duplicates")	\
+X(map, duplicates, CT_ENUM, "reject", 0, 0, "reject|sum", 0,		\
+  "rows of one file with the same key: dead-letter them all, or add them up") \
 X(map, negative_quantity, CT_ENUM, "allow", 0, 0, "allow|reject", 0,	\
   "reject negative quantities (returns) as Tier 3")			\
 X(map, period, CT_ENUM, "day", 0, 0, "day|week_ending|week_starting", 0, \

@@ -174,6 +174,47 @@ static const char *migrations[] = {
 	"  FROM (SELECT key, value, substr(value, instr(value, ' ') + 1) AS rest"
 	"  FROM meta WHERE key LIKE 'source:%');"
 	"DELETE FROM meta WHERE key = 'breaker' OR key LIKE 'source:%';",
+
+	/*
+	 * 3 -> 4: the Tier 4 ledger (agent/ledger.c). record_keys, unused
+	 * until now, becomes a clustered index of raw 16-byte keys (no rowid:
+	 * one B-tree, one lookup per record, about 50 bytes a key at tens of
+	 * millions of keys); a key names the transmission by its seq. A hold
+	 * keeps what approving it needs: the record it restates, its values
+	 * and control totals, the decision's reason. The transmission's
+	 * rows added into another's record, and when `prune` removed its
+	 * archive entry.
+	 */
+	/* (both were created empty and never written until now) */
+	"DROP TABLE IF EXISTS record_keys;"
+	"CREATE TABLE record_keys ("
+	"  record_key BLOB PRIMARY KEY,"
+	"  values_hash BLOB NOT NULL,"
+	"  record_id BLOB NOT NULL,"		/* of the record delivered */
+	"  tx INTEGER NOT NULL"			/* transmissions.seq */
+	") WITHOUT ROWID;"
+	"DROP TABLE IF EXISTS holds;"
+	"CREATE TABLE holds ("
+	"  record_id TEXT PRIMARY KEY,"		/* hex */
+	"  transmission_id TEXT NOT NULL,"
+	"  record_key TEXT NOT NULL,"
+	"  reason TEXT NOT NULL,"		/* restatement */
+	"  record TEXT NOT NULL,"		/* its JSON line */
+	"  state TEXT NOT NULL,"		/* held approved rejected */
+	"  created_at INTEGER NOT NULL,"
+	"  decided_at INTEGER,"
+	"  decided_by TEXT,"
+	"  restates TEXT NOT NULL,"		/* record_id, hex */
+	"  values_hash BLOB NOT NULL,"
+	"  quantity TEXT NOT NULL,"
+	"  amount TEXT,"
+	"  decision_reason TEXT);"
+	"CREATE INDEX holds_state ON holds(state, created_at);"
+	/* `prune` removed its archive entry (the row stays: duplicates) */
+	"ALTER TABLE transmissions ADD COLUMN pruned_at INTEGER;"
+	/* rows added into another row's record ([map] duplicates = sum) */
+	"ALTER TABLE transmissions ADD COLUMN summed INTEGER NOT NULL "
+	"DEFAULT 0;",
 };
 
 int

@@ -29,6 +29,8 @@ retailer_item_id = column "Item" trim
 gtin = column "UPC" gtin
 txn_date = column "Date" date "%Y-%m-%d"
 quantity = column "Units" decimal
+# the drops repeat stores and days; the Item tells them apart (Tier 4)
+key = store_id, gtin, txn_date, retailer_item_id
 [output]
 url = file://$T_TMP/out
 CONF
@@ -38,9 +40,11 @@ row() {	# row FILE STORE UNITS [ITEM]
 }
 # a .zip holding two CSVs (one in a folder)
 mkdir -p "$W/z/sub"; row "$W/z/a.csv" 1 1; row "$W/z/sub/b.csv" 2 2
+# (another item: one key on two rows of a file is duplicate_key_in_file)
+row "$W/z/a2.csv" 1 1 y
 (cd "$W/z" && $PY -c "
 import zipfile; z = zipfile.ZipFile('$L/two.zip', 'w', zipfile.ZIP_DEFLATED)
-z.write('a.csv'); z.write('sub/b.csv'); z.write('a.csv', 'café/łódź.csv'); z.close()")
+z.write('a.csv'); z.write('sub/b.csv'); z.write('a2.csv', 'café/łódź.csv'); z.close()")
 # a .tar.gz with a directory, an empty file and a CSV
 mkdir -p "$W/t/d/empty_dir"; row "$W/t/d/c.csv" 3 3; : > "$W/t/d/empty.csv"
 tar -C "$W/t" -czf "$L/bundle.tar.gz" d

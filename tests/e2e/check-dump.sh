@@ -40,7 +40,7 @@ t_grep "$T_TMP/dump1" "url = sftp://pos@127.0.0.1:2222/outbound" \
 t_ok "$(grep -c s3cr3tpass "$T_TMP/dump1")" "the password never appears"
 t_is "$(grep -c '^trusted_key = ' "$T_TMP/dump1")" 2 "repeated keys all shown"
 t_grep "$T_TMP/dump1" 'delimiter = \t' "tab delimiter shown as \\t"
-t_grep "$T_TMP/dump1" "# retain_days = 2557 ; not supported by this version" \
+t_grep "$T_TMP/dump1" "# sync_sla = 26h ; not supported by this version" \
 	"a key this version refuses is shown commented out, with why"
 
 # round trip: the dump is a valid config giving the same dump

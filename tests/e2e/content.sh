@@ -22,7 +22,10 @@ MAP2='retailer_item_id = column "Item"'
 MAP3='gtin = column "UPC" gtin'
 MAP4='txn_date = column "Date" date "%Y-%m-%d"'
 MAP5='quantity = column "Units" decimal'
-conf "$T_TMP/t.conf" "$MAP1" "$MAP2" "$MAP3" "$MAP4" "$MAP5"
+# the drops repeat stores, items and days: the Item column, which tells
+# them apart, is part of the key, so that Tier 4 sees no duplicate
+MAP6='key = store_id, gtin, txn_date, retailer_item_id'
+conf "$T_TMP/t.conf" "$MAP1" "$MAP2" "$MAP3" "$MAP4" "$MAP5" "$MAP6"
 
 tid() { sha256sum "$S"/archive/*/*/*/raw/"$1" | cut -c1-64; }
 reason() { $PY -c "import json; r=json.load(open('$S/quarantine/$(tid "$1")/reason.json')); print(r['tier'], r['code'])" 2>/dev/null; }

@@ -30,6 +30,9 @@ store_id = column "Store"
 gtin = column "UPC" gtin
 txn_date = column "Date" date "%Y-%m-%d"
 quantity = column "Units" decimal
+# one item, store and day in every drop: the units tell them apart, so
+# that Tier 4 sees no restatement
+key = store_id, gtin, txn_date, quantity
 [output]
 url = file://$2-out
 CONF

@@ -21,6 +21,11 @@ from tdtap import ok, done  # noqa: E402
 
 
 def conf(name, maplines, extra=""):
+    # rows of one sample often share store, item and day: the quantity
+    # tells them apart, unless the layout has its own key
+    if not any(l.startswith("key =") for l in maplines):
+        maplines = maplines + ["key = store_id, gtin, txn_date, txn_time, "
+                               "quantity, amount"]
     path = os.path.join(tmp, name + ".conf")
     with open(path, "w") as f:
         f.write("[integration]\nname = acme\nstate_dir = %s/%s.state\n"
@@ -199,8 +204,9 @@ def gtins(name, opts, rows):
                     'gtin = column "UPC" gtin' + opts,
                     'txn_date = const "2026-11-21"',
                     'quantity = column "Units" decimal'])
+    # a store a row: equal codes are two records, not one key twice
     return try_(c, "Store,UPC,Units\n" + "".join(
-        "1,%s,1\n" % r for r in rows), name + ".csv")
+        "%d,%s,1\n" % (i, r) for i, r in enumerate(rows)), name + ".csv")
 
 
 recs, err, rc = gtins("upce", " upce", ["04252614", "425261", "041000001239",

@@ -52,7 +52,7 @@ cp "$T_TMP/d/b.csv" "$T_TMP/d/r.csv" "$T_TMP/d/c.csv" "$S/landing/"
 "$TRADEDROP" once -c "$T_TMP/t.conf" 2> "$T_TMP/log"
 t_is $? 1 "once exits 1: rows dead-lettered, files quarantined"
 tid() { sha256sum "$T_TMP/d/$1" | cut -c1-64; }
-t_grep "$T_TMP/log" "event=file_parsed file=b.csv transmission_id=$(tid b.csv) records=2 dlq=4 batches=1 rejections=bad_date:2,gtin_check_digit:1,missing_field:1" \
+t_grep "$T_TMP/log" "event=file_parsed file=b.csv transmission_id=$(tid b.csv) records=2 dlq=4 batches=1 rows=6 held=0 duplicate=0 rejections=bad_date:2,gtin_check_digit:1,missing_field:1" \
 	"once: the file's line counts its rejections by code at level info, most frequent first"
 t_grep "$T_TMP/log" "rejections=bad_date:2,gtin_check_digit:1" \
 	"once: a file over max_reject_ratio: its quarantine line counts them"

@@ -197,7 +197,8 @@ PMAP = ['store_id = column "Store"', 'gtin = column "UPC" gtin',
         'txn_date = column "Date" date "%Y-%m-%d"',
         'quantity = column "Units" decimal', 'amount = column "Net" decimal',
         'promo_code = column "Promo"', "promo_file = " + pf]
-c = conf("promo", PMAP)
+c = conf("promo", PMAP + ["key = store_id, gtin, txn_date, promo_code, "
+                          "quantity, amount"])
 recs, err, rc = try_(c, "Store,UPC,Date,Units,Net,Promo\n"
                      "1,041000001239,2026-11-21,1,19.99,TPR7\n"
                      "1,041000001239,2026-12-05,1,19.99,TPR7\n"
@@ -231,8 +232,18 @@ for text, why in (
 
 # --- key: meaningful with and without a promo_file ------------------------
 def keys(maplines, data):
-    recs, err, rc = try_(conf("key", maplines), data, "key.csv")
-    return [r["record_key"] for r in recs]
+    # each row in a file of its own: one key twice in a file is
+    # duplicate_key_in_file, across files it is compared by Tier 4
+    c = conf("key", maplines)
+    head, *rows = data.splitlines(True)
+    paths = []
+    for i, row in enumerate(rows):
+        paths.append(os.path.join(tmp, "key%d.csv" % i))
+        with open(paths[-1], "w") as f:
+            f.write(head + row)
+    p = subprocess.run([td, "try", "-c", c] + paths, capture_output=True)
+    return [json.loads(l)["record_key"] for l in
+            p.stdout.decode().splitlines() if l]
 
 
 two = ("Store,UPC,Date,Units,Net,Promo\n1,041000001239,2026-11-21,1,1,A\n"

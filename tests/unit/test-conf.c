@@ -117,6 +117,8 @@ test_every_key(void)
 	    "currency = EUR\n"
 	    "max_reject_ratio = 0.1\n"
 	    "log_level = debug\n"
+	    "on_restatement = forward\n"
+	    "retain_days = 400\n"
 	    "[source \"acme-sftp\"]\n"
 	    "url = sftp://pos@127.0.0.1:2222/out\n"
 	    "pattern = *.csv.gz, *.zip\n"
@@ -176,6 +178,7 @@ test_every_key(void)
 	    "crosswalk_file = %s\n"
 	    "promo_file = %s\n"
 	    "key = store_id, gtin, txn_date\n"
+	    "duplicates = sum\n"
 	    "negative_quantity = reject\n"
 	    "period = week_ending\n"
 	    "[calendar]\n"
@@ -226,6 +229,11 @@ test_every_key(void)
 	is_int(td_conf_u64(c, TDK_integration_max_reject_ratio), 100000,
 	    "ratio 0.1 is 100000 ppm");
 	is_int(td_conf_u64(c, TDK_output_max_backoff), 7200, "2h");
+	ok(td_conf_enum_is(c, TDK_integration_on_restatement, "forward"),
+	    "on_restatement = forward");
+	is_int(td_conf_u64(c, TDK_integration_retain_days), 400,
+	    "retain_days");
+	ok(td_conf_enum_is(c, TDK_map_duplicates, "sum"), "duplicates = sum");
 	is_int(td_conf_u64(c, TDK_unpack_max_bytes), 1ULL << 30, "1G");
 	is_int(td_conf_u64(c, TDK_parse_delimiter), '\t', "\\t delimiter");
 	is_str(td_conf_str(c, TDK_verify_signature), "optional",

@@ -1,0 +1,736 @@
+/*
+ * ledger.c - Tier 4: the record_key ledger and held records. See ledger.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "td.h"
+#include "audit.h"
+#include "buf.h"
+#include "conf.h"
+#include "decimal.h"
+#include "fsutil.h"
+#include "json.h"
+#include "log.h"
+#include "store.h"
+#include "ctx.h"
+#include "map.h"
+#include "outbox.h"
+#include "deliver.h"
+#include "tx.h"
+#include "ledger.h"
+
+/* the tail map.c writes on every record line */
+#define TAIL_NULL	",\"restates\":null,\"mapping_version\":\""
+#define TAIL_LEN	(sizeof(TAIL_NULL) - 1 + 64 + 3)
+#define LEDGER_MMAP	"4294967296"	/* 4 GiB of address space */
+
+struct ledger {
+	struct td_ctx	*x;
+	int		 forward;	/* on_restatement = forward */
+	int		 sum;		/* [map] duplicates = sum */
+	int		 pass2;		/* the file is read again */
+	int		 again;		/* this pass met a key twice */
+	int		 intx;		/* in its read transaction */
+};
+
+static int
+clear(struct ledger *l)
+{
+	return store_exec(l->x->st, "DELETE FROM temp.tx_keys;"
+	    "DELETE FROM temp.tx_holds;");
+}
+
+int
+ledger_open(struct td_ctx *x, struct ledger **out)
+{
+	struct ledger *l;
+
+	*out = NULL;
+	/*
+	 * One lookup per record in a ledger of tens of millions of keys
+	 * (about 50 bytes each): read it through a memory map, not a read
+	 * per page, and keep its inner pages in a larger page cache.
+	 */
+	if (store_exec(x->st, "PRAGMA mmap_size = " LEDGER_MMAP) != 0 ||
+	    store_exec(x->st, "PRAGMA cache_size = -65536") != 0 ||
+	    store_exec(x->st, "PRAGMA temp.cache_size = -65536") != 0 ||
+	    store_exec(x->st, "CREATE TEMP TABLE IF NOT EXISTS tx_keys ("
+	    "  record_key BLOB PRIMARY KEY,"
+	    "  n INTEGER NOT NULL,"		/* rows of this file with it */
+	    "  dup INTEGER NOT NULL,"		/* 1: dead-letter every one */
+	    "  values_hash BLOB,"
+	    "  record_id BLOB,"
+	    "  verdict INTEGER,"
+	    "  q TEXT,"				/* duplicates = sum: the sums */
+	    "  a TEXT,"
+	    "  emitted INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+	    "CREATE TEMP TABLE IF NOT EXISTS tx_holds ("
+	    "  record_id TEXT PRIMARY KEY,"
+	    "  record_key TEXT NOT NULL,"
+	    "  values_hash BLOB NOT NULL,"
+	    "  restates TEXT NOT NULL,"
+	    "  record TEXT NOT NULL,"
+	    "  quantity TEXT NOT NULL,"
+	    "  amount TEXT);") != 0)
+		return TD_ERR_STATE;
+	l = xcalloc(1, sizeof(*l));
+	l->x = x;
+	l->forward = td_conf_enum_is(x->conf, TDK_integration_on_restatement,
+	    "forward");
+	l->sum = td_conf_enum_is(x->conf, TDK_map_duplicates, "sum");
+	if (clear(l) != 0) {
+		x_free(l);
+		return TD_ERR_STATE;
+	}
+	*out = l;
+	return TD_OK;
+}
+
+int
+ledger_end(struct ledger *l)
+{
+	if (l == NULL || !l->intx)
+		return TD_OK;
+	l->intx = 0;
+	return store_exec(l->x->st, "COMMIT") == 0 ? TD_OK : TD_ERR_STATE;
+}
+
+void
+ledger_free(struct ledger *l)
+{
+	if (l == NULL)
+		return;
+	(void)ledger_end(l);
+	(void)clear(l);
+	x_free(l);
+}
+
+int
+ledger_reset(struct ledger *l)
+{
+	l->pass2 = 0;
+	l->again = 0;
+	return clear(l) == 0 ? TD_OK : TD_ERR_STATE;
+}
+
+int
+ledger_again(struct ledger *l)
+{
+	l->pass2 = 1;
+	l->again = 0;
+	return store_exec(l->x->st, "DELETE FROM temp.tx_keys WHERE n < 2;"
+	    "UPDATE temp.tx_keys SET dup = 1;"
+	    "DELETE FROM temp.tx_holds;") == 0 ? TD_OK : TD_ERR_STATE;
+}
+
+int
+ledger_wants_again(const struct ledger *l)
+{
+	return l != NULL && l->again && !l->pass2;
+}
+
+static void
+dec_text(const struct td_dec *d, char out[TD_DEC_STRMAX])
+{
+	td_dec_format(d, out, TD_DEC_STRMAX);
+}
+
+static int
+hold(struct ledger *l, const struct map_result *mr, const char *line,
+    size_t len, const char *restates)
+{
+	sqlite3_stmt *s;
+	char rid[TD_ID_HEX], key[TD_ID_HEX], q[TD_DEC_STRMAX],
+	    a[TD_DEC_STRMAX];
+
+	td_hex(mr->record_id, TD_ID_LEN, rid);
+	td_hex(mr->record_key, TD_ID_LEN, key);
+	dec_text(&mr->quantity, q);
+	s = store_prepare(l->x->st, "INSERT OR REPLACE INTO temp.tx_holds("
+	    "record_id, record_key, values_hash, restates, record, quantity, "
+	    "amount) VALUES (?, ?, ?, ?, ?, ?, ?)");
+	sqlite3_bind_text(s, 1, rid, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 2, key, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(s, 3, mr->values, TD_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, restates, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, line, (int)len, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, q, -1, SQLITE_TRANSIENT);
+	if (mr->has_amount) {
+		dec_text(&mr->amount, a);
+		sqlite3_bind_text(s, 7, a, -1, SQLITE_TRANSIENT);
+	}
+	return store_step_done(l->x->st, s);
+}
+
+/* Replace n bytes at off of b with the text rep: 0, or TD_ERR_LIMIT. */
+static int
+splice(struct td_buf *b, size_t off, size_t n, const char *rep)
+{
+	size_t m = strlen(rep);
+
+	if (m > n && td_buf_reserve(b, m - n) != 0)
+		return TD_ERR_LIMIT;
+	memmove(b->p + off + m, b->p + off + n, b->len - off - n);
+	memcpy(b->p + off, rep, m);
+	b->len = b->len - n + m;
+	return TD_OK;
+}
+
+/*
+ * Set "quantity" and "amount" of the record line at start in b to q and
+ * a (NULL: null). A quote inside a JSON string is always escaped, so
+ * the first `,"quantity":"` is the member itself.
+ */
+static int
+patch_sums(struct td_buf *b, size_t start, const char *q, const char *a)
+{
+	static const char kq[] = ",\"quantity\":\"", ka[] = ",\"amount\":";
+	char rep[TD_DEC_STRMAX + 2];
+	const char *p, *e, *end = b->p + b->len;
+	size_t off;
+	int r;
+
+	if ((p = memmem(b->p + start, b->len - start, kq, sizeof(kq) - 1)) ==
+	    NULL || (e = memchr(p + sizeof(kq) - 1, '"', (size_t)(end - p -
+	    sizeof(kq) + 1))) == NULL)
+		td_fatal("ledger: a record line without its quantity");
+	off = (size_t)(p - b->p) + sizeof(kq) - 1;
+	if ((r = splice(b, off, (size_t)(e - p) - sizeof(kq) + 1, q)) != 0)
+		return r;
+	end = b->p + b->len;
+	if ((p = memmem(b->p + start, b->len - start, ka, sizeof(ka) - 1)) ==
+	    NULL)
+		td_fatal("ledger: a record line without its amount");
+	off = (size_t)(p - b->p) + sizeof(ka) - 1;
+	if (b->p[off] == '"') {
+		if ((e = memchr(b->p + off + 1, '"', (size_t)(end - b->p -
+		    off - 1))) == NULL)
+			td_fatal("ledger: a record line with a broken amount");
+		e++;
+	} else
+		e = b->p + off + 4;	/* null */
+	if (a != NULL)
+		snprintf(rep, sizeof(rep), "\"%s\"", a);
+	else
+		snprintf(rep, sizeof(rep), "null");
+	return splice(b, off, (size_t)(e - b->p) - off, rep);
+}
+
+/* Add the quantity and amount of mr to the sums of key in tx_keys. */
+static int
+add_sums(struct ledger *l, const struct map_result *mr)
+{
+	struct store *st = l->x->st;
+	sqlite3_stmt *s;
+	struct td_dec q, a;
+	char qs[TD_DEC_STRMAX], as[TD_DEC_STRMAX];
+	const char *t;
+	int over = 0, has = mr->has_amount;
+
+	memset(&q, 0, sizeof(q));
+	memset(&a, 0, sizeof(a));
+	s = store_prepare(st, "SELECT q, a FROM temp.tx_keys WHERE "
+	    "record_key = ?");
+	sqlite3_bind_blob(s, 1, mr->record_key, TD_ID_LEN, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		if ((t = (const char *)sqlite3_column_text(s, 0)) == NULL ||
+		    td_dec_parse(t, strlen(t), 0, &q) != 0)
+			over = 1;	/* overflowed before */
+		if ((t = (const char *)sqlite3_column_text(s, 1)) != NULL) {
+			has = 1;
+			if (td_dec_parse(t, strlen(t), 0, &a) != 0)
+				over = 1;
+		}
+	}
+	sqlite3_reset(s);
+	if (!over && (td_dec_add(&q, &mr->quantity) != 0 ||
+	    (mr->has_amount && td_dec_add(&a, &mr->amount) != 0)))
+		over = 1;
+	dec_text(&q, qs);
+	dec_text(&a, as);
+	s = store_prepare(st, "UPDATE temp.tx_keys SET q = ?, a = ? WHERE "
+	    "record_key = ?");
+	if (!over)
+		sqlite3_bind_text(s, 1, qs, -1, SQLITE_TRANSIENT);
+	if (has)
+		sqlite3_bind_text(s, 2, as, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(s, 3, mr->record_key, TD_ID_LEN, SQLITE_STATIC);
+	return store_step_done(st, s);
+}
+
+/*
+ * Pass 2, a key on more than one row: *what = LEDGER_IN_FILE (reject,
+ * or a sum that overflowed), LEDGER_SUMMED (a later row), or 0 with the
+ * line and mr made the sum of all its rows (the first row).
+ */
+static int
+in_file(struct ledger *l, struct map_result *mr, struct td_buf *b,
+    size_t start, struct ledger_verdict *v, int *found)
+{
+	struct store *st = l->x->st;
+	struct td_sha256 h;
+	unsigned char dg[TD_SHA256_LEN];
+	sqlite3_stmt *s;
+	char key[TD_ID_HEX], *q = NULL, *a = NULL;
+	long long n = 0;
+	int r, emitted = 0;
+
+	*found = 0;
+	s = store_prepare(st, "SELECT n, q, a, emitted FROM temp.tx_keys "
+	    "WHERE record_key = ? AND dup != 0");
+	sqlite3_bind_blob(s, 1, mr->record_key, TD_ID_LEN, SQLITE_STATIC);
+	if ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		*found = 1;
+		n = sqlite3_column_int64(s, 0);
+		if (sqlite3_column_text(s, 1) != NULL)
+			q = xstrdup((const char *)sqlite3_column_text(s, 1));
+		if (sqlite3_column_text(s, 2) != NULL)
+			a = xstrdup((const char *)sqlite3_column_text(s, 2));
+		emitted = sqlite3_column_int(s, 3);
+	}
+	sqlite3_reset(s);
+	if (r != SQLITE_ROW) {
+		r = r == SQLITE_DONE ? TD_OK : TD_ERR_STATE;
+		goto out;
+	}
+	r = TD_OK;
+	td_hex(mr->record_key, TD_ID_LEN, key);
+	if (!l->sum || q == NULL) {
+		snprintf(v->msg, sizeof(v->msg), "record_key %s is on %lld rows "
+		    "of this file: each is dead-lettered for review (%s)", key,
+		    n, l->sum ? "the sum of their quantities or amounts "
+		    "exceeds 36 digits" : "[map] duplicates = sum adds them "
+		    "up");
+		v->what = LEDGER_IN_FILE;
+		goto out;
+	}
+	if (emitted) {
+		v->what = LEDGER_SUMMED;
+		goto out;
+	}
+	/* the first row: the record of all of them */
+	if ((r = patch_sums(b, start, q, a)) != 0)
+		goto out;
+	(void)td_dec_parse(q, strlen(q), 0, &mr->quantity);
+	if ((mr->has_amount = a != NULL))
+		(void)td_dec_parse(a, strlen(a), 0, &mr->amount);
+	td_sha256_init(&h);
+	td_sha256_update(&h, mr->values, TD_ID_LEN);
+	/* its values: the first row's, and the sums */
+	td_sha256_update(&h, "sum\n", 4);
+	td_sha256_update(&h, q, strlen(q) + 1);
+	if (a != NULL)
+		td_sha256_update(&h, a, strlen(a));
+	td_sha256_final(&h, dg);
+	memcpy(mr->values, dg, TD_ID_LEN);
+ out:
+	x_free(q);
+	x_free(a);
+	return r;
+}
+
+int
+ledger_check(struct ledger *l, struct map_result *mr, struct td_buf *b,
+    size_t start, struct ledger_verdict *v)
+{
+	struct store *st = l->x->st;
+	sqlite3_stmt *s;
+	int r, found = 0, same = 0, sumfirst = 0;
+
+	memset(v, 0, sizeof(*v));
+	v->what = LEDGER_NEW;
+	/*
+	 * One transaction over the file's lookups: a statement of its own
+	 * would take and drop the WAL read lock each time (several times
+	 * the cost of the lookup), and write the file's keys with a journal
+	 * commit each.
+	 */
+	if (!l->intx) {
+		if (store_exec(st, "BEGIN") != 0)
+			return TD_ERR_STATE;
+		l->intx = 1;
+	}
+	if (l->pass2) {
+		if ((r = in_file(l, mr, b, start, v, &sumfirst)) != 0)
+			return r;
+		if (v->what != LEDGER_NEW)
+			return TD_OK;
+	}
+	if (!l->again) {
+		/* the one lookup per record the ledger's speed is about */
+		s = store_prepare(st, "SELECT values_hash = ?2, "
+		    "lower(hex(record_id)) FROM record_keys WHERE "
+		    "record_key = ?1");
+		sqlite3_bind_blob(s, 1, mr->record_key, TD_ID_LEN,
+		    SQLITE_STATIC);
+		sqlite3_bind_blob(s, 2, mr->values, TD_ID_LEN, SQLITE_STATIC);
+		if ((r = sqlite3_step(s)) == SQLITE_ROW) {
+			found = 1;
+			same = sqlite3_column_int(s, 0);
+			snprintf(v->restates, sizeof(v->restates), "%s",
+			    (const char *)sqlite3_column_text(s, 1));
+		}
+		sqlite3_reset(s);
+		if (r != SQLITE_ROW && r != SQLITE_DONE)
+			return TD_ERR_STATE;
+		if (found)
+			v->what = same ? LEDGER_DUPLICATE : l->forward ?
+			    LEDGER_FORWARD : LEDGER_HOLD;
+	}
+	if (sumfirst) {
+		/* its key is this file's already: its sum is what counts */
+		s = store_prepare(st, "UPDATE temp.tx_keys SET emitted = 1, "
+		    "dup = 2, values_hash = ?, record_id = ?, verdict = ? "
+		    "WHERE record_key = ?");
+		sqlite3_bind_blob(s, 1, mr->values, TD_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 2, mr->record_id, TD_ID_LEN,
+		    SQLITE_STATIC);
+		sqlite3_bind_int(s, 3, v->what);
+		sqlite3_bind_blob(s, 4, mr->record_key, TD_ID_LEN,
+		    SQLITE_STATIC);
+		if ((r = store_step_done(st, s)) != 0)
+			return r;
+	} else {
+		s = store_prepare(st, "INSERT OR IGNORE INTO temp.tx_keys("
+		    "record_key, n, dup, values_hash, record_id, verdict, q, "
+		    "a) VALUES (?, 1, 0, ?, ?, ?, ?, ?)");
+		sqlite3_bind_blob(s, 1, mr->record_key, TD_ID_LEN,
+		    SQLITE_STATIC);
+		sqlite3_bind_blob(s, 2, mr->values, TD_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 3, mr->record_id, TD_ID_LEN,
+		    SQLITE_STATIC);
+		sqlite3_bind_int(s, 4, v->what);
+		if (l->sum) {
+			char q[TD_DEC_STRMAX], a[TD_DEC_STRMAX];
+
+			dec_text(&mr->quantity, q);
+			sqlite3_bind_text(s, 5, q, -1, SQLITE_TRANSIENT);
+			if (mr->has_amount) {
+				dec_text(&mr->amount, a);
+				sqlite3_bind_text(s, 6, a, -1,
+				    SQLITE_TRANSIENT);
+			}
+		}
+		if ((r = store_step_done(st, s)) != 0)
+			return r;
+		if (sqlite3_changes(store_db(st)) == 0) {
+			/* a second row with this key: read the file again */
+			s = store_prepare(st, "UPDATE temp.tx_keys SET n = n + "
+			    "1 WHERE record_key = ?");
+			sqlite3_bind_blob(s, 1, mr->record_key, TD_ID_LEN,
+			    SQLITE_STATIC);
+			if ((r = store_step_done(st, s)) != 0)
+				return r;
+			if (l->sum && (r = add_sums(l, mr)) != 0)
+				return r;
+			l->again = 1;
+			v->what = LEDGER_AGAIN;
+			return TD_OK;
+		}
+	}
+	if (v->what == LEDGER_FORWARD)
+		return ledger_patch_restates(b, start, v->restates);
+	if (v->what == LEDGER_HOLD)
+		return hold(l, mr, b->p + start, b->len - start, v->restates);
+	return TD_OK;
+}
+
+int
+ledger_commit(struct ledger *l, const char *tid)
+{
+	struct store *st = l->x->st;
+	sqlite3_stmt *s;
+	int r;
+
+	s = store_prepare(st, "INSERT OR REPLACE INTO record_keys(record_key, "
+	    "values_hash, record_id, tx) SELECT record_key, values_hash, "
+	    "record_id, (SELECT seq FROM transmissions WHERE id = ?) FROM "
+	    "temp.tx_keys WHERE dup != 1 AND verdict IN (0, 3)");
+	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
+	if ((r = store_step_done(st, s)) != 0)
+		return r;
+	s = store_prepare(st, "INSERT OR IGNORE INTO holds(record_id, "
+	    "transmission_id, record_key, reason, record, state, created_at, "
+	    "restates, values_hash, quantity, amount) SELECT record_id, ?1, "
+	    "record_key, 'restatement', record, 'held', ?2, restates, "
+	    "values_hash, quantity, amount FROM temp.tx_holds");
+	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
+	return store_step_done(st, s);
+}
+
+/*
+ * Set `restates` of the record line that starts at b->p + start (map.c
+ * wrote it null) to the record_id hex: 0, or TD_ERR_LIMIT.
+ */
+int
+ledger_patch_restates(struct td_buf *b, size_t start, const char *hex)
+{
+	size_t len = b->len - start, at;
+	char *p;
+
+	if (len < TAIL_LEN || memcmp(b->p + b->len - TAIL_LEN, TAIL_NULL,
+	    sizeof(TAIL_NULL) - 1) != 0)
+		td_fatal("ledger: a record line without its restates tail");
+	if (td_buf_reserve(b, 2 * TD_ID_LEN + 2 - 4) != 0)
+		return TD_ERR_LIMIT;
+	at = b->len - TAIL_LEN + sizeof(",\"restates\":") - 1;
+	p = b->p + at;
+	memmove(p + 2 * TD_ID_LEN + 2, p + 4, b->len - at - 4);
+	p[0] = '"';
+	memcpy(p + 1, hex, 2 * TD_ID_LEN);
+	p[2 * TD_ID_LEN + 1] = '"';
+	b->len += 2 * TD_ID_LEN + 2 - 4;
+	return TD_OK;
+}
+
+/* ---------------------------------------------------- decisions */
+
+struct heldrec {
+	char		*tid, *key, *record, *restates, *state, *q, *a;
+	size_t		 reclen;
+	unsigned char	 values[TD_ID_LEN];
+};
+
+static char *
+col(sqlite3_stmt *s, int i)
+{
+	const char *t = (const char *)sqlite3_column_text(s, i);
+
+	return t != NULL ? xstrdup(t) : NULL;
+}
+
+static void
+heldrec_free(struct heldrec *h)
+{
+	x_free(h->tid);
+	x_free(h->key);
+	x_free(h->record);
+	x_free(h->restates);
+	x_free(h->state);
+	x_free(h->q);
+	x_free(h->a);
+}
+
+static int
+load_hold(struct td_ctx *x, const char *rid, struct heldrec *h)
+{
+	sqlite3_stmt *s;
+	int r = TD_ERR_NOTFOUND;
+
+	memset(h, 0, sizeof(*h));
+	s = store_prepare(x->st, "SELECT transmission_id, record_key, record, "
+	    "restates, state, quantity, amount, values_hash FROM holds WHERE "
+	    "record_id = ?");
+	sqlite3_bind_text(s, 1, rid, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		h->tid = col(s, 0);
+		h->key = col(s, 1);
+		h->record = col(s, 2);
+		h->reclen = (size_t)sqlite3_column_bytes(s, 2);
+		h->restates = col(s, 3);
+		h->state = col(s, 4);
+		h->q = col(s, 5);
+		h->a = col(s, 6);
+		if (sqlite3_column_bytes(s, 7) == TD_ID_LEN)
+			memcpy(h->values, sqlite3_column_blob(s, 7), TD_ID_LEN);
+		r = TD_OK;
+	}
+	sqlite3_reset(s);
+	return r;
+}
+
+/*
+ * Write the approved record as batch seq of its transmission into the
+ * outbox (outbox/<tid>/), in the transmission's batch encoding.
+ */
+static int
+stage_batch(struct td_ctx *x, const struct tx *t, const struct heldrec *h,
+    uint64_t seq, struct ob_batch *ob)
+{
+	struct outbox_writer *w = NULL;
+	struct ob_batch *b = NULL;
+	struct td_buf *buf;
+	struct td_dec q, a;
+	char *tmp, *dir, *src = NULL, *dst = NULL;
+	size_t nb = 0;
+	int enc = outbox_encoding(t->batch_encoding ? t->batch_encoding :
+	    "gzip"), r;
+
+	tmp = xasprintf("%s/%s.tmp", x->outbox, t->id);
+	dir = xasprintf("%s/%s", x->outbox, t->id);
+	(void)td_remove_tree(tmp, x->state_dir);
+	memset(&q, 0, sizeof(q));
+	memset(&a, 0, sizeof(a));
+	(void)td_dec_parse(h->q, strlen(h->q), 0, &q);
+	if (h->a != NULL)
+		(void)td_dec_parse(h->a, strlen(h->a), 0, &a);
+	if ((r = outbox_open(&w, tmp, NULL, enc, (size_t)1 << 26)) != 0)
+		goto out;
+	buf = outbox_buffer(w);
+	td_buf_append(buf, h->record, h->reclen);
+	if ((r = ledger_patch_restates(buf, 0, h->restates)) != 0 ||
+	    (r = outbox_submit(w, buf, 1, &q, h->a ? &a : NULL)) != 0)
+		goto out;
+	r = outbox_finish(w, &b, &nb);
+	if (r == 0 && nb != 1)
+		r = TD_ERR_STATE;
+	if (r != 0)
+		goto out;
+	*ob = b[0];
+	ob->seq = seq;
+	src = outbox_batch_path(tmp, 1, enc);
+	dst = outbox_batch_path(dir, seq, enc);
+	if (td_mkdirs(dir, 0750) != 0 || rename(src, dst) != 0 ||
+	    td_fsync_dir(dir) != 0)
+		r = TD_ERR_IO;
+ out:
+	outbox_free(w);
+	(void)td_remove_tree(tmp, x->state_dir);
+	x_free(b);
+	x_free(tmp);
+	x_free(dir);
+	x_free(src);
+	x_free(dst);
+	return r;
+}
+
+static int
+approve(struct td_ctx *x, const struct tx *t, const char *rid,
+    const struct heldrec *h)
+{
+	struct ob_batch ob;
+	sqlite3_stmt *s;
+	unsigned char key[TD_ID_LEN], id[TD_ID_LEN];
+	int64_t seq;
+	char *k;
+	size_t i;
+	int r;
+
+	s = store_prepare(x->st, "SELECT coalesce(max(seq), 0) FROM batches "
+	    "WHERE transmission_id = ?");
+	sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
+	seq = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	sqlite3_reset(s);
+	if ((r = stage_batch(x, t, h, (uint64_t)seq + 1, &ob)) != 0)
+		return r;
+	for (i = 0; i < TD_ID_LEN; i++) {
+		unsigned v;
+
+		(void)sscanf(h->key + 2 * i, "%2x", &v);
+		key[i] = (unsigned char)v;
+		(void)sscanf(rid + 2 * i, "%2x", &v);
+		id[i] = (unsigned char)v;
+	}
+	k = deliver_batch_key(t->id, t->mapping_version, ob.seq);
+	s = store_prepare(x->st, "INSERT INTO batches(transmission_id, seq, "
+	    "records, bytes, sha256, idempotency_key, state, created_at, "
+	    "quantity_total, amount_total) VALUES (?, ?, 1, ?, ?, ?, "
+	    "'pending', ?, ?, ?)");
+	sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)ob.seq);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)ob.bytes);
+	sqlite3_bind_text(s, 4, ob.sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, k, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(s, 7, h->q, -1, SQLITE_STATIC);
+	if (h->a != NULL)
+		sqlite3_bind_text(s, 8, h->a, -1, SQLITE_STATIC);
+	r = store_step_done(x->st, s);
+	x_free(k);
+	if (r == 0) {
+		s = store_prepare(x->st, "UPDATE transmissions SET state = "
+		    "'parsed', held = held - 1, delivered = delivered + 1, "
+		    "batches = batches + 1, "
+		    "reported = 1 WHERE id = ?");
+		sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
+		r = store_step_done(x->st, s);
+	}
+	if (r == 0) {
+		s = store_prepare(x->st, "INSERT OR REPLACE INTO record_keys("
+		    "record_key, values_hash, record_id, tx) VALUES (?, ?, ?, "
+		    "(SELECT seq FROM transmissions WHERE id = ?))");
+		sqlite3_bind_blob(s, 1, key, TD_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 2, h->values, TD_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 3, id, TD_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, t->id, -1, SQLITE_STATIC);
+		r = store_step_done(x->st, s);
+	}
+	return r;
+}
+
+int
+ledger_decide(struct td_ctx *x, const char *rid, int yes,
+    const char *reason, const char *by, char tid[TD_SHA256_HEX])
+{
+	struct heldrec h;
+	struct tx t;
+	struct td_buf b;
+	sqlite3_stmt *s;
+	int r;
+
+	memset(&t, 0, sizeof(t));
+	if (load_hold(x, rid, &h) != 0) {
+		fprintf(stderr, "tradedrop: no held record %s\n", rid);
+		return TD_ERR_NOTFOUND;
+	}
+	snprintf(tid, TD_SHA256_HEX, "%s", h.tid);
+	if (strcmp(h.state, "held") != 0) {
+		fprintf(stderr, "tradedrop: record %s is %s already\n", rid,
+		    h.state);
+		r = TD_ERR_INVAL;
+		goto out;
+	}
+	if ((r = tx_load(x, h.tid, &t)) != 0 || t.mapping_version == NULL) {
+		fprintf(stderr, "tradedrop: the transmission of record %s is "
+		    "gone\n", rid);
+		r = TD_ERR_STATE;
+		goto out;
+	}
+	td_buf_init(&b, 512, 0);
+	td_buf_printf(&b, "\"record_id\":\"%s\",\"record_key\":\"%s\","
+	    "\"restates\":\"%s\",\"code\":\"restatement\",\"reason\":", rid,
+	    h.key, h.restates);
+	td_json_str_lossy(&b, reason, strlen(reason));
+	td_buf_puts(&b, ",\"by\":");
+	td_json_str_lossy(&b, by, strlen(by));
+	if ((r = store_begin(x->st)) != 0) {
+		td_buf_free(&b);
+		goto out;
+	}
+	r = yes ? approve(x, &t, rid, &h) : 0;
+	if (r == 0) {
+		s = store_prepare(x->st, "UPDATE holds SET state = ?, "
+		    "decided_at = ?, decided_by = ?, decision_reason = ? WHERE "
+		    "record_id = ?");
+		sqlite3_bind_text(s, 1, yes ? "approved" : "rejected", -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
+		sqlite3_bind_text(s, 3, by, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, reason, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 5, rid, -1, SQLITE_STATIC);
+		r = store_step_done(x->st, s);
+	}
+	if (r == 0)
+		r = audit_append(x->audit, yes ? "hold_approved" :
+		    "hold_rejected", h.tid, td_buf_cstr(&b));
+	if (r == 0)
+		r = store_commit(x->st);
+	else
+		store_rollback(x->st);
+	td_buf_free(&b);
+	if (r == 0)
+		td_log(TD_LOG_INFO, yes ? "hold_approved" : "hold_rejected",
+		    "record_id=%s transmission_id=%s by=%s reason=%s", rid,
+		    h.tid, by, reason);
+ out:
+	tx_free(&t);
+	heldrec_free(&h);
+	return r;
+}

@@ -1,0 +1,78 @@
+#!/bin/sh
+# audit.sh - `tradedrop audit verify`: an untouched log verifies; editing,
+# deleting or reordering any one line, and truncating the log, are each
+# caught (exit 1) and named by the first line they break.
+. "$srcdir/tests/lib/common.sh"
+t_tmpdir
+
+S=$T_TMP/state PY=/usr/bin/python3
+. "$srcdir/tests/lib/delivery-lib.sh"
+dl_conf t "$S" "file://$T_TMP/out"
+for i in 1 2; do
+	printf 'Store,UPC,Date,Units\n%s,041000001239,2026-11-20,3\n' $i > "$S/landing/d$i.csv"
+done
+"$TRADEDROP" once -c "$T_TMP/t.conf" 2> "$T_TMP/log1"
+t_is $? 0 "once delivers two files"
+L=$S/audit.log
+N=$(wc -l < "$L")
+t_grep "$L" "\"event\":\"config_loaded\",\"integration\":\"acme\",\"transmission_id\":null,\"file\":\"$T_TMP/t.conf\",\"sha256\":\"$(sha256sum < "$T_TMP/t.conf" | cut -c1-64)\"" "config_loaded, with the config's hash"
+t_is "$(grep -c '"event":"transmission_verified".*"verification":{"checksum":"absent","signature":"off"},"code":null' "$L")" 2 "transmission_verified for each file"
+"$TRADEDROP" once -c "$T_TMP/t.conf" 2> /dev/null
+t_is "$(grep -c '"event":"config_loaded"' "$L")" 1 "an unchanged config is not audited again"
+N=$(wc -l < "$L")
+t_ok "$([ "$N" -ge 6 ]; echo $?)" "the log has a line per step ($N)"
+"$TRADEDROP" audit -c "$T_TMP/t.conf" verify > "$T_TMP/v0" 2> "$T_TMP/e0"
+t_is $? 0 "an untouched log verifies"
+t_grep "$T_TMP/v0" "$N lines verified" "and says how many lines"
+
+cp "$L" "$T_TMP/orig"
+# run verify on a changed log; $1 the line verify must name
+check() {
+	"$TRADEDROP" audit -c "$T_TMP/t.conf" verify > "$T_TMP/v" 2> "$T_TMP/e"
+	t_is $? 1 "$2: audit verify exits 1"
+	t_grep "$T_TMP/e" "$L:$1: " "$2: names line $1"
+	cp "$T_TMP/orig" "$L"
+}
+# an edit that keeps the line's length: d1.csv becomes d9.csv
+L1=$(grep -n '"file":"d1.csv"' "$T_TMP/orig" | head -1 | cut -d: -f1)
+sed "${L1}s/d1\.csv/d9.csv/" "$T_TMP/orig" > "$L"
+check "$L1" "line $L1 edited"
+t_grep "$T_TMP/e" "its hash does not match its content" "an edit is named as one"
+L2=$(grep -n '"file":"d2.csv"' "$T_TMP/orig" | head -1 | cut -d: -f1)
+sed "${L2}s/\"size\":[0-9]*/\"size\":99/" "$T_TMP/orig" > "$L"
+check "$L2" "line $L2 edited"
+sed '1s/"sha256":"[0-9a-f]/"sha256":"g/' "$T_TMP/orig" > "$L"
+check 1 "the config's hash edited in line 1"
+# a deletion
+sed '2d' "$T_TMP/orig" > "$L"
+check 2 "line 2 deleted"
+# a reordering of lines 3 and 4
+sed -n '1,2p' "$T_TMP/orig" > "$L"; sed -n '4p' "$T_TMP/orig" >> "$L"
+sed -n '3p' "$T_TMP/orig" >> "$L"; sed -n '5,$p' "$T_TMP/orig" >> "$L"
+check 3 "lines 3 and 4 swapped"
+# the last line deleted: only state.db's head tells
+sed '$d' "$T_TMP/orig" > "$L"
+check "$N" "the last line deleted"
+t_grep "$T_TMP/e" "the audit log was truncated" "a truncation is named as one"
+# truncated in the middle of a line
+head -c $(( $(wc -c < "$T_TMP/orig") - 40 )) "$T_TMP/orig" > "$L"
+check "$N" "truncated inside the last line"
+# a hash recomputed over an edited line still breaks the next line's prev
+python3 - "$T_TMP/orig" "$L" <<'PY' 2>/dev/null || cp "$T_TMP/orig" "$L"
+import hashlib, sys
+lines = open(sys.argv[1]).read().splitlines()
+l = lines[1]
+i = l.index(',"prev":"')
+body, prev = l[:i] + "}", l[i+9:i+73]
+body = body.replace('"integration":"acme"', '"integration":"acmf"')
+h = hashlib.sha256((prev + body).encode()).hexdigest()
+lines[1] = body[:-1] + ',"prev":"%s","hash":"%s"}' % (prev, h)
+open(sys.argv[2], "w").write("\n".join(lines) + "\n")
+PY
+check 3 "line 2 edited and re-hashed"
+t_grep "$T_TMP/e" "its prev is not the hash of line 2" "the next line's link is named"
+"$TRADEDROP" audit -c "$T_TMP/t.conf" verify > "$T_TMP/v" 2>&1
+t_is $? 0 "the restored log verifies again"
+"$TRADEDROP" audit -c "$T_TMP/t.conf" > /dev/null 2>&1
+t_is $? 2 "audit without verify is a usage error"
+t_done
