@@ -716,7 +716,7 @@ map_field(struct mapper *m, int i, const struct td_field *rv, size_t nv,
 	const struct mapexpr *mx = s->mx;
 	const struct mx_xform *xf;
 	const char *p, *why, *fname = mfields[i].name;
-	char show[80], hint[160];
+	char show[80], hint[160], gtin[TD_GTIN_LEN + 1];
 	size_t n, k, x;
 	struct td_date d;
 	struct td_time t;
@@ -904,15 +904,18 @@ map_field(struct mapper *m, int i, const struct td_field *rv, size_t nv,
 			n = 14;
 			break;
 		case MX_XF_GTIN:
+			/* p may be in scratch (after upper or regex): the
+			 * code is made apart, then copied there */
 			if (td_gtin_normalize_opts(p, n, (xf->opts &
 			    MX_GTIN_NOCHECK ? TD_GTIN_NOCHECK : 0) |
 			    (xf->opts & MX_GTIN_UPCE ? TD_GTIN_UPCE : 0) |
 			    (xf->opts & MX_GTIN_PAD ? TD_GTIN_PAD : 0),
-			    s->scratch, &why) != 0)
+			    gtin, &why) != 0)
 				return reject(res, why, "%s: \"%s\" is not a "
 				    "valid GTIN (%s%s)", fname,
 				    mapper_shown(p, n, show, sizeof(show)), why,
 				    gtin_hint(p, n, why, xf->opts));
+			memcpy(s->scratch, gtin, sizeof(gtin));
 			p = s->scratch;
 			n = 14;
 			break;

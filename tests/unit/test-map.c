@@ -303,6 +303,78 @@ test_position(void)
 	td_conf_free(c);
 }
 
+/* The value of "name":"..." in the record line s, or "" (null). */
+static void
+field_of(const char *s, const char *name, char *out, size_t outsz)
+{
+	char key[64];
+	const char *p;
+
+	snprintf(key, sizeof(key), "\"%s\":\"", name);
+	out[0] = '\0';
+	if ((p = strstr(s, key)) != NULL)
+		snprintf(out, outsz, "%.*s", (int)strcspn(p + strlen(key),
+		    "\""), p + strlen(key));
+}
+
+/*
+ * gtin after a transform that leaves the value in the field's scratch
+ * buffer (upper, regex): the code is read whole, not overwritten while
+ * it is normalised (every row was gtin_not_digits, or a wrong GTIN was
+ * delivered: U12345670 as 00000000000000).
+ */
+static void
+test_gtin_after_scratch(void)
+{
+	static const struct {
+		const char *map, *upc, *want;
+	} t[] = {
+		{ "upper gtin", "041000001239", "00041000001239" },
+		{ "upper gtin", "12345670", "00000012345670" },
+		{ "regex \"^U?([0-9]+)$\" gtin", "041000001239",
+		    "00041000001239" },
+		{ "regex \"^U?([0-9]+)$\" gtin", "U12345670",
+		    "00000012345670" },
+		{ "regex \"^U?([0-9]+)$\" gtin", "U041000001239",
+		    "00041000001239" },
+		{ "regex \"^U?([0-9]+)$\" gtin nocheck", "U04100000123",
+		    "00041000001239" },
+		{ "regex \"^U?([0-9]+)$\" gtin upce", "U04252614",
+		    "00042100005264" },
+	};
+	struct map_doc doc = { TID, "a.csv", NULL, 1, "line" };
+	struct map_result res;
+	struct td_field f[8];
+	struct td_buf out;
+	char *lines, got[32];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < TD_NELEM(t); i++) {
+		const char *row[] = { "1", "x", t[i].upc, "2026-11-28", "2",
+		    "p", NULL };
+		struct mapper *m;
+
+		lines = xasprintf("store_id = column \"Store\"\n"
+		    "gtin = column \"UPC\" %s\n"
+		    "txn_date = column \"Date\" date \"%%Y-%%m-%%d\"\n"
+		    "quantity = column \"Units\" decimal\n", t[i].map);
+		m = mapper(lines, hdr_all, &doc);
+		td_buf_init(&out, 0, 0);
+		rc = mapper_map(m, f, mkrec(f, row), 1, 2, &out, &res);
+		if (!ok(rc == 0, "%s %s: mapped", t[i].map, t[i].upc))
+			diag("  got %d %s", rc, rc == 1 ? res.msg : "");
+		field_of(td_buf_cstr(&out), "gtin", got, sizeof(got));
+		if (!ok(strcmp(got, t[i].want) == 0, "%s %s: gtin %s",
+		    t[i].map, t[i].upc, t[i].want))
+			diag("  got gtin \"%s\"", got);
+		td_buf_free(&out);
+		mapper_free(m);
+		td_conf_free(conf);
+		x_free(lines);
+	}
+}
+
 int
 main(void)
 {
@@ -312,6 +384,7 @@ main(void)
 	test_record_id();
 	test_ambiguous();
 	test_position();
+	test_gtin_after_scratch();
 	if (getenv("TD_KEEP_TMP") == NULL)
 		tu_sh("/", "rm -rf '%s'", tmpdir);
 	return done_testing();
