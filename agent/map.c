@@ -613,17 +613,31 @@ struct fval {
 	size_t		 n;
 };
 
-/* The day the tables are looked up by: txn_date as written. */
+/*
+ * The day the tables are looked up by: txn_date as written. A week
+ * whose other end is not a valid day (before 1900, after 9999) rejects
+ * the row: its txn_date or period_start could not be written.
+ */
 static void
-row_day(struct mapper *m, const struct fval *v)
+row_day(struct mapper *m, const struct fval *v, struct map_result *res)
 {
-	struct td_date d;
+	struct td_date d, o;
 	int32_t day;
+	int side;
 
 	if (v->p == NULL || td_date_parse_iso(v->p, v->n, &d) != 0)
 		return;
-	day = td_date_to_days(&d) + (m->period == PERIOD_WEEK_STARTING ? 6 :
-	    0);
+	side = m->period == PERIOD_WEEK_STARTING ? 6 :
+	    m->period == PERIOD_WEEK_ENDING ? -6 : 0;
+	td_date_from_days(td_date_to_days(&d) + side, &o);
+	if (td_date_valid(&o) != 0) {
+		(void)reject(res, "bad_date", "txn_date: the week %s %.10s "
+		    "%s %s (years 1900 to 9999 are valid)", side > 0 ?
+		    "starting" : "ending", v->p, side > 0 ? "ends after" :
+		    "starts before", side > 0 ? "9999-12-31" : "1900-01-01");
+		return;
+	}
+	day = td_date_to_days(side > 0 ? &o : &d);
 	td_date_from_days(day, &d);
 	td_date_format(&d, m->row_date);
 	m->row_day = day;
@@ -1065,7 +1079,7 @@ mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
 	memset(fv, 0, sizeof(fv));
 	if (m->date_first) {
 		(void)map_field(m, MF_TXN_DATE, v, nv, &fv[MF_TXN_DATE], res);
-		row_day(m, &fv[MF_TXN_DATE]);
+		row_day(m, &fv[MF_TXN_DATE], res);
 	}
 	/* every field, so that a row with several bad ones tells them all */
 	for (i = 0; i < MF__COUNT; i++) {
@@ -1073,7 +1087,7 @@ mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
 		    m->date_first))
 			(void)map_field(m, i, v, nv, &fv[i], res);
 		if (i == MF_TXN_DATE && !m->date_first)
-			row_day(m, &fv[MF_TXN_DATE]);
+			row_day(m, &fv[MF_TXN_DATE], res);
 	}
 	/* no gtin: the crosswalk by retailer_item_id */
 	if (fv[MF_GTIN].p == NULL && m->xwalk != NULL && res->nerr == 0) {

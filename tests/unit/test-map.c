@@ -318,6 +318,27 @@ field_of(const char *s, const char *name, char *out, size_t outsz)
 }
 
 /*
+ * Map one row of hdr_all's columns with a mapper of these [map] lines
+ * (freed after): mapper_map()'s return, the record in out.
+ */
+static int
+map_one(char *lines, const char *const *row, struct td_buf *out,
+    struct map_result *res)
+{
+	struct map_doc doc = { TID, "a.csv", NULL, 1, "line" };
+	struct td_field f[8];
+	struct mapper *m = mapper(lines, hdr_all, &doc);
+	int rc;
+
+	td_buf_init(out, 0, 0);
+	rc = mapper_map(m, f, mkrec(f, row), 1, 2, out, res);
+	mapper_free(m);
+	td_conf_free(conf);
+	x_free(lines);
+	return rc;
+}
+
+/*
  * gtin after a transform that leaves the value in the field's scratch
  * buffer (upper, regex): the code is read whole, not overwritten while
  * it is normalised (every row was gtin_not_digits, or a wrong GTIN was
@@ -342,26 +363,21 @@ test_gtin_after_scratch(void)
 		{ "regex \"^U?([0-9]+)$\" gtin upce", "U04252614",
 		    "00042100005264" },
 	};
-	struct map_doc doc = { TID, "a.csv", NULL, 1, "line" };
 	struct map_result res;
-	struct td_field f[8];
 	struct td_buf out;
-	char *lines, got[32];
+	char got[32];
 	size_t i;
 	int rc;
 
 	for (i = 0; i < TD_NELEM(t); i++) {
 		const char *row[] = { "1", "x", t[i].upc, "2026-11-28", "2",
 		    "p", NULL };
-		struct mapper *m;
 
-		lines = xasprintf("store_id = column \"Store\"\n"
+		rc = map_one(xasprintf("store_id = column \"Store\"\n"
 		    "gtin = column \"UPC\" %s\n"
 		    "txn_date = column \"Date\" date \"%%Y-%%m-%%d\"\n"
-		    "quantity = column \"Units\" decimal\n", t[i].map);
-		m = mapper(lines, hdr_all, &doc);
-		td_buf_init(&out, 0, 0);
-		rc = mapper_map(m, f, mkrec(f, row), 1, 2, &out, &res);
+		    "quantity = column \"Units\" decimal\n", t[i].map), row,
+		    &out, &res);
 		if (!ok(rc == 0, "%s %s: mapped", t[i].map, t[i].upc))
 			diag("  got %d %s", rc, rc == 1 ? res.msg : "");
 		field_of(td_buf_cstr(&out), "gtin", got, sizeof(got));
@@ -369,9 +385,74 @@ test_gtin_after_scratch(void)
 		    t[i].map, t[i].upc, t[i].want))
 			diag("  got gtin \"%s\"", got);
 		td_buf_free(&out);
-		mapper_free(m);
-		td_conf_free(conf);
-		x_free(lines);
+	}
+}
+
+/*
+ * A week that would leave the years 1900 to 9999 rejects its row
+ * (bad_date): its txn_date or period_start used to be written as
+ * "0000-00-00". The last and first whole weeks are still mapped.
+ */
+static void
+test_week_bounds(void)
+{
+	static const struct {
+		const char *period, *date, *code, *txn, *pstart, *msg;
+	} t[] = {
+		{ "week_starting", "9999-12-25", NULL, "9999-12-31",
+		    "9999-12-25", NULL },
+		{ "week_starting", "9999-12-26", "bad_date", NULL, NULL,
+		    "txn_date: the week starting 9999-12-26 ends after "
+		    "9999-12-31 (years 1900 to 9999 are valid)" },
+		{ "week_starting", "9999-12-31", "bad_date", NULL, NULL, NULL },
+		{ "week_ending", "1900-01-07", NULL, "1900-01-07",
+		    "1900-01-01", NULL },
+		{ "week_ending", "1900-01-06", "bad_date", NULL, NULL,
+		    "txn_date: the week ending 1900-01-06 starts before "
+		    "1900-01-01 (years 1900 to 9999 are valid)" },
+		{ "week_ending", "1900-01-01", "bad_date", NULL, NULL, NULL },
+		{ "day", "9999-12-31", NULL, "9999-12-31", "", NULL },
+		{ "day", "1900-01-01", NULL, "1900-01-01", "", NULL },
+	};
+	size_t i;
+	int rc;
+	char got[32];
+	struct td_buf out;
+	struct map_result res;
+
+	for (i = 0; i < TD_NELEM(t); i++) {
+		const char *row[] = { "1", "x", "041000001239", t[i].date, "2",
+		    "p", NULL };
+
+		rc = map_one(xasprintf("%speriod = %s\n[calendar]\n"
+		    "type = 454\n", MAP_ALL, t[i].period), row, &out, &res);
+		if (t[i].code != NULL) {
+			ok(rc == 1 && strcmp(res.code, t[i].code) == 0,
+			    "%s %s: rejected, %s", t[i].period, t[i].date,
+			    t[i].code);
+			if (t[i].msg != NULL && !ok(rc == 1 &&
+			    strcmp(res.msg, t[i].msg) == 0, "%s %s: the "
+			    "message says why", t[i].period, t[i].date))
+				diag("  got \"%s\"", rc == 1 ? res.msg : "");
+			ok(out.len == 0, "%s %s: no record", t[i].period,
+			    t[i].date);
+		} else {
+			if (!ok(rc == 0, "%s %s: mapped", t[i].period,
+			    t[i].date))
+				diag("  got %d %s", rc, rc == 1 ? res.msg : "");
+			field_of(td_buf_cstr(&out), "txn_date", got,
+			    sizeof(got));
+			if (!ok(strcmp(got, t[i].txn) == 0, "%s %s: txn_date "
+			    "%s", t[i].period, t[i].date, t[i].txn))
+				diag("  got \"%s\"", got);
+			field_of(td_buf_cstr(&out), "period_start", got,
+			    sizeof(got));
+			if (!ok(strcmp(got, t[i].pstart) == 0, "%s %s: "
+			    "period_start %s", t[i].period, t[i].date,
+			    t[i].pstart))
+				diag("  got \"%s\"", got);
+		}
+		td_buf_free(&out);
 	}
 }
 
@@ -385,6 +466,7 @@ main(void)
 	test_ambiguous();
 	test_position();
 	test_gtin_after_scratch();
+	test_week_bounds();
 	if (getenv("TD_KEEP_TMP") == NULL)
 		tu_sh("/", "rm -rf '%s'", tmpdir);
 	return done_testing();
