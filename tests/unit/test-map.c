@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "td.h"
 #include "buf.h"
@@ -456,6 +457,52 @@ test_week_bounds(void)
 	}
 }
 
+/*
+ * A regex reads at most 1024 bytes of a value: glibc's regexec() takes
+ * time quadratic in the value for a common unanchored pattern (60000
+ * digits took 15 s a row), so a longer value is refused at once.
+ */
+static void
+test_regex_bounded(void)
+{
+	static char big[60001], edge[1025];
+	const char *row[] = { "1", big, "041000001239", "2026-11-28", "2",
+	    "p", NULL };
+	struct map_result res;
+	struct td_buf out;
+	struct timespec t0, t1;
+	char want[256], got[80];
+	int rc;
+
+	memset(big, '1', sizeof(big) - 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = map_one(xasprintf("%stxn_ref = column \"Item\" regex "
+	    "\"([0-9]+)\\\\.([0-9]+)\" 2\n", MAP_ALL), row, &out, &res);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	snprintf(want, sizeof(want), "txn_ref: \"%s\" has 60000 bytes, "
+	    "more than the 1024 a regex reads", mapper_shown(big, 60000, got,
+	    sizeof(got)));
+	if (!ok(rc == 1 && strcmp(res.code, "regex_no_match") == 0 &&
+	    strcmp(res.msg, want) == 0, "60000 digits: regex_no_match, the "
+	    "length and the bound") && rc == 1)
+		diag("  %s", res.msg);
+	ok(t1.tv_sec - t0.tv_sec < 3, "... at once (%lld s)",
+	    (long long)(t1.tv_sec - t0.tv_sec));
+	td_buf_free(&out);
+
+	memset(edge, '1', sizeof(edge) - 1);
+	edge[1000] = '.';
+	row[1] = edge;
+	rc = map_one(xasprintf("%stxn_ref = column \"Item\" regex "
+	    "\"([0-9]+)\\\\.([0-9]+)\" 2\n", MAP_ALL), row, &out, &res);
+	field_of(td_buf_cstr(&out), "txn_ref", got, sizeof(got));
+	if (!ok(rc == 0 && strcmp(got, "11111111111111111111111") == 0,
+	    "1024 bytes are matched: group 2 is the 23 digits after the "
+	    "point"))
+		diag("  got %d %s", rc, rc == 1 ? res.msg : got);
+	td_buf_free(&out);
+}
+
 int
 main(void)
 {
@@ -467,6 +514,7 @@ main(void)
 	test_position();
 	test_gtin_after_scratch();
 	test_week_bounds();
+	test_regex_bounded();
 	if (getenv("TD_KEEP_TMP") == NULL)
 		tu_sh("/", "rm -rf '%s'", tmpdir);
 	return done_testing();
