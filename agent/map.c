@@ -499,6 +499,7 @@ mapper_begin(struct mapper *m, const struct map_doc *doc,
 		return r;
 	}
 	td_buf_free(&miss);
+	td_buf_free(&amb);
 
 	/* The constant parts of every record of this document. */
 	r = 0;

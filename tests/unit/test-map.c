@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -503,6 +504,37 @@ test_regex_bounded(void)
 	td_buf_free(&out);
 }
 
+/*
+ * Binding a document frees what it allocated: mapper_begin() kept the
+ * buffer of ambiguous names of every document (65 bytes a file, for the
+ * life of the daemon).
+ */
+static void
+test_begin_frees(void)
+{
+	struct map_doc doc = { TID, "a.csv", NULL, 1, "line" };
+	struct mapper *m = mapper(MAP_ALL, hdr_all, &doc);
+	struct td_field f[16];
+	struct mallinfo2 a, b;
+	char *why;
+	size_t n = mkrec(f, hdr_all), i;
+	int bad = 0;
+
+	a = mallinfo2();
+	for (i = 0; i < 20000; i++) {
+		bad |= mapper_begin(m, &doc, f, n, &why) != 0;
+		x_free(why);
+	}
+	b = mallinfo2();
+	ok(!bad, "20000 documents bound");
+	if (!ok(b.uordblks < a.uordblks + 65536, "... in the memory of one "
+	    "(%zu bytes more)", b.uordblks - a.uordblks))
+		diag("  %zu bytes in use before, %zu after", a.uordblks,
+		    b.uordblks);
+	mapper_free(m);
+	td_conf_free(conf);
+}
+
 int
 main(void)
 {
@@ -515,6 +547,7 @@ main(void)
 	test_gtin_after_scratch();
 	test_week_bounds();
 	test_regex_bounded();
+	test_begin_frees();
 	if (getenv("TD_KEEP_TMP") == NULL)
 		tu_sh("/", "rm -rf '%s'", tmpdir);
 	return done_testing();
