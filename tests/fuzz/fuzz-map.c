@@ -110,17 +110,17 @@ value(const char *rec, const char *name, size_t *n)
 	return p;
 }
 
-/* What a mapped record must be. */
+/* What a mapped record (len bytes at p, not a string) must be. */
 static void
-check_record(const char *rec, size_t len)
+check_record(const char *p, size_t len)
 {
 	static const char *const dates[] = { "txn_date", "period_start" };
 	struct td_date d;
 	const char *v, *code;
-	char g[TD_GTIN_LEN + 1];
+	char g[TD_GTIN_LEN + 1], *rec = xstrndup(p, len);
 	size_t n, i;
 
-	if (len < 2 || rec[len - 1] != '\n' ||
+	if (len < 2 || strlen(rec) != len || rec[len - 1] != '\n' ||
 	    memchr(rec, '\n', len - 1) != NULL ||
 	    strncmp(rec, "{\"schema\":\"tradedrop.pos.v1\",", 29) != 0)
 		abort();
@@ -133,6 +133,7 @@ check_record(const char *rec, size_t len)
 			abort();
 	if (value(rec, "txn_date", &n) == NULL)
 		abort();
+	x_free(rec);
 }
 
 /* A table part as a temporary file: its path (caller frees), or NULL. */
