@@ -1017,19 +1017,14 @@ promo(struct mapper *m, struct fval *rv, struct map_result *res)
 			return;
 		(void)td_dec_parse(d, n - 1, 0, &pct);
 		r = res->amount;
-		if (td_dec_mul(&r, &pct) != 0)
-			return;
-		/* divide by 100: two more decimals */
-		if (r.scale + 2 > TD_DEC_MAX_SCALE)
-			return;
-		r.scale += 2;
 	} else {
 		(void)td_dec_parse(d, n, 0, &pct);
 		r = res->quantity;
-		if (td_dec_mul(&r, &pct) != 0)
-			return;
 	}
-	if (td_dec_round(&r, m->minor) != 0)
+	/* exact, then rounded once: a quantity with many decimals
+	 * times a discount of a few has more than 18 */
+	if (td_dec_mul_round(&r, &pct, d[n - 1] == '%' ? 2 : 0,
+	    m->minor) != 0)
 		return;
 	rv[RF_DISCOUNT_AMOUNT].n = td_dec_format(&r, m->discount,
 	    sizeof(m->discount));

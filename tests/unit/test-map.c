@@ -535,6 +535,50 @@ test_begin_frees(void)
 	td_conf_free(conf);
 }
 
+/*
+ * A discount per unit of a quantity with many decimals (as exports of
+ * floating-point numbers write them): the exact product has more than
+ * 18 decimals, and discount_amount was null; it is rounded once to the
+ * currency. (amount is a const 19.99 here: X2 takes 10% of it.)
+ */
+static void
+test_discount_decimals(void)
+{
+	static const struct {
+		const char *qty, *promo, *want;
+	} t[] = {
+		{ "0.30000000000000001", "X1", "0.04" },
+		{ "0.333333333333333333", "X1", "0.04" },
+		{ "-0.30000000000000001", "X1", "-0.04" },
+		{ "2", "X2", "2.00" },
+		{ "3", "X1", "0.38" },
+	};
+	struct map_result res;
+	struct td_buf out;
+	char got[32];
+	size_t i;
+	int rc;
+
+	if (tu_sh(tmpdir, "printf 'promo_code,promo_id,promo_type,discount\\n"
+	    "X1,P-1,tpr,0.125\\nX2,P-2,tpr,10%%%%\\n' > promos.csv") != 0)
+		td_fatal("promos.csv");
+	for (i = 0; i < TD_NELEM(t); i++) {
+		const char *row[] = { "1", "x", "041000001239", "2026-11-28",
+		    t[i].qty, t[i].promo, NULL };
+
+		rc = map_one(xasprintf("%samount = const \"19.99\" decimal\n"
+		    "promo_file = %s/promos.csv\n", MAP_ALL, tmpdir), row, &out,
+		    &res);
+		field_of(td_buf_cstr(&out), "discount_amount", got,
+		    sizeof(got));
+		if (!ok(rc == 0 && strcmp(got, t[i].want) == 0, "%s of %s: "
+		    "discount_amount %s", t[i].promo, t[i].qty, t[i].want))
+			diag("  got %d \"%s\" %s", rc, got, rc == 1 ?
+			    res.msg : "");
+		td_buf_free(&out);
+	}
+}
+
 int
 main(void)
 {
@@ -548,6 +592,7 @@ main(void)
 	test_week_bounds();
 	test_regex_bounded();
 	test_begin_frees();
+	test_discount_decimals();
 	if (getenv("TD_KEEP_TMP") == NULL)
 		tu_sh("/", "rm -rf '%s'", tmpdir);
 	return done_testing();
