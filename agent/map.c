@@ -499,6 +499,7 @@ mapper_begin(struct mapper *m, const struct map_doc *doc,
 		return r;
 	}
 	td_buf_free(&miss);
+	td_buf_free(&amb);
 
 	/* The constant parts of every record of this document. */
 	r = 0;
@@ -613,17 +614,31 @@ struct fval {
 	size_t		 n;
 };
 
-/* The day the tables are looked up by: txn_date as written. */
+/*
+ * The day the tables are looked up by: txn_date as written. A week
+ * whose other end is not a valid day (before 1900, after 9999) rejects
+ * the row: its txn_date or period_start could not be written.
+ */
 static void
-row_day(struct mapper *m, const struct fval *v)
+row_day(struct mapper *m, const struct fval *v, struct map_result *res)
 {
-	struct td_date d;
+	struct td_date d, o;
 	int32_t day;
+	int side;
 
 	if (v->p == NULL || td_date_parse_iso(v->p, v->n, &d) != 0)
 		return;
-	day = td_date_to_days(&d) + (m->period == PERIOD_WEEK_STARTING ? 6 :
-	    0);
+	side = m->period == PERIOD_WEEK_STARTING ? 6 :
+	    m->period == PERIOD_WEEK_ENDING ? -6 : 0;
+	td_date_from_days(td_date_to_days(&d) + side, &o);
+	if (td_date_valid(&o) != 0) {
+		(void)reject(res, "bad_date", "txn_date: the week %s %.10s "
+		    "%s %s (years 1900 to 9999 are valid)", side > 0 ?
+		    "starting" : "ending", v->p, side > 0 ? "ends after" :
+		    "starts before", side > 0 ? "9999-12-31" : "1900-01-01");
+		return;
+	}
+	day = td_date_to_days(side > 0 ? &o : &d);
 	td_date_from_days(day, &d);
 	td_date_format(&d, m->row_date);
 	m->row_day = day;
@@ -716,7 +731,7 @@ map_field(struct mapper *m, int i, const struct td_field *rv, size_t nv,
 	const struct mapexpr *mx = s->mx;
 	const struct mx_xform *xf;
 	const char *p, *why, *fname = mfields[i].name;
-	char show[80], hint[160];
+	char show[80], hint[160], gtin[TD_GTIN_LEN + 1];
 	size_t n, k, x;
 	struct td_date d;
 	struct td_time t;
@@ -776,6 +791,14 @@ map_field(struct mapper *m, int i, const struct td_field *rv, size_t nv,
 		case MX_XF_REGEX:
 			if (n == 0)
 				continue;
+			/* glibc's regexec() takes time quadratic in the
+			 * value for common patterns ("([0-9]+)\\.([0-9]+)"
+			 * on 64 KiB of digits: 17 s): values are bounded */
+			if (n > MX_REGEX_VALUE_MAX)
+				return reject(res, "regex_no_match", "%s: \"%s\" "
+				    "has %zu bytes, more than the %d a regex "
+				    "reads", fname, mapper_shown(p, n, show,
+				    sizeof(show)), n, MX_REGEX_VALUE_MAX);
 			if (n >= s->scratchsz || memchr(p, '\0', n) != NULL)
 				return reject(res, "regex_no_match", "%s: \"%s\" "
 				    "cannot be matched (a NUL byte, or too "
@@ -904,15 +927,18 @@ map_field(struct mapper *m, int i, const struct td_field *rv, size_t nv,
 			n = 14;
 			break;
 		case MX_XF_GTIN:
+			/* p may be in scratch (after upper or regex): the
+			 * code is made apart, then copied there */
 			if (td_gtin_normalize_opts(p, n, (xf->opts &
 			    MX_GTIN_NOCHECK ? TD_GTIN_NOCHECK : 0) |
 			    (xf->opts & MX_GTIN_UPCE ? TD_GTIN_UPCE : 0) |
 			    (xf->opts & MX_GTIN_PAD ? TD_GTIN_PAD : 0),
-			    s->scratch, &why) != 0)
+			    gtin, &why) != 0)
 				return reject(res, why, "%s: \"%s\" is not a "
 				    "valid GTIN (%s%s)", fname,
 				    mapper_shown(p, n, show, sizeof(show)), why,
 				    gtin_hint(p, n, why, xf->opts));
+			memcpy(s->scratch, gtin, sizeof(gtin));
 			p = s->scratch;
 			n = 14;
 			break;
@@ -991,19 +1017,14 @@ promo(struct mapper *m, struct fval *rv, struct map_result *res)
 			return;
 		(void)td_dec_parse(d, n - 1, 0, &pct);
 		r = res->amount;
-		if (td_dec_mul(&r, &pct) != 0)
-			return;
-		/* divide by 100: two more decimals */
-		if (r.scale + 2 > TD_DEC_MAX_SCALE)
-			return;
-		r.scale += 2;
 	} else {
 		(void)td_dec_parse(d, n, 0, &pct);
 		r = res->quantity;
-		if (td_dec_mul(&r, &pct) != 0)
-			return;
 	}
-	if (td_dec_round(&r, m->minor) != 0)
+	/* exact, then rounded once: a quantity with many decimals
+	 * times a discount of a few has more than 18 */
+	if (td_dec_mul_round(&r, &pct, d[n - 1] == '%' ? 2 : 0,
+	    m->minor) != 0)
 		return;
 	rv[RF_DISCOUNT_AMOUNT].n = td_dec_format(&r, m->discount,
 	    sizeof(m->discount));
@@ -1062,7 +1083,7 @@ mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
 	memset(fv, 0, sizeof(fv));
 	if (m->date_first) {
 		(void)map_field(m, MF_TXN_DATE, v, nv, &fv[MF_TXN_DATE], res);
-		row_day(m, &fv[MF_TXN_DATE]);
+		row_day(m, &fv[MF_TXN_DATE], res);
 	}
 	/* every field, so that a row with several bad ones tells them all */
 	for (i = 0; i < MF__COUNT; i++) {
@@ -1070,7 +1091,7 @@ mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
 		    m->date_first))
 			(void)map_field(m, i, v, nv, &fv[i], res);
 		if (i == MF_TXN_DATE && !m->date_first)
-			row_day(m, &fv[MF_TXN_DATE]);
+			row_day(m, &fv[MF_TXN_DATE], res);
 	}
 	/* no gtin: the crosswalk by retailer_item_id */
 	if (fv[MF_GTIN].p == NULL && m->xwalk != NULL && res->nerr == 0) {

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "td.h"
 #include "buf.h"
 #include "csv.h"
@@ -42,6 +44,8 @@ struct xtable {
 	char		 sha256[TD_SHA256_HEX];
 	char		*bytes;
 	size_t		 len;
+	/* the hash's key, random: a table cannot be made to collide */
+	unsigned char	 hkey[crypto_shorthash_KEYBYTES];
 };
 
 /* The columns of each kind: the key, up to 3 values, 2 dates. */
@@ -294,14 +298,20 @@ rowcmp(const void *va, const void *vb)
 	return a->r.line < b->r.line ? -1 : 1;
 }
 
+/*
+ * SipHash under the table's random key: an unkeyed hash (FNV) let a
+ * table of keys chosen to share their low bits load in quadratic time.
+ */
 static uint64_t
-fnv(const char *p, size_t n)
+xhash(const struct xtable *t, const char *p, size_t n)
 {
-	uint64_t h = 14695981039346656037ULL;
+	union {
+		unsigned char	 b[crypto_shorthash_BYTES];
+		uint64_t	 v;
+	} h;
 
-	while (n-- > 0)
-		h = (h ^ (unsigned char)*p++) * 1099511628211ULL;
-	return h;
+	crypto_shorthash(h.b, (const unsigned char *)p, n, t->hkey);
+	return h.v;
 }
 
 /* Sort, refuse overlaps, point values into the arena, build the hash. */
@@ -340,7 +350,7 @@ index_rows(struct loader *l)
 		;
 	t->slots = xcalloc(t->nslots, sizeof(*t->slots));
 	for (i = 0; i < t->nrows; i += t->rows[i].ngroup) {
-		h = fnv(t->arena.p + t->rows[i].key, t->rows[i].klen);
+		h = xhash(t, t->arena.p + t->rows[i].key, t->rows[i].klen);
 		for (k = h & (t->nslots - 1); t->slots[k] != 0;
 		    k = (k + 1) & (t->nslots - 1))
 			;
@@ -359,8 +369,11 @@ xtable_load(int kind, const char *path, struct xtable **out, char **err)
 
 	*out = NULL;
 	*err = NULL;
+	if (sodium_init() < 0)
+		td_fatal("sodium_init failed");
 	t = xcalloc(1, sizeof(*t));
 	t->kind = kind;
+	randombytes_buf(t->hkey, sizeof(t->hkey));
 	td_buf_init(&t->arena, 4096, 0);
 	memset(&l, 0, sizeof(l));
 	l.t = t;
@@ -408,16 +421,24 @@ const struct xt_row *
 xtable_find(const struct xtable *t, const char *key, size_t n, int32_t day)
 {
 	const struct xrow *x;
-	size_t k, i;
+	size_t k, lo, hi, mid;
 
-	for (k = fnv(key, n) & (t->nslots - 1); t->slots[k] != 0;
+	for (k = xhash(t, key, n) & (t->nslots - 1); t->slots[k] != 0;
 	    k = (k + 1) & (t->nslots - 1)) {
 		x = &t->rows[t->slots[k] - 1];
 		if (x->klen != n || memcmp(t->arena.p + x->key, key, n) != 0)
 			continue;
-		for (i = 0; i < x->ngroup; i++)
-			if (x[i].from <= day && day <= x[i].to)
-				return &x[i].r;
+		/* the group's rows are sorted by date and do not overlap:
+		 * the last that starts on or before day, if it holds day */
+		for (lo = 0, hi = x->ngroup; hi - lo > 1; ) {
+			mid = lo + (hi - lo) / 2;
+			if (x[mid].from <= day)
+				lo = mid;
+			else
+				hi = mid;
+		}
+		if (x[lo].from <= day && day <= x[lo].to)
+			return &x[lo].r;
 		return NULL;
 	}
 	return NULL;

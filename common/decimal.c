@@ -299,6 +299,40 @@ td_dec_round(struct td_dec *d, int scale)
 	return 0;
 }
 
+int
+td_dec_mul_round(struct td_dec *acc, const struct td_dec *x, int shift,
+    int scale)
+{
+	i128 r, p, q, rem;
+	int s;
+
+	if (!valid_scale(acc->scale) || !valid_scale(x->scale) ||
+	    !valid_scale(scale) || shift < 0 || shift > 2)
+		return TD_ERR_RANGE;
+	s = acc->scale + x->scale + shift;
+	if (s > TD_DEC_MAX_DIGITS ||
+	    __builtin_mul_overflow(acc->v, x->v, &r))
+		return TD_ERR_RANGE;
+	if (s <= scale) {
+		if (mul_pow10(r, scale - s, &q) != 0)
+			return TD_ERR_RANGE;
+	} else {
+		p = pow10_i128(s - scale);
+		q = r / p;
+		rem = r % p;
+		if (rem < 0)
+			rem = -rem;
+		/* rem < p <= 10^36: twice it still fits */
+		if (rem >= p - rem)
+			q += r < 0 ? -1 : 1;
+		if (!in_range(q))
+			return TD_ERR_RANGE;
+	}
+	acc->v = q;
+	acc->scale = scale;
+	return 0;
+}
+
 void
 td_dec_neg(struct td_dec *d)
 {

@@ -85,6 +85,15 @@ int	 td_dec_mul(struct td_dec *acc, const struct td_dec *x);
  * 0 or TD_ERR_RANGE (unchanged).
  */
 int	 td_dec_round(struct td_dec *d, int scale);
+/*
+ * *acc = *acc * *x / 10^shift (shift 0..2: 2 takes x as a percentage),
+ * rounded once, half away from zero, to scale (0..18) decimals. The
+ * exact product may have up to 36 decimals: 0.30000000000000001 * 0.125
+ * is 0.04 to 2, where td_dec_mul() refuses its 20. 0 or TD_ERR_RANGE
+ * (unchanged).
+ */
+int	 td_dec_mul_round(struct td_dec *acc, const struct td_dec *x,
+	    int shift, int scale);
 /* Negate in place (cannot fail for a valid value). */
 void	 td_dec_neg(struct td_dec *d);
 

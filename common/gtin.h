@@ -49,7 +49,8 @@ int	 td_gtin_normalize(const char *s, size_t n, char out[15],
  *   TD_GTIN_PAD      6 to 13 digits are left-padded with zeros to the
  *                    next valid length (zeros do not change the check
  *                    digit, so the code is still verified)
- * Codes as td_gtin_normalize().
+ * Codes as td_gtin_normalize(). out must not overlap s: it is written
+ * before s is read.
  */
 int	 td_gtin_normalize_opts(const char *s, size_t n, unsigned opts,
 	    char out[15], const char **code);

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "td.h"
@@ -258,6 +259,95 @@ parse_options(struct lexer *lx, struct mx_xform *xf, const char **why)
 	return r > 0;
 }
 
+/*
+ * How many copies of its atoms pattern p compiles to, as glibc's
+ * regcomp() expands repetitions: X{m,n} is n copies of X (m+1 for
+ * X{m,}), X+ two, and repetitions nested or stacked multiply, so that
+ * "a" and 24 "+" are 2^24 copies (minutes, gigabytes). Counting stops
+ * past MX_REGEX_COPIES.
+ */
+static unsigned long
+regex_copies(const char *p)
+{
+	unsigned long sum[MX_REGEX_MAX + 2], last = 0, m, n;
+	size_t depth = 0;
+	char *e;
+
+	sum[0] = 0;
+	for (; *p != '\0'; p++) {
+		switch (*p) {
+		case '(':
+			sum[++depth] = 0;
+			last = 0;
+			continue;
+		case ')':
+			if (depth == 0)
+				break;
+			last = sum[depth--];
+			if (last == 0)
+				last = 1;
+			sum[depth] += last;
+			continue;
+		case '|':
+			last = 0;
+			continue;
+		case '*':
+		case '?':
+			continue;
+		case '+':
+			m = n = 2;
+			goto repeat;
+		case '{':
+			m = isdigit((unsigned char)p[1]) ?
+			    strtoul(p + 1, &e, 10) : 0;
+			if (!isdigit((unsigned char)p[1]))
+				e = (char *)p + 1;
+			n = *e == ',' && isdigit((unsigned char)e[1]) ?
+			    strtoul(e + 1, &e, 10) : *e == ',' ? m + 1 : m;
+			if (*e == ',')
+				e++;
+			if (*e != '}')
+				break;		/* not an interval */
+			p = e;
+		repeat:
+			n = n > m ? n : m;
+			if (n > MX_REGEX_COPIES)
+				return MX_REGEX_COPIES + 1;
+			sum[depth] += last * (n > 0 ? n - 1 : 0);
+			last *= n > 0 ? n : 1;
+			goto check;
+		case '[':
+			/* a bracket expression is one atom */
+			p += p[1] == '^';
+			p += p[1] == ']';
+			while (p[1] != '\0' && p[1] != ']') {
+				if (p[1] == '[' && strchr(":.=", p[2]) != NULL &&
+				    (e = strchr(p + 3, p[2])) != NULL &&
+				    e[1] == ']')
+					p = e + 1;
+				else
+					p++;
+			}
+			if (p[1] != '\0')
+				p++;
+			break;
+		case '\\':
+			if (p[1] != '\0')
+				p++;
+			break;
+		}
+		/* an atom of one copy */
+		last = 1;
+		sum[depth]++;
+ check:
+		if (sum[depth] > MX_REGEX_COPIES || last > MX_REGEX_COPIES)
+			return MX_REGEX_COPIES + 1;
+	}
+	for (m = 0; depth > 0; depth--)
+		m += sum[depth];
+	return sum[0] + m;
+}
+
 /* A regex: bounded, without back-references, compiled. */
 static int
 parse_regex(struct mx_xform *xf, const char **why)
@@ -277,6 +367,13 @@ parse_regex(struct mx_xform *xf, const char **why)
 		}
 		if (*p == '\\' && p[1] != '\0')
 			p++;
+	}
+	if (regex_copies(xf->arg) > MX_REGEX_COPIES) {
+		*why = "regex: its repetitions make more than 256 copies of "
+		    "its parts (X{m,n} is n copies of X, X+ two, and nested "
+		    "ones multiply): it would take long to compile and to "
+		    "match";
+		return -1;
 	}
 	xf->re = xcalloc(1, sizeof(*xf->re));
 	if ((r = regcomp(xf->re, xf->arg, REG_EXTENDED)) != 0) {

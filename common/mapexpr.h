@@ -48,6 +48,8 @@
 #define MX_GTIN_PAD		0x4
 
 #define MX_REGEX_MAX	512	/* bytes of a regex pattern */
+#define MX_REGEX_VALUE_MAX 1024	/* bytes of a value a regex reads */
+#define MX_REGEX_COPIES	256	/* of its atoms, repetitions expanded */
 #define MX_VALUES_MAX	256	/* entries of a values table */
 
 struct mx_value {

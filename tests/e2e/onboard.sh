@@ -308,6 +308,12 @@ for bad, why in [
          "decimal: sign= is leading, trailing or parens"),
         ('txn_ref = column "T" regex "(a"', "regex: "),
         ('txn_ref = column "T" regex "(a)\\\\1"', "back-references"),
+        # glibc would compile 300 copies, and match slowly
+        ('txn_ref = column "T" regex "(a?){300}"', "repetitions make more "
+         "than 256 copies of its parts"),
+        # ... and 2^24 copies here: minutes and gigabytes to compile
+        ('txn_ref = column "T" regex "a' + "+" * 24 + '"', "repetitions "
+         "make more than 256 copies of its parts"),
         ('uom = column "U" values "E=EA, E=CS"', '"E" is given twice'),
         ('promo_code = column "P" datetime', "datetime fills only "
          "txn_date and txn_time"),
@@ -319,6 +325,11 @@ for bad, why in [
     e = p.stderr.decode()
     ok(p.returncode == 2 and (c + ":12:") in e and why in e,
        "check refuses %r at FILE:LINE: %s" % (bad, why), e)
+good = 'txn_ref = column "T" regex "^([A-Z]{1,16}){1,15}-[[:digit:]]{13}$"'
+c = conf("good", BASE + ['txn_date = const "2026-11-21"',
+                         'quantity = column "Q" decimal', good])
+p = subprocess.run([td, "check", "-c", c], capture_output=True)
+ok(p.returncode == 0, "check takes %r: 254 copies" % good, p.stderr.decode())
 
 done()
 PY

@@ -605,10 +605,65 @@ test_mul_round(void)
 	    "not fit");
 }
 
+/*
+ * td_dec_mul_round(): the exact product, divided by 10^shift, rounded
+ * once; it reads products of more than 18 decimals that td_dec_mul()
+ * refuses (a promotion's discount came out null).
+ */
+static void
+test_mul_round_once(void)
+{
+	static const struct {
+		const char	*a, *b;
+		int		 shift, scale;
+		const char	*want;	/* NULL: TD_ERR_RANGE */
+	} v[] = {
+		{ "0.30000000000000001", "0.125", 0, 2, "0.04" },
+		{ "0.333333333333333333", "0.50", 0, 2, "0.17" },
+		{ "-0.333333333333333333", "0.50", 0, 2, "-0.17" },
+		{ "0.000000000000000001", "0.000000000000000001", 0, 18,
+		    "0.000000000000000000" },
+		{ "0.000000000000000005", "0.1", 0, 18, "0.000000000000000001" },
+		{ "19.99", "10", 2, 2, "2.00" },
+		{ "19.99", "15", 2, 2, "3.00" },
+		{ "1.005", "1", 0, 2, "1.01" },
+		{ "-1.005", "1", 0, 2, "-1.01" },
+		{ "1.004", "1", 0, 2, "1.00" },
+		{ "3", "0.50", 0, 2, "1.50" },
+		{ "7", "1", 0, 3, "7.000" },
+		{ "12.50", "0.10", 0, 4, "1.2500" },
+		{ "0.5", "1", 0, 0, "1" },
+		{ "999999999999999999999999999999999999", "10", 0, 0, NULL },
+		{ "999999999999999999999999999999999999", "1", 0, 2, NULL },
+		{ "1", "1", 3, 2, NULL },
+	};
+	char buf[TD_DEC_STRMAX];
+	struct td_dec a, b;
+	size_t i;
+	int r;
+
+	for (i = 0; i < TD_NELEM(v); i++) {
+		if (td_dec_parse(v[i].a, strlen(v[i].a), 0, &a) != 0 ||
+		    td_dec_parse(v[i].b, strlen(v[i].b), 0, &b) != 0)
+			td_fatal("vector %zu", i);
+		r = td_dec_mul_round(&a, &b, v[i].shift, v[i].scale);
+		td_dec_format(&a, buf, sizeof(buf));
+		if (v[i].want == NULL)
+			ok(r == TD_ERR_RANGE && strcmp(buf, v[i].a) == 0,
+			    "%s * %s / 10^%d to %d: does not fit, unchanged",
+			    v[i].a, v[i].b, v[i].shift, v[i].scale);
+		else
+			ok(r == 0 && strcmp(buf, v[i].want) == 0, "%s * %s / "
+			    "10^%d to %d: %s", v[i].a, v[i].b, v[i].shift,
+			    v[i].scale, buf);
+	}
+}
+
 int
 main(void)
 {
 	test_mul_round();
+	test_mul_round_once();
 	test_parse();
 	test_parse_fmt();
 	test_hint();

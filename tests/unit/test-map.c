@@ -7,9 +7,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "td.h"
 #include "buf.h"
@@ -303,6 +305,280 @@ test_position(void)
 	td_conf_free(c);
 }
 
+/* The value of "name":"..." in the record line s, or "" (null). */
+static void
+field_of(const char *s, const char *name, char *out, size_t outsz)
+{
+	char key[64];
+	const char *p;
+
+	snprintf(key, sizeof(key), "\"%s\":\"", name);
+	out[0] = '\0';
+	if ((p = strstr(s, key)) != NULL)
+		snprintf(out, outsz, "%.*s", (int)strcspn(p + strlen(key),
+		    "\""), p + strlen(key));
+}
+
+/*
+ * Map one row of hdr_all's columns with a mapper of these [map] lines
+ * (freed after): mapper_map()'s return, the record in out.
+ */
+static int
+map_one(char *lines, const char *const *row, struct td_buf *out,
+    struct map_result *res)
+{
+	struct map_doc doc = { TID, "a.csv", NULL, 1, "line" };
+	struct td_field f[8];
+	struct mapper *m = mapper(lines, hdr_all, &doc);
+	int rc;
+
+	td_buf_init(out, 0, 0);
+	rc = mapper_map(m, f, mkrec(f, row), 1, 2, out, res);
+	mapper_free(m);
+	td_conf_free(conf);
+	x_free(lines);
+	return rc;
+}
+
+/*
+ * gtin after a transform that leaves the value in the field's scratch
+ * buffer (upper, regex): the code is read whole, not overwritten while
+ * it is normalised (every row was gtin_not_digits, or a wrong GTIN was
+ * delivered: U12345670 as 00000000000000).
+ */
+static void
+test_gtin_after_scratch(void)
+{
+	static const struct {
+		const char *map, *upc, *want;
+	} t[] = {
+		{ "upper gtin", "041000001239", "00041000001239" },
+		{ "upper gtin", "12345670", "00000012345670" },
+		{ "regex \"^U?([0-9]+)$\" gtin", "041000001239",
+		    "00041000001239" },
+		{ "regex \"^U?([0-9]+)$\" gtin", "U12345670",
+		    "00000012345670" },
+		{ "regex \"^U?([0-9]+)$\" gtin", "U041000001239",
+		    "00041000001239" },
+		{ "regex \"^U?([0-9]+)$\" gtin nocheck", "U04100000123",
+		    "00041000001239" },
+		{ "regex \"^U?([0-9]+)$\" gtin upce", "U04252614",
+		    "00042100005264" },
+	};
+	struct map_result res;
+	struct td_buf out;
+	char got[32];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < TD_NELEM(t); i++) {
+		const char *row[] = { "1", "x", t[i].upc, "2026-11-28", "2",
+		    "p", NULL };
+
+		rc = map_one(xasprintf("store_id = column \"Store\"\n"
+		    "gtin = column \"UPC\" %s\n"
+		    "txn_date = column \"Date\" date \"%%Y-%%m-%%d\"\n"
+		    "quantity = column \"Units\" decimal\n", t[i].map), row,
+		    &out, &res);
+		if (!ok(rc == 0, "%s %s: mapped", t[i].map, t[i].upc))
+			diag("  got %d %s", rc, rc == 1 ? res.msg : "");
+		field_of(td_buf_cstr(&out), "gtin", got, sizeof(got));
+		if (!ok(strcmp(got, t[i].want) == 0, "%s %s: gtin %s",
+		    t[i].map, t[i].upc, t[i].want))
+			diag("  got gtin \"%s\"", got);
+		td_buf_free(&out);
+	}
+}
+
+/*
+ * A week that would leave the years 1900 to 9999 rejects its row
+ * (bad_date): its txn_date or period_start used to be written as
+ * "0000-00-00". The last and first whole weeks are still mapped.
+ */
+static void
+test_week_bounds(void)
+{
+	static const struct {
+		const char *period, *date, *code, *txn, *pstart, *msg;
+	} t[] = {
+		{ "week_starting", "9999-12-25", NULL, "9999-12-31",
+		    "9999-12-25", NULL },
+		{ "week_starting", "9999-12-26", "bad_date", NULL, NULL,
+		    "txn_date: the week starting 9999-12-26 ends after "
+		    "9999-12-31 (years 1900 to 9999 are valid)" },
+		{ "week_starting", "9999-12-31", "bad_date", NULL, NULL, NULL },
+		{ "week_ending", "1900-01-07", NULL, "1900-01-07",
+		    "1900-01-01", NULL },
+		{ "week_ending", "1900-01-06", "bad_date", NULL, NULL,
+		    "txn_date: the week ending 1900-01-06 starts before "
+		    "1900-01-01 (years 1900 to 9999 are valid)" },
+		{ "week_ending", "1900-01-01", "bad_date", NULL, NULL, NULL },
+		{ "day", "9999-12-31", NULL, "9999-12-31", "", NULL },
+		{ "day", "1900-01-01", NULL, "1900-01-01", "", NULL },
+	};
+	size_t i;
+	int rc;
+	char got[32];
+	struct td_buf out;
+	struct map_result res;
+
+	for (i = 0; i < TD_NELEM(t); i++) {
+		const char *row[] = { "1", "x", "041000001239", t[i].date, "2",
+		    "p", NULL };
+
+		rc = map_one(xasprintf("%speriod = %s\n[calendar]\n"
+		    "type = 454\n", MAP_ALL, t[i].period), row, &out, &res);
+		if (t[i].code != NULL) {
+			ok(rc == 1 && strcmp(res.code, t[i].code) == 0,
+			    "%s %s: rejected, %s", t[i].period, t[i].date,
+			    t[i].code);
+			if (t[i].msg != NULL && !ok(rc == 1 &&
+			    strcmp(res.msg, t[i].msg) == 0, "%s %s: the "
+			    "message says why", t[i].period, t[i].date))
+				diag("  got \"%s\"", rc == 1 ? res.msg : "");
+			ok(out.len == 0, "%s %s: no record", t[i].period,
+			    t[i].date);
+		} else {
+			if (!ok(rc == 0, "%s %s: mapped", t[i].period,
+			    t[i].date))
+				diag("  got %d %s", rc, rc == 1 ? res.msg : "");
+			field_of(td_buf_cstr(&out), "txn_date", got,
+			    sizeof(got));
+			if (!ok(strcmp(got, t[i].txn) == 0, "%s %s: txn_date "
+			    "%s", t[i].period, t[i].date, t[i].txn))
+				diag("  got \"%s\"", got);
+			field_of(td_buf_cstr(&out), "period_start", got,
+			    sizeof(got));
+			if (!ok(strcmp(got, t[i].pstart) == 0, "%s %s: "
+			    "period_start %s", t[i].period, t[i].date,
+			    t[i].pstart))
+				diag("  got \"%s\"", got);
+		}
+		td_buf_free(&out);
+	}
+}
+
+/*
+ * A regex reads at most 1024 bytes of a value: glibc's regexec() takes
+ * time quadratic in the value for a common unanchored pattern (60000
+ * digits took 15 s a row), so a longer value is refused at once.
+ */
+static void
+test_regex_bounded(void)
+{
+	static char big[60001], edge[1025];
+	const char *row[] = { "1", big, "041000001239", "2026-11-28", "2",
+	    "p", NULL };
+	struct map_result res;
+	struct td_buf out;
+	struct timespec t0, t1;
+	char want[256], got[80];
+	int rc;
+
+	memset(big, '1', sizeof(big) - 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = map_one(xasprintf("%stxn_ref = column \"Item\" regex "
+	    "\"([0-9]+)\\\\.([0-9]+)\" 2\n", MAP_ALL), row, &out, &res);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	snprintf(want, sizeof(want), "txn_ref: \"%s\" has 60000 bytes, "
+	    "more than the 1024 a regex reads", mapper_shown(big, 60000, got,
+	    sizeof(got)));
+	if (!ok(rc == 1 && strcmp(res.code, "regex_no_match") == 0 &&
+	    strcmp(res.msg, want) == 0, "60000 digits: regex_no_match, the "
+	    "length and the bound") && rc == 1)
+		diag("  %s", res.msg);
+	ok(t1.tv_sec - t0.tv_sec < 3, "... at once (%lld s)",
+	    (long long)(t1.tv_sec - t0.tv_sec));
+	td_buf_free(&out);
+
+	memset(edge, '1', sizeof(edge) - 1);
+	edge[1000] = '.';
+	row[1] = edge;
+	rc = map_one(xasprintf("%stxn_ref = column \"Item\" regex "
+	    "\"([0-9]+)\\\\.([0-9]+)\" 2\n", MAP_ALL), row, &out, &res);
+	field_of(td_buf_cstr(&out), "txn_ref", got, sizeof(got));
+	if (!ok(rc == 0 && strcmp(got, "11111111111111111111111") == 0,
+	    "1024 bytes are matched: group 2 is the 23 digits after the "
+	    "point"))
+		diag("  got %d %s", rc, rc == 1 ? res.msg : got);
+	td_buf_free(&out);
+}
+
+/*
+ * Binding a document frees what it allocated: mapper_begin() kept the
+ * buffer of ambiguous names of every document (65 bytes a file, for the
+ * life of the daemon).
+ */
+static void
+test_begin_frees(void)
+{
+	struct map_doc doc = { TID, "a.csv", NULL, 1, "line" };
+	struct mapper *m = mapper(MAP_ALL, hdr_all, &doc);
+	struct td_field f[16];
+	struct mallinfo2 a, b;
+	char *why;
+	size_t n = mkrec(f, hdr_all), i;
+	int bad = 0;
+
+	a = mallinfo2();
+	for (i = 0; i < 20000; i++) {
+		bad |= mapper_begin(m, &doc, f, n, &why) != 0;
+		x_free(why);
+	}
+	b = mallinfo2();
+	ok(!bad, "20000 documents bound");
+	if (!ok(b.uordblks < a.uordblks + 65536, "... in the memory of one "
+	    "(%zu bytes more)", b.uordblks - a.uordblks))
+		diag("  %zu bytes in use before, %zu after", a.uordblks,
+		    b.uordblks);
+	mapper_free(m);
+	td_conf_free(conf);
+}
+
+/*
+ * A discount per unit of a quantity with many decimals (as exports of
+ * floating-point numbers write them): the exact product has more than
+ * 18 decimals, and discount_amount was null; it is rounded once to the
+ * currency. (amount is a const 19.99 here: X2 takes 10% of it.)
+ */
+static void
+test_discount_decimals(void)
+{
+	static const struct {
+		const char *qty, *promo, *want;
+	} t[] = {
+		{ "0.30000000000000001", "X1", "0.04" },
+		{ "0.333333333333333333", "X1", "0.04" },
+		{ "-0.30000000000000001", "X1", "-0.04" },
+		{ "2", "X2", "2.00" },
+		{ "3", "X1", "0.38" },
+	};
+	struct map_result res;
+	struct td_buf out;
+	char got[32];
+	size_t i;
+	int rc;
+
+	if (tu_sh(tmpdir, "printf 'promo_code,promo_id,promo_type,discount\\n"
+	    "X1,P-1,tpr,0.125\\nX2,P-2,tpr,10%%%%\\n' > promos.csv") != 0)
+		td_fatal("promos.csv");
+	for (i = 0; i < TD_NELEM(t); i++) {
+		const char *row[] = { "1", "x", "041000001239", "2026-11-28",
+		    t[i].qty, t[i].promo, NULL };
+
+		rc = map_one(xasprintf("%samount = const \"19.99\" decimal\n"
+		    "promo_file = %s/promos.csv\n", MAP_ALL, tmpdir), row, &out,
+		    &res);
+		field_of(td_buf_cstr(&out), "discount_amount", got,
+		    sizeof(got));
+		if (!ok(rc == 0 && strcmp(got, t[i].want) == 0, "%s of %s: "
+		    "discount_amount %s", t[i].promo, t[i].qty, t[i].want))
+			diag("  got %d \"%s\" %s", rc, got, rc == 1 ?
+			    res.msg : "");
+		td_buf_free(&out);
+	}
+}
+
 int
 main(void)
 {
@@ -312,6 +588,11 @@ main(void)
 	test_record_id();
 	test_ambiguous();
 	test_position();
+	test_gtin_after_scratch();
+	test_week_bounds();
+	test_regex_bounded();
+	test_begin_frees();
+	test_discount_decimals();
 	if (getenv("TD_KEEP_TMP") == NULL)
 		tu_sh("/", "rm -rf '%s'", tmpdir);
 	return done_testing();
