@@ -36,6 +36,7 @@
 #include "process.h"
 #include "sidecar.h"
 #include "forward.h"
+#include "ack.h"
 #include "verify.h"
 #include "deliver.h"
 #include "manifest.h"
@@ -861,6 +862,10 @@ process_one(struct td_ctx *x, const char *tid)
 		    (unsigned long long)res.raw_size, res.raw_sha256,
 		    (unsigned long long)t.size);
 	}
+
+	/* the 997s of an X12 drop, durable before its state changes */
+	if ((r = ack_write(x, t.id, t.archive_dir, &res)) != 0)
+		goto out;
 
 	/* Tier 2 (process_file also applies max_reject_ratio): the whole
 	 * file goes to quarantine */

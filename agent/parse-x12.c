@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "td.h"
+#include "ack.h"
 #include "conf.h"
 #include "gtin.h"
 #include "map.h"
@@ -47,6 +48,7 @@ struct val {
 struct px12 {
 	struct emitter	*e;
 	struct x12	*x;
+	struct ack_builder *ack;
 	char * const	*act;		/* x12_activity */
 	size_t		 nact;
 	char * const	*tra;		/* x12_transfer */
@@ -410,6 +412,10 @@ px12_segment(void *arg, const struct x12_seg *s)
 {
 	struct px12 *px = arg;
 	const struct td_field *id = &s->el[0];
+	struct ack_group *g;
+
+	if ((g = ack_segment(px->ack, s)) != NULL)
+		emit_ack(px->e, g);
 
 	if (x12_is(id, "ST")) {
 		set_begin(px, s);
@@ -434,9 +440,12 @@ px12_segment(void *arg, const struct x12_seg *s)
 static int
 px12_fail(struct px12 *px)
 {
+	struct ack_group *g;
 	const char *code, *msg;
 	uint64_t ord;
 
+	if ((g = ack_fault(px->ack, px->x)) != NULL)
+		emit_ack(px->e, g);
 	code = x12_fault(px->x, &ord, &msg);
 	return emit_fail_at(px->e, ord, code, "%s", msg);
 }
@@ -449,6 +458,7 @@ px12_free(void *state)
 	if (px == NULL)
 		return;
 	x12_free(px->x);
+	ack_builder_free(px->ack);
 	x_free(px);
 }
 
@@ -465,6 +475,7 @@ px12_open(void **state, const struct td_conf *c, struct emitter *e)
 	px = xcalloc(1, sizeof(*px));
 	px->e = e;
 	px->x = x12_new(&o);
+	px->ack = ack_builder_new();
 	px->act = td_conf_list(c, TDK_parse_x12_activity, &px->nact);
 	px->tra = td_conf_list(c, TDK_parse_x12_transfer, &px->ntra);
 	/* with a crosswalk an item without a GTIN is looked up by the

@@ -100,6 +100,9 @@ int	 emit_header_hint(struct emitter *, const struct td_field *names,
  */
 int	 emit_header_fits(struct emitter *, const struct td_field *names,
 	    size_t n);
+struct ack_group;
+/* The 997 of a functional group the document holds (taken over). */
+void	 emit_ack(struct emitter *, struct ack_group *);
 /* One record: mapped into the batch, or rejected (Tier 3). 0 or 1. */
 int	 emit_record(struct emitter *, const struct prec *);
 /*

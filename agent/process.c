@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "td.h"
+#include "ack.h"
 #include "buf.h"
 #include "conf.h"
 #include "json.h"
@@ -300,6 +301,16 @@ note_period(struct proc_result *res, const char *line, size_t len)
 		memcpy(res->last_date, p, dl);
 }
 
+void
+emit_ack(struct emitter *e, struct ack_group *g)
+{
+	struct proc_result *res = e->res;
+
+	res->acks = xreallocarray(res->acks, res->nacks + 1,
+	    sizeof(*res->acks));
+	res->acks[res->nacks++] = g;	/* transferred */
+}
+
 int
 emit_record(struct emitter *e, const struct prec *pr)
 {
@@ -465,6 +476,9 @@ proc_result_clear(struct proc_result *res)
 		x_free(res->docs[i].member);
 	x_free(res->docs);
 	x_free(res->t2detail);
+	for (i = 0; i < res->nacks; i++)
+		ack_group_free(res->acks[i]);
+	x_free(res->acks);
 	rej_counts_free(&res->by_code);
 	memset(res, 0, sizeof(*res));
 }

@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "decimal.h"
 
+struct ack_group;
 struct mapper;
 struct parser_ops;
 struct td_conf;
@@ -114,6 +115,10 @@ struct proc_result {
 	 */
 	char		 raw_sha256[65];
 	uint64_t	 raw_size;
+	/* format = x12: the 997 of each functional group read (ack.h),
+	 * in the order of the file */
+	struct ack_group **acks;
+	size_t		 nacks;
 };
 
 struct proc_opts {

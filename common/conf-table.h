@@ -41,6 +41,10 @@ X(integration, log_level, CT_ENUM, "info", 0, 0, "error|warn|info|debug", 0, \
   "least severe level logged")						\
 X(integration, user, CT_STRING, NULL, 0, 0, NULL, CF_UNBUILT,		\
   "user to switch to when started as root (unset: stay)")		\
+X(integration, x12_id, CT_STRING, NULL, 0, 0, NULL, 0,		\
+  "our interchange id (ISA06) in the 997s we send; unset: the drop's ISA08") \
+X(integration, x12_qualifier, CT_STRING, NULL, 0, 0, NULL, 0,		\
+  "qualifier (ISA05) of x12_id, e.g. ZZ or 01; unset: the drop's ISA07") \
 X(integration, sync_sla, CT_DURATION, "26h", 60, 31536000, NULL,	\
   CF_UNBUILT,								\
   "warn when the oldest undelivered record is older than this")		\

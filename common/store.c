@@ -174,6 +174,20 @@ static const char *migrations[] = {
 	"  FROM (SELECT key, value, substr(value, instr(value, ' ') + 1) AS rest"
 	"  FROM meta WHERE key LIKE 'source:%');"
 	"DELETE FROM meta WHERE key = 'breaker' OR key LIKE 'source:%';",
+
+	/*
+	 * 3 -> 4: the X12 997 acknowledgments we send (ack.c). ctl is our
+	 * interchange and group control number: AUTOINCREMENT, so
+	 * monotonic and never reused, even after rows are deleted.
+	 */
+	"CREATE TABLE x12_acks ("
+	"  ctl INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  transmission_id TEXT NOT NULL,"
+	"  idx INTEGER NOT NULL,"		/* 0-based, in the file */
+	"  status TEXT NOT NULL,"		/* AK901: A P R */
+	"  created_at INTEGER NOT NULL,"
+	"  uploaded_at INTEGER,"		/* ack_dir: NULL until then */
+	"  UNIQUE (transmission_id, idx));",
 };
 
 int

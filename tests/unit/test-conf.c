@@ -117,6 +117,8 @@ test_every_key(void)
 	    "currency = EUR\n"
 	    "max_reject_ratio = 0.1\n"
 	    "log_level = debug\n"
+	    "x12_id = TRADEDROP 01\n"
+	    "x12_qualifier = ZZ\n"
 	    "[source \"acme-sftp\"]\n"
 	    "url = sftp://pos@127.0.0.1:2222/out\n"
 	    "pattern = *.csv.gz, *.zip\n"
@@ -246,6 +248,10 @@ test_every_key(void)
 	    "column N");
 	l = td_conf_list(c, TDK_parse_x12_activity, &n);
 	ok(n == 2 && strcmp(l[1], "QU") == 0, "x12_activity list");
+	is_str(td_conf_str(c, TDK_integration_x12_id), "TRADEDROP 01",
+	    "x12_id");
+	is_str(td_conf_str(c, TDK_integration_x12_qualifier), "ZZ",
+	    "x12_qualifier");
 	l = td_conf_list(c, TDK_map_key, &n);
 	is_int(n, 3, "key list");
 	for (i = 0; i < n; i++)
@@ -390,6 +396,13 @@ test_errors(void)
 	    "bad delimiter");
 	expect_error("[integration]\ncurrency = usd\n", 10, "ISO 4217",
 	    "bad currency");
+	expect_error("[integration]\nx12_id = ABCDEFGHIJKLMNOP\n", 10,
+	    "x12_id must be 1 to 15 printable characters",
+	    "x12_id longer than ISA06");
+	expect_error("[integration]\nx12_id = A*B\n", 10,
+	    "none of * ~ > ^", "x12_id with a delimiter");
+	expect_error("[integration]\nx12_qualifier = Z\n", 10,
+	    "x12_qualifier must be 2 printable", "x12_qualifier not 2 long");
 	expect_error("[output]\nurl = http://plain/\n", 10,
 	    "https://", "plain http refused");
 	expect_error("[watch]\npattern = a,,b\n", 10, "empty item",
