@@ -586,6 +586,8 @@ stage_parsed(struct td_ctx *x, const struct tx *t,
 	r = manifest_set_info(x, t->id, res->format[0] ? res->format : "raw",
 	    proc_encoding(res), td_conf_str(x->conf,
 	    TDK_output_output_encoding));
+	if (r == 0 && strcmp(td_conf_str(x->conf, TDK_parse_format), "x12") == 0)
+		r = manifest_set_x12(x, t->id, &res->skipped);
 	for (i = 0; i < res->ndocs && r == 0; i++) {
 		d = &res->docs[i];
 		r = manifest_add_member(x, t->id, i, d->member, d->encoding,

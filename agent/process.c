@@ -311,6 +311,30 @@ emit_ack(struct emitter *e, struct ack_group *g)
 	res->acks[res->nacks++] = g;	/* transferred */
 }
 
+void
+emit_skipped(struct emitter *e, const char *code, size_t n, uint64_t count)
+{
+	struct rej_counts *rc = &e->res->skipped;
+	char c[4];
+	size_t i;
+	int ok = n >= 1 && n <= 3;
+
+	/* an X12 code, else "invalid"; at most 64 codes, then "other" */
+	for (i = 0; ok && i < n; i++)
+		ok = (code[i] >= 'A' && code[i] <= 'Z') ||
+		    (code[i] >= '0' && code[i] <= '9');
+	if (ok) {
+		memcpy(c, code, n);
+		c[n] = '\0';
+	}
+	for (i = 0; ok && i < rc->n && strcmp(rc->v[i].code, c) != 0; i++)
+		;
+	if (ok && i == rc->n && rc->n >= 64)
+		snprintf(c, sizeof(c), "%s", "?");
+	rej_counts_add(rc, !ok ? "invalid" : strcmp(c, "?") == 0 ? "other" :
+	    c, count);
+}
+
 int
 emit_record(struct emitter *e, const struct prec *pr)
 {
@@ -479,6 +503,7 @@ proc_result_clear(struct proc_result *res)
 	for (i = 0; i < res->nacks; i++)
 		ack_group_free(res->acks[i]);
 	x_free(res->acks);
+	rej_counts_free(&res->skipped);
 	rej_counts_free(&res->by_code);
 	memset(res, 0, sizeof(*res));
 }

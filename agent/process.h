@@ -119,6 +119,9 @@ struct proc_result {
 	 * in the order of the file */
 	struct ack_group **acks;
 	size_t		 nacks;
+	/* format = x12: 852 ZA activities that make no record (codes not
+	 * in x12_activity), counted by code */
+	struct rej_counts skipped;
 };
 
 struct proc_opts {

@@ -187,7 +187,10 @@ static const char *migrations[] = {
 	"  status TEXT NOT NULL,"		/* AK901: A P R */
 	"  created_at INTEGER NOT NULL,"
 	"  uploaded_at INTEGER,"		/* ack_dir: NULL until then */
-	"  UNIQUE (transmission_id, idx));",
+	"  UNIQUE (transmission_id, idx));"
+	/* 852 ZA quantities of codes not in x12_activity, by code: a JSON
+	 * object for the manifest; NULL unless format = x12 */
+	"ALTER TABLE transmissions ADD COLUMN activity_skipped TEXT;",
 };
 
 int
