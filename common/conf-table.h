@@ -68,6 +68,8 @@ X(source, marker_suffix, CT_STRING, ".done", 0, 0, NULL, 0,		\
   "with ready = marker: NAME<suffix> marks NAME complete")		\
 X(source, after, CT_STRING, "keep", 0, 0, NULL, 0,			\
   "keep | delete | move:/remote/dir, applied once a file is safely landed") \
+X(source, ack_dir, CT_STRING, NULL, 0, 0, NULL, 0,			\
+  "/remote/dir where the 997s of the X12 drops fetched are uploaded") \
 X(source, connect_timeout, CT_DURATION, "30s", 1, 3600, NULL, 0,	\
   "TCP connect and SSH handshake timeout")				\
 X(watch, pattern, CT_LIST, "*", 0, 0, NULL, 0,				\

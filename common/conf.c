@@ -1117,6 +1117,12 @@ validate(struct loadctx *lc)
 	}
 	for (i = 0; i < c->nsrc; i++) {
 		sv = c->src[i].v;
+		u = sv[TDK_source_ack_dir].str;
+		if (u != NULL && (u[0] != '/' || strstr(u, "/../") != NULL ||
+		    (strlen(u) >= 3 && strcmp(u + strlen(u) - 3, "/..") == 0)))
+			conf_err(lc, sv[TDK_source_ack_dir].line, "ack_dir "
+			    "must be an absolute remote directory, "
+			    "/remote/dir, without ..");
 		for (k = 0; k < TDK__COUNT; k++) {
 			if (strcmp(keytab[k].section, "source") != 0)
 				continue;

@@ -129,6 +129,7 @@ test_every_key(void)
 	    "ready = marker\n"
 	    "marker_suffix = .ok\n"
 	    "after = move:/archive\n"
+	    "ack_dir = /in/997\n"
 	    "connect_timeout = 5s\n"
 	    "[source \"second\"]\n"
 	    "url = sftp://pos@host/x\n"
@@ -242,6 +243,10 @@ test_every_key(void)
 	    strcmp(l[1], "*.zip") == 0, "source pattern list");
 	is_int(td_conf_src_u64(c, 1, TDK_source_connect_timeout), 30,
 	    "source default connect_timeout 30s");
+	is_str(td_conf_src_str(c, 0, TDK_source_ack_dir), "/in/997",
+	    "source ack_dir");
+	ok(td_conf_src_str(c, 1, TDK_source_ack_dir) == NULL,
+	    "no ack_dir by default");
 	is_str(td_conf_map(c, TDK_map_promo_code)->arg, "Promo \"X\"",
 	    "escaped quote in a header name");
 	is_int(td_conf_map(c, TDK_map_retailer_item_id)->colnum, 3,
@@ -401,6 +406,9 @@ test_errors(void)
 	    "x12_id longer than ISA06");
 	expect_error("[integration]\nx12_id = A*B\n", 10,
 	    "none of * ~ > ^", "x12_id with a delimiter");
+	expect_error("[source \"s\"]\nurl = sftp://u@h/x\nknown_hosts = /\n"
+	    "password_file = /\nack_dir = in/997\n", 13,
+	    "ack_dir must be an absolute remote directory", "ack_dir relative");
 	expect_error("[integration]\nx12_qualifier = Z\n", 10,
 	    "x12_qualifier must be 2 printable", "x12_qualifier not 2 long");
 	expect_error("[output]\nurl = http://plain/\n", 10,
