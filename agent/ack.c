@@ -226,6 +226,7 @@ ack_fault(struct ack_builder *b, const struct x12 *x)
 {
 	const struct td_field *el;
 	const char *code, *id;
+	char idbuf[4];
 	uint64_t ord, pos;
 	size_t n;
 	int ak5 = 0, ak9 = 0;
@@ -235,7 +236,9 @@ ack_fault(struct ack_builder *b, const struct x12 *x)
 	code = x12_fault(x, &ord, NULL);
 	if (code == NULL)
 		return NULL;
-	id = x12_fault_id(x);
+	/* the drop's bytes: shown printable */
+	cp(idbuf, sizeof(idbuf), x12_fault_id(x), strlen(x12_fault_id(x)));
+	id = idbuf;
 	if (b->in_set) {
 		/* the set at fault: rejected with its code */
 		pos = ord >= b->st_ord ? ord - b->st_ord + 1 : 0;
