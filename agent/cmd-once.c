@@ -59,6 +59,22 @@ poll_sources(struct td_ctx *x)
 }
 
 /*
+ * Upload the 997s of the X12 drops just processed to the ack_dir of the
+ * sources that sent them; a failure leaves them for the next run, which
+ * exits 3 like an unreachable source.
+ */
+static void
+push_acks(struct td_ctx *x)
+{
+	unsigned n;
+	size_t i;
+
+	for (i = 0; i < td_conf_nsources(x->conf); i++)
+		if (sftp_push_acks(x, i, &n) != 0)
+			x->run.undelivered = 1;
+}
+
+/*
  * An exit status of 1 is decided from the outcomes no run has reported
  * (`reported` = 0), which the run's last commit then marks reported. A
  * run killed after that commit, before it could exit, would lose its 1:
@@ -175,6 +191,8 @@ cmd_once(int argc, char **argv)
 		poll_sources(&x);
 	if (!x.run.failed)
 		(void)intake_landing(&x, 1);
+	if (!x.run.failed)
+		push_acks(&x);
 	deliver_all(&x);
 	s = store_prepare(x.st, "SELECT count(*) FROM transmissions WHERE "
 	    "state IN ('received', 'parsed')");

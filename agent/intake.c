@@ -36,6 +36,7 @@
 #include "process.h"
 #include "sidecar.h"
 #include "forward.h"
+#include "ack.h"
 #include "verify.h"
 #include "deliver.h"
 #include "manifest.h"
@@ -646,6 +647,8 @@ stage_parsed(struct td_ctx *x, const struct tx *t,
 	r = manifest_set_info(x, t->id, res->format[0] ? res->format : "raw",
 	    proc_encoding(res), td_conf_str(x->conf,
 	    TDK_output_output_encoding));
+	if (r == 0 && strcmp(td_conf_str(x->conf, TDK_parse_format), "x12") == 0)
+		r = manifest_set_x12(x, t->id, &res->skipped);
 	for (i = 0; i < res->ndocs && r == 0; i++) {
 		d = &res->docs[i];
 		r = manifest_add_member(x, t->id, i, d->member, d->encoding,
@@ -1258,6 +1261,10 @@ process_one(struct td_ctx *x, const char *tid)
 		    (unsigned long long)res.raw_size, res.raw_sha256,
 		    (unsigned long long)t.size);
 	}
+
+	/* the 997s of an X12 drop, durable before its state changes */
+	if ((r = ack_write(x, t.id, t.archive_dir, &res)) != 0)
+		goto out;
 
 	/* Tier 2 (process_file also applies max_reject_ratio): the whole
 	 * file goes to quarantine */

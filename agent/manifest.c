@@ -17,6 +17,7 @@
 #include "ctx.h"
 #include "tx.h"
 #include "manifest.h"
+#include "process.h"
 
 #define MANIFEST_MAX	((size_t)64 << 20)	/* a staged one read back */
 
@@ -33,6 +34,40 @@ manifest_set_info(struct td_ctx *x, const char *tid, const char *container,
 	sqlite3_bind_text(s, 3, batch_encoding, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 4, tid, -1, SQLITE_STATIC);
 	return store_step_done(x->st, s);
+}
+
+int
+manifest_set_x12(struct td_ctx *x, const char *tid,
+    const struct rej_counts *skipped)
+{
+	sqlite3_stmt *s;
+	struct td_buf b;
+	int r;
+
+	td_buf_init(&b, 64, 0);
+	rej_counts_json(skipped, &b);
+	s = store_prepare(x->st, "UPDATE transmissions SET format = 'x12', "
+	    "activity_skipped = ? WHERE id = ?");
+	sqlite3_bind_text(s, 1, td_buf_cstr(&b), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 2, tid, -1, SQLITE_STATIC);
+	r = store_step_done(x->st, s);
+	td_buf_free(&b);
+	return r;
+}
+
+/* ,"activity_skipped":{...} of an X12 transmission, nothing otherwise */
+static void
+put_skipped(struct td_ctx *x, struct td_buf *b, const char *tid)
+{
+	sqlite3_stmt *s;
+
+	s = store_prepare(x->st, "SELECT activity_skipped FROM transmissions "
+	    "WHERE id = ? AND activity_skipped IS NOT NULL");
+	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		td_buf_printf(b, ",\"activity_skipped\":%s",
+		    (const char *)sqlite3_column_text(s, 0));
+	sqlite3_reset(s);
 }
 
 int
@@ -322,6 +357,7 @@ manifest_build(struct td_ctx *x, const char *tid, char **out)
 	put_str(&b, "format", t.format);
 	put_str(&b, "mapping_version", t.mapping_version);
 	put_counts(x, &b, &t);
+	put_skipped(x, &b, t.id);
 	put_members(x, &b, t.id);
 	put_batches(x, &b, &t);
 	td_buf_puts(&b, "}\n");

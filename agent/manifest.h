@@ -36,6 +36,13 @@ int	manifest_add_member(struct td_ctx *, const char *tid, uint64_t idx,
  * TD_ERR_STATE, or TD_ERR_FORMAT (the staged manifest of an older one
  * cannot be read).
  */
+/*
+ * An X12 transmission: format x12 and the 852 activities skipped, by
+ * code (process.h), kept for its manifest's activity_skipped.
+ */
+struct rej_counts;
+int	manifest_set_x12(struct td_ctx *, const char *tid,
+	    const struct rej_counts *skipped);
 int	manifest_build(struct td_ctx *, const char *tid, char **out);
 
 #endif

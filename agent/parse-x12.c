@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "td.h"
+#include "ack.h"
 #include "conf.h"
 #include "gtin.h"
 #include "map.h"
@@ -47,6 +48,7 @@ struct val {
 struct px12 {
 	struct emitter	*e;
 	struct x12	*x;
+	struct ack_builder *ack;
 	char * const	*act;		/* x12_activity */
 	size_t		 nact;
 	char * const	*tra;		/* x12_transfer */
@@ -61,6 +63,10 @@ struct px12 {
 	int		 pending, pend_sdq;
 	uint64_t	 pend_ord;
 	struct val	 qty, uom, amt, date, store;
+	/* a ZA whose code is not in x12_activity: its quantities (one,
+	 * or its SDQ pairs) are counted as skipped, by code */
+	int		 skipping, skip_sdq;
+	struct val	 skip;
 	int		 xwalk;		/* crosswalk_file is set */
 	char		 raw[X12_MAX_SEGMENT];
 	size_t		 rawlen;
@@ -257,6 +263,10 @@ flush_852(struct px12 *px)
 {
 	int r = 0;
 
+	if (px->skipping && !px->skip_sdq)
+		emit_skipped(px->e, px->skip.s, px->skip.n, 1);
+	px->skipping = 0;
+
 	if (px->pending && !px->pend_sdq)
 		r = record(px, &px->loc, &px->qty, px->pend_ord, px->raw,
 		    px->rawlen);
@@ -286,6 +296,19 @@ sdq_records(struct px12 *px, const struct x12_seg *s)
 	return 0;
 }
 
+/* The location/quantity pairs of an SDQ that are not both empty. */
+static uint64_t
+sdq_pairs(const struct x12_seg *s)
+{
+	uint64_t n = 0;
+	size_t k;
+
+	for (k = 3; k < s->nel; k += 2)
+		if (s->el[k].len > 0 || elem(s, k + 1)->len > 0)
+			n++;
+	return n;
+}
+
 static void
 pend(struct px12 *px, const struct x12_seg *s)
 {
@@ -303,6 +326,11 @@ seg_852(struct px12 *px, const struct x12_seg *s, const struct td_field *id)
 
 	if (px->pending && x12_is(id, "SDQ"))
 		return sdq_records(px, s);
+	if (px->skipping && x12_is(id, "SDQ")) {
+		px->skip_sdq = 1;
+		emit_skipped(px->e, px->skip.s, px->skip.n, sdq_pairs(s));
+		return 0;
+	}
 	if ((r = flush_852(px)) != 0)
 		return r;
 	if (x12_is(id, "XQ")) {
@@ -316,8 +344,12 @@ seg_852(struct px12 *px, const struct x12_seg *s, const struct td_field *id)
 	} else if (x12_is(id, "LIN")) {
 		lin_read(px, s);
 	} else if (x12_is(id, "ZA")) {
-		if (!in_list(px->act, px->nact, elem(s, 1)))
+		if (!in_list(px->act, px->nact, elem(s, 1))) {
+			px->skipping = 1;
+			px->skip_sdq = 0;
+			val_set(&px->skip, elem(s, 1));
 			return 0;
+		}
 		pend(px, s);
 		val_set(&px->qty, elem(s, 2));
 		val_set(&px->uom, elem(s, 3));
@@ -403,6 +435,7 @@ set_begin(struct px12 *px, const struct x12_seg *s)
 	px->lin_ord = 0;
 	px->in_ptd = px->ptd_on = px->in_qty = 0;
 	px->pending = 0;
+	px->skipping = 0;
 }
 
 static int
@@ -410,6 +443,10 @@ px12_segment(void *arg, const struct x12_seg *s)
 {
 	struct px12 *px = arg;
 	const struct td_field *id = &s->el[0];
+	struct ack_group *g;
+
+	if ((g = ack_segment(px->ack, s)) != NULL)
+		emit_ack(px->e, g);
 
 	if (x12_is(id, "ST")) {
 		set_begin(px, s);
@@ -434,9 +471,12 @@ px12_segment(void *arg, const struct x12_seg *s)
 static int
 px12_fail(struct px12 *px)
 {
+	struct ack_group *g;
 	const char *code, *msg;
 	uint64_t ord;
 
+	if ((g = ack_fault(px->ack, px->x)) != NULL)
+		emit_ack(px->e, g);
 	code = x12_fault(px->x, &ord, &msg);
 	return emit_fail_at(px->e, ord, code, "%s", msg);
 }
@@ -449,6 +489,7 @@ px12_free(void *state)
 	if (px == NULL)
 		return;
 	x12_free(px->x);
+	ack_builder_free(px->ack);
 	x_free(px);
 }
 
@@ -465,6 +506,7 @@ px12_open(void **state, const struct td_conf *c, struct emitter *e)
 	px = xcalloc(1, sizeof(*px));
 	px->e = e;
 	px->x = x12_new(&o);
+	px->ack = ack_builder_new();
 	px->act = td_conf_list(c, TDK_parse_x12_activity, &px->nact);
 	px->tra = td_conf_list(c, TDK_parse_x12_transfer, &px->ntra);
 	/* with a crosswalk an item without a GTIN is looked up by the

@@ -100,6 +100,16 @@ int	 emit_header_hint(struct emitter *, const struct td_field *names,
  */
 int	 emit_header_fits(struct emitter *, const struct td_field *names,
 	    size_t n);
+struct ack_group;
+/* The 997 of a functional group the document holds (taken over). */
+void	 emit_ack(struct emitter *, struct ack_group *);
+/*
+ * count quantities the format reads but makes no record of (those of an
+ * 852 ZA whose code, n bytes, is not in x12_activity: its SDQ pairs, or
+ * one): counted by code for the manifest, never dropped silently.
+ */
+void	 emit_skipped(struct emitter *, const char *code, size_t n,
+	    uint64_t count);
 /* One record: mapped into the batch, or rejected (Tier 3). 0 or 1. */
 int	 emit_record(struct emitter *, const struct prec *);
 /*

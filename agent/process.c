@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "td.h"
+#include "ack.h"
 #include "buf.h"
 #include "conf.h"
 #include "json.h"
@@ -301,6 +302,40 @@ note_period(struct proc_result *res, const char *line, size_t len)
 		memcpy(res->last_date, p, dl);
 }
 
+void
+emit_ack(struct emitter *e, struct ack_group *g)
+{
+	struct proc_result *res = e->res;
+
+	res->acks = xreallocarray(res->acks, res->nacks + 1,
+	    sizeof(*res->acks));
+	res->acks[res->nacks++] = g;	/* transferred */
+}
+
+void
+emit_skipped(struct emitter *e, const char *code, size_t n, uint64_t count)
+{
+	struct rej_counts *rc = &e->res->skipped;
+	char c[4];
+	size_t i;
+	int ok = n >= 1 && n <= 3;
+
+	/* an X12 code, else "invalid"; at most 64 codes, then "other" */
+	for (i = 0; ok && i < n; i++)
+		ok = (code[i] >= 'A' && code[i] <= 'Z') ||
+		    (code[i] >= '0' && code[i] <= '9');
+	if (ok) {
+		memcpy(c, code, n);
+		c[n] = '\0';
+	}
+	for (i = 0; ok && i < rc->n && strcmp(rc->v[i].code, c) != 0; i++)
+		;
+	if (ok && i == rc->n && rc->n >= 64)
+		snprintf(c, sizeof(c), "%s", "?");
+	rej_counts_add(rc, !ok ? "invalid" : strcmp(c, "?") == 0 ? "other" :
+	    c, count);
+}
+
 int
 emit_record(struct emitter *e, const struct prec *pr)
 {
@@ -498,6 +533,10 @@ proc_result_clear(struct proc_result *res)
 		x_free(res->docs[i].member);
 	x_free(res->docs);
 	x_free(res->t2detail);
+	for (i = 0; i < res->nacks; i++)
+		ack_group_free(res->acks[i]);
+	x_free(res->acks);
+	rej_counts_free(&res->skipped);
 	rej_counts_free(&res->by_code);
 	memset(res, 0, sizeof(*res));
 }

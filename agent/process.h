@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "decimal.h"
 
+struct ack_group;
 struct mapper;
 struct map_result;
 struct ledger_verdict;
@@ -131,6 +132,13 @@ struct proc_result {
 	 */
 	char		 raw_sha256[65];
 	uint64_t	 raw_size;
+	/* format = x12: the 997 of each functional group read (ack.h),
+	 * in the order of the file */
+	struct ack_group **acks;
+	size_t		 nacks;
+	/* format = x12: 852 ZA activities that make no record (codes not
+	 * in x12_activity), counted by code */
+	struct rej_counts skipped;
 };
 
 struct proc_opts {

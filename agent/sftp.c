@@ -45,6 +45,7 @@
 #include <sqlite3.h>
 
 #include "td.h"
+#include "audit.h"
 #include "conf.h"
 #include "fsutil.h"
 #include "log.h"
@@ -1318,6 +1319,8 @@ record_poll(struct td_ctx *x, const char *name, struct backoff *bk, int rc,
 		td_log(TD_LOG_WARN, "sftp_poll_unrecorded", "source=%s", name);
 }
 
+static int	push_acks(struct td_ctx *, size_t, struct conn *, unsigned *);
+
 int
 sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st)
 {
@@ -1440,6 +1443,14 @@ sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st)
 				rc = r;
 		}
 	}
+	/* the 997s of what this source sent earlier, now durable */
+	if (rc == TD_OK) {
+		unsigned up;
+
+		rc = push_acks(x, i, &k, &up);
+		if (rc == TD_ERR_IO)
+			tier1_failed(&bk, name, st);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	td_log(rc == TD_OK ? TD_LOG_INFO : TD_LOG_WARN, "sftp_poll_done",
 	    "source=%s listed=%u fetched=%u already_fetched=%u waiting=%u "
@@ -1460,6 +1471,204 @@ out:
 	x_free(err);
 	conn_close(&k);
 	return rc;
+}
+
+/* ------------------------------------------------------------ ack_dir */
+
+#define ACK_PUSH_MAX	256		/* 997s uploaded per connection */
+#define ACK_FILE_MAX	((size_t)16 << 20)
+
+/* One 997 to upload: our control number, its transmission's paths. */
+struct ack_up {
+	unsigned long	 ctl;
+	char		*tid;
+	char		*dir;		/* archive_dir */
+};
+
+/* Write n bytes to the remote path rp (created or truncated). */
+static int
+put_file(struct conn *k, const char *rp, const char *p, size_t n)
+{
+	LIBSSH2_SFTP_HANDLE *h;
+	ssize_t w;
+	size_t off = 0;
+	int r = 0;
+
+	h = libssh2_sftp_open_ex(k->sftp, rp, (unsigned)strlen(rp),
+	    LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_TRUNC, 0644,
+	    LIBSSH2_SFTP_OPENFILE);
+	if (h == NULL)
+		return TD_ERR_IO;
+	while (off < n) {
+		if ((w = libssh2_sftp_write(h, p + off, n - off)) <= 0) {
+			r = TD_ERR_IO;
+			break;
+		}
+		off += (size_t)w;
+	}
+	/* fsync@openssh.com where the server has it */
+	if (r == 0)
+		(void)libssh2_sftp_fsync(h);
+	if (libssh2_sftp_close_handle(h) != 0 && r == 0)
+		r = TD_ERR_IO;
+	return r;
+}
+
+/*
+ * Upload one 997 to ack_dir: to .997-N.x12.part, then renamed to
+ * 997-N.x12 (a final name already there with its size is an upload a
+ * crash interrupted before it was recorded). Then recorded uploaded,
+ * with an audit entry, in one transaction.
+ */
+static int
+push_ack(struct td_ctx *x, struct conn *k, const char *ackdir,
+    const struct ack_up *a)
+{
+	LIBSSH2_SFTP_ATTRIBUTES st;
+	sqlite3_stmt *s;
+	char *local, *tmp, *dst, *buf = NULL, *fields = NULL;
+	size_t len = 0;
+	int r;
+
+	local = xasprintf("%s/%s/ack/997-%09lu.x12", x->state_dir, a->dir,
+	    a->ctl);
+	tmp = xasprintf("%s/.997-%09lu.x12.part", ackdir, a->ctl);
+	dst = xasprintf("%s/997-%09lu.x12", ackdir, a->ctl);
+	if ((r = td_read_file(local, ACK_FILE_MAX, &buf, &len)) != 0) {
+		td_log(TD_LOG_ERROR, "ack_missing", "file=%s error=%s", local,
+		    td_errstr(r));
+		goto out;
+	}
+	if ((r = put_file(k, tmp, buf, len)) != 0)
+		goto out;
+	if (libssh2_sftp_rename_ex(k->sftp, tmp, (unsigned)strlen(tmp), dst,
+	    (unsigned)strlen(dst), LIBSSH2_SFTP_RENAME_ATOMIC |
+	    LIBSSH2_SFTP_RENAME_NATIVE) != 0 &&
+	    (libssh2_sftp_stat_ex(k->sftp, dst, (unsigned)strlen(dst),
+	    LIBSSH2_SFTP_STAT, &st) != 0 ||
+	    !(st.flags & LIBSSH2_SFTP_ATTR_SIZE) || st.filesize != len)) {
+		r = TD_ERR_IO;
+		goto out;
+	}
+	fields = xasprintf("\"source\":\"%s\",\"control_number\":%lu,"
+	    "\"to\":\"997-%09lu.x12\"", k->name, a->ctl, a->ctl);
+	if ((r = store_begin(x->st)) != 0)
+		goto out;
+	s = store_prepare(x->st, "UPDATE x12_acks SET uploaded_at = ? "
+	    "WHERE ctl = ?");
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)a->ctl);
+	r = store_step_done(x->st, s);
+	if (r == 0)
+		r = audit_append(x->audit, "ack_uploaded", a->tid, fields);
+	if (r == 0)
+		r = store_commit(x->st);
+	else
+		store_rollback(x->st);
+	if (r == 0)
+		td_log(TD_LOG_INFO, "ack_uploaded", "source=%s transmission_id=%s "
+		    "control_number=%lu to=%s", k->name, a->tid, a->ctl, dst);
+ out:
+	x_free(local);
+	x_free(tmp);
+	x_free(dst);
+	x_free(buf);
+	x_free(fields);
+	return r;
+}
+
+/*
+ * Upload the 997s not yet uploaded of the transmissions this source
+ * fetched (a version of the same name and size recorded fetched from
+ * its directory) once they are durable (parsed, delivered or
+ * quarantined). TD_ERR_IO is Tier 1: what is left goes at the next
+ * poll.
+ */
+static int
+push_acks(struct td_ctx *x, size_t i, struct conn *k, unsigned *n)
+{
+	const char *ackdir = td_conf_src_str(x->conf, i, TDK_source_ack_dir);
+	struct ack_up *a = NULL;
+	sqlite3_stmt *s;
+	char *prefix;
+	size_t na = 0, j;
+	int r = TD_OK;
+
+	*n = 0;
+	if (ackdir == NULL)
+		return TD_OK;
+	prefix = remote_path(k, "");
+	s = store_prepare(x->st, "SELECT a.ctl, t.id, t.archive_dir FROM "
+	    "x12_acks a JOIN transmissions t ON t.id = a.transmission_id "
+	    "WHERE a.uploaded_at IS NULL AND t.state IN ('parsed', "
+	    "'delivered', 'quarantined') AND EXISTS (SELECT 1 FROM "
+	    "remote_files r WHERE r.source = ?1 AND r.state = 'fetched' AND "
+	    "r.size = t.size AND r.path = ?2 || t.name) ORDER BY a.ctl "
+	    "LIMIT 256");
+	sqlite3_bind_text(s, 1, k->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, prefix, -1, SQLITE_STATIC);
+	a = xcalloc(ACK_PUSH_MAX, sizeof(*a));
+	while (na < ACK_PUSH_MAX && sqlite3_step(s) == SQLITE_ROW) {
+		a[na].ctl = (unsigned long)sqlite3_column_int64(s, 0);
+		a[na].tid = xstrdup((const char *)sqlite3_column_text(s, 1));
+		a[na].dir = xstrdup((const char *)sqlite3_column_text(s, 2));
+		na++;
+	}
+	sqlite3_reset(s);
+	for (j = 0; j < na && r == TD_OK; j++) {
+		r = push_ack(x, k, ackdir, &a[j]);
+		if (r == TD_OK)
+			(*n)++;
+		else if (r == TD_ERR_IO)
+			td_log(TD_LOG_WARN, "sftp_ack_failed", "source=%s "
+			    "control_number=%lu tier=1 error=%s", k->name,
+			    a[j].ctl, ssh_err(k->s));
+	}
+	for (j = 0; j < na; j++) {
+		x_free(a[j].tid);
+		x_free(a[j].dir);
+	}
+	x_free(a);
+	x_free(prefix);
+	return r;
+}
+
+int
+sftp_push_acks(struct td_ctx *x, size_t i, unsigned *uploaded)
+{
+	const char *name = td_conf_source_name(x->conf, i);
+	char bname[BACKOFF_MAXNAME], *err = NULL;
+	struct sftp_stats st;
+	struct backoff bk;
+	struct conn k;
+	int r;
+
+	*uploaded = 0;
+	if (td_conf_src_str(x->conf, i, TDK_source_ack_dir) == NULL)
+		return TD_OK;
+	memset(&st, 0, sizeof(st));
+	memset(&k, 0, sizeof(k));
+	k.fd = -1;
+	backoff_source_name(bname, name);
+	if (backoff_load(x->st, bname, &bk) != 0)
+		return TD_ERR_STATE;
+	if (backoff_state(&bk, (int64_t)time(NULL)) == BACKOFF_OPEN)
+		return TD_ERR_IO;	/* the next poll or run */
+	if ((r = conn_open(x->conf, i, &k, &err)) != 0) {
+		td_log(TD_LOG_WARN, "sftp_ack_failed", "source=%s tier=%d "
+		    "error=%s", name, r == CONN_TIER1 ? 1 : 2, err);
+		r = r == CONN_TIER1 ? TD_ERR_IO : TD_ERR_INVAL;
+	} else
+		r = push_acks(x, i, &k, uploaded);
+	if (r == TD_ERR_IO) {
+		tier1_failed(&bk, name, &st);
+		if (backoff_save(x->st, &bk) != 0)
+			td_log(TD_LOG_WARN, "sftp_poll_unrecorded", "source=%s",
+			    name);
+	}
+	x_free(err);
+	conn_close(&k);
+	return r;
 }
 
 int

@@ -46,5 +46,13 @@ int	sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st);
  * summary ("N entries in DIR").
  */
 int	sftp_check(const struct td_conf *c, size_t i, char **err);
+/*
+ * With ack_dir: upload the 997s of the transmissions source i sent that
+ * are durable and not uploaded yet (each to a temporary name, then
+ * renamed; recorded in state.db and the audit log). 0, TD_ERR_IO (Tier
+ * 1: counted by the source's breaker, retried at the next poll) or
+ * TD_ERR_INVAL (login refused).
+ */
+int	sftp_push_acks(struct td_ctx *x, size_t i, unsigned *uploaded);
 
 #endif

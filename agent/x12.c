@@ -49,9 +49,12 @@ struct x12 {
 	char		 isa13[16], gs06[16], st02[16];
 	char		 gs08[16];
 	size_t		 gs08len;
+	size_t		 cur_nel;	/* elements of the segment split */
 	/* the fault */
 	const char	*code;
 	uint64_t	 fault_ord;
+	char		 fault_id[4];	/* its segment's id, "" unknown */
+	size_t		 fault_nel;	/* its elements in el, 0 unknown */
 	char		 msg[256];
 };
 
@@ -86,6 +89,19 @@ x12_fault(const struct x12 *x, uint64_t *ordinal, const char **msg)
 	return x->code;
 }
 
+const char *
+x12_fault_id(const struct x12 *x)
+{
+	return x->fault_id;
+}
+
+size_t
+x12_fault_elements(const struct x12 *x, const struct td_field **el)
+{
+	*el = x->el;
+	return x->fault_nel;
+}
+
 uint64_t
 x12_interchanges(const struct x12 *x)
 {
@@ -109,8 +125,24 @@ fault(struct x12 *x, const char *code, uint64_t ord, const char *fmt, ...)
 {
 	va_list ap;
 
+	const char *id = x->seg;
+	size_t n;
+
 	x->code = code;
 	x->fault_ord = ord;
+	x->fault_nel = x->cur_nel;
+	/* the segment's id: split, or the text read of it so far */
+	if (x->cur_nel > 0) {
+		id = x->el[0].p;
+		n = x->el[0].len;
+	} else
+		for (n = 0; n < x->seglen && n < 4 && x->seg[n] != x->esep;)
+			n++;
+	x->fault_id[0] = '\0';
+	if (n >= 2 && n <= 3 && (x->cur_nel > 0 || x->esep != '\0')) {
+		memcpy(x->fault_id, id, n);
+		x->fault_id[n] = '\0';
+	}
 	va_start(ap, fmt);
 	vsnprintf(x->msg, sizeof(x->msg), fmt, ap);
 	va_end(ap);
@@ -483,10 +515,12 @@ segment(struct x12 *x, int isa, x12_seg_cb cb, void *arg)
 		if (x->term == '\n' && n > 0 && x->seg[n - 1] == '\r')
 			n--;
 	}
+	x->cur_nel = 0;
 	if (split(x, x->seg, n, &nel) != 0)
 		return fault(x, "x12_segment_too_long", x->ordinal, "segment "
 		    "%llu has more than %d elements",
 		    (unsigned long long)x->ordinal, X12_MAX_ELEMENTS - 1);
+	x->cur_nel = nel;
 	if (!valid_id(&x->el[0]))
 		return fault(x, "x12_envelope", x->ordinal, "segment %llu: "
 		    "\"%s\" is not a segment id", (unsigned long long)x->ordinal,
@@ -506,6 +540,7 @@ segment(struct x12 *x, int isa, x12_seg_cb cb, void *arg)
 	s.rawlen = n;
 	s.comp = x->comp;
 	s.rep = x->rep;
+	x->cur_nel = 0;
 	if ((r = cb(arg, &s)) != 0)
 		x->rs = R_STOP;
 	return r;
@@ -588,12 +623,17 @@ x12_feed(struct x12 *x, const char *text, size_t n, x12_seg_cb cb, void *arg)
 		case R_SEG:
 			q = memchr(text + i, x->term, n - i);
 			k = (size_t)((q != NULL ? q : text + n) - (text + i));
-			if (x->seglen + k > X12_MAX_SEGMENT)
+			if (x->seglen + k > X12_MAX_SEGMENT) {
+				/* what fits, for the fault's segment id */
+				memcpy(x->seg + x->seglen, text + i,
+				    X12_MAX_SEGMENT - x->seglen);
+				x->seglen = X12_MAX_SEGMENT;
 				return fault(x, "x12_segment_too_long",
 				    x->ordinal + 1, "segment %llu is longer "
 				    "than %d bytes",
 				    (unsigned long long)x->ordinal + 1,
 				    X12_MAX_SEGMENT);
+			}
 			memcpy(x->seg + x->seglen, text + i, k);
 			x->seglen += k;
 			i += k;
@@ -633,6 +673,7 @@ x12_finish(struct x12 *x, x12_seg_cb cb, void *arg)
 	default:
 		break;
 	}
+	x->seglen = 0;		/* no segment is at fault */
 	if (x->env != E_NONE)
 		return fault(x, "x12_envelope", x->ordinal + 1, "interchange "
 		    "%llu: the text ends inside %s, after segment %llu",

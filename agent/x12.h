@@ -73,6 +73,14 @@ int		 x12_finish(struct x12 *, x12_seg_cb, void *arg);
 /* The fault: its code (NULL when none), segment ordinal, message. */
 const char	*x12_fault(const struct x12 *, uint64_t *ordinal,
 		    const char **msg);
+/*
+ * The id of the segment at fault ("SE", "GE", ...), or "" when it is not
+ * known (a malformed ISA, the end of the text).
+ */
+const char	*x12_fault_id(const struct x12 *);
+/* The elements of the segment at fault (el[0] its id); 0: not known. */
+size_t		 x12_fault_elements(const struct x12 *,
+		    const struct td_field **el);
 /* Interchanges read to their IEA so far. */
 uint64_t	 x12_interchanges(const struct x12 *);
 

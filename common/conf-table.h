@@ -40,6 +40,10 @@ X(integration, log_level, CT_ENUM, "info", 0, 0, "error|warn|info|debug", 0, \
   "least severe level logged")						\
 X(integration, user, CT_STRING, NULL, 0, 0, NULL, CF_UNBUILT,		\
   "user to switch to when started as root (unset: stay)")		\
+X(integration, x12_id, CT_STRING, NULL, 0, 0, NULL, 0,		\
+  "our interchange id (ISA06) in the 997s we send; unset: the drop's ISA08") \
+X(integration, x12_qualifier, CT_STRING, NULL, 0, 0, NULL, 0,		\
+  "qualifier (ISA05) of x12_id, e.g. ZZ or 01; unset: the drop's ISA07") \
 X(integration, sync_sla, CT_DURATION, "26h", 60, 31536000, NULL,	\
   CF_UNBUILT,								\
   "warn when the oldest undelivered record is older than this")		\
@@ -63,6 +67,8 @@ X(source, marker_suffix, CT_STRING, ".done", 0, 0, NULL, 0,		\
   "with ready = marker: NAME<suffix> marks NAME complete")		\
 X(source, after, CT_STRING, "keep", 0, 0, NULL, 0,			\
   "keep | delete | move:/remote/dir, applied once a file is safely landed") \
+X(source, ack_dir, CT_STRING, NULL, 0, 0, NULL, 0,			\
+  "/remote/dir where the 997s of the X12 drops fetched are uploaded") \
 X(source, connect_timeout, CT_DURATION, "30s", 1, 3600, NULL, 0,	\
   "TCP connect and SSH handshake timeout")				\
 X(watch, pattern, CT_LIST, "*", 0, 0, NULL, 0,				\

@@ -1073,6 +1073,31 @@ map_times(struct loadctx *lc)
 		    "and the datetime of txn_date fills it too: keep one");
 }
 
+/*
+ * An X12 interchange id or qualifier (x12_id, x12_qualifier): min to max
+ * characters of printable ASCII, none of them a delimiter of the 997s we
+ * write (* ~ > ^), no leading blank.
+ */
+static void
+check_isa_id(struct loadctx *lc, const struct confval *v, const char *key,
+    size_t min, size_t max)
+{
+	/* the two ISA fields: 2 (a qualifier) or 1 to 15 (an id) */
+	const char *s = v->str;
+	size_t n, i;
+
+	if (!v->set || s == NULL)
+		return;
+	n = strlen(s);
+	for (i = 0; i < n; i++)
+		if (s[i] < ' ' || s[i] > '~' || strchr("*~>^", s[i]) != NULL)
+			break;
+	if (n < min || n > max || i < n || s[0] == ' ')
+		conf_err(lc, v->line, "%s must be %s printable characters, "
+		    "none of * ~ > ^ (it goes into the ISA of every 997 "
+		    "sent)", key, min == max ? "2" : "1 to 15");
+}
+
 static void
 validate(struct loadctx *lc)
 {
@@ -1092,6 +1117,12 @@ validate(struct loadctx *lc)
 	}
 	for (i = 0; i < c->nsrc; i++) {
 		sv = c->src[i].v;
+		u = sv[TDK_source_ack_dir].str;
+		if (u != NULL && (u[0] != '/' || strstr(u, "/../") != NULL ||
+		    (strlen(u) >= 3 && strcmp(u + strlen(u) - 3, "/..") == 0)))
+			conf_err(lc, sv[TDK_source_ack_dir].line, "ack_dir "
+			    "must be an absolute remote directory, "
+			    "/remote/dir, without ..");
 		for (k = 0; k < TDK__COUNT; k++) {
 			if (strcmp(keytab[k].section, "source") != 0)
 				continue;
@@ -1122,6 +1153,9 @@ validate(struct loadctx *lc)
 		tmp.str = tmp.list[i];
 		check_readable_file(lc, &tmp, "trusted_key_file");
 	}
+	check_isa_id(lc, &c->v[TDK_integration_x12_id], "x12_id", 1, 15);
+	check_isa_id(lc, &c->v[TDK_integration_x12_qualifier],
+	    "x12_qualifier", 2, 2);
 	check_readable_file(lc, &c->v[TDK_map_crosswalk_file],
 	    "crosswalk_file");
 	check_readable_file(lc, &c->v[TDK_map_promo_file], "promo_file");

@@ -215,6 +215,23 @@ static const char *migrations[] = {
 	/* rows added into another row's record ([map] duplicates = sum) */
 	"ALTER TABLE transmissions ADD COLUMN summed INTEGER NOT NULL "
 	"DEFAULT 0;",
+
+	/*
+	 * 4 -> 5: the X12 997 acknowledgments we send (ack.c). ctl is our
+	 * interchange and group control number: AUTOINCREMENT, so
+	 * monotonic and never reused, even after rows are deleted.
+	 */
+	"CREATE TABLE x12_acks ("
+	"  ctl INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  transmission_id TEXT NOT NULL,"
+	"  idx INTEGER NOT NULL,"		/* 0-based, in the file */
+	"  status TEXT NOT NULL,"		/* AK901: A P R */
+	"  created_at INTEGER NOT NULL,"
+	"  uploaded_at INTEGER,"		/* ack_dir: NULL until then */
+	"  UNIQUE (transmission_id, idx));"
+	/* 852 ZA quantities of codes not in x12_activity, by code: a JSON
+	 * object for the manifest; NULL unless format = x12 */
+	"ALTER TABLE transmissions ADD COLUMN activity_skipped TEXT;",
 };
 
 int

@@ -3,6 +3,7 @@
  * sell-through CSV export, for `make bench`.
  *
  *	gen-sellthrough [-s SIZE] [-S SEED] [-o FILE]
+ *	gen-sellthrough -x RECORDS [-S SEED] [-o FILE]
  *
  * The output looks like a large US retailer's store/item/week extract:
  * Windows-1252 text, CRLF line ends, a quoted header
@@ -31,6 +32,18 @@
  * the last whole row that fits in SIZE bytes (K, M, G: powers of 1024;
  * default 1G).  Numbers are formatted by hand into a large buffer
  * written with write(2): several hundred MB/s on one core.
+ *
+ * With -x the output is instead an X12 852 (Product Activity Data,
+ * 004010) of about RECORDS sell-through quantities, for case C of
+ * `make bench`: one interchange and one group, a transaction set per
+ * week (XQ*H with the week's Sunday and Saturday, N1*RL), and per item
+ * of the catalogue sold that week a LIN (UP, the UPC, and IN, a
+ * retailer item number), ZA*QS with the week's total units and SDQ
+ * segments of up to 10 store/quantity pairs (the stores ascending, one
+ * in 120 to 520 of the 5000 by item, as the CSV's density); about one item in eight also has
+ * a ZA*QA (on hand) with its own SDQ, which tradedrop counts as skipped.
+ * It stops at the first item that reaches RECORDS quantities (ZA*QS
+ * pairs), and every envelope count and control number is right.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -466,6 +479,181 @@ gen_row(struct gen_out *o, struct gen_rng *r, uint64_t seed,
 	return 0;
 }
 
+
+/* ------------------------------------------------------------ -x: 852 */
+
+#define GEN_SDQ_PAIRS	10
+#define GEN_SEG_MAX	256
+
+struct gen_x12 {
+	struct gen_out	*o;
+	uint64_t	 segs;		/* in the set, ST and SE included */
+};
+
+static int
+gen_x12_put(struct gen_x12 *x, const char *s, size_t n)
+{
+	if (x->o->len + n > GEN_BUFSZ && gen_flush(x->o) != 0)
+		return -1;
+	memcpy(x->o->buf + x->o->len, s, n);
+	x->o->len += n;
+	x->o->total += n;
+	return 0;
+}
+
+/* One segment from the text in t up to p, with its terminator. */
+static int
+gen_x12_seg(struct gen_x12 *x, char *t, char *p)
+{
+	*p++ = '~';
+	*p++ = '\n';
+	x->segs++;
+	return gen_x12_put(x, t, (size_t)(p - t));
+}
+
+/* A week's Saturday MM/DD/YYYY as CCYYMMDD, and its Sunday before. */
+static void
+gen_x12_week(unsigned week, char *sun, char *sat)
+{
+	const char *w = gen_weeks[week];
+	long y;
+	unsigned m, d;
+
+	memcpy(sat, w + 6, 4);
+	memcpy(sat + 4, w, 2);
+	memcpy(sat + 6, w + 3, 2);
+	/* MM/DD/YYYY, not NUL-terminated */
+	y = (w[6] - '0') * 1000 + (w[7] - '0') * 100 + (w[8] - '0') * 10 +
+	    (w[9] - '0');
+	m = (unsigned)((w[0] - '0') * 10 + (w[1] - '0'));
+	d = (unsigned)((w[3] - '0') * 10 + (w[4] - '0'));
+	gen_civil_from_days(gen_days_from_civil(y, m, d) - 6, &y, &m, &d);
+	gen_put2(sun, (unsigned)(y / 100));
+	gen_put2(sun + 2, (unsigned)(y % 100));
+	gen_put2(sun + 4, m);
+	gen_put2(sun + 6, d);
+}
+
+/* ZA*code*total*EA and its SDQ segments for the n stores and units. */
+static int
+gen_x12_za(struct gen_x12 *x, const char *code, const unsigned *stores,
+    const long *units, unsigned n)
+{
+	char t[GEN_SEG_MAX], *p;
+	long total = 0;
+	unsigned i, k;
+
+	for (i = 0; i < n; i++)
+		total += units[i];
+	p = t;
+	memcpy(p, "ZA*", 3);
+	memcpy(p + 3, code, 2);
+	p[5] = '*';
+	p = gen_int(p + 6, total);
+	memcpy(p, "*EA", 3);
+	if (gen_x12_seg(x, t, p + 3) != 0)
+		return -1;
+	for (i = 0; i < n; i += GEN_SDQ_PAIRS) {
+		p = t;
+		memcpy(p, "SDQ*EA*92", 9);
+		p += 9;
+		for (k = i; k < n && k < i + GEN_SDQ_PAIRS; k++) {
+			*p++ = '*';
+			p = gen_int(p, (long)stores[k]);
+			*p++ = '*';
+			p = gen_int(p, units[k]);
+		}
+		if (gen_x12_seg(x, t, p) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+gen_x12(struct gen_out *o, uint64_t seed, uint64_t records)
+{
+	static const char isa[] = "ISA*00*          *00*          "
+	    "*ZZ*BENCHMART      *ZZ*BENCHVENDOR    *261130*0930*U*00401"
+	    "*000000001*0*P*>~\n"
+	    "GS*PD*BENCHMART*BENCHVENDOR*20261130*0930*1*X*004010~\n";
+	struct gen_x12 x = { o, 0 };
+	struct gen_rng r = { gen_mix(seed ^ 0x852ULL) };
+	unsigned stores[GEN_STORES], store, week, item, n, meanskip, sets = 0;
+	long units[GEN_STORES];
+	uint64_t done = 0;
+	char t[GEN_SEG_MAX], *p, sun[8], sat[8], ctl[4];
+	uint32_t u;
+
+	if (gen_x12_put(&x, isa, sizeof(isa) - 1) != 0)
+		return -1;
+	for (week = 0; done < records; week = (week + 1) % gen_nweeks) {
+		sets++;
+		gen_put2(ctl, sets / 100 % 100);
+		gen_put2(ctl + 2, sets % 100);
+		x.segs = 0;
+		p = t;
+		memcpy(p, "ST*852*", 7);
+		memcpy(p + 7, ctl, 4);
+		if (gen_x12_seg(&x, t, p + 11) != 0)
+			return -1;
+		gen_x12_week(week, sun, sat);
+		memcpy(t, "XQ*H*", 5);
+		memcpy(t + 5, sun, 8);
+		t[13] = '*';
+		memcpy(t + 14, sat, 8);
+		if (gen_x12_seg(&x, t, t + 22) != 0)
+			return -1;
+		p = t;
+		memcpy(p, "N1*RL*BENCHMART*92*HQ", 21);
+		if (gen_x12_seg(&x, t, p + 21) != 0)
+			return -1;
+		for (item = 0; item < GEN_ITEMS && done < records; item++) {
+			/* the stores that sold the item, 1 in 120..520 */
+			n = 0;
+			meanskip = 120 + (unsigned)(gen_mix(seed ^ item) % 400);
+			for (store = 1 + gen_below(&r, meanskip);
+			    store <= GEN_STORES;
+			    store += 1 + gen_below(&r, 2 * meanskip)) {
+				u = gen_below(&r, 1000);
+				stores[n] = store;
+				units[n++] = u < 30 ? -1 - (long)gen_below(&r, 3) :
+				    1 + (long)gen_below(&r, 24);
+			}
+			if (n == 0)
+				continue;
+			if (n > records - done)
+				n = (unsigned)(records - done);
+			p = t;
+			memcpy(p, "LIN**UP*", 8);
+			memcpy(p + 8, gen_items[item].upc, 12);
+			memcpy(p + 20, "*IN*", 4);
+			p = gen_int(p + 24, 100000 + (long)item);
+			if (gen_x12_seg(&x, t, p) != 0 ||
+			    gen_x12_za(&x, "QS", stores, units, n) != 0)
+				return -1;
+			done += n;
+			if (gen_below(&r, 8) == 0) {
+				for (u = 0; u < n; u++)
+					units[u] = 4 + (long)gen_below(&r, 90);
+				if (gen_x12_za(&x, "QA", stores, units, n) != 0)
+					return -1;
+			}
+		}
+		p = t;
+		memcpy(p, "SE*", 3);
+		p = gen_int(p + 3, (long)x.segs + 1);
+		*p++ = '*';
+		memcpy(p, ctl, 4);
+		if (gen_x12_seg(&x, t, p + 4) != 0)
+			return -1;
+	}
+	p = t;
+	memcpy(p, "GE*", 3);
+	p = gen_int(p + 3, (long)sets);
+	memcpy(p, "*1~\nIEA*1*000000001", 19);
+	return gen_x12_seg(&x, t, p + 19);
+}
+
 static int
 gen_parse_size(const char *s, uint64_t *out)
 {
@@ -507,7 +695,8 @@ static void
 gen_usage(void)
 {
 	fprintf(stderr, "usage: gen-sellthrough [-s SIZE[K|M|G]] [-S SEED] "
-	    "[-o FILE]\n");
+	    "[-o FILE]\n"
+	    "       gen-sellthrough -x RECORDS [-S SEED] [-o FILE]\n");
 	exit(2);
 }
 
@@ -517,12 +706,12 @@ main(int argc, char **argv)
 	struct gen_out o = { 1, NULL, 0, 0, (uint64_t)1 << 30 };
 	struct gen_rng r;
 	const char *outfile = NULL;
-	uint64_t seed = 1, b, nblocks, idx;
+	uint64_t seed = 1, b, nblocks, idx, x12 = 0;
 	unsigned store, week, item, meanskip;
 	char *end;
 	int c, full = 0;
 
-	while ((c = getopt(argc, argv, "s:S:o:h")) != -1) {
+	while ((c = getopt(argc, argv, "s:S:o:x:h")) != -1) {
 		switch (c) {
 		case 's':
 			if (gen_parse_size(optarg, &o.limit) != 0) {
@@ -542,6 +731,16 @@ main(int argc, char **argv)
 			break;
 		case 'o':
 			outfile = optarg;
+			break;
+		case 'x':
+			errno = 0;
+			x12 = strtoull(optarg, &end, 10);
+			if (errno != 0 || *optarg < '1' || *optarg > '9' ||
+			    *end != '\0') {
+				fprintf(stderr, "gen-sellthrough: bad record "
+				    "count '%s'\n", optarg);
+				return 2;
+			}
 			break;
 		default:
 			gen_usage();
@@ -570,6 +769,14 @@ main(int argc, char **argv)
 
 	gen_make_weeks();
 	gen_make_catalogue(seed);
+	if (x12 != 0) {
+		if (gen_x12(&o, seed, x12) != 0 || gen_flush(&o) != 0)
+			goto werr;
+		if (o.fd != 1 && close(o.fd) != 0)
+			goto werr;
+		free(o.buf);
+		return 0;
+	}
 	memcpy(o.buf, gen_header, sizeof(gen_header) - 1);
 	o.len = o.total = sizeof(gen_header) - 1;
 

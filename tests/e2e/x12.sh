@@ -134,4 +134,26 @@ if [ -d "$C/x12-envelope" ]; then
 		esac
 	done
 fi
+
+# the manifest of an X12 drop: format x12, and the 852 quantities of ZA
+# codes not in x12_activity counted by code (its SDQ pairs, or one)
+skipped() {	# skipped NAME [LINE...]: once on NAME.x12 alone; its manifest
+	_n=$1; shift
+	rm -rf "$S" "$T_TMP/out"; mkdir -p "$S/landing"
+	conf "$T_TMP/s.conf" "$@"
+	cp "$D/$_n.x12" "$S/landing/"
+	"$TRADEDROP" once -c "$T_TMP/s.conf" > /dev/null 2>&1
+	cat "$T_TMP"/out/*/manifest.json > "$T_TMP/man" 2> /dev/null
+}
+skipped sdq-4010
+t_grep "$T_TMP/man" '"format":"x12"' "sdq-4010: the manifest says format x12"
+t_grep "$T_TMP/man" '"activity_skipped":{"QA":3}' \
+    "sdq-4010: ZA*QA's three SDQ quantities counted as skipped"
+t_grep "$T_TMP/man" '"counts":{"records":6,' "sdq-4010: the six QS quantities are records"
+skipped ui-5010
+t_grep "$T_TMP/man" '"activity_skipped":{"QO":1}' \
+    "ui-5010: a ZA*QO without SDQ counts one"
+skipped sdq-4010 '[parse]' 'x12_activity = QS, QA'
+t_grep "$T_TMP/man" '"activity_skipped":{}' "x12_activity = QS, QA: nothing skipped"
+t_grep "$T_TMP/man" '"counts":{"records":9,' "x12_activity = QS, QA: nine records"
 t_done

@@ -3,7 +3,10 @@
  * envelope) fed in three pieces split at data-derived points. Nothing
  * may crash; every segment handed on must respect the limits, have an
  * id, and come with ordinals that grow within an interchange; a fault
- * must have a code, a message and an ordinal of at least 1.
+ * must have a code, a message and an ordinal of at least 1. The 997
+ * builder (ack.c) follows the reader: every 997 it makes is printable
+ * ASCII, starts with a 106-character ISA, and its SE01 counts its
+ * segments.
  */
 #include "config.h"
 
@@ -13,12 +16,41 @@
 
 #include "td.h"
 #include "x12.h"
+#include "ack.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 struct seen {
 	uint64_t	 ichg, ord;
+	struct ack_builder *ab;
 };
+
+/* The 997 of g holds to its invariants; g is freed. */
+static void
+check_ack(struct ack_group *g)
+{
+	char *t, *p, *se;
+	unsigned long n = 0;
+
+	if (g == NULL)
+		return;
+	t = ack_text(g, 123456789UL, NULL, NULL, 0);
+	if (strncmp(t, "ISA*", 4) != 0 || strlen(t) < 108 || t[105] != '~' ||
+	    t[106] != '\n')
+		abort();
+	for (p = t; *p != '\0'; p++)
+		if ((*p < ' ' || *p > '~') && *p != '\n')
+			abort();
+	if ((p = strstr(t, "\nST*997*0001~\n")) == NULL ||
+	    (se = strstr(p, "\nSE*")) == NULL)
+		abort();
+	for (p++; p <= se; p++)
+		n += *p == '\n';
+	if (strtoul(se + 4, NULL, 10) != n + 1)	/* and SE itself */
+		abort();
+	x_free(t);
+	ack_group_free(g);
+}
 
 static int
 on_seg(void *arg, const struct x12_seg *s)
@@ -39,6 +71,7 @@ on_seg(void *arg, const struct x12_seg *s)
 		abort();
 	sn->ichg = s->interchange;
 	sn->ord = s->ordinal;
+	check_ack(ack_segment(sn->ab, s));
 	return 0;
 }
 
@@ -49,7 +82,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 	static const char *const versions[] = { "003030", "004010", "005010",
 	    NULL };
 	struct x12_opts o = { sets, versions };
-	struct seen sn = { 0, 0 };
+	struct seen sn = { 0, 0, NULL };
 	struct x12 *x;
 	const char *code, *msg;
 	uint64_t ord;
@@ -60,6 +93,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 	if (n > 0 && data[0] == 'A')
 		o.sets = NULL;
 	x = x12_new(&o);
+	sn.ab = ack_builder_new();
 	a = n > 0 ? data[n / 2] % (n + 1) : 0;
 	b = n > 0 ? a + data[n - 1] % (n - a + 1) : 0;
 	r = x12_feed(x, (const char *)data, a, on_seg, &sn);
@@ -74,6 +108,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 		abort();
 	if (code != NULL && (ord < 1 || msg == NULL || msg[0] == '\0'))
 		abort();
+	if (code != NULL)
+		check_ack(ack_fault(sn.ab, x));
+	ack_builder_free(sn.ab);
 	x12_free(x);
 	return 0;
 }

@@ -119,6 +119,8 @@ test_every_key(void)
 	    "log_level = debug\n"
 	    "on_restatement = forward\n"
 	    "retain_days = 400\n"
+	    "x12_id = TRADEDROP 01\n"
+	    "x12_qualifier = ZZ\n"
 	    "[source \"acme-sftp\"]\n"
 	    "url = sftp://pos@127.0.0.1:2222/out\n"
 	    "pattern = *.csv.gz, *.zip\n"
@@ -129,6 +131,7 @@ test_every_key(void)
 	    "ready = marker\n"
 	    "marker_suffix = .ok\n"
 	    "after = move:/archive\n"
+	    "ack_dir = /in/997\n"
 	    "connect_timeout = 5s\n"
 	    "[source \"second\"]\n"
 	    "url = sftp://pos@host/x\n"
@@ -248,12 +251,20 @@ test_every_key(void)
 	    strcmp(l[1], "*.zip") == 0, "source pattern list");
 	is_int(td_conf_src_u64(c, 1, TDK_source_connect_timeout), 30,
 	    "source default connect_timeout 30s");
+	is_str(td_conf_src_str(c, 0, TDK_source_ack_dir), "/in/997",
+	    "source ack_dir");
+	ok(td_conf_src_str(c, 1, TDK_source_ack_dir) == NULL,
+	    "no ack_dir by default");
 	is_str(td_conf_map(c, TDK_map_promo_code)->arg, "Promo \"X\"",
 	    "escaped quote in a header name");
 	is_int(td_conf_map(c, TDK_map_retailer_item_id)->colnum, 3,
 	    "column N");
 	l = td_conf_list(c, TDK_parse_x12_activity, &n);
 	ok(n == 2 && strcmp(l[1], "QU") == 0, "x12_activity list");
+	is_str(td_conf_str(c, TDK_integration_x12_id), "TRADEDROP 01",
+	    "x12_id");
+	is_str(td_conf_str(c, TDK_integration_x12_qualifier), "ZZ",
+	    "x12_qualifier");
 	l = td_conf_list(c, TDK_map_key, &n);
 	is_int(n, 3, "key list");
 	for (i = 0; i < n; i++)
@@ -398,6 +409,16 @@ test_errors(void)
 	    "bad delimiter");
 	expect_error("[integration]\ncurrency = usd\n", 10, "ISO 4217",
 	    "bad currency");
+	expect_error("[integration]\nx12_id = ABCDEFGHIJKLMNOP\n", 10,
+	    "x12_id must be 1 to 15 printable characters",
+	    "x12_id longer than ISA06");
+	expect_error("[integration]\nx12_id = A*B\n", 10,
+	    "none of * ~ > ^", "x12_id with a delimiter");
+	expect_error("[source \"s\"]\nurl = sftp://u@h/x\nknown_hosts = /\n"
+	    "password_file = /\nack_dir = in/997\n", 13,
+	    "ack_dir must be an absolute remote directory", "ack_dir relative");
+	expect_error("[integration]\nx12_qualifier = Z\n", 10,
+	    "x12_qualifier must be 2 printable", "x12_qualifier not 2 long");
 	expect_error("[output]\nurl = http://plain/\n", 10,
 	    "https://", "plain http refused");
 	expect_error("[watch]\npattern = a,,b\n", 10, "empty item",
