@@ -2,6 +2,8 @@
 #ifndef TD_AGENT_H
 #define TD_AGENT_H
 
+#include <stddef.h>
+
 struct td_conf;
 
 /* Exit codes of `once` (SPEC section 2). */
@@ -21,5 +23,10 @@ int	cmd_check(int, char **);
 int	cmd_once(int, char **);
 int	cmd_try(int, char **);
 int	cmd_status(int, char **);
+int	cmd_run(int, char **);
+
+struct td_ctx;
+/* Poll SFTP source i once and log it: 0, or -1 when it failed. */
+int	cmd_poll_source(struct td_ctx *, size_t i);
 
 #endif

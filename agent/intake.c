@@ -1024,6 +1024,8 @@ intake_process_pending(struct td_ctx *x)
 	for (i = 0; i < n; i++) {
 		if (r == 0 && (r = process_one(x, ids[i])) != 0)
 			paused_or_failed(x, r);
+		else if (r == 0 && x->processed_cb != NULL)
+			x->processed_cb(x, ids[i]);
 		x_free(ids[i]);
 	}
 	x_free(ids);
@@ -1311,6 +1313,8 @@ landing_pass(struct td_ctx *x, int64_t *settle_at)
 			r = 0;
 		else if (r == 0 && tid != NULL)
 			r = process_one(x, tid);
+		if (r == 0 && tid != NULL && x->processed_cb != NULL)
+			x->processed_cb(x, tid);
 		x_free(tid);
 		x_free(cl);
 	}
@@ -1343,6 +1347,7 @@ intake_landing(struct td_ctx *x, int wait)
 			sleep((unsigned)(settle_at - now));
 		}
 	}
+	x->run.settle_at = r == 0 ? settle_at : 0;
 	if (r == 0) {
 		if (x->run.n_unsettled > 0)
 			td_log(TD_LOG_INFO, "files_not_settled", "count=%u "

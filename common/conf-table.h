@@ -39,7 +39,7 @@ X(integration, on_restatement, CT_ENUM, "hold", 0, 0, "hold|forward",	\
   "what to do with a record whose key was delivered with other values") \
 X(integration, log_level, CT_ENUM, "info", 0, 0, "error|warn|info|debug", 0, \
   "least severe level logged")						\
-X(integration, user, CT_STRING, NULL, 0, 0, NULL, CF_UNBUILT,		\
+X(integration, user, CT_STRING, NULL, 0, 0, NULL, 0,			\
   "user to switch to when started as root (unset: stay)")		\
 X(integration, sync_sla, CT_DURATION, "26h", 60, 31536000, NULL,	\
   CF_UNBUILT,								\
@@ -56,7 +56,7 @@ X(source, password_file, CT_PATH, NULL, 0, 0, NULL, CF_SECRETFILE,	\
   "file holding the password for password authentication")		\
 X(source, passphrase_file, CT_PATH, NULL, 0, 0, NULL, CF_SECRETFILE,	\
   "file holding the passphrase of an encrypted identity")		\
-X(source, poll_interval, CT_DURATION, "5m", 1, 604800, NULL, CF_UNBUILT, \
+X(source, poll_interval, CT_DURATION, "5m", 1, 604800, NULL, 0,	\
   "time between listings of the remote directory")			\
 X(source, ready, CT_ENUM, "stable", 0, 0, "stable|marker", 0,		\
   "when a remote file is complete: stable size and mtime, or a marker file") \

@@ -117,6 +117,7 @@ test_every_key(void)
 	    "currency = EUR\n"
 	    "max_reject_ratio = 0.1\n"
 	    "log_level = debug\n"
+	    "user = nobody\n"
 	    "[source \"acme-sftp\"]\n"
 	    "url = sftp://pos@127.0.0.1:2222/out\n"
 	    "pattern = *.csv.gz, *.zip\n"
@@ -128,6 +129,7 @@ test_every_key(void)
 	    "marker_suffix = .ok\n"
 	    "after = move:/archive\n"
 	    "connect_timeout = 5s\n"
+	    "poll_interval = 90s\n"
 	    "[source \"second\"]\n"
 	    "url = sftp://pos@host/x\n"
 	    "known_hosts = %s\n"
@@ -237,6 +239,11 @@ test_every_key(void)
 	    strcmp(l[1], "*.zip") == 0, "source pattern list");
 	is_int(td_conf_src_u64(c, 1, TDK_source_connect_timeout), 30,
 	    "source default connect_timeout 30s");
+	is_int(td_conf_src_u64(c, 0, TDK_source_poll_interval), 90,
+	    "poll_interval 90s");
+	is_int(td_conf_src_u64(c, 1, TDK_source_poll_interval), 300,
+	    "source default poll_interval 5m");
+	is_str(td_conf_str(c, TDK_integration_user), "nobody", "user");
 	is_str(td_conf_map(c, TDK_map_promo_code)->arg, "Promo \"X\"",
 	    "escaped quote in a header name");
 	is_int(td_conf_map(c, TDK_map_retailer_item_id)->colnum, 3,
