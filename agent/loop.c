@@ -57,6 +57,7 @@ struct loop {
 	int		 reload[WK_N];	/* restart on the new config when idle */
 	size_t		 nsrc;
 	int64_t		*poll_at;	/* per source, ms; NEVER: polling */
+	int64_t		*polled_at;	/* per source: when its poll started */
 	int		 want_scan, want_deliver, paused;
 	int64_t		 scan_at;	/* a timed rescan */
 	int64_t		 deliver_at;	/* not before (a backoff) */
@@ -106,7 +107,9 @@ sources_reset(struct loop *l)
 	size_t i, n = td_conf_nsources(l->conf);
 
 	x_free(l->poll_at);
+	x_free(l->polled_at);
 	l->poll_at = xcalloc(n > 0 ? n : 1, sizeof(*l->poll_at));
+	l->polled_at = xcalloc(n > 0 ? n : 1, sizeof(*l->polled_at));
 	for (i = 0; i < n; i++)
 		l->poll_at[i] = now_ms();	/* poll each at start */
 	l->nsrc = n;
@@ -129,6 +132,22 @@ worker_drop(struct worker *w)
 	w->busy = 0;
 }
 
+/*
+ * Source i was polled: the next poll starts poll_interval after this one
+ * started, or now when this one took longer.
+ */
+static void
+poll_next(struct loop *l, uint32_t i)
+{
+	int64_t at;
+
+	if (i >= l->nsrc)
+		return;		/* a source a reload removed */
+	at = l->polled_at[i] + (int64_t)td_conf_src_u64(l->conf, i,
+	    TDK_source_poll_interval) * 1000;
+	l->poll_at[i] = at > now_ms() ? at : now_ms();
+}
+
 /* A worker's job is lost with it: ask again once it is back. */
 static void
 job_lost(struct loop *l, struct worker *w)
@@ -143,9 +162,7 @@ job_lost(struct loop *l, struct worker *w)
 		l->want_deliver = 1;
 		break;
 	case WK_SFTP:
-		if (w->arg < l->nsrc)
-			l->poll_at[w->arg] = now_ms() + td_conf_src_u64(l->conf,
-			    w->arg, TDK_source_poll_interval) * 1000;
+		poll_next(l, w->arg);
 		break;
 	}
 }
@@ -386,10 +403,7 @@ on_reply(struct loop *l, struct worker *w)
 				l->want_scan = 1;	/* the outbox drained */
 			break;
 		case WK_SFTP:
-			if (rep.arg < l->nsrc)
-				l->poll_at[rep.arg] = now + (int64_t)
-				    td_conf_src_u64(l->conf, rep.arg,
-				    TDK_source_poll_interval) * 1000;
+			poll_next(l, rep.arg);
 			break;
 		}
 	}
@@ -464,8 +478,10 @@ schedule(struct loop *l)
 		}
 	}
 	if (pick < l->nsrc && best <= now && w->fd >= 0 && !w->busy &&
-	    worker_send(w, WK_REQ_POLL, (uint32_t)pick) == 0)
+	    worker_send(w, WK_REQ_POLL, (uint32_t)pick) == 0) {
 		l->poll_at[pick] = NEVER;
+		l->polled_at[pick] = now;
+	}
 	else if (pick < l->nsrc && best > now && best < next)
 		next = best;
 	if (l->watchdog_ms > 0) {
@@ -614,6 +630,7 @@ out:
 	if (l.tfd >= 0)
 		close(l.tfd);
 	x_free(l.poll_at);
+	x_free(l.polled_at);
 	td_conf_free(l.conf);
 	return rc;
 }
