@@ -29,6 +29,7 @@
 #include "deliver.h"
 #include "backoff.h"
 #include "sftp.h"
+#include "metrics.h"
 #include "agent.h"
 
 /*
@@ -51,6 +52,9 @@ cmd_poll_source(struct td_ctx *x, size_t i)
 	    st.skipped_seen, st.waiting, st.failed,
 	    (unsigned long long)st.bytes, r == 0 ? "ok" : st.tier1 ?
 	    "tier1" : st.auth_error ? "refused" : "error");
+	if (r == 0)	/* for the time since the last good poll */
+		(void)metrics_source_ok_save(x->st, td_conf_source_name(x->conf,
+		    i), (int64_t)time(NULL));
 	return r != 0 || st.failed > 0 ? -1 : 0;
 }
 

@@ -24,6 +24,7 @@
 #include "store.h"
 #include "ctx.h"
 #include "loop.h"
+#include "metrics.h"
 #include "agent.h"
 
 #define RUN_USAGE	"run [-c FILE] [--foreground]"
@@ -84,6 +85,7 @@ cmd_run(int argc, char **argv)
 	const char *path;
 	struct td_conf *c;
 	struct store *st = NULL;
+	struct metrics *m = NULL;
 	char *pidfile, *err = NULL;
 	int fg = 0, lockfd, rc;
 
@@ -96,7 +98,15 @@ cmd_run(int argc, char **argv)
 	if ((c = td_load_conf_or_report(path)) == NULL)
 		return EXIT_USAGE;
 	signal(SIGPIPE, SIG_IGN);
+	/* [metrics] listen may be a port only root can bind */
+	if (metrics_new(c, &m, &err) != 0) {
+		fprintf(stderr, "tradedrop: %s: %s\n", td_conf_path(c), err);
+		x_free(err);
+		td_conf_free(c);
+		return EXIT_USAGE;
+	}
 	if (run_drop_privileges(c) != 0) {
+		metrics_free(m);
 		td_conf_free(c);
 		return EXIT_USAGE;
 	}
@@ -105,11 +115,13 @@ cmd_run(int argc, char **argv)
 	    != 0) {
 		fprintf(stderr, "tradedrop: %s: %s\n", td_conf_str(c,
 		    TDK_integration_state_dir), strerror(errno));
+		metrics_free(m);
 		td_conf_free(c);
 		return EXIT_INTERNAL;
 	}
 	if ((lockfd = ctx_lock(td_conf_str(c, TDK_integration_state_dir)))
 	    < 0) {
+		metrics_free(m);
 		td_conf_free(c);
 		return EXIT_USAGE;
 	}
@@ -119,6 +131,7 @@ cmd_run(int argc, char **argv)
 		fprintf(stderr, "tradedrop: %s\n", err);
 		x_free(err);
 		close(lockfd);
+		metrics_free(m);
 		td_conf_free(c);
 		return EXIT_INTERNAL;
 	}
@@ -129,6 +142,7 @@ cmd_run(int argc, char **argv)
 			fprintf(stderr, "tradedrop: daemon: %s\n",
 			    strerror(errno));
 			close(lockfd);
+			metrics_free(m);
 			td_conf_free(c);
 			return EXIT_INTERNAL;
 		}
@@ -137,7 +151,7 @@ cmd_run(int argc, char **argv)
 	}
 	pidfile = xasprintf("%s/tradedrop.pid", td_conf_str(c,
 	    TDK_integration_state_dir));
-	rc = loop_run(c, path, lockfd, pidfile);	/* c taken over */
+	rc = loop_run(c, m, path, lockfd, pidfile);	/* c, m taken over */
 	x_free(pidfile);
 	close(lockfd);
 	return rc;

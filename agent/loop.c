@@ -36,6 +36,7 @@
 #include "landing.h"
 #include "deliver.h"
 #include "notify.h"
+#include "metrics.h"
 #include "agent.h"
 #include "worker.h"
 #include "loop.h"
@@ -64,6 +65,8 @@ struct loop {
 	int64_t		 watch_at;	/* re-add the landing watch */
 	int64_t		 watchdog_at;
 	uint64_t	 watchdog_ms;
+	struct metrics	*metrics;
+	int64_t		 tick_at;	/* metrics textfile, sync_sla */
 	int		 stopping;
 	int64_t		 kill_at;
 };
@@ -259,6 +262,7 @@ out:
 	}
 	x_free(errs);
 	notify_reloading();
+	metrics_set_conf(l->metrics, nc);
 	td_conf_free(l->conf);
 	l->conf = nc;
 	td_log_set_level(td_log_level_from_name(td_conf_str(nc,
@@ -352,8 +356,10 @@ on_inotify(struct loop *l)
 					l->watch_at = now_ms() + RETRY_MS;
 				}
 			} else if (ev->len > 0 &&
-			    !td_globs_match(ign, nign, ev->name))
+			    !td_globs_match(ign, nign, ev->name)) {
 				l->want_scan = 1;	/* a full pass */
+				metrics_landed(l->metrics, ev->name);
+			}
 		}
 	}
 }
@@ -369,6 +375,11 @@ on_reply(struct loop *l, struct worker *w)
 		now = now_ms();
 		if (rep.op == WK_REP_PROCESSED) {
 			l->want_deliver = 1;
+			metrics_file_processed(l->metrics, rep.usec);
+			continue;
+		}
+		if (rep.op == WK_REP_DELIVERED) {
+			metrics_delivered(l->metrics, rep.name);
 			continue;
 		}
 		w->crashes = 0;
@@ -392,6 +403,8 @@ on_reply(struct loop *l, struct worker *w)
 				    (unsigned long long)rep.dlq);
 			break;
 		case WK_DELIVER:
+			if (rep.r != 0)
+				metrics_tier1(l->metrics);
 			if (rep.r == DELIVER_WAIT) {
 				l->want_deliver = 1;
 				l->deliver_at = rep.next_ms;
@@ -403,6 +416,8 @@ on_reply(struct loop *l, struct worker *w)
 				l->want_scan = 1;	/* the outbox drained */
 			break;
 		case WK_SFTP:
+			if (rep.r != 0)
+				metrics_tier1(l->metrics);
 			poll_next(l, rep.arg);
 			break;
 		}
@@ -484,6 +499,12 @@ schedule(struct loop *l)
 	}
 	else if (pick < l->nsrc && best > now && best < next)
 		next = best;
+	if (l->tick_at <= now) {
+		l->tick_at = metrics_tick(l->metrics);
+		metrics_serve(l->metrics);	/* its own timeouts */
+	}
+	if (l->tick_at < next)
+		next = l->tick_at;
 	if (l->watchdog_ms > 0) {
 		if (l->watchdog_at <= now) {
 			notify_watchdog();
@@ -534,17 +555,18 @@ setup(struct loop *l)
 }
 
 int
-loop_run(struct td_conf *c, const char *conf_path, int lockfd,
-    const char *pidfile)
+loop_run(struct td_conf *c, struct metrics *m, const char *conf_path,
+    int lockfd, const char *pidfile)
 {
 	struct loop l;
-	struct pollfd pfd[3 + WK_N];
+	struct pollfd pfd[4 + WK_N];
 	uint64_t ticks;
 	int64_t next;
 	int i, n, rc = 0, alive;
 
 	memset(&l, 0, sizeof(l));
 	l.conf = c;
+	l.metrics = m;
 	l.conf_path = conf_path;
 	l.pidfile = pidfile;
 	l.lockfd = lockfd;
@@ -595,6 +617,8 @@ loop_run(struct td_conf *c, const char *conf_path, int lockfd,
 			pfd[n].fd = l.wk[i].fd;	/* -1 is skipped */
 			pfd[n++].events = POLLIN;
 		}
+		pfd[n].fd = metrics_fd(m);
+		pfd[n++].events = POLLIN;
 		if (poll(pfd, (nfds_t)n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -616,7 +640,10 @@ loop_run(struct td_conf *c, const char *conf_path, int lockfd,
 			if (l.wk[i].fd >= 0 && pfd[3 + i].fd == l.wk[i].fd &&
 			    (pfd[3 + i].revents & (POLLIN | POLLHUP | POLLERR)))
 				on_reply(&l, &l.wk[i]);
+		if (pfd[3 + WK_N].revents & POLLIN)
+			metrics_serve(m);
 	}
+	(void)metrics_tick(m);		/* the textfile as we leave it */
 	td_log(TD_LOG_INFO, "run_done", "exit=%d", rc);
 out:
 	for (i = 0; i < WK_N; i++)
@@ -631,6 +658,7 @@ out:
 		close(l.tfd);
 	x_free(l.poll_at);
 	x_free(l.polled_at);
+	metrics_free(m);
 	td_conf_free(l.conf);
 	return rc;
 }

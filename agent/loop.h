@@ -8,14 +8,15 @@
 #define TD_LOOP_H
 
 struct td_conf;
+struct metrics;
 
 /*
- * Run until SIGTERM or SIGINT; c is taken over (a reload replaces it),
- * conf_path is read again on SIGHUP. lockfd holds state_dir's lock.
+ * Run until SIGTERM or SIGINT; c and m are taken over (a reload replaces
+ * c), conf_path is read again on SIGHUP. lockfd holds state_dir's lock.
  * Returns the exit status: 0 after a signal, EXIT_INTERNAL when the
  * loop could not be set up.
  */
-int	loop_run(struct td_conf *c, const char *conf_path, int lockfd,
-	    const char *pidfile);
+int	loop_run(struct td_conf *c, struct metrics *m, const char *conf_path,
+	    int lockfd, const char *pidfile);
 
 #endif

@@ -11,13 +11,18 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "td.h"
 #include "conf.h"
 #include "log.h"
+#include "store.h"
 #include "ctx.h"
 #include "intake.h"
 #include "deliver.h"
@@ -26,6 +31,8 @@
 
 static volatile sig_atomic_t wk_idle = 1, wk_stop;
 static int wk_sock = -1;
+static int64_t wk_mark;		/* intake: when the current file began */
+static int64_t wk_delivered;	/* deliver: seq of the last reported */
 
 const char *
 worker_name(int kind)
@@ -53,17 +60,63 @@ wk_write(const struct wk_rep *rep)
 		;
 }
 
-/* intake: tell the loop at once, so delivery of that file can start */
+static int64_t
+wk_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void
+wk_name(struct wk_rep *rep, const char *name)
+{
+	snprintf(rep->name, sizeof(rep->name), "%s", name != NULL ? name :
+	    "");
+}
+
+/*
+ * intake: tell the loop at once, so delivery of that file can start,
+ * with its name and the time since the previous file was done.
+ */
 static void
 wk_processed(struct td_ctx *x, const char *tid)
 {
 	struct wk_rep rep;
+	sqlite3_stmt *s;
+	int64_t now = wk_usec();
 
-	(void)x;
-	(void)tid;
 	memset(&rep, 0, sizeof(rep));
 	rep.op = WK_REP_PROCESSED;
+	rep.usec = (uint64_t)(now - wk_mark);
+	wk_mark = now;
+	s = store_prepare(x->st, "SELECT name FROM transmissions WHERE id = ?");
+	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		wk_name(&rep, (const char *)sqlite3_column_text(s, 0));
+	sqlite3_reset(s);
 	wk_write(&rep);
+}
+
+/* deliver: name each transmission delivered since the last report */
+static void
+wk_report_delivered(struct td_ctx *x)
+{
+	struct wk_rep rep;
+	sqlite3_stmt *s;
+
+	s = store_prepare(x->st, "SELECT seq, name FROM transmissions WHERE "
+	    "seq > ? AND state = 'delivered' ORDER BY seq");
+	sqlite3_bind_int64(s, 1, wk_delivered);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		memset(&rep, 0, sizeof(rep));
+		rep.op = WK_REP_DELIVERED;
+		wk_delivered = sqlite3_column_int64(s, 0);
+		wk_name(&rep, (const char *)sqlite3_column_text(s, 1));
+		wk_write(&rep);
+	}
+	sqlite3_reset(s);
 }
 
 /* Close every descriptor but the standard ones and those kept. */
@@ -104,6 +157,7 @@ wk_job(int kind, struct td_ctx *x, struct deliverer *d,
 {
 	switch (kind) {
 	case WK_INTAKE:
+		wk_mark = wk_usec();
 		if (intake_process_pending(x) == 0 && !x->run.paused)
 			(void)intake_landing(x, 0);
 		rep->settle_at = x->run.settle_at;
@@ -112,6 +166,7 @@ wk_job(int kind, struct td_ctx *x, struct deliverer *d,
 		break;
 	case WK_DELIVER:
 		rep->r = deliver_step(d, deliver_clock_ms(), &rep->next_ms);
+		wk_report_delivered(x);
 		break;
 	case WK_SFTP:
 		rep->r = req->arg < td_conf_nsources(x->conf) ?
@@ -159,8 +214,11 @@ worker_main(int kind, struct td_conf *c, int sock, pid_t parent)
 		if (intake_recover(&x) != 0)
 			td_log(TD_LOG_ERROR, "recover_failed", "worker=%s",
 			    worker_name(kind));
-	} else if (kind == WK_DELIVER)
+	} else if (kind == WK_DELIVER) {
 		d = deliver_new(&x);
+		(void)store_query_int(x.st, "SELECT coalesce(max(seq), 0) FROM "
+		    "transmissions WHERE state = 'delivered'", 0, &wk_delivered);
+	}
 	for (;;) {
 		wk_idle = 1;
 		if (wk_stop)

@@ -33,6 +33,7 @@ struct td_conf;
 
 #define WK_REP_DONE	1	/* the job is done; the worker is idle */
 #define WK_REP_PROCESSED 2	/* intake: one more transmission processed */
+#define WK_REP_DELIVERED 3	/* deliver: one more transmission delivered */
 
 struct wk_req {
 	int		 op;
@@ -48,6 +49,8 @@ struct wk_rep {
 	unsigned	 received, quarantined, delivered, duplicate;
 	uint64_t	 records, dlq;
 	int		 paused;	/* intake: disk or outbox full */
+	uint64_t	 usec;		/* PROCESSED: the time that file took */
+	char		 name[256];	/* PROCESSED, DELIVERED: its file name */
 };
 
 struct worker {

@@ -41,8 +41,7 @@ X(integration, log_level, CT_ENUM, "info", 0, 0, "error|warn|info|debug", 0, \
   "least severe level logged")						\
 X(integration, user, CT_STRING, NULL, 0, 0, NULL, 0,			\
   "user to switch to when started as root (unset: stay)")		\
-X(integration, sync_sla, CT_DURATION, "26h", 60, 31536000, NULL,	\
-  CF_UNBUILT,								\
+X(integration, sync_sla, CT_DURATION, "26h", 60, 31536000, NULL, 0,	\
   "warn when the oldest undelivered record is older than this")		\
 X(source, url, CT_STRING, NULL, 0, 0, NULL, CF_REQUIRED | CF_URL,	\
   "sftp://USER@HOST[:PORT]/DIR to poll")				\
@@ -175,9 +174,9 @@ X(output, breaker_failures, CT_INT, "5", 1, 1000, NULL, 0,		\
   "consecutive failures that open the circuit breaker")		\
 X(output, breaker_cooldown, CT_DURATION, "60s", 1, 86400, NULL, 0,	\
   "wait before the open breaker lets one probe through")		\
-X(metrics, listen, CT_STRING, NULL, 0, 0, NULL, CF_UNBUILT,		\
+X(metrics, listen, CT_STRING, NULL, 0, 0, NULL, 0,			\
   "ADDRESS:PORT serving Prometheus text at /metrics (unset: off)")	\
-X(metrics, textfile, CT_PATH, NULL, 0, 0, NULL, CF_UNBUILT,		\
+X(metrics, textfile, CT_PATH, NULL, 0, 0, NULL, 0,			\
   "file rewritten with the metrics for node-exporter (unset: off)")
 
 /* Sections in the order they are documented and dumped. */

@@ -58,9 +58,10 @@ run_conf() {
 	} > "$_rc_f"
 }
 run_drop() {
-	{ echo "Store Nbr,Week Ending,UPC,Units,Sales"; _i=1
-	  while [ $_i -le "$3" ]; do
-		echo "$_i,11/28/2026,041000001239,$_i,$_i.50"; _i=$((_i + 1))
+	{ echo "Store Nbr,Week Ending,UPC,Units,Sales"; _rd_i=1
+	  while [ $_rd_i -le "$3" ]; do
+		echo "$_rd_i,11/28/2026,041000001239,$_rd_i,$_rd_i.50"
+		_rd_i=$((_rd_i + 1))
 	  done; } > "$1/../.$2.tmp"
 	mv "$1/../.$2.tmp" "$1/$2"
 }
