@@ -34,6 +34,7 @@
 #include "map.h"
 #include "outbox.h"
 #include "process.h"
+#include "sandbox.h"
 #include "sidecar.h"
 #include "forward.h"
 #include "verify.h"
@@ -813,7 +814,7 @@ process_one(struct td_ctx *x, const char *tid)
 	if ((r = ps_open(&ps)) != 0)
 		goto out;
 	/* encoding = auto may start over, through ps_reset */
-	r = process_file(x->map, x->conf, fd, &po, &sink, &res);
+	r = sandbox_process_file(x->map, x->conf, fd, &po, &sink, &res);
 	if (ps.ob != NULL) {
 		int r2 = outbox_finish(ps.ob, &b, &nb);
 

@@ -8,7 +8,6 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +26,7 @@
 #include "intake.h"
 #include "deliver.h"
 #include "agent.h"
+#include "sandbox.h"
 #include "worker.h"
 
 static volatile sig_atomic_t wk_idle = 1, wk_stop;
@@ -117,38 +117,6 @@ wk_report_delivered(struct td_ctx *x)
 		wk_write(&rep);
 	}
 	sqlite3_reset(s);
-}
-
-/* Close every descriptor but the standard ones and those kept. */
-static void
-wk_close_fds(int keep1, int keep2)
-{
-	DIR *d;
-	struct dirent *de;
-	int fd, dfd, *fds = NULL;
-	size_t n = 0, i;
-	long v;
-	char *end;
-
-	if ((d = opendir("/proc/self/fd")) == NULL)
-		return;
-	dfd = dirfd(d);
-	while ((de = readdir(d)) != NULL) {
-		errno = 0;
-		v = strtol(de->d_name, &end, 10);
-		if (errno != 0 || *end != '\0' || end == de->d_name ||
-		    v < 3 || v > 1 << 20)
-			continue;
-		fd = (int)v;
-		if (fd == dfd || fd == keep1 || fd == keep2)
-			continue;
-		fds = xreallocarray(fds, n + 1, sizeof(*fds));
-		fds[n++] = fd;
-	}
-	closedir(d);
-	for (i = 0; i < n; i++)
-		close(fds[i]);
-	x_free(fds);
 }
 
 static void
@@ -260,7 +228,9 @@ worker_start(struct worker *w, struct td_conf *c, int lockfd)
 		return TD_ERR_IO;
 	}
 	if (pid == 0) {
-		wk_close_fds(sv[1], lockfd);
+		int keep[2] = { sv[1], lockfd };
+
+		sandbox_close_fds(keep, 2);
 		worker_main(w->kind, c, sv[1], parent);
 	}
 	close(sv[1]);
