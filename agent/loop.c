@@ -91,9 +91,10 @@ watch_add(struct loop *l)
 {
 	const char *dir = td_conf_str(l->conf, TDK_integration_landing_dir);
 
+	/* IN_CREATE: a hard link (ln) into landing gives nothing else */
 	l->wd = inotify_add_watch(l->inofd, dir, IN_CLOSE_WRITE |
-	    IN_MOVED_TO | IN_ATTRIB | IN_ONLYDIR | IN_DELETE_SELF |
-	    IN_MOVE_SELF);
+	    IN_MOVED_TO | IN_CREATE | IN_ATTRIB | IN_ONLYDIR |
+	    IN_DELETE_SELF | IN_MOVE_SELF);
 	if (l->wd < 0) {
 		td_log(TD_LOG_ERROR, "watch_failed", "dir=%s error=%s", dir,
 		    strerror(errno));

@@ -57,7 +57,7 @@ struct landed {
 
 struct metrics {
 	const struct td_conf *conf;
-	struct store	*st;		/* read-only, opened on first use */
+	struct store	*st;		/* read-only, while rendering */
 	struct histogram processing, latency;
 	uint64_t	 tier1;
 	struct landed	*landed;
@@ -250,6 +250,18 @@ metrics_tier1(struct metrics *m)
 	m->tier1++;
 }
 
+/*
+ * state.db is opened for one render or tick and closed after it: the
+ * loop forks its workers, and an SQLite connection must not be carried
+ * across a fork (the child's own connection would share its locks).
+ */
+static void
+metrics_store_done(struct metrics *m)
+{
+	store_close(m->st);
+	m->st = NULL;
+}
+
 static struct store *
 metrics_store(struct metrics *m)
 {
@@ -431,6 +443,7 @@ metrics_render(struct metrics *m, struct td_buf *b)
 	    "When the daemon started.");
 	td_buf_printf(b, "tradedrop_start_time_seconds %lld\n",
 	    (long long)m->started);
+	metrics_store_done(m);
 }
 
 #ifdef HAVE_LIBMICROHTTPD
@@ -626,5 +639,6 @@ metrics_tick(struct metrics *m)
 		}
 	} else
 		m->sla_warned = 0;
+	metrics_store_done(m);
 	return deliver_clock_ms() + TICK_MS;
 }
