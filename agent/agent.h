@@ -52,5 +52,10 @@ int	cmd_decide_main(int, char **, const struct cmd_verbs *);
 int	cmd_ctx_open(struct td_ctx *, struct td_conf *);
 /* Who decides (audited): the user behind sudo, or this process's. */
 const char *cmd_decider(void);
+int	cmd_run(int, char **);
+
+struct td_ctx;
+/* Poll SFTP source i once and log it: 0, or -1 when it failed. */
+int	cmd_poll_source(struct td_ctx *, size_t i);
 
 #endif

@@ -29,33 +29,44 @@
 #include "deliver.h"
 #include "backoff.h"
 #include "sftp.h"
+#include "metrics.h"
 #include "agent.h"
 
 /*
- * Fetch what each SFTP source has ready into landing/. A connection
- * failure (Tier 1) or a refused login or host key leaves the source for
- * the next run, and once exits 3; the other sources go on.
+ * Poll SFTP source i once and log what it did. A connection failure
+ * (Tier 1) or a refused login or host key leaves the source for the next
+ * poll; 0 when the poll went well, else -1.
  */
+int
+cmd_poll_source(struct td_ctx *x, size_t i)
+{
+	struct sftp_stats st;
+	int r;
+
+	memset(&st, 0, sizeof(st));
+	r = sftp_poll(x, i, &st);
+	td_log(r == 0 ? TD_LOG_INFO : TD_LOG_WARN, "source_polled",
+	    "source=%s listed=%u fetched=%u already=%u waiting=%u "
+	    "failed=%u bytes=%llu result=%s",
+	    td_conf_source_name(x->conf, i), st.listed, st.fetched,
+	    st.skipped_seen, st.waiting, st.failed,
+	    (unsigned long long)st.bytes, r == 0 ? "ok" : st.tier1 ?
+	    "tier1" : st.auth_error ? "refused" : "error");
+	if (r == 0)	/* for the time since the last good poll */
+		(void)metrics_source_ok_save(x->st, td_conf_source_name(x->conf,
+		    i), (int64_t)time(NULL));
+	return r != 0 || st.failed > 0 ? -1 : 0;
+}
+
+/* Fetch what each SFTP source has ready; once exits 3 when one fails. */
 static void
 poll_sources(struct td_ctx *x)
 {
-	struct sftp_stats st;
 	size_t i;
-	int r;
 
-	for (i = 0; i < td_conf_nsources(x->conf); i++) {
-		memset(&st, 0, sizeof(st));
-		r = sftp_poll(x, i, &st);
-		td_log(r == 0 ? TD_LOG_INFO : TD_LOG_WARN, "source_polled",
-		    "source=%s listed=%u fetched=%u already=%u waiting=%u "
-		    "failed=%u bytes=%llu result=%s",
-		    td_conf_source_name(x->conf, i), st.listed, st.fetched,
-		    st.skipped_seen, st.waiting, st.failed,
-		    (unsigned long long)st.bytes, r == 0 ? "ok" : st.tier1 ?
-		    "tier1" : st.auth_error ? "refused" : "error");
-		if (r != 0 || st.failed > 0)
+	for (i = 0; i < td_conf_nsources(x->conf); i++)
+		if (cmd_poll_source(x, i) != 0)
 			x->run.undelivered = 1;
-	}
 }
 
 /*

@@ -28,6 +28,7 @@
 #include "deliver.h"
 #include "backoff.h"
 #include "sftp.h"
+#include "metrics.h"
 #include "agent.h"
 
 /*
@@ -46,16 +47,6 @@ source_status(struct store *st, const char *name, struct backoff *b)
 
 static int q1_failed;	/* a status query failed: status exits 1 */
 
-static int64_t
-q1(struct store *st, const char *sql)
-{
-	int64_t v;
-
-	if (store_query_int(st, sql, 0, &v) != 0)
-		q1_failed = 1;
-	return v;
-}
-
 int
 cmd_status(int argc, char **argv)
 {
@@ -68,13 +59,12 @@ cmd_status(int argc, char **argv)
 	struct store *st = NULL;
 	char *err = NULL, *dbp;
 	int json = 0;
-	struct backoff brk, sb;
-	unsigned bfail = 0;
+	struct backoff sb;
+	struct metrics_state ms;
 	const char *bstate;
 	size_t i;
-	int64_t t_recv, t_parsed, t_deliv, t_quar, t_dup, r_in, r_deliv,
-	    r_dlq, r_pending, ob_batches, ob_bytes, oldest, now, r_held,
-	    r_rdup, r_quar, r_sum;
+	int64_t now, lag, ok_at;
+	uint64_t sla;
 
 	if (cmd_conf_opt(argc, argv, "status [-c FILE] [--json]", &path,
 	    longopts, &json) != 0 || optind != argc) {
@@ -95,49 +85,13 @@ cmd_status(int argc, char **argv)
 		return 1;
 	}
 	x_free(dbp);
-	t_recv = t_parsed = t_deliv = t_quar = t_dup = r_in = r_deliv = 0;
-	r_dlq = r_pending = ob_batches = ob_bytes = r_held = r_rdup = r_quar = r_sum = 0;
-	oldest = -1;
 	now = (int64_t)time(NULL);
-	memset(&brk, 0, sizeof(brk));
-	if (st != NULL) {
-		t_recv = q1(st, "SELECT count(*) FROM transmissions WHERE "
-		    "state = 'received'");
-		t_parsed = q1(st, "SELECT count(*) FROM transmissions WHERE "
-		    "state = 'parsed'");
-		t_deliv = q1(st, "SELECT count(*) FROM transmissions WHERE "
-		    "state = 'delivered'");
-		t_quar = q1(st, "SELECT count(*) FROM transmissions WHERE "
-		    "state = 'quarantined'");
-		t_dup = q1(st, "SELECT count(*) FROM duplicate_drops");
-		r_in = q1(st, "SELECT total(records_in) FROM transmissions "
-		    "WHERE state IN ('parsed', 'delivered', 'quarantined')");
-		r_quar = q1(st, "SELECT total(records_in - dlq) FROM "
-		    "transmissions WHERE state = 'quarantined'");
-		r_sum = q1(st, "SELECT total(summed) FROM transmissions "
-		    "WHERE state IN ('parsed', 'delivered')");
-		r_deliv = q1(st, "SELECT total(delivered) FROM transmissions "
-		    "WHERE state = 'delivered'");
-		r_pending = q1(st, "SELECT total(delivered) FROM "
-		    "transmissions WHERE state = 'parsed'");
-		r_dlq = q1(st, "SELECT total(dlq) FROM transmissions WHERE "
-		    "state IN ('parsed', 'delivered', 'quarantined')");
-		r_held = q1(st, "SELECT total(held) FROM transmissions WHERE "
-		    "state IN ('parsed', 'delivered')");
-		r_rdup = q1(st, "SELECT total(duplicate) FROM transmissions "
-		    "WHERE state IN ('parsed', 'delivered')");
-		ob_batches = q1(st, "SELECT count(*) FROM batches WHERE "
-		    "state = 'pending'");
-		ob_bytes = q1(st, "SELECT total(bytes) FROM batches WHERE "
-		    "state = 'pending'");
-		if (store_query_int(st, "SELECT min(received_at) FROM "
-		    "transmissions WHERE state IN ('received', 'parsed')", -1,
-		    &oldest) != 0)
-			q1_failed = 1;
-		if (backoff_load(st, BACKOFF_OUTPUT, &brk) == 0)
-			bfail = brk.failures;
-	}
-	bstate = backoff_state_name(backoff_state(&brk, now));
+	/* the same numbers as the daemon's metrics */
+	if (metrics_state_read(st, now, &ms) != 0)
+		q1_failed = 1;
+	lag = ms.oldest >= 0 && now > ms.oldest ? now - ms.oldest : 0;
+	sla = td_conf_u64(c, TDK_integration_sync_sla);
+	bstate = backoff_state_name(ms.breaker_state);
 	if (json) {
 		printf("{\"integration\":");
 		{
@@ -157,18 +111,22 @@ cmd_status(int argc, char **argv)
 		    "\"quarantined\":%lld,\"summed\":%lld},"
 		    "\"outbox\":{\"batches\":%lld,"
 		    "\"bytes\":%lld},\"oldest_pending_age_seconds\":",
-		    (long long)t_recv, (long long)t_parsed, (long long)t_deliv,
-		    (long long)t_quar, (long long)t_dup,
-		    (long long)r_in, (long long)r_deliv, (long long)r_pending,
-		    (long long)r_dlq, (long long)r_held, (long long)r_rdup,
-		    (long long)r_quar, (long long)r_sum, (long long)ob_batches,
-		    (long long)ob_bytes);
-		if (oldest >= 0)
-			printf("%lld", (long long)(now - oldest));
+		    (long long)ms.t_received, (long long)ms.t_parsed,
+		    (long long)ms.t_delivered, (long long)ms.t_quarantined,
+		    (long long)ms.t_duplicate, (long long)ms.r_in,
+		    (long long)ms.r_delivered, (long long)ms.r_pending,
+		    (long long)ms.r_dlq, (long long)ms.r_held,
+		    (long long)ms.r_duplicate, (long long)ms.r_quarantined,
+		    (long long)ms.r_summed, (long long)ms.ob_batches,
+		    (long long)ms.ob_bytes);
+		if (ms.oldest >= 0)
+			printf("%lld", (long long)(now - ms.oldest));
 		else
 			printf("null");
+		printf(",\"sync_lag_seconds\":%lld,\"sync_sla_seconds\":%llu",
+		    (long long)lag, (unsigned long long)sla);
 		printf(",\"breaker\":{\"state\":\"%s\",\"failures\":%u},"
-		    "\"sources\":[", bstate, bfail);
+		    "\"sources\":[", bstate, ms.breaker_failures);
 		for (i = 0; i < td_conf_nsources(c); i++) {
 			source_status(st, td_conf_source_name(c, i), &sb);
 			printf("%s{\"name\":\"%s\",\"last_poll\":", i ? "," : "",
@@ -180,8 +138,15 @@ cmd_status(int argc, char **argv)
 			else
 				printf("null,\"result\":null,\"fetched\":0");
 			printf(",\"breaker\":{\"state\":\"%s\",\"failures\":"
-			    "%u}}", backoff_state_name(backoff_state(&sb, now)),
+			    "%u}", backoff_state_name(backoff_state(&sb, now)),
 			    sb.failures);
+			ok_at = metrics_source_ok_at(st,
+			    td_conf_source_name(c, i));
+			if (ok_at > 0)
+				printf(",\"last_good_poll\":%lld}",
+				    (long long)ok_at);
+			else
+				printf(",\"last_good_poll\":null}");
 		}
 		printf("]}\n");
 	} else {
@@ -189,25 +154,30 @@ cmd_status(int argc, char **argv)
 		    td_conf_str(c, TDK_integration_name), sd);
 		printf("transmissions: %lld delivered, %lld pending delivery, "
 		    "%lld being processed, %lld quarantined, %lld duplicate "
-		    "drop%s\n", (long long)t_deliv, (long long)t_parsed,
-		    (long long)t_recv, (long long)t_quar, (long long)t_dup,
-		    t_dup == 1 ? "" : "s");
+		    "drop%s\n", (long long)ms.t_delivered,
+		    (long long)ms.t_parsed, (long long)ms.t_received,
+		    (long long)ms.t_quarantined, (long long)ms.t_duplicate,
+		    ms.t_duplicate == 1 ? "" : "s");
 		printf("records: %lld in, %lld delivered, %lld pending, "
 		    "%lld dead-lettered, %lld held, %lld duplicate, %lld "
-		    "quarantined, %lld summed\n", (long long)r_in,
-		    (long long)r_deliv, (long long)r_pending, (long long)r_dlq,
-		    (long long)r_held, (long long)r_rdup, (long long)r_quar,
-		    (long long)r_sum);
+		    "quarantined, %lld summed\n", (long long)ms.r_in,
+		    (long long)ms.r_delivered, (long long)ms.r_pending,
+		    (long long)ms.r_dlq, (long long)ms.r_held,
+		    (long long)ms.r_duplicate, (long long)ms.r_quarantined,
+		    (long long)ms.r_summed);
 		printf("outbox: %lld batch%s, %lld bytes\n",
-		    (long long)ob_batches, ob_batches == 1 ? "" : "es",
-		    (long long)ob_bytes);
-		if (oldest >= 0)
-			printf("oldest pending: %llds\n",
-			    (long long)(now - oldest));
+		    (long long)ms.ob_batches, ms.ob_batches == 1 ? "" : "es",
+		    (long long)ms.ob_bytes);
+		if (ms.oldest >= 0)
+			printf("ms.oldest pending: %llds\n",
+			    (long long)(now - ms.oldest));
 		else
-			printf("oldest pending: none\n");
+			printf("ms.oldest pending: none\n");
+		printf("sync lag: %llds (sync_sla %llus)%s\n", (long long)lag,
+		    (unsigned long long)sla, lag > (int64_t)sla ?
+		    ", past sync_sla" : "");
 		printf("delivery breaker: %s (%u consecutive failure%s)\n",
-		    bstate, bfail, bfail == 1 ? "" : "s");
+		    bstate, ms.breaker_failures, ms.breaker_failures == 1 ? "" : "s");
 		for (i = 0; i < td_conf_nsources(c); i++) {
 			source_status(st, td_conf_source_name(c, i), &sb);
 			if (sb.last_at > 0)
@@ -223,6 +193,13 @@ cmd_status(int argc, char **argv)
 				printf("; breaker %s (%u consecutive failure%s)",
 				    backoff_state_name(backoff_state(&sb, now)),
 				    sb.failures, sb.failures == 1 ? "" : "s");
+			ok_at = metrics_source_ok_at(st,
+			    td_conf_source_name(c, i));
+			if (sb.last_at > 0 && ok_at > 0 && ok_at != sb.last_at)
+				printf("; last good poll %llds ago",
+				    (long long)(now - ok_at));
+			else if (sb.last_at > 0 && ok_at == 0)
+				printf("; no good poll yet");
 			printf("\n");
 		}
 	}

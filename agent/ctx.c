@@ -137,6 +137,29 @@ config_audit(struct td_ctx *x)
 	return r;
 }
 
+/*
+ * Take the lock of state_dir (state_dir/lock, flock): one process works on
+ * an integration at a time. Returns the descriptor, or -1 (printed).
+ */
+int
+ctx_lock(const char *state_dir)
+{
+	char *p = xasprintf("%s/lock", state_dir);
+	int fd;
+
+	fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		fprintf(stderr, "tradedrop: %s: %s\n", p, errno == EWOULDBLOCK ?
+		    "another tradedrop is working on this state_dir" :
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	x_free(p);
+	return fd;
+}
+
 int
 ctx_open(struct td_ctx *x, struct td_conf *c, int flags)
 {
@@ -175,16 +198,8 @@ ctx_open(struct td_ctx *x, struct td_conf *c, int flags)
 			return TD_ERR_IO;
 		}
 	}
-	p = xasprintf("%s/lock", x->state_dir);
-	x->lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-	if (x->lockfd < 0 || flock(x->lockfd, LOCK_EX | LOCK_NB) != 0) {
-		fprintf(stderr, "tradedrop: %s: %s\n", p, errno == EWOULDBLOCK ?
-		    "another tradedrop is working on this state_dir" :
-		    strerror(errno));
-		x_free(p);
+	if (!(flags & CTX_NOLOCK) && (x->lockfd = ctx_lock(x->state_dir)) < 0)
 		return TD_ERR_EXISTS;
-	}
-	x_free(p);
 	if (store_open(x->state_dir, 0, &x->st, &err) != 0) {
 		fprintf(stderr, "tradedrop: %s\n", err);
 		x_free(err);

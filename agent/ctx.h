@@ -36,6 +36,7 @@ struct td_run {
 	char		**refused;	/* landing entries refused: logged once */
 	size_t		 nrefused;
 	int		 paused;	/* disk or outbox full: take nothing new */
+	int64_t		 settle_at;	/* a landing file settles then (0: none) */
 	int		 failed;	/* internal error seen */
 	int		 undelivered;
 };
@@ -64,15 +65,20 @@ struct td_ctx {
 	uid_t		*owners;	/* [watch] owner, resolved */
 	size_t		 nowners;
 	struct td_run	 run;
+	/* the daemon's intake worker: told of each transmission processed */
+	void		(*processed_cb)(struct td_ctx *, const char *tid);
 };
 
 /* ctx_open flags */
 #define CTX_MAPPER	0x1	/* load the [map] */
 #define CTX_REINIT	0x2	/* accept an empty state.db beside an archive */
+#define CTX_NOLOCK	0x4	/* the daemon's worker: its parent holds the lock */
 
 /* Open state (dirs, state.db, audit log, mapper). Prints errors. */
 int	ctx_open(struct td_ctx *, struct td_conf *, int flags);
 void	ctx_close(struct td_ctx *);
+/* Lock state_dir: the descriptor, or -1 when another process has it. */
+int	ctx_lock(const char *state_dir);
 
 /* Forget what the last run did. */
 void	ctx_run_reset(struct td_ctx *);

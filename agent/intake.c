@@ -34,6 +34,7 @@
 #include "map.h"
 #include "outbox.h"
 #include "process.h"
+#include "sandbox.h"
 #include "sidecar.h"
 #include "forward.h"
 #include "ack.h"
@@ -1215,7 +1216,7 @@ process_one(struct td_ctx *x, const char *tid)
 	if ((r = ps_open(&ps)) != 0 || (r = ledger_open(x, &ps.ledger)) != 0)
 		goto out;
 	/* encoding = auto may start over, through ps_reset */
-	r = process_file(x->map, x->conf, fd, &po, &sink, &res);
+	r = sandbox_process_file(x->map, x->conf, fd, &po, &sink, &res);
 	if (ledger_end(ps.ledger) != 0 && r == 0)
 		r = TD_ERR_STATE;
 	if (ps.ob != NULL) {
@@ -1457,6 +1458,8 @@ intake_process_pending(struct td_ctx *x)
 	for (i = 0; i < n; i++) {
 		if (r == 0 && (r = process_one(x, ids[i])) != 0)
 			paused_or_failed(x, r);
+		else if (r == 0 && x->processed_cb != NULL)
+			x->processed_cb(x, ids[i]);
 		x_free(ids[i]);
 	}
 	x_free(ids);
@@ -1744,6 +1747,8 @@ landing_pass(struct td_ctx *x, int64_t *settle_at)
 			r = 0;
 		else if (r == 0 && tid != NULL)
 			r = process_one(x, tid);
+		if (r == 0 && tid != NULL && x->processed_cb != NULL)
+			x->processed_cb(x, tid);
 		x_free(tid);
 		x_free(cl);
 	}
@@ -1776,6 +1781,7 @@ intake_landing(struct td_ctx *x, int wait)
 			sleep((unsigned)(settle_at - now));
 		}
 	}
+	x->run.settle_at = r == 0 ? settle_at : 0;
 	if (r == 0) {
 		if (x->run.n_unsettled > 0)
 			td_log(TD_LOG_INFO, "files_not_settled", "count=%u "

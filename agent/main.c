@@ -29,6 +29,8 @@ static const struct command {
 } commands[] = {
 	{ "check", cmd_check, "check [-c FILE] [--dump] [--connect]",
 	    "validate the configuration; --dump prints it, secrets redacted" },
+	{ "run", cmd_run, "run [-c FILE] [--foreground]",
+	    "the daemon: watch, poll, process, deliver until SIGTERM" },
 	{ "once", cmd_once, "once [-c FILE] [--reinitialise]",
 	    "process everything in landing/, deliver, exit" },
 	{ "try", cmd_try, "try [-c FILE] [--first N] FILE...",

@@ -38,14 +38,13 @@ X(integration, on_restatement, CT_ENUM, "hold", 0, 0, "hold|forward",	0, \
   "what to do with a record whose key was delivered with other values") \
 X(integration, log_level, CT_ENUM, "info", 0, 0, "error|warn|info|debug", 0, \
   "least severe level logged")						\
-X(integration, user, CT_STRING, NULL, 0, 0, NULL, CF_UNBUILT,		\
+X(integration, user, CT_STRING, NULL, 0, 0, NULL, 0,			\
   "user to switch to when started as root (unset: stay)")		\
 X(integration, x12_id, CT_STRING, NULL, 0, 0, NULL, 0,		\
   "our interchange id (ISA06) in the 997s we send; unset: the drop's ISA08") \
 X(integration, x12_qualifier, CT_STRING, NULL, 0, 0, NULL, 0,		\
   "qualifier (ISA05) of x12_id, e.g. ZZ or 01; unset: the drop's ISA07") \
-X(integration, sync_sla, CT_DURATION, "26h", 60, 31536000, NULL,	\
-  CF_UNBUILT,								\
+X(integration, sync_sla, CT_DURATION, "26h", 60, 31536000, NULL, 0,	\
   "warn when the oldest undelivered record is older than this")		\
 X(source, url, CT_STRING, NULL, 0, 0, NULL, CF_REQUIRED | CF_URL,	\
   "sftp://USER@HOST[:PORT]/DIR to poll")				\
@@ -59,7 +58,7 @@ X(source, password_file, CT_PATH, NULL, 0, 0, NULL, CF_SECRETFILE,	\
   "file holding the password for password authentication")		\
 X(source, passphrase_file, CT_PATH, NULL, 0, 0, NULL, CF_SECRETFILE,	\
   "file holding the passphrase of an encrypted identity")		\
-X(source, poll_interval, CT_DURATION, "5m", 1, 604800, NULL, CF_UNBUILT, \
+X(source, poll_interval, CT_DURATION, "5m", 1, 604800, NULL, 0,	\
   "time between listings of the remote directory")			\
 X(source, ready, CT_ENUM, "stable", 0, 0, "stable|marker", 0,		\
   "when a remote file is complete: stable size and mtime, or a marker file") \
@@ -182,9 +181,9 @@ X(output, breaker_failures, CT_INT, "5", 1, 1000, NULL, 0,		\
   "consecutive failures that open the circuit breaker")		\
 X(output, breaker_cooldown, CT_DURATION, "60s", 1, 86400, NULL, 0,	\
   "wait before the open breaker lets one probe through")		\
-X(metrics, listen, CT_STRING, NULL, 0, 0, NULL, CF_UNBUILT,		\
+X(metrics, listen, CT_STRING, NULL, 0, 0, NULL, 0,			\
   "ADDRESS:PORT serving Prometheus text at /metrics (unset: off)")	\
-X(metrics, textfile, CT_PATH, NULL, 0, 0, NULL, CF_UNBUILT,		\
+X(metrics, textfile, CT_PATH, NULL, 0, 0, NULL, 0,			\
   "file rewritten with the metrics for node-exporter (unset: off)")
 
 /* Sections in the order they are documented and dumped. */

@@ -8,6 +8,8 @@
 #   H     tradedrop once -c bench-h.conf      data.csv.gz  (to https://)
 #   H-zstd tradedrop once -c bench-hz.conf    data.csv.gz  (to https://, zstd)
 #   C     tradedrop once -c bench-c.conf      data.x12     (X12 852, SDQ)
+#   E     tradedrop run -c bench-h.conf      data.csv.gz dropped in (https)
+#   D     tradedrop run, small files           a burst, then 10 files/s
 #   ref1  gzip -dc data.csv.gz | iconv -f WINDOWS-1252 -t UTF-8 | sha256sum
 #   ref2  mlr --icsv --ojsonl cat data.csv    (Debian package miller)
 #   ref3  zstd -dc data.csv.zst | iconv -f WINDOWS-1252 -t UTF-8 | sha256sum
@@ -46,6 +48,19 @@
 # file://.  Its MB/s are of the X12 text; it is held to 100 MB/s, and its
 # time and records per second are printed beside A's.
 #
+# E and D run the daemon.  E is H under `tradedrop run`: the daemon is
+# started (not timed) on bench-h.conf, data.csv.gz is renamed into its
+# landing directory, and the time until the peer has the manifest is
+# held to E time / A time <= 1.15.  D drops small files (one row each)
+# into a running daemon with a file:// output: first BENCH_D_FILES
+# (default 10000) renamed in at once, the time until all are delivered
+# held to < 30 s; then a new daemon and 10 files a second for
+# BENCH_D_SECONDS (default 30; 600 for the ten-minute memory check),
+# the median drop-to-delivered latency (from the daemon's own histogram,
+# [metrics] textfile: the upper bound of the bucket that holds it) held
+# to < 50 ms, and the resident memory of the daemon's processes printed
+# at the start and the end of those drops.
+#
 # The runs are interleaved (A, H, ref1, B, ref3, ref2, A2, H-zstd, A,
 # ...); before each one the inputs are read once to warm the page cache,
 # the same for all.  The medians are printed with the ratios to the
@@ -63,6 +78,8 @@
 #                work directory (not BENCH_DIR) is removed at the end
 #   top_builddir the build tree (default: the current directory)
 #   top_srcdir   the source tree (default: two levels above this script)
+#   BENCH_D_FILES   case D: files of the burst (default 10000)
+#   BENCH_D_SECONDS case D: seconds of 10 files/s (default 30)
 #   CC           compiler for the generator (default cc)
 #   TRADEDROP    the binary (default $top_builddir/agent/tradedrop)
 set -u
@@ -325,7 +342,7 @@ fi
 run_td() {
 	rm -rf "$W/run"
 	mkdir -p "$W/run/state/landing" "$W/run/out" || exit 1
-	# a copy: landing refuses a file with a second hard link
+	# a copy: landing refuses a file with a second name (a hard link)
 	cp "$W/$2" "$W/run/state/landing/$2" || exit 1
 	conf=$W/bench.conf
 	[ "$1" = c ] && conf=$W/bench-c.conf
@@ -754,6 +771,131 @@ if [ -n "$WARNINGS" ]; then
 	echo
 	echo "WARNING: the checks of tradedrop failed for case(s)$WARNINGS" \
 	    "(see above): their figures are not trustworthy"
+fi
+
+# ---------------------------------------------------------- daemon: E, D
+# td_run CONF LOG: start `tradedrop run --foreground`; TD_PID
+td_run() {
+	"$TRADEDROP" run --foreground -c "$1" 2> "$2" &
+	TD_PID=$!
+	_tn=0
+	until grep -q 'event=run_start' "$2" 2> /dev/null; do
+		alive "$TD_PID" && [ "$_tn" -lt 200 ] || return 1
+		sleep 0.05
+		_tn=$((_tn + 1))
+	done
+}
+td_stop() {
+	kill -TERM "$TD_PID" 2> /dev/null
+	wait "$TD_PID" 2> /dev/null
+}
+now() { date +%s.%N; }
+# rss PID: kB resident of the daemon and its children
+rss() {
+	for _p in "$1" $(pgrep -P "$1"); do
+		awk '/^VmRSS:/ { print $2 }' "/proc/$_p/status" 2> /dev/null
+	done | awk '{ s += $1 } END { print s + 0 }'
+}
+echo
+if [ "$HAVE_HTTPS" -eq 1 ]; then
+	: > "$W/e.sec"
+	i=1
+	while [ $i -le "$RUNS" ]; do
+		rm -rf "$W/run"
+		mkdir -p "$W/run/state/landing" "$W/run/out"
+		peer_start "$W/peer" || break
+		sed "s|@PORT@|$PEER_PORT|" "$W/bench-h.conf" > "$W/run/e.conf"
+		printf '[watch]\nsettle = 0\n' >> "$W/run/e.conf"
+		cp "$W/data.csv.gz" "$W/run/data.csv.gz"
+		warm
+		td_run "$W/run/e.conf" "$W/e.log" || { echo "E: run did not start"; break; }
+		t0=$(now)
+		mv "$W/run/data.csv.gz" "$W/run/state/landing/data.csv.gz"
+		until grep -q '/transmissions' "$W/peer/requests.ndjson" 2> /dev/null; do
+			alive "$TD_PID" || break
+			sleep 0.02
+		done
+		t1=$(now)
+		td_stop
+		peer_stop
+		awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", b - a }' >> "$W/e.sec"
+		i=$((i + 1))
+	done
+	E_SEC=$(median < "$W/e.sec")
+	printf '%-50s %8s %8s  %s\n' "E: run, https (mTLS) time / A (file://) time" \
+	    "$(ratio "$E_SEC" "$A_SEC")" "<= 1.15" "($E_SEC s against $A_SEC s)"
+fi
+
+D_FILES=${BENCH_D_FILES:-10000}
+D_SECONDS=${BENCH_D_SECONDS:-30}
+D=$W/d
+mkdir -p "$D/src" "$D/steady" "$D/state/landing"
+cat > "$D/d.conf" <<CONF
+[integration]
+name = bench_d
+state_dir = $D/state
+[watch]
+settle = 0
+[parse]
+delimiter = ,
+[map]
+txn_date = column "Date" date "%Y-%m-%d"
+gtin = column "UPC" gtin
+quantity = column "Units" decimal
+store_id = column "Store"
+[output]
+url = file://$D/out
+[metrics]
+textfile = $D/metrics.prom
+CONF
+i=1
+while [ $i -le "$D_FILES" ]; do
+	printf 'Store,UPC,Date,Units\n%d,041000001239,2026-11-28,1\n' $i > "$D/src/b$i.csv"
+	i=$((i + 1))
+done
+if td_run "$D/d.conf" "$D/burst.log"; then
+	t0=$(now)
+	find "$D/src" -name '*.csv' -exec mv -t "$D/state/landing" {} +
+	until [ "$(ls "$D/out" 2> /dev/null | wc -l)" -ge "$D_FILES" ]; do
+		alive "$TD_PID" || break
+		sleep 0.2
+	done
+	t1=$(now)
+	td_stop
+	D_BURST=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+	printf '%-50s %8s %8s  %s\n' "D: $D_FILES small files dropped at once, s" \
+	    "$D_BURST" "< 30" "($(awk -v n="$D_FILES" -v s="$D_BURST" 'BEGIN { printf "%.0f", n / s }') files/s)"
+fi
+n=$((D_SECONDS * 10))
+i=1
+while [ $i -le $n ]; do
+	printf 'Store,UPC,Date,Units\n%d,041000001239,2026-11-27,2\n' $i > "$D/steady/s$i.csv"
+	i=$((i + 1))
+done
+if td_run "$D/d.conf" "$D/steady.log"; then
+	sleep 1
+	rss0=$(rss "$TD_PID")
+	i=1
+	while [ $i -le $n ]; do
+		mv "$D/steady/s$i.csv" "$D/state/landing/"
+		sleep 0.1
+		i=$((i + 1))
+	done
+	sleep 2
+	rss1=$(rss "$TD_PID")
+	td_stop
+	med=$(awk '/^tradedrop_drop_to_delivered_seconds_bucket/ {
+		split($1, a, "\""); le[++k] = a[2]; c[k] = $2 }
+	    /^tradedrop_drop_to_delivered_seconds_count/ { n = $2 }
+	    END { for (i = 1; i <= k; i++) if (c[i] >= n / 2) {
+		printf "%g", le[i] * 1000; exit } }' "$D/metrics.prom")
+	mean=$(awk '/^tradedrop_drop_to_delivered_seconds_sum/ { s = $2 }
+	    /^tradedrop_drop_to_delivered_seconds_count/ { n = $2 }
+	    END { if (n) printf "%.0f", s / n * 1000 }' "$D/metrics.prom")
+	printf '%-50s %8s %8s  %s\n' "D: 10 files/s, median drop-to-delivered, ms" \
+	    "<=$med" "< 50" "(mean $mean ms, $n files)"
+	printf '%-50s %8s %8s  %s\n' "D: daemon RSS at start / end of drops, KiB" \
+	    "$rss0" "-" "$rss1 at the end (${D_SECONDS} s of drops)"
 fi
 
 failed "$W/r1.rc" && status=1

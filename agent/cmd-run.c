@@ -1,0 +1,158 @@
+/*
+ * cmd-run.c - the `run` command: the daemon. Load the configuration,
+ * switch to `user` when started as root, lock state_dir, detach unless
+ * --foreground, and hand over to the event loop (loop.c).
+ */
+#include "config.h"
+
+#include <sys/types.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "td.h"
+#include "conf.h"
+#include "fsutil.h"
+#include "log.h"
+#include "store.h"
+#include "ctx.h"
+#include "loop.h"
+#include "metrics.h"
+#include "agent.h"
+
+#define RUN_USAGE	"run [-c FILE] [--foreground]"
+
+/*
+ * Started as root with `user` set: take that user's uid, gid and
+ * supplementary groups, for good (real, effective and saved), before
+ * anything reads input. Fails when root could be regained.
+ */
+static int
+run_drop_privileges(const struct td_conf *c)
+{
+	const char *user = td_conf_str(c, TDK_integration_user);
+	struct passwd *pw;
+
+	if (user == NULL || *user == '\0') {
+		if (geteuid() == 0)
+			td_log(TD_LOG_WARN, "running_as_root", "hint=%s",
+			    "set user = in [integration] to drop privileges");
+		return TD_OK;
+	}
+	if (geteuid() != 0) {
+		td_log(TD_LOG_INFO, "privileges_kept", "user=%s reason=%s",
+		    user, "not started as root");
+		return TD_OK;
+	}
+	errno = 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		fprintf(stderr, "tradedrop: %s: user = %s: %s\n",
+		    td_conf_path(c), user, errno != 0 ? strerror(errno) :
+		    "no such user");
+		return TD_ERR_INVAL;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) != 0 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0) {
+		fprintf(stderr, "tradedrop: cannot switch to user %s: %s\n",
+		    user, strerror(errno));
+		return TD_ERR_IO;
+	}
+	if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+		fprintf(stderr, "tradedrop: switched to user %s, but root "
+		    "could be regained\n", user);
+		return TD_ERR_INTERNAL;
+	}
+	td_log(TD_LOG_INFO, "privileges_dropped", "user=%s uid=%lu gid=%lu",
+	    user, (unsigned long)pw->pw_uid, (unsigned long)pw->pw_gid);
+	return TD_OK;
+}
+
+int
+cmd_run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "foreground", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *path;
+	struct td_conf *c;
+	struct store *st = NULL;
+	struct metrics *m = NULL;
+	char *pidfile, *err = NULL;
+	int fg = 0, lockfd, rc;
+
+	if (cmd_conf_opt(argc, argv, RUN_USAGE, &path, longopts, &fg) != 0 ||
+	    optind != argc) {
+		if (optind != argc)
+			fprintf(stderr, "usage: tradedrop " RUN_USAGE "\n");
+		return EXIT_USAGE;
+	}
+	if ((c = td_load_conf_or_report(path)) == NULL)
+		return EXIT_USAGE;
+	signal(SIGPIPE, SIG_IGN);
+	/* [metrics] listen may be a port only root can bind */
+	if (metrics_new(c, &m, &err) != 0) {
+		fprintf(stderr, "tradedrop: %s: %s\n", td_conf_path(c), err);
+		x_free(err);
+		td_conf_free(c);
+		return EXIT_USAGE;
+	}
+	if (run_drop_privileges(c) != 0) {
+		metrics_free(m);
+		td_conf_free(c);
+		return EXIT_USAGE;
+	}
+	if (td_mkdirs(td_conf_str(c, TDK_integration_state_dir), 0750) != 0 ||
+	    td_mkdirs(td_conf_str(c, TDK_integration_landing_dir), 0750)
+	    != 0) {
+		fprintf(stderr, "tradedrop: %s: %s\n", td_conf_str(c,
+		    TDK_integration_state_dir), strerror(errno));
+		metrics_free(m);
+		td_conf_free(c);
+		return EXIT_INTERNAL;
+	}
+	if ((lockfd = ctx_lock(td_conf_str(c, TDK_integration_state_dir)))
+	    < 0) {
+		metrics_free(m);
+		td_conf_free(c);
+		return EXIT_USAGE;
+	}
+	/* state.db made or migrated once, before the workers open it */
+	if (store_open(td_conf_str(c, TDK_integration_state_dir), 0, &st,
+	    &err) != 0) {
+		fprintf(stderr, "tradedrop: %s\n", err);
+		x_free(err);
+		close(lockfd);
+		metrics_free(m);
+		td_conf_free(c);
+		return EXIT_INTERNAL;
+	}
+	store_close(st);
+	if (!fg) {
+		/* the lock is shared with the detached child */
+		if (daemon(0, 0) != 0) {
+			fprintf(stderr, "tradedrop: daemon: %s\n",
+			    strerror(errno));
+			close(lockfd);
+			metrics_free(m);
+			td_conf_free(c);
+			return EXIT_INTERNAL;
+		}
+		td_log_init("tradedrop", td_log_level_from_name(td_conf_str(c,
+		    TDK_integration_log_level)), 1);
+	}
+	pidfile = xasprintf("%s/tradedrop.pid", td_conf_str(c,
+	    TDK_integration_state_dir));
+	rc = loop_run(c, m, path, lockfd, pidfile);	/* c, m taken over */
+	x_free(pidfile);
+	close(lockfd);
+	return rc;
+}

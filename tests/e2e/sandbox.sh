@@ -1,0 +1,56 @@
+#!/bin/sh
+# sandbox.sh - the parser child: a parser that dies (SIGSEGV, SIGKILL: a
+# test hook, TD_TEST_PARSER=HOOK:FILE) costs that one file, quarantined
+# as Tier 2 parser_crashed with its raw bytes kept, and `once` and the
+# daemon go on with the others; under the seccomp sandbox the child
+# cannot open a socket or a file to write.
+. "$srcdir/tests/lib/common.sh"
+. "$srcdir/tests/lib/run-lib.sh"
+t_tmpdir
+trap 'run_cleanup; rm -rf "$T_TMP"' EXIT
+
+S=$T_TMP/state
+L=$S/landing
+mkdir -p "$L"
+run_conf "$T_TMP/t.conf" "$S" "$T_TMP/out"
+reason() { cat "$S"/quarantine/*/reason.json 2>/dev/null; }
+
+for sig in segv kill; do
+	rm -rf "$S" "$T_TMP/out"; mkdir -p "$L"
+	run_drop "$L" crash.csv 3
+	run_drop "$L" good.csv 4
+	TD_TEST_PARSER=$sig:crash.csv "$TRADEDROP" once -c "$T_TMP/t.conf" 2> "$T_TMP/log.$sig"
+	t_is $? 1 "$sig: once exits 1 (a file quarantined)"
+	t_ok "$(reason | grep -q '"code":"parser_crashed"'; echo $?)" "$sig: the file is quarantined as parser_crashed"
+	t_ok "$(reason | grep -q '"tier":2'; echo $?)" "$sig: Tier 2"
+	t_is "$(ls "$S"/quarantine/*/crash.csv 2>/dev/null | wc -l)" 1 "$sig: its raw bytes are kept"
+	t_grep "$T_TMP/log.$sig" "event=parser_crashed file=crash.csv" "$sig: logged"
+	t_ok "$(run_delivered "$T_TMP/out" 1; echo $?)" "$sig: the other file is delivered"
+done
+
+if grep -q 'HAVE_LIBSECCOMP 1' "${top_builddir:-.}/config.h" 2>/dev/null; then
+	rm -rf "$S" "$T_TMP/out"; mkdir -p "$L"
+	run_drop "$L" net.csv 3
+	TD_TEST_PARSER=socket:net.csv "$TRADEDROP" once -c "$T_TMP/t.conf" 2> "$T_TMP/log.socket"
+	t_grep "$T_TMP/log.socket" "event=test_hook hook=socket result=refused error=\"Operation not permitted\"" "the child cannot open a socket (seccomp: EPERM)"
+	run_drop "$L" out.csv 4
+	TD_TEST_PARSER=write:$T_TMP/escaped:out.csv "$TRADEDROP" once -c "$T_TMP/t.conf" 2> "$T_TMP/log.write"
+	t_grep "$T_TMP/log.write" "event=test_hook hook=write result=refused error=\"Operation not permitted\"" "the child cannot open a file to write (seccomp: EPERM)"
+	t_ok "$([ ! -e "$T_TMP/escaped" ]; echo $?)" "and no file appears"
+	t_ok "$(run_delivered "$T_TMP/out" 2; echo $?)" "both files are processed as usual otherwise"
+else
+	echo "# built without seccomp: the socket and write hooks are not checked"
+fi
+
+# the daemon goes on after a crash
+rm -rf "$S" "$T_TMP/out"; mkdir -p "$L"
+TD_TEST_PARSER=segv:boom.csv run_start "$T_TMP/t.conf" "$T_TMP/log.run" || t_skip_all "run did not start"
+run_drop "$L" boom.csv 3
+t_ok "$(wait_until 5 grep -q 'event=parser_crashed file=boom.csv' "$T_TMP/log.run"; echo $?)" "run: a crashing parser is logged"
+run_drop "$L" after.csv 5
+t_ok "$(wait_until 5 run_delivered "$T_TMP/out" 1; echo $?)" "run: the next file is delivered"
+t_ok "$(kill -0 "$RUN_PID"; echo $?)" "run: the daemon is still running"
+t_ok "$(reason | grep -q '"code":"parser_crashed"'; echo $?)" "run: the crashed file is quarantined as parser_crashed"
+run_stop
+t_is "$RUN_RC" 0 "exit 0"
+t_done

@@ -1,0 +1,122 @@
+/*
+ * test-metrics.c - the daemon's Prometheus text: histograms are
+ * cumulative with +Inf, _sum and _count; a drop's latency is counted
+ * once, and only for a name that landed; [metrics] listen is refused
+ * when it is not an address and port.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "td.h"
+#include "buf.h"
+#include "conf.h"
+#include "metrics.h"
+#include "testutil.h"
+
+static const char *MAP = "store_id = column \"S\"\n"
+    "gtin = column \"G\" gtin\ntxn_date = column \"D\" date \"%Y-%m-%d\"\n"
+    "quantity = column \"Q\" decimal\n";
+
+static int
+has(const struct td_buf *b, const char *line)
+{
+	char *s = xasprintf("\n%s\n", line);
+	char *t = xmalloc(b->len + 2);
+	int r;
+
+	t[0] = '\n';
+	memcpy(t + 1, b->p, b->len);
+	t[b->len + 1] = '\0';
+	r = strstr(t, s) != NULL;
+	if (!r)
+		diag("no line: %s", line);
+	x_free(s);
+	x_free(t);
+	return r;
+}
+
+static struct td_conf *
+conf_with(const char *dir, const char *extra)
+{
+	char *p = xasprintf("%s/t.conf", dir), *errs = NULL;
+	struct td_conf *c = NULL;
+	FILE *f;
+
+	(void)td_conf_free(tu_conf(dir, MAP));
+	if ((f = fopen(p, "ae")) != NULL) {
+		fputs(extra, f);
+		fclose(f);
+	}
+	if (td_conf_load(p, &c, &errs) != 0)
+		diag("conf: %s", errs != NULL ? errs : "?");
+	x_free(errs);
+	x_free(p);
+	return c;
+}
+
+int
+main(void)
+{
+	char tmpl[] = "/tmp/td-metrics.XXXXXX";
+	const char *dir = mkdtemp(tmpl);
+	struct td_conf *c;
+	struct metrics *m = NULL;
+	struct td_buf b;
+	char *err = NULL;
+
+	if (dir == NULL)
+		return 1;
+	c = tu_conf(dir, MAP);
+	ok(c != NULL && metrics_new(c, &m, &err) == 0, "metrics without "
+	    "listen");
+	metrics_file_processed(m, 3000);	/* 3 ms */
+	metrics_file_processed(m, 70000);	/* 70 ms */
+	metrics_file_processed(m, 2000000);	/* 2 s */
+	metrics_landed(m, "a.csv");
+	metrics_delivered(m, "a.csv");
+	metrics_delivered(m, "a.csv");		/* once only */
+	metrics_delivered(m, "never-landed.csv");
+	td_buf_init(&b, 0, 0);
+	metrics_render(m, &b);
+	ok(has(&b, "tradedrop_file_processing_seconds_bucket{le=\"0.005\"} 1"),
+	    "3 ms is in the 5 ms bucket");
+	ok(has(&b, "tradedrop_file_processing_seconds_bucket{le=\"0.05\"} 1"),
+	    "70 ms is not in the 50 ms bucket");
+	ok(has(&b, "tradedrop_file_processing_seconds_bucket{le=\"0.1\"} 2"),
+	    "buckets are cumulative");
+	ok(has(&b, "tradedrop_file_processing_seconds_bucket{le=\"+Inf\"} 3"),
+	    "+Inf counts every observation");
+	ok(has(&b, "tradedrop_file_processing_seconds_count 3") &&
+	    has(&b, "tradedrop_file_processing_seconds_sum 2.073000"),
+	    "_count and _sum");
+	ok(has(&b, "tradedrop_drop_to_delivered_seconds_count 1"),
+	    "a latency only for a file that landed, once");
+	ok(has(&b, "tradedrop_files_total{outcome=\"delivered\"} 0") &&
+	    has(&b, "tradedrop_sync_lag_seconds 0") &&
+	    has(&b, "tradedrop_sync_sla_seconds 93600"),
+	    "no state.db yet: zeros, and the default sync_sla");
+	ok(has(&b, "# TYPE tradedrop_files_total counter"), "TYPE lines");
+	td_buf_free(&b);
+	metrics_free(m);
+	td_conf_free(c);
+
+	c = conf_with(dir, "[metrics]\nlisten = localhost:9464\n");
+	m = NULL;
+	ok(c != NULL && metrics_new(c, &m, &err) == TD_ERR_INVAL && m == NULL,
+	    "a host name as listen is refused");
+	ok(err != NULL && strstr(err, "listen = localhost:9464") != NULL,
+	    "and named");
+	x_free(err);
+	err = NULL;
+	td_conf_free(c);
+	c = conf_with(dir, "[metrics]\nlisten = 127.0.0.1:70000\n");
+	ok(c != NULL && metrics_new(c, &m, &err) == TD_ERR_INVAL,
+	    "a port above 65535 is refused");
+	x_free(err);
+	td_conf_free(c);
+	(void)tu_sh("/", "rm -rf '%s'", dir);
+	return done_testing();
+}
