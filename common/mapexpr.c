@@ -321,7 +321,8 @@ regex_copies(const char *p)
 			p += p[1] == '^';
 			p += p[1] == ']';
 			while (p[1] != '\0' && p[1] != ']') {
-				if (p[1] == '[' && strchr(":.=", p[2]) != NULL &&
+				if (p[1] == '[' && p[2] != '\0' &&
+				    strchr(":.=", p[2]) != NULL &&
 				    (e = strchr(p + 3, p[2])) != NULL &&
 				    e[1] == ']')
 					p = e + 1;
