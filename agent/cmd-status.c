@@ -74,7 +74,7 @@ cmd_status(int argc, char **argv)
 	size_t i;
 	int64_t t_recv, t_parsed, t_deliv, t_quar, t_dup, r_in, r_deliv,
 	    r_dlq, r_pending, ob_batches, ob_bytes, oldest, now, r_held,
-	    r_rdup, r_quar, r_sum;
+	    r_rdup, r_quar, r_sum, r_promo;
 
 	if (cmd_conf_opt(argc, argv, "status [-c FILE] [--json]", &path,
 	    longopts, &json) != 0 || optind != argc) {
@@ -97,6 +97,7 @@ cmd_status(int argc, char **argv)
 	x_free(dbp);
 	t_recv = t_parsed = t_deliv = t_quar = t_dup = r_in = r_deliv = 0;
 	r_dlq = r_pending = ob_batches = ob_bytes = r_held = r_rdup = r_quar = r_sum = 0;
+	r_promo = 0;
 	oldest = -1;
 	now = (int64_t)time(NULL);
 	memset(&brk, 0, sizeof(brk));
@@ -116,6 +117,8 @@ cmd_status(int argc, char **argv)
 		    "transmissions WHERE state = 'quarantined'");
 		r_sum = q1(st, "SELECT total(summed) FROM transmissions "
 		    "WHERE state IN ('parsed', 'delivered')");
+		r_promo = q1(st, "SELECT total(unknown_promo) FROM "
+		    "transmissions WHERE state IN ('parsed', 'delivered')");
 		r_deliv = q1(st, "SELECT total(delivered) FROM transmissions "
 		    "WHERE state = 'delivered'");
 		r_pending = q1(st, "SELECT total(delivered) FROM "
@@ -155,13 +158,14 @@ cmd_status(int argc, char **argv)
 		    "\"in\":%lld,\"delivered\":%lld,\"pending\":%lld,"
 		    "\"dlq\":%lld,\"held\":%lld,\"duplicate\":%lld,"
 		    "\"quarantined\":%lld,\"summed\":%lld},"
-		    "\"outbox\":{\"batches\":%lld,"
+		    "\"unknown_promo\":%lld,\"outbox\":{\"batches\":%lld,"
 		    "\"bytes\":%lld},\"oldest_pending_age_seconds\":",
 		    (long long)t_recv, (long long)t_parsed, (long long)t_deliv,
 		    (long long)t_quar, (long long)t_dup,
 		    (long long)r_in, (long long)r_deliv, (long long)r_pending,
 		    (long long)r_dlq, (long long)r_held, (long long)r_rdup,
-		    (long long)r_quar, (long long)r_sum, (long long)ob_batches,
+		    (long long)r_quar, (long long)r_sum, (long long)r_promo,
+		    (long long)ob_batches,
 		    (long long)ob_bytes);
 		if (oldest >= 0)
 			printf("%lld", (long long)(now - oldest));
@@ -198,6 +202,9 @@ cmd_status(int argc, char **argv)
 		    (long long)r_deliv, (long long)r_pending, (long long)r_dlq,
 		    (long long)r_held, (long long)r_rdup, (long long)r_quar,
 		    (long long)r_sum);
+		printf("promotions: %lld record%s with a promo_code not in "
+		    "promo_file (unknown_promo)\n", (long long)r_promo,
+		    r_promo == 1 ? "" : "s");
 		printf("outbox: %lld batch%s, %lld bytes\n",
 		    (long long)ob_batches, ob_batches == 1 ? "" : "es",
 		    (long long)ob_bytes);

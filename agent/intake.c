@@ -1281,6 +1281,12 @@ process_one(struct td_ctx *x, const char *tid)
 	    (unsigned long long)res.rejected, (unsigned long long)res.held,
 	    (unsigned long long)res.duplicate, (unsigned long long)res.summed,
 	    nb, mapper_version(x->map));
+	if (res.unknown_promo > 0) {
+		k = fields;
+		fields = xasprintf("%s,\"unknown_promo\":%llu", k,
+		    (unsigned long long)res.unknown_promo);
+		x_free(k);
+	}
 	if ((r = store_begin(x->st)) != 0)
 		goto out;
 	{
@@ -1292,7 +1298,8 @@ process_one(struct td_ctx *x, const char *tid)
 		    "'parsed', mapping_version = ?, format = 'csv', "
 		    "records_in = ?, delivered = ?, dlq = ?, batches = ?, "
 		    "quantity_total = ?, amount_total = ?, updated_at = ?, "
-		    "held = ?, duplicate = ?, summed = ? WHERE id = ?");
+		    "held = ?, duplicate = ?, summed = ?, unknown_promo = ? "
+		    "WHERE id = ?");
 		sqlite3_bind_text(s, 1, mapper_version(x->map), -1,
 		    SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, (sqlite3_int64)res.rows);
@@ -1308,7 +1315,8 @@ process_one(struct td_ctx *x, const char *tid)
 		sqlite3_bind_int64(s, 9, (sqlite3_int64)res.held);
 		sqlite3_bind_int64(s, 10, (sqlite3_int64)res.duplicate);
 		sqlite3_bind_int64(s, 11, (sqlite3_int64)res.summed);
-		sqlite3_bind_text(s, 12, t.id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 12, (sqlite3_int64)res.unknown_promo);
+		sqlite3_bind_text(s, 13, t.id, -1, SQLITE_STATIC);
 		r = store_step_done(x->st, s);
 	}
 	if (r == 0)
@@ -1352,6 +1360,7 @@ process_one(struct td_ctx *x, const char *tid)
 	rej_counts_merge(&x->run.rejections, &res.by_code);
 	x->run.n_held += res.held;
 	x->run.n_recdup += res.duplicate;
+	x->run.n_unknown_promo += res.unknown_promo;
 	td_buf_reset(&ps.line);
 	rej_counts_text(&res.by_code, &ps.line);
 	/* the format is a literal: a value is quoted, a key never */

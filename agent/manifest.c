@@ -239,6 +239,10 @@ put_counts(struct td_ctx *x, struct td_buf *b, const struct tx *t)
 	if (t->summed > 0)
 		td_buf_printf(b, ",\"summed\":%llu",
 		    (unsigned long long)t->summed);
+	/* delivered records whose promo_code promo_file does not know */
+	if (t->unknown_promo > 0)
+		td_buf_printf(b, ",\"unknown_promo\":%llu",
+		    (unsigned long long)t->unknown_promo);
 	td_buf_putc(b, '}');
 	td_buf_puts(b, ",\"control_totals\":{\"quantity\":");
 	if (qt == NULL || td_json_str(b, qt, strlen(qt)) != 0)

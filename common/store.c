@@ -215,6 +215,17 @@ static const char *migrations[] = {
 	/* rows added into another row's record ([map] duplicates = sum) */
 	"ALTER TABLE transmissions ADD COLUMN summed INTEGER NOT NULL "
 	"DEFAULT 0;",
+
+	/*
+	 * 4 -> 5: records delivered with a promo_code that promo_file does
+	 * not know (counted, never dropped), and the replays of `tradedrop
+	 * replay`: a replay is a transmission row of its own (its id derived
+	 * from the original's and the mapping_version, cmd-replay.c) that
+	 * names the transmission whose archived raw file it re-processed.
+	 */
+	"ALTER TABLE transmissions ADD COLUMN unknown_promo INTEGER NOT NULL "
+	"DEFAULT 0;"
+	"ALTER TABLE transmissions ADD COLUMN replay_of TEXT;",
 };
 
 int
