@@ -1034,8 +1034,9 @@ intake_replay_id(const char *tid, const char *mv, char rid[TD_SHA256_HEX])
 int
 intake_replay_source(struct td_ctx *x, const char *id, struct tx *t)
 {
-	int64_t pruned = 0;
-	char *q, *orig;
+	sqlite3_stmt *s;
+	char *orig;
+	int pruned;
 
 	if (tx_load(x, id, t) != 0) {
 		fprintf(stderr, "tradedrop: no transmission %s\n", id);
@@ -1062,16 +1063,17 @@ intake_replay_source(struct td_ctx *x, const char *id, struct tx *t)
 		tx_free(t);
 		return TD_ERR_INVAL;
 	}
-	q = xasprintf("SELECT count(*) FROM transmissions WHERE id = '%s' "
-	    "AND pruned_at IS NOT NULL", t->id);
-	if (store_query_int(x->st, q, 0, &pruned) != 0 || pruned != 0) {
+	s = store_prepare(x->st, "SELECT pruned_at IS NOT NULL FROM "
+	    "transmissions WHERE id = ?");
+	sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
+	pruned = sqlite3_step(s) != SQLITE_ROW || sqlite3_column_int(s, 0);
+	sqlite3_reset(s);
+	if (pruned) {
 		fprintf(stderr, "tradedrop: transmission %s: its archive entry "
 		    "was pruned; nothing is left to replay\n", t->id);
-		x_free(q);
 		tx_free(t);
 		return TD_ERR_NOTFOUND;
 	}
-	x_free(q);
 	return TD_OK;
 }
 

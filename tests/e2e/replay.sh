@@ -162,6 +162,13 @@ st = json.loads(run("status", "--json")[1])
 ok(st["transmissions"]["delivered"] == 2 and
    st["records"]["delivered"] == 4, "status counts the replay as a "
    "transmission of its own", st)
+with open(os.path.join(state, "landing", "bad.csv"), "w") as f:
+    f.write("Store,Item\n1,2\n")
+run("once")
+q = [d for d in os.listdir(os.path.join(state, "quarantine"))]
+rc, so, se = run("replay", q[0] if q else "none")
+ok(len(q) == 1 and rc == 1 and "quarantine release" in se,
+   "a quarantined transmission is not replayed: release it", (q, so, se))
 rc, so, se = run("audit", "verify")
 ok(rc == 0, "audit verify passes", (so, se))
 done()
