@@ -29,6 +29,7 @@ int	cmd_quarantine(int, char **);
 int	cmd_audit(int, char **);
 int	cmd_hold(int, char **);
 int	cmd_prune(int, char **);
+int	cmd_replay(int, char **);
 
 /* Deliver what can be delivered, waiting out each retry's backoff. */
 void	deliver_all(struct td_ctx *);

@@ -246,17 +246,23 @@ cmd_once(int argc, char **argv)
 	rej_counts_text(&x.run.rejections, &rj);
 #define ONCE_DONE "received=%u duplicate=%u duplicate_of_quarantined=%u " \
 	    "quarantined=%u delivered=%u records=%llu dlq=%llu held=%llu " \
-	    "duplicate_records=%llu pending=%d waiting=%u unsettled=%u " \
+	    "duplicate_records=%llu unknown_promo=%llu pending=%d waiting=%u unsettled=%u " \
 	    "refused=%u exit=%d"
-	td_log(rc == 0 ? TD_LOG_INFO : TD_LOG_WARN, "once_done", rj.len == 0 ?
-	    ONCE_DONE "%s" : ONCE_DONE " rejections=%s",
-	    x.run.n_received, x.run.n_duplicate, x.run.n_dup_quarantined,
-	    x.run.n_quarantined,
-	    x.run.n_delivered, (unsigned long long)x.run.n_records,
-	    (unsigned long long)x.run.n_dlq,
-	    (unsigned long long)x.run.n_held,
-	    (unsigned long long)x.run.n_recdup, left, x.run.n_waiting,
-	    x.run.n_unsettled, x.run.n_refused, rc, td_buf_cstr(&rj));
+#define ONCE_ARGS x.run.n_received, x.run.n_duplicate, \
+	    x.run.n_dup_quarantined, x.run.n_quarantined, x.run.n_delivered, \
+	    (unsigned long long)x.run.n_records, \
+	    (unsigned long long)x.run.n_dlq, (unsigned long long)x.run.n_held, \
+	    (unsigned long long)x.run.n_recdup, \
+	    (unsigned long long)x.run.n_unknown_promo, left, x.run.n_waiting, \
+	    x.run.n_unsettled, x.run.n_refused, rc
+	/* the format is a literal: a value is quoted, a key never */
+	if (rj.len == 0)
+		td_log(rc == 0 ? TD_LOG_INFO : TD_LOG_WARN, "once_done",
+		    ONCE_DONE, ONCE_ARGS);
+	else
+		td_log(rc == 0 ? TD_LOG_INFO : TD_LOG_WARN, "once_done",
+		    ONCE_DONE " rejections=%s", ONCE_ARGS, td_buf_cstr(&rj));
+#undef ONCE_ARGS
 #undef ONCE_DONE
 	td_buf_free(&rj);
 	/* the lock is still held: no other run sees the file go */

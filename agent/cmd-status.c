@@ -109,7 +109,7 @@ cmd_status(int argc, char **argv)
 		    "\"in\":%lld,\"delivered\":%lld,\"pending\":%lld,"
 		    "\"dlq\":%lld,\"held\":%lld,\"duplicate\":%lld,"
 		    "\"quarantined\":%lld,\"summed\":%lld},"
-		    "\"outbox\":{\"batches\":%lld,"
+		    "\"unknown_promo\":%lld,\"outbox\":{\"batches\":%lld,"
 		    "\"bytes\":%lld},\"oldest_pending_age_seconds\":",
 		    (long long)ms.t_received, (long long)ms.t_parsed,
 		    (long long)ms.t_delivered, (long long)ms.t_quarantined,
@@ -117,7 +117,8 @@ cmd_status(int argc, char **argv)
 		    (long long)ms.r_delivered, (long long)ms.r_pending,
 		    (long long)ms.r_dlq, (long long)ms.r_held,
 		    (long long)ms.r_duplicate, (long long)ms.r_quarantined,
-		    (long long)ms.r_summed, (long long)ms.ob_batches,
+		    (long long)ms.r_summed, (long long)ms.r_unknown_promo,
+		    (long long)ms.ob_batches,
 		    (long long)ms.ob_bytes);
 		if (ms.oldest >= 0)
 			printf("%lld", (long long)(now - ms.oldest));
@@ -165,6 +166,9 @@ cmd_status(int argc, char **argv)
 		    (long long)ms.r_dlq, (long long)ms.r_held,
 		    (long long)ms.r_duplicate, (long long)ms.r_quarantined,
 		    (long long)ms.r_summed);
+		printf("promotions: %lld record%s with a promo_code not in "
+		    "promo_file (unknown_promo)\n", (long long)ms.r_unknown_promo,
+		    ms.r_unknown_promo == 1 ? "" : "s");
 		printf("outbox: %lld batch%s, %lld bytes\n",
 		    (long long)ms.ob_batches, ms.ob_batches == 1 ? "" : "es",
 		    (long long)ms.ob_bytes);

@@ -33,6 +33,7 @@ struct td_run {
 	uint64_t	 n_records, n_dlq;
 	struct rej_counts rejections;	/* n_dlq by code */
 	uint64_t	 n_held, n_recdup;	/* Tier 4 records */
+	uint64_t	 n_unknown_promo;	/* records with an unknown promo_code */
 	char		**refused;	/* landing entries refused: logged once */
 	size_t		 nrefused;
 	int		 paused;	/* disk or outbox full: take nothing new */

@@ -823,7 +823,8 @@ reverify(struct td_ctx *x, const struct tx *t, struct verification *v,
 	}
 	r = intake_hash_fd(fd, sidecar_wants(&sc), tid, sha512hex, b2, &size);
 	close(fd);
-	if (r == 0 && (strcmp(tid, t->id) != 0 || size != t->size)) {
+	if (r == 0 && (strcmp(tid, t->replay_of != NULL ? t->replay_of :
+	    t->id) != 0 || size != t->size)) {
 		fprintf(stderr, "tradedrop: %s: the archived file no longer "
 		    "has the bytes of transmission %s; not released\n", raw,
 		    t->id);
@@ -1023,6 +1024,171 @@ intake_drop(struct td_ctx *x, const char *tid, const char *reason,
 	return r;
 }
 
+/* --------------------------------------------------------- replay */
+
+void
+intake_replay_id(const char *tid, const char *mv, char rid[TD_SHA256_HEX])
+{
+	char *m = xasprintf("tradedrop.replay\n%s\n%s", tid, mv);
+
+	td_sha256_hex(m, strlen(m), rid);
+	x_free(m);
+}
+
+int
+intake_replay_source(struct td_ctx *x, const char *id, struct tx *t)
+{
+	sqlite3_stmt *s;
+	char *orig;
+	int pruned;
+
+	if (tx_load(x, id, t) != 0) {
+		fprintf(stderr, "tradedrop: no transmission %s\n", id);
+		return TD_ERR_NOTFOUND;
+	}
+	if (t->replay_of != NULL) {
+		/* a replay of a replay: the same raw file again */
+		orig = xstrdup(t->replay_of);
+		tx_free(t);
+		if (tx_load(x, orig, t) != 0) {
+			fprintf(stderr, "tradedrop: no transmission %s\n", orig);
+			x_free(orig);
+			return TD_ERR_NOTFOUND;
+		}
+		x_free(orig);
+	}
+	if (strcmp(t->state, "parsed") != 0 &&
+	    strcmp(t->state, "delivered") != 0) {
+		fprintf(stderr, "tradedrop: transmission %s is %s: only a "
+		    "parsed or delivered one is replayed%s\n", t->id, t->state,
+		    strcmp(t->state, "quarantined") == 0 ? " (a quarantined "
+		    "one is processed again by `tradedrop quarantine "
+		    "release`)" : "");
+		tx_free(t);
+		return TD_ERR_INVAL;
+	}
+	s = store_prepare(x->st, "SELECT pruned_at IS NOT NULL FROM "
+	    "transmissions WHERE id = ?");
+	sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
+	pruned = sqlite3_step(s) != SQLITE_ROW || sqlite3_column_int(s, 0);
+	sqlite3_reset(s);
+	if (pruned) {
+		fprintf(stderr, "tradedrop: transmission %s: its archive entry "
+		    "was pruned; nothing is left to replay\n", t->id);
+		tx_free(t);
+		return TD_ERR_NOTFOUND;
+	}
+	return TD_OK;
+}
+
+/*
+ * The replay's own archive entry: raw/ holds hard links to the raw file
+ * and sidecars of the original's (the same bytes, stored once).
+ */
+static int
+replay_link(struct td_ctx *x, const struct tx *o, const char *adir)
+{
+	DIR *d;
+	struct dirent *de;
+	struct stat sb;
+	char *from, *to, *src, *dst;
+	int r = 0;
+
+	from = xasprintf("%s/%s/raw", x->state_dir, o->archive_dir);
+	to = xasprintf("%s/%s/raw", x->state_dir, adir);
+	if (td_mkdirs(to, 0750) != 0 || (d = opendir(from)) == NULL) {
+		fprintf(stderr, "tradedrop: %s: %s\n", from, strerror(errno));
+		x_free(from);
+		x_free(to);
+		return TD_ERR_IO;
+	}
+	while (r == 0 && (de = readdir(d)) != NULL) {
+		src = xasprintf("%s/%s", from, de->d_name);
+		dst = xasprintf("%s/%s", to, de->d_name);
+		if (lstat(src, &sb) == 0 && S_ISREG(sb.st_mode)) {
+			(void)unlink(dst);	/* of a replay interrupted */
+			if (link(src, dst) != 0 && td_copy_file(src, dst) != 0) {
+				fprintf(stderr, "tradedrop: %s: %s\n", dst,
+				    strerror(errno));
+				r = errno == ENOSPC ? TD_ERR_NOSPACE : TD_ERR_IO;
+			}
+		}
+		x_free(src);
+		x_free(dst);
+	}
+	closedir(d);
+	if (r == 0)
+		r = td_fsync_dir(to);
+	x_free(from);
+	x_free(to);
+	return r;
+}
+
+int
+intake_replay(struct td_ctx *x, const char *id, const char *by,
+    char rid[TD_SHA256_HEX])
+{
+	struct tx o, e;
+	struct td_buf b;
+	sqlite3_stmt *s;
+	const char *mv = mapper_version(x->map);
+	char *adir = NULL, *fields = NULL;
+	int64_t now = now_sec();
+	int r;
+
+	rid[0] = '\0';
+	if ((r = intake_replay_source(x, id, &o)) != 0)
+		return r;
+	if (strcmp(o.mapping_version, mv) == 0) {
+		snprintf(rid, TD_SHA256_HEX, "%s", o.id);
+		r = TD_ERR_EXISTS;
+		goto out;
+	}
+	intake_replay_id(o.id, mv, rid);
+	if (tx_load(x, rid, &e) == 0) {
+		tx_free(&e);
+		r = TD_ERR_EXISTS;
+		goto out;
+	}
+	adir = archive_rel(rid, now);
+	if ((r = replay_link(x, &o, adir)) != 0)
+		goto out;
+	/* the file name and the user are untrusted text: JSON-escaped */
+	td_buf_init(&b, 256, 0);
+	td_buf_printf(&b, "\"replay_of\":\"%s\",\"file\":", o.id);
+	td_json_str_lossy(&b, o.name, strlen(o.name));
+	td_buf_printf(&b, ",\"mapping_version\":\"%s\","
+	    "\"replayed_mapping_version\":\"%s\",\"by\":", mv,
+	    o.mapping_version);
+	td_json_str_lossy(&b, by, strlen(by));
+	fields = xstrdup(td_buf_cstr(&b));
+	td_buf_free(&b);
+	if ((r = store_begin(x->st)) != 0)
+		goto out;
+	s = store_prepare(x->st, "INSERT INTO transmissions(id, name, size, "
+	    "received_at, source, archive_dir, state, updated_at, "
+	    "verification, replay_of) VALUES (?, ?, ?, ?, ?, ?, 'received', "
+	    "?, ?, ?)");
+	sqlite3_bind_text(s, 1, rid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, o.name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)o.size);
+	sqlite3_bind_int64(s, 4, now);
+	sqlite3_bind_text(s, 5, o.source, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, adir, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 7, now);
+	sqlite3_bind_text(s, 8, o.verification, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 9, o.id, -1, SQLITE_STATIC);
+	if ((r = decide(x, s, "transmission_replayed", rid, fields)) == 0)
+		td_log(TD_LOG_INFO, "transmission_replayed", "file=%s "
+		    "transmission_id=%s replay_of=%s mapping_version=%s",
+		    o.name, rid, o.id, mv);
+ out:
+	x_free(adir);
+	x_free(fields);
+	tx_free(&o);
+	return r;
+}
+
 /* Remove what an interrupted processing of tid may have left. */
 static void
 clean_partial(struct td_ctx *x, const struct tx *t)
@@ -1201,7 +1367,9 @@ process_one(struct td_ctx *x, const char *tid)
 	sink.reset = ps_reset;
 	sink.ledger = ps_ledger;
 	sink.arg = &ps;
-	po.transmission_id = t.id;
+	/* a replay's records are of the original's raw file: its id, and
+	 * so each row's record_id, stay */
+	po.transmission_id = t.replay_of != NULL ? t.replay_of : t.id;
 	po.file = t.name;
 	po.batch_records = x->batch_records;
 	td_log(TD_LOG_INFO, "file_processing", "file=%s transmission_id=%s "
@@ -1252,7 +1420,8 @@ process_one(struct td_ctx *x, const char *tid)
 	 * (process_file says file_changed itself when it saw the file
 	 * change while it read it.)
 	 */
-	if (res.t2code == NULL && (strcmp(res.raw_sha256, t.id) != 0 ||
+	if (res.t2code == NULL && (strcmp(res.raw_sha256,
+	    po.transmission_id) != 0 ||
 	    res.raw_size != t.size)) {
 		res.t2code = "file_changed";
 		snprintf(res.t2msg, sizeof(res.t2msg), "the file changed after "
@@ -1289,6 +1458,12 @@ process_one(struct td_ctx *x, const char *tid)
 	    (unsigned long long)res.rejected, (unsigned long long)res.held,
 	    (unsigned long long)res.duplicate, (unsigned long long)res.summed,
 	    nb, mapper_version(x->map));
+	if (res.unknown_promo > 0) {
+		k = fields;
+		fields = xasprintf("%s,\"unknown_promo\":%llu", k,
+		    (unsigned long long)res.unknown_promo);
+		x_free(k);
+	}
 	if ((r = store_begin(x->st)) != 0)
 		goto out;
 	{
@@ -1300,7 +1475,8 @@ process_one(struct td_ctx *x, const char *tid)
 		    "'parsed', mapping_version = ?, format = 'csv', "
 		    "records_in = ?, delivered = ?, dlq = ?, batches = ?, "
 		    "quantity_total = ?, amount_total = ?, updated_at = ?, "
-		    "held = ?, duplicate = ?, summed = ? WHERE id = ?");
+		    "held = ?, duplicate = ?, summed = ?, unknown_promo = ? "
+		    "WHERE id = ?");
 		sqlite3_bind_text(s, 1, mapper_version(x->map), -1,
 		    SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, (sqlite3_int64)res.rows);
@@ -1316,7 +1492,8 @@ process_one(struct td_ctx *x, const char *tid)
 		sqlite3_bind_int64(s, 9, (sqlite3_int64)res.held);
 		sqlite3_bind_int64(s, 10, (sqlite3_int64)res.duplicate);
 		sqlite3_bind_int64(s, 11, (sqlite3_int64)res.summed);
-		sqlite3_bind_text(s, 12, t.id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 12, (sqlite3_int64)res.unknown_promo);
+		sqlite3_bind_text(s, 13, t.id, -1, SQLITE_STATIC);
 		r = store_step_done(x->st, s);
 	}
 	if (r == 0)
@@ -1326,7 +1503,8 @@ process_one(struct td_ctx *x, const char *tid)
 		    "seq, records, bytes, sha256, idempotency_key, state, "
 		    "created_at, quantity_total, amount_total) VALUES "
 		    "(?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)");
-		k = deliver_batch_key(t.id, mapper_version(x->map), b[i].seq);
+		k = deliver_batch_key(po.transmission_id,
+		    mapper_version(x->map), b[i].seq);
 		sqlite3_bind_text(s, 1, t.id, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, (sqlite3_int64)b[i].seq);
 		sqlite3_bind_int64(s, 3, (sqlite3_int64)b[i].records);
@@ -1360,6 +1538,7 @@ process_one(struct td_ctx *x, const char *tid)
 	rej_counts_merge(&x->run.rejections, &res.by_code);
 	x->run.n_held += res.held;
 	x->run.n_recdup += res.duplicate;
+	x->run.n_unknown_promo += res.unknown_promo;
 	td_buf_reset(&ps.line);
 	rej_counts_text(&res.by_code, &ps.line);
 	/* the format is a literal: a value is quoted, a key never */

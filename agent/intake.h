@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "ctx.h"
+#include "hash.h"
 
 struct td_buf;
 struct rejection;
@@ -52,6 +53,31 @@ int	waiting_for_sidecar(struct td_ctx *, const char *name,
 int	intake_release(struct td_ctx *, const char *tid);
 int	intake_drop(struct td_ctx *, const char *tid, const char *reason,
 	    const char *by);
+/*
+ * tradedrop replay (see tradedrop(8)). A replay is a transmission row of
+ * its own, state received until processed: its id is
+ * intake_replay_id(original, mapping_version), the hex SHA-256 of
+ * "tradedrop.replay\nTID\nMV", its replay_of the original (a replay of
+ * a replay names the same original), its archive entry its own, with
+ * raw/ hard links to the original's raw file and sidecars. Processing
+ * gives its records the original's transmission_id (and so the same
+ * record_id per row) and Idempotency-Keys of the original's id with the
+ * new mapping_version; its outbox, batches, manifest and output
+ * directory are under its own id.
+ *
+ * intake_replay_source: the original of id (followed through replay_of),
+ * which must be parsed or delivered and not pruned; else an error said
+ * on stderr. intake_replay: create the replay of id under today's
+ * mapping, audited (transmission_replayed, with by); TD_ERR_EXISTS
+ * (nothing done) when that mapping is the original's (rid = the
+ * original) or the replay exists already (rid = it).
+ */
+void	intake_replay_id(const char *tid, const char *mv,
+	    char rid[TD_SHA256_HEX]);
+struct tx;
+int	intake_replay_source(struct td_ctx *, const char *id, struct tx *);
+int	intake_replay(struct td_ctx *, const char *id, const char *by,
+	    char rid[TD_SHA256_HEX]);
 /* Process every transmission still in state received. */
 int	intake_process_pending(struct td_ctx *);
 

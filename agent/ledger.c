@@ -628,7 +628,9 @@ approve(struct td_ctx *x, const struct tx *t, const char *rid,
 		(void)sscanf(rid + 2 * i, "%2x", &v);
 		id[i] = (unsigned char)v;
 	}
-	k = deliver_batch_key(t->id, t->mapping_version, ob.seq);
+	/* a replay's batches are keyed by its records' transmission_id */
+	k = deliver_batch_key(t->replay_of != NULL ? t->replay_of : t->id,
+	    t->mapping_version, ob.seq);
 	s = store_prepare(x->st, "INSERT INTO batches(transmission_id, seq, "
 	    "records, bytes, sha256, idempotency_key, state, created_at, "
 	    "quantity_total, amount_total) VALUES (?, ?, 1, ?, ?, ?, "

@@ -43,6 +43,8 @@ static const struct command {
 	{ "hold", cmd_hold,
 	    "hold [-c FILE] list|show|approve|reject [ID]",
 	    "Tier 4 held records; approve and reject need --reason" },
+	{ "replay", cmd_replay, "replay [-c FILE] [--dry-run] ID",
+	    "re-process an archived transmission with today's mapping" },
 	{ "prune", cmd_prune, "prune [-c FILE] [--dry-run]",
 	    "remove archive entries older than retain_days (audited)" },
 	{ "audit", cmd_audit, "audit [-c FILE] verify",

@@ -274,6 +274,10 @@ put_counts(struct td_ctx *x, struct td_buf *b, const struct tx *t)
 	if (t->summed > 0)
 		td_buf_printf(b, ",\"summed\":%llu",
 		    (unsigned long long)t->summed);
+	/* delivered records whose promo_code promo_file does not know */
+	if (t->unknown_promo > 0)
+		td_buf_printf(b, ",\"unknown_promo\":%llu",
+		    (unsigned long long)t->unknown_promo);
 	td_buf_putc(b, '}');
 	td_buf_puts(b, ",\"control_totals\":{\"quantity\":");
 	if (qt == NULL || td_json_str(b, qt, strlen(qt)) != 0)
@@ -343,11 +347,14 @@ manifest_build(struct td_ctx *x, const char *tid, char **out)
 	td_buf_puts(&b, "{\"schema\":\"tradedrop.transmission.v1\"");
 	put_str(&b, "integration", x->integration);
 	put_str(&b, "transmission_id", t.id);
+	/* tradedrop replay: the transmission whose raw file this is */
+	if (t.replay_of != NULL)
+		put_str(&b, "replay_of", t.replay_of);
 	td_buf_puts(&b, ",\"file\":{\"name\":");
 	if (td_json_str(&b, t.name, strlen(t.name)) != 0)
 		td_buf_puts(&b, "null");
 	td_buf_printf(&b, ",\"size\":%llu", (unsigned long long)t.size);
-	put_str(&b, "sha256", t.id);
+	put_str(&b, "sha256", t.replay_of != NULL ? t.replay_of : t.id);
 	td_buf_putc(&b, '}');
 	put_str(&b, "source", t.source);
 	put_str(&b, "received_at", ts);

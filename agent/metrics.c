@@ -112,6 +112,8 @@ static const struct {
 	    "'quarantined'", MS(r_quarantined) },
 	{ "SELECT total(summed) FROM transmissions WHERE state IN "
 	    "('parsed', 'delivered')", MS(r_summed) },
+	{ "SELECT total(unknown_promo) FROM transmissions WHERE state IN "
+	    "('parsed', 'delivered')", MS(r_unknown_promo) },
 	{ "SELECT total(held) FROM transmissions WHERE state IN ('parsed', "
 	    "'delivered')", MS(r_held) },
 	{ "SELECT count(*) FROM batches WHERE state = 'pending'",

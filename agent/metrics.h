@@ -23,6 +23,7 @@ struct metrics_state {
 	int64_t		 t_duplicate;
 	int64_t		 r_in, r_delivered, r_pending, r_dlq, r_held;
 	int64_t		 r_duplicate, r_quarantined, r_summed;
+	int64_t		 r_unknown_promo;	/* delivered, promo_code unknown */
 	int64_t		 ob_batches, ob_bytes;
 	int64_t		 oldest;	/* received_at of the oldest undelivered, -1 */
 	int		 breaker_state;	/* BACKOFF_* of the output */

@@ -396,6 +396,8 @@ emit_record(struct emitter *e, const struct prec *pr)
 	}
 	res->records++;
 	e->pd->records++;
+	if (e->mr.unknown_promo)
+		res->unknown_promo++;
 	note_period(res, e->cur->p + start, e->cur->len - start);
 	if (td_dec_add(&res->quantity, &e->mr.quantity) != 0 ||
 	    (e->mr.has_amount &&

@@ -104,6 +104,8 @@ struct proc_result {
 	uint64_t	 duplicate;	/* Tier 4 duplicate_record, withheld */
 	uint64_t	 restated;	/* restatements forwarded (in records) */
 	uint64_t	 summed;	/* rows added into an earlier row's record */
+	uint64_t	 unknown_promo;	/* records produced whose promo_code is
+					 * not in promo_file (in records) */
 	int		 again;		/* the ledger wants another pass */
 	uint64_t	 batches;
 	struct td_dec	 quantity;	/* control totals of produced records */

@@ -61,6 +61,8 @@ tx_read(sqlite3_stmt *s, struct tx *t)
 		t->verify_message = xstrdup("");
 	t->rejections_sent = sqlite3_column_int(s, 23);
 	t->summed = col_u64(s, 24);
+	t->unknown_promo = col_u64(s, 25);
+	t->replay_of = col_str(s, 26);
 }
 
 int
@@ -98,5 +100,6 @@ tx_free(struct tx *t)
 	x_free(t->verification);
 	x_free(t->verify_code);
 	x_free(t->verify_message);
+	x_free(t->replay_of);
 	memset(t, 0, sizeof(*t));
 }

@@ -28,6 +28,8 @@ struct tx {
 	char		*batch_encoding;	/* output_encoding; NULL before */
 	uint64_t	 records_in, delivered, dlq, held, duplicate;
 	uint64_t	 summed;	/* rows added into another's record */
+	uint64_t	 unknown_promo;	/* records with a promo_code not in promo_file */
+	char		*replay_of;	/* a replay: the transmission replayed; else NULL */
 	uint64_t	 batches;	/* how many it was cut into */
 	char		*quantity_total;	/* control totals; NULL before */
 	char		*amount_total;	/* NULL: no amounts */
@@ -42,7 +44,8 @@ struct tx {
 	"state, mapping_version, format, container, encoding, " \
 	"batch_encoding, records_in, delivered, dlq, held, duplicate, " \
 	"batches, quantity_total, amount_total, verification, " \
-	"verify_code, verify_message, rejections_sent, summed"
+	"verify_code, verify_message, rejections_sent, summed, " \
+	"unknown_promo, replay_of"
 
 /* Fill *t from the current row of a statement that selected TX_COLUMNS. */
 void	tx_read(sqlite3_stmt *, struct tx *);

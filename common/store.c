@@ -232,6 +232,17 @@ static const char *migrations[] = {
 	/* 852 ZA quantities of codes not in x12_activity, by code: a JSON
 	 * object for the manifest; NULL unless format = x12 */
 	"ALTER TABLE transmissions ADD COLUMN activity_skipped TEXT;",
+
+	/*
+	 * 5 -> 6: records delivered with a promo_code that promo_file does
+	 * not know (counted, never dropped), and the replays of `tradedrop
+	 * replay`: a replay is a transmission row of its own (its id derived
+	 * from the original's and the mapping_version, cmd-replay.c) that
+	 * names the transmission whose archived raw file it re-processed.
+	 */
+	"ALTER TABLE transmissions ADD COLUMN unknown_promo INTEGER NOT NULL "
+	"DEFAULT 0;"
+	"ALTER TABLE transmissions ADD COLUMN replay_of TEXT;",
 };
 
 int

@@ -67,7 +67,8 @@ N=$(printf 'a%.0s' $(seq 220)).csv
 $PY - "$L/$N" <<'PY'
 import sys
 open(sys.argv[1], 'w').write('Store,UPC,Date,Units\n' + ''.join(
-    '%d,041000001239,2026-11-28,1\n' % (100 + i % 900) for i in range(3000000)))
+    '%d,041000001239,2026-11-28,%d\n' % (100 + i % 900, i + 1)
+    for i in range(3000000)))
 PY
 touch -d '1 min ago' "$L/$N"
 chown nobody "$L" "$L/$N"
