@@ -11,6 +11,8 @@
 #ifndef TD_AUDIT_H
 #define TD_AUDIT_H
 
+#include <stddef.h>
+
 struct store;
 struct audit;
 
@@ -24,5 +26,16 @@ void	audit_close(struct audit *);
  */
 int	audit_append(struct audit *, const char *event, const char *tid,
 	    const char *fields);
+/*
+ * Check line n (1-based; len bytes without its LF) against the chain so
+ * far: prev, the hash of line n - 1 (the genesis hash for line 1). 0 and
+ * prev set to its hash, or -1 with why (of size whysz) saying what is
+ * wrong.
+ */
+int	audit_check_line(const char *line, size_t len, long long n,
+	    char prev[65], char *why, size_t whysz);
+
+#define AUDIT_GENESIS \
+	"0000000000000000000000000000000000000000000000000000000000000000"
 
 #endif

@@ -75,4 +75,20 @@ t_grep "$T_TMP/e" "its prev is not the hash of line 2" "the next line's link is 
 t_is $? 0 "the restored log verifies again"
 "$TRADEDROP" audit -c "$T_TMP/t.conf" > /dev/null 2>&1
 t_is $? 2 "audit without verify is a usage error"
+# a crash inside a step that audits twice (transmission_received and
+# transmission_verified, one transaction): both lines are on disk, the
+# head in state.db is before them. The next run cuts them, does the
+# step again, and the log verifies.
+C=$T_TMP/crash
+dl_conf c "$C" "file://$T_TMP/cout"
+printf 'Store,UPC,Date,Units\n7,041000001239,2026-11-20,3\n' > "$C/landing/c.csv"
+TD_FAILPOINT=audit_appended:3 "$TRADEDROP" once -c "$T_TMP/c.conf" 2> "$T_TMP/c1"
+t_grep "$T_TMP/c1" "event=failpoint name=audit_appended" "killed after two uncommitted audit lines"
+t_is "$(grep -c . "$C/audit.log")" 3 "config_loaded, received and verified are on disk"
+"$TRADEDROP" once -c "$T_TMP/c.conf" 2> "$T_TMP/c2"
+t_is $? 0 "the next run starts and delivers"
+t_grep "$T_TMP/c2" "event=audit_tail_dropped file=$C/audit.log" "the uncommitted lines are cut, said"
+t_is "$(grep -c '"event":"transmission_received"' "$C/audit.log")" 1 "received once in the log"
+"$TRADEDROP" audit -c "$T_TMP/c.conf" verify > /dev/null 2> "$T_TMP/c3"
+t_is $? 0 "and the log verifies"
 t_done
