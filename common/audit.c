@@ -21,6 +21,17 @@
 #include "log.h"
 #include "store.h"
 
+/*
+ * The most lines one step audits in one transaction (parsing: parsed,
+ * dead-lettered, withheld, held, forwarded), and the events that only
+ * ever follow another in the same step: any other begins a step.
+ */
+#define STEP_LINES	5
+static const char *const step_rest[] = {
+	"transmission_verified", "transmission_quarantined",
+	"records_dead_lettered", "records_withheld", "records_held",
+	"restatements_forwarded"
+};
 /* ,"prev":"<64 hex>","hash":"<64 hex>"} */
 #define SUFFIX_LEN	(9 + 64 + 10 + 64 + 2)
 
@@ -119,20 +130,61 @@ load_head(struct audit *a)
 }
 
 /*
+ * The "transmission_id" member of an audit line (up to its end): the
+ * transmission a step is about. Its first occurrence is the member
+ * itself, since a quote inside a JSON string is always escaped.
+ */
+static const char *
+line_tid(const char *line, size_t len, size_t *tlen)
+{
+	static const char k[] = "\"transmission_id\":";
+	const char *p, *e;
+
+	*tlen = 0;
+	if ((p = memmem(line, len, k, sizeof(k) - 1)) == NULL)
+		return NULL;
+	p += sizeof(k) - 1;
+	if ((e = memchr(p, ',', len - (size_t)(p - line))) == NULL)
+		return NULL;
+	*tlen = (size_t)(e - p);
+	return p;
+}
+
+/* Whether the line (len bytes) follows another in the same step. */
+static int
+continues_step(const char *line, size_t len)
+{
+	char k[64];
+	size_t i;
+	int n;
+
+	for (i = 0; i < sizeof(step_rest) / sizeof(step_rest[0]); i++) {
+		n = snprintf(k, sizeof(k), ",\"event\":\"%s\",", step_rest[i]);
+		if (memmem(line, len, k, (size_t)n) != NULL)
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * Bytes past the committed head: the lines of a transaction that never
  * committed are cut off (they are written again when the step is
  * redone). One step may audit more than once (transmission_received and
- * transmission_verified), so each complete line there must continue the
- * chain from the head, and a last line without its LF (a write cut
- * short) must name the hash before it as its prev. Anything else means
- * the log and state.db disagree: refuse.
+ * transmission_verified), so there may be up to STEP_LINES complete
+ * lines there: each continuing the chain from the head, all about one
+ * transmission, each after the first one that only follows another in
+ * a step; a last line without its LF (a write cut short) must
+ * name the hash before it as its prev. Anything else (the lines of
+ * several steps: a state.db older than its log) means the log and
+ * state.db disagree: refuse.
  */
 static int
 check_tail(struct audit *a, off_t size, char **err)
 {
 	char *buf, *p, *nl, *end, *want = NULL, prev[TD_SHA256_HEX], why[256];
+	const char *tid = NULL, *t;
 	long long seq = a->seq;
-	size_t n;
+	size_t n, tidlen = 0, tl;
 	ssize_t got;
 	int r = TD_ERR_STATE, ok = 1;
 
@@ -164,11 +216,17 @@ check_tail(struct audit *a, off_t size, char **err)
 			ok = strstr(p, want) != NULL;
 			break;
 		}
-		if (audit_check_line(p, (size_t)(nl - p), ++seq, prev, why,
-		    sizeof(why)) != 0) {
+		if (seq - a->seq >= STEP_LINES || (seq > a->seq &&
+		    !continues_step(p, (size_t)(nl - p))) ||
+		    audit_check_line(p, (size_t)(nl - p), ++seq, prev, why,
+		    sizeof(why)) != 0 || (t = line_tid(p, (size_t)(nl - p),
+		    &tl)) == NULL || (tid != NULL && (tl != tidlen ||
+		    memcmp(t, tid, tl) != 0))) {
 			ok = 0;
 			break;
 		}
+		tid = t;
+		tidlen = tl;
 	}
 	if (!ok) {
 		*err = xasprintf("%s: %zu bytes past the head recorded in "

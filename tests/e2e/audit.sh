@@ -91,4 +91,18 @@ t_grep "$T_TMP/c2" "event=audit_tail_dropped file=$C/audit.log" "the uncommitted
 t_is "$(grep -c '"event":"transmission_received"' "$C/audit.log")" 1 "received once in the log"
 "$TRADEDROP" audit -c "$T_TMP/c.conf" verify > /dev/null 2> "$T_TMP/c3"
 t_is $? 0 "and the log verifies"
+# but a state.db older than its log (restored from a backup) is no
+# crash: the lines of later steps past its head are refused, not cut
+mkdir "$T_TMP/bak"
+cp -p "$C"/state.db* "$T_TMP/bak/"
+printf 'Store,UPC,Date,Units\n8,041000001239,2026-11-20,3\n' > "$C/landing/e.csv"
+"$TRADEDROP" once -c "$T_TMP/c.conf" 2> /dev/null
+t_is $? 0 "e delivered after the backup"
+cp "$C/audit.log" "$T_TMP/clog"
+rm -f "$C"/state.db*
+cp -p "$T_TMP/bak"/state.db* "$C/"
+"$TRADEDROP" once -c "$T_TMP/c.conf" 2> "$T_TMP/c4"
+t_is $? 4 "the old state.db is refused"
+t_grep "$T_TMP/c4" "past the head recorded in state.db that do not continue its chain" "and says why"
+t_ok "$(cmp -s "$C/audit.log" "$T_TMP/clog"; echo $?)" "the log keeps every line"
 t_done
