@@ -84,6 +84,12 @@ audit_verify(const char *path, const struct head *hd)
 		n++;
 		len = strlen(line);
 		if (len == 0 || line[len - 1] != '\n') {
+			if (ftello(f) - off > (off_t)len) {
+				fprintf(stderr, "%s:%lld: a NUL byte in the "
+				    "line\n", path, n);
+				bad = 1;
+				break;
+			}
 			fprintf(stderr, "%s:%lld: %s\n", path, n, feof(f) ?
 			    "the last line is cut short: the audit log was "
 			    "truncated" : "a line longer than 1 MiB");
@@ -112,12 +118,22 @@ audit_verify(const char *path, const struct head *hd)
 		bad = 1;
 	}
 	if (!bad) {
-		int c = fgetc(f);
-
-		printf("%s: %lld line%s verified; the chain ends at the head "
-		    "state.db records (%.16s...)%s\n", path, n, n == 1 ? "" :
-		    "s", hd->hash, c == EOF ? "" : "; lines after it are not "
-		    "committed yet");
+		/* what follows the head: a step that has not committed yet */
+		len = fread(line, 1, AUDIT_LINE_MAX + 1, f);
+		line[len] = '\0';
+		if (len > AUDIT_LINE_MAX || !audit_tail_ok(line, len, n,
+		    prev)) {
+			fprintf(stderr, "%s:%lld: the lines after the head "
+			    "state.db records (line %lld) are not those of one "
+			    "step that has not committed yet: lines were "
+			    "appended, or state.db is older than the log\n",
+			    path, n + 1, n);
+			bad = 1;
+		} else
+			printf("%s: %lld line%s verified; the chain ends at "
+			    "the head state.db records (%.16s...)%s\n", path,
+			    n, n == 1 ? "" : "s", hd->hash, len == 0 ? "" :
+			    "; lines after it are not committed yet");
 	}
 	x_free(line);
 	fclose(f);

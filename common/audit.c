@@ -166,27 +166,56 @@ continues_step(const char *line, size_t len)
 	return 0;
 }
 
+/* See audit.h. */
+int
+audit_tail_ok(const char *buf, size_t n, long long seq, const char *hash)
+{
+	char *want = NULL, prev[TD_SHA256_HEX], why[256];
+	const char *p, *nl, *end = buf + n, *tid = NULL, *t;
+	long long seq0 = seq;
+	size_t tidlen = 0, tl;
+	int ok = 1;
+
+	snprintf(prev, sizeof(prev), "%s", hash);
+	for (p = buf; p < end; p = nl + 1) {
+		if (memchr(p, '\0', (size_t)(end - p)) != NULL) {
+			ok = 0;
+			break;
+		}
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL) {
+			want = xasprintf("\"prev\":\"%s\"", prev);
+			ok = strstr(p, want) != NULL;
+			break;
+		}
+		if (seq - seq0 >= STEP_LINES || (seq > seq0 &&
+		    !continues_step(p, (size_t)(nl - p))) ||
+		    audit_check_line(p, (size_t)(nl - p), ++seq, prev, why,
+		    sizeof(why)) != 0 || (t = line_tid(p, (size_t)(nl - p),
+		    &tl)) == NULL || (tid != NULL && (tl != tidlen ||
+		    memcmp(t, tid, tl) != 0))) {
+			ok = 0;
+			break;
+		}
+		tid = t;
+		tidlen = tl;
+	}
+	x_free(want);
+	return ok;
+}
+
 /*
  * Bytes past the committed head: the lines of a transaction that never
  * committed are cut off (they are written again when the step is
- * redone). One step may audit more than once (transmission_received and
- * transmission_verified), so there may be up to STEP_LINES complete
- * lines there: each continuing the chain from the head, all about one
- * transmission, each after the first one that only follows another in
- * a step; a last line without its LF (a write cut short) must
- * name the hash before it as its prev. Anything else (the lines of
- * several steps: a state.db older than its log) means the log and
- * state.db disagree: refuse.
+ * redone), if audit_tail_ok; anything else means the log and state.db
+ * disagree: refuse.
  */
 static int
 check_tail(struct audit *a, off_t size, char **err)
 {
-	char *buf, *p, *nl, *end, *want = NULL, prev[TD_SHA256_HEX], why[256];
-	const char *tid = NULL, *t;
-	long long seq = a->seq;
-	size_t n, tidlen = 0, tl;
+	char *buf;
+	size_t n;
 	ssize_t got;
-	int r = TD_ERR_STATE, ok = 1;
+	int r = TD_ERR_STATE;
 
 	if (size <= a->offset)
 		return TD_OK;
@@ -204,31 +233,7 @@ check_tail(struct audit *a, off_t size, char **err)
 		return TD_ERR_IO;
 	}
 	buf[n] = '\0';
-	memcpy(prev, a->hash, sizeof(prev));
-	end = buf + n;
-	for (p = buf; p < end; p = nl + 1) {
-		if (memchr(p, '\0', (size_t)(end - p)) != NULL) {
-			ok = 0;
-			break;
-		}
-		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL) {
-			want = xasprintf("\"prev\":\"%s\"", prev);
-			ok = strstr(p, want) != NULL;
-			break;
-		}
-		if (seq - a->seq >= STEP_LINES || (seq > a->seq &&
-		    !continues_step(p, (size_t)(nl - p))) ||
-		    audit_check_line(p, (size_t)(nl - p), ++seq, prev, why,
-		    sizeof(why)) != 0 || (t = line_tid(p, (size_t)(nl - p),
-		    &tl)) == NULL || (tid != NULL && (tl != tidlen ||
-		    memcmp(t, tid, tl) != 0))) {
-			ok = 0;
-			break;
-		}
-		tid = t;
-		tidlen = tl;
-	}
-	if (!ok) {
+	if (!audit_tail_ok(buf, n, a->seq, a->hash)) {
 		*err = xasprintf("%s: %zu bytes past the head recorded in "
 		    "state.db that do not continue its chain; refusing to cut "
 		    "them", a->path, n);
@@ -243,7 +248,6 @@ check_tail(struct audit *a, off_t size, char **err)
 	    "reason=uncommitted", a->path, n);
 	r = TD_OK;
  out:
-	x_free(want);
 	x_free(buf);
 	return r;
 }

@@ -71,6 +71,25 @@ open(sys.argv[2], "w").write("\n".join(lines) + "\n")
 PY
 check 3 "line 2 edited and re-hashed"
 t_grep "$T_TMP/e" "its prev is not the hash of line 2" "the next line's link is named"
+# a NUL byte in line 2 is named as one
+$PY -c "
+import sys
+l = open(sys.argv[1], 'rb').read().split(b'\n')
+l[1] = l[1][:20] + b'\0' + l[1][21:]
+open(sys.argv[2], 'wb').write(b'\n'.join(l))" "$T_TMP/orig" "$L"
+check 2 "a NUL byte in line 2"
+t_grep "$T_TMP/e" "a NUL byte in the line" "a NUL byte is named as one"
+# a line appended after the head is no uncommitted step
+{ cat "$T_TMP/orig"; echo '{"seq":99,"event":"forged"}'; } > "$L"
+check $((N + 1)) "a line appended after the head"
+t_grep "$T_TMP/e" "are not those of one step that has not committed yet" "appended lines are named as such"
+# state.db without its head: every line is past it
+mkdir "$T_TMP/db"; cp -p "$S"/state.db* "$T_TMP/db/"
+sqlite3 "$S/state.db" "DELETE FROM audit_head" 2> /dev/null || $PY -c "
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1]); c.execute('DELETE FROM audit_head'); c.commit()" "$S/state.db"
+check 1 "state.db has lost its head"
+rm -f "$S"/state.db*; cp -p "$T_TMP/db"/state.db* "$S/"
 "$TRADEDROP" audit -c "$T_TMP/t.conf" verify > "$T_TMP/v" 2>&1
 t_is $? 0 "the restored log verifies again"
 "$TRADEDROP" audit -c "$T_TMP/t.conf" > /dev/null 2>&1
