@@ -52,5 +52,12 @@ int	cmd_decide_main(int, char **, const struct cmd_verbs *);
 int	cmd_ctx_open(struct td_ctx *, struct td_conf *);
 /* Who decides (audited): the user behind sudo, or this process's. */
 const char *cmd_decider(void);
+/*
+ * s as it may be printed on an operator's terminal: as it is when it is
+ * printable ASCII, else escaped and quoted as a logged value (a file
+ * name, a message quoting a file, are the sender's text); *tmp is what
+ * to free.
+ */
+const char *cmd_tty(const char *s, char **tmp);
 
 #endif

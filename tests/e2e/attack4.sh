@@ -5,7 +5,8 @@
 # block on it (which would hold the integration's lock for ever); each
 # refuses the file, naming it, and exits. Then the holds of one record
 # from several files: an approval is held against what the ledger holds
-# now, not when the record was held.
+# now, not when the record was held. Last, the names and messages the
+# operator commands print are the sender's text: never raw escapes.
 . "$srcdir/tests/lib/common.sh"
 t_tmpdir
 command -v timeout > /dev/null || t_skip_all "timeout (coreutils) not installed"
@@ -84,4 +85,18 @@ t_is "$(recs3 "$TB" | grep -c '"store_id":"2"')" 0 "it is not delivered again"
 t_is $? 0 "the third approved"
 t_is "$(recs3 "$TC" | grep -c "\"store_id\":\"2\".*\"restates\":\"$HA\"")" 1 "it restates the record delivered last, the first's"
 t_is "$(grep -c "\"event\":\"hold_approved\",\"integration\":\"acme\",\"transmission_id\":\"$TC\",\"record_id\":\"$HC\",\"record_key\":\"[0-9a-f]*\",\"restates\":\"$HA\"" "$S3/audit.log")" 1 "audit: with the record it restates"
+# a file name and a header with terminal escapes (the sender's text):
+# `quarantine list` and `hold list` print them escaped, never raw
+S4=$T_TMP/state4
+dl_conf e "$S4" "file://$T_TMP/out4"
+E=$(printf '\033')
+printf 'Store,UPC,Date,Qty%s]2;owned\a\n1,041000001239,2026-11-20,3\n' "$E" > "$S4/landing/q${E}[2J.csv"
+"$TRADEDROP" once -c "$T_TMP/e.conf" 2> /dev/null
+t_is $? 1 "the file with escapes is quarantined"
+"$TRADEDROP" quarantine -c "$T_TMP/e.conf" list > "$T_TMP/ql" 2>&1
+t_is "$(grep -c "$E" "$T_TMP/ql")" 0 "quarantine list prints no escape byte"
+t_grep "$T_TMP/ql" 'file="q\x1b[2J.csv"' "it names the file escaped"
+TQ=$(cut -d' ' -f1 "$T_TMP/ql")
+"$TRADEDROP" quarantine -c "$T_TMP/e.conf" show "$TQ" > "$T_TMP/qs" 2>&1
+t_is "$(grep -c "$E" "$T_TMP/qs")" 0 "quarantine show prints no escape byte"
 t_done
