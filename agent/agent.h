@@ -58,5 +58,12 @@ int	cmd_run(int, char **);
 struct td_ctx;
 /* Poll SFTP source i once and log it: 0, or -1 when it failed. */
 int	cmd_poll_source(struct td_ctx *, size_t i);
+/*
+ * s as it may be printed on an operator's terminal: as it is when it is
+ * printable ASCII, else escaped and quoted as a logged value (a file
+ * name, a message quoting a file, are the sender's text); *tmp is what
+ * to free.
+ */
+const char *cmd_tty(const char *s, char **tmp);
 
 #endif

@@ -14,16 +14,13 @@
 #include <unistd.h>
 
 #include "td.h"
+#include "audit.h"
 #include "conf.h"
 #include "hash.h"
 #include "store.h"
 #include "agent.h"
 
 #define AUDIT_LINE_MAX	(1 << 20)	/* audit_append's own limit */
-#define AUDIT_GENESIS \
-	"0000000000000000000000000000000000000000000000000000000000000000"
-/* ,"prev":"<64 hex>","hash":"<64 hex>"} */
-#define SUFFIX_LEN	(9 + 64 + 10 + 64 + 2)
 
 struct head {
 	long long	 seq;
@@ -62,70 +59,6 @@ load_head(const char *sd, struct head *h, char **err)
 	return TD_OK;
 }
 
-static int
-is_hex64(const char *p)
-{
-	size_t i;
-
-	for (i = 0; i < 64; i++)
-		if (!((p[i] >= '0' && p[i] <= '9') ||
-		    (p[i] >= 'a' && p[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
-/*
- * Line n (1-based, len bytes without its LF) against the chain so far
- * (prev). On success prev becomes its hash. Else why says what is wrong.
- */
-static int
-check_line(const char *line, size_t len, long long n, char prev[TD_SHA256_HEX],
-    char *why, size_t whysz)
-{
-	struct td_sha256 h;
-	unsigned char dg[TD_SHA256_LEN];
-	char hex[TD_SHA256_HEX], want[32];
-	const char *sfx;
-	int wl;
-
-	wl = snprintf(want, sizeof(want), "{\"seq\":%lld,", n);
-	if (len < SUFFIX_LEN + (size_t)wl || memchr(line, '\0', len) != NULL) {
-		snprintf(why, whysz, "not an audit record");
-		return -1;
-	}
-	sfx = line + len - SUFFIX_LEN;
-	if (memcmp(sfx, ",\"prev\":\"", 9) != 0 || !is_hex64(sfx + 9) ||
-	    memcmp(sfx + 73, "\",\"hash\":\"", 10) != 0 ||
-	    !is_hex64(sfx + 83) || memcmp(sfx + 147, "\"}", 2) != 0) {
-		snprintf(why, whysz, "no \"prev\" and \"hash\" at its end");
-		return -1;
-	}
-	if (strncmp(line, want, (size_t)wl) != 0) {
-		snprintf(why, whysz, "its seq is not %lld: a line before it "
-		    "was deleted, or lines were reordered", n);
-		return -1;
-	}
-	if (memcmp(sfx + 9, prev, 64) != 0) {
-		snprintf(why, whysz, "its prev is not the hash of line %lld: "
-		    "a line before it was deleted or changed, or lines were "
-		    "reordered", n - 1);
-		return -1;
-	}
-	td_sha256_init(&h);
-	td_sha256_update(&h, prev, 64);
-	td_sha256_update(&h, line, (size_t)(sfx - line));
-	td_sha256_update(&h, "}", 1);
-	td_sha256_final(&h, dg);
-	td_hex(dg, sizeof(dg), hex);
-	if (memcmp(sfx + 83, hex, 64) != 0) {
-		snprintf(why, whysz, "its hash does not match its content: the "
-		    "line was changed");
-		return -1;
-	}
-	memcpy(prev, hex, TD_SHA256_HEX);
-	return 0;
-}
-
 /* 0: the chain holds up to the head; 1: broken (said on stderr). */
 static int
 audit_verify(const char *path, const struct head *hd)
@@ -151,13 +84,19 @@ audit_verify(const char *path, const struct head *hd)
 		n++;
 		len = strlen(line);
 		if (len == 0 || line[len - 1] != '\n') {
+			if (ftello(f) - off > (off_t)len) {
+				fprintf(stderr, "%s:%lld: a NUL byte in the "
+				    "line\n", path, n);
+				bad = 1;
+				break;
+			}
 			fprintf(stderr, "%s:%lld: %s\n", path, n, feof(f) ?
 			    "the last line is cut short: the audit log was "
 			    "truncated" : "a line longer than 1 MiB");
 			bad = 1;
 			break;
 		}
-		if (check_line(line, len - 1, n, prev, why, sizeof(why)) != 0) {
+		if (audit_check_line(line, len - 1, n, prev, why, sizeof(why)) != 0) {
 			fprintf(stderr, "%s:%lld: %s\n", path, n, why);
 			bad = 1;
 			break;
@@ -179,12 +118,22 @@ audit_verify(const char *path, const struct head *hd)
 		bad = 1;
 	}
 	if (!bad) {
-		int c = fgetc(f);
-
-		printf("%s: %lld line%s verified; the chain ends at the head "
-		    "state.db records (%.16s...)%s\n", path, n, n == 1 ? "" :
-		    "s", hd->hash, c == EOF ? "" : "; lines after it are not "
-		    "committed yet");
+		/* what follows the head: a step that has not committed yet */
+		len = fread(line, 1, AUDIT_LINE_MAX + 1, f);
+		line[len] = '\0';
+		if (len > AUDIT_LINE_MAX || !audit_tail_ok(line, len, n,
+		    prev)) {
+			fprintf(stderr, "%s:%lld: the lines after the head "
+			    "state.db records (line %lld) are not those of one "
+			    "step that has not committed yet: lines were "
+			    "appended, or state.db is older than the log\n",
+			    path, n + 1, n);
+			bad = 1;
+		} else
+			printf("%s: %lld line%s verified; the chain ends at "
+			    "the head state.db records (%.16s...)%s\n", path,
+			    n, n == 1 ? "" : "s", hd->hash, len == 0 ? "" :
+			    "; lines after it are not committed yet");
 	}
 	x_free(line);
 	fclose(f);

@@ -32,7 +32,7 @@ static int
 h_list(struct store *st)
 {
 	sqlite3_stmt *s;
-	char ts[TD_RFC3339_MAX];
+	char ts[TD_RFC3339_MAX], *t;
 	int n = 0;
 
 	s = store_prepare(st, "SELECT h.record_id, h.created_at, h.restates, "
@@ -45,7 +45,8 @@ h_list(struct store *st)
 		    "file=%s\n", (const char *)sqlite3_column_text(s, 0), ts,
 		    (const char *)sqlite3_column_text(s, 2),
 		    (const char *)sqlite3_column_text(s, 3),
-		    (const char *)sqlite3_column_text(s, 4));
+		    cmd_tty((const char *)sqlite3_column_text(s, 4), &t));
+		x_free(t);
 		n++;
 	}
 	sqlite3_reset(s);
@@ -60,6 +61,7 @@ h_show(struct store *st, const char *sd, const char *id)
 	sqlite3_stmt *s;
 	char rid[TD_ID_HEX];
 	const char *by;
+	char *t;
 	int r = 1;
 
 	(void)sd;
@@ -77,10 +79,13 @@ h_show(struct store *st, const char *sd, const char *id)
 		    (const char *)sqlite3_column_text(s, 2),
 		    (const char *)sqlite3_column_text(s, 3));
 		by = (const char *)sqlite3_column_text(s, 4);
-		if (by != NULL)
-			printf("decided by: %s\nreason: %s\n", by,
-			    (const char *)sqlite3_column_text(s, 5));
-		else
+		if (by != NULL) {
+			printf("decided by: %s\n", cmd_tty(by, &t));
+			x_free(t);
+			printf("reason: %s\n", cmd_tty((const char *)
+			    sqlite3_column_text(s, 5), &t));
+			x_free(t);
+		} else
 			printf("next: `tradedrop hold approve %s --reason "
 			    "TEXT` delivers it with restates; `tradedrop hold "
 			    "reject %s --reason TEXT` never does\n", rid, rid);

@@ -135,11 +135,12 @@ cmd_prune(int argc, char **argv)
 	sqlite3_reset(s);
 	rc = 0;
 	for (i = 0; i < n; i++) {
-		char ts[TD_RFC3339_MAX];
+		char ts[TD_RFC3339_MAX], *t;
 
 		td_rfc3339(v[i].received_at, ts);
 		printf("%s %s %s %s\n", dry ? "would prune" : "pruned",
-			    v[i].id, ts, v[i].name);
+		    v[i].id, ts, cmd_tty(v[i].name, &t));
+		x_free(t);
 		if (dry)
 			continue;
 		/* removed, then recorded: a stop in between leaves it to

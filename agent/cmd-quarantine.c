@@ -67,6 +67,27 @@ cmd_resolve(struct store *st, const char *sql, const char *what,
 	return TD_ERR_NOTFOUND;
 }
 
+/* See agent.h. */
+const char *
+cmd_tty(const char *s, char **tmp)
+{
+	const unsigned char *p;
+	size_t n;
+
+	*tmp = NULL;
+	if (s == NULL)
+		return "null";
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p < ' ' || *p >= 0x7f)
+			break;
+	if (*p == '\0')
+		return s;
+	n = td_log_escape(NULL, 0, s);
+	*tmp = xmalloc(n + 1);
+	(void)td_log_escape(*tmp, n + 1, s);
+	return *tmp;
+}
+
 static int
 resolve_tid(struct store *st, const char *id, char out[65])
 {
@@ -78,7 +99,7 @@ static int
 q_list(struct store *st)
 {
 	sqlite3_stmt *s;
-	char ts[TD_RFC3339_MAX];
+	char ts[TD_RFC3339_MAX], *t1, *t2;
 	int n = 0;
 
 	s = store_prepare(st, "SELECT id, name, received_at, reason_code, "
@@ -91,8 +112,10 @@ q_list(struct store *st)
 		    (const char *)sqlite3_column_text(s, 3),
 		    (long long)sqlite3_column_int64(s, 5),
 		    (long long)sqlite3_column_int64(s, 6),
-		    (const char *)sqlite3_column_text(s, 1),
-		    (const char *)sqlite3_column_text(s, 4));
+		    cmd_tty((const char *)sqlite3_column_text(s, 1), &t1),
+		    cmd_tty((const char *)sqlite3_column_text(s, 4), &t2));
+		x_free(t1);
+		x_free(t2);
 		n++;
 	}
 	sqlite3_reset(s);
@@ -105,7 +128,8 @@ static int
 q_show(struct store *st, const char *sd, const char *tid)
 {
 	sqlite3_stmt *s;
-	char *p, *reason = NULL;
+	char *p, *reason = NULL, *t1, *t2;
+	const char *name;
 	size_t len;
 	int r = 1;
 
@@ -113,16 +137,21 @@ q_show(struct store *st, const char *sd, const char *tid)
 	    "transmissions WHERE id = ?");
 	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) == SQLITE_ROW) {
+		name = cmd_tty((const char *)sqlite3_column_text(s, 0), &t1);
 		printf("transmission %s\nstate: %s\nfile: %s\nraw: %s/%s/raw/"
-		    "%s\n", tid, (const char *)sqlite3_column_text(s, 2),
-		    (const char *)sqlite3_column_text(s, 0), sd,
-		    (const char *)sqlite3_column_text(s, 1),
-		    (const char *)sqlite3_column_text(s, 0));
+		    "%s\n", tid, (const char *)sqlite3_column_text(s, 2), name,
+		    sd, (const char *)sqlite3_column_text(s, 1), name);
+		x_free(t1);
 		if (strcmp((const char *)sqlite3_column_text(s, 2),
 		    "quarantined") == 0) {
 			p = xasprintf("%s/quarantine/%s/reason.json", sd, tid);
-			if (td_read_file(p, 1 << 20, &reason, &len) == 0)
-				printf("reason: %.*s", (int)len, reason);
+			if (td_read_file(p, 1 << 20, &reason, &len) == 0) {
+				/* JSON, but the file may have been edited */
+				if (len > 0 && reason[len - 1] == '\n')
+					reason[len - 1] = '\0';
+				printf("reason: %s\n", cmd_tty(reason, &t2));
+				x_free(t2);
+			}
 			x_free(p);
 			p = xasprintf("%s/dlq/%s.ndjson", sd, tid);
 			if (access(p, F_OK) == 0)

@@ -794,6 +794,37 @@ quarantine(struct td_ctx *x, const struct tx *t, const char *code,
 	return r;
 }
 
+/*
+ * Open the archived raw file path to read it: a regular file only,
+ * never through a symbolic link, and without blocking (a FIFO put in
+ * its place would block the open, and the lock with it). The fd, or -1
+ * with *why saying why not.
+ */
+static int
+open_raw(const char *path, const char **why)
+{
+	struct stat sb;
+	int fd;
+
+	*why = NULL;
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC)) < 0) {
+		*why = strerror(errno);
+		return -1;
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		*why = "not a regular file";
+		close(fd);
+		return -1;
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == -1) {
+		*why = strerror(errno);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* ------------------------------------------------ operator decisions */
 
 /*
@@ -806,6 +837,7 @@ reverify(struct td_ctx *x, const struct tx *t, struct verification *v,
     char **vjson)
 {
 	char *rawdir, *raw, tid[TD_SHA256_HEX], sha512hex[129];
+	const char *why;
 	struct sidecars sc;
 	uint8_t b2[64];
 	uint64_t size;
@@ -816,8 +848,8 @@ reverify(struct td_ctx *x, const struct tx *t, struct verification *v,
 	rawdir = xasprintf("%s/%s/raw", x->state_dir, t->archive_dir);
 	raw = xasprintf("%s/%s", rawdir, t->name);
 	sidecar_find(rawdir, t->name, &sc);
-	if ((fd = open(raw, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		fprintf(stderr, "tradedrop: %s: %s\n", raw, strerror(errno));
+	if ((fd = open_raw(raw, &why)) < 0) {
+		fprintf(stderr, "tradedrop: %s: %s\n", raw, why);
 		r = TD_ERR_IO;
 		goto out;
 	}
@@ -1336,6 +1368,7 @@ process_one(struct td_ctx *x, const char *tid)
 	    *rectmp = NULL, *dlqf = NULL,
 	    *fields = NULL, *k;
 	sqlite3_stmt *s;
+	const char *why;
 	int fd = -1, r;
 
 	memset(&ps, 0, sizeof(ps));
@@ -1374,9 +1407,9 @@ process_one(struct td_ctx *x, const char *tid)
 	po.batch_records = x->batch_records;
 	td_log(TD_LOG_INFO, "file_processing", "file=%s transmission_id=%s "
 	    "size=%llu", t.name, t.id, (unsigned long long)t.size);
-	if ((fd = open(raw, O_RDONLY | O_CLOEXEC)) < 0) {
+	if ((fd = open_raw(raw, &why)) < 0) {
 		td_log(TD_LOG_ERROR, "archive_missing", "file=%s error=%s",
-		    raw, strerror(errno));
+		    raw, why);
 		r = TD_ERR_IO;
 		goto out;
 	}

@@ -601,6 +601,60 @@ stage_batch(struct td_ctx *x, const struct tx *t, const struct heldrec *h,
 	return r;
 }
 
+/* The TD_ID_LEN bytes of the 2 * TD_ID_LEN hex digits hex. */
+static void
+unhex(const char *hex, unsigned char out[TD_ID_LEN])
+{
+	size_t i;
+	unsigned v;
+
+	for (i = 0; i < TD_ID_LEN; i++) {
+		v = 0;
+		(void)sscanf(hex + 2 * i, "%2x", &v);
+		out[i] = (unsigned char)v;
+	}
+}
+
+/*
+ * What the ledger holds for the key of h now, which another approval
+ * may have changed since h was held: the same values (delivered since:
+ * a duplicate_record, not to be delivered again; said on stderr), or
+ * h->restates made the record delivered last for its key.
+ */
+static int
+relink(struct td_ctx *x, const char *rid, struct heldrec *h)
+{
+	sqlite3_stmt *s;
+	unsigned char key[TD_ID_LEN];
+	char *cur = NULL;
+	int same = 0, r = TD_OK;
+
+	unhex(h->key, key);
+	s = store_prepare(x->st, "SELECT values_hash = ?2, "
+	    "lower(hex(record_id)) FROM record_keys WHERE record_key = ?1");
+	sqlite3_bind_blob(s, 1, key, TD_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, h->values, TD_ID_LEN, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		same = sqlite3_column_int(s, 0);
+		cur = xstrdup((const char *)sqlite3_column_text(s, 1));
+	}
+	sqlite3_reset(s);
+	if (cur != NULL && same) {
+		fprintf(stderr, "tradedrop: record %s: its record_key %s was "
+		    "delivered with these values since it was held (record "
+		    "%s): a duplicate_record, not delivered again; `tradedrop "
+		    "hold reject %s --reason TEXT` closes it\n", rid, h->key,
+		    cur, rid);
+		r = TD_ERR_INVAL;
+	} else if (cur != NULL && strcmp(cur, h->restates) != 0) {
+		x_free(h->restates);
+		h->restates = cur;
+		cur = NULL;
+	}
+	x_free(cur);
+	return r;
+}
+
 static int
 approve(struct td_ctx *x, const struct tx *t, const char *rid,
     const struct heldrec *h)
@@ -610,7 +664,6 @@ approve(struct td_ctx *x, const struct tx *t, const char *rid,
 	unsigned char key[TD_ID_LEN], id[TD_ID_LEN];
 	int64_t seq;
 	char *k;
-	size_t i;
 	int r;
 
 	s = store_prepare(x->st, "SELECT coalesce(max(seq), 0) FROM batches "
@@ -620,14 +673,8 @@ approve(struct td_ctx *x, const struct tx *t, const char *rid,
 	sqlite3_reset(s);
 	if ((r = stage_batch(x, t, h, (uint64_t)seq + 1, &ob)) != 0)
 		return r;
-	for (i = 0; i < TD_ID_LEN; i++) {
-		unsigned v;
-
-		(void)sscanf(h->key + 2 * i, "%2x", &v);
-		key[i] = (unsigned char)v;
-		(void)sscanf(rid + 2 * i, "%2x", &v);
-		id[i] = (unsigned char)v;
-	}
+	unhex(h->key, key);
+	unhex(rid, id);
 	/* a replay's batches are keyed by its records' transmission_id */
 	k = deliver_batch_key(t->replay_of != NULL ? t->replay_of : t->id,
 	    t->mapping_version, ob.seq);
@@ -695,6 +742,8 @@ ledger_decide(struct td_ctx *x, const char *rid, int yes,
 		r = TD_ERR_STATE;
 		goto out;
 	}
+	if (yes && (r = relink(x, rid, &h)) != 0)
+		goto out;
 	td_buf_init(&b, 512, 0);
 	td_buf_printf(&b, "\"record_id\":\"%s\",\"record_key\":\"%s\","
 	    "\"restates\":\"%s\",\"code\":\"restatement\",\"reason\":", rid,
@@ -709,14 +758,15 @@ ledger_decide(struct td_ctx *x, const char *rid, int yes,
 	r = yes ? approve(x, &t, rid, &h) : 0;
 	if (r == 0) {
 		s = store_prepare(x->st, "UPDATE holds SET state = ?, "
-		    "decided_at = ?, decided_by = ?, decision_reason = ? WHERE "
-		    "record_id = ?");
+		    "decided_at = ?, decided_by = ?, decision_reason = ?, "
+		    "restates = ? WHERE record_id = ?");
 		sqlite3_bind_text(s, 1, yes ? "approved" : "rejected", -1,
 		    SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
 		sqlite3_bind_text(s, 3, by, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 4, reason, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 5, rid, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 5, h.restates, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 6, rid, -1, SQLITE_STATIC);
 		r = store_step_done(x->st, s);
 	}
 	if (r == 0)

@@ -14,14 +14,26 @@
 #include "audit.h"
 #include "buf.h"
 #include "date.h"
+#include "failpoint.h"
 #include "fsutil.h"
 #include "hash.h"
 #include "json.h"
 #include "log.h"
 #include "store.h"
 
-#define AUDIT_GENESIS \
-	"0000000000000000000000000000000000000000000000000000000000000000"
+/*
+ * The most lines one step audits in one transaction (parsing: parsed,
+ * dead-lettered, withheld, held, forwarded), and the events that only
+ * ever follow another in the same step: any other begins a step.
+ */
+#define STEP_LINES	5
+static const char *const step_rest[] = {
+	"transmission_verified", "transmission_quarantined",
+	"records_dead_lettered", "records_withheld", "records_held",
+	"restatements_forwarded"
+};
+/* ,"prev":"<64 hex>","hash":"<64 hex>"} */
+#define SUFFIX_LEN	(9 + 64 + 10 + 64 + 2)
 
 struct audit {
 	int		 fd;
@@ -32,6 +44,67 @@ struct audit {
 	char		 hash[TD_SHA256_HEX];
 	long long	 offset;
 };
+
+static int
+is_hex64(const char *p)
+{
+	size_t i;
+
+	for (i = 0; i < 64; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') ||
+		    (p[i] >= 'a' && p[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* See audit.h. */
+int
+audit_check_line(const char *line, size_t len, long long n, char prev[TD_SHA256_HEX],
+    char *why, size_t whysz)
+{
+	struct td_sha256 h;
+	unsigned char dg[TD_SHA256_LEN];
+	char hex[TD_SHA256_HEX], want[32];
+	const char *sfx;
+	int wl;
+
+	wl = snprintf(want, sizeof(want), "{\"seq\":%lld,", n);
+	if (len < SUFFIX_LEN + (size_t)wl || memchr(line, '\0', len) != NULL) {
+		snprintf(why, whysz, "not an audit record");
+		return -1;
+	}
+	sfx = line + len - SUFFIX_LEN;
+	if (memcmp(sfx, ",\"prev\":\"", 9) != 0 || !is_hex64(sfx + 9) ||
+	    memcmp(sfx + 73, "\",\"hash\":\"", 10) != 0 ||
+	    !is_hex64(sfx + 83) || memcmp(sfx + 147, "\"}", 2) != 0) {
+		snprintf(why, whysz, "no \"prev\" and \"hash\" at its end");
+		return -1;
+	}
+	if (strncmp(line, want, (size_t)wl) != 0) {
+		snprintf(why, whysz, "its seq is not %lld: a line before it "
+		    "was deleted, or lines were reordered", n);
+		return -1;
+	}
+	if (memcmp(sfx + 9, prev, 64) != 0) {
+		snprintf(why, whysz, "its prev is not the hash of line %lld: "
+		    "a line before it was deleted or changed, or lines were "
+		    "reordered", n - 1);
+		return -1;
+	}
+	td_sha256_init(&h);
+	td_sha256_update(&h, prev, 64);
+	td_sha256_update(&h, line, (size_t)(sfx - line));
+	td_sha256_update(&h, "}", 1);
+	td_sha256_final(&h, dg);
+	td_hex(dg, sizeof(dg), hex);
+	if (memcmp(sfx + 83, hex, 64) != 0) {
+		snprintf(why, whysz, "its hash does not match its content: the "
+		    "line was changed");
+		return -1;
+	}
+	memcpy(prev, hex, TD_SHA256_HEX);
+	return 0;
+}
 
 /* Load the committed head (seq, hash, offset) from state.db. */
 static int
@@ -57,16 +130,92 @@ load_head(struct audit *a)
 }
 
 /*
- * Bytes past the committed head: the line of a transaction that never
- * committed is cut off (it is written again when the step is redone).
- * Anything else there means the log and state.db disagree: refuse.
+ * The "transmission_id" member of an audit line (up to its end): the
+ * transmission a step is about. Its first occurrence is the member
+ * itself, since a quote inside a JSON string is always escaped.
+ */
+static const char *
+line_tid(const char *line, size_t len, size_t *tlen)
+{
+	static const char k[] = "\"transmission_id\":";
+	const char *p, *e;
+
+	*tlen = 0;
+	if ((p = memmem(line, len, k, sizeof(k) - 1)) == NULL)
+		return NULL;
+	p += sizeof(k) - 1;
+	if ((e = memchr(p, ',', len - (size_t)(p - line))) == NULL)
+		return NULL;
+	*tlen = (size_t)(e - p);
+	return p;
+}
+
+/* Whether the line (len bytes) follows another in the same step. */
+static int
+continues_step(const char *line, size_t len)
+{
+	char k[64];
+	size_t i;
+	int n;
+
+	for (i = 0; i < sizeof(step_rest) / sizeof(step_rest[0]); i++) {
+		n = snprintf(k, sizeof(k), ",\"event\":\"%s\",", step_rest[i]);
+		if (memmem(line, len, k, (size_t)n) != NULL)
+			return 1;
+	}
+	return 0;
+}
+
+/* See audit.h. */
+int
+audit_tail_ok(const char *buf, size_t n, long long seq, const char *hash)
+{
+	char *want = NULL, prev[TD_SHA256_HEX], why[256];
+	const char *p, *nl, *end = buf + n, *tid = NULL, *t;
+	long long seq0 = seq;
+	size_t tidlen = 0, tl;
+	int ok = 1;
+
+	snprintf(prev, sizeof(prev), "%s", hash);
+	for (p = buf; p < end; p = nl + 1) {
+		if (memchr(p, '\0', (size_t)(end - p)) != NULL) {
+			ok = 0;
+			break;
+		}
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL) {
+			want = xasprintf("\"prev\":\"%s\"", prev);
+			ok = strstr(p, want) != NULL;
+			break;
+		}
+		if (seq - seq0 >= STEP_LINES || (seq > seq0 &&
+		    !continues_step(p, (size_t)(nl - p))) ||
+		    audit_check_line(p, (size_t)(nl - p), ++seq, prev, why,
+		    sizeof(why)) != 0 || (t = line_tid(p, (size_t)(nl - p),
+		    &tl)) == NULL || (tid != NULL && (tl != tidlen ||
+		    memcmp(t, tid, tl) != 0))) {
+			ok = 0;
+			break;
+		}
+		tid = t;
+		tidlen = tl;
+	}
+	x_free(want);
+	return ok;
+}
+
+/*
+ * Bytes past the committed head: the lines of a transaction that never
+ * committed are cut off (they are written again when the step is
+ * redone), if audit_tail_ok; anything else means the log and state.db
+ * disagree: refuse.
  */
 static int
 check_tail(struct audit *a, off_t size, char **err)
 {
-	char *buf, *nl, *want;
+	char *buf;
 	size_t n;
 	ssize_t got;
+	int r = TD_ERR_STATE;
 
 	if (size <= a->offset)
 		return TD_OK;
@@ -84,26 +233,23 @@ check_tail(struct audit *a, off_t size, char **err)
 		return TD_ERR_IO;
 	}
 	buf[n] = '\0';
-	want = xasprintf("\"prev\":\"%s\"", a->hash);
-	nl = memchr(buf, '\n', n);
-	if (memchr(buf, '\0', n) != NULL || (nl != NULL && nl != buf + n - 1) ||
-	    strstr(buf, want) == NULL) {
+	if (!audit_tail_ok(buf, n, a->seq, a->hash)) {
 		*err = xasprintf("%s: %zu bytes past the head recorded in "
 		    "state.db that do not continue its chain; refusing to cut "
 		    "them", a->path, n);
-		x_free(want);
-		x_free(buf);
-		return TD_ERR_STATE;
+		goto out;
 	}
-	x_free(want);
-	x_free(buf);
 	if (ftruncate(a->fd, a->offset) != 0 || fsync(a->fd) != 0) {
 		*err = xasprintf("%s: %s", a->path, strerror(errno));
-		return TD_ERR_IO;
+		r = TD_ERR_IO;
+		goto out;
 	}
 	td_log(TD_LOG_WARN, "audit_tail_dropped", "file=%s bytes=%zu "
 	    "reason=uncommitted", a->path, n);
-	return TD_OK;
+	r = TD_OK;
+ out:
+	x_free(buf);
+	return r;
 }
 
 int
@@ -209,6 +355,8 @@ audit_append(struct audit *a, const char *event, const char *tid,
 		r = td_write_all(a->fd, b.p, b.len);
 	if (r == 0 && fdatasync(a->fd) != 0)
 		r = TD_ERR_IO;
+	if (r == 0)
+		td_failpoint("audit_appended");
 	if (r != 0) {
 		/* leave the file at the committed head */
 		(void)!ftruncate(a->fd, a->offset);

@@ -11,6 +11,8 @@
 #ifndef TD_AUDIT_H
 #define TD_AUDIT_H
 
+#include <stddef.h>
+
 struct store;
 struct audit;
 
@@ -24,5 +26,29 @@ void	audit_close(struct audit *);
  */
 int	audit_append(struct audit *, const char *event, const char *tid,
 	    const char *fields);
+/*
+ * Check line n (1-based; len bytes without its LF) against the chain so
+ * far: prev, the hash of line n - 1 (the genesis hash for line 1). 0 and
+ * prev set to its hash, or -1 with why (of size whysz) saying what is
+ * wrong.
+ */
+int	audit_check_line(const char *line, size_t len, long long n,
+	    char prev[65], char *why, size_t whysz);
+
+/*
+ * Whether the n bytes at buf (NUL-terminated), past the head (seq,
+ * hash), can be the lines of one step that never committed: one step
+ * may audit more than once (transmission_received and
+ * transmission_verified), so up to 5 complete lines, each continuing the
+ * chain from the head, all about one transmission, each after the first
+ * an event that only follows another in a step; then perhaps a last
+ * line cut short, which names the hash before it as its prev. The lines
+ * of several steps (a state.db older than its log) are not.
+ */
+int	audit_tail_ok(const char *buf, size_t n, long long seq,
+	    const char *hash);
+
+#define AUDIT_GENESIS \
+	"0000000000000000000000000000000000000000000000000000000000000000"
 
 #endif

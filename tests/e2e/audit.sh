@@ -71,8 +71,57 @@ open(sys.argv[2], "w").write("\n".join(lines) + "\n")
 PY
 check 3 "line 2 edited and re-hashed"
 t_grep "$T_TMP/e" "its prev is not the hash of line 2" "the next line's link is named"
+# a NUL byte in line 2 is named as one
+$PY -c "
+import sys
+l = open(sys.argv[1], 'rb').read().split(b'\n')
+l[1] = l[1][:20] + b'\0' + l[1][21:]
+open(sys.argv[2], 'wb').write(b'\n'.join(l))" "$T_TMP/orig" "$L"
+check 2 "a NUL byte in line 2"
+t_grep "$T_TMP/e" "a NUL byte in the line" "a NUL byte is named as one"
+# a line appended after the head is no uncommitted step
+{ cat "$T_TMP/orig"; echo '{"seq":99,"event":"forged"}'; } > "$L"
+check $((N + 1)) "a line appended after the head"
+t_grep "$T_TMP/e" "are not those of one step that has not committed yet" "appended lines are named as such"
+# state.db without its head: every line is past it
+mkdir "$T_TMP/db"; cp -p "$S"/state.db* "$T_TMP/db/"
+sqlite3 "$S/state.db" "DELETE FROM audit_head" 2> /dev/null || $PY -c "
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1]); c.execute('DELETE FROM audit_head'); c.commit()" "$S/state.db"
+check 1 "state.db has lost its head"
+rm -f "$S"/state.db*; cp -p "$T_TMP/db"/state.db* "$S/"
 "$TRADEDROP" audit -c "$T_TMP/t.conf" verify > "$T_TMP/v" 2>&1
 t_is $? 0 "the restored log verifies again"
 "$TRADEDROP" audit -c "$T_TMP/t.conf" > /dev/null 2>&1
 t_is $? 2 "audit without verify is a usage error"
+# a crash inside a step that audits twice (transmission_received and
+# transmission_verified, one transaction): both lines are on disk, the
+# head in state.db is before them. The next run cuts them, does the
+# step again, and the log verifies.
+C=$T_TMP/crash
+dl_conf c "$C" "file://$T_TMP/cout"
+printf 'Store,UPC,Date,Units\n7,041000001239,2026-11-20,3\n' > "$C/landing/c.csv"
+TD_FAILPOINT=audit_appended:3 "$TRADEDROP" once -c "$T_TMP/c.conf" 2> "$T_TMP/c1"
+t_grep "$T_TMP/c1" "event=failpoint name=audit_appended" "killed after two uncommitted audit lines"
+t_is "$(grep -c . "$C/audit.log")" 3 "config_loaded, received and verified are on disk"
+"$TRADEDROP" once -c "$T_TMP/c.conf" 2> "$T_TMP/c2"
+t_is $? 0 "the next run starts and delivers"
+t_grep "$T_TMP/c2" "event=audit_tail_dropped file=$C/audit.log" "the uncommitted lines are cut, said"
+t_is "$(grep -c '"event":"transmission_received"' "$C/audit.log")" 1 "received once in the log"
+"$TRADEDROP" audit -c "$T_TMP/c.conf" verify > /dev/null 2> "$T_TMP/c3"
+t_is $? 0 "and the log verifies"
+# but a state.db older than its log (restored from a backup) is no
+# crash: the lines of later steps past its head are refused, not cut
+mkdir "$T_TMP/bak"
+cp -p "$C"/state.db* "$T_TMP/bak/"
+printf 'Store,UPC,Date,Units\n8,041000001239,2026-11-20,3\n' > "$C/landing/e.csv"
+"$TRADEDROP" once -c "$T_TMP/c.conf" 2> /dev/null
+t_is $? 0 "e delivered after the backup"
+cp "$C/audit.log" "$T_TMP/clog"
+rm -f "$C"/state.db*
+cp -p "$T_TMP/bak"/state.db* "$C/"
+"$TRADEDROP" once -c "$T_TMP/c.conf" 2> "$T_TMP/c4"
+t_is $? 4 "the old state.db is refused"
+t_grep "$T_TMP/c4" "past the head recorded in state.db that do not continue its chain" "and says why"
+t_ok "$(cmp -s "$C/audit.log" "$T_TMP/clog"; echo $?)" "the log keeps every line"
 t_done
