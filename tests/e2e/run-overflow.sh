@@ -23,7 +23,7 @@ kill -STOP "$RUN_PID"
 i=1
 while [ $i -le 20000 ]; do
 	if [ $((i % (20000 / DROPS))) -eq 0 ]; then
-		printf 'Store Nbr,Week Ending,UPC,Units\n%d,11/28/2026,041000001239,1\n' $i > "$L/d$i.csv"
+		printf 'Store Nbr,Week Ending,UPC,Units,Ticket\n%d,11/28/2026,041000001239,1,o%d\n' $i $i > "$L/d$i.csv"
 	else
 		: > "$L/f$i.part"
 	fi

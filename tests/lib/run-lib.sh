@@ -9,7 +9,8 @@
 #   now_ms                 milliseconds since the epoch
 #   run_conf FILE STATE OUT [LINES...]
 #                          a config for drops of "Store Nbr,Week Ending,
-#                          UPC,Units,Sales" rows, settle = 0, file://OUT;
+#                          UPC,Units,Sales,Ticket" rows (the ticket keys
+#                          each row for Tier 4), settle = 0, file://OUT;
 #                          LINES are added to [map]
 #   run_drop DIR NAME ROWS a drop of ROWS rows written beside DIR and
 #                          renamed into it
