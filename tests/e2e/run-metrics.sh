@@ -37,6 +37,9 @@ N=6
 i=1; while [ $i -le $N ]; do run_drop "$L" "d$i.csv" $((i + 1)); i=$((i + 1)); done
 t_ok "$(wait_until 10 run_delivered "$T_TMP/out" $N; echo $?)" "$N drops delivered"
 wait_until 5 grep -q 'event=source_polled source=down' "$T_TMP/log"
+# the poll is logged before its result is committed to state.db, which
+# /metrics reads: wait for the result itself
+wait_until 5 sh -c "curl -sf http://127.0.0.1:$P/metrics | grep -q '^tradedrop_source_poll_failures{source=\"down\"} [1-9]'"
 curl -sf "http://127.0.0.1:$P/metrics" > "$T_TMP/m"
 t_is $? 0 "GET /metrics answers 200"
 for name in 'tradedrop_files_total{outcome=' 'tradedrop_records_total{outcome=' \
