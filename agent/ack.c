@@ -376,10 +376,7 @@ ack_number(struct td_ctx *x, const char *tid, size_t idx, char status,
 		r = TD_ERR_LIMIT;
 	}
  out:
-	if (r == 0)
-		r = store_commit(x->st);
-	else
-		store_rollback(x->st);
+	r = store_end(x->st, r);
 	return r;
 }
 

@@ -79,10 +79,7 @@ prune_one(struct td_ctx *x, const struct victim *v)
 	if (r == 0)
 		r = audit_append(x->audit, "archive_pruned", v->id,
 		    td_buf_cstr(&b));
-	if (r == 0)
-		r = store_commit(x->st);
-	else
-		store_rollback(x->st);
+	r = store_end(x->st, r);
  out:
 	td_buf_free(&b);
 	return r;

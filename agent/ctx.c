@@ -128,10 +128,7 @@ config_audit(struct td_ctx *x)
 		r = store_step_done(x->st, s);
 		if (r == 0)
 			r = audit_append(x->audit, "config_loaded", NULL, f);
-		if (r == 0)
-			r = store_commit(x->st);
-		else
-			store_rollback(x->st);
+		r = store_end(x->st, r);
 	}
 	x_free(f);
 	return r;

@@ -1021,10 +1021,7 @@ send_manifest(struct deliverer *d, const struct tx *t)
 	if (r == 0)
 		r = audit_append(x->audit, "transmission_delivered", t->id,
 		    fields);
-	if (r == 0)
-		r = store_commit(x->st);
-	else
-		store_rollback(x->st);
+	r = store_end(x->st, r);
 	if (r != 0)
 		goto out;
 	td_failpoint("transmission_delivered");

@@ -765,10 +765,7 @@ quarantine(struct td_ctx *x, const struct tx *t, const char *code,
 		if (r == 0)
 			r = audit_append(x->audit, "transmission_quarantined",
 			    t->id, fields);
-		if (r == 0)
-			r = store_commit(x->st);
-		else
-			store_rollback(x->st);
+		r = store_end(x->st, r);
 	}
 	x_free(fields);
 	if (r == 0) {
@@ -935,10 +932,7 @@ decide(struct td_ctx *x, sqlite3_stmt *s, const char *event,
 
 	if (r == 0)
 		r = audit_append(x->audit, event, tid, fields);
-	if (r == 0)
-		r = store_commit(x->st);
-	else
-		store_rollback(x->st);
+	r = store_end(x->st, r);
 	return r;
 }
 
@@ -1559,10 +1553,7 @@ process_one(struct td_ctx *x, const char *tid)
 		r = audit_dead_letters(x, &t, &ps, res.rejected);
 	if (r == 0)
 		r = audit_tier4(x, &t, &res);
-	if (r == 0)
-		r = store_commit(x->st);
-	else
-		store_rollback(x->st);
+	r = store_end(x->st, r);
 	if (r != 0)
 		goto out;
 	td_failpoint("transmission_parsed");

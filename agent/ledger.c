@@ -772,10 +772,7 @@ ledger_decide(struct td_ctx *x, const char *rid, int yes,
 	if (r == 0)
 		r = audit_append(x->audit, yes ? "hold_approved" :
 		    "hold_rejected", h.tid, td_buf_cstr(&b));
-	if (r == 0)
-		r = store_commit(x->st);
-	else
-		store_rollback(x->st);
+	r = store_end(x->st, r);
 	td_buf_free(&b);
 	if (r == 0)
 		td_log(TD_LOG_INFO, yes ? "hold_approved" : "hold_rejected",

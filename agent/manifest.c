@@ -157,10 +157,7 @@ import_staged(struct td_ctx *x, const struct tx *t)
 		    "'$.delivered'), json_extract(value, '$.dlq') FROM "
 		    "json_each(?2, '$.members')", t->id, man);
 	if (own) {
-		if (r == 0)
-			r = store_commit(x->st);
-		else
-			store_rollback(x->st);
+		r = store_end(x->st, r);
 	}
 	if (r == 0)
 		td_log(TD_LOG_INFO, "manifest_imported", "transmission_id=%s",

@@ -1561,10 +1561,7 @@ push_ack(struct td_ctx *x, struct conn *k, const char *ackdir,
 	r = store_step_done(x->st, s);
 	if (r == 0)
 		r = audit_append(x->audit, "ack_uploaded", a->tid, fields);
-	if (r == 0)
-		r = store_commit(x->st);
-	else
-		store_rollback(x->st);
+	r = store_end(x->st, r);
 	if (r == 0)
 		td_log(TD_LOG_INFO, "ack_uploaded", "source=%s transmission_id=%s "
 		    "control_number=%lu to=%s", k->name, a->tid, a->ctl, dst);

@@ -284,6 +284,15 @@ store_begin(struct store *st)
 }
 
 int
+store_end(struct store *st, int r)
+{
+	if (r == 0)
+		return store_commit(st);
+	store_rollback(st);
+	return r;
+}
+
+int
 store_commit(struct store *st)
 {
 	int r = store_exec(st, "COMMIT");

@@ -23,6 +23,9 @@ sqlite3	*store_db(struct store *);
 
 int	 store_begin(struct store *);	/* BEGIN IMMEDIATE */
 int	 store_commit(struct store *);
+/* End the transaction: commit when r is 0 (then its result), else roll
+ * back and return r. */
+int	 store_end(struct store *, int r);
 void	 store_rollback(struct store *);
 /* Run SQL without results; logs and returns TD_ERR_STATE on failure. */
 int	 store_exec(struct store *, const char *sql);
