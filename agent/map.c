@@ -858,9 +858,8 @@ map_field(struct mapper *m, int i, const struct td_field *rv, size_t nv,
 				r = td_datetime_parse_iso(p, n, &d, &t);
 			else
 				r = td_datetime_parse(p, n, xf->arg,
-				    td_datetime_fmt_check(xf->arg,
-				    TD_DT_TIME_ONLY) == 0 ? TD_DT_TIME_ONLY :
-				    TD_DT_TIME, &d, &t);
+				    xf->opts & MX_DT_TIME_ONLY ?
+				    TD_DT_TIME_ONLY : TD_DT_TIME, &d, &t);
 			if (r != 0)
 				return reject(res, i == MF_TXN_TIME ? "bad_time" :
 				    "bad_date", "%s: \"%s\" %s \"%s\"", fname,

@@ -590,9 +590,10 @@ mapexpr_parse(const char *text, struct mapexpr **out, const char **why)
 				break;
 			}
 			xf->arg = xstrdup(lx.tok);
-			if (td_datetime_fmt_check(xf->arg, TD_DT_TIME) != 0 &&
-			    td_datetime_fmt_check(xf->arg,
-			    TD_DT_TIME_ONLY) != 0) {
+			if (td_datetime_fmt_check(xf->arg, TD_DT_TIME_ONLY) == 0)
+				xf->opts |= MX_DT_TIME_ONLY;
+			else if (td_datetime_fmt_check(xf->arg,
+			    TD_DT_TIME) != 0) {
 				*why = "datetime format: an hour (%H, %I with "
 				    "%p, or %T), and a whole date or none, "
 				    "from %Y %y %m %d %b %j %H %M %S %T %I %p, "

@@ -46,6 +46,8 @@
 #define MX_GTIN_NOCHECK		0x1
 #define MX_GTIN_UPCE		0x2
 #define MX_GTIN_PAD		0x4
+/* datetime options, found from its format */
+#define MX_DT_TIME_ONLY		0x1	/* reads a time and no date */
 
 #define MX_REGEX_MAX	512	/* bytes of a regex pattern */
 #define MX_REGEX_VALUE_MAX 1024	/* bytes of a value a regex reads */
@@ -68,7 +70,7 @@ struct mx_xform {
 	int		 implied;	/* 0..18 */
 	int		 cents;		/* implied = the currency's minor unit */
 	/* gtin */
-	unsigned	 opts;		/* MX_GTIN_* */
+	unsigned	 opts;		/* MX_GTIN_*; datetime: MX_DT_* */
 	/* substr START LEN (1-based, in characters); regex GROUP */
 	unsigned	 start, len;
 	unsigned	 group_no;
