@@ -266,20 +266,39 @@ audit_open(struct audit **out, const char *path, const char *integration,
 	a->path = xstrdup(path);
 	a->integration = xstrdup(integration);
 	a->st = st;
-	(void)load_head(a);
 	/* 0640 whatever the umask, like state.db */
 	a->fd = td_open_mode(path, O_RDWR | O_APPEND | O_CLOEXEC, 0640);
-	if (a->fd < 0 || fstat(a->fd, &sb) != 0) {
+	if (a->fd < 0) {
 		*err = xasprintf("%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	/*
+	 * The head and the log are compared, and an uncommitted tail cut,
+	 * under state.db's write lock: lines are appended only inside a
+	 * write transaction, so another process (a daemon's worker) in the
+	 * middle of a step cannot have its lines taken for a crashed step's
+	 * and cut before it commits them.
+	 */
+	if (store_begin(st) != 0) {
+		*err = xasprintf("%s: state.db is busy", path);
+		goto fail;
+	}
+	(void)load_head(a);
+	if (fstat(a->fd, &sb) != 0) {
+		*err = xasprintf("%s: %s", path, strerror(errno));
+		store_rollback(st);
 		goto fail;
 	}
 	if (sb.st_size < a->offset) {
 		*err = xasprintf("%s: %lld bytes, but its recorded head is at "
 		    "%lld: the audit log was truncated", path,
 		    (long long)sb.st_size, a->offset);
+		store_rollback(st);
 		goto fail;
 	}
-	if ((r = check_tail(a, sb.st_size, err)) != 0)
+	r = check_tail(a, sb.st_size, err);
+	store_rollback(st);	/* nothing written to state.db */
+	if (r != 0)
 		goto fail;
 	*out = a;
 	return TD_OK;
