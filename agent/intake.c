@@ -614,16 +614,30 @@ ps_reject(void *arg, const struct rejection *rj)
 	return 0;
 }
 
+/*
+ * The directory entries a processing step changed, durable: the outbox
+ * (a staged transmission renamed in or removed), the transmission's
+ * archive directory (its records and manifest) and the dead letters.
+ * Each file's own data was made durable by the one who wrote it (the
+ * outbox workers, the manifest writer, the dead-letter writer), so only
+ * what this job wrote is flushed, never the whole file system.
+ */
 static int
-sync_fs(const char *dir)
+sync_staged(struct td_ctx *x, const struct tx *t, const char *obdir)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
+	char *adir;
+	int r;
 
-	if (fd < 0)
-		return TD_ERR_IO;
-	r = syncfs(fd);
-	close(fd);
-	return r == 0 ? TD_OK : TD_ERR_IO;
+	adir = xasprintf("%s/%s", x->state_dir, t->archive_dir);
+	r = td_fsync_dir(x->outbox);
+	if (r == 0 && obdir != NULL)
+		r = td_fsync_dir(obdir);
+	if (r == 0)
+		r = td_fsync_dir(adir);
+	if (r == 0)
+		r = td_fsync_dir(x->dlq);
+	x_free(adir);
+	return r;
 }
 
 /*
@@ -671,7 +685,7 @@ stage_parsed(struct td_ctx *x, const struct tx *t,
 	if (r == 0 && (rename(rectmp, rec) != 0 || rename(obtmp, obdir) != 0))
 		r = TD_ERR_IO;
 	if (r == 0)
-		r = sync_fs(x->state_dir);
+		r = sync_staged(x, t, obdir);
 	if (r == 0)
 		td_failpoint("outbox_staged");
 	x_free(man);
@@ -1468,7 +1482,7 @@ process_one(struct td_ctx *x, const char *tid)
 	if (res.t2code != NULL) {
 		(void)td_remove_tree(obtmp, x->state_dir);
 		(void)unlink(rectmp);
-		if ((r = sync_fs(x->state_dir)) == 0)
+		if ((r = sync_staged(x, &t, NULL)) == 0)
 			r = quarantine(x, &t, res.t2code, res.t2msg,
 			    res.t2detail, &res, &ps);
 		if (r == 0) {

@@ -200,10 +200,14 @@ encode_batch(struct worker *w, const struct job *j, struct ob_batch *b,
 	return TD_OK;
 }
 
-/* Write an encoded batch (the worker whose turn it is). */
+/*
+ * Write an encoded batch (the worker whose turn it is) and append it to
+ * the records file; the batch file stays open in *fdp to be made durable
+ * by fsync after the turn has passed, so the workers' flushes overlap.
+ */
 static int
 write_batch(struct outbox_writer *ob, const struct ob_batch *b,
-    const char *data)
+    const char *data, int *fdp)
 {
 	char *path;
 	int fd, r;
@@ -215,10 +219,23 @@ write_batch(struct outbox_writer *ob, const struct ob_batch *b,
 		return (errno == ENOSPC || errno == EDQUOT) ? TD_ERR_NOSPACE :
 		    TD_ERR_IO;
 	r = td_write_all(fd, data, b->bytes);
-	if (close(fd) != 0 && r == 0)
-		r = TD_ERR_IO;
 	if (r == 0 && ob->recfd >= 0)
 		r = td_write_all(ob->recfd, data, b->bytes);
+	*fdp = fd;
+	return r;
+}
+
+/* Make a written batch durable and close it. */
+static int
+sync_batch(int fd)
+{
+	int r = TD_OK;
+
+	if (fsync(fd) != 0)
+		r = (errno == ENOSPC || errno == EDQUOT) ? TD_ERR_NOSPACE :
+		    TD_ERR_IO;
+	if (close(fd) != 0 && r == 0)
+		r = TD_ERR_IO;
 	return r;
 }
 
@@ -230,7 +247,7 @@ worker_main(void *arg)
 	struct ob_batch b;
 	struct job j;
 	const char *data = NULL;
-	int r, skip;
+	int fd, r, skip;
 
 	for (;;) {
 		pthread_mutex_lock(&ob->mu);
@@ -254,8 +271,9 @@ worker_main(void *arg)
 		skip = skip || ob->err != 0;
 		pthread_mutex_unlock(&ob->mu);
 
+		fd = -1;
 		if (!skip && r == 0)
-			r = write_batch(ob, &b, data);
+			r = write_batch(ob, &b, data, &fd);
 
 		pthread_mutex_lock(&ob->mu);
 		if (r != 0 && ob->err == 0) {
@@ -272,6 +290,17 @@ worker_main(void *arg)
 		ob->free[ob->nfree++] = j.buf;
 		pthread_cond_broadcast(&ob->cv);
 		pthread_mutex_unlock(&ob->mu);
+
+		/* durable outside the turn: the next batch is written
+		 * meanwhile (outbox_finish joins every worker) */
+		if (fd >= 0 && (r = sync_batch(fd)) != 0) {
+			pthread_mutex_lock(&ob->mu);
+			if (ob->err == 0) {
+				ob->err = r;
+				ob->err_errno = errno;
+			}
+			pthread_mutex_unlock(&ob->mu);
+		}
 	}
 	return NULL;
 }
@@ -391,11 +420,19 @@ outbox_finish(struct outbox_writer *ob, struct ob_batch **batches,
 		pthread_join(ob->w[i].thr, NULL);
 	ob->nthreads = 0;
 	r = ob->err;
-	if (r == 0 && ob->recfd >= 0 && close(ob->recfd) != 0)
+	/* the records file and the batches' directory entries, durable */
+	if (r == 0 && ob->recfd >= 0 && fsync(ob->recfd) != 0) {
+		r = (errno == ENOSPC || errno == EDQUOT) ? TD_ERR_NOSPACE :
+		    TD_ERR_IO;
+		ob->err_errno = errno;
+	}
+	if (ob->recfd >= 0 && close(ob->recfd) != 0 && r == 0)
 		r = TD_ERR_IO;
-	else if (ob->recfd >= 0 && r != 0)
-		close(ob->recfd);
 	ob->recfd = -1;
+	if (r == 0 && td_fsync_dir(ob->dir) != 0) {
+		r = TD_ERR_IO;
+		ob->err_errno = errno;
+	}
 	if (r != 0) {
 		errno = ob->err_errno;
 		return r;
