@@ -337,6 +337,8 @@ t_ok "$([ "$(metric "$M" tradedrop_outbox_batches)" -ge 3 ] &&
     [ "$(metric "$M" 'tradedrop_errors_total{tier="1"}')" -gt "$E1" ]; echo $?)" \
     "and the backlog ($(metric "$M" tradedrop_outbox_batches) batches) and the Tier 1 errors"
 "$TRADEDROP" status -c "$CONF" > "$T_TMP/st.txt" 2>&1
+t_ok "$(grep -Eq '^oldest pending: [0-9]+s$' "$T_TMP/st.txt"; echo $?)" \
+    "status says how old the oldest pending transmission is"
 t_ok "$(grep -Eq '^delivery breaker: (open|half-open) \([0-9]+ consecutive failures\)$' "$T_TMP/st.txt"; echo $?)" \
     "and that the breaker is open (or lets a probe through)"
 outage_over() { [ "$(now_ms)" -ge $((T0 + OUTAGE * 1000)) ]; }
