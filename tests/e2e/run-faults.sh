@@ -10,7 +10,9 @@
 #   connections are retried with a backoff, each failure logged with its
 #   reason; 503 with Retry-After is honoured; a reply lost after the
 #   receiver committed is sent again and its 409 taken as delivered; 422
-#   moves that batch to dlq/ (Tier 3) and is never sent again; an outage of
+#   moves that batch to dlq/ (Tier 3) and is never sent again; 401, 403
+#   and 404 keep the batch spooled with an error, and SIGHUP (after the
+#   operator's fix) tries it again at once; an outage of
 #   TD_FAULTS_OUTAGE seconds (connections refused) opens the breaker,
 #   shows the backlog and the lag in /metrics and `status`, while drops
 #   into landing and from SFTP are still taken in and spooled, and
@@ -228,6 +230,27 @@ RK=$(sq "SELECT idempotency_key FROM batches WHERE transmission_id = '$TE' AND s
 t_is "$(seqs_of_key "$RK" | wc -w)" 1 "the refused batch was sent once"
 t_is "$(sq "SELECT delivered + dlq FROM transmissions WHERE id = '$TE'")" 5 \
     "delivered + dead-lettered = the file's 5 records"
+# 401, 403, 404: kept spooled with an error; the operator fixes the
+# credentials or the URL and sends SIGHUP: it is tried again at once
+N0=$(mark)
+qfault "/batches status 401" "/batches status 403" "/batches status 404"
+ldrop f.csv 2
+refused() { [ "$(since $N0 "level=error event=delivery_refused file=f.csv batch=1 status=$1 message=\"$2")" -ge 1 ]; }
+t_ok "$(wait_until 30 refused 401 'credentials refused; the batch stays spooled'; echo $?)" \
+    "401: logged as an error, credentials refused"
+t_is "$(state_of f.csv) $(ls "$S/dlq" | grep -c "$(tid_of f.csv)")" "parsed 0" \
+    "f.csv stays spooled, nothing dead-lettered"
+run_signal HUP
+t_ok "$(wait_until 10 refused 403 'credentials refused; the batch stays spooled'; echo $?)" \
+    "SIGHUP: tried again at once; 403, refused the same way"
+run_signal HUP
+t_ok "$(wait_until 10 refused 404 'the reconciler refused the request; the batch stays spooled'; echo $?)" \
+    "SIGHUP: 404, kept spooled too"
+run_signal HUP
+t_ok "$(wait_until 10 delivered f.csv; echo $?)" "SIGHUP: delivered at once"
+t_is "$(since $N0 'event=reload_failed') $(since $N0 'event=delivery_retry')" "0 0" \
+    "(the config reloaded; a 4xx is not retried as Tier 1)"
+
 # ------------------------------------------------------------ 5. SFTP
 # a session killed in the middle of a large file (the forwarder slows it
 # down to 2 MB/s, so that it is cut at about 1.5 MB of 6)
@@ -313,6 +336,7 @@ t_ok "$(wait_until 30 taken rot1.csv; echo $?)" "known_hosts updated: the next p
 
 # ------------------------------------------------------------ 6. outage
 t_ok "$(wait_until 30 settled; echo $?)" "everything so far delivered"
+t_is "$(nlog 'event=delivery_refused')" 3 "the 401, 403 and 404 were the only refusals"
 fetch_metrics "$MP" "$M"
 E1=$(metric "$M" 'tradedrop_errors_total{tier="1"}')
 N0=$(mark)
