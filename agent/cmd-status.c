@@ -173,10 +173,10 @@ cmd_status(int argc, char **argv)
 		    (long long)ms.ob_batches, ms.ob_batches == 1 ? "" : "es",
 		    (long long)ms.ob_bytes);
 		if (ms.oldest >= 0)
-			printf("ms.oldest pending: %llds\n",
+			printf("oldest pending: %llds\n",
 			    (long long)(now - ms.oldest));
 		else
-			printf("ms.oldest pending: none\n");
+			printf("oldest pending: none\n");
 		printf("sync lag: %llds (sync_sla %llus)%s\n", (long long)lag,
 		    (unsigned long long)sla, lag > (int64_t)sla ?
 		    ", past sync_sla" : "");

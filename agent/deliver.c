@@ -132,13 +132,74 @@ deliver_batch_key(const char *tid, const char *mv, uint64_t seq)
 
 /* ------------------------------------------------- circuit breaker */
 
+/* The request under key is tried: a new one starts at attempt 0. */
+static void
+retry_of(struct deliverer *d, const char *key)
+{
+	if (strcmp(d->retry_key, key) != 0) {
+		snprintf(d->retry_key, sizeof(d->retry_key), "%s", key);
+		d->attempt = 0;
+	}
+}
+
+/* A Tier 1 answer (or none) to a request: the reason, for the log. */
+static void
+log_retry(const struct deliverer *d, const char *what,
+    const struct fwd_resp *resp)
+{
+	td_log(TD_LOG_WARN, "delivery_retry", "what=%s status=%ld "
+	    "error=%s failures=%u", what, resp->status, resp->error[0] ?
+	    resp->error : "-", d->brk.failures);
+}
+
+/*
+ * A failed attempt of the request under key (a Tier 1 answer, or none):
+ * logged with its reason and counted by the breaker. Returns FWD_RETRY
+ * when that opened the breaker (delivery stops for this run), else
+ * POST_LATER with d->wait_until set: exponential backoff with full
+ * jitter, or Retry-After. key tells a retry of the same request (its
+ * backoff grows) from a new one.
+ */
+static int
+post_failed(struct deliverer *d, const char *key, const char *what,
+    const struct fwd_resp *resp)
+{
+	struct td_ctx *x = d->x;
+	struct backoff *b = &d->brk;
+	uint64_t delay_ms;
+	int64_t now;
+	int opened;
+
+	retry_of(d, key);
+	now = (int64_t)time(NULL);
+	opened = backoff_failed(b, &d->pol, now);
+	log_retry(d, what, resp);
+	(void)backoff_save(x->st, b);
+	if (opened) {
+		/* half-open probe failed, or too many failures */
+		td_log(TD_LOG_ERROR, "breaker_opened", "url=%s "
+		    "failures=%u cooldown=%llus", fwd_url(x->fwd),
+		    b->failures, (unsigned long long)(b->next_at - now));
+		d->retry_key[0] = '\0';
+		return FWD_RETRY;
+	}
+	if (resp->retry_after >= 0)
+		delay_ms = ((uint64_t)resp->retry_after < d->pol.retry_max ?
+		    (uint64_t)resp->retry_after : d->pol.retry_max) * 1000;
+	else
+		delay_ms = backoff_retry_ms(&d->pol, d->attempt);
+	d->attempt++;
+	td_log(TD_LOG_INFO, "delivery_backoff", "what=%s delay_ms=%llu",
+	    what, (unsigned long long)delay_ms);
+	d->wait_until = deliver_clock_ms() + (int64_t)delay_ms;
+	return POST_LATER;
+}
+
 /*
  * One attempt of a POST, with the breaker's bookkeeping. Returns FWD_ACK,
  * FWD_REJECT, FWD_HOLD; FWD_RETRY when the breaker is, or just went,
  * open (delivery stops for this run); POST_LATER when the request is to
- * be tried again at d->wait_until (exponential backoff with full jitter,
- * or Retry-After). key, the request's Idempotency-Key, tells a retry of
- * the same request (its backoff grows) from a new one.
+ * be tried again at d->wait_until (post_failed).
  */
 static int
 post_retry(struct deliverer *d, const char *key, const char *path,
@@ -147,14 +208,10 @@ post_retry(struct deliverer *d, const char *key, const char *path,
 {
 	struct td_ctx *x = d->x;
 	struct backoff *b = &d->brk;
-	uint64_t delay_ms;
 	int64_t now;
-	int r, opened;
+	int r;
 
-	if (strcmp(d->retry_key, key) != 0) {
-		snprintf(d->retry_key, sizeof(d->retry_key), "%s", key);
-		d->attempt = 0;
-	}
+	retry_of(d, key);
 	now = (int64_t)time(NULL);
 	switch (backoff_state(b, now)) {
 	case BACKOFF_OPEN:
@@ -176,30 +233,7 @@ post_retry(struct deliverer *d, const char *key, const char *path,
 		d->retry_key[0] = '\0';
 		return r;
 	}
-	now = (int64_t)time(NULL);
-	opened = backoff_failed(b, &d->pol, now);
-	td_log(TD_LOG_WARN, "delivery_retry", "what=%s status=%ld "
-	    "error=%s failures=%u", what, resp->status, resp->error[0] ?
-	    resp->error : "-", b->failures);
-	(void)backoff_save(x->st, b);
-	if (opened) {
-		/* half-open probe failed, or too many failures */
-		td_log(TD_LOG_ERROR, "breaker_opened", "url=%s "
-		    "failures=%u cooldown=%llus", fwd_url(x->fwd),
-		    b->failures, (unsigned long long)(b->next_at - now));
-		d->retry_key[0] = '\0';
-		return FWD_RETRY;
-	}
-	if (resp->retry_after >= 0)
-		delay_ms = ((uint64_t)resp->retry_after < d->pol.retry_max ?
-		    (uint64_t)resp->retry_after : d->pol.retry_max) * 1000;
-	else
-		delay_ms = backoff_retry_ms(&d->pol, d->attempt);
-	d->attempt++;
-	td_log(TD_LOG_INFO, "delivery_backoff", "what=%s delay_ms=%llu",
-	    what, (unsigned long long)delay_ms);
-	d->wait_until = deliver_clock_ms() + (int64_t)delay_ms;
-	return POST_LATER;
+	return post_failed(d, key, what, resp);
 }
 
 /* ------------------------------------------------------ batches */
@@ -622,8 +656,12 @@ batch_cenc(const struct td_ctx *x, const struct tx *t)
 /*
  * While the breaker is closed, keep several batches in flight, each
  * acknowledgement committed as it arrives. At the first answer that is
- * neither an acknowledgement nor a refusal, wait for the others and
- * return 0: what is still pending then goes one at a time.
+ * neither an acknowledgement nor a refusal, wait for the others: what is
+ * still pending then goes one at a time. A Tier 1 failure is logged
+ * with its reason, and the first of them is counted by the breaker and
+ * sets the backoff, as a serial attempt's would: DELIVER_WAIT (or
+ * TD_ERR_IO when it opened the breaker) is returned, not 0, so that
+ * the serial retry waits for it.
  */
 static int
 post_batches_parallel(struct deliverer *d, const struct tx *t,
@@ -639,7 +677,7 @@ post_batches_parallel(struct deliverer *d, const struct tx *t,
 	struct hdrs h;
 	char *src, *body;
 	size_t next = 0, blen, i;
-	int r = TD_OK, stop = 0, slot, fr, rr;
+	int r = TD_OK, stop = 0, slot, fr, rr, later = 0;
 
 	memset(pend, 0, sizeof(pend));
 	for (;;) {
@@ -687,13 +725,23 @@ post_batches_parallel(struct deliverer *d, const struct tx *t,
 			    &resp);
 			x_free(src);
 			break;
+		case FWD_RETRY:
+			if (later == 0)
+				later = post_failed(d, pb[i].key, "batch",
+				    &resp);
+			else
+				log_retry(d, "batch", &resp);
+			stop = 1;
+			break;
 		default:
-			/* retried, or reported, one at a time */
+			/* refused (401, 403, ...): reported one at a time */
 			stop = 1;
 		}
 		if (r != 0)
 			stop = 1;
 	}
+	if (r == 0 && later != 0)
+		r = later == POST_LATER ? DELIVER_WAIT : TD_ERR_IO;
 	return r;
 }
 

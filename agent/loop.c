@@ -62,6 +62,8 @@ struct loop {
 	int		 want_scan, want_deliver, paused;
 	int64_t		 scan_at;	/* a timed rescan */
 	int64_t		 deliver_at;	/* not before (a backoff) */
+	int		 deliver_stuck;	/* waits DELIVER_RETRY_MS: a refusal */
+	int		 deliver_anew;	/* reloaded while a delivery ran */
 	int64_t		 watch_at;	/* re-add the landing watch */
 	int64_t		 watchdog_at;
 	uint64_t	 watchdog_ms;
@@ -269,6 +271,19 @@ out:
 	td_log_set_level(td_log_level_from_name(td_conf_str(nc,
 	    TDK_integration_log_level)));
 	sources_reset(l);
+	/*
+	 * A delivery stopped by a refusal (401, 403, a token or output that
+	 * could not be used) may be what the new config fixes: try at once,
+	 * not DELIVER_RETRY_MS later; so too when the delivery running now
+	 * (on the old config) ends so. A backoff, Retry-After or an open
+	 * breaker is still waited for.
+	 */
+	if (l->deliver_stuck) {
+		l->deliver_at = 0;
+		l->deliver_stuck = 0;
+	}
+	if (l->wk[WK_DELIVER].busy)
+		l->deliver_anew = 1;
 	/* each worker starts again on the new config once it is idle */
 	for (i = 0; i < WK_N; i++)
 		l->reload[i] = 1;
@@ -406,15 +421,19 @@ on_reply(struct loop *l, struct worker *w)
 		case WK_DELIVER:
 			if (rep.r != 0)
 				metrics_tier1(l->metrics);
+			l->deliver_stuck = rep.r != 0 &&
+			    rep.r != DELIVER_WAIT && rep.next_ms == 0;
 			if (rep.r == DELIVER_WAIT) {
 				l->want_deliver = 1;
 				l->deliver_at = rep.next_ms;
 			} else if (rep.r != 0) {
 				l->want_deliver = 1;
 				l->deliver_at = rep.next_ms > 0 ? rep.next_ms :
-				    now + DELIVER_RETRY_MS;
+				    l->deliver_anew ? now : now +
+				    DELIVER_RETRY_MS;
 			} else if (l->paused)
 				l->want_scan = 1;	/* the outbox drained */
+			l->deliver_anew = 0;
 			break;
 		case WK_SFTP:
 			if (rep.r != 0)

@@ -65,7 +65,6 @@
 #define SFTP_BATCH_BYTES (64u << 20)
 #define SFTP_SECRET_MAX	4096
 #define SFTP_IO_TIMEOUT	60		/* seconds, at least connect_timeout */
-#define SFTP_KEEPALIVE	30		/* seconds */
 #define SFTP_BRK_FAILURES 5		/* consecutive Tier 1 failures */
 #define SFTP_BRK_WAIT	5		/* seconds, then doubled per probe */
 #define SFTP_BACKOFF_MAX 900
@@ -661,7 +660,13 @@ conn_open(const struct td_conf *c, size_t i, struct conn *k, char **err)
 		return CONN_AUTH;
 	if ((r = auth(c, i, k, err)) != 0)
 		return r;
-	libssh2_keepalive_config(k->s, 1, SFTP_KEEPALIVE);
+	/*
+	 * No libssh2 keepalive: a blocking call waits for the socket no
+	 * longer than the time to the next keepalive, and then fails as a
+	 * timeout, so a transfer or a listing that pauses across that time
+	 * would be cut there, not at the I/O timeout. (The socket has TCP
+	 * keepalives, and a connection lasts one poll.)
+	 */
 	if ((k->sftp = libssh2_sftp_init(k->s)) == NULL) {
 		*err = xasprintf("cannot start SFTP: %s", ssh_err(k->s));
 		return CONN_TIER1;
