@@ -463,9 +463,62 @@ hostkey_typename(int type, int *kbit)
 }
 
 /*
+ * Is the host key (key, klen: the SSH wire blob) on a "@revoked" line of
+ * khfile? libssh2 does not read the markers of OpenSSH: it accepts a
+ * revoked key that a plain line lists too. A key revoked for any host
+ * is refused (OpenSSH refuses it for the hosts the line names).
+ * Returns 1 revoked, 0 not, -1 (errno) the file cannot be read.
+ */
+static int
+hostkey_revoked(const char *khfile, const char *key, size_t klen)
+{
+	char line[16384], *p, *f[4];
+	unsigned char *bin = xmalloc(sizeof(line));
+	size_t binlen, n;
+	int rc = 0, partial, longline = 0;
+	FILE *fp;
+
+	if ((fp = fopen(khfile, "re")) == NULL) {
+		x_free(bin);
+		return -1;
+	}
+	while (rc == 0 && fgets(line, sizeof(line), fp) != NULL) {
+		n = strlen(line);
+		partial = n > 0 && line[n - 1] != '\n' && !feof(fp);
+		if (longline || partial) {
+			/* a line too long to hold a key: skip to its end */
+			longline = partial;
+			continue;
+		}
+		p = line + strspn(line, " \t");
+		if (strncmp(p, "@revoked", 8) != 0 || (p[8] != ' ' &&
+		    p[8] != '\t'))
+			continue;
+		for (n = 0; n < 4 && *p != '\0'; n++) {
+			f[n] = p;
+			p += strcspn(p, " \t\r\n");
+			if (*p != '\0')
+				*p++ = '\0';
+			p += strspn(p, " \t\r\n");
+		}
+		if (n == 4 && sodium_base642bin(bin, sizeof(line), f[3],
+		    strlen(f[3]), NULL, &binlen, NULL,
+		    sodium_base64_VARIANT_ORIGINAL) == 0 && binlen == klen &&
+		    memcmp(bin, key, klen) == 0)
+			rc = 1;
+	}
+	if (rc == 0 && ferror(fp))
+		rc = -1;
+	fclose(fp);
+	x_free(bin);
+	return rc;
+}
+
+/*
  * The host key must be in known_hosts for exactly this host (and
  * port, as "[host]:port" when not 22, matching plain and hashed
- * entries the way OpenSSH writes them). Never learned.
+ * entries the way OpenSSH writes them), and on no "@revoked" line.
+ * Never learned.
  */
 static int
 hostkey_check(const struct td_conf *c, size_t i, struct conn *k, char **err)
@@ -501,6 +554,23 @@ hostkey_check(const struct td_conf *c, size_t i, struct conn *k, char **err)
 		    ssh_err(k->s));
 		td_log(TD_LOG_ERROR, "sftp_known_hosts_unreadable", "source=%s "
 		    "file=%s error=%s", k->name, khfile, ssh_err(k->s));
+		goto out;
+	}
+	if ((r = hostkey_revoked(khfile, key, klen)) != 0) {
+		if (r < 0) {
+			*err = xasprintf("cannot read known_hosts %s: %s",
+			    khfile, strerror(errno));
+			td_log(TD_LOG_ERROR, "sftp_known_hosts_unreadable",
+			    "source=%s file=%s error=%s", k->name, khfile,
+			    strerror(errno));
+			goto out;
+		}
+		*err = xasprintf("HOST KEY REVOKED for %s: the server offers "
+		    "%s key %s, which %s marks @revoked; refusing to connect",
+		    hostname, tname, fp, khfile);
+		td_log(TD_LOG_ERROR, "sftp_hostkey_revoked", "source=%s "
+		    "host=%s type=%s fingerprint=%s known_hosts=%s",
+		    k->name, hostname, tname, fp, khfile);
 		goto out;
 	}
 	/* port -1: check exactly the name given, "[host]:port" included */

@@ -1,0 +1,322 @@
+#!/bin/sh
+# security.sh - the security properties of issue 19, as tests, for both
+# `tradedrop once` and `tradedrop run`:
+#   1. no configuration key turns TLS verification or host-key checking
+#      off: every plausible such key is refused with FILE:LINE, by check,
+#      once and run;
+#   2. TLS: a server certificate from an untrusted CA, for another host
+#      name, or expired, and an empty CA file, refuse delivery, and nothing
+#      reaches the server (once; run across SIGHUP reloads);
+#   3. SSH: an unknown, changed or revoked host key refuses the source,
+#      and known_hosts stays byte-identical (never learned; nothing in
+#      ~/.ssh either) (once; run across reloads);
+#   4. secret files readable or writable by group or others, or owned by
+#      another user, are refused naming the file and line (check, once,
+#      run, and a SIGHUP reload keeps the running config);
+#   5. names with control characters, newlines, terminal escapes, "../",
+#      bytes that are not UTF-8 and 4,000 bytes, in landing, in archive
+#      members and from an SFTP server that lies in its listing: no crash,
+#      taken or refused as tradedrop(8) says, and never a raw control byte
+#      in the log, the audit log, the JSON files or what the operator
+#      commands print (once and run);
+#   6. symbolic links (to a file outside, to a root-only file, dangling, to
+#      a directory), FIFOs, character and block devices, sockets, hard
+#      links and directories in landing are never followed or read, and
+#      each is logged by name - by the daemon once, not at every pass;
+#   7. confinement: a full cycle of once and of run (SFTP intake, checksum,
+#      zip, map, delivery, quarantine, dead letters, audit) inside a mount
+#      namespace where everything but state_dir and the output directory
+#      is read-only; and a read-only output, landing or state directory is
+#      an error named, never a crash or a loss.
+# Parts that need root (sshd, mknod, chown, mount namespaces) print SKIP
+# otherwise.
+. "$srcdir/tests/lib/common.sh"
+. "$srcdir/tests/lib/run-lib.sh"
+. "$srcdir/tests/lib/sshd.sh"
+t_tmpdir
+PY=/usr/bin/python3
+[ -x $PY ] || t_skip_all "python3 not installed"
+command -v openssl > /dev/null || t_skip_all "openssl not installed"
+command -v timeout > /dev/null || t_skip_all "timeout (coreutils) not installed"
+. "$srcdir/tests/lib/https-lib.sh"
+. "$srcdir/tests/lib/security-lib.sh"
+trap 'run_cleanup; sshd_stop; for p in $PEERS; do kill -KILL "$p" 2>/dev/null; done; rm -rf "$T_TMP"' EXIT
+chmod 755 "$T_TMP"
+HOME=$T_TMP/home
+export HOME
+mkdir "$HOME"
+ROOT=0
+[ "$(id -u)" -eq 0 ] && ROOT=1
+t_skip() { T_N=$((T_N + 1)); echo "ok $T_N # SKIP $*"; }
+skip_n() { _k=$1; shift; while [ "$_k" -gt 0 ]; do t_skip "$@"; _k=$((_k - 1)); done; }
+SSHD=0
+if [ $ROOT -eq 1 ] && [ -x "$SSHD_BIN" ] && command -v ssh-keygen > /dev/null &&
+    unshare --mount --pid --fork true 2> /dev/null; then
+	SSHD=1
+fi
+
+# conf FILE STATE OUTPUT-URL [LINES...]: drops of run_drop (run-lib.sh),
+# settle = 0; a failed delivery opens the breaker (once exits 3), which
+# lets a probe through every second; LINES go after [output]
+conf() {
+	_f=$1 _s=$2 _o=$3; shift 3
+	{ printf '[integration]\nname = acme\nstate_dir = %s\n' "$_s"
+	  printf '[watch]\nsettle = 0\n[map]\n'
+	  printf 'store_id = column "Store Nbr"\ngtin = column "UPC" gtin\n'
+	  printf 'txn_date = column "Week Ending" date "%%m/%%d/%%Y"\n'
+	  printf 'quantity = column "Units" decimal\ntxn_ref = column "Ticket"\n'
+	  printf 'key = store_id, gtin, txn_date, txn_ref\n'
+	  printf '[output]\nurl = %s\ntimeout = 5s\nmax_backoff = 1s\n' "$_o"
+	  printf 'breaker_failures = 1\nbreaker_cooldown = 1s\n'
+	  for _l in "$@"; do echo "$_l"; done; } > "$_f.tmp"
+	mv "$_f.tmp" "$_f"
+}
+# count PATTERN FILE: lines of FILE holding the fixed string PATTERN
+count() { grep -cF -- "$1" "$2" 2> /dev/null; }
+# clean NAME FILE...: no raw control byte and no invalid UTF-8 in FILEs
+clean() {
+	_n=$1; shift
+	_bad=$(for _f in "$@"; do sec_raw_bytes "$_f" | sed "s|^|$(basename "$_f"):|"; done)
+	t_is "$_bad" "" "$_n"
+}
+# json_clean NAME DIR: every JSON and JSON-lines file tradedrop wrote
+# under DIR reads as strict JSON
+json_clean() {
+	_bad=$(find "$2" -type f \( -name '*.json' -o -name '*.ndjson' -o \
+	    -name audit.log \) -exec sh -c '. "$1"; PY=$2; shift 2; sec_json_lines "$@"' \
+	    sh "$srcdir/tests/lib/security-lib.sh" "$PY" {} +)
+	t_is "$_bad" "" "$1"
+}
+# peer_reqs DIR: requests the HTTPS peer in DIR recorded
+peer_reqs() { cat "$1/requests.ndjson" 2> /dev/null | wc -l | tr -d ' '; }
+
+# ================================================ 1. no key turns checks off
+# check, once and run refuse every key that could weaken TLS or host-key
+# checking (there is none: each is unknown), naming file and line; and
+# the key table holds no such name for a later version to add silently.
+printf 'x\n' > "$T_TMP/kh0"
+printf 'pw\n' > "$T_TMP/pw0"
+chmod 600 "$T_TMP/pw0"
+conf "$T_TMP/c0.conf" "$T_TMP/s0" "file://$T_TMP/o0"
+bad=
+n=0
+while IFS='|' read -r sec line; do
+	n=$((n + 1))
+	{ cat "$T_TMP/c0.conf"
+	  case $sec in
+	  source) printf '[source "s"]\nurl = sftp://pos@127.0.0.1/out\n'
+		  printf 'known_hosts = kh0\npassword_file = pw0\n' ;;
+	  *) printf '[%s]\n' "$sec" ;;
+	  esac
+	  echo "$line"; } > "$T_TMP/w.conf"
+	L=$(wc -l < "$T_TMP/w.conf")
+	"$TRADEDROP" check -c "$T_TMP/w.conf" > "$T_TMP/w.out" 2>&1
+	rc=$?
+	k=${line%% =*}
+	if [ $rc -ne 2 ] || ! grep -qF "$T_TMP/w.conf:$L: unknown key \"$k\"" "$T_TMP/w.out"; then
+		bad="$bad [$sec] $line (exit $rc: $(head -1 "$T_TMP/w.out"))"
+	fi
+done <<'KEYS'
+output|tls_verify = no
+output|insecure = yes
+output|verify = no
+output|verify_peer = no
+output|verify_host = no
+output|ssl_verify_peer = 0
+output|ssl_verify_host = 0
+output|ssl_no_verify = yes
+output|tls_insecure_skip_verify = true
+output|ca_verify = off
+output|ca_path = /
+output|pinned_public_key = none
+source|strict_host_key_checking = no
+source|StrictHostKeyChecking = no
+source|host_key_check = off
+source|hostkey_verify = no
+source|accept_new_host_keys = yes
+source|trust_on_first_use = yes
+source|known_hosts_learn = yes
+source|insecure = yes
+integration|insecure = yes
+integration|tls_verify = no
+verify|tls = off
+KEYS
+t_is "$bad" "" "check refuses each of $n keys that could weaken TLS or host-key checking, with FILE:LINE"
+
+refused() {	# refused NAME SECTION-AND-LINES WANT
+	{ cat "$T_TMP/c0.conf"; printf "$2"; } > "$T_TMP/w.conf"
+	"$TRADEDROP" check -c "$T_TMP/w.conf" > "$T_TMP/w.out" 2>&1
+	t_is "$? $(grep -cF -- "$3" "$T_TMP/w.out")" "2 1" "$1"
+}
+sed -i '/^url = file:/d' "$T_TMP/c0.conf"
+L=$(($(wc -l < "$T_TMP/c0.conf") + 2))
+refused "an http:// output is refused" '[output]\nurl = http://127.0.0.1:1/api\n' \
+	"w.conf:$L: url = http://127.0.0.1:1/api: must be https://HOST/PATH or file:///DIR"
+refused "a source without known_hosts is refused" \
+	'[source "s"]\nurl = sftp://pos@127.0.0.1/out\npassword_file = pw0\n' \
+	'source "s": missing required key "known_hosts"'
+refused "known_hosts = /dev/null is refused" \
+	'[source "s"]\nurl = sftp://pos@127.0.0.1/out\nknown_hosts = /dev/null\npassword_file = pw0\n' \
+	"known_hosts /dev/null: not a regular file"
+refused "ca_file = /dev/null is refused" '[output]\nurl = https://127.0.0.1:1/api\nca_file = /dev/null\n' \
+	"ca_file /dev/null: not a regular file"
+conf "$T_TMP/c0.conf" "$T_TMP/s0" "file://$T_TMP/o0"
+
+awk '/^X\([a-z_]+, [a-z0-9_]+,/ { sub(/^X\(/, ""); split($0, f, ", "); print f[1] "." f[2] }' \
+	"$srcdir/common/conf-table.h" > "$T_TMP/keys"
+t_ok "$([ "$(wc -l < "$T_TMP/keys")" -gt 60 ]; echo $?)" "the key table was read"
+t_is "$(grep -iE '\.(.*insecure.*|.*_?verify(_.*)?|.*strict.*|.*tofu.*|.*learn.*|skip_(verify|check|tls).*|accept_.*|ssl_.*|tls_.*|.*host_?key.*)$' "$T_TMP/keys" | tr '\n' ' ')" "" \
+	"no key of the table reads as one that could turn a check off"
+
+{ cat "$T_TMP/c0.conf"; printf '[output]\ninsecure = yes\n'; } > "$T_TMP/w.conf"
+L=$(wc -l < "$T_TMP/w.conf")
+"$TRADEDROP" once -c "$T_TMP/w.conf" > "$T_TMP/w.out" 2>&1
+t_is "$? $(count "w.conf:$L: unknown key \"insecure\"" "$T_TMP/w.out")" "2 1" "once refuses it too (exit 2, FILE:LINE)"
+timeout 20 "$TRADEDROP" run --foreground -c "$T_TMP/w.conf" > "$T_TMP/w.out" 2>&1
+t_is "$? $(count "w.conf:$L: unknown key \"insecure\"" "$T_TMP/w.out")" "2 1" "run refuses it too (exit 2, FILE:LINE)"
+t_ok "$([ ! -e "$T_TMP/s0/state.db" ]; echo $?)" "and nothing was started"
+
+# ======================================================== 2. TLS at delivery
+# A server that is not the reconciler: its certificate from another CA,
+# from the right CA for another name, from the right CA but expired; and
+# a ca_file that trusts nothing. Each refuses the delivery (once exits 3,
+# the batch stays spooled), and the server never sees a request.
+C=$T_TMP/pki
+sh "$srcdir/tests/lib/mkca.sh" "$C" || t_skip_all "mkca.sh failed"
+sec_mkcert "$C" wrongname "DNS:other.example" 30 || t_skip_all "cannot make a certificate"
+sec_mkcert "$C" expired "IP:127.0.0.1,DNS:localhost" -1 || t_skip_all "cannot make a certificate"
+: > "$C/empty.pem"
+peer_start "$T_TMP/p-good" --cert "$C/server.pem" --key "$C/server.key" || t_skip_all "peer"
+P_GOOD=$PORT
+peer_start "$T_TMP/p-rogue" --cert "$C/rogue-server.pem" --key "$C/rogue-server.key" || t_skip_all "peer"
+P_ROGUE=$PORT
+peer_start "$T_TMP/p-wrongname" --cert "$C/wrongname.pem" --key "$C/wrongname.key" || t_skip_all "peer"
+P_WRONGNAME=$PORT
+peer_start "$T_TMP/p-expired" --cert "$C/expired.pem" --key "$C/expired.key" || t_skip_all "peer"
+P_EXPIRED=$PORT
+# tls_conf NAME KIND: a config delivering to the peer of KIND
+tls_conf() {
+	case $2 in
+	rogue) _p=$P_ROGUE _ca=$C/ca.pem ;;
+	wrongname) _p=$P_WRONGNAME _ca=$C/ca.pem ;;
+	expired) _p=$P_EXPIRED _ca=$C/ca.pem ;;
+	emptyca) _p=$P_GOOD _ca=$C/empty.pem ;;
+	good) _p=$P_GOOD _ca=$C/ca.pem ;;
+	esac
+	conf "$T_TMP/$1.conf" "$T_TMP/$1" "https://127.0.0.1:$_p/api/v1" "ca_file = $_ca"
+}
+for k in rogue wrongname expired emptyca; do
+	tls_conf t-$k $k
+	mkdir -p "$T_TMP/t-$k/landing"
+	run_drop "$T_TMP/t-$k/landing" a.csv 2
+	timeout 60 "$TRADEDROP" once -c "$T_TMP/t-$k.conf" 2> "$T_TMP/t-$k.log"
+	rc=$?
+	"$TRADEDROP" status --json -c "$T_TMP/t-$k.conf" > "$T_TMP/t-$k.st" 2>&1
+	t_is "$rc $(count event=delivery_retry "$T_TMP/t-$k.log") $(count '"outbox":{"batches":1' "$T_TMP/t-$k.st")" "3 1 1" \
+		"once, $k: delivery refused (exit 3, a Tier 1 retry logged), the batch kept"
+	timeout 60 "$TRADEDROP" check --connect -c "$T_TMP/t-$k.conf" > "$T_TMP/t-$k.cc" 2>&1
+	t_is $? 1 "check --connect, $k: refused"
+done
+echo "# $(grep -h -o 'error="[^"]*"' "$T_TMP"/t-*.log | sort -u | tr '\n' ' ')"
+t_is "$(peer_reqs "$T_TMP/p-rogue") $(peer_reqs "$T_TMP/p-wrongname") $(peer_reqs "$T_TMP/p-expired") $(peer_reqs "$T_TMP/p-good")" \
+	"0 0 0 0" "no request reached any of these servers"
+
+# run: the same four, one after another by SIGHUP, then the reconciler
+tls_conf t-run expired
+mkdir -p "$T_TMP/t-run/landing"
+run_start "$T_TMP/t-run.conf" "$T_TMP/t-run.log" || t_skip_all "run did not start"
+run_drop "$T_TMP/t-run/landing" b.csv 3
+for k in expired wrongname rogue emptyca; do
+	[ $k = expired ] || {
+		N=$(count event=reloaded "$T_TMP/t-run.log")
+		tls_conf t-run $k
+		run_signal HUP
+		wait_until 20 sh -c "[ \$(grep -c event=reloaded '$T_TMP/t-run.log') -gt $N ]"
+	}
+	N=$(count event=delivery_retry "$T_TMP/t-run.log")
+	wait_until 30 sh -c "[ \$(grep -c event=delivery_retry '$T_TMP/t-run.log') -ge $((N + 2)) ]"
+	t_ok $? "run, $k: every attempt refused (a retry logged each time)"
+done
+t_is "$(peer_reqs "$T_TMP/p-rogue") $(peer_reqs "$T_TMP/p-wrongname") $(peer_reqs "$T_TMP/p-expired") $(peer_reqs "$T_TMP/p-good")" \
+	"0 0 0 0" "run: no request reached any of them"
+tls_conf t-run good
+run_signal HUP
+wait_until 30 sh -c "grep -q event=file_delivered '$T_TMP/t-run.log'"
+t_ok $? "run: once the configuration names the reconciler's CA, the batch is delivered"
+run_stop
+t_is "$(peer_reqs "$T_TMP/p-rogue") $(peer_reqs "$T_TMP/p-wrongname") $(peer_reqs "$T_TMP/p-expired")" \
+	"0 0 0" "and the others still saw nothing"
+
+# ================================================== 3. host keys, never learned
+# known_hosts without the server's key (another host's entry, or empty),
+# with another key for it, or with its key marked @revoked: every poll is
+# refused, nothing is fetched, and known_hosts is byte-identical after
+# (no key learned, nothing written to ~/.ssh either).
+if [ $SSHD -eq 1 ] && sshd_start "$T_TMP/sshd"; then
+	R=$T_TMP/r-keys
+	mkdir -p "$R"
+	run_drop "$R" k.csv 2
+	chown -R "$SSHD_UID:$SSHD_UID" "$R"
+	HK=$(cut -d' ' -f1,2 "$SSHD_HOSTKEY_PUB")
+	ssh-keygen -q -t ed25519 -N '' -f "$T_TMP/other" < /dev/null > /dev/null
+	OK=$(cut -d' ' -f1,2 "$T_TMP/other.pub")
+	echo "[127.0.0.2]:$SSHD_PORT $HK" > "$T_TMP/kh-unknown"
+	: > "$T_TMP/kh-empty"
+	echo "[127.0.0.1]:$SSHD_PORT $OK" > "$T_TMP/kh-changed"
+	printf '@revoked [127.0.0.1]:%s %s\n[127.0.0.1]:%s %s\n' "$SSHD_PORT" "$HK" \
+	    "$SSHD_PORT" "$HK" > "$T_TMP/kh-revoked"
+	sshd_known_hosts "$T_TMP/kh-good"
+	sha256sum "$T_TMP"/kh-* > "$T_TMP/kh.sums"
+	# kh_conf NAME KIND: a config polling R with known_hosts kh-KIND
+	kh_conf() {
+		conf "$T_TMP/$1.conf" "$T_TMP/$1" "file://$T_TMP/$1-out" \
+		    "[source \"pos\"]" "url = sftp://$SSHD_USER@127.0.0.1:$SSHD_PORT$R" \
+		    "pattern = *.csv" "known_hosts = $T_TMP/kh-$2" \
+		    "identity = $SSHD_KEY" "ready = marker" "poll_interval = 1s" \
+		    "connect_timeout = 5s"
+	}
+	: > "$R/k.csv.done"
+	for k in unknown empty changed revoked; do
+		kh_conf h-$k $k
+		timeout 60 "$TRADEDROP" once -c "$T_TMP/h-$k.conf" 2> "$T_TMP/h-$k.log"
+		rc=$?
+		t_is "$rc $(find "$T_TMP/h-$k" -name k.csv 2> /dev/null | wc -l)" "3 0" \
+			"once, $k host key: refused (exit 3), nothing fetched"
+	done
+	t_grep "$T_TMP/h-unknown.log" "event=sftp_hostkey_unknown" "an unknown key is named as such"
+	t_grep "$T_TMP/h-changed.log" "event=sftp_hostkey_changed" "a changed key is named as such"
+	t_grep "$T_TMP/h-revoked.log" "event=sftp_hostkey_revoked" \
+		"a key marked @revoked is refused though a plain line lists it too"
+	# the daemon: changed, unknown, empty, revoked, one after the other
+	kh_conf h-run changed
+	run_start "$T_TMP/h-run.conf" "$T_TMP/h-run.log" || t_skip_all "run did not start"
+	for k in changed unknown empty revoked; do
+		[ $k = changed ] || {
+			N=$(count event=reloaded "$T_TMP/h-run.log")
+			kh_conf h-run $k
+			run_signal HUP
+			wait_until 20 sh -c "[ \$(grep -c event=reloaded '$T_TMP/h-run.log') -gt $N ]"
+		}
+		N=$(count "event=source_polled source=pos" "$T_TMP/h-run.log")
+		run_signal USR1
+		wait_until 30 sh -c "[ \$(grep -c 'event=source_polled source=pos' '$T_TMP/h-run.log') -ge $((N + 2)) ]"
+		t_is "$?,$(find "$T_TMP/h-run" -name k.csv | wc -l)" "0,0" \
+			"run, $k host key: polled again and again, nothing fetched"
+	done
+	t_is "$(grep -c 'event=source_polled source=pos.*result=ok' "$T_TMP/h-run.log")" 0 \
+		"run: no poll succeeded"
+	t_ok "$(sha256sum -c --quiet "$T_TMP/kh.sums" > /dev/null 2>&1; echo $?)" \
+		"every known_hosts file is byte-identical: no key was learned"
+	t_is "$(find "$HOME" -mindepth 1 | wc -l)" 0 "nothing was written under HOME (no ~/.ssh/known_hosts)"
+	kh_conf h-run good
+	run_signal HUP
+	wait_until 30 run_delivered "$T_TMP/h-run-out" 1
+	t_ok $? "run: with the right key in known_hosts, the file is fetched and delivered"
+	run_stop
+	t_ok "$(sha256sum -c --quiet "$T_TMP/kh.sums" > /dev/null 2>&1; echo $?)" \
+		"known_hosts still byte-identical after a successful login"
+else
+	skip_n 14 "needs root and sshd"
+fi
+
+t_done
