@@ -235,7 +235,9 @@ for k in expired wrongname rogue emptyca; do
 	}
 	N=$(count event=delivery_retry "$T_TMP/t-run.log")
 	wait_until 30 sh -c "[ \$(grep -c event=delivery_retry '$T_TMP/t-run.log') -ge $((N + 2)) ]"
-	t_ok $? "run, $k: every attempt refused (a retry logged each time)"
+	rc=$?
+	t_ok $rc "run, $k: every attempt refused (a retry logged each time)"
+	[ $rc -eq 0 ] || tail -20 "$T_TMP/t-run.log" | sed 's/^/#   | /'
 done
 t_is "$(peer_reqs "$T_TMP/p-rogue") $(peer_reqs "$T_TMP/p-wrongname") $(peer_reqs "$T_TMP/p-expired") $(peer_reqs "$T_TMP/p-good")" \
 	"0 0 0 0" "run: no request reached any of them"
@@ -318,5 +320,82 @@ if [ $SSHD -eq 1 ] && sshd_start "$T_TMP/sshd"; then
 else
 	skip_n 14 "needs root and sshd"
 fi
+
+# ====================================================== 4. secret files
+# Each secret file readable or writable by group or others, or owned by
+# another user, is refused, naming the file and the line that names it;
+# check, once and run refuse it alike, and a SIGHUP reload keeps the
+# running configuration.
+K=$T_TMP/keys.d
+mkdir -p "$K"
+for f in id pp pw ck tok; do printf 'SECRET-%s\n' $f > "$K/$f"; chmod 600 "$K/$f"; done
+printf 'CERT\n' > "$K/ck.pem"
+conf "$T_TMP/sec.conf" "$T_TMP/sec" "https://127.0.0.1:1/api" \
+    "client_cert = $K/ck.pem" "client_key = $K/ck" "token_file = $K/tok" \
+    "[source \"pos\"]" "url = sftp://pos@127.0.0.1:1/out" "known_hosts = $T_TMP/kh0" \
+    "identity = $K/id" "passphrase_file = $K/pp" "password_file = $K/pw" \
+    "poll_interval = 1h"
+"$TRADEDROP" check -c "$T_TMP/sec.conf" > "$T_TMP/sec.out" 2>&1
+t_is $? 0 "secret files of mode 600 owned by root or the user pass"
+# line FILE: the number of the line naming FILE in sec.conf
+line() { grep -n " = $1\$" "$T_TMP/sec.conf" | cut -d: -f1; }
+key() { case $1 in id) echo identity ;; pp) echo passphrase_file ;;
+	pw) echo password_file ;; ck) echo client_key ;; tok) echo token_file ;; esac; }
+for v in 640 604 620 602 owner; do
+	bad=
+	for f in id pp pw ck tok; do
+		want="readable by group or others (mode $v)"
+		case $v in
+		owner) [ $ROOT -eq 1 ] || continue
+		       chown nobody "$K/$f"
+		       want="owned by uid $(id -u nobody), which is neither root nor the user tradedrop runs as" ;;
+		620|602) chmod $v "$K/$f"; want="writable by group or others (mode $v)" ;;
+		*) chmod $v "$K/$f" ;;
+		esac
+		"$TRADEDROP" check -c "$T_TMP/sec.conf" > "$T_TMP/sec.out" 2>&1
+		rc=$?
+		if [ $rc -ne 2 ] || ! grep -qF "sec.conf:$(line "$K/$f"): $(key $f) $K/$f: $want" "$T_TMP/sec.out" ||
+		    grep -q SECRET "$T_TMP/sec.out"; then
+			bad="$bad $f(exit $rc: $(head -1 "$T_TMP/sec.out"))"
+		fi
+		chmod 600 "$K/$f"
+		chown 0 "$K/$f" 2> /dev/null
+	done
+	if [ $v = owner ] && [ $ROOT -eq 0 ]; then
+		t_skip "a file of another owner needs root to chown"
+	else
+		t_is "$bad" "" "each of identity, passphrase_file, password_file, client_key, token_file: $v is refused, naming file and line, never its content"
+	fi
+done
+if [ $ROOT -eq 1 ]; then
+	# owned by the user it switches to: accepted
+	chown nobody "$K/tok"
+	{ cat "$T_TMP/sec.conf"; printf '[integration]\nuser = nobody\n'; } > "$T_TMP/sec-user.conf"
+	"$TRADEDROP" check -c "$T_TMP/sec-user.conf" > "$T_TMP/sec.out" 2>&1
+	t_is $? 0 "a secret file owned by [integration] user is accepted"
+	chown 0 "$K/tok"
+else
+	t_skip "needs root to chown"
+fi
+chmod 644 "$K/pw"
+"$TRADEDROP" once -c "$T_TMP/sec.conf" > "$T_TMP/sec.out" 2>&1
+t_is "$? $(count "sec.conf:$(line "$K/pw"): password_file $K/pw: readable" "$T_TMP/sec.out")" "2 1" \
+	"once refuses a loose secret file (exit 2), naming it"
+timeout 20 "$TRADEDROP" run --foreground -c "$T_TMP/sec.conf" > "$T_TMP/sec.out" 2>&1
+t_is "$? $(count "sec.conf:$(line "$K/pw"): password_file $K/pw: readable" "$T_TMP/sec.out")" "2 1" \
+	"run refuses it (exit 2), naming it"
+chmod 600 "$K/pw"
+run_start "$T_TMP/sec.conf" "$T_TMP/sec-run.log" || t_skip_all "run did not start"
+chmod 640 "$K/tok"
+run_signal HUP
+wait_until 20 grep -q event=reload_failed "$T_TMP/sec-run.log"
+t_ok $? "run: a reload with a loose secret file fails"
+t_grep "$T_TMP/sec-run.log" "sec.conf:$(line "$K/tok"): token_file $K/tok: readable by group or others (mode 640)" \
+	"and names it"
+t_grep "$T_TMP/sec-run.log" 'action="kept the running config"' "the running configuration is kept"
+t_is "$(grep -c SECRET "$T_TMP/sec-run.log")" 0 "no secret reached the log"
+t_ok "$(kill -0 "$RUN_PID"; echo $?)" "the daemon goes on"
+run_stop
+chmod 600 "$K/tok"
 
 t_done
