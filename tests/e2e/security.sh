@@ -398,4 +398,145 @@ t_ok "$(kill -0 "$RUN_PID"; echo $?)" "the daemon goes on"
 run_stop
 chmod 600 "$K/tok"
 
+# ============================================================ 5. names
+# File names are the sender's text: control characters, a newline, a
+# terminal escape, C1 controls, a bidirectional override, bytes that are
+# not UTF-8, a 255-byte name (the most a file system holds). Each is
+# taken (records name it exactly) or, not UTF-8, quarantined as
+# bad_file_name; none crashes anything, and no raw control byte reaches
+# the log, the JSON files or what the operator commands print.
+NAMES='nl\nx.csv|esc\033[2J\033]0;owned\007.csv|cr\rdel\177.csv|bad\377\376.csv|c1\302\233x.csv|bidi\342\200\256vsc.csv|tab\tsp ace.csv|q"uo\\te=x.csv|-rf.csv'
+NAMES="$NAMES|\\033[31m$($PY -c 'print("L" * 246, end="")').csv"
+# drop_names DIR: one drop per name, written beside DIR and renamed in
+drop_names() {
+	_i=0
+	printf '%s\n' "$NAMES" | tr '|' '\n' | while IFS= read -r _fmt; do
+		_i=$((_i + 1))
+		{ echo "Store Nbr,Week Ending,UPC,Units,Sales,Ticket"
+		  echo "$_i,11/28/2026,041000001239,$_i,$_i.50,n$_i"; } > "$1/../.n$_i"
+		mv "$1/../.n$_i" "$1/$(printf -- "$_fmt")"
+	done
+}
+# names_check STATE OUT: "delivered quarantined" and the names the
+# records give that are not the names dropped
+names_check() {
+	printf '%s\n' "$NAMES" | tr '|' '\n' | while IFS= read -r _fmt; do
+		printf -- "$_fmt" | od -An -v -tx1 | tr -d ' \n'; echo; done > "$T_TMP/names.hex"
+	$PY - "$1" "$2" "$T_TMP/names.hex" <<'PY'
+import glob, gzip, json, sqlite3, sys
+state, out, hexes = sys.argv[1:4]
+want = {bytes.fromhex(h.strip()) for h in open(hexes) if h.strip()}
+got = set()
+for b in glob.glob(out + '/*/batch-*.ndjson.gz'):
+    for l in gzip.open(b):
+        got.add(json.loads(l)['source']['file'].encode('utf-8'))
+db = sqlite3.connect(state + '/state.db')
+q = [r[0] for r in db.execute("SELECT reason_code FROM transmissions WHERE state = 'quarantined'")]
+print(len(got), ','.join(q), sorted(got - want))
+PY
+}
+S5=$T_TMP/n1
+mkdir -p "$S5/landing"
+conf "$T_TMP/n1.conf" "$S5" "file://$T_TMP/n1-out"
+drop_names "$S5/landing"
+timeout 60 "$TRADEDROP" once -c "$T_TMP/n1.conf" 2> "$T_TMP/n1.log"
+t_is $? 1 "once: names of every kind, one not UTF-8: exit 1 (one quarantined), no crash"
+t_is "$(names_check "$S5" "$T_TMP/n1-out")" "9 bad_file_name []" \
+	"once: nine delivered, each record naming its file exactly; the name that is not UTF-8 quarantined as bad_file_name"
+clean "once: no raw control byte or invalid UTF-8 in the log" "$T_TMP/n1.log"
+t_is "$(grep -vc '^ts=' "$T_TMP/n1.log")" 0 "once: every log line is a whole event (no name broke a line)"
+k=0
+for e in 'file="nl\nx.csv"' 'file="esc\x1b[2J\x1b]0;owned\x07.csv"' 'file="bad\xff\xfe.csv"' \
+    'file="c1\xc2\x9bx.csv"' 'file="bidi\xe2\x80\xaevsc.csv"' 'file="q\"uo\\te=x.csv"'; do
+	k=$((k + 1))
+	t_grep "$T_TMP/n1.log" "$e" "once: name $k of 6 is logged escaped"
+done
+json_clean "once: every JSON file written reads as strict JSON" "$S5"
+json_clean "once: every JSON file delivered reads as strict JSON" "$T_TMP/n1-out"
+"$TRADEDROP" quarantine -c "$T_TMP/n1.conf" list > "$T_TMP/n1.ql" 2>&1
+TQ=$(cut -d' ' -f1 "$T_TMP/n1.ql")
+"$TRADEDROP" quarantine -c "$T_TMP/n1.conf" show "$TQ" > "$T_TMP/n1.qs" 2>&1
+"$TRADEDROP" status -c "$T_TMP/n1.conf" > "$T_TMP/n1.st" 2>&1
+"$TRADEDROP" status --json -c "$T_TMP/n1.conf" >> "$T_TMP/n1.st" 2>&1
+"$TRADEDROP" hold -c "$T_TMP/n1.conf" list >> "$T_TMP/n1.st" 2>&1
+"$TRADEDROP" prune --dry-run -c "$T_TMP/n1.conf" >> "$T_TMP/n1.st" 2>&1
+clean "quarantine list and show, status, hold list, prune print no raw control byte" \
+	"$T_TMP/n1.ql" "$T_TMP/n1.qs" "$T_TMP/n1.st"
+t_grep "$T_TMP/n1.ql" 'file="bad\xff\xfe.csv"' "quarantine list names it escaped"
+
+# the daemon: the same names dropped while it runs
+S5=$T_TMP/n2
+mkdir -p "$S5/landing"
+conf "$T_TMP/n2.conf" "$S5" "file://$T_TMP/n2-out"
+run_start "$T_TMP/n2.conf" "$T_TMP/n2.log" || t_skip_all "run did not start"
+drop_names "$S5/landing"
+wait_until 60 run_delivered "$T_TMP/n2-out" 9
+t_ok $? "run: the nine are delivered"
+wait_until 30 sh -c "grep -q event=file_quarantined '$T_TMP/n2.log'"
+run_stop
+t_is "$RUN_RC $(names_check "$S5" "$T_TMP/n2-out")" "0 9 bad_file_name []" \
+	"run: each record names its file exactly; the one not UTF-8 is quarantined; exit 0"
+clean "run: no raw control byte or invalid UTF-8 in the log" "$T_TMP/n2.log"
+t_is "$(grep -vc '^ts=' "$T_TMP/n2.log")" 0 "run: every log line is a whole event"
+json_clean "run: every JSON file written reads as strict JSON" "$S5"
+
+# names inside archives: control characters, a 4,000-byte member name,
+# one over the 4,096-byte limit, "../", an absolute name, not UTF-8
+S5=$T_TMP/n3
+mkdir -p "$S5/landing"
+conf "$T_TMP/n3.conf" "$S5" "file://$T_TMP/n3-out"
+$PY - "$S5/landing" <<'PY'
+import io, sys, tarfile, zipfile
+d = sys.argv[1]
+tag = 0
+def rows(n, bad=False):
+    global tag
+    tag += 1
+    r = 'Store Nbr,Week Ending,UPC,Units,Sales,Ticket\n' + ''.join(
+        '%d,11/28/2026,041000001239,%d,1.00,t%d-%d\n' % (i, i, tag, i) for i in range(1, n + 1))
+    return (r + '9,11/28/2026,041000001235,1,1.00,bad\n' if bad else r).encode()
+def zipped(path, members):
+    with zipfile.ZipFile(path, 'w') as z:
+        for name, data in members:
+            z.writestr(zipfile.ZipInfo(name), data)
+def tarred(path, name, data):
+    with tarfile.open(path, 'w:gz', format=tarfile.PAX_FORMAT) as t:
+        i = tarfile.TarInfo(name); i.size = len(data)
+        t.addfile(i, io.BytesIO(data))
+# a member named with escapes and a newline, one record dead-lettered
+zipped(d + '/.esc', [('esc\x1b[2J\x1b]0;owned\x07\nnl.csv', rows(30, True))])
+tarred(d + '/.long', 'dir/\x1b[7m' + 'M' * 3986 + '.csv', rows(2))
+tarred(d + '/.toolong', 'N' * 5000 + '.csv', rows(2))
+zipped(d + '/.trav', [('../evil.csv', rows(2))])
+zipped(d + '/.abs', [('/tmp/evil.csv', rows(2))])
+zipped(d + '/.badutf', [('BADUTF8!.csv', rows(2))])
+raw = open(d + '/.badutf', 'rb').read().replace(b'BADUTF8!', b'bad\xff\xfe\x80zz')
+open(d + '/.badutf', 'wb').write(raw)
+import os
+for a, b in (('.esc', 'esc.zip'), ('.long', 'long.tar.gz'), ('.toolong', 'toolong.tar.gz'),
+             ('.trav', 'trav.zip'), ('.abs', 'abs.zip'), ('.badutf', 'badutf.zip')):
+    os.rename(d + '/' + a, d + '/' + b)
+PY
+cp "$S5/landing/esc.zip" "$T_TMP/esc.zip"
+timeout 60 "$TRADEDROP" once -c "$T_TMP/n3.conf" 2> "$T_TMP/n3.log"
+t_is $? 1 "archives with hostile member names: exit 1, no crash"
+t_is "$(sqlite3 "$S5/state.db" "SELECT name || ':' || coalesce(reason_code, state) FROM transmissions ORDER BY name" | tr '\n' ' ')" \
+	"abs.zip:path_traversal badutf.zip:bad_file_name esc.zip:delivered long.tar.gz:delivered toolong.tar.gz:archive_corrupt trav.zip:path_traversal " \
+	"escapes and 4,000 bytes are taken; over 4,096 bytes, ../, an absolute name and bytes not UTF-8 are quarantined with their codes"
+t_is "$($PY -c '
+import glob, gzip, json, sys
+m = set()
+for b in glob.glob(sys.argv[1] + "/*/batch-*.ndjson.gz"):
+    for l in gzip.open(b):
+        m.add(json.loads(l)["source"]["member"])
+print(sorted(len(x) for x in m), "esc\x1b[2J\x1b]0;owned\x07\nnl.csv" in m)' "$T_TMP/n3-out")" \
+	"[24, 3998] True" "the records name their members exactly, the 4,000-byte one whole"
+clean "archives: no raw control byte in the log" "$T_TMP/n3.log"
+t_is "$(grep -vc '^ts=' "$T_TMP/n3.log")" 0 "archives: every log line is a whole event"
+json_clean "archives: every JSON file written reads as strict JSON" "$S5"
+t_is "$(find "$T_TMP" -name evil.csv | wc -l)" 0 "no member was written out under its own name"
+"$TRADEDROP" try -c "$T_TMP/n3.conf" "$T_TMP/esc.zip" > "$T_TMP/try.out" 2> "$T_TMP/try.err"
+t_grep "$T_TMP/try.err" 'gtin_check_digit' "try reports the dead-lettered record of the member"
+clean "try prints the member's name escaped" "$T_TMP/try.err"
+
 t_done
