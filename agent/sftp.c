@@ -58,7 +58,17 @@
 #include "sftp.h"
 
 #define SFTP_BUF	(2u << 20)	/* read size: libssh2 pipelines up to 4x */
-#define SFTP_NAME_MAX	1024		/* longest remote name accepted */
+/*
+ * The buffer a remote name is read into. libssh2 (1.10, 1.11) answers a
+ * name longer than its buffer with LIBSSH2_ERROR_BUFFER_TOO_SMALL and
+ * does not step past it, so every later name of the same SSH_FXP_NAME
+ * reply fails the same way: one long name would hide the files beside
+ * it. A name cannot be longer than the reply that carries it, and
+ * libssh2 takes no reply over 256 KiB; names over 255 bytes are then
+ * refused by name_ok(), one by one.
+ */
+#define SFTP_NAME_BUF	(256u << 10)
+#define SFTP_NAME_LOG	255		/* bytes of a refused name logged */
 #define SFTP_MAX_ENTRIES 1000000	/* largest listing handled */
 #define SFTP_RESUME_MIN	(1u << 20)	/* smaller files restart, no .info */
 #define SFTP_BATCH_FILES 512		/* files made durable by one syncfs */
@@ -779,7 +789,8 @@ ent_find(struct ent *e, size_t n, const char *name)
 
 /*
  * List dir: regular files with size and mtime, valid names only.
- * Returns 0, or TD_ERR_IO (connection lost) / TD_ERR_NOTFOUND.
+ * Returns 0, or TD_ERR_IO (connection lost) / TD_ERR_NOTFOUND /
+ * TD_ERR_FORMAT (a name too long to step past).
  */
 static int
 list_dir(struct conn *k, struct ent **out, size_t *np, unsigned *bad,
@@ -788,7 +799,7 @@ list_dir(struct conn *k, struct ent **out, size_t *np, unsigned *bad,
 	LIBSSH2_SFTP_HANDLE *d;
 	LIBSSH2_SFTP_ATTRIBUTES a;
 	struct ent *e = NULL;
-	char *name = xmalloc(SFTP_NAME_MAX + 1);
+	char *name = xmalloc(SFTP_NAME_BUF + 1);
 	size_t n = 0, cap = 0;
 	int r, rc = TD_OK;
 
@@ -804,13 +815,16 @@ list_dir(struct conn *k, struct ent **out, size_t *np, unsigned *bad,
 		goto out;
 	}
 	for (;;) {
-		r = libssh2_sftp_readdir_ex(d, name, SFTP_NAME_MAX, NULL, 0,
+		r = libssh2_sftp_readdir_ex(d, name, SFTP_NAME_BUF, NULL, 0,
 		    &a);
 		if (r == 0)
 			break;
 		if (r == LIBSSH2_ERROR_BUFFER_TOO_SMALL) {
-			(*bad)++;
-			continue;
+			/* the names after it cannot be read (see above) */
+			*err = xasprintf("cannot list %s: a name longer than "
+			    "%u bytes", k->u.path, SFTP_NAME_BUF);
+			rc = TD_ERR_FORMAT;
+			break;
 		}
 		if (r < 0) {
 			*err = xasprintf("cannot list %s: %s", k->u.path,
@@ -824,8 +838,10 @@ list_dir(struct conn *k, struct ent **out, size_t *np, unsigned *bad,
 			continue;
 		if (!name_ok(name, (size_t)r)) {
 			(*bad)++;
+			if (r > SFTP_NAME_LOG)
+				name[SFTP_NAME_LOG] = '\0';
 			td_log(TD_LOG_WARN, "sftp_bad_name", "source=%s dir=%s "
-			    "name=%s", k->name, k->u.path, name);
+			    "name=%s bytes=%d", k->name, k->u.path, name, r);
 			continue;
 		}
 		if (!(a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) ||

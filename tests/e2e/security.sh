@@ -539,4 +539,85 @@ t_is "$(find "$T_TMP" -name evil.csv | wc -l)" 0 "no member was written out unde
 t_grep "$T_TMP/try.err" 'gtin_check_digit' "try reports the dead-lettered record of the member"
 clean "try prints the member's name escaped" "$T_TMP/try.err"
 
+# ... and names from an SFTP server that lies in its listing
+# (tests/lib/security-sftp.py behind a real sshd): a 4,000-byte name, "..",
+# "../evil.csv", "a/b.csv", a NUL, a newline, an escape, a carriage
+# return, DEL, a 300-byte name. Each is refused and logged by name,
+# escaped; none is opened; the names a file system could hold are fetched
+# (the one that is not UTF-8 then quarantined); a long name does not hide
+# the names after it.
+if [ $SSHD -eq 1 ]; then
+	sshd_stop
+	LI=$T_TMP/liar
+	mkdir -p "$LI"
+	cp "$srcdir/tests/lib/security-sftp.py" "$LI/liar.py"
+	set --
+	i=0
+	for h in $($PY -c 'print(" ".join(n.hex() for n in (
+	    b"L" * 4000 + b".csv", b"..", b".", b"../evil.csv", b"a/b.csv",
+	    b"nul\0x.csv", b"nl\nx.csv", b"esc\x1b[2J.csv", b"cr\r.csv",
+	    b"del\x7f.csv", b"P" * 296 + b".csv",
+	    b"good.csv", b"bad\xff.csv", b"c1\xc2\x9b.csv", b"sp ace.csv")))'); do
+		i=$((i + 1))
+		{ echo "Store Nbr,Week Ending,UPC,Units,Sales,Ticket"
+		  echo "$i,11/28/2026,041000001239,$i,$i.50,s$i"; } > "$LI/data$i"
+		touch -d '1 hour ago' "$LI/data$i"
+		set -- "$@" "$h:$LI/data$i"
+	done
+	sec_spec /remote/in "$LI/req.log" "$@" > "$LI/spec.json"
+	chmod 644 "$LI"/*
+	: > "$LI/req.log"
+	chmod 666 "$LI/req.log"	# the server runs as the test user
+	if SSHD_FORCE_COMMAND="/usr/bin/python3 $LI/liar.py $LI/spec.json" sshd_start "$T_TMP/sshd-liar"; then
+		sshd_known_hosts "$LI/kh"
+		# liar_conf NAME
+		liar_conf() {
+			conf "$T_TMP/$1.conf" "$T_TMP/$1" "file://$T_TMP/$1-out" \
+			    "[source \"liar\"]" "url = sftp://$SSHD_USER@127.0.0.1:$SSHD_PORT/remote/in" \
+			    "known_hosts = $LI/kh" "identity = $SSHD_KEY" \
+			    "poll_interval = 1s" "connect_timeout = 5s"
+		}
+		liar_conf l1
+		timeout 60 "$TRADEDROP" once -c "$T_TMP/l1.conf" 2> "$T_TMP/l1.log"
+		timeout 60 "$TRADEDROP" once -c "$T_TMP/l1.conf" 2>> "$T_TMP/l1.log"
+		rc=$?
+		t_is "$rc $(ls "$T_TMP/l1-out" 2> /dev/null | wc -l) $(sqlite3 "$T_TMP/l1/state.db" "SELECT group_concat(reason_code) FROM transmissions WHERE state = 'quarantined'")" \
+			"1 4 bad_file_name" \
+			"once: the four plain names fetched after a 4,000-byte one (one not UTF-8, quarantined), exit 1"
+		t_is "$(grep -c 'event=sftp_bad_name' "$T_TMP/l1.log")" 18 \
+			"once: each of the nine names refused is logged, at each poll"
+		k=0
+		for e in 'name=../evil.csv bytes=11' 'name=a/b.csv bytes=7' 'name="nl\nx.csv" bytes=8' \
+		    'name="esc\x1b[2J.csv" bytes=11' 'name="cr\r.csv"' 'name="del\x7f.csv"' 'name=nul bytes=9' \
+		    "name=$($PY -c 'print("L" * 255, end="")') bytes=4004" "bytes=300"; do
+			k=$((k + 1))
+			t_grep "$T_TMP/l1.log" "$e" "once: refused name $k of 9 is logged escaped"
+		done
+		clean "once: no raw control byte in the log" "$T_TMP/l1.log"
+		t_is "$(grep -vc '^ts=' "$T_TMP/l1.log")" 0 "once: every log line is a whole event"
+		t_is "$(grep '^OPEN ' "$LI/req.log" | cut -d' ' -f2 | sort -u | $PY -c '
+import sys
+print(sorted(bytes.fromhex(l.strip()).split(b"/")[-1] for l in sys.stdin))')" \
+			"[b'bad\\xff.csv', b'c1\\xc2\\x9b.csv', b'good.csv', b'sp ace.csv']" \
+			"only the plain names were opened on the server"
+		t_is "$(find "$T_TMP" -name 'evil.csv' -o -name 'b.csv' | wc -l)" 0 \
+			"nothing was written under a name the server gave with a /"
+		liar_conf l2
+		run_start "$T_TMP/l2.conf" "$T_TMP/l2.log" || t_skip_all "run did not start"
+		wait_until 60 run_delivered "$T_TMP/l2-out" 3
+		t_ok $? "run: the plain names are fetched and delivered"
+		wait_until 30 sh -c "grep -q event=file_quarantined '$T_TMP/l2.log'"
+		run_stop
+		t_is "$RUN_RC $(grep -c 'event=sftp_bad_name.*bytes=4004' "$T_TMP/l2.log")" "0 $(grep -c 'event=sftp_listed' "$T_TMP/l2.log")" \
+			"run: the 4,000-byte name is refused at every listing, exit 0"
+		clean "run: no raw control byte in the log" "$T_TMP/l2.log"
+		t_is "$(grep -vc '^ts=' "$T_TMP/l2.log")" 0 "run: every log line is a whole event"
+		sshd_stop
+	else
+		skip_n 18 "the lying SFTP server did not start"
+	fi
+else
+	skip_n 18 "needs root and sshd"
+fi
+
 t_done
