@@ -123,6 +123,10 @@ landing_refuse(struct td_ctx *x, const char *name, const struct stat *sb,
 	    sizeof(*x->run.refused));
 	x->run.refused[x->run.nrefused++] = k;
 	x->run.n_refused++;
+	/* the daemon's pass before refused it too, unchanged: said then */
+	for (i = 0; i < x->nrefused_before; i++)
+		if (strcmp(x->refused_before[i], k) == 0)
+			return;
 	td_log(TD_LOG_WARN, "landing_refused", "file=%s reason=%s", name,
 	    why);
 }

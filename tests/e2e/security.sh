@@ -620,4 +620,84 @@ else
 	skip_n 18 "needs root and sshd"
 fi
 
+# =================================================== 6. what is not a file
+# In landing: symbolic links to a file outside, to a root-only file,
+# dangling, to a directory; a FIFO; a character and a block device; a
+# socket; a hard link to a file outside; a directory named like a drop.
+# None is followed or read (no secret reaches state or output, a FIFO or
+# device never blocks a run); each stays where it is and is logged by
+# name - by the daemon once, not again at every pass while it stays.
+SECRET=$T_TMP/secret.csv
+printf 'Store Nbr,Week Ending,UPC,Units,Sales,Ticket\nTOPSECRET,11/28/2026,041000001239,1,1.00,x\n' > "$SECRET"
+chmod 600 "$SECRET"
+mkdir -p "$T_TMP/outside"
+cp "$SECRET" "$T_TMP/outside/in.csv"
+# specials DIR: make them in DIR; prints the names expected to be refused
+specials() {
+	ln -s "$SECRET" "$1/soft.csv"
+	ln -s /etc/shadow "$1/shadow.csv"
+	ln -s "$T_TMP/nonexistent" "$1/dangling.csv"
+	ln -s "$T_TMP/outside" "$1/dirlink.csv"
+	mkfifo "$1/fifo.csv"
+	ln "$SECRET" "$1/hard.csv"
+	mkdir "$1/../dir.csv"
+	cp "$SECRET" "$1/../dir.csv/x.csv"
+	mv "$1/../dir.csv" "$1/dir.csv"
+	$PY -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$1/sock.csv"
+	echo "soft.csv shadow.csv dangling.csv dirlink.csv fifo.csv hard.csv dir.csv sock.csv"
+	if [ $ROOT -eq 1 ]; then
+		mknod "$1/zero.csv" c 1 5
+		mknod "$1/loop.csv" b 7 0
+		echo "zero.csv loop.csv"
+	fi
+}
+# leaked STATE OUT: files under STATE and OUT holding the secret
+leaked() {
+	{ grep -rl --exclude-dir=landing TOPSECRET "$1" "$2" 2> /dev/null
+	  find "$1" "$2" -name '*.gz' -exec zgrep -l TOPSECRET {} + 2> /dev/null; } | wc -l
+}
+S6=$T_TMP/x1
+mkdir -p "$S6/landing"
+conf "$T_TMP/x1.conf" "$S6" "file://$T_TMP/x1-out"
+REFUSED=$(specials "$S6/landing" | tr '\n' ' ')
+NREF=$(echo $REFUSED | wc -w)
+run_drop "$S6/landing" good.csv 2
+ls -A "$S6/landing" | grep -v good.csv | sort > "$T_TMP/x1.before"
+timeout 60 "$TRADEDROP" once -c "$T_TMP/x1.conf" 2> "$T_TMP/x1.log"
+t_is $? 1 "once: $NREF entries that are not plain files: exit 1, no hang"
+bad=
+for n in $REFUSED; do
+	[ "$(grep -c "event=landing_refused file=$n reason=" "$T_TMP/x1.log")" = 1 ] || bad="$bad $n"
+done
+t_is "$bad" "" "once: each is logged once, by name, with its reason"
+t_is "$(ls -A "$S6/landing" | sort | tr '\n' ' ')" "$(tr '\n' ' ' < "$T_TMP/x1.before")" \
+	"once: each is left where it is; the good file was taken"
+t_is "$(leaked "$S6" "$T_TMP/x1-out")" 0 "once: nothing of what they point to reached state or output"
+t_ok "$(run_delivered "$T_TMP/x1-out" 1; echo $?)" "once: the good file beside them is delivered"
+[ $ROOT -eq 1 ] && echo "# devices:$(grep -o 'file=[a-z]*.csv reason=device' "$T_TMP/x1.log" | tr '\n' ' ')"
+
+# the daemon: made while it runs, then five more drops, one by one
+S6=$T_TMP/x2
+mkdir -p "$S6/landing"
+conf "$T_TMP/x2.conf" "$S6" "file://$T_TMP/x2-out"
+run_start "$T_TMP/x2.conf" "$T_TMP/x2.log" || t_skip_all "run did not start"
+specials "$S6/landing" > /dev/null
+for i in 1 2 3 4 5; do
+	run_drop "$S6/landing" g$i.csv 2
+	wait_until 30 run_delivered "$T_TMP/x2-out" $i
+done
+t_ok "$(run_delivered "$T_TMP/x2-out" 5; echo $?)" "run: five drops beside them are delivered"
+wait_until 10 sh -c "[ \$(grep -c 'event=landing_refused' '$T_TMP/x2.log') -ge $NREF ]"
+t_ok "$(kill -0 "$RUN_PID"; echo $?)" "run: the daemon is still running"
+run_stop
+t_is "$RUN_RC" 0 "run: exit 0"
+bad=
+for n in $REFUSED; do
+	[ "$(grep -c "event=landing_refused file=$n reason=" "$T_TMP/x2.log")" = 1 ] || bad="$bad $n:$(grep -c "file=$n " "$T_TMP/x2.log")"
+done
+t_is "$bad" "" "run: each is logged by name once, not again at each of the passes after"
+t_is "$(ls -A "$S6/landing" | sort | tr '\n' ' ')" "$(tr '\n' ' ' < "$T_TMP/x1.before")" \
+	"run: each is left where it is"
+t_is "$(leaked "$S6" "$T_TMP/x2-out")" 0 "run: nothing of what they point to reached state or output"
+
 t_done
