@@ -318,7 +318,7 @@ if [ $SSHD -eq 1 ] && sshd_start "$T_TMP/sshd"; then
 	t_ok "$(sha256sum -c --quiet "$T_TMP/kh.sums" > /dev/null 2>&1; echo $?)" \
 		"known_hosts still byte-identical after a successful login"
 else
-	skip_n 14 "needs root and sshd"
+	skip_n 16 "needs root and sshd"
 fi
 
 # ====================================================== 4. secret files
@@ -600,7 +600,7 @@ import sys
 print(sorted(bytes.fromhex(l.strip()).split(b"/")[-1] for l in sys.stdin))')" \
 			"[b'bad\\xff.csv', b'c1\\xc2\\x9b.csv', b'good.csv', b'sp ace.csv']" \
 			"only the plain names were opened on the server"
-		t_is "$(find "$T_TMP" -name 'evil.csv' -o -name 'b.csv' | wc -l)" 0 \
+		t_is "$(find "$T_TMP/l1" "$T_TMP/l1-out" -name 'evil.csv' -o -name 'b.csv' | wc -l)" 0 \
 			"nothing was written under a name the server gave with a /"
 		liar_conf l2
 		run_start "$T_TMP/l2.conf" "$T_TMP/l2.log" || t_skip_all "run did not start"
@@ -614,10 +614,10 @@ print(sorted(bytes.fromhex(l.strip()).split(b"/")[-1] for l in sys.stdin))')" \
 		t_is "$(grep -vc '^ts=' "$T_TMP/l2.log")" 0 "run: every log line is a whole event"
 		sshd_stop
 	else
-		skip_n 18 "the lying SFTP server did not start"
+		skip_n 19 "the lying SFTP server did not start"
 	fi
 else
-	skip_n 18 "needs root and sshd"
+	skip_n 19 "needs root and sshd"
 fi
 
 # =================================================== 6. what is not a file
@@ -699,5 +699,125 @@ t_is "$bad" "" "run: each is logged by name once, not again at each of the passe
 t_is "$(ls -A "$S6/landing" | sort | tr '\n' ' ')" "$(tr '\n' ' ' < "$T_TMP/x1.before")" \
 	"run: each is left where it is"
 t_is "$(leaked "$S6" "$T_TMP/x2-out")" 0 "run: nothing of what they point to reached state or output"
+
+# ========================================================= 7. confinement
+# once and run, each a full cycle (an SFTP source, a drop with its
+# checksum, a zip, one file quarantined, one row dead-lettered, the
+# audit log; run also SIGHUP and SIGUSR1, and HTTPS delivery), inside a
+# mount namespace in which every mount is read-only but state_dir and
+# the file:// output directory (run: state_dir alone): it all works, so
+# nothing is written anywhere else. Then an output, landing or state
+# directory that cannot be written is an error naming it, never a crash,
+# a loss, or a file taken again and again.
+if sec_ro_usable && [ $SSHD -eq 1 ] && sshd_start "$T_TMP/sshd7"; then
+	sshd_known_hosts "$T_TMP/kh7"
+	# cycle NAME: a config NAME.conf and its drops: one on the SFTP
+	# source, four in landing
+	cycle() {
+		_s=$T_TMP/$1 _r=$T_TMP/$1-remote
+		mkdir -p "$_s/landing" "$_r"
+		run_drop "$_r" remote.csv 3
+		: > "$_r/remote.csv.done"
+		chown -R "$SSHD_UID:$SSHD_UID" "$_r"
+		mkdir "$_s/new"
+		run_drop "$_s/new" a.csv 4
+		(cd "$_s/new" && sha256sum a.csv > a.csv.sha256 &&
+		    $PY -c 'import zipfile; zipfile.ZipFile("z.zip", "w").write("a.csv", "z.csv")' &&
+		    sed -i 's/,a.csv-/,z-/' a.csv && sha256sum a.csv > a.csv.sha256)
+		printf 'Store Nbr,Qty\n1,2\n' > "$_s/new/q.csv"
+		{ echo "Store Nbr,Week Ending,UPC,Units,Sales,Ticket"
+		  i=1; while [ $i -le 30 ]; do
+			echo "$i,11/28/2026,041000001239,$i,1.00,d$i"; i=$((i + 1)); done
+		  echo "31,11/28/2026,041000001235,1,1.00,d31"; } > "$_s/new/d.csv"
+		mv "$_s/new"/* "$_s/landing/"
+		rmdir "$_s/new"
+	}
+	# (the SFTP source is added to each config below)
+	src7() {
+		echo "[source \"pos\"]"; echo "url = sftp://$SSHD_USER@127.0.0.1:$SSHD_PORT$T_TMP/$1-remote"
+		echo "known_hosts = $T_TMP/kh7"; echo "identity = $SSHD_KEY"
+		echo "ready = marker"; echo "poll_interval = 1s"
+	}
+	mkdir -p "$T_TMP/c1"
+	t_ok "$(sec_ro "$T_TMP/c1" sh -c "! touch '$T_TMP/probe' 2> /dev/null && touch '$T_TMP/c1/probe'"; echo $?)" \
+		"in the namespace only the directories named can be written"
+	rm -f "$T_TMP/c1/probe"
+
+	cycle c1
+	mkdir -p "$T_TMP/c1-out"
+	conf "$T_TMP/c1.conf" "$T_TMP/c1" "file://$T_TMP/c1-out" "$(src7 c1)"
+	sec_ro "$T_TMP/c1 $T_TMP/c1-out" timeout 120 "$TRADEDROP" once -c "$T_TMP/c1.conf" 2> "$T_TMP/c1.log"
+	rc=$?
+	t_is "$rc $(ls "$T_TMP/c1-out" | wc -l) $(ls "$T_TMP/c1/quarantine" | wc -l) $(ls "$T_TMP/c1/dlq" | wc -l)" \
+		"1 5 1 1" "once, read-only but state_dir and output: four delivered, one quarantined, one row dead-lettered (exit 1)"
+	t_grep "$T_TMP/c1.log" "event=sftp_fetched source=pos file=remote.csv" "once: the SFTP file was fetched"
+	t_grep "$T_TMP/c1/audit.log" '"event":"transmission_verified"' "once: the checksum was verified (audit log)"
+	t_is "$(grep '"event":"transmission_verified"' "$T_TMP/c1/audit.log" | grep -c '"checksum":"ok"')" 1 \
+		"once: the checksum of a.csv was verified"
+	t_is "$(grep -ci 'read-only\|permission denied' "$T_TMP/c1.log")" 0 "once: no write was refused"
+	sec_ro "$T_TMP/c1 $T_TMP/c1-out" sh -c "'$TRADEDROP' audit verify -c '$T_TMP/c1.conf' &&
+	    '$TRADEDROP' status -c '$T_TMP/c1.conf' && '$TRADEDROP' quarantine list -c '$T_TMP/c1.conf' &&
+	    '$TRADEDROP' hold list -c '$T_TMP/c1.conf' && '$TRADEDROP' prune -c '$T_TMP/c1.conf'" \
+	    > "$T_TMP/c1.ops" 2>&1
+	t_is $? 0 "audit verify, status, quarantine list, hold list and prune work there too"
+
+	cycle c2
+	conf "$T_TMP/c2.conf" "$T_TMP/c2" "https://127.0.0.1:$P_GOOD/api/v1" "ca_file = $C/ca.pem" \
+	    "$(src7 c2)"
+	unshare --mount --propagation private sh -c "$SEC_RO_SH" sh "$T_TMP/c2" \
+	    "$TRADEDROP" run --foreground -c "$T_TMP/c2.conf" 2>> "$T_TMP/c2.log" &
+	RUN_PID=$!
+	wait_until 20 grep -q event=run_start "$T_TMP/c2.log"
+	t_ok $? "run starts in a namespace where only state_dir can be written"
+	run_signal HUP
+	run_signal USR1
+	wait_until 60 sh -c "[ \$(sqlite3 '$T_TMP/c2/state.db' \"SELECT count(*) FROM transmissions WHERE state IN ('delivered', 'quarantined')\" 2> /dev/null) -ge 5 ]"
+	t_ok $? "run: the SFTP file and the four drops are processed"
+	wait_until 30 sh -c "[ \$(sqlite3 '$T_TMP/c2/state.db' \"SELECT count(*) FROM transmissions WHERE state = 'delivered'\") -eq 4 ]"
+	t_ok $? "run: four delivered over HTTPS"
+	run_stop
+	t_is "$RUN_RC $(ls "$T_TMP/c2/quarantine" | wc -l) $(ls "$T_TMP/c2/dlq" | wc -l)" "0 1 1" \
+		"run: one quarantined, one row dead-lettered, exit 0"
+	t_is "$(grep -ci 'read-only\|permission denied' "$T_TMP/c2.log")" 0 "run: no write was refused"
+	"$TRADEDROP" audit verify -c "$T_TMP/c2.conf" > /dev/null 2>&1
+	t_is $? 0 "run: the audit chain verifies"
+
+	# what cannot be written: the output directory, then landing, then
+	# state_dir
+	mkdir -p "$T_TMP/c3/landing" "$T_TMP/c3-out" "$T_TMP/c3-land"
+	conf "$T_TMP/c3.conf" "$T_TMP/c3" "file://$T_TMP/c3-out"
+	run_drop "$T_TMP/c3/landing" o.csv 2
+	sec_ro "$T_TMP/c3" "$TRADEDROP" once -c "$T_TMP/c3.conf" 2> "$T_TMP/c3.log"
+	t_is "$? $(count "event=delivery_failed output=$T_TMP/c3-out/" "$T_TMP/c3.log")" "3 1" \
+		"an output directory that cannot be written: exit 3, the failure names it"
+	t_is "$(ls "$T_TMP/c3/outbox" | wc -l)" 1 "the batch stays spooled"
+	"$TRADEDROP" once -c "$T_TMP/c3.conf" 2>> "$T_TMP/c3.log"
+	t_is "$? $(ls "$T_TMP/c3-out" | wc -l)" "0 1" "once it can be written, it is delivered"
+	conf "$T_TMP/c4.conf" "$T_TMP/c3" "file://$T_TMP/c3-out" "[integration]" "landing_dir = $T_TMP/c3-land"
+	run_drop "$T_TMP/c3-land" l.csv 2
+	for i in 1 2; do
+		sec_ro "$T_TMP/c3 $T_TMP/c3-out" "$TRADEDROP" once -c "$T_TMP/c4.conf" 2>> "$T_TMP/c4.log"
+		rc=$?
+	done
+	t_is "$rc $(count 'event=landing_refused file=l.csv reason="cannot be moved out of landing: Read-only file system"' "$T_TMP/c4.log")" "1 2" \
+		"a landing directory that cannot be written: its file is refused, named, at each run (exit 1)"
+	t_is "$(count event=file_received "$T_TMP/c4.log") $(count event=duplicate_transmission "$T_TMP/c4.log") $(ls "$T_TMP/c3-out" | wc -l)" \
+		"0 0 1" "and never taken (it could not be removed from landing): not delivered, not a duplicate"
+	"$TRADEDROP" once -c "$T_TMP/c4.conf" 2>> "$T_TMP/c4.log"
+	t_is "$? $(ls "$T_TMP/c3-out" | wc -l) $(ls "$T_TMP/c3-land" | wc -l)" "0 2 0" \
+		"once landing can be written, it is taken and delivered"
+	mkdir -p "$T_TMP/c5"
+	conf "$T_TMP/c5.conf" "$T_TMP/c5" "file://$T_TMP/c3-out"
+	sec_ro "$T_TMP/c3-out" "$TRADEDROP" once -c "$T_TMP/c5.conf" > "$T_TMP/c5.log" 2>&1
+	t_is "$? $(count "$T_TMP/c5/" "$T_TMP/c5.log") $(count "Read-only file system" "$T_TMP/c5.log")" "4 1 1" \
+		"once: a state_dir that cannot be written: exit 4, naming it"
+	sec_ro "$T_TMP/c3-out" timeout 20 "$TRADEDROP" run --foreground -c "$T_TMP/c5.conf" > "$T_TMP/c5.log" 2>&1
+	rc=$?
+	t_ok "$([ $rc -ne 0 ] && [ $rc -lt 124 ] && grep -q "$T_TMP/c5.*Read-only file system" "$T_TMP/c5.log"; echo $?)" \
+		"run: a state_dir that cannot be written: exit $rc, naming it"
+	sshd_stop
+else
+	skip_n 21 "needs root, mount namespaces and sshd"
+fi
 
 t_done

@@ -3,8 +3,9 @@
 #
 #   sec_raw_bytes FILE      lines of FILE that hold a raw control byte (C0
 #                           but the line's newline, DEL, a C1 control
-#                           U+0080-U+009F) or are not valid UTF-8, each
-#                           as "LINE: repr"; nothing when clean
+#                           U+0080-U+009F, a line separator or a
+#                           bidirectional control) or are not valid
+#                           UTF-8, each as "LINE: repr"; nothing when clean
 #   sec_json_lines FILE...  the lines of these JSON-lines (or one-object)
 #                           files that strict JSON (no raw control
 #                           characters in strings) cannot read; nothing
@@ -18,7 +19,8 @@
 #   sec_ro DIRS CMD...      CMD in a new mount namespace in which every
 #                           mount is read-only but the directories DIRS
 #                           (one string, space-separated, absolute, no
-#                           blanks in a name)
+#                           blanks in a name); SEC_RO_SH below starts
+#                           a daemon so, keeping its process id
 #   sec_spec DIR LOG ENTRIES...
 #                           print the JSON spec of tests/lib/security-sftp.py
 #                           for remote directory DIR, logging to LOG;
@@ -31,7 +33,9 @@ for n, line in enumerate(open(sys.argv[1], 'rb').read().split(b'\n'), 1):
     bad = any(c < 0x20 or c == 0x7f for c in line)
     try:
         t = line.decode('utf-8')
-        bad = bad or any(0x80 <= ord(c) <= 0x9f for c in t)
+        bad = bad or any(0x80 <= ord(c) <= 0x9f or c in
+            '\u2028\u2029\u200e\u200f\u202a\u202b\u202c\u202d\u202e'
+            '\u2066\u2067\u2068\u2069' for c in t)
     except UnicodeDecodeError:
         bad = True
     if bad:
@@ -69,11 +73,6 @@ sec_mkcert() {
 	chmod 600 "$_d/$_n.key"
 }
 
-# The mount points, unescaped (mountinfo writes a blank as \040).
-sec_mounts() {
-	awk '{ print $5 }' /proc/self/mountinfo | sort -u
-}
-
 sec_ro_usable() {
 	[ "$(id -u)" -eq 0 ] || return 1
 	command -v unshare > /dev/null || return 1
@@ -82,18 +81,23 @@ sec_ro_usable() {
 	    > /dev/null 2>&1
 }
 
+# The script sec_ro runs in the new namespace: DIRS bound onto
+# themselves (mounts of their own), then every other mount remounted
+# read-only, then exec CMD. Run it as
+#   unshare --mount --propagation private sh -c "$SEC_RO_SH" sh DIRS CMD...
+# to keep CMD's process id (a daemon started with & and stopped by it).
+SEC_RO_SH='w=$1; shift
+for d in $w; do mount --bind "$d" "$d" || exit 125; done
+awk "{ print \$5 }" /proc/self/mountinfo | sort -u | while read -r m; do
+	case " $w " in *" $m "*) continue ;; esac
+	mount -o remount,bind,ro "$m" 2> /dev/null ||
+	    echo "# cannot make $m read-only" >&2
+done
+exec "$@"'
+
 sec_ro() {
 	_w=$1; shift
-	unshare --mount --propagation private sh -c '
-		w=$1; shift
-		for d in $w; do mount --bind "$d" "$d" || exit 125; done
-		awk "{ print \$5 }" /proc/self/mountinfo | sort -u |
-		while read -r m; do
-			case " $w " in *" $m "*) continue ;; esac
-			mount -o remount,bind,ro "$m" 2> /dev/null ||
-			    echo "# cannot make $m read-only" >&2
-		done
-		exec "$@"' sh "$_w" "$@"
+	unshare --mount --propagation private sh -c "$SEC_RO_SH" sh "$_w" "$@"
 }
 
 sec_spec() {
