@@ -235,10 +235,21 @@ ctx_open(struct td_ctx *x, struct td_conf *c, int flags)
 	return TD_OK;
 }
 
+static void
+refused_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		x_free(v[i]);
+	x_free(v);
+}
+
 void
 ctx_close(struct td_ctx *x)
 {
 	ctx_run_reset(x);
+	refused_free(x->refused_before, x->nrefused_before);
 	mapper_free(x->map);
 	landing_close(x);
 	fwd_close(x->fwd);
@@ -260,11 +271,10 @@ ctx_close(struct td_ctx *x)
 void
 ctx_run_reset(struct td_ctx *x)
 {
-	size_t i;
-
-	for (i = 0; i < x->run.nrefused; i++)
-		x_free(x->run.refused[i]);
-	x_free(x->run.refused);
+	/* what this pass refused is what the next one need not log again */
+	refused_free(x->refused_before, x->nrefused_before);
+	x->refused_before = x->run.refused;	/* transferred */
+	x->nrefused_before = x->run.nrefused;
 	rej_counts_free(&x->run.rejections);
 	memset(&x->run, 0, sizeof(x->run));
 }

@@ -66,6 +66,11 @@ struct td_ctx {
 	uid_t		*owners;	/* [watch] owner, resolved */
 	size_t		 nowners;
 	struct td_run	 run;
+	/* the landing entries the pass before this one refused (run.refused
+	 * of that pass): the daemon does not log them again while they stay
+	 * as they were, at every pass */
+	char		**refused_before;
+	size_t		 nrefused_before;
 	/* the daemon's intake worker: told of each transmission processed */
 	void		(*processed_cb)(struct td_ctx *, const char *tid);
 };

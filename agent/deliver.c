@@ -1207,9 +1207,18 @@ deliver_step(struct deliverer *d, int64_t now_ms, int64_t *next_ms)
 	if (r != 0) {
 		x->run.undelivered = 1;
 		now = (int64_t)time(NULL);
-		if (backoff_state(&d->brk, now) == BACKOFF_OPEN)
+		switch (backoff_state(&d->brk, now)) {
+		case BACKOFF_OPEN:
 			*next_ms = deliver_clock_ms() +
 			    (d->brk.next_at - now) * 1000;
+			break;
+		case BACKOFF_HALF_OPEN:
+			/* the cooldown ran out while this step ran (a slow
+			 * machine, a short breaker_cooldown): the probe is
+			 * due, not the 30 s retry of a failure without one */
+			*next_ms = deliver_clock_ms() + 1000;
+			break;
+		}
 	}
 	td_log(TD_LOG_DEBUG, "delivery_done", "transmissions=%zu batches=%llu "
 	    "sql_vm_steps=%llu", d->ntx, (unsigned long long)d->batches,

@@ -123,6 +123,10 @@ landing_refuse(struct td_ctx *x, const char *name, const struct stat *sb,
 	    sizeof(*x->run.refused));
 	x->run.refused[x->run.nrefused++] = k;
 	x->run.n_refused++;
+	/* the daemon's pass before refused it too, unchanged: said then */
+	for (i = 0; i < x->nrefused_before; i++)
+		if (strcmp(x->refused_before[i], k) == 0)
+			return;
 	td_log(TD_LOG_WARN, "landing_refused", "file=%s reason=%s", name,
 	    why);
 }
@@ -676,8 +680,19 @@ landing_claim(struct td_ctx *x, const struct landing_entry *e,
 			goto fail;
 		}
 		if (fstatat(x->landfd, e->name, &sb2,
-		    AT_SYMLINK_NOFOLLOW) == 0 && same_file(&sb, &sb2))
-			(void)unlinkat(x->landfd, e->name, 0);
+		    AT_SYMLINK_NOFOLLOW) == 0 && same_file(&sb, &sb2) &&
+		    unlinkat(x->landfd, e->name, 0) != 0 && errno != ENOENT) {
+			/* a read-only landing directory, an immutable file,
+			 * another's in a sticky directory: taken, it would
+			 * be taken again at every pass; refused instead, as
+			 * when the rename fails */
+			snprintf(why, sizeof(why), "cannot be moved out of "
+			    "landing: %s", strerror(errno));
+			(void)unlinkat(dfd, e->name, 0);
+			landing_refuse(x, e->name, &sb, why);
+			r = TD_ERR_FORMAT;
+			goto fail;
+		}
 	} else {
 		/* not made ours under a lease (above): a private copy */
 		if (nolease && (r = private_copy(x, fd, dfd, e->name, cl,

@@ -58,7 +58,17 @@
 #include "sftp.h"
 
 #define SFTP_BUF	(2u << 20)	/* read size: libssh2 pipelines up to 4x */
-#define SFTP_NAME_MAX	1024		/* longest remote name accepted */
+/*
+ * The buffer a remote name is read into. libssh2 (1.10, 1.11) answers a
+ * name longer than its buffer with LIBSSH2_ERROR_BUFFER_TOO_SMALL and
+ * does not step past it, so every later name of the same SSH_FXP_NAME
+ * reply fails the same way: one long name would hide the files beside
+ * it. A name cannot be longer than the reply that carries it, and
+ * libssh2 takes no reply over 256 KiB; names over 255 bytes are then
+ * refused by name_ok(), one by one.
+ */
+#define SFTP_NAME_BUF	(256u << 10)
+#define SFTP_NAME_LOG	255		/* bytes of a refused name logged */
 #define SFTP_MAX_ENTRIES 1000000	/* largest listing handled */
 #define SFTP_RESUME_MIN	(1u << 20)	/* smaller files restart, no .info */
 #define SFTP_BATCH_FILES 512		/* files made durable by one syncfs */
@@ -462,9 +472,62 @@ hostkey_typename(int type, int *kbit)
 }
 
 /*
+ * Is the host key (key, klen: the SSH wire blob) on a "@revoked" line of
+ * khfile? libssh2 does not read the markers of OpenSSH: it accepts a
+ * revoked key that a plain line lists too. A key revoked for any host
+ * is refused (OpenSSH refuses it for the hosts the line names).
+ * Returns 1 revoked, 0 not, -1 (errno) the file cannot be read.
+ */
+static int
+hostkey_revoked(const char *khfile, const char *key, size_t klen)
+{
+	char line[16384], *p, *f[4];
+	unsigned char *bin = xmalloc(sizeof(line));
+	size_t binlen, n;
+	int rc = 0, partial, longline = 0;
+	FILE *fp;
+
+	if ((fp = fopen(khfile, "re")) == NULL) {
+		x_free(bin);
+		return -1;
+	}
+	while (rc == 0 && fgets(line, sizeof(line), fp) != NULL) {
+		n = strlen(line);
+		partial = n > 0 && line[n - 1] != '\n' && !feof(fp);
+		if (longline || partial) {
+			/* a line too long to hold a key: skip to its end */
+			longline = partial;
+			continue;
+		}
+		p = line + strspn(line, " \t");
+		if (strncmp(p, "@revoked", 8) != 0 || (p[8] != ' ' &&
+		    p[8] != '\t'))
+			continue;
+		for (n = 0; n < 4 && *p != '\0'; n++) {
+			f[n] = p;
+			p += strcspn(p, " \t\r\n");
+			if (*p != '\0')
+				*p++ = '\0';
+			p += strspn(p, " \t\r\n");
+		}
+		if (n == 4 && sodium_base642bin(bin, sizeof(line), f[3],
+		    strlen(f[3]), NULL, &binlen, NULL,
+		    sodium_base64_VARIANT_ORIGINAL) == 0 && binlen == klen &&
+		    memcmp(bin, key, klen) == 0)
+			rc = 1;
+	}
+	if (rc == 0 && ferror(fp))
+		rc = -1;
+	fclose(fp);
+	x_free(bin);
+	return rc;
+}
+
+/*
  * The host key must be in known_hosts for exactly this host (and
  * port, as "[host]:port" when not 22, matching plain and hashed
- * entries the way OpenSSH writes them). Never learned.
+ * entries the way OpenSSH writes them), and on no "@revoked" line.
+ * Never learned.
  */
 static int
 hostkey_check(const struct td_conf *c, size_t i, struct conn *k, char **err)
@@ -500,6 +563,23 @@ hostkey_check(const struct td_conf *c, size_t i, struct conn *k, char **err)
 		    ssh_err(k->s));
 		td_log(TD_LOG_ERROR, "sftp_known_hosts_unreadable", "source=%s "
 		    "file=%s error=%s", k->name, khfile, ssh_err(k->s));
+		goto out;
+	}
+	if ((r = hostkey_revoked(khfile, key, klen)) != 0) {
+		if (r < 0) {
+			*err = xasprintf("cannot read known_hosts %s: %s",
+			    khfile, strerror(errno));
+			td_log(TD_LOG_ERROR, "sftp_known_hosts_unreadable",
+			    "source=%s file=%s error=%s", k->name, khfile,
+			    strerror(errno));
+			goto out;
+		}
+		*err = xasprintf("HOST KEY REVOKED for %s: the server offers "
+		    "%s key %s, which %s marks @revoked; refusing to connect",
+		    hostname, tname, fp, khfile);
+		td_log(TD_LOG_ERROR, "sftp_hostkey_revoked", "source=%s "
+		    "host=%s type=%s fingerprint=%s known_hosts=%s",
+		    k->name, hostname, tname, fp, khfile);
 		goto out;
 	}
 	/* port -1: check exactly the name given, "[host]:port" included */
@@ -714,7 +794,8 @@ ent_find(struct ent *e, size_t n, const char *name)
 
 /*
  * List dir: regular files with size and mtime, valid names only.
- * Returns 0, or TD_ERR_IO (connection lost) / TD_ERR_NOTFOUND.
+ * Returns 0, or TD_ERR_IO (connection lost) / TD_ERR_NOTFOUND /
+ * TD_ERR_FORMAT (a name too long to step past).
  */
 static int
 list_dir(struct conn *k, struct ent **out, size_t *np, unsigned *bad,
@@ -723,7 +804,7 @@ list_dir(struct conn *k, struct ent **out, size_t *np, unsigned *bad,
 	LIBSSH2_SFTP_HANDLE *d;
 	LIBSSH2_SFTP_ATTRIBUTES a;
 	struct ent *e = NULL;
-	char *name = xmalloc(SFTP_NAME_MAX + 1);
+	char *name = xmalloc(SFTP_NAME_BUF + 1);
 	size_t n = 0, cap = 0;
 	int r, rc = TD_OK;
 
@@ -739,13 +820,16 @@ list_dir(struct conn *k, struct ent **out, size_t *np, unsigned *bad,
 		goto out;
 	}
 	for (;;) {
-		r = libssh2_sftp_readdir_ex(d, name, SFTP_NAME_MAX, NULL, 0,
+		r = libssh2_sftp_readdir_ex(d, name, SFTP_NAME_BUF, NULL, 0,
 		    &a);
 		if (r == 0)
 			break;
 		if (r == LIBSSH2_ERROR_BUFFER_TOO_SMALL) {
-			(*bad)++;
-			continue;
+			/* the names after it cannot be read (see above) */
+			*err = xasprintf("cannot list %s: a name longer than "
+			    "%u bytes", k->u.path, SFTP_NAME_BUF);
+			rc = TD_ERR_FORMAT;
+			break;
 		}
 		if (r < 0) {
 			*err = xasprintf("cannot list %s: %s", k->u.path,
@@ -759,8 +843,10 @@ list_dir(struct conn *k, struct ent **out, size_t *np, unsigned *bad,
 			continue;
 		if (!name_ok(name, (size_t)r)) {
 			(*bad)++;
+			if (r > SFTP_NAME_LOG)
+				name[SFTP_NAME_LOG] = '\0';
 			td_log(TD_LOG_WARN, "sftp_bad_name", "source=%s dir=%s "
-			    "name=%s", k->name, k->u.path, name);
+			    "name=%s bytes=%d", k->name, k->u.path, name, r);
 			continue;
 		}
 		if (!(a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) ||

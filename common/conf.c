@@ -15,6 +15,7 @@
 #include <fnmatch.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -607,10 +608,18 @@ apply_defaults(struct td_conf *c, struct confval *vals, const char *sec)
 	}
 }
 
+/*
+ * A secret file must be a regular file that only its owner can read or
+ * write, owned by root, by the user this process runs as, or by the
+ * `user` it switches to: anyone else who may write it can put their own
+ * key, password or token there.
+ */
 static void
 check_secret_file(struct loadctx *lc, const struct confval *v,
     const char *key)
 {
+	const char *user = lc->c->v[TDK_integration_user].str;
+	struct passwd *pw;
 	struct stat st;
 
 	if (v->str == NULL)
@@ -629,6 +638,18 @@ check_secret_file(struct loadctx *lc, const struct confval *v,
 		conf_err(lc, v->line, "%s %s: readable by group or others "
 		    "(mode %03o); refusing it (chmod 600)", key, v->str,
 		    (unsigned)(st.st_mode & 0777));
+	else if (st.st_mode & (S_IWGRP | S_IWOTH))
+		conf_err(lc, v->line, "%s %s: writable by group or others "
+		    "(mode %03o); refusing it (chmod 600)", key, v->str,
+		    (unsigned)(st.st_mode & 0777));
+	if (st.st_uid == 0 || st.st_uid == geteuid())
+		return;
+	if (user != NULL && (pw = getpwnam(user)) != NULL &&
+	    pw->pw_uid == st.st_uid)
+		return;
+	conf_err(lc, v->line, "%s %s: owned by uid %ju, which is neither "
+	    "root nor the user tradedrop runs as; refusing it (chown)", key,
+	    v->str, (uintmax_t)st.st_uid);
 }
 
 static void
