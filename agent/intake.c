@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "td.h"
+#include "clock.h"
 #include "audit.h"
 #include "buf.h"
 #include "conf.h"
@@ -51,7 +52,7 @@
 static int64_t
 now_sec(void)
 {
-	return (int64_t)time(NULL);
+	return td_time();
 }
 
 /* ------------------------------------------------------------ claim */
@@ -1850,7 +1851,7 @@ waiting_for_sidecar(struct td_ctx *x, const char *name,
 	sidecar_free(&sc);
 	if (!wait)
 		return 0;
-	if ((uint64_t)(time(NULL) - landed) >= td_conf_u64(x->conf,
+	if ((uint64_t)(td_time() - landed) >= td_conf_u64(x->conf,
 	    TDK_verify_sidecar_wait))
 		return 0;
 	x->run.n_waiting++;
@@ -1880,7 +1881,7 @@ sweep_manifests(struct td_ctx *x)
 	for (i = 0; i < TD_NELEM(names); i++) {
 		p = xasprintf("%s/%s", x->landing, names[i]);
 		/* one too large to read is left for the operator (logged) */
-		if (stat(p, &sb) != 0 || (uint64_t)(time(NULL) -
+		if (stat(p, &sb) != 0 || (uint64_t)(td_time() -
 		    sb.st_ctim.tv_sec) < td_conf_u64(x->conf,
 		    TDK_verify_sidecar_wait) ||
 		    sb.st_size > SIDECAR_MANIFEST_MAX) {
@@ -1930,8 +1931,8 @@ landing_pass(struct td_ctx *x, int64_t *settle_at)
 		}
 		if (r == TD_ERR_AGAIN) {
 			/* not settled after all: look again soon */
-			if (*settle_at == 0 || *settle_at > time(NULL) + 1)
-				*settle_at = (int64_t)time(NULL) + 1;
+			if (*settle_at == 0 || *settle_at > td_time() + 1)
+				*settle_at = td_time() + 1;
 			r = 0;
 			continue;
 		}
@@ -1943,8 +1944,8 @@ landing_pass(struct td_ctx *x, int64_t *settle_at)
 		r = receive(x, cl, e[i].name, fd, &tid);
 		close(fd);
 		if (r == TD_ERR_AGAIN) {
-			if (*settle_at == 0 || *settle_at > time(NULL) + 1)
-				*settle_at = (int64_t)time(NULL) + 1;
+			if (*settle_at == 0 || *settle_at > td_time() + 1)
+				*settle_at = td_time() + 1;
 			r = 0;
 		} else if (r == TD_ERR_FORMAT)
 			r = 0;
@@ -1962,7 +1963,7 @@ landing_pass(struct td_ctx *x, int64_t *settle_at)
 int
 intake_landing(struct td_ctx *x, int wait)
 {
-	int64_t settle_at, start = (int64_t)time(NULL), now, limit;
+	int64_t settle_at, start = td_time(), now, limit;
 	uint64_t settle = td_conf_u64(x->conf, TDK_watch_settle);
 	int r;
 
@@ -1975,7 +1976,7 @@ intake_landing(struct td_ctx *x, int wait)
 		x->run.n_unsettled = 0;
 		if ((r = landing_pass(x, &settle_at)) != 0)
 			break;
-		now = (int64_t)time(NULL);
+		now = td_time();
 		if (!wait || settle_at == 0 || settle_at > limit)
 			break;
 		if (settle_at > now) {

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "td.h"
+#include "clock.h"
 #include "conf.h"
 #include "failpoint.h"
 #include "fsutil.h"
@@ -242,7 +243,7 @@ landing_list(struct td_ctx *x, struct landing_entry **ep, size_t *np,
 	struct dirent *de;
 	struct stat sb;
 	size_t npat, nign, n = 0;
-	int64_t now = (int64_t)time(NULL), ready;
+	int64_t now = td_time(), ready;
 	uint64_t settle = td_conf_u64(x->conf, TDK_watch_settle);
 	DIR *d;
 	int fd;
@@ -573,7 +574,7 @@ landing_claim(struct td_ctx *x, const struct landing_entry *e,
 		return TD_ERR_IO;
 	}
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	td_clock_real(&ts);
 	cl = xasprintf("%lld.%09ld-%ld-%u", (long long)ts.tv_sec, ts.tv_nsec,
 	    (long)getpid(), seq++);
 	wdir = xasprintf("%s/%s", x->work, cl);

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "td.h"
+#include "clock.h"
 #include "conf.h"
 #include "log.h"
 #include "match.h"
@@ -81,7 +82,7 @@ now_ms(void)
 static int64_t
 wall_to_ms(int64_t t)
 {
-	int64_t d = t - (int64_t)time(NULL);
+	int64_t d = t - td_time();
 
 	return now_ms() + (d > 0 ? d * 1000 : 0);
 }
