@@ -19,6 +19,7 @@ struct mapper;
 struct audit;
 struct minisign_key;
 struct forwarder;
+struct landing_seen;
 
 /*
  * What one run (one `once`, later one pass of the daemon) did and saw:
@@ -37,7 +38,8 @@ struct td_run {
 	char		**refused;	/* landing entries refused: logged once */
 	size_t		 nrefused;
 	int		 paused;	/* disk or outbox full: take nothing new */
-	int64_t		 settle_at;	/* a landing file settles then (0: none) */
+	int64_t		 settle_at;	/* a landing file settles then (td_mono_ms;
+					   0: none) */
 	int		 failed;	/* internal error seen */
 	int		 undelivered;
 };
@@ -66,6 +68,13 @@ struct td_ctx {
 	uid_t		*owners;	/* [watch] owner, resolved */
 	size_t		 nowners;
 	struct td_run	 run;
+	/* landing files as last listed, by name: since when each has been
+	 * seen unchanged (landing.c), and the wall clock's offset from the
+	 * monotonic clock then, to notice a step of the wall clock */
+	struct landing_seen *seen;
+	size_t		 nseen;
+	int64_t		 clock_skew;	/* ms; 0: not yet known */
+	int		 clock_stepped;	/* file times are not ages any more */
 	/* the daemon's intake worker: told of each transmission processed */
 	void		(*processed_cb)(struct td_ctx *, const char *tid);
 };

@@ -1827,17 +1827,14 @@ intake_recover(struct td_ctx *x)
 
 /*
  * A data file whose required sidecar has not arrived waits, for at most
- * sidecar_wait after it landed (its change time: a rename into landing
- * sets it); then it is taken and refused for the missing sidecar.
+ * sidecar_wait after it landed (age: how long it has been unchanged, see
+ * landing_list); then it is taken and refused for the missing sidecar.
  */
 int
-waiting_for_sidecar(struct td_ctx *x, const char *name,
-    const struct stat *sb)
+waiting_for_sidecar(struct td_ctx *x, const char *name, int64_t age)
 {
 	struct sidecars sc;
 	int need_sum, need_sig, wait;
-	time_t landed = sb->st_ctim.tv_sec > sb->st_mtim.tv_sec ?
-	    sb->st_ctim.tv_sec : sb->st_mtim.tv_sec;
 
 	need_sum = td_conf_enum_is(x->conf, TDK_verify_checksum, "required");
 	need_sig = td_conf_enum_is(x->conf, TDK_verify_signature,
@@ -1851,7 +1848,7 @@ waiting_for_sidecar(struct td_ctx *x, const char *name,
 	sidecar_free(&sc);
 	if (!wait)
 		return 0;
-	if ((uint64_t)(td_time() - landed) >= td_conf_u64(x->conf,
+	if (age >= 0 && (uint64_t)age >= td_conf_u64(x->conf,
 	    TDK_verify_sidecar_wait))
 		return 0;
 	x->run.n_waiting++;
@@ -1881,9 +1878,10 @@ sweep_manifests(struct td_ctx *x)
 	for (i = 0; i < TD_NELEM(names); i++) {
 		p = xasprintf("%s/%s", x->landing, names[i]);
 		/* one too large to read is left for the operator (logged) */
-		if (stat(p, &sb) != 0 || (uint64_t)(td_time() -
-		    sb.st_ctim.tv_sec) < td_conf_u64(x->conf,
-		    TDK_verify_sidecar_wait) ||
+		/* (a change time in the future: the clock went back) */
+		if (stat(p, &sb) != 0 || td_time() < sb.st_ctim.tv_sec ||
+		    (uint64_t)(td_time() - sb.st_ctim.tv_sec) <
+		    td_conf_u64(x->conf, TDK_verify_sidecar_wait) ||
 		    sb.st_size > SIDECAR_MANIFEST_MAX) {
 			x_free(p);
 			continue;
@@ -1903,6 +1901,16 @@ sweep_manifests(struct td_ctx *x)
 			(void)td_fsync_dir(x->landing);
 		x_free(p);
 	}
+}
+
+/* Look again at landing within a second (td_mono_ms). */
+static void
+again_soon(int64_t *settle_at)
+{
+	int64_t t = td_mono_ms() + 1000;
+
+	if (*settle_at == 0 || *settle_at > t)
+		*settle_at = t;
 }
 
 /*
@@ -1931,8 +1939,7 @@ landing_pass(struct td_ctx *x, int64_t *settle_at)
 		}
 		if (r == TD_ERR_AGAIN) {
 			/* not settled after all: look again soon */
-			if (*settle_at == 0 || *settle_at > td_time() + 1)
-				*settle_at = td_time() + 1;
+			again_soon(settle_at);
 			r = 0;
 			continue;
 		}
@@ -1944,8 +1951,7 @@ landing_pass(struct td_ctx *x, int64_t *settle_at)
 		r = receive(x, cl, e[i].name, fd, &tid);
 		close(fd);
 		if (r == TD_ERR_AGAIN) {
-			if (*settle_at == 0 || *settle_at > td_time() + 1)
-				*settle_at = td_time() + 1;
+			again_soon(settle_at);
 			r = 0;
 		} else if (r == TD_ERR_FORMAT)
 			r = 0;
@@ -1963,26 +1969,30 @@ landing_pass(struct td_ctx *x, int64_t *settle_at)
 int
 intake_landing(struct td_ctx *x, int wait)
 {
-	int64_t settle_at, start = td_time(), now, limit;
+	int64_t settle_at, start = td_mono_ms(), now, limit;
 	uint64_t settle = td_conf_u64(x->conf, TDK_watch_settle);
+	struct timespec ts;
 	int r;
 
 	if (x->run.paused)
 		return 0;	/* a full disk or outbox: take nothing new */
 	/* `once` waits for files that are still settling, but not for one
 	 * that keeps changing: that one is left for a later run */
-	limit = start + 2 * (int64_t)settle + 1;
+	limit = start + (2 * (int64_t)settle + 1) * 1000;
 	for (;;) {
 		x->run.n_unsettled = 0;
 		if ((r = landing_pass(x, &settle_at)) != 0)
 			break;
-		now = td_time();
+		now = td_mono_ms();
 		if (!wait || settle_at == 0 || settle_at > limit)
 			break;
 		if (settle_at > now) {
-			td_log(TD_LOG_DEBUG, "settle_wait", "seconds=%lld",
+			td_log(TD_LOG_DEBUG, "settle_wait", "ms=%lld",
 			    (long long)(settle_at - now));
-			sleep((unsigned)(settle_at - now));
+			ts.tv_sec = (time_t)((settle_at - now) / 1000);
+			ts.tv_nsec = (long)((settle_at - now) % 1000) * 1000000;
+			while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+				;
 		}
 	}
 	x->run.settle_at = r == 0 ? settle_at : 0;

@@ -28,7 +28,6 @@
 #include <unistd.h>
 
 #include "td.h"
-#include "clock.h"
 #include "conf.h"
 #include "log.h"
 #include "match.h"
@@ -76,15 +75,6 @@ static int64_t
 now_ms(void)
 {
 	return deliver_clock_ms();
-}
-
-/* A wall-clock time (time()) as a deadline of now_ms's clock. */
-static int64_t
-wall_to_ms(int64_t t)
-{
-	int64_t d = t - td_time();
-
-	return now_ms() + (d > 0 ? d * 1000 : 0);
 }
 
 static int
@@ -391,8 +381,8 @@ on_reply(struct loop *l, struct worker *w)
 				l->want_deliver = 1;
 			if (rep.r != 0)
 				l->scan_at = now + RETRY_MS;
-			else if (rep.settle_at > 0)
-				l->scan_at = wall_to_ms(rep.settle_at);
+			else if (rep.settle_at > 0)	/* monotonic, as ours */
+				l->scan_at = rep.settle_at;
 			else
 				l->scan_at = now + RESCAN_MS;
 			l->paused = rep.paused;

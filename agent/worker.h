@@ -45,7 +45,7 @@ struct wk_rep {
 	int		 r;		/* 0, DELIVER_WAIT, or a TD_ERR_* */
 	uint32_t	 arg;		/* the request's arg */
 	int64_t		 next_ms;	/* deliver: call again then (monotonic) */
-	int64_t		 settle_at;	/* intake: a file settles then (time()) */
+	int64_t		 settle_at;	/* intake: a file settles then (td_mono_ms) */
 	unsigned	 received, quarantined, delivered, duplicate;
 	uint64_t	 records, dlq;
 	int		 paused;	/* intake: disk or outbox full */
