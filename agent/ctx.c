@@ -169,6 +169,7 @@ ctx_open(struct td_ctx *x, struct td_conf *c, int flags)
 	memset(x, 0, sizeof(*x));
 	x->lockfd = -1;
 	x->landfd = -1;
+	x->landfd_old = -1;
 	x->conf = c;
 	x->integration = td_conf_str(c, TDK_integration_name);
 	x->state_dir = xstrdup(td_conf_str(c, TDK_integration_state_dir));

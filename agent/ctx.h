@@ -38,6 +38,7 @@ struct td_run {
 	char		**refused;	/* landing entries refused: logged once */
 	size_t		 nrefused;
 	int		 paused;	/* disk or outbox full: take nothing new */
+	int		 relanded;	/* landing_dir was replaced (landing.c) */
 	int64_t		 settle_at;	/* a landing file settles then (td_mono_ms;
 					   0: none) */
 	int		 failed;	/* internal error seen */
@@ -65,6 +66,7 @@ struct td_ctx {
 	uint64_t	 batch_records;
 	int		 lockfd;	/* flock on state_dir/lock */
 	int		 landfd;	/* landing_dir, opened once */
+	int		 landfd_old;	/* one replaced, not yet drained, or -1 */
 	uid_t		*owners;	/* [watch] owner, resolved */
 	size_t		 nowners;
 	struct td_run	 run;
@@ -75,6 +77,7 @@ struct td_ctx {
 	size_t		 nseen;
 	int64_t		 clock_skew;	/* ms; 0: not yet known */
 	int		 clock_stepped;	/* file times are not ages any more */
+	int		 landing_gone;	/* landing_dir's path names nothing */
 	/* the daemon's intake worker: told of each transmission processed */
 	void		(*processed_cb)(struct td_ctx *, const char *tid);
 };

@@ -1933,6 +1933,9 @@ landing_pass(struct td_ctx *x, int64_t *settle_at)
 			break;
 		}
 		r = landing_claim(x, &e[i], &cl, &fd);
+		if (r == TD_ERR_NOTFOUND)
+			td_log(TD_LOG_INFO, "landing_gone", "file=%s reason=%s",
+			    e[i].name, "removed or renamed after it was listed");
 		if (r == TD_ERR_NOTFOUND || r == TD_ERR_FORMAT) {
 			r = 0;		/* gone, or refused and logged */
 			continue;
@@ -1966,16 +1969,59 @@ landing_pass(struct td_ctx *x, int64_t *settle_at)
 	return r;
 }
 
+/*
+ * The landing directory was replaced: take what is ready in the old one
+ * (through its descriptor, and /proc/self/fd for what goes by path:
+ * sidecars), so that nothing in a directory moved away or unmounted is
+ * lost with it. It is closed once nothing is left to settle in it and
+ * the pass went through; until then each pass looks at it first.
+ * *settle_at: when a file there may have settled.
+ */
+static void
+drain_old_landing(struct td_ctx *x, int64_t *settle_at)
+{
+	char *path = xasprintf("/proc/self/fd/%d", x->landfd_old), *keep;
+	int newfd = x->landfd, r;
+
+	keep = x->landing;
+	x->landing = path;
+	x->landfd = x->landfd_old;
+	x->run.n_unsettled = 0;
+	r = landing_pass(x, settle_at);
+	x->landing = keep;
+	x->landfd = newfd;
+	x_free(path);
+	if (r != 0) {
+		td_log(TD_LOG_ERROR, "landing_drain_failed", "dir=%s error=%s "
+		    "action=%s", keep, td_errstr(r), "tried again next pass");
+		return;
+	}
+	if (x->run.n_unsettled > 0) {
+		td_log(TD_LOG_INFO, "landing_draining", "dir=%s unsettled=%u",
+		    keep, x->run.n_unsettled);
+		return;
+	}
+	td_log(TD_LOG_INFO, "landing_drained", "dir=%s", keep);
+	close(x->landfd_old);
+	x->landfd_old = -1;
+	*settle_at = 0;
+}
+
 int
 intake_landing(struct td_ctx *x, int wait)
 {
 	int64_t settle_at, start = td_mono_ms(), now, limit;
 	uint64_t settle = td_conf_u64(x->conf, TDK_watch_settle);
+	int64_t drain_at = 0;
 	struct timespec ts;
 	int r;
 
 	if (x->run.paused)
 		return 0;	/* a full disk or outbox: take nothing new */
+	if (x->landfd_old < 0)
+		(void)landing_follow(x, &x->landfd_old);
+	if (x->landfd_old >= 0)
+		drain_old_landing(x, &drain_at);
 	/* `once` waits for files that are still settling, but not for one
 	 * that keeps changing: that one is left for a later run */
 	limit = start + (2 * (int64_t)settle + 1) * 1000;
@@ -1995,6 +2041,8 @@ intake_landing(struct td_ctx *x, int wait)
 				;
 		}
 	}
+	if (r == 0 && drain_at != 0 && (settle_at == 0 || drain_at < settle_at))
+		settle_at = drain_at;
 	x->run.settle_at = r == 0 ? settle_at : 0;
 	if (r == 0) {
 		if (x->run.n_unsettled > 0)

@@ -94,6 +94,43 @@ landing_open(struct td_ctx *x)
 	return TD_OK;
 }
 
+int
+landing_follow(struct td_ctx *x, int *oldfdp)
+{
+	struct stat held, now;
+	int fd;
+
+	*oldfdp = -1;
+	if (fstat(x->landfd, &held) != 0)
+		return TD_ERR_IO;
+	if (stat(x->landing, &now) != 0) {
+		/* moved away, removed or unmounted: the one held may still
+		 * hold files, and is listed until the path names one again */
+		if (!x->landing_gone)
+			td_log(TD_LOG_ERROR, "landing_missing", "dir=%s "
+			    "error=%s", x->landing, strerror(errno));
+		x->landing_gone = 1;
+		return TD_OK;
+	}
+	if (held.st_dev == now.st_dev && held.st_ino == now.st_ino) {
+		x->landing_gone = 0;
+		return TD_OK;
+	}
+	if ((fd = open(x->landing, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		td_log(TD_LOG_ERROR, "landing_unreadable", "dir=%s error=%s",
+		    x->landing, strerror(errno));
+		return TD_ERR_IO;
+	}
+	x->landing_gone = 0;
+	td_log(TD_LOG_WARN, "landing_replaced", "dir=%s action=%s",
+	    x->landing, "take what is left in the old directory, then use "
+	    "the new one");
+	*oldfdp = x->landfd;
+	x->landfd = fd;
+	x->run.relanded = 1;
+	return TD_OK;
+}
+
 /* A landing file as last listed, and since when it has been so. */
 struct landing_seen {
 	char		*name;
@@ -120,6 +157,9 @@ landing_close(struct td_ctx *x)
 	if (x->landfd > 0)
 		close(x->landfd);
 	x->landfd = -1;
+	if (x->landfd_old > 0)
+		close(x->landfd_old);
+	x->landfd_old = -1;
 	x_free(x->owners);
 	x->owners = NULL;
 	seen_free(x->seen, x->nseen);
@@ -418,12 +458,17 @@ landing_list(struct td_ctx *x, struct landing_entry **ep, size_t *np,
 	}
 	closedir(d);
 	qsort(e, n, sizeof(*e), entry_cmp);
-	/* what this listing saw replaces what the last one did */
-	if (nseen > 0)
-		qsort(seen, nseen, sizeof(*seen), seen_cmp);
-	seen_free(x->seen, x->nseen);
-	x->seen = seen;
-	x->nseen = nseen;
+	/* what this listing saw replaces what the last one did (a listing
+	 * of a replaced directory being drained is not remembered) */
+	if (x->landfd == x->landfd_old) {
+		seen_free(seen, nseen);
+	} else {
+		if (nseen > 0)
+			qsort(seen, nseen, sizeof(*seen), seen_cmp);
+		seen_free(x->seen, x->nseen);
+		x->seen = seen;
+		x->nseen = nseen;
+	}
 	*ep = e;
 	*np = n;
 	return TD_OK;

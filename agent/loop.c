@@ -63,6 +63,7 @@ struct loop {
 	int64_t		 scan_at;	/* a timed rescan */
 	int64_t		 deliver_at;	/* not before (a backoff) */
 	int64_t		 watch_at;	/* re-add the landing watch */
+	int		 watch_lost;	/* since it was lost: rescan when back */
 	int64_t		 watchdog_at;
 	uint64_t	 watchdog_ms;
 	struct metrics	*metrics;
@@ -93,7 +94,28 @@ watch_add(struct loop *l)
 		return TD_ERR_IO;
 	}
 	l->watch_at = NEVER;
+	if (l->watch_lost) {
+		/* what landed while nothing watched */
+		td_log(TD_LOG_INFO, "watch_restored", "dir=%s", dir);
+		l->watch_lost = 0;
+		l->want_scan = 1;
+	}
 	return TD_OK;
+}
+
+/*
+ * The intake found the landing directory replaced (a directory made
+ * again, or a file system mounted or unmounted there, which inotify may
+ * not tell): watch what the path names now.
+ */
+static void
+watch_again(struct loop *l)
+{
+	if (l->wd >= 0)
+		(void)inotify_rm_watch(l->inofd, l->wd);
+	l->wd = -1;
+	l->watch_lost = 1;
+	(void)watch_add(l);
 }
 
 static void
@@ -345,6 +367,7 @@ on_inotify(struct loop *l)
 						(void)inotify_rm_watch(
 						    l->inofd, l->wd);
 					l->wd = -1;
+					l->watch_lost = 1;
 					l->watch_at = now_ms() + RETRY_MS;
 				}
 			} else if (ev->len > 0 &&
@@ -386,6 +409,8 @@ on_reply(struct loop *l, struct worker *w)
 			else
 				l->scan_at = now + RESCAN_MS;
 			l->paused = rep.paused;
+			if (rep.relanded)
+				watch_again(l);
 			if (rep.received + rep.duplicate + rep.quarantined > 0)
 				td_log(TD_LOG_INFO, "intake_done", "received=%u "
 				    "duplicate=%u quarantined=%u records=%llu "

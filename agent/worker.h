@@ -49,6 +49,7 @@ struct wk_rep {
 	unsigned	 received, quarantined, delivered, duplicate;
 	uint64_t	 records, dlq;
 	int		 paused;	/* intake: disk or outbox full */
+	int		 relanded;	/* intake: landing_dir was replaced */
 	uint64_t	 usec;		/* PROCESSED: the time that file took */
 	char		 name[256];	/* PROCESSED, DELIVERED: its file name */
 };

@@ -45,16 +45,9 @@ rows() {	# rows FIRST LAST [header]: rows of g.csv
 SETTLE=6
 
 # ------------------------------------------------ settling of landing files
-S=$T_TMP/s1
-L=$S/landing
-O=$T_TMP/out1
-LOG=$T_TMP/log1
-mkdir -p "$L"
-run_conf "$T_TMP/s1.conf" "$S" "$O"
-sed -i "s/^settle = 0\$/settle = ${SETTLE}s/" "$T_TMP/s1.conf"
-run_start "$T_TMP/s1.conf" "$LOG" || t_skip_all "run did not start"
-run_drop "$L" a.csv 3
-t_ok "$(wait_until 30 run_delivered "$O" 1; echo $?)" "a drop is delivered (clock untouched)"
+lf_setup 1
+sed -i "s/^settle = 0\$/settle = ${SETTLE}s/" "$CONF"
+lf_start a.csv
 
 step 10800
 m=$(lf_mark "$LOG")
@@ -85,7 +78,7 @@ run_stop
 t_is "$RUN_RC" 0 "exit 0"
 for f in a.csv g.csv b.csv; do
 	t=$(lf_tx "$O" $f)
-	t_is "$(lf_same_as_try "$T_TMP/s1.conf" "$O" "$t" "$(ls "$S"/archive/*/*/"$t"/raw/$f)")" ok \
+	t_is "$(lf_same_as_try "$CONF" "$O" "$t" "$(ls "$S"/archive/*/*/"$t"/raw/$f)")" ok \
 		"$f: the records are what try makes of it with the clock untouched"
 done
 
@@ -95,14 +88,10 @@ D=$T_TMP/peer
 sh "$srcdir/tests/lib/mkca.sh" "$C" > /dev/null 2>&1 || t_skip_all "mkca.sh failed"
 peer_start "$D" --cert "$C/server.pem" --key "$C/server.key" --ca "$C/ca.pem" \
 	--require-client-cert || t_skip_all "no peer"
-S=$T_TMP/s2
-L=$S/landing
-LOG=$T_TMP/log2
-mkdir -p "$L"
-run_conf "$T_TMP/s2.conf" "$S" "$T_TMP/unused" "[integration]" "sync_sla = 1h"
-sed -i "s|^url = file://.*|url = https://127.0.0.1:$PORT/api/v1/\nca_file = $C/ca.pem\nclient_cert = $C/client.pem\nclient_key = $C/client.key\nbreaker_failures = 1\nbreaker_cooldown = ${SETTLE}s\nreport_rejections = no|" "$T_TMP/s2.conf"
+lf_setup 2 "[integration]" "sync_sla = 1h"
+sed -i "s|^url = file://.*|url = https://127.0.0.1:$PORT/api/v1/\nca_file = $C/ca.pem\nclient_cert = $C/client.pem\nclient_key = $C/client.key\nbreaker_failures = 1\nbreaker_cooldown = ${SETTLE}s\nreport_rejections = no|" "$CONF"
 step 0
-run_start "$T_TMP/s2.conf" "$LOG" || t_skip_all "run did not start"
+run_start "$CONF" "$LOG" || t_skip_all "run did not start"
 batches() { grep -c '"/api/v1/batches"' "$D/requests.ndjson" 2>/dev/null; }
 manifests() { [ "$(grep -c '"/api/v1/transmissions"' "$D/requests.ndjson" 2>/dev/null)" -ge "$1" ]; }
 

@@ -1,6 +1,12 @@
 # localfaults-lib.sh - helpers of the local fault tests (run-clock.sh,
 # run-enospc.sh, run-corrupt.sh, run-landing-faults.sh). Source after
 # common.sh, run-lib.sh and t_tmpdir.
+#   lf_setup N [LINE...]        S=$T_TMP/sN (a state_dir), L its landing,
+#                               O=$T_TMP/outN (a file:// output), LOG and
+#                               CONF: run_conf's config with LINE...
+#   lf_start FILE               run_start on CONF (skips all when it does
+#                               not start), then drop FILE and wait for it
+#                               to be delivered (one test)
 #   lf_mark LOG                 the number of lines LOG has now
 #   lf_after LOG MARK           the lines LOG got after MARK
 #   lf_logged SECS LOG MARK ERE wait (at most SECS) until a line LOG got
@@ -16,6 +22,18 @@
 #                               RAW now, with no clock shifted; else a
 #                               diff summary
 
+lf_setup() {
+	_ls_n=$1; shift
+	S=$T_TMP/s$_ls_n L=$T_TMP/s$_ls_n/landing O=$T_TMP/out$_ls_n
+	LOG=$T_TMP/log$_ls_n CONF=$T_TMP/s$_ls_n.conf
+	mkdir -p "$L"
+	run_conf "$CONF" "$S" "$O" "$@"
+}
+lf_start() {
+	run_start "$CONF" "$LOG" || t_skip_all "run did not start"
+	run_drop "$L" "$1" 2
+	t_ok "$(wait_until 30 run_delivered "$O" 1; echo $?)" "$1 is delivered"
+}
 lf_mark() { wc -l < "$1" 2>/dev/null || echo 0; }
 lf_after() { tail -n +"$(( $2 + 1 ))" "$1"; }
 lf_logged() {
