@@ -1233,6 +1233,32 @@ clean_partial(struct td_ctx *x, const struct tx *t)
 	x_free(p);
 }
 
+/*
+ * The commit that records tid parsed failed (a full disk: SQLite could
+ * not grow its log) after stage_parsed put its outbox entry and records
+ * file in place: remove them, so that they do not hold the space the
+ * next attempt needs, if tid is still to be processed (a commit that
+ * reported a failure but went through keeps them).
+ */
+static void
+unstage(struct td_ctx *x, const struct tx *t, const char *obdir,
+    const char *rec)
+{
+	sqlite3_stmt *s;
+	int todo;
+
+	s = store_prepare(x->st, "SELECT 1 FROM transmissions WHERE id = ? "
+	    "AND state = 'received'");
+	sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
+	todo = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_reset(s);
+	if (!todo)
+		return;
+	(void)td_remove_tree(obdir, x->state_dir);
+	(void)unlink(rec);
+	(void)sync_fs(x->state_dir);
+}
+
 /* Stage the outbox and the archive's records of this attempt. */
 static int
 ps_open(struct psink *p)
@@ -1364,7 +1390,7 @@ process_one(struct td_ctx *x, const char *tid)
 	    *fields = NULL, *k;
 	sqlite3_stmt *s;
 	const char *why;
-	int fd = -1, r;
+	int fd = -1, r, staged = 0;
 
 	memset(&ps, 0, sizeof(ps));
 	memset(&res, 0, sizeof(res));
@@ -1546,8 +1572,9 @@ process_one(struct td_ctx *x, const char *tid)
 		r = store_step_done(x->st, s);
 		x_free(k);
 	}
-	if (r == 0)
-		r = stage_parsed(x, &t, &res, obtmp, obdir, rectmp, rec);
+	if (r == 0 && (r = stage_parsed(x, &t, &res, obtmp, obdir, rectmp,
+	    rec)) == 0)
+		staged = 1;
 	if (r == 0)
 		r = audit_append(x->audit, "transmission_parsed", t.id, fields);
 	if (r == 0)
@@ -1555,8 +1582,11 @@ process_one(struct td_ctx *x, const char *tid)
 	if (r == 0)
 		r = audit_tier4(x, &t, &res);
 	r = store_end(x->st, r);
-	if (r != 0)
+	if (r != 0) {
+		if (staged)
+			unstage(x, &t, obdir, rec);
 		goto out;
+	}
 	td_failpoint("transmission_parsed");
 	x->run.n_records += res.records;
 	x->run.n_dlq += res.rejected;
@@ -1947,8 +1977,8 @@ landing_pass(struct td_ctx *x, int64_t *settle_at)
 			continue;
 		}
 		if (r != 0) {
-			td_log(TD_LOG_ERROR, "claim_failed", "file=%s error=%s",
-			    e[i].name, td_errstr(r));
+			td_log(TD_LOG_ERROR, "claim_failed", "file=%s dir=%s "
+			    "error=%s", e[i].name, x->work, td_errstr(r));
 			break;
 		}
 		r = receive(x, cl, e[i].name, fd, &tid);

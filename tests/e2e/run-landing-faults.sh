@@ -14,13 +14,9 @@
 #     beside it go on, and it is taken once it is readable.
 # Runs in a private mount namespace (for the tmpfs), as root.
 . "$srcdir/tests/lib/common.sh"
-[ "$(id -u)" -eq 0 ] || t_skip_all "needs root for a mount namespace"
-command -v unshare > /dev/null || t_skip_all "unshare not installed"
-if [ -z "${LF_IN_NS:-}" ]; then
-	LF_IN_NS=1 exec unshare -m sh "$0" "$@"
-fi
 . "$srcdir/tests/lib/run-lib.sh"
 . "$srcdir/tests/lib/localfaults-lib.sh"
+lf_mount_ns "$@"
 t_tmpdir
 trap 'run_cleanup; [ -n "${ST_PID:-}" ] && kill "$ST_PID" 2>/dev/null; umount -l "$T_TMP"/s2/landing 2>/dev/null; rm -rf "$T_TMP"' EXIT
 

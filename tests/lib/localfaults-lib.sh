@@ -1,6 +1,8 @@
 # localfaults-lib.sh - helpers of the local fault tests (run-clock.sh,
 # run-enospc.sh, run-corrupt.sh, run-landing-faults.sh). Source after
 # common.sh, run-lib.sh and t_tmpdir.
+#   lf_mount_ns "$@"            run the script again in a private mount
+#                               namespace (skips all unless root)
 #   lf_setup N [LINE...]        S=$T_TMP/sN (a state_dir), L its landing,
 #                               O=$T_TMP/outN (a file:// output), LOG and
 #                               CONF: run_conf's config with LINE...
@@ -22,6 +24,12 @@
 #                               RAW now, with no clock shifted; else a
 #                               diff summary
 
+lf_mount_ns() {
+	[ "$(id -u)" -eq 0 ] || t_skip_all "needs root for a mount namespace"
+	command -v unshare > /dev/null || t_skip_all "unshare not installed"
+	[ -n "${LF_IN_NS:-}" ] && return 0
+	LF_IN_NS=1 exec unshare -m sh "$0" "$@"
+}
 lf_setup() {
 	_ls_n=$1; shift
 	S=$T_TMP/s$_ls_n L=$T_TMP/s$_ls_n/landing O=$T_TMP/out$_ls_n
