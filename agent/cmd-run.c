@@ -125,11 +125,13 @@ cmd_run(int argc, char **argv)
 		td_conf_free(c);
 		return EXIT_USAGE;
 	}
-	/* state.db made or migrated once, before the workers open it */
+	/* state.db made or migrated once, and checked, before the workers
+	 * open it */
 	if (store_open(td_conf_str(c, TDK_integration_state_dir), 0, &st,
-	    &err) != 0) {
+	    &err) != 0 || store_check(st, &err) != 0) {
 		fprintf(stderr, "tradedrop: %s\n", err);
 		x_free(err);
+		store_close(st);
 		close(lockfd);
 		metrics_free(m);
 		td_conf_free(c);
