@@ -199,7 +199,8 @@ ctx_open(struct td_ctx *x, struct td_conf *c, int flags)
 	if (!(flags & CTX_NOLOCK) && (x->lockfd = ctx_lock(x->state_dir)) < 0)
 		return TD_ERR_EXISTS;
 	if (store_open(x->state_dir, 0, &x->st, &err) != 0 ||
-	    (!(flags & CTX_NOLOCK) && store_check(x->st, &err) != 0)) {
+	    ((!(flags & CTX_NOLOCK) || (flags & CTX_CHECK)) &&
+	    store_check(x->st, &err) != 0)) {
 		/* (a daemon's worker: the daemon checked it at start) */
 		fprintf(stderr, "tradedrop: %s\n", err);
 		x_free(err);

@@ -86,6 +86,8 @@ struct td_ctx {
 #define CTX_MAPPER	0x1	/* load the [map] */
 #define CTX_REINIT	0x2	/* accept an empty state.db beside an archive */
 #define CTX_NOLOCK	0x4	/* the daemon's worker: its parent holds the lock */
+#define CTX_CHECK	0x8	/* with NOLOCK: check state.db page by page too
+				   (it is checked whenever the lock is taken) */
 
 /* Open state (dirs, state.db, audit log, mapper). Prints errors. */
 int	ctx_open(struct td_ctx *, struct td_conf *, int flags);

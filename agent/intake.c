@@ -1552,6 +1552,16 @@ process_one(struct td_ctx *x, const char *tid)
 	}
 	if (r == 0)
 		r = ledger_commit(ps.ledger, t.id);
+	if (r == 0) {
+		/* a transmission is processed once: rows of its id are left
+		 * by a processing state.db forgot (its row lost with a page
+		 * of a recovered state.db); its batches go again, under the
+		 * same keys */
+		s = store_prepare(x->st, "DELETE FROM batches WHERE "
+		    "transmission_id = ?");
+		sqlite3_bind_text(s, 1, t.id, -1, SQLITE_STATIC);
+		r = store_step_done(x->st, s);
+	}
 	for (i = 0; i < nb && r == 0; i++) {
 		s = store_prepare(x->st, "INSERT INTO batches(transmission_id, "
 		    "seq, records, bytes, sha256, idempotency_key, state, "
