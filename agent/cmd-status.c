@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "td.h"
+#include "clock.h"
 #include "audit.h"
 #include "buf.h"
 #include "conf.h"
@@ -85,7 +86,7 @@ cmd_status(int argc, char **argv)
 		return 1;
 	}
 	x_free(dbp);
-	now = (int64_t)time(NULL);
+	now = td_time();
 	/* the same numbers as the daemon's metrics */
 	if (metrics_state_read(st, now, &ms) != 0)
 		q1_failed = 1;

@@ -169,6 +169,7 @@ ctx_open(struct td_ctx *x, struct td_conf *c, int flags)
 	memset(x, 0, sizeof(*x));
 	x->lockfd = -1;
 	x->landfd = -1;
+	x->landfd_old = -1;
 	x->conf = c;
 	x->integration = td_conf_str(c, TDK_integration_name);
 	x->state_dir = xstrdup(td_conf_str(c, TDK_integration_state_dir));
@@ -197,7 +198,10 @@ ctx_open(struct td_ctx *x, struct td_conf *c, int flags)
 	}
 	if (!(flags & CTX_NOLOCK) && (x->lockfd = ctx_lock(x->state_dir)) < 0)
 		return TD_ERR_EXISTS;
-	if (store_open(x->state_dir, 0, &x->st, &err) != 0) {
+	if (store_open(x->state_dir, 0, &x->st, &err) != 0 ||
+	    ((!(flags & CTX_NOLOCK) || (flags & CTX_CHECK)) &&
+	    store_check(x->st, &err) != 0)) {
+		/* (a daemon's worker: the daemon checked it at start) */
 		fprintf(stderr, "tradedrop: %s\n", err);
 		x_free(err);
 		return TD_ERR_STATE;

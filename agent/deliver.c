@@ -36,6 +36,7 @@
 #include <zlib.h>
 
 #include "td.h"
+#include "clock.h"
 #include "audit.h"
 #include "buf.h"
 #include "conf.h"
@@ -171,7 +172,7 @@ post_failed(struct deliverer *d, const char *key, const char *what,
 	int opened;
 
 	retry_of(d, key);
-	now = (int64_t)time(NULL);
+	now = td_time();
 	opened = backoff_failed(b, &d->pol, now);
 	log_retry(d, what, resp);
 	(void)backoff_save(x->st, b);
@@ -212,7 +213,7 @@ post_retry(struct deliverer *d, const char *key, const char *path,
 	int r;
 
 	retry_of(d, key);
-	now = (int64_t)time(NULL);
+	now = td_time();
 	switch (backoff_state(b, now)) {
 	case BACKOFF_OPEN:
 		td_log(TD_LOG_WARN, "breaker_open", "url=%s retry_in=%llds",
@@ -357,7 +358,7 @@ ack_batches(struct td_ctx *x, const char *tid, const struct pbatch *pb,
 		s = store_prepare(x->st, "UPDATE batches SET state = "
 		    "'acked', acked_at = ?, attempts = attempts + 1 WHERE "
 		    "transmission_id = ? AND seq = ?");
-		sqlite3_bind_int64(s, 1, (sqlite3_int64)time(NULL));
+		sqlite3_bind_int64(s, 1, (sqlite3_int64)td_time());
 		sqlite3_bind_text(s, 2, tid, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 3, (sqlite3_int64)pb[i].seq);
 		r = store_step_done(x->st, s);
@@ -554,7 +555,7 @@ reject_batch(struct td_ctx *x, const struct tx *t, uint64_t seq,
 		    "'rejected', reject_info = ?, acked_at = ?, attempts = "
 		    "attempts + 1 WHERE transmission_id = ? AND seq = ?");
 		sqlite3_bind_text(s, 1, td_buf_cstr(&b), -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)td_time());
 		sqlite3_bind_text(s, 3, t->id, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 4, (sqlite3_int64)seq);
 		if ((r = store_step_done(x->st, s)) == 0)
@@ -1064,7 +1065,7 @@ send_manifest(struct deliverer *d, const struct tx *t)
 	    "(SELECT total(records) FROM batches WHERE transmission_id = ?1 "
 	    "AND state = 'rejected'), updated_at = ?2 WHERE id = ?1");
 	sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)td_time());
 	r = store_step_done(x->st, s);
 	if (r == 0)
 		r = audit_append(x->audit, "transmission_delivered", t->id,
@@ -1206,7 +1207,7 @@ deliver_step(struct deliverer *d, int64_t now_ms, int64_t *next_ms)
 	}
 	if (r != 0) {
 		x->run.undelivered = 1;
-		now = (int64_t)time(NULL);
+		now = td_time();
 		switch (backoff_state(&d->brk, now)) {
 		case BACKOFF_OPEN:
 			*next_ms = deliver_clock_ms() +

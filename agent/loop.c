@@ -65,6 +65,7 @@ struct loop {
 	int		 deliver_stuck;	/* waits DELIVER_RETRY_MS: a refusal */
 	int		 deliver_anew;	/* reloaded while a delivery ran */
 	int64_t		 watch_at;	/* re-add the landing watch */
+	int		 watch_lost;	/* since it was lost: rescan when back */
 	int64_t		 watchdog_at;
 	uint64_t	 watchdog_ms;
 	struct metrics	*metrics;
@@ -77,15 +78,6 @@ static int64_t
 now_ms(void)
 {
 	return deliver_clock_ms();
-}
-
-/* A wall-clock time (time()) as a deadline of now_ms's clock. */
-static int64_t
-wall_to_ms(int64_t t)
-{
-	int64_t d = t - (int64_t)time(NULL);
-
-	return now_ms() + (d > 0 ? d * 1000 : 0);
 }
 
 static int
@@ -104,7 +96,28 @@ watch_add(struct loop *l)
 		return TD_ERR_IO;
 	}
 	l->watch_at = NEVER;
+	if (l->watch_lost) {
+		/* what landed while nothing watched */
+		td_log(TD_LOG_INFO, "watch_restored", "dir=%s", dir);
+		l->watch_lost = 0;
+		l->want_scan = 1;
+	}
 	return TD_OK;
+}
+
+/*
+ * The intake found the landing directory replaced (a directory made
+ * again, or a file system mounted or unmounted there, which inotify may
+ * not tell): watch what the path names now.
+ */
+static void
+watch_again(struct loop *l)
+{
+	if (l->wd >= 0)
+		(void)inotify_rm_watch(l->inofd, l->wd);
+	l->wd = -1;
+	l->watch_lost = 1;
+	(void)watch_add(l);
 }
 
 static void
@@ -369,6 +382,7 @@ on_inotify(struct loop *l)
 						(void)inotify_rm_watch(
 						    l->inofd, l->wd);
 					l->wd = -1;
+					l->watch_lost = 1;
 					l->watch_at = now_ms() + RETRY_MS;
 				}
 			} else if (ev->len > 0 &&
@@ -405,11 +419,13 @@ on_reply(struct loop *l, struct worker *w)
 				l->want_deliver = 1;
 			if (rep.r != 0)
 				l->scan_at = now + RETRY_MS;
-			else if (rep.settle_at > 0)
-				l->scan_at = wall_to_ms(rep.settle_at);
+			else if (rep.settle_at > 0)	/* monotonic, as ours */
+				l->scan_at = rep.settle_at;
 			else
 				l->scan_at = now + RESCAN_MS;
 			l->paused = rep.paused;
+			if (rep.relanded)
+				watch_again(l);
 			if (rep.received + rep.duplicate + rep.quarantined > 0)
 				td_log(TD_LOG_INFO, "intake_done", "received=%u "
 				    "duplicate=%u quarantined=%u records=%llu "

@@ -24,6 +24,7 @@
 #include "buf.h"
 #include "fsutil.h"
 #include "hash.h"
+#include "log.h"
 #include "outbox.h"
 
 #define OB_MAXTHREADS	8
@@ -59,6 +60,7 @@ struct outbox_writer {
 	char		*dir;
 	int		 enc;
 	int		 recfd;		/* records file, or -1 */
+	char		*recpath;
 	int		 nbuf;
 	struct td_buf	*bufs;
 	struct td_buf	**free;
@@ -200,6 +202,17 @@ encode_batch(struct worker *w, const struct job *j, struct ob_batch *b,
 	return TD_OK;
 }
 
+/* Log the file a write failed on (errno kept for err_errno). */
+static void
+write_failed(const char *path, int r)
+{
+	int e = errno;
+
+	td_log(TD_LOG_ERROR, "outbox_write_failed", "path=%s error=%s", path,
+	    td_errstr(r));
+	errno = e;
+}
+
 /*
  * Write an encoded batch (the worker whose turn it is) and append it to
  * the records file; the batch file stays open in *fdp to be made durable
@@ -214,13 +227,17 @@ write_batch(struct outbox_writer *ob, const struct ob_batch *b,
 
 	path = outbox_batch_path(ob->dir, b->seq, ob->enc);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	x_free(path);
 	if (fd < 0)
-		return (errno == ENOSPC || errno == EDQUOT) ? TD_ERR_NOSPACE :
+		r = (errno == ENOSPC || errno == EDQUOT) ? TD_ERR_NOSPACE :
 		    TD_ERR_IO;
-	r = td_write_all(fd, data, b->bytes);
-	if (r == 0 && ob->recfd >= 0)
-		r = td_write_all(ob->recfd, data, b->bytes);
+	else
+		r = td_write_all(fd, data, b->bytes);
+	if (r != 0)
+		write_failed(path, r);
+	else if (ob->recfd >= 0 &&
+	    (r = td_write_all(ob->recfd, data, b->bytes)) != 0)
+		write_failed(ob->recpath, r);
+	x_free(path);
 	*fdp = fd;
 	return r;
 }
@@ -311,22 +328,27 @@ outbox_open(struct outbox_writer **out, const char *dir,
 {
 	struct outbox_writer *ob;
 	long ncpu;
-	int i;
+	int i, r;
 
 	*out = NULL;
-	if (mkdir(dir, 0750) != 0)
-		return (errno == ENOSPC) ? TD_ERR_NOSPACE : TD_ERR_IO;
+	if (mkdir(dir, 0750) != 0) {
+		r = (errno == ENOSPC) ? TD_ERR_NOSPACE : TD_ERR_IO;
+		write_failed(dir, r);
+		return r;
+	}
 	ob = xcalloc(1, sizeof(*ob));
 	ob->dir = xstrdup(dir);
 	ob->enc = enc;
 	ob->recfd = -1;
 	ob->next_seq = ob->next_write = 1;
 	if (records_path != NULL) {
+		ob->recpath = xstrdup(records_path);
 		ob->recfd = open(records_path, O_WRONLY | O_CREAT | O_TRUNC |
 		    O_CLOEXEC, 0640);
 		if (ob->recfd < 0) {
-			int r = errno == ENOSPC ? TD_ERR_NOSPACE : TD_ERR_IO;
-
+			r = errno == ENOSPC ? TD_ERR_NOSPACE : TD_ERR_IO;
+			write_failed(records_path, r);
+			x_free(ob->recpath);
 			x_free(ob->dir);
 			x_free(ob);
 			return r;
@@ -425,6 +447,7 @@ outbox_finish(struct outbox_writer *ob, struct ob_batch **batches,
 		r = (errno == ENOSPC || errno == EDQUOT) ? TD_ERR_NOSPACE :
 		    TD_ERR_IO;
 		ob->err_errno = errno;
+		write_failed(ob->recpath, r);
 	}
 	if (ob->recfd >= 0 && close(ob->recfd) != 0 && r == 0)
 		r = TD_ERR_IO;
@@ -479,5 +502,6 @@ outbox_free(struct outbox_writer *ob)
 	pthread_cond_destroy(&ob->cv);
 	x_free(ob->batches);
 	x_free(ob->dir);
+	x_free(ob->recpath);
 	x_free(ob);
 }

@@ -45,6 +45,7 @@
 #include <sqlite3.h>
 
 #include "td.h"
+#include "clock.h"
 #include "audit.h"
 #include "conf.h"
 #include "fsutil.h"
@@ -945,7 +946,7 @@ record_listing(struct td_ctx *x, struct conn *k, struct ent *e, size_t n)
 	char *p;
 	size_t j;
 	int rc = TD_ERR_STATE;
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = td_time();
 
 	if (store_exec(x->st, "CREATE TEMP TABLE IF NOT EXISTS sftp_listing "
 	    "(path TEXT, size INTEGER, mtime INTEGER, PRIMARY KEY (path, "
@@ -1283,7 +1284,7 @@ batch_commit(struct td_ctx *x, size_t i, struct conn *k, struct batch *b,
 	const char *suf = td_conf_src_str(x->conf, i, TDK_source_marker_suffix);
 	size_t j, landed = 0;
 	int rc = TD_OK, r;
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = td_time();
 
 	if (b->n == 0)
 		return TD_OK;
@@ -1385,7 +1386,7 @@ out:
 static void
 tier1_failed(struct backoff *bk, const char *name, struct sftp_stats *st)
 {
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = td_time();
 
 	st->tier1 = 1;
 	if (backoff_failed(bk, &sftp_policy, now))
@@ -1401,7 +1402,7 @@ record_poll(struct td_ctx *x, const char *name, struct backoff *bk, int rc,
 {
 	if (rc == TD_OK && backoff_succeeded(bk))
 		td_log(TD_LOG_INFO, "sftp_breaker_closed", "source=%s", name);
-	bk->last_at = (int64_t)time(NULL);
+	bk->last_at = td_time();
 	snprintf(bk->last_result, sizeof(bk->last_result), "%s", rc == 0 ?
 	    "ok" : st->tier1 ? "unreachable" : st->auth_error ? "refused" :
 	    "error");
@@ -1426,7 +1427,7 @@ sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st)
 	char bname[BACKOFF_MAXNAME];
 	struct backoff bk;
 	struct timespec t0, t1;
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = td_time();
 	int r, rc = TD_OK;
 
 	memset(st, 0, sizeof(*st));
@@ -1647,7 +1648,7 @@ push_ack(struct td_ctx *x, struct conn *k, const char *ackdir,
 		goto out;
 	s = store_prepare(x->st, "UPDATE x12_acks SET uploaded_at = ? "
 	    "WHERE ctl = ?");
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)td_time());
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)a->ctl);
 	r = store_step_done(x->st, s);
 	if (r == 0)
@@ -1740,7 +1741,7 @@ sftp_push_acks(struct td_ctx *x, size_t i, unsigned *uploaded)
 	backoff_source_name(bname, name);
 	if (backoff_load(x->st, bname, &bk) != 0)
 		return TD_ERR_STATE;
-	if (backoff_state(&bk, (int64_t)time(NULL)) == BACKOFF_OPEN)
+	if (backoff_state(&bk, td_time()) == BACKOFF_OPEN)
 		return TD_ERR_IO;	/* the next poll or run */
 	if ((r = conn_open(x->conf, i, &k, &err)) != 0) {
 		td_log(TD_LOG_WARN, "sftp_ack_failed", "source=%s tier=%d "

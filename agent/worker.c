@@ -130,6 +130,7 @@ wk_job(int kind, struct td_ctx *x, struct deliverer *d,
 			(void)intake_landing(x, 0);
 		rep->settle_at = x->run.settle_at;
 		rep->paused = x->run.paused;
+		rep->relanded = x->run.relanded;
 		rep->r = x->run.failed ? TD_ERR_INTERNAL : 0;
 		break;
 	case WK_DELIVER:

@@ -16,6 +16,10 @@
 #include "fsutil.h"
 
 #define STORE_MAX_STMTS	64
+/* what to do about a corrupt state.db */
+#define STORE_RECOVERY	"nothing was changed; stop every tradedrop of this " \
+	"integration, keep a copy of it and recover it as tradedrop(8), " \
+	"RECOVERY says"
 
 struct store {
 	sqlite3		*db;
@@ -500,7 +504,44 @@ store_open(const char *state_dir, int readonly, struct store **out,
 	*out = st;
 	return TD_OK;
  fail:
+	if (st->db != NULL && *err != NULL &&
+	    ((sqlite3_errcode(st->db) & 0xff) == SQLITE_CORRUPT ||
+	    (sqlite3_errcode(st->db) & 0xff) == SQLITE_NOTADB)) {
+		char *e = *err;
+
+		*err = xasprintf("%s; %s", e, STORE_RECOVERY);
+		x_free(e);
+	}
 	store_close(st);
+	return TD_ERR_STATE;
+}
+
+int
+store_check(struct store *st, char **err)
+{
+	sqlite3_stmt *s = NULL;
+	const char *m = NULL;
+	int rc;
+
+	*err = NULL;
+	if ((rc = sqlite3_prepare_v2(st->db, "PRAGMA quick_check", -1, &s,
+	    NULL)) == SQLITE_OK) {
+		/* "ok", or problems one a row after "*** in database main ***" */
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			m = (const char *)sqlite3_column_text(s, 0);
+			if (m == NULL || strncmp(m, "*** ", 4) != 0)
+				break;
+		}
+		if (rc == SQLITE_ROW && m != NULL && strcmp(m, "ok") == 0) {
+			sqlite3_finalize(s);
+			return TD_OK;
+		}
+		if (rc != SQLITE_ROW)
+			m = NULL;
+	}
+	*err = xasprintf("%s is corrupt (%s); " STORE_RECOVERY, st->path,
+	    m != NULL ? m : sqlite3_errmsg(st->db));
+	sqlite3_finalize(s);
 	return TD_ERR_STATE;
 }
 
