@@ -12,6 +12,8 @@
 # processed again from the start. With space back, it and the drops that
 # waited are delivered exactly once, records as an undisturbed `try`
 # makes them, `audit verify` and `PRAGMA integrity_check` pass.
+# TD_ENOSPC_ROWS (default 30000) sets the size of the drop: larger, each
+# step is further apart from the next (and the test slower).
 . "$srcdir/tests/lib/common.sh"
 . "$srcdir/tests/lib/run-lib.sh"
 . "$srcdir/tests/lib/localfaults-lib.sh"

@@ -88,9 +88,9 @@ if ! command -v strace > /dev/null; then
 else
 	run_start "$CONF" "$LOG" || t_skip_all "run did not start"
 	wait_until 10 sh -c "[ \$(pgrep -P $RUN_PID | wc -l) -ge 3 ]"
-	# every open of v.csv by a worker waits 4 s before it is made
+	# every open of v.csv by a worker waits 8 s before it is made
 	strace -o "$T_TMP/strace" -P v.csv -e trace=openat \
-	    -e inject=openat:delay_enter=4000000 \
+	    -e inject=openat:delay_enter=8000000 \
 	    $(pgrep -P "$RUN_PID" | sed 's/^/-p /') 2> /dev/null &
 	ST_PID=$!
 	wait_until 10 sh -c "grep -q TracerPid:.$ST_PID /proc/$(pgrep -P "$RUN_PID" | head -1)/status"
