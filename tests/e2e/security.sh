@@ -339,33 +339,42 @@ conf "$T_TMP/sec.conf" "$T_TMP/sec" "https://127.0.0.1:1/api" \
 t_is $? 0 "secret files of mode 600 owned by root or the user pass"
 # line FILE: the number of the line naming FILE in sec.conf
 line() { grep -n " = $1\$" "$T_TMP/sec.conf" | cut -d: -f1; }
-key() { case $1 in id) echo identity ;; pp) echo passphrase_file ;;
-	pw) echo password_file ;; ck) echo client_key ;; tok) echo token_file ;; esac; }
-for v in 640 604 620 602 owner; do
-	bad=
-	for f in id pp pw ck tok; do
-		want="readable by group or others (mode $v)"
-		case $v in
-		owner) [ $ROOT -eq 1 ] || continue
-		       chown nobody "$K/$f"
-		       want="owned by uid $(id -u nobody), which is neither root nor the user tradedrop runs as" ;;
-		620|602) chmod $v "$K/$f"; want="writable by group or others (mode $v)" ;;
-		*) chmod $v "$K/$f" ;;
-		esac
-		"$TRADEDROP" check -c "$T_TMP/sec.conf" > "$T_TMP/sec.out" 2>&1
-		rc=$?
-		if [ $rc -ne 2 ] || ! grep -qF "sec.conf:$(line "$K/$f"): $(key $f) $K/$f: $want" "$T_TMP/sec.out" ||
-		    grep -q SECRET "$T_TMP/sec.out"; then
-			bad="$bad $f(exit $rc: $(head -1 "$T_TMP/sec.out"))"
+# loose CONF V GOOD FILE:KEY...: each FILE (in $K) made mode V in turn
+# (V = owner: another user's), CONF checked, FILE put back (mode GOOD,
+# root's); prints each FILE not refused as wanted, naming it and the line
+loose() {
+	_c=$1 _v=$2 _g=$3; shift 3
+	for _fk in "$@"; do
+		_f=${_fk%%:*} _k=${_fk#*:}
+		if [ "$_v" = owner ]; then
+			chown nobody "$K/$_f"
+			_w="owned by uid $(id -u nobody), which is neither root nor the user tradedrop runs as"
+		else
+			chmod "$_v" "$K/$_f"
+			case $_g$_v in
+			600?[4-7]?|600??[4-7]) _w="readable by group or others (mode $_v)" ;;
+			*) _w="writable by group or others (mode $_v); refusing it (chmod $_g)" ;;
+			esac
 		fi
-		chmod 600 "$K/$f"
-		chown 0 "$K/$f" 2> /dev/null
+		"$TRADEDROP" check -c "$_c" > "$T_TMP/loose.out" 2>&1
+		_rc=$?
+		_l=$(grep -n " = $K/$_f\$" "$_c" | cut -d: -f1)
+		if [ $_rc -ne 2 ] || grep -q SECRET "$T_TMP/loose.out" ||
+		    ! grep -qF "$(basename "$_c"):$_l: $_k $K/$_f: $_w" "$T_TMP/loose.out"; then
+			echo "$_f(exit $_rc: $(head -1 "$T_TMP/loose.out"))"
+		fi
+		chmod "$_g" "$K/$_f"
+		chown 0 "$K/$_f" 2> /dev/null
 	done
+}
+for v in 640 604 620 602 owner; do
 	if [ $v = owner ] && [ $ROOT -eq 0 ]; then
 		t_skip "a file of another owner needs root to chown"
-	else
-		t_is "$bad" "" "each of identity, passphrase_file, password_file, client_key, token_file: $v is refused, naming file and line, never its content"
+		continue
 	fi
+	t_is "$(loose "$T_TMP/sec.conf" $v 600 id:identity pp:passphrase_file \
+	    pw:password_file ck:client_key tok:token_file)" "" \
+		"each of identity, passphrase_file, password_file, client_key, token_file: $v is refused, naming file and line, never its content"
 done
 if [ $ROOT -eq 1 ]; then
 	# owned by the user it switches to: accepted
@@ -377,6 +386,27 @@ if [ $ROOT -eq 1 ]; then
 else
 	t_skip "needs root to chown"
 fi
+# what the checks are made against (known_hosts, ca_file,
+# trusted_key_file): anyone may read them, only their owner write them
+echo '[127.0.0.1]:1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJdD7y3aLq454yWBdwLWbieU1ebz9/cu7/QEXn9OIeZJ' > "$K/kh"
+cp "$C/ca.pem" "$K/ca.pem"
+$PY -c 'import base64, os; print("untrusted comment: test key\n" + base64.b64encode(b"Ed" + os.urandom(40)).decode())' > "$K/mini.pub"
+chmod 644 "$K/kh" "$K/ca.pem" "$K/mini.pub"
+conf "$T_TMP/trust.conf" "$T_TMP/sec" "https://127.0.0.1:1/api" "ca_file = $K/ca.pem" \
+    "[verify]" "trusted_key_file = $K/mini.pub" \
+    "[source \"pos\"]" "url = sftp://pos@127.0.0.1:1/out" "known_hosts = $K/kh" \
+    "password_file = $K/pw"
+"$TRADEDROP" check -c "$T_TMP/trust.conf" > "$T_TMP/sec.out" 2>&1
+t_is $? 0 "known_hosts, ca_file and trusted_key_file of mode 644 owned by root or the user pass"
+for v in 664 646 owner; do
+	if [ $v = owner ] && [ $ROOT -eq 0 ]; then
+		t_skip "a file of another owner needs root to chown"
+		continue
+	fi
+	t_is "$(loose "$T_TMP/trust.conf" $v 644 kh:known_hosts ca.pem:ca_file \
+	    mini.pub:trusted_key_file)" "" \
+		"each of known_hosts, ca_file, trusted_key_file: $v is refused, naming file and line"
+done
 chmod 644 "$K/pw"
 "$TRADEDROP" once -c "$T_TMP/sec.conf" > "$T_TMP/sec.out" 2>&1
 t_is "$? $(count "sec.conf:$(line "$K/pw"): password_file $K/pw: readable" "$T_TMP/sec.out")" "2 1" \
