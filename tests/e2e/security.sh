@@ -736,7 +736,8 @@ t_is "$(leaked "$S6" "$T_TMP/x2-out")" 0 "run: nothing of what they point to rea
 # audit log; run also SIGHUP and SIGUSR1, and HTTPS delivery), inside a
 # mount namespace in which every mount is read-only but state_dir and
 # the file:// output directory (run: state_dir alone): it all works, so
-# nothing is written anywhere else. Then an output, landing or state
+# nothing is written anywhere else (two files of 40,000 records too:
+# SQLite's temporary files). Then an output, landing or state
 # directory that cannot be written is an error naming it, never a crash,
 # a loss, or a file taken again and again.
 if sec_ro_usable && [ $SSHD -eq 1 ] && sshd_start "$T_TMP/sshd7"; then
@@ -791,9 +792,29 @@ if sec_ro_usable && [ $SSHD -eq 1 ] && sshd_start "$T_TMP/sshd7"; then
 	    > "$T_TMP/c1.ops" 2>&1
 	t_is $? 0 "audit verify, status, quarantine list, hold list and prune work there too"
 
+	# files of 40,000 records: SQLite's temporary files (a statement
+	# journal past 64 KiB) stay in state_dir
+	mkdir -p "$T_TMP/c6/landing" "$T_TMP/c6-out"
+	conf "$T_TMP/c6.conf" "$T_TMP/c6" "file://$T_TMP/c6-out"
+	$PY - "$T_TMP/c6/landing" <<'PY'
+import os, sys
+for k in range(2):
+    p = '%s/big%d.csv' % (sys.argv[1], k)
+    with open(p + '.tmp', 'w') as f:
+        f.write('Store Nbr,Week Ending,UPC,Units,Sales,Ticket\n')
+        f.writelines('%d,11/28/2026,041000001239,%d,1.00,b%d-%d\n' % (i % 5000, i % 97 + 1, k, i)
+                     for i in range(40000))
+    os.rename(p + '.tmp', p)
+PY
+	sec_ro "$T_TMP/c6 $T_TMP/c6-out" timeout 120 "$TRADEDROP" once -c "$T_TMP/c6.conf" 2> "$T_TMP/c6.log"
+	t_is "$? $(ls "$T_TMP/c6-out" | wc -l) $(grep -c 'level=error' "$T_TMP/c6.log")" "0 2 0" \
+		"once: two files of 40,000 records, read-only /tmp and /var/tmp: both delivered, no error"
+	grep 'level=error' "$T_TMP/c6.log" | head -3 | sed 's/^/#   | /'
+	rm -rf "$T_TMP/c6" "$T_TMP/c6-out"
+
 	cycle c2
 	conf "$T_TMP/c2.conf" "$T_TMP/c2" "https://127.0.0.1:$P_GOOD/api/v1" "ca_file = $C/ca.pem" \
-	    "$(src7 c2)"
+	    "$(src7 c2)" "[metrics]" "textfile = $T_TMP/c2.prom"
 	unshare --mount --propagation private sh -c "$SEC_RO_SH" sh "$T_TMP/c2" \
 	    "$TRADEDROP" run --foreground -c "$T_TMP/c2.conf" 2>> "$T_TMP/c2.log" &
 	RUN_PID=$!
@@ -808,7 +829,10 @@ if sec_ro_usable && [ $SSHD -eq 1 ] && sshd_start "$T_TMP/sshd7"; then
 	run_stop
 	t_is "$RUN_RC $(ls "$T_TMP/c2/quarantine" | wc -l) $(ls "$T_TMP/c2/dlq" | wc -l)" "0 1 1" \
 		"run: one quarantined, one row dead-lettered, exit 0"
-	t_is "$(grep -ci 'read-only\|permission denied' "$T_TMP/c2.log")" 0 "run: no write was refused"
+	t_is "$(grep -v metrics_textfile_failed "$T_TMP/c2.log" | grep -ci 'read-only\|permission denied')" 0 \
+		"run: no write was refused (but the metrics textfile's)"
+	t_grep "$T_TMP/c2.log" "event=metrics_textfile_failed path=$T_TMP/c2.prom" \
+		"run: a metrics textfile that cannot be written is named, and the daemon goes on"
 	"$TRADEDROP" audit verify -c "$T_TMP/c2.conf" > /dev/null 2>&1
 	t_is $? 0 "run: the audit chain verifies"
 
@@ -847,7 +871,7 @@ if sec_ro_usable && [ $SSHD -eq 1 ] && sshd_start "$T_TMP/sshd7"; then
 		"run: a state_dir that cannot be written: exit $rc, naming it"
 	sshd_stop
 else
-	skip_n 21 "needs root, mount namespaces and sshd"
+	skip_n 23 "needs root, mount namespaces and sshd"
 fi
 
 t_done
