@@ -453,6 +453,21 @@ store_modes(const char *path)
 	return r;
 }
 
+/*
+ * SQLite's temporary files (a statement journal past 64 KiB, the temp
+ * tables of the ledger past their cache, sorts) go to /var/tmp or /tmp
+ * unless told otherwise: into state_dir, where everything tradedrop
+ * writes lives (and a unit with a read-only /var/tmp still works). Set
+ * once, before the first of them, for the process (one integration);
+ * SQLite passes over it when it cannot be written (a read-only reader).
+ */
+static void
+store_temp_directory(const char *state_dir)
+{
+	if (sqlite3_temp_directory == NULL)
+		sqlite3_temp_directory = sqlite3_mprintf("%s", state_dir);
+}
+
 int
 store_open(const char *state_dir, int readonly, struct store **out,
     char **err)
@@ -466,6 +481,7 @@ store_open(const char *state_dir, int readonly, struct store **out,
 		*err = xasprintf("%s: %s", state_dir, strerror(errno));
 		return TD_ERR_IO;
 	}
+	store_temp_directory(state_dir);
 	st = xcalloc(1, sizeof(*st));
 	st->path = xasprintf("%s/state.db", state_dir);
 	if (!readonly && (r = store_modes(st->path)) != 0) {
