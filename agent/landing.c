@@ -305,7 +305,8 @@ landing_list(struct td_ctx *x, struct landing_entry **ep, size_t *np,
 		n++;
 	}
 	closedir(d);
-	qsort(e, n, sizeof(*e), entry_cmp);
+	if (n > 0)	/* e is NULL when nothing is ready: qsort's UB */
+		qsort(e, n, sizeof(*e), entry_cmp);
 	*ep = e;
 	*np = n;
 	return TD_OK;
