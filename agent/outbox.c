@@ -157,6 +157,10 @@ encode_batch(struct worker *w, const struct job *j, struct ob_batch *b,
 		{
 			struct isal_zstream zs;
 
+			/* stateless_init leaves fields of the internal
+			 * state that isal_deflate_stateless reads (valgrind:
+			 * uninitialised, from this stack): none from here */
+			memset(&zs, 0, sizeof(zs));
 			isal_deflate_stateless_init(&zs);
 			zs.level = 1;
 			zs.level_buf = w->isal_lvlbuf;
