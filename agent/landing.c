@@ -461,7 +461,8 @@ landing_list(struct td_ctx *x, struct landing_entry **ep, size_t *np,
 		n++;
 	}
 	closedir(d);
-	qsort(e, n, sizeof(*e), entry_cmp);
+	if (n > 0)	/* e is NULL when nothing is ready: qsort's UB */
+		qsort(e, n, sizeof(*e), entry_cmp);
 	/* what this listing saw replaces what the last one did (a listing
 	 * of a replaced directory being drained is not remembered) */
 	if (x->landfd == x->landfd_old) {

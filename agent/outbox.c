@@ -1,6 +1,12 @@
 /*
  * outbox.c - the batch writers: a pool of worker threads that compress
  * and hash batches in parallel and write them in sequence order.
+ *
+ * The threads start with the first batch, not in outbox_open: intake
+ * opens the outbox and then forks the parser child (sandbox.c), and a
+ * child forked while threads of its parent were starting could inherit
+ * a lock one of them held (under ASan, whose allocator has no fork
+ * handler, it hung on an allocator lock in seccomp_load's calloc).
  */
 #include "config.h"
 
@@ -73,7 +79,8 @@ struct outbox_writer {
 	int		 err;		/* first error of a worker */
 	int		 err_errno;
 	struct worker	 w[OB_MAXTHREADS];
-	int		 nthreads;
+	int		 nthreads;	/* to run */
+	int		 running;	/* started, not yet joined */
 	pthread_mutex_t	 mu;
 	pthread_cond_t	 cv;
 	struct ob_batch	*batches;
@@ -159,6 +166,10 @@ encode_batch(struct worker *w, const struct job *j, struct ob_batch *b,
 		{
 			struct isal_zstream zs;
 
+			/* stateless_init leaves fields of the internal
+			 * state that isal_deflate_stateless reads (valgrind:
+			 * uninitialised, from this stack): none from here */
+			memset(&zs, 0, sizeof(zs));
 			isal_deflate_stateless_init(&zs);
 			zs.level = 1;
 			zs.level_buf = w->isal_lvlbuf;
@@ -382,11 +393,23 @@ outbox_open(struct outbox_writer **out, const char *dir,
 #endif
 		if (enc == OB_ENC_ZSTD && (w->zs = ZSTD_createCCtx()) == NULL)
 			td_fatal("ZSTD_createCCtx");
-		if (pthread_create(&w->thr, NULL, worker_main, w) != 0)
-			td_fatal("pthread_create: %s", strerror(errno));
 	}
 	*out = ob;
 	return TD_OK;
+}
+
+/* The workers, with the first batch (see the head of this file). */
+static void
+ob_start(struct outbox_writer *ob)
+{
+	int i, r;
+
+	for (i = 0; i < ob->nthreads; i++) {
+		if ((r = pthread_create(&ob->w[i].thr, NULL, worker_main,
+		    &ob->w[i])) != 0)
+			td_fatal("pthread_create: %s", strerror(r));
+		ob->running++;
+	}
 }
 
 struct td_buf *
@@ -409,6 +432,8 @@ outbox_submit(struct outbox_writer *ob, struct td_buf *b, uint64_t nrec,
 	struct job *j;
 	int r;
 
+	if (ob->running == 0 && !ob->done)
+		ob_start(ob);
 	pthread_mutex_lock(&ob->mu);
 	j = &ob->q[(ob->qhead + ob->qlen) % ob->nbuf];
 	j->buf = b;
@@ -438,9 +463,9 @@ outbox_finish(struct outbox_writer *ob, struct ob_batch **batches,
 	ob->done = 1;
 	pthread_cond_broadcast(&ob->cv);
 	pthread_mutex_unlock(&ob->mu);
-	for (i = 0; i < ob->nthreads; i++)
+	for (i = 0; i < ob->running; i++)
 		pthread_join(ob->w[i].thr, NULL);
-	ob->nthreads = 0;
+	ob->running = 0;
 	r = ob->err;
 	/* the records file and the batches' directory entries, durable */
 	if (r == 0 && ob->recfd >= 0 && fsync(ob->recfd) != 0) {
@@ -476,7 +501,7 @@ outbox_free(struct outbox_writer *ob)
 
 	if (ob == NULL)
 		return;
-	if (ob->nthreads > 0) {
+	if (!ob->done) {
 		(void)outbox_finish(ob, &b, &n);
 		x_free(b);
 	}

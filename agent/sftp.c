@@ -878,7 +878,8 @@ out:
 		ents_free(e, n);
 		return rc;
 	}
-	qsort(e, n, sizeof(*e), ent_cmp);
+	if (n > 0)	/* e is NULL for an empty directory: qsort's UB */
+		qsort(e, n, sizeof(*e), ent_cmp);
 	*out = e;	/* transferred */
 	*np = n;
 	return TD_OK;

@@ -324,7 +324,8 @@ index_rows(struct loader *l)
 	uint64_t h;
 
 	sort_table = t;
-	qsort(t->rows, t->nrows, sizeof(*t->rows), rowcmp);
+	if (t->nrows > 0)	/* rows is NULL for a header alone */
+		qsort(t->rows, t->nrows, sizeof(*t->rows), rowcmp);
 	sort_table = NULL;
 	for (i = 0; i < t->nrows; i = j) {
 		for (j = i + 1; j < t->nrows &&

@@ -3,7 +3,10 @@
  * its own name with the right count, size, SHA-256 and control totals;
  * gzip and zstd batches decode to what was submitted, and the records
  * file is the batches concatenated (valid as one gzip or zstd stream);
- * a full disk is reported as TD_ERR_NOSPACE.
+ * a full disk is reported as TD_ERR_NOSPACE. The compressing threads
+ * run only between the first batch and outbox_finish: intake forks the
+ * parser child after outbox_open, and that child must be forked from a
+ * process of one thread.
  */
 #include "config.h"
 
@@ -30,6 +33,23 @@
 #define NBATCH	7
 
 static char *tmp;
+
+/* The threads of this process (/proc/self/status), or -1. */
+static int
+threads(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	int n = -1;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "Threads: %d", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
 
 /* The NDJSON text of batch k (1-based): k * 997 lines, a few MiB in all. */
 static void
@@ -143,6 +163,8 @@ one_encoding(const char *name)
 	dir = xasprintf("%s/ob-%s", tmp, name);
 	rec = xasprintf("%s/records-%s", tmp, name);
 	ok(outbox_open(&ob, dir, rec, enc, 8 << 20) == 0, "%s: open", name);
+	is_int(threads(), 1, "%s: open starts no thread (the parser child "
+	    "is forked after it)", name);
 	td_buf_init(&all, 1 << 20, 0);
 	for (k = 1; k <= NBATCH; k++) {
 		b = outbox_buffer(ob);
@@ -156,6 +178,7 @@ one_encoding(const char *name)
 			diag("%s: submit %d failed", name, k);
 	}
 	ok(outbox_finish(ob, &bs, &n) == 0, "%s: every batch written", name);
+	is_int(threads(), 1, "%s: and its threads are gone", name);
 	is_int(n, NBATCH, "%s: %d batches", name, NBATCH);
 	for (k = 1; k <= (int)n; k++) {
 		const struct ob_batch *ob1 = &bs[k - 1];
@@ -248,6 +271,8 @@ main(void)
 {
 	char dir[] = "/tmp/td-test-outbox.XXXXXX", *p, *cmd;
 	struct outbox_writer *ob;
+	struct ob_batch *bs;
+	size_t n;
 
 	if (mkdtemp(dir) == NULL)
 		td_fatal("mkdtemp");
@@ -268,6 +293,15 @@ main(void)
 	    "a full disk under a batch file: TD_ERR_NOSPACE");
 	is_int(full_disk("records"), TD_ERR_NOSPACE,
 	    "a full disk under the records file: TD_ERR_NOSPACE");
+
+	p = xasprintf("%s/ob-none", dir);
+	bs = NULL;
+	ok(outbox_open(&ob, p, NULL, OB_ENC_GZIP, 1 << 20) == 0 &&
+	    outbox_finish(ob, &bs, &n) == 0 && n == 0 && threads() == 1,
+	    "an outbox given no batch finishes with none, and no thread");
+	x_free(bs);
+	outbox_free(ob);
+	x_free(p);
 
 	p = xasprintf("%s/ob-gzip", dir);
 	ok(outbox_open(&ob, p, NULL, OB_ENC_GZIP, 1 << 20) == TD_ERR_IO,

@@ -2,7 +2,8 @@
  * test-xtable.c - agent/xtable.c: the tables of [map] load and answer
  * in time that grows with their size, whatever their keys: a table of
  * keys chosen to collide under the unkeyed hash it had (FNV-1a), and
- * one key with a row for each of many days.
+ * one key with a row for each of many days. A table of a header alone
+ * loads, with no rows.
  */
 #include "config.h"
 
@@ -161,11 +162,30 @@ test_one_key(void)
 	x_free(path);
 }
 
+/*
+ * A header and no rows: a table with nothing in it, every key absent.
+ * (Its empty row array was handed to qsort as NULL: UBSan stopped it.)
+ */
+static void
+test_header_only(void)
+{
+	char *path = xasprintf("%s/empty.csv", tmpdir);
+	struct xtable *t;
+
+	fclose(table(path, "retailer_item_id,gtin"));
+	t = load(path);
+	is_int(xtable_rows(t), 0, "a table of a header alone loads, no rows");
+	ok(xtable_find(t, "4011", 4, 0) == NULL, "... and finds no key");
+	xtable_free(t);
+	x_free(path);
+}
+
 int
 main(void)
 {
 	if (mkdtemp(tmpdir) == NULL)
 		td_fatal("mkdtemp: %s", strerror(errno));
+	test_header_only();
 	test_flood();
 	test_one_key();
 	if (getenv("TD_KEEP_TMP") == NULL)
