@@ -48,6 +48,7 @@
 #include "clock.h"
 #include "audit.h"
 #include "conf.h"
+#include "failpoint.h"
 #include "fsutil.h"
 #include "log.h"
 #include "match.h"
@@ -1272,6 +1273,30 @@ apply_after(const struct td_conf *c, size_t i, struct conn *k,
 }
 
 /*
+ * `after` for the versions listed that an earlier poll fetched (known
+ * 2, the same size and mtime), all but those `keep` leaves: that poll
+ * was stopped before it applied `after`. Markers go with their data.
+ */
+static void
+after_resume(const struct td_conf *c, size_t i, struct conn *k,
+    const struct ent *e, size_t n)
+{
+	const char *after = td_conf_src_str(c, i, TDK_source_after);
+	size_t j;
+
+	if (after == NULL || strcmp(after, "keep") == 0)
+		return;
+	for (j = 0; j < n && !k->dead; j++) {
+		if (e[j].known != 2 || e[j].kind == EK_OTHER)
+			continue;
+		td_log(TD_LOG_INFO, "sftp_after_resumed", "source=%s file=%s "
+		    "after=%s reason=%s", k->name, e[j].name, after,
+		    "fetched by an earlier poll that stopped before it");
+		apply_after(c, i, k, &e[j]);
+	}
+}
+
+/*
  * Make the batch durable (one fsync, or one syncfs for many files),
  * rename into landing, fsync landing, record 'fetched', apply after.
  */
@@ -1357,6 +1382,7 @@ batch_commit(struct td_ctx *x, size_t i, struct conn *k, struct batch *b,
 		rc = TD_ERR_STATE;
 		goto out;
 	}
+	td_failpoint("sftp_fetched");
 	for (j = 0; j < b->n; j++) {
 		struct ent *d = b->p[j].e;
 
@@ -1536,6 +1562,13 @@ sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st)
 				rc = r;
 		}
 	}
+	/*
+	 * A version recorded as fetched and still listed: a run stopped
+	 * between that commit and `after` (a crash, a lost connection).
+	 * It is durable in landing: apply `after` now.
+	 */
+	if (rc == TD_OK)
+		after_resume(c, i, &k, e, n);
 	/* the 997s of what this source sent earlier, now durable */
 	if (rc == TD_OK) {
 		unsigned up;
