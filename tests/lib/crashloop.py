@@ -508,6 +508,7 @@ class Daemon:
         self.started = 0.0
         self.starts = 0
         self.refused = 0
+        self.locked = []	# how long each start waited for the lock
         DAEMONS.append(self)
 
     def running(self):
@@ -517,11 +518,13 @@ class Daemon:
         """Start once the state_dir's lock is free (workers orphaned by
         a SIGKILL of the parent hold it until they finish their job)."""
         end = time.monotonic() + deadline
+        t0 = time.monotonic()
         while True:
             if not wait_for(lambda: lock_free(self.state),
                             max(0.0, end - time.monotonic())):
                 raise SystemExit("%s: state_dir still locked after %ds" %
                                  (self.name, deadline))
+            self.locked.append(time.monotonic() - t0)
             with open(self.log, "ab") as lf:
                 self.off = lf.tell()
                 lf.write(b"# crashloop: start\n")
@@ -851,7 +854,7 @@ def loop(cfg):
     top = cfg["dir"]
     W = nwaves(top)
     # a wave every K/W kills, or sooner when there is nothing to do
-    at = {max(1, round(w * K / W)): w for w in range(1, W)}
+    at = [0] + [max(1, round(w * K / W)) for w in range(1, W)]
     names = cfg["integrations"]
     ds = {i: Daemon(cfg, i) for i in names}
     feed(cfg, 0)
@@ -869,8 +872,7 @@ def loop(cfg):
     while dkills < K:
         it += 1
         busy = [i for i in names if pending(cfg, i)]
-        if fed < W and (dkills >= min(k for k, w in at.items()
-                                       if w == fed) or not busy):
+        if fed < W and (dkills >= at[fed] or not busy):
             say("kill %d: wave %d arrives (%d files)" % (dkills, fed,
                                                          feed(cfg, fed)))
             fed += 1
@@ -936,6 +938,11 @@ def loop(cfg):
         dkills, wkills, time.monotonic() - t0,
         " ".join("%s=%d" % kv for kv in sorted(kinds.items()))))
     say("aimed at: " + " ".join("%s=%d" % kv for kv in aims.most_common()))
+    waits = sorted(w for d in ds.values() for w in d.locked)
+    say("a restart waited for the lock (orphaned workers finishing their "
+        "job) %d times, at most %.1fs; refused %d times" % (
+            sum(1 for w in waits if w > 0.05), waits[-1] if waits else 0,
+            sum(d.refused for d in ds.values())))
     say("the last event logged before each kill: " + " ".join(
         "%s=%d" % kv for kv in phases.most_common()))
     rc = finish(cfg, ds)
