@@ -139,7 +139,9 @@ fault(struct x12 *x, const char *code, uint64_t ord, const char *fmt, ...)
 		for (n = 0; n < x->seglen && n < 4 && x->seg[n] != x->esep;)
 			n++;
 	x->fault_id[0] = '\0';
-	if (n >= 2 && n <= 3 && (x->cur_nel > 0 || x->esep != '\0')) {
+	/* an id holding a NUL byte would read as a shorter one: unknown */
+	if (n >= 2 && n <= 3 && (x->cur_nel > 0 || x->esep != '\0') &&
+	    memchr(id, '\0', n) == NULL) {
 		memcpy(x->fault_id, id, n);
 		x->fault_id[n] = '\0';
 	}

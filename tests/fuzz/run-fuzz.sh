@@ -21,7 +21,10 @@
 # harness gives its executions, coverage (cov: edges, ft: features) and
 # corpus size.
 #
-# Environment: FUZZ_BUILD (./fuzz-build), FUZZ_CC (clang), FUZZ_JOBS
+# Environment: FUZZ_SEED (libFuzzer's -seed; 0, the default, picks one
+# and the log names it; ./bootstrap check uses 1, so that what CI
+# explores is the same from run to run but for the time each input
+# takes), FUZZ_BUILD (./fuzz-build), FUZZ_CC (clang), FUZZ_JOBS
 # (make -j, nproc), FUZZ_NICE (0; e.g. 19 on a shared machine),
 # FUZZ_TIMEOUT, FUZZ_RSS_MB, FUZZ_SHARED_CORPUS (top_srcdir/../shared/
 # corpus), top_srcdir (.), MAKE (make).
@@ -110,6 +113,7 @@ for h in "$@"; do
 	    nice -n "${FUZZ_NICE:-0}" "$bin" -max_total_time="$secs" \
 	    -timeout="${FUZZ_TIMEOUT:-10}" -rss_limit_mb="${FUZZ_RSS_MB:-2048}" \
 	    -artifact_prefix="$fb/artifacts/$h-" -print_final_stats=1 \
+	    -seed="${FUZZ_SEED:-0}" \
 	    "$fb/corpus/$h" $dirs > "$log" 2>&1
 	rc=$?
 	runs=$(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\1/p' "$log")
