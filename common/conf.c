@@ -85,6 +85,7 @@ struct loadctx {
 	char		*cursec;	/* section as written */
 	struct confsrc	*cursrc;
 	int		 secok;
+	struct stat	 st;		/* of the file, as read */
 };
 
 /* inih allocates its line buffer through these (INI_CUSTOM_ALLOCATOR). */
@@ -552,6 +553,7 @@ conf_read(struct loadctx *lc, const char *path)
 		conf_err(lc, 0, "%s", strerror(errno));
 		goto out;
 	}
+	lc->st = st;
 	ret = TD_ERR_FORMAT;
 	if (S_ISDIR(st.st_mode)) {
 		conf_err(lc, 0, "is a directory, not a configuration file");
@@ -612,27 +614,40 @@ apply_defaults(struct td_conf *c, struct confval *vals, const char *sec)
  * Only the owner of the file st describes may write it, and the owner is
  * root, the user this process runs as, or the `user` it switches to:
  * anyone else who may write a key, password, token, known_hosts, CA or
- * trusted key file can put their own there.
+ * trusted key file -- or the configuration file, which names them all --
+ * can put their own there. what prefixes the messages ("KEY FILE: ", or
+ * "" for the configuration file, which each message names anyway).
  */
 static void
-check_writers(struct loadctx *lc, const struct confval *v, const char *key,
+check_writers(struct loadctx *lc, int line, const char *what,
     const struct stat *st, const char *mode)
 {
 	const char *user = lc->c->v[TDK_integration_user].str;
 	struct passwd *pw;
 
 	if (st->st_mode & (S_IWGRP | S_IWOTH))
-		conf_err(lc, v->line, "%s %s: writable by group or others "
-		    "(mode %03o); refusing it (chmod %s)", key, v->str,
+		conf_err(lc, line, "%swritable by group or others (mode %03o); "
+		    "refusing it (chmod %s)", what,
 		    (unsigned)(st->st_mode & 0777), mode);
 	if (st->st_uid == 0 || st->st_uid == geteuid())
 		return;
 	if (user != NULL && (pw = getpwnam(user)) != NULL &&
 	    pw->pw_uid == st->st_uid)
 		return;
-	conf_err(lc, v->line, "%s %s: owned by uid %ju, which is neither "
-	    "root nor the user tradedrop runs as; refusing it (chown)", key,
-	    v->str, (uintmax_t)st->st_uid);
+	conf_err(lc, line, "%sowned by uid %ju, which is neither root nor "
+	    "the user tradedrop runs as; refusing it (chown)", what,
+	    (uintmax_t)st->st_uid);
+}
+
+/* check_writers for the file of key, named by v */
+static void
+check_file_writers(struct loadctx *lc, const struct confval *v,
+    const char *key, const struct stat *st, const char *mode)
+{
+	char *what = xasprintf("%s %s: ", key, v->str);
+
+	check_writers(lc, v->line, what, st, mode);
+	x_free(what);
 }
 
 /* A secret file: a regular file nobody but its owner reads or writes. */
@@ -660,7 +675,7 @@ check_secret_file(struct loadctx *lc, const struct confval *v,
 		    (unsigned)(st.st_mode & 0777));
 		st.st_mode &= ~(mode_t)(S_IWGRP | S_IWOTH);	/* said */
 	}
-	check_writers(lc, v, key, &st, "600");
+	check_file_writers(lc, v, key, &st, "600");
 }
 
 /* A readable regular file, described in *st; 0, or -1 (error said). */
@@ -697,7 +712,7 @@ check_trust_file(struct loadctx *lc, const struct confval *v,
 	struct stat st;
 
 	if (v->str != NULL && readable_file(lc, v, key, &st) == 0)
-		check_writers(lc, v, key, &st, "644");
+		check_file_writers(lc, v, key, &st, "644");
 }
 
 static void
@@ -1160,6 +1175,8 @@ validate(struct loadctx *lc)
 	int k, found, x12;
 	const char *u;
 
+	/* the configuration file names the secrets and what to trust */
+	check_writers(lc, 0, "", &lc->st, "644");
 	for (k = 0; k < TDK__COUNT; k++) {
 		if (strcmp(keytab[k].section, "source") == 0)
 			continue;

@@ -15,7 +15,7 @@
 #      another user, and known_hosts, CA and trusted key files writable
 #      by group or others or owned by another user, are refused naming
 #      the file and line (check, once, run; a SIGHUP reload keeps the
-#      running config);
+#      running config); so is the configuration file itself;
 #   5. names with control characters, newlines, terminal escapes, "../",
 #      bytes that are not UTF-8, 255 bytes in landing (the most a file
 #      system holds), 4,000 bytes in archive members and from an SFTP
@@ -415,6 +415,32 @@ for v in 664 646 owner; do
 	    mini.pub:trusted_key_file)" "" \
 		"each of known_hosts, ca_file, trusted_key_file: $v is refused, naming file and line"
 done
+# the configuration file itself, which names all of them: the same rule
+cp "$T_TMP/trust.conf" "$T_TMP/cf.conf"
+for v in 664 646 owner; do
+	if [ $v = owner ]; then
+		[ $ROOT -eq 1 ] || { t_skip "a file of another owner needs root to chown"; continue; }
+		chmod 644 "$T_TMP/cf.conf"; chown nobody "$T_TMP/cf.conf"
+		w="cf.conf: owned by uid $(id -u nobody), which is neither root nor the user tradedrop runs as; refusing it (chown)"
+	else
+		chmod $v "$T_TMP/cf.conf"
+		w="cf.conf: writable by group or others (mode $v); refusing it (chmod 644)"
+	fi
+	"$TRADEDROP" check -c "$T_TMP/cf.conf" > "$T_TMP/sec.out" 2>&1
+	t_is "$? $(count "$w" "$T_TMP/sec.out")" "2 1" \
+		"a configuration file $v is refused by check, naming it"
+	"$TRADEDROP" once -c "$T_TMP/cf.conf" > "$T_TMP/sec.out" 2>&1
+	t_is "$? $(count "$w" "$T_TMP/sec.out")" "2 1" "and by once"
+	chown 0 "$T_TMP/cf.conf"
+done
+if [ $ROOT -eq 1 ]; then
+	{ cat "$T_TMP/trust.conf"; printf '[integration]\nuser = nobody\n'; } > "$T_TMP/cf.conf"
+	chmod 644 "$T_TMP/cf.conf"; chown nobody "$T_TMP/cf.conf"
+	"$TRADEDROP" check -c "$T_TMP/cf.conf" > "$T_TMP/sec.out" 2>&1
+	t_is $? 0 "a configuration file owned by its [integration] user is accepted"
+else
+	t_skip "needs root to chown"
+fi
 chmod 644 "$K/pw"
 "$TRADEDROP" once -c "$T_TMP/sec.conf" > "$T_TMP/sec.out" 2>&1
 t_is "$? $(count "sec.conf:$(line "$K/pw"): password_file $K/pw: readable" "$T_TMP/sec.out")" "2 1" \
