@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -333,6 +334,17 @@ worker_main(void *arg)
 	return NULL;
 }
 
+/* The cores this process may run on. */
+static long
+cpus(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		return CPU_COUNT(&set);
+	return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 int
 outbox_open(struct outbox_writer **out, const char *dir,
     const char *records_path, int enc, size_t bufmax)
@@ -365,10 +377,17 @@ outbox_open(struct outbox_writer **out, const char *dir,
 			return r;
 		}
 	}
-	/* one compressing worker per core; identity needs only one */
-	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	/*
+	 * One compressing worker per core this process may run on (its
+	 * affinity: taskset(1), a cgroup's cpuset, systemd's CPUAffinity=),
+	 * up to OB_MAXTHREADS; identity needs only one. The batches are the
+	 * same bytes whatever the number (tests/e2e/threads.sh).
+	 */
+	ncpu = cpus();
 	ob->nthreads = enc == OB_ENC_IDENTITY ? 1 : (int)(ncpu < 1 ? 1 :
 	    ncpu > OB_MAXTHREADS ? OB_MAXTHREADS : ncpu);
+	td_log(TD_LOG_DEBUG, "outbox_open", "threads=%d cpus=%ld",
+	    ob->nthreads, ncpu);
 	ob->nbuf = ob->nthreads + 2;
 	ob->bufs = xcalloc((size_t)ob->nbuf, sizeof(*ob->bufs));
 	ob->free = xcalloc((size_t)ob->nbuf, sizeof(*ob->free));
