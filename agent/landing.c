@@ -356,9 +356,11 @@ clock_check(struct td_ctx *x, int64_t mono)
 		skew = 1;
 	d = skew - x->clock_skew;
 	if (x->clock_skew != 0 && (d > CLOCK_STEP_MS || d < -CLOCK_STEP_MS)) {
+		/* to the nearest second: both clocks are read in whole ms,
+		 * so a step of 3 h may measure 10799.999 s */
 		td_log(TD_LOG_WARN, "clock_step", "seconds=%lld action=%s",
-		    (long long)(d / 1000), "landing files settle by the "
-		    "monotonic clock only");
+		    (long long)((d + (d < 0 ? -500 : 500)) / 1000),
+		    "landing files settle by the monotonic clock only");
 		x->clock_stepped = 1;
 	}
 	x->clock_skew = skew;
