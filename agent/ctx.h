@@ -80,7 +80,8 @@ struct td_ctx {
 	 * monotonic clock then, to notice a step of the wall clock */
 	struct landing_seen *seen;
 	size_t		 nseen;
-	int64_t		 clock_skew;	/* ms; 0: not yet known */
+	int64_t		 clock_skew;	/* ms; 0: not yet known (a worker
+				   starts with the loop's: worker.c) */
 	int		 clock_stepped;	/* file times are not ages any more */
 	int		 landing_gone;	/* landing_dir's path names nothing */
 	/* the daemon's intake worker: told of each transmission processed */

@@ -338,30 +338,33 @@ seen_since(struct td_ctx *x, const char *name, const struct stat *sb,
 }
 
 /*
- * A step of the wall clock (the offset between it and the monotonic
- * clock moved by more than CLOCK_STEP_MS since the last listing): from
- * then on a file's times say nothing of how long it has been unchanged.
+ * A step of the wall clock: the offset between it and the monotonic
+ * clock moved by more than CLOCK_STEP_MS since the last look. From then
+ * on a file's times say nothing of how long it has been unchanged.
  */
 #define CLOCK_STEP_MS	5000
 
-static void
-clock_check(struct td_ctx *x, int64_t mono)
+void
+landing_clock(int64_t *skewp, int *steppedp)
 {
 	struct timespec ts;
 	int64_t skew, d;
 
 	td_clock_real(&ts);
-	skew = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - mono;
+	skew = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 -
+	    td_mono_ms();
 	if (skew == 0)
 		skew = 1;
-	d = skew - x->clock_skew;
-	if (x->clock_skew != 0 && (d > CLOCK_STEP_MS || d < -CLOCK_STEP_MS)) {
+	d = skew - *skewp;
+	if (*skewp != 0 && (d > CLOCK_STEP_MS || d < -CLOCK_STEP_MS)) {
+		/* to the nearest second: both clocks are read in whole ms,
+		 * so a step of 3 h may measure 10799.999 s */
 		td_log(TD_LOG_WARN, "clock_step", "seconds=%lld action=%s",
-		    (long long)(d / 1000), "landing files settle by the "
-		    "monotonic clock only");
-		x->clock_stepped = 1;
+		    (long long)((d + (d < 0 ? -500 : 500)) / 1000),
+		    "landing files settle by the monotonic clock only");
+		*steppedp = 1;
 	}
-	x->clock_skew = skew;
+	*skewp = skew;
 }
 
 /*
@@ -403,7 +406,7 @@ landing_list(struct td_ctx *x, struct landing_entry **ep, size_t *np,
 	*ep = NULL;
 	*np = 0;
 	*settle_at = 0;
-	clock_check(x, mono);
+	landing_clock(&x->clock_skew, &x->clock_stepped);
 	pat = td_conf_list(x->conf, TDK_watch_pattern, &npat);
 	ign = td_conf_list(x->conf, TDK_watch_ignore, &nign);
 	if ((fd = openat(x->landfd, ".", O_RDONLY | O_DIRECTORY |

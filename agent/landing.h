@@ -47,6 +47,18 @@ void	landing_close(struct td_ctx *);
 int	landing_follow(struct td_ctx *, int *oldfdp);
 
 /*
+ * Look at the wall clock: its offset from CLOCK_MONOTONIC now, against
+ * *skewp, the offset at the last look (ms; 0: none yet). A difference of
+ * more than 5 s is a step of the wall clock: logged (clock_step) and
+ * *steppedp set, after which file times are not taken as ages. *skewp
+ * becomes the offset now. The daemon's loop looks too, when it starts an
+ * intake worker, and hands the worker its *skewp and *steppedp, so that
+ * a step between two workers' listings is seen (CLOCK_MONOTONIC is the
+ * same for every process).
+ */
+void	landing_clock(int64_t *skewp, int *steppedp);
+
+/*
  * The regular files of landing ready to be taken, oldest first. Entries
  * that are refused (links, FIFOs, devices, directories, other owners)
  * are logged once each. *settle_at gets the earliest time a file not yet

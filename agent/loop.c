@@ -55,6 +55,7 @@ struct loop {
 	int		 lockfd;
 	int		 sigfd, inofd, tfd, wd;
 	struct worker	 wk[WK_N];
+	struct wk_clock	 clock;		/* the intake worker's, last known */
 	int		 reload[WK_N];	/* restart on the new config when idle */
 	size_t		 nsrc;
 	int64_t		*poll_at;	/* per source, ms; NEVER: polling */
@@ -424,6 +425,10 @@ on_reply(struct loop *l, struct worker *w)
 			else
 				l->scan_at = now + RESCAN_MS;
 			l->paused = rep.paused;
+			if (rep.clock_skew != 0) {
+				l->clock.skew = rep.clock_skew;
+				l->clock.stepped |= rep.clock_stepped;
+			}
 			if (rep.relanded)
 				watch_again(l);
 			if (rep.received + rep.duplicate + rep.quarantined > 0)
@@ -488,7 +493,13 @@ schedule(struct loop *l)
 				    next;
 				continue;
 			}
-			if (worker_start(w, l->conf, l->lockfd) != 0) {
+			/* a step since the last listing (of a worker now
+			 * gone) is seen here, not missed by the new one */
+			if (k == WK_INTAKE)
+				landing_clock(&l->clock.skew,
+				    &l->clock.stepped);
+			if (worker_start(w, l->conf, l->lockfd, &l->clock) !=
+			    0) {
 				w->restart_at = now + RETRY_MS;
 				next = w->restart_at < next ? w->restart_at :
 				    next;

@@ -131,6 +131,8 @@ wk_job(int kind, struct td_ctx *x, struct deliverer *d,
 		rep->settle_at = x->run.settle_at;
 		rep->paused = x->run.paused;
 		rep->relanded = x->run.relanded;
+		rep->clock_skew = x->clock_skew;
+		rep->clock_stepped = x->clock_stepped;
 		rep->r = x->run.failed ? TD_ERR_INTERNAL : 0;
 		break;
 	case WK_DELIVER:
@@ -151,7 +153,8 @@ wk_job(int kind, struct td_ctx *x, struct deliverer *d,
 }
 
 static void __attribute__((noreturn))
-worker_main(int kind, struct td_conf *c, int sock, pid_t parent)
+worker_main(int kind, struct td_conf *c, int sock, pid_t parent,
+    const struct wk_clock *clk)
 {
 	struct td_ctx x;
 	struct deliverer *d = NULL;
@@ -185,6 +188,12 @@ worker_main(int kind, struct td_conf *c, int sock, pid_t parent)
 		_exit(EXIT_INTERNAL);
 	if (kind == WK_INTAKE) {
 		x.processed_cb = wk_processed;
+		if (clk != NULL) {
+			/* the loop's look at the clock, just before the
+			 * fork: a step before it was logged by then */
+			x.clock_skew = clk->skew;
+			x.clock_stepped = clk->stepped;
+		}
 		if (intake_recover(&x) != 0)
 			td_log(TD_LOG_ERROR, "recover_failed", "worker=%s",
 			    worker_name(kind));
@@ -216,7 +225,8 @@ worker_main(int kind, struct td_conf *c, int sock, pid_t parent)
 }
 
 int
-worker_start(struct worker *w, struct td_conf *c, int lockfd)
+worker_start(struct worker *w, struct td_conf *c, int lockfd,
+    const struct wk_clock *clk)
 {
 	int sv[2];
 	pid_t pid, parent = getpid();
@@ -237,7 +247,7 @@ worker_start(struct worker *w, struct td_conf *c, int lockfd)
 		int keep[2] = { sv[1], lockfd };
 
 		sandbox_close_fds(keep, 2);
-		worker_main(w->kind, c, sv[1], parent);
+		worker_main(w->kind, c, sv[1], parent, clk);
 	}
 	close(sv[1]);
 	w->pid = pid;

@@ -50,8 +50,19 @@ struct wk_rep {
 	uint64_t	 records, dlq;
 	int		 paused;	/* intake: disk or outbox full */
 	int		 relanded;	/* intake: landing_dir was replaced */
+	int64_t		 clock_skew;	/* intake: the wall clock's offset at */
+	int		 clock_stepped;	/* its last listing (landing_clock) */
 	uint64_t	 usec;		/* PROCESSED: the time that file took */
 	char		 name[256];	/* PROCESSED, DELIVERED: its file name */
+};
+
+/*
+ * What the loop knows of the wall clock (landing_clock), handed to an
+ * intake worker it starts, and kept up to date by its replies.
+ */
+struct wk_clock {
+	int64_t		 skew;		/* ms; 0: not yet known */
+	int		 stepped;	/* a step was seen (and logged) */
 };
 
 struct worker {
@@ -69,9 +80,11 @@ struct worker {
 const char *worker_name(int kind);
 /*
  * Start a worker of w->kind on configuration c; lockfd is kept open in
- * it. Returns 0 or TD_ERR_IO (logged).
+ * it. An intake worker's first listing compares the wall clock with
+ * *clk (NULL: with nothing). Returns 0 or TD_ERR_IO (logged).
  */
-int	worker_start(struct worker *, struct td_conf *c, int lockfd);
+int	worker_start(struct worker *, struct td_conf *c, int lockfd,
+	    const struct wk_clock *clk);
 /* Send a request; the caller checks it is idle. 0 or TD_ERR_IO. */
 int	worker_send(struct worker *, int op, uint32_t arg);
 /* Read one reply: 0, TD_ERR_AGAIN (none yet), TD_ERR_IO (it is gone). */
