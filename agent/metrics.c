@@ -36,7 +36,9 @@
 #include "metrics.h"
 
 #define TICK_MS		10000	/* textfile and sync_sla check */
-#define SLA_REPEAT	600	/* seconds between two sync_sla warnings */
+#define SLA_REPEAT	600000	/* ms between two sync_sla warnings, by
+				 * the monotonic clock: a step of the wall
+				 * clock neither repeats nor silences them */
 #define LANDED_SLOTS	65536	/* drop times remembered, by name hash */
 #define RENDER_MAX	(4 << 20)
 
@@ -62,7 +64,7 @@ struct metrics {
 	struct histogram processing, latency;
 	uint64_t	 tier1;
 	struct landed	*landed;
-	int64_t		 sla_warned;
+	int64_t		 sla_warned;	/* td_mono_ms of the last; 0: none */
 	int64_t		 started;
 #ifdef HAVE_LIBMICROHTTPD
 	struct MHD_Daemon *mhd;
@@ -641,12 +643,13 @@ metrics_tick(struct metrics *m)
 	}
 	if (metrics_state_read(metrics_store(m), now, &s) == 0 &&
 	    s.oldest >= 0 && now - s.oldest > (int64_t)sla) {
-		if (m->sla_warned == 0 || now - m->sla_warned >= SLA_REPEAT) {
+		if (m->sla_warned == 0 ||
+		    td_mono_ms() - m->sla_warned >= SLA_REPEAT) {
 			td_log(TD_LOG_WARN, "sync_sla_exceeded", "lag=%lld "
 			    "sync_sla=%llu undelivered=%lld", (long long)(now -
 			    s.oldest), (unsigned long long)sla, (long long)
 			    (s.t_received + s.t_parsed));
-			m->sla_warned = now;
+			m->sla_warned = td_mono_ms();
 		}
 	} else
 		m->sla_warned = 0;

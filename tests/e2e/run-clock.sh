@@ -12,7 +12,8 @@
 #     its cooldown, not hours later; after a step forward it probes at
 #     the end of its cooldown, once, not in a storm;
 #   - sync_sla, which compares dates kept in state.db, warns once, not at
-#     every tick;
+#     every tick, and a step forward does not repeat its warning (it
+#     repeats every 10 minutes of the monotonic clock);
 #   - the records delivered are byte for byte what `tradedrop try` makes
 #     of the same files with the clock untouched: no date in a record
 #     comes from the clock.
@@ -159,6 +160,27 @@ keys=$(grep '"/api/v1/batches"' "$D/requests.ndjson" | tail -3 |
 t_is "$keys" 1 "every attempt under the same Idempotency-Key"
 n=$(lf_count "$LOG" "$m" 'event=sync_sla_exceeded')
 t_ok "$([ "$n" -le 1 ]; echo $?)" "sync_sla warns at most once, not at every tick ($n)"
+
+# sync_sla's warning repeats every 10 minutes of the monotonic clock: a
+# forward step after a warning does not repeat it at the next tick.
+# The warning above ended with d.csv's delivery at the next tick (every
+# 10 s): wait for it, so that s.csv's lag is a new one
+sleep 12
+m=$(lf_mark "$LOG")
+for i in $(seq 60); do echo "/batches status 503"; done > "$D/faults"
+run_drop "$L" s.csv 2
+lf_logged 30 "$LOG" "$m" 'event=breaker_opened'
+step 18000
+lf_logged 40 "$LOG" "$m" 'event=sync_sla_exceeded'
+t_is "$(lf_count "$LOG" "$m" 'event=sync_sla_exceeded')" 1 \
+	"2 h past the drop with nothing delivered: sync_sla warns"
+step 36000
+sleep 25	# two ticks of 10 s
+t_is "$(lf_count "$LOG" "$m" 'event=sync_sla_exceeded')" 1 \
+	"5 h further forward: the warning is not repeated before 10 minutes"
+: > "$D/faults"
+wait_until 60 manifests 3
+t_ok $? "s.csv is delivered once the faults are over"
 run_stop
 t_is "$RUN_RC" 0 "exit 0"
 t_done
