@@ -1028,6 +1028,8 @@ send_manifest(struct deliverer *d, const struct tx *t)
 	if ((r = manifest_build(x, t->id, &man)) != 0) {
 		td_log(TD_LOG_ERROR, "delivery_failed", "file=%s error=%s",
 		    t->name, "its manifest cannot be built");
+		if (r == TD_ERR_STATE)
+			x->run.failed = 1;	/* state.db lost its batches */
 		goto out;
 	}
 	if (x->fwd == NULL) {

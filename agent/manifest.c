@@ -283,11 +283,18 @@ put_counts(struct td_ctx *x, struct td_buf *b, const struct tx *t)
 	td_buf_putc(b, '}');
 }
 
-static void
+/*
+ * The batch list, from state.db. The rows must be the transmission's
+ * batches 1..N, as many as its record says it was cut into: rows lost
+ * (a damaged state.db page) or a read that fails are refused loudly,
+ * never sent as a manifest that lists fewer batches than it counts.
+ */
+static int
 put_batches(struct td_ctx *x, struct td_buf *b, const struct tx *t)
 {
 	sqlite3_stmt *s;
-	int first = 1;
+	uint64_t n = 0;
+	int rc;
 
 	put_str(b, "batch_encoding", t->batch_encoding);
 	td_buf_printf(b, ",\"batches\":%llu,\"batch_list\":[",
@@ -296,9 +303,11 @@ put_batches(struct td_ctx *x, struct td_buf *b, const struct tx *t)
 	    "idempotency_key FROM batches WHERE transmission_id = ? ORDER BY "
 	    "seq");
 	sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
-	while (sqlite3_step(s) == SQLITE_ROW) {
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((uint64_t)sqlite3_column_int64(s, 0) != ++n)
+			break;
 		td_buf_printf(b, "%s{\"seq\":%llu,\"records\":%llu,"
-		    "\"bytes\":%llu", first ? "" : ",",
+		    "\"bytes\":%llu", n == 1 ? "" : ",",
 		    (unsigned long long)sqlite3_column_int64(s, 0),
 		    (unsigned long long)sqlite3_column_int64(s, 1),
 		    (unsigned long long)sqlite3_column_int64(s, 2));
@@ -306,10 +315,18 @@ put_batches(struct td_ctx *x, struct td_buf *b, const struct tx *t)
 		put_str(b, "idempotency_key",
 		    (const char *)sqlite3_column_text(s, 4));
 		td_buf_putc(b, '}');
-		first = 0;
 	}
 	sqlite3_reset(s);
 	td_buf_putc(b, ']');
+	if (rc == SQLITE_DONE && n == t->batches)
+		return TD_OK;
+	td_log(TD_LOG_ERROR, "state_inconsistent", "transmission_id=%s "
+	    "batches=%llu message=%s", t->id,
+	    (unsigned long long)t->batches, rc != SQLITE_DONE &&
+	    rc != SQLITE_ROW ? "its batches cannot be read from state.db" :
+	    "state.db does not hold each of its batches once: its manifest "
+	    "is not built (tradedrop(8) RECOVERY)");
+	return TD_ERR_STATE;
 }
 
 int
@@ -363,9 +380,10 @@ manifest_build(struct td_ctx *x, const char *tid, char **out)
 	put_counts(x, &b, &t);
 	put_skipped(x, &b, t.id);
 	put_members(x, &b, t.id);
-	put_batches(x, &b, &t);
-	td_buf_puts(&b, "}\n");
-	*out = xstrdup(td_buf_cstr(&b));	/* transferred */
+	if ((r = put_batches(x, &b, &t)) == 0) {
+		td_buf_puts(&b, "}\n");
+		*out = xstrdup(td_buf_cstr(&b));	/* transferred */
+	}
 	td_buf_free(&b);
  out:
 	tx_free(&t);

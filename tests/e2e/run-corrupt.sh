@@ -154,4 +154,26 @@ t_grep "$T_TMP/keys.out" "keys accepted more than once: 0" "every Idempotency-Ke
 t_grep "$T_TMP/keys.out" "records accepted twice: 0 of 9" "no record accepted twice"
 t_grep "$T_TMP/keys.out" "sent again: [('batches', 409), ('transmissions', 409), ('transmissions', 409)]" \
 	"k.csv's batch and both manifests went again under their first keys, answered 409; h.csv's records were withheld by the ledger"
+# ---------------------------------------- a lost row of a batch
+# A transmission whose batches state.db no longer holds each of (a row
+# lost with a page): its other batches go, but never a manifest that
+# counts batches it does not list; once exits 4 and says why, each time.
+S9=$T_TMP/s9
+mkdir -p "$S9/landing"
+run_conf "$T_TMP/lb.conf" "$S9" "$T_TMP/out9"
+sed -i "s|^url = .*|url = https://127.0.0.1:1/api\ntimeout = 1s|" "$T_TMP/lb.conf"
+run_drop "$S9/landing" lb.csv 2500
+"$TRADEDROP" once -c "$T_TMP/lb.conf" 2> "$T_TMP/lb1.log"
+t_is $? 3 "a lost row: first the output is down (exit 3), three batches pending"
+sqlite3 "$S9/state.db" "DELETE FROM batches WHERE seq = 2"
+sed -i "s|^url = .*|url = file://$T_TMP/out9|" "$T_TMP/lb.conf"
+for n in 2 3; do
+	"$TRADEDROP" once -c "$T_TMP/lb.conf" 2> "$T_TMP/lb$n.log"
+	t_is $? 4 "a lost row, run $n: once exits 4"
+	TID=$(ls "$T_TMP/out9")
+	t_grep "$T_TMP/lb$n.log" "level=error event=state_inconsistent transmission_id=$TID batches=3 message=\"state.db does not hold each of its batches once" \
+		"a lost row, run $n: it says which transmission and that state.db lost a batch"
+	t_is "$(find "$T_TMP/out9" -name manifest.json | wc -l)" 0 \
+		"a lost row, run $n: no manifest is delivered"
+done
 t_done
