@@ -222,6 +222,8 @@ cmd_once(int argc, char **argv)
 		x.run.failed = 1;	/* and they stay unreported */
 		qfail = 1;
 	}
+	if (store_corrupt_seen())
+		x.run.failed = 1;	/* logged where it was met */
 	if (x.run.failed)
 		rc = EXIT_INTERNAL;
 	else if (x.run.undelivered || left > 0)

@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -20,6 +22,42 @@
 #define STORE_RECOVERY	"nothing was changed; stop every tradedrop of this " \
 	"integration, keep a copy of it and recover it as tradedrop(8), " \
 	"RECOVERY says"
+
+/*
+ * Damage met while running: every statement that meets a corrupt page
+ * fails, but a read loop that stops at the first non-row would take it
+ * for the end of the rows. SQLite reports each such error to its log
+ * callback, whoever ran the statement: it is logged there, loudly, and
+ * remembered (store_corrupt_seen) so that once exits 4.
+ */
+static atomic_int	 corrupt_seen;
+static pthread_once_t	 log_once = PTHREAD_ONCE_INIT;
+
+static void
+sqlite_log(void *arg, int code, const char *msg)
+{
+	(void)arg;
+	if ((code & 0xff) != SQLITE_CORRUPT && (code & 0xff) != SQLITE_NOTADB)
+		return;
+	atomic_store(&corrupt_seen, 1);
+	td_log(TD_LOG_ERROR, "state_corrupt", "code=%d error=%s message=%s",
+	    code, msg, "state.db is damaged: stop every tradedrop of this "
+	    "integration, keep a copy of it and recover it as tradedrop(8), "
+	    "RECOVERY says");
+}
+
+static void
+log_setup(void)
+{
+	/* before SQLite is initialised; later, SQLITE_MISUSE and no hook */
+	(void)sqlite3_config(SQLITE_CONFIG_LOG, sqlite_log, NULL);
+}
+
+int
+store_corrupt_seen(void)
+{
+	return atomic_load(&corrupt_seen);
+}
 
 struct store {
 	sqlite3		*db;
@@ -481,6 +519,7 @@ store_open(const char *state_dir, int readonly, struct store **out,
 		*err = xasprintf("%s: %s", state_dir, strerror(errno));
 		return TD_ERR_IO;
 	}
+	(void)pthread_once(&log_once, log_setup);	/* SQLite's first call */
 	store_temp_directory(state_dir);
 	st = xcalloc(1, sizeof(*st));
 	st->path = xasprintf("%s/state.db", state_dir);

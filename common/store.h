@@ -22,6 +22,8 @@ void	 store_close(struct store *);
  * file, the first problem and where to look, when not.
  */
 int	 store_check(struct store *, char **err);
+/* 1 once a statement of this process met a damaged page (logged) */
+int	 store_corrupt_seen(void);
 /* PRAGMA user_version, or TD_ERR_STATE when it cannot be read. */
 int	 store_schema_version(struct store *);
 int	 store_latest_version(void);

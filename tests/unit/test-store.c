@@ -113,6 +113,64 @@ test_modes(const char *dir)
 	x_free(state);
 }
 
+/*
+ * A page damaged under a running process: the statement that meets it
+ * fails (not an empty answer), SQLite's report is logged as
+ * state_corrupt, and store_corrupt_seen() says so (once exits 4 on it).
+ */
+static void
+test_corrupt(const char *dir)
+{
+	char *state = xasprintf("%s/corrupt", dir), *db, *err = NULL, junk[4096];
+	struct store *st;
+	struct stat sb;
+	int64_t n = 7;
+	off_t pg;
+	int fd, i;
+
+	ok(!store_corrupt_seen(), "corrupt: nothing seen before");
+	if (store_open(state, 0, &st, &err) != 0) {
+		ok(0, "corrupt: open: %s", err);
+		x_free(err);
+		x_free(state);
+		return;
+	}
+	ok(store_exec(st, "CREATE TABLE big(x)") == 0 && store_begin(st) == 0 &&
+	    store_exec(st, "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL "
+	    "SELECT i + 1 FROM c WHERE i < 3000) INSERT INTO big SELECT "
+	    "randomblob(300) FROM c") == 0 && store_commit(st) == 0,
+	    "corrupt: a table of about 250 pages");
+	store_close(st);
+	/* its last pages, the table's leaves, overwritten */
+	db = xasprintf("%s/state.db", state);
+	memset(junk, 0x5a, sizeof(junk));
+	fd = open(db, O_WRONLY);
+	ok(fd >= 0 && fstat(fd, &sb) == 0 && sb.st_size > 100 * 4096,
+	    "corrupt: state.db checkpointed, %lld bytes", fd >= 0 ?
+	    (long long)sb.st_size : -1LL);
+	for (i = 2; fd >= 0 && i < 40; i += 3) {
+		pg = (sb.st_size / 4096 - i) * 4096;
+		if (pwrite(fd, junk, sizeof(junk), pg) != (ssize_t)sizeof(junk))
+			break;
+	}
+	if (fd >= 0)
+		close(fd);
+	ok(!store_corrupt_seen(), "corrupt: nothing seen before it is read");
+	if (store_open(state, 0, &st, &err) != 0) {
+		ok(0, "corrupt: reopen: %s", err);
+		x_free(err);
+	} else {
+		is_int(store_query_int(st, "SELECT count(*) FROM big WHERE "
+		    "length(x) = 300", 0, &n), TD_ERR_STATE, "corrupt: the "
+		    "statement that meets a damaged page fails");
+		ok(store_corrupt_seen(), "corrupt: and the damage is seen "
+		    "(logged as state_corrupt)");
+		store_close(st);
+	}
+	x_free(db);
+	x_free(state);
+}
+
 int
 main(void)
 {
@@ -194,6 +252,7 @@ main(void)
 	x_free(err);
 
 	test_modes(dir);
+	test_corrupt(dir);
 
 	cmd = xasprintf("rm -rf '%s'", dir);
 	(void)!system(cmd);
