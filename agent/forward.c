@@ -29,6 +29,7 @@ struct fslot {
 	struct fwd_resp	 resp;
 	size_t		 bodylen;
 	int		 busy;
+	char		 errbuf[CURL_ERROR_SIZE];	/* curl's details */
 };
 
 struct forwarder {
@@ -40,6 +41,20 @@ struct forwarder {
 	long		 timeout_ms;
 	struct fslot	 slot[FWD_SLOTS];
 };
+
+/*
+ * curl's error for cc: its generic text, then the details of its error
+ * buffer when they say more ("SSL certificate problem: certificate has
+ * expired", "Failed to connect to 127.0.0.1 port 1 after 0 ms: ...").
+ */
+static void
+curl_error(char *out, size_t n, CURLcode cc, const char *details)
+{
+	if (details[0] != '\0' && strcmp(details, curl_easy_strerror(cc)) != 0)
+		snprintf(out, n, "%s: %s", curl_easy_strerror(cc), details);
+	else
+		snprintf(out, n, "%s", curl_easy_strerror(cc));
+}
 
 static size_t
 on_body(char *p, size_t size, size_t n, void *arg)
@@ -131,6 +146,7 @@ fwd_open(struct forwarder **out, const struct td_conf *c, char **err)
 			td_fatal("curl: out of memory");
 		curl_easy_setopt(sl->easy, CURLOPT_WRITEDATA, sl);
 		curl_easy_setopt(sl->easy, CURLOPT_PRIVATE, sl);
+		curl_easy_setopt(sl->easy, CURLOPT_ERRORBUFFER, sl->errbuf);
 	}
 	*out = f;
 	return TD_OK;
@@ -272,8 +288,7 @@ fwd_wait(struct forwarder *f, int *slotp, struct fwd_resp *resp)
 	*slotp = (int)(sl - f->slot);
 	*resp = sl->resp;
 	if (cc != CURLE_OK) {
-		snprintf(resp->error, sizeof(resp->error), "%s",
-		    curl_easy_strerror(cc));
+		curl_error(resp->error, sizeof(resp->error), cc, sl->errbuf);
 		return FWD_RETRY;
 	}
 	curl_easy_getinfo(sl->easy, CURLINFO_RESPONSE_CODE, &resp->status);
@@ -316,10 +331,12 @@ fwd_check(struct forwarder *f, char *err, size_t errlen)
 {
 	CURL *e;
 	CURLcode cc;
-	char *url = xasprintf("%s/", f->url);
+	char *url = xasprintf("%s/", f->url), eb[CURL_ERROR_SIZE];
 
 	if ((e = curl_easy_duphandle(f->easy)) == NULL)
 		td_fatal("curl: out of memory");
+	eb[0] = '\0';
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, eb);
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
@@ -327,7 +344,7 @@ fwd_check(struct forwarder *f, char *err, size_t errlen)
 	curl_easy_cleanup(e);
 	x_free(url);
 	if (cc != CURLE_OK) {
-		snprintf(err, errlen, "%s", curl_easy_strerror(cc));
+		curl_error(err, errlen, cc, eb);
 		return TD_ERR_IO;
 	}
 	return TD_OK;

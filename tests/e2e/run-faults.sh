@@ -203,8 +203,8 @@ N0=$(mark)
 qfault "/batches hang" "/transmissions trickle 0.5"
 ldrop c.csv 2
 t_ok "$(wait_until 30 delivered c.csv; echo $?)" "a request never answered: c.csv delivered"
-t_is "$(since $N0 'event=delivery_retry what=batch status=0 error="Timeout was reached"') $(since $N0 'event=delivery_retry what=manifest status=0 error="Timeout was reached"')" "1 1" \
-    "the hang and the lost reply are logged as timeouts"
+t_is "$(since $N0 'event=delivery_retry what=batch status=0 error="Timeout was reached: Operation timed out after') $(since $N0 'event=delivery_retry what=manifest status=0 error="Timeout was reached: Operation timed out after')" "1 1" \
+    "the hang and the lost reply are logged as timeouts, with curl's details"
 t_is "$($PY -c 'import json, sys
 print(" ".join(str(x["status"]) for x in map(json.loads, open(sys.argv[1]))
       if x["path"].endswith("/transmissions") and x["headers"]["tradedrop-transmission"] == sys.argv[2]))' \

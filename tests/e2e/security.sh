@@ -222,8 +222,16 @@ for k in rogue wrongname expired emptyca; do
 	"$TRADEDROP" status --json -c "$T_TMP/t-$k.conf" > "$T_TMP/t-$k.st" 2>&1
 	t_is "$rc $(count event=delivery_retry "$T_TMP/t-$k.log") $(count '"outbox":{"batches":1' "$T_TMP/t-$k.st")" "3 1 1" \
 		"once, $k: delivery refused (exit 3, a Tier 1 retry logged), the batch kept"
+	case $k in
+	rogue) why="SSL certificate problem: unable to get local issuer certificate" ;;
+	wrongname) why="no alternative certificate subject name matches target host name '127.0.0.1'" ;;
+	expired) why="SSL certificate problem: certificate has expired" ;;
+	emptyca) why="error setting certificate file: $C/empty.pem" ;;
+	esac
+	t_is "$(count "$why" "$T_TMP/t-$k.log")" 1 "once, $k: the log says why ($why)"
 	timeout 60 "$TRADEDROP" check --connect -c "$T_TMP/t-$k.conf" > "$T_TMP/t-$k.cc" 2>&1
 	t_is $? 1 "check --connect, $k: refused"
+	t_is "$(count "$why" "$T_TMP/t-$k.cc")" 1 "check --connect, $k: and says why"
 done
 echo "# $(grep -h -o 'error="[^"]*"' "$T_TMP"/t-*.log | sort -u | tr '\n' ' ')"
 t_is "$(peer_reqs "$T_TMP/p-rogue") $(peer_reqs "$T_TMP/p-wrongname") $(peer_reqs "$T_TMP/p-expired") $(peer_reqs "$T_TMP/p-good")" \
