@@ -612,18 +612,21 @@ apply_defaults(struct td_conf *c, struct confval *vals, const char *sec)
 
 /*
  * Only the owner of the file st describes may write it, and the owner is
- * root, the user this process runs as, or the `user` it switches to:
- * anyone else who may write a key, password, token, known_hosts, CA or
- * trusted key file -- or the configuration file, which names them all --
- * can put their own there. what prefixes the messages ("KEY FILE: ", or
- * "" for the configuration file, which each message names anyway).
+ * root, the user this process runs as, or -- with by_user, for the
+ * files the configuration names, never for the configuration itself,
+ * where that user is read from -- the `user` it switches to: anyone
+ * else who may write a key, password, token, known_hosts, CA or trusted
+ * key file -- or the configuration file, which names them all -- can
+ * put their own there. what prefixes the messages ("KEY FILE: ", or ""
+ * for the configuration file, which each message names anyway).
  */
 static void
 check_writers(struct loadctx *lc, int line, const char *what,
-    const struct stat *st, const char *mode)
+    const struct stat *st, const char *mode, int by_user)
 {
 	const char *user = lc->c->v[TDK_integration_user].str;
 	struct passwd *pw;
+	int is_user;
 
 	if (st->st_mode & (S_IWGRP | S_IWOTH))
 		conf_err(lc, line, "%swritable by group or others (mode %03o); "
@@ -631,12 +634,14 @@ check_writers(struct loadctx *lc, int line, const char *what,
 		    (unsigned)(st->st_mode & 0777), mode);
 	if (st->st_uid == 0 || st->st_uid == geteuid())
 		return;
-	if (user != NULL && (pw = getpwnam(user)) != NULL &&
-	    pw->pw_uid == st->st_uid)
+	is_user = user != NULL && (pw = getpwnam(user)) != NULL &&
+	    pw->pw_uid == st->st_uid;
+	if (by_user && is_user)
 		return;
 	conf_err(lc, line, "%sowned by uid %ju, which is neither root nor "
-	    "the user tradedrop runs as; refusing it (chown)", what,
-	    (uintmax_t)st->st_uid);
+	    "the user tradedrop runs as%s; refusing it (chown)", what,
+	    (uintmax_t)st->st_uid, is_user ? " (it is [integration] user, "
+	    "which this file names: it cannot vouch for itself)" : "");
 }
 
 /* check_writers for the file of key, named by v */
@@ -646,7 +651,7 @@ check_file_writers(struct loadctx *lc, const struct confval *v,
 {
 	char *what = xasprintf("%s %s: ", key, v->str);
 
-	check_writers(lc, v->line, what, st, mode);
+	check_writers(lc, v->line, what, st, mode, 1);
 	x_free(what);
 }
 
@@ -1176,7 +1181,7 @@ validate(struct loadctx *lc)
 	const char *u;
 
 	/* the configuration file names the secrets and what to trust */
-	check_writers(lc, 0, "", &lc->st, "644");
+	check_writers(lc, 0, "", &lc->st, "644", 0);
 	for (k = 0; k < TDK__COUNT; k++) {
 		if (strcmp(keytab[k].section, "source") == 0)
 			continue;

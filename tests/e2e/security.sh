@@ -442,11 +442,21 @@ for v in 664 646 owner; do
 	chown 0 "$T_TMP/cf.conf"
 done
 if [ $ROOT -eq 1 ]; then
+	# its owner cannot vouch for it by naming itself [integration] user:
+	# root would then send root's secrets where that user says
 	{ cat "$T_TMP/trust.conf"; printf '[integration]\nuser = nobody\n'; } > "$T_TMP/cf.conf"
 	chmod 644 "$T_TMP/cf.conf"; chown nobody "$T_TMP/cf.conf"
 	"$TRADEDROP" check -c "$T_TMP/cf.conf" > "$T_TMP/sec.out" 2>&1
-	t_is $? 0 "a configuration file owned by its [integration] user is accepted"
+	t_is "$? $(count "cf.conf: owned by uid $(id -u nobody), which is neither root nor the user tradedrop runs as (it is [integration] user, which this file names: it cannot vouch for itself)" "$T_TMP/sec.out")" "2 1" \
+		"a configuration file owned by the [integration] user it names is refused (run as root)"
+	# the user it runs as may own it
+	conf "$T_TMP/nb.conf" "$T_TMP/nb" "file://$T_TMP/nb-out"
+	chmod 644 "$T_TMP/nb.conf"; chown nobody "$T_TMP/nb.conf"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    "$TRADEDROP" check -c "$T_TMP/nb.conf" > "$T_TMP/sec.out" 2>&1
+	t_is $? 0 "a configuration file owned by the user tradedrop runs as is accepted"
 else
+	t_skip "needs root to chown"
 	t_skip "needs root to chown"
 fi
 chmod 644 "$K/pw"
