@@ -50,10 +50,17 @@ struct forwarder {
 static void
 curl_error(char *out, size_t n, CURLcode cc, const char *details)
 {
+	char *p;
+
 	if (details[0] != '\0' && strcmp(details, curl_easy_strerror(cc)) != 0)
 		snprintf(out, n, "%s: %s", curl_easy_strerror(cc), details);
 	else
 		snprintf(out, n, "%s", curl_easy_strerror(cc));
+	/* the details can quote the server (its certificate's names): no
+	 * control character reaches a terminal through check --connect */
+	for (p = out; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 }
 
 static size_t

@@ -320,10 +320,15 @@ put_batches(struct td_ctx *x, struct td_buf *b, const struct tx *t)
 	td_buf_putc(b, ']');
 	if (rc == SQLITE_DONE && n == t->batches)
 		return TD_OK;
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		/* busy, I/O, memory: tried again; damage is state_corrupt */
+		td_log(TD_LOG_WARN, "store_error", "transmission_id=%s "
+		    "error=%s message=%s", t->id, sqlite3_errstr(rc),
+		    "its batches could not be read from state.db");
+		return TD_ERR_IO;
+	}
 	td_log(TD_LOG_ERROR, "state_inconsistent", "transmission_id=%s "
-	    "batches=%llu message=%s", t->id,
-	    (unsigned long long)t->batches, rc != SQLITE_DONE &&
-	    rc != SQLITE_ROW ? "its batches cannot be read from state.db" :
+	    "batches=%llu message=%s", t->id, (unsigned long long)t->batches,
 	    "state.db does not hold each of its batches once: its manifest "
 	    "is not built (tradedrop(8) RECOVERY)");
 	return TD_ERR_STATE;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "td.h"
+#include "clock.h"
 #include "log.h"
 #include "store.h"
 #include "fsutil.h"
@@ -33,24 +34,44 @@
 static atomic_int	 corrupt_seen;
 static pthread_once_t	 log_once = PTHREAD_ONCE_INIT;
 
+static _Atomic int64_t	 corrupt_logged;	/* td_mono_ms; 0: never */
+static atomic_uint	 corrupt_quiet;		/* reports not logged since */
+
+#define CORRUPT_EVERY	60000	/* ms: a daemon meeting it again and again */
+
 static void
 sqlite_log(void *arg, int code, const char *msg)
 {
+	int64_t now = td_mono_ms(), last;
+
 	(void)arg;
 	if ((code & 0xff) != SQLITE_CORRUPT && (code & 0xff) != SQLITE_NOTADB)
 		return;
 	atomic_store(&corrupt_seen, 1);
-	td_log(TD_LOG_ERROR, "state_corrupt", "code=%d error=%s message=%s",
-	    code, msg, "state.db is damaged: stop every tradedrop of this "
-	    "integration, keep a copy of it and recover it as tradedrop(8), "
-	    "RECOVERY says");
+	last = atomic_load(&corrupt_logged);
+	if (last != 0 && now - last < CORRUPT_EVERY) {
+		atomic_fetch_add(&corrupt_quiet, 1);
+		return;
+	}
+	atomic_store(&corrupt_logged, now);
+	td_log(TD_LOG_ERROR, "state_corrupt", "code=%d error=%s "
+	    "not_logged=%u message=%s", code, msg,
+	    atomic_exchange(&corrupt_quiet, 0), "state.db is damaged: stop "
+	    "every tradedrop of this integration, keep a copy of it and "
+	    "recover it as tradedrop(8), RECOVERY says");
 }
 
 static void
 log_setup(void)
 {
+	int r;
+
 	/* before SQLite is initialised; later, SQLITE_MISUSE and no hook */
-	(void)sqlite3_config(SQLITE_CONFIG_LOG, sqlite_log, NULL);
+	if ((r = sqlite3_config(SQLITE_CONFIG_LOG, sqlite_log, NULL)) !=
+	    SQLITE_OK)
+		td_log(TD_LOG_WARN, "store_log_unset", "error=%s message=%s",
+		    sqlite3_errstr(r), "damage to state.db met while running "
+		    "is reported only as a failed statement");
 }
 
 int

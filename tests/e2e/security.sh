@@ -236,6 +236,23 @@ done
 echo "# $(grep -h -o 'error="[^"]*"' "$T_TMP"/t-*.log | sort -u | tr '\n' ' ')"
 t_is "$(peer_reqs "$T_TMP/p-rogue") $(peer_reqs "$T_TMP/p-wrongname") $(peer_reqs "$T_TMP/p-expired") $(peer_reqs "$T_TMP/p-good")" \
 	"0 0 0 0" "no request reached any of these servers"
+# a certificate of the right CA without subjectAltName, whose common
+# name holds terminal escapes and a newline: curl quotes it in its error,
+# which reaches the operator's terminal through check --connect
+printf 'basicConstraints=critical,CA:false\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' > "$C/esc.ext"
+if openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$C/esc.key" -subj "/CN=$(printf 'x\033[2J\033]0;PWNED\007 ok')" \
+    -out "$C/esc.csr" > /dev/null 2>&1 &&
+    openssl x509 -req -in "$C/esc.csr" -CA "$C/ca.pem" -CAkey "$C/ca.key" \
+    -days 2 -extfile "$C/esc.ext" -out "$C/esc.pem" > /dev/null 2>&1 &&
+    peer_start "$T_TMP/p-esc" --cert "$C/esc.pem" --key "$C/esc.key"; then
+	conf "$T_TMP/t-esc.conf" "$T_TMP/t-esc" "https://127.0.0.1:$PORT/api/v1" "ca_file = $C/ca.pem"
+	timeout 60 "$TRADEDROP" check --connect -c "$T_TMP/t-esc.conf" > "$T_TMP/t-esc.cc" 2>&1
+	t_is "$? $(count "certificate subject name 'x?[2J?]0;PWNED? ok' does not match" "$T_TMP/t-esc.cc") $(tr -d '\n' < "$T_TMP/t-esc.cc" | LC_ALL=C grep -c "$(printf '[\001-\010\013-\037\177]')")" "1 1 0" \
+		"check --connect: a hostile certificate's name is shown, its control characters replaced"
+else
+	t_skip "cannot make a certificate with escapes in its name"
+fi
 
 # run: the same four, one after another by SIGHUP, then the reconciler
 tls_conf t-run expired
