@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "td.h"
+#include "clock.h"
 #include "buf.h"
 #include "conf.h"
 #include "ctx.h"
@@ -359,7 +360,7 @@ ack_number(struct td_ctx *x, const char *tid, size_t idx, char status,
 	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)idx);
 	sqlite3_bind_text(s, 3, &status, 1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(s, 4, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)td_time());
 	if ((r = store_step_done(x->st, s)) != 0)
 		goto out;
 	s = store_prepare(x->st, "SELECT ctl FROM x12_acks WHERE "
@@ -406,7 +407,7 @@ ack_write(struct td_ctx *x, const char *tid, const char *archive_dir,
 			goto out;
 		x_free(text);
 		x_free(path);
-		text = ack_text(g, ctl, our_q, our_id, (long long)time(NULL));
+		text = ack_text(g, ctl, our_q, our_id, (long long)td_time());
 		path = xasprintf("%s/997-%09lu.x12", dir, ctl);
 		if ((r = td_write_file_atomic(path, text, strlen(text))) != 0)
 			goto out;

@@ -77,6 +77,11 @@ backoff_state(const struct backoff *b, int64_t now)
 {
 	if (b->opened_at == 0)
 		return BACKOFF_CLOSED;
+	/* before it opened: the clock was stepped back, and how much of
+	 * the cooldown is left cannot be told; a probe, not a wait of as
+	 * long as the step */
+	if (now < b->opened_at)
+		return BACKOFF_HALF_OPEN;
 	return now < b->next_at ? BACKOFF_OPEN : BACKOFF_HALF_OPEN;
 }
 

@@ -16,7 +16,10 @@
  * wait drawn uniformly from 0 to min(2^n, retry_max) seconds.
  *
  * The transitions take the time as an argument and draw through the
- * policy's `uniform`, so they can be tested with any clock.
+ * policy's `uniform`, so they can be tested with any clock. The times
+ * are wall-clock times (td_time()), kept across restarts; an open
+ * breaker whose opened_at is in the future (the clock was stepped back)
+ * is half-open.
  */
 #ifndef TD_BACKOFF_H
 #define TD_BACKOFF_H

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "td.h"
+#include "clock.h"
 #include "audit.h"
 #include "buf.h"
 #include "conf.h"
@@ -54,7 +55,7 @@ cmd_poll_source(struct td_ctx *x, size_t i)
 	    "tier1" : st.auth_error ? "refused" : "error");
 	if (r == 0)	/* for the time since the last good poll */
 		(void)metrics_source_ok_save(x->st, td_conf_source_name(x->conf,
-		    i), (int64_t)time(NULL));
+		    i), td_time());
 	return r != 0 || st.failed > 0 ? -1 : 0;
 }
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "td.h"
+#include "clock.h"
 #include "audit.h"
 #include "buf.h"
 #include "conf.h"
@@ -73,7 +74,7 @@ prune_one(struct td_ctx *x, const struct victim *v)
 		goto out;
 	s = store_prepare(x->st, "UPDATE transmissions SET pruned_at = ? "
 	    "WHERE id = ?");
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)td_time());
 	sqlite3_bind_text(s, 2, v->id, -1, SQLITE_STATIC);
 	r = store_step_done(x->st, s);
 	if (r == 0)
@@ -113,7 +114,7 @@ cmd_prune(int argc, char **argv)
 		td_conf_free(c);
 		return rc;
 	}
-	cutoff = (int64_t)time(NULL) - (int64_t)td_conf_u64(c,
+	cutoff = td_time() - (int64_t)td_conf_u64(c,
 	    TDK_integration_retain_days) * 86400;
 	s = store_prepare(x.st, "SELECT id, name, archive_dir, received_at "
 	    "FROM transmissions t WHERE received_at < ? "

@@ -84,10 +84,10 @@ cmd_run(int argc, char **argv)
 	};
 	const char *path;
 	struct td_conf *c;
-	struct store *st = NULL;
+	struct td_ctx x;
 	struct metrics *m = NULL;
 	char *pidfile, *err = NULL;
-	int fg = 0, lockfd, rc;
+	int fg = 0, lockfd, rc, r;
 
 	if (cmd_conf_opt(argc, argv, RUN_USAGE, &path, longopts, &fg) != 0 ||
 	    optind != argc) {
@@ -125,17 +125,20 @@ cmd_run(int argc, char **argv)
 		td_conf_free(c);
 		return EXIT_USAGE;
 	}
-	/* state.db made or migrated once, before the workers open it */
-	if (store_open(td_conf_str(c, TDK_integration_state_dir), 0, &st,
-	    &err) != 0) {
-		fprintf(stderr, "tradedrop: %s\n", err);
-		x_free(err);
+	/*
+	 * state.db made or migrated, checked page by page, and found not
+	 * lost, once, as `once` does, before the workers open it: a state
+	 * they would refuse stops the daemon here instead of each worker
+	 * dying at every restart.
+	 */
+	if ((r = ctx_open(&x, c, CTX_NOLOCK | CTX_CHECK)) != 0) {
+		ctx_close(&x);
 		close(lockfd);
 		metrics_free(m);
 		td_conf_free(c);
-		return EXIT_INTERNAL;
+		return r == TD_ERR_INVAL ? EXIT_USAGE : EXIT_INTERNAL;
 	}
-	store_close(st);
+	ctx_close(&x);
 	if (!fg) {
 		/* the lock is shared with the detached child */
 		if (daemon(0, 0) != 0) {

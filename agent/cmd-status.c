@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "td.h"
+#include "clock.h"
 #include "audit.h"
 #include "buf.h"
 #include "conf.h"
@@ -85,7 +86,7 @@ cmd_status(int argc, char **argv)
 		return 1;
 	}
 	x_free(dbp);
-	now = (int64_t)time(NULL);
+	now = td_time();
 	/* the same numbers as the daemon's metrics */
 	if (metrics_state_read(st, now, &ms) != 0)
 		q1_failed = 1;
@@ -173,10 +174,10 @@ cmd_status(int argc, char **argv)
 		    (long long)ms.ob_batches, ms.ob_batches == 1 ? "" : "es",
 		    (long long)ms.ob_bytes);
 		if (ms.oldest >= 0)
-			printf("ms.oldest pending: %llds\n",
+			printf("oldest pending: %llds\n",
 			    (long long)(now - ms.oldest));
 		else
-			printf("ms.oldest pending: none\n");
+			printf("oldest pending: none\n");
 		printf("sync lag: %llds (sync_sla %llus)%s\n", (long long)lag,
 		    (unsigned long long)sla, lag > (int64_t)sla ?
 		    ", past sync_sla" : "");

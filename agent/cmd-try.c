@@ -71,20 +71,41 @@ try_batch(void *arg, struct td_buf *b, uint64_t n,
 	return 0;
 }
 
+/*
+ * The sender's text s as printed: unchanged when it is plain text (valid
+ * UTF-8 without a control character, as once's records give it), else
+ * escaped as in the log, so that no control byte reaches the terminal.
+ */
+static const char *
+try_text(const char *s, char **tmp)
+{
+	*tmp = NULL;
+	if (s != NULL && strpbrk(s, "\"\\") == NULL &&
+	    td_log_escape(NULL, 0, s) <= strlen(s) + 2)
+		return s;	/* at most quoted: nothing to escape */
+	return cmd_tty(s, tmp);
+}
+
 static int
 try_reject(void *arg, const struct rejection *rj)
 {
 	struct trysink *t = arg;
+	char *t1, *t2;
+	const char *msg = try_text(rj->message, &t1);
 
+	/* the member name and the message are the sender's text */
 	t->rejected++;
 	if (rj->member != NULL)
 		fprintf(t->err, "%s!/%s:%llu: tier %d %s: %s\n", t->file,
-		    rj->member, (unsigned long long)rj->line, rj->tier,
-		    rj->code, rj->message);
-	else
+		    try_text(rj->member, &t2), (unsigned long long)rj->line,
+		    rj->tier, rj->code, msg);
+	else {
+		t2 = NULL;
 		fprintf(t->err, "%s:%llu: tier %d %s: %s\n", t->file,
-		    (unsigned long long)rj->line, rj->tier, rj->code,
-		    rj->message);
+		    (unsigned long long)rj->line, rj->tier, rj->code, msg);
+	}
+	x_free(t1);
+	x_free(t2);
 	return 0;
 }
 
@@ -296,36 +317,43 @@ try_one(struct mapper *m, const struct td_conf *c,
 	struct verification v;
 	struct proc_result res;
 	struct proc_opts po;
-	char tid[TD_SHA256_HEX];
-	const char *base, *why;
+	char tid[TD_SHA256_HEX], *tf, *tm = NULL;
+	const char *base, *why, *shown;
 	int fd, r, rc = EXIT_ONCE_OK;
 
 	memset(&res, 0, sizeof(res));
-	ts->file = file;
+	/* the file's name and what is said of its content are printed
+	 * escaped, as in the log: they are the sender's text */
+	shown = try_text(file, &tf);
+	ts->file = shown;
 	if ((why = try_not_taken(c, file)) != NULL) {
-		fprintf(stderr, "%s: not a drop: %s\n", file, why);
-		return EXIT_ONCE_OK;	/* once leaves it in landing */
+		fprintf(stderr, "%s: not a drop: %s\n", shown, why);
+		goto out;	/* once leaves it in landing */
 	}
 	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0) {
-		fprintf(stderr, "tradedrop: %s: %s\n", file, strerror(errno));
-		return EXIT_ONCE_REJECTS;	/* once refuses it */
+		fprintf(stderr, "tradedrop: %s: %s\n", shown, strerror(errno));
+		rc = EXIT_ONCE_REJECTS;		/* once refuses it */
+		goto out;
 	}
 	if (try_verify(c, keys, nkeys, file, fd, tid, &v) != 0) {
-		fprintf(stderr, "tradedrop: %s: %s\n", file, strerror(errno));
+		fprintf(stderr, "tradedrop: %s: %s\n", shown, strerror(errno));
 		close(fd);
-		return EXIT_ONCE_REJECTS;
+		rc = EXIT_ONCE_REJECTS;
+		goto out;
 	}
 	if (v.code != NULL) {
 		if (strcmp(v.code, "checksum_missing") == 0 ||
 		    strcmp(v.code, "signature_missing") == 0)
-			try_wait_note(c, file, v.code);
-		fprintf(stderr, "%s: tier 2 %s: %s\n", file, v.code, v.msg);
+			try_wait_note(c, shown, v.code);
+		fprintf(stderr, "%s: tier 2 %s: %s\n", shown, v.code,
+		    try_text(v.msg, &tm));
 		fprintf(stderr, "%s: the whole file would be quarantined before "
-		    "it is parsed: nothing of it would be delivered\n", file);
+		    "it is parsed: nothing of it would be delivered\n", shown);
 		close(fd);
-		return EXIT_ONCE_REJECTS;
+		rc = EXIT_ONCE_REJECTS;
+		goto out;
 	}
-	try_verified(file, &v);
+	try_verified(shown, &v);
 	base = strrchr(file, '/');
 	base = base ? base + 1 : file;
 	memset(&po, 0, sizeof(po));
@@ -347,19 +375,19 @@ try_one(struct mapper *m, const struct td_conf *c,
 	fflush(stdout);
 	try_flush(ts->err, stderr);
 	if (r != 0) {
-		fprintf(stderr, "tradedrop: %s: %s\n", file, td_strerror(r));
+		fprintf(stderr, "tradedrop: %s: %s\n", shown, td_strerror(r));
 		rc = r == TD_ERR_NOSPACE ? EXIT_ONCE_UNDELIVERED :
 		    EXIT_INTERNAL;
 	} else if (res.t2code != NULL) {
-		fprintf(stderr, "%s: tier 2 %s: %s\n", file, res.t2code,
-		    res.t2msg);
+		fprintf(stderr, "%s: tier 2 %s: %s\n", shown, res.t2code,
+		    try_text(res.t2msg, &tm));
 		fprintf(stderr, "%s: the whole file would be quarantined: "
 		    "none of its records is shown, none would be "
-		    "delivered\n", file);
+		    "delivered\n", shown);
 		rc = EXIT_ONCE_REJECTS;
 	} else {
 		fprintf(stderr, "%s: accepted: once would deliver %llu "
-		    "record%s and dead-letter %llu row%s\n", file,
+		    "record%s and dead-letter %llu row%s\n", shown,
 		    (unsigned long long)res.records, res.records == 1 ? "" :
 		    "s", (unsigned long long)res.rejected,
 		    res.rejected == 1 ? "" : "s");
@@ -369,10 +397,13 @@ try_one(struct mapper *m, const struct td_conf *c,
 	if (r == 0 && res.partial)
 		fprintf(stderr, "%s: partial: --first %" PRIu64 " stopped it "
 		    "after %" PRIu64 " rows: the verdict and the summary are "
-		    "of those rows only\n", file, first, first);
+		    "of those rows only\n", shown, first, first);
 	if (r == 0)
-		try_summary(file, &res);
+		try_summary(shown, &res);
 	proc_result_clear(&res);
+out:
+	x_free(tf);
+	x_free(tm);
 	return rc;
 }
 

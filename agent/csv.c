@@ -280,6 +280,8 @@ csv_emit(struct csv *s, const unsigned char *eor, csv_cb cb, void *arg)
 {
 	struct csv_rec rec;
 	size_t seg = eor != NULL ? (size_t)(eor - s->raw_mark) : 0, i;
+	/* no byte unquoted yet (empty fields): rbuf may still be NULL */
+	const char *base = s->rbuf != NULL ? (const char *)s->rbuf : "";
 
 	if (s->rawtot == 0 && eor != NULL) {
 		/* The whole record is in this chunk: no copy. */
@@ -300,7 +302,7 @@ csv_emit(struct csv *s, const unsigned char *eor, csv_cb cb, void *arg)
 	rec.nf = 0;
 	if (s->err == 0) {
 		for (i = 0; i < s->nf; i++) {
-			s->f[i].p = (const char *)s->rbuf + s->off[i];
+			s->f[i].p = base + s->off[i];
 			s->f[i].len = s->off[i + 1] - s->off[i];
 		}
 		rec.nf = s->nf;

@@ -169,6 +169,7 @@ ctx_open(struct td_ctx *x, struct td_conf *c, int flags)
 	memset(x, 0, sizeof(*x));
 	x->lockfd = -1;
 	x->landfd = -1;
+	x->landfd_old = -1;
 	x->conf = c;
 	x->integration = td_conf_str(c, TDK_integration_name);
 	x->state_dir = xstrdup(td_conf_str(c, TDK_integration_state_dir));
@@ -197,7 +198,10 @@ ctx_open(struct td_ctx *x, struct td_conf *c, int flags)
 	}
 	if (!(flags & CTX_NOLOCK) && (x->lockfd = ctx_lock(x->state_dir)) < 0)
 		return TD_ERR_EXISTS;
-	if (store_open(x->state_dir, 0, &x->st, &err) != 0) {
+	if (store_open(x->state_dir, 0, &x->st, &err) != 0 ||
+	    ((!(flags & CTX_NOLOCK) || (flags & CTX_CHECK)) &&
+	    store_check(x->st, &err) != 0)) {
+		/* (a daemon's worker: the daemon checked it at start) */
 		fprintf(stderr, "tradedrop: %s\n", err);
 		x_free(err);
 		return TD_ERR_STATE;
@@ -235,10 +239,21 @@ ctx_open(struct td_ctx *x, struct td_conf *c, int flags)
 	return TD_OK;
 }
 
+static void
+refused_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		x_free(v[i]);
+	x_free(v);
+}
+
 void
 ctx_close(struct td_ctx *x)
 {
 	ctx_run_reset(x);
+	refused_free(x->refused_before, x->nrefused_before);
 	mapper_free(x->map);
 	landing_close(x);
 	fwd_close(x->fwd);
@@ -260,11 +275,10 @@ ctx_close(struct td_ctx *x)
 void
 ctx_run_reset(struct td_ctx *x)
 {
-	size_t i;
-
-	for (i = 0; i < x->run.nrefused; i++)
-		x_free(x->run.refused[i]);
-	x_free(x->run.refused);
+	/* what this pass refused is what the next one need not log again */
+	refused_free(x->refused_before, x->nrefused_before);
+	x->refused_before = x->run.refused;	/* transferred */
+	x->nrefused_before = x->run.nrefused;
 	rej_counts_free(&x->run.rejections);
 	memset(&x->run, 0, sizeof(x->run));
 }

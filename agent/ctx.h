@@ -19,6 +19,7 @@ struct mapper;
 struct audit;
 struct minisign_key;
 struct forwarder;
+struct landing_seen;
 
 /*
  * What one run (one `once`, later one pass of the daemon) did and saw:
@@ -37,7 +38,9 @@ struct td_run {
 	char		**refused;	/* landing entries refused: logged once */
 	size_t		 nrefused;
 	int		 paused;	/* disk or outbox full: take nothing new */
-	int64_t		 settle_at;	/* a landing file settles then (0: none) */
+	int		 relanded;	/* landing_dir was replaced (landing.c) */
+	int64_t		 settle_at;	/* a landing file settles then (td_mono_ms;
+					   0: none) */
 	int		 failed;	/* internal error seen */
 	int		 undelivered;
 };
@@ -63,9 +66,23 @@ struct td_ctx {
 	uint64_t	 batch_records;
 	int		 lockfd;	/* flock on state_dir/lock */
 	int		 landfd;	/* landing_dir, opened once */
+	int		 landfd_old;	/* one replaced, not yet drained, or -1 */
 	uid_t		*owners;	/* [watch] owner, resolved */
 	size_t		 nowners;
 	struct td_run	 run;
+	/* the landing entries the pass before this one refused (run.refused
+	 * of that pass): the daemon does not log them again while they stay
+	 * as they were, at every pass */
+	char		**refused_before;
+	size_t		 nrefused_before;
+	/* landing files as last listed, by name: since when each has been
+	 * seen unchanged (landing.c), and the wall clock's offset from the
+	 * monotonic clock then, to notice a step of the wall clock */
+	struct landing_seen *seen;
+	size_t		 nseen;
+	int64_t		 clock_skew;	/* ms; 0: not yet known */
+	int		 clock_stepped;	/* file times are not ages any more */
+	int		 landing_gone;	/* landing_dir's path names nothing */
 	/* the daemon's intake worker: told of each transmission processed */
 	void		(*processed_cb)(struct td_ctx *, const char *tid);
 };
@@ -74,6 +91,8 @@ struct td_ctx {
 #define CTX_MAPPER	0x1	/* load the [map] */
 #define CTX_REINIT	0x2	/* accept an empty state.db beside an archive */
 #define CTX_NOLOCK	0x4	/* the daemon's worker: its parent holds the lock */
+#define CTX_CHECK	0x8	/* with NOLOCK: check state.db page by page too
+				   (it is checked whenever the lock is taken) */
 
 /* Open state (dirs, state.db, audit log, mapper). Prints errors. */
 int	ctx_open(struct td_ctx *, struct td_conf *, int flags);

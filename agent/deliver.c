@@ -36,6 +36,7 @@
 #include <zlib.h>
 
 #include "td.h"
+#include "clock.h"
 #include "audit.h"
 #include "buf.h"
 #include "conf.h"
@@ -132,13 +133,74 @@ deliver_batch_key(const char *tid, const char *mv, uint64_t seq)
 
 /* ------------------------------------------------- circuit breaker */
 
+/* The request under key is tried: a new one starts at attempt 0. */
+static void
+retry_of(struct deliverer *d, const char *key)
+{
+	if (strcmp(d->retry_key, key) != 0) {
+		snprintf(d->retry_key, sizeof(d->retry_key), "%s", key);
+		d->attempt = 0;
+	}
+}
+
+/* A Tier 1 answer (or none) to a request: the reason, for the log. */
+static void
+log_retry(const struct deliverer *d, const char *what,
+    const struct fwd_resp *resp)
+{
+	td_log(TD_LOG_WARN, "delivery_retry", "what=%s status=%ld "
+	    "error=%s failures=%u", what, resp->status, resp->error[0] ?
+	    resp->error : "-", d->brk.failures);
+}
+
+/*
+ * A failed attempt of the request under key (a Tier 1 answer, or none):
+ * logged with its reason and counted by the breaker. Returns FWD_RETRY
+ * when that opened the breaker (delivery stops for this run), else
+ * POST_LATER with d->wait_until set: exponential backoff with full
+ * jitter, or Retry-After. key tells a retry of the same request (its
+ * backoff grows) from a new one.
+ */
+static int
+post_failed(struct deliverer *d, const char *key, const char *what,
+    const struct fwd_resp *resp)
+{
+	struct td_ctx *x = d->x;
+	struct backoff *b = &d->brk;
+	uint64_t delay_ms;
+	int64_t now;
+	int opened;
+
+	retry_of(d, key);
+	now = td_time();
+	opened = backoff_failed(b, &d->pol, now);
+	log_retry(d, what, resp);
+	(void)backoff_save(x->st, b);
+	if (opened) {
+		/* half-open probe failed, or too many failures */
+		td_log(TD_LOG_ERROR, "breaker_opened", "url=%s "
+		    "failures=%u cooldown=%llus", fwd_url(x->fwd),
+		    b->failures, (unsigned long long)(b->next_at - now));
+		d->retry_key[0] = '\0';
+		return FWD_RETRY;
+	}
+	if (resp->retry_after >= 0)
+		delay_ms = ((uint64_t)resp->retry_after < d->pol.retry_max ?
+		    (uint64_t)resp->retry_after : d->pol.retry_max) * 1000;
+	else
+		delay_ms = backoff_retry_ms(&d->pol, d->attempt);
+	d->attempt++;
+	td_log(TD_LOG_INFO, "delivery_backoff", "what=%s delay_ms=%llu",
+	    what, (unsigned long long)delay_ms);
+	d->wait_until = deliver_clock_ms() + (int64_t)delay_ms;
+	return POST_LATER;
+}
+
 /*
  * One attempt of a POST, with the breaker's bookkeeping. Returns FWD_ACK,
  * FWD_REJECT, FWD_HOLD; FWD_RETRY when the breaker is, or just went,
  * open (delivery stops for this run); POST_LATER when the request is to
- * be tried again at d->wait_until (exponential backoff with full jitter,
- * or Retry-After). key, the request's Idempotency-Key, tells a retry of
- * the same request (its backoff grows) from a new one.
+ * be tried again at d->wait_until (post_failed).
  */
 static int
 post_retry(struct deliverer *d, const char *key, const char *path,
@@ -147,15 +209,11 @@ post_retry(struct deliverer *d, const char *key, const char *path,
 {
 	struct td_ctx *x = d->x;
 	struct backoff *b = &d->brk;
-	uint64_t delay_ms;
 	int64_t now;
-	int r, opened;
+	int r;
 
-	if (strcmp(d->retry_key, key) != 0) {
-		snprintf(d->retry_key, sizeof(d->retry_key), "%s", key);
-		d->attempt = 0;
-	}
-	now = (int64_t)time(NULL);
+	retry_of(d, key);
+	now = td_time();
 	switch (backoff_state(b, now)) {
 	case BACKOFF_OPEN:
 		td_log(TD_LOG_WARN, "breaker_open", "url=%s retry_in=%llds",
@@ -176,30 +234,7 @@ post_retry(struct deliverer *d, const char *key, const char *path,
 		d->retry_key[0] = '\0';
 		return r;
 	}
-	now = (int64_t)time(NULL);
-	opened = backoff_failed(b, &d->pol, now);
-	td_log(TD_LOG_WARN, "delivery_retry", "what=%s status=%ld "
-	    "error=%s failures=%u", what, resp->status, resp->error[0] ?
-	    resp->error : "-", b->failures);
-	(void)backoff_save(x->st, b);
-	if (opened) {
-		/* half-open probe failed, or too many failures */
-		td_log(TD_LOG_ERROR, "breaker_opened", "url=%s "
-		    "failures=%u cooldown=%llus", fwd_url(x->fwd),
-		    b->failures, (unsigned long long)(b->next_at - now));
-		d->retry_key[0] = '\0';
-		return FWD_RETRY;
-	}
-	if (resp->retry_after >= 0)
-		delay_ms = ((uint64_t)resp->retry_after < d->pol.retry_max ?
-		    (uint64_t)resp->retry_after : d->pol.retry_max) * 1000;
-	else
-		delay_ms = backoff_retry_ms(&d->pol, d->attempt);
-	d->attempt++;
-	td_log(TD_LOG_INFO, "delivery_backoff", "what=%s delay_ms=%llu",
-	    what, (unsigned long long)delay_ms);
-	d->wait_until = deliver_clock_ms() + (int64_t)delay_ms;
-	return POST_LATER;
+	return post_failed(d, key, what, resp);
 }
 
 /* ------------------------------------------------------ batches */
@@ -323,7 +358,7 @@ ack_batches(struct td_ctx *x, const char *tid, const struct pbatch *pb,
 		s = store_prepare(x->st, "UPDATE batches SET state = "
 		    "'acked', acked_at = ?, attempts = attempts + 1 WHERE "
 		    "transmission_id = ? AND seq = ?");
-		sqlite3_bind_int64(s, 1, (sqlite3_int64)time(NULL));
+		sqlite3_bind_int64(s, 1, (sqlite3_int64)td_time());
 		sqlite3_bind_text(s, 2, tid, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 3, (sqlite3_int64)pb[i].seq);
 		r = store_step_done(x->st, s);
@@ -520,7 +555,7 @@ reject_batch(struct td_ctx *x, const struct tx *t, uint64_t seq,
 		    "'rejected', reject_info = ?, acked_at = ?, attempts = "
 		    "attempts + 1 WHERE transmission_id = ? AND seq = ?");
 		sqlite3_bind_text(s, 1, td_buf_cstr(&b), -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)td_time());
 		sqlite3_bind_text(s, 3, t->id, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 4, (sqlite3_int64)seq);
 		if ((r = store_step_done(x->st, s)) == 0)
@@ -622,8 +657,12 @@ batch_cenc(const struct td_ctx *x, const struct tx *t)
 /*
  * While the breaker is closed, keep several batches in flight, each
  * acknowledgement committed as it arrives. At the first answer that is
- * neither an acknowledgement nor a refusal, wait for the others and
- * return 0: what is still pending then goes one at a time.
+ * neither an acknowledgement nor a refusal, wait for the others: what is
+ * still pending then goes one at a time. A Tier 1 failure is logged
+ * with its reason, and the first of them is counted by the breaker and
+ * sets the backoff, as a serial attempt's would: DELIVER_WAIT (or
+ * TD_ERR_IO when it opened the breaker) is returned, not 0, so that
+ * the serial retry waits for it.
  */
 static int
 post_batches_parallel(struct deliverer *d, const struct tx *t,
@@ -639,7 +678,7 @@ post_batches_parallel(struct deliverer *d, const struct tx *t,
 	struct hdrs h;
 	char *src, *body;
 	size_t next = 0, blen, i;
-	int r = TD_OK, stop = 0, slot, fr, rr;
+	int r = TD_OK, stop = 0, slot, fr, rr, later = 0;
 
 	memset(pend, 0, sizeof(pend));
 	for (;;) {
@@ -687,13 +726,23 @@ post_batches_parallel(struct deliverer *d, const struct tx *t,
 			    &resp);
 			x_free(src);
 			break;
+		case FWD_RETRY:
+			if (later == 0)
+				later = post_failed(d, pb[i].key, "batch",
+				    &resp);
+			else
+				log_retry(d, "batch", &resp);
+			stop = 1;
+			break;
 		default:
-			/* retried, or reported, one at a time */
+			/* refused (401, 403, ...): reported one at a time */
 			stop = 1;
 		}
 		if (r != 0)
 			stop = 1;
 	}
+	if (r == 0 && later != 0)
+		r = later == POST_LATER ? DELIVER_WAIT : TD_ERR_IO;
 	return r;
 }
 
@@ -1016,7 +1065,7 @@ send_manifest(struct deliverer *d, const struct tx *t)
 	    "(SELECT total(records) FROM batches WHERE transmission_id = ?1 "
 	    "AND state = 'rejected'), updated_at = ?2 WHERE id = ?1");
 	sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)td_time());
 	r = store_step_done(x->st, s);
 	if (r == 0)
 		r = audit_append(x->audit, "transmission_delivered", t->id,
@@ -1158,10 +1207,19 @@ deliver_step(struct deliverer *d, int64_t now_ms, int64_t *next_ms)
 	}
 	if (r != 0) {
 		x->run.undelivered = 1;
-		now = (int64_t)time(NULL);
-		if (backoff_state(&d->brk, now) == BACKOFF_OPEN)
+		now = td_time();
+		switch (backoff_state(&d->brk, now)) {
+		case BACKOFF_OPEN:
 			*next_ms = deliver_clock_ms() +
 			    (d->brk.next_at - now) * 1000;
+			break;
+		case BACKOFF_HALF_OPEN:
+			/* the cooldown ran out while this step ran (a slow
+			 * machine, a short breaker_cooldown): the probe is
+			 * due, not the 30 s retry of a failure without one */
+			*next_ms = deliver_clock_ms() + 1000;
+			break;
+		}
 	}
 	td_log(TD_LOG_DEBUG, "delivery_done", "transmissions=%zu batches=%llu "
 	    "sql_vm_steps=%llu", d->ntx, (unsigned long long)d->batches,

@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "td.h"
+#include "clock.h"
 #include "audit.h"
 #include "buf.h"
 #include "conf.h"
@@ -51,7 +52,7 @@
 static int64_t
 now_sec(void)
 {
-	return (int64_t)time(NULL);
+	return td_time();
 }
 
 /* ------------------------------------------------------------ claim */
@@ -614,16 +615,30 @@ ps_reject(void *arg, const struct rejection *rj)
 	return 0;
 }
 
+/*
+ * The directory entries a processing step changed, durable: the outbox
+ * (a staged transmission renamed in or removed), the transmission's
+ * archive directory (its records and manifest) and the dead letters.
+ * Each file's own data was made durable by the one who wrote it (the
+ * outbox workers, the manifest writer, the dead-letter writer), so only
+ * what this job wrote is flushed, never the whole file system.
+ */
 static int
-sync_fs(const char *dir)
+sync_staged(struct td_ctx *x, const struct tx *t, const char *obdir)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
+	char *adir;
+	int r;
 
-	if (fd < 0)
-		return TD_ERR_IO;
-	r = syncfs(fd);
-	close(fd);
-	return r == 0 ? TD_OK : TD_ERR_IO;
+	adir = xasprintf("%s/%s", x->state_dir, t->archive_dir);
+	r = td_fsync_dir(x->outbox);
+	if (r == 0 && obdir != NULL)
+		r = td_fsync_dir(obdir);
+	if (r == 0)
+		r = td_fsync_dir(adir);
+	if (r == 0)
+		r = td_fsync_dir(x->dlq);
+	x_free(adir);
+	return r;
 }
 
 /*
@@ -671,7 +686,7 @@ stage_parsed(struct td_ctx *x, const struct tx *t,
 	if (r == 0 && (rename(rectmp, rec) != 0 || rename(obtmp, obdir) != 0))
 		r = TD_ERR_IO;
 	if (r == 0)
-		r = sync_fs(x->state_dir);
+		r = sync_staged(x, t, obdir);
 	if (r == 0)
 		td_failpoint("outbox_staged");
 	x_free(man);
@@ -1232,6 +1247,32 @@ clean_partial(struct td_ctx *x, const struct tx *t)
 	x_free(p);
 }
 
+/*
+ * The commit that records tid parsed failed (a full disk: SQLite could
+ * not grow its log) after stage_parsed put its outbox entry and records
+ * file in place: remove them, so that they do not hold the space the
+ * next attempt needs, if tid is still to be processed (a commit that
+ * reported a failure but went through keeps them).
+ */
+static void
+unstage(struct td_ctx *x, const struct tx *t, const char *obdir,
+    const char *rec)
+{
+	sqlite3_stmt *s;
+	int todo;
+
+	s = store_prepare(x->st, "SELECT 1 FROM transmissions WHERE id = ? "
+	    "AND state = 'received'");
+	sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
+	todo = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_reset(s);
+	if (!todo)
+		return;
+	(void)td_remove_tree(obdir, x->state_dir);
+	(void)unlink(rec);
+	(void)sync_staged(x, t, NULL);
+}
+
 /* Stage the outbox and the archive's records of this attempt. */
 static int
 ps_open(struct psink *p)
@@ -1363,7 +1404,7 @@ process_one(struct td_ctx *x, const char *tid)
 	    *fields = NULL, *k;
 	sqlite3_stmt *s;
 	const char *why;
-	int fd = -1, r;
+	int fd = -1, r, staged = 0;
 
 	memset(&ps, 0, sizeof(ps));
 	memset(&res, 0, sizeof(res));
@@ -1468,7 +1509,7 @@ process_one(struct td_ctx *x, const char *tid)
 	if (res.t2code != NULL) {
 		(void)td_remove_tree(obtmp, x->state_dir);
 		(void)unlink(rectmp);
-		if ((r = sync_fs(x->state_dir)) == 0)
+		if ((r = sync_staged(x, &t, NULL)) == 0)
 			r = quarantine(x, &t, res.t2code, res.t2msg,
 			    res.t2detail, &res, &ps);
 		if (r == 0) {
@@ -1525,6 +1566,16 @@ process_one(struct td_ctx *x, const char *tid)
 	}
 	if (r == 0)
 		r = ledger_commit(ps.ledger, t.id);
+	if (r == 0) {
+		/* a transmission is processed once: rows of its id are left
+		 * by a processing state.db forgot (its row lost with a page
+		 * of a recovered state.db); its batches go again, under the
+		 * same keys */
+		s = store_prepare(x->st, "DELETE FROM batches WHERE "
+		    "transmission_id = ?");
+		sqlite3_bind_text(s, 1, t.id, -1, SQLITE_STATIC);
+		r = store_step_done(x->st, s);
+	}
 	for (i = 0; i < nb && r == 0; i++) {
 		s = store_prepare(x->st, "INSERT INTO batches(transmission_id, "
 		    "seq, records, bytes, sha256, idempotency_key, state, "
@@ -1545,8 +1596,9 @@ process_one(struct td_ctx *x, const char *tid)
 		r = store_step_done(x->st, s);
 		x_free(k);
 	}
-	if (r == 0)
-		r = stage_parsed(x, &t, &res, obtmp, obdir, rectmp, rec);
+	if (r == 0 && (r = stage_parsed(x, &t, &res, obtmp, obdir, rectmp,
+	    rec)) == 0)
+		staged = 1;
 	if (r == 0)
 		r = audit_append(x->audit, "transmission_parsed", t.id, fields);
 	if (r == 0)
@@ -1554,8 +1606,11 @@ process_one(struct td_ctx *x, const char *tid)
 	if (r == 0)
 		r = audit_tier4(x, &t, &res);
 	r = store_end(x->st, r);
-	if (r != 0)
+	if (r != 0) {
+		if (staged)
+			unstage(x, &t, obdir, rec);
 		goto out;
+	}
 	td_failpoint("transmission_parsed");
 	x->run.n_records += res.records;
 	x->run.n_dlq += res.rejected;
@@ -1826,17 +1881,14 @@ intake_recover(struct td_ctx *x)
 
 /*
  * A data file whose required sidecar has not arrived waits, for at most
- * sidecar_wait after it landed (its change time: a rename into landing
- * sets it); then it is taken and refused for the missing sidecar.
+ * sidecar_wait after it landed (age: how long it has been unchanged, see
+ * landing_list); then it is taken and refused for the missing sidecar.
  */
 int
-waiting_for_sidecar(struct td_ctx *x, const char *name,
-    const struct stat *sb)
+waiting_for_sidecar(struct td_ctx *x, const char *name, int64_t age)
 {
 	struct sidecars sc;
 	int need_sum, need_sig, wait;
-	time_t landed = sb->st_ctim.tv_sec > sb->st_mtim.tv_sec ?
-	    sb->st_ctim.tv_sec : sb->st_mtim.tv_sec;
 
 	need_sum = td_conf_enum_is(x->conf, TDK_verify_checksum, "required");
 	need_sig = td_conf_enum_is(x->conf, TDK_verify_signature,
@@ -1850,7 +1902,7 @@ waiting_for_sidecar(struct td_ctx *x, const char *name,
 	sidecar_free(&sc);
 	if (!wait)
 		return 0;
-	if ((uint64_t)(time(NULL) - landed) >= td_conf_u64(x->conf,
+	if (age >= 0 && (uint64_t)age >= td_conf_u64(x->conf,
 	    TDK_verify_sidecar_wait))
 		return 0;
 	x->run.n_waiting++;
@@ -1880,9 +1932,10 @@ sweep_manifests(struct td_ctx *x)
 	for (i = 0; i < TD_NELEM(names); i++) {
 		p = xasprintf("%s/%s", x->landing, names[i]);
 		/* one too large to read is left for the operator (logged) */
-		if (stat(p, &sb) != 0 || (uint64_t)(time(NULL) -
-		    sb.st_ctim.tv_sec) < td_conf_u64(x->conf,
-		    TDK_verify_sidecar_wait) ||
+		/* (a change time in the future: the clock went back) */
+		if (stat(p, &sb) != 0 || td_time() < sb.st_ctim.tv_sec ||
+		    (uint64_t)(td_time() - sb.st_ctim.tv_sec) <
+		    td_conf_u64(x->conf, TDK_verify_sidecar_wait) ||
 		    sb.st_size > SIDECAR_MANIFEST_MAX) {
 			x_free(p);
 			continue;
@@ -1902,6 +1955,16 @@ sweep_manifests(struct td_ctx *x)
 			(void)td_fsync_dir(x->landing);
 		x_free(p);
 	}
+}
+
+/* Look again at landing within a second (td_mono_ms). */
+static void
+again_soon(int64_t *settle_at)
+{
+	int64_t t = td_mono_ms() + 1000;
+
+	if (*settle_at == 0 || *settle_at > t)
+		*settle_at = t;
 }
 
 /*
@@ -1924,27 +1987,28 @@ landing_pass(struct td_ctx *x, int64_t *settle_at)
 			break;
 		}
 		r = landing_claim(x, &e[i], &cl, &fd);
+		if (r == TD_ERR_NOTFOUND)
+			td_log(TD_LOG_INFO, "landing_gone", "file=%s reason=%s",
+			    e[i].name, "removed or renamed after it was listed");
 		if (r == TD_ERR_NOTFOUND || r == TD_ERR_FORMAT) {
 			r = 0;		/* gone, or refused and logged */
 			continue;
 		}
 		if (r == TD_ERR_AGAIN) {
 			/* not settled after all: look again soon */
-			if (*settle_at == 0 || *settle_at > time(NULL) + 1)
-				*settle_at = (int64_t)time(NULL) + 1;
+			again_soon(settle_at);
 			r = 0;
 			continue;
 		}
 		if (r != 0) {
-			td_log(TD_LOG_ERROR, "claim_failed", "file=%s error=%s",
-			    e[i].name, td_errstr(r));
+			td_log(TD_LOG_ERROR, "claim_failed", "file=%s dir=%s "
+			    "error=%s", e[i].name, x->work, td_errstr(r));
 			break;
 		}
 		r = receive(x, cl, e[i].name, fd, &tid);
 		close(fd);
 		if (r == TD_ERR_AGAIN) {
-			if (*settle_at == 0 || *settle_at > time(NULL) + 1)
-				*settle_at = (int64_t)time(NULL) + 1;
+			again_soon(settle_at);
 			r = 0;
 		} else if (r == TD_ERR_FORMAT)
 			r = 0;
@@ -1959,31 +2023,80 @@ landing_pass(struct td_ctx *x, int64_t *settle_at)
 	return r;
 }
 
+/*
+ * The landing directory was replaced: take what is ready in the old one
+ * (through its descriptor, and /proc/self/fd for what goes by path:
+ * sidecars), so that nothing in a directory moved away or unmounted is
+ * lost with it. It is closed once nothing is left to settle in it and
+ * the pass went through; until then each pass looks at it first.
+ * *settle_at: when a file there may have settled.
+ */
+static void
+drain_old_landing(struct td_ctx *x, int64_t *settle_at)
+{
+	char *path = xasprintf("/proc/self/fd/%d", x->landfd_old), *keep;
+	int newfd = x->landfd, r;
+
+	keep = x->landing;
+	x->landing = path;
+	x->landfd = x->landfd_old;
+	x->run.n_unsettled = 0;
+	r = landing_pass(x, settle_at);
+	x->landing = keep;
+	x->landfd = newfd;
+	x_free(path);
+	if (r != 0) {
+		td_log(TD_LOG_ERROR, "landing_drain_failed", "dir=%s error=%s "
+		    "action=%s", keep, td_errstr(r), "tried again next pass");
+		return;
+	}
+	if (x->run.n_unsettled > 0) {
+		td_log(TD_LOG_INFO, "landing_draining", "dir=%s unsettled=%u",
+		    keep, x->run.n_unsettled);
+		return;
+	}
+	td_log(TD_LOG_INFO, "landing_drained", "dir=%s", keep);
+	close(x->landfd_old);
+	x->landfd_old = -1;
+	*settle_at = 0;
+}
+
 int
 intake_landing(struct td_ctx *x, int wait)
 {
-	int64_t settle_at, start = (int64_t)time(NULL), now, limit;
+	int64_t settle_at, start = td_mono_ms(), now, limit;
 	uint64_t settle = td_conf_u64(x->conf, TDK_watch_settle);
+	int64_t drain_at = 0;
+	struct timespec ts;
 	int r;
 
 	if (x->run.paused)
 		return 0;	/* a full disk or outbox: take nothing new */
+	if (x->landfd_old < 0)
+		(void)landing_follow(x, &x->landfd_old);
+	if (x->landfd_old >= 0)
+		drain_old_landing(x, &drain_at);
 	/* `once` waits for files that are still settling, but not for one
 	 * that keeps changing: that one is left for a later run */
-	limit = start + 2 * (int64_t)settle + 1;
+	limit = start + (2 * (int64_t)settle + 1) * 1000;
 	for (;;) {
 		x->run.n_unsettled = 0;
 		if ((r = landing_pass(x, &settle_at)) != 0)
 			break;
-		now = (int64_t)time(NULL);
+		now = td_mono_ms();
 		if (!wait || settle_at == 0 || settle_at > limit)
 			break;
 		if (settle_at > now) {
-			td_log(TD_LOG_DEBUG, "settle_wait", "seconds=%lld",
+			td_log(TD_LOG_DEBUG, "settle_wait", "ms=%lld",
 			    (long long)(settle_at - now));
-			sleep((unsigned)(settle_at - now));
+			ts.tv_sec = (time_t)((settle_at - now) / 1000);
+			ts.tv_nsec = (long)((settle_at - now) % 1000) * 1000000;
+			while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+				;
 		}
 	}
+	if (r == 0 && drain_at != 0 && (settle_at == 0 || drain_at < settle_at))
+		settle_at = drain_at;
 	x->run.settle_at = r == 0 ? settle_at : 0;
 	if (r == 0) {
 		if (x->run.n_unsettled > 0)

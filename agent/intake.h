@@ -38,10 +38,11 @@ int	intake_recover(struct td_ctx *);
  * wait set, wait (a bounded time) for files that have not settled yet.
  */
 int	intake_landing(struct td_ctx *, int wait);
-/* A landing file waits for its required sidecars (see sidecar_wait). */
-struct stat;
-int	waiting_for_sidecar(struct td_ctx *, const char *name,
-	    const struct stat *);
+/*
+ * A landing file unchanged for age seconds waits for its required
+ * sidecars (see sidecar_wait).
+ */
+int	waiting_for_sidecar(struct td_ctx *, const char *name, int64_t age);
 /*
  * Operator decisions on a quarantined transmission (state quarantined,
  * else an error said on stderr). release: check its archived raw file

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "td.h"
+#include "clock.h"
 #include "conf.h"
 #include "failpoint.h"
 #include "fsutil.h"
@@ -93,14 +94,77 @@ landing_open(struct td_ctx *x)
 	return TD_OK;
 }
 
+int
+landing_follow(struct td_ctx *x, int *oldfdp)
+{
+	struct stat held, now;
+	int fd;
+
+	*oldfdp = -1;
+	if (fstat(x->landfd, &held) != 0)
+		return TD_ERR_IO;
+	if (stat(x->landing, &now) != 0) {
+		/* moved away, removed or unmounted: the one held may still
+		 * hold files, and is listed until the path names one again */
+		if (!x->landing_gone)
+			td_log(TD_LOG_ERROR, "landing_missing", "dir=%s "
+			    "error=%s", x->landing, strerror(errno));
+		x->landing_gone = 1;
+		return TD_OK;
+	}
+	if (held.st_dev == now.st_dev && held.st_ino == now.st_ino) {
+		x->landing_gone = 0;
+		return TD_OK;
+	}
+	if ((fd = open(x->landing, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		td_log(TD_LOG_ERROR, "landing_unreadable", "dir=%s error=%s",
+		    x->landing, strerror(errno));
+		return TD_ERR_IO;
+	}
+	x->landing_gone = 0;
+	td_log(TD_LOG_WARN, "landing_replaced", "dir=%s action=%s",
+	    x->landing, "take what is left in the old directory, then use "
+	    "the new one");
+	*oldfdp = x->landfd;
+	x->landfd = fd;
+	x->run.relanded = 1;
+	return TD_OK;
+}
+
+/* A landing file as last listed, and since when it has been so. */
+struct landing_seen {
+	char		*name;
+	dev_t		 dev;
+	ino_t		 ino;
+	off_t		 size;
+	struct timespec	 mtime, ctime;
+	int64_t		 since;		/* td_mono_ms */
+};
+
+static void
+seen_free(struct landing_seen *t, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		x_free(t[i].name);
+	x_free(t);
+}
+
 void
 landing_close(struct td_ctx *x)
 {
 	if (x->landfd > 0)
 		close(x->landfd);
 	x->landfd = -1;
+	if (x->landfd_old > 0)
+		close(x->landfd_old);
+	x->landfd_old = -1;
 	x_free(x->owners);
 	x->owners = NULL;
+	seen_free(x->seen, x->nseen);
+	x->seen = NULL;
+	x->nseen = 0;
 }
 
 void
@@ -123,6 +187,10 @@ landing_refuse(struct td_ctx *x, const char *name, const struct stat *sb,
 	    sizeof(*x->run.refused));
 	x->run.refused[x->run.nrefused++] = k;
 	x->run.n_refused++;
+	/* the daemon's pass before refused it too, unchanged: said then */
+	for (i = 0; i < x->nrefused_before; i++)
+		if (strcmp(x->refused_before[i], k) == 0)
+			return;
 	td_log(TD_LOG_WARN, "landing_refused", "file=%s reason=%s", name,
 	    why);
 }
@@ -231,18 +299,103 @@ changed_at(const struct stat *sb)
 	    (int64_t)sb->st_ctim.tv_sec : (int64_t)sb->st_mtim.tv_sec;
 }
 
+static int
+seen_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct landing_seen *)a)->name,
+	    ((const struct landing_seen *)b)->name);
+}
+
+/*
+ * Since when (td_mono_ms) the file NAME has been as sb describes, by
+ * what the last listing saw (now, when it was not there or differed);
+ * the entry goes into the next table.
+ */
+static int64_t
+seen_since(struct td_ctx *x, const char *name, const struct stat *sb,
+    int64_t now, struct landing_seen **tp, size_t *np)
+{
+	struct landing_seen key, *o, *t;
+	int64_t since = now;
+
+	key.name = (char *)(uintptr_t)name;
+	o = x->nseen > 0 ? bsearch(&key, x->seen, x->nseen, sizeof(*o),
+	    seen_cmp) : NULL;
+	if (o != NULL && o->dev == sb->st_dev && o->ino == sb->st_ino &&
+	    o->size == sb->st_size && ts_cmp(&o->mtime, &sb->st_mtim) == 0 &&
+	    ts_cmp(&o->ctime, &sb->st_ctim) == 0)
+		since = o->since;
+	*tp = xreallocarray(*tp, *np + 1, sizeof(**tp));
+	t = &(*tp)[(*np)++];
+	t->name = xstrdup(name);
+	t->dev = sb->st_dev;
+	t->ino = sb->st_ino;
+	t->size = sb->st_size;
+	t->mtime = sb->st_mtim;
+	t->ctime = sb->st_ctim;
+	t->since = since;
+	return since;
+}
+
+/*
+ * A step of the wall clock (the offset between it and the monotonic
+ * clock moved by more than CLOCK_STEP_MS since the last listing): from
+ * then on a file's times say nothing of how long it has been unchanged.
+ */
+#define CLOCK_STEP_MS	5000
+
+static void
+clock_check(struct td_ctx *x, int64_t mono)
+{
+	struct timespec ts;
+	int64_t skew, d;
+
+	td_clock_real(&ts);
+	skew = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - mono;
+	if (skew == 0)
+		skew = 1;
+	d = skew - x->clock_skew;
+	if (x->clock_skew != 0 && (d > CLOCK_STEP_MS || d < -CLOCK_STEP_MS)) {
+		td_log(TD_LOG_WARN, "clock_step", "seconds=%lld action=%s",
+		    (long long)(d / 1000), "landing files settle by the "
+		    "monotonic clock only");
+		x->clock_stepped = 1;
+	}
+	x->clock_skew = skew;
+}
+
+/*
+ * How long (ms) the file has been unchanged: as long as this process
+ * has seen it so, or, when longer, the age of its last change by the
+ * wall clock; but not the latter when that change is in the future or
+ * the wall clock was stepped since it started (a forward step makes
+ * every file look old, a backward one makes it look new).
+ */
+static int64_t
+unchanged_ms(struct td_ctx *x, const struct stat *sb, int64_t since,
+    int64_t mono)
+{
+	int64_t seen = mono - since, age;
+
+	age = (td_time() - changed_at(sb)) * 1000;
+	if (x->clock_stepped || age < 0)
+		age = 0;
+	return age > seen ? age : seen;
+}
+
 int
 landing_list(struct td_ctx *x, struct landing_entry **ep, size_t *np,
     int64_t *settle_at)
 {
 	struct landing_entry *e = NULL;
+	struct landing_seen *seen = NULL;
 	char * const *pat, * const *ign;
 	char why[96];
 	const char *w;
 	struct dirent *de;
 	struct stat sb;
-	size_t npat, nign, n = 0;
-	int64_t now = (int64_t)time(NULL), ready;
+	size_t npat, nign, n = 0, nseen = 0;
+	int64_t mono = td_mono_ms(), since, age, ready;
 	uint64_t settle = td_conf_u64(x->conf, TDK_watch_settle);
 	DIR *d;
 	int fd;
@@ -250,6 +403,7 @@ landing_list(struct td_ctx *x, struct landing_entry **ep, size_t *np,
 	*ep = NULL;
 	*np = 0;
 	*settle_at = 0;
+	clock_check(x, mono);
 	pat = td_conf_list(x->conf, TDK_watch_pattern, &npat);
 	ign = td_conf_list(x->conf, TDK_watch_ignore, &nign);
 	if ((fd = openat(x->landfd, ".", O_RDONLY | O_DIRECTORY |
@@ -285,15 +439,17 @@ landing_list(struct td_ctx *x, struct landing_entry **ep, size_t *np,
 			landing_refuse(x, de->d_name, &sb, w);
 			continue;
 		}
-		ready = changed_at(&sb) + (int64_t)settle;
-		if (settle > 0 && now < ready) {
+		since = seen_since(x, de->d_name, &sb, mono, &seen, &nseen);
+		age = unchanged_ms(x, &sb, since, mono);
+		if (settle > 0 && age < (int64_t)settle * 1000) {
 			/* still changing, or only just arrived */
+			ready = mono + (int64_t)settle * 1000 - age;
 			x->run.n_unsettled++;
 			if (*settle_at == 0 || ready < *settle_at)
 				*settle_at = ready;
 			continue;
 		}
-		if (waiting_for_sidecar(x, de->d_name, &sb))
+		if (waiting_for_sidecar(x, de->d_name, age / 1000))
 			continue;
 		e = xreallocarray(e, n + 1, sizeof(*e));
 		e[n].name = xstrdup(de->d_name);
@@ -307,6 +463,17 @@ landing_list(struct td_ctx *x, struct landing_entry **ep, size_t *np,
 	closedir(d);
 	if (n > 0)	/* e is NULL when nothing is ready: qsort's UB */
 		qsort(e, n, sizeof(*e), entry_cmp);
+	/* what this listing saw replaces what the last one did (a listing
+	 * of a replaced directory being drained is not remembered) */
+	if (x->landfd == x->landfd_old) {
+		seen_free(seen, nseen);
+	} else {
+		if (nseen > 0)
+			qsort(seen, nseen, sizeof(*seen), seen_cmp);
+		seen_free(x->seen, x->nseen);
+		x->seen = seen;
+		x->nseen = nseen;
+	}
 	*ep = e;
 	*np = n;
 	return TD_OK;
@@ -574,7 +741,7 @@ landing_claim(struct td_ctx *x, const struct landing_entry *e,
 		return TD_ERR_IO;
 	}
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	td_clock_real(&ts);
 	cl = xasprintf("%lld.%09ld-%ld-%u", (long long)ts.tv_sec, ts.tv_nsec,
 	    (long)getpid(), seq++);
 	wdir = xasprintf("%s/%s", x->work, cl);
@@ -677,8 +844,19 @@ landing_claim(struct td_ctx *x, const struct landing_entry *e,
 			goto fail;
 		}
 		if (fstatat(x->landfd, e->name, &sb2,
-		    AT_SYMLINK_NOFOLLOW) == 0 && same_file(&sb, &sb2))
-			(void)unlinkat(x->landfd, e->name, 0);
+		    AT_SYMLINK_NOFOLLOW) == 0 && same_file(&sb, &sb2) &&
+		    unlinkat(x->landfd, e->name, 0) != 0 && errno != ENOENT) {
+			/* a read-only landing directory, an immutable file,
+			 * another's in a sticky directory: taken, it would
+			 * be taken again at every pass; refused instead, as
+			 * when the rename fails */
+			snprintf(why, sizeof(why), "cannot be moved out of "
+			    "landing: %s", strerror(errno));
+			(void)unlinkat(dfd, e->name, 0);
+			landing_refuse(x, e->name, &sb, why);
+			r = TD_ERR_FORMAT;
+			goto fail;
+		}
 	} else {
 		/* not made ours under a lease (above): a private copy */
 		if (nolease && (r = private_copy(x, fd, dfd, e->name, cl,

@@ -36,6 +36,15 @@ int	landing_owner_uids(const struct td_conf *, uid_t **, size_t *,
 /* Open landing_dir and resolve [watch] owner. Prints errors. */
 int	landing_open(struct td_ctx *);
 void	landing_close(struct td_ctx *);
+/*
+ * Is landing_dir still the directory opened? When its path names
+ * another one now (moved away and made again, a file system mounted on
+ * it or unmounted from it), open that one and give back the descriptor
+ * of the old one in *oldfdp (else -1), so that what is left in it is
+ * taken before it is closed. A path that names nothing is logged once
+ * and the old descriptor kept.
+ */
+int	landing_follow(struct td_ctx *, int *oldfdp);
 
 /*
  * The regular files of landing ready to be taken, oldest first. Entries

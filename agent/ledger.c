@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "td.h"
+#include "clock.h"
 #include "audit.h"
 #include "buf.h"
 #include "conf.h"
@@ -461,7 +462,7 @@ ledger_commit(struct ledger *l, const char *tid)
 	    "record_key, 'restatement', record, 'held', ?2, restates, "
 	    "values_hash, quantity, amount FROM temp.tx_holds");
 	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)td_time());
 	return store_step_done(st, s);
 }
 
@@ -687,7 +688,7 @@ approve(struct td_ctx *x, const struct tx *t, const char *rid,
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)ob.bytes);
 	sqlite3_bind_text(s, 4, ob.sha256, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 5, k, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 6, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(s, 6, (sqlite3_int64)td_time());
 	sqlite3_bind_text(s, 7, h->q, -1, SQLITE_STATIC);
 	if (h->a != NULL)
 		sqlite3_bind_text(s, 8, h->a, -1, SQLITE_STATIC);
@@ -762,7 +763,7 @@ ledger_decide(struct td_ctx *x, const char *rid, int yes,
 		    "restates = ? WHERE record_id = ?");
 		sqlite3_bind_text(s, 1, yes ? "approved" : "rejected", -1,
 		    SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)td_time());
 		sqlite3_bind_text(s, 3, by, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 4, reason, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 5, h.restates, -1, SQLITE_STATIC);

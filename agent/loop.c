@@ -62,7 +62,10 @@ struct loop {
 	int		 want_scan, want_deliver, paused;
 	int64_t		 scan_at;	/* a timed rescan */
 	int64_t		 deliver_at;	/* not before (a backoff) */
+	int		 deliver_stuck;	/* waits DELIVER_RETRY_MS: a refusal */
+	int		 deliver_anew;	/* reloaded while a delivery ran */
 	int64_t		 watch_at;	/* re-add the landing watch */
+	int		 watch_lost;	/* since it was lost: rescan when back */
 	int64_t		 watchdog_at;
 	uint64_t	 watchdog_ms;
 	struct metrics	*metrics;
@@ -75,15 +78,6 @@ static int64_t
 now_ms(void)
 {
 	return deliver_clock_ms();
-}
-
-/* A wall-clock time (time()) as a deadline of now_ms's clock. */
-static int64_t
-wall_to_ms(int64_t t)
-{
-	int64_t d = t - (int64_t)time(NULL);
-
-	return now_ms() + (d > 0 ? d * 1000 : 0);
 }
 
 static int
@@ -102,7 +96,28 @@ watch_add(struct loop *l)
 		return TD_ERR_IO;
 	}
 	l->watch_at = NEVER;
+	if (l->watch_lost) {
+		/* what landed while nothing watched */
+		td_log(TD_LOG_INFO, "watch_restored", "dir=%s", dir);
+		l->watch_lost = 0;
+		l->want_scan = 1;
+	}
 	return TD_OK;
+}
+
+/*
+ * The intake found the landing directory replaced (a directory made
+ * again, or a file system mounted or unmounted there, which inotify may
+ * not tell): watch what the path names now.
+ */
+static void
+watch_again(struct loop *l)
+{
+	if (l->wd >= 0)
+		(void)inotify_rm_watch(l->inofd, l->wd);
+	l->wd = -1;
+	l->watch_lost = 1;
+	(void)watch_add(l);
 }
 
 static void
@@ -269,6 +284,19 @@ out:
 	td_log_set_level(td_log_level_from_name(td_conf_str(nc,
 	    TDK_integration_log_level)));
 	sources_reset(l);
+	/*
+	 * A delivery stopped by a refusal (401, 403, a token or output that
+	 * could not be used) may be what the new config fixes: try at once,
+	 * not DELIVER_RETRY_MS later; so too when the delivery running now
+	 * (on the old config) ends so. A backoff, Retry-After or an open
+	 * breaker is still waited for.
+	 */
+	if (l->deliver_stuck) {
+		l->deliver_at = 0;
+		l->deliver_stuck = 0;
+	}
+	if (l->wk[WK_DELIVER].busy)
+		l->deliver_anew = 1;
 	/* each worker starts again on the new config once it is idle */
 	for (i = 0; i < WK_N; i++)
 		l->reload[i] = 1;
@@ -354,6 +382,7 @@ on_inotify(struct loop *l)
 						(void)inotify_rm_watch(
 						    l->inofd, l->wd);
 					l->wd = -1;
+					l->watch_lost = 1;
 					l->watch_at = now_ms() + RETRY_MS;
 				}
 			} else if (ev->len > 0 &&
@@ -390,11 +419,13 @@ on_reply(struct loop *l, struct worker *w)
 				l->want_deliver = 1;
 			if (rep.r != 0)
 				l->scan_at = now + RETRY_MS;
-			else if (rep.settle_at > 0)
-				l->scan_at = wall_to_ms(rep.settle_at);
+			else if (rep.settle_at > 0)	/* monotonic, as ours */
+				l->scan_at = rep.settle_at;
 			else
 				l->scan_at = now + RESCAN_MS;
 			l->paused = rep.paused;
+			if (rep.relanded)
+				watch_again(l);
 			if (rep.received + rep.duplicate + rep.quarantined > 0)
 				td_log(TD_LOG_INFO, "intake_done", "received=%u "
 				    "duplicate=%u quarantined=%u records=%llu "
@@ -406,15 +437,19 @@ on_reply(struct loop *l, struct worker *w)
 		case WK_DELIVER:
 			if (rep.r != 0)
 				metrics_tier1(l->metrics);
+			l->deliver_stuck = rep.r != 0 &&
+			    rep.r != DELIVER_WAIT && rep.next_ms == 0;
 			if (rep.r == DELIVER_WAIT) {
 				l->want_deliver = 1;
 				l->deliver_at = rep.next_ms;
 			} else if (rep.r != 0) {
 				l->want_deliver = 1;
 				l->deliver_at = rep.next_ms > 0 ? rep.next_ms :
-				    now + DELIVER_RETRY_MS;
+				    l->deliver_anew ? now : now +
+				    DELIVER_RETRY_MS;
 			} else if (l->paused)
 				l->want_scan = 1;	/* the outbox drained */
+			l->deliver_anew = 0;
 			break;
 		case WK_SFTP:
 			if (rep.r != 0)

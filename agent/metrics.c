@@ -24,6 +24,7 @@
 #endif
 
 #include "td.h"
+#include "clock.h"
 #include "buf.h"
 #include "conf.h"
 #include "fsutil.h"
@@ -220,7 +221,7 @@ real_ms(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	td_clock_real(&ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -390,7 +391,7 @@ void
 metrics_render(struct metrics *m, struct td_buf *b)
 {
 	struct metrics_state s;
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = td_time();
 
 	(void)metrics_state_read(metrics_store(m), now, &s);
 	head(b, "tradedrop_files_total", "counter",
@@ -542,7 +543,7 @@ metrics_new(const struct td_conf *c, struct metrics **out, char **err)
 	*err = NULL;
 	m->conf = c;
 	m->landed = xcalloc(LANDED_SLOTS, sizeof(*m->landed));
-	m->started = (int64_t)time(NULL);
+	m->started = td_time();
 	if (listen != NULL && *listen != '\0') {
 #ifdef HAVE_LIBMICROHTTPD
 		if (parse_listen(listen, &ss, err) != 0) {
@@ -627,7 +628,7 @@ metrics_tick(struct metrics *m)
 	uint64_t sla = td_conf_u64(m->conf, TDK_integration_sync_sla);
 	struct metrics_state s;
 	struct td_buf b;
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = td_time();
 	int r;
 
 	if (tf != NULL && *tf != '\0') {

@@ -30,6 +30,7 @@
 #include "buf.h"
 #include "fsutil.h"
 #include "hash.h"
+#include "log.h"
 #include "outbox.h"
 
 #define OB_MAXTHREADS	8
@@ -65,6 +66,7 @@ struct outbox_writer {
 	char		*dir;
 	int		 enc;
 	int		 recfd;		/* records file, or -1 */
+	char		*recpath;
 	int		 nbuf;
 	struct td_buf	*bufs;
 	struct td_buf	**free;
@@ -211,25 +213,57 @@ encode_batch(struct worker *w, const struct job *j, struct ob_batch *b,
 	return TD_OK;
 }
 
-/* Write an encoded batch (the worker whose turn it is). */
+/* Log the file a write failed on (errno kept for err_errno). */
+static void
+write_failed(const char *path, int r)
+{
+	int e = errno;
+
+	td_log(TD_LOG_ERROR, "outbox_write_failed", "path=%s error=%s", path,
+	    td_errstr(r));
+	errno = e;
+}
+
+/*
+ * Write an encoded batch (the worker whose turn it is) and append it to
+ * the records file; the batch file stays open in *fdp to be made durable
+ * by fsync after the turn has passed, so the workers' flushes overlap.
+ */
 static int
 write_batch(struct outbox_writer *ob, const struct ob_batch *b,
-    const char *data)
+    const char *data, int *fdp)
 {
 	char *path;
 	int fd, r;
 
 	path = outbox_batch_path(ob->dir, b->seq, ob->enc);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	x_free(path);
 	if (fd < 0)
-		return (errno == ENOSPC || errno == EDQUOT) ? TD_ERR_NOSPACE :
+		r = (errno == ENOSPC || errno == EDQUOT) ? TD_ERR_NOSPACE :
 		    TD_ERR_IO;
-	r = td_write_all(fd, data, b->bytes);
+	else
+		r = td_write_all(fd, data, b->bytes);
+	if (r != 0)
+		write_failed(path, r);
+	else if (ob->recfd >= 0 &&
+	    (r = td_write_all(ob->recfd, data, b->bytes)) != 0)
+		write_failed(ob->recpath, r);
+	x_free(path);
+	*fdp = fd;
+	return r;
+}
+
+/* Make a written batch durable and close it. */
+static int
+sync_batch(int fd)
+{
+	int r = TD_OK;
+
+	if (fsync(fd) != 0)
+		r = (errno == ENOSPC || errno == EDQUOT) ? TD_ERR_NOSPACE :
+		    TD_ERR_IO;
 	if (close(fd) != 0 && r == 0)
 		r = TD_ERR_IO;
-	if (r == 0 && ob->recfd >= 0)
-		r = td_write_all(ob->recfd, data, b->bytes);
 	return r;
 }
 
@@ -241,7 +275,7 @@ worker_main(void *arg)
 	struct ob_batch b;
 	struct job j;
 	const char *data = NULL;
-	int r, skip;
+	int fd, r, skip;
 
 	for (;;) {
 		pthread_mutex_lock(&ob->mu);
@@ -265,8 +299,9 @@ worker_main(void *arg)
 		skip = skip || ob->err != 0;
 		pthread_mutex_unlock(&ob->mu);
 
+		fd = -1;
 		if (!skip && r == 0)
-			r = write_batch(ob, &b, data);
+			r = write_batch(ob, &b, data, &fd);
 
 		pthread_mutex_lock(&ob->mu);
 		if (r != 0 && ob->err == 0) {
@@ -283,6 +318,17 @@ worker_main(void *arg)
 		ob->free[ob->nfree++] = j.buf;
 		pthread_cond_broadcast(&ob->cv);
 		pthread_mutex_unlock(&ob->mu);
+
+		/* durable outside the turn: the next batch is written
+		 * meanwhile (outbox_finish joins every worker) */
+		if (fd >= 0 && (r = sync_batch(fd)) != 0) {
+			pthread_mutex_lock(&ob->mu);
+			if (ob->err == 0) {
+				ob->err = r;
+				ob->err_errno = errno;
+			}
+			pthread_mutex_unlock(&ob->mu);
+		}
 	}
 	return NULL;
 }
@@ -293,22 +339,27 @@ outbox_open(struct outbox_writer **out, const char *dir,
 {
 	struct outbox_writer *ob;
 	long ncpu;
-	int i;
+	int i, r;
 
 	*out = NULL;
-	if (mkdir(dir, 0750) != 0)
-		return (errno == ENOSPC) ? TD_ERR_NOSPACE : TD_ERR_IO;
+	if (mkdir(dir, 0750) != 0) {
+		r = (errno == ENOSPC) ? TD_ERR_NOSPACE : TD_ERR_IO;
+		write_failed(dir, r);
+		return r;
+	}
 	ob = xcalloc(1, sizeof(*ob));
 	ob->dir = xstrdup(dir);
 	ob->enc = enc;
 	ob->recfd = -1;
 	ob->next_seq = ob->next_write = 1;
 	if (records_path != NULL) {
+		ob->recpath = xstrdup(records_path);
 		ob->recfd = open(records_path, O_WRONLY | O_CREAT | O_TRUNC |
 		    O_CLOEXEC, 0640);
 		if (ob->recfd < 0) {
-			int r = errno == ENOSPC ? TD_ERR_NOSPACE : TD_ERR_IO;
-
+			r = errno == ENOSPC ? TD_ERR_NOSPACE : TD_ERR_IO;
+			write_failed(records_path, r);
+			x_free(ob->recpath);
 			x_free(ob->dir);
 			x_free(ob);
 			return r;
@@ -416,11 +467,20 @@ outbox_finish(struct outbox_writer *ob, struct ob_batch **batches,
 		pthread_join(ob->w[i].thr, NULL);
 	ob->running = 0;
 	r = ob->err;
-	if (r == 0 && ob->recfd >= 0 && close(ob->recfd) != 0)
+	/* the records file and the batches' directory entries, durable */
+	if (r == 0 && ob->recfd >= 0 && fsync(ob->recfd) != 0) {
+		r = (errno == ENOSPC || errno == EDQUOT) ? TD_ERR_NOSPACE :
+		    TD_ERR_IO;
+		ob->err_errno = errno;
+		write_failed(ob->recpath, r);
+	}
+	if (ob->recfd >= 0 && close(ob->recfd) != 0 && r == 0)
 		r = TD_ERR_IO;
-	else if (ob->recfd >= 0 && r != 0)
-		close(ob->recfd);
 	ob->recfd = -1;
+	if (r == 0 && td_fsync_dir(ob->dir) != 0) {
+		r = TD_ERR_IO;
+		ob->err_errno = errno;
+	}
 	if (r != 0) {
 		errno = ob->err_errno;
 		return r;
@@ -467,5 +527,6 @@ outbox_free(struct outbox_writer *ob)
 	pthread_cond_destroy(&ob->cv);
 	x_free(ob->batches);
 	x_free(ob->dir);
+	x_free(ob->recpath);
 	x_free(ob);
 }

@@ -46,8 +46,10 @@
 #include <sqlite3.h>
 
 #include "td.h"
+#include "clock.h"
 #include "audit.h"
 #include "conf.h"
+#include "failpoint.h"
 #include "fsutil.h"
 #include "log.h"
 #include "match.h"
@@ -59,14 +61,23 @@
 #include "sftp.h"
 
 #define SFTP_BUF	(2u << 20)	/* read size: libssh2 pipelines up to 4x */
-#define SFTP_NAME_MAX	1024		/* longest remote name accepted */
+/*
+ * The buffer a remote name is read into. libssh2 (1.10, 1.11) answers a
+ * name longer than its buffer with LIBSSH2_ERROR_BUFFER_TOO_SMALL and
+ * does not step past it, so every later name of the same SSH_FXP_NAME
+ * reply fails the same way: one long name would hide the files beside
+ * it. A name cannot be longer than the reply that carries it, and
+ * libssh2 takes no reply over 256 KiB; names over 255 bytes are then
+ * refused by name_ok(), one by one.
+ */
+#define SFTP_NAME_BUF	(256u << 10)
+#define SFTP_NAME_LOG	255		/* bytes of a refused name logged */
 #define SFTP_MAX_ENTRIES 1000000	/* largest listing handled */
 #define SFTP_RESUME_MIN	(1u << 20)	/* smaller files restart, no .info */
 #define SFTP_BATCH_FILES 512		/* files made durable by one syncfs */
 #define SFTP_BATCH_BYTES (64u << 20)
 #define SFTP_SECRET_MAX	4096
 #define SFTP_IO_TIMEOUT	60		/* seconds, at least connect_timeout */
-#define SFTP_KEEPALIVE	30		/* seconds */
 #define SFTP_BRK_FAILURES 5		/* consecutive Tier 1 failures */
 #define SFTP_BRK_WAIT	5		/* seconds, then doubled per probe */
 #define SFTP_BACKOFF_MAX 900
@@ -473,9 +484,62 @@ hostkey_typename(int type, int *kbit)
 }
 
 /*
+ * Is the host key (key, klen: the SSH wire blob) on a "@revoked" line of
+ * khfile? libssh2 does not read the markers of OpenSSH: it accepts a
+ * revoked key that a plain line lists too. A key revoked for any host
+ * is refused (OpenSSH refuses it for the hosts the line names).
+ * Returns 1 revoked, 0 not, -1 (errno) the file cannot be read.
+ */
+static int
+hostkey_revoked(const char *khfile, const char *key, size_t klen)
+{
+	char line[16384], *p, *f[4];
+	unsigned char *bin = xmalloc(sizeof(line));
+	size_t binlen, n;
+	int rc = 0, partial, longline = 0;
+	FILE *fp;
+
+	if ((fp = fopen(khfile, "re")) == NULL) {
+		x_free(bin);
+		return -1;
+	}
+	while (rc == 0 && fgets(line, sizeof(line), fp) != NULL) {
+		n = strlen(line);
+		partial = n > 0 && line[n - 1] != '\n' && !feof(fp);
+		if (longline || partial) {
+			/* a line too long to hold a key: skip to its end */
+			longline = partial;
+			continue;
+		}
+		p = line + strspn(line, " \t");
+		if (strncmp(p, "@revoked", 8) != 0 || (p[8] != ' ' &&
+		    p[8] != '\t'))
+			continue;
+		for (n = 0; n < 4 && *p != '\0'; n++) {
+			f[n] = p;
+			p += strcspn(p, " \t\r\n");
+			if (*p != '\0')
+				*p++ = '\0';
+			p += strspn(p, " \t\r\n");
+		}
+		if (n == 4 && sodium_base642bin(bin, sizeof(line), f[3],
+		    strlen(f[3]), NULL, &binlen, NULL,
+		    sodium_base64_VARIANT_ORIGINAL) == 0 && binlen == klen &&
+		    memcmp(bin, key, klen) == 0)
+			rc = 1;
+	}
+	if (rc == 0 && ferror(fp))
+		rc = -1;
+	fclose(fp);
+	x_free(bin);
+	return rc;
+}
+
+/*
  * The host key must be in known_hosts for exactly this host (and
  * port, as "[host]:port" when not 22, matching plain and hashed
- * entries the way OpenSSH writes them). Never learned.
+ * entries the way OpenSSH writes them), and on no "@revoked" line.
+ * Never learned.
  */
 static int
 hostkey_check(const struct td_conf *c, size_t i, struct conn *k, char **err)
@@ -511,6 +575,23 @@ hostkey_check(const struct td_conf *c, size_t i, struct conn *k, char **err)
 		    ssh_err(k->s));
 		td_log(TD_LOG_ERROR, "sftp_known_hosts_unreadable", "source=%s "
 		    "file=%s error=%s", k->name, khfile, ssh_err(k->s));
+		goto out;
+	}
+	if ((r = hostkey_revoked(khfile, key, klen)) != 0) {
+		if (r < 0) {
+			*err = xasprintf("cannot read known_hosts %s: %s",
+			    khfile, strerror(errno));
+			td_log(TD_LOG_ERROR, "sftp_known_hosts_unreadable",
+			    "source=%s file=%s error=%s", k->name, khfile,
+			    strerror(errno));
+			goto out;
+		}
+		*err = xasprintf("HOST KEY REVOKED for %s: the server offers "
+		    "%s key %s, which %s marks @revoked; refusing to connect",
+		    hostname, tname, fp, khfile);
+		td_log(TD_LOG_ERROR, "sftp_hostkey_revoked", "source=%s "
+		    "host=%s type=%s fingerprint=%s known_hosts=%s",
+		    k->name, hostname, tname, fp, khfile);
 		goto out;
 	}
 	/* port -1: check exactly the name given, "[host]:port" included */
@@ -747,7 +828,13 @@ conn_open(const struct td_conf *c, size_t i, struct conn *k, char **err)
 		return CONN_AUTH;
 	if ((r = auth(c, i, k, err)) != 0)
 		return r;
-	libssh2_keepalive_config(k->s, 1, SFTP_KEEPALIVE);
+	/*
+	 * No libssh2 keepalive: a blocking call waits for the socket no
+	 * longer than the time to the next keepalive, and then fails as a
+	 * timeout, so a transfer or a listing that pauses across that time
+	 * would be cut there, not at the I/O timeout. (The socket has TCP
+	 * keepalives, and a connection lasts one poll.)
+	 */
 	if ((k->sftp = libssh2_sftp_init(k->s)) == NULL) {
 		*err = xasprintf("cannot start SFTP: %s", ssh_err(k->s));
 		return CONN_TIER1;
@@ -795,7 +882,8 @@ ent_find(struct ent *e, size_t n, const char *name)
 
 /*
  * List dir: regular files with size and mtime, valid names only.
- * Returns 0, or TD_ERR_IO (connection lost) / TD_ERR_NOTFOUND.
+ * Returns 0, or TD_ERR_IO (connection lost) / TD_ERR_NOTFOUND /
+ * TD_ERR_FORMAT (a name too long to step past).
  */
 static int
 list_dir(struct conn *k, struct ent **out, size_t *np, unsigned *bad,
@@ -804,7 +892,7 @@ list_dir(struct conn *k, struct ent **out, size_t *np, unsigned *bad,
 	LIBSSH2_SFTP_HANDLE *d;
 	LIBSSH2_SFTP_ATTRIBUTES a;
 	struct ent *e = NULL;
-	char *name = xmalloc(SFTP_NAME_MAX + 1);
+	char *name = xmalloc(SFTP_NAME_BUF + 1);
 	size_t n = 0, cap = 0;
 	int r, rc = TD_OK;
 
@@ -820,13 +908,16 @@ list_dir(struct conn *k, struct ent **out, size_t *np, unsigned *bad,
 		goto out;
 	}
 	for (;;) {
-		r = libssh2_sftp_readdir_ex(d, name, SFTP_NAME_MAX, NULL, 0,
+		r = libssh2_sftp_readdir_ex(d, name, SFTP_NAME_BUF, NULL, 0,
 		    &a);
 		if (r == 0)
 			break;
 		if (r == LIBSSH2_ERROR_BUFFER_TOO_SMALL) {
-			(*bad)++;
-			continue;
+			/* the names after it cannot be read (see above) */
+			*err = xasprintf("cannot list %s: a name longer than "
+			    "%u bytes", k->u.path, SFTP_NAME_BUF);
+			rc = TD_ERR_FORMAT;
+			break;
 		}
 		if (r < 0) {
 			*err = xasprintf("cannot list %s: %s", k->u.path,
@@ -840,8 +931,10 @@ list_dir(struct conn *k, struct ent **out, size_t *np, unsigned *bad,
 			continue;
 		if (!name_ok(name, (size_t)r)) {
 			(*bad)++;
+			if (r > SFTP_NAME_LOG)
+				name[SFTP_NAME_LOG] = '\0';
 			td_log(TD_LOG_WARN, "sftp_bad_name", "source=%s dir=%s "
-			    "name=%s", k->name, k->u.path, name);
+			    "name=%s bytes=%d", k->name, k->u.path, name, r);
 			continue;
 		}
 		if (!(a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) ||
@@ -941,7 +1034,7 @@ record_listing(struct td_ctx *x, struct conn *k, struct ent *e, size_t n)
 	char *p;
 	size_t j;
 	int rc = TD_ERR_STATE;
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = td_time();
 
 	if (store_exec(x->st, "CREATE TEMP TABLE IF NOT EXISTS sftp_listing "
 	    "(path TEXT, size INTEGER, mtime INTEGER, PRIMARY KEY (path, "
@@ -1266,6 +1359,30 @@ apply_after(const struct td_conf *c, size_t i, struct conn *k,
 }
 
 /*
+ * `after` for the versions listed that an earlier poll fetched (known
+ * 2, the same size and mtime), all but those `keep` leaves: that poll
+ * was stopped before it applied `after`. Markers go with their data.
+ */
+static void
+after_resume(const struct td_conf *c, size_t i, struct conn *k,
+    const struct ent *e, size_t n)
+{
+	const char *after = td_conf_src_str(c, i, TDK_source_after);
+	size_t j;
+
+	if (after == NULL || strcmp(after, "keep") == 0)
+		return;
+	for (j = 0; j < n && !k->dead; j++) {
+		if (e[j].known != 2 || e[j].kind == EK_OTHER)
+			continue;
+		td_log(TD_LOG_INFO, "sftp_after_resumed", "source=%s file=%s "
+		    "after=%s reason=%s", k->name, e[j].name, after,
+		    "fetched by an earlier poll that stopped before it");
+		apply_after(c, i, k, &e[j]);
+	}
+}
+
+/*
  * Make the batch durable (one fsync, or one syncfs for many files),
  * rename into landing, fsync landing, record 'fetched', apply after.
  */
@@ -1279,7 +1396,7 @@ batch_commit(struct td_ctx *x, size_t i, struct conn *k, struct batch *b,
 	const char *suf = td_conf_src_str(x->conf, i, TDK_source_marker_suffix);
 	size_t j, landed = 0;
 	int rc = TD_OK, r;
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = td_time();
 
 	if (b->n == 0)
 		return TD_OK;
@@ -1351,6 +1468,7 @@ batch_commit(struct td_ctx *x, size_t i, struct conn *k, struct batch *b,
 		rc = TD_ERR_STATE;
 		goto out;
 	}
+	td_failpoint("sftp_fetched");
 	for (j = 0; j < b->n; j++) {
 		struct ent *d = b->p[j].e;
 
@@ -1381,7 +1499,7 @@ out:
 static void
 tier1_failed(struct backoff *bk, const char *name, struct sftp_stats *st)
 {
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = td_time();
 
 	st->tier1 = 1;
 	if (backoff_failed(bk, &sftp_policy, now))
@@ -1397,7 +1515,7 @@ record_poll(struct td_ctx *x, const char *name, struct backoff *bk, int rc,
 {
 	if (rc == TD_OK && backoff_succeeded(bk))
 		td_log(TD_LOG_INFO, "sftp_breaker_closed", "source=%s", name);
-	bk->last_at = (int64_t)time(NULL);
+	bk->last_at = td_time();
 	snprintf(bk->last_result, sizeof(bk->last_result), "%s", rc == 0 ?
 	    "ok" : st->tier1 ? "unreachable" : st->auth_error ? "refused" :
 	    "error");
@@ -1422,7 +1540,7 @@ sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st)
 	char bname[BACKOFF_MAXNAME];
 	struct backoff bk;
 	struct timespec t0, t1;
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = td_time();
 	int r, rc = TD_OK;
 
 	memset(st, 0, sizeof(*st));
@@ -1530,6 +1648,13 @@ sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st)
 				rc = r;
 		}
 	}
+	/*
+	 * A version recorded as fetched and still listed: a run stopped
+	 * between that commit and `after` (a crash, a lost connection).
+	 * It is durable in landing: apply `after` now.
+	 */
+	if (rc == TD_OK)
+		after_resume(c, i, &k, e, n);
 	/* the 997s of what this source sent earlier, now durable */
 	if (rc == TD_OK) {
 		unsigned up;
@@ -1643,7 +1768,7 @@ push_ack(struct td_ctx *x, struct conn *k, const char *ackdir,
 		goto out;
 	s = store_prepare(x->st, "UPDATE x12_acks SET uploaded_at = ? "
 	    "WHERE ctl = ?");
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)td_time());
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)a->ctl);
 	r = store_step_done(x->st, s);
 	if (r == 0)
@@ -1736,7 +1861,7 @@ sftp_push_acks(struct td_ctx *x, size_t i, unsigned *uploaded)
 	backoff_source_name(bname, name);
 	if (backoff_load(x->st, bname, &bk) != 0)
 		return TD_ERR_STATE;
-	if (backoff_state(&bk, (int64_t)time(NULL)) == BACKOFF_OPEN)
+	if (backoff_state(&bk, td_time()) == BACKOFF_OPEN)
 		return TD_ERR_IO;	/* the next poll or run */
 	if ((r = conn_open(x->conf, i, &k, &err)) != 0) {
 		td_log(TD_LOG_WARN, "sftp_ack_failed", "source=%s tier=%d "

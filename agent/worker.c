@@ -130,6 +130,7 @@ wk_job(int kind, struct td_ctx *x, struct deliverer *d,
 			(void)intake_landing(x, 0);
 		rep->settle_at = x->run.settle_at;
 		rep->paused = x->run.paused;
+		rep->relanded = x->run.relanded;
 		rep->r = x->run.failed ? TD_ERR_INTERNAL : 0;
 		break;
 	case WK_DELIVER:
@@ -172,7 +173,12 @@ worker_main(int kind, struct td_conf *c, int sock, pid_t parent)
 	signal(SIGCHLD, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+	/*
+	 * The loop gone (killed), nothing stops a busy worker or takes its
+	 * reply, and it keeps the lock of state_dir from a restart for as
+	 * long as its job lasts: die with the loop, as safe as any crash.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
 		_exit(EXIT_INTERNAL);
 	if (ctx_open(&x, c, CTX_NOLOCK | (kind == WK_INTAKE ? CTX_MAPPER :
 	    0)) != 0)

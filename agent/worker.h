@@ -45,10 +45,11 @@ struct wk_rep {
 	int		 r;		/* 0, DELIVER_WAIT, or a TD_ERR_* */
 	uint32_t	 arg;		/* the request's arg */
 	int64_t		 next_ms;	/* deliver: call again then (monotonic) */
-	int64_t		 settle_at;	/* intake: a file settles then (time()) */
+	int64_t		 settle_at;	/* intake: a file settles then (td_mono_ms) */
 	unsigned	 received, quarantined, delivered, duplicate;
 	uint64_t	 records, dlq;
 	int		 paused;	/* intake: disk or outbox full */
+	int		 relanded;	/* intake: landing_dir was replaced */
 	uint64_t	 usec;		/* PROCESSED: the time that file took */
 	char		 name[256];	/* PROCESSED, DELIVERED: its file name */
 };

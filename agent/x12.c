@@ -139,7 +139,9 @@ fault(struct x12 *x, const char *code, uint64_t ord, const char *fmt, ...)
 		for (n = 0; n < x->seglen && n < 4 && x->seg[n] != x->esep;)
 			n++;
 	x->fault_id[0] = '\0';
-	if (n >= 2 && n <= 3 && (x->cur_nel > 0 || x->esep != '\0')) {
+	/* an id holding a NUL byte would read as a shorter one: unknown */
+	if (n >= 2 && n <= 3 && (x->cur_nel > 0 || x->esep != '\0') &&
+	    memchr(id, '\0', n) == NULL) {
 		memcpy(x->fault_id, id, n);
 		x->fault_id[n] = '\0';
 	}
@@ -205,11 +207,15 @@ ctl_eq(const char *a, const struct td_field *b)
 	return an == bn && memcmp(a, bp, an) == 0;
 }
 
-/* Keep a control number (at most 15 characters, else it is malformed). */
+/*
+ * Keep a control number (at most 15 characters, else it is malformed).
+ * It is kept as a string, so a NUL byte in it is malformed too: "0001"
+ * then NUL bytes would match a trailer's "0001".
+ */
 static int
 ctl_keep(char *dst, size_t dstsz, const struct td_field *f)
 {
-	if (f->len == 0 || f->len >= dstsz)
+	if (f->len == 0 || f->len >= dstsz || memchr(f->p, '\0', f->len) != NULL)
 		return -1;
 	memcpy(dst, f->p, f->len);
 	dst[f->len] = '\0';
@@ -415,7 +421,8 @@ envelope(struct x12 *x, size_t nel)
 			    &el[2]) != 0 || el[1].len == 0)
 				return fault(x, "x12_envelope", ord, "segment "
 				    "%llu: ST lacks ST01 (the set) or ST02 "
-				    "(its control number)",
+				    "(its control number: 1 to 15 characters, "
+				    "no NUL)",
 				    (unsigned long long)ord);
 			if (!set_listed(x->o.sets, &el[1]))
 				return fault(x, "x12_unsupported_set", ord,
@@ -453,7 +460,8 @@ envelope(struct x12 *x, size_t nel)
 			    &el[6]) != 0)
 				return fault(x, "x12_envelope", ord, "segment "
 				    "%llu: GS has fewer than 8 elements or no "
-				    "GS06 (its control number)",
+				    "GS06 (its control number: 1 to 15 "
+				    "characters, no NUL)",
 				    (unsigned long long)ord);
 			x->gs08len = el[8].len < sizeof(x->gs08) ?
 			    el[8].len : sizeof(x->gs08);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "td.h"
+#include "clock.h"
 #include "audit.h"
 #include "buf.h"
 #include "date.h"
@@ -343,7 +344,7 @@ audit_append(struct audit *a, const char *event, const char *tid,
 		    ftruncate(a->fd, a->offset) != 0)
 			return TD_ERR_IO;
 	}
-	clock_gettime(CLOCK_REALTIME, &now);
+	td_clock_real(&now);
 	td_rfc3339_ms((int64_t)now.tv_sec, (unsigned)(now.tv_nsec / 1000000),
 	    ts);
 	td_buf_init(&b, 512, 1 << 20);

@@ -15,6 +15,7 @@
 #include <fnmatch.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -607,6 +608,34 @@ apply_defaults(struct td_conf *c, struct confval *vals, const char *sec)
 	}
 }
 
+/*
+ * Only the owner of the file st describes may write it, and the owner is
+ * root, the user this process runs as, or the `user` it switches to:
+ * anyone else who may write a key, password, token, known_hosts, CA or
+ * trusted key file can put their own there.
+ */
+static void
+check_writers(struct loadctx *lc, const struct confval *v, const char *key,
+    const struct stat *st, const char *mode)
+{
+	const char *user = lc->c->v[TDK_integration_user].str;
+	struct passwd *pw;
+
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		conf_err(lc, v->line, "%s %s: writable by group or others "
+		    "(mode %03o); refusing it (chmod %s)", key, v->str,
+		    (unsigned)(st->st_mode & 0777), mode);
+	if (st->st_uid == 0 || st->st_uid == geteuid())
+		return;
+	if (user != NULL && (pw = getpwnam(user)) != NULL &&
+	    pw->pw_uid == st->st_uid)
+		return;
+	conf_err(lc, v->line, "%s %s: owned by uid %ju, which is neither "
+	    "root nor the user tradedrop runs as; refusing it (chown)", key,
+	    v->str, (uintmax_t)st->st_uid);
+}
+
+/* A secret file: a regular file nobody but its owner reads or writes. */
 static void
 check_secret_file(struct loadctx *lc, const struct confval *v,
     const char *key)
@@ -625,10 +654,29 @@ check_secret_file(struct loadctx *lc, const struct confval *v,
 		    v->str);
 		return;
 	}
-	if (st.st_mode & (S_IRGRP | S_IROTH))
+	if (st.st_mode & (S_IRGRP | S_IROTH)) {
 		conf_err(lc, v->line, "%s %s: readable by group or others "
 		    "(mode %03o); refusing it (chmod 600)", key, v->str,
 		    (unsigned)(st.st_mode & 0777));
+		st.st_mode &= ~(mode_t)(S_IWGRP | S_IWOTH);	/* said */
+	}
+	check_writers(lc, v, key, &st, "600");
+}
+
+/* A readable regular file, described in *st; 0, or -1 (error said). */
+static int
+readable_file(struct loadctx *lc, const struct confval *v, const char *key,
+    struct stat *st)
+{
+	if (stat(v->str, st) != 0 || access(v->str, R_OK) != 0)
+		conf_err(lc, v->line, "%s %s: %s", key, v->str,
+		    strerror(errno));
+	else if (!S_ISREG(st->st_mode))
+		conf_err(lc, v->line, "%s %s: not a regular file", key,
+		    v->str);
+	else
+		return 0;
+	return -1;
 }
 
 static void
@@ -637,14 +685,19 @@ check_readable_file(struct loadctx *lc, const struct confval *v,
 {
 	struct stat st;
 
-	if (v->str == NULL)
-		return;
-	if (stat(v->str, &st) != 0 || access(v->str, R_OK) != 0)
-		conf_err(lc, v->line, "%s %s: %s", key, v->str,
-		    strerror(errno));
-	else if (!S_ISREG(st.st_mode))
-		conf_err(lc, v->line, "%s %s: not a regular file", key,
-		    v->str);
+	if (v->str != NULL)
+		(void)readable_file(lc, v, key, &st);
+}
+
+/* What checks are made against: readable, and written by its owner only. */
+static void
+check_trust_file(struct loadctx *lc, const struct confval *v,
+    const char *key)
+{
+	struct stat st;
+
+	if (v->str != NULL && readable_file(lc, v, key, &st) == 0)
+		check_writers(lc, v, key, &st, "644");
 }
 
 static void
@@ -1133,7 +1186,7 @@ validate(struct loadctx *lc)
 			if (keytab[k].flags & CF_SECRETFILE)
 				check_secret_file(lc, &sv[k], keytab[k].key);
 		}
-		check_readable_file(lc, &sv[TDK_source_known_hosts],
+		check_trust_file(lc, &sv[TDK_source_known_hosts],
 		    "known_hosts");
 		check_source_url(lc, &sv[TDK_source_url]);
 		if (!sv[TDK_source_identity].set &&
@@ -1151,7 +1204,7 @@ validate(struct loadctx *lc)
 		struct confval tmp = c->v[TDK_verify_trusted_key_file];
 
 		tmp.str = tmp.list[i];
-		check_readable_file(lc, &tmp, "trusted_key_file");
+		check_trust_file(lc, &tmp, "trusted_key_file");
 	}
 	check_isa_id(lc, &c->v[TDK_integration_x12_id], "x12_id", 1, 15);
 	check_isa_id(lc, &c->v[TDK_integration_x12_qualifier],
@@ -1159,7 +1212,7 @@ validate(struct loadctx *lc)
 	check_readable_file(lc, &c->v[TDK_map_crosswalk_file],
 	    "crosswalk_file");
 	check_readable_file(lc, &c->v[TDK_map_promo_file], "promo_file");
-	check_readable_file(lc, &c->v[TDK_output_ca_file], "ca_file");
+	check_trust_file(lc, &c->v[TDK_output_ca_file], "ca_file");
 	check_readable_file(lc, &c->v[TDK_output_client_cert], "client_cert");
 	if (c->v[TDK_output_client_cert].set !=
 	    c->v[TDK_output_client_key].set)

@@ -433,6 +433,8 @@ td_write_all_path(const char *path, const char *s)
 	if (fd < 0)
 		return errno_to_td();
 	r = td_write_all(fd, s, strlen(s));
+	if (r == 0 && fsync(fd) != 0)
+		r = errno_to_td();
 	if (close(fd) != 0 && r == 0)
 		r = errno_to_td();
 	return r;

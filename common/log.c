@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "td.h"
+#include "clock.h"
 #include "buf.h"
 #include "date.h"
 #include "json.h"
@@ -193,7 +194,7 @@ td_log(int level, const char *event, const char *fmt, ...)
 		return;
 	td_buf_init(&b, 256, 65536);
 	if (!log_syslog) {
-		td_rfc3339((int64_t)time(NULL), ts);
+		td_rfc3339(td_time(), ts);
 		td_buf_printf(&b, "ts=%s ", ts);
 	}
 	td_buf_printf(&b, "level=%s event=%s", level_names[level], event);

@@ -16,6 +16,10 @@
 #include "fsutil.h"
 
 #define STORE_MAX_STMTS	64
+/* what to do about a corrupt state.db */
+#define STORE_RECOVERY	"nothing was changed; stop every tradedrop of this " \
+	"integration, keep a copy of it and recover it as tradedrop(8), " \
+	"RECOVERY says"
 
 struct store {
 	sqlite3		*db;
@@ -449,6 +453,21 @@ store_modes(const char *path)
 	return r;
 }
 
+/*
+ * SQLite's temporary files (a statement journal past 64 KiB, the temp
+ * tables of the ledger past their cache, sorts) go to /var/tmp or /tmp
+ * unless told otherwise: into state_dir, where everything tradedrop
+ * writes lives (and a unit with a read-only /var/tmp still works). Set
+ * once, before the first of them, for the process (one integration);
+ * SQLite passes over it when it cannot be written (a read-only reader).
+ */
+static void
+store_temp_directory(const char *state_dir)
+{
+	if (sqlite3_temp_directory == NULL)
+		sqlite3_temp_directory = sqlite3_mprintf("%s", state_dir);
+}
+
 int
 store_open(const char *state_dir, int readonly, struct store **out,
     char **err)
@@ -462,6 +481,7 @@ store_open(const char *state_dir, int readonly, struct store **out,
 		*err = xasprintf("%s: %s", state_dir, strerror(errno));
 		return TD_ERR_IO;
 	}
+	store_temp_directory(state_dir);
 	st = xcalloc(1, sizeof(*st));
 	st->path = xasprintf("%s/state.db", state_dir);
 	if (!readonly && (r = store_modes(st->path)) != 0) {
@@ -500,7 +520,44 @@ store_open(const char *state_dir, int readonly, struct store **out,
 	*out = st;
 	return TD_OK;
  fail:
+	if (st->db != NULL && *err != NULL &&
+	    ((sqlite3_errcode(st->db) & 0xff) == SQLITE_CORRUPT ||
+	    (sqlite3_errcode(st->db) & 0xff) == SQLITE_NOTADB)) {
+		char *e = *err;
+
+		*err = xasprintf("%s; %s", e, STORE_RECOVERY);
+		x_free(e);
+	}
 	store_close(st);
+	return TD_ERR_STATE;
+}
+
+int
+store_check(struct store *st, char **err)
+{
+	sqlite3_stmt *s = NULL;
+	const char *m = NULL;
+	int rc;
+
+	*err = NULL;
+	if ((rc = sqlite3_prepare_v2(st->db, "PRAGMA quick_check", -1, &s,
+	    NULL)) == SQLITE_OK) {
+		/* "ok", or problems one a row after "*** in database main ***" */
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			m = (const char *)sqlite3_column_text(s, 0);
+			if (m == NULL || strncmp(m, "*** ", 4) != 0)
+				break;
+		}
+		if (rc == SQLITE_ROW && m != NULL && strcmp(m, "ok") == 0) {
+			sqlite3_finalize(s);
+			return TD_OK;
+		}
+		if (rc != SQLITE_ROW)
+			m = NULL;
+	}
+	*err = xasprintf("%s is corrupt (%s); " STORE_RECOVERY, st->path,
+	    m != NULL ? m : sqlite3_errmsg(st->db));
+	sqlite3_finalize(s);
 	return TD_ERR_STATE;
 }
 

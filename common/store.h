@@ -16,6 +16,12 @@ struct store;
 int	 store_open(const char *state_dir, int readonly, struct store **out,
 	    char **err);
 void	 store_close(struct store *);
+/*
+ * PRAGMA quick_check: every page of state.db can be read and every
+ * table and index is well formed. TD_ERR_STATE, with *err naming the
+ * file, the first problem and where to look, when not.
+ */
+int	 store_check(struct store *, char **err);
 /* PRAGMA user_version, or TD_ERR_STATE when it cannot be read. */
 int	 store_schema_version(struct store *);
 int	 store_latest_version(void);

@@ -40,8 +40,11 @@ quantity = column "Units" decimal
 url = file://$T_TMP/${5:-out}
 CONF
 }
-conf opt optional optional
-conf req required required
+# waits long enough that a loaded machine does not outrun them: opt
+# keeps SHA256SUMS through its run; req pairs sidecars that come within
+# its wait, then (after sleeping past it) refuses the one that never came
+conf opt optional optional 60s
+conf req required required 10s
 
 mk() {	# mk NAME UNITS: a one-row CSV
 	printf 'Store,UPC,Date,Units\n1,041000001239,2026-11-28,%s\n' "$2" > "$L/$1"
@@ -124,7 +127,7 @@ sign late.csv; (cd "$L" && sha256sum late.csv > late.csv.sha256)
 t_grep "$T_TMP/out/$(tid late.csv)/manifest.json" '"signature":"ok"' \
 	"sidecars arriving within sidecar_wait are paired"
 t_ok "$([ -f "$L/lonely.csv" ]; echo $?)" "the lonely file still waits"
-sleep 4
+sleep 11
 "$TRADEDROP" once -c "$T_TMP/req.conf" 2> "$T_TMP/log4"
 t_is $? 1 "after sidecar_wait once exits 1"
 t_is "$(reason lonely.csv)" "2 checksum_missing" "a required sidecar that never came: checksum_missing"

@@ -1,7 +1,9 @@
 /*
  * fuzz-csv.c - libFuzzer harness: the CSV parser with small limits, fed
- * in two chunks split at a data-derived point. Nothing may crash, and the
- * limits must hold for every record.
+ * in two chunks split at a data-derived point. Nothing may crash, the
+ * limits must hold for every record, and every field points somewhere,
+ * even an empty one (a NULL pointer cannot be given to memcpy or memcmp,
+ * even for 0 bytes).
  */
 #include "config.h"
 
@@ -23,7 +25,7 @@ on_rec(void *arg, const struct csv_rec *r)
 		if (r->nf > 16)
 			abort();
 		for (i = 0; i < r->nf; i++) {
-			if (r->f[i].len > 64)
+			if (r->f[i].len > 64 || r->f[i].p == NULL)
 				abort();
 			tot += r->f[i].len;
 		}

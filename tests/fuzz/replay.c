@@ -5,8 +5,9 @@
  * Each file runs in a child process, and its line checks that the
  * harness returned 0 with every invariant it asserts holding: a crash
  * or an abort() of the harness is "not ok" for that file, and the other
- * files still run. The default corpus is tests/data, etc and
- * tests/fuzz/corpus.
+ * files still run. The default corpus is tests/data, etc,
+ * tests/fuzz/corpus and, when it exists, ../shared/corpus (relative to
+ * $srcdir).
  */
 #include "config.h"
 
@@ -87,6 +88,8 @@ run_path(const char *path)
 int
 main(int argc, char **argv)
 {
+	static const char *const dflt[] = { "tests/data", "etc",
+	    "tests/fuzz/corpus", "../shared/corpus" };
 	const char *srcdir = getenv("srcdir");
 	char *p;
 	int i;
@@ -95,16 +98,12 @@ main(int argc, char **argv)
 		for (i = 1; i < argc; i++)
 			run_path(argv[i]);
 	} else {
-		/* default corpus: the test data */
-		p = xasprintf("%s/tests/data", srcdir ? srcdir : ".");
-		run_path(p);
-		x_free(p);
-		p = xasprintf("%s/etc", srcdir ? srcdir : ".");
-		run_path(p);
-		x_free(p);
-		p = xasprintf("%s/tests/fuzz/corpus", srcdir ? srcdir : ".");
-		run_path(p);
-		x_free(p);
+		/* default corpus: the test data, and the shared one */
+		for (i = 0; i < (int)TD_NELEM(dflt); i++) {
+			p = xasprintf("%s/%s", srcdir ? srcdir : ".", dflt[i]);
+			run_path(p);
+			x_free(p);
+		}
 	}
 	return done_testing();
 }

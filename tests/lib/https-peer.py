@@ -48,6 +48,13 @@ starting with # are skipped):
                               has a path filter), reset after its headers
   reset-mid                   read half the body, then reset
   close                       read the request, close without answering
+  stall                       accept the TCP connection and hold it open
+                              without a TLS handshake or a byte sent,
+                              until the client closes (logged with how
+                              long it waited); taken at a new connection
+                              only when unfiltered at the head of the
+                              queue, else, for a request on a kept-alive
+                              connection, like hang
   trickle [INTERVAL]          answer normally, the whole response one byte
                               per INTERVAL seconds (default 0.2)
   /PATH FAULT                 only for requests whose path (query removed)
@@ -124,7 +131,7 @@ def parse_fault(line):
             args = (float(rest),)
         elif kind == "trickle":
             args = (float(rest) if rest else 0.2,)
-        elif kind in ("hang", "reset-before", "reset-mid", "close"):
+        elif kind in ("hang", "reset-before", "reset-mid", "close", "stall"):
             if rest:
                 raise ValueError("no argument expected")
             args = ()
@@ -142,7 +149,8 @@ class FaultQueue:
 
     def take(self, req_path=None, at_connect=False):
         """The fault for this request (consumed), or None.  at_connect: only
-        an unfiltered reset-before at the head of the queue is taken."""
+        an unfiltered reset-before or stall at the head of the queue is
+        taken."""
         with self.lock:
             try:
                 with open(self.path, "rb") as f:
@@ -157,7 +165,7 @@ class FaultQueue:
                 return None
             fault = parse_fault(lines[i])
             if at_connect:
-                if fault.path_filter is not None or fault.kind != "reset-before":
+                if fault.path_filter is not None or fault.kind not in ("reset-before", "stall"):
                     return None
             elif fault.path_filter is not None and not (req_path or "").endswith(fault.path_filter):
                 return None
@@ -408,7 +416,7 @@ class Handler(BaseHTTPRequestHandler):
             if kind == "close":
                 self.close_connection = True
                 return
-            if kind == "hang":
+            if kind in ("hang", "stall"):
                 if record:
                     srv.recorder.record(rec, body)
                     record = False
@@ -494,6 +502,9 @@ class Server(socketserver.ThreadingMixIn, HTTPServer):
         _tls.conn_id, _tls.reset = cid, False
         try:
             f = self.faults.take(at_connect=True)
+            if f is not None and f.kind == "stall":
+                self._stall(raw, cid, f)
+                return
             if f is not None:
                 raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 raw.close()
@@ -514,6 +525,23 @@ class Server(socketserver.ThreadingMixIn, HTTPServer):
             except OSError:
                 pass
             conn.close()
+
+    def _stall(self, raw, cid, f):
+        """Hold raw open, reading and dropping what comes, until the
+        client closes it (or the server stops)."""
+        t0 = time.monotonic()
+        log("conn=%d stalling (fault %r)" % (cid, f.line))
+        raw.settimeout(0.2)
+        while not self.stopping.is_set():
+            try:
+                if not raw.recv(65536):
+                    break
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+        raw.close()
+        log("conn=%d stalled: the client closed after %.2f s" % (cid, time.monotonic() - t0))
 
     def handle_error(self, request, client_address):
         log("error on connection from %s:\n%s" % (client_address, traceback.format_exc()))

@@ -21,6 +21,8 @@
 #   SSHD_HOSTKEY_PUB (the server's public host key file)
 #   SSHD_FP (its fingerprint, "SHA256:...", as ssh-keygen -l prints it)
 #   SSHD_LOG (sshd's log)
+# Set SSHD_FORCE_COMMAND before sshd_start to serve SFTP with another
+# program (run by the user's shell on the session's stdin/stdout).
 
 SSHD_BIN=/usr/sbin/sshd
 SSHD_USER=tduser
@@ -83,7 +85,7 @@ PubkeyAuthentication yes
 PasswordAuthentication yes
 KbdInteractiveAuthentication no
 Subsystem sftp internal-sftp
-ForceCommand internal-sftp
+ForceCommand ${SSHD_FORCE_COMMAND:-internal-sftp}
 MaxStartups 100
 MaxAuthTries 6
 LogLevel VERBOSE

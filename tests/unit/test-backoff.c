@@ -57,6 +57,10 @@ test_output(void)
 	    "again");
 	ok(b.next_at == 1130 && b.failures == 4, "for the same cooldown, "
 	    "from the probe (%lld), 4 failures", (long long)b.next_at);
+	is_int(backoff_state(&b, 1069), BACKOFF_HALF_OPEN, "the clock stepped "
+	    "back past its opening: a probe, not a wait as long as the step");
+	is_int(backoff_state(&b, 1070 - 3 * 3600), BACKOFF_HALF_OPEN,
+	    "3 h back: a probe");
 	is_int(backoff_succeeded(&b), 1, "a success closes it (said once)");
 	ok(b.failures == 0 && b.opened_at == 0 && b.next_at == 0 &&
 	    backoff_state(&b, 1130) == BACKOFF_CLOSED, "closed, count cleared");

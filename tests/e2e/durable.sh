@@ -1,0 +1,52 @@
+#!/bin/sh
+# durable.sh - what `tradedrop once` makes durable, seen by strace: every
+# file it writes (the raw copy, each outbox batch, the archive's records,
+# both manifests, the dead letters) is fsynced, with
+# the directories that name them, before the step that records it is
+# committed; and nothing flushes the whole file system (no syncfs, no
+# sync), which would also flush every other program's dirty pages.
+. "$srcdir/tests/lib/common.sh"
+t_tmpdir
+PY=/usr/bin/python3
+[ -x $PY ] || t_skip_all "python3 not installed"
+command -v strace > /dev/null || t_skip_all "strace not installed"
+. "$srcdir/tests/lib/delivery-lib.sh"
+
+S=$T_TMP/state
+dl_conf t "$S" "file://$T_TMP/out"
+sed -i 's/^batch_records = 1000/batch_records = 700/' "$T_TMP/t.conf"
+dl_rows "$S/landing/a.csv" 3000 7 12
+strace -f -y -qq -e trace=fsync,fdatasync,syncfs,sync,sync_file_range \
+    -o "$T_TMP/trace" "$TRADEDROP" once -c "$T_TMP/t.conf" 2> "$T_TMP/log"
+t_is $? 1 "once exits 1 (a row was dead-lettered)"
+TA=$(sha256sum "$S/archive"/*/*/*/raw/a.csv | cut -c1-64)
+t_is "$(ls "$T_TMP/out/$TA" | grep -c '^batch-')" 5 "five batches delivered"
+
+t_is "$(grep -cE '(^| )(syncfs|sync)\(' "$T_TMP/trace")" 0 \
+    "nothing flushes the whole file system (no syncfs, no sync)"
+
+t_is "$(grep -cE 'sync.*= -1' "$T_TMP/trace")" 0 "no flush failed"
+# the paths fsynced, as strace -y names them (calls of two threads at
+# once are cut by strace into "<unfinished ...>" and "resumed" lines)
+sed -n 's/.*\(fsync\|fdatasync\)([0-9]*<\([^>]*\)>.*/\2/p' "$T_TMP/trace" |
+    sort -u > "$T_TMP/synced"
+syncd() { grep -qxF "$1" "$T_TMP/synced"; }
+A=$(dirname "$(ls -d "$S"/archive/*/*/$TA/raw)")
+n=0
+for seq in 1 2 3 4 5; do
+	syncd "$S/outbox/$TA.tmp/batch-$(printf %06d $seq).ndjson.gz" && n=$((n + 1))
+done
+t_is $n 5 "each outbox batch is fsynced where it is written"
+t_ok "$(syncd "$S/outbox/$TA.tmp"; echo $?)" "and the directory naming them"
+t_ok "$(syncd "$S/outbox"; echo $?)" "the outbox directory, after the staged batches are renamed into it"
+t_ok "$(syncd "$A/records.ndjson.gz.tmp"; echo $?)" "the archive's records"
+t_ok "$(syncd "$A/manifest.json"; echo $?)" "the archive's manifest"
+t_ok "$(syncd "$S/outbox/$TA.tmp/manifest.json"; echo $?)" "the outbox manifest"
+t_ok "$(syncd "$A"; echo $?)" "the archive directory naming them"
+t_ok "$(grep -q "^$S/work/.*/a.csv\$" "$T_TMP/synced"; echo $?)" \
+    "the raw copy, before it is renamed into the archive"
+t_ok "$(grep -q "^$S/dlq/$TA.ndjson" "$T_TMP/synced"; echo $?)" "the dead letters"
+t_ok "$(syncd "$S/dlq"; echo $?)" "and their directory"
+t_ok "$(syncd "$T_TMP/out/$TA"; echo $?)" \
+    "file:// output: the directory the batches are renamed into"
+t_done
