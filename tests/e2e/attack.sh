@@ -20,9 +20,6 @@ command -v setpriv > /dev/null || t_skip_all "setpriv not installed"
 t_skip() { T_N=$((T_N + 1)); echo "ok $T_N # SKIP $*"; }
 STRACE=0
 command -v strace > /dev/null && strace -o /dev/null true 2> /dev/null && STRACE=1
-# LeakSanitizer cannot run under ptrace (it aborts at exit): in the
-# sanitizer build (make check-asan) the runs under strace alone skip it
-NOLEAKS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 chmod 755 "$T_TMP"
 AS_NOBODY="setpriv --reuid=nobody --regid=nogroup --clear-groups"
 
@@ -48,7 +45,7 @@ chmod 600 "$SECRET"
 # PATH held SECS seconds before it returns
 held() {
 	_p=$1 _w=$2 _d=$3; shift 3
-	ASAN_OPTIONS=$NOLEAKS strace -f -o /dev/null -P "$_p" \
+	ASAN_OPTIONS=$T_ASAN_NOLEAKS strace -f -o /dev/null -P "$_p" \
 	    -e trace=newfstatat,fstatat64,lstat \
 	    -e inject=newfstatat,fstatat64,lstat:delay_exit=${_d}000000:when=$_w "$@"
 }
@@ -93,7 +90,7 @@ if [ $STRACE -eq 1 ]; then
 	mk_conf c1 "$S"
 	mk "$L/x.csv" 1
 	touch -d '1 min ago' "$L/x.csv"
-	ASAN_OPTIONS=$NOLEAKS strace -f -o /dev/null -P "$L/x.csv" -e trace=fcntl \
+	ASAN_OPTIONS=$T_ASAN_NOLEAKS strace -f -o /dev/null -P "$L/x.csv" -e trace=fcntl \
 	    -e inject=fcntl:delay_exit=4000000:when=1 \
 	    timeout 60 "$TRADEDROP" once -c "$T_TMP/c1.conf" 2> "$T_TMP/log1" &
 	P=$!
