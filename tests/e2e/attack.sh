@@ -45,7 +45,8 @@ chmod 600 "$SECRET"
 # PATH held SECS seconds before it returns
 held() {
 	_p=$1 _w=$2 _d=$3; shift 3
-	strace -f -o /dev/null -P "$_p" -e trace=newfstatat,fstatat64,lstat \
+	ASAN_OPTIONS=$T_ASAN_NOLEAKS strace -f -o /dev/null -P "$_p" \
+	    -e trace=newfstatat,fstatat64,lstat \
 	    -e inject=newfstatat,fstatat64,lstat:delay_exit=${_d}000000:when=$_w "$@"
 }
 
@@ -89,7 +90,7 @@ if [ $STRACE -eq 1 ]; then
 	mk_conf c1 "$S"
 	mk "$L/x.csv" 1
 	touch -d '1 min ago' "$L/x.csv"
-	strace -f -o /dev/null -P "$L/x.csv" -e trace=fcntl \
+	ASAN_OPTIONS=$T_ASAN_NOLEAKS strace -f -o /dev/null -P "$L/x.csv" -e trace=fcntl \
 	    -e inject=fcntl:delay_exit=4000000:when=1 \
 	    timeout 60 "$TRADEDROP" once -c "$T_TMP/c1.conf" 2> "$T_TMP/log1" &
 	P=$!

@@ -16,8 +16,9 @@ S=$T_TMP/state
 dl_conf t "$S" "file://$T_TMP/out"
 sed -i 's/^batch_records = 1000/batch_records = 700/' "$T_TMP/t.conf"
 dl_rows "$S/landing/a.csv" 3000 7 12
-strace -f -y -qq -e trace=fsync,fdatasync,syncfs,sync,sync_file_range \
-    -o "$T_TMP/trace" "$TRADEDROP" once -c "$T_TMP/t.conf" 2> "$T_TMP/log"
+ASAN_OPTIONS=$T_ASAN_NOLEAKS strace -f -y -qq \
+    -e trace=fsync,fdatasync,syncfs,sync,sync_file_range -o "$T_TMP/trace" \
+    "$TRADEDROP" once -c "$T_TMP/t.conf" 2> "$T_TMP/log"
 t_is $? 1 "once exits 1 (a row was dead-lettered)"
 TA=$(sha256sum "$S/archive"/*/*/*/raw/a.csv | cut -c1-64)
 t_is "$(ls "$T_TMP/out/$TA" | grep -c '^batch-')" 5 "five batches delivered"

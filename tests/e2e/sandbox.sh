@@ -29,6 +29,8 @@ for sig in segv kill; do
 	t_ok "$(reason | grep -q '"tier":2'; echo $?)" "$sig: Tier 2"
 	t_is "$(ls "$S"/quarantine/*/crash.csv 2>/dev/null | wc -l)" 1 "$sig: its raw bytes are kept"
 	t_grep "$T_TMP/log.$sig" "event=parser_crashed file=crash.csv" "$sig: logged"
+	n=9; [ $sig = segv ] && n=11
+	t_ok "$(grep -q "event=parser_crashed file=crash.csv .* signal=$n\$" "$T_TMP/log.$sig"; echo $?)" "$sig: with its signal, $n"
 	t_ok "$(run_delivered "$T_TMP/out" 1; echo $?)" "$sig: the other file is delivered"
 done
 

@@ -10,6 +10,10 @@
 # only files fetched whole, and 10,000 files are listed and fetched
 # (times and ratios to `sftp -b` are printed, not asserted).
 #
+# TD_SFTP_MANY=N lists and fetches N files instead of 10,000: make
+# check-asan sets fewer, as each file's parser child costs about 0.2 s
+# under ASan (10,000 took over 30 minutes there).
+#
 # Every poll is a `tradedrop once`: it polls the sources, then takes what
 # landed through intake.
 . "$srcdir/tests/lib/common.sh"
@@ -188,7 +192,13 @@ for kt in ecdsa rsa; do
 	printf 'secret %s\n' $kt > "$T_TMP/id_$kt.pass"; chmod 600 "$T_TMP/id_$kt.pass"
 	mkconf "key$kt" "$R" "identity = $T_TMP/id_$kt
 passphrase_file = $T_TMP/id_$kt.pass" "ready = marker"
+	# libssh2 1.10 leaks two BIGNUMs (112 bytes) at each login with an
+	# OpenSSH-format ECDSA key (libssh2/libssh2#2079, in its key code):
+	# under make check-asan that login alone runs without LeakSanitizer
+	_asan=${ASAN_OPTIONS-}
+	[ $kt = ecdsa ] && export ASAN_OPTIONS="${_asan:+$_asan:}detect_leaks=0"
 	poll "key$kt"
+	ASAN_OPTIONS=$_asan
 	if [ $kt = rsa ] && grep -q 'no mutual signature\|ssh-rsa' "$SSHD_LOG"; then
 		# libssh2 1.10 signs with ssh-rsa (SHA-1) only, which
 		# OpenSSH >= 8.8 refuses; rsa-sha2 needs libssh2 1.11
@@ -293,20 +303,21 @@ t_ok "$([ -f "$R/grow.csv" ] && [ ! -e "$R/done/grow.csv" ]; echo $?)" "after=mo
 t_is "$(got move grow.csv)" 0 "after=move: and was not fetched"
 
 # -------------------------------------------------------- 10,000 files
+MANY=${TD_SFTP_MANY:-10000}
 R=$T_TMP/r-many; remote "$R"
-/usr/bin/python3 - "$R" <<'PY'
+/usr/bin/python3 - "$R" "$MANY" <<'PY'
 import sys
-for i in range(10000):
+for i in range(int(sys.argv[2])):
     with open('%s/f%05d.csv' % (sys.argv[1], i), 'w') as f:
         f.write('Store Nbr,Week Ending,UPC,Units\n%d,11/28/2026,041000001239,1\n' % i)
 PY
 own "$R"
 mkconf many "$R" "$KEYAUTH"
 t0=$(date +%s.%N); poll many; t1=$(date +%s.%N)
-t_is "$(grep 'event=sftp_listed' "$T_TMP/many.log" | grep -c 'files=10000')" 1 "10,000 entries listed"
+t_is "$(grep 'event=sftp_listed' "$T_TMP/many.log" | grep -c "files=$MANY ")" 1 "$MANY entries listed"
 t2=$(date +%s.%N); poll many; t3=$(date +%s.%N)
 N=$(find "$T_TMP/many/state/archive" -name 'f*.csv' 2>/dev/null | grep -c .)
-t_is "$N" 10000 "10,000 files fetched"
+t_is "$N" "$MANY" "$MANY files fetched"
 # the OpenSSH client on the same directory
 mkdir -p "$T_TMP/sftp-b"
 printf 'lcd %s\nget %s/*\n' "$T_TMP/sftp-b" "$R" > "$T_TMP/batch"
@@ -314,9 +325,9 @@ SFTPB="sftp -q -b $T_TMP/batch -P $SSHD_PORT -i $SSHD_KEY -o UserKnownHostsFile=
 t4=$(date +%s.%N); $SFTPB > /dev/null 2>&1; t5=$(date +%s.%N)
 LMS=$(grep 'event=sftp_poll_done' "$T_TMP/many.log" | sed -n 's/.*ms=\([0-9]*\).*/\1/p' | head -1)
 FMS=$(grep 'event=sftp_poll_done' "$T_TMP/many.log" | sed -n 's/.*ms=\([0-9]*\).*/\1/p' | sed -n 2p)
-awk -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" -v e="$t4" -v f="$t5" -v l="$LMS" -v m="$FMS" 'BEGIN {
-	printf "# 10,000 files: listing poll %.2fs (sftp stage %d ms), fetch poll %.2fs (sftp stage %d ms); sftp -b get: %.2fs; ratio fetch/sftp -b %.2f\n",
-	    b - a, l, d - c, m, f - e, (m / 1000) / (f - e) }'
+awk -v n="$MANY" -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" -v e="$t4" -v f="$t5" -v l="$LMS" -v m="$FMS" 'BEGIN {
+	printf "# %d files: listing poll %.2fs (sftp stage %d ms), fetch poll %.2fs (sftp stage %d ms); sftp -b get: %.2fs; ratio fetch/sftp -b %.2f\n",
+	    n, b - a, l, d - c, m, f - e, (m / 1000) / (f - e) }'
 
 # -------------------------------------------------------- 200 MB fetch
 R=$T_TMP/r-bench; remote "$R"

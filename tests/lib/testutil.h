@@ -6,6 +6,8 @@
  *   tu_conf(dir, maplines)    a configuration of integration "acme" with
  *                             these [map] lines, state in dir/state and
  *                             output to file://dir/out; NULL on error
+ *   tu_time_limit(secs)       a test's time limit: secs times
+ *                             TD_TEST_TIME_SCALE (an integer, default 1)
  */
 #ifndef TD_TESTUTIL_H
 #define TD_TESTUTIL_H
@@ -71,6 +73,27 @@ tu_conf(const char *dir, const char *maplines)
 	}
 	x_free(path);
 	return c;
+}
+
+/*
+ * A time limit, scaled for slow runs: make check-valgrind sets
+ * TD_TEST_TIME_SCALE (the code runs there 20 to 50 times slower). A
+ * limit that catches a quadratic cost still does: that grows with the
+ * size, not with the scale.
+ */
+static inline double
+tu_time_limit(double secs)
+{
+	const char *e = getenv("TD_TEST_TIME_SCALE");
+	char *end;
+	unsigned long k;
+
+	if (e == NULL || *e == '\0')
+		return secs;
+	k = strtoul(e, &end, 10);
+	if (*end != '\0' || k < 1 || k > 1000)
+		td_fatal("TD_TEST_TIME_SCALE=%s: not an integer 1..1000", e);
+	return secs * (double)k;
 }
 
 #endif

@@ -279,7 +279,7 @@ run_forked(const char *path, const struct unpack_limits *lim,
 
 		close(pfd[0]);
 		keep_data = 0;
-		alarm(secs);
+		alarm((unsigned)tu_time_limit(secs));
 		run(path, lim, 65536, &c);
 		c.base_kb = base_kb;
 		for (i = 0; i < c.ndocs && i < MAX_DOCS; i++) {
@@ -852,7 +852,8 @@ bomb(const char *path, const char *what, const struct unpack_limits *lim,
 		    strcmp(r.code, "archive_too_large") == 0 ||
 		    strcmp(r.code, "archive_corrupt") == 0),
 		    "%s: ratio or size limit, or corrupt (%s)", what, r.code);
-	ok(r.secs < 5.0, "%s: stopped in %.2f s (< 5 s)", what, r.secs);
+	ok(r.secs < tu_time_limit(5), "%s: stopped in %.2f s (< %.0f s)", what,
+	    r.secs, tu_time_limit(5));
 	/* the child inherits the parent's pages (ASan's are many): count
 	 * what unpacking added */
 	ok(r.maxrss_kb - r.base_kb < 200 * 1024, "%s: RSS grew %ld KiB "
