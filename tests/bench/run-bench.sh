@@ -624,9 +624,12 @@ done
 # ([kernel.kallsyms] for the kernel); the first rule matching both takes
 # the sample.  A sample no rule takes is "other"; the top 5 of those are
 # printed with the table so that it can be improved.  Kernel time of
-# the write path (write, file create, page cache, fsync, the
-# filesystem, block I/O) is "write+fsync"; the rest of the kernel (page
-# faults, scheduling, interrupts) is "other".
+# file I/O (write, file create, page cache, fsync, the filesystem,
+# block I/O) is "write+fsync": without call graphs the kernel's side of
+# a read (the input's, SQLite's pages) is not told from a write's, so
+# SQLite's reads and writes of its files (a temporary table spilled out
+# of its cache) count there too; the rest of the kernel (page faults,
+# scheduling, interrupts) is "other".
 STAGES='
 inflate      libz\.so       .
 inflate      libarchive     .
