@@ -622,8 +622,10 @@ done
 # improve it.  A rule a line: STAGE DSO SYMBOL, DSO and SYMBOL extended
 # regular expressions (awk) matched against perf's dso and symbol names
 # ([kernel.kallsyms] for the kernel); the first rule matching both takes
-# the sample.  A sample no rule takes is "other"; the top 5 of those are
-# printed with the table so that it can be improved.  Kernel time of
+# the sample.  libzstd's internal symbols are stripped: its unnamed
+# samples count as inflate (A and B write gzip).  A sample no rule
+# takes is "other"; the top 5 of those are printed with the table so
+# that it can be improved.  Kernel time of
 # file I/O (write, file create, page cache, fsync, the filesystem,
 # block I/O) is "write+fsync": without call graphs the kernel's side of
 # a read (the input's, SQLite's pages) is not told from a write's, so
@@ -634,11 +636,11 @@ STAGES='
 inflate      libz\.so       .
 inflate      libarchive     .
 inflate      libisal        (inflate|decode_huffman|read_header)
-inflate      libzstd        ^(ZSTD_decompress|ZSTD_decode|ZSTD_DCtx|ZSTD_execSeq|ZSTD_buildFSE|ZSTD_getFrame|ZSTD_copy|HUF_decompress|HUF_decode|FSE_decode|FSE_read|HUF_read)
+compression  libzstd        ^(ZSTD_compress|ZSTD_c|ZSTD_encode|HUF_compress|FSE_compress|ZSTD_fill|ZSTD_ldm)
+inflate      libzstd        .
 inflate      tradedrop      ^(unpack_|gz_read|lv_|zip_)
 compression  libisal        .
 compression  libdeflate     .
-compression  libzstd        .
 compression  tradedrop      ^(encode_batch|worker_main)
 hashing      libcrypto      .
 hashing      .              (sha256|SHA256|sha512|blake2|^md_)
@@ -646,7 +648,8 @@ decode+parse tradedrop      ^(decoder_|dec_run|dec_tab|dec_drop|sbcs_decode|utf1
 map+format   tradedrop      ^(mapper_|map_|mapexpr_|emit_|td_json_|escape_into|td_buf_|td_dec_|td_date_|td_gtin_|td_upce|td_format_|td_hex|td_fiscal|date_|val_|trim|canon_|row_day|xtable_|parse_value|record$|intern|put_str)
 sqlite       libsqlite3     .
 sqlite       tradedrop      ^(ledger_|store_|in_file|add_sums|hold$)
-write+fsync  kernel         (write|fsync|sync|ext4|jbd2|iomap|filemap|folio|from_iter|blk|bio|writeback|dirty|page_cache|xfs|btrfs|ovl_|do_sys_open|path_openat|link|rename|unlink)
+write+fsync  kernel         (write|fsync|sync|ext4|jbd2|iomap|filemap|folio|_iter|xas_|blk|bio|writeback|dirty|page_cache|xfs|btrfs|ovl_|do_sys_open|path_openat|link|rename|unlink|fdget)
+write+fsync  libc           ^__libc_(p?write|p?read|fsync|fdatasync|open)
 '
 PERF=${PERF:-perf}
 PERF_CASES=${BENCH_PERF_CASES:-a b}
