@@ -30,6 +30,8 @@
 #define TAIL_NULL	",\"restates\":null,\"mapping_version\":\""
 #define TAIL_LEN	(sizeof(TAIL_NULL) - 1 + 64 + 3)
 #define LEDGER_MMAP	"4294967296"	/* 4 GiB of address space */
+#define LEDGER_CACHE	"-4096"		/* KiB: state.db's page cache */
+#define LEDGER_TEMP_CACHE "-20480"	/* KiB: the temporary tables' */
 
 struct ledger {
 	struct td_ctx	*x;
@@ -56,11 +58,22 @@ ledger_open(struct td_ctx *x, struct ledger **out)
 	/*
 	 * One lookup per record in a ledger of tens of millions of keys
 	 * (about 50 bytes each): read it through a memory map, not a read
-	 * per page, and keep its inner pages in a larger page cache.
+	 * per page; pages read that way take no room in the page cache.
+	 * The caches bound the process's memory, whatever the size of the
+	 * file (make bench, case F: <= 64 MiB): state.db's holds what a
+	 * commit writes (the file's keys go in in key order, so a small
+	 * one serves), the temporary tables' the file's own keys, one
+	 * insert at a random place per record; what does not fit is read
+	 * back from a temporary file, so that one is the larger.  A 100
+	 * MB drop: 64 MiB of both was 160 MiB of RSS, these 51 MiB (8 and
+	 * 24 MiB: 59 to 65 MiB, too near); they cost there about 3 s of
+	 * system time more than 64 MiB, in reads and writes of that file,
+	 * and nothing on a 10 MB drop, whose keys fit.
 	 */
 	if (store_exec(x->st, "PRAGMA mmap_size = " LEDGER_MMAP) != 0 ||
-	    store_exec(x->st, "PRAGMA cache_size = -65536") != 0 ||
-	    store_exec(x->st, "PRAGMA temp.cache_size = -65536") != 0 ||
+	    store_exec(x->st, "PRAGMA cache_size = " LEDGER_CACHE) != 0 ||
+	    store_exec(x->st, "PRAGMA temp.cache_size = " LEDGER_TEMP_CACHE)
+	    != 0 ||
 	    store_exec(x->st, "CREATE TEMP TABLE IF NOT EXISTS tx_keys ("
 	    "  record_key BLOB PRIMARY KEY,"
 	    "  n INTEGER NOT NULL,"		/* rows of this file with it */

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "td.h"
+#include "buf.h"
 #include "conf.h"
 #include "fsutil.h"
 #include "hash.h"
@@ -90,6 +91,7 @@ main(int argc, char **argv)
 	struct ledger *l;
 	struct map_result mr;
 	struct ledger_verdict v;
+	struct td_buf line;
 	sqlite3_stmt *s;
 	char *conf, *text, *err = NULL;
 	uint64_t nkeys = 10000000, nlook = 1000000, i, seed = 42, have;
@@ -178,12 +180,15 @@ main(int argc, char **argv)
 	    (t1 - t0) * 1e6 / (double)nlook < 2.0 ? "met" : "MISSED");
 	hits = 0;
 	seed = 42;
+	td_buf_init(&line, 64, 4096);
 	t0 = now();
 	for (i = 0; i < nlook; i++) {
 		pick(i, &seed, nkeys, mr.record_key);
 		memcpy(mr.values, mr.record_key, TD_ID_LEN);
 		memcpy(mr.record_id, &i, sizeof(i));
-		if (ledger_check(l, &mr, "{}", 2, &v) != 0)
+		td_buf_reset(&line);
+		if (td_buf_puts(&line, "{}") != 0 ||
+		    ledger_check(l, &mr, &line, 0, &v) != 0)
 			return 1;
 		hits += v.what == LEDGER_DUPLICATE;
 	}
@@ -192,6 +197,7 @@ main(int argc, char **argv)
 	    "delivered; with the file's own keys kept): %.2f us per record\n",
 	    (unsigned long long)nlook, hits,
 	    (t1 - t0) * 1e6 / (double)nlook);
+	td_buf_free(&line);
 	ledger_free(l);
 	store_close(x.st);
 	td_conf_free(c);

@@ -61,6 +61,20 @@
 # to < 50 ms, and the resident memory of the daemon's processes printed
 # at the start and the end of those drops.
 #
+# F is memory: tradedrop once (bench.conf, as A) on a .csv.gz of each
+# size of BENCH_F_SIZES, one run each, its peak RSS held to <= 64 MiB at
+# every size and to flat (the last size's at most 1.25 times the
+# first's).  The data is made as A's (same seed); where a size is
+# BENCH_SIZE, A's data.csv.gz is used.
+#
+# CPU per stage: A and B are run once more each under `perf record`
+# (not among the timed runs), the self samples of perf report summed by
+# stage (inflate, decode+parse, map+format, hashing, compression,
+# write+fsync, sqlite, other) with the table STAGES, the one place to
+# improve it, and multiplied by the run's CPU seconds; the top 5
+# samples of "other" are printed.  Without a working perf, a line says
+# so and the rest runs.
+#
 # The runs are interleaved (A, H, ref1, B, ref3, ref2, A2, H-zstd, A,
 # ...); before each one the inputs are read once to warm the page cache,
 # the same for all.  The medians are printed with the ratios to the
@@ -80,6 +94,9 @@
 #   top_srcdir   the source tree (default: two levels above this script)
 #   BENCH_D_FILES   case D: files of the burst (default 10000)
 #   BENCH_D_SECONDS case D: seconds of 10 files/s (default 30)
+#   BENCH_F_SIZES   case F: sizes of its drops (default "10M 100M 1G")
+#   BENCH_PERF_CASES  the cases profiled per stage (default "a b"; "" none)
+#   PERF         perf(1) (default perf)
 #   CC           compiler for the generator (default cc)
 #   TRADEDROP    the binary (default $top_builddir/agent/tradedrop)
 set -u
@@ -188,14 +205,18 @@ trap 'peer_stop; rm -rf "$W"' EXIT
 trap 'exit 130' INT TERM HUP PIPE
 
 # ---------------------------------------------------------------- helpers
-# timed CMD...: run CMD under /usr/bin/time; sets T_SEC T_KIB T_RC.
+# timed CMD...: run CMD under /usr/bin/time (itself under $PROFILE when
+# that is set: see the stages below); sets T_SEC T_KIB T_CPU (user +
+# system seconds) T_RC.
 timed() {
-	"$TIME" -f '%e %M' -o "$W/time.out" "$@"
+	$PROFILE "$TIME" -f '%e %M %U %S' -o "$W/time.out" "$@"
 	T_RC=$?
-	# shellcheck disable=SC2046 # split "seconds KiB" into $1 $2
+	# shellcheck disable=SC2046 # split "seconds KiB user sys" into $1..$4
 	set -- $(tail -n 1 "$W/time.out")
 	T_SEC=${1:-0} T_KIB=${2:-0}
+	T_CPU=$(awk -v u="${3:-0}" -v s="${4:-0}" 'BEGIN { print u + s }')
 }
+PROFILE=
 
 # The same for every run: flush what the previous run left dirty, then
 # read the inputs once (the page cache cannot be dropped without root).
@@ -343,13 +364,13 @@ run_td() {
 	rm -rf "$W/run"
 	mkdir -p "$W/run/state/landing" "$W/run/out" || exit 1
 	# a copy: landing refuses a file with a second name (a hard link)
-	cp "$W/$2" "$W/run/state/landing/$2" || exit 1
+	cp "$W/$2" "$W/run/state/landing/${2##*/}" || exit 1
 	conf=$W/bench.conf
 	[ "$1" = c ] && conf=$W/bench-c.conf
 	if [ $# -ge 4 ]; then
 		conf=$W/run/$4
 		if ! peer_start "$W/peer"; then
-			T_SEC=0 T_KIB=0 T_RC=127
+			T_SEC=0 T_KIB=0 T_CPU=0 T_RC=127
 			echo "the https peer did not start" > "$W/tradedrop.log"
 			echo "run $3: the https peer did not start" \
 			    >> "$W/$1.peer"
@@ -373,6 +394,7 @@ run_td() {
 record_td() {
 	echo "$T_SEC" >> "$W/$1.sec"
 	echo "$T_KIB" >> "$W/$1.kib"
+	echo "$T_CPU" >> "$W/$1.cpu"
 	echo "$T_RC" >> "$W/$1.rc"
 	TD_DELIVERED=$(manifest_sum "$W/run/out" delivered)
 	TD_DLQ=$(manifest_sum "$W/run/out" dlq)
@@ -560,6 +582,109 @@ while [ "$i" -le "$RUNS" ]; do
 	i=$((i + 1))
 done
 
+# ---------------------------------------------------------------- F
+# Case F: the peak RSS of one `tradedrop once` (bench.conf, as A) on a
+# .csv.gz of each size of BENCH_F_SIZES (default "10M 100M 1G"), made as
+# A's data is (gen-sellthrough with A's seed, gzip -1); A's own
+# data.csv.gz is used where the size is A's (BENCH_SIZE), and each other
+# one is removed after its run.  Held to <= 64 MiB at every size and to
+# flat: the last size's peak at most F_FLAT times the first one's.
+F_SIZES=${BENCH_F_SIZES:-10M 100M 1G}
+F_FLAT=1.25
+F_N=0
+for fs in $F_SIZES; do
+	F_N=$((F_N + 1))
+	ff=data.csv.gz fr=$RECORDS
+	if [ "$fs" != "$SIZE" ]; then
+		ff=f$F_N.csv.gz
+		"$GEN" -s "$fs" -S "$SEED" -o "$W/f.csv" ||
+		    die "generator failed (BENCH_F_SIZES: $fs)"
+		fr=$(($(wc -l < "$W/f.csv") - 1))
+		gzip -1 -c "$W/f.csv" > "$W/$ff" || die "gzip failed"
+		rm -f "$W/f.csv"
+	fi
+	echo "$fs $fr" > "$W/f$F_N.what"
+	run_td "f$F_N" "$ff" 1
+	[ "$ff" = data.csv.gz ] || rm -f "$W/$ff"
+	echo "run-bench: F    tradedrop .csv.gz of $fs ($fr records) $TD_LINE"
+done
+
+# ---------------------------------------------------------------- stages
+# CPU per stage: one more run of each case of BENCH_PERF_CASES (default
+# "a b"; not one of the timed runs, sampling costs a little) under
+# `perf record` (PERF, default perf; -F 499, no call graphs), then
+# perf report --no-children --sort dso,symbol: each sample's share of
+# the self samples, summed by stage with STAGES, times the run's CPU
+# seconds (user + system of /usr/bin/time).  When perf cannot record
+# (not installed, perf_event_paranoid), a line says so and this is
+# skipped.
+# STAGES: the symbol-to-stage table of the CPU profile, the one place to
+# improve it.  A rule a line: STAGE DSO SYMBOL, DSO and SYMBOL extended
+# regular expressions (awk) matched against perf's dso and symbol names
+# ([kernel.kallsyms] for the kernel); the first rule matching both takes
+# the sample.  libzstd's internal symbols are stripped: its unnamed
+# samples count as inflate (A and B write gzip).  A sample no rule
+# takes is "other"; the top 5 of those are printed with the table so
+# that it can be improved.  Kernel time of
+# file I/O (write, file create, page cache, fsync, the filesystem,
+# block I/O) is "write+fsync": without call graphs the kernel's side of
+# a read (the input's, SQLite's pages) is not told from a write's, so
+# SQLite's reads and writes of its files (a temporary table spilled out
+# of its cache) count there too; the rest of the kernel (page faults,
+# scheduling, interrupts) is "other".
+STAGES='
+inflate      libz\.so       .
+inflate      libarchive     .
+inflate      libisal        (inflate|decode_huffman|read_header)
+compression  libzstd        ^(ZSTD_compress|ZSTD_c|ZSTD_encode|HUF_compress|FSE_compress|ZSTD_fill|ZSTD_ldm)
+inflate      libzstd        .
+inflate      tradedrop      ^(unpack_|gz_read|lv_|zip_)
+compression  libisal        .
+compression  libdeflate     .
+compression  tradedrop      ^(encode_batch|worker_main)
+hashing      libcrypto      .
+hashing      .              (sha256|SHA256|sha512|blake2|^md_)
+decode+parse tradedrop      ^(decoder_|dec_run|dec_tab|dec_drop|sbcs_decode|utf16_decode|td_utf8|csv_|pcsv_|px12_|x12_|sdq_|seg|add_col|raw_at|next_token)
+map+format   tradedrop      ^(mapper_|map_|mapexpr_|emit_|td_json_|escape_into|td_buf_|td_dec_|td_date_|td_gtin_|td_upce|td_format_|td_hex|td_fiscal|date_|val_|trim|canon_|row_day|xtable_|parse_value|record$|intern|put_str)
+sqlite       libsqlite3     .
+sqlite       tradedrop      ^(ledger_|store_|in_file|add_sums|hold$)
+write+fsync  kernel         (write|fsync|sync|ext4|jbd2|iomap|filemap|folio|_iter|xas_|blk|bio|writeback|dirty|page_cache|xfs|btrfs|ovl_|do_sys_open|path_openat|link|rename|unlink|fdget)
+write+fsync  libc           ^__libc_(p?write|p?read|fsync|fdatasync|open)
+'
+PERF=${PERF:-perf}
+PERF_CASES=${BENCH_PERF_CASES:-a b}
+PERF_WHY=
+if ! command -v "$PERF" > /dev/null 2>&1; then
+	PERF_WHY="$PERF not found (apt-get install linux-perf)"
+elif ! "$PERF" record -q -o "$W/perf.data" -- true > "$W/perf.log" 2>&1
+then
+	PERF_WHY="$PERF record cannot run here: $(head -n 1 "$W/perf.log")"
+fi
+# shellcheck disable=SC2317 # called as $PROFILE in timed
+profile() {
+	"$PERF" record -q -F 499 -o "$W/perf.data" -- "$@"
+}
+if [ -z "$PERF_WHY" ]; then
+	for pc in $PERF_CASES; do
+		case $pc in
+		a) pf=data.csv.gz ;;
+		b) pf=data.csv.zst ;;
+		*) die "BENCH_PERF_CASES: a or b, not '$pc'" ;;
+		esac
+		PROFILE=profile
+		run_td "p$pc" "$pf" 1
+		PROFILE=
+		"$PERF" report -i "$W/perf.data" --no-children \
+		    --sort dso,symbol --stdio -q -g none --percent-limit 0 \
+		    -t '|' > "$W/p$pc.report" 2> "$W/perf.log" ||
+		    echo "perf report failed: $(head -n 1 "$W/perf.log")" \
+		    > "$W/p$pc.report"
+		rm -f "$W/perf.data"
+		echo "run-bench: perf $pc  tradedrop $pf under perf record" \
+		    "$TD_LINE, $T_CPU CPU s"
+	done
+fi
+
 # ---------------------------------------------------------------- report
 # row LABEL PREFIX [BYTES]: one line of the table from the PREFIX.* files
 # (MB/s of BYTES, by default those of data.csv)
@@ -710,6 +835,20 @@ check_td a "A  (.csv.gz)"
 check_td b "B  (.csv.zst)"
 check_td a2 "A2 (plain .csv)"
 check_td c "C  (X12 852)" utf-8
+i=1
+while [ "$i" -le "$F_N" ]; do
+	# shellcheck disable=SC2046 # "size records": checked against these
+	set -- $(cat "$W/f$i.what")
+	A_RECORDS=$RECORDS RECORDS=$2
+	check_td "f$i" "F  ($1 .csv.gz)"
+	RECORDS=$A_RECORDS
+	i=$((i + 1))
+done
+if [ -z "$PERF_WHY" ]; then
+	for pc in $PERF_CASES; do
+		check_td "p$pc" "$(echo "$pc" | tr ab AB)  (under perf)"
+	done
+fi
 if [ "$HAVE_HTTPS" -eq 1 ]; then
 	check_td h "H  (https, gzip)"
 	check_td hz "H-zstd (https, zstd)"
@@ -766,6 +905,92 @@ else
 	printf '%-50s %8s %8s  %s\n' \
 	    "H: https (mTLS) time / A (file://) time" n/a "<= 1.15" \
 	    "SKIPPED ($HTTPS_WHY)"
+fi
+
+# F: the peak RSS of each size side by side, then its goals
+F_LINE='' F_FIRST='' F_LAST=''
+i=1
+while [ "$i" -le "$F_N" ]; do
+	# shellcheck disable=SC2046 # "size records"
+	set -- $(cat "$W/f$i.what")
+	F_LINE="$F_LINE  $1: $(mib "f$i")"
+	[ -n "$F_FIRST" ] || F_FIRST=$(mib "f$i") F_FIRST_SIZE=$1
+	F_LAST=$(mib "f$i") F_LAST_SIZE=$1
+	goal "f$i" "F: tradedrop peak RSS at $1, MiB" "$(mib "f$i")" "<=" 64
+	i=$((i + 1))
+done
+if [ "$F_N" -gt 1 ]; then
+	goal "f$F_N" "F: flat: RSS at $F_LAST_SIZE / RSS at $F_FIRST_SIZE" \
+	    "$(ratio "$F_LAST" "$F_FIRST")" "<=" "$F_FLAT"
+fi
+[ "$F_N" -gt 0 ] && echo "F: peak RSS, MiB:$F_LINE"
+
+# stages CASE LABEL WALL: the CPU seconds per stage of the perf run of
+# CASE (STAGES), with the top 5 samples no rule took
+stages() {
+	awk -F'|' -v cpu="$(median < "$W/$1.cpu")" -v label="$2" \
+	    -v wall="$3" -v pwall="$(median < "$W/$1.sec")" -v rules="$STAGES" '
+	BEGIN {
+		n = split(rules, line, "\n")
+		for (i = 1; i <= n; i++) {
+			if (split(line[i], f, " ") != 3)
+				continue
+			k++
+			st[k] = f[1]; dr[k] = f[2]; sr[k] = f[3]
+			if (!(f[1] in seen)) {
+				seen[f[1]] = 1
+				order[++no] = f[1]
+			}
+		}
+		order[++no] = "other"
+	}
+	NF >= 3 && $1 ~ /%/ {
+		p = $1; sub(/%.*/, "", p); p += 0
+		d = $2; gsub(/^ +| +$/, "", d)
+		s = $3; gsub(/^ +| +$/, "", s); sub(/^\[[^]]*\] /, "", s)
+		tot += p
+		for (i = 1; i <= k; i++)
+			if (d ~ dr[i] && s ~ sr[i]) {
+				sum[st[i]] += p
+				next
+			}
+		sum["other"] += p
+		other[d " " s] += p
+	}
+	END {
+		if (tot <= 0) {
+			printf "%s: no samples (perf report gave nothing)\n",
+			    label
+			exit
+		}
+		printf "%s: CPU seconds per stage (%.2f CPU s in %.2f s " \
+		    "under perf; %.2f s wall timed)\n", label, cpu, pwall, wall
+		for (i = 1; i <= no; i++)
+			printf "  %-14s %8.2f CPU s %6.1f%%\n", order[i],
+			    sum[order[i]] / tot * cpu, sum[order[i]] / tot * 100
+		for (j = 1; j <= 5; j++) {
+			best = ""
+			for (o in other)
+				if (best == "" || other[o] > other[best])
+					best = o
+			if (best == "" || other[best] <= 0)
+				break
+			printf "  other #%d: %5.1f%% %s\n", j,
+			    other[best] / tot * 100, best
+			delete other[best]
+		}
+	}' "$W/$1.report"
+}
+echo
+if [ -n "$PERF_WHY" ]; then
+	echo "CPU per stage: SKIPPED: $PERF_WHY"
+else
+	for pc in $PERF_CASES; do
+		case $pc in
+		a) stages pa "A  (.csv.gz)" "$A_SEC" ;;
+		b) stages pb "B  (.csv.zst)" "$B_SEC" ;;
+		esac
+	done
 fi
 if [ -n "$WARNINGS" ]; then
 	echo
