@@ -941,6 +941,17 @@ send_rejections(struct deliverer *d, const struct tx *t)
 	char *src = NULL, *gz = NULL, *dir = NULL;
 	int r = TD_OK, fr, fd = -1;
 
+	if (t->rejections_sent && x->fwd != NULL) {
+		/* a run killed after sending them, before it could remove
+		 * its staging copy, left it behind */
+		gz = xasprintf("%s/%s.rejections.ndjson.gz", x->outbox, t->id);
+		dir = xasprintf("%s.tmp", gz);
+		(void)unlink(gz);
+		(void)unlink(dir);
+		x_free(gz);
+		x_free(dir);
+		return TD_OK;
+	}
 	if (t->rejections_sent || !td_conf_u64(x->conf,
 	    TDK_output_report_rejections))
 		return TD_OK;

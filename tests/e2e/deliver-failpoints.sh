@@ -47,4 +47,25 @@ for fp in batches_acked rejections_sent:1 rejections_sent:2 \
 	t_is "$(ls "$T_TMP/k$n")" "$(ls "$T_TMP/ref")" \
 		"$fp: nothing left behind in state_dir"
 done
+
+# Over HTTPS the rejections are POSTed from a staging copy in outbox/: a
+# kill after their commit, before the copy is removed, leaves it; the
+# next run removes it (it was left there for good before)
+command -v openssl > /dev/null || t_skip_all "openssl not installed"
+. "$srcdir/tests/lib/https-lib.sh"
+C=$T_TMP/pki
+sh "$srcdir/tests/lib/mkca.sh" "$C" > /dev/null 2>&1 || t_skip_all "mkca.sh failed"
+peer_start "$T_TMP/peer" --cert "$C/server.pem" --key "$C/server.key" || t_skip_all "no peer"
+dl_conf h "$T_TMP/h" "https://127.0.0.1:$PORT/api/v1" "ca_file = $C/ca.pem" \
+    "report_rejections = yes"
+drop "$T_TMP/h"
+dl_run h h.log rejections_sent:1
+t_is "$RC" 137 "https: killed after the commit at rejections_sent"
+t_is "$(ls "$T_TMP/h/outbox" | grep -c 'rejections.ndjson.gz$')" 1 \
+	"https: the staging copy of the rejections was left in outbox/"
+dl_run h h-2.log
+t_is "$RC" 1 "https: the next run exits 1"
+dl_run h h-3.log
+t_is "$RC" 0 "https: the run after it exits 0"
+t_is "$(ls -A "$T_TMP/h/outbox")" "" "https: nothing left in outbox/"
 t_done
