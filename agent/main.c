@@ -14,6 +14,7 @@
 #include "td.h"
 #include "conf.h"
 #include "log.h"
+#include "store.h"
 #include "agent.h"
 
 #ifndef TD_SYSCONFDIR
@@ -127,6 +128,7 @@ int
 main(int argc, char **argv)
 {
 	size_t i;
+	int rc;
 
 	/* archive member names are converted to UTF-8 by libarchive */
 	if (setlocale(LC_CTYPE, "C.UTF-8") == NULL)
@@ -153,7 +155,14 @@ main(int argc, char **argv)
 	for (i = 0; i < TD_NELEM(commands); i++) {
 		if (strcmp(argv[1], commands[i].name) == 0) {
 			optind = 1;
-			return commands[i].fn(argc - 1, argv + 1);
+			rc = commands[i].fn(argc - 1, argv + 1);
+			/*
+			 * Damage to state.db met on the way (logged there as
+			 * state_corrupt) makes any answer suspect: a count
+			 * read past a damaged page is short, not an error.
+			 */
+			return store_corrupt_seen() && rc != 2 ?
+			    EXIT_INTERNAL : rc;
 		}
 	}
 	fprintf(stderr, "tradedrop: unknown command \"%s\"\n", argv[1]);

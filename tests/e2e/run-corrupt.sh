@@ -176,4 +176,20 @@ for n in 2 3; do
 	t_is "$(find "$T_TMP/out9" -name manifest.json | wc -l)" 0 \
 		"a lost row, run $n: no manifest is delivered"
 done
+# ---------------------------------------- damage met by the other commands
+# A count read past a damaged page would be short, not an error: every
+# command that meets damage says so (state_corrupt) and exits 4.
+cp -a "$S9" "$T_TMP/s10"
+sed "s|$S9|$T_TMP/s10|" "$T_TMP/lb.conf" > "$T_TMP/s10.conf"
+chmod 600 "$T_TMP/s10.conf"
+P=$(sqlite3 "$T_TMP/s10/state.db" "PRAGMA wal_checkpoint(TRUNCATE)" "SELECT pageno FROM dbstat WHERE name = 'transmissions' AND pagetype = 'leaf' LIMIT 1" | tail -1)
+python3 -c 'import sys
+f = open(sys.argv[1], "r+b"); f.seek((int(sys.argv[2]) - 1) * 4096 + 8)
+f.write(b"\xff" * 200)' "$T_TMP/s10/state.db" "$P"
+for c in "status" "status --json"; do
+	"$TRADEDROP" $c -c "$T_TMP/s10.conf" > "$T_TMP/s10.out" 2>&1
+	t_is $? 4 "a damaged transmissions page: $c exits 4"
+	t_grep "$T_TMP/s10.out" "level=error event=state_corrupt code=11" \
+		"and logs state_corrupt"
+done
 t_done
