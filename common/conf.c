@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <grp.h>
 #include <libgen.h>
 #include <limits.h>
 #include <pwd.h>
@@ -611,6 +612,111 @@ apply_defaults(struct td_conf *c, struct confval *vals, const char *sec)
 }
 
 /*
+ * Whether the group of st is its owner's alone (a user private group, as
+ * Debian's OpenSSH allows for StrictModes): no account but the owner has
+ * it as its primary group, no member but the owner, and one of the two.
+ * Group write access then gives nobody else anything.
+ */
+static int
+private_group(const struct stat *st)
+{
+	struct passwd *pw;
+	struct group *gr;
+	char *owner;
+	int members = 0, other = 0;
+
+	if ((pw = getpwuid(st->st_uid)) == NULL)
+		return 0;
+	owner = xstrdup(pw->pw_name);
+	setpwent();
+	while ((pw = getpwent()) != NULL)
+		if (pw->pw_gid == st->st_gid) {
+			members++;
+			if (pw->pw_uid != st->st_uid)
+				other = 1;
+		}
+	endpwent();
+	if ((gr = getgrgid(st->st_gid)) == NULL)
+		other = 1;
+	else if (gr->gr_mem[0] != NULL) {
+		members++;
+		if (strcmp(gr->gr_mem[0], owner) != 0 ||
+		    gr->gr_mem[1] != NULL)
+			other = 1;
+	}
+	x_free(owner);
+	return members > 0 && !other;
+}
+
+/* Whether someone but the owner of st may write it (or into it). */
+static int
+others_write(const struct stat *st)
+{
+	if (S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX))
+		return 0;	/* /tmp: nobody renames an entry of another */
+	return (st->st_mode & S_IWOTH) ||
+	    ((st->st_mode & S_IWGRP) && !private_group(st));
+}
+
+/* Whether root, this process's user or (by_user) `user` owns st. */
+static int
+trusted_owner(struct loadctx *lc, const struct stat *st, int by_user,
+    int *is_user)
+{
+	const char *user = lc->c->v[TDK_integration_user].str;
+	struct passwd *pw;
+
+	*is_user = 0;
+	if (st->st_uid == 0 || st->st_uid == geteuid())
+		return 1;
+	*is_user = user != NULL && (pw = getpwnam(user)) != NULL &&
+	    pw->pw_uid == st->st_uid;
+	return by_user && *is_user;
+}
+
+/*
+ * The directories above path, which whoever may write one of them can
+ * swap for their own: each owned as the file may be, and not writable
+ * by group or others unless sticky. Said once, for the first one bad.
+ */
+static void
+check_parents(struct loadctx *lc, int line, const char *what,
+    const char *path, int by_user)
+{
+	struct stat st;
+	char *real, *d;
+	int is_user;
+
+	if ((real = realpath(path, NULL)) == NULL)
+		return;		/* the file's own check says why */
+	for (d = real; (d = strrchr(real, '/')) != NULL; ) {
+		d[d == real] = '\0';	/* "/" stays */
+		if (stat(real, &st) != 0) {
+			conf_err(lc, line, "%sdirectory %s: %s", what, real,
+			    strerror(errno));
+			break;
+		}
+		if (others_write(&st)) {
+			conf_err(lc, line, "%sdirectory %s is writable by "
+			    "group or others (mode %03o); refusing it (chmod "
+			    "go-w %s)", what, real,
+			    (unsigned)(st.st_mode & 07777), real);
+			break;
+		}
+		if (!trusted_owner(lc, &st, by_user, &is_user)) {
+			conf_err(lc, line, "%sdirectory %s is owned by uid "
+			    "%ju, which is neither root nor the user "
+			    "tradedrop runs as; refusing it (chown)", what,
+			    real, (uintmax_t)st.st_uid);
+			break;
+		}
+		if (d == real)
+			break;
+	}
+	free(real);
+}
+
+/*
  * Only the owner of the file st describes may write it, and the owner is
  * root, the user this process runs as, or -- with by_user, for the
  * files the configuration names, never for the configuration itself,
@@ -622,26 +728,26 @@ apply_defaults(struct td_conf *c, struct confval *vals, const char *sec)
  */
 static void
 check_writers(struct loadctx *lc, int line, const char *what,
-    const struct stat *st, const char *mode, int by_user)
+    const char *path, const struct stat *st, const char *mode, int by_user)
 {
-	const char *user = lc->c->v[TDK_integration_user].str;
-	struct passwd *pw;
-	int is_user;
+	int is_user, bad = 0;
 
-	if (st->st_mode & (S_IWGRP | S_IWOTH))
+	if (others_write(st)) {
 		conf_err(lc, line, "%swritable by group or others (mode %03o); "
 		    "refusing it (chmod %s)", what,
 		    (unsigned)(st->st_mode & 0777), mode);
-	if (st->st_uid == 0 || st->st_uid == geteuid())
-		return;
-	is_user = user != NULL && (pw = getpwnam(user)) != NULL &&
-	    pw->pw_uid == st->st_uid;
-	if (by_user && is_user)
-		return;
-	conf_err(lc, line, "%sowned by uid %ju, which is neither root nor "
-	    "the user tradedrop runs as%s; refusing it (chown)", what,
-	    (uintmax_t)st->st_uid, is_user ? " (it is [integration] user, "
-	    "which this file names: it cannot vouch for itself)" : "");
+		bad = 1;
+	}
+	if (!trusted_owner(lc, st, by_user, &is_user)) {
+		conf_err(lc, line, "%sowned by uid %ju, which is neither root "
+		    "nor the user tradedrop runs as%s; refusing it (chown)",
+		    what, (uintmax_t)st->st_uid, is_user ? " (it is "
+		    "[integration] user, which this file names: it cannot "
+		    "vouch for itself)" : "");
+		bad = 1;
+	}
+	if (!bad)
+		check_parents(lc, line, what, path, by_user);
 }
 
 /* check_writers for the file of key, named by v */
@@ -651,7 +757,7 @@ check_file_writers(struct loadctx *lc, const struct confval *v,
 {
 	char *what = xasprintf("%s %s: ", key, v->str);
 
-	check_writers(lc, v->line, what, st, mode, 1);
+	check_writers(lc, v->line, what, v->str, st, mode, 1);
 	x_free(what);
 }
 
@@ -1181,7 +1287,7 @@ validate(struct loadctx *lc)
 	const char *u;
 
 	/* the configuration file names the secrets and what to trust */
-	check_writers(lc, 0, "", &lc->st, "644", 0);
+	check_writers(lc, 0, "", lc->c->path, &lc->st, "644", 0);
 	for (k = 0; k < TDK__COUNT; k++) {
 		if (strcmp(keytab[k].section, "source") == 0)
 			continue;

@@ -383,6 +383,9 @@ loose() {
 			chown nobody "$K/$_f"
 			_w="owned by uid $(id -u nobody), which is neither root nor the user tradedrop runs as"
 		else
+			# a group with other members: the owner's private
+			# group may write (root's is, on most systems)
+			[ $ROOT -eq 1 ] && chgrp nogroup "$K/$_f"
 			chmod "$_v" "$K/$_f"
 			case $_g$_v in
 			600?[4-7]?|600??[4-7]) _w="readable by group or others (mode $_v)" ;;
@@ -397,12 +400,19 @@ loose() {
 			echo "$_f(exit $_rc: $(head -1 "$T_TMP/loose.out"))"
 		fi
 		chmod "$_g" "$K/$_f"
-		chown 0 "$K/$_f" 2> /dev/null
+		chown 0:0 "$K/$_f" 2> /dev/null
 	done
 }
+# group_w V: whether mode V lets the group write (then the file's group
+# must be one others are in, which needs root to chgrp)
+group_w() { case $1 in ?[2367]?) return 0;; esac; return 1; }
 for v in 640 604 620 602 owner; do
 	if [ $v = owner ] && [ $ROOT -eq 0 ]; then
 		t_skip "a file of another owner needs root to chown"
+		continue
+	fi
+	if [ $ROOT -eq 0 ] && group_w $v; then
+		t_skip "a group shared with other users needs root to chgrp"
 		continue
 	fi
 	t_is "$(loose "$T_TMP/sec.conf" $v 600 id:identity pp:passphrase_file \
@@ -436,6 +446,10 @@ for v in 664 646 owner; do
 		t_skip "a file of another owner needs root to chown"
 		continue
 	fi
+	if [ $ROOT -eq 0 ] && group_w $v; then
+		t_skip "a group shared with other users needs root to chgrp"
+		continue
+	fi
 	t_is "$(loose "$T_TMP/trust.conf" $v 644 kh:known_hosts ca.pem:ca_file \
 	    mini.pub:trusted_key_file)" "" \
 		"each of known_hosts, ca_file, trusted_key_file: $v is refused, naming file and line"
@@ -448,6 +462,10 @@ for v in 664 646 owner; do
 		chmod 644 "$T_TMP/cf.conf"; chown nobody "$T_TMP/cf.conf"
 		w="cf.conf: owned by uid $(id -u nobody), which is neither root nor the user tradedrop runs as; refusing it (chown)"
 	else
+		if group_w $v; then
+			[ $ROOT -eq 1 ] || { t_skip "a group shared with other users needs root to chgrp"; t_skip "and by once"; continue; }
+			chgrp nogroup "$T_TMP/cf.conf"
+		fi
 		chmod $v "$T_TMP/cf.conf"
 		w="cf.conf: writable by group or others (mode $v); refusing it (chmod 644)"
 	fi
@@ -456,7 +474,7 @@ for v in 664 646 owner; do
 		"a configuration file $v is refused by check, naming it"
 	"$TRADEDROP" once -c "$T_TMP/cf.conf" > "$T_TMP/sec.out" 2>&1
 	t_is "$? $(count "$w" "$T_TMP/sec.out")" "2 1" "and by once"
-	chown 0 "$T_TMP/cf.conf"
+	chown 0:0 "$T_TMP/cf.conf" 2> /dev/null
 done
 if [ $ROOT -eq 1 ]; then
 	# its owner cannot vouch for it by naming itself [integration] user:
@@ -475,6 +493,58 @@ if [ $ROOT -eq 1 ]; then
 else
 	t_skip "needs root to chown"
 	t_skip "needs root to chown"
+fi
+# A group only its owner is in (a user private group) may write: it
+# gives nobody else anything. root's group is one where no other account
+# has gid 0 and it lists no member.
+if [ $ROOT -eq 1 ] && [ "$(awk -F: '$4 == 0' /etc/passwd | wc -l)" = 1 ] &&
+    [ -z "$(getent group 0 | cut -d: -f4)" ]; then
+	cp "$T_TMP/trust.conf" "$T_TMP/pg.conf"
+	chown 0:0 "$T_TMP/pg.conf" "$K/kh"; chmod 664 "$T_TMP/pg.conf" "$K/kh"
+	"$TRADEDROP" check -c "$T_TMP/pg.conf" > "$T_TMP/sec.out" 2>&1
+	t_is $? 0 "a configuration file and known_hosts of mode 664 in root's private group are accepted"
+	chmod 644 "$K/kh"
+else
+	t_skip "needs root, and a group 0 that is root's alone"
+fi
+# The directories above them: whoever may write one can put their own
+# file in its place.
+if [ $ROOT -eq 1 ]; then
+	D=$T_TMP/pd/etc
+	mkdir -p "$D/keys"
+	cp "$T_TMP/trust.conf" "$D/p.conf"
+	cp "$K/kh" "$D/keys/kh"
+	sed -i "s|= $K/kh\$|= $D/keys/kh|" "$D/p.conf"
+	chmod 644 "$D/p.conf" "$D/keys/kh"
+	"$TRADEDROP" check -c "$D/p.conf" > "$T_TMP/sec.out" 2>&1
+	t_is $? 0 "parents: the configuration in directories of mode 755 owned by root passes"
+	# pd: group-writable by a group others are in, then others-writable
+	for m in 775 757; do
+		chgrp nogroup "$T_TMP/pd"; chmod $m "$T_TMP/pd"
+		"$TRADEDROP" check -c "$D/p.conf" > "$T_TMP/sec.out" 2>&1
+		t_is "$? $(count "p.conf: directory $T_TMP/pd is writable by group or others (mode $m); refusing it (chmod go-w $T_TMP/pd)" "$T_TMP/sec.out")" "2 1" \
+			"parents: a directory of mode $m above the configuration file is refused, naming it"
+	done
+	chmod 1777 "$T_TMP/pd"
+	"$TRADEDROP" check -c "$D/p.conf" > "$T_TMP/sec.out" 2>&1
+	t_is $? 0 "parents: a sticky directory writable by all (as /tmp) passes"
+	chmod 755 "$T_TMP/pd"; chgrp 0 "$T_TMP/pd"
+	chown nobody "$D"
+	"$TRADEDROP" check -c "$D/p.conf" > "$T_TMP/sec.out" 2>&1
+	t_is "$? $(count "p.conf: directory $D is owned by uid $(id -u nobody), which is neither root nor the user tradedrop runs as; refusing it (chown)" "$T_TMP/sec.out")" "2 1" \
+		"parents: the configuration's directory owned by another user is refused, naming it"
+	chown 0 "$D"
+	chown nobody "$D/keys"
+	"$TRADEDROP" check -c "$D/p.conf" > "$T_TMP/sec.out" 2>&1
+	t_grep "$T_TMP/sec.out" "p.conf:$(grep -n "= $D/keys/kh" "$D/p.conf" | cut -d: -f1): known_hosts $D/keys/kh: directory $D/keys is owned by uid $(id -u nobody), which is neither root nor the user tradedrop runs as; refusing it (chown)" \
+		"parents: known_hosts in a directory of another user is refused, naming the line"
+	{ cat "$D/p.conf"; printf '[integration]\nuser = nobody\n'; } > "$D/pu.conf"
+	chmod 644 "$D/pu.conf"
+	"$TRADEDROP" check -c "$D/pu.conf" > "$T_TMP/sec.out" 2>&1
+	t_is $? 0 "parents: but accepted in a directory of [integration] user, as the file itself would be"
+	chown 0 "$D/keys"
+else
+	skip_n 7 "needs root to chown and chgrp"
 fi
 chmod 644 "$K/pw"
 "$TRADEDROP" once -c "$T_TMP/sec.conf" > "$T_TMP/sec.out" 2>&1
