@@ -62,10 +62,13 @@ now_sec(void)
  * NAME.sha512, NAME.minisig), and write there, under their own names,
  * the lines of each SHA256SUMS / SHA512SUMS that concern it (a manifest
  * may name others, and copying all of it into every claim would cost
- * files x size). Also run for a claim a crash interrupted.
+ * files x size). Also run for a claim a crash interrupted. Each is
+ * written into dir durably; *taken says whether one was removed from
+ * landing, whose removal is the caller's to sync.
  */
 static int
-claim_sidecars(struct td_ctx *x, const char *dir, const char *name)
+claim_sidecars(struct td_ctx *x, const char *dir, const char *name,
+    int *taken)
 {
 	struct sidecars sc;
 	const char *mv[3];
@@ -73,6 +76,7 @@ claim_sidecars(struct td_ctx *x, const char *dir, const char *name)
 	size_t k;
 	int r = TD_OK;
 
+	*taken = 0;
 	sidecar_find(x->landing, name, &sc);
 	mv[0] = sc.sum256;
 	mv[1] = sc.sum512;
@@ -84,6 +88,7 @@ claim_sidecars(struct td_ctx *x, const char *dir, const char *name)
 
 		if (mv[k] == NULL)
 			continue;
+		*taken = 1;
 		rk = landing_take_copy(x, mv[k], dir, SIDECAR_COPY_MAX);
 		if (rk != 0 && rk != TD_ERR_FORMAT && r == TD_OK)
 			r = rk;
@@ -287,7 +292,7 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 	sqlite3_stmt *s;
 	const char *why;
 	unsigned want;
-	int r, exists, ownfd = 0;
+	int r, exists, ownfd = 0, moved;
 
 	*tidp = NULL;
 	memset(&v, 0, sizeof(v));
@@ -335,9 +340,13 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 	if (ownfd)
 		close(fd);
 	fd = -1;
-	/* the sidecars travel with their data file */
-	if (claim_sidecars(x, wdir, name) != 0 || td_fsync_dir(wdir) != 0 ||
-	    td_fsync_dir(x->landing) != 0) {
+	/*
+	 * The sidecars travel with their data file: each is written into
+	 * the claim durably, then removed from landing, which is synced
+	 * again only then (the claim synced both directories).
+	 */
+	if (claim_sidecars(x, wdir, name, &moved) != 0 || (moved &&
+	    td_fsync_dir(x->landing) != 0)) {
 		x_free(wdir);
 		return TD_ERR_IO;
 	}
@@ -626,18 +635,22 @@ ps_reject(void *arg, const struct rejection *rj)
 static int
 sync_staged(struct td_ctx *x, const struct tx *t, const char *obdir)
 {
-	char *adir;
+	char *adir, *dlqf;
 	int r;
 
 	adir = xasprintf("%s/%s", x->state_dir, t->archive_dir);
+	dlqf = xasprintf("%s/%s.ndjson", x->dlq, t->id);
 	r = td_fsync_dir(x->outbox);
 	if (r == 0 && obdir != NULL)
 		r = td_fsync_dir(obdir);
 	if (r == 0)
 		r = td_fsync_dir(adir);
-	if (r == 0)
+	/* only where a dead-letter file was put (a release syncs its
+	 * removal itself) */
+	if (r == 0 && access(dlqf, F_OK) == 0)
 		r = td_fsync_dir(x->dlq);
 	x_free(adir);
+	x_free(dlqf);
 	return r;
 }
 
@@ -993,7 +1006,8 @@ intake_release(struct td_ctx *x, const char *tid)
 	(void)td_remove_tree(p, x->state_dir);
 	x_free(p);
 	p = xasprintf("%s/%s.ndjson", x->dlq, t.id);
-	(void)unlink(p);
+	if (unlink(p) == 0)
+		(void)td_fsync_dir(x->dlq);
 	x_free(p);
 	td_log(TD_LOG_INFO, "transmission_released", "file=%s "
 	    "transmission_id=%s", t.name, t.id);
@@ -1774,7 +1788,7 @@ intake_recover(struct td_ctx *x)
 	struct dirent *de, *de2;
 	char *wdir, *name, *tid;
 	sqlite3_stmt *s;
-	int r = 0, state;
+	int r = 0, state, moved;
 
 	outbox_sweep(x);
 	if ((d = opendir(x->work)) == NULL)
@@ -1854,7 +1868,9 @@ intake_recover(struct td_ctx *x)
 		if (!state) {
 			td_log(TD_LOG_INFO, "resume_intake", "file=%s", name);
 			/* sidecars a crash left in landing */
-			(void)claim_sidecars(x, wdir, name);
+			if (claim_sidecars(x, wdir, name, &moved) == 0 &&
+			    moved)
+				(void)td_fsync_dir(x->landing);
 			tid = NULL;
 			r = landing_secure_claimed(x, de->d_name, name);
 			if (r == 0)

@@ -50,4 +50,25 @@ t_ok "$(grep -q "^$S/dlq/$TA.ndjson" "$T_TMP/synced"; echo $?)" "the dead letter
 t_ok "$(syncd "$S/dlq"; echo $?)" "and their directory"
 t_ok "$(syncd "$T_TMP/out/$TA"; echo $?)" \
     "file:// output: the directory the batches are renamed into"
+# Nothing is flushed twice, or for nothing: a clean drop with no sidecar
+# syncs its claim directory and the landing directory once each (a
+# sidecar claimed after it syncs them again), and the dead-letter
+# directory not at all.
+S2=$T_TMP/state2
+dl_conf t2 "$S2" "file://$T_TMP/out2"
+dl_rows "$S2/landing/b.csv" 200 9
+dl_rows "$S2/landing/c.csv" 200 10
+(cd "$S2/landing" && sha256sum c.csv > c.csv.sha256)
+ASAN_OPTIONS=$T_ASAN_NOLEAKS strace -f -y -qq -e trace=fsync,fdatasync \
+    -o "$T_TMP/trace2" "$TRADEDROP" once -c "$T_TMP/t2.conf" 2> "$T_TMP/log2"
+t_is $? 0 "clean drops: once exits 0"
+sed -n 's/.*\(fsync\|fdatasync\)([0-9]*<\([^>]*\)>.*/\2/p' "$T_TMP/trace2" |
+    sort | uniq -c | awk '{ print $2, $1 }' > "$T_TMP/counts2"
+count2() { awk -v p="$1" '$1 == p { print $2 }' "$T_TMP/counts2"; }
+t_is "$(count2 "$S2/landing")" 3 \
+    "the landing directory: synced once for each claim, once more for the sidecar"
+t_is "$(grep -c "^$S2/work/[^/]* " "$T_TMP/counts2")" 2 "two claim directories synced"
+t_is "$(awk -v p="$S2/work/" 'index($1, p) == 1 && $1 !~ /\.csv/ { print $2 }' "$T_TMP/counts2" | sort | tr '\n' ' ')" "2 3 " \
+    "each claim directory synced at the claim and when its file leaves; c.csv's once more for its sidecar, as it is written"
+t_is "$(count2 "$S2/dlq")" "" "no dead letters: their directory is not synced"
 t_done
