@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
@@ -86,7 +87,7 @@ cmd_run(int argc, char **argv)
 	struct td_conf *c;
 	struct td_ctx x;
 	struct metrics *m = NULL;
-	char *pidfile, *err = NULL;
+	char *pidfile, *err = NULL, *abspath, cwd[PATH_MAX];
 	int fg = 0, lockfd, rc, r;
 
 	if (cmd_conf_opt(argc, argv, RUN_USAGE, &path, longopts, &fg) != 0 ||
@@ -139,11 +140,17 @@ cmd_run(int argc, char **argv)
 		return r == TD_ERR_INVAL ? EXIT_USAGE : EXIT_INTERNAL;
 	}
 	ctx_close(&x);
+	/* a reload reads the file again from wherever daemon(3) went */
+	if (path[0] != '/' && getcwd(cwd, sizeof(cwd)) != NULL)
+		abspath = xasprintf("%s/%s", cwd, path);
+	else
+		abspath = xstrdup(path);
 	if (!fg) {
 		/* the lock is shared with the detached child */
 		if (daemon(0, 0) != 0) {
 			fprintf(stderr, "tradedrop: daemon: %s\n",
 			    strerror(errno));
+			x_free(abspath);
 			close(lockfd);
 			metrics_free(m);
 			td_conf_free(c);
@@ -154,8 +161,9 @@ cmd_run(int argc, char **argv)
 	}
 	pidfile = xasprintf("%s/tradedrop.pid", td_conf_str(c,
 	    TDK_integration_state_dir));
-	rc = loop_run(c, m, path, lockfd, pidfile);	/* c, m taken over */
+	rc = loop_run(c, m, abspath, lockfd, pidfile);	/* c, m taken over */
 	x_free(pidfile);
+	x_free(abspath);
 	close(lockfd);
 	return rc;
 }

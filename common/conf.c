@@ -611,51 +611,13 @@ apply_defaults(struct td_conf *c, struct confval *vals, const char *sec)
 	}
 }
 
-/*
- * Whether the group of st is its owner's alone (a user private group, as
- * Debian's OpenSSH allows for StrictModes): no account but the owner has
- * it as its primary group, no member but the owner, and one of the two.
- * Group write access then gives nobody else anything.
- */
-static int
-private_group(const struct stat *st)
-{
-	struct passwd *pw;
-	struct group *gr;
-	char *owner;
-	int members = 0, other = 0;
-
-	if ((pw = getpwuid(st->st_uid)) == NULL)
-		return 0;
-	owner = xstrdup(pw->pw_name);
-	setpwent();
-	while ((pw = getpwent()) != NULL)
-		if (pw->pw_gid == st->st_gid) {
-			members++;
-			if (pw->pw_uid != st->st_uid)
-				other = 1;
-		}
-	endpwent();
-	if ((gr = getgrgid(st->st_gid)) == NULL)
-		other = 1;
-	else if (gr->gr_mem[0] != NULL) {
-		members++;
-		if (strcmp(gr->gr_mem[0], owner) != 0 ||
-		    gr->gr_mem[1] != NULL)
-			other = 1;
-	}
-	x_free(owner);
-	return members > 0 && !other;
-}
-
 /* Whether someone but the owner of st may write it (or into it). */
 static int
 others_write(const struct stat *st)
 {
 	if (S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX))
 		return 0;	/* /tmp: nobody renames an entry of another */
-	return (st->st_mode & S_IWOTH) ||
-	    ((st->st_mode & S_IWGRP) && !private_group(st));
+	return (st->st_mode & (S_IWGRP | S_IWOTH)) != 0;
 }
 
 /* Whether root, this process's user or (by_user) `user` owns st. */
@@ -674,46 +636,148 @@ trusted_owner(struct loadctx *lc, const struct stat *st, int by_user,
 	return by_user && *is_user;
 }
 
+#define LINKS_MAX	40	/* as the kernel's */
+
+/* One directory the walk passes through: 0, or -1 (said). */
+static int
+check_parent(struct loadctx *lc, int line, const char *what,
+    const char *dir, const struct stat *st, int by_user)
+{
+	int is_user;
+
+	if (others_write(st)) {
+		conf_err(lc, line, "%sdirectory %s is writable by group or "
+		    "others (mode %03o); refusing it (chmod go-w %s)", what,
+		    dir, (unsigned)(st->st_mode & 07777), dir);
+		return -1;
+	}
+	if (!trusted_owner(lc, st, by_user, &is_user)) {
+		conf_err(lc, line, "%sdirectory %s is owned by uid %ju, which "
+		    "is neither root nor the user tradedrop runs as; refusing "
+		    "it (chown)", what, dir, (uintmax_t)st->st_uid);
+		return -1;
+	}
+	return 0;
+}
+
 /*
- * The directories above path, which whoever may write one of them can
- * swap for their own: each owned as the file may be, and not writable
- * by group or others unless sticky. Said once, for the first one bad.
+ * Walk path from / as the kernel resolves it: whoever may write one of
+ * the directories it passes through -- those holding a symbolic link
+ * too -- can put their own file in its place, and so can whoever owns a
+ * link on the way. Each directory must be owned as the file may be and
+ * not writable by group or others (unless sticky, as /tmp), each link
+ * owned so. Said once, for the first one bad; a path that cannot be
+ * walked is refused.
  */
 static void
 check_parents(struct loadctx *lc, int line, const char *what,
     const char *path, int by_user)
 {
+	char cur[PATH_MAX], todo[2 * PATH_MAX], tmp[2 * PATH_MAX];
+	char lnk[PATH_MAX], *p, *e, *slash;
 	struct stat st;
-	char *real, *d;
-	int is_user;
+	size_t n, cl;
+	ssize_t ln;
+	int links = 0, last, is_user;
 
-	if ((real = realpath(path, NULL)) == NULL)
-		return;		/* the file's own check says why */
-	for (d = real; (d = strrchr(real, '/')) != NULL; ) {
-		d[d == real] = '\0';	/* "/" stays */
-		if (stat(real, &st) != 0) {
-			conf_err(lc, line, "%sdirectory %s: %s", what, real,
-			    strerror(errno));
-			break;
-		}
-		if (others_write(&st)) {
-			conf_err(lc, line, "%sdirectory %s is writable by "
-			    "group or others (mode %03o); refusing it (chmod "
-			    "go-w %s)", what, real,
-			    (unsigned)(st.st_mode & 07777), real);
-			break;
-		}
-		if (!trusted_owner(lc, &st, by_user, &is_user)) {
-			conf_err(lc, line, "%sdirectory %s is owned by uid "
-			    "%ju, which is neither root nor the user "
-			    "tradedrop runs as; refusing it (chown)", what,
-			    real, (uintmax_t)st.st_uid);
-			break;
-		}
-		if (d == real)
-			break;
+	if (path[0] == '/')
+		n = (size_t)snprintf(todo, sizeof(todo), "%s", path);
+	else if (getcwd(cur, sizeof(cur)) != NULL)
+		n = (size_t)snprintf(todo, sizeof(todo), "%s/%s", cur, path);
+	else {
+		conf_err(lc, line, "%sthe working directory: %s; refusing "
+		    "it (name it by its absolute path)", what,
+		    strerror(errno));
+		return;
 	}
-	free(real);
+	if (n >= PATH_MAX) {
+		conf_err(lc, line, "%sits path is too long to check; "
+		    "refusing it", what);
+		return;
+	}
+	snprintf(cur, sizeof(cur), "/");
+	if (stat(cur, &st) != 0 ||
+	    check_parent(lc, line, what, cur, &st, by_user) != 0)
+		return;
+	for (p = todo;;) {
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			return;
+		e = p + strcspn(p, "/");
+		n = (size_t)(e - p);
+		last = e[strspn(e, "/")] == '\0';
+		if (n == 1 && p[0] == '.') {
+			p = e;
+			continue;
+		}
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			if ((slash = strrchr(cur, '/')) != NULL)
+				slash[slash == cur] = '\0';	/* "/" stays */
+			p = e;
+			continue;
+		}
+		if (strlen(cur) + 1 + n >= sizeof(cur)) {
+			conf_err(lc, line, "%sits path is too long to check; "
+			    "refusing it", what);
+			return;
+		}
+		cl = strlen(cur);
+		if (cl > 1)
+			cur[cl++] = '/';
+		memcpy(cur + cl, p, n);
+		cur[cl + n] = '\0';
+		p = e;
+		if (lstat(cur, &st) != 0) {
+			conf_err(lc, line, "%s%s: %s", what, cur,
+			    strerror(errno));
+			return;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			if (++links > LINKS_MAX) {
+				conf_err(lc, line, "%stoo many symbolic links",
+				    what);
+				return;
+			}
+			if (!trusted_owner(lc, &st, by_user, &is_user)) {
+				conf_err(lc, line, "%ssymbolic link %s is "
+				    "owned by uid %ju, which is neither root "
+				    "nor the user tradedrop runs as; refusing "
+				    "it (chown -h)", what, cur,
+				    (uintmax_t)st.st_uid);
+				return;
+			}
+			if ((ln = readlink(cur, lnk, sizeof(lnk) - 1)) < 0) {
+				conf_err(lc, line, "%s%s: %s", what, cur,
+				    strerror(errno));
+				return;
+			}
+			lnk[ln] = '\0';
+			/* the link's directory, or / for an absolute one */
+			if (lnk[0] == '/')
+				snprintf(cur, sizeof(cur), "/");
+			else if ((slash = strrchr(cur, '/')) != NULL)
+				slash[slash == cur] = '\0';
+			if ((size_t)snprintf(tmp, sizeof(tmp), "%s/%s", lnk,
+			    p) >= sizeof(tmp)) {
+				conf_err(lc, line, "%sits path is too long to "
+				    "check; refusing it", what);
+				return;
+			}
+			memcpy(todo, tmp, strlen(tmp) + 1);
+			p = todo;
+			continue;
+		}
+		if (last)
+			return;		/* the file: its own check */
+		if (!S_ISDIR(st.st_mode)) {
+			conf_err(lc, line, "%s%s: %s", what, cur,
+			    strerror(ENOTDIR));
+			return;
+		}
+		if (check_parent(lc, line, what, cur, &st, by_user) != 0)
+			return;
+	}
 }
 
 /*
@@ -1337,9 +1401,9 @@ validate(struct loadctx *lc)
 	check_isa_id(lc, &c->v[TDK_integration_x12_id], "x12_id", 1, 15);
 	check_isa_id(lc, &c->v[TDK_integration_x12_qualifier],
 	    "x12_qualifier", 2, 2);
-	check_readable_file(lc, &c->v[TDK_map_crosswalk_file],
+	check_trust_file(lc, &c->v[TDK_map_crosswalk_file],
 	    "crosswalk_file");
-	check_readable_file(lc, &c->v[TDK_map_promo_file], "promo_file");
+	check_trust_file(lc, &c->v[TDK_map_promo_file], "promo_file");
 	check_trust_file(lc, &c->v[TDK_output_ca_file], "ca_file");
 	check_readable_file(lc, &c->v[TDK_output_client_cert], "client_cert");
 	if (c->v[TDK_output_client_cert].set !=
@@ -1447,12 +1511,19 @@ td_conf_load(const char *path, struct td_conf **out, char **errs)
 	tmp = xstrdup(path);
 	c->dir = xstrdup(dirname(tmp));
 	x_free(tmp);
-	if (strcmp(c->dir, ".") == 0) {
+	if (c->dir[0] != '/') {
+		/*
+		 * Absolute: `run` leaves the working directory (daemon(3)
+		 * goes to /), and what the file names relative to itself
+		 * must stay where it was when it was checked.
+		 */
 		char cwd[PATH_MAX];
 
 		if (getcwd(cwd, sizeof(cwd)) != NULL) {
-			x_free(c->dir);
-			c->dir = xstrdup(cwd);
+			tmp = c->dir;
+			c->dir = strcmp(tmp, ".") == 0 ? xstrdup(cwd) :
+			    xasprintf("%s/%s", cwd, tmp);
+			x_free(tmp);
 		}
 	}
 	td_buf_init(&lc.errs, 256, 0);

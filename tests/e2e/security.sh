@@ -383,9 +383,6 @@ loose() {
 			chown nobody "$K/$_f"
 			_w="owned by uid $(id -u nobody), which is neither root nor the user tradedrop runs as"
 		else
-			# a group with other members: the owner's private
-			# group may write (root's is, on most systems)
-			[ $ROOT -eq 1 ] && chgrp nogroup "$K/$_f"
 			chmod "$_v" "$K/$_f"
 			case $_g$_v in
 			600?[4-7]?|600??[4-7]) _w="readable by group or others (mode $_v)" ;;
@@ -400,19 +397,12 @@ loose() {
 			echo "$_f(exit $_rc: $(head -1 "$T_TMP/loose.out"))"
 		fi
 		chmod "$_g" "$K/$_f"
-		chown 0:0 "$K/$_f" 2> /dev/null
+		chown 0 "$K/$_f" 2> /dev/null
 	done
 }
-# group_w V: whether mode V lets the group write (then the file's group
-# must be one others are in, which needs root to chgrp)
-group_w() { case $1 in ?[2367]?) return 0;; esac; return 1; }
 for v in 640 604 620 602 owner; do
 	if [ $v = owner ] && [ $ROOT -eq 0 ]; then
 		t_skip "a file of another owner needs root to chown"
-		continue
-	fi
-	if [ $ROOT -eq 0 ] && group_w $v; then
-		t_skip "a group shared with other users needs root to chgrp"
 		continue
 	fi
 	t_is "$(loose "$T_TMP/sec.conf" $v 600 id:identity pp:passphrase_file \
@@ -446,10 +436,6 @@ for v in 664 646 owner; do
 		t_skip "a file of another owner needs root to chown"
 		continue
 	fi
-	if [ $ROOT -eq 0 ] && group_w $v; then
-		t_skip "a group shared with other users needs root to chgrp"
-		continue
-	fi
 	t_is "$(loose "$T_TMP/trust.conf" $v 644 kh:known_hosts ca.pem:ca_file \
 	    mini.pub:trusted_key_file)" "" \
 		"each of known_hosts, ca_file, trusted_key_file: $v is refused, naming file and line"
@@ -462,10 +448,6 @@ for v in 664 646 owner; do
 		chmod 644 "$T_TMP/cf.conf"; chown nobody "$T_TMP/cf.conf"
 		w="cf.conf: owned by uid $(id -u nobody), which is neither root nor the user tradedrop runs as; refusing it (chown)"
 	else
-		if group_w $v; then
-			[ $ROOT -eq 1 ] || { t_skip "a group shared with other users needs root to chgrp"; t_skip "and by once"; continue; }
-			chgrp nogroup "$T_TMP/cf.conf"
-		fi
 		chmod $v "$T_TMP/cf.conf"
 		w="cf.conf: writable by group or others (mode $v); refusing it (chmod 644)"
 	fi
@@ -474,7 +456,7 @@ for v in 664 646 owner; do
 		"a configuration file $v is refused by check, naming it"
 	"$TRADEDROP" once -c "$T_TMP/cf.conf" > "$T_TMP/sec.out" 2>&1
 	t_is "$? $(count "$w" "$T_TMP/sec.out")" "2 1" "and by once"
-	chown 0:0 "$T_TMP/cf.conf" 2> /dev/null
+	chown 0 "$T_TMP/cf.conf"
 done
 if [ $ROOT -eq 1 ]; then
 	# its owner cannot vouch for it by naming itself [integration] user:
@@ -493,19 +475,6 @@ if [ $ROOT -eq 1 ]; then
 else
 	t_skip "needs root to chown"
 	t_skip "needs root to chown"
-fi
-# A group only its owner is in (a user private group) may write: it
-# gives nobody else anything. root's group is one where no other account
-# has gid 0 and it lists no member.
-if [ $ROOT -eq 1 ] && [ "$(awk -F: '$4 == 0' /etc/passwd | wc -l)" = 1 ] &&
-    [ -z "$(getent group 0 | cut -d: -f4)" ]; then
-	cp "$T_TMP/trust.conf" "$T_TMP/pg.conf"
-	chown 0:0 "$T_TMP/pg.conf" "$K/kh"; chmod 664 "$T_TMP/pg.conf" "$K/kh"
-	"$TRADEDROP" check -c "$T_TMP/pg.conf" > "$T_TMP/sec.out" 2>&1
-	t_is $? 0 "a configuration file and known_hosts of mode 664 in root's private group are accepted"
-	chmod 644 "$K/kh"
-else
-	t_skip "needs root, and a group 0 that is root's alone"
 fi
 # The directories above them: whoever may write one can put their own
 # file in its place.
@@ -543,8 +512,36 @@ if [ $ROOT -eq 1 ]; then
 	"$TRADEDROP" check -c "$D/pu.conf" > "$T_TMP/sec.out" 2>&1
 	t_is $? 0 "parents: but accepted in a directory of [integration] user, as the file itself would be"
 	chown 0 "$D/keys"
+	# symbolic links: the directory holding one is on the way too, and
+	# so is the link's owner
+	mkdir -m 777 "$T_TMP/pd/shared"
+	ln -s "$D/keys" "$T_TMP/pd/shared/keys"
+	sed "s|= $D/keys/kh\$|= $T_TMP/pd/shared/keys/kh|" "$D/p.conf" > "$D/pl.conf"
+	chmod 644 "$D/pl.conf"
+	"$TRADEDROP" check -c "$D/pl.conf" > "$T_TMP/sec.out" 2>&1
+	t_is "$? $(count "known_hosts $T_TMP/pd/shared/keys/kh: directory $T_TMP/pd/shared is writable by group or others (mode 777); refusing it (chmod go-w $T_TMP/pd/shared)" "$T_TMP/sec.out")" "2 1" \
+		"parents: known_hosts reached through a link in a directory all may write is refused, naming that directory"
+	ln -s "$D/p.conf" "$T_TMP/pd/shared/p.conf"
+	"$TRADEDROP" check -c "$T_TMP/pd/shared/p.conf" > "$T_TMP/sec.out" 2>&1
+	t_is "$? $(count "p.conf: directory $T_TMP/pd/shared is writable by group or others (mode 777); refusing it" "$T_TMP/sec.out")" "2 1" \
+		"parents: so is the configuration file named through such a link"
+	chmod 1777 "$T_TMP/pd/shared"
+	"$TRADEDROP" check -c "$D/pl.conf" > "$T_TMP/sec.out" 2>&1
+	t_is $? 0 "parents: through root's link in a sticky directory it passes"
+	chown -h nobody "$T_TMP/pd/shared/keys"
+	"$TRADEDROP" check -c "$D/pl.conf" > "$T_TMP/sec.out" 2>&1
+	t_is "$? $(count "known_hosts $T_TMP/pd/shared/keys/kh: symbolic link $T_TMP/pd/shared/keys is owned by uid $(id -u nobody), which is neither root nor the user tradedrop runs as; refusing it (chown -h)" "$T_TMP/sec.out")" "2 1" \
+		"parents: but not through another user's link there, which that user could point elsewhere"
+	rm -rf "$T_TMP/pd/shared"
+	# a relative -c: what the file names relative to itself is made
+	# absolute, so that run, which leaves the working directory, uses
+	# what was checked
+	printf '[integration]\nname = rel\nstate_dir = st\n[map]\nstore_id = column "S"\ngtin = column "U" gtin\ntxn_date = column "D" date "%%Y-%%m-%%d"\nquantity = column "Q" decimal\n[output]\nurl = file://%s/rel-out\n' "$T_TMP" > "$D/rel.conf"
+	chmod 644 "$D/rel.conf"
+	(cd "$T_TMP/pd" && "$TRADEDROP" check --dump -c etc/rel.conf) > "$T_TMP/sec.out" 2>&1
+	t_grep "$T_TMP/sec.out" "state_dir = $D/st" "a relative -c: state_dir relative to the file is made absolute"
 else
-	skip_n 7 "needs root to chown and chgrp"
+	skip_n 12 "needs root to chown and chgrp"
 fi
 chmod 644 "$K/pw"
 "$TRADEDROP" once -c "$T_TMP/sec.conf" > "$T_TMP/sec.out" 2>&1
