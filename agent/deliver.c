@@ -458,6 +458,9 @@ dlq_append_once(const char *path, const char *line)
 		r = td_write_all(fd, line, len);
 	if (r == 0 && fsync(fd) != 0)
 		r = errno == ENOSPC ? TD_ERR_NOSPACE : TD_ERR_IO;
+	/* a file this made: its name too, before the batch's rows go */
+	if (r == 0 && sb.st_size == 0 && td_fsync_parent(path) != 0)
+		r = TD_ERR_IO;
  out:
 	x_free(tail);
 	if (close(fd) != 0 && r == 0)

@@ -345,8 +345,8 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 	 * the claim durably, then removed from landing, which is synced
 	 * again only then (the claim synced both directories).
 	 */
-	if (claim_sidecars(x, wdir, name, &moved) != 0 || (moved &&
-	    td_fsync_dir(x->landing) != 0)) {
+	r = claim_sidecars(x, wdir, name, &moved);
+	if ((moved && td_fsync_dir(x->landing) != 0) || r != 0) {
 		x_free(wdir);
 		return TD_ERR_IO;
 	}
@@ -1488,12 +1488,18 @@ process_one(struct td_ctx *x, const char *tid)
 		    t.name, td_errstr(r));
 		goto out;
 	}
+	dlqf = xasprintf("%s/%s.ndjson", x->dlq, t.id);
 	if (ps.dlqtmp != NULL) {
-		dlqf = xasprintf("%s/%s.ndjson", x->dlq, t.id);
 		if (rename(ps.dlqtmp, dlqf) != 0) {
 			r = TD_ERR_IO;
 			goto out;
 		}
+	} else if (unlink(dlqf) == 0 && td_fsync_dir(x->dlq) != 0) {
+		/* no dead letter this time: those of an attempt before (a
+		 * release killed before it removed them) must not be sent
+		 * as this one's */
+		r = TD_ERR_IO;
+		goto out;
 	}
 
 	/*
@@ -1868,8 +1874,8 @@ intake_recover(struct td_ctx *x)
 		if (!state) {
 			td_log(TD_LOG_INFO, "resume_intake", "file=%s", name);
 			/* sidecars a crash left in landing */
-			if (claim_sidecars(x, wdir, name, &moved) == 0 &&
-			    moved)
+			(void)claim_sidecars(x, wdir, name, &moved);
+			if (moved)
 				(void)td_fsync_dir(x->landing);
 			tid = NULL;
 			r = landing_secure_claimed(x, de->d_name, name);

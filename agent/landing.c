@@ -846,6 +846,13 @@ landing_claim(struct td_ctx *x, const struct landing_entry *e,
 			r = TD_ERR_IO;
 			goto fail;
 		}
+		/* the claim's own name in work/, on the other file system,
+		 * durable before the original goes */
+		if (td_fsync_dir(x->work) != 0) {
+			(void)unlinkat(dfd, e->name, 0);
+			r = TD_ERR_IO;
+			goto fail;
+		}
 		if (fstatat(x->landfd, e->name, &sb2,
 		    AT_SYMLINK_NOFOLLOW) == 0 && same_file(&sb, &sb2) &&
 		    unlinkat(x->landfd, e->name, 0) != 0 && errno != ENOENT) {
@@ -975,8 +982,10 @@ landing_secure_claimed(struct td_ctx *x, const char *claim, const char *name)
 	    O_CLOEXEC);
 	if (fd < 0 || landing_check_claimed(x, fd, &sb) != NULL)
 		r = TD_ERR_FORMAT;	/* receive refuses it */
-	else if (sb.st_uid != geteuid())
-		r = private_copy(x, fd, dfd, name, claim, &sb);
+	else if (sb.st_uid != geteuid() &&
+	    (r = private_copy(x, fd, dfd, name, claim, &sb)) == 0 &&
+	    fsync(dfd) != 0)
+		r = TD_ERR_IO;	/* the copy's name, before it is recorded */
 	if (fd >= 0)
 		close(fd);
 	close(dfd);

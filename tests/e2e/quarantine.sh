@@ -91,4 +91,37 @@ t_grep "$T_TMP/st2" "records: 5 in, 2 delivered, 0 pending, 2 dead-lettered, 0 h
 "$TRADEDROP" audit -c "$T_TMP/t.conf" verify > "$T_TMP/av" 2>&1
 t_is $? 0 "the audit log verifies after every decision"
 
+
+# A release killed after its commit, before it removed the dead letters
+# of the attempt before: the next attempt, which dead-letters nothing,
+# must not send them as its own (records in = delivered + dead letters).
+if command -v strace > /dev/null; then
+	S3=$T_TMP/state3
+	dl_conf q "$S3" "file://$T_TMP/out3"
+	sed -i 's/^\[integration\]/[integration]\nmax_reject_ratio = 0.25/' "$T_TMP/q.conf"
+	sed 's/gtin = column "UPC" gtin/gtin = column "UPC" gtin nocheck/' "$T_TMP/q.conf" > "$T_TMP/q2.conf"
+	chmod 600 "$T_TMP/q2.conf"
+	printf 'Store,UPC,Date,Units\n1,04100000123,2026-11-20,18\n1,04100000456,2026-11-20,39\n2,07800000789,2026-11-20,32\n' > "$S3/landing/q.csv"
+	"$TRADEDROP" once -c "$T_TMP/q.conf" 2> "$T_TMP/q1.log"
+	t_is $? 1 "stale dead letters: three rows without check digit, quarantined"
+	TQ=$(ls "$S3/quarantine")
+	t_is "$(wc -l < "$S3/dlq/$TQ.ndjson")" 3 "stale dead letters: three of them"
+	ASAN_OPTIONS=$T_ASAN_NOLEAKS strace -f -qq -o /dev/null -P "$S3/dlq/$TQ.ndjson" \
+	    -e trace=unlink,unlinkat -e inject=unlink,unlinkat:signal=KILL \
+	    "$TRADEDROP" quarantine release "$TQ" -c "$T_TMP/q2.conf" > /dev/null 2>&1
+	t_is "$(sqlite3 "$S3/state.db" "SELECT state FROM transmissions")" received \
+	    "stale dead letters: the release was killed after its commit, as it removed them"
+	"$TRADEDROP" once -c "$T_TMP/q2.conf" 2> "$T_TMP/q2.log"
+	t_is $? 0 "stale dead letters: with the mapping fixed, every row is delivered (exit 0)"
+	t_is "$(sqlite3 "$S3/state.db" "SELECT state, records_in, delivered, dlq FROM transmissions")" "delivered|3|3|0" \
+	    "stale dead letters: 3 in, 3 delivered, none dead-lettered"
+	t_is "$(ls "$S3/dlq")" "" "stale dead letters: none kept"
+	# the receiver holds the quarantine's report of the first attempt;
+	# the stale dead letters must not have replaced it
+	t_is "$(zcat "$T_TMP/out3/$TQ/rejections.ndjson.gz" | grep -c '"tier":3')" 0 \
+	    "stale dead letters: not sent as the rejections of the delivered attempt"
+else
+	for i in 1 2 3 4 5 6 7; do t_skip "strace not installed"; done
+fi
+
 t_done
