@@ -156,7 +156,9 @@ def nfiles(d):
     return sum(len(fs) for _, _, fs in os.walk(d))
 
 parsed, delivered = set(), set()   # logged after their commit
-killed_done = []    # (run, exit=) of runs killed after their once_done
+killed_done = []    # (run, exit=, exit-status left) of runs killed
+                    # after their once_done line
+exits = []          # (run, rc) of every run, killed ones as -9
 
 # Triggers: a function polled until it returns a scale for the delay
 # (a float), or None for "not yet".
@@ -183,8 +185,10 @@ def processing():
 
 def all_delivered():
     # A kill after a transmission's delivery commit, before its
-    # file_delivered line, leaves no line for it: what the receiver
-    # holds counts too (the manifest is the last file written).
+    # file_delivered line, leaves no line for it: a manifest at the
+    # receiver counts too. (It is written just before that commit, so
+    # this only ends the planning of kills: a killed last run is
+    # always followed by unkilled ones, and the output is compared.)
     if len(delivered) == total:
         return True
     return sum(1 for t in ls(out)
@@ -242,8 +246,11 @@ def run(n, plan):
     rc = p.wait()
     th.join()
     log.close()
+    exits.append((n, rc))
     if rc == -signal.SIGKILL and done[0] is not None:
-        killed_done.append((n, done[0]))
+        # whether it left state_dir/exit-status for the next run
+        killed_done.append((n, done[0],
+                            os.path.exists(state + '/exit-status')))
     return rc, ev, delay, landing0, time.monotonic() - t0
 
 def where(ev, landing0):
@@ -339,6 +346,7 @@ while n < MAX_ITER and plans:
             parsed.clear()
             delivered.clear()
             del killed_done[:]
+            del exits[:]
             kills, hits, results = 0, {}, []
             plans = [plan_claim] + first + mid + [plan_deliv] * 3
             continue
@@ -370,7 +378,7 @@ while n < MAX_ITER and (not all_delivered() or last_killed):
     if rc in (0, 1):
         break
 json.dump({'kills': kills, 'hits': hits, 'final': results + final,
-           'runs': n, 'killed_done': killed_done},
+           'runs': n, 'killed_done': killed_done, 'exits': exits},
           open(logdir + '/summary.json', 'w'))
 PY
 
@@ -434,13 +442,15 @@ t_ok "$(case $FIRST in 0|1) echo 0;; *) echo 1;; esac)" \
 # The bad rows make a run exit 1. A run killed after deciding so, before
 # it exits, leaves state_dir/exit-status for the next run, which exits 1
 # again; only a kill after its once_done line and after it removed that
-# file (its last steps) ends the report there: that run's once_done
-# line said exit=1, and the runs after it rightly exit 0.
-KDONE=$(summ "' '.join('%d:%d' % (r, e) for r, e in killed_done)")
-[ -n "$KDONE" ] && echo "# runs killed after their once_done line (run:exit=): $KDONE"
-t_ok "$([ "$LAST" = 1 ] || [ "$(summ "any(e == 1 for r, e in killed_done)")" = True ]
-	echo $?)" "the run that finishes exits 1 (bad rows were dead-lettered;" \
-	"exit $LAST), or a run killed after its once_done line said exit=1"
+# file (its very last steps) ends the report there: that run's once_done
+# line said exit=1, and every run after it rightly exits 0.
+KDONE=$(summ "' '.join('%d:%d:%s' % (r, e, 'left' if f else 'gone') for r, e, f in killed_done)")
+[ -n "$KDONE" ] && echo "# runs killed after their once_done line (run:exit=:exit-status): $KDONE"
+ENDED=$(summ "(lambda k, ex=exits: 1 if k and all(rc in (0, -9) for r, rc in ex if r > k[-1][0]) else 0)([d for d in killed_done if d[1] == 1 and not d[2]])")
+t_ok "$([ "$LAST" = 1 ] || [ "$ENDED" = 1 ]; echo $?)" \
+	"the run that finishes exits 1 (bad rows were dead-lettered; exit" \
+	"$LAST), or the report ended with a run killed after its once_done" \
+	"line said exit=1 and it removed exit-status"
 if [ "$LAST" != 1 ]; then
 	echo "#   the bad rows were dead-lettered by" \
 	    "$(grep -l 'event=file_parsed file=acme_b.csv' "$T_TMP"/logs/run-*.log |
