@@ -30,7 +30,8 @@ t_is "$rc" 0 "systemd-analyze verify tradedrop@acme.service"
 t_is "$(wc -c < "$T_TMP/verify" | tr -d ' ')" 0 "verify has nothing to say"
 
 for d in Type=notify 'ExecReload=/bin/kill -HUP $MAINPID' User=tradedrop \
-    StateDirectory=tradedrop/%i RestartPreventExitStatus=2; do
+    StateDirectory=tradedrop/%i RestartPreventExitStatus=2 \
+    StartLimitIntervalSec=10min StartLimitBurst=5; do
 	t_grep "$unit" "$d" "the unit has $d"
 done
 
