@@ -101,9 +101,9 @@ clear(struct ledger *l)
 
 /*
  * LEDGER_RUN_BYTES, or less: the tests lower it with the environment
- * variable TD_LEDGER_RUN_BYTES (bytes, at least one entry) to have a
- * small file spill its keys into several runs. It can only lower the
- * bound, never raise it.
+ * variable TD_LEDGER_RUN_BYTES (bytes; at least one entry is kept) to
+ * have a small file spill its keys into several runs (ledger-runs.sh,
+ * run-failpoints.sh). It can only lower the bound, never raise it.
  */
 static size_t
 run_bytes(void)
@@ -519,7 +519,8 @@ ledger_open(struct td_ctx *x, struct ledger **out)
 	l->sum = td_conf_enum_is(x->conf, TDK_map_duplicates, "sum");
 	if (l->sum)
 		l->esz = sizeof(struct lent);
-	l->maxent = run_bytes() / l->esz;
+	if ((l->maxent = run_bytes() / l->esz) == 0)
+		l->maxent = 1;
 	if (clear(l) != 0) {
 		x_free(l);
 		return TD_ERR_STATE;

@@ -88,6 +88,8 @@ TD_SANDBOX_LEDGER=1 go box "[map]" "duplicates = sum"
 same refsum box "runs of 1 KiB, sum, parsed in the sandbox"
 TD_SANDBOX_LEDGER=1 go boxdead
 same ref boxdead "runs of 1 KiB, parsed in the sandbox"
+TD_LEDGER_RUN_BYTES=1 go one
+same ref one "runs of one entry each"
 
 # killed right after the first run is written: nothing left behind, and
 # the next run does the file as if nothing happened
