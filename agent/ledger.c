@@ -201,8 +201,15 @@ append(struct ledger *l, const struct map_result *mr, int verdict)
 	e->verdict = verdict;
 	e->has_amount = mr->has_amount;
 	if (l->sum) {
-		e->q = mr->quantity;
-		e->a = mr->amount;
+		/* field by field: no padding or unset amount to the file */
+		memset(&e->q, 0, sizeof(e->q));
+		memset(&e->a, 0, sizeof(e->a));
+		e->q.v = mr->quantity.v;
+		e->q.scale = mr->quantity.scale;
+		if (mr->has_amount) {
+			e->a.v = mr->amount.v;
+			e->a.scale = mr->amount.scale;
+		}
 	}
 	return TD_OK;
 }
