@@ -90,6 +90,14 @@ dry_ledger(void *arg, struct map_result *mr, struct td_buf *b,
 	return ledger_check(d->ledger, mr, b, start, v);
 }
 
+static int
+dry_pass_end(void *arg, int *again)
+{
+	struct dry *d = arg;
+
+	return ledger_pass_end(d->ledger, again);
+}
+
 /* Print what the replay of o under x's mapping would do: 0, or 1. */
 static int
 dry_run(struct td_ctx *x, const struct tx *o, const char *rid)
@@ -97,7 +105,8 @@ dry_run(struct td_ctx *x, const struct tx *o, const char *rid)
 	struct dry d;
 	const struct proc_sink sink = {
 		.buffer = dry_buffer, .batch = dry_batch, .reject = dry_reject,
-		.reset = dry_reset, .ledger = dry_ledger, .arg = &d
+		.reset = dry_reset, .ledger = dry_ledger,
+		.pass_end = dry_pass_end, .arg = &d
 	};
 	struct proc_opts po;
 	struct proc_result res;

@@ -148,6 +148,14 @@ try_ledger(void *arg, struct map_result *mr, struct td_buf *b, size_t start,
 	return ledger_check(t->ledger, mr, b, start, v);
 }
 
+static int
+try_pass_end(void *arg, int *again)
+{
+	struct trysink *t = arg;
+
+	return ledger_pass_end(t->ledger, again);
+}
+
 /*
  * A ledger on a scratch state.db in a new directory under TMPDIR: it
  * knows no earlier transmission, so it finds only what is in the file.
@@ -472,6 +480,7 @@ cmd_try(int argc, char **argv)
 		goto out;
 	}
 	sink.ledger = try_ledger;
+	sink.pass_end = try_pass_end;
 	sink.arg = &ts;
 	/* the worst outcome, as once's: 4 over 3 over 1 over 0 */
 	for (i = optind; i < argc; i++) {

@@ -544,6 +544,14 @@ ps_ledger(void *arg, struct map_result *mr, struct td_buf *b, size_t start,
 	return ledger_check(p->ledger, mr, b, start, v);
 }
 
+static int
+ps_pass_end(void *arg, int *again)
+{
+	struct psink *p = arg;
+
+	return ledger_pass_end(p->ledger, again);
+}
+
 /* Append JSON for raw row text: a string, or base64 when not UTF-8. */
 static void
 json_raw(struct td_buf *b, const char *raw, size_t n)
@@ -1448,6 +1456,7 @@ process_one(struct td_ctx *x, const char *tid)
 	sink.reject = ps_reject;
 	sink.reset = ps_reset;
 	sink.ledger = ps_ledger;
+	sink.pass_end = ps_pass_end;
 	sink.arg = &ps;
 	/* a replay's records are of the original's raw file: its id, and
 	 * so each row's record_id, stay */

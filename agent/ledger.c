@@ -3,8 +3,14 @@
  */
 #include "config.h"
 
+#include <sys/types.h>
+
 #include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +21,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "decimal.h"
+#include "failpoint.h"
 #include "fsutil.h"
 #include "json.h"
 #include "log.h"
@@ -31,7 +38,29 @@
 #define TAIL_LEN	(sizeof(TAIL_NULL) - 1 + 64 + 3)
 #define LEDGER_MMAP	"4294967296"	/* 4 GiB of address space */
 #define LEDGER_CACHE	"-4096"		/* KiB: state.db's page cache */
-#define LEDGER_TEMP_CACHE "-20480"	/* KiB: the temporary tables' */
+#define LEDGER_TEMP_CACHE "-12288"	/* KiB: the temporary tables' */
+/* bytes: the file's keys kept in memory, the rest in sorted runs */
+#define LEDGER_RUN_BYTES ((size_t)8 << 20)
+
+/*
+ * The ledger's entry of one record of the file: the first esz bytes
+ * (the sums only with [map] duplicates = sum).
+ */
+struct lent {
+	unsigned char	 key[TD_ID_LEN];
+	unsigned char	 values[TD_ID_LEN];
+	unsigned char	 id[TD_ID_LEN];
+	uint64_t	 seq;		/* the row's order in the pass */
+	int32_t		 verdict;
+	int32_t		 has_amount;
+	struct td_dec	 q, a;		/* duplicates = sum */
+};
+
+/* A sorted run of entries in the runs' file. */
+struct lrun {
+	off_t		 off;
+	size_t		 n;
+};
 
 struct ledger {
 	struct td_ctx	*x;
@@ -40,13 +69,406 @@ struct ledger {
 	int		 pass2;		/* the file is read again */
 	int		 again;		/* this pass met a key twice */
 	int		 intx;		/* in its read transaction */
+	/* the keys of this pass's rows (pass 2: those on one row) */
+	unsigned char	*ents;		/* nent of esz bytes, at most maxent */
+	size_t		 esz, nent, cap, maxent;
+	uint64_t	 seq;
+	int		 fd;		/* the runs' unlinked file, or -1 */
+	struct lrun	*runs;
+	size_t		 nruns;
+	off_t		 fend;
 };
+
+/* Forget the entries of the pass; the runs' file is emptied. */
+static int
+runs_clear(struct ledger *l)
+{
+	l->nent = 0;
+	l->seq = 0;
+	l->nruns = 0;
+	l->fend = 0;
+	if (l->fd != -1 && ftruncate(l->fd, 0) != 0)
+		return TD_ERR_IO;
+	return TD_OK;
+}
 
 static int
 clear(struct ledger *l)
 {
 	return store_exec(l->x->st, "DELETE FROM temp.tx_keys;"
 	    "DELETE FROM temp.tx_holds;");
+}
+
+/*
+ * LEDGER_RUN_BYTES, or less: the tests lower it with the environment
+ * variable TD_LEDGER_RUN_BYTES (bytes; at least one entry is kept) to
+ * have a small file spill its keys into several runs (ledger-runs.sh,
+ * run-failpoints.sh). It can only lower the bound, never raise it.
+ */
+static size_t
+run_bytes(void)
+{
+	const char *e = getenv("TD_LEDGER_RUN_BYTES");
+	unsigned long long v;
+	char *end;
+
+	if (e == NULL || *e == '\0')
+		return LEDGER_RUN_BYTES;
+	errno = 0;
+	v = strtoull(e, &end, 10);
+	if (errno != 0 || *end != '\0' || v == 0 || v > LEDGER_RUN_BYTES)
+		return LEDGER_RUN_BYTES;
+	return (size_t)v;
+}
+
+/* Key order; for one key, the order of the rows. */
+static int
+entcmp(const void *a, const void *b)
+{
+	const struct lent *x = a, *y = b;
+	int c = memcmp(x->key, y->key, TD_ID_LEN);
+
+	if (c != 0)
+		return c;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The runs' file: unlinked from the start, so a crash leaves nothing. */
+static int
+runs_file(struct ledger *l)
+{
+	char *p;
+	int fd = -1;
+
+#ifdef O_TMPFILE
+	fd = open(l->x->state_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+#endif
+	if (fd == -1) {
+		p = xasprintf("%s/ledger-runs.XXXXXX", l->x->state_dir);
+		if ((fd = mkostemp(p, O_CLOEXEC)) != -1)
+			(void)unlink(p);
+		x_free(p);
+	}
+	if (fd == -1)
+		return errno == ENOSPC ? TD_ERR_NOSPACE : TD_ERR_IO;
+	l->fd = fd;
+	return TD_OK;
+}
+
+/* Sort the entries in memory and write them as a run. */
+static int
+spill(struct ledger *l)
+{
+	size_t n = l->nent * l->esz;
+	int r;
+
+	qsort(l->ents, l->nent, l->esz, entcmp);
+	if (l->fd == -1 && (r = runs_file(l)) != 0)
+		return r;
+	if (lseek(l->fd, l->fend, SEEK_SET) != l->fend)
+		return TD_ERR_IO;
+	if ((r = td_write_all(l->fd, l->ents, n)) != 0)
+		return r == TD_ERR_NOSPACE ? r : TD_ERR_IO;
+	l->runs = xreallocarray(l->runs, l->nruns + 1, sizeof(*l->runs));
+	l->runs[l->nruns].off = l->fend;
+	l->runs[l->nruns++].n = l->nent;
+	l->fend += (off_t)n;
+	l->nent = 0;
+	td_failpoint("ledger_spill");
+	return TD_OK;
+}
+
+/* Note the key of a row of this pass, and what the ledger said of it. */
+static int
+append(struct ledger *l, const struct map_result *mr, int verdict)
+{
+	struct lent *e;
+	int r;
+
+	if (l->nent == l->maxent && (r = spill(l)) != 0)
+		return r;
+	if (l->nent == l->cap) {
+		l->cap = l->cap == 0 ? 1024 : l->cap * 2;
+		if (l->cap > l->maxent)
+			l->cap = l->maxent;
+		l->ents = xreallocarray(l->ents, l->cap, l->esz);
+	}
+	e = (struct lent *)(void *)(l->ents + l->nent++ * l->esz);
+	memcpy(e->key, mr->record_key, TD_ID_LEN);
+	memcpy(e->values, mr->values, TD_ID_LEN);
+	memcpy(e->id, mr->record_id, TD_ID_LEN);
+	e->seq = l->seq++;
+	e->verdict = verdict;
+	e->has_amount = mr->has_amount;
+	if (l->sum) {
+		/* field by field: no padding or unset amount to the file */
+		memset(&e->q, 0, sizeof(e->q));
+		memset(&e->a, 0, sizeof(e->a));
+		e->q.v = mr->quantity.v;
+		e->q.scale = mr->quantity.scale;
+		if (mr->has_amount) {
+			e->a.v = mr->amount.v;
+			e->a.scale = mr->amount.scale;
+		}
+	}
+	return TD_OK;
+}
+
+/* One sorted source of a merge: a run, read a slice at a time. */
+struct lsrc {
+	unsigned char	*buf;
+	size_t		 n, i;		/* entries in buf, the next one */
+	size_t		 per, left;	/* a slice; entries still in the file */
+	off_t		 off;
+};
+
+/* A k-way merge of the pass's runs (or of the sorted memory). */
+struct lmerge {
+	struct ledger	*l;
+	struct lsrc	*src;
+	size_t		 nsrc, *heap, nheap;
+	unsigned char	*mem;
+	int		 ahead;		/* cur is the next group's first */
+	struct lent	 cur;
+};
+
+/* The entries of one key, in row order. */
+struct lgroup {
+	struct lent	 first;
+	uint64_t	 n;
+	/* duplicates = sum, n > 1: the sums, as tx_keys kept them */
+	char		 q[TD_DEC_STRMAX], a[TD_DEC_STRMAX];
+	int		 qnull, anull;
+};
+
+static int
+src_fill(struct lmerge *m, struct lsrc *s)
+{
+	size_t k = s->left < s->per ? s->left : s->per, len, got = 0;
+	ssize_t n;
+
+	s->i = 0;
+	s->n = 0;
+	len = k * m->l->esz;
+	while (got < len) {
+		n = pread(m->l->fd, s->buf + got, len - got, s->off +
+		    (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return TD_ERR_IO;
+		got += (size_t)n;
+	}
+	s->off += (off_t)len;
+	s->left -= k;
+	s->n = k;
+	return TD_OK;
+}
+
+static const struct lent *
+src_ent(const struct lmerge *m, size_t i)
+{
+	const struct lsrc *s = &m->src[m->heap[i]];
+
+	return (const struct lent *)(const void *)(s->buf + s->i * m->l->esz);
+}
+
+static void
+sift_down(struct lmerge *m, size_t i)
+{
+	size_t c, t;
+
+	for (;;) {
+		c = 2 * i + 1;
+		if (c >= m->nheap)
+			return;
+		if (c + 1 < m->nheap && entcmp(src_ent(m, c + 1),
+		    src_ent(m, c)) < 0)
+			c++;
+		if (entcmp(src_ent(m, c), src_ent(m, i)) >= 0)
+			return;
+		t = m->heap[c];
+		m->heap[c] = m->heap[i];
+		m->heap[i] = t;
+		i = c;
+	}
+}
+
+static void
+merge_close(struct lmerge *m)
+{
+	x_free(m->src);
+	x_free(m->heap);
+	x_free(m->mem);
+}
+
+/*
+ * Start a merge of the entries of the pass. With no run written, the
+ * memory is sorted and read; else the rest joins the runs, whose
+ * slices share the memory the entries had.
+ */
+static int
+merge_open(struct ledger *l, struct lmerge *m)
+{
+	size_t i, per;
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	m->l = l;
+	if (l->nruns == 0) {
+		if (l->nent > 1)
+			qsort(l->ents, l->nent, l->esz, entcmp);
+		m->src = xcalloc(1, sizeof(*m->src));
+		m->src[0].buf = l->ents;
+		m->src[0].n = l->nent;
+		m->nsrc = 1;
+	} else {
+		if (l->nent > 0 && (r = spill(l)) != 0)
+			return r;
+		x_free(l->ents);
+		l->ents = NULL;
+		l->cap = 0;
+		per = l->maxent / l->nruns;
+		if (per == 0)
+			per = 1;
+		m->mem = xreallocarray(NULL, l->nruns * per, l->esz);
+		m->src = xcalloc(l->nruns, sizeof(*m->src));
+		m->nsrc = l->nruns;
+		for (i = 0; i < l->nruns; i++) {
+			m->src[i].buf = m->mem + i * per * l->esz;
+			m->src[i].per = per;
+			m->src[i].left = l->runs[i].n;
+			m->src[i].off = l->runs[i].off;
+			if ((r = src_fill(m, &m->src[i])) != 0) {
+				merge_close(m);
+				return r;
+			}
+		}
+	}
+	m->heap = xcalloc(m->nsrc, sizeof(*m->heap));
+	for (i = 0; i < m->nsrc; i++)
+		if (m->src[i].n > 0)
+			m->heap[m->nheap++] = i;
+	for (i = m->nheap / 2; i-- > 0; )
+		sift_down(m, i);
+	return TD_OK;
+}
+
+/* The next entry in m->cur: 1, 0 at the end, or an error. */
+static int
+merge_next(struct lmerge *m)
+{
+	struct lsrc *s;
+	int r;
+
+	if (m->nheap == 0)
+		return 0;
+	s = &m->src[m->heap[0]];
+	memcpy(&m->cur, s->buf + s->i * m->l->esz, m->l->esz);
+	if (++s->i == s->n && (r = src_fill(m, s)) != 0)
+		return r;
+	if (s->n == 0)
+		m->heap[0] = m->heap[--m->nheap];
+	sift_down(m, 0);
+	return 1;
+}
+
+/*
+ * duplicates = sum: add the quantity and amount of e to the sums of g,
+ * as the ledger added a repeated row into tx_keys: the texts of the
+ * sums so far parsed, e's values added; an overflow makes q null.
+ */
+static void
+group_add(struct lgroup *g, const struct lent *e)
+{
+	struct td_dec q, a;
+	int over = 0, has = e->has_amount;
+
+	memset(&q, 0, sizeof(q));
+	memset(&a, 0, sizeof(a));
+	if (g->qnull || td_dec_parse(g->q, strlen(g->q), 0, &q) != 0)
+		over = 1;	/* overflowed before */
+	if (!g->anull) {
+		has = 1;
+		if (td_dec_parse(g->a, strlen(g->a), 0, &a) != 0)
+			over = 1;
+	}
+	if (!over && (td_dec_add(&q, &e->q) != 0 ||
+	    (e->has_amount && td_dec_add(&a, &e->a) != 0)))
+		over = 1;
+	if (!(g->qnull = over))
+		td_dec_format(&q, g->q, sizeof(g->q));
+	if (!(g->anull = !has))
+		td_dec_format(&a, g->a, sizeof(g->a));
+}
+
+/* The next key of the merge in *g: 1, 0 at the end, or an error. */
+static int
+merge_group(struct lmerge *m, struct lgroup *g)
+{
+	struct ledger *l = m->l;
+	int r;
+
+	if (!m->ahead && (r = merge_next(m)) != 1)
+		return r;
+	m->ahead = 0;
+	memcpy(&g->first, &m->cur, l->esz);
+	g->n = 1;
+	while ((r = merge_next(m)) == 1) {
+		if (memcmp(m->cur.key, g->first.key, TD_ID_LEN) != 0) {
+			m->ahead = 1;
+			return 1;
+		}
+		if (++g->n == 2 && l->sum) {
+			/* the first row's values, as it entered tx_keys */
+			td_dec_format(&g->first.q, g->q, sizeof(g->q));
+			g->qnull = 0;
+			if (!(g->anull = !g->first.has_amount))
+				td_dec_format(&g->first.a, g->a, sizeof(g->a));
+		}
+		if (l->sum)
+			group_add(g, &m->cur);
+	}
+	return r < 0 ? r : 1;
+}
+
+int
+ledger_pass_end(struct ledger *l, int *again)
+{
+	struct lmerge m;
+	struct lgroup g;
+	sqlite3_stmt *s;
+	int r;
+
+	*again = 0;
+	if (l == NULL || l->pass2)
+		return TD_OK;	/* its repeated keys were known before it */
+	if ((r = merge_open(l, &m)) != 0)
+		return r;
+	while ((r = merge_group(&m, &g)) == 1) {
+		if (g.n < 2)
+			continue;
+		/* a key on more than one row: the file is read again */
+		s = store_prepare(l->x->st, "INSERT INTO temp.tx_keys("
+		    "record_key, n, dup, values_hash, record_id, verdict, q, "
+		    "a) VALUES (?, ?, 0, ?, ?, ?, ?, ?)");
+		sqlite3_bind_blob(s, 1, g.first.key, TD_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)g.n);
+		sqlite3_bind_blob(s, 3, g.first.values, TD_ID_LEN,
+		    SQLITE_STATIC);
+		sqlite3_bind_blob(s, 4, g.first.id, TD_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_int(s, 5, g.first.verdict);
+		if (l->sum && !g.qnull)
+			sqlite3_bind_text(s, 6, g.q, -1, SQLITE_STATIC);
+		if (l->sum && !g.anull)
+			sqlite3_bind_text(s, 7, g.a, -1, SQLITE_STATIC);
+		if ((r = store_step_done(l->x->st, s)) != 0)
+			break;
+		l->again = 1;
+	}
+	merge_close(&m);
+	*again = ledger_wants_again(l);
+	return r;
 }
 
 int
@@ -59,16 +481,18 @@ ledger_open(struct td_ctx *x, struct ledger **out)
 	 * One lookup per record in a ledger of tens of millions of keys
 	 * (about 50 bytes each): read it through a memory map, not a read
 	 * per page; pages read that way take no room in the page cache.
-	 * The caches bound the process's memory, whatever the size of the
-	 * file (make bench, case F: <= 64 MiB): state.db's holds what a
-	 * commit writes (the file's keys go in in key order, so a small
-	 * one serves), the temporary tables' the file's own keys, one
-	 * insert at a random place per record; what does not fit is read
-	 * back from a temporary file, so that one is the larger.  A 100
-	 * MB drop: 64 MiB of both was 160 MiB of RSS, these 51 MiB (8 and
-	 * 24 MiB: 59 to 65 MiB, too near); they cost there about 3 s of
-	 * system time more than 64 MiB, in reads and writes of that file,
-	 * and nothing on a 10 MB drop, whose keys fit.
+	 * Memory stays bounded whatever the size of the file (make bench,
+	 * case F: <= 64 MiB): state.db's page cache holds what a commit
+	 * writes (the file's keys go in in key order, so a small one
+	 * serves). The file's own keys are not in SQLite: an entry a row
+	 * (64 bytes, 128 with duplicates = sum) goes into an array of at
+	 * most LEDGER_RUN_BYTES, written sorted as a run to an unlinked
+	 * file in state_dir when full, and the runs are merged at the end
+	 * of each pass (repeated keys) and by the commit. The temporary
+	 * tables hold only the keys on more than one row and the held
+	 * records, so their cache rarely fills. A 100 MB drop (1.2 M
+	 * rows): the keys in a temporary table cost 16 CPU-s, 52 MiB of
+	 * RSS; in runs 6.5 CPU-s, 51 MiB.
 	 */
 	if (store_exec(x->st, "PRAGMA mmap_size = " LEDGER_MMAP) != 0 ||
 	    store_exec(x->st, "PRAGMA cache_size = " LEDGER_CACHE) != 0 ||
@@ -95,9 +519,15 @@ ledger_open(struct td_ctx *x, struct ledger **out)
 		return TD_ERR_STATE;
 	l = xcalloc(1, sizeof(*l));
 	l->x = x;
+	l->fd = -1;
+	l->esz = offsetof(struct lent, q);
 	l->forward = td_conf_enum_is(x->conf, TDK_integration_on_restatement,
 	    "forward");
 	l->sum = td_conf_enum_is(x->conf, TDK_map_duplicates, "sum");
+	if (l->sum)
+		l->esz = sizeof(struct lent);
+	if ((l->maxent = run_bytes() / l->esz) == 0)
+		l->maxent = 1;
 	if (clear(l) != 0) {
 		x_free(l);
 		return TD_ERR_STATE;
@@ -122,6 +552,10 @@ ledger_free(struct ledger *l)
 		return;
 	(void)ledger_end(l);
 	(void)clear(l);
+	if (l->fd != -1)
+		close(l->fd);
+	x_free(l->ents);
+	x_free(l->runs);
 	x_free(l);
 }
 
@@ -130,6 +564,8 @@ ledger_reset(struct ledger *l)
 {
 	l->pass2 = 0;
 	l->again = 0;
+	if (runs_clear(l) != 0)
+		return TD_ERR_IO;
 	return clear(l) == 0 ? TD_OK : TD_ERR_STATE;
 }
 
@@ -138,6 +574,8 @@ ledger_again(struct ledger *l)
 {
 	l->pass2 = 1;
 	l->again = 0;
+	if (runs_clear(l) != 0)
+		return TD_ERR_IO;
 	return store_exec(l->x->st, "DELETE FROM temp.tx_keys WHERE n < 2;"
 	    "UPDATE temp.tx_keys SET dup = 1;"
 	    "DELETE FROM temp.tx_holds;") == 0 ? TD_OK : TD_ERR_STATE;
@@ -184,7 +622,7 @@ hold(struct ledger *l, const struct map_result *mr, const char *line,
 
 /* Replace n bytes at off of b with the text rep: 0, or TD_ERR_LIMIT. */
 static int
-splice(struct td_buf *b, size_t off, size_t n, const char *rep)
+buf_splice(struct td_buf *b, size_t off, size_t n, const char *rep)
 {
 	size_t m = strlen(rep);
 
@@ -215,7 +653,8 @@ patch_sums(struct td_buf *b, size_t start, const char *q, const char *a)
 	    sizeof(kq) + 1))) == NULL)
 		td_fatal("ledger: a record line without its quantity");
 	off = (size_t)(p - b->p) + sizeof(kq) - 1;
-	if ((r = splice(b, off, (size_t)(e - p) - sizeof(kq) + 1, q)) != 0)
+	if ((r = buf_splice(b, off, (size_t)(e - p) - sizeof(kq) + 1,
+	    q)) != 0)
 		return r;
 	end = b->p + b->len;
 	if ((p = memmem(b->p + start, b->len - start, ka, sizeof(ka) - 1)) ==
@@ -233,49 +672,7 @@ patch_sums(struct td_buf *b, size_t start, const char *q, const char *a)
 		snprintf(rep, sizeof(rep), "\"%s\"", a);
 	else
 		snprintf(rep, sizeof(rep), "null");
-	return splice(b, off, (size_t)(e - b->p) - off, rep);
-}
-
-/* Add the quantity and amount of mr to the sums of key in tx_keys. */
-static int
-add_sums(struct ledger *l, const struct map_result *mr)
-{
-	struct store *st = l->x->st;
-	sqlite3_stmt *s;
-	struct td_dec q, a;
-	char qs[TD_DEC_STRMAX], as[TD_DEC_STRMAX];
-	const char *t;
-	int over = 0, has = mr->has_amount;
-
-	memset(&q, 0, sizeof(q));
-	memset(&a, 0, sizeof(a));
-	s = store_prepare(st, "SELECT q, a FROM temp.tx_keys WHERE "
-	    "record_key = ?");
-	sqlite3_bind_blob(s, 1, mr->record_key, TD_ID_LEN, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		if ((t = (const char *)sqlite3_column_text(s, 0)) == NULL ||
-		    td_dec_parse(t, strlen(t), 0, &q) != 0)
-			over = 1;	/* overflowed before */
-		if ((t = (const char *)sqlite3_column_text(s, 1)) != NULL) {
-			has = 1;
-			if (td_dec_parse(t, strlen(t), 0, &a) != 0)
-				over = 1;
-		}
-	}
-	sqlite3_reset(s);
-	if (!over && (td_dec_add(&q, &mr->quantity) != 0 ||
-	    (mr->has_amount && td_dec_add(&a, &mr->amount) != 0)))
-		over = 1;
-	dec_text(&q, qs);
-	dec_text(&a, as);
-	s = store_prepare(st, "UPDATE temp.tx_keys SET q = ?, a = ? WHERE "
-	    "record_key = ?");
-	if (!over)
-		sqlite3_bind_text(s, 1, qs, -1, SQLITE_TRANSIENT);
-	if (has)
-		sqlite3_bind_text(s, 2, as, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_blob(s, 3, mr->record_key, TD_ID_LEN, SQLITE_STATIC);
-	return store_step_done(st, s);
+	return buf_splice(b, off, (size_t)(e - b->p) - off, rep);
 }
 
 /*
@@ -376,27 +773,25 @@ ledger_check(struct ledger *l, struct map_result *mr, struct td_buf *b,
 		if (v->what != LEDGER_NEW)
 			return TD_OK;
 	}
-	if (!l->again) {
-		/* the one lookup per record the ledger's speed is about */
-		s = store_prepare(st, "SELECT values_hash = ?2, "
-		    "lower(hex(record_id)) FROM record_keys WHERE "
-		    "record_key = ?1");
-		sqlite3_bind_blob(s, 1, mr->record_key, TD_ID_LEN,
-		    SQLITE_STATIC);
-		sqlite3_bind_blob(s, 2, mr->values, TD_ID_LEN, SQLITE_STATIC);
-		if ((r = sqlite3_step(s)) == SQLITE_ROW) {
-			found = 1;
-			same = sqlite3_column_int(s, 0);
-			snprintf(v->restates, sizeof(v->restates), "%s",
-			    (const char *)sqlite3_column_text(s, 1));
-		}
-		sqlite3_reset(s);
-		if (r != SQLITE_ROW && r != SQLITE_DONE)
-			return TD_ERR_STATE;
-		if (found)
-			v->what = same ? LEDGER_DUPLICATE : l->forward ?
-			    LEDGER_FORWARD : LEDGER_HOLD;
+	/* the one lookup per record the ledger's speed is about */
+	s = store_prepare(st, "SELECT values_hash = ?2, "
+	    "lower(hex(record_id)) FROM record_keys WHERE "
+	    "record_key = ?1");
+	sqlite3_bind_blob(s, 1, mr->record_key, TD_ID_LEN,
+	    SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, mr->values, TD_ID_LEN, SQLITE_STATIC);
+	if ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		found = 1;
+		same = sqlite3_column_int(s, 0);
+		snprintf(v->restates, sizeof(v->restates), "%s",
+		    (const char *)sqlite3_column_text(s, 1));
 	}
+	sqlite3_reset(s);
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		return TD_ERR_STATE;
+	if (found)
+		v->what = same ? LEDGER_DUPLICATE : l->forward ?
+		    LEDGER_FORWARD : LEDGER_HOLD;
 	if (sumfirst) {
 		/* its key is this file's already: its sum is what counts */
 		s = store_prepare(st, "UPDATE temp.tx_keys SET emitted = 1, "
@@ -410,44 +805,8 @@ ledger_check(struct ledger *l, struct map_result *mr, struct td_buf *b,
 		    SQLITE_STATIC);
 		if ((r = store_step_done(st, s)) != 0)
 			return r;
-	} else {
-		s = store_prepare(st, "INSERT OR IGNORE INTO temp.tx_keys("
-		    "record_key, n, dup, values_hash, record_id, verdict, q, "
-		    "a) VALUES (?, 1, 0, ?, ?, ?, ?, ?)");
-		sqlite3_bind_blob(s, 1, mr->record_key, TD_ID_LEN,
-		    SQLITE_STATIC);
-		sqlite3_bind_blob(s, 2, mr->values, TD_ID_LEN, SQLITE_STATIC);
-		sqlite3_bind_blob(s, 3, mr->record_id, TD_ID_LEN,
-		    SQLITE_STATIC);
-		sqlite3_bind_int(s, 4, v->what);
-		if (l->sum) {
-			char q[TD_DEC_STRMAX], a[TD_DEC_STRMAX];
-
-			dec_text(&mr->quantity, q);
-			sqlite3_bind_text(s, 5, q, -1, SQLITE_TRANSIENT);
-			if (mr->has_amount) {
-				dec_text(&mr->amount, a);
-				sqlite3_bind_text(s, 6, a, -1,
-				    SQLITE_TRANSIENT);
-			}
-		}
-		if ((r = store_step_done(st, s)) != 0)
-			return r;
-		if (sqlite3_changes(store_db(st)) == 0) {
-			/* a second row with this key: read the file again */
-			s = store_prepare(st, "UPDATE temp.tx_keys SET n = n + "
-			    "1 WHERE record_key = ?");
-			sqlite3_bind_blob(s, 1, mr->record_key, TD_ID_LEN,
-			    SQLITE_STATIC);
-			if ((r = store_step_done(st, s)) != 0)
-				return r;
-			if (l->sum && (r = add_sums(l, mr)) != 0)
-				return r;
-			l->again = 1;
-			v->what = LEDGER_AGAIN;
-			return TD_OK;
-		}
-	}
+	} else if ((r = append(l, mr, v->what)) != 0)
+		return r;
 	if (v->what == LEDGER_FORWARD)
 		return ledger_patch_restates(b, start, v->restates);
 	if (v->what == LEDGER_HOLD)
@@ -459,13 +818,44 @@ int
 ledger_commit(struct ledger *l, const char *tid)
 {
 	struct store *st = l->x->st;
+	struct lmerge m;
+	struct lgroup g;
 	sqlite3_stmt *s;
-	int r;
+	sqlite3_int64 seq = 0;
+	int r, has;
 
+	s = store_prepare(st, "SELECT seq FROM transmissions WHERE id = ?");
+	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
+	if ((has = sqlite3_step(s) == SQLITE_ROW))
+		seq = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	/* the rows' keys, in key order: of a key met twice, the first */
+	if ((r = merge_open(l, &m)) != 0)
+		return r;
+	while ((r = merge_group(&m, &g)) == 1) {
+		if (g.first.verdict != LEDGER_NEW &&
+		    g.first.verdict != LEDGER_FORWARD)
+			continue;
+		s = store_prepare(st, "INSERT OR REPLACE INTO record_keys("
+		    "record_key, values_hash, record_id, tx) VALUES (?, ?, ?, "
+		    "?)");
+		sqlite3_bind_blob(s, 1, g.first.key, TD_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 2, g.first.values, TD_ID_LEN,
+		    SQLITE_STATIC);
+		sqlite3_bind_blob(s, 3, g.first.id, TD_ID_LEN, SQLITE_STATIC);
+		if (has)
+			sqlite3_bind_int64(s, 4, seq);
+		if ((r = store_step_done(st, s)) != 0)
+			break;
+	}
+	merge_close(&m);
+	if (r != 0)
+		return r;
+	/* pass 2: the records of the sums of a key's rows */
 	s = store_prepare(st, "INSERT OR REPLACE INTO record_keys(record_key, "
 	    "values_hash, record_id, tx) SELECT record_key, values_hash, "
 	    "record_id, (SELECT seq FROM transmissions WHERE id = ?) FROM "
-	    "temp.tx_keys WHERE dup != 1 AND verdict IN (0, 3)");
+	    "temp.tx_keys WHERE dup = 2 AND verdict IN (0, 3)");
 	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
 	if ((r = store_step_done(st, s)) != 0)
 		return r;

@@ -8,12 +8,15 @@
  * (other values: held until an operator decides, or forwarded with
  * `restates`, per on_restatement). Two rows of one transmission with
  * one key are Tier 3 duplicate_key_in_file, both of them (or, with
- * [map] duplicates = sum, one record with their sums): the first pass
- * over the file only notices it, and the file is read again.
+ * [map] duplicates = sum, one record with their sums): the end of the
+ * first pass over the file only notices it, and the file is read again.
  *
- * While a transmission is processed its keys and holds are kept in
- * TEMP tables of state.db's connection (spilled to disk past the page
- * cache), so memory stays bounded whatever the file's size.
+ * While a transmission is processed its keys are kept in an array of
+ * bounded size, then as sorted runs in an unlinked file in state_dir,
+ * merged when a pass over the file ends (ledger_pass_end) and by
+ * ledger_commit; the keys on more than one row and the holds are kept
+ * in TEMP tables of state.db's connection (spilled to disk past the
+ * page cache), so memory stays bounded whatever the file's size.
  */
 #ifndef TD_LEDGER_H
 #define TD_LEDGER_H
@@ -33,7 +36,8 @@ struct ledger;
 #define LEDGER_HOLD		2	/* restatement, held (kept by the ledger) */
 #define LEDGER_FORWARD		3	/* restatement, forwarded with restates */
 #define LEDGER_IN_FILE		4	/* Tier 3 duplicate_key_in_file */
-#define LEDGER_AGAIN		5	/* a key met twice: the file is read again */
+#define LEDGER_AGAIN		5	/* a pass met a key twice (sandbox.c's
+					   PASSEND answer): read again */
 #define LEDGER_SUMMED		6	/* added into an earlier row's record */
 
 struct ledger_verdict {
@@ -57,6 +61,13 @@ int	 ledger_again(struct ledger *);
  * connection: end it before the connection's next transaction.
  */
 int	 ledger_end(struct ledger *);
+/*
+ * A pass over the file is over: find the keys on more than one of its
+ * rows (a record does not know it: they are found here, in the sorted
+ * runs of the pass's keys). *again is then ledger_wants_again(): 1
+ * when the file is to be read again. A NULL ledger: *again = 0.
+ */
+int	 ledger_pass_end(struct ledger *, int *again);
 /* 1 when a pass met a key twice (ledger_again is due). */
 int	 ledger_wants_again(const struct ledger *);
 /*

@@ -825,6 +825,9 @@ process_pass(struct mapper *m, const struct td_conf *c, int fd,
 	}
 	if ((r = flush_batch(&e)) != 0)
 		ret = r;
+	else if (sink->pass_end != NULL &&
+	    (r = sink->pass_end(sink->arg, &res->again)) != 0)
+		ret = r;
 	else
 		reject_ratio(res, td_conf_u64(c, TDK_integration_max_reject_ratio));
  out:

@@ -58,12 +58,17 @@ struct proc_sink {
 	 * Tier 4 (NULL: none, as in `try`): classify a mapped record, its
 	 * JSON line at start in the batch buffer (up to its end), which the
 	 * ledger may change (restates; the sums of [map] duplicates = sum,
-	 * also in the map_result). A verdict LEDGER_AGAIN has the file read
-	 * again once this pass is over, after reset(arg, SIZE_MAX).
+	 * also in the map_result).
 	 */
 	int		(*ledger)(void *arg, struct map_result *,
 			    struct td_buf *, size_t start,
 			    struct ledger_verdict *);
+	/*
+	 * With ledger: a pass over the file is over (not stopped early);
+	 * *again = 1 when the ledger met a key on two rows of it: the file
+	 * is read again, after reset(arg, SIZE_MAX).
+	 */
+	int		(*pass_end)(void *arg, int *again);
 	void		*arg;
 };
 

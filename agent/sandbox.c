@@ -14,6 +14,9 @@
  *           hash, quantity, amount and JSON line): the caller, which
  *           holds state.db, answers ANSWER with the verdict and the
  *           line and totals as the ledger leaves them
+ *   PASSEND a pass over the file is over: the caller's ledger answers
+ *           ANSWER, its verdict LEDGER_AGAIN when the file is to be
+ *           read again (a key on two of its rows)
  *   RESULT  process_file()'s return and its proc_result
  *
  * The caller answers nothing else: a failing sink, like a crash, ends
@@ -69,6 +72,7 @@
 #define F_RESULT	4
 #define F_LEDGER	5
 #define F_ANSWER	6
+#define F_PASSEND	7
 #define NOSTR		UINT32_MAX
 #define FRAME_MAX	(1U << 30)
 #define CHILD_AS	(8ULL << 30)	/* RLIMIT_AS of the child */
@@ -319,6 +323,27 @@ c_ledger(void *arg, struct map_result *mr, struct td_buf *b, size_t start,
 	return TD_OK;
 }
 
+/* The pass is over: ask the caller's ledger whether to read again. */
+static int
+c_pass_end(void *arg, int *again)
+{
+	struct child *c = arg;
+	struct fanswer fa;
+	struct frame f;
+	int r;
+
+	frame_start(c);
+	if ((r = put_frame(c, F_PASSEND)) != 0 ||
+	    (r = read_full(c->sock, &f, sizeof(f))) != 0)
+		return r;
+	if (f.type != F_ANSWER || f.len != sizeof(fa))
+		return TD_ERR_FORMAT;
+	if ((r = read_full(c->sock, &fa, sizeof(fa))) != 0)
+		return r;
+	*again = fa.v.what == LEDGER_AGAIN;
+	return TD_OK;
+}
+
 static void
 c_result(struct child *c, int r, const struct proc_result *res)
 {
@@ -529,6 +554,7 @@ child_main(struct mapper *m, const struct td_conf *cf, int fd, int sock,
 	s.reject = c_reject;
 	s.reset = c_reset;
 	s.ledger = ledger ? c_ledger : NULL;
+	s.pass_end = ledger ? c_pass_end : NULL;
 	s.arg = &c;
 	memset(&res, 0, sizeof(res));
 	r = process_file(m, cf, fd, o, &s, &res);
@@ -713,6 +739,28 @@ on_ledger(int sock, const struct frame *f, const char *p,
 	return r;
 }
 
+/* PASSEND: the caller's ledger ends the pass; ANSWER the child. */
+static int
+on_pass_end(int sock, const struct frame *f, const struct proc_sink *s)
+{
+	struct fanswer fa;
+	struct frame af;
+	int r, again = 0;
+
+	if (f->len != 0 || s->pass_end == NULL)
+		return TD_ERR_FORMAT;
+	if ((r = s->pass_end(s->arg, &again)) != 0)
+		return r;
+	memset(&fa, 0, sizeof(fa));
+	fa.v.what = again ? LEDGER_AGAIN : LEDGER_NEW;
+	memset(&af, 0, sizeof(af));
+	af.type = F_ANSWER;
+	af.len = (uint32_t)sizeof(fa);
+	if ((r = td_write_all(sock, &af, sizeof(af))) == 0)
+		r = td_write_all(sock, &fa, sizeof(fa));
+	return r;
+}
+
 static int
 on_frame(int sock, const struct frame *f, const char *p,
     const struct proc_sink *s, struct proc_result *res, int *done, int *rp)
@@ -767,6 +815,8 @@ on_frame(int sock, const struct frame *f, const char *p,
 		return s->reset(s->arg, (size_t)doc);
 	case F_LEDGER:
 		return on_ledger(sock, f, p, s);
+	case F_PASSEND:
+		return on_pass_end(sock, f, s);
 	case F_RESULT:
 		*done = 1;
 		return on_result(p, end, res, rp);

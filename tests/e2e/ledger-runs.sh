@@ -1,0 +1,115 @@
+#!/bin/sh
+# ledger-runs.sh - the ledger keeps the keys of the file it processes in
+# memory up to a bound, then as sorted runs in an unlinked temporary
+# file, merged when a pass over the file ends; a key on two or more of
+# the entries has the file read again (agent/ledger.c). The tests' knob
+# TD_LEDGER_RUN_BYTES lowers the bound (it can only lower it), so that
+# a small file spills into many runs and its repeated keys land in
+# different runs: the records, dead letters, sums, holds and counts must
+# be those of the run that kept every key in memory, in-process and
+# through the parser sandbox (TD_SANDBOX_LEDGER). Killed right after a
+# run is written, the next run finishes the file and nothing is left.
+. "$srcdir/tests/lib/common.sh"
+t_tmpdir
+PY=/usr/bin/python3
+. "$srcdir/tests/lib/delivery-lib.sh"
+
+# f.csv: 300 rows, then row 2's key again (twice: in three runs) and
+# row 150's (other units each time)
+dl_rows "$T_TMP/rows.csv" 300 11
+{
+	cat "$T_TMP/rows.csv"
+	sed -n 3p "$T_TMP/rows.csv" | sed 's/,[0-9]*$/,7/'
+	sed -n 151p "$T_TMP/rows.csv" | sed 's/,[0-9]*$/,1.25/'
+	sed -n 3p "$T_TMP/rows.csv" | sed 's/,[0-9]*$/,-2/'
+} > "$T_TMP/f.csv"
+# g.csv: rows of f.csv again (duplicate_record), a restatement (held),
+# row 2's key (once now), a new row
+{
+	sed -n '1p;10,40p' "$T_TMP/rows.csv"
+	sed -n 60p "$T_TMP/rows.csv" | sed 's/,[0-9]*$/,99/'
+	sed -n 3p "$T_TMP/rows.csv" | sed 's/,[0-9]*$/,5/'
+	echo "1,041000001239,2026-11-28,3"
+} > "$T_TMP/g.csv"
+
+# go NAME [LINE...]: f.csv then g.csv through once in state $T_TMP/NAME;
+# the exit statuses and once_done lines in $T_TMP/NAME.out
+go() {
+	_g=$1; shift
+	dl_conf "$_g" "$T_TMP/$_g" "file://$T_TMP/out-$_g" "$@"
+	: > "$T_TMP/$_g.out"
+	for _f in f g; do
+		cp "$T_TMP/$_f.csv" "$T_TMP/$_g/landing/"
+		dl_run "$_g" "$_g-$_f.log"
+		echo "$_f rc=$RC $(grep -o 'once_done.*' "$T_TMP/$_g-$_f.log")" \
+		    >> "$T_TMP/$_g.out"
+	done
+}
+# same REF NAME WHAT: NAME's outcome is REF's
+same() {
+	t_is "$(dl_same "$T_TMP/out-$1" "$T_TMP/out-$2" --all)" ok \
+	    "$3: the same records and manifests"
+	t_is "$(cat "$T_TMP/$2.out")" "$(cat "$T_TMP/$1.out")" \
+	    "$3: the same exit statuses and counts"
+	t_is "$(cat "$T_TMP/$2"/dlq/*.ndjson | sed 's/"received_at":"[^"]*"//')" \
+	    "$(cat "$T_TMP/$1"/dlq/*.ndjson | sed 's/"received_at":"[^"]*"//')" \
+	    "$3: the same dead letters"
+	"$TRADEDROP" status -c "$T_TMP/$2.conf" --json 2>&1 |
+	    grep -o '"records":{[^}]*}' > "$T_TMP/$2.st"
+	"$TRADEDROP" status -c "$T_TMP/$1.conf" --json 2>&1 |
+	    grep -o '"records":{[^}]*}' > "$T_TMP/$1.st"
+	t_is "$(cat "$T_TMP/$2.st")" "$(cat "$T_TMP/$1.st")" \
+	    "$3: status counts the same"
+}
+
+# counts FILE N: the counts once said of the N-th file
+counts() {
+	sed -n "$2p" "$1" | grep -o 'rc=[0-9]* \|records=[0-9]* dlq=[0-9]* held=[0-9]* duplicate_records=[0-9]*' | tr -d '\n'
+}
+
+# every key in memory
+go ref
+t_is "$(counts "$T_TMP/ref.out" 1)" "rc=1 records=298 dlq=5 held=0 duplicate_records=0" \
+    "reference: the 5 rows of the two repeated keys are dead-lettered"
+t_is "$(counts "$T_TMP/ref.out" 2)" "rc=1 records=2 dlq=0 held=1 duplicate_records=31" \
+    "reference: g's rows are duplicates, a restatement and new records"
+go refsum "[map]" "duplicates = sum"
+t_is "$(counts "$T_TMP/refsum.out" 1)" "rc=0 records=300 dlq=0 held=0 duplicate_records=0" \
+    "reference, sum: one record of each repeated key"
+t_is "$(counts "$T_TMP/refsum.out" 2)" "rc=1 records=1 dlq=0 held=2 duplicate_records=31" \
+    "reference, sum: row 2's key in g restates its sum"
+
+TD_LEDGER_RUN_BYTES=1024; export TD_LEDGER_RUN_BYTES
+go runs
+same ref runs "runs of 1 KiB"
+go runsum "[map]" "duplicates = sum"
+same refsum runsum "runs of 1 KiB, sum"
+TD_SANDBOX_LEDGER=1 go box "[map]" "duplicates = sum"
+same refsum box "runs of 1 KiB, sum, parsed in the sandbox"
+TD_SANDBOX_LEDGER=1 go boxdead
+same ref boxdead "runs of 1 KiB, parsed in the sandbox"
+TD_LEDGER_RUN_BYTES=1 go one
+same ref one "runs of one entry each"
+
+# killed right after the first run is written: nothing left behind, and
+# the next run does the file as if nothing happened
+dl_conf kill "$T_TMP/kill" "file://$T_TMP/out-kill"
+cp "$T_TMP/f.csv" "$T_TMP/kill/landing/"
+dl_run kill kill-1.log ledger_spill
+t_is "$RC" 137 "killed at the spill of the first run"
+t_grep "$T_TMP/kill-1.log" 'failpoint' "the failpoint is reached"
+t_is "$(find "$T_TMP/kill" -newer "$T_TMP/f.csv" -type f ! -path '*/landing/*' \
+    ! -path '*/archive/*' ! -name 'state.db*' ! -name audit.log ! -name lock \
+    ! -path '*/work/*' | grep -v -e '/outbox/' -e '/dlq/' | head -5)" "" \
+    "no runs' file is left in the state directory"
+dl_run kill kill-2.log
+echo "f rc=$RC $(grep -o 'once_done.*' "$T_TMP/kill-2.log")" > "$T_TMP/kill.out"
+cp "$T_TMP/g.csv" "$T_TMP/kill/landing/"
+dl_run kill kill-3.log
+echo "g rc=$RC $(grep -o 'once_done.*' "$T_TMP/kill-3.log")" >> "$T_TMP/kill.out"
+t_is "$(dl_same "$T_TMP/out-ref" "$T_TMP/out-kill" --all)" ok \
+    "after the kill: the same records and manifests"
+t_is "$(sed 's/received=[0-9]* //' "$T_TMP/kill.out")" \
+    "$(sed 's/received=[0-9]* //' "$T_TMP/ref.out")" \
+    "after the kill: the same exit statuses and counts"
+t_done
