@@ -323,13 +323,20 @@ t_grep "$T_TMP/st" '"outbox":{"batches":0,"bytes":0}' "nothing left in the outbo
 # 11. a refused batch, a SIGKILL right after its dead-letter line was
 # appended to a dead-letter file past 1 GiB (sparse): the next run
 # finishes the refusal without appending the line again, reading only
-# the file's tail
+# the file's tail. The file is made big after k is processed (with the
+# output down): processing writes a transmission's dead letters afresh.
 conf norej "$GOOD" "client_cert = $C/client.pem" "client_key = $C/client.key" \
 	"report_rejections = no"
+conf norejdown 1 "client_cert = $C/client.pem" "client_key = $C/client.key" \
+	"report_rejections = no"
+sed -i 's/^breaker_failures = 6/breaker_failures = 1/' "$T_TMP/norejdown.conf"
 qfault "/batches status 422"
 mk k.csv 2
 TK=$(sha256sum "$L/k.csv" | cut -c1-64)
+run norejdown log11a
+t_is "$RC" 3 "k: processed, the output down (exit 3)"
 truncate -s 1100M "$S/dlq/$TK.ndjson"
+sleep 2.2
 TD_FAILPOINT=dlq_appended "$TRADEDROP" once -c "$T_TMP/norej.conf" 2> "$T_TMP/log11"
 t_is $? 137 "k: killed right after the dead-letter line was appended"
 t_is "$(echo $(ls "$S/outbox/$TK"))" "batch-000001.ndjson.gz manifest.json" \
