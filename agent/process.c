@@ -399,12 +399,25 @@ emit_record(struct emitter *e, const struct prec *pr)
 	if (e->mr.unknown_promo)
 		res->unknown_promo++;
 	note_period(res, e->cur->p + start, e->cur->len - start);
-	if (td_dec_add(&res->quantity, &e->mr.quantity) != 0 ||
-	    (e->mr.has_amount &&
-	    td_dec_add(&res->amount, &e->mr.amount) != 0))
-		return emit_fail(e, "control_total_overflow", "%s %llu: "
-		    "control totals exceed 36 digits", e->ops->position,
+	if (res->over == NULL && (td_dec_add(&res->quantity,
+	    &e->mr.quantity) != 0 || (e->mr.has_amount &&
+	    td_dec_add(&res->amount, &e->mr.amount) != 0))) {
+		if (e->sink->pass_end == NULL || res->pass2)
+			return emit_fail(e, "control_total_overflow", "%s %llu: "
+			    "control totals exceed 36 digits",
+			    e->ops->position, (unsigned long long)pr->pos);
+		/*
+		 * The ledger's first pass counts rows that a second one, if
+		 * a key turns out to be on two rows, rejects: the pass goes
+		 * on, and its end decides (process_pass).
+		 */
+		emit_fail(e, "control_total_overflow", "%s %llu: control "
+		    "totals exceed 36 digits", e->ops->position,
 		    (unsigned long long)pr->pos);
+		res->over = xstrdup(res->t2msg);
+		res->t2code = NULL;
+		res->t2msg[0] = '\0';
+	}
 	if (e->mr.has_amount)
 		res->has_amount = 1;
 	/* cannot overflow where the file's totals did not */
@@ -540,6 +553,7 @@ proc_result_clear(struct proc_result *res)
 	x_free(res->acks);
 	rej_counts_free(&res->skipped);
 	rej_counts_free(&res->by_code);
+	x_free(res->over);
 	memset(res, 0, sizeof(*res));
 }
 
@@ -828,6 +842,8 @@ process_pass(struct mapper *m, const struct td_conf *c, int fd,
 	else if (sink->pass_end != NULL &&
 	    (r = sink->pass_end(sink->arg, &res->again)) != 0)
 		ret = r;
+	else if (res->over != NULL && !res->again)
+		t2(res, "control_total_overflow", "%s", res->over);
 	else
 		reject_ratio(res, td_conf_u64(c, TDK_integration_max_reject_ratio));
  out:
@@ -872,6 +888,7 @@ process_file(struct mapper *m, const struct td_conf *c, int fd,
 			 */
 			again = 1;
 			proc_result_clear(res);
+			res->pass2 = 1;
 			if (lseek(fd, 0, SEEK_SET) != 0) {
 				r = TD_ERR_IO;
 				break;
@@ -890,6 +907,7 @@ process_file(struct mapper *m, const struct td_conf *c, int fd,
 		force = xreallocarray(force, nforce + 1, sizeof(*force));
 		force[nforce++] = doc;
 		proc_result_clear(res);
+		res->pass2 = again;
 		if (lseek(fd, 0, SEEK_SET) != 0) {
 			r = TD_ERR_IO;
 			break;

@@ -112,6 +112,13 @@ struct proc_result {
 	uint64_t	 unknown_promo;	/* records produced whose promo_code is
 					 * not in promo_file (in records) */
 	int		 again;		/* the ledger wants another pass */
+	int		 pass2;		/* this is that pass */
+	/*
+	 * The ledger's first pass: where the control totals went past 36
+	 * digits (the whole message), decided only at the end of the pass,
+	 * as a second pass counts other rows (NULL: they did not).
+	 */
+	char		*over;
 	uint64_t	 batches;
 	struct td_dec	 quantity;	/* control totals of produced records */
 	struct td_dec	 amount;

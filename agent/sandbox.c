@@ -656,6 +656,7 @@ on_result(const char *p, const char *end, struct proc_result *res, int *rp)
 	memset(&res->by_code, 0, sizeof(res->by_code));
 	res->docs = NULL;
 	res->t2detail = NULL;
+	res->over = NULL;	/* decided in the child: its t2code says */
 	res->t2code = code != NULL ? intern(code, (uint32_t)lc) : NULL;
 	res->t2detail = dupn(detail, ld);
 	res->docs = res->ndocs > 0 ? xcalloc(res->ndocs, sizeof(*res->docs)) :

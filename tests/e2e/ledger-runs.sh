@@ -112,4 +112,30 @@ t_is "$(dl_same "$T_TMP/out-ref" "$T_TMP/out-kill" --all)" ok \
 t_is "$(sed 's/received=[0-9]* //' "$T_TMP/kill.out")" \
     "$(sed 's/received=[0-9]* //' "$T_TMP/ref.out")" \
     "after the kill: the same exit statuses and counts"
+# Control totals past 36 digits: a file whose total overflows is Tier 2
+# control_total_overflow. The ledger's first pass counts rows that its
+# second (a key on two rows) rejects or finds duplicates, so where a
+# second pass comes, the total it counts decides. ov1.csv: K(+B) K(0)
+# X(-B, a duplicate_record of ov0.csv) P(+B), B = 6e35: the first pass
+# (B + 0 + B) overflows, the second (P only) does not: P is delivered,
+# both K rows dead-lettered. big.csv: B + B, no key twice: quarantined.
+B=600000000000000000000000000000000000
+U=036000291452
+mkdir -p "$T_TMP/ov/landing"
+dl_conf ov "$T_TMP/ov" "file://$T_TMP/out-ov"
+sed -i 's/^\[integration\]/[integration]\nmax_reject_ratio = 1/' "$T_TMP/ov.conf"
+printf 'Store,UPC,Date,Units\n1,%s,2026-11-28,-%s\n2,%s,2026-11-28,%s\n' $U $B $U $B > "$T_TMP/ov/landing/ov0.csv"
+"$TRADEDROP" once -c "$T_TMP/ov.conf" 2> "$T_TMP/ov0.log"
+t_is $? 0 "control totals: ov0.csv (-B, +B) delivered"
+printf 'Store,UPC,Date,Units\n3,%s,2026-11-28,%s\n3,%s,2026-11-28,0\n1,%s,2026-11-28,-%s\n4,%s,2026-11-28,%s\n' $U $B $U $U $B $U $B > "$T_TMP/ov/landing/ov1.csv"
+"$TRADEDROP" once -c "$T_TMP/ov.conf" 2> "$T_TMP/ov1.log"
+t_is $? 1 "control totals: ov1.csv exits 1 (rows dead-lettered)"
+t_grep "$T_TMP/ov1.log" "quarantined=0 delivered=1 records=1 dlq=2 " \
+    "control totals: the first pass's overflow did not decide: P delivered, both K rows dead-lettered"
+printf 'Store,UPC,Date,Units\n5,%s,2026-11-28,%s\n6,%s,2026-11-28,%s\n' $U $B $U $B > "$T_TMP/ov/landing/big.csv"
+"$TRADEDROP" once -c "$T_TMP/ov.conf" 2> "$T_TMP/big.log"
+t_is $? 1 "control totals: big.csv (+B, +B) exits 1"
+t_grep "$T_TMP/big.log" "code=control_total_overflow" "control totals: big.csv is quarantined, control_total_overflow"
+t_grep "$T_TMP/ov/quarantine/$(sha256sum "$T_TMP/ov/archive"/*/*/*/raw/big.csv | cut -c1-64)/reason.json" \
+    "line 3: control totals exceed 36 digits" "control totals: reason.json names the row where they did"
 t_done
