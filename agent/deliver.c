@@ -947,7 +947,8 @@ send_rejections(struct deliverer *d, const struct tx *t)
 	if (t->rejections_sent && x->fwd != NULL) {
 		/* a run killed after sending them, before it could remove
 		 * its staging copy, left it behind */
-		gz = xasprintf("%s/%s.rejections.ndjson.gz", x->outbox, t->id);
+		gz = xasprintf("%s/%s" DELIVER_REJ_STAGED, x->outbox,
+		    t->id);
 		dir = xasprintf("%s.tmp", gz);
 		(void)unlink(gz);
 		(void)unlink(dir);
@@ -973,7 +974,8 @@ send_rejections(struct deliverer *d, const struct tx *t)
 			goto out;
 		}
 	} else {
-		gz = xasprintf("%s/%s.rejections.ndjson.gz", x->outbox, t->id);
+		gz = xasprintf("%s/%s" DELIVER_REJ_STAGED, x->outbox,
+		    t->id);
 		if ((r = gzip_file(src, gz)) != 0)
 			goto out;
 		if ((fd = open(gz, O_RDONLY | O_CLOEXEC)) < 0 ||

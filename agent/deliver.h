@@ -15,6 +15,9 @@ struct deliverer;
 
 #define DELIVER_DONE	0	/* all delivered that can be in this run */
 #define DELIVER_WAIT	1	/* call deliver_step again at *next_ms */
+/* outbox/TID this: the staging copy of TID's rejections (HTTPS output) */
+#define DELIVER_REJ_STAGED	".rejections.ndjson.gz"
+
 
 /*
  * The Idempotency-Key of a request about transmission tid processed

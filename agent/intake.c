@@ -1772,6 +1772,17 @@ outbox_sweep(struct td_ctx *x)
 		return;
 	while ((de = readdir(d)) != NULL) {
 		l = strlen(de->d_name);
+		memcpy(tid, de->d_name, l < 64 ? l : 64);
+		tid[l < 64 ? l : 64] = '\0';
+		if (l > 64 && strncmp(de->d_name + 64, DELIVER_REJ_STAGED,
+		    sizeof(DELIVER_REJ_STAGED) - 1) == 0 &&
+		    td_is_sha256_hex(tid)) {
+			/* the staging copy of a transmission's rejections
+			 * (deliver.c), made again whenever they are sent: a
+			 * run killed after sending them left it */
+			(void)unlinkat(dirfd(d), de->d_name, 0);
+			continue;
+		}
 		if (l != 64 && !(l == 68 && strcmp(de->d_name + 64, ".tmp") == 0))
 			continue;
 		memcpy(tid, de->d_name, 64);

@@ -68,4 +68,17 @@ t_is "$RC" 1 "https: the next run exits 1"
 dl_run h h-3.log
 t_is "$RC" 0 "https: the run after it exits 0"
 t_is "$(ls -A "$T_TMP/h/outbox")" "" "https: nothing left in outbox/"
+# The same for a quarantined file, whose rejections (its reason.json) are
+# the last thing sent for it: no later step came to remove the copy
+dl_conf hq "$T_TMP/hq" "https://127.0.0.1:$PORT/api/v1" "ca_file = $C/ca.pem" \
+    "report_rejections = yes"
+mkdir -p "$T_TMP/hq/landing"
+printf 'nothing,here\n1,2\n' > "$T_TMP/hq/landing/bad.csv"
+dl_run hq hq.log rejections_sent:1
+t_is "$RC" 137 "https, quarantined: killed after the commit at rejections_sent"
+t_is "$(ls "$T_TMP/hq/outbox" | grep -c 'rejections.ndjson.gz$')" 1 \
+	"https, quarantined: the staging copy of its rejections was left in outbox/"
+dl_run hq hq-2.log
+t_is "$RC" 1 "https, quarantined: the next run exits 1"
+t_is "$(ls -A "$T_TMP/hq/outbox")" "" "https, quarantined: nothing left in outbox/"
 t_done
