@@ -116,6 +116,92 @@ ack_group_status(const struct ack_group *g)
 	return g->status;
 }
 
+/* What ack_group_pack writes before the body. */
+struct ack_packed {
+	struct ack_env	 env;
+	char		 gs01[3], gs02[16], gs03[16], gs06[16], gs08[13];
+	char		 status;
+	uint64_t	 nseg, nsets, nacc, bodylen;
+};
+
+void
+ack_group_pack(const struct ack_group *g, struct td_buf *out)
+{
+	struct ack_packed k;
+
+	memset(&k, 0, sizeof(k));
+	k.env = g->env;
+	memcpy(k.gs01, g->gs01, sizeof(k.gs01));
+	memcpy(k.gs02, g->gs02, sizeof(k.gs02));
+	memcpy(k.gs03, g->gs03, sizeof(k.gs03));
+	memcpy(k.gs06, g->gs06, sizeof(k.gs06));
+	memcpy(k.gs08, g->gs08, sizeof(k.gs08));
+	k.status = g->status;
+	k.nseg = g->nseg;
+	k.nsets = g->nsets;
+	k.nacc = g->nacc;
+	k.bodylen = g->body.len;
+	td_buf_append(out, &k, sizeof(k));
+	td_buf_append(out, g->body.p, g->body.len);
+}
+
+/* An element as cp() leaves it: NUL ended in sz, no delimiter. */
+static int
+el_ok(const char *s, size_t sz)
+{
+	size_t i;
+
+	for (i = 0; i < sz && s[i] != '\0'; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e || s[i] == '*' || s[i] == '~' ||
+		    s[i] == '>' || s[i] == '^')
+			return 0;
+	return i < sz;
+}
+
+struct ack_group *
+ack_group_unpack(const char *p, size_t n)
+{
+	struct ack_packed k;
+	struct ack_group *g;
+	size_t i;
+
+	if (n < sizeof(k))
+		return NULL;
+	memcpy(&k, p, sizeof(k));
+	if (k.bodylen != n - sizeof(k) || !el_ok(k.env.isa05,
+	    sizeof(k.env.isa05)) || !el_ok(k.env.isa06, sizeof(k.env.isa06)) ||
+	    !el_ok(k.env.isa07, sizeof(k.env.isa07)) || !el_ok(k.env.isa08,
+	    sizeof(k.env.isa08)) || !el_ok(k.env.isa12, sizeof(k.env.isa12)) ||
+	    !el_ok(k.env.isa15, sizeof(k.env.isa15)) || !el_ok(k.gs01,
+	    sizeof(k.gs01)) || !el_ok(k.gs02, sizeof(k.gs02)) ||
+	    !el_ok(k.gs03, sizeof(k.gs03)) || !el_ok(k.gs06, sizeof(k.gs06)) ||
+	    !el_ok(k.gs08, sizeof(k.gs08)) || (k.status != 'A' &&
+	    k.status != 'P' && k.status != 'R'))
+		return NULL;
+	/* the body: segments, each ended by "~\n", of printable text */
+	p += sizeof(k);
+	for (i = 0; i < k.bodylen; i++)
+		if ((p[i] < 0x20 || p[i] > 0x7e) && !(p[i] == '\n' && i > 0 &&
+		    p[i - 1] == '~'))
+			return NULL;
+	if (k.bodylen > 0 && (k.bodylen < 2 || p[k.bodylen - 1] != '\n'))
+		return NULL;
+	g = xcalloc(1, sizeof(*g));
+	g->env = k.env;
+	memcpy(g->gs01, k.gs01, sizeof(g->gs01));
+	memcpy(g->gs02, k.gs02, sizeof(g->gs02));
+	memcpy(g->gs03, k.gs03, sizeof(g->gs03));
+	memcpy(g->gs06, k.gs06, sizeof(g->gs06));
+	memcpy(g->gs08, k.gs08, sizeof(g->gs08));
+	g->status = k.status;
+	g->nseg = (unsigned long)k.nseg;
+	g->nsets = k.nsets;
+	g->nacc = k.nacc;
+	td_buf_init(&g->body, k.bodylen, 0);
+	td_buf_append(&g->body, p, k.bodylen);
+	return g;
+}
+
 static void
 seg(struct ack_group *g, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

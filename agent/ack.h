@@ -40,6 +40,15 @@ struct ack_group *ack_fault(struct ack_builder *, const struct x12 *);
 void		 ack_group_free(struct ack_group *);
 /* AK901: 'A', 'P' or 'R'. */
 char		 ack_group_status(const struct ack_group *);
+/*
+ * A group as bytes, for the parser child's socket, and back: unpack
+ * checks what the child sent as untrusted (elements as the builder
+ * copies them, a status, a body of printable segments) and returns NULL
+ * when it is not so.
+ */
+struct td_buf;
+void		 ack_group_pack(const struct ack_group *, struct td_buf *);
+struct ack_group *ack_group_unpack(const char *, size_t);
 
 /*
  * The 997 text of g as interchange ctl (1 to 999999999): ISA (our id

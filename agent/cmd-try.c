@@ -469,6 +469,7 @@ cmd_try(int argc, char **argv)
 	}
 	memset(&ts, 0, sizeof(ts));
 	td_buf_init(&ts.buf, 1 << 20, 0);
+	memset(&sink, 0, sizeof(sink));
 	sink.buffer = try_buffer;
 	sink.batch = try_batch;
 	sink.reject = try_reject;

@@ -545,6 +545,15 @@ ps_ledger(void *arg, struct map_result *mr, struct td_buf *b, size_t start,
 }
 
 static int
+ps_ledger_hold(void *arg, const struct map_result *mr, const char *line,
+    size_t len, const char *restates)
+{
+	struct psink *p = arg;
+
+	return ledger_hold(p->ledger, mr, line, len, restates);
+}
+
+static int
 ps_pass_end(void *arg, int *again)
 {
 	struct psink *p = arg;
@@ -1451,11 +1460,13 @@ process_one(struct td_ctx *x, const char *tid)
 	ps.obtmp = obtmp;
 	ps.rectmp = rectmp;
 	td_buf_init(&ps.line, 1024, 0);
+	memset(&sink, 0, sizeof(sink));
 	sink.buffer = ps_buffer;
 	sink.batch = ps_batch;
 	sink.reject = ps_reject;
 	sink.reset = ps_reset;
 	sink.ledger = ps_ledger;
+	sink.ledger_hold = ps_ledger_hold;
 	sink.pass_end = ps_pass_end;
 	sink.arg = &ps;
 	/* a replay's records are of the original's raw file: its id, and

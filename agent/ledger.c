@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -41,6 +42,7 @@
 #define LEDGER_TEMP_CACHE "-12288"	/* KiB: the temporary tables' */
 /* bytes: the file's keys kept in memory, the rest in sorted runs */
 #define LEDGER_RUN_BYTES ((size_t)8 << 20)
+#define COMMIT_ROWS	64	/* keys a statement enters into record_keys */
 
 /*
  * The ledger's entry of one record of the file: the first esz bytes
@@ -121,16 +123,147 @@ run_bytes(void)
 	return (size_t)v;
 }
 
+/* Bytes i..i+7 of a key as a number in their order (memcmp's). */
+static inline uint64_t
+key64(const unsigned char *k, size_t i)
+{
+	uint64_t v;
+
+	memcpy(&v, k + i, sizeof(v));
+	return be64toh(v);
+}
+
 /* Key order; for one key, the order of the rows. */
 static int
 entcmp(const void *a, const void *b)
 {
 	const struct lent *x = a, *y = b;
-	int c = memcmp(x->key, y->key, TD_ID_LEN);
+	uint64_t u = key64(x->key, 0), v = key64(y->key, 0);
 
-	if (c != 0)
-		return c;
+	if (u == v) {
+		u = key64(x->key, 8);
+		v = key64(y->key, 8);
+	}
+	if (u != v)
+		return u < v ? -1 : 1;
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* A key's first 8 bytes and where the entry is, for sort_ents(). */
+struct kix {
+	uint64_t	 k;
+	size_t		 i;
+};
+
+static int
+kixcmp(const void *a, const void *b, void *arg)
+{
+	const struct kix *x = a, *y = b;
+	const struct ledger *l = arg;
+
+	if (x->k != y->k)
+		return x->k < y->k ? -1 : 1;
+	return entcmp(l->ents + x->i * l->esz, l->ents + y->i * l->esz);
+}
+
+/*
+ * Sort x in kixcmp() order: the keys are hashes, spread evenly, so a
+ * counting pass on their first bits puts each in a bucket of about two,
+ * and each bucket is then sorted alone (insertion when small, qsort_r
+ * when a file repeats one key many times, so never quadratic).
+ */
+static void
+kix_sort(struct kix *x, size_t n, const struct ledger *l)
+{
+	struct kix *t, v;
+	size_t *cnt, nb = 1, i, j, k, b, e;
+	unsigned shift = 64;
+
+	while (nb < n / 2 && nb < 65536) {
+		nb <<= 1;
+		shift--;
+	}
+	cnt = xcalloc(nb + 1, sizeof(*cnt));
+	t = xreallocarray(NULL, n, sizeof(*t));
+	for (i = 0; i < n; i++)
+		cnt[(shift == 64 ? 0 : x[i].k >> shift) + 1]++;
+	for (b = 0; b < nb; b++)
+		cnt[b + 1] += cnt[b];
+	for (i = 0; i < n; i++)
+		t[cnt[shift == 64 ? 0 : x[i].k >> shift]++] = x[i];
+	/* cnt[b] is now the end of bucket b */
+	for (b = 0, i = 0; b < nb; b++, i = e) {
+		e = cnt[b];
+		if (e - i > 16) {
+			qsort_r(t + i, e - i, sizeof(*t), kixcmp, (void *)l);
+			continue;
+		}
+		for (j = i + 1; j < e; j++) {
+			v = t[j];
+			for (k = j; k > i && kixcmp(&t[k - 1], &v,
+			    (void *)l) > 0; k--)
+				t[k] = t[k - 1];
+			t[k] = v;
+		}
+	}
+	memcpy(x, t, n * sizeof(*x));
+	x_free(t);
+	x_free(cnt);
+}
+
+/*
+ * Sort the entries in memory in entcmp() order. The entries are large
+ * (64 or 128 bytes): what is sorted is a small index of their keys'
+ * first bytes (the keys are hashes: a tie is the same key), and each
+ * entry is then moved once, in place, cycle by cycle.
+ */
+static void
+sort_ents(struct ledger *l)
+{
+	unsigned char tmp[sizeof(struct lent)];
+	struct kix *x;
+	size_t n = l->nent, esz = l->esz, i, j, k;
+
+	if (n < 2)
+		return;
+	x = xreallocarray(NULL, n, sizeof(*x));
+	for (i = 0; i < n; i++) {
+		x[i].k = key64(l->ents + i * esz, 0);
+		x[i].i = i;
+	}
+	kix_sort(x, n, l);
+	/* the entry at j is to be the one at x[j].i */
+	for (i = 0; i < n; i++) {
+		if (x[i].i == i || x[i].i == SIZE_MAX)
+			continue;
+		memcpy(tmp, l->ents + i * esz, esz);
+		for (j = i;; j = k) {
+			k = x[j].i;
+			x[j].i = SIZE_MAX;
+			if (k == i) {
+				memcpy(l->ents + j * esz, tmp, esz);
+				break;
+			}
+			memcpy(l->ents + j * esz, l->ents + k * esz, esz);
+		}
+	}
+	x_free(x);
+}
+
+/*
+ * The runs' file failed: say so, naming it, as the file's own failure
+ * (processing_failed) only says what the error was.
+ */
+static void
+spill_failed(const struct ledger *l, int err, const char *what)
+{
+	char msg[160];
+
+	snprintf(msg, sizeof(msg), "the Tier 4 ledger's sorted runs of the "
+	    "file's keys, an unlinked file in state_dir: %s", what);
+	td_log(TD_LOG_ERROR, "ledger_spill_failed", "dir=%s bytes=%lld "
+	    "error=%s message=%s", l->x->state_dir, (long long)l->fend,
+	    strerror(err), msg);
 }
 
 /* The runs' file: unlinked from the start, so a crash leaves nothing. */
@@ -149,8 +282,10 @@ runs_file(struct ledger *l)
 			(void)unlink(p);
 		x_free(p);
 	}
-	if (fd == -1)
+	if (fd == -1) {
+		spill_failed(l, errno, "cannot create it");
 		return errno == ENOSPC ? TD_ERR_NOSPACE : TD_ERR_IO;
+	}
 	l->fd = fd;
 	return TD_OK;
 }
@@ -162,13 +297,18 @@ spill(struct ledger *l)
 	size_t n = l->nent * l->esz;
 	int r;
 
-	qsort(l->ents, l->nent, l->esz, entcmp);
+	sort_ents(l);
 	if (l->fd == -1 && (r = runs_file(l)) != 0)
 		return r;
-	if (lseek(l->fd, l->fend, SEEK_SET) != l->fend)
+	if (lseek(l->fd, l->fend, SEEK_SET) != l->fend) {
+		spill_failed(l, errno, "cannot seek in it");
 		return TD_ERR_IO;
-	if ((r = td_write_all(l->fd, l->ents, n)) != 0)
+	}
+	if ((r = td_write_all(l->fd, l->ents, n)) != 0) {
+		spill_failed(l, r == TD_ERR_NOSPACE ? ENOSPC : errno,
+		    "cannot write a run to it");
 		return r == TD_ERR_NOSPACE ? r : TD_ERR_IO;
+	}
 	l->runs = xreallocarray(l->runs, l->nruns + 1, sizeof(*l->runs));
 	l->runs[l->nruns].off = l->fend;
 	l->runs[l->nruns++].n = l->nent;
@@ -316,8 +456,7 @@ merge_open(struct ledger *l, struct lmerge *m)
 	memset(m, 0, sizeof(*m));
 	m->l = l;
 	if (l->nruns == 0) {
-		if (l->nent > 1)
-			qsort(l->ents, l->nent, l->esz, entcmp);
+		sort_ents(l);
 		m->src = xcalloc(1, sizeof(*m->src));
 		m->src[0].buf = l->ents;
 		m->src[0].n = l->nent;
@@ -639,8 +778,9 @@ buf_splice(struct td_buf *b, size_t off, size_t n, const char *rep)
  * a (NULL: null). A quote inside a JSON string is always escaped, so
  * the first `,"quantity":"` is the member itself.
  */
-static int
-patch_sums(struct td_buf *b, size_t start, const char *q, const char *a)
+int
+ledger_patch_sums(struct td_buf *b, size_t start, const char *q,
+    const char *a)
 {
 	static const char kq[] = ",\"quantity\":\"", ka[] = ",\"amount\":";
 	char rep[TD_DEC_STRMAX + 2];
@@ -726,7 +866,12 @@ in_file(struct ledger *l, struct map_result *mr, struct td_buf *b,
 		goto out;
 	}
 	/* the first row: the record of all of them */
-	if ((r = patch_sums(b, start, q, a)) != 0)
+	if (b == NULL) {
+		v->sum = 1;
+		snprintf(v->q, sizeof(v->q), "%s", q);
+		if (!(v->anull = a == NULL))
+			snprintf(v->a, sizeof(v->a), "%s", a);
+	} else if ((r = ledger_patch_sums(b, start, q, a)) != 0)
 		goto out;
 	(void)td_dec_parse(q, strlen(q), 0, &mr->quantity);
 	if ((mr->has_amount = a != NULL))
@@ -807,6 +952,10 @@ ledger_check(struct ledger *l, struct map_result *mr, struct td_buf *b,
 			return r;
 	} else if ((r = append(l, mr, v->what)) != 0)
 		return r;
+	if (b == NULL) {
+		v->hold = v->what == LEDGER_HOLD;
+		return TD_OK;	/* the caller patches and holds */
+	}
 	if (v->what == LEDGER_FORWARD)
 		return ledger_patch_restates(b, start, v->restates);
 	if (v->what == LEDGER_HOLD)
@@ -815,9 +964,76 @@ ledger_check(struct ledger *l, struct map_result *mr, struct td_buf *b,
 }
 
 int
+ledger_hold(struct ledger *l, const struct map_result *mr, const char *line,
+    size_t len, const char *restates)
+{
+	return hold(l, mr, line, len, restates);
+}
+
+/*
+ * The SQL of COMMIT_ROWS rows into record_keys: made once, at the same
+ * address every time (store_prepare() keeps statements by it).
+ */
+static const char *
+insert_sql(void)
+{
+	static char sql[128 + COMMIT_ROWS * 12];
+	size_t i, n;
+
+	if (sql[0] != '\0')
+		return sql;
+	n = (size_t)snprintf(sql, sizeof(sql), "INSERT OR REPLACE INTO "
+	    "record_keys(record_key, values_hash, record_id, tx) VALUES ");
+	for (i = 0; i < COMMIT_ROWS; i++)
+		n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s(?,?,?,?)",
+		    i ? "," : "");
+	return sql;
+}
+
+/*
+ * Enter n keys into record_keys (tx: seq, or null without has): by
+ * COMMIT_ROWS in one statement, a fraction of the cost of each alone.
+ */
+static int
+insert_keys(struct store *st, const struct lent *e, size_t n, int has,
+    sqlite3_int64 seq)
+{
+	sqlite3_stmt *s;
+	size_t i, j, k;
+	int r = 0, b;
+
+	for (i = 0; i < n && r == 0; i += k) {
+		if (n - i >= COMMIT_ROWS) {
+			k = COMMIT_ROWS;
+			s = store_prepare(st, insert_sql());
+		} else {
+			k = 1;
+			s = store_prepare(st, "INSERT OR REPLACE INTO "
+			    "record_keys(record_key, values_hash, record_id, "
+			    "tx) VALUES (?, ?, ?, ?)");
+		}
+		for (j = 0; j < k; j++) {
+			b = (int)j * 4;
+			sqlite3_bind_blob(s, b + 1, e[i + j].key, TD_ID_LEN,
+			    SQLITE_STATIC);
+			sqlite3_bind_blob(s, b + 2, e[i + j].values, TD_ID_LEN,
+			    SQLITE_STATIC);
+			sqlite3_bind_blob(s, b + 3, e[i + j].id, TD_ID_LEN,
+			    SQLITE_STATIC);
+			if (has)
+				sqlite3_bind_int64(s, b + 4, seq);
+		}
+		r = store_step_done(st, s);
+	}
+	return r;
+}
+
+int
 ledger_commit(struct ledger *l, const char *tid)
 {
 	struct store *st = l->x->st;
+	struct lent pend[COMMIT_ROWS];
+	size_t npend = 0;
 	struct lmerge m;
 	struct lgroup g;
 	sqlite3_stmt *s;
@@ -836,18 +1052,16 @@ ledger_commit(struct ledger *l, const char *tid)
 		if (g.first.verdict != LEDGER_NEW &&
 		    g.first.verdict != LEDGER_FORWARD)
 			continue;
-		s = store_prepare(st, "INSERT OR REPLACE INTO record_keys("
-		    "record_key, values_hash, record_id, tx) VALUES (?, ?, ?, "
-		    "?)");
-		sqlite3_bind_blob(s, 1, g.first.key, TD_ID_LEN, SQLITE_STATIC);
-		sqlite3_bind_blob(s, 2, g.first.values, TD_ID_LEN,
-		    SQLITE_STATIC);
-		sqlite3_bind_blob(s, 3, g.first.id, TD_ID_LEN, SQLITE_STATIC);
-		if (has)
-			sqlite3_bind_int64(s, 4, seq);
-		if ((r = store_step_done(st, s)) != 0)
-			break;
+		memcpy(&pend[npend++], &g.first, sizeof(pend[0]));
+		if (npend == COMMIT_ROWS) {
+			r = insert_keys(st, pend, npend, has, seq);
+			npend = 0;
+			if (r != 0)
+				break;
+		}
 	}
+	if (r == 0 && npend > 0)
+		r = insert_keys(st, pend, npend, has, seq);
 	merge_close(&m);
 	if (r != 0)
 		return r;

@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 
+#include "decimal.h"
 #include "hash.h"
 
 struct td_ctx;
@@ -42,8 +43,17 @@ struct ledger;
 
 struct ledger_verdict {
 	int		 what;
-	char		 restates[TD_ID_HEX];	/* LEDGER_FORWARD */
+	char		 restates[TD_ID_HEX];	/* LEDGER_FORWARD, _HOLD */
 	char		 msg[256];		/* LEDGER_IN_FILE */
+	/*
+	 * ledger_check without the line (b NULL): what is left for the
+	 * caller to do to it. sum: the first row of a key met more than
+	 * once, its line to get quantity q and amount a (anull: null), as
+	 * ledger_patch_sums() does; hold: a restatement held, for
+	 * ledger_hold() with its line so made.
+	 */
+	int		 sum, anull, hold;
+	char		 q[TD_DEC_STRMAX], a[TD_DEC_STRMAX];
 };
 
 /* Start the ledger of one transmission (forgets any earlier one). */
@@ -72,13 +82,25 @@ int	 ledger_pass_end(struct ledger *, int *again);
 int	 ledger_wants_again(const struct ledger *);
 /*
  * Classify a mapped record, its JSON line at start in b (to its end;
- * kept for a hold). The line gets `restates` when forwarded; with [map]
+ * kept for a hold), or without it (b NULL: see struct ledger_verdict). The line gets `restates` when forwarded; with [map]
  * duplicates = sum, the first row of a key met more than once gets the
  * sums of quantity and amount of all its rows (in the line and in *mr),
  * and the others are LEDGER_SUMMED.
  */
 int	 ledger_check(struct ledger *, struct map_result *, struct td_buf *b,
 	    size_t start, struct ledger_verdict *);
+/*
+ * The held restatement of a ledger_check without the line (v->hold):
+ * its line, as the caller made it, and what the check left in *mr.
+ */
+int	 ledger_hold(struct ledger *, const struct map_result *,
+	    const char *line, size_t len, const char *restates);
+/*
+ * Set "quantity" and "amount" of the record line at start in b (to its
+ * end) to q and a (NULL: null): 0, or TD_ERR_LIMIT.
+ */
+int	 ledger_patch_sums(struct td_buf *, size_t start, const char *q,
+	    const char *a);
 /*
  * In the caller's transaction, after the transmission's row: enter the
  * keys of what it delivers, and its holds, into state.db.

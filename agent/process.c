@@ -30,6 +30,34 @@
 #define READ_BLOCK	(1 << 20)
 #define PROGRESS_EVERY	(256ULL << 20)	/* log progress every 256 MiB */
 #define BATCH_MAX_BYTES	((size_t)64 << 20)	/* a batch is cut here too */
+/* sink->ledger_ask: a window is asked at this many rows, or bytes */
+#define WIN_ROWS	PROC_WIN_ROWS
+#define WIN_BYTES	((size_t)4 << 20)
+
+/* A row of a window, waiting for the ledger's answers. */
+#define PK_REC		0	/* a mapped record */
+#define PK_REJ		1	/* a row the parser or the mapping rejects */
+#define PK_ACK		2	/* an X12 group's 997 (not a row) */
+#define NOSTAGE		SIZE_MAX
+
+struct pend {
+	int			 kind;
+	uint64_t		 pos;
+	size_t			 raw, rawlen;	/* in stage, or NOSTAGE */
+	const char		*code;		/* PK_REJ */
+	size_t			 msg;		/* PK_REJ: in stage, NUL ended */
+	int			 unknown_promo;
+	struct ack_group	*ack;		/* PK_ACK */
+	struct ledger_item	 li;		/* PK_REC */
+};
+
+struct window {
+	struct pend		*v;
+	struct ledger_item	**items;
+	size_t			 n, cap;
+	struct td_buf		 stage;		/* lines, raw rows, messages */
+	int			 asked;
+};
 
 struct emitter {
 	const struct parser_ops	*ops;
@@ -47,7 +75,13 @@ struct emitter {
 	/* encoding = auto met a document that is not UTF-8: its index */
 	int			 restart;
 	size_t			 restart_doc;
+	/* sink->ledger_ask: the window being mapped, and the one asked */
+	struct window		 win[2];
+	int			 fill;
+	int			 draining;
 };
+
+static int	emit_drain(struct emitter *);
 
 static int
 flush_batch(struct emitter *e)
@@ -104,11 +138,24 @@ vfail(struct emitter *e, const char *code, const char *fmt, va_list ap)
 	vsnprintf(res->t2msg + n, sizeof(res->t2msg) - (size_t)n, fmt, ap);
 }
 
+/*
+ * Rows waiting for the ledger come before what stops the file now: they
+ * are done first, and when one of them stops it (an overflow, a failing
+ * sink), that is what is said. 1: it did.
+ */
+static int
+emit_settle(struct emitter *e)
+{
+	return e->draining ? 0 : emit_drain(e);
+}
+
 int
 emit_fail(struct emitter *e, const char *code, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (emit_settle(e))
+		return 1;
 	va_start(ap, fmt);
 	vfail(e, code, fmt, ap);
 	va_end(ap);
@@ -122,6 +169,8 @@ emit_fail_at(struct emitter *e, uint64_t pos, const char *code,
 	struct td_buf d;
 	va_list ap;
 
+	if (emit_settle(e))
+		return 1;
 	va_start(ap, fmt);
 	vfail(e, code, fmt, ap);
 	va_end(ap);
@@ -224,6 +273,8 @@ emit_header_hint(struct emitter *e, const struct td_field *names, size_t n,
 	char *missing, shown[300];
 	int r;
 
+	if (emit_settle(e))
+		return 1;
 	r = mapper_begin(e->m, &e->doc, names, n, &missing);
 	if (r == 0)
 		return 0;
@@ -253,10 +304,10 @@ emit_header_hint(struct emitter *e, const struct td_field *names, size_t n,
 	return 1;
 }
 
-/* Record pr is rejected (Tier 3) with code and msg: to the sink. */
+/* The row at pos (its text raw) is rejected (Tier 3): to the sink. */
 static int
-emit_reject(struct emitter *e, const struct prec *pr, const char *code,
-    const char *msg)
+reject_at(struct emitter *e, uint64_t pos, const char *raw, size_t rawlen,
+    const char *code, const char *msg)
 {
 	struct rejection rj;
 	int r;
@@ -269,14 +320,21 @@ emit_reject(struct emitter *e, const struct prec *pr, const char *code,
 	rj.code = code;
 	rj.message = msg;
 	rj.member = e->doc.member;
-	rj.line = pr->pos;
-	rj.raw = pr->raw;
-	rj.rawlen = pr->rawlen;
+	rj.line = pos;
+	rj.raw = raw;
+	rj.rawlen = rawlen;
 	if ((r = e->sink->reject(e->sink->arg, &rj)) != 0) {
 		e->res->ioerr = r;
 		return 1;
 	}
 	return 0;
+}
+
+static int
+emit_reject(struct emitter *e, const struct prec *pr, const char *code,
+    const char *msg)
+{
+	return reject_at(e, pr->pos, pr->raw, pr->rawlen, code, msg);
 }
 
 /*
@@ -302,14 +360,34 @@ note_period(struct proc_result *res, const char *line, size_t len)
 		memcpy(res->last_date, p, dl);
 }
 
-void
-emit_ack(struct emitter *e, struct ack_group *g)
+/* The 997 group g to the sink, or to the result. */
+static void
+give_ack(struct emitter *e, struct ack_group *g)
 {
 	struct proc_result *res = e->res;
+	int r;
 
+	if (e->sink->ack != NULL) {
+		if ((r = e->sink->ack(e->sink->arg, g)) != 0 &&
+		    res->ioerr == 0)
+			res->ioerr = r;
+		return;
+	}
 	res->acks = xreallocarray(res->acks, res->nacks + 1,
 	    sizeof(*res->acks));
 	res->acks[res->nacks++] = g;	/* transferred */
+}
+
+static int	stage_ack(struct emitter *, struct ack_group *);
+
+void
+emit_ack(struct emitter *e, struct ack_group *g)
+{
+	/* after the rows before it, when they wait for the ledger */
+	if (e->sink->ledger_ask != NULL && !e->draining)
+		(void)stage_ack(e, g);
+	else
+		give_ack(e, g);
 }
 
 void
@@ -336,64 +414,16 @@ emit_skipped(struct emitter *e, const char *code, size_t n, uint64_t count)
 	    c, count);
 }
 
-int
-emit_record(struct emitter *e, const struct prec *pr)
+/*
+ * The record at start in e->cur (its totals in e->mr) is produced:
+ * counted, its period and totals noted, the batch cut when full.
+ */
+static int
+accepted(struct emitter *e, uint64_t pos, size_t start)
 {
 	struct proc_result *res = e->res;
-	struct ledger_verdict lv;
-	size_t start;
 	int r;
 
-	if (e->max_rows != 0 && res->rows >= e->max_rows) {
-		res->partial = 1;
-		return 1;
-	}
-	res->rows++;
-	e->pd->rows++;
-	if (pr->code != NULL)
-		return emit_reject(e, pr, pr->code, pr->msg);
-	if (e->cur == NULL)
-		e->cur = e->sink->buffer(e->sink->arg);
-	start = e->cur->len;
-	r = mapper_map(e->m, pr->f, pr->nf, e->pd->rows, pr->pos, e->cur,
-	    &e->mr);
-	if (r < 0) {
-		res->ioerr = r;
-		return 1;
-	}
-	if (r > 0)
-		return emit_reject(e, pr, e->mr.code, e->mr.msg);
-	if (e->sink->ledger != NULL) {
-		if ((r = e->sink->ledger(e->sink->arg, &e->mr, e->cur, start,
-		    &lv)) != 0) {
-			res->ioerr = r;
-			return 1;
-		}
-		switch (lv.what) {
-		case LEDGER_DUPLICATE:
-			e->cur->len = start;
-			res->duplicate++;
-			return 0;
-		case LEDGER_HOLD:
-			e->cur->len = start;
-			res->held++;
-			return 0;
-		case LEDGER_SUMMED:
-			e->cur->len = start;
-			res->summed++;
-			return 0;
-		case LEDGER_IN_FILE:
-			e->cur->len = start;
-			return emit_reject(e, pr, "duplicate_key_in_file",
-			    lv.msg);
-		case LEDGER_FORWARD:
-			res->restated++;
-			break;
-		case LEDGER_AGAIN:
-			res->again = 1;
-			break;
-		}
-	}
 	res->records++;
 	e->pd->records++;
 	if (e->mr.unknown_promo)
@@ -405,7 +435,7 @@ emit_record(struct emitter *e, const struct prec *pr)
 		if (e->sink->pass_end == NULL || res->pass2)
 			return emit_fail(e, "control_total_overflow", "%s %llu: "
 			    "control totals exceed 36 digits",
-			    e->ops->position, (unsigned long long)pr->pos);
+			    e->ops->position, (unsigned long long)pos);
 		/*
 		 * The ledger's first pass counts rows that a second one, if
 		 * a key turns out to be on two rows, rejects: the pass goes
@@ -413,7 +443,7 @@ emit_record(struct emitter *e, const struct prec *pr)
 		 */
 		emit_fail(e, "control_total_overflow", "%s %llu: control "
 		    "totals exceed 36 digits", e->ops->position,
-		    (unsigned long long)pr->pos);
+		    (unsigned long long)pos);
 		res->over = xstrdup(res->t2msg);
 		res->t2code = NULL;
 		res->t2msg[0] = '\0';
@@ -432,6 +462,374 @@ emit_record(struct emitter *e, const struct prec *pr)
 		return 1;
 	}
 	return 0;
+}
+
+/* What the ledger said of the record at start in e->cur. */
+static int
+on_verdict(struct emitter *e, const struct ledger_verdict *lv, size_t start,
+    uint64_t pos, const char *raw, size_t rawlen)
+{
+	struct proc_result *res = e->res;
+
+	switch (lv->what) {
+	case LEDGER_DUPLICATE:
+		e->cur->len = start;
+		res->duplicate++;
+		return 0;
+	case LEDGER_HOLD:
+		e->cur->len = start;
+		res->held++;
+		return 0;
+	case LEDGER_SUMMED:
+		e->cur->len = start;
+		res->summed++;
+		return 0;
+	case LEDGER_IN_FILE:
+		e->cur->len = start;
+		return reject_at(e, pos, raw, rawlen, "duplicate_key_in_file",
+		    lv->msg);
+	case LEDGER_FORWARD:
+		res->restated++;
+		break;
+	}
+	return accepted(e, pos, start);
+}
+
+/* ------------------------------------------ the ledger's windows */
+
+static void
+uncount_one(struct emitter *e)
+{
+	e->res->rows--;
+	e->pd->rows--;
+}
+
+/* Rows of w from i on never happened: the file stopped before them. */
+static void
+uncount(struct emitter *e, struct window *w, size_t i)
+{
+	for (; i < w->n; i++) {
+		if (w->v[i].kind == PK_ACK) {
+			ack_group_free(w->v[i].ack);
+			w->v[i].ack = NULL;
+			continue;
+		}
+		uncount_one(e);
+	}
+}
+
+static void
+window_clear(struct window *w)
+{
+	w->n = 0;
+	w->asked = 0;
+	td_buf_reset(&w->stage);
+}
+
+/* The records of w to the ledger. 1: the sink failed. */
+static int
+ask(struct emitter *e, struct window *w)
+{
+	size_t i, k = 0;
+	int r;
+
+	for (i = 0; i < w->n; i++)
+		if (w->v[i].kind == PK_REC)
+			w->items[k++] = &w->v[i].li;
+	if (k > 0 && (r = e->sink->ledger_ask(e->sink->arg, w->items, k,
+	    &w->stage)) != 0) {
+		e->res->ioerr = r;
+		return 1;
+	}
+	w->asked = 1;
+	return 0;
+}
+
+static int
+collect(struct emitter *e, struct window *w)
+{
+	size_t i, k = 0;
+	int r;
+
+	for (i = 0; i < w->n; i++)
+		if (w->v[i].kind == PK_REC)
+			w->items[k++] = &w->v[i].li;
+	if (k > 0 && (r = e->sink->ledger_collect(e->sink->arg, w->items, k,
+	    &w->stage)) != 0) {
+		e->res->ioerr = r;
+		return 1;
+	}
+	return 0;
+}
+
+/* A row of an answered window, as emit_record does it at once. */
+static int
+apply(struct emitter *e, struct window *w, const struct pend *p)
+{
+	const char *raw = p->raw == NOSTAGE ? NULL : w->stage.p + p->raw;
+	size_t start;
+
+	if (p->kind == PK_ACK) {
+		give_ack(e, p->ack);
+		return e->res->ioerr != 0;
+	}
+	if (p->kind == PK_REJ)
+		return reject_at(e, p->pos, raw, p->rawlen, p->code,
+		    w->stage.p + p->msg);
+	if (e->cur == NULL)
+		e->cur = e->sink->buffer(e->sink->arg);
+	start = e->cur->len;
+	if (td_buf_append(e->cur, w->stage.p + p->li.off, p->li.len) != 0) {
+		e->res->ioerr = TD_ERR_LIMIT;
+		return 1;
+	}
+	e->mr.quantity = p->li.quantity;
+	e->mr.amount = p->li.amount;
+	e->mr.has_amount = p->li.has_amount;
+	e->mr.unknown_promo = p->unknown_promo;
+	return on_verdict(e, &p->li.v, start, p->pos, raw, p->rawlen);
+}
+
+/*
+ * The answers of the asked window w, then its rows in order. 1: one
+ * stopped the file; the rows after it are forgotten.
+ */
+static int
+settle_window(struct emitter *e, struct window *w)
+{
+	size_t i;
+	int stop = 0;
+
+	if (collect(e, w) != 0) {
+		uncount(e, w, 0);
+		window_clear(w);
+		return 1;
+	}
+	e->draining++;
+	for (i = 0; i < w->n && !stop; i++) {
+		stop = apply(e, w, &w->v[i]);
+		w->v[i].ack = NULL;	/* given */
+	}
+	e->draining--;
+	if (stop)
+		uncount(e, w, i);
+	window_clear(w);
+	return stop;
+}
+
+/* Forget the rows still waiting: the file stopped before them. */
+static void
+emit_discard(struct emitter *e)
+{
+	struct window *w;
+	size_t k;
+
+	for (k = 0; k < 2; k++) {
+		w = &e->win[k];
+		/* an asked window's answers are read all the same: the
+		 * sink speaks in turns */
+		if (w->asked && w->n > 0)
+			(void)collect(e, w);
+		if (w->n > 0)
+			uncount(e, w, 0);
+		window_clear(w);
+	}
+}
+
+/*
+ * Every row waiting goes to the sink, in order: the window asked, then
+ * the one being mapped. 1: one of them stopped the file.
+ */
+static int
+emit_drain(struct emitter *e)
+{
+	struct window *o = &e->win[!e->fill], *w = &e->win[e->fill];
+
+	if (e->sink->ledger_ask == NULL)
+		return 0;
+	if (o->asked && settle_window(e, o) != 0) {
+		emit_discard(e);
+		return 1;
+	}
+	if (w->n == 0)
+		return 0;
+	if (ask(e, w) != 0) {
+		emit_discard(e);
+		return 1;
+	}
+	return settle_window(e, w);
+}
+
+/*
+ * The window being mapped is full: the one asked before is answered and
+ * done, this one asked, and the next rows are mapped while it is
+ * answered.
+ */
+static int
+cycle(struct emitter *e)
+{
+	struct window *o = &e->win[!e->fill], *w = &e->win[e->fill];
+
+	if (o->asked && settle_window(e, o) != 0) {
+		emit_discard(e);
+		return 1;
+	}
+	if (ask(e, w) != 0) {
+		emit_discard(e);
+		return 1;
+	}
+	e->fill = !e->fill;
+	return 0;
+}
+
+/* Put n bytes in w's stage: their offset there, or NOSTAGE (no room). */
+static size_t
+stage_put(struct window *w, const void *p, size_t n)
+{
+	size_t off = w->stage.len;
+
+	if (td_buf_append(&w->stage, p, n) != 0)
+		return NOSTAGE;
+	return off;
+}
+
+/* A new entry at the end of w, zeroed (not counted yet in w->n). */
+static struct pend *
+slot(struct window *w)
+{
+	if (w->n == w->cap) {
+		w->cap = w->cap == 0 ? 64 : w->cap * 2;
+		w->v = xreallocarray(w->v, w->cap, sizeof(*w->v));
+		w->items = xreallocarray(w->items, w->cap,
+		    sizeof(*w->items));
+	}
+	memset(&w->v[w->n], 0, sizeof(w->v[w->n]));
+	return &w->v[w->n];
+}
+
+/* emit_ack with sink->ledger_ask: the 997 group waits after the rows. */
+static int
+stage_ack(struct emitter *e, struct ack_group *g)
+{
+	struct window *w = &e->win[e->fill];
+	struct pend *p;
+
+	if (e->res->t2code != NULL || e->res->ioerr != 0) {
+		ack_group_free(g);	/* the file stopped before it */
+		return 1;
+	}
+	p = slot(w);
+	p->kind = PK_ACK;
+	p->ack = g;
+	p->raw = NOSTAGE;
+	w->n++;
+	if (w->n >= WIN_ROWS)
+		return cycle(e);
+	return 0;
+}
+
+/* emit_record with sink->ledger_ask: the row waits in the window. */
+static int
+stage_row(struct emitter *e, const struct prec *pr)
+{
+	struct window *w = &e->win[e->fill];
+	struct pend *p;
+	const char *msg = NULL;
+	size_t start;
+	int r;
+
+	if (e->res->t2code != NULL || e->res->ioerr != 0) {
+		uncount_one(e);		/* the file stopped before it */
+		return 1;
+	}
+	p = slot(w);
+	p->pos = pr->pos;
+	if (pr->code != NULL) {
+		p->kind = PK_REJ;
+		p->code = pr->code;
+		msg = pr->msg;
+	} else {
+		start = w->stage.len;
+		r = mapper_map(e->m, pr->f, pr->nf, e->pd->rows, pr->pos,
+		    &w->stage, &e->mr);
+		if (r < 0) {
+			e->res->ioerr = r;
+			return 1;
+		}
+		if (r > 0) {
+			w->stage.len = start;
+			p->kind = PK_REJ;
+			p->code = e->mr.code;
+			msg = e->mr.msg;
+		} else {
+			p->kind = PK_REC;
+			memcpy(p->li.record_id, e->mr.record_id, 16);
+			memcpy(p->li.record_key, e->mr.record_key, 16);
+			memcpy(p->li.values, e->mr.values, 16);
+			p->li.quantity = e->mr.quantity;
+			p->li.amount = e->mr.amount;
+			p->li.has_amount = e->mr.has_amount;
+			p->li.off = start;
+			p->li.len = w->stage.len - start;
+			p->unknown_promo = e->mr.unknown_promo;
+		}
+	}
+	p->raw = NOSTAGE;
+	p->rawlen = 0;
+	if (pr->raw != NULL) {
+		if ((p->raw = stage_put(w, pr->raw, pr->rawlen)) == NOSTAGE)
+			goto full;
+		p->rawlen = pr->rawlen;
+	}
+	if (p->kind == PK_REJ && ((p->msg = stage_put(w, msg != NULL ? msg :
+	    "", msg != NULL ? strlen(msg) + 1 : 1)) == NOSTAGE))
+		goto full;
+	w->n++;
+	if (w->n >= WIN_ROWS || w->stage.len >= WIN_BYTES)
+		return cycle(e);
+	return 0;
+ full:
+	e->res->ioerr = TD_ERR_LIMIT;
+	return 1;
+}
+
+int
+emit_record(struct emitter *e, const struct prec *pr)
+{
+	struct proc_result *res = e->res;
+	struct ledger_verdict lv;
+	size_t start;
+	int r;
+
+	if (e->max_rows != 0 && res->rows >= e->max_rows) {
+		res->partial = 1;
+		return 1;
+	}
+	res->rows++;
+	e->pd->rows++;
+	if (e->sink->ledger_ask != NULL)
+		return stage_row(e, pr);
+	if (pr->code != NULL)
+		return emit_reject(e, pr, pr->code, pr->msg);
+	if (e->cur == NULL)
+		e->cur = e->sink->buffer(e->sink->arg);
+	start = e->cur->len;
+	r = mapper_map(e->m, pr->f, pr->nf, e->pd->rows, pr->pos, e->cur,
+	    &e->mr);
+	if (r < 0) {
+		res->ioerr = r;
+		return 1;
+	}
+	if (r > 0)
+		return emit_reject(e, pr, e->mr.code, e->mr.msg);
+	if (e->sink->ledger == NULL)
+		return accepted(e, pr->pos, start);
+	if ((r = e->sink->ledger(e->sink->arg, &e->mr, e->cur, start,
+	    &lv)) != 0) {
+		res->ioerr = r;
+		return 1;
+	}
+	return on_verdict(e, &lv, start, pr->pos, pr->raw, pr->rawlen);
 }
 
 /* The parsers of this version, by [parse] format. */
@@ -703,8 +1101,11 @@ process_doc(struct emitter *e, void *st, struct unpacker *u, int enc,
 		    decoder_feed(d, blk, (size_t)n, dec);
 		if (r == TD_ERR_FORMAT) {
 			if (strcmp(decoder_errcode(d), "decode_not_utf8") == 0) {
-				e->restart = 1;
-				e->restart_doc = res->ndocs - 1;
+				/* unless a row before it stops the file */
+				if (emit_settle(e) == 0) {
+					e->restart = 1;
+					e->restart_doc = res->ndocs - 1;
+				}
 			} else
 				emit_fail(e, decoder_errcode(d), "byte %llu is "
 				    "not valid %s",
@@ -782,6 +1183,8 @@ process_pass(struct mapper *m, const struct td_conf *c, int fd,
 	e.doc.transmission_id = o->transmission_id;
 	e.doc.file = o->file;
 	e.doc.position = e.ops->position;
+	td_buf_init(&e.win[0].stage, 0, 0);
+	td_buf_init(&e.win[1].stage, 0, 0);
 	td_buf_init(&dec, READ_BLOCK * 4, 0);
 
 	lim.max_ratio = td_conf_u64(c, TDK_unpack_max_ratio);
@@ -824,6 +1227,12 @@ process_pass(struct mapper *m, const struct td_conf *c, int fd,
 		if ((ret = process_doc(&e, st, u, enc, autoenc, blk, &dec,
 		    &total)) != 0)
 			goto out;
+		/* the document's rows still waiting for the ledger */
+		if (res->t2code == NULL && !e.restart && emit_drain(&e) != 0 &&
+		    res->ioerr != 0) {
+			ret = res->ioerr;
+			goto out;
+		}
 		if (res->t2code != NULL || e.restart)
 			goto out;
 		if (res->partial)
@@ -847,6 +1256,13 @@ process_pass(struct mapper *m, const struct td_conf *c, int fd,
 	else
 		reject_ratio(res, td_conf_u64(c, TDK_integration_max_reject_ratio));
  out:
+	emit_discard(&e);	/* stopped early: what waits never was */
+	td_buf_free(&e.win[0].stage);
+	td_buf_free(&e.win[1].stage);
+	x_free(e.win[0].v);
+	x_free(e.win[1].v);
+	x_free(e.win[0].items);
+	x_free(e.win[1].items);
 	if (u != NULL && unpack_stats(u)->format != NULL)
 		snprintf(res->format, sizeof(res->format), "%s",
 		    unpack_stats(u)->format);

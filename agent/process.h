@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "decimal.h"
+#include "ledger.h"
 
 struct ack_group;
 struct mapper;
@@ -36,6 +37,25 @@ struct rejection {
 	uint64_t	 line;		/* 0: whole document */
 	const char	*raw;		/* raw row text, or NULL */
 	size_t		 rawlen;
+};
+
+/*
+ * A mapped record asked of the Tier 4 ledger a window at a time (the
+ * parser child: see ledger_ask): what the ledger reads of it, then its
+ * verdict and the quantity, amount and line as the ledger leaves them.
+ */
+/* sink->ledger_ask: the most records of a window */
+#define PROC_WIN_ROWS	4096
+
+struct ledger_item {
+	unsigned char	 record_id[16];
+	unsigned char	 record_key[16];
+	unsigned char	 values[16];
+	struct td_dec	 quantity;
+	struct td_dec	 amount;
+	int		 has_amount;
+	size_t		 off, len;	/* its JSON line in the stage buffer */
+	struct ledger_verdict v;
 };
 
 struct proc_sink {
@@ -64,11 +84,36 @@ struct proc_sink {
 			    struct td_buf *, size_t start,
 			    struct ledger_verdict *);
 	/*
+	 * With ledger called without the line (the buffer NULL, for the
+	 * parser child): a held restatement's line, as ledger_hold().
+	 */
+	int		(*ledger_hold)(void *arg, const struct map_result *,
+			    const char *line, size_t len, const char *restates);
+	/*
 	 * With ledger: a pass over the file is over (not stopped early);
 	 * *again = 1 when the ledger met a key on two rows of it: the file
 	 * is read again, after reset(arg, SIZE_MAX).
 	 */
 	int		(*pass_end)(void *arg, int *again);
+	/*
+	 * Tier 4 a window of records at a time, instead of ledger (the
+	 * parser child, where each question is a round trip to the caller):
+	 * ledger_ask is given the n mapped records of a window in row
+	 * order, their lines in stage; ledger_collect later fills in each
+	 * one's verdict, quantity, amount and, when it changed, its line
+	 * (appended to stage, with off and len). The next window
+	 * is mapped in between; rows and rejections wait with the records,
+	 * so that everything reaches the sink in the order of the file.
+	 */
+	int		(*ledger_ask)(void *arg, struct ledger_item *const *,
+			    size_t n, const struct td_buf *stage);
+	int		(*ledger_collect)(void *arg, struct ledger_item *const *,
+			    size_t n, struct td_buf *stage);
+	/*
+	 * format = x12: the 997 group of a functional group read, given
+	 * (the callee frees it). NULL: kept in the result's acks.
+	 */
+	int		(*ack)(void *arg, struct ack_group *);
 	void		*arg;
 };
 

@@ -10,10 +10,18 @@
  *   BATCH   nrec, control totals, the batch's bytes
  *   REJECT  tier, line, code, message, member, raw text
  *   RESET   the document encoding = auto starts over from
- *   LEDGER  a mapped record for the Tier 4 ledger (its ids, values'
- *           hash, quantity, amount and JSON line): the caller, which
- *           holds state.db, answers ANSWER with the verdict and the
- *           line and totals as the ledger leaves them
+ *   LEDGER  a window of mapped records for the Tier 4 ledger (each
+ *           one's ids, values' hash, quantity and amount; not its
+ *           line): the caller, which holds state.db, answers VERDICTS,
+ *           each record's verdict, quantity, amount and values' hash,
+ *           and what to do to its line (the sums of a key's rows,
+ *           restates). The child maps the next window meanwhile, and
+ *           reads the answer before it sends anything else, so that
+ *           neither side writes while the other does (process.h,
+ *           ledger_ask)
+ *   HOLDS   right after VERDICTS, the lines of the restatements held,
+ *           for the caller to keep (no answer)
+ *   ACK     format = x12: a functional group's 997 (ack_group_pack)
  *   PASSEND a pass over the file is over: the caller's ledger answers
  *           ANSWER, its verdict LEDGER_AGAIN when the file is to be
  *           read again (a key on two of its rows)
@@ -28,12 +36,17 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +70,7 @@
 #endif
 
 #include "td.h"
+#include "ack.h"
 #include "buf.h"
 #include "conf.h"
 #include "log.h"
@@ -73,16 +87,23 @@
 #define F_LEDGER	5
 #define F_ANSWER	6
 #define F_PASSEND	7
+#define F_VERDICTS	8
+#define F_ACK		9
+#define F_HOLDS		10
 #define NOSTR		UINT32_MAX
+#define COUNTS_MAX	256		/* codes in a result's counts */
 #define FRAME_MAX	(1U << 30)
 #define CHILD_AS	(8ULL << 30)	/* RLIMIT_AS of the child */
+#define CHILD_SOCK	3		/* the child's socket, */
+#define CHILD_FILE	4		/* and the raw file */
+#define CHILD_IDLE	600		/* seconds the child may stay silent */
 
 struct frame {
 	uint32_t	 type;
 	uint32_t	 len;
 };
 
-/* LEDGER: then the record's JSON line */
+/* LEDGER: a count (uint32_t), then this for each record */
 struct fledger {
 	unsigned char	 id[16], key[16], values[16];
 	struct td_dec	 quantity, amount;
@@ -90,7 +111,32 @@ struct fledger {
 	uint32_t	 pad;
 };
 
-/* ANSWER: then the line as the ledger left it */
+/*
+ * VERDICTS: for each record of the LEDGER frame, this, then its
+ * message (LEDGER_IN_FILE). The child does to the line what it says:
+ * the sums, restates; a held one's line goes back in a HOLDS frame.
+ */
+struct fverdict {
+	int32_t		 what;
+	int32_t		 has_amount;
+	int32_t		 sum, anull, hold;
+	uint32_t	 msglen;
+	struct td_dec	 quantity, amount;
+	unsigned char	 values[16];
+	char		 restates[TD_ID_HEX];
+	char		 q[TD_DEC_STRMAX], a[TD_DEC_STRMAX];
+};
+
+/* HOLDS: a count (uint32_t), then for each held record this, its line */
+struct fhold {
+	unsigned char	 id[16], key[16], values[16];
+	struct td_dec	 quantity, amount;
+	int32_t		 has_amount;
+	uint32_t	 len;
+	char		 restates[TD_ID_HEX];
+};
+
+/* ANSWER (of PASSEND) */
 struct fanswer {
 	struct ledger_verdict v;
 	struct td_dec	 quantity, amount;
@@ -132,6 +178,29 @@ sandbox_kind(void)
 #endif
 }
 
+/* close_range(2) around the descriptors in keep: 0, or -1 (none) */
+static int
+close_around(const int *keep, size_t nkeep)
+{
+	unsigned int lo = 3, k;
+	size_t i;
+	int min;
+
+	for (;;) {
+		/* the smallest kept descriptor at or above lo */
+		min = -1;
+		for (i = 0; i < nkeep; i++)
+			if (keep[i] >= (int)lo && (min == -1 || keep[i] < min))
+				min = keep[i];
+		k = min == -1 ? ~0U : (unsigned int)min - 1;
+		if (k >= lo && close_range(lo, k, 0) != 0)
+			return -1;
+		if (min == -1)
+			return 0;
+		lo = (unsigned int)min + 1;
+	}
+}
+
 void
 sandbox_close_fds(const int *keep, size_t nkeep)
 {
@@ -142,6 +211,8 @@ sandbox_close_fds(const int *keep, size_t nkeep)
 	long v;
 	char *end;
 
+	if (close_around(keep, nkeep) == 0)
+		return;
 	if ((d = opendir("/proc/self/fd")) == NULL)
 		return;
 	dfd = dirfd(d);
@@ -171,6 +242,8 @@ struct child {
 	int		 sock;
 	struct td_buf	 buf;
 	struct td_buf	 out;
+	struct td_buf	 in;		/* VERDICTS */
+	struct td_buf	 line;		/* a line patched */
 };
 
 static int
@@ -230,13 +303,23 @@ c_batch(void *arg, struct td_buf *b, uint64_t nrec,
 	struct child *c = arg;
 	struct fbatch fb;
 
+	struct frame f;
+	int r;
+
 	memset(&fb, 0, sizeof(fb));
 	fb.nrec = nrec;
 	fb.bt = *bt;
 	frame_start(c);
 	td_buf_append(&c->out, &fb, sizeof(fb));
-	td_buf_append(&c->out, b->p, b->len);
-	return put_frame(c, F_BATCH);
+	/* the batch itself is written from where it is, not copied */
+	f.type = F_BATCH;
+	f.len = (uint32_t)(sizeof(fb) + b->len);
+	memcpy(c->out.p, &f, sizeof(f));
+	if ((r = td_write_all(c->sock, c->out.p, c->out.len)) != 0 ||
+	    (r = td_write_all(c->sock, b->p, b->len)) != 0)
+		return TD_ERR_IO;
+	td_buf_reset(&c->out);
+	return TD_OK;
 }
 
 static uint32_t
@@ -278,49 +361,140 @@ c_reset(void *arg, size_t doc)
 	return put_frame(c, F_RESET);
 }
 
-/* Tier 4: ask the caller, which holds the ledger, and wait. */
+/* Tier 4: a window of records to the caller, which holds the ledger. */
 static int
-c_ledger(void *arg, struct map_result *mr, struct td_buf *b, size_t start,
-    struct ledger_verdict *v)
+c_ledger_ask(void *arg, struct ledger_item *const *it, size_t n,
+    const struct td_buf *stage)
 {
 	struct child *c = arg;
 	struct fledger fl;
-	struct fanswer fa;
+	uint32_t k = (uint32_t)n;
+	size_t i;
+
+	(void)stage;		/* the lines stay here */
+	frame_start(c);
+	td_buf_append(&c->out, &k, sizeof(k));
+	for (i = 0; i < n; i++) {
+		memset(&fl, 0, sizeof(fl));
+		memcpy(fl.id, it[i]->record_id, sizeof(fl.id));
+		memcpy(fl.key, it[i]->record_key, sizeof(fl.key));
+		memcpy(fl.values, it[i]->values, sizeof(fl.values));
+		fl.quantity = it[i]->quantity;
+		fl.amount = it[i]->amount;
+		fl.has_amount = it[i]->has_amount;
+		td_buf_append(&c->out, &fl, sizeof(fl));
+	}
+	return put_frame(c, F_LEDGER);
+}
+
+/*
+ * What the verdict says to do to the item's line: done on a copy in
+ * c->line, appended to stage. 0, or TD_ERR_LIMIT.
+ */
+static int
+c_patch(struct child *c, struct ledger_item *it, const struct fverdict *fv,
+    struct td_buf *stage)
+{
+	int r = TD_OK;
+
+	if (!fv->sum && fv->what != LEDGER_FORWARD)
+		return TD_OK;
+	td_buf_reset(&c->line);
+	if (td_buf_append(&c->line, stage->p + it->off, it->len) != 0)
+		return TD_ERR_LIMIT;
+	if (fv->sum)
+		r = ledger_patch_sums(&c->line, 0, fv->q, fv->anull ? NULL :
+		    fv->a);
+	if (r == TD_OK && fv->what == LEDGER_FORWARD)
+		r = ledger_patch_restates(&c->line, 0, fv->restates);
+	if (r != TD_OK)
+		return r;
+	it->off = stage->len;
+	it->len = c->line.len;
+	return td_buf_append(stage, c->line.p, c->line.len);
+}
+
+/* Tier 4: the caller's verdicts on the window asked; HOLDS back. */
+static int
+c_ledger_collect(void *arg, struct ledger_item *const *it, size_t n,
+    struct td_buf *stage)
+{
+	struct child *c = arg;
+	struct fverdict fv;
+	struct fhold fh;
 	struct frame f;
-	char *line;
+	const char *p, *end;
+	uint32_t nh = 0;
+	size_t i;
 	int r;
 
-	memset(&fl, 0, sizeof(fl));
-	memcpy(fl.id, mr->record_id, sizeof(fl.id));
-	memcpy(fl.key, mr->record_key, sizeof(fl.key));
-	memcpy(fl.values, mr->values, sizeof(fl.values));
-	fl.quantity = mr->quantity;
-	fl.amount = mr->amount;
-	fl.has_amount = mr->has_amount;
-	frame_start(c);
-	td_buf_append(&c->out, &fl, sizeof(fl));
-	td_buf_append(&c->out, b->p + start, b->len - start);
-	if ((r = put_frame(c, F_LEDGER)) != 0)
-		return r;
 	if ((r = read_full(c->sock, &f, sizeof(f))) != 0)
 		return r;
-	if (f.type != F_ANSWER || f.len < sizeof(fa) || f.len > FRAME_MAX)
+	if (f.type != F_VERDICTS || f.len > FRAME_MAX)
 		return TD_ERR_FORMAT;
-	if ((r = read_full(c->sock, &fa, sizeof(fa))) != 0)
+	td_buf_reset(&c->in);
+	if (td_buf_reserve(&c->in, f.len) != 0)
+		return TD_ERR_LIMIT;
+	if ((r = read_full(c->sock, c->in.p, f.len)) != 0)
 		return r;
-	line = xmalloc(f.len - sizeof(fa) + 1);
-	if ((r = read_full(c->sock, line, f.len - sizeof(fa))) == 0) {
-		b->len = start;
-		r = td_buf_append(b, line, f.len - sizeof(fa));
+	p = c->in.p;
+	end = p + f.len;
+	frame_start(c);		/* HOLDS */
+	td_buf_append(&c->out, &nh, sizeof(nh));
+	for (i = 0; i < n; i++) {
+		if ((size_t)(end - p) < sizeof(fv))
+			return TD_ERR_FORMAT;
+		memcpy(&fv, p, sizeof(fv));
+		p += sizeof(fv);
+		if (fv.msglen >= sizeof(it[i]->v.msg) ||
+		    (size_t)(end - p) < fv.msglen ||
+		    memchr(fv.q, '\0', sizeof(fv.q)) == NULL ||
+		    memchr(fv.a, '\0', sizeof(fv.a)) == NULL ||
+		    memchr(fv.restates, '\0', sizeof(fv.restates)) == NULL)
+			return TD_ERR_FORMAT;
+		memset(&it[i]->v, 0, sizeof(it[i]->v));
+		it[i]->v.what = fv.what;
+		memcpy(it[i]->v.msg, p, fv.msglen);
+		p += fv.msglen;
+		it[i]->quantity = fv.quantity;
+		it[i]->amount = fv.amount;
+		it[i]->has_amount = fv.has_amount;
+		memcpy(it[i]->values, fv.values, sizeof(fv.values));
+		if ((r = c_patch(c, it[i], &fv, stage)) != 0)
+			return r;
+		if (!fv.hold)
+			continue;
+		memset(&fh, 0, sizeof(fh));
+		memcpy(fh.id, it[i]->record_id, sizeof(fh.id));
+		memcpy(fh.key, it[i]->record_key, sizeof(fh.key));
+		memcpy(fh.values, it[i]->values, sizeof(fh.values));
+		fh.quantity = it[i]->quantity;
+		fh.amount = it[i]->amount;
+		fh.has_amount = it[i]->has_amount;
+		fh.len = (uint32_t)it[i]->len;
+		memcpy(fh.restates, fv.restates, sizeof(fh.restates));
+		td_buf_append(&c->out, &fh, sizeof(fh));
+		td_buf_append(&c->out, stage->p + it[i]->off, it[i]->len);
+		nh++;
 	}
-	x_free(line);
-	if (r != 0)
-		return r;
-	*v = fa.v;
-	mr->quantity = fa.quantity;
-	mr->amount = fa.amount;
-	mr->has_amount = fa.has_amount;
-	return TD_OK;
+	if (p != end)
+		return TD_ERR_FORMAT;
+	if (nh == 0)
+		return TD_OK;
+	memcpy(c->out.p + sizeof(f), &nh, sizeof(nh));
+	return put_frame(c, F_HOLDS);
+}
+
+/* format = x12: a group's 997 to the caller. */
+static int
+c_ack(void *arg, struct ack_group *g)
+{
+	struct child *c = arg;
+
+	frame_start(c);
+	ack_group_pack(g, &c->out);
+	ack_group_free(g);
+	return put_frame(c, F_ACK);
 }
 
 /* The pass is over: ask the caller's ledger whether to read again. */
@@ -342,6 +516,24 @@ c_pass_end(void *arg, int *again)
 		return r;
 	*again = fa.v.what == LEDGER_AGAIN;
 	return TD_OK;
+}
+
+/* Counts by code: a count, then length, code and n each. */
+static void
+put_counts(struct td_buf *b, const struct rej_counts *rc)
+{
+	uint64_t n = rc->n, k;
+	uint32_t l;
+	size_t i;
+
+	td_buf_append(b, &n, sizeof(n));
+	for (i = 0; i < rc->n; i++) {
+		l = (uint32_t)strlen(rc->v[i].code);
+		k = rc->v[i].n;
+		td_buf_append(b, &l, sizeof(l));
+		td_buf_append(b, rc->v[i].code, l);
+		td_buf_append(b, &k, sizeof(k));
+	}
 }
 
 static void
@@ -372,20 +564,9 @@ c_result(struct child *c, int r, const struct proc_result *res)
 		put_str(&c->out, res->docs[i].member, fd.lmember);
 		put_str(&c->out, res->docs[i].encoding, fd.lenc);
 	}
-	/* the rejections by code: a count, then length, code and n each */
-	{
-		uint64_t n = res->by_code.n, k;
-		uint32_t l;
-
-		td_buf_append(&c->out, &n, sizeof(n));
-		for (i = 0; i < res->by_code.n; i++) {
-			l = (uint32_t)strlen(res->by_code.v[i].code);
-			k = res->by_code.v[i].n;
-			td_buf_append(&c->out, &l, sizeof(l));
-			td_buf_append(&c->out, res->by_code.v[i].code, l);
-			td_buf_append(&c->out, &k, sizeof(k));
-		}
-	}
+	/* the rejections by code, then the skipped X12 activities by code */
+	put_counts(&c->out, &res->by_code);
+	put_counts(&c->out, &res->skipped);
 	(void)put_frame(c, F_RESULT);
 }
 
@@ -410,18 +591,16 @@ asan_report_fd(void)
 }
 #endif
 
-/*
- * Allow only what parsing needs; writes only to the socket and stderr.
- * A sanitizer build also lets ASan's runtime do what it must: ask
- * sigaltstack(2) before every call that does not return (_exit), and
- * write its report (asan_report_fd).
- */
-static int
-confine(int sock)
-{
-	struct rlimit rl;
-	int afd = -1;		/* ASan's report file */
 #ifdef HAVE_LIBSECCOMP
+/*
+ * The allow-list: only what parsing needs; writes only to the socket,
+ * stderr and afd (ASan's report, or -1). A sanitizer build also lets
+ * ASan's runtime do what it must: ask sigaltstack(2) before every call
+ * that does not return (_exit), and write its report (asan_report_fd).
+ */
+static scmp_filter_ctx
+filter_new(int sock, int afd)
+{
 	static const int allow[] = {
 		SCMP_SYS(read), SCMP_SYS(readv), SCMP_SYS(pread64),
 		SCMP_SYS(lseek), SCMP_SYS(fstat), SCMP_SYS(newfstatat),
@@ -440,6 +619,92 @@ confine(int sock)
 	int wfd[3] = { sock, STDERR_FILENO, -1 };
 	size_t i, j, nwfd = 2;
 	int r = 0;
+
+	if ((ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM))) == NULL)
+		return NULL;
+	for (i = 0; i < TD_NELEM(allow) && r == 0; i++)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allow[i], 0);
+#ifdef SB_ASAN
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sigaltstack),
+		    0);
+#endif
+	if (afd >= 0)
+		wfd[nwfd++] = afd;
+	for (i = 0; i < TD_NELEM(writes) && r == 0; i++)
+		for (j = 0; j < nwfd && r == 0; j++)
+			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, writes[i], 1,
+			    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)wfd[j]));
+	if (r != 0) {
+		seccomp_release(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/*
+ * The allow-list for a child's socket at CHILD_SOCK, as a BPF program
+ * made once, by the zygote: compiling it (libseccomp) cost more than a
+ * small file's parsing. NULL when it cannot be made: each child then
+ * makes its own.
+ */
+static struct sock_fprog *
+filter_compile(void)
+{
+	static struct sock_fprog prog;
+	scmp_filter_ctx ctx;
+	unsigned char *buf = NULL;
+	size_t len = 0, cap = 0;
+	ssize_t n;
+	int pfd[2], r;
+
+	if ((ctx = filter_new(CHILD_SOCK, -1)) == NULL)
+		return NULL;
+	if (pipe(pfd) != 0) {
+		seccomp_release(ctx);
+		return NULL;
+	}
+	/* a program of a few hundred instructions: less than a pipe holds */
+	r = seccomp_export_bpf(ctx, pfd[1]);
+	close(pfd[1]);
+	seccomp_release(ctx);
+	while (r == 0) {
+		if (len == cap) {
+			cap = cap == 0 ? 4096 : cap * 2;
+			buf = xrealloc(buf, cap);
+		}
+		if ((n = read(pfd[0], buf + len, cap - len)) < 0 &&
+		    errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(pfd[0]);
+	if (r != 0 || len == 0 || len % sizeof(struct sock_filter) != 0 ||
+	    len / sizeof(struct sock_filter) > USHRT_MAX) {
+		x_free(buf);
+		return NULL;
+	}
+	prog.len = (unsigned short)(len / sizeof(struct sock_filter));
+	prog.filter = (struct sock_filter *)(void *)buf;
+	return &prog;
+}
+#endif
+
+/*
+ * Confine the child: no core, no new descriptor, bounded memory, no new
+ * privileges, and the allow-list (prog, made by the zygote, or made
+ * here when NULL).
+ */
+static int
+confine(int sock, const struct sock_fprog *prog)
+{
+	struct rlimit rl;
+	int afd = -1;		/* ASan's report file */
+#ifdef HAVE_LIBSECCOMP
+	scmp_filter_ctx ctx;
+	int r;
 #endif
 
 #ifdef SB_ASAN
@@ -455,29 +720,19 @@ confine(int sock)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		return TD_ERR_IO;
 #ifdef HAVE_LIBSECCOMP
-	if ((ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM))) == NULL)
+	if (prog != NULL && afd < 0 && sock == CHILD_SOCK)
+		return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog) == 0 ?
+		    TD_OK : TD_ERR_IO;
+	if ((ctx = filter_new(sock, afd)) == NULL)
 		return TD_ERR_IO;
-	for (i = 0; i < TD_NELEM(allow) && r == 0; i++)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allow[i], 0);
-#ifdef SB_ASAN
-	if (r == 0)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sigaltstack),
-		    0);
-#endif
-	if (afd >= 0)
-		wfd[nwfd++] = afd;
-	for (i = 0; i < TD_NELEM(writes) && r == 0; i++)
-		for (j = 0; j < nwfd && r == 0; j++)
-			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, writes[i], 1,
-			    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)wfd[j]));
-	if (r == 0)
-		r = seccomp_load(ctx);
+	r = seccomp_load(ctx);
 	seccomp_release(ctx);
 	if (r != 0)
 		return TD_ERR_IO;
 #else
 	(void)sock;
 	(void)afd;
+	(void)prog;
 #endif
 	return TD_OK;
 }
@@ -527,13 +782,24 @@ test_hook(const char *file, int when_confined)
 
 static void __attribute__((noreturn))
 child_main(struct mapper *m, const struct td_conf *cf, int fd, int sock,
-    const struct proc_opts *o, int ledger)
+    const struct proc_opts *o, int ledger, const struct sock_fprog *prog)
 {
 	struct child c;
 	struct proc_sink s;
 	struct proc_result res;
-	int keep[2], r;
+	int keep[2], r, hs, hf;
 
+	/*
+	 * The socket at CHILD_SOCK and the file at CHILD_FILE, the rest
+	 * closed: the allow-list made once names the socket by number.
+	 */
+	if ((hs = fcntl(sock, F_DUPFD, CHILD_FILE + 1)) < 0 ||
+	    (hf = fcntl(fd, F_DUPFD, CHILD_FILE + 1)) < 0 ||
+	    dup2(hs, CHILD_SOCK) != CHILD_SOCK ||
+	    dup2(hf, CHILD_FILE) != CHILD_FILE)
+		_exit(3);
+	sock = CHILD_SOCK;
+	fd = CHILD_FILE;
 	keep[0] = fd;
 	keep[1] = sock;
 	sandbox_close_fds(keep, 2);
@@ -545,7 +811,9 @@ child_main(struct mapper *m, const struct td_conf *cf, int fd, int sock,
 	c.sock = sock;
 	td_buf_init(&c.buf, 0, 0);
 	td_buf_init(&c.out, 65536, 0);
-	if (confine(sock) != 0)
+	td_buf_init(&c.in, 0, 0);
+	td_buf_init(&c.line, 0, 0);
+	if (confine(sock, prog) != 0)
 		_exit(3);
 	test_hook(o->file, 1);
 	memset(&s, 0, sizeof(s));
@@ -553,7 +821,9 @@ child_main(struct mapper *m, const struct td_conf *cf, int fd, int sock,
 	s.batch = c_batch;
 	s.reject = c_reject;
 	s.reset = c_reset;
-	s.ledger = ledger ? c_ledger : NULL;
+	s.ledger_ask = ledger ? c_ledger_ask : NULL;
+	s.ledger_collect = ledger ? c_ledger_collect : NULL;
+	s.ack = c_ack;
 	s.pass_end = ledger ? c_pass_end : NULL;
 	s.arg = &c;
 	memset(&res, 0, sizeof(res));
@@ -564,23 +834,61 @@ child_main(struct mapper *m, const struct td_conf *cf, int fd, int sock,
 
 /* --------------------------------------------------------------- parent */
 
-/* A string that lives as long as the process: codes and encodings. */
+/*
+ * The strings of one file's frames that outlive them: codes and
+ * encodings, which the caller keeps (a rejection's code, the result's)
+ * until it is done with the file. They last until the next file begins,
+ * not longer: nothing a child sent reaches another file's output, and
+ * no child can fill a table the next ones need.
+ */
+#define INTERN_MAX	1024
+static char	*interned[INTERN_MAX];
+static size_t	 ninterned;
+
+static void
+intern_clear(void)
+{
+	size_t i;
+
+	for (i = 0; i < ninterned; i++)
+		x_free(interned[i]);
+	ninterned = 0;
+}
+
 static const char *
 intern(const char *p, uint32_t n)
 {
-	static char *tab[256];
-	static size_t ntab;
 	size_t i;
 
-	for (i = 0; i < ntab; i++)
-		if (strlen(tab[i]) == n && memcmp(tab[i], p, n) == 0)
-			return tab[i];
-	if (ntab == TD_NELEM(tab))
+	for (i = 0; i < ninterned; i++)
+		if (strlen(interned[i]) == n && memcmp(interned[i], p, n) == 0)
+			return interned[i];
+	if (ninterned == INTERN_MAX)
 		return "unknown";
-	tab[ntab] = xmalloc(n + 1);
-	memcpy(tab[ntab], p, n);
-	tab[ntab][n] = '\0';
-	return tab[ntab++];
+	interned[ninterned] = xmalloc(n + 1);
+	memcpy(interned[ninterned], p, n);
+	interned[ninterned][n] = '\0';
+	return interned[ninterned++];
+}
+
+/*
+ * A code or an encoding the child sent: 1 to 47 bytes of [A-Za-z0-9_-],
+ * as every one the parser and the mapping use (X12 activity codes are
+ * upper case); it is written into JSON and logs as it is.
+ */
+static int
+word_ok(const char *p, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n >= sizeof(((struct rej_count *)NULL)->code))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' &&
+		    p[i] <= 'Z') || (p[i] >= '0' && p[i] <= '9') ||
+		    p[i] == '_' || p[i] == '-'))
+			return 0;
+	return 1;
 }
 
 static int
@@ -593,7 +901,9 @@ read_full(int fd, void *buf, size_t n)
 		if ((k = read(fd, p, n)) < 0) {
 			if (errno == EINTR)
 				continue;
-			return TD_ERR_IO;
+			/* the caller's SO_RCVTIMEO: the child is silent */
+			return errno == EAGAIN || errno == EWOULDBLOCK ?
+			    TD_ERR_AGAIN : TD_ERR_IO;
 		}
 		if (k == 0)
 			return TD_ERR_NOTFOUND;	/* the child is gone */
@@ -601,6 +911,45 @@ read_full(int fd, void *buf, size_t n)
 		n -= (size_t)k;
 	}
 	return TD_OK;
+}
+
+/*
+ * Write to the child: a child gone (EPIPE, the socket broken) is no
+ * SIGPIPE of the caller's, and is what a child gone says while it is
+ * read (TD_ERR_NOTFOUND: parser_crashed), not a local failure; one that
+ * reads nothing for idle_limit() seconds, TD_ERR_AGAIN.
+ */
+static int
+send_full(int sock, const void *buf, size_t n)
+{
+	const char *p = buf;
+	ssize_t k;
+
+	while (n > 0) {
+		if ((k = send(sock, p, n, MSG_NOSIGNAL)) < 0) {
+			if (errno == EINTR)
+				continue;
+			/* SO_SNDTIMEO: the child reads nothing */
+			return errno == EAGAIN || errno == EWOULDBLOCK ?
+			    TD_ERR_AGAIN : TD_ERR_NOTFOUND;
+		}
+		p += k;
+		n -= (size_t)k;
+	}
+	return TD_OK;
+}
+
+/*
+ * A decimal the child sent is one td_dec keeps (a scale of 0 to 18, at
+ * most 36 digits): none other reaches the ledger, totals or state.db.
+ */
+static int
+dec_ok(const struct td_dec *d)
+{
+	struct td_dec z;
+
+	memset(&z, 0, sizeof(z));
+	return td_dec_add(&z, d) == TD_OK;
 }
 
 /* Take a string of length n (NOSTR: NULL) from *p, bounded by end. */
@@ -635,6 +984,65 @@ dupn(const char *s, size_t n)
 	return d;
 }
 
+/* Counts by code as put_counts() wrote them, into rc. */
+static int
+take_counts(const char **pp, const char *end, struct rej_counts *rc)
+{
+	const char *p = *pp;
+	char code[sizeof(((struct rej_count *)NULL)->code)];
+	uint64_t n, k, j;
+	uint32_t l;
+
+	if ((size_t)(end - p) < sizeof(n))
+		return TD_ERR_FORMAT;
+	memcpy(&n, p, sizeof(n));
+	p += sizeof(n);
+	/* codes are a fixed set: rej_counts_add is linear in them */
+	if (n > COUNTS_MAX)
+		return TD_ERR_FORMAT;
+	for (j = 0; j < n; j++) {
+		if ((size_t)(end - p) < sizeof(l))
+			return TD_ERR_FORMAT;
+		memcpy(&l, p, sizeof(l));
+		p += sizeof(l);
+		if ((size_t)(end - p) < (size_t)l + sizeof(k) ||
+		    !word_ok(p, l))
+			return TD_ERR_FORMAT;
+		memcpy(code, p, l);
+		code[l] = '\0';
+		p += l;
+		memcpy(&k, p, sizeof(k));
+		p += sizeof(k);
+		rej_counts_add(rc, code, k);
+	}
+	*pp = p;
+	return TD_OK;
+}
+
+/* A NUL in the n bytes at s: a text the child sent ends in its array. */
+static int
+nul_in(const char *s, size_t n)
+{
+	return memchr(s, '\0', n) != NULL;
+}
+
+/*
+ * A Tier 2 detail the child sent, which reason.json holds as it is: a
+ * JSON object on one line (no control byte), or no detail.
+ */
+static int
+detail_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n < 2 || s[0] != '{' || s[n - 1] != '}')
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20)
+			return 0;
+	return 1;
+}
+
 static int
 on_result(const char *p, const char *end, struct proc_result *res, int *rp)
 {
@@ -647,13 +1055,26 @@ on_result(const char *p, const char *end, struct proc_result *res, int *rp)
 		return TD_ERR_FORMAT;
 	memcpy(&fr, p, sizeof(fr));
 	p += sizeof(fr);
+	/* its texts are read as C strings */
+	if (!nul_in(fr.res.format, sizeof(fr.res.format)) ||
+	    !nul_in(fr.res.first_date, sizeof(fr.res.first_date)) ||
+	    !nul_in(fr.res.last_date, sizeof(fr.res.last_date)) ||
+	    !nul_in(fr.res.t2msg, sizeof(fr.res.t2msg)) ||
+	    !nul_in(fr.res.raw_sha256, sizeof(fr.res.raw_sha256)) ||
+	    !dec_ok(&fr.res.quantity) || !dec_ok(&fr.res.amount))
+		return TD_ERR_FORMAT;
 	if (take(&p, end, fr.lcode, &code, &lc) != 0 ||
+	    (code != NULL && !word_ok(code, lc)) ||
 	    take(&p, end, fr.ldetail, &detail, &ld) != 0 ||
+	    (detail != NULL && !detail_ok(detail, ld)) ||
 	    fr.res.ndocs > (size_t)(end - p) / sizeof(fd))
 		return TD_ERR_FORMAT;
 	*res = fr.res;
 	/* pointers of the child's are not ours */
 	memset(&res->by_code, 0, sizeof(res->by_code));
+	memset(&res->skipped, 0, sizeof(res->skipped));
+	res->acks = NULL;	/* the caller's, from ACK frames */
+	res->nacks = 0;
 	res->docs = NULL;
 	res->t2detail = NULL;
 	res->over = NULL;	/* decided in the child: its t2code says */
@@ -667,77 +1088,144 @@ on_result(const char *p, const char *end, struct proc_result *res, int *rp)
 		memcpy(&fd, p, sizeof(fd));
 		p += sizeof(fd);
 		if (take(&p, end, fd.lmember, &mem, &lm) != 0 ||
-		    take(&p, end, fd.lenc, &enc, &le) != 0)
+		    take(&p, end, fd.lenc, &enc, &le) != 0 ||
+		    (enc != NULL && !word_ok(enc, le)))
 			return TD_ERR_FORMAT;
 		res->docs[i] = fd.doc;
 		res->docs[i].member = dupn(mem, lm);
 		res->docs[i].encoding = enc != NULL ? intern(enc,
 		    (uint32_t)le) : "utf-8";
 	}
-	{
-		uint64_t n, k, j;
-		uint32_t l;
-
-		if ((size_t)(end - p) < sizeof(n))
-			return TD_ERR_FORMAT;
-		memcpy(&n, p, sizeof(n));
-		p += sizeof(n);
-		for (j = 0; j < n; j++) {
-			if ((size_t)(end - p) < sizeof(l))
-				return TD_ERR_FORMAT;
-			memcpy(&l, p, sizeof(l));
-			p += sizeof(l);
-			if (l > 256 || (size_t)(end - p) < l + sizeof(k))
-				return TD_ERR_FORMAT;
-			code = p;
-			p += l;
-			memcpy(&k, p, sizeof(k));
-			p += sizeof(k);
-			rej_counts_add(&res->by_code, intern(code, l), k);
-		}
-	}
+	if (take_counts(&p, end, &res->by_code) != 0 ||
+	    take_counts(&p, end, &res->skipped) != 0)
+		return TD_ERR_FORMAT;
 	*rp = fr.r;
 	return TD_OK;
 }
 
-/* LEDGER: the caller's ledger decides; ANSWER the child. */
+/*
+ * LEDGER: the caller's ledger decides on each record of the window, in
+ * order; VERDICTS to the child, in one frame. What the child sent is
+ * read as untrusted: every length is checked against the frame.
+ */
 static int
 on_ledger(int sock, const struct frame *f, const char *p,
     const struct proc_sink *s)
 {
+	const char *end = p + f->len;
 	struct fledger fl;
-	struct fanswer fa;
+	struct fverdict fv;
+	struct ledger_verdict v;
 	struct map_result mr;
 	struct frame af;
-	struct td_buf line;
+	struct td_buf out;
+	uint32_t n, i;
+	size_t ml;
+	int r = TD_OK;
+
+	if (f->len < sizeof(n) || s->ledger == NULL)
+		return TD_ERR_FORMAT;
+	memcpy(&n, p, sizeof(n));
+	p += sizeof(n);
+	/* a window at most: the VERDICTS stay as small */
+	if (n > PROC_WIN_ROWS || n != (size_t)(end - p) / sizeof(fl) ||
+	    (size_t)(end - p) % sizeof(fl) != 0)
+		return TD_ERR_FORMAT;
+	td_buf_init(&out, (size_t)n * sizeof(fv) + sizeof(af), 0);
+	memset(&af, 0, sizeof(af));
+	td_buf_append(&out, &af, sizeof(af));
+	for (i = 0; i < n && r == TD_OK; i++) {
+		memcpy(&fl, p, sizeof(fl));
+		p += sizeof(fl);
+		if (!dec_ok(&fl.quantity) || !dec_ok(&fl.amount)) {
+			r = TD_ERR_FORMAT;
+			break;
+		}
+		memset(&mr, 0, sizeof(mr));
+		memcpy(mr.record_id, fl.id, sizeof(fl.id));
+		memcpy(mr.record_key, fl.key, sizeof(fl.key));
+		memcpy(mr.values, fl.values, sizeof(fl.values));
+		mr.quantity = fl.quantity;
+		mr.amount = fl.amount;
+		mr.has_amount = fl.has_amount != 0;
+		if ((r = s->ledger(s->arg, &mr, NULL, 0, &v)) != 0)
+			break;
+		memset(&fv, 0, sizeof(fv));
+		fv.what = v.what;
+		fv.has_amount = mr.has_amount;
+		fv.quantity = mr.quantity;
+		fv.amount = mr.amount;
+		memcpy(fv.values, mr.values, sizeof(fv.values));
+		fv.sum = v.sum;
+		fv.anull = v.anull;
+		fv.hold = v.hold;
+		memcpy(fv.restates, v.restates, sizeof(fv.restates));
+		memcpy(fv.q, v.q, sizeof(fv.q));
+		memcpy(fv.a, v.a, sizeof(fv.a));
+		ml = v.what == LEDGER_IN_FILE ? strnlen(v.msg,
+		    sizeof(v.msg) - 1) : 0;
+		fv.msglen = (uint32_t)ml;
+		td_buf_append(&out, &fv, sizeof(fv));
+		td_buf_append(&out, v.msg, ml);
+	}
+	if (r == TD_OK) {
+		af.type = F_VERDICTS;
+		af.len = (uint32_t)(out.len - sizeof(af));
+		memcpy(out.p, &af, sizeof(af));
+		r = send_full(sock, out.p, out.len);
+	}
+	td_buf_free(&out);
+	return r;
+}
+
+/* 32 lowercase hex digits, NUL ended: a record_id the child sent. */
+static int
+id_hex_ok(const char *h)
+{
+	size_t i;
+
+	for (i = 0; i < 2 * TD_ID_LEN; i++)
+		if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' &&
+		    h[i] <= 'f')))
+			return 0;
+	return h[i] == '\0';
+}
+
+/* HOLDS: the lines of the restatements held, to the ledger. */
+static int
+on_holds(const struct frame *f, const char *p, const struct proc_sink *s)
+{
+	const char *end = p + f->len;
+	struct fhold fh;
+	struct map_result mr;
+	uint32_t n, i;
 	int r;
 
-	if (f->len < sizeof(fl) || s->ledger == NULL)
+	if (f->len < sizeof(n) || s->ledger_hold == NULL)
 		return TD_ERR_FORMAT;
-	memcpy(&fl, p, sizeof(fl));
-	memset(&mr, 0, sizeof(mr));
-	memcpy(mr.record_id, fl.id, sizeof(fl.id));
-	memcpy(mr.record_key, fl.key, sizeof(fl.key));
-	memcpy(mr.values, fl.values, sizeof(fl.values));
-	mr.quantity = fl.quantity;
-	mr.amount = fl.amount;
-	mr.has_amount = fl.has_amount != 0;
-	td_buf_init(&line, f->len - sizeof(fl) + 64, 0);
-	td_buf_append(&line, p + sizeof(fl), f->len - sizeof(fl));
-	memset(&fa, 0, sizeof(fa));
-	if ((r = s->ledger(s->arg, &mr, &line, 0, &fa.v)) == 0) {
-		fa.quantity = mr.quantity;
-		fa.amount = mr.amount;
-		fa.has_amount = mr.has_amount;
-		memset(&af, 0, sizeof(af));
-		af.type = F_ANSWER;
-		af.len = (uint32_t)(sizeof(fa) + line.len);
-		if ((r = td_write_all(sock, &af, sizeof(af))) == 0 &&
-		    (r = td_write_all(sock, &fa, sizeof(fa))) == 0)
-			r = td_write_all(sock, line.p, line.len);
+	memcpy(&n, p, sizeof(n));
+	p += sizeof(n);
+	for (i = 0; i < n; i++) {
+		if ((size_t)(end - p) < sizeof(fh))
+			return TD_ERR_FORMAT;
+		memcpy(&fh, p, sizeof(fh));
+		p += sizeof(fh);
+		if ((size_t)(end - p) < fh.len || !id_hex_ok(fh.restates) ||
+		    !dec_ok(&fh.quantity) || !dec_ok(&fh.amount))
+			return TD_ERR_FORMAT;
+		memset(&mr, 0, sizeof(mr));
+		memcpy(mr.record_id, fh.id, sizeof(fh.id));
+		memcpy(mr.record_key, fh.key, sizeof(fh.key));
+		memcpy(mr.values, fh.values, sizeof(fh.values));
+		mr.quantity = fh.quantity;
+		mr.amount = fh.amount;
+		mr.has_amount = fh.has_amount != 0;
+		if ((r = s->ledger_hold(s->arg, &mr, p, fh.len,
+		    fh.restates)) != 0)
+			return r;
+		p += fh.len;
 	}
-	td_buf_free(&line);
-	return r;
+	return p == end ? TD_OK : TD_ERR_FORMAT;
 }
 
 /* PASSEND: the caller's ledger ends the pass; ANSWER the child. */
@@ -757,34 +1245,69 @@ on_pass_end(int sock, const struct frame *f, const struct proc_sink *s)
 	memset(&af, 0, sizeof(af));
 	af.type = F_ANSWER;
 	af.len = (uint32_t)sizeof(fa);
-	if ((r = td_write_all(sock, &af, sizeof(af))) == 0)
-		r = td_write_all(sock, &fa, sizeof(fa));
+	if ((r = send_full(sock, &af, sizeof(af))) == 0)
+		r = send_full(sock, &fa, sizeof(fa));
 	return r;
+}
+
+/* BATCH: its records read straight into the caller's batch buffer. */
+static int
+on_batch(int sock, const struct frame *f, const struct proc_sink *s)
+{
+	struct fbatch fb;
+	struct td_buf *b;
+	size_t n;
+	int r;
+
+	if (f->len < sizeof(fb))
+		return TD_ERR_FORMAT;
+	if ((r = read_full(sock, &fb, sizeof(fb))) != 0)
+		return r;
+	if (!dec_ok(&fb.bt.quantity) || !dec_ok(&fb.bt.amount))
+		return TD_ERR_FORMAT;
+	n = f->len - sizeof(fb);
+	b = s->buffer(s->arg);
+	if (td_buf_reserve(b, n) != 0)
+		return TD_ERR_LIMIT;
+	if ((r = read_full(sock, b->p + b->len, n)) != 0)
+		return r;
+	b->len += n;
+	return s->batch(s->arg, b, fb.nrec, &fb.bt);
+}
+
+/* The 997 groups the child sent (format = x12), in order. */
+struct packs {
+	struct ack_group **v;
+	size_t		 n;
+};
+
+static void
+packs_clear(struct packs *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		ack_group_free(a->v[i]);
+	x_free(a->v);
+	a->v = NULL;
+	a->n = 0;
 }
 
 static int
 on_frame(int sock, const struct frame *f, const char *p,
-    const struct proc_sink *s, struct proc_result *res, int *done, int *rp)
+    const struct proc_sink *s, struct proc_result *res, int *done, int *rp,
+    struct packs *acks)
 {
+	struct ack_group *g;
 	const char *end = p + f->len, *str[4];
-	struct fbatch fb;
 	struct freject fr;
 	struct rejection rj;
-	struct td_buf *b;
 	uint64_t doc;
 	size_t i, rawlen = 0;
 	char *own[3];
 	int r;
 
 	switch (f->type) {
-	case F_BATCH:
-		if (f->len < sizeof(fb))
-			return TD_ERR_FORMAT;
-		memcpy(&fb, p, sizeof(fb));
-		b = s->buffer(s->arg);
-		if (td_buf_append(b, p + sizeof(fb), f->len - sizeof(fb)) != 0)
-			return TD_ERR_LIMIT;
-		return s->batch(s->arg, b, fb.nrec, &fb.bt);
 	case F_REJECT:
 		if (f->len < sizeof(fr))
 			return TD_ERR_FORMAT;
@@ -794,6 +1317,8 @@ on_frame(int sock, const struct frame *f, const char *p,
 			if (take(&p, end, fr.len[i], &str[i], i == 3 ?
 			    &rawlen : NULL) != 0)
 				return TD_ERR_FORMAT;
+		if (str[0] != NULL && !word_ok(str[0], fr.len[0]))
+			return TD_ERR_FORMAT;
 		memset(&rj, 0, sizeof(rj));
 		rj.tier = fr.tier;
 		rj.line = fr.line;
@@ -813,46 +1338,176 @@ on_frame(int sock, const struct frame *f, const char *p,
 		if (f->len != sizeof(doc))
 			return TD_ERR_FORMAT;
 		memcpy(&doc, p, sizeof(doc));
+		packs_clear(acks);	/* the file starts over */
 		return s->reset(s->arg, (size_t)doc);
+	case F_ACK:
+		if ((g = ack_group_unpack(p, f->len)) == NULL)
+			return TD_ERR_FORMAT;
+		acks->v = xreallocarray(acks->v, acks->n + 1,
+		    sizeof(*acks->v));
+		acks->v[acks->n++] = g;
+		return TD_OK;
 	case F_LEDGER:
 		return on_ledger(sock, f, p, s);
+	case F_HOLDS:
+		return on_holds(f, p, s);
 	case F_PASSEND:
 		return on_pass_end(sock, f, s);
 	case F_RESULT:
-		*done = 1;
-		return on_result(p, end, res, rp);
+		/* one not whole is none: the child crashed */
+		if ((r = on_result(p, end, res, rp)) == TD_OK)
+			*done = 1;
+		return r;
 	}
 	return TD_ERR_FORMAT;
 }
 
-int
-sandbox_process_file(struct mapper *m, const struct td_conf *cf, int fd,
-    const struct proc_opts *o, const struct proc_sink *s,
-    struct proc_result *res)
+/* --------------------------------------------------------------- zygote */
+
+/*
+ * The children are forked from a small process made once, by the first
+ * file of a worker (or of `once`), the zygote, not from the caller: a
+ * fork of the caller, with its database caches and batch buffers, costs
+ * more than a small file's whole processing (every page it writes while
+ * the child lives is copied, and each fork write-protects them all).
+ * The zygote holds the caller's configuration and mapping as they were
+ * when it was made, closes every other descriptor, and for each file
+ * receives the raw file's descriptor and the child's end of the socket
+ * (SCM_RIGHTS), forks the child, says its pid, waits for it and says how
+ * it ended. A new worker (after a reload) makes a new zygote.
+ */
+struct zreq {
+	uint64_t		 batch_records, max_rows;
+	const struct parser_ops	*parser;	/* the same image: its address */
+	int32_t			 ledger;
+	char			 tid[72];
+	char			 file[1024];
+};
+
+static struct {
+	pid_t			 pid;
+	int			 sock;
+	const struct mapper	*m;
+	const struct td_conf	*cf;
+	pid_t			 owner;		/* the process that made it */
+} zy = { -1, -1, NULL, NULL, -1 };
+
+static void __attribute__((noreturn))
+zygote_main(struct mapper *m, const struct td_conf *cf, int sock)
 {
-	struct frame f;
-	char *p = NULL;
-	size_t cap = 0;
-	int sv[2], status, done = 0, r = TD_OK, rr = TD_OK;
+	const struct sock_fprog *prog = NULL;
+	struct zreq q;
+	struct proc_opts o;
+	struct msghdr mh;
+	struct iovec iov;
+	struct cmsghdr *cm;
+	union {
+		char		 buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr	 align;
+	} cb;
+	int keep[1], fds[2], status;
+	int32_t st;
+	ssize_t n;
 	pid_t pid;
 
-	/*
-	 * X12 builds its 997s (struct ack_group) while it parses, and they
-	 * do not cross to the caller yet: an X12 file is parsed here, not
-	 * in a child (tradedrop(8), THE PARSER SANDBOX).
-	 */
-	if (td_conf_enum_is(cf, TDK_parse_format, "x12"))
-		return process_file(m, cf, fd, o, s, res);
-	/*
-	 * The Tier 4 ledger answers each record over the socket: correct,
-	 * but a round trip a record (about 40 us of system time) makes a
-	 * large file several times slower. Until the ledger's questions go
-	 * a batch at a time, a file with a ledger is parsed here.
-	 */
-	if (s->ledger != NULL && getenv("TD_SANDBOX_LEDGER") == NULL)
-		return process_file(m, cf, fd, o, s, res);
-	memset(res, 0, sizeof(*res));
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+	keep[0] = sock;
+	sandbox_close_fds(keep, 1);
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	(void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+#if defined(HAVE_LIBSECCOMP) && !defined(SB_ASAN)
+	prog = filter_compile();
+#endif
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	for (;;) {
+		memset(&mh, 0, sizeof(mh));
+		iov.iov_base = &q;
+		iov.iov_len = sizeof(q);
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = cb.buf;
+		mh.msg_controllen = sizeof(cb.buf);
+		if ((n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC)) < 0 &&
+		    errno == EINTR)
+			continue;
+		if (n <= 0)
+			_exit(0);	/* the caller is gone */
+		cm = CMSG_FIRSTHDR(&mh);
+		if ((size_t)n != sizeof(q) || cm == NULL ||
+		    cm->cmsg_level != SOL_SOCKET ||
+		    cm->cmsg_type != SCM_RIGHTS ||
+		    cm->cmsg_len != CMSG_LEN(2 * sizeof(int)))
+			_exit(3);	/* not the caller's */
+		memcpy(fds, CMSG_DATA(cm), sizeof(fds));
+		q.tid[sizeof(q.tid) - 1] = '\0';
+		q.file[sizeof(q.file) - 1] = '\0';
+		memset(&o, 0, sizeof(o));
+		o.transmission_id = q.tid;
+		o.file = q.file;
+		o.batch_records = q.batch_records;
+		o.max_rows = q.max_rows;
+		o.parser = q.parser;
+		if ((pid = fork()) == 0) {
+			close(sock);
+			child_main(m, cf, fds[0], fds[1], &o, q.ledger, prog);
+		}
+		close(fds[0]);
+		close(fds[1]);
+		st = (int32_t)pid;
+		if (send(sock, &st, sizeof(st), MSG_NOSIGNAL) != sizeof(st))
+			_exit(0);
+		if (pid < 0)
+			continue;
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		st = (int32_t)status;
+		if (send(sock, &st, sizeof(st), MSG_NOSIGNAL) != sizeof(st))
+			_exit(0);
+	}
+}
+
+static void
+zygote_stop(void)
+{
+	if (zy.pid == -1)
+		return;
+	close(zy.sock);
+	(void)kill(zy.pid, SIGKILL);
+	while (waitpid(zy.pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	zy.pid = -1;
+	zy.sock = -1;
+}
+
+/*
+ * At exit: the zygote is told to end (its socket closed) and waited for,
+ * so that its time and memory, and its children's, are counted with the
+ * caller's (getrusage(RUSAGE_CHILDREN), time(1)).
+ */
+static void
+zygote_atexit(void)
+{
+	pid_t pid = zy.pid;
+
+	if (pid == -1 || getpid() != zy.owner)
+		return;		/* none, or a copy of a fork's */
+	close(zy.sock);
+	zy.pid = -1;
+	zy.sock = -1;
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+static int
+zygote_start(struct mapper *m, const struct td_conf *cf)
+{
+	static int registered;
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
 		return TD_ERR_IO;
 	if ((pid = fork()) < 0) {
 		close(sv[0]);
@@ -861,9 +1516,158 @@ sandbox_process_file(struct mapper *m, const struct td_conf *cf, int fd,
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		child_main(m, cf, fd, sv[1], o, s->ledger != NULL);
+		zygote_main(m, cf, sv[1]);
 	}
 	close(sv[1]);
+	zy.pid = pid;
+	zy.sock = sv[0];
+	zy.m = m;
+	zy.cf = cf;
+	zy.owner = getpid();
+	if (!registered && atexit(zygote_atexit) == 0)
+		registered = 1;
+	return TD_OK;
+}
+
+/* A 32-bit word from the zygote: 0, or TD_ERR_IO when it is gone. */
+static int
+zygote_word(int32_t *v)
+{
+	ssize_t n;
+
+	while ((n = recv(zy.sock, v, sizeof(*v), 0)) < 0 && errno == EINTR)
+		;
+	return n == (ssize_t)sizeof(*v) ? TD_OK : TD_ERR_IO;
+}
+
+/*
+ * The parser child of one file, forked by the zygote (made first, or
+ * again when the mapping is another or it went away): *pid.
+ */
+static int
+zygote_fork(struct mapper *m, const struct td_conf *cf, int fd, int sock,
+    const struct proc_opts *o, int ledger, pid_t *pid)
+{
+	struct zreq q;
+	struct msghdr mh;
+	struct iovec iov;
+	struct cmsghdr *cm;
+	union {
+		char		 buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr	 align;
+	} cb;
+	int fds[2] = { fd, sock }, tries, r;
+	int32_t v;
+
+	memset(&q, 0, sizeof(q));
+	q.batch_records = o->batch_records;
+	q.max_rows = o->max_rows;
+	q.parser = o->parser;
+	q.ledger = ledger;
+	if (strlen(o->transmission_id) >= sizeof(q.tid) ||
+	    strlen(o->file) >= sizeof(q.file))
+		return TD_ERR_LIMIT;
+	memcpy(q.tid, o->transmission_id, strlen(o->transmission_id));
+	memcpy(q.file, o->file, strlen(o->file));
+	if (zy.pid != -1 && (zy.m != m || zy.cf != cf))
+		zygote_stop();
+	for (tries = 0; tries < 2; tries++) {
+		if (zy.pid == -1 && (r = zygote_start(m, cf)) != 0)
+			return r;
+		memset(&mh, 0, sizeof(mh));
+		memset(&cb, 0, sizeof(cb));
+		iov.iov_base = &q;
+		iov.iov_len = sizeof(q);
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = cb.buf;
+		mh.msg_controllen = sizeof(cb.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(fds));
+		memcpy(CMSG_DATA(cm), fds, sizeof(fds));
+		if (sendmsg(zy.sock, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(q) &&
+		    zygote_word(&v) == 0) {
+			if (v < 0)
+				return TD_ERR_IO;	/* its fork failed */
+			*pid = (pid_t)v;
+			return TD_OK;
+		}
+		zygote_stop();	/* gone (killed?): one more, once */
+	}
+	return TD_ERR_IO;
+}
+
+/* How the child of the last zygote_fork() ended, as waitpid(2) says. */
+static int
+zygote_status(int *status)
+{
+	int32_t v;
+
+	if (zygote_word(&v) != 0)
+		return TD_ERR_IO;
+	*status = (int)v;
+	return TD_OK;
+}
+
+/*
+ * How long the child may stay silent, or leave what it is sent unread,
+ * before it is taken for stuck (an endless loop, a child that waits for
+ * the caller while the caller waits for it): CHILD_IDLE seconds, or the
+ * test hook TD_TEST_PARSER_IDLE.
+ */
+static long
+idle_limit(void)
+{
+	const char *e = getenv("TD_TEST_PARSER_IDLE");
+	char *end;
+	long v;
+
+	if (e == NULL || *e == '\0')
+		return CHILD_IDLE;
+	errno = 0;
+	v = strtol(e, &end, 10);
+	return errno != 0 || *end != '\0' || v < 1 || v > CHILD_IDLE ?
+	    CHILD_IDLE : v;
+}
+
+int
+sandbox_process_file(struct mapper *m, const struct td_conf *cf, int fd,
+    const struct proc_opts *o, const struct proc_sink *s,
+    struct proc_result *res)
+{
+	struct frame f;
+	struct packs acks;
+	struct timeval tv;
+	char *p = NULL;
+	size_t cap = 0;
+	int sv[2], status, done = 0, r = TD_OK, rr = TD_OK;
+	pid_t pid;
+
+	/*
+	 * A test hook, never set in production: the file is parsed here,
+	 * in the caller, so that a test can compare the two ways.
+	 */
+	if (getenv("TD_TEST_IN_PROCESS") != NULL)
+		return process_file(m, cf, fd, o, s, res);
+	memset(res, 0, sizeof(*res));
+	memset(&acks, 0, sizeof(acks));
+	intern_clear();		/* the file before is done with */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		return TD_ERR_IO;
+	if ((r = zygote_fork(m, cf, fd, sv[1], o, s->ledger != NULL,
+	    &pid)) != 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return r;
+	}
+	close(sv[1]);
+	memset(&tv, 0, sizeof(tv));
+	tv.tv_sec = idle_limit();
+	if (setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+	    setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0)
+		r = TD_ERR_IO;
 	while (!done && r == TD_OK) {
 		if ((r = read_full(sv[0], &f, sizeof(f))) != 0)
 			break;
@@ -871,22 +1675,46 @@ sandbox_process_file(struct mapper *m, const struct td_conf *cf, int fd,
 			r = TD_ERR_FORMAT;
 			break;
 		}
+		if (f.type == F_BATCH) {
+			r = on_batch(sv[0], &f, s);
+			continue;
+		}
 		if (f.len > cap) {
 			cap = f.len;
 			p = xrealloc(p, cap);
 		}
 		if ((r = read_full(sv[0], p, f.len)) != 0)
 			break;
-		r = on_frame(sv[0], &f, p, s, res, &done, &rr);
+		r = on_frame(sv[0], &f, p, s, res, &done, &rr, &acks);
 	}
 	x_free(p);
+	if (done) {
+		res->acks = acks.v;	/* transferred */
+		res->nacks = acks.n;
+	} else
+		packs_clear(&acks);
 	close(sv[0]);
-	if (!done)
-		(void)kill(pid, SIGKILL);	/* a sink failed, or it died */
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	/* a sink failed, or it died; or it sent its result and has nothing
+	 * left to do, and must not keep the caller waiting for its exit */
+	(void)kill(pid, SIGKILL);
+	if (zygote_status(&status) != 0) {
+		zygote_stop();	/* it went wrong: a new one next time */
+		return done ? rr : TD_ERR_IO;
+	}
 	if (done)
 		return rr;
+	if (r == TD_ERR_AGAIN) {
+		/* stuck: killed, and that file fails as if it crashed */
+		proc_result_clear(res);
+		res->t2code = "parser_crashed";
+		snprintf(res->t2msg, sizeof(res->t2msg), "the parser process "
+		    "was stuck: it sent or read nothing for %ld seconds, and "
+		    "was killed", (long)tv.tv_sec);
+		td_log(TD_LOG_ERROR, "parser_crashed", "file=%s "
+		    "transmission_id=%s stuck=%lds", o->file,
+		    o->transmission_id, (long)tv.tv_sec);
+		return TD_OK;
+	}
 	if (r == TD_ERR_NOTFOUND || r == TD_ERR_FORMAT) {
 		/* it died without a result: that file fails, as Tier 2 */
 		proc_result_clear(res);

@@ -66,10 +66,10 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <openssl/evp.h>
 #include <zlib.h>
 
 #include "td.h"
+#include "hash.h"
 #include "unpack.h"
 
 #define UNPACK_BLK		(1024 * 1024)	/* level 0 read and digest block */
@@ -96,7 +96,7 @@ struct rawin {
 	int			 fd;
 	int			 pipe;		/* not a regular file: read() */
 	int			 seek;		/* a zip: libarchive seeks */
-	EVP_MD_CTX		*md;		/* over bytes [0, hashed) */
+	struct td_sha256	 md;		/* over bytes [0, hashed) */
 	uint64_t		 hashed;
 	int			 eof;		/* hashed is the file's size */
 	unsigned char		*blk;		/* block bno, blklen bytes */
@@ -314,8 +314,8 @@ raw_feed(struct rawin *r)
 {
 	if (!r->have || r->bno * UNPACK_BLK != r->hashed || r->eof)
 		return;
-	if (r->blklen > 0 && EVP_DigestUpdate(r->md, r->blk, r->blklen) != 1)
-		td_fatal("EVP_DigestUpdate failed");
+	if (r->blklen > 0)
+		td_sha256_update(&r->md, r->blk, r->blklen);
 	r->hashed += r->blklen;
 	if (r->blklen < UNPACK_BLK)
 		r->eof = 1;
@@ -358,8 +358,7 @@ raw_load(struct unpacker *u, uint64_t bno)
 		len += (size_t)n;
 	}
 	if (r->seek) {
-		if (EVP_Digest(r->blk, len, md, NULL, EVP_sha256(), NULL) != 1)
-			td_fatal("EVP_Digest failed");
+		td_sha256_once(r->blk, len, md);
 		if ((g = raw_dg_find(r, bno)) == NULL)
 			raw_dg_add(r, bno, len, md);
 		else if (g->len != len || memcmp(g->md, md, sizeof(md)) != 0)
@@ -1076,9 +1075,8 @@ unpack_open(struct unpacker **up, int fd, const char *name,
 	u->raw.fd = fd;
 	u->raw.pipe = fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode);
 	u->raw.blk = xmalloc(UNPACK_BLK);
-	if ((u->raw.md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(u->raw.md, EVP_sha256(), NULL) != 1)
-		td_fatal("EVP_DigestInit_ex failed");
+	/* the digest of the process's own cache: no fetch of SHA-256 */
+	td_sha256_init(&u->raw.md);
 	*up = u;	/* transferred */
 	return 0;
 }
@@ -1278,8 +1276,7 @@ unpack_digest(struct unpacker *u, char hex[2 * UNPACK_MD_LEN + 1],
 		if (r->err != 0)
 			return r->err == TD_ERR_FORMAT ? TD_ERR_FORMAT :
 			    TD_ERR_IO;
-		if (EVP_DigestFinal_ex(r->md, md, NULL) != 1)
-			td_fatal("EVP_DigestFinal_ex failed");
+		td_sha256_final(&r->md, md);
 		for (i = 0; i < sizeof(md); i++) {
 			r->hex[2 * i] = xd[md[i] >> 4];
 			r->hex[2 * i + 1] = xd[md[i] & 0xf];
@@ -1299,7 +1296,7 @@ unpack_close(struct unpacker *u)
 		return;
 	while (u->nlv > 0)
 		unpack_pop(u);
-	EVP_MD_CTX_free(u->raw.md);
+	td_sha256_clear(&u->raw.md);
 	x_free(u->raw.blk);
 	x_free(u->raw.dg);
 	x_free(u->lv);

@@ -673,7 +673,7 @@ static void
 check_parents(struct loadctx *lc, int line, const char *what,
     const char *path, int by_user)
 {
-	char cur[PATH_MAX], todo[2 * PATH_MAX], tmp[2 * PATH_MAX];
+	char cur[PATH_MAX], rest[2 * PATH_MAX], tmp[2 * PATH_MAX];
 	char lnk[PATH_MAX], *p, *e, *slash;
 	struct stat st;
 	size_t n, cl;
@@ -681,9 +681,9 @@ check_parents(struct loadctx *lc, int line, const char *what,
 	int links = 0, last, is_user;
 
 	if (path[0] == '/')
-		n = (size_t)snprintf(todo, sizeof(todo), "%s", path);
+		n = (size_t)snprintf(rest, sizeof(rest), "%s", path);
 	else if (getcwd(cur, sizeof(cur)) != NULL)
-		n = (size_t)snprintf(todo, sizeof(todo), "%s/%s", cur, path);
+		n = (size_t)snprintf(rest, sizeof(rest), "%s/%s", cur, path);
 	else {
 		conf_err(lc, line, "%sthe working directory: %s; refusing "
 		    "it (name it by its absolute path)", what,
@@ -699,7 +699,7 @@ check_parents(struct loadctx *lc, int line, const char *what,
 	if (stat(cur, &st) != 0 ||
 	    check_parent(lc, line, what, cur, &st, by_user) != 0)
 		return;
-	for (p = todo;;) {
+	for (p = rest;;) {
 		while (*p == '/')
 			p++;
 		if (*p == '\0')
@@ -764,8 +764,8 @@ check_parents(struct loadctx *lc, int line, const char *what,
 				    "check; refusing it", what);
 				return;
 			}
-			memcpy(todo, tmp, strlen(tmp) + 1);
-			p = todo;
+			memcpy(rest, tmp, strlen(tmp) + 1);
+			p = rest;
 			continue;
 		}
 		if (last)

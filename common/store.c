@@ -66,6 +66,13 @@ log_setup(void)
 {
 	int r;
 
+	/*
+	 * Each connection is used by one thread (the outbox's threads and
+	 * the metrics endpoint never touch one): no mutex on every call,
+	 * and no global counting of SQLite's memory behind one either.
+	 */
+	(void)sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	/* before SQLite is initialised; later, SQLITE_MISUSE and no hook */
 	if ((r = sqlite3_config(SQLITE_CONFIG_LOG, sqlite_log, NULL)) !=
 	    SQLITE_OK)

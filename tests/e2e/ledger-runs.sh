@@ -6,8 +6,9 @@
 # TD_LEDGER_RUN_BYTES lowers the bound (it can only lower it), so that
 # a small file spills into many runs and its repeated keys land in
 # different runs: the records, dead letters, sums, holds and counts must
-# be those of the run that kept every key in memory, in-process and
-# through the parser sandbox (TD_SANDBOX_LEDGER). Killed right after a
+# be those of the run that kept every key in memory, through the parser
+# sandbox (where the ledger is asked a window of records at a time) and
+# in the daemon itself (the hook TD_TEST_IN_PROCESS). Killed right after a
 # run is written, the next run finishes the file and nothing is left.
 . "$srcdir/tests/lib/common.sh"
 t_tmpdir
@@ -84,10 +85,20 @@ go runs
 same ref runs "runs of 1 KiB"
 go runsum "[map]" "duplicates = sum"
 same refsum runsum "runs of 1 KiB, sum"
-TD_SANDBOX_LEDGER=1 go box "[map]" "duplicates = sum"
-same refsum box "runs of 1 KiB, sum, parsed in the sandbox"
-TD_SANDBOX_LEDGER=1 go boxdead
-same ref boxdead "runs of 1 KiB, parsed in the sandbox"
+TD_TEST_IN_PROCESS=1 go box "[map]" "duplicates = sum"
+same refsum box "runs of 1 KiB, sum, parsed in the daemon itself"
+TD_TEST_IN_PROCESS=1 go boxdead
+same ref boxdead "runs of 1 KiB, parsed in the daemon itself"
+# restatements forwarded (restates set in the line by the child, from
+# the ledger's answer), with and without sums, both ways
+go fwd "[integration]" "on_restatement = forward"
+t_ok "$(cat "$T_TMP"/out-fwd/*/batch-*.ndjson.gz | gzip -dc | grep -q '"restates":"[0-9a-f]\{32\}"'; echo $?)" \
+    "forward: a record restates an earlier one"
+TD_TEST_IN_PROCESS=1 go fwdin "[integration]" "on_restatement = forward"
+same fwdin fwd "runs of 1 KiB, forwarded restatements, parsed in the child and in the daemon"
+go fwdsum "[integration]" "on_restatement = forward" "[map]" "duplicates = sum"
+TD_TEST_IN_PROCESS=1 go fwdsumin "[integration]" "on_restatement = forward" "[map]" "duplicates = sum"
+same fwdsumin fwdsum "runs of 1 KiB, sum and forward, parsed in the child and in the daemon"
 TD_LEDGER_RUN_BYTES=1 go one
 same ref one "runs of one entry each"
 
@@ -138,4 +149,74 @@ t_is $? 1 "control totals: big.csv (+B, +B) exits 1"
 t_grep "$T_TMP/big.log" "code=control_total_overflow" "control totals: big.csv is quarantined, control_total_overflow"
 t_grep "$T_TMP/ov/quarantine/$(sha256sum "$T_TMP/ov/archive"/*/*/*/raw/big.csv | cut -c1-64)/reason.json" \
     "line 3: control totals exceed 36 digits" "control totals: reason.json names the row where they did"
+# one key on 40 rows among 2,000 (the sort of a run puts a bucket of
+# equal keys in order whatever its size): summed into one record of
+# 1 + 2 + ... + 40 = 820 units, in memory and in runs of one entry
+dl_rows "$T_TMP/many.csv" 2000 23
+{
+	cat "$T_TMP/many.csv"
+	i=1
+	while [ $i -le 40 ]; do
+		sed -n 1000p "$T_TMP/many.csv" | sed "s/,[0-9]*\$/,$i/"
+		i=$((i + 1))
+	done
+} > "$T_TMP/many40.csv"
+k=$(sed -n 1000p "$T_TMP/many.csv" | cut -d, -f1)
+for b in "" 64; do
+	dl_conf "many$b" "$T_TMP/many$b" "file://$T_TMP/out-many$b" "[map]" "duplicates = sum"
+	cp "$T_TMP/many40.csv" "$T_TMP/many$b/landing/"
+	TD_LEDGER_RUN_BYTES=${b:-8388608} "$TRADEDROP" once -c "$T_TMP/many$b.conf" 2> "$T_TMP/many$b.log"
+	t_is $? 0 "one key on 41 rows${b:+, runs of one entry}: once exits 0"
+	t_grep "$T_TMP/many$b.log" "records=2000 dlq=0 " \
+	    "one key on 41 rows${b:+, runs of one entry}: 2,000 records"
+	t_is "$(cat "$T_TMP"/out-many$b/*/batch-*.ndjson.gz | gzip -dc | grep "\"store_id\":\"$k\"" | grep -o '"quantity":"[0-9]*"' | sort | tr '\n' ' ')" \
+	    "$(sed -n 1000p "$T_TMP/many.csv" | awk -F, '{ printf "\"quantity\":\"%d\" ", $4 + 820 }')" \
+	    "one key on 41 rows${b:+, runs of one entry}: one record of their sum"
+done
+
+# a full disk met by the runs file itself (state_dir a 3 MiB tmpfs in a
+# private mount namespace; a run of one entry, so the 40,000 rows' keys
+# need 2.5 MiB there, and one batch for the whole file, so that nothing
+# else grows while the file is read): the file waits, the failure names
+# the runs file, nothing is left behind, and with space back the next
+# run delivers what an undisturbed run does
+if [ "$(id -u)" -ne 0 ] || ! command -v unshare > /dev/null; then
+	echo "# SKIP: the full-disk check of the runs file needs root and unshare"
+else
+	dl_rows "$T_TMP/big.csv" 40000
+	dl_conf fullref "$T_TMP/fullref" "file://$T_TMP/out-fullref"
+	dl_conf full "$T_TMP/full" "file://$T_TMP/out-full"
+	sed -i 's/^batch_records = 1000$/batch_records = 100000/' \
+	    "$T_TMP/fullref.conf" "$T_TMP/full.conf"
+	cp "$T_TMP/big.csv" "$T_TMP/fullref/landing/"
+	"$TRADEDROP" once -c "$T_TMP/fullref.conf" 2> "$T_TMP/fullref.log"
+	t_is $? 0 "full disk: the reference run delivers"
+	cat > "$T_TMP/full.sh" <<INNER
+set -u
+mount -t tmpfs -o size=3m tmpfs "$T_TMP/full" || exit 90
+mkdir -p "$T_TMP/full/landing"
+cp "$T_TMP/big.csv" "$T_TMP/full/landing/"
+TD_LEDGER_RUN_BYTES=64 "$TRADEDROP" once -c "$T_TMP/full.conf" 2> "$T_TMP/full1.log"
+echo \$? > "$T_TMP/full.rc1"
+ls -A "$T_TMP/full" | grep -v -e '^state.db' -e '^landing\$' -e '^archive\$' -e '^work\$' -e '^outbox\$' -e '^quarantine\$' -e '^dlq\$' -e '^audit.log\$' -e '^lock\$' -e '^exit-status\$' > "$T_TMP/full.left"
+find "$T_TMP/full/outbox" "$T_TMP/full/work" -mindepth 1 >> "$T_TMP/full.left" 2> /dev/null
+mount -o remount,size=64m "$T_TMP/full"
+TD_LEDGER_RUN_BYTES=64 "$TRADEDROP" once -c "$T_TMP/full.conf" 2> "$T_TMP/full2.log"
+echo \$? > "$T_TMP/full.rc2"
+umount "$T_TMP/full"
+INNER
+	unshare -m sh "$T_TMP/full.sh"
+	t_is $? 0 "full disk: ran in a mount namespace"
+	t_is "$(cat "$T_TMP/full.rc1")" 3 "full disk at the runs file: once exits 3"
+	t_grep "$T_TMP/full1.log" "event=ledger_spill_failed dir=$T_TMP/full " \
+	    "full disk: the failure names the ledger's runs file in state_dir"
+	t_grep "$T_TMP/full1.log" "error=\"No space left on device\"" \
+	    "full disk: with its error"
+	t_grep "$T_TMP/full1.log" "event=intake_paused reason=disk_full" \
+	    "full disk: intake pauses"
+	t_is "$(cat "$T_TMP/full.left")" "" "full disk: nothing left behind"
+	t_is "$(cat "$T_TMP/full.rc2")" 0 "full disk: with space back, the next run delivers"
+	t_is "$(dl_same "$T_TMP/out-fullref" "$T_TMP/out-full" --all)" ok \
+	    "full disk: the records and manifests of the undisturbed run"
+fi
 t_done

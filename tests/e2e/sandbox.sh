@@ -5,10 +5,6 @@
 # daemon go on with the others; under the seccomp sandbox the child
 # cannot open a socket or a file to write.
 . "$srcdir/tests/lib/common.sh"
-# once and run parse in the worker while the Tier 4 ledger is asked a
-# record at a time (tradedrop(8)); this hook keeps the child, and its
-# LEDGER/ANSWER frames, in use for the test
-TD_SANDBOX_LEDGER=1; export TD_SANDBOX_LEDGER
 . "$srcdir/tests/lib/run-lib.sh"
 t_tmpdir
 trap 'run_cleanup; rm -rf "$T_TMP"' EXIT

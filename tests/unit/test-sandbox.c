@@ -1,0 +1,503 @@
+/*
+ * test-sandbox.c - agent/sandbox.c, the caller's side of the parser
+ * child's socket, against a hostile child: the file's parser (one made
+ * here) runs in the confined child and, as code an attacker runs there
+ * could, writes frames of its own to the caller's socket. Whatever it
+ * sends, the caller must come back (no crash, no hang), refusing the
+ * file as Tier 2 parser_crashed when what came is not a result.
+ * Each case runs in a process of its own (child.h) with a time limit,
+ * so that a caller killed by a signal or stuck is a failed test.
+ */
+#include "../../agent/sandbox.c"
+
+#include <sys/stat.h>
+
+#include <sched.h>
+
+#include "parser.h"
+
+#include "../lib/tap.h"
+#include "../lib/testutil.h"
+#include "../lib/child.h"
+
+static char tmpdir[] = "/tmp/test-sandbox.XXXXXX";
+
+#define WIN_ROWS_MAX	PROC_WIN_ROWS
+
+#define TID	"0123456789abcdef0123456789abcdef" \
+		"0123456789abcdef0123456789abcdef"
+
+#define MAP_STD	"store_id = column \"Store\"\n" \
+		"gtin = column \"UPC\" gtin\n" \
+		"txn_date = column \"Date\" date \"%Y-%m-%d\"\n" \
+		"quantity = column \"Units\" decimal\n"
+
+/* What the hostile child does (inherited through fork). */
+enum evil {
+	E_RESULT_OK,		/* a well-formed RESULT, then exits */
+	E_RESULT_SPIN,		/* a well-formed RESULT, then never exits */
+	E_RESULT_BADDOC,	/* RESULT: 2 documents, the first's member
+				 * longer than the frame */
+	E_RESULT_NONUL,		/* RESULT: its text arrays without a NUL */
+	E_LEDGER_CLOSE,		/* a full LEDGER window, then hangs up */
+	E_LEDGER_BIG,		/* LEDGER: one record more than a window */
+	E_REJECT_QUOTE,		/* REJECT: a code with a quote and a newline */
+	E_DETAIL_LINES,		/* RESULT: a Tier 2 detail of two lines */
+	E_COUNTS_MANY,		/* RESULT: 300000 codes counted */
+	E_CODES_MANY,		/* 300 REJECTs of as many codes, RESULT */
+	E_CODE_FRESH,		/* after E_CODES_MANY: a REJECT, RESULT */
+	E_BATCH_SCALE,		/* BATCH: a quantity of scale 99 */
+	E_LEDGER_HUGE,		/* LEDGER: a quantity of 38 digits */
+	E_SILENT,		/* waits for the caller, sending nothing */
+	E_NO_READ,		/* a full LEDGER window, then reads nothing */
+};
+static enum evil evil;
+
+/* The caller's sink: what reached it. */
+static struct td_buf sbuf;
+static uint64_t nbatch, nreject, nledger;
+static char lastcode[64];	/* of the last rejection */
+
+static struct td_buf *
+t_buffer(void *arg)
+{
+	(void)arg;
+	td_buf_reset(&sbuf);
+	return &sbuf;
+}
+
+static int
+t_batch(void *arg, struct td_buf *b, uint64_t n, const struct batch_totals *bt)
+{
+	(void)arg;
+	(void)b;
+	(void)n;
+	(void)bt;
+	nbatch++;
+	return 0;
+}
+
+static int
+t_reject(void *arg, const struct rejection *rj)
+{
+	(void)arg;
+	snprintf(lastcode, sizeof(lastcode), "%s", rj->code);
+	nreject++;
+	return 0;
+}
+
+static int
+t_reset(void *arg, size_t doc)
+{
+	(void)arg;
+	(void)doc;
+	return 0;
+}
+
+static int
+t_ledger(void *arg, struct map_result *mr, struct td_buf *b, size_t start,
+    struct ledger_verdict *v)
+{
+	(void)arg;
+	(void)mr;
+	(void)b;
+	(void)start;
+	memset(v, 0, sizeof(*v));
+	v->what = LEDGER_NEW;
+	nledger++;
+	return 0;
+}
+
+static int
+t_pass_end(void *arg, int *again)
+{
+	(void)arg;
+	*again = 0;
+	return 0;
+}
+
+/* ------------------------------------------------ the hostile child */
+
+static int evil_sock = -1;
+
+static void
+evil_put(uint32_t type, const void *p, size_t n)
+{
+	struct frame f;
+
+	f.type = type;
+	f.len = (uint32_t)n;
+	if (td_write_all(evil_sock, &f, sizeof(f)) != 0 ||
+	    td_write_all(evil_sock, p, n) != 0)
+		_exit(7);
+}
+
+/*
+ * A RESULT as c_result() makes it, for a file of no document, with a
+ * Tier 2 code and detail (NULL: none) and ncodes codes counted.
+ */
+static void
+evil_result_with(struct td_buf *b, const char *code, const char *detail,
+    uint64_t ncodes)
+{
+	struct fresult fr;
+	uint64_t zero = 0, j;
+	uint32_t l;
+	char c[16];
+
+	memset(&fr, 0, sizeof(fr));
+	fr.lcode = code != NULL ? (uint32_t)strlen(code) : NOSTR;
+	fr.ldetail = detail != NULL ? (uint32_t)strlen(detail) : NOSTR;
+	snprintf(fr.res.format, sizeof(fr.res.format), "raw");
+	snprintf(fr.res.raw_sha256, sizeof(fr.res.raw_sha256), "%s", TID);
+	td_buf_append(b, &fr, sizeof(fr));
+	if (code != NULL)
+		td_buf_append(b, code, fr.lcode);
+	if (detail != NULL)
+		td_buf_append(b, detail, fr.ldetail);
+	td_buf_append(b, &ncodes, sizeof(ncodes));	/* by_code */
+	for (j = 0; j < ncodes; j++) {
+		l = (uint32_t)snprintf(c, sizeof(c), "c%llu",
+		    (unsigned long long)j);
+		td_buf_append(b, &l, sizeof(l));
+		td_buf_append(b, c, l);
+		td_buf_append(b, &zero, sizeof(zero));
+	}
+	td_buf_append(b, &zero, sizeof(zero));	/* skipped */
+}
+
+static void
+evil_result(struct td_buf *b)
+{
+	evil_result_with(b, NULL, NULL, 0);
+}
+
+/* A REJECT of code: Tier 3, line 2, no message, member or text. */
+static void
+evil_reject(struct td_buf *b, const char *code)
+{
+	struct freject fr;
+
+	memset(&fr, 0, sizeof(fr));
+	fr.tier = 3;
+	fr.line = 2;
+	fr.len[0] = (uint32_t)strlen(code);
+	fr.len[1] = fr.len[2] = fr.len[3] = NOSTR;
+	td_buf_reset(b);
+	td_buf_append(b, &fr, sizeof(fr));
+	td_buf_append(b, code, fr.len[0]);
+	evil_put(F_REJECT, b->p, b->len);
+}
+
+static void
+evil_act(void)
+{
+	struct td_buf b;
+	struct fresult fr;
+	struct fdoc fd;
+	struct fledger fl;
+	uint64_t zero = 0;
+	uint32_t n;
+	size_t i;
+
+	td_buf_init(&b, 4096, 0);
+	switch (evil) {
+	case E_RESULT_OK:
+	case E_RESULT_SPIN:
+		evil_result(&b);
+		evil_put(F_RESULT, b.p, b.len);
+		if (evil == E_RESULT_SPIN)
+			for (;;)
+				sched_yield();
+		break;
+	case E_RESULT_BADDOC:
+		memset(&fr, 0, sizeof(fr));
+		fr.lcode = fr.ldetail = NOSTR;
+		fr.res.ndocs = 2;
+		td_buf_append(&b, &fr, sizeof(fr));
+		memset(&fd, 0, sizeof(fd));
+		fd.lmember = 100000;	/* past the frame */
+		fd.lenc = NOSTR;
+		td_buf_append(&b, &fd, sizeof(fd));
+		td_buf_append(&b, &fd, sizeof(fd));
+		evil_put(F_RESULT, b.p, b.len);
+		break;
+	case E_RESULT_NONUL:
+		memset(&fr, 0, sizeof(fr));
+		fr.lcode = fr.ldetail = NOSTR;
+		memset(fr.res.format, 'F', sizeof(fr.res.format));
+		memset(fr.res.first_date, '2', sizeof(fr.res.first_date));
+		memset(fr.res.last_date, '2', sizeof(fr.res.last_date));
+		memset(fr.res.t2msg, 'M', sizeof(fr.res.t2msg));
+		memset(fr.res.raw_sha256, 'a', sizeof(fr.res.raw_sha256));
+		td_buf_append(&b, &fr, sizeof(fr));
+		td_buf_append(&b, &zero, sizeof(zero));	/* by_code */
+		td_buf_append(&b, &zero, sizeof(zero));	/* skipped */
+		evil_put(F_RESULT, b.p, b.len);
+		break;
+	case E_LEDGER_CLOSE:
+	case E_LEDGER_BIG:
+		n = evil == E_LEDGER_BIG ? WIN_ROWS_MAX + 1 : WIN_ROWS_MAX;
+		td_buf_append(&b, &n, sizeof(n));
+		memset(&fl, 0, sizeof(fl));
+		for (i = 0; i < n; i++) {
+			fl.id[0] = (unsigned char)i;
+			fl.key[1] = (unsigned char)(i >> 8);
+			td_buf_append(&b, &fl, sizeof(fl));
+		}
+		evil_put(F_LEDGER, b.p, b.len);
+		/* never reads the VERDICTS: gone */
+		break;
+	case E_REJECT_QUOTE:
+		evil_reject(&b, "bad\",\"x\":\"y\n");
+		td_buf_reset(&b);
+		evil_result(&b);
+		evil_put(F_RESULT, b.p, b.len);
+		break;
+	case E_DETAIL_LINES:
+		evil_result_with(&b, "schema_missing_column", "{\"a\":1}\n"
+		    "{\"transmission_id\":\"x\"}", 0);
+		evil_put(F_RESULT, b.p, b.len);
+		break;
+	case E_COUNTS_MANY:
+		evil_result_with(&b, NULL, NULL, 300000);
+		evil_put(F_RESULT, b.p, b.len);
+		break;
+	case E_CODES_MANY:
+		for (i = 0; i < 300; i++) {
+			char c[16];
+
+			snprintf(c, sizeof(c), "code_%zu", i);
+			evil_reject(&b, c);
+		}
+		td_buf_reset(&b);
+		evil_result(&b);
+		evil_put(F_RESULT, b.p, b.len);
+		break;
+	case E_BATCH_SCALE:
+		{
+			struct fbatch fb;
+
+			memset(&fb, 0, sizeof(fb));
+			fb.nrec = 1;
+			fb.bt.quantity.scale = 99;
+			td_buf_append(&b, &fb, sizeof(fb));
+			td_buf_append(&b, "{}\n", 3);
+			evil_put(F_BATCH, b.p, b.len);
+		}
+		td_buf_reset(&b);
+		evil_result(&b);
+		evil_put(F_RESULT, b.p, b.len);
+		break;
+	case E_LEDGER_HUGE:
+		n = 1;
+		td_buf_append(&b, &n, sizeof(n));
+		memset(&fl, 0, sizeof(fl));
+		fl.quantity.v = ~(__int128)0 ^ ((__int128)1 << 127);
+		td_buf_append(&b, &fl, sizeof(fl));
+		evil_put(F_LEDGER, b.p, b.len);
+		break;
+	case E_SILENT:
+		if (read(evil_sock, &n, sizeof(n)) < 0)
+			_exit(9);
+		break;
+	case E_NO_READ:
+		n = WIN_ROWS_MAX;
+		td_buf_append(&b, &n, sizeof(n));
+		memset(&fl, 0, sizeof(fl));
+		for (i = 0; i < n; i++)
+			td_buf_append(&b, &fl, sizeof(fl));
+		evil_put(F_LEDGER, b.p, b.len);
+		for (;;)
+			sched_yield();
+	case E_CODE_FRESH:
+		evil_reject(&b, "fresh_code");
+		td_buf_reset(&b);
+		evil_result(&b);
+		evil_put(F_RESULT, b.p, b.len);
+		break;
+	}
+	_exit(0);
+}
+
+/* The parser's open, in the confined child: find the socket, attack. */
+static int
+evil_open(void **state, const struct td_conf *c, struct emitter *e)
+{
+	struct stat sb;
+	int fd;
+
+	(void)state;
+	(void)c;
+	(void)e;
+	for (fd = 3; fd < 64; fd++)
+		if (fstat(fd, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
+			evil_sock = fd;
+			evil_act();
+		}
+	_exit(8);
+}
+
+static int
+evil_feed(void *state, const char *text, size_t n)
+{
+	(void)state;
+	(void)text;
+	(void)n;
+	return 0;
+}
+
+static int
+evil_finish(void *state)
+{
+	(void)state;
+	return 0;
+}
+
+static void
+evil_free(void *state)
+{
+	(void)state;
+}
+
+static const struct parser_ops evil_ops = {
+	.name = "evil",
+	.position = "line",
+	.open = evil_open,
+	.feed = evil_feed,
+	.finish = evil_finish,
+	.free = evil_free,
+};
+
+/* ------------------------------------------------------- the caller */
+
+static struct td_conf *conf;
+
+/*
+ * In a process of its own: sandbox_process_file() on a small file with
+ * the hostile child doing *arg. 0: it came back with 0 and the Tier 2
+ * code want (NULL: none) and no record; 10+: what went wrong.
+ */
+static int
+caller(void *arg)
+{
+	const char *want = arg;
+	struct mapper *m = NULL;
+	static const struct proc_sink sink = {
+		.buffer = t_buffer, .batch = t_batch, .reject = t_reject,
+		.reset = t_reset, .ledger = t_ledger, .pass_end = t_pass_end,
+	};
+	struct proc_opts po;
+	struct proc_result res;
+	char *err = NULL, *p;
+	int fd, r;
+
+	alarm((unsigned)tu_time_limit(20));	/* stuck: SIGALRM ends it */
+	if (mapper_new(conf, &m, &err) != 0)
+		return 10;
+	td_buf_init(&sbuf, 4096, 0);
+	memset(&po, 0, sizeof(po));
+	po.transmission_id = TID;
+	po.file = "f.csv";
+	po.batch_records = 1000;
+	po.parser = &evil_ops;
+	p = xasprintf("%s/f.csv", tmpdir);
+	if ((fd = open(p, O_RDONLY)) < 0)
+		return 11;
+	memset(&res, 0, sizeof(res));
+	if (evil == E_CODES_MANY) {
+		/* a file of many codes, then another file of its own */
+		if (sandbox_process_file(m, conf, fd, &po, &sink, &res) != 0)
+			return 18;
+		proc_result_clear(&res);
+		/* the children are forked by the zygote, which has the
+		 * hostile parser's mode of when it was made: a new one */
+		evil = E_CODE_FRESH;
+		zygote_stop();
+		r = sandbox_process_file(m, conf, fd, &po, &sink, &res);
+		if (strcmp(lastcode, "fresh_code") != 0)
+			return 19;
+	} else
+		r = sandbox_process_file(m, conf, fd, &po, &sink, &res);
+	if (r != 0)
+		return 12;
+	if (want == NULL ? res.t2code != NULL : (res.t2code == NULL ||
+	    strcmp(res.t2code, want) != 0))
+		return 13;
+	if (nbatch != 0)
+		return 14;
+	if (nledger > WIN_ROWS_MAX || (evil == E_LEDGER_HUGE && nledger > 0))
+		return 15;
+	/* what the caller reads of a result is text, and its encoding */
+	if (memchr(res.format, '\0', sizeof(res.format)) == NULL ||
+	    memchr(res.t2msg, '\0', sizeof(res.t2msg)) == NULL ||
+	    memchr(res.first_date, '\0', sizeof(res.first_date)) == NULL ||
+	    memchr(res.last_date, '\0', sizeof(res.last_date)) == NULL ||
+	    memchr(res.raw_sha256, '\0', sizeof(res.raw_sha256)) == NULL)
+		return 16;
+	if (strcmp(proc_encoding(&res), "utf-8") != 0 &&
+	    strcmp(proc_encoding(&res), "mixed") != 0)
+		return 17;
+	proc_result_clear(&res);
+	close(fd);
+	x_free(p);
+	mapper_free(m);
+	return 0;
+}
+
+static void
+attack(enum evil e, const char *want, const char *name)
+{
+	int st;
+
+	evil = e;
+	st = run_in_child(caller, (void *)want);
+	if (!ok(st == 0, "%s", name))
+		diag("caller: %s %d", st < 0 ? "killed by a signal, or stuck" :
+		    "exit", st);
+}
+
+int
+main(void)
+{
+	if (mkdtemp(tmpdir) == NULL)
+		td_fatal("mkdtemp: %s", strerror(errno));
+	if ((conf = tu_conf(tmpdir, MAP_STD)) == NULL)
+		td_fatal("tu_conf");
+	tu_sh(tmpdir, "printf 'Store,UPC,Date,Units\\n1,041000001239,"
+	    "2026-11-28,1\\n' > f.csv");
+
+	attack(E_RESULT_OK, NULL, "a well-formed RESULT is the result");
+	attack(E_RESULT_SPIN, NULL, "a child that sends its RESULT and never "
+	    "exits: the caller comes back");
+	attack(E_RESULT_BADDOC, "parser_crashed", "a RESULT whose document "
+	    "overruns the frame is no result: parser_crashed");
+	attack(E_RESULT_NONUL, "parser_crashed", "a RESULT whose texts have "
+	    "no NUL is no result: parser_crashed");
+	attack(E_LEDGER_CLOSE, "parser_crashed", "a child that asks the "
+	    "ledger and hangs up: no SIGPIPE, parser_crashed");
+	attack(E_LEDGER_BIG, "parser_crashed", "a LEDGER frame larger than "
+	    "a window: refused, parser_crashed");
+	attack(E_REJECT_QUOTE, "parser_crashed", "a REJECT whose code is "
+	    "not a code (a quote, a newline: JSON): parser_crashed");
+	attack(E_DETAIL_LINES, "parser_crashed", "a Tier 2 detail of two "
+	    "lines (reason.json, sent as NDJSON): parser_crashed");
+	attack(E_COUNTS_MANY, "parser_crashed", "a RESULT of 300000 codes "
+	    "counted: refused at once, parser_crashed");
+	attack(E_BATCH_SCALE, "parser_crashed", "a BATCH whose total has a "
+	    "scale of 99: no batch, parser_crashed");
+	attack(E_LEDGER_HUGE, "parser_crashed", "a LEDGER record of a "
+	    "quantity past 36 digits: the ledger never sees it");
+	/* the idle limit down from 600 s, for these two */
+	setenv("TD_TEST_PARSER_IDLE", "1", 1);
+	attack(E_SILENT, "parser_crashed", "a child that waits for the "
+	    "caller, sending nothing: killed after the idle limit");
+	attack(E_NO_READ, "parser_crashed", "a child that asks the ledger "
+	    "and reads no answer: killed after the idle limit");
+	unsetenv("TD_TEST_PARSER_IDLE");
+	attack(E_CODES_MANY, NULL, "a child's 300 codes do not make the "
+	    "next file's code \"unknown\"");
+
+	tu_sh("/", "rm -rf '%s'", tmpdir);
+	return done_testing();
+}
