@@ -642,11 +642,13 @@ filter_new(int sock, int afd)
 	return ctx;
 }
 
+#ifndef SB_ASAN
 /*
  * The allow-list for a child's socket at CHILD_SOCK, as a BPF program
  * made once, by the zygote: compiling it (libseccomp) cost more than a
  * small file's parsing. NULL when it cannot be made: each child then
- * makes its own.
+ * makes its own. (A sanitizer build's children make their own: each
+ * names its own report file.)
  */
 static struct sock_fprog *
 filter_compile(void)
@@ -690,6 +692,7 @@ filter_compile(void)
 	prog.filter = (struct sock_filter *)(void *)buf;
 	return &prog;
 }
+#endif /* !SB_ASAN */
 #endif
 
 /*
