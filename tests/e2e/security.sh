@@ -949,7 +949,8 @@ PY
 	cycle c2
 	conf "$T_TMP/c2.conf" "$T_TMP/c2" "https://127.0.0.1:$P_GOOD/api/v1" "ca_file = $C/ca.pem" \
 	    "$(src7 c2)" "[metrics]" "textfile = $T_TMP/c2.prom"
-	unshare --mount --propagation private sh -c "$SEC_RO_SH" sh "$T_TMP/c2" \
+	unshare --mount --propagation private sh -c "$SEC_RO_SH" sh \
+	    "$(sec_ro_dirs "$T_TMP/c2")" \
 	    "$TRADEDROP" run --foreground -c "$T_TMP/c2.conf" 2>> "$T_TMP/c2.log" &
 	RUN_PID=$!
 	wait_until 20 grep -q event=run_start "$T_TMP/c2.log"
