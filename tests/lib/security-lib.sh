@@ -103,10 +103,12 @@ exec "$@"'
 # child opens its report file before it is confined, and a process
 # that cannot is aborted by the runtime. For every SEC_RO_SH.
 sec_ro_dirs() {
-	case ":${ASAN_OPTIONS:-}:" in
-	*:log_path=*)
+	# (make joins the options' continued lines with a blank: ": log_path")
+	case "${ASAN_OPTIONS:-}" in
+	*log_path=/*)
 		_l=${ASAN_OPTIONS#*log_path=}
 		_l=${_l%%:*}
+		_l=${_l%% *}
 		echo "$1 ${_l%/*}" ;;
 	*)	echo "$1" ;;
 	esac
