@@ -1382,6 +1382,59 @@ after_resume(const struct td_conf *c, size_t i, struct conn *k,
 	}
 }
 
+/* Record version e of a remote file as fetched (in a transaction). */
+static int
+record_fetched(struct td_ctx *x, struct conn *k, const struct ent *e,
+    int64_t now)
+{
+	sqlite3_stmt *s;
+	char *rp = remote_path(k, e->name);
+	int r;
+
+	s = store_prepare(x->st, "INSERT OR REPLACE INTO remote_files "
+	    "(source, path, size, mtime, state, first_seen, fetched_at) "
+	    "VALUES (?1, ?2, ?3, ?4, 'fetched', COALESCE((SELECT first_seen "
+	    "FROM remote_files WHERE source = ?1 AND path = ?2 AND size = ?3 "
+	    "AND mtime = ?4), ?5), ?5)");
+	if (s == NULL) {
+		x_free(rp);
+		return TD_ERR_STATE;
+	}
+	sqlite3_bind_text(s, 1, k->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, rp, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)e->size);
+	sqlite3_bind_int64(s, 4, e->mtime);
+	sqlite3_bind_int64(s, 5, now);
+	r = store_step_done(x->st, s);
+	x_free(rp);
+	return r;
+}
+
+/*
+ * A sidecar listed after its data file's version was fetched: landing
+ * it would leave it there for good (its data file is gone from landing,
+ * so no claim takes it). It is recorded as fetched, logged and given
+ * `after`, not fetched. So does a sidecar whose first fetch was stopped
+ * before its record while its data file went on (a crash): the copy
+ * landed then went with the data file.
+ */
+static void
+sidecar_late(struct td_ctx *x, size_t i, struct conn *k, struct ent *e)
+{
+	if (store_begin(x->st) != 0)
+		return;
+	if (record_fetched(x, k, e, td_time()) != 0 ||
+	    store_commit(x->st) != 0) {
+		store_rollback(x->st);
+		return;
+	}
+	e->known = 2;
+	td_log(TD_LOG_WARN, "sftp_sidecar_late", "source=%s file=%s data=%s "
+	    "reason=%s", k->name, e->name, e->base, "its data file was "
+	    "fetched before it; not fetched, recorded as seen");
+	apply_after(x->conf, i, k, e);
+}
+
 /*
  * Make the batch durable (one fsync, or one syncfs for many files),
  * rename into landing, fsync landing, record 'fetched', apply after.
@@ -1390,9 +1443,8 @@ static int
 batch_commit(struct td_ctx *x, size_t i, struct conn *k, struct batch *b,
     struct ent *e, size_t n, struct sftp_stats *st)
 {
-	sqlite3_stmt *s;
 	struct ent *mk;
-	char *rp, *m;
+	char *m;
 	const char *suf = td_conf_src_str(x->conf, i, TDK_source_marker_suffix);
 	size_t j, landed = 0;
 	int rc = TD_OK, r;
@@ -1431,12 +1483,7 @@ batch_commit(struct td_ctx *x, size_t i, struct conn *k, struct batch *b,
 		rc = TD_ERR_STATE;
 		goto out;
 	}
-	s = store_prepare(x->st, "INSERT OR REPLACE INTO remote_files "
-	    "(source, path, size, mtime, state, first_seen, fetched_at) "
-	    "VALUES (?1, ?2, ?3, ?4, 'fetched', COALESCE((SELECT first_seen "
-	    "FROM remote_files WHERE source = ?1 AND path = ?2 AND size = ?3 "
-	    "AND mtime = ?4), ?5), ?5)");
-	for (j = 0; j < b->n && s != NULL; j++) {
+	for (j = 0, r = 0; j < b->n && r == 0; j++) {
 		struct ent *v[2] = { b->p[j].e, NULL };
 		size_t t;
 
@@ -1449,21 +1496,10 @@ batch_commit(struct td_ctx *x, size_t i, struct conn *k, struct batch *b,
 			if (mk != NULL && mk->kind == EK_MARKER)
 				v[1] = mk;
 		}
-		for (t = 0; t < 2 && v[t] != NULL; t++) {
-			rp = remote_path(k, v[t]->name);
-			sqlite3_bind_text(s, 1, k->name, -1, SQLITE_STATIC);
-			sqlite3_bind_text(s, 2, rp, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_int64(s, 3, (sqlite3_int64)v[t]->size);
-			sqlite3_bind_int64(s, 4, v[t]->mtime);
-			sqlite3_bind_int64(s, 5, now);
-			x_free(rp);
-			if (store_step_done(x->st, s) != 0) {
-				s = NULL;
-				break;
-			}
-		}
+		for (t = 0; t < 2 && v[t] != NULL && r == 0; t++)
+			r = record_fetched(x, k, v[t], now);
 	}
-	if (s == NULL || store_commit(x->st) != 0) {
+	if (r != 0 || store_commit(x->st) != 0) {
 		store_rollback(x->st);
 		rc = TD_ERR_STATE;
 		goto out;
@@ -1532,7 +1568,7 @@ sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st)
 	const struct td_conf *c = x->conf;
 	const char *name = td_conf_source_name(c, i);
 	struct conn k;
-	struct ent *e = NULL;
+	struct ent *e = NULL, *d;
 	struct batch *b = NULL;
 	char *err = NULL, *buf = NULL;
 	size_t n = 0, j, pass;
@@ -1614,6 +1650,12 @@ sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st)
 			    (pass == 0) != side ||
 			    (pass == 1 && e[j].kind != EK_DATA))
 				continue;
+			if (e[j].kind == EK_SIDECAR && (d = ent_find(e, n,
+			    e[j].base)) != NULL && d->kind == EK_DATA &&
+			    d->known == 2) {
+				sidecar_late(x, i, &k, &e[j]);
+				continue;
+			}
 			r = fetch(x, &k, &e[j], buf, &b->p[b->n], st);
 			if (r == TD_ERR_EXISTS) {
 				st->waiting++;

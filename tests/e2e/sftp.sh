@@ -125,6 +125,21 @@ poll stable; poll stable
 t_is "$(got stable a.csv)" 1 "stable: never fetched again while the server keeps it"
 t_is "$(got stable grow.csv)" 1 "stable: grow.csv fetched exactly once"
 t_is "$(ls -A "$T_TMP/stable/state/landing" | grep -c '\.part')" 0 "no .part left in landing"
+# A sidecar listed after its data file was fetched (sent late, or a poll
+# stopped after it landed the sidecar and before it recorded it, while the
+# data file went on with that copy): not landed, where nothing would ever
+# take it, but recorded as seen and logged.
+(cd "$R" && sha256sum grow.csv > grow.csv.sha256); own "$R"
+poll stable; poll stable; poll stable
+t_is "$(ls -A "$T_TMP/stable/state/landing")" "" "late sidecar: nothing left in landing"
+t_is "$(grep -c 'event=sftp_sidecar_late .*file=grow.csv.sha256 data=grow.csv' "$T_TMP/stable.log")" 1 \
+    "late sidecar: logged once as sftp_sidecar_late, recorded as seen"
+mkcsv "$R/c.csv" 7; (cd "$R" && sha256sum c.csv > c.csv.sha256); own "$R"
+cp "$R/c.csv.sha256" "$T_TMP/stable/state/landing/"	# the stopped poll's copy
+poll stable; poll stable; poll stable; poll stable
+t_is "$(got stable c.csv)" 1 "stopped sidecar: its data file fetched once"
+t_is "$(got stable c.csv.sha256)" 1 "stopped sidecar: the landed copy went with it"
+t_is "$(ls -A "$T_TMP/stable/state/landing")" "" "stopped sidecar: nothing left in landing"
 
 # -------------------------------------------------------- ready = marker
 R=$T_TMP/r-marker; remote "$R"
