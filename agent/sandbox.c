@@ -1393,25 +1393,141 @@ static struct {
 	const struct mapper	*m;
 	const struct td_conf	*cf;
 	pid_t			 owner;		/* the process that made it */
-} zy = { -1, -1, NULL, NULL, -1 };
+	int			 unreaped;	/* a status not read yet */
+} zy = { -1, -1, NULL, NULL, -1, 0 };
+
+/* A request's message: the request and room for two descriptors. */
+struct zmsg {
+	struct msghdr	 mh;
+	struct iovec	 iov;
+	union {
+		char		 buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr	 align;
+	} cb;
+};
+
+static void
+zmsg_init(struct zmsg *z, struct zreq *q)
+{
+	memset(z, 0, sizeof(*z));
+	z->iov.iov_base = q;
+	z->iov.iov_len = sizeof(*q);
+	z->mh.msg_iov = &z->iov;
+	z->mh.msg_iovlen = 1;
+	z->mh.msg_control = z->cb.buf;
+	z->mh.msg_controllen = sizeof(z->cb.buf);
+}
+
+/* Send a request and its two descriptors (file, child's socket). */
+static int
+zreq_send(int sock, struct zreq *q, const int fds[2])
+{
+	struct zmsg z;
+	struct cmsghdr *cm;
+
+	zmsg_init(&z, q);
+	cm = CMSG_FIRSTHDR(&z.mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(2 * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, 2 * sizeof(int));
+	return sendmsg(sock, &z.mh, MSG_NOSIGNAL) == (ssize_t)sizeof(*q) ?
+	    TD_OK : TD_ERR_IO;
+}
+
+/*
+ * Receive a request and its two descriptors: TD_OK, TD_ERR_NOTFOUND
+ * when the other end is gone, TD_ERR_FORMAT for anything else.
+ */
+static int
+zreq_recv(int sock, struct zreq *q, int fds[2])
+{
+	struct zmsg z;
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	do
+		zmsg_init(&z, q);
+	while ((n = recvmsg(sock, &z.mh, MSG_CMSG_CLOEXEC)) < 0 &&
+	    errno == EINTR);
+	if (n <= 0)
+		return TD_ERR_NOTFOUND;
+	cm = CMSG_FIRSTHDR(&z.mh);
+	if ((size_t)n != sizeof(*q) || cm == NULL ||
+	    cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
+	    cm->cmsg_len != CMSG_LEN(2 * sizeof(int)))
+		return TD_ERR_FORMAT;
+	memcpy(fds, CMSG_DATA(cm), 2 * sizeof(int));
+	q->tid[sizeof(q->tid) - 1] = '\0';
+	q->file[sizeof(q->file) - 1] = '\0';
+	return TD_OK;
+}
+
+/*
+ * A parser child forked before its file is known (*ctl: the zygote's
+ * end of its request socket), so that the fork is not on the file's
+ * path: it waits for one request, then is the child of that one file.
+ * It holds nothing of any file before: the zygote's memory, as a child
+ * forked for the request would.
+ */
+static pid_t
+spare_fork(struct mapper *m, const struct td_conf *cf, int sock,
+    const struct sock_fprog *prog, int *ctl)
+{
+	struct zreq q;
+	struct proc_opts o;
+	int sv[2], fds[2];
+	pid_t pid, zpid = getpid();
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+		return -1;
+	if ((pid = fork()) == 0) {
+		close(sock);
+		close(sv[0]);
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != zpid ||
+		    zreq_recv(sv[1], &q, fds) != TD_OK)
+			_exit(0);	/* not wanted after all */
+		close(sv[1]);
+		memset(&o, 0, sizeof(o));
+		o.transmission_id = q.tid;
+		o.file = q.file;
+		o.batch_records = q.batch_records;
+		o.max_rows = q.max_rows;
+		o.parser = q.parser;
+		child_main(m, cf, fds[0], fds[1], &o, q.ledger, prog);
+	}
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		return -1;
+	}
+	*ctl = sv[0];
+	return pid;
+}
+
+/* A spare that will not be used: gone, and reaped. */
+static void
+spare_drop(pid_t *pid, int *ctl)
+{
+	if (*pid <= 0)
+		return;
+	close(*ctl);
+	(void)kill(*pid, SIGKILL);
+	while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	*pid = -1;
+	*ctl = -1;
+}
 
 static void __attribute__((noreturn))
 zygote_main(struct mapper *m, const struct td_conf *cf, int sock)
 {
 	const struct sock_fprog *prog = NULL;
 	struct zreq q;
-	struct proc_opts o;
-	struct msghdr mh;
-	struct iovec iov;
-	struct cmsghdr *cm;
-	union {
-		char		 buf[CMSG_SPACE(2 * sizeof(int))];
-		struct cmsghdr	 align;
-	} cb;
-	int keep[1], fds[2], status;
+	int keep[1], fds[2], status, ctl = -1, tries, r;
 	int32_t st;
-	ssize_t n;
-	pid_t pid;
+	pid_t pid, spare = -1;
 
 	keep[0] = sock;
 	sandbox_close_fds(keep, 1);
@@ -1425,49 +1541,46 @@ zygote_main(struct mapper *m, const struct td_conf *cf, int sock)
 	signal(SIGHUP, SIG_DFL);
 	signal(SIGCHLD, SIG_DFL);
 	for (;;) {
-		memset(&mh, 0, sizeof(mh));
-		iov.iov_base = &q;
-		iov.iov_len = sizeof(q);
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
-		mh.msg_control = cb.buf;
-		mh.msg_controllen = sizeof(cb.buf);
-		if ((n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC)) < 0 &&
-		    errno == EINTR)
-			continue;
-		if (n <= 0)
+		/* the next file's child, forked while the caller works */
+		if (spare == -1)
+			spare = spare_fork(m, cf, sock, prog, &ctl);
+		if ((r = zreq_recv(sock, &q, fds)) == TD_ERR_NOTFOUND) {
+			spare_drop(&spare, &ctl);
 			_exit(0);	/* the caller is gone */
-		cm = CMSG_FIRSTHDR(&mh);
-		if ((size_t)n != sizeof(q) || cm == NULL ||
-		    cm->cmsg_level != SOL_SOCKET ||
-		    cm->cmsg_type != SCM_RIGHTS ||
-		    cm->cmsg_len != CMSG_LEN(2 * sizeof(int)))
+		}
+		if (r != TD_OK)
 			_exit(3);	/* not the caller's */
-		memcpy(fds, CMSG_DATA(cm), sizeof(fds));
-		q.tid[sizeof(q.tid) - 1] = '\0';
-		q.file[sizeof(q.file) - 1] = '\0';
-		memset(&o, 0, sizeof(o));
-		o.transmission_id = q.tid;
-		o.file = q.file;
-		o.batch_records = q.batch_records;
-		o.max_rows = q.max_rows;
-		o.parser = q.parser;
-		if ((pid = fork()) == 0) {
-			close(sock);
-			child_main(m, cf, fds[0], fds[1], &o, q.ledger, prog);
+		/* the spare takes it; one that went away, a new one, once */
+		for (tries = 0, pid = -1; tries < 2 && pid == -1; tries++) {
+			if (spare == -1)
+				spare = spare_fork(m, cf, sock, prog, &ctl);
+			if (spare == -1)
+				break;
+			if (zreq_send(ctl, &q, fds) == TD_OK) {
+				pid = spare;
+				close(ctl);
+				spare = -1;
+				ctl = -1;
+			} else
+				spare_drop(&spare, &ctl);
 		}
 		close(fds[0]);
 		close(fds[1]);
 		st = (int32_t)pid;
-		if (send(sock, &st, sizeof(st), MSG_NOSIGNAL) != sizeof(st))
+		if (send(sock, &st, sizeof(st), MSG_NOSIGNAL) != sizeof(st)) {
+			spare_drop(&spare, &ctl);
 			_exit(0);
+		}
 		if (pid < 0)
 			continue;
+		spare = spare_fork(m, cf, sock, prog, &ctl);
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
 		st = (int32_t)status;
-		if (send(sock, &st, sizeof(st), MSG_NOSIGNAL) != sizeof(st))
+		if (send(sock, &st, sizeof(st), MSG_NOSIGNAL) != sizeof(st)) {
+			spare_drop(&spare, &ctl);
 			_exit(0);
+		}
 	}
 }
 
@@ -1482,6 +1595,7 @@ zygote_stop(void)
 		;
 	zy.pid = -1;
 	zy.sock = -1;
+	zy.unreaped = 0;
 }
 
 /*
@@ -1499,6 +1613,7 @@ zygote_atexit(void)
 	close(zy.sock);
 	zy.pid = -1;
 	zy.sock = -1;
+	zy.unreaped = 0;
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
 }
@@ -1552,13 +1667,6 @@ zygote_fork(struct mapper *m, const struct td_conf *cf, int fd, int sock,
     const struct proc_opts *o, int ledger, pid_t *pid)
 {
 	struct zreq q;
-	struct msghdr mh;
-	struct iovec iov;
-	struct cmsghdr *cm;
-	union {
-		char		 buf[CMSG_SPACE(2 * sizeof(int))];
-		struct cmsghdr	 align;
-	} cb;
 	int fds[2] = { fd, sock }, tries, r;
 	int32_t v;
 
@@ -1574,23 +1682,14 @@ zygote_fork(struct mapper *m, const struct td_conf *cf, int fd, int sock,
 	memcpy(q.file, o->file, strlen(o->file));
 	if (zy.pid != -1 && (zy.m != m || zy.cf != cf))
 		zygote_stop();
+	/* how the last child ended, not waited for then (see below) */
+	if (zy.pid != -1 && zy.unreaped && zygote_word(&v) != 0)
+		zygote_stop();
+	zy.unreaped = 0;
 	for (tries = 0; tries < 2; tries++) {
 		if (zy.pid == -1 && (r = zygote_start(m, cf)) != 0)
 			return r;
-		memset(&mh, 0, sizeof(mh));
-		memset(&cb, 0, sizeof(cb));
-		iov.iov_base = &q;
-		iov.iov_len = sizeof(q);
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
-		mh.msg_control = cb.buf;
-		mh.msg_controllen = sizeof(cb.buf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(fds));
-		memcpy(CMSG_DATA(cm), fds, sizeof(fds));
-		if (sendmsg(zy.sock, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(q) &&
+		if (zreq_send(zy.sock, &q, fds) == TD_OK &&
 		    zygote_word(&v) == 0) {
 			if (v < 0)
 				return TD_ERR_IO;	/* its fork failed */
@@ -1700,12 +1799,15 @@ sandbox_process_file(struct mapper *m, const struct td_conf *cf, int fd,
 	/* a sink failed, or it died; or it sent its result and has nothing
 	 * left to do, and must not keep the caller waiting for its exit */
 	(void)kill(pid, SIGKILL);
+	if (done) {
+		/* its end is not waited for: read before the next request */
+		zy.unreaped = 1;
+		return rr;
+	}
 	if (zygote_status(&status) != 0) {
 		zygote_stop();	/* it went wrong: a new one next time */
-		return done ? rr : TD_ERR_IO;
+		return TD_ERR_IO;
 	}
-	if (done)
-		return rr;
 	if (r == TD_ERR_AGAIN) {
 		/* stuck: killed, and that file fails as if it crashed */
 		proc_result_clear(res);

@@ -55,4 +55,16 @@ t_ok "$(kill -0 "$RUN_PID"; echo $?)" "run: the daemon is still running"
 t_ok "$(reason | grep -q '"code":"parser_crashed"'; echo $?)" "run: the crashed file is quarantined as parser_crashed"
 run_stop
 t_is "$RUN_RC" 0 "exit 0"
+# its processes (workers, the zygote, a parser child forked ahead of its
+# file) are gone with it: after a stop, and after a SIGKILL of the daemon
+mine() { pgrep -f -- "^[^ ]*tradedrop run .*-c $T_TMP/t.conf" | grep -c .; }
+none_left() { [ "$(mine)" -eq 0 ]; }
+t_is "$(mine)" 0 "stopped: no process of the daemon is left"
+run_start "$T_TMP/t.conf" "$T_TMP/log.run2" || t_skip_all "run did not start"
+run_drop "$L" again.csv 2
+t_ok "$(wait_until 5 run_delivered "$T_TMP/out" 2; echo $?)" "run: a file delivered (a child forked ahead waits for the next)"
+t_ok "$([ "$(mine)" -ge 4 ]; echo $?)" "running: the daemon, its workers and parser processes are seen ($(mine))"
+kill -KILL "$RUN_PID"; wait "$RUN_PID" 2>/dev/null; RUN_PID=
+t_ok "$(wait_until 5 none_left; echo $?)" \
+    "killed: no process of the daemon is left (the spare child goes with its zygote)"
 t_done
