@@ -7,6 +7,10 @@
  * child forked while threads of its parent were starting could inherit
  * a lock one of them held (under ASan, whose allocator has no fork
  * handler, it hung on an allocator lock in seccomp_load's calloc).
+ * They start with the second batch: a file of one batch, as most small
+ * drops are, has it compressed and written by outbox_finish in the
+ * caller's thread, the same bytes, without making and ending threads
+ * (two thread stacks a file, at many small files a second).
  */
 #include "config.h"
 
@@ -451,7 +455,9 @@ outbox_submit(struct outbox_writer *ob, struct td_buf *b, uint64_t nrec,
 	struct job *j;
 	int r;
 
-	if (ob->running == 0 && !ob->done)
+	/* the workers from the second batch: a file of one batch (most
+	 * small drops) has it compressed in outbox_finish, no thread made */
+	if (ob->running == 0 && !ob->done && ob->next_seq > 1)
 		ob_start(ob);
 	pthread_mutex_lock(&ob->mu);
 	j = &ob->q[(ob->qhead + ob->qlen) % ob->nbuf];
@@ -484,6 +490,8 @@ outbox_finish(struct outbox_writer *ob, struct ob_batch **batches,
 	pthread_mutex_unlock(&ob->mu);
 	for (i = 0; i < ob->running; i++)
 		pthread_join(ob->w[i].thr, NULL);
+	if (ob->running == 0)
+		(void)worker_main(&ob->w[0]);	/* the one batch, here */
 	ob->running = 0;
 	r = ob->err;
 	/* the records file and the batches' directory entries, durable */
