@@ -64,6 +64,16 @@ run_start "$T_TMP/t.conf" "$T_TMP/log.run2" || t_skip_all "run did not start"
 run_drop "$L" again.csv 2
 t_ok "$(wait_until 5 run_delivered "$T_TMP/out" 2; echo $?)" "run: a file delivered (a child forked ahead waits for the next)"
 t_ok "$([ "$(mine)" -ge 4 ]; echo $?)" "running: the daemon, its workers and parser processes are seen ($(mine))"
+# the child waiting for the next file killed (by an operator, the OOM
+# killer): the next file is parsed by another, nothing is lost
+n=0
+for w in $(pgrep -P "$RUN_PID"); do for z in $(pgrep -P "$w"); do
+	for c in $(pgrep -P "$z"); do kill -KILL "$c" && n=$((n + 1)); done
+done; done
+t_is "$n" 1 "running: one parser child waits for the next file (killed)"
+run_drop "$L" next.csv 3
+t_ok "$(wait_until 5 run_delivered "$T_TMP/out" 3; echo $?)" "run: the next file is delivered all the same"
+t_ok "$(! grep -q 'parser_crashed\|level=error' "$T_TMP/log.run2"; echo $?)" "run: no file failed for it"
 kill -KILL "$RUN_PID"; wait "$RUN_PID" 2>/dev/null; RUN_PID=
 t_ok "$(wait_until 5 none_left; echo $?)" \
     "killed: no process of the daemon is left (the spare child goes with its zygote)"
