@@ -689,7 +689,8 @@ gz_isal(struct gunzip *g, const char **why)
  * block" for zlib's "invalid block type", "invalid stored block lengths",
  * "invalid bit length repeat" ...). When the file can be read again (the
  * member is the file's own, not a pipe's), inflate the member once more
- * with zlib from its start for zlib's word. Only a damaged file pays.
+ * with zlib from its start for zlib's word, reading no further than a
+ * block past where ISA-L stopped. Only a damaged file pays.
  */
 static const char *
 gz_zlib_word(struct ulevel *lv, const char *why)
@@ -698,8 +699,9 @@ gz_zlib_word(struct ulevel *lv, const char *why)
 	struct unpacker *u = lv->u;
 	struct gunzip *g = lv->gz;
 	unsigned char *in, *out;
-	uint64_t off = g->member_at;
+	uint64_t off = g->member_at, end = g->in_total + UNPACK_CHILD_BUF;
 	z_stream zs;
+	size_t want;
 	ssize_t n;
 	int zr;
 
@@ -713,7 +715,11 @@ gz_zlib_word(struct ulevel *lv, const char *why)
 	out = xmalloc(UNPACK_GZ_OUT);
 	for (;;) {
 		if (zs.avail_in == 0) {
-			n = pread(u->raw.fd, in, UNPACK_CHILD_BUF, (off_t)off);
+			want = end - off < UNPACK_CHILD_BUF ?
+			    (size_t)(end - off) : UNPACK_CHILD_BUF;
+			if (want == 0)
+				break;
+			n = pread(u->raw.fd, in, want, (off_t)off);
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n <= 0)
