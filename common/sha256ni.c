@@ -208,9 +208,8 @@ static void
 sha256ni_start(struct sha256ni_lane *l, const void *p, size_t n,
     unsigned char *out)
 {
-	uint64_t bits = (uint64_t)n << 3;
+	uint64_t bits = __builtin_bswap64((uint64_t)n << 3);
 	size_t rest = n % 64, tn;
-	int i;
 
 	l->p = p;
 	l->full = n / 64;
@@ -221,12 +220,11 @@ sha256ni_start(struct sha256ni_lane *l, const void *p, size_t n,
 	 * last 8 bytes of one block, or of two where fewer than 9 are left */
 	tn = rest < 56 ? 64 : 128;
 	l->nblk = l->full + tn / 64;
+	memset(l->tail, 0, sizeof(l->tail));
 	if (rest > 0)
 		memcpy(l->tail, l->p + 64 * l->full, rest);
 	l->tail[rest] = 0x80;
-	memset(l->tail + rest + 1, 0, tn - 8 - rest - 1);
-	for (i = 0; i < 8; i++)
-		l->tail[tn - 1 - i] = (unsigned char)(bits >> (8 * i));
+	memcpy(l->tail + tn - 8, &bits, 8);
 }
 
 static const unsigned char *
@@ -239,13 +237,13 @@ sha256ni_next(struct sha256ni_lane *l)
 static void
 sha256ni_done(struct sha256ni_lane *l)
 {
+	uint32_t v;
 	int i;
 
+	/* big-endian words */
 	for (i = 0; i < 8; i++) {
-		l->out[4 * i] = (unsigned char)(l->h[i] >> 24);
-		l->out[4 * i + 1] = (unsigned char)(l->h[i] >> 16);
-		l->out[4 * i + 2] = (unsigned char)(l->h[i] >> 8);
-		l->out[4 * i + 3] = (unsigned char)l->h[i];
+		v = __builtin_bswap32(l->h[i]);
+		memcpy(l->out + 4 * i, &v, 4);
 	}
 }
 
