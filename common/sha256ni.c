@@ -1,11 +1,12 @@
 /*
  * sha256ni.c - SHA-256 with the x86 SHA extensions (SHA-NI), written from
  * FIPS 180-4 and Intel's description of SHA256RNDS2, SHA256MSG1 and
- * SHA256MSG2. Only the block function uses the extensions, and only it
- * is compiled for them (a function attribute), so the rest of the build
- * stays generic; sha256ni_usable() asks the CPU before anything calls
- * it. Where the compiler has no such intrinsics (configure's
- * HAVE_SHA_NI), the file is the two stubs at its end.
+ * SHA256MSG2. Only the block functions (one message, or two
+ * interleaved) use the extensions, and only they are compiled for them
+ * (a function attribute), so the rest of the build stays generic;
+ * sha256ni_usable() asks the CPU before anything calls them. Where the
+ * compiler has no such intrinsics (configure's HAVE_SHA_NI), the file is
+ * the stubs at its end.
  *
  * Layout of the instructions' operands: the state a..h is kept as two
  * vectors, ABEF (dwords, high to low: a b e f) and CDGH (c d g h);
@@ -204,6 +205,7 @@ struct sha256ni_lane {
 	unsigned char		 tail[128];
 };
 
+__attribute__((target("sse2")))
 static void
 sha256ni_start(struct sha256ni_lane *l, const void *p, size_t n,
     unsigned char *out)
