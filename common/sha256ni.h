@@ -12,9 +12,8 @@
 /* 1 if this build has the code and this CPU runs it (SHA, SSSE3,
  * SSE4.1), else 0. */
 int	sha256ni_usable(void);
-/* The SHA-256 of the n bytes at p; only where sha256ni_usable(). (One
- * message alone is no faster than EVP: hash.c keeps EVP for it; this is
- * for tests/bench/bench-sha256.) */
+/* The SHA-256 of the n bytes at p; only where sha256ni_usable(). (For
+ * tests/bench/bench-sha256: hash.c keeps EVP for one message alone.) */
 void	sha256ni_once(const void *p, size_t n, unsigned char out[32]);
 /* out[i] = the SHA-256 of the n[i] bytes at p[i] for i < k, two
  * messages at a time in the time of about one. */
