@@ -1064,7 +1064,9 @@ mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
 {
 	struct fval fv[MF__COUNT], rv[RF__COUNT];
 	struct td_buf *b;
-	unsigned char dg[TD_SHA256_LEN];
+	unsigned char dg[3][TD_SHA256_LEN];
+	const void *hp[3];
+	size_t hn[3];
 	char idhex[TD_ID_HEX], keyhex[TD_ID_HEX], num[TD_U64_STRMAX];
 	char curr[4], curr2[80];
 	struct td_date d;
@@ -1163,28 +1165,30 @@ mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
 	if (m->promo != NULL && rv[RF_PROMO_CODE].p != NULL)
 		promo(m, rv, res);
 
-	/* record_id, record_key and the values' hash, each message built
-	 * whole and hashed at once */
+	/* record_id, record_key and the values' hash: the three messages
+	 * built whole one after the other, and hashed together */
 	b = &m->hmsg;
 	td_buf_reset(b);
 	td_buf_append(b, m->idpre.p, m->idpre.len);
 	n = td_format_u64(ordinal, num);
 	td_buf_append(b, num, n);
-	td_sha256_once(b->p, b->len, dg);
-	memcpy(res->record_id, dg, TD_ID_LEN);
-	td_hex(dg, TD_ID_LEN, idhex);
-	td_buf_reset(b);
+	hn[0] = b->len;
 	td_buf_puts(b, m->integration);
 	for (i = 0; i < m->nkeys; i++)
 		key_add(b, &rv[m->keys[i]]);
-	td_sha256_once(b->p, b->len, dg);
-	memcpy(res->record_key, dg, TD_ID_LEN);
-	td_hex(dg, TD_ID_LEN, keyhex);
-	td_buf_reset(b);
+	hn[1] = b->len - hn[0];
 	for (i = 0; i < RF_DISCOUNT_AMOUNT; i++)
 		key_add(b, &rv[i]);
-	td_sha256_once(b->p, b->len, dg);
-	memcpy(res->values, dg, TD_ID_LEN);
+	hn[2] = b->len - hn[0] - hn[1];
+	hp[0] = b->p;
+	hp[1] = b->p + hn[0];
+	hp[2] = b->p + hn[0] + hn[1];
+	td_sha256_once_n(3, hp, hn, dg);
+	memcpy(res->record_id, dg[0], TD_ID_LEN);
+	td_hex(dg[0], TD_ID_LEN, idhex);
+	memcpy(res->record_key, dg[1], TD_ID_LEN);
+	td_hex(dg[1], TD_ID_LEN, keyhex);
+	memcpy(res->values, dg[2], TD_ID_LEN);
 
 	/* a field that is not UTF-8 is skipped so that a full buffer is
 	 * still seen: that is TD_ERR_LIMIT whatever else is wrong */

@@ -50,9 +50,18 @@ void	td_sha512_clear(struct td_sha512 *);
 
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void	td_hex(const unsigned char *in, size_t n, char *out);
-/* One-shot: the SHA-256 of p, with a cached context (the hot path). */
+/* One-shot: the SHA-256 of p, with a cached context. */
 void	td_sha256_once(const void *p, size_t n,
 	    unsigned char out[TD_SHA256_LEN]);
+/* Several one-shots (the hot path: a record's ids): out[i] = the
+ * SHA-256 of the n[i] bytes at p[i], i < k; with the SHA extensions
+ * where the CPU has them, two messages in about the time of one. */
+void	td_sha256_once_n(size_t k, const void *const p[], const size_t n[],
+	    unsigned char (*out)[TD_SHA256_LEN]);
+/* Which td_sha256_once_n uses in this process: "sha-ni" or "evp"
+ * (forced by TD_TEST_SHA256=evp in the environment before its first
+ * call). */
+const char	*td_sha256_once_n_impl(void);
 /* One-shot: hex SHA-256 of p. */
 void	td_sha256_hex(const void *p, size_t n, char out[TD_SHA256_HEX]);
 int	td_is_sha256_hex(const char *s);
