@@ -96,7 +96,6 @@
 #define COUNTS_MAX	256		/* codes in a result's counts */
 #define FRAME_MAX	(1U << 30)	/* of any type (see proto_init) */
 #define SB_NAME_MAX	4096		/* unpack.c's longest member path */
-#define SB_READ_MAX	(1 << 20)	/* unpack.c's UNPACK_READ_MAX */
 #define SB_CODE_MAX	47		/* a code (word_ok) */
 #define SB_MSG_MAX	(1 << 16)	/* a rejection's message */
 #define SB_DETAIL_MAX	(1 << 20)	/* a Tier 2 detail (header_detail) */
@@ -1125,7 +1124,8 @@ line_max(const struct td_conf *cf)
 /*
  * Each frame type's most bytes, from what process_file() sends at most
  * (tradedrop(8), THE DAEMON); a file's most rows, from the bytes it can
- * hold: the raw file's and all unpack may expand, one row per byte at
+ * hold: the raw file's and all unpack may expand (unpack_read() fails
+ * before it gives a byte past max_bytes), one row per byte at
  * most (its line end), and one per document, a 997 per SB_GS_MIN bytes
  * (a functional group's GS segment at least); the most RESETs, one per
  * document read again as windows-1252 and the ledger's second pass.
@@ -1162,7 +1162,7 @@ proto_init(struct proto *pr, const struct td_conf *cf, int fd,
 	if (fstat(fd, &sb) == 0 && sb.st_size > 0)
 		size = (uint64_t)sb.st_size;
 	pr->rows = add_sat(add_sat(size, td_conf_u64(cf,
-	    TDK_unpack_max_bytes)), SB_READ_MAX + docs);
+	    TDK_unpack_max_bytes)), docs);
 	pr->groups = pr->rows / SB_GS_MIN + 1;
 	pr->resets = docs + 1;
 	pr->batch_records = o->batch_records;
