@@ -34,6 +34,13 @@
 
 #define ACK_MAX_SETS	100000	/* AK2 loops of accepted sets kept */
 #define ACK_MAX_CTL	999999999UL
+#define ACK_LINE	128	/* a segment of the body, its NUL included */
+/*
+ * The longest body a group has: AK1, an AK2 and AK5 for each set kept,
+ * the set at fault's AK2, AK3 and AK5, AK9 (a few more for slack), each
+ * at most ACK_LINE - 1 bytes and "~\n".
+ */
+#define ACK_BODY_MAX	((2 * (size_t)ACK_MAX_SETS + 8) * (ACK_LINE + 1))
 
 struct ack_env {
 	char		 isa05[3], isa06[16], isa07[3], isa08[16];
@@ -124,6 +131,12 @@ struct ack_packed {
 	uint64_t	 nseg, nsets, nacc, bodylen;
 };
 
+size_t
+ack_group_packed_max(void)
+{
+	return sizeof(struct ack_packed) + ACK_BODY_MAX;
+}
+
 void
 ack_group_pack(const struct ack_group *g, struct td_buf *out)
 {
@@ -168,7 +181,8 @@ ack_group_unpack(const char *p, size_t n)
 	if (n < sizeof(k))
 		return NULL;
 	memcpy(&k, p, sizeof(k));
-	if (k.bodylen != n - sizeof(k) || !el_ok(k.env.isa05,
+	if (k.bodylen != n - sizeof(k) || k.bodylen > ACK_BODY_MAX ||
+	    !el_ok(k.env.isa05,
 	    sizeof(k.env.isa05)) || !el_ok(k.env.isa06, sizeof(k.env.isa06)) ||
 	    !el_ok(k.env.isa07, sizeof(k.env.isa07)) || !el_ok(k.env.isa08,
 	    sizeof(k.env.isa08)) || !el_ok(k.env.isa12, sizeof(k.env.isa12)) ||
@@ -210,7 +224,7 @@ seg(struct ack_group *g, const char *fmt, ...)
 static void
 seg(struct ack_group *g, const char *fmt, ...)
 {
-	char line[128];
+	char line[ACK_LINE];
 	va_list ap;
 
 	va_start(ap, fmt);

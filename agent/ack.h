@@ -49,6 +49,8 @@ char		 ack_group_status(const struct ack_group *);
 struct td_buf;
 void		 ack_group_pack(const struct ack_group *, struct td_buf *);
 struct ack_group *ack_group_unpack(const char *, size_t);
+/* The most bytes ack_group_pack writes for one group (ACK_MAX_SETS). */
+size_t		 ack_group_packed_max(void);
 
 /*
  * The 997 text of g as interchange ctl (1 to 999999999): ISA (our id

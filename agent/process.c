@@ -29,10 +29,10 @@
 
 #define READ_BLOCK	(1 << 20)
 #define PROGRESS_EVERY	(256ULL << 20)	/* log progress every 256 MiB */
-#define BATCH_MAX_BYTES	((size_t)64 << 20)	/* a batch is cut here too */
+#define BATCH_MAX_BYTES	PROC_BATCH_BYTES	/* a batch is cut here too */
 /* sink->ledger_ask: a window is asked at this many rows, or bytes */
 #define WIN_ROWS	PROC_WIN_ROWS
-#define WIN_BYTES	((size_t)4 << 20)
+#define WIN_BYTES	PROC_WIN_BYTES
 
 /* A row of a window, waiting for the ledger's answers. */
 #define PK_REC		0	/* a mapped record */

@@ -44,8 +44,12 @@ struct rejection {
  * parser child: see ledger_ask): what the ledger reads of it, then its
  * verdict and the quantity, amount and line as the ledger leaves them.
  */
-/* sink->ledger_ask: the most records of a window */
+/* sink->ledger_ask: the most records of a window, and the bytes of its
+ * lines at which one is asked before it has that many */
 #define PROC_WIN_ROWS	4096
+#define PROC_WIN_BYTES	((size_t)4 << 20)
+/* a batch is cut at batch_records, or once its lines reach this */
+#define PROC_BATCH_BYTES	((size_t)64 << 20)
 
 struct ledger_item {
 	unsigned char	 record_id[16];

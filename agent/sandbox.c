@@ -36,6 +36,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -79,6 +80,7 @@
 #include "fsutil.h"
 #include "process.h"
 #include "sandbox.h"
+#include "x12.h"
 
 #define F_BATCH		1
 #define F_REJECT	2
@@ -92,7 +94,14 @@
 #define F_HOLDS		10
 #define NOSTR		UINT32_MAX
 #define COUNTS_MAX	256		/* codes in a result's counts */
-#define FRAME_MAX	(1U << 30)
+#define FRAME_MAX	(1U << 30)	/* of any type (see proto_init) */
+#define SB_NAME_MAX	4096		/* unpack.c's longest member path */
+#define SB_CODE_MAX	47		/* a code (word_ok) */
+#define SB_MSG_MAX	(1 << 16)	/* a rejection's message */
+#define SB_DETAIL_MAX	(1 << 20)	/* a Tier 2 detail (header_detail) */
+#define SB_STAMP	256		/* what a verdict adds to a line */
+#define SB_ISA_MAX	128		/* an ISA segment (x12.c ISA_LEN) */
+#define SB_GS_MIN	8		/* "GS" and 8 separators, at least */
 #define CHILD_AS	(8ULL << 30)	/* RLIMIT_AS of the child */
 #define CHILD_SOCK	3		/* the child's socket, */
 #define CHILD_FILE	4		/* and the raw file */
@@ -1046,6 +1055,181 @@ detail_ok(const char *s, size_t n)
 	return 1;
 }
 
+/* The 997 groups the child sent (format = x12), in order. */
+struct packs {
+	struct ack_group **v;
+	size_t		 n;
+};
+
+static void
+packs_clear(struct packs *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		ack_group_free(a->v[i]);
+	x_free(a->v);
+	a->v = NULL;
+	a->n = 0;
+}
+
+/*
+ * What an honest child can send of one file, and what it has sent of the
+ * pass it is in (a RESET starts one over): a child past a limit broke
+ * the protocol, and the file is refused as parser_crashed, the frame and
+ * the limit logged (fault), before the worker allocates or writes more.
+ */
+struct proto {
+	uint64_t	 max[F_HOLDS + 1];	/* bytes of each frame type */
+	uint64_t	 rows;		/* records, rejections and 997s a pass */
+	uint64_t	 groups;	/* 997s a pass (each kept till the end) */
+	uint64_t	 resets;
+	uint64_t	 batch_records;
+	/* this pass */
+	uint64_t	 records, batches, rejects, acks_n, asked, passes;
+	uint64_t	 nreset;
+	uint32_t	 asked_last;	/* the LEDGER just answered: records */
+	struct packs	 acks;		/* the 997 groups, in order */
+	/* the limit broken: frame, what, how many, and the limit */
+	const char	*fframe, *fwhat, *flimit;
+	uint64_t	 fn, fmax;
+};
+
+static const char *const frame_names[] = {
+	"unknown", "BATCH", "REJECT", "RESET", "RESULT", "LEDGER", "ANSWER",
+	"PASSEND", "VERDICTS", "ACK", "HOLDS"
+};
+
+static uint64_t
+add_sat(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/*
+ * The longest record line the mapping writes: each canonical field
+ * (fewer than 16) at most max_field and what an expression adds (64), a
+ * byte escaped in JSON six at most; the file's and member's names so,
+ * and the ids, dates and numbers around them.
+ */
+static uint64_t
+line_max(const struct td_conf *cf)
+{
+	uint64_t f = td_conf_u64(cf, TDK_parse_max_field) + 64;
+
+	return 16 * 6 * f + 6 * ((uint64_t)SB_NAME_MAX + PATH_MAX + 256) +
+	    4096;
+}
+
+/*
+ * Each frame type's most bytes, from what process_file() sends at most
+ * (tradedrop(8), THE DAEMON); a file's most rows, from the bytes it can
+ * hold: the raw file's and all unpack may expand (unpack_read() fails
+ * before it gives a byte past max_bytes), one row per byte at
+ * most (its line end), and one per document, a 997 per SB_GS_MIN bytes
+ * (a functional group's GS segment at least); the most RESETs, one per
+ * document read again as windows-1252 and the ledger's second pass.
+ */
+static void
+proto_init(struct proto *pr, const struct td_conf *cf, int fd,
+    const struct proc_opts *o)
+{
+	uint64_t line = line_max(cf), docs, raw, size = 0;
+	struct stat sb;
+	size_t i;
+
+	memset(pr, 0, sizeof(*pr));
+	docs = td_conf_u64(cf, TDK_unpack_max_members) + 1;
+	raw = td_conf_u64(cf, TDK_parse_max_record) + X12_MAX_SEGMENT +
+	    SB_ISA_MAX;
+	pr->max[F_BATCH] = sizeof(struct fbatch) + PROC_BATCH_BYTES + line;
+	pr->max[F_REJECT] = sizeof(struct freject) + SB_CODE_MAX +
+	    SB_MSG_MAX + SB_NAME_MAX + raw;
+	pr->max[F_RESET] = sizeof(uint64_t);
+	pr->max[F_RESULT] = sizeof(struct fresult) + SB_CODE_MAX +
+	    SB_DETAIL_MAX + docs * (sizeof(struct fdoc) + SB_NAME_MAX +
+	    SB_CODE_MAX) + 2 * (sizeof(uint64_t) + COUNTS_MAX *
+	    (sizeof(uint32_t) + SB_CODE_MAX + sizeof(uint64_t)));
+	pr->max[F_LEDGER] = sizeof(uint32_t) + PROC_WIN_ROWS *
+	    sizeof(struct fledger);
+	pr->max[F_PASSEND] = 0;
+	pr->max[F_ACK] = ack_group_packed_max();
+	pr->max[F_HOLDS] = sizeof(uint32_t) + PROC_WIN_ROWS *
+	    (sizeof(struct fhold) + SB_STAMP) + 2 * (PROC_WIN_BYTES + line);
+	for (i = 0; i <= F_HOLDS; i++)
+		if (pr->max[i] > FRAME_MAX)
+			pr->max[i] = FRAME_MAX;
+	if (fstat(fd, &sb) == 0 && sb.st_size > 0)
+		size = (uint64_t)sb.st_size;
+	pr->rows = add_sat(add_sat(size, td_conf_u64(cf,
+	    TDK_unpack_max_bytes)), docs);
+	pr->groups = pr->rows / SB_GS_MIN + 1;
+	pr->resets = docs + 1;
+	pr->batch_records = o->batch_records;
+}
+
+/* The child broke a limit: noted, for the log; TD_ERR_FORMAT. */
+static int
+fault(struct proto *pr, uint32_t type, const char *what, uint64_t n,
+    const char *limit, uint64_t max)
+{
+	pr->fframe = frame_names[type < sizeof(frame_names) /
+	    sizeof(frame_names[0]) ? type : 0];
+	pr->fwhat = what;
+	pr->fn = n;
+	pr->flimit = limit;
+	pr->fmax = max;
+	return TD_ERR_FORMAT;
+}
+
+/* n more rows (records, rejections, 997s) of the pass, of a frame. */
+static int
+rows_add(struct proto *pr, uint32_t type, uint64_t *count, uint64_t n)
+{
+	uint64_t rows;
+
+	*count = add_sat(*count, n);
+	rows = add_sat(add_sat(pr->records, pr->rejects), pr->acks_n);
+	if (rows > pr->rows)
+		return fault(pr, type, "rows", rows, "limit", pr->rows);
+	return TD_OK;
+}
+
+/*
+ * What a RESULT says against what came: its rejections and (a file not
+ * refused) records and batches are those sent, its digest is one.
+ */
+static int
+result_agrees(struct proto *pr, const struct proc_result *res, int r)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < 64 && res->raw_sha256[i] != '\0'; i++)
+		if (!((res->raw_sha256[i] >= '0' && res->raw_sha256[i] <= '9') ||
+		    (res->raw_sha256[i] >= 'a' && res->raw_sha256[i] <= 'f')))
+			break;
+	if ((i != 0 && (i != 64 || res->raw_sha256[i] != '\0')) ||
+	    (i == 0 && r == TD_OK && res->t2code == NULL && !res->partial))
+		return fault(pr, F_RESULT, "raw_sha256_len", i, "expected", 64);
+	for (i = 0; i < res->by_code.n; i++)
+		n = add_sat(n, res->by_code.v[i].n);
+	if (r != TD_OK)
+		return TD_OK;
+	if (res->rejected != pr->rejects || n != pr->rejects)
+		return fault(pr, F_RESULT, "rejected", res->rejected !=
+		    pr->rejects ? res->rejected : n, "received", pr->rejects);
+	if (res->t2code == NULL ? res->records != pr->records :
+	    res->records < pr->records)
+		return fault(pr, F_RESULT, "records", res->records, "received",
+		    pr->records);
+	if (res->t2code == NULL ? res->batches != pr->batches :
+	    res->batches < pr->batches)
+		return fault(pr, F_RESULT, "batches", res->batches, "received",
+		    pr->batches);
+	return TD_OK;
+}
+
 static int
 on_result(const char *p, const char *end, struct proc_result *res, int *rp)
 {
@@ -1113,7 +1297,7 @@ on_result(const char *p, const char *end, struct proc_result *res, int *rp)
  */
 static int
 on_ledger(int sock, const struct frame *f, const char *p,
-    const struct proc_sink *s)
+    const struct proc_sink *s, struct proto *pr)
 {
 	const char *end = p + f->len;
 	struct fledger fl;
@@ -1131,9 +1315,15 @@ on_ledger(int sock, const struct frame *f, const char *p,
 	memcpy(&n, p, sizeof(n));
 	p += sizeof(n);
 	/* a window at most: the VERDICTS stay as small */
-	if (n > PROC_WIN_ROWS || n != (size_t)(end - p) / sizeof(fl) ||
-	    (size_t)(end - p) % sizeof(fl) != 0)
+	if (n == 0 || n > PROC_WIN_ROWS || n != (size_t)(end - p) /
+	    sizeof(fl) || (size_t)(end - p) % sizeof(fl) != 0)
 		return TD_ERR_FORMAT;
+	/* each record asked is one of the file's rows */
+	pr->asked = add_sat(pr->asked, n);
+	if (pr->asked > pr->rows)
+		return fault(pr, F_LEDGER, "rows", pr->asked, "limit",
+		    pr->rows);
+	pr->asked_last = n;
 	td_buf_init(&out, (size_t)n * sizeof(fv) + sizeof(af), 0);
 	memset(&af, 0, sizeof(af));
 	td_buf_append(&out, &af, sizeof(af));
@@ -1194,9 +1384,15 @@ id_hex_ok(const char *h)
 	return h[i] == '\0';
 }
 
-/* HOLDS: the lines of the restatements held, to the ledger. */
+/*
+ * HOLDS, right after the VERDICTS of a LEDGER: the lines of the
+ * restatements held, to the ledger, each one record's line, as `hold
+ * approve` writes it to the batches as it is: a JSON object and its
+ * newline, no other control byte (no second line, no NUL).
+ */
 static int
-on_holds(const struct frame *f, const char *p, const struct proc_sink *s)
+on_holds(const struct frame *f, const char *p, const struct proc_sink *s,
+    uint32_t asked)
 {
 	const char *end = p + f->len;
 	struct fhold fh;
@@ -1208,13 +1404,17 @@ on_holds(const struct frame *f, const char *p, const struct proc_sink *s)
 		return TD_ERR_FORMAT;
 	memcpy(&n, p, sizeof(n));
 	p += sizeof(n);
+	if (n == 0 || n > asked)
+		return TD_ERR_FORMAT;
 	for (i = 0; i < n; i++) {
 		if ((size_t)(end - p) < sizeof(fh))
 			return TD_ERR_FORMAT;
 		memcpy(&fh, p, sizeof(fh));
 		p += sizeof(fh);
 		if ((size_t)(end - p) < fh.len || !id_hex_ok(fh.restates) ||
-		    !dec_ok(&fh.quantity) || !dec_ok(&fh.amount))
+		    !dec_ok(&fh.quantity) || !dec_ok(&fh.amount) ||
+		    fh.len < 1 || p[fh.len - 1] != '\n' ||
+		    !detail_ok(p, fh.len - 1))
 			return TD_ERR_FORMAT;
 		memset(&mr, 0, sizeof(mr));
 		memcpy(mr.record_id, fh.id, sizeof(fh.id));
@@ -1255,7 +1455,8 @@ on_pass_end(int sock, const struct frame *f, const struct proc_sink *s)
 
 /* BATCH: its records read straight into the caller's batch buffer. */
 static int
-on_batch(int sock, const struct frame *f, const struct proc_sink *s)
+on_batch(int sock, const struct frame *f, const struct proc_sink *s,
+    struct proto *pr)
 {
 	struct fbatch fb;
 	struct td_buf *b;
@@ -1268,6 +1469,13 @@ on_batch(int sock, const struct frame *f, const struct proc_sink *s)
 		return r;
 	if (!dec_ok(&fb.bt.quantity) || !dec_ok(&fb.bt.amount))
 		return TD_ERR_FORMAT;
+	/* a batch is cut at batch_records, and an empty one never sent */
+	if (fb.nrec == 0 || fb.nrec > pr->batch_records)
+		return fault(pr, F_BATCH, "records", fb.nrec, "limit",
+		    pr->batch_records);
+	if ((r = rows_add(pr, F_BATCH, &pr->records, fb.nrec)) != 0)
+		return r;
+	pr->batches++;
 	n = f->len - sizeof(fb);
 	b = s->buffer(s->arg);
 	if (td_buf_reserve(b, n) != 0)
@@ -1278,42 +1486,28 @@ on_batch(int sock, const struct frame *f, const struct proc_sink *s)
 	return s->batch(s->arg, b, fb.nrec, &fb.bt);
 }
 
-/* The 997 groups the child sent (format = x12), in order. */
-struct packs {
-	struct ack_group **v;
-	size_t		 n;
-};
-
-static void
-packs_clear(struct packs *a)
-{
-	size_t i;
-
-	for (i = 0; i < a->n; i++)
-		ack_group_free(a->v[i]);
-	x_free(a->v);
-	a->v = NULL;
-	a->n = 0;
-}
-
 static int
 on_frame(int sock, const struct frame *f, const char *p,
     const struct proc_sink *s, struct proc_result *res, int *done, int *rp,
-    struct packs *acks)
+    struct proto *pr)
 {
 	struct ack_group *g;
 	const char *end = p + f->len, *str[4];
 	struct freject fr;
 	struct rejection rj;
 	uint64_t doc;
+	uint32_t asked = pr->asked_last;
 	size_t i, rawlen = 0;
 	char *own[3];
 	int r;
 
+	pr->asked_last = 0;	/* HOLDS come right after their LEDGER */
 	switch (f->type) {
 	case F_REJECT:
 		if (f->len < sizeof(fr))
 			return TD_ERR_FORMAT;
+		if ((r = rows_add(pr, F_REJECT, &pr->rejects, 1)) != 0)
+			return r;
 		memcpy(&fr, p, sizeof(fr));
 		p += sizeof(fr);
 		for (i = 0; i < 4; i++)
@@ -1341,24 +1535,40 @@ on_frame(int sock, const struct frame *f, const char *p,
 		if (f->len != sizeof(doc))
 			return TD_ERR_FORMAT;
 		memcpy(&doc, p, sizeof(doc));
-		packs_clear(acks);	/* the file starts over */
+		if (++pr->nreset > pr->resets)
+			return fault(pr, F_RESET, "resets", pr->nreset, "limit",
+			    pr->resets);
+		/* the file starts over */
+		packs_clear(&pr->acks);
+		pr->records = pr->batches = pr->rejects = pr->acks_n = 0;
+		pr->asked = pr->passes = 0;
 		return s->reset(s->arg, (size_t)doc);
 	case F_ACK:
+		if ((r = rows_add(pr, F_ACK, &pr->acks_n, 1)) != 0)
+			return r;
+		if (pr->acks_n > pr->groups)
+			return fault(pr, F_ACK, "groups", pr->acks_n, "limit",
+			    pr->groups);
 		if ((g = ack_group_unpack(p, f->len)) == NULL)
 			return TD_ERR_FORMAT;
-		acks->v = xreallocarray(acks->v, acks->n + 1,
-		    sizeof(*acks->v));
-		acks->v[acks->n++] = g;
+		pr->acks.v = xreallocarray(pr->acks.v, pr->acks.n + 1,
+		    sizeof(*pr->acks.v));
+		pr->acks.v[pr->acks.n++] = g;
 		return TD_OK;
 	case F_LEDGER:
-		return on_ledger(sock, f, p, s);
+		return on_ledger(sock, f, p, s, pr);
 	case F_HOLDS:
-		return on_holds(f, p, s);
+		return on_holds(f, p, s, asked);
 	case F_PASSEND:
+		/* one at the end of each pass */
+		if (++pr->passes > 1)
+			return fault(pr, F_PASSEND, "passes", pr->passes,
+			    "limit", 1);
 		return on_pass_end(sock, f, s);
 	case F_RESULT:
 		/* one not whole is none: the child crashed */
-		if ((r = on_result(p, end, res, rp)) == TD_OK)
+		if ((r = on_result(p, end, res, rp)) == TD_OK &&
+		    (r = result_agrees(pr, res, *rp)) == TD_OK)
 			*done = 1;
 		return r;
 	}
@@ -1740,7 +1950,7 @@ sandbox_process_file(struct mapper *m, const struct td_conf *cf, int fd,
     struct proc_result *res)
 {
 	struct frame f;
-	struct packs acks;
+	struct proto pr;
 	struct timeval tv;
 	char *p = NULL;
 	size_t cap = 0;
@@ -1754,7 +1964,7 @@ sandbox_process_file(struct mapper *m, const struct td_conf *cf, int fd,
 	if (getenv("TD_TEST_IN_PROCESS") != NULL)
 		return process_file(m, cf, fd, o, s, res);
 	memset(res, 0, sizeof(*res));
-	memset(&acks, 0, sizeof(acks));
+	proto_init(&pr, cf, fd, o);
 	intern_clear();		/* the file before is done with */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
 		return TD_ERR_IO;
@@ -1773,12 +1983,19 @@ sandbox_process_file(struct mapper *m, const struct td_conf *cf, int fd,
 	while (!done && r == TD_OK) {
 		if ((r = read_full(sv[0], &f, sizeof(f))) != 0)
 			break;
-		if (f.len > FRAME_MAX) {
-			r = TD_ERR_FORMAT;
+		/* no more than an honest child's frame of that type */
+		if (f.type == 0 || f.type > F_HOLDS) {
+			r = fault(&pr, f.type, "type", f.type, "limit", F_HOLDS);
+			break;
+		}
+		if (f.len > pr.max[f.type]) {
+			r = fault(&pr, f.type, "size", f.len, "limit",
+			    pr.max[f.type]);
 			break;
 		}
 		if (f.type == F_BATCH) {
-			r = on_batch(sv[0], &f, s);
+			pr.asked_last = 0;
+			r = on_batch(sv[0], &f, s, &pr);
 			continue;
 		}
 		if (f.len > cap) {
@@ -1787,14 +2004,14 @@ sandbox_process_file(struct mapper *m, const struct td_conf *cf, int fd,
 		}
 		if ((r = read_full(sv[0], p, f.len)) != 0)
 			break;
-		r = on_frame(sv[0], &f, p, s, res, &done, &rr, &acks);
+		r = on_frame(sv[0], &f, p, s, res, &done, &rr, &pr);
 	}
 	x_free(p);
 	if (done) {
-		res->acks = acks.v;	/* transferred */
-		res->nacks = acks.n;
+		res->acks = pr.acks.v;	/* transferred */
+		res->nacks = pr.acks.n;
 	} else
-		packs_clear(&acks);
+		packs_clear(&pr.acks);
 	close(sv[0]);
 	/* a sink failed, or it died; or it sent its result and has nothing
 	 * left to do, and must not keep the caller waiting for its exit */
@@ -1818,6 +2035,22 @@ sandbox_process_file(struct mapper *m, const struct td_conf *cf, int fd,
 		td_log(TD_LOG_ERROR, "parser_crashed", "file=%s "
 		    "transmission_id=%s stuck=%lds", o->file,
 		    o->transmission_id, (long)tv.tv_sec);
+		return TD_OK;
+	}
+	if (r == TD_ERR_FORMAT && pr.fframe != NULL) {
+		/* past what an honest child sends: killed, as if it crashed */
+		proc_result_clear(res);
+		res->t2code = "parser_crashed";
+		snprintf(res->t2msg, sizeof(res->t2msg), "the parser process "
+		    "broke its protocol: a %s frame's %s %llu, %s %llu, and "
+		    "was killed", pr.fframe, pr.fwhat,
+		    (unsigned long long)pr.fn, pr.flimit,
+		    (unsigned long long)pr.fmax);
+		td_log(TD_LOG_ERROR, "parser_crashed", "file=%s "
+		    "transmission_id=%s frame=%s %s=%llu %s=%llu", o->file,
+		    o->transmission_id, pr.fframe, pr.fwhat,
+		    (unsigned long long)pr.fn, pr.flimit,
+		    (unsigned long long)pr.fmax);
 		return TD_OK;
 	}
 	if (r == TD_ERR_NOTFOUND || r == TD_ERR_FORMAT) {

@@ -30,7 +30,8 @@ static char tmpdir[] = "/tmp/test-sandbox.XXXXXX";
 #define MAP_STD	"store_id = column \"Store\"\n" \
 		"gtin = column \"UPC\" gtin\n" \
 		"txn_date = column \"Date\" date \"%Y-%m-%d\"\n" \
-		"quantity = column \"Units\" decimal\n"
+		"quantity = column \"Units\" decimal\n" \
+		"[unpack]\nmax_bytes = 1024\nmax_members = 1\n"
 
 /* What the hostile child does (inherited through fork). */
 enum evil {
@@ -50,12 +51,27 @@ enum evil {
 	E_LEDGER_HUGE,		/* LEDGER: a quantity of 38 digits */
 	E_SILENT,		/* waits for the caller, sending nothing */
 	E_NO_READ,		/* a full LEDGER window, then reads nothing */
+	E_FRAME_BIG,		/* a frame of type big_type, one byte longer
+				 * than its limit (only its header) */
+	E_ENDLESS,		/* frames of type big_type, without end */
+	E_PASSEND_TWICE,	/* PASSEND, its ANSWER read, PASSEND */
+	E_HOLD_LINES,		/* LEDGER, its VERDICTS read, HOLDS of a line
+				 * of two JSON objects, RESULT */
+	E_HOLD_OK,		/* the same, of one line, RESULT */
+	E_RESULT_RECORDS,	/* RESULT: 5 records, none sent */
+	E_RESULT_REJECTED,	/* a REJECT, RESULT: none rejected */
+	E_RESULT_SHA,		/* RESULT: raw_sha256 not hex */
+	E_BATCH_OK,		/* a BATCH of 1 record, RESULT of it */
 };
 static enum evil evil;
+static uint32_t big_type;	/* E_FRAME_BIG, E_ENDLESS */
+static uint64_t big_len;	/* E_FRAME_BIG: the frame's length */
+static const char *want_log;	/* in the caller's log, or NULL */
+static int batch_ok;		/* a batch may reach the sink */
 
 /* The caller's sink: what reached it. */
 static struct td_buf sbuf;
-static uint64_t nbatch, nreject, nledger;
+static uint64_t nbatch, nreject, nledger, nhold;
 static char lastcode[64];	/* of the last rejection */
 
 static struct td_buf *
@@ -105,6 +121,19 @@ t_ledger(void *arg, struct map_result *mr, struct td_buf *b, size_t start,
 	memset(v, 0, sizeof(*v));
 	v->what = LEDGER_NEW;
 	nledger++;
+	return 0;
+}
+
+static int
+t_ledger_hold(void *arg, const struct map_result *mr, const char *line,
+    size_t len, const char *restates)
+{
+	(void)arg;
+	(void)mr;
+	(void)line;
+	(void)len;
+	(void)restates;
+	nhold++;
 	return 0;
 }
 
@@ -170,6 +199,113 @@ static void
 evil_result(struct td_buf *b)
 {
 	evil_result_with(b, NULL, NULL, 0);
+}
+
+/* A RESULT of n records in as many batches, and k rejected (code c0). */
+static void
+evil_result_counts(struct td_buf *b, uint64_t n, uint64_t k)
+{
+	struct fresult fr;
+
+	evil_result_with(b, NULL, NULL, k > 0);
+	memcpy(&fr, b->p, sizeof(fr));
+	fr.res.records = fr.res.batches = n;
+	fr.res.rejected = k;
+	memcpy(b->p, &fr, sizeof(fr));
+	/* by_code: c0's count, the last 8 bytes before skipped's */
+	if (k > 0)
+		memcpy(b->p + b->len - 2 * sizeof(k), &k, sizeof(k));
+}
+
+/* A LEDGER of one record, and the caller's VERDICTS read. */
+static void
+evil_ask_one(struct td_buf *b)
+{
+	struct fledger fl;
+	struct frame f;
+	uint32_t n = 1;
+
+	td_buf_reset(b);
+	td_buf_append(b, &n, sizeof(n));
+	memset(&fl, 0, sizeof(fl));
+	td_buf_append(b, &fl, sizeof(fl));
+	evil_put(F_LEDGER, b->p, b->len);
+	if (read_full(evil_sock, &f, sizeof(f)) != 0 || td_buf_reserve(b,
+	    f.len) != 0 || read_full(evil_sock, b->p, f.len) != 0)
+		_exit(9);
+}
+
+/* HOLDS of one record, its line line. */
+static void
+evil_hold(struct td_buf *b, const char *line)
+{
+	struct fhold fh;
+	uint32_t n = 1;
+
+	td_buf_reset(b);
+	td_buf_append(b, &n, sizeof(n));
+	memset(&fh, 0, sizeof(fh));
+	memset(fh.restates, 'a', sizeof(fh.restates) - 1);
+	fh.len = (uint32_t)strlen(line);
+	td_buf_append(b, &fh, sizeof(fh));
+	td_buf_append(b, line, fh.len);
+	evil_put(F_HOLDS, b->p, b->len);
+}
+
+static void	evil_reject(struct td_buf *, const char *);
+
+/* A functional group's 997 (an empty group), packed into b. */
+static void
+evil_group(struct td_buf *b)
+{
+	static const struct td_field gs[] = {
+		{ "GS", 2 }, { "PA", 2 }, { "S", 1 }, { "R", 1 },
+		{ "20261128", 8 }, { "1200", 4 }, { "1", 1 }, { "X", 1 },
+		{ "004010", 6 },
+	}, ge[] = { { "GE", 2 }, { "0", 1 }, { "1", 1 } };
+	struct ack_builder *ab = ack_builder_new();
+	struct ack_group *g;
+	struct x12_seg sg;
+
+	memset(&sg, 0, sizeof(sg));
+	sg.el = gs;
+	sg.nel = sizeof(gs) / sizeof(gs[0]);
+	(void)ack_segment(ab, &sg);
+	sg.el = ge;
+	sg.nel = sizeof(ge) / sizeof(ge[0]);
+	if ((g = ack_segment(ab, &sg)) == NULL)
+		_exit(10);
+	ack_group_pack(g, b);
+	ack_group_free(g);
+	ack_builder_free(ab);
+}
+
+/* One frame of type t as an honest child could send it, for E_ENDLESS. */
+static void
+evil_one(struct td_buf *b, uint32_t t)
+{
+	struct fbatch fb;
+	uint64_t doc = 0;
+
+	td_buf_reset(b);
+	switch (t) {
+	case F_BATCH:
+		memset(&fb, 0, sizeof(fb));
+		fb.nrec = 1;
+		td_buf_append(b, &fb, sizeof(fb));
+		td_buf_append(b, "{}\n", 3);
+		break;
+	case F_REJECT:
+		evil_reject(b, "bad_row");
+		return;
+	case F_RESET:
+		td_buf_append(b, &doc, sizeof(doc));
+		break;
+	case F_ACK:
+		evil_group(b);
+		break;
+	}
+	evil_put(t, b->p, b->len);
 }
 
 /* A REJECT of code: Tier 3, line 2, no message, member or text. */
@@ -271,7 +407,7 @@ evil_act(void)
 			evil_reject(&b, c);
 		}
 		td_buf_reset(&b);
-		evil_result(&b);
+		evil_result_counts(&b, 0, 300);
 		evil_put(F_RESULT, b.p, b.len);
 		break;
 	case E_BATCH_SCALE:
@@ -313,7 +449,66 @@ evil_act(void)
 	case E_CODE_FRESH:
 		evil_reject(&b, "fresh_code");
 		td_buf_reset(&b);
+		evil_result_counts(&b, 0, 1);
+		evil_put(F_RESULT, b.p, b.len);
+		break;
+	case E_FRAME_BIG:
+		{
+			struct frame f;
+
+			f.type = big_type;
+			f.len = (uint32_t)big_len;
+			if (td_write_all(evil_sock, &f, sizeof(f)) != 0)
+				_exit(7);
+		}
+		break;	/* and gone: the caller reads no more */
+	case E_ENDLESS:
+		for (;;)
+			evil_one(&b, big_type);	/* _exit once refused */
+	case E_PASSEND_TWICE:
+		for (i = 0; i < 2; i++) {
+			struct frame f;
+			struct fanswer fa;
+
+			evil_put(F_PASSEND, NULL, 0);
+			if (read_full(evil_sock, &f, sizeof(f)) != 0 ||
+			    read_full(evil_sock, &fa, sizeof(fa)) != 0)
+				_exit(9);
+		}
 		evil_result(&b);
+		evil_put(F_RESULT, b.p, b.len);
+		break;
+	case E_HOLD_LINES:
+	case E_HOLD_OK:
+		evil_ask_one(&b);
+		evil_hold(&b, evil == E_HOLD_OK ? "{\"a\":1}\n" :
+		    "{\"a\":1}\n{\"transmission_id\":\"x\"}\n");
+		td_buf_reset(&b);
+		evil_result(&b);
+		evil_put(F_RESULT, b.p, b.len);
+		break;
+	case E_RESULT_RECORDS:
+		evil_result_counts(&b, 5, 0);
+		evil_put(F_RESULT, b.p, b.len);
+		break;
+	case E_RESULT_REJECTED:
+		evil_reject(&b, "c0");
+		td_buf_reset(&b);
+		evil_result(&b);
+		evil_put(F_RESULT, b.p, b.len);
+		break;
+	case E_RESULT_SHA:
+		memset(&fr, 0, sizeof(fr));
+		evil_result(&b);
+		memcpy(&fr, b.p, sizeof(fr));
+		memset(fr.res.raw_sha256, 'Z', sizeof(fr.res.raw_sha256) - 1);
+		memcpy(b.p, &fr, sizeof(fr));
+		evil_put(F_RESULT, b.p, b.len);
+		break;
+	case E_BATCH_OK:
+		evil_one(&b, F_BATCH);
+		td_buf_reset(&b);
+		evil_result_counts(&b, 1, 0);
 		evil_put(F_RESULT, b.p, b.len);
 		break;
 	}
@@ -371,6 +566,22 @@ static const struct parser_ops evil_ops = {
 
 /* ------------------------------------------------------- the caller */
 
+/* A small file's text (the caller's log), NUL ended. */
+static char *
+slurp(const char *path)
+{
+	char *t = xmalloc(65536);
+	ssize_t n = -1;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY)) >= 0) {
+		n = read(fd, t, 65535);
+		close(fd);
+	}
+	t[n > 0 ? n : 0] = '\0';
+	return t;
+}
+
 static struct td_conf *conf;
 
 /*
@@ -386,10 +597,12 @@ caller(void *arg)
 	static const struct proc_sink sink = {
 		.buffer = t_buffer, .batch = t_batch, .reject = t_reject,
 		.reset = t_reset, .ledger = t_ledger, .pass_end = t_pass_end,
+		.ledger_hold = t_ledger_hold,
 	};
 	struct proc_opts po;
 	struct proc_result res;
-	char *err = NULL, *p;
+	struct proto pr;
+	char *err = NULL, *p, *log = NULL, *text;
 	int fd, r;
 
 	alarm((unsigned)tu_time_limit(20));	/* stuck: SIGALRM ends it */
@@ -405,6 +618,19 @@ caller(void *arg)
 	if ((fd = open(p, O_RDONLY)) < 0)
 		return 11;
 	memset(&res, 0, sizeof(res));
+	if (evil == E_FRAME_BIG) {
+		/* the caller's limit for that type, one byte over */
+		proto_init(&pr, conf, fd, &po);
+		big_len = pr.max[big_type] + 1;
+	}
+	if (want_log != NULL) {
+		/* what the caller logs (stderr), to a file */
+		log = xasprintf("%s/log.%ld", tmpdir, (long)getpid());
+		if ((r = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0 ||
+		    dup2(r, STDERR_FILENO) < 0)
+			return 20;
+		close(r);
+	}
 	if (evil == E_CODES_MANY) {
 		/* a file of many codes, then another file of its own */
 		if (sandbox_process_file(m, conf, fd, &po, &sink, &res) != 0)
@@ -424,8 +650,19 @@ caller(void *arg)
 	if (want == NULL ? res.t2code != NULL : (res.t2code == NULL ||
 	    strcmp(res.t2code, want) != 0))
 		return 13;
-	if (nbatch != 0)
+	if (nbatch != 0 && !batch_ok)
 		return 14;
+	if (nhold != (evil == E_HOLD_OK))
+		return 21;
+	if (log != NULL) {
+		text = slurp(log);
+		if (strstr(text, want_log) == NULL) {
+			diag("the log: %s", text);
+			return 22;
+		}
+		x_free(text);
+		x_free(log);
+	}
 	if (nledger > WIN_ROWS_MAX || (evil == E_LEDGER_HUGE && nledger > 0))
 		return 15;
 	/* what the caller reads of a result is text, and its encoding */
@@ -451,6 +688,7 @@ attack(enum evil e, const char *want, const char *name)
 	int st;
 
 	evil = e;
+	nbatch = nhold = 0;
 	st = run_in_child(caller, (void *)want);
 	if (!ok(st == 0, "%s", name))
 		diag("caller: %s %d", st < 0 ? "killed by a signal, or stuck" :
@@ -460,6 +698,12 @@ attack(enum evil e, const char *want, const char *name)
 int
 main(void)
 {
+	static const uint32_t big[] = {
+		F_BATCH, F_REJECT, F_RESULT, F_LEDGER, F_ACK, F_HOLDS, F_RESET
+	}, endless[] = { F_BATCH, F_REJECT, F_ACK, F_RESET };
+	char buf[64], name[160];
+	size_t i;
+
 	if (mkdtemp(tmpdir) == NULL)
 		td_fatal("mkdtemp: %s", strerror(errno));
 	if ((conf = tu_conf(tmpdir, MAP_STD)) == NULL)
@@ -497,6 +741,50 @@ main(void)
 	unsetenv("TD_TEST_PARSER_IDLE");
 	attack(E_CODES_MANY, NULL, "a child's 300 codes do not make the "
 	    "next file's code \"unknown\"");
+
+
+	/* each frame type's limit: a frame one byte over, its header only */
+	want_log = buf;
+	for (i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
+		big_type = big[i];
+		snprintf(buf, sizeof(buf), "frame=%s size=",
+		    frame_names[big[i]]);
+		snprintf(name, sizeof(name), "%s: a frame one byte longer "
+		    "than an honest child's is refused at its header, logged",
+		    frame_names[big[i]]);
+		attack(E_FRAME_BIG, "parser_crashed", name);
+	}
+	/* an endless stream of frames each of which an honest child sends */
+	batch_ok = 1;
+	for (i = 0; i < sizeof(endless) / sizeof(endless[0]); i++) {
+		big_type = endless[i];
+		snprintf(buf, sizeof(buf), "frame=%s %s=",
+		    frame_names[endless[i]], endless[i] == F_RESET ? "resets" :
+		    endless[i] == F_ACK ? "groups" : "rows");
+		snprintf(name, sizeof(name), "%s frames without end: cut "
+		    "where the file could hold no more, logged",
+		    frame_names[endless[i]]);
+		attack(E_ENDLESS, "parser_crashed", name);
+	}
+	want_log = "frame=PASSEND passes=2";
+	attack(E_PASSEND_TWICE, "parser_crashed", "two PASSENDs in a pass: "
+	    "parser_crashed, logged");
+	want_log = NULL;
+	attack(E_HOLD_LINES, "parser_crashed", "a held line of two JSON "
+	    "lines (hold approve writes it as it is): parser_crashed");
+	attack(E_HOLD_OK, NULL, "a held line of one JSON object is held");
+	want_log = "frame=RESULT records=5 received=0";
+	attack(E_RESULT_RECORDS, "parser_crashed", "a RESULT of 5 records "
+	    "where none came: parser_crashed, logged");
+	want_log = "frame=RESULT rejected=0 received=1";
+	attack(E_RESULT_REJECTED, "parser_crashed", "a RESULT of no "
+	    "rejection where one came: parser_crashed, logged");
+	want_log = "frame=RESULT raw_sha256_len=0 expected=64";
+	attack(E_RESULT_SHA, "parser_crashed", "a RESULT whose raw_sha256 "
+	    "is not hex: parser_crashed, logged");
+	want_log = NULL;
+	attack(E_BATCH_OK, NULL, "a BATCH of one record and the RESULT of "
+	    "it: delivered");
 
 	tu_sh("/", "rm -rf '%s'", tmpdir);
 	return done_testing();
