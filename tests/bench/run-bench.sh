@@ -17,8 +17,9 @@
 # tradedrop unpacks the compressed file itself (libarchive), decodes it
 # as Windows-1252 ([decode] encoding = windows-1252) with the description
 # column mapped, so the transcoding is real work, and writes gzip batches
-# to file://.  A is held to the goals against ref1 and ref2, B against
-# ref3 and ref2; A2 has no goals and is there to show regressions of the
+# to file://.  The goals are issue 17's: A at most ref1's time, B at
+# most 1.5 times ref3's, A2 (the plain .csv Miller reads) at least 3
+# times Miller's throughput; A2 also shows regressions of the
 # parse/map/write path apart from decompression.  Every configuration has
 # [watch] settle = 0: a drop is whole before it is timed (copied in
 # before `once`, renamed in under `run`), and the settle wait (2 s by
@@ -877,19 +878,20 @@ cat "$W/warnings.out"
 if [ -n "$R2_SEC" ]; then
 	# throughput ratio = Miller time / tradedrop time
 	ma_ratio=$(ratio "$R2_SEC" "$A_SEC")
-	mb_ratio=$(ratio "$R2_SEC" "$B_SEC")
+	ma2_ratio=$(ratio "$R2_SEC" "$(median < "$W/a2.sec")")
 else
-	ma_ratio=n/a mb_ratio=n/a
+	ma_ratio=n/a ma2_ratio=n/a
 fi
 echo
 printf '%-50s %8s %8s  %s\n' ratio value goal verdict
 goal a "A: tradedrop time / shell pipeline (ref1) time" \
     "$(ratio "$A_SEC" "$R1_SEC")" "<=" 1.0
-goal a "A: tradedrop throughput / Miller throughput" "$ma_ratio" ">=" 4
+printf '%-50s %8s %8s  %s\n' "A: tradedrop throughput / Miller throughput" \
+    "$ma_ratio" "-" "(no goal: Miller reads the plain .csv)"
+goal a2 "A2: plain .csv, throughput / Miller throughput" "$ma2_ratio" ">=" 3
 goal a "A: tradedrop peak RSS, MiB" "$(mib a)" "<=" 64
 goal b "B: tradedrop time / shell pipeline (ref3) time" \
-    "$(ratio "$B_SEC" "$R3_SEC")" "<=" 1.0
-goal b "B: tradedrop throughput / Miller throughput" "$mb_ratio" ">=" 4
+    "$(ratio "$B_SEC" "$R3_SEC")" "<=" 1.5
 goal b "B: tradedrop peak RSS, MiB" "$(mib b)" "<=" 64
 C_SEC=$(median < "$W/c.sec")
 goal c "C: X12 852 through the whole job, MB/s" \
