@@ -222,8 +222,22 @@ sandbox_close_fds(const int *keep, size_t nkeep)
 
 	if (close_around(keep, nkeep) == 0)
 		return;
-	if ((d = opendir("/proc/self/fd")) == NULL)
+	if ((d = opendir("/proc/self/fd")) == NULL) {
+		/* no close_range, no /proc: every number, failing closed */
+		struct rlimit rl;
+		rlim_t top = 1 << 20;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+		    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < top)
+			top = rl.rlim_cur;
+		for (fd = 3; (rlim_t)fd < top; fd++) {
+			for (k = 0; k < nkeep && keep[k] != fd; k++)
+				;
+			if (k == nkeep)
+				(void)close(fd);
+		}
 		return;
+	}
 	dfd = dirfd(d);
 	while ((de = readdir(d)) != NULL) {
 		errno = 0;
@@ -1677,8 +1691,8 @@ zreq_recv(int sock, struct zreq *q, int fds[2])
  * A parser child forked before its file is known (*ctl: the zygote's
  * end of its request socket), so that the fork is not on the file's
  * path: it waits for one request, then is the child of that one file.
- * It holds nothing of any file before: the zygote's memory, as a child
- * forked for the request would.
+ * It has the zygote's memory, which holds no request: the zygote is made
+ * before its first one and clears each once handed on.
  */
 static pid_t
 spare_fork(struct mapper *m, const struct td_conf *cf, int sock,
@@ -1776,6 +1790,9 @@ zygote_main(struct mapper *m, const struct td_conf *cf, int sock)
 		}
 		close(fds[0]);
 		close(fds[1]);
+		/* the next child is forked from here: nothing of this file
+		 * (its name, its transmission id) stays in our memory */
+		explicit_bzero(&q, sizeof(q));
 		st = (int32_t)pid;
 		if (send(sock, &st, sizeof(st), MSG_NOSIGNAL) != sizeof(st)) {
 			spare_drop(&spare, &ctl);
@@ -1880,16 +1897,9 @@ zygote_fork(struct mapper *m, const struct td_conf *cf, int fd, int sock,
 	int fds[2] = { fd, sock }, tries, r;
 	int32_t v;
 
-	memset(&q, 0, sizeof(q));
-	q.batch_records = o->batch_records;
-	q.max_rows = o->max_rows;
-	q.parser = o->parser;
-	q.ledger = ledger;
 	if (strlen(o->transmission_id) >= sizeof(q.tid) ||
 	    strlen(o->file) >= sizeof(q.file))
 		return TD_ERR_LIMIT;
-	memcpy(q.tid, o->transmission_id, strlen(o->transmission_id));
-	memcpy(q.file, o->file, strlen(o->file));
 	if (zy.pid != -1 && (zy.m != m || zy.cf != cf))
 		zygote_stop();
 	/* how the last child ended, not waited for then (see below) */
@@ -1897,8 +1907,17 @@ zygote_fork(struct mapper *m, const struct td_conf *cf, int fd, int sock,
 		zygote_stop();
 	zy.unreaped = 0;
 	for (tries = 0; tries < 2; tries++) {
+		/* made before the request is: a zygote (and every child
+		 * it forks) has no copy of it */
 		if (zy.pid == -1 && (r = zygote_start(m, cf)) != 0)
 			return r;
+		memset(&q, 0, sizeof(q));
+		q.batch_records = o->batch_records;
+		q.max_rows = o->max_rows;
+		q.parser = o->parser;
+		q.ledger = ledger;
+		memcpy(q.tid, o->transmission_id, strlen(o->transmission_id));
+		memcpy(q.file, o->file, strlen(o->file));
 		if (zreq_send(zy.sock, &q, fds) == TD_OK &&
 		    zygote_word(&v) == 0) {
 			if (v < 0)

@@ -27,6 +27,12 @@ static char tmpdir[] = "/tmp/test-sandbox.XXXXXX";
 #define TID	"0123456789abcdef0123456789abcdef" \
 		"0123456789abcdef0123456789abcdef"
 
+/* a file's transmission id a later file's child must not find */
+#define TID_PREV "fedcba9876543210fedcba9876543210" \
+		"fedcba9876543210fedcba9876543210"
+
+extern void	*__libc_stack_end;
+
 #define MAP_STD	"store_id = column \"Store\"\n" \
 		"gtin = column \"UPC\" gtin\n" \
 		"txn_date = column \"Date\" date \"%Y-%m-%d\"\n" \
@@ -58,6 +64,8 @@ enum evil {
 	E_HOLD_LINES,		/* LEDGER, its VERDICTS read, HOLDS of a line
 				 * of two JSON objects, RESULT */
 	E_HOLD_OK,		/* the same, of one line, RESULT */
+	E_SNOOP,		/* counts the copies of TID_PREV on its stack
+				 * (a REJECT of code seen_N), RESULT */
 	E_RESULT_RECORDS,	/* RESULT: 5 records, none sent */
 	E_RESULT_REJECTED,	/* a REJECT, RESULT: none rejected */
 	E_RESULT_SHA,		/* RESULT: raw_sha256 not hex */
@@ -325,6 +333,16 @@ evil_reject(struct td_buf *b, const char *code)
 	evil_put(F_REJECT, b->p, b->len);
 }
 
+/* One REJECT of code, then the RESULT that counts it. */
+static void
+evil_reject_result(struct td_buf *b, const char *code)
+{
+	evil_reject(b, code);
+	td_buf_reset(b);
+	evil_result_counts(b, 0, 1);
+	evil_put(F_RESULT, b->p, b->len);
+}
+
 static void
 evil_act(void)
 {
@@ -446,11 +464,24 @@ evil_act(void)
 		evil_put(F_LEDGER, b.p, b.len);
 		for (;;)
 			sched_yield();
+	case E_SNOOP:
+		{
+			/* what an attacker in this child can read of the
+			 * memory it was forked with: the stack, up to its
+			 * top, for another file's transmission id */
+			const char *q = (const char *)&b;
+			char code[32];
+			size_t k = 0;
+
+			for (; q + 64 <= (const char *)__libc_stack_end; q++)
+				if (*q == 'f' && memcmp(q, TID_PREV, 64) == 0)
+					k++;
+			snprintf(code, sizeof(code), "seen_%zu", k);
+			evil_reject_result(&b, code);
+			break;
+		}
 	case E_CODE_FRESH:
-		evil_reject(&b, "fresh_code");
-		td_buf_reset(&b);
-		evil_result_counts(&b, 0, 1);
-		evil_put(F_RESULT, b.p, b.len);
+		evil_reject_result(&b, "fresh_code");
 		break;
 	case E_FRAME_BIG:
 		{
@@ -643,6 +674,25 @@ caller(void *arg)
 		r = sandbox_process_file(m, conf, fd, &po, &sink, &res);
 		if (strcmp(lastcode, "fresh_code") != 0)
 			return 19;
+	} else if (evil == E_SNOOP) {
+		/* a file, then another through the same zygote: the second
+		 * one's child, forked while the first was parsed, finds
+		 * nothing of the first (its own request aside) */
+		po.transmission_id = TID_PREV;
+		if (sandbox_process_file(m, conf, fd, &po, &sink, &res) != 0)
+			return 18;
+		proc_result_clear(&res);
+		if (strcmp(lastcode, "seen_1") != 0) {
+			diag("the first file's child: %s (its own request)",
+			    lastcode);
+			return 23;
+		}
+		po.transmission_id = TID;
+		r = sandbox_process_file(m, conf, fd, &po, &sink, &res);
+		if (strcmp(lastcode, "seen_0") != 0) {
+			diag("the second file's child: %s", lastcode);
+			return 19;
+		}
 	} else
 		r = sandbox_process_file(m, conf, fd, &po, &sink, &res);
 	if (r != 0)
@@ -739,6 +789,8 @@ main(void)
 	attack(E_NO_READ, "parser_crashed", "a child that asks the ledger "
 	    "and reads no answer: killed after the idle limit");
 	unsetenv("TD_TEST_PARSER_IDLE");
+	attack(E_SNOOP, NULL, "a file's child finds nothing of the file "
+	    "before it in the memory it was forked with");
 	attack(E_CODES_MANY, NULL, "a child's 300 codes do not make the "
 	    "next file's code \"unknown\"");
 
