@@ -595,6 +595,18 @@ static const struct parser_ops evil_ops = {
 	.free = evil_free,
 };
 
+/* Can the hostile child's stack be scanned (not under ASan, valgrind)? */
+static int
+stack_scan_ok(void)
+{
+	const char *p = getenv("LD_PRELOAD");
+
+#ifdef SB_ASAN
+	return 0;
+#endif
+	return p == NULL || strstr(p, "vgpreload") == NULL;
+}
+
 /* ------------------------------------------------------- the caller */
 
 /* A small file's text (the caller's log), NUL ended. */
@@ -789,8 +801,15 @@ main(void)
 	attack(E_NO_READ, "parser_crashed", "a child that asks the ledger "
 	    "and reads no answer: killed after the idle limit");
 	unsetenv("TD_TEST_PARSER_IDLE");
-	attack(E_SNOOP, NULL, "a file's child finds nothing of the file "
-	    "before it in the memory it was forked with");
+	/* under ASan a frame's locals may live on a fake stack, and its
+	 * redzones may not be read; under valgrind, reading a stack's
+	 * unset bytes is an error: the scan means nothing there */
+	if (stack_scan_ok())
+		attack(E_SNOOP, NULL, "a file's child finds nothing of the "
+		    "file before it in the memory it was forked with");
+	else
+		ok(1, "a file's child finds nothing of the file before it "
+		    "# SKIP its stack cannot be scanned under ASan or valgrind");
 	attack(E_CODES_MANY, NULL, "a child's 300 codes do not make the "
 	    "next file's code \"unknown\"");
 
