@@ -5,8 +5,10 @@
  * interleaved) use the extensions, and only they are compiled for them
  * (a function attribute), so the rest of the build stays generic;
  * sha256ni_usable() asks the CPU before anything calls them. Where the
- * compiler has no such intrinsics (configure's HAVE_SHA_NI), the file is
- * the stubs at its end.
+ * compiler has no such intrinsics (configure's HAVE_SHA_NI), only the
+ * definitions at its end are built: sha256ni_usable() says 0, so hash.c
+ * keeps to EVP, and the others, which nothing may then call, end the
+ * process (they exist so that the tests and the bench still link).
  *
  * Layout of the instructions' operands: the state a..h is kept as two
  * vectors, ABEF (dwords, high to low: a b e f) and CDGH (c d g h);
