@@ -259,6 +259,19 @@ sandbox_close_fds(const int *keep, size_t nkeep)
 	x_free(fds);
 }
 
+/*
+ * A decimal into a frame: its value and scale only. A struct td_dec has
+ * 12 bytes of padding after its scale that a struct copy carries as they
+ * are, uninitialised where the decimal was made (valgrind: write(2) of
+ * uninitialised bytes in LEDGER); a frame is zeroed, then given these.
+ */
+static void
+dec_put(struct td_dec *dst, const struct td_dec *src)
+{
+	dst->v = src->v;
+	dst->scale = src->scale;
+}
+
 /* ---------------------------------------------------------------- child */
 
 struct child {
@@ -331,7 +344,9 @@ c_batch(void *arg, struct td_buf *b, uint64_t nrec,
 
 	memset(&fb, 0, sizeof(fb));
 	fb.nrec = nrec;
-	fb.bt = *bt;
+	dec_put(&fb.bt.quantity, &bt->quantity);
+	dec_put(&fb.bt.amount, &bt->amount);
+	fb.bt.has_amount = bt->has_amount;
 	frame_start(c);
 	td_buf_append(&c->out, &fb, sizeof(fb));
 	/* the batch itself is written from where it is, not copied */
@@ -402,8 +417,8 @@ c_ledger_ask(void *arg, struct ledger_item *const *it, size_t n,
 		memcpy(fl.id, it[i]->record_id, sizeof(fl.id));
 		memcpy(fl.key, it[i]->record_key, sizeof(fl.key));
 		memcpy(fl.values, it[i]->values, sizeof(fl.values));
-		fl.quantity = it[i]->quantity;
-		fl.amount = it[i]->amount;
+		dec_put(&fl.quantity, &it[i]->quantity);
+		dec_put(&fl.amount, &it[i]->amount);
 		fl.has_amount = it[i]->has_amount;
 		td_buf_append(&c->out, &fl, sizeof(fl));
 	}
@@ -491,8 +506,8 @@ c_ledger_collect(void *arg, struct ledger_item *const *it, size_t n,
 		memcpy(fh.id, it[i]->record_id, sizeof(fh.id));
 		memcpy(fh.key, it[i]->record_key, sizeof(fh.key));
 		memcpy(fh.values, it[i]->values, sizeof(fh.values));
-		fh.quantity = it[i]->quantity;
-		fh.amount = it[i]->amount;
+		dec_put(&fh.quantity, &it[i]->quantity);
+		dec_put(&fh.amount, &it[i]->amount);
 		fh.has_amount = it[i]->has_amount;
 		fh.len = (uint32_t)it[i]->len;
 		memcpy(fh.restates, fv.restates, sizeof(fh.restates));
@@ -1360,8 +1375,8 @@ on_ledger(int sock, const struct frame *f, const char *p,
 		memset(&fv, 0, sizeof(fv));
 		fv.what = v.what;
 		fv.has_amount = mr.has_amount;
-		fv.quantity = mr.quantity;
-		fv.amount = mr.amount;
+		dec_put(&fv.quantity, &mr.quantity);
+		dec_put(&fv.amount, &mr.amount);
 		memcpy(fv.values, mr.values, sizeof(fv.values));
 		fv.sum = v.sum;
 		fv.anull = v.anull;
