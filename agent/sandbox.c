@@ -2053,7 +2053,24 @@ sandbox_process_file(struct mapper *m, const struct td_conf *cf, int fd,
 	if (done) {
 		/* its end is not waited for: read before the next request */
 		zy.unreaped = 1;
-		return rr;
+		if (rr == TD_OK)
+			return TD_OK;
+		/*
+		 * The child says it failed (reading the file; an honest
+		 * child's sink fails only with the caller gone). Its word on
+		 * a condition of the caller's is not taken: a full disk or
+		 * outbox would pause intake, and the file, first again at
+		 * every pass, would hold it paused for good. That file fails,
+		 * Tier 2, its raw bytes kept; the daemon goes on.
+		 */
+		proc_result_clear(res);
+		res->t2code = "parser_crashed";
+		snprintf(res->t2msg, sizeof(res->t2msg), "the parser process "
+		    "failed: %s", td_errstr(rr));
+		td_log(TD_LOG_ERROR, "parser_crashed", "file=%s "
+		    "transmission_id=%s error=%s", o->file, o->transmission_id,
+		    td_errstr(rr));
+		return TD_OK;
 	}
 	if (zygote_status(&status) != 0) {
 		zygote_stop();	/* it went wrong: a new one next time */

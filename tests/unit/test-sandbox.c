@@ -70,6 +70,7 @@ enum evil {
 	E_RESULT_REJECTED,	/* a REJECT, RESULT: none rejected */
 	E_RESULT_SHA,		/* RESULT: raw_sha256 not hex */
 	E_BATCH_OK,		/* a BATCH of 1 record, RESULT of it */
+	E_RESULT_NOSPACE,	/* RESULT: process_file's return a full disk */
 };
 static enum evil evil;
 static uint32_t big_type;	/* E_FRAME_BIG, E_ENDLESS */
@@ -536,6 +537,13 @@ evil_act(void)
 		memcpy(b.p, &fr, sizeof(fr));
 		evil_put(F_RESULT, b.p, b.len);
 		break;
+	case E_RESULT_NOSPACE:
+		evil_result(&b);
+		memcpy(&fr, b.p, sizeof(fr));
+		fr.r = TD_ERR_NOSPACE;
+		memcpy(b.p, &fr, sizeof(fr));
+		evil_put(F_RESULT, b.p, b.len);
+		break;
 	case E_BATCH_OK:
 		evil_one(&b, F_BATCH);
 		td_buf_reset(&b);
@@ -853,6 +861,11 @@ main(void)
 	want_log = "frame=RESULT raw_sha256_len=0 expected=64";
 	attack(E_RESULT_SHA, "parser_crashed", "a RESULT whose raw_sha256 "
 	    "is not hex: parser_crashed, logged");
+	want_log = "parser_crashed file=f.csv transmission_id=" TID
+	    " error=";
+	attack(E_RESULT_NOSPACE, "parser_crashed", "a RESULT that says the "
+	    "disk is full (the caller would pause intake, this file first "
+	    "again every pass): that file fails, parser_crashed, logged");
 	want_log = NULL;
 	attack(E_BATCH_OK, NULL, "a BATCH of one record and the RESULT of "
 	    "it: delivered");
