@@ -37,6 +37,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -1759,6 +1760,57 @@ spare_drop(pid_t *pid, int *ctl)
 	*ctl = -1;
 }
 
+/*
+ * A descriptor of our child pid (pidfd_open(2)), or -1 (a kernel before
+ * 5.3). Taken before the child is waited for, it is that process's, not
+ * its pid's: the caller kills the child with it (child_kill), at a time
+ * when this process may have reaped it and the pid be another's.
+ */
+static int
+pidfd_of(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	(void)pid;
+	return -1;
+#endif
+}
+
+/* A word to the caller, with the descriptor fd (closed) unless -1. */
+static int
+word_send(int sock, int32_t v, int fd)
+{
+	struct msghdr mh;
+	struct iovec iov;
+	union {
+		char		 buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr	 align;
+	} cb;
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = &v;
+	iov.iov_len = sizeof(v);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (fd >= 0) {
+		memset(&cb, 0, sizeof(cb));
+		mh.msg_control = cb.buf;
+		mh.msg_controllen = sizeof(cb.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	if (fd >= 0)
+		close(fd);
+	return n == (ssize_t)sizeof(v) ? 0 : -1;
+}
+
 static void __attribute__((noreturn))
 zygote_main(struct mapper *m, const struct td_conf *cf, int sock)
 {
@@ -1809,7 +1861,7 @@ zygote_main(struct mapper *m, const struct td_conf *cf, int sock)
 		 * (its name, its transmission id) stays in our memory */
 		explicit_bzero(&q, sizeof(q));
 		st = (int32_t)pid;
-		if (send(sock, &st, sizeof(st), MSG_NOSIGNAL) != sizeof(st)) {
+		if (word_send(sock, st, pid > 0 ? pidfd_of(pid) : -1) != 0) {
 			spare_drop(&spare, &ctl);
 			_exit(0);
 		}
@@ -1890,14 +1942,54 @@ zygote_start(struct mapper *m, const struct td_conf *cf)
 }
 
 /* A 32-bit word from the zygote: 0, or TD_ERR_IO when it is gone. */
+/*
+ * A word from the zygote and, with it, the descriptor it may carry in
+ * *fd (-1: none; fd NULL: one that comes is closed).
+ */
+static int
+zygote_word_fd(int32_t *v, int *fd)
+{
+	struct msghdr mh;
+	struct iovec iov;
+	union {
+		char		 buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr	 align;
+	} cb;
+	struct cmsghdr *cm;
+	ssize_t n;
+	int got = -1;
+
+	if (fd != NULL)
+		*fd = -1;
+	do {
+		memset(&mh, 0, sizeof(mh));
+		iov.iov_base = v;
+		iov.iov_len = sizeof(*v);
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = cb.buf;
+		mh.msg_controllen = sizeof(cb.buf);
+	} while ((n = recvmsg(zy.sock, &mh, MSG_CMSG_CLOEXEC)) < 0 &&
+	    errno == EINTR);
+	for (cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm != NULL;
+	    cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)) && got == -1)
+			memcpy(&got, CMSG_DATA(cm), sizeof(int));
+	if (got >= 0 && (fd == NULL || n != (ssize_t)sizeof(*v))) {
+		close(got);
+		got = -1;
+	}
+	if (fd != NULL)
+		*fd = got;
+	return n == (ssize_t)sizeof(*v) ? TD_OK : TD_ERR_IO;
+}
+
 static int
 zygote_word(int32_t *v)
 {
-	ssize_t n;
-
-	while ((n = recv(zy.sock, v, sizeof(*v), 0)) < 0 && errno == EINTR)
-		;
-	return n == (ssize_t)sizeof(*v) ? TD_OK : TD_ERR_IO;
+	return zygote_word_fd(v, NULL);
 }
 
 /*
@@ -1906,7 +1998,7 @@ zygote_word(int32_t *v)
  */
 static int
 zygote_fork(struct mapper *m, const struct td_conf *cf, int fd, int sock,
-    const struct proc_opts *o, int ledger, pid_t *pid)
+    const struct proc_opts *o, int ledger, pid_t *pid, int *pidfd)
 {
 	struct zreq q;
 	int fds[2] = { fd, sock }, tries, r;
@@ -1934,11 +2026,15 @@ zygote_fork(struct mapper *m, const struct td_conf *cf, int fd, int sock,
 		memcpy(q.tid, o->transmission_id, strlen(o->transmission_id));
 		memcpy(q.file, o->file, strlen(o->file));
 		if (zreq_send(zy.sock, &q, fds) == TD_OK &&
-		    zygote_word(&v) == 0) {
+		    zygote_word_fd(&v, pidfd) == 0) {
 			if (v < 0)
 				return TD_ERR_IO;	/* its fork failed */
 			*pid = (pid_t)v;
 			return TD_OK;
+		}
+		if (*pidfd >= 0) {
+			close(*pidfd);
+			*pidfd = -1;
 		}
 		zygote_stop();	/* gone (killed?): one more, once */
 	}
@@ -1978,6 +2074,27 @@ idle_limit(void)
 	    CHILD_IDLE : v;
 }
 
+/*
+ * SIGKILL to the child, by its pidfd where the zygote gave one (then
+ * closed): the zygote reaps a child as soon as it ends, and by its pid
+ * alone the signal could reach another process given that pid since,
+ * one of this daemon's own (the same user).
+ */
+static void
+child_kill(pid_t pid, int pidfd)
+{
+	if (pidfd < 0) {
+		(void)kill(pid, SIGKILL);
+		return;
+	}
+#ifdef SYS_pidfd_send_signal
+	(void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+#else
+	(void)kill(pid, SIGKILL);
+#endif
+	close(pidfd);
+}
+
 int
 sandbox_process_file(struct mapper *m, const struct td_conf *cf, int fd,
     const struct proc_opts *o, const struct proc_sink *s,
@@ -1988,7 +2105,7 @@ sandbox_process_file(struct mapper *m, const struct td_conf *cf, int fd,
 	struct timeval tv;
 	char *p = NULL;
 	size_t cap = 0;
-	int sv[2], status, done = 0, r = TD_OK, rr = TD_OK;
+	int sv[2], status, done = 0, r = TD_OK, rr = TD_OK, pidfd = -1;
 	pid_t pid;
 
 	/*
@@ -2003,7 +2120,7 @@ sandbox_process_file(struct mapper *m, const struct td_conf *cf, int fd,
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
 		return TD_ERR_IO;
 	if ((r = zygote_fork(m, cf, fd, sv[1], o, s->ledger != NULL,
-	    &pid)) != 0) {
+	    &pid, &pidfd)) != 0) {
 		close(sv[0]);
 		close(sv[1]);
 		return r;
@@ -2049,7 +2166,7 @@ sandbox_process_file(struct mapper *m, const struct td_conf *cf, int fd,
 	close(sv[0]);
 	/* a sink failed, or it died; or it sent its result and has nothing
 	 * left to do, and must not keep the caller waiting for its exit */
-	(void)kill(pid, SIGKILL);
+	child_kill(pid, pidfd);
 	if (done) {
 		/* its end is not waited for: read before the next request */
 		zy.unreaped = 1;

@@ -71,6 +71,7 @@ enum evil {
 	E_RESULT_SHA,		/* RESULT: raw_sha256 not hex */
 	E_BATCH_OK,		/* a BATCH of 1 record, RESULT of it */
 	E_RESULT_NOSPACE,	/* RESULT: process_file's return a full disk */
+	E_PID,			/* a REJECT of code pid_N (its pid), RESULT */
 };
 static enum evil evil;
 static uint32_t big_type;	/* E_FRAME_BIG, E_ENDLESS */
@@ -102,12 +103,57 @@ t_batch(void *arg, struct td_buf *b, uint64_t n, const struct batch_totals *bt)
 	return 0;
 }
 
+static pid_t victim = -1;	/* E_PID: a process at the child's pid */
+
+/*
+ * A process (pausing) at pid want, by /proc/sys/kernel/ns_last_pid
+ * (root): its pid, or -1.
+ */
+static pid_t
+victim_at(long want)
+{
+	pid_t p;
+	int fd, tries;
+
+	for (tries = 0; tries < 50; tries++) {
+		if ((fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY)) < 0)
+			return -1;
+		dprintf(fd, "%ld", want - 1);
+		close(fd);
+		if ((p = fork()) == 0)
+			for (;;)
+				pause();
+		if (p == (pid_t)want)
+			return p;
+		if (p > 0) {	/* another process forked first */
+			kill(p, SIGKILL);
+			waitpid(p, NULL, 0);
+		}
+	}
+	return -1;
+}
+
 static int
 t_reject(void *arg, const struct rejection *rj)
 {
+	char path[64];
+	long pid;
+	int i;
+
 	(void)arg;
 	snprintf(lastcode, sizeof(lastcode), "%s", rj->code);
 	nreject++;
+	if (evil == E_PID && sscanf(rj->code, "pid_%ld", &pid) == 1) {
+		/* the child sent its RESULT after this and ended; the
+		 * zygote reaps it: its pid is free, then another's */
+		snprintf(path, sizeof(path), "/proc/%ld", pid);
+		for (i = 0; i < 500 && access(path, F_OK) == 0; i++)
+			usleep(10000);
+		if (access(path, F_OK) == 0)
+			diag("child %ld not reaped in 5 s", pid);
+		else if ((victim = victim_at(pid)) < 0)
+			diag("no process could be placed at pid %ld", pid);
+	}
 	return 0;
 }
 
@@ -355,6 +401,8 @@ evil_act(void)
 	uint32_t n;
 	size_t i;
 
+	char pidcode[32];
+
 	td_buf_init(&b, 4096, 0);
 	switch (evil) {
 	case E_RESULT_OK:
@@ -537,6 +585,11 @@ evil_act(void)
 		memcpy(b.p, &fr, sizeof(fr));
 		evil_put(F_RESULT, b.p, b.len);
 		break;
+	case E_PID:
+		snprintf(pidcode, sizeof(pidcode), "pid_%ld",
+		    (long)getpid());
+		evil_reject_result(&b, pidcode);
+		break;
 	case E_RESULT_NOSPACE:
 		evil_result(&b);
 		memcpy(&fr, b.p, sizeof(fr));
@@ -654,7 +707,7 @@ caller(void *arg)
 	struct proc_result res;
 	struct proto pr;
 	char *err = NULL, *p, *log = NULL, *text;
-	int fd, r;
+	int fd, r, st;
 
 	alarm((unsigned)tu_time_limit(20));	/* stuck: SIGALRM ends it */
 	if (mapper_new(conf, &m, &err) != 0)
@@ -713,6 +766,24 @@ caller(void *arg)
 			diag("the second file's child: %s", lastcode);
 			return 19;
 		}
+	} else if (evil == E_PID) {
+		/* the child's pid given to another process (victim) after
+		 * the child ended and before the caller's kill: that one
+		 * lives on */
+		r = sandbox_process_file(m, conf, fd, &po, &sink, &res);
+		if (victim <= 0)
+			return 24;	/* not placed: t_reject says why */
+		/* a SIGKILL takes a moment to end it: 200 ms */
+		for (st = 0; st < 20 && waitpid(victim, NULL, WNOHANG) == 0;
+		    st++)
+			usleep(10000);
+		if (st < 20) {
+			diag("the kill meant for the child reached process "
+			    "%ld, which had its pid", (long)victim);
+			return 25;
+		}
+		kill(victim, SIGKILL);
+		waitpid(victim, NULL, 0);
 	} else
 		r = sandbox_process_file(m, conf, fd, &po, &sink, &res);
 	if (r != 0)
@@ -867,6 +938,15 @@ main(void)
 	    "disk is full (the caller would pause intake, this file first "
 	    "again every pass): that file fails, parser_crashed, logged");
 	want_log = NULL;
+	if (geteuid() == 0 &&
+	    access("/proc/sys/kernel/ns_last_pid", W_OK) == 0)
+		attack(E_PID, NULL, "a child that ended and was reaped before "
+		    "the caller's kill: the process given its pid since is "
+		    "not killed (pidfd)");
+	else
+		ok(1, "a child reaped before the caller's kill: its pid's "
+		    "next process is not killed # SKIP needs root "
+		    "(/proc/sys/kernel/ns_last_pid)");
 	attack(E_BATCH_OK, NULL, "a BATCH of one record and the RESULT of "
 	    "it: delivered");
 
