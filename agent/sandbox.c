@@ -1636,7 +1636,8 @@ static struct {
 	int			 unreaped;	/* a status not read yet */
 } zy = { -1, -1, NULL, NULL, -1, 0 };
 
-/* A request's message: the request and room for two descriptors. */
+/* A message to or from the zygote: a request or a word, and room for
+ * two descriptors. */
 struct zmsg {
 	struct msghdr	 mh;
 	struct iovec	 iov;
@@ -1647,11 +1648,11 @@ struct zmsg {
 };
 
 static void
-zmsg_init(struct zmsg *z, struct zreq *q)
+zmsg_init(struct zmsg *z, void *p, size_t n)
 {
 	memset(z, 0, sizeof(*z));
-	z->iov.iov_base = q;
-	z->iov.iov_len = sizeof(*q);
+	z->iov.iov_base = p;
+	z->iov.iov_len = n;
 	z->mh.msg_iov = &z->iov;
 	z->mh.msg_iovlen = 1;
 	z->mh.msg_control = z->cb.buf;
@@ -1665,7 +1666,7 @@ zreq_send(int sock, struct zreq *q, const int fds[2])
 	struct zmsg z;
 	struct cmsghdr *cm;
 
-	zmsg_init(&z, q);
+	zmsg_init(&z, q, sizeof(*q));
 	cm = CMSG_FIRSTHDR(&z.mh);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
@@ -1687,7 +1688,7 @@ zreq_recv(int sock, struct zreq *q, int fds[2])
 	ssize_t n;
 
 	do
-		zmsg_init(&z, q);
+		zmsg_init(&z, q, sizeof(*q));
 	while ((n = recvmsg(sock, &z.mh, MSG_CMSG_CLOEXEC)) < 0 &&
 	    errno == EINTR);
 	if (n <= 0)
@@ -1781,31 +1782,23 @@ pidfd_of(pid_t pid)
 static int
 word_send(int sock, int32_t v, int fd)
 {
-	struct msghdr mh;
-	struct iovec iov;
-	union {
-		char		 buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr	 align;
-	} cb;
+	struct zmsg w;
 	struct cmsghdr *cm;
 	ssize_t n;
 
-	memset(&mh, 0, sizeof(mh));
-	iov.iov_base = &v;
-	iov.iov_len = sizeof(v);
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
+	zmsg_init(&w, &v, sizeof(v));
 	if (fd >= 0) {
-		memset(&cb, 0, sizeof(cb));
-		mh.msg_control = cb.buf;
-		mh.msg_controllen = sizeof(cb.buf);
-		cm = CMSG_FIRSTHDR(&mh);
+		w.mh.msg_controllen = CMSG_SPACE(sizeof(int));
+		cm = CMSG_FIRSTHDR(&w.mh);
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_RIGHTS;
 		cm->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	} else {
+		w.mh.msg_control = NULL;
+		w.mh.msg_controllen = 0;
 	}
-	n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	n = sendmsg(sock, &w.mh, MSG_NOSIGNAL);
 	if (fd >= 0)
 		close(fd);
 	return n == (ssize_t)sizeof(v) ? 0 : -1;
@@ -1949,30 +1942,19 @@ zygote_start(struct mapper *m, const struct td_conf *cf)
 static int
 zygote_word_fd(int32_t *v, int *fd)
 {
-	struct msghdr mh;
-	struct iovec iov;
-	union {
-		char		 buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr	 align;
-	} cb;
+	struct zmsg w;
 	struct cmsghdr *cm;
 	ssize_t n;
 	int got = -1;
 
 	if (fd != NULL)
 		*fd = -1;
-	do {
-		memset(&mh, 0, sizeof(mh));
-		iov.iov_base = v;
-		iov.iov_len = sizeof(*v);
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
-		mh.msg_control = cb.buf;
-		mh.msg_controllen = sizeof(cb.buf);
-	} while ((n = recvmsg(zy.sock, &mh, MSG_CMSG_CLOEXEC)) < 0 &&
+	do
+		zmsg_init(&w, v, sizeof(*v));
+	while ((n = recvmsg(zy.sock, &w.mh, MSG_CMSG_CLOEXEC)) < 0 &&
 	    errno == EINTR);
-	for (cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm != NULL;
-	    cm = CMSG_NXTHDR(&mh, cm))
+	for (cm = n > 0 ? CMSG_FIRSTHDR(&w.mh) : NULL; cm != NULL;
+	    cm = CMSG_NXTHDR(&w.mh, cm))
 		if (cm->cmsg_level == SOL_SOCKET &&
 		    cm->cmsg_type == SCM_RIGHTS &&
 		    cm->cmsg_len == CMSG_LEN(sizeof(int)) && got == -1)
