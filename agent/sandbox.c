@@ -585,6 +585,13 @@ c_result(struct child *c, int r, const struct proc_result *res)
 	memset(&fr, 0, sizeof(fr));
 	fr.r = r;
 	fr.res = *res;
+	/* our pointers are nothing to the caller: none of them is sent */
+	fr.res.by_code.v = fr.res.skipped.v = NULL;
+	fr.res.acks = NULL;
+	fr.res.docs = NULL;
+	fr.res.t2code = NULL;
+	fr.res.t2detail = NULL;
+	fr.res.over = NULL;
 	fr.lcode = slen(res->t2code, res->t2code ? strlen(res->t2code) : 0);
 	fr.ldetail = slen(res->t2detail, res->t2detail ?
 	    strlen(res->t2detail) : 0);
@@ -595,6 +602,8 @@ c_result(struct child *c, int r, const struct proc_result *res)
 	for (i = 0; i < res->ndocs; i++) {
 		memset(&fd, 0, sizeof(fd));
 		fd.doc = res->docs[i];
+		fd.doc.member = NULL;
+		fd.doc.encoding = NULL;
 		fd.lmember = slen(res->docs[i].member, res->docs[i].member ?
 		    strlen(res->docs[i].member) : 0);
 		fd.lenc = slen(res->docs[i].encoding, res->docs[i].encoding ?
@@ -1934,10 +1943,11 @@ zygote_start(struct mapper *m, const struct td_conf *cf)
 	return TD_OK;
 }
 
-/* A 32-bit word from the zygote: 0, or TD_ERR_IO when it is gone. */
 /*
- * A word from the zygote and, with it, the descriptor it may carry in
- * *fd (-1: none; fd NULL: one that comes is closed).
+ * A 32-bit word from the zygote and, with it, the descriptor it may
+ * carry in *fd (-1: none; fd NULL: one that comes is closed): 0, or
+ * TD_ERR_IO when it is gone or a descriptor was cut (MSG_CTRUNC: at our
+ * RLIMIT_NOFILE).
  */
 static int
 zygote_word_fd(int32_t *v, int *fd)
@@ -1953,12 +1963,30 @@ zygote_word_fd(int32_t *v, int *fd)
 		zmsg_init(&w, v, sizeof(*v));
 	while ((n = recvmsg(zy.sock, &w.mh, MSG_CMSG_CLOEXEC)) < 0 &&
 	    errno == EINTR);
+	/* every descriptor that came: the first one kept, others closed */
 	for (cm = n > 0 ? CMSG_FIRSTHDR(&w.mh) : NULL; cm != NULL;
-	    cm = CMSG_NXTHDR(&w.mh, cm))
-		if (cm->cmsg_level == SOL_SOCKET &&
-		    cm->cmsg_type == SCM_RIGHTS &&
-		    cm->cmsg_len == CMSG_LEN(sizeof(int)) && got == -1)
-			memcpy(&got, CMSG_DATA(cm), sizeof(int));
+	    cm = CMSG_NXTHDR(&w.mh, cm)) {
+		size_t i, k;
+		int one;
+
+		if (cm->cmsg_level != SOL_SOCKET ||
+		    cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len < CMSG_LEN(0))
+			continue;
+		k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < k; i++) {
+			memcpy(&one, CMSG_DATA(cm) + i * sizeof(int),
+			    sizeof(int));
+			if (got == -1)
+				got = one;
+			else
+				close(one);
+		}
+	}
+	if (n > 0 && (w.mh.msg_flags & MSG_CTRUNC)) {
+		td_log(TD_LOG_ERROR, "zygote_word", "error=%s",
+		    "a descriptor from the zygote was cut (MSG_CTRUNC)");
+		n = -1;
+	}
 	if (got >= 0 && (fd == NULL || n != (ssize_t)sizeof(*v))) {
 		close(got);
 		got = -1;
@@ -1986,6 +2014,7 @@ zygote_fork(struct mapper *m, const struct td_conf *cf, int fd, int sock,
 	int fds[2] = { fd, sock }, tries, r;
 	int32_t v;
 
+	*pidfd = -1;
 	if (strlen(o->transmission_id) >= sizeof(q.tid) ||
 	    strlen(o->file) >= sizeof(q.file))
 		return TD_ERR_LIMIT;
@@ -2009,10 +2038,17 @@ zygote_fork(struct mapper *m, const struct td_conf *cf, int fd, int sock,
 		memcpy(q.file, o->file, strlen(o->file));
 		if (zreq_send(zy.sock, &q, fds) == TD_OK &&
 		    zygote_word_fd(&v, pidfd) == 0) {
-			if (v < 0)
-				return TD_ERR_IO;	/* its fork failed */
-			*pid = (pid_t)v;
-			return TD_OK;
+			if (v > 0) {
+				*pid = (pid_t)v;
+				return TD_OK;
+			}
+			/* its fork failed (never a pid of 0: kill(0, ...)
+			 * is our own process group) */
+			if (*pidfd >= 0) {
+				close(*pidfd);
+				*pidfd = -1;
+			}
+			return TD_ERR_IO;
 		}
 		if (*pidfd >= 0) {
 			close(*pidfd);
@@ -2056,6 +2092,25 @@ idle_limit(void)
 	    CHILD_IDLE : v;
 }
 
+/* 1 when every byte of fd reads (errno set when not). */
+static int
+readable(int fd)
+{
+	char buf[65536];
+	off_t off = 0;
+	ssize_t n;
+
+	while ((n = pread(fd, buf, sizeof(buf), off)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return 0;
+		}
+		off += n;
+	}
+	return 1;
+}
+
 /*
  * SIGKILL to the child, by its pidfd where the zygote gave one (then
  * closed): the zygote reaps a child as soon as it ends, and by its pid
@@ -2070,7 +2125,14 @@ child_kill(pid_t pid, int pidfd)
 		return;
 	}
 #ifdef SYS_pidfd_send_signal
-	(void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+	/* refused (a container's seccomp profile, say): by its pid, as
+	 * before; a child left running would keep the zygote waiting */
+	if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) != 0 &&
+	    errno != ESRCH) {
+		td_log(TD_LOG_WARN, "parser_kill", "pid=%ld error=%s "
+		    "action=%s", (long)pid, strerror(errno), "kill by pid");
+		(void)kill(pid, SIGKILL);
+	}
 #else
 	(void)kill(pid, SIGKILL);
 #endif
@@ -2159,9 +2221,17 @@ sandbox_process_file(struct mapper *m, const struct td_conf *cf, int fd,
 		 * child's sink fails only with the caller gone). Its word on
 		 * a condition of the caller's is not taken: a full disk or
 		 * outbox would pause intake, and the file, first again at
-		 * every pass, would hold it paused for good. That file fails,
-		 * Tier 2, its raw bytes kept; the daemon goes on.
+		 * every pass, would hold it paused for good. A read error
+		 * the caller meets too is the caller's (the disk under
+		 * state_dir: the file is tried again); any other, that file
+		 * fails, Tier 2, its raw bytes kept; the daemon goes on.
 		 */
+		if (rr == TD_ERR_IO && !readable(fd)) {
+			td_log(TD_LOG_ERROR, "raw_unreadable", "file=%s "
+			    "transmission_id=%s error=%s", o->file,
+			    o->transmission_id, strerror(errno));
+			return TD_ERR_IO;
+		}
 		proc_result_clear(res);
 		res->t2code = "parser_crashed";
 		snprintf(res->t2msg, sizeof(res->t2msg), "the parser process "

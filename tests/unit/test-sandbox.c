@@ -71,6 +71,7 @@ enum evil {
 	E_RESULT_SHA,		/* RESULT: raw_sha256 not hex */
 	E_BATCH_OK,		/* a BATCH of 1 record, RESULT of it */
 	E_RESULT_NOSPACE,	/* RESULT: process_file's return a full disk */
+	E_RESULT_EIO,		/* RESULT: process_file's return a read error */
 	E_PID,			/* a REJECT of code pid_N (its pid), RESULT */
 };
 static enum evil evil;
@@ -78,6 +79,8 @@ static uint32_t big_type;	/* E_FRAME_BIG, E_ENDLESS */
 static uint64_t big_len;	/* E_FRAME_BIG: the frame's length */
 static const char *want_log;	/* in the caller's log, or NULL */
 static int batch_ok;		/* a batch may reach the sink */
+static int want_r;		/* what sandbox_process_file returns */
+static int raw_dir;		/* the raw file given is a directory */
 
 /* The caller's sink: what reached it. */
 static struct td_buf sbuf;
@@ -120,9 +123,18 @@ victim_at(long want)
 			return -1;
 		dprintf(fd, "%ld", want - 1);
 		close(fd);
-		if ((p = fork()) == 0)
+		if ((p = fork()) == 0) {
+			/* nothing of the test's held open, and gone with
+			 * it whatever happens */
+			(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+				dup2(fd, STDOUT_FILENO);
+				dup2(fd, STDERR_FILENO);
+			}
+			alarm(60);
 			for (;;)
 				pause();
+		}
 		if (p == (pid_t)want)
 			return p;
 		if (p > 0) {	/* another process forked first */
@@ -131,6 +143,36 @@ victim_at(long want)
 		}
 	}
 	return -1;
+}
+
+/*
+ * Whether E_PID can run: a process can be placed at a pid (root in the
+ * first user namespace: ns_last_pid written, its value put back) and
+ * this kernel has pidfds (without them the caller kills by pid, as it
+ * must).
+ */
+static int
+pid_placeable(void)
+{
+	char buf[32];
+	ssize_t n;
+	int fd, pfd, ok = 0;
+
+#ifdef SYS_pidfd_open
+	if ((pfd = (int)syscall(SYS_pidfd_open, getpid(), 0)) < 0)
+		return 0;
+	close(pfd);
+#else
+	(void)pfd;
+	return 0;
+#endif
+	if ((fd = open("/proc/sys/kernel/ns_last_pid", O_RDWR)) < 0)
+		return 0;
+	if ((n = read(fd, buf, sizeof(buf) - 1)) > 0 &&
+	    pwrite(fd, buf, (size_t)n, 0) == n)
+		ok = 1;
+	close(fd);
+	return ok;
 }
 
 static int
@@ -591,9 +633,10 @@ evil_act(void)
 		evil_reject_result(&b, pidcode);
 		break;
 	case E_RESULT_NOSPACE:
+	case E_RESULT_EIO:
 		evil_result(&b);
 		memcpy(&fr, b.p, sizeof(fr));
-		fr.r = TD_ERR_NOSPACE;
+		fr.r = evil == E_RESULT_EIO ? TD_ERR_IO : TD_ERR_NOSPACE;
 		memcpy(b.p, &fr, sizeof(fr));
 		evil_put(F_RESULT, b.p, b.len);
 		break;
@@ -718,7 +761,7 @@ caller(void *arg)
 	po.file = "f.csv";
 	po.batch_records = 1000;
 	po.parser = &evil_ops;
-	p = xasprintf("%s/f.csv", tmpdir);
+	p = xasprintf(raw_dir ? "%s" : "%s/f.csv", tmpdir);
 	if ((fd = open(p, O_RDONLY)) < 0)
 		return 11;
 	memset(&res, 0, sizeof(res));
@@ -774,8 +817,8 @@ caller(void *arg)
 		if (victim <= 0)
 			return 24;	/* not placed: t_reject says why */
 		/* a SIGKILL takes a moment to end it: 200 ms */
-		for (st = 0; st < 20 && waitpid(victim, NULL, WNOHANG) == 0;
-		    st++)
+		for (st = 0; st < 20 && waitpid(victim, NULL, WNOHANG) !=
+		    victim; st++)
 			usleep(10000);
 		if (st < 20) {
 			diag("the kill meant for the child reached process "
@@ -786,8 +829,17 @@ caller(void *arg)
 		waitpid(victim, NULL, 0);
 	} else
 		r = sandbox_process_file(m, conf, fd, &po, &sink, &res);
-	if (r != 0)
+	if (r != want_r)
 		return 12;
+	if (r != 0) {
+		/* as expected: only the log to look at */
+		if (log != NULL && strstr((text = slurp(log)), want_log) ==
+		    NULL) {
+			diag("the log: %s", text);
+			return 22;
+		}
+		return 0;
+	}
 	if (want == NULL ? res.t2code != NULL : (res.t2code == NULL ||
 	    strcmp(res.t2code, want) != 0))
 		return 13;
@@ -937,16 +989,29 @@ main(void)
 	attack(E_RESULT_NOSPACE, "parser_crashed", "a RESULT that says the "
 	    "disk is full (the caller would pause intake, this file first "
 	    "again every pass): that file fails, parser_crashed, logged");
+	want_log = "parser_crashed file=f.csv transmission_id=" TID
+	    " error=";
+	attack(E_RESULT_EIO, "parser_crashed", "a RESULT that says the "
+	    "file could not be read, which the caller reads: that file "
+	    "fails, parser_crashed, logged");
+	want_log = "raw_unreadable file=f.csv";
+	want_r = TD_ERR_IO;
+	raw_dir = 1;
+	attack(E_RESULT_EIO, NULL, "a RESULT that says the file could not "
+	    "be read, which the caller cannot read either: the caller's "
+	    "read error (the file is tried again), logged");
+	want_r = 0;
+	raw_dir = 0;
 	want_log = NULL;
-	if (geteuid() == 0 &&
-	    access("/proc/sys/kernel/ns_last_pid", W_OK) == 0)
+	if (pid_placeable())
 		attack(E_PID, NULL, "a child that ended and was reaped before "
 		    "the caller's kill: the process given its pid since is "
 		    "not killed (pidfd)");
 	else
 		ok(1, "a child reaped before the caller's kill: its pid's "
-		    "next process is not killed # SKIP needs root "
-		    "(/proc/sys/kernel/ns_last_pid)");
+		    "next process is not killed # SKIP needs root in the "
+		    "first namespace (/proc/sys/kernel/ns_last_pid) and "
+		    "pidfds (Linux 5.3)");
 	attack(E_BATCH_OK, NULL, "a BATCH of one record and the RESULT of "
 	    "it: delivered");
 
