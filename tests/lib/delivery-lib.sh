@@ -63,6 +63,24 @@ def files(d):
     return {os.path.relpath(os.path.join(p, f), d)
             for p, _, fs in os.walk(d) for f in fs}
 rf, of = files(ref), {f for f in files(out) if not f.endswith(".tmp")}
+def why(f, a, b):
+    # what differs, for a failure to be understood from its log alone
+    try:
+        if isinstance(a, dict):
+            k = sorted(x for x in set(a) | set(b) if a.get(x) != b.get(x))
+            return " (keys " + ",".join(k) + ")"
+        if f.endswith(".gz"):
+            a, b = gzip.decompress(a), gzip.decompress(b)
+            if a == b:
+                return " (the same records: only the gzip bytes differ)"
+        la, lb = a.splitlines(), b.splitlines()
+        for i, (x, y) in enumerate(zip(la, lb)):
+            if x != y:
+                return " (line %d of %d/%d: ref %r; out %r)" % (
+                    i + 1, len(la), len(lb), x[:400], y[:400])
+        return " (lines %d/%d)" % (len(la), len(lb))
+    except Exception as e:
+        return " (%s)" % e
 for f in sorted(of):
     if f not in rf:
         bad.append("only in out: " + f)
@@ -78,7 +96,7 @@ for f in sorted(of):
         for l in a + b:
             l.pop("received_at", None)
     if a != b:
-        bad.append("differs: " + f)
+        bad.append("differs: " + f + why(f, a, b))
 if "--all" in sys.argv:
     bad += ["missing: " + f for f in sorted(rf - of)]
 print("; ".join(bad) if bad else "ok")
