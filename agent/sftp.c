@@ -1411,6 +1411,35 @@ record_fetched(struct td_ctx *x, struct conn *k, const struct ent *e,
 }
 
 /*
+ * Sidecar e's data file is not listed, and a version of it was fetched
+ * at or after e's mtime: e belongs to that version, which `after`
+ * (delete, move) took from the server since. A sidecar older than every
+ * fetch of its data file's name is of the next version, still to come.
+ */
+static int
+data_gone_after(struct td_ctx *x, struct conn *k, const struct ent *e)
+{
+	sqlite3_stmt *s;
+	char *rp = remote_path(k, e->base);
+	int r;
+
+	s = store_prepare(x->st, "SELECT 1 FROM remote_files WHERE "
+	    "source = ?1 AND path = ?2 AND state = 'fetched' AND "
+	    "fetched_at >= ?3 LIMIT 1");
+	if (s == NULL) {
+		x_free(rp);
+		return 0;
+	}
+	sqlite3_bind_text(s, 1, k->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, rp, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, e->mtime);
+	r = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_reset(s);
+	x_free(rp);
+	return r;
+}
+
+/*
  * A sidecar listed after its data file's version was fetched: landing
  * it would leave it there for good (its data file is gone from landing,
  * so no claim takes it). It is recorded as fetched, logged and given
@@ -1650,9 +1679,9 @@ sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st)
 			    (pass == 0) != side ||
 			    (pass == 1 && e[j].kind != EK_DATA))
 				continue;
-			if (e[j].kind == EK_SIDECAR && (d = ent_find(e, n,
-			    e[j].base)) != NULL && d->kind == EK_DATA &&
-			    d->known == 2) {
+			if (e[j].kind == EK_SIDECAR && ((d = ent_find(e, n,
+			    e[j].base)) != NULL ? d->kind == EK_DATA &&
+			    d->known == 2 : data_gone_after(x, &k, &e[j]))) {
 				sidecar_late(x, i, &k, &e[j]);
 				continue;
 			}

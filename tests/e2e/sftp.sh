@@ -305,6 +305,36 @@ t_ok "$([ ! -e "$R/huge.csv" ] && [ ! -e "$R/small.csv" ]; echo $?)" "after=dele
 t_ok "$([ ! -e "$R/huge.csv.done" ]; echo $?)" "after=delete: with their markers"
 t_ok "$([ -f "$R/later.csv" ]; echo $?)" "after=delete: the file without marker stays"
 t_is "$(got del small.csv)" 1 "small.csv fetched once across the interruption"
+# A poll stopped after it landed a sidecar and before it recorded it; the
+# next fetched the data file (the landed copy went with it) and deleted it
+# from the server: the sidecar, still listed, no data file beside it, is
+# of the version fetched since, not of one to come, and is not landed
+# again where nothing would take it (crashloop.sh, seed 470026295)
+R=$T_TMP/r-delside; remote "$R"
+mkconf delside "$R" "$KEYAUTH" "after = delete"
+mkcsv "$R/s.csv" 4; (cd "$R" && sha256sum s.csv > s.csv.sha256)
+touch -d '-1 min' "$R/s.csv" "$R/s.csv.sha256"; own "$R"
+mkdir -p "$T_TMP/delside/state/landing"
+cp "$R/s.csv.sha256" "$T_TMP/delside/state/landing/"	# the stopped poll's copy
+poll delside; poll delside; poll delside; poll delside
+t_is "$(got delside s.csv)" 1 "stopped sidecar, after=delete: its data file fetched once"
+t_is "$(ls -A "$T_TMP/delside/state/landing")" "" \
+    "stopped sidecar, after=delete: nothing left in landing"
+t_ok "$([ ! -e "$R/s.csv" ] && [ ! -e "$R/s.csv.sha256" ]; echo $?)" \
+    "stopped sidecar, after=delete: both gone from the server"
+t_is "$(grep -c 'event=sftp_sidecar_late .*file=s.csv.sha256 data=s.csv' "$T_TMP/delside.log")" 1 \
+    "stopped sidecar, after=delete: logged once as sftp_sidecar_late"
+# the next version's sidecar, sent before its data file, is fetched
+sleep 1
+mkcsv "$R/s.csv" 5; (cd "$R" && sha256sum s.csv > s.csv.sha256)
+mv "$R/s.csv" "$T_TMP/s.csv.next"; own "$R"
+poll delside; poll delside
+t_is "$(ls -A "$T_TMP/delside/state/landing")" "s.csv.sha256" \
+    "the next version's sidecar, before its data file: landed, waiting for it"
+mv "$T_TMP/s.csv.next" "$R/s.csv"; own "$R"
+poll delside; poll delside; poll delside
+t_is "$(got delside s.csv)" 2 "the next version: fetched with its sidecar"
+t_is "$(ls -A "$T_TMP/delside/state/landing")" "" "the next version: nothing left in landing"
 
 # -------------------------------------------------------- after = move
 R=$T_TMP/r-move; remote "$R"; remote "$R/done"
