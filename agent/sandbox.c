@@ -2050,10 +2050,8 @@ zygote_fork(struct mapper *m, const struct td_conf *cf, int fd, int sock,
 			}
 			return TD_ERR_IO;
 		}
-		if (*pidfd >= 0) {
-			close(*pidfd);
-			*pidfd = -1;
-		}
+		/* (no pidfd here: zygote_word_fd keeps one only with a
+		 * whole word, and then we have returned) */
 		zygote_stop();	/* gone (killed?): one more, once */
 	}
 	return TD_ERR_IO;
