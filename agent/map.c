@@ -338,6 +338,62 @@ mapper_free(struct mapper *m)
 	x_free(m);
 }
 
+/*
+ * What a clone owns: each slot's scratch and the hash message. The rest
+ * of the struct is m's, by value (its tables, its document's prefix,
+ * suffix and id prefix are m's buffers: read, never written by
+ * mapper_map, and not freed by the clone).
+ */
+struct mapper *
+mapper_clone(const struct mapper *m)
+{
+	struct mapper *c;
+
+	c = xcalloc(1, sizeof(*c));
+	mapper_clone_sync(c, m);
+	return c;
+}
+
+void
+mapper_clone_sync(struct mapper *c, const struct mapper *m)
+{
+	char *scratch[MF__COUNT];
+	size_t i, sz[MF__COUNT];
+	struct td_buf hmsg;
+	int fresh = c->integration == NULL;
+
+	for (i = 0; i < MF__COUNT; i++) {
+		scratch[i] = c->slot[i].scratch;
+		sz[i] = c->slot[i].scratchsz;
+	}
+	hmsg = c->hmsg;
+	memcpy(c, m, sizeof(*c));
+	for (i = 0; i < MF__COUNT; i++) {
+		if (fresh && m->slot[i].scratch != NULL) {
+			sz[i] = m->slot[i].scratchsz;
+			scratch[i] = xmalloc(sz[i]);
+		}
+		c->slot[i].scratch = scratch[i];
+		c->slot[i].scratchsz = sz[i];
+	}
+	if (fresh)
+		td_buf_init(&hmsg, 1024, 0);
+	c->hmsg = hmsg;
+}
+
+void
+mapper_clone_free(struct mapper *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < MF__COUNT; i++)
+		x_free(c->slot[i].scratch);
+	td_buf_free(&c->hmsg);
+	x_free(c);
+}
+
 const char *
 mapper_version(const struct mapper *m)
 {
@@ -1077,7 +1133,11 @@ mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
 	res->nerr = 0;
 	res->msg[0] = '\0';
 	res->has_amount = 0;
+	/* a row without an amount has none, not the last row's (its mapping
+	 * must not depend on the rows mapped before it: process.c maps a
+	 * window's rows on several threads) */
 	memset(&res->quantity, 0, sizeof(res->quantity));
+	memset(&res->amount, 0, sizeof(res->amount));
 	m->row_timed = 0;
 	res->unknown_promo = 0;
 	m->row_dayok = 0;

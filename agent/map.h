@@ -95,5 +95,16 @@ int	 mapper_map(struct mapper *, const struct td_field *v, size_t nv,
  * when cut. Returns buf.
  */
 const char *mapper_shown(const char *p, size_t n, char *buf, size_t bufsz);
+/*
+ * A mapper for another thread (process.c maps a window's rows on every
+ * core): mapper_map on a clone gives what it gives on m, byte for byte.
+ * A clone shares m's tables and its document's state, and has its own
+ * scratch: mapper_clone_sync gives it m's state of now, and is called
+ * after every mapper_begin on m, before the clone maps again. m must
+ * outlive its clones; the clones do not change m.
+ */
+struct mapper *mapper_clone(const struct mapper *m);
+void	 mapper_clone_sync(struct mapper *c, const struct mapper *m);
+void	 mapper_clone_free(struct mapper *c);
 
 #endif

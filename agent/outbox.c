@@ -338,17 +338,6 @@ worker_main(void *arg)
 	return NULL;
 }
 
-/* The cores this process may run on. */
-static long
-cpus(void)
-{
-	cpu_set_t set;
-
-	if (sched_getaffinity(0, sizeof(set), &set) == 0)
-		return CPU_COUNT(&set);
-	return sysconf(_SC_NPROCESSORS_ONLN);
-}
-
 int
 outbox_open(struct outbox_writer **out, const char *dir,
     const char *records_path, int enc, size_t bufmax)
@@ -387,7 +376,7 @@ outbox_open(struct outbox_writer **out, const char *dir,
 	 * up to OB_MAXTHREADS; identity needs only one. The batches are the
 	 * same bytes whatever the number (tests/e2e/threads.sh).
 	 */
-	ncpu = cpus();
+	ncpu = td_cpus();
 	ob->nthreads = enc == OB_ENC_IDENTITY ? 1 : (int)(ncpu < 1 ? 1 :
 	    ncpu > OB_MAXTHREADS ? OB_MAXTHREADS : ncpu);
 	td_log(TD_LOG_DEBUG, "outbox_open", "threads=%d cpus=%ld",

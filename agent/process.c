@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,7 +39,11 @@
 #define PK_REC		0	/* a mapped record */
 #define PK_REJ		1	/* a row the parser or the mapping rejects */
 #define PK_ACK		2	/* an X12 group's 997 (not a row) */
+#define PK_MAP		3	/* a row to map: its values in the window's in */
 #define NOSTAGE		SIZE_MAX
+/* the mapping threads (proc_threads_start) */
+#define MAP_THREADS_MAX	8
+#define MAP_PAR_MIN	64	/* rows: fewer are mapped by the caller alone */
 
 struct pend {
 	int			 kind;
@@ -49,6 +54,11 @@ struct pend {
 	int			 unknown_promo;
 	struct ack_group	*ack;		/* PK_ACK */
 	struct ledger_item	 li;		/* PK_REC */
+	/* PK_MAP: its values in in (nf lengths, SIZE_MAX for none, then
+	 * the bytes), its ordinal; the mapping thread that mapped it */
+	size_t			 fin, nf;
+	uint64_t		 ordinal;
+	int			 sb;
 };
 
 struct window {
@@ -56,8 +66,42 @@ struct window {
 	struct ledger_item	**items;
 	size_t			 n, cap;
 	struct td_buf		 stage;		/* lines, raw rows, messages */
+	struct td_buf		 in;		/* values of PK_MAP rows */
+	size_t			 nmap;		/* PK_MAP rows */
 	int			 asked;
 };
+
+/*
+ * The mapping threads of this process (proc_threads_start): a window's
+ * rows are mapped in n slices at once, slice 0 by the caller into the
+ * window's stage, slice t by thread t with its clone of the mapper into
+ * out[t], appended to the stage after, in order. Each row is mapped by
+ * mapper_map alone, so the lines do not depend on n.
+ */
+struct mslice {
+	struct mapper		*m;
+	struct td_buf		 out;
+	struct td_field		*f;		/* a row's values */
+	size_t			 fcap;
+	size_t			 lo, hi;	/* rows of the window */
+	size_t			 bad;		/* first row that failed, or hi */
+	int			 r;		/* its error */
+};
+
+static struct {
+	const struct mapper	*m;		/* the clones' */
+	int			 n;		/* 0: not started */
+	pthread_t		 th[MAP_THREADS_MAX];
+	struct mslice		 s[MAP_THREADS_MAX];
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 go, done;
+	uint64_t		 gen;		/* the window being mapped */
+	int			 busy;		/* slices not done */
+	int			 up;		/* threads in mpool_main */
+	struct window		*w;
+	void			(*fn)(void);	/* proc_threads_each */
+} mpool = { .mu = PTHREAD_MUTEX_INITIALIZER, .go = PTHREAD_COND_INITIALIZER,
+    .done = PTHREAD_COND_INITIALIZER };
 
 struct emitter {
 	const struct parser_ops	*ops;
@@ -79,9 +123,11 @@ struct emitter {
 	struct window		 win[2];
 	int			 fill;
 	int			 draining;
+	struct mslice		 sl0;		/* the caller's slice */
 };
 
 static int	emit_drain(struct emitter *);
+static int	map_window(struct emitter *, struct window *);
 
 static int
 flush_batch(struct emitter *e)
@@ -254,6 +300,9 @@ emit_header_fits(struct emitter *e, const struct td_field *names, size_t n)
 	char *missing;
 	int r;
 
+	/* rows waiting to be mapped are mapped with the header before */
+	if (map_window(e, &e->win[e->fill]) != 0)
+		return e->res->ioerr;
 	r = mapper_begin(e->m, &e->doc, names, n, &missing);
 	x_free(missing);
 	return r;
@@ -523,7 +572,266 @@ window_clear(struct window *w)
 {
 	w->n = 0;
 	w->asked = 0;
+	w->nmap = 0;
 	td_buf_reset(&w->stage);
+	td_buf_reset(&w->in);
+}
+
+/* ------------------------------------------ the mapping threads */
+
+/*
+ * Map the PK_MAP rows of w from sl->lo to sl->hi with sl->m into out:
+ * each becomes PK_REC (its line in out) or PK_REJ (its message in out),
+ * marked with sb. A row that fails (TD_ERR_LIMIT) stops the slice:
+ * sl->bad and sl->r.
+ */
+static void
+map_slice(struct mslice *sl, struct window *w, struct td_buf *out, int sb)
+{
+	struct map_result mr;
+	struct pend *p;
+	const char *in;
+	size_t i, k, len, at, start;
+	int r;
+
+	sl->bad = sl->hi;
+	sl->r = 0;
+	for (i = sl->lo; i < sl->hi; i++) {
+		p = &w->v[i];
+		if (p->kind != PK_MAP)
+			continue;
+		if (p->nf > sl->fcap) {
+			sl->fcap = p->nf;
+			sl->f = xreallocarray(sl->f, sl->fcap, sizeof(*sl->f));
+		}
+		in = w->in.p + p->fin;
+		at = p->nf * sizeof(size_t);
+		for (k = 0; k < p->nf; k++) {
+			memcpy(&len, in + k * sizeof(len), sizeof(len));
+			if (len == SIZE_MAX) {
+				sl->f[k].p = NULL;
+				sl->f[k].len = 0;
+				continue;
+			}
+			sl->f[k].p = in + at;
+			sl->f[k].len = len;
+			at += len;
+		}
+		start = out->len;
+		r = mapper_map(sl->m, sl->f, p->nf, p->ordinal, p->pos, out,
+		    &mr);
+		p->sb = sb;
+		if (r > 0) {
+			p->kind = PK_REJ;
+			p->code = mr.code;
+			p->msg = out->len;
+			if (td_buf_append(out, mr.msg, strlen(mr.msg) + 1) == 0)
+				continue;
+			r = TD_ERR_LIMIT;
+		}
+		if (r != 0) {
+			out->len = start;
+			sl->bad = i;
+			sl->r = r;
+			return;
+		}
+		p->kind = PK_REC;
+		memcpy(p->li.record_id, mr.record_id, 16);
+		memcpy(p->li.record_key, mr.record_key, 16);
+		memcpy(p->li.values, mr.values, 16);
+		p->li.quantity = mr.quantity;
+		p->li.amount = mr.amount;
+		p->li.has_amount = mr.has_amount;
+		p->li.off = start;
+		p->li.len = out->len - start;
+		p->unknown_promo = mr.unknown_promo;
+	}
+}
+
+static void *
+mpool_main(void *arg)
+{
+	struct mslice *sl = arg;
+	struct window *w;
+	void (*fn)(void);
+	uint64_t seen = 0;
+
+	(void)pthread_mutex_lock(&mpool.mu);
+	mpool.up++;
+	(void)pthread_cond_broadcast(&mpool.done);
+	for (;;) {
+		while (mpool.gen == seen)
+			(void)pthread_cond_wait(&mpool.go, &mpool.mu);
+		seen = mpool.gen;
+		w = mpool.w;
+		fn = mpool.fn;
+		(void)pthread_mutex_unlock(&mpool.mu);
+		if (fn != NULL)
+			fn();
+		else if (sl->lo < sl->hi)
+			map_slice(sl, w, &sl->out, (int)(sl - mpool.s));
+		(void)pthread_mutex_lock(&mpool.mu);
+		if (--mpool.busy == 0)
+			(void)pthread_cond_signal(&mpool.done);
+	}
+	return NULL;
+}
+
+int
+proc_threads_start(const struct mapper *m, int n)
+{
+	int i;
+
+	if (mpool.n != 0)
+		return mpool.n;
+	if (n > MAP_THREADS_MAX)
+		n = MAP_THREADS_MAX;
+	if (n < 2)
+		return 1;
+	for (i = 1; i < n; i++) {
+		mpool.s[i].m = mapper_clone(m);
+		td_buf_init(&mpool.s[i].out, 0, 0);
+		if (pthread_create(&mpool.th[i], NULL, mpool_main,
+		    &mpool.s[i]) != 0) {
+			mapper_clone_free(mpool.s[i].m);
+			td_buf_free(&mpool.s[i].out);
+			break;
+		}
+	}
+	mpool.m = m;
+	mpool.n = i;
+	/*
+	 * Each thread is in its loop before this returns: what glibc does
+	 * as a thread starts (rseq(2), set_robust_list(2)) is done before
+	 * the caller confines itself, and them with it.
+	 */
+	(void)pthread_mutex_lock(&mpool.mu);
+	while (mpool.up < mpool.n - 1)
+		(void)pthread_cond_wait(&mpool.done, &mpool.mu);
+	(void)pthread_mutex_unlock(&mpool.mu);
+	return mpool.n;
+}
+
+/* Wake the threads (with fn, or to map w) and wait until they are done. */
+static void
+mpool_round(struct window *w, void (*fn)(void))
+{
+	(void)pthread_mutex_lock(&mpool.mu);
+	mpool.w = w;
+	mpool.fn = fn;
+	mpool.busy = mpool.n - 1;
+	mpool.gen++;
+	(void)pthread_cond_broadcast(&mpool.go);
+	(void)pthread_mutex_unlock(&mpool.mu);
+}
+
+static void
+mpool_wait(void)
+{
+	(void)pthread_mutex_lock(&mpool.mu);
+	while (mpool.busy > 0)
+		(void)pthread_cond_wait(&mpool.done, &mpool.mu);
+	mpool.fn = NULL;
+	(void)pthread_mutex_unlock(&mpool.mu);
+}
+
+int
+proc_threads_each(void (*fn)(void))
+{
+	if (mpool.n < 2)
+		return 0;
+	mpool_round(NULL, fn);
+	mpool_wait();
+	return mpool.n - 1;
+}
+
+/*
+ * Map the PK_MAP rows of w, on every mapping thread when there are
+ * enough of them: 0, or 1 when one failed (res->ioerr), the rows from it
+ * on forgotten.
+ */
+static int
+map_window(struct emitter *e, struct window *w)
+{
+	struct mslice *sl;
+	struct pend *p;
+	size_t i, per, base, bad = SIZE_MAX;
+	int t, n = mpool.n, r = 0;
+
+	if (w->nmap == 0)
+		return 0;
+	if (n < 2 || mpool.m != e->m || w->nmap < MAP_PAR_MIN)
+		n = 1;
+	else
+		n = mpool.n;
+	per = (w->n + (size_t)n - 1) / (size_t)n;
+	e->sl0.m = e->m;
+	e->sl0.lo = 0;
+	e->sl0.hi = per < w->n ? per : w->n;
+	if (n > 1) {
+		for (t = 1; t < n; t++) {
+			sl = &mpool.s[t];
+			mapper_clone_sync(sl->m, e->m);
+			td_buf_reset(&sl->out);
+			sl->lo = (size_t)t * per < w->n ? (size_t)t * per : w->n;
+			sl->hi = sl->lo + per < w->n ? sl->lo + per : w->n;
+		}
+		mpool_round(w, NULL);
+	}
+	map_slice(&e->sl0, w, &w->stage, 0);
+	if (n > 1)
+		mpool_wait();
+	if (e->sl0.bad < e->sl0.hi) {
+		bad = e->sl0.bad;
+		r = e->sl0.r;
+	}
+	/* the slices' lines after the caller's, in order */
+	for (t = 1; t < n && bad == SIZE_MAX; t++) {
+		sl = &mpool.s[t];
+		if (sl->bad < sl->hi) {
+			bad = sl->bad;
+			r = sl->r;
+		}
+		base = w->stage.len;
+		if (td_buf_append(&w->stage, sl->out.p, sl->out.len) != 0) {
+			bad = sl->lo;
+			r = TD_ERR_LIMIT;
+			break;
+		}
+		for (i = sl->lo; i < sl->hi && i < bad; i++) {
+			p = &w->v[i];
+			if (p->sb != t)
+				continue;
+			if (p->kind == PK_REC)
+				p->li.off += base;
+			else if (p->kind == PK_REJ)
+				p->msg += base;
+		}
+	}
+	w->nmap = 0;
+	if (bad == SIZE_MAX)
+		return 0;
+	e->res->ioerr = r;
+	uncount(e, w, bad);
+	w->n = bad;
+	return 1;
+}
+
+/* A row's values into w->in, for map_window. */
+static void
+stage_values(struct window *w, struct pend *p, const struct prec *pr)
+{
+	size_t k, len;
+
+	p->fin = w->in.len;
+	p->nf = pr->nf;
+	for (k = 0; k < pr->nf; k++) {
+		len = pr->f[k].p == NULL ? SIZE_MAX : pr->f[k].len;
+		td_buf_append(&w->in, &len, sizeof(len));
+	}
+	for (k = 0; k < pr->nf; k++)
+		if (pr->f[k].p != NULL)
+			td_buf_append(&w->in, pr->f[k].p, pr->f[k].len);
 }
 
 /* The records of w to the ledger. 1: the sink failed. */
@@ -533,6 +841,8 @@ ask(struct emitter *e, struct window *w)
 	size_t i, k = 0;
 	int r;
 
+	if (map_window(e, w) != 0)
+		return 1;
 	for (i = 0; i < w->n; i++)
 		if (w->v[i].kind == PK_REC)
 			w->items[k++] = &w->v[i].li;
@@ -576,6 +886,8 @@ apply(struct emitter *e, struct window *w, const struct pend *p)
 	if (p->kind == PK_REJ)
 		return reject_at(e, p->pos, raw, p->rawlen, p->code,
 		    w->stage.p + p->msg);
+	if (p->kind != PK_REC)
+		td_fatal("process: a row settled before it was mapped");
 	if (e->cur == NULL)
 		e->cur = e->sink->buffer(e->sink->arg);
 	start = e->cur->len;
@@ -670,6 +982,11 @@ cycle(struct emitter *e)
 {
 	struct window *o = &e->win[!e->fill], *w = &e->win[e->fill];
 
+	/* mapped while the ledger answers the window before */
+	if (map_window(e, w) != 0) {
+		emit_discard(e);
+		return 1;
+	}
 	if (o->asked && settle_window(e, o) != 0) {
 		emit_discard(e);
 		return 1;
@@ -748,6 +1065,12 @@ stage_row(struct emitter *e, const struct prec *pr)
 		p->kind = PK_REJ;
 		p->code = pr->code;
 		msg = pr->msg;
+	} else if (mpool.n >= 2 && mpool.m == e->m) {
+		/* mapped with the rest of the window, on every core */
+		p->kind = PK_MAP;
+		p->ordinal = e->pd->rows;
+		stage_values(w, p, pr);
+		w->nmap++;
 	} else {
 		start = w->stage.len;
 		r = mapper_map(e->m, pr->f, pr->nf, e->pd->rows, pr->pos,
@@ -785,7 +1108,8 @@ stage_row(struct emitter *e, const struct prec *pr)
 	    "", msg != NULL ? strlen(msg) + 1 : 1)) == NOSTAGE))
 		goto full;
 	w->n++;
-	if (w->n >= WIN_ROWS || w->stage.len >= WIN_BYTES)
+	/* (a line is about four times the values it is mapped from) */
+	if (w->n >= WIN_ROWS || w->stage.len + 4 * w->in.len >= WIN_BYTES)
 		return cycle(e);
 	return 0;
  full:
@@ -1185,6 +1509,8 @@ process_pass(struct mapper *m, const struct td_conf *c, int fd,
 	e.doc.position = e.ops->position;
 	td_buf_init(&e.win[0].stage, 0, 0);
 	td_buf_init(&e.win[1].stage, 0, 0);
+	td_buf_init(&e.win[0].in, 0, 0);
+	td_buf_init(&e.win[1].in, 0, 0);
 	td_buf_init(&dec, READ_BLOCK * 4, 0);
 
 	lim.max_ratio = td_conf_u64(c, TDK_unpack_max_ratio);
@@ -1259,6 +1585,9 @@ process_pass(struct mapper *m, const struct td_conf *c, int fd,
 	emit_discard(&e);	/* stopped early: what waits never was */
 	td_buf_free(&e.win[0].stage);
 	td_buf_free(&e.win[1].stage);
+	td_buf_free(&e.win[0].in);
+	td_buf_free(&e.win[1].in);
+	x_free(e.sl0.f);
 	x_free(e.win[0].v);
 	x_free(e.win[1].v);
 	x_free(e.win[0].items);

@@ -216,6 +216,19 @@ struct proc_opts {
 };
 
 /*
+ * Map with n threads (this one included; at most 8) from now on: a
+ * window of rows waiting for the ledger is mapped in n slices at once,
+ * each by a clone of m (mapper_clone), and the output is the same
+ * whatever n is. Only for a process that will not fork (the parser
+ * child, before it confines itself: the threads are confined with it);
+ * m must live as long as the process. Returns the threads there are
+ * (1: none were made). Without it, rows are mapped one by one as read.
+ */
+int	proc_threads_start(const struct mapper *m, int n);
+/* A test hook: fn once on each mapping thread; how many ran it. */
+int	proc_threads_each(void (*fn)(void));
+
+/*
  * Process the file read from fd (a regular file: with encoding = auto
  * it may be read again from offset 0, after sink->reset). Returns 0 when
  * it was read to the end (look at res->t2code), or a negative TD_ERR_*

@@ -33,6 +33,7 @@
  */
 #include "config.h"
 
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -43,6 +44,7 @@
 #include <sys/wait.h>
 
 #include <linux/filter.h>
+#include <linux/futex.h>
 #include <linux/seccomp.h>
 
 #include <dirent.h>
@@ -107,11 +109,30 @@
 #define CHILD_SOCK	3		/* the child's socket, */
 #define CHILD_FILE	4		/* and the raw file */
 #define CHILD_IDLE	600		/* seconds the child may stay silent */
+#define CHILD_THREADS_MIN (256 << 10)	/* a raw file this big is mapped on
+					 * every core (proc_threads_start), and
+					 * its batches go through SHM slots */
+/*
+ * A big file's batches go to the caller through shared memory, not the
+ * socket: a memfd the caller makes (sealed at its size), mapped by both,
+ * a page of slot states (futex words: 0 free, 1 the child's batch in
+ * it), then SHM_SLOTS slots. The child copies a batch into a free slot
+ * and sends a BATCH frame that names it; the caller copies it out at
+ * once (what it then uses is its own copy: the child could write the
+ * slot meanwhile) and frees the slot. A batch bigger than a slot goes
+ * through the socket as a small file's do.
+ */
+#define SHM_SLOTS	2
+#define SHM_SLOT	PROC_BATCH_BYTES	/* pages are used as touched */
+#define SHM_HDR		((size_t)4096)
+#define SHM_SIZE	(SHM_HDR + SHM_SLOTS * SHM_SLOT)
 
 struct frame {
 	uint32_t	 type;
 	uint32_t	 len;
 };
+
+static long	idle_limit(void);
 
 /* LEDGER: a count (uint32_t), then this for each record */
 struct fledger {
@@ -122,9 +143,12 @@ struct fledger {
 };
 
 /*
- * VERDICTS: for each record of the LEDGER frame, this, then its
- * message (LEDGER_IN_FILE). The child does to the line what it says:
- * the sums, restates; a held one's line goes back in a HOLDS frame.
+ * VERDICTS: for each record of the LEDGER frame a byte: 1 + its verdict
+ * when that is all there is to say (nothing to patch or hold, the
+ * record's quantity, amount and values as sent: most records), or 0
+ * followed by this, then its message (LEDGER_IN_FILE). The child does
+ * to the line what it says: the sums, restates; a held one's line goes
+ * back in a HOLDS frame.
  */
 struct fverdict {
 	int32_t		 what;
@@ -159,6 +183,9 @@ static int	read_full(int, void *, size_t);
 struct fbatch {
 	uint64_t	 nrec;
 	struct batch_totals bt;
+	uint64_t	 bytes;		/* inslot: the batch's, in the slot */
+	uint32_t	 inslot;	/* 1: in SHM slot `slot`, not after */
+	uint32_t	 slot;
 };
 
 struct freject {
@@ -277,6 +304,8 @@ dec_put(struct td_dec *dst, const struct td_dec *src)
 
 struct child {
 	int		 sock;
+	unsigned char	*shm;		/* the SHM slots, or NULL */
+	uint32_t	 next;		/* the slot the next batch takes */
 	struct td_buf	 buf;
 	struct td_buf	 out;
 	struct td_buf	 in;		/* VERDICTS */
@@ -333,6 +362,47 @@ c_buffer(void *arg)
 	return &c->buf;
 }
 
+/* The child's SHM slots (also for test-sandbox's hostile parser). */
+static unsigned char *child_shm;
+
+/* The slot states, futex words shared with the caller. */
+static uint32_t *
+shm_state(unsigned char *shm, uint32_t k)
+{
+	return (uint32_t *)(void *)(shm + k * sizeof(uint32_t));
+}
+
+/* A batch into the next slot once the caller has freed it, and its frame. */
+static int
+c_batch_slot(struct child *c, struct td_buf *b, struct fbatch *fb)
+{
+	uint32_t *st = shm_state(c->shm, c->next);
+	struct timespec ts;
+	struct frame f;
+
+	ts.tv_sec = idle_limit();
+	ts.tv_nsec = 0;
+	while (__atomic_load_n(st, __ATOMIC_ACQUIRE) != 0)
+		if (syscall(SYS_futex, st, FUTEX_WAIT, 1, &ts, NULL, 0) != 0 &&
+		    errno == ETIMEDOUT)
+			return TD_ERR_IO;
+	memcpy(c->shm + SHM_HDR + c->next * SHM_SLOT, b->p, b->len);
+	__atomic_store_n(st, 1, __ATOMIC_RELEASE);
+	fb->bytes = b->len;
+	fb->inslot = 1;
+	fb->slot = c->next;
+	c->next = (c->next + 1) % SHM_SLOTS;
+	frame_start(c);
+	td_buf_append(&c->out, fb, sizeof(*fb));
+	f.type = F_BATCH;
+	f.len = (uint32_t)sizeof(*fb);
+	memcpy(c->out.p, &f, sizeof(f));
+	if (td_write_all(c->sock, c->out.p, c->out.len) != 0)
+		return TD_ERR_IO;
+	td_buf_reset(&c->out);
+	return TD_OK;
+}
+
 static int
 c_batch(void *arg, struct td_buf *b, uint64_t nrec,
     const struct batch_totals *bt)
@@ -348,6 +418,8 @@ c_batch(void *arg, struct td_buf *b, uint64_t nrec,
 	dec_put(&fb.bt.quantity, &bt->quantity);
 	dec_put(&fb.bt.amount, &bt->amount);
 	fb.bt.has_amount = bt->has_amount;
+	if (c->shm != NULL && b->len <= SHM_SLOT)
+		return c_batch_slot(c, b, &fb);
 	frame_start(c);
 	td_buf_append(&c->out, &fb, sizeof(fb));
 	/* the batch itself is written from where it is, not copied */
@@ -463,6 +535,7 @@ c_ledger_collect(void *arg, struct ledger_item *const *it, size_t n,
 	struct fhold fh;
 	struct frame f;
 	const char *p, *end;
+	unsigned char tag;
 	uint32_t nh = 0;
 	size_t i;
 	int r;
@@ -481,6 +554,17 @@ c_ledger_collect(void *arg, struct ledger_item *const *it, size_t n,
 	frame_start(c);		/* HOLDS */
 	td_buf_append(&c->out, &nh, sizeof(nh));
 	for (i = 0; i < n; i++) {
+		if (p >= end)
+			return TD_ERR_FORMAT;
+		if ((tag = (unsigned char)*p++) != 0) {
+			/* the verdict alone: the line as it is */
+			if (tag - 1 == LEDGER_FORWARD ||
+			    tag - 1 == LEDGER_IN_FILE)
+				return TD_ERR_FORMAT;
+			memset(&it[i]->v, 0, sizeof(it[i]->v));
+			it[i]->v.what = tag - 1;
+			continue;
+		}
 		if ((size_t)(end - p) < sizeof(fv))
 			return TD_ERR_FORMAT;
 		memcpy(&fv, p, sizeof(fv));
@@ -771,12 +855,15 @@ confine(int sock, const struct sock_fprog *prog)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		return TD_ERR_IO;
 #ifdef HAVE_LIBSECCOMP
+	/* every thread of the child (its mapping threads), or none */
 	if (prog != NULL && afd < 0 && sock == CHILD_SOCK)
-		return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog) == 0 ?
-		    TD_OK : TD_ERR_IO;
+		return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+		    SECCOMP_FILTER_FLAG_TSYNC, prog) == 0 ? TD_OK : TD_ERR_IO;
 	if ((ctx = filter_new(sock, afd)) == NULL)
 		return TD_ERR_IO;
-	r = seccomp_load(ctx);
+	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	if (r == 0)
+		r = seccomp_load(ctx);
 	seccomp_release(ctx);
 	if (r != 0)
 		return TD_ERR_IO;
@@ -786,6 +873,17 @@ confine(int sock, const struct sock_fprog *prog)
 	(void)prog;
 #endif
 	return TD_OK;
+}
+
+/* thread-socket: what a mapping thread may do */
+static void
+hook_socket(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	td_log(TD_LOG_WARN, "test_hook", "hook=thread-socket result=%s "
+	    "error=%s", fd >= 0 ? "allowed" : "refused",
+	    fd >= 0 ? "none" : strerror(errno));
 }
 
 /*
@@ -817,6 +915,9 @@ test_hook(const char *file, int when_confined)
 		    "error=%s", fd >= 0 ? "allowed" : "refused",
 		    fd >= 0 ? "none" : strerror(errno));
 	}
+	if (when_confined && strncmp(e, "thread-socket:", 14) == 0)
+		td_log(TD_LOG_WARN, "test_hook", "hook=thread-socket "
+		    "threads=%d", proc_threads_each(hook_socket));
 	if (when_confined && strncmp(e, "write:", 6) == 0) {
 		char path[256];
 		size_t n = (size_t)(colon - (e + 6));
@@ -831,13 +932,90 @@ test_hook(const char *file, int when_confined)
 	}
 }
 
+/* A message to or from the zygote: a request or a word, and room for
+ * two descriptors. */
+struct zmsg {
+	struct msghdr	 mh;
+	struct iovec	 iov;
+	union {
+		char		 buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr	 align;
+	} cb;
+};
+
+static void
+zmsg_init(struct zmsg *z, void *p, size_t n)
+{
+	memset(z, 0, sizeof(*z));
+	z->iov.iov_base = p;
+	z->iov.iov_len = n;
+	z->mh.msg_iov = &z->iov;
+	z->mh.msg_iovlen = 1;
+	z->mh.msg_control = z->cb.buf;
+	z->mh.msg_controllen = sizeof(z->cb.buf);
+}
+
+/* The n descriptors (at most two) a message to send carries. */
+static void
+zmsg_fds(struct zmsg *z, const int *fds, size_t n)
+{
+	struct cmsghdr *cm;
+
+	if (n == 0) {
+		z->mh.msg_control = NULL;
+		z->mh.msg_controllen = 0;
+		return;
+	}
+	z->mh.msg_controllen = CMSG_SPACE(n * sizeof(int));
+	cm = CMSG_FIRSTHDR(&z->mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, n * sizeof(int));
+}
+
+/*
+ * The SHM slots' memfd, the first thing the caller sends when it said
+ * it would (zreq.shm), mapped: NULL when it is not what it should be.
+ */
+static unsigned char *
+shm_recv(int sock)
+{
+	struct zmsg z;
+	struct cmsghdr *cm;
+	struct stat st;
+	unsigned char *p;
+	char one;
+	ssize_t n;
+	int fd;
+
+	do
+		zmsg_init(&z, &one, 1);
+	while ((n = recvmsg(sock, &z.mh, MSG_CMSG_CLOEXEC)) < 0 &&
+	    errno == EINTR);
+	cm = CMSG_FIRSTHDR(&z.mh);
+	if (n != 1 || cm == NULL || cm->cmsg_level != SOL_SOCKET ||
+	    cm->cmsg_type != SCM_RIGHTS ||
+	    cm->cmsg_len != CMSG_LEN(sizeof(int)))
+		return NULL;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
+	p = MAP_FAILED;
+	if (fstat(fd, &st) == 0 && st.st_size == (off_t)SHM_SIZE)
+		p = mmap(NULL, SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		    fd, 0);
+	close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
 static void __attribute__((noreturn))
 child_main(struct mapper *m, const struct td_conf *cf, int fd, int sock,
-    const struct proc_opts *o, int ledger, const struct sock_fprog *prog)
+    const struct proc_opts *o, int ledger, int shm,
+    const struct sock_fprog *prog)
 {
 	struct child c;
 	struct proc_sink s;
 	struct proc_result res;
+	struct stat st;
 	int keep[2], r, hs, hf;
 
 	/*
@@ -864,6 +1042,19 @@ child_main(struct mapper *m, const struct td_conf *cf, int fd, int sock,
 	td_buf_init(&c.out, 65536, 0);
 	td_buf_init(&c.in, 0, 0);
 	td_buf_init(&c.line, 0, 0);
+	/*
+	 * A file of some size is mapped on every core: the threads are
+	 * made now, as clone(2) is refused once confined, and are confined
+	 * with this one (SECCOMP_FILTER_FLAG_TSYNC). A small file is not
+	 * worth them.
+	 */
+	if (ledger && fstat(fd, &st) == 0 && st.st_size >= CHILD_THREADS_MIN)
+		td_log(TD_LOG_DEBUG, "parser_threads", "file=%s threads=%d "
+		    "cpus=%ld", o->file, proc_threads_start(m,
+		    (int)td_cpus()), td_cpus());
+	if (shm && (c.shm = shm_recv(sock)) == NULL)
+		_exit(3);
+	child_shm = c.shm;
 	if (confine(sock, prog) != 0)
 		_exit(3);
 	test_hook(o->file, 1);
@@ -1128,6 +1319,7 @@ struct proto {
 	uint64_t	 records, batches, rejects, acks_n, asked, passes;
 	uint64_t	 nreset;
 	uint32_t	 asked_last;	/* the LEDGER just answered: records */
+	unsigned char	*shm;		/* the SHM slots, or NULL */
 	struct packs	 acks;		/* the 997 groups, in order */
 	/* the limit broken: frame, what, how many, and the limit */
 	const char	*fframe, *fwhat, *flimit;
@@ -1335,6 +1527,27 @@ on_result(const char *p, const char *end, struct proc_result *res, int *rp)
  * read as untrusted: every length is checked against the frame.
  */
 static int
+dec_same(const struct td_dec *a, const struct td_dec *b)
+{
+	return a->v == b->v && a->scale == b->scale;
+}
+
+/* The verdict v on the record fl is all there is to say (VERDICTS). */
+static int
+verdict_short(const struct fledger *fl, const struct map_result *mr,
+    const struct ledger_verdict *v)
+{
+	return v->what >= 0 && v->what < 255 - 1 &&
+	    v->what != LEDGER_FORWARD && v->what != LEDGER_IN_FILE &&
+	    !v->sum && !v->anull && !v->hold && v->restates[0] == '\0' &&
+	    v->q[0] == '\0' && v->a[0] == '\0' &&
+	    mr->has_amount == (fl->has_amount != 0) &&
+	    dec_same(&mr->quantity, &fl->quantity) &&
+	    dec_same(&mr->amount, &fl->amount) &&
+	    memcmp(mr->values, fl->values, sizeof(fl->values)) == 0;
+}
+
+static int
 on_ledger(int sock, const struct frame *f, const char *p,
     const struct proc_sink *s, struct proto *pr)
 {
@@ -1346,6 +1559,7 @@ on_ledger(int sock, const struct frame *f, const char *p,
 	struct frame af;
 	struct td_buf out;
 	uint32_t n, i;
+	unsigned char tag;
 	size_t ml;
 	int r = TD_OK;
 
@@ -1363,7 +1577,7 @@ on_ledger(int sock, const struct frame *f, const char *p,
 		return fault(pr, F_LEDGER, "rows", pr->asked, "limit",
 		    pr->rows);
 	pr->asked_last = n;
-	td_buf_init(&out, (size_t)n * sizeof(fv) + sizeof(af), 0);
+	td_buf_init(&out, (size_t)n + sizeof(af), 0);
 	memset(&af, 0, sizeof(af));
 	td_buf_append(&out, &af, sizeof(af));
 	for (i = 0; i < n && r == TD_OK; i++) {
@@ -1382,6 +1596,13 @@ on_ledger(int sock, const struct frame *f, const char *p,
 		mr.has_amount = fl.has_amount != 0;
 		if ((r = s->ledger(s->arg, &mr, NULL, 0, &v)) != 0)
 			break;
+		if (verdict_short(&fl, &mr, &v)) {
+			tag = (unsigned char)(1 + v.what);
+			td_buf_append(&out, &tag, 1);
+			continue;
+		}
+		tag = 0;
+		td_buf_append(&out, &tag, 1);
 		memset(&fv, 0, sizeof(fv));
 		fv.what = v.what;
 		fv.has_amount = mr.has_amount;
@@ -1492,7 +1713,45 @@ on_pass_end(int sock, const struct frame *f, const struct proc_sink *s)
 	return r;
 }
 
-/* BATCH: its records read straight into the caller's batch buffer. */
+/*
+ * The SHM slots of a big file's child (see SHM_SLOTS), mapped into
+ * *shm: the memfd, to send to the child, or -1. Sealed at its size, so
+ * that nothing the child does can make the caller's reads of it fault.
+ */
+static int
+shm_make(unsigned char **shm)
+{
+	void *p;
+	int fd;
+
+	*shm = NULL;
+	if ((fd = memfd_create("tradedrop-batches", MFD_CLOEXEC |
+	    MFD_ALLOW_SEALING)) < 0)
+		return -1;
+	if (ftruncate(fd, (off_t)SHM_SIZE) != 0 || fcntl(fd, F_ADD_SEALS,
+	    F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0 ||
+	    (p = mmap(NULL, SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+	    0)) == MAP_FAILED) {
+		close(fd);
+		return -1;
+	}
+	*shm = p;
+	return fd;
+}
+
+static int
+shm_send(int sock, int fd)
+{
+	struct zmsg z;
+	char one = 1;
+
+	zmsg_init(&z, &one, 1);
+	zmsg_fds(&z, &fd, 1);
+	return sendmsg(sock, &z.mh, MSG_NOSIGNAL) == 1 ? TD_OK : TD_ERR_IO;
+}
+
+/* BATCH: its records read straight into the caller's batch buffer (or
+ * copied from its SHM slot). */
 static int
 on_batch(int sock, const struct frame *f, const struct proc_sink *s,
     struct proto *pr)
@@ -1515,6 +1774,28 @@ on_batch(int sock, const struct frame *f, const struct proc_sink *s,
 	if ((r = rows_add(pr, F_BATCH, &pr->records, fb.nrec)) != 0)
 		return r;
 	pr->batches++;
+	if (fb.inslot) {
+		/* copied out once, then the slot is the child's again */
+		if (pr->shm == NULL || fb.slot >= SHM_SLOTS ||
+		    f->len != sizeof(fb))
+			return fault(pr, F_BATCH, "slot", fb.slot, "limit",
+			    pr->shm == NULL ? 0 : SHM_SLOTS - 1);
+		if (fb.bytes == 0 || fb.bytes > SHM_SLOT)
+			return fault(pr, F_BATCH, "slot_bytes", fb.bytes,
+			    "limit", SHM_SLOT);
+		n = (size_t)fb.bytes;
+		b = s->buffer(s->arg);
+		if (td_buf_reserve(b, n) != 0)
+			return TD_ERR_LIMIT;
+		memcpy(b->p + b->len, pr->shm + SHM_HDR + fb.slot * SHM_SLOT,
+		    n);
+		b->len += n;
+		__atomic_store_n(shm_state(pr->shm, fb.slot), 0,
+		    __ATOMIC_RELEASE);
+		(void)syscall(SYS_futex, shm_state(pr->shm, fb.slot),
+		    FUTEX_WAKE, 1, NULL, NULL, 0);
+		return s->batch(s->arg, b, fb.nrec, &fb.bt);
+	}
 	n = f->len - sizeof(fb);
 	b = s->buffer(s->arg);
 	if (td_buf_reserve(b, n) != 0)
@@ -1632,6 +1913,7 @@ struct zreq {
 	uint64_t		 batch_records, max_rows;
 	const struct parser_ops	*parser;	/* the same image: its address */
 	int32_t			 ledger;
+	int32_t			 shm;		/* the SHM memfd follows */
 	char			 tid[72];
 	char			 file[1024];
 };
@@ -1645,42 +1927,14 @@ static struct {
 	int			 unreaped;	/* a status not read yet */
 } zy = { -1, -1, NULL, NULL, -1, 0 };
 
-/* A message to or from the zygote: a request or a word, and room for
- * two descriptors. */
-struct zmsg {
-	struct msghdr	 mh;
-	struct iovec	 iov;
-	union {
-		char		 buf[CMSG_SPACE(2 * sizeof(int))];
-		struct cmsghdr	 align;
-	} cb;
-};
-
-static void
-zmsg_init(struct zmsg *z, void *p, size_t n)
-{
-	memset(z, 0, sizeof(*z));
-	z->iov.iov_base = p;
-	z->iov.iov_len = n;
-	z->mh.msg_iov = &z->iov;
-	z->mh.msg_iovlen = 1;
-	z->mh.msg_control = z->cb.buf;
-	z->mh.msg_controllen = sizeof(z->cb.buf);
-}
-
 /* Send a request and its two descriptors (file, child's socket). */
 static int
 zreq_send(int sock, struct zreq *q, const int fds[2])
 {
 	struct zmsg z;
-	struct cmsghdr *cm;
 
 	zmsg_init(&z, q, sizeof(*q));
-	cm = CMSG_FIRSTHDR(&z.mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(2 * sizeof(int));
-	memcpy(CMSG_DATA(cm), fds, 2 * sizeof(int));
+	zmsg_fds(&z, fds, 2);
 	return sendmsg(sock, &z.mh, MSG_NOSIGNAL) == (ssize_t)sizeof(*q) ?
 	    TD_OK : TD_ERR_IO;
 }
@@ -1745,7 +1999,7 @@ spare_fork(struct mapper *m, const struct td_conf *cf, int sock,
 		o.batch_records = q.batch_records;
 		o.max_rows = q.max_rows;
 		o.parser = q.parser;
-		child_main(m, cf, fds[0], fds[1], &o, q.ledger, prog);
+		child_main(m, cf, fds[0], fds[1], &o, q.ledger, q.shm, prog);
 	}
 	close(sv[1]);
 	if (pid < 0) {
@@ -1792,21 +2046,10 @@ static int
 word_send(int sock, int32_t v, int fd)
 {
 	struct zmsg w;
-	struct cmsghdr *cm;
 	ssize_t n;
 
 	zmsg_init(&w, &v, sizeof(v));
-	if (fd >= 0) {
-		w.mh.msg_controllen = CMSG_SPACE(sizeof(int));
-		cm = CMSG_FIRSTHDR(&w.mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	} else {
-		w.mh.msg_control = NULL;
-		w.mh.msg_controllen = 0;
-	}
+	zmsg_fds(&w, &fd, fd >= 0);
 	n = sendmsg(sock, &w.mh, MSG_NOSIGNAL);
 	if (fd >= 0)
 		close(fd);
@@ -2008,7 +2251,7 @@ zygote_word(int32_t *v)
  */
 static int
 zygote_fork(struct mapper *m, const struct td_conf *cf, int fd, int sock,
-    const struct proc_opts *o, int ledger, pid_t *pid, int *pidfd)
+    const struct proc_opts *o, int ledger, int shm, pid_t *pid, int *pidfd)
 {
 	struct zreq q;
 	int fds[2] = { fd, sock }, tries, r;
@@ -2034,6 +2277,7 @@ zygote_fork(struct mapper *m, const struct td_conf *cf, int fd, int sock,
 		q.max_rows = o->max_rows;
 		q.parser = o->parser;
 		q.ledger = ledger;
+		q.shm = shm;
 		memcpy(q.tid, o->transmission_id, strlen(o->transmission_id));
 		memcpy(q.file, o->file, strlen(o->file));
 		if (zreq_send(zy.sock, &q, fds) == TD_OK &&
@@ -2145,9 +2389,11 @@ sandbox_process_file(struct mapper *m, const struct td_conf *cf, int fd,
 	struct frame f;
 	struct proto pr;
 	struct timeval tv;
+	struct stat st;
 	char *p = NULL;
 	size_t cap = 0;
 	int sv[2], status, done = 0, r = TD_OK, rr = TD_OK, pidfd = -1;
+	int mfd = -1;
 	pid_t pid;
 
 	/*
@@ -2161,13 +2407,24 @@ sandbox_process_file(struct mapper *m, const struct td_conf *cf, int fd,
 	intern_clear();		/* the file before is done with */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
 		return TD_ERR_IO;
+	/* a big file's batches come through shared memory */
+	if (fstat(fd, &st) == 0 && st.st_size >= CHILD_THREADS_MIN)
+		mfd = shm_make(&pr.shm);
 	if ((r = zygote_fork(m, cf, fd, sv[1], o, s->ledger != NULL,
-	    &pid, &pidfd)) != 0) {
+	    mfd >= 0, &pid, &pidfd)) != 0) {
 		close(sv[0]);
 		close(sv[1]);
+		if (mfd >= 0) {
+			close(mfd);
+			(void)munmap(pr.shm, SHM_SIZE);
+		}
 		return r;
 	}
 	close(sv[1]);
+	if (mfd >= 0) {
+		r = shm_send(sv[0], mfd);
+		close(mfd);
+	}
 	memset(&tv, 0, sizeof(tv));
 	tv.tv_sec = idle_limit();
 	if (setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
@@ -2209,6 +2466,8 @@ sandbox_process_file(struct mapper *m, const struct td_conf *cf, int fd,
 	/* a sink failed, or it died; or it sent its result and has nothing
 	 * left to do, and must not keep the caller waiting for its exit */
 	child_kill(pid, pidfd);
+	if (pr.shm != NULL)
+		(void)munmap(pr.shm, SHM_SIZE);
 	if (done) {
 		/* its end is not waited for: read before the next request */
 		zy.unreaped = 1;

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The cores this process may run on (its affinity), at least 1. */
+long	td_cpus(void);
 /* mkdir -p; new directories and their parents are fsynced. */
 int	td_mkdirs(const char *path, int mode);
 int	td_fsync_dir(const char *dir);

@@ -3,7 +3,7 @@
 # test hook, TD_TEST_PARSER=HOOK:FILE) costs that one file, quarantined
 # as Tier 2 parser_crashed with its raw bytes kept, and `once` and the
 # daemon go on with the others; under the seccomp sandbox the child
-# cannot open a socket or a file to write.
+# cannot open a socket or a file to write, nor can its mapping threads.
 . "$srcdir/tests/lib/common.sh"
 . "$srcdir/tests/lib/run-lib.sh"
 t_tmpdir
@@ -40,6 +40,19 @@ if grep -q 'HAVE_LIBSECCOMP 1' "${top_builddir:-.}/config.h" 2>/dev/null; then
 	t_grep "$T_TMP/log.write" "event=test_hook hook=write result=refused error=\"Operation not permitted\"" "the child cannot open a file to write (seccomp: EPERM)"
 	t_ok "$([ ! -e "$T_TMP/escaped" ]; echo $?)" "and no file appears"
 	t_ok "$(run_delivered "$T_TMP/out" 2; echo $?)" "both files are processed as usual otherwise"
+	# a big file is mapped on every core: the child's mapping threads
+	# are confined with it (SECCOMP_FILTER_FLAG_TSYNC)
+	if [ "$(nproc)" -ge 2 ]; then
+		run_drop "$L" big.csv 6000	# > 256 KiB (CHILD_THREADS_MIN)
+		TD_TEST_PARSER=thread-socket:big.csv "$TRADEDROP" once -c "$T_TMP/t.conf" 2> "$T_TMP/log.thread"
+		t_grep "$T_TMP/log.thread" "event=test_hook hook=thread-socket threads=$(($(nproc) > 8 ? 7 : $(nproc) - 1))" "a big file's child has a mapping thread a core but one"
+		t_is "$(grep -c 'hook=thread-socket result=refused error="Operation not permitted"' "$T_TMP/log.thread")" \
+		    "$(($(nproc) > 8 ? 7 : $(nproc) - 1))" "none of its mapping threads can open a socket (seccomp on every thread)"
+		t_ok "$(! grep -q 'result=allowed' "$T_TMP/log.thread"; echo $?)" "and none could"
+		t_ok "$(run_delivered "$T_TMP/out" 3; echo $?)" "the big file is delivered"
+	else
+		T_N=$((T_N + 1)); echo "ok $T_N # SKIP one core: the child maps on one thread"
+	fi
 else
 	echo "# built without seccomp: the socket and write hooks are not checked"
 fi

@@ -1,12 +1,14 @@
 #!/bin/sh
-# threads.sh - the output does not depend on the number of compressing
-# threads: the same drop taken by `tradedrop once` on one core
-# (taskset -c 0: one outbox thread) and on every core of the machine (one
-# thread per core, up to 8) gives the same batches byte for byte, the
-# same archived records and the same manifests but for received_at; with
-# gzip and with zstd batches. Each run's outbox_open line (log_level =
-# debug) shows how many threads it used, so the comparison is between
-# different numbers of threads, not the same one twice.
+# threads.sh - the output does not depend on the number of threads (the
+# parser child's mapping threads, the compressing ones): the same drop
+# taken by `tradedrop once` on one core (taskset -c 0: one thread each)
+# and on every core of the machine (one thread per core, up to 8) gives
+# the same batches byte for byte, the same archived records and the
+# same manifests but for received_at; with gzip and with zstd batches.
+# Each run's outbox_open and parser_threads lines (log_level = debug;
+# a.csv is big enough for the child's threads, CHILD_THREADS_MIN in
+# sandbox.c) show how many threads it used, so the comparison is
+# between different numbers of threads, not the same one twice.
 . "$srcdir/tests/lib/common.sh"
 t_tmpdir
 PY=/usr/bin/python3
@@ -43,6 +45,10 @@ for enc in gzip zstd; do
 		"$enc: the run on one core used one thread"
 	t_grep "$T_TMP/$enc-all.log" "event=outbox_open threads=$WANT cpus=$NCPU" \
 		"$enc: the run on $NCPU cores used $WANT"
+	t_grep "$T_TMP/$enc-one.log" "event=parser_threads file=a.csv threads=1 cpus=1" \
+		"$enc: the parser child on one core mapped on one thread"
+	t_grep "$T_TMP/$enc-all.log" "event=parser_threads file=a.csv threads=$WANT cpus=$NCPU" \
+		"$enc: the parser child on $NCPU cores mapped on $WANT"
 	O1=$T_TMP/out-$enc-one O2=$T_TMP/out-$enc-all
 	t_is "$(find "$O1" -name 'batch-*' | wc -l)" 80 "$enc: 80 batches delivered"
 	t_is "$(dl_same "$O1" "$O2" --all)" ok \

@@ -69,6 +69,13 @@ def why(f, a, b):
         if isinstance(a, dict):
             k = sorted(x for x in set(a) | set(b) if a.get(x) != b.get(x))
             return " (keys " + ",".join(k) + ")"
+        if isinstance(a, list):
+            # rejections, parsed: the first that differs
+            for i, (x, y) in enumerate(zip(a, b)):
+                if x != y:
+                    return " (rejection %d of %d/%d: ref %r; out %r)" % (
+                        i + 1, len(a), len(b), str(x)[:400], str(y)[:400])
+            return " (rejections %d/%d)" % (len(a), len(b))
         if f.endswith(".gz"):
             a, b = gzip.decompress(a), gzip.decompress(b)
             if a == b:

@@ -73,6 +73,12 @@ enum evil {
 	E_RESULT_NOSPACE,	/* RESULT: process_file's return a full disk */
 	E_RESULT_EIO,		/* RESULT: process_file's return a read error */
 	E_PID,			/* a REJECT of code pid_N (its pid), RESULT */
+	E_SLOT_OK,		/* a batch of 1 record in SHM slot 1, RESULT */
+	E_SLOT_OUT,		/* BATCH: in SHM slot 2 (there are 2) */
+	E_SLOT_HUGE,		/* BATCH: in a slot, one byte more than it */
+	E_SLOT_NONE,		/* BATCH: in a slot, with no SHM (small file) */
+	E_SLOT_SCRIBBLE,	/* a batch in slot 0, BATCH, then writes the
+				 * slot over and over till it is killed */
 };
 static enum evil evil;
 static uint32_t big_type;	/* E_FRAME_BIG, E_ENDLESS */
@@ -87,6 +93,9 @@ static struct td_buf sbuf;
 static uint64_t nbatch, nreject, nledger, nhold;
 static char lastcode[64];	/* of the last rejection */
 
+static struct td_buf lastbatch;	/* t_batch's last */
+static int big_file;		/* the file is big.csv (SHM slots) */
+
 static struct td_buf *
 t_buffer(void *arg)
 {
@@ -99,10 +108,11 @@ static int
 t_batch(void *arg, struct td_buf *b, uint64_t n, const struct batch_totals *bt)
 {
 	(void)arg;
-	(void)b;
 	(void)n;
 	(void)bt;
 	nbatch++;
+	td_buf_reset(&lastbatch);
+	td_buf_append(&lastbatch, b->p, b->len);
 	return 0;
 }
 
@@ -432,6 +442,36 @@ evil_reject_result(struct td_buf *b, const char *code)
 	evil_put(F_RESULT, b->p, b->len);
 }
 
+/* E_SLOT_*: a batch through the SHM slots, or what is not one. */
+static void
+evil_slot(struct td_buf *b)
+{
+	static const char rec[] = "{\"slot\":1}\n";
+	struct fbatch fb;
+	uint32_t k = evil == E_SLOT_OK ? 1 : 0;
+
+	if ((child_shm == NULL) != (evil == E_SLOT_NONE))
+		_exit(11);	/* SHM for a big file only */
+	memset(&fb, 0, sizeof(fb));
+	fb.nrec = 1;
+	fb.inslot = 1;
+	fb.slot = evil == E_SLOT_OUT ? SHM_SLOTS : k;
+	fb.bytes = evil == E_SLOT_HUGE ? SHM_SLOT + 1 : sizeof(rec) - 1;
+	if (child_shm != NULL) {
+		memcpy(child_shm + SHM_HDR + k * SHM_SLOT, rec, sizeof(rec) - 1);
+		__atomic_store_n(shm_state(child_shm, k), 1, __ATOMIC_RELEASE);
+	}
+	td_buf_reset(b);
+	td_buf_append(b, &fb, sizeof(fb));
+	evil_put(F_BATCH, b->p, b->len);
+	if (evil == E_SLOT_SCRIBBLE)
+		for (;;)
+			memset(child_shm + SHM_HDR, 'x', 4096);
+	td_buf_reset(b);
+	evil_result_counts(b, 1, 0);
+	evil_put(F_RESULT, b->p, b->len);
+}
+
 static void
 evil_act(void)
 {
@@ -646,6 +686,13 @@ evil_act(void)
 		evil_result_counts(&b, 1, 0);
 		evil_put(F_RESULT, b.p, b.len);
 		break;
+	case E_SLOT_OK:
+	case E_SLOT_OUT:
+	case E_SLOT_HUGE:
+	case E_SLOT_NONE:
+	case E_SLOT_SCRIBBLE:
+		evil_slot(&b);
+		break;
 	}
 	_exit(0);
 }
@@ -761,7 +808,9 @@ caller(void *arg)
 	po.file = "f.csv";
 	po.batch_records = 1000;
 	po.parser = &evil_ops;
-	p = xasprintf(raw_dir ? "%s" : "%s/f.csv", tmpdir);
+	p = xasprintf(raw_dir ? "%s" : big_file ? "%s/big.csv" : "%s/f.csv",
+	    tmpdir);
+	td_buf_init(&lastbatch, 64, 0);
 	if ((fd = open(p, O_RDONLY)) < 0)
 		return 11;
 	memset(&res, 0, sizeof(res));
@@ -845,6 +894,11 @@ caller(void *arg)
 		return 13;
 	if (nbatch != 0 && !batch_ok)
 		return 14;
+	/* what came through the slot is what the child put there */
+	if (evil == E_SLOT_OK && (nbatch != 1 || lastbatch.len != 11 ||
+	    memcmp(lastbatch.p, "{\"slot\":1}\n", 11) != 0))
+		return 24;
+
 	if (nhold != (evil == E_HOLD_OK))
 		return 21;
 	if (log != NULL) {
@@ -908,6 +962,9 @@ main(void)
 		td_fatal("tu_conf");
 	tu_sh(tmpdir, "printf 'Store,UPC,Date,Units\\n1,041000001239,"
 	    "2026-11-28,1\\n' > f.csv");
+	/* big enough for the SHM slots (CHILD_THREADS_MIN) */
+	tu_sh(tmpdir, "head -c %d /dev/zero | tr '\\0' x > big.csv",
+	    CHILD_THREADS_MIN + 1);
 
 	attack(E_RESULT_OK, NULL, "a well-formed RESULT is the result");
 	attack(E_RESULT_SPIN, NULL, "a child that sends its RESULT and never "
@@ -1019,6 +1076,29 @@ main(void)
 		    "pidfds (Linux 5.3)");
 	attack(E_BATCH_OK, NULL, "a BATCH of one record and the RESULT of "
 	    "it: delivered");
+
+	/* a big file's batches come through shared memory (SHM slots) */
+	big_file = 1;
+	attack(E_SLOT_OK, NULL, "a big file: a batch through its SHM slot "
+	    "is copied out as it was put there, delivered");
+	want_log = "frame=BATCH slot=2 limit=1";
+	attack(E_SLOT_OUT, "parser_crashed", "a BATCH in an SHM slot there "
+	    "is not: parser_crashed, logged");
+	snprintf(buf, sizeof(buf), "frame=BATCH slot_bytes=%llu limit=%llu",
+	    (unsigned long long)SHM_SLOT + 1, (unsigned long long)SHM_SLOT);
+	want_log = buf;
+	attack(E_SLOT_HUGE, "parser_crashed", "a BATCH longer than its SHM "
+	    "slot: parser_crashed, logged");
+	want_log = NULL;
+	setenv("TD_TEST_PARSER_IDLE", "1", 1);
+	attack(E_SLOT_SCRIBBLE, "parser_crashed", "a child that writes its "
+	    "SHM slot on and on after its BATCH: the caller comes back");
+	unsetenv("TD_TEST_PARSER_IDLE");
+	big_file = 0;
+	want_log = "frame=BATCH slot=0 limit=0";
+	attack(E_SLOT_NONE, "parser_crashed", "a small file (no SHM): a "
+	    "BATCH said to be in a slot is refused, parser_crashed, logged");
+	want_log = NULL;
 
 	tu_sh("/", "rm -rf '%s'", tmpdir);
 	return done_testing();
