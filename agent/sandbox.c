@@ -125,7 +125,10 @@
 #define SHM_SLOTS	2
 #define SHM_SLOT	PROC_BATCH_BYTES	/* pages are used as touched */
 #define SHM_HDR		((size_t)4096)
-#define SHM_SIZE	(SHM_HDR + SHM_SLOTS * SHM_SLOT)
+/* then a LEDGER frame's records: one window asked at a time (the child
+ * reads its VERDICTS before it asks the next), no slot state needed */
+#define SHM_LEDGER	(SHM_HDR + SHM_SLOTS * SHM_SLOT)
+#define SHM_SIZE	(SHM_LEDGER + PROC_WIN_ROWS * sizeof(struct fledger))
 
 struct frame {
 	uint32_t	 type;
@@ -493,7 +496,12 @@ c_ledger_ask(void *arg, struct ledger_item *const *it, size_t n,
 		dec_put(&fl.quantity, &it[i]->quantity);
 		dec_put(&fl.amount, &it[i]->amount);
 		fl.has_amount = it[i]->has_amount;
-		td_buf_append(&c->out, &fl, sizeof(fl));
+		/* a big file's in the SHM ledger area, the frame its count */
+		if (c->shm != NULL && n <= PROC_WIN_ROWS)
+			memcpy(c->shm + SHM_LEDGER + i * sizeof(fl), &fl,
+			    sizeof(fl));
+		else
+			td_buf_append(&c->out, &fl, sizeof(fl));
 	}
 	return put_frame(c, F_LEDGER);
 }
@@ -1714,6 +1722,30 @@ on_pass_end(int sock, const struct frame *f, const struct proc_sink *s)
 }
 
 /*
+ * A big file's LEDGER frame is its count: its records, in the SHM ledger
+ * area, copied after it in *p (the frame as a small file's), once.
+ */
+static int
+shm_ledger(struct proto *pr, struct frame *f, char **p, size_t *cap)
+{
+	uint32_t n;
+	size_t len;
+
+	memcpy(&n, *p, sizeof(n));
+	if (n == 0 || n > PROC_WIN_ROWS)
+		return fault(pr, F_LEDGER, "records", n, "limit",
+		    PROC_WIN_ROWS);
+	len = sizeof(n) + (size_t)n * sizeof(struct fledger);
+	if (len > *cap) {
+		*cap = len;
+		*p = xrealloc(*p, *cap);
+	}
+	memcpy(*p + sizeof(n), pr->shm + SHM_LEDGER, len - sizeof(n));
+	f->len = (uint32_t)len;
+	return TD_OK;
+}
+
+/*
  * The SHM slots of a big file's child (see SHM_SLOTS), mapped into
  * *shm: the memfd, to send to the child, or -1. Sealed at its size, so
  * that nothing the child does can make the caller's reads of it fault.
@@ -2453,6 +2485,10 @@ sandbox_process_file(struct mapper *m, const struct td_conf *cf, int fd,
 			p = xrealloc(p, cap);
 		}
 		if ((r = read_full(sv[0], p, f.len)) != 0)
+			break;
+		if (f.type == F_LEDGER && pr.shm != NULL &&
+		    f.len == sizeof(uint32_t) && (r = shm_ledger(&pr, &f, &p,
+		    &cap)) != 0)
 			break;
 		r = on_frame(sv[0], &f, p, s, res, &done, &rr, &pr);
 	}

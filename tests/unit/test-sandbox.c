@@ -79,6 +79,10 @@ enum evil {
 	E_SLOT_NONE,		/* BATCH: in a slot, with no SHM (small file) */
 	E_SLOT_SCRIBBLE,	/* a batch in slot 0, BATCH, then writes the
 				 * slot over and over till it is killed */
+	E_LEDGER_SHM_BIG,	/* a LEDGER in the SHM ledger area of a
+				 * window and one record */
+	E_LEDGER_SHM_OK,	/* a LEDGER of one record in the SHM area,
+				 * its VERDICTS read, RESULT */
 };
 static enum evil evil;
 static uint32_t big_type;	/* E_FRAME_BIG, E_ENDLESS */
@@ -479,6 +483,7 @@ evil_act(void)
 	struct fresult fr;
 	struct fdoc fd;
 	struct fledger fl;
+	struct frame vf;
 	uint64_t zero = 0;
 	uint32_t n;
 	size_t i;
@@ -692,6 +697,24 @@ evil_act(void)
 	case E_SLOT_NONE:
 	case E_SLOT_SCRIBBLE:
 		evil_slot(&b);
+		break;
+	case E_LEDGER_SHM_BIG:
+	case E_LEDGER_SHM_OK:
+		if (child_shm == NULL)
+			_exit(11);
+		n = evil == E_LEDGER_SHM_OK ? 1 : WIN_ROWS_MAX + 1;
+		memset(&fl, 0, sizeof(fl));
+		memcpy(child_shm + SHM_LEDGER, &fl, sizeof(fl));
+		evil_put(F_LEDGER, &n, sizeof(n));
+		if (evil == E_LEDGER_SHM_BIG)
+			break;
+		if (read_full(evil_sock, &vf, sizeof(vf)) != 0 || vf.type !=
+		    F_VERDICTS || vf.len != 1 || read_full(evil_sock, &n, 1) !=
+		    0)
+			_exit(12);
+		td_buf_reset(&b);
+		evil_result(&b);
+		evil_put(F_RESULT, b.p, b.len);
 		break;
 	}
 	_exit(0);
@@ -1094,6 +1117,12 @@ main(void)
 	attack(E_SLOT_SCRIBBLE, "parser_crashed", "a child that writes its "
 	    "SHM slot on and on after its BATCH: the caller comes back");
 	unsetenv("TD_TEST_PARSER_IDLE");
+	want_log = "frame=LEDGER records=4097 limit=4096";
+	attack(E_LEDGER_SHM_BIG, "parser_crashed", "a LEDGER in the SHM area "
+	    "of one record more than a window: parser_crashed, logged");
+	want_log = NULL;
+	attack(E_LEDGER_SHM_OK, NULL, "a LEDGER of one record in the SHM "
+	    "area: answered (a byte), the file goes on");
 	big_file = 0;
 	want_log = "frame=BATCH slot=0 limit=0";
 	attack(E_SLOT_NONE, "parser_crashed", "a small file (no SHM): a "
