@@ -140,6 +140,7 @@ struct mapper {
 	char		 row_date[TD_DATE_STRMAX];
 	const struct xt_row *xrow;	/* the last crosswalk row found */
 	char		 discount[TD_DEC_STRMAX];
+	size_t		 line_fixed;	/* mapper_line_fixed of the document */
 };
 
 /* ISO 4217 currencies whose minor unit is not 2 digits. */
@@ -394,6 +395,51 @@ mapper_clone_free(struct mapper *c)
 	x_free(c);
 }
 
+/*
+ * What a record line has of its own, whatever its values: its names,
+ * ids, numbers and derived fields (txn_date, period_start, the fiscal
+ * period, currency, uom, restates, nulls), what each field's transform
+ * may add to a value (a date written out, a GTIN padded, a decimal
+ * made canonical: TD_DEC_STRMAX at most), and what the mapping itself
+ * may write for each field (a constant, a default, a values table's
+ * value, the tables' values), six bytes a byte.
+ */
+static size_t
+line_own(const struct mapper *m)
+{
+	const struct mapexpr *mx;
+	size_t i, j, k, most, n = 1024 + MF__COUNT * TD_DEC_STRMAX;
+
+	for (i = 0; i < MF__COUNT; i++) {
+		if ((mx = m->slot[i].mx) == NULL)
+			continue;
+		most = mx->src == MX_SRC_CONST && mx->arg != NULL ?
+		    strlen(mx->arg) : 0;
+		for (j = 0; j < mx->nxf; j++) {
+			if (mx->xf[j].kind == MX_XF_DEFAULT &&
+			    mx->xf[j].arg != NULL && strlen(mx->xf[j].arg) > most)
+				most = strlen(mx->xf[j].arg);
+			for (k = 0; mx->xf[j].kind == MX_XF_VALUES &&
+			    k < mx->xf[j].nvals; k++)
+				if (mx->xf[j].vals[k].to != NULL &&
+				    strlen(mx->xf[j].vals[k].to) > most)
+					most = strlen(mx->xf[j].vals[k].to);
+		}
+		n += 6 * most;
+	}
+	if (m->promo != NULL)
+		n += 6 * 2 * xtable_maxv(m->promo);
+	if (m->xwalk != NULL)
+		n += 6 * xtable_maxv(m->xwalk);
+	return n;
+}
+
+size_t
+mapper_line_fixed(const struct mapper *m)
+{
+	return m->line_fixed;
+}
+
 const char *
 mapper_version(const struct mapper *m)
 {
@@ -579,6 +625,9 @@ mapper_begin(struct mapper *m, const struct map_doc *doc,
 		*missing = NULL;
 		return r == TD_ERR_LIMIT ? TD_ERR_LIMIT : TD_ERR_INVAL;
 	}
+
+	/* a line's bytes but its values' (mapper_line_fixed) */
+	m->line_fixed = m->prefix.len + m->suffix.len + line_own(m);
 
 	/* the start of every record_id message of this document */
 	td_buf_reset(&m->idpre);

@@ -106,5 +106,14 @@ const char *mapper_shown(const char *p, size_t n, char *buf, size_t bufsz);
 struct mapper *mapper_clone(const struct mapper *m);
 void	 mapper_clone_sync(struct mapper *c, const struct mapper *m);
 void	 mapper_clone_free(struct mapper *c);
+/*
+ * At least the bytes of a record line of the document begun, less six
+ * times the bytes of the values it is mapped from (a byte of a value is
+ * at most six of JSON): its prefix and suffix, the names, ids and
+ * numbers, and what the mapping adds itself (constants, defaults and
+ * values tables, the tables' values, each six times). process.c cuts a
+ * window of rows not yet mapped by it.
+ */
+size_t	 mapper_line_fixed(const struct mapper *m);
 
 #endif

@@ -68,6 +68,7 @@ struct window {
 	struct td_buf		 stage;		/* lines, raw rows, messages */
 	struct td_buf		 in;		/* values of PK_MAP rows */
 	size_t			 nmap;		/* PK_MAP rows */
+	size_t			 est;		/* their lines' bytes, at most */
 	int			 asked;
 };
 
@@ -128,6 +129,7 @@ struct emitter {
 
 static int	emit_drain(struct emitter *);
 static int	map_window(struct emitter *, struct window *);
+static void	emit_discard(struct emitter *);
 
 static int
 flush_batch(struct emitter *e)
@@ -301,8 +303,10 @@ emit_header_fits(struct emitter *e, const struct td_field *names, size_t n)
 	int r;
 
 	/* rows waiting to be mapped are mapped with the header before */
-	if (map_window(e, &e->win[e->fill]) != 0)
+	if (map_window(e, &e->win[e->fill]) != 0) {
+		emit_discard(e);
 		return e->res->ioerr;
+	}
 	r = mapper_begin(e->m, &e->doc, names, n, &missing);
 	x_free(missing);
 	return r;
@@ -573,6 +577,7 @@ window_clear(struct window *w)
 	w->n = 0;
 	w->asked = 0;
 	w->nmap = 0;
+	w->est = 0;
 	td_buf_reset(&w->stage);
 	td_buf_reset(&w->in);
 }
@@ -806,9 +811,11 @@ map_window(struct emitter *e, struct window *w)
 				p->li.off += base;
 			else if (p->kind == PK_REJ)
 				p->msg += base;
+			p->sb = 0;	/* in the stage now */
 		}
 	}
 	w->nmap = 0;
+	w->est = 0;
 	if (bad == SIZE_MAX)
 		return 0;
 	e->res->ioerr = r;
@@ -817,21 +824,25 @@ map_window(struct emitter *e, struct window *w)
 	return 1;
 }
 
-/* A row's values into w->in, for map_window. */
-static void
+/* A row's values into w->in, for map_window: 0, or TD_ERR_LIMIT. */
+static int
 stage_values(struct window *w, struct pend *p, const struct prec *pr)
 {
-	size_t k, len;
+	size_t k, len, start = w->in.len;
+	int r = 0;
 
 	p->fin = w->in.len;
 	p->nf = pr->nf;
-	for (k = 0; k < pr->nf; k++) {
+	for (k = 0; k < pr->nf && r == 0; k++) {
 		len = pr->f[k].p == NULL ? SIZE_MAX : pr->f[k].len;
-		td_buf_append(&w->in, &len, sizeof(len));
+		r = td_buf_append(&w->in, &len, sizeof(len));
 	}
-	for (k = 0; k < pr->nf; k++)
-		if (pr->f[k].p != NULL)
-			td_buf_append(&w->in, pr->f[k].p, pr->f[k].len);
+	for (k = 0; k < pr->nf && r == 0; k++)
+		if (pr->f[k].p != NULL && pr->f[k].len > 0)
+			r = td_buf_append(&w->in, pr->f[k].p, pr->f[k].len);
+	if (r != 0)
+		w->in.len = start;
+	return r;
 }
 
 /* The records of w to the ledger. 1: the sink failed. */
@@ -1069,8 +1080,12 @@ stage_row(struct emitter *e, const struct prec *pr)
 		/* mapped with the rest of the window, on every core */
 		p->kind = PK_MAP;
 		p->ordinal = e->pd->rows;
-		stage_values(w, p, pr);
-		w->nmap++;
+		start = w->in.len;
+		if (stage_values(w, p, pr) != 0)
+			goto full;
+		/* a window is cut before its lines pass WIN_BYTES, as when
+		 * they are mapped one by one: each at most this long */
+		w->est += 6 * (w->in.len - start) + mapper_line_fixed(e->m);
 	} else {
 		start = w->stage.len;
 		r = mapper_map(e->m, pr->f, pr->nf, e->pd->rows, pr->pos,
@@ -1108,8 +1123,9 @@ stage_row(struct emitter *e, const struct prec *pr)
 	    "", msg != NULL ? strlen(msg) + 1 : 1)) == NOSTAGE))
 		goto full;
 	w->n++;
-	/* (a line is about four times the values it is mapped from) */
-	if (w->n >= WIN_ROWS || w->stage.len + 4 * w->in.len >= WIN_BYTES)
+	if (p->kind == PK_MAP)
+		w->nmap++;
+	if (w->n >= WIN_ROWS || w->stage.len + w->est >= WIN_BYTES)
 		return cycle(e);
 	return 0;
  full:

@@ -1808,10 +1808,12 @@ on_batch(int sock, const struct frame *f, const struct proc_sink *s,
 	pr->batches++;
 	if (fb.inslot) {
 		/* copied out once, then the slot is the child's again */
-		if (pr->shm == NULL || fb.slot >= SHM_SLOTS ||
-		    f->len != sizeof(fb))
+		if (pr->shm == NULL || fb.slot >= SHM_SLOTS)
 			return fault(pr, F_BATCH, "slot", fb.slot, "limit",
 			    pr->shm == NULL ? 0 : SHM_SLOTS - 1);
+		if (f->len != sizeof(fb))
+			return fault(pr, F_BATCH, "size", f->len, "limit",
+			    sizeof(fb));
 		if (fb.bytes == 0 || fb.bytes > SHM_SLOT)
 			return fault(pr, F_BATCH, "slot_bytes", fb.bytes,
 			    "limit", SHM_SLOT);

@@ -41,6 +41,7 @@ struct xtable {
 	uint32_t	*slots;		/* group's first row + 1; 0: empty */
 	size_t		 nslots;
 	int		 dated;
+	size_t		 maxv;		/* the longest value */
 	char		 sha256[TD_SHA256_HEX];
 	char		*bytes;
 	size_t		 len;
@@ -344,8 +345,11 @@ index_rows(struct loader *l)
 	}
 	for (i = 0; i < t->nrows; i++) {
 		x = &t->rows[i];
-		for (k = 0; k < 3; k++)
+		for (k = 0; k < 3; k++) {
 			x->r.v[k] = t->arena.p + x->val[k];
+			if (strlen(x->r.v[k]) > t->maxv)
+				t->maxv = strlen(x->r.v[k]);
+		}
 	}
 	for (t->nslots = 16; t->nslots < 2 * ngroups; t->nslots *= 2)
 		;
@@ -449,6 +453,12 @@ int
 xtable_dated(const struct xtable *t)
 {
 	return t->dated;
+}
+
+size_t
+xtable_maxv(const struct xtable *t)
+{
+	return t->maxv;
 }
 
 size_t

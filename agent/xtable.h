@@ -31,6 +31,9 @@ struct xt_row {
 
 struct xtable;
 
+/* The longest value (bytes) of any row. */
+size_t	 xtable_maxv(const struct xtable *);
+
 #define XT_MAX_BYTES	(256u << 20)	/* largest table file */
 
 /*

@@ -5,7 +5,12 @@
 # a file: encoding = auto starting over late in the file, a Tier 3 row
 # and a key met twice (a second pass) across windows, [map] duplicates =
 # sum, control totals past 36 digits after a full window, and X12 files
-# whose 997 groups sit between rows.
+# whose 997 groups sit between rows. The files are big enough (256 KiB)
+# for the child to map on every core (sandbox.c CHILD_THREADS_MIN), its
+# windows cut by a bound on their lines rather than the lines; one of
+# them restates the other under an archive member's name of 3.7 KB of
+# control bytes (each six bytes in a line) and is held, a window's held
+# lines in one HOLDS frame.
 . "$srcdir/tests/lib/common.sh"
 t_tmpdir
 PY=/usr/bin/python3
@@ -29,6 +34,34 @@ dl_rows "$T_TMP/rows.csv" 6000 23 4100
 	done
 	sed -n '4202,4300p' "$T_TMP/rows.csv"
 } > "$T_TMP/over.csv"
+# an unmapped column, so that both are over 256 KiB
+for _f in big over; do
+	sed -i '1s/$/,Note/; 1!s/$/,abcdefghijklmnopqrstuvwxyz0123456789/' \
+	    "$T_TMP/$_f.csv"
+	t_ok "$([ "$(wc -c < "$T_TMP/$_f.csv")" -ge 262144 ]; echo $?)" \
+	    "$_f.csv is big enough to be mapped on every core"
+done
+# h1.csv 9000 rows; h2.tar the same keys, each quantity one more (a
+# restatement, held), in a member whose name is 3.7 KB of control bytes
+$PY - "$T_TMP" <<'PY'
+import io, random, sys, tarfile
+r = random.Random(3)
+def upc():
+    d = [r.randrange(10) for _ in range(11)]
+    s = 3 * sum(d[0::2]) + sum(d[1::2])
+    return "".join(map(str, d)) + str((10 - s % 10) % 10)
+rows = [(i, upc()) for i in range(9000)]
+h = "Store,UPC,Date,Units\n"
+open(sys.argv[1] + "/h1.csv", "w").write(h + "".join(
+    "%d,%s,2026-11-28,5\n" % x for x in rows))
+name = ("d" + "\x01" * 60 + "/") * 60 + "m.csv"
+data = (h + "".join("%d,%s,2026-11-28,6\n" % x for x in rows)).encode()
+with tarfile.open(sys.argv[1] + "/h2.tar", "w",
+    format=tarfile.PAX_FORMAT) as t:
+    ti = tarfile.TarInfo(name)
+    ti.size = len(data)
+    t.addfile(ti, io.BytesIO(data))
+PY
 
 # big.x12: 4 groups of 3000 quantities (a window is 4096 rows: the 997
 # groups fall inside windows), one key on many rows (a second pass);
@@ -103,6 +136,10 @@ pair auto "$T_TMP/big.csv" "[decode]" "encoding = auto" \
 pair sum "$T_TMP/big.csv" "[decode]" "encoding = auto" \
     "[integration]" "max_reject_ratio = 1" "[map]" "duplicates = sum"
 pair over "$T_TMP/over.csv" "[integration]" "max_reject_ratio = 1"
+pair hold "$T_TMP/h1.csv $T_TMP/h2.tar" "[integration]" "max_reject_ratio = 1" \
+    "[unpack]" "max_depth = 2"
+t_grep "$T_TMP/hold-child.out" "held=9000" \
+    "hold: the restating file's 9000 records are held (in the child)"
 CONF=x12conf
 pair x12 "$T_TMP/big.x12 $T_TMP/bigbad.x12 $srcdir/tests/data/x12/multi.x12 \
 $srcdir/tests/data/x12/sdq-4010.x12 $srcdir/tests/data/x12/ui-5010.x12 \

@@ -77,6 +77,8 @@ enum evil {
 	E_SLOT_OUT,		/* BATCH: in SHM slot 2 (there are 2) */
 	E_SLOT_HUGE,		/* BATCH: in a slot, one byte more than it */
 	E_SLOT_NONE,		/* BATCH: in a slot, with no SHM (small file) */
+	E_SLOT_ZERO,		/* BATCH: in a slot, of no bytes */
+	E_SLOT_TAIL,		/* BATCH: in a slot, and bytes after it */
 	E_SLOT_SCRIBBLE,	/* a batch in slot 0, BATCH, then writes the
 				 * slot over and over till it is killed */
 	E_LEDGER_SHM_BIG,	/* a LEDGER in the SHM ledger area of a
@@ -460,13 +462,16 @@ evil_slot(struct td_buf *b)
 	fb.nrec = 1;
 	fb.inslot = 1;
 	fb.slot = evil == E_SLOT_OUT ? SHM_SLOTS : k;
-	fb.bytes = evil == E_SLOT_HUGE ? SHM_SLOT + 1 : sizeof(rec) - 1;
+	fb.bytes = evil == E_SLOT_HUGE ? SHM_SLOT + 1 : evil == E_SLOT_ZERO ?
+	    0 : sizeof(rec) - 1;
 	if (child_shm != NULL) {
 		memcpy(child_shm + SHM_HDR + k * SHM_SLOT, rec, sizeof(rec) - 1);
 		__atomic_store_n(shm_state(child_shm, k), 1, __ATOMIC_RELEASE);
 	}
 	td_buf_reset(b);
 	td_buf_append(b, &fb, sizeof(fb));
+	if (evil == E_SLOT_TAIL)
+		td_buf_append(b, rec, sizeof(rec) - 1);
 	evil_put(F_BATCH, b->p, b->len);
 	if (evil == E_SLOT_SCRIBBLE)
 		for (;;)
@@ -695,6 +700,8 @@ evil_act(void)
 	case E_SLOT_OUT:
 	case E_SLOT_HUGE:
 	case E_SLOT_NONE:
+	case E_SLOT_ZERO:
+	case E_SLOT_TAIL:
 	case E_SLOT_SCRIBBLE:
 		evil_slot(&b);
 		break;
@@ -1117,6 +1124,14 @@ main(void)
 	attack(E_SLOT_SCRIBBLE, "parser_crashed", "a child that writes its "
 	    "SHM slot on and on after its BATCH: the caller comes back");
 	unsetenv("TD_TEST_PARSER_IDLE");
+	want_log = "frame=BATCH slot_bytes=0 limit=";
+	attack(E_SLOT_ZERO, "parser_crashed", "a BATCH in an SHM slot of no "
+	    "bytes: parser_crashed, logged");
+	snprintf(buf, sizeof(buf), "frame=BATCH size=%zu limit=%zu",
+	    sizeof(struct fbatch) + 11, sizeof(struct fbatch));
+	want_log = buf;
+	attack(E_SLOT_TAIL, "parser_crashed", "a BATCH in an SHM slot with "
+	    "bytes after it in the frame: parser_crashed, logged");
 	want_log = "frame=LEDGER records=4097 limit=4096";
 	attack(E_LEDGER_SHM_BIG, "parser_crashed", "a LEDGER in the SHM area "
 	    "of one record more than a window: parser_crashed, logged");
