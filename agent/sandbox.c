@@ -123,7 +123,7 @@
  * through the socket as a small file's do.
  */
 #define SHM_SLOTS	2
-#define SHM_SLOT	PROC_BATCH_BYTES	/* pages are used as touched */
+#define SHM_SLOT	shm_slot	/* shm_slot_set: pages used as touched */
 #define SHM_HDR		((size_t)4096)
 /* then a LEDGER frame's records: one window asked at a time (the child
  * reads its VERDICTS before it asks the next), no slot state needed */
@@ -136,6 +136,21 @@ struct frame {
 };
 
 static long	idle_limit(void);
+static uint64_t	line_max(const struct td_conf *);
+
+/*
+ * An SHM slot holds any batch an honest child makes (the most a BATCH
+ * frame may carry, proto_init): the child builds each batch in its
+ * slot, which never grows. The same for the caller and the child, of
+ * the same configuration.
+ */
+static size_t	shm_slot;
+
+static void
+shm_slot_set(const struct td_conf *cf)
+{
+	shm_slot = (PROC_BATCH_BYTES + line_max(cf) + 4095) & ~(size_t)4095;
+}
 
 /* LEDGER: a count (uint32_t), then this for each record */
 struct fledger {
@@ -309,6 +324,7 @@ struct child {
 	int		 sock;
 	unsigned char	*shm;		/* the SHM slots, or NULL */
 	uint32_t	 next;		/* the slot the next batch takes */
+	struct td_buf	 slot;		/* a batch built in slot next */
 	struct td_buf	 buf;
 	struct td_buf	 out;
 	struct td_buf	 in;		/* VERDICTS */
@@ -356,11 +372,15 @@ frame_start(struct child *c)
 	td_buf_append(&c->out, &f, sizeof(f));
 }
 
+static struct td_buf *	c_slot_buffer(struct child *);
+
 static struct td_buf *
 c_buffer(void *arg)
 {
 	struct child *c = arg;
 
+	if (c->shm != NULL)
+		return c_slot_buffer(c);
 	td_buf_reset(&c->buf);
 	return &c->buf;
 }
@@ -375,21 +395,37 @@ shm_state(unsigned char *shm, uint32_t k)
 	return (uint32_t *)(void *)(shm + k * sizeof(uint32_t));
 }
 
-/* A batch into the next slot once the caller has freed it, and its frame. */
+/*
+ * The next batch's buffer: slot next, once the caller has freed it (a
+ * buffer that never grows: a slot holds the biggest batch). Waiting
+ * longer than the idle limit, the child gives up: a buffer of no room,
+ * which fails the first record (TD_ERR_LIMIT).
+ */
+static struct td_buf *
+c_slot_buffer(struct child *c)
+{
+	uint32_t *st = shm_state(c->shm, c->next);
+	struct timespec ts;
+
+	ts.tv_sec = idle_limit();
+	ts.tv_nsec = 0;
+	memset(&c->slot, 0, sizeof(c->slot));
+	c->slot.p = (char *)(c->shm + SHM_HDR + c->next * SHM_SLOT);
+	while (__atomic_load_n(st, __ATOMIC_ACQUIRE) != 0)
+		if (syscall(SYS_futex, st, FUTEX_WAIT, 1, &ts, NULL, 0) != 0 &&
+		    errno == ETIMEDOUT)
+			return &c->slot;
+	c->slot.cap = c->slot.max = SHM_SLOT - 1;
+	return &c->slot;
+}
+
+/* The batch built in slot next: its frame, the slot the caller's. */
 static int
 c_batch_slot(struct child *c, struct td_buf *b, struct fbatch *fb)
 {
 	uint32_t *st = shm_state(c->shm, c->next);
-	struct timespec ts;
 	struct frame f;
 
-	ts.tv_sec = idle_limit();
-	ts.tv_nsec = 0;
-	while (__atomic_load_n(st, __ATOMIC_ACQUIRE) != 0)
-		if (syscall(SYS_futex, st, FUTEX_WAIT, 1, &ts, NULL, 0) != 0 &&
-		    errno == ETIMEDOUT)
-			return TD_ERR_IO;
-	memcpy(c->shm + SHM_HDR + c->next * SHM_SLOT, b->p, b->len);
 	__atomic_store_n(st, 1, __ATOMIC_RELEASE);
 	fb->bytes = b->len;
 	fb->inslot = 1;
@@ -421,7 +457,7 @@ c_batch(void *arg, struct td_buf *b, uint64_t nrec,
 	dec_put(&fb.bt.quantity, &bt->quantity);
 	dec_put(&fb.bt.amount, &bt->amount);
 	fb.bt.has_amount = bt->has_amount;
-	if (c->shm != NULL && b->len <= SHM_SLOT)
+	if (b == &c->slot)
 		return c_batch_slot(c, b, &fb);
 	frame_start(c);
 	td_buf_append(&c->out, &fb, sizeof(fb));
@@ -1008,7 +1044,7 @@ shm_recv(int sock)
 		return NULL;
 	memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
 	p = MAP_FAILED;
-	if (fstat(fd, &st) == 0 && st.st_size == (off_t)SHM_SIZE)
+	if (fstat(fd, &st) == 0 && (size_t)st.st_size == SHM_SIZE)
 		p = mmap(NULL, SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
 		    fd, 0);
 	close(fd);
@@ -1060,6 +1096,7 @@ child_main(struct mapper *m, const struct td_conf *cf, int fd, int sock,
 		td_log(TD_LOG_DEBUG, "parser_threads", "file=%s threads=%d "
 		    "cpus=%ld", o->file, proc_threads_start(m,
 		    (int)td_cpus()), td_cpus());
+	shm_slot_set(cf);
 	if (shm && (c.shm = shm_recv(sock)) == NULL)
 		_exit(3);
 	child_shm = c.shm;
@@ -2442,6 +2479,7 @@ sandbox_process_file(struct mapper *m, const struct td_conf *cf, int fd,
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
 		return TD_ERR_IO;
 	/* a big file's batches come through shared memory */
+	shm_slot_set(cf);
 	if (fstat(fd, &st) == 0 && st.st_size >= CHILD_THREADS_MIN)
 		mfd = shm_make(&pr.shm);
 	if ((r = zygote_fork(m, cf, fd, sv[1], o, s->ledger != NULL,

@@ -990,6 +990,7 @@ main(void)
 		td_fatal("mkdtemp: %s", strerror(errno));
 	if ((conf = tu_conf(tmpdir, MAP_STD)) == NULL)
 		td_fatal("tu_conf");
+	shm_slot_set(conf);	/* SHM_SLOT, as the caller has it */
 	tu_sh(tmpdir, "printf 'Store,UPC,Date,Units\\n1,041000001239,"
 	    "2026-11-28,1\\n' > f.csv");
 	/* big enough for the SHM slots (CHILD_THREADS_MIN) */
