@@ -1189,6 +1189,7 @@ mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
 	memset(&res->amount, 0, sizeof(res->amount));
 	m->row_timed = 0;
 	res->unknown_promo = 0;
+	res->date_at = 0;
 	m->row_dayok = 0;
 	memset(fv, 0, sizeof(fv));
 	if (m->date_first) {
@@ -1313,6 +1314,8 @@ mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
 	wnote(&ret, td_buf_putc(out, '}'));
 	for (i = 0; i < RF__COUNT && ret != TD_ERR_LIMIT; i++) {
 		wnote(&ret, td_buf_append(out, rf_keys[i].s, rf_keys[i].n));
+		if (i == RF_TXN_DATE)
+			res->date_at = (uint32_t)(out->len - start + 1);
 		wnote(&ret, json_str_or_null(out, rv[i].p, rv[i].n));
 		if (i == RF_PERIOD_START)
 			wnote(&ret, td_buf_append(out, m->last_fiscal,

@@ -24,6 +24,8 @@ struct map_result {
 					 * field's, with its code when several */
 	int		 nerr;		/* how many fields were bad */
 	int		 unknown_promo;	/* promo_code not in promo_file */
+	uint32_t	 date_at;	/* of a record line: where its txn_date
+					 * is in it, or 0 */
 	struct td_dec	 quantity;
 	struct td_dec	 amount;
 	int		 has_amount;

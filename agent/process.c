@@ -59,6 +59,7 @@ struct pend {
 	size_t			 fin, nf;
 	uint64_t		 ordinal;
 	int			 sb;
+	uint32_t		 date_at;	/* PK_REC: map_result's */
 };
 
 struct window {
@@ -392,17 +393,22 @@ emit_reject(struct emitter *e, const struct prec *pr, const char *code,
 
 /*
  * Widen the period covered with the txn_date of a record line just
- * mapped. `,"txn_date":"` cannot stand inside a JSON string (a quote
+ * mapped: at `at`, where the mapping wrote it (map_result.date_at), or
+ * found. `,"txn_date":"` cannot stand inside a JSON string (a quote
  * there follows a backslash), so its first occurrence is the field.
  */
 static void
-note_period(struct proc_result *res, const char *line, size_t len)
+note_period(struct proc_result *res, const char *line, size_t len, size_t at)
 {
 	static const char key[] = ",\"txn_date\":\"";
 	const char *p;
 	size_t dl = sizeof(res->first_date) - 1;
 
-	p = memmem(line, len, key, sizeof(key) - 1);
+	if (at >= sizeof(key) - 1 && at + dl < len && memcmp(line + at -
+	    (sizeof(key) - 1), key, sizeof(key) - 1) == 0)
+		p = line + at - (sizeof(key) - 1);
+	else
+		p = memmem(line, len, key, sizeof(key) - 1);
 	if (p == NULL || (size_t)(line + len - p) < sizeof(key) + dl ||
 	    p[sizeof(key) - 1 + dl] != '"')
 		return;
@@ -481,7 +487,8 @@ accepted(struct emitter *e, uint64_t pos, size_t start)
 	e->pd->records++;
 	if (e->mr.unknown_promo)
 		res->unknown_promo++;
-	note_period(res, e->cur->p + start, e->cur->len - start);
+	note_period(res, e->cur->p + start, e->cur->len - start,
+	    e->mr.date_at);
 	if (res->over == NULL && (td_dec_add(&res->quantity,
 	    &e->mr.quantity) != 0 || (e->mr.has_amount &&
 	    td_dec_add(&res->amount, &e->mr.amount) != 0))) {
@@ -650,6 +657,7 @@ map_slice(struct mslice *sl, struct window *w, struct td_buf *out, int sb)
 		p->li.off = start;
 		p->li.len = out->len - start;
 		p->unknown_promo = mr.unknown_promo;
+		p->date_at = mr.date_at;
 	}
 }
 
@@ -910,6 +918,7 @@ apply(struct emitter *e, struct window *w, const struct pend *p)
 	e->mr.amount = p->li.amount;
 	e->mr.has_amount = p->li.has_amount;
 	e->mr.unknown_promo = p->unknown_promo;
+	e->mr.date_at = p->date_at;
 	return on_verdict(e, &p->li.v, start, p->pos, raw, p->rawlen);
 }
 
@@ -1110,6 +1119,7 @@ stage_row(struct emitter *e, const struct prec *pr)
 			p->li.off = start;
 			p->li.len = w->stage.len - start;
 			p->unknown_promo = e->mr.unknown_promo;
+			p->date_at = e->mr.date_at;
 		}
 	}
 	p->raw = NOSTAGE;
