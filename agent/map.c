@@ -140,7 +140,7 @@ struct mapper {
 	char		 row_date[TD_DATE_STRMAX];
 	const struct xt_row *xrow;	/* the last crosswalk row found */
 	char		 discount[TD_DEC_STRMAX];
-	size_t		 line_fixed;	/* mapper_line_fixed of the document */
+	size_t		 line_fixed;	/* mapper_row_bound's part of no value */
 };
 
 /* ISO 4217 currencies whose minor unit is not 2 digits. */
@@ -435,9 +435,20 @@ line_own(const struct mapper *m)
 }
 
 size_t
-mapper_line_fixed(const struct mapper *m)
+mapper_row_bound(const struct mapper *m, const struct td_field *v,
+    size_t nv)
 {
-	return m->line_fixed;
+	const struct mslot *s;
+	size_t n = m->line_fixed;
+	int i;
+
+	for (i = 0; i < MF__COUNT; i++) {
+		s = &m->slot[i];
+		if (s->mx != NULL && s->mx->src != MX_SRC_CONST && s->col >= 0 &&
+		    (size_t)s->col < nv)
+			n += 6 * v[s->col].len;
+	}
+	return n;
 }
 
 const char *
@@ -626,7 +637,7 @@ mapper_begin(struct mapper *m, const struct map_doc *doc,
 		return r == TD_ERR_LIMIT ? TD_ERR_LIMIT : TD_ERR_INVAL;
 	}
 
-	/* a line's bytes but its values' (mapper_line_fixed) */
+	/* a line's bytes but its values' (mapper_row_bound) */
 	m->line_fixed = m->prefix.len + m->suffix.len + line_own(m);
 
 	/* the start of every record_id message of this document */

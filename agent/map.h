@@ -109,13 +109,15 @@ struct mapper *mapper_clone(const struct mapper *m);
 void	 mapper_clone_sync(struct mapper *c, const struct mapper *m);
 void	 mapper_clone_free(struct mapper *c);
 /*
- * At least the bytes of a record line of the document begun, less six
- * times the bytes of the values it is mapped from (a byte of a value is
- * at most six of JSON): its prefix and suffix, the names, ids and
- * numbers, and what the mapping adds itself (constants, defaults and
- * values tables, the tables' values, each six times). process.c cuts a
- * window of rows not yet mapped by it.
+ * At least the bytes of the record line the row of values v (nv of them)
+ * maps to in the document begun: what the line has whatever the row
+ * (prefix and suffix, names, ids, numbers, what the mapping writes
+ * itself: constants, defaults, values tables, the tables' values, each
+ * byte six times), and six bytes (JSON) for each byte of the value each
+ * mapped field reads (a column read by two fields counts twice).
+ * process.c cuts a window of rows not yet mapped by it.
  */
-size_t	 mapper_line_fixed(const struct mapper *m);
+size_t	 mapper_row_bound(const struct mapper *m, const struct td_field *v,
+	    size_t nv);
 
 #endif

@@ -1089,12 +1089,11 @@ stage_row(struct emitter *e, const struct prec *pr)
 		/* mapped with the rest of the window, on every core */
 		p->kind = PK_MAP;
 		p->ordinal = e->pd->rows;
-		start = w->in.len;
 		if (stage_values(w, p, pr) != 0)
 			goto full;
 		/* a window is cut before its lines pass WIN_BYTES, as when
 		 * they are mapped one by one: each at most this long */
-		w->est += 6 * (w->in.len - start) + mapper_line_fixed(e->m);
+		w->est += mapper_row_bound(e->m, pr->f, pr->nf);
 	} else {
 		start = w->stage.len;
 		r = mapper_map(e->m, pr->f, pr->nf, e->pd->rows, pr->pos,

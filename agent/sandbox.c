@@ -123,6 +123,7 @@
  * through the socket as a small file's do.
  */
 #define SHM_SLOTS	2
+#define SHM_SLOT_MAX	((size_t)256 << 20)	/* bigger (max_field): no SHM */
 #define SHM_SLOT	shm_slot	/* shm_slot_set: pages used as touched */
 #define SHM_HDR		((size_t)4096)
 /* then a LEDGER frame's records: one window asked at a time (the child
@@ -2480,7 +2481,8 @@ sandbox_process_file(struct mapper *m, const struct td_conf *cf, int fd,
 		return TD_ERR_IO;
 	/* a big file's batches come through shared memory */
 	shm_slot_set(cf);
-	if (fstat(fd, &st) == 0 && st.st_size >= CHILD_THREADS_MIN)
+	if (SHM_SLOT <= SHM_SLOT_MAX && fstat(fd, &st) == 0 &&
+	    st.st_size >= CHILD_THREADS_MIN)
 		mfd = shm_make(&pr.shm);
 	if ((r = zygote_fork(m, cf, fd, sv[1], o, s->ledger != NULL,
 	    mfd >= 0, &pid, &pidfd)) != 0) {

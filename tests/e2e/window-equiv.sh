@@ -10,7 +10,9 @@
 # windows cut by a bound on their lines rather than the lines; one of
 # them restates the other under an archive member's name of 3.7 KB of
 # control bytes (each six bytes in a line) and is held, a window's held
-# lines in one HOLDS frame.
+# lines in one HOLDS frame; so are two files whose store ids are 16000
+# control bytes, read by five fields each (a window's bound counts each
+# field's value).
 . "$srcdir/tests/lib/common.sh"
 t_tmpdir
 PY=/usr/bin/python3
@@ -61,6 +63,12 @@ with tarfile.open(sys.argv[1] + "/h2.tar", "w",
     ti = tarfile.TarInfo(name)
     ti.size = len(data)
     t.addfile(ti, io.BytesIO(data))
+# k1.csv, k2.csv: 200 rows, a store id of 16000 control bytes each, k2
+# each quantity one more
+for fn, q in (("k1.csv", 5), ("k2.csv", 6)):
+    open(sys.argv[1] + "/" + fn, "w").write(h + "".join(
+        "%s%d,%s,2026-11-28,%d\n" % ("\x01" * 16000, i, u, q)
+        for i, u in rows[:200]))
 PY
 
 # big.x12: 4 groups of 3000 quantities (a window is 4096 rows: the 997
@@ -140,6 +148,12 @@ pair hold "$T_TMP/h1.csv $T_TMP/h2.tar" "[integration]" "max_reject_ratio = 1" \
     "[unpack]" "max_depth = 2"
 t_grep "$T_TMP/hold-child.out" "held=9000" \
     "hold: the restating file's 9000 records are held (in the child)"
+pair hold5 "$T_TMP/k1.csv $T_TMP/k2.csv" "[integration]" "max_reject_ratio = 1" \
+    "[parse]" "max_field = 16K" "[map]" 'retailer_item_id = column "Store"' \
+    'txn_ref = column "Store"' 'promo_code = column "Store"' \
+    'uom = column "Store"'
+t_grep "$T_TMP/hold5-child.out" "held=200" \
+    "hold5: the restating file's 200 records are held (in the child)"
 CONF=x12conf
 pair x12 "$T_TMP/big.x12 $T_TMP/bigbad.x12 $srcdir/tests/data/x12/multi.x12 \
 $srcdir/tests/data/x12/sdq-4010.x12 $srcdir/tests/data/x12/ui-5010.x12 \
