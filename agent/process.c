@@ -589,6 +589,24 @@ window_clear(struct window *w)
 	td_buf_reset(&w->in);
 }
 
+/* p, a row mapped (mr) to the line at off, len bytes: PK_REC. */
+static void
+pend_record(struct pend *p, const struct map_result *mr, size_t off,
+    size_t len)
+{
+	p->kind = PK_REC;
+	memcpy(p->li.record_id, mr->record_id, 16);
+	memcpy(p->li.record_key, mr->record_key, 16);
+	memcpy(p->li.values, mr->values, 16);
+	p->li.quantity = mr->quantity;
+	p->li.amount = mr->amount;
+	p->li.has_amount = mr->has_amount;
+	p->li.off = off;
+	p->li.len = len;
+	p->unknown_promo = mr->unknown_promo;
+	p->date_at = mr->date_at;
+}
+
 /* ------------------------------------------ the mapping threads */
 
 /*
@@ -647,17 +665,7 @@ map_slice(struct mslice *sl, struct window *w, struct td_buf *out, int sb)
 			sl->r = r;
 			return;
 		}
-		p->kind = PK_REC;
-		memcpy(p->li.record_id, mr.record_id, 16);
-		memcpy(p->li.record_key, mr.record_key, 16);
-		memcpy(p->li.values, mr.values, 16);
-		p->li.quantity = mr.quantity;
-		p->li.amount = mr.amount;
-		p->li.has_amount = mr.has_amount;
-		p->li.off = start;
-		p->li.len = out->len - start;
-		p->unknown_promo = mr.unknown_promo;
-		p->date_at = mr.date_at;
+		pend_record(p, &mr, start, out->len - start);
 	}
 }
 
@@ -775,8 +783,6 @@ map_window(struct emitter *e, struct window *w)
 		return 0;
 	if (n < 2 || mpool.m != e->m || w->nmap < MAP_PAR_MIN)
 		n = 1;
-	else
-		n = mpool.n;
 	per = (w->n + (size_t)n - 1) / (size_t)n;
 	e->sl0.m = e->m;
 	e->sl0.lo = 0;
@@ -1108,17 +1114,7 @@ stage_row(struct emitter *e, const struct prec *pr)
 			p->code = e->mr.code;
 			msg = e->mr.msg;
 		} else {
-			p->kind = PK_REC;
-			memcpy(p->li.record_id, e->mr.record_id, 16);
-			memcpy(p->li.record_key, e->mr.record_key, 16);
-			memcpy(p->li.values, e->mr.values, 16);
-			p->li.quantity = e->mr.quantity;
-			p->li.amount = e->mr.amount;
-			p->li.has_amount = e->mr.has_amount;
-			p->li.off = start;
-			p->li.len = w->stage.len - start;
-			p->unknown_promo = e->mr.unknown_promo;
-			p->date_at = e->mr.date_at;
+			pend_record(p, &e->mr, start, w->stage.len - start);
 		}
 	}
 	p->raw = NOSTAGE;
