@@ -77,9 +77,18 @@ def why(f, a, b):
                         i + 1, len(a), len(b), str(x)[:400], str(y)[:400])
             return " (rejections %d/%d)" % (len(a), len(b))
         if f.endswith(".gz"):
+            za, zb = a, b
             a, b = gzip.decompress(a), gzip.decompress(b)
             if a == b:
-                return " (the same records: only the gzip bytes differ)"
+                # where the two streams part, for the log alone to say
+                # whether it is the header, a block or the trailer
+                at = next((i for i, (x, y) in enumerate(zip(za, zb))
+                           if x != y), min(len(za), len(zb)))
+                return (" (the same records: only the gzip bytes differ:"
+                        " %d and %d bytes for %d bytes of records, first at"
+                        " byte %d: ref %s; out %s)" % (
+                            len(za), len(zb), len(a), at,
+                            za[at:at + 16].hex(), zb[at:at + 16].hex()))
         la, lb = a.splitlines(), b.splitlines()
         for i, (x, y) in enumerate(zip(la, lb)):
             if x != y:
