@@ -27,6 +27,7 @@
 #include "ctx.h"
 #include "fsutil.h"
 #include "log.h"
+#include "num.h"
 #include "store.h"
 #include "ack.h"
 #include "process.h"
@@ -158,6 +159,136 @@ ack_group_pack(const struct ack_group *g, struct td_buf *out)
 	td_buf_append(out, g->body.p, g->body.len);
 }
 
+/* The '*'-separated elements of a segment s[0..n): at most max. */
+static size_t
+split_els(const char *s, size_t n, struct td_field *el, size_t max)
+{
+	size_t k = 0, at = 0, i;
+
+	for (i = 0; i <= n; i++) {
+		if (i < n && s[i] != '*')
+			continue;
+		if (k == max)
+			return max + 1;
+		el[k].p = s + at;
+		el[k].len = i - at;
+		k++;
+		at = i + 1;
+	}
+	return k;
+}
+
+/* An element as cp() writes it: lo to hi bytes of el_ok's characters. */
+static int
+el_text(const struct td_field *e, size_t lo, size_t hi)
+{
+	size_t i;
+
+	if (e->len < lo || e->len > hi)
+		return 0;
+	for (i = 0; i < e->len; i++)
+		if (e->p[i] < 0x20 || e->p[i] > 0x7e || e->p[i] == '*' ||
+		    e->p[i] == '~' || e->p[i] == '>' || e->p[i] == '^')
+			return 0;
+	return 1;
+}
+
+/* An element that is the number v, as "%llu" writes it. */
+static int
+el_num(const struct td_field *e, uint64_t v)
+{
+	char b[TD_U64_STRMAX];
+	size_t n = td_format_u64(v, b);
+
+	return e->len == n && memcmp(e->p, b, n) == 0;
+}
+
+/* An element of 1 to 20 digits. */
+static int
+el_digits(const struct td_field *e)
+{
+	size_t i;
+
+	if (e->len < 1 || e->len > 20)
+		return 0;
+	for (i = 0; i < e->len; i++)
+		if (e->p[i] < '0' || e->p[i] > '9')
+			return 0;
+	return 1;
+}
+
+static int
+el_is(const struct td_field *e, const char *s)
+{
+	return e->len == strlen(s) && memcmp(e->p, s, e->len) == 0;
+}
+
+/*
+ * The body of a group's 997 is what ack.c writes and nothing else: AK1
+ * of the group's own GS01, GS06 (and GS08 from 005010), then for each
+ * set an AK2, at most one AK3 and an AK5, then AK9 of the group's status
+ * and counts, nseg segments in all, each "~\n"-ended and shorter than
+ * ACK_LINE. What a parser child sends is believed no further: a child
+ * taken over cannot make the 997 carry segments of its own.
+ */
+static int
+body_ok(const struct ack_packed *k, const char *p, size_t n)
+{
+	struct td_field el[8];
+	const char *e;
+	size_t at = 0, len, nel;
+	uint64_t nseg = 0;
+	int st = 0;		/* 0 AK1, 1 AK2|AK9, 2 AK3|AK5, 3 AK5, 4 end */
+
+	while (at < n) {
+		if ((e = memchr(p + at, '~', n - at)) == NULL ||
+		    (size_t)(e - p) + 1 >= n || e[1] != '\n')
+			return 0;
+		len = (size_t)(e - (p + at));
+		if (len + 1 > ACK_LINE - 1 || st == 4)
+			return 0;
+		nel = split_els(p + at, len, el, 7);
+		at += len + 2;
+		nseg++;
+		if (st == 0) {
+			if (nel < 3 || nel > 4 || !el_is(&el[0], "AK1") ||
+			    !el_is(&el[1], k->gs01) || !el_is(&el[2], k->gs06) ||
+			    (nel == 4) != (strncmp(k->gs08, "005010", 6) >= 0) ||
+			    (nel == 4 && !el_is(&el[3], k->gs08)))
+				return 0;
+			st = 1;
+		} else if (st == 1 && el_is(&el[0], "AK2")) {
+			if (nel != 3 || !el_text(&el[1], 0, 3) ||
+			    !el_text(&el[2], 0, 15))
+				return 0;
+			st = 2;
+		} else if (st == 1 && el_is(&el[0], "AK9")) {
+			if (nel < 5 || nel > 6 || el[1].len != 1 ||
+			    el[1].p[0] != k->status || !el_digits(&el[2]) ||
+			    !el_num(&el[3], k->nsets) ||
+			    !el_num(&el[4], k->nacc) || (nel == 6 &&
+			    (el[5].len != 1 || el[5].p[0] < '1' ||
+			    el[5].p[0] > '5')))
+				return 0;
+			st = 4;
+		} else if (st == 2 && el_is(&el[0], "AK3")) {
+			if (nel != 5 || !el_text(&el[1], 1, 3) ||
+			    !el_digits(&el[2]) || el[3].len != 0 ||
+			    !(el_is(&el[4], "1") || el_is(&el[4], "8")))
+				return 0;
+			st = 3;
+		} else if ((st == 2 || st == 3) && el_is(&el[0], "AK5")) {
+			if (!(nel == 2 && el_is(&el[1], "A")) && !(nel == 3 &&
+			    el_is(&el[1], "R") && el[2].len == 1 &&
+			    el[2].p[0] >= '1' && el[2].p[0] <= '5'))
+				return 0;
+			st = 1;
+		} else
+			return 0;
+	}
+	return st == 4 && nseg == k->nseg;
+}
+
 /* An element as cp() leaves it: NUL ended in sz, no delimiter. */
 static int
 el_ok(const char *s, size_t sz)
@@ -176,7 +307,6 @@ ack_group_unpack(const char *p, size_t n)
 {
 	struct ack_packed k;
 	struct ack_group *g;
-	size_t i;
 
 	if (n < sizeof(k))
 		return NULL;
@@ -192,13 +322,9 @@ ack_group_unpack(const char *p, size_t n)
 	    !el_ok(k.gs08, sizeof(k.gs08)) || (k.status != 'A' &&
 	    k.status != 'P' && k.status != 'R'))
 		return NULL;
-	/* the body: segments, each ended by "~\n", of printable text */
+	/* the body: the segments ack.c writes, of this group */
 	p += sizeof(k);
-	for (i = 0; i < k.bodylen; i++)
-		if ((p[i] < 0x20 || p[i] > 0x7e) && !(p[i] == '\n' && i > 0 &&
-		    p[i - 1] == '~'))
-			return NULL;
-	if (k.bodylen > 0 && (k.bodylen < 2 || p[k.bodylen - 1] != '\n'))
+	if (!body_ok(&k, p, k.bodylen))
 		return NULL;
 	g = xcalloc(1, sizeof(*g));
 	g->env = k.env;

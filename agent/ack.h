@@ -43,8 +43,8 @@ char		 ack_group_status(const struct ack_group *);
 /*
  * A group as bytes, for the parser child's socket, and back: unpack
  * checks what the child sent as untrusted (elements as the builder
- * copies them, a status, a body of printable segments) and returns NULL
- * when it is not so.
+ * copies them, a status, a body of the segments the builder writes and
+ * no others) and returns NULL when it is not so.
  */
 struct td_buf;
 void		 ack_group_pack(const struct ack_group *, struct td_buf *);

@@ -85,6 +85,8 @@ enum evil {
 				 * window and one record */
 	E_LEDGER_SHM_OK,	/* a LEDGER of one record in the SHM area,
 				 * its VERDICTS read, RESULT */
+	E_ACK_INJECT,		/* ACK: a 997 with an ISA segment of its own
+				 * before its AK9, then RESULT */
 };
 static enum evil evil;
 static uint32_t big_type;	/* E_FRAME_BIG, E_ENDLESS */
@@ -391,6 +393,39 @@ evil_group(struct td_buf *b)
 	ack_group_pack(g, b);
 	ack_group_free(g);
 	ack_builder_free(ab);
+}
+
+/*
+ * The 997 evil_group() packs with seg (whole segments, each "~\n"-ended,
+ * nseg of them) put before its AK9, the packed header's segment count
+ * and body length made to agree (the header ends with nseg, nsets, nacc
+ * and bodylen, 64 bits each; the body starts at its AK1).
+ */
+static void
+evil_group_with(struct td_buf *b, const char *seg, uint64_t nseg)
+{
+	struct td_buf g;
+	const char *ak1, *ak9;
+	uint64_t v;
+	size_t h;
+
+	td_buf_init(&g, 0, 0);
+	evil_group(&g);
+	ak1 = memmem(g.p, g.len, "AK1*", 4);
+	ak9 = ak1 != NULL ? memmem(ak1, g.len - (size_t)(ak1 - g.p), "AK9*",
+	    4) : NULL;
+	if (ak9 == NULL || (h = (size_t)(ak1 - g.p)) < 32)
+		_exit(13);
+	td_buf_reset(b);
+	td_buf_append(b, g.p, (size_t)(ak9 - g.p));
+	td_buf_puts(b, seg);
+	td_buf_append(b, ak9, g.len - (size_t)(ak9 - g.p));
+	memcpy(&v, b->p + h - 32, sizeof(v));
+	v += nseg;
+	memcpy(b->p + h - 32, &v, sizeof(v));
+	v = b->len - h;
+	memcpy(b->p + h - 8, &v, sizeof(v));
+	td_buf_free(&g);
 }
 
 /* One frame of type t as an honest child could send it, for E_ENDLESS. */
@@ -705,6 +740,13 @@ evil_act(void)
 	case E_SLOT_SCRIBBLE:
 		evil_slot(&b);
 		break;
+	case E_ACK_INJECT:
+		evil_group_with(&b, "ISA*00*injected~\n", 1);
+		evil_put(F_ACK, b.p, b.len);
+		td_buf_reset(&b);
+		evil_result(&b);
+		evil_put(F_RESULT, b.p, b.len);
+		break;
 	case E_LEDGER_SHM_BIG:
 	case E_LEDGER_SHM_OK:
 		if (child_shm == NULL)
@@ -977,6 +1019,72 @@ attack(enum evil e, const char *want, const char *name)
 		    "exit", st);
 }
 
+/*
+ * What a child sends as a group's 997 is taken only as ack.c writes it:
+ * the builder's own group is, and so is the same with a set of its own
+ * shape; a segment of the child's, an AK1 of another group, an AK9 of
+ * other counts, a byte that is not printable, a segment not "~\n"-ended
+ * are not (unpacked, NULL).
+ */
+static void
+test_ack_body(void)
+{
+	static const struct {
+		const char *seg;
+		uint64_t nseg;
+		int ok;
+		const char *what;
+	} c[] = {
+		{ "", 0, 1, "the builder's own group" },
+		{ "AK2*852*0001~\nAK5*A~\n", 2, 1, "a set as ack.c writes it" },
+		{ "AK2*852*0001~\nAK3*LIN*7**8~\nAK5*R*5~\n", 3, 1,
+		    "a set at fault as ack.c writes it" },
+		{ "ISA*00*injected~\n", 1, 0, "an ISA of the child's" },
+		{ "AK1*PA*1~\n", 1, 0, "a second AK1" },
+		{ "AK2*852*0001~\n", 1, 0, "an AK2 without its AK5" },
+		{ "AK2*852*0001~\nAK5*X~\n", 2, 0, "an AK5 of no code" },
+		{ "AK2*852*0001~\nAK5*A*1~\n", 2, 0, "an AK5*A with a code" },
+		{ "AK2*852*00\0011~\nAK5*A~\n", 2, 0, "a control byte" },
+		{ "AK2*852*0001~\nAK5*A~\n", 1, 0, "nseg one short" },
+		{ "AK2*852*0001~AK5*A~\n", 2, 0, "a segment not ~\\n-ended" },
+		{ "AK9*A*0*0*0~\n", 1, 0, "a segment after AK9" },
+	};
+	static const struct {
+		const char *find;
+		size_t at;
+		char to;
+		const char *what;
+	} t[] = {
+		{ "AK1*PA*", 5, 'B', "an AK1 of GS01 PB in the group of PA" },
+		{ "AK9*R*0*0*0", 8, '1', "an AK9 of other counts" },
+	};
+	struct ack_group *g;
+	struct td_buf b;
+	size_t i;
+	char *p;
+
+	td_buf_init(&b, 0, 0);
+	for (i = 0; i < TD_NELEM(c); i++) {
+		evil_group_with(&b, c[i].seg, c[i].nseg);
+		g = ack_group_unpack(b.p, b.len);
+		ok((g != NULL) == c[i].ok, "997 from a child, %s: %s", c[i].what,
+		    c[i].ok ? "taken" : "refused");
+		ack_group_free(g);
+	}
+	/* the builder's segments with one byte changed (the same length) */
+	for (i = 0; i < TD_NELEM(t); i++) {
+		evil_group_with(&b, "", 0);
+		if ((p = memmem(b.p, b.len, t[i].find, strlen(t[i].find))) !=
+		    NULL)
+			p[t[i].at] = t[i].to;
+		g = ack_group_unpack(b.p, b.len);
+		ok(p != NULL && g == NULL, "997 from a child, %s: refused",
+		    t[i].what);
+		ack_group_free(g);
+	}
+	td_buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -1144,6 +1252,9 @@ main(void)
 	attack(E_SLOT_NONE, "parser_crashed", "a small file (no SHM): a "
 	    "BATCH said to be in a slot is refused, parser_crashed, logged");
 	want_log = NULL;
+	attack(E_ACK_INJECT, "parser_crashed", "a 997 with a segment of the "
+	    "child's own (an ISA): refused, parser_crashed");
+	test_ack_body();
 
 	tu_sh("/", "rm -rf '%s'", tmpdir);
 	return done_testing();
