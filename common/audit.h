@@ -22,7 +22,9 @@ void	audit_close(struct audit *);
 /*
  * Append an event; call inside a store transaction. fields is NULL or
  * JSON members text ("\"k\":1,\"s\":\"x\"") added after the standard
- * ones. The line is fsynced before returning.
+ * ones. The line is written now and made durable (one fdatasync for
+ * all of a transaction's lines) before state.db commits the transaction
+ * it is in (store_precommit); a rollback leaves it to be cut.
  */
 int	audit_append(struct audit *, const char *event, const char *tid,
 	    const char *fields);

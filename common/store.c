@@ -374,6 +374,12 @@ store_commit(struct store *st)
 }
 
 void
+store_precommit(struct store *st, int (*fn)(void *), void *arg)
+{
+	(void)sqlite3_commit_hook(st->db, fn, fn != NULL ? arg : NULL);
+}
+
+void
 store_rollback(struct store *st)
 {
 	if (sqlite3_get_autocommit(st->db) == 0)

@@ -31,6 +31,12 @@ sqlite3	*store_db(struct store *);
 
 int	 store_begin(struct store *);	/* BEGIN IMMEDIATE */
 int	 store_commit(struct store *);
+/*
+ * fn(arg) before every commit of this connection's (sqlite3_commit_hook:
+ * an explicit COMMIT or a statement's own): non-zero makes it a rollback.
+ * One at a time; fn NULL removes it.
+ */
+void	 store_precommit(struct store *, int (*fn)(void *), void *arg);
 /* End the transaction: commit when r is 0 (then its result), else roll
  * back and return r. */
 int	 store_end(struct store *, int r);

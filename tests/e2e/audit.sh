@@ -124,4 +124,36 @@ cp -p "$T_TMP/bak"/state.db* "$C/"
 t_is $? 4 "the old state.db is refused"
 t_grep "$T_TMP/c4" "past the head recorded in state.db that do not continue its chain" "and says why"
 t_ok "$(cmp -s "$C/audit.log" "$T_TMP/clog"; echo $?)" "the log keeps every line"
+
+# a step's audit lines are made durable before state.db commits it (one
+# fdatasync for the step, store_precommit): when that fdatasync fails
+# the step is not committed, and the next run takes the file again,
+# received once, the chain whole
+F=$T_TMP/fs
+dl_conf f "$F" "file://$T_TMP/fout"
+"$TRADEDROP" once -c "$T_TMP/f.conf" 2> /dev/null
+printf 'Store,UPC,Date,Units\n4,041000001239,2026-11-20,3\n' > "$F/landing/g.csv"
+if command -v strace > /dev/null && strace -o /dev/null true 2> /dev/null; then
+	ASAN_OPTIONS=$T_ASAN_NOLEAKS strace -f -qq -o /dev/null \
+	    -P "$F/audit.log" -e trace=fdatasync -e inject=fdatasync:error=EIO \
+	    "$TRADEDROP" once -c "$T_TMP/f.conf" 2> "$T_TMP/f1"
+	t_is $? 4 "audit.log's fdatasync failing (strace inject EIO): once exits 4"
+	t_grep "$T_TMP/f1" "event=audit_sync_failed path=$F/audit.log error=\"Input/output error\"" \
+	    "the failed sync is logged with the log's path"
+	t_is "$(find "$T_TMP/fout" -name manifest.json 2> /dev/null | wc -l)" 0 \
+	    "nothing is delivered"
+	"$TRADEDROP" once -c "$T_TMP/f.conf" 2> "$T_TMP/f2"
+	t_is $? 0 "the next run takes g.csv and delivers it"
+	t_grep "$T_TMP/f2" "event=audit_tail_dropped file=$F/audit.log" \
+	    "the line of the step not committed is cut, said"
+	t_is "$(grep -c '"event":"transmission_received".*"file":"g.csv"' "$F/audit.log")" 1 \
+	    "g.csv received once in the log"
+	"$TRADEDROP" audit -c "$T_TMP/f.conf" verify > /dev/null 2>&1
+	t_is $? 0 "and the log verifies"
+else
+	for _i in 1 2 3 4 5 6 7; do
+		T_N=$((T_N + 1))
+		echo "ok $T_N # SKIP strace missing: a failed audit sync not checked"
+	done
+fi
 t_done
