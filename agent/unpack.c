@@ -13,11 +13,15 @@
  * whole.
  *
  * The input of a level (the fd, or the parent's member) that begins with
- * a gzip header is inflated here, with zlib, before its reader sees it:
+ * a gzip header is inflated here before its reader sees it, with ISA-L
+ * when it is built in (two to three times zlib's speed), else with zlib:
  * libarchive's gzip filter checks neither the CRC-32 nor the length of a
  * member, and ends the stream quietly at the first bytes that are not a
  * gzip header, so a damaged second member or trailing garbage would pass.
  * libarchive keeps its gzip filter for a gzip inside another layer.
+ * Both inflaters give the same documents and the same errors, in zlib's
+ * words (see gz_isal(), gz_zlib_word()); the test hook TD_TEST_GZIP=zlib
+ * picks zlib, so that the tests can compare them.
  *
  * When a level's reader is done, the rest of its input is read and
  * checked (unpack_level_end): nothing may follow a raw compressed stream,
@@ -67,6 +71,12 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <zlib.h>
+#ifdef HAVE_ISAL
+#include <isa-l/igzip_lib.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+#endif
 
 #include "td.h"
 #include "hash.h"
@@ -111,10 +121,33 @@ struct rawin {
 	char			 hex[2 * UNPACK_MD_LEN + 1];
 };
 
-/* The outermost gzip layer of a level's input, inflated with zlib. */
+/*
+ * The outermost gzip layer of a level's input, inflated with ISA-L when it
+ * is built in (unless the test hook TD_TEST_GZIP=zlib asks for zlib), else
+ * with zlib.  Both give the same results: ISA-L's are checked the way
+ * zlib checks them (see gz_isal()).
+ */
 struct gunzip {
-	z_stream		 zs;
+	const unsigned char	*in;		/* input not yet consumed */
+	size_t			 nin;
 	unsigned char		*out;
+	size_t			 nout;		/* room left in out */
+	z_stream		 zs;		/* zlib, when isal is NULL */
+#ifdef HAVE_ISAL
+	struct inflate_state	*isal;
+	struct isal_gzip_header	 hdr;		/* the member's, as parsed */
+	unsigned char		 head[4];	/* its first bytes */
+	size_t			 nhead;
+	unsigned char		 tail[16];	/* the last bytes consumed */
+	/*
+	 * What ISA-L gave back at a member's end from an input before the
+	 * current one (bytes of its bit buffer: 8 at most), taken first;
+	 * then the current input, all of it, from rest.
+	 */
+	unsigned char		 carry[8];
+	const unsigned char	*rest;
+	size_t			 nrest;
+#endif
 	int			 in_member;
 	int			 src_eof;
 	uint64_t		 members;	/* members completed */
@@ -178,6 +211,7 @@ struct unpacker {
 	char			 msg[UNPACK_MSG_MAX];
 	char			 format[64];
 	unsigned char		*scratch;	/* for draining */
+	int			 gz_zlib;	/* test hook: zlib, not ISA-L */
 };
 
 static int	 unpack_fail(struct unpacker *, int, const char *,
@@ -238,6 +272,21 @@ lv_name(const struct ulevel *lv)
 }
 
 /*
+ * Compressed bytes of a gzip input used so far: what ISA-L holds in its
+ * bit buffer, whole bytes of it, is not counted yet (as zlib gives them
+ * back), so that both count alike.
+ */
+static uint64_t
+gz_in(const struct gunzip *g)
+{
+#ifdef HAVE_ISAL
+	if (g->isal != NULL && g->in_member && g->isal->read_in_length > 0)
+		return g->in_total - (uint64_t)g->isal->read_in_length / 8;
+#endif
+	return g->in_total;
+}
+
+/*
  * Bytes a level's reader has consumed from its compressed input: what
  * zlib consumed for a gzip input, else libarchive's own count.
  */
@@ -247,7 +296,7 @@ lv_consumed(const struct ulevel *lv)
 	la_int64_t n;
 
 	if (lv->gz != NULL)
-		return lv->gz->in_total;
+		return gz_in(lv->gz);
 	n = archive_filter_bytes(lv->a, -1);
 	return n < 0 ? 0 : (uint64_t)n;
 }
@@ -480,10 +529,264 @@ gz_fail(struct ulevel *lv, const char *what)
 	    g->members + 1, g->member_at, what);
 }
 
+/* Start inflating a member. */
+static void
+gz_member(struct gunzip *g)
+{
+#ifdef HAVE_ISAL
+	if (g->isal != NULL) {
+		isal_inflate_reset(g->isal);
+		isal_gzip_header_init(&g->hdr);
+		g->nhead = 0;
+		return;
+	}
+#endif
+	if (inflateReset(&g->zs) != Z_OK)
+		td_fatal("inflateReset failed");
+}
+
+/*
+ * Inflate some of the current member with zlib, which checks its header,
+ * its CRC-32 and its length. Returns 1 at its end, 0 when it needs more
+ * input or room, -1 with *why set.
+ */
+static int
+gz_zlib(struct gunzip *g, const char **why)
+{
+	int zr;
+
+	g->zs.next_in = (Bytef *)(uintptr_t)g->in;
+	g->zs.avail_in = (uInt)g->nin;
+	g->zs.next_out = g->out + (UNPACK_GZ_OUT - g->nout);
+	g->zs.avail_out = (uInt)g->nout;
+	zr = inflate(&g->zs, Z_NO_FLUSH);
+	g->in = g->zs.next_in;
+	g->nin = g->zs.avail_in;
+	g->nout = g->zs.avail_out;
+	if (zr == Z_STREAM_END)
+		return 1;
+	if (zr == Z_OK || (zr == Z_BUF_ERROR && g->nin == 0))
+		return 0;
+	*why = g->zs.msg != NULL ? g->zs.msg : "cannot inflate";
+	return -1;
+}
+
+#ifdef HAVE_ISAL
+#if defined(__x86_64__)
+static int	 gz_avx = -1;
+
+static __attribute__((target("avx"))) void
+gz_zeroupper_avx(void)
+{
+	_mm256_zeroupper();
+}
+#endif
+
+/*
+ * ISA-L's AVX-512 code leaves the upper halves of the vector registers
+ * dirty, and every SSE instruction after it (zlib's, OpenSSL's, ours)
+ * then runs several times slower: clear them after each call into it.
+ */
+static void
+gz_zeroupper(void)
+{
+#if defined(__x86_64__)
+	if (gz_avx < 0)
+		gz_avx = __builtin_cpu_supports("avx") ? 1 : 0;
+	if (gz_avx)
+		gz_zeroupper_avx();
+#endif
+}
+
+/* Keep the last bytes consumed: the trailer, when a member ends. */
+static void
+gz_tail(struct gunzip *g, size_t used)
+{
+	size_t n = sizeof(g->tail);
+
+	if (used >= n) {
+		memcpy(g->tail, g->in + used - n, n);
+		return;
+	}
+	memmove(g->tail, g->tail + used, n - used);
+	memcpy(g->tail + n - used, g->in, used);
+}
+
+/* zlib's word for what ISA-L found wrong. */
+static const char *
+gz_isal_why(const struct gunzip *g, int r)
+{
+	uint32_t crc;
+
+	switch (r) {
+	case ISAL_INVALID_WRAPPER:
+		return "incorrect header check";
+	case ISAL_UNSUPPORTED_METHOD:
+		return "unknown compression method";
+	case ISAL_INCORRECT_CHECKSUM:
+		if (!g->isal->wrapper_flag)
+			return "header crc mismatch";
+		/* the trailer was the last 8 bytes consumed; zlib checks
+		 * the CRC-32 before the length */
+		crc = (uint32_t)g->tail[8] | (uint32_t)g->tail[9] << 8 |
+		    (uint32_t)g->tail[10] << 16 | (uint32_t)g->tail[11] << 24;
+		return crc != g->isal->crc ? "incorrect data check" :
+		    "incorrect length check";
+	case ISAL_INVALID_LOOKBACK:
+		return "invalid distance too far back";
+	case ISAL_INVALID_SYMBOL:
+		return "invalid literal/length or distance code";
+	default:
+		return "invalid block";
+	}
+}
+
+/*
+ * gz_zlib() with ISA-L. The member's header is parsed here, with one
+ * struct kept between calls (isal_inflate() would start a header split
+ * between two inputs over, forgetting its flags), after zlib's checks of
+ * its first four bytes, in zlib's order (ISA-L ignores reserved flags).
+ */
+static int
+gz_isal(struct gunzip *g, const char **why)
+{
+	struct inflate_state *s = g->isal;
+	size_t take;
+	int r = ISAL_DECOMP_OK;
+
+	if (g->nhead < sizeof(g->head)) {
+		take = sizeof(g->head) - g->nhead;
+		if (take > g->nin)
+			take = g->nin;
+		memcpy(g->head + g->nhead, g->in, take);
+		g->nhead += take;	/* ISA-L takes at least these */
+		*why = NULL;
+		if (g->nhead >= 2 && (g->head[0] != 0x1f || g->head[1] != 0x8b))
+			*why = "incorrect header check";
+		else if (g->nhead == 4 && g->head[2] != 8)
+			*why = "unknown compression method";
+		else if (g->nhead == 4 && (g->head[3] & 0xe0) != 0)
+			*why = "unknown header flags set";
+		if (*why != NULL)
+			return -1;
+	}
+	s->next_in = (uint8_t *)(uintptr_t)g->in;
+	s->avail_in = (uint32_t)g->nin;
+	if (!s->wrapper_flag)
+		r = isal_read_gzip_header(s, &g->hdr);
+	if (r == ISAL_DECOMP_OK && s->wrapper_flag) {
+		s->next_out = g->out + (UNPACK_GZ_OUT - g->nout);
+		s->avail_out = (uint32_t)g->nout;
+		r = isal_inflate(s);
+		g->nout = s->avail_out;
+	}
+	gz_zeroupper();
+	if (s->avail_in > g->nin) {
+		/*
+		 * next_in moved back before the start of this input. After
+		 * an error ISA-L 2.30's counts can be anything (a damaged
+		 * member has left avail_in wrapped past UINT32_MAX): the
+		 * error stands and the counts are not used. At a member's
+		 * end it is a give-back of what it took past the trailer
+		 * (fixed_size_read() with more stashed than the trailer
+		 * needs), some of it from an earlier input: those bytes
+		 * were the last consumed, the end of the tail. They are
+		 * read from a copy, then this input from its start.
+		 */
+		size_t k = s->avail_in - g->nin;
+
+		if (r < 0 || k > sizeof(g->carry) || g->in == g->carry) {
+			*why = r < 0 ? gz_isal_why(g, r) : "invalid block";
+			return -1;
+		}
+		memcpy(g->carry, g->tail + sizeof(g->tail) - k, k);
+		memmove(g->tail + k, g->tail, sizeof(g->tail) - k);
+		memset(g->tail, 0, k);
+		g->rest = g->in;
+		g->nrest = g->nin;
+		g->in = g->carry;
+		g->nin = k;
+	} else {
+		gz_tail(g, g->nin - s->avail_in);
+		g->in = s->next_in;
+		g->nin = s->avail_in;
+	}
+	if (r < 0) {
+		*why = gz_isal_why(g, r);
+		return -1;
+	}
+	return s->block_state == ISAL_BLOCK_FINISH;
+}
+#endif
+
+/*
+ * ISA-L names damage inside deflate data more coarsely than zlib ("invalid
+ * block" for zlib's "invalid block type", "invalid stored block lengths",
+ * "invalid bit length repeat" ...). When the file can be read again (the
+ * member is the file's own, not a pipe's), inflate the member once more
+ * with zlib from its start for zlib's word, reading no further than a
+ * block past where ISA-L stopped. Only a damaged file pays.
+ */
+static const char *
+gz_zlib_word(struct ulevel *lv, const char *why)
+{
+#ifdef HAVE_ISAL
+	struct unpacker *u = lv->u;
+	struct gunzip *g = lv->gz;
+	unsigned char *in, *out;
+	uint64_t off = g->member_at, end = g->in_total + UNPACK_CHILD_BUF;
+	z_stream zs;
+	size_t want;
+	ssize_t n;
+	int zr;
+
+	if (g->isal == NULL || lv->idx > 0 || u->raw.pipe ||
+	    strncmp(why, "invalid ", 8) != 0)
+		return why;
+	memset(&zs, 0, sizeof(zs));
+	if (inflateInit2(&zs, 15 + 16) != Z_OK)
+		td_fatal("inflateInit2 failed");
+	in = xmalloc(UNPACK_CHILD_BUF);
+	out = xmalloc(UNPACK_GZ_OUT);
+	for (;;) {
+		if (zs.avail_in == 0) {
+			want = end - off < UNPACK_CHILD_BUF ?
+			    (size_t)(end - off) : UNPACK_CHILD_BUF;
+			if (want == 0)
+				break;
+			n = pread(u->raw.fd, in, want, (off_t)off);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			off += (uint64_t)n;
+			zs.next_in = in;
+			zs.avail_in = (uInt)n;
+		}
+		zs.next_out = out;
+		zs.avail_out = UNPACK_GZ_OUT;
+		zr = inflate(&zs, Z_NO_FLUSH);
+		if (zr == Z_STREAM_END)
+			break;
+		if (zr != Z_OK && !(zr == Z_BUF_ERROR && zs.avail_in == 0)) {
+			if (zs.msg != NULL)
+				why = zs.msg;	/* zlib's, static */
+			break;
+		}
+	}
+	inflateEnd(&zs);
+	x_free(in);
+	x_free(out);
+#else
+	(void)lv;
+#endif
+	return why;
+}
+
 /*
  * The next inflated block of a gzip input: member after member, each
- * checked by zlib (CRC-32 and length); whatever follows a member must be
- * another member. Returns bytes, 0 at the end, -1 with u's error set.
+ * checked (CRC-32 and length); whatever follows a member must be another
+ * member. Returns bytes, 0 at the end, -1 with u's error set.
  */
 static ssize_t
 gz_read(struct ulevel *lv, const unsigned char **bufp)
@@ -491,17 +794,25 @@ gz_read(struct ulevel *lv, const unsigned char **bufp)
 	struct unpacker *u = lv->u;
 	struct gunzip *g = lv->gz;
 	const unsigned char *p;
+	const char *why = NULL;
 	ssize_t n;
-	uInt before;
-	int zr;
+	size_t before;
+	int r;
 
 	*bufp = g->out;
 	if (u->rc != 0)
 		return -1;
-	g->zs.next_out = g->out;
-	g->zs.avail_out = UNPACK_GZ_OUT;
-	while (g->zs.avail_out == UNPACK_GZ_OUT) {
-		if (g->zs.avail_in == 0) {
+	g->nout = UNPACK_GZ_OUT;
+	while (g->nout == UNPACK_GZ_OUT) {
+#ifdef HAVE_ISAL
+		if (g->nin == 0 && g->nrest > 0) {
+			/* the input given back from is read again */
+			g->in = g->rest;
+			g->nin = g->nrest;
+			g->nrest = 0;
+		}
+#endif
+		if (g->nin == 0) {
 			if (g->src_eof) {
 				if (g->in_member) {
 					gz_fail(lv, "truncated");
@@ -515,11 +826,11 @@ gz_read(struct ulevel *lv, const unsigned char **bufp)
 				g->src_eof = 1;
 				continue;
 			}
-			g->zs.next_in = (Bytef *)(uintptr_t)p;
-			g->zs.avail_in = (uInt)n;
+			g->in = p;
+			g->nin = (size_t)n;
 		}
 		if (!g->in_member) {
-			if (g->zs.next_in[0] != 0x1f) {
+			if (g->in[0] != 0x1f) {
 				unpack_fail(u, TD_ERR_FORMAT, "archive_corrupt",
 				    "%s: data after the end of the gzip stream "
 				    "(at byte %" PRIu64 ", after %" PRIu64
@@ -528,29 +839,38 @@ gz_read(struct ulevel *lv, const unsigned char **bufp)
 				    g->members == 1 ? "" : "s");
 				return -1;
 			}
-			if (inflateReset(&g->zs) != Z_OK)
-				td_fatal("inflateReset failed");
+			gz_member(g);
 			g->in_member = 1;
 			g->member_at = g->in_total;
 		}
-		before = g->zs.avail_in;
-		zr = inflate(&g->zs, Z_NO_FLUSH);
-		g->in_total += before - g->zs.avail_in;
-		if (zr == Z_STREAM_END) {
-			g->in_member = 0;
-			g->members++;
-		} else if (zr == Z_BUF_ERROR && g->zs.avail_in == 0)
-			continue;	/* it needs more input */
-		else if (zr != Z_OK) {
-			gz_fail(lv, g->zs.msg != NULL ? g->zs.msg :
-			    "cannot inflate");
+		before = g->nin;
+#ifdef HAVE_ISAL
+		before += g->nrest;
+		if (g->isal != NULL)
+			r = gz_isal(g, &why);
+		else
+#endif
+			r = gz_zlib(g, &why);
+		/* (less than before after a give-back: then in_total goes
+		 * back by what was given; unsigned arithmetic wraps so) */
+#ifdef HAVE_ISAL
+		g->in_total += before - g->nin - g->nrest;
+#else
+		g->in_total += before - g->nin;
+#endif
+		if (r < 0) {
+			gz_fail(lv, gz_zlib_word(lv, why));
 			return -1;
 		}
+		if (r == 1) {
+			g->in_member = 0;
+			g->members++;
+		}
 	}
-	n = (ssize_t)(UNPACK_GZ_OUT - g->zs.avail_out);
+	n = (ssize_t)(UNPACK_GZ_OUT - g->nout);
 	g->out_total += (uint64_t)n;
-	if (unpack_over_ratio(g->out_total, g->in_total, u->lim.max_ratio)) {
-		unpack_ratio_fail(u, lv_name(lv), g->out_total, g->in_total);
+	if (unpack_over_ratio(g->out_total, gz_in(g), u->lim.max_ratio)) {
+		unpack_ratio_fail(u, lv_name(lv), g->out_total, gz_in(g));
 		return -1;
 	}
 	return n;
@@ -632,6 +952,14 @@ lv_input(struct ulevel *lv)
 		return 0;
 	g = lv->gz = xcalloc(1, sizeof(*g));
 	g->out = xmalloc(UNPACK_GZ_OUT);
+#ifdef HAVE_ISAL
+	if (!lv->u->gz_zlib) {
+		g->isal = xmalloc(sizeof(*g->isal));
+		isal_inflate_init(g->isal);
+		g->isal->crc_flag = ISAL_GZIP;
+		return 0;
+	}
+#endif
 	if (inflateInit2(&g->zs, 15 + 16) != Z_OK)
 		td_fatal("inflateInit2 failed");
 	return 0;
@@ -703,7 +1031,12 @@ unpack_level_free(struct ulevel *lv)
 	if (lv->a != NULL)
 		archive_read_free(lv->a);
 	if (lv->gz != NULL) {
-		inflateEnd(&lv->gz->zs);
+#ifdef HAVE_ISAL
+		if (lv->gz->isal != NULL)
+			x_free(lv->gz->isal);
+		else
+#endif
+			inflateEnd(&lv->gz->zs);
 		x_free(lv->gz->out);
 		x_free(lv->gz);
 	}
@@ -1059,6 +1392,7 @@ unpack_open(struct unpacker **up, int fd, const char *name,
 {
 	struct unpacker *u;
 	struct stat sb;
+	const char *e;
 
 	*up = NULL;
 	if (fd < 0 || lim == NULL || lim->max_ratio == 0 ||
@@ -1071,6 +1405,8 @@ unpack_open(struct unpacker **up, int fd, const char *name,
 	u->maxlv = (int)lim->max_depth + 2;
 	u->lv = xcalloc((size_t)u->maxlv, sizeof(*u->lv));
 	u->scratch = xmalloc(UNPACK_CHILD_BUF);
+	u->gz_zlib = (e = getenv("TD_TEST_GZIP")) != NULL &&
+	    strcmp(e, "zlib") == 0;
 	u->st.format = "";
 	u->raw.fd = fd;
 	u->raw.pipe = fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode);

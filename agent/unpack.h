@@ -36,8 +36,8 @@
  * Directories and empty files are skipped and counted.
  *
  * Whole streams, nothing after them: the outermost gzip layer of the
- * file and of every member is read with zlib, which checks each member's
- * CRC-32 and length; a damaged or truncated member, or anything after
+ * file and of every member is read with ISA-L (zlib without it, or with
+ * TD_TEST_GZIP=zlib), which checks each member's CRC-32 and length; a damaged or truncated member, or anything after
  * the last member that is not another member, is archive_corrupt. So is
  * anything after the end of a raw bzip2/xz/zstd stream, and any byte
  * other than NUL after the end of a tar archive (two archives

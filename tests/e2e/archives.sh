@@ -156,4 +156,58 @@ printf 'Store,UPC,Date,Units,Item\r\n6,041000001239,2026-11-28,6,CAF\311\r\n' > 
 "$TRADEDROP" once -c "$T_TMP/strict.conf" 2> /dev/null
 t_is "$(reason cp.csv)" "2 decode_invalid_utf8" "encoding = utf-8: invalid bytes are Tier 2"
 t_grep "$S/quarantine/$(tid cp.csv)/reason.json" "byte 58" "the reason names the byte offset"
+
+# gzip drops are inflated with ISA-L when it is built in: the same records,
+# byte for byte, and the same quarantine reasons as zlib gives them (the
+# test hook TD_TEST_GZIP=zlib), for a big two-member drop and damaged ones
+rm -rf "$S" "$T_TMP/out"; mkdir -p "$L"
+$PY -c "
+import random, zlib
+r = random.Random(17)
+rows = ['%d,041000001239,2026-11-%02d,%d,item %d\r\n' % (r.randrange(1, 999), r.randrange(1, 29), r.randrange(1, 99), i) for i in range(150000)]
+half = len(rows) // 2
+def gz(s, level=6):
+	c = zlib.compressobj(level, zlib.DEFLATED, 31)
+	return c.compress(s.encode()) + c.flush()
+head = 'Store,UPC,Date,Units,Item\r\n'
+one = gz(head + ''.join(rows[:half]))
+two = gz(''.join(rows[half:]), 1)
+open('$L/big.csv.gz', 'wb').write(one + two)
+small = gz(head + ''.join(rows[:3]))
+d = bytearray(small); d[-6] ^= 1
+open('$L/badcrc.csv.gz', 'wb').write(bytes(d))
+open('$L/cut.csv.gz', 'wb').write(one[:len(one) // 2])
+open('$L/tail.csv.gz', 'wb').write(small + b'garbage')
+d = bytearray(gz(head + ''.join(rows[:3]), 0)); d[10] ^= 6
+open('$L/btype.csv.gz', 'wb').write(bytes(d))
+"
+head -c 16777216 /dev/zero | tr '\000' a | gzip -9 > "$L/zeros.csv.gz"
+cp -a "$L" "$T_TMP/gz-drops"
+sed "s#$S#$T_TMP/state-zlib#; s#$T_TMP/out#$T_TMP/out-zlib#" "$T_TMP/t.conf" > "$T_TMP/zlib.conf"
+mkdir -p "$T_TMP/state-zlib"
+cp -a "$T_TMP/gz-drops" "$T_TMP/state-zlib/landing"
+"$TRADEDROP" once -c "$T_TMP/t.conf" 2> /dev/null
+TD_TEST_GZIP=zlib "$TRADEDROP" once -c "$T_TMP/zlib.conf" 2> /dev/null
+why() {	# why STATE NAME: tier, code and message of its quarantine
+	$PY -c "import json; r=json.load(open('$1/quarantine/$(tid "$2")/reason.json')); print(r['tier'], r['code'], r['message'])" 2>/dev/null
+}
+t_is "$(ls "$T_TMP/out/$(tid big.csv.gz)" | grep -c batch-)" 30 "a big two-member .csv.gz: 30 batches delivered"
+# (manifests and rejections hold the time they were written)
+t_ok "$(diff -r -x manifest.json -x rejections.ndjson.gz "$T_TMP/out" "$T_TMP/out-zlib" >/dev/null; echo $?)" \
+	"ISA-L and zlib: every batch byte-identical"
+mf() {	# mf OUT: the manifest of big.csv.gz but the time it was received
+	$PY -c "import json; m=json.load(open('$1/$(tid big.csv.gz)/manifest.json')); m.pop('received_at'); print(json.dumps(m, sort_keys=True))"
+}
+t_is "$(man big.csv.gz "m['counts']['records']")" 150000 "a big two-member .csv.gz: every record"
+t_is "$(mf "$T_TMP/out")" "$(mf "$T_TMP/out-zlib")" "ISA-L and zlib: the same manifest"
+for f in badcrc.csv.gz cut.csv.gz tail.csv.gz btype.csv.gz zeros.csv.gz; do
+	t_is "$(why "$S" $f)" "$(why "$T_TMP/state-zlib" $f)" "$f: the reason zlib gives"
+done
+t_is "$(reason badcrc.csv.gz)" "2 archive_corrupt" "a bad CRC-32: archive_corrupt"
+t_grep "$S/quarantine/$(tid badcrc.csv.gz)/reason.json" "incorrect data check" "a bad CRC-32, in zlib's words"
+t_is "$(reason cut.csv.gz)" "2 archive_corrupt" "a truncated .csv.gz: archive_corrupt"
+t_grep "$S/quarantine/$(tid cut.csv.gz)/reason.json" "truncated" "a truncated .csv.gz, said"
+t_is "$(reason tail.csv.gz)" "2 archive_corrupt" "garbage after a .csv.gz: archive_corrupt"
+t_grep "$S/quarantine/$(tid btype.csv.gz)/reason.json" "invalid block type" "a bad block type, in zlib's words"
+t_is "$(reason zeros.csv.gz)" "2 archive_ratio_exceeded" "a gzip bomb: archive_ratio_exceeded"
 t_done

@@ -563,6 +563,72 @@ build_whole(void)
 	mkzip("seek.zip", "sz", 1, "big a.csv");
 }
 
+/*
+ * For test_gzip_paths(): gzip members with every header field, their
+ * header split across the 1 MiB blocks the file is read in; headers,
+ * trailers and data damaged in each way zlib names; bombs.
+ */
+static void
+build_gz(void)
+{
+	sh("python3 -c 'import os, struct, zlib\n"
+	    "a = open(\"src/a.csv\", \"rb\").read()\n"
+	    "b = open(\"src/b.csv\", \"rb\").read()\n"
+	    "def w(n, d): open(n, \"wb\").write(d)\n"
+	    "def member(data, flg=0, xtra=b\"\", name=b\"\", cmt=b\"\", "
+	    "level=6, cm=8, hcrc_bad=0):\n"
+	    "  h = bytes([0x1f, 0x8b, cm, flg]) + bytes(6)\n"
+	    "  if flg & 4: h += struct.pack(\"<H\", len(xtra)) + xtra\n"
+	    "  if flg & 8: h += name + bytes(1)\n"
+	    "  if flg & 16: h += cmt + bytes(1)\n"
+	    "  if flg & 2: h += struct.pack(\"<H\", "
+	    "(zlib.crc32(h) ^ hcrc_bad) & 0xffff)\n"
+	    "  c = zlib.compressobj(level, zlib.DEFLATED, -15)\n"
+	    "  d = c.compress(data) + c.flush()\n"
+	    "  return h + d + struct.pack(\"<II\", zlib.crc32(data), "
+	    "len(data) & 0xffffffff)\n"
+	    "full = dict(flg=2 | 4 | 8 | 16, xtra=b\"XY\\x02\\x00ab\", "
+	    "name=b\"b.csv\", cmt=b\"a comment\")\n"
+	    "m2 = member(b, **full)\n"
+	    "fill = os.urandom(1000000)\n"
+	    "m1 = member(fill, level=0)\n"
+	    "for at in range(0, 40):\n"
+	    "  pad = (1 << 20) - at - len(m1) - 2\n"
+	    "  w(\"gzs-%%02d.gz\" %% at, member(fill, flg=4, xtra=bytes(pad), "
+	    "level=0) + m2)\n"
+	    "da = member(a)\n"
+	    "f1 = member(fill[:(1 << 20) - 40000 - len(da)], level=0)\n"
+	    "for at in range(0, 24):\n"
+	    "  pad = (1 << 20) - at - len(f1) - len(da) - 2\n"
+	    "  m = f1 + member(a, flg=4, xtra=bytes(pad))\n"
+	    "  w(\"gze-%%02d.gz\" %% at, m + m2)\n"
+	    "  w(\"gzj-%%02d.gz\" %% at, m + b\"junk\")\n"
+	    "t1 = member(b\"x,1\\n\" * 40 + b\"y\" * 60)\n"
+	    "t2 = member(b\"z,2\\n\" * 10, **full)\n"
+	    "w(\"gzt.gz\", t1 + t2 + t1)\n"
+	    "w(\"gzt-junk.gz\", t1 + t2 + b\"junk\")\n"
+	    "g1 = member(a)\n"
+	    "w(\"gzh-full.csv.gz\", g1 + m2)\n"
+	    "w(\"gzh-flags.csv.gz\", g1 + member(b, flg=0x20))\n"
+	    "w(\"gzh-hcrc.csv.gz\", g1 + member(b, hcrc_bad=1, **full))\n"
+	    "w(\"gzh-method.csv.gz\", g1 + member(b, cm=7))\n"
+	    "w(\"gzh-magic.csv.gz\", g1 + bytes([0x1f, 0x8c]) + m2[2:])\n"
+	    "w(\"gzh-4bytes.csv.gz\", g1 + m2[:4])\n"
+	    "w(\"gzh-9bytes.csv.gz\", g1 + m2[:9])\n"
+	    "w(\"gzh-stored.csv.gz\", g1 + member(b, level=0) + member(b\"\"))\n"
+	    "d = bytearray(member(a, level=0)); d[10] ^= 6\n"
+	    "w(\"gzd-btype.csv.gz\", bytes(d))\n"
+	    "d = bytearray(member(a, level=0)); d[12] ^= 1\n"
+	    "w(\"gzd-stored.csv.gz\", bytes(d))\n"
+	    "for i in range(60):\n"
+	    "  d = bytearray(g1 + member(b)); j = (i * 7919) %% len(d)\n"
+	    "  d[j] ^= 1 << (i %% 8)\n"
+	    "  w(\"gzr-%%02d.csv.gz\" %% i, bytes(d))\n"
+	    "'");
+	sh("cat big.csv.gz big.csv.gz > gz-big2.csv.gz && "
+	    "head -c 16M /dev/zero | tr '\\0' b | gzip -1 > gz-bomb.csv.gz");
+}
+
 /* ---- tests -------------------------------------------------------- */
 
 static void
@@ -622,6 +688,7 @@ build(void)
 	mkzip("zerosgz.zip", "zb", 1, "zeros.gz");
 	sh("rm -f zb/zeros");
 	build_whole();
+	build_gz();
 }
 
 static void
@@ -1246,6 +1313,293 @@ test_whole(void)
 	x_free(p);
 }
 
+/*
+ * run() on tmpdir/file as it comes through a FIFO, chunk bytes at a
+ * time (each read gets one write): with ISA-L, or zlib when zlib is set.
+ */
+static void
+run_trickle(const char *file, size_t chunk, int zlib, struct res *r)
+{
+	struct unpack_limits lim = lim_default();
+	char *p = tpath(file), *fifo = tpath("trickle.fifo");
+	unsigned char *d;
+	size_t n, at;
+	pid_t pid;
+	int fd, st;
+
+	d = slurp(p, &n);
+	(void)unlink(fifo);
+	if (mkfifo(fifo, 0600) != 0 || (pid = fork()) < 0)
+		td_fatal("mkfifo/fork: %s", strerror(errno));
+	if (pid == 0) {
+		if ((fd = open(fifo, O_WRONLY)) < 0)
+			_exit(2);
+		for (at = 0; at < n; at += chunk) {
+			if (write(fd, d + at, n - at < chunk ? n - at : chunk) < 0)
+				_exit(2);
+			usleep(300);	/* one read, one write */
+		}
+		_exit(0);
+	}
+	if (zlib)
+		setenv("TD_TEST_GZIP", "zlib", 1);
+	run(fifo, &lim, 65536, r);
+	unsetenv("TD_TEST_GZIP");
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	(void)unlink(fifo);
+	x_free(d);
+	x_free(fifo);
+	x_free(p);
+}
+
+/* One file both ways: ISA-L (when built in) and zlib (the test hook). */
+static void
+run_both(const char *file, const struct unpack_limits *lim, struct res *is,
+    struct res *zl)
+{
+	char *p = tpath(file);
+
+	if (unsetenv("TD_TEST_GZIP") != 0)
+		td_fatal("unsetenv: %s", strerror(errno));
+	run(p, lim, 65536, is);
+	if (setenv("TD_TEST_GZIP", "zlib", 1) != 0)
+		td_fatal("setenv: %s", strerror(errno));
+	run(p, lim, 65536, zl);
+	unsetenv("TD_TEST_GZIP");
+	x_free(p);
+}
+
+/*
+ * The same outcome: code and message; documents, their names and every
+ * byte of them when the file is read whole.
+ */
+static int
+res_same(const struct res *a, const struct res *b, const char **why)
+{
+	int i;
+
+	*why = "outcome";
+	if (a->rc != b->rc || strcmp(a->code, b->code) != 0 ||
+	    a->ndocs != b->ndocs || strcmp(a->format, b->format) != 0)
+		return 0;
+	*why = "message";
+	if (strcmp(a->msg, b->msg) != 0)
+		return 0;
+	if (a->rc < 0)
+		return 1;
+	*why = "documents";
+	if (a->expanded != b->expanded)
+		return 0;
+	for (i = 0; i < a->ndocs && i < MAX_DOCS; i++)
+		if (strcmp(a->names[i], b->names[i]) != 0 ||
+		    a->len[i] != b->len[i] || (a->len[i] > 0 &&
+		    memcmp(a->data[i], b->data[i], a->len[i]) != 0))
+			return 0;
+	return 1;
+}
+
+/*
+ * Gzip input is inflated with ISA-L when it is built in: every gzip file
+ * of these tests gives what zlib gives (TD_TEST_GZIP=zlib), to the byte
+ * and to the word of the message, and what zlib said before ISA-L.
+ */
+static void
+test_gzip_paths(void)
+{
+	struct unpack_limits lim = lim_default();
+	static const char *same[] = {
+		"a.csv.gz", "big.csv.gz", "gz-big2.csv.gz", "plain.tar.gz",
+		"dir.tar.gz", "trunc.csv.gz", "trunc.tar.gz", "x.zip", "n.zip",
+		"gz-multi.csv.gz", "gz-crc.csv.gz", "gz-isize.csv.gz",
+		"gz-trailing.csv.gz", "gz-zeros.csv.gz", "gz-onebyte.csv.gz",
+		"gz-bad2head.csv.gz", "gz-bad2data.csv.gz", "gz-trunc2.csv.gz",
+		"tgz-trailing.tar.gz", "tgz-bad2.tar.gz", "cat.tar.gz",
+		"nest-trailing.zip", "nest-bad2.zip", "nest-tgz.zip",
+		"nest-ok.zip", "nul.tar.gz", "nul-prefix.csv.gz", "zeros.gz",
+		"zeros.tar.gz", "zerosgz.zip", "gz-bomb.csv.gz",
+		"gzh-full.csv.gz", "gzh-flags.csv.gz", "gzh-hcrc.csv.gz",
+		"gzh-method.csv.gz", "gzh-magic.csv.gz", "gzh-4bytes.csv.gz",
+		"gzh-9bytes.csv.gz", "gzh-stored.csv.gz", "gzd-btype.csv.gz",
+		"gzd-stored.csv.gz",
+	};
+	static const struct { const char *file, *code, *says; } want[] = {
+		{ "gz-multi.csv.gz", NULL, NULL },
+		{ "gzh-full.csv.gz", NULL, NULL },
+		{ "gzh-stored.csv.gz", NULL, NULL },
+		{ "gz-crc.csv.gz", "archive_corrupt", "gzip member 2 (at byte "
+		    "1" },
+		{ "gz-crc.csv.gz", "archive_corrupt", "): incorrect data check" },
+		{ "gz-isize.csv.gz", "archive_corrupt", "): incorrect length "
+		    "check" },
+		{ "trunc.csv.gz", "archive_corrupt", "gzip member 1 (at byte 0)"
+		    ": truncated" },
+		{ "gz-trunc2.csv.gz", "archive_corrupt", "gzip member 2 (at "
+		    "byte 1" },
+		{ "gz-trunc2.csv.gz", "archive_corrupt", "): truncated" },
+		{ "gzh-4bytes.csv.gz", "archive_corrupt", "): truncated" },
+		{ "gzh-9bytes.csv.gz", "archive_corrupt", "): truncated" },
+		{ "gz-trailing.csv.gz", "archive_corrupt", "after 2 members) is "
+		    "not a gzip member" },
+		{ "gzh-flags.csv.gz", "archive_corrupt", "): unknown header "
+		    "flags set" },
+		{ "gzh-hcrc.csv.gz", "archive_corrupt", "): header crc "
+		    "mismatch" },
+		{ "gzh-method.csv.gz", "archive_corrupt", "): unknown "
+		    "compression method" },
+		{ "gzh-magic.csv.gz", "archive_corrupt", "): incorrect header "
+		    "check" },
+		{ "gzd-btype.csv.gz", "archive_corrupt", "gzip member 1 (at "
+		    "byte 0): invalid block type" },
+		{ "gzd-stored.csv.gz", "archive_corrupt", "gzip member 1 (at "
+		    "byte 0): invalid stored block lengths" },
+		{ "zeros.gz", "archive_ratio_exceeded", "expands more than 200 "
+		    "times" },
+		{ "gz-bomb.csv.gz", "archive_ratio_exceeded", "expands more "
+		    "than 200 times" },
+	};
+	struct res a, b;
+	const char *why;
+	unsigned char *want_a, *want_b, *end;
+	size_t i, na, nb;
+	char name[32], says[80], *apath, *bpath;
+	int n, agree;
+
+	for (i = 0; i < TD_NELEM(same); i++) {
+		run_both(same[i], &lim, &a, &b);
+		agree = res_same(&a, &b, &why);
+		ok(agree, "%s: ISA-L and zlib agree (%s: %s "
+		    "%s | %s %s)", same[i], why, a.code, a.msg, b.code, b.msg);
+		res_free(&a);
+		res_free(&b);
+	}
+	for (i = 0; i < TD_NELEM(want); i++) {
+		run_both(want[i].file, &lim, &a, &b);
+		if (want[i].code == NULL) {
+			is_ok(&a, 1, want[i].file);
+			is_doc(&a, 0, "(null)", "ab.csv", want[i].file);
+		} else {
+			is_err(&a, want[i].code, want[i].file);
+			ok(strstr(a.msg, want[i].says) != NULL, "%s: says "
+			    "\"%s\" (%s)", want[i].file, want[i].says, a.msg);
+		}
+		agree = res_same(&a, &b, &why);
+		ok(agree, "%s: as zlib says (%s)", want[i].file, why);
+		res_free(&a);
+		res_free(&b);
+	}
+
+	/* a member's header split at every byte by the 1 MiB read blocks */
+	bpath = tpath("src/b.csv");
+	want_b = slurp(bpath, &nb);
+	x_free(bpath);
+	for (n = 0; n < 40; n++) {
+		snprintf(name, sizeof(name), "gzs-%02d.gz", n);
+		run_both(name, &lim, &a, &b);
+		ok(a.rc == 0 && a.ndocs == 1 && a.len[0] == 1000000 + nb &&
+		    memcmp(a.data[0] + 1000000, want_b, nb) == 0, "%s: a "
+		    "header with every field, %d bytes of it in the first "
+		    "block: read whole (%s)", name, n, a.msg);
+		agree = res_same(&a, &b, &why);
+		ok(agree, "%s: as zlib (%s)", name, why);
+		res_free(&a);
+		res_free(&b);
+	}
+
+	/*
+	 * a member's end at every byte up to 24 before a block's end: ISA-L
+	 * ends a member a call later than the block its trailer was in,
+	 * giving back the bytes after it from an input it no longer has
+	 */
+	apath = tpath("src/a.csv");
+	want_a = slurp(apath, &na);
+	x_free(apath);
+	for (n = 0; n < 24; n++) {
+		snprintf(name, sizeof(name), "gze-%02d.gz", n);
+		run_both(name, &lim, &a, &b);
+		end = a.rc == 0 && a.ndocs == 1 && a.len[0] > na + nb ?
+		    a.data[0] + a.len[0] : NULL;
+		ok(end != NULL && memcmp(end - nb - na, want_a, na) == 0 &&
+		    memcmp(end - nb, want_b, nb) == 0, "%s: a member ending "
+		    "%d bytes before the first block's end, then another: "
+		    "read whole (%s)", name, n, a.msg);
+		agree = res_same(&a, &b, &why);
+		ok(agree, "%s: as zlib (%s)", name, why);
+		res_free(&a);
+		res_free(&b);
+		snprintf(name, sizeof(name), "gzj-%02d.gz", n);
+		run_both(name, &lim, &a, &b);
+		is_err(&a, "archive_corrupt", name);
+		snprintf(says, sizeof(says), "(at byte %d, after 2 members) is "
+		    "not a gzip member", (1 << 20) - n);
+		ok(strstr(a.msg, says) != NULL, "%s: says \"%s\" (%s)", name,
+		    says, a.msg);
+		agree = res_same(&a, &b, &why);
+		ok(agree, "%s: junk after it, as zlib (%s: %s | %s)", name,
+		    why, a.msg, b.msg);
+		res_free(&a);
+		res_free(&b);
+	}
+	x_free(want_a);
+	x_free(want_b);
+
+	/*
+	 * members read a few bytes at a time (a pipe): ISA-L ends a member
+	 * with bytes it took from inputs before the one it ends in, and
+	 * gives them back
+	 */
+	for (n = 1; n <= 12; n++) {
+		run_trickle("gzt.gz", (size_t)n, 0, &a);
+		run_trickle("gzt.gz", (size_t)n, 1, &b);
+		ok(a.rc == 0 && a.ndocs == 1 && a.len[0] == 2 * (160 + 60) +
+		    40, "gzt.gz, %d bytes a read: three members read whole "
+		    "(%zu bytes; %s)", n, a.len[0], a.msg);
+		agree = res_same(&a, &b, &why);
+		ok(agree, "gzt.gz, %d bytes a read: as zlib (%s)", n, why);
+		res_free(&a);
+		res_free(&b);
+		run_trickle("gzt-junk.gz", (size_t)n, 0, &a);
+		run_trickle("gzt-junk.gz", (size_t)n, 1, &b);
+		is_err(&a, "archive_corrupt", "gzt-junk.gz");
+		ok(strstr(a.msg, "after 2 members) is not a gzip member") !=
+		    NULL, "gzt-junk.gz, %d bytes a read: junk after two "
+		    "members (%s)", n, a.msg);
+		agree = res_same(&a, &b, &why);
+		ok(agree, "gzt-junk.gz, %d bytes a read: as zlib (%s: %s | "
+		    "%s)", n, why, a.msg, b.msg);
+		res_free(&a);
+		res_free(&b);
+	}
+
+	/* single bits flipped anywhere: the same outcome */
+	for (n = 0; n < 60; n++) {
+		snprintf(name, sizeof(name), "gzr-%02d.csv.gz", n);
+		run_both(name, &lim, &a, &b);
+		agree = res_same(&a, &b, &why);
+		ok(agree, "%s: a flipped bit, as zlib (%s: "
+		    "%s %s | %s %s)", name, why, a.code, a.msg, b.code, b.msg);
+		res_free(&a);
+		res_free(&b);
+	}
+
+	/* limits */
+	lim.max_bytes = 4 * MIB;
+	run_both("gz-big2.csv.gz", &lim, &a, &b);
+	is_err(&a, "archive_too_large", "gz-big2.csv.gz, max_bytes 4 MiB");
+	agree = res_same(&a, &b, &why);
+	ok(agree, "max_bytes: as zlib (%s)", why);
+	res_free(&a);
+	res_free(&b);
+	lim = lim_default();
+	lim.max_ratio = 2;
+	run_both("big.csv.gz", &lim, &a, &b);
+	is_err(&a, "archive_ratio_exceeded", "big.csv.gz, max_ratio 2");
+	agree = res_same(&a, &b, &why);
+	ok(agree, "max_ratio: as zlib (%s: %s | %s)", why, a.msg, b.msg);
+	res_free(&a);
+	res_free(&b);
+}
+
 int
 main(void)
 {
@@ -1263,6 +1617,7 @@ main(void)
 	test_traversal();
 	test_fixtures();
 	test_whole();
+	test_gzip_paths();
 	test_digest();
 
 	if (getenv("TD_KEEP_TMP") == NULL)
