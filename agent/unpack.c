@@ -19,9 +19,15 @@
  * member, and ends the stream quietly at the first bytes that are not a
  * gzip header, so a damaged second member or trailing garbage would pass.
  * libarchive keeps its gzip filter for a gzip inside another layer.
- * Both inflaters give the same documents and the same errors, in zlib's
- * words (see gz_isal(), gz_zlib_word()); the test hook TD_TEST_GZIP=zlib
- * picks zlib, so that the tests can compare them.
+ * Both inflaters accept the same files with the same documents, and
+ * refuse the same files with the same codes; the words are zlib's where
+ * the member can be inflated again with zlib for them (a file read from
+ * its start, not a pipe or a member of another layer: there ISA-L's
+ * coarser "invalid block" stays; see gz_isal(), gz_zlib_word()). Of a
+ * member refused for its CRC-32, ISA-L may have handed out more bytes
+ * first than zlib, and the ratio check may run at other points; the file
+ * is refused whole either way. The test hook TD_TEST_GZIP=zlib picks
+ * zlib, so that the tests can compare them.
  *
  * When a level's reader is done, the rest of its input is read and
  * checked (unpack_level_end): nothing may follow a raw compressed stream,
