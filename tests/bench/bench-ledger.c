@@ -122,6 +122,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	x.conf = c;
+	x.state_dir = argv[1];	/* where the ledger's runs file is made */
 	if (store_open(argv[1], 0, &x.st, &err) != 0) {
 		fprintf(stderr, "bench-ledger: %s\n", err);
 		return 1;
@@ -188,8 +189,11 @@ main(int argc, char **argv)
 		memcpy(mr.record_id, &i, sizeof(i));
 		td_buf_reset(&line);
 		if (td_buf_puts(&line, "{}") != 0 ||
-		    ledger_check(l, &mr, &line, 0, &v) != 0)
+		    ledger_check(l, &mr, &line, 0, &v) != 0) {
+			fprintf(stderr, "bench-ledger: ledger_check failed at "
+			    "record %llu\n", (unsigned long long)i);
 			return 1;
+		}
 		hits += v.what == LEDGER_DUPLICATE;
 	}
 	t1 = now();
