@@ -245,7 +245,7 @@ body_ok(const struct ack_packed *k, const char *p, size_t n)
 		    (size_t)(e - p) + 1 >= n || e[1] != '\n')
 			return 0;
 		len = (size_t)(e - (p + at));
-		if (len + 1 > ACK_LINE - 1 || st == 4)
+		if (len > ACK_LINE - 1 || st == 4)
 			return 0;
 		nel = split_els(p + at, len, el, 7);
 		at += len + 2;

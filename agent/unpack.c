@@ -144,15 +144,7 @@ struct gunzip {
 	struct isal_gzip_header	 hdr;		/* the member's, as parsed */
 	unsigned char		 head[4];	/* its first bytes */
 	size_t			 nhead;
-	unsigned char		 tail[16];	/* the last bytes consumed */
-	/*
-	 * What ISA-L gave back at a member's end from an input before the
-	 * current one (bytes of its bit buffer: 8 at most), taken first;
-	 * then the current input, all of it, from rest.
-	 */
-	unsigned char		 carry[8];
-	const unsigned char	*rest;
-	size_t			 nrest;
+	unsigned char		 tail[8];	/* the last bytes consumed */
 #endif
 	int			 in_member;
 	int			 src_eof;
@@ -634,8 +626,8 @@ gz_isal_why(const struct gunzip *g, int r)
 			return "header crc mismatch";
 		/* the trailer was the last 8 bytes consumed; zlib checks
 		 * the CRC-32 before the length */
-		crc = (uint32_t)g->tail[8] | (uint32_t)g->tail[9] << 8 |
-		    (uint32_t)g->tail[10] << 16 | (uint32_t)g->tail[11] << 24;
+		crc = (uint32_t)g->tail[0] | (uint32_t)g->tail[1] << 8 |
+		    (uint32_t)g->tail[2] << 16 | (uint32_t)g->tail[3] << 24;
 		return crc != g->isal->crc ? "incorrect data check" :
 		    "incorrect length check";
 	case ISAL_INVALID_LOOKBACK:
@@ -689,34 +681,19 @@ gz_isal(struct gunzip *g, const char **why)
 	gz_zeroupper();
 	if (s->avail_in > g->nin) {
 		/*
-		 * next_in moved back before the start of this input. After
-		 * an error ISA-L 2.30's counts can be anything (a damaged
-		 * member has left avail_in wrapped past UINT32_MAX): the
-		 * error stands and the counts are not used. At a member's
-		 * end it is a give-back of what it took past the trailer
-		 * (fixed_size_read() with more stashed than the trailer
-		 * needs), some of it from an earlier input: those bytes
-		 * were the last consumed, the end of the tail. They are
-		 * read from a copy, then this input from its start.
+		 * next_in moved back before the start of this input: after
+		 * an error on a damaged member ISA-L 2.30 can leave avail_in
+		 * wrapped past UINT32_MAX. Its counts are not used; the
+		 * error, or a refusal, stands. (A member's end never gives
+		 * back more than the call took: check_gzip_checksum()
+		 * stashes at most 7 bytes for its 8-byte trailer.)
 		 */
-		size_t k = s->avail_in - g->nin;
-
-		if (r < 0 || k > sizeof(g->carry) || g->in == g->carry) {
-			*why = r < 0 ? gz_isal_why(g, r) : "invalid block";
-			return -1;
-		}
-		memcpy(g->carry, g->tail + sizeof(g->tail) - k, k);
-		memmove(g->tail + k, g->tail, sizeof(g->tail) - k);
-		memset(g->tail, 0, k);
-		g->rest = g->in;
-		g->nrest = g->nin;
-		g->in = g->carry;
-		g->nin = k;
-	} else {
-		gz_tail(g, g->nin - s->avail_in);
-		g->in = s->next_in;
-		g->nin = s->avail_in;
+		*why = r < 0 ? gz_isal_why(g, r) : "invalid block";
+		return -1;
 	}
+	gz_tail(g, g->nin - s->avail_in);
+	g->in = s->next_in;
+	g->nin = s->avail_in;
 	if (r < 0) {
 		*why = gz_isal_why(g, r);
 		return -1;
@@ -810,14 +787,6 @@ gz_read(struct ulevel *lv, const unsigned char **bufp)
 		return -1;
 	g->nout = UNPACK_GZ_OUT;
 	while (g->nout == UNPACK_GZ_OUT) {
-#ifdef HAVE_ISAL
-		if (g->nin == 0 && g->nrest > 0) {
-			/* the input given back from is read again */
-			g->in = g->rest;
-			g->nin = g->nrest;
-			g->nrest = 0;
-		}
-#endif
 		if (g->nin == 0) {
 			if (g->src_eof) {
 				if (g->in_member) {
@@ -851,19 +820,12 @@ gz_read(struct ulevel *lv, const unsigned char **bufp)
 		}
 		before = g->nin;
 #ifdef HAVE_ISAL
-		before += g->nrest;
 		if (g->isal != NULL)
 			r = gz_isal(g, &why);
 		else
 #endif
 			r = gz_zlib(g, &why);
-		/* (less than before after a give-back: then in_total goes
-		 * back by what was given; unsigned arithmetic wraps so) */
-#ifdef HAVE_ISAL
-		g->in_total += before - g->nin - g->nrest;
-#else
 		g->in_total += before - g->nin;
-#endif
 		if (r < 0) {
 			gz_fail(lv, gz_zlib_word(lv, why));
 			return -1;
