@@ -505,7 +505,6 @@ struct psink {
 	struct tx		*t;
 	struct outbox_writer	*ob;
 	const char		*obtmp;		/* the outbox staging dir */
-	const char		*rectmp;	/* the archive's records, staged */
 	FILE			*dlq;
 	char			*dlqtmp;
 	struct td_buf		 line;
@@ -672,18 +671,59 @@ sync_staged(struct td_ctx *x, const struct tx *t, const char *obdir)
 }
 
 /*
+ * The archive's records of a transmission: its batches, each under a
+ * second name (a hard link) in records.tmp/, made durable, then renamed
+ * records/ (in place of one an attempt before left, whose commit failed).
+ * A batch is so written once; a link the file system refuses (another
+ * file system, no hard links) is a copy, made durable by td_copy_file.
+ */
+static int
+link_records(struct td_ctx *x, const char *obtmp, const char *rectmp,
+    const char *rec, const struct ob_batch *b, size_t nb)
+{
+	char *src, *dst;
+	size_t i;
+	int r = 0;
+
+	(void)td_remove_tree(rectmp, x->state_dir);
+	if (mkdir(rectmp, 0750) != 0)
+		return errno == ENOSPC || errno == EDQUOT ? TD_ERR_NOSPACE :
+		    TD_ERR_IO;
+	for (i = 0; i < nb && r == 0; i++) {
+		src = outbox_batch_path(obtmp, b[i].seq, x->enc);
+		dst = outbox_batch_path(rectmp, b[i].seq, x->enc);
+		if (link(src, dst) != 0)
+			r = errno == ENOSPC || errno == EDQUOT ?
+			    TD_ERR_NOSPACE : td_copy_file(src, dst);
+		if (r != 0)
+			td_log(TD_LOG_ERROR, "archive_write_failed", "path=%s "
+			    "error=%s", dst, td_errstr(r));
+		x_free(src);
+		x_free(dst);
+	}
+	if (r == 0 && td_fsync_dir(rectmp) != 0)
+		r = TD_ERR_IO;
+	if (r == 0) {
+		(void)td_remove_tree(rec, x->state_dir);
+		if (rename(rectmp, rec) != 0)
+			r = TD_ERR_IO;
+	}
+	return r;
+}
+
+/*
  * The last steps of processing tid, in the transaction that records it
  * parsed: record what its manifest says beyond the transmission's row,
  * build the manifest from state, stage it in the outbox and keep it in
- * the archive, then make the records file and the outbox entry visible
- * and durable, all before the commit. A run stopped before the commit
- * leaves an outbox entry of a transmission not parsed: swept, and the
- * transmission processed again.
+ * the archive, then make the archive's records (links to the nb batches
+ * b) and the outbox entry visible and durable, all before the commit. A
+ * run stopped before the commit leaves an outbox entry of a transmission
+ * not parsed: swept, and the transmission processed again.
  */
 static int
 stage_parsed(struct td_ctx *x, const struct tx *t,
     const struct proc_result *res, const char *obtmp, const char *obdir,
-    const char *rectmp, const char *rec)
+    const char *rectmp, const char *rec, const struct ob_batch *b, size_t nb)
 {
 	const struct proc_doc *d;
 	char *man = NULL, *p;
@@ -713,7 +753,9 @@ stage_parsed(struct td_ctx *x, const struct tx *t,
 		r = td_write_all_path(p, man);
 		x_free(p);
 	}
-	if (r == 0 && (rename(rectmp, rec) != 0 || rename(obtmp, obdir) != 0))
+	if (r == 0)
+		r = link_records(x, obtmp, rectmp, rec, b, nb);
+	if (r == 0 && rename(obtmp, obdir) != 0)
 		r = TD_ERR_IO;
 	if (r == 0)
 		r = sync_staged(x, t, obdir);
@@ -1300,7 +1342,7 @@ unstage(struct td_ctx *x, const struct tx *t, const char *obdir,
 	if (!todo)
 		return;
 	(void)td_remove_tree(obdir, x->state_dir);
-	(void)unlink(rec);
+	(void)td_remove_tree(rec, x->state_dir);
 	(void)sync_staged(x, t, NULL);
 }
 
@@ -1308,7 +1350,7 @@ unstage(struct td_ctx *x, const struct tx *t, const char *obdir,
 static int
 ps_open(struct psink *p)
 {
-	return outbox_open(&p->ob, p->obtmp, p->rectmp, p->x->enc,
+	return outbox_open(&p->ob, p->obtmp, p->x->enc,
 	    (size_t)1 << 34);
 }
 
@@ -1344,7 +1386,6 @@ ps_reset(void *arg, size_t doc)
 	p->dlqtmp = NULL;
 	p->ncodes = 0;
 	clean_partial(p->x, p->t);
-	(void)unlink(p->rectmp);
 	return ps_open(p);
 }
 
@@ -1452,13 +1493,11 @@ process_one(struct td_ctx *x, const char *tid)
 	raw = xasprintf("%s/%s/raw/%s", x->state_dir, t.archive_dir, t.name);
 	obtmp = xasprintf("%s/%s.tmp", x->outbox, t.id);
 	obdir = xasprintf("%s/%s", x->outbox, t.id);
-	rec = xasprintf("%s/%s/records%s", x->state_dir, t.archive_dir,
-	    outbox_suffix(x->enc));
+	rec = xasprintf("%s/%s/records", x->state_dir, t.archive_dir);
 	rectmp = xasprintf("%s.tmp", rec);
 	ps.x = x;
 	ps.t = &t;
 	ps.obtmp = obtmp;
-	ps.rectmp = rectmp;
 	td_buf_init(&ps.line, 1024, 0);
 	memset(&sink, 0, sizeof(sink));
 	sink.buffer = ps_buffer;
@@ -1548,7 +1587,6 @@ process_one(struct td_ctx *x, const char *tid)
 	 * file goes to quarantine */
 	if (res.t2code != NULL) {
 		(void)td_remove_tree(obtmp, x->state_dir);
-		(void)unlink(rectmp);
 		if ((r = sync_staged(x, &t, NULL)) == 0)
 			r = quarantine(x, &t, res.t2code, res.t2msg,
 			    res.t2detail, &res, &ps);
@@ -1637,7 +1675,7 @@ process_one(struct td_ctx *x, const char *tid)
 		x_free(k);
 	}
 	if (r == 0 && (r = stage_parsed(x, &t, &res, obtmp, obdir, rectmp,
-	    rec)) == 0)
+	    rec, b, nb)) == 0)
 		staged = 1;
 	if (r == 0)
 		r = audit_append(x->audit, "transmission_parsed", t.id, fields);
@@ -1677,7 +1715,7 @@ process_one(struct td_ctx *x, const char *tid)
 		if (ps.dlqtmp != NULL)
 			(void)unlink(ps.dlqtmp);
 		(void)td_remove_tree(obtmp, x->state_dir);
-		(void)unlink(rectmp);
+		(void)td_remove_tree(rectmp, x->state_dir);
 	}
 	outbox_free(ps.ob);
 	ledger_free(ps.ledger);

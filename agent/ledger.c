@@ -1189,7 +1189,7 @@ stage_batch(struct td_ctx *x, const struct tx *t, const struct heldrec *h,
 	(void)td_dec_parse(h->q, strlen(h->q), 0, &q);
 	if (h->a != NULL)
 		(void)td_dec_parse(h->a, strlen(h->a), 0, &a);
-	if ((r = outbox_open(&w, tmp, NULL, enc, (size_t)1 << 26)) != 0)
+	if ((r = outbox_open(&w, tmp, enc, (size_t)1 << 26)) != 0)
 		goto out;
 	buf = outbox_buffer(w);
 	td_buf_append(buf, h->record, h->reclen);

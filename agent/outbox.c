@@ -1,6 +1,6 @@
 /*
- * outbox.c - the batch writers: a pool of worker threads that compress
- * and hash batches in parallel and write them in sequence order.
+ * outbox.c - the batch writers: a pool of worker threads that compress,
+ * hash and write batches in parallel, each batch as soon as it is made.
  *
  * The threads start with the first batch, not in outbox_open: intake
  * opens the outbox and then forks the parser child (sandbox.c), and a
@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -63,15 +64,14 @@ struct worker {
 };
 
 /*
- * Buffers cycle: free -> filled by the parser -> queued -> compressed by
- * any worker -> written in sequence order by the worker whose turn it is
- * -> free. Compression runs on every core; writes stay in order.
+ * Buffers cycle: free -> filled by the parser -> queued -> compressed and
+ * written by any worker -> free. Every batch is a file of its own, so no
+ * worker waits for another's turn; the list of batches is put in
+ * sequence order by outbox_finish.
  */
 struct outbox_writer {
 	char		*dir;
 	int		 enc;
-	int		 recfd;		/* records file, or -1 */
-	char		*recpath;
 	int		 nbuf;
 	struct td_buf	*bufs;
 	struct td_buf	**free;
@@ -79,7 +79,6 @@ struct outbox_writer {
 	struct job	*q;
 	int		 qhead, qlen;
 	uint64_t	 next_seq;	/* seq of the next submitted batch */
-	uint64_t	 next_write;	/* seq whose turn it is to be written */
 	int		 done;		/* no more jobs */
 	int		 err;		/* first error of a worker */
 	int		 err_errno;
@@ -230,9 +229,8 @@ write_failed(const char *path, int r)
 }
 
 /*
- * Write an encoded batch (the worker whose turn it is) and append it to
- * the records file; the batch file stays open in *fdp to be made durable
- * by fsync after the turn has passed, so the workers' flushes overlap.
+ * Write an encoded batch into its file, which stays open in *fdp to be
+ * made durable by fsync outside the lock, so the workers' flushes overlap.
  */
 static int
 write_batch(struct outbox_writer *ob, const struct ob_batch *b,
@@ -250,9 +248,6 @@ write_batch(struct outbox_writer *ob, const struct ob_batch *b,
 		r = td_write_all(fd, data, b->bytes);
 	if (r != 0)
 		write_failed(path, r);
-	else if (ob->recfd >= 0 &&
-	    (r = td_write_all(ob->recfd, data, b->bytes)) != 0)
-		write_failed(ob->recpath, r);
 	x_free(path);
 	*fdp = fd;
 	return r;
@@ -297,13 +292,6 @@ worker_main(void *arg)
 		pthread_mutex_unlock(&ob->mu);
 
 		r = skip ? 0 : encode_batch(w, &j, &b, &data);
-
-		pthread_mutex_lock(&ob->mu);
-		while (ob->next_write != j.seq)
-			pthread_cond_wait(&ob->cv, &ob->mu);
-		skip = skip || ob->err != 0;
-		pthread_mutex_unlock(&ob->mu);
-
 		fd = -1;
 		if (!skip && r == 0)
 			r = write_batch(ob, &b, data, &fd);
@@ -318,13 +306,12 @@ worker_main(void *arg)
 			    ob->nbatches + 1, sizeof(*ob->batches));
 			ob->batches[ob->nbatches++] = b;
 		}
-		ob->next_write++;
 		td_buf_reset(j.buf);
 		ob->free[ob->nfree++] = j.buf;
 		pthread_cond_broadcast(&ob->cv);
 		pthread_mutex_unlock(&ob->mu);
 
-		/* durable outside the turn: the next batch is written
+		/* durable outside the lock: other batches are written
 		 * meanwhile (outbox_finish joins every worker) */
 		if (fd >= 0 && (r = sync_batch(fd)) != 0) {
 			pthread_mutex_lock(&ob->mu);
@@ -339,8 +326,8 @@ worker_main(void *arg)
 }
 
 int
-outbox_open(struct outbox_writer **out, const char *dir,
-    const char *records_path, int enc, size_t bufmax)
+outbox_open(struct outbox_writer **out, const char *dir, int enc,
+    size_t bufmax)
 {
 	struct outbox_writer *ob;
 	long ncpu;
@@ -355,21 +342,7 @@ outbox_open(struct outbox_writer **out, const char *dir,
 	ob = xcalloc(1, sizeof(*ob));
 	ob->dir = xstrdup(dir);
 	ob->enc = enc;
-	ob->recfd = -1;
-	ob->next_seq = ob->next_write = 1;
-	if (records_path != NULL) {
-		ob->recpath = xstrdup(records_path);
-		ob->recfd = open(records_path, O_WRONLY | O_CREAT | O_TRUNC |
-		    O_CLOEXEC, 0640);
-		if (ob->recfd < 0) {
-			r = errno == ENOSPC ? TD_ERR_NOSPACE : TD_ERR_IO;
-			write_failed(records_path, r);
-			x_free(ob->recpath);
-			x_free(ob->dir);
-			x_free(ob);
-			return r;
-		}
-	}
+	ob->next_seq = 1;
 	/*
 	 * One compressing worker per core this process may run on (its
 	 * affinity: taskset(1), a cgroup's cpuset, systemd's CPUAffinity=),
@@ -465,6 +438,14 @@ outbox_submit(struct outbox_writer *ob, struct td_buf *b, uint64_t nrec,
 	return r;
 }
 
+static int
+batch_cmp(const void *a, const void *b)
+{
+	const struct ob_batch *x = a, *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
 int
 outbox_finish(struct outbox_writer *ob, struct ob_batch **batches,
     size_t *n)
@@ -483,16 +464,7 @@ outbox_finish(struct outbox_writer *ob, struct ob_batch **batches,
 		(void)worker_main(&ob->w[0]);	/* the one batch, here */
 	ob->running = 0;
 	r = ob->err;
-	/* the records file and the batches' directory entries, durable */
-	if (r == 0 && ob->recfd >= 0 && fsync(ob->recfd) != 0) {
-		r = (errno == ENOSPC || errno == EDQUOT) ? TD_ERR_NOSPACE :
-		    TD_ERR_IO;
-		ob->err_errno = errno;
-		write_failed(ob->recpath, r);
-	}
-	if (ob->recfd >= 0 && close(ob->recfd) != 0 && r == 0)
-		r = TD_ERR_IO;
-	ob->recfd = -1;
+	/* the batches' directory entries, durable */
 	if (r == 0 && td_fsync_dir(ob->dir) != 0) {
 		r = TD_ERR_IO;
 		ob->err_errno = errno;
@@ -501,6 +473,10 @@ outbox_finish(struct outbox_writer *ob, struct ob_batch **batches,
 		errno = ob->err_errno;
 		return r;
 	}
+	/* in the order they were submitted, not written */
+	if (ob->nbatches > 1)
+		qsort(ob->batches, ob->nbatches, sizeof(*ob->batches),
+		    batch_cmp);
 	*batches = ob->batches;		/* transferred */
 	*n = ob->nbatches;
 	ob->batches = NULL;
@@ -521,8 +497,6 @@ outbox_free(struct outbox_writer *ob)
 		(void)outbox_finish(ob, &b, &n);
 		x_free(b);
 	}
-	if (ob->recfd >= 0)
-		close(ob->recfd);
 	for (i = 0; i < OB_MAXTHREADS; i++) {
 #ifdef HAVE_ISAL
 		x_free(ob->w[i].isal_lvlbuf);
@@ -543,6 +517,5 @@ outbox_free(struct outbox_writer *ob)
 	pthread_cond_destroy(&ob->cv);
 	x_free(ob->batches);
 	x_free(ob->dir);
-	x_free(ob->recpath);
 	x_free(ob);
 }

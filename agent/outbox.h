@@ -2,12 +2,13 @@
  * outbox.h - batches of canonical records, compressed by a pool of worker
  * threads (one per core) behind a bounded queue and written in order, so
  * parsing and compression use every core. Each batch is serialised once and
- * compressed once (ISA-L gzip level 1 when built with it, else libdeflate); the
- * same compressed bytes go to the outbox batch file and are appended to
- * the archive's records file (a concatenation of gzip members).
+ * compressed once (ISA-L gzip level 1 when built with it, else libdeflate)
+ * and written once, into the outbox batch file; the archive keeps the same
+ * file under a second name (a hard link, made by intake.c).
  *
  * Files are staged under a temporary directory; the caller makes them
- * durable and visible (outbox_finish, then syncfs and a state commit).
+ * visible (outbox_finish syncs each batch and the directory, then the
+ * caller renames and commits).
  */
 #ifndef TD_OUTBOX_H
 #define TD_OUTBOX_H
@@ -45,12 +46,11 @@ char	*outbox_batch_path(const char *dir, uint64_t seq, int enc);
 int	 outbox_encoding(const char *name);	/* from output_encoding */
 
 /*
- * Start writing batches into dir (created; must not exist) and, when
- * records_path is not NULL, the concatenation of them into records_path.
- * bufmax bounds one batch's serialised size.
+ * Start writing batches into dir (created; must not exist). bufmax bounds
+ * one batch's serialised size.
  */
-int	 outbox_open(struct outbox_writer **, const char *dir,
-	    const char *records_path, int enc, size_t bufmax);
+int	 outbox_open(struct outbox_writer **, const char *dir, int enc,
+	    size_t bufmax);
 /* An empty buffer to fill with NDJSON lines. */
 struct td_buf *outbox_buffer(struct outbox_writer *);
 /* Hand over a filled buffer (nrec records). Blocks while the queue is full. */

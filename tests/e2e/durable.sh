@@ -40,7 +40,7 @@ done
 t_is $n 5 "each outbox batch is fsynced where it is written"
 t_ok "$(syncd "$S/outbox/$TA.tmp"; echo $?)" "and the directory naming them"
 t_ok "$(syncd "$S/outbox"; echo $?)" "the outbox directory, after the staged batches are renamed into it"
-t_ok "$(syncd "$A/records.ndjson.gz.tmp"; echo $?)" "the archive's records"
+t_ok "$(syncd "$A/records.tmp"; echo $?)" "the archive's records (links to the batches)"
 t_ok "$(syncd "$A/manifest.json"; echo $?)" "the archive's manifest"
 t_ok "$(syncd "$S/outbox/$TA.tmp/manifest.json"; echo $?)" "the outbox manifest"
 t_ok "$(syncd "$A"; echo $?)" "the archive directory naming them"

@@ -93,11 +93,11 @@ if what == "exact":
         if h.get("content-type") != "application/x-ndjson" or h.get("content-encoding") != "gzip": bad.append(("ctype", seq))
         if h.get("tradedrop-integration") != "acme": bad.append(("integration", seq))
         seen.setdefault((tid, seq), set()).add(body(r))
-    # the archive's records.ndjson.gz is every batch concatenated
+    # the archive's records/ holds every batch, as delivered
     for tid in txs:
-        arch = glob.glob(f"{S}/archive/*/*/{tid}/records.ndjson.gz")
-        if not arch: continue
-        want = gzip.open(arch[0]).read()
+        arch = glob.glob(f"{S}/archive/*/*/{tid}/records")
+        if not arch: bad.append(("no archived records", txs[tid][0])); continue
+        want = b"".join(gzip.open(f).read() for f in sorted(glob.glob(arch[0] + "/batch-*.ndjson.gz")))
         got = b"".join(next(iter(seen[(tid, s)])) for s in sorted(x[1] for x in seen if x[0] == tid)
                        if (tid, s) in seen)
         rejected = db.execute("SELECT count(*) FROM batches WHERE transmission_id=? AND state='rejected'", (tid,)).fetchone()[0]

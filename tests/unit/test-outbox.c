@@ -1,9 +1,10 @@
 /*
  * test-outbox.c - the batch writer: every batch written in order under
  * its own name with the right count, size, SHA-256 and control totals;
- * gzip and zstd batches decode to what was submitted, and the records
- * file is the batches concatenated (valid as one gzip or zstd stream);
- * a full disk is reported as TD_ERR_NOSPACE. The compressing threads
+ * gzip and zstd batches decode to what was submitted, and the batches
+ * concatenated are valid as one gzip or zstd stream (the archive's
+ * records, read in order); the list of batches is in sequence order
+ * whichever worker wrote first; a full disk is reported as TD_ERR_NOSPACE. The compressing threads
  * run only between the first batch and outbox_finish: intake forks the
  * parser child after outbox_open, and that child must be forked from a
  * process of one thread.
@@ -155,14 +156,13 @@ one_encoding(const char *name)
 	struct td_buf *b, all, text[NBATCH + 1];
 	struct td_dec q, a;
 	uint64_t nrec[NBATCH + 1];
-	char *dir, *rec, *path, *data, *plain, *cat, hex[TD_SHA256_HEX];
+	char *dir, *path, *data, *plain, *cat, hex[TD_SHA256_HEX];
 	char qs[TD_DEC_STRMAX];
 	size_t n, len, plen, catlen;
 	int k, fd, good;
 
 	dir = xasprintf("%s/ob-%s", tmp, name);
-	rec = xasprintf("%s/records-%s", tmp, name);
-	ok(outbox_open(&ob, dir, rec, enc, 8 << 20) == 0, "%s: open", name);
+	ok(outbox_open(&ob, dir, enc, 8 << 20) == 0, "%s: open", name);
 	is_int(threads(), 1, "%s: open starts no thread (the parser child "
 	    "is forked after it)", name);
 	td_buf_init(&all, 1 << 20, 0);
@@ -211,16 +211,17 @@ one_encoding(const char *name)
 		x_free(data);
 		x_free(path);
 	}
-	data = file_text(rec, &len);
-	ok(data != NULL && len == all.len && memcmp(data, all.p, len) == 0,
-	    "%s: the records file is the batches concatenated", name);
+	data = xmalloc(all.len + 1);
+	memcpy(data, all.p, all.len);
+	len = all.len;
 	td_buf_reset(&all);
 	for (k = 1; k <= NBATCH; k++)
 		td_buf_append(&all, text[k].p, text[k].len);
-	cat = data ? decode(enc, data, len, all.len, &catlen) : NULL;
+	cat = decode(enc, data, len, all.len, &catlen);
 	ok(cat != NULL && catlen == all.len &&
 	    memcmp(cat, all.p, catlen) == 0,
-	    "%s: and decodes as one stream to every record in order", name);
+	    "%s: the batches concatenated decode as one stream to every "
+	    "record in order", name);
 	x_free(cat);
 	x_free(data);
 	for (k = 1; k <= NBATCH; k++)
@@ -229,12 +230,11 @@ one_encoding(const char *name)
 	x_free(bs);
 	outbox_free(ob);
 	x_free(dir);
-	x_free(rec);
 }
 
-/* Submit one batch to a writer whose output is /dev/full. */
+/* Submit one batch to a writer whose batch file is /dev/full. */
 static int
-full_disk(const char *what)
+full_disk(void)
 {
 	struct outbox_writer *ob;
 	struct ob_batch *bs = NULL;
@@ -245,14 +245,13 @@ full_disk(const char *what)
 	size_t n;
 	int r;
 
-	dir = xasprintf("%s/full-%s", tmp, what);
-	if (outbox_open(&ob, dir, strcmp(what, "records") == 0 ?
-	    "/dev/full" : NULL, OB_ENC_GZIP, 8 << 20) != 0) {
+	dir = xasprintf("%s/full", tmp);
+	if (outbox_open(&ob, dir, OB_ENC_GZIP, 8 << 20) != 0) {
 		x_free(dir);
 		return TD_ERR_INTERNAL;
 	}
 	link = xasprintf("%s/batch-000001%s", dir, outbox_suffix(OB_ENC_GZIP));
-	if (strcmp(what, "batch") == 0 && symlink("/dev/full", link) != 0)
+	if (symlink("/dev/full", link) != 0)
 		diag("symlink: %s", strerror(errno));
 	b = outbox_buffer(ob);
 	batch_text(b, 1, &nrec);
@@ -264,6 +263,67 @@ full_disk(const char *what)
 	x_free(link);
 	x_free(dir);
 	return r;
+}
+
+/*
+ * A large first batch and small ones after it: with more than one
+ * worker the small ones are written first, and the list is still in
+ * sequence order, each entry of its own file.
+ */
+static void
+out_of_order(void)
+{
+	struct outbox_writer *ob;
+	struct ob_batch *bs = NULL;
+	struct td_buf *b;
+	struct td_dec q;
+	char *dir, *path;
+	uint64_t nrec;
+	size_t n = 0, i;
+	int k, good = 1, fd;
+	char hex[TD_SHA256_HEX];
+
+	dir = xasprintf("%s/order", tmp);
+	if (outbox_open(&ob, dir, OB_ENC_GZIP, 8 << 20) != 0)
+		td_fatal("outbox_open %s", dir);
+	(void)td_dec_parse("1", 1, 0, &q);
+	for (k = 1; k <= 6; k++) {
+		b = outbox_buffer(ob);
+		if (k == 1) {
+			for (i = 0; i < 60000; i++)
+				td_buf_printf(b, "{\"line\":%zu,\"h\":\"%08zx"
+				    "%08zx\"}\n", i, i * 2654435761u,
+				    i * 40503u);
+			nrec = 60000;
+		} else {
+			td_buf_printf(b, "{\"batch\":%d}\n", k);
+			nrec = 1;
+		}
+		(void)outbox_submit(ob, b, nrec, &q, NULL);
+	}
+	ok(outbox_finish(ob, &bs, &n) == 0 && n == 6,
+	    "a large first batch and five small ones: all written");
+	for (i = 0; i < n; i++) {
+		path = outbox_batch_path(dir, i + 1, OB_ENC_GZIP);
+		hex[0] = '\0';
+		if ((fd = open(path, O_RDONLY)) >= 0) {
+			(void)td_sha256_fd(fd, hex);
+			close(fd);
+		}
+		if (bs[i].seq != i + 1 || strcmp(bs[i].sha256, hex) != 0 ||
+		    bs[i].records != (i == 0 ? 60000u : 1u)) {
+			diag("entry %zu: seq %llu, %llu records", i,
+			    (unsigned long long)bs[i].seq,
+			    (unsigned long long)bs[i].records);
+			good = 0;
+		}
+		x_free(path);
+	}
+	ok(good, "the batches are listed in sequence order, each with its "
+	    "file's sha256 (%ld cpus)", td_cpus());
+	x_free(bs);
+	outbox_free(ob);
+	x_free(dir);
 }
 
 int
@@ -288,15 +348,14 @@ main(void)
 	one_encoding("gzip");
 	one_encoding("zstd");
 	one_encoding("identity");
+	out_of_order();
 
-	is_int(full_disk("batch"), TD_ERR_NOSPACE,
+	is_int(full_disk(), TD_ERR_NOSPACE,
 	    "a full disk under a batch file: TD_ERR_NOSPACE");
-	is_int(full_disk("records"), TD_ERR_NOSPACE,
-	    "a full disk under the records file: TD_ERR_NOSPACE");
 
 	p = xasprintf("%s/ob-none", dir);
 	bs = NULL;
-	ok(outbox_open(&ob, p, NULL, OB_ENC_GZIP, 1 << 20) == 0 &&
+	ok(outbox_open(&ob, p, OB_ENC_GZIP, 1 << 20) == 0 &&
 	    outbox_finish(ob, &bs, &n) == 0 && n == 0 && threads() == 1,
 	    "an outbox given no batch finishes with none, and no thread");
 	x_free(bs);
@@ -304,7 +363,7 @@ main(void)
 	x_free(p);
 
 	p = xasprintf("%s/ob-gzip", dir);
-	ok(outbox_open(&ob, p, NULL, OB_ENC_GZIP, 1 << 20) == TD_ERR_IO,
+	ok(outbox_open(&ob, p, OB_ENC_GZIP, 1 << 20) == TD_ERR_IO,
 	    "a directory that exists already is refused");
 	x_free(p);
 
