@@ -435,6 +435,12 @@ line_own(const struct mapper *m)
 }
 
 size_t
+mapper_line_own(const struct mapper *m)
+{
+	return line_own(m);
+}
+
+size_t
 mapper_row_bound(const struct mapper *m, const struct td_field *v,
     size_t nv)
 {

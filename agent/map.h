@@ -119,5 +119,12 @@ void	 mapper_clone_free(struct mapper *c);
  */
 size_t	 mapper_row_bound(const struct mapper *m, const struct td_field *v,
 	    size_t nv);
+/*
+ * What the mapping writes itself into a record line, at most (its
+ * constants, defaults, values tables and the tables' values, six bytes a
+ * byte, and its decimals): the part of mapper_row_bound that is neither
+ * a value read nor the document's, the same for every file.
+ */
+size_t	 mapper_line_own(const struct mapper *m);
 
 #endif

@@ -137,7 +137,7 @@ struct frame {
 };
 
 static long	idle_limit(void);
-static uint64_t	line_max(const struct td_conf *);
+static uint64_t	line_max(const struct td_conf *, const struct mapper *);
 
 /*
  * An SHM slot holds any batch an honest child makes (the most a BATCH
@@ -148,9 +148,10 @@ static uint64_t	line_max(const struct td_conf *);
 static size_t	shm_slot;
 
 static void
-shm_slot_set(const struct td_conf *cf)
+shm_slot_set(const struct td_conf *cf, const struct mapper *m)
 {
-	shm_slot = (PROC_BATCH_BYTES + line_max(cf) + 4095) & ~(size_t)4095;
+	shm_slot = (PROC_BATCH_BYTES + line_max(cf, m) + 4095) &
+	    ~(size_t)4095;
 }
 
 /* LEDGER: a count (uint32_t), then this for each record */
@@ -1097,7 +1098,7 @@ child_main(struct mapper *m, const struct td_conf *cf, int fd, int sock,
 		td_log(TD_LOG_DEBUG, "parser_threads", "file=%s threads=%d "
 		    "cpus=%ld", o->file, proc_threads_start(m,
 		    (int)td_cpus()), td_cpus());
-	shm_slot_set(cf);
+	shm_slot_set(cf, m);
 	if (shm && (c.shm = shm_recv(sock)) == NULL)
 		_exit(3);
 	child_shm = c.shm;
@@ -1386,16 +1387,18 @@ add_sat(uint64_t a, uint64_t b)
 /*
  * The longest record line the mapping writes: each canonical field
  * (fewer than 16) at most max_field and what an expression adds (64), a
- * byte escaped in JSON six at most; the file's and member's names so,
- * and the ids, dates and numbers around them.
+ * byte escaped in JSON six at most; what the mapping writes itself (its
+ * constants, defaults, values tables and tables' values, which may be
+ * longer than max_field: mapper_line_own); the file's and member's
+ * names so, and the ids, dates and numbers around them.
  */
 static uint64_t
-line_max(const struct td_conf *cf)
+line_max(const struct td_conf *cf, const struct mapper *m)
 {
 	uint64_t f = td_conf_u64(cf, TDK_parse_max_field) + 64;
 
-	return 16 * 6 * f + 6 * ((uint64_t)SB_NAME_MAX + PATH_MAX + 256) +
-	    4096;
+	return 16 * 6 * f + (m != NULL ? mapper_line_own(m) : 0) +
+	    6 * ((uint64_t)SB_NAME_MAX + PATH_MAX + 256) + 4096;
 }
 
 /*
@@ -1408,10 +1411,10 @@ line_max(const struct td_conf *cf)
  * document read again as windows-1252 and the ledger's second pass.
  */
 static void
-proto_init(struct proto *pr, const struct td_conf *cf, int fd,
-    const struct proc_opts *o)
+proto_init(struct proto *pr, const struct td_conf *cf,
+    const struct mapper *m, int fd, const struct proc_opts *o)
 {
-	uint64_t line = line_max(cf), docs, raw, size = 0;
+	uint64_t line = line_max(cf, m), docs, raw, size = 0;
 	struct stat sb;
 	size_t i;
 
@@ -2475,12 +2478,12 @@ sandbox_process_file(struct mapper *m, const struct td_conf *cf, int fd,
 	if (getenv("TD_TEST_IN_PROCESS") != NULL)
 		return process_file(m, cf, fd, o, s, res);
 	memset(res, 0, sizeof(*res));
-	proto_init(&pr, cf, fd, o);
+	proto_init(&pr, cf, m, fd, o);
 	intern_clear();		/* the file before is done with */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
 		return TD_ERR_IO;
 	/* a big file's batches come through shared memory */
-	shm_slot_set(cf);
+	shm_slot_set(cf, m);
 	if (SHM_SLOT <= SHM_SLOT_MAX && fstat(fd, &st) == 0 &&
 	    st.st_size >= CHILD_THREADS_MIN)
 		mfd = shm_make(&pr.shm);

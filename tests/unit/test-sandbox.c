@@ -888,7 +888,7 @@ caller(void *arg)
 	memset(&res, 0, sizeof(res));
 	if (evil == E_FRAME_BIG) {
 		/* the caller's limit for that type, one byte over */
-		proto_init(&pr, conf, fd, &po);
+		proto_init(&pr, conf, m, fd, &po);
 		big_len = pr.max[big_type] + 1;
 	}
 	if (want_log != NULL) {
@@ -1091,14 +1091,22 @@ main(void)
 	static const uint32_t big[] = {
 		F_BATCH, F_REJECT, F_RESULT, F_LEDGER, F_ACK, F_HOLDS, F_RESET
 	}, endless[] = { F_BATCH, F_REJECT, F_ACK, F_RESET };
-	char buf[64], name[160];
+	char buf[64], name[160], *p;
 	size_t i;
 
 	if (mkdtemp(tmpdir) == NULL)
 		td_fatal("mkdtemp: %s", strerror(errno));
 	if ((conf = tu_conf(tmpdir, MAP_STD)) == NULL)
 		td_fatal("tu_conf");
-	shm_slot_set(conf);	/* SHM_SLOT, as the caller has it */
+	{
+		struct mapper *m0 = NULL;
+		char *err0 = NULL;
+
+		if (mapper_new(conf, &m0, &err0) != 0)
+			td_fatal("mapper_new: %s", err0);
+		shm_slot_set(conf, m0);	/* SHM_SLOT, as the caller has it */
+		mapper_free(m0);
+	}
 	tu_sh(tmpdir, "printf 'Store,UPC,Date,Units\\n1,041000001239,"
 	    "2026-11-28,1\\n' > f.csv");
 	/* big enough for the SHM slots (CHILD_THREADS_MIN) */
@@ -1256,6 +1264,49 @@ main(void)
 	    "child's own (an ISA): refused, parser_crashed");
 	test_ack_body();
 
+	/*
+	 * A table's value may be longer than max_field lets a row's values
+	 * be: the frames and the SHM slot count what the mapping writes
+	 * itself, so a line carrying it is not taken for a hostile child.
+	 */
+	{
+		struct td_conf *c2;
+		struct mapper *m2 = NULL;
+		struct proto pr2;
+		struct proc_opts po2;
+		char *e2 = NULL, *ml;
+		uint64_t room;
+		int fd2;
+
+		tu_sh(tmpdir, "{ echo promo_code,promo_id,promo_type; "
+		    "printf 'TPR7,'; head -c 65000 /dev/zero | tr '\\0' P; "
+		    "echo ,tpr; } > promos.csv");
+		ml = xasprintf("%s[map]\npromo_code = column \"Promo\"\n"
+		    "promo_file = %s/promos.csv\n[parse]\nmax_field = 16\n",
+		    MAP_STD, tmpdir);
+		if ((c2 = tu_conf(tmpdir, ml)) == NULL ||
+		    mapper_new(c2, &m2, &e2) != 0)
+			td_fatal("a conf of a long promo_id: %s", e2 ? e2 : "?");
+		memset(&po2, 0, sizeof(po2));
+		po2.batch_records = 1000;
+		p = xasprintf("%s/f.csv", tmpdir);
+		if ((fd2 = open(p, O_RDONLY)) < 0)
+			td_fatal("%s", p);
+		proto_init(&pr2, c2, m2, fd2, &po2);
+		room = pr2.max[F_BATCH] - sizeof(struct fbatch) -
+		    PROC_BATCH_BYTES;
+		ok(room >= 65000, "max_field = 16 beside a 65,000-byte promo_id: "
+		    "a BATCH frame has room for a line past the batch's cut "
+		    "(%llu bytes)", (unsigned long long)room);
+		shm_slot_set(c2, m2);
+		ok(SHM_SLOT >= PROC_BATCH_BYTES + 65000, "and so has an SHM slot "
+		    "(%llu bytes)", (unsigned long long)SHM_SLOT);
+		close(fd2);
+		x_free(p);
+		x_free(ml);
+		mapper_free(m2);
+		td_conf_free(c2);
+	}
 	tu_sh("/", "rm -rf '%s'", tmpdir);
 	return done_testing();
 }
