@@ -1318,6 +1318,19 @@ clean_partial(struct td_ctx *x, const struct tx *t)
 	p = xasprintf("%s/%s.ndjson.tmp", x->dlq, t->id);
 	(void)unlink(p);
 	x_free(p);
+	/*
+	 * The archive's records of an attempt whose commit never came (a
+	 * transmission processed is one still received): records.tmp/ of a
+	 * stop inside link_records, records/ of a stop after it. Left, they
+	 * would hold their batches' space while this attempt writes its own,
+	 * and stay with a transmission this attempt quarantines.
+	 */
+	p = xasprintf("%s/%s/records.tmp", x->state_dir, t->archive_dir);
+	(void)td_remove_tree(p, x->state_dir);
+	x_free(p);
+	p = xasprintf("%s/%s/records", x->state_dir, t->archive_dir);
+	(void)td_remove_tree(p, x->state_dir);
+	x_free(p);
 }
 
 /*

@@ -89,4 +89,20 @@ t_is "$(cd "$T_TMP/enc-out/$TA" && ls batch-* | tr '\n' ' ')" \
 	"the batches keep the encoding they were written in"
 t_grep "$T_TMP/enc-out/$TA/manifest.json" '"batch_encoding":"zstd"' \
 	"and the manifest says so"
+# a stop inside the archive's records step (records.tmp/ beside the
+# records/ of the attempt before), then a reprocess that quarantines (the
+# operator tightened max_reject_ratio): nothing of the attempts that never
+# committed stays in the archive of a transmission delivered nothing
+dl_conf rq "$T_TMP/rq" "file://$T_TMP/rq-out" "[watch]" "settle = 0"
+cp "$T_TMP/a.csv" "$T_TMP/rq/landing/"
+dl_run rq rq.log outbox_staged
+t_is "$RC" 137 "rq: killed with a staged and its archive's records linked"
+AQ=$(ls -d "$T_TMP/rq"/archive/[0-9]*/[0-9]*/$TA)
+t_ok "$([ -d "$AQ/records" ]; echo $?)" "rq: records/ of the uncommitted attempt"
+cp -al "$AQ/records" "$AQ/records.tmp"
+sed -i 's/^\[integration\]$/[integration]\nmax_reject_ratio = 0.0001/' "$T_TMP/rq.conf"
+dl_run rq rq2.log
+t_grep "$T_TMP/rq2.log" "event=file_quarantined file=a.csv" "rq: the reprocess quarantines a"
+t_is "$(ls "$AQ" | grep -c '^records')" 0 \
+	"rq: no records/ or records.tmp/ left in the quarantined transmission's archive"
 t_done
