@@ -1323,8 +1323,11 @@ clean_partial(struct td_ctx *x, const struct tx *t)
 	 * transmission processed is one still received): records.tmp/ of a
 	 * stop inside link_records, records/ of a stop after it. Left, they
 	 * would hold their batches' space while this attempt writes its own,
-	 * and stay with a transmission this attempt quarantines.
+	 * and stay with a transmission this attempt quarantines. Never
+	 * those of a transmission whose processing was committed.
 	 */
+	if (t->state == NULL || strcmp(t->state, "received") != 0)
+		return;
 	p = xasprintf("%s/%s/records.tmp", x->state_dir, t->archive_dir);
 	(void)td_remove_tree(p, x->state_dir);
 	x_free(p);
