@@ -67,38 +67,66 @@ td_fsync_parent(const char *path)
 	return r;
 }
 
+/* path is a directory (0), is something else (-1, ENOTDIR), or not (1). */
+static int
+is_dir(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0)
+		return errno == ENOENT ? 1 : -1;
+	if (S_ISDIR(st.st_mode))
+		return 0;
+	errno = ENOTDIR;
+	return -1;
+}
+
+/*
+ * mkdir -p from the leaf: a directory that is there already (the common
+ * case: each file's steps name the same directories again) costs one
+ * stat, whatever its depth; a missing parent is made first, the same way.
+ * Each directory made has its parent fsynced.
+ */
 int
 td_mkdirs(const char *path, int mode)
 {
-	char *p = xstrdup(path), *s;
-	struct stat st;
-	int ret = TD_ERR_IO, created;
+	char *parent, *s;
+	int r, e;
 
-	for (s = p + 1; ; s++) {
-		if (*s != '/' && *s != '\0')
-			continue;
-		char c = *s;
-
+	if ((r = is_dir(path)) <= 0)
+		return r == 0 ? TD_OK : TD_ERR_IO;
+	r = mkdir(path, (mode_t)mode);
+	if (r != 0 && errno == ENOENT) {
+		/* the parent (without the last name and the slashes around
+		 * it), made first */
+		parent = xstrdup(path);
+		s = parent + strlen(parent);
+		while (s > parent && s[-1] == '/')
+			s--;
+		while (s > parent && s[-1] != '/')
+			s--;
+		while (s > parent && s[-1] == '/')
+			s--;
 		*s = '\0';
-		created = 0;
-		if (mkdir(p, (mode_t)mode) == 0)
-			created = 1;
-		else if (errno != EEXIST)
-			goto out;
-		if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
-			errno = ENOTDIR;
-			goto out;
+		if (parent[0] == '\0') {
+			/* "/" itself, or a relative name in a removed cwd */
+			x_free(parent);
+			errno = ENOENT;
+			return TD_ERR_IO;
 		}
-		if (created && td_fsync_parent(p) != 0)
-			goto out;
-		*s = c;
-		if (c == '\0')
-			break;
+		r = td_mkdirs(parent, mode) == TD_OK ? 0 : -1;
+		e = errno;
+		x_free(parent);
+		errno = e;
+		if (r != 0)
+			return TD_ERR_IO;
+		r = mkdir(path, (mode_t)mode);
 	}
-	ret = TD_OK;
- out:
-	x_free(p);
-	return ret;
+	if (r == 0)
+		return td_fsync_parent(path) != 0 ? TD_ERR_IO : TD_OK;
+	if (errno == EEXIST)		/* made meanwhile by another */
+		return is_dir(path) == 0 ? TD_OK : TD_ERR_IO;
+	return TD_ERR_IO;
 }
 
 int

@@ -7,6 +7,7 @@
 
 #include <sys/stat.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +118,45 @@ main(void)
 	p = xasprintf("%s/gone", state);
 	is_int(td_remove_tree(p, state), 0, "a missing path is no error");
 	x_free(p);
+
+	/* td_mkdirs: from the leaf, each missing level made */
+	{
+		struct stat st;
+		char *q, *f;
+		int i, good = 1;
+
+		q = xasprintf("%s/mk/a/b/c", dir);
+		is_int(td_mkdirs(q, 0750), TD_OK, "mkdirs: four new levels");
+		for (i = 0; i < 4; i++) {
+			if (stat(q, &st) != 0 || !S_ISDIR(st.st_mode) ||
+			    (st.st_mode & 0777) != 0750)
+				good = 0;
+			*strrchr(q, '/') = '\0';
+		}
+		ok(good, "each a directory of mode 0750");
+		x_free(q);
+		q = xasprintf("%s/mk/a/b/c", dir);
+		is_int(td_mkdirs(q, 0750), TD_OK, "a directory already there");
+		x_free(q);
+		q = xasprintf("%s//mk//a/x//y///", dir);
+		is_int(td_mkdirs(q, 0750), TD_OK,
+		    "doubled and trailing slashes");
+		x_free(q);
+		q = xasprintf("%s/mk/a/x/y", dir);
+		ok(stat(q, &st) == 0 && S_ISDIR(st.st_mode), "made as named");
+		x_free(q);
+		f = xasprintf("%s/mk/file", dir);
+		touch(f);
+		q = xasprintf("%s/d/e", f);
+		errno = 0;
+		ok(td_mkdirs(q, 0750) == TD_ERR_IO && errno == ENOTDIR,
+		    "through a regular file: refused, ENOTDIR");
+		x_free(q);
+		errno = 0;
+		ok(td_mkdirs(f, 0750) == TD_ERR_IO && errno == ENOTDIR,
+		    "a regular file in the directory's place: refused, ENOTDIR");
+		x_free(f);
+	}
 
 	x_free(within);
 	p = xasprintf("rm -rf %s", dir);
