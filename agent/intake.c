@@ -673,7 +673,7 @@ sync_staged(struct td_ctx *x, const struct tx *t, const char *obdir)
 /*
  * The archive's records of a transmission: its batches, each under a
  * second name (a hard link) in records.tmp/, made durable, then renamed
- * records/ (in place of one an attempt before left, whose commit failed).
+ * records/ (clean_partial removed those of an attempt before).
  * A batch is so written once; a link the file system refuses (another
  * file system, no hard links) is a copy, made durable by td_copy_file.
  */
@@ -685,7 +685,7 @@ link_records(struct td_ctx *x, const char *obtmp, const char *rectmp,
 	size_t i;
 	int r = 0;
 
-	(void)td_remove_tree(rectmp, x->state_dir);
+	/* clean_partial removed what an attempt before left */
 	if (mkdir(rectmp, 0750) != 0)
 		return errno == ENOSPC || errno == EDQUOT ? TD_ERR_NOSPACE :
 		    TD_ERR_IO;
@@ -703,11 +703,8 @@ link_records(struct td_ctx *x, const char *obtmp, const char *rectmp,
 	}
 	if (r == 0 && td_fsync_dir(rectmp) != 0)
 		r = TD_ERR_IO;
-	if (r == 0) {
-		(void)td_remove_tree(rec, x->state_dir);
-		if (rename(rectmp, rec) != 0)
-			r = TD_ERR_IO;
-	}
+	if (r == 0 && rename(rectmp, rec) != 0)
+		r = TD_ERR_IO;
 	return r;
 }
 
@@ -1338,8 +1335,8 @@ clean_partial(struct td_ctx *x, const struct tx *t)
 
 /*
  * The commit that records tid parsed failed (a full disk: SQLite could
- * not grow its log) after stage_parsed put its outbox entry and records
- * file in place: remove them, so that they do not hold the space the
+ * not grow its log) after stage_parsed put its outbox entry and the
+ * archive's records in place: remove them, so that they do not hold the space the
  * next attempt needs, if tid is still to be processed (a commit that
  * reported a failure but went through keeps them).
  */

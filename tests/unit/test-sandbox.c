@@ -1295,12 +1295,13 @@ main(void)
 		proto_init(&pr2, c2, m2, fd2, &po2);
 		room = pr2.max[F_BATCH] - sizeof(struct fbatch) -
 		    PROC_BATCH_BYTES;
-		ok(room >= 65000, "max_field = 16 beside a 65,000-byte promo_id: "
+		ok(room >= 6 * 65000, "max_field = 16 beside a 65,000-byte promo_id: "
 		    "a BATCH frame has room for a line past the batch's cut "
 		    "(%llu bytes)", (unsigned long long)room);
 		shm_slot_set(c2, m2);
-		ok(SHM_SLOT >= PROC_BATCH_BYTES + 65000, "and so has an SHM slot "
-		    "(%llu bytes)", (unsigned long long)SHM_SLOT);
+		ok(SHM_SLOT >= PROC_BATCH_BYTES + 6 * 65000, "and so has an SHM "
+		    "slot, for the value escaped six bytes a byte (%llu bytes)",
+		    (unsigned long long)SHM_SLOT);
 		close(fd2);
 		x_free(p);
 		x_free(ml);
