@@ -2,6 +2,7 @@
  * ledger.h - Tier 4: the record_key ledger (SPEC section 8).
  *
  * Every record a transmission delivers enters state.db's record_keys
+ * (under the day of its key, then the key: see ledger.c's LKEY_LEN)
  * with the hash of its values and its record_id, in the transaction
  * that records the transmission parsed. A later record with the same
  * key is a duplicate_record (same values: withheld) or a restatement

@@ -111,12 +111,14 @@ struct mapper {
 	struct td_calendar cal;
 	int		 keys[RF__COUNT];	/* rf indexes in key order */
 	int		 nkeys;
+	int		 key_dated;		/* txn_date is a key field */
 	struct mslot	 slot[MF__COUNT];
 	char		 version[TD_SHA256_HEX];
 	/* the last txn_date and what follows from it */
 	char		 last_date[TD_DATE_STRMAX];
 	char		 last_pstart[TD_DATE_STRMAX];
 	char		 last_end[TD_DATE_STRMAX];	/* txn_date written */
+	uint32_t	 last_kday;			/* its MAP_KDAY */
 	char		 last_fiscal[96];
 	size_t		 last_fiscal_len;
 	/* per document */
@@ -274,6 +276,9 @@ mapper_new(const struct td_conf *c, struct mapper **out, char **err)
 		for (i = 0; i < (size_t)m->nkeys; i++)
 			if (m->keys[i] == RF_PROMO_ID)
 				m->keys[i] = RF_PROMO_CODE;
+	for (i = 0; i < (size_t)m->nkeys; i++)
+		if (m->keys[i] == RF_TXN_DATE)
+			m->key_dated = 1;
 
 	text = td_conf_mapping_text(c);
 	{
@@ -1099,6 +1104,8 @@ date_derived(struct mapper *m, const struct td_date *d)
 		td_date_from_days(days + 6, &end);
 	td_date_format(&ps, m->last_pstart);
 	td_date_format(&end, m->last_end);
+	m->last_kday = m->key_dated ? MAP_KDAY(td_date_to_days(&end)) :
+	    MAP_KDAY_NONE;
 	td_fiscal_of(&m->cal, &end, &f);
 	n = snprintf(m->last_fiscal, sizeof(m->last_fiscal),
 	    ",\"fiscal\":{\"year\":%d,\"quarter\":%d,\"period\":%d,"
@@ -1316,6 +1323,7 @@ mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
 	memcpy(res->record_key, dg[1], TD_ID_LEN);
 	td_hex(dg[1], TD_ID_LEN, keyhex);
 	memcpy(res->values, dg[2], TD_ID_LEN);
+	res->kday = m->last_kday;
 
 	/* a field that is not UTF-8 is skipped so that a full buffer is
 	 * still seen: that is TD_ERR_LIMIT whatever else is wrong */

@@ -35,7 +35,22 @@ struct map_result {
 	unsigned char	 record_id[16];
 	unsigned char	 record_key[16];
 	unsigned char	 values[16];
+	/*
+	 * The day of the key (MAP_KDAY): where the Tier 4 ledger keeps it,
+	 * so that a file's keys go in beside each other in state.db
+	 */
+	uint32_t	 kday;
 };
+
+/*
+ * The day a record's key is kept under in the ledger: its txn_date as
+ * written (days since 1970-01-01, plus 2^31 so that the order of the
+ * unsigned values is the dates' order) when txn_date is one of the
+ * [map] key fields; else MAP_KDAY_NONE (then any txn_date may share the
+ * key, and the day cannot be part of where it is kept).
+ */
+#define MAP_KDAY_NONE	0u
+#define MAP_KDAY(days)	((uint32_t)(days) + 0x80000000u)
 
 /* Where the document being mapped came from. */
 struct map_doc {

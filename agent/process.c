@@ -598,6 +598,7 @@ pend_record(struct pend *p, const struct map_result *mr, size_t off,
 	memcpy(p->li.record_id, mr->record_id, 16);
 	memcpy(p->li.record_key, mr->record_key, 16);
 	memcpy(p->li.values, mr->values, 16);
+	p->li.kday = mr->kday;
 	p->li.quantity = mr->quantity;
 	p->li.amount = mr->amount;
 	p->li.has_amount = mr->has_amount;

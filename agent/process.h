@@ -55,6 +55,7 @@ struct ledger_item {
 	unsigned char	 record_id[16];
 	unsigned char	 record_key[16];
 	unsigned char	 values[16];
+	uint32_t	 kday;		/* map_result's */
 	struct td_dec	 quantity;
 	struct td_dec	 amount;
 	int		 has_amount;

@@ -159,7 +159,7 @@ struct fledger {
 	unsigned char	 id[16], key[16], values[16];
 	struct td_dec	 quantity, amount;
 	int32_t		 has_amount;
-	uint32_t	 pad;
+	uint32_t	 kday;
 };
 
 /*
@@ -187,6 +187,7 @@ struct fhold {
 	struct td_dec	 quantity, amount;
 	int32_t		 has_amount;
 	uint32_t	 len;
+	uint32_t	 kday;
 	char		 restates[TD_ID_HEX];
 };
 
@@ -531,6 +532,7 @@ c_ledger_ask(void *arg, struct ledger_item *const *it, size_t n,
 		memcpy(fl.id, it[i]->record_id, sizeof(fl.id));
 		memcpy(fl.key, it[i]->record_key, sizeof(fl.key));
 		memcpy(fl.values, it[i]->values, sizeof(fl.values));
+		fl.kday = it[i]->kday;
 		dec_put(&fl.quantity, &it[i]->quantity);
 		dec_put(&fl.amount, &it[i]->amount);
 		fl.has_amount = it[i]->has_amount;
@@ -637,6 +639,7 @@ c_ledger_collect(void *arg, struct ledger_item *const *it, size_t n,
 		memcpy(fh.id, it[i]->record_id, sizeof(fh.id));
 		memcpy(fh.key, it[i]->record_key, sizeof(fh.key));
 		memcpy(fh.values, it[i]->values, sizeof(fh.values));
+		fh.kday = it[i]->kday;
 		dec_put(&fh.quantity, &it[i]->quantity);
 		dec_put(&fh.amount, &it[i]->amount);
 		fh.has_amount = it[i]->has_amount;
@@ -1640,6 +1643,7 @@ on_ledger(int sock, const struct frame *f, const char *p,
 		memcpy(mr.record_id, fl.id, sizeof(fl.id));
 		memcpy(mr.record_key, fl.key, sizeof(fl.key));
 		memcpy(mr.values, fl.values, sizeof(fl.values));
+		mr.kday = fl.kday;
 		mr.quantity = fl.quantity;
 		mr.amount = fl.amount;
 		mr.has_amount = fl.has_amount != 0;
@@ -1729,6 +1733,7 @@ on_holds(const struct frame *f, const char *p, const struct proc_sink *s,
 		memcpy(mr.record_id, fh.id, sizeof(fh.id));
 		memcpy(mr.record_key, fh.key, sizeof(fh.key));
 		memcpy(mr.values, fh.values, sizeof(fh.values));
+		mr.kday = fh.kday;
 		mr.quantity = fh.quantity;
 		mr.amount = fh.amount;
 		mr.has_amount = fh.has_amount != 0;

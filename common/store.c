@@ -313,6 +313,18 @@ static const char *migrations[] = {
 	"ALTER TABLE transmissions ADD COLUMN unknown_promo INTEGER NOT NULL "
 	"DEFAULT 0;"
 	"ALTER TABLE transmissions ADD COLUMN replay_of TEXT;",
+
+	/*
+	 * 6 -> 7: record_keys keyed by the day of the key, then the key
+	 * (agent/ledger.c, LKEY_LEN): a file's keys go in beside each other,
+	 * not all over the B-tree. The keys already there stay as they were
+	 * (their day is not known): meta's ledger_undated says to look them
+	 * up too. A hold keeps its key's day for its approval (NULL: held
+	 * before, its key the record_key alone).
+	 */
+	"ALTER TABLE holds ADD COLUMN key_day INTEGER;"
+	"INSERT OR REPLACE INTO meta(key, value) SELECT 'ledger_undated', "
+	"'keys of schema 6' WHERE EXISTS (SELECT 1 FROM record_keys);",
 };
 
 int

@@ -33,13 +33,14 @@ dl_rows "$T_TMP/rows.csv" 300 11
 	echo "1,041000001239,2026-11-28,3"
 } > "$T_TMP/g.csv"
 
-# go NAME [LINE...]: f.csv then g.csv through once in state $T_TMP/NAME;
-# the exit statuses and once_done lines in $T_TMP/NAME.out
+# go NAME [LINE...]: f.csv then g.csv (or the files of GO_FILES) through
+# once in state $T_TMP/NAME; the exit statuses and once_done lines in
+# $T_TMP/NAME.out
 go() {
 	_g=$1; shift
 	dl_conf "$_g" "$T_TMP/$_g" "file://$T_TMP/out-$_g" "$@"
 	: > "$T_TMP/$_g.out"
-	for _f in f g; do
+	for _f in ${GO_FILES:-f g}; do
 		cp "$T_TMP/$_f.csv" "$T_TMP/$_g/landing/"
 		dl_run "$_g" "$_g-$_f.log"
 		echo "$_f rc=$RC $(grep -o 'once_done.*' "$T_TMP/$_g-$_f.log")" \
@@ -101,6 +102,46 @@ TD_TEST_IN_PROCESS=1 go fwdsumin "[integration]" "on_restatement = forward" "[ma
 same fwdsumin fwdsum "runs of 1 KiB, sum and forward, parsed in the child and in the daemon"
 TD_LEDGER_RUN_BYTES=1 go one
 same ref one "runs of one entry each"
+
+# Keys of many days: the entries are sorted by the day of the key, then
+# the key, as record_keys keeps them. d.csv: 400 rows over nine days (one
+# before 1970), then row 5's key and row 300's again in other runs; e.csv:
+# 50 of d's rows, one restated, one new. w.csv: 10000 rows of 10000 days,
+# row 7's key again: runs of 4687 entries, each of more days than a run
+# ranks (KDAY_RANKS: sorted by day and key whole).
+$PY - "$T_TMP" <<'PY'
+import datetime, random, sys
+d = sys.argv[1]
+r = random.Random(7)
+def upc():
+    x = [r.randrange(10) for _ in range(11)]
+    s = 3 * sum(x[0::2]) + sum(x[1::2])
+    return "".join(map(str, x)) + str((10 - s % 10) % 10)
+days = ["1969-12-31"] + ["2026-11-%02d" % i for i in range(20, 28)]
+rows = ["%d,%s,%s,%d" % (r.randrange(9999), upc(), days[r.randrange(9)], r.randrange(1, 50)) for _ in range(400)]
+def again(row, units):
+    return row.rsplit(",", 1)[0] + "," + units
+with open(d + "/d.csv", "w") as f:
+    f.write("Store,UPC,Date,Units\n" + "\n".join(rows + [again(rows[4], "77"), again(rows[299], "2.5")]) + "\n")
+with open(d + "/e.csv", "w") as f:
+    f.write("Store,UPC,Date,Units\n" + "\n".join(rows[100:150] + [again(rows[200], "99"), "1,041000001239,2026-11-28,3"]) + "\n")
+base = datetime.date(1960, 1, 1)
+wrows = ["%d,%s,%s,%d" % (r.randrange(9999), upc(), base + datetime.timedelta(days=i), r.randrange(1, 50)) for i in range(10000)]
+with open(d + "/w.csv", "w") as f:
+    f.write("Store,UPC,Date,Units\n" + "\n".join(wrows + [again(wrows[6], "5")]) + "\n")
+PY
+TD_LEDGER_RUN_BYTES= GO_FILES="d e" go dref
+t_is "$(counts "$T_TMP/dref.out" 1)" "rc=1 records=398 dlq=4 held=0 duplicate_records=0" \
+    "nine days, every key in memory: the 4 rows of the two repeated keys are dead-lettered"
+t_is "$(counts "$T_TMP/dref.out" 2)" "rc=1 records=1 dlq=0 held=1 duplicate_records=50" \
+    "nine days, every key in memory: e's rows are duplicates, a restatement and a new record"
+GO_FILES="d e" go druns
+same dref druns "nine days, runs of 1 KiB"
+TD_LEDGER_RUN_BYTES= GO_FILES="w" go wref
+t_is "$(counts "$T_TMP/wref.out" 1)" "rc=1 records=9999 dlq=2 held=0 duplicate_records=0" \
+    "10000 days in memory: the two rows of the repeated key are dead-lettered"
+TD_LEDGER_RUN_BYTES=300000 GO_FILES="w" go wruns
+same wref wruns "10000 days, runs of 4687 entries"
 
 # killed right after the first run is written: nothing left behind, and
 # the next run does the file as if nothing happened

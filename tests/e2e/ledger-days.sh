@@ -1,0 +1,113 @@
+#!/bin/sh
+# ledger-days.sh - state.db's record_keys keeps a key under its day (the
+# record's txn_date, when txn_date is a [map] key field) before the
+# record_key, so that a file's keys go into the B-tree beside each other
+# and a commit writes about as many pages as the file's keys take,
+# however many the ledger holds (agent/ledger.c, LKEY_LEN). A key without
+# txn_date is kept under day 0. A ledger of schema 6 (keys of the
+# record_key alone) is migrated without rewriting them: they are still
+# found (duplicate_record, restatement), and a record held before the
+# migration is still approved against them.
+. "$srcdir/tests/lib/common.sh"
+t_tmpdir
+command -v sqlite3 > /dev/null || t_skip_all "sqlite3 not installed"
+S=$T_TMP/state PY=/usr/bin/python3
+. "$srcdir/tests/lib/delivery-lib.sh"
+dl_conf t "$S" "file://$T_TMP/out" "[integration]" "max_reject_ratio = 0.9"
+drop() {	# NAME DATE STORE,UNITS... : rows of one item
+	_n=$1 _d=$2; shift 2
+	echo "Store,UPC,Date,Units" > "$S/landing/$_n"
+	for _r in "$@"; do
+		echo "${_r%%,*},041000001239,$_d,${_r#*,}" >> "$S/landing/$_n"
+	done
+}
+tid() { sha256sum "$S"/archive/*/*/*/raw/"$1" | cut -c1-64; }
+recs() { gzip -dc "$T_TMP/out/$1"/batch-*.ndjson.gz; }
+counts() {
+	$PY -c 'import json, sys; c = json.load(open(sys.argv[1]))["counts"]; print("delivered=%d held=%d duplicate=%d" % (c["delivered"], c["held"], c["duplicate"]))' \
+	    "$T_TMP/out/$1/manifest.json"
+}
+# kday DATE: the 8 hex digits of the day a key of DATE is kept under
+kday() {
+	$PY -c 'import datetime, sys; d = datetime.date.fromisoformat(sys.argv[1]); print("%08X" % ((d - datetime.date(1970, 1, 1)).days + 0x80000000 & 0xFFFFFFFF))' "$1"
+}
+q() { sqlite3 "$1/state.db" "$2"; }
+
+# d1: three stores on 2026-11-20, one on 1969-12-31 (before the epoch)
+drop d1.csv 2026-11-20 1,3 2,4 3,5
+echo "4,041000001239,1969-12-31,6" >> "$S/landing/d1.csv"
+"$TRADEDROP" once -c "$T_TMP/t.conf" 2> "$T_TMP/log1"
+t_is $? 0 "d1: four new keys delivered"
+T1=$(tid d1.csv)
+t_is "$(q "$S" "SELECT count(*), min(length(record_key)), max(length(record_key)) FROM record_keys")" \
+    "4|20|20" "each key is 20 bytes: the day, then the record_key"
+t_is "$(q "$S" "SELECT hex(substr(record_key, 1, 4)) FROM record_keys ORDER BY record_key" | tr '\n' ' ')" \
+    "$(kday 1969-12-31) $(kday 2026-11-20) $(kday 2026-11-20) $(kday 2026-11-20) " \
+    "kept in date order, the day before 1970 first"
+t_is "$(q "$S" "SELECT lower(hex(substr(record_key, 5))) FROM record_keys ORDER BY record_key" | sort)" \
+    "$(recs "$T1" | grep -o '"record_key":"[0-9a-f]*"' | cut -d'"' -f4 | sort)" \
+    "after the day, the record_keys the records carry"
+t_is "$(q "$S" "SELECT count(*) FROM meta WHERE key = 'ledger_undated'")" 0 \
+    "a new ledger has no undated keys"
+
+# a key without txn_date: every key under day 0, and still found
+U=$T_TMP/u
+dl_conf u "$U" "file://$T_TMP/outu" "[map]" "key = store_id, gtin"
+cp "$S"/archive/*/*/"$T1"/raw/d1.csv "$U/landing/"
+"$TRADEDROP" once -c "$T_TMP/u.conf" 2> "$T_TMP/logu"
+t_is $? 0 "key without txn_date: delivered"
+t_is "$(q "$U" "SELECT DISTINCT hex(substr(record_key, 1, 4)) FROM record_keys")" 00000000 \
+    "key without txn_date: every key under day 0"
+printf 'Store,UPC,Date,Units\n1,041000001239,2026-12-01,3\n' > "$U/landing/u2.csv"
+"$TRADEDROP" once -c "$T_TMP/u.conf" 2> "$T_TMP/logu2"
+t_grep "$T_TMP/logu2" "held=1 duplicate_records=0" \
+    "key without txn_date: the same store and item on another day is the key found (a restatement, held)"
+
+# d2: store 2 restated: held (its hold keeps the key's day)
+drop d2.csv 2026-11-20 2,9
+"$TRADEDROP" once -c "$T_TMP/t.conf" 2> "$T_TMP/log2"
+t_is $? 1 "d2: exit 1, a record is held"
+t_is "$(q "$S" "SELECT key_day FROM holds")" \
+    "$($PY -c 'import sys; print(int(sys.argv[1], 16))' "$(kday 2026-11-20)")" \
+    "the hold keeps its key's day"
+H2=$("$TRADEDROP" hold -c "$T_TMP/t.conf" list | cut -d' ' -f1)
+
+# back to schema 6: keys of the record_key alone, holds without key_day
+q "$S" "UPDATE record_keys SET record_key = substr(record_key, 5);
+    ALTER TABLE holds DROP COLUMN key_day; PRAGMA user_version = 6;"
+t_is "$(q "$S" "SELECT DISTINCT length(record_key) FROM record_keys")" 16 \
+    "schema 6: keys of 16 bytes"
+
+# d3: store 1 as before, store 3 restated, store 5 new, store 4's day
+drop d3.csv 2026-11-20 1,3 3,8 5,1
+echo "4,041000001239,1969-12-31,6" >> "$S/landing/d3.csv"
+"$TRADEDROP" once -c "$T_TMP/t.conf" 2> "$T_TMP/log3"
+t_is $? 1 "d3 on a migrated ledger: exit 1, a record is held"
+t_is "$(q "$S" "PRAGMA user_version")" 7 "migrated to schema 7"
+t_is "$(q "$S" "SELECT count(*) FROM meta WHERE key = 'ledger_undated'")" 1 \
+    "the migration notes the undated keys"
+T3=$(tid d3.csv)
+t_is "$(counts "$T3")" "delivered=1 held=1 duplicate=2" \
+    "d3: the undated keys are found: two duplicates, a restatement, one new"
+t_is "$(recs "$T3" | grep -c '"store_id":"5"')" 1 "d3: only the new record is delivered"
+t_is "$(q "$S" "SELECT length(record_key), count(*) FROM record_keys GROUP BY 1 ORDER BY 1" | tr '\n' ' ')" \
+    "16|4 20|1 " "the undated keys stay as they were; the new one has its day"
+
+# the hold of before the migration, approved against the undated key
+"$TRADEDROP" hold -c "$T_TMP/t.conf" approve "$H2" --reason "recount" > "$T_TMP/ha" 2>&1
+t_is $? 0 "a hold of before the migration is approved"
+R2=$(recs "$T1" | $PY -c 'import json,sys; print([r["record_id"] for r in map(json.loads, sys.stdin) if r["store_id"] == "2"][0])')
+T2=$(tid d2.csv)
+t_is "$(recs "$T2" | grep -c "\"quantity\":\"9\".*\"restates\":\"$R2\"")" 1 \
+    "approved: delivered with restates = d1's record of store 2"
+# d4: the approved values and store 5 again: duplicates; store 3 as d3
+# held it: a restatement of d1's record still
+drop d4.csv 2026-11-20 2,9 5,1 3,8
+"$TRADEDROP" once -c "$T_TMP/t.conf" 2> "$T_TMP/log4"
+T4=$(tid d4.csv)
+t_is "$(counts "$T4")" "delivered=0 held=1 duplicate=2" \
+    "d4: the approved values and the dated key are duplicates; store 3 is held again"
+t_grep "$S/audit.log" '"event":"hold_approved"' "audit: the approval"
+"$TRADEDROP" audit -c "$T_TMP/t.conf" verify > "$T_TMP/av" 2>&1
+t_is $? 0 "the audit log verifies"
+t_done
