@@ -73,10 +73,12 @@
 # first's).  The data is made as A's (same seed); where a size is
 # BENCH_SIZE, A's data.csv.gz is used.
 #
-# CPU per stage: A and B are run once more each under `perf record`
-# (not among the timed runs), the self samples of perf report summed by
-# stage (inflate, decode+parse, map+format, hashing, compression,
-# write+fsync, sqlite, other) with the table STAGES, the one place to
+# CPU per stage: every case (BENCH_PERF_CASES) is run once more under
+# `perf record` (not among the timed runs; E and D as the daemon with
+# its workers), the self samples of perf report summed by stage
+# (inflate, decode+parse, map+format, hashing, compression,
+# write+fsync, sqlite, ledger-runs, tls+http, processes, memcpy,
+# malloc, kernel(pv), other) with the table STAGES, the one place to
 # improve it, and multiplied by the run's CPU seconds; the top 5
 # samples of "other" are printed.  Without a working perf, a line says
 # so and the rest runs.
@@ -101,7 +103,9 @@
 #   BENCH_D_FILES   case D: files of the burst (default 10000)
 #   BENCH_D_SECONDS case D: seconds of 10 files/s (default 30)
 #   BENCH_F_SIZES   case F: sizes of its drops (default "10M 100M 1G")
-#   BENCH_PERF_CASES  the cases profiled per stage (default "a b"; "" none)
+#   BENCH_PERF_CASES  the cases profiled per stage (default
+#                "a b a2 c h hz e d"; "" none)
+#   BENCH_D_PERF_FILES  files of D's profiled burst (default 1000)
 #   PERF         perf(1) (default perf)
 #   CC           compiler for the generator (default cc)
 #   TRADEDROP    the binary (default $top_builddir/agent/tradedrop)
@@ -373,7 +377,7 @@ run_td() {
 	# a copy: landing refuses a file with a second name (a hard link)
 	cp "$W/$2" "$W/run/state/landing/${2##*/}" || exit 1
 	conf=$W/bench.conf
-	[ "$1" = c ] && conf=$W/bench-c.conf
+	case $1 in c|pc) conf=$W/bench-c.conf ;; esac
 	if [ $# -ge 4 ]; then
 		conf=$W/run/$4
 		if ! peer_start "$W/peer"; then
@@ -618,13 +622,18 @@ done
 
 # ---------------------------------------------------------------- stages
 # CPU per stage: one more run of each case of BENCH_PERF_CASES (default
-# "a b"; not one of the timed runs, sampling costs a little) under
-# `perf record` (PERF, default perf; -F 499, no call graphs), then
-# perf report --no-children --sort dso,symbol: each sample's share of
-# the self samples, summed by stage with STAGES, times the run's CPU
-# seconds (user + system of /usr/bin/time).  When perf cannot record
-# (not installed, perf_event_paranoid), a line says so and this is
-# skipped.
+# every case: "a b a2 c h hz e d"; h, hz and e with the https peer; not
+# one of the timed runs, sampling costs a little) under `perf record`
+# (PERF, default perf; -F 499, no call graphs, the daemon's workers and
+# parser children with it), then perf report --no-children --sort
+# dso,symbol: each sample's share of the self samples, summed by stage
+# with STAGES, times the run's CPU seconds (user + system of
+# /usr/bin/time, the daemon's processes with it for e and d).  e is E
+# again (the drop until the peer has the manifest), d the burst of D
+# with at most BENCH_D_PERF_FILES files (default 1000).  F is A's
+# pipeline at other sizes: A's stages stand for it.  When perf cannot
+# record (not installed, perf_event_paranoid), a line says so and this
+# is skipped.
 # STAGES: the symbol-to-stage table of the CPU profile, the one place to
 # improve it.  A rule a line: STAGE DSO SYMBOL, DSO and SYMBOL extended
 # regular expressions (awk) matched against perf's dso and symbol names
@@ -638,7 +647,12 @@ done
 # a read (the input's, SQLite's pages) is not told from a write's, so
 # SQLite's reads and writes of its files (a temporary table spilled out
 # of its cache) count there too; the rest of the kernel (page faults,
-# scheduling, interrupts) is "other".
+# scheduling, interrupts) is "other".  In a paravirtual guest the
+# kernel's samples land largely where it enables interrupts again
+# (pvm_irq_enable, "kernel(pv)"): kernel time whose cause perf cannot
+# see without call graphs.  "ledger-runs" is the Tier 4 ledger's sorting
+# and merging of a file's keys; "memcpy" the copies of the C library
+# (batches from the parser child's slots, buffers growing).
 STAGES='
 inflate      libz\.so       .
 inflate      libarchive     .
@@ -649,17 +663,27 @@ inflate      tradedrop      ^(unpack_|gz_read|lv_|zip_)
 compression  libisal        .
 compression  libdeflate     .
 compression  tradedrop      ^(encode_batch|worker_main)
+tls+http     libcrypto      (aes|gcm|GCM|chacha|poly1305|ghash|x25519|ecp_nistz|bn_|BN_|ossl_ec|EC_|rsa|RSA)
 hashing      libcrypto      .
 hashing      .              (sha256|SHA256|sha512|blake2|^md_)
 decode+parse tradedrop      ^(decoder_|dec_run|dec_tab|dec_drop|sbcs_decode|utf16_decode|td_utf8|csv_|pcsv_|px12_|x12_|sdq_|seg|add_col|raw_at|next_token)
 map+format   tradedrop      ^(mapper_|map_|mapexpr_|emit_|td_json_|escape_into|td_buf_|td_dec_|td_date_|td_gtin_|td_upce|td_format_|td_hex|td_fiscal|date_|val_|trim|canon_|row_day|xtable_|parse_value|record$|intern|put_str)
 sqlite       libsqlite3     .
-sqlite       tradedrop      ^(ledger_|store_|in_file|add_sums|hold$)
+sqlite       tradedrop      ^(ledger_|store_|in_file|add_sums|hold$|find_key|insert_keys)
+ledger-runs  tradedrop      ^(sort_ents|entcmp|kix|kday_ranks|ent_k|sift_down|merge_|src_fill|spill|append$|c_ledger|on_ledger)
 write+fsync  kernel         (write|fsync|sync|ext4|jbd2|iomap|filemap|folio|_iter|xas_|blk|bio|writeback|dirty|page_cache|xfs|btrfs|ovl_|do_sys_open|path_openat|link|rename|unlink|fdget)
 write+fsync  libc           ^__libc_(p?write|p?read|fsync|fdatasync|open)
+tls+http     libssl         .
+tls+http     libcurl        .
+tls+http     libnghttp2     .
+tls+http     kernel         (tcp_|inet_|sock_|skb|ip_|__dev_|net_rx|loopback|napi)
+processes    kernel         (fork|clone|copy_page|copy_pte|exit_mmap|unmap|mmap|wp_page|do_wp|zap_|release_pages|free_pgtables|exec|load_elf|seccomp|wait4|do_exit)
+memcpy       libc           ^__mem(move|cpy)
+malloc       libc           (malloc|_int_free|^free$|realloc|calloc|^cfree)
+kernel(pv)   kernel         ^pvm_irq_enable
 '
 PERF=${PERF:-perf}
-PERF_CASES=${BENCH_PERF_CASES:-a b}
+PERF_CASES=${BENCH_PERF_CASES-a b a2 c h hz e d}
 PERF_WHY=
 if ! command -v "$PERF" > /dev/null 2>&1; then
 	PERF_WHY="$PERF not found (apt-get install linux-perf)"
@@ -671,26 +695,48 @@ fi
 profile() {
 	"$PERF" record -q -F 499 -o "$W/perf.data" -- "$@"
 }
+# perf_report CASE: perf.data summed by dso and symbol into CASE.report
+perf_report() {
+	"$PERF" report -i "$W/perf.data" --no-children \
+	    --sort dso,symbol --stdio -q -g none --percent-limit 0 \
+	    -t '|' > "$W/$1.report" 2> "$W/perf.log" ||
+	    echo "perf report failed: $(head -n 1 "$W/perf.log")" \
+	    > "$W/$1.report"
+	rm -f "$W/perf.data"
+}
+# the cases profiled (those that can run here), in PERF_DONE
+PERF_DONE=
 if [ -z "$PERF_WHY" ]; then
 	for pc in $PERF_CASES; do
+		pconf=
 		case $pc in
 		a) pf=data.csv.gz ;;
 		b) pf=data.csv.zst ;;
-		*) die "BENCH_PERF_CASES: a or b, not '$pc'" ;;
+		a2) pf=data.csv ;;
+		c) pf=data.x12 ;;
+		h) pf=data.csv.gz pconf=bench-h.conf ;;
+		hz) pf=data.csv.gz pconf=bench-hz.conf ;;
+		e|d) PERF_DONE="$PERF_DONE $pc"; continue ;;	# the daemon's, below
+		*) die "BENCH_PERF_CASES: a, b, a2, c, h, hz, e or d, not '$pc'" ;;
 		esac
+		if [ -n "$pconf" ] && [ "$HAVE_HTTPS" -ne 1 ]; then
+			echo "run-bench: perf $pc  skipped: no https peer"
+			continue
+		fi
 		PROFILE=profile
-		run_td "p$pc" "$pf" 1
+		# shellcheck disable=SC2086 # pconf: no word or one
+		run_td "p$pc" "$pf" 1 $pconf
 		PROFILE=
-		"$PERF" report -i "$W/perf.data" --no-children \
-		    --sort dso,symbol --stdio -q -g none --percent-limit 0 \
-		    -t '|' > "$W/p$pc.report" 2> "$W/perf.log" ||
-		    echo "perf report failed: $(head -n 1 "$W/perf.log")" \
-		    > "$W/p$pc.report"
-		rm -f "$W/perf.data"
+		perf_report "p$pc"
+		PERF_DONE="$PERF_DONE $pc"
 		echo "run-bench: perf $pc  tradedrop $pf under perf record" \
 		    "$TD_LINE, $T_CPU CPU s"
 	done
 fi
+want_perf() {
+	case " $PERF_DONE " in *" $1 "*) return 0 ;; esac
+	return 1
+}
 
 # ---------------------------------------------------------------- report
 # row LABEL PREFIX [BYTES]: one line of the table from the PREFIX.* files
@@ -852,8 +898,13 @@ while [ "$i" -le "$F_N" ]; do
 	i=$((i + 1))
 done
 if [ -z "$PERF_WHY" ]; then
-	for pc in $PERF_CASES; do
-		check_td "p$pc" "$(echo "$pc" | tr ab AB)  (under perf)"
+	# the once cases run under perf (the daemon's are timed from outside)
+	for pc in $PERF_DONE; do
+		case $pc in
+		c) check_td pc "C  (under perf)" utf-8 ;;
+		e|d) ;;
+		*) check_td "p$pc" "$(echo "$pc" | tr abhz ABHZ)  (under perf)" ;;
+		esac
 	done
 fi
 if [ "$HAVE_HTTPS" -eq 1 ]; then
@@ -993,12 +1044,17 @@ echo
 if [ -n "$PERF_WHY" ]; then
 	echo "CPU per stage: SKIPPED: $PERF_WHY"
 else
-	for pc in $PERF_CASES; do
+	for pc in $PERF_DONE; do
 		case $pc in
 		a) stages pa "A  (.csv.gz)" "$A_SEC" ;;
 		b) stages pb "B  (.csv.zst)" "$B_SEC" ;;
+		a2) stages pa2 "A2 (.csv)" "$(median < "$W/a2.sec")" ;;
+		c) stages pc "C  (X12 852)" "$(median < "$W/c.sec")" ;;
+		h) stages ph "H  (https mTLS)" "$(median < "$W/h.sec")" ;;
+		hz) stages phz "H-zstd (https, zstd)" "$(median < "$W/hz.sec")" ;;
 		esac
 	done
+	echo "F: A's pipeline at other sizes: A's stages stand for it"
 fi
 if [ -n "$WARNINGS" ]; then
 	echo
@@ -1007,22 +1063,55 @@ if [ -n "$WARNINGS" ]; then
 fi
 
 # ---------------------------------------------------------- daemon: E, D
-# td_run CONF LOG: start `tradedrop run --foreground`; TD_PID
+# td_run CONF LOG: start `tradedrop run --foreground` (under $TD_WRAP
+# when set: td_run_perf); TD_PID
 td_run() {
-	"$TRADEDROP" run --foreground -c "$1" 2> "$2" &
+	$TD_WRAP "$TRADEDROP" run --foreground -c "$1" 2> "$2" &
 	TD_PID=$!
 	_tn=0
 	until grep -q 'event=run_start' "$2" 2> /dev/null; do
-		alive "$TD_PID" && [ "$_tn" -lt 200 ] || return 1
+		alive "$TD_PID" && [ "$_tn" -lt 400 ] || return 1
 		sleep 0.05
 		_tn=$((_tn + 1))
 	done
 }
+TD_WRAP=
 td_stop() {
 	kill -TERM "$TD_PID" 2> /dev/null
 	wait "$TD_PID" 2> /dev/null
 }
 now() { date +%s.%N; }
+# td_run_perf CONF LOG: td_run under perf record (the daemon with its
+# workers and their children, on the cpu-clock event: each sample's
+# period is the CPU time it stands for)
+# shellcheck disable=SC2317 # called as $TD_WRAP in td_run
+perf_wrap() {
+	"$PERF" record -q -e cpu-clock -F 499 -o "$W/perf.data" -- "$@"
+}
+td_run_perf() {
+	TD_WRAP=perf_wrap
+	td_run "$@"
+	_tr=$?
+	TD_WRAP=
+	return $_tr
+}
+# td_stop_perf CASE SECONDS: SIGTERM to the daemon (perf's child), wait
+# for perf; the CPU seconds of every process sampled (the sum of the
+# samples' periods: a worker or parser child killed at the stop is not
+# in any rusage) to CASE.cpu, SECONDS to CASE.sec, the samples to
+# CASE.report
+td_stop_perf() {
+	for _p in $(descendants "$TD_PID"); do
+		_pp=$(awk '{ print $4 }' "/proc/$_p/stat" 2> /dev/null)
+		[ "$(cat "/proc/$_pp/comm" 2> /dev/null)" = perf ] &&
+		    kill -TERM "$_p" 2> /dev/null
+	done
+	wait "$TD_PID" 2> /dev/null
+	"$PERF" script -i "$W/perf.data" -F period 2> /dev/null |
+	    awk '{ s += $1 } END { printf "%.2f\n", s / 1e9 }' > "$W/$1.cpu"
+	echo "$2" > "$W/$1.sec"
+	perf_report "$1"
+}
 # rss PID: kB resident of the daemon and every process under it (its
 # workers, their parser zygotes and children), pages they share counted
 # in each
@@ -1039,31 +1128,55 @@ rss() {
 }
 echo
 if [ "$HAVE_HTTPS" -eq 1 ]; then
-	: > "$W/e.sec"
-	i=1
-	while [ $i -le "$RUNS" ]; do
+	# e_setup: a new run/ with data.csv.gz beside its landing, a new
+	# peer and run/e.conf to it
+	e_setup() {
 		rm -rf "$W/run"
 		mkdir -p "$W/run/state/landing" "$W/run/out"
-		peer_start "$W/peer" || break
+		peer_start "$W/peer" || return 1
 		sed "s|@PORT@|$PEER_PORT|" "$W/bench-h.conf" > "$W/run/e.conf"
 		cp "$W/data.csv.gz" "$W/run/data.csv.gz"
 		warm
-		td_run "$W/run/e.conf" "$W/e.log" || { echo "E: run did not start"; break; }
-		t0=$(now)
+	}
+	# e_drop: data.csv.gz renamed into the running daemon's landing,
+	# then until the peer has the manifest (or the daemon is gone): the
+	# seconds in E_RUN
+	e_drop() {
+		_t0=$(now)
 		mv "$W/run/data.csv.gz" "$W/run/state/landing/data.csv.gz"
-		until grep -q '/transmissions' "$W/peer/requests.ndjson" 2> /dev/null; do
+		until grep -q '/transmissions' "$W/peer/requests.ndjson" \
+		    2> /dev/null; do
 			alive "$TD_PID" || break
 			sleep 0.02
 		done
-		t1=$(now)
+		E_RUN=$(awk -v a="$_t0" -v b="$(now)" \
+		    'BEGIN { printf "%.2f", b - a }')
+	}
+	: > "$W/e.sec"
+	i=1
+	while [ $i -le "$RUNS" ]; do
+		e_setup || break
+		td_run "$W/run/e.conf" "$W/e.log" || { echo "E: run did not start"; break; }
+		e_drop
 		td_stop
 		peer_stop
-		awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", b - a }' >> "$W/e.sec"
+		echo "$E_RUN" >> "$W/e.sec"
 		i=$((i + 1))
 	done
 	E_SEC=$(median < "$W/e.sec")
 	printf '%-50s %8s %8s  %s\n' "E: run, https (mTLS) time / A (file://) time" \
 	    "$(ratio "$E_SEC" "$A_SEC")" "<= 1.15" "($E_SEC s against $A_SEC s)"
+	if want_perf e && e_setup; then
+		if td_run_perf "$W/run/e.conf" "$W/pe.log"; then
+			e_drop
+			td_stop_perf pe "$E_RUN"
+			stages pe "E  (run, https mTLS)" "$E_SEC"
+		else
+			echo "E: the profiled run did not start"
+		fi
+		peer_stop
+		rm -rf "$W/peer" "$W/run"
+	fi
 fi
 
 D_FILES=${BENCH_D_FILES:-10000}
@@ -1088,23 +1201,52 @@ url = file://$D/out
 [metrics]
 textfile = $D/metrics.prom
 CONF
-i=1
-while [ $i -le "$D_FILES" ]; do
-	printf 'Store,UPC,Date,Units\n%d,041000001239,2026-11-28,1\n' $i > "$D/src/b$i.csv"
-	i=$((i + 1))
-done
-if td_run "$D/d.conf" "$D/burst.log"; then
-	t0=$(now)
-	find "$D/src" -name '*.csv' -exec mv -t "$D/state/landing" {} +
-	until [ "$(ls "$D/out" 2> /dev/null | wc -l)" -ge "$D_FILES" ]; do
+# small_files DIR NAME N DATE: N one-row files DIR/NAME1.csv ... of DATE
+small_files() {
+	_i=1
+	while [ $_i -le "$3" ]; do
+		printf 'Store,UPC,Date,Units\n%d,041000001239,%s,1\n' $_i "$4" \
+		    > "$1/$2$_i.csv"
+		_i=$((_i + 1))
+	done
+}
+# burst SRC LANDING OUT N: the files of SRC renamed into LANDING at once,
+# then until OUT has N transmissions (or the daemon is gone): the
+# seconds in BURST_SEC
+burst() {
+	_t0=$(now)
+	find "$1" -name '*.csv' -exec mv -t "$2" {} +
+	until [ "$(ls "$3" 2> /dev/null | wc -l)" -ge "$4" ]; do
 		alive "$TD_PID" || break
 		sleep 0.2
 	done
-	t1=$(now)
+	BURST_SEC=$(awk -v a="$_t0" -v b="$(now)" \
+	    'BEGIN { printf "%.1f", b - a }')
+}
+small_files "$D/src" b "$D_FILES" 2026-11-28
+if td_run "$D/d.conf" "$D/burst.log"; then
+	burst "$D/src" "$D/state/landing" "$D/out" "$D_FILES"
 	td_stop
-	D_BURST=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+	D_BURST=$BURST_SEC
 	printf '%-50s %8s %8s  %s\n' "D: $D_FILES small files dropped at once, s" \
 	    "$D_BURST" "< 30" "($(awk -v n="$D_FILES" -v s="$D_BURST" 'BEGIN { printf "%.0f", n / s }') files/s)"
+fi
+# the burst again under perf, with at most BENCH_D_PERF_FILES files, in
+# a state directory of its own
+DP_FILES=${BENCH_D_PERF_FILES:-1000}
+[ "$DP_FILES" -le "$D_FILES" ] || DP_FILES=$D_FILES
+if want_perf d && [ "$DP_FILES" -gt 0 ]; then
+	mkdir -p "$D/psrc" "$D/pstate/landing"
+	sed -e "s|$D/state|$D/pstate|" -e "s|$D/out|$D/pout|" \
+	    -e "s|$D/metrics.prom|$D/pmetrics.prom|" "$D/d.conf" > "$D/dp.conf"
+	small_files "$D/psrc" p "$DP_FILES" 2026-11-26
+	if td_run_perf "$D/dp.conf" "$D/pburst.log"; then
+		burst "$D/psrc" "$D/pstate/landing" "$D/pout" "$DP_FILES"
+		td_stop_perf pd "$BURST_SEC"
+		stages pd "D  (burst of $DP_FILES files, run)" "$(cat "$W/pd.sec")"
+	else
+		echo "D: the profiled burst did not start"
+	fi
 fi
 n=$((D_SECONDS * 10))
 i=1
