@@ -21,6 +21,7 @@
 #include "audit.h"
 #include "buf.h"
 #include "conf.h"
+#include "date.h"
 #include "decimal.h"
 #include "failpoint.h"
 #include "fsutil.h"
@@ -1296,7 +1297,8 @@ struct heldrec {
 	char		*tid, *key, *record, *restates, *state, *q, *a;
 	size_t		 reclen;
 	unsigned char	 values[TD_ID_LEN];
-	int		 dated;		/* held since schema 7: kday known */
+	int		 dated;		/* kday known (held since schema 7, or
+					   held_day()) */
 	uint32_t	 kday;
 };
 
@@ -1318,6 +1320,45 @@ heldrec_free(struct heldrec *h)
 	x_free(h->state);
 	x_free(h->q);
 	x_free(h->a);
+}
+
+/*
+ * A hold of before schema 7 (key_day NULL): the day its key has now,
+ * map.c's MAP_KDAY of the txn_date its record was written with when
+ * txn_date is a [map] key field, MAP_KDAY_NONE when it is not, so that
+ * its approval finds (and enters) the dated key a record of its key
+ * delivered since the migration has, not only the undated one. A record
+ * without a txn_date to read leaves h undated (the record_key alone).
+ * A quote inside a JSON string is always escaped: the first
+ * `,"txn_date":"` is the member itself.
+ */
+static void
+held_day(const struct td_conf *c, struct heldrec *h)
+{
+	static const char kd[] = ",\"txn_date\":\"";
+	char * const *keys;
+	const char *p;
+	struct td_date d;
+	size_t i, n;
+
+	keys = td_conf_list(c, TDK_map_key, &n);
+	for (i = 0; i < n; i++)
+		if (strcmp(keys[i], "txn_date") == 0)
+			break;
+	if (i == n) {
+		h->kday = MAP_KDAY_NONE;
+		h->dated = 1;
+		return;
+	}
+	if (h->record == NULL || (p = memmem(h->record, h->reclen, kd,
+	    sizeof(kd) - 1)) == NULL)
+		return;
+	p += sizeof(kd) - 1;
+	if ((size_t)(h->record + h->reclen - p) < 11 || p[10] != '"' ||
+	    td_date_parse_iso(p, 10, &d) != 0)
+		return;
+	h->kday = MAP_KDAY(td_date_to_days(&d));
+	h->dated = 1;
 }
 
 static int
@@ -1347,6 +1388,8 @@ load_hold(struct td_ctx *x, const char *rid, struct heldrec *h)
 		r = TD_OK;
 	}
 	sqlite3_reset(s);
+	if (r == TD_OK && !h->dated)
+		held_day(x->conf, h);
 	return r;
 }
 
