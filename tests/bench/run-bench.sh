@@ -77,7 +77,7 @@
 # `perf record` (not among the timed runs; E and D as the daemon with
 # its workers), the self samples of perf report summed by stage
 # (inflate, decode+parse, map+format, hashing, compression,
-# write+fsync, sqlite, ledger-runs, tls+http, processes, memcpy,
+# write+fsync, sqlite, ledger-runs, tls+http, processes+vm, memcpy,
 # malloc, kernel(pv), other) with the table STAGES, the one place to
 # improve it, and multiplied by the run's CPU seconds; the top 5
 # samples of "other" are printed.  Without a working perf, a line says
@@ -677,7 +677,9 @@ tls+http     libssl         .
 tls+http     libcurl        .
 tls+http     libnghttp2     .
 tls+http     kernel         (tcp_|inet_|sock_|skb|ip_|__dev_|net_rx|loopback|napi)
-processes    kernel         (fork|clone|copy_page|copy_pte|exit_mmap|unmap|mmap|wp_page|do_wp|zap_|release_pages|free_pgtables|exec|load_elf|seccomp|wait4|do_exit)
+processes+vm kernel         (fork|clone|copy_page|copy_pte|exit_mmap|unmap|mmap|wp_page|do_wp|zap_|release_pages|free_pgtables|exec|load_elf|seccomp|wait4|do_exit|native_set_p|clear_page|handle_mm|do_anonymous|do_fault|page_fault|alloc_pages|get_page_from_freelist|_pte|_pmd)
+processes+vm libc           (_Fork|fork)
+processes+vm tradedrop      ^(spare_fork|zygote_)
 memcpy       libc           ^__mem(move|cpy)
 malloc       libc           (malloc|_int_free|^free$|realloc|calloc|^cfree)
 kernel(pv)   kernel         ^pvm_irq_enable
@@ -1051,7 +1053,7 @@ else
 		a2) stages pa2 "A2 (.csv)" "$(median < "$W/a2.sec")" ;;
 		c) stages pc "C  (X12 852)" "$(median < "$W/c.sec")" ;;
 		h) stages ph "H  (https mTLS)" "$(median < "$W/h.sec")" ;;
-		hz) stages phz "H-zstd (https, zstd)" "$(median < "$W/hz.sec")" ;;
+		hz) stages phz "H-zstd (https, zstd; libzstd's unnamed samples, its compression here, count as inflate)" "$(median < "$W/hz.sec")" ;;
 		esac
 	done
 	echo "F: A's pipeline at other sizes: A's stages stand for it"
