@@ -169,6 +169,28 @@ alive() {
 	    "/proc/$1/status" 2> /dev/null
 }
 
+# descendants PID: the processes under PID, each before its own
+descendants() {
+	for _c in $(pgrep -P "$1"); do
+		echo "$_c"
+		descendants "$_c"
+	done
+}
+
+# The daemon of cases E and D (td_run), its pid in TD_PID.
+TD_PID=
+
+# td_kill: SIGTERM to the daemon td_run started and to every process
+# under it (perf and its workload too), then wait for it.  Safe to call
+# when no daemon runs.
+td_kill() {
+	[ -n "$TD_PID" ] || return 0
+	# shellcheck disable=SC2046 # one pid a word
+	kill -TERM $(descendants "$TD_PID") "$TD_PID" 2> /dev/null
+	wait "$TD_PID" 2> /dev/null
+	TD_PID=
+}
+
 # peer_stop: SIGTERM to the peer, then wait for it (SIGKILL if it is
 # still there after 10 s).  Safe to call when no peer runs.
 peer_stop() {
@@ -211,7 +233,7 @@ peer_start() {
 	PEER_PORT=$(cat "$PEER_DIR/port")
 }
 
-trap 'peer_stop; rm -rf "$W"' EXIT
+trap 'td_kill; peer_stop; rm -rf "$W"' EXIT
 trap 'exit 130' INT TERM HUP PIPE
 
 # ---------------------------------------------------------------- helpers
@@ -1072,7 +1094,11 @@ td_run() {
 	TD_PID=$!
 	_tn=0
 	until grep -q 'event=run_start' "$2" 2> /dev/null; do
-		alive "$TD_PID" && [ "$_tn" -lt 400 ] || return 1
+		if ! alive "$TD_PID" || [ "$_tn" -ge 400 ]; then
+			# Do not leave a daemon that is slow to start behind.
+			td_kill
+			return 1
+		fi
 		sleep 0.05
 		_tn=$((_tn + 1))
 	done
@@ -1081,6 +1107,7 @@ TD_WRAP=
 td_stop() {
 	kill -TERM "$TD_PID" 2> /dev/null
 	wait "$TD_PID" 2> /dev/null
+	TD_PID=
 }
 now() { date +%s.%N; }
 # td_run_perf CONF LOG: td_run under perf record (the daemon with its
@@ -1088,7 +1115,9 @@ now() { date +%s.%N; }
 # period is the CPU time it stands for)
 # shellcheck disable=SC2317 # called as $TD_WRAP in td_run
 perf_wrap() {
-	"$PERF" record -q -e cpu-clock -F 499 -o "$W/perf.data" -- "$@"
+	"$PERF" record -q -e cpu-clock -F 499 -o "$W/perf.data" -- "$@" &
+	echo $! > "$W/perf.pid"
+	wait $!
 }
 td_run_perf() {
 	TD_WRAP=perf_wrap
@@ -1103,12 +1132,13 @@ td_run_perf() {
 # in any rusage) to CASE.cpu, SECONDS to CASE.sec, the samples to
 # CASE.report
 td_stop_perf() {
-	for _p in $(descendants "$TD_PID"); do
-		_pp=$(awk '{ print $4 }' "/proc/$_p/stat" 2> /dev/null)
-		[ "$(cat "/proc/$_pp/comm" 2> /dev/null)" = perf ] &&
-		    kill -TERM "$_p" 2> /dev/null
-	done
+	# perf's child is the daemon, whatever perf's own name (a wrapper
+	# script may exec perf_VERSION): the pid perf_wrap wrote
+	_pp=$(cat "$W/perf.pid" 2> /dev/null)
+	[ -n "$_pp" ] && pkill -TERM -P "$_pp"
 	wait "$TD_PID" 2> /dev/null
+	TD_PID=
+	rm -f "$W/perf.pid"
 	"$PERF" script -i "$W/perf.data" -F period 2> /dev/null |
 	    awk '{ s += $1 } END { printf "%.2f\n", s / 1e9 }' > "$W/$1.cpu"
 	echo "$2" > "$W/$1.sec"
@@ -1117,12 +1147,6 @@ td_stop_perf() {
 # rss PID: kB resident of the daemon and every process under it (its
 # workers, their parser zygotes and children), pages they share counted
 # in each
-descendants() {
-	for _c in $(pgrep -P "$1"); do
-		echo "$_c"
-		descendants "$_c"
-	done
-}
 rss() {
 	for _p in "$1" $(descendants "$1"); do
 		awk '/^VmRSS:/ { print $2 }' "/proc/$_p/status" 2> /dev/null
