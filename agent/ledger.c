@@ -175,8 +175,9 @@ ledger_undated(struct store *st)
 }
 
 /*
- * The row of record_keys for the key k (klen bytes, a record_key of
- * record key): 1, its values_hash being values in *same and its
+ * The row of record_keys for the key k (klen bytes: LKEY_LEN, or
+ * LKEY_OLD for a hold's key of before schema 7), key being its
+ * record_key: 1, *same set when its values_hash is values and its
  * record_id in restates (hex); 0 when there is none; TD_ERR_STATE. With
  * undated, a key entered before schema 7 (the record_key alone) is
  * looked up when the dated one is not there.
@@ -362,8 +363,10 @@ kday_ranks(const struct ledger *l, uint32_t **days, size_t *n)
  * The sort key of entry p: entcmp()'s order on its first 64 bits. With
  * the days ranked (ndays > 0), the rank in the top rb bits and the key's
  * first bits below, so that kix_sort()'s buckets split each day's keys
- * evenly; else the day then the key's first 32 bits (buckets of a day:
- * sorted alone, still in order).
+ * evenly; else the day then the key's first 32 bits. That order is
+ * right, but kix_sort() buckets by the top 16 bits at most, the same
+ * for every day of 1970 to 2149 (MAP_KDAY): the entries fall in one
+ * bucket, sorted by qsort_r() whole.
  */
 static uint64_t
 ent_k(const unsigned char *p, const uint32_t *days, size_t ndays,

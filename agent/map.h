@@ -37,7 +37,7 @@ struct map_result {
 	unsigned char	 values[16];
 	/*
 	 * The day of the key (MAP_KDAY): where the Tier 4 ledger keeps it,
-	 * so that a file's keys go in beside each other in state.db
+	 * so that a file's keys go in beside each other in state.db.
 	 */
 	uint32_t	 kday;
 };
