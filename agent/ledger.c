@@ -360,26 +360,24 @@ kday_ranks(const struct ledger *l, uint32_t **days, size_t *n)
 }
 
 /*
- * The sort key of entry p: entcmp()'s order on its first 64 bits. With
- * the days ranked (ndays > 0), the rank in the top rb bits and the key's
- * first bits below, so that kix_sort()'s buckets split each day's keys
- * evenly; else the day then the key's first 32 bits. That order is
- * right, but kix_sort() buckets by the top 16 bits at most, the same
- * for every day of 1970 to 2149 (MAP_KDAY): the entries fall in one
- * bucket, sorted by qsort_r() whole.
+ * The sort key of entry p: entcmp()'s order on its first 64 bits, its
+ * day's place in the top rb bits and the key's first bits below, so
+ * that kix_sort()'s buckets split each day's keys evenly. The place is
+ * the day's rank among the run's days (ndays > 0), or, past KDAY_RANKS
+ * days, its distance from the first day, base (rb bits hold the range).
  */
 static uint64_t
 ent_k(const unsigned char *p, const uint32_t *days, size_t ndays,
-    unsigned rb)
+    unsigned rb, uint32_t base)
 {
 	const struct lent *e = (const struct lent *)(const void *)p;
 	size_t lo = 0, hi = ndays, mid;
 	uint64_t k = key64(e->key, 0);
 
-	if (ndays == 0)
-		return (uint64_t)e->kday << 32 | k >> 32;
 	if (rb == 0)
 		return k;
+	if (ndays == 0)
+		return (uint64_t)(e->kday - base) << (64 - rb) | k >> rb;
 	while (hi - lo > 1) {
 		mid = (lo + hi) / 2;
 		if (days[mid] <= e->kday)
@@ -402,7 +400,7 @@ sort_ents(struct ledger *l)
 	unsigned char tmp[sizeof(struct lent)];
 	struct kix *x;
 	size_t n = l->nent, esz = l->esz, i, j, k;
-	uint32_t *days = NULL;
+	uint32_t *days = NULL, lo = UINT32_MAX, hi = 0, d;
 	size_t ndays = 0;
 	unsigned rb = 0;
 
@@ -412,8 +410,19 @@ sort_ents(struct ledger *l)
 	if (kday_ranks(l, &days, &ndays) == 0)
 		while (((size_t)1 << rb) < ndays)
 			rb++;
+	else {
+		/* more days than ranked: their distance from the first */
+		for (i = 0; i < n; i++) {
+			d = ((const struct lent *)(const void *)(l->ents +
+			    i * esz))->kday;
+			lo = d < lo ? d : lo;
+			hi = d > hi ? d : hi;
+		}
+		while (rb < 32 && ((uint64_t)1 << rb) <= (uint64_t)(hi - lo))
+			rb++;
+	}
 	for (i = 0; i < n; i++) {
-		x[i].k = ent_k(l->ents + i * esz, days, ndays, rb);
+		x[i].k = ent_k(l->ents + i * esz, days, ndays, rb, lo);
 		x[i].i = i;
 	}
 	x_free(days);

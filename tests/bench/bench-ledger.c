@@ -5,6 +5,9 @@
  *
  *   bench-ledger STATE_DIR [NKEYS [NLOOKUPS]]
  *
+ * STATE_DIR is best new (make bench makes one): a state.db of an older
+ * build is migrated with its keys undated, and a lookup then costs two.
+ *
  * Fills STATE_DIR/state.db's record_keys with NKEYS keys of 364 weeks
  * (pseudo-random 16-byte keys, as SHA-256 prefixes are, each under its
  * week's day as ledger.c keeps them, inserted in order so the fill is
@@ -171,6 +174,11 @@ main(int argc, char **argv)
 		nkeys = strtoull(argv[2], NULL, 10);
 	if (argc > 3)
 		nlook = strtoull(argv[3], NULL, 10);
+	if (nkeys == 0 || nlook == 0) {
+		fprintf(stderr, "bench-ledger: NKEYS and NLOOKUPS must be "
+		    "at least 1\n");
+		return 2;
+	}
 	memset(&x, 0, sizeof(x));
 	if (td_mkdirs(argv[1], 0750) != 0)
 		return 1;

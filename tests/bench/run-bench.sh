@@ -1192,7 +1192,9 @@ if [ "$HAVE_HTTPS" -eq 1 ]; then
 	E_SEC=$(median < "$W/e.sec")
 	printf '%-50s %8s %8s  %s\n' "E: run, https (mTLS) time / A (file://) time" \
 	    "$(ratio "$E_SEC" "$A_SEC")" "<= 1.15" "($E_SEC s against $A_SEC s)"
-	if want_perf e && e_setup; then
+	if want_perf e && ! e_setup; then
+		echo "E: the profiled run skipped: the https peer did not start"
+	elif want_perf e; then
 		if td_run_perf "$W/run/e.conf" "$W/pe.log"; then
 			e_drop
 			td_stop_perf pe "$E_RUN"
@@ -1203,6 +1205,9 @@ if [ "$HAVE_HTTPS" -eq 1 ]; then
 		peer_stop
 		rm -rf "$W/peer" "$W/run"
 	fi
+else
+	printf '%-50s %8s %8s  %s\n' "E: run, https (mTLS) time / A (file://) time" \
+	    n/a "<= 1.15" "SKIPPED ($HTTPS_WHY; and its profile)"
 fi
 
 D_FILES=${BENCH_D_FILES:-10000}

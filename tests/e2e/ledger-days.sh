@@ -11,6 +11,9 @@
 . "$srcdir/tests/lib/common.sh"
 t_tmpdir
 command -v sqlite3 > /dev/null || t_skip_all "sqlite3 not installed"
+# a schema-6 ledger is made with ALTER TABLE ... DROP COLUMN: SQLite 3.35
+sqlite3 :memory: "CREATE TABLE t(a, b); ALTER TABLE t DROP COLUMN b;" \
+    2> /dev/null || t_skip_all "sqlite3 older than 3.35 (no DROP COLUMN)"
 S=$T_TMP/state PY=/usr/bin/python3
 . "$srcdir/tests/lib/delivery-lib.sh"
 dl_conf t "$S" "file://$T_TMP/out" "[integration]" "max_reject_ratio = 0.9"

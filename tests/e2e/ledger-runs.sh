@@ -106,9 +106,11 @@ same ref one "runs of one entry each"
 # Keys of many days: the entries are sorted by the day of the key, then
 # the key, as record_keys keeps them. d.csv: 400 rows over nine days (one
 # before 1970), then row 5's key and row 300's again in other runs; e.csv:
-# 50 of d's rows, one restated, one new. w.csv: 10000 rows of 10000 days,
-# row 7's key again: runs of 4687 entries, each of more days than a run
-# ranks (KDAY_RANKS: sorted by day and key whole).
+# 50 of d's rows, one restated, one new. m.csv: 3000 rows of 300 days
+# (a run ranks them in 9 bits), rows 11's and 2900's keys again. w.csv:
+# 10000 rows of 10000 days, row 7's key again: runs of 4687 entries, each
+# of more days than a run ranks (KDAY_RANKS: placed by their distance
+# from the first).
 $PY - "$T_TMP" <<'PY'
 import datetime, random, sys
 d = sys.argv[1]
@@ -125,6 +127,9 @@ with open(d + "/d.csv", "w") as f:
     f.write("Store,UPC,Date,Units\n" + "\n".join(rows + [again(rows[4], "77"), again(rows[299], "2.5")]) + "\n")
 with open(d + "/e.csv", "w") as f:
     f.write("Store,UPC,Date,Units\n" + "\n".join(rows[100:150] + [again(rows[200], "99"), "1,041000001239,2026-11-28,3"]) + "\n")
+mrows = ["%d,%s,%s,%d" % (r.randrange(9999), upc(), datetime.date(2025, 1, 1) + datetime.timedelta(days=r.randrange(300)), r.randrange(1, 50)) for _ in range(3000)]
+with open(d + "/m.csv", "w") as f:
+    f.write("Store,UPC,Date,Units\n" + "\n".join(mrows + [again(mrows[10], "3"), again(mrows[2899], "4")]) + "\n")
 base = datetime.date(1960, 1, 1)
 wrows = ["%d,%s,%s,%d" % (r.randrange(9999), upc(), base + datetime.timedelta(days=i), r.randrange(1, 50)) for i in range(10000)]
 with open(d + "/w.csv", "w") as f:
@@ -137,6 +142,11 @@ t_is "$(counts "$T_TMP/dref.out" 2)" "rc=1 records=1 dlq=0 held=1 duplicate_reco
     "nine days, every key in memory: e's rows are duplicates, a restatement and a new record"
 GO_FILES="d e" go druns
 same dref druns "nine days, runs of 1 KiB"
+TD_LEDGER_RUN_BYTES= GO_FILES="m" go mref
+t_is "$(counts "$T_TMP/mref.out" 1)" "rc=1 records=2998 dlq=4 held=0 duplicate_records=0" \
+    "300 days in memory: the 4 rows of the two repeated keys are dead-lettered"
+TD_LEDGER_RUN_BYTES=30000 GO_FILES="m" go mruns
+same mref mruns "300 days, runs of 468 entries"
 TD_LEDGER_RUN_BYTES= GO_FILES="w" go wref
 t_is "$(counts "$T_TMP/wref.out" 1)" "rc=1 records=9999 dlq=2 held=0 duplicate_records=0" \
     "10000 days in memory: the two rows of the repeated key are dead-lettered"
