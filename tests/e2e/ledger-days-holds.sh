@@ -7,22 +7,10 @@
 # restates.
 . "$srcdir/tests/lib/common.sh"
 t_tmpdir
-command -v sqlite3 > /dev/null || t_skip_all "sqlite3 not installed"
-# a schema-6 ledger is made with ALTER TABLE ... DROP COLUMN: SQLite 3.35
-sqlite3 :memory: "CREATE TABLE t(a, b); ALTER TABLE t DROP COLUMN b;" \
-    2> /dev/null || t_skip_all "sqlite3 older than 3.35 (no DROP COLUMN)"
-S=$T_TMP/state PY=/usr/bin/python3
-. "$srcdir/tests/lib/delivery-lib.sh"
+S=$T_TMP/state
+. "$srcdir/tests/lib/ledger-lib.sh"
 dl_conf t "$S" "file://$T_TMP/out" "[integration]" "max_reject_ratio = 0.9"
-drop() {	# NAME DATE STORE,UNITS... : rows of one item
-	_n=$1 _d=$2; shift 2
-	echo "Store,UPC,Date,Units" > "$S/landing/$_n"
-	for _r in "$@"; do
-		echo "${_r%%,*},041000001239,$_d,${_r#*,}" >> "$S/landing/$_n"
-	done
-}
 recs() { gzip -dc "${O:-$T_TMP/out}/$1"/batch-*.ndjson.gz; }
-tid() { sha256sum "$S"/archive/*/*/*/raw/"$1" | cut -c1-64; }
 q() { sqlite3 "$S/state.db" "$1"; }
 nine() {	# how many records of store 2 with quantity 9 were delivered
 	gzip -dc "$T_TMP"/out/*/batch-*.ndjson.gz | grep '"store_id":"2"' |
@@ -37,8 +25,7 @@ drop d2.csv 2026-11-20 2,9
 t_is $? 1 "d2: the restatement is held"
 H2=$("$TRADEDROP" hold -c "$T_TMP/t.conf" list | cut -d' ' -f1)
 # back to schema 6: H2 becomes a hold of before the migration
-q "UPDATE record_keys SET record_key = substr(record_key, 5);
-    ALTER TABLE holds DROP COLUMN key_day; PRAGMA user_version = 6;"
+to_schema6 "$S"
 # d3: the same restatement again, on the migrated ledger: held too
 drop d3.csv 2026-11-20 2,9 7,1
 "$TRADEDROP" once -c "$T_TMP/t.conf" 2> "$T_TMP/log3"
@@ -64,8 +51,7 @@ drop e2.csv 2026-11-21 2,9
 "$TRADEDROP" once -c "$T_TMP/f.conf" 2> "$T_TMP/logf2"
 t_is $? 1 "e2: held"
 G2=$("$TRADEDROP" hold -c "$T_TMP/f.conf" list | cut -d' ' -f1)
-q "UPDATE record_keys SET record_key = substr(record_key, 5);
-    ALTER TABLE holds DROP COLUMN key_day; PRAGMA user_version = 6;"
+to_schema6 "$S"
 dl_conf f "$S" "file://$T_TMP/outf" "[integration]" "max_reject_ratio = 0.9" \
     "on_restatement = forward"
 drop e3.csv 2026-11-21 2,7

@@ -10,21 +10,9 @@
 # migration is still approved against them.
 . "$srcdir/tests/lib/common.sh"
 t_tmpdir
-command -v sqlite3 > /dev/null || t_skip_all "sqlite3 not installed"
-# a schema-6 ledger is made with ALTER TABLE ... DROP COLUMN: SQLite 3.35
-sqlite3 :memory: "CREATE TABLE t(a, b); ALTER TABLE t DROP COLUMN b;" \
-    2> /dev/null || t_skip_all "sqlite3 older than 3.35 (no DROP COLUMN)"
-S=$T_TMP/state PY=/usr/bin/python3
-. "$srcdir/tests/lib/delivery-lib.sh"
+S=$T_TMP/state
+. "$srcdir/tests/lib/ledger-lib.sh"
 dl_conf t "$S" "file://$T_TMP/out" "[integration]" "max_reject_ratio = 0.9"
-drop() {	# NAME DATE STORE,UNITS... : rows of one item
-	_n=$1 _d=$2; shift 2
-	echo "Store,UPC,Date,Units" > "$S/landing/$_n"
-	for _r in "$@"; do
-		echo "${_r%%,*},041000001239,$_d,${_r#*,}" >> "$S/landing/$_n"
-	done
-}
-tid() { sha256sum "$S"/archive/*/*/*/raw/"$1" | cut -c1-64; }
 recs() { gzip -dc "$T_TMP/out/$1"/batch-*.ndjson.gz; }
 counts() {
 	$PY -c 'import json, sys; c = json.load(open(sys.argv[1]))["counts"]; print("delivered=%d held=%d duplicate=%d" % (c["delivered"], c["held"], c["duplicate"]))' \
@@ -76,8 +64,7 @@ t_is "$(q "$S" "SELECT key_day FROM holds")" \
 H2=$("$TRADEDROP" hold -c "$T_TMP/t.conf" list | cut -d' ' -f1)
 
 # back to schema 6: keys of the record_key alone, holds without key_day
-q "$S" "UPDATE record_keys SET record_key = substr(record_key, 5);
-    ALTER TABLE holds DROP COLUMN key_day; PRAGMA user_version = 6;"
+to_schema6 "$S"
 t_is "$(q "$S" "SELECT DISTINCT length(record_key) FROM record_keys")" 16 \
     "schema 6: keys of 16 bytes"
 
