@@ -13,10 +13,10 @@ t_tmpdir
 S=$T_TMP/state
 . "$srcdir/tests/lib/ledger-lib.sh"
 dl_conf t "$S" "file://$T_TMP/out" "[integration]" "max_reject_ratio = 0.9"
-recs() { gzip -dc "$T_TMP/out/$1"/batch-*.ndjson.gz; }
+recs() { gzip -dc "${OUT:-$T_TMP/out}/$1"/batch-*.ndjson.gz; }
 counts() {
 	$PY -c 'import json, sys; c = json.load(open(sys.argv[1]))["counts"]; print("delivered=%d held=%d duplicate=%d" % (c["delivered"], c["held"], c["duplicate"]))' \
-	    "$T_TMP/out/$1/manifest.json"
+	    "${OUT:-$T_TMP/out}/$1/manifest.json"
 }
 # kday DATE: the 8 hex digits of the day a key of DATE is kept under
 kday() {
@@ -100,4 +100,45 @@ t_is "$(counts "$T4")" "delivered=0 held=1 duplicate=2" \
 t_grep "$S/audit.log" '"event":"hold_approved"' "audit: the approval"
 "$TRADEDROP" audit -c "$T_TMP/t.conf" verify > "$T_TMP/av" 2>&1
 t_is $? 0 "the audit log verifies"
+
+# A day of which record_keys has no key is not looked up record by
+# record (ledger.c, day_empty: one seek a day). v1 enters keys of
+# 2026-01-05 and 2026-01-07; v2 has them again (duplicates), store 1 of
+# the 7th restated (held), and new records of the day between, of the
+# day before the first (the first key after it is of another day) and of
+# the day after the last (no key after it).
+S=$T_TMP/v OUT=$T_TMP/outv
+dl_conf v "$S" "file://$OUT"
+drop v1.csv 2026-01-05 1,3 2,4
+drop v1b.csv 2026-01-07 1,5 2,6
+"$TRADEDROP" once -c "$T_TMP/v.conf" 2> "$T_TMP/logv1"
+t_is $? 0 "v1: the keys of two days entered"
+{ echo "Store,UPC,Date,Units"
+  for r in 1,3,05 2,4,05 1,7,07 2,6,07 9,1,04 9,1,06 9,1,08; do
+	_s=${r%%,*} _u=${r#*,} _d=${r##*,}
+	echo "$_s,041000001239,2026-01-$_d,${_u%,*}"
+  done; } > "$S/landing/v2.csv"
+"$TRADEDROP" once -c "$T_TMP/v.conf" 2> "$T_TMP/logv2"
+t_is $? 1 "v2: exit 1, a record is held"
+TV2=$(tid v2.csv)
+t_is "$(counts "$TV2")" "delivered=3 held=1 duplicate=3" \
+    "v2: the days with keys looked up (3 duplicates, 1 restatement held), the days without delivered"
+t_is "$(recs "$TV2" | grep -o '"txn_date":"[0-9-]*"' | sort | tr '\n' ' ')" \
+    '"txn_date":"2026-01-04" "txn_date":"2026-01-06" "txn_date":"2026-01-08" ' \
+    "v2: what is delivered is the three new records"
+# v3: more days than ledger_check keeps (1024; past them each record
+# is looked up), then v1's store 1 of the 5th again and store 2 of the
+# 7th restated
+$PY -c 'import datetime
+d = datetime.date(2020, 1, 1)
+print("Store,UPC,Date,Units")
+for i in range(1100):
+    print("7,041000001239,%s,1" % (d + datetime.timedelta(days=i)))
+print("1,041000001239,2026-01-05,3")
+print("2,041000001239,2026-01-07,9")' > "$S/landing/v3.csv"
+"$TRADEDROP" once -c "$T_TMP/v.conf" 2> "$T_TMP/logv3"
+t_is $? 1 "v3: exit 1, a record is held"
+TV3=$(tid v3.csv)
+t_is "$(counts "$TV3")" "delivered=1100 held=1 duplicate=1" \
+    "v3: 1100 new days delivered; past the days kept, v1's keys still found"
 t_done
