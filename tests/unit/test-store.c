@@ -1,15 +1,19 @@
 /*
  * test-store.c - state.db: created and migrated from an empty directory,
- * reopened without change, WAL mode, newer schemas refused.
+ * reopened without change, WAL mode, newer schemas refused, a write
+ * waiting out another process's lock.
  */
 #include "config.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tap.h"
@@ -171,6 +175,59 @@ test_corrupt(const char *dir)
 	x_free(state);
 }
 
+/*
+ * SQLITE_BUSY: a write waits while another process holds state.db's
+ * write lock (a worker's commit), and goes through once it is let go.
+ */
+static void
+test_busy(const char *dir)
+{
+	char *state = xasprintf("%s/busy", dir), *err = NULL, c = 0;
+	struct store *st, *other;
+	struct timespec t0, t1, hold = { 0, 300000000L };
+	double waited;
+	int64_t n = 0;
+	int p[2], status = 1;
+	pid_t pid;
+
+	if (store_open(state, 0, &st, &err) != 0 || pipe(p) != 0) {
+		ok(0, "busy: open: %s", err ? err : strerror(errno));
+		x_free(err);
+		x_free(state);
+		return;
+	}
+	if ((pid = fork()) == 0) {
+		close(p[0]);
+		if (store_open(state, 0, &other, &err) != 0 ||
+		    store_exec(other, "BEGIN IMMEDIATE") != 0 ||
+		    store_exec(other, "INSERT INTO meta(key, value) VALUES "
+		    "('busy', 'first')") != 0)
+			_exit(1);
+		(void)!write(p[1], "x", 1);
+		nanosleep(&hold, NULL);
+		_exit(store_exec(other, "COMMIT") == 0 ? 0 : 1);
+	}
+	close(p[1]);
+	(void)!read(p[0], &c, 1);
+	close(p[0]);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ok(c == 'x' && store_exec(st, "INSERT OR REPLACE INTO meta(key, "
+	    "value) VALUES ('busy', 'second')") == 0, "busy: a write while "
+	    "another process holds the write lock goes through");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	waited = (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	ok(waited > 0.2, "busy: after the lock is let go (waited %.3f s)",
+	    waited);
+	ok(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0, "busy: the other process committed");
+	ok(store_query_int(st, "SELECT count(*) FROM meta WHERE key = 'busy' "
+	    "AND value = 'second'", 0, &n) == 0 && n == 1, "busy: the "
+	    "second write is the one kept");
+	store_close(st);
+	x_free(state);
+}
+
 int
 main(void)
 {
@@ -253,6 +310,7 @@ main(void)
 
 	test_modes(dir);
 	test_corrupt(dir);
+	test_busy(dir);
 
 	cmd = xasprintf("rm -rf '%s'", dir);
 	(void)!system(cmd);
