@@ -151,8 +151,11 @@ in_list(char * const *l, size_t n, const struct td_field *f)
 	return 0;
 }
 
-/* The id of the first qualifier of q (n) that LIN pairs hold. */
-static void
+/*
+ * The id of the first qualifier of q (n) that LIN pairs hold; returns
+ * that qualifier, or NULL.
+ */
+static const char *
 lin_pick(struct val *v, const struct x12_seg *s, const char **q, size_t n)
 {
 	size_t i, k;
@@ -162,25 +165,31 @@ lin_pick(struct val *v, const struct x12_seg *s, const char **q, size_t n)
 		for (k = 2; k + 1 < s->nel; k += 2)
 			if (x12_is(&s->el[k], q[i]) && s->el[k + 1].len > 0) {
 				val_set(v, &s->el[k + 1]);
-				return;
+				return q[i];
 			}
+	return NULL;
 }
 
 /* LIN: the GTIN and the retailer's item id from its qualifier pairs. */
 static void
 lin_read(struct px12 *px, const struct x12_seg *s)
 {
+	const char *q;
 	int check;
 
 	px->lin_ord = s->ordinal;
-	lin_pick(&px->gtin, s, gtin_q, TD_NELEM(gtin_q));
-	/* UI and UN: an 11-digit U.P.C. without its check digit */
-	if (px->gtin.n == 11 && (check = td_gtin_check_digit(px->gtin.s,
+	q = lin_pick(&px->gtin, s, gtin_q, TD_NELEM(gtin_q));
+	/* UI and UN: an 11-digit U.P.C. without its check digit. Not UP
+	 * or EN: 11 digits there are a code that lost a digit (a leading
+	 * zero, to a spreadsheet), which the gtin transform refuses, not
+	 * the body of another product's code */
+	if (q != NULL && (strcmp(q, "UI") == 0 || strcmp(q, "UN") == 0) &&
+	    px->gtin.n == 11 && (check = td_gtin_check_digit(px->gtin.s,
 	    11)) >= 0) {
 		px->gtin.s[11] = (char)('0' + check);
 		px->gtin.n = 12;
 	}
-	lin_pick(&px->item, s, item_q, TD_NELEM(item_q));
+	(void)lin_pick(&px->item, s, item_q, TD_NELEM(item_q));
 }
 
 static void

@@ -54,6 +54,19 @@ same cp1252-bom "$T_TMP/w.conf" "$D/cp1252-bom.x12"
 t_grep "$T_TMP/err" "tier 2 decode_invalid_utf8" \
     "cp1252-bom: with encoding = auto the BOM says UTF-8: refused"
 
+# 11 digits under UP or EN are a code that lost a digit (a leading
+# zero, to a spreadsheet): gtin_length, as the gtin transform says; only
+# UI and UN are 11-digit bodies whose check digit is computed (ui-5010)
+sed -e 's/LIN\*1\*UP\*041000001239/LIN*1*UP*41000001239/' \
+    -e 's/LIN\*2\*EN\*4006381333931/LIN*2*EN*40063813339/' \
+    "$D/sdq-4010.x12" > "$T_TMP/lost0.x12"
+"$TRADEDROP" try -c "$T_TMP/t.conf" "$T_TMP/lost0.x12" > "$T_TMP/o" 2> "$T_TMP/err"
+t_is "$(grep -c 'lost0.x12:8: tier 3 gtin_length: gtin: "41000001239"' "$T_TMP/err")" 3 \
+    "UP of 11 digits: its three SDQ quantities are gtin_length, not another code"
+t_is "$(grep -c 'lost0.x12:13: tier 3 gtin_length: gtin: "40063813339"' "$T_TMP/err")" 2 \
+    "EN of 11 digits: its two SDQ quantities are gtin_length"
+t_is "$(fields < "$T_TMP/o" | grep -c '^gtin ')" 1 "only the UK item's record is left"
+
 # an 852 in a zip: the same records, member named
 $PY -c '
 import sys, zipfile
