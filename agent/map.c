@@ -1032,7 +1032,16 @@ map_field(struct mapper *m, int i, const struct td_field *rv, size_t nv,
 				res->quantity = dec;
 			else if (i == MF_AMOUNT) {
 				/* the currency's scale: padded, or trailing
-				 * zeros dropped; never rounded */
+				 * zeros dropped; never rounded. Padding fails
+				 * only past 36 digits: too long, not too
+				 * precise */
+				if (dec.scale <= m->minor &&
+				    td_dec_rescale(&dec, m->minor) != 0)
+					return reject(res, "bad_decimal",
+					    "amount: \"%s\" has more than 36 "
+					    "digits with the %d decimals of %s",
+					    mapper_shown(p, n, show, sizeof(show)),
+					    m->minor, m->currency);
 				if (td_dec_rescale(&dec, m->minor) != 0)
 					return reject(res, "amount_scale",
 					    "amount: \"%s\" has more decimals "
