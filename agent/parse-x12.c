@@ -140,6 +140,22 @@ date_set(struct val *v, const struct td_field *f)
 	}
 }
 
+/*
+ * A date of digits that is not CCYYMMDD once date_set() is done: the
+ * mapping's "%Y%m%d" reads one or two digits of month and day, and would
+ * take "2026118" for 2026-11-08 when it may be 2026-01-18.
+ */
+static int
+date_odd(const struct val *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->n; i++)
+		if (v->s[i] < '0' || v->s[i] > '9')
+			return 0;	/* the mapping refuses it: bad_date */
+	return v->n > 0 && v->n != 8;
+}
+
 static int
 in_list(char * const *l, size_t n, const struct td_field *f)
 {
@@ -238,6 +254,16 @@ record(struct px12 *px, const struct val *store, const struct val *qty,
 			pr.msg = msg;
 		}
 	}
+	for (i = C_DATE; i <= C_PSTART && pr.code == NULL; i++)
+		if (date_odd(vals[i])) {
+			pr.code = "bad_date";
+			snprintf(msg, sizeof(msg), "segment %llu: %s \"%s\" "
+			    "is not a date CCYYMMDD (or YYMMDD)",
+			    (unsigned long long)ord, i == C_DATE ? "txn_date" :
+			    "period_start", mapper_shown(vals[i]->s,
+			    vals[i]->n, show, sizeof(show)));
+			pr.msg = msg;
+		}
 	if (pr.code == NULL && px->gtin.n == 0 &&
 	    (px->item.n == 0 || !px->xwalk)) {
 		pr.code = "unmapped_item";

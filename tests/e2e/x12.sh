@@ -67,6 +67,14 @@ t_is "$(grep -c 'lost0.x12:13: tier 3 gtin_length: gtin: "40063813339"' "$T_TMP/
     "EN of 11 digits: its two SDQ quantities are gtin_length"
 t_is "$(fields < "$T_TMP/o" | grep -c '^gtin ')" 1 "only the UK item's record is left"
 
+# a date of 7 digits is neither CCYYMMDD nor YYMMDD: "%Y%m%d" alone
+# would read 2026118 as 2026-11-08 (or is it 01-18?): bad_date
+sed 's/^XQ\*H\*20261122\*20261128~/XQ*H*20261122*2026118~/' \
+    "$D/sdq-4010.x12" > "$T_TMP/date7.x12"
+"$TRADEDROP" try -c "$T_TMP/t.conf" "$T_TMP/date7.x12" > "$T_TMP/o" 2> "$T_TMP/err"
+t_is "$(grep -c 'tier 3 bad_date: segment [0-9]*: txn_date "2026118" is not a date CCYYMMDD' "$T_TMP/err"):$(wc -c < "$T_TMP/o" | tr -d ' ')" \
+    "6:0" "XQ03 of 7 digits: each of the six records is bad_date, none delivered"
+
 # an 852 in a zip: the same records, member named
 $PY -c '
 import sys, zipfile
