@@ -102,7 +102,7 @@ X(decode, encoding, CT_ENUM, "auto", 0, 0,				\
 X(parse, format, CT_ENUM, "csv", 0, 0, "csv|x12", 0,			\
   "drop format")							\
 X(parse, delimiter, CT_BYTE, ",", 0, 0, NULL, 0,			\
-  "CSV field delimiter, one byte; \\t for tab, semicolon for ;")			\
+  "CSV field delimiter, one ASCII byte; \\t for tab, semicolon for ;")			\
 X(parse, header, CT_BOOL, "yes", 0, 0, NULL, 0,			\
   "first CSV row (after skip_rows) names the columns")			\
 X(parse, skip_rows, CT_INT, "0", 0, 1000000, NULL, 0,			\

@@ -290,6 +290,11 @@ parse_value(struct td_conf *c, int k, const char *raw, struct confval *v)
 			v->u = '\t';
 		else if (strcmp(s, "semicolon") == 0)
 			v->u = ';';	/* a ";" after a blank starts a comment */
+		else if (strlen(s) == 1 && (unsigned char)*s >= 0x80)
+			/* the CSV is read decoded, as UTF-8: such a byte is
+			 * part of a character there, and would cut it */
+			why = "must be an ASCII byte: the CSV is read after "
+			    "decoding to UTF-8";
 		else if (strlen(s) == 1 && *s != '"' && *s != '\r' &&
 		    *s != '\n')
 			v->u = (unsigned char)*s;

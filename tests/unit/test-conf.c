@@ -420,6 +420,10 @@ test_errors(void)
 	    "bad bool");
 	expect_error("[parse]\ndelimiter = ;;\n", 10, "one byte",
 	    "bad delimiter");
+	/* a byte of a character once decoded: ¦ (0xA6 in windows-1252)
+	 * is C2 A6, and 0xA6 would cut every such character in two */
+	expect_error("[parse]\ndelimiter = \xa6\n", 10, "an ASCII byte",
+	    "a delimiter byte above 0x7F");
 	expect_error("[integration]\ncurrency = usd\n", 10, "ISO 4217",
 	    "bad currency");
 	expect_error("[integration]\nx12_id = ABCDEFGHIJKLMNOP\n", 10,
