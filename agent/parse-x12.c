@@ -254,16 +254,6 @@ record(struct px12 *px, const struct val *store, const struct val *qty,
 			pr.msg = msg;
 		}
 	}
-	for (i = C_DATE; i <= C_PSTART && pr.code == NULL; i++)
-		if (date_odd(vals[i])) {
-			pr.code = "bad_date";
-			snprintf(msg, sizeof(msg), "segment %llu: %s \"%s\" "
-			    "is not a date CCYYMMDD (or YYMMDD)",
-			    (unsigned long long)ord, i == C_DATE ? "txn_date" :
-			    "period_start", mapper_shown(vals[i]->s,
-			    vals[i]->n, show, sizeof(show)));
-			pr.msg = msg;
-		}
 	if (pr.code == NULL && px->gtin.n == 0 &&
 	    (px->item.n == 0 || !px->xwalk)) {
 		pr.code = "unmapped_item";
@@ -287,6 +277,17 @@ record(struct px12 *px, const struct val *store, const struct val *qty,
 		    "it" : "its PTD loop has no N1*ST with N104");
 		pr.msg = msg;
 	}
+	/* after the item and the store, as in record order */
+	for (i = C_DATE; i <= C_PSTART && pr.code == NULL; i++)
+		if (date_odd(vals[i])) {
+			pr.code = "bad_date";
+			snprintf(msg, sizeof(msg), "segment %llu: %s \"%s\" "
+			    "is not a date CCYYMMDD (or YYMMDD)",
+			    (unsigned long long)ord, i == C_DATE ? "txn_date" :
+			    "period_start", mapper_shown(vals[i]->s,
+			    vals[i]->n, show, sizeof(show)));
+			pr.msg = msg;
+		}
 	pr.f = f;
 	pr.nf = NCOL;
 	return emit_record(px->e, &pr);
