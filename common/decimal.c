@@ -204,8 +204,27 @@ td_dec_hint(const char *s, size_t n, const struct td_dec_fmt *f, char *buf,
 	if (why == NULL && nother > 0 && ndig > 0)
 		why = "has characters that are not part of a number (a "
 		    "currency sign, a letter): regex can cut the number out";
-	if (why == NULL && ndig > 0 && memchr(s, ' ', n) != NULL)
-		why = "has blanks: trim removes those around it";
+	/* blanks: around the number (trim), or grouping it ("1 234") */
+	if (why == NULL && ndig > 0 && memchr(s, ' ', n) != NULL) {
+		size_t a = 0, b = n;
+
+		while (a < b && s[a] == ' ')
+			a++;
+		while (b > a && s[b - 1] == ' ')
+			b--;
+		g = *f;
+		g.group = ' ';
+		if ((a > 0 || b < n) && td_dec_parse_fmt(s + a, b - a, f,
+		    &d) == 0)
+			why = "has blanks around it: trim removes them";
+		else if (f->group == '\0' && td_dec_parse_fmt(s, n, &g,
+		    &d) == 0)
+			why = "groups thousands with blanks: decimal group=\" \" "
+			    "reads it";
+		else
+			why = "has blanks, which no option reads inside a number "
+			    "(trim removes those around it)";
+	}
 	if (why == NULL)
 		return NULL;
 	snprintf(buf, bufsz, "%s", why);

@@ -539,6 +539,10 @@ test_hint(void)
 		{ "1,234,567", "group=\",\"" },
 		{ "$12.50", "regex" },
 		{ "12 50", "blanks" },
+		/* blanks inside a number are not trim's: "1 234" was told
+		 * \"trim removes those around it\", which reads nothing */
+		{ " 12.50 ", "trim" },
+		{ "1 234 567", "group=\" \"" },
 		{ "abc", NULL },
 		{ "", NULL },
 	};
