@@ -74,6 +74,11 @@ sed 's/^XQ\*H\*20261122\*20261128~/XQ*H*20261122*2026118~/' \
 "$TRADEDROP" try -c "$T_TMP/t.conf" "$T_TMP/date7.x12" > "$T_TMP/o" 2> "$T_TMP/err"
 t_is "$(grep -c 'tier 3 bad_date: segment [0-9]*: txn_date "2026118" is not a date CCYYMMDD' "$T_TMP/err"):$(wc -c < "$T_TMP/o" | tr -d ' ')" \
     "6:0" "XQ03 of 7 digits: each of the six records is bad_date, none delivered"
+# a row is named by its first fault in record order: no GTIN comes first
+sed 's/^LIN\*3\*UK\*10041000001236\*SK\*99-5~/LIN*3*SK*99-5~/' "$T_TMP/date7.x12" > "$T_TMP/date7b.x12"
+"$TRADEDROP" try -c "$T_TMP/t.conf" "$T_TMP/date7b.x12" > /dev/null 2> "$T_TMP/err"
+t_grep "$T_TMP/err" 'date7b.x12:15: tier 3 unmapped_item:' \
+    "XQ03 of 7 digits and a LIN without GTIN: unmapped_item, the item before the date"
 
 # an 852 in a zip: the same records, member named
 $PY -c '
