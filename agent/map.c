@@ -36,8 +36,15 @@
 #define PERIOD_WEEK_ENDING	1	/* the date ends a week */
 #define PERIOD_WEEK_STARTING	2	/* the date starts a week */
 
-/* Bumped whenever the mapping semantics change: part of mapping_version. */
-#define MAPPER_SEMANTICS	"tradedrop.pos.v1 mapper 2"
+/*
+ * Bumped whenever the mapping semantics change: part of mapping_version,
+ * so that a file mapped before a change can be replayed under it (replay
+ * refuses the same mapping_version) and its batches get new keys.
+ * 3: an 11-digit UP or EN id of an X12 LIN is gtin_length (it was given
+ * a check digit: another product's code), an X12 date of digits other
+ * than 8 is bad_date (it was read as one-digit month or day).
+ */
+#define MAPPER_SEMANTICS	"tradedrop.pos.v1 mapper 3"
 
 enum mf {			/* canonical fields a [map] key can feed,
 				 * in record order: rejections name them so */
