@@ -42,7 +42,9 @@
  * refuses the same mapping_version) and its batches get new keys.
  * 3: an 11-digit UP or EN id of an X12 LIN is gtin_length (it was given
  * a check digit: another product's code), an X12 date of digits other
- * than 8 is bad_date (it was read as one-digit month or day).
+ * than 8 is bad_date (it was read as one-digit month or day), and so is
+ * any date of a format with directives of digits side by side (%Y%m%d)
+ * not at their full width (date.c).
  */
 #define MAPPER_SEMANTICS	"tradedrop.pos.v1 mapper 3"
 

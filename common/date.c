@@ -303,6 +303,18 @@ get_ampm(const char *s, size_t n, size_t *i, int *v)
 	return 0;
 }
 
+/*
+ * 1 when f starts a directive of digits: one beside another (as %m%d in
+ * %Y%m%d) has its full width, or "2026118" would be read as 2026-11-08
+ * when the sender may have meant 2026-01-18.
+ */
+static int
+digits_at(const char *f)
+{
+	return f[0] == '%' && f[1] != '\0' && strchr("YymdjHIMST", f[1]) !=
+	    NULL;
+}
+
 int
 td_date_parse(const char *s, size_t n, const char *fmt, struct td_date *out)
 {
@@ -318,7 +330,7 @@ td_datetime_parse(const char *s, size_t n, const char *fmt, unsigned flags,
 	struct td_date t = { 0, 0, 0 };
 	struct td_time tm = { 0, 0, 0 };
 	size_t i = 0;
-	int r, yday = 0, have_yday = 0, h12 = -1, pm = 0;
+	int r, yday = 0, have_yday = 0, h12 = -1, pm = 0, prev = 0, tight;
 
 	memset(out, 0, sizeof(*out));
 	memset(tout, 0, sizeof(*tout));
@@ -333,8 +345,12 @@ td_datetime_parse(const char *s, size_t n, const char *fmt, unsigned flags,
 			if (i >= n || s[i] != *fmt)
 				return TD_ERR_FORMAT;
 			i++;
+			prev = 0;
 			continue;
 		}
+		/* beside another directive of digits: its full width */
+		tight = prev || digits_at(fmt + 2);
+		prev = digits_at(fmt);
 		switch (*++fmt) {
 		case 'Y':
 			r = get_num(s, n, &i, 4, 4, &t.y);
@@ -344,23 +360,23 @@ td_datetime_parse(const char *s, size_t n, const char *fmt, unsigned flags,
 				t.y += t.y < 69 ? 2000 : 1900;
 			break;
 		case 'm':
-			r = get_num(s, n, &i, 1, 2, &t.m);
+			r = get_num(s, n, &i, tight ? 2 : 1, 2, &t.m);
 			break;
 		case 'd':
-			r = get_num(s, n, &i, 1, 2, &t.d);
+			r = get_num(s, n, &i, tight ? 2 : 1, 2, &t.d);
 			break;
 		case 'b':
 			r = get_month(s, n, &i, &t.m);
 			break;
 		case 'j':
-			r = get_num(s, n, &i, 1, 3, &yday);
+			r = get_num(s, n, &i, tight ? 3 : 1, 3, &yday);
 			have_yday = 1;
 			break;
 		case 'H':
-			r = get_num(s, n, &i, 1, 2, &tm.h);
+			r = get_num(s, n, &i, tight ? 2 : 1, 2, &tm.h);
 			break;
 		case 'I':
-			r = get_num(s, n, &i, 1, 2, &h12);
+			r = get_num(s, n, &i, tight ? 2 : 1, 2, &h12);
 			break;
 		case 'p':
 			r = get_ampm(s, n, &i, &pm);
@@ -372,7 +388,8 @@ td_datetime_parse(const char *s, size_t n, const char *fmt, unsigned flags,
 			r = get_num(s, n, &i, 2, 2, &tm.s);
 			break;
 		case 'T':
-			if ((r = get_num(s, n, &i, 1, 2, &tm.h)) == 0 &&
+			if ((r = get_num(s, n, &i, tight ? 2 : 1, 2,
+			    &tm.h)) == 0 &&
 			    (i >= n || s[i++] != ':' ||
 			    (r = get_num(s, n, &i, 2, 2, &tm.m)) != 0 ||
 			    i >= n || s[i++] != ':' ||
