@@ -10,7 +10,6 @@
 
 #include <sys/stat.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -44,7 +43,8 @@
  * a check digit: another product's code), an X12 date of digits other
  * than 8 is bad_date (it was read as one-digit month or day), and so is
  * any date of a format with directives of digits side by side (%Y%m%d)
- * not at their full width (date.c).
+ * not at their full width (date.c); upper gives a value longer than
+ * max_field + 64 (a default, a constant) whole, not cut.
  */
 #define MAPPER_SEMANTICS	"tradedrop.pos.v1 mapper 3"
 
@@ -898,10 +898,20 @@ map_field(struct mapper *m, int i, const struct td_field *rv, size_t nv,
 			trim_blanks(&p, &n);
 			continue;
 		case MX_XF_UPPER:
-			if (n >= s->scratchsz)
-				n = s->scratchsz - 1;
+			/*
+			 * A value longer than the scratch buffer (a constant,
+			 * a default or a table's value past max_field; never
+			 * one in the buffer already) grows it: it was cut.
+			 * ASCII letters only, whatever the locale: toupper()
+			 * of a Latin-1 one changes bytes of UTF-8 characters.
+			 */
+			if (n >= s->scratchsz) {
+				s->scratchsz = n + 64;
+				s->scratch = xrealloc(s->scratch, s->scratchsz);
+			}
 			for (k = 0; k < n; k++)
-				s->scratch[k] = (char)toupper((unsigned char)p[k]);
+				s->scratch[k] = (char)(p[k] >= 'a' && p[k] <= 'z' ?
+				    p[k] - 'a' + 'A' : p[k]);
 			p = s->scratch;
 			continue;
 		case MX_XF_DEFAULT:

@@ -391,6 +391,37 @@ test_gtin_after_scratch(void)
 }
 
 /*
+ * upper on a value longer than the field's scratch buffer (max_field + 64:
+ * a default, a constant or a table's value may be longer) gives it whole,
+ * in capitals: it was cut at the buffer's size. ASCII letters only.
+ */
+static void
+test_upper_long(void)
+{
+	const char *row[] = { "1", "x", "041000001239", "2026-11-28", "2", "",
+	    NULL };
+	struct map_result res;
+	struct td_buf out;
+	char def[301], want[301], got[400];
+	int rc;
+
+	memset(def, 'a', 200);
+	memcpy(def + 200, "\xc3\xa9-\xc3\x9f", 6);	/* é-ß stay */
+	def[206] = '\0';
+	memset(want, 'A', 200);
+	memcpy(want + 200, "\xc3\xa9-\xc3\x9f", 6);
+	want[206] = '\0';
+	rc = map_one(xasprintf("%s[parse]\nmax_field = 16\n[map]\n"
+	    "txn_ref = column \"Promo\" default \"%s\" upper\n", MAP_ALL, def),
+	    row, &out, &res);
+	field_of(td_buf_cstr(&out), "txn_ref", got, sizeof(got));
+	if (!ok(rc == 0 && strcmp(got, want) == 0, "upper of a 206-byte "
+	    "default with max_field 16: whole, ASCII letters in capitals"))
+		diag("  got %d \"%s\"", rc, rc == 1 ? res.msg : got);
+	td_buf_free(&out);
+}
+
+/*
  * A week that would leave the years 1900 to 9999 rejects its row
  * (bad_date): its txn_date or period_start used to be written as
  * "0000-00-00". The last and first whole weeks are still mapped.
@@ -589,6 +620,7 @@ main(void)
 	test_ambiguous();
 	test_position();
 	test_gtin_after_scratch();
+	test_upper_long();
 	test_week_bounds();
 	test_regex_bounded();
 	test_begin_frees();
