@@ -44,7 +44,8 @@
  * than 8 is bad_date (it was read as one-digit month or day), and so is
  * any date of a format with directives of digits side by side (%Y%m%d)
  * not at their full width (date.c); upper gives a value longer than
- * max_field + 64 (a default, a constant) whole, not cut.
+ * max_field + 64 (a default, a constant) whole, not cut; decimal
+ * group=" " reads the no-break spaces U+00A0 and U+202F (decimal.c).
  */
 #define MAPPER_SEMANTICS	"tradedrop.pos.v1 mapper 3"
 

@@ -74,11 +74,28 @@ td_dec_parse(const char *s, size_t n, unsigned flags, struct td_dec *out)
 	return td_dec_parse_fmt(s, n, &f, out);
 }
 
+/*
+ * The bytes of a no-break space at s (n bytes there), in UTF-8: U+00A0,
+ * or U+202F (narrow), which French and other exports put between groups
+ * of thousands ("1 234,50"); 0 for anything else.
+ */
+static size_t
+nbsp_at(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	if (n >= 2 && u[0] == 0xC2 && u[1] == 0xA0)
+		return 2;
+	if (n >= 3 && u[0] == 0xE2 && u[1] == 0x80 && u[2] == 0xAF)
+		return 3;
+	return 0;
+}
+
 int
 td_dec_parse_fmt(const char *s, size_t n, const struct td_dec_fmt *f,
     struct td_dec *out)
 {
-	size_t i = 0, end = n, ndig = 0, nsig = 0, grp = 0, scale = 0;
+	size_t i = 0, end = n, ndig = 0, nsig = 0, grp = 0, scale = 0, k = 1;
 	int neg = 0, seen_point = 0, seen_group = 0;
 	i128 v = 0;
 	char c;
@@ -121,12 +138,16 @@ td_dec_parse_fmt(const char *s, size_t n, const struct td_dec_fmt *f,
 			if (seen_group && grp != 3)
 				return TD_ERR_FORMAT;
 			seen_point = 1;
-		} else if (c == f->group && c != '\0' && !seen_point) {
-			/* first group 1-3 digits, later ones exactly 3 */
+		} else if (f->group != '\0' && !seen_point && (c == f->group ||
+		    (f->group == ' ' && (k = nbsp_at(s + i, end - i)) > 0))) {
+			/* first group 1-3 digits, later ones exactly 3;
+			 * group=" " reads no-break spaces too */
 			if (grp == 0 || grp > 3 || (seen_group && grp != 3))
 				return TD_ERR_FORMAT;
 			seen_group = 1;
 			grp = 0;
+			if (c != f->group)
+				i += k - 1;
 		} else
 			return TD_ERR_FORMAT;
 	}
@@ -150,13 +171,18 @@ td_dec_hint(const char *s, size_t n, const struct td_dec_fmt *f, char *buf,
 {
 	struct td_dec_fmt g;
 	struct td_dec d;
-	size_t i, ndot = 0, ncomma = 0, nother = 0, ndig = 0;
+	size_t i, k, ndot = 0, ncomma = 0, nother = 0, ndig = 0, nblank = 0;
 	const char *why = NULL;
 
 	if (n == 0)
 		return NULL;
 	for (i = 0; i < n; i++) {
-		if (s[i] >= '0' && s[i] <= '9')
+		if ((k = nbsp_at(s + i, n - i)) > 0) {
+			nblank++;
+			i += k - 1;
+		} else if (s[i] == ' ')
+			nblank++;
+		else if (s[i] >= '0' && s[i] <= '9')
 			ndig++;
 		else if (s[i] == '.')
 			ndot++;
@@ -205,7 +231,7 @@ td_dec_hint(const char *s, size_t n, const struct td_dec_fmt *f, char *buf,
 		why = "has characters that are not part of a number (a "
 		    "currency sign, a letter): regex can cut the number out";
 	/* blanks: around the number (trim), or grouping it ("1 234") */
-	if (why == NULL && ndig > 0 && memchr(s, ' ', n) != NULL) {
+	if (why == NULL && ndig > 0 && nblank > 0) {
 		size_t a = 0, b = n;
 
 		while (a < b && s[a] == ' ')

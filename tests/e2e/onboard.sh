@@ -38,7 +38,7 @@ def conf(name, maplines, extra=""):
 def try_(cfg, data, fname):
     path = os.path.join(tmp, fname)
     with open(path, "wb") as f:
-        f.write(data.encode())
+        f.write(data if isinstance(data, bytes) else data.encode())
     p = subprocess.run([td, "try", "-c", cfg, path], capture_output=True)
     recs = [json.loads(l) for l in p.stdout.decode().splitlines() if l]
     return recs, p.stderr.decode(), p.returncode
@@ -175,6 +175,27 @@ check("1.234,50 convention", recs, [
     {"quantity": "1234.5", "amount": "12.00"}], err)
 rejected("1.234,50 convention", err, "eu.csv", 5, "bad_decimal",
          'quantity: "1,234.5" is not an exact decimal')
+# French exports group with a no-break space: 0xA0 in Windows-1252
+# (U+00A0 once decoded), U+202F (narrow) in UTF-8; group=" " reads both
+c = conf("fr", BASE + ['txn_date = const "2026-11-21"',
+                       'quantity = column "Units" decimal group=" " point=","',
+                       'amount = column "Sales" decimal group=" " point=","'],
+         "currency = EUR\n[parse]\ndelimiter = semicolon\n"
+         "[decode]\nencoding = windows-1252\n")
+recs, err, rc = try_(c, b"Store;UPC;Units;Sales\n"
+                     b"1;4006381333931;1\xa0234;12\xa0345\xa0678,90\n"
+                     b"1;4006381333931;2;1\xa023,5\n", "fr.csv")
+check("no-break space groups, windows-1252", recs, [
+    {"quantity": "1234", "amount": "12345678.90"}], err)
+rejected("no-break space groups, windows-1252", err, "fr.csv", 3,
+         "bad_decimal", 'amount: "1\\xc2\\xa023,5" is not an exact decimal')
+c = conf("fr8", BASE + ['txn_date = const "2026-11-21"',
+                        'quantity = column "Units" decimal group=" "'],
+         "[decode]\nencoding = utf-8\n")
+recs, err, rc = try_(c, "Store,UPC,Units\n1,4006381333931,1\u202f234\n",
+                     "fr8.csv")
+check("narrow no-break space groups, UTF-8", recs, [{"quantity": "1234"}],
+      err)
 
 # --- 4. Implied decimals and cents ----------------------------------
 c = conf("implied", BASE + ['txn_date = const "2026-11-21"',

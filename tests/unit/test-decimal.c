@@ -486,6 +486,19 @@ static const struct fmt_vec fmt_vecs[] = {
 	{ "12,34.50", LEAD, ',', '.', 0, TD_ERR_FORMAT, "0" },
 	{ "1.23,4", LEAD, '.', ',', 0, TD_ERR_FORMAT, "0" },
 	{ "1234.50", LEAD, 0, ',', 0, TD_ERR_FORMAT, "0" },
+	/* group=" ": no-break spaces too (U+00A0, U+202F), in UTF-8 */
+	{ "1\xc2\xa0" "234,50", LEAD, ' ', ',', 0, 0, "1234.50" },
+	{ "-1\xe2\x80\xaf" "234\xe2\x80\xaf" "567", LEAD, ' ', '.', 0, 0,
+	    "-1234567" },
+	{ "12 345\xc2\xa0" "678,9", LEAD, ' ', ',', 0, 0, "12345678.9" },
+	{ "1\xc2\xa0" "234", LEAD, ',', '.', 0, TD_ERR_FORMAT, "0" },
+	{ "1\xc2\xa0" "234", LEAD, 0, '.', 0, TD_ERR_FORMAT, "0" },
+	{ "1\xc2\xa0" "23", LEAD, ' ', '.', 0, TD_ERR_FORMAT, "0" },
+	{ "1\xc2\xa0", LEAD, ' ', '.', 0, TD_ERR_FORMAT, "0" },
+	{ "1\xc2" "234", LEAD, ' ', '.', 0, TD_ERR_FORMAT, "0" },
+	{ "1\xe2\x80" "234", LEAD, ' ', '.', 0, TD_ERR_FORMAT, "0" },
+	{ "1\xe2\x80\x89" "234", LEAD, ' ', '.', 0, TD_ERR_FORMAT, "0" },
+	{ "1,234\xc2\xa0" "567", LEAD, ' ', '.', 0, TD_ERR_FORMAT, "0" },
 	/* implied decimals and cents */
 	{ "1250", LEAD, 0, '.', 2, 0, "12.50" },
 	{ "-1250", LEAD, 0, '.', 2, 0, "-12.50" },
@@ -543,6 +556,7 @@ test_hint(void)
 		 * \"trim removes those around it\", which reads nothing */
 		{ " 12.50 ", "trim" },
 		{ "1 234 567", "group=\" \"" },
+		{ "1\xc2\xa0" "234\xe2\x80\xaf" "567", "group=\" \"" },
 		{ "abc", NULL },
 		{ "", NULL },
 	};
