@@ -89,7 +89,19 @@ cmd_run(int argc, char **argv)
 	struct metrics *m = NULL;
 	char *pidfile, *err = NULL, *abspath, cwd[PATH_MAX];
 	int fg = 0, lockfd, rc, r;
+	sigset_t ss;
 
+	/*
+	 * A SIGHUP or SIGUSR1 that comes before the loop reads its signalfd
+	 * (while state.db is checked, which takes long for a large one)
+	 * would kill the daemon by default, and a death by SIGHUP is a clean
+	 * one to systemd's Restart=on-failure: held until the loop takes it
+	 * (loop.c blocks the same), it is a reload or a poll as at any time.
+	 */
+	sigemptyset(&ss);
+	sigaddset(&ss, SIGHUP);
+	sigaddset(&ss, SIGUSR1);
+	(void)sigprocmask(SIG_BLOCK, &ss, NULL);
 	if (cmd_conf_opt(argc, argv, RUN_USAGE, &path, longopts, &fg) != 0 ||
 	    optind != argc) {
 		if (optind != argc)

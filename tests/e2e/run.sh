@@ -5,7 +5,8 @@
 # config keeps the old one (the error logged with FILE:LINE), with a new
 # mapping the next file uses it; SIGTERM exits 0 promptly, during a large
 # file too, and the restart completes that file with no duplicate; a
-# second daemon on the same state_dir is refused.
+# second daemon on the same state_dir is refused; a SIGHUP or SIGUSR1
+# while it is still starting (held there by strace) does not kill it.
 #
 # TD_RUN_BIG_ROWS=N makes the large file N rows instead of 1,000,000:
 # make check-asan sets fewer, as ASan maps them several times slower.
@@ -94,4 +95,29 @@ t_is "$(zcat "$T_TMP/out/$TG"/batch-*.ndjson.gz | wc -l)" $N "every record of it
 t_is "$(zcat "$T_TMP/out/$TG"/batch-*.ndjson.gz | grep -o '"record_id":"[0-9a-f]*"' | sort -u | wc -l)" $N "none twice"
 t_is "$(ls "$T_TMP/out" | wc -l)" 5 "five transmissions, each once"
 run_stop
+
+# SIGHUP and SIGUSR1 before the loop runs (the lock of state_dir taken
+# 1.5 s late, as a long check of a large state.db would make it): held
+# and acted on then, never the end of the daemon (a death by SIGHUP is a
+# clean one to systemd's Restart=on-failure: it would stay down)
+if command -v strace > /dev/null; then
+	strace -o /dev/null -e trace=flock \
+	    -e inject=flock:delay_enter=1500000:when=1 \
+	    "$TRADEDROP" run --foreground -c "$T_TMP/t.conf" 2> "$T_TMP/log4" &
+	ST=$!
+	wait_until 5 pgrep -P "$ST" > /dev/null
+	P=$(pgrep -P "$ST")
+	sleep 0.3
+	t_ok "$(grep -q 'event=run_start' "$T_TMP/log4"; [ $? -ne 0 ]; echo $?)" "early signals: sent before the loop runs"
+	kill -HUP "$P"; kill -USR1 "$P"
+	t_ok "$(wait_until 10 grep -q 'event=reloaded' "$T_TMP/log4"; echo $?)" "early signals: the SIGHUP is a reload once the loop runs"
+	t_grep "$T_TMP/log4" "event=poll_now" "early signals: the SIGUSR1 a poll"
+	drop late.csv 2
+	t_ok "$(wait_until 10 delivered 6; echo $?)" "early signals: the daemon runs on"
+	kill -TERM "$P"
+	wait "$ST"
+	t_is $? 0 "early signals: and exits 0 on SIGTERM"
+else
+	echo "# skipped: early signals (strace not installed)"
+fi
 t_done
