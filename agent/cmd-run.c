@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/statvfs.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -13,22 +14,91 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "td.h"
 #include "conf.h"
+#include "failpoint.h"
 #include "fsutil.h"
 #include "log.h"
 #include "store.h"
 #include "ctx.h"
 #include "loop.h"
 #include "metrics.h"
+#include "notify.h"
 #include "agent.h"
 
 #define RUN_USAGE	"run [-c FILE] [--foreground]"
+#define FULL_WAIT_MS	10000	/* between tries to open a full state_dir */
+#define FULL_FREE	((uint64_t)4 << 20)	/* less free is full */
+
+/*
+ * 1 when state_dir's file system is full: less than FULL_FREE bytes or
+ * no inode left for tradedrop (*avail: the bytes). state.db cannot be
+ * opened then (its -shm and WAL are written at open).
+ */
+static int
+state_full(const char *dir, uint64_t *avail)
+{
+	struct statvfs sv;
+
+	*avail = 0;
+	if (statvfs(dir, &sv) != 0)
+		return 0;
+	*avail = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
+	return *avail < FULL_FREE || (sv.f_files > 0 && sv.f_favail == 0);
+}
+
+/*
+ * state.db made or migrated, checked page by page, and found not lost,
+ * as `once` does, before the workers open it. On a full state_dir it
+ * cannot be opened: the daemon waits for room, trying again every
+ * FULL_WAIT_MS (and tells systemd to wait with it), instead of exiting,
+ * which under systemd's start limit (5 in 10 minutes) left it down for
+ * good once room came back. Any other failure, or a state_dir with room,
+ * ends it: 0, or the failure.
+ */
+static int
+run_open_state(struct td_conf *c)
+{
+	const char *dir = td_conf_str(c, TDK_integration_state_dir);
+	struct td_ctx x;
+	struct timespec ts;
+	uint64_t avail;
+	/* the tests lower it with the environment (failpoint.h) */
+	unsigned ms = (unsigned)td_test_bound("TD_FULL_WAIT_MS",
+	    FULL_WAIT_MS);
+	char st[160];
+	int r, tries;
+
+	for (tries = 0;; tries++) {
+		r = ctx_open(&x, c, CTX_NOLOCK | CTX_CHECK);
+		ctx_close(&x);
+		if (r == 0 || r == TD_ERR_INVAL || !state_full(dir, &avail))
+			break;
+		if (tries == 0)
+			td_log(TD_LOG_ERROR, "start_waiting", "reason=disk_full "
+			    "state_dir=%s free=%llu retry_ms=%u", dir,
+			    (unsigned long long)avail, ms);
+		snprintf(st, sizeof(st), "waiting for room in %s (%llu bytes "
+		    "free)", dir, (unsigned long long)avail);
+		notify_status(st);
+		notify_extend_ms(2 * (uint64_t)ms);
+		ts.tv_sec = (time_t)(ms / 1000);
+		ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+	}
+	if (r == 0 && tries > 0)
+		td_log(TD_LOG_INFO, "start_resumed", "state_dir=%s tries=%d",
+		    dir, tries + 1);
+	return r;
+}
 
 /*
  * Started as root with `user` set: take that user's uid, gid and
@@ -85,7 +155,6 @@ cmd_run(int argc, char **argv)
 	};
 	const char *path;
 	struct td_conf *c;
-	struct td_ctx x;
 	struct metrics *m = NULL;
 	char *pidfile, *err = NULL, *abspath, cwd[PATH_MAX];
 	int fg = 0, lockfd, rc, r;
@@ -139,19 +208,15 @@ cmd_run(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	/*
-	 * state.db made or migrated, checked page by page, and found not
-	 * lost, once, as `once` does, before the workers open it: a state
-	 * they would refuse stops the daemon here instead of each worker
-	 * dying at every restart.
+	 * A state the workers would refuse stops the daemon here instead
+	 * of each worker dying at every restart.
 	 */
-	if ((r = ctx_open(&x, c, CTX_NOLOCK | CTX_CHECK)) != 0) {
-		ctx_close(&x);
+	if ((r = run_open_state(c)) != 0) {
 		close(lockfd);
 		metrics_free(m);
 		td_conf_free(c);
 		return r == TD_ERR_INVAL ? EXIT_USAGE : EXIT_INTERNAL;
 	}
-	ctx_close(&x);
 	/* a reload reads the file again from wherever daemon(3) went */
 	if (path[0] != '/' && getcwd(cwd, sizeof(cwd)) != NULL)
 		abspath = xasprintf("%s/%s", cwd, path);

@@ -139,17 +139,7 @@ clear(struct ledger *l)
 static size_t
 run_bytes(void)
 {
-	const char *e = getenv("TD_LEDGER_RUN_BYTES");
-	unsigned long long v;
-	char *end;
-
-	if (e == NULL || *e == '\0')
-		return LEDGER_RUN_BYTES;
-	errno = 0;
-	v = strtoull(e, &end, 10);
-	if (errno != 0 || *end != '\0' || v == 0 || v > LEDGER_RUN_BYTES)
-		return LEDGER_RUN_BYTES;
-	return (size_t)v;
+	return (size_t)td_test_bound("TD_LEDGER_RUN_BYTES", LEDGER_RUN_BYTES);
 }
 
 /* Bytes i..i+7 of a key as a number in their order (memcmp's). */

@@ -65,6 +65,18 @@ notify_status(const char *text)
 #endif
 }
 
+/* The start takes ms longer than systemd's TimeoutStartSec counted. */
+void
+notify_extend_ms(uint64_t ms)
+{
+#ifdef HAVE_LIBSYSTEMD
+	(void)sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%llu",
+	    (unsigned long long)ms * 1000ULL);
+#else
+	(void)ms;
+#endif
+}
+
 uint64_t
 notify_watchdog_ms(void)
 {

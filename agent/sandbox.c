@@ -80,6 +80,7 @@
 #include "log.h"
 #include "map.h"
 #include "ledger.h"
+#include "failpoint.h"
 #include "fsutil.h"
 #include "process.h"
 #include "sandbox.h"
@@ -2402,16 +2403,7 @@ zygote_status(int *status)
 static long
 idle_limit(void)
 {
-	const char *e = getenv("TD_TEST_PARSER_IDLE");
-	char *end;
-	long v;
-
-	if (e == NULL || *e == '\0')
-		return CHILD_IDLE;
-	errno = 0;
-	v = strtol(e, &end, 10);
-	return errno != 0 || *end != '\0' || v < 1 || v > CHILD_IDLE ?
-	    CHILD_IDLE : v;
+	return (long)td_test_bound("TD_TEST_PARSER_IDLE", CHILD_IDLE);
 }
 
 /* 1 when every byte of fd reads (errno set when not). */

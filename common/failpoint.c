@@ -49,3 +49,14 @@ td_failpoint(const char *name)
 	(void)raise(SIGKILL);
 	_exit(137);		/* not reached */
 }
+
+uint64_t
+td_test_bound(const char *name, uint64_t max)
+{
+	const char *e = getenv(name);
+	uint64_t v;
+
+	if (e == NULL || td_parse_u64(e, strlen(e), 1, max, &v) != 0)
+		return max;
+	return v;
+}

@@ -12,6 +12,13 @@
 #ifndef TD_FAILPOINT_H
 #define TD_FAILPOINT_H
 
+#include <stdint.h>
+
 void	td_failpoint(const char *name);
+/*
+ * A bound a test may lower through the environment variable name (a
+ * number from 1 to max), never raise: max when it is unset or other.
+ */
+uint64_t td_test_bound(const char *name, uint64_t max);
 
 #endif

@@ -77,4 +77,45 @@ touch -d '2026-11-28 11:00' "$T_TMP/bp/landing/b.csv"
 t_is $? 3 "reconciler unreachable: once exits 3"
 t_grep "$T_TMP/bplog" "event=intake_paused reason=outbox_full" "intake pauses above max_outbox_bytes"
 t_is "$(ls "$T_TMP/bp/landing")" "b.csv" "the next drop waits in landing"
+
+# run started on a full state_dir (state.db cannot be opened: its -shm and
+# WAL are written at open) waits for room instead of exiting, which under
+# systemd's start limit left it down once room came back
+mkdir -p "$T_TMP/full"
+dl_rows "$T_TMP/tiny2.csv" 3 8
+mk_conf full "$T_TMP/full" "$T_TMP/fullout"
+cat > "$T_TMP/inner2.sh" <<INNER
+set -u
+mount -t tmpfs -o size=3m tmpfs "$T_TMP/full" || exit 90
+mkdir -p "$T_TMP/full/landing"
+cp "$T_TMP/tiny.csv" "$T_TMP/full/landing/t1.csv"
+"$TRADEDROP" once -c "$T_TMP/full.conf" 2> "$T_TMP/flog0" || exit 91
+dd if=/dev/zero of="$T_TMP/full/filler" bs=64k 2> /dev/null
+TD_FULL_WAIT_MS=200 "$TRADEDROP" run --foreground -c "$T_TMP/full.conf" \
+    2> "$T_TMP/flog" &
+P=\$!
+sleep 1.5
+kill -0 \$P 2> /dev/null && echo alive > "$T_TMP/falive"
+rm -f "$T_TMP/full/filler"
+n=0
+while ! grep -q event=run_start "$T_TMP/flog" && [ \$n -lt 200 ]; do
+	sleep 0.1; n=\$((n + 1)); done
+cp "$T_TMP/tiny2.csv" "$T_TMP/full/landing/t2.csv"
+n=0
+while [ "\$(ls "$T_TMP/fullout" | wc -l)" -lt 2 ] && [ \$n -lt 200 ]; do
+	sleep 0.1; n=\$((n + 1)); done
+kill -TERM \$P
+wait \$P
+echo \$? > "$T_TMP/frc"
+umount "$T_TMP/full"
+INNER
+unshare -m sh "$T_TMP/inner2.sh"
+t_is $? 0 "full state_dir: ran inside a mount namespace"
+t_is "$(cat "$T_TMP/falive" 2> /dev/null)" alive \
+    "run on a full state_dir is still up after 1.5 s"
+t_grep "$T_TMP/flog" "event=start_waiting reason=disk_full state_dir=$T_TMP/full" \
+    "it says it waits for room, naming state_dir"
+t_grep "$T_TMP/flog" "event=start_resumed" "with room back it starts"
+t_is "$(ls "$T_TMP/fullout" | wc -l)" 2 "and delivers the file dropped then"
+t_is "$(cat "$T_TMP/frc" 2> /dev/null)" 0 "SIGTERM: exit 0"
 t_done
