@@ -67,10 +67,11 @@
  * does not step past it, so every later name of the same SSH_FXP_NAME
  * reply fails the same way: one long name would hide the files beside
  * it. A name cannot be longer than the reply that carries it, and
- * libssh2 takes no reply over 256 KiB; names over 255 bytes are then
- * refused by name_ok(), one by one.
+ * libssh2 takes no reply over 256 KiB; names over SFTP_NAME_MAX bytes
+ * are then refused by name_ok(), one by one.
  */
 #define SFTP_NAME_BUF	(256u << 10)
+#define SFTP_NAME_MAX	(255 - 11)	/* so that .NAME.part.info fits */
 #define SFTP_NAME_LOG	255		/* bytes of a refused name logged */
 #define SFTP_MAX_ENTRIES 1000000	/* largest listing handled */
 #define SFTP_RESUME_MIN	(1u << 20)	/* smaller files restart, no .info */
@@ -257,13 +258,18 @@ bad:
 	return TD_ERR_INVAL;
 }
 
-/* Remote names become local paths: refuse anything that is not a plain name. */
+/*
+ * Remote names become local paths: refuse anything that is not a plain
+ * name, or too long for its download's names in landing: .NAME.part and
+ * .NAME.part.info must fit NAME_MAX (255) too, or every poll would stop
+ * at that file, the files beside it never landed.
+ */
 static int
 name_ok(const char *name, size_t len)
 {
 	size_t i;
 
-	if (len == 0 || len > 255 || memchr(name, '\0', len) != NULL)
+	if (len == 0 || len > SFTP_NAME_MAX || memchr(name, '\0', len) != NULL)
 		return 0;
 	if ((len == 1 && name[0] == '.') ||
 	    (len == 2 && name[0] == '.' && name[1] == '.'))
@@ -1107,7 +1113,7 @@ decide(const struct td_conf *c, size_t i, struct ent *e, size_t n)
 	const char *ready = td_conf_src_str(c, i, TDK_source_ready);
 	const char *suf = td_conf_src_str(c, i, TDK_source_marker_suffix);
 	int marker = ready != NULL && strcmp(ready, "marker") == 0;
-	struct ent *b;
+	struct ent *b, *m;
 	char *mk;
 	size_t j;
 
@@ -1118,8 +1124,23 @@ decide(const struct td_conf *c, size_t i, struct ent *e, size_t n)
 		    e[j].kind == EK_SIDECAR)) {
 			mk = xasprintf("%s%s", e[j].kind == EK_DATA ?
 			    e[j].name : e[j].base, suf);
-			e[j].ready = ent_find(e, n, mk) != NULL;
+			m = ent_find(e, n, mk);
 			x_free(mk);
+			/*
+			 * A marker an earlier version was fetched with
+			 * (after = keep leaves it) and older than this one
+			 * says nothing of it: this version may be an upload
+			 * still going. It waits for a marker of its own.
+			 */
+			e[j].ready = m != NULL && !(m->known == 2 &&
+			    m->mtime < e[j].mtime);
+			if (m != NULL && !e[j].ready)
+				td_log(TD_LOG_INFO, "sftp_marker_stale",
+				    "source=%s file=%s marker=%s reason=%s",
+				    td_conf_source_name(c, i), e[j].name,
+				    m->name, "the marker is older than the "
+				    "file and was used by an earlier version; "
+				    "waiting for a new marker");
 		} else if (e[j].kind != EK_MARKER)
 			e[j].ready = e[j].known == 1;
 	}
@@ -1143,6 +1164,15 @@ pending_drop(struct pending *p)
 	x_free(p->final);
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
+}
+
+/* Do attributes from the server say version e (size and mtime)? */
+static int
+attrs_match(const LIBSSH2_SFTP_ATTRIBUTES *a, const struct ent *e)
+{
+	return (a->flags & LIBSSH2_SFTP_ATTR_SIZE) &&
+	    (a->flags & LIBSSH2_SFTP_ATTR_ACMODTIME) &&
+	    a->filesize == e->size && (int64_t)a->mtime == e->mtime;
 }
 
 /* The .part.info of a resumable download holds "SIZE MTIME". */
@@ -1183,6 +1213,7 @@ fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
     struct pending *p, struct sftp_stats *st)
 {
 	LIBSSH2_SFTP_HANDLE *h = NULL;
+	LIBSSH2_SFTP_ATTRIBUTES a;
 	struct stat sb;
 	char *rp = NULL, info[64];
 	uint64_t off = 0, got, want;
@@ -1276,11 +1307,26 @@ fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
 		if (got > e->size)
 			break;
 	}
-	if (got != e->size) {
+	/*
+	 * The listed size read to its end does not prove the version: a
+	 * file rewritten in place while it was read has that size and a
+	 * mix of both contents. The open file must still have the size and
+	 * modification time of the listing. (A file replaced by a rename
+	 * is not this one: the handle reads the version listed, whole.)
+	 */
+	memset(&a, 0, sizeof(a));
+	if (got == e->size && libssh2_sftp_fstat_ex(h, &a, 0) != 0 &&
+	    conn_lost(k)) {
+		rc = TD_ERR_IO;
+		goto out;
+	}
+	if (got != e->size || !attrs_match(&a, e)) {
 		td_log(TD_LOG_WARN, "sftp_changed", "source=%s file=%s "
-		    "listed_size=%llu read=%llu%s", k->name, e->name,
-		    (unsigned long long)e->size, (unsigned long long)got,
-		    got > e->size ? "+" : "");
+		    "listed_size=%llu read=%llu reason=%s", k->name,
+		    e->name, (unsigned long long)e->size,
+		    (unsigned long long)got,
+		    got > e->size ? "longer than listed" : got < e->size ?
+		    "shorter than listed" : "modified while it was read");
 		(void)unlink(p->part);
 		(void)unlink(p->info);
 		rc = TD_ERR_FORMAT;
@@ -1312,9 +1358,7 @@ unchanged(struct conn *k, const struct ent *e)
 	r = libssh2_sftp_stat_ex(k->sftp, rp, (unsigned)strlen(rp),
 	    LIBSSH2_SFTP_LSTAT, &a);
 	x_free(rp);
-	return r == 0 && (a.flags & LIBSSH2_SFTP_ATTR_SIZE) &&
-	    (a.flags & LIBSSH2_SFTP_ATTR_ACMODTIME) &&
-	    a.filesize == e->size && (int64_t)a.mtime == e->mtime;
+	return r == 0 && attrs_match(&a, e);
 }
 
 /* keep | delete | move:DIR, for a version durably in landing. */

@@ -6,9 +6,12 @@
 # hashed known_hosts) logins work, a source's circuit breaker counts
 # Tier 1 failures across runs in state.db (opens at five, skips polls
 # while open, probes, closes), a transfer broken by killing the
-# session process resumes byte-identical, after = delete and move touch
-# only files fetched whole, and 10,000 files are listed and fetched
-# (times and ratios to `sftp -b` are printed, not asserted).
+# session process resumes byte-identical, a file rewritten in place while
+# it is read is not landed, a new version beside a used marker waits for
+# its own, a name too long for landing is refused without stopping the
+# poll, after = delete and move touch only files fetched whole, and
+# 10,000 files are listed and fetched (times and ratios to `sftp -b` are
+# printed, not asserted).
 #
 # TD_SFTP_MANY=N lists and fetches N files instead of 10,000: make
 # check-asan sets fewer, as each file's parser child costs about 0.2 s
@@ -80,6 +83,18 @@ poll() {
 	echo "=== poll $POLLS" >> "$T_TMP/$1.log"
 	"$TRADEDROP" once -c "$T_TMP/$1.conf" >> "$T_TMP/$1.out" 2>> "$T_TMP/$1.log"
 	RC=$?
+}
+# poll_bg NAME PART BYTES: a `once` in the background (pid in $BG), once
+# its download PART has more than BYTES (or after 10 s)
+poll_bg() {
+	mkdir -p "$T_TMP/$1/state/landing"
+	"$TRADEDROP" once -c "$T_TMP/$1.conf" > "$T_TMP/$1.out" 2> "$T_TMP/$1.log" &
+	BG=$!
+	_i=0
+	while [ $_i -lt 1000 ]; do
+		[ "$(stat -c %s "$2" 2>/dev/null || echo 0)" -gt "$3" ] && break
+		sleep 0.01; _i=$((_i + 1))
+	done
 }
 # got NAME FILE: how many times FILE was received by NAME
 got() {	# (a quarantined file is in archive/ and quarantine/: count it once)
@@ -153,6 +168,36 @@ t_is "$(got marker m.csv)" 1 "marker: fetched on the first poll after the marker
 t_is "$(got marker m.csv.done)" 0 "marker: the marker is not landed as a drop"
 poll marker
 t_is "$(got marker m.csv)" 1 "marker: fetched once"
+# The next version of m.csv, being uploaded beside the marker the last one
+# was fetched with (after = keep leaves it there), is not fetched half
+# written: it waits for a new marker.
+sleep 1	# a later modification time than the marker's
+mkcsv "$T_TMP/m.next" 60
+head -c 700 "$T_TMP/m.next" > "$R/m.csv"; own "$R"
+poll marker
+t_is "$(got marker m.csv)" 1 "marker: a new version beside the used marker is not fetched mid-upload"
+t_grep "$T_TMP/marker.log" "event=sftp_marker_stale source=marker file=m.csv marker=m.csv.done" \
+    "marker: the wait for a new marker is logged"
+cp "$T_TMP/m.next" "$R/m.csv"; : > "$R/m.csv.done"; own "$R"
+poll marker
+t_is "$(got marker m.csv)" 2 "marker: the new version is fetched after its own marker"
+t_is "$(find "$T_TMP/marker/state/archive" -name m.csv -size "$(stat -c %s "$T_TMP/m.next")c" | wc -l)" 1 \
+    "marker: whole"
+
+# -------------------------------------------------------- long names
+# A name too long for its download's names in landing (.NAME.part.info
+# over 255 bytes) is refused like any unsafe name; the files beside it
+# are fetched (such a name stopped every poll at it: none was).
+R=$T_TMP/r-long; remote "$R"
+LONG=$(printf "%0246d.csv" 0)
+mkcsv "$R/0first.csv" 2; mkcsv "$R/$LONG" 3; mkcsv "$R/zlast.csv" 4
+touch -d '-1 min' "$R"/*; own "$R"
+mkconf long "$R" "$KEYAUTH"
+poll long; poll long
+t_is "$RC $(got long 0first.csv) $(got long zlast.csv)" "0 1 1" \
+    "long name: the files beside a 250-byte name are fetched"
+t_grep "$T_TMP/long.log" "event=sftp_bad_name source=long dir=$R name=$LONG bytes=250" \
+    "long name: refused and logged"
 
 # -------------------------------------------------------- host keys
 R=$T_TMP/r-keys; remote "$R"; mkcsv "$R/k.csv" 1; : > "$R/k.csv.done"; own "$R"
@@ -277,15 +322,7 @@ mkcsv "$R/later.csv" 2
 own "$R"
 mkconf del "$R" "$KEYAUTH" "ready = marker" "after = delete"
 PART=$T_TMP/del/state/landing/.huge.csv.part
-mkdir -p "$T_TMP/del/state/landing"
-"$TRADEDROP" once -c "$T_TMP/del.conf" > "$T_TMP/del.out" 2> "$T_TMP/del.log" &
-BG=$!
-i=0
-while [ $i -lt 1000 ]; do
-	s=$(stat -c %s "$PART" 2>/dev/null || echo 0)
-	[ "$s" -gt 30000000 ] && break
-	sleep 0.01; i=$((i + 1))
-done
+poll_bg del "$PART" 30000000
 sshd_kill_session
 t_is $? 0 "killed the sshd session process mid-transfer"
 wait $BG
@@ -305,6 +342,25 @@ t_ok "$([ ! -e "$R/huge.csv" ] && [ ! -e "$R/small.csv" ]; echo $?)" "after=dele
 t_ok "$([ ! -e "$R/huge.csv.done" ]; echo $?)" "after=delete: with their markers"
 t_ok "$([ -f "$R/later.csv" ]; echo $?)" "after=delete: the file without marker stays"
 t_is "$(got del small.csv)" 1 "small.csv fetched once across the interruption"
+# A file rewritten in place while it is read, to the same size: not landed
+# as one file of both contents, and its new version is fetched whole.
+# (The poll is stopped while it reads, and the end of the file rewritten.)
+R=$T_TMP/r-torn; remote "$R"
+head -c 64000000 /dev/urandom > "$R/torn.csv"; : > "$R/torn.csv.done"
+touch -d '-1 min' "$R/torn.csv"; own "$R"
+mkconf torn "$R" "$KEYAUTH" "ready = marker"
+poll_bg torn "$T_TMP/torn/state/landing/.torn.csv.part" 8000000
+kill -STOP $BG
+dd if=/dev/urandom of="$R/torn.csv" bs=1000000 seek=63 count=1 conv=notrunc status=none
+kill -CONT $BG
+wait $BG
+t_is "$(got torn torn.csv)" 0 "rewritten while read: not landed"
+t_grep "$T_TMP/torn.log" "event=sftp_changed source=torn file=torn.csv listed_size=64000000 read=64000000 reason=\"modified while it was read\"" \
+    "rewritten while read: logged"
+SUM=$(sha256sum < "$R/torn.csv")
+poll torn
+F=$(gotfile torn torn.csv)
+t_is "$(sha256sum < "${F:-/dev/null}")" "$SUM" "rewritten while read: the new version is fetched whole"
 # A poll stopped after it landed a sidecar and before it recorded it; the
 # next fetched the data file (the landed copy went with it) and deleted it
 # from the server: the sidecar, still listed, no data file beside it, is
