@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1342,6 +1343,9 @@ out:
 				(void)unlink(p->part);
 			(void)unlink(p->info);
 		}
+		/* too small to resume: nothing would take it */
+		if (rc == TD_ERR_IO && p->fd >= 0 && e->size < SFTP_RESUME_MIN)
+			(void)unlink(p->part);
 		pending_drop(p);
 	}
 	return rc;
@@ -1604,6 +1608,49 @@ out:
 	return rc;
 }
 
+/*
+ * A download broken off is kept to resume (.NAME.part with its
+ * .NAME.part.info); if NAME is then deleted or renamed on the server,
+ * no poll resumes nor removes it, and each such file would stay in
+ * landing for good. After a whole listing, remove those of this
+ * source's names (its pattern) that the listing no longer has.
+ */
+static void
+parts_sweep(struct td_ctx *x, size_t i, struct conn *k, struct ent *e,
+    size_t n)
+{
+	static const char sfx[] = ".part.info";
+	struct ent t;
+	struct dirent *de;
+	DIR *d;
+	char *part;
+	size_t l;
+
+	if ((d = opendir(x->landing)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		l = strlen(de->d_name);
+		if (de->d_name[0] != '.' || !td_has_suffix(de->d_name, sfx) ||
+		    l < sizeof(sfx) + 1)
+			continue;
+		memset(&t, 0, sizeof(t));
+		t.name = xstrndup(de->d_name + 1, l - 1 - (sizeof(sfx) - 1));
+		classify(x->conf, i, &t, 1);
+		if (t.kind != EK_OTHER && ent_find(e, n, t.name) == NULL) {
+			part = xstrndup(de->d_name, l - strlen(".info"));
+			(void)unlinkat(dirfd(d), part, 0);
+			(void)unlinkat(dirfd(d), de->d_name, 0);
+			td_log(TD_LOG_INFO, "sftp_part_removed", "source=%s "
+			    "file=%s reason=%s", k->name, t.name, "a broken "
+			    "download of a file no longer listed");
+			x_free(part);
+		}
+		x_free(t.name);
+		x_free(t.base);
+	}
+	closedir(d);
+}
+
 /* A Tier 1 failure of this poll: counted by the source's breaker. */
 static void
 tier1_failed(struct backoff *bk, const char *name, struct sftp_stats *st)
@@ -1768,8 +1815,10 @@ sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st)
 	 * between that commit and `after` (a crash, a lost connection).
 	 * It is durable in landing: apply `after` now.
 	 */
-	if (rc == TD_OK)
+	if (rc == TD_OK) {
 		after_resume(c, i, &k, e, n);
+		parts_sweep(x, i, &k, e, n);
+	}
 	/* the 997s of what this source sent earlier, now durable */
 	if (rc == TD_OK) {
 		unsigned up;

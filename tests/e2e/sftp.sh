@@ -6,8 +6,9 @@
 # hashed known_hosts) logins work, a source's circuit breaker counts
 # Tier 1 failures across runs in state.db (opens at five, skips polls
 # while open, probes, closes), a transfer broken by killing the
-# session process resumes byte-identical, a file rewritten in place while
-# it is read is not landed, a new version beside a used marker waits for
+# session process resumes byte-identical (and is removed when its file
+# leaves the server), a file rewritten in place while it is read is not
+# landed, a new version beside a used marker waits for
 # its own, a name too long for landing is refused without stopping the
 # poll, after = delete and move touch only files fetched whole, and
 # 10,000 files are listed and fetched (times and ratios to `sftp -b` are
@@ -361,6 +362,20 @@ SUM=$(sha256sum < "$R/torn.csv")
 poll torn
 F=$(gotfile torn torn.csv)
 t_is "$(sha256sum < "${F:-/dev/null}")" "$SUM" "rewritten while read: the new version is fetched whole"
+# A broken download whose file is then removed from the server is not
+# kept in landing for good (nothing resumed nor removed it).
+R=$T_TMP/r-gone; remote "$R"
+head -c 64000000 /dev/urandom > "$R/gone.csv"; : > "$R/gone.csv.done"; own "$R"
+mkconf gone "$R" "$KEYAUTH" "ready = marker"
+poll_bg gone "$T_TMP/gone/state/landing/.gone.csv.part" 8000000
+sshd_kill_session
+wait $BG
+t_ok "$([ -f "$T_TMP/gone/state/landing/.gone.csv.part.info" ]; echo $?)" \
+    "removed file: its broken download was kept to resume"
+rm -f "$R/gone.csv" "$R/gone.csv.done"
+poll gone
+t_is "$RC $(ls -A "$T_TMP/gone/state/landing")" "0 " "removed file: its broken download is removed from landing"
+t_grep "$T_TMP/gone.log" "event=sftp_part_removed source=gone file=gone.csv" "removed file: logged"
 # A poll stopped after it landed a sidecar and before it recorded it; the
 # next fetched the data file (the landed copy went with it) and deleted it
 # from the server: the sidecar, still listed, no data file beside it, is
