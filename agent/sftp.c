@@ -76,6 +76,7 @@
 #define SFTP_NAME_LOG	255		/* bytes of a refused name logged */
 #define SFTP_MAX_ENTRIES 1000000	/* largest listing handled */
 #define SFTP_RESUME_MIN	(1u << 20)	/* smaller files restart, no .info */
+#define SFTP_RESUME_CHECK (64u << 10)	/* bytes before the offset compared */
 #define SFTP_BATCH_FILES 512		/* files made durable by one syncfs */
 #define SFTP_BATCH_BYTES (64u << 20)
 #define SFTP_SECRET_MAX	4096
@@ -1203,6 +1204,58 @@ resume_offset(const struct pending *p, const struct ent *e, uint64_t *off)
 }
 
 /*
+ * Before resuming at *off: the same size and mtime do not prove the
+ * same file (one replaced by another of that size, its mtime kept, as
+ * `put -p` or rsync -t do). The last bytes of the partial must be the
+ * remote file's; else the download restarts (*off = 0, .part emptied).
+ * buf holds 2 * SFTP_RESUME_CHECK. 0, TD_ERR_IO (connection lost),
+ * TD_ERR_NOTFOUND (a read refused) or TD_ERR_INTERNAL (local read).
+ */
+static int
+resume_check(struct conn *k, LIBSSH2_SFTP_HANDLE *h, struct pending *p,
+    const struct ent *e, char *buf, uint64_t *off)
+{
+	size_t back = *off < SFTP_RESUME_CHECK ? (size_t)*off :
+	    SFTP_RESUME_CHECK, got = 0;
+	ssize_t r;
+
+	libssh2_sftp_seek64(h, *off - back);
+	while (got < back) {
+		r = libssh2_sftp_read(h, buf + got, back - got);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			td_log(TD_LOG_WARN, "sftp_read_failed", "source=%s "
+			    "file=%s offset=%llu error=%s", k->name, e->name,
+			    (unsigned long long)(*off - back + got),
+			    ssh_err(k->s));
+			return conn_lost(k) ? TD_ERR_IO : TD_ERR_NOTFOUND;
+		}
+		got += (size_t)r;
+	}
+	if (pread(p->fd, buf + SFTP_RESUME_CHECK, back, (off_t)(*off -
+	    back)) != (ssize_t)back) {
+		td_log(TD_LOG_ERROR, "sftp_landing_read", "file=%s error=%s",
+		    p->part, strerror(errno));
+		return TD_ERR_INTERNAL;
+	}
+	if (got == back && memcmp(buf, buf + SFTP_RESUME_CHECK, back) == 0)
+		return TD_OK;
+	td_log(TD_LOG_WARN, "sftp_resume_mismatch", "source=%s file=%s "
+	    "offset=%llu reason=%s", k->name, e->name,
+	    (unsigned long long)*off, "the partial download is not the "
+	    "remote file's beginning; restarting");
+	if (ftruncate(p->fd, 0) != 0 || lseek(p->fd, 0, SEEK_SET) < 0) {
+		td_log(TD_LOG_ERROR, "sftp_landing_write", "file=%s error=%s",
+		    p->part, strerror(errno));
+		return TD_ERR_INTERNAL;
+	}
+	*off = 0;
+	libssh2_sftp_seek64(h, 0);
+	return TD_OK;
+}
+
+/*
  * Download e to landing/.NAME.part. Returns 0 (p->fd open, not yet
  * synced), TD_ERR_IO when the connection is lost (the .part is kept
  * for resuming), TD_ERR_INTERNAL for a local write error, TD_ERR_EXISTS when landing/NAME is still there,
@@ -1243,7 +1296,7 @@ fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
 		(void)unlink(p->info);
 		off = 0;
 	}
-	flags = O_WRONLY | O_CREAT | O_CLOEXEC | (off == 0 ? O_TRUNC : 0);
+	flags = O_RDWR | O_CREAT | O_CLOEXEC | (off == 0 ? O_TRUNC : 0);
 	if ((p->fd = open(p->part, flags, 0640)) < 0 ||
 	    lseek(p->fd, (off_t)off, SEEK_SET) < 0) {
 		td_log(TD_LOG_ERROR, "sftp_landing_write", "file=%s error=%s",
@@ -1275,6 +1328,8 @@ fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
 		rc = TD_ERR_NOTFOUND;
 		goto out;
 	}
+	if (off > 0 && (rc = resume_check(k, h, p, e, buf, &off)) != 0)
+		goto out;
 	if (off > 0)
 		libssh2_sftp_seek64(h, off);
 	got = off;

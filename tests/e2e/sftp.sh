@@ -6,8 +6,8 @@
 # hashed known_hosts) logins work, a source's circuit breaker counts
 # Tier 1 failures across runs in state.db (opens at five, skips polls
 # while open, probes, closes), a transfer broken by killing the
-# session process resumes byte-identical (and is removed when its file
-# leaves the server), a file rewritten in place while it is read is not
+# session process resumes byte-identical (restarts when the file was
+# replaced, is removed when it leaves the server), a file rewritten in place while it is read is not
 # landed, a new version beside a used marker waits for
 # its own, a name too long for landing is refused without stopping the
 # poll, after = delete and move touch only files fetched whole, and
@@ -376,6 +376,23 @@ rm -f "$R/gone.csv" "$R/gone.csv.done"
 poll gone
 t_is "$RC $(ls -A "$T_TMP/gone/state/landing")" "0 " "removed file: its broken download is removed from landing"
 t_grep "$T_TMP/gone.log" "event=sftp_part_removed source=gone file=gone.csv" "removed file: logged"
+# A broken download whose file is then replaced by another of the same
+# size, its mtime kept (put -p, rsync -t): not resumed onto the old file's
+# beginning; restarted, and the new file arrives whole.
+R=$T_TMP/r-swap; remote "$R"
+head -c 64000000 /dev/urandom > "$R/swap.csv"; : > "$R/swap.csv.done"
+touch -d '-1 min' "$R/swap.csv"; own "$R"
+mkconf swap "$R" "$KEYAUTH" "ready = marker"
+poll_bg swap "$T_TMP/swap/state/landing/.swap.csv.part" 8000000
+sshd_kill_session; wait $BG
+head -c 64000000 /dev/urandom > "$T_TMP/swap.new"; touch -r "$R/swap.csv" "$T_TMP/swap.new"
+cp -p "$T_TMP/swap.new" "$R/swap.csv"; own "$R"
+poll swap
+F=$(gotfile swap swap.csv)
+t_is "$(sha256sum < "${F:-/dev/null}")" "$(sha256sum < "$T_TMP/swap.new")" \
+    "replaced, same size and mtime: the new file arrives whole"
+t_grep "$T_TMP/swap.log" "event=sftp_resume_mismatch source=swap file=swap.csv" \
+    "replaced, same size and mtime: the restart is logged"
 # A poll stopped after it landed a sidecar and before it recorded it; the
 # next fetched the data file (the landed copy went with it) and deleted it
 # from the server: the sidecar, still listed, no data file beside it, is
