@@ -1446,11 +1446,27 @@ apply_after(const struct td_conf *c, size_t i, struct conn *k,
 		r = libssh2_sftp_rename_ex(k->sftp, rp, (unsigned)strlen(rp),
 		    dst, (unsigned)strlen(dst), LIBSSH2_SFTP_RENAME_ATOMIC |
 		    LIBSSH2_SFTP_RENAME_NATIVE);
+		/*
+		 * SFTP 3 renames never replace (OpenSSH: link, unlink),
+		 * so a name sent again (a daily file) met its earlier
+		 * version in DIR and stayed, failing at every poll:
+		 * moved as NAME.MTIME then.
+		 */
+		if (r != 0 && !conn_lost(k) && libssh2_sftp_last_error(k->sftp)
+		    == LIBSSH2_FX_FAILURE) {
+			x_free(dst);
+			dst = xasprintf("%s/%s.%lld", after + 5, e->name,
+			    (long long)e->mtime);
+			r = libssh2_sftp_rename_ex(k->sftp, rp,
+			    (unsigned)strlen(rp), dst, (unsigned)strlen(dst),
+			    LIBSSH2_SFTP_RENAME_ATOMIC |
+			    LIBSSH2_SFTP_RENAME_NATIVE);
+		}
 	}
 	if (r != 0)
 		td_log(TD_LOG_WARN, "sftp_after_failed", "source=%s file=%s "
-		    "after=%s error=%s", k->name, e->name, after,
-		    ssh_err(k->s));
+		    "after=%s error=%s sftp_status=%lu", k->name, e->name,
+		    after, ssh_err(k->s), libssh2_sftp_last_error(k->sftp));
 	else if (dst != NULL)
 		td_log(TD_LOG_INFO, "sftp_moved", "source=%s file=%s to=%s",
 		    k->name, e->name, dst);

@@ -5,14 +5,15 @@
 # are refused with nothing fetched, password and key (plain, encrypted,
 # hashed known_hosts) logins work, a source's circuit breaker counts
 # Tier 1 failures across runs in state.db (opens at five, skips polls
-# while open, probes, closes), a transfer broken by killing the
-# session process resumes byte-identical (restarts when the file was
-# replaced, is removed when it leaves the server), a file rewritten in place while it is read is not
-# landed, a new version beside a used marker waits for
+# while open, probes, closes), a transfer broken by killing the session
+# process resumes byte-identical (restarts when the file was replaced,
+# is removed when it leaves the server), a file rewritten in place while
+# it is read is not landed, a new version beside a used marker waits for
 # its own, a name too long for landing is refused without stopping the
-# poll, after = delete and move touch only files fetched whole, and
-# 10,000 files are listed and fetched (times and ratios to `sftp -b` are
-# printed, not asserted).
+# poll, after = delete and move touch only files fetched whole (move: a
+# name sent again goes beside its earlier version), and 10,000 files are
+# listed and fetched (times and ratios to `sftp -b` are printed, not
+# asserted).
 #
 # TD_SFTP_MANY=N lists and fetches N files instead of 10,000: make
 # check-asan sets fewer, as each file's parser child costs about 0.2 s
@@ -434,6 +435,14 @@ poll move
 t_ok "$([ -f "$R/done/mv.csv" ] && [ ! -e "$R/mv.csv" ]; echo $?)" "after=move: fetched file moved"
 t_ok "$([ -f "$R/grow.csv" ] && [ ! -e "$R/done/grow.csv" ]; echo $?)" "after=move: a file still changing stays"
 t_is "$(got move grow.csv)" 0 "after=move: and was not fetched"
+# the same name sent again: its earlier version is in done/ already (a
+# rename never replaces; it stayed, failing at every poll)
+sleep 1; mkcsv "$R/mv.csv" 3; own "$R"
+poll move; poll move
+t_ok "$([ ! -e "$R/mv.csv" ] && [ "$(ls "$R/done" | grep -c '^mv\.csv\.[0-9]*$')" -eq 1 ]; echo $?)" \
+    "after=move: a name sent again is moved beside its earlier version, as NAME.MTIME"
+t_is "$(got move mv.csv) $(grep -c 'event=sftp_after_failed' "$T_TMP/move.log")" "2 0" \
+    "after=move: both versions fetched once, no move failed"
 
 # -------------------------------------------------------- 10,000 files
 MANY=${TD_SFTP_MANY:-10000}
