@@ -1177,11 +1177,23 @@ attrs_match(const LIBSSH2_SFTP_ATTRIBUTES *a, const struct ent *e)
 	    a->filesize == e->size && (int64_t)a->mtime == e->mtime;
 }
 
-/* The .part.info of a resumable download holds "SIZE MTIME". */
-static int
-resume_offset(const struct pending *p, const struct ent *e, uint64_t *off)
+/*
+ * The .part.info of a resumable download holds "SIZE MTIME SOURCE": the
+ * version, and the source whose download it is (sources may share a
+ * landing directory: see parts_sweep).
+ */
+static void
+info_line(char *out, size_t n, const struct ent *e, const char *source)
 {
-	char buf[64], want[64];
+	snprintf(out, n, "%llu %lld %s\n", (unsigned long long)e->size,
+	    (long long)e->mtime, source);
+}
+
+static int
+resume_offset(const struct pending *p, const struct ent *e,
+    const char *source, uint64_t *off)
+{
+	char buf[256], want[256];
 	struct stat sb;
 	ssize_t r;
 	int fd;
@@ -1194,8 +1206,7 @@ resume_offset(const struct pending *p, const struct ent *e, uint64_t *off)
 	if (r <= 0)
 		return 0;
 	buf[r] = '\0';
-	snprintf(want, sizeof(want), "%llu %lld\n",
-	    (unsigned long long)e->size, (long long)e->mtime);
+	info_line(want, sizeof(want), e, source);
 	if (strcmp(buf, want) != 0 || stat(p->part, &sb) != 0 ||
 	    !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size > e->size)
 		return 0;
@@ -1269,7 +1280,7 @@ fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
 	LIBSSH2_SFTP_HANDLE *h = NULL;
 	LIBSSH2_SFTP_ATTRIBUTES a;
 	struct stat sb;
-	char *rp = NULL, info[64];
+	char *rp = NULL, info[256];
 	uint64_t off = 0, got, want;
 	ssize_t r;
 	int rc = TD_OK, flags;
@@ -1288,7 +1299,7 @@ fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
 		rc = TD_ERR_EXISTS;
 		goto out;
 	}
-	if (e->size >= SFTP_RESUME_MIN && resume_offset(p, e, &off))
+	if (e->size >= SFTP_RESUME_MIN && resume_offset(p, e, k->name, &off))
 		td_log(TD_LOG_INFO, "sftp_resume", "source=%s file=%s "
 		    "offset=%llu size=%llu", k->name, e->name,
 		    (unsigned long long)off, (unsigned long long)e->size);
@@ -1306,8 +1317,7 @@ fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
 		goto out;
 	}
 	if (e->size >= SFTP_RESUME_MIN && off == 0) {
-		snprintf(info, sizeof(info), "%llu %lld\n",
-		    (unsigned long long)e->size, (long long)e->mtime);
+		info_line(info, sizeof(info), e, k->name);
 		if ((rc = td_write_file_atomic(p->info, info,
 		    strlen(info))) != 0) {
 			if (rc != TD_ERR_NOSPACE)
@@ -1679,12 +1689,30 @@ out:
 	return rc;
 }
 
+/* Is the .part.info name in dir fd that of a download of source? */
+static int
+info_ours(int fd, const char *name, const char *source)
+{
+	char buf[256], *sp;
+	ssize_t r;
+	int f;
+
+	if ((f = openat(fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return 0;
+	r = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (r <= 1 || buf[r - 1] != '\n')
+		return 0;
+	buf[r - 1] = '\0';
+	return (sp = strrchr(buf, ' ')) != NULL && strcmp(sp + 1, source) == 0;
+}
+
 /*
  * A download broken off is kept to resume (.NAME.part with its
  * .NAME.part.info); if NAME is then deleted or renamed on the server,
  * no poll resumes nor removes it, and each such file would stay in
- * landing for good. After a whole listing, remove those of this
- * source's names (its pattern) that the listing no longer has.
+ * landing for good. After a whole listing, remove this source's
+ * (its .part.info says so) whose names the listing no longer has.
  */
 static void
 parts_sweep(struct td_ctx *x, size_t i, struct conn *k, struct ent *e,
@@ -1703,6 +1731,8 @@ parts_sweep(struct td_ctx *x, size_t i, struct conn *k, struct ent *e,
 		l = strlen(de->d_name);
 		if (de->d_name[0] != '.' || !td_has_suffix(de->d_name, sfx) ||
 		    l < sizeof(sfx) + 1)
+			continue;
+		if (!info_ours(dirfd(d), de->d_name, k->name))
 			continue;
 		memset(&t, 0, sizeof(t));
 		t.name = xstrndup(de->d_name + 1, l - 1 - (sizeof(sfx) - 1));
