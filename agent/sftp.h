@@ -7,7 +7,8 @@
  *             listing the same version again makes it stable (ready)
  *   'fetched' that version is durably in landing; never fetched again
  * A partial download is .NAME.part in landing, with .NAME.part.info
- * ("SIZE MTIME" of the remote file) for files large enough to resume.
+ * ("SIZE MTIME SOURCE": the remote file's version, and whose download it
+ * is) for files large enough to resume.
  */
 #ifndef TD_SFTP_H
 #define TD_SFTP_H
