@@ -1273,6 +1273,8 @@ resume_check(struct conn *k, LIBSSH2_SFTP_HANDLE *h, struct pending *p,
  * TD_ERR_FORMAT when the remote file changed (the .part is removed),
  * TD_ERR_NOSPACE, or TD_ERR_NOTFOUND (remote file gone or unreadable).
  */
+static int	unchanged(struct conn *, const struct ent *);
+
 static int
 fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
     struct pending *p, struct sftp_stats *st)
@@ -1283,7 +1285,7 @@ fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
 	char *rp = NULL, info[256];
 	uint64_t off = 0, got, want;
 	ssize_t r;
-	int rc = TD_OK, flags;
+	int rc = TD_OK, flags, fr, same;
 
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
@@ -1381,12 +1383,19 @@ fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
 	 * is not this one: the handle reads the version listed, whole.)
 	 */
 	memset(&a, 0, sizeof(a));
-	if (got == e->size && libssh2_sftp_fstat_ex(h, &a, 0) != 0 &&
-	    conn_lost(k)) {
+	fr = got == e->size ? libssh2_sftp_fstat_ex(h, &a, 0) : 0;
+	if (fr != 0 && conn_lost(k)) {
 		rc = TD_ERR_IO;
 		goto out;
 	}
-	if (got != e->size || !attrs_match(&a, e)) {
+	/* a server that refuses FSTAT, or answers it without the size and
+	 * the time: the path's (a rename since then reads as a change) */
+	if (got == e->size && (fr != 0 || !(a.flags & LIBSSH2_SFTP_ATTR_SIZE) ||
+	    !(a.flags & LIBSSH2_SFTP_ATTR_ACMODTIME)))
+		same = unchanged(k, e);
+	else
+		same = attrs_match(&a, e);
+	if (got != e->size || !same) {
 		td_log(TD_LOG_WARN, "sftp_changed", "source=%s file=%s "
 		    "listed_size=%llu read=%llu reason=%s", k->name,
 		    e->name, (unsigned long long)e->size,

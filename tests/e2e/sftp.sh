@@ -487,4 +487,20 @@ awk -v m="$BMS" -v e="$t4" -v f="$t5" 'BEGIN {
 	a = 200 / (m / 1000); b = 200 / (f - e);
 	printf "# 200 MB: tradedrop sftp %.0f MB/s (%d ms incl. fsync), sftp -b %.0f MB/s; ratio %.2f\n", a, m, b, a / b }'
 
+# ------------------------------------------- a server that refuses FSTAT
+# (internal-sftp -P fstat): the check after the read of a file falls back
+# to a stat of its path; it took every file for "modified while it was
+# read", removed its download and fetched it again at every poll
+sshd_stop
+SSHD_FORCE_COMMAND="internal-sftp -P fstat" sshd_start "$T_TMP/sshd-nofstat"
+t_ok $? "an sshd whose internal-sftp refuses FSTAT starts"
+sshd_known_hosts "$T_TMP/kh-nofstat"
+R=$T_TMP/r-nofstat; remote "$R"
+mkcsv "$R/nf.csv" 5; : > "$R/nf.csv.done"; own "$R"
+KHF=$T_TMP/kh-nofstat mkconf nofstat "$R" "identity = $SSHD_KEY" \
+    "ready = marker"
+poll nofstat
+t_is "$(got nofstat nf.csv)" 1 "server without FSTAT: the file is fetched"
+t_is "$(grep -c 'modified while it was read' "$T_TMP/nofstat.log")" 0 \
+    "server without FSTAT: not taken for modified"
 t_done
