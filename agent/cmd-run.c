@@ -58,10 +58,10 @@ state_full(const char *dir, uint64_t *avail)
  * state.db made or migrated, checked page by page, and found not lost,
  * as `once` does, before the workers open it. On a full state_dir it
  * cannot be opened: the daemon waits for room, trying again every
- * FULL_WAIT_MS (and tells systemd to wait with it), instead of exiting,
- * which under systemd's start limit (5 in 10 minutes) left it down for
- * good once room came back. Any other failure, or a state_dir with room,
- * ends it: 0, or the failure.
+ * FULL_WAIT_MS whether there is room (and telling systemd to wait with
+ * it), then opening it again, instead of exiting, which under systemd's
+ * start limit (5 in 10 minutes) left it down for good once room came
+ * back. Any other failure, or one with room, ends it: 0, or the failure.
  */
 static int
 run_open_state(struct td_conf *c)
@@ -85,14 +85,18 @@ run_open_state(struct td_conf *c)
 			td_log(TD_LOG_ERROR, "start_waiting", "reason=disk_full "
 			    "state_dir=%s free=%llu retry_ms=%u", dir,
 			    (unsigned long long)avail, ms);
-		snprintf(st, sizeof(st), "waiting for room in %s (%llu bytes "
-		    "free)", dir, (unsigned long long)avail);
-		notify_status(st);
-		notify_extend_ms(2 * (uint64_t)ms);
-		ts.tv_sec = (time_t)(ms / 1000);
-		ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-			;
+		/* opened again (checked again) once there is room */
+		do {
+			snprintf(st, sizeof(st), "waiting for room in %s "
+			    "(%llu bytes free)", dir,
+			    (unsigned long long)avail);
+			notify_status(st);
+			notify_extend_ms(2 * (uint64_t)ms);
+			ts.tv_sec = (time_t)(ms / 1000);
+			ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+			while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+				;
+		} while (state_full(dir, &avail));
 	}
 	if (r == 0 && tries > 0)
 		td_log(TD_LOG_INFO, "start_resumed", "state_dir=%s tries=%d",
