@@ -184,7 +184,7 @@ test_busy(const char *dir)
 {
 	char *state = xasprintf("%s/busy", dir), *err = NULL, c = 0;
 	struct store *st, *other;
-	struct timespec t0, t1, hold = { 0, 300000000L };
+	struct timespec t0, t1, hold = { 1, 0 };
 	double waited;
 	int64_t n = 0;
 	int p[2], status = 1;
@@ -217,7 +217,8 @@ test_busy(const char *dir)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	waited = (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	ok(waited > 0.2, "busy: after the lock is let go (waited %.3f s)",
+	/* (the lock is held 1 s: a parent that came late waited less) */
+	ok(waited > 0.05, "busy: after the lock is let go (waited %.3f s)",
 	    waited);
 	ok(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
 	    WEXITSTATUS(status) == 0, "busy: the other process committed");
