@@ -884,6 +884,8 @@ ent_find(struct ent *e, size_t n, const char *name)
 {
 	struct ent key;
 
+	if (n == 0)
+		return NULL;	/* an empty listing has no array (UBSan) */
 	key.name = (char *)name;
 	return bsearch(&key, e, n, sizeof(*e), ent_cmp);
 }

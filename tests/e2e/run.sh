@@ -101,6 +101,9 @@ run_stop
 # and acted on then, never the end of the daemon (a death by SIGHUP is a
 # clean one to systemd's Restart=on-failure: it would stay down)
 if command -v strace > /dev/null; then
+	# (LeakSanitizer cannot run under ptrace: make check-asan's
+	# daemon would abort at its exit)
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
 	strace -o /dev/null -e trace=flock \
 	    -e inject=flock:delay_enter=1500000:when=1 \
 	    "$TRADEDROP" run --foreground -c "$T_TMP/t.conf" 2> "$T_TMP/log4" &
