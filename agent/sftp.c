@@ -1201,16 +1201,20 @@ resume_offset(const struct pending *p, const struct ent *e,
 	int fd;
 
 	*off = 0;
-	if ((fd = open(p->info, O_RDONLY | O_CLOEXEC)) < 0)
+	/* landing is writable by others: a link or FIFO is not ours */
+	if ((fd = open(p->info, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK)) < 0)
 		return 0;
-	r = read(fd, buf, sizeof(buf) - 1);
+	r = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ?
+	    read(fd, buf, sizeof(buf) - 1) : -1;
 	close(fd);
 	if (r <= 0)
 		return 0;
 	buf[r] = '\0';
 	info_line(want, sizeof(want), e, source);
-	if (strcmp(buf, want) != 0 || stat(p->part, &sb) != 0 ||
-	    !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size > e->size)
+	if (strcmp(buf, want) != 0 || lstat(p->part, &sb) != 0 ||
+	    !S_ISREG(sb.st_mode) || sb.st_nlink != 1 ||
+	    (uint64_t)sb.st_size > e->size)
 		return 0;
 	*off = (uint64_t)sb.st_size;
 	return 1;
@@ -1311,9 +1315,32 @@ fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
 		(void)unlink(p->info);
 		off = 0;
 	}
-	flags = O_RDWR | O_CREAT | O_CLOEXEC | (off == 0 ? O_TRUNC : 0);
-	if ((p->fd = open(p->part, flags, 0640)) < 0 ||
-	    lseek(p->fd, (off_t)off, SEEK_SET) < 0) {
+	/*
+	 * Landing is writable by others: .NAME.part may have become a
+	 * link (to state.db, say) or a FIFO since it was checked. A resume
+	 * opens it without following a link and must find the file it
+	 * checked; a new download creates a file of its own.
+	 */
+	if (off > 0) {
+		p->fd = open(p->part, O_RDWR | O_CLOEXEC | O_NOFOLLOW |
+		    O_NONBLOCK);
+		if (p->fd >= 0 && (fstat(p->fd, &sb) != 0 ||
+		    !S_ISREG(sb.st_mode) || sb.st_nlink != 1 ||
+		    (uint64_t)sb.st_size != off)) {
+			close(p->fd);
+			p->fd = -1;
+		}
+		if (p->fd < 0) {
+			(void)unlink(p->info);
+			off = 0;
+		}
+	}
+	if (off == 0) {
+		(void)unlink(p->part);
+		flags = O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+		p->fd = open(p->part, flags, 0640);
+	}
+	if (p->fd < 0 || lseek(p->fd, (off_t)off, SEEK_SET) < 0) {
 		td_log(TD_LOG_ERROR, "sftp_landing_write", "file=%s error=%s",
 		    p->part, strerror(errno));
 		rc = errno == ENOSPC || errno == EDQUOT ? TD_ERR_NOSPACE :
@@ -1704,13 +1731,17 @@ out:
 static int
 info_ours(int fd, const char *name, const char *source)
 {
+	struct stat sb;
 	char buf[256], *sp;
 	ssize_t r;
 	int f;
 
-	if ((f = openat(fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+	/* (landing is writable by others: not a link, not a FIFO) */
+	if ((f = openat(fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK)) < 0)
 		return 0;
-	r = read(f, buf, sizeof(buf) - 1);
+	r = fstat(f, &sb) == 0 && S_ISREG(sb.st_mode) ?
+	    read(f, buf, sizeof(buf) - 1) : -1;
 	close(f);
 	if (r <= 1 || buf[r - 1] != '\n')
 		return 0;

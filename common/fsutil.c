@@ -156,8 +156,14 @@ afile_open(struct td_afile *af, const char *path, const char *tmp)
 	af->fd = -1;
 	af->path = xstrdup(path);
 	af->tmp = tmp != NULL ? xstrdup(tmp) : xasprintf("%s.tmp", path);
-	af->fd = open(af->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0640);
+	/*
+	 * A directory others may write (landing, a file:// destination,
+	 * node_exporter's textfile directory) may hold a link or a FIFO of
+	 * that name: never follow or open one, always a file of our own.
+	 */
+	(void)unlink(af->tmp);
+	af->fd = open(af->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0640);
 	if (af->fd < 0) {
 		int r = errno_to_td();
 

@@ -394,6 +394,37 @@ t_is "$(sha256sum < "${F:-/dev/null}")" "$(sha256sum < "$T_TMP/swap.new")" \
     "replaced, same size and mtime: the new file arrives whole"
 t_grep "$T_TMP/swap.log" "event=sftp_resume_mismatch source=swap file=swap.csv" \
     "replaced, same size and mtime: the restart is logged"
+# Landing is writable by others (an uploader, a local user): what they
+# plant under the names of a download is not followed, read blocking, or
+# written through. a.csv's .part is a link to a file of ours, beside a
+# .part.info naming a.csv's size, mtime and source (a resume truncated
+# and wrote through the link); b.csv's .part.info is a FIFO (its read
+# blocked the poll for good); c.csv's .part.info.tmp is a link (the new
+# .info was written through it); z.csv, not listed, has a FIFO .part.info
+# (the sweep of broken downloads read it).
+R=$T_TMP/r-plant; remote "$R"
+for f in a b c; do
+	head -c 2000000 /dev/urandom > "$R/$f.csv"; : > "$R/$f.csv.done"
+done
+touch -d '-1 min' "$R/a.csv" "$R/b.csv" "$R/c.csv"; own "$R"
+mkconf plant "$R" "$KEYAUTH" "ready = marker"
+L=$T_TMP/plant/state/landing; mkdir -p "$L"
+echo keep > "$T_TMP/victim"; echo keep > "$T_TMP/victim2"
+ln -s "$T_TMP/victim" "$L/.a.csv.part"
+echo "2000000 $(stat -c %Y "$R/a.csv") plant" > "$L/.a.csv.part.info"
+mkfifo "$L/.b.csv.part.info" "$L/.z.csv.part.info"
+ln -s "$T_TMP/victim2" "$L/.c.csv.part.info.tmp"
+timeout -s KILL 120 "$TRADEDROP" once -c "$T_TMP/plant.conf" \
+    > "$T_TMP/plant.out" 2> "$T_TMP/plant.log"
+RC=$?
+t_ok "$([ $RC -ne 137 ]; echo $?)" "planted names: the poll ends (a FIFO is not read)"
+t_is "$(cat "$T_TMP/victim") $(cat "$T_TMP/victim2")" "keep keep" \
+    "planted links: nothing written through them"
+F=$(gotfile plant a.csv)
+t_is "$(sha256sum < "${F:-/dev/null}")" "$(sha256sum < "$R/a.csv")" \
+    "planted .part link: a.csv fetched whole, from its beginning"
+t_is "$(got plant b.csv) $(got plant c.csv)" "1 1" \
+    "planted FIFO .part.info and .tmp link: b.csv and c.csv fetched"
 # A poll stopped after it landed a sidecar and before it recorded it; the
 # next fetched the data file (the landed copy went with it) and deleted it
 # from the server: the sidecar, still listed, no data file beside it, is
