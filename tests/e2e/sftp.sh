@@ -7,7 +7,8 @@
 # Tier 1 failures across runs in state.db (opens at five, skips polls
 # while open, probes, closes), a transfer broken by killing the session
 # process resumes byte-identical (restarts when the file was replaced,
-# is removed when it leaves the server), a file rewritten in place while
+# is removed when it leaves the server; a link or FIFO planted under its
+# names in landing is not followed, read or written), a file rewritten in place while
 # it is read is not landed, a new version beside a used marker waits for
 # its own, a name too long for landing is refused without stopping the
 # poll, after = delete and move touch only files fetched whole (move: a
