@@ -107,6 +107,8 @@ struct conn {
 	struct sftp_url	 u;
 	const char	*name;		/* source name */
 	int		 dead;		/* connection lost */
+	int		 overdue;	/* poll_timeout reached */
+	struct timespec	 deadline;	/* CLOCK_MONOTONIC; 0: none */
 	union ssh_block	 mem;		/* libssh2's blocks (a ring) */
 };
 
@@ -805,6 +807,9 @@ conn_open(const struct td_conf *c, size_t i, struct conn *k, char **err)
 	memset(k, 0, sizeof(*k));
 	k->fd = -1;
 	k->name = td_conf_source_name(c, i);
+	clock_gettime(CLOCK_MONOTONIC, &k->deadline);
+	k->deadline.tv_sec += (time_t)td_conf_src_u64(c, i,
+	    TDK_source_poll_timeout);
 	if (url_parse(td_conf_src_str(c, i, TDK_source_url), &k->u,
 	    &why) != 0) {
 		*err = xasprintf("%s", why);
@@ -849,6 +854,34 @@ conn_open(const struct td_conf *c, size_t i, struct conn *k, char **err)
 	}
 	libssh2_session_set_timeout(k->s, iot * 1000);
 	return 0;
+}
+
+/*
+ * Has the poll run past poll_timeout? A server that trickles its bytes,
+ * each read within the I/O timeout, would keep the one SFTP worker, and
+ * every other source's polls, for as long as it likes: the poll stops
+ * at its next step, as a connection lost (Tier 1; a download of 1 MiB
+ * or more resumes on the next poll). Logged once.
+ */
+static int
+conn_overdue(struct conn *k, const char *file, uint64_t offset)
+{
+	struct timespec now;
+
+	if (k->overdue)
+		return 1;
+	if (k->deadline.tv_sec == 0)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec < k->deadline.tv_sec || (now.tv_sec ==
+	    k->deadline.tv_sec && now.tv_nsec < k->deadline.tv_nsec))
+		return 0;
+	k->overdue = k->dead = 1;
+	td_log(TD_LOG_WARN, "sftp_poll_timeout", "source=%s file=%s "
+	    "offset=%llu reason=%s", k->name, file != NULL ? file : "-",
+	    (unsigned long long)offset, "the poll ran past poll_timeout; "
+	    "stopped (a download of 1 MiB or more resumes next poll)");
+	return 1;
 }
 
 /* A failed SFTP call: 1 when the connection is gone (Tier 1). */
@@ -933,6 +966,12 @@ list_dir(struct conn *k, struct ent **out, size_t *np, unsigned *bad,
 			*err = xasprintf("cannot list %s: %s", k->u.path,
 			    ssh_err(k->s));
 			rc = conn_lost(k) ? TD_ERR_IO : TD_ERR_NOTFOUND;
+			break;
+		}
+		if (conn_overdue(k, NULL, 0)) {
+			*err = xasprintf("cannot list %s: poll_timeout "
+			    "reached", k->u.path);
+			rc = TD_ERR_IO;
 			break;
 		}
 		name[r] = '\0';
@@ -1403,6 +1442,10 @@ fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
 		st->bytes += (size_t)r;
 		if (got > e->size)
 			break;
+		if (conn_overdue(k, e->name, got)) {
+			rc = TD_ERR_IO;
+			goto out;
+		}
 	}
 	/*
 	 * The listed size read to its end does not prove the version: a
@@ -1919,7 +1962,8 @@ sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st)
 				sidecar_late(x, i, &k, &e[j]);
 				continue;
 			}
-			r = fetch(x, &k, &e[j], buf, &b->p[b->n], st);
+			r = conn_overdue(&k, e[j].name, 0) ? TD_ERR_IO :
+			    fetch(x, &k, &e[j], buf, &b->p[b->n], st);
 			if (r == TD_ERR_EXISTS) {
 				st->waiting++;
 				continue;
@@ -1932,7 +1976,8 @@ sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st)
 				tier1_failed(&bk, name, st);
 				td_log(TD_LOG_WARN, "sftp_transfer_failed",
 				    "source=%s file=%s tier=1 error=%s", name,
-				    e[j].name, ssh_err(k.s));
+				    e[j].name, k.overdue ? "poll_timeout "
+				    "reached" : ssh_err(k.s));
 				rc = TD_ERR_IO;
 				break;
 			}

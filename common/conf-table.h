@@ -70,6 +70,8 @@ X(source, ack_dir, CT_STRING, NULL, 0, 0, NULL, 0,			\
   "/remote/dir where the 997s of the X12 drops fetched are uploaded") \
 X(source, connect_timeout, CT_DURATION, "30s", 1, 3600, NULL, 0,	\
   "TCP connect and SSH handshake timeout")				\
+X(source, poll_timeout, CT_DURATION, "1h", 1, 604800, NULL, 0,	\
+  "a poll still running after this stops; a file cut off resumes next poll") \
 X(watch, pattern, CT_LIST, "*", 0, 0, NULL, 0,				\
   "shell globs of landing file names to take")				\
 X(watch, ignore, CT_LIST, ".*, *.part, *.tmp, *.filepart", 0, 0, NULL, 0, \

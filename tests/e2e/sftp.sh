@@ -8,7 +8,8 @@
 # while open, probes, closes), a transfer broken by killing the session
 # process resumes byte-identical (restarts when the file was replaced,
 # is removed when it leaves the server; a link or FIFO planted under its
-# names in landing is not followed, read or written), a file rewritten in place while
+# names in landing is not followed, read or written; a poll stalled past
+# poll_timeout stops and the next resumes), a file rewritten in place while
 # it is read is not landed, a new version beside a used marker waits for
 # its own, a name too long for landing is refused without stopping the
 # poll, after = delete and move touch only files fetched whole (move: a
@@ -426,6 +427,31 @@ t_is "$(sha256sum < "${F:-/dev/null}")" "$(sha256sum < "$R/a.csv")" \
     "planted .part link: a.csv fetched whole, from its beginning"
 t_is "$(got plant b.csv) $(got plant c.csv)" "1 1" \
     "planted FIFO .part.info and .tmp link: b.csv and c.csv fetched"
+# A server that stalls or trickles a transfer, each read within the I/O
+# timeout, kept the one SFTP worker (every source's polls) for as long as
+# it liked: the poll stops at poll_timeout (Tier 1), the file landed
+# before it stays landed, and the next poll resumes the cut download.
+R=$T_TMP/r-slow; remote "$R"
+mkcsv "$R/first.csv" 2; : > "$R/first.csv.done"
+head -c 64000000 /dev/urandom > "$R/slow.csv"; : > "$R/slow.csv.done"
+touch -d '-2 min' "$R/first.csv"; touch -d '-1 min' "$R/slow.csv"; own "$R"
+mkconf slow "$R" "$KEYAUTH" "ready = marker" "poll_timeout = 2s"
+poll_bg slow "$T_TMP/slow/state/landing/.slow.csv.part" 8000000
+sshd_signal_session -STOP; sleep 3; sshd_signal_session -CONT
+wait $BG
+RC=$?
+t_ok "$([ $RC -ne 0 ]; echo $?)" "poll_timeout: the poll stops, as a failure"
+t_grep "$T_TMP/slow.log" "event=sftp_poll_timeout source=slow file=slow.csv" \
+    "poll_timeout: logged with the file it cut"
+t_grep "$T_TMP/slow.log" "event=sftp_transfer_failed source=slow file=slow.csv tier=1 error=\"poll_timeout reached\"" \
+    "poll_timeout: Tier 1"
+t_is "$(got slow first.csv)" 1 "poll_timeout: the file fetched before it is landed"
+SUM=$(sha256sum < "$R/slow.csv")
+poll slow
+t_grep "$T_TMP/slow.log" "event=sftp_resume source=slow file=slow.csv" \
+    "poll_timeout: the next poll resumes the cut download"
+F=$(gotfile slow slow.csv)
+t_is "$(sha256sum < "${F:-/dev/null}")" "$SUM" "poll_timeout: the resumed file is whole"
 # A poll stopped after it landed a sidecar and before it recorded it; the
 # next fetched the data file (the landed copy went with it) and deleted it
 # from the server: the sidecar, still listed, no data file beside it, is

@@ -6,6 +6,7 @@
 #   sshd_stop               stop it (also safe when never started)
 #   sshd_kill_session       kill -9 the `sshd: USER@notty` session process(es):
 #                           the transfer breaks at once, the listener survives
+#   sshd_signal_session -SIG  send SIG to them (-STOP pauses a transfer)
 #   sshd_known_hosts FILE [hashed]   a correct known_hosts for [127.0.0.1]:PORT
 #
 # It runs as root inside `unshare --mount --pid --fork`, with a private
@@ -137,12 +138,18 @@ sshd_descendants() {
 
 # kill -9 the session process (`sshd: USER@notty`), not the [priv] monitor.
 sshd_kill_session() {
+	sshd_signal_session -9
+}
+
+# sshd_signal_session -SIG: send SIG to the session process(es) (internal-
+# sftp runs in it: -STOP pauses a transfer, -CONT goes on)
+sshd_signal_session() {
 	_n=0
 	for _p in $(sshd_descendants "$SSHD_UNSHARE"); do
 		_cmd=$(tr '\0' ' ' < /proc/"$_p"/cmdline 2>/dev/null)
 		case $_cmd in
 		"sshd: $SSHD_USER@notty"*)
-			kill -9 "$_p" 2>/dev/null && _n=$((_n + 1)) ;;
+			kill "$1" "$_p" 2>/dev/null && _n=$((_n + 1)) ;;
 		esac
 	done
 	[ $_n -gt 0 ]
