@@ -481,9 +481,12 @@ td_datetime_parse_iso(const char *s, size_t n, struct td_date *out,
 		if (get_fixed(s, n, &i, 2, &zh) != 0)
 			goto bad;
 		zm = 0;
-		if (i < n && s[i] == ':')
+		/* +HH, +HHMM or +HH:MM; "+05:" is cut off, not +05:00 */
+		if (i < n && s[i] == ':') {
 			i++;
-		if (i < n && get_fixed(s, n, &i, 2, &zm) != 0)
+			if (get_fixed(s, n, &i, 2, &zm) != 0)
+				goto bad;
+		} else if (i < n && get_fixed(s, n, &i, 2, &zm) != 0)
 			goto bad;
 		if (zh > 23 || zm > 59) {
 			memset(out, 0, sizeof(*out));
