@@ -91,8 +91,9 @@ td_gtin_normalize_opts(const char *s, size_t n, unsigned opts, char out[15],
 			return TD_ERR_FORMAT;
 		}
 	}
-	if ((opts & TD_GTIN_UPCE) && (n == 6 || n == 8 ||
-	    ((opts & TD_GTIN_NOCHECK) && n == 7))) {
+	/* (with nocheck a UPC-E has 6 or 7 digits: 8 is a length error) */
+	if ((opts & TD_GTIN_UPCE) && (n == 6 ||
+	    n == ((opts & TD_GTIN_NOCHECK) ? 7 : 8))) {
 		if (upce_to_upca(s, n, opts, buf) != 0) {
 			*code = "gtin_upce";
 			return TD_ERR_FORMAT;

@@ -332,6 +332,8 @@ test_opts(void)
 		{ "0425261", UE | NC, "00042100005264" },
 		{ "425261", UE | NC, "00042100005264" },
 		{ "1123456", UE | NC, "00112345000062" },
+		{ "2123456", UE | NC, "gtin_upce" },
+		{ "04252614", UE | NC, "gtin_length" },
 		/* pad: leading zeros lost, the check digit still verified */
 		{ "41000001239", PD, "00041000001239" },
 		{ "96385074", PD, "00000096385074" },
