@@ -124,6 +124,7 @@ struct ent {
 	int64_t		 mtime;
 	int		 kind;
 	int		 known;		/* row state: 0 none, 1 seen, 2 fetched */
+	int64_t		 first_seen;	/* of this version (td_time) */
 	int		 ready;
 	int		 done;		/* landed in this poll */
 	char		*base;		/* data file name for sidecars/markers */
@@ -1092,8 +1093,8 @@ record_listing(struct td_ctx *x, struct conn *k, struct ent *e, size_t n)
 		return TD_ERR_STATE;
 	if (store_begin(x->st) != 0)
 		return TD_ERR_STATE;
-	q = store_prepare(x->st, "SELECT state FROM remote_files WHERE "
-	    "source = ?1 AND path = ?2 AND size = ?3 AND mtime = ?4");
+	q = store_prepare(x->st, "SELECT state, first_seen FROM remote_files "
+	    "WHERE source = ?1 AND path = ?2 AND size = ?3 AND mtime = ?4");
 	ins = store_prepare(x->st, "INSERT OR IGNORE INTO remote_files "
 	    "(source, path, size, mtime, state, first_seen) VALUES "
 	    "(?1, ?2, ?3, ?4, 'seen', ?5)");
@@ -1110,9 +1111,12 @@ record_listing(struct td_ctx *x, struct conn *k, struct ent *e, size_t n)
 		sqlite3_bind_int64(q, 3, (sqlite3_int64)e[j].size);
 		sqlite3_bind_int64(q, 4, e[j].mtime);
 		e[j].known = 0;
-		if (sqlite3_step(q) == SQLITE_ROW)
+		e[j].first_seen = now;
+		if (sqlite3_step(q) == SQLITE_ROW) {
 			e[j].known = strcmp((const char *)
 			    sqlite3_column_text(q, 0), "fetched") == 0 ? 2 : 1;
+			e[j].first_seen = sqlite3_column_int64(q, 1);
+		}
 		sqlite3_reset(q);
 		if (e[j].known == 0) {
 			sqlite3_bind_text(ins, 1, k->name, -1, SQLITE_STATIC);
@@ -1156,6 +1160,8 @@ decide(const struct td_conf *c, size_t i, struct ent *e, size_t n)
 	const char *ready = td_conf_src_str(c, i, TDK_source_ready);
 	const char *suf = td_conf_src_str(c, i, TDK_source_marker_suffix);
 	int marker = ready != NULL && strcmp(ready, "marker") == 0;
+	int64_t settle = (int64_t)td_conf_src_u64(c, i,
+	    TDK_source_stable_time), now = td_time();
 	struct ent *b, *m;
 	char *mk;
 	size_t j;
@@ -1185,7 +1191,14 @@ decide(const struct td_conf *c, size_t i, struct ent *e, size_t n)
 				    "file and was used by an earlier version; "
 				    "waiting for a new marker");
 		} else if (e[j].kind != EK_MARKER)
-			e[j].ready = e[j].known == 1;
+			/*
+			 * Unchanged across two listings, and for stable_time:
+			 * listings close together (SIGUSR1, a breaker's probe
+			 * seconds after a failure, `once` run again) would
+			 * take an upload stalled that long for a whole file.
+			 */
+			e[j].ready = e[j].known == 1 &&
+			    now - e[j].first_seen >= settle;
 	}
 	/* a data file waits for its listed sidecars to be ready too */
 	for (j = 0; j < n; j++) {

@@ -62,6 +62,8 @@ X(source, poll_interval, CT_DURATION, "5m", 1, 604800, NULL, 0,	\
   "time between listings of the remote directory")			\
 X(source, ready, CT_ENUM, "stable", 0, 0, "stable|marker", 0,		\
   "when a remote file is complete: stable size and mtime, or a marker file") \
+X(source, stable_time, CT_DURATION, "1m", 0, 86400, NULL, 0,		\
+  "with ready = stable: how long a file must stay unchanged across listings") \
 X(source, marker_suffix, CT_STRING, ".done", 0, 0, NULL, 0,		\
   "with ready = marker: NAME<suffix> marks NAME complete")		\
 X(source, after, CT_STRING, "keep", 0, 0, NULL, 0,			\

@@ -30,6 +30,7 @@ pattern = *.csv
 known_hosts = $KH
 identity = $SSHD_KEY
 poll_interval = 1s
+stable_time = 0s
 CONF
 run_drop "$R" a.csv 3
 chown -R "$SSHD_UID:$SSHD_UID" "$R"

@@ -741,7 +741,8 @@ if [ $SSHD -eq 1 ]; then
 			conf "$T_TMP/$1.conf" "$T_TMP/$1" "file://$T_TMP/$1-out" \
 			    "[source \"liar\"]" "url = sftp://$SSHD_USER@127.0.0.1:$SSHD_PORT/remote/in" \
 			    "known_hosts = $LI/kh" "identity = $SSHD_KEY" \
-			    "poll_interval = 1s" "connect_timeout = 5s"
+			    "poll_interval = 1s" "connect_timeout = 5s" \
+			    "stable_time = 0s"
 		}
 		liar_conf l1
 		timeout 60 "$TRADEDROP" once -c "$T_TMP/l1.conf" 2> "$T_TMP/l1.log"

@@ -31,6 +31,7 @@ pattern = *.x12
 known_hosts = $KH
 identity = $SSHD_KEY
 connect_timeout = 5s
+stable_time = 0s
 ack_dir = $A
 [parse]
 format = x12

@@ -62,6 +62,7 @@ url = sftp://$SSHD_USER@127.0.0.1:$SSHD_PORT$_d
 pattern = *.csv
 known_hosts = ${KHF:-$KH}
 connect_timeout = 5s
+stable_time = ${STABLE_TIME:-0s}
 $_auth
 CONF
 	for _l in "$@"; do echo "$_l"; done
@@ -144,6 +145,18 @@ poll stable; poll stable
 t_is "$(got stable a.csv)" 1 "stable: never fetched again while the server keeps it"
 t_is "$(got stable grow.csv)" 1 "stable: grow.csv fetched exactly once"
 t_is "$(ls -A "$T_TMP/stable/state/landing" | grep -c '\.part')" 0 "no .part left in landing"
+# stable_time (the tests set 0s): listings close together (SIGUSR1, a
+# breaker's probe seconds after a failure, `once` again) do not make an
+# upload that stalled between them stable
+R2=$T_TMP/r-settle; remote "$R2"; mkcsv "$R2/s.csv" 2; own "$R2"
+STABLE_TIME=3s; mkconf settle "$R2" "$KEYAUTH"; STABLE_TIME=
+poll settle; poll settle
+t_is "$(got settle s.csv)" 0 "stable_time = 3s: two listings within it do not fetch"
+t_is "$(grep -c 'event=sftp_poll_done source=settle listed=1 fetched=0 already_fetched=0 waiting=1 ' "$T_TMP/settle.log")" 2 \
+    "stable_time = 3s: the file is waiting at both polls"
+sleep 3
+poll settle
+t_is "$(got settle s.csv)" 1 "stable_time = 3s: fetched once unchanged that long"
 # A sidecar listed after its data file was fetched (sent late, or a poll
 # stopped after it landed the sidecar and before it recorded it, while the
 # data file went on with that copy): not landed, where nothing would ever

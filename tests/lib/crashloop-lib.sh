@@ -78,6 +78,7 @@ pattern = $_cc_pat
 known_hosts = $T_TMP/known_hosts
 identity = $SSHD_KEY
 poll_interval = 1s
+stable_time = 0s
 after = delete
 connect_timeout = 10s
 CONF
