@@ -1092,6 +1092,9 @@ map_field(struct mapper *m, int i, const struct td_field *rv, size_t nv,
 				return reject(res, why, "%s: \"%s\" is not a "
 				    "valid GTIN (%s%s)", fname,
 				    mapper_shown(p, n, show, sizeof(show)), why,
+				    /* the options of a format's own mapping
+				     * (X12) are not the operator's to set */
+				    m->own[i] != NULL ? "" :
 				    gtin_hint(p, n, why, xf->opts));
 			memcpy(s->scratch, gtin, sizeof(gtin));
 			p = s->scratch;

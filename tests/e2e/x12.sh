@@ -65,6 +65,8 @@ t_is "$(grep -c 'lost0.x12:8: tier 3 gtin_length: gtin: "41000001239"' "$T_TMP/e
     "UP of 11 digits: its three SDQ quantities are gtin_length, not another code"
 t_is "$(grep -c 'lost0.x12:13: tier 3 gtin_length: gtin: "40063813339"' "$T_TMP/err")" 2 \
     "EN of 11 digits: its two SDQ quantities are gtin_length"
+t_is "$(grep -c 'gtin nocheck\|gtin pad' "$T_TMP/err")" 0 \
+    "no hint at gtin options, which X12's built-in mapping does not take"
 t_is "$(fields < "$T_TMP/o" | grep -c '^gtin ')" 1 "only the UK item's record is left"
 
 # a date of 7 digits is neither CCYYMMDD nor YYMMDD: "%Y%m%d" alone
