@@ -1325,9 +1325,35 @@ resume_check(struct conn *k, LIBSSH2_SFTP_HANDLE *h, struct pending *p,
 }
 
 /*
+ * Could a download's name in landing not be made because something else
+ * has it (a directory, a file another user owns in a sticky directory,
+ * a name planted again between unlink and open)? That stops this file
+ * only: landing is writable by others, and one such name stopped every
+ * poll of the source before any file after it was fetched.
+ */
+static int
+name_taken(int e)
+{
+	return e == EEXIST || e == EISDIR || e == ENOTEMPTY || e == ELOOP ||
+	    e == EPERM;
+}
+
+static int
+landing_taken(struct conn *k, const struct ent *e, const char *path, int err)
+{
+	td_log(TD_LOG_WARN, "sftp_landing_busy", "source=%s file=%s "
+	    "name=%s error=%s reason=%s", k->name, e->name, path,
+	    strerror(err), "something else has the name of its download "
+	    "in landing; the other files are fetched, this one on a later "
+	    "poll");
+	return TD_ERR_EXISTS;
+}
+
+/*
  * Download e to landing/.NAME.part. Returns 0 (p->fd open, not yet
  * synced), TD_ERR_IO when the connection is lost (the .part is kept
- * for resuming), TD_ERR_INTERNAL for a local write error, TD_ERR_EXISTS when landing/NAME is still there,
+ * for resuming), TD_ERR_INTERNAL for a local write error, TD_ERR_EXISTS
+ * when landing/NAME is still there or another has a name of its download,
  * TD_ERR_FORMAT when the remote file changed (the .part is removed),
  * TD_ERR_NOSPACE, or TD_ERR_NOTFOUND (remote file gone or unreadable).
  */
@@ -1392,6 +1418,10 @@ fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
 		flags = O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
 		p->fd = open(p->part, flags, 0640);
 	}
+	if (p->fd < 0 && name_taken(errno)) {
+		rc = landing_taken(k, e, p->part, errno);
+		goto out;
+	}
 	if (p->fd < 0 || lseek(p->fd, (off_t)off, SEEK_SET) < 0) {
 		td_log(TD_LOG_ERROR, "sftp_landing_write", "file=%s error=%s",
 		    p->part, strerror(errno));
@@ -1403,7 +1433,9 @@ fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
 		info_line(info, sizeof(info), e, k->name);
 		if ((rc = td_write_file_atomic(p->info, info,
 		    strlen(info))) != 0) {
-			if (rc != TD_ERR_NOSPACE)
+			if (rc != TD_ERR_NOSPACE && name_taken(errno))
+				rc = landing_taken(k, e, p->info, errno);
+			else if (rc != TD_ERR_NOSPACE)
 				rc = TD_ERR_INTERNAL;
 			goto out;
 		}

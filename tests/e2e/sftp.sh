@@ -465,6 +465,29 @@ t_grep "$T_TMP/slow.log" "event=sftp_resume source=slow file=slow.csv" \
     "poll_timeout: the next poll resumes the cut download"
 F=$(gotfile slow slow.csv)
 t_is "$(sha256sum < "${F:-/dev/null}")" "$SUM" "poll_timeout: the resumed file is whole"
+# A directory (or any name it cannot take) planted under a download's
+# .NAME.part or .NAME.part.info stops that file only: it stopped the
+# poll, and every file after it was never fetched.
+R=$T_TMP/r-pdir; remote "$R"
+mkcsv "$R/a.csv" 2; mkcsv "$R/b.csv" 3; mkcsv "$R/c.csv" 4
+head -c 2000000 /dev/urandom > "$R/big.csv"
+for f in a b c big; do : > "$R/$f.csv.done"; done
+own "$R"
+mkconf pdir "$R" "$KEYAUTH" "ready = marker"
+L=$T_TMP/pdir/state/landing; mkdir -p "$L"
+mkdir "$L/.a.csv.part" "$L/.big.csv.part.info"
+touch "$L/.a.csv.part/x" "$L/.big.csv.part.info/x"
+poll pdir
+t_is "$RC $(got pdir b.csv) $(got pdir c.csv)" "0 1 1" \
+    "planted directories: the poll goes on, the other files are fetched"
+t_is "$(grep -c 'event=sftp_landing_busy source=pdir file=\(a\|big\).csv' "$T_TMP/pdir.log")" 2 \
+    "planted directories: the two files they block are logged"
+t_ok "$([ ! -e "$L/.big.csv.part" ]; echo $?)" \
+    "planted directories: no download left beside them"
+rm -rf "$L/.a.csv.part" "$L/.big.csv.part.info"
+poll pdir
+t_is "$(got pdir a.csv) $(got pdir big.csv)" "1 1" \
+    "planted directories removed: the files they blocked are fetched"
 # A poll stopped after it landed a sidecar and before it recorded it; the
 # next fetched the data file (the landed copy went with it) and deleted it
 # from the server: the sidecar, still listed, no data file beside it, is
