@@ -804,6 +804,8 @@ conn_open(const struct td_conf *c, size_t i, struct conn *k, char **err)
 	long iot = ct > SFTP_IO_TIMEOUT ? (long)ct : SFTP_IO_TIMEOUT;
 	int r;
 
+	/* lowered by a test of a server that stops answering */
+	iot = (long)td_test_bound("TD_TEST_SFTP_IO_TIMEOUT", (uint64_t)iot);
 	*err = NULL;
 	memset(k, 0, sizeof(*k));
 	k->fd = -1;
@@ -1508,9 +1510,13 @@ fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
 	/* a server that refuses FSTAT, or answers it without the size and
 	 * the time: the path's (a rename since then reads as a change) */
 	if (got == e->size && (fr != 0 || !(a.flags & LIBSSH2_SFTP_ATTR_SIZE) ||
-	    !(a.flags & LIBSSH2_SFTP_ATTR_ACMODTIME)))
+	    !(a.flags & LIBSSH2_SFTP_ATTR_ACMODTIME))) {
 		same = unchanged(k, e);
-	else
+		if (k->dead) {		/* not a change: kept to resume */
+			rc = TD_ERR_IO;
+			goto out;
+		}
+	} else
 		same = attrs_match(&a, e);
 	if (got != e->size || !same) {
 		td_log(TD_LOG_WARN, "sftp_changed", "source=%s file=%s "
@@ -1542,7 +1548,13 @@ out:
 	return rc;
 }
 
-/* Remote file still the version listed? */
+/*
+ * Remote file still the version listed? A stat that fails because the
+ * connection is lost or timed out marks it dead (k->dead), for the
+ * caller to tell from a change: else each later call would wait out
+ * the I/O timeout again, one per file a server that stopped answering
+ * has in the batch.
+ */
 static int
 unchanged(struct conn *k, const struct ent *e)
 {
@@ -1553,6 +1565,8 @@ unchanged(struct conn *k, const struct ent *e)
 	r = libssh2_sftp_stat_ex(k->sftp, rp, (unsigned)strlen(rp),
 	    LIBSSH2_SFTP_LSTAT, &a);
 	x_free(rp);
+	if (r != 0)
+		(void)conn_lost(k);
 	return r == 0 && attrs_match(&a, e);
 }
 
@@ -1568,9 +1582,14 @@ apply_after(const struct td_conf *c, size_t i, struct conn *k,
 	if (after == NULL || strcmp(after, "keep") == 0 || k->dead)
 		return;
 	if (!unchanged(k, e)) {
-		td_log(TD_LOG_WARN, "sftp_after_skipped", "source=%s file=%s "
-		    "reason=%s", k->name, e->name, "remote file changed since "
-		    "it was listed; left in place");
+		if (k->dead)	/* applied by the next poll (after_resume) */
+			td_log(TD_LOG_WARN, "sftp_after_failed", "source=%s "
+			    "file=%s after=%s tier=1 error=%s", k->name,
+			    e->name, after, ssh_err(k->s));
+		else
+			td_log(TD_LOG_WARN, "sftp_after_skipped", "source=%s "
+			    "file=%s reason=%s", k->name, e->name, "remote file "
+			    "changed since it was listed; left in place");
 		return;
 	}
 	rp = remote_path(k, e->name);
@@ -1599,7 +1618,12 @@ apply_after(const struct td_conf *c, size_t i, struct conn *k,
 			    LIBSSH2_SFTP_RENAME_NATIVE);
 		}
 	}
-	if (r != 0)
+	/* the SFTP status is the server's answer only if it answered */
+	if (r != 0 && conn_lost(k))
+		td_log(TD_LOG_WARN, "sftp_after_failed", "source=%s file=%s "
+		    "after=%s tier=1 error=%s", k->name, e->name, after,
+		    ssh_err(k->s));
+	else if (r != 0)
 		td_log(TD_LOG_WARN, "sftp_after_failed", "source=%s file=%s "
 		    "after=%s error=%s sftp_status=%lu", k->name, e->name,
 		    after, ssh_err(k->s), libssh2_sftp_last_error(k->sftp));
@@ -2007,6 +2031,8 @@ sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st)
 				sidecar_late(x, i, &k, &e[j]);
 				continue;
 			}
+			if (k.dead)	/* lost while `after` was applied */
+				break;
 			r = conn_overdue(&k, e[j].name, 0) ? TD_ERR_IO :
 			    fetch(x, &k, &e[j], buf, &b->p[b->n], st);
 			if (r == TD_ERR_EXISTS) {
@@ -2042,6 +2068,17 @@ sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st)
 			if (rc == TD_OK)
 				rc = r;
 		}
+	}
+	/*
+	 * The connection lost or timed out while `after` was applied: Tier
+	 * 1, and the rest is left to the next poll (each call would wait
+	 * out the I/O timeout again).
+	 */
+	if (rc == TD_OK && k.dead) {
+		tier1_failed(&bk, name, st);
+		td_log(TD_LOG_WARN, "sftp_transfer_failed", "source=%s tier=1 "
+		    "error=%s", name, ssh_err(k.s));
+		rc = TD_ERR_IO;
 	}
 	/*
 	 * A version recorded as fetched and still listed: a run stopped

@@ -13,7 +13,9 @@
 # it is read is not landed, a new version beside a used marker waits for
 # its own, a name too long for landing is refused without stopping the
 # poll, after = delete and move touch only files fetched whole (move: a
-# name sent again goes beside its earlier version), and 10,000 files are
+# name sent again goes beside its earlier version; a server that stops
+# answering meanwhile ends the poll at its first timeout), names planted
+# in landing hold back their file only, and 10,000 files are
 # listed and fetched (times and ratios to `sftp -b` are printed, not
 # asserted).
 #
@@ -537,6 +539,63 @@ t_ok "$([ ! -e "$R/mv.csv" ] && [ "$(ls "$R/done" | grep -c '^mv\.csv\.[0-9]*$')
     "after=move: a name sent again is moved beside its earlier version, as NAME.MTIME"
 t_is "$(got move mv.csv) $(grep -c 'event=sftp_after_failed' "$T_TMP/move.log")" "2 0" \
     "after=move: both versions fetched once, no move failed"
+
+# ---------------------------------- a server that stops answering in after
+# A server that stops answering while `after` is applied (the sshd
+# session stopped once the first file is deleted): the poll ends at its
+# first timeout, Tier 1, and the next applies `after` to the rest. Each
+# file's stat waited out the I/O timeout again (60 s a file, hours for a
+# batch), was taken for a change and its file left on the server.
+R=$T_TMP/r-hang; remote "$R"
+/usr/bin/python3 - "$R" <<'PY'
+import sys
+for i in range(100):
+    with open('%s/h%03d.csv' % (sys.argv[1], i), 'w') as f:
+        f.write('Store Nbr,Week Ending,UPC,Units\n%d,11/28/2026,041000001239,1\n' % i)
+PY
+own "$R"
+mkconf hang "$R" "$KEYAUTH" "after = delete"
+poll hang
+SESS=$(for _p in $(sshd_descendants "$SSHD_UNSHARE"); do echo "$_p"; done)
+/usr/bin/python3 - "$R" "$SSHD_USER" "$SSHD_UNSHARE" <<'PY' &
+import os, signal, sys, time
+d, user, top = sys.argv[1:4]
+def kids(p):
+    out = []
+    for t in os.listdir('/proc/%s/task' % p):
+        try:
+            out += open('/proc/%s/task/%s/children' % (p, t)).read().split()
+        except OSError:
+            pass
+    return out + [q for k in out for q in kids(k)]
+end = time.time() + 60
+while len(os.listdir(d)) == 100 and time.time() < end:
+    pass
+for p in kids(top):
+    try:
+        if open('/proc/%s/cmdline' % p).read().startswith('sshd: %s@notty' % user):
+            os.kill(int(p), signal.SIGSTOP)
+    except OSError:
+        pass
+PY
+STOPPER=$!
+TD_TEST_SFTP_IO_TIMEOUT=1 timeout -s KILL 300 "$TRADEDROP" once \
+    -c "$T_TMP/hang.conf" >> "$T_TMP/hang.out" 2>> "$T_TMP/hang.log"
+RC=$?
+MS=$(grep 'event=sftp_poll_done source=hang' "$T_TMP/hang.log" | sed -n 's/.*ms=\([0-9]*\).*/\1/p' | tail -1)
+wait $STOPPER
+sshd_kill_session
+LEFT=$(ls "$R" | grep -c '\.csv$')
+t_ok "$([ $RC -eq 3 ] && [ "${MS:-99999}" -lt 10000 ]; echo $?)" \
+    "server stopped during after: the poll ends at its first 1 s timeout, Tier 1 (exit $RC, ${MS:-?} ms)"
+t_is "$(grep -c 'event=sftp_after_skipped source=hang' "$T_TMP/hang.log")" 0 \
+    "server stopped during after: no file taken for changed"
+t_ok "$([ "$LEFT" -gt 0 ]; echo $?)" "server stopped during after: $LEFT files left on it"
+poll hang
+t_is "$RC $(ls "$R" | grep -c '\.csv$')" "0 0" \
+    "server stopped during after: the next poll deletes the rest"
+t_is "$(find "$T_TMP/hang/state/archive" -name 'h*.csv' -type f | grep -c .)" 100 \
+    "server stopped during after: each file fetched once"
 
 # -------------------------------------------------------- 10,000 files
 MANY=${TD_SFTP_MANY:-10000}
