@@ -1535,9 +1535,14 @@ out:
 		libssh2_sftp_close_handle(h);
 	x_free(rp);
 	if (rc != TD_OK) {
-		if (rc == TD_ERR_EXISTS || rc == TD_ERR_NOTFOUND) {
-			if (p->fd >= 0)
-				(void)unlink(p->part);
+		/*
+		 * Only the download this call opened: one met by NAME still
+		 * in landing stays whole, .part.info with it, to be resumed
+		 * or swept (without it, a .part nothing ever removed).
+		 */
+		if ((rc == TD_ERR_EXISTS || rc == TD_ERR_NOTFOUND) &&
+		    p->fd >= 0) {
+			(void)unlink(p->part);
 			(void)unlink(p->info);
 		}
 		/* too small to resume: nothing would take it */

@@ -490,6 +490,23 @@ rm -rf "$L/.a.csv.part" "$L/.big.csv.part.info"
 poll pdir
 t_is "$(got pdir a.csv) $(got pdir big.csv)" "1 1" \
     "planted directories removed: the files they blocked are fetched"
+# A broken download whose name is taken in landing at the next poll (an
+# earlier version not yet taken, or something planted there) keeps its
+# .part.info: it was removed, the .part left without it, so that no poll
+# resumed it, and none removed it once its file left the server.
+R=$T_TMP/r-orph; remote "$R"
+head -c 64000000 /dev/urandom > "$R/or.csv"; : > "$R/or.csv.done"; own "$R"
+mkconf orph "$R" "$KEYAUTH" "ready = marker"
+L=$T_TMP/orph/state/landing
+poll_bg orph "$L/.or.csv.part" 8000000
+sshd_kill_session; wait $BG
+mkdir "$L/or.csv"
+poll orph
+t_ok "$([ -f "$L/.or.csv.part" ] && [ -f "$L/.or.csv.part.info" ]; echo $?)" \
+    "name taken in landing: the broken download is kept whole, to resume"
+rmdir "$L/or.csv"; rm -f "$R/or.csv" "$R/or.csv.done"
+poll orph
+t_is "$(ls -A "$L")" "" "name taken, then its file removed: nothing left in landing"
 # A poll stopped after it landed a sidecar and before it recorded it; the
 # next fetched the data file (the landed copy went with it) and deleted it
 # from the server: the sidecar, still listed, no data file beside it, is
