@@ -1255,12 +1255,17 @@ resume_offset(const struct pending *p, const struct ent *e,
 	int fd;
 
 	*off = 0;
-	/* landing is writable by others: a link or FIFO is not ours */
+	/*
+	 * Landing is writable by others: a link or FIFO is not ours, nor a
+	 * file another user made (only the last SFTP_RESUME_CHECK bytes of
+	 * the partial are compared with the server's: the rest of one
+	 * planted there would land as the server's file).
+	 */
 	if ((fd = open(p->info, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
 	    O_NONBLOCK)) < 0)
 		return 0;
-	r = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ?
-	    read(fd, buf, sizeof(buf) - 1) : -1;
+	r = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    sb.st_uid == geteuid() ? read(fd, buf, sizeof(buf) - 1) : -1;
 	close(fd);
 	if (r <= 0)
 		return 0;
@@ -1268,6 +1273,7 @@ resume_offset(const struct pending *p, const struct ent *e,
 	info_line(want, sizeof(want), e, source);
 	if (strcmp(buf, want) != 0 || lstat(p->part, &sb) != 0 ||
 	    !S_ISREG(sb.st_mode) || sb.st_nlink != 1 ||
+	    sb.st_uid != geteuid() ||
 	    (uint64_t)sb.st_size > e->size)
 		return 0;
 	*off = (uint64_t)sb.st_size;
@@ -1398,14 +1404,15 @@ fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
 	/*
 	 * Landing is writable by others: .NAME.part may have become a
 	 * link (to state.db, say) or a FIFO since it was checked. A resume
-	 * opens it without following a link and must find the file it
-	 * checked; a new download creates a file of its own.
+	 * opens it without following a link and must find the file of ours
+	 * it checked; a new download creates a file of its own.
 	 */
 	if (off > 0) {
 		p->fd = open(p->part, O_RDWR | O_CLOEXEC | O_NOFOLLOW |
 		    O_NONBLOCK);
 		if (p->fd >= 0 && (fstat(p->fd, &sb) != 0 ||
 		    !S_ISREG(sb.st_mode) || sb.st_nlink != 1 ||
+		    sb.st_uid != geteuid() ||
 		    (uint64_t)sb.st_size != off)) {
 			close(p->fd);
 			p->fd = -1;

@@ -507,6 +507,23 @@ t_ok "$([ -f "$L/.or.csv.part" ] && [ -f "$L/.or.csv.part.info" ]; echo $?)" \
 rmdir "$L/or.csv"; rm -f "$R/or.csv" "$R/or.csv.done"
 poll orph
 t_is "$(ls -A "$L")" "" "name taken, then its file removed: nothing left in landing"
+# A .NAME.part that another user made (landing is writable by others)
+# is not resumed: only its last 64 KiB are checked against the server,
+# so a planted one landed its own beginning as the server's file.
+R=$T_TMP/r-foreign; remote "$R"
+head -c 2000000 /dev/urandom > "$R/fo.csv"; : > "$R/fo.csv.done"
+touch -d '-1 min' "$R/fo.csv"; own "$R"
+mkconf foreign "$R" "$KEYAUTH" "ready = marker"
+L=$T_TMP/foreign/state/landing; mkdir -p "$L"
+{ head -c 900000 /dev/zero; head -c 1100000 "$R/fo.csv" | tail -c 200000; } > "$L/.fo.csv.part"
+chown "$SSHD_UID" "$L/.fo.csv.part"
+echo "2000000 $(stat -c %Y "$R/fo.csv") foreign" > "$L/.fo.csv.part.info"
+poll foreign
+F=$(gotfile foreign fo.csv)
+t_is "$(sha256sum < "${F:-/dev/null}")" "$(sha256sum < "$R/fo.csv")" \
+    "another user's .part: not resumed, the file fetched whole"
+t_is "$(grep -c 'event=sftp_resume source=foreign' "$T_TMP/foreign.log")" 0 \
+    "another user's .part: no resume logged"
 # A poll stopped after it landed a sidecar and before it recorded it; the
 # next fetched the data file (the landed copy went with it) and deleted it
 # from the server: the sidecar, still listed, no data file beside it, is
