@@ -52,6 +52,7 @@
 #include "conf.h"
 #include "failpoint.h"
 #include "fsutil.h"
+#include "hash.h"
 #include "log.h"
 #include "match.h"
 #include "store.h"
@@ -135,6 +136,7 @@ struct pending {
 	int		 fd;
 	char		*part, *info, *final;
 	uint64_t	 size;
+	char		 sha256[TD_SHA256_HEX];	/* of the bytes landed */
 };
 
 struct batch {
@@ -1673,20 +1675,24 @@ after_resume(const struct td_conf *c, size_t i, struct conn *k,
 	}
 }
 
-/* Record version e of a remote file as fetched (in a transaction). */
+/*
+ * Record version e of a remote file as fetched (in a transaction), with
+ * the SHA-256 of the bytes landed (NULL: none landed), which push_acks
+ * matches to a transmission's id.
+ */
 static int
 record_fetched(struct td_ctx *x, struct conn *k, const struct ent *e,
-    int64_t now)
+    int64_t now, const char *sha256)
 {
 	sqlite3_stmt *s;
 	char *rp = remote_path(k, e->name);
 	int r;
 
 	s = store_prepare(x->st, "INSERT OR REPLACE INTO remote_files "
-	    "(source, path, size, mtime, state, first_seen, fetched_at) "
-	    "VALUES (?1, ?2, ?3, ?4, 'fetched', COALESCE((SELECT first_seen "
-	    "FROM remote_files WHERE source = ?1 AND path = ?2 AND size = ?3 "
-	    "AND mtime = ?4), ?5), ?5)");
+	    "(source, path, size, mtime, state, first_seen, fetched_at, "
+	    "sha256) VALUES (?1, ?2, ?3, ?4, 'fetched', COALESCE((SELECT "
+	    "first_seen FROM remote_files WHERE source = ?1 AND path = ?2 "
+	    "AND size = ?3 AND mtime = ?4), ?5), ?5, ?6)");
 	if (s == NULL) {
 		x_free(rp);
 		return TD_ERR_STATE;
@@ -1696,6 +1702,10 @@ record_fetched(struct td_ctx *x, struct conn *k, const struct ent *e,
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)e->size);
 	sqlite3_bind_int64(s, 4, e->mtime);
 	sqlite3_bind_int64(s, 5, now);
+	if (sha256 != NULL)
+		sqlite3_bind_text(s, 6, sha256, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 6);
 	r = store_step_done(x->st, s);
 	x_free(rp);
 	return r;
@@ -1743,7 +1753,7 @@ sidecar_late(struct td_ctx *x, size_t i, struct conn *k, struct ent *e)
 {
 	if (store_begin(x->st) != 0)
 		return;
-	if (record_fetched(x, k, e, td_time()) != 0 ||
+	if (record_fetched(x, k, e, td_time(), NULL) != 0 ||
 	    store_commit(x->st) != 0) {
 		store_rollback(x->st);
 		return;
@@ -1781,6 +1791,13 @@ batch_commit(struct td_ctx *x, size_t i, struct conn *k, struct batch *b,
 		goto out;
 	}
 	for (j = 0; j < b->n; j++) {
+		if (lseek(b->p[j].fd, 0, SEEK_SET) != 0 ||
+		    td_sha256_fd(b->p[j].fd, b->p[j].sha256) != 0) {
+			td_log(TD_LOG_ERROR, "sftp_landing_read", "file=%s "
+			    "error=%s", b->p[j].part, strerror(errno));
+			rc = TD_ERR_IO;
+			goto out;
+		}
 		close(b->p[j].fd);
 		b->p[j].fd = -1;
 		if (renameat2(AT_FDCWD, b->p[j].part, AT_FDCWD, b->p[j].final,
@@ -1817,7 +1834,8 @@ batch_commit(struct td_ctx *x, size_t i, struct conn *k, struct batch *b,
 				v[1] = mk;
 		}
 		for (t = 0; t < 2 && v[t] != NULL && r == 0; t++)
-			r = record_fetched(x, k, v[t], now);
+			r = record_fetched(x, k, v[t], now, t == 0 ?
+			    b->p[j].sha256 : NULL);
 	}
 	if (r != 0 || store_commit(x->st) != 0) {
 		store_rollback(x->st);
@@ -2234,10 +2252,13 @@ push_ack(struct td_ctx *x, struct conn *k, const char *ackdir,
 
 /*
  * Upload the 997s not yet uploaded of the transmissions this source
- * fetched (a version of the same name and size recorded fetched from
- * its directory) once they are durable (parsed, delivered or
- * quarantined). TD_ERR_IO is Tier 1: what is left goes at the next
- * poll.
+ * fetched (a version of the same name, size and SHA-256, the bytes of
+ * the transmission or of the one it replays, recorded fetched from its
+ * directory) once they are durable (parsed, delivered or quarantined).
+ * Name and size alone would send the 997s of a drop another put into
+ * landing (writable by others) under a fetched file's name and size:
+ * acknowledgments the retailer never asked for. TD_ERR_IO is Tier 1:
+ * what is left goes at the next poll.
  */
 static int
 push_acks(struct td_ctx *x, size_t i, struct conn *k, unsigned *n)
@@ -2258,8 +2279,8 @@ push_acks(struct td_ctx *x, size_t i, struct conn *k, unsigned *n)
 	    "WHERE a.uploaded_at IS NULL AND t.state IN ('parsed', "
 	    "'delivered', 'quarantined') AND EXISTS (SELECT 1 FROM "
 	    "remote_files r WHERE r.source = ?1 AND r.state = 'fetched' AND "
-	    "r.size = t.size AND r.path = ?2 || t.name) ORDER BY a.ctl "
-	    "LIMIT 256");
+	    "r.size = t.size AND r.path = ?2 || t.name AND r.sha256 = "
+	    "COALESCE(t.replay_of, t.id)) ORDER BY a.ctl LIMIT 256");
 	sqlite3_bind_text(s, 1, k->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, prefix, -1, SQLITE_STATIC);
 	a = xcalloc(ACK_PUSH_MAX, sizeof(*a));

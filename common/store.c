@@ -326,6 +326,14 @@ static const char *migrations[] = {
 	"ALTER TABLE holds ADD COLUMN key_day INTEGER;"
 	"INSERT OR REPLACE INTO meta(key, value) SELECT 'ledger_undated', "
 	"'keys of schema 6' WHERE EXISTS (SELECT 1 FROM record_keys);",
+
+	/*
+	 * 7 -> 8: the SHA-256 of the bytes an SFTP source landed (agent/
+	 * sftp.c): its 997s go to ack_dir only for a transmission of those
+	 * bytes, not for another drop of the same name and size. NULL for
+	 * what was fetched before (its 997s stay in the archive).
+	 */
+	"ALTER TABLE remote_files ADD COLUMN sha256 TEXT;",
 };
 
 int

@@ -4,7 +4,8 @@
 # the transmission is durable: under a temporary name, then renamed, the
 # same bytes as the archive's copy, recorded in state.db and the audit
 # log, each once; an upload that fails is Tier 1 (once exits 3) and goes
-# at the next run; a drop put in landing by hand is not uploaded anywhere.
+# at the next run; a drop put in landing by hand is not uploaded anywhere,
+# even under the name and size of a file fetched.
 . "$srcdir/tests/lib/common.sh"
 . "$srcdir/tests/lib/sshd.sh"
 sshd_require
@@ -93,4 +94,14 @@ cp "$D/ui-5010.x12" "$S/landing/"
 poll
 t_ok "$([ -n "$(arch 5)" ] && [ ! -e "$A/997-000000005.x12" ]; echo $?)" \
     "a landing drop's 997 is written but not uploaded"
+# nor one under the name and size of a file fetched from the source
+# (landing is writable by others): its 997 went to the retailer as one of
+# its own interchange, the name and size of what was fetched its only test
+sed 's/\*000000101\*/*000000777*/; s/\*101\*X/*777*X/; s/GE\*1\*101~/GE*1*777~/; s/IEA\*1\*000000101~/IEA*1*000000777~/' \
+    "$D/sdq-4010.x12" > "$S/landing/sdq-4010.x12"
+t_is "$(stat -c %s "$S/landing/sdq-4010.x12")" "$(stat -c %s "$D/sdq-4010.x12")" \
+    "a forged drop of the fetched sdq-4010.x12's name and size"
+poll
+t_ok "$([ -n "$(arch 6)" ] && [ ! -e "$A/997-000000006.x12" ]; echo $?)" \
+    "a drop of a fetched file's name and size, other bytes: its 997 is not uploaded"
 t_done

@@ -5,7 +5,8 @@
 #   tid NAME                       the transmission_id of $S's NAME
 #   to_schema6 STATE_DIR           that state.db made as schema 6 left it:
 #                                  keys of the record_key alone, holds
-#                                  without key_day
+#                                  without key_day, remote_files without
+#                                  sha256 (schema 8)
 command -v sqlite3 > /dev/null || t_skip_all "sqlite3 not installed"
 # a schema-6 ledger is made with ALTER TABLE ... DROP COLUMN: SQLite 3.35
 sqlite3 :memory: "CREATE TABLE t(a, b); ALTER TABLE t DROP COLUMN b;" \
@@ -23,5 +24,6 @@ tid() { sha256sum "$S"/archive/*/*/*/raw/"$1" | cut -c1-64; }
 to_schema6() {
 	sqlite3 "$1/state.db" "UPDATE record_keys SET record_key =
 	    substr(record_key, 5); ALTER TABLE holds DROP COLUMN key_day;
+	    ALTER TABLE remote_files DROP COLUMN sha256;
 	    PRAGMA user_version = 6;"
 }

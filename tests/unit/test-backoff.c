@@ -175,6 +175,10 @@ test_store(const char *dir)
 	if (sqlite3_open(db, &h) != SQLITE_OK || sqlite3_exec(h,
 	    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	    "CREATE TABLE transmissions (id TEXT);"
+	    "CREATE TABLE remote_files (source TEXT NOT NULL, path TEXT NOT "
+	    "NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, state TEXT "
+	    "NOT NULL, first_seen INTEGER NOT NULL, fetched_at INTEGER, "
+	    "PRIMARY KEY (source, path, size, mtime));"
 	    "INSERT INTO meta VALUES ('breaker', '4 1700000000');"
 	    "INSERT INTO meta VALUES ('source:acme', '1700000100 refused 3');"
 	    "INSERT INTO meta VALUES ('other', 'kept');"
