@@ -1790,7 +1790,8 @@ batch_commit(struct td_ctx *x, size_t i, struct conn *k, struct batch *b,
 		    TD_ERR_IO;
 		goto out;
 	}
-	for (j = 0; j < b->n; j++) {
+	/* the bytes landed, for push_acks (all before any is renamed) */
+	for (j = 0; j < b->n; j++)
 		if (lseek(b->p[j].fd, 0, SEEK_SET) != 0 ||
 		    td_sha256_fd(b->p[j].fd, b->p[j].sha256) != 0) {
 			td_log(TD_LOG_ERROR, "sftp_landing_read", "file=%s "
@@ -1798,6 +1799,7 @@ batch_commit(struct td_ctx *x, size_t i, struct conn *k, struct batch *b,
 			rc = TD_ERR_IO;
 			goto out;
 		}
+	for (j = 0; j < b->n; j++) {
 		close(b->p[j].fd);
 		b->p[j].fd = -1;
 		if (renameat2(AT_FDCWD, b->p[j].part, AT_FDCWD, b->p[j].final,
