@@ -1376,7 +1376,7 @@ fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
 	LIBSSH2_SFTP_HANDLE *h = NULL;
 	LIBSSH2_SFTP_ATTRIBUTES a;
 	struct stat sb;
-	char *rp = NULL, info[256];
+	char *rp = NULL, *itmp = NULL, info[256];
 	uint64_t off = 0, got, want;
 	ssize_t r;
 	int rc = TD_OK, flags, fr, same;
@@ -1441,8 +1441,15 @@ fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
 		goto out;
 	}
 	if (e->size >= SFTP_RESUME_MIN && off == 0) {
+		/*
+		 * Written under .NAME.part.tmp: .NAME.part.info.tmp (what
+		 * td_write_file_atomic names it) is 4 bytes over NAME_MAX
+		 * for a name of 241-244 bytes, and its ENAMETOOLONG stopped
+		 * the poll at that file, at every poll.
+		 */
 		info_line(info, sizeof(info), e, k->name);
-		if ((rc = td_write_file_atomic(p->info, info,
+		itmp = xasprintf("%s/.%s.part.tmp", x->landing, e->name);
+		if ((rc = td_write_file_via(p->info, itmp, info,
 		    strlen(info))) != 0) {
 			if (rc != TD_ERR_NOSPACE && name_taken(errno))
 				rc = landing_taken(k, e, p->info, errno);
@@ -1543,6 +1550,7 @@ out:
 	if (h != NULL && !k->dead)
 		libssh2_sftp_close_handle(h);
 	x_free(rp);
+	x_free(itmp);
 	if (rc != TD_OK) {
 		/*
 		 * Only the download this call opened: one met by NAME still

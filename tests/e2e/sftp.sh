@@ -416,8 +416,9 @@ t_grep "$T_TMP/swap.log" "event=sftp_resume_mismatch source=swap file=swap.csv" 
 # written through. a.csv's .part is a link to a file of ours, beside a
 # .part.info naming a.csv's size, mtime and source (a resume truncated
 # and wrote through the link); b.csv's .part.info is a FIFO (its read
-# blocked the poll for good); c.csv's .part.info.tmp is a link (the new
-# .info was written through it); z.csv, not listed, has a FIFO .part.info
+# blocked the poll for good); c.csv's .part.info.tmp and .part.tmp (the
+# temporary name of its .part.info now) are links (the new .info was
+# written through it); z.csv, not listed, has a FIFO .part.info
 # (the sweep of broken downloads read it).
 R=$T_TMP/r-plant; remote "$R"
 for f in a b c; do
@@ -431,6 +432,7 @@ ln -s "$T_TMP/victim" "$L/.a.csv.part"
 echo "2000000 $(stat -c %Y "$R/a.csv") plant" > "$L/.a.csv.part.info"
 mkfifo "$L/.b.csv.part.info" "$L/.z.csv.part.info"
 ln -s "$T_TMP/victim2" "$L/.c.csv.part.info.tmp"
+ln -s "$T_TMP/victim2" "$L/.c.csv.part.tmp"
 timeout -s KILL 120 "$TRADEDROP" once -c "$T_TMP/plant.conf" \
     > "$T_TMP/plant.out" 2> "$T_TMP/plant.log"
 RC=$?
@@ -524,6 +526,18 @@ t_is "$(sha256sum < "${F:-/dev/null}")" "$(sha256sum < "$R/fo.csv")" \
     "another user's .part: not resumed, the file fetched whole"
 t_is "$(grep -c 'event=sftp_resume source=foreign' "$T_TMP/foreign.log")" 0 \
     "another user's .part: no resume logged"
+# A file of 1 MiB or more whose name is 241 to 244 bytes: its
+# .NAME.part.info fits 255 bytes, the temporary name it is written under
+# (.NAME.part.info.tmp) did not, and the poll stopped there, at every poll.
+R=$T_TMP/r-longbig; remote "$R"
+N=$(printf 'n%.0s' $(seq 240)).csv
+head -c 2000000 /dev/urandom > "$R/$N"
+mkcsv "$R/zz.csv" 2
+touch -d '-1 min' "$R/$N" "$R/zz.csv"; own "$R"
+mkconf longbig "$R" "$KEYAUTH"
+poll longbig; poll longbig
+t_is "$(grep -c 'event=source_polled source=longbig .*result=ok' "$T_TMP/longbig.log") $(got longbig "$N") $(got longbig zz.csv)" "2 1 1" \
+    "a 1 MiB file of a 244-byte name: fetched, and the files after it"
 # A poll stopped after it landed a sidecar and before it recorded it; the
 # next fetched the data file (the landed copy went with it) and deleted it
 # from the server: the sidecar, still listed, no data file beside it, is
