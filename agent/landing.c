@@ -951,8 +951,14 @@ landing_take_copy(struct td_ctx *x, const char *name, const char *dir,
 		landing_refuse(x, name, &sb, "unreadable");
 		return TD_ERR_FORMAT;
 	}
+	/*
+	 * The temporary name has a length of its own: PARTIAL_NAME.NAME
+	 * went over NAME_MAX for a sidecar of 244 bytes or more, and its
+	 * ENAMETOOLONG left the claim stuck in work/ for good (each run
+	 * failed to recover it). Sidecars are copied one at a time.
+	 */
 	dst = xasprintf("%s/%s", dir, name);
-	tmp = xasprintf("%s/" PARTIAL_NAME ".%s", dir, name);
+	tmp = xasprintf("%s/" PARTIAL_NAME ".sidecar", dir);
 	r = td_write_file_via(dst, tmp, text, len);
 	x_free(text);
 	x_free(dst);

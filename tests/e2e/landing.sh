@@ -293,6 +293,25 @@ t_grep "$S/audit.log" '"event":"state_reinitialised"' "--reinitialise is audited
 t_is "$(find "$S-out" -type f -newer "$T_TMP/log9" -name manifest.json | wc -l)" 1 \
 	"after --reinitialise the drop is taken as new"
 
+# ------------------------------------------------- long sidecar names
+# A sidecar of a name of 244 bytes or more (a data file of 237 bytes or
+# more and its .sha256: an uploader's, or an SFTP source's, whose names
+# may be 244 bytes): its copy into the claim was written under a
+# temporary name over 255 bytes; the run exited 4 without a word and the
+# file stayed claimed in work/ for good, each later run failing to
+# recover it.
+S=$T_TMP/s8; L=$S/landing
+mkdir -p "$L"
+mk_conf c8 "$S" 0
+N=$(printf 'n%.0s' $(seq 244)).csv
+mk "$L/$N" 8
+(cd "$L" && sha256sum "$N" > "$N.sha256")
+timeout 60 "$TRADEDROP" once -c "$T_TMP/c8.conf" 2> "$T_TMP/log11"
+t_is "$? $(delivered "$S/archive"/*/*/*/raw/"$N" "$S-out" 2> /dev/null)" "0 1" \
+    "a 248-byte name with its 255-byte .sha256: verified and delivered"
+t_is "$(ls -A "$L") $(ls -A "$S/work" 2> /dev/null)" " " \
+    "a 248-byte name with its 255-byte .sha256: nothing left in landing or work"
+
 # ---------------------------------------------------------- file modes
 S=$T_TMP/s7; L=$S/landing
 mkdir -p "$L"
