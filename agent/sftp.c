@@ -1610,8 +1610,8 @@ apply_after(const struct td_conf *c, size_t i, struct conn *k,
 			    e->name, after, ssh_err(k->s));
 		else
 			td_log(TD_LOG_WARN, "sftp_after_skipped", "source=%s "
-			    "file=%s reason=%s", k->name, e->name, "remote file "
-			    "changed since it was listed; left in place");
+			    "file=%s reason=%s", k->name, e->name, "remote "
+			    "file changed since it was listed; left in place");
 		return;
 	}
 	rp = remote_path(k, e->name);
