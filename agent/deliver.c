@@ -613,6 +613,30 @@ hdrs_free(struct hdrs *h)
 	memset(h, 0, sizeof(*h));
 }
 
+/*
+ * The directory of a transmission in a file:// output, made if need be.
+ * The output may be writable by others (its reader takes what is
+ * delivered): a symbolic link planted under an id that can be foreseen
+ * (a drop an uploader made, a replay's) had the batches and manifest
+ * written wherever it pointed, with our rights. Anything but a
+ * directory is refused (ENOTDIR), and the delivery tried again later.
+ */
+static int
+out_tid_dir(const char *dir)
+{
+	struct stat sb;
+
+	if (td_mkdirs(dir, 0755) != 0)
+		return TD_ERR_IO;
+	if (lstat(dir, &sb) != 0)
+		return TD_ERR_IO;
+	if (!S_ISDIR(sb.st_mode)) {
+		errno = ENOTDIR;
+		return TD_ERR_IO;
+	}
+	return TD_OK;
+}
+
 /* file://: move every pending batch into the output, then record them. */
 static int
 move_batches(struct td_ctx *x, const struct tx *t, const char *obdir,
@@ -623,7 +647,7 @@ move_batches(struct td_ctx *x, const struct tx *t, const char *obdir,
 	int r = TD_OK;
 
 	outdir = xasprintf("%s/%s", x->out_dir, t->id);
-	if (td_mkdirs(outdir, 0755) != 0) {
+	if (out_tid_dir(outdir) != 0) {
 		td_log(TD_LOG_ERROR, "delivery_failed", "output=%s error=%s",
 		    outdir, strerror(errno));
 		x_free(outdir);
@@ -965,7 +989,7 @@ send_rejections(struct deliverer *d, const struct tx *t)
 	if (x->fwd == NULL) {
 		dir = xasprintf("%s/%s", x->out_dir, t->id);
 		gz = xasprintf("%s/rejections.ndjson.gz", dir);
-		if ((r = td_mkdirs(dir, 0755)) == 0)
+		if ((r = out_tid_dir(dir)) == 0)
 			r = gzip_file(src, gz);
 		if (r != 0) {
 			td_log(TD_LOG_ERROR, "delivery_failed", "output=%s "
@@ -1051,7 +1075,8 @@ send_manifest(struct deliverer *d, const struct tx *t)
 	if (x->fwd == NULL) {
 		outdir = xasprintf("%s/%s", x->out_dir, t->id);
 		dst = xasprintf("%s/manifest.json", outdir);
-		if ((r = td_write_file_atomic(dst, man, strlen(man))) != 0) {
+		if ((r = out_tid_dir(outdir)) != 0 ||
+		    (r = td_write_file_atomic(dst, man, strlen(man))) != 0) {
 			td_log(TD_LOG_ERROR, "delivery_failed", "file=%s "
 			    "output=%s error=%s", t->name, dst,
 			    strerror(errno));

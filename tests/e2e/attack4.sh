@@ -6,7 +6,8 @@
 # refuses the file, naming it, and exits. Then the holds of one record
 # from several files: an approval is held against what the ledger holds
 # now, not when the record was held. Last, the names and messages the
-# operator commands print are the sender's text: never raw escapes.
+# operator commands print are the sender's text: never raw escapes. And
+# a link planted in the file:// output is not written through.
 . "$srcdir/tests/lib/common.sh"
 t_tmpdir
 command -v timeout > /dev/null || t_skip_all "timeout (coreutils) not installed"
@@ -99,4 +100,23 @@ t_grep "$T_TMP/ql" 'file="q\x1b[2J.csv"' "it names the file escaped"
 TQ=$(cut -d' ' -f1 "$T_TMP/ql")
 "$TRADEDROP" quarantine -c "$T_TMP/e.conf" show "$TQ" > "$T_TMP/qs" 2>&1
 t_is "$(grep -c "$E" "$T_TMP/qs")" 0 "quarantine show prints no escape byte"
+# a symbolic link planted in the file:// output (writable by its reader)
+# under the id of a drop to come, one any uploader can compute: the
+# batches and the manifest were written where it pointed, with the
+# daemon's rights; the delivery is refused until the name is freed
+S5=$T_TMP/state5
+dl_conf f "$S5" "file://$T_TMP/out5"
+mkdir -p "$T_TMP/out5" "$T_TMP/elsewhere"
+printf 'Store,UPC,Date,Units\n1,041000001239,2026-11-20,7\n' > "$T_TMP/f.csv"
+TF=$(sha256sum "$T_TMP/f.csv" | cut -c1-64)
+ln -s "$T_TMP/elsewhere" "$T_TMP/out5/$TF"
+cp "$T_TMP/f.csv" "$S5/landing/"
+"$TRADEDROP" once -c "$T_TMP/f.conf" 2> "$T_TMP/log5"
+t_ok "$([ $? -ne 0 ]; echo $?)" "a link planted at a transmission's output directory: not delivered"
+t_is "$(ls -A "$T_TMP/elsewhere")" "" "nothing written where the link points"
+t_grep "$T_TMP/log5" "/$TF error=\"Not a directory\"" "the refusal is logged"
+rm "$T_TMP/out5/$TF"
+"$TRADEDROP" once -c "$T_TMP/f.conf" 2> "$T_TMP/log6"
+t_ok "$([ -f "$T_TMP/out5/$TF/manifest.json" ] && [ ! -L "$T_TMP/out5/$TF" ]; echo $?)" \
+    "the link removed: delivered into a directory of its own"
 t_done
