@@ -1786,6 +1786,7 @@ batch_commit(struct td_ctx *x, size_t i, struct conn *k, struct batch *b,
 	const char *suf = td_conf_src_str(x->conf, i, TDK_source_marker_suffix);
 	size_t j, landed = 0;
 	int rc = TD_OK, r;
+	int acks = td_conf_src_str(x->conf, i, TDK_source_ack_dir) != NULL;
 	int64_t now = td_time();
 
 	if (b->n == 0)
@@ -1798,8 +1799,11 @@ batch_commit(struct td_ctx *x, size_t i, struct conn *k, struct batch *b,
 		    TD_ERR_IO;
 		goto out;
 	}
-	/* the bytes landed, for push_acks (all before any is renamed) */
-	for (j = 0; j < b->n; j++)
+	/*
+	 * The bytes landed, for push_acks (all before any is renamed): read
+	 * once more, so only for a source with ack_dir.
+	 */
+	for (j = 0; j < b->n && acks; j++)
 		if (lseek(b->p[j].fd, 0, SEEK_SET) != 0 ||
 		    td_sha256_fd(b->p[j].fd, b->p[j].sha256) != 0) {
 			td_log(TD_LOG_ERROR, "sftp_landing_read", "file=%s "
@@ -1844,7 +1848,7 @@ batch_commit(struct td_ctx *x, size_t i, struct conn *k, struct batch *b,
 				v[1] = mk;
 		}
 		for (t = 0; t < 2 && v[t] != NULL && r == 0; t++)
-			r = record_fetched(x, k, v[t], now, t == 0 ?
+			r = record_fetched(x, k, v[t], now, t == 0 && acks ?
 			    b->p[j].sha256 : NULL);
 	}
 	if (r != 0 || store_commit(x->st) != 0) {
