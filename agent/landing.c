@@ -960,6 +960,9 @@ landing_take_copy(struct td_ctx *x, const char *name, const char *dir,
 	dst = xasprintf("%s/%s", dir, name);
 	tmp = xasprintf("%s/" PARTIAL_NAME ".sidecar", dir);
 	r = td_write_file_via(dst, tmp, text, len);
+	if (r != 0)
+		td_log(TD_LOG_ERROR, "landing_copy_failed", "file=%s dst=%s "
+		    "error=%s", name, dst, td_errstr(r));
 	x_free(text);
 	x_free(dst);
 	x_free(tmp);
@@ -967,8 +970,11 @@ landing_take_copy(struct td_ctx *x, const char *name, const char *dir,
 		return r;
 	if (fstatat(x->landfd, name, &sb2, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    same_file(&sb, &sb2) && unlinkat(x->landfd, name, 0) != 0 &&
-	    errno != ENOENT)
+	    errno != ENOENT) {
+		td_log(TD_LOG_ERROR, "landing_unlink_failed", "file=%s "
+		    "error=%s", name, strerror(errno));
 		return TD_ERR_IO;
+	}
 	return TD_OK;
 }
 
