@@ -1599,7 +1599,7 @@ apply_after(const struct td_conf *c, size_t i, struct conn *k,
 {
 	const char *after = td_conf_src_str(c, i, TDK_source_after);
 	char *rp, *dst;
-	int r;
+	int r, t;
 
 	if (after == NULL || strcmp(after, "keep") == 0 || k->dead)
 		return;
@@ -1627,13 +1627,18 @@ apply_after(const struct td_conf *c, size_t i, struct conn *k,
 		 * SFTP 3 renames never replace (OpenSSH: link, unlink),
 		 * so a name sent again (a daily file) met its earlier
 		 * version in DIR and stayed, failing at every poll:
-		 * moved as NAME.MTIME then.
+		 * moved as NAME.MTIME then; a version sent again with its
+		 * time kept (put -p), already fetched, meets that one too:
+		 * NAME.MTIME.NOW.
 		 */
-		if (r != 0 && !conn_lost(k) && libssh2_sftp_last_error(k->sftp)
-		    == LIBSSH2_FX_FAILURE) {
+		for (t = 0; t < 2 && r != 0 && !conn_lost(k) &&
+		    libssh2_sftp_last_error(k->sftp) == LIBSSH2_FX_FAILURE;
+		    t++) {
 			x_free(dst);
-			dst = xasprintf("%s/%s.%lld", after + 5, e->name,
-			    (long long)e->mtime);
+			dst = t == 0 ? xasprintf("%s/%s.%lld", after + 5,
+			    e->name, (long long)e->mtime) : xasprintf(
+			    "%s/%s.%lld.%lld", after + 5, e->name,
+			    (long long)e->mtime, (long long)td_time());
 			r = libssh2_sftp_rename_ex(k->sftp, rp,
 			    (unsigned)strlen(rp), dst, (unsigned)strlen(dst),
 			    LIBSSH2_SFTP_RENAME_ATOMIC |

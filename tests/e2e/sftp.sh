@@ -587,6 +587,16 @@ t_ok "$([ ! -e "$R/mv.csv" ] && [ "$(ls "$R/done" | grep -c '^mv\.csv\.[0-9]*$')
     "after=move: a name sent again is moved beside its earlier version, as NAME.MTIME"
 t_is "$(got move mv.csv) $(grep -c 'event=sftp_after_failed' "$T_TMP/move.log")" "2 0" \
     "after=move: both versions fetched once, no move failed"
+# that version sent again with its time kept (put -p): fetched already,
+# and NAME and NAME.MTIME are both taken in done/ (it stayed, failing at
+# every poll): NAME.MTIME.NOW
+M=$(ls "$R/done" | sed -n 's/^mv\.csv\.\([0-9]*\)$/\1/p')
+mkcsv "$R/mv.csv" 3; touch -d "@$M" "$R/mv.csv"; own "$R"
+poll move; poll move
+t_ok "$([ ! -e "$R/mv.csv" ] && [ "$(ls "$R/done" | grep -c "^mv\.csv\.$M\.[0-9]*\$")" -eq 1 ]; echo $?)" \
+    "after=move: the same version sent again is moved as NAME.MTIME.NOW"
+t_is "$(got move mv.csv) $(grep -c 'event=sftp_after_failed' "$T_TMP/move.log")" "2 0" \
+    "after=move: not fetched again, no move failed"
 
 # ---------------------------------- a server that stops answering in after
 # A server that stops answering while `after` is applied (the sshd
