@@ -57,6 +57,8 @@ struct td_ctx {
 	char		*state_dir;
 	char		*landing;
 	char		*work;
+	int		 work_dirty;	/* a claim directory removed from work/
+					 * since work/ was last fsynced */
 	char		*outbox;
 	char		*dlq;
 	char		*quarantine;

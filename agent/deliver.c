@@ -69,6 +69,9 @@ struct deliverer {
 	uint64_t	 ticks;		/* SQLite progress callbacks */
 	uint64_t	 batches;	/* of the transmissions gone through */
 	size_t		 ntx;
+	/* send_rejections found none, and left rejections_sent to the
+	 * delivered commit of send_manifest (of the same transmission) */
+	int		 rej_none;
 };
 
 /* A batch still to deliver. */
@@ -663,8 +666,20 @@ move_batches(struct td_ctx *x, const struct tx *t, const char *obdir,
 		x_free(src);
 		x_free(dst);
 	}
-	if (r == 0 && (td_fsync_dir(outdir) != 0 ||
-	    td_fsync_dir(obdir) != 0))
+	/*
+	 * The batches' names in the output, durable before they are
+	 * recorded acked. The outbox directory they left is not fsynced (it
+	 * was, one device flush a transmission): that only made durable that
+	 * the outbox no longer names them. A crash that forgets it leaves an
+	 * acked batch's name back in outbox/<tid>/ beside the same file in
+	 * the output (a rename persisted by halves; a copy's unlink undone):
+	 * acked batches are never read from the outbox again (load_pending
+	 * takes the pending ones), and outbox/<tid>/ is removed whole once
+	 * the transmission is delivered (send_manifest), or by outbox_sweep
+	 * when it is no longer parsed. So nothing delivered is lost and
+	 * nothing is delivered twice.
+	 */
+	if (r == 0 && td_fsync_dir(outdir) != 0)
 		r = TD_ERR_IO;
 	if (r == 0)
 		r = ack_batches(x, t->id, pb, n);
@@ -968,6 +983,7 @@ send_rejections(struct deliverer *d, const struct tx *t)
 	char *src = NULL, *gz = NULL, *dir = NULL;
 	int r = TD_OK, fr, fd = -1;
 
+	d->rej_none = 0;
 	if (t->rejections_sent && x->fwd != NULL) {
 		/* a run killed after sending them, before it could remove
 		 * its staging copy, left it behind */
@@ -984,6 +1000,18 @@ send_rejections(struct deliverer *d, const struct tx *t)
 	    TDK_output_report_rejections))
 		return TD_OK;
 	src = rejection_source(x, t);
+	if (access(src, F_OK) != 0 && strcmp(t->state, "parsed") == 0) {
+		/*
+		 * Nothing was rejected, of a transmission whose manifest is
+		 * sent next: no commit of its own here (it cost a WAL
+		 * fdatasync a drop); send_manifest sets rejections_sent in
+		 * the commit that records it delivered. A crash before that
+		 * leaves it parsed with rejections_sent 0, and the next run
+		 * comes here again and finds, again, nothing to send.
+		 */
+		d->rej_none = 1;
+		goto out;
+	}
 	if (access(src, F_OK) != 0)
 		goto done;	/* nothing was rejected */
 	if (x->fwd == NULL) {
@@ -1102,13 +1130,17 @@ send_manifest(struct deliverer *d, const struct tx *t)
 	    x->fwd ? "https" : "file", (unsigned long long)t->records_in);
 	if ((r = store_begin(x->st)) != 0)
 		goto out;
+	/* rejections_sent: when send_rejections, just before in this step,
+	 * found none, it left its commit to this one (d->rej_none) */
 	s = store_prepare(x->st, "UPDATE transmissions SET state = "
 	    "'delivered', delivered = (SELECT total(records) FROM batches "
 	    "WHERE transmission_id = ?1 AND state = 'acked'), dlq = dlq + "
 	    "(SELECT total(records) FROM batches WHERE transmission_id = ?1 "
-	    "AND state = 'rejected'), updated_at = ?2 WHERE id = ?1");
+	    "AND state = 'rejected'), rejections_sent = max(rejections_sent, "
+	    "?3), updated_at = ?2 WHERE id = ?1");
 	sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)td_time());
+	sqlite3_bind_int(s, 3, d->rej_none);
 	r = store_step_done(x->st, s);
 	if (r == 0)
 		r = audit_append(x->audit, "transmission_delivered", t->id,

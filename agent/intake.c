@@ -206,7 +206,42 @@ archive_rel(const char *tid, int64_t t)
 	    tm.tm_mon + 1, tid);
 }
 
-/* Move the claimed files into the archive and drop the work entry. */
+/*
+ * work/ holds a claim directory removed since it was last fsynced: sync
+ * it now. See settle(): the removal of a settled claim is made durable
+ * by the next fsync of work/ (the next claim's, or this one at the end
+ * of a pass or a recovery), not once per file.
+ */
+int
+intake_sync_work(struct td_ctx *x)
+{
+	if (!x->work_dirty)
+		return TD_OK;
+	if (td_fsync_dir(x->work) != 0)
+		return TD_ERR_IO;
+	x->work_dirty = 0;
+	return TD_OK;
+}
+
+/*
+ * Move the claimed files into the archive and drop the work entry.
+ *
+ * Durability: the receive step's commit (claim, archive_dir) came first;
+ * each file's new name is made durable here by fsync(raw/) (and the
+ * directories td_mkdirs made, by their parents' fsyncs) before the claim
+ * directory is removed. Neither the claim directory (the file's old
+ * name) nor work/ (the claim's removal) is fsynced here any more (two
+ * device flushes a file): work/ is fsynced by the next claim, which
+ * makes a directory there and syncs it anyway, or by intake_sync_work()
+ * at the end of the pass. A crash before that can bring the claim
+ * directory back, empty or (file systems that may persist the two sides
+ * of a rename apart) still naming the file already in raw/: the next
+ * run's intake_recover finds the claim recorded and settles it again,
+ * which is idempotent: a source that is the same inode as its
+ * destination is unlinked (rename(2) of two links of one file does
+ * nothing), so the rmdir goes through. Nothing is lost (the raw copy was
+ * durable first) and nothing is taken twice (the claim is recorded).
+ */
 static int
 settle(struct td_ctx *x, const char *cl, const char *archive_dir)
 {
@@ -215,6 +250,7 @@ settle(struct td_ctx *x, const char *cl, const char *archive_dir)
 	char *src, *dst;
 	DIR *d;
 	struct dirent *de;
+	struct stat ss, ds;
 	int r = TD_OK;
 
 	if (td_mkdirs(rawdir, 0750) != 0) {
@@ -230,6 +266,11 @@ settle(struct td_ctx *x, const char *cl, const char *archive_dir)
 			dst = xasprintf("%s/%s", rawdir, de->d_name);
 			if (rename(src, dst) != 0 && errno != ENOENT)
 				r = TD_ERR_IO;
+			/* two links of one file (see above): the old goes */
+			else if (lstat(src, &ss) == 0 && lstat(dst, &ds) == 0 &&
+			    ss.st_dev == ds.st_dev && ss.st_ino == ds.st_ino &&
+			    unlink(src) != 0 && errno != ENOENT)
+				r = TD_ERR_IO;
 			x_free(src);
 			x_free(dst);
 		}
@@ -237,8 +278,7 @@ settle(struct td_ctx *x, const char *cl, const char *archive_dir)
 	}
 	if (r != 0)
 		goto out;
-	if (td_fsync_dir(rawdir) != 0 || (access(wdir, F_OK) == 0 &&
-	    td_fsync_dir(wdir) != 0)) {
+	if (td_fsync_dir(rawdir) != 0) {
 		r = TD_ERR_IO;
 		goto out;
 	}
@@ -246,7 +286,7 @@ settle(struct td_ctx *x, const char *cl, const char *archive_dir)
 		r = TD_ERR_IO;
 		goto out;
 	}
-	(void)td_fsync_dir(x->work);
+	x->work_dirty = 1;	/* synced by the next claim or intake_sync_work */
  out:
 	if (r != 0)
 		td_log(TD_LOG_ERROR, "archive_failed", "dir=%s error=%s",
@@ -1980,6 +2020,8 @@ intake_recover(struct td_ctx *x)
 		x_free(wdir);
 	}
 	closedir(d);
+	/* the claims settled again, gone for good (see settle) */
+	(void)intake_sync_work(x);
 	return r;
 }
 
@@ -2124,6 +2166,8 @@ landing_pass(struct td_ctx *x, int64_t *settle_at)
 		x_free(cl);
 	}
 	landing_list_free(e, n);
+	/* the claims settled in this pass, gone for good (see settle) */
+	(void)intake_sync_work(x);
 	return r;
 }
 

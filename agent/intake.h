@@ -31,6 +31,11 @@ void	intake_rejection_json(struct td_buf *, const char *tid,
 int	intake_hash_fd(int fd, unsigned want, char tid[65], char sha512hex[129],
 	    uint8_t b2[64], uint64_t *size);
 
+/*
+ * fsync work/ if a settled claim's directory was removed from it since
+ * it was last synced (a claim's own fsync of work/ clears that).
+ */
+int	intake_sync_work(struct td_ctx *);
 /* Finish what a previous run left in work/. */
 int	intake_recover(struct td_ctx *);
 /*

@@ -881,8 +881,14 @@ landing_claim(struct td_ctx *x, const struct landing_entry *e,
 			}
 		}
 	}
-	if (fsync(dfd) != 0 || td_fsync_dir(x->work) != 0 ||
-	    fsync(x->landfd) != 0) {
+	if (fsync(dfd) != 0 || td_fsync_dir(x->work) != 0) {
+		r = TD_ERR_IO;
+		goto fail;
+	}
+	/* that fsync of work/ also made durable the removal of every claim
+	 * settled before (intake.c: settle, intake_sync_work) */
+	x->work_dirty = 0;
+	if (fsync(x->landfd) != 0) {
 		r = TD_ERR_IO;
 		goto fail;
 	}

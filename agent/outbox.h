@@ -7,8 +7,8 @@
  * file under a second name (a hard link, made by intake.c).
  *
  * Files are staged under a temporary directory; the caller makes them
- * visible (outbox_finish syncs each batch and the directory, then the
- * caller renames and commits).
+ * visible (outbox_finish syncs each batch; the caller renames, fsyncs
+ * the directory that finally names the batches, and commits).
  */
 #ifndef TD_OUTBOX_H
 #define TD_OUTBOX_H

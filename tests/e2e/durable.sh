@@ -38,7 +38,8 @@ for seq in 1 2 3 4 5; do
 	syncd "$S/outbox/$TA.tmp/batch-$(printf %06d $seq).ndjson.gz" && n=$((n + 1))
 done
 t_is $n 5 "each outbox batch is fsynced where it is written"
-t_ok "$(syncd "$S/outbox/$TA.tmp"; echo $?)" "and the directory naming them"
+t_ok "$(syncd "$S/outbox/$TA"; echo $?)" \
+    "and the directory naming them (once, under its final name, renamed from $TA.tmp)"
 t_ok "$(syncd "$S/outbox"; echo $?)" "the outbox directory, after the staged batches are renamed into it"
 t_ok "$(syncd "$A/records.tmp"; echo $?)" "the archive's records (links to the batches)"
 t_ok "$(syncd "$A/manifest.json"; echo $?)" "the archive's manifest"
@@ -69,7 +70,13 @@ t_is "$(count2 "$S2/landing")" 3 \
     "the landing directory: synced once for each claim, once more for the sidecar"
 t_is "$(grep -c "^$S2/work/[^/]* " "$T_TMP/counts2")" 2 "two claim directories synced"
 # (the directories: not the files, nor the sidecar's temporary copy)
-t_is "$(awk -v p="$S2/work/" 'index($1, p) == 1 && $1 !~ /\.csv|\/\.td-partial/ { print $2 }' "$T_TMP/counts2" | sort | tr '\n' ' ')" "2 3 " \
-    "each claim directory synced at the claim and when its file leaves; c.csv's once more for its sidecar, as it is written"
+t_is "$(awk -v p="$S2/work/" 'index($1, p) == 1 && $1 !~ /\.csv|\/\.td-partial/ { print $2 }' "$T_TMP/counts2" | sort | tr '\n' ' ')" "1 2 " \
+    "each claim directory synced at the claim; c.csv's once more for its sidecar, as it is written (a claim's removal is work/'s to sync)"
+# a settled claim's removal from work/ is made durable by the next fsync
+# of work/ (the next claim's, or the one at the end of the pass): the
+# last raw/ synced (the last file settled) comes before a sync of work/
+t_ok "$(awk -v w="$S2/work>" -v r="/raw>" 'index($0, r) { lr = NR }
+    index($0, w) { lw = NR } END { exit !(lr > 0 && lw > lr) }' \
+    "$T_TMP/trace2"; echo $?)" "work/ is synced after the last claim is settled"
 t_is "$(count2 "$S2/dlq")" "" "no dead letters: their directory is not synced"
 t_done
