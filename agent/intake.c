@@ -1908,23 +1908,66 @@ outbox_sweep(struct td_ctx *x)
 	closedir(d);
 }
 
+/*
+ * Claim names in the order they were made: "SEC.NSEC-PID-SEQ" (see
+ * landing_claim), compared by time, then sequence; others after, by name.
+ */
+static int
+claim_cmp(const void *a, const void *b)
+{
+	const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+	long long xs, ys, xn, yn, xq, yq;
+	long xp, yp;
+	int xok, yok;
+
+	xok = sscanf(x, "%lld.%lld-%ld-%lld", &xs, &xn, &xp, &xq) == 4;
+	yok = sscanf(y, "%lld.%lld-%ld-%lld", &ys, &yn, &yp, &yq) == 4;
+	if (!xok || !yok)
+		return xok != yok ? (xok ? -1 : 1) : strcmp(x, y);
+	if (xs != ys)
+		return xs < ys ? -1 : 1;
+	if (xn != yn)
+		return xn < yn ? -1 : 1;
+	if (xq != yq)
+		return xq < yq ? -1 : 1;
+	return strcmp(x, y);
+}
+
 /* Work entries left by a run that stopped between claim and archive. */
 int
 intake_recover(struct td_ctx *x)
 {
 	DIR *d, *d2;
 	struct dirent *de, *de2;
-	char *wdir, *name, *tid;
+	char *wdir, *name, *tid, **cls = NULL;
+	const char *dn;
+	size_t ncl = 0, j;
 	sqlite3_stmt *s;
 	int r = 0, state, moved;
 
 	outbox_sweep(x);
 	if ((d = opendir(x->work)) == NULL)
 		return TD_ERR_IO;
-	while ((de = readdir(d)) != NULL && r == 0) {
+	/*
+	 * In the order they were claimed (their names start with the time of
+	 * the claim), not the directory's: a stop can leave several claims
+	 * not yet recorded (landing_pass claims by groups), and they are
+	 * received as they would have been, in landing's order, so that the
+	 * first of two identical drops is still the transmission and the
+	 * other its duplicate.
+	 */
+	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		wdir = xasprintf("%s/%s", x->work, de->d_name);
+		cls = xreallocarray(cls, ncl + 1, sizeof(*cls));
+		cls[ncl++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (ncl > 1)
+		qsort(cls, ncl, sizeof(*cls), claim_cmp);
+	for (j = 0; j < ncl && r == 0; j++) {
+		dn = cls[j];
+		wdir = xasprintf("%s/%s", x->work, dn);
 		name = NULL;
 		if ((d2 = opendir(wdir)) != NULL) {
 			while ((de2 = readdir(d2)) != NULL) {
@@ -1954,13 +1997,13 @@ intake_recover(struct td_ctx *x)
 
 			s = store_prepare(x->st, "SELECT archive_dir FROM "
 			    "transmissions WHERE claim = ?");
-			sqlite3_bind_text(s, 1, de->d_name, -1, SQLITE_STATIC);
+			sqlite3_bind_text(s, 1, dn, -1, SQLITE_STATIC);
 			if (sqlite3_step(s) == SQLITE_ROW)
 				adir = xstrdup((const char *)
 				    sqlite3_column_text(s, 0));
 			sqlite3_reset(s);
 			if (adir != NULL)
-				r = settle(x, de->d_name, adir);
+				r = settle(x, dn, adir);
 			else
 				(void)td_remove_tree(wdir, x->state_dir);
 			x_free(adir);
@@ -1971,14 +2014,14 @@ intake_recover(struct td_ctx *x)
 		state = 0;
 		s = store_prepare(x->st, "SELECT archive_dir FROM "
 		    "transmissions WHERE claim = ?");
-		sqlite3_bind_text(s, 1, de->d_name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 1, dn, -1, SQLITE_STATIC);
 		if (sqlite3_step(s) == SQLITE_ROW) {
 			char *adir = xstrdup((const char *)
 			    sqlite3_column_text(s, 0));
 
 			sqlite3_reset(s);
 			td_log(TD_LOG_INFO, "resume_archive", "file=%s", name);
-			r = settle(x, de->d_name, adir);
+			r = settle(x, dn, adir);
 			x_free(adir);
 			state = 1;
 		} else
@@ -1986,12 +2029,12 @@ intake_recover(struct td_ctx *x)
 		if (!state) {
 			s = store_prepare(x->st, "SELECT 1 FROM duplicate_drops "
 			    "WHERE claim = ?");
-			sqlite3_bind_text(s, 1, de->d_name, -1, SQLITE_STATIC);
+			sqlite3_bind_text(s, 1, dn, -1, SQLITE_STATIC);
 			if (sqlite3_step(s) == SQLITE_ROW)
 				state = 2;
 			sqlite3_reset(s);
 			if (state == 2)
-				r = drop_work(x, de->d_name);
+				r = drop_work(x, dn);
 		}
 		if (!state) {
 			td_log(TD_LOG_INFO, "resume_intake", "file=%s", name);
@@ -2000,9 +2043,9 @@ intake_recover(struct td_ctx *x)
 			if (moved)
 				(void)td_fsync_dir(x->landing);
 			tid = NULL;
-			r = landing_secure_claimed(x, de->d_name, name);
+			r = landing_secure_claimed(x, dn, name);
 			if (r == 0)
-				r = receive(x, de->d_name, name, -1, &tid);
+				r = receive(x, dn, name, -1, &tid);
 			if (r == TD_ERR_AGAIN || r == TD_ERR_FORMAT)
 				r = 0;	/* back in landing */
 			x_free(tid);
@@ -2010,7 +2053,7 @@ intake_recover(struct td_ctx *x)
 				/* one claim that cannot be finished or given
 				 * back must not stop every other file */
 				td_log(TD_LOG_ERROR, "recover_failed", "claim=%s "
-				    "file=%s error=%s", de->d_name, name,
+				    "file=%s error=%s", dn, name,
 				    td_errstr(r));
 				x->run.n_refused++;
 				r = 0;
@@ -2019,7 +2062,9 @@ intake_recover(struct td_ctx *x)
 		x_free(name);
 		x_free(wdir);
 	}
-	closedir(d);
+	for (j = 0; j < ncl; j++)
+		x_free(cls[j]);
+	x_free(cls);
 	/* the claims settled again, gone for good (see settle) */
 	(void)intake_sync_work(x);
 	return r;
@@ -2116,54 +2161,140 @@ again_soon(int64_t *settle_at)
 /*
  * One pass over landing: claim, receive and process every file that is
  * ready. *settle_at gets when a file that has not settled may be ready.
+ *
+ * Files are claimed by groups of up to CLAIM_GROUP files and
+ * CLAIM_GROUP_BYTES (many small drops at once): each claim renames its
+ * file into its own claim directory and fsyncs that directory, then one
+ * fsync of work/ and one of landing/ serve the whole group (landing_claim_sync), before any of them is
+ * hashed or recorded (they were two flushes a file). Per file the order
+ * of what is made durable is unchanged: claim directory, work/, landing;
+ * then the file's data (intake_hash_fd), then the commit. A crash
+ * between a claim and the group's sync leaves files named in both
+ * landing and a claim directory, or (file systems that may persist a
+ * rename by halves) only in landing: a claim not recorded, which the
+ * next run's intake_recover receives in the order of the claims, or a
+ * file landing still names, taken again; never a file lost (landing
+ * lost its name only once the claim directory and work/ were synced),
+ * never one delivered twice (its transmission id, the SHA-256 of its
+ * bytes, is recorded once: a second name is a duplicate drop). Nothing
+ * is received while the outbox is full: that is checked before each file
+ * is received, as before each claim before, and the claims of a group
+ * not received then are given back to landing (landing_unclaim).
  */
+#define CLAIM_GROUP	32
+/*
+ * A group also ends before CLAIM_GROUP_BYTES of data: the flushes shared
+ * only matter beside the work of small files, and a large file is
+ * claimed alone, as each file was, when its turn comes (not taken out of
+ * landing while the files before it are processed).
+ */
+#define CLAIM_GROUP_BYTES	(256 * 1024)
+
 static int
 landing_pass(struct td_ctx *x, int64_t *settle_at)
 {
 	struct landing_entry *e;
-	size_t n, i;
+	struct {
+		size_t	 i;
+		char	*cl;
+		int	 fd;
+	} g[CLAIM_GROUP];
+	size_t n, i, ng, k;
+	uint64_t gbytes;
 	char *cl, *tid;
-	int r, fd;
+	int r, r2, fd;
 
 	if ((r = landing_list(x, &e, &n, settle_at)) != 0)
 		return r;
-	for (i = 0; i < n && r == 0; i++) {
+	for (i = 0; i < n && r == 0; ) {
 		if (outbox_full(x)) {
 			r = TD_ERR_LIMIT;
 			break;
 		}
-		r = landing_claim(x, &e[i], &cl, &fd);
-		if (r == TD_ERR_NOTFOUND)
-			td_log(TD_LOG_INFO, "landing_gone", "file=%s reason=%s",
-			    e[i].name, "removed or renamed after it was listed");
-		if (r == TD_ERR_NOTFOUND || r == TD_ERR_FORMAT) {
-			r = 0;		/* gone, or refused and logged */
-			continue;
+		/* claim a group */
+		for (ng = 0, gbytes = 0; i < n && ng < CLAIM_GROUP && r == 0;
+		    i++) {
+			if (ng > 0 && gbytes + (uint64_t)e[i].size >
+			    CLAIM_GROUP_BYTES)
+				break;	/* the next group's */
+			r = landing_claim(x, &e[i], &cl, &fd, 1);
+			if (r == TD_ERR_NOTFOUND)
+				td_log(TD_LOG_INFO, "landing_gone", "file=%s "
+				    "reason=%s", e[i].name, "removed or "
+				    "renamed after it was listed");
+			if (r == TD_ERR_NOTFOUND || r == TD_ERR_FORMAT) {
+				r = 0;	/* gone, or refused and logged */
+				continue;
+			}
+			if (r == TD_ERR_AGAIN) {
+				/* not settled after all: look again soon */
+				again_soon(settle_at);
+				r = 0;
+				continue;
+			}
+			if (r != 0) {
+				td_log(TD_LOG_ERROR, "claim_failed", "file=%s "
+				    "dir=%s error=%s", e[i].name, x->work,
+				    td_errstr(r));
+				break;
+			}
+			g[ng].i = i;
+			g[ng].cl = cl;
+			g[ng].fd = fd;
+			ng++;
+			gbytes += (uint64_t)e[i].size;
 		}
-		if (r == TD_ERR_AGAIN) {
-			/* not settled after all: look again soon */
-			again_soon(settle_at);
-			r = 0;
-			continue;
-		}
-		if (r != 0) {
-			td_log(TD_LOG_ERROR, "claim_failed", "file=%s dir=%s "
-			    "error=%s", e[i].name, x->work, td_errstr(r));
+		if (ng == 0)
+			break;
+		/* a claim that failed: those made before it still go on */
+		r2 = r;
+		if ((r = landing_claim_sync(x)) != 0) {
+			/* left in work/ for intake_recover, as a claim whose
+			 * own sync failed always was */
+			td_log(TD_LOG_ERROR, "claim_failed", "claims=%zu dir=%s "
+			    "error=%s", ng, x->work, td_errstr(r));
+			for (k = 0; k < ng; k++) {
+				close(g[k].fd);
+				x_free(g[k].cl);
+			}
 			break;
 		}
-		r = receive(x, cl, e[i].name, fd, &tid);
-		close(fd);
-		if (r == TD_ERR_AGAIN) {
-			again_soon(settle_at);
-			r = 0;
-		} else if (r == TD_ERR_FORMAT)
-			r = 0;
-		else if (r == 0 && tid != NULL)
-			r = process_one(x, tid);
-		if (r == 0 && tid != NULL && x->processed_cb != NULL)
-			x->processed_cb(x, tid);
-		x_free(tid);
-		x_free(cl);
+		/* receive and process each */
+		for (k = 0; k < ng; k++) {
+			cl = g[k].cl;
+			fd = g[k].fd;
+			tid = NULL;
+			if (r == 0 && k > 0 && outbox_full(x))
+				r = TD_ERR_LIMIT;
+			if (r != 0) {
+				/* the intake stopped: the group's claims not
+				 * received go back to landing, as if never
+				 * taken */
+				close(fd);
+				if (landing_unclaim(x, cl) != 0)
+					td_log(TD_LOG_ERROR, "unclaim_failed",
+					    "file=%s claim=%s error=%s",
+					    e[g[k].i].name, cl, td_errstr(
+					    TD_ERR_IO));
+				x_free(cl);
+				continue;
+			}
+			r = receive(x, cl, e[g[k].i].name, fd, &tid);
+			close(fd);
+			if (r == TD_ERR_AGAIN) {
+				again_soon(settle_at);
+				r = 0;
+			} else if (r == TD_ERR_FORMAT)
+				r = 0;
+			else if (r == 0 && tid != NULL)
+				r = process_one(x, tid);
+			if (r == 0 && tid != NULL && x->processed_cb != NULL)
+				x->processed_cb(x, tid);
+			x_free(tid);
+			x_free(cl);
+		}
+		if (r == 0)
+			r = r2;
 	}
 	landing_list_free(e, n);
 	/* the claims settled in this pass, gone for good (see settle) */

@@ -693,9 +693,30 @@ private_copy(struct td_ctx *x, int fd, int dfd, const char *name,
 	return TD_OK;
 }
 
+/*
+ * The second half of a claim's durability, for one claim or for the
+ * group of claims made since the last call (landing_claim with defer):
+ * work/ names every new claim directory (each made durable with the
+ * file it names by its own fsync first), then landing no longer names
+ * the files. Per file the order is as it was, claim directory, work/,
+ * landing; a group only shares the last two flushes (intake.c,
+ * landing_pass). The fsync of work/ also makes durable the removal of
+ * every claim settled before (intake.c: settle, intake_sync_work).
+ */
+int
+landing_claim_sync(struct td_ctx *x)
+{
+	if (td_fsync_dir(x->work) != 0)
+		return TD_ERR_IO;
+	x->work_dirty = 0;
+	if (fsync(x->landfd) != 0)
+		return TD_ERR_IO;
+	return TD_OK;
+}
+
 int
 landing_claim(struct td_ctx *x, const struct landing_entry *e,
-    char **claimp, int *fdp)
+    char **claimp, int *fdp, int defer)
 {
 	static unsigned seq;
 	struct timespec ts;
@@ -881,14 +902,13 @@ landing_claim(struct td_ctx *x, const struct landing_entry *e,
 			}
 		}
 	}
-	if (fsync(dfd) != 0 || td_fsync_dir(x->work) != 0) {
+	if (fsync(dfd) != 0) {
 		r = TD_ERR_IO;
 		goto fail;
 	}
-	/* that fsync of work/ also made durable the removal of every claim
-	 * settled before (intake.c: settle, intake_sync_work) */
-	x->work_dirty = 0;
-	if (fsync(x->landfd) != 0) {
+	/* work/ (the new claim directory) and landing (the name gone), now
+	 * or, for a group of claims, once for all (landing_claim_sync) */
+	if (!defer && landing_claim_sync(x) != 0) {
 		r = TD_ERR_IO;
 		goto fail;
 	}

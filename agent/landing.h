@@ -77,7 +77,13 @@ void	landing_list_free(struct landing_entry *, size_t);
  * TD_ERR_FORMAT: refused (logged); other errors: the claim failed.
  */
 int	landing_claim(struct td_ctx *, const struct landing_entry *,
-	    char **claimp, int *fdp);
+	    char **claimp, int *fdp, int defer);
+/*
+ * With defer set, landing_claim leaves out its last two flushes (work/,
+ * then landing/), which landing_claim_sync makes once for every claim
+ * deferred since: it must come before any of them is received.
+ */
+int	landing_claim_sync(struct td_ctx *);
 
 /*
  * Give a claim back: every entry of work/CLAIM/ returns to landing under

@@ -66,8 +66,19 @@ t_is $? 0 "clean drops: once exits 0"
 sed -n 's/.*\(fsync\|fdatasync\)([0-9]*<\([^>]*\)>.*/\2/p' "$T_TMP/trace2" |
     sort | uniq -c | awk '{ print $2, $1 }' > "$T_TMP/counts2"
 count2() { awk -v p="$1" '$1 == p { print $2 }' "$T_TMP/counts2"; }
-t_is "$(count2 "$S2/landing")" 3 \
-    "the landing directory: synced once for each claim, once more for the sidecar"
+t_is "$(count2 "$S2/landing")" 2 \
+    "the landing directory: synced once for the group of claims (b.csv and c.csv, claimed together), once more for the sidecar"
+# the group's order, per file as for one claim: each claim directory,
+# then work/, then landing, all before a claimed file's data is synced
+t_ok "$(awk -v w="$S2/work>" -v l="$S2/landing>" -v c="$S2/work/" '
+    index($0, c) && $0 !~ /\.csv>/ && !cd1 { cd1 = NR; next }
+    index($0, c) && $0 !~ /\.csv>/ && !cd2 { cd2 = NR }
+    index($0, w) && !w1 { w1 = NR }
+    index($0, l) && !l1 { l1 = NR }
+    index($0, c) && /\.csv>/ && !f1 { f1 = NR }
+    END { exit !(cd1 && cd2 && cd2 < w1 && w1 < l1 && l1 < f1) }' \
+    "$T_TMP/trace2"; echo $?)" \
+    "both claim directories, then work/, then landing, then the files' data"
 t_is "$(grep -c "^$S2/work/[^/]* " "$T_TMP/counts2")" 2 "two claim directories synced"
 # (the directories: not the files, nor the sidecar's temporary copy)
 t_is "$(awk -v p="$S2/work/" 'index($1, p) == 1 && $1 !~ /\.csv|\/\.td-partial/ { print $2 }' "$T_TMP/counts2" | sort | tr '\n' ' ')" "1 2 " \
