@@ -774,6 +774,14 @@ conn_close(struct conn *k)
 {
 	union ssh_block *b;
 
+	/*
+	 * A connection lost or timed out: libssh2 would wait out the I/O
+	 * timeout again for each close it sends (a stalled server), give
+	 * up on the session's teardown and leave its ciphers' OpenSSL state
+	 * allocated. Shut the socket first: every call fails at once.
+	 */
+	if (k->dead && k->fd >= 0)
+		(void)shutdown(k->fd, SHUT_RDWR);
 	if (k->sftp != NULL)
 		libssh2_sftp_shutdown(k->sftp);
 	if (k->s != NULL) {
