@@ -78,6 +78,8 @@
 #define SFTP_MAX_ENTRIES 1000000	/* largest listing handled */
 #define SFTP_RESUME_MIN	(1u << 20)	/* smaller files restart, no .info */
 #define SFTP_RESUME_CHECK (64u << 10)	/* bytes before the offset compared */
+#define SFTP_SYNC_EVERY	(64u << 20)	/* a download is made durable, its
+					   .part.info says so, this often */
 #define SFTP_BATCH_FILES 512		/* files made durable by one syncfs */
 #define SFTP_BATCH_BYTES (64u << 20)
 #define SFTP_SECRET_MAX	4096
@@ -1244,27 +1246,161 @@ attrs_match(const LIBSSH2_SFTP_ATTRIBUTES *a, const struct ent *e)
 }
 
 /*
- * The .part.info of a resumable download holds "SIZE MTIME SOURCE": the
- * version, and the source whose download it is (sources may share a
- * landing directory: see parts_sweep).
+ * The .part.info of a resumable download holds "SIZE MTIME SYNCED
+ * SOURCE": the version, how much of .NAME.part is durable (fdatasync'd
+ * before the line said so: a machine that stops loses the rest, or
+ * leaves zeros or older blocks in it on some filesystems), and the
+ * source whose download it is (sources may share a landing directory:
+ * see parts_sweep). Earlier releases wrote "SIZE MTIME SOURCE"
+ * (earlier ones "SIZE MTIME"), with nothing synced: not resumed.
  */
 static void
-info_line(char *out, size_t n, const struct ent *e, const char *source)
+info_line(char *out, size_t n, const struct ent *e, uint64_t synced,
+    const char *source)
 {
-	snprintf(out, n, "%llu %lld %s\n", (unsigned long long)e->size,
-	    (long long)e->mtime, source);
+	snprintf(out, n, "%llu %lld %llu %s\n", (unsigned long long)e->size,
+	    (long long)e->mtime, (unsigned long long)synced, source);
+}
+
+/*
+ * Could a download's name in landing not be made because something else
+ * has it (a directory, a file another user owns in a sticky directory,
+ * a name planted again between unlink and open)? That stops this file
+ * only: landing is writable by others, and one such name stopped every
+ * poll of the source before any file after it was fetched.
+ */
+static int
+name_taken(int e)
+{
+	return e == EEXIST || e == EISDIR || e == ENOTEMPTY || e == ELOOP ||
+	    e == EPERM;
 }
 
 static int
-resume_offset(const struct pending *p, const struct ent *e,
-    const char *source, uint64_t *off)
+landing_taken(struct conn *k, const struct ent *e, const char *path, int err)
 {
-	char buf[256], want[256];
+	td_log(TD_LOG_WARN, "sftp_landing_busy", "source=%s file=%s "
+	    "name=%s error=%s reason=%s", k->name, e->name, path,
+	    strerror(err), "something else has the name of its download "
+	    "in landing; the other files are fetched, this one on a later "
+	    "poll");
+	return TD_ERR_EXISTS;
+}
+
+/* A decimal number ended by a space at *pp: 0 (*pp past the space). */
+static int
+info_num(const char **pp, uint64_t *v)
+{
+	const char *p = *pp;
+
+	*v = 0;
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (*v > (UINT64_MAX - 9) / 10)
+			return -1;
+		*v = *v * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p != ' ')
+		return -1;
+	*pp = p + 1;
+	return 0;
+}
+
+/*
+ * The fields of a .part.info line of this release (buf NUL-ended, its
+ * newline in it): 0, or -1 for any other line (one of an earlier
+ * release: "SIZE MTIME SOURCE" or "SIZE MTIME").
+ */
+static int
+info_parse(char *buf, uint64_t *size, int64_t *mtime, uint64_t *synced,
+    const char **src)
+{
+	const char *p = buf;
+	size_t n = strlen(buf);
+	uint64_t m;
+	int neg;
+
+	if (n < 2 || buf[n - 1] != '\n')
+		return -1;
+	buf[n - 1] = '\0';
+	if (info_num(&p, size) != 0)
+		return -1;
+	if ((neg = *p == '-'))
+		p++;
+	if (info_num(&p, &m) != 0 || m > INT64_MAX)
+		return -1;
+	*mtime = neg ? -(int64_t)m : (int64_t)m;
+	if (info_num(&p, synced) != 0 || *p == '\0' || strchr(p, ' ') != NULL)
+		return -1;
+	*src = p;
+	return 0;
+}
+
+/* Write .part.info saying that synced bytes of the .part are durable. */
+static int
+info_write(struct td_ctx *x, struct conn *k, const struct pending *p,
+    uint64_t synced)
+{
+	char info[256], *itmp;
+	int rc;
+
+	/*
+	 * Written under .NAME.part.tmp: .NAME.part.info.tmp (what
+	 * td_write_file_atomic names it) is 4 bytes over NAME_MAX for a
+	 * name of 241-244 bytes, and its ENAMETOOLONG stopped the poll at
+	 * that file, at every poll.
+	 */
+	info_line(info, sizeof(info), p->e, synced, k->name);
+	itmp = xasprintf("%s/.%s.part.tmp", x->landing, p->e->name);
+	if ((rc = td_write_file_via(p->info, itmp, info, strlen(info))) != 0) {
+		if (rc != TD_ERR_NOSPACE && name_taken(errno))
+			rc = landing_taken(k, p->e, p->info, errno);
+		else if (rc != TD_ERR_NOSPACE)
+			rc = TD_ERR_INTERNAL;
+	}
+	x_free(itmp);
+	return rc;
+}
+
+/*
+ * Make the first got bytes of the download durable, then say so in its
+ * .part.info: what a resume after a crash may keep.
+ */
+static int
+part_sync(struct td_ctx *x, struct conn *k, const struct pending *p,
+    uint64_t got)
+{
+	int e;
+
+	if (fdatasync(p->fd) != 0) {
+		e = errno;
+		td_log(TD_LOG_ERROR, "sftp_landing_write", "file=%s error=%s",
+		    p->part, strerror(e));
+		return e == ENOSPC || e == EDQUOT ? TD_ERR_NOSPACE :
+		    TD_ERR_INTERNAL;
+	}
+	return info_write(x, k, p, got);
+}
+
+/*
+ * Resume the download of e? Then p->fd is its .part, opened, *off where
+ * it resumes (the bytes its .part.info says are durable: more, not
+ * synced, are cut off) and *have the size the .part had.
+ */
+static int
+resume_offset(struct pending *p, const struct ent *e,
+    const char *source, uint64_t *off, uint64_t *have)
+{
+	char buf[256];
+	const char *src;
+	uint64_t size, synced;
+	int64_t mtime;
 	struct stat sb;
 	ssize_t r;
 	int fd;
 
-	*off = 0;
+	*off = *have = 0;
 	/*
 	 * Landing is writable by others: a link or FIFO is not ours, nor a
 	 * file another user made (only the last SFTP_RESUME_CHECK bytes of
@@ -1280,13 +1416,25 @@ resume_offset(const struct pending *p, const struct ent *e,
 	if (r <= 0)
 		return 0;
 	buf[r] = '\0';
-	info_line(want, sizeof(want), e, source);
-	if (strcmp(buf, want) != 0 || lstat(p->part, &sb) != 0 ||
-	    !S_ISREG(sb.st_mode) || sb.st_nlink != 1 ||
-	    sb.st_uid != geteuid() ||
-	    (uint64_t)sb.st_size > e->size)
+	if (info_parse(buf, &size, &mtime, &synced, &src) != 0 ||
+	    strcmp(src, source) != 0)
 		return 0;
-	*off = (uint64_t)sb.st_size;
+	if (size != e->size || mtime != e->mtime)
+		return 0;
+	/* not followed if a link, not blocking if a FIFO */
+	if ((fd = open(p->part, O_RDWR | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK)) < 0)
+		return 0;
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_nlink != 1 ||
+	    sb.st_uid != geteuid() || (uint64_t)sb.st_size > e->size ||
+	    (*have = (uint64_t)sb.st_size) == 0 || synced == 0 ||
+	    ((*off = synced < *have ? synced : *have) < *have &&
+	    ftruncate(fd, (off_t)*off) != 0)) {
+		close(fd);
+		*off = *have = 0;
+		return 0;
+	}
+	p->fd = fd;
 	return 1;
 }
 
@@ -1343,31 +1491,6 @@ resume_check(struct conn *k, LIBSSH2_SFTP_HANDLE *h, struct pending *p,
 }
 
 /*
- * Could a download's name in landing not be made because something else
- * has it (a directory, a file another user owns in a sticky directory,
- * a name planted again between unlink and open)? That stops this file
- * only: landing is writable by others, and one such name stopped every
- * poll of the source before any file after it was fetched.
- */
-static int
-name_taken(int e)
-{
-	return e == EEXIST || e == EISDIR || e == ENOTEMPTY || e == ELOOP ||
-	    e == EPERM;
-}
-
-static int
-landing_taken(struct conn *k, const struct ent *e, const char *path, int err)
-{
-	td_log(TD_LOG_WARN, "sftp_landing_busy", "source=%s file=%s "
-	    "name=%s error=%s reason=%s", k->name, e->name, path,
-	    strerror(err), "something else has the name of its download "
-	    "in landing; the other files are fetched, this one on a later "
-	    "poll");
-	return TD_ERR_EXISTS;
-}
-
-/*
  * Download e to landing/.NAME.part. Returns 0 (p->fd open, not yet
  * synced), TD_ERR_IO when the connection is lost (the .part is kept
  * for resuming), TD_ERR_INTERNAL for a local write error, TD_ERR_EXISTS
@@ -1384,8 +1507,8 @@ fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
 	LIBSSH2_SFTP_HANDLE *h = NULL;
 	LIBSSH2_SFTP_ATTRIBUTES a;
 	struct stat sb;
-	char *rp = NULL, *itmp = NULL, info[256];
-	uint64_t off = 0, got, want;
+	char *rp = NULL;
+	uint64_t off = 0, have = 0, got = 0, synced = 0, want;
 	ssize_t r;
 	int rc = TD_OK, flags, fr, same;
 
@@ -1403,35 +1526,29 @@ fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
 		rc = TD_ERR_EXISTS;
 		goto out;
 	}
-	if (e->size >= SFTP_RESUME_MIN && resume_offset(p, e, k->name, &off))
-		td_log(TD_LOG_INFO, "sftp_resume", "source=%s file=%s "
-		    "offset=%llu size=%llu", k->name, e->name,
-		    (unsigned long long)off, (unsigned long long)e->size);
-	else {
+	if (e->size >= SFTP_RESUME_MIN &&
+	    resume_offset(p, e, k->name, &off, &have)) {
+		if (off < have)
+			td_log(TD_LOG_INFO, "sftp_resume", "source=%s file=%s "
+			    "offset=%llu size=%llu partial=%llu reason=%s",
+			    k->name, e->name, (unsigned long long)off,
+			    (unsigned long long)e->size,
+			    (unsigned long long)have, "the partial's bytes "
+			    "after offset were not yet durable; fetched again");
+		else
+			td_log(TD_LOG_INFO, "sftp_resume", "source=%s file=%s "
+			    "offset=%llu size=%llu", k->name, e->name,
+			    (unsigned long long)off,
+			    (unsigned long long)e->size);
+	} else {
 		(void)unlink(p->info);
 		off = 0;
 	}
 	/*
-	 * Landing is writable by others: .NAME.part may have become a
-	 * link (to state.db, say) or a FIFO since it was checked. A resume
-	 * opens it without following a link and must find the file of ours
-	 * it checked; a new download creates a file of its own.
+	 * Landing is writable by others: a resume checked the .part it
+	 * opened (without following a link, see resume_offset); a new
+	 * download creates a file of its own.
 	 */
-	if (off > 0) {
-		p->fd = open(p->part, O_RDWR | O_CLOEXEC | O_NOFOLLOW |
-		    O_NONBLOCK);
-		if (p->fd >= 0 && (fstat(p->fd, &sb) != 0 ||
-		    !S_ISREG(sb.st_mode) || sb.st_nlink != 1 ||
-		    sb.st_uid != geteuid() ||
-		    (uint64_t)sb.st_size != off)) {
-			close(p->fd);
-			p->fd = -1;
-		}
-		if (p->fd < 0) {
-			(void)unlink(p->info);
-			off = 0;
-		}
-	}
 	if (off == 0) {
 		(void)unlink(p->part);
 		flags = O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
@@ -1448,24 +1565,10 @@ fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
 		    TD_ERR_INTERNAL;
 		goto out;
 	}
-	if (e->size >= SFTP_RESUME_MIN && off == 0) {
-		/*
-		 * Written under .NAME.part.tmp: .NAME.part.info.tmp (what
-		 * td_write_file_atomic names it) is 4 bytes over NAME_MAX
-		 * for a name of 241-244 bytes, and its ENAMETOOLONG stopped
-		 * the poll at that file, at every poll.
-		 */
-		info_line(info, sizeof(info), e, k->name);
-		itmp = xasprintf("%s/.%s.part.tmp", x->landing, e->name);
-		if ((rc = td_write_file_via(p->info, itmp, info,
-		    strlen(info))) != 0) {
-			if (rc != TD_ERR_NOSPACE && name_taken(errno))
-				rc = landing_taken(k, e, p->info, errno);
-			else if (rc != TD_ERR_NOSPACE)
-				rc = TD_ERR_INTERNAL;
-			goto out;
-		}
-	}
+	if (e->size >= SFTP_RESUME_MIN && off == 0 &&
+	    (rc = info_write(x, k, p, 0)) != 0)
+		goto out;
+	synced = got = off;
 	rp = remote_path(k, e->name);
 	h = libssh2_sftp_open_ex(k->sftp, rp, (unsigned)strlen(rp),
 	    LIBSSH2_FXF_READ, 0, LIBSSH2_SFTP_OPENFILE);
@@ -1483,7 +1586,13 @@ fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
 		goto out;
 	if (off > 0)
 		libssh2_sftp_seek64(h, off);
-	got = off;
+	else if (synced > 0) {
+		/* restarted: the .part.info must not say its old bytes are
+		 * durable before new ones are written over them */
+		synced = got = 0;
+		if ((rc = info_write(x, k, p, 0)) != 0)
+			goto out;
+	}
 	for (;;) {
 		/*
 		 * libssh2 pipelines read requests for up to 4x the buffer
@@ -1513,6 +1622,12 @@ fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
 		st->bytes += (size_t)r;
 		if (got > e->size)
 			break;
+		if (e->size >= SFTP_RESUME_MIN && got - synced >=
+		    SFTP_SYNC_EVERY && got < e->size) {
+			if ((rc = part_sync(x, k, p, got)) != 0)
+				goto out;
+			synced = got;
+		}
 		if (conn_overdue(k, e->name, got)) {
 			rc = TD_ERR_IO;
 			goto out;
@@ -1558,7 +1673,16 @@ out:
 	if (h != NULL && !k->dead)
 		libssh2_sftp_close_handle(h);
 	x_free(rp);
-	x_free(itmp);
+	/*
+	 * A download broken off by the connection, kept to resume: its
+	 * bytes are made durable now, and its .part.info says so (else a
+	 * resume after a restart would keep only what was synced last).
+	 * What fails here leaves the older, still true, .part.info.
+	 */
+	if (rc == TD_ERR_IO && p->fd >= 0 && e->size >= SFTP_RESUME_MIN &&
+	    got > synced && fstat(p->fd, &sb) == 0 &&
+	    (uint64_t)sb.st_size == got)
+		(void)part_sync(x, k, p, got);
 	if (rc != TD_OK) {
 		/*
 		 * Only the download this call opened: one met by NAME still
@@ -1896,24 +2020,42 @@ out:
 	return rc;
 }
 
-/* Is the .part.info name in dir fd that of a download of source? */
+/*
+ * Is the .part.info name in dir fd that of a download of source? Its
+ * last field names the source ("SIZE MTIME SYNCED SOURCE", or in an
+ * earlier release "SIZE MTIME SOURCE"). One of "SIZE MTIME" (earlier
+ * still) names none: it is taken for any source's, or it would never be
+ * removed.
+ */
 static int
 info_ours(int fd, const char *name, const char *source)
 {
 	struct stat sb;
 	char buf[256], *sp;
+	const char *p;
+	uint64_t v;
 	ssize_t r;
 	int f;
 
-	/* (landing is writable by others: not a link, not a FIFO) */
+	/* (landing is writable by others: not a link, not a FIFO, nor one
+	 * another user made) */
 	if ((f = openat(fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
 	    O_NONBLOCK)) < 0)
 		return 0;
-	r = fstat(f, &sb) == 0 && S_ISREG(sb.st_mode) ?
-	    read(f, buf, sizeof(buf) - 1) : -1;
+	r = fstat(f, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    sb.st_uid == geteuid() ? read(f, buf, sizeof(buf) - 1) : -1;
 	close(f);
 	if (r <= 1 || buf[r - 1] != '\n')
 		return 0;
+	buf[r - 1] = ' ';	/* "SIZE MTIME ": two numbers */
+	buf[r] = '\0';
+	p = buf;
+	if (info_num(&p, &v) == 0) {
+		if (*p == '-')
+			p++;
+		if (info_num(&p, &v) == 0 && *p == '\0')
+			return 1;
+	}
 	buf[r - 1] = '\0';
 	return (sp = strrchr(buf, ' ')) != NULL && strcmp(sp + 1, source) == 0;
 }

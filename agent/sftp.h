@@ -7,8 +7,9 @@
  *             listing the same version again makes it stable (ready)
  *   'fetched' that version is durably in landing; never fetched again
  * A partial download is .NAME.part in landing, with .NAME.part.info
- * ("SIZE MTIME SOURCE": the remote file's version, and whose download it
- * is) for files large enough to resume.
+ * ("SIZE MTIME SYNCED SOURCE": the remote file's version, how much of
+ * the .part is durable, and whose download it is) for files large
+ * enough to resume.
  */
 #ifndef TD_SFTP_H
 #define TD_SFTP_H

@@ -103,6 +103,15 @@ poll_bg() {
 		sleep 0.01; _i=$((_i + 1))
 	done
 }
+# bigdrop NAME BYTES: $R, a new remote directory r-NAME holding NAME.csv
+# (BYTES of random, a minute old) and its marker; NAME.conf for it, with
+# ready = marker
+bigdrop() {
+	R=$T_TMP/r-$1; remote "$R"
+	head -c "$2" /dev/urandom > "$R/$1.csv"; : > "$R/$1.csv.done"
+	touch -d '-1 min' "$R/$1.csv"; own "$R"
+	mkconf "$1" "$R" "$KEYAUTH" "ready = marker"
+}
 # got NAME FILE: how many times FILE was received by NAME
 got() {	# (a quarantined file is in archive/ and quarantine/: count it once)
 	find "$T_TMP/$1/state/archive" \
@@ -350,11 +359,16 @@ t_ok "$([ $RC -ne 0 ]; echo $?)" "interrupted poll fails (Tier 1)"
 t_grep "$T_TMP/del.log" "tier=1" "the failure is logged as Tier 1"
 PS=$(stat -c %s "$PART" 2>/dev/null || echo 0)
 t_ok "$([ "$PS" -gt 0 ] && [ "$PS" -lt 300000000 ]; echo $?)" "a partial download is kept ($PS bytes)"
+t_is "$(cut -d' ' -f1,3,4 "$PART.info")" "300000000 $PS del" \
+    "connection lost: the partial is synced, its .part.info says all of it is durable"
 t_ok "$([ -f "$R/huge.csv" ]; echo $?)" "after=delete: the interrupted file is untouched"
 t_ok "$([ -f "$R/later.csv" ]; echo $?)" "after=delete: a file not ready is untouched"
 SUM=$(sha256sum < "$R/huge.csv")
 poll del
-t_grep "$T_TMP/del.log" "event=sftp_resume" "the next poll resumes from the partial offset"
+t_grep "$T_TMP/del.log" "event=sftp_resume source=del file=huge.csv offset=$PS size=300000000" \
+    "the next poll resumes from the partial offset"
+t_is "$(grep -c 'event=sftp_resume source=del .*reason=' "$T_TMP/del.log")" 0 \
+    "the next poll keeps all of the partial (none of it was to fetch again)"
 F=$(gotfile del huge.csv)
 t_is "$(sha256sum < "${F:-/dev/null}")" "$SUM" "resumed download is byte-identical"
 t_ok "$([ ! -e "$R/huge.csv" ] && [ ! -e "$R/small.csv" ]; echo $?)" "after=delete: fetched files removed from the server"
@@ -364,10 +378,7 @@ t_is "$(got del small.csv)" 1 "small.csv fetched once across the interruption"
 # A file rewritten in place while it is read, to the same size: not landed
 # as one file of both contents, and its new version is fetched whole.
 # (The poll is stopped while it reads, and the end of the file rewritten.)
-R=$T_TMP/r-torn; remote "$R"
-head -c 64000000 /dev/urandom > "$R/torn.csv"; : > "$R/torn.csv.done"
-touch -d '-1 min' "$R/torn.csv"; own "$R"
-mkconf torn "$R" "$KEYAUTH" "ready = marker"
+bigdrop torn 64000000
 poll_bg torn "$T_TMP/torn/state/landing/.torn.csv.part" 8000000
 kill -STOP $BG
 dd if=/dev/urandom of="$R/torn.csv" bs=1000000 seek=63 count=1 conv=notrunc status=none
@@ -382,9 +393,7 @@ F=$(gotfile torn torn.csv)
 t_is "$(sha256sum < "${F:-/dev/null}")" "$SUM" "rewritten while read: the new version is fetched whole"
 # A broken download whose file is then removed from the server is not
 # kept in landing for good (nothing resumed nor removed it).
-R=$T_TMP/r-gone; remote "$R"
-head -c 64000000 /dev/urandom > "$R/gone.csv"; : > "$R/gone.csv.done"; own "$R"
-mkconf gone "$R" "$KEYAUTH" "ready = marker"
+bigdrop gone 64000000
 poll_bg gone "$T_TMP/gone/state/landing/.gone.csv.part" 8000000
 sshd_kill_session
 wait $BG
@@ -394,13 +403,24 @@ rm -f "$R/gone.csv" "$R/gone.csv.done"
 poll gone
 t_is "$RC $(ls -A "$T_TMP/gone/state/landing")" "0 " "removed file: its broken download is removed from landing"
 t_grep "$T_TMP/gone.log" "event=sftp_part_removed source=gone file=gone.csv" "removed file: logged"
+# The sweep takes a broken download of an earlier release (its
+# .part.info, "SIZE MTIME", names no source) for any source's: nothing
+# else removed it. It leaves one whose .part.info another user made
+# (landing is writable by others), whatever source it names.
+L=$T_TMP/gone/state/landing
+head -c 2000000 /dev/urandom > "$L/.old.csv.part"
+echo "2000000 1700000000" > "$L/.old.csv.part.info"
+: > "$L/.fo.csv.part"; echo "2000000 1700000000 0 gone" > "$L/.fo.csv.part.info"
+chown "$SSHD_UID" "$L/.fo.csv.part" "$L/.fo.csv.part.info"
+poll gone
+t_is "$RC $(ls -A "$L" | tr '\n' ' ')" "0 .fo.csv.part .fo.csv.part.info " \
+    "sweep: a partial of an earlier release removed, another user's left"
+t_grep "$T_TMP/gone.log" "event=sftp_part_removed source=gone file=old.csv" "sweep: logged"
+rm -f "$L/.fo.csv.part" "$L/.fo.csv.part.info"
 # A broken download whose file is then replaced by another of the same
 # size, its mtime kept (put -p, rsync -t): not resumed onto the old file's
 # beginning; restarted, and the new file arrives whole.
-R=$T_TMP/r-swap; remote "$R"
-head -c 64000000 /dev/urandom > "$R/swap.csv"; : > "$R/swap.csv.done"
-touch -d '-1 min' "$R/swap.csv"; own "$R"
-mkconf swap "$R" "$KEYAUTH" "ready = marker"
+bigdrop swap 64000000
 poll_bg swap "$T_TMP/swap/state/landing/.swap.csv.part" 8000000
 sshd_kill_session; wait $BG
 head -c 64000000 /dev/urandom > "$T_TMP/swap.new"; touch -r "$R/swap.csv" "$T_TMP/swap.new"
@@ -411,6 +431,35 @@ t_is "$(sha256sum < "${F:-/dev/null}")" "$(sha256sum < "$T_TMP/swap.new")" \
     "replaced, same size and mtime: the new file arrives whole"
 t_grep "$T_TMP/swap.log" "event=sftp_resume_mismatch source=swap file=swap.csv" \
     "replaced, same size and mtime: the restart is logged"
+# A download is made durable as it grows (each 64 MiB), its .part.info
+# saying how much: after the machine stops, a resume keeps that much only.
+# The bytes after it may be lost (zeros, or older blocks, on some
+# filesystems) even where the last 64 KiB, all a resume compares with the
+# server, came through: here `once` is killed past 64 MiB and the partial
+# zeroed from its synced length to 64 KiB before its end. Resumed from
+# its end, that landed as the server's file.
+bigdrop dur 150000000
+PART=$T_TMP/dur/state/landing/.dur.csv.part
+poll_bg dur "$PART" 100000000
+kill -KILL $BG; wait $BG
+PS=$(stat -c %s "$PART" 2>/dev/null || echo 0)
+SY=$(cut -d' ' -f3 "$PART.info" 2>/dev/null)
+t_ok "$([ "${SY:-0}" -ge 67108864 ] && [ "$SY" -lt "$PS" ]; echo $?)" \
+    "killed past 64 MiB: .part.info says ${SY:-none} of $PS bytes are durable"
+t_is "$(cut -d' ' -f1,2,4 "$PART.info" 2>/dev/null)" "150000000 $(stat -c %Y "$R/dur.csv") dur" \
+    "killed past 64 MiB: .part.info names the version and the source"
+# (what the stop loses: after the durable length, or, where none is
+# said, after the first 64 MiB)
+Z=$SY; case $Z in ''|*[!0-9]*) Z=67108864 ;; esac
+head -c $((PS - Z - 65536)) /dev/zero |
+    dd of="$PART" bs=1M iflag=fullblock seek="$Z" oflag=seek_bytes \
+    conv=notrunc status=none
+poll dur
+t_grep "$T_TMP/dur.log" "event=sftp_resume source=dur file=dur.csv offset=${SY:-none} size=150000000 partial=$PS reason=" \
+    "after the stop: resumed from the durable length, the rest fetched again"
+F=$(gotfile dur dur.csv)
+t_is "$(sha256sum < "${F:-/dev/null}")" "$(sha256sum < "$R/dur.csv")" \
+    "after the stop: the file lands whole, not with what the stop lost"
 # Landing is writable by others (an uploader, a local user): what they
 # plant under the names of a download is not followed, read blocking, or
 # written through. a.csv's .part is a link to a file of ours, beside a
@@ -429,7 +478,7 @@ mkconf plant "$R" "$KEYAUTH" "ready = marker"
 L=$T_TMP/plant/state/landing; mkdir -p "$L"
 echo keep > "$T_TMP/victim"; echo keep > "$T_TMP/victim2"
 ln -s "$T_TMP/victim" "$L/.a.csv.part"
-echo "2000000 $(stat -c %Y "$R/a.csv") plant" > "$L/.a.csv.part.info"
+echo "2000000 $(stat -c %Y "$R/a.csv") 5 plant" > "$L/.a.csv.part.info"
 mkfifo "$L/.b.csv.part.info" "$L/.z.csv.part.info"
 ln -s "$T_TMP/victim2" "$L/.c.csv.part.info.tmp"
 ln -s "$T_TMP/victim2" "$L/.c.csv.part.tmp"
@@ -519,7 +568,7 @@ mkconf foreign "$R" "$KEYAUTH" "ready = marker"
 L=$T_TMP/foreign/state/landing; mkdir -p "$L"
 { head -c 900000 /dev/zero; head -c 1100000 "$R/fo.csv" | tail -c 200000; } > "$L/.fo.csv.part"
 chown "$SSHD_UID" "$L/.fo.csv.part"
-echo "2000000 $(stat -c %Y "$R/fo.csv") foreign" > "$L/.fo.csv.part.info"
+echo "2000000 $(stat -c %Y "$R/fo.csv") 1100000 foreign" > "$L/.fo.csv.part.info"
 poll foreign
 F=$(gotfile foreign fo.csv)
 t_is "$(sha256sum < "${F:-/dev/null}")" "$(sha256sum < "$R/fo.csv")" \
