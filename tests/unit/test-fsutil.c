@@ -183,7 +183,9 @@ held_names(const char *dir)
 	uid_t nobody = pw != NULL ? pw->pw_uid : 65534;
 	gid_t nogroup = pw != NULL ? pw->pw_gid : 65534;
 	struct as_user a = { NULL, NULL, nobody - 1, nogroup - 1, 0 };
-	char *land, *p, *t, *b, longname[252];
+	/* static: the forked children's leak check sees them (see below) */
+	static char *land, *p, *t;
+	char *b, longname[252];
 	int i, n, more;
 	/* a name of 251 bytes: PATH.tmp is 255, the fallback fits too */
 	const struct {
