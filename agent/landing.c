@@ -985,7 +985,8 @@ landing_take_copy(struct td_ctx *x, const char *name, const char *dir,
 	 */
 	dst = xasprintf("%s/%s", dir, name);
 	tmp = xasprintf("%s/" PARTIAL_NAME ".sidecar", dir);
-	r = td_write_file_via(dst, tmp, text, len);
+	r = td_failpoint_eio("sidecar_copy") != 0 ? TD_ERR_IO :
+	    td_write_file_via(dst, tmp, text, len);
 	if (r != 0)
 		td_log(TD_LOG_ERROR, "landing_copy_failed", "file=%s dst=%s "
 		    "error=%s", name, dst, td_errstr(r));

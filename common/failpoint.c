@@ -1,6 +1,7 @@
-/* failpoint.c - TD_FAILPOINT=name[:N]: SIGKILL at the named point. */
+/* failpoint.c - TD_FAILPOINT=name[:N]: SIGKILL or EIO at the named point. */
 #include "config.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,17 +38,35 @@ failpoint_load(void)
 	fp_hit = (unsigned long)n;
 }
 
-void
-td_failpoint(const char *name)
+/* The armed point reached for the time it names: logged. */
+static int
+failpoint_reached(const char *name)
 {
 	if (!fp_loaded)
 		failpoint_load();
 	if (fp_name == NULL || strcmp(name, fp_name) != 0 ||
 	    ++fp_seen != fp_hit)
-		return;
+		return 0;
 	td_log(TD_LOG_WARN, "failpoint", "name=%s passage=%lu", name, fp_seen);
+	return 1;
+}
+
+void
+td_failpoint(const char *name)
+{
+	if (!failpoint_reached(name))
+		return;
 	(void)raise(SIGKILL);
 	_exit(137);		/* not reached */
+}
+
+int
+td_failpoint_eio(const char *name)
+{
+	if (!failpoint_reached(name))
+		return 0;
+	errno = EIO;
+	return -1;
 }
 
 uint64_t

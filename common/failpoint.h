@@ -1,5 +1,6 @@
 /*
- * failpoint.h - a test hook: kill the process at a named point.
+ * failpoint.h - a test hook: kill the process (or fail a step with EIO)
+ * at a named point.
  *
  * td_failpoint("name") does nothing unless the environment variable
  * TD_FAILPOINT names that point, as "name" (the first time it is
@@ -15,6 +16,12 @@
 #include <stdint.h>
 
 void	td_failpoint(const char *name);
+/*
+ * The same for a point where an I/O error is tested, not a crash: -1
+ * with errno EIO when TD_FAILPOINT names it (logged as event=failpoint),
+ * as the step it stands before would fail; 0 otherwise.
+ */
+int	td_failpoint_eio(const char *name);
 /*
  * A bound a test may lower through the environment variable name (a
  * number from 1 to max), never raise: max when it is unset or other.

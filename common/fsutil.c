@@ -1,6 +1,7 @@
 /* fsutil.c - durable, atomic file operations. */
 #include "config.h"
 
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "td.h"
@@ -148,10 +150,73 @@ td_write_all(int fd, const void *buf, size_t n)
 	return TD_OK;
 }
 
-/* td_afile_open with the temporary name tmp (NULL: path.tmp). */
+/*
+ * A name others may hold stays held: one they own in a sticky directory
+ * (landing, writable by others) cannot be removed, nor a directory; the
+ * O_EXCL open of it then failed the same way at every write.
+ */
+static int
+name_held(int unlink_errno, int open_errno)
+{
+	return open_errno == EEXIST || ((unlink_errno == EPERM ||
+	    unlink_errno == EACCES || unlink_errno == EISDIR) &&
+	    (open_errno == EPERM || open_errno == EACCES));
+}
+
+/*
+ * A temporary name of our own beside path: .td-HEX.tmp, which nobody can
+ * foresee, within NAME_MAX whatever path's name, and never taken from
+ * landing (hidden: watch ignore's .*; a pattern's * does not match a
+ * leading period). An fd, or -1 with errno; *tmp replaced when it
+ * succeeds.
+ */
+static int
+afile_open_unique(const char *path, char **tmp)
+{
+	static uint64_t seq;
+	struct timespec ts;
+	const char *s = strrchr(path, '/');
+	uint64_t v;
+	char *t;
+	int fd = -1, tries, e;
+
+	for (tries = 0; tries < 8 && fd < 0; tries++) {
+		if (getrandom(&v, sizeof(v), GRND_NONBLOCK) !=
+		    (ssize_t)sizeof(v)) {
+			/* no entropy yet (early boot): O_EXCL and the
+			 * retries still keep it from taking another's */
+			clock_gettime(CLOCK_REALTIME, &ts);
+			v = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
+			    ((uint64_t)getpid() << 44) ^ ++seq;
+		}
+		t = s == NULL ? xasprintf(".td-%016llx.tmp",
+		    (unsigned long long)v) : xasprintf("%.*s/.td-%016llx.tmp",
+		    (int)(s - path), path, (unsigned long long)v);
+		fd = open(t, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0640);
+		if (fd >= 0) {
+			x_free(*tmp);
+			*tmp = t;	/* transferred */
+			break;
+		}
+		e = errno;
+		x_free(t);
+		errno = e;
+		if (e != EEXIST)
+			break;
+	}
+	return fd;
+}
+
+/*
+ * td_afile_open with the temporary name tmp (NULL: path.tmp), or one of
+ * our own when something we cannot remove has it.
+ */
 static int
 afile_open(struct td_afile *af, const char *path, const char *tmp)
 {
+	int ue = 0;
+
 	memset(af, 0, sizeof(*af));
 	af->fd = -1;
 	af->path = xstrdup(path);
@@ -160,16 +225,22 @@ afile_open(struct td_afile *af, const char *path, const char *tmp)
 	 * A directory others may write (landing, a file:// destination,
 	 * node_exporter's textfile directory) may hold a link or a FIFO of
 	 * that name: never follow or open one, always a file of our own.
+	 * The fixed name is kept otherwise: the sweeps of what a stop left
+	 * look for it.
 	 */
-	(void)unlink(af->tmp);
+	if (unlink(af->tmp) != 0)
+		ue = errno;
 	af->fd = open(af->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0640);
+	if (af->fd < 0 && name_held(ue, errno))
+		af->fd = afile_open_unique(path, &af->tmp);
 	if (af->fd < 0) {
-		int r = errno_to_td();
+		int r = errno_to_td(), e = errno;
 
 		x_free(af->path);
 		x_free(af->tmp);
 		af->path = af->tmp = NULL;
+		errno = e;
 		return r;
 	}
 	return TD_OK;

@@ -3,8 +3,9 @@
 # uploader with write access to it would try: hard and symbolic links to
 # files it cannot read, FIFOs, directories, a regular file swapped for a
 # symlink while it is claimed, files still being written, files that
-# cannot be read or moved, other owners; and the state a lost state.db
-# leaves beside a full archive.
+# cannot be read or moved, other owners, a sidecar whose copy into the
+# claim fails; and the state a lost state.db leaves beside a full
+# archive.
 . "$srcdir/tests/lib/common.sh"
 t_tmpdir
 PY=/usr/bin/python3
@@ -311,6 +312,32 @@ t_is "$? $(delivered "$S/archive"/*/*/*/raw/"$N" "$S-out" 2> /dev/null)" "0 1" \
     "a 248-byte name with its 255-byte .sha256: verified and delivered"
 t_is "$(ls -A "$L") $(ls -A "$S/work" 2> /dev/null)" " " \
     "a 248-byte name with its 255-byte .sha256: nothing left in landing or work"
+
+# ------------------------------------------ a sidecar copy that fails
+# The copy of a sidecar into its claim failing with an I/O error (the
+# test hook TD_FAILPOINT=sidecar_copy, once): once exited 4 with nothing
+# said. It is logged, naming the sidecar; nothing is lost: the sidecar
+# stays in landing, the data file in its claim, and the next run receives
+# the file, verified against the sidecar, and delivers it.
+S=$T_TMP/s9; L=$S/landing
+mkdir -p "$L"
+mk_conf c9 "$S" 0
+mk "$L/sc.csv" 9
+(cd "$L" && sha256sum sc.csv > sc.csv.sha256)
+TD_FAILPOINT=sidecar_copy timeout 60 "$TRADEDROP" once -c "$T_TMP/c9.conf" \
+    2> "$T_TMP/log13"
+t_is $? 4 "a sidecar copy that fails: once exits 4"
+t_grep "$T_TMP/log13" "event=landing_copy_failed file=sc.csv.sha256 dst=$S/work/" \
+    "a sidecar copy that fails: logged, naming the sidecar"
+t_is "$(ls -A "$L") $(ls -A "$S"/work/* 2> /dev/null)" "sc.csv.sha256 sc.csv" \
+    "a sidecar copy that fails: the sidecar left in landing, the file in its claim"
+timeout 60 "$TRADEDROP" once -c "$T_TMP/c9.conf" 2> "$T_TMP/log14"
+t_is "$? $(delivered "$S/archive"/*/*/*/raw/sc.csv "$S-out" 2> /dev/null)" "0 1" \
+    "a sidecar copy that fails: the next run receives the file and delivers it"
+t_grep "$S/audit.log" '"verification":{"checksum":"ok","checksum_algorithm":"sha256"' \
+    "a sidecar copy that fails: verified against its sidecar"
+t_is "$(ls -A "$L") $(ls -A "$S/work")" " " \
+    "a sidecar copy that fails: nothing left in landing or work"
 
 # ---------------------------------------------------------- file modes
 S=$T_TMP/s7; L=$S/landing

@@ -2,7 +2,8 @@
 # run-user.sh - started as root with `user = nobody`, `tradedrop run`
 # switches every process (the loop and its workers) to nobody's uid, gid
 # and supplementary groups before it reads any input, and works as that
-# user; an unknown user is a configuration error.
+# user (a manifest's temporary name another user holds in a sticky
+# output directory included); an unknown user is a configuration error.
 . "$srcdir/tests/lib/common.sh"
 . "$srcdir/tests/lib/run-lib.sh"
 [ "$(id -u)" -eq 0 ] || t_skip_all "not root"
@@ -39,6 +40,25 @@ t_is $bad 0 "every process has nobody's real, effective, saved and fs uid and gi
 run_drop "$S/landing" a.csv 3
 t_ok "$(wait_until 5 run_delivered "$T_TMP/out" 1; echo $?)" "a drop is delivered"
 t_is "$(find "$S/archive" "$T_TMP/out" -type f ! -user nobody | wc -l)" 0 "everything it wrote is nobody's"
+# The output may be writable by its reader, who can compute the id of a
+# drop to come (its SHA-256) and make its directory first, sticky and
+# writable by all, with a manifest.json.tmp of their own in it: nobody
+# could neither remove nor open that name, the manifest was never
+# written and the delivery failed at every try. It is written under a
+# name of its own; theirs is left alone.
+READER=$((NU - 1))
+mkdir "$T_TMP/stage"
+run_drop "$T_TMP/stage" b.csv 4
+TID=$(sha256sum < "$T_TMP/stage/b.csv" | cut -c1-64)
+mkdir -m 1777 "$T_TMP/out/$TID"
+echo theirs > "$T_TMP/out/$TID/manifest.json.tmp"
+chown -R "$READER" "$T_TMP/out/$TID"
+mv "$T_TMP/stage/b.csv" "$S/landing/"
+t_ok "$(wait_until 10 test -f "$T_TMP/out/$TID/manifest.json"; echo $?)" \
+    "a reader's sticky directory at a drop's id, their manifest.json.tmp in it: delivered"
+t_is "$(stat -c %u "$T_TMP/out/$TID/manifest.json.tmp") $(cat "$T_TMP/out/$TID/manifest.json.tmp")" \
+    "$READER theirs" "their manifest.json.tmp is left alone"
+t_is "$(ls -A "$T_TMP/out/$TID" | grep -c '^\.')" 0 "no temporary name of its own left"
 run_stop
 t_is "$RUN_RC" 0 "exit 0"
 
