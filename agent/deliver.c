@@ -623,21 +623,39 @@ hdrs_free(struct hdrs *h)
  * (a drop an uploader made, a replay's) had the batches and manifest
  * written wherever it pointed, with our rights. Anything but a
  * directory is refused (ENOTDIR), and the delivery tried again later.
+ * The directory is opened, and *via names it through that descriptor
+ * (/proc/self/fd/N): the writes go into the directory checked, whatever
+ * is renamed or planted at its name meanwhile. Without /proc, *via is
+ * its name (checked, not held). *dfd is closed by the caller.
  */
 static int
-out_tid_dir(const char *dir)
+out_tid_dir(const char *dir, int *dfd, char **via)
 {
-	struct stat sb;
-
+	*dfd = -1;
+	*via = NULL;
 	if (td_mkdirs(dir, 0755) != 0)
 		return TD_ERR_IO;
-	if (lstat(dir, &sb) != 0)
-		return TD_ERR_IO;
-	if (!S_ISDIR(sb.st_mode)) {
-		errno = ENOTDIR;
+	if ((*dfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0) {
+		if (errno == ELOOP)
+			errno = ENOTDIR;
 		return TD_ERR_IO;
 	}
+	td_failpoint_stop("output_dir_opened");
+	*via = xasprintf("/proc/self/fd/%d", *dfd);
+	if (access(*via, X_OK) != 0) {
+		x_free(*via);
+		*via = xstrdup(dir);
+	}
 	return TD_OK;
+}
+
+static void
+out_tid_close(int dfd, char *via)
+{
+	if (dfd >= 0)
+		close(dfd);
+	x_free(via);
 }
 
 /* file://: move every pending batch into the output, then record them. */
@@ -645,24 +663,28 @@ static int
 move_batches(struct td_ctx *x, const struct tx *t, const char *obdir,
     const struct pbatch *pb, size_t n)
 {
-	char *outdir, *src, *dst;
+	char *outdir, *src, *dst, *via;
 	size_t i;
-	int r = TD_OK;
+	int r = TD_OK, dfd;
 
 	outdir = xasprintf("%s/%s", x->out_dir, t->id);
-	if (out_tid_dir(outdir) != 0) {
+	if (out_tid_dir(outdir, &dfd, &via) != 0) {
 		td_log(TD_LOG_ERROR, "delivery_failed", "output=%s error=%s",
 		    outdir, strerror(errno));
+		out_tid_close(dfd, via);	/* (after the log: errno) */
 		x_free(outdir);
 		return TD_ERR_IO;
 	}
 	for (i = 0; i < n && r == 0; i++) {
 		src = batch_path(x, t, obdir, pb[i].seq);
-		dst = batch_path(x, t, outdir, pb[i].seq);
-		if ((r = move_batch(src, dst, pb[i].sha256)) != 0)
+		dst = batch_path(x, t, via, pb[i].seq);
+		if ((r = move_batch(src, dst, pb[i].sha256)) != 0) {
+			x_free(dst);
+			dst = batch_path(x, t, outdir, pb[i].seq);
 			td_log(TD_LOG_ERROR, "delivery_failed", "file=%s "
 			    "batch=%llu output=%s error=%s", t->name,
 			    (unsigned long long)pb[i].seq, dst, move_error(r));
+		}
 		x_free(src);
 		x_free(dst);
 	}
@@ -679,8 +701,9 @@ move_batches(struct td_ctx *x, const struct tx *t, const char *obdir,
 	 * when it is no longer parsed. So nothing delivered is lost and
 	 * nothing is delivered twice.
 	 */
-	if (r == 0 && td_fsync_dir(outdir) != 0)
+	if (r == 0 && td_fsync_dir(via) != 0)
 		r = TD_ERR_IO;
+	out_tid_close(dfd, via);
 	if (r == 0)
 		r = ack_batches(x, t->id, pb, n);
 	x_free(outdir);
@@ -980,8 +1003,8 @@ send_rejections(struct deliverer *d, const struct tx *t)
 	struct stat sb;
 	sqlite3_stmt *s;
 	void *map = MAP_FAILED;
-	char *src = NULL, *gz = NULL, *dir = NULL;
-	int r = TD_OK, fr, fd = -1;
+	char *src = NULL, *gz = NULL, *dir = NULL, *via;
+	int r = TD_OK, fr, fd = -1, dfd, e;
 
 	d->rej_none = 0;
 	if (t->rejections_sent && x->fwd != NULL) {
@@ -1016,9 +1039,15 @@ send_rejections(struct deliverer *d, const struct tx *t)
 		goto done;	/* nothing was rejected */
 	if (x->fwd == NULL) {
 		dir = xasprintf("%s/%s", x->out_dir, t->id);
-		gz = xasprintf("%s/rejections.ndjson.gz", dir);
-		if ((r = out_tid_dir(dir)) == 0)
+		if ((r = out_tid_dir(dir, &dfd, &via)) == 0) {
+			gz = xasprintf("%s/rejections.ndjson.gz", via);
 			r = gzip_file(src, gz);
+			x_free(gz);
+		}
+		e = errno;
+		out_tid_close(dfd, via);
+		errno = e;
+		gz = xasprintf("%s/rejections.ndjson.gz", dir);
 		if (r != 0) {
 			td_log(TD_LOG_ERROR, "delivery_failed", "output=%s "
 			    "error=%s", gz, r == TD_ERR_NOSPACE ? "no space "
@@ -1090,7 +1119,8 @@ send_manifest(struct deliverer *d, const struct tx *t)
 	struct fwd_resp resp;
 	sqlite3_stmt *s;
 	char *obdir, *dst = NULL, *outdir = NULL, *man = NULL, *fields = NULL;
-	int r, fr;
+	char *via;
+	int r, fr, dfd, e;
 
 	obdir = xasprintf("%s/%s", x->outbox, t->id);
 	if ((r = manifest_build(x, t->id, &man)) != 0) {
@@ -1102,9 +1132,16 @@ send_manifest(struct deliverer *d, const struct tx *t)
 	}
 	if (x->fwd == NULL) {
 		outdir = xasprintf("%s/%s", x->out_dir, t->id);
+		if ((r = out_tid_dir(outdir, &dfd, &via)) == 0) {
+			dst = xasprintf("%s/manifest.json", via);
+			r = td_write_file_atomic(dst, man, strlen(man));
+			x_free(dst);
+		}
+		e = errno;
+		out_tid_close(dfd, via);
+		errno = e;
 		dst = xasprintf("%s/manifest.json", outdir);
-		if ((r = out_tid_dir(outdir)) != 0 ||
-		    (r = td_write_file_atomic(dst, man, strlen(man))) != 0) {
+		if (r != 0) {
 			td_log(TD_LOG_ERROR, "delivery_failed", "file=%s "
 			    "output=%s error=%s", t->name, dst,
 			    strerror(errno));

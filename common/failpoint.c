@@ -1,4 +1,4 @@
-/* failpoint.c - TD_FAILPOINT=name[:N]: SIGKILL or EIO at the named point. */
+/* failpoint.c - TD_FAILPOINT=name[:N]: SIGKILL, EIO or SIGSTOP at the named point. */
 #include "config.h"
 
 #include <errno.h>
@@ -67,6 +67,13 @@ td_failpoint_eio(const char *name)
 		return 0;
 	errno = EIO;
 	return -1;
+}
+
+void
+td_failpoint_stop(const char *name)
+{
+	if (failpoint_reached(name))
+		(void)raise(SIGSTOP);
 }
 
 uint64_t

@@ -23,6 +23,12 @@ void	td_failpoint(const char *name);
  */
 int	td_failpoint_eio(const char *name);
 /*
+ * And for a race: when TD_FAILPOINT names the point, the process stops
+ * itself there (SIGSTOP, logged as event=failpoint), for a test to
+ * change what the step after it meets, and goes on at SIGCONT.
+ */
+void	td_failpoint_stop(const char *name);
+/*
  * A bound a test may lower through the environment variable name (a
  * number from 1 to max), never raise: max when it is unset or other.
  */

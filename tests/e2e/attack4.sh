@@ -119,4 +119,28 @@ rm "$T_TMP/out5/$TF"
 "$TRADEDROP" once -c "$T_TMP/f.conf" 2> "$T_TMP/log6"
 t_ok "$([ -f "$T_TMP/out5/$TF/manifest.json" ] && [ ! -L "$T_TMP/out5/$TF" ]; echo $?)" \
     "the link removed: delivered into a directory of its own"
+# ... and one swapped in between the check and the writes: `once` stops
+# itself right after it opened out/<id> (TD_FAILPOINT=output_dir_opened:
+# SIGSTOP), the directory is renamed away and a link put at its name.
+# The batches go into the directory that was checked (the writes name
+# it through the descriptor opened), nothing where the link points.
+S7=$T_TMP/state7
+dl_conf g "$S7" "file://$T_TMP/out7"
+mkdir -p "$T_TMP/out7" "$T_TMP/elsewhere7"
+printf 'Store,UPC,Date,Units\n2,041000001239,2026-11-20,8\n' > "$T_TMP/g.csv"
+TG=$(sha256sum "$T_TMP/g.csv" | cut -c1-64)
+cp "$T_TMP/g.csv" "$S7/landing/"
+TD_FAILPOINT=output_dir_opened "$TRADEDROP" once -c "$T_TMP/g.conf" 2> "$T_TMP/log7" &
+P7=$!
+stopped() { [ "$(cut -d' ' -f3 "/proc/$P7/stat" 2> /dev/null)" = T ]; }
+n=0; until stopped || [ $n -ge 200 ]; do sleep 0.1; n=$((n + 1)); done
+t_ok "$(stopped; echo $?)" "once stopped after it opened the output directory"
+mv "$T_TMP/out7/$TG" "$T_TMP/out7/checked"
+ln -s "$T_TMP/elsewhere7" "$T_TMP/out7/$TG"
+kill -CONT $P7; wait $P7
+t_is "$(ls -A "$T_TMP/elsewhere7")" "" "a link swapped in after the check: nothing written through it"
+t_is "$(ls "$T_TMP/out7/checked" | grep -c '^batch-')" 1 \
+    "the batch went into the directory that was checked"
+t_grep "$T_TMP/log7" "/$TG/manifest.json error=\"Not a directory\"" \
+    "the manifest, at the next step, finds the link and is refused"
 t_done
