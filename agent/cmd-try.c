@@ -29,9 +29,9 @@
 #include "log.h"
 #include "store.h"
 #include "map.h"
-#include "match.h"
 #include "process.h"
 #include "intake.h"
+#include "landing.h"
 #include "deliver.h"
 #include "backoff.h"
 #include "sftp.h"
@@ -292,21 +292,21 @@ static const char *
 try_not_taken(const struct td_conf *c, const char *file)
 {
 	const char *base = strrchr(file, '/');
-	char * const *pat, * const *ign;
-	size_t npat, nign;
 
 	base = base ? base + 1 : file;
-	pat = td_conf_list(c, TDK_watch_pattern, &npat);
-	ign = td_conf_list(c, TDK_watch_ignore, &nign);
-	if (td_globs_match(ign, nign, base))
+	switch (landing_name_class(c, base)) {
+	case LANDING_IGNORED:
 		return "once would leave it in landing: its name matches "
 		    "[watch] ignore";
-	if (sidecar_is(base))
+	case LANDING_SIDECAR:
 		return "a checksum or signature sidecar, which once never "
 		    "takes as a transmission: it travels with its data file";
-	if (!td_globs_match(pat, npat, base))
+	case LANDING_UNMATCHED:
 		return "once would leave it in landing: its name does not "
 		    "match [watch] pattern";
+	case LANDING_TAKEN:
+		break;
+	}
 	return NULL;
 }
 

@@ -39,6 +39,23 @@
 
 #define COPY_BLOCK	(1 << 20)
 
+enum landing_name
+landing_name_class(const struct td_conf *c, const char *name)
+{
+	char * const *pat, * const *ign;
+	size_t npat, nign;
+
+	pat = td_conf_list(c, TDK_watch_pattern, &npat);
+	ign = td_conf_list(c, TDK_watch_ignore, &nign);
+	if (td_globs_match(ign, nign, name))
+		return LANDING_IGNORED;
+	if (sidecar_is(name))
+		return LANDING_SIDECAR;
+	if (!td_globs_match(pat, npat, name))
+		return LANDING_UNMATCHED;
+	return LANDING_TAKEN;
+}
+
 int
 landing_owner_uids(const struct td_conf *c, uid_t **uidsp, size_t *np,
     char **errp)
@@ -392,12 +409,12 @@ landing_list(struct td_ctx *x, struct landing_entry **ep, size_t *np,
 {
 	struct landing_entry *e = NULL;
 	struct landing_seen *seen = NULL;
-	char * const *pat, * const *ign;
+	enum landing_name k;
 	char why[96];
 	const char *w;
 	struct dirent *de;
 	struct stat sb;
-	size_t npat, nign, n = 0, nseen = 0;
+	size_t n = 0, nseen = 0;
 	int64_t mono = td_mono_ms(), since, age, ready;
 	uint64_t settle = td_conf_u64(x->conf, TDK_watch_settle);
 	DIR *d;
@@ -407,8 +424,6 @@ landing_list(struct td_ctx *x, struct landing_entry **ep, size_t *np,
 	*np = 0;
 	*settle_at = 0;
 	landing_clock(&x->clock_skew, &x->clock_stepped);
-	pat = td_conf_list(x->conf, TDK_watch_pattern, &npat);
-	ign = td_conf_list(x->conf, TDK_watch_ignore, &nign);
 	if ((fd = openat(x->landfd, ".", O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) < 0 || (d = fdopendir(fd)) == NULL) {
 		td_log(TD_LOG_ERROR, "landing_unreadable", "dir=%s error=%s",
@@ -421,9 +436,10 @@ landing_list(struct td_ctx *x, struct landing_entry **ep, size_t *np,
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
 			continue;
-		if (td_globs_match(ign, nign, de->d_name))
+		if ((k = landing_name_class(x->conf, de->d_name)) ==
+		    LANDING_IGNORED)
 			continue;
-		if (sidecar_is(de->d_name)) {
+		if (k == LANDING_SIDECAR) {
 			/* taken with its data file; but a sidecar that is a
 			 * link, a FIFO or a directory is refused now, so it
 			 * is not silently absent */
@@ -433,7 +449,7 @@ landing_list(struct td_ctx *x, struct landing_entry **ep, size_t *np,
 				landing_refuse(x, de->d_name, &sb, w);
 			continue;
 		}
-		if (!td_globs_match(pat, npat, de->d_name))
+		if (k != LANDING_TAKEN)
 			continue;
 		if (fstatat(x->landfd, de->d_name, &sb,
 		    AT_SYMLINK_NOFOLLOW) != 0)

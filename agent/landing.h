@@ -30,6 +30,21 @@ struct landing_entry {
 	struct timespec	 ctime;
 };
 
+/*
+ * What intake makes of a landing file by its name alone, by [watch]
+ * pattern and ignore: LANDING_TAKEN, or why it is never taken as a
+ * transmission. The one rule for landing_list, `try` and the SFTP
+ * sources, which must not land what it would leave there for good.
+ */
+enum landing_name {
+	LANDING_TAKEN,
+	LANDING_IGNORED,	/* matches [watch] ignore */
+	LANDING_SIDECAR,	/* taken with its data file, never alone */
+	LANDING_UNMATCHED	/* matches no [watch] pattern */
+};
+enum landing_name landing_name_class(const struct td_conf *,
+	    const char *name);
+
 /* The uids of [watch] owner (names or numbers). */
 int	landing_owner_uids(const struct td_conf *, uid_t **, size_t *,
 	    char **errp);

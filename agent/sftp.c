@@ -59,6 +59,7 @@
 #include "backoff.h"
 #include "ctx.h"
 #include "intake.h"
+#include "landing.h"
 #include "sidecar.h"
 #include "sftp.h"
 
@@ -1077,6 +1078,76 @@ classify(const struct td_conf *c, size_t i, struct ent *e, size_t n)
 		if (td_globs_match(pat, npat, e[j].name))
 			e[j].kind = EK_DATA;
 	}
+}
+
+/* The names of a download in landing: .NAME.part, .NAME.part.info, and
+ * .NAME.part.tmp, the temporary of its .part.info (see fetch). */
+static const char *const dl_suffix[] = { ".part", ".part.info", ".part.tmp" };
+
+/*
+ * Why no file of a source may land under name, or NULL: intake would
+ * never take it from landing (landing_name_class, the rule landing_list
+ * follows), or it is a name of another file's download there, which
+ * fetch() and parts_sweep() remove, resume or write over.
+ */
+static const char *
+name_refusal(const struct td_conf *c, const char *name)
+{
+	size_t m, l = strlen(name);
+
+	for (m = 0; m < TD_NELEM(dl_suffix); m++)
+		if (name[0] == '.' && l > strlen(dl_suffix[m]) + 1 &&
+		    td_has_suffix(name, dl_suffix[m]))
+			return "the name of a download's file in landing "
+			    "(.NAME.part, .NAME.part.info or .NAME.part.tmp)";
+	switch (landing_name_class(c, name)) {
+	case LANDING_IGNORED:
+		return "intake never takes it from landing: its name "
+		    "matches [watch] ignore";
+	case LANDING_SIDECAR:
+		return "intake never takes it from landing: a sidecar's "
+		    "name, taken only with its data file";
+	case LANDING_UNMATCHED:
+		return "intake never takes it from landing: its name "
+		    "matches no [watch] pattern";
+	case LANDING_TAKEN:
+		break;
+	}
+	return NULL;
+}
+
+/*
+ * Leave out of the poll, as name_ok() does an unsafe name, each data
+ * file whose name name_refusal() refuses, and each sidecar of such a
+ * name: landed, it would stay in landing for good, taken by nothing and
+ * said by nothing, and after = delete would have removed it from the
+ * server. Each is logged at every poll that lists it, and is not
+ * recorded, fetched nor given its after. Returns how many.
+ */
+static unsigned
+refuse_names(const struct td_conf *c, size_t i, struct ent *e, size_t n)
+{
+	const char *why;
+	unsigned refused = 0;
+	size_t j;
+
+	for (j = 0; j < n; j++) {
+		if (e[j].kind == EK_DATA)
+			why = name_refusal(c, e[j].name);
+		else if (e[j].kind == EK_SIDECAR)
+			why = name_refusal(c, e[j].base) == NULL ? NULL :
+			    "a sidecar of a name refused: intake takes a "
+			    "sidecar only with its data file";
+		else
+			continue;
+		if (why == NULL)
+			continue;
+		td_log(TD_LOG_WARN, "sftp_name_refused", "source=%s file=%s "
+		    "reason=%s", td_conf_source_name(c, i), e[j].name, why);
+		e[j].kind = EK_OTHER;
+		refused++;
+	}
+	return refused;
 }
 
 static char *
@@ -2146,7 +2217,7 @@ sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st)
 	struct batch *b = NULL;
 	char *err = NULL, *buf = NULL;
 	size_t n = 0, j, pass;
-	unsigned bad;
+	unsigned bad, refused;
 	char bname[BACKOFF_MAXNAME];
 	struct backoff bk;
 	struct timespec t0, t1;
@@ -2194,6 +2265,7 @@ sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st)
 	}
 	st->listed = (unsigned)n;
 	classify(c, i, e, n);
+	refused = refuse_names(c, i, e, n);
 	if ((rc = record_listing(x, &k, e, n)) != 0)
 		goto out;
 	decide(c, i, e, n);
@@ -2207,8 +2279,9 @@ sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	td_log(TD_LOG_INFO, "sftp_listed", "source=%s dir=%s files=%zu "
-	    "bad_names=%u already_fetched=%u waiting=%u ms=%lld", name,
-	    k.u.path, n, bad, st->skipped_seen, st->waiting,
+	    "bad_names=%u refused_names=%u already_fetched=%u waiting=%u "
+	    "ms=%lld", name, k.u.path, n, bad, refused, st->skipped_seen,
+	    st->waiting,
 	    (long long)((t1.tv_sec - t0.tv_sec) * 1000 +
 	    (t1.tv_nsec - t0.tv_nsec) / 1000000));
 

@@ -49,7 +49,7 @@ X(integration, sync_sla, CT_DURATION, "26h", 60, 31536000, NULL, 0,	\
 X(source, url, CT_STRING, NULL, 0, 0, NULL, CF_REQUIRED | CF_URL,	\
   "sftp://USER@HOST[:PORT]/DIR to poll")				\
 X(source, pattern, CT_LIST, "*", 0, 0, NULL, 0,			\
-  "shell globs of remote file names to fetch")				\
+  "shell globs of remote file names to fetch (none [watch] never takes)") \
 X(source, known_hosts, CT_PATH, NULL, 0, 0, NULL, CF_REQUIRED,		\
   "OpenSSH known_hosts file with the server's host key")		\
 X(source, identity, CT_PATH, NULL, 0, 0, NULL, CF_SECRETFILE,		\

@@ -763,4 +763,56 @@ poll nofstat
 t_is "$(got nofstat nf.csv)" 1 "server without FSTAT: the file is fetched"
 t_is "$(grep -c 'modified while it was read' "$T_TMP/nofstat.log")" 0 \
     "server without FSTAT: not taken for modified"
+
+# ------------------------------------------ names intake never takes
+# A pattern that takes every name (dot names too) lists names the landing
+# directory's intake never takes ([watch] ignore: .*, *.part, *.tmp by
+# default) and a sidecar of one: landed, each stayed in landing for good,
+# taken and said by nothing, and after = delete removed it from the
+# server. Such names are not fetched, recorded nor deleted, and are
+# logged at each poll; the file beside them is fetched and received.
+# (the sshd running now, -P fstat, has keys of its own)
+sshd_known_hosts "$T_TMP/kh-names"
+R=$T_TMP/r-names; remote "$R"
+mkcsv "$R/a.part" 1; mkcsv "$R/b.tmp" 1; mkcsv "$R/.c" 1; mkcsv "$R/d.csv" 2
+(cd "$R" && sha256sum b.tmp > b.tmp.sha256)
+touch -d '-1 min' "$R"/* "$R"/.c; own "$R"
+KHF=$T_TMP/kh-names mkconf names "$R" "identity = $SSHD_KEY" "after = delete"
+sed -i 's/^pattern = \*\.csv$/pattern = *, .*/' "$T_TMP/names.conf"
+poll names; poll names
+t_is "$RC $(got names d.csv) $(ls "$R/d.csv" 2>/dev/null)" "0 1 " \
+    "names never taken: d.csv beside them is fetched, received and deleted"
+t_is "$(ls -A "$R" | LC_ALL=C sort | tr '\n' ' ')" ".c a.part b.tmp b.tmp.sha256 " \
+    "names never taken: not fetched nor deleted from the server (after = delete)"
+for f in a.part b.tmp .c b.tmp.sha256; do
+	t_is "$(grep -c "event=sftp_name_refused source=names file=$f reason=" "$T_TMP/names.log")" 2 \
+	    "names never taken: $f refused and logged at each poll"
+done
+t_grep "$T_TMP/names.log" "file=a.part reason=\"intake never takes it from landing: its name matches [watch] ignore\"" \
+    "names never taken: the reason names [watch] ignore"
+t_is "$(ls -A "$T_TMP/names/state/landing" 2>&1 | tr '\n' ' ')" "" \
+    "names never taken: nothing left in landing"
+t_is "$(sqlite3 "$T_TMP/names/state/state.db" "SELECT group_concat(path, ' ') FROM remote_files")" "$R/d.csv" \
+    "names never taken: only d.csv is recorded"
+# A [watch] that takes dot names: a remote name of another file's
+# download in landing (.NAME.part, .NAME.part.info, .NAME.part.tmp) is
+# refused too; landed, each was taken for, removed or written over by the
+# download of NAME.
+R=$T_TMP/r-dl; remote "$R"
+mkcsv "$R/x.csv" 3
+for f in .x.csv.part .x.csv.part.info .x.csv.part.tmp; do mkcsv "$R/$f" 1; done
+touch -d '-1 min' "$R"/* "$R"/.x*; own "$R"
+KHF=$T_TMP/kh-names mkconf dl "$R" "identity = $SSHD_KEY" "after = delete" "[watch]" \
+    "pattern = *, .*" "ignore = *.tmp"
+sed -i 's/^pattern = \*\.csv$/pattern = *, .*/' "$T_TMP/dl.conf"
+poll dl; poll dl
+t_is "$RC $(got dl x.csv) $(ls -A "$R" | LC_ALL=C sort | tr '\n' ' ')" \
+    "0 1 .x.csv.part .x.csv.part.info .x.csv.part.tmp " \
+    "download names: x.csv received and deleted, the others left on the server"
+for f in .x.csv.part .x.csv.part.info .x.csv.part.tmp; do
+	t_is "$(grep -c "event=sftp_name_refused source=dl file=$f reason=\"the name of a download's" "$T_TMP/dl.log")" 2 \
+	    "download names: $f refused and logged at each poll"
+done
+t_is "$(ls -A "$T_TMP/dl/state/landing" 2>&1 | tr '\n' ' ')" "" \
+    "download names: nothing left in landing"
 t_done
