@@ -101,16 +101,27 @@ batch_path(const struct td_ctx *x, const struct tx *t, const char *dir,
 	return outbox_batch_path(dir, seq, batch_enc(x, t));
 }
 
-/* SHA-256 of a file as hex, or "" when it cannot be read. */
+/*
+ * SHA-256 of a batch an earlier run put in the output, as hex, or "" when
+ * it cannot be read or is not one: the output may be writable by its
+ * reader (a transmission's directory they made first, see out_tid_dir),
+ * and a FIFO there blocked the delivery for good, a link to a device or a
+ * large file of theirs read without end. Only a file of ours is read: not
+ * a link, nor a FIFO, opened without blocking.
+ */
 static void
 file_sha256(const char *path, char hex[TD_SHA256_HEX])
 {
+	struct stat sb;
 	int fd;
 
 	hex[0] = '\0';
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK)) < 0)
 		return;
-	(void)td_sha256_fd(fd, hex);
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    sb.st_uid == geteuid())
+		(void)td_sha256_fd(fd, hex);
 	close(fd);
 }
 

@@ -5,6 +5,7 @@
 # output filesystem stops a run; the next run finishes the move, and what
 # is delivered equals an undisturbed run's, file for file and byte for
 # byte, with no half file under a final name; later drops flow again.
+# A FIFO or a link a reader put at a batch's name is not read.
 . "$srcdir/tests/lib/common.sh"
 [ "$(id -u)" -eq 0 ] || t_skip_all "needs root for a mount namespace"
 command -v unshare > /dev/null || t_skip_all "unshare not installed"
@@ -15,7 +16,7 @@ if [ -z "${TD_XDEV_NS:-}" ]; then
 	TD_XDEV_NS=1 exec unshare -m --propagation private sh "$0" "$@"
 fi
 t_tmpdir
-trap 'umount "$T_TMP/out" "$T_TMP/full" 2>/dev/null; rm -rf "$T_TMP"' EXIT
+trap 'umount "$T_TMP/out" "$T_TMP/full" "$T_TMP/rd" 2>/dev/null; rm -rf "$T_TMP"' EXIT
 
 . "$srcdir/tests/lib/delivery-lib.sh"
 # 5,000 rows (five batches of about 100 kB) with one bad row, and a
@@ -94,4 +95,34 @@ cp "$T_TMP/b.csv" "$T_TMP/s2/landing/"
 run full full4.log
 t_is "$RC" 0 "a later drop is delivered"
 t_is "$(same full --all)" ok "the output equals the reference's byte for byte"
+
+# ------------------------------------------- a reader's directory first
+# The output may be writable by its reader, who can compute a drop's id
+# (its SHA-256) and make its directory first: across filesystems the
+# copy of an earlier run is looked for at each batch's name, and a FIFO
+# there blocked the delivery for good, a link to a device read without
+# end. Neither is read: the batches are copied over them.
+mkdir -p "$T_TMP/rd"
+mount -t tmpfs -o size=64m tmpfs "$T_TMP/rd"
+mk_conf rd "$T_TMP/s3" "$T_TMP/rd"
+TB=$(sha256sum < "$T_TMP/b.csv" | cut -c1-64)
+mkdir -m 1777 "$T_TMP/rd/$TB"
+mkfifo "$T_TMP/rd/$TB/batch-000001.ndjson.gz"
+chown -R nobody "$T_TMP/rd/$TB"
+cp "$T_TMP/b.csv" "$T_TMP/s3/landing/"
+timeout 20 "$TRADEDROP" once -c "$T_TMP/rd.conf" 2> "$T_TMP/rd1.log"
+RC=$?
+t_is "$RC" 0 "a FIFO at a batch's name in a reader's directory: not blocked on, delivered"
+t_ok "$([ -f "$T_TMP/rd/$TB/batch-000001.ndjson.gz" ] && [ -f "$T_TMP/rd/$TB/manifest.json" ]; echo $?)" \
+	"the batch copied over the FIFO, the manifest written"
+TA=$(sha256sum < "$T_TMP/a.csv" | cut -c1-64)
+mkdir -m 1777 "$T_TMP/rd/$TA"
+ln -s /dev/zero "$T_TMP/rd/$TA/batch-000001.ndjson.gz"
+chown -hR nobody "$T_TMP/rd/$TA"
+cp "$T_TMP/a.csv" "$T_TMP/s3/landing/"
+timeout 20 "$TRADEDROP" once -c "$T_TMP/rd.conf" 2> "$T_TMP/rd2.log"
+RC=$?
+t_is "$RC" 1 "a link to /dev/zero at a batch's name: not read, delivered (exit 1 as the reference)"
+t_ok "$([ -f "$T_TMP/rd/$TA/batch-000001.ndjson.gz" ] && [ ! -L "$T_TMP/rd/$TA/batch-000001.ndjson.gz" ]; echo $?)" \
+	"the batch copied over the link"
 t_done
