@@ -304,6 +304,10 @@ try_not_taken(const struct td_conf *c, const char *file)
 	case LANDING_UNMATCHED:
 		return "once would leave it in landing: its name does not "
 		    "match [watch] pattern";
+	case LANDING_OWN:
+		return "once would leave it in landing: one of the daemon's "
+		    "own names there (an SFTP download's .NAME.part, "
+		    ".NAME.part.info or .NAME.part.tmp, or .td-HEX.tmp)";
 	case LANDING_TAKEN:
 		break;
 	}

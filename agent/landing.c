@@ -39,12 +39,37 @@
 
 #define COPY_BLOCK	(1 << 20)
 
+int
+landing_own_name(const char *name)
+{
+	static const char *const dl[] = { ".part", ".part.info", ".part.tmp" };
+	size_t m, l = strlen(name);
+
+	if (name[0] != '.')
+		return 0;
+	for (m = 0; m < TD_NELEM(dl); m++)
+		if (l > strlen(dl[m]) + 1 && td_has_suffix(name, dl[m]))
+			return 1;
+	/* .td-HEX.tmp: 16 hex digits (afile_open_unique in fsutil.c) */
+	return l == 24 && strncmp(name, ".td-", 4) == 0 &&
+	    strspn(name + 4, "0123456789abcdef") == 16 &&
+	    strcmp(name + 20, ".tmp") == 0;
+}
+
+/*
+ * A [watch] may take dot names (pattern = *, .* with an ignore that
+ * leaves them): a broken download's .NAME.part, stable until the next
+ * poll resumes it, was then taken and delivered as a transmission of its
+ * own, cut short, and its .part.info another; the resume was lost.
+ */
 enum landing_name
 landing_name_class(const struct td_conf *c, const char *name)
 {
 	char * const *pat, * const *ign;
 	size_t npat, nign;
 
+	if (landing_own_name(name))
+		return LANDING_OWN;
 	pat = td_conf_list(c, TDK_watch_pattern, &npat);
 	ign = td_conf_list(c, TDK_watch_ignore, &nign);
 	if (td_globs_match(ign, nign, name))
@@ -437,7 +462,7 @@ landing_list(struct td_ctx *x, struct landing_entry **ep, size_t *np,
 		    strcmp(de->d_name, "..") == 0)
 			continue;
 		if ((k = landing_name_class(x->conf, de->d_name)) ==
-		    LANDING_IGNORED)
+		    LANDING_IGNORED || k == LANDING_OWN)
 			continue;
 		if (k == LANDING_SIDECAR) {
 			/* taken with its data file; but a sidecar that is a

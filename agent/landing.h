@@ -40,10 +40,18 @@ enum landing_name {
 	LANDING_TAKEN,
 	LANDING_IGNORED,	/* matches [watch] ignore */
 	LANDING_SIDECAR,	/* taken with its data file, never alone */
-	LANDING_UNMATCHED	/* matches no [watch] pattern */
+	LANDING_UNMATCHED,	/* matches no [watch] pattern */
+	LANDING_OWN		/* one of the daemon's own names there */
 };
 enum landing_name landing_name_class(const struct td_conf *,
 	    const char *name);
+/*
+ * Is name one the daemon itself writes in landing: an SFTP download's
+ * .NAME.part, .NAME.part.info or .NAME.part.tmp, or the temporary
+ * .td-HEX.tmp of a file written where its fixed temporary name was held
+ * (fsutil)? Never taken, whatever [watch] says.
+ */
+int	landing_own_name(const char *name);
 
 /* The uids of [watch] owner (names or numbers). */
 int	landing_owner_uids(const struct td_conf *, uid_t **, size_t *,

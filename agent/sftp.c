@@ -1080,10 +1080,6 @@ classify(const struct td_conf *c, size_t i, struct ent *e, size_t n)
 	}
 }
 
-/* The names of a download in landing: .NAME.part, .NAME.part.info, and
- * .NAME.part.tmp, the temporary of its .part.info (see fetch). */
-static const char *const dl_suffix[] = { ".part", ".part.info", ".part.tmp" };
-
 /*
  * Why no file of a source may land under name, or NULL: intake would
  * never take it from landing (landing_name_class, the rule landing_list
@@ -1093,13 +1089,6 @@ static const char *const dl_suffix[] = { ".part", ".part.info", ".part.tmp" };
 static const char *
 name_refusal(const struct td_conf *c, const char *name)
 {
-	size_t m, l = strlen(name);
-
-	for (m = 0; m < TD_NELEM(dl_suffix); m++)
-		if (name[0] == '.' && l > strlen(dl_suffix[m]) + 1 &&
-		    td_has_suffix(name, dl_suffix[m]))
-			return "the name of a download's file in landing "
-			    "(.NAME.part, .NAME.part.info or .NAME.part.tmp)";
 	switch (landing_name_class(c, name)) {
 	case LANDING_IGNORED:
 		return "intake never takes it from landing: its name "
@@ -1110,6 +1099,10 @@ name_refusal(const struct td_conf *c, const char *name)
 	case LANDING_UNMATCHED:
 		return "intake never takes it from landing: its name "
 		    "matches no [watch] pattern";
+	case LANDING_OWN:
+		return "the name of a download's file in landing "
+		    "(.NAME.part, .NAME.part.info or .NAME.part.tmp) or of "
+		    "a temporary file of the daemon's (.td-HEX.tmp)";
 	case LANDING_TAKEN:
 		break;
 	}

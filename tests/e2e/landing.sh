@@ -4,8 +4,8 @@
 # files it cannot read, FIFOs, directories, a regular file swapped for a
 # symlink while it is claimed, files still being written, files that
 # cannot be read or moved, other owners, a sidecar whose copy into the
-# claim fails; and the state a lost state.db leaves beside a full
-# archive.
+# claim fails, the daemon's own names under a [watch] that takes dot
+# names; and the state a lost state.db leaves beside a full archive.
 . "$srcdir/tests/lib/common.sh"
 t_tmpdir
 PY=/usr/bin/python3
@@ -338,6 +338,30 @@ t_grep "$S/audit.log" '"verification":{"checksum":"ok","checksum_algorithm":"sha
     "a sidecar copy that fails: verified against its sidecar"
 t_is "$(ls -A "$L") $(ls -A "$S/work")" " " \
     "a sidecar copy that fails: nothing left in landing or work"
+
+# ------------------------------------------ the daemon's own names
+# A [watch] that takes dot names (pattern = *, .*, ignore = *.tmp): a
+# broken SFTP download's .NAME.part, stable until a poll resumes it, was
+# taken and delivered as a transmission, cut short, and its .part.info
+# as another; the resume was lost. They stay in landing, untaken, and
+# so does a .td-HEX.tmp; a dot name of the sender's is taken.
+S=$T_TMP/s10; L=$S/landing
+mkdir -p "$L"
+mk_conf c10 "$S" 0 "pattern = *, .*
+ignore = *.filepart"
+mk "$L/.big.csv.part" 10
+echo "2000000 1700000000 1048576 src" > "$L/.big.csv.part.info"
+mk "$L/.big.csv.part.tmp" 11
+mk "$L/.td-0123456789abcdef.tmp" 12
+mk "$L/.dot.csv" 13
+timeout 60 "$TRADEDROP" once -c "$T_TMP/c10.conf" 2> "$T_TMP/log15"
+t_is "$? $(delivered "$S/archive"/*/*/*/raw/.dot.csv "$S-out" 2> /dev/null)" "0 1" \
+    "dot names taken: .dot.csv is delivered"
+t_is "$(grep -c 'event=file_received file=\.\(big\|td-\)' "$T_TMP/log15")" 0 \
+    "dot names taken: a download's .part, .part.info, .part.tmp and a .td-HEX.tmp are not received"
+t_is "$(ls -A "$L" | LC_ALL=C sort | tr '\n' ' ')" \
+    ".big.csv.part .big.csv.part.info .big.csv.part.tmp .td-0123456789abcdef.tmp " \
+    "dot names taken: the daemon's own names stay in landing"
 
 # ---------------------------------------------------------- file modes
 S=$T_TMP/s7; L=$S/landing
