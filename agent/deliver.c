@@ -654,7 +654,13 @@ out_tid_dir(const char *dir, int *dfd, char **via)
 	}
 	td_failpoint_stop("output_dir_opened");
 	*via = xasprintf("/proc/self/fd/%d", *dfd);
-	if (access(*via, X_OK) != 0) {
+	/*
+	 * Without /proc, the name. Only then: a directory we may not search
+	 * (a reader's, mode 0700, made first) had the writes go by its name,
+	 * through a link swapped in for it meanwhile; through the descriptor
+	 * they fail instead, and the delivery is tried again.
+	 */
+	if (access("/proc/self/fd", X_OK) != 0) {
 		x_free(*via);
 		*via = xstrdup(dir);
 	}

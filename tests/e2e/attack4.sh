@@ -7,7 +7,8 @@
 # from several files: an approval is held against what the ledger holds
 # now, not when the record was held. Last, the names and messages the
 # operator commands print are the sender's text: never raw escapes. And
-# a link planted in the file:// output is not written through.
+# a link planted in the file:// output is not written through, by root
+# or another user.
 . "$srcdir/tests/lib/common.sh"
 t_tmpdir
 command -v timeout > /dev/null || t_skip_all "timeout (coreutils) not installed"
@@ -143,4 +144,34 @@ t_is "$(ls "$T_TMP/out7/checked" | grep -c '^batch-')" 1 \
     "the batch went into the directory that was checked"
 t_grep "$T_TMP/log7" "/$TG/manifest.json error=\"Not a directory\"" \
     "the manifest, at the next step, finds the link and is refused"
+# ... and the same for a daemon that is not root, the directory the
+# reader made first and one it may not search (mode 0700): the writes
+# went by the name, through the link swapped in for it
+if [ "$(id -u)" -eq 0 ] && command -v setpriv > /dev/null; then
+	S8=$T_TMP/state8
+	dl_conf k8 "$S8" "file://$T_TMP/out8"
+	mkdir -p "$T_TMP/out8" "$T_TMP/elsewhere8"
+	chmod 1777 "$T_TMP/out8"; chmod 777 "$T_TMP/elsewhere8"
+	chmod 755 "$T_TMP"; chmod 644 "$T_TMP/k8.conf"
+	printf 'Store,UPC,Date,Units\n3,041000001239,2026-11-20,9\n' > "$S8/landing/h.csv"
+	TH=$(sha256sum "$S8/landing/h.csv" | cut -c1-64)
+	mkdir -m 700 "$T_TMP/out8/$TH"
+	chown -R nobody "$S8"
+	TD_FAILPOINT=output_dir_opened setpriv --reuid=nobody --regid=nogroup \
+	    --clear-groups "$TRADEDROP" once -c "$T_TMP/k8.conf" 2> "$T_TMP/log8" &
+	P7=$!
+	n=0; until stopped || [ $n -ge 200 ]; do sleep 0.1; n=$((n + 1)); done
+	t_ok "$(stopped; echo $?)" "not root: once stopped after it opened the reader's directory"
+	mv "$T_TMP/out8/$TH" "$T_TMP/out8/checked"
+	ln -s "$T_TMP/elsewhere8" "$T_TMP/out8/$TH"
+	kill -CONT $P7; wait $P7
+	t_is "$(ls -A "$T_TMP/elsewhere8")" "" \
+	    "not root, a directory it may not search: nothing written through the link"
+	t_grep "$T_TMP/log8" "output=$T_TMP/out8/$TH/batch-000001.ndjson.gz error=\"Permission denied\"" \
+	    "not root, a directory it may not search: the write fails, logged by the directory's name"
+else
+	for w in stopped link logged; do
+		t_ok 0 "not root: $w # SKIP needs root and setpriv"
+	done
+fi
 t_done
