@@ -1114,11 +1114,13 @@ name_refusal(const struct td_conf *c, const char *name)
  * file whose name name_refusal() refuses, and each sidecar of such a
  * name: landed, it would stay in landing for good, taken by nothing and
  * said by nothing, and after = delete would have removed it from the
- * server. Each is logged at every poll that lists it, and is not
- * recorded, fetched nor given its after. Returns how many.
+ * server. Each is logged at every poll that lists it (with log), and is
+ * not recorded, fetched nor given its after. Returns how many; *first
+ * (when not NULL) says the first and why.
  */
 static unsigned
-refuse_names(const struct td_conf *c, size_t i, struct ent *e, size_t n)
+refuse_names(const struct td_conf *c, size_t i, struct ent *e, size_t n,
+    int log, char **first)
 {
 	const char *why;
 	unsigned refused = 0;
@@ -1135,8 +1137,12 @@ refuse_names(const struct td_conf *c, size_t i, struct ent *e, size_t n)
 			continue;
 		if (why == NULL)
 			continue;
-		td_log(TD_LOG_WARN, "sftp_name_refused", "source=%s file=%s "
-		    "reason=%s", td_conf_source_name(c, i), e[j].name, why);
+		if (log)
+			td_log(TD_LOG_WARN, "sftp_name_refused", "source=%s "
+			    "file=%s reason=%s", td_conf_source_name(c, i),
+			    e[j].name, why);
+		if (first != NULL && *first == NULL)
+			*first = xasprintf("%s: %s", e[j].name, why);
 		e[j].kind = EK_OTHER;
 		refused++;
 	}
@@ -2139,7 +2145,7 @@ parts_sweep(struct td_ctx *x, size_t i, struct conn *k, struct ent *e,
 	struct ent t;
 	struct dirent *de;
 	DIR *d;
-	char *part;
+	char *part, *tmp;
 	size_t l;
 
 	if ((d = opendir(x->landing)) == NULL)
@@ -2156,8 +2162,12 @@ parts_sweep(struct td_ctx *x, size_t i, struct conn *k, struct ent *e,
 		classify(x->conf, i, &t, 1);
 		if (t.kind != EK_OTHER && ent_find(e, n, t.name) == NULL) {
 			part = xstrndup(de->d_name, l - strlen(".info"));
+			tmp = xasprintf("%s.tmp", part);
 			(void)unlinkat(dirfd(d), part, 0);
+			/* the temporary of its .part.info, if a stop left it */
+			(void)unlinkat(dirfd(d), tmp, 0);
 			(void)unlinkat(dirfd(d), de->d_name, 0);
+			x_free(tmp);
 			td_log(TD_LOG_INFO, "sftp_part_removed", "source=%s "
 			    "file=%s reason=%s", k->name, t.name, "a broken "
 			    "download of a file no longer listed");
@@ -2258,7 +2268,7 @@ sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st)
 	}
 	st->listed = (unsigned)n;
 	classify(c, i, e, n);
-	refused = refuse_names(c, i, e, n);
+	refused = refuse_names(c, i, e, n, 1, NULL);
 	if ((rc = record_listing(x, &k, e, n)) != 0)
 		goto out;
 	decide(c, i, e, n);
@@ -2587,8 +2597,9 @@ sftp_check(const struct td_conf *c, size_t i, char **err)
 {
 	struct conn k;
 	struct ent *e = NULL;
+	char *first = NULL;
 	size_t n = 0;
-	unsigned bad;
+	unsigned bad, refused = 0;
 	int r;
 
 	*err = NULL;
@@ -2597,8 +2608,18 @@ sftp_check(const struct td_conf *c, size_t i, char **err)
 		return r == CONN_TIER1 ? TD_ERR_IO : TD_ERR_INVAL;
 	}
 	r = list_dir(&k, &e, &n, &bad, err);
-	if (r == 0)
+	if (r == 0) {
+		/* what the polls would leave on the server, said here too */
+		classify(c, i, e, n);
+		refused = refuse_names(c, i, e, n, 0, &first);
+	}
+	if (r == 0 && refused > 0)
+		*err = xasprintf("%zu files in %s; %u of them never fetched, "
+		    "their names refused (first %s)", n, k.u.path, refused,
+		    first);
+	else if (r == 0)
 		*err = xasprintf("%zu files in %s", n, k.u.path);
+	x_free(first);
 	ents_free(e, n);
 	conn_close(&k);
 	return r == 0 ? TD_OK : r == TD_ERR_IO ? TD_ERR_IO : TD_ERR_INVAL;

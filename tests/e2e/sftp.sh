@@ -400,6 +400,7 @@ wait $BG
 t_ok "$([ -f "$T_TMP/gone/state/landing/.gone.csv.part.info" ]; echo $?)" \
     "removed file: its broken download was kept to resume"
 rm -f "$R/gone.csv" "$R/gone.csv.done"
+: > "$T_TMP/gone/state/landing/.gone.csv.part.tmp"	# as a stop leaves it
 poll gone
 t_is "$RC $(ls -A "$T_TMP/gone/state/landing")" "0 " "removed file: its broken download is removed from landing"
 t_grep "$T_TMP/gone.log" "event=sftp_part_removed source=gone file=gone.csv" "removed file: logged"
@@ -790,6 +791,10 @@ for f in a.part b.tmp .c b.tmp.sha256; do
 done
 t_grep "$T_TMP/names.log" "file=a.part reason=\"intake never takes it from landing: its name matches [watch] ignore\"" \
     "names never taken: the reason names [watch] ignore"
+"$TRADEDROP" check --connect -c "$T_TMP/names.conf" > "$T_TMP/names-check.out" 2>&1
+t_is "$?" 0 "names never taken: check --connect succeeds"
+t_grep "$T_TMP/names-check.out" "source names: 4 files in $R; 4 of them never fetched, their names refused (first " \
+    "names never taken: check --connect says so"
 t_is "$(ls -A "$T_TMP/names/state/landing" 2>&1 | tr '\n' ' ')" "" \
     "names never taken: nothing left in landing"
 t_is "$(sqlite3 "$T_TMP/names/state/state.db" "SELECT group_concat(path, ' ') FROM remote_files")" "$R/d.csv" \
