@@ -73,6 +73,11 @@
 # first's).  The data is made as A's (same seed); where a size is
 # BENCH_SIZE, A's data.csv.gz is used.
 #
+# The timeline of A: one more run of A, every process of it sampled each
+# 0.2 s (/proc/PID/stat), says when the parser child was done and how long
+# the main process then worked alone (the ledger's commit of the file's
+# record keys, the checkpoint, the delivery): A's critical path.
+#
 # CPU per stage: every case (BENCH_PERF_CASES) is run once more under
 # `perf record` (not among the timed runs; E and D as the daemon with
 # its workers), the self samples of perf report summed by stage
@@ -642,6 +647,60 @@ for fs in $F_SIZES; do
 	echo "run-bench: F    tradedrop .csv.gz of $fs ($fr records) $TD_LINE"
 done
 
+# ------------------------------------------------------------ timeline
+# A once more, not timed, every process of it sampled each 0.2 s
+# (/proc/PID/stat: its CPU, all threads; and the main thread's alone):
+# the busiest process under tradedrop is the parser child; after it is
+# done, what the main process does alone (its main thread: the ledger's
+# commit of the file's record keys, the checkpoint, the delivery) is on
+# the critical path of every case, and two cores cannot shorten it.
+tl_pids() {
+	echo "$1"
+	descendants "$1"
+}
+rm -rf "$W/run"
+mkdir -p "$W/run/state/landing" "$W/run/out" || exit 1
+cp "$W/data.csv.gz" "$W/run/state/landing/data.csv.gz" || exit 1
+warm
+TL_HZ=$(getconf CLK_TCK)
+: > "$W/timeline.out"
+TL_T0=$(date +%s.%N)
+"$TRADEDROP" once -c "$W/bench.conf" 2> "$W/timeline.log" &
+TL_PID=$!
+while alive "$TL_PID"; do
+	_t=$(date +%s.%N)
+	for _p in $(tl_pids "$TL_PID"); do
+		# fields 14, 15: utime, stime (a process's: all its threads)
+		_c=$(cut -d' ' -f14,15 "/proc/$_p/stat" 2> /dev/null) &&
+		    echo "$_t $_p $_c"
+	done >> "$W/timeline.out"
+	_c=$(cut -d' ' -f14,15 "/proc/$TL_PID/task/$TL_PID/stat" 2> /dev/null) &&
+	    echo "$_t main $_c" >> "$W/timeline.out"
+	sleep 0.2
+done
+wait "$TL_PID"
+TL_RC=$?
+TL_T1=$(date +%s.%N)
+TL_LINE=$(awk -v t0="$TL_T0" -v t1="$TL_T1" -v hz="$TL_HZ" -v p="$TL_PID" '
+	{ t = $1 - t0; c = ($3 + $4) / hz
+	  if ($2 == "main") { mt[++nm] = t; mc[nm] = c; next }
+	  last[$2] = t; cpu[$2] = c }
+	END {
+		for (k in cpu)
+			if (k != p && (best == "" || cpu[k] > cpu[best]))
+				best = k
+		if (best == "" || nm == 0) { print "no parser child seen"; exit }
+		end = last[best]
+		for (i = 1; i <= nm && mt[i] <= end; i++)
+			at = mc[i]
+		printf "%.1f %.1f %.1f %.1f %.1f\n", end, t1 - t0, t1 - t0 - end,
+		    mc[nm] - at, cpu[best]
+	}' "$W/timeline.out")
+if [ "$TL_RC" -ne 0 ]; then
+	TL_LINE="exit $TL_RC"
+fi
+echo "run-bench: timeline tradedrop data.csv.gz sampled: $TL_LINE"
+
 # ---------------------------------------------------------------- stages
 # CPU per stage: one more run of each case of BENCH_PERF_CASES (default
 # every case: "a b a2 c h hz e d"; h, hz and e with the https peer; not
@@ -1079,6 +1138,17 @@ else
 		esac
 	done
 	echo "F: A's pipeline at other sizes: A's stages stand for it"
+fi
+# shellcheck disable=SC2086 # TL_LINE: five numbers, or why not
+set -- $TL_LINE
+if [ $# -eq 5 ]; then
+	echo "A  timeline (one more run, sampled each 0.2 s): the parser child" \
+	    "($5 CPU s) done at $1 s of $2 s; then the main process alone" \
+	    "$3 s, its main thread $4 CPU s of them (the ledger's commit of" \
+	    "the file's record keys, the checkpoint, the delivery): the part" \
+	    "of A no second core shortens"
+else
+	echo "A  timeline: not measured ($TL_LINE)"
 fi
 if [ -n "$WARNINGS" ]; then
 	echo
