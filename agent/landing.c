@@ -50,10 +50,7 @@ landing_own_name(const char *name)
 	for (m = 0; m < TD_NELEM(dl); m++)
 		if (l > strlen(dl[m]) + 1 && td_has_suffix(name, dl[m]))
 			return 1;
-	/* .td-HEX.tmp: 16 hex digits (afile_open_unique in fsutil.c) */
-	return l == 24 && strncmp(name, ".td-", 4) == 0 &&
-	    strspn(name + 4, "0123456789abcdef") == 16 &&
-	    strcmp(name + 20, ".tmp") == 0;
+	return td_afile_unique_name(name);
 }
 
 /*

@@ -208,6 +208,17 @@ afile_open_unique(const char *path, char **tmp)
 	return fd;
 }
 
+int
+td_afile_unique_name(const char *name)
+{
+	size_t l = strlen(name);
+
+	/* what afile_open_unique makes: .td-%016llx.tmp */
+	return l == 24 && strncmp(name, ".td-", 4) == 0 &&
+	    strspn(name + 4, "0123456789abcdef") == 16 &&
+	    strcmp(name + 20, ".tmp") == 0;
+}
+
 /*
  * td_afile_open with the temporary name tmp (NULL: path.tmp), or one of
  * our own when something we cannot remove has it.

@@ -67,6 +67,9 @@ struct td_afile {
 	uint64_t bytes;
 };
 int	td_afile_open(struct td_afile *, const char *path);
+/* Is name (no directory) a temporary of a write whose PATH.tmp another
+ * held (.td-HEX.tmp)? */
+int	td_afile_unique_name(const char *name);
 int	td_afile_write(struct td_afile *, const void *, size_t);
 /* fsync, rename into place, fsync the directory. Closes. */
 int	td_afile_commit(struct td_afile *);
