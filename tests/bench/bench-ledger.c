@@ -36,6 +36,7 @@
 #include <time.h>
 
 #include "td.h"
+#include "testutil.h"
 #include "buf.h"
 #include "conf.h"
 #include "fsutil.h"
@@ -45,22 +46,11 @@
 #include "map.h"
 #include "ledger.h"
 
-static uint64_t
-rnd(uint64_t *s)
-{
-	/* splitmix64 */
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 /* key i of the ledger: 16 pseudo-random bytes, as a SHA-256 prefix is */
 static void
 key_of(uint64_t i, unsigned char k[TD_ID_LEN])
 {
-	uint64_t s = i, h = rnd(&s), g = rnd(&s);
+	uint64_t s = i, h = tu_rnd(&s), g = tu_rnd(&s);
 	int b;
 
 	for (b = 0; b < 8; b++) {
@@ -108,7 +98,7 @@ lkey_of(uint64_t i, uint64_t nkeys, unsigned char k[4 + TD_ID_LEN])
 static void
 pick(uint64_t i, uint64_t *seed, uint64_t nkeys, struct map_result *mr)
 {
-	uint64_t j = rnd(seed) & 1 ? i * 2654435761ULL % nkeys : nkeys + i;
+	uint64_t j = tu_rnd(seed) & 1 ? i * 2654435761ULL % nkeys : nkeys + i;
 
 	key_of(j, mr->record_key);
 	mr->kday = kday_of(j, nkeys);

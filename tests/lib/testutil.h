@@ -8,11 +8,14 @@
  *                             output to file://dir/out; NULL on error
  *   tu_time_limit(secs)       a test's time limit: secs times
  *                             TD_TEST_TIME_SCALE (an integer, default 1)
+ *   tu_rnd(state)             the next of a pseudo-random sequence
+ *                             (splitmix64): the same for a seed anywhere
  */
 #ifndef TD_TESTUTIL_H
 #define TD_TESTUTIL_H
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -94,6 +97,17 @@ tu_time_limit(double secs)
 	if (*end != '\0' || k < 1 || k > 1000)
 		td_fatal("TD_TEST_TIME_SCALE=%s: not an integer 1..1000", e);
 	return secs * (double)k;
+}
+
+static inline uint64_t
+tu_rnd(uint64_t *s)
+{
+	/* splitmix64 */
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
 }
 
 #endif
