@@ -28,6 +28,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -628,6 +629,24 @@ hdrs_free(struct hdrs *h)
 }
 
 /*
+ * 1 when /proc/self/fd is there to name a descriptor by. Asked once:
+ * whether /proc is mounted does not change while we run (and the first
+ * delivery comes after the privilege drop).
+ */
+static int
+proc_fd_here(void)
+{
+	static atomic_int here = -1;
+	int h;
+
+	if ((h = atomic_load(&here)) < 0) {
+		h = access("/proc/self/fd", X_OK) == 0;
+		atomic_store(&here, h);
+	}
+	return h;
+}
+
+/*
  * The directory of a transmission in a file:// output, made if need be.
  * The output may be writable by others (its reader takes what is
  * delivered): a symbolic link planted under an id that can be foreseen
@@ -660,7 +679,7 @@ out_tid_dir(const char *dir, int *dfd, char **via)
 	 * through a link swapped in for it meanwhile; through the descriptor
 	 * they fail instead, and the delivery is tried again.
 	 */
-	if (access("/proc/self/fd", X_OK) != 0) {
+	if (!proc_fd_here()) {
 		x_free(*via);
 		*via = xstrdup(dir);
 	}

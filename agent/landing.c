@@ -42,7 +42,9 @@
 int
 landing_own_name(const char *name)
 {
-	static const char *const dl[] = { ".part", ".part.info", ".part.tmp" };
+	static const char *const dl[] = {
+		LANDING_PART, LANDING_PART_INFO, LANDING_PART_TMP
+	};
 	size_t m, l = strlen(name);
 
 	if (name[0] != '.')

@@ -46,6 +46,14 @@ enum landing_name {
 enum landing_name landing_name_class(const struct td_conf *,
 	    const char *name);
 /*
+ * The names of an SFTP download of NAME in landing, ".NAME" and one of
+ * these: sftp.c writes them, landing_own_name() never takes them.
+ */
+#define LANDING_PART		".part"		/* its bytes so far */
+#define LANDING_PART_INFO	".part.info"	/* what a resume may keep */
+#define LANDING_PART_TMP	".part.tmp"	/* the .part.info being written */
+
+/*
  * Is name one the daemon itself writes in landing: an SFTP download's
  * .NAME.part, .NAME.part.info or .NAME.part.tmp, or the temporary
  * .td-HEX.tmp of a file written where its fixed temporary name was held

@@ -74,7 +74,8 @@
  * are then refused by name_ok(), one by one.
  */
 #define SFTP_NAME_BUF	(256u << 10)
-#define SFTP_NAME_MAX	(255 - 11)	/* so that .NAME.part.info fits */
+/* so that .NAME.part.info fits NAME_MAX */
+#define SFTP_NAME_MAX	(255 - 1 - (int)(sizeof(LANDING_PART_INFO) - 1))
 #define SFTP_NAME_LOG	255		/* bytes of a refused name logged */
 #define SFTP_MAX_ENTRIES 1000000	/* largest listing handled */
 #define SFTP_RESUME_MIN	(1u << 20)	/* smaller files restart, no .info */
@@ -1422,7 +1423,7 @@ info_write(struct td_ctx *x, struct conn *k, const struct pending *p,
 	 * that file, at every poll.
 	 */
 	info_line(info, sizeof(info), p->e, synced, k->name);
-	itmp = xasprintf("%s/.%s.part.tmp", x->landing, p->e->name);
+	itmp = xasprintf("%s/.%s" LANDING_PART_TMP, x->landing, p->e->name);
 	if ((rc = td_write_file_via(p->info, itmp, info, strlen(info))) != 0) {
 		if (rc != TD_ERR_NOSPACE && name_taken(errno))
 			rc = landing_taken(k, p->e, p->info, errno);
@@ -1587,8 +1588,8 @@ fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
 	p->e = e;
 	p->size = e->size;
 	p->final = xasprintf("%s/%s", x->landing, e->name);
-	p->part = xasprintf("%s/.%s.part", x->landing, e->name);
-	p->info = xasprintf("%s/.%s.part.info", x->landing, e->name);
+	p->part = xasprintf("%s/.%s" LANDING_PART, x->landing, e->name);
+	p->info = xasprintf("%s/.%s" LANDING_PART_INFO, x->landing, e->name);
 	if (lstat(p->final, &sb) == 0) {
 		td_log(TD_LOG_INFO, "sftp_landing_busy", "source=%s file=%s "
 		    "reason=%s", k->name, e->name, "an earlier file of this "
@@ -2141,7 +2142,7 @@ static void
 parts_sweep(struct td_ctx *x, size_t i, struct conn *k, struct ent *e,
     size_t n)
 {
-	static const char sfx[] = ".part.info";
+	static const char sfx[] = LANDING_PART_INFO;
 	struct ent t;
 	struct dirent *de;
 	DIR *d;
@@ -2161,8 +2162,8 @@ parts_sweep(struct td_ctx *x, size_t i, struct conn *k, struct ent *e,
 		t.name = xstrndup(de->d_name + 1, l - 1 - (sizeof(sfx) - 1));
 		classify(x->conf, i, &t, 1);
 		if (t.kind != EK_OTHER && ent_find(e, n, t.name) == NULL) {
-			part = xstrndup(de->d_name, l - strlen(".info"));
-			tmp = xasprintf("%s.tmp", part);
+			part = xasprintf(".%s" LANDING_PART, t.name);
+			tmp = xasprintf(".%s" LANDING_PART_TMP, t.name);
 			(void)unlinkat(dirfd(d), part, 0);
 			/* the temporary of its .part.info, if a stop left it */
 			(void)unlinkat(dirfd(d), tmp, 0);
