@@ -96,6 +96,11 @@ sound(sqlite3 *db)
 	return r;
 }
 
+/* 4000 rows of 600 bytes into u, by fn (randomblob, zeroblob) */
+#define SPILL_U(fn)	"WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL " \
+    "SELECT i + 1 FROM c WHERE i < 4000) INSERT INTO u(v) SELECT " fn \
+    "(600) FROM c"
+
 /* The rows of t whose value is not what fill() gave their key. */
 static const char *BAD =
     "SELECT count(*) FROM t WHERE length(k) != 16 OR length(v) != 32";
@@ -107,7 +112,7 @@ main(void)
 	struct sqlvfs_stats a, b;
 	struct store *st;
 	struct stat sb;
-	sqlite3 *db, *other = NULL;
+	sqlite3 *db, *other = NULL, *third = NULL;
 	char *vname = NULL;
 	int status;
 	pid_t pid;
@@ -194,6 +199,35 @@ main(void)
 	    "the other connection reads those 10 and none rolled back");
 	is_int(count(other, BAD), 0, "each as written");
 	ok(sound(other), "integrity_check: ok");
+
+	/*
+	 * Rolled back after spilling, then another connection's commit of
+	 * as many frames, at the same offsets of the WAL: this connection
+	 * reads the other's pages, not its own rolled back ones, and writes
+	 * nothing of those over them later (its checkpoint syncs the WAL).
+	 */
+	ok(store_exec(st, "PRAGMA wal_autocheckpoint = 0; "
+	    "CREATE TABLE u (id INTEGER PRIMARY KEY, v BLOB)") == 0 &&
+	    sqlite3_exec(other, "PRAGMA wal_autocheckpoint = 0", NULL, NULL,
+	    NULL) == SQLITE_OK, "a second table, no checkpoint at commits");
+	ok(store_begin(st) == 0 && store_exec(st, SPILL_U("randomblob")) ==
+	    0, "a transaction spilled into the WAL");
+	store_rollback(st);
+	ok(sqlite3_exec(other, "BEGIN; " SPILL_U("zeroblob") "; COMMIT",
+	    NULL, NULL, NULL) == SQLITE_OK, "rolled back; the other "
+	    "connection commits as many pages");
+	is_int(count(db, "SELECT count(*) FROM u WHERE v = zeroblob(600)"),
+	    4000, "this connection reads the other's rows");
+	ok(sound(db), "integrity_check through the VFS: ok");
+	ok(store_exec(st, "PRAGMA wal_checkpoint(PASSIVE)") == 0,
+	    "a checkpoint (the WAL synced)");
+	ok(sqlite3_open_v2(path, &third, SQLITE_OPEN_READONLY, NULL) ==
+	    SQLITE_OK && count(third, "SELECT count(*) FROM u WHERE v = "
+	    "zeroblob(600)") == 4000 && sound(third), "a new connection "
+	    "reads them, integrity_check: ok");
+	sqlite3_close(third);
+	ok(store_exec(st, "DROP TABLE u; PRAGMA wal_autocheckpoint = 1000") ==
+	    0, "the table dropped");
 
 	/* a process that ends in a transaction: as if it never began */
 	fflush(stdout);
