@@ -24,7 +24,9 @@
  *  - No other connection writes the WAL while we hold bytes of it: the
  *    buffer is written before the database's WAL write lock (the
  *    wal-index lock at offset 0) is let go, at the end of each write
- *    transaction, committed or rolled back. Bytes of a transaction
+ *    transaction, committed or rolled back, and before the database
+ *    file's lock is lowered (locking_mode EXCLUSIVE takes no WAL write
+ *    lock; that one keeps the others out). Bytes of a transaction
  *    rolled back, kept past it, were read back for another writer's
  *    frames at the same offsets and written over them later.
  * A crash loses only writes SQLite never synced nor committed, which it
@@ -217,6 +219,15 @@ x_lock(sqlite3_file *f, int lock)
 static int
 x_unlock(sqlite3_file *f, int lock)
 {
+	struct wfile *w = (struct wfile *)f;
+
+	/*
+	 * The database's lock let go: in locking_mode EXCLUSIVE no WAL
+	 * write lock is taken (see x_shm_lock), this one keeps the others
+	 * out; what the WAL file holds goes to it before they may come in.
+	 */
+	if (w->walf != NULL)
+		(void)flush(w->walf);
 	return RM(f)->xUnlock(REAL(f), lock);
 }
 

@@ -101,6 +101,11 @@ sound(sqlite3 *db)
     "SELECT i + 1 FROM c WHERE i < 4000) INSERT INTO u(v) SELECT " fn \
     "(600) FROM c"
 
+/* 2000 rows of 600 bytes into t, by fn */
+#define SPILL_X(fn)	"WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL " \
+    "SELECT i + 1 FROM c WHERE i < 2000) INSERT INTO t(v) SELECT " fn \
+    "(600) FROM c"
+
 /* The rows of t whose value is not what fill() gave their key. */
 static const char *BAD =
     "SELECT count(*) FROM t WHERE length(k) != 16 OR length(v) != 32";
@@ -112,7 +117,8 @@ main(void)
 	struct sqlvfs_stats a, b;
 	struct store *st;
 	struct stat sb;
-	sqlite3 *db, *other = NULL, *third = NULL;
+	sqlite3 *db, *other = NULL, *third = NULL, *xa = NULL, *xb = NULL;
+	char *xpath;
 	char *vname = NULL;
 	int status;
 	pid_t pid;
@@ -226,6 +232,38 @@ main(void)
 	    "zeroblob(600)") == 4000 && sound(third), "a new connection "
 	    "reads them, integrity_check: ok");
 	sqlite3_close(third);
+
+	/*
+	 * The same in locking_mode EXCLUSIVE, which takes no WAL write lock
+	 * (the database's own lock keeps the others out): a database of its
+	 * own, t of 2000 rows through a cache of 10 pages.
+	 */
+	xpath = xasprintf("%s/x.db", dir);
+	ok(sqlite3_open_v2(xpath, &xa, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, sqlvfs_name()) == SQLITE_OK &&
+	    sqlite3_exec(xa, "PRAGMA journal_mode = WAL; "
+	    "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = 10; "
+	    "CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB); "
+	    "PRAGMA locking_mode = EXCLUSIVE; BEGIN; " SPILL_X("randomblob")
+	    "; ROLLBACK; PRAGMA locking_mode = NORMAL; "
+	    "SELECT count(*) FROM t", NULL, NULL, NULL) == SQLITE_OK,
+	    "in locking_mode EXCLUSIVE, a transaction spilled, rolled back; "
+	    "NORMAL again");
+	ok(sqlite3_open_v2(xpath, &xb, SQLITE_OPEN_READWRITE, NULL) ==
+	    SQLITE_OK && sqlite3_exec(xb, "PRAGMA wal_autocheckpoint = 0; "
+	    "BEGIN; " SPILL_X("zeroblob") "; COMMIT", NULL, NULL, NULL) ==
+	    SQLITE_OK, "another connection commits as many pages");
+	is_int(count(xa, "SELECT count(*) FROM t WHERE v = zeroblob(600)"),
+	    2000, "the first reads the other's rows");
+	ok(sound(xa), "integrity_check through the VFS: ok");
+	sqlite3_close(xa);
+	sqlite3_close(xb);
+	ok(sqlite3_open_v2(xpath, &xb, SQLITE_OPEN_READONLY, NULL) ==
+	    SQLITE_OK && count(xb, "SELECT count(*) FROM t WHERE v = "
+	    "zeroblob(600)") == 2000 && sound(xb), "closed, a new connection "
+	    "reads them, integrity_check: ok");
+	sqlite3_close(xb);
+	x_free(xpath);
 	ok(store_exec(st, "DROP TABLE u; PRAGMA wal_autocheckpoint = 1000") ==
 	    0, "the table dropped");
 
