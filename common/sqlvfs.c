@@ -21,6 +21,14 @@
  *    answered from it; one of some, the file's size, a truncation, a
  *    file control and the close write the buffer first; a write within
  *    the buffered bytes changes them there.
+ *  - No other connection writes the WAL while we hold bytes of it: the
+ *    buffer is written before the database's WAL write lock (the
+ *    wal-index lock at offset 0) is let go, at the end of each write
+ *    transaction, committed or rolled back, and before the database
+ *    file's lock is lowered (locking_mode EXCLUSIVE takes no WAL write
+ *    lock; that one keeps the others out). Bytes of a transaction
+ *    rolled back, kept past it, were read back for another writer's
+ *    frames at the same offsets and written over them later.
  * A crash loses only writes SQLite never synced nor committed, which it
  * does not count on (a transaction not committed is ignored by
  * recovery). Files other than WAL files are not touched.
@@ -51,6 +59,8 @@ struct wfile {
 	sqlite3_file	*real;		/* the system VFS's, after this */
 	int		 wal;		/* a WAL file: writes gathered */
 	int		 commit;	/* in a commit frame: written at once */
+	struct wfile	*walf;		/* a database's open WAL file, or NULL */
+	struct wfile	*dbf;		/* a WAL file's database, or NULL */
 	unsigned char	*buf;
 	size_t		 len;
 	sqlite3_int64	 off;		/* of buf[0] in the file */
@@ -86,6 +96,11 @@ x_close(sqlite3_file *f)
 	int rc, rc2;
 
 	rc = flush(w);
+	if (w->dbf != NULL && w->dbf->walf == w)
+		w->dbf->walf = NULL;
+	if (w->walf != NULL && w->walf->dbf == w)
+		w->walf->dbf = NULL;
+	w->dbf = w->walf = NULL;
 	rc2 = RM(f)->xClose(REAL(f));
 	free(w->buf);
 	w->buf = NULL;
@@ -204,6 +219,15 @@ x_lock(sqlite3_file *f, int lock)
 static int
 x_unlock(sqlite3_file *f, int lock)
 {
+	struct wfile *w = (struct wfile *)f;
+
+	/*
+	 * The database's lock let go: in locking_mode EXCLUSIVE no WAL
+	 * write lock is taken (see x_shm_lock), this one keeps the others
+	 * out; what the WAL file holds goes to it before they may come in.
+	 */
+	if (w->walf != NULL)
+		(void)flush(w->walf);
 	return RM(f)->xUnlock(REAL(f), lock);
 }
 
@@ -254,11 +278,26 @@ x_shm_map(sqlite3_file *f, int pg, int pgsz, int extend, void volatile **p)
 	return RM(f)->xShmMap(REAL(f), pg, pgsz, extend, p);
 }
 
+/* wal.c's WAL_WRITE_LOCK: the one writer's, held for a write transaction */
+#define WAL_WRITE_LOCK	0
+
 static int
 x_shm_lock(sqlite3_file *f, int offset, int n, int flags)
 {
+	struct wfile *w = (struct wfile *)f;
+
 	if (RM(f)->iVersion < 2)
 		return SQLITE_IOERR_SHMLOCK;
+	/*
+	 * The write transaction ends (committed, rolled back, or a
+	 * checkpoint's): what the WAL file holds of it goes to the file
+	 * before another connection may write there. Only bytes past the
+	 * last commit can be left (a commit is written at once), which no
+	 * one reads: an error writing them is of no account here.
+	 */
+	if ((flags & SQLITE_SHM_UNLOCK) && offset <= WAL_WRITE_LOCK &&
+	    offset + n > WAL_WRITE_LOCK && w->walf != NULL)
+		(void)flush(w->walf);
 	return RM(f)->xShmLock(REAL(f), offset, n, flags);
 }
 
@@ -318,6 +357,16 @@ v_open(sqlite3_vfs *v, const char *name, sqlite3_file *f, int flags,
 	/* SQLite closes a file whose open failed when pMethods is set */
 	w->base.pMethods = w->real->pMethods != NULL ? &methods : NULL;
 	w->wal = (flags & SQLITE_OPEN_WAL) != 0;
+	if (w->wal && w->base.pMethods != NULL && name != NULL) {
+		/* the database's file, opened through this VFS before it */
+		struct wfile *d = (struct wfile *)
+		    sqlite3_database_file_object(name);
+
+		if (d != NULL && d->base.pMethods == &methods) {
+			d->walf = w;
+			w->dbf = d;
+		}
+	}
 	return rc;
 }
 

@@ -96,6 +96,16 @@ sound(sqlite3 *db)
 	return r;
 }
 
+/* 4000 rows of 600 bytes into u, by fn (randomblob, zeroblob) */
+#define SPILL_U(fn)	"WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL " \
+    "SELECT i + 1 FROM c WHERE i < 4000) INSERT INTO u(v) SELECT " fn \
+    "(600) FROM c"
+
+/* 2000 rows of 600 bytes into t, by fn */
+#define SPILL_X(fn)	"WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL " \
+    "SELECT i + 1 FROM c WHERE i < 2000) INSERT INTO t(v) SELECT " fn \
+    "(600) FROM c"
+
 /* The rows of t whose value is not what fill() gave their key. */
 static const char *BAD =
     "SELECT count(*) FROM t WHERE length(k) != 16 OR length(v) != 32";
@@ -107,7 +117,8 @@ main(void)
 	struct sqlvfs_stats a, b;
 	struct store *st;
 	struct stat sb;
-	sqlite3 *db, *other = NULL;
+	sqlite3 *db, *other = NULL, *third = NULL, *xa = NULL, *xb = NULL;
+	char *xpath;
 	char *vname = NULL;
 	int status;
 	pid_t pid;
@@ -194,6 +205,67 @@ main(void)
 	    "the other connection reads those 10 and none rolled back");
 	is_int(count(other, BAD), 0, "each as written");
 	ok(sound(other), "integrity_check: ok");
+
+	/*
+	 * Rolled back after spilling, then another connection's commit of
+	 * as many frames, at the same offsets of the WAL: this connection
+	 * reads the other's pages, not its own rolled back ones, and writes
+	 * nothing of those over them later (its checkpoint syncs the WAL).
+	 */
+	ok(store_exec(st, "PRAGMA wal_autocheckpoint = 0; "
+	    "CREATE TABLE u (id INTEGER PRIMARY KEY, v BLOB)") == 0 &&
+	    sqlite3_exec(other, "PRAGMA wal_autocheckpoint = 0", NULL, NULL,
+	    NULL) == SQLITE_OK, "a second table, no checkpoint at commits");
+	ok(store_begin(st) == 0 && store_exec(st, SPILL_U("randomblob")) ==
+	    0, "a transaction spilled into the WAL");
+	store_rollback(st);
+	ok(sqlite3_exec(other, "BEGIN; " SPILL_U("zeroblob") "; COMMIT",
+	    NULL, NULL, NULL) == SQLITE_OK, "rolled back; the other "
+	    "connection commits as many pages");
+	is_int(count(db, "SELECT count(*) FROM u WHERE v = zeroblob(600)"),
+	    4000, "this connection reads the other's rows");
+	ok(sound(db), "integrity_check through the VFS: ok");
+	ok(store_exec(st, "PRAGMA wal_checkpoint(PASSIVE)") == 0,
+	    "a checkpoint (the WAL synced)");
+	ok(sqlite3_open_v2(path, &third, SQLITE_OPEN_READONLY, NULL) ==
+	    SQLITE_OK && count(third, "SELECT count(*) FROM u WHERE v = "
+	    "zeroblob(600)") == 4000 && sound(third), "a new connection "
+	    "reads them, integrity_check: ok");
+	sqlite3_close(third);
+
+	/*
+	 * The same in locking_mode EXCLUSIVE, which takes no WAL write lock
+	 * (the database's own lock keeps the others out): a database of its
+	 * own, t of 2000 rows through a cache of 10 pages.
+	 */
+	xpath = xasprintf("%s/x.db", dir);
+	ok(sqlite3_open_v2(xpath, &xa, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, sqlvfs_name()) == SQLITE_OK &&
+	    sqlite3_exec(xa, "PRAGMA journal_mode = WAL; "
+	    "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = 10; "
+	    "CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB); "
+	    "PRAGMA locking_mode = EXCLUSIVE; BEGIN; " SPILL_X("randomblob")
+	    "; ROLLBACK; PRAGMA locking_mode = NORMAL; "
+	    "SELECT count(*) FROM t", NULL, NULL, NULL) == SQLITE_OK,
+	    "in locking_mode EXCLUSIVE, a transaction spilled, rolled back; "
+	    "NORMAL again");
+	ok(sqlite3_open_v2(xpath, &xb, SQLITE_OPEN_READWRITE, NULL) ==
+	    SQLITE_OK && sqlite3_exec(xb, "PRAGMA wal_autocheckpoint = 0; "
+	    "BEGIN; " SPILL_X("zeroblob") "; COMMIT", NULL, NULL, NULL) ==
+	    SQLITE_OK, "another connection commits as many pages");
+	is_int(count(xa, "SELECT count(*) FROM t WHERE v = zeroblob(600)"),
+	    2000, "the first reads the other's rows");
+	ok(sound(xa), "integrity_check through the VFS: ok");
+	sqlite3_close(xa);
+	sqlite3_close(xb);
+	ok(sqlite3_open_v2(xpath, &xb, SQLITE_OPEN_READONLY, NULL) ==
+	    SQLITE_OK && count(xb, "SELECT count(*) FROM t WHERE v = "
+	    "zeroblob(600)") == 2000 && sound(xb), "closed, a new connection "
+	    "reads them, integrity_check: ok");
+	sqlite3_close(xb);
+	x_free(xpath);
+	ok(store_exec(st, "DROP TABLE u; PRAGMA wal_autocheckpoint = 1000") ==
+	    0, "the table dropped");
 
 	/* a process that ends in a transaction: as if it never began */
 	fflush(stdout);
