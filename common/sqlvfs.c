@@ -16,7 +16,12 @@
  *    know of it: a commit frame (its header's second word, the database
  *    size, not 0) and every write after it up to the next frame that is
  *    not one go to the file at once, before SQLite tells the wal-index,
- *    whatever PRAGMA synchronous says.
+ *    whatever PRAGMA synchronous says; and the database file's shm
+ *    barrier, which SQLite raises before it writes the wal-index header
+ *    readers check, writes the buffer too. (The padding frames of
+ *    psow=0, which tradedrop never sets, may split a page into pieces;
+ *    a 24-byte piece would be taken for a header: the barrier covers
+ *    that.)
  *  - It reads what it wrote: a read of bytes all in the buffer is
  *    answered from it; one of some, the file's size, a truncation, a
  *    file control and the close write the buffer first; a write within
@@ -304,6 +309,18 @@ x_shm_lock(sqlite3_file *f, int offset, int n, int flags)
 static void
 x_shm_barrier(sqlite3_file *f)
 {
+	struct wfile *w = (struct wfile *)f;
+
+	/*
+	 * SQLite's barrier before it writes the wal-index header that
+	 * readers check, at a commit: the commit's frames are in the file
+	 * already (a commit frame is written at once); should that ever
+	 * have been missed, they are now, before any reader may know of
+	 * them. (No error can be returned here; a commit frame's own write
+	 * returns its error to SQLite.)
+	 */
+	if (w->walf != NULL)
+		(void)flush(w->walf);
 	if (RM(f)->iVersion >= 2)
 		RM(f)->xShmBarrier(REAL(f));
 }
