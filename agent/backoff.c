@@ -27,7 +27,8 @@ backoff_load(struct store *st, const char *name, struct backoff *b)
 	memset(b, 0, sizeof(*b));
 	snprintf(b->name, sizeof(b->name), "%s", name);
 	s = store_prepare(st, "SELECT failures, opened_at, next_at, last_at, "
-	    "last_result, last_count FROM backoff WHERE name = ?");
+	    "last_result, last_count, last_refused FROM backoff WHERE "
+	    "name = ?");
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	if ((r = sqlite3_step(s)) == SQLITE_ROW) {
 		b->failures = (unsigned)sqlite3_column_int64(s, 0);
@@ -38,6 +39,7 @@ backoff_load(struct store *st, const char *name, struct backoff *b)
 			snprintf(b->last_result, sizeof(b->last_result), "%s",
 			    (const char *)sqlite3_column_text(s, 4));
 		b->last_count = (unsigned)sqlite3_column_int64(s, 5);
+		b->last_refused = (unsigned)sqlite3_column_int64(s, 6);
 	}
 	sqlite3_reset(s);
 	return r == SQLITE_ROW || r == SQLITE_DONE ? TD_OK : TD_ERR_STATE;
@@ -52,12 +54,13 @@ backoff_save(struct store *st, const struct backoff *b)
 	if ((r = store_begin(st)) != 0)
 		return r;
 	s = store_prepare(st, "INSERT INTO backoff(name, failures, opened_at, "
-	    "next_at, last_at, last_result, last_count) VALUES "
-	    "(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
+	    "next_at, last_at, last_result, last_count, last_refused) VALUES "
+	    "(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
 	    "failures = excluded.failures, opened_at = excluded.opened_at, "
 	    "next_at = excluded.next_at, last_at = excluded.last_at, "
 	    "last_result = excluded.last_result, "
-	    "last_count = excluded.last_count");
+	    "last_count = excluded.last_count, "
+	    "last_refused = excluded.last_refused");
 	sqlite3_bind_text(s, 1, b->name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)b->failures);
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)b->opened_at);
@@ -66,6 +69,7 @@ backoff_save(struct store *st, const struct backoff *b)
 	if (b->last_result[0] != '\0')
 		sqlite3_bind_text(s, 6, b->last_result, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 7, (sqlite3_int64)b->last_count);
+	sqlite3_bind_int64(s, 8, (sqlite3_int64)b->last_refused);
 	if ((r = store_step_done(st, s)) == 0)
 		return store_commit(st);
 	store_rollback(st);

@@ -51,6 +51,7 @@ struct backoff {
 	int64_t		 last_at;	/* 0: never */
 	char		 last_result[32];
 	unsigned	 last_count;
+	unsigned	 last_refused;	/* SFTP: names it left, refused */
 };
 
 #define BACKOFF_CLOSED		0

@@ -145,10 +145,12 @@ cmd_status(int argc, char **argv)
 			ok_at = metrics_source_ok_at(st,
 			    td_conf_source_name(c, i));
 			if (ok_at > 0)
-				printf(",\"last_good_poll\":%lld}",
+				printf(",\"last_good_poll\":%lld",
 				    (long long)ok_at);
 			else
-				printf(",\"last_good_poll\":null}");
+				printf(",\"last_good_poll\":null");
+			printf(",\"refused_names\":%u}", sb.last_at > 0 ?
+			    sb.last_refused : 0);
 		}
 		printf("]}\n");
 	} else {
@@ -194,6 +196,12 @@ cmd_status(int argc, char **argv)
 			else
 				printf("source %s: never polled",
 				    td_conf_source_name(c, i));
+			if (sb.last_at > 0 && sb.last_refused > 0)
+				/* files waiting there that nothing fetches */
+				printf(", %u name%s refused (left on the "
+				    "server; see event=sftp_name_refused)",
+				    sb.last_refused, sb.last_refused == 1 ?
+				    "" : "s");
 			if (sb.failures > 0)
 				printf("; breaker %s (%u consecutive failure%s)",
 				    backoff_state_name(backoff_state(&sb, now)),

@@ -342,6 +342,7 @@ per_source(struct metrics *m, struct td_buf *b, int64_t now)
 		"tradedrop_source_poll_failures",
 		"tradedrop_source_breaker_open",
 		"tradedrop_source_backoff_until_timestamp_seconds",
+		"tradedrop_source_refused_names",
 	};
 	static const char *helps[] = {
 		"Time of the last poll of each SFTP source (0: never).",
@@ -349,6 +350,8 @@ per_source(struct metrics *m, struct td_buf *b, int64_t now)
 		"Consecutive failed polls of each source.",
 		"1 while the circuit breaker of a source is open.",
 		"While a source's breaker is open: no poll before this time.",
+		"Names the last poll of each source left on the server, "
+		    "refused (unsafe, or never taken by intake).",
 	};
 	const struct td_conf *c = m->conf;
 	struct backoff bk;
@@ -377,9 +380,12 @@ per_source(struct metrics *m, struct td_buf *b, int64_t now)
 			case 3:
 				v = backoff_state(&bk, now) == BACKOFF_OPEN;
 				break;
-			default:
+			case 4:
 				v = backoff_state(&bk, now) == BACKOFF_OPEN ?
 				    bk.next_at : 0;
+				break;
+			default:
+				v = bk.last_refused;
 				break;
 			}
 			td_buf_printf(b, "%s{source=\"", names[k]);

@@ -2205,6 +2205,7 @@ record_poll(struct td_ctx *x, const char *name, struct backoff *bk, int rc,
 	    "ok" : st->tier1 ? "unreachable" : st->auth_error ? "refused" :
 	    "error");
 	bk->last_count = st->fetched;
+	bk->last_refused = st->refused;
 	if (backoff_save(x->st, bk) != 0)
 		td_log(TD_LOG_WARN, "sftp_poll_unrecorded", "source=%s", name);
 }
@@ -2270,6 +2271,8 @@ sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st)
 	st->listed = (unsigned)n;
 	classify(c, i, e, n);
 	refused = refuse_names(c, i, e, n, 1, NULL);
+	/* both left on the server: unsafe names and names never taken */
+	st->refused = bad + refused;
 	if ((rc = record_listing(x, &k, e, n)) != 0)
 		goto out;
 	decide(c, i, e, n);

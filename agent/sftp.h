@@ -26,6 +26,8 @@ struct sftp_stats {
 	unsigned	skipped_seen;	/* versions fetched by an earlier poll */
 	unsigned	waiting;	/* not ready yet (growing, no marker) */
 	unsigned	failed;		/* per-file failures (changed, refused) */
+	unsigned	refused;	/* names left on the server: unsafe, or
+					 * never taken by intake (refuse_names) */
 	uint64_t	bytes;		/* bytes transferred */
 	int		tier1;		/* connection failure or timeout */
 	int		auth_error;	/* authentication or host key refused */

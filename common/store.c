@@ -347,6 +347,14 @@ static const char *migrations[] = {
 	 * what was fetched before (its 997s stay in the archive).
 	 */
 	"ALTER TABLE remote_files ADD COLUMN sha256 TEXT;",
+
+	/*
+	 * 8 -> 9: how many names the last poll of a source left on the
+	 * server because intake would never take them (agent/sftp.c,
+	 * refuse_names): `status` and /metrics say it beside "ok".
+	 */
+	"ALTER TABLE backoff ADD COLUMN last_refused INTEGER NOT NULL "
+	"DEFAULT 0;",
 };
 
 int

@@ -49,6 +49,7 @@ for name in 'tradedrop_files_total{outcome=' 'tradedrop_records_total{outcome=' 
     'tradedrop_source_last_good_poll_timestamp_seconds{source="down"}' \
     'tradedrop_source_poll_failures{source="down"}' \
     'tradedrop_source_breaker_open{source="down"}' \
+    'tradedrop_source_refused_names{source="down"} 0' \
     'tradedrop_drop_to_delivered_seconds_bucket{le=' \
     'tradedrop_file_processing_seconds_bucket{le='; do
 	t_grep "$T_TMP/m" "$name" "/metrics has $name"

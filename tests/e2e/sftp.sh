@@ -799,6 +799,20 @@ t_is "$(ls -A "$T_TMP/names/state/landing" 2>&1 | tr '\n' ' ')" "" \
     "names never taken: nothing left in landing"
 t_is "$(sqlite3 "$T_TMP/names/state/state.db" "SELECT group_concat(path, ' ') FROM remote_files")" "$R/d.csv" \
     "names never taken: only d.csv is recorded"
+# a poll that fetched nothing and left four names ends "ok": status says
+# what waits on the server
+"$TRADEDROP" status -c "$T_TMP/names.conf" > "$T_TMP/names-st.txt" 2>&1
+t_ok "$(grep -qE '^source names: last poll [0-9]+s ago, ok, [0-9]+ files? fetched, 4 names refused \(left on the server; see event=sftp_name_refused\)' \
+    "$T_TMP/names-st.txt"; echo $?)" "names never taken: status counts the names its last poll refused"
+"$TRADEDROP" status --json -c "$T_TMP/names.conf" > "$T_TMP/names-st.json" 2>&1
+t_grep "$T_TMP/names-st.json" '"result":"ok",' "names never taken: the poll that refused them ended ok"
+t_grep "$T_TMP/names-st.json" '"refused_names":4}' \
+    "names never taken: status --json counts them"
+"$TRADEDROP" status --json -c "$T_TMP/stable.conf" > "$T_TMP/st.json" 2>&1
+t_grep "$T_TMP/st.json" '"refused_names":0' "a source that refused no name: refused_names 0"
+"$TRADEDROP" status -c "$T_TMP/stable.conf" > "$T_TMP/st.txt" 2>&1
+t_ok "$(grep -q 'refused' "$T_TMP/st.txt"; [ $? -ne 0 ]; echo $?)" \
+    "a source that refused no name: status (text) says nothing of it"
 # A [watch] that takes dot names: a remote name of another file's
 # download in landing (.NAME.part, .NAME.part.info, .NAME.part.tmp) is
 # refused too; landed, each was taken for, removed or written over by the

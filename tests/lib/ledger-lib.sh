@@ -6,7 +6,8 @@
 #   to_schema6 STATE_DIR           that state.db made as schema 6 left it:
 #                                  keys of the record_key alone, holds
 #                                  without key_day, remote_files without
-#                                  sha256 (schema 8)
+#                                  sha256 (schema 8), backoff without
+#                                  last_refused (schema 9)
 command -v sqlite3 > /dev/null || t_skip_all "sqlite3 not installed"
 # a schema-6 ledger is made with ALTER TABLE ... DROP COLUMN: SQLite 3.35
 sqlite3 :memory: "CREATE TABLE t(a, b); ALTER TABLE t DROP COLUMN b;" \
@@ -25,5 +26,6 @@ to_schema6() {
 	sqlite3 "$1/state.db" "UPDATE record_keys SET record_key =
 	    substr(record_key, 5); ALTER TABLE holds DROP COLUMN key_day;
 	    ALTER TABLE remote_files DROP COLUMN sha256;
+	    ALTER TABLE backoff DROP COLUMN last_refused;
 	    PRAGMA user_version = 6;"
 }
