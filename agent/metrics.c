@@ -624,6 +624,21 @@ metrics_serve(struct metrics *m)
 }
 
 int64_t
+metrics_serve_at(struct metrics *m)
+{
+#ifdef HAVE_LIBMICROHTTPD
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	if (m->mhd != NULL && MHD_get_timeout(m->mhd, &ms) == MHD_YES)
+		return deliver_clock_ms() + (ms < 3600000 ? (int64_t)ms :
+		    3600000);
+#else
+	(void)m;
+#endif
+	return INT64_MAX;
+}
+
+int64_t
 metrics_tick(struct metrics *m)
 {
 	const char *tf = td_conf_str(m->conf, TDK_metrics_textfile);
