@@ -191,6 +191,13 @@ run good log3b
 t_is "$RC" 0 "c2: 429 with Retry-After as an HTTP date, then delivered"
 t_grep "$T_TMP/log3b" "event=delivery_backoff what=batch delay_ms=2000" \
 	"an HTTP date honoured, up to max_backoff (2 s)"
+# a 500 asking for 2 s is another 5xx: its first backoff is at most 1 s
+qfault "/batches status 500 2"
+mk c3.csv 1
+run good log3c
+t_is "$RC" 0 "c3: 500 with Retry-After, then delivered"
+t_is "$(sed -n 's/.*event=delivery_backoff what=batch delay_ms=\([0-9]*\).*/\1/p' "$T_TMP/log3c" | awk '{ print ($1 <= 1000) ? "backoff" : "retry-after " $1 }')" \
+	backoff "Retry-After of a 500 not followed: the first backoff"
 
 # 4. connection reset before and in the middle of a body, a hang past timeout
 qfault "reset-before" "reset-before" "/batches reset-mid" "/batches reset-mid" "/batches hang"
