@@ -746,6 +746,17 @@ move_batches(struct td_ctx *x, const struct tx *t, const char *obdir,
 	return r;
 }
 
+/* A batch refused (401, 403, other 4xx): logged at every attempt. */
+static void
+log_refused(const struct tx *t, uint64_t seq, const struct fwd_resp *resp)
+{
+	td_log(TD_LOG_ERROR, "delivery_refused", "file=%s batch=%llu "
+	    "status=%ld message=%s", t->name, (unsigned long long)seq,
+	    resp->status, resp->status == 401 || resp->status == 403 ?
+	    "credentials refused; the batch stays spooled" :
+	    "the reconciler refused the request; the batch stays spooled");
+}
+
 static const char *
 batch_cenc(const struct td_ctx *x, const struct tx *t)
 {
@@ -836,7 +847,9 @@ post_batches_parallel(struct deliverer *d, const struct tx *t,
 			stop = 1;
 			break;
 		default:
-			/* refused (401, 403, ...): reported one at a time */
+			/* refused (401, 403, ...): logged, as every attempt
+			 * is, then sent again one at a time */
+			log_refused(t, pb[i].seq, &resp);
 			stop = 1;
 		}
 		if (r != 0)
@@ -885,13 +898,7 @@ post_batches_serial(struct deliverer *d, const struct tx *t,
 			    &resp);
 			break;
 		case FWD_HOLD:
-			td_log(TD_LOG_ERROR, "delivery_refused", "file=%s "
-			    "batch=%llu status=%ld message=%s", t->name,
-			    (unsigned long long)pb[i].seq, resp.status,
-			    resp.status == 401 || resp.status == 403 ?
-			    "credentials refused; the batch stays spooled" :
-			    "the reconciler refused the request; the batch "
-			    "stays spooled");
+			log_refused(t, pb[i].seq, &resp);
 			r = TD_ERR_STATE;
 			break;
 		case POST_LATER:

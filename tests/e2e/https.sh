@@ -239,6 +239,14 @@ t_grep "$T_TMP/log6" "credentials refused" "the credentials problem is logged as
 t_grep "$T_TMP/st" '"outbox":{"batches":1' "status shows the spooled batch"
 run good log6b
 t_is "$RC" 0 "f: delivered on the next run"
+# a 401 to one of the batches sent in parallel: the batch goes again one
+# at a time, and is delivered; the 401 was logged nowhere
+qfault "/batches status 401"
+mk f2.csv 7
+run good log6c
+t_is "$RC" 0 "f2: a 401 among parallel batches, then delivered"
+t_ok "$(grep -Eq 'level=error event=delivery_refused file=f2.csv batch=[0-9]+ status=401' "$T_TMP/log6c"; echo $?)" \
+	"that 401 is logged as an error too"
 
 # 7. the breaker: opens after breaker_failures, refuses while open, closes
 # (a cooldown of 6 s: the run "while open" must come before it ends, on
