@@ -565,7 +565,10 @@ reject_batch(struct td_ctx *x, const struct tx *t, uint64_t seq,
 	    resp->status, (unsigned long long)seq, t->id,
 	    (unsigned long long)seq, (unsigned long long)nrec, name);
 	x_free(name);
-	if (td_json_str(&b, resp->body, strlen(resp->body)) != 0)
+	/* the body is cut at 4 KiB, perhaps inside a character, and is
+	 * the receiver's text: what is not UTF-8 is replaced, not all of
+	 * it dropped for null */
+	if (td_json_str_lossy(&b, resp->body, strlen(resp->body)) != 0)
 		td_buf_puts(&b, "null");
 	td_buf_puts(&b, "}\n");
 	if ((r = store_begin(x->st)) == 0) {

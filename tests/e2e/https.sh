@@ -228,6 +228,15 @@ sys.exit(0 if ok and len(rej) in (2,3) else 1)" > "$T_TMP/e.out"
 t_is $? 0 "e: the manifest counts and totals only the accepted batch"
 t_is "$(chk manifests)" ok \
 	"every manifest sent is the archived one byte for byte; e's differs only in counts and totals"
+# a refusal's body is kept in the dlq/ line: one of 4,200 bytes of "é",
+# cut at 4 KiB inside a character, was not UTF-8, and all of it was null
+qfault "/batches body 422 c3a9 2100"
+mk e2.csv 1
+run good log5b
+t_is "$RC" 1 "e2: a 422 with a long body: dead-lettered"
+TE2=$(sha256sum "$S"/archive/*/*/*/raw/e2.csv | cut -c1-64)
+t_is "$($PY -c 'import json, sys; r = json.loads(open(sys.argv[1]).readline())["response"]; print(type(r).__name__, len(r) > 2000 and set(r) <= {"\u00e9", "\ufffd"})' "$S/dlq/$TE2.ndjson")" \
+	"str True" "its body is in the dlq/ line, the cut character replaced"
 
 # 6. 401: spooled, an error every attempt; delivered once credentials work
 qfault "/batches status 401"
