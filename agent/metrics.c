@@ -487,6 +487,8 @@ metrics_http(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_NO;
 	(void)MHD_add_response_header(resp, "Content-Type",
 	    "text/plain; version=0.0.4; charset=utf-8");
+	if (code == MHD_HTTP_METHOD_NOT_ALLOWED)	/* RFC 9110 15.5.6 */
+		(void)MHD_add_response_header(resp, "Allow", "GET, HEAD");
 	r = MHD_queue_response(conn, code, resp);
 	MHD_destroy_response(resp);
 	return r;

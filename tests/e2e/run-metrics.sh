@@ -114,6 +114,9 @@ t_ok "$(awk -v s="$2" 'BEGIN { exit !(s < 3) }'; echo $?)" "at once ($2 s)"
 set -- $(ask /metrics 100000)
 t_is "$1" 431 "100 KB of headers: 431 ($2 s)"
 t_is "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P/metrics")" 200 "and /metrics is served after them"
+curl -s -i -X DELETE "http://127.0.0.1:$P/metrics" > "$T_TMP/del"
+t_grep "$T_TMP/del" "405 Method Not Allowed" "DELETE: 405"
+t_grep "$T_TMP/del" "Allow: GET, HEAD" "which says the methods allowed"
 run_stop
 t_is "$RUN_RC" 0 "exit 0"
 
