@@ -114,6 +114,16 @@ t_ok "$(awk -v s="$2" 'BEGIN { exit !(s < 3) }'; echo $?)" "at once ($2 s)"
 set -- $(ask /metrics 100000)
 t_is "$1" 431 "100 KB of headers: 431 ($2 s)"
 t_is "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P/metrics")" 200 "and /metrics is served after them"
+# more connections than the limit (16), held idle, then dropped: the
+# listening socket, left at the limit, is served again
+$PY - "$P" <<'PY'
+import socket, sys, time
+ss = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for i in range(20)]
+time.sleep(1)
+for s in ss: s.close()
+PY
+t_ok "$(wait_until 15 sh -c "curl -sf -m 2 -o /dev/null http://127.0.0.1:$P/metrics"; echo $?)" \
+	"20 idle connections dropped: /metrics is served again"
 curl -s -i -X DELETE "http://127.0.0.1:$P/metrics" > "$T_TMP/del"
 t_grep "$T_TMP/del" "405 Method Not Allowed" "DELETE: 405"
 t_grep "$T_TMP/del" "Allow: GET, HEAD" "which says the methods allowed"
