@@ -565,7 +565,10 @@ reject_batch(struct td_ctx *x, const struct tx *t, uint64_t seq,
 	    resp->status, (unsigned long long)seq, t->id,
 	    (unsigned long long)seq, (unsigned long long)nrec, name);
 	x_free(name);
-	if (td_json_str(&b, resp->body, strlen(resp->body)) != 0)
+	/* the body is cut at 4 KiB, perhaps inside a character, and is
+	 * the receiver's text: what is not UTF-8 is replaced, not all of
+	 * it dropped for null */
+	if (td_json_str_lossy(&b, resp->body, strlen(resp->body)) != 0)
 		td_buf_puts(&b, "null");
 	td_buf_puts(&b, "}\n");
 	if ((r = store_begin(x->st)) == 0) {
@@ -746,6 +749,17 @@ move_batches(struct td_ctx *x, const struct tx *t, const char *obdir,
 	return r;
 }
 
+/* A batch refused (401, 403, other 4xx): logged at every attempt. */
+static void
+log_refused(const struct tx *t, uint64_t seq, const struct fwd_resp *resp)
+{
+	td_log(TD_LOG_ERROR, "delivery_refused", "file=%s batch=%llu "
+	    "status=%ld message=%s", t->name, (unsigned long long)seq,
+	    resp->status, resp->status == 401 || resp->status == 403 ?
+	    "credentials refused; the batch stays spooled" :
+	    "the reconciler refused the request; the batch stays spooled");
+}
+
 static const char *
 batch_cenc(const struct td_ctx *x, const struct tx *t)
 {
@@ -836,7 +850,9 @@ post_batches_parallel(struct deliverer *d, const struct tx *t,
 			stop = 1;
 			break;
 		default:
-			/* refused (401, 403, ...): reported one at a time */
+			/* refused (401, 403, ...): logged, as every attempt
+			 * is, then sent again one at a time */
+			log_refused(t, pb[i].seq, &resp);
 			stop = 1;
 		}
 		if (r != 0)
@@ -885,13 +901,7 @@ post_batches_serial(struct deliverer *d, const struct tx *t,
 			    &resp);
 			break;
 		case FWD_HOLD:
-			td_log(TD_LOG_ERROR, "delivery_refused", "file=%s "
-			    "batch=%llu status=%ld message=%s", t->name,
-			    (unsigned long long)pb[i].seq, resp.status,
-			    resp.status == 401 || resp.status == 403 ?
-			    "credentials refused; the batch stays spooled" :
-			    "the reconciler refused the request; the batch "
-			    "stays spooled");
+			log_refused(t, pb[i].seq, &resp);
 			r = TD_ERR_STATE;
 			break;
 		case POST_LATER:

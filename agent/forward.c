@@ -299,8 +299,10 @@ fwd_wait(struct forwarder *f, int *slotp, struct fwd_resp *resp)
 		return FWD_RETRY;
 	}
 	curl_easy_getinfo(sl->easy, CURLINFO_RESPONSE_CODE, &resp->status);
-	/* delta seconds or an HTTP date; 0 when absent (or said 0) */
-	if (curl_easy_getinfo(sl->easy, CURLINFO_RETRY_AFTER, &ra) ==
+	/* delta seconds or an HTTP date; 0 when absent (or said 0). Only
+	 * of 429 and 503: another 5xx has its backoff, whatever it asks */
+	if ((resp->status == 429 || resp->status == 503) &&
+	    curl_easy_getinfo(sl->easy, CURLINFO_RETRY_AFTER, &ra) ==
 	    CURLE_OK && ra > 0)
 		resp->retry_after = ra < RETRY_AFTER_MAX ? (long)ra :
 		    RETRY_AFTER_MAX;

@@ -548,10 +548,22 @@ schedule(struct loop *l)
 		next = best;
 	if (l->tick_at <= now) {
 		l->tick_at = metrics_tick(l->metrics);
-		metrics_serve(l->metrics);	/* its own timeouts */
+		/* with no connection, libmicrohttpd asks for no timeout: the
+		 * listening socket, dropped from its epoll at the connection
+		 * limit, is added back by a call once connections are gone */
+		metrics_serve(l->metrics);
 	}
 	if (l->tick_at < next)
 		next = l->tick_at;
+	/* the rest of a request already read in part, and the connections'
+	 * timeouts: no event comes for them (a request past 16 KiB waited
+	 * for the tick, 10 s) */
+	if ((best = metrics_serve_at(l->metrics)) <= now) {
+		metrics_serve(l->metrics);
+		best = metrics_serve_at(l->metrics);
+	}
+	if (best < next)
+		next = best;
 	if (l->watchdog_ms > 0) {
 		if (l->watchdog_at <= now) {
 			notify_watchdog();

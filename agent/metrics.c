@@ -493,6 +493,8 @@ metrics_http(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_NO;
 	(void)MHD_add_response_header(resp, "Content-Type",
 	    "text/plain; version=0.0.4; charset=utf-8");
+	if (code == MHD_HTTP_METHOD_NOT_ALLOWED)	/* RFC 9110 15.5.6 */
+		(void)MHD_add_response_header(resp, "Allow", "GET, HEAD");
 	r = MHD_queue_response(conn, code, resp);
 	MHD_destroy_response(resp);
 	return r;
@@ -627,6 +629,21 @@ metrics_serve(struct metrics *m)
 	if (m->mhd != NULL)
 		(void)MHD_run(m->mhd);
 #endif
+}
+
+int64_t
+metrics_serve_at(struct metrics *m)
+{
+#ifdef HAVE_LIBMICROHTTPD
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	if (m->mhd != NULL && MHD_get_timeout(m->mhd, &ms) == MHD_YES)
+		return deliver_clock_ms() + (ms < 3600000 ? (int64_t)ms :
+		    3600000);
+#else
+	(void)m;
+#endif
+	return INT64_MAX;
 }
 
 int64_t

@@ -48,6 +48,13 @@ void	 metrics_set_conf(struct metrics *, const struct td_conf *);
 /* The descriptor the loop polls for HTTP, or -1; serve it when ready. */
 int	 metrics_fd(struct metrics *);
 void	 metrics_serve(struct metrics *);
+/*
+ * When to serve again without waiting for the descriptor (deliver_clock_ms),
+ * or INT64_MAX: libmicrohttpd reads a request in pieces and its epoll is
+ * edge-triggered, so the rest of one already received raises no event;
+ * its connection timeouts are kept by the same call.
+ */
+int64_t	 metrics_serve_at(struct metrics *);
 
 void	 metrics_file_processed(struct metrics *, uint64_t usec);
 void	 metrics_landed(struct metrics *, const char *name);

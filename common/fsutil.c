@@ -126,8 +126,15 @@ td_mkdirs(const char *path, int mode)
 	}
 	if (r == 0)
 		return td_fsync_parent(path) != 0 ? TD_ERR_IO : TD_OK;
-	if (errno == EEXIST)		/* made meanwhile by another */
-		return is_dir(path) == 0 ? TD_OK : TD_ERR_IO;
+	if (errno == EEXIST) {		/* made meanwhile by another */
+		if ((r = is_dir(path)) == 0)
+			return TD_OK;
+		/* or a link to a name not there: not ENOENT, which says
+		 * nothing of what holds the name */
+		if (r > 0)
+			errno = ENOTDIR;
+		return TD_ERR_IO;
+	}
 	return TD_ERR_IO;
 }
 

@@ -191,6 +191,13 @@ run good log3b
 t_is "$RC" 0 "c2: 429 with Retry-After as an HTTP date, then delivered"
 t_grep "$T_TMP/log3b" "event=delivery_backoff what=batch delay_ms=2000" \
 	"an HTTP date honoured, up to max_backoff (2 s)"
+# a 500 asking for 2 s is another 5xx: its first backoff is at most 1 s
+qfault "/batches status 500 2"
+mk c3.csv 1
+run good log3c
+t_is "$RC" 0 "c3: 500 with Retry-After, then delivered"
+t_is "$(sed -n 's/.*event=delivery_backoff what=batch delay_ms=\([0-9]*\).*/\1/p' "$T_TMP/log3c" | awk '{ print ($1 <= 1000) ? "backoff" : "retry-after " $1 }')" \
+	backoff "Retry-After of a 500 not followed: the first backoff"
 
 # 4. connection reset before and in the middle of a body, a hang past timeout
 qfault "reset-before" "reset-before" "/batches reset-mid" "/batches reset-mid" "/batches hang"
@@ -221,6 +228,15 @@ sys.exit(0 if ok and len(rej) in (2,3) else 1)" > "$T_TMP/e.out"
 t_is $? 0 "e: the manifest counts and totals only the accepted batch"
 t_is "$(chk manifests)" ok \
 	"every manifest sent is the archived one byte for byte; e's differs only in counts and totals"
+# a refusal's body is kept in the dlq/ line: one of 4,200 bytes of "é",
+# cut at 4 KiB inside a character, was not UTF-8, and all of it was null
+qfault "/batches body 422 c3a9 2100"
+mk e2.csv 1
+run good log5b
+t_is "$RC" 1 "e2: a 422 with a long body: dead-lettered"
+TE2=$(sha256sum "$S"/archive/*/*/*/raw/e2.csv | cut -c1-64)
+t_is "$($PY -c 'import json, sys; r = json.loads(open(sys.argv[1]).readline())["response"]; print(type(r).__name__, len(r) > 2000 and set(r) <= {"\u00e9", "\ufffd"})' "$S/dlq/$TE2.ndjson")" \
+	"str True" "its body is in the dlq/ line, the cut character replaced"
 
 # 6. 401: spooled, an error every attempt; delivered once credentials work
 qfault "/batches status 401"
@@ -232,6 +248,14 @@ t_grep "$T_TMP/log6" "credentials refused" "the credentials problem is logged as
 t_grep "$T_TMP/st" '"outbox":{"batches":1' "status shows the spooled batch"
 run good log6b
 t_is "$RC" 0 "f: delivered on the next run"
+# a 401 to one of the batches sent in parallel: the batch goes again one
+# at a time, and is delivered; the 401 was logged nowhere
+qfault "/batches status 401"
+mk f2.csv 7
+run good log6c
+t_is "$RC" 0 "f2: a 401 among parallel batches, then delivered"
+t_ok "$(grep -Eq 'level=error event=delivery_refused file=f2.csv batch=[0-9]+ status=401' "$T_TMP/log6c"; echo $?)" \
+	"that 401 is logged as an error too"
 
 # 7. the breaker: opens after breaker_failures, refuses while open, closes
 # (a cooldown of 6 s: the run "while open" must come before it ends, on

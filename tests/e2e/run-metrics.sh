@@ -88,6 +88,46 @@ loud=$(batch l 50)
 kill $SCRAPER; SCRAPER=
 echo "# 30 drops: ${quiet} ms, ${loud} ms while /metrics is scraped ~50 times a second"
 t_ok "$([ "$loud" -lt $((quiet * 2 + 500)) ]; echo $?)" "scraping does not slow processing much (${loud} ms against ${quiet} ms)"
+# a request past 16 KiB is read in pieces, and the rest of it, already
+# there, raises no event (libmicrohttpd's epoll is edge-triggered): it
+# was answered at the loop's next 10 s tick
+ask() {	# ask PATH HEADER_BYTES: "STATUS SECONDS"
+	$PY - "$P" "$1" "$2" <<'PY'
+import socket, sys, time
+port, path, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+s = socket.create_connection(("127.0.0.1", port), timeout=30)
+t0 = time.monotonic()
+s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Pad: %s\r\n\r\n" % (path.encode(), b"a" * n))
+r = b""
+while True:
+    d = s.recv(65536)
+    if not d: break
+    r += d
+print(r[9:12].decode() or "-", "%.1f" % (time.monotonic() - t0))
+PY
+}
+set -- $(ask /metrics 20000)
+t_is "$1" 200 "a request with 20 KB of headers is answered"
+t_ok "$(awk -v s="$2" 'BEGIN { exit !(s < 3) }'; echo $?)" "at once, not at the next tick ($2 s)"
+set -- $(ask "/$(printf '%040000d' 0)" 0)
+t_is "$1" 414 "a 40 KB request line: 414"
+t_ok "$(awk -v s="$2" 'BEGIN { exit !(s < 3) }'; echo $?)" "at once ($2 s)"
+set -- $(ask /metrics 100000)
+t_is "$1" 431 "100 KB of headers: 431 ($2 s)"
+t_is "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P/metrics")" 200 "and /metrics is served after them"
+# more connections than the limit (16), held idle, then dropped: the
+# listening socket, left at the limit, is served again
+$PY - "$P" <<'PY'
+import socket, sys, time
+ss = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for i in range(20)]
+time.sleep(1)
+for s in ss: s.close()
+PY
+t_ok "$(wait_until 15 sh -c "curl -sf -m 2 -o /dev/null http://127.0.0.1:$P/metrics"; echo $?)" \
+	"20 idle connections dropped: /metrics is served again"
+curl -s -i -X DELETE "http://127.0.0.1:$P/metrics" > "$T_TMP/del"
+t_grep "$T_TMP/del" "405 Method Not Allowed" "DELETE: 405"
+t_grep "$T_TMP/del" "Allow: GET, HEAD" "which says the methods allowed"
 run_stop
 t_is "$RUN_RC" 0 "exit 0"
 

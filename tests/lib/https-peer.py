@@ -55,6 +55,8 @@ starting with # are skipped):
                               only when unfiltered at the head of the
                               queue, else, for a request on a kept-alive
                               connection, like hang
+  body CODE HEX [N]           answer CODE with the body HEX (bytes in hex)
+                              repeated N times (default 1)
   trickle [INTERVAL]          answer normally, the whole response one byte
                               per INTERVAL seconds (default 0.2)
   /PATH FAULT                 only for requests whose path (query removed)
@@ -127,6 +129,12 @@ def parse_fault(line):
             if not 100 <= code <= 999:
                 raise ValueError("status code out of range")
             args = (code, p[1].strip() if len(p) > 1 else None)
+        elif kind == "body":
+            p = rest.split()
+            code = int(p[0])
+            if not 100 <= code <= 999:
+                raise ValueError("status code out of range")
+            args = (code, bytes.fromhex(p[1]) * (int(p[2]) if len(p) > 2 else 1))
         elif kind == "delay":
             args = (float(rest),)
         elif kind == "trickle":
@@ -428,6 +436,8 @@ class Handler(BaseHTTPRequestHandler):
             if kind == "status":
                 status, retry_after = fault.args
                 status = srv.recorder.decide(key, status)
+            elif kind == "body":
+                status = srv.recorder.decide(key, fault.args[0])
             elif kind == "invalid":
                 status, extra = 500, " INVALID FAULT LINE: %s" % fault.error
                 log("invalid fault line %r: %s" % (fault.line, fault.error))
@@ -443,7 +453,8 @@ class Handler(BaseHTTPRequestHandler):
                 rbody["peer"] = "tradedrop-test"
             sent = record
             record = False  # _send records it (before answering)
-            self._send(status, retry_after, json.dumps(rbody).encode(), rec,
+            self._send(status, retry_after, fault.args[1] if kind == "body" else
+                       json.dumps(rbody).encode(), rec,
                        sent, body, trickle=fault.args[0] if kind == "trickle" else None)
         finally:
             rec["status"] = status
