@@ -1,8 +1,9 @@
 /*
  * test-metrics.c - the daemon's Prometheus text: histograms are
  * cumulative with +Inf, _sum and _count; a drop's latency is counted
- * once, and only for a name that landed; [metrics] listen is refused
- * when it is not an address and port.
+ * once, and only for a name that landed; each source's poll figures
+ * are read from its row in state.db, each under its own name; [metrics]
+ * listen is refused when it is not an address and port.
  */
 #include "config.h"
 
@@ -12,8 +13,11 @@
 
 #include "td.h"
 #include "buf.h"
+#include "clock.h"
 #include "conf.h"
 #include "metrics.h"
+#include "backoff.h"
+#include "store.h"
 #include "testutil.h"
 
 static const char *MAP = "store_id = column \"S\"\n"
@@ -101,6 +105,71 @@ main(void)
 	ok(has(&b, "# TYPE tradedrop_files_total counter"), "TYPE lines");
 	td_buf_free(&b);
 	metrics_free(m);
+	td_conf_free(c);
+
+	/*
+	 * Two SFTP sources with their last polls in state.db, every figure
+	 * different: each metric reads its own field of its own source
+	 */
+	(void)tu_sh(dir, "printf 'pw\\n' > pw && chmod 600 pw && : > kh");
+	{
+		char *x = xasprintf("[source \"up\"]\nurl = sftp://pos@127.0.0.1:1/a\n"
+		    "known_hosts = %s/kh\npassword_file = %s/pw\n"
+		    "[source \"down\"]\nurl = sftp://pos@127.0.0.1:1/b\n"
+		    "known_hosts = %s/kh\npassword_file = %s/pw\n",
+		    dir, dir, dir, dir);
+
+		c = conf_with(dir, x);
+		x_free(x);
+	}
+	{
+		struct store *st = NULL;
+		struct backoff bk;
+		char *sd = xasprintf("%s/state", dir);
+		int64_t now = td_time();
+
+		ok(c != NULL && store_open(sd, 0, &st, &err) == 0,
+		    "state.db made");
+		memset(&bk, 0, sizeof(bk));
+		backoff_source_name(bk.name, "up");
+		bk.last_at = 1700000005;
+		bk.failures = 0;
+		snprintf(bk.last_result, sizeof(bk.last_result), "ok");
+		bk.last_count = 2;
+		bk.last_refused = 4;
+		ok(backoff_save(st, &bk) == 0, "source up: 4 names refused");
+		memset(&bk, 0, sizeof(bk));
+		backoff_source_name(bk.name, "down");
+		bk.last_at = 1700000009;
+		bk.failures = 7;
+		bk.opened_at = now;
+		bk.next_at = now + 3600;
+		snprintf(bk.last_result, sizeof(bk.last_result), "connect");
+		ok(backoff_save(st, &bk) == 0,
+		    "source down: 7 failures, breaker open");
+		store_close(st);
+		x_free(sd);
+		ok(metrics_new(c, &m, &err) == 0, "metrics over that state.db");
+		td_buf_init(&b, 0, 0);
+		metrics_render(m, &b);
+		ok(has(&b, "tradedrop_source_refused_names{source=\"up\"} 4") &&
+		    has(&b, "tradedrop_source_refused_names{source=\"down\"} 0"),
+		    "refused names: 4 for up, 0 for down");
+		ok(has(&b, "tradedrop_last_poll_timestamp_seconds"
+		    "{source=\"up\"} 1700000005") &&
+		    has(&b, "tradedrop_last_poll_timestamp_seconds"
+		    "{source=\"down\"} 1700000009"),
+		    "last poll of each source");
+		ok(has(&b, "tradedrop_source_poll_failures{source=\"up\"} 0") &&
+		    has(&b, "tradedrop_source_poll_failures{source=\"down\"} 7"),
+		    "failures of each source");
+		ok(has(&b, "tradedrop_source_breaker_open{source=\"up\"} 0") &&
+		    has(&b, "tradedrop_source_breaker_open{source=\"down\"} 1"),
+		    "the breaker open for down only");
+		td_buf_free(&b);
+		metrics_free(m);
+		m = NULL;
+	}
 	td_conf_free(c);
 
 	c = conf_with(dir, "[metrics]\nlisten = localhost:9464\n");
