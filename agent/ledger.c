@@ -43,6 +43,7 @@
 #define LEDGER_TEMP_CACHE "-12288"	/* KiB: the temporary tables' */
 /* bytes: the file's keys kept in memory, the rest in sorted runs */
 #define LEDGER_RUN_BYTES ((size_t)8 << 20)
+#define SPILL_SLICE	((size_t)256 << 10)	/* a run is written so */
 #define COMMIT_ROWS	64	/* keys a statement enters into record_keys */
 /*
  * A key in record_keys (schema 7): the day of the key, 4 bytes
@@ -58,7 +59,7 @@
  */
 #define LKEY_LEN	(4 + TD_ID_LEN)
 #define LKEY_OLD	TD_ID_LEN
-#define KDAY_RANKS	4096	/* distinct days sort_ents() ranks */
+#define KDAY_RANKS	4096	/* distinct days sort_index() ranks */
 #define DAY_SLOTS	2048	/* the days ledger_check() knows of, */
 #define DAY_MAX		1024	/* at most this many at a time */
 
@@ -292,7 +293,7 @@ entcmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* A key's first 8 bytes and where the entry is, for sort_ents(). */
+/* A key's first 8 bytes and where the entry is, for sort_index(). */
 struct kix {
 	uint64_t	 k;
 	size_t		 i;
@@ -442,23 +443,22 @@ ent_k(const unsigned char *p, const uint32_t *days, size_t ndays,
 }
 
 /*
- * Sort the entries in memory in entcmp() order. The entries are large
- * (64 or 128 bytes): what is sorted is a small index of their keys'
- * first bytes (the keys are hashes: a tie is the same key), and each
- * entry is then moved once, in place, cycle by cycle.
+ * The entries in memory in entcmp() order: x[j].i is the j-th (the
+ * caller frees x), or NULL when there are fewer than two. The entries
+ * are large (64 or 128 bytes): what is sorted is a small index of their
+ * keys' first bytes (the keys are hashes: a tie is the same key).
  */
-static void
-sort_ents(struct ledger *l)
+static struct kix *
+sort_index(struct ledger *l)
 {
-	unsigned char tmp[sizeof(struct lent)];
 	struct kix *x;
-	size_t n = l->nent, esz = l->esz, i, j, k;
+	size_t n = l->nent, esz = l->esz, i;
 	uint32_t *days = NULL, lo = UINT32_MAX, hi = 0, d;
 	size_t ndays = 0;
 	unsigned rb = 0;
 
 	if (n < 2)
-		return;
+		return NULL;
 	x = xreallocarray(NULL, n, sizeof(*x));
 	if (kday_ranks(l, &days, &ndays) == 0)
 		while (((size_t)1 << rb) < ndays)
@@ -480,6 +480,19 @@ sort_ents(struct ledger *l)
 	}
 	x_free(days);
 	kix_sort(x, n, l);
+	return x;
+}
+
+/* Sort the entries in memory: each moved once, in place, cycle by cycle. */
+static void
+sort_ents(struct ledger *l)
+{
+	unsigned char tmp[sizeof(struct lent)];
+	struct kix *x;
+	size_t n = l->nent, esz = l->esz, i, j, k;
+
+	if ((x = sort_index(l)) == NULL)
+		return;
 	/* the entry at j is to be the one at x[j].i */
 	for (i = 0; i < n; i++) {
 		if (x[i].i == i || x[i].i == SIZE_MAX)
@@ -538,25 +551,54 @@ runs_file(struct ledger *l)
 	return TD_OK;
 }
 
+/*
+ * The entries in memory in x's order (as they are when x is NULL) to the
+ * runs' file, a slice at a time: each gathered from where it is, not
+ * first moved in place (cycle by cycle, one cache miss waiting on the
+ * other) to be read again by write(2).
+ */
+static int
+write_run(struct ledger *l, const struct kix *x)
+{
+	unsigned char *buf;
+	size_t per = SPILL_SLICE / l->esz, i, k;
+	int r = TD_OK;
+
+	if (x == NULL)
+		return td_write_all(l->fd, l->ents, l->nent * l->esz);
+	buf = xreallocarray(NULL, per, l->esz);
+	for (i = 0; i < l->nent && r == TD_OK; i += k) {
+		for (k = 0; k < per && i + k < l->nent; k++)
+			memcpy(buf + k * l->esz, l->ents + x[i + k].i * l->esz,
+			    l->esz);
+		r = td_write_all(l->fd, buf, k * l->esz);
+	}
+	x_free(buf);
+	return r;
+}
+
 /* Sort the entries in memory and write them as a run. */
 static int
 spill(struct ledger *l)
 {
 	size_t n = l->nent * l->esz;
+	struct kix *x;
 	int r;
 
-	sort_ents(l);
 	if (l->fd == -1 && (r = runs_file(l)) != 0)
 		return r;
 	if (lseek(l->fd, l->fend, SEEK_SET) != l->fend) {
 		spill_failed(l, errno, "cannot seek in it");
 		return TD_ERR_IO;
 	}
-	if ((r = td_write_all(l->fd, l->ents, n)) != 0) {
+	x = sort_index(l);
+	if ((r = write_run(l, x)) != 0) {
 		spill_failed(l, r == TD_ERR_NOSPACE ? ENOSPC : errno,
 		    "cannot write a run to it");
+		x_free(x);
 		return r == TD_ERR_NOSPACE ? r : TD_ERR_IO;
 	}
+	x_free(x);
 	l->runs = xreallocarray(l->runs, l->nruns + 1, sizeof(*l->runs));
 	l->runs[l->nruns].off = l->fend;
 	l->runs[l->nruns++].n = l->nent;

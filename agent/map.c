@@ -1218,6 +1218,38 @@ key_add(struct td_buf *b, const struct fval *v)
 	}
 }
 
+/*
+ * Append v in decimal, or an id in hex: formatted in b's room when there
+ * is enough, not in an array appended after (its bytes, just stored one
+ * by one, read back at once by memcpy's wide loads, which wait for the
+ * stores: three times a record). As td_buf_append would.
+ */
+static int
+put_u64(struct td_buf *b, uint64_t v)
+{
+	char num[TD_U64_STRMAX];
+
+	if (b->cap - b->len >= TD_U64_STRMAX) {
+		b->len += td_format_u64(v, b->p + b->len);
+		return 0;
+	}
+	return td_buf_append(b, num, td_format_u64(v, num));
+}
+
+static int
+put_id(struct td_buf *b, const unsigned char id[TD_ID_LEN])
+{
+	char hex[TD_ID_HEX];
+
+	if (b->cap - b->len >= TD_ID_HEX) {
+		td_hex(id, TD_ID_LEN, b->p + b->len);
+		b->len += TD_ID_HEX - 1;
+		return 0;
+	}
+	td_hex(id, TD_ID_LEN, hex);
+	return td_buf_append(b, hex, TD_ID_HEX - 1);
+}
+
 int
 mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
     uint64_t ordinal, uint64_t pos, struct td_buf *out,
@@ -1228,10 +1260,9 @@ mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
 	unsigned char dg[3][TD_SHA256_LEN];
 	const void *hp[3];
 	size_t hn[3];
-	char idhex[TD_ID_HEX], keyhex[TD_ID_HEX], num[TD_U64_STRMAX];
 	char curr[4], curr2[80];
 	struct td_date d;
-	size_t start = out->len, n;
+	size_t start = out->len;
 	int i, ret;
 
 	res->code = NULL;
@@ -1336,8 +1367,7 @@ mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
 	b = &m->hmsg;
 	td_buf_reset(b);
 	td_buf_append(b, m->idpre.p, m->idpre.len);
-	n = td_format_u64(ordinal, num);
-	td_buf_append(b, num, n);
+	(void)put_u64(b, ordinal);
 	hn[0] = b->len;
 	td_buf_puts(b, m->integration);
 	for (i = 0; i < m->nkeys; i++)
@@ -1351,9 +1381,7 @@ mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
 	hp[2] = b->p + hn[0] + hn[1];
 	td_sha256_once_n(3, hp, hn, dg);
 	memcpy(res->record_id, dg[0], TD_ID_LEN);
-	td_hex(dg[0], TD_ID_LEN, idhex);
 	memcpy(res->record_key, dg[1], TD_ID_LEN);
-	td_hex(dg[1], TD_ID_LEN, keyhex);
 	memcpy(res->values, dg[2], TD_ID_LEN);
 	res->kday = m->last_kday;
 
@@ -1362,12 +1390,11 @@ mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
 	ret = 0;
 	wnote(&ret, td_buf_puts(out, "{\"schema\":\"tradedrop.pos.v1\","
 	    "\"record_id\":\""));
-	wnote(&ret, td_buf_append(out, idhex, TD_ID_LEN * 2));
+	wnote(&ret, put_id(out, dg[0]));
 	wnote(&ret, td_buf_puts(out, "\",\"record_key\":\""));
-	wnote(&ret, td_buf_append(out, keyhex, TD_ID_LEN * 2));
+	wnote(&ret, put_id(out, dg[1]));
 	wnote(&ret, td_buf_append(out, m->prefix.p, m->prefix.len));
-	n = td_format_u64(pos, num);
-	wnote(&ret, td_buf_append(out, num, n));
+	wnote(&ret, put_u64(out, pos));
 	wnote(&ret, td_buf_putc(out, '}'));
 	for (i = 0; i < RF__COUNT && ret != TD_ERR_LIMIT; i++) {
 		wnote(&ret, td_buf_append(out, rf_keys[i].s, rf_keys[i].n));

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,16 +51,16 @@ struct pend {
 	uint64_t		 pos;
 	size_t			 raw, rawlen;	/* in stage, or NOSTAGE */
 	const char		*code;		/* PK_REJ */
-	size_t			 msg;		/* PK_REJ: in stage, NUL ended */
+	size_t			 msg;		/* PK_REJ: NUL ended, as sb says */
 	int			 unknown_promo;
 	struct ack_group	*ack;		/* PK_ACK */
-	struct ledger_item	 li;		/* PK_REC */
 	/* PK_MAP: its values in in (nf lengths, SIZE_MAX for none, then
 	 * the bytes), its ordinal; the mapping thread that mapped it */
 	size_t			 fin, nf;
 	uint64_t		 ordinal;
-	int			 sb;
+	int			 sb;		/* 0: its line or message in stage */
 	uint32_t		 date_at;	/* PK_REC: map_result's */
+	struct ledger_item	 li;		/* PK_REC; last, see slot() */
 };
 
 struct window {
@@ -68,6 +69,14 @@ struct window {
 	size_t			 n, cap;
 	struct td_buf		 stage;		/* lines, raw rows, messages */
 	struct td_buf		 in;		/* values of PK_MAP rows */
+	/*
+	 * The lines and messages of the rows mapping thread t mapped
+	 * (out[0] unused: the caller's are in stage), read from there, not
+	 * copied into the stage; until the window is cleared, as a window
+	 * may be mapped more than once (emit_header_fits)
+	 */
+	struct td_buf		 out[MAP_THREADS_MAX];
+	size_t			 nout;		/* bytes in out[] */
 	size_t			 nmap;		/* PK_MAP rows */
 	size_t			 est;		/* their lines' bytes, at most */
 	int			 asked;
@@ -77,12 +86,11 @@ struct window {
  * The mapping threads of this process (proc_threads_start): a window's
  * rows are mapped in n slices at once, slice 0 by the caller into the
  * window's stage, slice t by thread t with its clone of the mapper into
- * out[t], appended to the stage after, in order. Each row is mapped by
- * mapper_map alone, so the lines do not depend on n.
+ * the window's out[t]. Each row is mapped by mapper_map alone, so the
+ * lines do not depend on n.
  */
 struct mslice {
 	struct mapper		*m;
-	struct td_buf		 out;
 	struct td_field		*f;		/* a row's values */
 	size_t			 fcap;
 	size_t			 lo, hi;	/* rows of the window */
@@ -579,20 +587,56 @@ uncount(struct emitter *e, struct window *w, size_t i)
 }
 
 static void
+window_init(struct window *w)
+{
+	int t;
+
+	td_buf_init(&w->stage, 0, 0);
+	td_buf_init(&w->in, 0, 0);
+	for (t = 1; t < MAP_THREADS_MAX; t++)
+		td_buf_init(&w->out[t], 0, 0);
+}
+
+static void
+window_free(struct window *w)
+{
+	int t;
+
+	td_buf_free(&w->stage);
+	td_buf_free(&w->in);
+	for (t = 1; t < MAP_THREADS_MAX; t++)
+		td_buf_free(&w->out[t]);
+	x_free(w->v);
+	x_free(w->items);
+}
+
+static void
 window_clear(struct window *w)
 {
+	int t;
+
 	w->n = 0;
 	w->asked = 0;
 	w->nmap = 0;
 	w->est = 0;
 	td_buf_reset(&w->stage);
 	td_buf_reset(&w->in);
+	for (t = 1; t < MAP_THREADS_MAX; t++)
+		td_buf_reset(&w->out[t]);
+	w->nout = 0;
 }
 
-/* p, a row mapped (mr) to the line at off, len bytes: PK_REC. */
+/* Where p's line or message is: the stage, or a mapping thread's out. */
+static const char *
+pend_at(const struct window *w, const struct pend *p, size_t off)
+{
+	return (p->sb == 0 ? w->stage.p : w->out[p->sb].p) + off;
+}
+
+/* p, a row mapped (mr) to the line at off in b, len bytes: PK_REC. */
 static void
-pend_record(struct pend *p, const struct map_result *mr, size_t off,
-    size_t len)
+pend_record(struct pend *p, const struct map_result *mr,
+    const struct td_buf *b, size_t off, size_t len)
 {
 	p->kind = PK_REC;
 	memcpy(p->li.record_id, mr->record_id, 16);
@@ -602,6 +646,7 @@ pend_record(struct pend *p, const struct map_result *mr, size_t off,
 	p->li.quantity = mr->quantity;
 	p->li.amount = mr->amount;
 	p->li.has_amount = mr->has_amount;
+	p->li.buf = b;
 	p->li.off = off;
 	p->li.len = len;
 	p->unknown_promo = mr->unknown_promo;
@@ -666,7 +711,7 @@ map_slice(struct mslice *sl, struct window *w, struct td_buf *out, int sb)
 			sl->r = r;
 			return;
 		}
-		pend_record(p, &mr, start, out->len - start);
+		pend_record(p, &mr, out, start, out->len - start);
 	}
 }
 
@@ -691,7 +736,8 @@ mpool_main(void *arg)
 		if (fn != NULL)
 			fn();
 		else if (sl->lo < sl->hi)
-			map_slice(sl, w, &sl->out, (int)(sl - mpool.s));
+			map_slice(sl, w, &w->out[sl - mpool.s],
+			    (int)(sl - mpool.s));
 		(void)pthread_mutex_lock(&mpool.mu);
 		if (--mpool.busy == 0)
 			(void)pthread_cond_signal(&mpool.done);
@@ -712,11 +758,9 @@ proc_threads_start(const struct mapper *m, int n)
 		return 1;
 	for (i = 1; i < n; i++) {
 		mpool.s[i].m = mapper_clone(m);
-		td_buf_init(&mpool.s[i].out, 0, 0);
 		if (pthread_create(&mpool.th[i], NULL, mpool_main,
 		    &mpool.s[i]) != 0) {
 			mapper_clone_free(mpool.s[i].m);
-			td_buf_free(&mpool.s[i].out);
 			break;
 		}
 	}
@@ -776,8 +820,7 @@ static int
 map_window(struct emitter *e, struct window *w)
 {
 	struct mslice *sl;
-	struct pend *p;
-	size_t i, per, base, bad = SIZE_MAX;
+	size_t per, bad = SIZE_MAX;
 	int t, n = mpool.n, r = 0;
 
 	if (w->nmap == 0)
@@ -792,7 +835,6 @@ map_window(struct emitter *e, struct window *w)
 		for (t = 1; t < n; t++) {
 			sl = &mpool.s[t];
 			mapper_clone_sync(sl->m, e->m);
-			td_buf_reset(&sl->out);
 			sl->lo = (size_t)t * per < w->n ? (size_t)t * per : w->n;
 			sl->hi = sl->lo + per < w->n ? sl->lo + per : w->n;
 		}
@@ -805,30 +847,16 @@ map_window(struct emitter *e, struct window *w)
 		bad = e->sl0.bad;
 		r = e->sl0.r;
 	}
-	/* the slices' lines after the caller's, in order */
+	/* the first row that failed; the lines stay where they were made */
 	for (t = 1; t < n && bad == SIZE_MAX; t++) {
 		sl = &mpool.s[t];
 		if (sl->bad < sl->hi) {
 			bad = sl->bad;
 			r = sl->r;
 		}
-		base = w->stage.len;
-		if (td_buf_append(&w->stage, sl->out.p, sl->out.len) != 0) {
-			bad = sl->lo;
-			r = TD_ERR_LIMIT;
-			break;
-		}
-		for (i = sl->lo; i < sl->hi && i < bad; i++) {
-			p = &w->v[i];
-			if (p->sb != t)
-				continue;
-			if (p->kind == PK_REC)
-				p->li.off += base;
-			else if (p->kind == PK_REJ)
-				p->msg += base;
-			p->sb = 0;	/* in the stage now */
-		}
 	}
+	for (w->nout = 0, t = 1; t < MAP_THREADS_MAX; t++)
+		w->nout += w->out[t].len;
 	w->nmap = 0;
 	w->est = 0;
 	if (bad == SIZE_MAX)
@@ -911,13 +939,13 @@ apply(struct emitter *e, struct window *w, const struct pend *p)
 	}
 	if (p->kind == PK_REJ)
 		return reject_at(e, p->pos, raw, p->rawlen, p->code,
-		    w->stage.p + p->msg);
+		    pend_at(w, p, p->msg));
 	if (p->kind != PK_REC)
 		td_fatal("process: a row settled before it was mapped");
 	if (e->cur == NULL)
 		e->cur = e->sink->buffer(e->sink->arg);
 	start = e->cur->len;
-	if (td_buf_append(e->cur, w->stage.p + p->li.off, p->li.len) != 0) {
+	if (td_buf_append(e->cur, p->li.buf->p + p->li.off, p->li.len) != 0) {
 		e->res->ioerr = TD_ERR_LIMIT;
 		return 1;
 	}
@@ -1037,7 +1065,8 @@ stage_put(struct window *w, const void *p, size_t n)
 	return off;
 }
 
-/* A new entry at the end of w, zeroed (not counted yet in w->n). */
+/* A new entry at the end of w, zeroed but for li.v (not counted yet in
+ * w->n). */
 static struct pend *
 slot(struct window *w)
 {
@@ -1047,7 +1076,9 @@ slot(struct window *w)
 		w->items = xreallocarray(w->items, w->cap,
 		    sizeof(*w->items));
 	}
-	memset(&w->v[w->n], 0, sizeof(w->v[w->n]));
+	/* all but li.v, of which ledger_collect sets what is read before
+	 * it is: its 400 bytes were most of what a row wrote here */
+	memset(&w->v[w->n], 0, offsetof(struct pend, li.v));
 	return &w->v[w->n];
 }
 
@@ -1115,7 +1146,8 @@ stage_row(struct emitter *e, const struct prec *pr)
 			p->code = e->mr.code;
 			msg = e->mr.msg;
 		} else {
-			pend_record(p, &e->mr, start, w->stage.len - start);
+			pend_record(p, &e->mr, &w->stage, start,
+			    w->stage.len - start);
 		}
 	}
 	p->raw = NOSTAGE;
@@ -1131,7 +1163,7 @@ stage_row(struct emitter *e, const struct prec *pr)
 	w->n++;
 	if (p->kind == PK_MAP)
 		w->nmap++;
-	if (w->n >= WIN_ROWS || w->stage.len + w->est >= WIN_BYTES)
+	if (w->n >= WIN_ROWS || w->stage.len + w->nout + w->est >= WIN_BYTES)
 		return cycle(e);
 	return 0;
  full:
@@ -1529,10 +1561,8 @@ process_pass(struct mapper *m, const struct td_conf *c, int fd,
 	e.doc.transmission_id = o->transmission_id;
 	e.doc.file = o->file;
 	e.doc.position = e.ops->position;
-	td_buf_init(&e.win[0].stage, 0, 0);
-	td_buf_init(&e.win[1].stage, 0, 0);
-	td_buf_init(&e.win[0].in, 0, 0);
-	td_buf_init(&e.win[1].in, 0, 0);
+	window_init(&e.win[0]);
+	window_init(&e.win[1]);
 	td_buf_init(&dec, READ_BLOCK * 4, 0);
 
 	lim.max_ratio = td_conf_u64(c, TDK_unpack_max_ratio);
@@ -1605,15 +1635,9 @@ process_pass(struct mapper *m, const struct td_conf *c, int fd,
 		reject_ratio(res, td_conf_u64(c, TDK_integration_max_reject_ratio));
  out:
 	emit_discard(&e);	/* stopped early: what waits never was */
-	td_buf_free(&e.win[0].stage);
-	td_buf_free(&e.win[1].stage);
-	td_buf_free(&e.win[0].in);
-	td_buf_free(&e.win[1].in);
+	window_free(&e.win[0]);
+	window_free(&e.win[1]);
 	x_free(e.sl0.f);
-	x_free(e.win[0].v);
-	x_free(e.win[1].v);
-	x_free(e.win[0].items);
-	x_free(e.win[1].items);
 	if (u != NULL && unpack_stats(u)->format != NULL)
 		snprintf(res->format, sizeof(res->format), "%s",
 		    unpack_stats(u)->format);

@@ -59,7 +59,10 @@ struct ledger_item {
 	struct td_dec	 quantity;
 	struct td_dec	 amount;
 	int		 has_amount;
-	size_t		 off, len;	/* its JSON line in the stage buffer */
+	/* its JSON line: off, len in buf (the stage, or the lines of the
+	 * mapping thread that mapped it, not copied into the stage) */
+	const struct td_buf *buf;
+	size_t		 off, len;
 	struct ledger_verdict v;
 };
 
@@ -104,9 +107,10 @@ struct proc_sink {
 	 * Tier 4 a window of records at a time, instead of ledger (the
 	 * parser child, where each question is a round trip to the caller):
 	 * ledger_ask is given the n mapped records of a window in row
-	 * order, their lines in stage; ledger_collect later fills in each
-	 * one's verdict, quantity, amount and, when it changed, its line
-	 * (appended to stage, with off and len). The next window
+	 * order, each line in its item's buf; ledger_collect later fills in
+	 * each one's verdict (its what, and its msg: what is read of it),
+	 * quantity, amount and, when it changed, its line (appended to
+	 * stage, with buf, off and len). The next window
 	 * is mapped in between; rows and rejections wait with the records,
 	 * so that everything reaches the sink in the order of the file.
 	 */

@@ -525,7 +525,7 @@ c_ledger_ask(void *arg, struct ledger_item *const *it, size_t n,
 	uint32_t k = (uint32_t)n;
 	size_t i;
 
-	(void)stage;		/* the lines stay here */
+	(void)stage;		/* the lines stay here, in their bufs */
 	frame_start(c);
 	td_buf_append(&c->out, &k, sizeof(k));
 	for (i = 0; i < n; i++) {
@@ -549,7 +549,8 @@ c_ledger_ask(void *arg, struct ledger_item *const *it, size_t n,
 
 /*
  * What the verdict says to do to the item's line: done on a copy in
- * c->line, appended to stage. 0, or TD_ERR_LIMIT.
+ * c->line, appended to stage (the item's buf from then on). 0, or
+ * TD_ERR_LIMIT.
  */
 static int
 c_patch(struct child *c, struct ledger_item *it, const struct fverdict *fv,
@@ -560,7 +561,7 @@ c_patch(struct child *c, struct ledger_item *it, const struct fverdict *fv,
 	if (!fv->sum && fv->what != LEDGER_FORWARD)
 		return TD_OK;
 	td_buf_reset(&c->line);
-	if (td_buf_append(&c->line, stage->p + it->off, it->len) != 0)
+	if (td_buf_append(&c->line, it->buf->p + it->off, it->len) != 0)
 		return TD_ERR_LIMIT;
 	if (fv->sum)
 		r = ledger_patch_sums(&c->line, 0, fv->q, fv->anull ? NULL :
@@ -569,6 +570,7 @@ c_patch(struct child *c, struct ledger_item *it, const struct fverdict *fv,
 		r = ledger_patch_restates(&c->line, 0, fv->restates);
 	if (r != TD_OK)
 		return r;
+	it->buf = stage;
 	it->off = stage->len;
 	it->len = c->line.len;
 	return td_buf_append(stage, c->line.p, c->line.len);
@@ -610,8 +612,12 @@ c_ledger_collect(void *arg, struct ledger_item *const *it, size_t n,
 			if (tag - 1 == LEDGER_FORWARD ||
 			    tag - 1 == LEDGER_IN_FILE)
 				return TD_ERR_FORMAT;
-			memset(&it[i]->v, 0, sizeof(it[i]->v));
+			/* what process.c reads of it (the message is for
+			 * IN_FILE only), not all its 400 bytes: they were most
+			 * of the cache lines a window's row touched */
 			it[i]->v.what = tag - 1;
+			it[i]->v.restates[0] = '\0';
+			it[i]->v.msg[0] = '\0';
 			continue;
 		}
 		if ((size_t)(end - p) < sizeof(fv))
@@ -647,7 +653,8 @@ c_ledger_collect(void *arg, struct ledger_item *const *it, size_t n,
 		fh.len = (uint32_t)it[i]->len;
 		memcpy(fh.restates, fv.restates, sizeof(fh.restates));
 		td_buf_append(&c->out, &fh, sizeof(fh));
-		td_buf_append(&c->out, stage->p + it[i]->off, it[i]->len);
+		td_buf_append(&c->out, it[i]->buf->p + it[i]->off,
+		    it[i]->len);
 		nh++;
 	}
 	if (p != end)

@@ -196,11 +196,18 @@ static const char digit_pairs[201] =
 size_t
 td_format_u64(uint64_t v, char *out)
 {
-	char tmp[TD_U64_STRMAX];
-	char *p = tmp + sizeof(tmp);
-	size_t len;
+	uint64_t t;
+	size_t len = 1;
+	char *p;
 	unsigned i;
 
+	/* the length first, and the digits written where they go: not in
+	 * a scratch buffer copied out (a call, and wide loads of bytes just
+	 * stored, twice a record) */
+	for (t = v; t >= 10; t /= 10)
+		len++;
+	p = out + len;
+	*p = '\0';
 	while (v >= 100) {
 		i = (unsigned)(v % 100) * 2;
 		v /= 100;
@@ -213,8 +220,5 @@ td_format_u64(uint64_t v, char *out)
 		*--p = digit_pairs[i];
 	} else
 		*--p = (char)('0' + v);
-	len = (size_t)(tmp + sizeof(tmp) - p);
-	memcpy(out, p, len);
-	out[len] = '\0';
 	return len;
 }

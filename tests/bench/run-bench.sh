@@ -751,7 +751,7 @@ decode+parse tradedrop      ^(decoder_|dec_run|dec_tab|dec_drop|sbcs_decode|utf1
 map+format   tradedrop      ^(mapper_|map_|mapexpr_|emit_|td_json_|escape_into|td_buf_|td_dec_|td_date_|td_gtin_|td_upce|td_format_|td_hex|td_fiscal|date_|val_|trim|canon_|row_day|xtable_|parse_value|record$|intern|put_str)
 sqlite       libsqlite3     .
 sqlite       tradedrop      ^(ledger_|store_|in_file|add_sums|hold$|find_key|insert_keys)
-ledger-runs  tradedrop      ^(sort_ents|entcmp|kix|kday_ranks|ent_k|sift_down|merge_|src_fill|spill|append$|c_ledger|on_ledger)
+ledger-runs  tradedrop      ^(sort_ents|sort_index|write_run|entcmp|kix|kday_ranks|ent_k|sift_down|merge_|src_fill|spill|append$|c_ledger|on_ledger)
 write+fsync  kernel         (write|fsync|sync|ext4|jbd2|iomap|filemap|folio|_iter|xas_|blk|bio|writeback|dirty|page_cache|xfs|btrfs|ovl_|do_sys_open|path_openat|link|rename|unlink|fdget)
 write+fsync  libc           ^__libc_(p?write|p?read|fsync|fdatasync|open)
 tls+http     libssl         .
