@@ -56,7 +56,7 @@ CONF
 
 dl_same() {
 	$PY - "$@" <<'PY'
-import gzip, json, os, sys
+import base64, gzip, json, os, sys
 ref, out = sys.argv[1], sys.argv[2]
 bad = []
 def files(d):
@@ -84,11 +84,19 @@ def why(f, a, b):
                 # whether it is the header, a block or the trailer
                 at = next((i for i, (x, y) in enumerate(zip(za, zb))
                            if x != y), min(len(za), len(zb)))
+                # small streams whole (base64), for a decoder to read
+                # the two deflate blocks from the log
+                whole = ""
+                if len(za) <= 4096 and len(zb) <= 4096:
+                    whole = "; ref whole %s; out whole %s" % (
+                        base64.b64encode(za).decode(),
+                        base64.b64encode(zb).decode())
                 return (" (the same records: only the gzip bytes differ:"
                         " %d and %d bytes for %d bytes of records, first at"
-                        " byte %d: ref %s; out %s)" % (
+                        " byte %d: ref %s; out %s%s)" % (
                             len(za), len(zb), len(a), at,
-                            za[at:at + 16].hex(), zb[at:at + 16].hex()))
+                            za[at:at + 16].hex(), zb[at:at + 16].hex(),
+                            whole))
         la, lb = a.splitlines(), b.splitlines()
         for i, (x, y) in enumerate(zip(la, lb)):
             if x != y:
