@@ -2132,6 +2132,34 @@ info_ours(int fd, const char *name, const char *source)
 }
 
 /*
+ * A .part.info is written under .NAME.part.tmp, or under a name of our
+ * own (.td-HEX.tmp: td_write_file_via) when another user holds that one
+ * in landing; a stop while it was written leaves the latter, which
+ * nothing else takes or removes. Ours (our user's regular file) and
+ * older than TMP_SWEEP_AGE: no write of ours takes that long (a
+ * .part.info is one line). Another user's is left: landing may be
+ * writable by others, and their files are theirs; so is a name with
+ * more than one link (ours has one: another is a link made to it).
+ */
+#define TMP_SWEEP_AGE	3600	/* seconds */
+
+static void
+tmp_sweep(int dfd, const char *name, const char *source)
+{
+	struct stat sb;
+
+	if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !S_ISREG(sb.st_mode) || sb.st_nlink != 1 ||
+	    sb.st_uid != geteuid() ||
+	    (int64_t)sb.st_mtime > td_time() - TMP_SWEEP_AGE)
+		return;
+	if (unlinkat(dfd, name, 0) == 0)
+		td_log(TD_LOG_INFO, "sftp_tmp_removed", "source=%s file=%s "
+		    "reason=%s", source, name, "a temporary file of the "
+		    "daemon's that a stop left");
+}
+
+/*
  * A download broken off is kept to resume (.NAME.part with its
  * .NAME.part.info); if NAME is then deleted or renamed on the server,
  * no poll resumes nor removes it, and each such file would stay in
@@ -2152,6 +2180,10 @@ parts_sweep(struct td_ctx *x, size_t i, struct conn *k, struct ent *e,
 	if ((d = opendir(x->landing)) == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
+		if (td_afile_unique_name(de->d_name)) {
+			tmp_sweep(dirfd(d), de->d_name, k->name);
+			continue;
+		}
 		l = strlen(de->d_name);
 		if (de->d_name[0] != '.' || !td_has_suffix(de->d_name, sfx) ||
 		    l < sizeof(sfx) + 1)

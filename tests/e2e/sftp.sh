@@ -418,6 +418,23 @@ t_is "$RC $(ls -A "$L" | tr '\n' ' ')" "0 .fo.csv.part .fo.csv.part.info " \
     "sweep: a partial of an earlier release removed, another user's left"
 t_grep "$T_TMP/gone.log" "event=sftp_part_removed source=gone file=old.csv" "sweep: logged"
 rm -f "$L/.fo.csv.part" "$L/.fo.csv.part.info"
+# A temporary file of the daemon's (.td-HEX.tmp: a .part.info written
+# while another user held .NAME.part.tmp) that a stop left is removed
+# once it is an hour old; a newer one is being written, and another
+# user's is theirs: both left.
+touch -d '2 hours ago' "$L/.td-0123456789abcdef.tmp" "$L/.td-00000000000000aa.tmp"
+: > "$L/.td-fedcba9876543210.tmp"
+chown "$SSHD_UID" "$L/.td-00000000000000aa.tmp"
+touch -d '2 hours ago' "$L/.td-00000000000000aa.tmp"
+# and a link to a file of ours elsewhere, under such a name: left
+touch -d '2 hours ago' "$T_TMP/gone/ours"
+ln "$T_TMP/gone/ours" "$L/.td-00000000000000bb.tmp"
+poll gone
+t_is "$RC $(ls -A "$L" | LC_ALL=C sort | tr '\n' ' ')" "0 .td-00000000000000aa.tmp .td-00000000000000bb.tmp .td-fedcba9876543210.tmp " \
+    "a temporary file a stop left: ours an hour old removed; a newer one, another user's and a second link left"
+t_grep "$T_TMP/gone.log" "event=sftp_tmp_removed source=gone file=.td-0123456789abcdef.tmp" \
+    "a temporary file a stop left: logged"
+rm -f "$L"/.td-*.tmp
 # A broken download whose file is then replaced by another of the same
 # size, its mtime kept (put -p, rsync -t): not resumed onto the old file's
 # beginning; restarted, and the new file arrives whole.
