@@ -377,6 +377,10 @@ rdrop "$R2" out2.csv 3
 rdrop "$R1" out3.csv 2
 t_ok "$(wait_until 30 taken out1.csv && wait_until 30 taken out2.csv && wait_until 30 taken out3.csv; echo $?)" \
     "outage: drops into landing and from both sources are taken in"
+# taken is a row in 'received': its processing (slower under ASan) is
+# waited for, then what it ended in is checked
+processed() { for _n; do [ "$(state_of "$_n")" != received ] || return 1; done; }
+wait_until 30 processed out1.csv out2.csv out3.csv
 t_is "$(state_of out1.csv) $(state_of out2.csv) $(state_of out3.csv)" "parsed parsed parsed" \
     "and spooled"
 t_ok "$(wait_until 30 grep -q 'event=breaker_opened' "$LOG"; echo $?)" \
