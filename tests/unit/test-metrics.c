@@ -133,7 +133,6 @@ main(void)
 		memset(&bk, 0, sizeof(bk));
 		backoff_source_name(bk.name, "up");
 		bk.last_at = 1700000005;
-		bk.failures = 0;
 		snprintf(bk.last_result, sizeof(bk.last_result), "ok");
 		bk.last_count = 2;
 		bk.last_refused = 4;
@@ -147,6 +146,9 @@ main(void)
 		snprintf(bk.last_result, sizeof(bk.last_result), "connect");
 		ok(backoff_save(st, &bk) == 0,
 		    "source down: 7 failures, breaker open");
+		ok(metrics_source_ok_save(st, "up", 1700000004) == 0 &&
+		    metrics_source_ok_save(st, "down", 1699990001) == 0,
+		    "each source's last good poll");
 		store_close(st);
 		x_free(sd);
 		ok(metrics_new(c, &m, &err) == 0, "metrics over that state.db");
@@ -166,6 +168,22 @@ main(void)
 		ok(has(&b, "tradedrop_source_breaker_open{source=\"up\"} 0") &&
 		    has(&b, "tradedrop_source_breaker_open{source=\"down\"} 1"),
 		    "the breaker open for down only");
+		ok(has(&b, "tradedrop_source_last_good_poll_timestamp_seconds"
+		    "{source=\"up\"} 1700000004") &&
+		    has(&b, "tradedrop_source_last_good_poll_timestamp_seconds"
+		    "{source=\"down\"} 1699990001"),
+		    "last good poll of each source");
+		{
+			char *w = xasprintf("tradedrop_source_backoff_until_"
+			    "timestamp_seconds{source=\"down\"} %lld",
+			    (long long)(now + 3600));
+
+			ok(has(&b, "tradedrop_source_backoff_until_timestamp_"
+			    "seconds{source=\"up\"} 0") && has(&b, w),
+			    "backoff until: the open breaker's next probe for "
+			    "down, 0 for up");
+			x_free(w);
+		}
 		td_buf_free(&b);
 		metrics_free(m);
 		m = NULL;
