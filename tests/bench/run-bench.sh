@@ -1180,6 +1180,44 @@ td_stop() {
 	TD_PID=
 }
 now() { date +%s.%N; }
+# await_start grep TEXT FILE | count N DIR: tests/bench/await.py started
+# on the daemon (TD_PID) and ready before the timed drop, AWAIT_PID;
+# await_end: until it is done.  It sleeps on inotify: the shell loops it
+# replaced (alive, grep or ls, sleep, 20 or 5 times a second) took about
+# 0.2 CPU seconds a second from the daemon and its peer, and made E 15 %
+# slower here.  Without python3, await_end is that loop still.
+AWAIT=$top_srcdir/tests/bench/await.py
+await_start() {
+	AWAIT_PID='' AWAIT_ARGS="$*"
+	[ -x "$PYTHON" ] || return 0
+	rm -f "$W/await.ready"
+	"$PYTHON" "$AWAIT" --ready "$W/await.ready" "$TD_PID" "$@" &
+	AWAIT_PID=$!
+	until [ -e "$W/await.ready" ]; do
+		alive "$AWAIT_PID" || { AWAIT_PID=; return 0; }
+		sleep 0.05
+	done
+}
+await_end() {
+	if [ -n "$AWAIT_PID" ]; then
+		wait "$AWAIT_PID"
+		return
+	fi
+	# shellcheck disable=SC2086 # the words await_start was given
+	set -- $AWAIT_ARGS
+	case $1 in
+	grep)
+		until grep -q "$2" "$3" 2> /dev/null; do
+			alive "$TD_PID" || break
+			sleep 0.02
+		done ;;
+	count)
+		until [ "$(ls "$3" 2> /dev/null | wc -l)" -ge "$2" ]; do
+			alive "$TD_PID" || break
+			sleep 0.2
+		done ;;
+	esac
+}
 # td_run_perf CONF LOG: td_run under perf record (the daemon with its
 # workers and their children, on the cpu-clock event: each sample's
 # period is the CPU time it stands for)
@@ -1238,13 +1276,10 @@ if [ "$HAVE_HTTPS" -eq 1 ]; then
 	# then until the peer has the manifest (or the daemon is gone): the
 	# seconds in E_RUN
 	e_drop() {
+		await_start grep /transmissions "$W/peer/requests.ndjson"
 		_t0=$(now)
 		mv "$W/run/data.csv.gz" "$W/run/state/landing/data.csv.gz"
-		until grep -q '/transmissions' "$W/peer/requests.ndjson" \
-		    2> /dev/null; do
-			alive "$TD_PID" || break
-			sleep 0.02
-		done
+		await_end
 		E_RUN=$(awk -v a="$_t0" -v b="$(now)" \
 		    'BEGIN { printf "%.2f", b - a }')
 	}
@@ -1315,12 +1350,11 @@ small_files() {
 # then until OUT has N transmissions (or the daemon is gone): the
 # seconds in BURST_SEC
 burst() {
+	mkdir -p "$3"
+	await_start count "$4" "$3"
 	_t0=$(now)
 	find "$1" -name '*.csv' -exec mv -t "$2" {} +
-	until [ "$(ls "$3" 2> /dev/null | wc -l)" -ge "$4" ]; do
-		alive "$TD_PID" || break
-		sleep 0.2
-	done
+	await_end
 	BURST_SEC=$(awk -v a="$_t0" -v b="$(now)" \
 	    'BEGIN { printf "%.1f", b - a }')
 }
