@@ -97,6 +97,8 @@ wk_processed(struct td_ctx *x, const char *tid)
 		wk_name(&rep, (const char *)sqlite3_column_text(s, 0));
 	sqlite3_reset(s);
 	wk_write(&rep);
+	/* now, not in the commit: that file's delivery is under way */
+	store_checkpoint(x->st);
 }
 
 /* deliver: name each transmission delivered since the last report */
@@ -128,6 +130,7 @@ wk_job(int kind, struct td_ctx *x, struct deliverer *d,
 		wk_mark = wk_usec();
 		if (intake_process_pending(x) == 0 && !x->run.paused)
 			(void)intake_landing(x, 0);
+		store_checkpoint(x->st);	/* what commits left */
 		rep->settle_at = x->run.settle_at;
 		rep->paused = x->run.paused;
 		rep->relanded = x->run.relanded;
@@ -188,6 +191,7 @@ worker_main(int kind, struct td_conf *c, int sock, pid_t parent,
 		_exit(EXIT_INTERNAL);
 	if (kind == WK_INTAKE) {
 		x.processed_cb = wk_processed;
+		store_defer_checkpoints(x.st);
 		if (clk != NULL) {
 			/* the loop's look at the clock, just before the
 			 * fork: a step before it was logged by then */

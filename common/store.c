@@ -110,6 +110,7 @@ struct store {
 	} stmts[STORE_MAX_STMTS];
 	int		 nstmts;
 	int		 intx;
+	int		 wal_pages;	/* store_defer_checkpoints(): as left */
 };
 
 /*
@@ -674,6 +675,40 @@ store_open(const char *state_dir, int readonly, struct store **out,
 	}
 	store_close(st);
 	return TD_ERR_STATE;
+}
+
+/* SQLite's own threshold of an automatic checkpoint, in WAL pages */
+#define STORE_CHECKPOINT_PAGES	1000
+
+static int
+store_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct store *st = arg;
+
+	(void)db;
+	(void)name;
+	st->wal_pages = pages;
+	return SQLITE_OK;
+}
+
+void
+store_defer_checkpoints(struct store *st)
+{
+	/* replaces the hook by which SQLite checkpoints after a commit */
+	sqlite3_wal_hook(st->db, store_wal_hook, st);
+}
+
+void
+store_checkpoint(struct store *st)
+{
+	if (st == NULL || st->wal_pages < STORE_CHECKPOINT_PAGES)
+		return;
+	st->wal_pages = 0;
+	/* PASSIVE, as SQLite's own: another connection's checkpoint under
+	 * way (SQLITE_BUSY) or a reader's snapshot leaves the rest for the
+	 * next commit's */
+	(void)sqlite3_wal_checkpoint_v2(st->db, NULL,
+	    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 }
 
 int

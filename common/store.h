@@ -41,6 +41,17 @@ void	 store_precommit(struct store *, int (*fn)(void *), void *arg);
  * back and return r. */
 int	 store_end(struct store *, int r);
 void	 store_rollback(struct store *);
+/*
+ * Checkpoints of the WAL into state.db when the caller says, not in its
+ * commits: after store_defer_checkpoints(), a commit returns once the WAL
+ * is synced (as durable as before) and store_checkpoint() copies the WAL
+ * into state.db if it has grown past SQLite's threshold of an automatic
+ * checkpoint (1,000 pages).  The daemon's intake worker: the commit of a
+ * large file's ledger is told to the loop, and its delivery starts,
+ * without waiting for its checkpoint.
+ */
+void	 store_defer_checkpoints(struct store *);
+void	 store_checkpoint(struct store *);
 /* Run SQL without results; logs and returns TD_ERR_STATE on failure. */
 int	 store_exec(struct store *, const char *sql);
 /*
