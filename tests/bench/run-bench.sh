@@ -55,7 +55,10 @@
 # E and D run the daemon.  E is H under `tradedrop run`: the daemon is
 # started (not timed) on bench-h.conf, data.csv.gz is renamed into its
 # landing directory, and the time until the peer has the manifest is
-# held to E time / A time <= 1.15.  D drops small files (one row each)
+# held to E time / A time <= 1.15; what the peer got is checked as H's.
+# The waits of E and D are tests/bench/await.py's, on inotify, started
+# before the drop: a shell loop polling 50 times a second took CPU from
+# the daemon and its peer.  D drops small files (one row each)
 # into a running daemon with a file:// output: first BENCH_D_FILES
 # (default 10000) renamed in at once, the time until all are delivered
 # held to < 30 s; then a new daemon and 10 files a second for
@@ -1291,12 +1294,23 @@ if [ "$HAVE_HTTPS" -eq 1 ]; then
 		e_drop
 		td_stop
 		peer_stop
+		# what the peer got, checked as H's: every batch of the
+		# manifest, complete and answered 2xx
+		peer_check e "$i"
+		echo "run-bench: run $i/$RUNS: E    run, https $E_RUN s$PEER_LINE"
+		PEER_LINE=
 		echo "$E_RUN" >> "$W/e.sec"
 		i=$((i + 1))
 	done
 	E_SEC=$(median < "$W/e.sec")
 	printf '%-50s %8s %8s  %s\n' "E: run, https (mTLS) time / A (file://) time" \
 	    "$(ratio "$E_SEC" "$A_SEC")" "<= 1.15" "($E_SEC s against $A_SEC s)"
+	if [ -s "$W/e.peer" ]; then
+		echo "!!! WARNING: E: the https peer did not get what it should" \
+		    "(its figure does not measure a full delivery):"
+		sed 's/^/!!!   /' "$W/e.peer"
+		status=1
+	fi
 	if want_perf e && ! e_setup; then
 		echo "E: the profiled run skipped: the https peer did not start"
 	elif want_perf e; then
