@@ -97,8 +97,10 @@ wk_processed(struct td_ctx *x, const char *tid)
 		wk_name(&rep, (const char *)sqlite3_column_text(s, 0));
 	sqlite3_reset(s);
 	wk_write(&rep);
-	/* now, not in the commit: that file's delivery is under way */
+	/* now, not in the commit: that file's delivery is under way; not
+	 * counted in the next file's processing time */
 	store_checkpoint(x->st);
+	wk_mark = wk_usec();
 }
 
 /* deliver: name each transmission delivered since the last report */

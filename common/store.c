@@ -701,14 +701,19 @@ store_defer_checkpoints(struct store *st)
 void
 store_checkpoint(struct store *st)
 {
+	int log = 0, done = 0;
+
 	if (st == NULL || st->wal_pages < STORE_CHECKPOINT_PAGES)
 		return;
-	st->wal_pages = 0;
-	/* PASSIVE, as SQLite's own: another connection's checkpoint under
-	 * way (SQLITE_BUSY) or a reader's snapshot leaves the rest for the
-	 * next commit's */
-	(void)sqlite3_wal_checkpoint_v2(st->db, NULL,
-	    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	/*
+	 * PASSIVE, as SQLite's own: another connection's checkpoint under
+	 * way (SQLITE_BUSY) or a reader's snapshot leaves the rest, which
+	 * the next call takes on (the count is kept until the whole WAL is
+	 * in state.db)
+	 */
+	if (sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+	    &log, &done) == SQLITE_OK && done >= log)
+		st->wal_pages = 0;
 }
 
 int

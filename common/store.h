@@ -46,9 +46,11 @@ void	 store_rollback(struct store *);
  * commits: after store_defer_checkpoints(), a commit returns once the WAL
  * is synced (as durable as before) and store_checkpoint() copies the WAL
  * into state.db if it has grown past SQLite's threshold of an automatic
- * checkpoint (1,000 pages).  The daemon's intake worker: the commit of a
- * large file's ledger is told to the loop, and its delivery starts,
- * without waiting for its checkpoint.
+ * checkpoint (1,000 pages), or a checkpoint before left some of it.  The
+ * daemon's intake worker, after each file: the commit of a large file's
+ * ledger is told to the loop, and its delivery starts, without waiting
+ * for its checkpoint.  Another connection's commit (SQLite's automatic
+ * checkpoint) may copy it first, as it would have before.
  */
 void	 store_defer_checkpoints(struct store *);
 void	 store_checkpoint(struct store *);

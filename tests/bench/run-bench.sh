@@ -1188,34 +1188,36 @@ now() { date +%s.%N; }
 # await_end: until it is done.  It sleeps on inotify: the shell loops it
 # replaced (alive, grep or ls, sleep, 20 or 5 times a second) took about
 # 0.2 CPU seconds a second from the daemon and its peer, and made E 15 %
-# slower here.  Without python3, await_end is that loop still.
+# slower here.  Without python3, or when it fails (exit 2), await_end is
+# that loop still (said on stderr when it failed).
 AWAIT=$top_srcdir/tests/bench/await.py
 await_start() {
-	AWAIT_PID='' AWAIT_ARGS="$*"
+	AWAIT_PID='' AWAIT_KIND=$1 AWAIT_A=$2 AWAIT_B=$3
 	[ -x "$PYTHON" ] || return 0
 	rm -f "$W/await.ready"
 	"$PYTHON" "$AWAIT" --ready "$W/await.ready" "$TD_PID" "$@" &
 	AWAIT_PID=$!
 	until [ -e "$W/await.ready" ]; do
-		alive "$AWAIT_PID" || { AWAIT_PID=; return 0; }
+		alive "$AWAIT_PID" || { wait "$AWAIT_PID"; AWAIT_PID=''; return 0; }
 		sleep 0.05
 	done
 }
 await_end() {
 	if [ -n "$AWAIT_PID" ]; then
 		wait "$AWAIT_PID"
-		return
+		_ar=$?
+		AWAIT_PID=''
+		[ "$_ar" -le 1 ] && return 0
+		echo "run-bench: await.py exited $_ar: polling instead" >&2
 	fi
-	# shellcheck disable=SC2086 # the words await_start was given
-	set -- $AWAIT_ARGS
-	case $1 in
+	case $AWAIT_KIND in
 	grep)
-		until grep -q "$2" "$3" 2> /dev/null; do
+		until grep -q "$AWAIT_A" "$AWAIT_B" 2> /dev/null; do
 			alive "$TD_PID" || break
 			sleep 0.02
 		done ;;
 	count)
-		until [ "$(ls "$3" 2> /dev/null | wc -l)" -ge "$2" ]; do
+		until [ "$(ls "$AWAIT_B" 2> /dev/null | wc -l)" -ge "$AWAIT_A" ]; do
 			alive "$TD_PID" || break
 			sleep 0.2
 		done ;;

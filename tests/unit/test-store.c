@@ -241,13 +241,14 @@ db_size(const char *state)
 	return r;
 }
 
-/* a commit of ~2,500 pages (10 MiB of 4 KiB pages), in one transaction */
+/* a commit of 2,500 rows of a page each (pgsz: state.db's page size) */
 static int
-big_commit(struct store *st, const char *table)
+big_commit(struct store *st, const char *table, int64_t pgsz)
 {
 	char *sql = xasprintf("CREATE TABLE %s (v BLOB); WITH RECURSIVE "
 	    "n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500) "
-	    "INSERT INTO %s SELECT randomblob(4000) FROM n", table, table);
+	    "INSERT INTO %s SELECT randomblob(%lld) FROM n", table, table,
+	    (long long)pgsz - 100);
 	int r;
 
 	r = store_begin(st) != 0 || store_exec(st, sql) != 0 ||
@@ -268,8 +269,8 @@ test_checkpoint(const char *dir)
 {
 	char *state = xasprintf("%s/ckpt", dir), *err = NULL;
 	struct store *st;
-	off_t before, after;
-	int64_t rows = 0;
+	off_t before, after, big;
+	int64_t rows = 0, pgsz = 0;
 	int r;
 
 	if (store_open(state, 0, &st, &err) != 0) {
@@ -278,15 +279,20 @@ test_checkpoint(const char *dir)
 		x_free(state);
 		return;
 	}
+	/* 2,500 pages whatever their size: 2,000 of them are "big" */
+	if (store_query_int(st, "PRAGMA page_size", 0, &pgsz) != 0 ||
+	    pgsz < 512)
+		pgsz = 4096;
+	big = (off_t)2000 * pgsz;
 	before = db_size(state);
-	r = big_commit(st, "a");
+	r = big_commit(st, "a", pgsz);
 	after = db_size(state);
-	ok(r == 0 && after >= before + 10000000, "checkpoint: by default a "
+	ok(r == 0 && after >= before + big, "checkpoint: by default a "
 	    "large commit is copied into state.db by the commit (%lld -> %lld "
 	    "bytes)", (long long)before, (long long)after);
 	store_defer_checkpoints(st);
 	before = after;
-	r = big_commit(st, "b");
+	r = big_commit(st, "b", pgsz);
 	after = db_size(state);
 	ok(r == 0 && after == before, "checkpoint deferred: the commit leaves "
 	    "state.db as it was (%lld -> %lld bytes)", (long long)before,
@@ -295,7 +301,7 @@ test_checkpoint(const char *dir)
 	    "a small commit after it");
 	store_checkpoint(st);
 	after = db_size(state);
-	ok(after >= before + 10000000, "store_checkpoint copies the WAL past "
+	ok(after >= before + big, "store_checkpoint copies the WAL past "
 	    "1,000 pages (%lld -> %lld bytes)", (long long)before,
 	    (long long)after);
 	/* a new table: pages past the end of state.db, were they copied */
