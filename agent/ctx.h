@@ -88,6 +88,8 @@ struct td_ctx {
 	int		 landing_gone;	/* landing_dir's path names nothing */
 	/* the daemon's intake worker: told of each transmission processed */
 	void		(*processed_cb)(struct td_ctx *, const char *tid);
+	/* after each file of the intake, whatever became of it */
+	void		(*file_done_cb)(struct td_ctx *);
 };
 
 /* ctx_open flags */

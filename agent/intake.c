@@ -1849,7 +1849,8 @@ intake_process_pending(struct td_ctx *x)
 			paused_or_failed(x, r);
 		else if (r == 0 && x->processed_cb != NULL)
 			x->processed_cb(x, ids[i]);
-		store_checkpoint(x->st);
+		if (x->file_done_cb != NULL)
+			x->file_done_cb(x);
 		x_free(ids[i]);
 	}
 	x_free(ids);
@@ -2291,9 +2292,8 @@ landing_pass(struct td_ctx *x, int64_t *settle_at)
 				r = process_one(x, tid);
 			if (r == 0 && tid != NULL && x->processed_cb != NULL)
 				x->processed_cb(x, tid);
-			/* whatever became of it: a duplicate or a quarantine
-			 * commits too (store_defer_checkpoints) */
-			store_checkpoint(x->st);
+			if (x->file_done_cb != NULL)
+				x->file_done_cb(x);
 			x_free(tid);
 			x_free(cl);
 		}

@@ -97,8 +97,17 @@ wk_processed(struct td_ctx *x, const char *tid)
 		wk_name(&rep, (const char *)sqlite3_column_text(s, 0));
 	sqlite3_reset(s);
 	wk_write(&rep);
-	/* now, not in the commit: that file's delivery is under way; not
-	 * counted in the next file's processing time */
+}
+
+/*
+ * intake, after each file (told to the loop if processed, a duplicate or
+ * a quarantine commits too): the WAL copied into state.db now, not in
+ * the commit, so that a processed file's delivery is under way; not
+ * counted in the next file's processing time.
+ */
+static void
+wk_file_done(struct td_ctx *x)
+{
 	store_checkpoint(x->st);
 	wk_mark = wk_usec();
 }
@@ -193,6 +202,7 @@ worker_main(int kind, struct td_conf *c, int sock, pid_t parent,
 		_exit(EXIT_INTERNAL);
 	if (kind == WK_INTAKE) {
 		x.processed_cb = wk_processed;
+		x.file_done_cb = wk_file_done;
 		store_defer_checkpoints(x.st);
 		if (clk != NULL) {
 			/* the loop's look at the clock, just before the

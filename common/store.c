@@ -111,6 +111,7 @@ struct store {
 	int		 nstmts;
 	int		 intx;
 	int		 wal_pages;	/* store_defer_checkpoints(): as left */
+	int64_t		 ckpt_said;	/* checkpoint_failed logged then */
 };
 
 /*
@@ -701,7 +702,7 @@ store_defer_checkpoints(struct store *st)
 void
 store_checkpoint(struct store *st)
 {
-	int log = 0, done = 0;
+	int log = 0, done = 0, r;
 
 	if (st == NULL || st->wal_pages < STORE_CHECKPOINT_PAGES)
 		return;
@@ -711,9 +712,18 @@ store_checkpoint(struct store *st)
 	 * the next call takes on (the count is kept until the whole WAL is
 	 * in state.db)
 	 */
-	if (sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
-	    &log, &done) == SQLITE_OK && done >= log)
+	r = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+	    &log, &done);
+	if (r == SQLITE_OK && done >= log)
 		st->wal_pages = 0;
+	else if (r != SQLITE_OK && r != SQLITE_BUSY && r != SQLITE_LOCKED &&
+	    td_time() >= st->ckpt_said + 60) {
+		/* as SQLite's own would fail, but said (once a minute) */
+		st->ckpt_said = td_time();
+		td_log(TD_LOG_WARN, "checkpoint_failed", "db=%s error=%s "
+		    "wal_pages=%d", st->path, sqlite3_errstr(r),
+		    st->wal_pages);
+	}
 }
 
 int

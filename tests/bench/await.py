@@ -63,9 +63,9 @@ def main():
         watch = os.path.dirname(path) or "."
     else:
         n, watch = int(sys.argv[3]), sys.argv[4]
-    if libc.inotify_add_watch(fd, watch.encode(), IN_MODIFY | IN_CLOSE_WRITE |
-                              IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
-                              IN_DELETE) < 0:
+    mask = IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO if kind == "grep" else \
+        IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM
+    if libc.inotify_add_watch(fd, os.fsencode(watch), mask) < 0:
         print("await.py: inotify_add_watch %s: %s" %
               (watch, os.strerror(ctypes.get_errno())), file=sys.stderr)
         return 2
@@ -109,7 +109,7 @@ def main():
         while at + EVENT.size <= len(events):
             _, mask, _, ln = EVENT.unpack_from(events, at)
             name = events[at + EVENT.size:at + EVENT.size + ln]
-            name = name.rstrip(b"\0").decode("utf-8", "surrogateescape")
+            name = os.fsdecode(name.rstrip(b"\0"))
             at += EVENT.size + ln
             if mask & IN_Q_OVERFLOW:
                 names = listed(watch)
@@ -122,4 +122,9 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        rc = main()
+    except Exception as e:  # 1 is "PID went first": any other failure is 2
+        print("await.py: %s: %s" % (type(e).__name__, e), file=sys.stderr)
+        rc = 2
+    sys.exit(rc)
