@@ -1845,12 +1845,15 @@ intake_process_pending(struct td_ctx *x)
 	}
 	sqlite3_reset(s);
 	for (i = 0; i < n; i++) {
-		if (r == 0 && (r = process_one(x, ids[i])) != 0)
-			paused_or_failed(x, r);
-		else if (r == 0 && x->processed_cb != NULL)
-			x->processed_cb(x, ids[i]);
-		if (x->file_done_cb != NULL)
-			x->file_done_cb(x);
+		/* after one failed, the rest wait for the next job */
+		if (r == 0) {
+			if ((r = process_one(x, ids[i])) != 0)
+				paused_or_failed(x, r);
+			else if (x->processed_cb != NULL)
+				x->processed_cb(x, ids[i]);
+			if (x->file_done_cb != NULL)
+				x->file_done_cb(x);
+		}
 		x_free(ids[i]);
 	}
 	x_free(ids);
