@@ -227,12 +227,33 @@ td_afile_unique_name(const char *name)
 }
 
 /*
+ * Whether path's directory has the sticky bit: there a file is for its
+ * owner to remove (the kernel lets root, and the directory's owner, all
+ * the same).
+ */
+static int
+sticky_dir(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	struct stat sb;
+	char *d;
+	int r;
+
+	d = s == NULL ? xstrdup(".") : s == path ? xstrdup("/") :
+	    xasprintf("%.*s", (int)(s - path), path);
+	r = stat(d, &sb) == 0 && (sb.st_mode & S_ISVTX) != 0;
+	x_free(d);
+	return r;
+}
+
+/*
  * td_afile_open with the temporary name tmp (NULL: path.tmp), or one of
  * our own when something we cannot remove has it.
  */
 static int
 afile_open(struct td_afile *af, const char *path, const char *tmp)
 {
+	struct stat sb;
 	int ue = 0;
 
 	memset(af, 0, sizeof(*af));
@@ -246,12 +267,22 @@ afile_open(struct td_afile *af, const char *path, const char *tmp)
 	 * The fixed name is kept otherwise: the sweeps of what a stop left
 	 * look for it.
 	 */
-	if (unlink(af->tmp) != 0)
-		ue = errno;
-	af->fd = open(af->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0640);
-	if (af->fd < 0 && name_held(ue, errno))
+	/*
+	 * Another user's file there in a sticky directory is theirs even
+	 * when we could remove it (root, as `once` may run, ignores the
+	 * sticky bit): left, and a name of our own taken.
+	 */
+	if (lstat(af->tmp, &sb) == 0 && sb.st_uid != geteuid() &&
+	    sticky_dir(af->tmp))
 		af->fd = afile_open_unique(path, &af->tmp);
+	else {
+		if (unlink(af->tmp) != 0)
+			ue = errno;
+		af->fd = open(af->tmp, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0640);
+		if (af->fd < 0 && name_held(ue, errno))
+			af->fd = afile_open_unique(path, &af->tmp);
+	}
 	if (af->fd < 0) {
 		int r = errno_to_td(), e = errno;
 

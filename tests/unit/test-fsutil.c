@@ -128,8 +128,8 @@ write_as_user(void *arg)
 	char *fixed;
 	int r;
 
-	if (setgroups(0, NULL) != 0 || setgid(a->gid) != 0 ||
-	    setuid(a->uid) != 0 || geteuid() == 0)
+	if (a->uid != 0 && (setgroups(0, NULL) != 0 ||
+	    setgid(a->gid) != 0 || setuid(a->uid) != 0 || geteuid() == 0))
 		return 90;
 	if (a->path == NULL)
 		return 0;
@@ -171,6 +171,48 @@ plant(const char *path, uid_t uid, gid_t gid)
 }
 
 /*
+ * One write of land/PREFIX.NAME (through PREFIX.TMP when not NULL) as
+ * a's user, with nobody's file at its temporary name.
+ */
+static void
+held_one(struct as_user *a, const char *land, const char *prefix,
+    const char *name, const char *tmp, int afile, const char *what)
+{
+	struct passwd *pw = getpwnam("nobody");
+	uid_t nobody = pw != NULL ? pw->pw_uid : 65534;
+	gid_t nogroup = pw != NULL ? pw->pw_gid : 65534;
+	/* static: the forked children's leak check sees them (see below) */
+	static char *p, *t;
+	char *b;
+	int n, more;
+
+	a->path = p = xasprintf("%s/%s%s", land, prefix, name);
+	a->tmp = tmp == NULL ? NULL : xasprintf("%s/%s%s", land, prefix, tmp);
+	a->afile = afile;
+	t = a->tmp != NULL ? xstrdup(a->tmp) : xasprintf("%s.tmp", p);
+	n = entries(land);
+	more = !exists(p);
+	if (!exists(t)) {
+		plant(t, nobody, nogroup);
+		more++;
+	}
+	is_int(run_in_child(write_as_user, a), 0, "sticky directory%s, %s: "
+	    "written", a->uid == 0 ? ", as root" : "", what);
+	b = slurp(p);
+	is_str(b, "new\n", "PATH has what was written");
+	x_free(b);
+	b = slurp(t);
+	ok(owner(t) == (long)nobody && b != NULL &&
+	    strcmp(b, "theirs\n") == 0,
+	    "their temporary name is left as it was");
+	x_free(b);
+	is_int(entries(land), n + more, "nothing else is left");
+	x_free(p);
+	x_free(t);
+	x_free((char *)a->tmp);
+}
+
+/*
  * In a sticky directory others may write (landing), another user's file
  * under the temporary name of a write (PATH.tmp, or the one given, such
  * as an SFTP download's .NAME.part.tmp) could not be removed, and the
@@ -183,10 +225,10 @@ held_names(const char *dir)
 	uid_t nobody = pw != NULL ? pw->pw_uid : 65534;
 	gid_t nogroup = pw != NULL ? pw->pw_gid : 65534;
 	struct as_user a = { NULL, NULL, nobody - 1, nogroup - 1, 0 };
-	/* static: the forked children's leak check sees them (see below) */
-	static char *land, *p, *t;
-	char *b, longname[252];
-	int i, n, more;
+	/* static: the forked children's leak check sees it (see below) */
+	static char *land;
+	char longname[252];
+	int i;
 	/* a name of 251 bytes: PATH.tmp is 255, the fallback fits too */
 	const struct {
 		const char	*name, *tmp;
@@ -222,33 +264,18 @@ held_names(const char *dir)
 		td_fatal("sticky %s", land);
 	memset(longname, 'n', sizeof(longname) - 5);
 	memcpy(longname + sizeof(longname) - 5, ".csv", 5);
-	for (i = 0; i < (int)(sizeof(c) / sizeof(c[0])); i++) {
-		a.path = p = xasprintf("%s/%s", land, c[i].name);
-		a.tmp = c[i].tmp == NULL ? NULL :
-		    xasprintf("%s/%s", land, c[i].tmp);
-		a.afile = c[i].afile;
-		t = a.tmp != NULL ? xstrdup(a.tmp) : xasprintf("%s.tmp", p);
-		n = entries(land);
-		more = !exists(p);
-		if (!exists(t)) {
-			plant(t, nobody, nogroup);
-			more++;
-		}
-		is_int(run_in_child(write_as_user, &a), 0,
-		    "sticky directory, %s: written", c[i].what);
-		b = slurp(p);
-		is_str(b, "new\n", "PATH has what was written");
-		x_free(b);
-		b = slurp(t);
-		ok(owner(t) == (long)nobody && b != NULL &&
-		    strcmp(b, "theirs\n") == 0,
-		    "their temporary name is left as it was");
-		x_free(b);
-		is_int(entries(land), n + more, "nothing else is left");
-		x_free(p);
-		x_free(t);
-		x_free((char *)a.tmp);
-	}
+	for (i = 0; i < (int)(sizeof(c) / sizeof(c[0])); i++)
+		held_one(&a, land, "", c[i].name, c[i].tmp, c[i].afile,
+		    c[i].what);
+	/*
+	 * Root (`once` may run as root) could remove another user's file
+	 * there, sticky bit or not: it is theirs all the same, and left.
+	 */
+	a.uid = 0;
+	for (i = 0; i < (int)(sizeof(c) / sizeof(c[0])); i++)
+		if (c[i].name != longname)	/* root-: past NAME_MAX */
+			held_one(&a, land, "root-", c[i].name, c[i].tmp,
+			    c[i].afile, c[i].what);
 	x_free(land);
 }
 
