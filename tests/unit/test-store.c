@@ -5,10 +5,12 @@
  */
 #include "config.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,8 @@
 #include "tap.h"
 #include "td.h"
 #include "audit.h"
+#include "fsutil.h"
+#include "log.h"
 #include "store.h"
 
 /*
@@ -257,6 +261,97 @@ big_commit(struct store *st, const char *table, int64_t pgsz)
 	return r;
 }
 
+/* state opened for a checkpoint test, and its page size; NULL: said */
+static struct store *
+ckpt_open(const char *state, const char *what, int64_t *pgsz)
+{
+	struct store *st;
+	char *err = NULL;
+
+	if (store_open(state, 0, &st, &err) != 0) {
+		ok(0, "%s: open: %s", what, err != NULL ? err : "?");
+		x_free(err);
+		return NULL;
+	}
+	if (store_query_int(st, "PRAGMA page_size", 0, pgsz) != 0 ||
+	    *pgsz < 512)
+		*pgsz = 4096;
+	return st;
+}
+
+/*
+ * A deferred checkpoint that fails for want of room (a file size limit
+ * here, a full disk in the field) is said, once a minute, and the next
+ * call after the cause is gone copies the WAL all the same.
+ */
+static void
+test_checkpoint_failed(const char *dir)
+{
+	char *state = xasprintf("%s/ckptfail", dir), *err = NULL, *text = NULL;
+	char path[] = "/tmp/td-test-store-log.XXXXXX";
+	struct store *st;
+	struct rlimit old, lim;
+	off_t before, after;
+	int64_t pgsz = 0, rows = 0;
+	size_t len = 0;
+	int fd, saved, r, n = 0;
+	const char *p;
+
+	if ((st = ckpt_open(state, "checkpoint_failed", &pgsz)) == NULL) {
+		x_free(state);
+		return;
+	}
+	store_defer_checkpoints(st);
+	before = db_size(state);
+	r = big_commit(st, "a", pgsz);
+	ok(r == 0 && db_size(state) == before, "checkpoint_failed: 2,500 "
+	    "pages in the WAL, none in state.db (%lld bytes)",
+	    (long long)before);
+	/* state.db may not grow past what it is (nor the log's file) */
+	if ((fd = mkstemp(path)) < 0 || (saved = dup(STDERR_FILENO)) < 0 ||
+	    getrlimit(RLIMIT_FSIZE, &old) != 0)
+		td_fatal("mkstemp");
+	lim = old;
+	lim.rlim_cur = (rlim_t)before + 65536;
+	(void)signal(SIGXFSZ, SIG_IGN);
+	dup2(fd, STDERR_FILENO);
+	if (setrlimit(RLIMIT_FSIZE, &lim) != 0)
+		td_fatal("setrlimit");
+	store_checkpoint(st);
+	store_checkpoint(st);		/* again within the minute */
+	(void)setrlimit(RLIMIT_FSIZE, &old);
+	(void)signal(SIGXFSZ, SIG_DFL);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(fd);
+	if (td_read_file(path, 1 << 20, &text, &len) != 0)
+		td_fatal("read %s", path);
+	unlink(path);
+	for (p = text; (p = strstr(p, "event=checkpoint_failed")) != NULL;
+	    p++)
+		n++;
+	ok(n == 1 && strstr(text, " level=warn event=checkpoint_failed "
+	    "db=") != NULL && strstr(text, " wal_pages=") != NULL &&
+	    strstr(text, "ckptfail") != NULL, "a checkpoint that fails is "
+	    "said once, with state.db and the WAL's pages: %.*s", (int)len - 1,
+	    text);
+	ok(db_size(state) <= before + 65536, "state.db no larger than "
+	    "allowed (%lld bytes)", (long long)db_size(state));
+	store_checkpoint(st);
+	after = db_size(state);
+	ok(after >= before + (off_t)2000 * pgsz, "the next call, with room, "
+	    "copies the WAL (%lld -> %lld bytes)", (long long)before,
+	    (long long)after);
+	store_close(st);
+	ok(store_open(state, 0, &st, &err) == 0 && store_query_int(st,
+	    "SELECT count(*) FROM a", 0, &rows) == 0 && rows == 2500,
+	    "every row there after reopening");
+	store_close(st);
+	x_free(text);
+	x_free(err);
+	x_free(state);
+}
+
 /*
  * store_defer_checkpoints: a commit leaves its pages in the WAL (state.db
  * does not grow), store_checkpoint() copies them once past 1,000 pages
@@ -273,16 +368,11 @@ test_checkpoint(const char *dir)
 	int64_t rows = 0, pgsz = 0;
 	int r;
 
-	if (store_open(state, 0, &st, &err) != 0) {
-		ok(0, "checkpoint: open: %s", err != NULL ? err : "?");
-		x_free(err);
+	/* 2,500 pages whatever their size: 2,000 of them are "big" */
+	if ((st = ckpt_open(state, "checkpoint", &pgsz)) == NULL) {
 		x_free(state);
 		return;
 	}
-	/* 2,500 pages whatever their size: 2,000 of them are "big" */
-	if (store_query_int(st, "PRAGMA page_size", 0, &pgsz) != 0 ||
-	    pgsz < 512)
-		pgsz = 4096;
 	big = (off_t)2000 * pgsz;
 	before = db_size(state);
 	r = big_commit(st, "a", pgsz);
@@ -410,6 +500,7 @@ main(void)
 	test_corrupt(dir);
 	test_busy(dir);
 	test_checkpoint(dir);
+	test_checkpoint_failed(dir);
 
 	cmd = xasprintf("rm -rf '%s'", dir);
 	(void)!system(cmd);
