@@ -270,6 +270,56 @@ bad:
 }
 
 /*
+ * Whether a name refused at this poll is to be logged: the first time
+ * this process meets it (every `once`), then once an hour (a daemon's
+ * SFTP worker, which polls every poll_interval; each poll counts its
+ * refused names in event=sftp_listed all the same), measured on the
+ * monotonic clock as other repeated warnings (a step of the wall clock
+ * neither repeats nor silences it). The memory is a fixed table of
+ * hashes, the oldest of a full neighbourhood given up.
+ */
+#define SAID_SLOTS	4096
+#define SAID_PROBE	8
+#define SAID_AGAIN	3600		/* seconds of the monotonic clock */
+
+static int
+say_refused(const char *source, const char *name, size_t len)
+{
+	static struct {
+		uint64_t	h;
+		int64_t		at;
+	} said[SAID_SLOTS];
+	crypto_generichash_state g;
+	uint64_t h;
+	int64_t now = td_mono_ms(), again = 1000 * (int64_t)td_test_bound(
+	    "TD_TEST_REFUSED_AGAIN", SAID_AGAIN);
+	size_t j, k, old = 0;
+
+	(void)crypto_generichash_init(&g, NULL, 0, sizeof(h));
+	(void)crypto_generichash_update(&g, (const unsigned char *)source,
+	    strlen(source) + 1);
+	(void)crypto_generichash_update(&g, (const unsigned char *)name, len);
+	(void)crypto_generichash_final(&g, (unsigned char *)&h, sizeof(h));
+	h |= 1;				/* 0: a free slot */
+	for (j = 0; j < SAID_PROBE; j++) {
+		k = (size_t)((h >> 1) + j) % SAID_SLOTS;
+		if (said[k].h == h) {
+			if (now - said[k].at < again)
+				return 0;
+			said[k].at = now;
+			return 1;
+		}
+		/* a free slot, else the oldest */
+		if (j == 0 || (said[old].h != 0 && (said[k].h == 0 ||
+		    said[k].at < said[old].at)))
+			old = k;
+	}
+	said[old].h = h;
+	said[old].at = now;
+	return 1;
+}
+
+/*
  * Remote names become local paths: refuse anything that is not a plain
  * name, or too long for its download's names in landing: .NAME.part and
  * .NAME.part.info must fit NAME_MAX (255) too, or every poll would stop
@@ -997,6 +1047,8 @@ list_dir(struct conn *k, struct ent **out, size_t *np, unsigned *bad,
 			continue;
 		if (!name_ok(name, (size_t)r)) {
 			(*bad)++;
+			if (!say_refused(k->name, name, (size_t)r))
+				continue;
 			if (r > SFTP_NAME_LOG)
 				name[SFTP_NAME_LOG] = '\0';
 			td_log(TD_LOG_WARN, "sftp_bad_name", "source=%s dir=%s "
@@ -1138,7 +1190,8 @@ refuse_names(const struct td_conf *c, size_t i, struct ent *e, size_t n,
 			continue;
 		if (why == NULL)
 			continue;
-		if (log)
+		if (log && say_refused(td_conf_source_name(c, i), e[j].name,
+		    strlen(e[j].name)))
 			td_log(TD_LOG_WARN, "sftp_name_refused", "source=%s "
 			    "file=%s reason=%s", td_conf_source_name(c, i),
 			    e[j].name, why);
