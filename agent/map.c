@@ -280,12 +280,8 @@ mapper_new(const struct td_conf *c, struct mapper **out, char **err)
 		for (j = 0; j < RF__COUNT; j++)
 			if (strcmp(keys[i], rf_names[j]) == 0)
 				m->keys[m->nkeys++] = (int)j;
-	/* the default key: promo_id says nothing without a promo_file,
-	 * the code as sent does */
-	if (!td_conf_isset(c, TDK_map_key) && m->promo == NULL)
-		for (i = 0; i < (size_t)m->nkeys; i++)
-			if (m->keys[i] == RF_PROMO_ID)
-				m->keys[i] = RF_PROMO_CODE;
+	/* (the default key without a promo_file is settled by the
+	 * config: promo_code, not promo_id) */
 	for (i = 0; i < (size_t)m->nkeys; i++)
 		if (m->keys[i] == RF_TXN_DATE)
 			m->key_dated = 1;

@@ -1473,6 +1473,18 @@ validate(struct loadctx *lc)
 					    keytab[k].key);
 		}
 	}
+	/*
+	 * The default key: promo_id says nothing without a promo_file, the
+	 * code as sent does. Settled here, so that check --dump, the
+	 * mapping's text (mapping_version) and the mapper all see the key
+	 * in use: the dump's line, written in the file, changes nothing.
+	 */
+	if (!c->v[TDK_map_key].set && !c->v[TDK_map_promo_file].set)
+		for (i = 0; i < c->v[TDK_map_key].nlist; i++)
+			if (strcmp(c->v[TDK_map_key].list[i], "promo_id") == 0) {
+				x_free(c->v[TDK_map_key].list[i]);
+				c->v[TDK_map_key].list[i] = xstrdup("promo_code");
+			}
 	for (i = 0; i < c->v[TDK_map_key].nlist; i++) {
 		found = 0;
 		for (j = 0; j < TD_NELEM(canonical_fields); j++)

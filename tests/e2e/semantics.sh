@@ -256,6 +256,37 @@ k = keys(PMAP, two)
 ok(len(k) == 2 and k[0] == k[1], "with promo_file it uses promo_id: two "
    "codes of one promotion, one key", k)
 
+
+# check --dump shows the key in use, and the dump, loaded, is the same
+# mapping: the same keys and mapping_version (it said promo_id without a
+# promo_file, and an operator who wrote that line down changed the key
+# under an unchanged mapping_version)
+def dumped(maplines, data):
+    c = conf("dump", maplines)
+    p = subprocess.run([td, "check", "--dump", "-c", c], capture_output=True)
+    text = p.stdout.decode()
+    line = [l for l in text.splitlines() if l.startswith("key = ")]
+    d = os.path.join(tmp, "dumped.conf")
+    with open(d, "w") as f:
+        f.write(text)
+    out = []
+    for cfg in (c, d):
+        recs, err, rc = try_(cfg, data, "dump.csv")
+        out.append([(r["record_key"], r["mapping_version"]) for r in recs])
+    return line, out
+
+
+line, out = dumped(PMAP[:-1], two)
+ok(line == ["key = store_id, gtin, txn_date, promo_code"], "check --dump "
+   "without promo_file: the key in use, promo_code", line)
+ok(len(out[0]) == 2 and out[0] == out[1], "the dump, loaded: the same "
+   "record keys and mapping_version as the file it came from", out)
+line, out = dumped(PMAP, two.splitlines(True)[0] + two.splitlines(True)[1])
+ok(line == ["key = store_id, gtin, txn_date, promo_id"], "check --dump "
+   "with promo_file: promo_id", line)
+ok(len(out[0]) == 1 and out[0] == out[1], "and the dump, loaded, the same "
+   "again", out)
+
 # --- mapping_version ------------------------------------------------------
 def version(maplines, extra=""):
     recs, err, rc = try_(conf("ver", maplines, extra),
@@ -265,6 +296,10 @@ def version(maplines, extra=""):
 
 
 v0 = version(PMAP)
+ok(version(PMAP[:-1]) != version(PMAP[:-1] + ["key = store_id, gtin, "
+   "txn_date, promo_id"]), "mapping_version: another when the key is "
+   "promo_id (null without a promo_file) rather than the default's "
+   "promo_code")
 ok(version(list(reversed(PMAP))) == v0, "mapping_version: the same when the "
    "keys of [map] are in another order")
 ok(version([l.replace(" = ", "   =   ") + "   ; a comment" for l in PMAP])
