@@ -950,20 +950,44 @@ send_batches(struct deliverer *d, const struct tx *t)
 }
 
 /*
+ * What a transmission's manifest is keyed by: "manifest", and after
+ * `hold approve` has delivered N of its held records, "manifest\nN". A
+ * manifest sent again with those records in its counts and control
+ * totals is another document than the one a receiver stored: under the
+ * first one's key it was answered 409 and never read.
+ */
+static char *
+manifest_what(struct td_ctx *x, const char *tid)
+{
+	sqlite3_stmt *s;
+	int64_t n = 0;
+
+	s = store_prepare(x->st, "SELECT count(*) FROM holds WHERE "
+	    "transmission_id = ? AND state = 'approved'");
+	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return n == 0 ? xstrdup("manifest") : xasprintf("manifest\n%lld",
+	    (long long)n);
+}
+
+/*
  * POST a transmission-level document (its rejections or its manifest)
- * with retries, under the key derived from what it is.
+ * with retries, under the key derived from what it is (kwhat, when not
+ * NULL: what, with more in it than a log line should say).
  */
 static int
 post_doc(struct deliverer *d, const struct tx *t, const char *what,
-    const char *path, const char *ctype, const char *cenc, const void *body,
-    size_t len, struct fwd_resp *resp)
+    const char *kwhat, const char *path, const char *ctype, const char *cenc,
+    const void *body, size_t len, struct fwd_resp *resp)
 {
 	struct hdrs h;
 	char *k;
 	int fr;
 
 	k = deliver_key(t->id, t->mapping_version ? t->mapping_version : "",
-	    what);
+	    kwhat != NULL ? kwhat : what);
 	hdrs_make(&h, d->x, t->id, k, 0, 0);
 	fr = post_retry(d, k, path, ctype, cenc, h.v, body, len, what, resp);
 	x_free(k);
@@ -1111,7 +1135,7 @@ send_rejections(struct deliverer *d, const struct tx *t)
 			r = TD_ERR_IO;
 			goto out;
 		}
-		fr = post_doc(d, t, "rejections", "/rejections",
+		fr = post_doc(d, t, "rejections", NULL, "/rejections",
 		    "application/x-ndjson", "gzip", map, (size_t)sb.st_size,
 		    &resp);
 		if (fr == POST_LATER) {
@@ -1165,7 +1189,7 @@ send_manifest(struct deliverer *d, const struct tx *t)
 	struct fwd_resp resp;
 	sqlite3_stmt *s;
 	char *obdir, *dst = NULL, *outdir = NULL, *man = NULL, *fields = NULL;
-	char *via;
+	char *via, *kwhat;
 	int r, fr, dfd, e;
 
 	obdir = xasprintf("%s/%s", x->outbox, t->id);
@@ -1194,8 +1218,10 @@ send_manifest(struct deliverer *d, const struct tx *t)
 			goto out;
 		}
 	} else {
-		fr = post_doc(d, t, "manifest", "/transmissions",
+		kwhat = manifest_what(d->x, t->id);
+		fr = post_doc(d, t, "manifest", kwhat, "/transmissions",
 		    "application/json", NULL, man, strlen(man), &resp);
+		x_free(kwhat);
 		if (fr == POST_LATER) {
 			r = DELIVER_WAIT;
 			goto out;

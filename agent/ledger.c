@@ -1627,6 +1627,76 @@ relink(struct td_ctx *x, const char *rid, struct heldrec *h)
 	return r;
 }
 
+/* *acc (NULL: none yet) plus text v, exactly, into out: 0 or an error. */
+static int
+dec_plus(const char *acc, const char *v, char out[TD_DEC_STRMAX])
+{
+	struct td_dec a, b;
+	int r;
+
+	memset(&a, 0, sizeof(a));
+	if ((acc != NULL && (r = td_dec_parse(acc, strlen(acc), 0, &a)) != 0)
+	    || (r = td_dec_parse(v, strlen(v), 0, &b)) != 0 ||
+	    (r = td_dec_add(&a, &b)) != 0)
+		return r;
+	td_dec_format(&a, out, TD_DEC_STRMAX);
+	return 0;
+}
+
+/*
+ * An approved record is delivered: the transmission's control totals
+ * take in its quantity and amount, and its member's count of delivered
+ * records it (when one member has its name), so that the manifest sent
+ * again adds up to what was delivered. Read in the transaction, not from
+ * t: another decision may have come in between.
+ */
+static int
+approve_totals(struct td_ctx *x, const char *tid, const struct heldrec *h)
+{
+	sqlite3_stmt *s;
+	char *qt = NULL, *at = NULL, q[TD_DEC_STRMAX], a[TD_DEC_STRMAX];
+	int r;
+
+	s = store_prepare(x->st, "SELECT quantity_total, amount_total FROM "
+	    "transmissions WHERE id = ?");
+	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
+	if ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		qt = col(s, 0);
+		at = col(s, 1);
+	}
+	sqlite3_reset(s);
+	if (r != SQLITE_ROW)
+		r = TD_ERR_STATE;
+	else if ((r = dec_plus(qt, h->q, q)) != 0 || (h->a != NULL &&
+	    (r = dec_plus(at, h->a, a)) != 0))
+		fprintf(stderr, "tradedrop: transmission %s: its control "
+		    "totals with the approved record do not fit 36 digits\n",
+		    tid);
+	else {
+		s = store_prepare(x->st, "UPDATE transmissions SET "
+		    "quantity_total = ?, amount_total = ? WHERE id = ?");
+		sqlite3_bind_text(s, 1, q, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, h->a != NULL ? a : at, -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, tid, -1, SQLITE_STATIC);
+		r = store_step_done(x->st, s);
+	}
+	if (r == 0) {
+		s = store_prepare(x->st, "UPDATE members SET delivered = "
+		    "delivered + 1 WHERE transmission_id = ?1 AND name IS "
+		    "json_extract(?2, '$.source.member') AND (SELECT count(*) "
+		    "FROM members WHERE transmission_id = ?1 AND name IS "
+		    "json_extract(?2, '$.source.member')) = 1");
+		sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, h->record, (int)h->reclen,
+		    SQLITE_STATIC);
+		r = store_step_done(x->st, s);
+	}
+	x_free(qt);
+	x_free(at);
+	return r;
+}
+
 static int
 approve(struct td_ctx *x, const struct tx *t, const char *rid,
     const struct heldrec *h)
@@ -1674,6 +1744,8 @@ approve(struct td_ctx *x, const struct tx *t, const char *rid,
 		sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
 		r = store_step_done(x->st, s);
 	}
+	if (r == 0)
+		r = approve_totals(x, t->id, h);
 	if (r == 0) {
 		s = store_prepare(x->st, "INSERT OR REPLACE INTO record_keys("
 		    "record_key, values_hash, record_id, tx) VALUES (?, ?, ?, "

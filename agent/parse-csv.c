@@ -35,6 +35,7 @@ struct pcsv {
 	int		 probing;
 	uint64_t	 hdr_line;
 	uint64_t	 probed;	/* rows looked at */
+	int		 extra_empty;	/* extra_fields = empty */
 };
 
 /* Keep the header's names: messages name a column by them. */
@@ -156,6 +157,25 @@ pcsv_probe(struct pcsv *pc, const struct csv_rec *rec)
 	return 0;
 }
 
+/*
+ * A row longer than the header is taken only with extra_fields = empty
+ * and nothing past the header's fields: one value split in two by an
+ * unquoted delimiter (1,234.56) moved the fields after it, and a mapped
+ * column read its neighbour's value.
+ */
+static int
+extra_empty(const struct pcsv *pc, const struct csv_rec *rec)
+{
+	size_t i;
+
+	if (!pc->extra_empty)
+		return 0;
+	for (i = pc->nhdr; i < rec->nf; i++)
+		if (rec->f[i].len != 0)
+			return 0;
+	return 1;
+}
+
 static int
 pcsv_record(void *arg, const struct csv_rec *rec)
 {
@@ -183,6 +203,15 @@ pcsv_record(void *arg, const struct csv_rec *rec)
 		pr.code = csv_errcode(rec->err);
 		snprintf(msg, sizeof(msg), "the row is not valid CSV (%s): %s",
 		    pr.code, why);
+		pr.msg = msg;
+	} else if (pc->nhdr > 0 && rec->nf > pc->nhdr && !extra_empty(pc,
+	    rec)) {
+		pr.code = "extra_field";
+		snprintf(msg, sizeof(msg), "the row has %zu fields, the header "
+		    "%zu: a delimiter in an unquoted value (a thousands "
+		    "separator, say) moves every field after it%s", rec->nf,
+		    pc->nhdr, pc->extra_empty ? "" : "; if the rows end with "
+		    "a delimiter, set extra_fields = empty in [parse]");
 		pr.msg = msg;
 	}
 	return emit_record(pc->e, &pr);
@@ -219,6 +248,7 @@ pcsv_open(void **state, const struct td_conf *c, struct emitter *e)
 		td_fatal("csv_new: bad options");	/* the config checks them */
 	pc->skip = pc->skip_rows = td_conf_u64(c, TDK_parse_skip_rows);
 	pc->need_header = td_conf_u64(c, TDK_parse_header) != 0;
+	pc->extra_empty = td_conf_enum_is(c, TDK_parse_extra_fields, "empty");
 	*state = pc;
 	/* without a header, columns are named by number from the start */
 	return pc->need_header ? 0 : emit_header(e, NULL, 0, 0);

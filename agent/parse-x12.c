@@ -480,6 +480,7 @@ px12_segment(void *arg, const struct x12_seg *s)
 	struct px12 *px = arg;
 	const struct td_field *id = &s->el[0];
 	struct ack_group *g;
+	int r;
 
 	if ((g = ack_segment(px->ack, s)) != NULL)
 		emit_ack(px->e, g);
@@ -490,16 +491,23 @@ px12_segment(void *arg, const struct x12_seg *s)
 	}
 	if (px->set == 0)
 		return 0;
+	/*
+	 * SE ends the set: its last record is flushed while the set is
+	 * still known (an 852's date is its XQ's, which a record made
+	 * after the reset took for an 867's, empty with XQ02 alone)
+	 */
 	if (px->set == 852) {
 		if (x12_is(id, "SE")) {
+			r = flush_852(px);
 			px->set = 0;
-			return flush_852(px);
+			return r;
 		}
 		return seg_852(px, s, id);
 	}
 	if (x12_is(id, "SE")) {
+		r = flush_867(px);
 		px->set = 0;
-		return flush_867(px);
+		return r;
 	}
 	return seg_867(px, s, id);
 }

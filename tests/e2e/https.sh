@@ -374,4 +374,46 @@ t_is "$(stat -c %s "$S/dlq/$TK.ndjson")" "$((1100 * 1048576 + L1))" \
 	"k: nothing else was appended"
 t_is "$(ls "$S/outbox")" "" "k: nothing left in the outbox"
 rm -f "$S/dlq/$TK.ndjson"
+
+# 12. hold approve: h2 restates h1's record and is held; approved, its
+# record goes as a batch of its own and the manifest is sent again with
+# it in its counts and control totals, under a key of its own (under
+# the first manifest's it was answered 409 and never read)
+mkh() { printf 'Store,UPC,Date,Units,Sales\nh,041000001239,2026-11-27,%s,%s.00\n' "$2" "$2" > "$L/$1"; }
+mkh h1.csv 4
+run good log12a
+t_is "$RC" 0 "h1: delivered"
+mkh h2.csv 6
+TH=$(sha256sum "$L/h2.csv" | cut -c1-64)
+run good log12b
+t_is "$RC" 1 "h2: its record restates h1's: held (exit 1)"
+HR=$("$TRADEDROP" hold -c "$T_TMP/good.conf" list | cut -d' ' -f1)
+"$TRADEDROP" hold -c "$T_TMP/good.conf" approve "$HR" --reason recount > "$T_TMP/ha12" 2>&1
+t_is $? 0 "h2: approved and delivered"
+t_is "$($PY - "$D" "$S" "$TH" <<'PY'
+import gzip, hashlib, json, sqlite3, sys
+D, S, tid = sys.argv[1:]
+mv = sqlite3.connect(S + "/state.db").execute(
+    "SELECT mapping_version FROM transmissions WHERE id = ?", (tid,)).fetchone()[0]
+key = lambda w: hashlib.sha256(f"{tid}\n{mv}\n{w}".encode()).hexdigest()
+out = []
+for l in open(D + "/requests.ndjson"):
+    r = json.loads(l)
+    if r["headers"].get("tradedrop-transmission") != tid:
+        continue
+    b = open(D + "/" + r["body_file"], "rb").read()
+    if r["path"].endswith("/batches"):
+        q = [json.loads(x)["quantity"] for x in gzip.decompress(b).splitlines()]
+        out.append("batch %s %d %s %s" % (r["headers"]["tradedrop-batch"], r["status"], q,
+                   r["headers"]["idempotency-key"] == key("1")))
+    elif r["path"].endswith("/transmissions"):
+        m = json.loads(b)
+        k = {key("manifest"): "manifest", key("manifest\n1"): "manifest+1"}.get(
+            r["headers"]["idempotency-key"], "?")
+        out.append("%s %d %d/%d %s %d" % (k, r["status"], m["counts"]["delivered"],
+                   m["counts"]["held"], m["control_totals"]["quantity"], m["batches"]))
+print("; ".join(out))
+PY
+)" "manifest 200 0/1 0 0; batch 1/1 200 ['6'] True; manifest+1 200 1/0 6 1" \
+    "h2: its manifest, the approved record's batch, then the manifest again under a key of its own, with it counted"
 t_done

@@ -355,5 +355,40 @@ for extra, why in (("[calendar]\nyear_start = 2026-02-01\n",
     ok(p.returncode == 2 and why in p.stderr.decode(),
        "check refuses: %s" % why, p.stderr.decode())
 
+# --- a row with more fields than the header ---------------------------------
+# An unquoted thousands separator splits a value in two and moves every
+# field after it: amount read "1" from "1,234.56", or the quantity's
+# neighbour. Such a row is dead-lettered (extra_field), never delivered
+# with another column's value; extra_fields = empty takes a row that only
+# ends with a delimiter.
+AMAP = MAP + ['amount = column "Net" decimal thousands',
+               'promo_code = column "Promo"']
+HEAD = "Store,UPC,Date,Units,Net,Promo\n"
+shifted = (HEAD + "1,041000001239,2026-11-21,1,1,234.56,\n"
+           "1,041000001239,2026-11-22,2,200,2400.00,\n"
+           "1,041000001239,2026-11-23,3,\"1,234.56\",X\n")
+recs, err, rc = try_(conf("extra", AMAP), shifted, "extra.csv")
+ok([(r["txn_date"], r["amount"]) for r in recs] ==
+   [("2026-11-23", "1234.56")], "extra fields: only the quoted row is "
+   "delivered, with its amount whole", recs)
+ok(err.count("tier 3 extra_field: the row has 7 fields, the header 6") == 2
+   and "extra.csv:2:" in err and "extra.csv:3:" in err and
+   "set extra_fields = empty" in err, "extra fields: each shifted row is "
+   "dead-lettered as extra_field, naming its line and the counts", err)
+trailing = (HEAD + "1,041000001239,2026-11-21,1,2.50,A,\n"
+            "1,041000001239,2026-11-22,2,5.00,,\n"
+            "1,041000001239,2026-11-23,3,1,234.56,B\n")
+recs, err, rc = try_(conf("extra", AMAP), trailing, "trail.csv")
+ok(recs == [] and err.count("tier 3 extra_field") == 3, "extra_fields = reject "
+   "(the default): a row ending with a delimiter is rejected too", err)
+recs, err, rc = try_(conf("extra", AMAP, "[parse]\nextra_fields = empty\n"),
+                     trailing, "trail.csv")
+ok([(r["amount"], r["promo_code"]) for r in recs] ==
+   [("2.50", "A"), ("5.00", None)] and
+   err.count("tier 3 extra_field") == 1 and
+   "trail.csv:4:" in err and "set extra_fields" not in err,
+   "extra_fields = empty: rows ending with a delimiter are taken, the one "
+   "with text past the header's fields is still rejected", err)
+
 done()
 PY

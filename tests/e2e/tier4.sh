@@ -66,6 +66,14 @@ t_is $? 2 "approve without --reason is a usage error"
 t_is $? 0 "hold approve exits 0"
 t_is "$(recs "$T2" | grep -c "\"store_id\":\"2\".*\"quantity\":\"9\".*\"restates\":\"$R2\"")" 1 "approved: delivered with restates = the earlier record_id"
 t_is "$(counts "$T2")" "3=2+0+0+1 adds-up" "d2 manifest after approval: 2 delivered, 0 held"
+# and its control totals and members are those of what was delivered
+t_is "$(recs "$T2" | $PY -c '
+import json, sys
+from decimal import Decimal
+m = json.load(open(sys.argv[1]))
+q = sum(Decimal(json.loads(l)["quantity"]) for l in sys.stdin)
+print(m["control_totals"]["quantity"], q, [x["delivered"] for x in m["members"]])' "$T_TMP/out/$T2/manifest.json")" \
+    "10 10 [2]" "d2 manifest after approval: control totals and the member's count take the approved record in"
 t_grep "$S/audit.log" "\"event\":\"hold_approved\",\"integration\":\"acme\",\"transmission_id\":\"$T2\",\"record_id\":\"$H\"" "audit: approved"
 t_grep "$S/audit.log" '"reason":"store 2 recount, ticket FIN-42","by":' "audit: with the reason and who"
 "$TRADEDROP" hold -c "$T_TMP/t.conf" approve "$H" --reason again > "$T_TMP/ha2" 2>&1

@@ -48,6 +48,29 @@ same() {
 same sdq-4010 "$T_TMP/t.conf" "$D/sdq-4010.x12"
 same ui-5010 "$T_TMP/t.conf" "$D/ui-5010.x12"
 same multi "$T_TMP/t.conf" "$D/multi.x12"
+# An 852 whose XQ has XQ02 alone (a one-day period) and no CTT (optional
+# in 4010): its last ZA is a record of that day like the others (made
+# after SE ended the set, it was read as an 867's and had no date:
+# empty_value, and the file quarantined past max_reject_ratio)
+cat > "$T_TMP/lastza.x12" <<'X12'
+ISA*00*          *00*          *ZZ*ACMERETAIL     *ZZ*CPGVENDOR      *261130*0600*U*00401*000000101*0*P*>~
+GS*PD*ACMERETAIL*CPGVENDOR*20261130*0600*101*X*004010~
+ST*852*0001~
+XQ*G*20261128~
+N1*RL*ACME*9*0012345678901~
+LIN**UP*041000001239~
+ZA*QS*5*EA~
+LIN**UP*078000082401~
+ZA*QS*7*EA~
+SE*8*0001~
+GE*1*101~
+IEA*1*000000101~
+X12
+"$TRADEDROP" try -c "$T_TMP/t.conf" "$T_TMP/lastza.x12" 2> "$T_TMP/err" | fields > "$T_TMP/got"
+t_is "$(grep -E '^(segment|gtin|txn_date|quantity) ' "$T_TMP/got" | tr '\n' ' ')" \
+    "segment 7 gtin 00041000001239 txn_date 2026-11-28 quantity 5 segment 9 gtin 00078000082401 txn_date 2026-11-28 quantity 7 " \
+    "852 with XQ02 alone and no CTT: its last ZA before SE is a record of that day"
+t_is "$(grep -c 'tier 3' "$T_TMP/err")" 0 "and nothing is rejected"
 conf "$T_TMP/w.conf" '[decode]' 'encoding = windows-1252'
 same cp1252-bom "$T_TMP/w.conf" "$D/cp1252-bom.x12"
 "$TRADEDROP" try -c "$T_TMP/t.conf" "$D/cp1252-bom.x12" > /dev/null 2> "$T_TMP/err"
