@@ -64,4 +64,13 @@ done
 n=$(ls "$ex" | wc -l | tr -d ' ')
 t_is "$(grep -c '^[[:space:]]*etc/examples/' "$srcdir/Makefile.am")" "$n" \
     "every file of etc/examples/ is in Makefile.am"
+# tradedrop-protocol(7)'s example records are what the demo gives for the
+# first two rows of its drop, byte for byte (they had 64-hex ids and four
+# fields fewer long after the product changed)
+sed "s|/tmp/tradedrop-demo|$T_TMP/demo|" "$srcdir/etc/demo/demo.conf" > "$T_TMP/demo.conf"
+"$TRADEDROP" try -c "$T_TMP/demo.conf" "$srcdir/etc/demo/drops/acme_pos_2026-11-21.csv" \
+    2> /dev/null | head -2 > "$T_TMP/demo.out"
+grep '^{"schema":"tradedrop.pos.v1"' "$srcdir/man/tradedrop-protocol.7" > "$T_TMP/man.out"
+t_ok "$(cmp -s "$T_TMP/demo.out" "$T_TMP/man.out" && [ -s "$T_TMP/man.out" ]; echo $?)" \
+    "tradedrop-protocol(7): its example records are the demo's, byte for byte"
 t_done
