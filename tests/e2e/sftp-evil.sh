@@ -202,4 +202,13 @@ rm -f "$SRV/s.csv"
 poll; poll
 t_is "$(landing)" "" "orphan part: removed once its file is gone # TODO finding 7"
 
+# 8. after = delete on a server that answers each LSTAT and REMOVE 3 s
+# late (within the 5 s I/O timeout): `after` never checks poll_timeout
+case_ slowafter "after = delete" "poll_timeout = 5s"
+for _f in 1 2 3 4 5 6; do mkcsv "$SRV/f$_f.csv" $_f; done; old "$SRV"/*.csv; own
+sessions '[{}, {"delay": {"lstat": 3, "remove": 3}}]'
+poll
+_s=$(date +%s); poll; _t=$(( $(date +%s) - _s ))
+t_ok "$([ $_t -lt 15 ]; echo $?)" "slow after: the poll stops near poll_timeout (5 s; took $_t s) # TODO finding 8"
+
 t_done

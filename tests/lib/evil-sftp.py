@@ -42,6 +42,7 @@ Scenario keys (all optional):
   read_status: n                every READ answered with STATUS n
   wrong_id: true                READ replies carry id + 1
   huge_len: true                the first READ reply claims 0xffffffff bytes
+  delay: {"stat": secs, ...}    each request of that type answered secs late
   open_fail: [name]             OPEN of these answered PERMISSION_DENIED
   remove: "lie"|"fail"          REMOVE says OK doing nothing / FAILURE
   rename: "lie"|"fail"          RENAME likewise
@@ -350,6 +351,10 @@ def main():
         ln = struct.unpack('>I', readn(4))[0]
         pkt = readn(ln)
         typ = pkt[0]
+        dl = SC.get('delay', {})
+        for k, v in dl.items():
+            if FXP.get(k.upper()) == typ:
+                time.sleep(v)
         r = R(pkt[1:])
         rid = r.u32()
         if typ == FXP['OPENDIR']:
