@@ -78,6 +78,8 @@
 #define SFTP_NAME_MAX	(255 - 1 - (int)(sizeof(LANDING_PART_INFO) - 1))
 #define SFTP_NAME_LOG	255		/* bytes of a refused name logged */
 #define SFTP_MAX_ENTRIES 1000000	/* largest listing handled */
+#define SFTP_MAX_NAMES	(4 * SFTP_MAX_ENTRIES)	/* names of any kind */
+#define SFTP_BAD_LOG	100		/* unsafe names logged a listing */
 #define SFTP_RESUME_MIN	(1u << 20)	/* smaller files restart, no .info */
 #define SFTP_RESUME_CHECK (64u << 10)	/* bytes before the offset compared */
 #define SFTP_SYNC_EVERY	(64u << 20)	/* a download is made durable, its
@@ -101,9 +103,18 @@ struct sftp_url {
 union ssh_block {
 	struct {
 		union ssh_block	*prev, *next;
+		size_t		 n;	/* bytes asked for */
 	}		 l;
 	max_align_t	 align;
 };
+/*
+ * The most libssh2 may hold for a session. It keeps every reply the
+ * server sends until a request of that id is read, and a server may send
+ * replies to requests never made: without a bound that took the worker's
+ * memory until it died, at every poll. What a session needs is a few
+ * packets of at most 256 KiB and the reads in flight of one SFTP_BUF.
+ */
+#define SSH_MEM_MAX	(64u << 20)
 
 struct conn {
 	int		 fd;
@@ -115,6 +126,8 @@ struct conn {
 	int		 overdue;	/* poll_timeout reached */
 	struct timespec	 deadline;	/* CLOCK_MONOTONIC; 0: none */
 	union ssh_block	 mem;		/* libssh2's blocks (a ring) */
+	size_t		 mem_bytes;	/* what they hold, up to SSH_MEM_MAX */
+	int		 mem_said;	/* the bound was logged */
 };
 
 /* Why a connection attempt failed. */
@@ -782,44 +795,73 @@ ssh_unlink(union ssh_block *b)
 	b->l.next->l.prev = b->l.prev;
 }
 
+/*
+ * Whether the session k may hold had more bytes than it does: past
+ * SSH_MEM_MAX libssh2 is told there is no memory (it fails the call, and
+ * the poll ends as a Tier 1 failure), and that is logged once a session.
+ */
+static int
+ssh_mem_ok(struct conn *k, size_t had, size_t want)
+{
+	if (want <= had || want - had <= SSH_MEM_MAX - k->mem_bytes)
+		return 1;
+	if (!k->mem_said) {
+		k->mem_said = 1;
+		td_log(TD_LOG_ERROR, "sftp_memory_limit", "source=%s host=%s "
+		    "held=%zu asked=%zu limit=%u reason=%s", k->name, k->u.host,
+		    k->mem_bytes, want, SSH_MEM_MAX, "the server's replies "
+		    "outgrew what a session needs (replies to requests never "
+		    "made?)");
+	}
+	return 0;
+}
+
 static
 LIBSSH2_ALLOC_FUNC(ssh_alloc)
 {
+	struct conn *k = *abstract;
 	union ssh_block *b;
 
-	if (count > SIZE_MAX - sizeof(*b))
+	if (count > SIZE_MAX - sizeof(*b) || !ssh_mem_ok(k, 0, count))
 		return NULL;
 	b = xmalloc(sizeof(*b) + count);
-	ssh_link(*abstract, b);
+	b->l.n = count;
+	k->mem_bytes += count;
+	ssh_link(k, b);
 	return b + 1;
 }
 
 static
 LIBSSH2_REALLOC_FUNC(ssh_realloc)
 {
+	struct conn *k = *abstract;
 	union ssh_block *b;
 
 	if (ptr == NULL)
 		return ssh_alloc(count, abstract);
-	if (count > SIZE_MAX - sizeof(*b))
-		return NULL;
 	b = (union ssh_block *)ptr - 1;
+	if (count > SIZE_MAX - sizeof(*b) || !ssh_mem_ok(k, b->l.n, count))
+		return NULL;
 	ssh_unlink(b);
+	k->mem_bytes -= b->l.n;
 	b = xrealloc(b, sizeof(*b) + count);
-	ssh_link(*abstract, b);
+	b->l.n = count;
+	k->mem_bytes += count;
+	ssh_link(k, b);
 	return b + 1;
 }
 
 static
 LIBSSH2_FREE_FUNC(ssh_free)
 {
+	struct conn *k = *abstract;
 	union ssh_block *b;
 
-	(void)abstract;
 	if (ptr == NULL)
 		return;
 	b = (union ssh_block *)ptr - 1;
 	ssh_unlink(b);
+	k->mem_bytes -= b->l.n;
 	x_free(b);
 }
 
@@ -848,6 +890,7 @@ conn_close(struct conn *k)
 		ssh_unlink(b);
 		x_free(b);
 	}
+	k->mem_bytes = 0;
 	if (k->fd >= 0)
 		close(k->fd);
 	url_free(&k->u);
@@ -892,6 +935,8 @@ conn_open(const struct td_conf *c, size_t i, struct conn *k, char **err)
 	if (tcp_connect(k->u.host, k->u.port, (int)ct, &k->fd, err) != 0)
 		return CONN_TIER1;
 	k->mem.l.prev = k->mem.l.next = &k->mem;
+	k->mem_bytes = 0;
+	k->mem_said = 0;
 	if ((k->s = libssh2_session_init_ex(ssh_alloc, ssh_free, ssh_realloc,
 	    k)) == NULL)
 		td_fatal("libssh2_session_init: out of memory");
@@ -991,6 +1036,40 @@ ent_find(struct ent *e, size_t n, const char *name)
 }
 
 /*
+ * A name a listing (sorted) has more than once: an honest server never
+ * sends one, and its entries were two downloads of one landing name (the
+ * second removed the first's .NAME.part, and nothing landed, at every
+ * poll). Every entry of it is left out, as an unsafe name; the new count
+ * of e.
+ */
+static size_t
+drop_twice_listed(struct conn *k, struct ent *e, size_t n, unsigned *bad)
+{
+	size_t i, j, m = 0;
+
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && strcmp(e[j].name, e[i].name) == 0;
+		    j++)
+			;
+		if (j - i == 1) {
+			e[m++] = e[i];
+			continue;
+		}
+		(*bad)++;
+		if (say_refused(k->name, e[i].name, strlen(e[i].name)))
+			td_log(TD_LOG_WARN, "sftp_name_refused", "source=%s "
+			    "file=%s reason=%s times=%zu", k->name, e[i].name,
+			    "the server lists the name more than once", j - i);
+		while (i < j) {
+			x_free(e[i].name);
+			x_free(e[i].base);
+			i++;
+		}
+	}
+	return m;
+}
+
+/*
  * List dir: regular files with size and mtime, valid names only.
  * Returns 0, or TD_ERR_IO (connection lost) / TD_ERR_NOTFOUND /
  * TD_ERR_FORMAT (a name too long to step past).
@@ -1003,7 +1082,7 @@ list_dir(struct conn *k, struct ent **out, size_t *np, unsigned *bad,
 	LIBSSH2_SFTP_ATTRIBUTES a;
 	struct ent *e = NULL;
 	char *name = xmalloc(SFTP_NAME_BUF + 1);
-	size_t n = 0, cap = 0;
+	size_t n = 0, cap = 0, nread = 0;
 	int r, rc = TD_OK;
 
 	*out = NULL;
@@ -1041,13 +1120,23 @@ list_dir(struct conn *k, struct ent **out, size_t *np, unsigned *bad,
 			rc = TD_ERR_IO;
 			break;
 		}
+		/* every name counts: a listing of bad names or directories
+		 * that never ends is bounded as one of files */
+		if (++nread > SFTP_MAX_NAMES) {
+			*err = xasprintf("more than %d names in %s",
+			    SFTP_MAX_NAMES, k->u.path);
+			rc = TD_ERR_LIMIT;
+			break;
+		}
 		name[r] = '\0';
 		if ((r == 1 && name[0] == '.') ||
 		    (r == 2 && name[0] == '.' && name[1] == '.'))
 			continue;
 		if (!name_ok(name, (size_t)r)) {
-			(*bad)++;
-			if (!say_refused(k->name, name, (size_t)r))
+			/* at most SFTP_BAD_LOG lines a listing: sftp_listed
+			 * counts them all */
+			if (++(*bad) > SFTP_BAD_LOG ||
+			    !say_refused(k->name, name, (size_t)r))
 				continue;
 			if (r > SFTP_NAME_LOG)
 				name[SFTP_NAME_LOG] = '\0';
@@ -1085,6 +1174,7 @@ out:
 	}
 	if (n > 0)	/* e is NULL for an empty directory: qsort's UB */
 		qsort(e, n, sizeof(*e), ent_cmp);
+	n = drop_twice_listed(k, e, n, bad);
 	*out = e;	/* transferred */
 	*np = n;
 	return TD_OK;
@@ -1624,6 +1714,55 @@ resume_check(struct conn *k, LIBSSH2_SFTP_HANDLE *h, struct pending *p,
  */
 static int	unchanged(struct conn *, const struct ent *);
 
+/*
+ * A sidecar of ours alone in landing (path, as sb says), its data file
+ * not there and no version of it fetched since the sidecar landed: a
+ * version the server has replaced since (a pair sent again). Left, it
+ * held the new sidecar out and the new data file was checked against it
+ * (checksum_mismatch); removed, the new one lands. (A data file fetched
+ * with it is being claimed: intake takes the sidecars after hashing it,
+ * and the sidecar stays for it.) 1 when it was removed.
+ */
+static int
+sidecar_superseded(struct td_ctx *x, struct conn *k, const struct ent *e,
+    const char *path, const struct stat *sb)
+{
+	sqlite3_stmt *s;
+	struct stat db;
+	char *data, *rp;
+	int alone;
+
+	if (e->kind != EK_SIDECAR || e->base == NULL || !S_ISREG(sb->st_mode) ||
+	    sb->st_nlink != 1 || sb->st_uid != geteuid())
+		return 0;
+	data = xasprintf("%s/%s", x->landing, e->base);
+	alone = lstat(data, &db) != 0 && errno == ENOENT;
+	x_free(data);
+	if (alone) {
+		rp = remote_path(k, e->base);
+		s = store_prepare(x->st, "SELECT 1 FROM remote_files WHERE "
+		    "source = ? AND path = ? AND state = 'fetched' AND "
+		    "fetched_at >= ? LIMIT 1");
+		if (s == NULL)
+			alone = 0;
+		else {
+			sqlite3_bind_text(s, 1, k->name, -1, SQLITE_STATIC);
+			sqlite3_bind_text(s, 2, rp, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(s, 3, (sqlite3_int64)sb->st_ctime);
+			alone = sqlite3_step(s) == SQLITE_DONE;
+			sqlite3_reset(s);
+		}
+		x_free(rp);
+	}
+	if (!alone || unlink(path) != 0)
+		return 0;
+	td_log(TD_LOG_INFO, "sftp_sidecar_replaced", "source=%s file=%s "
+	    "reason=%s", k->name, e->name, "an earlier version alone in "
+	    "landing, its data file not there: the server's new one "
+	    "replaces it");
+	return 1;
+}
+
 static int
 fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
     struct pending *p, struct sftp_stats *st)
@@ -1643,7 +1782,8 @@ fetch(struct td_ctx *x, struct conn *k, struct ent *e, char *buf,
 	p->final = xasprintf("%s/%s", x->landing, e->name);
 	p->part = xasprintf("%s/.%s" LANDING_PART, x->landing, e->name);
 	p->info = xasprintf("%s/.%s" LANDING_PART_INFO, x->landing, e->name);
-	if (lstat(p->final, &sb) == 0) {
+	if (lstat(p->final, &sb) == 0 && !sidecar_superseded(x, k, e,
+	    p->final, &sb)) {
 		td_log(TD_LOG_INFO, "sftp_landing_busy", "source=%s file=%s "
 		    "reason=%s", k->name, e->name, "an earlier file of this "
 		    "name is still in landing; fetched on a later poll");
@@ -1857,7 +1997,9 @@ apply_after(const struct td_conf *c, size_t i, struct conn *k,
 	char *rp, *dst;
 	int r, t;
 
-	if (after == NULL || strcmp(after, "keep") == 0 || k->dead)
+	/* past poll_timeout the rest is the next poll's (after_resume) */
+	if (after == NULL || strcmp(after, "keep") == 0 || k->dead ||
+	    conn_overdue(k, e->name, 0))
 		return;
 	if (!unchanged(k, e)) {
 		if (k->dead)	/* applied by the next poll (after_resume) */
@@ -1981,10 +2123,10 @@ record_fetched(struct td_ctx *x, struct conn *k, const struct ent *e,
 }
 
 /*
- * Sidecar e's data file is not listed, and a version of it was fetched
- * at or after e's mtime: e belongs to that version, which `after`
- * (delete, move) took from the server since. A sidecar older than every
- * fetch of its data file's name is of the next version, still to come.
+ * A version of sidecar e's data file was fetched at or after e's mtime:
+ * e belongs to that version (still listed, or taken from the server by
+ * `after` since). A sidecar newer than every fetch of its data file's
+ * name is of the next version, still to come.
  */
 static int
 data_gone_after(struct td_ctx *x, struct conn *k, const struct ent *e)
@@ -2007,6 +2149,46 @@ data_gone_after(struct td_ctx *x, struct conn *k, const struct ent *e)
 	sqlite3_reset(s);
 	x_free(rp);
 	return r;
+}
+
+/*
+ * Sidecar e is newer than the fetch of the version of its data file
+ * listed: it waits on the server for the next version (logged once an
+ * hour; each poll counts it as waiting).
+ */
+static void
+sidecar_waits(struct conn *k, const struct ent *e, struct sftp_stats *st)
+{
+	st->waiting++;
+	if (say_refused(k->name, e->name, strlen(e->name)))
+		td_log(TD_LOG_INFO, "sftp_sidecar_waits", "source=%s file=%s "
+		    "data=%s reason=%s", k->name, e->name, e->base, "newer "
+		    "than the fetch of the version of its data file listed: "
+		    "left on the server for the next version (or sent too "
+		    "late for that one)");
+}
+
+/*
+ * A sidecar listed that did not land in this poll (refused, changed while
+ * read, its landing name held): its data file waits for it, as for one not
+ * yet ready. Fetched without it, the data file was taken unverified (or
+ * against an older sidecar left in landing), and the sidecar, listed
+ * next, was late for good.
+ */
+static void
+sidecar_missed(struct conn *k, struct ent *e, size_t n, struct ent *side,
+    struct sftp_stats *st)
+{
+	struct ent *d;
+
+	if (side->kind != EK_SIDECAR || (d = ent_find(e, n, side->base)) ==
+	    NULL || d->kind != EK_DATA || !d->ready || d->known == 2)
+		return;
+	d->ready = 0;
+	st->waiting++;
+	td_log(TD_LOG_WARN, "sftp_data_waits", "source=%s file=%s sidecar=%s "
+	    "reason=%s", k->name, d->name, side->name, "its sidecar did not "
+	    "land in this poll: the file waits for it");
 }
 
 /*
@@ -2213,6 +2395,44 @@ tmp_sweep(int dfd, const char *name, const char *source)
 }
 
 /*
+ * A .NAME.part with no .NAME.part.info: a download under SFTP_RESUME_MIN
+ * (which restarts, and has none) that a stop cut short. Removed, as a
+ * tmp_sweep() file is, once an hour old, ours, of one link, and NAME one
+ * this source would fetch and no longer lists; else it stayed for good.
+ * (Another source sharing landing with a download of NAME under way has
+ * written it within the hour.)
+ */
+static void
+part_sweep(struct td_ctx *x, size_t i, struct conn *k, struct ent *e,
+    size_t n, int dfd, const char *name, size_t l)
+{
+	struct stat sb;
+	struct ent t;
+	char *info;
+	int gone;
+
+	info = xasprintf("%s.info", name);
+	gone = fstatat(dfd, info, &sb, AT_SYMLINK_NOFOLLOW) != 0 &&
+	    errno == ENOENT;
+	x_free(info);
+	if (!gone || fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !S_ISREG(sb.st_mode) || sb.st_nlink != 1 ||
+	    sb.st_uid != geteuid() ||
+	    (int64_t)sb.st_mtime > td_time() - TMP_SWEEP_AGE)
+		return;
+	memset(&t, 0, sizeof(t));
+	t.name = xstrndup(name + 1, l - 1 - (sizeof(LANDING_PART) - 1));
+	classify(x->conf, i, &t, 1);
+	if (t.kind != EK_OTHER && ent_find(e, n, t.name) == NULL &&
+	    unlinkat(dfd, name, 0) == 0)
+		td_log(TD_LOG_INFO, "sftp_part_removed", "source=%s file=%s "
+		    "reason=%s", k->name, t.name, "a broken download under "
+		    "1 MiB (no .part.info) of a file no longer listed");
+	x_free(t.name);
+	x_free(t.base);
+}
+
+/*
  * A download broken off is kept to resume (.NAME.part with its
  * .NAME.part.info); if NAME is then deleted or renamed on the server,
  * no poll resumes nor removes it, and each such file would stay in
@@ -2238,6 +2458,11 @@ parts_sweep(struct td_ctx *x, size_t i, struct conn *k, struct ent *e,
 			continue;
 		}
 		l = strlen(de->d_name);
+		if (de->d_name[0] == '.' && td_has_suffix(de->d_name,
+		    LANDING_PART) && l > sizeof(LANDING_PART)) {
+			part_sweep(x, i, k, e, n, dirfd(d), de->d_name, l);
+			continue;
+		}
 		if (de->d_name[0] != '.' || !td_has_suffix(de->d_name, sfx) ||
 		    l < sizeof(sfx) + 1)
 			continue;
@@ -2389,16 +2614,35 @@ sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st)
 			    (pass == 0) != side ||
 			    (pass == 1 && e[j].kind != EK_DATA))
 				continue;
+			/*
+			 * late: its data file is fetched (listed so, or
+			 * gone), and at or after the sidecar's time. One
+			 * newer than that fetch is the next version's (a
+			 * daily name, its sidecar sent first): fetched when
+			 * its data file is gone, and while the fetched one
+			 * is listed left on the server until the next one
+			 * is (landed now, it was taken for a sidecar of the
+			 * version landed already, and was late for good).
+			 */
 			if (e[j].kind == EK_SIDECAR && ((d = ent_find(e, n,
-			    e[j].base)) != NULL ? d->kind == EK_DATA &&
-			    d->known == 2 : data_gone_after(x, &k, &e[j]))) {
-				sidecar_late(x, i, &k, &e[j]);
-				continue;
+			    e[j].base)) == NULL || (d->kind == EK_DATA &&
+			    d->known == 2))) {
+				if (data_gone_after(x, &k, &e[j])) {
+					sidecar_late(x, i, &k, &e[j]);
+					continue;
+				}
+				if (d != NULL) {
+					sidecar_waits(&k, &e[j], st);
+					continue;
+				}
 			}
 			if (k.dead)	/* lost while `after` was applied */
 				break;
 			r = conn_overdue(&k, e[j].name, 0) ? TD_ERR_IO :
 			    fetch(x, &k, &e[j], buf, &b->p[b->n], st);
+			if (r == TD_ERR_EXISTS || r == TD_ERR_FORMAT ||
+			    r == TD_ERR_NOTFOUND)
+				sidecar_missed(&k, e, n, &e[j], st);
 			if (r == TD_ERR_EXISTS) {
 				st->waiting++;
 				continue;

@@ -5,12 +5,8 @@
 # honestly unless a per-session scenario (JSON) tells it to lie. Each case
 # runs `tradedrop once` a few times and checks what the man pages promise.
 #
-# Expectations that tradedrop does not meet yet are marked "# TODO
-# finding N" (N as in the atk39 report), so that the script passes while
-# they stand; remove the mark with the fix.
-#
-# Not in SCRIPT_TESTS: run it by hand, as root, from the top of the tree:
-#   srcdir=. top_builddir=. sh tests/e2e/sftp-evil.sh
+# The cases after "findings" are the defects its first run found (stop
+# 39's attack, findings 1 to 8), each checked as mended.
 . "$srcdir/tests/lib/common.sh"
 . "$srcdir/tests/lib/sshd.sh"
 sshd_require
@@ -129,14 +125,19 @@ t_is "$(got d.csv)" 1 "after lie: landed once"
 
 # ------------------------------------------------------------ findings
 # 1. READDIR lists d.csv twice, the second entry with another mtime: the
-# second download unlinks the first's .d.csv.part (fetch), so the true
-# version never lands
+# second download unlinked the first's .d.csv.part, nothing landed and
+# the poll said "landing busy", at every poll. A name listed twice is
+# refused as unsafe: neither entry is fetched, it is said why, and the
+# file beside it lands
 case_ dup
-mkcsv "$SRV/d.csv" 3; old "$SRV/d.csv"; own
+mkcsv "$SRV/d.csv" 3; mkcsv "$SRV/e.csv" 2; old "$SRV/d.csv" "$SRV/e.csv"; own
 M=$(stat -c %Y "$SRV/d.csv")
 sessions "[{\"dup\": [{\"name\": \"d.csv\", \"mtime\": $((M - 100))}]}]"
 poll; poll; poll
-t_is "$(got d.csv)" 1 "dup listing: the listed true version lands # TODO finding 1"
+t_is "$(got d.csv)/$(got e.csv)/$(landing)" "0/1/" "dup listing: neither entry fetched, nothing left in landing; the file beside it lands"
+t_is "$(grep -c 'event=sftp_name_refused source=evil file=d.csv reason="the server lists the name more than once" times=2' "$C/td.log")" 3 \
+    "dup listing: refused and said at each poll (each a once)"
+t_is "$(grep -c 'sftp_landing_busy' "$C/td.log")" 0 "dup listing: no misleading landing_busy"
 
 # 2. a sidecar whose download fails in the poll that fetches its data
 # file: the data file goes on without it, the sidecar is "late" for good
@@ -146,7 +147,9 @@ old "$SRV/d.csv" "$SRV/d.csv.sha256"; own
 sessions '[{}, {"open_fail": ["d.csv.sha256"]}, {}]'
 poll; poll; poll; poll
 t_is "$(got d.csv)" 1 "sidecar refused once: the data file lands"
-t_is "$(checksum)" '"checksum":"ok" ' "sidecar refused once: it is checked with its sidecar # TODO finding 2"
+t_is "$(checksum)" '"checksum":"ok" ' "sidecar refused once: it is checked with its sidecar"
+t_grep "$C/td.log" "event=sftp_data_waits source=evil file=d.csv sidecar=d.csv.sha256" \
+    "sidecar refused once: the data file waits for it, and it is said"
 
 # 3. after = keep, a daily file of one name, its sidecar uploaded before
 # it: the day-2 sidecar is taken for late (day 1's d.csv is listed)
@@ -155,12 +158,13 @@ mkcsv "$SRV/d.csv" 3; (cd "$SRV" && sha256sum d.csv > d.csv.sha256)
 touch -d '-1 day' "$SRV/d.csv" "$SRV/d.csv.sha256"; own
 sessions '[{}]'
 poll; poll
+sleep 1.1	# the next day's sidecar: newer than the fetch of day 1's
 mkcsv "$SRV/d2" 5; (cd "$SRV" && sha256sum d2 | sed 's/d2$/d.csv/' > d.csv.sha256); own
 poll; poll
 mv "$SRV/d2" "$SRV/d.csv"; own
 poll; poll
 t_is "$(got d.csv)" 2 "next day: both days land"
-t_is "$(checksum)" '"checksum":"ok" "checksum":"ok" ' "next day: day 2 checked with its sidecar # TODO finding 3"
+t_is "$(checksum)" '"checksum":"ok" "checksum":"ok" ' "next day: day 2 checked with its sidecar"
 
 # 4. a sidecar fetched alone, then the pair replaced: the new data file is
 # checked against the old sidecar still in landing
@@ -171,7 +175,9 @@ poll; poll
 mkcsv "$SRV/d.csv" 5; (cd "$SRV" && sha256sum d.csv > d.csv.sha256)
 touch -d '+2 sec' "$SRV/d.csv.sha256"; own
 poll; poll; poll
-t_is "$(grep -c 'code=checksum_mismatch' "$C/td.log")" 0 "stale sidecar: a consistent pair is not quarantined # TODO finding 4"
+t_is "$(grep -c 'code=checksum_mismatch' "$C/td.log")" 0 "stale sidecar: a consistent pair is not quarantined"
+t_is "$(got d.csv)/$(checksum)" '1/"checksum":"ok" ' "stale sidecar: the new pair lands, checked with the new sidecar"
+t_grep "$C/td.log" "event=sftp_sidecar_replaced source=evil file=d.csv.sha256" "stale sidecar: the old one replaced, and said"
 
 # 5. DATA replies with request ids nobody asked for are kept by libssh2
 # until the session ends: 60 of 200 kB before each of ~30 READs (with
@@ -181,14 +187,16 @@ bigcsv "$SRV/x.csv" 25000; old "$SRV/x.csv"; own
 sessions '[{}, {"flood": {"count": 60, "size": 200000}}]'
 poll
 TD_TEST_SFTP_IO_TIMEOUT= prlimit --as=1073741824 "$TRADEDROP" once -c "$C/td.conf" >> "$C/td.out" 2>> "$C/td.log"
-t_is "$(grep -c 'fatal: out of memory' "$C/td.log")" 0 "flood: memory bounded (1 GiB address space) # TODO finding 5"
+t_is "$(grep -c 'fatal: out of memory' "$C/td.log")" 0 "flood: memory bounded (1 GiB address space)"
+t_grep "$C/td.log" "event=sftp_memory_limit source=evil" "flood: the session's bound is said"
+t_grep "$C/td.log" "event=sftp_transfer_failed source=evil file=x.csv tier=1" "flood: the poll fails as Tier 1"
 
 # 6. an endless READDIR of names with '/': one warning per name
 case_ endless "poll_timeout = 3s"
 sessions '[{"endless": {"kind": "bad", "batch": 200}}]'
 poll
 t_ok "$([ "$(grep -c 'event=sftp_bad_name' "$C/td.log")" -lt 10000 ]; echo $?)" \
-    "endless bad names: the log is bounded ($(grep -c 'event=sftp_bad_name' "$C/td.log") lines in 3 s) # TODO finding 6"
+    "endless bad names: the log is bounded ($(grep -c 'event=sftp_bad_name' "$C/td.log") lines in 3 s)"
 
 # 7. a download under 1 MiB cut by the death of the process (kill -9, an
 # out-of-memory exit), then the file leaves the server: .NAME.part stays
@@ -200,7 +208,11 @@ poll
 _p=$!; sleep 3; kill -9 $_p; wait $_p 2>/dev/null
 rm -f "$SRV/s.csv"
 poll; poll
-t_is "$(landing)" "" "orphan part: removed once its file is gone # TODO finding 7"
+t_is "$(landing)" ".s.csv.part " "orphan part: within the hour it stays (a download of another source may be under way)"
+touch -d '-2 hours' "$C/state/landing/.s.csv.part"
+poll
+t_is "$(landing)" "" "orphan part: removed once its file is gone and it is an hour old"
+t_grep "$C/td.log" "event=sftp_part_removed source=evil file=s.csv" "orphan part: and it is said"
 
 # 8. after = delete on a server that answers each LSTAT and REMOVE 3 s
 # late (within the 5 s I/O timeout): `after` never checks poll_timeout
@@ -209,6 +221,6 @@ for _f in 1 2 3 4 5 6; do mkcsv "$SRV/f$_f.csv" $_f; done; old "$SRV"/*.csv; own
 sessions '[{}, {"delay": {"lstat": 3, "remove": 3}}]'
 poll
 _s=$(date +%s); poll; _t=$(( $(date +%s) - _s ))
-t_ok "$([ $_t -lt 15 ]; echo $?)" "slow after: the poll stops near poll_timeout (5 s; took $_t s) # TODO finding 8"
+t_ok "$([ $_t -lt 15 ]; echo $?)" "slow after: the poll stops near poll_timeout (5 s; took $_t s)"
 
 t_done

@@ -168,15 +168,16 @@ t_is "$(grep -c 'event=sftp_poll_done source=settle listed=1 fetched=0 already_f
 sleep 3
 poll settle
 t_is "$(got settle s.csv)" 1 "stable_time = 3s: fetched once unchanged that long"
-# A sidecar listed after its data file was fetched (sent late, or a poll
-# stopped after it landed the sidecar and before it recorded it, while the
-# data file went on with that copy): not landed, where nothing would ever
-# take it, but recorded as seen and logged.
+# A sidecar listed after its data file was fetched, newer than that
+# fetch (sent late, or the next version's sent first): not landed, where
+# nothing would ever take it; it waits on the server for the next
+# version of its data file, said at each poll once it is ready (stable:
+# from the second).
 (cd "$R" && sha256sum grow.csv > grow.csv.sha256); own "$R"
 poll stable; poll stable; poll stable
 t_is "$(ls -A "$T_TMP/stable/state/landing")" "" "late sidecar: nothing left in landing"
-t_is "$(grep -c 'event=sftp_sidecar_late .*file=grow.csv.sha256 data=grow.csv' "$T_TMP/stable.log")" 1 \
-    "late sidecar: logged once as sftp_sidecar_late, recorded as seen"
+t_is "$(grep -c 'event=sftp_sidecar_waits source=stable file=grow.csv.sha256 data=grow.csv' "$T_TMP/stable.log"):$(grep -c 'event=sftp_sidecar_late .*file=grow.csv.sha256' "$T_TMP/stable.log")" "2:0" \
+    "late sidecar: it waits on the server for the next version, said at each poll it is ready"
 mkcsv "$R/c.csv" 7; (cd "$R" && sha256sum c.csv > c.csv.sha256); own "$R"
 cp "$R/c.csv.sha256" "$T_TMP/stable/state/landing/"	# the stopped poll's copy
 poll stable; poll stable; poll stable; poll stable
@@ -622,8 +623,8 @@ t_is "$(ls -A "$T_TMP/delside/state/landing")" "" \
     "stopped sidecar, after=delete: nothing left in landing"
 t_ok "$([ ! -e "$R/s.csv" ] && [ ! -e "$R/s.csv.sha256" ]; echo $?)" \
     "stopped sidecar, after=delete: both gone from the server"
-t_is "$(grep -c 'event=sftp_sidecar_late .*file=s.csv.sha256 data=s.csv' "$T_TMP/delside.log")" 1 \
-    "stopped sidecar, after=delete: logged once as sftp_sidecar_late"
+t_is "$(grep -c 'event=sftp_sidecar_replaced source=delside file=s.csv.sha256' "$T_TMP/delside.log")" 1 \
+    "stopped sidecar, after=delete: the copy alone in landing replaced by the server's, once"
 # the next version's sidecar, sent before its data file, is fetched
 sleep 1
 mkcsv "$R/s.csv" 5; (cd "$R" && sha256sum s.csv > s.csv.sha256)
