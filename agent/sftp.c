@@ -1265,17 +1265,22 @@ static unsigned
 refuse_names(const struct td_conf *c, size_t i, struct ent *e, size_t n,
     int log, char **first)
 {
+	uint64_t max = td_conf_src_u64(c, i, TDK_source_max_file_size);
+	const struct ent *d;
 	const char *why;
 	unsigned refused = 0;
 	size_t j;
 
 	for (j = 0; j < n; j++) {
 		if (e[j].kind == EK_DATA)
-			why = name_refusal(c, e[j].name);
+			why = e[j].size > max ? "larger than max_file_size" :
+			    name_refusal(c, e[j].name);
 		else if (e[j].kind == EK_SIDECAR)
-			why = name_refusal(c, e[j].base) == NULL ? NULL :
-			    "a sidecar of a name refused: intake takes a "
-			    "sidecar only with its data file";
+			why = name_refusal(c, e[j].base) == NULL &&
+			    ((d = ent_find(e, n, e[j].base)) == NULL ||
+			    d->size <= max) ? NULL : "a sidecar of a name "
+			    "refused: intake takes a sidecar only with its "
+			    "data file";
 		else
 			continue;
 		if (why == NULL)

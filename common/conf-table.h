@@ -74,6 +74,8 @@ X(source, connect_timeout, CT_DURATION, "30s", 1, 3600, NULL, 0,	\
   "TCP connect and SSH handshake timeout")				\
 X(source, poll_timeout, CT_DURATION, "1h", 1, 604800, NULL, 0,	\
   "a poll still running after this stops; a file cut off resumes next poll") \
+X(source, max_file_size, CT_SIZE, "16G", 1024, UINT64_MAX, NULL, 0,	\
+  "largest file fetched; a larger one listed is left on the server")	\
 X(watch, pattern, CT_LIST, "*", 0, 0, NULL, 0,				\
   "shell globs of landing file names to take")				\
 X(watch, ignore, CT_LIST, ".*, *.part, *.tmp, *.filepart", 0, 0, NULL, 0, \

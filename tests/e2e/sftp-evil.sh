@@ -226,4 +226,17 @@ poll
 _s=$(date +%s); poll; _t=$(( $(date +%s) - _s ))
 t_ok "$([ $_t -lt 15 ]; echo $?)" "slow after: the poll stops near poll_timeout (5 s; took $_t s)"
 
+# 9. a server that lists a file of any size filled landing at every poll
+# (a download reads up to the listed size): max_file_size leaves a larger
+# one, and its sidecar, on the server; the file beside them lands
+case_ big "max_file_size = 100K"
+bigcsv "$SRV/x.csv" 25000; (cd "$SRV" && sha256sum x.csv > x.csv.sha256)
+mkcsv "$SRV/s.csv" 2; old "$SRV"/*; own
+sessions '[{}]'
+poll; poll
+t_is "$(got x.csv)/$(got s.csv)/$(landing)" "0/1/" "max_file_size: the larger file not fetched, the small one landed, nothing left"
+t_is "$(grep -c 'event=sftp_name_refused source=evil file=x.csv reason="larger than max_file_size"' "$C/td.log"):$(grep -c 'event=sftp_name_refused source=evil file=x.csv.sha256 ' "$C/td.log")" \
+    "2:2" "max_file_size: it and its sidecar refused, said at each poll (each a once)"
+t_ok "$([ -e "$SRV/x.csv" ] && [ -e "$SRV/x.csv.sha256" ]; echo $?)" "max_file_size: both left on the server"
+
 t_done

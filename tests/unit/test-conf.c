@@ -135,6 +135,7 @@ test_every_key(void)
 	    "after = move:/archive\n"
 	    "ack_dir = /in/997\n"
 	    "connect_timeout = 5s\n"
+	    "max_file_size = 2G\n"
 	    "poll_interval = 90s\n"
 	    "[source \"second\"]\n"
 	    "url = sftp://pos@host/x\n"
@@ -258,6 +259,9 @@ test_every_key(void)
 	    strcmp(l[1], "*.zip") == 0, "source pattern list");
 	is_int(td_conf_src_u64(c, 1, TDK_source_connect_timeout), 30,
 	    "source default connect_timeout 30s");
+	ok(td_conf_src_u64(c, 0, TDK_source_max_file_size) == (2ULL << 30) &&
+	    td_conf_src_u64(c, 1, TDK_source_max_file_size) == (16ULL << 30),
+	    "max_file_size 2G, and 16G by default");
 	is_str(td_conf_src_str(c, 0, TDK_source_ack_dir), "/in/997",
 	    "source ack_dir");
 	ok(td_conf_src_str(c, 1, TDK_source_ack_dir) == NULL,
