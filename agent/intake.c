@@ -624,7 +624,7 @@ json_raw(struct td_buf *b, const char *raw, size_t n)
 
 void
 intake_rejection_json(struct td_buf *b, const char *tid, const char *file,
-    const char *member, const struct rejection *rj)
+    const char *member, const char *pos, const struct rejection *rj)
 {
 	td_buf_printf(b, "{\"tier\":%d,\"code\":", rj->tier);
 	td_json_str(b, rj->code, strlen(rj->code));
@@ -637,7 +637,8 @@ intake_rejection_json(struct td_buf *b, const char *tid, const char *file,
 	td_buf_puts(b, ",\"member\":");
 	if (member == NULL || td_json_str(b, member, strlen(member)) != 0)
 		td_buf_puts(b, "null");
-	td_buf_printf(b, ",\"line\":%llu},", (unsigned long long)rj->line);
+	/* "line" (CSV) or "segment" (X12), as a record's source says */
+	td_buf_printf(b, ",\"%s\":%llu},", pos, (unsigned long long)rj->line);
 	if (rj->raw != NULL)
 		json_raw(b, rj->raw, rj->rawlen);
 	else
@@ -671,7 +672,9 @@ ps_reject(void *arg, const struct rejection *rj)
 	if (i < p->ncodes)
 		p->bycode[i].n++;
 	td_buf_reset(&p->line);
-	intake_rejection_json(&p->line, p->t->id, p->t->name, rj->member, rj);
+	intake_rejection_json(&p->line, p->t->id, p->t->name, rj->member,
+	    td_conf_enum_is(p->x->conf, TDK_parse_format, "x12") ? "segment" :
+	    "line", rj);
 	if (fwrite(p->line.p, 1, p->line.len, p->dlq) != p->line.len)
 		return errno == ENOSPC ? TD_ERR_NOSPACE : TD_ERR_IO;
 	td_log(TD_LOG_DEBUG, "record_rejected", "file=%s line=%llu tier=%d "

@@ -19,9 +19,13 @@
 
 struct td_buf;
 struct rejection;
-/* Append one dead-letter line (JSON and a newline) for a rejection. */
+/*
+ * Append one dead-letter line (JSON and a newline) for a rejection, its
+ * position named pos: "line" (CSV) or "segment" (X12).
+ */
 void	intake_rejection_json(struct td_buf *, const char *tid,
-	    const char *file, const char *member, const struct rejection *);
+	    const char *file, const char *member, const char *pos,
+	    const struct rejection *);
 
 /*
  * SHA-256 (and as sidecars want, SC_WANT_*: SHA-512, BLAKE2b-512) of

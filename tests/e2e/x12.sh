@@ -170,6 +170,16 @@ t_is "$(gzip -dc "$T_TMP/out/$t"/batch-*.gz | wc -l | tr -d ' ')" 6 "the good 85
 # nothing of a refused file reached the receiver
 t=$(sha256sum "$D/bad-mixed-850.x12" | cut -c1-64)
 t_is "$(ls "$T_TMP/out/$t")" "rejections.ndjson.gz" "bad-mixed-850: its 852 set is not delivered either"
+# an X12 record's dead letter names its segment, as the records' source
+# does (it said "line" for the segment's ordinal)
+cp "$T_TMP/lost0.x12" "$S/landing/"
+"$TRADEDROP" once -c "$T_TMP/t.conf" > /dev/null 2>&1
+t=$(sha256sum "$T_TMP/lost0.x12" | cut -c1-64)
+t_is "$($PY -c "
+import json, sys
+print(sorted((r['code'], r['source']['segment'], 'line' in r['source']) for r in map(json.loads, open(sys.argv[1]))))" "$S/dlq/$t.ndjson" 2>&1)" \
+    "[('gtin_length', 8, False), ('gtin_length', 8, False), ('gtin_length', 8, False), ('gtin_length', 13, False), ('gtin_length', 13, False)]" \
+    "X12 dead letters: each names its segment, not a line"
 
 # the envelope corpus and other sets: each classified, never a crash
 if [ -d "$C/x12-envelope" ]; then
