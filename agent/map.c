@@ -46,8 +46,13 @@
  * not at their full width (date.c); upper gives a value longer than
  * max_field + 64 (a default, a constant) whole, not cut; decimal
  * group=" " reads the no-break spaces U+00A0 and U+202F (decimal.c).
+ * 4: a CSV row with more fields than the header is extra_field (a value
+ * split by an unquoted delimiter moved the fields after it), an 852's
+ * last ZA before SE with XQ02 alone is dated (it was empty_value), an
+ * 867 PTD loop's DTM*090/091 date its records (BPT03 did), and X12
+ * dead letters name their segment.
  */
-#define MAPPER_SEMANTICS	"tradedrop.pos.v1 mapper 3"
+#define MAPPER_SEMANTICS	"tradedrop.pos.v1 mapper 4"
 
 enum mf {			/* canonical fields a [map] key can feed,
 				 * in record order: rejections name them so */

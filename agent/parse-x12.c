@@ -56,6 +56,7 @@ struct px12 {
 	int		 set;		/* 852, 867 or 0 */
 	/* the set's context */
 	struct val	 start, end, bpt, loc, gtin, item;
+	struct val	 pstart, pend;	/* 867: DTM*090/091 of the PTD loop */
 	uint64_t	 lin_ord;
 	int		 in_ptd, ptd_on, in_qty;
 	/* a record that waits for the segments after it (852: SDQ after
@@ -233,14 +234,15 @@ record(struct px12 *px, const struct val *store, const struct val *qty,
 	if (px->set == 852) {
 		date = px->end.n > 0 ? &px->end : &px->start;
 	} else {
-		date = px->date.n > 0 ? &px->date : px->end.n > 0 ?
-		    &px->end : &px->bpt;
+		date = px->date.n > 0 ? &px->date : px->pend.n > 0 ?
+		    &px->pend : px->end.n > 0 ? &px->end : &px->bpt;
 	}
 	vals[C_STORE] = store;
 	vals[C_GTIN] = &px->gtin;
 	vals[C_ITEM] = &px->item;
 	vals[C_DATE] = date;
-	vals[C_PSTART] = &px->start;
+	vals[C_PSTART] = px->set != 852 && px->pstart.n > 0 ? &px->pstart :
+	    &px->start;
 	vals[C_QTY] = qty;
 	vals[C_UOM] = &px->uom;
 	vals[C_AMT] = &px->amt;
@@ -422,14 +424,19 @@ seg_867(struct px12 *px, const struct x12_seg *s, const struct td_field *id)
 	} else if (x12_is(id, "DTM")) {
 		if (px->in_qty && x12_is(elem(s, 1), "003"))
 			date_set(&px->date, elem(s, 2));
-		else if (!px->in_ptd && x12_is(elem(s, 1), "090"))
-			date_set(&px->start, elem(s, 2));
-		else if (!px->in_ptd && x12_is(elem(s, 1), "091"))
-			date_set(&px->end, elem(s, 2));
+		else if (!px->in_qty && x12_is(elem(s, 1), "090"))
+			date_set(px->in_ptd ? &px->pstart : &px->start,
+			    elem(s, 2));
+		else if (!px->in_qty && x12_is(elem(s, 1), "091"))
+			date_set(px->in_ptd ? &px->pend : &px->end,
+			    elem(s, 2));
 	} else if (x12_is(id, "PTD")) {
 		px->in_ptd = 1;
 		px->ptd_on = in_list(px->tra, px->ntra, elem(s, 1));
 		val_clear(&px->store);
+		/* a PTD loop's own period, more precise than the header's */
+		val_clear(&px->pstart);
+		val_clear(&px->pend);
 	} else if (x12_is(id, "N1")) {
 		if (px->in_ptd && !px->in_qty && x12_is(elem(s, 1), "ST"))
 			val_set(&px->store, elem(s, 4));
@@ -462,6 +469,8 @@ set_begin(struct px12 *px, const struct x12_seg *s)
 	val_clear(&px->start);
 	val_clear(&px->end);
 	val_clear(&px->bpt);
+	val_clear(&px->pstart);
+	val_clear(&px->pend);
 	val_clear(&px->loc);
 	val_clear(&px->gtin);
 	val_clear(&px->item);

@@ -71,6 +71,34 @@ t_is "$(grep -E '^(segment|gtin|txn_date|quantity) ' "$T_TMP/got" | tr '\n' ' ')
     "segment 7 gtin 00041000001239 txn_date 2026-11-28 quantity 5 segment 9 gtin 00078000082401 txn_date 2026-11-28 quantity 7 " \
     "852 with XQ02 alone and no CTT: its last ZA before SE is a record of that day"
 t_is "$(grep -c 'tier 3' "$T_TMP/err")" 0 "and nothing is rejected"
+# An 867 whose PTD loop has its own DTM*090/091 (4010 puts DTM there too):
+# its records are of that period, not of BPT03, the report's date (which
+# moved a week's sales into the next fiscal period)
+cat > "$T_TMP/ptddtm.x12" <<'X12'
+ISA*00*          *00*          *ZZ*ACMERETAIL     *ZZ*CPGVENDOR      *261130*0600*U*00401*000000101*0*P*>~
+GS*PT*ACMERETAIL*CPGVENDOR*20261130*0600*101*X*004010~
+ST*867*0001~
+BPT*00*SR1*20261203*SR~
+DTM*090*20261101~
+DTM*091*20261107~
+PTD*SS~
+DTM*090*20261122~
+DTM*091*20261128~
+N1*ST*S42*92*0042~
+QTY*39*12*EA~
+LIN**UP*041000001239~
+PTD*SS~
+N1*ST*S43*92*0043~
+QTY*39*3*EA~
+LIN**UP*041000001239~
+SE*15*0001~
+GE*1*101~
+IEA*1*000000101~
+X12
+"$TRADEDROP" try -c "$T_TMP/t.conf" "$T_TMP/ptddtm.x12" 2> "$T_TMP/err" | fields > "$T_TMP/got"
+t_is "$(grep -E '^(store_id|txn_date|period_start|quantity) ' "$T_TMP/got" | tr '\n' ' ')" \
+    "store_id 0042 txn_date 2026-11-28 period_start 2026-11-22 quantity 12 store_id 0043 txn_date 2026-11-07 period_start 2026-11-01 quantity 3 " \
+    "867: a PTD loop's DTM*090/091 date its records; the next loop, without, the header's"
 conf "$T_TMP/w.conf" '[decode]' 'encoding = windows-1252'
 same cp1252-bom "$T_TMP/w.conf" "$D/cp1252-bom.x12"
 "$TRADEDROP" try -c "$T_TMP/t.conf" "$D/cp1252-bom.x12" > /dev/null 2> "$T_TMP/err"
