@@ -36,6 +36,7 @@ struct pcsv {
 	uint64_t	 hdr_line;
 	uint64_t	 probed;	/* rows looked at */
 	int		 extra_empty;	/* extra_fields = empty */
+	int		 short_ok;	/* short_rows = allow */
 };
 
 /* Keep the header's names: messages name a column by them. */
@@ -213,6 +214,19 @@ pcsv_record(void *arg, const struct csv_rec *rec)
 		    pc->nhdr, pc->extra_empty ? "" : "; if the rows end with "
 		    "a delimiter, set extra_fields = empty in [parse]");
 		pr.msg = msg;
+	} else if (pc->nhdr > 0 && rec->nf < pc->nhdr && !pc->short_ok) {
+		/*
+		 * a value split in two (1,234.56) in a row that leaves out
+		 * its empty last field has as many fields as the header, and
+		 * one that leaves out more is short: missing a field, which
+		 * one cannot be told
+		 */
+		pr.code = "missing_field";
+		snprintf(msg, sizeof(msg), "the row has %zu field%s, the header "
+		    "%zu; if the rows leave out their empty last fields, set "
+		    "short_rows = allow in [parse]", rec->nf, rec->nf == 1 ?
+		    "" : "s", pc->nhdr);
+		pr.msg = msg;
 	}
 	return emit_record(pc->e, &pr);
 }
@@ -249,6 +263,7 @@ pcsv_open(void **state, const struct td_conf *c, struct emitter *e)
 	pc->skip = pc->skip_rows = td_conf_u64(c, TDK_parse_skip_rows);
 	pc->need_header = td_conf_u64(c, TDK_parse_header) != 0;
 	pc->extra_empty = td_conf_enum_is(c, TDK_parse_extra_fields, "empty");
+	pc->short_ok = td_conf_enum_is(c, TDK_parse_short_rows, "allow");
 	*state = pc;
 	/* without a header, columns are named by number from the start */
 	return pc->need_header ? 0 : emit_header(e, NULL, 0, 0);

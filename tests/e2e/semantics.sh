@@ -390,5 +390,22 @@ ok([(r["amount"], r["promo_code"]) for r in recs] ==
    "extra_fields = empty: rows ending with a delimiter are taken, the one "
    "with text past the header's fields is still rejected", err)
 
+# A row with fewer fields than the header: which is missing cannot be
+# told; rejected (missing_field) unless short_rows = allow, for exports
+# that leave out their empty last fields
+short = ("Store,UPC,Date,Units,Net,Promo,Note\n"
+         "1,041000001239,2026-11-21,1,2.50,A,x\n"
+         "1,041000001239,2026-11-22,2,5.00,B\n")
+recs, err, rc = try_(conf("short", AMAP), short, "short.csv")
+ok([r["amount"] for r in recs] == ["2.50"] and
+   "short.csv:3: tier 3 missing_field: the row has 6 fields, the header 7;"
+   in err and "set short_rows = allow" in err, "short_rows = reject (the "
+   "default): a row of fewer fields than the header is dead-lettered", err)
+recs, err, rc = try_(conf("short", AMAP, "[parse]\nshort_rows = allow\n"),
+                     short, "short.csv")
+ok([(r["amount"], r["promo_code"]) for r in recs] ==
+   [("2.50", "A"), ("5.00", "B")], "short_rows = allow: taken when the "
+   "fields it leaves out are not mapped", err)
+
 done()
 PY

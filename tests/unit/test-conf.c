@@ -169,6 +169,7 @@ test_every_key(void)
 	    "max_record = 4M\n"
 	    "max_fields = 100\n"
 	    "extra_fields = empty\n"
+	    "short_rows = allow\n"
 	    "x12_activity = QS, QU\n"
 	    "x12_transfer = SS\n"
 	    "[map]\n"
