@@ -80,6 +80,7 @@
 #define SFTP_MAX_ENTRIES 1000000	/* largest listing handled */
 #define SFTP_MAX_NAMES	(4 * SFTP_MAX_ENTRIES)	/* names of any kind */
 #define SFTP_BAD_LOG	100		/* unsafe names logged a listing */
+#define SFTP_HELD_MAX	100000		/* data names held for a sidecar */
 #define SFTP_RESUME_MIN	(1u << 20)	/* smaller files restart, no .info */
 #define SFTP_RESUME_CHECK (64u << 10)	/* bytes before the offset compared */
 #define SFTP_SYNC_EVERY	(64u << 20)	/* a download is made durable, its
@@ -128,6 +129,11 @@ struct conn {
 	union ssh_block	 mem;		/* libssh2's blocks (a ring) */
 	size_t		 mem_bytes;	/* what they hold, up to SSH_MEM_MAX */
 	int		 mem_said;	/* the bound was logged */
+	int		 after_late;	/* `after` left to the next poll */
+	/* data names whose sidecar the listing refused: they wait */
+	char		**held;
+	size_t		 nheld;
+	int		 held_sorted;
 };
 
 /* Why a connection attempt failed. */
@@ -145,6 +151,7 @@ struct ent {
 	int64_t		 first_seen;	/* of this version (td_time) */
 	int		 ready;
 	int		 done;		/* landed in this poll */
+	int		 twice;		/* listed more than once: refused */
 	char		*base;		/* data file name for sidecars/markers */
 };
 
@@ -891,6 +898,10 @@ conn_close(struct conn *k)
 		x_free(b);
 	}
 	k->mem_bytes = 0;
+	while (k->nheld > 0)
+		x_free(k->held[--k->nheld]);
+	x_free(k->held);
+	k->held = NULL;
 	if (k->fd >= 0)
 		close(k->fd);
 	url_free(&k->u);
@@ -975,8 +986,9 @@ conn_open(const struct td_conf *c, size_t i, struct conn *k, char **err)
  * at its next step, as a connection lost (Tier 1; a download of 1 MiB
  * or more resumes on the next poll). Logged once.
  */
+/* Whether the poll is past poll_timeout (nothing else done). */
 static int
-conn_overdue(struct conn *k, const char *file, uint64_t offset)
+conn_past(const struct conn *k)
 {
 	struct timespec now;
 
@@ -985,8 +997,16 @@ conn_overdue(struct conn *k, const char *file, uint64_t offset)
 	if (k->deadline.tv_sec == 0)
 		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec < k->deadline.tv_sec || (now.tv_sec ==
-	    k->deadline.tv_sec && now.tv_nsec < k->deadline.tv_nsec))
+	return !(now.tv_sec < k->deadline.tv_sec || (now.tv_sec ==
+	    k->deadline.tv_sec && now.tv_nsec < k->deadline.tv_nsec));
+}
+
+static int
+conn_overdue(struct conn *k, const char *file, uint64_t offset)
+{
+	if (k->overdue)
+		return 1;
+	if (!conn_past(k))
 		return 0;
 	k->overdue = k->dead = 1;
 	td_log(TD_LOG_WARN, "sftp_poll_timeout", "source=%s file=%s "
@@ -1036,14 +1056,62 @@ ent_find(struct ent *e, size_t n, const char *name)
 }
 
 /*
+ * A name the listing refused (unsafe, too long, listed twice) that is a
+ * sidecar's, NAME.sha256, .sha512 or .minisig: NAME waits (data_held),
+ * as for a sidecar not yet ready. Taken without it, NAME was unverified.
+ */
+static void
+hold_base(struct conn *k, const char *name, size_t len)
+{
+	static const char *sc[] = { ".sha256", ".sha512", ".minisig" };
+	size_t m, l;
+
+	/* a name no data file can have, or past the bound: nothing held
+	 * (a listing of that many refused sidecars is refused by then) */
+	if (k->nheld == SFTP_HELD_MAX)
+		return;
+	for (m = 0; m < TD_NELEM(sc); m++) {
+		l = strlen(sc[m]);
+		if (len > l && len - l <= SFTP_NAME_BUF && memcmp(name + len -
+		    l, sc[m], l) == 0) {
+			k->held = xreallocarray(k->held, k->nheld + 1,
+			    sizeof(*k->held));
+			k->held[k->nheld++] = xstrndup(name, len - l);
+			return;
+		}
+	}
+}
+
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char * const *)a, *(char * const *)b);
+}
+
+/* Whether data file name waits for a sidecar the listing refused. */
+static int
+data_held(struct conn *k, const char *name)
+{
+	if (k->nheld == 0)
+		return 0;
+	if (!k->held_sorted) {
+		qsort(k->held, k->nheld, sizeof(*k->held), str_cmp);
+		k->held_sorted = 1;
+	}
+	return bsearch(&name, k->held, k->nheld, sizeof(*k->held),
+	    str_cmp) != NULL;
+}
+
+/*
  * A name a listing (sorted) has more than once: an honest server never
  * sends one, and its entries were two downloads of one landing name (the
  * second removed the first's .NAME.part, and nothing landed, at every
- * poll). Every entry of it is left out, as an unsafe name; the new count
- * of e.
+ * poll). One entry is kept, marked twice, which refuse_names() refuses
+ * (never fetched; still listed, so that its partial download is kept);
+ * a sidecar's holds its data file back. The new count of e.
  */
 static size_t
-drop_twice_listed(struct conn *k, struct ent *e, size_t n, unsigned *bad)
+drop_twice_listed(struct conn *k, struct ent *e, size_t n)
 {
 	size_t i, j, m = 0;
 
@@ -1051,19 +1119,15 @@ drop_twice_listed(struct conn *k, struct ent *e, size_t n, unsigned *bad)
 		for (j = i + 1; j < n && strcmp(e[j].name, e[i].name) == 0;
 		    j++)
 			;
-		if (j - i == 1) {
-			e[m++] = e[i];
-			continue;
+		e[m] = e[i];
+		if (j - i > 1) {
+			e[m].twice = 1;
+			hold_base(k, e[i].name, strlen(e[i].name));
 		}
-		(*bad)++;
-		if (say_refused(k->name, e[i].name, strlen(e[i].name)))
-			td_log(TD_LOG_WARN, "sftp_name_refused", "source=%s "
-			    "file=%s reason=%s times=%zu", k->name, e[i].name,
-			    "the server lists the name more than once", j - i);
-		while (i < j) {
+		m++;
+		for (i++; i < j; i++) {
 			x_free(e[i].name);
 			x_free(e[i].base);
-			i++;
 		}
 	}
 	return m;
@@ -1083,7 +1147,7 @@ list_dir(struct conn *k, struct ent **out, size_t *np, unsigned *bad,
 	struct ent *e = NULL;
 	char *name = xmalloc(SFTP_NAME_BUF + 1);
 	size_t n = 0, cap = 0, nread = 0;
-	int r, rc = TD_OK;
+	int r, rc = TD_OK, logged = 0;
 
 	*out = NULL;
 	*np = 0;
@@ -1135,9 +1199,12 @@ list_dir(struct conn *k, struct ent **out, size_t *np, unsigned *bad,
 		if (!name_ok(name, (size_t)r)) {
 			/* at most SFTP_BAD_LOG lines a listing: sftp_listed
 			 * counts them all */
-			if (++(*bad) > SFTP_BAD_LOG ||
+			hold_base(k, name, (size_t)r);
+			(*bad)++;
+			if (logged >= SFTP_BAD_LOG ||
 			    !say_refused(k->name, name, (size_t)r))
 				continue;
+			logged++;
 			if (r > SFTP_NAME_LOG)
 				name[SFTP_NAME_LOG] = '\0';
 			td_log(TD_LOG_WARN, "sftp_bad_name", "source=%s dir=%s "
@@ -1174,7 +1241,7 @@ out:
 	}
 	if (n > 0)	/* e is NULL for an empty directory: qsort's UB */
 		qsort(e, n, sizeof(*e), ent_cmp);
-	n = drop_twice_listed(k, e, n, bad);
+	n = drop_twice_listed(k, e, n);
 	*out = e;	/* transferred */
 	*np = n;
 	return TD_OK;
@@ -1268,28 +1335,34 @@ refuse_names(const struct td_conf *c, size_t i, struct ent *e, size_t n,
 	uint64_t max = td_conf_src_u64(c, i, TDK_source_max_file_size);
 	const struct ent *d;
 	const char *why;
-	unsigned refused = 0;
+	unsigned refused = 0, logged = 0;
 	size_t j;
 
 	for (j = 0; j < n; j++) {
-		if (e[j].kind == EK_DATA)
+		if (e[j].twice)
+			why = "the server lists the name more than once";
+		else if (e[j].kind == EK_DATA)
 			why = e[j].size > max ? "larger than max_file_size" :
 			    name_refusal(c, e[j].name);
 		else if (e[j].kind == EK_SIDECAR)
 			why = name_refusal(c, e[j].base) == NULL &&
 			    ((d = ent_find(e, n, e[j].base)) == NULL ||
-			    d->size <= max) ? NULL : "a sidecar of a name "
-			    "refused: intake takes a sidecar only with its "
-			    "data file";
+			    (d->size <= max && !d->twice)) ? NULL :
+			    "a sidecar of a name refused: intake takes a "
+			    "sidecar only with its data file";
 		else
 			continue;
 		if (why == NULL)
 			continue;
-		if (log && say_refused(td_conf_source_name(c, i), e[j].name,
-		    strlen(e[j].name)))
+		/* at most SFTP_BAD_LOG lines a listing: sftp_listed counts
+		 * them all */
+		if (log && logged < SFTP_BAD_LOG && say_refused(
+		    td_conf_source_name(c, i), e[j].name, strlen(e[j].name))) {
+			logged++;
 			td_log(TD_LOG_WARN, "sftp_name_refused", "source=%s "
 			    "file=%s reason=%s", td_conf_source_name(c, i),
 			    e[j].name, why);
+		}
 		if (first != NULL && *first == NULL)
 			*first = xasprintf("%s: %s", e[j].name, why);
 		e[j].kind = EK_OTHER;
@@ -1721,7 +1794,7 @@ static int	unchanged(struct conn *, const struct ent *);
 
 /*
  * A sidecar of ours alone in landing (path, as sb says), its data file
- * not there and no version of it fetched since the sidecar landed: a
+ * not there and no version of it fetched since the sidecar was: a
  * version the server has replaced since (a pair sent again). Left, it
  * held the new sidecar out and the new data file was checked against it
  * (checksum_mismatch); removed, the new one lands. (A data file fetched
@@ -1744,20 +1817,30 @@ sidecar_superseded(struct td_ctx *x, struct conn *k, const struct ent *e,
 	alone = lstat(data, &db) != 0 && errno == ENOENT;
 	x_free(data);
 	if (alone) {
-		rp = remote_path(k, e->base);
+		/*
+		 * When it landed: its own fetch, as recorded (a rename or
+		 * chown in landing since moves its ctime, not that), or its
+		 * ctime when none is (a poll stopped before recording it)
+		 */
+		rp = remote_path(k, e->name);
+		data = remote_path(k, e->base);
 		s = store_prepare(x->st, "SELECT 1 FROM remote_files WHERE "
-		    "source = ? AND path = ? AND state = 'fetched' AND "
-		    "fetched_at >= ? LIMIT 1");
+		    "source = ?1 AND path = ?2 AND state = 'fetched' AND "
+		    "fetched_at >= coalesce((SELECT max(fetched_at) FROM "
+		    "remote_files WHERE source = ?1 AND path = ?3 AND state = "
+		    "'fetched'), ?4) LIMIT 1");
 		if (s == NULL)
 			alone = 0;
 		else {
 			sqlite3_bind_text(s, 1, k->name, -1, SQLITE_STATIC);
-			sqlite3_bind_text(s, 2, rp, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(s, 3, (sqlite3_int64)sb->st_ctime);
+			sqlite3_bind_text(s, 2, data, -1, SQLITE_STATIC);
+			sqlite3_bind_text(s, 3, rp, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(s, 4, (sqlite3_int64)sb->st_ctime);
 			alone = sqlite3_step(s) == SQLITE_DONE;
 			sqlite3_reset(s);
 		}
 		x_free(rp);
+		x_free(data);
 	}
 	if (!alone || unlink(path) != 0)
 		return 0;
@@ -2002,10 +2085,22 @@ apply_after(const struct td_conf *c, size_t i, struct conn *k,
 	char *rp, *dst;
 	int r, t;
 
-	/* past poll_timeout the rest is the next poll's (after_resume) */
-	if (after == NULL || strcmp(after, "keep") == 0 || k->dead ||
-	    conn_overdue(k, e->name, 0))
+	if (after == NULL || strcmp(after, "keep") == 0 || k->dead)
 		return;
+	/*
+	 * Past poll_timeout the rest is the next poll's (after_resume): the
+	 * files are landed and recorded, the poll is no failure for it (a
+	 * step after it that needs the server is, as ever).
+	 */
+	if (k->after_late || conn_past(k)) {
+		if (!k->after_late)
+			td_log(TD_LOG_INFO, "sftp_after_deferred", "source=%s "
+			    "file=%s after=%s reason=%s", k->name, e->name,
+			    after, "poll_timeout reached: this file's and the "
+			    "rest's after is left to the next poll");
+		k->after_late = 1;
+		return;
+	}
 	if (!unchanged(k, e)) {
 		if (k->dead)	/* applied by the next poll (after_resume) */
 			td_log(TD_LOG_WARN, "sftp_after_failed", "source=%s "
@@ -2174,6 +2269,26 @@ sidecar_waits(struct conn *k, const struct ent *e, struct sftp_stats *st)
 }
 
 /*
+ * Data file name waits for its sidecar side (logged once an hour; each
+ * poll counts it as waiting).
+ */
+static void
+data_waits(struct conn *k, const char *name, const char *side,
+    struct sftp_stats *st)
+{
+	char *key;
+
+	st->waiting++;
+	key = xasprintf("waits %s", name);
+	if (say_refused(k->name, key, strlen(key)))
+		td_log(TD_LOG_WARN, "sftp_data_waits", "source=%s file=%s "
+		    "sidecar=%s reason=%s", k->name, name, side, "its sidecar "
+		    "did not land or was refused in this poll: the file waits "
+		    "for it");
+	x_free(key);
+}
+
+/*
  * A sidecar listed that did not land in this poll (refused, changed while
  * read, its landing name held): its data file waits for it, as for one not
  * yet ready. Fetched without it, the data file was taken unverified (or
@@ -2190,10 +2305,7 @@ sidecar_missed(struct conn *k, struct ent *e, size_t n, struct ent *side,
 	    NULL || d->kind != EK_DATA || !d->ready || d->known == 2)
 		return;
 	d->ready = 0;
-	st->waiting++;
-	td_log(TD_LOG_WARN, "sftp_data_waits", "source=%s file=%s sidecar=%s "
-	    "reason=%s", k->name, d->name, side->name, "its sidecar did not "
-	    "land in this poll: the file waits for it");
+	data_waits(k, d->name, side->name, st);
 }
 
 /*
@@ -2268,6 +2380,8 @@ batch_commit(struct td_ctx *x, size_t i, struct conn *k, struct batch *b,
 			    "file=%s error=%s", k->name, b->p[j].e->name,
 			    strerror(errno));
 			st->waiting++;
+			/* a sidecar not landed holds its data file back */
+			sidecar_missed(k, e, n, b->p[j].e, st);
 			continue;
 		}
 		(void)unlink(b->p[j].info);
@@ -2619,6 +2733,10 @@ sftp_poll(struct td_ctx *x, size_t i, struct sftp_stats *st)
 			    (pass == 0) != side ||
 			    (pass == 1 && e[j].kind != EK_DATA))
 				continue;
+			if (e[j].kind == EK_DATA && data_held(&k, e[j].name)) {
+				data_waits(&k, e[j].name, "(refused)", st);
+				continue;
+			}
 			/*
 			 * late: its data file is fetched (listed so, or
 			 * gone), and at or after the sidecar's time. One

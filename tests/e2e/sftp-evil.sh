@@ -135,9 +135,19 @@ M=$(stat -c %Y "$SRV/d.csv")
 sessions "[{\"dup\": [{\"name\": \"d.csv\", \"mtime\": $((M - 100))}]}]"
 poll; poll; poll
 t_is "$(got d.csv)/$(got e.csv)/$(landing)" "0/1/" "dup listing: neither entry fetched, nothing left in landing; the file beside it lands"
-t_is "$(grep -c 'event=sftp_name_refused source=evil file=d.csv reason="the server lists the name more than once" times=2' "$C/td.log")" 3 \
+t_is "$(grep -c 'event=sftp_name_refused source=evil file=d.csv reason="the server lists the name more than once"' "$C/td.log")" 3 \
     "dup listing: refused and said at each poll (each a once)"
 t_is "$(grep -c 'sftp_landing_busy' "$C/td.log")" 0 "dup listing: no misleading landing_busy"
+# 1b. a sidecar listed twice: refused, and its data file waits for it
+# (it was fetched without it, unverified)
+case_ dupside
+mkcsv "$SRV/d.csv" 3; (cd "$SRV" && sha256sum d.csv > d.csv.sha256)
+old "$SRV/d.csv" "$SRV/d.csv.sha256"; own
+M=$(stat -c %Y "$SRV/d.csv.sha256")
+sessions "[{\"dup\": [{\"name\": \"d.csv.sha256\", \"mtime\": $((M - 100))}]}]"
+poll; poll
+t_is "$(got d.csv)/$(landing)" "0/" "dup sidecar: its data file not taken without it, nothing left in landing"
+t_grep "$C/td.log" "event=sftp_data_waits source=evil file=d.csv" "dup sidecar: the data file waits, and it is said"
 
 # 2. a sidecar whose download fails in the poll that fetches its data
 # file: the data file goes on without it, the sidecar is "late" for good
@@ -221,10 +231,15 @@ t_grep "$C/td.log" "event=sftp_part_removed source=evil file=s.csv" "orphan part
 # late (within the 5 s I/O timeout): `after` never checks poll_timeout
 case_ slowafter "after = delete" "poll_timeout = 5s"
 for _f in 1 2 3 4 5 6; do mkcsv "$SRV/f$_f.csv" $_f; done; old "$SRV"/*.csv; own
-sessions '[{}, {"delay": {"lstat": 3, "remove": 3}}]'
+sessions '[{}, {"delay": {"lstat": 3, "remove": 3}}, {}, {}]'
 poll
 _s=$(date +%s); poll; _t=$(( $(date +%s) - _s ))
 t_ok "$([ $_t -lt 15 ]; echo $?)" "slow after: the poll stops near poll_timeout (5 s; took $_t s)"
+t_is "$(grep -c 'event=sftp_after_deferred source=evil' "$C/td.log"):$(grep -c 'event=sftp_transfer_failed' "$C/td.log")" "1:0" \
+    "slow after: the rest of after is deferred, said once, and the poll is no Tier 1 failure"
+poll; poll
+t_is "$(ls "$SRV" | grep -c 'csv$'):$(for _f in 1 2 3 4 5 6; do got f$_f.csv; done | tr -d '\n')" "0:111111" \
+    "slow after: the next polls (a server answering at once) delete the rest, each file fetched once"
 
 # 9. a server that lists a file of any size filled landing at every poll
 # (a download reads up to the listed size): max_file_size leaves a larger
