@@ -1055,6 +1055,9 @@ ent_find(struct ent *e, size_t n, const char *name)
 	return bsearch(&key, e, n, sizeof(*e), ent_cmp);
 }
 
+/* The suffixes of the sidecars a data file NAME may have. */
+static const char *const sc[] = { ".sha256", ".sha512", ".minisig" };
+
 /*
  * A name the listing refused (unsafe, too long, listed twice) that is a
  * sidecar's, NAME.sha256, .sha512 or .minisig: NAME waits (data_held),
@@ -1063,7 +1066,6 @@ ent_find(struct ent *e, size_t n, const char *name)
 static void
 hold_base(struct conn *k, const char *name, size_t len)
 {
-	static const char *sc[] = { ".sha256", ".sha512", ".minisig" };
 	size_t m, l;
 
 	/* a name no data file can have, or past the bound: nothing held
@@ -1251,7 +1253,6 @@ out:
 static void
 classify(const struct td_conf *c, size_t i, struct ent *e, size_t n)
 {
-	static const char *sc[] = { ".sha256", ".sha512", ".minisig" };
 	char * const *pat;
 	size_t npat, j, m, l;
 	const char *suf = td_conf_src_str(c, i, TDK_source_marker_suffix);

@@ -288,7 +288,7 @@ static void
 test_checkpoint_failed(const char *dir)
 {
 	char *state = xasprintf("%s/ckptfail", dir), *err = NULL, *text = NULL;
-	char path[] = "/tmp/td-test-store-log.XXXXXX";
+	char *path = xasprintf("%s/ckptfail.log", dir);	/* its stderr */
 	struct store *st;
 	struct rlimit old, lim;
 	off_t before, after;
@@ -299,6 +299,7 @@ test_checkpoint_failed(const char *dir)
 
 	if ((st = ckpt_open(state, "checkpoint_failed", &pgsz)) == NULL) {
 		x_free(state);
+		x_free(path);
 		return;
 	}
 	store_defer_checkpoints(st);
@@ -308,9 +309,10 @@ test_checkpoint_failed(const char *dir)
 	    "pages in the WAL, none in state.db (%lld bytes)",
 	    (long long)before);
 	/* state.db may not grow past what it is (nor the log's file) */
-	if ((fd = mkstemp(path)) < 0 || (saved = dup(STDERR_FILENO)) < 0 ||
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) < 0 || (saved = dup(STDERR_FILENO)) < 0 ||
 	    getrlimit(RLIMIT_FSIZE, &old) != 0)
-		td_fatal("mkstemp");
+		td_fatal("open %s", path);
 	lim = old;
 	lim.rlim_cur = (rlim_t)before + 65536;
 	(void)signal(SIGXFSZ, SIG_IGN);
@@ -350,6 +352,7 @@ test_checkpoint_failed(const char *dir)
 	x_free(text);
 	x_free(err);
 	x_free(state);
+	x_free(path);
 }
 
 /*
