@@ -19,7 +19,7 @@
 #   5. names with control characters, newlines, terminal escapes, "../",
 #      bytes that are not UTF-8, 255 bytes in landing (the most a file
 #      system holds), 4,000 bytes in archive members and from an SFTP
-#      server that lies in its listing (tests/lib/security-sftp.py): no
+#      server that lies in its listing (tests/lib/evil-sftp.py): no
 #      crash, taken or refused as tradedrop(8) says, and never a raw
 #      control byte in the log, the audit log, the JSON files or what the
 #      operator commands (try included) print;
@@ -706,7 +706,7 @@ t_grep "$T_TMP/try.err" 'gtin_check_digit' "try reports the dead-lettered record
 clean "try prints the member's name escaped" "$T_TMP/try.err"
 
 # ... and names from an SFTP server that lies in its listing
-# (tests/lib/security-sftp.py behind a real sshd): a 4,000-byte name, "..",
+# (tests/lib/evil-sftp.py behind a real sshd): a 4,000-byte name, "..",
 # "../evil.csv", "a/b.csv", a NUL, a newline, an escape, a carriage
 # return, DEL, a 300-byte name. Each is refused and logged by name,
 # escaped; none is opened; the names a file system could hold are fetched
@@ -715,8 +715,9 @@ clean "try prints the member's name escaped" "$T_TMP/try.err"
 if [ $SSHD -eq 1 ]; then
 	sshd_stop
 	LI=$T_TMP/liar
-	mkdir -p "$LI"
-	cp "$srcdir/tests/lib/security-sftp.py" "$LI/liar.py"
+	mkdir -p "$LI/root/state"
+	chmod 777 "$LI/root/state"	# the server runs as the test user
+	cp "$srcdir/tests/lib/evil-sftp.py" "$LI/liar.py"
 	set --
 	i=0
 	for h in $($PY -c 'print(" ".join(n.hex() for n in (
@@ -730,8 +731,8 @@ if [ $SSHD -eq 1 ]; then
 		touch -d '1 hour ago' "$LI/data$i"
 		set -- "$@" "$h:$LI/data$i"
 	done
-	sec_spec /remote/in "$LI/req.log" "$@" > "$LI/spec.json"
-	chmod 644 "$LI"/*
+	sec_spec "$LI/root" "$LI/req.log" "$@" > "$LI/spec.json"
+	chmod 644 "$LI"/data* "$LI/liar.py" "$LI/spec.json"
 	: > "$LI/req.log"
 	chmod 666 "$LI/req.log"	# the server runs as the test user
 	if SSHD_FORCE_COMMAND="/usr/bin/python3 $LI/liar.py $LI/spec.json" sshd_start "$T_TMP/sshd-liar"; then

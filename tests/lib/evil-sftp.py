@@ -17,6 +17,18 @@ Scenario keys (all optional):
   extra: [{"name": s, "size": n, "mtime": n, "mode": n, "flags": n,
            "hex": hexname}]      fake entries appended to READDIR (hex gives
                                  the name's bytes; mode default 0o100644)
+  serve: [{"hex": hexname, "file": "/local/path"}]
+                                 entries appended to READDIR with the size
+                                 and mtime of "file" (mode 0o100644), in
+                                 the order given: names no file system can
+                                 hold included ("/", "..", 4,000 bytes,
+                                 control bytes, not UTF-8). OPEN and STAT
+                                 of a path ending in "/" + the name serve
+                                 "file" (read only)
+  hexlog: "/path"               each request appended there too, as the
+                                 request type and the hex of the path it
+                                 names ("OPEN 2e2e"), for names a repr
+                                 would not show plainly
   dup: [{"name": s, "size": n, "mtime": n, "first": bool}]
                                  a second entry for a real file, its
                                  attributes overridden; first: listed before
@@ -157,6 +169,19 @@ def attrs_over(st, o):
                  o.get('flags'))
 
 
+SERVE = [(bytes.fromhex(x['hex']), x['file']) for x in SC.get('serve', [])]
+HEXLOG = open(SC['hexlog'], 'a') if 'hexlog' in SC else None
+RNAMES = {v: k for k, v in FXP.items()}
+
+
+def served(path):
+    """The local file behind a served entry that PATH names, or None."""
+    for nm, f in SERVE:
+        if path.endswith(b'/' + nm):
+            return f
+    return None
+
+
 def status(rid, code, msg=''):
     send(bytes([FXP['STATUS']]) + struct.pack('>II', rid, code) + s(msg) +
          s(''))
@@ -174,7 +199,7 @@ def new_handle(obj):
 
 
 def stat_reply(rid, path, follow=True):
-    p = local(path)
+    p = served(path) or local(path)
     try:
         st = os.stat(p) if follow else os.lstat(p)
     except OSError:
@@ -209,6 +234,10 @@ def listing(path):
         for dd in dups:
             if dd['name'] == name and not dd.get('first'):
                 ents.append((n, attrs_over(st, dd)))
+    for nm, f in SERVE:
+        st = os.stat(f)
+        ents.append((nm, attrs(None, st.st_size, int(st.st_mtime),
+                               0o100644)))
     for x in SC.get('extra', []):
         nm = bytes.fromhex(x['hex']) if 'hex' in x else \
             x['name'].encode('utf-8', 'surrogateescape')
@@ -357,6 +386,10 @@ def main():
                 time.sleep(v)
         r = R(pkt[1:])
         rid = r.u32()
+        if HEXLOG is not None and typ != FXP['INIT']:
+            arg = R(pkt[5:]).str() if len(pkt) >= 9 else b''
+            HEXLOG.write('%s %s\n' % (RNAMES.get(typ, str(typ)), arg.hex()))
+            HEXLOG.flush()
         if typ == FXP['OPENDIR']:
             path = r.str()
             log('opendir %r' % path)
@@ -369,6 +402,12 @@ def main():
             pflags = r.u32()
             log('open %r %x' % (path, pflags))
             p = local(path)
+            sv = served(path)
+            if sv is not None:
+                if pflags & ~0x1:
+                    status(rid, PERM, 'permission denied')
+                    continue
+                p = sv.encode()
             if os.path.basename(p).decode('utf-8', 'surrogateescape') in \
                     SC.get('open_fail', []):
                 status(rid, PERM, 'permission denied')

@@ -24,10 +24,12 @@
 #   sec_ro_dirs DIRS        DIRS, with the sanitizers' report directory
 #                           under make check-asan: what to give SEC_RO_SH
 #                           (sec_ro does)
-#   sec_spec DIR LOG ENTRIES...
-#                           print the JSON spec of tests/lib/security-sftp.py
-#                           for remote directory DIR, logging to LOG;
-#                           each entry is NAMEHEX:FILE
+#   sec_spec ROOT LOG ENTRIES...
+#                           print the control file of tests/lib/evil-sftp.py
+#                           serving, besides the empty directory ROOT, the
+#                           entries NAMEHEX:FILE in the order given, each
+#                           request logged to LOG as its type and the hex
+#                           of its path (ROOT/state is the server's own)
 
 sec_raw_bytes() {
 	$PY - "$1" <<'PY'
@@ -124,7 +126,8 @@ sec_spec() {
 	$PY - "$_dir" "$_log" "$@" <<'PY'
 import json, sys
 d, log, ents = sys.argv[1], sys.argv[2], sys.argv[3:]
-print(json.dumps({"dir": d, "log": log, "entries": [
-    {"name": e.split(':', 1)[0], "file": e.split(':', 1)[1]} for e in ents]}))
+print(json.dumps({"root": d, "state": d + "/state", "sessions": [{
+    "hexlog": log, "serve": [{"hex": e.split(':', 1)[0],
+                              "file": e.split(':', 1)[1]} for e in ents]}]}))
 PY
 }
