@@ -18,6 +18,7 @@
 #include "td.h"
 #include "buf.h"
 #include "conf.h"
+#include "currency.h"
 #include "date.h"
 #include "fsutil.h"
 #include "decimal.h"
@@ -160,26 +161,6 @@ struct mapper {
 	size_t		 line_fixed;	/* mapper_row_bound's part of no value */
 };
 
-/* ISO 4217 currencies whose minor unit is not 2 digits. */
-static int
-currency_minor(const char *c)
-{
-	static const char *zero[] = { "BIF", "CLP", "DJF", "GNF", "ISK",
-	    "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV",
-	    "XAF", "XOF", "XPF" };
-	static const char *three[] = { "BHD", "IQD", "JOD", "KWD", "LYD",
-	    "OMR", "TND" };
-	size_t i;
-
-	for (i = 0; i < TD_NELEM(zero); i++)
-		if (strcmp(c, zero[i]) == 0)
-			return 0;
-	for (i = 0; i < TD_NELEM(three); i++)
-		if (strcmp(c, three[i]) == 0)
-			return 3;
-	return 2;
-}
-
 int
 mapper_new(const struct td_conf *c, struct mapper **out, char **err)
 {
@@ -212,7 +193,12 @@ mapper_new(const struct td_conf *c, struct mapper **out, char **err)
 	m->integration = xstrdup(td_conf_str(c, TDK_integration_name));
 	snprintf(m->currency, sizeof(m->currency), "%s",
 	    td_conf_str(c, TDK_integration_currency));
-	m->minor = currency_minor(m->currency);
+	/* check refused any other: this is for a td_conf made otherwise */
+	if ((m->minor = td_currency_minor(m->currency)) < 0) {
+		*err = xasprintf("currency = %s is not an ISO 4217 currency "
+		    "with a minor unit", m->currency);
+		goto fail;
+	}
 	m->neg_reject = td_conf_enum_is(c, TDK_map_negative_quantity,
 	    "reject");
 	m->period = td_conf_enum_is(c, TDK_map_period, "week_ending") ?

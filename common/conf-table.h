@@ -31,7 +31,8 @@ X(integration, landing_dir, CT_PATH, NULL, 0, 0, NULL, 0,		\
 X(integration, retain_days, CT_INT, "2557", 1, 36500, NULL, 0,	\
   "days raw, parsed and manifest archives are kept")			\
 X(integration, currency, CT_CURRENCY, "USD", 0, 0, NULL, 0,		\
-  "ISO 4217 currency expected in every record")				\
+  "ISO 4217 currency of every record, in capitals; its minor unit is the"	\
+  " decimals of amount (JPY 0, USD 2, KWD 3, CLF 4)")			\
 X(integration, max_reject_ratio, CT_RATIO, "0.05", 0, 0, NULL, 0,	\
   "dead-lettered/total records above this sends the whole file to quarantine") \
 X(integration, on_restatement, CT_ENUM, "hold", 0, 0, "hold|forward",	0, \

@@ -30,6 +30,7 @@
 #include "td.h"
 #include "buf.h"
 #include "conf.h"
+#include "currency.h"
 #include "date.h"
 #include "mapexpr.h"
 #include "num.h"
@@ -206,6 +207,7 @@ parse_value(struct td_conf *c, int k, const char *raw, struct confval *v)
 	struct td_date d;
 	char *s = trim_dup(raw, strlen(raw)), *item;
 	size_t n;
+	int r;
 
 	switch (ki->type) {
 	case CT_STRING:
@@ -309,9 +311,22 @@ parse_value(struct td_conf *c, int k, const char *raw, struct confval *v)
 			why = "not a date YYYY-MM-DD";
 		break;
 	case CT_CURRENCY:
-		if (strlen(s) != 3 || !isupper((unsigned char)s[0]) ||
-		    !isupper((unsigned char)s[1]) ||
-		    !isupper((unsigned char)s[2]))
+		/* exact, as the enumerations are: never case-folded */
+		r = td_currency_minor(s);
+		n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+		if (r == TD_ERR_INVAL)
+			why = "ISO 4217 gives it no minor unit (N.A.: a metal, "
+			    "a unit of account or a testing code), so no "
+			    "amount can be written in it";
+		else if (r < 0 && n == 3 && s[3] == '\0')
+			why = "not a currency of ISO 4217 List one (a typo, or "
+			    "a code since withdrawn; tradedrop.conf(5) has the "
+			    "list)";
+		else if (r < 0 && strlen(s) == 3 &&
+		    strspn(s, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 3)
+			why = "an ISO 4217 code is written in capital letters";
+		else if (r < 0)
 			why = "not an ISO 4217 code (three capital letters)";
 		break;
 	}

@@ -161,6 +161,28 @@ t_grep "$T_TMP/out" "o.conf:14: url = sftp://pos@sftp.example/out/../../etc: pat
 refused "year_start without a retail calendar" '[calendar]\nyear_start = 2026-02-01\n' \
 	"o.conf:10: year_start needs a retail calendar: type = 445, 454 or 544"
 
+# [integration] currency is a code of ISO 4217 List one with a minor
+# unit, in capitals: any three capitals used to pass, and the amounts of
+# a typo were written with two decimals.
+refused "currency XYZ" '[integration]\ncurrency = XYZ\n' \
+	"o.conf:10: currency = XYZ: not a currency of ISO 4217 List one (a typo, or a code since withdrawn; tradedrop.conf(5) has the list)"
+refused "currency EUE (a typo)" '[integration]\ncurrency = EUE\n' \
+	"o.conf:10: currency = EUE: not a currency of ISO 4217 List one"
+refused "currency HRK (withdrawn 2023)" '[integration]\ncurrency = HRK\n' \
+	"o.conf:10: currency = HRK: not a currency of ISO 4217 List one"
+for c in XAU XDR XTS XXX; do
+	refused "currency $c (minor unit N.A.)" "[integration]\\ncurrency = $c\\n" \
+		"o.conf:10: currency = $c: ISO 4217 gives it no minor unit (N.A.: a metal, a unit of account or a testing code), so no amount can be written in it"
+done
+refused "currency in lower case" '[integration]\ncurrency = eur\n' \
+	"o.conf:10: currency = eur: an ISO 4217 code is written in capital letters"
+for c in USD EUR JPY KWD CLF UYW XAF BGN ZWG XCG; do
+	cp "$T_TMP/good.conf" "$T_TMP/o.conf"
+	printf '[integration]\ncurrency = %s\n' "$c" >> "$T_TMP/o.conf"
+	"$TRADEDROP" check -c "$T_TMP/o.conf" > "$T_TMP/out" 2>&1
+	t_is $? 0 "currency = $c passes check"
+done
+
 # Every key of common/conf-table.h has a reader in agent/ or common/
 # (a TDK_section_key outside conf.c) or the flag CF_UNBUILT, never both:
 # a key that is accepted must do something.

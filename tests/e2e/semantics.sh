@@ -407,5 +407,73 @@ ok([(r["amount"], r["promo_code"]) for r in recs] ==
    [("2.50", "A"), ("5.00", "B")], "short_rows = allow: taken when the "
    "fields it leaves out are not mapped", err)
 
+# --- amounts at the minor unit of the integration's currency --------------
+# Padded or trailing zeros dropped to ISO 4217's minor unit, never
+# rounded: CLF and UYW have 4 decimals (they were held to 2, so their
+# 4-decimal amounts were dead-lettered as amount_scale), KWD 3, JPY 0.
+CMAP = ['store_id = column "Store"', 'gtin = column "UPC" gtin',
+        'txn_date = column "Date" date "%Y-%m-%d"',
+        'quantity = column "Units" decimal', 'amount = column "Net" decimal']
+
+
+def amounts(cur, nets, maplines=CMAP, head="Store,UPC,Date,Units,Net\n",
+            cols=""):
+    c = conf("cur", maplines, "[integration]\ncurrency = %s\n" % cur)
+    recs, err, rc = try_(c, head + "".join(
+        "1,041000001239,2026-11-%02d,1,%s%s\n" % (i + 1, n, cols)
+        for i, n in enumerate(nets)), "cur.csv")
+    return recs, err
+
+
+def scale_refused(err, line, cur, net, minor):
+    return ("cur.csv:%d: tier 3 amount_scale: amount: \"%s\" has more "
+            "decimals than %s allows (%d)" % (line, net, cur, minor)) in err
+
+
+for cur, nets, want, bad in (
+        ("CLF", ["1.2345", "1.5", "2", "-0.0001", "1.23450", "1.23456"],
+         ["1.2345", "1.5000", "2.0000", "-0.0001", "1.2345"], [(7, 4)]),
+        ("UYW", ["0.0001", "12.3", "0.00005"],
+         ["0.0001", "12.3000"], [(4, 4)]),
+        ("KWD", ["1.5", "0.125", "1.2340", "1.2345"],
+         ["1.500", "0.125", "1.234"], [(5, 3)]),
+        ("JPY", ["150", "150.00", "1.5"], ["150", "150"], [(4, 0)]),
+        ("EUR", ["1.5", "2", "1.234"], ["1.50", "2.00"], [(4, 2)])):
+    recs, err = amounts(cur, nets)
+    ok([r["amount"] for r in recs] == want and
+       all(r["currency"] == cur for r in recs) and
+       all(scale_refused(err, line, cur, nets[line - 2], m)
+           for line, m in bad) and err.count("tier 3") == len(bad),
+       "%s: amounts %s delivered as %s, %s refused as amount_scale" %
+       (cur, nets[:len(want)], want, [nets[l - 2] for l, m in bad]),
+       json.dumps([r["amount"] for r in recs]) + "\n" + err)
+
+# decimal cents reads the minor unit's digits: 4 in CLF
+recs, err = amounts("CLF", ["12345", "5"], CMAP[:4] + [
+    'amount = column "Net" decimal cents'])
+ok([r["amount"] for r in recs] == ["1.2345", "0.0005"],
+   "CLF: decimal cents reads the last 4 digits as the fraction",
+   json.dumps([r["amount"] for r in recs]) + err)
+
+# a currency column is compared with the integration's, exactly
+recs, err = amounts("CLF", ["1.2345", "1.5", "1.5"], CMAP + [
+    'currency = column "Cur"'], "Store,UPC,Date,Units,Net,Cur\n", ",CLF")
+ok([(r["amount"], r["currency"]) for r in recs] ==
+   [("1.2345", "CLF"), ("1.5000", "CLF"), ("1.5000", "CLF")],
+   "a currency column of CLF: its amounts at 4 decimals", err)
+c = conf("cur", CMAP + ['currency = column "Cur"'],
+         "[integration]\ncurrency = KWD\n")
+recs, err, rc = try_(c, "Store,UPC,Date,Units,Net,Cur\n"
+                     "1,041000001239,2026-11-01,1,1.5,KWD\n"
+                     "1,041000001239,2026-11-02,1,1.5,kwd\n"
+                     "1,041000001239,2026-11-03,1,1.5,USD\n", "cur.csv")
+ok([r["amount"] for r in recs] == ["1.500"] and
+   'cur.csv:3: tier 3 currency_mismatch: currency "kwd" is not the '
+   "integration's KWD" in err and
+   'cur.csv:4: tier 3 currency_mismatch: currency "USD" is not the '
+   "integration's KWD" in err, "a currency column other than the "
+   "integration's (or in lower case, without upper) is currency_mismatch",
+   err)
+
 done()
 PY

@@ -430,8 +430,18 @@ test_errors(void)
 	 * is C2 A6, and 0xA6 would cut every such character in two */
 	expect_error("[parse]\ndelimiter = \xa6\n", 10, "an ASCII byte",
 	    "a delimiter byte above 0x7F");
-	expect_error("[integration]\ncurrency = usd\n", 10, "ISO 4217",
-	    "bad currency");
+	expect_error("[integration]\ncurrency = usd\n", 10,
+	    "usd: an ISO 4217 code is written in capital letters",
+	    "currency in lower case");
+	expect_error("[integration]\ncurrency = XYZ\n", 10,
+	    "XYZ: not a currency of ISO 4217 List one", "currency not in "
+	    "ISO 4217");
+	expect_error("[integration]\ncurrency = XAU\n", 10,
+	    "XAU: ISO 4217 gives it no minor unit", "currency with no minor "
+	    "unit");
+	expect_error("[integration]\ncurrency = US\n", 10,
+	    "not an ISO 4217 code (three capital letters)", "currency of "
+	    "two letters");
 	expect_error("[integration]\nx12_id = ABCDEFGHIJKLMNOP\n", 10,
 	    "x12_id must be 1 to 15 printable characters",
 	    "x12_id longer than ISA06");
