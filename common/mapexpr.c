@@ -117,6 +117,26 @@ static const struct {
 
 static char whybuf[256];
 
+static const char *
+xf_name(int kind)
+{
+	size_t i;
+
+	for (i = 0; i < TD_NELEM(xforms); i++)
+		if (xforms[i].kind == kind)
+			return xforms[i].name;
+	return "?";
+}
+
+/* date, datetime, decimal, gtin, crosswalk: they check what they write */
+static int
+typed(int kind)
+{
+	return kind == MX_XF_DATE || kind == MX_XF_DATETIME ||
+	    kind == MX_XF_DECIMAL || kind == MX_XF_GTIN ||
+	    kind == MX_XF_CROSSWALK;
+}
+
 /* A number lo..hi in a word. 0 or -1. */
 static int
 parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
@@ -454,7 +474,8 @@ mapexpr_parse(const char *text, struct mapexpr **out, const char **why)
 	struct lexer lx = { text, NULL, 0 };
 	struct mapexpr *mx;
 	struct mx_xform *xf;
-	size_t i;
+	const char *prev;
+	size_t i, j;
 	int r, ret = TD_ERR_FORMAT, pending;
 
 	*out = NULL;
@@ -523,6 +544,25 @@ mapexpr_parse(const char *text, struct mapexpr **out, const char **why)
 		}
 		if (mx->nxf == MX_MAX_XF) {
 			*why = "too many transforms (8 at most)";
+			goto out;
+		}
+		/* a typed transform checks a value and writes it in its
+		 * canonical form, the one delivered and the one counted: a
+		 * later text edit would deliver what was never checked (an
+		 * amount "1234.56" cut to "1234" by substr after decimal,
+		 * while 1234.56 was totalled). trim, upper and default
+		 * leave such a value as it is. */
+		for (j = 0; j < mx->nxf && (xforms[i].kind == MX_XF_SUBSTR ||
+		    xforms[i].kind == MX_XF_REGEX ||
+		    xforms[i].kind == MX_XF_VALUES); j++) {
+			if (!typed(mx->xf[j].kind))
+				continue;
+			prev = xf_name(mx->xf[j].kind);
+			snprintf(whybuf, sizeof(whybuf), "%s after %s: %s "
+			    "writes the value it checked, and nothing may "
+			    "change it (put %s before %s)", xforms[i].name,
+			    prev, prev, xforms[i].name, prev);
+			*why = whybuf;
 			goto out;
 		}
 		xf = &mx->xf[mx->nxf++];
@@ -687,7 +727,7 @@ char *
 mapexpr_canon(const struct mapexpr *mx)
 {
 	char *acc = xstrdup(""), num[32];
-	size_t i, j;
+	size_t i;
 
 	switch (mx->src) {
 	case MX_SRC_COLUMN_NAME:
@@ -707,11 +747,8 @@ mapexpr_canon(const struct mapexpr *mx)
 		const struct mx_xform *xf = &mx->xf[i];
 		char c[2] = { 0, 0 };
 
-		for (j = 0; j < TD_NELEM(xforms); j++)
-			if (xforms[j].kind == xf->kind)
-				break;
 		canon_word(&acc, " ");
-		canon_word(&acc, xforms[j].name);
+		canon_word(&acc, xf_name(xf->kind));
 		if (xf->arg != NULL) {
 			canon_word(&acc, " ");
 			canon_quote(&acc, xf->arg);

@@ -475,5 +475,33 @@ ok([r["amount"] for r in recs] == ["1.500"] and
    "integration's (or in lower case, without upper) is currency_mismatch",
    err)
 
+# --- what a typed transform wrote is what is delivered ----------------------
+# decimal, gtin, date... check a value and write it; a substr, regex or
+# values after one delivered text that was never checked: an amount
+# "1234.56" as "1234" (the totals counting 1234.56), a quantity "12.5" as
+# "12.", a 13-digit gtin. check refuses them, and cutting before works.
+for key, expr, why in (
+        ("amount", 'column "Net" decimal substr 1 4', "substr after decimal"),
+        ("quantity", 'column "Units" decimal regex "^(-?[0-9]+)"',
+         "regex after decimal"),
+        ("gtin", 'column "UPC" gtin trim substr 2 13', "substr after gtin"),
+        ("txn_date", 'column "Date" date "%Y-%m-%d" values "2026-11-01=x"',
+         "values after date")):
+    maplines = [l for l in CMAP if not l.startswith(key + " =")] + \
+        ["%s = %s" % (key, expr)]
+    c = conf("typed", maplines)
+    p = subprocess.run([td, "check", "-c", c], capture_output=True)
+    # the key is the last line of [map], which starts at line 8
+    want = "%s:%d: %s = %s: %s: %s writes the value it checked" % (
+        c, 7 + len(maplines), key, expr, why, why.split()[-1])
+    ok(p.returncode == 2 and want in p.stderr.decode(),
+       "check refuses %s: %s" % (key, why), p.stderr.decode())
+c = conf("typed", CMAP[:4] + ['amount = column "Net" regex "([0-9.]+) USD" '
+                             'decimal'])
+recs, err, rc = try_(c, "Store,UPC,Date,Units,Net\n"
+                     "1,041000001239,2026-11-01,1,1234.5 USD\n", "typed.csv")
+ok([r["amount"] for r in recs] == ["1234.50"], "regex before decimal: the "
+   "number cut out, then checked and written", err)
+
 done()
 PY

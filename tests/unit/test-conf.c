@@ -828,6 +828,18 @@ test_mapexpr(void)
 	    mx != NULL && mx->nxf == 2 && mx->xf[0].sign == MX_SIGN_PARENS,
 	    "decimal options then another transform");
 	mapexpr_free(mx);
+	/* what a typed transform wrote is delivered: no text edit after */
+	ok(mapexpr_parse("column 1 decimal trim substr 1 3", &mx, &why) ==
+	    TD_ERR_FORMAT && mx == NULL && why != NULL &&
+	    strstr(why, "substr after decimal") != NULL,
+	    "substr after decimal (and a trim) refused");
+	ok(mapexpr_parse("column 1 gtin regex \"(.*)\"", &mx, &why) ==
+	    TD_ERR_FORMAT && why != NULL &&
+	    strstr(why, "regex after gtin") != NULL, "regex after gtin refused");
+	ok(mapexpr_parse("column 1 regex \"([0-9.]+)\" substr 1 9 decimal "
+	    "trim upper default \"0\"", &mx, &why) == 0,
+	    "text edits before decimal, and the ones that leave it, accepted");
+	mapexpr_free(mx);
 	test_mapexpr_more();
 	ok(mapexpr_parse("", &mx, &why) != 0 && mx == NULL, "empty refused");
 	ok(mapexpr_parse("const x", &mx, &why) != 0, "unquoted const");
