@@ -73,10 +73,11 @@ dry_reject(void *arg, const struct rejection *rj)
 }
 
 static int
-dry_reset(void *arg, size_t doc)
+dry_reset(void *arg, size_t doc, int mixed)
 {
 	struct dry *d = arg;
 
+	(void)mixed;
 	return doc == SIZE_MAX ? ledger_again(d->ledger) :
 	    ledger_reset(d->ledger);
 }

@@ -114,10 +114,11 @@ try_reject(void *arg, const struct rejection *rj)
  * attempt before wrote is forgotten.
  */
 static int
-try_reset(void *arg, size_t doc)
+try_reset(void *arg, size_t doc, int mixed)
 {
 	struct trysink *t = arg;
 
+	(void)mixed;
 	/* a key met twice: read again to dead-letter each of its rows, as
 	 * once does; otherwise everything is forgotten */
 	if (t->ledger != NULL && (doc == SIZE_MAX ? ledger_again(t->ledger) :
@@ -375,7 +376,7 @@ try_one(struct mapper *m, const struct td_conf *c,
 	po.max_rows = first;
 	/* with encoding = auto a document may have to start over as
 	 * windows-1252 (try_reset again): only the last attempt counts */
-	(void)try_reset(ts, 0);
+	(void)try_reset(ts, 0, 0);
 	r = process_file(m, c, fd, &po, sink, &res);
 	if (ledger_end(ts->ledger) != 0 && r == 0)
 		r = TD_ERR_STATE;
@@ -386,6 +387,8 @@ try_one(struct mapper *m, const struct td_conf *c,
 		try_flush(ts->out, stdout);
 	fflush(stdout);
 	try_flush(ts->err, stderr);
+	if (r == 0)
+		proc_log_mixed(&res, shown);
 	if (r != 0) {
 		fprintf(stderr, "tradedrop: %s: %s\n", shown, td_strerror(r));
 		rc = r == TD_ERR_NOSPACE ? EXIT_ONCE_UNDELIVERED :

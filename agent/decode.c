@@ -20,6 +20,14 @@
  * later is dropped from the output (dec_drop_feff). Errors are sticky.
  * Offsets are input byte offsets from the start of the document,
  * counting a BOM.
+ *
+ * encoding = auto's readings (decode.h): DEC_UTF8_TRY notes where the
+ * first valid multi-byte sequence is, and turns DEC_UTF8_MIXED at an
+ * invalid sequence after one; DEC_UTF8_MIXED stops after each invalid
+ * sequence (decoder_feed_part), which it copies; DEC_CP1252_TRY looks
+ * for a valid multi-byte sequence (utf8_find_multi) before it decodes,
+ * keeping the valid start of one cut by the end of a call (tail).
+ * Every verdict depends on the bytes only, never on how they are cut.
  */
 #include "config.h"
 
@@ -49,6 +57,14 @@ struct decoder {
 	uint64_t	 fed;		/* input bytes fed before this call */
 	size_t		 npend;		/* bytes of an incomplete sequence */
 	uint8_t		 pend[DEC_PEND_MAX];
+	/* the document so far: input offsets, UINT64_MAX for none */
+	uint64_t	 first_multi;	/* a valid multi-byte sequence */
+	uint64_t	 first_bad;	/* an invalid sequence */
+	uint64_t	 nbad;		/* invalid sequences (mixed) */
+	uint64_t	 badoff;	/* DEC_BAD: the sequence's offset */
+	size_t		 badlen;	/* and length */
+	size_t		 ntail;		/* DEC_CP1252_TRY: a valid UTF-8 */
+	uint8_t		 tail[4];	/* sequence's start at the end */
 };
 
 /* UTF-8 bytes of one character in b[0..2]; b[3] is the length. */
@@ -136,10 +152,11 @@ static const uint8_t bom_be[] = { 0xfe, 0xff };
 /*
  * Length of the longest prefix of s[0..n) made of complete, valid UTF-8
  * sequences. *bad is set when the prefix ends at an invalid sequence, left
- * 0 when it ends at n or at a sequence that n cuts short.
+ * 0 when it ends at n or at a sequence that n cuts short. *multi, when
+ * SIZE_MAX, is set to the index of the first multi-byte sequence.
  */
 static size_t
-utf8_valid(const uint8_t *s, size_t n, int *bad)
+utf8_valid(const uint8_t *s, size_t n, int *bad, size_t *multi)
 {
 	size_t i = 0, len;
 	uint64_t a, b;
@@ -177,6 +194,8 @@ utf8_valid(const uint8_t *s, size_t n, int *bad)
 				goto bad;
 			if (len == 4 && (s[i + 3] & 0xc0) != 0x80)
 				goto bad;
+			if (*multi == SIZE_MAX)
+				*multi = i;
 			i += len;
 			continue;
 		}
@@ -194,6 +213,68 @@ utf8_valid(const uint8_t *s, size_t n, int *bad)
 bad:
 	*bad = 1;
 	return i;
+}
+
+/*
+ * The maximal subpart of the invalid sequence at s[0] (utf8_valid's
+ * bad, whose bytes through the offending one are in s[0..n)): its lead
+ * and the continuation bytes that were valid after it, 1 to 3 bytes.
+ */
+static size_t
+utf8_bad_len(const uint8_t *s, size_t n)
+{
+	unsigned k = u8_class[s[0]];
+	size_t len = u8_len[k];
+
+	if (len < 2 || n < 2 || s[1] < u8_lo[k] || s[1] > u8_hi[k])
+		return 1;
+	if (len == 2 || n < 3 || (s[2] & 0xc0) != 0x80)
+		return 2;
+	return 3;
+}
+
+/*
+ * Index of the first valid multi-byte UTF-8 sequence in s[0..n), or n
+ * when there is none; *cut is then the index of the valid start of one
+ * that n cuts short, or n. Every byte is a possible start: a sequence
+ * is found wherever it is, whatever comes before it.
+ */
+static size_t
+utf8_find_multi(const uint8_t *s, size_t n, size_t *cut)
+{
+	size_t i = 0, j, len;
+	uint64_t a;
+	unsigned k;
+
+	*cut = n;
+	while (i < n) {
+		while (n - i >= 8) {
+			memcpy(&a, s + i, 8);
+			if (a & HI8)
+				break;
+			i += 8;
+		}
+		if (i == n)
+			break;
+		k = u8_class[s[i]];
+		len = u8_len[k];
+		if (len < 2) {
+			i++;
+			continue;
+		}
+		for (j = 1; j < len && i + j < n; j++)
+			if (j == 1 ? s[i + 1] < u8_lo[k] || s[i + 1] > u8_hi[k] :
+			    (s[i + j] & 0xc0) != 0x80)
+				break;
+		if (j == len)
+			return i;
+		if (i + j == n) {
+			*cut = i;
+			return n;
+		}
+		i++;
+	}
+	return n;
 }
 
 /* Single-byte encodings; dst has room for 3 * n + DEC_SLACK bytes. */
@@ -304,8 +385,10 @@ dec_worst(const struct decoder *d, size_t n)
 	switch (d->enc) {
 	case DEC_UTF8:
 	case DEC_UTF8_TRY:
+	case DEC_UTF8_MIXED:
 		return n + DEC_SLACK;
 	case DEC_CP1252:
+	case DEC_CP1252_TRY:
 		return 3 * n + DEC_SLACK;
 	default:		/* latin1: 2n; UTF-16: 3 per 2 bytes */
 		return 2 * n + DEC_SLACK;
@@ -313,26 +396,30 @@ dec_worst(const struct decoder *d, size_t n)
 }
 
 /*
- * Decode s[0..n) into dst (room for dec_worst(n) bytes). Returns the
- * input bytes consumed; *olen the output bytes; *bad set when decoding
- * stopped at an invalid sequence at s[return value].
+ * Decode s[0..n), input offset off, into dst (room for dec_worst(n)
+ * bytes). Returns the input bytes consumed; *olen the output bytes; *bad
+ * set when decoding stopped at an invalid sequence at s[return value].
  */
 static size_t
-dec_run(const struct decoder *d, const uint8_t *s, size_t n, uint8_t *dst,
-    size_t *olen, int *bad)
+dec_run(struct decoder *d, const uint8_t *s, size_t n, uint64_t off,
+    uint8_t *dst, size_t *olen, int *bad)
 {
-	size_t v;
+	size_t v, m = SIZE_MAX;
 
 	*bad = 0;
 	switch (d->enc) {
 	case DEC_UTF8:
 	case DEC_UTF8_TRY:
-		v = utf8_valid(s, n, bad);
+	case DEC_UTF8_MIXED:
+		v = utf8_valid(s, n, bad, &m);
+		if (m != SIZE_MAX && d->first_multi == UINT64_MAX)
+			d->first_multi = off + m;
 		if (v > 0)
 			memcpy(dst, s, v);
 		*olen = v;
 		return v;
 	case DEC_CP1252:
+	case DEC_CP1252_TRY:
 		*olen = sbcs_decode(dec_tab_cp1252, s, n, dst);
 		return n;
 	case DEC_LATIN1:
@@ -385,6 +472,9 @@ dec_fail(struct decoder *d, uint64_t off)
 		break;
 	case DEC_UTF8_TRY:
 		d->errcode = "decode_not_utf8";
+		break;
+	case DEC_CP1252_TRY:
+		d->errcode = "decode_mixed_retry";
 		break;
 	default:
 		d->errcode = "decode_invalid_utf16";
@@ -444,12 +534,13 @@ decoder_new(int enc)
 {
 	struct decoder *d;
 
-	if (enc < DEC_UTF8 || enc > DEC_UTF16BE)
+	if (enc < DEC_UTF8 || enc > DEC_UTF8_MIXED)
 		return NULL;
 	pthread_once(&dec_tab_once, dec_tab_init);
 	d = xcalloc(1, sizeof(*d));
 	d->enc = enc;
 	d->at_start = 1;
+	d->first_multi = d->first_bad = UINT64_MAX;
 	return d;
 }
 
@@ -472,6 +563,7 @@ dec_bom(struct decoder *d, const uint8_t *in, size_t n)
 	switch (d->enc) {
 	case DEC_UTF8:
 	case DEC_UTF8_TRY:
+	case DEC_UTF8_MIXED:
 		bom = bom_utf8;
 		blen = sizeof(bom_utf8);
 		break;
@@ -507,16 +599,86 @@ dec_bom(struct decoder *d, const uint8_t *in, size_t n)
 	return take;
 }
 
-int
-decoder_feed(struct decoder *d, const void *inp, size_t n,
+/*
+ * The invalid sequence at p (its maximal subpart, len bytes, at input
+ * offset off) is met: an error, unless the document is mixed, when it
+ * is appended to out as it is (DEC_BAD).
+ */
+static int
+dec_bad(struct decoder *d, const uint8_t *p, size_t len, uint64_t off,
     struct td_buf *out)
+{
+	if (d->first_bad == UINT64_MAX)
+		d->first_bad = off;
+	/* after a valid multi-byte sequence, encoding = auto's UTF-8 is
+	 * mixed: its first invalid sequence is this one */
+	if (d->enc == DEC_UTF8_TRY && d->first_multi != UINT64_MAX)
+		d->enc = DEC_UTF8_MIXED;
+	if (d->enc != DEC_UTF8_MIXED)
+		return dec_fail(d, off);
+	if (td_buf_append(out, p, len) != 0)
+		return dec_limit(d, off);
+	d->nbad++;
+	d->badoff = off;
+	d->badlen = len;
+	return DEC_BAD;
+}
+
+/*
+ * DEC_CP1252_TRY: 1 when in[0..n) (input offset base), after what the
+ * calls before left in tail, holds a valid multi-byte UTF-8 sequence;
+ * *at is its offset. Else the valid start of one that n cuts short is
+ * kept in tail.
+ */
+static int
+dec_scan_multi(struct decoder *d, const uint8_t *in, size_t n,
+    uint64_t base, uint64_t *at)
+{
+	uint8_t tmp[DEC_PEND_MAX];
+	size_t t = d->ntail, take, m, cut;
+
+	if (t > 0) {
+		take = sizeof(tmp) - t < n ? sizeof(tmp) - t : n;
+		memcpy(tmp, d->tail, t);
+		memcpy(tmp + t, in, take);
+		m = utf8_find_multi(tmp, t + take, &cut);
+		d->ntail = 0;
+		if (m == 0) {
+			*at = base - t;
+			return 1;
+		}
+		if (cut == 0) {		/* all of in[] continues it */
+			memcpy(d->tail, tmp, t + take);
+			d->ntail = t + take;
+			return 0;
+		}
+		/* the bytes after tail[0] are continuation bytes: no
+		 * sequence starts in tail but at tail[0] */
+	}
+	m = utf8_find_multi(in, n, &cut);
+	if (m < n) {
+		*at = base + m;
+		return 1;
+	}
+	if (cut < n) {
+		memcpy(d->tail, in + cut, n - cut);
+		d->ntail = n - cut;
+	}
+	return 0;
+}
+
+int
+decoder_feed_part(struct decoder *d, const void *inp, size_t n,
+    struct td_buf *out, size_t *used)
 {
 	const uint8_t *in = inp;
 	uint8_t tmp[DEC_PEND_MAX], obuf[3 * DEC_STEP + DEC_SLACK];
 	uint64_t base = d->fed;		/* input offset of in[0] */
-	size_t i = 0, blk, tlen, v, olen, take;
-	int bad;
+	uint64_t at;
+	size_t i = 0, blk, tlen, v, olen, take, blen;
+	int bad, r;
 
+	*used = 0;
 	if (d->err != 0)
 		return d->err;
 	if (d->finished)
@@ -527,9 +689,14 @@ decoder_feed(struct decoder *d, const void *inp, size_t n,
 
 	if (d->at_start) {
 		i = dec_bom(d, in, n);
-		if (d->at_start)
+		if (d->at_start) {
+			*used = n;
 			return 0;	/* all of in[] is a BOM prefix */
+		}
 	}
+	if (d->enc == DEC_CP1252_TRY && dec_scan_multi(d, in + i, n - i,
+	    base + i, &at))
+		return dec_fail(d, at);
 
 	/* Complete a pending sequence with bytes borrowed from in[]. */
 	if (d->npend > 0) {
@@ -539,15 +706,26 @@ decoder_feed(struct decoder *d, const void *inp, size_t n,
 		memcpy(tmp, d->pend, d->npend);
 		memcpy(tmp + d->npend, in + i, take);
 		tlen = d->npend + take;
-		v = dec_run(d, tmp, tlen, obuf, &olen, &bad);
+		v = dec_run(d, tmp, tlen, base + i - d->npend, obuf, &olen,
+		    &bad);
 		olen = dec_drop_feff(obuf, olen);
 		if (olen > 0 && td_buf_append(out, obuf, olen) != 0)
 			return dec_limit(d, base + i - d->npend);
-		if (bad)
-			return dec_fail(d, base + i - d->npend + v);
+		if (bad) {
+			blen = utf8_bad_len(tmp + v, tlen - v);
+			r = dec_bad(d, tmp + v, blen, base + i - d->npend + v,
+			    out);
+			if (r != DEC_BAD)
+				return r;
+			/* the sequence holds every pending byte */
+			i += v + blen - d->npend;
+			d->npend = 0;
+			goto stop;
+		}
 		if (v == 0) {		/* still incomplete: in[] used up */
 			memcpy(d->pend, tmp, tlen);
 			d->npend = tlen;
+			*used = n;
 			return 0;
 		}
 		/* v > npend: the pending sequence was completed */
@@ -563,21 +741,27 @@ decoder_feed(struct decoder *d, const void *inp, size_t n,
 			/* cannot fail: the bound leaves room */
 			if (td_buf_reserve(out, dec_worst(d, blk)) != 0)
 				return dec_limit(d, base + i);
-			v = dec_run(d, in + i, blk,
+			v = dec_run(d, in + i, blk, base + i,
 			    (uint8_t *)out->p + out->len, &olen, &bad);
 			out->len += dec_drop_feff((uint8_t *)out->p + out->len,
 			    olen);
 		} else {
 			if (blk > DEC_STEP)
 				blk = DEC_STEP;
-			v = dec_run(d, in + i, blk, obuf, &olen, &bad);
+			v = dec_run(d, in + i, blk, base + i, obuf, &olen, &bad);
 			olen = dec_drop_feff(obuf, olen);
 			if (olen > 0 && td_buf_append(out, obuf, olen) != 0)
 				return dec_limit(d, base + i);
 		}
 		i += v;
-		if (bad)
-			return dec_fail(d, base + i);
+		if (bad) {
+			blen = utf8_bad_len(in + i, blk - v);
+			if ((r = dec_bad(d, in + i, blen, base + i, out)) !=
+			    DEC_BAD)
+				return r;
+			i += blen;
+			goto stop;
+		}
 		if (v == 0) {
 			/* an incomplete sequence ends the input (< 4 bytes) */
 			if (n - i >= sizeof(d->pend))
@@ -588,21 +772,65 @@ decoder_feed(struct decoder *d, const void *inp, size_t n,
 			break;
 		}
 	}
+	*used = n;
 	return 0;
+ stop:
+	/* DEC_BAD: the input from in[i] on is not taken */
+	d->fed = base + i;
+	*used = i;
+	return DEC_BAD;
+}
+
+int
+decoder_feed(struct decoder *d, const void *inp, size_t n,
+    struct td_buf *out)
+{
+	const uint8_t *in = inp;
+	size_t used;
+	int r;
+
+	while ((r = decoder_feed_part(d, in, n, out, &used)) == DEC_BAD) {
+		in += used;
+		n -= used;
+	}
+	return r;
 }
 
 int
 decoder_finish(struct decoder *d, struct td_buf *out)
 {
-	(void)out;
+	size_t n = d->npend;
+
 	if (d->err != 0)
 		return d->err;
 	if (d->finished)
 		return TD_ERR_INVAL;
 	d->finished = 1;
-	if (d->npend > 0)		/* truncated sequence or BOM */
-		return dec_fail(d, d->fed - d->npend);
-	return 0;
+	if (n == 0)
+		return 0;
+	/* a truncated sequence or BOM */
+	d->npend = 0;
+	return dec_bad(d, d->pend, n, d->fed - n, out);
+}
+
+size_t
+decoder_bad(const struct decoder *d, uint64_t *off)
+{
+	*off = d->badoff;
+	return d->badlen;
+}
+
+int
+decoder_mixed(const struct decoder *d, uint64_t *first_multi,
+    uint64_t *first_bad, uint64_t *nbad)
+{
+	if (first_multi != NULL)
+		*first_multi = d->first_multi;
+	if (first_bad != NULL)
+		*first_bad = d->first_bad;
+	if (nbad != NULL)
+		*nbad = d->nbad;
+	return d->enc == DEC_UTF8_MIXED;
 }
 
 const char *
@@ -610,6 +838,7 @@ decoder_name(const struct decoder *d)
 {
 	switch (d->enc) {
 	case DEC_CP1252:
+	case DEC_CP1252_TRY:
 		return "windows-1252";
 	case DEC_LATIN1:
 		return "iso-8859-1";

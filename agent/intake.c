@@ -1412,10 +1412,11 @@ ps_open(struct psink *p)
 
 /*
  * encoding = auto starts the file over with document doc read as
- * windows-1252: drop everything the attempt before staged.
+ * windows-1252, or as a mixed document's UTF-8: drop everything the
+ * attempt before staged.
  */
 static int
-ps_reset(void *arg, size_t doc)
+ps_reset(void *arg, size_t doc, int mixed)
 {
 	struct psink *p = arg;
 	int r;
@@ -1426,8 +1427,14 @@ ps_reset(void *arg, size_t doc)
 		    "is read again to dead-letter each of them\"", p->t->name);
 		r = ledger_again(p->ledger);
 	} else {
-		td_log(TD_LOG_INFO, "decode_retry", "file=%s document=%zu "
-		    "encoding=windows-1252", p->t->name, doc + 1);
+		if (mixed)
+			td_log(TD_LOG_INFO, "decode_retry", "file=%s "
+			    "document=%zu encoding=utf-8 mixed=yes", p->t->name,
+			    doc + 1);
+		else
+			td_log(TD_LOG_INFO, "decode_retry", "file=%s "
+			    "document=%zu encoding=windows-1252", p->t->name,
+			    doc + 1);
 		r = ledger_reset(p->ledger);
 	}
 	if (r != 0)
@@ -1603,6 +1610,7 @@ process_one(struct td_ctx *x, const char *tid)
 		    t.name, td_errstr(r));
 		goto out;
 	}
+	proc_log_mixed(&res, t.name);
 	dlqf = xasprintf("%s/%s.ndjson", x->dlq, t.id);
 	if (ps.dlqtmp != NULL) {
 		if (rename(ps.dlqtmp, dlqf) != 0) {

@@ -7,7 +7,10 @@
  * A header that lacks a mapped column is refused only after a look at
  * the rows after it, up to line PROBE_LINES, streaming: when one of them
  * has every mapped column, the refusal suggests the skip_rows that reads
- * it as the header.
+ * it as the header. In a mixed document (encoding = auto), a data row
+ * that holds bytes that are not UTF-8 is rejected as invalid_utf8,
+ * before anything else is said of it; a header that does is refused
+ * (decode_invalid_utf8); a skipped row is skipped.
  */
 #include "config.h"
 
@@ -182,12 +185,18 @@ pcsv_record(void *arg, const struct csv_rec *rec)
 {
 	struct pcsv *pc = arg;
 	struct prec pr;
-	char why[200], msg[256];
+	char why[200], msg[256], bad[200];
+	int isbad = emit_row_bad(pc->e, bad, sizeof(bad));
 
 	if (pc->skip > 0) {
 		pc->skip--;
 		return 0;
 	}
+	if (pc->need_header && isbad)
+		return emit_fail(pc->e, "decode_invalid_utf8", "line %llu: the "
+		    "header row is not UTF-8, as the rest of the document is: "
+		    "%s", (unsigned long long)rec->line,
+		    bad);
 	if (pc->need_header)
 		return pcsv_header(pc, rec);
 	if (pc->probing)
@@ -199,7 +208,13 @@ pcsv_record(void *arg, const struct csv_rec *rec)
 	pr.rawlen = rec->rawlen;
 	pr.code = NULL;
 	pr.msg = NULL;
-	if (rec->err != 0) {
+	if (isbad) {
+		/* its values are not text: nothing else is said of it */
+		pr.code = "invalid_utf8";
+		snprintf(msg, sizeof(msg), "the row is not UTF-8, "
+		    "as the rest of the document is: %s", bad);
+		pr.msg = msg;
+	} else if (rec->err != 0) {
 		csv_problem(pc, rec, why, sizeof(why));
 		pr.code = csv_errcode(rec->err);
 		snprintf(msg, sizeof(msg), "the row is not valid CSV (%s): %s",
@@ -300,4 +315,5 @@ const struct parser_ops parser_csv = {
 	.feed = pcsv_feed,
 	.finish = pcsv_finish,
 	.free = pcsv_free,
+	.bad_rows = 1,
 };

@@ -602,4 +602,8 @@ const struct parser_ops parser_x12 = {
 	.feed = px12_feed,
 	.finish = px12_finish,
 	.free = px12_free,
+	/* a mixed document is refused whole: a segment is read with the
+	 * ones before it (an N1 names the store of the records after it),
+	 * so one cannot be dropped alone */
+	.bad_rows = 0,
 };

@@ -69,6 +69,13 @@ struct parser_ops {
 	int		(*feed)(void *state, const char *text, size_t n);
 	int		(*finish)(void *state);
 	void		(*free)(void *state);
+	/*
+	 * 1: a row that holds bytes that are not UTF-8, in a mixed document
+	 * (encoding = auto: tradedrop.conf(5), [decode]), is rejected by
+	 * the parser alone, which asks emit_row_bad() of each row it reads;
+	 * 0: a mixed document is refused whole (decode_mixed)
+	 */
+	int		 bad_rows;
 };
 
 /* The parser of a format; NULL when this version has none. */
@@ -110,6 +117,17 @@ void	 emit_ack(struct emitter *, struct ack_group *);
  */
 void	 emit_skipped(struct emitter *, const char *code, size_t n,
 	    uint64_t count);
+/*
+ * Of the row the parser has just read to its end (any row: skipped, the
+ * header, data), in a mixed document: 1 when it holds bytes that are
+ * not UTF-8, with a message naming the first invalid sequence (its byte
+ * offset in the document and its bytes in hex) and how many more the
+ * row has, in msg (n bytes); 0 when it does not. The invalid sequences
+ * are given to the parser as they are, and counted for the row that is
+ * open when they come (process_doc), so that the row that ends next
+ * holds them.
+ */
+int	 emit_row_bad(struct emitter *, char *msg, size_t n);
 /* One record: mapped into the batch, or rejected (Tier 3). 0 or 1. */
 int	 emit_record(struct emitter *, const struct prec *);
 /*

@@ -2,7 +2,10 @@
  * process.c - the processing stage: unpack, decode, hand the text to the
  * format's parser (parser.h), and for every record it emits: map, keep
  * control totals, cut batches, send rejections to the sink. encoding =
- * auto starts a file over here when a document is not UTF-8.
+ * auto starts a file over here when a document is not UTF-8, and again
+ * when, read as windows-1252, it turns out mixed; a mixed document's
+ * invalid sequences are counted for the row that holds them
+ * (emit_row_bad).
  */
 #include "config.h"
 
@@ -126,9 +129,15 @@ struct emitter {
 	uint64_t		 curn;
 	struct batch_totals	 bt;		/* its control totals */
 	struct map_result	 mr;
-	/* encoding = auto met a document that is not UTF-8: its index */
+	/* encoding = auto met a document that is not UTF-8, or mixed: the
+	 * DEC_* to read it as again (0: none), its index */
 	int			 restart;
 	size_t			 restart_doc;
+	/* a mixed document: the first invalid sequence of the row being
+	 * read (bad_n bytes, 0: none), and how many more it has */
+	size_t			 bad_n;
+	uint8_t			 bad_b[4];
+	uint64_t		 bad_off, bad_more;
 	/* sink->ledger_ask: the window being mapped, and the one asked */
 	struct window		 win[2];
 	int			 fill;
@@ -363,6 +372,35 @@ emit_header_hint(struct emitter *e, const struct td_field *names, size_t n,
 	x_free(missing);
 	t2(e->res, "bad_file_name", "the file or member name is not valid "
 	    "UTF-8");
+	return 1;
+}
+
+int
+emit_row_bad(struct emitter *e, char *msg, size_t n)
+{
+	char hex[16], at[64], more[64];
+	size_t i;
+
+	if (e->bad_n == 0)
+		return 0;
+	for (i = 0; i < e->bad_n; i++)
+		snprintf(hex + 5 * i, sizeof(hex) - 5 * i, "%s0x%02X",
+		    i > 0 ? " " : "", e->bad_b[i]);
+	if (e->bad_n == 1)
+		snprintf(at, sizeof(at), "byte %llu of the document is",
+		    (unsigned long long)e->bad_off);
+	else
+		snprintf(at, sizeof(at), "bytes %llu-%llu of the document are",
+		    (unsigned long long)e->bad_off,
+		    (unsigned long long)(e->bad_off + e->bad_n - 1));
+	more[0] = '\0';
+	if (e->bad_more > 0)
+		snprintf(more, sizeof(more), " (and %llu more invalid "
+		    "sequence%s in the row)", (unsigned long long)e->bad_more,
+		    e->bad_more == 1 ? "" : "s");
+	snprintf(msg, n, "%s %s%s", at, hex, more);
+	e->bad_n = 0;
+	e->bad_more = 0;
 	return 1;
 }
 
@@ -1333,6 +1371,27 @@ proc_result_clear(struct proc_result *res)
 	memset(res, 0, sizeof(*res));
 }
 
+void
+proc_log_mixed(const struct proc_result *res, const char *file)
+{
+	const struct proc_doc *pd;
+	size_t i;
+
+	for (i = 0; i < res->ndocs; i++) {
+		pd = &res->docs[i];
+		if (!pd->mixed)
+			continue;
+		td_log(TD_LOG_WARN, "decode_mixed", "file=%s member=%s "
+		    "first_invalid=%llu first_multibyte=%llu invalid=%llu "
+		    "message=\"read as UTF-8, with the rows that hold bytes "
+		    "that are not UTF-8 rejected (invalid_utf8)\"", file,
+		    pd->member != NULL ? pd->member : "",
+		    (unsigned long long)pd->first_bad,
+		    (unsigned long long)pd->first_multi,
+		    (unsigned long long)pd->nbad);
+	}
+}
+
 const char *
 proc_encoding(const struct proc_result *res)
 {
@@ -1362,17 +1421,6 @@ occurrence(const struct proc_result *res)
 		    strcmp(res->docs[i].member, name) == 0)
 			n++;
 	return n;
-}
-
-static int
-forced(const size_t *force, size_t nforce, size_t idx)
-{
-	size_t i;
-
-	for (i = 0; i < nforce; i++)
-		if (force[i] == idx)
-			return 1;
-	return 0;
 }
 
 /*
@@ -1437,6 +1485,41 @@ utf16_hint(struct emitter *e, int enc)
 }
 
 /*
+ * A mixed document's invalid sequence ends dec (decoder_feed_part): the
+ * text before it to the parser, then the sequence, counted for the row
+ * that is open, which holds it (emit_row_bad). A parser that cannot
+ * reject a row alone refuses the document. As ops->feed returns.
+ */
+static int
+feed_bad(struct emitter *e, void *st, struct decoder *d,
+    const struct td_buf *dec)
+{
+	uint64_t off, multi;
+	size_t len = decoder_bad(d, &off), before = dec->len - len;
+	int r;
+
+	if (!e->ops->bad_rows) {
+		(void)decoder_mixed(d, &multi, NULL, NULL);
+		return emit_fail(e, "decode_mixed", "byte %llu is not UTF-8 in "
+		    "a document that is UTF-8 elsewhere (a multi-byte sequence "
+		    "at byte %llu): its %ss are not rejected one by one, as "
+		    "each is read with those before it; have the sender "
+		    "resend it in one encoding, or set [decode] encoding",
+		    (unsigned long long)off, (unsigned long long)multi,
+		    e->ops->position);
+	}
+	if (before > 0 && (r = e->ops->feed(st, dec->p, before)) != 0)
+		return r;
+	if (e->bad_n == 0) {
+		e->bad_n = len;
+		memcpy(e->bad_b, dec->p + before, len);
+		e->bad_off = off;
+	} else
+		e->bad_more++;
+	return e->ops->feed(st, dec->p + before, len);
+}
+
+/*
  * One document: read it from the unpacker, decode, feed the parser (its
  * state st). Returns 0 (look at res and e->restart), or a negative
  * TD_ERR_* local failure.
@@ -1447,9 +1530,13 @@ process_doc(struct emitter *e, void *st, struct unpacker *u, int enc,
 {
 	struct proc_result *res = e->res;
 	struct decoder *d = NULL;
+	const char *code;
 	ssize_t n;
-	int r = 0, first = 1, ret = TD_OK;
+	size_t off, used;
+	int r = 0, first = 1, ret = TD_OK, again;
 
+	e->bad_n = 0;
+	e->bad_more = 0;
 	for (;;) {
 		n = unpack_read(u, blk, READ_BLOCK);
 		if (n < 0) {
@@ -1474,40 +1561,59 @@ process_doc(struct emitter *e, void *st, struct unpacker *u, int enc,
 			d = decoder_new(enc);
 			e->pd->encoding = decoder_name(d);
 		}
-		td_buf_reset(dec);
-		r = n == 0 ? decoder_finish(d, dec) :
-		    decoder_feed(d, blk, (size_t)n, dec);
-		if (r == TD_ERR_FORMAT) {
-			if (strcmp(decoder_errcode(d), "decode_not_utf8") == 0) {
-				/* unless a row before it stops the file */
-				if (emit_settle(e) == 0) {
-					e->restart = 1;
-					e->restart_doc = res->ndocs - 1;
-				}
-			} else
-				emit_fail(e, decoder_errcode(d), "byte %llu is "
-				    "not valid %s",
-				    (unsigned long long)decoder_erroffset(d),
-				    decoder_name(d));
-			goto out;
-		}
-		if (r != 0) {
-			ret = r;
-			goto out;
-		}
-		if (dec->len > 0)
-			r = e->ops->feed(st, dec->p, dec->len);
-		if (r == 0 && n == 0)
-			r = e->ops->finish(st);
-		if (r < 0) {
-			ret = r;
-			goto out;
-		}
-		if (res->ioerr != 0) {
-			ret = res->ioerr;
-			goto out;
-		}
-		if (r != 0 || res->t2code != NULL || n == 0)
+		/* a mixed document's decoding stops after each invalid
+		 * sequence: then the block goes on from there */
+		off = 0;
+		do {
+			td_buf_reset(dec);
+			used = 0;
+			r = n == 0 ? decoder_finish(d, dec) :
+			    decoder_feed_part(d, blk + off, (size_t)n - off, dec,
+			    &used);
+			off += used;
+			if (r == TD_ERR_FORMAT) {
+				/* encoding = auto reads it again as: */
+				code = decoder_errcode(d);
+				again = strcmp(code, "decode_not_utf8") == 0 ?
+				    DEC_CP1252_TRY : strcmp(code,
+				    "decode_mixed_retry") == 0 ?
+				    DEC_UTF8_MIXED : 0;
+				if (again != 0) {
+					/* unless a row before it stops the
+					 * file */
+					if (emit_settle(e) == 0) {
+						e->restart = again;
+						e->restart_doc = res->ndocs - 1;
+					}
+				} else
+					emit_fail(e, code, "byte %llu is not "
+					    "valid %s", (unsigned long long)
+					    decoder_erroffset(d),
+					    decoder_name(d));
+				goto out;
+			}
+			if (r < 0) {
+				ret = r;
+				goto out;
+			}
+			if (r == DEC_BAD)
+				r = feed_bad(e, st, d, dec);
+			else if (dec->len > 0)
+				r = e->ops->feed(st, dec->p, dec->len);
+			if (r == 0 && n == 0)	/* the end: in one piece */
+				r = e->ops->finish(st);
+			if (r < 0) {
+				ret = r;
+				goto out;
+			}
+			if (res->ioerr != 0) {
+				ret = res->ioerr;
+				goto out;
+			}
+			if (r != 0 || res->t2code != NULL)
+				goto out;
+		} while (off < (size_t)n);
+		if (n == 0)
 			break;
 		*total += (uint64_t)n;
 		if (*total / PROGRESS_EVERY != (*total - (uint64_t)n) /
@@ -1520,20 +1626,46 @@ process_doc(struct emitter *e, void *st, struct unpacker *u, int enc,
 			    (unsigned long long)res->rejected);
 	}
  out:
+	/* read as mixed, its rows rejected (not refused: decode_mixed) */
+	if (d != NULL && e->ops->bad_rows)
+		e->pd->mixed = decoder_mixed(d, &e->pd->first_multi,
+		    &e->pd->first_bad, &e->pd->nbad);
 	decoder_free(d);
 	return ret;
 }
 
 /*
- * One pass over the file, the documents of force read as windows-1252.
+ * encoding = auto: a document read again (process_file), and the DEC_*
+ * it is read as (DEC_CP1252_TRY, then DEC_UTF8_MIXED).
+ */
+struct forced {
+	size_t		 doc;
+	int		 enc;
+};
+
+/* The DEC_* force says document idx is read as, or 0. */
+static int
+forced_enc(const struct forced *force, size_t nforce, size_t idx)
+{
+	size_t i;
+
+	for (i = 0; i < nforce; i++)
+		if (force[i].doc == idx)
+			return force[i].enc;
+	return 0;
+}
+
+/*
+ * One pass over the file, the documents of force read as it says.
  * Returns as process_file(); *restart is the index of a document that
- * encoding = auto found not to be UTF-8 (the pass stopped there), or
- * SIZE_MAX.
+ * encoding = auto found not to be UTF-8, or mixed (the pass stopped
+ * there), or SIZE_MAX; *renc then the DEC_* to read it as.
  */
 static int
 process_pass(struct mapper *m, const struct td_conf *c, int fd,
-    const struct proc_opts *o, const size_t *force, size_t nforce,
-    const struct proc_sink *sink, struct proc_result *res, size_t *restart)
+    const struct proc_opts *o, const struct forced *force, size_t nforce,
+    const struct proc_sink *sink, struct proc_result *res, size_t *restart,
+    int *renc)
 {
 	struct unpack_limits lim;
 	struct unpacker *u = NULL;
@@ -1589,10 +1721,10 @@ process_pass(struct mapper *m, const struct td_conf *c, int fd,
 		e.pd->encoding = "utf-8";
 		e.doc.member = e.pd->member;
 		e.doc.occurrence = occurrence(res);
-		if (autoenc)
-			enc = forced(force, nforce, res->ndocs - 1) ?
-			    DEC_CP1252 : DEC_UTF8_TRY;
-		else
+		if (autoenc && (enc = forced_enc(force, nforce,
+		    res->ndocs - 1)) == 0)
+			enc = DEC_UTF8_TRY;
+		else if (!autoenc)
 			enc = decoder_from_name(encname);
 		if (st != NULL)
 			e.ops->free(st);
@@ -1651,8 +1783,10 @@ process_pass(struct mapper *m, const struct td_conf *c, int fd,
 		} else
 			ret = r;
 	}
-	if (ret == 0 && e.restart)
+	if (ret == 0 && e.restart) {
 		*restart = e.restart_doc;
+		*renc = e.restart;
+	}
 	if (st != NULL)
 		e.ops->free(st);
 	x_free(blk);
@@ -1666,11 +1800,13 @@ process_file(struct mapper *m, const struct td_conf *c, int fd,
     const struct proc_opts *o, const struct proc_sink *sink,
     struct proc_result *res)
 {
-	size_t *force = NULL, nforce = 0, doc;
-	int r, again = 0;
+	struct forced *force = NULL;
+	size_t nforce = 0, doc, i;
+	int r, again = 0, enc = 0;
 
 	for (;;) {
-		r = process_pass(m, c, fd, o, force, nforce, sink, res, &doc);
+		r = process_pass(m, c, fd, o, force, nforce, sink, res, &doc,
+		    &enc);
 		if (r == 0 && doc == SIZE_MAX && res->again && !again &&
 		    res->t2code == NULL) {
 			/*
@@ -1684,7 +1820,7 @@ process_file(struct mapper *m, const struct td_conf *c, int fd,
 				r = TD_ERR_IO;
 				break;
 			}
-			if ((r = sink->reset(sink->arg, SIZE_MAX)) != 0)
+			if ((r = sink->reset(sink->arg, SIZE_MAX, 0)) != 0)
 				break;
 			continue;
 		}
@@ -1693,17 +1829,29 @@ process_file(struct mapper *m, const struct td_conf *c, int fd,
 		/*
 		 * encoding = auto: that document is not UTF-8. Read it as
 		 * windows-1252 and start the file over; the sink forgets
-		 * what it was given, so nothing is delivered twice.
+		 * what it was given, so nothing is delivered twice. Read so,
+		 * it may turn out mixed: then it is read as UTF-8, its rows
+		 * that are not UTF-8 rejected, and the file starts over once
+		 * more (each document at most twice).
 		 */
-		force = xreallocarray(force, nforce + 1, sizeof(*force));
-		force[nforce++] = doc;
+		for (i = 0; i < nforce && force[i].doc != doc; i++)
+			;
+		if (i == nforce) {
+			force = xreallocarray(force, nforce + 1,
+			    sizeof(*force));
+			force[nforce++].doc = doc;
+		} else if (force[i].enc == DEC_UTF8_MIXED)
+			td_fatal("process: document %zu read a third time",
+			    doc);
+		force[i].enc = enc;
 		proc_result_clear(res);
 		res->pass2 = again;
 		if (lseek(fd, 0, SEEK_SET) != 0) {
 			r = TD_ERR_IO;
 			break;
 		}
-		if ((r = sink->reset(sink->arg, doc)) != 0)
+		if ((r = sink->reset(sink->arg, doc, enc == DEC_UTF8_MIXED)) !=
+		    0)
 			break;
 	}
 	x_free(force);

@@ -79,9 +79,12 @@ struct proc_sink {
 	 * Forget every batch and rejection received so far: the file is
 	 * processed again from its first byte, because encoding = auto
 	 * found that document doc (0-based) is not UTF-8 and reads it as
-	 * windows-1252 this time. No buffer given out before is used again.
+	 * windows-1252 this time (mixed 0), or, read so, found it mixed
+	 * and reads it as UTF-8, its rows that are not UTF-8 rejected
+	 * (mixed 1; tradedrop.conf(5), [decode]). No buffer given out
+	 * before is used again.
 	 */
-	int		(*reset)(void *arg, size_t doc);
+	int		(*reset)(void *arg, size_t doc, int mixed);
 	/*
 	 * Tier 4 (NULL: none, as in `try`): classify a mapped record, its
 	 * JSON line at start in the batch buffer (up to its end), which the
@@ -100,7 +103,7 @@ struct proc_sink {
 	/*
 	 * With ledger: a pass over the file is over (not stopped early);
 	 * *again = 1 when the ledger met a key on two rows of it: the file
-	 * is read again, after reset(arg, SIZE_MAX).
+	 * is read again, after reset(arg, SIZE_MAX, 0).
 	 */
 	int		(*pass_end)(void *arg, int *again);
 	/*
@@ -152,6 +155,14 @@ struct proc_doc {
 	char		*member;	/* NULL for the file itself */
 	const char	*encoding;	/* "utf-8", "windows-1252", ... */
 	uint64_t	 rows, records, rejected;
+	/*
+	 * 1: encoding = auto read it as a mixed document (UTF-8 with bytes
+	 * that are not, its rows that hold them rejected as invalid_utf8);
+	 * the input offsets of its first valid multi-byte sequence and of
+	 * its first invalid one, and how many invalid sequences it has
+	 */
+	int		 mixed;
+	uint64_t	 first_multi, first_bad, nbad;
 };
 
 struct proc_result {
@@ -243,6 +254,11 @@ int	process_file(struct mapper *, const struct td_conf *, int fd,
 	    const struct proc_opts *, const struct proc_sink *,
 	    struct proc_result *);
 void	proc_result_clear(struct proc_result *);
+/*
+ * A warning (event=decode_mixed) for each document of res read as a
+ * mixed document: once per document, from the pass that counts.
+ */
+void	proc_log_mixed(const struct proc_result *, const char *file);
 /* "utf-8" for one document, its encoding; "mixed" when they differ. */
 const char *proc_encoding(const struct proc_result *);
 

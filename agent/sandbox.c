@@ -505,13 +505,13 @@ c_reject(void *arg, const struct rejection *rj)
 }
 
 static int
-c_reset(void *arg, size_t doc)
+c_reset(void *arg, size_t doc, int mixed)
 {
 	struct child *c = arg;
-	uint64_t d = doc;
+	uint64_t d[2] = { doc, mixed != 0 };
 
 	frame_start(c);
-	td_buf_append(&c->out, &d, sizeof(d));
+	td_buf_append(&c->out, d, sizeof(d));
 	return put_frame(c, F_RESET);
 }
 
@@ -1418,8 +1418,9 @@ line_max(const struct td_conf *cf, const struct mapper *m)
  * hold: the raw file's and all unpack may expand (unpack_read() fails
  * before it gives a byte past max_bytes), one row per byte at
  * most (its line end), and one per document, a 997 per SB_GS_MIN bytes
- * (a functional group's GS segment at least); the most RESETs, one per
- * document read again as windows-1252 and the ledger's second pass.
+ * (a functional group's GS segment at least); the most RESETs, two per
+ * document (read again as windows-1252, then as mixed UTF-8) and the
+ * ledger's second pass.
  */
 static void
 proto_init(struct proto *pr, const struct td_conf *cf,
@@ -1436,7 +1437,7 @@ proto_init(struct proto *pr, const struct td_conf *cf,
 	pr->max[F_BATCH] = sizeof(struct fbatch) + PROC_BATCH_BYTES + line;
 	pr->max[F_REJECT] = sizeof(struct freject) + SB_CODE_MAX +
 	    SB_MSG_MAX + SB_NAME_MAX + raw;
-	pr->max[F_RESET] = sizeof(uint64_t);
+	pr->max[F_RESET] = 2 * sizeof(uint64_t);
 	pr->max[F_RESULT] = sizeof(struct fresult) + SB_CODE_MAX +
 	    SB_DETAIL_MAX + docs * (sizeof(struct fdoc) + SB_NAME_MAX +
 	    SB_CODE_MAX) + 2 * (sizeof(uint64_t) + COUNTS_MAX *
@@ -1455,7 +1456,7 @@ proto_init(struct proto *pr, const struct td_conf *cf,
 	pr->rows = add_sat(add_sat(size, td_conf_u64(cf,
 	    TDK_unpack_max_bytes)), docs);
 	pr->groups = pr->rows / SB_GS_MIN + 1;
-	pr->resets = docs + 1;
+	pr->resets = 2 * docs + 1;
 	pr->batch_records = o->batch_records;
 }
 
@@ -1903,7 +1904,7 @@ on_frame(int sock, const struct frame *f, const char *p,
 	const char *end = p + f->len, *str[4];
 	struct freject fr;
 	struct rejection rj;
-	uint64_t doc;
+	uint64_t doc[2];
 	uint32_t asked = pr->asked_last;
 	size_t i, rawlen = 0;
 	char *own[3];
@@ -1940,9 +1941,12 @@ on_frame(int sock, const struct frame *f, const char *p,
 			x_free(own[i]);
 		return r;
 	case F_RESET:
+		/* the document, and 1 when it is read as mixed UTF-8 */
 		if (f->len != sizeof(doc))
 			return TD_ERR_FORMAT;
-		memcpy(&doc, p, sizeof(doc));
+		memcpy(doc, p, sizeof(doc));
+		if (doc[1] > 1)
+			return TD_ERR_FORMAT;
 		if (++pr->nreset > pr->resets)
 			return fault(pr, F_RESET, "resets", pr->nreset, "limit",
 			    pr->resets);
@@ -1950,7 +1954,7 @@ on_frame(int sock, const struct frame *f, const char *p,
 		packs_clear(&pr->acks);
 		pr->records = pr->batches = pr->rejects = pr->acks_n = 0;
 		pr->asked = pr->passes = 0;
-		return s->reset(s->arg, (size_t)doc);
+		return s->reset(s->arg, (size_t)doc[0], (int)doc[1]);
 	case F_ACK:
 		if ((r = rows_add(pr, F_ACK, &pr->acks_n, 1)) != 0)
 			return r;

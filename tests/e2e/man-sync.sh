@@ -48,6 +48,9 @@ NOT_CODES = {
     "csv_unknown": "csv_errcode() of an error number it does not know",
     "decode_not_utf8": "encoding = auto: the text is read again as "
                        "windows-1252, never a rejection",
+    "decode_mixed_retry": "encoding = auto: read as windows-1252, the "
+                          "text is mixed and read again as UTF-8, never "
+                          "a rejection",
     "io_error": "unpack_fail() with TD_ERR_INTERNAL: exit 4, no tier",
 }
 

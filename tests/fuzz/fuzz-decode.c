@@ -2,8 +2,10 @@
  * fuzz-decode.c - libFuzzer harness: the decoding step (agent/decode.c)
  * against a reference decoder written here, one code point at a time.
  * Every input is read as each of the six encodings: strict UTF-8, UTF-8
- * as encoding = auto tries it, windows-1252, ISO-8859-1, UTF-16LE and
- * UTF-16BE. The reference gives the UTF-8 text (every U+FEFF dropped:
+ * as encoding = auto tries it (an invalid sequence after a valid
+ * multi-byte one makes the document mixed: each invalid sequence, its
+ * maximal subpart, is then copied as it is), windows-1252, ISO-8859-1,
+ * UTF-16LE and UTF-16BE. The reference gives the UTF-8 text (every U+FEFF dropped:
  * a leading BOM is skipped, a later one is never part of a value) or the
  * byte offset of the first undecodable sequence (a truncated one at the
  * end included); windows-1252 comes from glibc's iconv table, with the
@@ -128,6 +130,34 @@ utf8_next(const uint8_t *s, size_t n, uint32_t *c)
 	return len;
 }
 
+/*
+ * The maximal subpart of the ill-formed UTF-8 at s[0..n): its lead and
+ * the continuation bytes valid after it (Unicode 3.9), 1 to 3 bytes.
+ */
+static size_t
+utf8_subpart(const uint8_t *s, size_t n)
+{
+	uint8_t lo = 0x80, hi = 0xbf;
+	size_t len, k;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		lo = s[0] == 0xe0 ? 0xa0 : 0x80;
+		hi = s[0] == 0xed ? 0x9f : 0xbf;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		lo = s[0] == 0xf0 ? 0x90 : 0x80;
+		hi = s[0] == 0xf4 ? 0x8f : 0xbf;
+	} else
+		return 1;
+	for (k = 1; k < len && k < n; k++)
+		if (k == 1 ? s[1] < lo || s[1] > hi : (s[k] & 0xc0) != 0x80)
+			break;
+	return k;
+}
+
 /* A UTF-16 code unit at s. */
 static uint32_t
 unit16(const uint8_t *s, int be)
@@ -162,6 +192,7 @@ ref_decode(int enc, const uint8_t *s, size_t n, struct ref *r)
 {
 	size_t i = 0, k = 0;
 	uint32_t c = 0;
+	int multi = 0;		/* a multi-byte sequence (not a leading BOM) */
 
 	memset(r, 0, sizeof(*r));
 	r->out = xmalloc(3 * n + 4);
@@ -183,11 +214,22 @@ ref_decode(int enc, const uint8_t *s, size_t n, struct ref *r)
 			k = utf16_next(s + i, n - i, enc == DEC_UTF16BE, &c);
 			break;
 		}
+		if (k == 0 && enc == DEC_UTF8_TRY && multi) {
+			/* mixed: the invalid sequence copied */
+			k = utf8_subpart(s + i, n - i);
+			memcpy(r->out + r->len, s + i, k);
+			r->len += k;
+			i += k;
+			continue;
+		}
 		if (k == 0) {
 			r->bad = 1;
 			r->off = i;
 			return;
 		}
+		if (k >= 2 && (enc == DEC_UTF8 || enc == DEC_UTF8_TRY) &&
+		    (i > 0 || c != 0xfeff))
+			multi = 1;
 		if (c != 0xfeff)
 			r->len += utf8_put(r->out + r->len, c);
 		i += k;
@@ -296,7 +338,7 @@ check_sniff(const uint8_t *s, size_t n)
 	if ((u16 != 0 && u16 != DEC_UTF16LE && u16 != DEC_UTF16BE) ||
 	    (n < 8 && u16 != 0))
 		abort();
-	if (decoder_new(0) != NULL || decoder_new(DEC_UTF16BE + 1) != NULL)
+	if (decoder_new(0) != NULL || decoder_new(DEC_UTF8_MIXED + 1) != NULL)
 		abort();
 	for (i = 0; i < TD_NELEM(encs); i++) {
 		d = decoder_new(encs[i]);

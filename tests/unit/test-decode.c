@@ -3,7 +3,11 @@
  * windows-1252 index, Unicode ISO-8859-1 table, GNU libiconv tables),
  * golden files (charset-normalizer, chardet, csvkit UTF-16/BOM), glibc
  * iconv on 20 MB of random bytes, strict UTF-8 / UTF-16 error offsets,
- * the output bound, and every chunking 1..7 plus random ones.
+ * the output bound, and every chunking 1..7 plus random ones; encoding
+ * = auto's mixed documents (UTF-8 with invalid bytes): where each
+ * invalid sequence is, against a reference written here, the first
+ * reading's switch to mixed and the windows-1252 reading's stop at a
+ * valid multi-byte sequence, whatever the chunking.
  * Ends with MB/s per decoder on a 200 MB buffer (TD_DECODE_BENCH_MB sets
  * the size; 0 skips it).
  *
@@ -261,12 +265,18 @@ enc_name(int enc)
 	struct decoder *d = decoder_new(enc);
 
 	snprintf(name, sizeof(name), "%s%s", d ? decoder_name(d) : "?",
-	    enc == DEC_UTF8_TRY ? " (try)" : "");
+	    enc == DEC_UTF8_TRY || enc == DEC_CP1252_TRY ? " (try)" :
+	    enc == DEC_UTF8_MIXED ? " (mixed)" : "");
 	decoder_free(d);
 	return name;
 }
 
-/* The caller's encoding = auto: BOM, else UTF-8, else windows-1252. */
+/*
+ * The caller's encoding = auto: BOM, else UTF-8 (mixed, maybe), else
+ * windows-1252 unless that finds a valid multi-byte sequence, then
+ * mixed UTF-8. Returns DEC_UTF8, DEC_CP1252 or DEC_UTF8_MIXED (when it
+ * took a third reading).
+ */
 static int
 run_auto(const void *in, size_t n, struct res *r)
 {
@@ -277,13 +287,17 @@ run_auto(const void *in, size_t n, struct res *r)
 		return enc;
 	}
 	run(DEC_UTF8_TRY, in, n, CHUNK_RANDOM, 0, r);
-	if (r->rc == TD_ERR_FORMAT && r->code != NULL &&
-	    strcmp(r->code, "decode_not_utf8") == 0) {
-		res_free(r);
-		run(DEC_CP1252, in, n, CHUNK_RANDOM, 0, r);
+	if (r->rc != TD_ERR_FORMAT || r->code == NULL ||
+	    strcmp(r->code, "decode_not_utf8") != 0)
+		return DEC_UTF8;
+	res_free(r);
+	run(DEC_CP1252_TRY, in, n, CHUNK_RANDOM, 0, r);
+	if (r->rc != TD_ERR_FORMAT || r->code == NULL ||
+	    strcmp(r->code, "decode_mixed_retry") != 0)
 		return DEC_CP1252;
-	}
-	return DEC_UTF8;
+	res_free(r);
+	run(DEC_UTF8_MIXED, in, n, CHUNK_RANDOM, 0, r);
+	return DEC_UTF8_MIXED;
 }
 
 /* ---- tables ------------------------------------------------------- */
@@ -727,6 +741,21 @@ test_iconv(void)
 
 /* ---- strict UTF-8 -------------------------------------------------- */
 
+/*
+ * Whether s[0..off), valid UTF-8 but for a leading BOM, holds a
+ * multi-byte sequence.
+ */
+static int
+multi_before(const uint8_t *s, uint64_t off)
+{
+	uint64_t i = off >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+
+	for (; i < off; i++)
+		if (s[i] >= 0x80)
+			return 1;
+	return 0;
+}
+
 struct bad_case {
 	const char	*name;
 	const char	*in;
@@ -800,6 +829,17 @@ test_utf8_cases(void)
 			name = xasprintf("%s: %s", enc_name(encs[e]),
 			    utf8_bad[i].name);
 			run_all(name, encs[e], utf8_bad[i].in, utf8_bad[i].n, &r);
+			if (encs[e] == DEC_UTF8_TRY && multi_before(
+			    (const uint8_t *)utf8_bad[i].in, utf8_bad[i].off)) {
+				/* mixed: read on, the bytes copied */
+				ok(r.rc == 0 && r.len == utf8_bad[i].n &&
+				    memcmp(r.out, utf8_bad[i].in, r.len) == 0,
+				    "%s: mixed after a multi-byte sequence, "
+				    "copied", name);
+				res_free(&r);
+				free(name);
+				continue;
+			}
 			ok(r.rc == TD_ERR_FORMAT && r.code != NULL &&
 			    strcmp(r.code, codes[e]) == 0 &&
 			    r.off == utf8_bad[i].off,
@@ -939,6 +979,287 @@ test_utf8_random(void)
 	}
 	ok(!bad && cmpbad == 0, "utf-8: %d random strings (%d invalid) agree "
 	    "with a by-the-definition decoder in every chunking", i, errors);
+}
+
+/* ---- encoding = auto: mixed documents ---------------------------- */
+
+/*
+ * By the definition (Unicode Table 3-7), spelled out: the bytes at
+ * s[0..n) that are a valid start of a multi-byte sequence (1 for a byte
+ * that starts none), and in *len the sequence's length (0: none).
+ */
+static size_t
+ref_prefix(const uint8_t *s, size_t n, size_t *len)
+{
+	uint8_t b = s[0], lo = 0x80, hi = 0xbf;
+	size_t k;
+
+	if (b >= 0xc2 && b <= 0xdf)
+		*len = 2;
+	else if (b >= 0xe0 && b <= 0xef) {
+		*len = 3;
+		lo = b == 0xe0 ? 0xa0 : 0x80;
+		hi = b == 0xed ? 0x9f : 0xbf;
+	} else if (b >= 0xf0 && b <= 0xf4) {
+		*len = 4;
+		lo = b == 0xf0 ? 0x90 : 0x80;
+		hi = b == 0xf4 ? 0x8f : 0xbf;
+	} else {
+		*len = 0;
+		return 1;
+	}
+	for (k = 1; k < *len && k < n; k++)
+		if (k == 1 ? s[1] < lo || s[1] > hi : (s[k] & 0xc0) != 0x80)
+			break;
+	return k;
+}
+
+/*
+ * A mixed document by the definition: its text (every U+FEFF dropped,
+ * invalid sequences copied) in out, "offset:length " of each invalid
+ * sequence (its maximal subpart) in bads, the offset of the first valid
+ * multi-byte sequence and of the first invalid one (UINT64_MAX: none).
+ */
+static void
+ref_mixed(const uint8_t *s, size_t n, struct td_buf *out, struct td_buf *bads,
+    uint64_t *first_multi, uint64_t *first_bad)
+{
+	size_t i = 0, k, len;
+
+	*first_multi = *first_bad = UINT64_MAX;
+	while (i < n) {
+		if (s[i] < 0x80) {
+			td_buf_putc(out, (char)s[i++]);
+			continue;
+		}
+		k = ref_prefix(s + i, n - i, &len);
+		if (len != 0 && k == len) {
+			if (*first_multi == UINT64_MAX)
+				*first_multi = i;
+			if (len != 3 || memcmp(s + i, "\xef\xbb\xbf", 3) != 0)
+				td_buf_append(out, s + i, len);
+			i += len;
+			continue;
+		}
+		if (*first_bad == UINT64_MAX)
+			*first_bad = i;
+		td_buf_printf(bads, "%zu:%zu ", i, k);
+		td_buf_append(out, s + i, k);
+		i += k;
+	}
+}
+
+/*
+ * Decode in[] as enc with decoder_feed_part() in pieces of chunk bytes
+ * (CHUNK_RANDOM: random), out and bads as ref_mixed() gives them; each
+ * DEC_BAD's bytes must end out. Returns the last rc (DEC_BAD taken as
+ * 0); *code, *off its error's.
+ */
+static int
+run_part(int enc, const uint8_t *in, size_t n, int chunk, struct td_buf *out,
+    struct td_buf *bads, const char **code, uint64_t *off)
+{
+	struct decoder *d = decoder_new(enc);
+	size_t i = 0, k, used, blen;
+	uint64_t boff;
+	int rc = 0;
+
+	*code = NULL;
+	*off = 0;
+	while (i < n && rc == 0) {
+		k = chunk > 0 ? (size_t)chunk : 1 + rng() % 64;
+		if (k > n - i)
+			k = n - i;
+		rc = decoder_feed_part(d, in + i, k, out, &used);
+		i += rc == DEC_BAD ? used : k;
+		if (rc == DEC_BAD) {
+			blen = decoder_bad(d, &boff);
+			if (blen == 0 || blen > 3 || out->len < blen ||
+			    boff + blen > n || memcmp(out->p + out->len - blen,
+			    in + boff, blen) != 0)
+				td_buf_puts(bads, "(bytes not at the end) ");
+			td_buf_printf(bads, "%llu:%zu ", (unsigned long long)boff,
+			    blen);
+			rc = 0;
+		}
+	}
+	if (rc == 0 && (rc = decoder_finish(d, out)) == DEC_BAD) {
+		blen = decoder_bad(d, &boff);
+		td_buf_printf(bads, "%llu:%zu ", (unsigned long long)boff, blen);
+		rc = 0;
+	}
+	if (rc == TD_ERR_FORMAT) {
+		*code = decoder_errcode(d);
+		*off = decoder_erroffset(d);
+	}
+	decoder_free(d);
+	return rc;
+}
+
+static int
+buf_same(const struct td_buf *a, const struct td_buf *b)
+{
+	return a->len == b->len && (a->len == 0 || memcmp(a->p, b->p,
+	    a->len) == 0);
+}
+
+/*
+ * s[0..n) read by encoding = auto's three readings in chunkings whole,
+ * 1..4 and random, against the reference: 0 when all agree.
+ */
+static int
+mixed_agree(const char *name, const uint8_t *s, size_t n)
+{
+	static const int chunks[] = { 0, 1, 2, 3, 4, -1, -1 };
+	struct td_buf wout, wbads, out, bads;
+	const char *code;
+	uint64_t fm, fb, off;
+	struct res cp;
+	size_t c;
+	int rc, bad = 0;
+
+	if (n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
+		return 1;	/* a BOM decides: encoding = auto reads none */
+	td_buf_init(&wout, 0, 0);
+	td_buf_init(&wbads, 0, 0);
+	td_buf_init(&out, 0, 0);
+	td_buf_init(&bads, 0, 0);
+	ref_mixed(s, n, &wout, &wbads, &fm, &fb);
+	run(DEC_CP1252, s, n, CHUNK_WHOLE, 0, &cp);
+	for (c = 0; c < TD_NELEM(chunks) && !bad; c++) {
+		/* mixed from the start */
+		td_buf_reset(&out);
+		td_buf_reset(&bads);
+		rc = run_part(DEC_UTF8_MIXED, s, n, chunks[c] == 0 ? (int)n + 1 :
+		    chunks[c], &out, &bads, &code, &off);
+		if (rc != 0 || !buf_same(&out, &wout) ||
+		    !buf_same(&bads, &wbads)) {
+			diag("%s: mixed, chunk %d: rc %d, invalid %.*s, want %.*s",
+			    name, chunks[c], rc, (int)bads.len, bads.p,
+			    (int)wbads.len, wbads.p);
+			bad = 1;
+		}
+		/* the first reading: mixed only after a multi-byte sequence */
+		td_buf_reset(&out);
+		td_buf_reset(&bads);
+		rc = run_part(DEC_UTF8_TRY, s, n, chunks[c] == 0 ? (int)n + 1 :
+		    chunks[c], &out, &bads, &code, &off);
+		if (fb != UINT64_MAX && (fm == UINT64_MAX || fb < fm) ?
+		    rc != TD_ERR_FORMAT || strcmp(code, "decode_not_utf8") != 0 ||
+		    off != fb : rc != 0 || !buf_same(&out, &wout) ||
+		    !buf_same(&bads, &wbads)) {
+			diag("%s: try, chunk %d: rc %d off %llu", name, chunks[c],
+			    rc, (unsigned long long)off);
+			bad = 1;
+		}
+		/* the second: windows-1252 unless a multi-byte sequence */
+		td_buf_reset(&out);
+		td_buf_reset(&bads);
+		rc = run_part(DEC_CP1252_TRY, s, n, chunks[c] == 0 ?
+		    (int)n + 1 : chunks[c], &out, &bads, &code, &off);
+		if (fm != UINT64_MAX ? rc != TD_ERR_FORMAT ||
+		    strcmp(code, "decode_mixed_retry") != 0 || off != fm :
+		    rc != 0 || out.len != cp.len || (out.len > 0 &&
+		    memcmp(out.p, cp.out, cp.len) != 0)) {
+			diag("%s: windows-1252 (try), chunk %d: rc %d off %llu, "
+			    "first multi-byte %llu", name, chunks[c], rc,
+			    (unsigned long long)off, (unsigned long long)fm);
+			bad = 1;
+		}
+	}
+	res_free(&cp);
+	td_buf_free(&wout);
+	td_buf_free(&wbads);
+	td_buf_free(&out);
+	td_buf_free(&bads);
+	return !bad;
+}
+
+static void
+test_mixed(void)
+{
+	static const char doc[] = "Store,Item\n1,Caf\xc3\xa9\n2,Caf\xe9\n"
+	    "3,\xe2\x82\xac \xe2\x82x\n4,\xed\xa0\x80\n5,\xf0\x9f\x98";
+	static const char late[] = "Store,Item\n1,Caf\xe9\n2,Caf\xc3\xa9\n";
+	struct td_buf out, bads;
+	struct decoder *d;
+	const char *code;
+	uint64_t fm, fb, nb, off;
+	uint8_t in[200];
+	size_t n, k, used;
+	int i, rc, bad = 0;
+
+	/* a stray E9 among UTF-8, a cut sequence, a surrogate, one at the
+	 * end: each invalid sequence, its maximal subpart */
+	td_buf_init(&out, 0, 0);
+	td_buf_init(&bads, 0, 0);
+	rc = run_part(DEC_UTF8_TRY, (const uint8_t *)doc, sizeof(doc) - 1, 1,
+	    &out, &bads, &code, &off);
+	is_int(rc, 0, "mixed: the first reading turns mixed at 0xE9");
+	is_str(td_buf_cstr(&bads), "24:1 32:2 38:1 39:1 40:1 44:3 ",
+	    "mixed: E9, E2 82, ED A0 80 as three, F0 9F 98 cut by the end");
+	ok(out.len == sizeof(doc) - 1 && memcmp(out.p, doc, out.len) == 0,
+	    "mixed: every byte copied as it is");
+	d = decoder_new(DEC_UTF8_TRY);
+	td_buf_reset(&out);
+	rc = decoder_feed_part(d, doc, sizeof(doc) - 1, &out, &used);
+	ok(rc == DEC_BAD && used == 25 && out.len == 25 &&
+	    out.p[24] == '\xe9', "decoder_feed_part stops after 0xE9, which "
+	    "ends out");
+	ok(decoder_mixed(d, &fm, &fb, &nb) && fm == 16 && fb == 24 && nb == 1,
+	    "decoder_mixed: first multi-byte at 16, first invalid at 24");
+	is_str(decoder_name(d), "utf-8", "a mixed document is utf-8");
+	decoder_free(d);
+
+	/* the stray byte first: not UTF-8; as windows-1252, stopped at the
+	 * multi-byte sequence, even split across calls */
+	rc = run_part(DEC_UTF8_TRY, (const uint8_t *)late, sizeof(late) - 1, 3,
+	    &out, &bads, &code, &off);
+	ok(rc == TD_ERR_FORMAT && strcmp(code, "decode_not_utf8") == 0 &&
+	    off == 16, "stray byte first: decode_not_utf8 at 16");
+	for (k = 1; k <= 4; k++) {
+		rc = run_part(DEC_CP1252_TRY, (const uint8_t *)late,
+		    sizeof(late) - 1, (int)k, &out, &bads, &code, &off);
+		ok(rc == TD_ERR_FORMAT && strcmp(code, "decode_mixed_retry") ==
+		    0 && off == 23, "windows-1252 (try), chunks of %zu: "
+		    "decode_mixed_retry at 23", k);
+	}
+	d = decoder_new(DEC_UTF8_MIXED);
+	td_buf_reset(&out);
+	ok(decoder_feed(d, late, sizeof(late) - 1, &out) == 0 &&
+	    decoder_finish(d, &out) == 0 && decoder_mixed(d, &fm, &fb, &nb) &&
+	    fm == 23 && fb == 16 && nb == 1, "read as mixed: first invalid "
+	    "16, first multi-byte 23");
+	decoder_free(d);
+	ok(mixed_agree("doc", (const uint8_t *)doc, sizeof(doc) - 1) &&
+	    mixed_agree("late", (const uint8_t *)late, sizeof(late) - 1),
+	    "both documents: every chunking agrees with the reference");
+
+	/* random text: ASCII, valid multi-byte sequences, any bytes */
+	for (i = 0; i < 3000 && !bad; i++) {
+		n = 0;
+		while (n < 150) {
+			k = rng() % 10;
+			if (k == 0)
+				in[n++] = (uint8_t)rng();
+			else if (k == 1)
+				in[n++] = 0x80 | (uint8_t)rng();
+			else if (k == 2)
+				n += put_utf8(in + n, random_cp());
+			else if (k == 3 && n > 0)
+				n--;
+			else
+				in[n++] = (uint8_t)('a' + rng() % 26);
+			if (rng() % 40 == 0)
+				break;
+		}
+		if (!mixed_agree("random", in, n))
+			bad = 1;
+	}
+	ok(!bad, "mixed: %d random strings agree with the reference in "
+	    "every reading and chunking", i);
+	td_buf_free(&out);
+	td_buf_free(&bads);
 }
 
 /* ---- UTF-16 -------------------------------------------------------- */
@@ -1341,6 +1662,7 @@ main(void)
 	test_csvkit();
 	test_utf8_cases();
 	test_utf8_random();
+	test_mixed();
 	test_utf16_cases();
 	test_utf16_random();
 	test_limit();

@@ -82,11 +82,11 @@ g_reject(void *arg, const struct rejection *rj)
 
 /* As a sink must: forget what it was given; note that it was asked. */
 static int
-g_reset(void *arg, size_t doc)
+g_reset(void *arg, size_t doc, int mixed)
 {
 	struct got *g = arg;
 
-	td_buf_printf(&g->resets, "%zu ", doc);
+	td_buf_printf(&g->resets, "%zu%s ", doc, mixed ? "m" : "");
 	td_buf_reset(&g->recs);
 	td_buf_reset(&g->rejs);
 	td_buf_reset(&g->batches);
@@ -704,6 +704,112 @@ test_auto_restart(void)
 	td_conf_free(c);
 }
 
+/*
+ * encoding = auto, mixed documents (UTF-8 with bytes that are not): read
+ * as UTF-8, each row that holds an invalid byte rejected (invalid_utf8)
+ * with its offset, bytes and raw text, the rest delivered unchanged; the
+ * stray byte before any UTF-8: windows-1252 first, then mixed (the sink
+ * reset twice); windows-1252 without a multi-byte sequence as before; a
+ * mixed header refused; a format that cannot reject a row alone refuses
+ * the document.
+ */
+static void
+test_mixed(void)
+{
+	struct td_conf *c = tu_conf(tmpdir, MAP_STD
+	    "retailer_item_id = column \"Item\"\n");
+	struct td_conf *c1 = tu_conf(tmpdir, MAP_STD
+	    "retailer_item_id = column \"Item\"\n"
+	    "[integration]\nmax_reject_ratio = 0.01\n");
+	struct got g;
+
+	tu_sh(tmpdir, "mkdir -p mx && cd mx && "
+	    "python3 -c 'import sys\n"
+	    "h = b\"Store,UPC,Date,Units,Item\\n\"\n"
+	    "def row(i, item): return b\"%%d,041000001239,2026-11-28,%%d,\" "
+	    "%% (i, i) + item + b\"\\n\"\n"
+	    "good = [row(i, b\"CAF\\xc3\\x89 \\xc3\\xa9t\\xc3\\xa9\") "
+	    "for i in range(1, 31)]\n"
+	    "bad = row(31, b\"CAF\\xc9\")\n"
+	    "open(\"u8.csv\", \"wb\").write(h + b\"\".join(good[:15]) + bad + "
+	    "b\"\".join(good[15:]))\n"
+	    "open(\"late.csv\", \"wb\").write(h + bad + b\"\".join(good))\n"
+	    "open(\"cp.csv\", \"wb\").write(h + bad + row(32, b\"CAF\\xc9 "
+	    "\\x80\"))\n"
+	    "open(\"hdr.csv\", \"wb\").write(b\"Store,UPC,Date,Units,Item,\""
+	    "b\"Cat\\xe9gorie\\n\" + b\"\".join(good))\n"
+	    "open(\"m.seg\", \"wb\").write(b\"R*\\xc3\\xa9*041000001239*"
+	    "20261128*2~\\nR*\\xe9*041000001239*20261128*2~\\n\")\n'");
+	run(c, "mx/u8.csv", &g);
+	is_str(g.res.t2code, NULL, "mixed: no Tier 2");
+	is_int(g.resets.len, 0, "mixed after UTF-8: read once, never "
+	    "reset");
+	is_int(g.nrec, 30, "mixed: the 30 UTF-8 rows are records");
+	ok(nth_has(&g, 0, "\"retailer_item_id\":\"CAF\xc3\x89 \xc3\xa9t\xc3\xa9\"")
+	    && nth_has(&g, 29, "\"retailer_item_id\":\"CAF\xc3\x89 \xc3\xa9t"
+	    "\xc3\xa9\""), "mixed: their text as UTF-8, unchanged");
+	is_str(g.rejs.p, "17 invalid_utf8: the row is not UTF-8, as the rest "
+	    "of the document is: byte 671 of the document is 0xC9\n",
+	    "mixed: the row with 0xC9 rejected, its offset and byte");
+	ok(g.res.ndocs == 1 && g.res.docs[0].mixed &&
+	    g.res.docs[0].first_multi == 57 && g.res.docs[0].first_bad == 671 &&
+	    g.res.docs[0].nbad == 1 && strcmp(g.res.docs[0].encoding,
+	    "utf-8") == 0, "mixed: the document says so, utf-8, with its "
+	    "offsets");
+	got_free(&g);
+
+	run(c, "mx/late.csv", &g);
+	is_str(g.res.t2code, NULL, "stray byte first: no Tier 2");
+	is_str(g.resets.p, "0 0m ", "stray byte first: read as windows-1252, "
+	    "then mixed");
+	is_int(g.nrec, 30, "stray byte first: 30 records, none twice");
+	ok(nth_has(&g, 0, "\"retailer_item_id\":\"CAF\xc3\x89 \xc3\xa9t\xc3\xa9\""),
+	    "stray byte first: the others as UTF-8");
+	is_str(g.rejs.p, "2 invalid_utf8: the row is not UTF-8, as the rest "
+	    "of the document is: byte 59 of the document is 0xC9\n",
+	    "stray byte first: its row rejected");
+	ok(g.res.docs[0].mixed && g.res.docs[0].first_bad == 59 &&
+	    g.res.docs[0].first_multi == 92, "stray byte first: first invalid "
+	    "59, first multi-byte 92");
+	got_free(&g);
+
+	run(c, "mx/cp.csv", &g);
+	is_str(g.resets.p, "0 ", "windows-1252: reset once");
+	ok(g.nrec == 2 && nth_has(&g, 0, "\"retailer_item_id\":\"CAF\xc3\x89\"")
+	    && nth_has(&g, 1, "\"retailer_item_id\":\"CAF\xc3\x89 \xe2\x82\xac\"")
+	    && g.rejs.len == 0 && !g.res.docs[0].mixed &&
+	    strcmp(g.res.docs[0].encoding, "windows-1252") == 0,
+	    "windows-1252 without a multi-byte sequence: as before");
+	got_free(&g);
+
+	run(c1, "mx/u8.csv", &g);
+	is_str(g.res.t2code, "reject_ratio_exceeded", "mixed, 1 of 31 rows "
+	    "rejected, max_reject_ratio 0.01: quarantined");
+	got_free(&g);
+
+	run(c, "mx/hdr.csv", &g);
+	is_str(g.res.t2code, "decode_invalid_utf8", "mixed header: Tier 2");
+	is_str(g.res.t2msg, "line 1: the header row is not UTF-8, as the rest "
+	    "of the document is: byte 29 of the document is 0xE9",
+	    "mixed header: the message");
+	got_free(&g);
+	td_conf_free(c);
+	td_conf_free(c1);
+
+	c = tu_conf(tmpdir, MAP_SEG);
+	run_with(c, "mx/m.seg", &seg_ops, 2, &g);
+	is_str(g.res.t2code, "decode_mixed", "mixed, a format that cannot "
+	    "reject a row alone: Tier 2");
+	is_str(g.res.t2msg, "byte 32 is not UTF-8 in a document that is UTF-8 "
+	    "elsewhere (a multi-byte sequence at byte 2): its segments are "
+	    "not rejected one by one, as each is read with those before it; "
+	    "have the sender resend it in one encoding, or set [decode] "
+	    "encoding", "decode_mixed: the message");
+	is_int(g.nrec, 0, "decode_mixed: nothing reaches the sink");
+	got_free(&g);
+	td_conf_free(c);
+}
+
 /* The parsers by [parse] format: csv; x12 is refused until it exists. */
 static void
 test_parser_table(void)
@@ -742,6 +848,7 @@ main(void)
 	test_parser_table();
 	test_other_format();
 	test_auto_restart();
+	test_mixed();
 	if (getenv("TD_KEEP_TMP") == NULL)
 		tu_sh(tmpdir, "cd / && rm -rf '%s'", tmpdir);
 	return done_testing();

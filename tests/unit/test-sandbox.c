@@ -218,10 +218,11 @@ t_reject(void *arg, const struct rejection *rj)
 }
 
 static int
-t_reset(void *arg, size_t doc)
+t_reset(void *arg, size_t doc, int mixed)
 {
 	(void)arg;
 	(void)doc;
+	(void)mixed;
 	return 0;
 }
 
@@ -433,7 +434,7 @@ static void
 evil_one(struct td_buf *b, uint32_t t)
 {
 	struct fbatch fb;
-	uint64_t doc = 0;
+	uint64_t doc[2] = { 0, 0 };	/* document 0, windows-1252 */
 
 	td_buf_reset(b);
 	switch (t) {
@@ -447,7 +448,7 @@ evil_one(struct td_buf *b, uint32_t t)
 		evil_reject(b, "bad_row");
 		return;
 	case F_RESET:
-		td_buf_append(b, &doc, sizeof(doc));
+		td_buf_append(b, doc, sizeof(doc));
 		break;
 	case F_ACK:
 		evil_group(b);
