@@ -146,7 +146,22 @@ open(sys.argv[2], 'wb').write(out)" "$f" "$T_TMP/corpus.csv"
 		"$(basename "$f") (Windows-1252): auto gives what encoding = windows-1252 gives"
 done
 
-# 5. 1.5 MB, several read blocks: the same on one core and on all
+# 5. X12: a segment cannot be dropped alone (an N1 names the store of the
+# records after it): a mixed 852 is refused whole
+X=$T_TMP/x
+mkdir -p "$X/landing"
+printf '[integration]\nname = acme\nstate_dir = %s\n[parse]\nformat = x12\n[output]\nurl = file://%s/out\n' \
+    "$X" "$X" > "$T_TMP/x.conf"
+$PY -c "import sys
+d = open(sys.argv[1], 'rb').read()
+d = d.replace(b'ACME MART', b'ACM\xc3\x89 MART').replace(b'PEN-01', b'P\xc9N-01')
+open(sys.argv[2], 'wb').write(d)" "$srcdir/tests/data/x12/sdq-4010.x12" "$X/landing/m.x12"
+"$TRADEDROP" once -c "$T_TMP/x.conf" 2> "$T_TMP/x.log"
+t_is "$($PY -c "import json; r = json.load(open('$X/quarantine/$(sha256sum "$X"/archive/*/*/*/raw/m.x12 | cut -c1-64)/reason.json')); print(r['tier'], r['code'], r['message'].split(' (')[0])")" \
+	"2 decode_mixed byte 375 is not UTF-8 in a document that is UTF-8 elsewhere" \
+	"a mixed X12 document: Tier 2 decode_mixed, the offset of its invalid byte"
+
+# 6. 1.5 MB, several read blocks: the same on one core and on all
 if command -v taskset > /dev/null; then
 	for run in one all; do
 		conf $run "$T_TMP/$run"
