@@ -1,12 +1,14 @@
 /*
  * fuzz-decode.c - libFuzzer harness: the decoding step (agent/decode.c)
  * against a reference decoder written here, one code point at a time.
- * Every input is read as each of the six encodings: strict UTF-8, UTF-8
+ * Every input is read as each of seven encodings: strict UTF-8, UTF-8
  * as encoding = auto tries it (an invalid sequence after a valid
  * multi-byte one makes the document mixed: each invalid sequence, its
- * maximal subpart, is then copied as it is), windows-1252, ISO-8859-1,
- * UTF-16LE and UTF-16BE. The reference gives the UTF-8 text (every U+FEFF dropped:
- * a leading BOM is skipped, a later one is never part of a value) or the
+ * maximal subpart, is then copied as it is), a mixed document's UTF-8
+ * (so from its start), windows-1252, ISO-8859-1, UTF-16LE and
+ * UTF-16BE. The reference gives the UTF-8 text (every
+ * U+FEFF dropped: a leading BOM is skipped, a later one is never part of
+ * a value) or the
  * byte offset of the first undecodable sequence (a truncated one at the
  * end included); windows-1252 comes from glibc's iconv table, with the
  * five bytes it leaves undefined mapped to the C1 controls as WHATWG
@@ -200,6 +202,7 @@ ref_decode(int enc, const uint8_t *s, size_t n, struct ref *r)
 		switch (enc) {
 		case DEC_UTF8:
 		case DEC_UTF8_TRY:
+		case DEC_UTF8_MIXED:
 			k = utf8_next(s + i, n - i, &c);
 			break;
 		case DEC_CP1252:
@@ -214,7 +217,8 @@ ref_decode(int enc, const uint8_t *s, size_t n, struct ref *r)
 			k = utf16_next(s + i, n - i, enc == DEC_UTF16BE, &c);
 			break;
 		}
-		if (k == 0 && enc == DEC_UTF8_TRY && multi) {
+		if (k == 0 && (enc == DEC_UTF8_MIXED ||
+		    (enc == DEC_UTF8_TRY && multi))) {
 			/* mixed: the invalid sequence copied */
 			k = utf8_subpart(s + i, n - i);
 			memcpy(r->out + r->len, s + i, k);
@@ -257,8 +261,9 @@ stream(int enc, const uint8_t *s, size_t n, const size_t *cut, size_t ncut,
 		r = decoder_feed(d, s + at, end - at, out);
 		at = end;
 	}
-	if (r == 0)
-		r = decoder_finish(d, out);
+	/* a mixed document's sequence cut by the end: copied, DEC_BAD */
+	if (r == 0 && (r = decoder_finish(d, out)) == DEC_BAD)
+		r = 0;
 	len = out->len;
 	*code = decoder_errcode(d);
 	*off = decoder_erroffset(d);
@@ -319,8 +324,8 @@ check(int enc, const uint8_t *s, size_t n, const size_t *cut, size_t ncut,
 static void
 check_sniff(const uint8_t *s, size_t n)
 {
-	static const int encs[] = { DEC_UTF8, DEC_UTF8_TRY, DEC_CP1252,
-	    DEC_LATIN1, DEC_UTF16LE, DEC_UTF16BE };
+	static const int encs[] = { DEC_UTF8, DEC_UTF8_TRY, DEC_UTF8_MIXED,
+	    DEC_CP1252, DEC_LATIN1, DEC_UTF16LE, DEC_UTF16BE };
 	struct decoder *d;
 	char name[17];
 	size_t i;
@@ -343,7 +348,8 @@ check_sniff(const uint8_t *s, size_t n)
 	for (i = 0; i < TD_NELEM(encs); i++) {
 		d = decoder_new(encs[i]);
 		e = decoder_from_name(decoder_name(d));
-		if (e != (encs[i] == DEC_UTF8_TRY ? DEC_UTF8 : encs[i]))
+		if (e != (encs[i] == DEC_UTF8_TRY || encs[i] == DEC_UTF8_MIXED ?
+		    DEC_UTF8 : encs[i]))
 			abort();
 		decoder_free(d);
 	}
@@ -359,8 +365,8 @@ check_sniff(const uint8_t *s, size_t n)
 int
 LLVMFuzzerTestOneInput(const uint8_t *s, size_t n)
 {
-	static const int encs[] = { DEC_UTF8, DEC_UTF8_TRY, DEC_CP1252,
-	    DEC_LATIN1, DEC_UTF16LE, DEC_UTF16BE };
+	static const int encs[] = { DEC_UTF8, DEC_UTF8_TRY, DEC_UTF8_MIXED,
+	    DEC_CP1252, DEC_LATIN1, DEC_UTF16LE, DEC_UTF16BE };
 	static int once;
 	struct ref ref;
 	size_t cut[BYTEWISE_MAX], i, k, a, b, max;

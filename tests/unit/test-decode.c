@@ -193,8 +193,9 @@ run(int enc, const void *inp, size_t n, int chunk, size_t max, struct res *r)
 		rc = decoder_feed(d, in + i, k, &out);
 		i += k;
 	}
-	if (rc == 0)
-		rc = decoder_finish(d, &out);
+	/* a mixed document's sequence cut by the end: copied, DEC_BAD */
+	if (rc == 0 && (rc = decoder_finish(d, &out)) == DEC_BAD)
+		rc = 0;
 	r->rc = rc;
 	if (rc == TD_ERR_FORMAT && decoder_errcode(d) != NULL)
 		r->code = xstrdup(decoder_errcode(d));
@@ -1078,14 +1079,15 @@ run_part(int enc, const uint8_t *in, size_t n, int chunk, struct td_buf *out,
 			    boff + blen > n || memcmp(out->p + out->len - blen,
 			    in + boff, blen) != 0)
 				td_buf_puts(bads, "(bytes not at the end) ");
-			td_buf_printf(bads, "%llu:%zu ", (unsigned long long)boff,
-			    blen);
+			td_buf_printf(bads, "%llu:%zu ",
+			    (unsigned long long)boff, blen);
 			rc = 0;
 		}
 	}
 	if (rc == 0 && (rc = decoder_finish(d, out)) == DEC_BAD) {
 		blen = decoder_bad(d, &boff);
-		td_buf_printf(bads, "%llu:%zu ", (unsigned long long)boff, blen);
+		td_buf_printf(bads, "%llu:%zu ", (unsigned long long)boff,
+		    blen);
 		rc = 0;
 	}
 	if (rc == TD_ERR_FORMAT) {
@@ -1130,13 +1132,13 @@ mixed_agree(const char *name, const uint8_t *s, size_t n)
 		/* mixed from the start */
 		td_buf_reset(&out);
 		td_buf_reset(&bads);
-		rc = run_part(DEC_UTF8_MIXED, s, n, chunks[c] == 0 ? (int)n + 1 :
-		    chunks[c], &out, &bads, &code, &off);
+		rc = run_part(DEC_UTF8_MIXED, s, n, chunks[c] == 0 ?
+		    (int)n + 1 : chunks[c], &out, &bads, &code, &off);
 		if (rc != 0 || !buf_same(&out, &wout) ||
 		    !buf_same(&bads, &wbads)) {
-			diag("%s: mixed, chunk %d: rc %d, invalid %.*s, want %.*s",
-			    name, chunks[c], rc, (int)bads.len, bads.p,
-			    (int)wbads.len, wbads.p);
+			diag("%s: mixed, chunk %d: rc %d, invalid %.*s, "
+			    "want %.*s", name, chunks[c], rc, (int)bads.len,
+			    bads.p, (int)wbads.len, wbads.p);
 			bad = 1;
 		}
 		/* the first reading: mixed only after a multi-byte sequence */
@@ -1145,11 +1147,12 @@ mixed_agree(const char *name, const uint8_t *s, size_t n)
 		rc = run_part(DEC_UTF8_TRY, s, n, chunks[c] == 0 ? (int)n + 1 :
 		    chunks[c], &out, &bads, &code, &off);
 		if (fb != UINT64_MAX && (fm == UINT64_MAX || fb < fm) ?
-		    rc != TD_ERR_FORMAT || strcmp(code, "decode_not_utf8") != 0 ||
-		    off != fb : rc != 0 || !buf_same(&out, &wout) ||
+		    rc != TD_ERR_FORMAT ||
+		    strcmp(code, "decode_not_utf8") != 0 || off != fb :
+		    rc != 0 || !buf_same(&out, &wout) ||
 		    !buf_same(&bads, &wbads)) {
-			diag("%s: try, chunk %d: rc %d off %llu", name, chunks[c],
-			    rc, (unsigned long long)off);
+			diag("%s: try, chunk %d: rc %d off %llu", name,
+			    chunks[c], rc, (unsigned long long)off);
 			bad = 1;
 		}
 		/* the second: windows-1252 unless a multi-byte sequence */
@@ -1161,8 +1164,8 @@ mixed_agree(const char *name, const uint8_t *s, size_t n)
 		    strcmp(code, "decode_mixed_retry") != 0 || off != fm :
 		    rc != 0 || out.len != cp.len || (out.len > 0 &&
 		    memcmp(out.p, cp.out, cp.len) != 0)) {
-			diag("%s: windows-1252 (try), chunk %d: rc %d off %llu, "
-			    "first multi-byte %llu", name, chunks[c], rc,
+			diag("%s: windows-1252 (try), chunk %d: rc %d off "
+			    "%llu, first multi-byte %llu", name, chunks[c], rc,
 			    (unsigned long long)off, (unsigned long long)fm);
 			bad = 1;
 		}
