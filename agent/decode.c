@@ -263,8 +263,8 @@ utf8_find_multi(const uint8_t *s, size_t n, size_t *cut)
 			continue;
 		}
 		for (j = 1; j < len && i + j < n; j++)
-			if (j == 1 ? s[i + 1] < u8_lo[k] || s[i + 1] > u8_hi[k] :
-			    (s[i + j] & 0xc0) != 0x80)
+			if (j == 1 ? s[i + 1] < u8_lo[k] ||
+			    s[i + 1] > u8_hi[k] : (s[i + j] & 0xc0) != 0x80)
 				break;
 		if (j == len)
 			return i;
@@ -748,7 +748,8 @@ decoder_feed_part(struct decoder *d, const void *inp, size_t n,
 		} else {
 			if (blk > DEC_STEP)
 				blk = DEC_STEP;
-			v = dec_run(d, in + i, blk, base + i, obuf, &olen, &bad);
+			v = dec_run(d, in + i, blk, base + i, obuf, &olen,
+			    &bad);
 			olen = dec_drop_feff(obuf, olen);
 			if (olen > 0 && td_buf_append(out, obuf, olen) != 0)
 				return dec_limit(d, base + i);

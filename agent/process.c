@@ -1568,8 +1568,8 @@ process_doc(struct emitter *e, void *st, struct unpacker *u, int enc,
 			td_buf_reset(dec);
 			used = 0;
 			r = n == 0 ? decoder_finish(d, dec) :
-			    decoder_feed_part(d, blk + off, (size_t)n - off, dec,
-			    &used);
+			    decoder_feed_part(d, blk + off, (size_t)n - off,
+			    dec, &used);
 			off += used;
 			if (r == TD_ERR_FORMAT) {
 				/* encoding = auto reads it again as: */
