@@ -150,10 +150,27 @@ static const uint8_t bom_le[] = { 0xff, 0xfe };
 static const uint8_t bom_be[] = { 0xfe, 0xff };
 
 /*
+ * Whether a valid multi-byte UTF-8 sequence of len bytes led by lead is
+ * evidence that a document is UTF-8 (encoding = auto's mixed document):
+ * one of three or four bytes, or of two led by C2 or C3 (U+0080 to
+ * U+00FF, the accented letters of Western European text). Windows-1252
+ * text forms the other two-byte sequences by chance: a capital with an
+ * accent (C4 to DF) followed by punctuation or a symbol (80 to BF), as
+ * JOSÉ’S (C9 92) or NESTLÉ® (C9 AE) do. They are still read as UTF-8
+ * where the document is; they only do not make it mixed.
+ */
+static inline int
+u8_evidence(uint8_t lead, size_t len)
+{
+	return len >= 3 || lead <= 0xc3;
+}
+
+/*
  * Length of the longest prefix of s[0..n) made of complete, valid UTF-8
  * sequences. *bad is set when the prefix ends at an invalid sequence, left
  * 0 when it ends at n or at a sequence that n cuts short. *multi, when
- * SIZE_MAX, is set to the index of the first multi-byte sequence.
+ * SIZE_MAX, is set to the index of the first multi-byte sequence that is
+ * evidence of UTF-8 (u8_evidence).
  */
 static size_t
 utf8_valid(const uint8_t *s, size_t n, int *bad, size_t *multi)
@@ -194,7 +211,7 @@ utf8_valid(const uint8_t *s, size_t n, int *bad, size_t *multi)
 				goto bad;
 			if (len == 4 && (s[i + 3] & 0xc0) != 0x80)
 				goto bad;
-			if (*multi == SIZE_MAX)
+			if (*multi == SIZE_MAX && u8_evidence(s[i], len))
 				*multi = i;
 			i += len;
 			continue;
@@ -234,10 +251,11 @@ utf8_bad_len(const uint8_t *s, size_t n)
 }
 
 /*
- * Index of the first valid multi-byte UTF-8 sequence in s[0..n), or n
- * when there is none; *cut is then the index of the valid start of one
- * that n cuts short, or n. Every byte is a possible start: a sequence
- * is found wherever it is, whatever comes before it.
+ * Index of the first valid multi-byte UTF-8 sequence in s[0..n) that is
+ * evidence of UTF-8 (u8_evidence), or n when there is none; *cut is then
+ * the index of the valid start of one that n cuts short, or n. Every
+ * byte is a possible start: a sequence is found wherever it is, whatever
+ * comes before it.
  */
 static size_t
 utf8_find_multi(const uint8_t *s, size_t n, size_t *cut)
@@ -258,7 +276,7 @@ utf8_find_multi(const uint8_t *s, size_t n, size_t *cut)
 			break;
 		k = u8_class[s[i]];
 		len = u8_len[k];
-		if (len < 2) {
+		if (len < 2 || !u8_evidence(s[i], len)) {
 			i++;
 			continue;
 		}

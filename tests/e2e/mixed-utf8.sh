@@ -8,7 +8,9 @@
 # with the stray byte before any UTF-8 (read as Windows-1252 first, then
 # again as mixed: nothing delivered twice); Windows-1252 without a UTF-8
 # sequence decodes as before, byte for byte as encoding = windows-1252
-# does; a mixed file over max_reject_ratio is quarantined; a mixed file
+# does, also when a capital with an accent followed by a symbol makes a
+# valid UTF-8 pair by chance (NESTLÉ®); a mixed file over
+# max_reject_ratio is quarantined; a mixed file
 # of 1.5 MB (several read blocks) gives the same batches and dead
 # letters on one core and on all of them.
 . "$srcdir/tests/lib/common.sh"
@@ -53,6 +55,12 @@ open(w + '/ratio.csv', 'wb').write(H + b''.join(good(1, 6, 200)) + bad)
 # Windows-1252: no byte pair of it is a UTF-8 sequence
 open(w + '/cp.csv', 'wb').write(H + row(1, b'CAF\xc9 \x93BLEND\x94 \x80') +
     row(2, b'Stra\xdfe \xe9t\xe9'))
+# Windows-1252 whose capitals with an accent are followed by a symbol:
+# C9 AE, C9 92 and C9 A0 are valid UTF-8 (U+026E, U+0252, U+0260), and
+# no evidence that the document is UTF-8
+open(w + '/cpacc.csv', 'wb').write(H + row(1, b'NESTL\xc9\xae TOLL HOUSE') +
+    row(2, b'JOS\xc9\x92S') + row(3, b'CAF\xc9\xa0BLEND') +
+    row(4, b'caf\xe9 cr\xe8me'))
 # 30000 rows, a stray byte in every 1000th, and one that is the last
 # byte of the first 1 MiB read block (spaces before it put it there)
 rows = [row(i, (b'Caf\xe9 %d' if i % 1000 == 0 else b'Caf\xc3\xa9 %d') % i)
@@ -68,7 +76,7 @@ big = H + b''.join(rows)
 assert big[T] == 0xe9 and big[T + 1] == ord('x')
 open(w + '/big.csv', 'wb').write(big)
 PY
-for f in u8 late ratio cp; do cp "$W/$f.csv" "$S/landing/"; done
+for f in u8 late ratio cp cpacc; do cp "$W/$f.csv" "$S/landing/"; done
 "$TRADEDROP" once -c "$T_TMP/t.conf" 2> "$T_TMP/once.log"
 t_is $? 1 "once exits 1 (rows dead-lettered, a file quarantined)"
 
@@ -125,6 +133,13 @@ t_is "$(records cp.csv)" "1 CAFÉ “BLEND” €
 2 Straße été" "cp.csv: Windows-1252 decoded"
 t_is "$($PY -c "import json; print(json.load(open('$S/out/$(tid cp.csv)/manifest.json'))['encoding'])")" \
 	"windows-1252" "cp.csv: the manifest says windows-1252"
+NBSP=$(printf '\302\240')
+t_is "$(records cpacc.csv) $($PY -c "import json; m = json.load(open('$S/out/$(tid cpacc.csv)/manifest.json')); print(m['encoding'], m['counts']['dlq'])")" \
+	"1 NESTLÉ® TOLL HOUSE
+2 JOSÉ’S
+3 CAFÉ${NBSP}BLEND
+4 café crème windows-1252 0" \
+	"cpacc.csv: É followed by ®, ’ or a no-break space (valid UTF-8 by chance) leaves it Windows-1252"
 conf cp "$T_TMP/cp" "[decode]" "encoding = windows-1252"
 "$TRADEDROP" try -c "$T_TMP/t.conf" "$W/cp.csv" > "$T_TMP/try-auto" 2> /dev/null
 "$TRADEDROP" try -c "$T_TMP/cp.conf" "$W/cp.csv" > "$T_TMP/try-cp" 2> /dev/null

@@ -231,7 +231,10 @@ ref_decode(int enc, const uint8_t *s, size_t n, struct ref *r)
 			r->off = i;
 			return;
 		}
-		if (k >= 2 && (enc == DEC_UTF8 || enc == DEC_UTF8_TRY) &&
+		/* evidence of UTF-8: two bytes led by C2 or C3, or three
+		 * or four */
+		if ((k >= 3 || (k == 2 && s[i] <= 0xc3)) &&
+		    (enc == DEC_UTF8 || enc == DEC_UTF8_TRY) &&
 		    (i > 0 || c != 0xfeff))
 			multi = 1;
 		if (c != 0xfeff)

@@ -744,7 +744,8 @@ test_iconv(void)
 
 /*
  * Whether s[0..off), valid UTF-8 but for a leading BOM, holds a
- * multi-byte sequence.
+ * multi-byte sequence that is evidence of UTF-8: one led by C2 or C3,
+ * or of three or four bytes (a lead byte from E0 on).
  */
 static int
 multi_before(const uint8_t *s, uint64_t off)
@@ -752,7 +753,7 @@ multi_before(const uint8_t *s, uint64_t off)
 	uint64_t i = off >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
 
 	for (; i < off; i++)
-		if (s[i] >= 0x80)
+		if (s[i] == 0xc2 || s[i] == 0xc3 || s[i] >= 0xe0)
 			return 1;
 	return 0;
 }
@@ -1035,7 +1036,10 @@ ref_mixed(const uint8_t *s, size_t n, struct td_buf *out, struct td_buf *bads,
 		}
 		k = ref_prefix(s + i, n - i, &len);
 		if (len != 0 && k == len) {
-			if (*first_multi == UINT64_MAX)
+			/* evidence of UTF-8: two bytes led by C2 or C3,
+			 * or three or four */
+			if (*first_multi == UINT64_MAX && (len >= 3 ||
+			    s[i] <= 0xc3))
 				*first_multi = i;
 			if (len != 3 || memcmp(s + i, "\xef\xbb\xbf", 3) != 0)
 				td_buf_append(out, s + i, len);
