@@ -163,6 +163,25 @@ qfault 'trickle'
 code=$(cu --max-time 1 --data-binary x "$U/in/batches"); rc=$?
 t_is "$rc" 28 "trickle at 0.2 s/byte: client with a 1 s limit times out"
 
+qfault 'raw HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/x\r\nContent-Length: 0\r\n\r\n'
+code=$(cu --data-binary x "$U/in/batches")
+t_is "$code:$(hdr location):$(rq status):$(rq fault | cut -d' ' -f1)" "302:http://127.0.0.1:1/x:302:raw" \
+	"raw: the text as it is, its status recorded"
+qfault 'raw garbage\r\n\r\n'
+code=$(cu --data-binary x "$U/in/batches"); rc=$?
+t_is "$rc:$(rq status)" "1:null" "raw: not HTTP (curl exit 1), no status recorded"
+qfault 'raw-reset HTTP/1.1 200 OK\r\n'
+code=$(cu --data-binary x "$U/in/batches"); rc=$?
+t_is "$rc" 56 "raw-reset: a reset after the text (curl exit 56)"
+for m in chunked length close; do
+	qfault "endless 200 $m"
+	code=$(cu --max-time 1 --data-binary x "$U/in/batches"); rc=$?
+	t_is "$rc:$code:$(rq status)" "28:200:200" "endless 200 $m: a body without end, cut by the client's limit"
+done
+qfault 'endless-headers'
+code=$(cu --data-binary x "$U/in/batches"); rc=$?
+t_is "$rc" 56 "endless-headers: headers without end, cut by curl's limit (exit 56)"
+
 qfault 'bogus 1'
 code=$(cu --data-binary x "$U/in/batches")
 t_is "$code" 500 "an invalid fault line answers 500"

@@ -59,6 +59,19 @@ starting with # are skipped):
                               repeated N times (default 1)
   trickle [INTERVAL]          answer normally, the whole response one byte
                               per INTERVAL seconds (default 0.2)
+  raw TEXT                    answer with TEXT as it is (a lying or broken
+                              server): backslash escapes as in Python
+                              (\\r \\n \\xNN), then close the connection;
+                              its status, read from a leading "HTTP/x.y
+                              NNN", is recorded
+  raw-reset TEXT              the same, then a TCP reset instead of a close
+  endless CODE chunked|length|close
+                              answer CODE, then a body without end: chunks
+                              that never end, a Content-Length of 10 GB, or
+                              close-delimited; written until the client
+                              closes (logged with the bytes written)
+  endless-headers             a 200 status line, then header lines without
+                              end, until the client closes
   /PATH FAULT                 only for requests whose path (query removed)
                               ends with /PATH; others pass and leave it
 
@@ -69,9 +82,11 @@ line is consumed and answered 500, and logged.
 """
 
 import argparse
+import codecs
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import socketserver
@@ -139,7 +154,20 @@ def parse_fault(line):
             args = (float(rest),)
         elif kind == "trickle":
             args = (float(rest) if rest else 0.2,)
-        elif kind in ("hang", "reset-before", "reset-mid", "close", "stall"):
+        elif kind in ("raw", "raw-reset"):
+            if not rest:
+                raise ValueError("raw needs the text to send")
+            data = codecs.decode(rest, "unicode_escape").encode("latin-1")
+            m = re.match(rb"HTTP/\d\.\d (\d{3})[ \r\n]", data)
+            args = (data, int(m.group(1)) if m else None)
+        elif kind == "endless":
+            p = rest.split()
+            code = int(p[0])
+            if len(p) != 2 or p[1] not in ("chunked", "length", "close"):
+                raise ValueError("endless CODE chunked|length|close")
+            args = (code, p[1])
+        elif kind in ("hang", "reset-before", "reset-mid", "close", "stall",
+                      "endless-headers"):
             if rest:
                 raise ValueError("no argument expected")
             args = ()
@@ -440,6 +468,10 @@ class Handler(BaseHTTPRequestHandler):
                 log(self._line(rec, body, " hanging"))
                 self._hang()
                 return
+            if kind in ("raw", "raw-reset", "endless", "endless-headers"):
+                status = self._lie(kind, fault.args, key, rec, record, body)
+                record = False
+                return
             if kind == "delay":
                 time.sleep(fault.args[0])
             if kind == "status":
@@ -489,6 +521,58 @@ class Handler(BaseHTTPRequestHandler):
                 break
             self.wfile.write(data[i:i + 1])
             time.sleep(trickle)
+
+    def _lie(self, kind, args, key, rec, record, body):
+        """raw, raw-reset, endless, endless-headers: recorded first (with
+        the status a raw answer starts with, or endless's CODE), then
+        written; returns that status."""
+        srv = self.server
+        self.close_connection = True
+        if kind in ("raw", "raw-reset"):
+            status = args[1]
+        elif kind == "endless":
+            status = args[0]
+        else:
+            status = 200
+        if status is not None:
+            status = srv.recorder.decide(key, status)
+        rec["status"] = status
+        if record:
+            srv.recorder.record(rec, body)
+        if kind in ("raw", "raw-reset"):
+            try:
+                self.wfile.write(args[0])
+                self.wfile.flush()
+            except OSError:
+                pass
+            if kind == "raw-reset":
+                self._reset()
+            return status
+        if kind == "endless":
+            head = "HTTP/1.1 %d Endless\r\nContent-Type: application/json\r\n" % status
+            head += {"chunked": "Transfer-Encoding: chunked\r\n",
+                     "length": "Content-Length: 10737418240\r\n",
+                     "close": "Connection: close\r\n"}[args[1]]
+            head = (head + "\r\n").encode()
+            block = b"x" * 16384
+            if args[1] == "chunked":
+                block = b"4000\r\n" + block + b"\r\n"
+        else:
+            head = b"HTTP/1.1 200 OK\r\n"
+            block = b"".join(b"X-Endless-%d: %s\r\n" % (i, b"y" * 60)
+                             for i in range(256))
+        n = 0
+        try:
+            self.wfile.write(head)
+            while not srv.stopping.is_set():
+                self.wfile.write(block)
+                self.wfile.flush()
+                n += len(block)
+                time.sleep(0.01)
+        except OSError:
+            pass
+        log("conn=%s %s: the client closed after %d bytes" % (self.conn_id, kind, n))
+        return status
 
     def _line(self, rec, body, extra=""):
         return "seq=%s conn=%s/%s %s %s status=%s body=%dB%s%s%s" % (
