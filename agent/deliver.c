@@ -749,15 +749,60 @@ move_batches(struct td_ctx *x, const struct tx *t, const char *obdir,
 	return r;
 }
 
-/* A batch refused (401, 403, other 4xx): logged at every attempt. */
+/* 1 when resp is a redirect (3xx): held, never followed. */
+static int
+redirected(const struct fwd_resp *resp)
+{
+	return resp->status >= 300 && resp->status < 400;
+}
+
+/*
+ * A batch refused (3xx, 401, 403, other 4xx): logged at every attempt. A
+ * redirect says where it points (the receiver's text, escaped by td_log),
+ * for the operator to correct url: it is not followed, so neither the
+ * batch nor the token goes anywhere else.
+ */
 static void
 log_refused(const struct tx *t, uint64_t seq, const struct fwd_resp *resp)
 {
-	td_log(TD_LOG_ERROR, "delivery_refused", "file=%s batch=%llu "
-	    "status=%ld message=%s", t->name, (unsigned long long)seq,
-	    resp->status, resp->status == 401 || resp->status == 403 ?
-	    "credentials refused; the batch stays spooled" :
-	    "the reconciler refused the request; the batch stays spooled");
+	if (redirected(resp))
+		td_log(TD_LOG_ERROR, "delivery_refused", "file=%s batch=%llu "
+		    "status=%ld location=%s message=%s", t->name,
+		    (unsigned long long)seq, resp->status, resp->location[0] ?
+		    resp->location : "-", "the reconciler redirected the "
+		    "request; redirects are not followed, the batch stays "
+		    "spooled");
+	else
+		td_log(TD_LOG_ERROR, "delivery_refused", "file=%s batch=%llu "
+		    "status=%ld message=%s", t->name, (unsigned long long)seq,
+		    resp->status, resp->status == 401 || resp->status == 403 ?
+		    "credentials refused; the batch stays spooled" :
+		    "the reconciler refused the request; the batch stays "
+		    "spooled");
+}
+
+/*
+ * The rejection report or the manifest (what) kept after a refusal,
+ * logged at every attempt: with the answer's body when body is set, and
+ * where a redirect points.
+ */
+static void
+log_doc_refused(const struct tx *t, const char *what,
+    const struct fwd_resp *resp, int body)
+{
+	if (redirected(resp))
+		td_log(TD_LOG_ERROR, "delivery_refused", "file=%s what=%s "
+		    "status=%ld location=%s message=%s", t->name, what,
+		    resp->status, resp->location[0] ? resp->location : "-",
+		    "the reconciler redirected the request; redirects are "
+		    "not followed");
+	else if (body)
+		td_log(TD_LOG_ERROR, "delivery_refused", "file=%s what=%s "
+		    "status=%ld body=%s", t->name, what, resp->status,
+		    resp->body);
+	else
+		td_log(TD_LOG_ERROR, "delivery_refused", "file=%s what=%s "
+		    "status=%ld", t->name, what, resp->status);
 }
 
 static const char *
@@ -1149,9 +1194,7 @@ send_rejections(struct deliverer *d, const struct tx *t)
 		} else if (fr != FWD_ACK) {
 			r = fr == FWD_HOLD ? TD_ERR_STATE : TD_ERR_IO;
 			if (fr == FWD_HOLD)
-				td_log(TD_LOG_ERROR, "delivery_refused",
-				    "file=%s what=rejections status=%ld",
-				    t->name, resp.status);
+				log_doc_refused(t, "rejections", &resp, 0);
 			goto out;
 		}
 	}
@@ -1228,9 +1271,7 @@ send_manifest(struct deliverer *d, const struct tx *t)
 		}
 		if (fr != FWD_ACK) {
 			if (fr != FWD_RETRY)
-				td_log(TD_LOG_ERROR, "delivery_refused",
-				    "file=%s what=manifest status=%ld body=%s",
-				    t->name, resp.status, resp.body);
+				log_doc_refused(t, "manifest", &resp, 1);
 			r = fr == FWD_RETRY ? TD_ERR_IO : TD_ERR_STATE;
 			goto out;
 		}

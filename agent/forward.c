@@ -29,6 +29,7 @@ struct fslot {
 	struct fwd_resp	 resp;
 	size_t		 bodylen;
 	int		 busy;
+	int		 hdr_end;	/* the last header block was ended */
 	char		 errbuf[CURL_ERROR_SIZE];	/* curl's details */
 };
 
@@ -75,6 +76,26 @@ on_body(char *p, size_t size, size_t n, void *arg)
 	memcpy(sl->resp.body + sl->bodylen, p, room);
 	sl->bodylen += room;
 	sl->resp.body[sl->bodylen] = '\0';
+	return len;
+}
+
+/*
+ * Each header line of the answer, as libcurl passes it: a status line
+ * ("HTTP/...", of a 1xx or of the final answer) starts a header block,
+ * an empty line ends it. libcurl takes an answer cut short by a close
+ * after its status line (or a header) as whole; fwd_wait does not.
+ */
+static size_t
+on_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct fslot *sl = arg;
+	size_t len = size * n;
+
+	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0)
+		sl->hdr_end = 0;
+	else if ((len == 2 && p[0] == '\r' && p[1] == '\n') ||
+	    (len == 1 && p[0] == '\n'))
+		sl->hdr_end = 1;
 	return len;
 }
 
@@ -152,6 +173,8 @@ fwd_open(struct forwarder **out, const struct td_conf *c, char **err)
 		if ((sl->easy = curl_easy_duphandle(f->easy)) == NULL)
 			td_fatal("curl: out of memory");
 		curl_easy_setopt(sl->easy, CURLOPT_WRITEDATA, sl);
+		curl_easy_setopt(sl->easy, CURLOPT_HEADERFUNCTION, on_header);
+		curl_easy_setopt(sl->easy, CURLOPT_HEADERDATA, sl);
 		curl_easy_setopt(sl->easy, CURLOPT_PRIVATE, sl);
 		curl_easy_setopt(sl->easy, CURLOPT_ERRORBUFFER, sl->errbuf);
 	}
@@ -217,6 +240,7 @@ fwd_start(struct forwarder *f, const char *path, const char *ctype,
 	memset(&sl->resp, 0, sizeof(sl->resp));
 	sl->resp.retry_after = -1;
 	sl->bodylen = 0;
+	sl->hdr_end = 0;
 	x_free(sl->url);
 	sl->url = xasprintf("%s%s", f->url, path);
 	h = xasprintf("Content-Type: %s", ctype);
@@ -268,7 +292,7 @@ fwd_wait(struct forwarder *f, int *slotp, struct fwd_resp *resp)
 	CURLcode cc = CURLE_OK;
 	curl_off_t ra = 0;
 	int running, left;
-	char *priv;
+	char *priv, *loc = NULL;
 
 	*slotp = -1;
 	if (fwd_inflight(f) == 0)
@@ -299,6 +323,19 @@ fwd_wait(struct forwarder *f, int *slotp, struct fwd_resp *resp)
 		return FWD_RETRY;
 	}
 	curl_easy_getinfo(sl->easy, CURLINFO_RESPONSE_CODE, &resp->status);
+	if (!sl->hdr_end) {
+		/* closed after the status line or a header: no answer, even
+		 * a 2xx; sent again under its key (Tier 1) */
+		snprintf(resp->error, sizeof(resp->error), "%s", "the answer "
+		    "was cut short in its headers");
+		return FWD_RETRY;
+	}
+	/* a redirect is not followed (the body and the token go nowhere
+	 * but url); where it points is logged */
+	if (resp->status >= 300 && resp->status < 400 &&
+	    curl_easy_getinfo(sl->easy, CURLINFO_REDIRECT_URL, &loc) ==
+	    CURLE_OK && loc != NULL)
+		snprintf(resp->location, sizeof(resp->location), "%s", loc);
 	/* delta seconds or an HTTP date; 0 when absent (or said 0). Only
 	 * of 429 and 503: another 5xx has its backoff, whatever it asks */
 	if ((resp->status == 429 || resp->status == 503) &&

@@ -16,13 +16,16 @@ struct forwarder;
 #define FWD_ACK		0	/* 2xx, or 409 (already have it) */
 #define FWD_RETRY	1	/* Tier 1: 5xx, 429, timeout, connection */
 #define FWD_REJECT	2	/* 400, 413, 422: the body is refused */
-#define FWD_HOLD	3	/* 401, 403, other 4xx: keep it, an operator must act */
+#define FWD_HOLD	3	/* 3xx, 401, 403, other 4xx: keep it, an operator
+				 * must act (a redirect is never followed) */
 
 struct fwd_resp {
 	long	 status;		/* HTTP status, 0 when none */
 	long	 retry_after;		/* seconds from Retry-After (> 0), or -1 */
 	char	 body[4096];		/* response body, bounded, NUL-terminated */
 	char	 error[256];		/* curl's error for a transport failure */
+	char	 location[1024];	/* where a 3xx points (never followed),
+					 * cut to fit; "" when none */
 };
 
 /* err set on failure (caller frees). */

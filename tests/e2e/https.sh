@@ -57,13 +57,7 @@ CONF
 }
 conf good "$GOOD" "client_cert = $C/client.pem" "client_key = $C/client.key"
 conf nocert "$GOOD"
-mk() {	# mk NAME ROWS [BADROW]
-	{ echo "Store,UPC,Date,Units,Sales"
-	  i=1; while [ $i -le "$2" ]; do
-		if [ "$i" = "${3:-0}" ]; then echo "${1%.csv}$i,041000001235,2026-11-28,1,1.00"
-		else echo "${1%.csv}$i,041000001239,2026-11-28,$i,$i.25"; fi
-		i=$((i + 1)); done; } > "$L/$1"
-}
+mk() { https_drop "$L" "$@"; }	# mk NAME ROWS [BADROW]
 run() {	# run CONF LOG: once, exit status in RC
 	"$TRADEDROP" once -c "$T_TMP/$1.conf" 2> "$T_TMP/$2"; RC=$?
 }
