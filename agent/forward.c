@@ -292,7 +292,7 @@ fwd_wait(struct forwarder *f, int *slotp, struct fwd_resp *resp)
 	CURLcode cc = CURLE_OK;
 	curl_off_t ra = 0;
 	int running, left;
-	char *priv, *loc = NULL;
+	char *priv, *loc = NULL, *shown;
 
 	*slotp = -1;
 	if (fwd_inflight(f) == 0)
@@ -331,11 +331,16 @@ fwd_wait(struct forwarder *f, int *slotp, struct fwd_resp *resp)
 		return FWD_RETRY;
 	}
 	/* a redirect is not followed (the body and the token go nowhere
-	 * but url); where it points is logged */
+	 * but url); where it points is logged, with any password in it
+	 * redacted: libcurl resolves a relative Location against url,
+	 * user and password included */
 	if (resp->status >= 300 && resp->status < 400 &&
 	    curl_easy_getinfo(sl->easy, CURLINFO_REDIRECT_URL, &loc) ==
-	    CURLE_OK && loc != NULL)
-		snprintf(resp->location, sizeof(resp->location), "%s", loc);
+	    CURLE_OK && loc != NULL) {
+		shown = td_conf_url_redact(loc);
+		snprintf(resp->location, sizeof(resp->location), "%s", shown);
+		x_free(shown);
+	}
 	/* delta seconds or an HTTP date; 0 when absent (or said 0). Only
 	 * of 429 and 503: another 5xx has its backoff, whatever it asks */
 	if ((resp->status == 429 || resp->status == 503) &&

@@ -148,6 +148,17 @@ t_grep "$T_TMP/rr.log" "level=error event=delivery_refused file=rr.csv what=reje
 	"a redirected rejection report: an error names where it points"
 run rr2.log
 t_is "$(reqs $TID) $(state $TID)" "b:200 r:308 r:200 t:200 delivered acked" "it is sent again to url, then the manifest"
+# a relative Location is resolved against url, password included: the
+# password is not logged
+sed 's|^url = https://|url = https://user:Pa55w0rd@|' "$CONF" > "$T_TMP/pw.conf"
+mk pw.csv 1
+qfault "/batches raw HTTP/1.1 302 Found\\r\\nLocation: /elsewhere\\r\\nContent-Length: 0\\r\\n\\r\\n"
+"$TRADEDROP" once -c "$T_TMP/pw.conf" 2> "$T_TMP/pw.log"
+t_grep "$T_TMP/pw.log" "status=302 location=https://user:REDACTED@127.0.0.1:$GOOD/elsewhere message=" \
+	"a relative redirect from a url with a password: logged with the password REDACTED"
+t_is "$(grep -c Pa55w0rd "$T_TMP/pw.log")" 0 "the password is never in clear"
+run pw2.log
+t_is "$RC $(reqs $TID)" "0 b:302 b:200 t:200" "delivered by the next run"
 t_is "$(wc -l < "$T_TMP/trap/requests.ndjson") $(cat "$T_TMP/http-trap" 2>/dev/null | wc -c)" "0 0" \
 	"nothing reached where the redirects pointed, over https:// or http://"
 t_is "$(cat "$T_TMP"/*.log | grep -c TOKEN-s3cret)" 0 "the bearer token never reaches the log"
