@@ -244,6 +244,10 @@ answer 'raw HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r
 	"a chunk size that is not hex: Tier 1"
 answer 'raw HTTP/1.0 200 OK\r\n\r\n{"ok":true}' "0 0 b:200 t:200" "HTTP/1.0, close-delimited: delivered"
 answer 'raw HTTP/1.1 100 Continue\r\n\r\n' "0 0 b:100 b:200 t:200" "100, then a close: Tier 1"
+answer 'raw HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n' "0 0 b:200 t:200" \
+	"a 1xx, then a whole 200: delivered"
+answer 'raw HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nX-Trailer: y\r\n\r\n' "0 0 b:200 t:200" \
+	"a chunked 200 with a trailer: delivered"
 answer 'raw HTTP/1.1 204 No Content\r\n\r\n' "0 0 b:204 t:200" "204: delivered"
 answer 'raw HTTP/1.1 299 Odd\r\nContent-Length: 0\r\n\r\n' "0 0 b:299 t:200" "299, a 2xx: delivered"
 answer 'status 600' "0 0 b:600 b:200 t:200" "600: Tier 1"

@@ -62,8 +62,9 @@ starting with # are skipped):
   raw TEXT                    answer with TEXT as it is (a lying or broken
                               server): backslash escapes as in Python
                               (\\r \\n \\xNN), then close the connection;
-                              its status, read from a leading "HTTP/x.y
-                              NNN", is recorded
+                              its status, read from its last line
+                              "HTTP/x.y NNN ..." (after a 1xx, the final
+                              answer's), is recorded
   raw-reset TEXT              the same, then a TCP reset instead of a close
   endless CODE chunked|length|close
                               answer CODE, then a body without end: chunks
@@ -158,8 +159,8 @@ def parse_fault(line):
             if not rest:
                 raise ValueError("raw needs the text to send")
             data = codecs.decode(rest, "unicode_escape").encode("latin-1")
-            m = re.match(rb"HTTP/\d\.\d (\d{3})[ \r\n]", data)
-            args = (data, int(m.group(1)) if m else None)
+            m = re.findall(rb"(?:^|\n)HTTP/\d\.\d (\d{3})[ \r\n]", data)
+            args = (data, int(m[-1]) if m else None)
         elif kind == "endless":
             p = rest.split()
             code = int(p[0])
