@@ -233,6 +233,13 @@ answer 'raw HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n' "0 0 b:200 b:
 t_grep "$T_TMP/st1.log" 'event=delivery_retry what=batch status=200 error="the answer was cut short in its headers"' \
 	"it is logged as a Tier 1 failure that says so"
 answer 'raw HTTP/1.1 201 Created\r\n' "0 0 b:201 b:409 t:200" "a 201 cut short after its status line: the same"
+# the same among batches sent in parallel
+qfault '/batches raw HTTP/1.1 200 OK\r\n'
+mk par.csv 7
+run par.log
+t_is "$RC $(reqs $TID | tr ' ' '\n' | sort | tr '\n' ' ')$(state $TID)" \
+	"0 b:200 b:200 b:200 b:409 t:200 delivered acked,acked,acked" \
+	"a 200 cut short among three batches in flight: that one sent again, 409 taken"
 answer 'raw-reset HTTP/1.1 200 OK\r\n' "0 0 b:200 b:409 t:200" "a reset after the status line: Tier 1"
 answer 'raw HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort' "0 0 b:200 b:409 t:200" \
 	"a body shorter than its Content-Length: Tier 1"
