@@ -193,12 +193,82 @@ enum_index(const char *vals, const char *s, uint64_t *out)
 	}
 }
 
+/* the units a bound is written in, largest first */
+struct conf_unit {
+	char		 unit;
+	uint64_t	 n;
+};
+static const struct conf_unit dur_units[] = {
+	{ 'd', 86400 }, { 'h', 3600 }, { 'm', 60 }, { 's', 1 }, { 0, 0 } };
+static const struct conf_unit size_units[] = {
+	{ 'T', 1ULL << 40 }, { 'G', 1ULL << 30 }, { 'M', 1ULL << 20 },
+	{ 'K', 1ULL << 10 }, { 0, 0 } };
+
 /*
- * Parse one value of key k into v. Returns NULL or a static/alloc'd
- * message in *why (alloc'd messages are freed by the caller via *whyfree).
+ * A bound of a CT_INT, CT_DURATION or CT_SIZE key as the file would write
+ * it: 26h rather than 93600, 16M rather than 16777216.
+ */
+static char *
+bound_text(int type, uint64_t v)
+{
+	const struct conf_unit *u = type == CT_DURATION ? dur_units :
+	    type == CT_SIZE ? size_units : NULL;
+
+	for (; u != NULL && u->unit != 0 && v != 0; u++)
+		if (v % u->n == 0)
+			return xasprintf("%llu%c",
+			    (unsigned long long)(v / u->n), u->unit);
+	return xasprintf("%llu%s", (unsigned long long)v,
+	    type == CT_DURATION ? "s" : "");
+}
+
+/*
+ * What is wrong with a value of key k out of its bounds, naming them:
+ * "out of range: 1 to 1000000", "out of range: at least 1K".
+ */
+static char *
+range_why(const struct td_conf_keyinfo *ki)
+{
+	char *lo = bound_text(ki->type, ki->min), *hi, *why;
+
+	if (ki->max == UINT64_MAX) {
+		why = xasprintf("out of range: at least %s", lo);
+	} else {
+		hi = bound_text(ki->type, ki->max);
+		why = xasprintf("out of range: %s to %s", lo, hi);
+		x_free(hi);
+	}
+	x_free(lo);
+	return why;
+}
+
+/* "not one of a, b, c" of a CT_ENUM's "a|b|c" */
+static char *
+enum_why(const char *vals)
+{
+	size_t n = strlen(vals), i;
+	char *why = xmalloc(sizeof("not one of ") + 2 * n), *o;
+
+	memcpy(why, "not one of ", sizeof("not one of ") - 1);
+	o = why + sizeof("not one of ") - 1;
+	for (i = 0; i < n; i++) {
+		if (vals[i] == '|') {
+			*o++ = ',';
+			*o++ = ' ';
+		} else
+			*o++ = vals[i];
+	}
+	*o = '\0';
+	return why;
+}
+
+/*
+ * Parse one value of key k into v. Returns NULL or the message; a message
+ * made for this value is also in *whyfree, for the caller to free.
  */
 static const char *
-parse_value(struct td_conf *c, int k, const char *raw, struct confval *v)
+parse_value(struct td_conf *c, int k, const char *raw, struct confval *v,
+    char **whyfree)
 {
 	const struct td_conf_keyinfo *ki = &keytab[k];
 	const char *why = NULL, *p, *e;
@@ -209,6 +279,7 @@ parse_value(struct td_conf *c, int k, const char *raw, struct confval *v)
 	size_t n;
 	int r;
 
+	*whyfree = NULL;
 	switch (ki->type) {
 	case CT_STRING:
 		break;
@@ -239,13 +310,13 @@ parse_value(struct td_conf *c, int k, const char *raw, struct confval *v)
 		break;
 	case CT_ENUM:
 		if (enum_index(ki->enumvals, s, &v->u) != 0)
-			why = "not one of the allowed values";
+			why = *whyfree = enum_why(ki->enumvals);
 		break;
 	case CT_INT:
 		if (td_parse_u64(s, strlen(s), 0, UINT64_MAX, &u) != 0)
 			why = "not a whole number";
 		else if (u < ki->min || u > ki->max)
-			why = "out of range";
+			why = *whyfree = range_why(ki);
 		else
 			v->u = u;
 		break;
@@ -253,7 +324,7 @@ parse_value(struct td_conf *c, int k, const char *raw, struct confval *v)
 		if (td_parse_duration(s, &u) != 0)
 			why = "not a duration (e.g. 30s, 5m, 26h, 7d)";
 		else if (u < ki->min || u > ki->max)
-			why = "out of range";
+			why = *whyfree = range_why(ki);
 		else
 			v->u = u;
 		break;
@@ -261,7 +332,7 @@ parse_value(struct td_conf *c, int k, const char *raw, struct confval *v)
 		if (td_parse_size(s, &u) != 0)
 			why = "not a size (e.g. 512K, 8M, 16G)";
 		else if (u < ki->min || u > ki->max)
-			why = "out of range";
+			why = *whyfree = range_why(ki);
 		else
 			v->u = u;
 		break;
@@ -466,6 +537,7 @@ conf_ini_handler(void *user, const char *section, const char *name,
 	struct td_conf *c = lc->c;
 	struct confval *v;
 	const char *why, *secname;
+	char *whyfree;
 	int k;
 
 	if (name == NULL)
@@ -498,8 +570,9 @@ conf_ini_handler(void *user, const char *section, const char *name,
 		val_clear(v);
 	v->set = 1;
 	v->line = lc->line;
-	if ((why = parse_value(c, k, value, v)) != NULL)
+	if ((why = parse_value(c, k, value, v, &whyfree)) != NULL)
 		conf_err(lc, lc->line, "%s = %s: %s", name, value, why);
+	x_free(whyfree);
 	return 1;
 }
 
@@ -619,12 +692,14 @@ apply_defaults(struct td_conf *c, struct confval *vals, const char *sec)
 {
 	int k;
 	const char *why;
+	char *whyfree;
 
 	for (k = 0; k < TDK__COUNT; k++) {
 		if (strcmp(keytab[k].section, sec) != 0 || vals[k].set ||
 		    keytab[k].def == NULL)
 			continue;
-		if ((why = parse_value(c, k, keytab[k].def, &vals[k])) != NULL)
+		if ((why = parse_value(c, k, keytab[k].def, &vals[k],
+		    &whyfree)) != NULL)
 			td_fatal("default of %s.%s: %s", sec, keytab[k].key,
 			    why);
 		/* A repeatable default would double on a later set. */

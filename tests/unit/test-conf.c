@@ -410,18 +410,36 @@ test_errors(void)
 	    "unknown key \"batch_size\" in [output]", "unknown key");
 	expect_error("[output]\nbatch_records = lots\n", 10,
 	    "not a whole number", "bad integer");
-	expect_error("[output]\nbatch_records = 0\n", 10, "out of range",
-	    "integer below range");
+	/* a value out of range names the bounds, as the file writes them */
+	expect_error("[output]\nbatch_records = 0\n", 10,
+	    "batch_records = 0: out of range: 1 to 1000000",
+	    "integer below range, naming the range");
 	expect_error("[output]\nbatch_records = 1000001\n", 10,
-	    "out of range", "integer above range");
+	    "out of range: 1 to 1000000", "integer above range");
+	expect_error("[output]\ntimeout = 2h\n", 10,
+	    "timeout = 2h: out of range: 1s to 1h",
+	    "duration above range, naming the range in units");
+	expect_error("[integration]\nsync_sla = 10s\n", 10,
+	    "out of range: 1m to 365d", "duration below range");
+	expect_error("[parse]\nmax_field = 8\n", 10,
+	    "max_field = 8: out of range: 16 to 16M",
+	    "size out of range, naming the range in units");
+	expect_error("[output]\nmax_outbox_bytes = 10K\n", 10,
+	    "max_outbox_bytes = 10K: out of range: at least 1M",
+	    "size below a range with no maximum");
 	expect_error("[output]\ntimeout = 5 minutes\n", 10,
 	    "not a duration", "bad duration");
 	expect_error("[unpack]\nmax_bytes = 5Q\n", 10, "not a size",
 	    "bad size");
 	expect_error("[integration]\nmax_reject_ratio = 1.5\n", 10,
 	    "not a ratio", "ratio above 1");
+	/* a value not allowed lists the values that are */
 	expect_error("[decode]\nencoding = ebcdic\n", 10,
-	    "not one of the allowed values", "bad enum");
+	    "encoding = ebcdic: not one of auto, utf-8, windows-1252, "
+	    "iso-8859-1, utf-16", "bad enum, listing the allowed values");
+	expect_error("[map]\nperiod = weekly\n", 10,
+	    "period = weekly: not one of day, week_ending, week_starting",
+	    "bad enum of [map], listing the allowed values");
 	expect_error("[parse]\nheader = maybe\n", 10, "expected yes or no",
 	    "bad bool");
 	expect_error("[parse]\ndelimiter = ;;\n", 10, "one byte",
