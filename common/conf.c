@@ -363,6 +363,10 @@ parse_value(struct td_conf *c, int k, const char *raw, struct confval *v,
 			v->u = '\t';
 		else if (strcmp(s, "semicolon") == 0)
 			v->u = ';';	/* a ";" after a blank starts a comment */
+		else if (*s == '\0')
+			/* what "delimiter = ;" leaves once inih cut it */
+			why = "empty (a \";\" after a blank starts a comment: "
+			    "write semicolon for a semicolon)";
 		else if (strlen(s) == 1 && (unsigned char)*s >= 0x80)
 			/* the CSV is read decoded, as UTF-8: such a byte is
 			 * part of a character there, and would cut it */

@@ -442,8 +442,11 @@ test_errors(void)
 	    "bad enum of [map], listing the allowed values");
 	expect_error("[parse]\nheader = maybe\n", 10, "expected yes or no",
 	    "bad bool");
-	expect_error("[parse]\ndelimiter = ;;\n", 10, "one byte",
+	expect_error("[parse]\ndelimiter = ||\n", 10, "must be one byte",
 	    "bad delimiter");
+	/* ";;" after a blank is a comment too, leaving no value */
+	expect_error("[parse]\ndelimiter = ;;\n", 10, "delimiter = : empty",
+	    "delimiter = ;; is a comment: empty");
 	/* a byte of a character once decoded: ¦ (0xA6 in windows-1252)
 	 * is C2 A6, and 0xA6 would cut every such character in two */
 	expect_error("[parse]\ndelimiter = \xa6\n", 10, "an ASCII byte",
@@ -718,8 +721,11 @@ test_semicolon(void)
 		x_free(text);
 	}
 	/* a ';' after a blank starts a comment, leaving no value */
-	expect_error("[parse]\ndelimiter = ;\n", 10, "must be one byte",
-	    "delimiter = ; is a comment, not a delimiter");
+	expect_error("[parse]\ndelimiter = ;\n", 10,
+	    "delimiter = : empty (a \";\" after a blank starts a comment: "
+	    "write semicolon for a semicolon)",
+	    "delimiter = ; is a comment, not a delimiter, and the message "
+	    "says to write semicolon");
 }
 
 /* The transforms and options of SPEC section 3, and their errors. */
