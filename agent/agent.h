@@ -43,7 +43,7 @@ struct cmd_verbs {
 	int		 yes_reason;	/* yes needs --reason too */
 	const char	*empty;		/* what list says of nothing */
 	int		(*list)(struct store *);
-	int		(*show)(struct store *, const char *state_dir,
+	int		(*show)(struct store *, const struct td_conf *,
 			    const char *id);
 	int		(*decide)(struct td_conf *, const char *verb,
 			    const char *id, const char *reason);

@@ -56,15 +56,14 @@ h_list(struct store *st)
 }
 
 static int
-h_show(struct store *st, const char *sd, const char *id)
+h_show(struct store *st, const struct td_conf *c, const char *id)
 {
 	sqlite3_stmt *s;
 	char rid[TD_ID_HEX];
 	const char *by;
-	char *t;
+	char *t, *carg;
 	int r = 1;
 
-	(void)sd;
 	if (resolve_rid(st, id, rid) != 0)
 		return 1;
 	s = store_prepare(st, "SELECT state, transmission_id, restates, "
@@ -85,10 +84,14 @@ h_show(struct store *st, const char *sd, const char *id)
 			printf("reason: %s\n", cmd_tty((const char *)
 			    sqlite3_column_text(s, 5), &t));
 			x_free(t);
-		} else
-			printf("next: `tradedrop hold approve %s --reason "
+		} else {
+			carg = ctx_conf_arg(c);
+			printf("next: `tradedrop hold %s approve %s --reason "
 			    "TEXT` delivers it with restates; `tradedrop hold "
-			    "reject %s --reason TEXT` never does\n", rid, rid);
+			    "%s reject %s --reason TEXT` never does\n", carg,
+			    rid, carg, rid);
+			x_free(carg);
+		}
 		r = 0;
 	}
 	sqlite3_reset(s);

@@ -125,11 +125,11 @@ q_list(struct store *st)
 }
 
 static int
-q_show(struct store *st, const char *sd, const char *tid)
+q_show(struct store *st, const struct td_conf *c, const char *tid)
 {
 	sqlite3_stmt *s;
-	char *p, *reason = NULL, *t1, *t2;
-	const char *name;
+	char *p, *reason = NULL, *t1, *t2, *carg;
+	const char *name, *sd = td_conf_str(c, TDK_integration_state_dir);
 	size_t len;
 	int r = 1;
 
@@ -157,9 +157,12 @@ q_show(struct store *st, const char *sd, const char *tid)
 			if (access(p, F_OK) == 0)
 				printf("dead letters: %s\n", p);
 			x_free(p);
+			carg = ctx_conf_arg(c);
 			printf("next: fix the configuration, then `tradedrop "
-			    "quarantine release %s`; or `tradedrop quarantine "
-			    "drop %s --reason TEXT`\n", tid, tid);
+			    "quarantine %s release %s`; or `tradedrop "
+			    "quarantine %s drop %s --reason TEXT`\n", carg,
+			    tid, carg, tid);
+			x_free(carg);
 		}
 		r = 0;
 	}
@@ -325,7 +328,7 @@ cmd_decide_main(int argc, char **argv, const struct cmd_verbs *v)
 		td_conf_free(c);
 		return 1;
 	}
-	rc = list ? v->list(st) : v->show(st, sd, argv[optind + 1]);
+	rc = list ? v->list(st) : v->show(st, c, argv[optind + 1]);
 	store_close(st);
 	td_conf_free(c);
 	return rc;
@@ -333,13 +336,13 @@ cmd_decide_main(int argc, char **argv, const struct cmd_verbs *v)
 
 /* show: the id resolved first */
 static int
-q_show_id(struct store *st, const char *sd, const char *id)
+q_show_id(struct store *st, const struct td_conf *c, const char *id)
 {
 	char tid[65];
 
 	if (resolve_tid(st, id, tid) != 0)
 		return 1;
-	return q_show(st, sd, tid);
+	return q_show(st, c, tid);
 }
 
 int

@@ -282,3 +282,38 @@ ctx_run_reset(struct td_ctx *x)
 	rej_counts_free(&x->run.rejections);
 	memset(&x->run, 0, sizeof(x->run));
 }
+
+/*
+ * "-c FILE" naming the configuration c was loaded from, for a command the
+ * operator is told to run next (in a log line too, read from anywhere):
+ * its absolute path, in single quotes when the shell would read some of
+ * its characters.
+ */
+char *
+ctx_conf_arg(const struct td_conf *c)
+{
+	static const char safe[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789/._+,:@%-";
+	char *p = td_conf_abspath(c), *out, *o;
+	const char *q;
+
+	if (p[strspn(p, safe)] == '\0') {
+		out = xasprintf("-c %s", p);
+	} else {
+		/* each ' as '\'' : at most 4 bytes for 1 */
+		out = xmalloc(strlen("-c ''") + 4 * strlen(p) + 1);
+		o = out + strlen("-c '");
+		memcpy(out, "-c '", strlen("-c '"));
+		for (q = p; *q != '\0'; q++) {
+			if (*q == '\'') {
+				memcpy(o, "'\\''", 4);
+				o += 4;
+			} else
+				*o++ = *q;
+		}
+		*o++ = '\'';
+		*o = '\0';
+	}
+	x_free(p);
+	return out;
+}

@@ -108,4 +108,7 @@ int	ctx_lock(const char *state_dir);
 /* Forget what the last run did. */
 void	ctx_run_reset(struct td_ctx *);
 
+/* "-c FILE" of c's file, absolute and quoted for the shell (to free) */
+char	*ctx_conf_arg(const struct td_conf *);
+
 #endif

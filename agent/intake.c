@@ -321,7 +321,7 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
     char **tidp)
 {
 	char tid[TD_SHA256_HEX], *path, *adir = NULL, *fields, *wdir;
-	char sha512hex[129], *vjson = NULL, *qcode = NULL;
+	char sha512hex[129], *vjson = NULL, *qcode = NULL, *next = NULL;
 	uint8_t b2[64];
 	struct verification v;
 	struct sidecars sc;
@@ -421,22 +421,31 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 	    "quarantined") == 0 && sqlite3_column_text(s, 1) != NULL)
 		qcode = xstrdup((const char *)sqlite3_column_text(s, 1));
 	sqlite3_reset(s);
+	if (qcode != NULL) {
+		/* the command as it can be pasted, its -c FILE included */
+		path = ctx_conf_arg(x->conf);
+		next = xasprintf("tradedrop quarantine %s release %s", path,
+		    tid);
+		x_free(path);
+	}
 
 	td_buf_init(&fb, 256, 0);
 	td_buf_puts(&fb, "\"file\":");
 	if (td_json_str(&fb, name, strlen(name)) != 0)
 		td_buf_puts(&fb, "null");
 	td_buf_printf(&fb, ",\"size\":%" PRIu64, size);
-	if (qcode != NULL)
+	if (qcode != NULL) {
 		td_buf_printf(&fb, ",\"original_state\":\"quarantined\","
-		    "\"quarantine_code\":\"%s\",\"next\":\"tradedrop "
-		    "quarantine release %s\"", qcode, tid);
+		    "\"quarantine_code\":\"%s\",\"next\":", qcode);
+		(void)td_json_str(&fb, next, strlen(next));
+	}
 	fields = xstrdup(td_buf_cstr(&fb));
 	td_buf_free(&fb);
 
 	if (store_begin(x->st) != 0) {
 		x_free(fields);
 		x_free(qcode);
+		x_free(next);
 		return TD_ERR_STATE;
 	}
 	if (exists) {
@@ -492,6 +501,7 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 		store_rollback(x->st);
 		x_free(adir);
 		x_free(qcode);
+		x_free(next);
 		return r ? r : TD_ERR_STATE;
 	}
 	td_failpoint(exists ? "duplicate_recorded" : "transmission_received");
@@ -504,9 +514,10 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 			    "original_state=quarantined quarantine_code=%s "
 			    "message=\"identical to a transmission quarantined "
 			    "as %s; dropping it again never reprocesses it\" "
-			    "next=\"tradedrop quarantine release %s\"", name,
-			    tid, (unsigned long long)size, qcode, qcode, tid);
+			    "next=%s", name, tid, (unsigned long long)size,
+			    qcode, qcode, next);
 			x_free(qcode);
+			x_free(next);
 		} else
 			td_log(TD_LOG_WARN, "duplicate_transmission", "file=%s "
 			    "transmission_id=%s size=%llu", name, tid,
@@ -1213,11 +1224,18 @@ intake_replay_source(struct td_ctx *x, const char *id, struct tx *t)
 	}
 	if (strcmp(t->state, "parsed") != 0 &&
 	    strcmp(t->state, "delivered") != 0) {
-		fprintf(stderr, "tradedrop: transmission %s is %s: only a "
-		    "parsed or delivered one is replayed%s\n", t->id, t->state,
-		    strcmp(t->state, "quarantined") == 0 ? " (a quarantined "
-		    "one is processed again by `tradedrop quarantine "
-		    "release`)" : "");
+		orig = ctx_conf_arg(x->conf);
+		if (strcmp(t->state, "quarantined") == 0)
+			fprintf(stderr, "tradedrop: transmission %s is "
+			    "quarantined: only a parsed or delivered one is "
+			    "replayed (a quarantined one is processed again by "
+			    "`tradedrop quarantine %s release %s`)\n", t->id,
+			    orig, t->id);
+		else
+			fprintf(stderr, "tradedrop: transmission %s is %s: only "
+			    "a parsed or delivered one is replayed\n", t->id,
+			    t->state);
+		x_free(orig);
 		tx_free(t);
 		return TD_ERR_INVAL;
 	}

@@ -1602,7 +1602,7 @@ static int
 relink(struct td_ctx *x, const char *rid, struct heldrec *h)
 {
 	unsigned char key[TD_ID_LEN], k[LKEY_LEN];
-	char *cur = NULL, hex[TD_ID_HEX];
+	char *cur = NULL, hex[TD_ID_HEX], *carg;
 	size_t klen = held_key(h, key, k);
 	int same = 0, r = TD_OK, found;
 
@@ -1612,11 +1612,13 @@ relink(struct td_ctx *x, const char *rid, struct heldrec *h)
 	if (found)
 		cur = xstrdup(hex);
 	if (cur != NULL && same) {
+		carg = ctx_conf_arg(x->conf);
 		fprintf(stderr, "tradedrop: record %s: its record_key %s was "
 		    "delivered with these values since it was held (record "
 		    "%s): a duplicate_record, not delivered again; `tradedrop "
-		    "hold reject %s --reason TEXT` closes it\n", rid, h->key,
-		    cur, rid);
+		    "hold %s reject %s --reason TEXT` closes it\n", rid, h->key,
+		    cur, carg, rid);
+		x_free(carg);
 		r = TD_ERR_INVAL;
 	} else if (cur != NULL && strcmp(cur, h->restates) != 0) {
 		x_free(h->restates);

@@ -1708,6 +1708,16 @@ td_conf_path(const struct td_conf *c)
 	return c->path;
 }
 
+char *
+td_conf_abspath(const struct td_conf *c)
+{
+	const char *base = strrchr(c->path, '/');
+
+	if (c->path[0] == '/' || c->dir == NULL)
+		return xstrdup(c->path);
+	return resolve_path(c, base != NULL ? base + 1 : c->path);
+}
+
 const char *
 td_conf_str(const struct td_conf *c, int k)
 {

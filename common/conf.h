@@ -62,6 +62,8 @@ void	 td_conf_dump(const struct td_conf *, FILE *);
 char	*td_conf_url_redact(const char *url);
 
 const char *td_conf_path(const struct td_conf *);
+/* The file's path made absolute as it was when loaded (to free). */
+char	*td_conf_abspath(const struct td_conf *);
 /* Effective values of the global (non-source) keys. */
 const char *td_conf_str(const struct td_conf *, int key);	/* NULL if unset */
 uint64_t td_conf_u64(const struct td_conf *, int key);		/* numbers; bool 0/1; enum index; ratio in ppm; byte */

@@ -29,7 +29,12 @@ t_grep "$T_TMP/list" "schema_missing_column rows=0 dlq=0 file=a.csv" "list: a's 
 "$TRADEDROP" quarantine -c "$T_TMP/t.conf" show "$(echo $TA | cut -c1-10)" > "$T_TMP/show" 2>&1
 t_is $? 0 "quarantine show takes a unique prefix of the id"
 t_grep "$T_TMP/show" '"code":"schema_missing_column"' "show: the reason.json"
-t_grep "$T_TMP/show" "tradedrop quarantine release $TA" "show: the next step"
+# the next step as it can be pasted: with -c naming this integration's file
+t_grep "$T_TMP/show" "\`tradedrop quarantine -c $T_TMP/t.conf release $TA\`" "show: the next step, with -c FILE"
+t_grep "$T_TMP/show" "\`tradedrop quarantine -c $T_TMP/t.conf drop $TA --reason TEXT\`" "show: or drop, with -c FILE"
+# a -c relative to where show ran is named absolute, to paste anywhere
+(cd "$T_TMP" && "$TRADEDROP" quarantine -c ./t.conf show "$TA") > "$T_TMP/show-rel" 2>&1
+t_grep "$T_TMP/show-rel" "\`tradedrop quarantine -c $T_TMP/t.conf release $TA\`" "show -c ./t.conf: the next step names the file by its absolute path"
 
 # the same bytes dropped again: not a bare duplicate_transmission
 cp "$T_TMP/a.csv" "$S/landing/a-again.csv"
@@ -37,9 +42,9 @@ cp "$T_TMP/a.csv" "$S/landing/a-again.csv"
 t_is $? 0 "the drop again is not a new rejection"
 t_grep "$T_TMP/log2" "event=duplicate_transmission file=a-again.csv transmission_id=$TA" "log: duplicate of a"
 t_grep "$T_TMP/log2" "original_state=quarantined quarantine_code=schema_missing_column" "log: a is quarantined, and why"
-t_grep "$T_TMP/log2" "next=\"tradedrop quarantine release $TA\"" "log: how to reprocess it"
+t_grep "$T_TMP/log2" "next=\"tradedrop quarantine -c $T_TMP/t.conf release $TA\"" "log: how to reprocess it, with -c FILE"
 t_grep "$T_TMP/log2" "duplicate=1 duplicate_of_quarantined=1" "once summary counts it"
-t_grep "$S/audit.log" "\"event\":\"duplicate_transmission\",\"integration\":\"acme\",\"transmission_id\":\"$TA\",\"file\":\"a-again.csv\",\"size\":75,\"original_state\":\"quarantined\",\"quarantine_code\":\"schema_missing_column\",\"next\":\"tradedrop quarantine release $TA\"" "audit: the duplicate's event says so"
+t_grep "$S/audit.log" "\"event\":\"duplicate_transmission\",\"integration\":\"acme\",\"transmission_id\":\"$TA\",\"file\":\"a-again.csv\",\"size\":75,\"original_state\":\"quarantined\",\"quarantine_code\":\"schema_missing_column\",\"next\":\"tradedrop quarantine -c $T_TMP/t.conf release $TA\"" "audit: the duplicate's event says so"
 
 # release before the fix: quarantined again, exit 1
 "$TRADEDROP" quarantine -c "$T_TMP/t.conf" release "$TA" > "$T_TMP/rel0" 2>&1

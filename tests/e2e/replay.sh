@@ -167,8 +167,10 @@ with open(os.path.join(state, "landing", "bad.csv"), "w") as f:
 run("once")
 q = [d for d in os.listdir(os.path.join(state, "quarantine"))]
 rc, so, se = run("replay", q[0] if q else "none")
-ok(len(q) == 1 and rc == 1 and "quarantine release" in se,
-   "a quarantined transmission is not replayed: release it", (q, so, se))
+ok(len(q) == 1 and rc == 1 and "`tradedrop quarantine -c %s release %s`"
+   % (cfg, q[0]) in se,
+   "a quarantined transmission is not replayed: release it, the command "
+   "with -c FILE", (q, so, se))
 rc, so, se = run("audit", "verify")
 ok(rc == 0, "audit verify passes", (so, se))
 done()

@@ -60,6 +60,7 @@ t_grep "$T_TMP/hl" "restatement restates=$R2 transmission_id=$T2 file=d2.csv" "i
 H=$(cut -d' ' -f1 "$T_TMP/hl")
 "$TRADEDROP" hold -c "$T_TMP/t.conf" show "$H" > "$T_TMP/hs" 2>&1
 t_grep "$T_TMP/hs" '"quantity":"9"' "hold show: the held record"
+t_grep "$T_TMP/hs" "\`tradedrop hold -c $T_TMP/t.conf approve $H --reason TEXT\`" "hold show: the next step, with -c FILE"
 "$TRADEDROP" hold -c "$T_TMP/t.conf" approve "$H" > /dev/null 2>&1
 t_is $? 2 "approve without --reason is a usage error"
 "$TRADEDROP" hold -c "$T_TMP/t.conf" approve "$H" --reason "store 2 recount, ticket FIN-42" > "$T_TMP/ha" 2>&1
