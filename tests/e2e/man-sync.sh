@@ -2,8 +2,9 @@
 # man-sync.sh - tradedrop(8) keeps up with the program: every command of
 # --help is documented, every error code the source can give is in its
 # code list, its LOGGING examples show each event at the level it is
-# logged at, its EXAMPLES name no source-tree path as if installed; and
-# source.line counts physical lines with skip_rows as the pages say.
+# logged at, its EXAMPLES name no source-tree path as if installed;
+# source.line counts physical lines with skip_rows as the pages say; and
+# the EXAMPLES of tradedrop.conf(5), pasted, do what the text says.
 # (Every key of common/conf-table.h in tradedrop.conf(5): man-lint.sh.)
 . "$srcdir/tests/lib/common.sh"
 t_tmpdir
@@ -237,5 +238,49 @@ named = re.findall(r'^\.Pa ([a-z0-9-]+\.conf)$', ex, re.M)
 ok(len(named) >= 2 and all(os.path.isfile(os.path.join(
     src, "etc", "examples", n)) for n in named),
    "the examples EXAMPLES names are installed (%s)" % " ".join(named))
+
+# 6. The EXAMPLES of tradedrop.conf(5), pasted: its configuration (its
+# state_dir moved here), with the files it names, passes check, and its
+# commands take its sample drop to exactly the records the text says.
+ex5 = section(conf5, "EXAMPLES")
+blocks = re.findall(r'^\.Bd -literal[^\n]*\n(.*?)^\.Ed', ex5, re.M | re.S)
+ok(len(blocks) == 3, "tradedrop.conf(5) EXAMPLES: sample, configuration "
+   "and commands", len(blocks))
+if len(blocks) == 3:
+    d = os.path.join(tmp, "ex5")
+    os.mkdir(d)
+    sample, cfgtext, cmds = blocks
+    cfgtext = re.sub(r'^state_dir = .*$', "state_dir = " +
+                     os.path.join(d, "state"), cfgtext, flags=re.M)
+    cfg = os.path.join(d, "walmart-pos.conf")
+    with open(cfg, "w") as f:
+        f.write(cfgtext)
+    with open(os.path.join(d, "sample.csv"), "w") as f:
+        f.write(sample)
+    for name, body, mode in (
+            ("walmart-pos.known_hosts", "", 0o644),
+            ("walmart-pos_ed25519", "KEY\n", 0o600),
+            ("reconciler.token", "t\n", 0o600),
+            ("walmart-pos-promos.csv", "promo_code,promo_id,promo_type\n"
+             "BOGO77,P-77,bogo\nTPR0412,P-412,tpr\n", 0o644)):
+        with open(os.path.join(d, name), "w") as f:
+            f.write(body)
+        os.chmod(os.path.join(d, name), mode)
+    outs = []
+    for line in cmds.splitlines():
+        line = line.lstrip("# ").replace("/etc/tradedrop/walmart-pos.conf",
+                                         cfg).replace("tradedrop ",
+                                                      td + " ", 1)
+        outs.append(subprocess.run(line, shell=True, cwd=d,
+                                   capture_output=True, text=True))
+    ok(all(o.returncode == 0 for o in outs),
+       "its commands, pasted, exit 0", [(o.args, o.returncode, o.stderr)
+                                        for o in outs])
+    recs = [json.loads(l) for l in outs[-1].stdout.splitlines() if l]
+    got = [(r["quantity"], r["amount"], r["promo_id"]) for r in recs]
+    ok(got == [("18", "62.82", "P-77"), ("-2", "-5.98", None),
+               ("1", "1203.66", "P-412")],
+       "try gives the sample's three records: the return at -5.98, the "
+       "grouped amount as 1203.66", (got, outs[-1].stderr))
 done()
 PY
