@@ -3,6 +3,7 @@
 # --help is documented, every error code the source can give is in its
 # code list, its LOGGING examples show each event at the level it is
 # logged at, its EXAMPLES name no source-tree path as if installed;
+# the events its LOGGING lists are logged at the levels it says;
 # source.line counts physical lines with skip_rows as the pages say; and
 # the EXAMPLES of tradedrop.conf(5), pasted, do what the text says.
 # (Every key of common/conf-table.h in tradedrop.conf(5): man-lint.sh.)
@@ -188,6 +189,31 @@ for lvl, ev in shown:
        "LOGGING's level=%s event=%s is what the run logs" % (lvl, ev),
        "the run logged %s at %s" % (ev, ",".join(sorted(logged.get(ev, [])))
                                     or "no level"))
+
+# 3b. The events LOGGING lists with their levels ("It Cm EVENT Pq LEVEL")
+# are logged by the source at each of those levels: a level read off
+# td_log(TD_LOG_X, "event" or, when it is computed, off the expression
+# before the event's name.
+lst = re.search(r'^The events that follow a drop.*?^\.El', logging,
+                re.M | re.S)
+ok(lst is not None, "LOGGING lists the events that follow a drop")
+srcs = ""
+for f in sorted(glob.glob(os.path.join(src, "agent", "*.c")) +
+                glob.glob(os.path.join(src, "common", "*.c"))):
+    srcs += strip(open(f, encoding="utf-8").read())
+levels = {}
+for m in re.finditer(r'td_log\(([^;]*?),\s*"([a-z_0-9]+)"', srcs):
+    for lv in re.findall(r'TD_LOG_([A-Z]+)', m.group(1)):
+        levels.setdefault(m.group(2), set()).add(lv.lower())
+for m in re.finditer(r'^\.It Cm (.*?) Pq (.*)$', lst.group(0) if lst else "",
+                     re.M):
+    evs = [e.strip() for e in m.group(1).split(",")]
+    said = set(re.findall(r'\b(info|warn|error|debug)\b', m.group(2)))
+    for ev in evs:
+        ok(ev in levels and levels[ev] <= said and said & levels[ev],
+           "LOGGING: %s is logged at %s" % (ev, "/".join(sorted(said))),
+           "the source logs it at %s" % ",".join(sorted(levels.get(ev,
+                                                                  []))))
 
 # 4. source.line and the rejected rows' line numbers count physical
 # lines, with rows skipped by skip_rows, as tradedrop-protocol(7) and
