@@ -994,6 +994,23 @@ send_batches(struct deliverer *d, const struct tx *t)
 	return r;
 }
 
+/* what, or "what\nN" when sql (of the transmission tid) counts N > 0 */
+static char *
+keyed_what(struct td_ctx *x, const char *tid, const char *sql,
+    const char *what)
+{
+	sqlite3_stmt *s;
+	int64_t n = 0;
+
+	s = store_prepare(x->st, sql);
+	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return n == 0 ? xstrdup(what) : xasprintf("%s\n%lld", what,
+	    (long long)n);
+}
+
 /*
  * What a transmission's manifest is keyed by: "manifest", and after
  * `hold approve` has delivered N of its held records, "manifest\nN". A
@@ -1004,17 +1021,22 @@ send_batches(struct deliverer *d, const struct tx *t)
 static char *
 manifest_what(struct td_ctx *x, const char *tid)
 {
-	sqlite3_stmt *s;
-	int64_t n = 0;
+	return keyed_what(x, tid, "SELECT count(*) FROM holds WHERE "
+	    "transmission_id = ? AND state = 'approved'", "manifest");
+}
 
-	s = store_prepare(x->st, "SELECT count(*) FROM holds WHERE "
-	    "transmission_id = ? AND state = 'approved'");
-	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		n = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	return n == 0 ? xstrdup("manifest") : xasprintf("manifest\n%lld",
-	    (long long)n);
+/*
+ * What the key of a transmission's rejection report is made of:
+ * "rejections", and after its Nth release from the quarantine
+ * "rejections\nN": each release reports again, other rejections under
+ * the same mapping_version, which the first report's key would have the
+ * receiver take for the first report (409).
+ */
+static char *
+rejections_what(struct td_ctx *x, const char *tid)
+{
+	return keyed_what(x, tid, "SELECT releases FROM transmissions "
+	    "WHERE id = ?", "rejections");
 }
 
 /*
@@ -1118,7 +1140,7 @@ send_rejections(struct deliverer *d, const struct tx *t)
 	struct stat sb;
 	sqlite3_stmt *s;
 	void *map = MAP_FAILED;
-	char *src = NULL, *gz = NULL, *dir = NULL, *via;
+	char *src = NULL, *gz = NULL, *dir = NULL, *via, *kwhat;
 	int r = TD_OK, fr, fd = -1, dfd, e;
 
 	d->rej_none = 0;
@@ -1180,9 +1202,11 @@ send_rejections(struct deliverer *d, const struct tx *t)
 			r = TD_ERR_IO;
 			goto out;
 		}
-		fr = post_doc(d, t, "rejections", NULL, "/rejections",
+		kwhat = rejections_what(x, t->id);
+		fr = post_doc(d, t, "rejections", kwhat, "/rejections",
 		    "application/x-ndjson", "gzip", map, (size_t)sb.st_size,
 		    &resp);
+		x_free(kwhat);
 		if (fr == POST_LATER) {
 			r = DELIVER_WAIT;
 			goto out;

@@ -1097,7 +1097,8 @@ intake_release(struct td_ctx *x, const char *tid)
 	    "'received', verification = ?, verify_code = ?, verify_message "
 	    "= ?, reason_tier = NULL, reason_code = NULL, reason_message = "
 	    "NULL, records_in = 0, dlq = 0, held = 0, duplicate = 0, "
-	    "reported = 0, rejections_sent = 0, updated_at = ? WHERE id = ?");
+	    "reported = 0, rejections_sent = 0, releases = releases + 1, "
+	    "updated_at = ? WHERE id = ?");
 	sqlite3_bind_text(s, 1, vjson, -1, SQLITE_STATIC);
 	if (v.code != NULL) {
 		sqlite3_bind_text(s, 2, v.code, -1, SQLITE_STATIC);

@@ -357,6 +357,15 @@ static const char *migrations[] = {
 	 */
 	"ALTER TABLE backoff ADD COLUMN last_refused INTEGER NOT NULL "
 	"DEFAULT 0;",
+
+	/*
+	 * 9 -> 10: how many times a transmission was released from the
+	 * quarantine (agent/intake.c): the rejection report each release
+	 * sends goes under a key of its own (agent/deliver.c), not under
+	 * the first report's, which the receiver would answer 409.
+	 */
+	"ALTER TABLE transmissions ADD COLUMN releases INTEGER NOT NULL "
+	"DEFAULT 0;",
 };
 
 int

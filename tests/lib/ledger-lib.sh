@@ -7,7 +7,8 @@
 #                                  keys of the record_key alone, holds
 #                                  without key_day, remote_files without
 #                                  sha256 (schema 8), backoff without
-#                                  last_refused (schema 9)
+#                                  last_refused (schema 9), transmissions
+#                                  without releases (schema 10)
 command -v sqlite3 > /dev/null || t_skip_all "sqlite3 not installed"
 # a schema-6 ledger is made with ALTER TABLE ... DROP COLUMN: SQLite 3.35
 sqlite3 :memory: "CREATE TABLE t(a, b); ALTER TABLE t DROP COLUMN b;" \
@@ -27,5 +28,6 @@ to_schema6() {
 	    substr(record_key, 5); ALTER TABLE holds DROP COLUMN key_day;
 	    ALTER TABLE remote_files DROP COLUMN sha256;
 	    ALTER TABLE backoff DROP COLUMN last_refused;
+	    ALTER TABLE transmissions DROP COLUMN releases;
 	    PRAGMA user_version = 6;"
 }
