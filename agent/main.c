@@ -40,7 +40,8 @@ static const struct command {
 	    "counts per outcome, outbox backlog, oldest pending age" },
 	{ "quarantine", cmd_quarantine,
 	    "quarantine [-c FILE] list|show|release|drop [ID]",
-	    "Tier 2 files: list, show, process again, or drop (audited)" },
+	    "Tier 2 files: list, show, process again, or drop (audited; "
+	    "drop needs --reason)" },
 	{ "hold", cmd_hold,
 	    "hold [-c FILE] list|show|approve|reject [ID]",
 	    "Tier 4 held records; approve and reject need --reason" },

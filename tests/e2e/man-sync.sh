@@ -38,6 +38,13 @@ for c in cmds:
     ok(re.search(r'^\.Ic %s$' % c, synopsis, re.M) is not None and
        re.search(r'^\.It Ic %s\b' % c, commands, re.M) is not None,
        "tradedrop(8) has %s in SYNOPSIS and COMMANDS" % c)
+# ... and the verbs COMMANDS says need --reason, --help says so too
+for c, verb in re.findall(r'^\.It Ic (\S+) Oo Fl c Ar file Oc Cm (\S+) Ar id '
+                          r'Fl -reason', commands, re.M):
+    line = [l for l in helptext.splitlines() if l.startswith("  %s " % c)]
+    ok(len(line) == 1 and re.search(r'\b%s (?:and \w+ )?needs? --reason'
+                                    % verb, line[0]) is not None,
+       "--help says %s %s needs --reason" % (c, verb), line)
 
 # 2. Every error code the source gives is in the code list of
 # tradedrop(8) with its tier. A code is a snake_case string literal
