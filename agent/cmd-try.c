@@ -268,6 +268,32 @@ try_verified(const char *file, const struct verification *v)
  * The summary of a file: rows read, records, rejections by code, the
  * control totals and the period covered.
  */
+/*
+ * With encoding = auto, each document read as anything but UTF-8, and
+ * what it was read as: the records do not say, and a Windows-1252 export
+ * taken for UTF-8 (or the reverse) changes every accented value mapped.
+ */
+static void
+try_decoded(const struct td_conf *c, const char *file,
+    const struct proc_result *res)
+{
+	const struct proc_doc *d;
+	char *t = NULL;
+	size_t i;
+
+	if (!td_conf_enum_is(c, TDK_decode_encoding, "auto"))
+		return;
+	for (i = 0; i < res->ndocs; i++) {
+		d = &res->docs[i];
+		if (strcmp(d->encoding, "utf-8") == 0)
+			continue;
+		fprintf(stderr, "%s%s%s: decoded as %s (encoding = auto)\n",
+		    file, d->member != NULL ? "!/" : "", d->member != NULL ?
+		    try_text(d->member, &t) : "", d->encoding);
+		x_free(t);
+	}
+}
+
 static void
 try_summary(const char *file, const struct proc_result *res)
 {
@@ -387,8 +413,10 @@ try_one(struct mapper *m, const struct td_conf *c,
 		try_flush(ts->out, stdout);
 	fflush(stdout);
 	try_flush(ts->err, stderr);
-	if (r == 0)
+	if (r == 0) {
 		proc_log_mixed(&res, shown);
+		try_decoded(c, shown, &res);
+	}
 	if (r != 0) {
 		fprintf(stderr, "tradedrop: %s: %s\n", shown, td_strerror(r));
 		rc = r == TD_ERR_NOSPACE ? EXIT_ONCE_UNDELIVERED :

@@ -189,6 +189,24 @@ check("no-break space groups, windows-1252", recs, [
     {"quantity": "1234", "amount": "12345678.90"}], err)
 rejected("no-break space groups, windows-1252", err, "fr.csv", 3,
          "bad_decimal", 'amount: "1\\xc2\\xa023,5" is not an exact decimal')
+# the same export under encoding = auto: not UTF-8, so read again as
+# windows-1252, the same records; try says what it was read as, which
+# the records do not
+c = conf("frauto", BASE + ['txn_date = const "2026-11-21"',
+                           'quantity = column "Units" decimal group=" " '
+                           'point=","'],
+         "currency = EUR\n[parse]\ndelimiter = semicolon\n")
+recs, err, rc = try_(c, b"Store;UPC;Units\n1;4006381333931;1\xa0234\n",
+                     "frauto.csv")
+check("encoding = auto on a Windows-1252 export", recs,
+      [{"quantity": "1234"}], err)
+ok("%s: decoded as windows-1252 (encoding = auto)\n"
+   % os.path.join(tmp, "frauto.csv") in err,
+   "encoding = auto: try says the file was decoded as windows-1252", err)
+recs, err, rc = try_(c, "Store;UPC;Units\n1;4006381333931;1\u00a0234\n",
+                     "frauto8.csv")
+ok(len(recs) == 1 and "decoded as" not in err,
+   "encoding = auto: nothing said of a file read as UTF-8", err)
 c = conf("fr8", BASE + ['txn_date = const "2026-11-21"',
                         'quantity = column "Units" decimal group=" "'],
          "[decode]\nencoding = utf-8\n")
