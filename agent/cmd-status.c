@@ -180,9 +180,10 @@ cmd_status(int argc, char **argv)
 			    (long long)(now - ms.oldest));
 		else
 			printf("oldest pending: none\n");
-		printf("sync lag: %llds (sync_sla %llus)%s\n", (long long)lag,
-		    (unsigned long long)sla, lag > (int64_t)sla ?
-		    ", past sync_sla" : "");
+		/* the sla as the configuration writes it (26h, not 93600s) */
+		printf("sync lag: %llds (sync_sla %s)%s\n", (long long)lag,
+		    td_conf_str(c, TDK_integration_sync_sla), lag >
+		    (int64_t)sla ? ", past sync_sla" : "");
 		printf("delivery breaker: %s (%u consecutive failure%s)\n",
 		    bstate, ms.breaker_failures, ms.breaker_failures == 1 ? "" : "s");
 		for (i = 0; i < td_conf_nsources(c); i++) {

@@ -144,6 +144,6 @@ run_start "$T_TMP/s2.conf" "$T_TMP/log2" || t_skip_all "run did not start"
 t_ok "$(wait_until 5 grep -q 'event=sync_sla_exceeded' "$T_TMP/log2"; echo $?)" "an undelivered record older than sync_sla: a warning"
 t_grep "$T_TMP/log2" "level=warn event=sync_sla_exceeded lag=72" "it says the lag and the sla"
 "$TRADEDROP" status -c "$T_TMP/s2.conf" > "$T_TMP/st2.txt"
-t_grep "$T_TMP/st2.txt" "(sync_sla 60s), past sync_sla" "status says the sync lag is past sync_sla"
+t_grep "$T_TMP/st2.txt" "(sync_sla 1m), past sync_sla" "status says the sync lag is past sync_sla, the sla as the configuration writes it"
 run_stop
 t_done
