@@ -1369,6 +1369,35 @@ static const char *canonical_fields[] = {
 	"promo_code", "promo_id", "promo_type",
 };
 
+/*
+ * What a field delivers is what its last typed transform (date,
+ * datetime, decimal, gtin, crosswalk) wrote. For a field that has kind a
+ * (or b) that must be the last: amount = ... decimal crosswalk delivered
+ * a GTIN while the totals counted the amount decimal read, gtin = ...
+ * gtin decimal a GTIN without its leading zeros. Typed transforms before
+ * it only prepare the text it reads (gtin = ... decimal crosswalk).
+ */
+static void
+map_typed_last(struct loadctx *lc, int k, int a, int b, const char *what)
+{
+	const struct mapexpr *mx = lc->c->v[k].map;
+	int last, i;
+
+	if (mx == NULL || (last = mapexpr_last_typed(mx)) == a ||
+	    (b >= 0 && last == b))
+		return;
+	for (i = (int)mx->nxf - 1; i >= 0; i--)
+		if (mx->xf[i].kind == a || (b >= 0 && mx->xf[i].kind == b))
+			break;
+	if (i < 0)
+		return;		/* none of them: said elsewhere, or allowed */
+	conf_err(lc, lc->c->v[k].line, "%s: %s after %s: the value "
+	    "delivered would not be %s; end with %s%s%s", keytab[k].key,
+	    mapexpr_xf_name(last), mapexpr_xf_name(mx->xf[i].kind), what,
+	    mapexpr_xf_name(a), b >= 0 ? " or " : "",
+	    b >= 0 ? mapexpr_xf_name(b) : "");
+}
+
 /* Where date, datetime and the date-time fields may be used. */
 static void
 map_times(struct loadctx *lc)
@@ -1410,6 +1439,9 @@ map_times(struct loadctx *lc)
 	    mapexpr_find(mx, MX_XF_DATETIME) < 0)
 		conf_err(lc, c->v[TDK_map_txn_date].line, "txn_date needs the "
 		    "date \"FORMAT\" or the datetime transform");
+	map_typed_last(lc, TDK_map_txn_date, MX_XF_DATE, MX_XF_DATETIME,
+	    "the date checked");
+	map_typed_last(lc, TDK_map_txn_time, MX_XF_DATETIME, -1, "the time checked");
 	if (dt_date && c->v[TDK_map_txn_time].map != NULL)
 		conf_err(lc, c->v[TDK_map_txn_time].line, "txn_time is mapped, "
 		    "and the datetime of txn_date fills it too: keep one");
@@ -1549,6 +1581,8 @@ validate(struct loadctx *lc)
 		    mapexpr_find(c->v[TDK_map_gtin].map, MX_XF_CROSSWALK) < 0)
 			conf_err(lc, c->v[TDK_map_gtin].line, "gtin needs "
 			    "the gtin (or crosswalk) transform");
+		map_typed_last(lc, TDK_map_gtin, MX_XF_GTIN, MX_XF_CROSSWALK,
+		    "the GTIN checked");
 		map_times(lc);
 		for (k = TDK_map_quantity; k <= TDK_map_amount;
 		    k += TDK_map_amount - TDK_map_quantity) {
@@ -1556,6 +1590,8 @@ validate(struct loadctx *lc)
 			    mapexpr_find(c->v[k].map, MX_XF_DECIMAL) < 0)
 				conf_err(lc, c->v[k].line, "%s needs the "
 				    "decimal transform", keytab[k].key);
+			map_typed_last(lc, k, MX_XF_DECIMAL, -1, "the number "
+			    "decimal read, which the totals count");
 		}
 		if (!td_conf_u64(c, TDK_parse_header)) {
 			for (k = TDK_map_store_id; k <= TDK_map_txn_ref; k++)

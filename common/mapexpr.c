@@ -117,8 +117,8 @@ static const struct {
 
 static char whybuf[256];
 
-static const char *
-xf_name(int kind)
+const char *
+mapexpr_xf_name(int kind)
 {
 	size_t i;
 
@@ -557,7 +557,7 @@ mapexpr_parse(const char *text, struct mapexpr **out, const char **why)
 		    xforms[i].kind == MX_XF_VALUES); j++) {
 			if (!typed(mx->xf[j].kind))
 				continue;
-			prev = xf_name(mx->xf[j].kind);
+			prev = mapexpr_xf_name(mx->xf[j].kind);
 			snprintf(whybuf, sizeof(whybuf), "%s after %s: %s "
 			    "writes the value it checked, and nothing may "
 			    "change it (put %s before %s)", xforms[i].name,
@@ -748,7 +748,7 @@ mapexpr_canon(const struct mapexpr *mx)
 		char c[2] = { 0, 0 };
 
 		canon_word(&acc, " ");
-		canon_word(&acc, xf_name(xf->kind));
+		canon_word(&acc, mapexpr_xf_name(xf->kind));
 		if (xf->arg != NULL) {
 			canon_word(&acc, " ");
 			canon_quote(&acc, xf->arg);
@@ -794,6 +794,17 @@ mapexpr_canon(const struct mapexpr *mx)
 		}
 	}
 	return acc;
+}
+
+int
+mapexpr_last_typed(const struct mapexpr *mx)
+{
+	size_t i;
+
+	for (i = mx->nxf; i > 0; i--)
+		if (typed(mx->xf[i - 1].kind))
+			return mx->xf[i - 1].kind;
+	return -1;
 }
 
 int

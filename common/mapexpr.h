@@ -96,6 +96,14 @@ int	 mapexpr_parse(const char *text, struct mapexpr **out, const char **why);
 void	 mapexpr_free(struct mapexpr *);
 /* Canonical text form (what mapping_version hashes). Caller frees. */
 char	*mapexpr_canon(const struct mapexpr *);
+/* The name of a transform kind, as written ("decimal"). */
+const char *mapexpr_xf_name(int kind);
+/*
+ * The kind of the last of date, datetime, decimal, gtin and crosswalk:
+ * what the field delivers is what it wrote (mapexpr_parse refuses a
+ * text edit after one), or -1 when there is none.
+ */
+int	 mapexpr_last_typed(const struct mapexpr *);
 /* Index of the first transform of that kind, or -1. */
 int	 mapexpr_find(const struct mapexpr *, int kind);
 /* The value the table maps v (n bytes) to, or NULL. */

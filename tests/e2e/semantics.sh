@@ -503,5 +503,35 @@ recs, err, rc = try_(c, "Store,UPC,Date,Units,Net\n"
 ok([r["amount"] for r in recs] == ["1234.50"], "regex before decimal: the "
    "number cut out, then checked and written", err)
 
+# the last typed transform is the one the field takes: a crosswalk after
+# decimal delivered a GTIN as the amount (the totals counting the amount),
+# gtin after decimal a quantity "00000000000012", decimal after gtin a
+# GTIN without its leading zeros. One before it prepares the text.
+ixw = table("typed-xw.csv", "retailer_item_id,gtin\n1234.56,041000001239\n"
+            "12,041000001239\n42,4006381333931\n")
+for key, expr, why, what in (
+        ("amount", 'column "Net" decimal crosswalk', "crosswalk after decimal",
+         "the number decimal read, which the totals count; end with decimal"),
+        ("quantity", 'column "Units" decimal gtin nocheck pad',
+         "gtin after decimal", "the number decimal read"),
+        ("gtin", 'column "UPC" gtin decimal', "decimal after gtin",
+         "the GTIN checked; end with gtin or crosswalk"),
+        ("txn_time", 'column "Time" datetime "%H%M%S" crosswalk',
+         "crosswalk after datetime", "the time checked; end with datetime")):
+    maplines = [l for l in CMAP if not l.startswith(key + " =")] + \
+        ["crosswalk_file = " + ixw, "%s = %s" % (key, expr)]
+    c = conf("typed", maplines)
+    p = subprocess.run([td, "check", "-c", c], capture_output=True)
+    want = "%s:%d: %s: %s: the value delivered would not be %s" % (
+        c, 7 + len(maplines), key, why, what)
+    ok(p.returncode == 2 and want in p.stderr.decode(),
+       "check refuses %s = %s" % (key, expr), p.stderr.decode())
+c = conf("typed", CMAP[:1] + CMAP[2:] + [
+    "crosswalk_file = " + ixw, 'gtin = column "PLU" decimal crosswalk'])
+recs, err, rc = try_(c, "Store,PLU,Date,Units,Net\n"
+                     "1,0042,2026-11-01,1,1.5\n", "typed.csv")
+ok([r["gtin"] for r in recs] == ["04006381333931"], "decimal before "
+   "crosswalk: the PLU looked up without its leading zeros", err)
+
 done()
 PY

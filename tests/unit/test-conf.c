@@ -864,6 +864,14 @@ test_mapexpr(void)
 	    "trim upper default \"0\"", &mx, &why) == 0,
 	    "text edits before decimal, and the ones that leave it, accepted");
 	mapexpr_free(mx);
+	ok(mapexpr_parse("column 1 decimal crosswalk trim", &mx, &why) == 0 &&
+	    mapexpr_last_typed(mx) == MX_XF_CROSSWALK &&
+	    strcmp(mapexpr_xf_name(MX_XF_CROSSWALK), "crosswalk") == 0,
+	    "the last typed transform: crosswalk after decimal, then trim");
+	mapexpr_free(mx);
+	ok(mapexpr_parse("column 1 trim upper", &mx, &why) == 0 &&
+	    mapexpr_last_typed(mx) == -1, "no typed transform: -1");
+	mapexpr_free(mx);
 	test_mapexpr_more();
 	ok(mapexpr_parse("", &mx, &why) != 0 && mx == NULL, "empty refused");
 	ok(mapexpr_parse("const x", &mx, &why) != 0, "unquoted const");
