@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "td.h"
@@ -73,6 +74,80 @@ expected(const char *code)
 	return TD_ERR_NOTFOUND;
 }
 
+/*
+ * tradedrop.conf(5) lists, under currency, the codes of each minor unit
+ * (".It 0" and its text): each list is the table's, whole, so that the
+ * page check's message points to says what check takes.
+ */
+static void
+test_man(void)
+{
+	const char *e = getenv("srcdir"), *p, *end, *it;
+	char path[4096], *text = NULL, code[4];
+	size_t len = 0;
+	int m, got[TD_CURRENCY_MAX_MINOR + 1], want[TD_CURRENCY_MAX_MINOR + 1];
+	int wrong = 0, a, b, c;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/man/tradedrop.conf.5",
+	    e != NULL && *e != '\0' ? e : ".");
+	if ((fp = fopen(path, "r")) == NULL) {
+		ok(0, "open %s", path);
+		return;
+	}
+	text = calloc(1, 1 << 20);
+	len = text != NULL ? fread(text, 1, (1 << 20) - 1, fp) : 0;
+	fclose(fp);
+	p = len > 0 ? strstr(text, "\n.It Cm currency Ar code\n") : NULL;
+	end = p != NULL ? strstr(p + 1, "\n.It Cm ") : NULL;
+	ok(p != NULL && end != NULL, "tradedrop.conf(5) has currency");
+	for (m = 0; m <= TD_CURRENCY_MAX_MINOR; m++)
+		got[m] = want[m] = 0;
+	for (a = 'A'; a <= 'Z'; a++)
+		for (b = 'A'; b <= 'Z'; b++)
+			for (c = 'A'; c <= 'Z'; c++) {
+				snprintf(code, sizeof(code), "%c%c%c", a, b, c);
+				if ((m = td_currency_minor(code)) >= 0)
+					want[m]++;
+			}
+	/* each ".It N" item: its text to the next line starting with '.' */
+	for (it = p; it != NULL && end != NULL && it < end &&
+	    (it = strstr(it, "\n.It ")) != NULL && it < end; it++) {
+		const char *q = it + 5, *stop;
+
+		if (q[0] < '0' || q[0] > '9' || q[1] != '\n')
+			continue;
+		m = q[0] - '0';
+		for (stop = q + 2; *stop != '\0' && !(stop[-1] == '\n' &&
+		    stop[0] == '.'); stop++)
+			;
+		for (q += 2; q + 3 <= stop; q++) {
+			/* three capitals standing alone, a code */
+			if ((q[-1] >= 'A' && q[-1] <= 'Z') ||
+			    strspn(q, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3)
+				continue;
+			memcpy(code, q, 3);
+			code[3] = '\0';
+			if (m > TD_CURRENCY_MAX_MINOR ||
+			    td_currency_minor(code) != m) {
+				if (wrong++ < 10)
+					diag("tradedrop.conf(5) has %s under %d, "
+					    "the table %d", code, m,
+					    td_currency_minor(code));
+			} else if (strstr(q + 3, code) == NULL ||
+			    strstr(q + 3, code) >= stop)
+				got[m]++;	/* counted at its last mention */
+			q += 2;
+		}
+	}
+	is_int(wrong, 0, "tradedrop.conf(5): no code under a minor unit "
+	    "that is not its own");
+	for (m = 0; m <= TD_CURRENCY_MAX_MINOR; m++)
+		is_int(got[m], want[m], "tradedrop.conf(5) lists all %d "
+		    "codes of minor unit %d", want[m], m);
+	free(text);
+}
+
 int
 main(void)
 {
@@ -102,5 +177,6 @@ main(void)
 		    cases[i].code != NULL ? cases[i].code : "NULL",
 		    cases[i].why);
 	ok(TD_CURRENCY_MAX_MINOR == 4, "TD_CURRENCY_MAX_MINOR is CLF's 4");
+	test_man();
 	return done_testing();
 }
