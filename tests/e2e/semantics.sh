@@ -455,6 +455,14 @@ ok([r["amount"] for r in recs] == ["1.2345", "0.0005"],
    "CLF: decimal cents reads the last 4 digits as the fraction",
    json.dumps([r["amount"] for r in recs]) + err)
 
+# in JPY cents has no decimals to imply: decimal alone, as the page says
+recs, err = amounts("JPY", ["1250", "1250.00", "12.50"], CMAP[:4] + [
+    'amount = column "Net" decimal cents'])
+ok([r["amount"] for r in recs] == ["1250", "1250"] and
+   scale_refused(err, 4, "JPY", "12.50", 0),
+   "JPY: decimal cents reads 1250 and 1250.00 as 1250, 12.50 is "
+   "amount_scale", json.dumps([r["amount"] for r in recs]) + err)
+
 # a currency column is compared with the integration's, exactly
 recs, err = amounts("CLF", ["1.2345", "1.5", "1.5"], CMAP + [
     'currency = column "Cur"'], "Store,UPC,Date,Units,Net,Cur\n", ",CLF")
