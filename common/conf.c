@@ -379,7 +379,14 @@ parse_value(struct td_conf *c, int k, const char *raw, struct confval *v,
 			why = "must be one byte (\\t for tab), not a quote";
 		break;
 	case CT_MAP:
-		(void)mapexpr_parse(s, &v->map, &why);
+		/* the keys a typed transform counts or checks take no text
+		 * edit after one; on the others it only normalises text */
+		if (k == TDK_map_gtin || k == TDK_map_txn_date ||
+		    k == TDK_map_txn_time || k == TDK_map_quantity ||
+		    k == TDK_map_amount)
+			(void)mapexpr_parse(s, &v->map, &why);
+		else
+			(void)mapexpr_parse_text(s, &v->map, &why);
 		break;
 	case CT_DATE:
 		if (td_date_parse_iso(s, strlen(s), &d) != 0)

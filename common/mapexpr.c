@@ -468,8 +468,8 @@ parse_values(struct mx_xform *xf, const char **why)
 	return 0;
 }
 
-int
-mapexpr_parse(const char *text, struct mapexpr **out, const char **why)
+static int
+parse(const char *text, int edits, struct mapexpr **out, const char **why)
 {
 	struct lexer lx = { text, NULL, 0 };
 	struct mapexpr *mx;
@@ -552,7 +552,8 @@ mapexpr_parse(const char *text, struct mapexpr **out, const char **why)
 		 * amount "1234.56" cut to "1234" by substr after decimal,
 		 * while 1234.56 was totalled). trim, upper and default
 		 * leave such a value as it is. */
-		for (j = 0; j < mx->nxf && (xforms[i].kind == MX_XF_SUBSTR ||
+		for (j = 0; !edits && j < mx->nxf &&
+		    (xforms[i].kind == MX_XF_SUBSTR ||
 		    xforms[i].kind == MX_XF_REGEX ||
 		    xforms[i].kind == MX_XF_VALUES); j++) {
 			if (!typed(mx->xf[j].kind))
@@ -671,6 +672,18 @@ mapexpr_parse(const char *text, struct mapexpr **out, const char **why)
 	x_free(lx.tok);
 	mapexpr_free(mx);
 	return ret;
+}
+
+int
+mapexpr_parse(const char *text, struct mapexpr **out, const char **why)
+{
+	return parse(text, 0, out, why);
+}
+
+int
+mapexpr_parse_text(const char *text, struct mapexpr **out, const char **why)
+{
+	return parse(text, 1, out, why);
 }
 
 void

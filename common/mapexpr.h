@@ -93,6 +93,14 @@ struct mapexpr {
  * TD_ERR_FORMAT and points *why at a message, valid until the next call.
  */
 int	 mapexpr_parse(const char *text, struct mapexpr **out, const char **why);
+/*
+ * As mapexpr_parse, for a key whose value is neither counted nor of a
+ * type (store_id, uom, promo_code...): there a typed transform only
+ * checks and normalises text, and a substr, regex or values may follow
+ * it (store_id = column "No" decimal values "1=S001, 2=S002").
+ */
+int	 mapexpr_parse_text(const char *text, struct mapexpr **out,
+	    const char **why);
 void	 mapexpr_free(struct mapexpr *);
 /* Canonical text form (what mapping_version hashes). Caller frees. */
 char	*mapexpr_canon(const struct mapexpr *);

@@ -504,6 +504,26 @@ for key, expr, why in (
         c, 7 + len(maplines), key, expr, why, why.split()[-1])
     ok(p.returncode == 2 and want in p.stderr.decode(),
        "check refuses %s: %s" % (key, why), p.stderr.decode())
+c = conf("typed", CMAP + ['txn_time = column "Time" datetime "%H%M%S" '
+                         'substr 1 5'])
+p = subprocess.run([td, "check", "-c", c], capture_output=True)
+ok(p.returncode == 2 and "substr after datetime: datetime writes the value "
+   "it checked" in p.stderr.decode(), "check refuses txn_time: substr after "
+   "datetime", p.stderr.decode())
+# on a key neither counted nor typed a typed transform only normalises
+# the text (as it did before the refusal above): a store number without
+# its leading zeros looked up, an item number cut out of the GTIN
+c = conf("typed", CMAP[1:] + [
+    'store_id = column "Store" decimal values "1=S001, 2=S002"',
+    'uom = column "Pack" decimal values "1=EA, 12=CS"',
+    'retailer_item_id = column "UPC" gtin substr 4 10'])
+recs, err, rc = try_(c, "Store,UPC,Date,Units,Net,Pack\n"
+                     "001,041000001239,2026-11-01,1,1.5,012\n"
+                     "2,041000001239,2026-11-02,1,1.5,1\n", "typed.csv")
+ok([(r["store_id"], r["uom"], r["retailer_item_id"]) for r in recs] ==
+   [("S001", "CS", "4100000123"), ("S002", "EA", "4100000123")],
+   "store_id, uom, retailer_item_id: values or substr after decimal or gtin "
+   "still taken", err)
 c = conf("typed", CMAP[:4] + ['amount = column "Net" regex "([0-9.]+) USD" '
                              'decimal'])
 recs, err, rc = try_(c, "Store,UPC,Date,Units,Net\n"

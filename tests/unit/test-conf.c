@@ -872,6 +872,13 @@ test_mapexpr(void)
 	ok(mapexpr_parse("column 1 trim upper", &mx, &why) == 0 &&
 	    mapexpr_last_typed(mx) == -1, "no typed transform: -1");
 	mapexpr_free(mx);
+	/* a key neither counted nor typed: the typed transform normalises */
+	ok(mapexpr_parse_text("column 1 decimal values \"1=S001\" gtin "
+	    "substr 1 3", &mx, &why) == 0 && mx != NULL && mx->nxf == 4,
+	    "mapexpr_parse_text: values and substr after decimal and gtin");
+	mapexpr_free(mx);
+	ok(mapexpr_parse_text("column 1 decimal bogus", &mx, &why) ==
+	    TD_ERR_FORMAT && mx == NULL, "mapexpr_parse_text: still parses");
 	test_mapexpr_more();
 	ok(mapexpr_parse("", &mx, &why) != 0 && mx == NULL, "empty refused");
 	ok(mapexpr_parse("const x", &mx, &why) != 0, "unquoted const");
