@@ -9,7 +9,7 @@
  * XAD (Amendment 179) and BGN (withdrawn 2026-01-01 for the euro: still
  * read, for 2025's sales restated later); ANG, CUC, HRK, SLL and ZWL
  * are in List three (historic) and are not here. Funds codes (BOV, CHE,
- * CHW, CLF, COU, MXV, USN, UYI, UYW) are in List one and are here.
+ * CHW, CLF, COU, MXV, USN, UYI, UYW, XAD) are in List one and are here.
  * NA marks "N.A.": the metals (XAG XAU XPD XPT), the bond market units
  * (XBA XBB XBC XBD), XDR, XSU, XUA, XTS (testing) and XXX (no currency).
  * An amendment of List one is a change of this table, tradedrop.conf(5)
