@@ -482,6 +482,13 @@ ok([r["amount"] for r in recs] == ["1.500"] and
    "integration's KWD" in err, "a currency column other than the "
    "integration's (or in lower case, without upper) is currency_mismatch",
    err)
+recs, err, rc = try_(c, "Store,UPC,Date,Units,Net,Cur\n"
+                     "1,041000001239,2026-11-01,1,1.5,\n"
+                     "1,041000001239,2026-11-02,1,1.5, KWD\n", "cur.csv")
+ok([(r["amount"], r["currency"]) for r in recs] == [("1.500", "KWD")] and
+   'cur.csv:3: tier 3 currency_mismatch: currency " KWD" is not the '
+   "integration's KWD" in err, "a currency column: an empty value is the "
+   "integration's, one with a blank (without trim) currency_mismatch", err)
 
 # --- what a typed transform wrote is what is delivered ----------------------
 # decimal, gtin, date... check a value and write it; a substr, regex or
