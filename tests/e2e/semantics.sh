@@ -538,6 +538,21 @@ recs, err, rc = try_(c, "Store,UPC,Date,Units,Net\n"
 ok([r["amount"] for r in recs] == ["1234.50"], "regex before decimal: the "
    "number cut out, then checked and written", err)
 
+# default after a typed transform never applies (the typed one takes an
+# empty value first): before it, it does
+c = conf("typed", CMAP[:3] + ['quantity = column "Units" decimal default "0"',
+                             'amount = column "Net" default "0" decimal'])
+recs, err, rc = try_(c, "Store,UPC,Date,Units,Net\n"
+                     "1,041000001239,2026-11-01,,\n", "typed.csv")
+ok(recs == [] and "typed.csv:2: tier 3 empty_value: quantity is empty" in err,
+   "default after decimal: an empty quantity is still empty_value", err)
+c = conf("typed", CMAP[:3] + ['quantity = column "Units" default "0" decimal',
+                             'amount = column "Net" decimal default "0"'])
+recs, err, rc = try_(c, "Store,UPC,Date,Units,Net\n"
+                     "1,041000001239,2026-11-01,,\n", "typed.csv")
+ok([(r["quantity"], r["amount"]) for r in recs] == [("0", None)],
+   "default before decimal gives 0; after it the empty amount is null", err)
+
 # the last typed transform is the one the field takes: a crosswalk after
 # decimal delivered a GTIN as the amount (the totals counting the amount),
 # gtin after decimal a quantity "00000000000012", decimal after gtin a
