@@ -862,7 +862,7 @@ map_field(struct mapper *m, int i, const struct td_field *rv, size_t nv,
 	struct td_dec dec;
 	struct td_dec_fmt df;
 	regmatch_t rm[10];
-	int r, req = mfields[i].required, timed = 0;
+	int r, req = mfields[i].required, timed = 0, cache;
 
 	/* with a crosswalk, an empty gtin is looked up by the item id */
 	if (i == MF_GTIN && m->xwalk != NULL)
@@ -961,7 +961,11 @@ map_field(struct mapper *m, int i, const struct td_field *rv, size_t nv,
 		}
 		switch (xf->kind) {
 		case MX_XF_DATE:
-			if (n == s->date_inlen && memcmp(p, s->date_in, n) == 0) {
+			/* the cache is the first date transform's: a second
+			 * one reads that one's output with its own format */
+			cache = (int)x == mapexpr_find(mx, MX_XF_DATE);
+			if (cache && n == s->date_inlen &&
+			    memcmp(p, s->date_in, n) == 0) {
 				memcpy(s->scratch, s->date_out, 10);
 				p = s->scratch;
 				n = 10;
@@ -979,7 +983,7 @@ map_field(struct mapper *m, int i, const struct td_field *rv, size_t nv,
 				    "does not match \"%s\"", fname,
 				    mapper_shown(p, n, show, sizeof(show)), xf->arg);
 			}
-			if (n <= sizeof(s->date_in)) {
+			if (cache && n <= sizeof(s->date_in)) {
 				memcpy(s->date_in, p, n);
 				s->date_inlen = n;
 				td_date_format(&d, s->date_out);

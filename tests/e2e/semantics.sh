@@ -553,6 +553,17 @@ recs, err, rc = try_(c, "Store,UPC,Date,Units,Net\n"
 ok([(r["quantity"], r["amount"]) for r in recs] == [("0", None)],
    "default before decimal gives 0; after it the empty amount is null", err)
 
+# each date transform reads with its own format: the cache of the last
+# date parsed is the first one's (the second took the first's output
+# "2026-01-02" from it, as if it were its own answer)
+c = conf("typed", ['txn_date = column "Date" date "%Y-%m-%d" date "%Y-%d-%m"']
+         + [l for l in CMAP if not l.startswith("txn_date")])
+recs, err, rc = try_(c, "Store,UPC,Date,Units,Net\n"
+                     "1,041000001239,2026-01-02,1,1\n"
+                     "2,041000001239,2026-01-02,2,1\n", "typed.csv")
+ok([r["txn_date"] for r in recs] == ["2026-02-01", "2026-02-01"],
+   "date then date: the second reads the first's output as it says", err)
+
 # the last typed transform is the one the field takes: a crosswalk after
 # decimal delivered a GTIN as the amount (the totals counting the amount),
 # gtin after decimal a quantity "00000000000012", decimal after gtin a
