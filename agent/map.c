@@ -52,8 +52,12 @@
  * last ZA before SE with XQ02 alone is dated (it was empty_value), an
  * 867 PTD loop's DTM*090/091 date its records (BPT03 did), and X12
  * dead letters name their segment.
+ * 5: the minor unit of a currency is ISO 4217 List one's (currency.c):
+ * CLF and UYW amounts have 4 decimals (a 4-decimal one was amount_scale,
+ * others were written with 2), and a second date transform of an
+ * expression reads with its own format (it took the first's answer).
  */
-#define MAPPER_SEMANTICS	"tradedrop.pos.v1 mapper 4"
+#define MAPPER_SEMANTICS	"tradedrop.pos.v1 mapper 5"
 
 enum mf {			/* canonical fields a [map] key can feed,
 				 * in record order: rejections name them so */
