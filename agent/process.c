@@ -378,13 +378,14 @@ emit_header_hint(struct emitter *e, const struct td_field *names, size_t n,
 int
 emit_row_bad(struct emitter *e, char *msg, size_t n)
 {
-	char hex[16], at[64], more[64];
-	size_t i;
+	char hex[5 * sizeof(e->bad_b)], at[64], more[64];
+	size_t i, k = 0;
 
 	if (e->bad_n == 0)
 		return 0;
+	/* "0xE2 0x82": each byte after the one before it and a space */
 	for (i = 0; i < e->bad_n; i++)
-		snprintf(hex + 5 * i, sizeof(hex) - 5 * i, "%s0x%02X",
+		k += (size_t)snprintf(hex + k, sizeof(hex) - k, "%s0x%02X",
 		    i > 0 ? " " : "", e->bad_b[i]);
 	if (e->bad_n == 1)
 		snprintf(at, sizeof(at), "byte %llu of the document is",

@@ -10,7 +10,8 @@
 # sequence decodes as before, byte for byte as encoding = windows-1252
 # does, also when a capital with an accent followed by a symbol makes a
 # valid UTF-8 pair by chance (NESTLÉ®); a mixed file over
-# max_reject_ratio is quarantined; a mixed file
+# max_reject_ratio is quarantined; an invalid sequence of two or three
+# bytes (one cut by the end of the file) is given whole; a mixed file
 # of 1.5 MB (several read blocks) gives the same batches and dead
 # letters on one core and on all of them.
 . "$srcdir/tests/lib/common.sh"
@@ -52,6 +53,10 @@ g = good(1, 41, 0)
 open(w + '/u8.csv', 'wb').write(H + b''.join(g[:20]) + bad + b''.join(g[20:]))
 open(w + '/late.csv', 'wb').write(H + bad + b''.join(good(1, 41, 100)))
 open(w + '/ratio.csv', 'wb').write(H + b''.join(good(1, 6, 200)) + bad)
+# invalid sequences of two and three bytes (a lead byte and the
+# continuation bytes valid after it), one cut by the end of the file
+open(w + '/cut.csv', 'wb').write(H + b''.join(good(1, 41, 300)) +
+    row(98, b'CAF\xe2\x82 BLEND') + row(99, b'CAF\xf0\x9f\x98')[:-1])
 # Windows-1252: no byte pair of it is a UTF-8 sequence
 open(w + '/cp.csv', 'wb').write(H + row(1, b'CAF\xc9 \x93BLEND\x94 \x80') +
     row(2, b'Stra\xdfe \xe9t\xe9'))
@@ -76,7 +81,7 @@ big = H + b''.join(rows)
 assert big[T] == 0xe9 and big[T + 1] == ord('x')
 open(w + '/big.csv', 'wb').write(big)
 PY
-for f in u8 late ratio cp cpacc; do cp "$W/$f.csv" "$S/landing/"; done
+for f in u8 late ratio cut cp cpacc; do cp "$W/$f.csv" "$S/landing/"; done
 "$TRADEDROP" once -c "$T_TMP/t.conf" 2> "$T_TMP/once.log"
 t_is $? 1 "once exits 1 (rows dead-lettered, a file quarantined)"
 
@@ -127,6 +132,12 @@ t_is "$($PY -c "import json; r = json.load(open('$S/quarantine/$(tid ratio.csv)/
 	"2 reject_ratio_exceeded 1 of 6 rows rejected, more than max_reject_ratio 0.05" \
 	"ratio.csv: 1 row of 6 invalid_utf8 is over max_reject_ratio: quarantined"
 t_is "$(ls "$S/out/$(tid ratio.csv)" 2>/dev/null)" "rejections.ndjson.gz" "ratio.csv: nothing of it delivered"
+
+# 3b. an invalid sequence of several bytes: each of them in hex
+t_is "$(records cut.csv)" "$(want 300)" "cut.csv: the 40 UTF-8 rows delivered"
+t_is "$(dead cut.csv | cut -d' ' -f1-3,16-)" "3 invalid_utf8 42 bytes 1890-1891 of the document are 0xE2 0x82 None b'98,041000001239,2026-11-28,98,CAF\\xe2\\x82 BLEND'
+3 invalid_utf8 43 bytes 1932-1934 of the document are 0xF0 0x9F 0x98 None b'99,041000001239,2026-11-28,99,CAF\\xf0\\x9f\\x98'" \
+	"cut.csv: a two-byte and a three-byte invalid sequence (cut by the end) in dlq/ with all their bytes"
 
 # 4. Windows-1252 without a UTF-8 sequence: as before, byte for byte
 t_is "$(records cp.csv)" "1 CAFÉ “BLEND” €
