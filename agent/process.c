@@ -133,6 +133,12 @@ struct emitter {
 	 * DEC_* to read it as again (0: none), its index */
 	int			 restart;
 	size_t			 restart_doc;
+	/* read as windows-1252, it turned mixed: the offset of its first
+	 * valid multi-byte sequence (decode_mixed_retry's) */
+	uint64_t		 restart_multi;
+	/* the document being read as mixed after that: the offset, known
+	 * before the reading comes to it; else UINT64_MAX */
+	uint64_t		 multi_at;
 	/* a mixed document: the first invalid sequence of the row being
 	 * read (bad_n bytes, 0: none), and how many more it has */
 	size_t			 bad_n;
@@ -1501,6 +1507,8 @@ feed_bad(struct emitter *e, void *st, struct decoder *d,
 
 	if (!e->ops->bad_rows) {
 		(void)decoder_mixed(d, &multi, NULL, NULL);
+		if (multi == UINT64_MAX)	/* after the invalid byte */
+			multi = e->multi_at;
 		return emit_fail(e, "decode_mixed", "byte %llu is not UTF-8 in "
 		    "a document that is UTF-8 elsewhere (a multi-byte sequence "
 		    "at byte %llu): its %ss are not rejected one by one, as "
@@ -1585,6 +1593,8 @@ process_doc(struct emitter *e, void *st, struct unpacker *u, int enc,
 					if (emit_settle(e) == 0) {
 						e->restart = again;
 						e->restart_doc = res->ndocs - 1;
+						e->restart_multi =
+						    decoder_erroffset(d);
 					}
 				} else
 					emit_fail(e, code, "byte %llu is not "
@@ -1628,9 +1638,11 @@ process_doc(struct emitter *e, void *st, struct unpacker *u, int enc,
 	}
  out:
 	/* read as mixed, its rows rejected (not refused: decode_mixed) */
-	if (d != NULL && e->ops->bad_rows)
-		e->pd->mixed = decoder_mixed(d, &e->pd->first_multi,
-		    &e->pd->first_bad, &e->pd->nbad);
+	if (d != NULL && e->ops->bad_rows &&
+	    (e->pd->mixed = decoder_mixed(d, &e->pd->first_multi,
+	    &e->pd->first_bad, &e->pd->nbad)) &&
+	    e->pd->first_multi == UINT64_MAX)
+		e->pd->first_multi = e->multi_at;	/* stopped before it */
 	decoder_free(d);
 	return ret;
 }
@@ -1642,32 +1654,34 @@ process_doc(struct emitter *e, void *st, struct unpacker *u, int enc,
 struct forced {
 	size_t		 doc;
 	int		 enc;
+	uint64_t	 multi;		/* DEC_UTF8_MIXED: restart_multi */
 };
 
-/* The DEC_* force says document idx is read as, or 0. */
-static int
-forced_enc(const struct forced *force, size_t nforce, size_t idx)
+/* What force says of document idx, or NULL. */
+static const struct forced *
+forced_find(const struct forced *force, size_t nforce, size_t idx)
 {
 	size_t i;
 
 	for (i = 0; i < nforce; i++)
 		if (force[i].doc == idx)
-			return force[i].enc;
-	return 0;
+			return &force[i];
+	return NULL;
 }
 
 /*
  * One pass over the file, the documents of force read as it says.
  * Returns as process_file(); *restart is the index of a document that
  * encoding = auto found not to be UTF-8, or mixed (the pass stopped
- * there), or SIZE_MAX; *renc then the DEC_* to read it as.
+ * there), or SIZE_MAX; *renc then how to read it (its doc unset).
  */
 static int
 process_pass(struct mapper *m, const struct td_conf *c, int fd,
     const struct proc_opts *o, const struct forced *force, size_t nforce,
     const struct proc_sink *sink, struct proc_result *res, size_t *restart,
-    int *renc)
+    struct forced *renc)
 {
+	const struct forced *f;
 	struct unpack_limits lim;
 	struct unpacker *u = NULL;
 	struct emitter e;
@@ -1722,11 +1736,14 @@ process_pass(struct mapper *m, const struct td_conf *c, int fd,
 		e.pd->encoding = "utf-8";
 		e.doc.member = e.pd->member;
 		e.doc.occurrence = occurrence(res);
-		if (autoenc && (enc = forced_enc(force, nforce,
-		    res->ndocs - 1)) == 0)
-			enc = DEC_UTF8_TRY;
-		else if (!autoenc)
+		f = autoenc ? forced_find(force, nforce, res->ndocs - 1) :
+		    NULL;
+		e.multi_at = f != NULL && f->enc == DEC_UTF8_MIXED ? f->multi :
+		    UINT64_MAX;
+		if (!autoenc)
 			enc = decoder_from_name(encname);
+		else
+			enc = f != NULL ? f->enc : DEC_UTF8_TRY;
 		if (st != NULL)
 			e.ops->free(st);
 		st = NULL;
@@ -1786,7 +1803,8 @@ process_pass(struct mapper *m, const struct td_conf *c, int fd,
 	}
 	if (ret == 0 && e.restart) {
 		*restart = e.restart_doc;
-		*renc = e.restart;
+		renc->enc = e.restart;
+		renc->multi = e.restart_multi;
 	}
 	if (st != NULL)
 		e.ops->free(st);
@@ -1801,13 +1819,13 @@ process_file(struct mapper *m, const struct td_conf *c, int fd,
     const struct proc_opts *o, const struct proc_sink *sink,
     struct proc_result *res)
 {
-	struct forced *force = NULL;
+	struct forced *force = NULL, as = { 0, 0, UINT64_MAX };
 	size_t nforce = 0, doc, i;
-	int r, again = 0, enc = 0;
+	int r, again = 0;
 
 	for (;;) {
 		r = process_pass(m, c, fd, o, force, nforce, sink, res, &doc,
-		    &enc);
+		    &as);
 		if (r == 0 && doc == SIZE_MAX && res->again && !again &&
 		    res->t2code == NULL) {
 			/*
@@ -1844,15 +1862,16 @@ process_file(struct mapper *m, const struct td_conf *c, int fd,
 		} else if (force[i].enc == DEC_UTF8_MIXED)
 			td_fatal("process: document %zu read a third time",
 			    doc);
-		force[i].enc = enc;
+		force[i].enc = as.enc;
+		force[i].multi = as.multi;
 		proc_result_clear(res);
 		res->pass2 = again;
 		if (lseek(fd, 0, SEEK_SET) != 0) {
 			r = TD_ERR_IO;
 			break;
 		}
-		if ((r = sink->reset(sink->arg, doc, enc == DEC_UTF8_MIXED)) !=
-		    0)
+		if ((r = sink->reset(sink->arg, doc, as.enc ==
+		    DEC_UTF8_MIXED)) != 0)
 			break;
 	}
 	x_free(force);

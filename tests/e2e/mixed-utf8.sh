@@ -11,7 +11,11 @@
 # does, also when a capital with an accent followed by a symbol makes a
 # valid UTF-8 pair by chance (NESTLÉ®); a mixed file over
 # max_reject_ratio is quarantined; an invalid sequence of two or three
-# bytes (one cut by the end of the file) is given whole; a mixed file
+# bytes (one cut by the end of the file) is given whole; a header with a
+# stray byte is refused, the log naming the first UTF-8 sequence even
+# past where the reading stopped; a mixed X12 is refused whole, its
+# first UTF-8 sequence named also when the stray byte comes first; a
+# mixed file
 # of 1.5 MB (several read blocks) gives the same batches and dead
 # letters on one core and on all of them.
 . "$srcdir/tests/lib/common.sh"
@@ -78,10 +82,14 @@ for j, r in enumerate(rows):
 pad = T - (at + r.index(b'Caf') + 3)
 rows[j] = r.replace(b'Caf\xc3\xa9', b' ' * pad + b'Caf\xe9x')
 big = H + b''.join(rows)
+# a header with a stray byte, its first UTF-8 sequence past the first
+# read block (1 MiB): read as Windows-1252 first, then as mixed
+open(w + '/hdrfar.csv', 'wb').write(b'Store,UPC,Date,Units,Item,Cat\xe9gorie\n' +
+    b''.join(row(i, b'Cafe') for i in range(1, 30001)) + row(1, b'Caf\xc3\xa9'))
 assert big[T] == 0xe9 and big[T + 1] == ord('x')
 open(w + '/big.csv', 'wb').write(big)
 PY
-for f in u8 late ratio cut cp cpacc; do cp "$W/$f.csv" "$S/landing/"; done
+for f in u8 late ratio cut hdrfar cp cpacc; do cp "$W/$f.csv" "$S/landing/"; done
 "$TRADEDROP" once -c "$T_TMP/t.conf" 2> "$T_TMP/once.log"
 t_is $? 1 "once exits 1 (rows dead-lettered, a file quarantined)"
 
@@ -139,6 +147,15 @@ t_is "$(dead cut.csv | cut -d' ' -f1-3,16-)" "3 invalid_utf8 42 bytes 1890-1891 
 3 invalid_utf8 43 bytes 1932-1934 of the document are 0xF0 0x9F 0x98 None b'99,041000001239,2026-11-28,99,CAF\\xf0\\x9f\\x98'" \
 	"cut.csv: a two-byte and a three-byte invalid sequence (cut by the end) in dlq/ with all their bytes"
 
+# 3c. the header not UTF-8 in a mixed document: refused; the log names
+# the first multi-byte sequence, which the reading as Windows-1252 found
+t_is "$($PY -c "import json; r = json.load(open('$S/quarantine/$(tid hdrfar.csv)/reason.json')); print(r['tier'], r['code'], r['message'])")" \
+	"2 decode_invalid_utf8 line 1: the header row is not UTF-8, as the rest of the document is: byte 29 of the document is 0xE9" \
+	"hdrfar.csv: a header with a stray byte refuses the file"
+t_grep "$T_TMP/once.log" "event=decode_mixed file=hdrfar.csv member=\"\" first_invalid=29 first_multibyte=$($PY -c "
+print(open('$W/hdrfar.csv', 'rb').read().index(b'\xc3\xa9'))") invalid=1" \
+	"hdrfar.csv: event=decode_mixed gives the first multi-byte sequence, past where the reading stopped"
+
 # 4. Windows-1252 without a UTF-8 sequence: as before, byte for byte
 t_is "$(records cp.csv)" "1 CAFÉ “BLEND” €
 2 Straße été" "cp.csv: Windows-1252 decoded"
@@ -181,11 +198,19 @@ printf '[integration]\nname = acme\nstate_dir = %s\n[parse]\nformat = x12\n[outp
 $PY -c "import sys
 d = open(sys.argv[1], 'rb').read()
 d = d.replace(b'ACME MART', b'ACM\xc3\x89 MART').replace(b'PEN-01', b'P\xc9N-01')
-open(sys.argv[2], 'wb').write(d)" "$srcdir/tests/data/x12/sdq-4010.x12" "$X/landing/m.x12"
+open(sys.argv[2], 'wb').write(d)
+# the stray byte first, in the ISA segment: read as Windows-1252 first
+d = open(sys.argv[1], 'rb').read().replace(b'RETAILER       *ZZ',
+    b'RETAIL\xc9R       *ZZ', 1).replace(b'ACME MART', b'ACM\xc3\x89 MART')
+open(sys.argv[3], 'wb').write(d)" "$srcdir/tests/data/x12/sdq-4010.x12" \
+    "$X/landing/m.x12" "$X/landing/isa.x12"
 "$TRADEDROP" once -c "$T_TMP/x.conf" 2> "$T_TMP/x.log"
 t_is "$($PY -c "import json; r = json.load(open('$X/quarantine/$(sha256sum "$X"/archive/*/*/*/raw/m.x12 | cut -c1-64)/reason.json')); print(r['tier'], r['code'], r['message'].split(' (')[0])")" \
 	"2 decode_mixed byte 375 is not UTF-8 in a document that is UTF-8 elsewhere" \
 	"a mixed X12 document: Tier 2 decode_mixed, the offset of its invalid byte"
+t_is "$($PY -c "import json; r = json.load(open('$X/quarantine/$(sha256sum "$X"/archive/*/*/*/raw/isa.x12 | cut -c1-64)/reason.json')); print(r['tier'], r['code'], r['message'].split(': ')[0])")" \
+	"2 decode_mixed byte 41 is not UTF-8 in a document that is UTF-8 elsewhere (a multi-byte sequence at byte 204)" \
+	"a mixed X12 document, the stray byte first (in ISA): decode_mixed names the multi-byte sequence after it"
 
 # 6. 1.5 MB, several read blocks: the same on one core and on all
 if command -v taskset > /dev/null; then
