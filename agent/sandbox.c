@@ -1373,6 +1373,10 @@ struct proto {
 	uint64_t	 groups;	/* 997s a pass (each kept till the end) */
 	uint64_t	 resets;
 	uint64_t	 batch_records;
+	int		 autoenc;	/* [decode] encoding = auto */
+	/* the file's RESETs of a document: read again as windows-1252,
+	 * and then as mixed UTF-8 (never more of these than of those) */
+	uint64_t	 n1252, nmixed;
 	/* this pass */
 	uint64_t	 records, batches, rejects, acks_n, asked, passes;
 	uint64_t	 nreset;
@@ -1457,6 +1461,8 @@ proto_init(struct proto *pr, const struct td_conf *cf,
 	    TDK_unpack_max_bytes)), docs);
 	pr->groups = pr->rows / SB_GS_MIN + 1;
 	pr->resets = 2 * docs + 1;
+	pr->autoenc = strcmp(td_conf_str(cf, TDK_decode_encoding), "auto") ==
+	    0;
 	pr->batch_records = o->batch_records;
 }
 
@@ -1950,6 +1956,23 @@ on_frame(int sock, const struct frame *f, const char *p,
 		if (++pr->nreset > pr->resets)
 			return fault(pr, F_RESET, "resets", pr->nreset, "limit",
 			    pr->resets);
+		/* only encoding = auto reads a document again, as
+		 * windows-1252 and only then as mixed; the ledger's second
+		 * pass (UINT64_MAX) is no document's */
+		if (doc[0] == UINT64_MAX && doc[1] != 0)
+			return TD_ERR_FORMAT;
+		if (doc[0] != UINT64_MAX && !pr->autoenc)
+			return fault(pr, F_RESET, "document", doc[0] + 1,
+			    "encoding_auto", 0);
+		if (doc[0] != UINT64_MAX) {
+			if (doc[1])
+				pr->nmixed++;
+			else
+				pr->n1252++;
+			if (pr->nmixed > pr->n1252)
+				return fault(pr, F_RESET, "mixed", pr->nmixed,
+				    "windows_1252", pr->n1252);
+		}
 		/* the file starts over */
 		packs_clear(&pr->acks);
 		pr->records = pr->batches = pr->rejects = pr->acks_n = 0;

@@ -87,6 +87,10 @@ enum evil {
 				 * its VERDICTS read, RESULT */
 	E_ACK_INJECT,		/* ACK: a 997 with an ISA segment of its own
 				 * before its AK9, then RESULT */
+	E_RESET_1252_MIXED,	/* RESET of document 0 as windows-1252, then
+				 * as mixed, RESULT (encoding = auto's) */
+	E_RESET_MIXED,		/* RESET of document 0 as mixed, RESULT */
+	E_RESET_LEDGER_MIXED,	/* RESET of the ledger's pass, mixed, RESULT */
 };
 static enum evil evil;
 static uint32_t big_type;	/* E_FRAME_BIG, E_ENDLESS */
@@ -741,6 +745,21 @@ evil_act(void)
 	case E_SLOT_SCRIBBLE:
 		evil_slot(&b);
 		break;
+	case E_RESET_1252_MIXED:
+	case E_RESET_MIXED:
+	case E_RESET_LEDGER_MIXED:
+		{
+			uint64_t d[2] = { evil == E_RESET_LEDGER_MIXED ?
+			    UINT64_MAX : 0, 0 };
+
+			if (evil == E_RESET_1252_MIXED)
+				evil_put(F_RESET, d, sizeof(d));
+			d[1] = 1;
+			evil_put(F_RESET, d, sizeof(d));
+		}
+		evil_result(&b);
+		evil_put(F_RESULT, b.p, b.len);
+		break;
 	case E_ACK_INJECT:
 		evil_group_with(&b, "ISA*00*injected~\n", 1);
 		evil_put(F_ACK, b.p, b.len);
@@ -1224,6 +1243,29 @@ main(void)
 		    "pidfds (Linux 5.3)");
 	attack(E_BATCH_OK, NULL, "a BATCH of one record and the RESULT of "
 	    "it: delivered");
+	/* encoding = auto reads a document again as windows-1252, then as
+	 * mixed UTF-8: nothing else */
+	attack(E_RESET_1252_MIXED, NULL, "a document RESET as windows-1252, "
+	    "then as mixed: taken");
+	want_log = "frame=RESET mixed=1 windows_1252=0";
+	attack(E_RESET_MIXED, "parser_crashed", "a document RESET as mixed "
+	    "but never as windows-1252: parser_crashed, logged");
+	want_log = NULL;
+	attack(E_RESET_LEDGER_MIXED, "parser_crashed", "the ledger's second "
+	    "pass RESET as mixed: parser_crashed");
+	{
+		struct td_conf *cauto = conf;
+
+		if ((conf = tu_conf(tmpdir, MAP_STD
+		    "[decode]\nencoding = windows-1252\n")) == NULL)
+			td_fatal("tu_conf");
+		want_log = "frame=RESET document=1 encoding_auto=0";
+		attack(E_RESET_1252_MIXED, "parser_crashed", "a document RESET "
+		    "with encoding = windows-1252: parser_crashed, logged");
+		want_log = NULL;
+		td_conf_free(conf);
+		conf = cauto;
+	}
 
 	/* a big file's batches come through shared memory (SHM slots) */
 	big_file = 1;
