@@ -1510,6 +1510,14 @@ result_agrees(struct proto *pr, const struct proc_result *res, int r)
 	if ((i != 0 && (i != 64 || res->raw_sha256[i] != '\0')) ||
 	    (i == 0 && r == TD_OK && res->t2code == NULL && !res->partial))
 		return fault(pr, F_RESULT, "raw_sha256_len", i, "expected", 64);
+	/* only encoding = auto reads a document as mixed, and as UTF-8
+	 * (a false one would be logged as event=decode_mixed) */
+	for (i = 0; i < res->ndocs; i++)
+		if (res->docs[i].mixed != 0 && (res->docs[i].mixed != 1 ||
+		    !pr->autoenc || strcmp(res->docs[i].encoding, "utf-8") !=
+		    0))
+			return fault(pr, F_RESULT, "mixed", i + 1,
+			    "encoding_auto", (uint64_t)pr->autoenc);
 	for (i = 0; i < res->by_code.n; i++)
 		n = add_sat(n, res->by_code.v[i].n);
 	if (r != TD_OK)

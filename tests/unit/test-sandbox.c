@@ -91,8 +91,11 @@ enum evil {
 				 * as mixed, RESULT (encoding = auto's) */
 	E_RESET_MIXED,		/* RESET of document 0 as mixed, RESULT */
 	E_RESET_LEDGER_MIXED,	/* RESET of the ledger's pass, mixed, RESULT */
+	E_RESULT_MIXED,		/* RESULT of one document read as mixed
+				 * UTF-8 (mixed_enc its encoding) */
 };
 static enum evil evil;
+static const char *mixed_enc = "utf-8";	/* E_RESULT_MIXED */
 static uint32_t big_type;	/* E_FRAME_BIG, E_ENDLESS */
 static uint64_t big_len;	/* E_FRAME_BIG: the frame's length */
 static const char *want_log;	/* in the caller's log, or NULL */
@@ -544,6 +547,24 @@ evil_act(void)
 		if (evil == E_RESULT_SPIN)
 			for (;;)
 				sched_yield();
+		break;
+	case E_RESULT_MIXED:
+		memset(&fr, 0, sizeof(fr));
+		fr.lcode = fr.ldetail = NOSTR;
+		snprintf(fr.res.format, sizeof(fr.res.format), "raw");
+		snprintf(fr.res.raw_sha256, sizeof(fr.res.raw_sha256), "%s",
+		    TID);
+		fr.res.ndocs = 1;
+		td_buf_append(&b, &fr, sizeof(fr));
+		memset(&fd, 0, sizeof(fd));
+		fd.doc.mixed = 1;
+		fd.lmember = NOSTR;
+		fd.lenc = (uint32_t)strlen(mixed_enc);
+		td_buf_append(&b, &fd, sizeof(fd));
+		td_buf_append(&b, mixed_enc, fd.lenc);
+		td_buf_append(&b, &zero, sizeof(zero));	/* by_code */
+		td_buf_append(&b, &zero, sizeof(zero));	/* skipped */
+		evil_put(F_RESULT, b.p, b.len);
 		break;
 	case E_RESULT_BADDOC:
 		memset(&fr, 0, sizeof(fr));
@@ -1253,6 +1274,14 @@ main(void)
 	want_log = NULL;
 	attack(E_RESET_LEDGER_MIXED, "parser_crashed", "the ledger's second "
 	    "pass RESET as mixed: parser_crashed");
+	attack(E_RESULT_MIXED, NULL, "a RESULT of a document read as mixed "
+	    "UTF-8 under encoding = auto: taken");
+	mixed_enc = "windows-1252";
+	want_log = "frame=RESULT mixed=1 encoding_auto=1";
+	attack(E_RESULT_MIXED, "parser_crashed", "a RESULT of a document read "
+	    "as mixed but as windows-1252: parser_crashed, logged");
+	want_log = NULL;
+	mixed_enc = "utf-8";
 	{
 		struct td_conf *cauto = conf;
 
@@ -1262,6 +1291,10 @@ main(void)
 		want_log = "frame=RESET document=1 encoding_auto=0";
 		attack(E_RESET_1252_MIXED, "parser_crashed", "a document RESET "
 		    "with encoding = windows-1252: parser_crashed, logged");
+		want_log = "frame=RESULT mixed=1 encoding_auto=0";
+		attack(E_RESULT_MIXED, "parser_crashed", "a RESULT of a "
+		    "document read as mixed with encoding = windows-1252: "
+		    "parser_crashed, logged");
 		want_log = NULL;
 		td_conf_free(conf);
 		conf = cauto;
