@@ -30,6 +30,7 @@ struct fslot {
 	size_t		 bodylen;
 	int		 busy;
 	int		 hdr_end;	/* the last header block was ended */
+	int		 hdr_info;	/* and it was a 1xx's */
 	char		 errbuf[CURL_ERROR_SIZE];	/* curl's details */
 };
 
@@ -79,11 +80,29 @@ on_body(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* 1 when the status line p (len bytes, "HTTP/...") is a 1xx's. */
+static int
+status_1xx(const char *p, size_t len)
+{
+	size_t i = 5;
+
+	while (i < len && p[i] != ' ')
+		i++;
+	while (i < len && p[i] == ' ')
+		i++;
+	return i + 3 <= len && p[i] == '1' && p[i + 1] >= '0' &&
+	    p[i + 1] <= '9' && p[i + 2] >= '0' && p[i + 2] <= '9';
+}
+
 /*
  * Each header line of the answer, as libcurl passes it: a status line
  * ("HTTP/...", of a 1xx or of the final answer) starts a header block,
  * an empty line ends it. libcurl takes an answer cut short by a close
  * after its status line (or a header) as whole; fwd_wait does not.
+ * Once the final answer's block has ended, what libcurl passes on is a
+ * trailer of a chunked body, never a status line, whatever it says: a
+ * trailer "HTTP/..." reopens nothing (a proxy's answer to CONNECT does
+ * not come here, CURLOPT_SUPPRESS_CONNECT_HEADERS).
  */
 static size_t
 on_header(char *p, size_t size, size_t n, void *arg)
@@ -91,9 +110,11 @@ on_header(char *p, size_t size, size_t n, void *arg)
 	struct fslot *sl = arg;
 	size_t len = size * n;
 
-	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0)
+	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0 &&
+	    (!sl->hdr_end || sl->hdr_info)) {
 		sl->hdr_end = 0;
-	else if ((len == 2 && p[0] == '\r' && p[1] == '\n') ||
+		sl->hdr_info = status_1xx(p, len);
+	} else if ((len == 2 && p[0] == '\r' && p[1] == '\n') ||
 	    (len == 1 && p[0] == '\n'))
 		sl->hdr_end = 1;
 	return len;
@@ -152,6 +173,8 @@ fwd_open(struct forwarder **out, const struct td_conf *c, char **err)
 	curl_easy_setopt(f->easy, CURLOPT_HTTP_VERSION,
 	    (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(f->easy, CURLOPT_NOSIGNAL, 1L);
+	/* on_header sees the receiver's answers only */
+	curl_easy_setopt(f->easy, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
 	curl_easy_setopt(f->easy, CURLOPT_TIMEOUT_MS, f->timeout_ms);
 	curl_easy_setopt(f->easy, CURLOPT_CONNECTTIMEOUT_MS,
 	    f->timeout_ms < 10000 ? f->timeout_ms : 10000L);
@@ -241,6 +264,7 @@ fwd_start(struct forwarder *f, const char *path, const char *ctype,
 	sl->resp.retry_after = -1;
 	sl->bodylen = 0;
 	sl->hdr_end = 0;
+	sl->hdr_info = 0;
 	x_free(sl->url);
 	sl->url = xasprintf("%s%s", f->url, path);
 	h = xasprintf("Content-Type: %s", ctype);

@@ -255,6 +255,12 @@ answer 'raw HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\nHTTP/1.1 200 OK\r\nCon
 	"a 1xx, then a whole 200: delivered"
 answer 'raw HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nX-Trailer: y\r\n\r\n' "0 0 b:200 t:200" \
 	"a chunked 200 with a trailer: delivered"
+answer 'raw HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nHTTP/1.1 200 OK: y\r\n\r\n' "0 0 b:200 t:200" \
+	"a chunked 200 with a trailer that starts as a status line: delivered"
+answer 'raw HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nHTTP/2: y\r\n\r\n' "0 0 b:200 t:200" \
+	"a chunked 200 with a trailer named HTTP/2: the same"
+answer 'raw HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n' "0 0 b:200 b:409 t:200" \
+	"two 1xx, then a 200 cut short in its headers: Tier 1"
 answer 'raw HTTP/1.1 204 No Content\r\n\r\n' "0 0 b:204 t:200" "204: delivered"
 answer 'raw HTTP/1.1 299 Odd\r\nContent-Length: 0\r\n\r\n' "0 0 b:299 t:200" "299, a 2xx: delivered"
 answer 'status 600' "0 0 b:600 b:200 t:200" "600: Tier 1"
