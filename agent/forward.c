@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "td.h"
+#include "buf.h"
 #include "conf.h"
 #include "fsutil.h"
 #include "log.h"
@@ -21,6 +22,7 @@
 #define FWD_SLOTS	4	/* requests in flight at most */
 /* a longer Retry-After is cut to this */
 #define RETRY_AFTER_MAX	(7L * 86400)
+#define AUTH_BEARER	"Authorization: Bearer "
 
 struct fslot {
 	CURL		*easy;
@@ -120,6 +122,43 @@ on_header(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/*
+ * s (of size bytes, NUL-terminated) with every copy of the token in it
+ * replaced by REDACTED, and, when s fills size, a start of it (4 bytes
+ * or more) that s was cut in: s is the receiver's text (a body, a
+ * Location), logged and kept in dlq/, and a receiver that repeats the
+ * request's headers would put the token there.
+ */
+static void
+redact_token(const struct forwarder *f, char *s, size_t size)
+{
+	const char *tok, *p, *q;
+	struct td_buf b;
+	size_t tl, n, k = 0;
+
+	if (f->auth == NULL)
+		return;
+	tok = f->auth + strlen(AUTH_BEARER);
+	tl = strlen(tok);
+	td_buf_init(&b, 256, 0);
+	for (p = s; (q = strstr(p, tok)) != NULL; p = q + tl) {
+		td_buf_append(&b, p, (size_t)(q - p));
+		td_buf_puts(&b, "REDACTED");
+	}
+	n = strlen(p);
+	if (p + n == s + size - 1)
+		for (k = n < tl ? n : tl - 1; k >= 4; k--)
+			if (memcmp(p + n - k, tok, k) == 0)
+				break;
+	if (k < 4)
+		k = 0;
+	td_buf_append(&b, p, n - k);
+	if (k > 0)
+		td_buf_puts(&b, "REDACTED");
+	snprintf(s, size, "%s", td_buf_cstr(&b));
+	td_buf_free(&b);
+}
+
 int
 fwd_open(struct forwarder **out, const struct td_conf *c, char **err)
 {
@@ -157,7 +196,7 @@ fwd_open(struct forwarder **out, const struct td_conf *c, char **err)
 			sodium_memzero(tok, len);
 			goto fail;
 		}
-		f->auth = xasprintf("Authorization: Bearer %s", tok);
+		f->auth = xasprintf(AUTH_BEARER "%s", tok);
 		sodium_memzero(tok, len);
 		x_free(tok);
 		tok = NULL;
@@ -364,7 +403,9 @@ fwd_wait(struct forwarder *f, int *slotp, struct fwd_resp *resp)
 		shown = td_conf_url_redact(loc);
 		snprintf(resp->location, sizeof(resp->location), "%s", shown);
 		x_free(shown);
+		redact_token(f, resp->location, sizeof(resp->location));
 	}
+	redact_token(f, resp->body, sizeof(resp->body));
 	/* delta seconds or an HTTP date; 0 when absent (or said 0). Only
 	 * of 429 and 503: another 5xx has its backoff, whatever it asks */
 	if ((resp->status == 429 || resp->status == 503) &&

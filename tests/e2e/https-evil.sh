@@ -311,6 +311,33 @@ for m in r:
         bad.append(tid[:8])
 print(bad or "ok")' "$D/requests.ndjson")" ok "no manifest before every batch of its transmission was acknowledged"
 
+# ------------------------------------------------------------ 6b. echo
+# a receiver that repeats the request's headers, the token with them, in
+# a Location or a body: the token is in neither the log nor dlq/ (after
+# section 6: a batch refused with 400 is settled without an ack)
+mk tk.csv 1
+qfault "/batches raw HTTP/1.1 302 Found\\r\\nLocation: https://127.0.0.1:$TRAP/x?auth=Bearer%20TOKEN-s3cret\\r\\nContent-Length: 0\\r\\n\\r\\n"
+run tk.log
+t_grep "$T_TMP/tk.log" "status=302 location=\"https://127.0.0.1:$TRAP/x?auth=Bearer%20REDACTED\" message=" \
+	"a Location that repeats the token: logged with the token REDACTED"
+ECHO=$(printf '{"echo":"Authorization: Bearer TOKEN-s3cret"}' | od -An -tx1 | tr -d ' \n')
+qfault "/batches body 400 $ECHO" "/transmissions body 422 $ECHO"
+run tk2.log
+t_is "$RC $(reqs $TID) $(state $TID)" "3 b:302 b:400 r:200 t:422 parsed rejected" \
+	"a 400 to the batch, then a 422 to the manifest, each body repeating the token"
+t_grep "$T_TMP/tk2.log" 'what=manifest status=422 body="{\"echo\":\"Authorization: Bearer REDACTED\"}"' \
+	"the manifest's refusal is logged with the token REDACTED"
+t_grep "$S/dlq/$TID.ndjson" 'Authorization: Bearer REDACTED' "the batch's dead letter keeps the body, the token REDACTED"
+t_is "$(cat "$T_TMP"/tk*.log "$S/dlq/$TID.ndjson" | grep -c TOKEN-s3cret)" 0 \
+	"the token is in neither"
+# the body kept is cut at 4 KiB: a token cut there loses its start too
+qfault "/transmissions body 422 $($PY -c 'print((b"x" * 4088 + b"TOKEN-s3cret").hex())')"
+run tk3.log
+t_is "$RC $(grep -c 'what=manifest status=422 body=xxx' "$T_TMP/tk3.log") $(grep -c xTOKEN "$T_TMP/tk3.log")" "3 1 0" \
+	"a token cut at the end of a body kept: its start REDACTED"
+run tk4.log
+t_is "$RC $(state $TID)" "1 delivered rejected" "the manifest delivered by the next run"
+
 # ------------------------------------------------------------ 7. 401 forever
 # run: every attempt is refused; an error each time, but not many a second
 i=0; : > "$D/faults.new"
