@@ -666,10 +666,18 @@ store_open(const char *state_dir, int readonly, struct store **out,
 		*err = xasprintf("%s: cannot read the schema version: %s",
 		    st->path, sqlite3_errmsg(st->db));
 		goto fail;
+	} else if (r > store_latest_version()) {
+		*err = xasprintf("%s: schema version %d is newer than this "
+		    "tradedrop understands (%d): a newer tradedrop wrote it",
+		    st->path, r, store_latest_version());
+		goto fail;
 	} else if (r != store_latest_version()) {
-		*err = xasprintf("%s: schema version %d, expected %d (run "
-		    "tradedrop once to migrate)", st->path, r,
-		    store_latest_version());
+		/* tradedrop was upgraded and the daemon not restarted: the
+		 * old one holds the lock, so once would be refused */
+		*err = xasprintf("%s: schema version %d, expected %d: restart "
+		    "the daemon (tradedrop run migrates it as it starts), or "
+		    "run tradedrop once with this configuration when no "
+		    "daemon runs", st->path, r, store_latest_version());
 		goto fail;
 	}
 	*out = st;

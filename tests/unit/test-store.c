@@ -491,6 +491,35 @@ main(void)
 	if (err != NULL)
 		diag("%s", err);
 	x_free(err);
+	/* ... and so by a read-only command, which says so too (it told
+	 * the operator to run once to migrate) */
+	ok(store_open(state, 1, &st, &err) != 0 && err != NULL &&
+	    strstr(err, "newer than this tradedrop") != NULL,
+	    "read-only: a newer schema is said to be newer");
+	x_free(err);
+	/* an older one: a read-only command (status after an upgrade, the
+	 * old daemon still running and holding the lock) says to restart
+	 * the daemon, which migrates it, rather than to run once, which
+	 * the lock would refuse */
+	{
+		sqlite3 *db;
+		char *path = xasprintf("%s/state.db", state);
+
+		cmd = xasprintf("PRAGMA user_version = %d",
+		    store_latest_version() - 1);
+		ok(sqlite3_open(path, &db) == SQLITE_OK && sqlite3_exec(db,
+		    cmd, NULL, NULL, NULL) == SQLITE_OK, "(made older)");
+		sqlite3_close(db);
+		x_free(cmd);
+		x_free(path);
+	}
+	ok(store_open(state, 1, &st, &err) != 0 && err != NULL &&
+	    strstr(err, "restart the daemon") != NULL &&
+	    strstr(err, "when no daemon runs") != NULL,
+	    "read-only: an older schema says to restart the daemon");
+	if (err != NULL)
+		diag("%s", err);
+	x_free(err);
 
 	/* read-only open of a missing db fails cleanly */
 	x_free(state);
