@@ -58,7 +58,8 @@ struct decoder {
 	size_t		 npend;		/* bytes of an incomplete sequence */
 	uint8_t		 pend[DEC_PEND_MAX];
 	/* the document so far: input offsets, UINT64_MAX for none */
-	uint64_t	 first_multi;	/* a valid multi-byte sequence */
+	uint64_t	 first_multi;	/* evidence of UTF-8 (u8_evidence) */
+	uint64_t	 pair;		/* the last two-byte sequence before */
 	uint64_t	 first_bad;	/* an invalid sequence */
 	uint64_t	 nbad;		/* invalid sequences (mixed) */
 	uint64_t	 badoff;	/* DEC_BAD: the sequence's offset */
@@ -150,14 +151,18 @@ static const uint8_t bom_le[] = { 0xff, 0xfe };
 static const uint8_t bom_be[] = { 0xfe, 0xff };
 
 /*
- * Whether a valid multi-byte UTF-8 sequence of len bytes led by lead is
- * evidence that a document is UTF-8 (encoding = auto's mixed document):
- * one of three or four bytes, or of two led by C2 or C3 (U+0080 to
- * U+00FF, the accented letters of Western European text). Windows-1252
- * text forms the other two-byte sequences by chance: a capital with an
- * accent (C4 to DF) followed by punctuation or a symbol (80 to BF), as
- * JOSÉ’S (C9 92) or NESTLÉ® (C9 AE) do. They are still read as UTF-8
- * where the document is; they only do not make it mixed.
+ * Whether a valid multi-byte UTF-8 sequence of len bytes led by lead is,
+ * alone, evidence that a document is UTF-8 (encoding = auto's mixed
+ * document): one of three or four bytes, or of two led by C2 or C3
+ * (U+0080 to U+00FF, the accented letters of Western European text).
+ * Windows-1252 text forms the other two-byte sequences by chance: a
+ * capital with an accent (C4 to DF) followed by punctuation or a symbol
+ * (80 to BF), as JOSÉ’S (C9 92) or NESTLÉ® (C9 AE) do. Such a sequence
+ * is evidence only when another two-byte sequence follows it at once
+ * (two letters of Greek, Cyrillic, Hebrew or Arabic side by side, as
+ * "Мо" is, D0 9C D0 BE), which Windows-1252 text would spell as two
+ * capitals each followed by a symbol, "Ðœ Ð¾". Alone, it is still read
+ * as UTF-8 where the document is; it only does not make it mixed.
  */
 static inline int
 u8_evidence(uint8_t lead, size_t len)
@@ -166,14 +171,34 @@ u8_evidence(uint8_t lead, size_t len)
 }
 
 /*
+ * Whether s[0..n) starts with a valid two-byte sequence: 1, 0, or -1
+ * when n cuts it short (s[0] a two-byte lead and n < 2, or n == 0).
+ */
+static inline int
+u8_pair_at(const uint8_t *s, size_t n)
+{
+	if (n == 0)
+		return -1;
+	if (u8_len[u8_class[s[0]]] != 2)
+		return 0;
+	if (n < 2)
+		return -1;
+	return s[1] >= 0x80 && s[1] <= 0xbf;
+}
+
+/*
  * Length of the longest prefix of s[0..n) made of complete, valid UTF-8
  * sequences. *bad is set when the prefix ends at an invalid sequence, left
- * 0 when it ends at n or at a sequence that n cuts short. *multi, when
- * SIZE_MAX, is set to the index of the first multi-byte sequence that is
- * evidence of UTF-8 (u8_evidence).
+ * 0 when it ends at n or at a sequence that n cuts short. s[0] is at
+ * input offset off. *first, when UINT64_MAX, is set to the input offset
+ * of the first evidence of UTF-8 (u8_evidence, or a two-byte sequence
+ * followed at once by another); *pair is the offset of the last two-byte
+ * sequence met while *first is not set (UINT64_MAX: none), carried from
+ * one call to the next so that a pair cut between two calls is seen.
  */
 static size_t
-utf8_valid(const uint8_t *s, size_t n, int *bad, size_t *multi)
+utf8_valid(const uint8_t *s, size_t n, int *bad, uint64_t off,
+    uint64_t *first, uint64_t *pair)
 {
 	size_t i = 0, len;
 	uint64_t a, b;
@@ -211,8 +236,15 @@ utf8_valid(const uint8_t *s, size_t n, int *bad, size_t *multi)
 				goto bad;
 			if (len == 4 && (s[i + 3] & 0xc0) != 0x80)
 				goto bad;
-			if (*multi == SIZE_MAX && u8_evidence(s[i], len))
-				*multi = i;
+			if (*first == UINT64_MAX) {
+				if (len == 2 && *pair != UINT64_MAX &&
+				    *pair + 2 == off + i)
+					*first = *pair;
+				else if (u8_evidence(s[i], len))
+					*first = off + i;
+				else
+					*pair = off + i;
+			}
 			i += len;
 			continue;
 		}
@@ -252,10 +284,11 @@ utf8_bad_len(const uint8_t *s, size_t n)
 
 /*
  * Index of the first valid multi-byte UTF-8 sequence in s[0..n) that is
- * evidence of UTF-8 (u8_evidence), or n when there is none; *cut is then
- * the index of the valid start of one that n cuts short, or n. Every
- * byte is a possible start: a sequence is found wherever it is, whatever
- * comes before it.
+ * evidence of UTF-8 (u8_evidence, or a two-byte sequence followed at
+ * once by another), or n when there is none; *cut is then the index of
+ * the valid start of one that n cuts short (at most 3 bytes), or n.
+ * Every byte is a possible start: a sequence is found wherever it is,
+ * whatever comes before it.
  */
 static size_t
 utf8_find_multi(const uint8_t *s, size_t n, size_t *cut)
@@ -263,6 +296,7 @@ utf8_find_multi(const uint8_t *s, size_t n, size_t *cut)
 	size_t i = 0, j, len;
 	uint64_t a;
 	unsigned k;
+	int p;
 
 	*cut = n;
 	while (i < n) {
@@ -276,7 +310,7 @@ utf8_find_multi(const uint8_t *s, size_t n, size_t *cut)
 			break;
 		k = u8_class[s[i]];
 		len = u8_len[k];
-		if (len < 2 || !u8_evidence(s[i], len)) {
+		if (len < 2) {
 			i++;
 			continue;
 		}
@@ -284,9 +318,17 @@ utf8_find_multi(const uint8_t *s, size_t n, size_t *cut)
 			if (j == 1 ? s[i + 1] < u8_lo[k] ||
 			    s[i + 1] > u8_hi[k] : (s[i + j] & 0xc0) != 0x80)
 				break;
-		if (j == len)
-			return i;
-		if (i + j == n) {
+		if (j == len) {
+			if (u8_evidence(s[i], len))
+				return i;
+			/* two bytes led by C4..DF: is another pair next? */
+			if ((p = u8_pair_at(s + i + 2, n - i - 2)) > 0)
+				return i;
+			if (p < 0) {
+				*cut = i;
+				return n;
+			}
+		} else if (i + j == n) {
 			*cut = i;
 			return n;
 		}
@@ -422,16 +464,14 @@ static size_t
 dec_run(struct decoder *d, const uint8_t *s, size_t n, uint64_t off,
     uint8_t *dst, size_t *olen, int *bad)
 {
-	size_t v, m = SIZE_MAX;
+	size_t v;
 
 	*bad = 0;
 	switch (d->enc) {
 	case DEC_UTF8:
 	case DEC_UTF8_TRY:
 	case DEC_UTF8_MIXED:
-		v = utf8_valid(s, n, bad, &m);
-		if (m != SIZE_MAX && d->first_multi == UINT64_MAX)
-			d->first_multi = off + m;
+		v = utf8_valid(s, n, bad, off, &d->first_multi, &d->pair);
 		if (v > 0)
 			memcpy(dst, s, v);
 		*olen = v;
@@ -558,7 +598,7 @@ decoder_new(int enc)
 	d = xcalloc(1, sizeof(*d));
 	d->enc = enc;
 	d->at_start = 1;
-	d->first_multi = d->first_bad = UINT64_MAX;
+	d->first_multi = d->first_bad = d->pair = UINT64_MAX;
 	return d;
 }
 
@@ -661,17 +701,20 @@ dec_scan_multi(struct decoder *d, const uint8_t *in, size_t n,
 		memcpy(tmp + t, in, take);
 		m = utf8_find_multi(tmp, t + take, &cut);
 		d->ntail = 0;
-		if (m == 0) {
-			*at = base - t;
+		if (m < t + take) {
+			*at = base - t + m;
 			return 1;
 		}
-		if (cut == 0) {		/* all of in[] continues it */
-			memcpy(d->tail, tmp, t + take);
-			d->ntail = t + take;
+		if (take == n) {	/* all of in[] was looked at */
+			if (cut < t + take) {
+				memcpy(d->tail, tmp + cut, t + take - cut);
+				d->ntail = t + take - cut;
+			}
 			return 0;
 		}
-		/* the bytes after tail[0] are continuation bytes: no
-		 * sequence starts in tail but at tail[0] */
+		/* else tmp is full (8 bytes): a sequence that starts in the
+		 * tail (t <= 3) and takes at most 4 bytes was not cut by
+		 * its end; in[] is looked at again, whole */
 	}
 	m = utf8_find_multi(in, n, &cut);
 	if (m < n) {

@@ -56,8 +56,11 @@
  * CLF and UYW amounts have 4 decimals (a 4-decimal one was amount_scale,
  * others were written with 2), and a second date transform of an
  * expression reads with its own format (it took the first's answer).
+ * 6: under encoding = auto, two two-byte UTF-8 sequences side by side
+ * (Greek, Cyrillic...) are evidence of UTF-8 (decode.c): such a document
+ * with a stray byte is mixed (it was read as Windows-1252).
  */
-#define MAPPER_SEMANTICS	"tradedrop.pos.v1 mapper 5"
+#define MAPPER_SEMANTICS	"tradedrop.pos.v1 mapper 6"
 
 enum mf {			/* canonical fields a [map] key can feed,
 				 * in record order: rejections name them so */

@@ -86,10 +86,17 @@ big = H + b''.join(rows)
 # read block (1 MiB): read as Windows-1252 first, then as mixed
 open(w + '/hdrfar.csv', 'wb').write(b'Store,UPC,Date,Units,Item,Cat\xe9gorie\n' +
     b''.join(row(i, b'Cafe') for i in range(1, 30001)) + row(1, b'Caf\xc3\xa9'))
+# Cyrillic and Greek UTF-8, whose letters are all two-byte sequences
+# led by D0/D1 and CE/CF, a stray byte first in one and last in the
+# other: two letters side by side are the evidence
+cy = [row(i + 400, 'Молоко %d'.encode() % i) for i in range(1, 41)]
+open(w + '/cyr.csv', 'wb').write(H + row(99, b'CAF\xe9 BLEND') + b''.join(cy))
+gr = [row(i + 500, 'Γάλα %d'.encode() % i) for i in range(1, 41)]
+open(w + '/greek.csv', 'wb').write(H + b''.join(gr) + row(99, b'CAF\xe9 BLEND'))
 assert big[T] == 0xe9 and big[T + 1] == ord('x')
 open(w + '/big.csv', 'wb').write(big)
 PY
-for f in u8 late ratio cut hdrfar cp cpacc; do cp "$W/$f.csv" "$S/landing/"; done
+for f in u8 late ratio cut hdrfar cp cpacc cyr greek; do cp "$W/$f.csv" "$S/landing/"; done
 "$TRADEDROP" once -c "$T_TMP/t.conf" 2> "$T_TMP/once.log"
 t_is $? 1 "once exits 1 (rows dead-lettered, a file quarantined)"
 
@@ -134,6 +141,19 @@ t_grep "$T_TMP/once.log" "event=decode_retry file=late.csv document=1 encoding=u
 t_grep "$T_TMP/once.log" "event=decode_mixed file=late.csv member=\"\" first_invalid=59 first_multibyte=102 invalid=1" \
 	"late.csv: event=decode_mixed, first invalid byte before the first multi-byte sequence"
 t_is "$(ls "$S/out/$(tid late.csv)" | grep -c batch-)" 1 "late.csv: one batch, none twice"
+
+# 2b. Cyrillic after the stray byte, Greek before it: mixed, not read as
+# Windows-1252 (every letter would have arrived as two: "Ð\u009cÐ¾")
+t_is "$(records cyr.csv)" "$($PY -c "
+for i in range(1, 41): print(i + 400, 'Молоко %d' % i)")" \
+	"cyr.csv: the 40 Cyrillic UTF-8 rows delivered as UTF-8, the stray byte before them"
+t_is "$(dead cyr.csv | cut -d' ' -f1-3)" "3 invalid_utf8 2" "cyr.csv: the stray row in dlq/"
+t_grep "$T_TMP/once.log" "event=decode_mixed file=cyr.csv member=\"\" first_invalid=59 first_multibyte=99 invalid=1" \
+	"cyr.csv: the first multi-byte sequence is the first of two Cyrillic letters"
+t_is "$(records greek.csv)" "$($PY -c "
+for i in range(1, 41): print(i + 500, 'Γάλα %d' % i)")" \
+	"greek.csv: the 40 Greek UTF-8 rows delivered as UTF-8, the stray byte after them"
+t_is "$(dead greek.csv | cut -d' ' -f1-3)" "3 invalid_utf8 42" "greek.csv: the stray row in dlq/"
 
 # 3. over max_reject_ratio: quarantined
 t_is "$($PY -c "import json; r = json.load(open('$S/quarantine/$(tid ratio.csv)/reason.json')); print(r['tier'], r['code'], r['message'])")" \

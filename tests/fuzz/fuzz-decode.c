@@ -232,8 +232,11 @@ ref_decode(int enc, const uint8_t *s, size_t n, struct ref *r)
 			return;
 		}
 		/* evidence of UTF-8: two bytes led by C2 or C3, or three
-		 * or four */
-		if ((k >= 3 || (k == 2 && s[i] <= 0xc3)) &&
+		 * or four, or two followed at once by two more (a pair led
+		 * by C2 to DF: two Greek or Cyrillic letters) */
+		if ((k >= 3 || (k == 2 && (s[i] <= 0xc3 || (n - i >= 4 &&
+		    s[i + 2] >= 0xc2 && s[i + 2] <= 0xdf && s[i + 3] >= 0x80 &&
+		    s[i + 3] <= 0xbf)))) &&
 		    (enc == DEC_UTF8 || enc == DEC_UTF8_TRY) &&
 		    (i > 0 || c != 0xfeff))
 			multi = 1;

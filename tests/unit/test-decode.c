@@ -1037,9 +1037,12 @@ ref_mixed(const uint8_t *s, size_t n, struct td_buf *out, struct td_buf *bads,
 		k = ref_prefix(s + i, n - i, &len);
 		if (len != 0 && k == len) {
 			/* evidence of UTF-8: two bytes led by C2 or C3,
-			 * or three or four */
+			 * or three or four, or two followed at once by
+			 * two more (a pair led by C2 to DF) */
 			if (*first_multi == UINT64_MAX && (len >= 3 ||
-			    s[i] <= 0xc3))
+			    s[i] <= 0xc3 || (n - i >= 4 && s[i + 2] >= 0xc2 &&
+			    s[i + 2] <= 0xdf && s[i + 3] >= 0x80 &&
+			    s[i + 3] <= 0xbf)))
 				*first_multi = i;
 			if (len != 3 || memcmp(s + i, "\xef\xbb\xbf", 3) != 0)
 				td_buf_append(out, s + i, len);
@@ -1265,6 +1268,60 @@ test_mixed(void)
 	}
 	ok(!bad, "mixed: %d random strings agree with the reference in "
 	    "every reading and chunking", i);
+
+	/* two-byte sequences led by C4..DF alone (Greek, Cyrillic, or
+	 * Windows-1252's capital with an accent and a symbol), stray
+	 * bytes, ASCII: a pair of them side by side is the evidence */
+	for (i = 0; i < 4000 && !bad; i++) {
+		n = 0;
+		while (n < 60) {
+			k = rng() % 6;
+			if (k == 0)
+				in[n++] = (uint8_t)(0x80 + rng() % 0x80);
+			else if (k <= 2) {
+				in[n++] = (uint8_t)(0xc4 + rng() % 0x1c);
+				in[n++] = (uint8_t)(0x80 + rng() % 0x40);
+			} else
+				in[n++] = (uint8_t)('a' + rng() % 26);
+			if (rng() % 20 == 0)
+				break;
+		}
+		if (!mixed_agree("pairs", in, n))
+			bad = 1;
+	}
+	ok(!bad, "mixed: %d strings of two-byte sequences led by C4 to DF "
+	    "agree with the reference in every reading and chunking", i);
+	{
+		/* "Молоко" with a stray E9 first: mixed, evidence at the
+		 * first pair; NESTLÉ® and JOSÉ’S alone are not */
+		static const char cyr[] = "1,Caf\xe9\n2,\xd0\x9c\xd0\xbe"
+		    "\xd0\xbb\xd0\xbe\xd0\xba\xd0\xbe\n";
+		static const char one[] = "1,Caf\xe9\n2,\xd0\x9c\n";
+		static const char cp[] = "1,NESTL\xc9\xae JOS\xc9\x92S \xe9\n";
+
+		ref_mixed((const uint8_t *)cyr, sizeof(cyr) - 1, &out, &bads,
+		    &fm, &fb);
+		ok(fm == 9 && fb == 5, "Cyrillic after a stray byte: evidence "
+		    "at its first letter (9), the stray byte at 5");
+		for (k = 1; k <= 5; k++) {
+			rc = run_part(DEC_CP1252_TRY, (const uint8_t *)cyr,
+			    sizeof(cyr) - 1, (int)k, &out, &bads, &code, &off);
+			ok(rc == TD_ERR_FORMAT && strcmp(code,
+			    "decode_mixed_retry") == 0 && off == 9,
+			    "Cyrillic read as windows-1252 in chunks of %zu: "
+			    "read again as mixed, at 9", k);
+		}
+		ref_mixed((const uint8_t *)one, sizeof(one) - 1, &out, &bads,
+		    &fm, &fb);
+		ok(fm == UINT64_MAX, "one Cyrillic letter alone is no evidence");
+		ref_mixed((const uint8_t *)cp, sizeof(cp) - 1, &out, &bads,
+		    &fm, &fb);
+		ok(fm == UINT64_MAX && mixed_agree("cp", (const uint8_t *)cp,
+		    sizeof(cp) - 1), "C9 AE and C9 92 (NESTLE, JOSE with an "
+		    "accent and a symbol): no evidence, Windows-1252");
+		ok(mixed_agree("cyr", (const uint8_t *)cyr, sizeof(cyr) - 1),
+		    "the Cyrillic document: every reading and chunking agrees");
+	}
 	td_buf_free(&out);
 	td_buf_free(&bads);
 }
