@@ -95,6 +95,9 @@ enum rf {
 	RF_CURRENCY, RF_PROMO_CODE, RF_PROMO_ID, RF_PROMO_TYPE,
 	RF_DISCOUNT_AMOUNT, RF_RESTATES, RF__COUNT
 };
+/* the mapped fields are the record's first ones, in the same order */
+_Static_assert((int)RF_PROMO_CODE == (int)MF_PROMO_CODE,
+    "record fields up to promo_code are the mapped fields");
 /* ,"name": of each record field, with its length */
 static const struct {
 	const char	*s;
@@ -122,6 +125,10 @@ struct mslot {
 	char		 date_in[32];
 	size_t		 date_inlen;
 	char		 date_out[TD_DATE_STRMAX];
+	/* what a rejection calls the field: its name and, when the value
+	 * is read from a column of the retailer's file, that column's
+	 * (gtin (column "UPC"), gtin (column 3)) */
+	char		 label[128];
 };
 
 struct mapper {
@@ -167,6 +174,28 @@ struct mapper {
 	char		 discount[TD_DEC_STRMAX];
 	size_t		 line_fixed;	/* mapper_row_bound's part of no value */
 };
+
+/*
+ * The label of a slot, for name: the name alone for a constant, an
+ * unmapped field and a format's own mapping (its virtual columns are
+ * not the retailer's: an X12 dead letter names its segment), else the
+ * name and the column of the retailer's file the value is read from.
+ */
+static void
+slot_label(struct mslot *s, const char *name, int own)
+{
+	char show[72];
+
+	if (own || s->mx == NULL || s->mx->src == MX_SRC_CONST)
+		snprintf(s->label, sizeof(s->label), "%s", name);
+	else if (s->mx->src == MX_SRC_COLUMN_NUM)
+		snprintf(s->label, sizeof(s->label), "%s (column %u)", name,
+		    s->mx->colnum);
+	else
+		snprintf(s->label, sizeof(s->label), "%s (column \"%s\")",
+		    name, mapper_shown(s->mx->arg, strlen(s->mx->arg), show,
+		    sizeof(show)));
+}
 
 int
 mapper_new(const struct td_conf *c, struct mapper **out, char **err)
@@ -248,6 +277,7 @@ mapper_new(const struct td_conf *c, struct mapper **out, char **err)
 		else if (mfields[i].key >= 0)
 			m->slot[i].mx = td_conf_map(c, mfields[i].key);
 		m->slot[i].col = -1;
+		slot_label(&m->slot[i], mfields[i].name, ops->map != NULL);
 		if (m->slot[i].mx == NULL)
 			continue;
 		if (mapexpr_find(m->slot[i].mx, MX_XF_CROSSWALK) >= 0 &&
@@ -763,8 +793,9 @@ row_day(struct mapper *m, const struct fval *v, struct map_result *res)
 	    m->period == PERIOD_WEEK_ENDING ? -6 : 0;
 	td_date_from_days(td_date_to_days(&d) + side, &o);
 	if (td_date_valid(&o) != 0) {
-		(void)reject(res, "bad_date", "txn_date: the week %s %.10s "
-		    "%s %s (years 1900 to 9999 are valid)", side > 0 ?
+		(void)reject(res, "bad_date", "%s: the week %s %.10s "
+		    "%s %s (years 1900 to 9999 are valid)",
+		    m->slot[MF_TXN_DATE].label, side > 0 ?
 		    "starting" : "ending", v->p, side > 0 ? "ends after" :
 		    "starts before", side > 0 ? "9999-12-31" : "1900-01-01");
 		return;
@@ -861,7 +892,7 @@ map_field(struct mapper *m, int i, const struct td_field *rv, size_t nv,
 	struct mslot *s = &m->slot[i];
 	const struct mapexpr *mx = s->mx;
 	const struct mx_xform *xf;
-	const char *p, *why, *fname = mfields[i].name;
+	const char *p, *why, *fname = s->label;
 	char show[80], hint[160], gtin[TD_GTIN_LEN + 1];
 	size_t n, k, x;
 	struct td_date d;
@@ -1056,14 +1087,15 @@ map_field(struct mapper *m, int i, const struct td_field *rv, size_t nv,
 				if (dec.scale <= m->minor &&
 				    td_dec_rescale(&dec, m->minor) != 0)
 					return reject(res, "bad_decimal",
-					    "amount: \"%s\" has more than 36 "
+					    "%s: \"%s\" has more than 36 "
 					    "digits with the %d decimals of %s",
+					    fname,
 					    mapper_shown(p, n, show, sizeof(show)),
 					    m->minor, m->currency);
 				if (td_dec_rescale(&dec, m->minor) != 0)
 					return reject(res, "amount_scale",
-					    "amount: \"%s\" has more decimals "
-					    "than %s allows (%d)",
+					    "%s: \"%s\" has more decimals "
+					    "than %s allows (%d)", fname,
 					    mapper_shown(p, n, show, sizeof(show)),
 					    m->currency, m->minor);
 				res->amount = dec;
@@ -1107,8 +1139,8 @@ map_field(struct mapper *m, int i, const struct td_field *rv, size_t nv,
 		return 0;
 	}
 	if (i == MF_TXN_TIME && !timed && td_time_parse_hms(p, n, &t) != 0)
-		return reject(res, "bad_time", "txn_time: \"%s\" is not a time "
-		    "HH:MM:SS (datetime \"FORMAT\" reads other forms)",
+		return reject(res, "bad_time", "%s: \"%s\" is not a time "
+		    "HH:MM:SS (datetime \"FORMAT\" reads other forms)", fname,
 		    mapper_shown(p, n, show, sizeof(show)));
 	v->p = p;
 	v->n = n;
@@ -1292,9 +1324,11 @@ mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
 	/* no gtin: the crosswalk by retailer_item_id */
 	if (fv[MF_GTIN].p == NULL && m->xwalk != NULL && res->nerr == 0) {
 		if (fv[MF_RETAILER_ITEM_ID].p == NULL)
-			(void)reject(res, "empty_value", "gtin is empty, and so "
-			    "is the retailer_item_id to look it up by");
-		else if (crosswalk(m, "retailer_item_id",
+			(void)reject(res, "empty_value", "%s is empty, and so "
+			    "is the %s to look it up by",
+			    m->slot[MF_GTIN].label,
+			    m->slot[MF_RETAILER_ITEM_ID].label);
+		else if (crosswalk(m, m->slot[MF_RETAILER_ITEM_ID].label,
 		    fv[MF_RETAILER_ITEM_ID].p, fv[MF_RETAILER_ITEM_ID].n,
 		    res) == 0) {
 			fv[MF_GTIN].p = m->xrow->v[0];
@@ -1319,15 +1353,17 @@ mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
 	if (fv[MF_QUANTITY].p == NULL)
 		return reject(res, "empty_value", "quantity is empty");
 	if (m->neg_reject && td_dec_sign(&res->quantity) < 0)
-		return reject(res, "negative_quantity", "quantity %.*s is "
+		return reject(res, "negative_quantity", "%s: %.*s is "
 		    "negative and negative_quantity = reject",
-		    (int)fv[MF_QUANTITY].n, fv[MF_QUANTITY].p);
+		    m->slot[MF_QUANTITY].label, (int)fv[MF_QUANTITY].n,
+		    fv[MF_QUANTITY].p);
 	if (fv[MF_CURRENCY].p != NULL && (fv[MF_CURRENCY].n != 3 ||
 	    memcmp(fv[MF_CURRENCY].p, m->currency, 3) != 0)) {
 		char show[32];
 
-		return reject(res, "currency_mismatch", "currency \"%s\" is "
-		    "not the integration's %s", mapper_shown(fv[MF_CURRENCY].p,
+		return reject(res, "currency_mismatch", "%s: \"%s\" is "
+		    "not the integration's %s", m->slot[MF_CURRENCY].label,
+		    mapper_shown(fv[MF_CURRENCY].p,
 		    fv[MF_CURRENCY].n, show, sizeof(show)), m->currency);
 	}
 
@@ -1410,8 +1446,11 @@ mapper_map(struct mapper *m, const struct td_field *v, size_t nv,
 			return TD_ERR_LIMIT;
 		for (i = 0; i < RF__COUNT && !bad_utf8(&rv[i]); i++)
 			;
+		/* the record fields up to promo_code are the mapped ones,
+		 * in the same order */
 		return reject(res, "invalid_utf8", "%s: \"%s\" is not valid "
 		    "UTF-8 text (declare [decode] encoding)",
+		    i <= RF_PROMO_CODE ? m->slot[i].label :
 		    i < RF__COUNT ? rf_names[i] : "a field",
 		    i < RF__COUNT ? mapper_shown(rv[i].p, rv[i].n, curr2,
 		    sizeof(curr2)) : "");

@@ -188,7 +188,7 @@ import sys
 sys.stdout.write('Store,UPC,Date,Units,Item\n1,041000001239,2026-11-28,1,ok\n2,000000000000,2026-11-28,1,zero\n')" > "$T_TMP/ratio.csv"
 "$TRADEDROP" try -c "$T_TMP/t.conf" "$T_TMP/ratio.csv" > "$T_TMP/try.out" 2> "$T_TMP/try.err"
 t_is "$? $(wc -c < "$T_TMP/try.out" | tr -d ' ')" "1 0" "try of a file over max_reject_ratio: exit 1, no record shown"
-t_is "$(cut -d: -f2- "$T_TMP/try.err" | head -2)" "3: tier 3 gtin_zero: gtin: \"000000000000\" is not a valid GTIN (gtin_zero)
+t_is "$(cut -d: -f2- "$T_TMP/try.err" | head -2)" "3: tier 3 gtin_zero: gtin (column \"UPC\"): \"000000000000\" is not a valid GTIN (gtin_zero)
  tier 2 reject_ratio_exceeded: 1 of 2 rows rejected, more than max_reject_ratio 0.05" \
     "try: the rejected row, then the verdict once would give"
 

@@ -87,11 +87,11 @@ check("ISO timestamps", recs, [
     {"txn_date": "2026-11-20", "txn_time": "07:05:00", "quantity": "5"}],
     err)
 rejected("ISO timestamps", err, "iso.csv", 7, "bad_date",
-         'txn_date: "2026-11-19T25:00:00" is not a real date and time')
+         'txn_date (column "Sold At"): "2026-11-19T25:00:00" is not a real date and time')
 rejected("ISO timestamps", err, "iso.csv", 8, "bad_date",
-         'txn_date: "19/11/2026 08:15" does not match "ISO 8601')
+         'txn_date (column "Sold At"): "19/11/2026 08:15" does not match "ISO 8601')
 rejected("ISO timestamps", err, "iso.csv", 9, "bad_date",
-         'txn_date: "2026-11-19" does not match "ISO 8601')
+         'txn_date (column "Sold At"): "2026-11-19" does not match "ISO 8601')
 ok(rc == 1, "ISO timestamps: try exits 1 (rows rejected)")
 
 # the same with a given format, 12-hour clock; and date reading a time
@@ -132,10 +132,10 @@ check("signed numbers", recs, [
     {"quantity": "-7.50", "amount": "-2.00"},
     {"quantity": "3", "amount": "4.10"}], err)
 rejected("signed numbers", err, "signs.csv", 6, "bad_decimal",
-         'quantity: "-3" is not an exact decimal as mapped: it has a '
+         'quantity (column "Units"): "-3" is not an exact decimal as mapped: it has a '
          'leading sign: decimal without sign= reads it')
 rejected("signed numbers", err, "signs.csv", 7, "bad_decimal",
-         'amount: "7.50-" is not an exact decimal as mapped: it has a '
+         'amount (column "Sales"): "7.50-" is not an exact decimal as mapped: it has a '
          'trailing sign: decimal sign=trailing reads it')
 # without the option: the returns are rejected, and told which option
 c = conf("nosign", BASE + ['txn_date = const "2026-11-21"',
@@ -174,7 +174,7 @@ check("1.234,50 convention", recs, [
     {"quantity": "2.5", "amount": "0.99"},
     {"quantity": "1234.5", "amount": "12.00"}], err)
 rejected("1.234,50 convention", err, "eu.csv", 5, "bad_decimal",
-         'quantity: "1,234.5" is not an exact decimal')
+         'quantity (column "Units"): "1,234.5" is not an exact decimal')
 # French exports group with a no-break space: 0xA0 in Windows-1252
 # (U+00A0 once decoded), U+202F (narrow) in UTF-8; group=" " reads both
 c = conf("fr", BASE + ['txn_date = const "2026-11-21"',
@@ -188,7 +188,7 @@ recs, err, rc = try_(c, b"Store;UPC;Units;Sales\n"
 check("no-break space groups, windows-1252", recs, [
     {"quantity": "1234", "amount": "12345678.90"}], err)
 rejected("no-break space groups, windows-1252", err, "fr.csv", 3,
-         "bad_decimal", 'amount: "1\\xc2\\xa023,5" is not an exact decimal')
+         "bad_decimal", 'amount (column "Sales"): "1\\xc2\\xa023,5" is not an exact decimal')
 # the same export under encoding = auto: not UTF-8, so read again as
 # windows-1252, the same records; try says what it was read as, which
 # the records do not
@@ -305,11 +305,11 @@ ok(len(recs) == 3 and len({r["record_key"] for r in recs}) == 3,
 # every bad field of row 5 is told, each with its code
 pre = os.path.join(tmp, "txn.csv") + ":5: tier 3 bad_time: "
 line = [l for l in err.splitlines() if l.startswith(pre)]
-ok(len(line) == 1 and 'txn_time: "250000" is not a real date and time' in
+ok(len(line) == 1 and 'txn_time (column "Time"): "250000" is not a real date and time' in
    line[0] and '(bad_time)' in line[0] and
-   'txn_ref: "X1004" does not match regex' in line[0] and
+   'txn_ref (column "Ticket"): "X1004" does not match regex' in line[0] and
    '(regex_no_match)' in line[0] and
-   'uom: "Q" is not in values "E=EA, C=CS" (unknown_value)' in line[0],
+   'uom (column "U"): "Q" is not in values "E=EA, C=CS" (unknown_value)' in line[0],
    "a row with three bad fields: all three reported, each with its code",
    err)
 
@@ -341,7 +341,31 @@ ok(len(dlq) == 1 and dlq[0]["code"] == "bad_time" and
 ok(all(r["txn_ref"] is not None and r["txn_time"] is not None for r in got),
    "txn_time and txn_ref reach the receiver")
 
-# --- 7. The configuration errors name FILE:LINE ------------------------
+ok(len(dlq) == 1 and dlq[0]["message"].startswith(
+   'txn_time (column "Time"): "250000" is not a real date and time'),
+   "the dead letter's message names the retailer's column, not only the "
+   "field", dlq)
+
+# --- 7. A rejection names the retailer's column ------------------------
+# the operator has the retailer's file open, not our schema: each bad
+# field is named with the column it was read from, by header name or by
+# number as the mapping reads it
+c = conf("cols", ['store_id = column 1', 'gtin = column "Item UPC" gtin',
+                  'txn_date = const "2026-11-21"',
+                  'quantity = column 4 decimal'])
+recs, err, rc = try_(c, "Store,Desc,Item UPC,Units\n1,a,041000001239,x\n"
+                     "2,b,0410000012,3\n", "cols.csv")
+pre = os.path.join(tmp, "cols.csv")
+got = [l for l in err.splitlines() if ": tier 3 " in l]
+want = [pre + ':2: tier 3 bad_decimal: quantity (column 4): "x" is not an '
+        'exact decimal',
+        pre + ':3: tier 3 gtin_length: gtin (column "Item UPC"): '
+        '"0410000012" is not a valid GTIN (gtin_length: leading zeros lost '
+        '(gtin pad)?)']
+ok(recs == [] and got == want, "a rejection names the field and its "
+   "column: by header name, or by number", "got %s\nwant %s" % (got, want))
+
+# --- 8. The configuration errors name FILE:LINE ------------------------
 for bad, why in [
         ('amount = column "A" decimal sign=minus',
          "decimal: sign= is leading, trailing or parens"),

@@ -229,7 +229,7 @@ t_grep "$T_TMP/scale.out" '"amount":"4.50"' "4.500 USD: trailing zero dropped to
 # 35 digits read, but 37 at the currency's scale: too long, not too precise
 printf 'Store Nbr,Item Nbr,Week Ending,UPC,Units,Net Sales $,Promo\n7,1,11/21/2026,00012345678905,2,70050852143808032221040012069054167,\n' > "$T_TMP/long.csv"
 "$TRADEDROP" try -c "$T_TMP/t.conf" "$T_TMP/long.csv" > /dev/null 2> "$T_TMP/long.err"
-t_grep "$T_TMP/long.err" 'long.csv:2: tier 3 bad_decimal: amount: "70050852143808032221040012069054167" has more than 36 digits with the 2 decimals of USD' \
+t_grep "$T_TMP/long.err" 'long.csv:2: tier 3 bad_decimal: amount (column "Net Sales $"): "70050852143808032221040012069054167" has more than 36 digits with the 2 decimals of USD' \
     "35 digits in USD: bad_decimal (37 digits as 2 decimals), not amount_scale"
 
 # the audit log and state.db must agree: a lost state.db is refused

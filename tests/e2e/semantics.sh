@@ -133,11 +133,13 @@ ok([(r["retailer_item_id"], r["gtin"]) for r in recs] ==
    "crosswalk: no gtin column, the GTIN looked up by the PLU as of the "
    "sale date (a PLU reused on 2026-07-01)", (recs, err))
 p = os.path.join(tmp, "xw.csv")
-ok(("%s:5: tier 3 unmapped_item: retailer_item_id: item \"999\" is not in "
+ok(("%s:5: tier 3 unmapped_item: retailer_item_id (column \"PLU\"): item "
+    "\"999\" is not in "
     "crosswalk_file on 2026-07-01" % p) in err, "an item the crosswalk does "
    "not have is unmapped_item", err)
 ok(("%s:6: tier 3 empty_value: gtin is empty, and so is the retailer_item_id"
-    % p) in err, "no gtin and no item id: empty_value", err)
+    " (column \"PLU\") to look it up by" % p) in err,
+   "no gtin and no item id: empty_value", err)
 c = conf("xw2", ['store_id = column "Store"', 'gtin = column "UPC" crosswalk',
                  'txn_date = column "Date" date "%Y-%m-%d"',
                  'quantity = column "Units" decimal', "crosswalk_file = " + xw])
@@ -426,7 +428,8 @@ def amounts(cur, nets, maplines=CMAP, head="Store,UPC,Date,Units,Net\n",
 
 
 def scale_refused(err, line, cur, net, minor):
-    return ("cur.csv:%d: tier 3 amount_scale: amount: \"%s\" has more "
+    return ("cur.csv:%d: tier 3 amount_scale: amount (column \"Net\"): "
+            "\"%s\" has more "
             "decimals than %s allows (%d)" % (line, net, cur, minor)) in err
 
 
@@ -476,9 +479,11 @@ recs, err, rc = try_(c, "Store,UPC,Date,Units,Net,Cur\n"
                      "1,041000001239,2026-11-02,1,1.5,kwd\n"
                      "1,041000001239,2026-11-03,1,1.5,USD\n", "cur.csv")
 ok([r["amount"] for r in recs] == ["1.500"] and
-   'cur.csv:3: tier 3 currency_mismatch: currency "kwd" is not the '
+   'cur.csv:3: tier 3 currency_mismatch: currency (column "Cur"): "kwd" '
+   "is not the "
    "integration's KWD" in err and
-   'cur.csv:4: tier 3 currency_mismatch: currency "USD" is not the '
+   'cur.csv:4: tier 3 currency_mismatch: currency (column "Cur"): "USD" '
+   "is not the "
    "integration's KWD" in err, "a currency column other than the "
    "integration's (or in lower case, without upper) is currency_mismatch",
    err)
@@ -486,7 +491,8 @@ recs, err, rc = try_(c, "Store,UPC,Date,Units,Net,Cur\n"
                      "1,041000001239,2026-11-01,1,1.5,\n"
                      "1,041000001239,2026-11-02,1,1.5, KWD\n", "cur.csv")
 ok([(r["amount"], r["currency"]) for r in recs] == [("1.500", "KWD")] and
-   'cur.csv:3: tier 3 currency_mismatch: currency " KWD" is not the '
+   'cur.csv:3: tier 3 currency_mismatch: currency (column "Cur"): " KWD" '
+   "is not the "
    "integration's KWD" in err, "a currency column: an empty value is the "
    "integration's, one with a blank (without trim) currency_mismatch", err)
 
@@ -544,7 +550,8 @@ c = conf("typed", CMAP[:3] + ['quantity = column "Units" decimal default "0"',
                              'amount = column "Net" default "0" decimal'])
 recs, err, rc = try_(c, "Store,UPC,Date,Units,Net\n"
                      "1,041000001239,2026-11-01,,\n", "typed.csv")
-ok(recs == [] and "typed.csv:2: tier 3 empty_value: quantity is empty" in err,
+ok(recs == [] and "typed.csv:2: tier 3 empty_value: quantity (column \"Units\") "
+   "is empty" in err,
    "default after decimal: an empty quantity is still empty_value", err)
 c = conf("typed", CMAP[:3] + ['quantity = column "Units" default "0" decimal',
                              'amount = column "Net" decimal default "0"'])

@@ -135,7 +135,7 @@ test_errors(void)
 		struct map_result res;
 
 		(void)mapper_map(m, f, mkrec(f, bad8), 1, 2, &out, &res);
-		is_str(res.msg, "promo_code: \"\\xff\" is not valid UTF-8 "
+		is_str(res.msg, "promo_code (column \"Promo\"): \"\\xff\" is not valid UTF-8 "
 		    "text (declare [decode] encoding)", "invalid_utf8 names "
 		    "the field and shows the bytes");
 	}
@@ -457,13 +457,13 @@ test_week_bounds(void)
 		{ "week_starting", "9999-12-25", NULL, "9999-12-31",
 		    "9999-12-25", NULL },
 		{ "week_starting", "9999-12-26", "bad_date", NULL, NULL,
-		    "txn_date: the week starting 9999-12-26 ends after "
+		    "txn_date (column \"Date\"): the week starting 9999-12-26 ends after "
 		    "9999-12-31 (years 1900 to 9999 are valid)" },
 		{ "week_starting", "9999-12-31", "bad_date", NULL, NULL, NULL },
 		{ "week_ending", "1900-01-07", NULL, "1900-01-07",
 		    "1900-01-01", NULL },
 		{ "week_ending", "1900-01-06", "bad_date", NULL, NULL,
-		    "txn_date: the week ending 1900-01-06 starts before "
+		    "txn_date (column \"Date\"): the week ending 1900-01-06 starts before "
 		    "1900-01-01 (years 1900 to 9999 are valid)" },
 		{ "week_ending", "1900-01-01", "bad_date", NULL, NULL, NULL },
 		{ "day", "9999-12-31", NULL, "9999-12-31", "", NULL },
@@ -533,7 +533,7 @@ test_regex_bounded(void)
 	rc = map_one(xasprintf("%stxn_ref = column \"Item\" regex "
 	    "\"([0-9]+)\\\\.([0-9]+)\" 2\n", MAP_ALL), row, &out, &res);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	snprintf(want, sizeof(want), "txn_ref: \"%s\" has 60000 bytes, "
+	snprintf(want, sizeof(want), "txn_ref (column \"Item\"): \"%s\" has 60000 bytes, "
 	    "more than the 1024 a regex reads", mapper_shown(big, 60000, got,
 	    sizeof(got)));
 	if (!ok(rc == 1 && strcmp(res.code, "regex_no_match") == 0 &&
