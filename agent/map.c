@@ -900,7 +900,7 @@ map_field(struct mapper *m, int i, const struct td_field *rv, size_t nv,
 	struct td_dec dec;
 	struct td_dec_fmt df;
 	regmatch_t rm[10];
-	int r, req = mfields[i].required, timed = 0, cache;
+	int r, req = mfields[i].required, timed = 0, cache, want;
 
 	/* with a crosswalk, an empty gtin is looked up by the item id */
 	if (i == MF_GTIN && m->xwalk != NULL)
@@ -1114,18 +1114,29 @@ map_field(struct mapper *m, int i, const struct td_field *rv, size_t nv,
 		case MX_XF_GTIN:
 			/* p may be in scratch (after upper or regex): the
 			 * code is made apart, then copied there */
-			if (td_gtin_normalize_opts(p, n, (xf->opts &
+			if (td_gtin_normalize_want(p, n, (xf->opts &
 			    MX_GTIN_NOCHECK ? TD_GTIN_NOCHECK : 0) |
 			    (xf->opts & MX_GTIN_UPCE ? TD_GTIN_UPCE : 0) |
 			    (xf->opts & MX_GTIN_PAD ? TD_GTIN_PAD : 0),
-			    gtin, &why) != 0)
+			    gtin, &why, &want) != 0) {
+				/* a wrong check digit: the one it should be,
+				 * to tell a typo from another product */
+				if (want >= 0)
+					snprintf(hint, sizeof(hint), ": check "
+					    "digit %c, expected %d", p[n - 1],
+					    want);
+				else
+					snprintf(hint, sizeof(hint), "%s",
+					    /* the options of a format's own
+					     * mapping (X12) are not the
+					     * operator's to set */
+					    m->own[i] != NULL ? "" :
+					    gtin_hint(p, n, why, xf->opts));
 				return reject(res, why, "%s: \"%s\" is not a "
 				    "valid GTIN (%s%s)", fname,
 				    mapper_shown(p, n, show, sizeof(show)), why,
-				    /* the options of a format's own mapping
-				     * (X12) are not the operator's to set */
-				    m->own[i] != NULL ? "" :
-				    gtin_hint(p, n, why, xf->opts));
+				    hint);
+			}
 			memcpy(s->scratch, gtin, sizeof(gtin));
 			p = s->scratch;
 			n = 14;

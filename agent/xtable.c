@@ -182,9 +182,9 @@ row(struct loader *l, const struct csv_rec *r)
 	struct xrow *x;
 	struct td_dec dec;
 	const char *p, *why;
-	char g[15];
+	char g[15], ck[40];
 	size_t n, i;
-	int c;
+	int c, want;
 
 	if (r->err != 0)
 		return lerr(l, r->line, "not CSV (%s)", csv_errcode(r->err));
@@ -215,10 +215,17 @@ row(struct loader *l, const struct csv_rec *r)
 		trimmed(&r->f[l->col[1 + i]], &p, &n);
 		if (t->kind == XT_CROSSWALK) {
 			/* the GTIN, normalised and verified */
-			if (td_gtin_normalize(p, n, g, &why) != 0)
+			if (td_gtin_normalize_want(p, n, 0, g, &why,
+			    &want) != 0) {
+				ck[0] = '\0';
+				if (want >= 0)
+					snprintf(ck, sizeof(ck), ": check "
+					    "digit %c, expected %d", p[n - 1],
+					    want);
 				return lerr(l, r->line, "gtin \"%.*s\" is not a "
-				    "valid GTIN (%s)", (int)(n > 32 ? 32 : n), p,
-				    why);
+				    "valid GTIN (%s%s)", (int)(n > 32 ? 32 : n),
+				    p, why, ck);
+			}
 			p = g;
 			n = 14;
 		} else if (i == 0 && n == 0)

@@ -72,11 +72,22 @@ int
 td_gtin_normalize_opts(const char *s, size_t n, unsigned opts, char out[15],
     const char **code)
 {
+	int want;
+
+	return td_gtin_normalize_want(s, n, opts, out, code, &want);
+}
+
+int
+td_gtin_normalize_want(const char *s, size_t n, unsigned opts, char out[15],
+    const char **code, int *want)
+{
 	char buf[TD_GTIN_LEN + 1];
 	size_t i;
+	int ck;
 
 	out[0] = '\0';
 	*code = NULL;
+	*want = -1;
 	if (s == NULL || n == 0) {
 		*code = "gtin_empty";
 		return TD_ERR_FORMAT;
@@ -130,8 +141,9 @@ td_gtin_normalize_opts(const char *s, size_t n, unsigned opts, char out[15],
 		*code = "gtin_zero";
 		return TD_ERR_FORMAT;
 	}
-	if (td_gtin_check_digit(s, n - 1) != s[n - 1] - '0') {
+	if ((ck = td_gtin_check_digit(s, n - 1)) != s[n - 1] - '0') {
 		*code = "gtin_check_digit";
+		*want = ck;
 		return TD_ERR_FORMAT;
 	}
 	for (i = 0; i < TD_GTIN_LEN - n; i++)

@@ -55,6 +55,14 @@ int	 td_gtin_normalize(const char *s, size_t n, char out[15],
 int	 td_gtin_normalize_opts(const char *s, size_t n, unsigned opts,
 	    char out[15], const char **code);
 /*
+ * td_gtin_normalize_opts(), and *want: on "gtin_check_digit" the check
+ * digit the value should end in (0-9; the one it ends in is its last
+ * digit), else -1. For a message that tells a mistyped digit from
+ * another product's code.
+ */
+int	 td_gtin_normalize_want(const char *s, size_t n, unsigned opts,
+	    char out[15], const char **code, int *want);
+/*
  * Expand an 8-digit UPC-E (number system 0 or 1, check digit last) to
  * the 12-digit UPC-A it stands for, NUL-terminated. The check digit is
  * carried over, not verified. 0 or TD_ERR_FORMAT (out is "").

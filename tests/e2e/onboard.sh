@@ -252,7 +252,8 @@ recs, err, rc = gtins("upce", " upce", ["04252614", "425261", "041000001239",
                                         "04252615", "24252614"])
 check("UPC-E", recs, [{"gtin": "00042100005264"}, {"gtin": "00042100005264"},
                       {"gtin": "00041000001239"}], err)
-rejected("UPC-E", err, "upce.csv", 5, "gtin_check_digit", '"04252615"')
+rejected("UPC-E", err, "upce.csv", 5, "gtin_check_digit", '"04252615" is '
+         'not a valid GTIN (gtin_check_digit: check digit 5, expected 4)')
 rejected("UPC-E", err, "upce.csv", 6, "gtin_upce", '"24252614"')
 recs, err, rc = gtins("nocheck", " nocheck", ["04100000123", "400638133393",
                                               "9638507", "0410000012"])
@@ -265,7 +266,8 @@ recs, err, rc = gtins("pad", " pad", ["41000001239", "96385074", "41000001238"])
 check("leading zeros lost", recs, [{"gtin": "00041000001239"},
                                    {"gtin": "00000096385074"}], err)
 rejected("leading zeros lost", err, "pad.csv", 4, "gtin_check_digit",
-         '"41000001238"')
+         '"41000001238" is not a valid GTIN (gtin_check_digit: check digit '
+         '8, expected 9)')
 recs, err, rc = gtins("plain", "", ["41000001239", "425261"])
 ok(recs == [], "no gtin option: nothing is guessed", recs)
 rejected("no gtin option", err, "plain.csv", 2, "gtin_length",

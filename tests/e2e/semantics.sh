@@ -160,7 +160,7 @@ for text, why in (
          'items.csv:3: "4011" is also on line 2 for overlapping dates'),
         ("retailer_item_id,gtin\n4011,041000001238\n",
          'items.csv:2: gtin "041000001238" is not a valid GTIN '
-         '(gtin_check_digit)'),
+         '(gtin_check_digit: check digit 8, expected 9)'),
         ("retailer_item_id,gtin,from\n", 'items.csv:1: unknown column "from"'),
         ("item,gtin\n", 'items.csv:1: unknown column "item"'),
         ("retailer_item_id,gtin,effective_from\n4011,041000001239,1/7/26\n",

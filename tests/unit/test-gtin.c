@@ -363,6 +363,48 @@ test_opts(void)
 	}
 }
 
+/* the check digit a value should end in, as the message gives it */
+static void
+test_want(void)
+{
+	static const struct {
+		const char	*s;
+		unsigned	 opts;
+		const char	*code;		/* NULL: taken */
+		int		 want;
+	} v[] = {
+		{ "041000001238", 0, "gtin_check_digit", 9 },
+		{ "041000001239", 0, NULL, -1 },
+		{ "4006381333932", 0, "gtin_check_digit", 1 },
+		{ "96385075", 0, "gtin_check_digit", 4 },
+		{ "10012345678901", 0, "gtin_check_digit", 2 },
+		/* extra leading zeros and pad: the same digit */
+		{ "00000041000001230", 0, "gtin_check_digit", 9 },
+		{ "41000001238", TD_GTIN_PAD, "gtin_check_digit", 9 },
+		/* a UPC-E's check digit is its UPC-A's */
+		{ "04252615", TD_GTIN_UPCE, "gtin_check_digit", 4 },
+		/* no check digit to be wrong */
+		{ "41000001239", 0, "gtin_length", -1 },
+		{ "000000000000", 0, "gtin_zero", -1 },
+		{ "12a", 0, "gtin_not_digits", -1 },
+	};
+	char out[15];
+	const char *code;
+	size_t i;
+	int r, want;
+
+	for (i = 0; i < TD_NELEM(v); i++) {
+		want = 42;
+		r = td_gtin_normalize_want(v[i].s, strlen(v[i].s), v[i].opts,
+		    out, &code, &want);
+		ok((v[i].code == NULL ? r == 0 && code == NULL :
+		    r == TD_ERR_FORMAT && code != NULL &&
+		    strcmp(code, v[i].code) == 0) && want == v[i].want,
+		    "want: %s opts %u -> %s, expected check digit %d",
+		    v[i].s, v[i].opts, code ? code : "taken", want);
+	}
+}
+
 int
 main(void)
 {
@@ -373,6 +415,7 @@ main(void)
 	test_vectors();
 	test_upce();
 	test_opts();
+	test_want();
 	test_zxing();
 	test_bots();
 	return done_testing();

@@ -608,7 +608,7 @@ test_other_format(void)
 	    "(the third record is the fifth)");
 	is_str(g.rejs.p, "4 x12_bad_segment: LIN has no item id\n"
 	    "5 gtin_check_digit: gtin (column 2): \"041000001235\" is not a valid GTIN "
-	    "(gtin_check_digit); amount (column 5): the row has 4 fields, column 5 is "
+	    "(gtin_check_digit: check digit 5, expected 9); amount (column 5): the row has 4 fields, column 5 is "
 	    "missing (missing_field)\n", "seg: the parser's rejection and "
 	    "the mapper's, each at its segment, every bad field of a row");
 	ok(g.res.rows == 5 && g.res.records == 3 && g.res.rejected == 2,
