@@ -367,7 +367,11 @@ try_one(struct mapper *m, const struct td_conf *c,
 	ts->file = shown;
 	if ((why = try_not_taken(c, file)) != NULL) {
 		fprintf(stderr, "%s: not a drop: %s\n", shown, why);
-		goto out;	/* once leaves it in landing */
+		/* once leaves it in landing: nothing of it would be
+		 * delivered, as of a file that cannot be read; a script
+		 * trying sample files must not take it for a good one */
+		rc = EXIT_ONCE_REJECTS;
+		goto out;
 	}
 	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0) {
 		fprintf(stderr, "tradedrop: %s: %s\n", shown, strerror(errno));

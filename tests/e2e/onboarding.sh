@@ -162,10 +162,18 @@ $D/good.csv: the whole file would be quarantined before it is parsed: nothing of
 t_is "$? $(wc -l < "$T_TMP/v.out" | tr -d ' ')" "0 1" "with its checksum beside it: exit 0, its record"
 t_grep "$T_TMP/v.err" "$D/good.csv: verified: checksum ok (sha256), signature off" "and says what was verified"
 "$TRADEDROP" try -c "$T_TMP/req.conf" "$T_TMP/d/good.csv.sha256" > "$T_TMP/v.out" 2> "$T_TMP/v.err"
-t_is "$? $(wc -c < "$T_TMP/v.out" | tr -d ' ')" "0 0" "try of a sidecar: exit 0, nothing, as once leaves it"
+t_is "$? $(wc -c < "$T_TMP/v.out" | tr -d ' ')" "1 0" "try of a sidecar: exit 1 (not a drop), nothing, as once leaves it"
 t_grep "$T_TMP/v.err" "good.csv.sha256: not a drop: a checksum or signature sidecar" "and says it is not a drop"
 cp "$T_TMP/d/good.csv" "$T_TMP/d/up.csv.part"
 "$TRADEDROP" try -c "$T_TMP/t.conf" "$T_TMP/d/up.csv.part" > /dev/null 2> "$T_TMP/v.err"
-t_is "$? $(cat "$T_TMP/v.err")" "0 $D/up.csv.part: not a drop: once would leave it in landing: its name matches [watch] ignore" \
-	"try of a name once ignores says so"
+t_is "$? $(cat "$T_TMP/v.err")" "1 $D/up.csv.part: not a drop: once would leave it in landing: its name matches [watch] ignore" \
+	"try of a name once ignores says so, and exits 1"
+# a script trying sample files: a good one and one not a drop is 1, the
+# good one's record still shown
+sed 's/^settle = 0$/&\npattern = *.csv/' "$T_TMP/t.conf" > "$T_TMP/pat.conf"
+cp "$T_TMP/d/good.csv" "$T_TMP/d/good.txt"
+"$TRADEDROP" try -c "$T_TMP/pat.conf" "$T_TMP/d/good.csv" "$T_TMP/d/good.txt" > "$T_TMP/v.out" 2> "$T_TMP/v.err"
+t_is "$? $(wc -l < "$T_TMP/v.out" | tr -d ' ')" "1 1" "try of a good file and one not a drop: exit 1, the good one's record"
+t_grep "$T_TMP/v.err" "$D/good.txt: not a drop: once would leave it in landing: its name does not match [watch] pattern" \
+	"and says which is not a drop"
 t_done

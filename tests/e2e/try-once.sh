@@ -8,7 +8,10 @@
 # byte-identical to the records once delivered to file:// (same
 # transmission, same ids, same order), try's Tier 3 lines are the
 # dead-letter file's (member, line, code), try's Tier 2 verdict is
-# reason.json's code, and the exit statuses are equal.
+# reason.json's code, and the exit statuses are equal; but for a file
+# that is not a drop (a sidecar alone, a name [watch] ignores): once
+# leaves it in landing and exits 0, try says so and exits 1, so that a
+# script trying sample files does not take it for a good one.
 . "$srcdir/tests/lib/common.sh"
 t_tmpdir
 PY=/usr/bin/python3
@@ -260,7 +263,15 @@ for name, kind, files, main in drops:
         bad.append("tier 3 differ: try %r, once %r" % (t3[:3], dlq[:3]))
     if t2 != ([code] if code else []):
         bad.append("verdict differs: try %r, once %r" % (t2, code))
-    if tr.returncode != once.returncode:
+    if (p + b": not a drop: ") in tr.stderr:
+        if (tr.returncode, once.returncode) != (1, 0) or \
+                not os.path.exists(st + "/landing/" + main):
+            bad.append("not a drop: try exit %d, once exit %d (want 1 "
+                       "and 0), %s in landing" % (
+                           tr.returncode, once.returncode,
+                           "still" if os.path.exists(st + "/landing/" + main)
+                           else "not"))
+    elif tr.returncode != once.returncode:
         bad.append("exit differs: try %d, once %d" % (tr.returncode, once.returncode))
     if once.returncode not in (0, 1):
         bad.append("once exit %d: %s" % (once.returncode, once.stderr[-300:]))
