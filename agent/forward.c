@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "fsutil.h"
+#include "hash.h"
 #include "log.h"
 #include "forward.h"
 
@@ -123,38 +124,77 @@ on_header(char *p, size_t size, size_t n, void *arg)
 }
 
 /*
+ * The bytes of s a copy of the token starts, each of its bytes as it is
+ * or %-encoded in either case (%2F, %2f: a receiver that echoes it in a
+ * URL, all of it or only its reserved characters as curl_easy_escape
+ * does), with *k set to the token's bytes it holds: tl for a whole copy
+ * (0 bytes: none), or fewer when s ends within one (even within a %XX),
+ * then to the end of s. A % of the token is taken as it is, or with
+ * pct_first as %25 first.
+ */
+static size_t
+token_at(const char *s, const char *tok, size_t tl, int pct_first,
+    size_t *k)
+{
+	size_t i = 0;
+	int hi, lo;
+
+	for (*k = 0; *k < tl; (*k)++) {
+		unsigned char t = (unsigned char)tok[*k];
+
+		if (s[i] == '%' && (pct_first || s[i] != (char)t) &&
+		    (hi = td_hexval((unsigned char)s[i + 1])) >= 0 &&
+		    (lo = td_hexval((unsigned char)s[i + 2])) >= 0 &&
+		    (unsigned)(hi << 4 | lo) == t)
+			i += 3;
+		else if (s[i] == (char)t && s[i] != '\0')
+			i++;
+		else
+			break;
+	}
+	if (*k == tl)
+		return i;
+	/* s ends here, or in a %X or % here: a copy cut */
+	if (*k > 0 && (s[i] == '\0' || (s[i] == '%' && (s[i + 1] == '\0' ||
+	    (td_hexval((unsigned char)s[i + 1]) >= 0 && s[i + 2] == '\0')))))
+		return i + strlen(s + i);
+	*k = 0;
+	return 0;
+}
+
+/*
  * s (of size bytes, NUL-terminated) with every copy of the token in it
- * replaced by REDACTED, and, when s fills size, a start of it (4 bytes
- * or more) that s was cut in: s is the receiver's text (a body, a
- * Location), logged and kept in dlq/, and a receiver that repeats the
- * request's headers would put the token there.
+ * replaced by REDACTED, as it is or %-encoded (token_at), and, when s
+ * fills size, a start of it (4 bytes of the token or more) that s was
+ * cut in: s is the receiver's text (a body, a Location), logged and kept
+ * in dlq/, and a receiver that repeats the request's headers would put
+ * the token there, in a URL %-encoded.
  */
 static void
 redact_token(const struct forwarder *f, char *s, size_t size)
 {
-	const char *tok, *p, *q;
+	const char *tok, *p;
 	struct td_buf b;
-	size_t tl, n, k = 0;
+	size_t tl, n, k;
+	int full, pct;
 
 	if (f->auth == NULL)
 		return;
 	tok = f->auth + strlen(AUTH_BEARER);
 	tl = strlen(tok);
+	pct = strchr(tok, '%') != NULL;
+	full = strlen(s) == size - 1;
 	td_buf_init(&b, 256, 0);
-	for (p = s; (q = strstr(p, tok)) != NULL; p = q + tl) {
-		td_buf_append(&b, p, (size_t)(q - p));
-		td_buf_puts(&b, "REDACTED");
+	for (p = s; *p != '\0'; ) {
+		n = token_at(p, tok, tl, 0, &k);
+		if (pct && k < tl && !(full && k >= 4))
+			n = token_at(p, tok, tl, 1, &k);
+		if (n > 0 && (k == tl || (full && k >= 4))) {
+			td_buf_puts(&b, "REDACTED");
+			p += n;
+		} else
+			td_buf_putc(&b, *p++);
 	}
-	n = strlen(p);
-	if (p + n == s + size - 1)
-		for (k = n < tl ? n : tl - 1; k >= 4; k--)
-			if (memcmp(p + n - k, tok, k) == 0)
-				break;
-	if (k < 4)
-		k = 0;
-	td_buf_append(&b, p, n - k);
-	if (k > 0)
-		td_buf_puts(&b, "REDACTED");
 	snprintf(s, size, "%s", td_buf_cstr(&b));
 	td_buf_free(&b);
 }

@@ -33,6 +33,7 @@
 
 #include "td.h"
 #include "buf.h"
+#include "hash.h"
 #include "verify.h"
 
 #define VFY_NAMEMAX		4096	/* a checksum entry's file name */
@@ -120,24 +121,12 @@ struct vfy_ent {
 	size_t	 namelen;
 };
 
-static int
-vfy_hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 static size_t
 vfy_hexspan(const char *l, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n && vfy_hexval((unsigned char)l[i]) >= 0; i++)
+	for (i = 0; i < n && td_hexval((unsigned char)l[i]) >= 0; i++)
 		;
 	return i;
 }
@@ -153,7 +142,7 @@ vfy_set_hex(struct vfy_ent *e, const char *h, size_t n)
 	if (vfy_hexspan(h, n) != n)
 		return TD_ERR_FORMAT;
 	for (i = 0; i < n; i++)
-		e->hex[i] = hx[vfy_hexval((unsigned char)h[i])];
+		e->hex[i] = hx[td_hexval((unsigned char)h[i])];
 	e->hex[n] = '\0';
 	e->algo = n == 64 ? VFY_SHA256 : VFY_SHA512;
 	return 0;

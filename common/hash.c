@@ -238,6 +238,18 @@ td_hex(const unsigned char *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+int
+td_hexval(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
 void
 td_sha256_once(const void *p, size_t n, unsigned char out[TD_SHA256_LEN])
 {

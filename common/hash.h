@@ -50,6 +50,8 @@ void	td_sha512_clear(struct td_sha512 *);
 
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void	td_hex(const unsigned char *in, size_t n, char *out);
+/* The value of hex digit ch (either case), or -1. */
+int	td_hexval(int ch);
 /* One-shot: the SHA-256 of p, with a cached context. */
 void	td_sha256_once(const void *p, size_t n,
 	    unsigned char out[TD_SHA256_LEN]);
