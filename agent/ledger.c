@@ -1368,12 +1368,28 @@ ledger_commit(struct ledger *l, const char *tid)
 	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
 	if ((r = store_step_done(st, s)) != 0)
 		return r;
-	s = store_prepare(st, "INSERT OR IGNORE INTO holds(record_id, "
+	/*
+	 * A replay's records keep their record_id: one held already (its
+	 * original's hold, or an earlier replay's, decided or not) with the
+	 * same values stays as it is, decision and all; with other values,
+	 * today's mapping's, this hold takes its place, to be decided.
+	 * Ignored, it would be counted held and be nowhere to approve.
+	 */
+	s = store_prepare(st, "INSERT INTO holds(record_id, "
 	    "transmission_id, record_key, reason, record, state, created_at, "
 	    "restates, values_hash, quantity, amount, key_day) SELECT "
 	    "record_id, ?1, record_key, 'restatement', record, 'held', ?2, "
 	    "restates, values_hash, quantity, amount, key_day FROM "
-	    "temp.tx_holds");
+	    "temp.tx_holds WHERE 1 ON CONFLICT(record_id) DO UPDATE SET "
+	    "transmission_id = excluded.transmission_id, record_key = "
+	    "excluded.record_key, reason = excluded.reason, record = "
+	    "excluded.record, state = 'held', created_at = "
+	    "excluded.created_at, decided_at = NULL, decided_by = NULL, "
+	    "decision_reason = NULL, restates = excluded.restates, "
+	    "values_hash = excluded.values_hash, quantity = "
+	    "excluded.quantity, amount = excluded.amount, key_day = "
+	    "excluded.key_day WHERE values_hash IS NOT "
+	    "excluded.values_hash");
 	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)td_time());
 	return store_step_done(st, s);

@@ -1,0 +1,104 @@
+#!/bin/sh
+# replay-holds.sh - a replay's records keep their record_id, so a
+# restatement the replay holds may be of a record held already, by its
+# original (or an earlier replay): with other values (today's mapping's),
+# the replay's hold takes its place, to be decided, whether the old one
+# was rejected or still undecided, and its approval delivers today's
+# values; with the same values, the old hold stays, decision and all.
+# (The replay's hold was ignored: counted held, nowhere to approve, and
+# an undecided old hold delivered the old mapping's values.)
+. "$srcdir/tests/lib/common.sh"
+t_tmpdir
+
+# conf DIR COLUMN: the mapping takes quantity from COLUMN
+conf() {
+	cat > "$1/td.conf" <<EOF
+[integration]
+name = acme
+state_dir = $1/state
+max_reject_ratio = 1
+[map]
+store_id = column "Store"
+gtin = column "UPC" gtin
+txn_date = column "Date" date "%Y-%m-%d"
+quantity = column "$2" decimal
+[output]
+url = file://$1/out
+EOF
+}
+H='Store,UPC,Date,Units,Units2,Units3'
+# setup DIR: d1 delivers store 2's record with 4; d2 restates it with 9
+# (Units; 7 in Units2, 9 again in Units3): held. Sets TD2 and HID.
+setup() {
+	mkdir -p "$1/state/landing"
+	conf "$1" Units
+	printf '%s\n2,041000001239,2026-11-20,4,4,4\n' "$H" > "$1/state/landing/d1.csv"
+	"$TRADEDROP" once -c "$1/td.conf" 2> "$1/log1"
+	printf '%s\n2,041000001239,2026-11-20,9,7,9\n' "$H" > "$1/state/landing/d2.csv"
+	"$TRADEDROP" once -c "$1/td.conf" 2> "$1/log2"
+	TD2=$(sha256sum "$1/state/landing/../archive"/*/*/*/raw/d2.csv | cut -c1-64)
+	HID=$("$TRADEDROP" hold -c "$1/td.conf" list | cut -d' ' -f1)
+}
+# quantities DIR: the quantities delivered, sorted
+quantities() {
+	gzip -dc "$1"/out/*/batch-*.ndjson.gz 2>/dev/null |
+	    grep -o '"quantity":"[0-9]*"' | cut -d'"' -f4 | sort -n | tr '\n' ' '
+}
+replayed() { sqlite3 "$1/state/state.db" "SELECT id FROM transmissions WHERE replay_of IS NOT NULL"; }
+
+# 1. rejected, then replayed under a mapping that gives other values
+D=$T_TMP/rejected
+setup "$D"
+t_is "$(echo "$HID" | wc -w)" 1 "rejected: d2's restatement is held"
+"$TRADEDROP" hold -c "$D/td.conf" reject "$HID" --reason "wrong column" > /dev/null
+conf "$D" Units2
+"$TRADEDROP" replay -c "$D/td.conf" "$TD2" > "$D/rp" 2>&1
+t_is $? 1 "rejected: the replay holds the restatement (exit 1)"
+R=$(replayed "$D")
+"$TRADEDROP" hold -c "$D/td.conf" list > "$D/hl"
+t_grep "$D/hl" "$HID " "rejected: the replay's hold is listed, to be decided"
+t_grep "$D/hl" "transmission_id=$R " "rejected: the hold is the replay's"
+"$TRADEDROP" hold -c "$D/td.conf" approve "$HID" --reason "right column" > "$D/ha" 2>&1
+t_is $? 0 "rejected: the replay's hold is approved"
+t_is "$(quantities "$D")" "4 7 " "rejected: today's value, 7, delivered once (never the rejected 9)"
+"$TRADEDROP" audit -c "$D/td.conf" verify > "$D/av" 2>&1
+t_is $? 0 "rejected: the audit log verifies"
+
+# 2. undecided, then replayed with other values: the replay's hold
+#    takes its place; approving it delivers today's values
+D=$T_TMP/undecided
+setup "$D"
+conf "$D" Units2
+"$TRADEDROP" replay -c "$D/td.conf" "$TD2" > "$D/rp" 2>&1
+R=$(replayed "$D")
+"$TRADEDROP" hold -c "$D/td.conf" list > "$D/hl"
+t_is "$(wc -l < "$D/hl")" 1 "undecided: one hold"
+t_grep "$D/hl" "transmission_id=$R " "undecided: the replay's hold took the old one's place"
+"$TRADEDROP" hold -c "$D/td.conf" show "$HID" > "$D/hs"
+t_grep "$D/hs" '"quantity":"7"' "undecided: the hold has today's values"
+"$TRADEDROP" hold -c "$D/td.conf" approve "$HID" --reason ok > "$D/ha" 2>&1
+t_is $? 0 "undecided: approved"
+t_is "$(quantities "$D")" "4 7 " "undecided: 7 delivered, the old mapping's 9 never"
+
+# 3. the same values under another mapping: the rejection stands
+D=$T_TMP/same
+setup "$D"
+"$TRADEDROP" hold -c "$D/td.conf" reject "$HID" --reason "not ours" > /dev/null
+conf "$D" Units3
+"$TRADEDROP" replay -c "$D/td.conf" "$TD2" > "$D/rp" 2>&1
+t_is "$("$TRADEDROP" hold -c "$D/td.conf" list)" "nothing is held" "same values: the rejection stands"
+"$TRADEDROP" hold -c "$D/td.conf" show "$HID" > "$D/hs"
+t_grep "$D/hs" "reason: not ours" "same values: the decision is kept"
+t_is "$(quantities "$D")" "4 " "same values: nothing more delivered"
+
+# 4. the same values, undecided: the original's hold stays
+D=$T_TMP/same-undecided
+setup "$D"
+conf "$D" Units3
+"$TRADEDROP" replay -c "$D/td.conf" "$TD2" > "$D/rp" 2>&1
+"$TRADEDROP" hold -c "$D/td.conf" list > "$D/hl"
+t_is "$(wc -l < "$D/hl")" 1 "same values, undecided: one hold"
+t_grep "$D/hl" "transmission_id=$TD2 " "same values, undecided: the original's"
+"$TRADEDROP" audit -c "$D/td.conf" verify > "$D/av" 2>&1
+t_is $? 0 "same values, undecided: the audit log verifies"
+t_done
