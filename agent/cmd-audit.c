@@ -16,11 +16,13 @@
 #include "td.h"
 #include "audit.h"
 #include "conf.h"
+#include "failpoint.h"
 #include "hash.h"
 #include "store.h"
 #include "agent.h"
 
 #define AUDIT_LINE_MAX	(1 << 20)	/* audit_append's own limit */
+#define AUDIT_TRIES	10	/* reads of a head that moves */
 
 struct head {
 	long long	 seq;
@@ -59,9 +61,13 @@ load_head(const char *sd, struct head *h, char **err)
 	return TD_OK;
 }
 
-/* 0: the chain holds up to the head; 1: broken (said on stderr). */
+/*
+ * 0: the chain holds up to the head; 1: broken (said on stderr); 2,
+ * with quiet_tail, when only the lines after the head are not those of
+ * one step (nothing said: the caller reads the head again).
+ */
 static int
-audit_verify(const char *path, const struct head *hd)
+audit_verify(const char *path, const struct head *hd, int quiet_tail)
 {
 	FILE *f;
 	char *line, prev[TD_SHA256_HEX], why[256];
@@ -121,7 +127,10 @@ audit_verify(const char *path, const struct head *hd)
 		/* what follows the head: a step that has not committed yet */
 		len = fread(line, 1, AUDIT_LINE_MAX + 1, f);
 		line[len] = '\0';
-		if (len > AUDIT_LINE_MAX || !audit_tail_ok(line, len, n,
+		if ((len > AUDIT_LINE_MAX || !audit_tail_ok(line, len, n,
+		    prev)) && quiet_tail)
+			bad = 2;
+		else if (len > AUDIT_LINE_MAX || !audit_tail_ok(line, len, n,
 		    prev)) {
 			fprintf(stderr, "%s:%lld: the lines after the head "
 			    "state.db records (line %lld) are not those of one "
@@ -146,9 +155,9 @@ cmd_audit(int argc, char **argv)
 	static const char *use = "audit [-c FILE] verify";
 	const char *path, *sd;
 	struct td_conf *c;
-	struct head hd;
+	struct head hd, again;
 	char *err = NULL, *log;
-	int rc;
+	int rc, tries;
 
 	if (cmd_conf_opt(argc, argv, use, &path, NULL, NULL) != 0)
 		return EXIT_USAGE;
@@ -159,14 +168,33 @@ cmd_audit(int argc, char **argv)
 	if ((c = td_load_conf_or_report(path)) == NULL)
 		return EXIT_USAGE;
 	sd = td_conf_str(c, TDK_integration_state_dir);
-	if (load_head(sd, &hd, &err) != 0) {
-		fprintf(stderr, "tradedrop: %s\n", err);
-		x_free(err);
-		td_conf_free(c);
-		return 1;
-	}
 	log = xasprintf("%s/audit.log", sd);
-	rc = audit_verify(log, &hd);
+	/*
+	 * A daemon beside it commits steps while the log is read: lines
+	 * after the head it read may be of several steps committed since.
+	 * Read the head again and verify the whole chain up to the new one;
+	 * only a head that did not move (or moved AUDIT_TRIES times) makes
+	 * them an error.
+	 */
+	for (tries = 1;; tries++) {
+		if (load_head(sd, &hd, &err) != 0) {
+			fprintf(stderr, "tradedrop: %s\n", err);
+			x_free(err);
+			rc = 1;
+			break;
+		}
+		if (tries == 1)
+			td_failpoint_stop("audit_head_loaded");
+		if ((rc = audit_verify(log, &hd, tries < AUDIT_TRIES)) != 2)
+			break;
+		if (load_head(sd, &again, &err) != 0) {
+			x_free(err);
+			err = NULL;
+		} else if (again.seq != hd.seq)
+			continue;
+		rc = audit_verify(log, &hd, 0);
+		break;
+	}
 	x_free(log);
 	td_conf_free(c);
 	return rc;
