@@ -1074,6 +1074,24 @@ decide(struct td_ctx *x, sqlite3_stmt *s, const char *event,
 	return r;
 }
 
+/*
+ * What a drop of t that did not commit put in its archive entry: the
+ * decision never made, and the link to its reason.json.
+ */
+static void
+drop_undo(struct td_ctx *x, const struct tx *t)
+{
+	char *p;
+
+	p = xasprintf("%s/%s/decision.json", x->state_dir, t->archive_dir);
+	(void)unlink(p);
+	x_free(p);
+	p = xasprintf("%s/%s/reason.json", x->state_dir, t->archive_dir);
+	if (unlink(p) == 0)
+		(void)td_fsync_parent(p);
+	x_free(p);
+}
+
 int
 intake_release(struct td_ctx *x, const char *tid)
 {
@@ -1120,6 +1138,7 @@ intake_release(struct td_ctx *x, const char *tid)
 	if (unlink(p) == 0)
 		(void)td_fsync_dir(x->dlq);
 	x_free(p);
+	drop_undo(x, &t);	/* of a drop stopped before its commit */
 	td_log(TD_LOG_INFO, "transmission_released", "file=%s "
 	    "transmission_id=%s", t.name, t.id);
  out:
@@ -1157,13 +1176,22 @@ intake_drop(struct td_ctx *x, const char *tid, const char *reason,
 	/* the decision beside the raw file, which the archive keeps */
 	td_buf_reset(&b);
 	td_buf_printf(&b, "{\"transmission_id\":\"%s\",%s}\n", t.id, fields);
+	/*
+	 * reason.json is linked, not moved: until the commit the
+	 * transmission is quarantined, and its quarantine entry whole (the
+	 * report of its rejections is sent from it). A stop before the
+	 * commit leaves both files in the archive, which a drop again
+	 * replaces and a release removes.
+	 */
 	p = xasprintf("%s/decision.json", adir);
 	r = td_write_file_atomic(p, b.p, b.len);
 	x_free(p);
 	if (r == 0) {
 		p = xasprintf("%s/reason.json", qdir);
 		q = xasprintf("%s/reason.json", adir);
-		if (rename(p, q) != 0 && errno != ENOENT)
+		(void)unlink(q);
+		if (link(p, q) != 0 && errno != ENOENT &&
+		    td_copy_file(p, q) != 0)
 			r = TD_ERR_IO;
 		x_free(p);
 		x_free(q);
@@ -1180,7 +1208,8 @@ intake_drop(struct td_ctx *x, const char *tid, const char *reason,
 		(void)td_remove_tree(qdir, x->state_dir);
 		td_log(TD_LOG_INFO, "transmission_dropped", "file=%s "
 		    "transmission_id=%s reason=%s", t.name, t.id, reason);
-	}
+	} else
+		drop_undo(x, &t);
 	td_buf_free(&b);
 	x_free(adir);
 	x_free(qdir);
