@@ -54,6 +54,7 @@
 #include "manifest.h"
 #include "tx.h"
 #include "deliver.h"
+#include "ledger.h"
 
 #define IO_BLOCK	(1 << 20)
 #define MAX_BODY	((size_t)1 << 30)
@@ -543,7 +544,7 @@ reject_batch(struct td_ctx *x, const struct tx *t, uint64_t seq,
 	struct td_buf b;
 	sqlite3_stmt *s;
 	char *name, *dst;
-	int r = TD_OK;
+	int r = TD_OK, e;
 
 	name = outbox_batch_name(t->id, seq, batch_enc(x, t));
 	dst = xasprintf("%s/%s", x->dlq, name);
@@ -579,7 +580,18 @@ reject_batch(struct td_ctx *x, const struct tx *t, uint64_t seq,
 		sqlite3_bind_int64(s, 2, (sqlite3_int64)td_time());
 		sqlite3_bind_text(s, 3, t->id, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 4, (sqlite3_int64)seq);
-		if ((r = store_step_done(x->st, s)) == 0)
+		r = store_step_done(x->st, s);
+		/* never delivered: Tier 4 must not withhold them later */
+		if (r == 0 && (e = ledger_forget_batch(x->st, src,
+		    batch_enc(x, t))) != 0) {
+			if (e == TD_ERR_STATE)
+				r = e;
+			else
+				td_log(TD_LOG_ERROR, "ledger_forget_failed",
+				    "file=%s batch=%llu error=%s", t->name,
+				    (unsigned long long)seq, td_errstr(e));
+		}
+		if (r == 0)
 			r = store_commit(x->st);
 		else
 			store_rollback(x->st);

@@ -16,6 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zlib.h>
+#include <zstd.h>
+
 #include "td.h"
 #include "clock.h"
 #include "audit.h"
@@ -1589,6 +1592,164 @@ unhex(const char *hex, unsigned char out[TD_ID_LEN])
 		(void)sscanf(hex + 2 * i, "%2x", &v);
 		out[i] = (unsigned char)v;
 	}
+}
+
+/* ------------------------------------------- a batch refused (Tier 3) */
+
+/* The 32 hex digits after "name":" in the line, or NULL. */
+static const char *
+line_hex(const char *line, size_t len, const char *name)
+{
+	const char *p = memmem(line, len, name, strlen(name));
+	size_t i;
+
+	if (p == NULL || (size_t)(line + len - p) < strlen(name) + TD_ID_LEN * 2)
+		return NULL;
+	p += strlen(name);
+	for (i = 0; i < TD_ID_LEN * 2; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' &&
+		    p[i] <= 'f')))
+			return NULL;
+	return p;
+}
+
+/*
+ * One record of a refused batch out of record_keys: its key (dated by
+ * its txn_date, undated, or of before schema 7) while it still names
+ * this record. A record that restates another is left: the key named
+ * that one before, delivered, whose values the ledger no longer has.
+ */
+static int
+forget_line(struct store *st, const char *line, size_t len)
+{
+	unsigned char key[TD_ID_LEN], id[TD_ID_LEN], k1[LKEY_LEN],
+	    k2[LKEY_LEN];
+	const char *rk, *ri, *d;
+	struct td_date dt;
+	sqlite3_stmt *s;
+	uint32_t kday = MAP_KDAY_NONE;
+
+	if (memmem(line, len, "\"restates\":null", 15) == NULL ||
+	    (ri = line_hex(line, len, "\"record_id\":\"")) == NULL ||
+	    (rk = line_hex(line, len, "\"record_key\":\"")) == NULL)
+		return TD_OK;
+	unhex(rk, key);
+	unhex(ri, id);
+	if ((d = memmem(line, len, "\"txn_date\":\"", 12)) != NULL &&
+	    (size_t)(line + len - d) >= 22 &&
+	    td_date_parse_iso(d + 12, 10, &dt) == 0)
+		kday = MAP_KDAY(td_date_to_days(&dt));
+	lkey(kday, key, k1);
+	lkey(MAP_KDAY_NONE, key, k2);
+	s = store_prepare(st, "DELETE FROM record_keys WHERE record_key IN "
+	    "(?1, ?2, ?3) AND record_id = ?4");
+	sqlite3_bind_blob(s, 1, k1, LKEY_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, k2, LKEY_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 3, key, TD_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 4, id, TD_ID_LEN, SQLITE_STATIC);
+	return store_step_done(st, s);
+}
+
+/* The complete lines at the start of b out of record_keys; the rest kept. */
+static int
+forget_lines(struct store *st, struct td_buf *b, int last)
+{
+	char *p = b->p, *end = b->p + b->len, *nl;
+	size_t rest;
+	int r = TD_OK;
+
+	while (r == 0 && p < end) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL) {
+			if (!last)
+				break;
+			nl = end;
+		}
+		r = forget_line(st, p, (size_t)(nl - p));
+		p = nl < end ? nl + 1 : end;
+	}
+	rest = (size_t)(end - p);
+	memmove(b->p, p, rest);
+	b->len = rest;
+	return r;
+}
+
+int
+ledger_forget_batch(struct store *st, const char *path, int enc)
+{
+	unsigned char in[65536], out[65536];
+	struct td_buf b;
+	z_stream z;
+	ZSTD_DStream *zd = NULL;
+	ZSTD_inBuffer zi;
+	ZSTD_outBuffer zo;
+	ssize_t n = 0;
+	size_t zr;
+	int fd, r = TD_OK, zok = 0, e;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return TD_ERR_IO;
+	memset(&z, 0, sizeof(z));
+	if (enc == OB_ENC_GZIP) {
+		if (inflateInit2(&z, 15 + 16) != Z_OK) {
+			close(fd);
+			return TD_ERR_INTERNAL;
+		}
+		zok = 1;
+	} else if (enc == OB_ENC_ZSTD && (zd = ZSTD_createDStream()) == NULL) {
+		close(fd);
+		return TD_ERR_INTERNAL;
+	}
+	td_buf_init(&b, sizeof(out) * 2, 0);
+	while (r == 0 && (n = read(fd, in, sizeof(in))) > 0) {
+		if (enc == OB_ENC_IDENTITY) {
+			td_buf_append(&b, in, (size_t)n);
+			r = forget_lines(st, &b, 0);
+			continue;
+		}
+		if (enc == OB_ENC_ZSTD) {
+			zi.src = in;
+			zi.size = (size_t)n;
+			zi.pos = 0;
+			while (r == 0 && zi.pos < zi.size) {
+				zo.dst = out;
+				zo.size = sizeof(out);
+				zo.pos = 0;
+				zr = ZSTD_decompressStream(zd, &zo, &zi);
+				if (ZSTD_isError(zr))
+					r = TD_ERR_FORMAT;
+				td_buf_append(&b, out, zo.pos);
+				if (r == 0)
+					r = forget_lines(st, &b, 0);
+			}
+			continue;
+		}
+		z.next_in = in;
+		z.avail_in = (uInt)n;
+		while (r == 0 && z.avail_in > 0) {
+			z.next_out = out;
+			z.avail_out = sizeof(out);
+			e = inflate(&z, Z_NO_FLUSH);
+			if (e != Z_OK && e != Z_STREAM_END && e != Z_BUF_ERROR)
+				r = TD_ERR_FORMAT;
+			td_buf_append(&b, out, sizeof(out) - z.avail_out);
+			if (r == 0)
+				r = forget_lines(st, &b, 0);
+			/* a batch is gzip members one after the other */
+			if (r == 0 && e == Z_STREAM_END && inflateReset(&z) !=
+			    Z_OK)
+				r = TD_ERR_FORMAT;
+		}
+	}
+	if (r == 0 && n < 0)
+		r = TD_ERR_IO;
+	if (r == 0)
+		r = forget_lines(st, &b, 1);
+	if (zok)
+		inflateEnd(&z);
+	ZSTD_freeDStream(zd);
+	td_buf_free(&b);
+	close(fd);
+	return r;
 }
 
 /*

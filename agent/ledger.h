@@ -113,6 +113,14 @@ int	 ledger_commit(struct ledger *, const char *tid);
  * ends the buffer (map.c wrote it null) to the record_id hex.
  */
 int	 ledger_patch_restates(struct td_buf *, size_t start, const char *hex);
+/*
+ * A batch the reconciler refused (Tier 3): its records were never
+ * delivered, so that the ledger forgets them (those that restate no
+ * record), for a replay or a later drop to deliver them. path is the
+ * batch file, enc its OB_ENC_*. In the caller's transaction.
+ */
+struct store;
+int	 ledger_forget_batch(struct store *, const char *path, int enc);
 
 /*
  * An operator's decision on a held record (record_id hex): approve puts
