@@ -28,12 +28,13 @@
 #include "log.h"
 #include "store.h"
 #include "ctx.h"
+#include "outbox.h"
 #include "agent.h"
 
 #define PUSAGE "prune [-c FILE] [--dry-run]"
 
 struct victim {
-	char	*id, *name, *adir;
+	char	*id, *name, *adir, *enc;	/* enc: batch_encoding or NULL */
 	int64_t	 received_at;
 };
 
@@ -41,7 +42,8 @@ struct victim {
 static void
 remove_entry(struct td_ctx *x, const struct victim *v)
 {
-	char *p;
+	sqlite3_stmt *s;
+	char *p, *name;
 
 	p = xasprintf("%s/%s", x->state_dir, v->adir);
 	(void)td_remove_tree(p, x->state_dir);
@@ -51,6 +53,21 @@ remove_entry(struct td_ctx *x, const struct victim *v)
 	if (unlink(p) == 0)
 		(void)td_fsync_parent(p);
 	x_free(p);
+	/* the files of its batches the reconciler refused */
+	s = store_prepare(x->st, "SELECT seq FROM batches WHERE "
+	    "transmission_id = ? AND state = 'rejected'");
+	sqlite3_bind_text(s, 1, v->id, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		name = outbox_batch_name(v->id, (uint64_t)
+		    sqlite3_column_int64(s, 0), v->enc != NULL ?
+		    outbox_encoding(v->enc) : x->enc);
+		p = xasprintf("%s/%s", x->dlq, name);
+		if (unlink(p) == 0)
+			(void)td_fsync_parent(p);
+		x_free(p);
+		x_free(name);
+	}
+	sqlite3_reset(s);
 }
 
 static int
@@ -116,8 +133,8 @@ cmd_prune(int argc, char **argv)
 	}
 	cutoff = td_time() - (int64_t)td_conf_u64(c,
 	    TDK_integration_retain_days) * 86400;
-	s = store_prepare(x.st, "SELECT id, name, archive_dir, received_at "
-	    "FROM transmissions t WHERE received_at < ? "
+	s = store_prepare(x.st, "SELECT id, name, archive_dir, received_at, "
+	    "batch_encoding FROM transmissions t WHERE received_at < ? "
 	    "AND pruned_at IS NULL AND state = 'delivered' AND NOT EXISTS (SELECT 1 FROM holds h "
 	    "WHERE h.transmission_id = t.id AND h.state = 'held') ORDER BY "
 	    "seq");
@@ -128,6 +145,8 @@ cmd_prune(int argc, char **argv)
 		v[n].name = xstrdup((const char *)sqlite3_column_text(s, 1));
 		v[n].adir = xstrdup((const char *)sqlite3_column_text(s, 2));
 		v[n].received_at = sqlite3_column_int64(s, 3);
+		v[n].enc = sqlite3_column_type(s, 4) == SQLITE_NULL ? NULL :
+		    xstrdup((const char *)sqlite3_column_text(s, 4));
 		n++;
 	}
 	sqlite3_reset(s);
@@ -153,6 +172,7 @@ cmd_prune(int argc, char **argv)
 		x_free(v[i].id);
 		x_free(v[i].name);
 		x_free(v[i].adir);
+		x_free(v[i].enc);
 	}
 	x_free(v);
 	ctx_close(&x);

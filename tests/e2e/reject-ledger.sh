@@ -6,6 +6,7 @@
 # deliver them again); the records of the batches accepted stay
 # duplicates, and no record reaches the receiver twice. For each
 # output_encoding (the ledger reads the refused batch file back).
+# prune then removes the refused batch's file in dlq/ too.
 . "$srcdir/tests/lib/common.sh"
 t_tmpdir
 PY=/usr/bin/python3
@@ -76,6 +77,12 @@ PY
 )
 		t_is "$got" "1 2 3 4 5" "$ENC: the receiver accepted each record once"
 	fi
+	# retention: prune removes the refused batch's file with the
+	# transmission's other dead letters (it was left in dlq/ for good)
+	t_ok "$(ls "$D/state/dlq/$T".batch-* > /dev/null 2>&1; echo $?)" "$ENC: the refused batch is in dlq/"
+	sqlite3 "$D/state/state.db" "UPDATE transmissions SET received_at = received_at - 3000 * 86400"
+	"$TRADEDROP" prune -c "$D/td.conf" > "$D/pr" 2>&1
+	t_is "$(ls "$D/state/dlq")" "" "$ENC: prune leaves nothing of them in dlq/"
 	"$TRADEDROP" audit -c "$D/td.conf" verify > "$D/av" 2>&1
 	t_is $? 0 "$ENC: the audit log verifies"
 done
