@@ -1074,6 +1074,21 @@ decide(struct td_ctx *x, sqlite3_stmt *s, const char *event,
 	return r;
 }
 
+/* 1 when state.db has tid quarantined. */
+static int
+still_quarantined(struct td_ctx *x, const char *tid)
+{
+	sqlite3_stmt *s;
+	int q;
+
+	s = store_prepare(x->st, "SELECT 1 FROM transmissions WHERE id = ? "
+	    "AND state = 'quarantined'");
+	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
+	q = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_reset(s);
+	return q;
+}
+
 /*
  * What a drop of t that did not commit put in its archive entry: the
  * decision never made, and the link to its reason.json.
@@ -1208,8 +1223,9 @@ intake_drop(struct td_ctx *x, const char *tid, const char *reason,
 		(void)td_remove_tree(qdir, x->state_dir);
 		td_log(TD_LOG_INFO, "transmission_dropped", "file=%s "
 		    "transmission_id=%s reason=%s", t.name, t.id, reason);
-	} else
-		drop_undo(x, &t);
+	} else if (still_quarantined(x, t.id))
+		drop_undo(x, &t);	/* a commit that failed but went
+					 * through keeps them */
 	td_buf_free(&b);
 	x_free(adir);
 	x_free(qdir);
