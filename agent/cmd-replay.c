@@ -194,7 +194,8 @@ replay_dry(struct td_conf *c, const char *id)
 	if (resolve(x.st, id, tid) != 0 ||
 	    intake_replay_source(&x, tid, &o) != 0)
 		goto out;
-	intake_replay_id(o.id, mapper_version(x.map), rid);
+	if (!intake_replayed_as(&x, o.id, mapper_version(x.map), rid))
+		intake_replay_id(o.id, mapper_version(x.map), rid);
 	if (strcmp(o.mapping_version, mapper_version(x.map)) == 0) {
 		printf("dry run: transmission %s was processed with this "
 		    "mapping_version (%s): a replay would deliver nothing "

@@ -1299,6 +1299,24 @@ intake_replay_source(struct td_ctx *x, const char *id, struct tx *t)
 	return TD_OK;
 }
 
+int
+intake_replayed_as(struct td_ctx *x, const char *tid, const char *mv,
+    char rid[TD_SHA256_HEX])
+{
+	sqlite3_stmt *s;
+	int found;
+
+	s = store_prepare(x->st, "SELECT id FROM transmissions WHERE "
+	    "replay_of = ? AND mapping_version = ? ORDER BY seq LIMIT 1");
+	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, mv, -1, SQLITE_STATIC);
+	if ((found = sqlite3_step(s) == SQLITE_ROW))
+		snprintf(rid, TD_SHA256_HEX, "%s",
+		    (const char *)sqlite3_column_text(s, 0));
+	sqlite3_reset(s);
+	return found;
+}
+
 /*
  * The replay's own archive entry: raw/ holds hard links to the raw file
  * and sidecars of the original's (the same bytes, stored once).
@@ -1359,6 +1377,10 @@ intake_replay(struct td_ctx *x, const char *id, const char *by,
 		return r;
 	if (strcmp(o.mapping_version, mv) == 0) {
 		snprintf(rid, TD_SHA256_HEX, "%s", o.id);
+		r = TD_ERR_EXISTS;
+		goto out;
+	}
+	if (intake_replayed_as(x, o.id, mv, rid)) {
 		r = TD_ERR_EXISTS;
 		goto out;
 	}

@@ -88,6 +88,14 @@ struct tx;
 int	intake_replay_source(struct td_ctx *, const char *id, struct tx *);
 int	intake_replay(struct td_ctx *, const char *id, const char *by,
 	    char rid[TD_SHA256_HEX]);
+/*
+ * 1 when a replay of the original tid was processed with mapping
+ * version mv already, rid set to it: the replay of that id, or another
+ * released with mv after it was quarantined under another (its id is of
+ * the mapping it was replayed with). 0 when none.
+ */
+int	intake_replayed_as(struct td_ctx *, const char *tid, const char *mv,
+	    char rid[TD_SHA256_HEX]);
 /* Process every transmission still in state received. */
 int	intake_process_pending(struct td_ctx *);
 

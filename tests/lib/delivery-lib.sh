@@ -4,8 +4,10 @@
 #                                   valid UPC-A check digits; row BADROW
 #                                   (0-based) gets a bad one
 #   dl_conf NAME STATE URL [LINE...]  $T_TMP/NAME.conf mapping those
-#                                   columns, output URL, batch_records =
-#                                   1000, then LINE... (appended); makes
+#                                   columns (quantity from column
+#                                   $DL_QTY, Units unless set), output
+#                                   URL, batch_records = 1000, then
+#                                   LINE... (appended); makes
 #                                   STATE/landing
 #   dl_run NAME LOG [FAILPOINT]     once -c $T_TMP/NAME.conf, its log in
 #                                   $T_TMP/LOG, killed at FAILPOINT if
@@ -45,7 +47,7 @@ state_dir = $_s
 store_id = column "Store"
 gtin = column "UPC" gtin
 txn_date = column "Date" date "%Y-%m-%d"
-quantity = column "Units" decimal
+quantity = column "${DL_QTY:-Units}" decimal
 [output]
 url = $_u
 batch_records = 1000
