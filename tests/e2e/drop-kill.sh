@@ -13,20 +13,8 @@ t_tmpdir
 trap 'chattr -R -i "$T_TMP" 2> /dev/null; rm -rf "$T_TMP"' EXIT
 S=$T_TMP/state O=$T_TMP/out
 mkdir -p "$S/landing" "$O"
-conf() {
-	cat > "$T_TMP/td.conf" <<EOF
-[integration]
-name = acme
-state_dir = $S
-[map]
-store_id = column "Store"
-gtin = column "UPC" gtin
-txn_date = column "Date" date "%Y-%m-%d"
-quantity = column "$1" decimal
-[output]
-url = file://$O
-EOF
-}
+. "$srcdir/tests/lib/delivery-lib.sh"
+conf() { DL_QTY=$1 dl_conf td "$S" "file://$O"; }
 verify() {
 	"$TRADEDROP" audit -c "$T_TMP/td.conf" verify > "$T_TMP/av" 2>&1
 	t_is $? 0 "$1: the audit log verifies"

@@ -10,21 +10,12 @@
 . "$srcdir/tests/lib/common.sh"
 t_tmpdir
 
-# conf DIR COLUMN: the mapping takes quantity from COLUMN
+. "$srcdir/tests/lib/delivery-lib.sh"
+# conf DIR COLUMN: DIR/td.conf, whose mapping takes quantity from COLUMN
 conf() {
-	cat > "$1/td.conf" <<EOF
-[integration]
-name = acme
-state_dir = $1/state
-max_reject_ratio = 1
-[map]
-store_id = column "Store"
-gtin = column "UPC" gtin
-txn_date = column "Date" date "%Y-%m-%d"
-quantity = column "$2" decimal
-[output]
-url = file://$1/out
-EOF
+	DL_QTY=$2 dl_conf td "$1/state" "file://$1/out" "[integration]" \
+	    "max_reject_ratio = 1"
+	mv "$T_TMP/td.conf" "$1/td.conf"
 }
 H='Store,UPC,Date,Units,Units2,Units3'
 # setup DIR: d1 delivers store 2's record with 4; d2 restates it with 9
