@@ -1710,7 +1710,9 @@ ledger_forget_batch(struct store *st, const char *path, int enc)
 			zi.src = in;
 			zi.size = (size_t)n;
 			zi.pos = 0;
-			while (r == 0 && zi.pos < zi.size) {
+			/* on while the output is filled: more may be pending
+			 * in the decoder once all of in[] is taken */
+			do {
 				zo.dst = out;
 				zo.size = sizeof(out);
 				zo.pos = 0;
@@ -1720,12 +1722,13 @@ ledger_forget_batch(struct store *st, const char *path, int enc)
 				td_buf_append(&b, out, zo.pos);
 				if (r == 0)
 					r = forget_lines(st, &b, 0);
-			}
+			} while (r == 0 && (zi.pos < zi.size ||
+			    zo.pos == zo.size));
 			continue;
 		}
 		z.next_in = in;
 		z.avail_in = (uInt)n;
-		while (r == 0 && z.avail_in > 0) {
+		do {
 			z.next_out = out;
 			z.avail_out = sizeof(out);
 			e = inflate(&z, Z_NO_FLUSH);
@@ -1738,7 +1741,7 @@ ledger_forget_batch(struct store *st, const char *path, int enc)
 			if (r == 0 && e == Z_STREAM_END && inflateReset(&z) !=
 			    Z_OK)
 				r = TD_ERR_FORMAT;
-		}
+		} while (r == 0 && (z.avail_in > 0 || z.avail_out == 0));
 	}
 	if (r == 0 && n < 0)
 		r = TD_ERR_IO;

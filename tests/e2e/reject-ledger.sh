@@ -86,4 +86,29 @@ PY
 	"$TRADEDROP" audit -c "$D/td.conf" verify > "$D/av" 2>&1
 	t_is $? 0 "$ENC: the audit log verifies"
 done
+
+# a refused batch of 3,000 records, megabytes once decoded: the ledger
+# reads it to its end (what a decoder still held when the file's last
+# bytes were taken, its output full, is read too)
+for ENC in zstd gzip; do
+	D=$T_TMP/big-$ENC
+	mkdir -p "$D/state/landing"
+	peer_start "$D/peer" --cert "$C/server.pem" --key "$C/server.key" || t_skip_all "peer did not start"
+	conf "$D" "$PORT" Units "$ENC"
+	sed -i 's/^batch_records = 2$/batch_records = 5000/' "$D/td.conf"
+	$PY -c "
+print('Store,UPC,Date,Units,Units2')
+for i in range(1, 3001): print('%d,041000001239,2026-11-20,%d,%d' % (i, i % 7 + 1, i % 7 + 1))
+" > "$D/state/landing/big.csv"
+	printf 'status 422\n' > "$D/peer/faults"
+	"$TRADEDROP" once -c "$D/td.conf" 2> "$D/log1"
+	t_grep "$D/log1" "event=batch_rejected file=big.csv batch=1 records=3000 status=422" "big $ENC: the one batch of 3000 refused"
+	T=$(sha256sum "$D"/state/archive/*/*/*/raw/big.csv | cut -c1-64)
+	conf "$D" "$PORT" Units2 "$ENC"
+	sed -i 's/^batch_records = 2$/batch_records = 5000/' "$D/td.conf"
+	"$TRADEDROP" replay -c "$D/td.conf" "$T" > "$D/rp" 2>&1
+	t_grep "$D/rp" "3000 rows: 3000 delivered, 0 dead-lettered, 0 held, 0 duplicate" \
+	    "big $ENC: all 3000 refused records forgotten, and delivered by the replay"
+	peer_stop "$PEER_PID"
+done
 t_done
