@@ -107,7 +107,8 @@ q_list(struct store *st)
 	    "'quarantined' ORDER BY seq");
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		td_rfc3339(sqlite3_column_int64(s, 2), ts);
-		printf("%s %s %s rows=%lld dlq=%lld file=%s: %s\n",
+		/* dlq: of a quarantined one, the rows rejected (intake.c) */
+		printf("%s %s %s rows=%lld rejected=%lld file=%s: %s\n",
 		    (const char *)sqlite3_column_text(s, 0), ts,
 		    (const char *)sqlite3_column_text(s, 3),
 		    (long long)sqlite3_column_int64(s, 5),
@@ -122,6 +123,33 @@ q_list(struct store *st)
 	if (n == 0)
 		printf("nothing is quarantined\n");
 	return 0;
+}
+
+/*
+ * Where the dead letters of the quarantined tid are: the samples kept
+ * beside its reason.json (how many), or the whole file an older release
+ * of tradedrop kept in dlq/.
+ */
+static void
+q_show_samples(const char *sd, const char *tid)
+{
+	char *p, *buf = NULL;
+	size_t len, i, n = 0;
+
+	p = xasprintf("%s/quarantine/%s/" QUARANTINE_SAMPLE_FILE, sd, tid);
+	if (td_read_file(p, QUARANTINE_SAMPLE_BYTES, &buf, &len) == 0) {
+		for (i = 0; i < len; i++)
+			n += buf[i] == '\n';
+		printf("dead letters: the first %zu, as samples (the "
+		    "rejections above count them all; a release writes "
+		    "them all to dlq/): %s\n", n, p);
+	}
+	x_free(buf);
+	x_free(p);
+	p = xasprintf("%s/dlq/%s.ndjson", sd, tid);
+	if (access(p, F_OK) == 0)
+		printf("dead letters: %s\n", p);
+	x_free(p);
 }
 
 static int
@@ -153,10 +181,7 @@ q_show(struct store *st, const struct td_conf *c, const char *tid)
 				x_free(t2);
 			}
 			x_free(p);
-			p = xasprintf("%s/dlq/%s.ndjson", sd, tid);
-			if (access(p, F_OK) == 0)
-				printf("dead letters: %s\n", p);
-			x_free(p);
+			q_show_samples(sd, tid);
 			carg = ctx_conf_arg(c);
 			printf("next: fix the configuration, then `tradedrop "
 			    "quarantine %s release %s`; or `tradedrop "

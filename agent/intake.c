@@ -546,10 +546,6 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 
 #define PS_MAXCODES	64	/* distinct Tier 3 codes counted; more: "other" */
 
-struct psink;
-static int	audit_dead_letters(struct td_ctx *, const struct tx *,
-		    const struct psink *, uint64_t);
-
 /* Where processing puts a transmission: its outbox and dead letters. */
 struct psink {
 	struct td_ctx		*x;
@@ -559,6 +555,11 @@ struct psink {
 	FILE			*dlq;
 	char			*dlqtmp;
 	struct td_buf		 line;
+	/* the first dead letters, kept should the file be quarantined
+	 * (bounded by QUARANTINE_SAMPLE_BYTES) */
+	struct td_buf		 samples;
+	uint64_t		 nsamples;
+	int			 samples_full;
 	struct ledger		*ledger;	/* Tier 4 */
 	struct {
 		const char	*code;
@@ -688,6 +689,13 @@ ps_reject(void *arg, const struct rejection *rj)
 	    "line", rj);
 	if (fwrite(p->line.p, 1, p->line.len, p->dlq) != p->line.len)
 		return errno == ENOSPC ? TD_ERR_NOSPACE : TD_ERR_IO;
+	/* whole lines, the first ones only: a sample stops at the first
+	 * line that does not fit */
+	if (!p->samples_full && p->nsamples < QUARANTINE_SAMPLES &&
+	    td_buf_append(&p->samples, p->line.p, p->line.len) == 0)
+		p->nsamples++;
+	else
+		p->samples_full = 1;
 	td_log(TD_LOG_DEBUG, "record_rejected", "file=%s line=%llu tier=%d "
 	    "code=%s message=%s", p->t->name, (unsigned long long)rj->line,
 	    rj->tier, rj->code, rj->message);
@@ -818,16 +826,78 @@ stage_parsed(struct td_ctx *x, const struct tx *t,
 
 /*
  * The counts of a quarantined transmission, with the names the manifest
- * uses: its rows read, none delivered, held or duplicate, its Tier 3
- * rows dead-lettered, and the rest held back with the file.
+ * uses: its rows read, none delivered, dead-lettered, held or duplicate:
+ * every row is held back with the file, its Tier 3 rows too, whose dead
+ * letters are not kept (samples aside; a release writes them all).
  */
 static void
 put_qcounts(struct td_buf *b, const struct proc_result *res)
 {
-	td_buf_printf(b, "\"records\":%llu,\"delivered\":0,\"dlq\":%llu,"
+	td_buf_printf(b, "\"records\":%llu,\"delivered\":0,\"dlq\":0,"
 	    "\"held\":0,\"duplicate\":0,\"quarantined\":%llu",
-	    (unsigned long long)res->rows, (unsigned long long)res->rejected,
-	    (unsigned long long)(res->rows - res->rejected));
+	    (unsigned long long)res->rows, (unsigned long long)res->rows);
+}
+
+/* The rows rejected before the verdict, by code, and the samples kept. */
+static void
+put_qrejected(struct td_buf *b, const struct proc_result *res,
+    uint64_t kept)
+{
+	td_buf_printf(b, "\"rejected\":%llu,\"rejections\":",
+	    (unsigned long long)res->rejected);
+	rej_counts_json(&res->by_code, b);
+	td_buf_printf(b, ",\"dead_letters_kept\":%llu",
+	    (unsigned long long)kept);
+}
+
+/*
+ * The dead letters of a transmission being quarantined, before the
+ * commit that records it so: here, its first ones (of ps, when it was
+ * processed) as samples in qdir, made durable by the caller's fsync of
+ * qdir, or no samples file; then (quarantine_dlq_remove) none in dlq/,
+ * neither the staging file of this attempt nor a file an attempt before
+ * left (a release stopped before it removed it). A stop at any point
+ * before the commit leaves the transmission received: processed again
+ * from the start, it writes the same.
+ */
+static int
+quarantine_samples(const char *qdir, const struct psink *ps)
+{
+	char *p;
+	int r = 0;
+
+	p = xasprintf("%s/%s", qdir, QUARANTINE_SAMPLE_FILE);
+	if (ps != NULL && ps->nsamples > 0)
+		r = td_write_file_atomic(p, ps->samples.p, ps->samples.len);
+	else if (unlink(p) != 0 && errno != ENOENT)
+		r = TD_ERR_IO;
+	x_free(p);
+	return r;
+}
+
+/* Remove the dead letters in dlq/ of a transmission being quarantined. */
+static int
+quarantine_dlq_remove(struct td_ctx *x, const struct tx *t,
+    const struct psink *ps)
+{
+	char *p;
+	int gone = 0, r = 0;
+
+	if (ps != NULL && ps->dlqtmp != NULL) {
+		if (unlink(ps->dlqtmp) == 0)
+			gone = 1;
+		else if (errno != ENOENT)
+			r = TD_ERR_IO;
+	}
+	p = xasprintf("%s/%s.ndjson", x->dlq, t->id);
+	if (unlink(p) == 0)
+		gone = 1;
+	else if (errno != ENOENT)
+		r = TD_ERR_IO;
+	x_free(p);
+	if (r == 0 && gone)
+		r = td_fsync_dir(x->dlq);
+	return r;
 }
 
 static int
@@ -837,6 +907,7 @@ quarantine(struct td_ctx *x, const struct tx *t, const char *code,
 {
 	struct td_buf b;
 	char *qdir, *raw, *qraw, *path, ts[TD_RFC3339_MAX], *fields;
+	uint64_t kept = ps != NULL ? ps->nsamples : 0;
 	int r;
 
 	qdir = xasprintf("%s/%s", x->quarantine, t->id);
@@ -857,10 +928,8 @@ quarantine(struct td_ctx *x, const struct tx *t, const char *code,
 	    "\"received_at\":\"%s\",\"integration\":",
 	    (unsigned long long)t->size, t->id, ts);
 	td_json_str(&b, x->integration, strlen(x->integration));
-	td_buf_printf(&b, ",\"records\":%llu,\"rejected\":%llu,"
-	    "\"rejections\":", (unsigned long long)res->rows,
-	    (unsigned long long)res->rejected);
-	rej_counts_json(&res->by_code, &b);
+	td_buf_printf(&b, ",\"records\":%llu,", (unsigned long long)res->rows);
+	put_qrejected(&b, res, kept);
 	td_buf_puts(&b, ",\"counts\":{");
 	put_qcounts(&b, res);
 	td_buf_puts(&b, "}}\n");
@@ -871,16 +940,23 @@ quarantine(struct td_ctx *x, const struct tx *t, const char *code,
 	(void)unlink(qraw);
 	if (link(raw, qraw) != 0 && td_copy_file(raw, qraw) != 0)
 		goto out;
+	if ((r = quarantine_samples(qdir, ps)) != 0)
+		goto out;
 	if ((r = td_write_file_atomic(path, b.p, b.len)) != 0)
 		goto out;
 	td_failpoint("quarantine_staged");
 	if ((r = td_fsync_dir(qdir)) != 0)
 		goto out;
+	if ((r = quarantine_dlq_remove(x, t, ps)) != 0)
+		goto out;
+	td_failpoint("quarantine_dlq_removed");
 	td_buf_reset(&b);
 	td_buf_printf(&b, "\"tier\":2,\"code\":\"%s\",\"message\":", code);
 	td_json_str_lossy(&b, msg, strlen(msg));
 	td_buf_putc(&b, ',');
 	put_qcounts(&b, res);
+	td_buf_putc(&b, ',');
+	put_qrejected(&b, res, kept);
 	fields = xstrdup(td_buf_cstr(&b));
 	if ((r = store_begin(x->st)) == 0) {
 		sqlite3_stmt *s = store_prepare(x->st, "UPDATE transmissions "
@@ -892,14 +968,15 @@ quarantine(struct td_ctx *x, const struct tx *t, const char *code,
 		sqlite3_bind_text(s, 1, mapper_version(x->map), -1,
 		    SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, (sqlite3_int64)res->rows);
+		/* of a quarantined transmission, dlq is the rows rejected
+		 * before the verdict (`quarantine list`): status and the
+		 * metrics count them quarantined, with the file */
 		sqlite3_bind_int64(s, 3, (sqlite3_int64)res->rejected);
 		sqlite3_bind_text(s, 4, code, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 5, msg, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 6, now_sec());
 		sqlite3_bind_text(s, 7, t->id, -1, SQLITE_STATIC);
 		r = store_step_done(x->st, s);
-		if (r == 0 && ps != NULL)
-			r = audit_dead_letters(x, t, ps, res->rejected);
 		if (r == 0)
 			r = audit_append(x->audit, "transmission_quarantined",
 			    t->id, fields);
@@ -1101,6 +1178,10 @@ drop_undo(struct td_ctx *x, const struct tx *t)
 	p = xasprintf("%s/%s/decision.json", x->state_dir, t->archive_dir);
 	(void)unlink(p);
 	x_free(p);
+	p = xasprintf("%s/%s/" QUARANTINE_SAMPLE_FILE, x->state_dir,
+	    t->archive_dir);
+	(void)unlink(p);
+	x_free(p);
 	p = xasprintf("%s/%s/reason.json", x->state_dir, t->archive_dir);
 	if (unlink(p) == 0)
 		(void)td_fsync_parent(p);
@@ -1163,6 +1244,27 @@ intake_release(struct td_ctx *x, const char *tid)
 	return r;
 }
 
+/*
+ * Link the file name of the quarantine entry qdir, if there, into adir
+ * (a copy where no link can be made): not moved, so that the entry stays
+ * whole until the drop commits.
+ */
+static int
+keep_in_archive(const char *qdir, const char *adir, const char *name)
+{
+	char *p, *q;
+	int r = 0;
+
+	p = xasprintf("%s/%s", qdir, name);
+	q = xasprintf("%s/%s", adir, name);
+	(void)unlink(q);	/* a drop's before, which never committed */
+	if (link(p, q) != 0 && errno != ENOENT && td_copy_file(p, q) != 0)
+		r = TD_ERR_IO;
+	x_free(p);
+	x_free(q);
+	return r;
+}
+
 int
 intake_drop(struct td_ctx *x, const char *tid, const char *reason,
     const char *by)
@@ -1170,7 +1272,7 @@ intake_drop(struct td_ctx *x, const char *tid, const char *reason,
 	struct tx t;
 	struct td_buf b;
 	sqlite3_stmt *s;
-	char *adir = NULL, *qdir = NULL, *p, *q, *fields = NULL, *rf = NULL;
+	char *adir = NULL, *qdir = NULL, *p, *fields = NULL, *rf = NULL;
 	char ts[TD_RFC3339_MAX];
 	int r;
 
@@ -1201,16 +1303,10 @@ intake_drop(struct td_ctx *x, const char *tid, const char *reason,
 	p = xasprintf("%s/decision.json", adir);
 	r = td_write_file_atomic(p, b.p, b.len);
 	x_free(p);
-	if (r == 0) {
-		p = xasprintf("%s/reason.json", qdir);
-		q = xasprintf("%s/reason.json", adir);
-		(void)unlink(q);
-		if (link(p, q) != 0 && errno != ENOENT &&
-		    td_copy_file(p, q) != 0)
-			r = TD_ERR_IO;
-		x_free(p);
-		x_free(q);
-	}
+	if (r == 0)
+		r = keep_in_archive(qdir, adir, "reason.json");
+	if (r == 0)
+		r = keep_in_archive(qdir, adir, QUARANTINE_SAMPLE_FILE);
 	if (r == 0 && (r = td_fsync_dir(adir)) == 0 &&
 	    (r = store_begin(x->st)) == 0) {
 		s = store_prepare(x->st, "UPDATE transmissions SET state = "
@@ -1460,6 +1556,15 @@ clean_partial(struct td_ctx *x, const struct tx *t)
 	p = xasprintf("%s/%s/records", x->state_dir, t->archive_dir);
 	(void)td_remove_tree(p, x->state_dir);
 	x_free(p);
+	/*
+	 * The quarantine entry of an attempt whose commit never came, or of
+	 * the attempt before a release stopped before it removed it: left,
+	 * its reason and dead-letter samples would stay beside a
+	 * transmission this attempt delivers.
+	 */
+	p = xasprintf("%s/%s", x->quarantine, t->id);
+	(void)td_remove_tree(p, x->state_dir);
+	x_free(p);
 }
 
 /*
@@ -1534,6 +1639,9 @@ ps_reset(void *arg, size_t doc, int mixed)
 	x_free(p->dlqtmp);
 	p->dlqtmp = NULL;
 	p->ncodes = 0;
+	td_buf_reset(&p->samples);
+	p->nsamples = 0;
+	p->samples_full = 0;
 	clean_partial(p->x, p->t);
 	return ps_open(p);
 }
@@ -1648,6 +1756,7 @@ process_one(struct td_ctx *x, const char *tid)
 	ps.t = &t;
 	ps.obtmp = obtmp;
 	td_buf_init(&ps.line, 1024, 0);
+	td_buf_init(&ps.samples, 0, QUARANTINE_SAMPLE_BYTES);
 	memset(&sink, 0, sizeof(sink));
 	sink.buffer = ps_buffer;
 	sink.batch = ps_batch;
@@ -1697,19 +1806,6 @@ process_one(struct td_ctx *x, const char *tid)
 		goto out;
 	}
 	proc_log_mixed(&res, t.name);
-	dlqf = xasprintf("%s/%s.ndjson", x->dlq, t.id);
-	if (ps.dlqtmp != NULL) {
-		if (rename(ps.dlqtmp, dlqf) != 0) {
-			r = TD_ERR_IO;
-			goto out;
-		}
-	} else if (unlink(dlqf) == 0 && td_fsync_dir(x->dlq) != 0) {
-		/* no dead letter this time: those of an attempt before (a
-		 * release killed before it removed them) must not be sent
-		 * as this one's */
-		r = TD_ERR_IO;
-		goto out;
-	}
 
 	/*
 	 * What was parsed must be what was received, hashed and verified:
@@ -1734,16 +1830,27 @@ process_one(struct td_ctx *x, const char *tid)
 		goto out;
 
 	/* Tier 2 (process_file also applies max_reject_ratio): the whole
-	 * file goes to quarantine */
+	 * file goes to quarantine, its dead letters cut to samples there;
+	 * none is dead-lettered (a release writes them, in dlq/) */
 	if (res.t2code != NULL) {
 		(void)td_remove_tree(obtmp, x->state_dir);
 		if ((r = sync_staged(x, &t, NULL)) == 0)
 			r = quarantine(x, &t, res.t2code, res.t2msg,
 			    res.t2detail, &res, &ps);
-		if (r == 0) {
-			x->run.n_dlq += res.rejected;
-			rej_counts_merge(&x->run.rejections, &res.by_code);
+		goto out;
+	}
+
+	dlqf = xasprintf("%s/%s.ndjson", x->dlq, t.id);
+	if (ps.dlqtmp != NULL) {
+		if (rename(ps.dlqtmp, dlqf) != 0) {
+			r = TD_ERR_IO;
+			goto out;
 		}
+	} else if (unlink(dlqf) == 0 && td_fsync_dir(x->dlq) != 0) {
+		/* no dead letter this time: those of an attempt before (a
+		 * release killed before it removed them) must not be sent
+		 * as this one's */
+		r = TD_ERR_IO;
 		goto out;
 	}
 
@@ -1870,6 +1977,7 @@ process_one(struct td_ctx *x, const char *tid)
 	outbox_free(ps.ob);
 	ledger_free(ps.ledger);
 	td_buf_free(&ps.line);
+	td_buf_free(&ps.samples);
 	proc_result_clear(&res);
 	if (fd >= 0)
 		close(fd);

@@ -2,8 +2,10 @@
  * intake.h - the durable state machine of a transmission:
  *
  *   landing/NAME --claim--> work/CLAIM/NAME --receive--> archive/.../raw/NAME
- *   (state received) --process--> outbox/<tid>/ (state parsed)
- *                               \-> quarantine/<tid>/ (state quarantined)
+ *   (state received) --process--> outbox/<tid>/ and dlq/<tid>.ndjson
+ *                                 (state parsed)
+ *                               \-> quarantine/<tid>/ (state quarantined;
+ *                                 the dead letters cut to samples there)
  *   (state parsed) --deliver--> output (state delivered)
  *
  * Every arrow is committed in state.db; each step can be re-run after a
@@ -16,6 +18,18 @@
 
 #include "ctx.h"
 #include "hash.h"
+
+/*
+ * A quarantined file's dead letters are not kept whole (a release
+ * processes the file again and writes them all to dlq/): only its first
+ * QUARANTINE_SAMPLES dead-letter lines, as many of them as fit in
+ * QUARANTINE_SAMPLE_BYTES, are kept beside its reason.json, in
+ * quarantine/<tid>/QUARANTINE_SAMPLE_FILE; reason.json counts them all
+ * by code. See tradedrop(8), quarantine show.
+ */
+#define QUARANTINE_SAMPLES	100
+#define QUARANTINE_SAMPLE_BYTES	(1 << 20)
+#define QUARANTINE_SAMPLE_FILE	"dead-letters.ndjson"
 
 struct td_buf;
 struct rejection;

@@ -100,7 +100,10 @@ static const struct {
 	    MS(t_quarantined) },
 	{ "SELECT count(*) FROM duplicate_drops", MS(t_duplicate) },
 	/* one set of counts: rows read = delivered + pending + dlq + held +
-	 * duplicate + quarantined + summed (quarantined files' rows too) */
+	 * duplicate + quarantined + summed (quarantined files' rows too).
+	 * dlq is what dlq/ holds: a quarantined file's rows are all
+	 * quarantined, its rejected ones too (their dead letters are not
+	 * kept; its dlq column counts them for `quarantine list`) */
 	{ "SELECT total(records_in) FROM transmissions WHERE state IN "
 	    "('parsed', 'delivered', 'quarantined')", MS(r_in) },
 	{ "SELECT total(delivered) FROM transmissions WHERE state = "
@@ -108,10 +111,10 @@ static const struct {
 	{ "SELECT total(delivered) FROM transmissions WHERE state = 'parsed'",
 	    MS(r_pending) },
 	{ "SELECT total(dlq) FROM transmissions WHERE state IN ('parsed', "
-	    "'delivered', 'quarantined')", MS(r_dlq) },
+	    "'delivered')", MS(r_dlq) },
 	{ "SELECT total(duplicate) FROM transmissions WHERE state IN "
 	    "('parsed', 'delivered')", MS(r_duplicate) },
-	{ "SELECT total(records_in - dlq) FROM transmissions WHERE state = "
+	{ "SELECT total(records_in) FROM transmissions WHERE state = "
 	    "'quarantined'", MS(r_quarantined) },
 	{ "SELECT total(summed) FROM transmissions WHERE state IN "
 	    "('parsed', 'delivered')", MS(r_summed) },

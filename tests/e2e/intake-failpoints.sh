@@ -40,6 +40,12 @@ print(" ".join(sorted("%s=%d" % (k[0], v) for k, v in c.items())))
 PY
 }
 
+# tree_of STATE: the files of dlq/ and quarantine/, each with its lines
+tree_of() {
+	(cd "$1" && find dlq quarantine -type f | sort | while read -r f; do
+		echo "$f:$(wc -l < "$f")"; done | tr '\n' ' ')
+}
+
 dl_conf ref "$T_TMP/ref" "file://$T_TMP/ref-out" "[watch]" "settle = 0"
 drop "$T_TMP/ref"
 dl_run ref ref.log
@@ -49,11 +55,14 @@ t_grep "$T_TMP/ref.log" "event=duplicate_transmission file=d.csv" "d is a duplic
 dl_run ref ref2.log
 t_is "$RC" 0 "and the run after it exits 0"
 REF_EVENTS=$(events "$T_TMP/ref")
-
+TQ=$(sha256sum "$T_TMP/q.csv" | cut -c1-64)
+TA=$(sha256sum "$T_TMP/a.csv" | cut -c1-64)
+t_is "$(tree_of "$T_TMP/ref")" "dlq/$TA.ndjson:1 quarantine/$TQ/dead-letters.ndjson:1 quarantine/$TQ/q.csv:5 quarantine/$TQ/reason.json:1 " \
+	"undisturbed: a's dead letter in dlq/; q's a sample in its quarantine entry, not in dlq/"
 n=0
 for fp in claimed transmission_received archived duplicate_recorded \
     outbox_staged transmission_parsed quarantine_staged \
-    transmission_quarantined; do
+    quarantine_dlq_removed transmission_quarantined; do
 	n=$((n + 1))
 	dl_conf "k$n" "$T_TMP/k$n" "file://$T_TMP/out$n" "[watch]" "settle = 0"
 	drop "$T_TMP/k$n"
@@ -70,6 +79,8 @@ for fp in claimed transmission_received archived duplicate_recorded \
 		"$fp: the state directory holds what the undisturbed run's does"
 	t_is "$(find "$T_TMP/k$n/work" "$T_TMP/k$n/landing" "$T_TMP/k$n/outbox" \
 	    -mindepth 1 | wc -l)" 0 "$fp: nothing left in landing, work/ or outbox/"
+	t_is "$(tree_of "$T_TMP/k$n")" "$(tree_of "$T_TMP/ref")" \
+		"$fp: dlq/ and quarantine/ hold what the undisturbed run's do (q's dead letter a sample, not in dlq/)"
 	t_is "$(events "$T_TMP/k$n")" "$REF_EVENTS" \
 		"$fp: each transmission received, parsed or quarantined and delivered once"
 done

@@ -24,7 +24,7 @@ t_is $? 1 "once exits 1: two files quarantined"
 t_is $? 0 "quarantine list exits 0"
 t_is "$(wc -l < "$T_TMP/list")" 2 "list: one line per quarantined file"
 t_grep "$T_TMP/list" "$TA " "list: names a by its transmission id"
-t_grep "$T_TMP/list" "schema_missing_column rows=0 dlq=0 file=a.csv" "list: a's code and file"
+t_grep "$T_TMP/list" "schema_missing_column rows=0 rejected=0 file=a.csv" "list: a's code and file"
 
 "$TRADEDROP" quarantine -c "$T_TMP/t.conf" show "$(echo $TA | cut -c1-10)" > "$T_TMP/show" 2>&1
 t_is $? 0 "quarantine show takes a unique prefix of the id"
@@ -84,14 +84,15 @@ printf 'Store,UPC,Date,Qty\n1,041000001238,2026-11-20,3\n2,041000001238,2026-11-
 "$TRADEDROP" once -c "$T_TMP/t.conf" 2> "$T_TMP/log3"
 t_is $? 1 "c: two of three rows rejected: quarantined"
 TC=$(sha256sum "$S/landing/../archive"/*/*/*/raw/c.csv | cut -c1-64)
-t_is "$(wc -l < "$S/dlq/$TC.ndjson")" 2 "c: its two rows in its dead-letter file"
-t_grep "$S/quarantine/$TC/reason.json" '"counts":{"records":3,"delivered":0,"dlq":2,"held":0,"duplicate":0,"quarantined":1}' "reason.json: the counts, as the manifest names them"
-t_grep "$S/audit.log" "\"event\":\"records_dead_lettered\",\"integration\":\"acme\",\"transmission_id\":\"$TC\",\"tier\":3,\"count\":2,\"by_code\":{\"gtin_check_digit\":2}" "audit: the dead letters by code"
-t_grep "$S/audit.log" '"code":"reject_ratio_exceeded","message":"2 of 3 rows rejected, more than max_reject_ratio 0.05","records":3,"delivered":0,"dlq":2,"held":0,"duplicate":0,"quarantined":1' "audit: the same counts"
+t_is "$(wc -l < "$S/quarantine/$TC/dead-letters.ndjson")" 2 "c: its two dead letters kept as samples in its quarantine entry"
+t_is "$(ls -A "$S/dlq")" "" "c: none in dlq/ (its rows are quarantined with the file, not dead-lettered)"
+t_grep "$S/quarantine/$TC/reason.json" '"rejected":2,"rejections":{"gtin_check_digit":2},"dead_letters_kept":2,"counts":{"records":3,"delivered":0,"dlq":0,"held":0,"duplicate":0,"quarantined":3}' "reason.json: the rejections by code, the counts as the manifest names them"
+t_grep "$S/audit.log" '"code":"reject_ratio_exceeded","message":"2 of 3 rows rejected, more than max_reject_ratio 0.05","records":3,"delivered":0,"dlq":0,"held":0,"duplicate":0,"quarantined":3,"rejected":2,"rejections":{"gtin_check_digit":2},"dead_letters_kept":2' "audit: the same counts, and the rejections by code"
+t_is "$(grep -c "\"event\":\"records_dead_lettered\",\"integration\":\"acme\",\"transmission_id\":\"$TC\"" "$S/audit.log")" 0 "audit: none of its rows dead-lettered"
 "$TRADEDROP" status -c "$T_TMP/t.conf" --json > "$T_TMP/st" 2>&1
-t_grep "$T_TMP/st" '"records":{"in":5,"delivered":2,"pending":0,"dlq":2,"held":0,"duplicate":0,"quarantined":1,"summed":0}' "status: the quarantined file's dead letters are counted"
+t_grep "$T_TMP/st" '"records":{"in":5,"delivered":2,"pending":0,"dlq":0,"held":0,"duplicate":0,"quarantined":3,"summed":0}' "status: the quarantined file's rows are counted quarantined, none dead-lettered"
 "$TRADEDROP" status -c "$T_TMP/t.conf" > "$T_TMP/st2" 2>&1
-t_grep "$T_TMP/st2" "records: 5 in, 2 delivered, 0 pending, 2 dead-lettered, 0 held, 0 duplicate, 1 quarantined, 0 summed" "status text: the same"
+t_grep "$T_TMP/st2" "records: 5 in, 2 delivered, 0 pending, 0 dead-lettered, 0 held, 0 duplicate, 3 quarantined, 0 summed" "status text: the same"
 
 "$TRADEDROP" audit -c "$T_TMP/t.conf" verify > "$T_TMP/av" 2>&1
 t_is $? 0 "the audit log verifies after every decision"
@@ -110,7 +111,10 @@ if command -v strace > /dev/null; then
 	"$TRADEDROP" once -c "$T_TMP/q.conf" 2> "$T_TMP/q1.log"
 	t_is $? 1 "stale dead letters: three rows without check digit, quarantined"
 	TQ=$(ls "$S3/quarantine")
-	t_is "$(wc -l < "$S3/dlq/$TQ.ndjson")" 3 "stale dead letters: three of them"
+	t_is "$(wc -l < "$S3/quarantine/$TQ/dead-letters.ndjson")" 3 "stale dead letters: three of them, as samples"
+	t_is "$(ls -A "$S3/dlq")" "" "stale dead letters: none in dlq/"
+	# as an older tradedrop kept them, whole, in dlq/
+	cp "$S3/quarantine/$TQ/dead-letters.ndjson" "$S3/dlq/$TQ.ndjson"
 	ASAN_OPTIONS=$T_ASAN_NOLEAKS strace -f -qq -o /dev/null -P "$S3/dlq/$TQ.ndjson" \
 	    -e trace=unlink,unlinkat -e inject=unlink,unlinkat:signal=KILL \
 	    "$TRADEDROP" quarantine release "$TQ" -c "$T_TMP/q2.conf" > /dev/null 2>&1
@@ -125,8 +129,28 @@ if command -v strace > /dev/null; then
 	# the stale dead letters must not have replaced it
 	t_is "$(zcat "$T_TMP/out3/$TQ/rejections.ndjson.gz" | grep -c '"tier":3')" 0 \
 	    "stale dead letters: not sent as the rejections of the delivered attempt"
+	# killed after its commit, before it removed the quarantine entry:
+	# the next attempt, delivered, leaves no reason or samples behind
+	S4=$T_TMP/state4
+	sed "s|$S3|$S4|; s|$T_TMP/out3|$T_TMP/out4|" "$T_TMP/q.conf" > "$T_TMP/q4.conf"
+	sed "s|$S3|$S4|; s|$T_TMP/out3|$T_TMP/out4|" "$T_TMP/q2.conf" > "$T_TMP/q42.conf"
+	chmod 600 "$T_TMP/q4.conf" "$T_TMP/q42.conf"
+	mkdir -p "$S4/landing"
+	cp "$S3/archive"/*/*/"$TQ"/raw/q.csv "$S4/landing/"
+	"$TRADEDROP" once -c "$T_TMP/q4.conf" 2> "$T_TMP/q41.log"
+	t_is "$(ls "$S4/quarantine/$TQ" | tr '\n' ' ')" "dead-letters.ndjson q.csv reason.json " \
+	    "stale quarantine entry: quarantined, with its samples"
+	ASAN_OPTIONS=$T_ASAN_NOLEAKS strace -f -qq -o /dev/null -P "$S4/quarantine/$TQ" \
+	    -e trace=open,openat -e inject=open,openat:signal=KILL \
+	    "$TRADEDROP" quarantine release "$TQ" -c "$T_TMP/q42.conf" > /dev/null 2>&1
+	t_is "$(sqlite3 "$S4/state.db" "SELECT state FROM transmissions")" received \
+	    "stale quarantine entry: the release was killed after its commit, as it removed it"
+	"$TRADEDROP" once -c "$T_TMP/q42.conf" 2> "$T_TMP/q42.log"
+	t_is $? 0 "stale quarantine entry: with the mapping fixed, every row is delivered (exit 0)"
+	t_is "$(ls -A "$S4/quarantine")" "" \
+	    "stale quarantine entry: no reason or samples left beside a delivered transmission"
 else
-	for i in 1 2 3 4 5 6 7; do t_skip "strace not installed"; done
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12; do t_skip "strace not installed"; done
 fi
 
 t_done
