@@ -118,6 +118,14 @@ t_ok "$([ "$NW" -ge 50 ] && [ "$NW" -lt 100 ] && [ "$(stat -c %s "$QW")" -le 104
 t_grep "$S/quarantine/$TW/reason.json" "\"rejected\":200,\"rejections\":{\"gtin_length\":200},\"dead_letters_kept\":$NW," \
 	"wide: reason.json says how many were kept"
 t_is "$(ls -A "$S/dlq")" "$T.ndjson" "wide: nothing of it in dlq/"
+# dropped: the samples stay in the archive with reason.json
+"$TRADEDROP" quarantine -c "$T_TMP/t.conf" drop "$TW" --reason "test" > /dev/null 2>&1
+t_is $? 0 "wide: dropped"
+AW=$(ls -d "$S"/archive/*/*/"$TW")
+t_is "$(ls "$AW" | tr '\n' ' ')" "dead-letters.ndjson decision.json raw reason.json " \
+	"wide: its samples, decision and reason beside the raw file in the archive"
+t_is "$(wc -l < "$AW/dead-letters.ndjson")" "$NW" "wide: every sample kept"
+t_is "$(ls -A "$S/quarantine")" "" "wide: the quarantine entry is gone"
 
 "$TRADEDROP" audit -c "$T_TMP/t.conf" verify > "$T_TMP/av" 2>&1
 t_is $? 0 "the audit log verifies"
