@@ -368,6 +368,11 @@ S=$T_TMP/s7; L=$S/landing
 mkdir -p "$L"
 mk_conf c7 "$S" 0
 { echo 'Store,UPC,Date,Units'; row 1 1; row 2 x; } > "$L/bad.csv"
+# one bad row of 26: parsed, its dead letter in dlq/ (bad.csv, half bad,
+# is quarantined: its dead letter a sample in the quarantine)
+{ echo 'Store,UPC,Date,Units'; for i in $(seq 1 25); do row "$i" 1; done; row 26 x; } > "$L/some.csv"
 (umask 022; "$TRADEDROP" once -c "$T_TMP/c7.conf" 2> /dev/null)
 t_is "$(stat -c %a "$S"/dlq/*.ndjson)" 640 "a dead-letter file is not readable by others"
+t_is "$(stat -c %a "$S"/quarantine/*/dead-letters.ndjson)" 640 \
+    "a quarantined file's dead-letter samples are not readable by others"
 t_done

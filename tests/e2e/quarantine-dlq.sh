@@ -93,6 +93,8 @@ ls = [json.loads(l) for l in open(sys.argv[1])]
 print(len(ls), {l["code"] for l in ls} == {"bad_date"},
       [l["source"]["line"] for l in ls] == [i + 2 for i in range(5000) if i % 40 == 3])' "$S/dlq/$T.ndjson")" \
 	"125 True True" "dlq/: the full dead letters of the released file, each bad row once, in order"
+t_is "$(zcat "$T_TMP/out/$T/rejections.ndjson.gz" | cmp - "$S/dlq/$T.ndjson" && echo same)" same \
+	"receiver: the released file's report is its dead letters, all of them"
 t_is "$(ls -A "$S/quarantine")" "" "the quarantine entry and its samples are gone"
 "$TRADEDROP" status -c "$T_TMP/t.conf" --json > "$T_TMP/st2" 2>&1
 t_grep "$T_TMP/st2" '"records":{"in":5000,"delivered":4875,"pending":0,"dlq":125,"held":0,"duplicate":0,"quarantined":0,"summed":0}' \
