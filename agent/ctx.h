@@ -32,7 +32,8 @@ struct td_run {
 	unsigned	 n_refused;	/* landing entries refused */
 	unsigned	 n_dup_quarantined;	/* duplicates of quarantined ones */
 	uint64_t	 n_records, n_dlq;
-	struct rej_counts rejections;	/* n_dlq by code */
+	struct rej_counts rejections;	/* by code: n_dlq and the rows
+					 * rejected of files quarantined */
 	uint64_t	 n_held, n_recdup;	/* Tier 4 records */
 	uint64_t	 n_unknown_promo;	/* records with an unknown promo_code */
 	char		**refused;	/* landing entries refused: logged once */

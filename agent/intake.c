@@ -1837,6 +1837,10 @@ process_one(struct td_ctx *x, const char *tid)
 		if ((r = sync_staged(x, &t, NULL)) == 0)
 			r = quarantine(x, &t, res.t2code, res.t2msg,
 			    res.t2detail, &res, &ps);
+		/* the run's rejections by code, of its quarantined files
+		 * too; its n_dlq only what is in dlq/ */
+		if (r == 0)
+			rej_counts_merge(&x->run.rejections, &res.by_code);
 		goto out;
 	}
 

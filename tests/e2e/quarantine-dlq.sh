@@ -38,6 +38,8 @@ t_grep "$T_TMP/log1" "event=file_quarantined file=all.csv transmission_id=$T tie
 	"log: quarantined, the rejections by code"
 t_grep "$T_TMP/log1" "quarantined=1 delivered=0 records=0 dlq=0 " \
 	"once summary: quarantined, nothing dead-lettered"
+t_grep "$T_TMP/log1" " exit=1 rejections=gtin_length:5000" \
+	"once summary: the rejections by code"
 
 # on disk: the samples, nothing in dlq/
 Q=$S/quarantine/$T
