@@ -17,7 +17,6 @@ PY=/usr/bin/python3
 command -v timeout > /dev/null || t_skip_all "timeout (coreutils) not installed"
 [ "$(id -u)" -eq 0 ] || t_skip_all "needs root (setpriv, files of another owner)"
 command -v setpriv > /dev/null || t_skip_all "setpriv not installed"
-t_skip() { T_N=$((T_N + 1)); echo "ok $T_N # SKIP $*"; }
 STRACE=0
 command -v strace > /dev/null && strace -o /dev/null true 2> /dev/null && STRACE=1
 chmod 755 "$T_TMP"

@@ -12,7 +12,6 @@ PY=/usr/bin/python3
 [ -x $PY ] || t_skip_all "python3 not installed"
 command -v timeout > /dev/null || t_skip_all "timeout (coreutils) not installed"
 
-t_skip() { T_N=$((T_N + 1)); echo "ok $T_N # SKIP $*"; }
 ROOT=0; [ "$(id -u)" -eq 0 ] && ROOT=1
 # immutable files must be made mutable again before the tree is removed
 trap 'chattr -R -i "$T_TMP" 2> /dev/null; rm -rf "$T_TMP"' EXIT

@@ -55,7 +55,6 @@ export HOME
 mkdir "$HOME"
 ROOT=0
 [ "$(id -u)" -eq 0 ] && ROOT=1
-t_skip() { T_N=$((T_N + 1)); echo "ok $T_N # SKIP $*"; }
 skip_n() { _k=$1; shift; while [ "$_k" -gt 0 ]; do t_skip "$@"; _k=$((_k - 1)); done; }
 SSHD=0
 if [ $ROOT -eq 1 ] && [ -x "$SSHD_BIN" ] && command -v ssh-keygen > /dev/null &&
