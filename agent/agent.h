@@ -55,6 +55,23 @@ int	cmd_ctx_open(struct td_ctx *, struct td_conf *);
 const char *cmd_decider(void);
 int	cmd_run(int, char **);
 
+/*
+ * Retention (cmd-prune.c), by `prune` and by the daemon's intake worker:
+ * the archive entries and dead letters of delivered transmissions
+ * received more than retain_days ago, none with a record held (a
+ * quarantined or dropped one is never delivered). PRUNE_DRY lists them
+ * ("would prune ...", stdout) from st, which may be read-only, and x is
+ * NULL; else they are removed and audited (archive_pruned) through x,
+ * each printed (PRUNE_PRINT) or logged as event=archive_pruned
+ * (PRUNE_LOG). *n: how many (pruned before a failure, or listed).
+ * Returns 0 or a TD_ERR_*; a failure stops the run.
+ */
+#define PRUNE_DRY	0
+#define PRUNE_PRINT	1
+#define PRUNE_LOG	2
+int	prune_expired(const struct td_conf *c, struct store *st,
+	    struct td_ctx *x, int how, size_t *n);
+
 struct td_ctx;
 /* Poll SFTP source i once and log it: 0, or -1 when it failed. */
 int	cmd_poll_source(struct td_ctx *, size_t i);

@@ -7,6 +7,11 @@
  * pruned. The transmission's row and its record keys stay: a drop of
  * the same bytes is still a duplicate, and Tier 4 still knows what was
  * delivered.
+ *
+ * The daemon runs the same retention itself (prune_expired, in its
+ * intake worker: worker.c), at start and every day; the command, which
+ * needs the lock, is for a state_dir no daemon runs on. --dry-run takes
+ * no lock and only reads.
  */
 #include "config.h"
 
@@ -103,43 +108,26 @@ prune_one(struct td_ctx *x, const struct victim *v)
 	return r;
 }
 
-int
-cmd_prune(int argc, char **argv)
+/*
+ * The transmissions due: delivered, received before cutoff, not yet
+ * pruned, with no record held. 0 or TD_ERR_STATE.
+ */
+static int
+prune_select(struct store *st, int64_t cutoff, struct victim **vp,
+    size_t *np)
 {
-	static const struct option longopts[] = {
-		{ "dry-run", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
-	};
-	struct td_ctx x;
-	struct td_conf *c;
 	struct victim *v = NULL;
 	sqlite3_stmt *s;
-	const char *path;
-	size_t n = 0, i;
-	int64_t cutoff;
-	int dry = 0, rc;
+	size_t n = 0;
+	int e;
 
-	if (cmd_conf_opt(argc, argv, PUSAGE, &path, longopts, &dry) != 0 ||
-	    optind != argc) {
-		if (optind != argc)
-			fprintf(stderr, "usage: tradedrop " PUSAGE "\n");
-		return EXIT_USAGE;
-	}
-	if ((c = td_load_conf_or_report(path)) == NULL)
-		return EXIT_USAGE;
-	if ((rc = cmd_ctx_open(&x, c)) != 0) {
-		td_conf_free(c);
-		return rc;
-	}
-	cutoff = td_time() - (int64_t)td_conf_u64(c,
-	    TDK_integration_retain_days) * 86400;
-	s = store_prepare(x.st, "SELECT id, name, archive_dir, received_at, "
+	s = store_prepare(st, "SELECT id, name, archive_dir, received_at, "
 	    "batch_encoding FROM transmissions t WHERE received_at < ? "
 	    "AND pruned_at IS NULL AND state = 'delivered' AND NOT EXISTS (SELECT 1 FROM holds h "
 	    "WHERE h.transmission_id = t.id AND h.state = 'held') ORDER BY "
 	    "seq");
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)cutoff);
-	while (sqlite3_step(s) == SQLITE_ROW) {
+	while ((e = sqlite3_step(s)) == SQLITE_ROW) {
 		v = xreallocarray(v, n + 1, sizeof(*v));
 		v[n].id = xstrdup((const char *)sqlite3_column_text(s, 0));
 		v[n].name = xstrdup((const char *)sqlite3_column_text(s, 1));
@@ -150,24 +138,47 @@ cmd_prune(int argc, char **argv)
 		n++;
 	}
 	sqlite3_reset(s);
-	rc = 0;
-	for (i = 0; i < n; i++) {
+	*vp = v;
+	*np = n;
+	return e == SQLITE_DONE ? TD_OK : TD_ERR_STATE;
+}
+
+int
+prune_expired(const struct td_conf *c, struct store *st, struct td_ctx *x,
+    int how, size_t *np)
+{
+	struct victim *v = NULL;
+	uint64_t days = td_conf_u64(c, TDK_integration_retain_days);
+	size_t n = 0, i;
+	int r;
+
+	*np = 0;
+	r = prune_select(x != NULL ? x->st : st, td_time() - (int64_t)days *
+	    86400, &v, &n);
+	for (i = 0; r == 0 && i < n; i++) {
 		char ts[TD_RFC3339_MAX], *t;
 
-		td_rfc3339(v[i].received_at, ts);
-		printf("%s %s %s %s\n", dry ? "would prune" : "pruned",
-		    v[i].id, ts, cmd_tty(v[i].name, &t));
-		x_free(t);
-		if (dry)
-			continue;
-		/* removed, then recorded: a stop in between leaves it to
-		 * the next run, which records it then */
-		remove_entry(&x, &v[i]);
-		if (prune_one(&x, &v[i]) != 0) {
-			rc = EXIT_INTERNAL;
-			break;
+		if (how != PRUNE_DRY) {
+			/* removed, then recorded: a stop in between leaves
+			 * it to the next run, which records it then */
+			remove_entry(x, &v[i]);
+			if ((r = prune_one(x, &v[i])) != 0)
+				break;
+			(*np)++;
 		}
+		td_rfc3339(v[i].received_at, ts);
+		if (how == PRUNE_LOG) {
+			td_log(TD_LOG_INFO, "archive_pruned", "transmission_id=%s "
+			    "received_at=%s file=%s retain_days=%llu", v[i].id,
+			    ts, v[i].name, (unsigned long long)days);
+			continue;
+		}
+		printf("%s %s %s %s\n", how == PRUNE_DRY ? "would prune" :
+		    "pruned", v[i].id, ts, cmd_tty(v[i].name, &t));
+		x_free(t);
 	}
+	if (how == PRUNE_DRY)
+		*np = r == 0 ? n : 0;
 	for (i = 0; i < n; i++) {
 		x_free(v[i].id);
 		x_free(v[i].name);
@@ -175,6 +186,79 @@ cmd_prune(int argc, char **argv)
 		x_free(v[i].enc);
 	}
 	x_free(v);
+	return r;
+}
+
+/*
+ * --dry-run changes nothing: state.db opened read-only, without the
+ * lock, beside a running daemon as `status` is.
+ */
+static int
+prune_dry(struct td_conf *c)
+{
+	const char *sd = td_conf_str(c, TDK_integration_state_dir);
+	struct store *st = NULL;
+	char *err = NULL, *dbp;
+	size_t n;
+	int r;
+
+	dbp = xasprintf("%s/state.db", sd);
+	r = access(dbp, F_OK);
+	x_free(dbp);
+	if (r != 0)
+		return 0;	/* nothing was ever received */
+	if (store_open(sd, 1, &st, &err) != 0) {
+		fprintf(stderr, "tradedrop: %s\n", err);
+		x_free(err);
+		return EXIT_INTERNAL;
+	}
+	r = prune_expired(c, st, NULL, PRUNE_DRY, &n);
+	store_close(st);
+	if (r != 0) {
+		fprintf(stderr, "tradedrop: %s/state.db: %s\n", sd,
+		    td_strerror(r));
+		return EXIT_INTERNAL;
+	}
+	return 0;
+}
+
+int
+cmd_prune(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "dry-run", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct td_ctx x;
+	struct td_conf *c;
+	const char *path;
+	size_t n;
+	int dry = 0, rc;
+
+	if (cmd_conf_opt(argc, argv, PUSAGE, &path, longopts, &dry) != 0 ||
+	    optind != argc) {
+		if (optind != argc)
+			fprintf(stderr, "usage: tradedrop " PUSAGE "\n");
+		return EXIT_USAGE;
+	}
+	if ((c = td_load_conf_or_report(path)) == NULL)
+		return EXIT_USAGE;
+	if (dry) {
+		rc = prune_dry(c);
+		td_conf_free(c);
+		return rc;
+	}
+	if ((rc = cmd_ctx_open(&x, c)) != 0) {
+		if (rc == EXIT_ONCE_UNDELIVERED)
+			fprintf(stderr, "tradedrop: if that is the daemon "
+			    "(tradedrop run), it prunes by itself, at start "
+			    "and every day (its log: event=prune_done); "
+			    "`tradedrop prune --dry-run` lists what is due\n");
+		td_conf_free(c);
+		return rc;
+	}
+	rc = prune_expired(c, NULL, &x, PRUNE_PRINT, &n) == 0 ? 0 :
+	    EXIT_INTERNAL;
 	ctx_close(&x);
 	td_conf_free(c);
 	return rc;

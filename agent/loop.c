@@ -29,6 +29,7 @@
 
 #include "td.h"
 #include "conf.h"
+#include "failpoint.h"
 #include "log.h"
 #include "match.h"
 #include "map.h"
@@ -46,6 +47,7 @@
 #define DELIVER_RETRY_MS 30000	/* a delivery that stopped at a failure */
 #define TERM_GRACE_MS	2000	/* a busy worker's time to finish, at stop */
 #define CRASH_MAX_MS	60000	/* longest wait before restarting a worker */
+#define PRUNE_MS	86400000	/* retention runs this often (and at start) */
 #define NEVER		INT64_MAX
 
 struct loop {
@@ -71,6 +73,8 @@ struct loop {
 	uint64_t	 watchdog_ms;
 	struct metrics	*metrics;
 	int64_t		 tick_at;	/* metrics textfile, sync_sla */
+	int64_t		 prune_at;	/* retention is due (the intake's job) */
+	int64_t		 prune_ms;	/* PRUNE_MS, a test may lower it */
 	int		 stopping;
 	int64_t		 kill_at;
 };
@@ -416,6 +420,8 @@ on_reply(struct loop *l, struct worker *w)
 		w->crashes = 0;
 		switch (w->kind) {
 		case WK_INTAKE:
+			if (rep.req == WK_REQ_PRUNE)
+				break;	/* logged by the worker */
 			if (rep.received > 0 || rep.quarantined > 0)
 				l->want_deliver = 1;
 			if (rep.r != 0)
@@ -520,6 +526,19 @@ schedule(struct loop *l)
 	if (l->scan_at < next)
 		next = l->scan_at;
 	w = &l->wk[WK_INTAKE];
+	/*
+	 * Retention, in the intake worker (the archive's one writer): once
+	 * due, after the scan wanted now, unless it has waited RESCAN_MS
+	 * for one (landing never quiet). A failed run waits for the next.
+	 */
+	if (l->prune_at > now && l->prune_at < next)
+		next = l->prune_at;
+	if (l->prune_at <= now && w->fd >= 0 && !w->busy && (!l->want_scan ||
+	    now - l->prune_at >= RESCAN_MS) &&
+	    worker_send(w, WK_REQ_PRUNE, 0) == 0) {
+		l->prune_at = now + l->prune_ms;
+		next = l->prune_at < next ? l->prune_at : next;
+	}
 	if (l->want_scan && w->fd >= 0 && !w->busy &&
 	    worker_send(w, WK_REQ_SCAN, 0) == 0)
 		l->want_scan = 0;
@@ -643,6 +662,10 @@ loop_run(struct td_conf *c, struct metrics *m, const char *conf_path,
 	l.want_scan = 1;	/* what arrived while we were down */
 	l.want_deliver = 1;
 	l.scan_at = now_ms() + RESCAN_MS;
+	/* the tests lower it with the environment (failpoint.h) */
+	l.prune_ms = (int64_t)td_test_bound("TD_TEST_PRUNE_PERIOD_MS",
+	    PRUNE_MS);
+	l.prune_at = now_ms();	/* at start, after the first scan */
 	l.watchdog_ms = notify_watchdog_ms();
 	if (pidfile != NULL)
 		(void)notify_pidfile(pidfile);

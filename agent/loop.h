@@ -1,8 +1,9 @@
 /*
  * loop.h - the daemon's event loop: one poll(2) over inotify on
  * landing_dir, a timerfd for every deadline (source polls, a delivery
- * retry, a file settling, the periodic rescan, the watchdog), signalfd,
- * and the sockets of its workers (worker.h), which do the slow work.
+ * retry, a file settling, the periodic rescan, the daily retention, the
+ * watchdog), signalfd, and the sockets of its workers (worker.h), which
+ * do the slow work.
  */
 #ifndef TD_LOOP_H
 #define TD_LOOP_H

@@ -132,12 +132,38 @@ wk_report_delivered(struct td_ctx *x)
 	sqlite3_reset(s);
 }
 
+/*
+ * intake: retention, as `tradedrop prune` does it. A failure is logged
+ * and left to the next day's run; the worker goes on.
+ */
+static void
+wk_prune(struct td_ctx *x, struct wk_rep *rep)
+{
+	size_t n;
+	int r;
+
+	r = prune_expired(x->conf, NULL, x, PRUNE_LOG, &n);
+	store_checkpoint(x->st);
+	if (r != 0)
+		td_log(TD_LOG_ERROR, "prune_failed", "pruned=%zu error=%s "
+		    "action=%s", n, td_strerror(r), "retried in a day");
+	else
+		td_log(TD_LOG_INFO, "prune_done", "pruned=%zu retain_days=%llu",
+		    n, (unsigned long long)td_conf_u64(x->conf,
+		    TDK_integration_retain_days));
+	rep->r = r;
+}
+
 static void
 wk_job(int kind, struct td_ctx *x, struct deliverer *d,
     const struct wk_req *req, struct wk_rep *rep)
 {
 	switch (kind) {
 	case WK_INTAKE:
+		if (req->op == WK_REQ_PRUNE) {
+			wk_prune(x, rep);
+			break;
+		}
 		wk_mark = wk_usec();
 		if (intake_process_pending(x) == 0 && !x->run.paused)
 			(void)intake_landing(x, 0);
@@ -232,6 +258,7 @@ worker_main(int kind, struct td_conf *c, int sock, pid_t parent,
 		memset(&rep, 0, sizeof(rep));
 		rep.op = WK_REP_DONE;
 		rep.arg = req.arg;
+		rep.req = req.op;
 		wk_job(kind, &x, d, &req, &rep);
 		wk_write(&rep);
 	}

@@ -6,7 +6,9 @@
  * every file it processed, so that delivery starts at once):
  *
  *   intake   scan landing/ (a full rescan), claim, receive and process
- *            what is ready; also finishes what a stop left in work/
+ *            what is ready; also finishes what a stop left in work/;
+ *            and retention (prune_expired), at start and every day: it
+ *            is the one writer of the archive, so never beside a scan
  *   deliver  deliver what is processed, until done or a retry's backoff
  *   sftp     poll one SFTP source into landing/
  *
@@ -30,6 +32,7 @@ struct td_conf;
 #define WK_REQ_SCAN	1	/* intake: one pass over landing/ */
 #define WK_REQ_DELIVER	2	/* deliver: deliver_step until done or wait */
 #define WK_REQ_POLL	3	/* sftp: poll source arg */
+#define WK_REQ_PRUNE	4	/* intake: retention (prune_expired) */
 
 #define WK_REP_DONE	1	/* the job is done; the worker is idle */
 #define WK_REP_PROCESSED 2	/* intake: one more transmission processed */
@@ -43,6 +46,7 @@ struct wk_req {
 struct wk_rep {
 	int		 op;
 	int		 r;		/* 0, DELIVER_WAIT, or a TD_ERR_* */
+	int		 req;		/* DONE: the request's op */
 	uint32_t	 arg;		/* the request's arg */
 	int64_t		 next_ms;	/* deliver: call again then (monotonic) */
 	int64_t		 settle_at;	/* intake: a file settles then (td_mono_ms) */
