@@ -28,6 +28,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "date.h"
+#include "failpoint.h"
 #include "fsutil.h"
 #include "json.h"
 #include "log.h"
@@ -92,6 +93,10 @@ prune_one(struct td_ctx *x, const struct victim *v)
 	td_json_str_lossy(&b, v->adir, strlen(v->adir));
 	td_buf_printf(&b, ",\"retain_days\":%llu", (unsigned long long)
 	    td_conf_u64(x->conf, TDK_integration_retain_days));
+	if (td_failpoint_eio("prune_record") != 0) {
+		r = TD_ERR_IO;
+		goto out;
+	}
 	if ((r = store_begin(x->st)) != 0)
 		goto out;
 	s = store_prepare(x->st, "UPDATE transmissions SET pruned_at = ? "

@@ -11,6 +11,8 @@
 #     log still verifies;
 #   - while it runs, its timer prunes again (the period lowered through
 #     TD_TEST_PRUNE_PERIOD_MS), without a restart;
+#   - a run that fails (TD_FAILPOINT=prune_record) is logged
+#     (event=prune_failed), the daemon goes on, the next run prunes;
 #   - beside it, `prune --dry-run` (no lock, state.db read-only) exits 0
 #     and lists what is due; `prune` is refused (exit 3), saying that the
 #     daemon prunes by itself and where to see it.
@@ -133,6 +135,29 @@ t_ok "$(wait_until 10 sh -c "! ls '$S'/archive/*/*/*/raw/new.csv" > /dev/null 2>
 	"new.csv's archive entry is gone"
 t_ok "$(archived quar.csv && archived restated.csv; echo $?)" "the quarantined and held ones still stay"
 t_ok "$(kill -0 "$RUN_PID"; echo $?)" "the daemon runs on"
+run_stop
+
+# a run that fails is logged, the daemon goes on, the next run does it
+m=$(lf_mark "$LOG")
+TD_TEST_PRUNE_PERIOD_MS=500 TD_FAILPOINT=prune_record run_start "$CONF" "$LOG" ||
+	t_skip_all "run did not start again"
+lf_logged 20 "$LOG" "$m" 'event=prune_done pruned=0'
+m=$(lf_mark "$LOG")
+drop later.csv 5 1
+lf_logged 30 "$LOG" "$m" 'event=file_delivered file=later.csv'
+TL=$(tid later.csv)
+step $((120 * DAY))			# later.csv is 40 days old now
+t_ok "$(lf_logged 20 "$LOG" "$m" 'level=error event=prune_failed pruned=0 error="?[A-Za-z]'; echo $?)" \
+	"a failed run: event=prune_failed"
+t_ok "$(lf_logged 20 "$LOG" "$m" "event=archive_pruned transmission_id=$TL .*file=later.csv"; echo $?)" \
+	"the next run prunes it"
+t_ok "$(kill -0 "$RUN_PID" && run_delivered "$O" 1 &&
+	[ "$(lf_count "$LOG" "$m" 'event=worker_died|event=run_done')" -eq 0 ]; echo $?)" \
+	"the daemon went on: no worker died"
+m=$(lf_mark "$LOG")
+drop after.csv 6 1
+t_ok "$(lf_logged 30 "$LOG" "$m" 'event=file_delivered file=after.csv'; echo $?)" \
+	"and it still takes drops"
 run_stop
 "$TRADEDROP" audit -c "$CONF" verify > "$T_TMP/av" 2>&1
 t_is $? 0 "the audit log still verifies"
