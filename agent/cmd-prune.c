@@ -221,7 +221,7 @@ prune_dry(struct td_conf *c)
 	store_close(st);
 	if (r != 0) {
 		fprintf(stderr, "tradedrop: %s/state.db: %s\n", sd,
-		    td_strerror(r));
+		    td_errstr(r));
 		return EXIT_INTERNAL;
 	}
 	return 0;
@@ -238,7 +238,7 @@ cmd_prune(int argc, char **argv)
 	struct td_conf *c;
 	const char *path;
 	size_t n;
-	int dry = 0, rc;
+	int dry = 0, rc, r;
 
 	if (cmd_conf_opt(argc, argv, PUSAGE, &path, longopts, &dry) != 0 ||
 	    optind != argc) {
@@ -262,8 +262,12 @@ cmd_prune(int argc, char **argv)
 		td_conf_free(c);
 		return rc;
 	}
-	rc = prune_expired(c, NULL, &x, PRUNE_PRINT, &n) == 0 ? 0 :
-	    EXIT_INTERNAL;
+	rc = 0;
+	if ((r = prune_expired(c, NULL, &x, PRUNE_PRINT, &n)) != 0) {
+		fprintf(stderr, "tradedrop: prune: %s (after %zu pruned)\n",
+		    td_errstr(r), n);
+		rc = EXIT_INTERNAL;
+	}
 	ctx_close(&x);
 	td_conf_free(c);
 	return rc;

@@ -146,7 +146,7 @@ wk_prune(struct td_ctx *x, struct wk_rep *rep)
 	store_checkpoint(x->st);
 	if (r != 0)
 		td_log(TD_LOG_ERROR, "prune_failed", "pruned=%zu error=%s "
-		    "action=%s", n, td_strerror(r), "retried in a day");
+		    "action=%s", n, td_errstr(r), "retried in a day");
 	else
 		td_log(TD_LOG_INFO, "prune_done", "pruned=%zu retain_days=%llu",
 		    n, (unsigned long long)td_conf_u64(x->conf,
