@@ -583,7 +583,7 @@ reject_batch(struct td_ctx *x, const struct tx *t, uint64_t seq,
 		r = store_step_done(x->st, s);
 		/* never delivered: Tier 4 must not withhold them later */
 		if (r == 0 && (e = ledger_forget_batch(x->st, src,
-		    batch_enc(x, t))) != 0) {
+		    batch_enc(x, t), t->id)) != 0) {
 			if (e == TD_ERR_STATE)
 				r = e;
 			else

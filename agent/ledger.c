@@ -1616,11 +1616,15 @@ line_hex(const char *line, size_t len, const char *name)
 /*
  * One record of a refused batch out of record_keys: its key (dated by
  * its txn_date, undated, or of before schema 7) while it still names
- * this record. A record that restates another is left: the key named
- * that one before, delivered, whose values the ledger no longer has.
+ * this record as entered by the batch's transmission (of seq tx; a key
+ * of before the tx column has none): a replay's records keep their
+ * record_id, and a replay processed before the refusal came in has
+ * entered the key for its own record, delivered. A record that
+ * restates another is left: the key named that one before, delivered,
+ * whose values the ledger no longer has.
  */
 static int
-forget_line(struct store *st, const char *line, size_t len)
+forget_line(struct store *st, const char *line, size_t len, sqlite3_int64 tx)
 {
 	unsigned char key[TD_ID_LEN], id[TD_ID_LEN], k1[LKEY_LEN],
 	    k2[LKEY_LEN];
@@ -1642,17 +1646,18 @@ forget_line(struct store *st, const char *line, size_t len)
 	lkey(kday, key, k1);
 	lkey(MAP_KDAY_NONE, key, k2);
 	s = store_prepare(st, "DELETE FROM record_keys WHERE record_key IN "
-	    "(?1, ?2, ?3) AND record_id = ?4");
+	    "(?1, ?2, ?3) AND record_id = ?4 AND (tx IS NULL OR tx = ?5)");
 	sqlite3_bind_blob(s, 1, k1, LKEY_LEN, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 2, k2, LKEY_LEN, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 3, key, TD_ID_LEN, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 4, id, TD_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, tx);
 	return store_step_done(st, s);
 }
 
 /* The complete lines at the start of b out of record_keys; the rest kept. */
 static int
-forget_lines(struct store *st, struct td_buf *b, int last)
+forget_lines(struct store *st, struct td_buf *b, int last, sqlite3_int64 tx)
 {
 	char *p = b->p, *end = b->p + b->len, *nl;
 	size_t rest;
@@ -1664,7 +1669,7 @@ forget_lines(struct store *st, struct td_buf *b, int last)
 				break;
 			nl = end;
 		}
-		r = forget_line(st, p, (size_t)(nl - p));
+		r = forget_line(st, p, (size_t)(nl - p), tx);
 		p = nl < end ? nl + 1 : end;
 	}
 	rest = (size_t)(end - p);
@@ -1674,7 +1679,8 @@ forget_lines(struct store *st, struct td_buf *b, int last)
 }
 
 int
-ledger_forget_batch(struct store *st, const char *path, int enc)
+ledger_forget_batch(struct store *st, const char *path, int enc,
+    const char *tid)
 {
 	unsigned char in[65536], out[65536];
 	struct td_buf b;
@@ -1684,8 +1690,17 @@ ledger_forget_batch(struct store *st, const char *path, int enc)
 	ZSTD_outBuffer zo;
 	ssize_t n = 0;
 	size_t zr;
+	sqlite3_stmt *s;
+	sqlite3_int64 tx;
 	int fd, r = TD_OK, zok = 0, e;
 
+	s = store_prepare(st, "SELECT seq FROM transmissions WHERE id = ?");
+	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
+	e = sqlite3_step(s);
+	tx = e == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	sqlite3_reset(s);
+	if (e != SQLITE_ROW)
+		return TD_ERR_STATE;
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return TD_ERR_IO;
 	memset(&z, 0, sizeof(z));
@@ -1703,7 +1718,7 @@ ledger_forget_batch(struct store *st, const char *path, int enc)
 	while (r == 0 && (n = read(fd, in, sizeof(in))) > 0) {
 		if (enc == OB_ENC_IDENTITY) {
 			td_buf_append(&b, in, (size_t)n);
-			r = forget_lines(st, &b, 0);
+			r = forget_lines(st, &b, 0, tx);
 			continue;
 		}
 		if (enc == OB_ENC_ZSTD) {
@@ -1721,7 +1736,7 @@ ledger_forget_batch(struct store *st, const char *path, int enc)
 					r = TD_ERR_FORMAT;
 				td_buf_append(&b, out, zo.pos);
 				if (r == 0)
-					r = forget_lines(st, &b, 0);
+					r = forget_lines(st, &b, 0, tx);
 			} while (r == 0 && (zi.pos < zi.size ||
 			    zo.pos == zo.size));
 			continue;
@@ -1736,7 +1751,7 @@ ledger_forget_batch(struct store *st, const char *path, int enc)
 				r = TD_ERR_FORMAT;
 			td_buf_append(&b, out, sizeof(out) - z.avail_out);
 			if (r == 0)
-				r = forget_lines(st, &b, 0);
+				r = forget_lines(st, &b, 0, tx);
 			/* a batch is gzip members one after the other */
 			if (r == 0 && e == Z_STREAM_END && inflateReset(&z) !=
 			    Z_OK)
@@ -1746,7 +1761,7 @@ ledger_forget_batch(struct store *st, const char *path, int enc)
 	if (r == 0 && n < 0)
 		r = TD_ERR_IO;
 	if (r == 0)
-		r = forget_lines(st, &b, 1);
+		r = forget_lines(st, &b, 1, tx);
 	if (zok)
 		inflateEnd(&z);
 	ZSTD_freeDStream(zd);

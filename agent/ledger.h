@@ -117,10 +117,12 @@ int	 ledger_patch_restates(struct td_buf *, size_t start, const char *hex);
  * A batch the reconciler refused (Tier 3): its records were never
  * delivered, so that the ledger forgets them (those that restate no
  * record), for a replay or a later drop to deliver them. path is the
- * batch file, enc its OB_ENC_*. In the caller's transaction.
+ * batch file, enc its OB_ENC_*, tid the transmission whose batch it is
+ * (only the keys it entered are forgotten). In the caller's transaction.
  */
 struct store;
-int	 ledger_forget_batch(struct store *, const char *path, int enc);
+int	 ledger_forget_batch(struct store *, const char *path, int enc,
+	    const char *tid);
 
 /*
  * An operator's decision on a held record (record_id hex): approve puts

@@ -40,6 +40,21 @@ max_backoff = 2s
 output_encoding = $4
 EOF
 }
+# accepted DIR FIELD: FIELD of each record of the gzip batches the peer
+# in DIR accepted (200), sorted
+accepted() {
+	$PY - "$1" "$2" <<'PY'
+import gzip, json, sys
+d, f = sys.argv[1], sys.argv[2]
+v = []
+for l in open(d + "/requests.ndjson"):
+    r = json.loads(l)
+    if r["path"].endswith("/batches") and r["status"] == 200:
+        b = gzip.decompress(open(d + "/" + r["body_file"], "rb").read())
+        v += [json.loads(x)[f] for x in b.splitlines()]
+print(" ".join(sorted(v)))
+PY
+}
 for ENC in gzip zstd identity; do
 	D=$T_TMP/$ENC
 	mkdir -p "$D/state/landing"
@@ -63,18 +78,7 @@ for ENC in gzip zstd identity; do
 	peer_stop "$PEER_PID"
 	if [ "$ENC" = gzip ]; then
 		# every store's record accepted once, none twice
-		got=$($PY - "$D/peer" <<'PY'
-import gzip, json, sys
-d = sys.argv[1]
-stores = []
-for l in open(d + "/requests.ndjson"):
-    r = json.loads(l)
-    if r["path"].endswith("/batches") and r["status"] == 200:
-        b = gzip.decompress(open(d + "/" + r["body_file"], "rb").read())
-        stores += [json.loads(x)["store_id"] for x in b.splitlines()]
-print(" ".join(sorted(stores)))
-PY
-)
+		got=$(accepted "$D/peer" store_id)
 		t_is "$got" "1 2 3 4 5" "$ENC: the receiver accepted each record once"
 	fi
 	# retention: prune removes the refused batch's file with the
@@ -86,6 +90,42 @@ PY
 	"$TRADEDROP" audit -c "$D/td.conf" verify > "$D/av" 2>&1
 	t_is $? 0 "$ENC: the audit log verifies"
 done
+
+# the original's batch refused after a replay was processed (the
+# original's batch still being delivered: 503, the breaker open): the
+# replay's records keep their record_id, but their keys are the replay's,
+# delivered, and stay; a later drop of the replay's values is withheld,
+# not delivered a second time
+D=$T_TMP/late
+mkdir -p "$D/state/landing"
+peer_start "$D/peer" --cert "$C/server.pem" --key "$C/server.key" || t_skip_all "peer did not start"
+conf "$D" "$PORT" Units gzip
+sed -i -e 's/^batch_records = 2$/batch_records = 5000/' \
+    -e 's/^max_reject_ratio = 1$/&\non_restatement = forward/' \
+    -e 's/^max_backoff = 2s$/max_backoff = 1s\nbreaker_failures = 2\nbreaker_cooldown = 1s/' "$D/td.conf"
+{ echo 'Store,UPC,Date,Units,Units2'
+  for i in 1 2 3; do echo "$i,041000001239,2026-11-20,$i,$((i + 10))"; done; } > "$D/state/landing/d1.csv"
+for i in 1 2 3 4 5 6 7 8; do echo '/batches status 503'; done > "$D/peer/faults"
+"$TRADEDROP" once -c "$D/td.conf" 2> "$D/log1"
+t_is $? 3 "late: once exits 3: the original's batch not delivered yet"
+T=$(sha256sum "$D"/state/archive/*/*/*/raw/d1.csv | cut -c1-64)
+printf '/batches status 422\n' > "$D/peer/faults"	# the original's batch
+sleep 1	# the breaker's cooldown
+sed -i 's/^quantity = column "Units" decimal$/quantity = column "Units2" decimal/' "$D/td.conf"
+"$TRADEDROP" replay -c "$D/td.conf" "$T" > "$D/rp" 2>&1
+t_grep "$D/rp" "3 rows: 3 delivered, 0 dead-lettered, 0 held, 0 duplicate" \
+    "late: the replay's 3 records (restatements) delivered"
+t_grep "$D/rp" "event=batch_rejected file=d1.csv batch=1 records=3 status=422" \
+    "late: then the original's batch refused"
+{ echo 'Store,UPC,Date,Units'
+  for i in 1 2 3; do echo "$i,041000001239,2026-11-20,$((i + 10))"; done; } > "$D/state/landing/d2.csv"
+sed -i 's/^quantity = column "Units2" decimal$/quantity = column "Units" decimal/' "$D/td.conf"
+"$TRADEDROP" once -c "$D/td.conf" 2> "$D/log2"
+t_grep "$D/log2" "records=0 dlq=0 batches=0 rows=3 held=0 duplicate=3" \
+    "late: a drop of the replay's values withheld as duplicate_record, not delivered twice"
+peer_stop "$PEER_PID"
+got=$(accepted "$D/peer" quantity)
+t_is "$got" "11 12 13" "late: the receiver accepted each of the replay's records once"
 
 # a refused batch of 3,000 records, megabytes once decoded: the ledger
 # reads it to its end (what a decoder still held when the file's last
