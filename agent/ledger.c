@@ -1936,7 +1936,7 @@ approve(struct td_ctx *x, const struct tx *t, const char *rid,
 	if (r == 0) {
 		s = store_prepare(x->st, "UPDATE transmissions SET state = "
 		    "'parsed', held = held - 1, delivered = delivered + 1, "
-		    "batches = batches + 1, "
+		    "batches = batches + 1, approvals = approvals + 1, "
 		    "reported = 1 WHERE id = ?");
 		sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
 		r = store_step_done(x->st, s);

@@ -366,6 +366,20 @@ static const char *migrations[] = {
 	 */
 	"ALTER TABLE transmissions ADD COLUMN releases INTEGER NOT NULL "
 	"DEFAULT 0;",
+
+	/*
+	 * 10 -> 11: how many of a transmission's held records `hold
+	 * approve` delivered (agent/ledger.c): its manifest sent again
+	 * after the Nth goes under a key of its own (agent/deliver.c). The
+	 * approved holds it counted can be taken by a replay's hold of the
+	 * same record_id (agent/ledger.c, ledger_commit): counted again,
+	 * the next approval's manifest had an earlier one's key (409).
+	 */
+	"ALTER TABLE transmissions ADD COLUMN approvals INTEGER NOT NULL "
+	"DEFAULT 0;"
+	"UPDATE transmissions SET approvals = (SELECT count(*) FROM holds "
+	"WHERE holds.transmission_id = transmissions.id AND holds.state = "
+	"'approved');",
 };
 
 int

@@ -73,7 +73,7 @@ drop d3.csv 2026-11-20 1,3 3,8 5,1
 echo "4,041000001239,1969-12-31,6" >> "$S/landing/d3.csv"
 "$TRADEDROP" once -c "$T_TMP/t.conf" 2> "$T_TMP/log3"
 t_is $? 1 "d3 on a migrated ledger: exit 1, a record is held"
-t_is "$(q "$S" "PRAGMA user_version")" 10 "migrated to schema 7 (and on to 10)"
+t_is "$(q "$S" "PRAGMA user_version")" 11 "migrated to schema 7 (and on to 11)"
 t_is "$(q "$S" "SELECT count(*) FROM meta WHERE key = 'ledger_undated'")" 1 \
     "the migration notes the undated keys"
 T3=$(tid d3.csv)

@@ -92,4 +92,57 @@ t_is "$(wc -l < "$D/hl")" 1 "same values, undecided: one hold"
 t_grep "$D/hl" "transmission_id=$TD2 " "same values, undecided: the original's"
 "$TRADEDROP" audit -c "$D/td.conf" verify > "$D/av" 2>&1
 t_is $? 0 "same values, undecided: the audit log verifies"
+
+# 5. over HTTPS: an approved hold the replay's takes the place of no
+#    longer counted the original's approvals, so the manifest its next
+#    approval sent had the key of the one after the first approval:
+#    answered 409, its counts and totals never read by the receiver
+PY=/usr/bin/python3
+command -v openssl > /dev/null || t_skip_all "openssl not installed"
+[ -x $PY ] || t_skip_all "python3 not installed"
+. "$srcdir/tests/lib/https-lib.sh"
+C=$T_TMP/pki
+sh "$srcdir/tests/lib/mkca.sh" "$C" > /dev/null 2>&1 || t_skip_all "mkca.sh failed"
+printf 'TOKEN\n' > "$T_TMP/token"; chmod 600 "$T_TMP/token"
+D=$T_TMP/https
+mkdir -p "$D/state/landing"
+peer_start "$D/peer" --cert "$C/server.pem" --key "$C/server.key" || t_skip_all "peer did not start"
+hconf() {
+	DL_QTY=$1 dl_conf td "$D/state" "https://127.0.0.1:$PORT/api/v1/" \
+	    "ca_file = $C/ca.pem" "token_file = $T_TMP/token" "[integration]" \
+	    "max_reject_ratio = 1"
+	mv "$T_TMP/td.conf" "$D/td.conf"
+}
+hconf Units
+printf '%s\n1,041000001239,2026-11-20,4,4,4\n2,041000001239,2026-11-20,4,4,4\n' "$H" > "$D/state/landing/d1.csv"
+"$TRADEDROP" once -c "$D/td.conf" 2> "$D/log1"
+# store 1 restated with 9 (7 under Units2), store 2 with 8 (8 under Units2)
+printf '%s\n1,041000001239,2026-11-20,9,7,9\n2,041000001239,2026-11-20,8,8,8\n' "$H" > "$D/state/landing/d2.csv"
+"$TRADEDROP" once -c "$D/td.conf" 2> "$D/log2"
+TD2=$(sha256sum "$D/state/archive"/*/*/*/raw/d2.csv | cut -c1-64)
+rid() { sqlite3 "$D/state/state.db" "SELECT record_id FROM holds WHERE record LIKE '%\"store_id\":\"$1\"%'"; }
+H1=$(rid 1) H2=$(rid 2)
+"$TRADEDROP" hold -c "$D/td.conf" approve "$H1" --reason "store 1" > "$D/ha1" 2>&1
+t_is $? 0 "https: store 1's hold approved"
+hconf Units2
+"$TRADEDROP" replay -c "$D/td.conf" "$TD2" > "$D/rp" 2>&1
+"$TRADEDROP" hold -c "$D/td.conf" list > "$D/hl"
+t_grep "$D/hl" "$H1 " "https: the replay's hold of store 1 took the approved one's place"
+"$TRADEDROP" hold -c "$D/td.conf" approve "$H2" --reason "store 2" > "$D/ha2" 2>&1
+t_is $? 0 "https: store 2's hold (the original's) approved"
+peer_stop "$PEER_PID"
+# the manifests of d2's transmission the receiver answered
+got=$($PY - "$D/peer" "$TD2" <<'PY'
+import json, sys
+d, tid = sys.argv[1], sys.argv[2]
+out = []
+for l in open(d + "/requests.ndjson"):
+    r = json.loads(l)
+    if r["path"].endswith("/transmissions") and \
+            r["headers"].get("tradedrop-transmission") == tid:
+        out.append(str(r["status"]))
+print(" ".join(out))
+PY
+)
+t_is "$got" "200 200 200" "https: d2's manifest after each approval is read, none answered 409"
 t_done

@@ -29,5 +29,6 @@ to_schema6() {
 	    ALTER TABLE remote_files DROP COLUMN sha256;
 	    ALTER TABLE backoff DROP COLUMN last_refused;
 	    ALTER TABLE transmissions DROP COLUMN releases;
+	    ALTER TABLE transmissions DROP COLUMN approvals;
 	    PRAGMA user_version = 6;"
 }
