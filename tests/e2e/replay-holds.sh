@@ -97,16 +97,18 @@ t_is $? 0 "same values, undecided: the audit log verifies"
 #    longer counted the original's approvals, so the manifest its next
 #    approval sent had the key of the one after the first approval:
 #    answered 409, its counts and totals never read by the receiver
+# the last case: without what it needs, skipped after cases 1 to 4
+hskip() { t_ok 0 "https # SKIP $*"; t_done; exit $?; }
 PY=/usr/bin/python3
-command -v openssl > /dev/null || t_skip_all "openssl not installed"
-[ -x $PY ] || t_skip_all "python3 not installed"
+command -v openssl > /dev/null || hskip "openssl not installed"
+[ -x $PY ] || hskip "python3 not installed"
 . "$srcdir/tests/lib/https-lib.sh"
 C=$T_TMP/pki
-sh "$srcdir/tests/lib/mkca.sh" "$C" > /dev/null 2>&1 || t_skip_all "mkca.sh failed"
+sh "$srcdir/tests/lib/mkca.sh" "$C" > /dev/null 2>&1 || hskip "mkca.sh failed"
 printf 'TOKEN\n' > "$T_TMP/token"; chmod 600 "$T_TMP/token"
 D=$T_TMP/https
 mkdir -p "$D/state/landing"
-peer_start "$D/peer" --cert "$C/server.pem" --key "$C/server.key" || t_skip_all "peer did not start"
+peer_start "$D/peer" --cert "$C/server.pem" --key "$C/server.key" || hskip "peer did not start"
 hconf() {
 	DL_QTY=$1 dl_conf td "$D/state" "https://127.0.0.1:$PORT/api/v1/" \
 	    "ca_file = $C/ca.pem" "token_file = $T_TMP/token" "[integration]" \
