@@ -124,29 +124,75 @@ on_header(char *p, size_t size, size_t n, void *arg)
 }
 
 /*
- * The bytes of s a copy of the token starts, each of its bytes as it is
- * or %-encoded in either case (%2F, %2f: a receiver that echoes it in a
- * URL, all of it or only its reserved characters as curl_easy_escape
- * does), with *k set to the token's bytes it holds: tl for a whole copy
- * (0 bytes: none), or fewer when s ends within one (even within a %XX),
- * then to the end of s. A % of the token is taken as it is, or with
- * pct_first as %25 first.
+ * The bytes of s that spell the token's byte t escaped: %XX in either
+ * case, %-encoded again any number of times (%252F, a receiver that
+ * quotes a URL holding it), or as JSON writes it (\/, \u002F); 0 when
+ * s does not, and *cut set when s ends within what could be one.
  */
 static size_t
-token_at(const char *s, const char *tok, size_t tl, int pct_first,
+tok_escaped(const char *s, unsigned char t, int *cut)
+{
+	size_t i;
+	int hi = 0, lo, v;
+
+	*cut = 0;
+	if (s[0] == '%') {
+		for (i = 1;; i += 2) {
+			if (s[i] == '\0' || ((hi = td_hexval((unsigned char)
+			    s[i])) >= 0 && s[i + 1] == '\0')) {
+				*cut = 1;
+				return 0;
+			}
+			if (hi < 0 || (lo = td_hexval((unsigned char)s[i + 1])) < 0)
+				return 0;
+			if ((v = hi << 4 | lo) == t)
+				return i + 2;
+			if (v != '%')		/* %25: encoded once more */
+				return 0;
+		}
+	}
+	if (s[0] != '\\')
+		return 0;
+	if (s[1] == (char)t && (t == '/' || t == '\\' || t == '"'))
+		return 2;
+	if (s[1] != 'u')
+		return s[1] == '\0' ? (*cut = 1, 0) : 0;
+	for (i = 2, v = 0; i < 6; i++) {
+		if (s[i] == '\0') {
+			/* the hex digits so far start t's */
+			*cut = v == t >> (4 * (6 - i));
+			return 0;
+		}
+		if ((hi = td_hexval((unsigned char)s[i])) < 0)
+			return 0;
+		v = v << 4 | hi;
+	}
+	return v == t ? 6 : 0;
+}
+
+/*
+ * The bytes of s a copy of the token starts, each of its bytes as it is
+ * or escaped (tok_escaped: %-encoded in either case, as a receiver that
+ * echoes it in a URL does, all of it or only its reserved characters as
+ * curl_easy_escape does, or more than once; or JSON-escaped), with *k set
+ * to the token's bytes it holds: tl for a whole copy (0 bytes: none), or
+ * fewer when s ends within one (even within an escape), then to the end
+ * of s. A % (or \\) of the token is taken as it is, or with esc_first
+ * escaped first.
+ */
+static size_t
+token_at(const char *s, const char *tok, size_t tl, int esc_first,
     size_t *k)
 {
-	size_t i = 0;
-	int hi, lo;
+	size_t i = 0, e;
+	int cut = 0;
 
 	for (*k = 0; *k < tl; (*k)++) {
 		unsigned char t = (unsigned char)tok[*k];
 
-		if (s[i] == '%' && (pct_first || s[i] != (char)t) &&
-		    (hi = td_hexval((unsigned char)s[i + 1])) >= 0 &&
-		    (lo = td_hexval((unsigned char)s[i + 2])) >= 0 &&
-		    (unsigned)(hi << 4 | lo) == t)
-			i += 3;
+		if ((esc_first || s[i] != (char)t) &&
+		    (e = tok_escaped(s + i, t, &cut)) > 0)
+			i += e;
 		else if (s[i] == (char)t && s[i] != '\0')
 			i++;
 		else
@@ -154,9 +200,8 @@ token_at(const char *s, const char *tok, size_t tl, int pct_first,
 	}
 	if (*k == tl)
 		return i;
-	/* s ends here, or in a %X or % here: a copy cut */
-	if (*k > 0 && (s[i] == '\0' || (s[i] == '%' && (s[i + 1] == '\0' ||
-	    (td_hexval((unsigned char)s[i + 1]) >= 0 && s[i + 2] == '\0')))))
+	/* s ends here, or within an escape here: a copy cut */
+	if (*k > 0 && (s[i] == '\0' || cut))
 		return i + strlen(s + i);
 	*k = 0;
 	return 0;
@@ -164,11 +209,11 @@ token_at(const char *s, const char *tok, size_t tl, int pct_first,
 
 /*
  * s (of size bytes, NUL-terminated) with every copy of the token in it
- * replaced by REDACTED, as it is or %-encoded (token_at), and, when s
+ * replaced by REDACTED, as it is or escaped (token_at), and, when s
  * fills size, a start of it (4 bytes of the token or more) that s was
  * cut in: s is the receiver's text (a body, a Location), logged and kept
  * in dlq/, and a receiver that repeats the request's headers would put
- * the token there, in a URL %-encoded.
+ * the token there, in a URL %-encoded, in JSON escaped.
  */
 static void
 redact_token(const struct forwarder *f, char *s, size_t size)
@@ -176,18 +221,18 @@ redact_token(const struct forwarder *f, char *s, size_t size)
 	const char *tok, *p;
 	struct td_buf b;
 	size_t tl, n, k;
-	int full, pct;
+	int full, esc;
 
 	if (f->auth == NULL)
 		return;
 	tok = f->auth + strlen(AUTH_BEARER);
 	tl = strlen(tok);
-	pct = strchr(tok, '%') != NULL;
+	esc = strpbrk(tok, "%\\") != NULL;
 	full = strlen(s) == size - 1;
 	td_buf_init(&b, 256, 0);
 	for (p = s; *p != '\0'; ) {
 		n = token_at(p, tok, tl, 0, &k);
-		if (pct && k < tl && !(full && k >= 4))
+		if (esc && k < tl && !(full && k >= 4))
 			n = token_at(p, tok, tl, 1, &k);
 		if (n > 0 && (k == tl || (full && k >= 4))) {
 			td_buf_puts(&b, "REDACTED");

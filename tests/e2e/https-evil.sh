@@ -341,7 +341,8 @@ t_is "$RC $(state $TID)" "1 delivered rejected" "the manifest delivered by the n
 # ------------------------------------------------------------ 6c. %-encoded
 # the same echo %-encoded, as a URL carries it: every byte (%2F and %2f),
 # or only the reserved ones (curl_easy_escape), of a token with /, + and
-# = (base64): REDACTED too, and a cut one at 4 KiB
+# = (base64): REDACTED too, and a cut one at 4 KiB; %-encoded twice, and
+# JSON-escaped (TOK\/s3cret) too
 TK='TOK/s3cret+Ab=='
 printf '%s\n' "$TK" > "$T_TMP/token"
 FORMS=$($PY -c 'import sys, urllib.parse
@@ -353,19 +354,25 @@ print(" ".join(["".join("%%%02X" % ord(c) for c in t),
 set -- $FORMS
 t_is "$*" "%54%4F%4B%2F%73%33%63%72%65%74%2B%41%62%3D%3D %54%4f%4b%2f%73%33%63%72%65%74%2b%41%62%3d%3d TOK%2Fs3cret%2BAb%3D%3D TOK%2fs3cret%2bAb%3d%3d" \
 	"the token %-encoded four ways"
+# and %-encoded twice (a URL quoting a URL that held it), or in JSON
+# with its / escaped (as PHP's json_encode writes it)
+TWICE=$($PY -c 'import sys, urllib.parse as u
+print(u.quote(u.quote(sys.argv[1], safe=""), safe=""))' "$TK")
+t_is "$TWICE" "TOK%252Fs3cret%252BAb%253D%253D" "the token %-encoded twice"
+JSONESC='TOK\/s3cret+Ab=='
 mk tk5.csv 1
-qfault "/batches raw HTTP/1.1 302 Found\\r\\nLocation: https://127.0.0.1:$TRAP/x?auth=Bearer%20$3&t=$1\\r\\nContent-Length: 0\\r\\n\\r\\n"
+qfault "/batches raw HTTP/1.1 302 Found\\r\\nLocation: https://127.0.0.1:$TRAP/x?auth=Bearer%20$3&t=$1&u=$TWICE\\r\\nContent-Length: 0\\r\\n\\r\\n"
 run tk5.log
-t_grep "$T_TMP/tk5.log" "status=302 location=\"https://127.0.0.1:$TRAP/x?auth=Bearer%20REDACTED&t=REDACTED\" message=" \
-	"a Location that repeats the token %-encoded: logged with it REDACTED"
-ECHO=$(printf '{"a":"%s","b":"%s","c":"%s","d":"%s"}' "$1" "$2" "$3" "$4" | od -An -tx1 | tr -d ' \n')
+t_grep "$T_TMP/tk5.log" "status=302 location=\"https://127.0.0.1:$TRAP/x?auth=Bearer%20REDACTED&t=REDACTED&u=REDACTED\" message=" \
+	"a Location that repeats the token %-encoded, once or twice: logged with it REDACTED"
+ECHO=$(printf '{"a":"%s","b":"%s","c":"%s","d":"%s","e":"%s","f":"%s"}' "$1" "$2" "$3" "$4" "$TWICE" "$JSONESC" | od -An -tx1 | tr -d ' \n')
 qfault "/batches body 400 $ECHO" "/transmissions body 422 $ECHO"
 run tk6.log
 t_is "$RC $(reqs $TID)" "3 b:302 b:400 r:200 t:422" \
 	"a 400 to the batch, then a 422 to the manifest, each body repeating the token %-encoded"
-t_grep "$T_TMP/tk6.log" 'what=manifest status=422 body="{\"a\":\"REDACTED\",\"b\":\"REDACTED\",\"c\":\"REDACTED\",\"d\":\"REDACTED\"}"' \
+t_grep "$T_TMP/tk6.log" 'what=manifest status=422 body="{\"a\":\"REDACTED\",\"b\":\"REDACTED\",\"c\":\"REDACTED\",\"d\":\"REDACTED\",\"e\":\"REDACTED\",\"f\":\"REDACTED\"}"' \
 	"the manifest's refusal is logged with each form REDACTED"
-t_grep "$S/dlq/$TID.ndjson" '{\"a\":\"REDACTED\",\"b\":\"REDACTED\",\"c\":\"REDACTED\",\"d\":\"REDACTED\"}' \
+t_grep "$S/dlq/$TID.ndjson" '{\"a\":\"REDACTED\",\"b\":\"REDACTED\",\"c\":\"REDACTED\",\"d\":\"REDACTED\",\"e\":\"REDACTED\",\"f\":\"REDACTED\"}' \
 	"the batch's dead letter keeps the body, each form REDACTED"
 qfault "/transmissions body 422 $($PY -c 'import sys; print((b"x" * 4070 + sys.argv[1].encode()).hex())' "$1")"
 run tk7.log
