@@ -1245,22 +1245,21 @@ intake_release(struct td_ctx *x, const char *tid)
 }
 
 /*
- * Link the file name of the quarantine entry qdir, if there, into adir
- * (a copy where no link can be made): not moved, so that the entry stays
- * whole until the drop commits.
+ * Link the file src, if there, into adir as name (a copy where no link
+ * can be made): not moved, so that the quarantine entry (and the dead
+ * letters an older tradedrop kept in dlq/) stay whole until the drop
+ * commits.
  */
 static int
-keep_in_archive(const char *qdir, const char *adir, const char *name)
+keep_in_archive(const char *src, const char *adir, const char *name)
 {
-	char *p, *q;
+	char *q;
 	int r = 0;
 
-	p = xasprintf("%s/%s", qdir, name);
 	q = xasprintf("%s/%s", adir, name);
 	(void)unlink(q);	/* a drop's before, which never committed */
-	if (link(p, q) != 0 && errno != ENOENT && td_copy_file(p, q) != 0)
+	if (link(src, q) != 0 && errno != ENOENT && td_copy_file(src, q) != 0)
 		r = TD_ERR_IO;
-	x_free(p);
 	x_free(q);
 	return r;
 }
@@ -1272,14 +1271,15 @@ intake_drop(struct td_ctx *x, const char *tid, const char *reason,
 	struct tx t;
 	struct td_buf b;
 	sqlite3_stmt *s;
-	char *adir = NULL, *qdir = NULL, *p, *fields = NULL, *rf = NULL;
-	char ts[TD_RFC3339_MAX];
+	char *adir = NULL, *qdir = NULL, *olddlq = NULL, *p, *fields = NULL;
+	char *rf = NULL, ts[TD_RFC3339_MAX];
 	int r;
 
 	if ((r = load_quarantined(x, tid, &t)) != 0)
 		return r;
 	adir = xasprintf("%s/%s", x->state_dir, t.archive_dir);
 	qdir = xasprintf("%s/%s", x->quarantine, t.id);
+	olddlq = xasprintf("%s/%s.ndjson", x->dlq, t.id);
 	rf = reason_fields(x, t.id);
 	td_rfc3339(now_sec(), ts);
 	td_buf_init(&b, 512, 0);
@@ -1303,10 +1303,23 @@ intake_drop(struct td_ctx *x, const char *tid, const char *reason,
 	p = xasprintf("%s/decision.json", adir);
 	r = td_write_file_atomic(p, b.p, b.len);
 	x_free(p);
-	if (r == 0)
-		r = keep_in_archive(qdir, adir, "reason.json");
-	if (r == 0)
-		r = keep_in_archive(qdir, adir, QUARANTINE_SAMPLE_FILE);
+	if (r == 0) {
+		p = xasprintf("%s/reason.json", qdir);
+		r = keep_in_archive(p, adir, "reason.json");
+		x_free(p);
+	}
+	if (r == 0) {
+		/* its samples; of a file an older tradedrop quarantined, the
+		 * whole dead-letter file it kept in dlq/, which leaves dlq/
+		 * with the drop (dlq/ holds those of parsed ones only) */
+		p = xasprintf("%s/" QUARANTINE_SAMPLE_FILE, qdir);
+		if (access(p, F_OK) != 0) {
+			x_free(p);
+			p = xstrdup(olddlq);
+		}
+		r = keep_in_archive(p, adir, QUARANTINE_SAMPLE_FILE);
+		x_free(p);
+	}
 	if (r == 0 && (r = td_fsync_dir(adir)) == 0 &&
 	    (r = store_begin(x->st)) == 0) {
 		s = store_prepare(x->st, "UPDATE transmissions SET state = "
@@ -1317,6 +1330,8 @@ intake_drop(struct td_ctx *x, const char *tid, const char *reason,
 	}
 	if (r == 0) {
 		(void)td_remove_tree(qdir, x->state_dir);
+		if (unlink(olddlq) == 0)
+			(void)td_fsync_dir(x->dlq);
 		td_log(TD_LOG_INFO, "transmission_dropped", "file=%s "
 		    "transmission_id=%s reason=%s", t.name, t.id, reason);
 	} else if (still_quarantined(x, t.id))
@@ -1325,6 +1340,7 @@ intake_drop(struct td_ctx *x, const char *tid, const char *reason,
 	td_buf_free(&b);
 	x_free(adir);
 	x_free(qdir);
+	x_free(olddlq);
 	x_free(rf);
 	x_free(fields);
 	tx_free(&t);

@@ -131,6 +131,21 @@ t_is "$(ls "$AW" | tr '\n' ' ')" "dead-letters.ndjson decision.json raw reason.j
 t_is "$(wc -l < "$AW/dead-letters.ndjson")" "$NW" "wide: every sample kept"
 t_is "$(ls -A "$S/quarantine")" "" "wide: the quarantine entry is gone"
 
+# quarantined by an older tradedrop, which kept its dead letters whole in
+# dlq/, dropped by this one: they leave dlq/ for the archive with it
+printf 'Store,UPC,Date,Units\n1,0410000012,2026-11-28,1\n2,0410000013,2026-11-28,2\n3,0410000014,2026-11-28,3\n' > "$S/landing/old.csv"
+TO=$(sha256sum "$S/landing/old.csv" | cut -c1-64)
+"$TRADEDROP" once -c "$T_TMP/t.conf" 2> "$T_TMP/log4"
+t_is $? 1 "old: quarantined"
+mv "$S/quarantine/$TO/dead-letters.ndjson" "$S/dlq/$TO.ndjson"
+"$TRADEDROP" quarantine -c "$T_TMP/t.conf" drop "$TO" --reason "test" > /dev/null 2>&1
+t_is $? 0 "old: dropped"
+t_is "$(ls -A "$S/dlq")" "$T.ndjson" \
+	"old: its dead-letter file is not left in dlq/ beside a dropped transmission"
+AO=$(ls -d "$S"/archive/*/*/"$TO")
+t_is "$(grep -c '"code":"gtin_length"' "$AO/dead-letters.ndjson")" 3 \
+	"old: its dead letters, all 3, in the archive with its decision"
+
 "$TRADEDROP" audit -c "$T_TMP/t.conf" verify > "$T_TMP/av" 2>&1
 t_is $? 0 "the audit log verifies"
 t_done
