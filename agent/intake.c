@@ -1581,6 +1581,10 @@ clean_partial(struct td_ctx *x, const struct tx *t)
 	p = xasprintf("%s/%s", x->quarantine, t->id);
 	(void)td_remove_tree(p, x->state_dir);
 	x_free(p);
+	/* and what a drop that never committed put in its archive entry (a
+	 * release stopped after its commit, before it removed them): it
+	 * would say "dropped" of a transmission this attempt delivers */
+	drop_undo(x, t);
 }
 
 /*
@@ -2164,6 +2168,46 @@ claim_cmp(const void *a, const void *b)
 }
 
 /* Work entries left by a run that stopped between claim and archive. */
+/*
+ * The quarantine entries of dropped transmissions: a drop stopped after
+ * its commit, before it removed the entry (its reason.json and samples
+ * are in the archive, linked before the commit), and the dead letters an
+ * older tradedrop kept in dlq/ for it.
+ */
+static void
+quarantine_sweep(struct td_ctx *x)
+{
+	DIR *d;
+	struct dirent *de;
+	sqlite3_stmt *s;
+	char *p;
+	int dropped;
+
+	if ((d = opendir(x->quarantine)) == NULL)
+		return;
+	s = store_prepare(x->st, "SELECT 1 FROM transmissions WHERE id = ? "
+	    "AND state = 'dropped'");
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		sqlite3_bind_text(s, 1, de->d_name, -1, SQLITE_TRANSIENT);
+		dropped = sqlite3_step(s) == SQLITE_ROW;
+		sqlite3_reset(s);
+		if (!dropped)
+			continue;
+		p = xasprintf("%s/%s", x->quarantine, de->d_name);
+		(void)td_remove_tree(p, x->state_dir);
+		x_free(p);
+		p = xasprintf("%s/%s.ndjson", x->dlq, de->d_name);
+		if (unlink(p) == 0)
+			(void)td_fsync_dir(x->dlq);
+		x_free(p);
+		td_log(TD_LOG_INFO, "quarantine_swept", "transmission_id=%s",
+		    de->d_name);
+	}
+	closedir(d);
+}
+
 int
 intake_recover(struct td_ctx *x)
 {
@@ -2176,6 +2220,7 @@ intake_recover(struct td_ctx *x)
 	int r = 0, state, moved;
 
 	outbox_sweep(x);
+	quarantine_sweep(x);
 	if ((d = opendir(x->work)) == NULL)
 		return TD_ERR_IO;
 	/*
