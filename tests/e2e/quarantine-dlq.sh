@@ -71,6 +71,12 @@ t_is "$(zcat "$T_TMP/out/$T/rejections.ndjson.gz" | $PY -c '
 import json, sys
 print(" ".join("%d:%s:%d" % (l["tier"], l["code"], l["counts"]["dlq"]) for l in map(json.loads, sys.stdin)))')" \
 	"2:reject_ratio_exceeded:0" "receiver: the report is the Tier 2 reason alone, no Tier 3 line"
+t_is "$(zcat "$T_TMP/out/$T/rejections.ndjson.gz" | $PY -c '
+import json, sys
+l = json.loads(sys.stdin.readline())
+print(l["records"], l["rejected"], l["rejections"], l["dead_letters_kept"], l["counts"]["quarantined"])')" \
+	"5000 5000 {'gtin_length': 5000} 100 5000" \
+	"receiver: the bad rows in rejected (by code), the samples kept, every row quarantined (tradedrop-protocol(7))"
 
 # the counts say what is on disk
 "$TRADEDROP" status -c "$T_TMP/t.conf" --json > "$T_TMP/st1" 2>&1
