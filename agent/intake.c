@@ -559,7 +559,6 @@ struct psink {
 	 * (bounded by QUARANTINE_SAMPLE_BYTES) */
 	struct td_buf		 samples;
 	uint64_t		 nsamples;
-	int			 samples_full;
 	struct ledger		*ledger;	/* Tier 4 */
 	struct {
 		const char	*code;
@@ -689,13 +688,14 @@ ps_reject(void *arg, const struct rejection *rj)
 	    "line", rj);
 	if (fwrite(p->line.p, 1, p->line.len, p->dlq) != p->line.len)
 		return errno == ENOSPC ? TD_ERR_NOSPACE : TD_ERR_IO;
-	/* whole lines, the first ones only: a sample stops at the first
-	 * line that does not fit */
-	if (!p->samples_full && p->nsamples < QUARANTINE_SAMPLES &&
+	/* whole lines, the first ones that fit: a line longer than the
+	 * room left (a record of max_record bytes, whose dead letter is
+	 * longer than all the room) is passed over, not the end of the
+	 * samples, lest a file whose first bad row is one keep none */
+	if (p->nsamples < QUARANTINE_SAMPLES && p->line.len <=
+	    QUARANTINE_SAMPLE_BYTES - p->samples.len &&
 	    td_buf_append(&p->samples, p->line.p, p->line.len) == 0)
 		p->nsamples++;
-	else
-		p->samples_full = 1;
 	td_log(TD_LOG_DEBUG, "record_rejected", "file=%s line=%llu tier=%d "
 	    "code=%s message=%s", p->t->name, (unsigned long long)rj->line,
 	    rj->tier, rj->code, rj->message);
@@ -1661,7 +1661,6 @@ ps_reset(void *arg, size_t doc, int mixed)
 	p->ncodes = 0;
 	td_buf_reset(&p->samples);
 	p->nsamples = 0;
-	p->samples_full = 0;
 	clean_partial(p->x, p->t);
 	return ps_open(p);
 }

@@ -137,6 +137,25 @@ t_is "$(ls "$AW" | tr '\n' ' ')" "dead-letters.ndjson decision.json raw reason.j
 t_is "$(wc -l < "$AW/dead-letters.ndjson")" "$NW" "wide: every sample kept"
 t_is "$(ls -A "$S/quarantine")" "" "wide: the quarantine entry is gone"
 
+# the first bad row a record over max_record (its dead letter, with 1 MiB
+# of raw text, is longer than all the room), then 5 short bad rows: the
+# long one is passed over, the others are still kept
+$PY - "$S/landing/long.csv" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("Store,UPC,Date,Units\n")
+    f.write("1,0410000012,2026-11-28,1," + ",".join(["y" * 60000] * 20) + "\n")
+    for i in range(5):
+        f.write("%d,0410000012,2026-11-28,1\n" % i)
+PY
+TL=$(sha256sum "$S/landing/long.csv" | cut -c1-64)
+"$TRADEDROP" once -c "$T_TMP/t.conf" 2> "$T_TMP/log5"
+t_is $? 1 "long: quarantined"
+t_grep "$S/quarantine/$TL/reason.json" '"rejected":6,"rejections":{"gtin_length":5,"csv_record_too_long":1},"dead_letters_kept":5,' \
+	"long: reason.json counts the 6 rejections, 5 samples kept"
+t_is "$(grep -c '"code":"gtin_length"' "$S/quarantine/$TL/dead-letters.ndjson")" 5 \
+	"long: the 5 short dead letters after the long one are the samples"
+
 # quarantined by an older tradedrop, which kept its dead letters whole in
 # dlq/, dropped by this one: they leave dlq/ for the archive with it
 printf 'Store,UPC,Date,Units\n1,0410000012,2026-11-28,1\n2,0410000013,2026-11-28,2\n3,0410000014,2026-11-28,3\n' > "$S/landing/old.csv"
