@@ -275,10 +275,27 @@ ctx_close(struct td_ctx *x)
 void
 ctx_run_reset(struct td_ctx *x)
 {
-	/* what this pass refused is what the next one need not log again */
-	refused_free(x->refused_before, x->nrefused_before);
-	x->refused_before = x->run.refused;	/* transferred */
-	x->nrefused_before = x->run.nrefused;
+	/*
+	 * What this pass refused is what the next one need not log again.
+	 * A job that did not list landing whole (a prune, a pass paused by a
+	 * full disk, a listing that failed) saw no more than some of it:
+	 * what it refused is added, and what the passes before refused is
+	 * kept, or the next pass would log every entry again.
+	 */
+	if (x->run.listed) {
+		refused_free(x->refused_before, x->nrefused_before);
+		x->refused_before = x->run.refused;	/* transferred */
+		x->nrefused_before = x->run.nrefused;
+	} else if (x->run.nrefused > 0) {
+		x->refused_before = xreallocarray(x->refused_before,
+		    x->nrefused_before + x->run.nrefused,
+		    sizeof(*x->refused_before));
+		memcpy(x->refused_before + x->nrefused_before, x->run.refused,
+		    x->run.nrefused * sizeof(*x->run.refused));
+		x->nrefused_before += x->run.nrefused;
+		x_free(x->run.refused);
+	} else
+		x_free(x->run.refused);
 	rej_counts_free(&x->run.rejections);
 	memset(&x->run, 0, sizeof(x->run));
 }

@@ -38,6 +38,8 @@ struct td_run {
 	uint64_t	 n_unknown_promo;	/* records with an unknown promo_code */
 	char		**refused;	/* landing entries refused: logged once */
 	size_t		 nrefused;
+	int		 listed;	/* landing was listed whole: refused is
+					   all it holds that is refused */
 	int		 paused;	/* disk or outbox full: take nothing new */
 	int		 relanded;	/* landing_dir was replaced (landing.c) */
 	int64_t		 settle_at;	/* a landing file settles then (td_mono_ms;

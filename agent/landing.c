@@ -517,6 +517,7 @@ landing_list(struct td_ctx *x, struct landing_entry **ep, size_t *np,
 		x->seen = seen;
 		x->nseen = nseen;
 	}
+	x->run.listed = 1;
 	*ep = e;
 	*np = n;
 	return TD_OK;
