@@ -163,6 +163,7 @@ ctx_open(struct td_ctx *x, struct td_conf *c, int flags)
 	const char *url;
 	char *err = NULL, *p;
 	const char *dirs[6];
+	struct stat sb;
 	size_t i;
 	int r;
 
@@ -206,6 +207,12 @@ ctx_open(struct td_ctx *x, struct td_conf *c, int flags)
 		x_free(err);
 		return TD_ERR_STATE;
 	}
+	p = xasprintf("%s/state.db", x->state_dir);
+	if (stat(p, &sb) == 0) {
+		x->db_dev = sb.st_dev;
+		x->db_ino = sb.st_ino;
+	}
+	x_free(p);
 	p = xasprintf("%s/audit.log", x->state_dir);
 	if (audit_open(&x->audit, p, x->integration, x->st, &err) != 0) {
 		fprintf(stderr, "tradedrop: %s\n", err);
@@ -270,6 +277,34 @@ ctx_close(struct td_ctx *x)
 	x_free(x->quarantine);
 	x_free(x->out_dir);
 	memset(x, 0, sizeof(*x));
+}
+
+int
+ctx_state_moved(struct td_ctx *x)
+{
+	struct stat sb;
+	char *p;
+	int r, e = 0;
+
+	if (x->state_moved)
+		return 1;
+	if (x->db_ino == 0)
+		return 0;	/* not known: never said moved */
+	p = xasprintf("%s/state.db", x->state_dir);
+	r = stat(p, &sb);
+	if (r != 0)
+		e = errno;
+	x_free(p);
+	if (r == 0 && sb.st_dev == x->db_dev && sb.st_ino == x->db_ino)
+		return 0;
+	if (r != 0 && e != ENOENT && e != ENOTDIR)
+		return 0;	/* cannot tell (EACCES, EIO): the next look */
+	x->state_moved = 1;
+	td_log(TD_LOG_ERROR, "state_dir_replaced", "dir=%s reason=%s "
+	    "action=%s", x->state_dir, r != 0 ? "state.db is gone" :
+	    "state.db is another file", "take nothing more; stop, so that a "
+	    "restart opens what is there now");
+	return 1;
 }
 
 void

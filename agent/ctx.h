@@ -89,6 +89,9 @@ struct td_ctx {
 				   starts with the loop's: worker.c) */
 	int		 clock_stepped;	/* file times are not ages any more */
 	int		 landing_gone;	/* landing_dir's path names nothing */
+	dev_t		 db_dev;	/* state_dir/state.db as opened */
+	ino_t		 db_ino;
+	int		 state_moved;	/* it is not the one at the path now */
 	/* the daemon's intake worker: told of each transmission processed */
 	void		(*processed_cb)(struct td_ctx *, const char *tid);
 	/* after each file of the intake, whatever became of it */
@@ -107,6 +110,15 @@ int	ctx_open(struct td_ctx *, struct td_conf *, int flags);
 void	ctx_close(struct td_ctx *);
 /* Lock state_dir: the descriptor, or -1 when another process has it. */
 int	ctx_lock(const char *state_dir);
+
+/*
+ * 1 when state_dir/state.db is no longer the file opened (state_dir
+ * removed, moved, replaced or restored from a backup under a running
+ * process), logged once (state_dir_replaced); 0 when it is. Whatever
+ * is taken then would go into a state no later run sees: the caller
+ * stops, and a restart opens what is there now.
+ */
+int	ctx_state_moved(struct td_ctx *);
 
 /* Forget what the last run did. */
 void	ctx_run_reset(struct td_ctx *);

@@ -2074,6 +2074,8 @@ intake_process_pending(struct td_ctx *x)
 	sqlite3_reset(s);
 	for (i = 0; i < n; i++) {
 		/* after one failed, the rest wait for the next job */
+		if (r == 0 && ctx_state_moved(x))
+			r = TD_ERR_STATE;
 		if (r == 0) {
 			if ((r = process_one(x, ids[i])) != 0)
 				paused_or_failed(x, r);
@@ -2481,6 +2483,10 @@ landing_pass(struct td_ctx *x, int64_t *settle_at)
 	if ((r = landing_list(x, &e, &n, settle_at)) != 0)
 		return r;
 	for (i = 0; i < n && r == 0; ) {
+		if (ctx_state_moved(x)) {
+			r = TD_ERR_STATE;	/* nothing into a state gone */
+			break;
+		}
 		if (outbox_full(x)) {
 			r = TD_ERR_LIMIT;
 			break;

@@ -12,6 +12,7 @@
 
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -44,6 +45,7 @@
 
 #define RESCAN_MS	60000	/* a full rescan of landing/ this often */
 #define RETRY_MS	5000	/* a failed scan is tried again after this */
+#define STATE_MS	2000	/* state_dir is looked at this often */
 #define DELIVER_RETRY_MS 30000	/* a delivery that stopped at a failure */
 #define TERM_GRACE_MS	2000	/* a busy worker's time to finish, at stop */
 #define CRASH_MAX_MS	60000	/* longest wait before restarting a worker */
@@ -77,6 +79,8 @@ struct loop {
 	int64_t		 prune_ms;	/* PRUNE_MS, a test may lower it */
 	int		 stopping;
 	int64_t		 kill_at;
+	int		 rc;		/* the exit status, when not 0 */
+	int64_t		 state_at;	/* look at state_dir again */
 };
 
 static int64_t
@@ -115,6 +119,40 @@ watch_add(struct loop *l)
  * again, or a file system mounted or unmounted there, which inotify may
  * not tell): watch what the path names now.
  */
+/*
+ * 1 when state_dir/lock is not the file whose lock we hold: state_dir was
+ * removed, moved or replaced under us. The lock went with it (a second
+ * daemon could start on the new one), and what the workers would take
+ * would go into a state no later run sees: the caller stops, and the
+ * restart (systemd's, on exit 4) opens what is there now. The intake
+ * worker looks too, before each group of files (ctx_state_moved).
+ */
+static int
+state_moved(struct loop *l)
+{
+	const char *dir = td_conf_str(l->conf, TDK_integration_state_dir);
+	struct stat held, now;
+	char *p;
+	int r, e = 0;
+
+	if (l->lockfd < 0 || fstat(l->lockfd, &held) != 0)
+		return 0;
+	p = xasprintf("%s/lock", dir);
+	r = stat(p, &now);
+	if (r != 0)
+		e = errno;
+	x_free(p);
+	if (r == 0 && now.st_dev == held.st_dev && now.st_ino == held.st_ino)
+		return 0;
+	if (r != 0 && e != ENOENT && e != ENOTDIR)
+		return 0;	/* cannot tell (EACCES, EIO): the next look */
+	td_log(TD_LOG_ERROR, "state_dir_replaced", "dir=%s reason=%s "
+	    "action=%s", dir, r != 0 ? "its lock file is gone" :
+	    "its lock file is another file", "take nothing more; stop, so "
+	    "that a restart opens what is there now");
+	return 1;
+}
+
 static void
 watch_again(struct loop *l)
 {
@@ -437,6 +475,11 @@ on_reply(struct loop *l, struct worker *w)
 			}
 			if (rep.relanded)
 				watch_again(l);
+			if (rep.state_moved) {
+				/* logged by the worker (state_dir_replaced) */
+				l->rc = EXIT_INTERNAL;
+				stop(l, "state_dir");
+			}
 			if (rep.received + rep.duplicate + rep.quarantined > 0)
 				td_log(TD_LOG_INFO, "intake_done", "received=%u "
 				    "duplicate=%u quarantined=%u records=%llu "
@@ -515,6 +558,16 @@ schedule(struct loop *l)
 	}
 	if (l->stopping)
 		return l->kill_at;
+	if (l->state_at <= now) {
+		l->state_at = now + STATE_MS;
+		if (state_moved(l)) {
+			l->rc = EXIT_INTERNAL;
+			stop(l, "state_dir");
+			return l->kill_at;
+		}
+	}
+	if (l->state_at < next)
+		next = l->state_at;
 	if (l->watch_at <= now)
 		(void)watch_add(l);
 	if (l->watch_at < next)
@@ -726,6 +779,8 @@ loop_run(struct td_conf *c, struct metrics *m, const char *conf_path,
 			metrics_serve(m);
 	}
 	(void)metrics_tick(m);		/* the textfile as we leave it */
+	if (rc == 0)
+		rc = l.rc;
 	td_log(TD_LOG_INFO, "run_done", "exit=%d", rc);
 out:
 	for (i = 0; i < WK_N; i++)

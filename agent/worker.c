@@ -165,12 +165,15 @@ wk_job(int kind, struct td_ctx *x, struct deliverer *d,
 			break;
 		}
 		wk_mark = wk_usec();
-		if (intake_process_pending(x) == 0 && !x->run.paused)
+		if (ctx_state_moved(x))
+			x->run.failed = 1;	/* the loop stops */
+		else if (intake_process_pending(x) == 0 && !x->run.paused)
 			(void)intake_landing(x, 0);
 		store_checkpoint(x->st);	/* what commits left */
 		rep->settle_at = x->run.settle_at;
 		rep->paused = x->run.paused;
 		rep->relanded = x->run.relanded;
+		rep->state_moved = x->state_moved;
 		rep->clock_skew = x->clock_skew;
 		rep->clock_stepped = x->clock_stepped;
 		rep->r = x->run.failed ? TD_ERR_INTERNAL : 0;

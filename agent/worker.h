@@ -54,6 +54,7 @@ struct wk_rep {
 	uint64_t	 records, dlq;
 	int		 paused;	/* intake: disk or outbox full */
 	int		 relanded;	/* intake: landing_dir was replaced */
+	int		 state_moved;	/* intake: so was state_dir: stop */
 	int64_t		 clock_skew;	/* intake: the wall clock's offset at */
 	int		 clock_stepped;	/* its last listing (landing_clock) */
 	uint64_t	 usec;		/* PROCESSED: the time that file took */
