@@ -27,6 +27,7 @@
 #include "map.h"
 #include "process.h"
 #include "intake.h"
+#include "sandbox.h"
 #include "deliver.h"
 #include "backoff.h"
 #include "sftp.h"
@@ -203,6 +204,7 @@ cmd_once(int argc, char **argv)
 		poll_sources(&x);
 	if (!x.run.failed)
 		(void)intake_landing(&x, 1);
+	sandbox_release();	/* no child kept past the intake */
 	if (!x.run.failed)
 		push_acks(&x);
 	deliver_all(&x);

@@ -1752,6 +1752,7 @@ process_one(struct td_ctx *x, const char *tid)
 	    *fields = NULL, *k;
 	sqlite3_stmt *s;
 	const char *why;
+	char signer[24];
 	int fd = -1, r, staged = 0;
 
 	memset(&ps, 0, sizeof(ps));
@@ -1790,6 +1791,10 @@ process_one(struct td_ctx *x, const char *tid)
 	po.transmission_id = t.replay_of != NULL ? t.replay_of : t.id;
 	po.file = t.name;
 	po.batch_records = x->batch_records;
+	/* a small file may go to the child of the job's file before, of
+	 * the same signer (sandbox_release ends it with the job) */
+	sidecar_signer(t.verification, signer, sizeof(signer));
+	po.signer = signer;
 	td_log(TD_LOG_INFO, "file_processing", "file=%s transmission_id=%s "
 	    "size=%llu", t.name, t.id, (unsigned long long)t.size);
 	if ((fd = open_raw(raw, &why)) < 0) {

@@ -229,6 +229,10 @@ struct proc_opts {
 	uint64_t	 max_rows;
 	/* the parser; NULL: the one [parse] format names */
 	const struct parser_ops *parser;
+	/* sandbox_process_file: NULL, or the file may be parsed by the
+	 * child of the job's file before of the same signer (the key id of
+	 * its verified signature, "" for a file not signature-verified) */
+	const char	*signer;
 };
 
 /*

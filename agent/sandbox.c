@@ -30,6 +30,19 @@
  * The caller answers nothing else: a failing sink, like a crash, ends
  * the child (the caller kills it). A child that ends without a RESULT
  * crashed: the file is refused as Tier 2 parser_crashed.
+ *
+ * A child of a small file (below CHILD_THREADS_MIN) that sent its RESULT
+ * may be given the next small file of the same intake job (NEXT, from
+ * the caller: the file's name and transmission id, its descriptor by
+ * SCM_RIGHTS), up to CHILD_FILES files, and only one of the same signer
+ * (proc_opts.signer): forking, confining and ending a child cost more
+ * than a small file's parsing. Such a child is confined with RLIMIT_NOFILE
+ * CHILD_FILE + 1, not 0, and its allow-list has recvmsg(2) on its socket
+ * and dup3(2) onto CHILD_FILE, no more: it can hold no descriptor but
+ * 0 to CHILD_FILE, and receive only what the caller sends it. The caller
+ * ends it (sandbox_release) when the job ends; a crash, a limit hit, a
+ * protocol fault or a failing sink ends it as before, and fails only the
+ * file it was working on.
  */
 #include "config.h"
 
@@ -96,6 +109,7 @@
 #define F_VERDICTS	8
 #define F_ACK		9
 #define F_HOLDS		10
+#define F_NEXT		11	/* the caller's: a reused child's next file */
 #define NOSTR		UINT32_MAX
 #define COUNTS_MAX	256		/* codes in a result's counts */
 #define FRAME_MAX	(1U << 30)	/* of any type (see proto_init) */
@@ -110,6 +124,7 @@
 #define CHILD_SOCK	3		/* the child's socket, */
 #define CHILD_FILE	4		/* and the raw file */
 #define CHILD_IDLE	600		/* seconds the child may stay silent */
+#define CHILD_FILES	64		/* small files a child serves at most */
 #define CHILD_THREADS_MIN (256 << 10)	/* a raw file this big is mapped on
 					 * every core (proc_threads_start), and
 					 * its batches go through SHM slots */
@@ -813,6 +828,17 @@ filter_new(int sock, int afd)
 		return NULL;
 	for (i = 0; i < TD_NELEM(allow) && r == 0; i++)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allow[i], 0);
+	/*
+	 * A reused child's next file (c_next): received on the socket, put
+	 * at CHILD_FILE. What it can receive is only what the caller sends,
+	 * and where, only below its RLIMIT_NOFILE (0 unless reused).
+	 */
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(recvmsg), 1,
+		    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sock));
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(dup3), 1,
+		    SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)CHILD_FILE));
 #ifdef SB_ASAN
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sigaltstack),
@@ -885,12 +911,12 @@ filter_compile(void)
 #endif
 
 /*
- * Confine the child: no core, no new descriptor, bounded memory, no new
- * privileges, and the allow-list (prog, made by the zygote, or made
- * here when NULL).
+ * Confine the child: no core, no new descriptor (one that may be reused:
+ * none above CHILD_FILE, see c_next), bounded memory, no new privileges,
+ * and the allow-list (prog, made by the zygote, or made here when NULL).
  */
 static int
-confine(int sock, const struct sock_fprog *prog)
+confine(int sock, const struct sock_fprog *prog, int reuse)
 {
 	struct rlimit rl;
 	int afd = -1;		/* ASan's report file */
@@ -904,7 +930,10 @@ confine(int sock, const struct sock_fprog *prog)
 #endif
 	memset(&rl, 0, sizeof(rl));
 	(void)setrlimit(RLIMIT_CORE, &rl);	/* no core of a crash */
+	if (reuse)
+		rl.rlim_cur = rl.rlim_max = CHILD_FILE + 1;
 	(void)setrlimit(RLIMIT_NOFILE, &rl);	/* no new descriptor */
+	rl.rlim_cur = rl.rlim_max = 0;
 #ifndef SB_ASAN
 	rl.rlim_cur = rl.rlim_max = CHILD_AS;	/* a decompression bomb */
 	(void)setrlimit(RLIMIT_AS, &rl);
@@ -946,8 +975,9 @@ hook_socket(void)
 /*
  * A test hook, as td_failpoint(): TD_TEST_PARSER=HOOK:FILE does HOOK in
  * the child that parses FILE. segv and kill crash it before it is
- * confined; socket and write:PATH try what the sandbox forbids, after,
- * and log whether that was refused.
+ * confined (a reused child, confined already, cannot signal itself: it
+ * dies of a SIGSEGV, a real one, for both); socket and write:PATH try
+ * what the sandbox forbids, after, and log whether that was refused.
  */
 static void
 test_hook(const char *file, int when_confined)
@@ -966,6 +996,13 @@ test_hook(const char *file, int when_confined)
 	}
 	if (!when_confined && strncmp(e, "kill:", 5) == 0)
 		raise(SIGKILL);
+	if (!when_confined && (strncmp(e, "segv:", 5) == 0 ||
+	    strncmp(e, "kill:", 5) == 0)) {
+		/* still here: refused by seccomp */
+		volatile int *volatile np = NULL;
+
+		*np = 1;
+	}
 	if (when_confined && strncmp(e, "socket:", 7) == 0) {
 		fd = socket(AF_INET, SOCK_STREAM, 0);
 		td_log(TD_LOG_WARN, "test_hook", "hook=socket result=%s "
@@ -1064,16 +1101,84 @@ shm_recv(int sock)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/* NEXT: a reused child's next file; its descriptor comes with it */
+struct fnext {
+	char		 tid[72];
+	char		 file[1024];
+};
+
+/* The child's buffers, emptied and freed between two files. */
+static void
+child_bufs(struct child *c, int init)
+{
+	if (!init) {
+		td_buf_free(&c->buf);
+		td_buf_free(&c->out);
+		td_buf_free(&c->in);
+		td_buf_free(&c->line);
+	}
+	td_buf_init(&c->buf, 0, 0);
+	td_buf_init(&c->out, 65536, 0);
+	td_buf_init(&c->in, 0, 0);
+	td_buf_init(&c->line, 0, 0);
+}
+
+/*
+ * A reused child waits for its next file: NEXT from the caller, the
+ * file's descriptor with it, put at CHILD_FILE (the one before closed:
+ * with RLIMIT_NOFILE at CHILD_FILE + 1, that is where it lands unless 0
+ * to 2 were closed). 0, or -1: the caller is done with this child, or
+ * sent what it never sends (then it ends).
+ */
+static int
+c_next(struct child *c, struct fnext *nx)
+{
+	struct {
+		struct frame	 f;
+		struct fnext	 n;
+	} msg;
+	struct zmsg z;
+	struct cmsghdr *cm;
+	ssize_t n;
+	int fd = -1;
+
+	close(CHILD_FILE);
+	do
+		zmsg_init(&z, &msg, sizeof(msg));
+	while ((n = recvmsg(c->sock, &z.mh, MSG_CMSG_CLOEXEC)) < 0 &&
+	    errno == EINTR);
+	cm = n > 0 ? CMSG_FIRSTHDR(&z.mh) : NULL;
+	if (cm != NULL && cm->cmsg_level == SOL_SOCKET &&
+	    cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
+	if (n <= 0 || fd < 0 || (z.mh.msg_flags & MSG_CTRUNC) ||
+	    ((size_t)n < sizeof(msg) && read_full(c->sock, (char *)&msg + n,
+	    sizeof(msg) - (size_t)n) != 0) || msg.f.type != F_NEXT ||
+	    msg.f.len != sizeof(msg.n))
+		return -1;
+	if (fd != CHILD_FILE) {
+		if (syscall(SYS_dup3, fd, CHILD_FILE, O_CLOEXEC) != CHILD_FILE)
+			return -1;
+		close(fd);
+	}
+	msg.n.tid[sizeof(msg.n.tid) - 1] = '\0';
+	msg.n.file[sizeof(msg.n.file) - 1] = '\0';
+	*nx = msg.n;
+	return 0;
+}
+
 static void __attribute__((noreturn))
 child_main(struct mapper *m, const struct td_conf *cf, int fd, int sock,
-    const struct proc_opts *o, int ledger, int shm,
+    const struct proc_opts *oin, int ledger, int shm, int reuse,
     const struct sock_fprog *prog)
 {
 	struct child c;
 	struct proc_sink s;
 	struct proc_result res;
+	struct proc_opts o = *oin;
+	struct fnext nx;
 	struct stat st;
-	int keep[2], r, hs, hf;
+	int keep[2], r, hs, hf, nfiles;
 
 	/*
 	 * The socket at CHILD_SOCK and the file at CHILD_FILE, the rest
@@ -1092,13 +1197,10 @@ child_main(struct mapper *m, const struct td_conf *cf, int fd, int sock,
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
-	test_hook(o->file, 0);
+	test_hook(o.file, 0);
 	memset(&c, 0, sizeof(c));
 	c.sock = sock;
-	td_buf_init(&c.buf, 0, 0);
-	td_buf_init(&c.out, 65536, 0);
-	td_buf_init(&c.in, 0, 0);
-	td_buf_init(&c.line, 0, 0);
+	child_bufs(&c, 1);
 	/*
 	 * A file of some size is mapped on every core: the threads are
 	 * made now, as clone(2) is refused once confined, and are confined
@@ -1107,15 +1209,15 @@ child_main(struct mapper *m, const struct td_conf *cf, int fd, int sock,
 	 */
 	if (ledger && fstat(fd, &st) == 0 && st.st_size >= CHILD_THREADS_MIN)
 		td_log(TD_LOG_DEBUG, "parser_threads", "file=%s threads=%d "
-		    "cpus=%ld", o->file, proc_threads_start(m,
+		    "cpus=%ld", o.file, proc_threads_start(m,
 		    (int)td_cpus()), td_cpus());
 	shm_slot_set(cf, m);
 	if (shm && (c.shm = shm_recv(sock)) == NULL)
 		_exit(3);
 	child_shm = c.shm;
-	if (confine(sock, prog) != 0)
+	if (confine(sock, prog, reuse) != 0)
 		_exit(3);
-	test_hook(o->file, 1);
+	test_hook(o.file, 1);
 	memset(&s, 0, sizeof(s));
 	s.buffer = c_buffer;
 	s.batch = c_batch;
@@ -1126,10 +1228,23 @@ child_main(struct mapper *m, const struct td_conf *cf, int fd, int sock,
 	s.ack = c_ack;
 	s.pass_end = ledger ? c_pass_end : NULL;
 	s.arg = &c;
-	memset(&res, 0, sizeof(res));
-	r = process_file(m, cf, fd, o, &s, &res);
-	c_result(&c, r, &res);
-	_exit(0);
+	for (nfiles = 1;; nfiles++) {
+		memset(&res, 0, sizeof(res));
+		r = process_file(m, cf, fd, &o, &s, &res);
+		c_result(&c, r, &res);
+		if (!reuse || nfiles >= CHILD_FILES)
+			_exit(0);
+		/* nothing of this file is left for the next but freed
+		 * memory: a child serves files of one signer only */
+		proc_result_clear(&res);
+		child_bufs(&c, 0);
+		if (c_next(&c, &nx) != 0)
+			_exit(0);
+		o.transmission_id = nx.tid;
+		o.file = nx.file;
+		test_hook(o.file, 0);
+		test_hook(o.file, 1);
+	}
 }
 
 /* --------------------------------------------------------------- parent */
@@ -2037,6 +2152,7 @@ struct zreq {
 	const struct parser_ops	*parser;	/* the same image: its address */
 	int32_t			 ledger;
 	int32_t			 shm;		/* the SHM memfd follows */
+	int32_t			 reuse;		/* may be sent NEXT files */
 	char			 tid[72];
 	char			 file[1024];
 };
@@ -2049,6 +2165,51 @@ static struct {
 	pid_t			 owner;		/* the process that made it */
 	int			 unreaped;	/* a status not read yet */
 } zy = { -1, -1, NULL, NULL, -1, 0 };
+
+/*
+ * The child kept for the job's next small file (see the top of this
+ * file), pid -1 when none. The zygote waits for it: its word of how the
+ * child ended comes once it is ended (kid_end, then zy.unreaped), and no
+ * other child is asked of the zygote before.
+ */
+static struct {
+	pid_t			 pid;
+	int			 pidfd, sock;
+	unsigned int		 files;		/* it has served */
+	int			 ledger;
+	const struct parser_ops	*parser;
+	uint64_t		 batch_records, max_rows;
+	const struct mapper	*m;
+	const struct td_conf	*cf;
+	char			 signer[72];
+} kid = { -1, -1, -1, 0, 0, NULL, 0, 0, NULL, NULL, "" };
+
+static void	child_kill(pid_t, int);
+
+/* The kept child ended: why, for the log (debug). */
+static void
+kid_end(const char *why)
+{
+	if (kid.pid == -1)
+		return;
+	td_log(TD_LOG_DEBUG, "parser_child_end", "files=%u reason=%s",
+	    kid.files, why);
+	close(kid.sock);	/* it reads the end of its socket: _exit */
+	if (getpid() == zy.owner) {
+		child_kill(kid.pid, kid.pidfd);
+		zy.unreaped = 1;
+	} else if (kid.pidfd >= 0)
+		close(kid.pidfd);	/* a fork's copy: not ours to end */
+	kid.pid = -1;
+	kid.pidfd = kid.sock = -1;
+	kid.files = 0;
+}
+
+void
+sandbox_release(void)
+{
+	kid_end("job_end");
+}
 
 /* Send a request and its two descriptors (file, child's socket). */
 static int
@@ -2122,7 +2283,8 @@ spare_fork(struct mapper *m, const struct td_conf *cf, int sock,
 		o.batch_records = q.batch_records;
 		o.max_rows = q.max_rows;
 		o.parser = q.parser;
-		child_main(m, cf, fds[0], fds[1], &o, q.ledger, q.shm, prog);
+		child_main(m, cf, fds[0], fds[1], &o, q.ledger, q.shm,
+		    q.reuse, prog);
 	}
 	close(sv[1]);
 	if (pid < 0) {
@@ -2249,6 +2411,7 @@ zygote_main(struct mapper *m, const struct td_conf *cf, int sock)
 static void
 zygote_stop(void)
 {
+	kid_end("zygote_stop");
 	if (zy.pid == -1)
 		return;
 	close(zy.sock);
@@ -2272,6 +2435,7 @@ zygote_atexit(void)
 
 	if (pid == -1 || getpid() != zy.owner)
 		return;		/* none, or a copy of a fork's */
+	kid_end("exit");	/* else the zygote waits for it */
 	close(zy.sock);
 	zy.pid = -1;
 	zy.sock = -1;
@@ -2374,7 +2538,8 @@ zygote_word(int32_t *v)
  */
 static int
 zygote_fork(struct mapper *m, const struct td_conf *cf, int fd, int sock,
-    const struct proc_opts *o, int ledger, int shm, pid_t *pid, int *pidfd)
+    const struct proc_opts *o, int ledger, int shm, int reuse, pid_t *pid,
+    int *pidfd)
 {
 	struct zreq q;
 	int fds[2] = { fd, sock }, tries, r;
@@ -2401,6 +2566,7 @@ zygote_fork(struct mapper *m, const struct td_conf *cf, int fd, int sock,
 		q.parser = o->parser;
 		q.ledger = ledger;
 		q.shm = shm;
+		q.reuse = reuse;
 		memcpy(q.tid, o->transmission_id, strlen(o->transmission_id));
 		memcpy(q.file, o->file, strlen(o->file));
 		if (zreq_send(zy.sock, &q, fds) == TD_OK &&
@@ -2495,6 +2661,51 @@ child_kill(pid_t pid, int pidfd)
 	close(pidfd);
 }
 
+/*
+ * Why the kept child may not take this file (NULL: it may): a child
+ * serves files of one signer, of the same mapping and options, small.
+ */
+static const char *
+kid_misfit(const struct mapper *m, const struct td_conf *cf,
+    const struct proc_opts *o, const struct proc_sink *s, int small)
+{
+	if (o->signer == NULL)
+		return "not_reusable";
+	if (!small)
+		return "big_file";
+	if (strcmp(kid.signer, o->signer) != 0)
+		return "signer";
+	if (kid.m != m || kid.cf != cf || kid.ledger != (s->ledger != NULL) ||
+	    kid.parser != o->parser || kid.batch_records != o->batch_records ||
+	    kid.max_rows != o->max_rows)
+		return "options";
+	return NULL;
+}
+
+/* NEXT to the kept child, the file's descriptor with it. */
+static int
+kid_next(int fd, const struct proc_opts *o)
+{
+	struct {
+		struct frame	 f;
+		struct fnext	 n;
+	} msg;
+	struct zmsg z;
+
+	if (strlen(o->transmission_id) >= sizeof(msg.n.tid) ||
+	    strlen(o->file) >= sizeof(msg.n.file))
+		return TD_ERR_LIMIT;
+	memset(&msg, 0, sizeof(msg));
+	msg.f.type = F_NEXT;
+	msg.f.len = (uint32_t)sizeof(msg.n);
+	memcpy(msg.n.tid, o->transmission_id, strlen(o->transmission_id));
+	memcpy(msg.n.file, o->file, strlen(o->file));
+	zmsg_init(&z, &msg, sizeof(msg));
+	zmsg_fds(&z, &fd, 1);
+	return sendmsg(kid.sock, &z.mh, MSG_NOSIGNAL) == (ssize_t)sizeof(msg) ?
+	    TD_OK : TD_ERR_IO;
+}
+
 int
 sandbox_process_file(struct mapper *m, const struct td_conf *cf, int fd,
     const struct proc_opts *o, const struct proc_sink *s,
@@ -2505,10 +2716,12 @@ sandbox_process_file(struct mapper *m, const struct td_conf *cf, int fd,
 	struct timeval tv;
 	struct stat st;
 	char *p = NULL;
+	const char *why;
 	size_t cap = 0;
 	int sv[2], status, done = 0, r = TD_OK, rr = TD_OK, pidfd = -1;
-	int mfd = -1;
-	pid_t pid;
+	int mfd = -1, small, reuse;
+	unsigned int files = 1;
+	pid_t pid = -1;
 
 	/*
 	 * A test hook, never set in production: the file is parsed here,
@@ -2519,28 +2732,53 @@ sandbox_process_file(struct mapper *m, const struct td_conf *cf, int fd,
 	memset(res, 0, sizeof(*res));
 	proto_init(&pr, cf, m, fd, o);
 	intern_clear();		/* the file before is done with */
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-		return TD_ERR_IO;
-	/* a big file's batches come through shared memory */
-	shm_slot_set(cf, m);
-	if (SHM_SLOT <= SHM_SLOT_MAX && fstat(fd, &st) == 0 &&
-	    st.st_size >= CHILD_THREADS_MIN)
-		mfd = shm_make(&pr.shm);
-	if ((r = zygote_fork(m, cf, fd, sv[1], o, s->ledger != NULL,
-	    mfd >= 0, &pid, &pidfd)) != 0) {
-		close(sv[0]);
+	small = fstat(fd, &st) == 0 && st.st_size < CHILD_THREADS_MIN;
+	reuse = small && o->signer != NULL &&
+	    strlen(o->signer) < sizeof(kid.signer);
+	/* the child kept from the job's file before, when it may take it;
+	 * one that went away meanwhile is replaced, the file not failed */
+	if (kid.pid != -1 && (why = kid_misfit(m, cf, o, s, small)) != NULL)
+		kid_end(why);
+	if (kid.pid != -1 && kid_next(fd, o) != TD_OK)
+		kid_end("gone");
+	if (kid.pid != -1) {
+		/* the file's now, as a new one: kept again only when it
+		 * sends its RESULT and the sink took all */
+		pid = kid.pid;
+		pidfd = kid.pidfd;
+		sv[0] = kid.sock;
+		files = kid.files + 1;
+		kid.pid = -1;
+		kid.pidfd = kid.sock = -1;
+		kid.files = 0;
+	} else {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+			return TD_ERR_IO;
+		/* a big file's batches come through shared memory */
+		shm_slot_set(cf, m);
+		if (SHM_SLOT <= SHM_SLOT_MAX && !small && fstat(fd, &st) == 0 &&
+		    st.st_size >= CHILD_THREADS_MIN)
+			mfd = shm_make(&pr.shm);
+		if ((r = zygote_fork(m, cf, fd, sv[1], o, s->ledger != NULL,
+		    mfd >= 0, reuse, &pid, &pidfd)) != 0) {
+			close(sv[0]);
+			close(sv[1]);
+			if (mfd >= 0) {
+				close(mfd);
+				(void)munmap(pr.shm, SHM_SIZE);
+			}
+			return r;
+		}
 		close(sv[1]);
 		if (mfd >= 0) {
+			r = shm_send(sv[0], mfd);
 			close(mfd);
-			(void)munmap(pr.shm, SHM_SIZE);
 		}
-		return r;
 	}
-	close(sv[1]);
-	if (mfd >= 0) {
-		r = shm_send(sv[0], mfd);
-		close(mfd);
-	}
+	if (reuse)
+		td_log(TD_LOG_DEBUG, "parser_child", "file=%s "
+		    "transmission_id=%s child_files=%u", o->file,
+		    o->transmission_id, files);
 	memset(&tv, 0, sizeof(tv));
 	tv.tv_sec = idle_limit();
 	if (setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
@@ -2582,6 +2820,21 @@ sandbox_process_file(struct mapper *m, const struct td_conf *cf, int fd,
 		res->nacks = pr.acks.n;
 	} else
 		packs_clear(&pr.acks);
+	if (done && rr == TD_OK && reuse && files < CHILD_FILES) {
+		/* kept for the job's next small file of this signer */
+		kid.pid = pid;
+		kid.pidfd = pidfd;
+		kid.sock = sv[0];
+		kid.files = files;
+		kid.ledger = s->ledger != NULL;
+		kid.parser = o->parser;
+		kid.batch_records = o->batch_records;
+		kid.max_rows = o->max_rows;
+		kid.m = m;
+		kid.cf = cf;
+		snprintf(kid.signer, sizeof(kid.signer), "%s", o->signer);
+		return TD_OK;
+	}
 	close(sv[0]);
 	/* a sink failed, or it died; or it sent its result and has nothing
 	 * left to do, and must not keep the caller waiting for its exit */

@@ -24,6 +24,12 @@ int	sandbox_process_file(struct mapper *, const struct td_conf *, int fd,
 	    const struct proc_opts *, const struct proc_sink *,
 	    struct proc_result *);
 
+/*
+ * The job (a landing pass, the files pending) is over: the child kept
+ * for its next small file (proc_opts.signer) is ended.
+ */
+void	sandbox_release(void);
+
 /* "seccomp" or "none": what this build confines the child with. */
 const char *sandbox_kind(void);
 

@@ -502,6 +502,30 @@ sidecar_verify(const struct td_conf *c, const struct minisign_key *keys,
 	check_sig(c, keys, nkeys, dir, name, sc, sha256hex, b2, v);
 }
 
+void
+sidecar_signer(const char *json, char *out, size_t n)
+{
+	static const char sig[] = "\"signature\":\"", key[] = "\"key_id\":\"";
+	const char *p, *k;
+	size_t i;
+
+	out[0] = '\0';
+	/* the first "signature" is the verification's own: the fields
+	 * before it are words, and the trusted comment (escaped) after */
+	if (json == NULL || (p = strstr(json, sig)) == NULL ||
+	    strncmp(p + sizeof(sig) - 1, "ok\"", 3) != 0)
+		return;
+	snprintf(out, n, "ok");
+	if ((k = strstr(p, key)) == NULL)
+		return;
+	k += sizeof(key) - 1;
+	for (i = 0; i < 16 && ((k[i] >= '0' && k[i] <= '9') ||
+	    (k[i] >= 'A' && k[i] <= 'F') || (k[i] >= 'a' && k[i] <= 'f')); i++)
+		;
+	if (i == 16 && k[i] == '"')
+		snprintf(out, n, "%.16s", k);
+}
+
 char *
 sidecar_json(const struct verification *v)
 {

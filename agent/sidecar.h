@@ -94,5 +94,11 @@ void	 sidecar_verify(const struct td_conf *, const struct minisign_key *,
 	    const uint8_t *blake2b, struct verification *);
 /* JSON object text of a verification (for the manifest). Caller frees. */
 char	*sidecar_json(const struct verification *);
+/*
+ * Who signed, from sidecar_json's text: the key id of a verified
+ * signature ("ok" when it names none), "" when the signature was not
+ * verified; in out, of n bytes (at least 17).
+ */
+void	 sidecar_signer(const char *json, char *out, size_t n);
 
 #endif

@@ -169,6 +169,7 @@ wk_job(int kind, struct td_ctx *x, struct deliverer *d,
 			x->run.failed = 1;	/* the loop stops */
 		else if (intake_process_pending(x) == 0 && !x->run.paused)
 			(void)intake_landing(x, 0);
+		sandbox_release();	/* no child kept past the job */
 		store_checkpoint(x->st);	/* what commits left */
 		rep->settle_at = x->run.settle_at;
 		rep->paused = x->run.paused;
