@@ -200,6 +200,7 @@ cmd_once(int argc, char **argv)
 		x.run.failed = 1;
 	if (!x.run.failed)
 		(void)intake_process_pending(&x);
+	sandbox_release();	/* not kept through the SFTP polls */
 	if (!x.run.failed && !x.run.paused)
 		poll_sources(&x);
 	if (!x.run.failed)

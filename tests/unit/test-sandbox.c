@@ -93,6 +93,11 @@ enum evil {
 	E_RESET_LEDGER_MIXED,	/* RESET of the ledger's pass, mixed, RESULT */
 	E_RESULT_MIXED,		/* RESULT of one document read as mixed
 				 * UTF-8 (mixed_enc its encoding) */
+	E_KEPT,			/* the first file parsed as nothing (the
+				 * child kept); the second, in the same
+				 * child: a descriptor of its own tried
+				 * (REJECT kept_XXX, p: EPERM, r: refused
+				 * else, a: allowed), RESULT */
 };
 static enum evil evil;
 static const char *mixed_enc = "utf-8";	/* E_RESULT_MIXED */
@@ -540,6 +545,8 @@ evil_act(void)
 
 	td_buf_init(&b, 4096, 0);
 	switch (evil) {
+	case E_KEPT:
+		_exit(13);	/* evil_open does it */
 	case E_RESULT_OK:
 	case E_RESULT_SPIN:
 		evil_result(&b);
@@ -810,16 +817,51 @@ evil_act(void)
 	_exit(0);
 }
 
+/* E_KEPT: 'p' (EPERM), 'r' (refused otherwise) or 'a' (allowed) */
+static char
+kept_try(long r)
+{
+	return r >= 0 ? 'a' : errno == EPERM ? 'p' : 'r';
+}
+
+/* E_KEPT's second file: what a kept child may do with descriptors */
+static void __attribute__((noreturn))
+evil_kept(void)
+{
+	struct td_buf b;
+	struct msghdr mh;
+	char code[16], one;
+	struct iovec iov = { &one, 1 };
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	evil_sock = CHILD_SOCK;
+	td_buf_init(&b, 4096, 0);
+	snprintf(code, sizeof(code), "kept_%c%c%c%c",
+	    kept_try(syscall(SYS_dup3, CHILD_SOCK, CHILD_FILE + 2, 0)),
+	    kept_try(dup(CHILD_SOCK)),
+	    kept_try(fcntl(CHILD_SOCK, F_DUPFD, 0)),
+	    kept_try(recvmsg(STDERR_FILENO, &mh, MSG_DONTWAIT)));
+	evil_reject_result(&b, code);
+	_exit(0);
+}
+
 /* The parser's open, in the confined child: find the socket, attack. */
 static int
 evil_open(void **state, const struct td_conf *c, struct emitter *e)
 {
+	static int files;	/* this child's (E_KEPT) */
 	struct stat sb;
 	int fd;
 
 	(void)state;
 	(void)c;
 	(void)e;
+	if (evil == E_KEPT && files++ == 0)
+		return 0;	/* the first: nothing, the child kept */
+	if (evil == E_KEPT)
+		evil_kept();
 	for (fd = 3; fd < 64; fd++)
 		if (fstat(fd, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
 			evil_sock = fd;
@@ -971,6 +1013,34 @@ caller(void *arg)
 			diag("the second file's child: %s", lastcode);
 			return 19;
 		}
+	} else if (evil == E_KEPT) {
+		/* two small files of one signer: one child, kept */
+		pid_t first;
+
+		po.signer = "";
+		if (sandbox_process_file(m, conf, fd, &po, &sink, &res) != 0 ||
+		    res.t2code != NULL)
+			return 18;
+		proc_result_clear(&res);
+		if ((first = kid.pid) == -1)
+			return 27;	/* not kept */
+		r = sandbox_process_file(m, conf, fd, &po, &sink, &res);
+		if (kid.pid != first) {
+			diag("the second file's child: %ld, not %ld",
+			    (long)kid.pid, (long)first);
+			return 28;
+		}
+#ifdef HAVE_LIBSECCOMP
+		if (strcmp(lastcode, "kept_pppp") != 0) {
+#else
+		if (strchr(lastcode, 'a') != NULL) {
+#endif
+			diag("the kept child's descriptors: %s", lastcode);
+			return 19;
+		}
+		sandbox_release();
+		if (kid.pid != -1)
+			return 29;
 	} else if (evil == E_PID) {
 		/* the child's pid given to another process (victim) after
 		 * the child ended and before the caller's kill: that one
@@ -1193,6 +1263,9 @@ main(void)
 		    "# SKIP its stack cannot be scanned under ASan or valgrind");
 	attack(E_CODES_MANY, NULL, "a child's 300 codes do not make the "
 	    "next file's code \"unknown\"");
+	attack(E_KEPT, NULL, "a child kept for a second file is the same "
+	    "one, and can make no descriptor of its own (dup3 but onto its "
+	    "file's, dup, F_DUPFD, recvmsg but on its socket)");
 
 
 	/* each frame type's limit: a frame one byte over, its header only */
