@@ -46,6 +46,8 @@ t_is "$(child_files "$T_TMP/log.once" f1.csv)" 1 "once: f1 has a child of its ow
 t_is "$(child_files "$T_TMP/log.once" f2.csv)" 2 "once: f2 goes to f1's child (child_files=2)"
 t_is "$(child_files "$T_TMP/log.once" f3.csv)" 3 "once: and f3 too"
 t_grep "$T_TMP/log.once" "event=parser_crashed file=f3.csv" "once: f3's child crashed"
+# the zygote's word of how a child ended is that child's, kept or not
+t_ok "$(grep -q 'event=parser_crashed file=f3.csv .* signal=11$' "$T_TMP/log.once"; echo $?)" "once: with its signal, 11"
 t_is "$(ls -d "$S"/quarantine/* 2>/dev/null | wc -l)" 1 "once: one file quarantined"
 t_is "$(grep -l '"code":"parser_crashed"' "$S"/quarantine/*/reason.json | grep -c .)" 1 "once: as parser_crashed"
 t_is "$(ls "$S"/quarantine/*/f3.csv 2>/dev/null | wc -l)" 1 "once: f3's raw bytes are kept"
@@ -67,6 +69,14 @@ t_ok "$(grep -q 'event=parser_child file=.*child_files=[2-9]' "$T_TMP/log.run"; 
 t_is "$(child_files "$T_TMP/log.run" f4.csv)" 1 "run: f4, after the crash, gets a new child"
 t_ok "$(wait_until 5 grep -q 'event=parser_child_end .*reason=job_end' "$T_TMP/log.run"; echo $?)" "run: the kept child is ended with the job"
 t_ok "$(kill -0 "$RUN_PID"; echo $?)" "run: the daemon is still running"
+t_ok "$(grep -q 'event=parser_crashed file=f3.csv .* signal=11$' "$T_TMP/log.run"; echo $?)" "run: with its signal, 11"
+# a second burst, a job of its own: the zygote's words of the children
+# ended with the first are read in order, none taken for another's
+rm -rf "$L/../burst"; mkdir -p "$L/../burst"
+for f in g1 g2 g3; do run_drop "$L/../burst" $f.csv 2; done
+mv "$L"/../burst/* "$L"/ 2> /dev/null
+t_ok "$(wait_until 20 run_delivered "$T_TMP/out" 8; echo $?)" "run: a second burst is delivered"
+t_ok "$(! grep -v 'event=parser_crashed\|event=file_quarantined\|event=rejections' "$T_TMP/log.run" | grep -q 'level=error\|event=zygote_word'; echo $?)" "run: nothing else failed"
 run_stop
 t_is "$RUN_RC" 0 "run: exit 0"
 
