@@ -34,8 +34,8 @@
  * A child of a small file (below CHILD_THREADS_MIN) that sent its RESULT
  * may be given the next small file of the same intake job (NEXT, from
  * the caller: the file's name and transmission id, its descriptor by
- * SCM_RIGHTS), up to CHILD_FILES files, and only one of the same signer
- * (proc_opts.signer): forking, confining and ending a child cost more
+ * SCM_RIGHTS), up to [parse] child_files files, and only one of the
+ * same signer (proc_opts.signer): forking, confining and ending a child cost more
  * than a small file's parsing. Such a child is confined with RLIMIT_NOFILE
  * CHILD_FILE + 1, not 0, and its allow-list has recvmsg(2) on its socket
  * and dup3(2) onto CHILD_FILE, no more: it can hold no descriptor but
@@ -124,7 +124,6 @@
 #define CHILD_SOCK	3		/* the child's socket, */
 #define CHILD_FILE	4		/* and the raw file */
 #define CHILD_IDLE	600		/* seconds the child may stay silent */
-#define CHILD_FILES	64		/* small files a child serves at most */
 #define CHILD_THREADS_MIN (256 << 10)	/* a raw file this big is mapped on
 					 * every core (proc_threads_start), and
 					 * its batches go through SHM slots */
@@ -1239,7 +1238,8 @@ child_main(struct mapper *m, const struct td_conf *cf, int fd, int sock,
 		memset(&res, 0, sizeof(res));
 		r = process_file(m, cf, fd, &o, &s, &res);
 		c_result(&c, r, &res);
-		if (!reuse || nfiles >= CHILD_FILES)
+		if (!reuse || (uint64_t)nfiles >= td_conf_u64(cf,
+		    TDK_parse_child_files))
 			_exit(0);
 		/* nothing of this file is left for the next but freed
 		 * memory: a child serves files of one signer only */
@@ -2741,7 +2741,8 @@ sandbox_process_file(struct mapper *m, const struct td_conf *cf, int fd,
 	intern_clear();		/* the file before is done with */
 	small = fstat(fd, &st) == 0 && st.st_size < CHILD_THREADS_MIN;
 	reuse = small && o->signer != NULL &&
-	    strlen(o->signer) < sizeof(kid.signer);
+	    strlen(o->signer) < sizeof(kid.signer) &&
+	    td_conf_u64(cf, TDK_parse_child_files) > 1;
 	/* the child kept from the job's file before, when it may take it;
 	 * one that went away meanwhile is replaced, the file not failed */
 	if (kid.pid != -1 && (why = kid_misfit(m, cf, o, s, small)) != NULL)
@@ -2827,7 +2828,8 @@ sandbox_process_file(struct mapper *m, const struct td_conf *cf, int fd,
 		res->nacks = pr.acks.n;
 	} else
 		packs_clear(&pr.acks);
-	if (done && rr == TD_OK && reuse && files < CHILD_FILES) {
+	if (done && rr == TD_OK && reuse &&
+	    files < td_conf_u64(cf, TDK_parse_child_files)) {
 		/* kept for the job's next small file of this signer */
 		kid.pid = pid;
 		kid.pidfd = pidfd;

@@ -124,6 +124,8 @@ X(parse, extra_fields, CT_ENUM, "reject", 0, 0, "reject|empty", 0,	\
   "a CSV row with more fields than the header: rejected (Tier 3), or taken when those past the header's are empty") \
 X(parse, short_rows, CT_ENUM, "reject", 0, 0, "reject|allow", 0,	\
   "a CSV row with fewer fields than the header: rejected (Tier 3), or taken when each mapped column is there") \
+X(parse, child_files, CT_INT, "64", 1, 64, NULL, 0,		\
+  "small files one parser child takes in a row, all of one signer; 1: a child of its own for each file") \
 X(parse, x12_activity, CT_LIST, "QS", 0, 0, NULL, 0,		\
   "852 ZA activity codes that become records")				\
 X(parse, x12_transfer, CT_LIST, "SS", 0, 0, NULL, 0,		\

@@ -153,4 +153,27 @@ t_ok "$(! grep -q 'child_files=[2-9]' "$T_TMP/log.each"; echo $?)" "each: a chil
 outputs "$S" "$T_TMP/out" > "$T_TMP/each.txt"
 t_ok "$(cmp -s "$T_TMP/kept.txt" "$T_TMP/each.txt"; echo $?)" "the same records and dead letters, byte for byte, with children kept or not"
 t_is "$(grep -c '^== ' "$T_TMP/each.txt")" 4 "of the four files"
+
+# [parse] child_files: how many files a child takes; 1, a child of its
+# own for each file (ways in not trusted alike)
+for n in 1 2; do
+	sed "s/^\[parse\]\$/&\nchild_files = $n/; t; s/^\[map\]\$/[parse]\nchild_files = $n\n&/" \
+	    "$T_TMP/t.conf" > "$T_TMP/c$n.conf"
+	rm -rf "$S" "$T_TMP/out"; mkdir -p "$L"
+	burst "$L" 5
+	"$TRADEDROP" once -c "$T_TMP/c$n.conf" 2> "$T_TMP/log.c$n"
+	t_is $? 0 "child_files = $n: once exits 0"
+	t_is "$(ls "$T_TMP"/out/*/manifest.json 2>/dev/null | wc -l)" 5 "child_files = $n: the five files are delivered"
+done
+t_ok "$(! grep -q 'event=parser_child .*child_files=[2-9]' "$T_TMP/log.c1"; echo $?)" \
+    "child_files = 1: each file has a child of its own (none takes a second)"
+t_is "$(for f in 1 2 3 4 5; do child_files "$T_TMP/log.c2" f$f.csv; done | tr '\n' ' ')" "1 2 1 2 1 " \
+    "child_files = 2: a child takes two files, then a new one"
+for n in 0 65; do
+	sed "s/^\[map\]\$/[parse]\nchild_files = $n\n&/" "$T_TMP/t.conf" > "$T_TMP/bad.conf"
+	"$TRADEDROP" check -c "$T_TMP/bad.conf" > "$T_TMP/bad.out" 2>&1
+	t_is $? 2 "check refuses child_files = $n (exit 2)"
+	t_ok "$(grep -q "bad.conf:[0-9]*: child_files = $n: out of range: 1 to 64" "$T_TMP/bad.out"; echo $?)" \
+	    "naming the file, line and key, and the range"
+done
 t_done
