@@ -23,6 +23,7 @@
 #include "store.h"
 #include "ctx.h"
 #include "intake.h"
+#include "sandbox.h"
 #include "agent.h"
 
 #define QUSAGE "quarantine [-c FILE] list | show ID | release ID | " \
@@ -258,6 +259,7 @@ q_decide(struct td_conf *c, const char *verb, const char *id,
 	}
 	/* the whole pipeline again, then delivery, as `once` does */
 	(void)intake_process_pending(&x);
+	sandbox_release();	/* not kept through the deliveries */
 	deliver_all(&x);
 	s = store_prepare(x.st, "SELECT state, dlq + held FROM transmissions "
 	    "WHERE id = ?");

@@ -26,6 +26,7 @@
 #include "ctx.h"
 #include "tx.h"
 #include "intake.h"
+#include "sandbox.h"
 #include "agent.h"
 
 #define RUSAGE	"replay [-c FILE] [--dry-run] TRANSMISSION_ID"
@@ -253,6 +254,7 @@ replay(struct td_conf *c, const char *id)
 	}
 	/* the whole pipeline, then delivery, as `once` does */
 	(void)intake_process_pending(&x);
+	sandbox_release();	/* not kept through the deliveries */
 	deliver_all(&x);
 	if (x.run.failed || tx_load(&x, rid, &t) != 0)
 		rc = EXIT_INTERNAL;

@@ -153,6 +153,25 @@ t_ok "$(! grep -q 'child_files=[2-9]' "$T_TMP/log.each"; echo $?)" "each: a chil
 outputs "$S" "$T_TMP/out" > "$T_TMP/each.txt"
 t_ok "$(cmp -s "$T_TMP/kept.txt" "$T_TMP/each.txt"; echo $?)" "the same records and dead letters, byte for byte, with children kept or not"
 t_is "$(grep -c '^== ' "$T_TMP/each.txt")" 4 "of the four files"
+# replay and quarantine release, like once: the kept child is ended with
+# the intake, not left waiting, confined, through the deliveries
+line_of() {	# line_of LOG PATTERN: the line number of its first match
+	grep -n "$2" "$1" | head -1 | cut -d: -f1
+}
+# (another mapping_version: a replay under the same one does nothing)
+sed 's/^\[map\]$/&\namount = column "Sales" decimal/' "$T_TMP/r.conf" > "$T_TMP/r2.conf"
+tid=$(sha256sum "$T_TMP/drops/b-clean.csv" | cut -c1-64)
+"$TRADEDROP" replay -c "$T_TMP/r2.conf" "$tid" > /dev/null 2> "$T_TMP/log.replay"
+t_is $? 1 "replay: exits 1 (its rows held, Tier 4: the records differ under the new mapping)"
+t_grep "$T_TMP/log.replay" "event=parser_child_end files=1 reason=job_end" "replay: the kept child is ended with the intake"
+t_ok "$([ "$(line_of "$T_TMP/log.replay" 'event=parser_child_end')" -lt "$(line_of "$T_TMP/log.replay" 'event=delivery_done')" ]; echo $?)" "replay: before the deliveries"
+run_drop "$L" q.csv 2
+TD_TEST_PARSER=segv:q.csv "$TRADEDROP" once -c "$T_TMP/r.conf" 2> /dev/null
+tid=$(sha256sum "$S"/quarantine/*/q.csv | cut -c1-64)
+"$TRADEDROP" quarantine release -c "$T_TMP/r.conf" "$tid" > /dev/null 2> "$T_TMP/log.release"
+t_is $? 0 "release: exits 0"
+t_grep "$T_TMP/log.release" "event=parser_child_end files=1 reason=job_end" "release: the kept child is ended with the intake"
+t_ok "$([ "$(line_of "$T_TMP/log.release" 'event=parser_child_end')" -lt "$(line_of "$T_TMP/log.release" 'event=delivery_done')" ]; echo $?)" "release: before the deliveries"
 
 # [parse] child_files: how many files a child takes; 1, a child of its
 # own for each file (ways in not trusted alike)
