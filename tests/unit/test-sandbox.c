@@ -98,6 +98,8 @@ enum evil {
 				 * child: a descriptor of its own tried
 				 * (REJECT kept_XXX, p: EPERM, r: refused
 				 * else, a: allowed), RESULT */
+	E_KEPT_GONE,		/* every file parsed as nothing; the kept
+				 * child killed between two files */
 };
 static enum evil evil;
 static const char *mixed_enc = "utf-8";	/* E_RESULT_MIXED */
@@ -546,6 +548,7 @@ evil_act(void)
 	td_buf_init(&b, 4096, 0);
 	switch (evil) {
 	case E_KEPT:
+	case E_KEPT_GONE:
 		_exit(13);	/* evil_open does it */
 	case E_RESULT_OK:
 	case E_RESULT_SPIN:
@@ -858,7 +861,7 @@ evil_open(void **state, const struct td_conf *c, struct emitter *e)
 	(void)state;
 	(void)c;
 	(void)e;
-	if (evil == E_KEPT && files++ == 0)
+	if ((evil == E_KEPT && files++ == 0) || evil == E_KEPT_GONE)
 		return 0;	/* the first: nothing, the child kept */
 	if (evil == E_KEPT)
 		evil_kept();
@@ -932,6 +935,40 @@ slurp(const char *path)
 }
 
 static struct td_conf *conf;
+
+/*
+ * E_KEPT_GONE, after the first file: its kept child (first) dies before
+ * the next file, which gets a new child, kept for the file after.
+ */
+static int
+kept_gone(struct mapper *m, int fd, struct proc_opts *po,
+    const struct proc_sink *sink, struct proc_result *res, pid_t first)
+{
+	pid_t second;
+	int st, r;
+
+	kill(first, SIGKILL);
+	for (st = 0; st < 200 && kill(first, 0) == 0; st++)
+		usleep(10000);	/* reaped by the zygote */
+	if (sandbox_process_file(m, conf, fd, po, sink, res) != 0 ||
+	    res->t2code != NULL) {
+		diag("the file after the kept child died: %s",
+		    res->t2code != NULL ? res->t2code : "error");
+		return 19;
+	}
+	proc_result_clear(res);
+	if ((second = kid.pid) == -1 || second == first)
+		return 28;
+	r = sandbox_process_file(m, conf, fd, po, sink, res);
+	if (r != 0 || res->t2code != NULL || kid.pid != second) {
+		diag("the third file: %d %s, child %ld (%ld)", r,
+		    res->t2code != NULL ? res->t2code : "-",
+		    (long)kid.pid, (long)second);
+		return 21;
+	}
+	sandbox_release();
+	return 0;
+}
 
 /*
  * In a process of its own: sandbox_process_file() on a small file with
@@ -1013,8 +1050,12 @@ caller(void *arg)
 			diag("the second file's child: %s", lastcode);
 			return 19;
 		}
-	} else if (evil == E_KEPT) {
-		/* two small files of one signer: one child, kept */
+	} else if (evil == E_KEPT || evil == E_KEPT_GONE) {
+		/* E_KEPT: two small files of one signer: one child, kept.
+		 * E_KEPT_GONE: the kept child dies between two files (killed,
+		 * as by the OOM killer): the next file gets a new child, not
+		 * failed, and the zygote's word of the dead one is not taken
+		 * for another's; the file after goes to the new child */
 		pid_t first;
 
 		po.signer = "";
@@ -1024,23 +1065,30 @@ caller(void *arg)
 		proc_result_clear(&res);
 		if ((first = kid.pid) == -1)
 			return 27;	/* not kept */
-		r = sandbox_process_file(m, conf, fd, &po, &sink, &res);
-		if (kid.pid != first) {
-			diag("the second file's child: %ld, not %ld",
-			    (long)kid.pid, (long)first);
-			return 28;
-		}
+		if (evil == E_KEPT_GONE) {
+			if ((r = kept_gone(m, fd, &po, &sink, &res,
+			    first)) != 0)
+				return r;
+		} else {
+			r = sandbox_process_file(m, conf, fd, &po, &sink, &res);
+			if (kid.pid != first) {
+				diag("the second file's child: %ld, not %ld",
+				    (long)kid.pid, (long)first);
+				return 28;
+			}
 #ifdef HAVE_LIBSECCOMP
-		if (strcmp(lastcode, "kept_pppp") != 0) {
+			if (strcmp(lastcode, "kept_pppp") != 0) {
 #else
-		if (strchr(lastcode, 'a') != NULL) {
+			if (strchr(lastcode, 'a') != NULL) {
 #endif
-			diag("the kept child's descriptors: %s", lastcode);
-			return 19;
+				diag("the kept child's descriptors: %s",
+				    lastcode);
+				return 19;
+			}
+			sandbox_release();
+			if (kid.pid != -1)
+				return 29;
 		}
-		sandbox_release();
-		if (kid.pid != -1)
-			return 29;
 	} else if (evil == E_PID) {
 		/* the child's pid given to another process (victim) after
 		 * the child ended and before the caller's kill: that one
@@ -1263,6 +1311,8 @@ main(void)
 		    "# SKIP its stack cannot be scanned under ASan or valgrind");
 	attack(E_CODES_MANY, NULL, "a child's 300 codes do not make the "
 	    "next file's code \"unknown\"");
+	attack(E_KEPT_GONE, NULL, "a kept child that dies between two "
+	    "files: the next file gets a new child and is not failed");
 	attack(E_KEPT, NULL, "a child kept for a second file is the same "
 	    "one, and can make no descriptor of its own (dup3 but onto its "
 	    "file's, dup, F_DUPFD, recvmsg but on its socket)");
