@@ -228,8 +228,8 @@ intake_sync_work(struct td_ctx *x)
  *
  * Durability: the receive step's commit (claim, archive_dir) came first;
  * each file's new name is made durable here by fsync(raw/) (and the
- * directories td_mkdirs made, by their parents' fsyncs) before the claim
- * directory is removed. Neither the claim directory (the file's old
+ * directories td_mkdirs made, by their parents' fsyncs; with dirs_made,
+ * by the caller, archive_dirs) before the claim directory is removed. Neither the claim directory (the file's old
  * name) nor work/ (the claim's removal) is fsynced here any more (two
  * device flushes a file): work/ is fsynced by the next claim, which
  * makes a directory there and syncs it anyway, or by intake_sync_work()
@@ -243,7 +243,8 @@ intake_sync_work(struct td_ctx *x)
  * durable first) and nothing is taken twice (the claim is recorded).
  */
 static int
-settle(struct td_ctx *x, const char *cl, const char *archive_dir)
+settle(struct td_ctx *x, const char *cl, const char *archive_dir,
+    int dirs_made)
 {
 	char *wdir = xasprintf("%s/%s", x->work, cl);
 	char *rawdir = xasprintf("%s/%s/raw", x->state_dir, archive_dir);
@@ -253,7 +254,7 @@ settle(struct td_ctx *x, const char *cl, const char *archive_dir)
 	struct stat ss, ds;
 	int r = TD_OK;
 
-	if (td_mkdirs(rawdir, 0750) != 0) {
+	if (!dirs_made && td_mkdirs(rawdir, 0750) != 0) {
 		r = TD_ERR_IO;
 		goto out;
 	}
@@ -308,20 +309,49 @@ drop_work(struct td_ctx *x, const char *cl)
 	return r;
 }
 
+/* A claim being received: one of a group (landing_pass) or a recovery. */
+struct rcv {
+	char		*cl;
+	const char	*name;
+	int		 fd;	/* the claim's descriptor, or -1 */
+	char		 tid[TD_SHA256_HEX];
+	uint64_t	 size;
+	int		 status;	/* what receive_record returned */
+	int		 recorded;	/* in the transaction under way */
+	int		 settled;	/* moved into its archive entry */
+	char		*adir;	/* a new transmission's; NULL: a duplicate */
+	char		*qcode;	/* a duplicate of a quarantined one */
+	char		*next;
+};
+
+static void
+rcv_clear(struct rcv *rc)
+{
+	x_free(rc->adir);
+	x_free(rc->qcode);
+	x_free(rc->next);
+	rc->adir = rc->qcode = rc->next = NULL;
+	rc->recorded = 0;
+	rc->settled = 0;
+}
+
 /*
- * Receive work/CL/NAME: hash it, then record it as a new transmission
- * or as a duplicate drop. *tidp gets the transmission id of a new one.
- * fd is the descriptor the claim opened, or -1 (a claim left by a stop).
- * The file must not change while it is hashed: a file that is still
- * being written goes back to landing (TD_ERR_AGAIN), and one that cannot
- * be read goes back and is refused (TD_ERR_FORMAT).
+ * Receive work/CL/NAME, up to its commit: hash it, then record it, in
+ * the transaction the caller began, as a new transmission (rc->adir set)
+ * or as a duplicate drop, with its audit lines. rc->fd is the descriptor
+ * the claim opened, or -1 (a claim left by a stop). The file must not
+ * change while it is hashed: a file that is still being written goes
+ * back to landing (TD_ERR_AGAIN), and one that cannot be read goes back
+ * and is refused (TD_ERR_FORMAT); nothing of it is then in the
+ * transaction. Any other error leaves the transaction to be rolled back.
  */
 static int
-receive(struct td_ctx *x, const char *cl, const char *name, int fd,
-    char **tidp)
+receive_record(struct td_ctx *x, struct rcv *rc)
 {
-	char tid[TD_SHA256_HEX], *path, *adir = NULL, *fields, *wdir;
-	char sha512hex[129], *vjson = NULL, *qcode = NULL, *next = NULL;
+	char *path, *fields, *wdir, *vjson = NULL;
+	char sha512hex[129];
+	const char *cl = rc->cl, *name = rc->name;
+	char *tid = rc->tid;
 	uint8_t b2[64];
 	struct verification v;
 	struct sidecars sc;
@@ -332,9 +362,9 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 	sqlite3_stmt *s;
 	const char *why;
 	unsigned want;
-	int r, exists, ownfd = 0, moved;
+	int r, exists, ownfd = 0, moved, fd = rc->fd;
 
-	*tidp = NULL;
+	rcv_clear(rc);
 	memset(&v, 0, sizeof(v));
 	wdir = xasprintf("%s/%s", x->work, cl);
 	if (fd < 0) {
@@ -412,6 +442,9 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 		    strerror(errno));
 		return r;
 	}
+	rc->size = size;
+	/* (a drop identical to one before it in the same transaction is
+	 * its duplicate: this connection reads what it has not committed) */
 	s = store_prepare(x->st, "SELECT state, reason_code FROM "
 	    "transmissions WHERE id = ?");
 	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
@@ -419,13 +452,13 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 	/* a drop identical to a quarantined one: say how to reprocess it */
 	if (exists && strcmp((const char *)sqlite3_column_text(s, 0),
 	    "quarantined") == 0 && sqlite3_column_text(s, 1) != NULL)
-		qcode = xstrdup((const char *)sqlite3_column_text(s, 1));
+		rc->qcode = xstrdup((const char *)sqlite3_column_text(s, 1));
 	sqlite3_reset(s);
-	if (qcode != NULL) {
+	if (rc->qcode != NULL) {
 		/* the command as it can be pasted, its -c FILE included */
 		path = ctx_conf_arg(x->conf);
-		next = xasprintf("tradedrop quarantine %s release %s", path,
-		    tid);
+		rc->next = xasprintf("tradedrop quarantine %s release %s",
+		    path, tid);
 		x_free(path);
 	}
 
@@ -434,20 +467,14 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 	if (td_json_str(&fb, name, strlen(name)) != 0)
 		td_buf_puts(&fb, "null");
 	td_buf_printf(&fb, ",\"size\":%" PRIu64, size);
-	if (qcode != NULL) {
+	if (rc->qcode != NULL) {
 		td_buf_printf(&fb, ",\"original_state\":\"quarantined\","
-		    "\"quarantine_code\":\"%s\",\"next\":", qcode);
-		(void)td_json_str(&fb, next, strlen(next));
+		    "\"quarantine_code\":\"%s\",\"next\":", rc->qcode);
+		(void)td_json_str(&fb, rc->next, strlen(rc->next));
 	}
 	fields = xstrdup(td_buf_cstr(&fb));
 	td_buf_free(&fb);
 
-	if (store_begin(x->st) != 0) {
-		x_free(fields);
-		x_free(qcode);
-		x_free(next);
-		return TD_ERR_STATE;
-	}
 	if (exists) {
 		s = store_prepare(x->st, "INSERT OR IGNORE INTO "
 		    "duplicate_drops(claim, transmission_id, name, size, "
@@ -462,7 +489,7 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 			r = audit_append(x->audit, "duplicate_transmission",
 			    tid, fields);
 	} else {
-		adir = archive_rel(tid, t);
+		rc->adir = archive_rel(tid, t);
 		vjson = sidecar_json(&v);
 		s = store_prepare(x->st, "INSERT INTO transmissions(id, name, "
 		    "size, received_at, archive_dir, state, claim, "
@@ -472,7 +499,7 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 		sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 3, (sqlite3_int64)size);
 		sqlite3_bind_int64(s, 4, t);
-		sqlite3_bind_text(s, 5, adir, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 5, rc->adir, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 6, cl, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 7, now_sec());
 		sqlite3_bind_text(s, 8, vjson, -1, SQLITE_STATIC);
@@ -497,41 +524,8 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 	}
 	x_free(fields);
 	x_free(vjson);
-	if (r != 0 || (r = store_commit(x->st)) != 0) {
-		store_rollback(x->st);
-		x_free(adir);
-		x_free(qcode);
-		x_free(next);
-		return r ? r : TD_ERR_STATE;
-	}
-	td_failpoint(exists ? "duplicate_recorded" : "transmission_received");
-	if (exists) {
-		x->run.n_duplicate++;
-		if (qcode != NULL) {
-			x->run.n_dup_quarantined++;
-			td_log(TD_LOG_WARN, "duplicate_transmission", "file=%s "
-			    "transmission_id=%s size=%llu "
-			    "original_state=quarantined quarantine_code=%s "
-			    "message=\"identical to a transmission quarantined "
-			    "as %s; dropping it again never reprocesses it\" "
-			    "next=%s", name, tid, (unsigned long long)size,
-			    qcode, qcode, next);
-			x_free(qcode);
-			x_free(next);
-		} else
-			td_log(TD_LOG_WARN, "duplicate_transmission", "file=%s "
-			    "transmission_id=%s size=%llu", name, tid,
-			    (unsigned long long)size);
-		return drop_work(x, cl);
-	}
-	x->run.n_received++;
-	td_log(TD_LOG_INFO, "file_received", "file=%s transmission_id=%s "
-	    "size=%llu", name, tid, (unsigned long long)size);
-	r = settle(x, cl, adir);
-	x_free(adir);
-	td_failpoint("archived");
 	if (r == 0)
-		*tidp = xstrdup(tid);
+		rc->recorded = 1;
 	return r;
  giveback:
 	if (ownfd && fd >= 0)
@@ -539,6 +533,194 @@ receive(struct td_ctx *x, const char *cl, const char *name, int fd,
 	x_free(wdir);
 	if (landing_unclaim(x, cl) != 0)
 		return TD_ERR_IO;
+	return r;
+}
+
+/*
+ * After the commit that recorded rc: its log line; a duplicate's claim
+ * removed (a new one's is settled by the caller).
+ */
+static int
+receive_recorded(struct td_ctx *x, struct rcv *rc)
+{
+	td_failpoint(rc->adir == NULL ? "duplicate_recorded" :
+	    "transmission_received");
+	if (rc->adir != NULL) {
+		x->run.n_received++;
+		td_log(TD_LOG_INFO, "file_received", "file=%s "
+		    "transmission_id=%s size=%llu", rc->name, rc->tid,
+		    (unsigned long long)rc->size);
+		return 0;
+	}
+	x->run.n_duplicate++;
+	if (rc->qcode != NULL) {
+		x->run.n_dup_quarantined++;
+		td_log(TD_LOG_WARN, "duplicate_transmission", "file=%s "
+		    "transmission_id=%s size=%llu "
+		    "original_state=quarantined quarantine_code=%s "
+		    "message=\"identical to a transmission quarantined "
+		    "as %s; dropping it again never reprocesses it\" "
+		    "next=%s", rc->name, rc->tid,
+		    (unsigned long long)rc->size, rc->qcode, rc->qcode,
+		    rc->next);
+	} else
+		td_log(TD_LOG_WARN, "duplicate_transmission", "file=%s "
+		    "transmission_id=%s size=%llu", rc->name, rc->tid,
+		    (unsigned long long)rc->size);
+	return drop_work(x, rc->cl);
+}
+
+/*
+ * The archive directories (archive/Y/M/<tid>/raw) of the n new
+ * transmissions of rc, made and durable before their files are moved
+ * there: each made first, then each directory that gained an entry
+ * synced once, however many of the group it holds (archive/Y/M, one a
+ * group as a rule, and each <tid>), where td_mkdirs synced the parent
+ * of each directory it made, archive/Y/M once a file.
+ */
+static int
+archive_dirs(struct td_ctx *x, struct rcv *rc, size_t n)
+{
+	char *p, *ym, **synced;
+	size_t k, j, ns = 0;
+	struct stat sb;
+	int r = TD_OK;
+
+	synced = xreallocarray(NULL, n + 1, sizeof(*synced));
+	for (k = 0; k < n && r == 0; k++) {
+		if (!rc[k].recorded || rc[k].adir == NULL)
+			continue;
+		ym = xasprintf("%s/%s", x->state_dir, rc[k].adir);
+		*strrchr(ym, '/') = '\0';
+		for (j = 0; j < ns && strcmp(synced[j], ym) != 0; j++)
+			;
+		if (j == ns && td_mkdirs(ym, 0750) != 0)
+			r = TD_ERR_IO;
+		p = xasprintf("%s/%s/raw", x->state_dir, rc[k].adir);
+		*strrchr(p, '/') = '\0';
+		if (r == 0 && mkdir(p, 0750) != 0 && (errno != EEXIST ||
+		    lstat(p, &sb) != 0 || !S_ISDIR(sb.st_mode)))
+			r = TD_ERR_IO;
+		p[strlen(p)] = '/';
+		if (r == 0 && mkdir(p, 0750) != 0 && (errno != EEXIST ||
+		    lstat(p, &sb) != 0 || !S_ISDIR(sb.st_mode)))
+			r = TD_ERR_IO;
+		/* <tid>, whose new entry raw/ this makes durable */
+		*strrchr(p, '/') = '\0';
+		if (r == 0 && td_fsync_dir(p) != 0)
+			r = TD_ERR_IO;
+		if (r != 0)
+			td_log(TD_LOG_ERROR, "archive_failed", "dir=%s "
+			    "error=%s", p, strerror(errno));
+		x_free(p);
+		if (j == ns)
+			synced[ns++] = ym;
+		else
+			x_free(ym);
+	}
+	/* archive/Y/M, with the <tid> entries of the group */
+	for (j = 0; j < ns; j++) {
+		if (r == 0 && td_fsync_dir(synced[j]) != 0) {
+			td_log(TD_LOG_ERROR, "archive_failed", "dir=%s "
+			    "error=%s", synced[j], strerror(errno));
+			r = TD_ERR_IO;
+		}
+		x_free(synced[j]);
+	}
+	x_free(synced);
+	return r;
+}
+
+/*
+ * Receive the n claims of rc (a group claimed together, or one claim a
+ * stop left) in one transaction: each is hashed and recorded (its
+ * status, rc[k].status: 0, or TD_ERR_AGAIN or TD_ERR_FORMAT when it went
+ * back to landing), in a savepoint of its own; then all of them are
+ * committed at once, their audit lines made durable by one fdatasync of
+ * audit.log and the transaction by one of state.db's log, where each
+ * file had its own two; then their archive directories are made
+ * (archive_dirs) and each file moved there (settle, rc[k].settled). A
+ * claim that fails otherwise is rolled back to its savepoint, left in
+ * work/ for intake_recover as before, and the claims after it are not
+ * looked at (*done: how many were); those before it are still
+ * committed. Returns the first error.
+ *
+ * Durability: as for one file. Nothing is committed before what it
+ * names is durable: each file's bytes (intake_hash_fd) and its claim
+ * (the claim's sync) were before the commit; its archive entry is made
+ * after the commit, and a stop before it is settled is resumed by
+ * intake_recover from the claim recorded (in the order of the claims).
+ * A stop before the commit leaves every claim of the group unrecorded,
+ * received again by intake_recover.
+ */
+static int
+receive_group(struct td_ctx *x, struct rcv *rc, size_t n, size_t *done)
+{
+	size_t k;
+	int r = 0, rr = 0, nrec = 0;
+
+	*done = 0;
+	if (store_begin(x->st) != 0)
+		return TD_ERR_STATE;
+	for (k = 0; k < n && rr == 0; k++) {
+		if ((rr = store_exec(x->st, "SAVEPOINT rcv")) != 0)
+			break;
+		*done = k + 1;
+		rr = rc[k].status = receive_record(x, &rc[k]);
+		if (rr == TD_ERR_AGAIN || rr == TD_ERR_FORMAT)
+			rr = 0;	/* given back, nothing of it recorded */
+		if (rr != 0) {
+			(void)store_exec(x->st, "ROLLBACK TO rcv");
+			rcv_clear(&rc[k]);
+		} else if (rc[k].recorded)
+			nrec++;
+		if (store_exec(x->st, "RELEASE rcv") != 0 && rr == 0)
+			rr = TD_ERR_STATE;
+	}
+	/* what was recorded before a claim failed is committed still */
+	if ((r = store_commit(x->st)) != 0) {
+		for (k = 0; k < n; k++)
+			rcv_clear(&rc[k]);
+		return rr ? rr : r;
+	}
+	for (k = 0; k < *done && r == 0; k++)
+		if (rc[k].recorded)
+			r = receive_recorded(x, &rc[k]);
+	if (r == 0 && nrec > 0)
+		r = archive_dirs(x, rc, *done);
+	for (k = 0; k < *done && r == 0; k++) {
+		if (!rc[k].recorded || rc[k].adir == NULL)
+			continue;
+		if ((r = settle(x, rc[k].cl, rc[k].adir, 1)) == 0)
+			rc[k].settled = 1;
+		td_failpoint("archived");
+	}
+	return rr ? rr : r;
+}
+
+/*
+ * Receive one claim (see receive_group). *tidp gets the transmission id
+ * of a new one.
+ */
+static int
+receive(struct td_ctx *x, const char *cl, const char *name, int fd,
+    char **tidp)
+{
+	struct rcv rc;
+	size_t done;
+	int r;
+
+	*tidp = NULL;
+	memset(&rc, 0, sizeof(rc));
+	rc.cl = (char *)cl;
+	rc.name = name;
+	rc.fd = fd;
+	r = receive_group(x, &rc, 1, &done);
+	if (r == 0 && done == 1)
+		r = rc.status;
+	if (r == 0 && rc.settled)
+		*tidp = xstrdup(rc.tid);
+	rcv_clear(&rc);
 	return r;
 }
 
@@ -708,17 +890,20 @@ ps_reject(void *arg, const struct rejection *rj)
  * archive directory (its records and manifest) and the dead letters.
  * Each file's own data was made durable by the one who wrote it (the
  * outbox workers, the manifest writer, the dead-letter writer), so only
- * what this job wrote is flushed, never the whole file system.
+ * what this job wrote is flushed, never the whole file system. Without
+ * outbox, the outbox directory is left to the caller: a group's commit
+ * syncs it once for all of its files (pgroup_end).
  */
 static int
-sync_staged(struct td_ctx *x, const struct tx *t, const char *obdir)
+sync_staged(struct td_ctx *x, const struct tx *t, const char *obdir,
+    int outbox)
 {
 	char *adir, *dlqf;
 	int r;
 
 	adir = xasprintf("%s/%s", x->state_dir, t->archive_dir);
 	dlqf = xasprintf("%s/%s.ndjson", x->dlq, t->id);
-	r = td_fsync_dir(x->outbox);
+	r = outbox ? td_fsync_dir(x->outbox) : 0;
 	if (r == 0 && obdir != NULL)
 		r = td_fsync_dir(obdir);
 	if (r == 0)
@@ -777,12 +962,14 @@ link_records(struct td_ctx *x, const char *obtmp, const char *rectmp,
  * the archive, then make the archive's records (links to the nb batches
  * b) and the outbox entry visible and durable, all before the commit. A
  * run stopped before the commit leaves an outbox entry of a transmission
- * not parsed: swept, and the transmission processed again.
+ * not parsed: swept, and the transmission processed again. grouped: the
+ * outbox directory's own sync is left to the group's commit.
  */
 static int
 stage_parsed(struct td_ctx *x, const struct tx *t,
     const struct proc_result *res, const char *obtmp, const char *obdir,
-    const char *rectmp, const char *rec, const struct ob_batch *b, size_t nb)
+    const char *rectmp, const char *rec, const struct ob_batch *b, size_t nb,
+    int grouped)
 {
 	const struct proc_doc *d;
 	char *man = NULL, *p;
@@ -817,7 +1004,7 @@ stage_parsed(struct td_ctx *x, const struct tx *t,
 	if (r == 0 && rename(obtmp, obdir) != 0)
 		r = TD_ERR_IO;
 	if (r == 0)
-		r = sync_staged(x, t, obdir);
+		r = sync_staged(x, t, obdir, !grouped);
 	if (r == 0)
 		td_failpoint("outbox_staged");
 	x_free(man);
@@ -1610,7 +1797,7 @@ unstage(struct td_ctx *x, const struct tx *t, const char *obdir,
 		return;
 	(void)td_remove_tree(obdir, x->state_dir);
 	(void)td_remove_tree(rec, x->state_dir);
-	(void)sync_staged(x, t, NULL);
+	(void)sync_staged(x, t, NULL, 1);
 }
 
 /* Stage the outbox and the archive's records of this attempt. */
@@ -1737,8 +1924,113 @@ audit_tier4(struct td_ctx *x, const struct tx *t,
 }
 
 /* Parse and map a received transmission into the outbox. */
+/*
+ * A transmission processed and staged, in state parsed once its
+ * transaction commits: what is said and counted of it then.
+ */
+struct pdone {
+	struct tx	 t;
+	char		*obdir, *rec;
+	uint64_t	 rows, records, rejected, held, duplicate;
+	uint64_t	 unknown_promo;
+	size_t		 nb;
+	struct rej_counts by_code;
+};
+
+/*
+ * The files of a claim group processed (see landing_pass), recorded
+ * parsed in one transaction that pgroup_end commits: each file's
+ * statements and audit lines in a savepoint of their own (one that
+ * fails is rolled back alone, its staging removed), then one sync of
+ * outbox/ for them all, one fdatasync of audit.log and one of state.db's
+ * log, where each file had its own three.
+ */
+struct pgroup {
+	int		 open;		/* its transaction begun */
+	int		 added;		/* the last file is in it */
+	struct pdone	*d;
+	size_t		 n;
+};
+
+static void
+pdone_free(struct pdone *d)
+{
+	tx_free(&d->t);
+	x_free(d->obdir);
+	x_free(d->rec);
+	rej_counts_free(&d->by_code);
+}
+
+/* After the commit that recorded d->t parsed: counted and logged. */
+static void
+pdone_finish(struct td_ctx *x, struct pdone *d)
+{
+	struct td_buf b;
+
+	td_failpoint("transmission_parsed");
+	x->run.n_records += d->records;
+	x->run.n_dlq += d->rejected;
+	rej_counts_merge(&x->run.rejections, &d->by_code);
+	x->run.n_held += d->held;
+	x->run.n_recdup += d->duplicate;
+	x->run.n_unknown_promo += d->unknown_promo;
+	td_buf_init(&b, 256, 0);
+	rej_counts_text(&d->by_code, &b);
+	/* the format is a literal: a value is quoted, a key never */
+	td_log(d->rejected || d->held ? TD_LOG_WARN : TD_LOG_INFO,
+	    "file_parsed", d->rejected == 0 ? "file=%s transmission_id=%s "
+	    "records=%llu dlq=%llu batches=%zu rows=%llu held=%llu "
+	    "duplicate=%llu" : "file=%s transmission_id=%s records=%llu "
+	    "dlq=%llu batches=%zu rows=%llu held=%llu duplicate=%llu "
+	    "rejections=%s", d->t.name, d->t.id,
+	    (unsigned long long)d->records, (unsigned long long)d->rejected,
+	    d->nb, (unsigned long long)d->rows, (unsigned long long)d->held,
+	    (unsigned long long)d->duplicate, td_buf_cstr(&b));
+	td_buf_free(&b);
+}
+
+/*
+ * End the group's transaction, if one is open: with r 0, outbox/ synced
+ * first (the entries renamed into it), then the commit; then each file
+ * is counted, logged and told to the loop (processed_cb), in order. A
+ * failure (or r) rolls all of them back and removes their staging: they
+ * stay received, processed again by a later job.
+ */
 static int
-process_one(struct td_ctx *x, const char *tid)
+pgroup_end(struct td_ctx *x, struct pgroup *pg, int r)
+{
+	size_t k;
+
+	if (!pg->open)
+		return r;
+	if (r == 0 && pg->n > 0 && td_fsync_dir(x->outbox) != 0)
+		r = TD_ERR_IO;
+	if (r == 0 && pg->n > 1)
+		td_failpoint("group_staged");
+	r = store_end(x->st, r);
+	pg->open = 0;
+	for (k = 0; k < pg->n; k++) {
+		if (r != 0)
+			unstage(x, &pg->d[k].t, pg->d[k].obdir, pg->d[k].rec);
+		else {
+			pdone_finish(x, &pg->d[k]);
+			if (x->processed_cb != NULL)
+				x->processed_cb(x, pg->d[k].t.id);
+		}
+		pdone_free(&pg->d[k]);
+	}
+	pg->n = 0;
+	return r;
+}
+
+/*
+ * Process the received transmission tid into the outbox (state parsed)
+ * or quarantine. With pg, a parsed one is left in pg's transaction
+ * (pg->added set), committed by pgroup_end; a step that commits on
+ * its own (a quarantine, the numbers of 997s) commits pg's first.
+ */
+static int
+process_one(struct td_ctx *x, const char *tid, struct pgroup *pg)
 {
 	struct tx t;
 	struct psink ps;
@@ -1754,7 +2046,11 @@ process_one(struct td_ctx *x, const char *tid)
 	const char *why;
 	char signer[24];
 	int fd = -1, r, staged = 0;
+	struct pdone pd;
 
+	if (pg != NULL)
+		pg->added = 0;
+	memset(&pd, 0, sizeof(pd));
 	memset(&ps, 0, sizeof(ps));
 	memset(&res, 0, sizeof(res));
 	memset(&po, 0, sizeof(po));
@@ -1763,6 +2059,8 @@ process_one(struct td_ctx *x, const char *tid)
 	clean_partial(x, &t);
 	if (t.verify_code != NULL) {
 		/* not proven whole and authentic: nothing of it is parsed */
+		if (pg != NULL && (r = pgroup_end(x, pg, 0)) != 0)
+			goto out;
 		r = quarantine(x, &t, t.verify_code, t.verify_message,
 		    t.verification, &res, NULL);
 		goto out;
@@ -1849,7 +2147,11 @@ process_one(struct td_ctx *x, const char *tid)
 		    (unsigned long long)t.size);
 	}
 
-	/* the 997s of an X12 drop, durable before its state changes */
+	/* the 997s of an X12 drop, durable before its state changes
+	 * (their numbers are committed on their own) */
+	if (pg != NULL && (res.nacks > 0 || res.t2code != NULL) &&
+	    (r = pgroup_end(x, pg, 0)) != 0)
+		goto out;
 	if ((r = ack_write(x, t.id, t.archive_dir, &res)) != 0)
 		goto out;
 
@@ -1858,7 +2160,7 @@ process_one(struct td_ctx *x, const char *tid)
 	 * none is dead-lettered (a release writes them, in dlq/) */
 	if (res.t2code != NULL) {
 		(void)td_remove_tree(obtmp, x->state_dir);
-		if ((r = sync_staged(x, &t, NULL)) == 0)
+		if ((r = sync_staged(x, &t, NULL, 1)) == 0)
 			r = quarantine(x, &t, res.t2code, res.t2msg,
 			    res.t2detail, &res, &ps);
 		/* the run's rejections by code, of its quarantined files
@@ -1895,7 +2197,13 @@ process_one(struct td_ctx *x, const char *tid)
 		    (unsigned long long)res.unknown_promo);
 		x_free(k);
 	}
-	if ((r = store_begin(x->st)) != 0)
+	if (pg == NULL)
+		r = store_begin(x->st);
+	else if (!pg->open && (r = store_begin(x->st)) == 0)
+		pg->open = 1;
+	if (r == 0 && pg != NULL)
+		r = store_exec(x->st, "SAVEPOINT parsed");
+	if (r != 0)
 		goto out;
 	{
 		char q[TD_DEC_STRMAX], a[TD_DEC_STRMAX];
@@ -1960,7 +2268,7 @@ process_one(struct td_ctx *x, const char *tid)
 		x_free(k);
 	}
 	if (r == 0 && (r = stage_parsed(x, &t, &res, obtmp, obdir, rectmp,
-	    rec, b, nb)) == 0)
+	    rec, b, nb, pg != NULL)) == 0)
 		staged = 1;
 	if (r == 0)
 		r = audit_append(x->audit, "transmission_parsed", t.id, fields);
@@ -1968,31 +2276,47 @@ process_one(struct td_ctx *x, const char *tid)
 		r = audit_dead_letters(x, &t, &ps, res.rejected);
 	if (r == 0)
 		r = audit_tier4(x, &t, &res);
-	r = store_end(x->st, r);
+	if (pg == NULL)
+		r = store_end(x->st, r);
+	else {
+		/* this file alone rolled back; a savepoint that cannot be
+		 * undone or released spoils the group: all rolled back */
+		int bad = r != 0 &&
+		    store_exec(x->st, "ROLLBACK TO parsed") != 0;
+
+		if (store_exec(x->st, "RELEASE parsed") != 0)
+			bad = 1;
+		if (bad) {
+			r = TD_ERR_STATE;
+			(void)pgroup_end(x, pg, r);
+		}
+	}
 	if (r != 0) {
 		if (staged)
 			unstage(x, &t, obdir, rec);
 		goto out;
 	}
-	td_failpoint("transmission_parsed");
-	x->run.n_records += res.records;
-	x->run.n_dlq += res.rejected;
-	rej_counts_merge(&x->run.rejections, &res.by_code);
-	x->run.n_held += res.held;
-	x->run.n_recdup += res.duplicate;
-	x->run.n_unknown_promo += res.unknown_promo;
-	td_buf_reset(&ps.line);
-	rej_counts_text(&res.by_code, &ps.line);
-	/* the format is a literal: a value is quoted, a key never */
-	td_log(res.rejected || res.held ? TD_LOG_WARN : TD_LOG_INFO,
-	    "file_parsed", res.rejected == 0 ? "file=%s transmission_id=%s "
-	    "records=%llu dlq=%llu batches=%zu rows=%llu held=%llu "
-	    "duplicate=%llu" : "file=%s transmission_id=%s records=%llu "
-	    "dlq=%llu batches=%zu rows=%llu held=%llu duplicate=%llu "
-	    "rejections=%s", t.name, t.id,
-	    (unsigned long long)res.records, (unsigned long long)res.rejected,
-	    nb, (unsigned long long)res.rows, (unsigned long long)res.held,
-	    (unsigned long long)res.duplicate, td_buf_cstr(&ps.line));
+	pd.rows = res.rows;
+	pd.records = res.records;
+	pd.rejected = res.rejected;
+	pd.held = res.held;
+	pd.duplicate = res.duplicate;
+	pd.unknown_promo = res.unknown_promo;
+	pd.nb = nb;
+	rej_counts_merge(&pd.by_code, &res.by_code);
+	pd.t = t;	/* transferred */
+	memset(&t, 0, sizeof(t));
+	if (pg == NULL) {
+		pdone_finish(x, &pd);
+		goto out;
+	}
+	pd.obdir = obdir;
+	pd.rec = rec;
+	obdir = rec = NULL;	/* transferred */
+	pg->d = xreallocarray(pg->d, pg->n + 1, sizeof(*pg->d));
+	pg->d[pg->n++] = pd;
+	memset(&pd, 0, sizeof(pd));
+	pg->added = 1;
  out:
 	if (ps.dlq != NULL)
 		fclose(ps.dlq);
@@ -2019,6 +2343,7 @@ process_one(struct td_ctx *x, const char *tid)
 	x_free(dlqf);
 	x_free(fields);
 	tx_free(&t);
+	pdone_free(&pd);
 	return r;
 }
 
@@ -2082,7 +2407,7 @@ intake_process_pending(struct td_ctx *x)
 		if (r == 0 && ctx_state_moved(x))
 			r = TD_ERR_STATE;
 		if (r == 0) {
-			if ((r = process_one(x, ids[i])) != 0)
+			if ((r = process_one(x, ids[i], NULL)) != 0)
 				paused_or_failed(x, r);
 			else if (x->processed_cb != NULL)
 				x->processed_cb(x, ids[i]);
@@ -2284,7 +2609,7 @@ intake_recover(struct td_ctx *x)
 				    sqlite3_column_text(s, 0));
 			sqlite3_reset(s);
 			if (adir != NULL)
-				r = settle(x, dn, adir);
+				r = settle(x, dn, adir, 0);
 			else
 				(void)td_remove_tree(wdir, x->state_dir);
 			x_free(adir);
@@ -2302,7 +2627,7 @@ intake_recover(struct td_ctx *x)
 
 			sqlite3_reset(s);
 			td_log(TD_LOG_INFO, "resume_archive", "file=%s", name);
-			r = settle(x, dn, adir);
+			r = settle(x, dn, adir, 0);
 			x_free(adir);
 			state = 1;
 		} else
@@ -2457,12 +2782,27 @@ again_soon(int64_t *settle_at)
  * file landing still names, taken again; never a file lost (landing
  * lost its name only once the claim directory and work/ were synced),
  * never one delivered twice (its transmission id, the SHA-256 of its
- * bytes, is recorded once: a second name is a duplicate drop). Nothing
- * is received while the outbox is full: that is checked before each file
- * is received, as before each claim before, and the claims of a group
- * not received then are given back to landing (landing_unclaim).
+ * bytes, is recorded once: a second name is a duplicate drop).
+ *
+ * The group is then received, and processed, by phases rather than file
+ * by file, each phase's file work done for all of its files before one
+ * commit records them all (receive_group, then process_one with a
+ * struct pgroup): a commit costs two device flushes (audit.log, then
+ * state.db's log), and a directory every file of the group writes into
+ * (archive/YYYY/MM, outbox/) is synced once for all of them. Per file,
+ * what is made durable before what is as for a file alone, and each
+ * directory synced is one this job wrote into: not syncfs(2), which
+ * would flush every other writer's dirty pages on the file system too.
+ * Nothing is claimed while the outbox is full: that is checked before
+ * each group (a group, at most CLAIM_GROUP_BYTES of input, may pass
+ * max_outbox_bytes by what it holds); the claims of a group not received
+ * are given back to landing (landing_unclaim).
  */
 #define CLAIM_GROUP	32
+/* a group's uncommitted audit lines are cut at the next start */
+#if CLAIM_GROUP > AUDIT_GROUP_STEPS
+#error "CLAIM_GROUP > AUDIT_GROUP_STEPS: see audit_tail_ok"
+#endif
 /*
  * A group also ends before CLAIM_GROUP_BYTES of data: the flushes shared
  * only matter beside the work of small files, and a large file is
@@ -2480,11 +2820,14 @@ landing_pass(struct td_ctx *x, int64_t *settle_at)
 		char	*cl;
 		int	 fd;
 	} g[CLAIM_GROUP];
-	size_t n, i, ng, k;
+	struct rcv rc[CLAIM_GROUP];
+	size_t n, i, ng, k, done;
 	uint64_t gbytes;
-	char *cl, *tid;
-	int r, r2, fd;
+	char *cl;
+	struct pgroup pg;
+	int r, r2, r3, rp = 0, fd;
 
+	memset(&pg, 0, sizeof(pg));
 	if ((r = landing_list(x, &e, &n, settle_at)) != 0)
 		return r;
 	for (i = 0; i < n && r == 0; ) {
@@ -2544,45 +2887,56 @@ landing_pass(struct td_ctx *x, int64_t *settle_at)
 			}
 			break;
 		}
-		/* receive and process each */
+		/* receive them all (one commit), then process each */
+		memset(rc, 0, sizeof(rc));
 		for (k = 0; k < ng; k++) {
-			cl = g[k].cl;
-			fd = g[k].fd;
-			tid = NULL;
-			if (r == 0 && k > 0 && outbox_full(x))
-				r = TD_ERR_LIMIT;
-			if (r != 0) {
-				/* the intake stopped: the group's claims not
-				 * received go back to landing, as if never
-				 * taken */
-				close(fd);
-				if (landing_unclaim(x, cl) != 0)
-					td_log(TD_LOG_ERROR, "unclaim_failed",
-					    "file=%s claim=%s error=%s",
-					    e[g[k].i].name, cl, td_errstr(
-					    TD_ERR_IO));
-				x_free(cl);
+			rc[k].cl = g[k].cl;
+			rc[k].name = e[g[k].i].name;
+			rc[k].fd = g[k].fd;
+		}
+		r = receive_group(x, rc, ng, &done);
+		for (k = 0; k < ng; k++) {
+			close(g[k].fd);
+			if (k < done) {
+				if (rc[k].status == TD_ERR_AGAIN)
+					again_soon(settle_at);
 				continue;
 			}
-			r = receive(x, cl, e[g[k].i].name, fd, &tid);
-			close(fd);
-			if (r == TD_ERR_AGAIN) {
-				again_soon(settle_at);
-				r = 0;
-			} else if (r == TD_ERR_FORMAT)
-				r = 0;
-			else if (r == 0 && tid != NULL)
-				r = process_one(x, tid);
-			if (r == 0 && tid != NULL && x->processed_cb != NULL)
-				x->processed_cb(x, tid);
+			/* the intake stopped: the group's claims not
+			 * received go back to landing, as if never taken */
+			if (landing_unclaim(x, g[k].cl) != 0)
+				td_log(TD_LOG_ERROR, "unclaim_failed",
+				    "file=%s claim=%s error=%s",
+				    e[g[k].i].name, g[k].cl, td_errstr(
+				    TD_ERR_IO));
+		}
+		/* one that failed: the rest are received, processed by
+		 * the next job; those before it are still committed */
+		for (k = 0; k < done && rp == 0; k++) {
+			if (!rc[k].settled)
+				continue;
+			rp = process_one(x, rc[k].tid, &pg);
+			/* not left in the group's transaction: its own
+			 * commit (a quarantine) is done */
+			if (rp == 0 && !pg.added && x->processed_cb != NULL)
+				x->processed_cb(x, rc[k].tid);
+		}
+		r3 = pgroup_end(x, &pg, 0);
+		if (rp == 0)
+			rp = r3;
+		for (k = 0; k < done; k++)
 			if (x->file_done_cb != NULL)
 				x->file_done_cb(x);
-			x_free(tid);
-			x_free(cl);
+		for (k = 0; k < ng; k++) {
+			rcv_clear(&rc[k]);
+			x_free(g[k].cl);
 		}
+		if (r == 0)
+			r = rp;
 		if (r == 0)
 			r = r2;
 	}
+	x_free(pg.d);
 	landing_list_free(e, n);
 	/* the claims settled in this pass, gone for good (see settle) */
 	(void)intake_sync_work(x);

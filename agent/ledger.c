@@ -94,6 +94,7 @@ struct ledger {
 	int		 pass2;		/* the file is read again */
 	int		 again;		/* this pass met a key twice */
 	int		 intx;		/* in its read transaction */
+	int		 own;		/* begun by it, not its caller's */
 	int		 undated;	/* record_keys has keys of before
 					   schema 7 (LKEY_OLD bytes) */
 	/* the keys of this pass's rows (pass 2: those on one row) */
@@ -981,6 +982,8 @@ ledger_end(struct ledger *l)
 		return TD_OK;
 	l->intx = 0;
 	days_clear(l);
+	if (!l->own)
+		return TD_OK;	/* the caller's, committed by it */
 	return store_exec(l->x->st, "COMMIT") == 0 ? TD_OK : TD_ERR_STATE;
 }
 
@@ -1212,7 +1215,10 @@ ledger_check(struct ledger *l, struct map_result *mr, struct td_buf *b,
 	 * commit each.
 	 */
 	if (!l->intx) {
-		if (store_exec(st, "BEGIN") != 0)
+		/* inside the transaction of a group of files (intake.c,
+		 * landing_pass): none of its own, the group commits */
+		l->own = sqlite3_get_autocommit(store_db(st)) != 0;
+		if (l->own && store_exec(st, "BEGIN") != 0)
 			return TD_ERR_STATE;
 		l->intx = 1;
 		days_clear(l);

@@ -191,15 +191,44 @@ continues_step(const char *line, size_t len)
 	return 0;
 }
 
+/*
+ * The phase of a group's step that a line starts (its first event): 1
+ * receive (transmission_received, duplicate_transmission), 2 process
+ * (transmission_parsed), 0 none (a step that commits alone).
+ */
+static int
+group_phase(const char *line, size_t len)
+{
+	static const struct {
+		const char	*event;
+		int		 phase;
+	} first[] = {
+		{ "transmission_received", 1 },
+		{ "duplicate_transmission", 1 },
+		{ "transmission_parsed", 2 },
+	};
+	char k[64];
+	size_t i;
+	int n;
+
+	for (i = 0; i < sizeof(first) / sizeof(first[0]); i++) {
+		n = snprintf(k, sizeof(k), ",\"event\":\"%s\",",
+		    first[i].event);
+		if (memmem(line, len, k, (size_t)n) != NULL)
+			return first[i].phase;
+	}
+	return 0;
+}
+
 /* See audit.h. */
 int
 audit_tail_ok(const char *buf, size_t n, long long seq, const char *hash)
 {
 	char *want = NULL, prev[TD_SHA256_HEX], why[256];
 	const char *p, *nl, *end = buf + n, *tid = NULL, *t;
-	long long seq0 = seq;
-	size_t tidlen = 0, tl;
-	int ok = 1;
+	long long step0 = seq;
+	size_t tidlen = 0, tl, len;
+	int ok = 1, phase = -1, steps = 0, next;
 
 	snprintf(prev, sizeof(prev), "%s", hash);
 	for (p = buf; p < end; p = nl + 1) {
@@ -212,12 +241,22 @@ audit_tail_ok(const char *buf, size_t n, long long seq, const char *hash)
 			ok = strstr(p, want) != NULL;
 			break;
 		}
-		if (seq - seq0 >= STEP_LINES || (seq > seq0 &&
-		    !continues_step(p, (size_t)(nl - p))) ||
-		    audit_check_line(p, (size_t)(nl - p), ++seq, prev, why,
-		    sizeof(why)) != 0 || (t = line_tid(p, (size_t)(nl - p),
-		    &tl)) == NULL || (tid != NULL && (tl != tidlen ||
-		    memcmp(t, tid, tl) != 0))) {
+		len = (size_t)(nl - p);
+		/* a step's first line, or one that follows another in it */
+		next = steps == 0 || (!continues_step(p, len) &&
+		    phase > 0 && group_phase(p, len) == phase);
+		if (next) {
+			if (steps == 0)
+				phase = group_phase(p, len);
+			steps++;
+			step0 = seq;
+			tid = NULL;
+		}
+		if (steps > AUDIT_GROUP_STEPS || seq - step0 >= STEP_LINES ||
+		    (!next && !continues_step(p, len)) ||
+		    audit_check_line(p, len, ++seq, prev, why,
+		    sizeof(why)) != 0 || (t = line_tid(p, len, &tl)) == NULL ||
+		    (tid != NULL && (tl != tidlen || memcmp(t, tid, tl) != 0))) {
 			ok = 0;
 			break;
 		}

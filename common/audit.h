@@ -38,14 +38,23 @@ int	audit_check_line(const char *line, size_t len, long long n,
 	    char prev[65], char *why, size_t whysz);
 
 /*
+ * The most steps one transaction commits: the files of a claim group
+ * received, or processed, together (agent/intake.c, CLAIM_GROUP).
+ */
+#define AUDIT_GROUP_STEPS	32
+/*
  * Whether the n bytes at buf (NUL-terminated), past the head (seq,
- * hash), can be the lines of one step that never committed: one step
- * may audit more than once (transmission_received and
- * transmission_verified), so up to 5 complete lines, each continuing the
- * chain from the head, all about one transmission, each after the first
- * an event that only follows another in a step; then perhaps a last
- * line cut short, which names the hash before it as its prev. The lines
- * of several steps (a state.db older than its log) are not.
+ * hash), can be the lines of one transaction that never committed: the
+ * lines of one step, or of up to AUDIT_GROUP_STEPS steps of one phase
+ * of a claim group (each step's first event transmission_received or
+ * duplicate_transmission, or each transmission_parsed). One step may
+ * audit more than once (transmission_received and
+ * transmission_verified), so up to 5 complete lines a step, each
+ * continuing the chain from the head, all about one transmission, each
+ * after the first an event that only follows another in a step; then
+ * perhaps a last line cut short, which names the hash before it as its
+ * prev. Lines of steps that never commit together (a state.db older
+ * than its log by a received and a parsed step, a quarantine) are not.
  */
 int	audit_tail_ok(const char *buf, size_t n, long long seq,
 	    const char *hash);

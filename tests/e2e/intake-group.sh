@@ -1,0 +1,100 @@
+#!/bin/sh
+# intake-group.sh - the small files of one claim group are recorded
+# received in one commit and parsed in one commit (tradedrop(8),
+# PROCESSING): audit.log and state.db's log are each made durable once a
+# commit, not twice a file; and a SIGKILL between the group's phases
+# (after its receive commit, between two files' archive moves, with two
+# files staged in its open transaction, with all staged just before its
+# commit, after its commit) loses no file and delivers none twice: the
+# next run delivers each file's records once, `audit verify` passes, and
+# each transmission is received, parsed and delivered once in the log.
+. "$srcdir/tests/lib/common.sh"
+PY=/usr/bin/python3
+[ -x $PY ] || t_skip_all "python3 not installed"
+command -v strace > /dev/null || t_skip_all "strace not installed"
+t_tmpdir
+. "$srcdir/tests/lib/delivery-lib.sh"
+
+NF=6
+drop() {	# drop STATE: NF small files, all settled: one claim group
+	_i=1
+	while [ $_i -le $NF ]; do
+		dl_rows "$1/landing/f$_i.csv" 3 $((40 + _i))
+		_i=$((_i + 1))
+	done
+	touch -d '-1 min' "$1"/landing/*.csv
+}
+# delivered OUT: each file's records at the receiver, all/distinct ids
+delivered() {
+	$PY - "$1" <<'PY'
+import collections, glob, gzip, json, sys
+n, ids = collections.Counter(), collections.defaultdict(set)
+for b in glob.glob(sys.argv[1] + "/*/batch-*.ndjson.gz"):
+    for l in gzip.decompress(open(b, "rb").read()).splitlines():
+        r = json.loads(l)
+        n[r["source"]["file"]] += 1
+        ids[r["source"]["file"]].add(r["record_id"])
+print(" ".join("%s=%d/%d" % (f, n[f], len(ids[f])) for f in sorted(n)))
+PY
+}
+# events STATE: transmissions received, parsed, delivered (and the most
+# times one of them was)
+events() {
+	$PY - "$1/audit.log" <<'PY'
+import collections, json, sys
+c = collections.Counter()
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    c[(e["event"], e["transmission_id"])] += 1
+for ev in ("transmission_received", "transmission_parsed",
+           "transmission_delivered"):
+    k = [v for (e, t), v in c.items() if e == ev]
+    print("%s=%d,max=%d" % (ev, len(k), max(k or [0])), end=" ")
+PY
+}
+WANT_DELIVERED="f1.csv=3/3 f2.csv=3/3 f3.csv=3/3 f4.csv=3/3 f5.csv=3/3 f6.csv=3/3"
+WANT_EVENTS="transmission_received=6,max=1 transmission_parsed=6,max=1 transmission_delivered=6,max=1 "
+
+# what is made durable: one commit a phase for the group
+S=$T_TMP/s
+dl_conf t "$S" "file://$T_TMP/out"
+drop "$S"
+ASAN_OPTIONS=$T_ASAN_NOLEAKS strace -f -y -qq -e trace=fsync,fdatasync \
+    -o "$T_TMP/trace" "$TRADEDROP" once -c "$T_TMP/t.conf" 2> "$T_TMP/log"
+t_is $? 0 "once exits 0"
+t_is "$(delivered "$T_TMP/out")" "$WANT_DELIVERED" "every file's records delivered once"
+t_is "$(events "$S")" "$WANT_EVENTS" "each transmission received, parsed, delivered once"
+sed -n 's/.*\(fsync\|fdatasync\)([0-9]*<\([^>]*\)>.*/\2/p' "$T_TMP/trace" |
+    sort | uniq -c | awk '{ print $2, $1 }' > "$T_TMP/counts"
+count() { awk -v p="$1" '$1 == p { print $2 }' "$T_TMP/counts"; }
+# 6 files: the run's start (config_loaded), 2 intake commits (received,
+# parsed), then the deliveries' own (one a transmission): were 1 + 12 + 6
+t_is "$(count "$S/audit.log")" 9 \
+    "audit.log synced once for the group's receive, once for its parse (and at the start, once a delivery)"
+t_is "$(count "$S/outbox")" 1 \
+    "outbox/ synced once for the group's staged transmissions, not once a file"
+t_is "$(ls -d "$S"/archive/[0-9]*/[0-9]* | wc -l)" 1 "one archive month"
+t_is "$(count "$(ls -d "$S"/archive/[0-9]*/[0-9]*)")" 1 \
+    "the archive month directory synced once for the group, not once a file"
+
+n=0
+for fp in transmission_received:2 archived:2 outbox_staged:2 group_staged \
+    transmission_parsed:2; do
+	n=$((n + 1))
+	dl_conf "k$n" "$T_TMP/k$n" "file://$T_TMP/out$n"
+	drop "$T_TMP/k$n"
+	dl_run "k$n" "k$n.log" "$fp"
+	t_is "$RC" 137 "killed at $fp"
+	t_grep "$T_TMP/k$n.log" "event=failpoint name=${fp%:*}" "the kill came at $fp"
+	dl_run "k$n" "k$n-2.log"
+	t_is "$RC" 0 "$fp: the next run exits 0"
+	t_is "$(delivered "$T_TMP/out$n")" "$WANT_DELIVERED" \
+		"$fp: every file's records delivered once, none lost"
+	t_is "$(events "$T_TMP/k$n")" "$WANT_EVENTS" \
+		"$fp: each transmission received, parsed and delivered once"
+	"$TRADEDROP" audit -c "$T_TMP/k$n.conf" verify > "$T_TMP/v$n" 2>&1
+	t_is $? 0 "$fp: audit verify passes"
+	t_is "$(find "$T_TMP/k$n/work" "$T_TMP/k$n/landing" "$T_TMP/k$n/outbox" \
+	    -mindepth 1 | wc -l)" 0 "$fp: nothing left in landing, work/ or outbox/"
+done
+t_done
