@@ -1943,10 +1943,18 @@ struct pdone {
  * statements and audit lines in a savepoint of their own (one that
  * fails is rolled back alone, its staging removed), then one sync of
  * outbox/ for them all, one fdatasync of audit.log and one of state.db's
- * log, where each file had its own three.
+ * log, where each file had its own three. The transaction keeps every
+ * other writer of state.db (the delivery worker, a command) waiting:
+ * once it has been open PGROUP_HOLD_MS, it is committed before the next
+ * file is processed, so that it is held that long and one file's
+ * processing (of at most CLAIM_GROUP_BYTES of input) more at most,
+ * well within the 10 s a writer waits (store_busy). (A test lowers it:
+ * TD_TEST_GROUP_HOLD_MS.)
  */
+#define PGROUP_HOLD_MS	500
 struct pgroup {
 	int		 open;		/* its transaction begun */
+	int64_t		 since;		/* then (td_mono_ms) */
 	int		 added;		/* the last file is in it */
 	struct pdone	*d;
 	size_t		 n;
@@ -2095,6 +2103,10 @@ process_one(struct td_ctx *x, const char *tid, struct pgroup *pg)
 	po.signer = signer;
 	td_log(TD_LOG_INFO, "file_processing", "file=%s transmission_id=%s "
 	    "size=%llu", t.name, t.id, (unsigned long long)t.size);
+	if (pg != NULL && pg->open && td_mono_ms() - pg->since >=
+	    (int64_t)td_test_bound("TD_TEST_GROUP_HOLD_MS", PGROUP_HOLD_MS) &&
+	    (r = pgroup_end(x, pg, 0)) != 0)
+		goto out;
 	if ((fd = open_raw(raw, &why)) < 0) {
 		td_log(TD_LOG_ERROR, "archive_missing", "file=%s error=%s",
 		    raw, why);
@@ -2199,8 +2211,10 @@ process_one(struct td_ctx *x, const char *tid, struct pgroup *pg)
 	}
 	if (pg == NULL)
 		r = store_begin(x->st);
-	else if (!pg->open && (r = store_begin(x->st)) == 0)
+	else if (!pg->open && (r = store_begin(x->st)) == 0) {
 		pg->open = 1;
+		pg->since = td_mono_ms();
+	}
 	if (r == 0 && pg != NULL)
 		r = store_exec(x->st, "SAVEPOINT parsed");
 	if (r != 0)

@@ -68,14 +68,31 @@ sed -n 's/.*\(fsync\|fdatasync\)([0-9]*<\([^>]*\)>.*/\2/p' "$T_TMP/trace" |
     sort | uniq -c | awk '{ print $2, $1 }' > "$T_TMP/counts"
 count() { awk -v p="$1" '$1 == p { print $2 }' "$T_TMP/counts"; }
 # 6 files: the run's start (config_loaded), 2 intake commits (received,
-# parsed), then the deliveries' own (one a transmission): were 1 + 12 + 6
-t_is "$(count "$S/audit.log")" 9 \
-    "audit.log synced once for the group's receive, once for its parse (and at the start, once a delivery)"
-t_is "$(count "$S/outbox")" 1 \
-    "outbox/ synced once for the group's staged transmissions, not once a file"
+# parsed), then the deliveries' own (one a transmission): 9, were
+# 1 + 12 + 6. (A parse commit is also made once the group's transaction
+# has been open 500 ms, which a loaded machine under strace may reach:
+# up to 4 intake commits.)
+t_ok "$([ "$(count "$S/audit.log")" -ge 9 ] &&
+    [ "$(count "$S/audit.log")" -le 11 ]; echo $?)" \
+    "audit.log synced once for the group's receive, once for its parse (and at the start, once a delivery): $(count "$S/audit.log"), not 19"
+t_ok "$([ "$(count "$S/outbox")" -le 3 ]; echo $?)" \
+    "outbox/ synced once for the group's staged transmissions, not once a file: $(count "$S/outbox")"
 t_is "$(ls -d "$S"/archive/[0-9]*/[0-9]* | wc -l)" 1 "one archive month"
 t_is "$(count "$(ls -d "$S"/archive/[0-9]*/[0-9]*)")" 1 \
     "the archive month directory synced once for the group, not once a file"
+
+# the group's transaction is not held past its bound (500 ms; lowered to
+# 1 ms here): each file's parse is committed before the next is processed
+S1=$T_TMP/s1
+dl_conf t1 "$S1" "file://$T_TMP/out-1"
+drop "$S1"
+TD_TEST_GROUP_HOLD_MS=1 ASAN_OPTIONS=$T_ASAN_NOLEAKS strace -f -y -qq \
+    -e trace=fsync,fdatasync -o "$T_TMP/trace1" "$TRADEDROP" once \
+    -c "$T_TMP/t1.conf" 2> "$T_TMP/log1"
+t_is $? 0 "held 1 ms at most: once exits 0"
+t_is "$(delivered "$T_TMP/out-1")" "$WANT_DELIVERED" "held 1 ms at most: every file's records delivered once"
+t_is "$(grep -c "fdatasync([0-9]*<$S1/audit.log>" "$T_TMP/trace1")" 14 \
+    "held 1 ms at most: the group received in one commit, each file parsed in its own (1 + 1 + 6 + 6 deliveries)"
 
 n=0
 for fp in transmission_received:2 archived:2 outbox_staged:2 group_staged \
