@@ -170,6 +170,7 @@ test_every_key(void)
 	    "max_fields = 100\n"
 	    "extra_fields = empty\n"
 	    "short_rows = allow\n"
+	    "child_files = 8\n"
 	    "x12_activity = QS, QU\n"
 	    "x12_transfer = SS\n"
 	    "[map]\n"
@@ -281,6 +282,7 @@ test_every_key(void)
 	    "column N");
 	l = td_conf_list(c, TDK_parse_x12_activity, &n);
 	ok(n == 2 && strcmp(l[1], "QU") == 0, "x12_activity list");
+	is_int(td_conf_u64(c, TDK_parse_child_files), 8, "child_files 8");
 	is_str(td_conf_str(c, TDK_integration_x12_id), "TRADEDROP 01",
 	    "x12_id");
 	is_str(td_conf_str(c, TDK_integration_x12_qualifier), "ZZ",
