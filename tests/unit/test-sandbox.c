@@ -95,9 +95,11 @@ enum evil {
 				 * UTF-8 (mixed_enc its encoding) */
 	E_KEPT,			/* the first file parsed as nothing (the
 				 * child kept); the second, in the same
-				 * child: a descriptor of its own tried
-				 * (REJECT kept_XXX, p: EPERM, r: refused
-				 * else, a: allowed), RESULT */
+				 * child: four ways to a descriptor of its
+				 * own tried (dup3 elsewhere, dup, F_DUPFD,
+				 * recvmsg on stderr), REJECT "kept_" and a
+				 * letter each (p: EPERM, r: refused
+				 * otherwise, a: allowed), RESULT */
 	E_KEPT_GONE,		/* every file parsed as nothing; the kept
 				 * child killed between two files */
 };
