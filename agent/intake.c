@@ -2808,9 +2808,12 @@ again_soon(int64_t *settle_at)
  * directory synced is one this job wrote into: not syncfs(2), which
  * would flush every other writer's dirty pages on the file system too.
  * Nothing is claimed while the outbox is full: that is checked before
- * each group (a group, at most CLAIM_GROUP_BYTES of input, may pass
- * max_outbox_bytes by what it holds); the claims of a group not received
- * are given back to landing (landing_unclaim).
+ * each group, and again before each of its files is processed after
+ * the first (its output is not bounded by its input: a gzip file
+ * expands), so that max_outbox_bytes is passed by one file's batches at
+ * most; the files of the group received then wait for a later job
+ * (intake_process_pending). The claims of a group not received are
+ * given back to landing (landing_unclaim).
  */
 #define CLAIM_GROUP	32
 /* a group's uncommitted audit lines are cut at the next start */
@@ -2835,7 +2838,7 @@ landing_pass(struct td_ctx *x, int64_t *settle_at)
 		int	 fd;
 	} g[CLAIM_GROUP];
 	struct rcv rc[CLAIM_GROUP];
-	size_t n, i, ng, k, done;
+	size_t n, i, ng, k, done, np;
 	uint64_t gbytes;
 	char *cl;
 	struct pgroup pg;
@@ -2925,10 +2928,21 @@ landing_pass(struct td_ctx *x, int64_t *settle_at)
 				    TD_ERR_IO));
 		}
 		/* one that failed: the rest are received, processed by
-		 * the next job; those before it are still committed */
-		for (k = 0; k < done && rp == 0; k++) {
+		 * the next job; those before it are still committed. The
+		 * outbox is looked at again before each file after the
+		 * group's first, with what the group staged (this
+		 * connection reads its own transaction), as it was before
+		 * each file of the group was received: max_outbox_bytes is
+		 * passed by one file's output at most, not by the group's
+		 * (32 small gzip files may expand to many times 256 KiB).
+		 * Those left are received, processed by a later job. */
+		for (k = 0, np = 0; k < done && rp == 0; k++) {
 			if (!rc[k].settled)
 				continue;
+			if (np++ > 0 && outbox_full(x)) {
+				rp = TD_ERR_LIMIT;
+				break;
+			}
 			rp = process_one(x, rc[k].tid, &pg);
 			/* not left in the group's transaction: its own
 			 * commit (a quarantine) is done */
