@@ -2420,6 +2420,11 @@ intake_process_pending(struct td_ctx *x)
 		/* after one failed, the rest wait for the next job */
 		if (r == 0 && ctx_state_moved(x))
 			r = TD_ERR_STATE;
+		/* nor is one processed while the outbox is full: those of a
+		 * group left received by it (landing_pass) would pass
+		 * max_outbox_bytes by their output all at once */
+		if (r == 0 && outbox_full(x))
+			paused_or_failed(x, r = TD_ERR_LIMIT);
 		if (r == 0) {
 			if ((r = process_one(x, ids[i], NULL)) != 0)
 				paused_or_failed(x, r);
