@@ -8,6 +8,11 @@
 # commit, after its commit) loses no file and delivers none twice: the
 # next run delivers each file's records once, `audit verify` passes, and
 # each transmission is received, parsed and delivered once in the log.
+# A group holding a quarantined file, a gzip file and a Tier 4 pair (two
+# files with the same record keys) delivers and withholds what the files
+# dropped one at a time do, with a SIGKILL at each phase of it too. And
+# max_outbox_bytes is passed by one file's batches at most, not a
+# group's.
 . "$srcdir/tests/lib/common.sh"
 PY=/usr/bin/python3
 [ -x $PY ] || t_skip_all "python3 not installed"
@@ -114,6 +119,74 @@ for fp in transmission_received:2 archived:2 outbox_staged:2 group_staged \
 	t_is "$(find "$T_TMP/k$n/work" "$T_TMP/k$n/landing" "$T_TMP/k$n/outbox" \
 	    -mindepth 1 | wc -l)" 0 "$fp: nothing left in landing, work/ or outbox/"
 done
+# A group with a quarantined file (f5), a gzip file (f4) and a Tier 4
+# pair (f6: the rows of f3, other bytes): the same as the files dropped
+# one at a time (each its own group): f6's records withheld as
+# duplicate_record, f5 quarantined; and so after a SIGKILL at each phase
+# of the group, at several positions in it, and the next run
+mixed() {	# mixed DIR: the 8 files
+	for i in 1 2 3 4 7 8; do dl_rows "$1/f$i.csv" 3 $((60 + i)); done
+	cp "$1/f3.csv" "$1/f6.csv"
+	printf '\r\n' >> "$1/f6.csv"
+	printf 'Store,Units\n1,2\n' > "$1/f5.csv"
+	gzip "$1/f4.csv"
+	touch -d '-1 min' "$1"/*
+}
+# outcome STATE OUT: records at the receiver per file (all/distinct ids),
+# then each transmission's audit events (name order), counted
+outcome() {
+	echo "$(delivered "$2") | $($PY - "$1" <<'PY'
+import collections, json, sys
+ev, name = collections.Counter(), {}
+for l in open(sys.argv[1] + "/audit.log"):
+    e = json.loads(l)
+    if e.get("file"):
+        name[e["transmission_id"]] = e["file"]
+    if e["transmission_id"]:
+        ev[(e["transmission_id"], e["event"], e.get("code", ""))] += 1
+print(" ".join(sorted("%s:%s%s=%d" % (name.get(t, t[:8]), e,
+                                      ":" + c if c else "", v)
+                      for (t, e, c), v in ev.items())))
+PY
+)"
+}
+mkdir -p "$T_TMP/mixed"
+mixed "$T_TMP/mixed"
+dl_conf m1 "$T_TMP/m1" "file://$T_TMP/out-m1"
+for f in $(ls "$T_TMP/mixed" | sort); do
+	cp -p "$T_TMP/mixed/$f" "$T_TMP/m1/landing/"
+	dl_run m1 m1.log
+done
+REF=$(outcome "$T_TMP/m1" "$T_TMP/out-m1")
+t_ok "$(echo "$REF" | grep ' f5.csv:transmission_quarantined:schema_missing_column=1 ' | grep -q ' f6.csv:records_withheld:duplicate_record=1 '; echo $?)" \
+    "one at a time: f6's records withheld as duplicate_record, f5 quarantined: $REF"
+dl_conf mg "$T_TMP/mg" "file://$T_TMP/out-mg"
+cp -p "$T_TMP/mixed"/* "$T_TMP/mg/landing/"
+dl_run mg mg.log
+t_ok "$(grep -q 'event=once_done received=8 .* quarantined=1 delivered=7 records=18 .*duplicate_records=3 ' "$T_TMP/mg.log"; echo $?)" \
+    "one group: 8 received, f5 quarantined, 18 records, f6's 3 withheld"
+t_is "$(outcome "$T_TMP/mg" "$T_TMP/out-mg")" "$REF" \
+    "one group: the same records and audit events as the files one at a time"
+n=0
+for fp in transmission_received:4 archived:5 outbox_staged:3 \
+    outbox_staged:4 quarantine_staged transmission_quarantined \
+    audit_appended:20 audit_appended:24 group_staged:2 \
+    transmission_parsed:3 transmission_parsed:6; do
+	n=$((n + 1))
+	dl_conf "m$n" "$T_TMP/m-$n" "file://$T_TMP/out-m$n"
+	cp -p "$T_TMP/mixed"/* "$T_TMP/m-$n/landing/"
+	dl_run "m$n" "m$n.log" "$fp"
+	t_grep "$T_TMP/m$n.log" "event=failpoint name=${fp%:*}" "mixed: killed at $fp"
+	dl_run "m$n" "m$n-2.log"
+	t_is "$(outcome "$T_TMP/m-$n" "$T_TMP/out-m$n")" "$REF" \
+	    "mixed, killed at $fp: each file's records delivered once, f6's withheld, f5 quarantined, each event once"
+	"$TRADEDROP" audit -c "$T_TMP/m$n.conf" verify > "$T_TMP/mv$n" 2>&1
+	t_is $? 0 "mixed, killed at $fp: audit verify passes"
+	t_is "$(find "$T_TMP/m-$n/work" "$T_TMP/m-$n/landing" \
+	    "$T_TMP/m-$n/outbox" -mindepth 1 | wc -l)" 0 \
+	    "mixed, killed at $fp: nothing left in landing, work/ or outbox/"
+done
+
 # max_outbox_bytes is passed by one file's output at most, not by a
 # group's: 8 gzip files of ~18 KB (one group) each stage ~335 KB of
 # batches; with the receiver unreachable and max_outbox_bytes = 1M, the
