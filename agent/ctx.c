@@ -171,6 +171,7 @@ ctx_open(struct td_ctx *x, struct td_conf *c, int flags)
 	x->lockfd = -1;
 	x->landfd = -1;
 	x->landfd_old = -1;
+	x->nsfs = -1;
 	x->conf = c;
 	x->integration = td_conf_str(c, TDK_integration_name);
 	x->state_dir = xstrdup(td_conf_str(c, TDK_integration_state_dir));
@@ -269,6 +270,8 @@ ctx_close(struct td_ctx *x)
 	if (x->lockfd >= 0)
 		close(x->lockfd);
 	store_close(x->st);
+	while (x->nsfs > 0)
+		close(x->sfs_fd[--x->nsfs]);
 	x_free(x->state_dir);
 	x_free(x->landing);
 	x_free(x->work);
@@ -277,6 +280,55 @@ ctx_close(struct td_ctx *x)
 	x_free(x->quarantine);
 	x_free(x->out_dir);
 	memset(x, 0, sizeof(*x));
+}
+
+int
+ctx_syncfs(struct td_ctx *x)
+{
+	char *dirs[6];
+	struct stat sb, sk;
+	size_t i;
+	int fd, k, e, r = TD_OK;
+
+	if (x->nsfs < 0) {
+		x->nsfs = 0;
+		dirs[0] = x->state_dir;
+		dirs[1] = x->work;
+		dirs[2] = x->outbox;
+		dirs[3] = x->dlq;
+		dirs[4] = x->quarantine;
+		dirs[5] = xasprintf("%s/archive", x->state_dir);
+		for (i = 0; i < TD_NELEM(dirs); i++) {
+			fd = open(dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (fd < 0)
+				continue;	/* not made yet: under state_dir */
+			for (k = 0; k < x->nsfs; k++)
+				if (fstat(x->sfs_fd[k], &sk) == 0 &&
+				    fstat(fd, &sb) == 0 &&
+				    sk.st_dev == sb.st_dev)
+					break;
+			if (k < x->nsfs)
+				close(fd);
+			else
+				x->sfs_fd[x->nsfs++] = fd;
+		}
+		x_free(dirs[5]);
+		if (x->nsfs == 0) {
+			x->nsfs = -1;
+			td_log(TD_LOG_ERROR, "sync_failed", "dir=%s error=%s",
+			    x->state_dir, strerror(errno));
+			return TD_ERR_IO;
+		}
+	}
+	for (k = 0; k < x->nsfs && r == 0; k++) {
+		if (syncfs(x->sfs_fd[k]) == 0)
+			continue;
+		e = errno;
+		r = e == ENOSPC || e == EDQUOT ? TD_ERR_NOSPACE : TD_ERR_IO;
+		td_log(TD_LOG_ERROR, "sync_failed", "dir=%s error=%s",
+		    x->state_dir, strerror(e));
+	}
+	return r;
 }
 
 int

@@ -92,6 +92,15 @@ struct td_ctx {
 	dev_t		 db_dev;	/* state_dir/state.db as opened */
 	ino_t		 db_ino;
 	int		 state_moved;	/* it is not the one at the path now */
+	/*
+	 * A claim group of several files under sync_method syncfs: the
+	 * intake's steps leave their flushes to ctx_syncfs (intake.c,
+	 * landing_pass). sfs_fd: a directory of each file system that
+	 * state_dir's directories are on, opened at the first ctx_syncfs.
+	 */
+	int		 defer_sync;
+	int		 sfs_fd[6];
+	int		 nsfs;		/* -1: not opened yet */
 	/* the daemon's intake worker: told of each transmission processed */
 	void		(*processed_cb)(struct td_ctx *, const char *tid);
 	/* after each file of the intake, whatever became of it */
@@ -119,6 +128,15 @@ int	ctx_lock(const char *state_dir);
  * stops, and a restart opens what is there now.
  */
 int	ctx_state_moved(struct td_ctx *);
+
+/*
+ * Make durable everything written on the file systems of state_dir,
+ * work/, outbox/, dlq/, quarantine/ and archive/ (one syncfs(2) of each
+ * file system they are on): 0, TD_ERR_NOSPACE or TD_ERR_IO, logged
+ * (sync_failed). A write-back error since the last call is reported
+ * (Linux 5.8 and later), as by an fsync of the file it struck.
+ */
+int	ctx_syncfs(struct td_ctx *);
 
 /* Forget what the last run did. */
 void	ctx_run_reset(struct td_ctx *);

@@ -159,7 +159,8 @@ intake_hash_fd(int fd, unsigned want, char tid[TD_SHA256_HEX],
 			    (size_t)n);
 		*size += (uint64_t)n;
 	}
-	if (r == 0 && fsync(fd) != 0 && errno != EINVAL && errno != EBADF)
+	if (r == 0 && !(want & HASH_NOSYNC) && fsync(fd) != 0 &&
+	    errno != EINVAL && errno != EBADF)
 		r = TD_ERR_IO;
 	x_free(blk);
 	td_sha256_final(&h, dg);
@@ -244,7 +245,7 @@ intake_sync_work(struct td_ctx *x)
  */
 static int
 settle(struct td_ctx *x, const char *cl, const char *archive_dir,
-    int dirs_made)
+    int dirs_made, int defer)
 {
 	char *wdir = xasprintf("%s/%s", x->work, cl);
 	char *rawdir = xasprintf("%s/%s/raw", x->state_dir, archive_dir);
@@ -277,8 +278,8 @@ settle(struct td_ctx *x, const char *cl, const char *archive_dir,
 		}
 		closedir(d);
 	}
-	if (r != 0)
-		goto out;
+	if (r != 0 || defer)
+		goto out;	/* defer: settle_done, after a syncfs */
 	if (td_fsync_dir(rawdir) != 0) {
 		r = TD_ERR_IO;
 		goto out;
@@ -294,6 +295,27 @@ settle(struct td_ctx *x, const char *cl, const char *archive_dir,
 		    rawdir, strerror(errno));
 	x_free(wdir);
 	x_free(rawdir);
+	return r;
+}
+
+/*
+ * The end of settle(..., defer) for a claim whose files were moved and
+ * made durable in their archive entry since (ctx_syncfs): its claim
+ * directory goes.
+ */
+static int
+settle_done(struct td_ctx *x, const char *cl)
+{
+	char *wdir = xasprintf("%s/%s", x->work, cl);
+	int r = TD_OK;
+
+	if (rmdir(wdir) != 0 && errno != ENOENT) {
+		td_log(TD_LOG_ERROR, "archive_failed", "dir=%s error=%s",
+		    wdir, strerror(errno));
+		r = TD_ERR_IO;
+	} else
+		x->work_dirty = 1;
+	x_free(wdir);
 	return r;
 }
 
@@ -384,7 +406,10 @@ receive_record(struct td_ctx *x, struct rcv *rc)
 		goto giveback;
 	}
 	want = sidecar_wants_of(x, wdir, name);
-	r = intake_hash_fd(fd, want, tid, sha512hex, b2, &size);
+	/* a group under syncfs: its data made durable before its commit
+	 * by one syncfs for all (receive_group) */
+	r = intake_hash_fd(fd, want | (x->defer_sync ? HASH_NOSYNC : 0), tid,
+	    sha512hex, b2, &size);
 	if (r != 0) {
 		char msg[128];
 
@@ -425,8 +450,8 @@ receive_record(struct td_ctx *x, struct rcv *rc)
 		/* a sidecar arrived meanwhile that needs another hash */
 		path = xasprintf("%s/%s", wdir, name);
 		if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
-		    intake_hash_fd(fd, sidecar_wants(&sc), tid, sha512hex, b2,
-		    &size) != 0)
+		    intake_hash_fd(fd, sidecar_wants(&sc) | (x->defer_sync ?
+		    HASH_NOSYNC : 0), tid, sha512hex, b2, &size) != 0)
 			r = TD_ERR_IO;
 		if (fd >= 0)
 			close(fd);
@@ -576,7 +601,8 @@ receive_recorded(struct td_ctx *x, struct rcv *rc)
  * there: each made first, then each directory that gained an entry
  * synced once, however many of the group it holds (archive/Y/M, one a
  * group as a rule, and each <tid>), where td_mkdirs synced the parent
- * of each directory it made, archive/Y/M once a file.
+ * of each directory it made, archive/Y/M once a file. With defer (a
+ * group under syncfs), all made, then one ctx_syncfs for them all.
  */
 static int
 archive_dirs(struct td_ctx *x, struct rcv *rc, size_t n)
@@ -607,7 +633,7 @@ archive_dirs(struct td_ctx *x, struct rcv *rc, size_t n)
 			r = TD_ERR_IO;
 		/* <tid>, whose new entry raw/ this makes durable */
 		*strrchr(p, '/') = '\0';
-		if (r == 0 && td_fsync_dir(p) != 0)
+		if (r == 0 && !x->defer_sync && td_fsync_dir(p) != 0)
 			r = TD_ERR_IO;
 		if (r != 0)
 			td_log(TD_LOG_ERROR, "archive_failed", "dir=%s "
@@ -619,8 +645,10 @@ archive_dirs(struct td_ctx *x, struct rcv *rc, size_t n)
 			x_free(ym);
 	}
 	/* archive/Y/M, with the <tid> entries of the group */
+	if (r == 0 && x->defer_sync)
+		r = ctx_syncfs(x);
 	for (j = 0; j < ns; j++) {
-		if (r == 0 && td_fsync_dir(synced[j]) != 0) {
+		if (r == 0 && !x->defer_sync && td_fsync_dir(synced[j]) != 0) {
 			td_log(TD_LOG_ERROR, "archive_failed", "dir=%s "
 			    "error=%s", synced[j], strerror(errno));
 			r = TD_ERR_IO;
@@ -652,6 +680,14 @@ archive_dirs(struct td_ctx *x, struct rcv *rc, size_t n)
  * intake_recover from the claim recorded (in the order of the claims).
  * A stop before the commit leaves every claim of the group unrecorded,
  * received again by intake_recover.
+ *
+ * Under syncfs (x->defer_sync, a group of several files), the same
+ * order with one flush of the file system for each step in place of
+ * each file's: the files hashed, one ctx_syncfs (their data), the
+ * commit; the archive directories made, one ctx_syncfs; every file
+ * moved there, one ctx_syncfs; then the claim directories removed. Each
+ * step's flush comes before the next step begins, so that what a step
+ * names was durable first, as with fsyncs.
  */
 static int
 receive_group(struct td_ctx *x, struct rcv *rc, size_t n, size_t *done)
@@ -677,8 +713,13 @@ receive_group(struct td_ctx *x, struct rcv *rc, size_t n, size_t *done)
 		if (store_exec(x->st, "RELEASE rcv") != 0 && rr == 0)
 			rr = TD_ERR_STATE;
 	}
-	/* what was recorded before a claim failed is committed still */
-	if ((r = store_commit(x->st)) != 0) {
+	/* what was recorded before a claim failed is committed still;
+	 * under syncfs, once the bytes of all are durable */
+	if (x->defer_sync && nrec > 0 && (r = ctx_syncfs(x)) != 0)
+		r = store_end(x->st, r);
+	else
+		r = store_commit(x->st);
+	if (r != 0) {
 		for (k = 0; k < n; k++)
 			rcv_clear(&rc[k]);
 		return rr ? rr : r;
@@ -691,7 +732,23 @@ receive_group(struct td_ctx *x, struct rcv *rc, size_t n, size_t *done)
 	for (k = 0; k < *done && r == 0; k++) {
 		if (!rc[k].recorded || rc[k].adir == NULL)
 			continue;
-		if ((r = settle(x, rc[k].cl, rc[k].adir, 1)) == 0)
+		if ((r = settle(x, rc[k].cl, rc[k].adir, 1,
+		    x->defer_sync)) == 0 && !x->defer_sync)
+			rc[k].settled = 1;
+		if (!x->defer_sync)
+			td_failpoint("archived");
+	}
+	if (!x->defer_sync || nrec == 0)
+		return rr ? rr : r;
+	/* moved, each file in its archive entry: one flush for all, then
+	 * the claims go (a stop before leaves them recorded: settled again
+	 * by intake_recover) */
+	if (r == 0)
+		r = ctx_syncfs(x);
+	for (k = 0; k < *done && r == 0; k++) {
+		if (!rc[k].recorded || rc[k].adir == NULL)
+			continue;
+		if ((r = settle_done(x, rc[k].cl)) == 0)
 			rc[k].settled = 1;
 		td_failpoint("archived");
 	}
@@ -733,6 +790,8 @@ struct psink {
 	struct td_ctx		*x;
 	struct tx		*t;
 	struct outbox_writer	*ob;
+	int			 defer;		/* its batches not flushed: a
+						 * group's ctx_syncfs does */
 	const char		*obtmp;		/* the outbox staging dir */
 	FILE			*dlq;
 	char			*dlqtmp;
@@ -926,7 +985,7 @@ sync_staged(struct td_ctx *x, const struct tx *t, const char *obdir,
  */
 static int
 link_records(struct td_ctx *x, const char *obtmp, const char *rectmp,
-    const char *rec, const struct ob_batch *b, size_t nb)
+    const char *rec, const struct ob_batch *b, size_t nb, int defer)
 {
 	char *src, *dst;
 	size_t i;
@@ -948,7 +1007,7 @@ link_records(struct td_ctx *x, const char *obtmp, const char *rectmp,
 		x_free(src);
 		x_free(dst);
 	}
-	if (r == 0 && td_fsync_dir(rectmp) != 0)
+	if (r == 0 && !defer && td_fsync_dir(rectmp) != 0)
 		r = TD_ERR_IO;
 	if (r == 0 && rename(rectmp, rec) != 0)
 		r = TD_ERR_IO;
@@ -963,7 +1022,12 @@ link_records(struct td_ctx *x, const char *obtmp, const char *rectmp,
  * b) and the outbox entry visible and durable, all before the commit. A
  * run stopped before the commit leaves an outbox entry of a transmission
  * not parsed: swept, and the transmission processed again. grouped: the
- * outbox directory's own sync is left to the group's commit.
+ * outbox directory's own sync is left to the group's commit; and under
+ * syncfs (x->defer_sync) every flush of this file's staging is left to
+ * the one ctx_syncfs before that commit (pgroup_end): a stop before it
+ * leaves staging of a transmission not parsed, removed whole at the
+ * next start (outbox_sweep, clean_partial) whatever of it reached the
+ * disk, as a stop before an fsync does.
  */
 static int
 stage_parsed(struct td_ctx *x, const struct tx *t,
@@ -974,7 +1038,9 @@ stage_parsed(struct td_ctx *x, const struct tx *t,
 	const struct proc_doc *d;
 	char *man = NULL, *p;
 	size_t i;
-	int r;
+	int r, defer = grouped && x->defer_sync;
+	int (*put)(const char *, const char *) = defer ?
+	    td_write_all_path_nosync : td_write_all_path;
 
 	r = manifest_set_info(x, t->id, res->format[0] ? res->format : "raw",
 	    proc_encoding(res), td_conf_str(x->conf,
@@ -990,20 +1056,20 @@ stage_parsed(struct td_ctx *x, const struct tx *t,
 		r = manifest_build(x, t->id, &man);
 	if (r == 0) {
 		p = xasprintf("%s/manifest.json", obtmp);
-		r = td_write_all_path(p, man);
+		r = put(p, man);
 		x_free(p);
 	}
 	if (r == 0) {
 		p = xasprintf("%s/%s/manifest.json", x->state_dir,
 		    t->archive_dir);
-		r = td_write_all_path(p, man);
+		r = put(p, man);
 		x_free(p);
 	}
 	if (r == 0)
-		r = link_records(x, obtmp, rectmp, rec, b, nb);
+		r = link_records(x, obtmp, rectmp, rec, b, nb, defer);
 	if (r == 0 && rename(obtmp, obdir) != 0)
 		r = TD_ERR_IO;
-	if (r == 0)
+	if (r == 0 && !defer)
 		r = sync_staged(x, t, obdir, !grouped);
 	if (r == 0)
 		td_failpoint("outbox_staged");
@@ -1804,8 +1870,12 @@ unstage(struct td_ctx *x, const struct tx *t, const char *obdir,
 static int
 ps_open(struct psink *p)
 {
-	return outbox_open(&p->ob, p->obtmp, p->x->enc,
-	    (size_t)1 << 34);
+	int r;
+
+	r = outbox_open(&p->ob, p->obtmp, p->x->enc, (size_t)1 << 34);
+	if (r == 0 && p->defer)
+		outbox_nosync(p->ob);
+	return r;
 }
 
 /*
@@ -1956,6 +2026,7 @@ struct pgroup {
 	int		 open;		/* its transaction begun */
 	int64_t		 since;		/* then (td_mono_ms) */
 	int		 added;		/* the last file is in it */
+	int		 defer;		/* staged unflushed: ctx_syncfs first */
 	struct pdone	*d;
 	size_t		 n;
 };
@@ -2011,8 +2082,11 @@ pgroup_end(struct td_ctx *x, struct pgroup *pg, int r)
 
 	if (!pg->open)
 		return r;
-	if (r == 0 && pg->n > 0 && td_fsync_dir(x->outbox) != 0)
+	if (r == 0 && pg->n > 0 && pg->defer)
+		r = ctx_syncfs(x);
+	else if (r == 0 && pg->n > 0 && td_fsync_dir(x->outbox) != 0)
 		r = TD_ERR_IO;
+	pg->defer = 0;
 	if (r == 0 && pg->n > 1)
 		td_failpoint("group_staged");
 	r = store_end(x->st, r);
@@ -2114,6 +2188,7 @@ process_one(struct td_ctx *x, const char *tid, struct pgroup *pg)
 		goto out;
 	}
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	ps.defer = pg != NULL && x->defer_sync;
 	if ((r = ps_open(&ps)) != 0 || (r = ledger_open(x, &ps.ledger)) != 0)
 		goto out;
 	/* encoding = auto may start over, through ps_reset */
@@ -2331,6 +2406,7 @@ process_one(struct td_ctx *x, const char *tid, struct pgroup *pg)
 	pg->d[pg->n++] = pd;
 	memset(&pd, 0, sizeof(pd));
 	pg->added = 1;
+	pg->defer |= ps.defer;
  out:
 	if (ps.dlq != NULL)
 		fclose(ps.dlq);
@@ -2628,7 +2704,7 @@ intake_recover(struct td_ctx *x)
 				    sqlite3_column_text(s, 0));
 			sqlite3_reset(s);
 			if (adir != NULL)
-				r = settle(x, dn, adir, 0);
+				r = settle(x, dn, adir, 0, 0);
 			else
 				(void)td_remove_tree(wdir, x->state_dir);
 			x_free(adir);
@@ -2646,7 +2722,7 @@ intake_recover(struct td_ctx *x)
 
 			sqlite3_reset(s);
 			td_log(TD_LOG_INFO, "resume_archive", "file=%s", name);
-			r = settle(x, dn, adir, 0);
+			r = settle(x, dn, adir, 0, 0);
 			x_free(adir);
 			state = 1;
 		} else
@@ -2809,9 +2885,13 @@ again_soon(int64_t *settle_at)
  * struct pgroup): a commit costs two device flushes (audit.log, then
  * state.db's log), and a directory every file of the group writes into
  * (archive/YYYY/MM, outbox/) is synced once for all of them. Per file,
- * what is made durable before what is as for a file alone, and each
- * directory synced is one this job wrote into: not syncfs(2), which
- * would flush every other writer's dirty pages on the file system too.
+ * what is made durable before what is as for a file alone. Under
+ * sync_method fsync each directory synced is one this job wrote into;
+ * under syncfs (the default) a group of several files has each step's
+ * flushes made by one syncfs(2) (x->defer_sync: receive_group,
+ * stage_parsed, pgroup_end), which also flushes every other writer's
+ * dirty pages on the file system: about ten device flushes a file
+ * become four a group. The claims' own flushes stay.
  * Nothing is claimed while the outbox is full: that is checked before
  * each group, and again before each of its files is processed after
  * the first (its output is not bounded by its input: a gzip file
@@ -2916,6 +2996,10 @@ landing_pass(struct td_ctx *x, int64_t *settle_at)
 			rc[k].name = e[g[k].i].name;
 			rc[k].fd = g[k].fd;
 		}
+		/* several files: each step's flushes are one syncfs under
+		 * sync_method syncfs (receive_group, pgroup_end) */
+		x->defer_sync = ng > 1 && strcmp(td_conf_str(x->conf,
+		    TDK_integration_sync_method), "syncfs") == 0;
 		r = receive_group(x, rc, ng, &done);
 		for (k = 0; k < ng; k++) {
 			close(g[k].fd);
@@ -2955,6 +3039,7 @@ landing_pass(struct td_ctx *x, int64_t *settle_at)
 				x->processed_cb(x, rc[k].tid);
 		}
 		r3 = pgroup_end(x, &pg, 0);
+		x->defer_sync = 0;
 		if (rp == 0)
 			rp = r3;
 		for (k = 0; k < done; k++)

@@ -43,9 +43,11 @@ void	intake_rejection_json(struct td_buf *, const char *tid,
 
 /*
  * SHA-256 (and as sidecars want, SC_WANT_*: SHA-512, BLAKE2b-512) of
- * what fd reads from its start, made durable; `try` verifies with them
- * as intake does.
+ * what fd reads from its start, made durable (not with HASH_NOSYNC in
+ * want: the caller syncs its file system); `try` verifies with them as
+ * intake does.
  */
+#define HASH_NOSYNC	0x100
 int	intake_hash_fd(int fd, unsigned want, char tid[65], char sha512hex[129],
 	    uint8_t b2[64], uint64_t *size);
 

@@ -89,6 +89,7 @@ struct outbox_writer {
 	pthread_cond_t	 cv;
 	struct ob_batch	*batches;
 	size_t		 nbatches;
+	int		 nosync;	/* outbox_nosync: batches not flushed */
 };
 
 const char *
@@ -312,17 +313,30 @@ worker_main(void *arg)
 		pthread_mutex_unlock(&ob->mu);
 
 		/* durable outside the lock: other batches are written
-		 * meanwhile (outbox_finish joins every worker) */
-		if (fd >= 0 && (r = sync_batch(fd)) != 0) {
-			pthread_mutex_lock(&ob->mu);
-			if (ob->err == 0) {
-				ob->err = r;
-				ob->err_errno = errno;
+		 * meanwhile (outbox_finish joins every worker); with
+		 * nosync, by the caller's syncfs (outbox_nosync) */
+		if (fd >= 0) {
+			if (ob->nosync)
+				r = close(fd) != 0 ? TD_ERR_IO : TD_OK;
+			else
+				r = sync_batch(fd);
+			if (r != 0) {
+				pthread_mutex_lock(&ob->mu);
+				if (ob->err == 0) {
+					ob->err = r;
+					ob->err_errno = errno;
+				}
+				pthread_mutex_unlock(&ob->mu);
 			}
-			pthread_mutex_unlock(&ob->mu);
 		}
 	}
 	return NULL;
+}
+
+void
+outbox_nosync(struct outbox_writer *ob)
+{
+	ob->nosync = 1;
 }
 
 int

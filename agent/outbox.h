@@ -51,6 +51,12 @@ int	 outbox_encoding(const char *name);	/* from output_encoding */
  */
 int	 outbox_open(struct outbox_writer **, const char *dir, int enc,
 	    size_t bufmax);
+/*
+ * The batches of ob are not flushed: its caller makes them durable (one
+ * syncfs for a group of files) before anything names them. Before the
+ * first batch.
+ */
+void	 outbox_nosync(struct outbox_writer *);
 /* An empty buffer to fill with NDJSON lines. */
 struct td_buf *outbox_buffer(struct outbox_writer *);
 /* Hand over a filled buffer (nrec records). Blocks while the queue is full. */

@@ -47,6 +47,9 @@ X(integration, x12_qualifier, CT_STRING, NULL, 0, 0, NULL, 0,		\
   "qualifier (ISA05) of x12_id, e.g. ZZ or 01; unset: the drop's ISA07") \
 X(integration, sync_sla, CT_DURATION, "26h", 60, 31536000, NULL, 0,	\
   "warn when the oldest undelivered record is older than this")		\
+X(integration, sync_method, CT_ENUM, "syncfs", 0, 0, "syncfs|fsync", 0, \
+  "how a group of small files is made durable: one syncfs(2) of the"	\
+  " state_dir file system a step, or an fsync of each file and directory") \
 X(source, url, CT_STRING, NULL, 0, 0, NULL, CF_REQUIRED | CF_URL,	\
   "sftp://USER@HOST[:PORT]/DIR to poll")				\
 X(source, pattern, CT_LIST, "*", 0, 0, NULL, 0,			\

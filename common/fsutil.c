@@ -591,8 +591,8 @@ td_restrict_mode(const char *path, mode_t mode)
 	return r;
 }
 
-int
-td_write_all_path(const char *path, const char *s)
+static int
+write_all_path(const char *path, const char *s, int sync)
 {
 	int fd, r;
 
@@ -600,11 +600,23 @@ td_write_all_path(const char *path, const char *s)
 	if (fd < 0)
 		return errno_to_td();
 	r = td_write_all(fd, s, strlen(s));
-	if (r == 0 && fsync(fd) != 0)
+	if (r == 0 && sync && fsync(fd) != 0)
 		r = errno_to_td();
 	if (close(fd) != 0 && r == 0)
 		r = errno_to_td();
 	return r;
+}
+
+int
+td_write_all_path(const char *path, const char *s)
+{
+	return write_all_path(path, s, 1);
+}
+
+int
+td_write_all_path_nosync(const char *path, const char *s)
+{
+	return write_all_path(path, s, 0);
 }
 
 int

@@ -24,8 +24,10 @@ int	td_write_file_atomic(const char *path, const void *data, size_t n);
 /* The same, written first under the name tmp (NULL: path.tmp). */
 int	td_write_file_via(const char *path, const char *tmp, const void *data,
 	    size_t n);
-/* Write a NUL-terminated string to path (no fsync; callers syncfs). */
+/* Write a NUL-terminated string to path, made durable (fsync). */
 int	td_write_all_path(const char *path, const char *s);
+/* The same, not flushed: the caller makes it durable (syncfs). */
+int	td_write_all_path_nosync(const char *path, const char *s);
 /* Copy src to dst durably (temporary name, fsync, rename). */
 int	td_copy_file(const char *src, const char *dst);
 /*

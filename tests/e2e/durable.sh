@@ -3,8 +3,11 @@
 # file it writes (the raw copy, each outbox batch, the archive's records,
 # both manifests, the dead letters) is fsynced, with
 # the directories that name them, before the step that records it is
-# committed; and nothing flushes the whole file system (no syncfs, no
-# sync), which would also flush every other program's dirty pages.
+# committed; and for a file alone nothing flushes the whole file system
+# (no syncfs, no sync), which would also flush every other program's
+# dirty pages. A claim group of several files under sync_method syncfs
+# (the default) makes each step durable by one syncfs(2) instead, each
+# before the step after it: the order is checked call by call.
 . "$srcdir/tests/lib/common.sh"
 t_tmpdir
 PY=/usr/bin/python3
@@ -57,6 +60,7 @@ t_ok "$(syncd "$T_TMP/out/$TA"; echo $?)" \
 # directory not at all.
 S2=$T_TMP/state2
 dl_conf t2 "$S2" "file://$T_TMP/out2"
+sed -i '/^\[integration\]/a sync_method = fsync' "$T_TMP/t2.conf"
 dl_rows "$S2/landing/b.csv" 200 9
 dl_rows "$S2/landing/c.csv" 200 10
 (cd "$S2/landing" && sha256sum c.csv > c.csv.sha256)
@@ -95,4 +99,74 @@ t_ok "$(awk -v w="$S2/work>" -v r="/raw>" 'index($0, r) { lr = NR }
     index($0, w) { lw = NR } END { exit !(lr > 0 && lw > lr) }' \
     "$T_TMP/trace2"; echo $?)" "work/ is synced after the last claim is settled"
 t_is "$(count2 "$S2/dlq")" "" "no dead letters: their directory is not synced"
+
+# A group of 5 under sync_method syncfs: each step flushed by one syncfs
+# before the next step begins (tradedrop(8), PROCESSING):
+#   claims; their bytes (syncfs) < the receive commit (audit.log);
+#   archive/.../raw made (mkdir) < syncfs < the files moved there;
+#   the files moved < syncfs < their claim directories removed;
+#   the staging renamed into outbox/ < syncfs < the parse commit.
+S3=$T_TMP/state3
+dl_conf t3 "$S3" "file://$T_TMP/out3"
+for i in 1 2 3 4 5; do dl_rows "$S3/landing/g$i.csv" 4 $((20 + i)); done
+touch -d '-1 min' "$S3"/landing/*.csv
+ASAN_OPTIONS=$T_ASAN_NOLEAKS strace -f -y -qq -e trace=fsync,fdatasync,syncfs,rename,renameat,renameat2,mkdir,mkdirat,rmdir \
+    -o "$T_TMP/trace3" "$TRADEDROP" once -c "$T_TMP/t3.conf" 2> "$T_TMP/log3"
+t_is $? 0 "a group of 5 under syncfs: once exits 0"
+t_is "$(ls "$T_TMP/out3" | wc -l)" 5 "a group of 5 under syncfs: 5 transmissions delivered"
+$PY - "$T_TMP/trace3" "$S3" > "$T_TMP/order3" <<'PY'
+import re, sys
+trace, S = sys.argv[1], sys.argv[2]
+ev = []		# (kind, detail), in the intake's order
+for l in open(trace):
+    l = l.rstrip("\n")
+    if "resumed>" in l or "<unfinished" in l or " = -1 " in l:
+        continue	# strace splits calls of two threads; failed calls
+    m = re.match(r"\d+ +(\w+)\((.*)\) += ", l)
+    if not m:
+        continue
+    call, a = m.groups()
+    if call == "syncfs":
+        ev.append(("syncfs", a))
+    elif call == "fdatasync" and a.endswith("/audit.log>"):
+        ev.append(("commit", a))
+    elif call in ("mkdir", "mkdirat") and a.split(",")[0].endswith('/raw"'):
+        ev.append(("mkraw", a))
+    elif call == "rmdir" and "/work/" in a:
+        ev.append(("unclaim", a))
+    elif call in ("rename", "renameat", "renameat2"):
+        if "/raw/" in a or "raw>" in a:
+            ev.append(("toraw", a))
+        elif re.search(r"/outbox/[0-9a-f]{64}\.tmp\"", a):
+            ev.append(("staged", a))
+        elif "/landing>" in a and "/work/" in a:
+            ev.append(("claim", a))
+kinds = [k for k, _ in ev]
+def idx(k): return [i for i, x in enumerate(kinds) if x == k]
+def sync_between(i, j): return any(kinds[x] == "syncfs" for x in range(i + 1, j))
+def first_after(k, i): return next((x for x in idx(k) if x > i), None)
+bad = []
+c, r, u, s = idx("claim"), idx("toraw"), idx("unclaim"), idx("staged")
+mk = idx("mkraw")
+print("claims=%d mkraw=%d toraw=%d unclaim=%d staged=%d syncfs=%d" % (
+    len(c), len(mk), len(r), len(u), len(s), len(idx("syncfs"))))
+if not (len(c) == len(r) == len(u) == len(s) == len(mk) == 5):
+    bad.append("counts")
+else:
+    cm = first_after("commit", c[-1])
+    if cm is None or not sync_between(c[-1], cm) or cm > mk[0]:
+        bad.append("bytes before the receive commit")
+    if not sync_between(mk[-1], r[0]):
+        bad.append("archive directories before the moves")
+    if not sync_between(r[-1], u[0]):
+        bad.append("moves before the claims' removal")
+    cm = first_after("commit", s[-1])
+    if cm is None or not sync_between(s[-1], cm):
+        bad.append("staging before the parse commit")
+print("bad: " + (", ".join(bad) or "none"))
+PY
+t_is "$(head -1 "$T_TMP/order3")" "claims=5 mkraw=5 toraw=5 unclaim=5 staged=5 syncfs=4" \
+    "a group of 5 under syncfs: 5 claims, 5 archive entries, 5 moves, 5 claims removed, 5 stagings, 4 syncfs"
+t_is "$(tail -1 "$T_TMP/order3")" "bad: none" \
+    "each step's syncfs before the next step: the bytes before the receive commit, the directories before the moves, the moves before the claims go, the staging before the parse commit"
 t_done

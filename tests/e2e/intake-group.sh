@@ -12,7 +12,9 @@
 # files with the same record keys) delivers and withholds what the files
 # dropped one at a time do, with a SIGKILL at each phase of it too. And
 # max_outbox_bytes is passed by one file's batches at most, not a
-# group's.
+# group's. Under sync_method syncfs (the default) each step of the group
+# is made durable by one syncfs(2) where each file had its fsyncs; the
+# kills are made under both methods.
 . "$srcdir/tests/lib/common.sh"
 PY=/usr/bin/python3
 [ -x $PY ] || t_skip_all "python3 not installed"
@@ -59,10 +61,15 @@ PY
 }
 WANT_DELIVERED="f1.csv=3/3 f2.csv=3/3 f3.csv=3/3 f4.csv=3/3 f5.csv=3/3 f6.csv=3/3"
 WANT_EVENTS="transmission_received=6,max=1 transmission_parsed=6,max=1 transmission_delivered=6,max=1 "
+method() {	# method CONF METHOD: [integration] sync_method
+	sed -i "/^\[integration\]/a sync_method = $2" "$T_TMP/$1.conf"
+}
 
-# what is made durable: one commit a phase for the group
+# what is made durable: one commit a phase for the group (sync_method
+# fsync: the files' and directories' own fsyncs)
 S=$T_TMP/s
 dl_conf t "$S" "file://$T_TMP/out"
+method t fsync
 drop "$S"
 ASAN_OPTIONS=$T_ASAN_NOLEAKS strace -f -y -qq -e trace=fsync,fdatasync \
     -o "$T_TMP/trace" "$TRADEDROP" once -c "$T_TMP/t.conf" 2> "$T_TMP/log"
@@ -85,6 +92,28 @@ t_ok "$([ "$(count "$S/outbox")" -le 3 ]; echo $?)" \
 t_is "$(ls -d "$S"/archive/[0-9]*/[0-9]* | wc -l)" 1 "one archive month"
 t_is "$(count "$(ls -d "$S"/archive/[0-9]*/[0-9]*)")" 1 \
     "the archive month directory synced once for the group, not once a file"
+t_is "$(grep -c 'syncfs(' "$T_TMP/trace")" 0 "fsync: no syncfs"
+
+# sync_method syncfs (the default): the intake's steps each one syncfs
+# for the group: its bytes before the receive commit; the archive
+# directories made; the files moved into them; the staging before the
+# parse commit (tradedrop(8)); no file or directory of the group fsynced
+# by the intake but the claim directories (the delivery's own flushes
+# aside: 6 files, 6 output directories)
+S=$T_TMP/sf
+dl_conf tf "$S" "file://$T_TMP/out-sf"
+drop "$S"
+ASAN_OPTIONS=$T_ASAN_NOLEAKS strace -f -y -qq -e trace=fsync,fdatasync,syncfs \
+    -o "$T_TMP/trace-sf" "$TRADEDROP" once -c "$T_TMP/tf.conf" 2> "$T_TMP/log-sf"
+t_is $? 0 "syncfs: once exits 0"
+t_is "$(delivered "$T_TMP/out-sf")" "$WANT_DELIVERED" "syncfs: every file's records delivered once"
+t_is "$(events "$S")" "$WANT_EVENTS" "syncfs: each transmission received, parsed, delivered once"
+t_ok "$(n=$(grep -c "syncfs([0-9]*<$S>" "$T_TMP/trace-sf"); [ "$n" -ge 4 ] && [ "$n" -le 5 ]; echo $?)" \
+    "syncfs: 4 syncfs of state_dir's file system for the group (5 with a parse commit at 500 ms): $(grep -c 'syncfs(' "$T_TMP/trace-sf")"
+t_is "$(grep -E "fsync\([0-9]*<$S/(outbox/|archive/[0-9]{4}/[0-9]{2}/)" "$T_TMP/trace-sf" | wc -l)" 0 \
+    "syncfs: no batch, manifest, records or archive directory of the group fsynced one by one"
+t_is "$(grep -E "fsync\([0-9]*<$S/work/[^>]*\.csv>" "$T_TMP/trace-sf" | wc -l)" 0 \
+    "syncfs: no claimed file's data fsynced one by one"
 
 # the group's transaction is not held past its bound (500 ms; lowered to
 # 1 ms here): each file's parse is committed before the next is processed
@@ -100,24 +129,29 @@ t_is "$(grep -c "fdatasync([0-9]*<$S1/audit.log>" "$T_TMP/trace1")" 14 \
     "held 1 ms at most: the group received in one commit, each file parsed in its own (1 + 1 + 6 + 6 deliveries)"
 
 n=0
-for fp in transmission_received:2 archived:2 outbox_staged:2 group_staged \
-    transmission_parsed:2; do
+for fm in transmission_received:2/syncfs archived:1/syncfs \
+    archived:2/syncfs outbox_staged:2/syncfs group_staged/syncfs \
+    transmission_parsed:2/syncfs transmission_received:2/fsync \
+    archived:2/fsync outbox_staged:2/fsync group_staged/fsync \
+    transmission_parsed:2/fsync; do
+	fp=${fm%/*}
 	n=$((n + 1))
 	dl_conf "k$n" "$T_TMP/k$n" "file://$T_TMP/out$n"
+	method "k$n" "${fm#*/}"
 	drop "$T_TMP/k$n"
 	dl_run "k$n" "k$n.log" "$fp"
-	t_is "$RC" 137 "killed at $fp"
-	t_grep "$T_TMP/k$n.log" "event=failpoint name=${fp%:*}" "the kill came at $fp"
+	t_is "$RC" 137 "killed at $fm"
+	t_grep "$T_TMP/k$n.log" "event=failpoint name=${fp%:*}" "the kill came at $fm"
 	dl_run "k$n" "k$n-2.log"
-	t_is "$RC" 0 "$fp: the next run exits 0"
+	t_is "$RC" 0 "$fm: the next run exits 0"
 	t_is "$(delivered "$T_TMP/out$n")" "$WANT_DELIVERED" \
-		"$fp: every file's records delivered once, none lost"
+		"$fm: every file's records delivered once, none lost"
 	t_is "$(events "$T_TMP/k$n")" "$WANT_EVENTS" \
-		"$fp: each transmission received, parsed and delivered once"
+		"$fm: each transmission received, parsed and delivered once"
 	"$TRADEDROP" audit -c "$T_TMP/k$n.conf" verify > "$T_TMP/v$n" 2>&1
-	t_is $? 0 "$fp: audit verify passes"
+	t_is $? 0 "$fm: audit verify passes"
 	t_is "$(find "$T_TMP/k$n/work" "$T_TMP/k$n/landing" "$T_TMP/k$n/outbox" \
-	    -mindepth 1 | wc -l)" 0 "$fp: nothing left in landing, work/ or outbox/"
+	    -mindepth 1 | wc -l)" 0 "$fm: nothing left in landing, work/ or outbox/"
 done
 # A group with a quarantined file (f5), a gzip file (f4) and a Tier 4
 # pair (f6: the rows of f3, other bytes): the same as the files dropped

@@ -123,6 +123,7 @@ test_every_key(void)
 	    "x12_qualifier = ZZ\n"
 	    "user = nobody\n"
 	    "sync_sla = 2h\n"
+	    "sync_method = fsync\n"
 	    "[source \"acme-sftp\"]\n"
 	    "url = sftp://pos@127.0.0.1:2222/out\n"
 	    "pattern = *.csv.gz, *.zip\n"
@@ -274,6 +275,8 @@ test_every_key(void)
 	    "source default poll_interval 5m");
 	is_str(td_conf_str(c, TDK_integration_user), "nobody", "user");
 	is_int(td_conf_u64(c, TDK_integration_sync_sla), 7200, "sync_sla 2h");
+	is_str(td_conf_str(c, TDK_integration_sync_method), "fsync",
+	    "sync_method fsync");
 	is_str(td_conf_str(c, TDK_metrics_listen), "127.0.0.1:9464",
 	    "metrics listen");
 	is_str(td_conf_map(c, TDK_map_promo_code)->arg, "Promo \"X\"",
