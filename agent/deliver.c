@@ -74,6 +74,35 @@ struct deliverer {
 	/* send_rejections found none, and left rejections_sent to the
 	 * delivered commit of send_manifest (of the same transmission) */
 	int		 rej_none;
+	/* the transmissions of the open file:// delivery group, recorded
+	 * delivered by its commit (dgroup_end) */
+	struct dmember	*g;
+	size_t		 gn;
+	int64_t		 gsince;	/* td_mono_ms */
+};
+
+/*
+ * A file:// delivery group: the commits of up to DGROUP_MAX
+ * transmissions' delivery steps (batches acked, rejections sent,
+ * delivered) made one transaction, each step a savepoint of it, so
+ * that audit.log and state.db's log are flushed once for the group, not
+ * three times a transmission. Its transaction holds state.db's write
+ * lock while files are moved and manifests written in the output
+ * directory (no network): at most DGROUP_HOLD_MS, then it is committed
+ * before the next transmission. A stop before the commit leaves the
+ * group's transmissions parsed, their batches and manifests in the
+ * output: the next run finds each batch there with its SHA-256
+ * (move_batch), writes the same manifest again, and records them, as
+ * after a stop before any delivery commit. Over https:// each step
+ * commits alone: a request's wait must not hold the lock.
+ */
+#define DGROUP_MAX	32
+#define DGROUP_HOLD_MS	100
+#if DGROUP_MAX > AUDIT_GROUP_STEPS
+#error "DGROUP_MAX > AUDIT_GROUP_STEPS: see audit_tail_ok"
+#endif
+struct dmember {
+	char	*name, *tid, *outdir, *obdir;
 };
 
 /* A batch still to deliver. */
@@ -357,6 +386,35 @@ move_error(int r)
 	return strerror(errno);
 }
 
+/*
+ * A delivery step's transaction: its own, or a savepoint of the open
+ * delivery group's (see DGROUP_MAX).
+ */
+static int
+dtx_begin(struct td_ctx *x)
+{
+	if (!x->dgroup_open)
+		return store_begin(x->st);
+	return store_exec(x->st, "SAVEPOINT dtx") != 0 ? TD_ERR_STATE : TD_OK;
+}
+
+/* Its end: committed (r 0) or undone; in a group, released or undone
+ * alone, or the whole group spoilt when that fails (dgroup_bad). */
+static int
+dtx_end(struct td_ctx *x, int r)
+{
+	int bad;
+
+	if (!x->dgroup_open)
+		return store_end(x->st, r);
+	bad = r != 0 && store_exec(x->st, "ROLLBACK TO dtx") != 0;
+	if (store_exec(x->st, "RELEASE dtx") != 0)
+		bad = 1;
+	if (bad)
+		x->dgroup_bad = 1;
+	return r != 0 ? r : bad ? TD_ERR_STATE : TD_OK;
+}
+
 /* Record batches as delivered, in one transaction. */
 static int
 ack_batches(struct td_ctx *x, const char *tid, const struct pbatch *pb,
@@ -368,7 +426,7 @@ ack_batches(struct td_ctx *x, const char *tid, const struct pbatch *pb,
 
 	if (n == 0)
 		return TD_OK;
-	if ((r = store_begin(x->st)) != 0)
+	if ((r = dtx_begin(x)) != 0)
 		return r;
 	for (i = 0; i < n && r == 0; i++) {
 		s = store_prepare(x->st, "UPDATE batches SET state = "
@@ -379,11 +437,7 @@ ack_batches(struct td_ctx *x, const char *tid, const struct pbatch *pb,
 		sqlite3_bind_int64(s, 3, (sqlite3_int64)pb[i].seq);
 		r = store_step_done(x->st, s);
 	}
-	if (r != 0) {
-		store_rollback(x->st);
-		return r;
-	}
-	if ((r = store_commit(x->st)) == 0)
+	if ((r = dtx_end(x, r)) == 0)
 		td_failpoint("batches_acked");
 	return r;
 }
@@ -1237,15 +1291,12 @@ send_rejections(struct deliverer *d, const struct tx *t)
 		}
 	}
  done:
-	if ((r = store_begin(x->st)) != 0)
+	if ((r = dtx_begin(x)) != 0)
 		goto out;
 	s = store_prepare(x->st, "UPDATE transmissions SET rejections_sent "
 	    "= 1 WHERE id = ?");
 	sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
-	if ((r = store_step_done(x->st, s)) == 0)
-		r = store_commit(x->st);
-	else
-		store_rollback(x->st);
+	r = dtx_end(x, store_step_done(x->st, s));
 	if (r == 0)
 		td_failpoint("rejections_sent");
  out:
@@ -1262,6 +1313,50 @@ send_rejections(struct deliverer *d, const struct tx *t)
 }
 
 /* ----------------------------------------------------- manifest */
+
+/* After the commit that recorded tid delivered: counted, logged, and
+ * its outbox entry (obdir) removed. */
+static void
+delivered(struct td_ctx *x, const char *name, const char *tid,
+    const char *output, const char *obdir)
+{
+	td_failpoint("transmission_delivered");
+	x->run.n_delivered++;
+	td_log(TD_LOG_INFO, "file_delivered", "file=%s transmission_id=%s "
+	    "output=%s", name, tid, output);
+	(void)td_remove_tree(obdir, x->state_dir);
+}
+
+/*
+ * End the open delivery group: commit it (r 0 and no step spoilt it),
+ * then tell of each transmission it recorded delivered, in order; or
+ * roll it all back (they stay parsed, delivered again by a later step).
+ */
+static int
+dgroup_end(struct deliverer *d, int r)
+{
+	struct td_ctx *x = d->x;
+	size_t k;
+
+	if (!x->dgroup_open)
+		return r;
+	if (r == 0 && x->dgroup_bad)
+		r = TD_ERR_STATE;
+	r = store_end(x->st, r);
+	x->dgroup_open = 0;
+	x->dgroup_bad = 0;
+	for (k = 0; k < d->gn; k++) {
+		if (r == 0)
+			delivered(x, d->g[k].name, d->g[k].tid,
+			    d->g[k].outdir, d->g[k].obdir);
+		x_free(d->g[k].name);
+		x_free(d->g[k].tid);
+		x_free(d->g[k].outdir);
+		x_free(d->g[k].obdir);
+	}
+	d->gn = 0;
+	return r;
+}
 
 static int
 send_manifest(struct deliverer *d, const struct tx *t)
@@ -1316,7 +1411,7 @@ send_manifest(struct deliverer *d, const struct tx *t)
 	}
 	fields = xasprintf("\"output\":\"%s\",\"records\":%llu",
 	    x->fwd ? "https" : "file", (unsigned long long)t->records_in);
-	if ((r = store_begin(x->st)) != 0)
+	if ((r = dtx_begin(x)) != 0)
 		goto out;
 	/* rejections_sent: when send_rejections, just before in this step,
 	 * found none, it left its commit to this one (d->rej_none) */
@@ -1333,14 +1428,22 @@ send_manifest(struct deliverer *d, const struct tx *t)
 	if (r == 0)
 		r = audit_append(x->audit, "transmission_delivered", t->id,
 		    fields);
-	r = store_end(x->st, r);
+	r = dtx_end(x, r);
 	if (r != 0)
 		goto out;
-	td_failpoint("transmission_delivered");
-	x->run.n_delivered++;
-	td_log(TD_LOG_INFO, "file_delivered", "file=%s transmission_id=%s "
-	    "output=%s", t->name, t->id, x->fwd ? fwd_url(x->fwd) : outdir);
-	(void)td_remove_tree(obdir, x->state_dir);
+	if (x->dgroup_open) {
+		/* told once the group commits (dgroup_end) */
+		d->g = xreallocarray(d->g, d->gn + 1, sizeof(*d->g));
+		d->g[d->gn].name = xstrdup(t->name);
+		d->g[d->gn].tid = xstrdup(t->id);
+		d->g[d->gn].outdir = outdir;
+		d->g[d->gn].obdir = obdir;
+		d->gn++;
+		outdir = obdir = NULL;
+		goto out;
+	}
+	delivered(x, t->name, t->id, x->fwd ? fwd_url(x->fwd) : outdir,
+	    obdir);
  out:
 	x_free(obdir);
 	x_free(dst);
@@ -1396,6 +1499,8 @@ deliver_new(struct td_ctx *x)
 void
 deliver_free(struct deliverer *d)
 {
+	if (d != NULL)
+		x_free(d->g);
 	x_free(d);
 }
 
@@ -1446,8 +1551,20 @@ deliver_step(struct deliverer *d, int64_t now_ms, int64_t *next_ms)
 			r = TD_ERR_INVAL;
 		}
 	}
-	/* in order: a failure, or a wait, holds back everything after it */
+	/* in order: a failure, or a wait, holds back everything after it;
+	 * to file://, by groups (DGROUP_MAX) */
 	for (i = 0; i < n && r == TD_OK; i++) {
+		if (x->dgroup_open && (d->gn >= DGROUP_MAX || x->dgroup_bad ||
+		    td_mono_ms() - d->gsince >= (int64_t)td_test_bound(
+		    "TD_TEST_DGROUP_HOLD_MS", DGROUP_HOLD_MS)) &&
+		    (r = dgroup_end(d, 0)) != 0)
+			break;
+		if (x->out_dir != NULL && !x->dgroup_open) {
+			if ((r = store_begin(x->st)) != 0)
+				break;
+			x->dgroup_open = 1;
+			d->gsince = td_mono_ms();
+		}
 		parsed = strcmp(ts[i].state, "parsed") == 0;
 		if (parsed)
 			r = send_batches(d, &ts[i]);
@@ -1459,6 +1576,13 @@ deliver_step(struct deliverer *d, int64_t now_ms, int64_t *next_ms)
 			d->ntx++;
 			d->batches += ts[i].batches;
 		}
+	}
+	/* what the group recorded before a failure is committed still */
+	if (x->dgroup_open) {
+		int rg = dgroup_end(d, 0);
+
+		if (r == 0)
+			r = rg;
 	}
 	for (i = 0; i < n; i++)
 		tx_free(&ts[i]);

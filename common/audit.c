@@ -194,7 +194,8 @@ continues_step(const char *line, size_t len)
 /*
  * The phase of a group's step that a line starts (its first event): 1
  * receive (transmission_received, duplicate_transmission), 2 process
- * (transmission_parsed), 0 none (a step that commits alone).
+ * (transmission_parsed), 3 delivery to file:// (transmission_delivered,
+ * deliver.c's groups), 0 none (a step that commits alone).
  */
 static int
 group_phase(const char *line, size_t len)
@@ -206,6 +207,7 @@ group_phase(const char *line, size_t len)
 		{ "transmission_received", 1 },
 		{ "duplicate_transmission", 1 },
 		{ "transmission_parsed", 2 },
+		{ "transmission_delivered", 3 },
 	};
 	char k[64];
 	size_t i;

@@ -39,7 +39,9 @@ int	audit_check_line(const char *line, size_t len, long long n,
 
 /*
  * The most steps one transaction commits: the files of a claim group
- * received, or processed, together (agent/intake.c, CLAIM_GROUP).
+ * received, or processed, together (agent/intake.c, CLAIM_GROUP), or
+ * the transmissions delivered to file:// together (agent/deliver.c,
+ * DGROUP_MAX).
  */
 #define AUDIT_GROUP_STEPS	32
 /*
