@@ -62,6 +62,8 @@ struct td_ctx {
 	char		*work;
 	int		 work_dirty;	/* a claim directory removed from work/
 					 * since work/ was last fsynced */
+	int		 recover;	/* a pass left claims in work/ for
+					 * intake_recover (intake.c) */
 	char		*outbox;
 	char		*dlq;
 	char		*quarantine;

@@ -2485,6 +2485,18 @@ intake_process_pending(struct td_ctx *x)
 	size_t n = 0, i;
 	int r = 0;
 
+	/* claims a failed pass left in work/ (landing_pass): received and
+	 * settled first, here as at the start, not at the next start only
+	 * (a transmission recorded but not yet in its archive entry is not
+	 * processed before, and the files behind it wait for it) */
+	if (x->recover) {
+		x->recover = 0;
+		if ((r = intake_recover(x)) != 0) {
+			x->recover = 1;
+			paused_or_failed(x, r);
+			return r;
+		}
+	}
 	s = store_prepare(x->st, "SELECT id FROM transmissions WHERE "
 	    "state = 'received' ORDER BY seq");
 	while (sqlite3_step(s) == SQLITE_ROW) {
@@ -3058,6 +3070,11 @@ landing_pass(struct td_ctx *x, int64_t *settle_at)
 	landing_list_free(e, n);
 	/* the claims settled in this pass, gone for good (see settle) */
 	(void)intake_sync_work(x);
+	/* a failure may leave claims in work/, recorded or not (a sync or
+	 * a move that failed): the next job resumes them before anything
+	 * else (intake_process_pending) */
+	if (r != 0 && r != TD_ERR_LIMIT)
+		x->recover = 1;
 	return r;
 }
 

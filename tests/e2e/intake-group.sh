@@ -48,21 +48,7 @@ for b in glob.glob(sys.argv[1] + "/*/batch-*.ndjson.gz"):
 print(" ".join("%s=%d/%d" % (f, n[f], len(ids[f])) for f in sorted(n)))
 PY
 }
-# events STATE: transmissions received, parsed, delivered (and the most
-# times one of them was)
-events() {
-	$PY - "$1/audit.log" <<'PY'
-import collections, json, sys
-c = collections.Counter()
-for l in open(sys.argv[1]):
-    e = json.loads(l)
-    c[(e["event"], e["transmission_id"])] += 1
-for ev in ("transmission_received", "transmission_parsed",
-           "transmission_delivered"):
-    k = [v for (e, t), v in c.items() if e == ev]
-    print("%s=%d,max=%d" % (ev, len(k), max(k or [0])), end=" ")
-PY
-}
+events() { dl_events "$@"; }
 WANT_DELIVERED="f1.csv=3/3 f2.csv=3/3 f3.csv=3/3 f4.csv=3/3 f5.csv=3/3 f6.csv=3/3"
 WANT_EVENTS="transmission_received=6,max=1 transmission_parsed=6,max=1 transmission_delivered=6,max=1 "
 method() {	# method CONF METHOD: [integration] sync_method

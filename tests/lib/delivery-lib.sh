@@ -12,6 +12,9 @@
 #   dl_run NAME LOG [FAILPOINT]     once -c $T_TMP/NAME.conf, its log in
 #                                   $T_TMP/LOG, killed at FAILPOINT if
 #                                   given (TD_FAILPOINT); exit status in RC
+#   dl_events STATE                 transmissions received, parsed,
+#                                   delivered in STATE's audit.log (and
+#                                   the most times one of them was)
 #   dl_same REF OUT [--all]         "ok" when every file under a final
 #                                   name (not *.tmp) in OUT is in REF
 #                                   with the same bytes (manifests and
@@ -133,4 +136,18 @@ dl_run() {
 	TD_FAILPOINT=${3:-} "$TRADEDROP" once -c "$T_TMP/$1.conf" \
 	    2> "$T_TMP/$2"
 	RC=$?
+}
+
+dl_events() {
+	$PY - "$1/audit.log" <<'PY'
+import collections, json, sys
+c = collections.Counter()
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    c[(e["event"], e["transmission_id"])] += 1
+for ev in ("transmission_received", "transmission_parsed",
+           "transmission_delivered"):
+    k = [v for (e, t), v in c.items() if e == ev]
+    print("%s=%d,max=%d" % (ev, len(k), max(k or [0])), end=" ")
+PY
 }
