@@ -2477,6 +2477,8 @@ paused_or_failed(struct td_ctx *x, int r)
 		x->run.failed = 1;
 }
 
+static int	recover_claims(struct td_ctx *);
+
 int
 intake_process_pending(struct td_ctx *x)
 {
@@ -2488,10 +2490,11 @@ intake_process_pending(struct td_ctx *x)
 	/* claims a failed pass left in work/ (landing_pass): received and
 	 * settled first, here as at the start, not at the next start only
 	 * (a transmission recorded but not yet in its archive entry is not
-	 * processed before, and the files behind it wait for it) */
+	 * processed before, and the files behind it wait for it); not the
+	 * sweeps of the start, of what no run leaves but a stop */
 	if (x->recover) {
 		x->recover = 0;
-		if ((r = intake_recover(x)) != 0) {
+		if ((r = recover_claims(x)) != 0) {
 			x->recover = 1;
 			paused_or_failed(x, r);
 			return r;
@@ -2649,6 +2652,18 @@ quarantine_sweep(struct td_ctx *x)
 int
 intake_recover(struct td_ctx *x)
 {
+	outbox_sweep(x);
+	quarantine_sweep(x);
+	return recover_claims(x);
+}
+
+/*
+ * The claims a stop (or a failed pass: x->recover) left in work/:
+ * settled, dropped or received again.
+ */
+static int
+recover_claims(struct td_ctx *x)
+{
 	DIR *d, *d2;
 	struct dirent *de, *de2;
 	char *wdir, *name, *tid, **cls = NULL;
@@ -2657,8 +2672,6 @@ intake_recover(struct td_ctx *x)
 	sqlite3_stmt *s;
 	int r = 0, state, moved;
 
-	outbox_sweep(x);
-	quarantine_sweep(x);
 	if ((d = opendir(x->work)) == NULL)
 		return TD_ERR_IO;
 	/*
