@@ -300,8 +300,19 @@ ctx_syncfs(struct td_ctx *x)
 		dirs[5] = xasprintf("%s/archive", x->state_dir);
 		for (i = 0; i < TD_NELEM(dirs); i++) {
 			fd = open(dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (fd < 0)
+			if (fd < 0 && errno == ENOENT)
 				continue;	/* not made yet: under state_dir */
+			if (fd < 0) {
+				/* its file system unknown: never left out of
+				 * every flush after (EMFILE, EACCES, ...) */
+				td_log(TD_LOG_ERROR, "sync_failed", "dir=%s "
+				    "error=%s", dirs[i], strerror(errno));
+				while (x->nsfs > 0)
+					close(x->sfs_fd[--x->nsfs]);
+				x->nsfs = -1;
+				x_free(dirs[5]);
+				return TD_ERR_IO;
+			}
 			for (k = 0; k < x->nsfs; k++)
 				if (fstat(x->sfs_fd[k], &sk) == 0 &&
 				    fstat(fd, &sb) == 0 &&

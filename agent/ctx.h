@@ -141,7 +141,9 @@ int	ctx_state_moved(struct td_ctx *);
  * work/, outbox/, dlq/, quarantine/ and archive/ (one syncfs(2) of each
  * file system they are on): 0, TD_ERR_NOSPACE or TD_ERR_IO, logged
  * (sync_failed). A write-back error since the last call is reported
- * (Linux 5.8 and later), as by an fsync of the file it struck.
+ * (Linux 5.8 and later), as by an fsync of the file it struck. One of
+ * those directories that cannot be opened (but for archive/ not made
+ * yet) fails it too: its file system is never left out.
  */
 int	ctx_syncfs(struct td_ctx *);
 

@@ -9,6 +9,8 @@
 # nothing is left in work/, landing or outbox/, and `audit verify`
 # passes. (The failure is injected by strace: syncfs returns EIO.)
 # `once` stopped by the failure: the next run delivers them all once.
+# A directory of state_dir that cannot be opened to find its file system
+# fails the step too, rather than leave that file system unflushed.
 . "$srcdir/tests/lib/common.sh"
 PY=/usr/bin/python3
 [ -x $PY ] || t_skip_all "python3 not installed"
@@ -94,4 +96,32 @@ for n in 1 2 3 4; do
 	"$TRADEDROP" audit -c "$T_TMP/o$n.conf" verify > "$T_TMP/ov$n" 2>&1
 	t_is $? 0 "once, syncfs #$n failed: audit verify passes"
 done
+
+# outbox/ that cannot be opened when the group's first syncfs looks for
+# the file systems to flush (EMFILE, injected into that open alone: the
+# index of the open found in a run without it): the step fails, rather
+# than that file system being left out of every flush of the run after
+for t in ref inj; do
+	S=$T_TMP/e$t
+	mkdir -p "$S/landing"
+	run_conf "$T_TMP/e$t.conf" "$S" "$T_TMP/eout$t"
+	group "$S/landing" 5
+done
+ASAN_OPTIONS=$T_ASAN_NOLEAKS strace -f -qq -P "$T_TMP/eref/outbox" -e trace=openat \
+    -o "$T_TMP/etr-ref" "$TRADEDROP" once -c "$T_TMP/eref.conf" 2> "$T_TMP/eref.log"
+K=$(grep -n 'openat(AT_FDCWD, "[^"]*/outbox", O_RDONLY|O_CLOEXEC|O_DIRECTORY)' \
+    "$T_TMP/etr-ref" | head -1 | cut -d: -f1)
+t_ok "$([ -n "$K" ]; echo $?)" "the open of outbox/ for its file system found: #$K"
+ASAN_OPTIONS=$T_ASAN_NOLEAKS strace -f -qq -P "$T_TMP/einj/outbox" -e trace=openat \
+    -e inject=openat:error=EMFILE:when=${K:-1} -o /dev/null \
+    "$TRADEDROP" once -c "$T_TMP/einj.conf" 2> "$T_TMP/einj.log"
+t_ok "$([ $? -ne 0 ]; echo $?)" "outbox/ not opened for its syncfs: once exits non-zero"
+t_grep "$T_TMP/einj.log" "event=sync_failed dir=$T_TMP/einj/outbox error=\"Too many open files\"" \
+    "outbox/ not opened for its syncfs: sync_failed names it"
+"$TRADEDROP" once -c "$T_TMP/einj.conf" 2> "$T_TMP/einj-2.log"
+t_is $? 0 "outbox/ not opened: the next run exits 0"
+t_is "$(records "$T_TMP/eoutinj")" "records=15 ids=15 files=5" \
+    "outbox/ not opened: the next run delivers every record once"
+"$TRADEDROP" audit -c "$T_TMP/einj.conf" verify > "$T_TMP/eview" 2>&1
+t_is $? 0 "outbox/ not opened: audit verify passes"
 t_done
