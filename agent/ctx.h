@@ -101,11 +101,6 @@ struct td_ctx {
 	 * state_dir's directories are on, opened at the first ctx_syncfs.
 	 */
 	int		 defer_sync;
-	/* a file:// delivery group's transaction is open (deliver.c,
-	 * dtx_begin): each step's commit is a savepoint of it; dgroup_bad:
-	 * one could not be undone alone, all roll back */
-	int		 dgroup_open;
-	int		 dgroup_bad;
 	int		 sfs_fd[6];
 	int		 nsfs;		/* -1: not opened yet */
 	/* the daemon's intake worker: told of each transmission processed */

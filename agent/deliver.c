@@ -74,27 +74,32 @@ struct deliverer {
 	/* send_rejections found none, and left rejections_sent to the
 	 * delivered commit of send_manifest (of the same transmission) */
 	int		 rej_none;
-	/* the transmissions of the open file:// delivery group, recorded
-	 * delivered by its commit (dgroup_end) */
+	/* a file:// delivery group is open (gopen): its transmissions,
+	 * what each is to be recorded (dgroup_end) */
 	struct dmember	*g;
 	size_t		 gn;
+	int		 gopen;
 	int64_t		 gsince;	/* td_mono_ms */
 };
 
 /*
  * A file:// delivery group: the commits of up to DGROUP_MAX
  * transmissions' delivery steps (batches acked, rejections sent,
- * delivered) made one transaction, each step a savepoint of it, so
- * that audit.log and state.db's log are flushed once for the group, not
- * three times a transmission. Its transaction holds state.db's write
- * lock while files are moved and manifests written in the output
- * directory (no network): at most DGROUP_HOLD_MS, then it is committed
- * before the next transmission. A stop before the commit leaves the
- * group's transmissions parsed, their batches and manifests in the
- * output: the next run finds each batch there with its SHA-256
- * (move_batch), writes the same manifest again, and records them, as
- * after a stop before any delivery commit. Over https:// each step
- * commits alone: a request's wait must not hold the lock.
+ * delivered) made one transaction, so that audit.log and state.db's log
+ * are flushed once for the group, not three times a transmission. The
+ * files are moved and the manifests written first, with no transaction
+ * open: what each step is to record is kept (struct dmember), and the
+ * group's transaction (dgroup_end) records it all, each transmission a
+ * savepoint of it. So state.db's write lock is never held while the
+ * output filesystem is written: a slow or hung one does not hold back
+ * the intake, nor a command, past its busy timeout. The group is
+ * recorded when it is full, DGROUP_HOLD_MS after its first
+ * transmission, at a failure and at the end of the step. A stop before
+ * the commit leaves the group's transmissions parsed, their batches and
+ * manifests in the output: the next run finds each batch there with its
+ * SHA-256 (move_batch), writes the same manifest again, and records
+ * them, as after a stop before any delivery commit. Over https:// each
+ * step commits alone.
  */
 #define DGROUP_MAX	32
 #define DGROUP_HOLD_MS	100
@@ -102,7 +107,13 @@ struct deliverer {
 #error "DGROUP_MAX > AUDIT_GROUP_STEPS: see audit_tail_ok"
 #endif
 struct dmember {
-	char	*name, *tid, *outdir, *obdir;
+	char		*name, *tid, *outdir, *obdir;
+	struct pbatch	*acks;		/* moved: to record acked */
+	size_t		 nacks;
+	int		 rej_sent;	/* rejections_sent to set */
+	int		 delivered;	/* its manifest written */
+	int		 rej_none;	/* see deliverer.rej_none */
+	char		*fields;	/* of its transmission_delivered line */
 };
 
 /* A batch still to deliver. */
@@ -387,47 +398,33 @@ move_error(int r)
 }
 
 /*
- * A delivery step's transaction: its own, or a savepoint of the open
- * delivery group's (see DGROUP_MAX).
+ * The member of the open delivery group for t: the last one, or a new
+ * one (DGROUP_MAX).
  */
-static int
-dtx_begin(struct td_ctx *x)
+static struct dmember *
+dmember_of(struct deliverer *d, const struct tx *t)
 {
-	if (!x->dgroup_open)
-		return store_begin(x->st);
-	return store_exec(x->st, "SAVEPOINT dtx") != 0 ? TD_ERR_STATE : TD_OK;
+	struct dmember *m;
+
+	if (d->gn > 0 && strcmp(d->g[d->gn - 1].tid, t->id) == 0)
+		return &d->g[d->gn - 1];
+	d->g = xreallocarray(d->g, d->gn + 1, sizeof(*d->g));
+	m = &d->g[d->gn++];
+	memset(m, 0, sizeof(*m));
+	m->name = xstrdup(t->name);
+	m->tid = xstrdup(t->id);
+	return m;
 }
 
-/* Its end: committed (r 0) or undone; in a group, released or undone
- * alone, or the whole group spoilt when that fails (dgroup_bad). */
+/* Mark batches delivered, in the transaction open. */
 static int
-dtx_end(struct td_ctx *x, int r)
-{
-	int bad;
-
-	if (!x->dgroup_open)
-		return store_end(x->st, r);
-	bad = r != 0 && store_exec(x->st, "ROLLBACK TO dtx") != 0;
-	if (store_exec(x->st, "RELEASE dtx") != 0)
-		bad = 1;
-	if (bad)
-		x->dgroup_bad = 1;
-	return r != 0 ? r : bad ? TD_ERR_STATE : TD_OK;
-}
-
-/* Record batches as delivered, in one transaction. */
-static int
-ack_batches(struct td_ctx *x, const char *tid, const struct pbatch *pb,
+acks_exec(struct td_ctx *x, const char *tid, const struct pbatch *pb,
     size_t n)
 {
 	sqlite3_stmt *s;
 	size_t i;
-	int r;
+	int r = TD_OK;
 
-	if (n == 0)
-		return TD_OK;
-	if ((r = dtx_begin(x)) != 0)
-		return r;
 	for (i = 0; i < n && r == 0; i++) {
 		s = store_prepare(x->st, "UPDATE batches SET state = "
 		    "'acked', acked_at = ?, attempts = attempts + 1 WHERE "
@@ -437,7 +434,21 @@ ack_batches(struct td_ctx *x, const char *tid, const struct pbatch *pb,
 		sqlite3_bind_int64(s, 3, (sqlite3_int64)pb[i].seq);
 		r = store_step_done(x->st, s);
 	}
-	if ((r = dtx_end(x, r)) == 0)
+	return r;
+}
+
+/* Record batches as delivered, in one transaction. */
+static int
+ack_batches(struct td_ctx *x, const char *tid, const struct pbatch *pb,
+    size_t n)
+{
+	int r;
+
+	if (n == 0)
+		return TD_OK;
+	if ((r = store_begin(x->st)) != 0)
+		return r;
+	if ((r = store_end(x->st, acks_exec(x, tid, pb, n))) == 0)
 		td_failpoint("batches_acked");
 	return r;
 }
@@ -765,9 +776,11 @@ out_tid_close(int dfd, char *via)
 
 /* file://: move every pending batch into the output, then record them. */
 static int
-move_batches(struct td_ctx *x, const struct tx *t, const char *obdir,
+move_batches(struct deliverer *d, const struct tx *t, const char *obdir,
     const struct pbatch *pb, size_t n)
 {
+	struct td_ctx *x = d->x;
+	struct dmember *m;
 	char *outdir, *src, *dst, *via;
 	size_t i;
 	int r = TD_OK, dfd;
@@ -809,7 +822,15 @@ move_batches(struct td_ctx *x, const struct tx *t, const char *obdir,
 	if (r == 0 && td_fsync_dir(via) != 0)
 		r = TD_ERR_IO;
 	out_tid_close(dfd, via);
-	if (r == 0)
+	if (r == 0 && d->gopen && n > 0) {
+		/* recorded by the group's commit (dgroup_end) */
+		m = dmember_of(d, t);
+		m->acks = xreallocarray(m->acks, m->nacks + n,
+		    sizeof(*m->acks));
+		memcpy(m->acks + m->nacks, pb, n * sizeof(*pb));
+		m->nacks += n;
+		td_failpoint("batches_acked");
+	} else if (r == 0)
 		r = ack_batches(x, t->id, pb, n);
 	x_free(outdir);
 	return r;
@@ -1041,7 +1062,7 @@ send_batches(struct deliverer *d, const struct tx *t)
 		goto out;
 	load_pending(x, t->id, &pb, &n);
 	if (x->fwd == NULL) {
-		r = move_batches(x, t, obdir, pb, n);
+		r = move_batches(d, t, obdir, pb, n);
 		goto out;
 	}
 	if (d->brk.failures == 0 && d->brk.opened_at == 0 && n > 1) {
@@ -1200,13 +1221,24 @@ rejection_source(struct td_ctx *x, const struct tx *t)
 	return xasprintf("%s/%s.ndjson", x->dlq, t->id);
 }
 
+/* Mark tid's rejections sent, in the transaction open. */
+static int
+rej_sent_exec(struct td_ctx *x, const char *tid)
+{
+	sqlite3_stmt *s;
+
+	s = store_prepare(x->st, "UPDATE transmissions SET rejections_sent "
+	    "= 1 WHERE id = ?");
+	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
+	return store_step_done(x->st, s);
+}
+
 static int
 send_rejections(struct deliverer *d, const struct tx *t)
 {
 	struct td_ctx *x = d->x;
 	struct fwd_resp resp;
 	struct stat sb;
-	sqlite3_stmt *s;
 	void *map = MAP_FAILED;
 	char *src = NULL, *gz = NULL, *dir = NULL, *via, *kwhat;
 	int r = TD_OK, fr, fd = -1, dfd, e;
@@ -1291,13 +1323,15 @@ send_rejections(struct deliverer *d, const struct tx *t)
 		}
 	}
  done:
-	if ((r = dtx_begin(x)) != 0)
+	if (d->gopen) {
+		/* recorded by the group's commit (dgroup_end) */
+		dmember_of(d, t)->rej_sent = 1;
+		td_failpoint("rejections_sent");
 		goto out;
-	s = store_prepare(x->st, "UPDATE transmissions SET rejections_sent "
-	    "= 1 WHERE id = ?");
-	sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
-	r = dtx_end(x, store_step_done(x->st, s));
-	if (r == 0)
+	}
+	if ((r = store_begin(x->st)) != 0)
+		goto out;
+	if ((r = store_end(x->st, rej_sent_exec(x, t->id))) == 0)
 		td_failpoint("rejections_sent");
  out:
 	if (map != MAP_FAILED)
@@ -1327,35 +1361,94 @@ delivered(struct td_ctx *x, const char *name, const char *tid,
 	(void)td_remove_tree(obdir, x->state_dir);
 }
 
+/* Record tid delivered (its audit line too), in the transaction open. */
+static int
+delivered_exec(struct td_ctx *x, const char *tid, int rej_none,
+    const char *fields)
+{
+	sqlite3_stmt *s;
+	int r;
+
+	/* rejections_sent: when send_rejections, just before in this step,
+	 * found none, it left its commit to this one (d->rej_none) */
+	s = store_prepare(x->st, "UPDATE transmissions SET state = "
+	    "'delivered', delivered = (SELECT total(records) FROM batches "
+	    "WHERE transmission_id = ?1 AND state = 'acked'), dlq = dlq + "
+	    "(SELECT total(records) FROM batches WHERE transmission_id = ?1 "
+	    "AND state = 'rejected'), rejections_sent = max(rejections_sent, "
+	    "?3), updated_at = ?2 WHERE id = ?1");
+	sqlite3_bind_text(s, 1, tid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)td_time());
+	sqlite3_bind_int(s, 3, rej_none);
+	r = store_step_done(x->st, s);
+	if (r == 0)
+		r = audit_append(x->audit, "transmission_delivered", tid,
+		    fields);
+	return r;
+}
+
+/* What the member m of a delivery group is to record, in a savepoint. */
+static int
+dmember_exec(struct td_ctx *x, const struct dmember *m)
+{
+	int r;
+
+	if (store_exec(x->st, "SAVEPOINT dm") != 0)
+		return -1;
+	r = acks_exec(x, m->tid, m->acks, m->nacks);
+	if (r == 0 && m->rej_sent)
+		r = rej_sent_exec(x, m->tid);
+	if (r == 0 && m->delivered)
+		r = delivered_exec(x, m->tid, m->rej_none, m->fields);
+	if (r != 0 && store_exec(x->st, "ROLLBACK TO dm") != 0)
+		return -1;
+	if (store_exec(x->st, "RELEASE dm") != 0)
+		return -1;
+	return r;
+}
+
 /*
- * End the open delivery group: commit it (r 0 and no step spoilt it),
- * then tell of each transmission it recorded delivered, in order; or
- * roll it all back (they stay parsed, delivered again by a later step).
+ * End the open delivery group: record, in one transaction, what its
+ * transmissions' steps did, in order, up to the first that cannot be
+ * (it and those after stay as they were, done again by a later step);
+ * once that has committed, tell of each transmission recorded
+ * delivered. A failure to undo one alone rolls it all back.
  */
 static int
 dgroup_end(struct deliverer *d, int r)
 {
 	struct td_ctx *x = d->x;
-	size_t k;
+	size_t k, done = 0;
+	int rg, e = TD_OK;
 
-	if (!x->dgroup_open)
+	if (!d->gopen)
 		return r;
-	if (r == 0 && x->dgroup_bad)
-		r = TD_ERR_STATE;
-	r = store_end(x->st, r);
-	x->dgroup_open = 0;
-	x->dgroup_bad = 0;
+	d->gopen = 0;
+	if (d->gn > 0 && (e = store_begin(x->st)) == 0) {
+		for (rg = 0; done < d->gn; done++)
+			if ((rg = dmember_exec(x, &d->g[done])) != 0)
+				break;
+		e = rg < 0 ? TD_ERR_STATE : rg;
+		if (rg < 0)
+			done = 0;
+		if ((rg = store_end(x->st, rg < 0 ? TD_ERR_STATE : 0)) != 0) {
+			e = rg;
+			done = 0;
+		}
+	}
 	for (k = 0; k < d->gn; k++) {
-		if (r == 0)
+		if (k < done && d->g[k].delivered)
 			delivered(x, d->g[k].name, d->g[k].tid,
 			    d->g[k].outdir, d->g[k].obdir);
 		x_free(d->g[k].name);
 		x_free(d->g[k].tid);
 		x_free(d->g[k].outdir);
 		x_free(d->g[k].obdir);
+		x_free(d->g[k].acks);
+		x_free(d->g[k].fields);
 	}
 	d->gn = 0;
-	return r;
+	return r != 0 ? r : e;
 }
 
 static int
@@ -1363,7 +1456,7 @@ send_manifest(struct deliverer *d, const struct tx *t)
 {
 	struct td_ctx *x = d->x;
 	struct fwd_resp resp;
-	sqlite3_stmt *s;
+	struct dmember *m;
 	char *obdir, *dst = NULL, *outdir = NULL, *man = NULL, *fields = NULL;
 	char *via, *kwhat;
 	int r, fr, dfd, e;
@@ -1411,37 +1504,22 @@ send_manifest(struct deliverer *d, const struct tx *t)
 	}
 	fields = xasprintf("\"output\":\"%s\",\"records\":%llu",
 	    x->fwd ? "https" : "file", (unsigned long long)t->records_in);
-	if ((r = dtx_begin(x)) != 0)
-		goto out;
-	/* rejections_sent: when send_rejections, just before in this step,
-	 * found none, it left its commit to this one (d->rej_none) */
-	s = store_prepare(x->st, "UPDATE transmissions SET state = "
-	    "'delivered', delivered = (SELECT total(records) FROM batches "
-	    "WHERE transmission_id = ?1 AND state = 'acked'), dlq = dlq + "
-	    "(SELECT total(records) FROM batches WHERE transmission_id = ?1 "
-	    "AND state = 'rejected'), rejections_sent = max(rejections_sent, "
-	    "?3), updated_at = ?2 WHERE id = ?1");
-	sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)td_time());
-	sqlite3_bind_int(s, 3, d->rej_none);
-	r = store_step_done(x->st, s);
-	if (r == 0)
-		r = audit_append(x->audit, "transmission_delivered", t->id,
-		    fields);
-	r = dtx_end(x, r);
-	if (r != 0)
-		goto out;
-	if (x->dgroup_open) {
-		/* told once the group commits (dgroup_end) */
-		d->g = xreallocarray(d->g, d->gn + 1, sizeof(*d->g));
-		d->g[d->gn].name = xstrdup(t->name);
-		d->g[d->gn].tid = xstrdup(t->id);
-		d->g[d->gn].outdir = outdir;
-		d->g[d->gn].obdir = obdir;
-		d->gn++;
-		outdir = obdir = NULL;
+	if (d->gopen) {
+		/* recorded by the group's commit, then told (dgroup_end) */
+		m = dmember_of(d, t);
+		m->delivered = 1;
+		m->rej_none = d->rej_none;
+		m->fields = fields;
+		m->outdir = outdir;
+		m->obdir = obdir;
+		fields = outdir = obdir = NULL;
 		goto out;
 	}
+	if ((r = store_begin(x->st)) != 0)
+		goto out;
+	r = store_end(x->st, delivered_exec(x, t->id, d->rej_none, fields));
+	if (r != 0)
+		goto out;
 	delivered(x, t->name, t->id, x->fwd ? fwd_url(x->fwd) : outdir,
 	    obdir);
  out:
@@ -1554,15 +1632,13 @@ deliver_step(struct deliverer *d, int64_t now_ms, int64_t *next_ms)
 	/* in order: a failure, or a wait, holds back everything after it;
 	 * to file://, by groups (DGROUP_MAX) */
 	for (i = 0; i < n && r == TD_OK; i++) {
-		if (x->dgroup_open && (d->gn >= DGROUP_MAX || x->dgroup_bad ||
-		    td_mono_ms() - d->gsince >= (int64_t)td_test_bound(
+		if (d->gopen && (d->gn >= DGROUP_MAX || td_mono_ms() -
+		    d->gsince >= (int64_t)td_test_bound(
 		    "TD_TEST_DGROUP_HOLD_MS", DGROUP_HOLD_MS)) &&
 		    (r = dgroup_end(d, 0)) != 0)
 			break;
-		if (x->out_dir != NULL && !x->dgroup_open) {
-			if ((r = store_begin(x->st)) != 0)
-				break;
-			x->dgroup_open = 1;
+		if (x->out_dir != NULL && !d->gopen) {
+			d->gopen = 1;
 			d->gsince = td_mono_ms();
 		}
 		parsed = strcmp(ts[i].state, "parsed") == 0;
@@ -1577,13 +1653,8 @@ deliver_step(struct deliverer *d, int64_t now_ms, int64_t *next_ms)
 			d->batches += ts[i].batches;
 		}
 	}
-	/* what the group recorded before a failure is committed still */
-	if (x->dgroup_open) {
-		int rg = dgroup_end(d, 0);
-
-		if (r == 0)
-			r = rg;
-	}
+	/* what the group did before a failure is recorded still */
+	r = dgroup_end(d, r);
 	for (i = 0; i < n; i++)
 		tx_free(&ts[i]);
 	x_free(ts);
