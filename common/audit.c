@@ -194,8 +194,10 @@ continues_step(const char *line, size_t len)
 /*
  * The phase of a group's step that a line starts (its first event): 1
  * receive (transmission_received, duplicate_transmission), 2 process
- * (transmission_parsed), 3 delivery to file:// (transmission_delivered,
- * deliver.c's groups), 0 none (a step that commits alone).
+ * (transmission_parsed), 3 delivery to file:// (transmission_delivered
+ * with "output":"file", deliver.c's groups), 0 none (a step that commits
+ * alone: a delivery over https:// too, so that a state.db restored from
+ * before two of them is refused, not its log cut).
  */
 static int
 group_phase(const char *line, size_t len)
@@ -216,8 +218,13 @@ group_phase(const char *line, size_t len)
 	for (i = 0; i < sizeof(first) / sizeof(first[0]); i++) {
 		n = snprintf(k, sizeof(k), ",\"event\":\"%s\",",
 		    first[i].event);
-		if (memmem(line, len, k, (size_t)n) != NULL)
-			return first[i].phase;
+		if (memmem(line, len, k, (size_t)n) == NULL)
+			continue;
+		/* a quote inside a JSON string is escaped: the member */
+		if (first[i].phase == 3 && memmem(line, len,
+		    ",\"output\":\"file\",", 17) == NULL)
+			return 0;
+		return first[i].phase;
 	}
 	return 0;
 }
