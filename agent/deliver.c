@@ -1632,7 +1632,8 @@ deliver_step(struct deliverer *d, int64_t now_ms, int64_t *next_ms)
 	/* in order: a failure, or a wait, holds back everything after it;
 	 * to file://, by groups (DGROUP_MAX) */
 	for (i = 0; i < n && r == TD_OK; i++) {
-		if (d->gopen && (d->gn >= DGROUP_MAX || td_mono_ms() -
+		if (d->gopen && (d->gn >= td_test_bound("TD_TEST_DGROUP_MAX",
+		    DGROUP_MAX) || td_mono_ms() -
 		    d->gsince >= (int64_t)td_test_bound(
 		    "TD_TEST_DGROUP_HOLD_MS", DGROUP_HOLD_MS)) &&
 		    (r = dgroup_end(d, 0)) != 0)

@@ -110,12 +110,13 @@ t_ok "$(n=$(grep -c "fdatasync([0-9]*<$S/audit.log>" "$T_TMP/trace-sf"); [ "$n" 
 
 # the group's transaction is not held past its bound (500 ms; lowered to
 # 1 ms here): each file's parse is committed before the next is
-# processed; and a delivery group's (100 ms; 1 ms here): each delivery
-# committed before the next transmission is delivered
+# processed; and a delivery group of at most one transmission (32;
+# lowered to 1 here): each delivery committed on its own, as before
+# delivery groups
 S1=$T_TMP/s1
 dl_conf t1 "$S1" "file://$T_TMP/out-1"
 drop "$S1"
-TD_TEST_GROUP_HOLD_MS=1 TD_TEST_DGROUP_HOLD_MS=1 \
+TD_TEST_GROUP_HOLD_MS=1 TD_TEST_DGROUP_MAX=1 \
     ASAN_OPTIONS=$T_ASAN_NOLEAKS strace -f -y -qq \
     -e trace=fsync,fdatasync -o "$T_TMP/trace1" "$TRADEDROP" once \
     -c "$T_TMP/t1.conf" 2> "$T_TMP/log1"
